@@ -1,0 +1,63 @@
+// stages.wgsl: the model-independent stages, used by every schedule (step.wgsl, fused.wgsl).
+// Stage order per step: input -> charge -> fire -> reset -> adapt (see model::neuron docs).
+// CPU twins: cpu::neuron::{input_drive, charge, fire, reset, adapt}.
+
+// Input arriving at step t for neuron i of network b (global index g = b * n + i).
+fn input_drive(t: u32, g: u32, thr: u32, p: NeuronParams) -> f32 {
+    var x = p.input_const;
+    if (thr != 0u && rng_u32(p.seed, t, g) < thr) {
+        x = x + p.poisson_weight;
+    }
+    return x;
+}
+
+// The model's charge, with v clamped while refractory.
+fn charge(s: NeuronState, x: f32, p: NeuronParams) -> NeuronState {
+    var o = model_charge(s, x, p);
+    if (s.refrac > 0u) {
+        o.v = s.v;
+    }
+    return o;
+}
+
+fn fire(s: NeuronState, p: NeuronParams) -> bool {
+    return s.refrac == 0u && s.v >= p.v_threshold_mv + s.theta;
+}
+
+fn reset(s: NeuronState, spike: bool, p: NeuronParams) -> NeuronState {
+    var o = s;
+    if (spike) {
+        if (p.reset_soft != 0u) {
+            o.v = s.v - (p.v_threshold_mv + s.theta);
+        } else {
+            o.v = p.v_reset_mv;
+        }
+        o.refrac = p.refractory_steps;
+    } else if (s.refrac > 0u) {
+        o.refrac = s.refrac - 1u;
+    }
+    return o;
+}
+
+fn adapt(s: NeuronState, spike: bool, p: NeuronParams) -> NeuronState {
+    var o = s;
+    if (p.theta_frozen == 0u) {
+        o.theta = s.theta * p.decay_theta_per_step + select(0.0, p.theta_plus_mv, spike);
+    }
+    return o;
+}
+
+// Monitors: write the spike bit and the recorded variables of step t.
+fn record(b: u32, t: u32, i: u32, spike: bool, s: NeuronState) {
+    if (spike && t >= params.rec_spike_t0 && t < params.rec_spike_t1) {
+        let steps = params.rec_spike_t1 - params.rec_spike_t0;
+        let word = (b * steps + (t - params.rec_spike_t0)) * params.n_words + i / 32u;
+        atomicOr(&mon_spikes[word], 1u << (i % 32u));
+    }
+    let slot = neuron_cfg[i].rec_slot;
+    if (slot != NO_SLOT && t >= params.rec_state_t0 && t < params.rec_state_t1) {
+        let steps = params.rec_state_t1 - params.rec_state_t0;
+        let base = (b * params.rec_n_neurons + slot) * params.rec_n_vars * steps + (t - params.rec_state_t0);
+        record_vars(base, steps, s);
+    }
+}

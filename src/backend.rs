@@ -1,0 +1,193 @@
+//! The `Backend` trait and the backend-neutral results (`NetworkState`, `Recording`).
+//!
+//! Experiments and tests drive a simulation only through this trait, so the CPU reference
+//! and the GPU backend are interchangeable. Results come back as plain host data.
+
+use crate::error::{Result, SnnError};
+use crate::model::NetworkSpec;
+use std::ops::Range;
+
+/// A simulation engine for one [`NetworkSpec`].
+pub trait Backend {
+    /// Human-readable name: `"cpu"`, or `"gpu:<adapter> (<backend>), <schedule>"`.
+    fn describe(&self) -> String;
+
+    /// Advances every network by `steps` steps, filling the monitors.
+    ///
+    /// # Errors
+    /// GPU errors, or [`SnnError::InvalidParam`] if the step counter would overflow `u32`.
+    fn run(&mut self, steps: u32) -> Result<()>;
+
+    /// Reads every state variable back to the host (for the GPU, one readback).
+    ///
+    /// # Errors
+    /// GPU errors while reading back.
+    fn state(&mut self) -> Result<NetworkState>;
+
+    /// Reads the monitors back to the host.
+    ///
+    /// # Errors
+    /// GPU errors while reading back.
+    fn recording(&mut self) -> Result<Recording>;
+}
+
+/// The state of every neuron of every network, on the host.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NetworkState {
+    /// Population name.
+    pub name: String,
+    /// Neurons per network.
+    pub n: u32,
+    /// Number of networks.
+    pub batch: u32,
+    /// Steps simulated so far, per network.
+    pub step: Vec<u32>,
+    /// Variable names, in the order of `vars`.
+    pub var_names: Vec<String>,
+    /// One batch-major array (`b·n + i`) per variable.
+    pub vars: Vec<Vec<f32>>,
+    /// Remaining refractory steps.
+    pub refrac: Vec<u32>,
+    /// Whether each neuron spiked at the latest step.
+    pub spiked: Vec<bool>,
+}
+
+impl NetworkState {
+    /// The values of one variable, batch-major.
+    ///
+    /// # Errors
+    /// [`SnnError::UnknownName`] if there is no such variable.
+    pub fn var(&self, name: &str) -> Result<&[f32]> {
+        self.var_names
+            .iter()
+            .position(|n| n == name)
+            .map(|k| self.vars[k].as_slice())
+            .ok_or_else(|| SnnError::UnknownName {
+                kind: "state variable",
+                name: name.into(),
+                known: self.var_names.join(", "),
+            })
+    }
+
+    /// Fails on the first NaN or infinite value, naming the variable and neuron.
+    ///
+    /// # Errors
+    /// [`SnnError::NonFinite`].
+    pub fn check_finite(&self) -> Result<()> {
+        for (name, vals) in self.var_names.iter().zip(&self.vars) {
+            if let Some(i) = vals.iter().position(|v| !v.is_finite()) {
+                return Err(SnnError::NonFinite {
+                    population: self.name.clone(),
+                    variable: name.clone(),
+                    neuron: i,
+                    step: self.step.iter().copied().max().unwrap_or(0) as u64,
+                });
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Monitor contents: spikes bit-packed, state traces as f32.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Recording {
+    /// Neurons per network.
+    pub n: u32,
+    /// Number of networks.
+    pub batch: u32,
+    /// Recorded spike steps.
+    pub spike_steps: Range<u32>,
+    /// `u32` words per recorded step: `ceil(n / 32)`.
+    pub n_words: u32,
+    /// Spike bits, `[batch][step][word]`, neuron `i` at bit `i % 32` of word `i / 32`.
+    pub spike_words: Vec<u32>,
+    /// Recorded state steps.
+    pub state_steps: Range<u32>,
+    /// Recorded variables, in storage order.
+    pub state_vars: Vec<String>,
+    /// Recorded neurons, in slot order.
+    pub state_neurons: Vec<u32>,
+    /// Traces, `[batch][slot][var][step]`.
+    pub state: Vec<f32>,
+}
+
+impl Recording {
+    /// An empty recording laid out for `spec`'s monitors.
+    pub(crate) fn for_spec(spec: &NetworkSpec) -> Self {
+        let n_words = spec.n.div_ceil(32);
+        let spike_steps = spec.monitors.spikes.clone().unwrap_or(0..0);
+        let (state_steps, state_neurons) = match &spec.monitors.state {
+            Some(m) => (m.steps.clone(), m.neurons.clone()),
+            None => (0..0, vec![]),
+        };
+        let mask = spec.monitored_var_mask();
+        let state_vars: Vec<String> = spec
+            .model
+            .state_var_names()
+            .into_iter()
+            .enumerate()
+            .filter(|(k, _)| mask & (1 << k) != 0)
+            .map(|(_, n)| n)
+            .collect();
+        let spike_len = spec.batch as usize * spike_steps.len() * n_words as usize;
+        let state_len = spec.batch as usize * state_neurons.len() * state_vars.len() * state_steps.len();
+        Recording {
+            n: spec.n,
+            batch: spec.batch,
+            spike_steps,
+            n_words,
+            spike_words: vec![0; spike_len],
+            state_steps,
+            state_vars,
+            state_neurons,
+            state: vec![0.0; state_len],
+        }
+    }
+
+    /// Whether neuron `i` of network `b` spiked at absolute step `t` (false if not recorded).
+    pub fn spiked(&self, b: u32, t: u32, i: u32) -> bool {
+        if !self.spike_steps.contains(&t) || i >= self.n || b >= self.batch {
+            return false;
+        }
+        let row = (b as usize * self.spike_steps.len() + (t - self.spike_steps.start) as usize) * self.n_words as usize;
+        self.spike_words[row + (i / 32) as usize] & (1 << (i % 32)) != 0
+    }
+
+    /// The recorded steps at which neuron `i` of network `b` spiked, ascending.
+    pub fn spike_times(&self, b: u32, i: u32) -> Vec<u32> {
+        self.spike_steps.clone().filter(|&t| self.spiked(b, t, i)).collect()
+    }
+
+    /// Total recorded spikes of every neuron of network `b`.
+    pub fn spike_counts(&self, b: u32) -> Vec<u32> {
+        (0..self.n).map(|i| self.spike_times(b, i).len() as u32).collect()
+    }
+
+    /// Total recorded spikes, all networks.
+    pub fn total_spikes(&self) -> u64 {
+        self.spike_words.iter().map(|w| w.count_ones() as u64).sum()
+    }
+
+    /// The trace of `var` for neuron `neuron` of network `b`, one value per recorded step.
+    ///
+    /// # Errors
+    /// [`SnnError::UnknownName`] if the variable or neuron was not recorded.
+    pub fn trace(&self, var: &str, b: u32, neuron: u32) -> Result<&[f32]> {
+        let k = self.state_vars.iter().position(|v| v == var).ok_or_else(|| SnnError::UnknownName {
+            kind: "recorded variable",
+            name: var.into(),
+            known: self.state_vars.join(", "),
+        })?;
+        let slot = self.state_neurons.iter().position(|&i| i == neuron).ok_or_else(|| SnnError::UnknownName {
+            kind: "recorded neuron",
+            name: neuron.to_string(),
+            known: format!("{:?}", self.state_neurons),
+        })?;
+        if b >= self.batch {
+            return Err(SnnError::invalid("batch index", b, format!("below {}", self.batch)));
+        }
+        let steps = self.state_steps.len();
+        let base = ((b as usize * self.state_neurons.len() + slot) * self.state_vars.len() + k) * steps;
+        Ok(&self.state[base..base + steps])
+    }
+}

@@ -1,0 +1,112 @@
+//! CPU twins of the WGSL neuron stages (`shaders/neuron/*.wgsl`), function for function.
+//!
+//! Each function performs the same f32 operations in the same order as its WGSL twin, so
+//! spike trains agree exactly with the GPU on inputs away from threshold ties.
+
+use crate::encode::rng::rng_u32;
+use crate::model::{DerivedNeuron, NeuronKind};
+
+/// Most custom state variables a model may declare.
+pub const MAX_CUSTOM_VARS: usize = 8;
+
+/// One neuron's state, as the WGSL `NeuronState` struct holds it.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct NeuronState {
+    /// Membrane potential (mV).
+    pub v: f32,
+    /// Adaptive threshold (mV).
+    pub theta: f32,
+    /// Remaining refractory steps.
+    pub refrac: u32,
+    /// Excitatory conductance (conductance LIF).
+    pub ge: f32,
+    /// Inhibitory conductance (conductance LIF).
+    pub gi: f32,
+    /// Custom model variables, in declaration order.
+    pub custom: [f32; MAX_CUSTOM_VARS],
+}
+
+/// `shaders/neuron/stages.wgsl::input_drive`.
+#[inline]
+pub fn input_drive(t: u32, g: u32, thr: u32, seed: u32, constant: f32, weight: f32) -> f32 {
+    let mut x = constant;
+    if thr != 0 && rng_u32(seed, t, g) < thr {
+        x += weight;
+    }
+    x
+}
+
+/// `shaders/neuron/if.wgsl::if_charge`.
+#[inline]
+pub fn if_charge(s: NeuronState, x: f32, _p: &DerivedNeuron) -> NeuronState {
+    NeuronState { v: s.v + x, ..s }
+}
+
+/// `shaders/neuron/lif.wgsl::lif_charge`.
+#[inline]
+pub fn lif_charge(s: NeuronState, x: f32, p: &DerivedNeuron) -> NeuronState {
+    NeuronState { v: p.v_rest_mv + (s.v - p.v_rest_mv) * p.decay_v_per_step + x, ..s }
+}
+
+/// `shaders/neuron/cond_lif.wgsl::cond_lif_charge`.
+#[inline]
+pub fn cond_lif_charge(s: NeuronState, x: f32, p: &DerivedNeuron) -> NeuronState {
+    let ge = s.ge + x;
+    let dv = ((p.v_rest_mv - s.v) + ge * (p.e_exc_mv - s.v) + s.gi * (p.e_inh_mv - s.v)) * p.dt_over_tau_m;
+    NeuronState { v: s.v + dv, ge: ge * p.decay_ge_per_step, gi: s.gi * p.decay_gi_per_step, ..s }
+}
+
+/// The model's charge (`model_charge` in WGSL), with v clamped while refractory
+/// (`stages.wgsl::charge`).
+#[inline]
+pub fn charge(s: NeuronState, x: f32, kind: &NeuronKind, custom_params: &[f32], p: &DerivedNeuron) -> NeuronState {
+    let mut o = match kind {
+        NeuronKind::If => if_charge(s, x, p),
+        NeuronKind::Lif(_) => lif_charge(s, x, p),
+        NeuronKind::CondLif(_) => cond_lif_charge(s, x, p),
+        NeuronKind::Custom(c) => {
+            let k = c.state_vars.len();
+            let mut buf = [0f32; MAX_CUSTOM_VARS + 1];
+            buf[0] = s.v;
+            buf[1..=k].copy_from_slice(&s.custom[..k]);
+            (c.charge_cpu)(&mut buf[..=k], custom_params, x);
+            let mut o = s;
+            o.v = buf[0];
+            o.custom[..k].copy_from_slice(&buf[1..=k]);
+            o
+        }
+    };
+    if s.refrac > 0 {
+        o.v = s.v;
+    }
+    o
+}
+
+/// `stages.wgsl::fire`.
+#[inline]
+pub fn fire(s: NeuronState, p: &DerivedNeuron) -> bool {
+    s.refrac == 0 && s.v >= p.v_threshold_mv + s.theta
+}
+
+/// `stages.wgsl::reset`.
+#[inline]
+pub fn reset(s: NeuronState, spike: bool, p: &DerivedNeuron) -> NeuronState {
+    let mut o = s;
+    if spike {
+        o.v = if p.reset_soft { s.v - (p.v_threshold_mv + s.theta) } else { p.v_reset_mv };
+        o.refrac = p.refractory_steps;
+    } else if s.refrac > 0 {
+        o.refrac = s.refrac - 1;
+    }
+    o
+}
+
+/// `stages.wgsl::adapt`.
+#[inline]
+pub fn adapt(s: NeuronState, spike: bool, p: &DerivedNeuron) -> NeuronState {
+    let mut o = s;
+    if !p.theta_frozen {
+        o.theta = s.theta * p.decay_theta_per_step + if spike { p.theta_plus_mv } else { 0.0 };
+    }
+    o
+}

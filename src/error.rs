@@ -1,0 +1,121 @@
+//! Errors: the one typed error of the library (`SnnError`) and its `Result` alias.
+//!
+//! Every fallible public function returns [`Result`]. Variants are grouped by where the
+//! problem lies: the user's spec, the GPU, or data and files. Each carries the offending
+//! name and the expected and actual values, so its message says what to change.
+
+use std::path::PathBuf;
+
+/// The library's result type.
+pub type Result<T> = std::result::Result<T, SnnError>;
+
+/// Everything that can go wrong in snn-wgpu.
+#[derive(Debug, thiserror::Error)]
+pub enum SnnError {
+    // ---- spec: the user's description of the model ----
+    /// A parameter has a value the model cannot use.
+    #[error("invalid parameter `{field}` = {value}: {expected}")]
+    InvalidParam {
+        /// Dotted path of the field, e.g. `population.lif.tau_m_ms`.
+        field: String,
+        /// The value given, as text.
+        value: String,
+        /// What a valid value looks like.
+        expected: String,
+    },
+    /// A name (state variable, monitor target) is not known.
+    #[error("unknown {kind} `{name}`; known: {known}")]
+    UnknownName {
+        /// What kind of name (e.g. "state variable").
+        kind: &'static str,
+        /// The name given.
+        name: String,
+        /// The names that would have been accepted.
+        known: String,
+    },
+    /// The operation is not supported by this backend or configuration.
+    #[error("unsupported: {0}")]
+    Unsupported(String),
+
+    // ---- GPU ----
+    /// No wgpu adapter could be found.
+    #[error(
+        "no GPU adapter found ({detail}). Install a Vulkan driver (on Debian/Ubuntu: \
+         `apt-get install -y mesa-vulkan-drivers` gives the llvmpipe software adapter), \
+         or use the CPU backend (`CpuBackend`, `--backend cpu`)"
+    )]
+    NoAdapter {
+        /// Which backends and adapter filter were tried.
+        detail: String,
+    },
+    /// The network needs more than the adapter offers.
+    #[error(
+        "device limit exceeded: {limit} is {available} on adapter `{adapter}`, but {needed} are \
+         needed. Use the CPU backend or a smaller network"
+    )]
+    LimitExceeded {
+        /// Name of the wgpu limit.
+        limit: &'static str,
+        /// What the network needs.
+        needed: u64,
+        /// What the adapter allows.
+        available: u64,
+        /// The adapter's name.
+        adapter: String,
+    },
+    /// wgpu reported an error while creating or running GPU objects.
+    #[error("GPU error in `{label}`: {message}")]
+    Gpu {
+        /// Label of the shader, pipeline or buffer involved.
+        label: String,
+        /// wgpu's message.
+        message: String,
+    },
+
+    // ---- simulation state ----
+    /// A state variable became NaN or infinite.
+    #[error(
+        "non-finite value in population `{population}`, variable `{variable}`, neuron {neuron}, \
+         by step {step}: check dt against the time constants and the input magnitudes"
+    )]
+    NonFinite {
+        /// Population name.
+        population: String,
+        /// State variable name.
+        variable: String,
+        /// Neuron index (batch-major).
+        neuron: usize,
+        /// Step count at which the value was seen.
+        step: u64,
+    },
+
+    // ---- data and files ----
+    /// A file could not be read or written.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file involved.
+        path: PathBuf,
+        /// The underlying error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A data file has the wrong contents.
+    #[error("{path}: {message}")]
+    Data {
+        /// The file involved.
+        path: PathBuf,
+        /// What was wrong and what was expected.
+        message: String,
+    },
+}
+
+impl SnnError {
+    /// Shorthand for [`SnnError::InvalidParam`].
+    pub fn invalid(field: impl Into<String>, value: impl ToString, expected: impl Into<String>) -> Self {
+        SnnError::InvalidParam {
+            field: field.into(),
+            value: value.to_string(),
+            expected: expected.into(),
+        }
+    }
+}

@@ -1,0 +1,164 @@
+//! GPU context: instance, adapter, device and queue, created once and shared by backends.
+//!
+//! Headless. The adapter is picked automatically (Vulkan first, then any backend; a real
+//! GPU before a software one) or forced with [`GpuOptions`] or the environment:
+//! `SNN_WGPU_BACKEND`/`WGPU_BACKEND` (`vulkan`, `gl`, `metal`, `dx12`) and
+//! `WGPU_ADAPTER_NAME` (a case-insensitive substring of the adapter name).
+
+use crate::error::{Result, SnnError};
+use std::future::Future;
+
+/// How to choose the adapter.
+#[derive(Debug, Clone, Default)]
+pub struct GpuOptions {
+    /// Backends to consider; `None` tries Vulkan first, then every backend.
+    pub backends: Option<wgpu::Backends>,
+    /// Keep only adapters whose name contains this (case-insensitive).
+    pub adapter_name: Option<String>,
+}
+
+impl GpuOptions {
+    /// Options from `SNN_WGPU_BACKEND` (or `WGPU_BACKEND`) and `WGPU_ADAPTER_NAME`.
+    pub fn from_env() -> Self {
+        let backend = std::env::var("SNN_WGPU_BACKEND").or_else(|_| std::env::var("WGPU_BACKEND")).ok();
+        GpuOptions {
+            backends: backend.filter(|s| !s.trim().is_empty()).map(|s| wgpu::Backends::from_comma_list(&s)),
+            adapter_name: std::env::var("WGPU_ADAPTER_NAME").ok().filter(|s| !s.trim().is_empty()),
+        }
+    }
+}
+
+/// A device and queue on a chosen adapter.
+pub struct GpuContext {
+    /// The wgpu device.
+    pub device: wgpu::Device,
+    /// Its queue.
+    pub queue: wgpu::Queue,
+    /// Adapter name, backend, driver.
+    pub info: wgpu::AdapterInfo,
+    /// The limits the device was created with (the adapter's).
+    pub limits: wgpu::Limits,
+}
+
+impl std::fmt::Debug for GpuContext {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GpuContext").field("adapter", &self.info.name).field("backend", &self.info.backend).finish()
+    }
+}
+
+fn block_on<F: Future>(f: F) -> F::Output {
+    pollster::block_on(f)
+}
+
+impl GpuContext {
+    /// A context chosen by [`GpuOptions::from_env`].
+    ///
+    /// # Errors
+    /// [`SnnError::NoAdapter`] when no adapter matches; [`SnnError::Gpu`] if the device
+    /// cannot be created.
+    pub fn from_env() -> Result<Self> {
+        Self::new(&GpuOptions::from_env())
+    }
+
+    /// A context on the adapter chosen by `opts`.
+    ///
+    /// # Errors
+    /// [`SnnError::NoAdapter`] when no adapter matches; [`SnnError::Gpu`] if the device
+    /// cannot be created.
+    pub fn new(opts: &GpuOptions) -> Result<Self> {
+        let tries: Vec<wgpu::Backends> = match opts.backends {
+            Some(b) => vec![b],
+            None => vec![wgpu::Backends::VULKAN, wgpu::Backends::all()],
+        };
+        let mut seen = Vec::new();
+        for backends in &tries {
+            let mut desc = wgpu::InstanceDescriptor::new_without_display_handle();
+            desc.backends = *backends;
+            let instance = wgpu::Instance::new(desc);
+            let mut adapters = block_on(instance.enumerate_adapters(*backends));
+            for a in &adapters {
+                let i = a.get_info();
+                seen.push(format!("{} ({:?})", i.name, i.backend));
+            }
+            if let Some(name) = &opts.adapter_name {
+                let name = name.to_lowercase();
+                adapters.retain(|a| a.get_info().name.to_lowercase().contains(&name));
+            }
+            // Real GPUs first, then software; Vulkan before GL within a kind.
+            adapters.sort_by_key(|a| {
+                let i = a.get_info();
+                let kind = match i.device_type {
+                    wgpu::DeviceType::DiscreteGpu => 0,
+                    wgpu::DeviceType::IntegratedGpu => 1,
+                    wgpu::DeviceType::VirtualGpu => 2,
+                    wgpu::DeviceType::Cpu => 3,
+                    wgpu::DeviceType::Other => 4,
+                };
+                (kind, i.backend != wgpu::Backend::Vulkan)
+            });
+            if let Some(adapter) = adapters.into_iter().next() {
+                return Self::open(adapter);
+            }
+        }
+        seen.dedup();
+        Err(SnnError::NoAdapter {
+            detail: format!(
+                "backends tried: {}; adapter filter: {}; adapters seen: {}",
+                tries.iter().map(|b| format!("{b:?}")).collect::<Vec<_>>().join(" then "),
+                opts.adapter_name.as_deref().unwrap_or("none"),
+                if seen.is_empty() { "none".to_string() } else { seen.join(", ") }
+            ),
+        })
+    }
+
+    fn open(adapter: wgpu::Adapter) -> Result<Self> {
+        let info = adapter.get_info();
+        if info.backend != wgpu::Backend::Vulkan {
+            log::warn!("using {} through {:?}; Vulkan is faster and better tested", info.name, info.backend);
+        }
+        let limits = adapter.limits();
+        let (device, queue) = block_on(adapter.request_device(&wgpu::DeviceDescriptor {
+            label: Some("snn-wgpu"),
+            required_features: wgpu::Features::empty(),
+            required_limits: limits.clone(),
+            experimental_features: wgpu::ExperimentalFeatures::disabled(),
+            memory_hints: wgpu::MemoryHints::Performance,
+            trace: wgpu::Trace::Off,
+        }))
+        .map_err(|e| SnnError::Gpu { label: format!("device on {}", info.name), message: e.to_string() })?;
+        Ok(GpuContext { device, queue, info, limits })
+    }
+
+    /// `"<adapter name> (<backend>)"`, as printed in logs and JSON lines.
+    pub fn adapter_description(&self) -> String {
+        format!("{} ({:?})", self.info.name, self.info.backend)
+    }
+
+    /// Checks that `needed` fits under the limit `available`.
+    ///
+    /// # Errors
+    /// [`SnnError::LimitExceeded`] naming the limit, both values and the adapter.
+    pub fn check_limit(&self, limit: &'static str, needed: u64, available: u64) -> Result<()> {
+        if needed > available {
+            return Err(SnnError::LimitExceeded { limit, needed, available, adapter: self.info.name.clone() });
+        }
+        Ok(())
+    }
+
+    /// Runs `f` inside a validation error scope and turns a captured error into
+    /// [`SnnError::Gpu`] labelled `label`.
+    ///
+    /// # Errors
+    /// The captured validation or out-of-memory error.
+    pub fn scoped<T>(&self, label: &str, f: impl FnOnce() -> T) -> Result<T> {
+        let oom = self.device.push_error_scope(wgpu::ErrorFilter::OutOfMemory);
+        let validation = self.device.push_error_scope(wgpu::ErrorFilter::Validation);
+        let out = f();
+        let v = block_on(validation.pop());
+        let o = block_on(oom.pop());
+        match v.or(o) {
+            Some(e) => Err(SnnError::Gpu { label: label.to_string(), message: e.to_string() }),
+            None => Ok(out),
+        }
+    }
+}

@@ -1,0 +1,114 @@
+//! Host mirrors of the WGSL structs in `shaders/common.wgsl`: what crosses to the GPU.
+//!
+//! Field names and order match the WGSL side exactly; `tests/naga_validate.rs` checks
+//! sizes and offsets against naga's layout. Only `u32`/`f32`, padding written out.
+
+use crate::model::DerivedNeuron;
+use bytemuck::{Pod, Zeroable};
+
+/// Mirrors `NeuronParams` in `shaders/common.wgsl` (uniform).
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Pod, Zeroable, PartialEq)]
+pub struct NeuronParams {
+    pub n: u32,
+    pub batch: u32,
+    pub seed: u32,
+    pub reset_soft: u32,
+    pub v_threshold_mv: f32,
+    pub v_reset_mv: f32,
+    pub refractory_steps: u32,
+    pub theta_frozen: u32,
+    pub v_rest_mv: f32,
+    pub decay_v_per_step: f32,
+    pub dt_over_tau_m: f32,
+    pub decay_ge_per_step: f32,
+    pub decay_gi_per_step: f32,
+    pub e_exc_mv: f32,
+    pub e_inh_mv: f32,
+    pub theta_plus_mv: f32,
+    pub decay_theta_per_step: f32,
+    pub input_const: f32,
+    pub poisson_weight: f32,
+    pub n_words: u32,
+    pub rec_spike_t0: u32,
+    pub rec_spike_t1: u32,
+    pub rec_state_t0: u32,
+    pub rec_state_t1: u32,
+    pub rec_n_neurons: u32,
+    pub rec_var_mask: u32,
+    pub rec_n_vars: u32,
+    pub _pad0: u32,
+}
+const _: () = assert!(std::mem::size_of::<NeuronParams>() % 16 == 0);
+
+impl NeuronParams {
+    /// Fills the model constants from `d`; the caller sets sizes, input and monitors.
+    pub fn from_derived(d: &DerivedNeuron) -> Self {
+        NeuronParams {
+            reset_soft: d.reset_soft as u32,
+            v_threshold_mv: d.v_threshold_mv,
+            v_reset_mv: d.v_reset_mv,
+            refractory_steps: d.refractory_steps,
+            theta_frozen: d.theta_frozen as u32,
+            v_rest_mv: d.v_rest_mv,
+            decay_v_per_step: d.decay_v_per_step,
+            dt_over_tau_m: d.dt_over_tau_m,
+            decay_ge_per_step: d.decay_ge_per_step,
+            decay_gi_per_step: d.decay_gi_per_step,
+            e_exc_mv: d.e_exc_mv,
+            e_inh_mv: d.e_inh_mv,
+            theta_plus_mv: d.theta_plus_mv,
+            decay_theta_per_step: d.decay_theta_per_step,
+            ..Zeroable::zeroed()
+        }
+    }
+}
+
+/// Mirrors `ChunkParams` (uniform): steps run by one fused dispatch.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Pod, Zeroable, PartialEq)]
+pub struct ChunkParams {
+    pub steps: u32,
+    pub _pad0: u32,
+    pub _pad1: u32,
+    pub _pad2: u32,
+}
+const _: () = assert!(std::mem::size_of::<ChunkParams>() == 16);
+
+/// Mirrors `NeuronCfg` (storage, per neuron).
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Pod, Zeroable, PartialEq)]
+pub struct NeuronCfg {
+    pub input_thr: u32,
+    pub rec_slot: u32,
+}
+
+/// `NO_SLOT` in `common.wgsl`.
+pub const NO_SLOT: u32 = u32::MAX;
+
+/// (struct name in WGSL, size, [(field, offset)]) for every mirrored struct, for the layout test.
+pub fn mirrored_layouts() -> Vec<(&'static str, usize, Vec<(&'static str, usize)>)> {
+    use std::mem::{offset_of, size_of};
+    vec![
+        (
+            "NeuronParams",
+            size_of::<NeuronParams>(),
+            vec![
+                ("n", offset_of!(NeuronParams, n)),
+                ("seed", offset_of!(NeuronParams, seed)),
+                ("v_threshold_mv", offset_of!(NeuronParams, v_threshold_mv)),
+                ("theta_frozen", offset_of!(NeuronParams, theta_frozen)),
+                ("decay_theta_per_step", offset_of!(NeuronParams, decay_theta_per_step)),
+                ("poisson_weight", offset_of!(NeuronParams, poisson_weight)),
+                ("rec_n_vars", offset_of!(NeuronParams, rec_n_vars)),
+                ("_pad0", offset_of!(NeuronParams, _pad0)),
+            ],
+        ),
+        ("ChunkParams", size_of::<ChunkParams>(), vec![("steps", offset_of!(ChunkParams, steps))]),
+        (
+            "NeuronCfg",
+            size_of::<NeuronCfg>(),
+            vec![("input_thr", offset_of!(NeuronCfg, input_thr)), ("rec_slot", offset_of!(NeuronCfg, rec_slot))],
+        ),
+    ]
+}

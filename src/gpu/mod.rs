@@ -1,0 +1,11 @@
+//! GPU backend (wgpu): the only module that imports wgpu.
+//!
+//! [`GpuContext`] owns the device; [`GpuBackend`] turns a `NetworkSpec` into buffers and
+//! pipelines and schedules steps on them; `shaders` composes the WGSL; `layout` mirrors it.
+pub mod backend;
+pub mod context;
+pub mod layout;
+pub mod shaders;
+
+pub use backend::{fused_chunk_steps, GpuBackend, GpuBackendOptions, Schedule, LOOP_ITERATION_BUDGET};
+pub use context::{GpuContext, GpuOptions};

@@ -1,0 +1,16 @@
+//! MODEL DESCRIPTION: what is simulated, as plain Rust data with no wgpu types.
+//!
+//! Users build a [`NetworkSpec`] from a [`NeuronModel`], an [`InputSpec`] and a
+//! [`MonitorSpec`]; backends validate it and derive per-step constants from it.
+pub mod input;
+pub mod monitor;
+pub mod network;
+pub mod neuron;
+
+pub use input::{InputSpec, PoissonInput};
+pub use monitor::{MonitorSpec, StateMonitor};
+pub use network::NetworkSpec;
+pub use neuron::{
+    CondLifParams, CpuCharge, CustomModel, DerivedNeuron, Integration, LifParams, NeuronKind, NeuronModel,
+    ResetMode, ThetaParams,
+};

@@ -1,0 +1,498 @@
+//! Neuron models: what each neuron kind computes per step, as plain data (no wgpu).
+//!
+//! A [`NeuronModel`] is read by both backends: the CPU reference (`cpu::neuron`) and the
+//! WGSL stages (`shaders/neuron/`). [`NeuronModel::derive`] turns it, with `dt`, into the
+//! per-step constants ([`DerivedNeuron`]) that both backends use unchanged.
+//!
+//! # Stage order (every backend and schedule)
+//!
+//! Each step `t`, for each neuron, with `x` the input arriving at `t` (see `model::input`):
+//!
+//! 1. **charge**: the model's subthreshold update, `s ← charge(s, x)`. While the neuron is
+//!    refractory (`refrac > 0`), `v` keeps its value (it is clamped at the reset value);
+//!    other variables (conductances, custom state) still evolve.
+//! 2. **fire**: `spike = refrac == 0 && v >= v_threshold_mv + theta`.
+//! 3. **reset**: on a spike, hard (`v ← v_reset_mv`) or soft (`v ← v − (v_threshold_mv + θ)`),
+//!    and `refrac ← refractory_steps`; otherwise `refrac ← max(refrac − 1, 0)`.
+//! 4. **adapt**: unless frozen, `θ ← θ · decay_theta_per_step + θ⁺ · spike`.
+//!
+//! A spike at step `t` clamps `v` for steps `t+1 ..= t+refractory_steps`.
+//!
+//! # Built-in charge stages
+//!
+//! | model | charge (per step) | source |
+//! |---|---|---|
+//! | IF | `v ← v + x` | SpikingJelly `IFNode` |
+//! | LIF | `v ← v_rest + (v − v_rest)·e^(−dt/τ_m) + x` (exact decay, voltage-jump input) | |
+//! | conductance LIF | `ge ← ge + x`; `v ← v + ((v_rest−v) + ge(E_exc−v) + gi(E_inh−v))·dt/τ_m`; `ge ← ge·d_ge`; `gi ← gi·d_gi` | Diehl & Cook 2015 |
+//!
+//! Conductance decay `d` is `1 − dt/τ` (forward Euler, as Brian 1 integrated the Diehl &
+//! Cook model) or `e^(−dt/τ)` (exact), chosen by [`Integration`]. `ge`, `gi` are
+//! dimensionless (relative to the leak conductance).
+
+use crate::error::{Result, SnnError};
+use std::sync::Arc;
+
+/// How a neuron resets after a spike.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum ResetMode {
+    /// `v ← v_reset_mv`.
+    Hard {
+        /// Reset potential (mV).
+        v_reset_mv: f32,
+    },
+    /// `v ← v − (v_threshold_mv + θ)`: subtract the threshold.
+    Soft,
+}
+
+/// How linear decays (conductances) are discretised.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Integration {
+    /// Forward Euler, factor `1 − dt/τ`: what Brian 1 did for Diehl & Cook.
+    #[default]
+    Euler,
+    /// Exact exponential, factor `e^(−dt/τ)`.
+    Exact,
+}
+
+/// Leaky integrate-and-fire parameters.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct LifParams {
+    /// Membrane time constant (ms).
+    pub tau_m_ms: f32,
+    /// Resting potential (mV).
+    pub v_rest_mv: f32,
+}
+
+/// Conductance-based LIF parameters (the Diehl & Cook neuron).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct CondLifParams {
+    /// Membrane time constant (ms).
+    pub tau_m_ms: f32,
+    /// Resting potential (mV).
+    pub v_rest_mv: f32,
+    /// Excitatory conductance decay time constant (ms).
+    pub tau_ge_ms: f32,
+    /// Inhibitory conductance decay time constant (ms).
+    pub tau_gi_ms: f32,
+    /// Excitatory reversal potential (mV).
+    pub e_exc_mv: f32,
+    /// Inhibitory reversal potential (mV).
+    pub e_inh_mv: f32,
+    /// Discretisation of the conductance decay.
+    pub integration: Integration,
+}
+
+impl CondLifParams {
+    /// Diehl & Cook 2015 excitatory neuron (spec §1.2).
+    pub fn diehl_cook_excitatory() -> Self {
+        CondLifParams {
+            tau_m_ms: 100.0,
+            v_rest_mv: -65.0,
+            tau_ge_ms: 1.0,
+            tau_gi_ms: 2.0,
+            e_exc_mv: 0.0,
+            e_inh_mv: -100.0,
+            integration: Integration::Euler,
+        }
+    }
+    /// Diehl & Cook 2015 inhibitory neuron (spec §1.2).
+    pub fn diehl_cook_inhibitory() -> Self {
+        CondLifParams {
+            tau_m_ms: 10.0,
+            v_rest_mv: -60.0,
+            tau_ge_ms: 1.0,
+            tau_gi_ms: 2.0,
+            e_exc_mv: 0.0,
+            e_inh_mv: -85.0,
+            integration: Integration::Euler,
+        }
+    }
+}
+
+/// The CPU twin of a custom model's WGSL charge function.
+///
+/// `state[0]` is `v` and `state[1..]` are the custom variables in declaration order;
+/// `params` are the custom parameters in declaration order; `x` is the step's input.
+/// It must perform the same f32 operations, in the same order, as the WGSL body.
+pub type CpuCharge = Arc<dyn Fn(&mut [f32], &[f32], f32) + Send + Sync>;
+
+/// A user-defined neuron model: its own state variables, parameters and charge stage.
+///
+/// Fire, reset, refractoriness and the adaptive threshold are the engine's, shared with the
+/// built-in models.
+///
+/// The WGSL body is pasted into
+/// `fn custom_charge(s: NeuronState, x: f32) -> NeuronState { var o = s; <body> return o; }`,
+/// where `s.v`, `s.<var>` are the state and each parameter is a `const` of its own name.
+/// The same names must be used in [`CustomModel::charge_cpu`].
+#[derive(Clone)]
+pub struct CustomModel {
+    /// Model name, used in shader labels.
+    pub name: String,
+    /// Extra state variables (beyond `v`, `theta`, `refrac`) and their initial values.
+    pub state_vars: Vec<(String, f32)>,
+    /// Parameters and their values, visible in WGSL as `const`s.
+    pub params: Vec<(String, f32)>,
+    /// WGSL statements that write `o` from `s` and `x`.
+    pub charge_wgsl: String,
+    /// The same computation in Rust, for the CPU reference.
+    pub charge_cpu: CpuCharge,
+}
+
+impl std::fmt::Debug for CustomModel {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CustomModel")
+            .field("name", &self.name)
+            .field("state_vars", &self.state_vars)
+            .field("params", &self.params)
+            .field("charge_wgsl", &self.charge_wgsl)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Which charge stage a population uses.
+#[derive(Debug, Clone)]
+pub enum NeuronKind {
+    /// Integrate-and-fire: `v ← v + x`.
+    If,
+    /// Leaky integrate-and-fire with exact decay toward `v_rest_mv`.
+    Lif(LifParams),
+    /// Conductance-based LIF with `ge`, `gi` (Diehl & Cook).
+    CondLif(CondLifParams),
+    /// A user-defined charge stage.
+    Custom(CustomModel),
+}
+
+/// Adaptive threshold θ: the effective threshold is `v_threshold_mv + θ`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ThetaParams {
+    /// Initial θ (mV).
+    pub theta_init_mv: f32,
+    /// Increment of θ at each spike (mV).
+    pub theta_plus_mv: f32,
+    /// Decay time constant of θ toward 0 (ms); `f32::INFINITY` for no decay.
+    pub tau_theta_ms: f32,
+    /// When true, θ neither grows nor decays (Diehl & Cook test mode).
+    pub frozen: bool,
+}
+
+/// Everything that defines one neuron population's dynamics.
+#[derive(Debug, Clone)]
+pub struct NeuronModel {
+    /// The charge stage and its parameters.
+    pub kind: NeuronKind,
+    /// Base firing threshold (mV); the effective one adds θ.
+    pub v_threshold_mv: f32,
+    /// Reset after a spike.
+    pub reset: ResetMode,
+    /// Absolute refractory period (ms), rounded to whole steps; `v` is clamped meanwhile.
+    pub refractory_ms: f32,
+    /// Initial membrane potential (mV).
+    pub v_init_mv: f32,
+    /// Adaptive threshold, if any.
+    pub theta: Option<ThetaParams>,
+}
+
+/// Index of a state variable in [`NeuronModel::state_var_names`] for `v`.
+pub const VAR_V: usize = 0;
+/// Index of `theta`.
+pub const VAR_THETA: usize = 1;
+
+impl NeuronModel {
+    /// Integrate-and-fire with threshold `v_threshold` and hard reset to `v_reset`.
+    pub fn integrate_and_fire(v_threshold_mv: f32, v_reset_mv: f32) -> Self {
+        NeuronModel {
+            kind: NeuronKind::If,
+            v_threshold_mv,
+            reset: ResetMode::Hard { v_reset_mv },
+            refractory_ms: 0.0,
+            v_init_mv: v_reset_mv,
+            theta: None,
+        }
+    }
+
+    /// LIF resting at `params.v_rest_mv`, hard reset there, no refractory period.
+    pub fn lif(params: LifParams, v_threshold_mv: f32) -> Self {
+        NeuronModel {
+            kind: NeuronKind::Lif(params),
+            v_threshold_mv,
+            reset: ResetMode::Hard { v_reset_mv: params.v_rest_mv },
+            refractory_ms: 0.0,
+            v_init_mv: params.v_rest_mv,
+            theta: None,
+        }
+    }
+
+    /// The Diehl & Cook excitatory neuron (spec §1.2–1.3): conductance LIF, threshold
+    /// `−72 mV + θ` with θ starting at 20 mV (the code's `v_thresh − offset`), reset −65 mV,
+    /// 5 ms refractory, θ⁺ = 0.05 mV, τ_θ = 10⁷ ms, initial v = −105 mV.
+    pub fn diehl_cook_excitatory() -> Self {
+        NeuronModel {
+            kind: NeuronKind::CondLif(CondLifParams::diehl_cook_excitatory()),
+            v_threshold_mv: -72.0,
+            reset: ResetMode::Hard { v_reset_mv: -65.0 },
+            refractory_ms: 5.0,
+            v_init_mv: -105.0,
+            theta: Some(ThetaParams {
+                theta_init_mv: 20.0,
+                theta_plus_mv: 0.05,
+                tau_theta_ms: 1e7,
+                frozen: false,
+            }),
+        }
+    }
+
+    /// The Diehl & Cook inhibitory neuron: threshold −40 mV, reset −45 mV, 2 ms refractory,
+    /// initial v = −100 mV, no θ.
+    pub fn diehl_cook_inhibitory() -> Self {
+        NeuronModel {
+            kind: NeuronKind::CondLif(CondLifParams::diehl_cook_inhibitory()),
+            v_threshold_mv: -40.0,
+            reset: ResetMode::Hard { v_reset_mv: -45.0 },
+            refractory_ms: 2.0,
+            v_init_mv: -100.0,
+            theta: None,
+        }
+    }
+
+    /// Adds (or replaces) an adaptive threshold.
+    pub fn with_theta(mut self, theta: ThetaParams) -> Self {
+        self.theta = Some(theta);
+        self
+    }
+
+    /// Sets the refractory period (ms).
+    pub fn with_refractory_ms(mut self, refractory_ms: f32) -> Self {
+        self.refractory_ms = refractory_ms;
+        self
+    }
+
+    /// Sets the reset mode.
+    pub fn with_reset(mut self, reset: ResetMode) -> Self {
+        self.reset = reset;
+        self
+    }
+
+    /// Names of the f32 state variables, in buffer order: `v`, `theta`, then the model's
+    /// own (`ge`, `gi` for conductance LIF; the custom variables).
+    pub fn state_var_names(&self) -> Vec<String> {
+        let mut names = vec!["v".to_string(), "theta".to_string()];
+        match &self.kind {
+            NeuronKind::If | NeuronKind::Lif(_) => {}
+            NeuronKind::CondLif(_) => {
+                names.push("ge".into());
+                names.push("gi".into());
+            }
+            NeuronKind::Custom(c) => names.extend(c.state_vars.iter().map(|(n, _)| n.clone())),
+        }
+        names
+    }
+
+    /// Initial values of the variables in [`Self::state_var_names`].
+    pub fn initial_values(&self) -> Vec<f32> {
+        let theta0 = self.theta.map_or(0.0, |t| t.theta_init_mv);
+        let mut init = vec![self.v_init_mv, theta0];
+        match &self.kind {
+            NeuronKind::If | NeuronKind::Lif(_) => {}
+            NeuronKind::CondLif(_) => init.extend([0.0, 0.0]),
+            NeuronKind::Custom(c) => init.extend(c.state_vars.iter().map(|(_, v)| *v)),
+        }
+        init
+    }
+
+    /// Index of the named state variable.
+    ///
+    /// # Errors
+    /// [`SnnError::UnknownName`] if the model has no such variable.
+    pub fn var_index(&self, name: &str) -> Result<usize> {
+        let names = self.state_var_names();
+        names.iter().position(|n| n == name).ok_or_else(|| SnnError::UnknownName {
+            kind: "state variable",
+            name: name.to_string(),
+            known: names.join(", "),
+        })
+    }
+
+    /// Checks every parameter against `dt_ms`, naming the first bad field.
+    ///
+    /// # Errors
+    /// [`SnnError::InvalidParam`] for a non-finite value, a non-positive time constant, a
+    /// time constant not larger than `dt`, a negative refractory period, a bad custom name.
+    pub fn validate(&self, dt_ms: f32) -> Result<()> {
+        let finite = |field: &str, v: f32| -> Result<()> {
+            if v.is_finite() {
+                Ok(())
+            } else {
+                Err(SnnError::invalid(field, v, "a finite number"))
+            }
+        };
+        let tau = |field: &str, v: f32| -> Result<()> {
+            if !(v > 0.0) || !v.is_finite() {
+                return Err(SnnError::invalid(field, v, "a finite time constant > 0 ms"));
+            }
+            if v <= dt_ms {
+                return Err(SnnError::invalid(
+                    field,
+                    v,
+                    format!("a time constant larger than dt = {dt_ms} ms (use a smaller dt)"),
+                ));
+            }
+            Ok(())
+        };
+        finite("v_threshold_mv", self.v_threshold_mv)?;
+        finite("v_init_mv", self.v_init_mv)?;
+        if let ResetMode::Hard { v_reset_mv } = self.reset {
+            finite("reset.v_reset_mv", v_reset_mv)?;
+        }
+        if !(self.refractory_ms >= 0.0) || !self.refractory_ms.is_finite() {
+            return Err(SnnError::invalid("refractory_ms", self.refractory_ms, "a finite value >= 0 ms"));
+        }
+        match &self.kind {
+            NeuronKind::If => {}
+            NeuronKind::Lif(p) => {
+                tau("lif.tau_m_ms", p.tau_m_ms)?;
+                finite("lif.v_rest_mv", p.v_rest_mv)?;
+            }
+            NeuronKind::CondLif(p) => {
+                tau("cond_lif.tau_m_ms", p.tau_m_ms)?;
+                tau("cond_lif.tau_ge_ms", p.tau_ge_ms)?;
+                tau("cond_lif.tau_gi_ms", p.tau_gi_ms)?;
+                finite("cond_lif.v_rest_mv", p.v_rest_mv)?;
+                finite("cond_lif.e_exc_mv", p.e_exc_mv)?;
+                finite("cond_lif.e_inh_mv", p.e_inh_mv)?;
+            }
+            NeuronKind::Custom(c) => validate_custom(c)?,
+        }
+        if let Some(t) = self.theta {
+            finite("theta.theta_init_mv", t.theta_init_mv)?;
+            finite("theta.theta_plus_mv", t.theta_plus_mv)?;
+            if !(t.tau_theta_ms > 0.0) {
+                return Err(SnnError::invalid(
+                    "theta.tau_theta_ms",
+                    t.tau_theta_ms,
+                    "a time constant > 0 ms (f32::INFINITY for no decay)",
+                ));
+            }
+            if t.tau_theta_ms <= dt_ms {
+                return Err(SnnError::invalid("theta.tau_theta_ms", t.tau_theta_ms, format!("larger than dt = {dt_ms} ms")));
+            }
+        }
+        Ok(())
+    }
+
+    /// Per-step constants for this model at `dt_ms` (the host computes them once).
+    pub fn derive(&self, dt_ms: f32) -> DerivedNeuron {
+        let euler_or_exact = |tau: f32, integ: Integration| match integ {
+            Integration::Euler => 1.0 - dt_ms / tau,
+            Integration::Exact => (-(dt_ms as f64) / tau as f64).exp() as f32,
+        };
+        let mut d = DerivedNeuron {
+            v_threshold_mv: self.v_threshold_mv,
+            v_reset_mv: 0.0,
+            reset_soft: false,
+            refractory_steps: (self.refractory_ms / dt_ms).round() as u32,
+            v_rest_mv: 0.0,
+            decay_v_per_step: 1.0,
+            dt_over_tau_m: 0.0,
+            decay_ge_per_step: 1.0,
+            decay_gi_per_step: 1.0,
+            e_exc_mv: 0.0,
+            e_inh_mv: 0.0,
+            theta_plus_mv: 0.0,
+            decay_theta_per_step: 1.0,
+            theta_frozen: true,
+        };
+        match self.reset {
+            ResetMode::Hard { v_reset_mv } => d.v_reset_mv = v_reset_mv,
+            ResetMode::Soft => d.reset_soft = true,
+        }
+        match &self.kind {
+            NeuronKind::If | NeuronKind::Custom(_) => {}
+            NeuronKind::Lif(p) => {
+                d.v_rest_mv = p.v_rest_mv;
+                d.decay_v_per_step = (-(dt_ms as f64) / p.tau_m_ms as f64).exp() as f32;
+            }
+            NeuronKind::CondLif(p) => {
+                d.v_rest_mv = p.v_rest_mv;
+                d.dt_over_tau_m = dt_ms / p.tau_m_ms;
+                d.decay_ge_per_step = euler_or_exact(p.tau_ge_ms, p.integration);
+                d.decay_gi_per_step = euler_or_exact(p.tau_gi_ms, p.integration);
+                d.e_exc_mv = p.e_exc_mv;
+                d.e_inh_mv = p.e_inh_mv;
+            }
+        }
+        if let Some(t) = self.theta {
+            d.theta_plus_mv = t.theta_plus_mv;
+            d.decay_theta_per_step = if t.tau_theta_ms.is_infinite() {
+                1.0
+            } else {
+                (-(dt_ms as f64) / t.tau_theta_ms as f64).exp() as f32
+            };
+            d.theta_frozen = t.frozen;
+        }
+        d
+    }
+}
+
+fn validate_custom(c: &CustomModel) -> Result<()> {
+    let ident_ok = |s: &str| {
+        let mut ch = s.chars();
+        matches!(ch.next(), Some(c) if c.is_ascii_alphabetic() || c == '_')
+            && ch.all(|c| c.is_ascii_alphanumeric() || c == '_')
+    };
+    const RESERVED: [&str; 7] = ["v", "theta", "refrac", "x", "s", "o", "p"];
+    if !ident_ok(&c.name) {
+        return Err(SnnError::invalid("custom.name", &c.name, "an identifier: letters, digits, _"));
+    }
+    let mut seen = std::collections::HashSet::new();
+    for (n, v) in c.state_vars.iter().chain(c.params.iter()) {
+        if !ident_ok(n) || RESERVED.contains(&n.as_str()) || n.starts_with("__") {
+            return Err(SnnError::invalid(
+                "custom.state_vars/params",
+                n,
+                format!("an identifier other than {}", RESERVED.join(", ")),
+            ));
+        }
+        if !seen.insert(n.clone()) {
+            return Err(SnnError::invalid("custom.state_vars/params", n, "a name used only once"));
+        }
+        if !v.is_finite() {
+            return Err(SnnError::invalid(format!("custom.{n}"), v, "a finite number"));
+        }
+    }
+    Ok(())
+}
+
+/// Per-step constants derived from a [`NeuronModel`] and `dt` (GeNN's derived params).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct DerivedNeuron {
+    /// Base threshold (mV).
+    pub v_threshold_mv: f32,
+    /// Hard-reset potential (mV).
+    pub v_reset_mv: f32,
+    /// Soft reset instead of hard.
+    pub reset_soft: bool,
+    /// Refractory period in steps.
+    pub refractory_steps: u32,
+    /// Resting potential (mV) of LIF and conductance LIF.
+    pub v_rest_mv: f32,
+    /// LIF membrane decay `e^(−dt/τ_m)`.
+    pub decay_v_per_step: f32,
+    /// Conductance LIF Euler factor `dt/τ_m`.
+    pub dt_over_tau_m: f32,
+    /// `ge` decay per step.
+    pub decay_ge_per_step: f32,
+    /// `gi` decay per step.
+    pub decay_gi_per_step: f32,
+    /// Excitatory reversal potential (mV).
+    pub e_exc_mv: f32,
+    /// Inhibitory reversal potential (mV).
+    pub e_inh_mv: f32,
+    /// θ increment per spike (mV).
+    pub theta_plus_mv: f32,
+    /// θ decay `e^(−dt/τ_θ)` per step (1 for no decay).
+    pub decay_theta_per_step: f32,
+    /// θ frozen (no θ, or test mode).
+    pub theta_frozen: bool,
+}
