@@ -38,6 +38,8 @@ pub struct GpuContext {
     pub info: wgpu::AdapterInfo,
     /// The limits the device was created with (the adapter's).
     pub limits: wgpu::Limits,
+    /// Serialises error scopes: their stack is per device, and tests share one device.
+    scope_lock: std::sync::Mutex<()>,
 }
 
 impl std::fmt::Debug for GpuContext {
@@ -126,7 +128,7 @@ impl GpuContext {
             trace: wgpu::Trace::Off,
         }))
         .map_err(|e| SnnError::Gpu { label: format!("device on {}", info.name), message: e.to_string() })?;
-        Ok(GpuContext { device, queue, info, limits })
+        Ok(GpuContext { device, queue, info, limits, scope_lock: std::sync::Mutex::new(()) })
     }
 
     /// `"<adapter name> (<backend>)"`, as printed in logs and JSON lines.
@@ -151,6 +153,7 @@ impl GpuContext {
     /// # Errors
     /// The captured validation or out-of-memory error.
     pub fn scoped<T>(&self, label: &str, f: impl FnOnce() -> T) -> Result<T> {
+        let _guard = self.scope_lock.lock().unwrap_or_else(|p| p.into_inner());
         let oom = self.device.push_error_scope(wgpu::ErrorFilter::OutOfMemory);
         let validation = self.device.push_error_scope(wgpu::ErrorFilter::Validation);
         let out = f();

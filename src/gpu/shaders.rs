@@ -32,9 +32,17 @@ pub struct ComposedModule {
     pub source: String,
 }
 
-/// WGSL for an exact f32 value (bit pattern), immune to decimal round-trips.
-fn f32_lit(v: f32) -> String {
-    format!("bitcast<f32>({:#010x}u)", v.to_bits())
+/// A WGSL hexadecimal float literal for exactly `v` (no decimal round-trip). `v` is finite.
+pub fn f32_lit(v: f32) -> String {
+    let bits = v.to_bits();
+    let sign = if bits >> 31 != 0 { "-" } else { "" };
+    let exp = ((bits >> 23) & 0xff) as i32;
+    let mant = (bits & 0x7f_ffff) << 1; // 24 bits = 6 hex digits
+    match exp {
+        0 if mant == 0 => format!("{sign}0.0f"),
+        0 => format!("{sign}0x0.{mant:06x}p-126f"),
+        _ => format!("{sign}0x1.{mant:06x}p{}f", exp - 127),
+    }
 }
 
 /// The neuron module for `model`: entry points `step_charge`, `step_fire`, `step_reset`,
@@ -137,4 +145,17 @@ pub fn builtin_modules() -> Vec<ComposedModule> {
     .iter()
     .map(neuron_module)
     .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::f32_lit;
+
+    #[test]
+    fn hex_float_literals_are_exact() {
+        assert_eq!(f32_lit(1.0), "0x1.000000p0f");
+        assert_eq!(f32_lit(-0.5), "-0x1.000000p-1f");
+        assert_eq!(f32_lit(0.0), "0.0f");
+        assert_eq!(f32_lit(0.1), "0x1.99999ap-4f");
+    }
 }
