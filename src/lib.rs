@@ -35,8 +35,10 @@
 
 pub mod backend;
 pub mod cpu;
+pub mod data;
 pub mod encode;
 pub mod error;
+pub mod experiments;
 #[allow(missing_docs)]
 pub mod gpu;
 pub mod model;

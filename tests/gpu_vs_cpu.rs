@@ -146,13 +146,13 @@ mod common_models {
     use snn_wgpu::model::*;
     use std::sync::Arc;
 
-    /// IF with an adaptation variable `w`: `v ← v + x − 0.1·w`, `w ← 0.99·w + x`, and θ rising
+    /// IF with an adaptation variable `w`: `v ← v + x − 0.01·w`, `w ← 0.9·w + x`, and θ rising
     /// by 0.2 per spike.
     pub fn adaptive_if() -> NeuronModel {
         let custom = CustomModel {
             name: "if_adapt".into(),
             state_vars: vec![("w".into(), 0.0)],
-            params: vec![("k_w".into(), 0.1), ("decay_w".into(), 0.99)],
+            params: vec![("k_w".into(), 0.01), ("decay_w".into(), 0.9)],
             charge_wgsl: "o.v = s.v + x - k_w * s.w; o.w = s.w * decay_w + x;".into(),
             charge_cpu: Arc::new(|s, p, x| {
                 let (v, w) = (s[0], s[1]);

@@ -1,0 +1,1 @@
+//! Label assignment and voting (placeholder, being written).

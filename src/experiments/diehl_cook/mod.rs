@@ -1,0 +1,3 @@
+//! The Diehl & Cook 2015 reproduction: training, label assignment, voting, evaluation.
+pub mod evaluate;
+pub mod io;

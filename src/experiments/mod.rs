@@ -1,0 +1,2 @@
+//! EXPERIMENTS: reproductions built on `model` and the `Backend` trait only.
+pub mod diehl_cook;
