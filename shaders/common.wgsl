@@ -31,7 +31,11 @@ struct NeuronParams {
     rec_n_neurons: u32,
     rec_var_mask: u32,
     rec_n_vars: u32,
+    input_t0: u32,
+    input_t1: u32,
     _pad0: u32,
+    _pad1: u32,
+    _pad2: u32,
 }
 
 // Mirrors gpu::layout::ChunkParams: how many steps one fused dispatch runs.

@@ -74,7 +74,7 @@ fn rates(n: u32) -> Vec<f32> {
 fn if_neurons_agree() {
     let spec = NetworkSpec::new("if", 400, NeuronModel::integrate_and_fire(1.0, 0.0))
         .with_seed(11)
-        .with_input(InputSpec { constant: 0.01, poisson: Some(PoissonInput { rate_hz: rates(400), weight: 0.3 }) })
+        .with_input(InputSpec { constant: 0.01, poisson: Some(PoissonInput { rate_hz: rates(400), weight: 0.3 }), active_steps: Some(0..900) })
         .with_monitors(monitors(400, 1200, &["v"]));
     check(&spec, 1200, 1000);
 }
@@ -124,7 +124,7 @@ fn diehl_cook_inhibitory_agrees() {
 fn custom_model_agrees() {
     let spec = NetworkSpec::new("custom", 300, common_models::adaptive_if())
         .with_seed(13)
-        .with_input(InputSpec { constant: 0.05, poisson: Some(PoissonInput { rate_hz: rates(300), weight: 0.5 }) })
+        .with_input(InputSpec { constant: 0.05, poisson: Some(PoissonInput { rate_hz: rates(300), weight: 0.5 }), active_steps: None })
         .with_monitors(monitors(300, 1000, &["v", "theta", "w"]));
     check(&spec, 1000, 1000);
 }

@@ -2,8 +2,12 @@
 // Stage order per step: input -> charge -> fire -> reset -> adapt (see model::neuron docs).
 // CPU twins: cpu::neuron::{input_drive, charge, fire, reset, adapt}.
 
-// Input arriving at step t for neuron i of network b (global index g = b * n + i).
+// Input arriving at step t for neuron i of network b (global index g = b * n + i);
+// zero outside the steps [input_t0, input_t1).
 fn input_drive(t: u32, g: u32, thr: u32, p: NeuronParams) -> f32 {
+    if (t < p.input_t0 || t >= p.input_t1) {
+        return 0.0;
+    }
     var x = p.input_const;
     if (thr != 0u && rng_u32(p.seed, t, g) < thr) {
         x = x + p.poisson_weight;

@@ -145,6 +145,7 @@ impl Backend for CpuBackend {
     fn run(&mut self, steps: u32) -> Result<()> {
         let n = self.spec.n;
         let (seed, constant, weight) = (self.spec.seed, self.spec.input.constant, self.spec.input.poisson_weight());
+        let active = self.spec.input.active_range();
         for b in 0..self.spec.batch {
             let t0 = self.clock[b as usize];
             if t0.checked_add(steps).is_none() {
@@ -153,7 +154,7 @@ impl Backend for CpuBackend {
             for t in t0..t0 + steps {
                 for i in 0..n {
                     let g = (b * n + i) as usize;
-                    let x = input_drive(t, b * n + i, self.thresholds[i as usize], seed, constant, weight);
+                    let x = input_drive(t, b * n + i, self.thresholds[i as usize], seed, constant, weight, &active);
                     let mut s = charge(self.load(g), x, &self.spec.model.kind, &self.custom_params, &self.derived);
                     let spike = fire(s, &self.derived);
                     s = reset(s, spike, &self.derived);

@@ -26,9 +26,12 @@ pub struct NeuronState {
     pub custom: [f32; MAX_CUSTOM_VARS],
 }
 
-/// `shaders/neuron/stages.wgsl::input_drive`.
+/// `shaders/neuron/stages.wgsl::input_drive`; zero outside `active`.
 #[inline]
-pub fn input_drive(t: u32, g: u32, thr: u32, seed: u32, constant: f32, weight: f32) -> f32 {
+pub fn input_drive(t: u32, g: u32, thr: u32, seed: u32, constant: f32, weight: f32, active: &std::ops::Range<u32>) -> f32 {
+    if !active.contains(&t) {
+        return 0.0;
+    }
     let mut x = constant;
     if thr != 0 && rng_u32(seed, t, g) < thr {
         x += weight;

@@ -169,6 +169,9 @@ impl GpuBackend {
         params.seed = spec.seed;
         params.input_const = spec.input.constant;
         params.poisson_weight = spec.input.poisson_weight();
+        let active = spec.input.active_range();
+        params.input_t0 = active.start;
+        params.input_t1 = active.end;
         params.n_words = recording.n_words;
         params.rec_spike_t0 = recording.spike_steps.start;
         params.rec_spike_t1 = recording.spike_steps.end;

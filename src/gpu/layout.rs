@@ -37,7 +37,11 @@ pub struct NeuronParams {
     pub rec_n_neurons: u32,
     pub rec_var_mask: u32,
     pub rec_n_vars: u32,
+    pub input_t0: u32,
+    pub input_t1: u32,
     pub _pad0: u32,
+    pub _pad1: u32,
+    pub _pad2: u32,
 }
 const _: () = assert!(std::mem::size_of::<NeuronParams>() % 16 == 0);
 
@@ -101,7 +105,8 @@ pub fn mirrored_layouts() -> Vec<(&'static str, usize, Vec<(&'static str, usize)
                 ("decay_theta_per_step", offset_of!(NeuronParams, decay_theta_per_step)),
                 ("poisson_weight", offset_of!(NeuronParams, poisson_weight)),
                 ("rec_n_vars", offset_of!(NeuronParams, rec_n_vars)),
-                ("_pad0", offset_of!(NeuronParams, _pad0)),
+                ("input_t0", offset_of!(NeuronParams, input_t0)),
+                ("_pad1", offset_of!(NeuronParams, _pad1)),
             ],
         ),
         ("ChunkParams", size_of::<ChunkParams>(), vec![("steps", offset_of!(ChunkParams, steps))]),

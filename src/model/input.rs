@@ -24,22 +24,24 @@ pub struct InputSpec {
     pub constant: f32,
     /// Optional Poisson sources.
     pub poisson: Option<PoissonInput>,
+    /// Steps `[start, end)` during which the input is on (`None`: always).
+    pub active_steps: Option<std::ops::Range<u32>>,
 }
 
 impl InputSpec {
     /// A constant drive only.
     pub fn constant(value: f32) -> Self {
-        InputSpec { constant: value, poisson: None }
+        InputSpec { constant: value, poisson: None, active_steps: None }
     }
 
     /// Poisson sources at `rate_hz` (all neurons), each spike adding `weight`.
     pub fn poisson(rate_hz: f32, weight: f32) -> Self {
-        InputSpec { constant: 0.0, poisson: Some(PoissonInput { rate_hz: vec![rate_hz], weight }) }
+        InputSpec { constant: 0.0, poisson: Some(PoissonInput { rate_hz: vec![rate_hz], weight }), active_steps: None }
     }
 
     /// Poisson sources with one rate per neuron.
     pub fn poisson_per_neuron(rate_hz: Vec<f32>, weight: f32) -> Self {
-        InputSpec { constant: 0.0, poisson: Some(PoissonInput { rate_hz, weight }) }
+        InputSpec { constant: 0.0, poisson: Some(PoissonInput { rate_hz, weight }), active_steps: None }
     }
 
     /// Checks values against the population size `n` and `dt_ms`.
@@ -85,6 +87,17 @@ impl InputSpec {
                 })
                 .collect(),
         }
+    }
+
+    /// Restricts the input to steps `[start, end)`.
+    pub fn during(mut self, steps: std::ops::Range<u32>) -> Self {
+        self.active_steps = Some(steps);
+        self
+    }
+
+    /// The steps during which the input is on.
+    pub fn active_range(&self) -> std::ops::Range<u32> {
+        self.active_steps.clone().unwrap_or(0..u32::MAX)
     }
 
     /// Weight of one Poisson spike (0 without Poisson input).

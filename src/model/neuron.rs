@@ -140,6 +140,36 @@ pub struct CustomModel {
     pub charge_cpu: CpuCharge,
 }
 
+impl CustomModel {
+    /// A model named `name` whose charge is `charge_wgsl` on the GPU and `charge_cpu` on the
+    /// CPU; add variables and parameters with [`Self::with_var`] and [`Self::with_param`].
+    pub fn new(
+        name: impl Into<String>,
+        charge_wgsl: impl Into<String>,
+        charge_cpu: impl Fn(&mut [f32], &[f32], f32) + Send + Sync + 'static,
+    ) -> Self {
+        CustomModel {
+            name: name.into(),
+            state_vars: vec![],
+            params: vec![],
+            charge_wgsl: charge_wgsl.into(),
+            charge_cpu: Arc::new(charge_cpu),
+        }
+    }
+
+    /// Declares a state variable (`s.<name>` in WGSL, `state[k]` in Rust, k from 1).
+    pub fn with_var(mut self, name: impl Into<String>, initial: f32) -> Self {
+        self.state_vars.push((name.into(), initial));
+        self
+    }
+
+    /// Declares a parameter (a WGSL `const`, `params[k]` in Rust, k from 0).
+    pub fn with_param(mut self, name: impl Into<String>, value: f32) -> Self {
+        self.params.push((name.into(), value));
+        self
+    }
+}
+
 impl std::fmt::Debug for CustomModel {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("CustomModel")
@@ -254,6 +284,25 @@ impl NeuronModel {
             v_init_mv: -100.0,
             theta: None,
         }
+    }
+
+    /// A user-defined model with threshold `v_threshold_mv` and `reset`; `v` starts at 0,
+    /// no refractory period, no θ (add one with [`Self::with_theta`]).
+    pub fn custom(model: CustomModel, v_threshold_mv: f32, reset: ResetMode) -> Self {
+        NeuronModel {
+            kind: NeuronKind::Custom(model),
+            v_threshold_mv,
+            reset,
+            refractory_ms: 0.0,
+            v_init_mv: 0.0,
+            theta: None,
+        }
+    }
+
+    /// Sets the initial membrane potential (mV).
+    pub fn with_v_init_mv(mut self, v_init_mv: f32) -> Self {
+        self.v_init_mv = v_init_mv;
+        self
     }
 
     /// Adds (or replaces) an adaptive threshold.
