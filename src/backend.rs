@@ -18,6 +18,14 @@ pub trait Backend {
     /// GPU errors, or [`SnnError::InvalidParam`] if the step counter would overflow `u32`.
     fn run(&mut self, steps: u32) -> Result<()>;
 
+    /// Blocks until all submitted work has finished (for timing; a no-op on the CPU).
+    ///
+    /// # Errors
+    /// GPU errors (device lost).
+    fn sync(&mut self) -> Result<()> {
+        Ok(())
+    }
+
     /// Reads every state variable back to the host (for the GPU, one readback).
     ///
     /// # Errors

@@ -305,18 +305,6 @@ impl GpuBackend {
         self.chunk_steps
     }
 
-    /// Waits until all submitted work has finished (for timing).
-    ///
-    /// # Errors
-    /// [`SnnError::Gpu`] if the device is lost.
-    pub fn sync(&self) -> Result<()> {
-        self.ctx
-            .device
-            .poll(wgpu::PollType::wait_indefinitely())
-            .map(|_| ())
-            .map_err(|e| SnnError::Gpu { label: format!("{}.sync", self.spec.name), message: e.to_string() })
-    }
-
     fn record_fused(&self, enc: &mut wgpu::CommandEncoder, steps: u32) {
         let full = steps / self.chunk_steps;
         let tail = steps % self.chunk_steps;
@@ -390,6 +378,14 @@ impl Backend for GpuBackend {
             *c += steps;
         }
         Ok(())
+    }
+
+    fn sync(&mut self) -> Result<()> {
+        self.ctx
+            .device
+            .poll(wgpu::PollType::wait_indefinitely())
+            .map(|_| ())
+            .map_err(|e| SnnError::Gpu { label: format!("{}.sync", self.spec.name), message: e.to_string() })
     }
 
     fn state(&mut self) -> Result<NetworkState> {
