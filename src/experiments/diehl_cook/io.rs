@@ -1,1 +1,744 @@
-//! Saving and loading runs (placeholder, being written).
+//! Run directories: saving a trained Diehl & Cook network so numpy can read it, and its picture.
+//!
+//! After training and label assignment, [`save_network`] writes `network.npz` (weights in the
+//! original code's `XeAe` layout, θ, assignments) and `config.json` into a run directory;
+//! [`load_network`] reads them back for evaluation. [`receptive_fields_png`] draws the learned
+//! weights as a grid of 28×28 digit-like tiles. Every file is written atomically.
+
+use std::fs::{self, File};
+use std::io::{BufReader, BufWriter, Write};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use image::codecs::png::PngEncoder;
+use image::{ExtendedColorType, ImageEncoder};
+use ndarray::{Array1, Array2, ArrayView2};
+use ndarray_npy::{NpzReader, NpzWriter};
+
+use crate::error::{Result, SnnError};
+
+/// File name of the arrays in a run directory.
+pub const NETWORK_FILE: &str = "network.npz";
+/// File name of the configuration in a run directory.
+pub const CONFIG_FILE: &str = "config.json";
+
+/// What a run directory holds.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SavedNetwork {
+    /// Number of input neurons (784 for MNIST); the number of rows of `weights`.
+    pub n_input: usize,
+    /// Number of excitatory neurons N; the number of columns of `weights`.
+    pub n_exc: usize,
+    /// Input→excitatory weights, `[input][exc]` (784 × N), as in the original code's `XeAe`.
+    pub weights: Array2<f32>,
+    /// Adaptive threshold θ of each excitatory neuron, in mV (N entries).
+    pub theta_mv: Vec<f32>,
+    /// Class of each excitatory neuron, -1 if unassigned (N entries).
+    pub assignments: Vec<i32>,
+    /// The run's configuration, written to `config.json` verbatim.
+    pub config_json: String,
+}
+
+impl SavedNetwork {
+    /// Checks that the sizes agree: `weights` is `n_input × n_exc`, and `theta_mv` and
+    /// `assignments` have `n_exc` entries.
+    pub fn validate(&self) -> Result<()> {
+        if self.weights.dim() != (self.n_input, self.n_exc) {
+            return Err(SnnError::invalid(
+                "weights shape",
+                format!("{:?}", self.weights.dim()),
+                format!("(n_input, n_exc) = ({}, {})", self.n_input, self.n_exc),
+            ));
+        }
+        if self.theta_mv.len() != self.n_exc {
+            return Err(SnnError::invalid(
+                "theta_mv.len()",
+                self.theta_mv.len(),
+                format!("n_exc ({})", self.n_exc),
+            ));
+        }
+        if self.assignments.len() != self.n_exc {
+            return Err(SnnError::invalid(
+                "assignments.len()",
+                self.assignments.len(),
+                format!("n_exc ({})", self.n_exc),
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// Wraps an I/O error with the file it concerns.
+fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> SnnError {
+    let path = path.to_path_buf();
+    move |source| SnnError::Io { path, source }
+}
+
+/// A [`SnnError::Data`] about `path`.
+fn data_err(path: &Path, message: impl Into<String>) -> SnnError {
+    SnnError::Data {
+        path: path.to_path_buf(),
+        message: message.into(),
+    }
+}
+
+/// Writes `path` atomically: `write` fills a temporary file in the same directory, which is
+/// flushed, fsynced and renamed over `path`. On any error the temporary file is removed, so
+/// either the old file or the complete new one is there, never a partial one.
+fn write_atomic(path: &Path, write: impl FnOnce(&mut BufWriter<File>) -> Result<()>) -> Result<()> {
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let name = path
+        .file_name()
+        .ok_or_else(|| data_err(path, "not a file path"))?;
+    let tmp = dir.join(format!(
+        ".{}.tmp.{}.{}",
+        name.to_string_lossy(),
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::Relaxed)
+    ));
+
+    let result = (|| {
+        let file = File::options()
+            .write(true)
+            .create_new(true)
+            .open(&tmp)
+            .map_err(io_err(&tmp))?;
+        let mut w = BufWriter::new(file);
+        write(&mut w)?;
+        w.flush().map_err(io_err(&tmp))?;
+        let file = w.into_inner().map_err(|e| SnnError::Io {
+            path: tmp.clone(),
+            source: e.into_error(),
+        })?;
+        file.sync_all().map_err(io_err(&tmp))?;
+        drop(file);
+        fs::rename(&tmp, path).map_err(io_err(path))
+    })();
+    match result {
+        Ok(()) => {
+            // Make the rename itself durable; best effort (not supported on every platform).
+            if let Ok(d) = File::open(&dir) {
+                let _ = d.sync_all();
+            }
+            Ok(())
+        }
+        Err(e) => {
+            let _ = fs::remove_file(&tmp);
+            Err(e)
+        }
+    }
+}
+
+/// Saves a trained network into the run directory `dir` (created if missing).
+///
+/// Writes `dir/network.npz` (zip-deflated, readable by `numpy.load`) with the arrays `weights`
+/// (f32, `[n_input, n_exc]`), `theta_mv` (f32, `[n_exc]`) and `assignments` (i32, `[n_exc]`), and
+/// `dir/config.json` with `config_json` verbatim. Each file is written atomically (temporary
+/// file in `dir`, fsync, rename; removed on error), so a crash leaves no partial file.
+///
+/// Errors: the sizes disagree ([`SavedNetwork::validate`]), or a file cannot be written.
+pub fn save_network(dir: &Path, net: &SavedNetwork) -> Result<()> {
+    net.validate()?;
+    fs::create_dir_all(dir).map_err(io_err(dir))?;
+
+    let npz_path = dir.join(NETWORK_FILE);
+    let theta = Array1::from(net.theta_mv.clone());
+    let assignments = Array1::from(net.assignments.clone());
+    write_atomic(&npz_path, |w| {
+        let npz_error = |e: ndarray_npy::WriteNpzError| data_err(&npz_path, e.to_string());
+        let mut npz = NpzWriter::new_compressed(w);
+        npz.add_array("weights", &net.weights).map_err(npz_error)?;
+        npz.add_array("theta_mv", &theta).map_err(npz_error)?;
+        npz.add_array("assignments", &assignments)
+            .map_err(npz_error)?;
+        npz.finish().map_err(npz_error)?;
+        Ok(())
+    })?;
+
+    let config_path = dir.join(CONFIG_FILE);
+    write_atomic(&config_path, |w| {
+        w.write_all(net.config_json.as_bytes())
+            .map_err(io_err(&config_path))
+    })
+}
+
+/// Loads a run directory written by [`save_network`].
+///
+/// Errors name the file and the problem: a missing file, a missing array (listing the arrays
+/// present), an array of the wrong type or number of dimensions, or sizes that disagree (e.g.
+/// `theta_mv` length ≠ `weights` columns).
+pub fn load_network(dir: &Path) -> Result<SavedNetwork> {
+    let npz_path = dir.join(NETWORK_FILE);
+    let file = File::open(&npz_path).map_err(io_err(&npz_path))?;
+    let mut npz = NpzReader::new(BufReader::new(file))
+        .map_err(|e| data_err(&npz_path, format!("not a readable npz file: {e}")))?;
+    let names = npz
+        .names()
+        .map_err(|e| data_err(&npz_path, format!("cannot list arrays: {e}")))?;
+    for wanted in ["weights", "theta_mv", "assignments"] {
+        if !names.iter().any(|n| n == wanted) {
+            return Err(data_err(
+                &npz_path,
+                format!(
+                    "missing array `{wanted}` (arrays present: {})",
+                    names.join(", ")
+                ),
+            ));
+        }
+    }
+    let weights: Array2<f32> = npz.by_name("weights").map_err(|e| {
+        data_err(
+            &npz_path,
+            format!("array `weights`: {e} (expected 2-D f32 [n_input, n_exc])"),
+        )
+    })?;
+    let theta: Array1<f32> = npz.by_name("theta_mv").map_err(|e| {
+        data_err(
+            &npz_path,
+            format!("array `theta_mv`: {e} (expected 1-D f32)"),
+        )
+    })?;
+    let assignments: Array1<i32> = npz.by_name("assignments").map_err(|e| {
+        data_err(
+            &npz_path,
+            format!("array `assignments`: {e} (expected 1-D i32)"),
+        )
+    })?;
+
+    let (n_input, n_exc) = weights.dim();
+    for (name, len) in [
+        ("theta_mv", theta.len()),
+        ("assignments", assignments.len()),
+    ] {
+        if len != n_exc {
+            return Err(data_err(
+                &npz_path,
+                format!(
+                    "array `{name}` has {len} entries but `weights` has {n_exc} columns \
+                     ([n_input, n_exc] = [{n_input}, {n_exc}])"
+                ),
+            ));
+        }
+    }
+
+    let config_path = dir.join(CONFIG_FILE);
+    let config_json = fs::read_to_string(&config_path).map_err(io_err(&config_path))?;
+
+    Ok(SavedNetwork {
+        n_input,
+        n_exc,
+        weights,
+        theta_mv: theta.to_vec(),
+        assignments: assignments.to_vec(),
+        config_json,
+    })
+}
+
+/// Side of an MNIST image in pixels.
+const SIDE: usize = 28;
+/// Nearest-neighbour upscaling factor of each tile.
+const SCALE: usize = 3;
+/// Height in pixels of the class bar under each tile.
+const BAR: usize = 3;
+/// Width of the border between tiles.
+const BORDER: usize = 1;
+/// Colour of the borders and of empty grid cells (dark grey).
+pub const BORDER_COLOUR: [u8; 3] = [64, 64, 64];
+/// Bar colour of each class 0..9 (Trubetskoy's distinct colours): 0 red, 1 green, 2 yellow,
+/// 3 blue, 4 orange, 5 purple, 6 cyan, 7 magenta, 8 lime, 9 pink.
+pub const CLASS_PALETTE: [[u8; 3]; 10] = [
+    [230, 25, 75],
+    [60, 180, 75],
+    [255, 225, 25],
+    [0, 130, 200],
+    [245, 130, 48],
+    [145, 30, 180],
+    [70, 240, 240],
+    [240, 50, 230],
+    [210, 245, 60],
+    [250, 190, 212],
+];
+/// Bar colour of an unassigned neuron (-1, or any value outside 0..9): mid grey.
+pub const UNASSIGNED_COLOUR: [u8; 3] = [128, 128, 128];
+
+/// Pixel size `(width, height)` of the picture [`receptive_fields_png`] draws for `n` neurons.
+///
+/// The grid has `ceil(sqrt(n))` columns and `ceil(n / columns)` rows; each cell is 84 × 84
+/// (28 × 3), plus 3 px for the class bar when `with_bars`, with 1 px borders between cells.
+pub fn receptive_fields_size(n: usize, with_bars: bool) -> (usize, usize) {
+    if n == 0 {
+        return (0, 0);
+    }
+    let cols = grid_columns(n);
+    let rows = n.div_ceil(cols);
+    let cell_w = SIDE * SCALE;
+    let cell_h = SIDE * SCALE + if with_bars { BAR } else { 0 };
+    (
+        cols * cell_w + (cols - 1) * BORDER,
+        rows * cell_h + (rows - 1) * BORDER,
+    )
+}
+
+/// Smallest `c` with `c * c >= n`.
+fn grid_columns(n: usize) -> usize {
+    let mut c = (n as f64).sqrt() as usize;
+    while c * c < n {
+        c += 1;
+    }
+    while c > 1 && (c - 1) * (c - 1) >= n {
+        c -= 1;
+    }
+    c.max(1)
+}
+
+/// Draws the receptive fields of all excitatory neurons as an RGB PNG at `path` (written
+/// atomically).
+///
+/// `weights` is `[784][N]`. Tile `i` (row-major in a grid of `ceil(sqrt(N))` columns) is neuron
+/// `i`'s column reshaped row-major to 28 × 28 (pixel `p = row * 28 + col`), in grey levels scaled
+/// **per tile** to [0, 255] by that tile's maximum weight, so weak neurons stay visible (compare
+/// magnitudes across tiles with the weights, not the picture); negative and non-finite weights
+/// are drawn black, as is a tile whose maximum is not positive. Each tile is upscaled ×3
+/// (nearest neighbour) and separated from its neighbours by 1 px of dark grey
+/// ([`BORDER_COLOUR`]), which also fills unused grid cells.
+///
+/// With `assignments`, a 3 px bar under each tile shows the neuron's class in
+/// [`CLASS_PALETTE`] (0 red, 1 green, 2 yellow, 3 blue, 4 orange, 5 purple, 6 cyan, 7 magenta,
+/// 8 lime, 9 pink; [`UNASSIGNED_COLOUR`] grey for -1). Without, there is no bar. The pixel size
+/// is [`receptive_fields_size`].
+///
+/// Errors: `weights` does not have 784 rows or has no column, `assignments` has a length other
+/// than N, the picture would exceed PNG's size limits, or the file cannot be written.
+pub fn receptive_fields_png(
+    path: &Path,
+    weights: ArrayView2<f32>,
+    assignments: Option<&[i32]>,
+) -> Result<()> {
+    let (n_input, n) = weights.dim();
+    if n_input != SIDE * SIDE {
+        return Err(SnnError::invalid(
+            "weights.nrows()",
+            n_input,
+            format!("{} (28 × 28 input pixels)", SIDE * SIDE),
+        ));
+    }
+    if n == 0 {
+        return Err(SnnError::invalid(
+            "weights.ncols()",
+            0,
+            "at least one neuron",
+        ));
+    }
+    if let Some(a) = assignments {
+        if a.len() != n {
+            return Err(SnnError::invalid(
+                "assignments.len()",
+                a.len(),
+                format!("the number of weight columns ({n})"),
+            ));
+        }
+    }
+
+    let (width, height) = receptive_fields_size(n, assignments.is_some());
+    let too_big = || {
+        SnnError::invalid(
+            "receptive field picture size",
+            format!("{width} x {height}"),
+            "at most u32::MAX pixels per side and an addressable buffer",
+        )
+    };
+    let w32 = u32::try_from(width).map_err(|_| too_big())?;
+    let h32 = u32::try_from(height).map_err(|_| too_big())?;
+    let n_bytes = width
+        .checked_mul(height)
+        .and_then(|p| p.checked_mul(3))
+        .ok_or_else(too_big)?;
+
+    let mut buf: Vec<u8> = BORDER_COLOUR
+        .iter()
+        .copied()
+        .cycle()
+        .take(n_bytes)
+        .collect();
+    let mut put = |x: usize, y: usize, rgb: [u8; 3]| {
+        let o = (y * width + x) * 3;
+        if let Some(px) = buf.get_mut(o..o + 3) {
+            px.copy_from_slice(&rgb);
+        }
+    };
+
+    let cols = grid_columns(n);
+    let tile = SIDE * SCALE;
+    let cell_h = tile + if assignments.is_some() { BAR } else { 0 };
+    for (i, column) in weights.columns().into_iter().enumerate() {
+        let x0 = (i % cols) * (tile + BORDER);
+        let y0 = (i / cols) * (cell_h + BORDER);
+        let max = column
+            .iter()
+            .copied()
+            .filter(|w| w.is_finite())
+            .fold(0.0f32, f32::max);
+        for (p, &w) in column.iter().enumerate() {
+            let level = if max > 0.0 && w.is_finite() && w > 0.0 {
+                (w / max * 255.0).round().clamp(0.0, 255.0) as u8
+            } else {
+                0
+            };
+            let (r, c) = (p / SIDE, p % SIDE);
+            for dy in 0..SCALE {
+                for dx in 0..SCALE {
+                    put(x0 + c * SCALE + dx, y0 + r * SCALE + dy, [level; 3]);
+                }
+            }
+        }
+        if let Some(a) = assignments {
+            let colour = a
+                .get(i)
+                .and_then(|&c| usize::try_from(c).ok())
+                .and_then(|c| CLASS_PALETTE.get(c))
+                .copied()
+                .unwrap_or(UNASSIGNED_COLOUR);
+            for dy in 0..BAR {
+                for dx in 0..tile {
+                    put(x0 + dx, y0 + tile + dy, colour);
+                }
+            }
+        }
+    }
+
+    write_atomic(path, |w| {
+        PngEncoder::new(w)
+            .write_image(&buf, w32, h32, ExtendedColorType::Rgb8)
+            .map_err(|e| data_err(path, format!("PNG encoding failed: {e}")))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::process::Command;
+    use std::time::{SystemTime, UNIX_EPOCH};
+
+    /// A fresh, unique directory under the system temp dir; removed on drop.
+    struct TempDir(PathBuf);
+
+    impl TempDir {
+        fn new(tag: &str) -> Self {
+            static N: AtomicU64 = AtomicU64::new(0);
+            let nanos = SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .map(|d| d.as_nanos())
+                .unwrap_or(0);
+            let dir = std::env::temp_dir().join(format!(
+                "snn_wgpu_io_{tag}_{}_{nanos}_{}",
+                std::process::id(),
+                N.fetch_add(1, Ordering::Relaxed)
+            ));
+            fs::create_dir_all(&dir).unwrap();
+            TempDir(dir)
+        }
+    }
+
+    impl Drop for TempDir {
+        fn drop(&mut self) {
+            let _ = fs::remove_dir_all(&self.0);
+        }
+    }
+
+    fn sample(n_exc: usize) -> SavedNetwork {
+        let n_input = 784;
+        let weights = Array2::from_shape_fn((n_input, n_exc), |(p, j)| {
+            ((p * 31 + j * 7) % 97) as f32 / 97.0
+        });
+        SavedNetwork {
+            n_input,
+            n_exc,
+            weights,
+            theta_mv: (0..n_exc).map(|j| 0.05 * j as f32 + 0.125).collect(),
+            assignments: (0..n_exc).map(|j| (j as i32 % 11) - 1).collect(),
+            config_json: "{\n  \"n_exc\": 5,\n  \"note\": \"verbatim, ünïcode\"\n}".to_string(),
+        }
+    }
+
+    fn dir_entries(dir: &Path) -> Vec<String> {
+        let mut v: Vec<String> = fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        v.sort();
+        v
+    }
+
+    #[test]
+    fn save_load_round_trip() {
+        let tmp = TempDir::new("roundtrip");
+        let dir = tmp.0.join("nested").join("run");
+        let net = sample(5);
+        save_network(&dir, &net).unwrap();
+        assert_eq!(
+            dir_entries(&dir),
+            vec![CONFIG_FILE, NETWORK_FILE],
+            "no temp files left"
+        );
+        let back = load_network(&dir).unwrap();
+        assert_eq!(back, net);
+        assert_eq!(
+            fs::read_to_string(dir.join(CONFIG_FILE)).unwrap(),
+            net.config_json,
+            "config.json verbatim"
+        );
+        // Saving again overwrites cleanly.
+        let mut net2 = sample(3);
+        net2.config_json = "{}".into();
+        save_network(&dir, &net2).unwrap();
+        assert_eq!(load_network(&dir).unwrap(), net2);
+        assert_eq!(dir_entries(&dir), vec![CONFIG_FILE, NETWORK_FILE]);
+    }
+
+    #[test]
+    fn npz_arrays_by_name_and_shape() {
+        let tmp = TempDir::new("npz");
+        let net = sample(5);
+        save_network(&tmp.0, &net).unwrap();
+        let mut npz = NpzReader::new(File::open(tmp.0.join(NETWORK_FILE)).unwrap()).unwrap();
+        let mut names = npz.names().unwrap();
+        names.sort();
+        assert_eq!(names, vec!["assignments", "theta_mv", "weights"]);
+        let w: Array2<f32> = npz.by_name("weights.npy").unwrap();
+        assert_eq!(w.dim(), (784, 5));
+        assert_eq!(w, net.weights);
+        let t: Array1<f32> = npz.by_name("theta_mv").unwrap();
+        assert_eq!(t.len(), 5);
+        let a: Array1<i32> = npz.by_name("assignments").unwrap();
+        assert_eq!(a.to_vec(), net.assignments);
+        // Wrong dtype is an error, not a silent conversion.
+        assert!(npz
+            .by_name::<ndarray::OwnedRepr<f64>, ndarray::Ix2>("weights")
+            .is_err());
+    }
+
+    #[test]
+    fn save_rejects_mismatched_sizes_and_writes_nothing() {
+        let tmp = TempDir::new("badsave");
+        let dir = tmp.0.join("run");
+        let mut net = sample(4);
+        net.theta_mv.pop();
+        let err = save_network(&dir, &net).unwrap_err().to_string();
+        assert!(err.contains("theta_mv"), "{err}");
+        let mut net = sample(4);
+        net.n_exc = 5;
+        assert!(save_network(&dir, &net).is_err());
+        let mut net = sample(4);
+        net.assignments.push(0);
+        assert!(save_network(&dir, &net).is_err());
+        assert!(!dir.exists());
+    }
+
+    #[test]
+    fn write_atomic_removes_temp_on_error() {
+        let tmp = TempDir::new("atomic");
+        let path = tmp.0.join("x.bin");
+        fs::write(&path, b"old").unwrap();
+        let r = write_atomic(&path, |w| {
+            w.write_all(b"partial").unwrap();
+            Err(data_err(&path, "boom"))
+        });
+        assert!(r.is_err());
+        assert_eq!(dir_entries(&tmp.0), vec!["x.bin"]);
+        assert_eq!(fs::read(&path).unwrap(), b"old", "old file untouched");
+        write_atomic(&path, |w| w.write_all(b"new").map_err(io_err(&path))).unwrap();
+        assert_eq!(fs::read(&path).unwrap(), b"new");
+        assert_eq!(dir_entries(&tmp.0), vec!["x.bin"]);
+    }
+
+    #[test]
+    fn load_errors_name_file_and_array() {
+        let tmp = TempDir::new("loaderr");
+        // Missing network.npz.
+        let err = load_network(&tmp.0).unwrap_err();
+        assert!(matches!(err, SnnError::Io { .. }), "{err}");
+        assert!(err.to_string().contains(NETWORK_FILE), "{err}");
+
+        // Missing config.json.
+        save_network(&tmp.0, &sample(3)).unwrap();
+        fs::remove_file(tmp.0.join(CONFIG_FILE)).unwrap();
+        let err = load_network(&tmp.0).unwrap_err().to_string();
+        assert!(err.contains(CONFIG_FILE), "{err}");
+
+        // theta_mv length ≠ weights columns.
+        let write_npz = |theta_len: usize, with_assignments: bool| {
+            let f = File::create(tmp.0.join(NETWORK_FILE)).unwrap();
+            let mut npz = NpzWriter::new(f);
+            npz.add_array("weights", &Array2::<f32>::zeros((784, 3)))
+                .unwrap();
+            npz.add_array("theta_mv", &Array1::<f32>::zeros(theta_len))
+                .unwrap();
+            if with_assignments {
+                npz.add_array("assignments", &Array1::<i32>::zeros(3))
+                    .unwrap();
+            }
+            npz.finish().unwrap();
+        };
+        fs::write(tmp.0.join(CONFIG_FILE), "{}").unwrap();
+        write_npz(4, true);
+        let err = load_network(&tmp.0).unwrap_err().to_string();
+        assert!(
+            err.contains(NETWORK_FILE) && err.contains("theta_mv") && err.contains("3 columns"),
+            "{err}"
+        );
+
+        // Missing array.
+        write_npz(3, false);
+        let err = load_network(&tmp.0).unwrap_err().to_string();
+        assert!(
+            err.contains(NETWORK_FILE) && err.contains("missing array `assignments`"),
+            "{err}"
+        );
+
+        // Wrong dtype.
+        let f = File::create(tmp.0.join(NETWORK_FILE)).unwrap();
+        let mut npz = NpzWriter::new(f);
+        npz.add_array("weights", &Array2::<f64>::zeros((784, 3)))
+            .unwrap();
+        npz.add_array("theta_mv", &Array1::<f32>::zeros(3)).unwrap();
+        npz.add_array("assignments", &Array1::<i32>::zeros(3))
+            .unwrap();
+        npz.finish().unwrap();
+        let err = load_network(&tmp.0).unwrap_err().to_string();
+        assert!(err.contains("array `weights`"), "{err}");
+
+        // Not a zip at all.
+        fs::write(tmp.0.join(NETWORK_FILE), b"garbage").unwrap();
+        let err = load_network(&tmp.0).unwrap_err().to_string();
+        assert!(err.contains(NETWORK_FILE), "{err}");
+    }
+
+    #[test]
+    fn grid_columns_is_ceil_sqrt() {
+        for (n, c) in [
+            (1, 1),
+            (2, 2),
+            (4, 2),
+            (5, 3),
+            (7, 3),
+            (9, 3),
+            (10, 4),
+            (100, 10),
+        ] {
+            assert_eq!(grid_columns(n), c, "n = {n}");
+        }
+        assert_eq!(grid_columns(6400), 80);
+        assert_eq!(grid_columns(6401), 81);
+    }
+
+    #[test]
+    fn receptive_fields_png_sizes() {
+        let tmp = TempDir::new("png");
+        for (n, with_bars, expected) in [
+            (100, true, (10 * 84 + 9, 10 * 87 + 9)),
+            (100, false, (10 * 84 + 9, 10 * 84 + 9)),
+            (7, true, (3 * 84 + 2, 3 * 87 + 2)),
+            (7, false, (3 * 84 + 2, 3 * 84 + 2)),
+        ] {
+            let net = sample(n);
+            let path = tmp.0.join(format!("rf_{n}_{with_bars}.png"));
+            let a = with_bars.then_some(net.assignments.as_slice());
+            receptive_fields_png(&path, net.weights.view(), a).unwrap();
+            assert_eq!(receptive_fields_size(n, with_bars), expected);
+            let img = image::open(&path).unwrap().to_rgb8();
+            let size = (img.width() as usize, img.height() as usize);
+            assert_eq!(size, expected, "n = {n}, bars = {with_bars}");
+        }
+        assert_eq!(dir_entries(&tmp.0).len(), 4, "no temp files left");
+    }
+
+    #[test]
+    fn receptive_fields_png_pixels() {
+        let tmp = TempDir::new("pngpx");
+        // Neuron 0: one pixel at (row 2, col 5) with the tile max; neuron 1: weak uniform
+        // weights (still drawn white by the per-tile scaling); neuron 2: all zero.
+        let mut w = Array2::<f32>::zeros((784, 3));
+        w[[2 * 28 + 5, 0]] = 0.5;
+        w[[0, 0]] = 0.25;
+        w.column_mut(1).fill(0.001);
+        let path = tmp.0.join("rf.png");
+        receptive_fields_png(&path, w.view(), Some(&[3, -1, 9])).unwrap();
+        let img = image::open(&path).unwrap().to_rgb8();
+        assert_eq!((img.width(), img.height()), (2 * 84 + 1, 2 * 87 + 1));
+        let px = |x: u32, y: u32| img.get_pixel(x, y).0;
+        // Tile 0 at (0, 0): the ×3 block of pixel (2, 5) is white; pixel (0, 0) is half grey.
+        for d in 0..3 {
+            assert_eq!(px(5 * 3 + d, 2 * 3 + d), [255; 3]);
+        }
+        assert_eq!(px(1, 1), [128; 3]);
+        assert_eq!(px(40, 40), [0; 3]);
+        // Border between tile 0 and tile 1.
+        assert_eq!(px(84, 10), BORDER_COLOUR);
+        // Tile 1 at x = 85: uniform weak weights drawn white.
+        assert_eq!(px(85 + 40, 40), [255; 3]);
+        // Bars: class 3 blue under tile 0, grey under tile 1 (unassigned), pink under tile 2.
+        assert_eq!(px(10, 84), CLASS_PALETTE[3]);
+        assert_eq!(px(10, 86), CLASS_PALETTE[3]);
+        assert_eq!(px(85 + 10, 85), UNASSIGNED_COLOUR);
+        assert_eq!(px(10, 88 + 85), CLASS_PALETTE[9]);
+        // Tile 2 (second row) all black; the unused fourth cell is border colour.
+        assert_eq!(px(40, 88 + 40), [0; 3]);
+        assert_eq!(px(85 + 40, 88 + 40), BORDER_COLOUR);
+    }
+
+    #[test]
+    fn receptive_fields_png_errors() {
+        let tmp = TempDir::new("pngerr");
+        let path = tmp.0.join("rf.png");
+        let w = Array2::<f32>::zeros((100, 4));
+        assert!(receptive_fields_png(&path, w.view(), None).is_err());
+        let w = Array2::<f32>::zeros((784, 0));
+        assert!(receptive_fields_png(&path, w.view(), None).is_err());
+        let w = Array2::<f32>::zeros((784, 4));
+        let err = receptive_fields_png(&path, w.view(), Some(&[0, 1])).unwrap_err();
+        assert!(err.to_string().contains("assignments.len()"), "{err}");
+        assert!(dir_entries(&tmp.0).is_empty());
+    }
+
+    #[test]
+    fn numpy_reads_network_npz() {
+        let has_numpy = Command::new("python3")
+            .args(["-c", "import numpy"])
+            .output()
+            .map(|o| o.status.success())
+            .unwrap_or(false);
+        if !has_numpy {
+            println!("SKIPPED: python3 with numpy not available");
+            return;
+        }
+        let tmp = TempDir::new("numpy");
+        let net = sample(5);
+        save_network(&tmp.0, &net).unwrap();
+        let path = tmp.0.join(NETWORK_FILE);
+        let script = format!(
+            "import numpy as np; d=np.load({:?}); print(d['weights'].shape, d['theta_mv'].dtype, \
+             d['assignments'].dtype, d['assignments'].tolist(), float(d['weights'][784 - 1, 4]))",
+            path.to_string_lossy()
+        );
+        let out = Command::new("python3")
+            .args(["-c", &script])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        let expected = format!(
+            "(784, 5) float32 int32 {:?} {:?}",
+            net.assignments,
+            net.weights[[783, 4]] as f64
+        );
+        assert_eq!(stdout.trim(), expected);
+    }
+}
