@@ -199,3 +199,45 @@ impl Recording {
         Ok(&self.state[base..base + steps])
     }
 }
+
+/// A simulation engine for a [`crate::model::CompetitiveSpec`] (the Diehl & Cook layer),
+/// driven presentation by presentation.
+pub trait CompetitiveBackend {
+    /// `"cpu"` or `"gpu:<adapter>"`.
+    fn describe(&self) -> String;
+
+    /// Presents one input (rates in Hz, one per input) to the network, carrying its state
+    /// on from the last presentation, and returns each excitatory neuron's spike count over
+    /// the `steps_on` window. With `opts.learn`, normalises first, runs STDP and adapts θ.
+    ///
+    /// # Errors
+    /// [`SnnError::InvalidParam`] for a wrong number of rates; GPU errors;
+    /// [`SnnError::NonFinite`] if a state variable became NaN or infinite.
+    fn present(&mut self, rates_hz: &[f32], opts: &crate::model::PresentOptions) -> Result<Vec<u32>>;
+
+    /// Presents many inputs to frozen copies of the network (no learning, θ fixed), each
+    /// starting from the rest state, input `k` with key `opts.key + k`. The result equals
+    /// presenting them one at a time, in any order.
+    ///
+    /// # Errors
+    /// As [`Self::present`].
+    fn present_frozen_batch(&mut self, rates_hz: &[Vec<f32>], opts: &crate::model::PresentOptions) -> Result<Vec<Vec<u32>>>;
+
+    /// The input weights, `[input][exc]`.
+    ///
+    /// # Errors
+    /// GPU errors while reading back.
+    fn weights(&mut self) -> Result<Vec<f32>>;
+
+    /// θ of every excitatory neuron (mV).
+    ///
+    /// # Errors
+    /// GPU errors while reading back.
+    fn theta(&mut self) -> Result<Vec<f32>>;
+
+    /// Replaces the input weights and θ (loading a saved network).
+    ///
+    /// # Errors
+    /// [`SnnError::InvalidParam`] for wrong lengths.
+    fn load(&mut self, weights: &[f32], theta_mv: &[f32]) -> Result<()>;
+}

@@ -89,6 +89,23 @@ pub enum SnnError {
         step: u64,
     },
 
+    /// An image kept drawing too few spikes, retry after retry.
+    #[error(
+        "image {image}: fewer than {min_spikes} excitatory spikes after {retries} retries (input \
+         intensity reached {intensity}): the network is silent. Check the loaded weights and θ \
+         (θ in mV, not volts), or raise max_retries"
+    )]
+    NoResponse {
+        /// Index of the image in its data set.
+        image: usize,
+        /// The spike threshold of the retry rule.
+        min_spikes: u32,
+        /// Retries made.
+        retries: u32,
+        /// The last intensity tried.
+        intensity: f32,
+    },
+
     // ---- data and files ----
     /// A file could not be read or written.
     #[error("{path}: {source}")]

@@ -5,6 +5,8 @@
 //! oracle the GPU backend is tested against, and a usable backend on machines with no GPU.
 
 pub mod neuron;
+pub mod stdp;
+pub mod wta;
 
 use crate::backend::{Backend, NetworkState, Recording};
 use crate::error::{Result, SnnError};

@@ -6,6 +6,7 @@ pub mod backend;
 pub mod context;
 pub mod layout;
 pub mod shaders;
+pub mod wta;
 
 pub use backend::{fused_chunk_steps, GpuBackend, GpuBackendOptions, Schedule, LOOP_ITERATION_BUDGET};
 pub use context::{GpuContext, GpuOptions};

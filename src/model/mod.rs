@@ -6,6 +6,9 @@ pub mod input;
 pub mod monitor;
 pub mod network;
 pub mod neuron;
+pub mod stdp;
+pub mod synapse;
+pub mod wta;
 
 pub use input::{InputSpec, PoissonInput};
 pub use monitor::{MonitorSpec, StateMonitor};
@@ -14,3 +17,6 @@ pub use neuron::{
     CondLifParams, CpuCharge, CustomModel, DerivedNeuron, Integration, LifParams, NeuronKind, NeuronModel,
     ResetMode, ThetaParams,
 };
+pub use stdp::{StdpParams, StdpRule};
+pub use synapse::{Connectivity, Projection, Target, WeightInit};
+pub use wta::{CompetitiveSpec, PresentOptions, RestMode};

@@ -1,0 +1,274 @@
+//! `snn`: the command line. Trains, labels and tests the Diehl & Cook network on MNIST.
+//!
+//! ```text
+//! cargo run --release --bin snn -- train                     # embedded 1000/500 subset, dc100
+//! cargo run --release --bin snn -- train --preset dc400 --data ../shared/data/mnist --out runs/dc400
+//! cargo run --release --bin snn -- evaluate --run runs/dc400 --data ../shared/data/mnist
+//! ```
+
+use anyhow::{bail, Context, Result};
+use clap::{Parser, Subcommand, ValueEnum};
+use indicatif::{ProgressBar, ProgressStyle};
+use snn_wgpu::backend::CompetitiveBackend;
+use snn_wgpu::cpu::wta::CpuCompetitive;
+use snn_wgpu::data::mnist::{self, Dataset, Split};
+use snn_wgpu::experiments::diehl_cook::config::DcConfig;
+use snn_wgpu::experiments::diehl_cook::evaluate::{assign_labels, evaluate, Assignments, Evaluation};
+use snn_wgpu::experiments::diehl_cook::io::{load_network, receptive_fields_png, save_network, SavedNetwork};
+use snn_wgpu::experiments::diehl_cook::train::{respond_frozen, train, TrainStats};
+use snn_wgpu::gpu::{GpuContext, GpuOptions};
+use snn_wgpu::model::RestMode;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Instant;
+
+#[derive(Parser)]
+#[command(name = "snn", version, about = "Spiking neural networks on wgpu: the Diehl & Cook 2015 MNIST reproduction")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum, PartialEq, Eq)]
+enum BackendArg {
+    Cpu,
+    Gpu,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum RestArg {
+    Simulate,
+    Reset,
+}
+
+#[derive(clap::Args)]
+struct Common {
+    /// Directory with the four MNIST IDX files (raw or .gz). Without it, the 1000/500-image
+    /// subset embedded in the binary is used.
+    #[arg(long)]
+    data: Option<PathBuf>,
+    /// Training images used to assign labels (default: all training images used).
+    #[arg(long)]
+    label_samples: Option<usize>,
+    /// Test images (default: the whole test set).
+    #[arg(long)]
+    test_samples: Option<usize>,
+    /// Simulation backend.
+    #[arg(long, value_enum, default_value = "cpu")]
+    backend: BackendArg,
+    /// Images per frozen batch in labelling and test (parallel).
+    #[arg(long, default_value_t = 256)]
+    batch: usize,
+    /// No progress bars.
+    #[arg(long)]
+    quiet: bool,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Train with STDP, assign labels on training images, test, and save the run.
+    Train {
+        /// Paper preset.
+        #[arg(long, default_value = "dc100")]
+        preset: String,
+        /// Epochs (default: the preset's: 1/3/7/15).
+        #[arg(long)]
+        epochs: Option<u32>,
+        /// Training images per epoch (default: all).
+        #[arg(long)]
+        train_samples: Option<usize>,
+        /// RNG seed.
+        #[arg(long, default_value_t = 0)]
+        seed: u32,
+        /// Rest between presentations: simulate 150 ms (paper) or reset the state.
+        #[arg(long, value_enum)]
+        rest: Option<RestArg>,
+        /// Run directory for network.npz, config.json, receptive_fields.png, results.json.
+        #[arg(long)]
+        out: Option<PathBuf>,
+        #[command(flatten)]
+        common: Common,
+    },
+    /// Re-label and test a saved network.
+    Evaluate {
+        /// Run directory written by `snn train`.
+        #[arg(long)]
+        run: PathBuf,
+        #[command(flatten)]
+        common: Common,
+    },
+}
+
+fn load_data(dir: Option<&Path>) -> Result<(Dataset, Dataset, String)> {
+    Ok(match dir {
+        Some(d) => (
+            mnist::load_split(d, Split::Train).with_context(|| format!("loading MNIST training set from {}", d.display()))?,
+            mnist::load_split(d, Split::Test).with_context(|| format!("loading MNIST test set from {}", d.display()))?,
+            d.display().to_string(),
+        ),
+        None => (mnist::embedded(Split::Train)?, mnist::embedded(Split::Test)?, "embedded MNIST subset (1000 train / 500 test)".into()),
+    })
+}
+
+fn make_backend(kind: BackendArg, cfg: &DcConfig) -> Result<(Box<dyn CompetitiveBackend>, String)> {
+    let spec = cfg.to_spec();
+    match kind {
+        BackendArg::Cpu => Ok((Box::new(CpuCompetitive::new(&spec)?), "cpu".into())),
+        BackendArg::Gpu => {
+            let ctx = Arc::new(GpuContext::new(&GpuOptions::from_env())?);
+            let adapter = ctx.adapter_description();
+            let b = snn_wgpu::gpu::wta::GpuCompetitive::new(ctx, &spec)?;
+            Ok((Box::new(b), adapter))
+        }
+    }
+}
+
+fn bar(len: usize, quiet: bool, what: &str) -> ProgressBar {
+    if quiet {
+        return ProgressBar::hidden();
+    }
+    let pb = ProgressBar::new(len as u64);
+    pb.set_style(
+        ProgressStyle::with_template("{prefix:>9} [{bar:30}] {pos}/{len} {per_sec} eta {eta} {msg}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar())
+            .progress_chars("=> "),
+    );
+    pb.set_prefix(what.to_string());
+    pb
+}
+
+struct Tested {
+    assignments: Assignments,
+    eval: Evaluation,
+    label_images: usize,
+    test_images: usize,
+    seconds: f64,
+}
+
+fn label_and_test(b: &mut dyn CompetitiveBackend, cfg: &DcConfig, train_set: &Dataset, test_set: &Dataset, common: &Common, default_label: usize, key: &mut u32) -> Result<Tested> {
+    let t0 = Instant::now();
+    let n_label = common.label_samples.unwrap_or(default_label).min(train_set.len());
+    let pb = bar(n_label, common.quiet, "label");
+    let counts = respond_frozen(b, cfg, train_set, n_label, common.batch, key, |d| pb.set_position(d as u64))?;
+    pb.finish();
+    let assignments = assign_labels(counts.view(), &train_set.labels[..n_label])?;
+    let n_test = common.test_samples.unwrap_or(test_set.len()).min(test_set.len());
+    let pb = bar(n_test, common.quiet, "test");
+    let counts = respond_frozen(b, cfg, test_set, n_test, common.batch, key, |d| pb.set_position(d as u64))?;
+    pb.finish();
+    let eval = evaluate(counts.view(), &test_set.labels[..n_test], &assignments)?;
+    Ok(Tested { assignments, eval, label_images: n_label, test_images: n_test, seconds: t0.elapsed().as_secs_f64() })
+}
+
+fn main() -> Result<()> {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Train { preset, epochs, train_samples, seed, rest, out, common } => {
+            let mut cfg = DcConfig::preset(&preset)?;
+            cfg.seed = seed;
+            if let Some(e) = epochs {
+                cfg.epochs = e;
+            }
+            if let Some(r) = rest {
+                cfg.rest = match r {
+                    RestArg::Simulate => RestMode::Simulate,
+                    RestArg::Reset => RestMode::Reset,
+                };
+            }
+            cfg.validate()?;
+            let (train_set, test_set, data_desc) = load_data(common.data.as_deref())?;
+            let n_train = train_samples.unwrap_or(train_set.len()).min(train_set.len());
+            if n_train == 0 {
+                bail!("--train-samples must be at least 1");
+            }
+            let (mut b, adapter) = make_backend(common.backend, &cfg)?;
+            if !common.quiet {
+                eprintln!(
+                    "training {} ({} exc neurons, {} epoch(s) x {} images) on {} [{}], data: {}",
+                    cfg.preset, cfg.n_exc, cfg.epochs, n_train, b.describe(), adapter, data_desc
+                );
+            }
+            let mut key = 0u32;
+            let t0 = Instant::now();
+            let pb = bar(n_train * cfg.epochs as usize, common.quiet, "train");
+            let stats: TrainStats = train(b.as_mut(), &cfg, &train_set, n_train, &mut key, |p| {
+                pb.set_position(p.images_done as u64);
+                if let Some(a) = p.running_accuracy {
+                    pb.set_message(format!("acc(last 1000) {:.1}% retries {}", 100.0 * a, p.retries));
+                }
+            })?;
+            pb.finish();
+            let train_seconds = t0.elapsed().as_secs_f64();
+            let tested = label_and_test(b.as_mut(), &cfg, &train_set, &test_set, &common, n_train, &mut key)?;
+            let weights = b.weights()?;
+            let theta = b.theta()?;
+            let run_dir = out.unwrap_or_else(|| PathBuf::from(format!("runs/{}-seed{}", cfg.preset, cfg.seed)));
+            let config_json = serde_json::to_string_pretty(&cfg)?;
+            let net = SavedNetwork {
+                n_input: 784,
+                n_exc: cfg.n_exc as usize,
+                weights: ndarray::Array2::from_shape_vec((784, cfg.n_exc as usize), weights)?,
+                theta_mv: theta,
+                assignments: tested.assignments.assignment.clone(),
+                config_json,
+            };
+            save_network(&run_dir, &net).with_context(|| format!("saving the run to {}", run_dir.display()))?;
+            receptive_fields_png(&run_dir.join("receptive_fields.png"), net.weights.view(), Some(&net.assignments))?;
+            if !common.quiet {
+                eprintln!("{}", tested.eval.all_activity.to_text());
+                eprintln!("saved {} (network.npz, config.json, receptive_fields.png)", run_dir.display());
+            }
+            let line = serde_json::json!({
+                "command": "train",
+                "preset": cfg.preset,
+                "backend": b.describe(),
+                "adapter": adapter,
+                "seed": cfg.seed,
+                "data": data_desc,
+                "epochs": cfg.epochs,
+                "train_images": stats.images,
+                "retries": stats.retries,
+                "label_images": tested.label_images,
+                "test_images": tested.test_images,
+                "accuracy_all_activity": tested.eval.all_activity.accuracy(),
+                "accuracy_proportion": tested.eval.proportion.accuracy(),
+                "train_seconds": train_seconds,
+                "seconds_per_train_image": train_seconds / stats.images.max(1) as f64,
+                "label_test_seconds": tested.seconds,
+                "learning_curve": stats.learning_curve,
+                "run_dir": run_dir.display().to_string(),
+            });
+            std::fs::write(run_dir.join("results.json"), serde_json::to_string_pretty(&line)?)?;
+            println!("{line}");
+        }
+        Command::Evaluate { run, common } => {
+            let saved = load_network(&run)?;
+            let cfg: DcConfig = serde_json::from_str(&saved.config_json).with_context(|| format!("{}: config.json is not a valid run config", run.display()))?;
+            cfg.validate()?;
+            let (train_set, test_set, data_desc) = load_data(common.data.as_deref())?;
+            let (mut b, adapter) = make_backend(common.backend, &cfg)?;
+            b.load(saved.weights.as_slice().context("weights are not contiguous")?, &saved.theta_mv)?;
+            let mut key = 0x8000_0000u32;
+            let tested = label_and_test(b.as_mut(), &cfg, &train_set, &test_set, &common, train_set.len(), &mut key)?;
+            if !common.quiet {
+                eprintln!("{}", tested.eval.all_activity.to_text());
+            }
+            let line = serde_json::json!({
+                "command": "evaluate",
+                "preset": cfg.preset,
+                "backend": b.describe(),
+                "adapter": adapter,
+                "seed": cfg.seed,
+                "data": data_desc,
+                "label_images": tested.label_images,
+                "test_images": tested.test_images,
+                "accuracy_all_activity": tested.eval.all_activity.accuracy(),
+                "accuracy_proportion": tested.eval.proportion.accuracy(),
+                "label_test_seconds": tested.seconds,
+                "run_dir": run.display().to_string(),
+            });
+            println!("{line}");
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,56 @@
+//! CPU twins of the STDP functions in `shaders/plasticity/stdp.wgsl`: the weight updates on
+//! a pre spike (depression) and a post spike (potentiation), with clipping.
+
+use crate::model::stdp::{StdpParams, StdpRule};
+
+/// STDP constants both backends use (derived once).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct StdpConsts {
+    /// 0 triplet, 1 pair, 2 weight-dependent.
+    pub rule: u32,
+    /// ν_pre.
+    pub nu_pre: f32,
+    /// ν_post.
+    pub nu_post: f32,
+    /// Weight-dependent x_tar.
+    pub x_tar: f32,
+    /// Weight-dependent μ.
+    pub mu: f32,
+    /// Lower bound.
+    pub w_min: f32,
+    /// Upper bound.
+    pub w_max: f32,
+}
+
+impl StdpConsts {
+    /// From the rule and the projection's bounds.
+    pub fn new(p: &StdpParams, w_min: f32, w_max: f32) -> Self {
+        let (rule, x_tar, mu) = match p.rule {
+            StdpRule::Triplet => (0, 0.0, 1.0),
+            StdpRule::Pair => (1, 0.0, 1.0),
+            StdpRule::WeightDependent { x_tar, mu } => (2, x_tar, mu),
+        };
+        StdpConsts { rule, nu_pre: p.nu_pre, nu_post: p.nu_post, x_tar, mu, w_min, w_max }
+    }
+}
+
+/// `stdp.wgsl::on_pre`: the weight after a presynaptic spike, given the postsynaptic `post1`.
+#[inline]
+pub fn on_pre(w: f32, post1: f32, c: &StdpConsts) -> f32 {
+    if c.rule == 2 {
+        return w;
+    }
+    (w - c.nu_pre * post1).clamp(c.w_min, c.w_max)
+}
+
+/// `stdp.wgsl::on_post`: the weight after a postsynaptic spike, given the presynaptic trace
+/// `pre` and `post2` from before this spike.
+#[inline]
+pub fn on_post(w: f32, pre: f32, post2_before: f32, c: &StdpConsts) -> f32 {
+    let dw = match c.rule {
+        0 => c.nu_post * pre * post2_before,
+        1 => c.nu_post * pre,
+        _ => c.nu_post * (pre - c.x_tar) * (c.w_max - w).max(0.0).powf(c.mu),
+    };
+    (w + dw).clamp(c.w_min, c.w_max)
+}

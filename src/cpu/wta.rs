@@ -1,0 +1,372 @@
+//! CPU reference for the competitive layer (`model::wta`): the step order of its docs, in
+//! plain f32 Rust, with the neuron stages of `cpu::neuron` and the STDP of `cpu::stdp`.
+//!
+//! Propagation and plasticity are event-driven: a step reads only the weight rows of inputs
+//! that spiked, and touches a weight column only when its excitatory neuron spiked. Frozen
+//! batches run in parallel with rayon, one network copy per worker.
+
+use super::neuron::{adapt, charge, fire, reset, NeuronState};
+use super::stdp::{on_post, on_pre, StdpConsts};
+use crate::backend::CompetitiveBackend;
+use crate::encode::rng::{probability_threshold, rng_u32};
+use crate::error::{Result, SnnError};
+use crate::model::wta::{decay_table, presentation_seed};
+use crate::model::{CompetitiveSpec, DerivedNeuron, NeuronKind, PresentOptions, RestMode};
+use crate::model::stdp::DerivedStdp;
+use crate::model::synapse::normalize_columns;
+use rayon::prelude::*;
+
+/// Never-spiked marker for the lazy pre trace.
+const NEVER: u32 = u32::MAX;
+
+/// Constants shared by all copies.
+#[derive(Clone)]
+pub(crate) struct Consts {
+    pub n_in: usize,
+    pub n: usize,
+    pub dt_ms: f32,
+    pub exc: DerivedNeuron,
+    pub inh: DerivedNeuron,
+    pub exc_kind: NeuronKind,
+    pub inh_kind: NeuronKind,
+    pub exc_rest_mv: f32,
+    pub inh_rest_mv: f32,
+    pub w_ei: f32,
+    pub w_ie: f32,
+    pub stdp: Option<(StdpConsts, DerivedStdp)>,
+    pub pre_table: Vec<f32>,
+    pub tau_theta_ms: f32,
+    pub norm_target: Option<f32>,
+    pub seed: u32,
+}
+
+impl Consts {
+    pub fn new(spec: &CompetitiveSpec) -> Self {
+        let rest = |m: &crate::model::NeuronModel| match &m.kind {
+            NeuronKind::CondLif(p) => p.v_rest_mv,
+            _ => m.v_init_mv,
+        };
+        let mut exc = spec.exc.derive(spec.dt_ms);
+        // θ decay is applied once per presentation (see model::wta docs).
+        exc.decay_theta_per_step = 1.0;
+        let stdp = spec.stdp.map(|s| (StdpConsts::new(&s, spec.input.w_min, spec.input.w_max), s.derive(spec.dt_ms)));
+        let (w_ei, w_ie) = spec.lateral_weights();
+        Consts {
+            n_in: spec.n_input as usize,
+            n: spec.n_exc as usize,
+            dt_ms: spec.dt_ms,
+            exc,
+            inh: spec.inh.derive(spec.dt_ms),
+            exc_kind: spec.exc.kind.clone(),
+            inh_kind: spec.inh.kind.clone(),
+            exc_rest_mv: rest(&spec.exc),
+            inh_rest_mv: rest(&spec.inh),
+            w_ei,
+            w_ie,
+            pre_table: stdp.map_or(vec![1.0], |(_, d)| decay_table(d.decay_pre_per_step)),
+            stdp,
+            tau_theta_ms: spec.exc.theta.map_or(f32::INFINITY, |t| t.tau_theta_ms),
+            norm_target: spec.norm_target,
+            seed: spec.seed,
+        }
+    }
+
+    /// Exact θ decay over `steps` steps.
+    pub fn theta_decay(&self, steps: u32) -> f32 {
+        if self.tau_theta_ms.is_infinite() {
+            1.0
+        } else {
+            (-(steps as f64) * self.dt_ms as f64 / self.tau_theta_ms as f64).exp() as f32
+        }
+    }
+
+    /// Poisson thresholds of the inputs with a non-zero rate, ascending by input.
+    pub fn active_inputs(&self, rates_hz: &[f32]) -> Result<Vec<(u32, u32)>> {
+        if rates_hz.len() != self.n_in {
+            return Err(SnnError::invalid("rates_hz", format!("{} values", rates_hz.len()), format!("one rate per input ({})", self.n_in)));
+        }
+        let max_hz = 1000.0 / self.dt_ms;
+        if let Some((j, r)) = rates_hz.iter().enumerate().find(|(_, r)| !(**r >= 0.0 && **r <= max_hz)) {
+            return Err(SnnError::invalid(format!("rates_hz[{j}]"), r, format!("a rate in [0, {max_hz}] Hz")));
+        }
+        Ok(rates_hz
+            .iter()
+            .enumerate()
+            .filter(|(_, &r)| r > 0.0)
+            .map(|(j, &r)| (j as u32, probability_threshold(r as f64 * self.dt_ms as f64 / 1000.0)))
+            .filter(|&(_, thr)| thr > 0)
+            .collect())
+    }
+}
+
+/// The dynamic state of one network copy (everything but weights and θ).
+#[derive(Clone)]
+pub(crate) struct NetState {
+    exc: Vec<NeuronState>,
+    inh: Vec<NeuronState>,
+    post1: Vec<f32>,
+    post2: Vec<f32>,
+    last_pre: Vec<u32>,
+    exc_spiked: Vec<bool>,
+    inh_spiked: Vec<bool>,
+    exc_prev: Vec<bool>,
+    inh_prev: Vec<bool>,
+    inh_count: u32,
+    /// Steps simulated by this copy (the time base of the lazy pre trace).
+    clock: u32,
+    x_e: Vec<f32>,
+    spikes_in: Vec<u32>,
+}
+
+impl NetState {
+    pub fn new(c: &Consts, exc_init_mv: f32, inh_init_mv: f32) -> Self {
+        NetState {
+            exc: vec![NeuronState { v: exc_init_mv, ..Default::default() }; c.n],
+            inh: vec![NeuronState { v: inh_init_mv, ..Default::default() }; c.n],
+            post1: vec![0.0; c.n],
+            post2: vec![0.0; c.n],
+            last_pre: vec![NEVER; c.n_in],
+            exc_spiked: vec![false; c.n],
+            inh_spiked: vec![false; c.n],
+            exc_prev: vec![false; c.n],
+            inh_prev: vec![false; c.n],
+            inh_count: 0,
+            clock: 0,
+            x_e: vec![0.0; c.n],
+            spikes_in: Vec::with_capacity(c.n_in),
+        }
+    }
+
+    /// The rest state: v at rest, conductances, refractory counters, spikes and traces zero.
+    pub fn reset(&mut self, c: &Consts) {
+        for s in &mut self.exc {
+            *s = NeuronState { v: c.exc_rest_mv, ..Default::default() };
+        }
+        for s in &mut self.inh {
+            *s = NeuronState { v: c.inh_rest_mv, ..Default::default() };
+        }
+        self.post1.fill(0.0);
+        self.post2.fill(0.0);
+        self.last_pre.fill(NEVER);
+        self.exc_spiked.fill(false);
+        self.inh_spiked.fill(false);
+        self.inh_count = 0;
+    }
+}
+
+/// One step of the competitive layer (model::wta step order). `t` counts from the start of
+/// the presentation (it keys the input spikes); `active` is empty during rest. Spikes within
+/// the counting window are added to `counts`.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn step(c: &Consts, w: &mut [f32], theta: &mut [f32], st: &mut NetState, t: u32, key_seed: u32, active: &[(u32, u32)], learn: bool, counts: Option<&mut [u32]>) {
+    let n = c.n;
+    std::mem::swap(&mut st.exc_spiked, &mut st.exc_prev);
+    std::mem::swap(&mut st.inh_spiked, &mut st.inh_prev);
+    let inh_prev_count = st.inh_count;
+    // 1. input spikes, ascending j.
+    st.spikes_in.clear();
+    for &(j, thr) in active {
+        if rng_u32(key_seed, t, j) < thr {
+            st.spikes_in.push(j);
+        }
+    }
+    // 2. propagate: x_e[i] = Σ_j w[j][i] over the inputs that spiked, ascending j.
+    st.x_e.fill(0.0);
+    for &j in &st.spikes_in {
+        let row = &w[j as usize * n..(j as usize + 1) * n];
+        for (x, &wj) in st.x_e.iter_mut().zip(row) {
+            *x += wj;
+        }
+    }
+    // 3. excitatory stages, lateral inhibition from the inhibitory spikes of t − 1.
+    for i in 0..n {
+        let mut s = st.exc[i];
+        s.theta = theta[i];
+        s.gi += c.w_ie * (inh_prev_count - st.inh_prev[i] as u32) as f32;
+        s = charge(s, st.x_e[i], &c.exc_kind, &[], &c.exc);
+        let spike = fire(s, &c.exc);
+        s = reset(s, spike, &c.exc);
+        if learn {
+            s = adapt(s, spike, &c.exc);
+        }
+        theta[i] = s.theta;
+        st.exc[i] = s;
+        st.exc_spiked[i] = spike;
+    }
+    // Inhibitory stages, driven one-to-one by the excitatory spikes of t − 1.
+    let mut inh_count = 0;
+    for i in 0..n {
+        let x = if st.exc_prev[i] { c.w_ei } else { 0.0 };
+        let mut s = charge(st.inh[i], x, &c.inh_kind, &[], &c.inh);
+        let spike = fire(s, &c.inh);
+        s = reset(s, spike, &c.inh);
+        st.inh[i] = s;
+        st.inh_spiked[i] = spike;
+        inh_count += spike as u32;
+    }
+    st.inh_count = inh_count;
+    if let Some(counts) = counts {
+        for (k, &sp) in counts.iter_mut().zip(&st.exc_spiked) {
+            *k += sp as u32;
+        }
+    }
+    // 4. plasticity: decay post traces, depression by input spikes, potentiation by
+    // excitatory spikes (each a separate pass, in this order, on the GPU too).
+    if let (true, Some((sc, sd))) = (learn, &c.stdp) {
+        for p in &mut st.post1 {
+            *p *= sd.decay_post1_per_step;
+        }
+        for p in &mut st.post2 {
+            *p *= sd.decay_post2_per_step;
+        }
+        let now = st.clock;
+        for &j in &st.spikes_in {
+            let row = &mut w[j as usize * n..(j as usize + 1) * n];
+            for (wj, &p1) in row.iter_mut().zip(&st.post1) {
+                *wj = on_pre(*wj, p1, sc);
+            }
+            st.last_pre[j as usize] = now;
+        }
+        for i in 0..n {
+            if !st.exc_spiked[i] {
+                continue;
+            }
+            let p2b = st.post2[i];
+            for j in 0..c.n_in {
+                let last = st.last_pre[j];
+                let pre = if last == NEVER { 0.0 } else { c.pre_table.get((now - last) as usize).copied().unwrap_or(0.0) };
+                let k = j * n + i;
+                w[k] = on_post(w[k], pre, p2b, sc);
+            }
+            st.post1[i] = 1.0;
+            st.post2[i] = 1.0;
+        }
+    }
+    st.clock = st.clock.wrapping_add(1);
+}
+
+/// One whole presentation: normalise (learning), `steps_on` steps with input, then the rest.
+pub(crate) fn presentation(c: &Consts, w: &mut [f32], theta: &mut [f32], st: &mut NetState, active: &[(u32, u32)], opts: &PresentOptions) -> Vec<u32> {
+    if opts.learn {
+        if let Some(target) = c.norm_target {
+            normalize_columns(w, c.n, target);
+        }
+    }
+    let key_seed = presentation_seed(c.seed, opts.key);
+    let mut counts = vec![0u32; c.n];
+    for t in 0..opts.steps_on {
+        step(c, w, theta, st, t, key_seed, active, opts.learn, Some(&mut counts));
+    }
+    match opts.rest {
+        RestMode::Simulate => {
+            for t in opts.steps_on..opts.steps_on + opts.steps_rest {
+                step(c, w, theta, st, t, key_seed, &[], opts.learn, None);
+            }
+        }
+        RestMode::Reset => st.reset(c),
+    }
+    if opts.learn {
+        let d = c.theta_decay(opts.steps_on + opts.steps_rest);
+        for th in theta.iter_mut() {
+            *th *= d;
+        }
+    }
+    counts
+}
+
+/// The CPU reference backend of the competitive layer.
+pub struct CpuCompetitive {
+    c: Consts,
+    w: Vec<f32>,
+    theta: Vec<f32>,
+    st: NetState,
+}
+
+impl CpuCompetitive {
+    /// Builds the network with initial weights drawn from the spec's seed.
+    ///
+    /// # Errors
+    /// [`CompetitiveSpec::validate`]'s errors.
+    pub fn new(spec: &CompetitiveSpec) -> Result<Self> {
+        spec.validate()?;
+        let c = Consts::new(spec);
+        let w = spec.input.initial_dense(c.n_in, c.n, spec.seed);
+        let theta = vec![spec.exc.theta.map_or(0.0, |t| t.theta_init_mv); c.n];
+        let st = NetState::new(&c, spec.exc.v_init_mv, spec.inh.v_init_mv);
+        Ok(CpuCompetitive { c, w, theta, st })
+    }
+
+    fn check_finite(&self, what: &str) -> Result<()> {
+        fn first_bad(mut it: impl Iterator<Item = f32>) -> Option<usize> {
+            it.position(|v| !v.is_finite())
+        }
+        let checks = [
+            ("v", first_bad(self.st.exc.iter().map(|s| s.v))),
+            ("ge", first_bad(self.st.exc.iter().map(|s| s.ge))),
+            ("gi", first_bad(self.st.exc.iter().map(|s| s.gi))),
+            ("theta", first_bad(self.theta.iter().copied())),
+            ("w", first_bad(self.w.iter().copied())),
+        ];
+        for (name, bad) in checks {
+            if let Some(i) = bad {
+                return Err(SnnError::NonFinite { population: what.into(), variable: name.into(), neuron: i, step: self.st.clock as u64 });
+            }
+        }
+        Ok(())
+    }
+}
+
+impl CompetitiveBackend for CpuCompetitive {
+    fn describe(&self) -> String {
+        "cpu".into()
+    }
+
+    fn present(&mut self, rates_hz: &[f32], opts: &PresentOptions) -> Result<Vec<u32>> {
+        let active = self.c.active_inputs(rates_hz)?;
+        let counts = presentation(&self.c, &mut self.w, &mut self.theta, &mut self.st, &active, opts);
+        self.check_finite("exc")?;
+        Ok(counts)
+    }
+
+    fn present_frozen_batch(&mut self, rates_hz: &[Vec<f32>], opts: &PresentOptions) -> Result<Vec<Vec<u32>>> {
+        let actives = rates_hz.iter().map(|r| self.c.active_inputs(r)).collect::<Result<Vec<_>>>()?;
+        let frozen = PresentOptions { learn: false, rest: RestMode::Reset, steps_rest: 0, ..*opts };
+        let c = &self.c;
+        let (w0, th0) = (&self.w, &self.theta);
+        let mut fresh = NetState::new(c, 0.0, 0.0);
+        fresh.reset(c);
+        Ok(actives
+            .par_iter()
+            .enumerate()
+            .map_init(
+                || (w0.clone(), th0.clone(), fresh.clone()),
+                |(w, th, st), (k, active)| {
+                    st.reset(c);
+                    let o = PresentOptions { key: opts.key.wrapping_add(k as u32), ..frozen };
+                    presentation(c, w, th, st, active, &o)
+                },
+            )
+            .collect())
+    }
+
+    fn weights(&mut self) -> Result<Vec<f32>> {
+        Ok(self.w.clone())
+    }
+
+    fn theta(&mut self) -> Result<Vec<f32>> {
+        Ok(self.theta.clone())
+    }
+
+    fn load(&mut self, weights: &[f32], theta_mv: &[f32]) -> Result<()> {
+        if weights.len() != self.w.len() || theta_mv.len() != self.theta.len() {
+            return Err(SnnError::invalid(
+                "loaded network",
+                format!("{} weights, {} theta", weights.len(), theta_mv.len()),
+                format!("{} weights ({} x {}), {} theta", self.w.len(), self.c.n_in, self.c.n, self.c.n),
+            ));
+        }
+        self.w.copy_from_slice(weights);
+        self.theta.copy_from_slice(theta_mv);
+        Ok(())
+    }
+}

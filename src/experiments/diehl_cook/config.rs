@@ -1,0 +1,168 @@
+//! Diehl & Cook configuration: every constant of the reproduction, with its source and unit,
+//! and the presets `dc100`, `dc400`, `dc1600`, `dc6400`.
+//!
+//! A [`DcConfig`] is what a run directory's `config.json` holds; [`DcConfig::to_spec`]
+//! turns it into the engine's [`CompetitiveSpec`]. Sources: `../shared/specs/diehl_cook_2015.md`.
+
+use crate::error::{Result, SnnError};
+use crate::model::{
+    CompetitiveSpec, Connectivity, NeuronModel, Projection, RestMode, StdpParams, Target, WeightInit,
+};
+use serde::{Deserialize, Serialize};
+
+/// One Diehl & Cook experiment.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DcConfig {
+    /// Preset name this config started from.
+    pub preset: String,
+    /// Excitatory (= inhibitory) neurons.
+    pub n_exc: u32,
+    /// Training epochs over the training images (paper: 1/3/7/15 for 100/400/1600/6400).
+    pub epochs: u32,
+    /// Time step (ms); code: 0.5.
+    pub dt_ms: f32,
+    /// Presentation length (ms); code: 350.
+    pub present_ms: f32,
+    /// Rest between presentations (ms); code: 150.
+    pub rest_ms: f32,
+    /// Simulate the rest (code) or reset the state instead.
+    pub rest: RestMode,
+    /// Starting input intensity: rate = pixel / 8 · intensity Hz; code: 2 (63.75 Hz max).
+    pub intensity_start: f32,
+    /// Intensity added per retry; code: 1 (+31.875 Hz max).
+    pub intensity_step: f32,
+    /// Fewer excitatory spikes than this in a presentation triggers a retry; code: 5.
+    pub min_spikes: u32,
+    /// Retries before giving up on an image (the code has no cap).
+    pub max_retries: u32,
+    /// Excitatory refractory period (ms); code: 5 (Brian 1 clamp; the timer was a no-op).
+    pub refractory_exc_ms: f32,
+    /// θ increment per spike (mV); code: 0.05.
+    pub theta_plus_mv: f32,
+    /// θ decay time constant (ms); code: 1e7.
+    pub tau_theta_ms: f32,
+    /// Column-sum target of the input weights; code: 78.
+    pub norm_target: f32,
+    /// Excitatory → inhibitory weight (added to ge); code: 10.4.
+    pub w_exc_inh: f32,
+    /// Inhibitory → excitatory weight (added to gi); code: 17.0.
+    pub w_inh_exc: f32,
+    /// STDP rule and rates; code: triplet, 1e-4 / 1e-2, τ 20/20/40 ms.
+    pub stdp: StdpParams,
+    /// Upper bound of input weights; code: 1.
+    pub w_max: f32,
+    /// RNG seed (weights and input spikes).
+    pub seed: u32,
+}
+
+/// Preset names accepted by [`DcConfig::preset`].
+pub const PRESETS: [&str; 4] = ["dc100", "dc400", "dc1600", "dc6400"];
+
+impl DcConfig {
+    /// The paper's configuration for `name`.
+    ///
+    /// # Errors
+    /// [`SnnError::InvalidParam`] for an unknown preset, listing the known ones.
+    pub fn preset(name: &str) -> Result<Self> {
+        let (n_exc, epochs) = match name {
+            "dc100" => (100, 1),
+            "dc400" => (400, 3),
+            "dc1600" => (1600, 7),
+            "dc6400" => (6400, 15),
+            _ => return Err(SnnError::invalid("preset", name, format!("one of {}", PRESETS.join(", ")))),
+        };
+        Ok(DcConfig {
+            preset: name.into(),
+            n_exc,
+            epochs,
+            dt_ms: 0.5,
+            present_ms: 350.0,
+            rest_ms: 150.0,
+            rest: RestMode::Simulate,
+            intensity_start: 2.0,
+            intensity_step: 1.0,
+            min_spikes: 5,
+            max_retries: 30,
+            refractory_exc_ms: 5.0,
+            theta_plus_mv: 0.05,
+            tau_theta_ms: 1e7,
+            norm_target: 78.0,
+            w_exc_inh: 10.4,
+            w_inh_exc: 17.0,
+            stdp: StdpParams::diehl_cook(),
+            w_max: 1.0,
+            seed: 0,
+        })
+    }
+
+    /// Steps with input on.
+    pub fn steps_on(&self) -> u32 {
+        (self.present_ms / self.dt_ms).round() as u32
+    }
+
+    /// Rest steps.
+    pub fn steps_rest(&self) -> u32 {
+        (self.rest_ms / self.dt_ms).round() as u32
+    }
+
+    /// Checks the protocol values; the network values are checked by the spec.
+    ///
+    /// # Errors
+    /// [`SnnError::InvalidParam`] naming the field.
+    pub fn validate(&self) -> Result<()> {
+        let pos = |f: &str, v: f32| {
+            if v > 0.0 && v.is_finite() {
+                Ok(())
+            } else {
+                Err(SnnError::invalid(f, v, "a finite value > 0"))
+            }
+        };
+        pos("dt_ms", self.dt_ms)?;
+        pos("present_ms", self.present_ms)?;
+        pos("intensity_start", self.intensity_start)?;
+        if !(self.rest_ms >= 0.0) || !(self.intensity_step >= 0.0) {
+            return Err(SnnError::invalid("rest_ms / intensity_step", format!("{} / {}", self.rest_ms, self.intensity_step), "values >= 0"));
+        }
+        if self.epochs == 0 {
+            return Err(SnnError::invalid("epochs", 0, "at least 1"));
+        }
+        if self.present_ms < self.dt_ms {
+            return Err(SnnError::invalid("present_ms", self.present_ms, format!("at least dt = {} ms", self.dt_ms)));
+        }
+        self.to_spec().validate()
+    }
+
+    /// The engine's description of this network.
+    pub fn to_spec(&self) -> CompetitiveSpec {
+        let mut exc = NeuronModel::diehl_cook_excitatory().with_refractory_ms(self.refractory_exc_ms);
+        if let Some(t) = exc.theta.as_mut() {
+            t.theta_plus_mv = self.theta_plus_mv;
+            t.tau_theta_ms = self.tau_theta_ms;
+        }
+        CompetitiveSpec {
+            n_input: 784,
+            n_exc: self.n_exc,
+            dt_ms: self.dt_ms,
+            exc,
+            inh: NeuronModel::diehl_cook_inhibitory(),
+            input: Projection {
+                connectivity: Connectivity::Dense,
+                target: Target::Ge,
+                init: WeightInit::ScaledUniform { scale: 0.3, offset: 0.01 },
+                w_min: 0.0,
+                w_max: self.w_max,
+            },
+            stdp: Some(self.stdp),
+            exc_to_inh: Projection::fixed(Connectivity::OneToOne, Target::Ge, self.w_exc_inh),
+            inh_to_exc: Projection::fixed(Connectivity::AllButSelf, Target::Gi, self.w_inh_exc),
+            norm_target: Some(self.norm_target),
+            seed: self.seed,
+        }
+    }
+
+    /// Input rates (Hz) of an image at `intensity`: pixel / 8 · intensity.
+    pub fn rates(image: &[u8], intensity: f32) -> Vec<f32> {
+        image.iter().map(|&p| p as f32 / 8.0 * intensity).collect()
+    }
+}

@@ -1,0 +1,156 @@
+//! The Diehl & Cook protocol on any [`CompetitiveBackend`]: presentations with the retry
+//! rule, training in file order, the frozen labelling and test passes.
+//!
+//! Data flow: MNIST images → rates (`pixel/8 · intensity` Hz) → `present` (training, state
+//! carried on) or `present_frozen_batch` (labelling and test, order-independent) → spike
+//! counts → `evaluate` (assignments and votes).
+
+use super::config::DcConfig;
+use super::evaluate::{assign_labels, vote_all_activity, Assignments};
+use crate::backend::CompetitiveBackend;
+use crate::data::mnist::Dataset;
+use crate::error::{Result, SnnError};
+use crate::model::{PresentOptions, RestMode};
+use ndarray::Array2;
+use std::collections::VecDeque;
+
+/// Images between two updates of the training-time label assignment (and the window of the
+/// running accuracy).
+pub const RUNNING_WINDOW: usize = 1000;
+
+/// Presents `image` until it draws at least `min_spikes` excitatory spikes, raising the
+/// intensity after each failure (spec §1.8). `key` is the presentation counter.
+///
+/// # Errors
+/// [`SnnError::NoResponse`] after `max_retries` retries; backend errors.
+pub fn present_with_retries(b: &mut dyn CompetitiveBackend, cfg: &DcConfig, image: &[u8], index: usize, learn: bool, key: &mut u32) -> Result<(Vec<u32>, u32)> {
+    let mut intensity = cfg.intensity_start;
+    for retry in 0..=cfg.max_retries {
+        let opts = PresentOptions { steps_on: cfg.steps_on(), steps_rest: cfg.steps_rest(), rest: cfg.rest, learn, key: *key };
+        *key = key.wrapping_add(1);
+        let counts = b.present(&DcConfig::rates(image, intensity), &opts)?;
+        if counts.iter().sum::<u32>() >= cfg.min_spikes {
+            return Ok((counts, retry));
+        }
+        intensity += cfg.intensity_step;
+    }
+    Err(SnnError::NoResponse { image: index, min_spikes: cfg.min_spikes, retries: cfg.max_retries, intensity: intensity - cfg.intensity_step })
+}
+
+/// Where training stands, after each image.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TrainProgress {
+    /// Images presented so far (not counting retries).
+    pub images_done: usize,
+    /// Images to present in all.
+    pub images_total: usize,
+    /// Retries so far.
+    pub retries: u64,
+    /// All-activity accuracy over the last [`RUNNING_WINDOW`] images, predicted with labels
+    /// assigned from the window before (None until two windows have passed).
+    pub running_accuracy: Option<f64>,
+}
+
+/// What training produced besides the network itself.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct TrainStats {
+    /// Images presented (not counting retries).
+    pub images: usize,
+    /// Retries.
+    pub retries: u64,
+    /// (images seen, running accuracy) after each window.
+    pub learning_curve: Vec<(usize, f64)>,
+}
+
+/// Trains on the first `n_train` images of `data` for `cfg.epochs` epochs, in file order.
+/// `on_image` is called after every image (progress bars).
+///
+/// # Errors
+/// [`SnnError::NoResponse`], backend errors.
+pub fn train(b: &mut dyn CompetitiveBackend, cfg: &DcConfig, data: &Dataset, n_train: usize, key: &mut u32, mut on_image: impl FnMut(&TrainProgress)) -> Result<TrainStats> {
+    let n_train = n_train.min(data.len());
+    let total = n_train * cfg.epochs as usize;
+    let mut stats = TrainStats::default();
+    let mut window: Vec<(Vec<u32>, u8)> = Vec::with_capacity(RUNNING_WINDOW);
+    let mut assignments: Option<Assignments> = None;
+    let mut hits: VecDeque<bool> = VecDeque::with_capacity(RUNNING_WINDOW);
+    for k in 0..total {
+        let idx = k % n_train.max(1);
+        let (counts, retries) = present_with_retries(b, cfg, data.image(idx), idx, true, key)?;
+        stats.retries += retries as u64;
+        let label = data.label(idx);
+        if let Some(a) = &assignments {
+            if hits.len() == RUNNING_WINDOW {
+                hits.pop_front();
+            }
+            hits.push_back(vote_all_activity(&counts, a) == label as usize);
+        }
+        window.push((counts, label));
+        if window.len() == RUNNING_WINDOW {
+            let n = window[0].0.len();
+            let flat: Vec<u32> = window.iter().flat_map(|(c, _)| c.iter().copied()).collect();
+            let labels: Vec<u8> = window.iter().map(|(_, l)| *l).collect();
+            let counts = Array2::from_shape_vec((window.len(), n), flat).map_err(|e| SnnError::invalid("counts", e, "a rectangular array"))?;
+            assignments = Some(assign_labels(counts.view(), &labels)?);
+            window.clear();
+            if hits.len() == RUNNING_WINDOW {
+                stats.learning_curve.push((k + 1, running(&hits)));
+            }
+        }
+        stats.images = k + 1;
+        on_image(&TrainProgress {
+            images_done: k + 1,
+            images_total: total,
+            retries: stats.retries,
+            running_accuracy: (!hits.is_empty()).then(|| running(&hits)),
+        });
+    }
+    Ok(stats)
+}
+
+fn running(hits: &VecDeque<bool>) -> f64 {
+    hits.iter().filter(|&&h| h).count() as f64 / hits.len().max(1) as f64
+}
+
+/// Spike counts `[image][neuron]` of the frozen network to the first `n` images of `data`,
+/// in batches of `batch` (parallel on the backend), with the retry rule applied to images
+/// that drew too few spikes. `on_batch(done)` reports progress.
+///
+/// # Errors
+/// [`SnnError::NoResponse`], backend errors.
+pub fn respond_frozen(b: &mut dyn CompetitiveBackend, cfg: &DcConfig, data: &Dataset, n: usize, batch: usize, key: &mut u32, mut on_batch: impl FnMut(usize)) -> Result<Array2<u32>> {
+    let n = n.min(data.len());
+    let n_exc = cfg.n_exc as usize;
+    let mut out = Array2::<u32>::zeros((n, n_exc));
+    let base = PresentOptions { steps_on: cfg.steps_on(), steps_rest: 0, rest: RestMode::Reset, learn: false, key: 0 };
+    let mut start = 0;
+    while start < n {
+        let end = (start + batch.max(1)).min(n);
+        let mut pending: Vec<usize> = (start..end).collect();
+        let mut intensity = cfg.intensity_start;
+        for retry in 0..=cfg.max_retries {
+            let rates: Vec<Vec<f32>> = pending.iter().map(|&i| DcConfig::rates(data.image(i), intensity)).collect();
+            let counts = b.present_frozen_batch(&rates, &PresentOptions { key: *key, ..base })?;
+            *key = key.wrapping_add(rates.len() as u32);
+            let mut still = vec![];
+            for (&i, c) in pending.iter().zip(counts) {
+                if c.iter().sum::<u32>() >= cfg.min_spikes {
+                    out.row_mut(i).iter_mut().zip(&c).for_each(|(o, &x)| *o = x);
+                } else {
+                    still.push(i);
+                }
+            }
+            pending = still;
+            if pending.is_empty() {
+                break;
+            }
+            if retry == cfg.max_retries {
+                return Err(SnnError::NoResponse { image: pending[0], min_spikes: cfg.min_spikes, retries: cfg.max_retries, intensity });
+            }
+            intensity += cfg.intensity_step;
+        }
+        on_batch(end);
+        start = end;
+    }
+    Ok(out)
+}

@@ -1,0 +1,111 @@
+//! Trace STDP: the rule, its learning rates, trace time constants and weight bounds.
+//!
+//! Read by the CPU reference (`cpu::stdp`) and the GPU network kernel
+//! (`shaders/plasticity/stdp.wgsl`), which apply it as separate passes after the neuron
+//! stages of a step.
+//!
+//! # Traces (nearest-spike: set to 1, not incremented)
+//!
+//! `pre` per input, `post1`, `post2` per excitatory neuron, each decaying as `e^(−dt/τ)` per
+//! step; a spike sets its trace to 1 after the weight update it triggers.
+//!
+//! # Rules (w in [w_min, w_max], clipped after every update)
+//!
+//! | rule | on a pre spike (depression) | on a post spike (potentiation) | source |
+//! |---|---|---|---|
+//! | `Triplet` | `w −= ν_pre·post1` | `w += ν_post·pre·post2_before` | Diehl & Cook code (Pfister & Gerstner nearest-spike minimal triplet) |
+//! | `Pair` | `w −= ν_pre·post1` | `w += ν_post·pre` | BindsNET `PostPre` |
+//! | `WeightDependent` | none | `w += ν_post·(pre − x_tar)·(w_max − w)^μ` | the paper's power-law rule |
+//!
+//! `post2_before` is `post2` before this spike sets it to 1, so the first spike after a
+//! silence potentiates almost nothing. Pre-before-post potentiates, post-before-pre
+//! depresses: `tests/stdp_rule.rs` pins both signs.
+
+use crate::error::{Result, SnnError};
+
+/// Which weight update the traces drive.
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum StdpRule {
+    /// Diehl & Cook's code: nearest-spike minimal triplet.
+    Triplet,
+    /// Pair rule (BindsNET's PostPre).
+    Pair,
+    /// Power-law weight dependence: `Δw = ν_post (pre − x_tar)(w_max − w)^μ` at post spikes.
+    WeightDependent {
+        /// Target presynaptic trace x_tar.
+        x_tar: f32,
+        /// Exponent μ.
+        mu: f32,
+    },
+}
+
+/// STDP parameters.
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct StdpParams {
+    /// The rule.
+    pub rule: StdpRule,
+    /// Depression rate ν_pre (per pre spike).
+    pub nu_pre: f32,
+    /// Potentiation rate ν_post (per post spike).
+    pub nu_post: f32,
+    /// Presynaptic trace time constant (ms).
+    pub tau_pre_ms: f32,
+    /// First postsynaptic trace time constant (ms).
+    pub tau_post1_ms: f32,
+    /// Second (triplet) postsynaptic trace time constant (ms).
+    pub tau_post2_ms: f32,
+}
+
+impl StdpParams {
+    /// Diehl & Cook's code (spec §1.6): triplet, ν_pre = 1e-4, ν_post = 1e-2, τ 20/20/40 ms.
+    pub fn diehl_cook() -> Self {
+        StdpParams { rule: StdpRule::Triplet, nu_pre: 1e-4, nu_post: 1e-2, tau_pre_ms: 20.0, tau_post1_ms: 20.0, tau_post2_ms: 40.0 }
+    }
+
+    /// Checks rates and time constants against `dt_ms`.
+    ///
+    /// # Errors
+    /// [`SnnError::InvalidParam`] naming the field.
+    pub fn validate(&self, dt_ms: f32) -> Result<()> {
+        for (f, v) in [("stdp.nu_pre", self.nu_pre), ("stdp.nu_post", self.nu_post)] {
+            if !(v >= 0.0 && v.is_finite()) {
+                return Err(SnnError::invalid(f, v, "a finite learning rate >= 0"));
+            }
+        }
+        for (f, v) in [("stdp.tau_pre_ms", self.tau_pre_ms), ("stdp.tau_post1_ms", self.tau_post1_ms), ("stdp.tau_post2_ms", self.tau_post2_ms)] {
+            if !(v > dt_ms && v.is_finite()) {
+                return Err(SnnError::invalid(f, v, format!("a time constant larger than dt = {dt_ms} ms")));
+            }
+        }
+        if let StdpRule::WeightDependent { x_tar, mu } = self.rule {
+            if !x_tar.is_finite() || !(mu > 0.0 && mu.is_finite()) {
+                return Err(SnnError::invalid("stdp.rule.mu / x_tar", format!("mu {mu}, x_tar {x_tar}"), "finite, mu > 0"));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Per-step constants of an STDP rule (derived once on the host).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct DerivedStdp {
+    /// `e^(−dt/τ_pre)`.
+    pub decay_pre_per_step: f32,
+    /// `e^(−dt/τ_post1)`.
+    pub decay_post1_per_step: f32,
+    /// `e^(−dt/τ_post2)`.
+    pub decay_post2_per_step: f32,
+}
+
+impl StdpParams {
+    /// Per-step decay factors at `dt_ms`.
+    pub fn derive(&self, dt_ms: f32) -> DerivedStdp {
+        let d = |tau: f32| (-(dt_ms as f64) / tau as f64).exp() as f32;
+        DerivedStdp {
+            decay_pre_per_step: d(self.tau_pre_ms),
+            decay_post1_per_step: d(self.tau_post1_ms),
+            decay_post2_per_step: d(self.tau_post2_ms),
+        }
+    }
+}
