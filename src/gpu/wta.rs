@@ -1,45 +1,391 @@
-//! GPU backend of the competitive layer (being written): see `cpu::wta` for the semantics.
+//! GPU backend of the competitive layer: `shaders/network/wta.wgsl` driven presentation by
+//! presentation, with the semantics of `cpu::wta` (the tests compare them).
+//!
+//! Network slot 0 is the learning network (state carried between presentations); slots
+//! 1..=B hold the frozen copies of a batch, one per workgroup. Weights and θ are shared.
+//! A presentation is one submit of `present` dispatches (each runs steps until done or until
+//! its loop budget is spent, see the shader) plus the end-of-presentation passes, then one
+//! readback of the spike counts and the control block; more dispatches follow only if
+//! llvmpipe's loop budget cut the presentation short.
 
+use super::backend::read_back;
 use super::context::GpuContext;
+use super::layout::{NetCtl, NetState, NeuronParams, StdpConsts, WtaParams};
+use super::shaders::{wta_module, WORKGROUP_SIZE_OVERRIDE};
 use crate::backend::CompetitiveBackend;
+use crate::cpu::wta::Consts;
 use crate::error::{Result, SnnError};
-use crate::model::{CompetitiveSpec, PresentOptions};
+use crate::model::wta::presentation_seed;
+use crate::model::{CompetitiveSpec, PresentOptions, RestMode};
 use std::sync::Arc;
+use wgpu::util::DeviceExt;
+
+/// Loop iterations a dispatch may spend before stopping at a step boundary, on software
+/// adapters (llvmpipe stops loops silently at 65,535).
+pub const SOFTWARE_ITER_BUDGET: u32 = 30_000;
+/// Largest `n_input` the kernel's workgroup arrays hold.
+pub const MAX_INPUTS: u32 = 1024;
+/// Largest `n_exc` the kernel's workgroup arrays hold.
+pub const MAX_EXC: u32 = 8192;
+
+struct Buffers {
+    cap: u32,
+    bufs: Vec<wgpu::Buffer>,
+    group: wgpu::BindGroup,
+}
+
+// Binding indices (see wta.wgsl).
+const B_W: usize = 1;
+const B_THETA: usize = 2;
+const B_COUNTS: usize = 13;
+const B_ACTIVE: usize = 14;
+const B_CTL: usize = 15;
+const B_NET: usize = 16;
 
 /// The competitive layer on a wgpu device.
 pub struct GpuCompetitive {
-    _ctx: Arc<GpuContext>,
+    ctx: Arc<GpuContext>,
+    c: Consts,
+    spec: CompetitiveSpec,
+    wg: u32,
+    params: WtaParams,
+    params_buf: wgpu::Buffer,
+    layout: wgpu::BindGroupLayout,
+    pipes: [wgpu::ComputePipeline; 5],
+    bufs: Buffers,
+    /// Present dispatches recorded per round (learned from the last presentation).
+    dispatches_per_round: u32,
 }
 
+const P_PRESENT: usize = 0;
+const P_NORMALIZE: usize = 1;
+const P_END: usize = 2;
+const P_FINISH: usize = 3;
+const P_RESET: usize = 4;
+
 impl GpuCompetitive {
-    /// Not available yet.
+    /// Builds pipelines and buffers for `spec` (initial weights from its seed, as the CPU).
     ///
     /// # Errors
-    /// Always [`SnnError::Unsupported`] in this version.
+    /// Spec errors; [`SnnError::LimitExceeded`] if the layer does not fit the adapter or the
+    /// kernel; [`SnnError::Gpu`] with the shader's label.
     pub fn new(ctx: Arc<GpuContext>, spec: &CompetitiveSpec) -> Result<Self> {
         spec.validate()?;
-        let _ = ctx;
-        Err(SnnError::Unsupported("the GPU competitive layer is not implemented yet; use --backend cpu".into()))
+        ctx.check_limit("n_input (wta.wgsl workgroup arrays)", spec.n_input as u64, MAX_INPUTS as u64)?;
+        ctx.check_limit("n_exc (wta.wgsl workgroup arrays)", spec.n_exc as u64, MAX_EXC as u64)?;
+        ctx.check_limit("max_storage_buffers_per_shader_stage", 19, ctx.limits.max_storage_buffers_per_shader_stage as u64)?;
+        let w_bytes = spec.n_input as u64 * spec.n_exc as u64 * 4;
+        ctx.check_limit("max_storage_buffer_binding_size (input weights)", w_bytes, ctx.limits.max_storage_buffer_binding_size)?;
+        let wg = 64u32.min(ctx.limits.max_compute_invocations_per_workgroup);
+        let c = Consts::new(spec);
+        let dev = &ctx.device;
+
+        let module_src = wta_module();
+        let module = ctx.scoped(&module_src.label, || {
+            dev.create_shader_module(wgpu::ShaderModuleDescriptor {
+                label: Some(&module_src.label),
+                source: wgpu::ShaderSource::Wgsl(module_src.source.as_str().into()),
+            })
+        })?;
+        let mut entries = vec![wgpu::BindGroupLayoutEntry {
+            binding: 0,
+            visibility: wgpu::ShaderStages::COMPUTE,
+            ty: wgpu::BindingType::Buffer { ty: wgpu::BufferBindingType::Uniform, has_dynamic_offset: false, min_binding_size: None },
+            count: None,
+        }];
+        for b in 1..=19u32 {
+            let read_only = matches!(b as usize, B_ACTIVE | B_CTL | 17);
+            entries.push(wgpu::BindGroupLayoutEntry {
+                binding: b,
+                visibility: wgpu::ShaderStages::COMPUTE,
+                ty: wgpu::BindingType::Buffer { ty: wgpu::BufferBindingType::Storage { read_only }, has_dynamic_offset: false, min_binding_size: None },
+                count: None,
+            });
+        }
+        let layout = dev.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor { label: Some("wta.group0"), entries: &entries });
+        let pl = dev.create_pipeline_layout(&wgpu::PipelineLayoutDescriptor { label: Some("wta.layout"), bind_group_layouts: &[Some(&layout)], immediate_size: 0 });
+        let constants = [(WORKGROUP_SIZE_OVERRIDE, wg as f64)];
+        let pipe = |entry: &str| -> Result<wgpu::ComputePipeline> {
+            let label = format!("network.wta::{entry}");
+            ctx.scoped(&label, || {
+                dev.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
+                    label: Some(&label),
+                    layout: Some(&pl),
+                    module: &module,
+                    entry_point: Some(entry),
+                    compilation_options: wgpu::PipelineCompilationOptions { constants: &constants, ..Default::default() },
+                    cache: None,
+                })
+            })
+        };
+        let pipes = [pipe("present")?, pipe("normalize")?, pipe("end_presentation")?, pipe("finish_presentation")?, pipe("reset_state")?];
+
+        let (sc, sd) = match c.stdp {
+            Some((sc, sd)) => (
+                StdpConsts { rule: sc.rule, nu_pre: sc.nu_pre, nu_post: sc.nu_post, x_tar: sc.x_tar, mu: sc.mu, w_min: sc.w_min, w_max: sc.w_max, _pad0: 0 },
+                Some(sd),
+            ),
+            None => (bytemuck::Zeroable::zeroed(), None),
+        };
+        let params = WtaParams {
+            exc: NeuronParams::from_derived(&c.exc),
+            inh: NeuronParams::from_derived(&c.inh),
+            stdp: sc,
+            n_in: c.n_in as u32,
+            n: c.n as u32,
+            batch: 1,
+            learn: 0,
+            steps_on: 0,
+            steps_total: 0,
+            max_steps: 0,
+            iter_budget: if ctx.info.device_type == wgpu::DeviceType::Cpu { SOFTWARE_ITER_BUDGET } else { u32::MAX / 2 },
+            decay_post1: sd.map_or(1.0, |d| d.decay_post1_per_step),
+            decay_post2: sd.map_or(1.0, |d| d.decay_post2_per_step),
+            w_ei: c.w_ei,
+            w_ie: c.w_ie,
+            table_len: c.pre_table.len() as u32,
+            norm_target: c.norm_target.unwrap_or(0.0),
+            theta_decay: 1.0,
+            reset_after: 0,
+            exc_rest_mv: c.exc_rest_mv,
+            inh_rest_mv: c.inh_rest_mv,
+            first_slot: 0,
+            _pad1: 0,
+        };
+        let params_buf = dev.create_buffer_init(&wgpu::util::BufferInitDescriptor {
+            label: Some("wta.params"),
+            contents: bytemuck::bytes_of(&params),
+            usage: wgpu::BufferUsages::UNIFORM | wgpu::BufferUsages::COPY_DST,
+        });
+        let w0 = spec.input.initial_dense(c.n_in, c.n, spec.seed);
+        let theta0 = vec![spec.exc.theta.map_or(0.0, |t| t.theta_init_mv); c.n];
+        let mut me = GpuCompetitive {
+            bufs: Buffers { cap: 0, bufs: vec![], group: dummy_group(&ctx, &layout) },
+            ctx,
+            c,
+            spec: spec.clone(),
+            wg,
+            params,
+            params_buf,
+            layout,
+            pipes,
+            dispatches_per_round: 2,
+        };
+        me.allocate(1, &w0, &theta0, spec.exc.v_init_mv, spec.inh.v_init_mv)?;
+        Ok(me)
     }
+
+    /// (Re)allocates per-network buffers for `cap` slots (slot 0 + cap − 1 frozen copies),
+    /// keeping the given weights and θ; slot 0 starts at the given potentials.
+    fn allocate(&mut self, cap: u32, w: &[f32], theta: &[f32], v_exc0: f32, v_inh0: f32) -> Result<()> {
+        let (n, n_in, capu) = (self.c.n, self.c.n_in, cap as usize);
+        let dev = &self.ctx.device;
+        let usage = wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_SRC | wgpu::BufferUsages::COPY_DST;
+        let lim = self.ctx.limits.max_storage_buffer_binding_size;
+        self.ctx.check_limit("max_storage_buffer_binding_size (per-network state)", (capu * n.max(n_in) * 16) as u64, lim)?;
+        let init = |label: &str, bytes: &[u8]| dev.create_buffer_init(&wgpu::util::BufferInitDescriptor { label: Some(label), contents: bytes, usage });
+        let f32s = |v: f32, len: usize| -> Vec<u8> { bytemuck::cast_slice(&vec![v; len]).to_vec() };
+        let mut v_e = vec![self.c.exc_rest_mv; capu * n];
+        let mut v_i = vec![self.c.inh_rest_mv; capu * n];
+        v_e[..n].fill(v_exc0);
+        v_i[..n].fill(v_inh0);
+        let bufs = vec![
+            self.params_buf.clone(),
+            init("wta.w", bytemuck::cast_slice(w)),
+            init("wta.theta", bytemuck::cast_slice(theta)),
+            init("wta.v_e", bytemuck::cast_slice(&v_e)),
+            init("wta.ge_e", &f32s(0.0, capu * n)),
+            init("wta.gi_e", &f32s(0.0, capu * n)),
+            init("wta.refrac_e", &f32s(0.0, capu * n)),
+            init("wta.v_i", bytemuck::cast_slice(&v_i)),
+            init("wta.ge_i", &f32s(0.0, capu * n)),
+            init("wta.refrac_i", &f32s(0.0, capu * n)),
+            init("wta.post", &f32s(0.0, capu * n * 4)),
+            init("wta.last_pre", bytemuck::cast_slice(&vec![u32::MAX; capu * n_in])),
+            init("wta.spk", &f32s(0.0, capu * n)),
+            init("wta.counts", &f32s(0.0, capu * n)),
+            init("wta.active", &f32s(0.0, capu * n_in * 2)),
+            init("wta.ctl", &f32s(0.0, capu * 4)),
+            init("wta.net", &f32s(0.0, capu * 8)),
+            init("wta.pre_table", bytemuck::cast_slice(&self.c.pre_table)),
+            init("wta.post_list", &f32s(0.0, capu * n)),
+            init("wta.gi_i", &f32s(0.0, capu * n)),
+        ];
+        let group = dev.create_bind_group(&wgpu::BindGroupDescriptor {
+            label: Some("wta.group0"),
+            layout: &self.layout,
+            entries: &bufs.iter().enumerate().map(|(k, b)| wgpu::BindGroupEntry { binding: k as u32, resource: b.as_entire_binding() }).collect::<Vec<_>>(),
+        });
+        self.bufs = Buffers { cap, bufs, group };
+        Ok(())
+    }
+
+    /// Writes the uniform for a presentation of slots `first_slot .. first_slot + batch`.
+    fn write_params(&mut self, first_slot: u32, batch: u32, opts: &PresentOptions) {
+        let total = opts.steps_on + if opts.rest == RestMode::Simulate { opts.steps_rest } else { 0 };
+        self.params.first_slot = first_slot;
+        self.params.batch = batch;
+        self.params.learn = opts.learn as u32;
+        self.params.steps_on = opts.steps_on;
+        self.params.steps_total = total;
+        self.params.max_steps = total;
+        self.params.reset_after = (opts.rest == RestMode::Reset) as u32;
+        self.params.theta_decay = self.c.theta_decay(opts.steps_on + opts.steps_rest);
+        self.ctx.queue.write_buffer(&self.params_buf, 0, bytemuck::bytes_of(&self.params));
+    }
+
+    fn pass(&self, enc: &mut wgpu::CommandEncoder, pipe: usize, groups: (u32, u32)) {
+        let mut pass = enc.begin_compute_pass(&wgpu::ComputePassDescriptor { label: Some("wta"), timestamp_writes: None });
+        pass.set_pipeline(&self.pipes[pipe]);
+        pass.set_bind_group(0, &self.bufs.group, &[]);
+        pass.dispatch_workgroups(groups.0, groups.1, 1);
+    }
+
+    /// Runs the slots of the last `write_params` until their presentations are done; returns
+    /// the counts of those slots, slot by slot.
+    fn run_slots(&mut self, normalize: bool) -> Result<Vec<u32>> {
+        let (first, batch) = (self.params.first_slot, self.params.batch);
+        let n = self.c.n;
+        let items = (self.c.n.max(self.c.n_in) as u32).div_ceil(self.wg);
+        // Clear the done flags (the kernel sets them) and the counts.
+        let net_buf = &self.bufs.bufs[B_NET];
+        let mut enc = self.ctx.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("wta.present") });
+        for b in first..first + batch {
+            self.ctx.queue.write_buffer(net_buf, b as u64 * 32 + 20, bytemuck::bytes_of(&[0u32, 0u32]));
+        }
+        enc.clear_buffer(&self.bufs.bufs[B_COUNTS], 0, None);
+        if normalize {
+            self.pass(&mut enc, P_NORMALIZE, ((n as u32).div_ceil(self.wg), 1));
+        }
+        let mut rounds = 0;
+        loop {
+            for _ in 0..self.dispatches_per_round {
+                self.pass(&mut enc, P_PRESENT, (batch, 1));
+            }
+            self.pass(&mut enc, P_END, (items, batch));
+            self.pass(&mut enc, P_FINISH, (batch, 1));
+            self.ctx.scoped("network.wta::present", || self.ctx.queue.submit([enc.finish()]))?;
+            rounds += 1;
+            let nets: Vec<NetState> = bytemuck::cast_slice::<u8, NetState>(&read_back(&self.ctx, net_buf, "wta.net")?)[first as usize..(first + batch) as usize].to_vec();
+            if let Some((b, _)) = nets.iter().enumerate().find(|(_, s)| s.overflow != 0) {
+                return Err(SnnError::Gpu {
+                    label: "network.wta::present".into(),
+                    message: format!("network {b} came within reach of llvmpipe's 65,535 loop-iteration cap; results would be wrong. Use the CPU backend or a smaller layer"),
+                });
+            }
+            if let Some((b, s)) = nets.iter().enumerate().find(|(_, s)| s.nonfinite != 0) {
+                return Err(SnnError::NonFinite { population: format!("exc (network {b})"), variable: "v/ge/gi/theta".into(), neuron: s.nonfinite as usize - 1, step: s.clock as u64 });
+            }
+            if nets.iter().all(|s| s.done != 0) {
+                let most = nets.iter().map(|s| s.dispatches).max().unwrap_or(1);
+                self.dispatches_per_round = (most + 1).max(1);
+                break;
+            }
+            if rounds > 10_000 {
+                return Err(SnnError::Gpu { label: "network.wta::present".into(), message: "presentation made no progress".into() });
+            }
+            self.dispatches_per_round = self.dispatches_per_round.saturating_mul(2).min(1024);
+            enc = self.ctx.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("wta.present.more") });
+        }
+        let counts: Vec<u32> = bytemuck::cast_slice(&read_back(&self.ctx, &self.bufs.bufs[B_COUNTS], "wta.counts")?).to_vec();
+        Ok(counts[first as usize * n..(first + batch) as usize * n].to_vec())
+    }
+
+    fn write_inputs(&self, slot: u32, active: &[(u32, u32)], key_seed: u32) {
+        let n_in = self.c.n_in as u64;
+        let flat: Vec<u32> = active.iter().flat_map(|&(j, thr)| [j, thr]).collect();
+        if !flat.is_empty() {
+            self.ctx.queue.write_buffer(&self.bufs.bufs[B_ACTIVE], slot as u64 * n_in * 8, bytemuck::cast_slice(&flat));
+        }
+        let ctl = NetCtl { key_seed, n_active: active.len() as u32, _pad0: 0, _pad1: 0 };
+        self.ctx.queue.write_buffer(&self.bufs.bufs[B_CTL], slot as u64 * 16, bytemuck::bytes_of(&ctl));
+    }
+
+    fn read_f32(&self, idx: usize, label: &str) -> Result<Vec<f32>> {
+        Ok(bytemuck::cast_slice(&read_back(&self.ctx, &self.bufs.bufs[idx], label)?).to_vec())
+    }
+}
+
+fn dummy_group(ctx: &GpuContext, layout: &wgpu::BindGroupLayout) -> wgpu::BindGroup {
+    // Replaced by `allocate` before any use; built from tiny buffers so the struct is whole.
+    let dev = &ctx.device;
+    let u = dev.create_buffer(&wgpu::BufferDescriptor { label: Some("wta.dummy.u"), size: std::mem::size_of::<WtaParams>() as u64, usage: wgpu::BufferUsages::UNIFORM, mapped_at_creation: false });
+    let s = dev.create_buffer(&wgpu::BufferDescriptor { label: Some("wta.dummy.s"), size: 64, usage: wgpu::BufferUsages::STORAGE, mapped_at_creation: false });
+    let mut entries = vec![wgpu::BindGroupEntry { binding: 0, resource: u.as_entire_binding() }];
+    for b in 1..=19 {
+        entries.push(wgpu::BindGroupEntry { binding: b, resource: s.as_entire_binding() });
+    }
+    dev.create_bind_group(&wgpu::BindGroupDescriptor { label: Some("wta.dummy"), layout, entries: &entries })
 }
 
 impl CompetitiveBackend for GpuCompetitive {
     fn describe(&self) -> String {
-        "gpu".into()
+        format!("gpu:{}", self.ctx.adapter_description()).to_lowercase()
     }
-    fn present(&mut self, _: &[f32], _: &PresentOptions) -> Result<Vec<u32>> {
-        Err(SnnError::Unsupported("gpu present".into()))
+
+    fn present(&mut self, rates_hz: &[f32], opts: &PresentOptions) -> Result<Vec<u32>> {
+        let active = self.c.active_inputs(rates_hz)?;
+        self.write_params(0, 1, opts);
+        self.write_inputs(0, &active, presentation_seed(self.c.seed, opts.key));
+        self.run_slots(opts.learn && self.c.norm_target.is_some())
     }
-    fn present_frozen_batch(&mut self, _: &[Vec<f32>], _: &PresentOptions) -> Result<Vec<Vec<u32>>> {
-        Err(SnnError::Unsupported("gpu present_frozen_batch".into()))
+
+    fn present_frozen_batch(&mut self, rates_hz: &[Vec<f32>], opts: &PresentOptions) -> Result<Vec<Vec<u32>>> {
+        let actives = rates_hz.iter().map(|r| self.c.active_inputs(r)).collect::<Result<Vec<_>>>()?;
+        let k = actives.len() as u32;
+        if k == 0 {
+            return Ok(vec![]);
+        }
+        let limit = self.ctx.limits.max_compute_workgroups_per_dimension.min(1024);
+        if k + 1 > self.bufs.cap && self.bufs.cap < limit + 1 {
+            // Grow: weights, θ and the learning slot's potentials are kept; the learning
+            // slot's conductances and traces restart from zero.
+            let w = self.weights()?;
+            let th = self.theta()?;
+            let v = self.read_f32(3, "wta.v_e")?;
+            let vi = self.read_f32(7, "wta.v_i")?;
+            let (v0, vi0) = (v.first().copied().unwrap_or(self.c.exc_rest_mv), vi.first().copied().unwrap_or(self.c.inh_rest_mv));
+            self.allocate((k + 1).min(limit + 1), &w, &th, v0, vi0)?;
+        }
+        let per_batch = (self.bufs.cap - 1) as usize;
+        let frozen = PresentOptions { learn: false, rest: RestMode::Reset, steps_rest: 0, ..*opts };
+        let items = (self.c.n.max(self.c.n_in) as u32).div_ceil(self.wg);
+        let n = self.c.n;
+        let mut out = Vec::with_capacity(actives.len());
+        for (chunk_idx, chunk) in actives.chunks(per_batch).enumerate() {
+            self.write_params(1, chunk.len() as u32, &frozen);
+            let mut enc = self.ctx.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("wta.reset") });
+            self.pass(&mut enc, P_RESET, (items, chunk.len() as u32));
+            self.ctx.queue.submit([enc.finish()]);
+            for (m, active) in chunk.iter().enumerate() {
+                let key = opts.key.wrapping_add((chunk_idx * per_batch + m) as u32);
+                self.write_inputs(m as u32 + 1, active, presentation_seed(self.c.seed, key));
+            }
+            let counts = self.run_slots(false)?;
+            out.extend(counts.chunks_exact(n).map(|c| c.to_vec()));
+        }
+        Ok(out)
     }
+
     fn weights(&mut self) -> Result<Vec<f32>> {
-        Err(SnnError::Unsupported("gpu weights".into()))
+        self.read_f32(B_W, "wta.w")
     }
+
     fn theta(&mut self) -> Result<Vec<f32>> {
-        Err(SnnError::Unsupported("gpu theta".into()))
+        self.read_f32(B_THETA, "wta.theta")
     }
-    fn load(&mut self, _: &[f32], _: &[f32]) -> Result<()> {
-        Err(SnnError::Unsupported("gpu load".into()))
+
+    fn load(&mut self, weights: &[f32], theta_mv: &[f32]) -> Result<()> {
+        if weights.len() != self.c.n_in * self.c.n || theta_mv.len() != self.c.n {
+            return Err(SnnError::invalid(
+                "loaded network",
+                format!("{} weights, {} theta", weights.len(), theta_mv.len()),
+                format!("{} weights ({} x {}), {} theta", self.c.n_in * self.c.n, self.c.n_in, self.c.n, self.c.n),
+            ));
+        }
+        self.ctx.queue.write_buffer(&self.bufs.bufs[B_W], 0, bytemuck::cast_slice(weights));
+        self.ctx.queue.write_buffer(&self.bufs.bufs[B_THETA], 0, bytemuck::cast_slice(theta_mv));
+        let _ = &self.spec;
+        Ok(())
     }
 }

@@ -1,0 +1,88 @@
+//! The competitive layer on the GPU against the CPU reference: a small Diehl & Cook network
+//! learning over a few presentations (identical spike counts, weights within tolerance), and
+//! frozen batches (identical counts, and identical to one-at-a-time).
+
+mod common;
+
+use snn_wgpu::backend::CompetitiveBackend;
+use snn_wgpu::cpu::wta::CpuCompetitive;
+use snn_wgpu::data::mnist::{embedded, Split};
+use snn_wgpu::experiments::diehl_cook::config::DcConfig;
+use snn_wgpu::gpu::wta::GpuCompetitive;
+use snn_wgpu::model::{PresentOptions, RestMode};
+
+/// Relative tolerance on weights and θ (in practice they are bit-identical on llvmpipe).
+const TOL: f32 = 1e-5;
+
+fn cfg(n: u32) -> DcConfig {
+    let mut c = DcConfig::preset("dc100").unwrap();
+    c.n_exc = n;
+    c.seed = 3;
+    c
+}
+
+fn close(a: &[f32], b: &[f32], what: &str) {
+    assert_eq!(a.len(), b.len());
+    for (k, (x, y)) in a.iter().zip(b).enumerate() {
+        assert!((x - y).abs() <= TOL * y.abs().max(1.0), "{what}[{k}]: gpu {x} vs cpu {y}");
+    }
+}
+
+fn learning_run(rest: RestMode) {
+    let Some(ctx) = common::gpu() else { return };
+    let c = cfg(24);
+    let spec = c.to_spec();
+    let data = embedded(Split::Train).unwrap();
+    let mut cpu = CpuCompetitive::new(&spec).unwrap();
+    let mut gpu = GpuCompetitive::new(ctx, &spec).unwrap();
+    close(&gpu.weights().unwrap(), &cpu.weights().unwrap(), "initial w");
+    let mut total = 0;
+    for k in 0..6u32 {
+        let opts = PresentOptions { steps_on: 700, steps_rest: 300, rest, learn: true, key: k };
+        let rates = DcConfig::rates(data.image(k as usize), 4.0);
+        let a = cpu.present(&rates, &opts).unwrap();
+        let b = gpu.present(&rates, &opts).unwrap();
+        assert_eq!(b, a, "presentation {k}: spike counts differ");
+        total += a.iter().sum::<u32>();
+        close(&gpu.theta().unwrap(), &cpu.theta().unwrap(), "theta");
+        close(&gpu.weights().unwrap(), &cpu.weights().unwrap(), "w");
+    }
+    assert!(total > 20, "too few spikes ({total}) for a meaningful comparison");
+    // STDP really ran: normalisation precedes each presentation, so columns whose neuron
+    // learned no longer sum to 78 afterwards.
+    let w = cpu.weights().unwrap();
+    let n = 24;
+    let moved = (0..n).filter(|&i| ((0..784).map(|j| w[j * n + i]).sum::<f32>() - 78.0).abs() > 1e-2).count();
+    eprintln!("{rest:?}: {total} spikes, {moved} columns changed by STDP");
+    assert!(moved > 0, "STDP changed no column");
+}
+
+#[test]
+fn learning_presentations_agree_with_simulated_rest() {
+    learning_run(RestMode::Simulate);
+}
+
+#[test]
+fn learning_presentations_agree_with_reset_rest() {
+    learning_run(RestMode::Reset);
+}
+
+#[test]
+fn frozen_batches_agree_and_match_one_at_a_time() {
+    let c = cfg(32);
+    let spec = c.to_spec();
+    let data = embedded(Split::Test).unwrap();
+    let rates: Vec<Vec<f32>> = (0..12).map(|i| DcConfig::rates(data.image(i), 2.0)).collect();
+    let opts = PresentOptions { steps_on: 700, steps_rest: 0, rest: RestMode::Reset, learn: false, key: 100 };
+    let mut cpu = CpuCompetitive::new(&spec).unwrap();
+    let batch = cpu.present_frozen_batch(&rates, &opts).unwrap();
+    // One at a time, in reverse order, gives the same counts.
+    for i in (0..rates.len()).rev() {
+        let one = cpu.present_frozen_batch(&rates[i..i + 1], &PresentOptions { key: 100 + i as u32, ..opts }).unwrap();
+        assert_eq!(one[0], batch[i], "image {i}");
+    }
+    assert!(batch.iter().map(|c| c.iter().sum::<u32>()).sum::<u32>() > 0);
+    let Some(ctx) = common::gpu() else { return };
+    let mut gpu = GpuCompetitive::new(ctx, &spec).unwrap();
+    assert_eq!(gpu.present_frozen_batch(&rates, &opts).unwrap(), batch);
+}
