@@ -11,6 +11,7 @@ struct NeuronParams {
     v_threshold_mv: f32,
     v_reset_mv: f32,
     refractory_steps: u32,
+    clamp_above_steps: u32,
     theta_frozen: u32,
     v_rest_mv: f32,
     decay_v_per_step: f32,
@@ -35,7 +36,6 @@ struct NeuronParams {
     input_t1: u32,
     _pad0: u32,
     _pad1: u32,
-    _pad2: u32,
 }
 
 // Mirrors gpu::layout::ChunkParams: how many steps one fused dispatch runs.

@@ -68,6 +68,23 @@ fn refractory_clamp_duration() {
     assert_eq!(v[11], -0.5, "spike and reset at step 11");
 }
 
+/// A 50 ms lockout with a 5 ms clamp (the Brian2 ports): v is clamped for 10 steps, then
+/// charges again, but the next spike waits for the lockout (100 steps).
+#[test]
+fn lockout_blocks_spikes_without_clamping_v() {
+    let model = NeuronModel::integrate_and_fire(1.0, -0.5).with_refractory_ms(5.0).with_lockout_ms(50.0);
+    let rec = run_traced(NetworkSpec::new("if", 1, model).with_dt_ms(0.5).with_input(InputSpec::constant(0.2)), 400, &["v"]);
+    let v = rec.trace("v", 0, 0).unwrap();
+    let times = rec.spike_times(0, 0);
+    // From -0.5, +0.2 per step: 1.1 >= 1 after 8 steps (step 7).
+    assert_eq!(times[0], 7);
+    for t in 8..=17 {
+        assert_eq!(v[t], -0.5, "step {t}: clamped");
+    }
+    assert!(v[18] > -0.5 && v[40] > 1.0, "charges after the clamp, above threshold but locked out");
+    assert_eq!(times[1], 7 + 101, "first step after the 100-step lockout");
+}
+
 /// θ after one spike at step 0: θ_k = (θ0·d + θ⁺)·d^k; with a spike every P steps θ tends to
 /// θ⁺·d^0 / (1 − d^P) right after each spike.
 #[test]

@@ -112,6 +112,16 @@ fn diehl_cook_excitatory_agrees() {
 }
 
 #[test]
+fn lockout_agrees() {
+    let model = NeuronModel::diehl_cook_excitatory().with_lockout_ms(50.0);
+    let spec = NetworkSpec::new("dc_exc_lockout", 400, model)
+        .with_seed(17)
+        .with_input(InputSpec::poisson_per_neuron(rates(400), 2.0))
+        .with_monitors(monitors(400, 1500, &["v", "theta"]));
+    check(&spec, 1500, 500);
+}
+
+#[test]
 fn diehl_cook_inhibitory_agrees() {
     let spec = NetworkSpec::new("dc_inh", 400, NeuronModel::diehl_cook_inhibitory())
         .with_seed(9)
@@ -165,6 +175,7 @@ mod common_models {
             v_threshold_mv: 1.0,
             reset: ResetMode::Hard { v_reset_mv: 0.0 },
             refractory_ms: 1.0,
+            lockout_ms: 0.0,
             v_init_mv: 0.0,
             theta: Some(ThetaParams { theta_init_mv: 0.0, theta_plus_mv: 0.2, tau_theta_ms: 200.0, frozen: false }),
         }

@@ -18,7 +18,7 @@ fn input_drive(t: u32, g: u32, thr: u32, p: NeuronParams) -> f32 {
 // The model's charge, with v clamped while refractory.
 fn charge(s: NeuronState, x: f32, p: NeuronParams) -> NeuronState {
     var o = model_charge(s, x, p);
-    if (s.refrac > 0u) {
+    if (s.refrac > p.clamp_above_steps) {
         o.v = s.v;
     }
     return o;

@@ -83,6 +83,10 @@ enum Command {
         /// Rest between presentations: simulate 150 ms (paper) or reset the state.
         #[arg(long, value_enum)]
         rest: Option<RestArg>,
+        /// Excitatory spike lockout in ms: 0 = the original code (5 ms clamp only, default);
+        /// 50 = the Brian2 ports' timer.
+        #[arg(long)]
+        lockout_ms: Option<f32>,
         /// Run directory for network.npz, config.json, receptive_fields.png, results.json.
         #[arg(long)]
         out: Option<PathBuf>,
@@ -163,9 +167,12 @@ fn label_and_test(b: &mut dyn CompetitiveBackend, cfg: &DcConfig, train_set: &Da
 fn main() -> Result<()> {
     let cli = Cli::parse();
     match cli.command {
-        Command::Train { preset, epochs, train_samples, seed, rest, out, common } => {
+        Command::Train { preset, epochs, train_samples, seed, rest, lockout_ms, out, common } => {
             let mut cfg = DcConfig::preset(&preset)?;
             cfg.seed = seed;
+            if let Some(l) = lockout_ms {
+                cfg.lockout_exc_ms = l;
+            }
             if let Some(e) = epochs {
                 cfg.epochs = e;
             }

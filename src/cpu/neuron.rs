@@ -59,7 +59,7 @@ pub fn cond_lif_charge(s: NeuronState, x: f32, p: &DerivedNeuron) -> NeuronState
     NeuronState { v: s.v + dv, ge: ge * p.decay_ge_per_step, gi: s.gi * p.decay_gi_per_step, ..s }
 }
 
-/// The model's charge (`model_charge` in WGSL), with v clamped while refractory
+/// The model's charge (`model_charge` in WGSL), with v clamped during the refractory period
 /// (`stages.wgsl::charge`).
 #[inline]
 pub fn charge(s: NeuronState, x: f32, kind: &NeuronKind, custom_params: &[f32], p: &DerivedNeuron) -> NeuronState {
@@ -79,7 +79,7 @@ pub fn charge(s: NeuronState, x: f32, kind: &NeuronKind, custom_params: &[f32], 
             o
         }
     };
-    if s.refrac > 0 {
+    if s.refrac > p.clamp_above_steps {
         o.v = s.v;
     }
     o

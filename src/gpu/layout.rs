@@ -17,6 +17,7 @@ pub struct NeuronParams {
     pub v_threshold_mv: f32,
     pub v_reset_mv: f32,
     pub refractory_steps: u32,
+    pub clamp_above_steps: u32,
     pub theta_frozen: u32,
     pub v_rest_mv: f32,
     pub decay_v_per_step: f32,
@@ -41,7 +42,6 @@ pub struct NeuronParams {
     pub input_t1: u32,
     pub _pad0: u32,
     pub _pad1: u32,
-    pub _pad2: u32,
 }
 const _: () = assert!(std::mem::size_of::<NeuronParams>() % 16 == 0);
 
@@ -53,6 +53,7 @@ impl NeuronParams {
             v_threshold_mv: d.v_threshold_mv,
             v_reset_mv: d.v_reset_mv,
             refractory_steps: d.refractory_steps,
+            clamp_above_steps: d.clamp_above_steps,
             theta_frozen: d.theta_frozen as u32,
             v_rest_mv: d.v_rest_mv,
             decay_v_per_step: d.decay_v_per_step,
@@ -173,6 +174,7 @@ pub fn mirrored_layouts() -> Vec<(&'static str, usize, Vec<(&'static str, usize)
                 ("decay_theta_per_step", offset_of!(NeuronParams, decay_theta_per_step)),
                 ("poisson_weight", offset_of!(NeuronParams, poisson_weight)),
                 ("rec_n_vars", offset_of!(NeuronParams, rec_n_vars)),
+                ("clamp_above_steps", offset_of!(NeuronParams, clamp_above_steps)),
                 ("input_t0", offset_of!(NeuronParams, input_t0)),
                 ("_pad1", offset_of!(NeuronParams, _pad1)),
             ],

@@ -9,11 +9,14 @@
 //! Each step `t`, for each neuron, with `x` the input arriving at `t` (see `model::input`):
 //!
 //! 1. **charge**: the model's subthreshold update, `s ← charge(s, x)`. While the neuron is
-//!    refractory (`refrac > 0`), `v` keeps its value (it is clamped at the reset value);
-//!    other variables (conductances, custom state) still evolve.
+//!    refractory (`refrac > clamp_above_steps`, i.e. for `refractory_ms` after a spike),
+//!    `v` keeps its value (it is clamped at the reset value); other variables
+//!    (conductances, custom state) still evolve.
 //! 2. **fire**: `spike = refrac == 0 && v >= v_threshold_mv + theta`.
 //! 3. **reset**: on a spike, hard (`v ← v_reset_mv`) or soft (`v ← v − (v_threshold_mv + θ)`),
-//!    and `refrac ← refractory_steps`; otherwise `refrac ← max(refrac − 1, 0)`.
+//!    and `refrac ← max(refractory, lockout)` in steps; otherwise `refrac ← max(refrac − 1, 0)`.
+//!    A lockout longer than the refractory period blocks spikes without clamping `v`
+//!    (the Brian2 ports' 50 ms `timer`; Diehl & Cook's own code has none).
 //! 4. **adapt**: unless frozen, `θ ← θ · decay_theta_per_step + θ⁺ · spike`.
 //!
 //! A spike at step `t` clamps `v` for steps `t+1 ..= t+refractory_steps`.
@@ -218,6 +221,9 @@ pub struct NeuronModel {
     pub reset: ResetMode,
     /// Absolute refractory period (ms), rounded to whole steps; `v` is clamped meanwhile.
     pub refractory_ms: f32,
+    /// Spike lockout (ms) counted from a spike: no spike before it ends, but `v` is only
+    /// clamped for `refractory_ms` (the Brian2 ports' 50 ms `timer`). 0: none.
+    pub lockout_ms: f32,
     /// Initial membrane potential (mV).
     pub v_init_mv: f32,
     /// Adaptive threshold, if any.
@@ -237,6 +243,7 @@ impl NeuronModel {
             v_threshold_mv,
             reset: ResetMode::Hard { v_reset_mv },
             refractory_ms: 0.0,
+            lockout_ms: 0.0,
             v_init_mv: v_reset_mv,
             theta: None,
         }
@@ -249,6 +256,7 @@ impl NeuronModel {
             v_threshold_mv,
             reset: ResetMode::Hard { v_reset_mv: params.v_rest_mv },
             refractory_ms: 0.0,
+            lockout_ms: 0.0,
             v_init_mv: params.v_rest_mv,
             theta: None,
         }
@@ -263,6 +271,7 @@ impl NeuronModel {
             v_threshold_mv: -72.0,
             reset: ResetMode::Hard { v_reset_mv: -65.0 },
             refractory_ms: 5.0,
+            lockout_ms: 0.0,
             v_init_mv: -105.0,
             theta: Some(ThetaParams {
                 theta_init_mv: 20.0,
@@ -281,6 +290,7 @@ impl NeuronModel {
             v_threshold_mv: -40.0,
             reset: ResetMode::Hard { v_reset_mv: -45.0 },
             refractory_ms: 2.0,
+            lockout_ms: 0.0,
             v_init_mv: -100.0,
             theta: None,
         }
@@ -294,6 +304,7 @@ impl NeuronModel {
             v_threshold_mv,
             reset,
             refractory_ms: 0.0,
+            lockout_ms: 0.0,
             v_init_mv: 0.0,
             theta: None,
         }
@@ -314,6 +325,12 @@ impl NeuronModel {
     /// Sets the refractory period (ms).
     pub fn with_refractory_ms(mut self, refractory_ms: f32) -> Self {
         self.refractory_ms = refractory_ms;
+        self
+    }
+
+    /// Sets the spike lockout (ms); see [`NeuronModel::lockout_ms`].
+    pub fn with_lockout_ms(mut self, lockout_ms: f32) -> Self {
+        self.lockout_ms = lockout_ms;
         self
     }
 
@@ -397,6 +414,9 @@ impl NeuronModel {
         if !(self.refractory_ms >= 0.0) || !self.refractory_ms.is_finite() {
             return Err(SnnError::invalid("refractory_ms", self.refractory_ms, "a finite value >= 0 ms"));
         }
+        if !(self.lockout_ms >= 0.0) || !self.lockout_ms.is_finite() {
+            return Err(SnnError::invalid("lockout_ms", self.lockout_ms, "a finite value >= 0 ms"));
+        }
         match &self.kind {
             NeuronKind::If => {}
             NeuronKind::Lif(p) => {
@@ -436,11 +456,14 @@ impl NeuronModel {
             Integration::Euler => 1.0 - dt_ms / tau,
             Integration::Exact => (-(dt_ms as f64) / tau as f64).exp() as f32,
         };
+        let clamp_steps = (self.refractory_ms / dt_ms).round() as u32;
+        let lock_steps = (self.lockout_ms / dt_ms).round() as u32;
         let mut d = DerivedNeuron {
             v_threshold_mv: self.v_threshold_mv,
             v_reset_mv: 0.0,
             reset_soft: false,
-            refractory_steps: (self.refractory_ms / dt_ms).round() as u32,
+            refractory_steps: clamp_steps.max(lock_steps),
+            clamp_above_steps: lock_steps.saturating_sub(clamp_steps),
             v_rest_mv: 0.0,
             decay_v_per_step: 1.0,
             dt_over_tau_m: 0.0,
@@ -522,8 +545,10 @@ pub struct DerivedNeuron {
     pub v_reset_mv: f32,
     /// Soft reset instead of hard.
     pub reset_soft: bool,
-    /// Refractory period in steps.
+    /// Steps the `refrac` counter starts at after a spike: max(refractory, lockout).
     pub refractory_steps: u32,
+    /// `v` is clamped while `refrac > clamp_above_steps` (non-zero only with a lockout).
+    pub clamp_above_steps: u32,
     /// Resting potential (mV) of LIF and conductance LIF.
     pub v_rest_mv: f32,
     /// LIF membrane decay `e^(−dt/τ_m)`.

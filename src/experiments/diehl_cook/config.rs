@@ -38,6 +38,9 @@ pub struct DcConfig {
     pub max_retries: u32,
     /// Excitatory refractory period (ms); code: 5 (Brian 1 clamp; the timer was a no-op).
     pub refractory_exc_ms: f32,
+    /// Excitatory spike lockout (ms): 0 in the original code; 50 in the Brian2 ports
+    /// (their `timer`), which caps a neuron at 20 Hz while v is clamped for only 5 ms.
+    pub lockout_exc_ms: f32,
     /// θ increment per spike (mV); code: 0.05.
     pub theta_plus_mv: f32,
     /// θ decay time constant (ms); code: 1e7.
@@ -85,6 +88,7 @@ impl DcConfig {
             min_spikes: 5,
             max_retries: 30,
             refractory_exc_ms: 5.0,
+            lockout_exc_ms: 0.0,
             theta_plus_mv: 0.05,
             tau_theta_ms: 1e7,
             norm_target: 78.0,
@@ -135,7 +139,9 @@ impl DcConfig {
 
     /// The engine's description of this network.
     pub fn to_spec(&self) -> CompetitiveSpec {
-        let mut exc = NeuronModel::diehl_cook_excitatory().with_refractory_ms(self.refractory_exc_ms);
+        let mut exc = NeuronModel::diehl_cook_excitatory()
+            .with_refractory_ms(self.refractory_exc_ms)
+            .with_lockout_ms(self.lockout_exc_ms);
         if let Some(t) = exc.theta.as_mut() {
             t.theta_plus_mv = self.theta_plus_mv;
             t.tau_theta_ms = self.tau_theta_ms;
