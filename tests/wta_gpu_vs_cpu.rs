@@ -18,6 +18,7 @@ fn cfg(n: u32) -> DcConfig {
     let mut c = DcConfig::preset("dc100").unwrap();
     c.n_exc = n;
     c.seed = 3;
+    c.input_delay_max_ms = 0.0;
     c
 }
 
@@ -85,4 +86,30 @@ fn frozen_batches_agree_and_match_one_at_a_time() {
     let Some(ctx) = common::gpu() else { return };
     let mut gpu = GpuCompetitive::new(ctx, &spec).unwrap();
     assert_eq!(gpu.present_frozen_batch(&rates, &opts).unwrap(), batch);
+}
+
+#[test]
+fn learning_with_input_delays_agrees() {
+    let Some(ctx) = common::gpu() else { return };
+    let mut c = cfg(20);
+    c.input_delay_max_ms = 10.0;
+    let spec = c.to_spec();
+    assert!(spec.input_delay_max_ms.is_some());
+    let data = embedded(Split::Train).unwrap();
+    let mut cpu = CpuCompetitive::new(&spec).unwrap();
+    let mut gpu = GpuCompetitive::new(ctx, &spec).unwrap();
+    let mut total = 0;
+    for k in 0..5u32 {
+        let opts = PresentOptions { steps_on: 700, steps_rest: 300, rest: RestMode::Simulate, learn: true, key: k };
+        let rates = DcConfig::rates(data.image(k as usize + 10), 4.0);
+        let a = cpu.present(&rates, &opts).unwrap();
+        assert_eq!(gpu.present(&rates, &opts).unwrap(), a, "presentation {k}");
+        total += a.iter().sum::<u32>();
+        close(&gpu.theta().unwrap(), &cpu.theta().unwrap(), "theta");
+        close(&gpu.weights().unwrap(), &cpu.weights().unwrap(), "w");
+    }
+    assert!(total > 20, "too few spikes ({total})");
+    let rates: Vec<Vec<f32>> = (0..6).map(|i| DcConfig::rates(data.image(i), 2.0)).collect();
+    let opts = PresentOptions { steps_on: 700, steps_rest: 0, rest: RestMode::Reset, learn: false, key: 50 };
+    assert_eq!(gpu.present_frozen_batch(&rates, &opts).unwrap(), cpu.present_frozen_batch(&rates, &opts).unwrap());
 }

@@ -32,7 +32,8 @@ struct WtaParams {
     inh_rest_mv: f32,
     // Network slots first_slot .. first_slot + batch take part (workgroup/y index + first_slot).
     first_slot: u32,
-    _pad1: u32,
+    // Ring slots of the input-delay history: max delay + 1 (1: no delays).
+    delay_slots: u32,
 }
 
 // Mirrors gpu::layout::NetCtl: written by the host before each presentation.
@@ -56,6 +57,14 @@ struct NetState {
 }
 
 const NEVER: u32 = 0xffffffffu;
+
+// The presynaptic trace of a spike (or arrival) at step `last`, read from the decay table.
+fn pre_trace(last: u32, clock: u32) -> f32 {
+    if (last != NEVER && clock - last < wp.table_len) {
+        return pre_table[clock - last];
+    }
+    return 0.0;
+}
 const MAX_INPUTS: u32 = 1024u;
 const MAX_EXC: u32 = 8192u;
 const OVERFLOW_MARK: u32 = 64000u;
@@ -84,6 +93,18 @@ const OVERFLOW_MARK: u32 = 64000u;
 // Scratch: the excitatory neurons that spiked this step, per network.
 @group(0) @binding(18) var<storage, read_write> post_list: array<u32>;
 @group(0) @binding(19) var<storage, read_write> gi_i: array<f32>;
+// Input delays in steps, four u8 per word, synapse k = j * n + i.
+@group(0) @binding(20) var<storage, read> delays: array<u32>;
+// Input spike history ring, per network and slot: [count, j0, j1, ...] (n_in + 1 words).
+@group(0) @binding(21) var<storage, read_write> hist: array<u32>;
+
+fn delay_of(k: u32) -> u32 {
+    return (delays[k / 4u] >> (8u * (k % 4u))) & 0xffu;
+}
+
+fn hist_base(b: u32, slot: u32) -> u32 {
+    return (b * wp.delay_slots + slot) * (wp.n_in + 1u);
+}
 
 var<workgroup> in_words: array<atomic<u32>, 32>;
 var<workgroup> exc_words: array<atomic<u32>, 256>;
@@ -152,14 +173,20 @@ fn present(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) 
                     let j = q * 32u + firstTrailingBit(bits);
                     in_list[c] = j;
                     c = c + 1u;
-                    if (wp.learn != 0u) {
+                    if (wp.delay_slots > 1u) {
+                        hist[hist_base(b, clock % wp.delay_slots) + c] = j;
+                    } else if (wp.learn != 0u) {
                         last_pre[b * wp.n_in + j] = clock;
                     }
                     bits = bits & (bits - 1u);
                 }
             }
             in_count = c;
+            if (wp.delay_slots > 1u) {
+                hist[hist_base(b, clock % wp.delay_slots)] = c;
+            }
         }
+        storageBarrier();
         let n_in_spikes = workgroupUniformLoad(&in_count);
         let inh_prev_count = inh_prev;
         // 2-3. propagate, neuron stages, depression; one invocation per neuron at a time.
@@ -167,9 +194,25 @@ fn present(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) 
             iters = iters + 1u;
             let g = b * n + i;
             var x = 0.0;
-            for (var m = 0u; m < n_in_spikes; m = m + 1u) {
-                iters = iters + 1u;
-                x = x + w[in_list[m] * n + i];
+            if (wp.delay_slots > 1u) {
+                // Arrivals now: spikes of step clock - lag on synapses of delay lag.
+                for (var lag = 0u; lag < wp.delay_slots; lag = lag + 1u) {
+                    iters = iters + 1u;
+                    let base = hist_base(b, (clock + wp.delay_slots - lag) % wp.delay_slots);
+                    let cnt = hist[base];
+                    for (var m = 0u; m < cnt; m = m + 1u) {
+                        iters = iters + 1u;
+                        let k = hist[base + 1u + m] * n + i;
+                        if (delay_of(k) == lag) {
+                            x = x + w[k];
+                        }
+                    }
+                }
+            } else {
+                for (var m = 0u; m < n_in_spikes; m = m + 1u) {
+                    iters = iters + 1u;
+                    x = x + w[in_list[m] * n + i];
+                }
             }
             let flags = spk[g];
             let exc_prev = (flags & 1u) != 0u;
@@ -209,10 +252,27 @@ fn present(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) 
                 var pt = post[g];
                 pt.x = pt.x * wp.decay_post1;
                 pt.y = pt.y * wp.decay_post2;
-                for (var m = 0u; m < n_in_spikes; m = m + 1u) {
-                    iters = iters + 1u;
-                    let idx = in_list[m] * n + i;
-                    w[idx] = on_pre(w[idx], pt.x, wp.stdp);
+                if (wp.delay_slots > 1u) {
+                    // Depression at arrival, per synapse; last_pre is per synapse then.
+                    for (var lag = 0u; lag < wp.delay_slots; lag = lag + 1u) {
+                        iters = iters + 1u;
+                        let base = hist_base(b, (clock + wp.delay_slots - lag) % wp.delay_slots);
+                        let cnt = hist[base];
+                        for (var m = 0u; m < cnt; m = m + 1u) {
+                            iters = iters + 1u;
+                            let k = hist[base + 1u + m] * n + i;
+                            if (delay_of(k) == lag) {
+                                w[k] = on_pre(w[k], pt.x, wp.stdp);
+                                last_pre[k] = clock;
+                            }
+                        }
+                    }
+                } else {
+                    for (var m = 0u; m < n_in_spikes; m = m + 1u) {
+                        iters = iters + 1u;
+                        let idx = in_list[m] * n + i;
+                        w[idx] = on_pre(w[idx], pt.x, wp.stdp);
+                    }
                 }
                 if (se) {
                     pt.z = pt.y;
@@ -248,15 +308,15 @@ fn present(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) 
             if (n_post > 0u) {
                 for (var j = l; j < wp.n_in; j = j + WG) {
                     iters = iters + 1u;
-                    let last = last_pre[b * wp.n_in + j];
-                    var pre = 0.0;
-                    if (last != NEVER && clock - last < wp.table_len) {
-                        pre = pre_table[clock - last];
-                    }
+                    let pre_in = pre_trace(last_pre[b * wp.n_in + j], clock);
                     for (var m = 0u; m < n_post; m = m + 1u) {
                         iters = iters + 1u;
                         let i = post_list[b * n + m];
                         let idx = j * n + i;
+                        var pre = pre_in;
+                        if (wp.delay_slots > 1u) {
+                            pre = pre_trace(last_pre[idx], clock);
+                        }
                         w[idx] = on_post(w[idx], pre, post[b * n + i].z, wp.stdp);
                     }
                 }
@@ -325,7 +385,16 @@ fn reset_neuron(b: u32, i: u32) {
         post[g] = vec4<f32>(0.0);
         spk[g] = 0u;
     }
-    if (i < wp.n_in) {
+    if (wp.delay_slots > 1u) {
+        if (i < wp.delay_slots) {
+            hist[hist_base(b, i)] = 0u;
+        }
+        if (i < wp.n && b == 0u) {
+            for (var j = 0u; j < wp.n_in; j = j + 1u) {
+                last_pre[j * wp.n + i] = NEVER;
+            }
+        }
+    } else if (i < wp.n_in) {
         last_pre[b * wp.n_in + i] = NEVER;
     }
 }

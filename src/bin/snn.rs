@@ -87,6 +87,10 @@ enum Command {
         /// 50 = the Brian2 ports' timer.
         #[arg(long)]
         lockout_ms: Option<f32>,
+        /// Largest input delay in ms (uniform per synapse; 10 in the original code, the
+        /// default); 0 turns delays off.
+        #[arg(long)]
+        input_delay_ms: Option<f32>,
         /// Run directory for network.npz, config.json, receptive_fields.png, results.json.
         #[arg(long)]
         out: Option<PathBuf>,
@@ -167,11 +171,14 @@ fn label_and_test(b: &mut dyn CompetitiveBackend, cfg: &DcConfig, train_set: &Da
 fn main() -> Result<()> {
     let cli = Cli::parse();
     match cli.command {
-        Command::Train { preset, epochs, train_samples, seed, rest, lockout_ms, out, common } => {
+        Command::Train { preset, epochs, train_samples, seed, rest, lockout_ms, input_delay_ms, out, common } => {
             let mut cfg = DcConfig::preset(&preset)?;
             cfg.seed = seed;
             if let Some(l) = lockout_ms {
                 cfg.lockout_exc_ms = l;
+            }
+            if let Some(d) = input_delay_ms {
+                cfg.input_delay_max_ms = d;
             }
             if let Some(e) = epochs {
                 cfg.epochs = e;

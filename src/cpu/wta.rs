@@ -38,6 +38,42 @@ pub(crate) struct Consts {
     pub tau_theta_ms: f32,
     pub norm_target: Option<f32>,
     pub seed: u32,
+    /// Input delays, when on.
+    pub delays: Option<Delays>,
+}
+
+/// Per-synapse input delays, bucketed for event-driven delivery: `items[offsets[j·S + L] ..
+/// offsets[j·S + L + 1]]` are the excitatory neurons (ascending) that input `j` reaches `L`
+/// steps after it spikes.
+#[derive(Clone)]
+pub(crate) struct Delays {
+    /// Ring slots S = max delay + 1.
+    pub slots: u32,
+    /// Delay of each synapse `[input][exc]`, in steps.
+    pub steps: Vec<u8>,
+    offsets: Vec<u32>,
+    items: Vec<u32>,
+}
+
+impl Delays {
+    fn new(steps: Vec<u8>, slots: u32, n_in: usize, n: usize) -> Self {
+        let s = slots as usize;
+        let mut offsets = Vec::with_capacity(n_in * s + 1);
+        let mut items = Vec::with_capacity(n_in * n);
+        offsets.push(0);
+        for j in 0..n_in {
+            for l in 0..s {
+                items.extend((0..n as u32).filter(|&i| steps[j * n + i as usize] as usize == l));
+                offsets.push(items.len() as u32);
+            }
+        }
+        Delays { slots, steps, offsets, items }
+    }
+
+    fn targets(&self, j: u32, lag: u32) -> &[u32] {
+        let k = (j * self.slots + lag) as usize;
+        &self.items[self.offsets[k] as usize..self.offsets[k + 1] as usize]
+    }
 }
 
 impl Consts {
@@ -68,6 +104,7 @@ impl Consts {
             tau_theta_ms: spec.exc.theta.map_or(f32::INFINITY, |t| t.tau_theta_ms),
             norm_target: spec.norm_target,
             seed: spec.seed,
+            delays: crate::model::wta::input_delays(spec).map(|(d, slots)| Delays::new(d, slots, spec.n_input as usize, spec.n_exc as usize)),
         }
     }
 
@@ -116,6 +153,10 @@ pub(crate) struct NetState {
     clock: u32,
     x_e: Vec<f32>,
     spikes_in: Vec<u32>,
+    /// With delays: the input spikes of the last `slots` steps (ring, by clock), and the
+    /// last arrival step of each synapse `[input][exc]`.
+    hist: Vec<Vec<u32>>,
+    last_arrival: Vec<u32>,
 }
 
 impl NetState {
@@ -134,6 +175,8 @@ impl NetState {
             clock: 0,
             x_e: vec![0.0; c.n],
             spikes_in: Vec::with_capacity(c.n_in),
+            hist: vec![vec![]; c.delays.as_ref().map_or(0, |d| d.slots as usize)],
+            last_arrival: if c.delays.is_some() { vec![NEVER; c.n_in * c.n] } else { vec![] },
         }
     }
 
@@ -151,6 +194,8 @@ impl NetState {
         self.exc_spiked.fill(false);
         self.inh_spiked.fill(false);
         self.inh_count = 0;
+        self.hist.iter_mut().for_each(|h| h.clear());
+        self.last_arrival.fill(NEVER);
     }
 }
 
@@ -170,12 +215,29 @@ pub(crate) fn step(c: &Consts, w: &mut [f32], theta: &mut [f32], st: &mut NetSta
             st.spikes_in.push(j);
         }
     }
-    // 2. propagate: x_e[i] = Σ_j w[j][i] over the inputs that spiked, ascending j.
+    // 2. propagate: x_e[i] = Σ_j w[j][i] over the inputs that spiked, ascending j; with
+    // delays, over the spikes arriving now, by lag ascending, then j ascending.
     st.x_e.fill(0.0);
-    for &j in &st.spikes_in {
-        let row = &w[j as usize * n..(j as usize + 1) * n];
-        for (x, &wj) in st.x_e.iter_mut().zip(row) {
-            *x += wj;
+    if let Some(d) = &c.delays {
+        let slots = d.slots;
+        let slot = (st.clock % slots) as usize;
+        st.hist[slot].clear();
+        st.hist[slot].extend_from_slice(&st.spikes_in);
+        for lag in 0..slots {
+            let h = &st.hist[((st.clock + slots - lag) % slots) as usize];
+            for &j in h {
+                let row = &w[j as usize * n..(j as usize + 1) * n];
+                for &i in d.targets(j, lag) {
+                    st.x_e[i as usize] += row[i as usize];
+                }
+            }
+        }
+    } else {
+        for &j in &st.spikes_in {
+            let row = &w[j as usize * n..(j as usize + 1) * n];
+            for (x, &wj) in st.x_e.iter_mut().zip(row) {
+                *x += wj;
+            }
         }
     }
     // 3. excitatory stages, lateral inhibition from the inhibitory spikes of t − 1.
@@ -220,12 +282,28 @@ pub(crate) fn step(c: &Consts, w: &mut [f32], theta: &mut [f32], st: &mut NetSta
             *p *= sd.decay_post2_per_step;
         }
         let now = st.clock;
-        for &j in &st.spikes_in {
-            let row = &mut w[j as usize * n..(j as usize + 1) * n];
-            for (wj, &p1) in row.iter_mut().zip(&st.post1) {
-                *wj = on_pre(*wj, p1, sc);
+        let trace = |last: u32| if last == NEVER { 0.0 } else { c.pre_table.get((now - last) as usize).copied().unwrap_or(0.0) };
+        if let Some(d) = &c.delays {
+            // Depression at arrival, per synapse (Brian2's on_pre runs at the delayed arrival).
+            let slots = d.slots;
+            for lag in 0..slots {
+                let h = &st.hist[((now + slots - lag) % slots) as usize];
+                for &j in h {
+                    for &i in d.targets(j, lag) {
+                        let k = j as usize * n + i as usize;
+                        w[k] = on_pre(w[k], st.post1[i as usize], sc);
+                        st.last_arrival[k] = now;
+                    }
+                }
             }
-            st.last_pre[j as usize] = now;
+        } else {
+            for &j in &st.spikes_in {
+                let row = &mut w[j as usize * n..(j as usize + 1) * n];
+                for (wj, &p1) in row.iter_mut().zip(&st.post1) {
+                    *wj = on_pre(*wj, p1, sc);
+                }
+                st.last_pre[j as usize] = now;
+            }
         }
         for i in 0..n {
             if !st.exc_spiked[i] {
@@ -233,9 +311,8 @@ pub(crate) fn step(c: &Consts, w: &mut [f32], theta: &mut [f32], st: &mut NetSta
             }
             let p2b = st.post2[i];
             for j in 0..c.n_in {
-                let last = st.last_pre[j];
-                let pre = if last == NEVER { 0.0 } else { c.pre_table.get((now - last) as usize).copied().unwrap_or(0.0) };
                 let k = j * n + i;
+                let pre = if c.delays.is_some() { trace(st.last_arrival[k]) } else { trace(st.last_pre[j]) };
                 w[k] = on_post(w[k], pre, p2b, sc);
             }
             st.post1[i] = 1.0;

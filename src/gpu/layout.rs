@@ -131,7 +131,7 @@ pub struct WtaParams {
     pub exc_rest_mv: f32,
     pub inh_rest_mv: f32,
     pub first_slot: u32,
-    pub _pad1: u32,
+    pub delay_slots: u32,
 }
 const _: () = assert!(std::mem::size_of::<WtaParams>() % 16 == 0);
 
@@ -189,7 +189,7 @@ pub fn mirrored_layouts() -> Vec<(&'static str, usize, Vec<(&'static str, usize)
                 ("n_in", offset_of!(WtaParams, n_in)),
                 ("iter_budget", offset_of!(WtaParams, iter_budget)),
                 ("theta_decay", offset_of!(WtaParams, theta_decay)),
-                ("_pad1", offset_of!(WtaParams, _pad1)),
+                ("delay_slots", offset_of!(WtaParams, delay_slots)),
             ],
         ),
         ("StdpConsts", size_of::<StdpConsts>(), vec![("mu", offset_of!(StdpConsts, mu)), ("w_max", offset_of!(StdpConsts, w_max))]),

@@ -41,6 +41,8 @@ const B_COUNTS: usize = 13;
 const B_ACTIVE: usize = 14;
 const B_CTL: usize = 15;
 const B_NET: usize = 16;
+/// Storage bindings of wta.wgsl (1..=N_STORAGE).
+const N_STORAGE: u32 = 21;
 
 /// The competitive layer on a wgpu device.
 pub struct GpuCompetitive {
@@ -73,7 +75,7 @@ impl GpuCompetitive {
         spec.validate()?;
         ctx.check_limit("n_input (wta.wgsl workgroup arrays)", spec.n_input as u64, MAX_INPUTS as u64)?;
         ctx.check_limit("n_exc (wta.wgsl workgroup arrays)", spec.n_exc as u64, MAX_EXC as u64)?;
-        ctx.check_limit("max_storage_buffers_per_shader_stage", 19, ctx.limits.max_storage_buffers_per_shader_stage as u64)?;
+        ctx.check_limit("max_storage_buffers_per_shader_stage", N_STORAGE as u64, ctx.limits.max_storage_buffers_per_shader_stage as u64)?;
         let w_bytes = spec.n_input as u64 * spec.n_exc as u64 * 4;
         ctx.check_limit("max_storage_buffer_binding_size (input weights)", w_bytes, ctx.limits.max_storage_buffer_binding_size)?;
         let wg = 64u32.min(ctx.limits.max_compute_invocations_per_workgroup);
@@ -93,8 +95,8 @@ impl GpuCompetitive {
             ty: wgpu::BindingType::Buffer { ty: wgpu::BufferBindingType::Uniform, has_dynamic_offset: false, min_binding_size: None },
             count: None,
         }];
-        for b in 1..=19u32 {
-            let read_only = matches!(b as usize, B_ACTIVE | B_CTL | 17);
+        for b in 1..=N_STORAGE {
+            let read_only = matches!(b as usize, B_ACTIVE | B_CTL | 17 | 20);
             entries.push(wgpu::BindGroupLayoutEntry {
                 binding: b,
                 visibility: wgpu::ShaderStages::COMPUTE,
@@ -150,7 +152,7 @@ impl GpuCompetitive {
             exc_rest_mv: c.exc_rest_mv,
             inh_rest_mv: c.inh_rest_mv,
             first_slot: 0,
-            _pad1: 0,
+            delay_slots: c.delays.as_ref().map_or(1, |d| d.slots),
         };
         let params_buf = dev.create_buffer_init(&wgpu::util::BufferInitDescriptor {
             label: Some("wta.params"),
@@ -185,6 +187,12 @@ impl GpuCompetitive {
         self.ctx.check_limit("max_storage_buffer_binding_size (per-network state)", (capu * n.max(n_in) * 16) as u64, lim)?;
         let init = |label: &str, bytes: &[u8]| dev.create_buffer_init(&wgpu::util::BufferInitDescriptor { label: Some(label), contents: bytes, usage });
         let f32s = |v: f32, len: usize| -> Vec<u8> { bytemuck::cast_slice(&vec![v; len]).to_vec() };
+        let slots = self.c.delays.as_ref().map_or(1, |d| d.slots as usize);
+        let last_pre_len = if self.c.delays.is_some() { (capu * n_in).max(n_in * n) } else { capu * n_in };
+        let delays_packed: Vec<u32> = match &self.c.delays {
+            Some(d) => d.steps.chunks(4).map(|q| q.iter().enumerate().fold(0u32, |acc, (k, &x)| acc | (x as u32) << (8 * k))).collect(),
+            None => vec![0],
+        };
         let mut v_e = vec![self.c.exc_rest_mv; capu * n];
         let mut v_i = vec![self.c.inh_rest_mv; capu * n];
         v_e[..n].fill(v_exc0);
@@ -201,7 +209,7 @@ impl GpuCompetitive {
             init("wta.ge_i", &f32s(0.0, capu * n)),
             init("wta.refrac_i", &f32s(0.0, capu * n)),
             init("wta.post", &f32s(0.0, capu * n * 4)),
-            init("wta.last_pre", bytemuck::cast_slice(&vec![u32::MAX; capu * n_in])),
+            init("wta.last_pre", bytemuck::cast_slice(&vec![u32::MAX; last_pre_len])),
             init("wta.spk", &f32s(0.0, capu * n)),
             init("wta.counts", &f32s(0.0, capu * n)),
             init("wta.active", &f32s(0.0, capu * n_in * 2)),
@@ -210,6 +218,8 @@ impl GpuCompetitive {
             init("wta.pre_table", bytemuck::cast_slice(&self.c.pre_table)),
             init("wta.post_list", &f32s(0.0, capu * n)),
             init("wta.gi_i", &f32s(0.0, capu * n)),
+            init("wta.delays", bytemuck::cast_slice(&delays_packed)),
+            init("wta.hist", &f32s(0.0, capu * slots * (n_in + 1))),
         ];
         let group = dev.create_bind_group(&wgpu::BindGroupDescriptor {
             label: Some("wta.group0"),
@@ -312,7 +322,7 @@ fn dummy_group(ctx: &GpuContext, layout: &wgpu::BindGroupLayout) -> wgpu::BindGr
     let u = dev.create_buffer(&wgpu::BufferDescriptor { label: Some("wta.dummy.u"), size: std::mem::size_of::<WtaParams>() as u64, usage: wgpu::BufferUsages::UNIFORM, mapped_at_creation: false });
     let s = dev.create_buffer(&wgpu::BufferDescriptor { label: Some("wta.dummy.s"), size: 64, usage: wgpu::BufferUsages::STORAGE, mapped_at_creation: false });
     let mut entries = vec![wgpu::BindGroupEntry { binding: 0, resource: u.as_entire_binding() }];
-    for b in 1..=19 {
+    for b in 1..=N_STORAGE {
         entries.push(wgpu::BindGroupEntry { binding: b, resource: s.as_entire_binding() });
     }
     dev.create_bind_group(&wgpu::BindGroupDescriptor { label: Some("wta.dummy"), layout, entries: &entries })

@@ -53,7 +53,11 @@ pub struct CompetitiveSpec {
     pub inh_to_exc: Projection,
     /// Column-sum target of the input weights, applied before each learning presentation.
     pub norm_target: Option<f32>,
-    /// Seed for the weight initialisation and the input spikes.
+    /// Heterogeneous input delays: each input synapse gets a delay drawn uniformly from
+    /// `[0, max)` ms (10 ms in the original code), rounded to whole steps. `None`: every
+    /// input spike arrives in the step it is drawn.
+    pub input_delay_max_ms: Option<f32>,
+    /// Seed for the weight initialisation, the delays and the input spikes.
     pub seed: u32,
 }
 
@@ -100,6 +104,11 @@ impl CompetitiveSpec {
         if let Some(s) = &self.stdp {
             s.validate(self.dt_ms)?;
         }
+        if let Some(d) = self.input_delay_max_ms {
+            if !(d >= 0.0 && d.is_finite()) || d / self.dt_ms > 254.0 {
+                return Err(SnnError::invalid("input_delay_max_ms", d, format!("a delay in [0, {}] ms (at most 254 steps)", 254.0 * self.dt_ms)));
+            }
+        }
         if let Some(t) = self.norm_target {
             if !(t > 0.0 && t.is_finite()) {
                 return Err(SnnError::invalid("norm_target", t, "a finite column sum > 0"));
@@ -116,6 +125,23 @@ impl CompetitiveSpec {
         };
         (w(&self.exc_to_inh), w(&self.inh_to_exc))
     }
+}
+
+/// Per-synapse input delays in steps, `[input][exc]`, and the number of ring slots
+/// (`max + 1`) a backend needs to hold the recent input spikes. Drawn from the counter-based
+/// RNG, so both backends get the same delays: `round(U[0,1) · max_ms / dt)`.
+pub fn input_delays(spec: &CompetitiveSpec) -> Option<(Vec<u8>, u32)> {
+    let max_ms = spec.input_delay_max_ms?;
+    let max_steps = max_ms / spec.dt_ms;
+    let n = spec.n_input as usize * spec.n_exc as usize;
+    let d: Vec<u8> = (0..n)
+        .map(|k| {
+            let u = (crate::encode::rng::rng_u32(spec.seed, 0xDE1A_0000, k as u32) >> 8) as f32 / (1u32 << 24) as f32;
+            (u * max_steps).round() as u8
+        })
+        .collect();
+    let slots = d.iter().copied().max().unwrap_or(0) as u32 + 1;
+    Some((d, slots))
 }
 
 /// What happens between two presentations.

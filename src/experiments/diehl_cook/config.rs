@@ -53,6 +53,9 @@ pub struct DcConfig {
     pub w_inh_exc: f32,
     /// STDP rule and rates; code: triplet, 1e-4 / 1e-2, τ 20/20/40 ms.
     pub stdp: StdpParams,
+    /// Heterogeneous input delays, uniform in [0, this) ms per synapse; code: 10. 0 turns
+    /// them off (every input spike arrives in the step it is drawn).
+    pub input_delay_max_ms: f32,
     /// Upper bound of input weights; code: 1.
     pub w_max: f32,
     /// RNG seed (weights and input spikes).
@@ -96,6 +99,7 @@ impl DcConfig {
             w_inh_exc: 17.0,
             stdp: StdpParams::diehl_cook(),
             w_max: 1.0,
+            input_delay_max_ms: 10.0,
             seed: 0,
         })
     }
@@ -163,6 +167,7 @@ impl DcConfig {
             exc_to_inh: Projection::fixed(Connectivity::OneToOne, Target::Ge, self.w_exc_inh),
             inh_to_exc: Projection::fixed(Connectivity::AllButSelf, Target::Gi, self.w_inh_exc),
             norm_target: Some(self.norm_target),
+            input_delay_max_ms: (self.input_delay_max_ms > 0.0).then_some(self.input_delay_max_ms),
             seed: self.seed,
         }
     }
