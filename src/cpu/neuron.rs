@@ -52,18 +52,28 @@ pub fn lif_charge(s: NeuronState, x: f32, p: &DerivedNeuron) -> NeuronState {
 }
 
 /// `shaders/neuron/cond_lif.wgsl::cond_lif_charge`.
-#[inline]
+#[inline(always)]
 pub fn cond_lif_charge(s: NeuronState, x: f32, p: &DerivedNeuron) -> NeuronState {
     let ge = s.ge + x;
     let dv = ((p.v_rest_mv - s.v) + ge * (p.e_exc_mv - s.v) + s.gi * (p.e_inh_mv - s.v)) * p.dt_over_tau_m;
     NeuronState { v: s.v + dv, ge: ge * p.decay_ge_per_step, gi: s.gi * p.decay_gi_per_step, ..s }
 }
 
+/// The refractory clamp of `stages.wgsl::charge`: `o` is the model's charge of `s`; `v` keeps
+/// its old value while the neuron is refractory.
+#[inline(always)]
+pub fn clamp_refractory(s: &NeuronState, mut o: NeuronState, p: &DerivedNeuron) -> NeuronState {
+    if s.refrac > p.clamp_above_steps {
+        o.v = s.v;
+    }
+    o
+}
+
 /// The model's charge (`model_charge` in WGSL), with v clamped during the refractory period
 /// (`stages.wgsl::charge`).
 #[inline]
 pub fn charge(s: NeuronState, x: f32, kind: &NeuronKind, custom_params: &[f32], p: &DerivedNeuron) -> NeuronState {
-    let mut o = match kind {
+    let o = match kind {
         NeuronKind::If => if_charge(s, x, p),
         NeuronKind::Lif(_) => lif_charge(s, x, p),
         NeuronKind::CondLif(_) => cond_lif_charge(s, x, p),
@@ -79,20 +89,17 @@ pub fn charge(s: NeuronState, x: f32, kind: &NeuronKind, custom_params: &[f32], 
             o
         }
     };
-    if s.refrac > p.clamp_above_steps {
-        o.v = s.v;
-    }
-    o
+    clamp_refractory(&s, o, p)
 }
 
 /// `stages.wgsl::fire`.
-#[inline]
+#[inline(always)]
 pub fn fire(s: NeuronState, p: &DerivedNeuron) -> bool {
     s.refrac == 0 && s.v >= p.v_threshold_mv + s.theta
 }
 
 /// `stages.wgsl::reset`.
-#[inline]
+#[inline(always)]
 pub fn reset(s: NeuronState, spike: bool, p: &DerivedNeuron) -> NeuronState {
     let mut o = s;
     if spike {
@@ -105,7 +112,7 @@ pub fn reset(s: NeuronState, spike: bool, p: &DerivedNeuron) -> NeuronState {
 }
 
 /// `stages.wgsl::adapt`.
-#[inline]
+#[inline(always)]
 pub fn adapt(s: NeuronState, spike: bool, p: &DerivedNeuron) -> NeuronState {
     let mut o = s;
     if !p.theta_frozen {

@@ -5,7 +5,7 @@
 //! that spiked, and touches a weight column only when its excitatory neuron spiked. Frozen
 //! batches run in parallel with rayon, one network copy per worker.
 
-use super::neuron::{adapt, charge, fire, reset, NeuronState};
+use super::neuron::{adapt, clamp_refractory, cond_lif_charge, fire, reset, NeuronState};
 use super::stdp::{on_post, on_pre, StdpConsts};
 use crate::backend::CompetitiveBackend;
 use crate::encode::rng::{probability_threshold, rng_u32};
@@ -27,8 +27,6 @@ pub(crate) struct Consts {
     pub dt_ms: f32,
     pub exc: DerivedNeuron,
     pub inh: DerivedNeuron,
-    pub exc_kind: NeuronKind,
-    pub inh_kind: NeuronKind,
     pub exc_rest_mv: f32,
     pub inh_rest_mv: f32,
     pub w_ei: f32,
@@ -93,8 +91,6 @@ impl Consts {
             dt_ms: spec.dt_ms,
             exc,
             inh: spec.inh.derive(spec.dt_ms),
-            exc_kind: spec.exc.kind.clone(),
-            inh_kind: spec.inh.kind.clone(),
             exc_rest_mv: rest(&spec.exc),
             inh_rest_mv: rest(&spec.inh),
             w_ei,
@@ -245,7 +241,9 @@ pub(crate) fn step(c: &Consts, w: &mut [f32], theta: &mut [f32], st: &mut NetSta
         let mut s = st.exc[i];
         s.theta = theta[i];
         s.gi += c.w_ie * (inh_prev_count - st.inh_prev[i] as u32) as f32;
-        s = charge(s, st.x_e[i], &c.exc_kind, &[], &c.exc);
+        // Both populations are conductance LIF (CompetitiveSpec::validate): `charge` of the
+        // stage order, without the per-neuron model dispatch.
+        s = clamp_refractory(&s, cond_lif_charge(s, st.x_e[i], &c.exc), &c.exc);
         let spike = fire(s, &c.exc);
         s = reset(s, spike, &c.exc);
         if learn {
@@ -259,7 +257,8 @@ pub(crate) fn step(c: &Consts, w: &mut [f32], theta: &mut [f32], st: &mut NetSta
     let mut inh_count = 0;
     for i in 0..n {
         let x = if st.exc_prev[i] { c.w_ei } else { 0.0 };
-        let mut s = charge(st.inh[i], x, &c.inh_kind, &[], &c.inh);
+        let s0 = st.inh[i];
+        let mut s = clamp_refractory(&s0, cond_lif_charge(s0, x, &c.inh), &c.inh);
         let spike = fire(s, &c.inh);
         s = reset(s, spike, &c.inh);
         st.inh[i] = s;
