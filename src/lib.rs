@@ -32,6 +32,8 @@
 //! ```
 #![warn(missing_docs)]
 #![cfg_attr(not(test), deny(clippy::unwrap_used))]
+// `!(x > 0.0)` is deliberate throughout validation: unlike `x <= 0.0`, it also rejects NaN.
+#![allow(clippy::neg_cmp_op_on_partial_ord)]
 
 pub mod backend;
 pub mod cpu;

@@ -198,7 +198,8 @@ impl NetState {
 /// One step of the competitive layer (model::wta step order). `t` counts from the start of
 /// the presentation (it keys the input spikes); `active` is empty during rest. Spikes within
 /// the counting window are added to `counts`.
-#[allow(clippy::too_many_arguments)]
+// Neuron i indexes several parallel arrays, as in the kernel: index loops read clearer.
+#[allow(clippy::too_many_arguments, clippy::needless_range_loop)]
 pub(crate) fn step(c: &Consts, w: &mut [f32], theta: &mut [f32], st: &mut NetState, t: u32, key_seed: u32, active: &[(u32, u32)], learn: bool, counts: Option<&mut [u32]>) {
     let n = c.n;
     std::mem::swap(&mut st.exc_spiked, &mut st.exc_prev);

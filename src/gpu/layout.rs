@@ -43,7 +43,7 @@ pub struct NeuronParams {
     pub _pad0: u32,
     pub _pad1: u32,
 }
-const _: () = assert!(std::mem::size_of::<NeuronParams>() % 16 == 0);
+const _: () = assert!(std::mem::size_of::<NeuronParams>().is_multiple_of(16));
 
 impl NeuronParams {
     /// Fills the model constants from `d`; the caller sets sizes, input and monitors.
@@ -133,7 +133,7 @@ pub struct WtaParams {
     pub first_slot: u32,
     pub delay_slots: u32,
 }
-const _: () = assert!(std::mem::size_of::<WtaParams>() % 16 == 0);
+const _: () = assert!(std::mem::size_of::<WtaParams>().is_multiple_of(16));
 
 /// Mirrors `NetCtl` (storage, per network): written by the host before a presentation.
 #[repr(C)]
@@ -159,8 +159,11 @@ pub struct NetState {
     pub _pad0: u32,
 }
 
-/// (struct name in WGSL, size, [(field, offset)]) for every mirrored struct, for the layout test.
-pub fn mirrored_layouts() -> Vec<(&'static str, usize, Vec<(&'static str, usize)>)> {
+/// A mirrored struct's WGSL name, Rust size and (field, offset) pairs.
+pub type StructLayout = (&'static str, usize, Vec<(&'static str, usize)>);
+
+/// Every mirrored struct's layout, for the naga layout test.
+pub fn mirrored_layouts() -> Vec<StructLayout> {
     use std::mem::{offset_of, size_of};
     vec![
         (

@@ -79,7 +79,7 @@ impl StdpParams {
             }
         }
         if let StdpRule::WeightDependent { x_tar, mu } = self.rule {
-            if !x_tar.is_finite() || !(mu > 0.0 && mu.is_finite()) {
+            if !(x_tar.is_finite() && mu > 0.0 && mu.is_finite()) {
                 return Err(SnnError::invalid("stdp.rule.mu / x_tar", format!("mu {mu}, x_tar {x_tar}"), "finite, mu > 0"));
             }
         }
