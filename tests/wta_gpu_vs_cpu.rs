@@ -9,6 +9,7 @@ use snn_wgpu::cpu::wta::CpuCompetitive;
 use snn_wgpu::data::mnist::{embedded, Split};
 use snn_wgpu::experiments::diehl_cook::config::DcConfig;
 use snn_wgpu::gpu::wta::GpuCompetitive;
+use snn_wgpu::gpu::Schedule;
 use snn_wgpu::model::{PresentOptions, RestMode};
 
 /// Relative tolerance on weights and θ (in practice they are bit-identical on llvmpipe).
@@ -35,18 +36,21 @@ fn learning_run(rest: RestMode) {
     let spec = c.to_spec();
     let data = embedded(Split::Train).unwrap();
     let mut cpu = CpuCompetitive::new(&spec).unwrap();
-    let mut gpu = GpuCompetitive::new(ctx, &spec).unwrap();
-    close(&gpu.weights().unwrap(), &cpu.weights().unwrap(), "initial w");
+    let mut fused = GpuCompetitive::new(ctx.clone(), &spec).unwrap();
+    let mut stepwise = GpuCompetitive::with_schedule(ctx, &spec, Schedule::Stepwise).unwrap();
+    close(&fused.weights().unwrap(), &cpu.weights().unwrap(), "initial w");
     let mut total = 0;
     for k in 0..6u32 {
         let opts = PresentOptions { steps_on: 700, steps_rest: 300, rest, learn: true, key: k };
         let rates = DcConfig::rates(data.image(k as usize), 4.0);
         let a = cpu.present(&rates, &opts).unwrap();
-        let b = gpu.present(&rates, &opts).unwrap();
-        assert_eq!(b, a, "presentation {k}: spike counts differ");
         total += a.iter().sum::<u32>();
-        close(&gpu.theta().unwrap(), &cpu.theta().unwrap(), "theta");
-        close(&gpu.weights().unwrap(), &cpu.weights().unwrap(), "w");
+        for gpu in [&mut fused, &mut stepwise] {
+            let what = gpu.describe();
+            assert_eq!(gpu.present(&rates, &opts).unwrap(), a, "{what}, presentation {k}: spike counts differ");
+            close(&gpu.theta().unwrap(), &cpu.theta().unwrap(), &format!("{what} theta"));
+            close(&gpu.weights().unwrap(), &cpu.weights().unwrap(), &format!("{what} w"));
+        }
     }
     assert!(total > 20, "too few spikes ({total}) for a meaningful comparison");
     // STDP really ran: normalisation precedes each presentation, so columns whose neuron
@@ -84,8 +88,10 @@ fn frozen_batches_agree_and_match_one_at_a_time() {
     }
     assert!(batch.iter().map(|c| c.iter().sum::<u32>()).sum::<u32>() > 0);
     let Some(ctx) = common::gpu() else { return };
-    let mut gpu = GpuCompetitive::new(ctx, &spec).unwrap();
-    assert_eq!(gpu.present_frozen_batch(&rates, &opts).unwrap(), batch);
+    for schedule in [Schedule::Fused, Schedule::Stepwise] {
+        let mut gpu = GpuCompetitive::with_schedule(ctx.clone(), &spec, schedule).unwrap();
+        assert_eq!(gpu.present_frozen_batch(&rates, &opts).unwrap(), batch, "{schedule:?}");
+    }
 }
 
 #[test]
@@ -97,16 +103,19 @@ fn learning_with_input_delays_agrees() {
     assert!(spec.input_delay_max_ms.is_some());
     let data = embedded(Split::Train).unwrap();
     let mut cpu = CpuCompetitive::new(&spec).unwrap();
-    let mut gpu = GpuCompetitive::new(ctx, &spec).unwrap();
+    let mut gpu = GpuCompetitive::new(ctx.clone(), &spec).unwrap();
+    let mut stepwise = GpuCompetitive::with_schedule(ctx, &spec, Schedule::Stepwise).unwrap();
     let mut total = 0;
     for k in 0..5u32 {
         let opts = PresentOptions { steps_on: 700, steps_rest: 300, rest: RestMode::Simulate, learn: true, key: k };
         let rates = DcConfig::rates(data.image(k as usize + 10), 4.0);
         let a = cpu.present(&rates, &opts).unwrap();
-        assert_eq!(gpu.present(&rates, &opts).unwrap(), a, "presentation {k}");
         total += a.iter().sum::<u32>();
-        close(&gpu.theta().unwrap(), &cpu.theta().unwrap(), "theta");
-        close(&gpu.weights().unwrap(), &cpu.weights().unwrap(), "w");
+        for g in [&mut gpu, &mut stepwise] {
+            assert_eq!(g.present(&rates, &opts).unwrap(), a, "{}, presentation {k}", g.describe());
+            close(&g.theta().unwrap(), &cpu.theta().unwrap(), "theta");
+            close(&g.weights().unwrap(), &cpu.weights().unwrap(), "w");
+        }
     }
     assert!(total > 20, "too few spikes ({total})");
     let rates: Vec<Vec<f32>> = (0..6).map(|i| DcConfig::rates(data.image(i), 2.0)).collect();

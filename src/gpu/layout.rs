@@ -156,7 +156,11 @@ pub struct NetState {
     pub nonfinite: u32,
     pub done: u32,
     pub dispatches: u32,
+    pub inh_next: u32,
+    pub n_post: u32,
     pub _pad0: u32,
+    pub _pad1: u32,
+    pub _pad2: u32,
 }
 
 /// A mirrored struct's WGSL name, Rust size and (field, offset) pairs.

@@ -8,7 +8,7 @@
 //! readback of the spike counts and the control block; more dispatches follow only if
 //! llvmpipe's loop budget cut the presentation short.
 
-use super::backend::read_back;
+use super::backend::{read_back, Schedule};
 use super::context::GpuContext;
 use super::layout::{NetCtl, NetState, NeuronParams, StdpConsts, WtaParams};
 use super::shaders::{wta_module, WORKGROUP_SIZE_OVERRIDE};
@@ -53,7 +53,8 @@ pub struct GpuCompetitive {
     params: WtaParams,
     params_buf: wgpu::Buffer,
     layout: wgpu::BindGroupLayout,
-    pipes: [wgpu::ComputePipeline; 5],
+    pipes: Vec<wgpu::ComputePipeline>,
+    schedule: Schedule,
     bufs: Buffers,
     /// Present dispatches recorded per round (learned from the last presentation).
     dispatches_per_round: u32,
@@ -64,6 +65,8 @@ const P_NORMALIZE: usize = 1;
 const P_END: usize = 2;
 const P_FINISH: usize = 3;
 const P_RESET: usize = 4;
+/// Stepwise entry points, in step order.
+const STEPWISE: [&str; 6] = ["ws_input", "ws_neurons", "ws_collect", "ws_stdp_pre", "ws_stdp_post", "ws_tick"];
 
 impl GpuCompetitive {
     /// Builds pipelines and buffers for `spec` (initial weights from its seed, as the CPU).
@@ -72,6 +75,15 @@ impl GpuCompetitive {
     /// Spec errors; [`SnnError::LimitExceeded`] if the layer does not fit the adapter or the
     /// kernel; [`SnnError::Gpu`] with the shader's label.
     pub fn new(ctx: Arc<GpuContext>, spec: &CompetitiveSpec) -> Result<Self> {
+        Self::with_schedule(ctx, spec, Schedule::Fused)
+    }
+
+    /// As [`Self::new`], with the schedule chosen: `Fused` (the default) or `Stepwise` (a
+    /// dispatch per stage per step; for checking and debugging).
+    ///
+    /// # Errors
+    /// As [`Self::new`].
+    pub fn with_schedule(ctx: Arc<GpuContext>, spec: &CompetitiveSpec, schedule: Schedule) -> Result<Self> {
         spec.validate()?;
         ctx.check_limit("n_input (wta.wgsl workgroup arrays)", spec.n_input as u64, MAX_INPUTS as u64)?;
         ctx.check_limit("n_exc (wta.wgsl workgroup arrays)", spec.n_exc as u64, MAX_EXC as u64)?;
@@ -120,7 +132,10 @@ impl GpuCompetitive {
                 })
             })
         };
-        let pipes = [pipe("present")?, pipe("normalize")?, pipe("end_presentation")?, pipe("finish_presentation")?, pipe("reset_state")?];
+        let mut pipes = vec![pipe("present")?, pipe("normalize")?, pipe("end_presentation")?, pipe("finish_presentation")?, pipe("reset_state")?];
+        for entry in STEPWISE {
+            pipes.push(pipe(entry)?);
+        }
 
         let (sc, sd) = match c.stdp {
             Some((sc, sd)) => (
@@ -171,6 +186,7 @@ impl GpuCompetitive {
             params_buf,
             layout,
             pipes,
+            schedule,
             dispatches_per_round: 2,
         };
         me.allocate(1, &w0, &theta0, spec.exc.v_init_mv, spec.inh.v_init_mv)?;
@@ -214,7 +230,7 @@ impl GpuCompetitive {
             init("wta.counts", &f32s(0.0, capu * n)),
             init("wta.active", &f32s(0.0, capu * n_in * 2)),
             init("wta.ctl", &f32s(0.0, capu * 4)),
-            init("wta.net", &f32s(0.0, capu * 8)),
+            init("wta.net", &vec![0u8; capu * std::mem::size_of::<NetState>()]),
             init("wta.pre_table", bytemuck::cast_slice(&self.c.pre_table)),
             init("wta.post_list", &f32s(0.0, capu * n)),
             init("wta.gi_i", &f32s(0.0, capu * n)),
@@ -261,7 +277,8 @@ impl GpuCompetitive {
         let net_buf = &self.bufs.bufs[B_NET];
         let mut enc = self.ctx.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("wta.present") });
         for b in first..first + batch {
-            self.ctx.queue.write_buffer(net_buf, b as u64 * 32 + 20, bytemuck::bytes_of(&[0u32, 0u32]));
+            let at = b as u64 * std::mem::size_of::<NetState>() as u64 + std::mem::offset_of!(NetState, done) as u64;
+            self.ctx.queue.write_buffer(net_buf, at, bytemuck::bytes_of(&[0u32, 0u32]));
         }
         enc.clear_buffer(&self.bufs.bufs[B_COUNTS], 0, None);
         if normalize {
@@ -269,8 +286,27 @@ impl GpuCompetitive {
         }
         let mut rounds = 0;
         loop {
-            for _ in 0..self.dispatches_per_round {
-                self.pass(&mut enc, P_PRESENT, (batch, 1));
+            match self.schedule {
+                Schedule::Fused => {
+                    for _ in 0..self.dispatches_per_round {
+                        self.pass(&mut enc, P_PRESENT, (batch, 1));
+                    }
+                }
+                Schedule::Stepwise => {
+                    let per_neuron = ((n as u32).div_ceil(self.wg), batch);
+                    let per_input = ((self.c.n_in as u32).div_ceil(self.wg), batch);
+                    let learn = self.params.learn != 0;
+                    for _ in 0..self.params.steps_total {
+                        self.pass(&mut enc, 5, (batch, 1));
+                        self.pass(&mut enc, 6, per_neuron);
+                        self.pass(&mut enc, 7, (batch, 1));
+                        if learn {
+                            self.pass(&mut enc, 8, per_neuron);
+                            self.pass(&mut enc, 9, per_input);
+                        }
+                        self.pass(&mut enc, 10, (batch, 1));
+                    }
+                }
             }
             self.pass(&mut enc, P_END, (items, batch));
             self.pass(&mut enc, P_FINISH, (batch, 1));
@@ -330,7 +366,7 @@ fn dummy_group(ctx: &GpuContext, layout: &wgpu::BindGroupLayout) -> wgpu::BindGr
 
 impl CompetitiveBackend for GpuCompetitive {
     fn describe(&self) -> String {
-        format!("gpu:{}", self.ctx.adapter_description()).to_lowercase()
+        format!("gpu:{}, {:?}", self.ctx.adapter_description(), self.schedule).to_lowercase()
     }
 
     fn present(&mut self, rates_hz: &[f32], opts: &PresentOptions) -> Result<Vec<u32>> {

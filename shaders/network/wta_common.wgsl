@@ -1,0 +1,240 @@
+// wta_common.wgsl: the competitive layer (model::wta): structs, bindings, and the step's
+// stages as functions shared by the fused schedule (wta_fused.wgsl) and the stepwise one
+// (wta_step.wgsl). Neuron stages come from neuron/stages.wgsl, weight updates from
+// plasticity/stdp.wgsl; the step order is model::wta's, the same as cpu::wta::step.
+
+// Mirrors gpu::layout::WtaParams.
+struct WtaParams {
+    exc: NeuronParams,
+    inh: NeuronParams,
+    stdp: StdpConsts,
+    n_in: u32,
+    n: u32,
+    batch: u32,
+    learn: u32,
+    steps_on: u32,
+    steps_total: u32,
+    max_steps: u32,
+    iter_budget: u32,
+    decay_post1: f32,
+    decay_post2: f32,
+    w_ei: f32,
+    w_ie: f32,
+    table_len: u32,
+    norm_target: f32,
+    theta_decay: f32,
+    reset_after: u32,
+    exc_rest_mv: f32,
+    inh_rest_mv: f32,
+    // Network slots first_slot .. first_slot + batch take part (workgroup/y index + first_slot).
+    first_slot: u32,
+    // Ring slots of the input-delay history: max delay + 1 (1: no delays).
+    delay_slots: u32,
+}
+
+// Mirrors gpu::layout::NetCtl: written by the host before each presentation.
+struct NetCtl {
+    key_seed: u32,
+    n_active: u32,
+    _pad0: u32,
+    _pad1: u32,
+}
+
+// Mirrors gpu::layout::NetState: owned by the kernels.
+struct NetState {
+    t: u32,
+    clock: u32,
+    inh_count: u32,
+    overflow: u32,
+    nonfinite: u32,
+    done: u32,
+    dispatches: u32,
+    // Stepwise schedule: spikes of the current step, counted by ws_collect.
+    inh_next: u32,
+    n_post: u32,
+    _pad0: u32,
+    _pad1: u32,
+    _pad2: u32,
+}
+
+const NEVER: u32 = 0xffffffffu;
+
+// The presynaptic trace of a spike (or arrival) at step `last`, read from the decay table.
+fn pre_trace(last: u32, clock: u32) -> f32 {
+    if (last != NEVER && clock - last < wp.table_len) {
+        return pre_table[clock - last];
+    }
+    return 0.0;
+}
+const MAX_INPUTS: u32 = 1024u;
+const MAX_EXC: u32 = 8192u;
+const OVERFLOW_MARK: u32 = 64000u;
+
+@group(0) @binding(0) var<uniform> wp: WtaParams;
+@group(0) @binding(1) var<storage, read_write> w: array<f32>;
+@group(0) @binding(2) var<storage, read_write> theta: array<f32>;
+@group(0) @binding(3) var<storage, read_write> v_e: array<f32>;
+@group(0) @binding(4) var<storage, read_write> ge_e: array<f32>;
+@group(0) @binding(5) var<storage, read_write> gi_e: array<f32>;
+@group(0) @binding(6) var<storage, read_write> refrac_e: array<u32>;
+@group(0) @binding(7) var<storage, read_write> v_i: array<f32>;
+@group(0) @binding(8) var<storage, read_write> ge_i: array<f32>;
+@group(0) @binding(9) var<storage, read_write> refrac_i: array<u32>;
+// post1, post2, post2_before per excitatory neuron, interleaved.
+@group(0) @binding(10) var<storage, read_write> post: array<vec4<f32>>;
+@group(0) @binding(11) var<storage, read_write> last_pre: array<u32>;
+// Spike flags of the latest step: bit 0 excitatory, bit 1 inhibitory.
+@group(0) @binding(12) var<storage, read_write> spk: array<u32>;
+@group(0) @binding(13) var<storage, read_write> counts: array<u32>;
+// Active inputs of each network: (input index, Poisson threshold), ascending index.
+@group(0) @binding(14) var<storage, read> active_in: array<vec2<u32>>;
+@group(0) @binding(15) var<storage, read> ctl: array<NetCtl>;
+@group(0) @binding(16) var<storage, read_write> net: array<NetState>;
+@group(0) @binding(17) var<storage, read> pre_table: array<f32>;
+// Scratch: the excitatory neurons that spiked this step, per network.
+@group(0) @binding(18) var<storage, read_write> post_list: array<u32>;
+@group(0) @binding(19) var<storage, read_write> gi_i: array<f32>;
+// Input delays in steps, four u8 per word, synapse k = j * n + i.
+@group(0) @binding(20) var<storage, read> delays: array<u32>;
+// Input spike history ring, per network and slot: [count, j0, j1, ...] (n_in + 1 words).
+@group(0) @binding(21) var<storage, read_write> hist: array<u32>;
+
+fn delay_of(k: u32) -> u32 {
+    return (delays[k / 4u] >> (8u * (k % 4u))) & 0xffu;
+}
+
+fn hist_base(b: u32, slot: u32) -> u32 {
+    return (b * wp.delay_slots + slot) * (wp.n_in + 1u);
+}
+
+
+// Loop iterations of this invocation in this dispatch (the fused schedule's budget).
+var<private> iters: u32;
+
+// Appends input j to the spike list of step `clock` (ascending j), and for the no-delay
+// rule records its spike step as the presynaptic trace.
+fn record_input_spike(b: u32, j: u32, c: u32, clock: u32) {
+    hist[hist_base(b, clock % wp.delay_slots) + 1u + c] = j;
+    if (wp.delay_slots == 1u && wp.learn != 0u) {
+        last_pre[b * wp.n_in + j] = clock;
+    }
+}
+
+fn set_input_count(b: u32, c: u32, clock: u32) {
+    hist[hist_base(b, clock % wp.delay_slots)] = c;
+}
+
+// 2. propagate: the input arriving at neuron i now, summed by lag, then ascending j.
+fn propagate(b: u32, i: u32, clock: u32) -> f32 {
+    let n = wp.n;
+    var x = 0.0;
+    for (var lag = 0u; lag < wp.delay_slots; lag = lag + 1u) {
+        iters = iters + 1u;
+        let base = hist_base(b, (clock + wp.delay_slots - lag) % wp.delay_slots);
+        let cnt = hist[base];
+        for (var m = 0u; m < cnt; m = m + 1u) {
+            iters = iters + 1u;
+            let k = hist[base + 1u + m] * n + i;
+            if (wp.delay_slots == 1u || delay_of(k) == lag) {
+                x = x + w[k];
+            }
+        }
+    }
+    return x;
+}
+
+// 3. the neuron stages of excitatory neuron i and its inhibitory partner, the spike flags,
+// the counts, and (learning) the post-trace decay. Returns the flags (bit 0 exc, bit 1 inh).
+fn neuron_step(b: u32, i: u32, t: u32, clock: u32, inh_prev_count: u32) -> u32 {
+    let g = b * wp.n + i;
+    let x = propagate(b, i, clock);
+    let flags = spk[g];
+    let exc_prev = (flags & 1u) != 0u;
+    let inh_prev_i = (flags & 2u) != 0u;
+    var e = NeuronState(v_e[g], theta[i], refrac_e[g], ge_e[g], gi_e[g]);
+    e.gi = e.gi + wp.w_ie * f32(inh_prev_count - select(0u, 1u, inh_prev_i));
+    e = charge(e, x, wp.exc);
+    let se = fire(e, wp.exc);
+    e = reset(e, se, wp.exc);
+    if (wp.learn != 0u) {
+        e = adapt(e, se, wp.exc);
+        theta[i] = e.theta;
+    }
+    v_e[g] = e.v;
+    ge_e[g] = e.ge;
+    gi_e[g] = e.gi;
+    refrac_e[g] = e.refrac;
+    var h = NeuronState(v_i[g], 0.0, refrac_i[g], ge_i[g], gi_i[g]);
+    h = charge(h, select(0.0, wp.w_ei, exc_prev), wp.inh);
+    let si = fire(h, wp.inh);
+    h = reset(h, si, wp.inh);
+    v_i[g] = h.v;
+    ge_i[g] = h.ge;
+    gi_i[g] = h.gi;
+    refrac_i[g] = h.refrac;
+    let out = select(0u, 1u, se) | select(0u, 2u, si);
+    spk[g] = out;
+    if (se && t < wp.steps_on) {
+        counts[g] = counts[g] + 1u;
+    }
+    if (wp.learn != 0u) {
+        var pt = post[g];
+        pt.x = pt.x * wp.decay_post1;
+        pt.y = pt.y * wp.decay_post2;
+        if (se) {
+            pt.z = pt.y;
+        }
+        post[g] = pt;
+    }
+    return out;
+}
+
+// 4a. plasticity, depression: every input spike arriving at neuron i now (per synapse with
+// delays, where the arrival becomes the synapse's presynaptic trace).
+fn depress_column(b: u32, i: u32, clock: u32) {
+    let n = wp.n;
+    let post1 = post[b * n + i].x;
+    for (var lag = 0u; lag < wp.delay_slots; lag = lag + 1u) {
+        iters = iters + 1u;
+        let base = hist_base(b, (clock + wp.delay_slots - lag) % wp.delay_slots);
+        let cnt = hist[base];
+        for (var m = 0u; m < cnt; m = m + 1u) {
+            iters = iters + 1u;
+            let k = hist[base + 1u + m] * n + i;
+            if (wp.delay_slots == 1u) {
+                w[k] = on_pre(w[k], post1, wp.stdp);
+            } else if (delay_of(k) == lag) {
+                w[k] = on_pre(w[k], post1, wp.stdp);
+                last_pre[k] = clock;
+            }
+        }
+    }
+}
+
+// 4b. after depression, a spike of neuron i sets its post traces to 1.
+fn mark_post(b: u32, i: u32) {
+    let g = b * wp.n + i;
+    if ((spk[g] & 1u) != 0u) {
+        var pt = post[g];
+        pt.x = 1.0;
+        pt.y = 1.0;
+        post[g] = pt;
+    }
+}
+
+// 4c. potentiation of input j's synapses onto the n_post excitatory neurons that spiked
+// (post_list), with post2 from before their spike (post.z).
+fn potentiate_row(b: u32, j: u32, clock: u32, n_post: u32) {
+    let n = wp.n;
+    let pre_in = pre_trace(last_pre[b * wp.n_in + j], clock);
+    for (var m = 0u; m < n_post; m = m + 1u) {
+        iters = iters + 1u;
+        let i = post_list[b * n + m];
+        let idx = j * n + i;
+        var pre = pre_in;
+        if (wp.delay_slots > 1u) {
+            pre = pre_trace(last_pre[idx], clock);
+        }
+        w[idx] = on_post(w[idx], pre, post[b * n + i].z, wp.stdp);
+    }
+}

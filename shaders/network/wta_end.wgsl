@@ -1,0 +1,108 @@
+// wta_end.wgsl: the per-presentation passes of the competitive layer, shared by both
+// schedules: normalisation before, the end-of-presentation passes after, and the reset.
+
+fn finite(x: f32) -> bool {
+    return x == x && abs(x) <= 0x1.fffffep+127f;
+}
+
+// Column normalisation before a learning presentation: one invocation per excitatory
+// neuron, sums in ascending input order (as cpu::synapse::normalize_columns).
+@compute @workgroup_size(WG)
+fn normalize(@builtin(global_invocation_id) gid: vec3<u32>) {
+    let i = gid.x;
+    if (i >= wp.n) {
+        return;
+    }
+    var s = 0.0;
+    for (var j = 0u; j < wp.n_in; j = j + 1u) {
+        s = s + w[j * wp.n + i];
+    }
+    var f = 1.0;
+    if (s > 0.0) {
+        f = wp.norm_target / s;
+    }
+    for (var j = 0u; j < wp.n_in; j = j + 1u) {
+        w[j * wp.n + i] = w[j * wp.n + i] * f;
+    }
+}
+
+fn reset_neuron(b: u32, i: u32) {
+    if (i < wp.n) {
+        let g = b * wp.n + i;
+        v_e[g] = wp.exc_rest_mv;
+        ge_e[g] = 0.0;
+        gi_e[g] = 0.0;
+        refrac_e[g] = 0u;
+        v_i[g] = wp.inh_rest_mv;
+        ge_i[g] = 0.0;
+        gi_i[g] = 0.0;
+        refrac_i[g] = 0u;
+        post[g] = vec4<f32>(0.0);
+        spk[g] = 0u;
+    }
+    if (i < wp.delay_slots) {
+        hist[hist_base(b, i)] = 0u;
+    }
+    if (wp.delay_slots > 1u) {
+        if (i < wp.n && b == 0u) {
+            for (var j = 0u; j < wp.n_in; j = j + 1u) {
+                last_pre[j * wp.n + i] = NEVER;
+            }
+        }
+    } else if (i < wp.n_in) {
+        last_pre[b * wp.n_in + i] = NEVER;
+    }
+}
+
+// After a presentation, once it is complete (t >= steps_total; a no-op otherwise): θ decay
+// (learning), the rest-state reset (RestMode::Reset), a NaN/Inf check, t back to 0 and the
+// done flag. Invocation (x, y): item x of network y.
+@compute @workgroup_size(WG)
+fn end_presentation(@builtin(global_invocation_id) gid: vec3<u32>) {
+    let i = gid.x;
+    let b = gid.y + wp.first_slot;
+    if (gid.y >= wp.batch || net[b].t < wp.steps_total) {
+        return;
+    }
+    if (i < wp.n) {
+        let g = b * wp.n + i;
+        if (wp.learn != 0u && b == 0u) {
+            theta[i] = theta[i] * wp.theta_decay;
+        }
+        if (!finite(v_e[g]) || !finite(ge_e[g]) || !finite(gi_e[g]) || !finite(theta[i])) {
+            net[b].nonfinite = i + 1u;
+        }
+    }
+    if (wp.reset_after != 0u) {
+        reset_neuron(b, i);
+    }
+}
+
+// Completes end_presentation once every invocation has read t (a separate dispatch).
+@compute @workgroup_size(1)
+fn finish_presentation(@builtin(global_invocation_id) gid: vec3<u32>) {
+    let b = gid.x + wp.first_slot;
+    if (gid.x >= wp.batch || net[b].t < wp.steps_total) {
+        return;
+    }
+    net[b].t = 0u;
+    net[b].done = 1u;
+    if (wp.reset_after != 0u) {
+        net[b].inh_count = 0u;
+    }
+}
+
+// Puts networks into the rest state (frozen batches start from it).
+@compute @workgroup_size(WG)
+fn reset_state(@builtin(global_invocation_id) gid: vec3<u32>) {
+    let b = gid.y + wp.first_slot;
+    if (gid.y >= wp.batch) {
+        return;
+    }
+    reset_neuron(b, gid.x);
+    if (gid.x == 0u) {
+        net[b].t = 0u;
+        net[b].inh_count = 0u;
+        net[b].done = 0u;
+    }
+}
