@@ -132,11 +132,46 @@ impl Consts {
     }
 }
 
+/// One population's state, one array per variable (as the GPU buffers).
+#[derive(Clone)]
+pub(crate) struct Pop {
+    pub v: Vec<f32>,
+    pub ge: Vec<f32>,
+    pub gi: Vec<f32>,
+    pub refrac: Vec<u32>,
+}
+
+impl Pop {
+    fn new(n: usize, v0: f32) -> Self {
+        Pop { v: vec![v0; n], ge: vec![0.0; n], gi: vec![0.0; n], refrac: vec![0; n] }
+    }
+
+    #[inline(always)]
+    fn load(&self, i: usize, theta: f32) -> NeuronState {
+        NeuronState { v: self.v[i], theta, refrac: self.refrac[i], ge: self.ge[i], gi: self.gi[i], custom: [0.0; 8] }
+    }
+
+    #[inline(always)]
+    fn store(&mut self, i: usize, s: &NeuronState) {
+        self.v[i] = s.v;
+        self.ge[i] = s.ge;
+        self.gi[i] = s.gi;
+        self.refrac[i] = s.refrac;
+    }
+
+    fn reset(&mut self, v_rest: f32) {
+        self.v.fill(v_rest);
+        self.ge.fill(0.0);
+        self.gi.fill(0.0);
+        self.refrac.fill(0);
+    }
+}
+
 /// The dynamic state of one network copy (everything but weights and θ).
 #[derive(Clone)]
 pub(crate) struct NetState {
-    exc: Vec<NeuronState>,
-    inh: Vec<NeuronState>,
+    exc: Pop,
+    inh: Pop,
     post1: Vec<f32>,
     post2: Vec<f32>,
     last_pre: Vec<u32>,
@@ -158,8 +193,8 @@ pub(crate) struct NetState {
 impl NetState {
     pub fn new(c: &Consts, exc_init_mv: f32, inh_init_mv: f32) -> Self {
         NetState {
-            exc: vec![NeuronState { v: exc_init_mv, ..Default::default() }; c.n],
-            inh: vec![NeuronState { v: inh_init_mv, ..Default::default() }; c.n],
+            exc: Pop::new(c.n, exc_init_mv),
+            inh: Pop::new(c.n, inh_init_mv),
             post1: vec![0.0; c.n],
             post2: vec![0.0; c.n],
             last_pre: vec![NEVER; c.n_in],
@@ -178,12 +213,8 @@ impl NetState {
 
     /// The rest state: v at rest, conductances, refractory counters, spikes and traces zero.
     pub fn reset(&mut self, c: &Consts) {
-        for s in &mut self.exc {
-            *s = NeuronState { v: c.exc_rest_mv, ..Default::default() };
-        }
-        for s in &mut self.inh {
-            *s = NeuronState { v: c.inh_rest_mv, ..Default::default() };
-        }
+        self.exc.reset(c.exc_rest_mv);
+        self.inh.reset(c.inh_rest_mv);
         self.post1.fill(0.0);
         self.post2.fill(0.0);
         self.last_pre.fill(NEVER);
@@ -239,8 +270,7 @@ pub(crate) fn step(c: &Consts, w: &mut [f32], theta: &mut [f32], st: &mut NetSta
     }
     // 3. excitatory stages, lateral inhibition from the inhibitory spikes of t − 1.
     for i in 0..n {
-        let mut s = st.exc[i];
-        s.theta = theta[i];
+        let mut s = st.exc.load(i, theta[i]);
         s.gi += c.w_ie * (inh_prev_count - st.inh_prev[i] as u32) as f32;
         // Both populations are conductance LIF (CompetitiveSpec::validate): `charge` of the
         // stage order, without the per-neuron model dispatch.
@@ -251,18 +281,18 @@ pub(crate) fn step(c: &Consts, w: &mut [f32], theta: &mut [f32], st: &mut NetSta
             s = adapt(s, spike, &c.exc);
         }
         theta[i] = s.theta;
-        st.exc[i] = s;
+        st.exc.store(i, &s);
         st.exc_spiked[i] = spike;
     }
     // Inhibitory stages, driven one-to-one by the excitatory spikes of t − 1.
     let mut inh_count = 0;
     for i in 0..n {
         let x = if st.exc_prev[i] { c.w_ei } else { 0.0 };
-        let s0 = st.inh[i];
+        let s0 = st.inh.load(i, 0.0);
         let mut s = clamp_refractory(&s0, cond_lif_charge(s0, x, &c.inh), &c.inh);
         let spike = fire(s, &c.inh);
         s = reset(s, spike, &c.inh);
-        st.inh[i] = s;
+        st.inh.store(i, &s);
         st.inh_spiked[i] = spike;
         inh_count += spike as u32;
     }
@@ -378,9 +408,9 @@ impl CpuCompetitive {
             it.position(|v| !v.is_finite())
         }
         let checks = [
-            ("v", first_bad(self.st.exc.iter().map(|s| s.v))),
-            ("ge", first_bad(self.st.exc.iter().map(|s| s.ge))),
-            ("gi", first_bad(self.st.exc.iter().map(|s| s.gi))),
+            ("v", first_bad(self.st.exc.v.iter().copied())),
+            ("ge", first_bad(self.st.exc.ge.iter().copied())),
+            ("gi", first_bad(self.st.exc.gi.iter().copied())),
             ("theta", first_bad(self.theta.iter().copied())),
             ("w", first_bad(self.w.iter().copied())),
         ];
