@@ -152,6 +152,30 @@ fn largest_network_agrees_across_chunks() {
     check(&spec, 1000, 1000);
 }
 
+/// Canary for llvmpipe's silent loop cap: the same run in one dispatch (each invocation
+/// looping 1000 × 101 times, past 65,535) goes wrong on a software adapter, which is why the
+/// engine chunks. On a real GPU (no cap) the unchunked run must still agree.
+#[test]
+fn unchunked_fused_run_shows_the_loop_cap() {
+    let Some(ctx) = common::gpu() else { return };
+    let spec = NetworkSpec::new("canary", 6400, NeuronModel::diehl_cook_excitatory())
+        .with_seed(21)
+        .with_input(InputSpec::poisson_per_neuron(rates(6400), 2.0))
+        .with_monitors(MonitorSpec { spikes: Some(0..1000), state: None });
+    let mut cpu = CpuBackend::new(&spec).unwrap();
+    cpu.run(1000).unwrap();
+    let want = cpu.recording().unwrap().total_spikes();
+    let opts = GpuBackendOptions { max_steps_per_dispatch: Some(1000), ..Default::default() };
+    let mut gpu = GpuBackend::new(ctx.clone(), &spec, opts).unwrap();
+    gpu.run(1000).unwrap();
+    let got = gpu.recording().unwrap().total_spikes();
+    if ctx.is_software() {
+        assert_ne!(got, want, "llvmpipe ran 101,000 loop iterations per invocation without the cap: the chunking may be unnecessary");
+    } else {
+        assert_eq!(got, want);
+    }
+}
+
 mod common_models {
     use snn_wgpu::model::*;
     use std::sync::Arc;

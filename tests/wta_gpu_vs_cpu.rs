@@ -122,3 +122,33 @@ fn learning_with_input_delays_agrees() {
     let opts = PresentOptions { steps_on: 700, steps_rest: 0, rest: RestMode::Reset, learn: false, key: 50 };
     assert_eq!(gpu.present_frozen_batch(&rates, &opts).unwrap(), cpu.present_frozen_batch(&rates, &opts).unwrap());
 }
+
+/// The largest layer we claim (N = 6400): a learning presentation that llvmpipe's loop budget
+/// splits over several dispatches, and a frozen batch with input delays.
+#[test]
+fn largest_layer_agrees() {
+    let Some(ctx) = common::gpu() else { return };
+    let mut c = cfg(6400);
+    let data = embedded(Split::Train).unwrap();
+    let spec = c.to_spec();
+    let mut cpu = CpuCompetitive::new(&spec).unwrap();
+    let mut gpu = GpuCompetitive::new(ctx.clone(), &spec).unwrap();
+    let opts = PresentOptions { steps_on: 700, steps_rest: 300, rest: RestMode::Simulate, learn: true, key: 1 };
+    let rates = DcConfig::rates(data.image(3), 2.0);
+    let a = cpu.present(&rates, &opts).unwrap();
+    assert_eq!(gpu.present(&rates, &opts).unwrap(), a);
+    assert!(a.iter().sum::<u32>() > 0);
+    if ctx.is_software() {
+        assert!(gpu.dispatches_last_presentation() > 1, "the presentation should span several dispatches on llvmpipe");
+    }
+    close(&gpu.weights().unwrap(), &cpu.weights().unwrap(), "w");
+    close(&gpu.theta().unwrap(), &cpu.theta().unwrap(), "theta");
+
+    c.input_delay_max_ms = 10.0;
+    let spec = c.to_spec();
+    let mut cpu = CpuCompetitive::new(&spec).unwrap();
+    let mut gpu = GpuCompetitive::new(ctx, &spec).unwrap();
+    let rates: Vec<Vec<f32>> = (0..2).map(|i| DcConfig::rates(data.image(i), 2.0)).collect();
+    let opts = PresentOptions { steps_on: 700, steps_rest: 0, rest: RestMode::Reset, learn: false, key: 9 };
+    assert_eq!(gpu.present_frozen_batch(&rates, &opts).unwrap(), cpu.present_frozen_batch(&rates, &opts).unwrap());
+}

@@ -36,11 +36,14 @@ pub struct GpuBackendOptions {
     pub schedule: Schedule,
     /// Invocations per workgroup (the `WG` override).
     pub workgroup_size: u32,
+    /// Steps per fused dispatch; `None` (the default) keeps each dispatch under llvmpipe's
+    /// loop cap ([`fused_chunk_steps`]). Larger values are for tests that show the cap.
+    pub max_steps_per_dispatch: Option<u32>,
 }
 
 impl Default for GpuBackendOptions {
     fn default() -> Self {
-        GpuBackendOptions { schedule: Schedule::Fused, workgroup_size: 64 }
+        GpuBackendOptions { schedule: Schedule::Fused, workgroup_size: 64, max_steps_per_dispatch: None }
     }
 }
 
@@ -280,7 +283,7 @@ impl GpuBackend {
         };
 
         Ok(GpuBackend {
-            chunk_steps: fused_chunk_steps(spec.n, wg),
+            chunk_steps: opts.max_steps_per_dispatch.unwrap_or_else(|| fused_chunk_steps(spec.n, wg)).max(1),
             clock_host: vec![0; spec.batch as usize],
             clock,
             spiked,

@@ -136,6 +136,12 @@ impl GpuContext {
         format!("{} ({:?})", self.info.name, self.info.backend)
     }
 
+    /// True on a software adapter (llvmpipe/lavapipe, WARP): one with the loop cap and one
+    /// thread per workgroup.
+    pub fn is_software(&self) -> bool {
+        self.info.device_type == wgpu::DeviceType::Cpu
+    }
+
     /// Checks that `needed` fits under the limit `available`.
     ///
     /// # Errors

@@ -155,7 +155,7 @@ impl GpuCompetitive {
             steps_on: 0,
             steps_total: 0,
             max_steps: 0,
-            iter_budget: if ctx.info.device_type == wgpu::DeviceType::Cpu { SOFTWARE_ITER_BUDGET } else { u32::MAX / 2 },
+            iter_budget: if ctx.is_software() { SOFTWARE_ITER_BUDGET } else { u32::MAX / 2 },
             decay_post1: sd.map_or(1.0, |d| d.decay_post1_per_step),
             decay_post2: sd.map_or(1.0, |d| d.decay_post2_per_step),
             w_ei: c.w_ei,
@@ -335,6 +335,12 @@ impl GpuCompetitive {
         }
         let counts: Vec<u32> = bytemuck::cast_slice(&read_back(&self.ctx, &self.bufs.bufs[B_COUNTS], "wta.counts")?).to_vec();
         Ok(counts[first as usize * n..(first + batch) as usize * n].to_vec())
+    }
+
+    /// Present dispatches the last presentation needed (more than one when llvmpipe's loop
+    /// budget split it).
+    pub fn dispatches_last_presentation(&self) -> u32 {
+        self.dispatches_per_round.saturating_sub(1)
     }
 
     fn write_inputs(&self, slot: u32, active: &[(u32, u32)], key_seed: u32) {
