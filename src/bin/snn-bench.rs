@@ -1,0 +1,208 @@
+//! `snn-bench`: end-to-end timings of the real workloads, one JSON line per measurement.
+//!
+//! ```text
+//! cargo run --release --bin snn-bench -- --quick          # under a minute
+//! cargo run --release --bin snn-bench -- --presets dc100,dc400,dc1600,dc6400 --backend all
+//! ```
+//!
+//! Measurements (medians over `--reps` after `--warmup`):
+//! - `train`: one learning presentation of the Diehl & Cook protocol (350 ms on + 150 ms rest
+//!   at dt = 0.5 ms, normalisation, STDP) per image: seconds per image, images/s, and the
+//!   synaptic events/s implied by the input spikes drawn (`expected_input_spikes · N`);
+//! - `eval`: frozen batches (labelling/test) of several sizes: images/s;
+//! - `neuron_steps`: the population kernel alone (conductance LIF + θ, Poisson input) at
+//!   N = 400 and 6400: neuron-steps/s.
+
+use anyhow::{bail, Result};
+use clap::Parser;
+use snn_wgpu::backend::CompetitiveBackend;
+use snn_wgpu::cpu::wta::CpuCompetitive;
+use snn_wgpu::cpu::CpuBackend;
+use snn_wgpu::data::mnist::{embedded, Split};
+use snn_wgpu::experiments::diehl_cook::config::DcConfig;
+use snn_wgpu::gpu::wta::GpuCompetitive;
+use snn_wgpu::gpu::{GpuBackend, GpuContext, GpuOptions};
+use snn_wgpu::model::{InputSpec, NetworkSpec, NeuronModel, PresentOptions, RestMode};
+use snn_wgpu::Backend;
+use std::sync::Arc;
+use std::time::Instant;
+
+#[derive(Parser)]
+#[command(name = "snn-bench", about = "Times training, evaluation and kernels; prints JSON lines")]
+struct Args {
+    /// Small and fast: dc100 and dc400 only, few repetitions (under a minute).
+    #[arg(long)]
+    quick: bool,
+    /// Presets to time, comma-separated.
+    #[arg(long, default_value = "dc100,dc400,dc1600,dc6400")]
+    presets: String,
+    /// cpu, gpu or all.
+    #[arg(long, default_value = "all")]
+    backend: String,
+    /// Timed repetitions per measurement.
+    #[arg(long, default_value_t = 20)]
+    reps: usize,
+    /// Untimed repetitions first.
+    #[arg(long, default_value_t = 3)]
+    warmup: usize,
+    /// Input delays on (the paper preset) or off.
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
+    delays: bool,
+}
+
+fn median(mut xs: Vec<f64>) -> f64 {
+    xs.sort_by(|a, b| a.total_cmp(b));
+    let n = xs.len();
+    if n == 0 {
+        f64::NAN
+    } else if n % 2 == 1 {
+        xs[n / 2]
+    } else {
+        0.5 * (xs[n / 2 - 1] + xs[n / 2])
+    }
+}
+
+struct Target {
+    name: &'static str,
+    adapter: String,
+    ctx: Option<Arc<GpuContext>>,
+}
+
+fn make(t: &Target, cfg: &DcConfig) -> Result<Box<dyn CompetitiveBackend>> {
+    let spec = cfg.to_spec();
+    Ok(match &t.ctx {
+        None => Box::new(CpuCompetitive::new(&spec)?),
+        Some(ctx) => Box::new(GpuCompetitive::new(ctx.clone(), &spec)?),
+    })
+}
+
+fn main() -> Result<()> {
+    let mut a = Args::parse();
+    let mut presets: Vec<String> = a.presets.split(',').map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect();
+    if a.quick {
+        presets.retain(|p| p == "dc100" || p == "dc400");
+        a.reps = a.reps.min(5);
+        a.warmup = a.warmup.min(1);
+    }
+    let mut targets = vec![];
+    if a.backend == "cpu" || a.backend == "all" {
+        targets.push(Target { name: "cpu", adapter: format!("cpu ({} threads)", rayon::current_num_threads()), ctx: None });
+    }
+    if a.backend == "gpu" || a.backend == "all" {
+        match GpuContext::new(&GpuOptions::from_env()) {
+            Ok(ctx) => targets.push(Target { name: "gpu", adapter: ctx.adapter_description(), ctx: Some(Arc::new(ctx)) }),
+            Err(e) if a.backend == "gpu" => return Err(e.into()),
+            Err(e) => eprintln!("gpu rows skipped: {e}"),
+        }
+    }
+    if targets.is_empty() {
+        bail!("--backend must be cpu, gpu or all");
+    }
+    let images = embedded(Split::Train)?;
+    for preset in &presets {
+        let mut cfg = DcConfig::preset(preset)?;
+        if !a.delays {
+            cfg.input_delay_max_ms = 0.0;
+        }
+        for t in &targets {
+            bench_train(t, &cfg, &images, &a)?;
+            bench_eval(t, &cfg, &images, &a)?;
+        }
+    }
+    for n in [400u32, 6400] {
+        for t in &targets {
+            bench_neuron_steps(t, n, &a)?;
+        }
+    }
+    Ok(())
+}
+
+fn bench_train(t: &Target, cfg: &DcConfig, images: &snn_wgpu::data::mnist::Dataset, a: &Args) -> Result<()> {
+    let mut b = make(t, cfg)?;
+    let (steps_on, steps_rest) = (cfg.steps_on(), cfg.steps_rest());
+    let reps = if cfg.n_exc >= 1600 && a.quick { 2 } else { a.reps };
+    let mut times = vec![];
+    let mut expected_input_spikes = 0.0f64;
+    for k in 0..a.warmup + reps {
+        let img = images.image(k % images.len());
+        let rates = DcConfig::rates(img, cfg.intensity_start);
+        let opts = PresentOptions { steps_on, steps_rest, rest: RestMode::Simulate, learn: true, key: k as u32 };
+        let t0 = Instant::now();
+        b.present(&rates, &opts)?;
+        if k >= a.warmup {
+            times.push(t0.elapsed().as_secs_f64());
+            expected_input_spikes += rates.iter().map(|r| *r as f64 * cfg.dt_ms as f64 / 1000.0).sum::<f64>() * steps_on as f64;
+        }
+    }
+    let med = median(times);
+    let events = expected_input_spikes / reps as f64 * cfg.n_exc as f64;
+    println!(
+        "{}",
+        serde_json::json!({
+            "bench": "train", "preset": cfg.preset, "backend": t.name, "adapter": t.adapter, "n": cfg.n_exc,
+            "dt_ms": cfg.dt_ms, "steps": steps_on + steps_rest, "input_delays": cfg.input_delay_max_ms > 0.0,
+            "warmup": a.warmup, "reps": reps, "median_s_per_image": med, "images_per_s": 1.0 / med,
+            "synaptic_events_per_s": events / med,
+        })
+    );
+    Ok(())
+}
+
+fn bench_eval(t: &Target, cfg: &DcConfig, images: &snn_wgpu::data::mnist::Dataset, a: &Args) -> Result<()> {
+    let mut b = make(t, cfg)?;
+    let sizes: &[usize] = if a.quick { &[1, 64] } else { &[1, 16, 64, 256] };
+    for &batch in sizes {
+        if cfg.n_exc >= 1600 && batch > 64 && a.quick {
+            continue;
+        }
+        let rates: Vec<Vec<f32>> = (0..batch).map(|i| DcConfig::rates(images.image(i % images.len()), cfg.intensity_start)).collect();
+        let opts = PresentOptions { steps_on: cfg.steps_on(), steps_rest: 0, rest: RestMode::Reset, learn: false, key: 0 };
+        let reps = (a.reps / 4).max(2);
+        let mut times = vec![];
+        for k in 0..1 + reps {
+            let t0 = Instant::now();
+            b.present_frozen_batch(&rates, &opts)?;
+            if k >= 1 {
+                times.push(t0.elapsed().as_secs_f64());
+            }
+        }
+        let med = median(times);
+        println!(
+            "{}",
+            serde_json::json!({
+                "bench": "eval", "preset": cfg.preset, "backend": t.name, "adapter": t.adapter, "n": cfg.n_exc,
+                "dt_ms": cfg.dt_ms, "steps": cfg.steps_on(), "batch": batch, "warmup": 1, "reps": reps,
+                "median_s_per_batch": med, "images_per_s": batch as f64 / med,
+            })
+        );
+    }
+    Ok(())
+}
+
+fn bench_neuron_steps(t: &Target, n: u32, a: &Args) -> Result<()> {
+    let rates: Vec<f32> = (0..n).map(|i| 20.0 + 180.0 * ((i * 37) % 101) as f32 / 100.0).collect();
+    let spec = NetworkSpec::new("bench", n, NeuronModel::diehl_cook_excitatory()).with_input(InputSpec::poisson_per_neuron(rates, 2.0));
+    let mut sim: Box<dyn Backend> = match &t.ctx {
+        None => Box::new(CpuBackend::new(&spec)?),
+        Some(ctx) => Box::new(GpuBackend::new(ctx.clone(), &spec, Default::default())?),
+    };
+    let steps = 700u32;
+    let mut times = vec![];
+    for k in 0..a.warmup + a.reps.min(10) {
+        let t0 = Instant::now();
+        sim.run(steps)?;
+        sim.sync()?;
+        if k >= a.warmup {
+            times.push(t0.elapsed().as_secs_f64());
+        }
+    }
+    let med = median(times);
+    println!(
+        "{}",
+        serde_json::json!({
+            "bench": "neuron_steps", "backend": t.name, "adapter": t.adapter, "n": n, "dt_ms": 0.5, "steps": steps,
+            "warmup": a.warmup, "reps": a.reps.min(10), "median_s": med, "neuron_steps_per_s": (n as f64 * steps as f64) / med,
+        })
+    );
+    Ok(())
+}
