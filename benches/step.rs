@@ -15,8 +15,12 @@ use std::sync::Arc;
 const STEPS: u32 = 350;
 
 fn spec(n: u32) -> NetworkSpec {
-    let rates: Vec<f32> = (0..n).map(|i| 20.0 + 180.0 * ((i * 37) % 101) as f32 / 100.0).collect();
-    NetworkSpec::new("bench", n, NeuronModel::diehl_cook_excitatory()).with_seed(1).with_input(InputSpec::poisson_per_neuron(rates, 2.0))
+    let rates: Vec<f32> = (0..n)
+        .map(|i| 20.0 + 180.0 * ((i * 37) % 101) as f32 / 100.0)
+        .collect();
+    NetworkSpec::new("bench", n, NeuronModel::diehl_cook_excitatory())
+        .with_seed(1)
+        .with_input(InputSpec::poisson_per_neuron(rates, 2.0))
 }
 
 fn bench_steps(c: &mut Criterion) {
@@ -34,11 +38,23 @@ fn bench_steps(c: &mut Criterion) {
     group.sample_size(10);
     for n in [400u32, 6400] {
         group.throughput(Throughput::Elements(n as u64 * STEPS as u64));
-        let mut sims: Vec<(String, Box<dyn Backend>)> = vec![("cpu".into(), Box::new(CpuBackend::new(&spec(n)).expect("cpu")))];
+        let mut sims: Vec<(String, Box<dyn Backend>)> = vec![(
+            "cpu".into(),
+            Box::new(CpuBackend::new(&spec(n)).expect("cpu")),
+        )];
         if let Some(ctx) = &ctx {
-            for (name, schedule) in [("gpu_fused", Schedule::Fused), ("gpu_stepwise", Schedule::Stepwise)] {
-                let opts = GpuBackendOptions { schedule, ..Default::default() };
-                sims.push((name.into(), Box::new(GpuBackend::new(ctx.clone(), &spec(n), opts).expect("gpu"))));
+            for (name, schedule) in [
+                ("gpu_fused", Schedule::Fused),
+                ("gpu_stepwise", Schedule::Stepwise),
+            ] {
+                let opts = GpuBackendOptions {
+                    schedule,
+                    ..Default::default()
+                };
+                sims.push((
+                    name.into(),
+                    Box::new(GpuBackend::new(ctx.clone(), &spec(n), opts).expect("gpu")),
+                ));
             }
         }
         for (name, sim) in sims.iter_mut() {

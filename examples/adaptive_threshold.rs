@@ -24,18 +24,23 @@ fn main() -> anyhow::Result<()> {
     // The model: the charge stage in WGSL and its Rust twin; θ (+1 per spike, no decay)
     // and the hard reset are the engine's.
     let if_neuron = CustomModel::new("seed_if", "o.v = s.v + x;", |s, _p, x| s[0] += x);
-    let model = NeuronModel::custom(if_neuron, 1.0, ResetMode::Hard { v_reset_mv: 0.0 }).with_theta(ThetaParams {
-        theta_init_mv: 0.0,
-        theta_plus_mv: 1.0,
-        tau_theta_ms: f32::INFINITY,
-        frozen: false,
-    });
+    let model = NeuronModel::custom(if_neuron, 1.0, ResetMode::Hard { v_reset_mv: 0.0 })
+        .with_theta(ThetaParams {
+            theta_init_mv: 0.0,
+            theta_plus_mv: 1.0,
+            tau_theta_ms: f32::INFINITY,
+            frozen: false,
+        });
     let spec = NetworkSpec::new("seed", 1, model)
         .with_dt_ms(1.0)
         .with_input(InputSpec::constant(0.1))
         .with_monitors(MonitorSpec {
             spikes: Some(0..T),
-            state: Some(StateMonitor { vars: vec!["v".into(), "theta".into()], neurons: vec![0], steps: 0..T }),
+            state: Some(StateMonitor {
+                vars: vec!["v".into(), "theta".into()],
+                neurons: vec![0],
+                steps: 0..T,
+            }),
         });
 
     let mut sim: Box<dyn Backend> = if std::env::args().any(|a| a == "--cpu") {
@@ -53,10 +58,18 @@ fn main() -> anyhow::Result<()> {
     println!("t,v,v_threshold,spike");
     for t in 0..T {
         let k = t as usize;
-        println!("{t},{},{},{}", v[k], 1.0 + theta[k], rec.spiked(0, t, 0) as u8);
+        println!(
+            "{t},{},{},{}",
+            v[k],
+            1.0 + theta[k],
+            rec.spiked(0, t, 0) as u8
+        );
     }
     plot("adaptive_threshold.png", v, theta, &rec.spike_times(0, 0))?;
-    eprintln!("wrote adaptive_threshold.png; spikes at steps {:?}", rec.spike_times(0, 0));
+    eprintln!(
+        "wrote adaptive_threshold.png; spikes at steps {:?}",
+        rec.spike_times(0, 0)
+    );
     Ok(())
 }
 
@@ -65,7 +78,10 @@ fn plot(path: &str, v: &[f32], theta: &[f32], spikes: &[u32]) -> anyhow::Result<
     root.fill(&WHITE)?;
     let y_max = theta.iter().fold(1.0f32, |m, &th| m.max(1.0 + th)) + 0.5;
     let mut chart = ChartBuilder::on(&root)
-        .caption("IF neuron with a threshold rising by 1 per spike (input 0.1/step)", ("sans-serif", 22))
+        .caption(
+            "IF neuron with a threshold rising by 1 per spike (input 0.1/step)",
+            ("sans-serif", 22),
+        )
         .margin(12)
         .x_label_area_size(45)
         .y_label_area_size(55)
@@ -77,21 +93,35 @@ fn plot(path: &str, v: &[f32], theta: &[f32], spikes: &[u32]) -> anyhow::Result<
         .x_label_formatter(&|x| format!("{x:.0}"))
         .draw()?;
     chart
-        .draw_series(LineSeries::new(v.iter().enumerate().map(|(t, &x)| (t as f32, x)), BLUE.stroke_width(2)))?
+        .draw_series(LineSeries::new(
+            v.iter().enumerate().map(|(t, &x)| (t as f32, x)),
+            BLUE.stroke_width(2),
+        ))?
         .label("v (after reset)")
         .legend(|(x, y)| PathElement::new([(x, y), (x + 20, y)], BLUE.stroke_width(2)));
     chart
         .draw_series(LineSeries::new(
-            theta.iter().enumerate().map(|(t, &th)| (t as f32, 1.0 + th)),
+            theta
+                .iter()
+                .enumerate()
+                .map(|(t, &th)| (t as f32, 1.0 + th)),
             RED.stroke_width(2),
         ))?
         .label("v_threshold = 1 + θ")
         .legend(|(x, y)| PathElement::new([(x, y), (x + 20, y)], RED.stroke_width(2)));
     chart
-        .draw_series(spikes.iter().map(|&t| Circle::new((t as f32, 0.1), 4, BLACK.filled())))?
+        .draw_series(
+            spikes
+                .iter()
+                .map(|&t| Circle::new((t as f32, 0.1), 4, BLACK.filled())),
+        )?
         .label("spike")
         .legend(|(x, y)| Circle::new((x + 10, y), 4, BLACK.filled()));
-    chart.configure_series_labels().background_style(WHITE.mix(0.8)).border_style(BLACK).draw()?;
+    chart
+        .configure_series_labels()
+        .background_style(WHITE.mix(0.8))
+        .border_style(BLACK)
+        .draw()?;
     root.present()?;
     Ok(())
 }

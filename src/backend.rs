@@ -138,7 +138,8 @@ impl Recording {
             .map(|(_, n)| n)
             .collect();
         let spike_len = spec.batch as usize * spike_steps.len() * n_words as usize;
-        let state_len = spec.batch as usize * state_neurons.len() * state_vars.len() * state_steps.len();
+        let state_len =
+            spec.batch as usize * state_neurons.len() * state_vars.len() * state_steps.len();
         Recording {
             n: spec.n,
             batch: spec.batch,
@@ -157,18 +158,24 @@ impl Recording {
         if !self.spike_steps.contains(&t) || i >= self.n || b >= self.batch {
             return false;
         }
-        let row = (b as usize * self.spike_steps.len() + (t - self.spike_steps.start) as usize) * self.n_words as usize;
+        let row = (b as usize * self.spike_steps.len() + (t - self.spike_steps.start) as usize)
+            * self.n_words as usize;
         self.spike_words[row + (i / 32) as usize] & (1 << (i % 32)) != 0
     }
 
     /// The recorded steps at which neuron `i` of network `b` spiked, ascending.
     pub fn spike_times(&self, b: u32, i: u32) -> Vec<u32> {
-        self.spike_steps.clone().filter(|&t| self.spiked(b, t, i)).collect()
+        self.spike_steps
+            .clone()
+            .filter(|&t| self.spiked(b, t, i))
+            .collect()
     }
 
     /// Total recorded spikes of every neuron of network `b`.
     pub fn spike_counts(&self, b: u32) -> Vec<u32> {
-        (0..self.n).map(|i| self.spike_times(b, i).len() as u32).collect()
+        (0..self.n)
+            .map(|i| self.spike_times(b, i).len() as u32)
+            .collect()
     }
 
     /// Total recorded spikes, all networks.
@@ -181,21 +188,34 @@ impl Recording {
     /// # Errors
     /// [`SnnError::UnknownName`] if the variable or neuron was not recorded.
     pub fn trace(&self, var: &str, b: u32, neuron: u32) -> Result<&[f32]> {
-        let k = self.state_vars.iter().position(|v| v == var).ok_or_else(|| SnnError::UnknownName {
-            kind: "recorded variable",
-            name: var.into(),
-            known: self.state_vars.join(", "),
-        })?;
-        let slot = self.state_neurons.iter().position(|&i| i == neuron).ok_or_else(|| SnnError::UnknownName {
-            kind: "recorded neuron",
-            name: neuron.to_string(),
-            known: format!("{:?}", self.state_neurons),
-        })?;
+        let k = self
+            .state_vars
+            .iter()
+            .position(|v| v == var)
+            .ok_or_else(|| SnnError::UnknownName {
+                kind: "recorded variable",
+                name: var.into(),
+                known: self.state_vars.join(", "),
+            })?;
+        let slot = self
+            .state_neurons
+            .iter()
+            .position(|&i| i == neuron)
+            .ok_or_else(|| SnnError::UnknownName {
+                kind: "recorded neuron",
+                name: neuron.to_string(),
+                known: format!("{:?}", self.state_neurons),
+            })?;
         if b >= self.batch {
-            return Err(SnnError::invalid("batch index", b, format!("below {}", self.batch)));
+            return Err(SnnError::invalid(
+                "batch index",
+                b,
+                format!("below {}", self.batch),
+            ));
         }
         let steps = self.state_steps.len();
-        let base = ((b as usize * self.state_neurons.len() + slot) * self.state_vars.len() + k) * steps;
+        let base =
+            ((b as usize * self.state_neurons.len() + slot) * self.state_vars.len() + k) * steps;
         Ok(&self.state[base..base + steps])
     }
 }
@@ -213,7 +233,11 @@ pub trait CompetitiveBackend {
     /// # Errors
     /// [`SnnError::InvalidParam`] for a wrong number of rates; GPU errors;
     /// [`SnnError::NonFinite`] if a state variable became NaN or infinite.
-    fn present(&mut self, rates_hz: &[f32], opts: &crate::model::PresentOptions) -> Result<Vec<u32>>;
+    fn present(
+        &mut self,
+        rates_hz: &[f32],
+        opts: &crate::model::PresentOptions,
+    ) -> Result<Vec<u32>>;
 
     /// Presents many inputs to frozen copies of the network (no learning, θ fixed), each
     /// starting from the rest state, input `k` with key `opts.key + k`. The result equals
@@ -221,7 +245,11 @@ pub trait CompetitiveBackend {
     ///
     /// # Errors
     /// As [`Self::present`].
-    fn present_frozen_batch(&mut self, rates_hz: &[Vec<f32>], opts: &crate::model::PresentOptions) -> Result<Vec<Vec<u32>>>;
+    fn present_frozen_batch(
+        &mut self,
+        rates_hz: &[Vec<f32>],
+        opts: &crate::model::PresentOptions,
+    ) -> Result<Vec<Vec<u32>>>;
 
     /// The input weights, `[input][exc]`.
     ///

@@ -128,7 +128,11 @@ pub enum SnnError {
 
 impl SnnError {
     /// Shorthand for [`SnnError::InvalidParam`].
-    pub fn invalid(field: impl Into<String>, value: impl ToString, expected: impl Into<String>) -> Self {
+    pub fn invalid(
+        field: impl Into<String>,
+        value: impl ToString,
+        expected: impl Into<String>,
+    ) -> Self {
         SnnError::InvalidParam {
             field: field.into(),
             value: value.to_string(),

@@ -8,7 +8,11 @@ use snn_wgpu::Backend;
 fn run_traced(spec: NetworkSpec, steps: u32, vars: &[&str]) -> snn_wgpu::Recording {
     let spec = spec.with_monitors(MonitorSpec {
         spikes: Some(0..steps),
-        state: Some(StateMonitor { vars: vars.iter().map(|s| s.to_string()).collect(), neurons: vec![0], steps: 0..steps }),
+        state: Some(StateMonitor {
+            vars: vars.iter().map(|s| s.to_string()).collect(),
+            neurons: vec![0],
+            steps: 0..steps,
+        }),
     });
     let mut sim = CpuBackend::new(&spec).unwrap();
     sim.run(steps).unwrap();
@@ -23,8 +27,20 @@ fn close(a: f32, b: f64, rel: f64) -> bool {
 #[test]
 fn lif_subthreshold_charging_curve() {
     let (tau, dt, v_rest, x) = (20.0f64, 0.5f64, -65.0f64, 0.1f64);
-    let lif = NeuronModel::lif(LifParams { tau_m_ms: tau as f32, v_rest_mv: v_rest as f32 }, 100.0);
-    let rec = run_traced(NetworkSpec::new("lif", 1, lif).with_dt_ms(dt as f32).with_input(InputSpec::constant(x as f32)), 400, &["v"]);
+    let lif = NeuronModel::lif(
+        LifParams {
+            tau_m_ms: tau as f32,
+            v_rest_mv: v_rest as f32,
+        },
+        100.0,
+    );
+    let rec = run_traced(
+        NetworkSpec::new("lif", 1, lif)
+            .with_dt_ms(dt as f32)
+            .with_input(InputSpec::constant(x as f32)),
+        400,
+        &["v"],
+    );
     let d = (-dt / tau).exp();
     let v_inf = v_rest + x / (1.0 - d);
     for (k, &v) in rec.trace("v", 0, 0).unwrap().iter().enumerate() {
@@ -37,10 +53,26 @@ fn lif_subthreshold_charging_curve() {
 /// First spike of a LIF under constant input at k* = ceil(ln((v_inf−θ)/(v_inf−v0)) / ln d) − 1.
 #[test]
 fn lif_time_to_first_spike() {
-    for &(tau, x, th) in &[(20.0f64, 0.3f64, -60.0f64), (10.0, 0.5, -55.3), (50.0, 0.2, -62.1)] {
+    for &(tau, x, th) in &[
+        (20.0f64, 0.3f64, -60.0f64),
+        (10.0, 0.5, -55.3),
+        (50.0, 0.2, -62.1),
+    ] {
         let (dt, v_rest) = (0.5f64, -65.0f64);
-        let lif = NeuronModel::lif(LifParams { tau_m_ms: tau as f32, v_rest_mv: v_rest as f32 }, th as f32);
-        let rec = run_traced(NetworkSpec::new("lif", 1, lif).with_dt_ms(dt as f32).with_input(InputSpec::constant(x as f32)), 2000, &["v"]);
+        let lif = NeuronModel::lif(
+            LifParams {
+                tau_m_ms: tau as f32,
+                v_rest_mv: v_rest as f32,
+            },
+            th as f32,
+        );
+        let rec = run_traced(
+            NetworkSpec::new("lif", 1, lif)
+                .with_dt_ms(dt as f32)
+                .with_input(InputSpec::constant(x as f32)),
+            2000,
+            &["v"],
+        );
         let d = (-dt / tau).exp();
         let v_inf = v_rest + x / (1.0 - d);
         let k = (((v_inf - th) / (v_inf - v_rest)).ln() / d.ln()).ceil() as u32 - 1;
@@ -56,7 +88,13 @@ fn lif_time_to_first_spike() {
 #[test]
 fn refractory_clamp_duration() {
     let model = NeuronModel::integrate_and_fire(1.0, -0.5).with_refractory_ms(5.0);
-    let rec = run_traced(NetworkSpec::new("if", 1, model).with_dt_ms(0.5).with_input(InputSpec::constant(2.0)), 60, &["v"]);
+    let rec = run_traced(
+        NetworkSpec::new("if", 1, model)
+            .with_dt_ms(0.5)
+            .with_input(InputSpec::constant(2.0)),
+        60,
+        &["v"],
+    );
     let v = rec.trace("v", 0, 0).unwrap();
     let times = rec.spike_times(0, 0);
     // v_init = -0.5: step 0 gives 1.5 ≥ 1, a spike; then 10 clamped steps, then one step of
@@ -72,8 +110,16 @@ fn refractory_clamp_duration() {
 /// charges again, but the next spike waits for the lockout (100 steps).
 #[test]
 fn lockout_blocks_spikes_without_clamping_v() {
-    let model = NeuronModel::integrate_and_fire(1.0, -0.5).with_refractory_ms(5.0).with_lockout_ms(50.0);
-    let rec = run_traced(NetworkSpec::new("if", 1, model).with_dt_ms(0.5).with_input(InputSpec::constant(0.2)), 400, &["v"]);
+    let model = NeuronModel::integrate_and_fire(1.0, -0.5)
+        .with_refractory_ms(5.0)
+        .with_lockout_ms(50.0);
+    let rec = run_traced(
+        NetworkSpec::new("if", 1, model)
+            .with_dt_ms(0.5)
+            .with_input(InputSpec::constant(0.2)),
+        400,
+        &["v"],
+    );
     let v = rec.trace("v", 0, 0).unwrap();
     let times = rec.spike_times(0, 0);
     // From -0.5, +0.2 per step: 1.1 >= 1 after 8 steps (step 7).
@@ -81,7 +127,10 @@ fn lockout_blocks_spikes_without_clamping_v() {
     for (t, &vt) in v.iter().enumerate().take(18).skip(8) {
         assert_eq!(vt, -0.5, "step {t}: clamped");
     }
-    assert!(v[18] > -0.5 && v[40] > 1.0, "charges after the clamp, above threshold but locked out");
+    assert!(
+        v[18] > -0.5 && v[40] > 1.0,
+        "charges after the clamp, above threshold but locked out"
+    );
     assert_eq!(times[1], 7 + 101, "first step after the 100-step lockout");
 }
 
@@ -90,9 +139,16 @@ fn lockout_blocks_spikes_without_clamping_v() {
 #[test]
 fn theta_growth_decay_and_equilibrium() {
     let (tau_th, dt, plus) = (100.0f64, 0.5f64, 0.5f64);
-    let theta = ThetaParams { theta_init_mv: 1.0, theta_plus_mv: plus as f32, tau_theta_ms: tau_th as f32, frozen: false };
+    let theta = ThetaParams {
+        theta_init_mv: 1.0,
+        theta_plus_mv: plus as f32,
+        tau_theta_ms: tau_th as f32,
+        frozen: false,
+    };
     // One spike: v starts above threshold, no input.
-    let model = NeuronModel::integrate_and_fire(0.0, -100.0).with_v_init_mv(5.0).with_theta(theta);
+    let model = NeuronModel::integrate_and_fire(0.0, -100.0)
+        .with_v_init_mv(5.0)
+        .with_theta(theta);
     let rec = run_traced(NetworkSpec::new("one", 1, model), 1000, &["theta"]);
     assert_eq!(rec.spike_times(0, 0), vec![0]);
     let d = (-dt / tau_th).exp();
@@ -101,23 +157,44 @@ fn theta_growth_decay_and_equilibrium() {
         assert!(close(th, want, 1e-5), "step {k}: {th} vs {want}");
     }
     // Periodic firing: strong input and a refractory period give one spike every P = 11 steps.
-    let model = NeuronModel::integrate_and_fire(1.0, 0.0).with_refractory_ms(5.0).with_theta(ThetaParams { theta_init_mv: 0.0, ..theta });
+    let model = NeuronModel::integrate_and_fire(1.0, 0.0)
+        .with_refractory_ms(5.0)
+        .with_theta(ThetaParams {
+            theta_init_mv: 0.0,
+            ..theta
+        });
     let steps = 20_000;
-    let rec = run_traced(NetworkSpec::new("periodic", 1, model).with_input(InputSpec::constant(1000.0)), steps, &["theta"]);
+    let rec = run_traced(
+        NetworkSpec::new("periodic", 1, model).with_input(InputSpec::constant(1000.0)),
+        steps,
+        &["theta"],
+    );
     let times = rec.spike_times(0, 0);
     let p = times[times.len() - 1] - times[times.len() - 2];
     assert_eq!(p, 11);
     let last = *times.last().unwrap() as usize;
     let th = rec.trace("theta", 0, 0).unwrap()[last];
     let equilibrium = plus / (1.0 - d.powi(p as i32));
-    assert!(close(th, equilibrium, 1e-3), "theta {th} vs equilibrium {equilibrium}");
+    assert!(
+        close(th, equilibrium, 1e-3),
+        "theta {th} vs equilibrium {equilibrium}"
+    );
 }
 
 #[test]
 fn frozen_theta_does_not_move() {
-    let theta = ThetaParams { theta_init_mv: 0.25, theta_plus_mv: 1.0, tau_theta_ms: 10.0, frozen: true };
+    let theta = ThetaParams {
+        theta_init_mv: 0.25,
+        theta_plus_mv: 1.0,
+        tau_theta_ms: 10.0,
+        frozen: true,
+    };
     let model = NeuronModel::integrate_and_fire(1.0, 0.0).with_theta(theta);
-    let rec = run_traced(NetworkSpec::new("frozen", 1, model).with_input(InputSpec::constant(0.5)), 100, &["theta"]);
+    let rec = run_traced(
+        NetworkSpec::new("frozen", 1, model).with_input(InputSpec::constant(0.5)),
+        100,
+        &["theta"],
+    );
     assert!(rec.total_spikes() > 10);
     assert!(rec.trace("theta", 0, 0).unwrap().iter().all(|&t| t == 0.25));
 }
@@ -130,15 +207,23 @@ fn conductance_decay() {
         let mut p = CondLifParams::diehl_cook_excitatory();
         p.integration = integration;
         p.tau_ge_ms = 5.0;
-        let model = NeuronModel { kind: NeuronKind::CondLif(p), theta: None, ..NeuronModel::diehl_cook_excitatory() };
-        let spec = NetworkSpec::new("g", 1, model).with_input(InputSpec::constant(1.0).during(0..1));
+        let model = NeuronModel {
+            kind: NeuronKind::CondLif(p),
+            theta: None,
+            ..NeuronModel::diehl_cook_excitatory()
+        };
+        let spec =
+            NetworkSpec::new("g", 1, model).with_input(InputSpec::constant(1.0).during(0..1));
         let rec = run_traced(spec, 100, &["ge", "gi"]);
         let d = match integration {
             Integration::Euler => 1.0 - 0.5 / 5.0,
             Integration::Exact => (-0.5f64 / 5.0).exp(),
         };
         for (k, &ge) in rec.trace("ge", 0, 0).unwrap().iter().enumerate() {
-            assert!(close(ge, d.powi(k as i32 + 1), 1e-5), "{integration:?} step {k}: {ge}");
+            assert!(
+                close(ge, d.powi(k as i32 + 1), 1e-5),
+                "{integration:?} step {k}: {ge}"
+            );
         }
         assert!(rec.trace("gi", 0, 0).unwrap().iter().all(|&g| g == 0.0));
     }

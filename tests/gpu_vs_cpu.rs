@@ -19,7 +19,10 @@ fn assert_states_close(gpu: &NetworkState, cpu: &NetworkState, what: &str) {
     assert_eq!(gpu.step, cpu.step, "{what}: step counters");
     for (name, (a, b)) in gpu.var_names.iter().zip(gpu.vars.iter().zip(&cpu.vars)) {
         for (i, (x, y)) in a.iter().zip(b).enumerate() {
-            assert!((x - y).abs() <= TOL * y.abs().max(1.0), "{what}: {name}[{i}] gpu {x} vs cpu {y}");
+            assert!(
+                (x - y).abs() <= TOL * y.abs().max(1.0),
+                "{what}: {name}[{i}] gpu {x} vs cpu {y}"
+            );
         }
     }
     assert_eq!(gpu.refrac, cpu.refrac, "{what}: refractory counters");
@@ -28,8 +31,17 @@ fn assert_states_close(gpu: &NetworkState, cpu: &NetworkState, what: &str) {
 fn assert_spikes_identical(gpu: &Recording, cpu: &Recording, what: &str) {
     assert_eq!(gpu.spike_words.len(), cpu.spike_words.len());
     if gpu.spike_words != cpu.spike_words {
-        let first = gpu.spike_words.iter().zip(&cpu.spike_words).position(|(a, b)| a != b).unwrap();
-        panic!("{what}: spike trains differ first at word {first} (gpu total {}, cpu total {})", gpu.total_spikes(), cpu.total_spikes());
+        let first = gpu
+            .spike_words
+            .iter()
+            .zip(&cpu.spike_words)
+            .position(|(a, b)| a != b)
+            .unwrap();
+        panic!(
+            "{what}: spike trains differ first at word {first} (gpu total {}, cpu total {})",
+            gpu.total_spikes(),
+            cpu.total_spikes()
+        );
     }
 }
 
@@ -42,10 +54,23 @@ fn check(spec: &NetworkSpec, steps: u32, min_spikes: u64) {
     cpu.run(steps - steps / 3).unwrap();
     let cpu_rec = cpu.recording().unwrap();
     let cpu_state = cpu.state().unwrap();
-    assert!(cpu_rec.total_spikes() >= min_spikes, "{}: only {} spikes: test input too weak", spec.name, cpu_rec.total_spikes());
+    assert!(
+        cpu_rec.total_spikes() >= min_spikes,
+        "{}: only {} spikes: test input too weak",
+        spec.name,
+        cpu_rec.total_spikes()
+    );
     for schedule in [Schedule::Fused, Schedule::Stepwise] {
         let what = format!("{} {:?}", spec.name, schedule);
-        let mut gpu = GpuBackend::new(Arc::clone(&ctx), spec, GpuBackendOptions { schedule, ..Default::default() }).unwrap();
+        let mut gpu = GpuBackend::new(
+            Arc::clone(&ctx),
+            spec,
+            GpuBackendOptions {
+                schedule,
+                ..Default::default()
+            },
+        )
+        .unwrap();
         gpu.run(steps / 3).unwrap();
         gpu.run(steps - steps / 3).unwrap();
         assert_spikes_identical(&gpu.recording().unwrap(), &cpu_rec, &what);
@@ -67,23 +92,43 @@ fn monitors(n: u32, steps: u32, vars: &[&str]) -> MonitorSpec {
 }
 
 fn rates(n: u32) -> Vec<f32> {
-    (0..n).map(|i| 20.0 + 180.0 * ((i * 37) % 101) as f32 / 100.0).collect()
+    (0..n)
+        .map(|i| 20.0 + 180.0 * ((i * 37) % 101) as f32 / 100.0)
+        .collect()
 }
 
 #[test]
 fn if_neurons_agree() {
     let spec = NetworkSpec::new("if", 400, NeuronModel::integrate_and_fire(1.0, 0.0))
         .with_seed(11)
-        .with_input(InputSpec { constant: 0.01, poisson: Some(PoissonInput { rate_hz: rates(400), weight: 0.3 }), active_steps: Some(0..900) })
+        .with_input(InputSpec {
+            constant: 0.01,
+            poisson: Some(PoissonInput {
+                rate_hz: rates(400),
+                weight: 0.3,
+            }),
+            active_steps: Some(0..900),
+        })
         .with_monitors(monitors(400, 1200, &["v"]));
     check(&spec, 1200, 1000);
 }
 
 #[test]
 fn lif_with_theta_and_refractory_agree() {
-    let model = NeuronModel::lif(LifParams { tau_m_ms: 20.0, v_rest_mv: -65.0 }, -55.0)
-        .with_refractory_ms(2.0)
-        .with_theta(ThetaParams { theta_init_mv: 0.0, theta_plus_mv: 0.5, tau_theta_ms: 50.0, frozen: false });
+    let model = NeuronModel::lif(
+        LifParams {
+            tau_m_ms: 20.0,
+            v_rest_mv: -65.0,
+        },
+        -55.0,
+    )
+    .with_refractory_ms(2.0)
+    .with_theta(ThetaParams {
+        theta_init_mv: 0.0,
+        theta_plus_mv: 0.5,
+        tau_theta_ms: 50.0,
+        frozen: false,
+    });
     let spec = NetworkSpec::new("lif", 400, model)
         .with_seed(3)
         .with_input(InputSpec::poisson_per_neuron(rates(400), 3.0))
@@ -93,7 +138,14 @@ fn lif_with_theta_and_refractory_agree() {
 
 #[test]
 fn lif_soft_reset_agrees() {
-    let model = NeuronModel::lif(LifParams { tau_m_ms: 10.0, v_rest_mv: 0.0 }, 1.0).with_reset(ResetMode::Soft);
+    let model = NeuronModel::lif(
+        LifParams {
+            tau_m_ms: 10.0,
+            v_rest_mv: 0.0,
+        },
+        1.0,
+    )
+    .with_reset(ResetMode::Soft);
     let spec = NetworkSpec::new("lif_soft", 256, model)
         .with_seed(5)
         .with_batch(2)
@@ -134,7 +186,14 @@ fn diehl_cook_inhibitory_agrees() {
 fn custom_model_agrees() {
     let spec = NetworkSpec::new("custom", 300, common_models::adaptive_if())
         .with_seed(13)
-        .with_input(InputSpec { constant: 0.05, poisson: Some(PoissonInput { rate_hz: rates(300), weight: 0.5 }), active_steps: None })
+        .with_input(InputSpec {
+            constant: 0.05,
+            poisson: Some(PoissonInput {
+                rate_hz: rates(300),
+                weight: 0.5,
+            }),
+            active_steps: None,
+        })
         .with_monitors(monitors(300, 1000, &["v", "theta", "w"]));
     check(&spec, 1000, 1000);
 }
@@ -148,7 +207,10 @@ fn largest_network_agrees_across_chunks() {
         .with_input(InputSpec::poisson_per_neuron(rates(6400), 2.0))
         .with_monitors(monitors(6400, 1000, &["v", "theta"]));
     let chunk = snn_wgpu::gpu::fused_chunk_steps(6400, 64);
-    assert!(chunk < 1000, "the test must span several fused chunks (chunk = {chunk})");
+    assert!(
+        chunk < 1000,
+        "the test must span several fused chunks (chunk = {chunk})"
+    );
     check(&spec, 1000, 1000);
 }
 
@@ -161,11 +223,17 @@ fn unchunked_fused_run_shows_the_loop_cap() {
     let spec = NetworkSpec::new("canary", 6400, NeuronModel::diehl_cook_excitatory())
         .with_seed(21)
         .with_input(InputSpec::poisson_per_neuron(rates(6400), 2.0))
-        .with_monitors(MonitorSpec { spikes: Some(0..1000), state: None });
+        .with_monitors(MonitorSpec {
+            spikes: Some(0..1000),
+            state: None,
+        });
     let mut cpu = CpuBackend::new(&spec).unwrap();
     cpu.run(1000).unwrap();
     let want = cpu.recording().unwrap().total_spikes();
-    let opts = GpuBackendOptions { max_steps_per_dispatch: Some(1000), ..Default::default() };
+    let opts = GpuBackendOptions {
+        max_steps_per_dispatch: Some(1000),
+        ..Default::default()
+    };
     let mut gpu = GpuBackend::new(ctx.clone(), &spec, opts).unwrap();
     gpu.run(1000).unwrap();
     let got = gpu.recording().unwrap().total_spikes();
@@ -201,7 +269,12 @@ mod common_models {
             refractory_ms: 1.0,
             lockout_ms: 0.0,
             v_init_mv: 0.0,
-            theta: Some(ThetaParams { theta_init_mv: 0.0, theta_plus_mv: 0.2, tau_theta_ms: 200.0, frozen: false }),
+            theta: Some(ThetaParams {
+                theta_init_mv: 0.0,
+                theta_plus_mv: 0.2,
+                tau_theta_ms: 200.0,
+                frozen: false,
+            }),
         }
     }
 }

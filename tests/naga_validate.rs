@@ -6,20 +6,31 @@ use snn_wgpu::gpu::layout::mirrored_layouts;
 use snn_wgpu::gpu::shaders::builtin_modules;
 
 fn parse_and_validate(label: &str, source: &str) -> (naga::Module, naga::valid::ModuleInfo) {
-    let module = naga::front::wgsl::parse_str(source).unwrap_or_else(|e| panic!("{label}: {}", e.emit_to_string(source)));
-    let info = naga::valid::Validator::new(naga::valid::ValidationFlags::all(), naga::valid::Capabilities::default())
-        .validate(&module)
+    let module = naga::front::wgsl::parse_str(source)
         .unwrap_or_else(|e| panic!("{label}: {}", e.emit_to_string(source)));
+    let info = naga::valid::Validator::new(
+        naga::valid::ValidationFlags::all(),
+        naga::valid::Capabilities::default(),
+    )
+    .validate(&module)
+    .unwrap_or_else(|e| panic!("{label}: {}", e.emit_to_string(source)));
     (module, info)
 }
 
 #[test]
 fn every_composed_module_validates() {
     let modules = builtin_modules();
-    assert!(modules.len() >= 5, "expected a module per built-in model and a custom one");
+    assert!(
+        modules.len() >= 5,
+        "expected a module per built-in model and a custom one"
+    );
     for m in &modules {
         let (module, _) = parse_and_validate(&m.label, &m.source);
-        let entries: Vec<&str> = module.entry_points.iter().map(|e| e.name.as_str()).collect();
+        let entries: Vec<&str> = module
+            .entry_points
+            .iter()
+            .map(|e| e.name.as_str())
+            .collect();
         let wanted: &[&str] = if m.label == "network.wta" {
             &[
                 "present",
@@ -35,10 +46,21 @@ fn every_composed_module_validates() {
                 "reset_state",
             ]
         } else {
-            &["fused", "step_charge", "step_fire", "step_reset", "step_adapt", "step_tick"]
+            &[
+                "fused",
+                "step_charge",
+                "step_fire",
+                "step_reset",
+                "step_adapt",
+                "step_tick",
+            ]
         };
         for &want in wanted {
-            assert!(entries.contains(&want), "{}: missing entry point {want}", m.label);
+            assert!(
+                entries.contains(&want),
+                "{}: missing entry point {want}",
+                m.label
+            );
         }
     }
 }
@@ -62,24 +84,43 @@ fn every_wgsl_file_is_used_by_a_composed_module() {
     assert!(!files.is_empty());
     for f in files {
         let text = std::fs::read_to_string(&f).unwrap();
-        assert!(all.contains(text.trim()), "{} is not part of any composed module", f.display());
+        assert!(
+            all.contains(text.trim()),
+            "{} is not part of any composed module",
+            f.display()
+        );
     }
 }
 
 #[test]
 fn host_structs_match_wgsl_layout() {
-    let parsed: Vec<naga::Module> = builtin_modules().iter().map(|m| parse_and_validate(&m.label, &m.source).0).collect();
+    let parsed: Vec<naga::Module> = builtin_modules()
+        .iter()
+        .map(|m| parse_and_validate(&m.label, &m.source).0)
+        .collect();
     for (name, size, fields) in mirrored_layouts() {
         let (_, ty) = parsed
             .iter()
             .flat_map(|module| module.types.iter())
             .find(|(_, t)| t.name.as_deref() == Some(name))
             .unwrap_or_else(|| panic!("struct {name} not found in WGSL"));
-        let naga::TypeInner::Struct { members, span } = &ty.inner else { panic!("{name} is not a struct") };
-        assert_eq!(*span as usize, size, "{name}: WGSL size {span} vs Rust {size}");
+        let naga::TypeInner::Struct { members, span } = &ty.inner else {
+            panic!("{name} is not a struct")
+        };
+        assert_eq!(
+            *span as usize, size,
+            "{name}: WGSL size {span} vs Rust {size}"
+        );
         for (field, offset) in fields {
-            let member = members.iter().find(|mm| mm.name.as_deref() == Some(field)).unwrap_or_else(|| panic!("{name}.{field} missing in WGSL"));
-            assert_eq!(member.offset as usize, offset, "{name}.{field}: WGSL offset {} vs Rust {offset}", member.offset);
+            let member = members
+                .iter()
+                .find(|mm| mm.name.as_deref() == Some(field))
+                .unwrap_or_else(|| panic!("{name}.{field} missing in WGSL"));
+            assert_eq!(
+                member.offset as usize, offset,
+                "{name}.{field}: WGSL offset {} vs Rust {offset}",
+                member.offset
+            );
         }
     }
 }
@@ -88,7 +129,8 @@ fn host_structs_match_wgsl_layout() {
 fn a_broken_custom_model_is_reported_with_its_name() {
     use snn_wgpu::model::*;
     let bad = CustomModel::new("broken", "o.v = s.v + undefined_name;", |_, _, _| {});
-    let module = snn_wgpu::gpu::shaders::neuron_module(&NeuronModel::custom(bad, 1.0, ResetMode::Soft));
+    let module =
+        snn_wgpu::gpu::shaders::neuron_module(&NeuronModel::custom(bad, 1.0, ResetMode::Soft));
     assert!(module.label.contains("broken"));
     assert!(naga::front::wgsl::parse_str(&module.source).is_err());
 }

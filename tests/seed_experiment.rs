@@ -16,16 +16,24 @@ const EXPECTED_SPIKES: [u32; 4] = [9, 29, 60, 101];
 
 fn seed_spec() -> NetworkSpec {
     let if_neuron = CustomModel::new("seed_if", "o.v = s.v + x;", |s, _p, x| s[0] += x);
-    let model = NeuronModel::custom(if_neuron, 1.0, ResetMode::Hard { v_reset_mv: 0.0 }).with_theta(ThetaParams {
-        theta_init_mv: 0.0,
-        theta_plus_mv: 1.0,
-        tau_theta_ms: f32::INFINITY,
-        frozen: false,
-    });
-    NetworkSpec::new("seed", 1, model).with_dt_ms(1.0).with_input(InputSpec::constant(0.1)).with_monitors(MonitorSpec {
-        spikes: Some(0..T),
-        state: Some(StateMonitor { vars: vec!["v".into(), "theta".into()], neurons: vec![0], steps: 0..T }),
-    })
+    let model = NeuronModel::custom(if_neuron, 1.0, ResetMode::Hard { v_reset_mv: 0.0 })
+        .with_theta(ThetaParams {
+            theta_init_mv: 0.0,
+            theta_plus_mv: 1.0,
+            tau_theta_ms: f32::INFINITY,
+            frozen: false,
+        });
+    NetworkSpec::new("seed", 1, model)
+        .with_dt_ms(1.0)
+        .with_input(InputSpec::constant(0.1))
+        .with_monitors(MonitorSpec {
+            spikes: Some(0..T),
+            state: Some(StateMonitor {
+                vars: vec!["v".into(), "theta".into()],
+                neurons: vec![0],
+                steps: 0..T,
+            }),
+        })
 }
 
 /// The same experiment as a plain f32 loop, independent of the engine.
@@ -69,7 +77,10 @@ fn seed_experiment_on_cpu() {
 fn seed_experiment_on_gpu_both_schedules() {
     let Some(ctx) = common::gpu() else { return };
     for schedule in [Schedule::Fused, Schedule::Stepwise] {
-        let opts = GpuBackendOptions { schedule, ..Default::default() };
+        let opts = GpuBackendOptions {
+            schedule,
+            ..Default::default()
+        };
         check(&mut GpuBackend::new(ctx.clone(), &seed_spec(), opts).unwrap());
     }
 }

@@ -26,7 +26,10 @@ fn cfg(n: u32) -> DcConfig {
 fn close(a: &[f32], b: &[f32], what: &str) {
     assert_eq!(a.len(), b.len());
     for (k, (x, y)) in a.iter().zip(b).enumerate() {
-        assert!((x - y).abs() <= TOL * y.abs().max(1.0), "{what}[{k}]: gpu {x} vs cpu {y}");
+        assert!(
+            (x - y).abs() <= TOL * y.abs().max(1.0),
+            "{what}[{k}]: gpu {x} vs cpu {y}"
+        );
     }
 }
 
@@ -38,26 +41,53 @@ fn learning_run(rest: RestMode) {
     let mut cpu = CpuCompetitive::new(&spec).unwrap();
     let mut fused = GpuCompetitive::new(ctx.clone(), &spec).unwrap();
     let mut stepwise = GpuCompetitive::with_schedule(ctx, &spec, Schedule::Stepwise).unwrap();
-    close(&fused.weights().unwrap(), &cpu.weights().unwrap(), "initial w");
+    close(
+        &fused.weights().unwrap(),
+        &cpu.weights().unwrap(),
+        "initial w",
+    );
     let mut total = 0;
     for k in 0..6u32 {
-        let opts = PresentOptions { steps_on: 700, steps_rest: 300, rest, learn: true, key: k };
+        let opts = PresentOptions {
+            steps_on: 700,
+            steps_rest: 300,
+            rest,
+            learn: true,
+            key: k,
+        };
         let rates = DcConfig::rates(data.image(k as usize), 4.0);
         let a = cpu.present(&rates, &opts).unwrap();
         total += a.iter().sum::<u32>();
         for gpu in [&mut fused, &mut stepwise] {
             let what = gpu.describe();
-            assert_eq!(gpu.present(&rates, &opts).unwrap(), a, "{what}, presentation {k}: spike counts differ");
-            close(&gpu.theta().unwrap(), &cpu.theta().unwrap(), &format!("{what} theta"));
-            close(&gpu.weights().unwrap(), &cpu.weights().unwrap(), &format!("{what} w"));
+            assert_eq!(
+                gpu.present(&rates, &opts).unwrap(),
+                a,
+                "{what}, presentation {k}: spike counts differ"
+            );
+            close(
+                &gpu.theta().unwrap(),
+                &cpu.theta().unwrap(),
+                &format!("{what} theta"),
+            );
+            close(
+                &gpu.weights().unwrap(),
+                &cpu.weights().unwrap(),
+                &format!("{what} w"),
+            );
         }
     }
-    assert!(total > 20, "too few spikes ({total}) for a meaningful comparison");
+    assert!(
+        total > 20,
+        "too few spikes ({total}) for a meaningful comparison"
+    );
     // STDP really ran: normalisation precedes each presentation, so columns whose neuron
     // learned no longer sum to 78 afterwards.
     let w = cpu.weights().unwrap();
     let n = 24;
-    let moved = (0..n).filter(|&i| ((0..784).map(|j| w[j * n + i]).sum::<f32>() - 78.0).abs() > 1e-2).count();
+    let moved = (0..n)
+        .filter(|&i| ((0..784).map(|j| w[j * n + i]).sum::<f32>() - 78.0).abs() > 1e-2)
+        .count();
     eprintln!("{rest:?}: {total} spikes, {moved} columns changed by STDP");
     assert!(moved > 0, "STDP changed no column");
 }
@@ -77,20 +107,40 @@ fn frozen_batches_agree_and_match_one_at_a_time() {
     let c = cfg(32);
     let spec = c.to_spec();
     let data = embedded(Split::Test).unwrap();
-    let rates: Vec<Vec<f32>> = (0..12).map(|i| DcConfig::rates(data.image(i), 2.0)).collect();
-    let opts = PresentOptions { steps_on: 700, steps_rest: 0, rest: RestMode::Reset, learn: false, key: 100 };
+    let rates: Vec<Vec<f32>> = (0..12)
+        .map(|i| DcConfig::rates(data.image(i), 2.0))
+        .collect();
+    let opts = PresentOptions {
+        steps_on: 700,
+        steps_rest: 0,
+        rest: RestMode::Reset,
+        learn: false,
+        key: 100,
+    };
     let mut cpu = CpuCompetitive::new(&spec).unwrap();
     let batch = cpu.present_frozen_batch(&rates, &opts).unwrap();
     // One at a time, in reverse order, gives the same counts.
     for i in (0..rates.len()).rev() {
-        let one = cpu.present_frozen_batch(&rates[i..i + 1], &PresentOptions { key: 100 + i as u32, ..opts }).unwrap();
+        let one = cpu
+            .present_frozen_batch(
+                &rates[i..i + 1],
+                &PresentOptions {
+                    key: 100 + i as u32,
+                    ..opts
+                },
+            )
+            .unwrap();
         assert_eq!(one[0], batch[i], "image {i}");
     }
     assert!(batch.iter().map(|c| c.iter().sum::<u32>()).sum::<u32>() > 0);
     let Some(ctx) = common::gpu() else { return };
     for schedule in [Schedule::Fused, Schedule::Stepwise] {
         let mut gpu = GpuCompetitive::with_schedule(ctx.clone(), &spec, schedule).unwrap();
-        assert_eq!(gpu.present_frozen_batch(&rates, &opts).unwrap(), batch, "{schedule:?}");
+        assert_eq!(
+            gpu.present_frozen_batch(&rates, &opts).unwrap(),
+            batch,
+            "{schedule:?}"
+        );
     }
 }
 
@@ -107,20 +157,42 @@ fn learning_with_input_delays_agrees() {
     let mut stepwise = GpuCompetitive::with_schedule(ctx, &spec, Schedule::Stepwise).unwrap();
     let mut total = 0;
     for k in 0..5u32 {
-        let opts = PresentOptions { steps_on: 700, steps_rest: 300, rest: RestMode::Simulate, learn: true, key: k };
+        let opts = PresentOptions {
+            steps_on: 700,
+            steps_rest: 300,
+            rest: RestMode::Simulate,
+            learn: true,
+            key: k,
+        };
         let rates = DcConfig::rates(data.image(k as usize + 10), 4.0);
         let a = cpu.present(&rates, &opts).unwrap();
         total += a.iter().sum::<u32>();
         for g in [&mut gpu, &mut stepwise] {
-            assert_eq!(g.present(&rates, &opts).unwrap(), a, "{}, presentation {k}", g.describe());
+            assert_eq!(
+                g.present(&rates, &opts).unwrap(),
+                a,
+                "{}, presentation {k}",
+                g.describe()
+            );
             close(&g.theta().unwrap(), &cpu.theta().unwrap(), "theta");
             close(&g.weights().unwrap(), &cpu.weights().unwrap(), "w");
         }
     }
     assert!(total > 20, "too few spikes ({total})");
-    let rates: Vec<Vec<f32>> = (0..6).map(|i| DcConfig::rates(data.image(i), 2.0)).collect();
-    let opts = PresentOptions { steps_on: 700, steps_rest: 0, rest: RestMode::Reset, learn: false, key: 50 };
-    assert_eq!(gpu.present_frozen_batch(&rates, &opts).unwrap(), cpu.present_frozen_batch(&rates, &opts).unwrap());
+    let rates: Vec<Vec<f32>> = (0..6)
+        .map(|i| DcConfig::rates(data.image(i), 2.0))
+        .collect();
+    let opts = PresentOptions {
+        steps_on: 700,
+        steps_rest: 0,
+        rest: RestMode::Reset,
+        learn: false,
+        key: 50,
+    };
+    assert_eq!(
+        gpu.present_frozen_batch(&rates, &opts).unwrap(),
+        cpu.present_frozen_batch(&rates, &opts).unwrap()
+    );
 }
 
 /// The largest layer we claim (N = 6400): a learning presentation that llvmpipe's loop budget
@@ -133,13 +205,22 @@ fn largest_layer_agrees() {
     let spec = c.to_spec();
     let mut cpu = CpuCompetitive::new(&spec).unwrap();
     let mut gpu = GpuCompetitive::new(ctx.clone(), &spec).unwrap();
-    let opts = PresentOptions { steps_on: 700, steps_rest: 300, rest: RestMode::Simulate, learn: true, key: 1 };
+    let opts = PresentOptions {
+        steps_on: 700,
+        steps_rest: 300,
+        rest: RestMode::Simulate,
+        learn: true,
+        key: 1,
+    };
     let rates = DcConfig::rates(data.image(3), 2.0);
     let a = cpu.present(&rates, &opts).unwrap();
     assert_eq!(gpu.present(&rates, &opts).unwrap(), a);
     assert!(a.iter().sum::<u32>() > 0);
     if ctx.is_software() {
-        assert!(gpu.dispatches_last_presentation() > 1, "the presentation should span several dispatches on llvmpipe");
+        assert!(
+            gpu.dispatches_last_presentation() > 1,
+            "the presentation should span several dispatches on llvmpipe"
+        );
     }
     close(&gpu.weights().unwrap(), &cpu.weights().unwrap(), "w");
     close(&gpu.theta().unwrap(), &cpu.theta().unwrap(), "theta");
@@ -148,7 +229,18 @@ fn largest_layer_agrees() {
     let spec = c.to_spec();
     let mut cpu = CpuCompetitive::new(&spec).unwrap();
     let mut gpu = GpuCompetitive::new(ctx, &spec).unwrap();
-    let rates: Vec<Vec<f32>> = (0..2).map(|i| DcConfig::rates(data.image(i), 2.0)).collect();
-    let opts = PresentOptions { steps_on: 700, steps_rest: 0, rest: RestMode::Reset, learn: false, key: 9 };
-    assert_eq!(gpu.present_frozen_batch(&rates, &opts).unwrap(), cpu.present_frozen_batch(&rates, &opts).unwrap());
+    let rates: Vec<Vec<f32>> = (0..2)
+        .map(|i| DcConfig::rates(data.image(i), 2.0))
+        .collect();
+    let opts = PresentOptions {
+        steps_on: 700,
+        steps_rest: 0,
+        rest: RestMode::Reset,
+        learn: false,
+        key: 9,
+    };
+    assert_eq!(
+        gpu.present_frozen_batch(&rates, &opts).unwrap(),
+        cpu.present_frozen_batch(&rates, &opts).unwrap()
+    );
 }

@@ -28,7 +28,10 @@ use std::sync::Arc;
 use std::time::Instant;
 
 #[derive(Parser)]
-#[command(name = "snn-bench", about = "Times training, evaluation and kernels; prints JSON lines")]
+#[command(
+    name = "snn-bench",
+    about = "Times training, evaluation and kernels; prints JSON lines"
+)]
 struct Args {
     /// Small and fast: dc100 and dc400 only, few repetitions (under a minute).
     #[arg(long)]
@@ -78,7 +81,12 @@ fn make(t: &Target, cfg: &DcConfig) -> Result<Box<dyn CompetitiveBackend>> {
 
 fn main() -> Result<()> {
     let mut a = Args::parse();
-    let mut presets: Vec<String> = a.presets.split(',').map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect();
+    let mut presets: Vec<String> = a
+        .presets
+        .split(',')
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty())
+        .collect();
     if a.quick {
         presets.retain(|p| p == "dc100" || p == "dc400");
         a.reps = a.reps.min(5);
@@ -86,11 +94,19 @@ fn main() -> Result<()> {
     }
     let mut targets = vec![];
     if a.backend == "cpu" || a.backend == "all" {
-        targets.push(Target { name: "cpu", adapter: format!("cpu ({} threads)", rayon::current_num_threads()), ctx: None });
+        targets.push(Target {
+            name: "cpu",
+            adapter: format!("cpu ({} threads)", rayon::current_num_threads()),
+            ctx: None,
+        });
     }
     if a.backend == "gpu" || a.backend == "all" {
         match GpuContext::new(&GpuOptions::from_env()) {
-            Ok(ctx) => targets.push(Target { name: "gpu", adapter: ctx.adapter_description(), ctx: Some(Arc::new(ctx)) }),
+            Ok(ctx) => targets.push(Target {
+                name: "gpu",
+                adapter: ctx.adapter_description(),
+                ctx: Some(Arc::new(ctx)),
+            }),
             Err(e) if a.backend == "gpu" => return Err(e.into()),
             Err(e) => eprintln!("gpu rows skipped: {e}"),
         }
@@ -117,21 +133,40 @@ fn main() -> Result<()> {
     Ok(())
 }
 
-fn bench_train(t: &Target, cfg: &DcConfig, images: &snn_wgpu::data::mnist::Dataset, a: &Args) -> Result<()> {
+fn bench_train(
+    t: &Target,
+    cfg: &DcConfig,
+    images: &snn_wgpu::data::mnist::Dataset,
+    a: &Args,
+) -> Result<()> {
     let mut b = make(t, cfg)?;
     let (steps_on, steps_rest) = (cfg.steps_on(), cfg.steps_rest());
-    let reps = if cfg.n_exc >= 1600 && a.quick { 2 } else { a.reps };
+    let reps = if cfg.n_exc >= 1600 && a.quick {
+        2
+    } else {
+        a.reps
+    };
     let mut times = vec![];
     let mut expected_input_spikes = 0.0f64;
     for k in 0..a.warmup + reps {
         let img = images.image(k % images.len());
         let rates = DcConfig::rates(img, cfg.intensity_start);
-        let opts = PresentOptions { steps_on, steps_rest, rest: RestMode::Simulate, learn: true, key: k as u32 };
+        let opts = PresentOptions {
+            steps_on,
+            steps_rest,
+            rest: RestMode::Simulate,
+            learn: true,
+            key: k as u32,
+        };
         let t0 = Instant::now();
         b.present(&rates, &opts)?;
         if k >= a.warmup {
             times.push(t0.elapsed().as_secs_f64());
-            expected_input_spikes += rates.iter().map(|r| *r as f64 * cfg.dt_ms as f64 / 1000.0).sum::<f64>() * steps_on as f64;
+            expected_input_spikes += rates
+                .iter()
+                .map(|r| *r as f64 * cfg.dt_ms as f64 / 1000.0)
+                .sum::<f64>()
+                * steps_on as f64;
         }
     }
     let med = median(times);
@@ -148,15 +183,28 @@ fn bench_train(t: &Target, cfg: &DcConfig, images: &snn_wgpu::data::mnist::Datas
     Ok(())
 }
 
-fn bench_eval(t: &Target, cfg: &DcConfig, images: &snn_wgpu::data::mnist::Dataset, a: &Args) -> Result<()> {
+fn bench_eval(
+    t: &Target,
+    cfg: &DcConfig,
+    images: &snn_wgpu::data::mnist::Dataset,
+    a: &Args,
+) -> Result<()> {
     let mut b = make(t, cfg)?;
     let sizes: &[usize] = if a.quick { &[1, 64] } else { &[1, 16, 64, 256] };
     for &batch in sizes {
         if cfg.n_exc >= 1600 && batch > 64 && a.quick {
             continue;
         }
-        let rates: Vec<Vec<f32>> = (0..batch).map(|i| DcConfig::rates(images.image(i % images.len()), cfg.intensity_start)).collect();
-        let opts = PresentOptions { steps_on: cfg.steps_on(), steps_rest: 0, rest: RestMode::Reset, learn: false, key: 0 };
+        let rates: Vec<Vec<f32>> = (0..batch)
+            .map(|i| DcConfig::rates(images.image(i % images.len()), cfg.intensity_start))
+            .collect();
+        let opts = PresentOptions {
+            steps_on: cfg.steps_on(),
+            steps_rest: 0,
+            rest: RestMode::Reset,
+            learn: false,
+            key: 0,
+        };
         let reps = (a.reps / 4).max(2);
         let mut times = vec![];
         for k in 0..1 + reps {
@@ -180,8 +228,11 @@ fn bench_eval(t: &Target, cfg: &DcConfig, images: &snn_wgpu::data::mnist::Datase
 }
 
 fn bench_neuron_steps(t: &Target, n: u32, a: &Args) -> Result<()> {
-    let rates: Vec<f32> = (0..n).map(|i| 20.0 + 180.0 * ((i * 37) % 101) as f32 / 100.0).collect();
-    let spec = NetworkSpec::new("bench", n, NeuronModel::diehl_cook_excitatory()).with_input(InputSpec::poisson_per_neuron(rates, 2.0));
+    let rates: Vec<f32> = (0..n)
+        .map(|i| 20.0 + 180.0 * ((i * 37) % 101) as f32 / 100.0)
+        .collect();
+    let spec = NetworkSpec::new("bench", n, NeuronModel::diehl_cook_excitatory())
+        .with_input(InputSpec::poisson_per_neuron(rates, 2.0));
     let mut sim: Box<dyn Backend> = match &t.ctx {
         None => Box::new(CpuBackend::new(&spec)?),
         Some(ctx) => Box::new(GpuBackend::new(ctx.clone(), &spec, Default::default())?),

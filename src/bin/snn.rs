@@ -13,8 +13,12 @@ use snn_wgpu::backend::CompetitiveBackend;
 use snn_wgpu::cpu::wta::CpuCompetitive;
 use snn_wgpu::data::mnist::{self, Dataset, Split};
 use snn_wgpu::experiments::diehl_cook::config::DcConfig;
-use snn_wgpu::experiments::diehl_cook::evaluate::{assign_labels, evaluate, Assignments, Evaluation};
-use snn_wgpu::experiments::diehl_cook::io::{load_network, receptive_fields_png, save_network, SavedNetwork};
+use snn_wgpu::experiments::diehl_cook::evaluate::{
+    assign_labels, evaluate, Assignments, Evaluation,
+};
+use snn_wgpu::experiments::diehl_cook::io::{
+    load_network, receptive_fields_png, save_network, SavedNetwork,
+};
 use snn_wgpu::experiments::diehl_cook::train::{respond_frozen, train, TrainStats};
 use snn_wgpu::gpu::{GpuContext, GpuOptions};
 use snn_wgpu::model::RestMode;
@@ -23,7 +27,11 @@ use std::sync::Arc;
 use std::time::Instant;
 
 #[derive(Parser)]
-#[command(name = "snn", version, about = "Spiking neural networks on wgpu: the Diehl & Cook 2015 MNIST reproduction")]
+#[command(
+    name = "snn",
+    version,
+    about = "Spiking neural networks on wgpu: the Diehl & Cook 2015 MNIST reproduction"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -110,11 +118,17 @@ enum Command {
 fn load_data(dir: Option<&Path>) -> Result<(Dataset, Dataset, String)> {
     Ok(match dir {
         Some(d) => (
-            mnist::load_split(d, Split::Train).with_context(|| format!("loading MNIST training set from {}", d.display()))?,
-            mnist::load_split(d, Split::Test).with_context(|| format!("loading MNIST test set from {}", d.display()))?,
+            mnist::load_split(d, Split::Train)
+                .with_context(|| format!("loading MNIST training set from {}", d.display()))?,
+            mnist::load_split(d, Split::Test)
+                .with_context(|| format!("loading MNIST test set from {}", d.display()))?,
             d.display().to_string(),
         ),
-        None => (mnist::embedded(Split::Train)?, mnist::embedded(Split::Test)?, "embedded MNIST subset (1000 train / 500 test)".into()),
+        None => (
+            mnist::embedded(Split::Train)?,
+            mnist::embedded(Split::Test)?,
+            "embedded MNIST subset (1000 train / 500 test)".into(),
+        ),
     })
 }
 
@@ -137,9 +151,11 @@ fn bar(len: usize, quiet: bool, what: &str) -> ProgressBar {
     }
     let pb = ProgressBar::new(len as u64);
     pb.set_style(
-        ProgressStyle::with_template("{prefix:>9} [{bar:30}] {pos}/{len} {per_sec} eta {eta} {msg}")
-            .unwrap_or_else(|_| ProgressStyle::default_bar())
-            .progress_chars("=> "),
+        ProgressStyle::with_template(
+            "{prefix:>9} [{bar:30}] {pos}/{len} {per_sec} eta {eta} {msg}",
+        )
+        .unwrap_or_else(|_| ProgressStyle::default_bar())
+        .progress_chars("=> "),
     );
     pb.set_prefix(what.to_string());
     pb
@@ -153,25 +169,59 @@ struct Tested {
     seconds: f64,
 }
 
-fn label_and_test(b: &mut dyn CompetitiveBackend, cfg: &DcConfig, train_set: &Dataset, test_set: &Dataset, common: &Common, default_label: usize, key: &mut u32) -> Result<Tested> {
+fn label_and_test(
+    b: &mut dyn CompetitiveBackend,
+    cfg: &DcConfig,
+    train_set: &Dataset,
+    test_set: &Dataset,
+    common: &Common,
+    default_label: usize,
+    key: &mut u32,
+) -> Result<Tested> {
     let t0 = Instant::now();
-    let n_label = common.label_samples.unwrap_or(default_label).min(train_set.len());
+    let n_label = common
+        .label_samples
+        .unwrap_or(default_label)
+        .min(train_set.len());
     let pb = bar(n_label, common.quiet, "label");
-    let counts = respond_frozen(b, cfg, train_set, n_label, common.batch, key, |d| pb.set_position(d as u64))?;
+    let counts = respond_frozen(b, cfg, train_set, n_label, common.batch, key, |d| {
+        pb.set_position(d as u64)
+    })?;
     pb.finish();
     let assignments = assign_labels(counts.view(), &train_set.labels[..n_label])?;
-    let n_test = common.test_samples.unwrap_or(test_set.len()).min(test_set.len());
+    let n_test = common
+        .test_samples
+        .unwrap_or(test_set.len())
+        .min(test_set.len());
     let pb = bar(n_test, common.quiet, "test");
-    let counts = respond_frozen(b, cfg, test_set, n_test, common.batch, key, |d| pb.set_position(d as u64))?;
+    let counts = respond_frozen(b, cfg, test_set, n_test, common.batch, key, |d| {
+        pb.set_position(d as u64)
+    })?;
     pb.finish();
     let eval = evaluate(counts.view(), &test_set.labels[..n_test], &assignments)?;
-    Ok(Tested { assignments, eval, label_images: n_label, test_images: n_test, seconds: t0.elapsed().as_secs_f64() })
+    Ok(Tested {
+        assignments,
+        eval,
+        label_images: n_label,
+        test_images: n_test,
+        seconds: t0.elapsed().as_secs_f64(),
+    })
 }
 
 fn main() -> Result<()> {
     let cli = Cli::parse();
     match cli.command {
-        Command::Train { preset, epochs, train_samples, seed, rest, lockout_ms, input_delay_ms, out, common } => {
+        Command::Train {
+            preset,
+            epochs,
+            train_samples,
+            seed,
+            rest,
+            lockout_ms,
+            input_delay_ms,
+            out,
+            common,
+        } => {
             let mut cfg = DcConfig::preset(&preset)?;
             cfg.seed = seed;
             if let Some(l) = lockout_ms {
@@ -191,7 +241,9 @@ fn main() -> Result<()> {
             }
             cfg.validate()?;
             let (train_set, test_set, data_desc) = load_data(common.data.as_deref())?;
-            let n_train = train_samples.unwrap_or(train_set.len()).min(train_set.len());
+            let n_train = train_samples
+                .unwrap_or(train_set.len())
+                .min(train_set.len());
             if n_train == 0 {
                 bail!("--train-samples must be at least 1");
             }
@@ -199,7 +251,13 @@ fn main() -> Result<()> {
             if !common.quiet {
                 eprintln!(
                     "training {} ({} exc neurons, {} epoch(s) x {} images) on {} [{}], data: {}",
-                    cfg.preset, cfg.n_exc, cfg.epochs, n_train, b.describe(), adapter, data_desc
+                    cfg.preset,
+                    cfg.n_exc,
+                    cfg.epochs,
+                    n_train,
+                    b.describe(),
+                    adapter,
+                    data_desc
                 );
             }
             let mut key = 0u32;
@@ -208,15 +266,28 @@ fn main() -> Result<()> {
             let stats: TrainStats = train(b.as_mut(), &cfg, &train_set, n_train, &mut key, |p| {
                 pb.set_position(p.images_done as u64);
                 if let Some(a) = p.running_accuracy {
-                    pb.set_message(format!("acc(last 1000) {:.1}% retries {}", 100.0 * a, p.retries));
+                    pb.set_message(format!(
+                        "acc(last 1000) {:.1}% retries {}",
+                        100.0 * a,
+                        p.retries
+                    ));
                 }
             })?;
             pb.finish();
             let train_seconds = t0.elapsed().as_secs_f64();
-            let tested = label_and_test(b.as_mut(), &cfg, &train_set, &test_set, &common, n_train, &mut key)?;
+            let tested = label_and_test(
+                b.as_mut(),
+                &cfg,
+                &train_set,
+                &test_set,
+                &common,
+                n_train,
+                &mut key,
+            )?;
             let weights = b.weights()?;
             let theta = b.theta()?;
-            let run_dir = out.unwrap_or_else(|| PathBuf::from(format!("runs/{}-seed{}", cfg.preset, cfg.seed)));
+            let run_dir = out
+                .unwrap_or_else(|| PathBuf::from(format!("runs/{}-seed{}", cfg.preset, cfg.seed)));
             let config_json = serde_json::to_string_pretty(&cfg)?;
             let net = SavedNetwork {
                 n_input: 784,
@@ -226,11 +297,19 @@ fn main() -> Result<()> {
                 assignments: tested.assignments.assignment.clone(),
                 config_json,
             };
-            save_network(&run_dir, &net).with_context(|| format!("saving the run to {}", run_dir.display()))?;
-            receptive_fields_png(&run_dir.join("receptive_fields.png"), net.weights.view(), Some(&net.assignments))?;
+            save_network(&run_dir, &net)
+                .with_context(|| format!("saving the run to {}", run_dir.display()))?;
+            receptive_fields_png(
+                &run_dir.join("receptive_fields.png"),
+                net.weights.view(),
+                Some(&net.assignments),
+            )?;
             if !common.quiet {
                 eprintln!("{}", tested.eval.all_activity.to_text());
-                eprintln!("saved {} (network.npz, config.json, receptive_fields.png)", run_dir.display());
+                eprintln!(
+                    "saved {} (network.npz, config.json, receptive_fields.png)",
+                    run_dir.display()
+                );
             }
             let line = serde_json::json!({
                 "command": "train",
@@ -252,18 +331,37 @@ fn main() -> Result<()> {
                 "learning_curve": stats.learning_curve,
                 "run_dir": run_dir.display().to_string(),
             });
-            std::fs::write(run_dir.join("results.json"), serde_json::to_string_pretty(&line)?)?;
+            std::fs::write(
+                run_dir.join("results.json"),
+                serde_json::to_string_pretty(&line)?,
+            )?;
             println!("{line}");
         }
         Command::Evaluate { run, common } => {
             let saved = load_network(&run)?;
-            let cfg: DcConfig = serde_json::from_str(&saved.config_json).with_context(|| format!("{}: config.json is not a valid run config", run.display()))?;
+            let cfg: DcConfig = serde_json::from_str(&saved.config_json).with_context(|| {
+                format!("{}: config.json is not a valid run config", run.display())
+            })?;
             cfg.validate()?;
             let (train_set, test_set, data_desc) = load_data(common.data.as_deref())?;
             let (mut b, adapter) = make_backend(common.backend, &cfg)?;
-            b.load(saved.weights.as_slice().context("weights are not contiguous")?, &saved.theta_mv)?;
+            b.load(
+                saved
+                    .weights
+                    .as_slice()
+                    .context("weights are not contiguous")?,
+                &saved.theta_mv,
+            )?;
             let mut key = 0x8000_0000u32;
-            let tested = label_and_test(b.as_mut(), &cfg, &train_set, &test_set, &common, train_set.len(), &mut key)?;
+            let tested = label_and_test(
+                b.as_mut(),
+                &cfg,
+                &train_set,
+                &test_set,
+                &common,
+                train_set.len(),
+                &mut key,
+            )?;
             if !common.quiet {
                 eprintln!("{}", tested.eval.all_activity.to_text());
             }

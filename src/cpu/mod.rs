@@ -48,7 +48,12 @@ impl CpuBackend {
             }
         }
         let total = (spec.n * spec.batch) as usize;
-        let vars = spec.model.initial_values().into_iter().map(|v0| vec![v0; total]).collect();
+        let vars = spec
+            .model
+            .initial_values()
+            .into_iter()
+            .map(|v0| vec![v0; total])
+            .collect();
         let custom_params = match &spec.model.kind {
             NeuronKind::Custom(c) => c.params.iter().map(|(_, v)| *v).collect(),
             _ => vec![],
@@ -76,7 +81,12 @@ impl CpuBackend {
     }
 
     fn load(&self, g: usize) -> NeuronState {
-        let mut s = NeuronState { v: self.vars[0][g], theta: self.vars[1][g], refrac: self.refrac[g], ..Default::default() };
+        let mut s = NeuronState {
+            v: self.vars[0][g],
+            theta: self.vars[1][g],
+            refrac: self.refrac[g],
+            ..Default::default()
+        };
         match &self.spec.model.kind {
             NeuronKind::CondLif(_) => {
                 s.ge = self.vars[2][g];
@@ -123,14 +133,16 @@ impl CpuBackend {
     fn record(&mut self, b: u32, t: u32, i: u32, spike: bool, s: &NeuronState) {
         let rec = &mut self.recording;
         if spike && rec.spike_steps.contains(&t) {
-            let row = (b as usize * rec.spike_steps.len() + (t - rec.spike_steps.start) as usize) * rec.n_words as usize;
+            let row = (b as usize * rec.spike_steps.len() + (t - rec.spike_steps.start) as usize)
+                * rec.n_words as usize;
             rec.spike_words[row + (i / 32) as usize] |= 1 << (i % 32);
         }
         if let Some(slot) = self.rec_slot[i as usize] {
             if rec.state_steps.contains(&t) {
                 let steps = rec.state_steps.len();
                 let nv = self.rec_vars.len();
-                let base = (b as usize * rec.state_neurons.len() + slot) * nv * steps + (t - rec.state_steps.start) as usize;
+                let base = (b as usize * rec.state_neurons.len() + slot) * nv * steps
+                    + (t - rec.state_steps.start) as usize;
                 for (kk, &k) in self.rec_vars.iter().enumerate() {
                     rec.state[base + kk * steps] = Self::var_value(s, k, &self.spec.model.kind);
                 }
@@ -146,18 +158,40 @@ impl Backend for CpuBackend {
 
     fn run(&mut self, steps: u32) -> Result<()> {
         let n = self.spec.n;
-        let (seed, constant, weight) = (self.spec.seed, self.spec.input.constant, self.spec.input.poisson_weight());
+        let (seed, constant, weight) = (
+            self.spec.seed,
+            self.spec.input.constant,
+            self.spec.input.poisson_weight(),
+        );
         let active = self.spec.input.active_range();
         for b in 0..self.spec.batch {
             let t0 = self.clock[b as usize];
             if t0.checked_add(steps).is_none() {
-                return Err(SnnError::invalid("steps", steps, format!("at most {} more steps (u32 clock)", u32::MAX - t0)));
+                return Err(SnnError::invalid(
+                    "steps",
+                    steps,
+                    format!("at most {} more steps (u32 clock)", u32::MAX - t0),
+                ));
             }
             for t in t0..t0 + steps {
                 for i in 0..n {
                     let g = (b * n + i) as usize;
-                    let x = input_drive(t, b * n + i, self.thresholds[i as usize], seed, constant, weight, &active);
-                    let mut s = charge(self.load(g), x, &self.spec.model.kind, &self.custom_params, &self.derived);
+                    let x = input_drive(
+                        t,
+                        b * n + i,
+                        self.thresholds[i as usize],
+                        seed,
+                        constant,
+                        weight,
+                        &active,
+                    );
+                    let mut s = charge(
+                        self.load(g),
+                        x,
+                        &self.spec.model.kind,
+                        &self.custom_params,
+                        &self.derived,
+                    );
                     let spike = fire(s, &self.derived);
                     s = reset(s, spike, &self.derived);
                     s = adapt(s, spike, &self.derived);

@@ -28,7 +28,15 @@ pub struct NeuronState {
 
 /// `shaders/neuron/stages.wgsl::input_drive`; zero outside `active`.
 #[inline]
-pub fn input_drive(t: u32, g: u32, thr: u32, seed: u32, constant: f32, weight: f32, active: &std::ops::Range<u32>) -> f32 {
+pub fn input_drive(
+    t: u32,
+    g: u32,
+    thr: u32,
+    seed: u32,
+    constant: f32,
+    weight: f32,
+    active: &std::ops::Range<u32>,
+) -> f32 {
     if !active.contains(&t) {
         return 0.0;
     }
@@ -48,15 +56,24 @@ pub fn if_charge(s: NeuronState, x: f32, _p: &DerivedNeuron) -> NeuronState {
 /// `shaders/neuron/lif.wgsl::lif_charge`.
 #[inline]
 pub fn lif_charge(s: NeuronState, x: f32, p: &DerivedNeuron) -> NeuronState {
-    NeuronState { v: p.v_rest_mv + (s.v - p.v_rest_mv) * p.decay_v_per_step + x, ..s }
+    NeuronState {
+        v: p.v_rest_mv + (s.v - p.v_rest_mv) * p.decay_v_per_step + x,
+        ..s
+    }
 }
 
 /// `shaders/neuron/cond_lif.wgsl::cond_lif_charge`.
 #[inline(always)]
 pub fn cond_lif_charge(s: NeuronState, x: f32, p: &DerivedNeuron) -> NeuronState {
     let ge = s.ge + x;
-    let dv = ((p.v_rest_mv - s.v) + ge * (p.e_exc_mv - s.v) + s.gi * (p.e_inh_mv - s.v)) * p.dt_over_tau_m;
-    NeuronState { v: s.v + dv, ge: ge * p.decay_ge_per_step, gi: s.gi * p.decay_gi_per_step, ..s }
+    let dv = ((p.v_rest_mv - s.v) + ge * (p.e_exc_mv - s.v) + s.gi * (p.e_inh_mv - s.v))
+        * p.dt_over_tau_m;
+    NeuronState {
+        v: s.v + dv,
+        ge: ge * p.decay_ge_per_step,
+        gi: s.gi * p.decay_gi_per_step,
+        ..s
+    }
 }
 
 /// The refractory clamp of `stages.wgsl::charge`: `o` is the model's charge of `s`; `v` keeps
@@ -72,7 +89,13 @@ pub fn clamp_refractory(s: &NeuronState, mut o: NeuronState, p: &DerivedNeuron) 
 /// The model's charge (`model_charge` in WGSL), with v clamped during the refractory period
 /// (`stages.wgsl::charge`).
 #[inline]
-pub fn charge(s: NeuronState, x: f32, kind: &NeuronKind, custom_params: &[f32], p: &DerivedNeuron) -> NeuronState {
+pub fn charge(
+    s: NeuronState,
+    x: f32,
+    kind: &NeuronKind,
+    custom_params: &[f32],
+    p: &DerivedNeuron,
+) -> NeuronState {
     let o = match kind {
         NeuronKind::If => if_charge(s, x, p),
         NeuronKind::Lif(_) => lif_charge(s, x, p),
@@ -103,7 +126,11 @@ pub fn fire(s: NeuronState, p: &DerivedNeuron) -> bool {
 pub fn reset(s: NeuronState, spike: bool, p: &DerivedNeuron) -> NeuronState {
     let mut o = s;
     if spike {
-        o.v = if p.reset_soft { s.v - (p.v_threshold_mv + s.theta) } else { p.v_reset_mv };
+        o.v = if p.reset_soft {
+            s.v - (p.v_threshold_mv + s.theta)
+        } else {
+            p.v_reset_mv
+        };
         o.refrac = p.refractory_steps;
     } else if s.refrac > 0 {
         o.refrac = s.refrac - 1;

@@ -30,7 +30,15 @@ impl StdpConsts {
             StdpRule::Pair => (1, 0.0, 1.0),
             StdpRule::WeightDependent { x_tar, mu } => (2, x_tar, mu),
         };
-        StdpConsts { rule, nu_pre: p.nu_pre, nu_post: p.nu_post, x_tar, mu, w_min, w_max }
+        StdpConsts {
+            rule,
+            nu_pre: p.nu_pre,
+            nu_post: p.nu_post,
+            x_tar,
+            mu,
+            w_min,
+            w_max,
+        }
     }
 }
 

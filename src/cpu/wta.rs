@@ -10,10 +10,10 @@ use super::stdp::{on_post, on_pre, StdpConsts};
 use crate::backend::CompetitiveBackend;
 use crate::encode::rng::{probability_threshold, rng_u32};
 use crate::error::{Result, SnnError};
-use crate::model::wta::{decay_table, presentation_seed};
-use crate::model::{CompetitiveSpec, DerivedNeuron, NeuronKind, PresentOptions, RestMode};
 use crate::model::stdp::DerivedStdp;
 use crate::model::synapse::normalize_columns;
+use crate::model::wta::{decay_table, presentation_seed};
+use crate::model::{CompetitiveSpec, DerivedNeuron, NeuronKind, PresentOptions, RestMode};
 use rayon::prelude::*;
 
 /// Never-spiked marker for the lazy pre trace.
@@ -65,7 +65,12 @@ impl Delays {
                 offsets.push(items.len() as u32);
             }
         }
-        Delays { slots, steps, offsets, items }
+        Delays {
+            slots,
+            steps,
+            offsets,
+            items,
+        }
     }
 
     fn targets(&self, j: u32, lag: u32) -> &[u32] {
@@ -83,7 +88,12 @@ impl Consts {
         let mut exc = spec.exc.derive(spec.dt_ms);
         // θ decay is applied once per presentation (see model::wta docs).
         exc.decay_theta_per_step = 1.0;
-        let stdp = spec.stdp.map(|s| (StdpConsts::new(&s, spec.input.w_min, spec.input.w_max), s.derive(spec.dt_ms)));
+        let stdp = spec.stdp.map(|s| {
+            (
+                StdpConsts::new(&s, spec.input.w_min, spec.input.w_max),
+                s.derive(spec.dt_ms),
+            )
+        });
         let (w_ei, w_ie) = spec.lateral_weights();
         Consts {
             n_in: spec.n_input as usize,
@@ -100,7 +110,9 @@ impl Consts {
             tau_theta_ms: spec.exc.theta.map_or(f32::INFINITY, |t| t.tau_theta_ms),
             norm_target: spec.norm_target,
             seed: spec.seed,
-            delays: crate::model::wta::input_delays(spec).map(|(d, slots)| Delays::new(d, slots, spec.n_input as usize, spec.n_exc as usize)),
+            delays: crate::model::wta::input_delays(spec).map(|(d, slots)| {
+                Delays::new(d, slots, spec.n_input as usize, spec.n_exc as usize)
+            }),
         }
     }
 
@@ -116,17 +128,34 @@ impl Consts {
     /// Poisson thresholds of the inputs with a non-zero rate, ascending by input.
     pub fn active_inputs(&self, rates_hz: &[f32]) -> Result<Vec<(u32, u32)>> {
         if rates_hz.len() != self.n_in {
-            return Err(SnnError::invalid("rates_hz", format!("{} values", rates_hz.len()), format!("one rate per input ({})", self.n_in)));
+            return Err(SnnError::invalid(
+                "rates_hz",
+                format!("{} values", rates_hz.len()),
+                format!("one rate per input ({})", self.n_in),
+            ));
         }
         let max_hz = 1000.0 / self.dt_ms;
-        if let Some((j, r)) = rates_hz.iter().enumerate().find(|(_, r)| !(**r >= 0.0 && **r <= max_hz)) {
-            return Err(SnnError::invalid(format!("rates_hz[{j}]"), r, format!("a rate in [0, {max_hz}] Hz")));
+        if let Some((j, r)) = rates_hz
+            .iter()
+            .enumerate()
+            .find(|(_, r)| !(**r >= 0.0 && **r <= max_hz))
+        {
+            return Err(SnnError::invalid(
+                format!("rates_hz[{j}]"),
+                r,
+                format!("a rate in [0, {max_hz}] Hz"),
+            ));
         }
         Ok(rates_hz
             .iter()
             .enumerate()
             .filter(|(_, &r)| r > 0.0)
-            .map(|(j, &r)| (j as u32, probability_threshold(r as f64 * self.dt_ms as f64 / 1000.0)))
+            .map(|(j, &r)| {
+                (
+                    j as u32,
+                    probability_threshold(r as f64 * self.dt_ms as f64 / 1000.0),
+                )
+            })
             .filter(|&(_, thr)| thr > 0)
             .collect())
     }
@@ -143,12 +172,24 @@ pub(crate) struct Pop {
 
 impl Pop {
     fn new(n: usize, v0: f32) -> Self {
-        Pop { v: vec![v0; n], ge: vec![0.0; n], gi: vec![0.0; n], refrac: vec![0; n] }
+        Pop {
+            v: vec![v0; n],
+            ge: vec![0.0; n],
+            gi: vec![0.0; n],
+            refrac: vec![0; n],
+        }
     }
 
     #[inline(always)]
     fn load(&self, i: usize, theta: f32) -> NeuronState {
-        NeuronState { v: self.v[i], theta, refrac: self.refrac[i], ge: self.ge[i], gi: self.gi[i], custom: [0.0; 8] }
+        NeuronState {
+            v: self.v[i],
+            theta,
+            refrac: self.refrac[i],
+            ge: self.ge[i],
+            gi: self.gi[i],
+            custom: [0.0; 8],
+        }
     }
 
     #[inline(always)]
@@ -207,7 +248,11 @@ impl NetState {
             x_e: vec![0.0; c.n],
             spikes_in: Vec::with_capacity(c.n_in),
             hist: vec![vec![]; c.delays.as_ref().map_or(0, |d| d.slots as usize)],
-            last_arrival: if c.delays.is_some() { vec![NEVER; c.n_in * c.n] } else { vec![] },
+            last_arrival: if c.delays.is_some() {
+                vec![NEVER; c.n_in * c.n]
+            } else {
+                vec![]
+            },
         }
     }
 
@@ -231,7 +276,17 @@ impl NetState {
 /// the counting window are added to `counts`.
 // Neuron i indexes several parallel arrays, as in the kernel: index loops read clearer.
 #[allow(clippy::too_many_arguments, clippy::needless_range_loop)]
-pub(crate) fn step(c: &Consts, w: &mut [f32], theta: &mut [f32], st: &mut NetState, t: u32, key_seed: u32, active: &[(u32, u32)], learn: bool, counts: Option<&mut [u32]>) {
+pub(crate) fn step(
+    c: &Consts,
+    w: &mut [f32],
+    theta: &mut [f32],
+    st: &mut NetState,
+    t: u32,
+    key_seed: u32,
+    active: &[(u32, u32)],
+    learn: bool,
+    counts: Option<&mut [u32]>,
+) {
     let n = c.n;
     std::mem::swap(&mut st.exc_spiked, &mut st.exc_prev);
     std::mem::swap(&mut st.inh_spiked, &mut st.inh_prev);
@@ -312,7 +367,16 @@ pub(crate) fn step(c: &Consts, w: &mut [f32], theta: &mut [f32], st: &mut NetSta
             *p *= sd.decay_post2_per_step;
         }
         let now = st.clock;
-        let trace = |last: u32| if last == NEVER { 0.0 } else { c.pre_table.get((now - last) as usize).copied().unwrap_or(0.0) };
+        let trace = |last: u32| {
+            if last == NEVER {
+                0.0
+            } else {
+                c.pre_table
+                    .get((now - last) as usize)
+                    .copied()
+                    .unwrap_or(0.0)
+            }
+        };
         if let Some(d) = &c.delays {
             // Depression at arrival, per synapse (Brian2's on_pre runs at the delayed arrival).
             let slots = d.slots;
@@ -342,7 +406,11 @@ pub(crate) fn step(c: &Consts, w: &mut [f32], theta: &mut [f32], st: &mut NetSta
             let p2b = st.post2[i];
             for j in 0..c.n_in {
                 let k = j * n + i;
-                let pre = if c.delays.is_some() { trace(st.last_arrival[k]) } else { trace(st.last_pre[j]) };
+                let pre = if c.delays.is_some() {
+                    trace(st.last_arrival[k])
+                } else {
+                    trace(st.last_pre[j])
+                };
                 w[k] = on_post(w[k], pre, p2b, sc);
             }
             st.post1[i] = 1.0;
@@ -353,7 +421,14 @@ pub(crate) fn step(c: &Consts, w: &mut [f32], theta: &mut [f32], st: &mut NetSta
 }
 
 /// One whole presentation: normalise (learning), `steps_on` steps with input, then the rest.
-pub(crate) fn presentation(c: &Consts, w: &mut [f32], theta: &mut [f32], st: &mut NetState, active: &[(u32, u32)], opts: &PresentOptions) -> Vec<u32> {
+pub(crate) fn presentation(
+    c: &Consts,
+    w: &mut [f32],
+    theta: &mut [f32],
+    st: &mut NetState,
+    active: &[(u32, u32)],
+    opts: &PresentOptions,
+) -> Vec<u32> {
     if opts.learn {
         if let Some(target) = c.norm_target {
             normalize_columns(w, c.n, target);
@@ -362,7 +437,17 @@ pub(crate) fn presentation(c: &Consts, w: &mut [f32], theta: &mut [f32], st: &mu
     let key_seed = presentation_seed(c.seed, opts.key);
     let mut counts = vec![0u32; c.n];
     for t in 0..opts.steps_on {
-        step(c, w, theta, st, t, key_seed, active, opts.learn, Some(&mut counts));
+        step(
+            c,
+            w,
+            theta,
+            st,
+            t,
+            key_seed,
+            active,
+            opts.learn,
+            Some(&mut counts),
+        );
     }
     match opts.rest {
         RestMode::Simulate => {
@@ -416,7 +501,12 @@ impl CpuCompetitive {
         ];
         for (name, bad) in checks {
             if let Some(i) = bad {
-                return Err(SnnError::NonFinite { population: what.into(), variable: name.into(), neuron: i, step: self.st.clock as u64 });
+                return Err(SnnError::NonFinite {
+                    population: what.into(),
+                    variable: name.into(),
+                    neuron: i,
+                    step: self.st.clock as u64,
+                });
             }
         }
         Ok(())
@@ -430,14 +520,33 @@ impl CompetitiveBackend for CpuCompetitive {
 
     fn present(&mut self, rates_hz: &[f32], opts: &PresentOptions) -> Result<Vec<u32>> {
         let active = self.c.active_inputs(rates_hz)?;
-        let counts = presentation(&self.c, &mut self.w, &mut self.theta, &mut self.st, &active, opts);
+        let counts = presentation(
+            &self.c,
+            &mut self.w,
+            &mut self.theta,
+            &mut self.st,
+            &active,
+            opts,
+        );
         self.check_finite("exc")?;
         Ok(counts)
     }
 
-    fn present_frozen_batch(&mut self, rates_hz: &[Vec<f32>], opts: &PresentOptions) -> Result<Vec<Vec<u32>>> {
-        let actives = rates_hz.iter().map(|r| self.c.active_inputs(r)).collect::<Result<Vec<_>>>()?;
-        let frozen = PresentOptions { learn: false, rest: RestMode::Reset, steps_rest: 0, ..*opts };
+    fn present_frozen_batch(
+        &mut self,
+        rates_hz: &[Vec<f32>],
+        opts: &PresentOptions,
+    ) -> Result<Vec<Vec<u32>>> {
+        let actives = rates_hz
+            .iter()
+            .map(|r| self.c.active_inputs(r))
+            .collect::<Result<Vec<_>>>()?;
+        let frozen = PresentOptions {
+            learn: false,
+            rest: RestMode::Reset,
+            steps_rest: 0,
+            ..*opts
+        };
         let c = &self.c;
         let (w0, th0) = (&self.w, &self.theta);
         let mut fresh = NetState::new(c, 0.0, 0.0);
@@ -449,7 +558,10 @@ impl CompetitiveBackend for CpuCompetitive {
                 || (w0.clone(), th0.clone(), fresh.clone()),
                 |(w, th, st), (k, active)| {
                     st.reset(c);
-                    let o = PresentOptions { key: opts.key.wrapping_add(k as u32), ..frozen };
+                    let o = PresentOptions {
+                        key: opts.key.wrapping_add(k as u32),
+                        ..frozen
+                    };
                     presentation(c, w, th, st, active, &o)
                 },
             )
@@ -469,7 +581,13 @@ impl CompetitiveBackend for CpuCompetitive {
             return Err(SnnError::invalid(
                 "loaded network",
                 format!("{} weights, {} theta", weights.len(), theta_mv.len()),
-                format!("{} weights ({} x {}), {} theta", self.w.len(), self.c.n_in, self.c.n, self.c.n),
+                format!(
+                    "{} weights ({} x {}), {} theta",
+                    self.w.len(),
+                    self.c.n_in,
+                    self.c.n,
+                    self.c.n
+                ),
             ));
         }
         self.w.copy_from_slice(weights);

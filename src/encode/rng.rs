@@ -43,7 +43,9 @@ mod tests {
     #[test]
     fn threshold_gives_the_asked_rate() {
         let thr = probability_threshold(0.03);
-        let hits = (0..200_000u32).filter(|&i| rng_u32(7, i / 1000, i % 1000) < thr).count();
+        let hits = (0..200_000u32)
+            .filter(|&i| rng_u32(7, i / 1000, i % 1000) < thr)
+            .count();
         let rate = hits as f64 / 200_000.0;
         assert!((rate - 0.03).abs() < 0.002, "rate {rate}");
         assert_eq!(probability_threshold(0.0), 0);

@@ -43,7 +43,11 @@ pub struct GpuBackendOptions {
 
 impl Default for GpuBackendOptions {
     fn default() -> Self {
-        GpuBackendOptions { schedule: Schedule::Fused, workgroup_size: 64, max_steps_per_dispatch: None }
+        GpuBackendOptions {
+            schedule: Schedule::Fused,
+            workgroup_size: 64,
+            max_steps_per_dispatch: None,
+        }
     }
 }
 
@@ -101,7 +105,11 @@ fn uniform_entry(binding: u32) -> wgpu::BindGroupLayoutEntry {
     wgpu::BindGroupLayoutEntry {
         binding,
         visibility: wgpu::ShaderStages::COMPUTE,
-        ty: wgpu::BindingType::Buffer { ty: wgpu::BufferBindingType::Uniform, has_dynamic_offset: false, min_binding_size: None },
+        ty: wgpu::BindingType::Buffer {
+            ty: wgpu::BufferBindingType::Uniform,
+            has_dynamic_offset: false,
+            min_binding_size: None,
+        },
         count: None,
     }
 }
@@ -115,7 +123,9 @@ pub(crate) fn read_back(ctx: &GpuContext, buf: &wgpu::Buffer, label: &str) -> Re
         usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
         mapped_at_creation: false,
     });
-    let mut enc = ctx.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some(label) });
+    let mut enc = ctx
+        .device
+        .create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some(label) });
     enc.copy_buffer_to_buffer(buf, 0, &staging, 0, size);
     ctx.queue.submit([enc.finish()]);
     let (tx, rx) = std::sync::mpsc::channel();
@@ -124,14 +134,26 @@ pub(crate) fn read_back(ctx: &GpuContext, buf: &wgpu::Buffer, label: &str) -> Re
     });
     ctx.device
         .poll(wgpu::PollType::wait_indefinitely())
-        .map_err(|e| SnnError::Gpu { label: label.into(), message: e.to_string() })?;
+        .map_err(|e| SnnError::Gpu {
+            label: label.into(),
+            message: e.to_string(),
+        })?;
     rx.recv()
-        .map_err(|e| SnnError::Gpu { label: label.into(), message: e.to_string() })?
-        .map_err(|e| SnnError::Gpu { label: label.into(), message: e.to_string() })?;
+        .map_err(|e| SnnError::Gpu {
+            label: label.into(),
+            message: e.to_string(),
+        })?
+        .map_err(|e| SnnError::Gpu {
+            label: label.into(),
+            message: e.to_string(),
+        })?;
     let bytes = staging
         .slice(..)
         .get_mapped_range()
-        .map_err(|e| SnnError::Gpu { label: label.into(), message: e.to_string() })?
+        .map_err(|e| SnnError::Gpu {
+            label: label.into(),
+            message: e.to_string(),
+        })?
         .to_vec();
     staging.unmap();
     Ok(bytes)
@@ -148,22 +170,54 @@ impl GpuBackend {
         let lim = &ctx.limits;
         let wg = opts.workgroup_size;
         if wg == 0 || !wg.is_power_of_two() {
-            return Err(SnnError::invalid("workgroup_size", wg, "a power of two >= 1"));
+            return Err(SnnError::invalid(
+                "workgroup_size",
+                wg,
+                "a power of two >= 1",
+            ));
         }
-        ctx.check_limit("max_compute_invocations_per_workgroup", wg as u64, lim.max_compute_invocations_per_workgroup as u64)?;
-        ctx.check_limit("max_compute_workgroup_size_x", wg as u64, lim.max_compute_workgroup_size_x as u64)?;
-        ctx.check_limit("max_compute_workgroups_per_dimension", spec.batch.max(spec.n.div_ceil(wg)) as u64, lim.max_compute_workgroups_per_dimension as u64)?;
+        ctx.check_limit(
+            "max_compute_invocations_per_workgroup",
+            wg as u64,
+            lim.max_compute_invocations_per_workgroup as u64,
+        )?;
+        ctx.check_limit(
+            "max_compute_workgroup_size_x",
+            wg as u64,
+            lim.max_compute_workgroup_size_x as u64,
+        )?;
+        ctx.check_limit(
+            "max_compute_workgroups_per_dimension",
+            spec.batch.max(spec.n.div_ceil(wg)) as u64,
+            lim.max_compute_workgroups_per_dimension as u64,
+        )?;
         let names = spec.model.state_var_names();
         let n_storage = 5 + 3 + (names.len() - 2);
-        ctx.check_limit("max_storage_buffers_per_shader_stage", n_storage as u64, lim.max_storage_buffers_per_shader_stage as u64)?;
+        ctx.check_limit(
+            "max_storage_buffers_per_shader_stage",
+            n_storage as u64,
+            lim.max_storage_buffers_per_shader_stage as u64,
+        )?;
 
         let total = (spec.n * spec.batch) as usize;
         let recording = Recording::for_spec(spec);
         let max_binding = lim.max_storage_buffer_binding_size;
         let state_bytes = total as u64 * 4;
-        ctx.check_limit("max_storage_buffer_binding_size (state variable)", state_bytes, max_binding)?;
-        ctx.check_limit("max_storage_buffer_binding_size (spike monitor)", recording.spike_words.len() as u64 * 4, max_binding)?;
-        ctx.check_limit("max_storage_buffer_binding_size (state monitor)", recording.state.len() as u64 * 4, max_binding)?;
+        ctx.check_limit(
+            "max_storage_buffer_binding_size (state variable)",
+            state_bytes,
+            max_binding,
+        )?;
+        ctx.check_limit(
+            "max_storage_buffer_binding_size (spike monitor)",
+            recording.spike_words.len() as u64 * 4,
+            max_binding,
+        )?;
+        ctx.check_limit(
+            "max_storage_buffer_binding_size (state monitor)",
+            recording.state.len() as u64 * 4,
+            max_binding,
+        )?;
 
         // Uniform constants, derived on the host once.
         let mut params = NeuronParams::from_derived(&spec.model.derive(spec.dt_ms));
@@ -185,21 +239,37 @@ impl GpuBackend {
         params.rec_n_vars = recording.state_vars.len() as u32;
 
         let thr = spec.input.thresholds(spec.n, spec.dt_ms);
-        let mut cfg: Vec<NeuronCfg> = thr.iter().map(|&t| NeuronCfg { input_thr: t, rec_slot: NO_SLOT }).collect();
+        let mut cfg: Vec<NeuronCfg> = thr
+            .iter()
+            .map(|&t| NeuronCfg {
+                input_thr: t,
+                rec_slot: NO_SLOT,
+            })
+            .collect();
         for (slot, &i) in recording.state_neurons.iter().enumerate() {
             cfg[i as usize].rec_slot = slot as u32;
         }
 
         let dev = &ctx.device;
-        let storage = wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_SRC | wgpu::BufferUsages::COPY_DST;
+        let storage = wgpu::BufferUsages::STORAGE
+            | wgpu::BufferUsages::COPY_SRC
+            | wgpu::BufferUsages::COPY_DST;
         let label = |s: &str| format!("{}.{s}", spec.name);
         let init = |name: &str, bytes: &[u8], usage| {
-            dev.create_buffer_init(&wgpu::util::BufferInitDescriptor { label: Some(&label(name)), contents: bytes, usage })
+            dev.create_buffer_init(&wgpu::util::BufferInitDescriptor {
+                label: Some(&label(name)),
+                contents: bytes,
+                usage,
+            })
         };
         // wgpu rejects zero-sized bindings: pad empty monitors to one word.
         let zeros = |len: usize| vec![0u8; len.max(1) * 4];
 
-        let params_buf = init("params", bytemuck::bytes_of(&params), wgpu::BufferUsages::UNIFORM);
+        let params_buf = init(
+            "params",
+            bytemuck::bytes_of(&params),
+            wgpu::BufferUsages::UNIFORM,
+        );
         let clock = init("clock", &zeros(spec.batch as usize), storage);
         let cfg_buf = init("neuron_cfg", bytemuck::cast_slice(&cfg), storage);
         let spiked = init("spiked", &zeros(total), storage);
@@ -207,25 +277,72 @@ impl GpuBackend {
         let mon_state = init("mon_state", &zeros(recording.state.len()), storage);
         let init_vals = spec.model.initial_values();
         let mut state_bufs = vec![
-            init("v", bytemuck::cast_slice(&vec![init_vals[0]; total]), storage),
-            init("theta", bytemuck::cast_slice(&vec![init_vals[1]; total]), storage),
+            init(
+                "v",
+                bytemuck::cast_slice(&vec![init_vals[0]; total]),
+                storage,
+            ),
+            init(
+                "theta",
+                bytemuck::cast_slice(&vec![init_vals[1]; total]),
+                storage,
+            ),
             init("refrac", &zeros(total), storage),
         ];
         for (k, name) in names.iter().enumerate().skip(2) {
-            state_bufs.push(init(name, bytemuck::cast_slice(&vec![init_vals[k]; total]), storage));
+            state_bufs.push(init(
+                name,
+                bytemuck::cast_slice(&vec![init_vals[k]; total]),
+                storage,
+            ));
         }
         let chunk_usage = wgpu::BufferUsages::UNIFORM | wgpu::BufferUsages::COPY_DST;
-        let chunk_full = init("chunk_full", bytemuck::bytes_of(&ChunkParams { steps: 0, _pad0: 0, _pad1: 0, _pad2: 0 }), chunk_usage);
-        let chunk_tail = init("chunk_tail", bytemuck::bytes_of(&ChunkParams { steps: 0, _pad0: 0, _pad1: 0, _pad2: 0 }), chunk_usage);
+        let chunk_full = init(
+            "chunk_full",
+            bytemuck::bytes_of(&ChunkParams {
+                steps: 0,
+                _pad0: 0,
+                _pad1: 0,
+                _pad2: 0,
+            }),
+            chunk_usage,
+        );
+        let chunk_tail = init(
+            "chunk_tail",
+            bytemuck::bytes_of(&ChunkParams {
+                steps: 0,
+                _pad0: 0,
+                _pad1: 0,
+                _pad2: 0,
+            }),
+            chunk_usage,
+        );
 
         // Bind group layouts: the "C header" that the pipelines and bind groups agree on.
-        let mut entries0 = vec![uniform_entry(0), storage_entry(1, false), storage_entry(2, true)];
+        let mut entries0 = vec![
+            uniform_entry(0),
+            storage_entry(1, false),
+            storage_entry(2, true),
+        ];
         for b in 3..(super::shaders::FIRST_STATE_BINDING + state_bufs.len() as u32) {
             entries0.push(storage_entry(b, false));
         }
-        let layout0 = dev.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor { label: Some(&label("group0")), entries: &entries0 });
-        let layout1 = dev.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor { label: Some(&label("group1")), entries: &[uniform_entry(0)] });
-        let mut resources: Vec<&wgpu::Buffer> = vec![&params_buf, &clock, &cfg_buf, &spiked, &mon_spikes, &mon_state];
+        let layout0 = dev.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
+            label: Some(&label("group0")),
+            entries: &entries0,
+        });
+        let layout1 = dev.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
+            label: Some(&label("group1")),
+            entries: &[uniform_entry(0)],
+        });
+        let mut resources: Vec<&wgpu::Buffer> = vec![
+            &params_buf,
+            &clock,
+            &cfg_buf,
+            &spiked,
+            &mon_spikes,
+            &mon_state,
+        ];
         resources.extend(state_bufs.iter());
         let group0 = dev.create_bind_group(&wgpu::BindGroupDescriptor {
             label: Some(&label("group0")),
@@ -233,14 +350,20 @@ impl GpuBackend {
             entries: &resources
                 .iter()
                 .enumerate()
-                .map(|(k, b)| wgpu::BindGroupEntry { binding: k as u32, resource: b.as_entire_binding() })
+                .map(|(k, b)| wgpu::BindGroupEntry {
+                    binding: k as u32,
+                    resource: b.as_entire_binding(),
+                })
                 .collect::<Vec<_>>(),
         });
         let group1 = |buf: &wgpu::Buffer, name: &str| {
             dev.create_bind_group(&wgpu::BindGroupDescriptor {
                 label: Some(&label(name)),
                 layout: &layout1,
-                entries: &[wgpu::BindGroupEntry { binding: 0, resource: buf.as_entire_binding() }],
+                entries: &[wgpu::BindGroupEntry {
+                    binding: 0,
+                    resource: buf.as_entire_binding(),
+                }],
             })
         };
         let group1_full = group1(&chunk_full, "group1.full");
@@ -268,7 +391,10 @@ impl GpuBackend {
                     layout: Some(&layout),
                     module: &module,
                     entry_point: Some(entry),
-                    compilation_options: wgpu::PipelineCompilationOptions { constants: &constants, ..Default::default() },
+                    compilation_options: wgpu::PipelineCompilationOptions {
+                        constants: &constants,
+                        ..Default::default()
+                    },
                     cache: None,
                 })
             })
@@ -283,7 +409,10 @@ impl GpuBackend {
         };
 
         Ok(GpuBackend {
-            chunk_steps: opts.max_steps_per_dispatch.unwrap_or_else(|| fused_chunk_steps(spec.n, wg)).max(1),
+            chunk_steps: opts
+                .max_steps_per_dispatch
+                .unwrap_or_else(|| fused_chunk_steps(spec.n, wg))
+                .max(1),
             clock_host: vec![0; spec.batch as usize],
             clock,
             spiked,
@@ -311,10 +440,24 @@ impl GpuBackend {
     fn record_fused(&self, enc: &mut wgpu::CommandEncoder, steps: u32) {
         let full = steps / self.chunk_steps;
         let tail = steps % self.chunk_steps;
-        let chunk = |s| ChunkParams { steps: s, _pad0: 0, _pad1: 0, _pad2: 0 };
-        self.ctx.queue.write_buffer(&self.chunk_full, 0, bytemuck::bytes_of(&chunk(self.chunk_steps)));
-        self.ctx.queue.write_buffer(&self.chunk_tail, 0, bytemuck::bytes_of(&chunk(tail)));
-        let mut pass = enc.begin_compute_pass(&wgpu::ComputePassDescriptor { label: Some("fused"), timestamp_writes: None });
+        let chunk = |s| ChunkParams {
+            steps: s,
+            _pad0: 0,
+            _pad1: 0,
+            _pad2: 0,
+        };
+        self.ctx.queue.write_buffer(
+            &self.chunk_full,
+            0,
+            bytemuck::bytes_of(&chunk(self.chunk_steps)),
+        );
+        self.ctx
+            .queue
+            .write_buffer(&self.chunk_tail, 0, bytemuck::bytes_of(&chunk(tail)));
+        let mut pass = enc.begin_compute_pass(&wgpu::ComputePassDescriptor {
+            label: Some("fused"),
+            timestamp_writes: None,
+        });
         pass.set_pipeline(&self.pipelines.fused);
         pass.set_bind_group(0, &self.group0, &[]);
         pass.set_bind_group(1, &self.group1_full, &[]);
@@ -331,14 +474,25 @@ impl GpuBackend {
         let groups = self.spec.n.div_ceil(self.opts.workgroup_size);
         let p = &self.pipelines;
         for _ in 0..steps {
-            for (name, pipe) in [("charge", &p.charge), ("fire", &p.fire), ("reset", &p.reset), ("adapt", &p.adapt)] {
-                let mut pass = enc.begin_compute_pass(&wgpu::ComputePassDescriptor { label: Some(name), timestamp_writes: None });
+            for (name, pipe) in [
+                ("charge", &p.charge),
+                ("fire", &p.fire),
+                ("reset", &p.reset),
+                ("adapt", &p.adapt),
+            ] {
+                let mut pass = enc.begin_compute_pass(&wgpu::ComputePassDescriptor {
+                    label: Some(name),
+                    timestamp_writes: None,
+                });
                 pass.set_pipeline(pipe);
                 pass.set_bind_group(0, &self.group0, &[]);
                 pass.set_bind_group(1, &self.group1_full, &[]);
                 pass.dispatch_workgroups(groups, self.spec.batch, 1);
             }
-            let mut pass = enc.begin_compute_pass(&wgpu::ComputePassDescriptor { label: Some("tick"), timestamp_writes: None });
+            let mut pass = enc.begin_compute_pass(&wgpu::ComputePassDescriptor {
+                label: Some("tick"),
+                timestamp_writes: None,
+            });
             pass.set_pipeline(&p.tick);
             pass.set_bind_group(0, &self.group0, &[]);
             pass.set_bind_group(1, &self.group1_full, &[]);
@@ -347,30 +501,54 @@ impl GpuBackend {
     }
 
     fn read_f32(&self, buf: &wgpu::Buffer, name: &str) -> Result<Vec<f32>> {
-        Ok(bytemuck::cast_slice(&read_back(&self.ctx, buf, &format!("{}.{name}", self.spec.name))?).to_vec())
+        Ok(bytemuck::cast_slice(&read_back(
+            &self.ctx,
+            buf,
+            &format!("{}.{name}", self.spec.name),
+        )?)
+        .to_vec())
     }
 
     fn read_u32(&self, buf: &wgpu::Buffer, name: &str) -> Result<Vec<u32>> {
-        Ok(bytemuck::cast_slice(&read_back(&self.ctx, buf, &format!("{}.{name}", self.spec.name))?).to_vec())
+        Ok(bytemuck::cast_slice(&read_back(
+            &self.ctx,
+            buf,
+            &format!("{}.{name}", self.spec.name),
+        )?)
+        .to_vec())
     }
 }
 
 impl Backend for GpuBackend {
     fn describe(&self) -> String {
-        format!("gpu:{}, {:?}", self.ctx.adapter_description(), self.opts.schedule).to_lowercase()
+        format!(
+            "gpu:{}, {:?}",
+            self.ctx.adapter_description(),
+            self.opts.schedule
+        )
+        .to_lowercase()
     }
 
     fn run(&mut self, steps: u32) -> Result<()> {
         let t0 = self.clock_host.iter().copied().max().unwrap_or(0);
         if t0.checked_add(steps).is_none() {
-            return Err(SnnError::invalid("steps", steps, format!("at most {} more steps (u32 clock)", u32::MAX - t0)));
+            return Err(SnnError::invalid(
+                "steps",
+                steps,
+                format!("at most {} more steps (u32 clock)", u32::MAX - t0),
+            ));
         }
         if steps == 0 {
             return Ok(());
         }
         let label = format!("{}.run", self.spec.name);
         self.ctx.scoped(&label, || {
-            let mut enc = self.ctx.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some(&label) });
+            let mut enc = self
+                .ctx
+                .device
+                .create_command_encoder(&wgpu::CommandEncoderDescriptor {
+                    label: Some(&label),
+                });
             match self.opts.schedule {
                 Schedule::Fused => self.record_fused(&mut enc, steps),
                 Schedule::Stepwise => self.record_stepwise(&mut enc, steps),
@@ -388,7 +566,10 @@ impl Backend for GpuBackend {
             .device
             .poll(wgpu::PollType::wait_indefinitely())
             .map(|_| ())
-            .map_err(|e| SnnError::Gpu { label: format!("{}.sync", self.spec.name), message: e.to_string() })
+            .map_err(|e| SnnError::Gpu {
+                label: format!("{}.sync", self.spec.name),
+                message: e.to_string(),
+            })
     }
 
     fn state(&mut self) -> Result<NetworkState> {

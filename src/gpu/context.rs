@@ -20,10 +20,16 @@ pub struct GpuOptions {
 impl GpuOptions {
     /// Options from `SNN_WGPU_BACKEND` (or `WGPU_BACKEND`) and `WGPU_ADAPTER_NAME`.
     pub fn from_env() -> Self {
-        let backend = std::env::var("SNN_WGPU_BACKEND").or_else(|_| std::env::var("WGPU_BACKEND")).ok();
+        let backend = std::env::var("SNN_WGPU_BACKEND")
+            .or_else(|_| std::env::var("WGPU_BACKEND"))
+            .ok();
         GpuOptions {
-            backends: backend.filter(|s| !s.trim().is_empty()).map(|s| wgpu::Backends::from_comma_list(&s)),
-            adapter_name: std::env::var("WGPU_ADAPTER_NAME").ok().filter(|s| !s.trim().is_empty()),
+            backends: backend
+                .filter(|s| !s.trim().is_empty())
+                .map(|s| wgpu::Backends::from_comma_list(&s)),
+            adapter_name: std::env::var("WGPU_ADAPTER_NAME")
+                .ok()
+                .filter(|s| !s.trim().is_empty()),
         }
     }
 }
@@ -44,7 +50,10 @@ pub struct GpuContext {
 
 impl std::fmt::Debug for GpuContext {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("GpuContext").field("adapter", &self.info.name).field("backend", &self.info.backend).finish()
+        f.debug_struct("GpuContext")
+            .field("adapter", &self.info.name)
+            .field("backend", &self.info.backend)
+            .finish()
     }
 }
 
@@ -106,9 +115,17 @@ impl GpuContext {
         Err(SnnError::NoAdapter {
             detail: format!(
                 "backends tried: {}; adapter filter: {}; adapters seen: {}",
-                tries.iter().map(|b| format!("{b:?}")).collect::<Vec<_>>().join(" then "),
+                tries
+                    .iter()
+                    .map(|b| format!("{b:?}"))
+                    .collect::<Vec<_>>()
+                    .join(" then "),
                 opts.adapter_name.as_deref().unwrap_or("none"),
-                if seen.is_empty() { "none".to_string() } else { seen.join(", ") }
+                if seen.is_empty() {
+                    "none".to_string()
+                } else {
+                    seen.join(", ")
+                }
             ),
         })
     }
@@ -116,7 +133,11 @@ impl GpuContext {
     fn open(adapter: wgpu::Adapter) -> Result<Self> {
         let info = adapter.get_info();
         if info.backend != wgpu::Backend::Vulkan {
-            log::warn!("using {} through {:?}; Vulkan is faster and better tested", info.name, info.backend);
+            log::warn!(
+                "using {} through {:?}; Vulkan is faster and better tested",
+                info.name,
+                info.backend
+            );
         }
         let limits = adapter.limits();
         let (device, queue) = block_on(adapter.request_device(&wgpu::DeviceDescriptor {
@@ -127,8 +148,17 @@ impl GpuContext {
             memory_hints: wgpu::MemoryHints::Performance,
             trace: wgpu::Trace::Off,
         }))
-        .map_err(|e| SnnError::Gpu { label: format!("device on {}", info.name), message: e.to_string() })?;
-        Ok(GpuContext { device, queue, info, limits, scope_lock: std::sync::Mutex::new(()) })
+        .map_err(|e| SnnError::Gpu {
+            label: format!("device on {}", info.name),
+            message: e.to_string(),
+        })?;
+        Ok(GpuContext {
+            device,
+            queue,
+            info,
+            limits,
+            scope_lock: std::sync::Mutex::new(()),
+        })
     }
 
     /// `"<adapter name> (<backend>)"`, as printed in logs and JSON lines.
@@ -148,7 +178,12 @@ impl GpuContext {
     /// [`SnnError::LimitExceeded`] naming the limit, both values and the adapter.
     pub fn check_limit(&self, limit: &'static str, needed: u64, available: u64) -> Result<()> {
         if needed > available {
-            return Err(SnnError::LimitExceeded { limit, needed, available, adapter: self.info.name.clone() });
+            return Err(SnnError::LimitExceeded {
+                limit,
+                needed,
+                available,
+                adapter: self.info.name.clone(),
+            });
         }
         Ok(())
     }
@@ -166,7 +201,10 @@ impl GpuContext {
         let v = block_on(validation.pop());
         let o = block_on(oom.pop());
         match v.or(o) {
-            Some(e) => Err(SnnError::Gpu { label: label.to_string(), message: e.to_string() }),
+            Some(e) => Err(SnnError::Gpu {
+                label: label.to_string(),
+                message: e.to_string(),
+            }),
             None => Ok(out),
         }
     }

@@ -178,15 +178,25 @@ pub fn mirrored_layouts() -> Vec<StructLayout> {
                 ("seed", offset_of!(NeuronParams, seed)),
                 ("v_threshold_mv", offset_of!(NeuronParams, v_threshold_mv)),
                 ("theta_frozen", offset_of!(NeuronParams, theta_frozen)),
-                ("decay_theta_per_step", offset_of!(NeuronParams, decay_theta_per_step)),
+                (
+                    "decay_theta_per_step",
+                    offset_of!(NeuronParams, decay_theta_per_step),
+                ),
                 ("poisson_weight", offset_of!(NeuronParams, poisson_weight)),
                 ("rec_n_vars", offset_of!(NeuronParams, rec_n_vars)),
-                ("clamp_above_steps", offset_of!(NeuronParams, clamp_above_steps)),
+                (
+                    "clamp_above_steps",
+                    offset_of!(NeuronParams, clamp_above_steps),
+                ),
                 ("input_t0", offset_of!(NeuronParams, input_t0)),
                 ("_pad1", offset_of!(NeuronParams, _pad1)),
             ],
         ),
-        ("ChunkParams", size_of::<ChunkParams>(), vec![("steps", offset_of!(ChunkParams, steps))]),
+        (
+            "ChunkParams",
+            size_of::<ChunkParams>(),
+            vec![("steps", offset_of!(ChunkParams, steps))],
+        ),
         (
             "WtaParams",
             size_of::<WtaParams>(),
@@ -199,13 +209,34 @@ pub fn mirrored_layouts() -> Vec<StructLayout> {
                 ("delay_slots", offset_of!(WtaParams, delay_slots)),
             ],
         ),
-        ("StdpConsts", size_of::<StdpConsts>(), vec![("mu", offset_of!(StdpConsts, mu)), ("w_max", offset_of!(StdpConsts, w_max))]),
-        ("NetCtl", size_of::<NetCtl>(), vec![("n_active", offset_of!(NetCtl, n_active))]),
-        ("NetState", size_of::<NetState>(), vec![("done", offset_of!(NetState, done)), ("dispatches", offset_of!(NetState, dispatches))]),
+        (
+            "StdpConsts",
+            size_of::<StdpConsts>(),
+            vec![
+                ("mu", offset_of!(StdpConsts, mu)),
+                ("w_max", offset_of!(StdpConsts, w_max)),
+            ],
+        ),
+        (
+            "NetCtl",
+            size_of::<NetCtl>(),
+            vec![("n_active", offset_of!(NetCtl, n_active))],
+        ),
+        (
+            "NetState",
+            size_of::<NetState>(),
+            vec![
+                ("done", offset_of!(NetState, done)),
+                ("dispatches", offset_of!(NetState, dispatches)),
+            ],
+        ),
         (
             "NeuronCfg",
             size_of::<NeuronCfg>(),
-            vec![("input_thr", offset_of!(NeuronCfg, input_thr)), ("rec_slot", offset_of!(NeuronCfg, rec_slot))],
+            vec![
+                ("input_thr", offset_of!(NeuronCfg, input_thr)),
+                ("rec_slot", offset_of!(NeuronCfg, rec_slot)),
+            ],
         ),
     ]
 }

@@ -8,5 +8,7 @@ pub mod layout;
 pub mod shaders;
 pub mod wta;
 
-pub use backend::{fused_chunk_steps, GpuBackend, GpuBackendOptions, Schedule, LOOP_ITERATION_BUDGET};
+pub use backend::{
+    fused_chunk_steps, GpuBackend, GpuBackendOptions, Schedule, LOOP_ITERATION_BUDGET,
+};
 pub use context::{GpuContext, GpuOptions};

@@ -66,7 +66,14 @@ const P_END: usize = 2;
 const P_FINISH: usize = 3;
 const P_RESET: usize = 4;
 /// Stepwise entry points, in step order.
-const STEPWISE: [&str; 6] = ["ws_input", "ws_neurons", "ws_collect", "ws_stdp_pre", "ws_stdp_post", "ws_tick"];
+const STEPWISE: [&str; 6] = [
+    "ws_input",
+    "ws_neurons",
+    "ws_collect",
+    "ws_stdp_pre",
+    "ws_stdp_post",
+    "ws_tick",
+];
 
 impl GpuCompetitive {
     /// Builds pipelines and buffers for `spec` (initial weights from its seed, as the CPU).
@@ -83,13 +90,33 @@ impl GpuCompetitive {
     ///
     /// # Errors
     /// As [`Self::new`].
-    pub fn with_schedule(ctx: Arc<GpuContext>, spec: &CompetitiveSpec, schedule: Schedule) -> Result<Self> {
+    pub fn with_schedule(
+        ctx: Arc<GpuContext>,
+        spec: &CompetitiveSpec,
+        schedule: Schedule,
+    ) -> Result<Self> {
         spec.validate()?;
-        ctx.check_limit("n_input (wta.wgsl workgroup arrays)", spec.n_input as u64, MAX_INPUTS as u64)?;
-        ctx.check_limit("n_exc (wta.wgsl workgroup arrays)", spec.n_exc as u64, MAX_EXC as u64)?;
-        ctx.check_limit("max_storage_buffers_per_shader_stage", N_STORAGE as u64, ctx.limits.max_storage_buffers_per_shader_stage as u64)?;
+        ctx.check_limit(
+            "n_input (wta.wgsl workgroup arrays)",
+            spec.n_input as u64,
+            MAX_INPUTS as u64,
+        )?;
+        ctx.check_limit(
+            "n_exc (wta.wgsl workgroup arrays)",
+            spec.n_exc as u64,
+            MAX_EXC as u64,
+        )?;
+        ctx.check_limit(
+            "max_storage_buffers_per_shader_stage",
+            N_STORAGE as u64,
+            ctx.limits.max_storage_buffers_per_shader_stage as u64,
+        )?;
         let w_bytes = spec.n_input as u64 * spec.n_exc as u64 * 4;
-        ctx.check_limit("max_storage_buffer_binding_size (input weights)", w_bytes, ctx.limits.max_storage_buffer_binding_size)?;
+        ctx.check_limit(
+            "max_storage_buffer_binding_size (input weights)",
+            w_bytes,
+            ctx.limits.max_storage_buffer_binding_size,
+        )?;
         let wg = 64u32.min(ctx.limits.max_compute_invocations_per_workgroup);
         let c = Consts::new(spec);
         let dev = &ctx.device;
@@ -104,7 +131,11 @@ impl GpuCompetitive {
         let mut entries = vec![wgpu::BindGroupLayoutEntry {
             binding: 0,
             visibility: wgpu::ShaderStages::COMPUTE,
-            ty: wgpu::BindingType::Buffer { ty: wgpu::BufferBindingType::Uniform, has_dynamic_offset: false, min_binding_size: None },
+            ty: wgpu::BindingType::Buffer {
+                ty: wgpu::BufferBindingType::Uniform,
+                has_dynamic_offset: false,
+                min_binding_size: None,
+            },
             count: None,
         }];
         for b in 1..=N_STORAGE {
@@ -112,12 +143,23 @@ impl GpuCompetitive {
             entries.push(wgpu::BindGroupLayoutEntry {
                 binding: b,
                 visibility: wgpu::ShaderStages::COMPUTE,
-                ty: wgpu::BindingType::Buffer { ty: wgpu::BufferBindingType::Storage { read_only }, has_dynamic_offset: false, min_binding_size: None },
+                ty: wgpu::BindingType::Buffer {
+                    ty: wgpu::BufferBindingType::Storage { read_only },
+                    has_dynamic_offset: false,
+                    min_binding_size: None,
+                },
                 count: None,
             });
         }
-        let layout = dev.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor { label: Some("wta.group0"), entries: &entries });
-        let pl = dev.create_pipeline_layout(&wgpu::PipelineLayoutDescriptor { label: Some("wta.layout"), bind_group_layouts: &[Some(&layout)], immediate_size: 0 });
+        let layout = dev.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
+            label: Some("wta.group0"),
+            entries: &entries,
+        });
+        let pl = dev.create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
+            label: Some("wta.layout"),
+            bind_group_layouts: &[Some(&layout)],
+            immediate_size: 0,
+        });
         let constants = [(WORKGROUP_SIZE_OVERRIDE, wg as f64)];
         let pipe = |entry: &str| -> Result<wgpu::ComputePipeline> {
             let label = format!("network.wta::{entry}");
@@ -127,19 +169,37 @@ impl GpuCompetitive {
                     layout: Some(&pl),
                     module: &module,
                     entry_point: Some(entry),
-                    compilation_options: wgpu::PipelineCompilationOptions { constants: &constants, ..Default::default() },
+                    compilation_options: wgpu::PipelineCompilationOptions {
+                        constants: &constants,
+                        ..Default::default()
+                    },
                     cache: None,
                 })
             })
         };
-        let mut pipes = vec![pipe("present")?, pipe("normalize")?, pipe("end_presentation")?, pipe("finish_presentation")?, pipe("reset_state")?];
+        let mut pipes = vec![
+            pipe("present")?,
+            pipe("normalize")?,
+            pipe("end_presentation")?,
+            pipe("finish_presentation")?,
+            pipe("reset_state")?,
+        ];
         for entry in STEPWISE {
             pipes.push(pipe(entry)?);
         }
 
         let (sc, sd) = match c.stdp {
             Some((sc, sd)) => (
-                StdpConsts { rule: sc.rule, nu_pre: sc.nu_pre, nu_post: sc.nu_post, x_tar: sc.x_tar, mu: sc.mu, w_min: sc.w_min, w_max: sc.w_max, _pad0: 0 },
+                StdpConsts {
+                    rule: sc.rule,
+                    nu_pre: sc.nu_pre,
+                    nu_post: sc.nu_post,
+                    x_tar: sc.x_tar,
+                    mu: sc.mu,
+                    w_min: sc.w_min,
+                    w_max: sc.w_max,
+                    _pad0: 0,
+                },
                 Some(sd),
             ),
             None => (bytemuck::Zeroable::zeroed(), None),
@@ -155,7 +215,11 @@ impl GpuCompetitive {
             steps_on: 0,
             steps_total: 0,
             max_steps: 0,
-            iter_budget: if ctx.is_software() { SOFTWARE_ITER_BUDGET } else { u32::MAX / 2 },
+            iter_budget: if ctx.is_software() {
+                SOFTWARE_ITER_BUDGET
+            } else {
+                u32::MAX / 2
+            },
             decay_post1: sd.map_or(1.0, |d| d.decay_post1_per_step),
             decay_post2: sd.map_or(1.0, |d| d.decay_post2_per_step),
             w_ei: c.w_ei,
@@ -177,7 +241,11 @@ impl GpuCompetitive {
         let w0 = spec.input.initial_dense(c.n_in, c.n, spec.seed);
         let theta0 = vec![spec.exc.theta.map_or(0.0, |t| t.theta_init_mv); c.n];
         let mut me = GpuCompetitive {
-            bufs: Buffers { cap: 0, bufs: vec![], group: dummy_group(&ctx, &layout) },
+            bufs: Buffers {
+                cap: 0,
+                bufs: vec![],
+                group: dummy_group(&ctx, &layout),
+            },
             ctx,
             c,
             spec: spec.clone(),
@@ -195,18 +263,49 @@ impl GpuCompetitive {
 
     /// (Re)allocates per-network buffers for `cap` slots (slot 0 + cap − 1 frozen copies),
     /// keeping the given weights and θ; slot 0 starts at the given potentials.
-    fn allocate(&mut self, cap: u32, w: &[f32], theta: &[f32], v_exc0: f32, v_inh0: f32) -> Result<()> {
+    fn allocate(
+        &mut self,
+        cap: u32,
+        w: &[f32],
+        theta: &[f32],
+        v_exc0: f32,
+        v_inh0: f32,
+    ) -> Result<()> {
         let (n, n_in, capu) = (self.c.n, self.c.n_in, cap as usize);
         let dev = &self.ctx.device;
-        let usage = wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_SRC | wgpu::BufferUsages::COPY_DST;
+        let usage = wgpu::BufferUsages::STORAGE
+            | wgpu::BufferUsages::COPY_SRC
+            | wgpu::BufferUsages::COPY_DST;
         let lim = self.ctx.limits.max_storage_buffer_binding_size;
-        self.ctx.check_limit("max_storage_buffer_binding_size (per-network state)", (capu * n.max(n_in) * 16) as u64, lim)?;
-        let init = |label: &str, bytes: &[u8]| dev.create_buffer_init(&wgpu::util::BufferInitDescriptor { label: Some(label), contents: bytes, usage });
+        self.ctx.check_limit(
+            "max_storage_buffer_binding_size (per-network state)",
+            (capu * n.max(n_in) * 16) as u64,
+            lim,
+        )?;
+        let init = |label: &str, bytes: &[u8]| {
+            dev.create_buffer_init(&wgpu::util::BufferInitDescriptor {
+                label: Some(label),
+                contents: bytes,
+                usage,
+            })
+        };
         let f32s = |v: f32, len: usize| -> Vec<u8> { bytemuck::cast_slice(&vec![v; len]).to_vec() };
         let slots = self.c.delays.as_ref().map_or(1, |d| d.slots as usize);
-        let last_pre_len = if self.c.delays.is_some() { (capu * n_in).max(n_in * n) } else { capu * n_in };
+        let last_pre_len = if self.c.delays.is_some() {
+            (capu * n_in).max(n_in * n)
+        } else {
+            capu * n_in
+        };
         let delays_packed: Vec<u32> = match &self.c.delays {
-            Some(d) => d.steps.chunks(4).map(|q| q.iter().enumerate().fold(0u32, |acc, (k, &x)| acc | (x as u32) << (8 * k))).collect(),
+            Some(d) => d
+                .steps
+                .chunks(4)
+                .map(|q| {
+                    q.iter()
+                        .enumerate()
+                        .fold(0u32, |acc, (k, &x)| acc | (x as u32) << (8 * k))
+                })
+                .collect(),
             None => vec![0],
         };
         let mut v_e = vec![self.c.exc_rest_mv; capu * n];
@@ -225,12 +324,18 @@ impl GpuCompetitive {
             init("wta.ge_i", &f32s(0.0, capu * n)),
             init("wta.refrac_i", &f32s(0.0, capu * n)),
             init("wta.post", &f32s(0.0, capu * n * 4)),
-            init("wta.last_pre", bytemuck::cast_slice(&vec![u32::MAX; last_pre_len])),
+            init(
+                "wta.last_pre",
+                bytemuck::cast_slice(&vec![u32::MAX; last_pre_len]),
+            ),
             init("wta.spk", &f32s(0.0, capu * n)),
             init("wta.counts", &f32s(0.0, capu * n)),
             init("wta.active", &f32s(0.0, capu * n_in * 2)),
             init("wta.ctl", &f32s(0.0, capu * 4)),
-            init("wta.net", &vec![0u8; capu * std::mem::size_of::<NetState>()]),
+            init(
+                "wta.net",
+                &vec![0u8; capu * std::mem::size_of::<NetState>()],
+            ),
             init("wta.pre_table", bytemuck::cast_slice(&self.c.pre_table)),
             init("wta.post_list", &f32s(0.0, capu * n)),
             init("wta.gi_i", &f32s(0.0, capu * n)),
@@ -240,7 +345,14 @@ impl GpuCompetitive {
         let group = dev.create_bind_group(&wgpu::BindGroupDescriptor {
             label: Some("wta.group0"),
             layout: &self.layout,
-            entries: &bufs.iter().enumerate().map(|(k, b)| wgpu::BindGroupEntry { binding: k as u32, resource: b.as_entire_binding() }).collect::<Vec<_>>(),
+            entries: &bufs
+                .iter()
+                .enumerate()
+                .map(|(k, b)| wgpu::BindGroupEntry {
+                    binding: k as u32,
+                    resource: b.as_entire_binding(),
+                })
+                .collect::<Vec<_>>(),
         });
         self.bufs = Buffers { cap, bufs, group };
         Ok(())
@@ -248,7 +360,12 @@ impl GpuCompetitive {
 
     /// Writes the uniform for a presentation of slots `first_slot .. first_slot + batch`.
     fn write_params(&mut self, first_slot: u32, batch: u32, opts: &PresentOptions) {
-        let total = opts.steps_on + if opts.rest == RestMode::Simulate { opts.steps_rest } else { 0 };
+        let total = opts.steps_on
+            + if opts.rest == RestMode::Simulate {
+                opts.steps_rest
+            } else {
+                0
+            };
         self.params.first_slot = first_slot;
         self.params.batch = batch;
         self.params.learn = opts.learn as u32;
@@ -257,11 +374,16 @@ impl GpuCompetitive {
         self.params.max_steps = total;
         self.params.reset_after = (opts.rest == RestMode::Reset) as u32;
         self.params.theta_decay = self.c.theta_decay(opts.steps_on + opts.steps_rest);
-        self.ctx.queue.write_buffer(&self.params_buf, 0, bytemuck::bytes_of(&self.params));
+        self.ctx
+            .queue
+            .write_buffer(&self.params_buf, 0, bytemuck::bytes_of(&self.params));
     }
 
     fn pass(&self, enc: &mut wgpu::CommandEncoder, pipe: usize, groups: (u32, u32)) {
-        let mut pass = enc.begin_compute_pass(&wgpu::ComputePassDescriptor { label: Some("wta"), timestamp_writes: None });
+        let mut pass = enc.begin_compute_pass(&wgpu::ComputePassDescriptor {
+            label: Some("wta"),
+            timestamp_writes: None,
+        });
         pass.set_pipeline(&self.pipes[pipe]);
         pass.set_bind_group(0, &self.bufs.group, &[]);
         pass.dispatch_workgroups(groups.0, groups.1, 1);
@@ -275,10 +397,18 @@ impl GpuCompetitive {
         let items = (self.c.n.max(self.c.n_in) as u32).div_ceil(self.wg);
         // Clear the done flags (the kernel sets them) and the counts.
         let net_buf = &self.bufs.bufs[B_NET];
-        let mut enc = self.ctx.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("wta.present") });
+        let mut enc = self
+            .ctx
+            .device
+            .create_command_encoder(&wgpu::CommandEncoderDescriptor {
+                label: Some("wta.present"),
+            });
         for b in first..first + batch {
-            let at = b as u64 * std::mem::size_of::<NetState>() as u64 + std::mem::offset_of!(NetState, done) as u64;
-            self.ctx.queue.write_buffer(net_buf, at, bytemuck::bytes_of(&[0u32, 0u32]));
+            let at = b as u64 * std::mem::size_of::<NetState>() as u64
+                + std::mem::offset_of!(NetState, done) as u64;
+            self.ctx
+                .queue
+                .write_buffer(net_buf, at, bytemuck::bytes_of(&[0u32, 0u32]));
         }
         enc.clear_buffer(&self.bufs.bufs[B_COUNTS], 0, None);
         if normalize {
@@ -310,9 +440,14 @@ impl GpuCompetitive {
             }
             self.pass(&mut enc, P_END, (items, batch));
             self.pass(&mut enc, P_FINISH, (batch, 1));
-            self.ctx.scoped("network.wta::present", || self.ctx.queue.submit([enc.finish()]))?;
+            self.ctx.scoped("network.wta::present", || {
+                self.ctx.queue.submit([enc.finish()])
+            })?;
             rounds += 1;
-            let nets: Vec<NetState> = bytemuck::cast_slice::<u8, NetState>(&read_back(&self.ctx, net_buf, "wta.net")?)[first as usize..(first + batch) as usize].to_vec();
+            let nets: Vec<NetState> =
+                bytemuck::cast_slice::<u8, NetState>(&read_back(&self.ctx, net_buf, "wta.net")?)
+                    [first as usize..(first + batch) as usize]
+                    .to_vec();
             if let Some((b, _)) = nets.iter().enumerate().find(|(_, s)| s.overflow != 0) {
                 return Err(SnnError::Gpu {
                     label: "network.wta::present".into(),
@@ -320,7 +455,12 @@ impl GpuCompetitive {
                 });
             }
             if let Some((b, s)) = nets.iter().enumerate().find(|(_, s)| s.nonfinite != 0) {
-                return Err(SnnError::NonFinite { population: format!("exc (network {b})"), variable: "v/ge/gi/theta".into(), neuron: s.nonfinite as usize - 1, step: s.clock as u64 });
+                return Err(SnnError::NonFinite {
+                    population: format!("exc (network {b})"),
+                    variable: "v/ge/gi/theta".into(),
+                    neuron: s.nonfinite as usize - 1,
+                    step: s.clock as u64,
+                });
             }
             if nets.iter().all(|s| s.done != 0) {
                 let most = nets.iter().map(|s| s.dispatches).max().unwrap_or(1);
@@ -328,12 +468,25 @@ impl GpuCompetitive {
                 break;
             }
             if rounds > 10_000 {
-                return Err(SnnError::Gpu { label: "network.wta::present".into(), message: "presentation made no progress".into() });
+                return Err(SnnError::Gpu {
+                    label: "network.wta::present".into(),
+                    message: "presentation made no progress".into(),
+                });
             }
             self.dispatches_per_round = self.dispatches_per_round.saturating_mul(2).min(1024);
-            enc = self.ctx.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("wta.present.more") });
+            enc = self
+                .ctx
+                .device
+                .create_command_encoder(&wgpu::CommandEncoderDescriptor {
+                    label: Some("wta.present.more"),
+                });
         }
-        let counts: Vec<u32> = bytemuck::cast_slice(&read_back(&self.ctx, &self.bufs.bufs[B_COUNTS], "wta.counts")?).to_vec();
+        let counts: Vec<u32> = bytemuck::cast_slice(&read_back(
+            &self.ctx,
+            &self.bufs.bufs[B_COUNTS],
+            "wta.counts",
+        )?)
+        .to_vec();
         Ok(counts[first as usize * n..(first + batch) as usize * n].to_vec())
     }
 
@@ -347,10 +500,23 @@ impl GpuCompetitive {
         let n_in = self.c.n_in as u64;
         let flat: Vec<u32> = active.iter().flat_map(|&(j, thr)| [j, thr]).collect();
         if !flat.is_empty() {
-            self.ctx.queue.write_buffer(&self.bufs.bufs[B_ACTIVE], slot as u64 * n_in * 8, bytemuck::cast_slice(&flat));
+            self.ctx.queue.write_buffer(
+                &self.bufs.bufs[B_ACTIVE],
+                slot as u64 * n_in * 8,
+                bytemuck::cast_slice(&flat),
+            );
         }
-        let ctl = NetCtl { key_seed, n_active: active.len() as u32, _pad0: 0, _pad1: 0 };
-        self.ctx.queue.write_buffer(&self.bufs.bufs[B_CTL], slot as u64 * 16, bytemuck::bytes_of(&ctl));
+        let ctl = NetCtl {
+            key_seed,
+            n_active: active.len() as u32,
+            _pad0: 0,
+            _pad1: 0,
+        };
+        self.ctx.queue.write_buffer(
+            &self.bufs.bufs[B_CTL],
+            slot as u64 * 16,
+            bytemuck::bytes_of(&ctl),
+        );
     }
 
     fn read_f32(&self, idx: usize, label: &str) -> Result<Vec<f32>> {
@@ -361,18 +527,43 @@ impl GpuCompetitive {
 fn dummy_group(ctx: &GpuContext, layout: &wgpu::BindGroupLayout) -> wgpu::BindGroup {
     // Replaced by `allocate` before any use; built from tiny buffers so the struct is whole.
     let dev = &ctx.device;
-    let u = dev.create_buffer(&wgpu::BufferDescriptor { label: Some("wta.dummy.u"), size: std::mem::size_of::<WtaParams>() as u64, usage: wgpu::BufferUsages::UNIFORM, mapped_at_creation: false });
-    let s = dev.create_buffer(&wgpu::BufferDescriptor { label: Some("wta.dummy.s"), size: 64, usage: wgpu::BufferUsages::STORAGE, mapped_at_creation: false });
-    let mut entries = vec![wgpu::BindGroupEntry { binding: 0, resource: u.as_entire_binding() }];
+    let u = dev.create_buffer(&wgpu::BufferDescriptor {
+        label: Some("wta.dummy.u"),
+        size: std::mem::size_of::<WtaParams>() as u64,
+        usage: wgpu::BufferUsages::UNIFORM,
+        mapped_at_creation: false,
+    });
+    let s = dev.create_buffer(&wgpu::BufferDescriptor {
+        label: Some("wta.dummy.s"),
+        size: 64,
+        usage: wgpu::BufferUsages::STORAGE,
+        mapped_at_creation: false,
+    });
+    let mut entries = vec![wgpu::BindGroupEntry {
+        binding: 0,
+        resource: u.as_entire_binding(),
+    }];
     for b in 1..=N_STORAGE {
-        entries.push(wgpu::BindGroupEntry { binding: b, resource: s.as_entire_binding() });
+        entries.push(wgpu::BindGroupEntry {
+            binding: b,
+            resource: s.as_entire_binding(),
+        });
     }
-    dev.create_bind_group(&wgpu::BindGroupDescriptor { label: Some("wta.dummy"), layout, entries: &entries })
+    dev.create_bind_group(&wgpu::BindGroupDescriptor {
+        label: Some("wta.dummy"),
+        layout,
+        entries: &entries,
+    })
 }
 
 impl CompetitiveBackend for GpuCompetitive {
     fn describe(&self) -> String {
-        format!("gpu:{}, {:?}", self.ctx.adapter_description(), self.schedule).to_lowercase()
+        format!(
+            "gpu:{}, {:?}",
+            self.ctx.adapter_description(),
+            self.schedule
+        )
+        .to_lowercase()
     }
 
     fn present(&mut self, rates_hz: &[f32], opts: &PresentOptions) -> Result<Vec<u32>> {
@@ -382,13 +573,24 @@ impl CompetitiveBackend for GpuCompetitive {
         self.run_slots(opts.learn && self.c.norm_target.is_some())
     }
 
-    fn present_frozen_batch(&mut self, rates_hz: &[Vec<f32>], opts: &PresentOptions) -> Result<Vec<Vec<u32>>> {
-        let actives = rates_hz.iter().map(|r| self.c.active_inputs(r)).collect::<Result<Vec<_>>>()?;
+    fn present_frozen_batch(
+        &mut self,
+        rates_hz: &[Vec<f32>],
+        opts: &PresentOptions,
+    ) -> Result<Vec<Vec<u32>>> {
+        let actives = rates_hz
+            .iter()
+            .map(|r| self.c.active_inputs(r))
+            .collect::<Result<Vec<_>>>()?;
         let k = actives.len() as u32;
         if k == 0 {
             return Ok(vec![]);
         }
-        let limit = self.ctx.limits.max_compute_workgroups_per_dimension.min(1024);
+        let limit = self
+            .ctx
+            .limits
+            .max_compute_workgroups_per_dimension
+            .min(1024);
         if k + 1 > self.bufs.cap && self.bufs.cap < limit + 1 {
             // Grow: weights, θ and the learning slot's potentials are kept; the learning
             // slot's conductances and traces restart from zero.
@@ -396,17 +598,30 @@ impl CompetitiveBackend for GpuCompetitive {
             let th = self.theta()?;
             let v = self.read_f32(3, "wta.v_e")?;
             let vi = self.read_f32(7, "wta.v_i")?;
-            let (v0, vi0) = (v.first().copied().unwrap_or(self.c.exc_rest_mv), vi.first().copied().unwrap_or(self.c.inh_rest_mv));
+            let (v0, vi0) = (
+                v.first().copied().unwrap_or(self.c.exc_rest_mv),
+                vi.first().copied().unwrap_or(self.c.inh_rest_mv),
+            );
             self.allocate((k + 1).min(limit + 1), &w, &th, v0, vi0)?;
         }
         let per_batch = (self.bufs.cap - 1) as usize;
-        let frozen = PresentOptions { learn: false, rest: RestMode::Reset, steps_rest: 0, ..*opts };
+        let frozen = PresentOptions {
+            learn: false,
+            rest: RestMode::Reset,
+            steps_rest: 0,
+            ..*opts
+        };
         let items = (self.c.n.max(self.c.n_in) as u32).div_ceil(self.wg);
         let n = self.c.n;
         let mut out = Vec::with_capacity(actives.len());
         for (chunk_idx, chunk) in actives.chunks(per_batch).enumerate() {
             self.write_params(1, chunk.len() as u32, &frozen);
-            let mut enc = self.ctx.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("wta.reset") });
+            let mut enc = self
+                .ctx
+                .device
+                .create_command_encoder(&wgpu::CommandEncoderDescriptor {
+                    label: Some("wta.reset"),
+                });
             self.pass(&mut enc, P_RESET, (items, chunk.len() as u32));
             self.ctx.queue.submit([enc.finish()]);
             for (m, active) in chunk.iter().enumerate() {
@@ -432,11 +647,21 @@ impl CompetitiveBackend for GpuCompetitive {
             return Err(SnnError::invalid(
                 "loaded network",
                 format!("{} weights, {} theta", weights.len(), theta_mv.len()),
-                format!("{} weights ({} x {}), {} theta", self.c.n_in * self.c.n, self.c.n_in, self.c.n, self.c.n),
+                format!(
+                    "{} weights ({} x {}), {} theta",
+                    self.c.n_in * self.c.n,
+                    self.c.n_in,
+                    self.c.n,
+                    self.c.n
+                ),
             ));
         }
-        self.ctx.queue.write_buffer(&self.bufs.bufs[B_W], 0, bytemuck::cast_slice(weights));
-        self.ctx.queue.write_buffer(&self.bufs.bufs[B_THETA], 0, bytemuck::cast_slice(theta_mv));
+        self.ctx
+            .queue
+            .write_buffer(&self.bufs.bufs[B_W], 0, bytemuck::cast_slice(weights));
+        self.ctx
+            .queue
+            .write_buffer(&self.bufs.bufs[B_THETA], 0, bytemuck::cast_slice(theta_mv));
         let _ = &self.spec;
         Ok(())
     }

@@ -31,17 +31,32 @@ pub struct InputSpec {
 impl InputSpec {
     /// A constant drive only.
     pub fn constant(value: f32) -> Self {
-        InputSpec { constant: value, poisson: None, active_steps: None }
+        InputSpec {
+            constant: value,
+            poisson: None,
+            active_steps: None,
+        }
     }
 
     /// Poisson sources at `rate_hz` (all neurons), each spike adding `weight`.
     pub fn poisson(rate_hz: f32, weight: f32) -> Self {
-        InputSpec { constant: 0.0, poisson: Some(PoissonInput { rate_hz: vec![rate_hz], weight }), active_steps: None }
+        InputSpec {
+            constant: 0.0,
+            poisson: Some(PoissonInput {
+                rate_hz: vec![rate_hz],
+                weight,
+            }),
+            active_steps: None,
+        }
     }
 
     /// Poisson sources with one rate per neuron.
     pub fn poisson_per_neuron(rate_hz: Vec<f32>, weight: f32) -> Self {
-        InputSpec { constant: 0.0, poisson: Some(PoissonInput { rate_hz, weight }), active_steps: None }
+        InputSpec {
+            constant: 0.0,
+            poisson: Some(PoissonInput { rate_hz, weight }),
+            active_steps: None,
+        }
     }
 
     /// Checks values against the population size `n` and `dt_ms`.
@@ -51,7 +66,11 @@ impl InputSpec {
     /// `1000 / dt` Hz (more than one spike per step), or a rate list of the wrong length.
     pub fn validate(&self, n: u32, dt_ms: f32) -> Result<()> {
         if !self.constant.is_finite() {
-            return Err(SnnError::invalid("input.constant", self.constant, "a finite number"));
+            return Err(SnnError::invalid(
+                "input.constant",
+                self.constant,
+                "a finite number",
+            ));
         }
         if let Some(p) = &self.poisson {
             if p.rate_hz.len() != 1 && p.rate_hz.len() != n as usize {
@@ -62,7 +81,12 @@ impl InputSpec {
                 ));
             }
             let max_hz = 1000.0 / dt_ms;
-            if let Some((i, r)) = p.rate_hz.iter().enumerate().find(|(_, r)| !(**r >= 0.0 && **r <= max_hz)) {
+            if let Some((i, r)) = p
+                .rate_hz
+                .iter()
+                .enumerate()
+                .find(|(_, r)| !(**r >= 0.0 && **r <= max_hz))
+            {
                 return Err(SnnError::invalid(
                     format!("input.poisson.rate_hz[{i}]"),
                     r,
@@ -70,7 +94,11 @@ impl InputSpec {
                 ));
             }
             if !p.weight.is_finite() {
-                return Err(SnnError::invalid("input.poisson.weight", p.weight, "a finite number"));
+                return Err(SnnError::invalid(
+                    "input.poisson.weight",
+                    p.weight,
+                    "a finite number",
+                ));
             }
         }
         Ok(())
@@ -82,7 +110,11 @@ impl InputSpec {
             None => vec![0; n as usize],
             Some(p) => (0..n as usize)
                 .map(|i| {
-                    let r = if p.rate_hz.len() == 1 { p.rate_hz[0] } else { p.rate_hz[i] };
+                    let r = if p.rate_hz.len() == 1 {
+                        p.rate_hz[0]
+                    } else {
+                        p.rate_hz[i]
+                    };
                     probability_threshold(r as f64 * dt_ms as f64 / 1000.0)
                 })
                 .collect(),

@@ -77,7 +77,11 @@ impl NetworkSpec {
     /// [`SnnError::InvalidParam`] or [`SnnError::UnknownName`].
     pub fn validate(&self) -> Result<()> {
         if !(self.dt_ms > 0.0) || !self.dt_ms.is_finite() {
-            return Err(SnnError::invalid("dt_ms", self.dt_ms, "a finite time step > 0 ms"));
+            return Err(SnnError::invalid(
+                "dt_ms",
+                self.dt_ms,
+                "a finite time step > 0 ms",
+            ));
         }
         if self.n == 0 {
             return Err(SnnError::invalid("n", self.n, "at least 1 neuron"));
@@ -86,28 +90,48 @@ impl NetworkSpec {
             return Err(SnnError::invalid("batch", self.batch, "at least 1 network"));
         }
         if (self.n as u64) * (self.batch as u64) > u32::MAX as u64 / 2 {
-            return Err(SnnError::invalid("n * batch", self.n as u64 * self.batch as u64, "fewer than 2^31 neurons"));
+            return Err(SnnError::invalid(
+                "n * batch",
+                self.n as u64 * self.batch as u64,
+                "fewer than 2^31 neurons",
+            ));
         }
         self.model.validate(self.dt_ms)?;
         self.input.validate(self.n, self.dt_ms)?;
         if let Some(r) = &self.monitors.spikes {
             if r.start > r.end {
-                return Err(SnnError::invalid("monitors.spikes", format!("{r:?}"), "a range with start <= end"));
+                return Err(SnnError::invalid(
+                    "monitors.spikes",
+                    format!("{r:?}"),
+                    "a range with start <= end",
+                ));
             }
         }
         if let Some(m) = &self.monitors.state {
             if m.steps.start > m.steps.end {
-                return Err(SnnError::invalid("monitors.state.steps", format!("{:?}", m.steps), "start <= end"));
+                return Err(SnnError::invalid(
+                    "monitors.state.steps",
+                    format!("{:?}", m.steps),
+                    "start <= end",
+                ));
             }
             for v in &m.vars {
                 self.model.var_index(v)?;
             }
             if let Some(i) = m.neurons.iter().find(|&&i| i >= self.n) {
-                return Err(SnnError::invalid("monitors.state.neurons", i, format!("indices below n = {}", self.n)));
+                return Err(SnnError::invalid(
+                    "monitors.state.neurons",
+                    i,
+                    format!("indices below n = {}", self.n),
+                ));
             }
             let mut seen = std::collections::HashSet::new();
             if let Some(i) = m.neurons.iter().find(|&&i| !seen.insert(i)) {
-                return Err(SnnError::invalid("monitors.state.neurons", i, "each neuron listed once"));
+                return Err(SnnError::invalid(
+                    "monitors.state.neurons",
+                    i,
+                    "each neuron listed once",
+                ));
             }
         }
         Ok(())

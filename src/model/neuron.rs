@@ -254,7 +254,9 @@ impl NeuronModel {
         NeuronModel {
             kind: NeuronKind::Lif(params),
             v_threshold_mv,
-            reset: ResetMode::Hard { v_reset_mv: params.v_rest_mv },
+            reset: ResetMode::Hard {
+                v_reset_mv: params.v_rest_mv,
+            },
             refractory_ms: 0.0,
             lockout_ms: 0.0,
             v_init_mv: params.v_rest_mv,
@@ -373,11 +375,14 @@ impl NeuronModel {
     /// [`SnnError::UnknownName`] if the model has no such variable.
     pub fn var_index(&self, name: &str) -> Result<usize> {
         let names = self.state_var_names();
-        names.iter().position(|n| n == name).ok_or_else(|| SnnError::UnknownName {
-            kind: "state variable",
-            name: name.to_string(),
-            known: names.join(", "),
-        })
+        names
+            .iter()
+            .position(|n| n == name)
+            .ok_or_else(|| SnnError::UnknownName {
+                kind: "state variable",
+                name: name.to_string(),
+                known: names.join(", "),
+            })
     }
 
     /// Checks every parameter against `dt_ms`, naming the first bad field.
@@ -412,10 +417,18 @@ impl NeuronModel {
             finite("reset.v_reset_mv", v_reset_mv)?;
         }
         if !(self.refractory_ms >= 0.0) || !self.refractory_ms.is_finite() {
-            return Err(SnnError::invalid("refractory_ms", self.refractory_ms, "a finite value >= 0 ms"));
+            return Err(SnnError::invalid(
+                "refractory_ms",
+                self.refractory_ms,
+                "a finite value >= 0 ms",
+            ));
         }
         if !(self.lockout_ms >= 0.0) || !self.lockout_ms.is_finite() {
-            return Err(SnnError::invalid("lockout_ms", self.lockout_ms, "a finite value >= 0 ms"));
+            return Err(SnnError::invalid(
+                "lockout_ms",
+                self.lockout_ms,
+                "a finite value >= 0 ms",
+            ));
         }
         match &self.kind {
             NeuronKind::If => {}
@@ -444,7 +457,11 @@ impl NeuronModel {
                 ));
             }
             if t.tau_theta_ms <= dt_ms {
-                return Err(SnnError::invalid("theta.tau_theta_ms", t.tau_theta_ms, format!("larger than dt = {dt_ms} ms")));
+                return Err(SnnError::invalid(
+                    "theta.tau_theta_ms",
+                    t.tau_theta_ms,
+                    format!("larger than dt = {dt_ms} ms"),
+                ));
             }
         }
         Ok(())
@@ -515,7 +532,11 @@ fn validate_custom(c: &CustomModel) -> Result<()> {
     };
     const RESERVED: [&str; 7] = ["v", "theta", "refrac", "x", "s", "o", "p"];
     if !ident_ok(&c.name) {
-        return Err(SnnError::invalid("custom.name", &c.name, "an identifier: letters, digits, _"));
+        return Err(SnnError::invalid(
+            "custom.name",
+            &c.name,
+            "an identifier: letters, digits, _",
+        ));
     }
     let mut seen = std::collections::HashSet::new();
     for (n, v) in c.state_vars.iter().chain(c.params.iter()) {
@@ -527,10 +548,18 @@ fn validate_custom(c: &CustomModel) -> Result<()> {
             ));
         }
         if !seen.insert(n.clone()) {
-            return Err(SnnError::invalid("custom.state_vars/params", n, "a name used only once"));
+            return Err(SnnError::invalid(
+                "custom.state_vars/params",
+                n,
+                "a name used only once",
+            ));
         }
         if !v.is_finite() {
-            return Err(SnnError::invalid(format!("custom.{n}"), v, "a finite number"));
+            return Err(SnnError::invalid(
+                format!("custom.{n}"),
+                v,
+                "a finite number",
+            ));
         }
     }
     Ok(())

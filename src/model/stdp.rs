@@ -60,7 +60,14 @@ pub struct StdpParams {
 impl StdpParams {
     /// Diehl & Cook's code (spec §1.6): triplet, ν_pre = 1e-4, ν_post = 1e-2, τ 20/20/40 ms.
     pub fn diehl_cook() -> Self {
-        StdpParams { rule: StdpRule::Triplet, nu_pre: 1e-4, nu_post: 1e-2, tau_pre_ms: 20.0, tau_post1_ms: 20.0, tau_post2_ms: 40.0 }
+        StdpParams {
+            rule: StdpRule::Triplet,
+            nu_pre: 1e-4,
+            nu_post: 1e-2,
+            tau_pre_ms: 20.0,
+            tau_post1_ms: 20.0,
+            tau_post2_ms: 40.0,
+        }
     }
 
     /// Checks rates and time constants against `dt_ms`.
@@ -73,14 +80,26 @@ impl StdpParams {
                 return Err(SnnError::invalid(f, v, "a finite learning rate >= 0"));
             }
         }
-        for (f, v) in [("stdp.tau_pre_ms", self.tau_pre_ms), ("stdp.tau_post1_ms", self.tau_post1_ms), ("stdp.tau_post2_ms", self.tau_post2_ms)] {
+        for (f, v) in [
+            ("stdp.tau_pre_ms", self.tau_pre_ms),
+            ("stdp.tau_post1_ms", self.tau_post1_ms),
+            ("stdp.tau_post2_ms", self.tau_post2_ms),
+        ] {
             if !(v > dt_ms && v.is_finite()) {
-                return Err(SnnError::invalid(f, v, format!("a time constant larger than dt = {dt_ms} ms")));
+                return Err(SnnError::invalid(
+                    f,
+                    v,
+                    format!("a time constant larger than dt = {dt_ms} ms"),
+                ));
             }
         }
         if let StdpRule::WeightDependent { x_tar, mu } = self.rule {
             if !(x_tar.is_finite() && mu > 0.0 && mu.is_finite()) {
-                return Err(SnnError::invalid("stdp.rule.mu / x_tar", format!("mu {mu}, x_tar {x_tar}"), "finite, mu > 0"));
+                return Err(SnnError::invalid(
+                    "stdp.rule.mu / x_tar",
+                    format!("mu {mu}, x_tar {x_tar}"),
+                    "finite, mu > 0",
+                ));
             }
         }
         Ok(())

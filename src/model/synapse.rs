@@ -69,7 +69,13 @@ pub struct Projection {
 impl Projection {
     /// A fixed projection where every existing synapse has weight `w`.
     pub fn fixed(connectivity: Connectivity, target: Target, w: f32) -> Self {
-        Projection { connectivity, target, init: WeightInit::Constant { value: w }, w_min: w, w_max: w }
+        Projection {
+            connectivity,
+            target,
+            init: WeightInit::Constant { value: w },
+            w_min: w,
+            w_max: w,
+        }
     }
 
     /// Checks the sign constraint and bounds; `field` names the projection in messages.
@@ -86,16 +92,31 @@ impl Projection {
             ));
         }
         if !(self.w_max >= self.w_min) || !self.w_max.is_finite() {
-            return Err(SnnError::invalid(format!("{field}.w_max"), self.w_max, format!("finite and >= w_min ({})", self.w_min)));
+            return Err(SnnError::invalid(
+                format!("{field}.w_max"),
+                self.w_max,
+                format!("finite and >= w_min ({})", self.w_min),
+            ));
         }
         match self.init {
-            WeightInit::Constant { value } if !(value >= self.w_min && value <= self.w_max) => Err(SnnError::invalid(
-                format!("{field}.init.value"),
-                value,
-                format!("a weight in [w_min, w_max] = [{}, {}]", self.w_min, self.w_max),
-            )),
-            WeightInit::ScaledUniform { scale, offset } if !(scale >= 0.0 && scale.is_finite() && offset.is_finite()) => {
-                Err(SnnError::invalid(format!("{field}.init"), format!("scale {scale}, offset {offset}"), "finite, scale >= 0"))
+            WeightInit::Constant { value } if !(value >= self.w_min && value <= self.w_max) => {
+                Err(SnnError::invalid(
+                    format!("{field}.init.value"),
+                    value,
+                    format!(
+                        "a weight in [w_min, w_max] = [{}, {}]",
+                        self.w_min, self.w_max
+                    ),
+                ))
+            }
+            WeightInit::ScaledUniform { scale, offset }
+                if !(scale >= 0.0 && scale.is_finite() && offset.is_finite()) =>
+            {
+                Err(SnnError::invalid(
+                    format!("{field}.init"),
+                    format!("scale {scale}, offset {offset}"),
+                    "finite, scale >= 0",
+                ))
             }
             _ => Ok(()),
         }
@@ -107,7 +128,8 @@ impl Projection {
             WeightInit::Constant { value } => vec![value; n_pre * n_post],
             WeightInit::ScaledUniform { scale, offset } => (0..n_pre * n_post)
                 .map(|k| {
-                    let u = (rng_u32(seed, 0x5EED_0000, k as u32) >> 8) as f32 / (1u32 << 24) as f32;
+                    let u =
+                        (rng_u32(seed, 0x5EED_0000, k as u32) >> 8) as f32 / (1u32 << 24) as f32;
                     scale * (u + offset)
                 })
                 .collect(),
@@ -127,7 +149,10 @@ pub fn normalize_columns(w: &mut [f32], n_post: usize, target: f32) {
             *s += x;
         }
     }
-    let factors: Vec<f32> = sums.iter().map(|&s| if s > 0.0 { target / s } else { 1.0 }).collect();
+    let factors: Vec<f32> = sums
+        .iter()
+        .map(|&s| if s > 0.0 { target / s } else { 1.0 })
+        .collect();
     for row in w.chunks_exact_mut(n_post) {
         for (x, &f) in row.iter_mut().zip(&factors) {
             *x *= f;
@@ -145,7 +170,10 @@ mod tests {
         let p = Projection {
             connectivity: Connectivity::Dense,
             target: Target::Ge,
-            init: WeightInit::ScaledUniform { scale: 0.3, offset: 0.01 },
+            init: WeightInit::ScaledUniform {
+                scale: 0.3,
+                offset: 0.01,
+            },
             w_min: 0.0,
             w_max: 1.0,
         };
@@ -171,6 +199,9 @@ mod tests {
         assert!(p.validate("inh_to_exc").is_ok());
         p.w_min = -1.0;
         let msg = p.validate("inh_to_exc").unwrap_err().to_string();
-        assert!(msg.contains("inh_to_exc.w_min") && msg.contains(">= 0"), "{msg}");
+        assert!(
+            msg.contains("inh_to_exc.w_min") && msg.contains(">= 0"),
+            "{msg}"
+        );
     }
 }

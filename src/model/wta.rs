@@ -68,17 +68,33 @@ impl CompetitiveSpec {
     /// [`SnnError::InvalidParam`].
     pub fn validate(&self) -> Result<()> {
         if !(self.dt_ms > 0.0) || !self.dt_ms.is_finite() {
-            return Err(SnnError::invalid("dt_ms", self.dt_ms, "a finite time step > 0 ms"));
+            return Err(SnnError::invalid(
+                "dt_ms",
+                self.dt_ms,
+                "a finite time step > 0 ms",
+            ));
         }
         if self.n_input == 0 || self.n_exc == 0 {
-            return Err(SnnError::invalid("n_input / n_exc", format!("{} / {}", self.n_input, self.n_exc), "at least 1 each"));
+            return Err(SnnError::invalid(
+                "n_input / n_exc",
+                format!("{} / {}", self.n_input, self.n_exc),
+                "at least 1 each",
+            ));
         }
         if self.n_exc < 2 {
-            return Err(SnnError::invalid("n_exc", self.n_exc, "at least 2 neurons for competition"));
+            return Err(SnnError::invalid(
+                "n_exc",
+                self.n_exc,
+                "at least 2 neurons for competition",
+            ));
         }
         for (field, m) in [("exc", &self.exc), ("inh", &self.inh)] {
             if !matches!(m.kind, NeuronKind::CondLif(_)) {
-                return Err(SnnError::invalid(format!("{field}.kind"), format!("{:?}", m.kind).split('(').next().unwrap_or("?"), "conductance LIF (CondLif): the projections target ge/gi"));
+                return Err(SnnError::invalid(
+                    format!("{field}.kind"),
+                    format!("{:?}", m.kind).split('(').next().unwrap_or("?"),
+                    "conductance LIF (CondLif): the projections target ge/gi",
+                ));
             }
             m.validate(self.dt_ms)?;
         }
@@ -94,11 +110,28 @@ impl CompetitiveSpec {
             Ok(())
         };
         expect("input", &self.input, Connectivity::Dense, Target::Ge)?;
-        expect("exc_to_inh", &self.exc_to_inh, Connectivity::OneToOne, Target::Ge)?;
-        expect("inh_to_exc", &self.inh_to_exc, Connectivity::AllButSelf, Target::Gi)?;
-        for (field, p) in [("exc_to_inh", &self.exc_to_inh), ("inh_to_exc", &self.inh_to_exc)] {
+        expect(
+            "exc_to_inh",
+            &self.exc_to_inh,
+            Connectivity::OneToOne,
+            Target::Ge,
+        )?;
+        expect(
+            "inh_to_exc",
+            &self.inh_to_exc,
+            Connectivity::AllButSelf,
+            Target::Gi,
+        )?;
+        for (field, p) in [
+            ("exc_to_inh", &self.exc_to_inh),
+            ("inh_to_exc", &self.inh_to_exc),
+        ] {
             if !matches!(p.init, WeightInit::Constant { .. }) {
-                return Err(SnnError::invalid(format!("{field}.init"), "scaled_uniform", "a constant weight (fixed lateral projection)"));
+                return Err(SnnError::invalid(
+                    format!("{field}.init"),
+                    "scaled_uniform",
+                    "a constant weight (fixed lateral projection)",
+                ));
             }
         }
         if let Some(s) = &self.stdp {
@@ -106,12 +139,23 @@ impl CompetitiveSpec {
         }
         if let Some(d) = self.input_delay_max_ms {
             if !(d >= 0.0 && d.is_finite()) || d / self.dt_ms > 254.0 {
-                return Err(SnnError::invalid("input_delay_max_ms", d, format!("a delay in [0, {}] ms (at most 254 steps)", 254.0 * self.dt_ms)));
+                return Err(SnnError::invalid(
+                    "input_delay_max_ms",
+                    d,
+                    format!(
+                        "a delay in [0, {}] ms (at most 254 steps)",
+                        254.0 * self.dt_ms
+                    ),
+                ));
             }
         }
         if let Some(t) = self.norm_target {
             if !(t > 0.0 && t.is_finite()) {
-                return Err(SnnError::invalid("norm_target", t, "a finite column sum > 0"));
+                return Err(SnnError::invalid(
+                    "norm_target",
+                    t,
+                    "a finite column sum > 0",
+                ));
             }
         }
         Ok(())
@@ -136,7 +180,8 @@ pub fn input_delays(spec: &CompetitiveSpec) -> Option<(Vec<u8>, u32)> {
     let n = spec.n_input as usize * spec.n_exc as usize;
     let d: Vec<u8> = (0..n)
         .map(|k| {
-            let u = (crate::encode::rng::rng_u32(spec.seed, 0xDE1A_0000, k as u32) >> 8) as f32 / (1u32 << 24) as f32;
+            let u = (crate::encode::rng::rng_u32(spec.seed, 0xDE1A_0000, k as u32) >> 8) as f32
+                / (1u32 << 24) as f32;
             (u * max_steps).round() as u8
         })
         .collect();

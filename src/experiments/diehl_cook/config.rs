@@ -6,7 +6,8 @@
 
 use crate::error::{Result, SnnError};
 use crate::model::{
-    CompetitiveSpec, Connectivity, NeuronModel, Projection, RestMode, StdpParams, Target, WeightInit,
+    CompetitiveSpec, Connectivity, NeuronModel, Projection, RestMode, StdpParams, Target,
+    WeightInit,
 };
 use serde::{Deserialize, Serialize};
 
@@ -76,7 +77,13 @@ impl DcConfig {
             "dc400" => (400, 3),
             "dc1600" => (1600, 7),
             "dc6400" => (6400, 15),
-            _ => return Err(SnnError::invalid("preset", name, format!("one of {}", PRESETS.join(", ")))),
+            _ => {
+                return Err(SnnError::invalid(
+                    "preset",
+                    name,
+                    format!("one of {}", PRESETS.join(", ")),
+                ))
+            }
         };
         Ok(DcConfig {
             preset: name.into(),
@@ -130,13 +137,21 @@ impl DcConfig {
         pos("present_ms", self.present_ms)?;
         pos("intensity_start", self.intensity_start)?;
         if !(self.rest_ms >= 0.0) || !(self.intensity_step >= 0.0) {
-            return Err(SnnError::invalid("rest_ms / intensity_step", format!("{} / {}", self.rest_ms, self.intensity_step), "values >= 0"));
+            return Err(SnnError::invalid(
+                "rest_ms / intensity_step",
+                format!("{} / {}", self.rest_ms, self.intensity_step),
+                "values >= 0",
+            ));
         }
         if self.epochs == 0 {
             return Err(SnnError::invalid("epochs", 0, "at least 1"));
         }
         if self.present_ms < self.dt_ms {
-            return Err(SnnError::invalid("present_ms", self.present_ms, format!("at least dt = {} ms", self.dt_ms)));
+            return Err(SnnError::invalid(
+                "present_ms",
+                self.present_ms,
+                format!("at least dt = {} ms", self.dt_ms),
+            ));
         }
         self.to_spec().validate()
     }
@@ -159,7 +174,10 @@ impl DcConfig {
             input: Projection {
                 connectivity: Connectivity::Dense,
                 target: Target::Ge,
-                init: WeightInit::ScaledUniform { scale: 0.3, offset: 0.01 },
+                init: WeightInit::ScaledUniform {
+                    scale: 0.3,
+                    offset: 0.01,
+                },
                 w_min: 0.0,
                 w_max: self.w_max,
             },

@@ -23,10 +23,23 @@ pub const RUNNING_WINDOW: usize = 1000;
 ///
 /// # Errors
 /// [`SnnError::NoResponse`] after `max_retries` retries; backend errors.
-pub fn present_with_retries(b: &mut dyn CompetitiveBackend, cfg: &DcConfig, image: &[u8], index: usize, learn: bool, key: &mut u32) -> Result<(Vec<u32>, u32)> {
+pub fn present_with_retries(
+    b: &mut dyn CompetitiveBackend,
+    cfg: &DcConfig,
+    image: &[u8],
+    index: usize,
+    learn: bool,
+    key: &mut u32,
+) -> Result<(Vec<u32>, u32)> {
     let mut intensity = cfg.intensity_start;
     for retry in 0..=cfg.max_retries {
-        let opts = PresentOptions { steps_on: cfg.steps_on(), steps_rest: cfg.steps_rest(), rest: cfg.rest, learn, key: *key };
+        let opts = PresentOptions {
+            steps_on: cfg.steps_on(),
+            steps_rest: cfg.steps_rest(),
+            rest: cfg.rest,
+            learn,
+            key: *key,
+        };
         *key = key.wrapping_add(1);
         let counts = b.present(&DcConfig::rates(image, intensity), &opts)?;
         if counts.iter().sum::<u32>() >= cfg.min_spikes {
@@ -34,7 +47,12 @@ pub fn present_with_retries(b: &mut dyn CompetitiveBackend, cfg: &DcConfig, imag
         }
         intensity += cfg.intensity_step;
     }
-    Err(SnnError::NoResponse { image: index, min_spikes: cfg.min_spikes, retries: cfg.max_retries, intensity: intensity - cfg.intensity_step })
+    Err(SnnError::NoResponse {
+        image: index,
+        min_spikes: cfg.min_spikes,
+        retries: cfg.max_retries,
+        intensity: intensity - cfg.intensity_step,
+    })
 }
 
 /// Where training stands, after each image.
@@ -67,7 +85,14 @@ pub struct TrainStats {
 ///
 /// # Errors
 /// [`SnnError::NoResponse`], backend errors.
-pub fn train(b: &mut dyn CompetitiveBackend, cfg: &DcConfig, data: &Dataset, n_train: usize, key: &mut u32, mut on_image: impl FnMut(&TrainProgress)) -> Result<TrainStats> {
+pub fn train(
+    b: &mut dyn CompetitiveBackend,
+    cfg: &DcConfig,
+    data: &Dataset,
+    n_train: usize,
+    key: &mut u32,
+    mut on_image: impl FnMut(&TrainProgress),
+) -> Result<TrainStats> {
     let n_train = n_train.min(data.len());
     let total = n_train * cfg.epochs as usize;
     let mut stats = TrainStats::default();
@@ -90,7 +115,8 @@ pub fn train(b: &mut dyn CompetitiveBackend, cfg: &DcConfig, data: &Dataset, n_t
             let n = window[0].0.len();
             let flat: Vec<u32> = window.iter().flat_map(|(c, _)| c.iter().copied()).collect();
             let labels: Vec<u8> = window.iter().map(|(_, l)| *l).collect();
-            let counts = Array2::from_shape_vec((window.len(), n), flat).map_err(|e| SnnError::invalid("counts", e, "a rectangular array"))?;
+            let counts = Array2::from_shape_vec((window.len(), n), flat)
+                .map_err(|e| SnnError::invalid("counts", e, "a rectangular array"))?;
             assignments = Some(assign_labels(counts.view(), &labels)?);
             window.clear();
             if hits.len() == RUNNING_WINDOW {
@@ -118,18 +144,35 @@ fn running(hits: &VecDeque<bool>) -> f64 {
 ///
 /// # Errors
 /// [`SnnError::NoResponse`], backend errors.
-pub fn respond_frozen(b: &mut dyn CompetitiveBackend, cfg: &DcConfig, data: &Dataset, n: usize, batch: usize, key: &mut u32, mut on_batch: impl FnMut(usize)) -> Result<Array2<u32>> {
+pub fn respond_frozen(
+    b: &mut dyn CompetitiveBackend,
+    cfg: &DcConfig,
+    data: &Dataset,
+    n: usize,
+    batch: usize,
+    key: &mut u32,
+    mut on_batch: impl FnMut(usize),
+) -> Result<Array2<u32>> {
     let n = n.min(data.len());
     let n_exc = cfg.n_exc as usize;
     let mut out = Array2::<u32>::zeros((n, n_exc));
-    let base = PresentOptions { steps_on: cfg.steps_on(), steps_rest: 0, rest: RestMode::Reset, learn: false, key: 0 };
+    let base = PresentOptions {
+        steps_on: cfg.steps_on(),
+        steps_rest: 0,
+        rest: RestMode::Reset,
+        learn: false,
+        key: 0,
+    };
     let mut start = 0;
     while start < n {
         let end = (start + batch.max(1)).min(n);
         let mut pending: Vec<usize> = (start..end).collect();
         let mut intensity = cfg.intensity_start;
         for retry in 0..=cfg.max_retries {
-            let rates: Vec<Vec<f32>> = pending.iter().map(|&i| DcConfig::rates(data.image(i), intensity)).collect();
+            let rates: Vec<Vec<f32>> = pending
+                .iter()
+                .map(|&i| DcConfig::rates(data.image(i), intensity))
+                .collect();
             let counts = b.present_frozen_batch(&rates, &PresentOptions { key: *key, ..base })?;
             *key = key.wrapping_add(rates.len() as u32);
             let mut still = vec![];
@@ -145,7 +188,12 @@ pub fn respond_frozen(b: &mut dyn CompetitiveBackend, cfg: &DcConfig, data: &Dat
                 break;
             }
             if retry == cfg.max_retries {
-                return Err(SnnError::NoResponse { image: pending[0], min_spikes: cfg.min_spikes, retries: cfg.max_retries, intensity });
+                return Err(SnnError::NoResponse {
+                    image: pending[0],
+                    min_spikes: cfg.min_spikes,
+                    retries: cfg.max_retries,
+                    intensity,
+                });
             }
             intensity += cfg.intensity_step;
         }
