@@ -331,10 +331,14 @@ fn main() -> Result<()> {
                 "learning_curve": stats.learning_curve,
                 "run_dir": run_dir.display().to_string(),
             });
-            std::fs::write(
-                run_dir.join("results.json"),
-                serde_json::to_string_pretty(&line)?,
-            )?;
+            let mut full = line.clone();
+            full["confusion_all_activity"] = serde_json::json!(tested.eval.all_activity.matrix);
+            full["confusion_proportion"] = serde_json::json!(tested.eval.proportion.matrix);
+            full["neurons_per_class"] = serde_json::json!(tested.assignments.neurons_per_class());
+            full["config"] = serde_json::to_value(&cfg)?;
+            let path = run_dir.join("results.json");
+            std::fs::write(&path, serde_json::to_string_pretty(&full)?)
+                .with_context(|| format!("writing {}", path.display()))?;
             println!("{line}");
         }
         Command::Evaluate { run, common } => {
