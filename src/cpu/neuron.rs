@@ -118,24 +118,20 @@ pub fn charge(
 /// `stages.wgsl::fire`.
 #[inline(always)]
 pub fn fire(s: NeuronState, p: &DerivedNeuron) -> bool {
-    s.refrac == 0 && s.v >= p.v_threshold_mv + s.theta
+    // `&`, not `&&`: no branch, so loops over neurons vectorise.
+    (s.refrac == 0) & (s.v >= p.v_threshold_mv + s.theta)
 }
 
 /// `stages.wgsl::reset`.
 #[inline(always)]
 pub fn reset(s: NeuronState, spike: bool, p: &DerivedNeuron) -> NeuronState {
-    let mut o = s;
-    if spike {
-        o.v = if p.reset_soft {
-            s.v - (p.v_threshold_mv + s.theta)
-        } else {
-            p.v_reset_mv
-        };
-        o.refrac = p.refractory_steps;
-    } else if s.refrac > 0 {
-        o.refrac = s.refrac - 1;
+    // Written as selects (no branch on `spike`) so loops over neurons vectorise.
+    let v_after = if p.reset_soft { s.v - (p.v_threshold_mv + s.theta) } else { p.v_reset_mv };
+    NeuronState {
+        v: if spike { v_after } else { s.v },
+        refrac: if spike { p.refractory_steps } else { s.refrac.saturating_sub(1) },
+        ..s
     }
-    o
 }
 
 /// `stages.wgsl::adapt`.
