@@ -12,7 +12,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use snn_wgpu::backend::CompetitiveBackend;
 use snn_wgpu::cpu::wta::CpuCompetitive;
 use snn_wgpu::data::mnist::{self, Dataset, Split};
-use snn_wgpu::experiments::diehl_cook::config::DcConfig;
+use snn_wgpu::experiments::diehl_cook::config::{DcConfig, PRESETS};
 use snn_wgpu::experiments::diehl_cook::evaluate::{
     assign_labels, evaluate, Assignments, Evaluation,
 };
@@ -79,6 +79,10 @@ enum Command {
         /// Paper preset.
         #[arg(long, default_value = "dc100")]
         preset: String,
+        /// A TOML experiment file (see `snn presets --show dc100`); replaces --preset. Every
+        /// key is required and unknown keys are an error. Flags below override it.
+        #[arg(long)]
+        config: Option<PathBuf>,
         /// Epochs (default: the preset's: 1/3/7/15).
         #[arg(long)]
         epochs: Option<u32>,
@@ -104,6 +108,12 @@ enum Command {
         out: Option<PathBuf>,
         #[command(flatten)]
         common: Common,
+    },
+    /// List the presets, or print one as a TOML experiment file (`--show dc400`).
+    Presets {
+        /// Preset to print.
+        #[arg(long)]
+        show: Option<String>,
     },
     /// Re-label and test a saved network.
     Evaluate {
@@ -211,8 +221,34 @@ fn label_and_test(
 fn main() -> Result<()> {
     let cli = Cli::parse();
     match cli.command {
+        Command::Presets { show } => match show {
+            None => {
+                for p in PRESETS {
+                    let c = DcConfig::preset(p)?;
+                    println!("{p}: {} excitatory neurons, {} epoch(s)", c.n_exc, c.epochs);
+                }
+            }
+            Some(p) => {
+                // f32 fields reach TOML as f64 (0.05 → 0.05000000074505806): print each float
+                // as the shortest decimal that round-trips to the same f32.
+                fn tidy(v: &mut toml::Value) {
+                    match v {
+                        toml::Value::Float(f) => {
+                            *f = format!("{}", *f as f32).parse().unwrap_or(*f)
+                        }
+                        toml::Value::Table(t) => t.iter_mut().for_each(|(_, x)| tidy(x)),
+                        toml::Value::Array(a) => a.iter_mut().for_each(tidy),
+                        _ => {}
+                    }
+                }
+                let mut v = toml::Value::try_from(DcConfig::preset(&p)?)?;
+                tidy(&mut v);
+                print!("{}", toml::to_string(&v)?);
+            }
+        },
         Command::Train {
             preset,
+            config,
             epochs,
             train_samples,
             seed,
@@ -222,7 +258,14 @@ fn main() -> Result<()> {
             out,
             common,
         } => {
-            let mut cfg = DcConfig::preset(&preset)?;
+            let mut cfg = match &config {
+                None => DcConfig::preset(&preset)?,
+                Some(path) => {
+                    let text = std::fs::read_to_string(path)
+                        .with_context(|| format!("reading {}", path.display()))?;
+                    toml::from_str(&text).with_context(|| format!("{}: not a valid experiment file (compare with `snn presets --show dc100`)", path.display()))?
+                }
+            };
             cfg.seed = seed;
             if let Some(l) = lockout_ms {
                 cfg.lockout_exc_ms = l;

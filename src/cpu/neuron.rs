@@ -126,10 +126,18 @@ pub fn fire(s: NeuronState, p: &DerivedNeuron) -> bool {
 #[inline(always)]
 pub fn reset(s: NeuronState, spike: bool, p: &DerivedNeuron) -> NeuronState {
     // Written as selects (no branch on `spike`) so loops over neurons vectorise.
-    let v_after = if p.reset_soft { s.v - (p.v_threshold_mv + s.theta) } else { p.v_reset_mv };
+    let v_after = if p.reset_soft {
+        s.v - (p.v_threshold_mv + s.theta)
+    } else {
+        p.v_reset_mv
+    };
     NeuronState {
         v: if spike { v_after } else { s.v },
-        refrac: if spike { p.refractory_steps } else { s.refrac.saturating_sub(1) },
+        refrac: if spike {
+            p.refractory_steps
+        } else {
+            s.refrac.saturating_sub(1)
+        },
         ..s
     }
 }

@@ -25,7 +25,7 @@ use crate::error::{Result, SnnError};
 
 /// Which weight update the traces drive.
 #[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
 pub enum StdpRule {
     /// Diehl & Cook's code: nearest-spike minimal triplet.
     Triplet,
@@ -42,6 +42,7 @@ pub enum StdpRule {
 
 /// STDP parameters.
 #[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct StdpParams {
     /// The rule.
     pub rule: StdpRule,

@@ -195,3 +195,48 @@ impl DcConfig {
         image.iter().map(|&p| p as f32 / 8.0 * intensity).collect()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn presets_round_trip_through_toml_and_json() {
+        for p in PRESETS {
+            let c = DcConfig::preset(p).unwrap();
+            c.validate().unwrap();
+            let t = toml::to_string(&c).unwrap();
+            assert_eq!(toml::from_str::<DcConfig>(&t).unwrap(), c, "{p} via TOML");
+            let j = serde_json::to_string(&c).unwrap();
+            assert_eq!(
+                serde_json::from_str::<DcConfig>(&j).unwrap(),
+                c,
+                "{p} via JSON"
+            );
+        }
+    }
+
+    #[test]
+    fn unknown_keys_and_bad_values_are_refused() {
+        let t = toml::to_string(&DcConfig::preset("dc100").unwrap()).unwrap();
+        let err = toml::from_str::<DcConfig>(&format!("extra = 1\n{t}"))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("unknown field `extra`"), "{err}");
+        let err =
+            toml::from_str::<DcConfig>(&t.replace("rule = \"triplet\"", "rule = \"tripplet\""))
+                .unwrap_err()
+                .to_string();
+        assert!(err.contains("unknown variant"), "{err}");
+        assert!(DcConfig::preset("dc200")
+            .unwrap_err()
+            .to_string()
+            .contains("dc100, dc400"));
+        let mut c = DcConfig::preset("dc100").unwrap();
+        c.dt_ms = 0.0;
+        assert!(c.validate().unwrap_err().to_string().contains("dt_ms"));
+        let mut c = DcConfig::preset("dc100").unwrap();
+        c.w_max = -1.0;
+        assert!(c.validate().unwrap_err().to_string().contains("w_max"));
+    }
+}
