@@ -26,7 +26,8 @@ pub trait Backend {
         Ok(())
     }
 
-    /// Reads every state variable back to the host (for the GPU, one readback).
+    /// Reads every state variable back to the host (for the GPU, one copy per buffer; never
+    /// call it inside a time loop).
     ///
     /// # Errors
     /// GPU errors while reading back.

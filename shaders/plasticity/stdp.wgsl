@@ -1,4 +1,4 @@
-// stdp.wgsl: the STDP weight updates as pure functions, used by network/wta.wgsl.
+// stdp.wgsl: the STDP weight updates as pure functions, used by network/wta_common.wgsl.
 // CPU twins: cpu::stdp::{on_pre, on_post}. Mirrors gpu::layout::StdpConsts.
 
 struct StdpConsts {

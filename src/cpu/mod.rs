@@ -11,7 +11,7 @@ pub mod wta;
 use crate::backend::{Backend, NetworkState, Recording};
 use crate::error::{Result, SnnError};
 use crate::model::{DerivedNeuron, NetworkSpec, NeuronKind};
-use neuron::{adapt, charge, fire, input_drive, reset, NeuronState, MAX_CUSTOM_VARS};
+use neuron::{adapt, charge, fire, input_drive, reset, NeuronState};
 
 /// The CPU reference backend.
 pub struct CpuBackend {
@@ -38,15 +38,6 @@ impl CpuBackend {
     /// [`SnnError::InvalidParam`] / [`SnnError::UnknownName`] from [`NetworkSpec::validate`].
     pub fn new(spec: &NetworkSpec) -> Result<Self> {
         spec.validate()?;
-        if let NeuronKind::Custom(c) = &spec.model.kind {
-            if c.state_vars.len() > MAX_CUSTOM_VARS {
-                return Err(SnnError::invalid(
-                    "custom.state_vars",
-                    c.state_vars.len(),
-                    format!("at most {MAX_CUSTOM_VARS} variables"),
-                ));
-            }
-        }
         let total = (spec.n * spec.batch) as usize;
         let vars = spec
             .model

@@ -6,8 +6,7 @@
 use crate::encode::rng::rng_u32;
 use crate::model::{DerivedNeuron, NeuronKind};
 
-/// Most custom state variables a model may declare.
-pub const MAX_CUSTOM_VARS: usize = 8;
+pub use crate::model::neuron::MAX_CUSTOM_VARS;
 
 /// One neuron's state, as the WGSL `NeuronState` struct holds it.
 #[derive(Debug, Clone, Copy, PartialEq, Default)]

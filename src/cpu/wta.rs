@@ -358,7 +358,8 @@ pub(crate) fn step(
         }
     }
     // 4. plasticity: decay post traces, depression by input spikes, potentiation by
-    // excitatory spikes (each a separate pass, in this order, on the GPU too).
+    // excitatory spikes, in this order (the stepwise GPU schedule runs depression and
+    // potentiation as their own passes, the fused one as barrier-separated phases).
     if let (true, Some((sc, sd))) = (learn, &c.stdp) {
         for p in &mut st.post1 {
             *p *= sd.decay_post1_per_step;

@@ -105,7 +105,7 @@ pub struct StdpConsts {
     pub _pad0: u32,
 }
 
-/// Mirrors `WtaParams` in `shaders/network/wta.wgsl` (uniform).
+/// Mirrors `WtaParams` in `shaders/network/wta_common.wgsl` (uniform).
 #[repr(C)]
 #[derive(Debug, Clone, Copy, Pod, Zeroable, PartialEq)]
 pub struct WtaParams {

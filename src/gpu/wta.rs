@@ -1,4 +1,4 @@
-//! GPU backend of the competitive layer: `shaders/network/wta.wgsl` driven presentation by
+//! GPU backend of the competitive layer: `shaders/network/wta_*.wgsl` driven presentation by
 //! presentation, with the semantics of `cpu::wta` (the tests compare them).
 //!
 //! Network slot 0 is the learning network (state carried between presentations); slots
@@ -34,14 +34,14 @@ struct Buffers {
     group: wgpu::BindGroup,
 }
 
-// Binding indices (see wta.wgsl).
+// Binding indices (see wta_common.wgsl).
 const B_W: usize = 1;
 const B_THETA: usize = 2;
 const B_COUNTS: usize = 13;
 const B_ACTIVE: usize = 14;
 const B_CTL: usize = 15;
 const B_NET: usize = 16;
-/// Storage bindings of wta.wgsl (1..=N_STORAGE).
+/// Storage bindings of wta_common.wgsl (1..=N_STORAGE).
 const N_STORAGE: u32 = 21;
 
 /// The competitive layer on a wgpu device.
@@ -97,12 +97,12 @@ impl GpuCompetitive {
     ) -> Result<Self> {
         spec.validate()?;
         ctx.check_limit(
-            "n_input (wta.wgsl workgroup arrays)",
+            "n_input (wta_fused.wgsl workgroup arrays)",
             spec.n_input as u64,
             MAX_INPUTS as u64,
         )?;
         ctx.check_limit(
-            "n_exc (wta.wgsl workgroup arrays)",
+            "n_exc (wta_fused.wgsl workgroup arrays)",
             spec.n_exc as u64,
             MAX_EXC as u64,
         )?;

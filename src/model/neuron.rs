@@ -126,9 +126,11 @@ pub type CpuCharge = Arc<dyn Fn(&mut [f32], &[f32], f32) + Send + Sync>;
 /// built-in models.
 ///
 /// The WGSL body is pasted into
-/// `fn custom_charge(s: NeuronState, x: f32) -> NeuronState { var o = s; <body> return o; }`,
-/// where `s.v`, `s.<var>` are the state and each parameter is a `const` of its own name.
-/// The same names must be used in [`CustomModel::charge_cpu`].
+/// `fn custom_charge(s: NeuronState, x: f32, p: NeuronParams) -> NeuronState { var o = s;
+/// <body> return o; }`, where `s.v`, `s.<var>` are the state and each parameter is a `const`
+/// of its own name. [`CustomModel::charge_cpu`] gets the same values by index: `state[0]` is
+/// `v`, `state[1..]` the variables and `params` the parameters, in declaration order. See
+/// `docs/custom_neuron_model.md`.
 #[derive(Clone)]
 pub struct CustomModel {
     /// Model name, used in shader labels.
@@ -524,7 +526,17 @@ impl NeuronModel {
     }
 }
 
+/// Most custom state variables a model may declare (the CPU reference's fixed-size state).
+pub const MAX_CUSTOM_VARS: usize = 8;
+
 fn validate_custom(c: &CustomModel) -> Result<()> {
+    if c.state_vars.len() > MAX_CUSTOM_VARS {
+        return Err(SnnError::invalid(
+            "custom.state_vars",
+            c.state_vars.len(),
+            format!("at most {MAX_CUSTOM_VARS} variables"),
+        ));
+    }
     let ident_ok = |s: &str| {
         let mut ch = s.chars();
         matches!(ch.next(), Some(c) if c.is_ascii_alphabetic() || c == '_')

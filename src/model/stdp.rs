@@ -1,8 +1,9 @@
 //! Trace STDP: the rule, its learning rates, trace time constants and weight bounds.
 //!
 //! Read by the CPU reference (`cpu::stdp`) and the GPU network kernel
-//! (`shaders/plasticity/stdp.wgsl`), which apply it as separate passes after the neuron
-//! stages of a step.
+//! (`shaders/plasticity/stdp.wgsl`), after the neuron stages of a step: as their own
+//! dispatches in the stepwise schedule (`ws_stdp_pre`, `ws_stdp_post`), and in the fused one
+//! as the same functions, depression in each neuron's loop and potentiation after a barrier.
 //!
 //! # Traces (nearest-spike: set to 1, not incremented)
 //!
