@@ -1,0 +1,170 @@
+//! The `snn` command line end to end: train on the embedded subset (tiny sizes), the JSON
+//! line and the run directory, `evaluate` on the saved run, and clear errors on bad input.
+
+use std::path::PathBuf;
+use std::process::Command;
+
+fn snn() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_snn"))
+}
+
+fn tmp(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("snn-cli-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    d
+}
+
+fn json_line(stdout: &[u8]) -> serde_json::Value {
+    let text = String::from_utf8_lossy(stdout);
+    let line = text
+        .lines()
+        .rev()
+        .find(|l| l.starts_with('{'))
+        .unwrap_or_else(|| panic!("no JSON line in: {text}"));
+    serde_json::from_str(line).unwrap()
+}
+
+#[test]
+fn train_then_evaluate_on_the_embedded_subset() {
+    let run = tmp("run");
+    let out = snn()
+        .args([
+            "train",
+            "--preset",
+            "dc100",
+            "--train-samples",
+            "40",
+            "--label-samples",
+            "40",
+            "--test-samples",
+            "20",
+            "--quiet",
+            "--seed",
+            "3",
+        ])
+        .arg("--out")
+        .arg(&run)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let j = json_line(&out.stdout);
+    for key in [
+        "preset",
+        "backend",
+        "adapter",
+        "seed",
+        "train_images",
+        "test_images",
+        "accuracy_all_activity",
+        "accuracy_proportion",
+        "train_seconds",
+        "seconds_per_train_image",
+    ] {
+        assert!(j.get(key).is_some(), "missing {key} in {j}");
+    }
+    assert_eq!(j["train_images"], 40);
+    assert_eq!(j["test_images"], 20);
+    assert_eq!(j["seed"], 3);
+    for f in [
+        "network.npz",
+        "config.json",
+        "receptive_fields.png",
+        "results.json",
+    ] {
+        assert!(run.join(f).is_file(), "{f} missing");
+    }
+    let out = snn()
+        .args([
+            "evaluate",
+            "--label-samples",
+            "40",
+            "--test-samples",
+            "20",
+            "--quiet",
+            "--run",
+        ])
+        .arg(&run)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let e = json_line(&out.stdout);
+    assert_eq!(e["test_images"], 20);
+    let _ = std::fs::remove_dir_all(&run);
+}
+
+#[test]
+fn bad_inputs_get_clear_errors() {
+    let missing = tmp("missing-data");
+    let out = snn()
+        .args(["train", "--quiet", "--data"])
+        .arg(&missing)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(&missing.display().to_string()) && err.contains("MNIST"),
+        "{err}"
+    );
+
+    let out = snn()
+        .args(["train", "--quiet", "--preset", "dc200"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("dc100, dc400, dc1600, dc6400"));
+
+    let out = snn()
+        .args(["evaluate", "--quiet", "--run"])
+        .arg(tmp("no-run"))
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("network.npz"));
+}
+
+#[test]
+fn presets_print_as_toml_that_train_accepts() {
+    let out = snn().args(["presets", "--show", "dc100"]).output().unwrap();
+    assert!(out.status.success());
+    let toml_text = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        toml_text.contains("n_exc = 100") && toml_text.contains("theta_plus_mv = 0.05"),
+        "{toml_text}"
+    );
+    let dir = tmp("cfg");
+    std::fs::create_dir_all(&dir).unwrap();
+    let cfg = dir.join("exp.toml");
+    std::fs::write(&cfg, toml_text.replace("n_exc = 100", "n_exc = 12")).unwrap();
+    let out = snn()
+        .args([
+            "train",
+            "--quiet",
+            "--train-samples",
+            "5",
+            "--label-samples",
+            "5",
+            "--test-samples",
+            "5",
+            "--config",
+        ])
+        .arg(&cfg)
+        .arg("--out")
+        .arg(dir.join("run"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
