@@ -180,26 +180,6 @@ impl Pop {
         }
     }
 
-    #[inline(always)]
-    fn load(&self, i: usize, theta: f32) -> NeuronState {
-        NeuronState {
-            v: self.v[i],
-            theta,
-            refrac: self.refrac[i],
-            ge: self.ge[i],
-            gi: self.gi[i],
-            custom: [0.0; 8],
-        }
-    }
-
-    #[inline(always)]
-    fn store(&mut self, i: usize, s: &NeuronState) {
-        self.v[i] = s.v;
-        self.ge[i] = s.ge;
-        self.gi[i] = s.gi;
-        self.refrac[i] = s.refrac;
-    }
-
     fn reset(&mut self, v_rest: f32) {
         self.v.fill(v_rest);
         self.ge.fill(0.0);
@@ -323,33 +303,70 @@ pub(crate) fn step(
             }
         }
     }
-    // 3. excitatory stages, lateral inhibition from the inhibitory spikes of t − 1.
-    for i in 0..n {
-        let mut s = st.exc.load(i, theta[i]);
-        s.gi += c.w_ie * (inh_prev_count - st.inh_prev[i] as u32) as f32;
-        // Both populations are conductance LIF (CompetitiveSpec::validate): `charge` of the
-        // stage order, without the per-neuron model dispatch.
-        s = clamp_refractory(&s, cond_lif_charge(s, st.x_e[i], &c.exc), &c.exc);
-        let spike = fire(s, &c.exc);
-        s = reset(s, spike, &c.exc);
-        if learn {
-            s = adapt(s, spike, &c.exc);
+    // 3. excitatory stages, lateral inhibition from the inhibitory spikes of t − 1. Every
+    // array is resliced to n first so that the loop has no bounds checks and vectorises.
+    {
+        let (v, ge, gi, rf) = (
+            &mut st.exc.v[..n],
+            &mut st.exc.ge[..n],
+            &mut st.exc.gi[..n],
+            &mut st.exc.refrac[..n],
+        );
+        let (th, x, inh_prev, spiked) = (
+            &mut theta[..n],
+            &st.x_e[..n],
+            &st.inh_prev[..n],
+            &mut st.exc_spiked[..n],
+        );
+        for i in 0..n {
+            let mut s = NeuronState {
+                v: v[i],
+                theta: th[i],
+                refrac: rf[i],
+                ge: ge[i],
+                gi: gi[i],
+                custom: [0.0; 8],
+            };
+            s.gi += c.w_ie * (inh_prev_count - inh_prev[i] as u32) as f32;
+            // Both populations are conductance LIF (CompetitiveSpec::validate): `charge` of
+            // the stage order, without the per-neuron model dispatch.
+            s = clamp_refractory(&s, cond_lif_charge(s, x[i], &c.exc), &c.exc);
+            let spike = fire(s, &c.exc);
+            s = reset(s, spike, &c.exc);
+            if learn {
+                s = adapt(s, spike, &c.exc);
+            }
+            (v[i], ge[i], gi[i], rf[i], th[i]) = (s.v, s.ge, s.gi, s.refrac, s.theta);
+            spiked[i] = spike;
         }
-        theta[i] = s.theta;
-        st.exc.store(i, &s);
-        st.exc_spiked[i] = spike;
     }
     // Inhibitory stages, driven one-to-one by the excitatory spikes of t − 1.
     let mut inh_count = 0;
-    for i in 0..n {
-        let x = if st.exc_prev[i] { c.w_ei } else { 0.0 };
-        let s0 = st.inh.load(i, 0.0);
-        let mut s = clamp_refractory(&s0, cond_lif_charge(s0, x, &c.inh), &c.inh);
-        let spike = fire(s, &c.inh);
-        s = reset(s, spike, &c.inh);
-        st.inh.store(i, &s);
-        st.inh_spiked[i] = spike;
-        inh_count += spike as u32;
+    {
+        let (v, ge, gi, rf) = (
+            &mut st.inh.v[..n],
+            &mut st.inh.ge[..n],
+            &mut st.inh.gi[..n],
+            &mut st.inh.refrac[..n],
+        );
+        let (exc_prev, spiked) = (&st.exc_prev[..n], &mut st.inh_spiked[..n]);
+        for i in 0..n {
+            let x = if exc_prev[i] { c.w_ei } else { 0.0 };
+            let s0 = NeuronState {
+                v: v[i],
+                theta: 0.0,
+                refrac: rf[i],
+                ge: ge[i],
+                gi: gi[i],
+                custom: [0.0; 8],
+            };
+            let mut s = clamp_refractory(&s0, cond_lif_charge(s0, x, &c.inh), &c.inh);
+            let spike = fire(s, &c.inh);
+            s = reset(s, spike, &c.inh);
+            (v[i], ge[i], gi[i], rf[i]) = (s.v, s.ge, s.gi, s.refrac);
+            spiked[i] = spike;
+            inh_count += spike as u32;
+        }
     }
     st.inh_count = inh_count;
     if let Some(counts) = counts {
