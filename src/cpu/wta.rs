@@ -125,6 +125,24 @@ impl Consts {
         }
     }
 
+    /// Checks the sizes of a loaded network: `n_in · n` weights and `n` θ values.
+    pub fn check_loaded(&self, weights: &[f32], theta_mv: &[f32]) -> Result<()> {
+        if weights.len() != self.n_in * self.n || theta_mv.len() != self.n {
+            return Err(SnnError::invalid(
+                "loaded network",
+                format!("{} weights, {} theta", weights.len(), theta_mv.len()),
+                format!(
+                    "{} weights ({} x {}), {} theta",
+                    self.n_in * self.n,
+                    self.n_in,
+                    self.n,
+                    self.n
+                ),
+            ));
+        }
+        Ok(())
+    }
+
     /// Poisson thresholds of the inputs with a non-zero rate, ascending by input.
     pub fn active_inputs(&self, rates_hz: &[f32]) -> Result<Vec<(u32, u32)>> {
         if rates_hz.len() != self.n_in {
@@ -595,19 +613,7 @@ impl CompetitiveBackend for CpuCompetitive {
     }
 
     fn load(&mut self, weights: &[f32], theta_mv: &[f32]) -> Result<()> {
-        if weights.len() != self.w.len() || theta_mv.len() != self.theta.len() {
-            return Err(SnnError::invalid(
-                "loaded network",
-                format!("{} weights, {} theta", weights.len(), theta_mv.len()),
-                format!(
-                    "{} weights ({} x {}), {} theta",
-                    self.w.len(),
-                    self.c.n_in,
-                    self.c.n,
-                    self.c.n
-                ),
-            ));
-        }
+        self.c.check_loaded(weights, theta_mv)?;
         self.w.copy_from_slice(weights);
         self.theta.copy_from_slice(theta_mv);
         Ok(())

@@ -8,7 +8,7 @@
 
 use super::context::GpuContext;
 use super::layout::{ChunkParams, NeuronCfg, NeuronParams, NO_SLOT};
-use super::shaders::{neuron_module, WORKGROUP_SIZE_OVERRIDE};
+use super::shaders::neuron_module;
 use crate::backend::{Backend, NetworkState, Recording};
 use crate::error::{Result, SnnError};
 use crate::model::NetworkSpec;
@@ -371,34 +371,14 @@ impl GpuBackend {
 
         let module_src = neuron_module(&spec.model);
         let shader_label = format!("{} ({})", module_src.label, spec.name);
-        let module = ctx.scoped(&shader_label, || {
-            dev.create_shader_module(wgpu::ShaderModuleDescriptor {
-                label: Some(&shader_label),
-                source: wgpu::ShaderSource::Wgsl(module_src.source.as_str().into()),
-            })
-        })?;
+        let module = ctx.shader_module(&shader_label, &module_src.source)?;
         let layout = dev.create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
             label: Some(&label("pipeline_layout")),
             bind_group_layouts: &[Some(&layout0), Some(&layout1)],
             immediate_size: 0,
         });
-        let constants = [(WORKGROUP_SIZE_OVERRIDE, wg as f64)];
-        let pipeline = |entry: &str| -> Result<wgpu::ComputePipeline> {
-            let plabel = format!("{shader_label}::{entry}");
-            ctx.scoped(&plabel, || {
-                dev.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
-                    label: Some(&plabel),
-                    layout: Some(&layout),
-                    module: &module,
-                    entry_point: Some(entry),
-                    compilation_options: wgpu::PipelineCompilationOptions {
-                        constants: &constants,
-                        ..Default::default()
-                    },
-                    cache: None,
-                })
-            })
-        };
+        let pipeline =
+            |entry: &str| ctx.compute_pipeline(&shader_label, &layout, &module, entry, wg);
         let pipelines = Pipelines {
             fused: pipeline("fused")?,
             charge: pipeline("step_charge")?,

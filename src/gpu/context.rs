@@ -188,6 +188,54 @@ impl GpuContext {
         Ok(())
     }
 
+    /// Compiles WGSL `source` into a module labelled `label`.
+    ///
+    /// # Errors
+    /// [`SnnError::Gpu`] naming the shader, with naga's message.
+    pub(crate) fn shader_module(&self, label: &str, source: &str) -> Result<wgpu::ShaderModule> {
+        self.scoped(label, || {
+            self.device
+                .create_shader_module(wgpu::ShaderModuleDescriptor {
+                    label: Some(label),
+                    source: wgpu::ShaderSource::Wgsl(source.into()),
+                })
+        })
+    }
+
+    /// A compute pipeline for `entry` of `module`, with the workgroup size override set,
+    /// labelled `<module label>::<entry>`.
+    ///
+    /// # Errors
+    /// [`SnnError::Gpu`] naming the pipeline.
+    pub(crate) fn compute_pipeline(
+        &self,
+        module_label: &str,
+        layout: &wgpu::PipelineLayout,
+        module: &wgpu::ShaderModule,
+        entry: &str,
+        workgroup_size: u32,
+    ) -> Result<wgpu::ComputePipeline> {
+        let label = format!("{module_label}::{entry}");
+        let constants = [(
+            super::shaders::WORKGROUP_SIZE_OVERRIDE,
+            workgroup_size as f64,
+        )];
+        self.scoped(&label, || {
+            self.device
+                .create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
+                    label: Some(&label),
+                    layout: Some(layout),
+                    module,
+                    entry_point: Some(entry),
+                    compilation_options: wgpu::PipelineCompilationOptions {
+                        constants: &constants,
+                        ..Default::default()
+                    },
+                    cache: None,
+                })
+        })
+    }
+
     /// Runs `f` inside a validation error scope and turns a captured error into
     /// [`SnnError::Gpu`] labelled `label`.
     ///

@@ -11,7 +11,7 @@
 use super::backend::{read_back, Schedule};
 use super::context::GpuContext;
 use super::layout::{NetCtl, NetState, NeuronParams, StdpConsts, WtaParams};
-use super::shaders::{wta_module, WORKGROUP_SIZE_OVERRIDE};
+use super::shaders::wta_module;
 use crate::backend::CompetitiveBackend;
 use crate::cpu::wta::Consts;
 use crate::error::{Result, SnnError};
@@ -48,7 +48,6 @@ const N_STORAGE: u32 = 21;
 pub struct GpuCompetitive {
     ctx: Arc<GpuContext>,
     c: Consts,
-    spec: CompetitiveSpec,
     wg: u32,
     params: WtaParams,
     params_buf: wgpu::Buffer,
@@ -122,12 +121,7 @@ impl GpuCompetitive {
         let dev = &ctx.device;
 
         let module_src = wta_module();
-        let module = ctx.scoped(&module_src.label, || {
-            dev.create_shader_module(wgpu::ShaderModuleDescriptor {
-                label: Some(&module_src.label),
-                source: wgpu::ShaderSource::Wgsl(module_src.source.as_str().into()),
-            })
-        })?;
+        let module = ctx.shader_module(&module_src.label, &module_src.source)?;
         let mut entries = vec![wgpu::BindGroupLayoutEntry {
             binding: 0,
             visibility: wgpu::ShaderStages::COMPUTE,
@@ -160,23 +154,7 @@ impl GpuCompetitive {
             bind_group_layouts: &[Some(&layout)],
             immediate_size: 0,
         });
-        let constants = [(WORKGROUP_SIZE_OVERRIDE, wg as f64)];
-        let pipe = |entry: &str| -> Result<wgpu::ComputePipeline> {
-            let label = format!("network.wta::{entry}");
-            ctx.scoped(&label, || {
-                dev.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
-                    label: Some(&label),
-                    layout: Some(&pl),
-                    module: &module,
-                    entry_point: Some(entry),
-                    compilation_options: wgpu::PipelineCompilationOptions {
-                        constants: &constants,
-                        ..Default::default()
-                    },
-                    cache: None,
-                })
-            })
-        };
+        let pipe = |entry: &str| ctx.compute_pipeline(&module_src.label, &pl, &module, entry, wg);
         let mut pipes = vec![
             pipe("present")?,
             pipe("normalize")?,
@@ -248,7 +226,6 @@ impl GpuCompetitive {
             },
             ctx,
             c,
-            spec: spec.clone(),
             wg,
             params,
             params_buf,
@@ -643,26 +620,13 @@ impl CompetitiveBackend for GpuCompetitive {
     }
 
     fn load(&mut self, weights: &[f32], theta_mv: &[f32]) -> Result<()> {
-        if weights.len() != self.c.n_in * self.c.n || theta_mv.len() != self.c.n {
-            return Err(SnnError::invalid(
-                "loaded network",
-                format!("{} weights, {} theta", weights.len(), theta_mv.len()),
-                format!(
-                    "{} weights ({} x {}), {} theta",
-                    self.c.n_in * self.c.n,
-                    self.c.n_in,
-                    self.c.n,
-                    self.c.n
-                ),
-            ));
-        }
+        self.c.check_loaded(weights, theta_mv)?;
         self.ctx
             .queue
             .write_buffer(&self.bufs.bufs[B_W], 0, bytemuck::cast_slice(weights));
         self.ctx
             .queue
             .write_buffer(&self.bufs.bufs[B_THETA], 0, bytemuck::cast_slice(theta_mv));
-        let _ = &self.spec;
         Ok(())
     }
 }
