@@ -17,11 +17,12 @@ use snn_wgpu::experiments::diehl_cook::evaluate::{
     assign_labels, evaluate, Assignments, Evaluation,
 };
 use snn_wgpu::experiments::diehl_cook::io::{
-    load_network, receptive_fields_png, save_network, SavedNetwork,
+    load_network, receptive_fields_png, save_network, write_atomic, SavedNetwork,
 };
 use snn_wgpu::experiments::diehl_cook::train::{respond_frozen, train, TrainStats};
 use snn_wgpu::gpu::{GpuContext, GpuOptions};
 use snn_wgpu::model::RestMode;
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
@@ -380,8 +381,14 @@ fn main() -> Result<()> {
             full["neurons_per_class"] = serde_json::json!(tested.assignments.neurons_per_class());
             full["config"] = serde_json::to_value(&cfg)?;
             let path = run_dir.join("results.json");
-            std::fs::write(&path, serde_json::to_string_pretty(&full)?)
-                .with_context(|| format!("writing {}", path.display()))?;
+            let text = serde_json::to_string_pretty(&full)?;
+            write_atomic(&path, |f| {
+                f.write_all(text.as_bytes())
+                    .map_err(|source| snn_wgpu::SnnError::Io {
+                        path: path.clone(),
+                        source,
+                    })
+            })?;
             println!("{line}");
         }
         Command::Evaluate { run, common } => {

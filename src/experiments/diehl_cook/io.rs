@@ -85,7 +85,10 @@ fn data_err(path: &Path, message: impl Into<String>) -> SnnError {
 /// Writes `path` atomically: `write` fills a temporary file in the same directory, which is
 /// flushed, fsynced and renamed over `path`. On any error the temporary file is removed, so
 /// either the old file or the complete new one is there, never a partial one.
-fn write_atomic(path: &Path, write: impl FnOnce(&mut BufWriter<File>) -> Result<()>) -> Result<()> {
+pub fn write_atomic(
+    path: &Path,
+    write: impl FnOnce(&mut BufWriter<File>) -> Result<()>,
+) -> Result<()> {
     static COUNTER: AtomicU64 = AtomicU64::new(0);
     let dir = match path.parent() {
         Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
