@@ -64,17 +64,8 @@ fn check_labels(labels: &[u8]) -> Result<()> {
     }
 }
 
-/// Assigns each neuron the class to which it responds most on average (spec §1.9 step 3).
-///
-/// `counts` is `[image][neuron]` (spike counts of the labelling pass), `labels` the class of each
-/// image. `class_rates[c][i]` is the MEAN count of neuron `i` over the images labelled `c` (the
-/// sum would favour frequent classes); means are computed in f64 and stored as f32, and the argmax
-/// is taken on the f64 means with ties to the lowest class (the original's strict `>` scan).
-/// A neuron that never fired keeps -1, as in the original evaluation script.
-///
-/// Errors: `labels.len()` differs from the number of count rows, a label is 10 or more, or
-/// `counts` has no columns (zero neurons). Zero images is allowed: every neuron is then -1.
-pub fn assign_labels(counts: ArrayView2<u32>, labels: &[u8]) -> Result<Assignments> {
+/// The (images, neurons) of `counts`, after checking them against `labels`.
+fn check_shapes(counts: ArrayView2<u32>, labels: &[u8]) -> Result<(usize, usize)> {
     let (n_images, n_neurons) = counts.dim();
     if labels.len() != n_images {
         return Err(SnnError::invalid(
@@ -90,6 +81,21 @@ pub fn assign_labels(counts: ArrayView2<u32>, labels: &[u8]) -> Result<Assignmen
             "at least one neuron",
         ));
     }
+    Ok((n_images, n_neurons))
+}
+
+/// Assigns each neuron the class to which it responds most on average (spec §1.9 step 3).
+///
+/// `counts` is `[image][neuron]` (spike counts of the labelling pass), `labels` the class of each
+/// image. `class_rates[c][i]` is the MEAN count of neuron `i` over the images labelled `c` (the
+/// sum would favour frequent classes); means are computed in f64 and stored as f32, and the argmax
+/// is taken on the f64 means with ties to the lowest class (the original's strict `>` scan).
+/// A neuron that never fired keeps -1, as in the original evaluation script.
+///
+/// Errors: `labels.len()` differs from the number of count rows, a label is 10 or more, or
+/// `counts` has no columns (zero neurons). Zero images is allowed: every neuron is then -1.
+pub fn assign_labels(counts: ArrayView2<u32>, labels: &[u8]) -> Result<Assignments> {
+    let (_, n_neurons) = check_shapes(counts, labels)?;
     check_labels(labels)?;
 
     let mut sums = Array2::<f64>::zeros((N_CLASSES, n_neurons));
@@ -305,21 +311,7 @@ pub struct Evaluation {
 /// zero columns, or its column count or `a.class_rates`'s shape does not match the number of
 /// assigned neurons.
 pub fn evaluate(counts: ArrayView2<u32>, labels: &[u8], a: &Assignments) -> Result<Evaluation> {
-    let (n_images, n_neurons) = counts.dim();
-    if labels.len() != n_images {
-        return Err(SnnError::invalid(
-            "labels.len()",
-            labels.len(),
-            format!("equal to the number of count rows ({n_images})"),
-        ));
-    }
-    if n_neurons == 0 {
-        return Err(SnnError::invalid(
-            "counts.ncols()",
-            0,
-            "at least one neuron",
-        ));
-    }
+    let (_, n_neurons) = check_shapes(counts, labels)?;
     if n_neurons != a.assignment.len() {
         return Err(SnnError::invalid(
             "counts.ncols()",
