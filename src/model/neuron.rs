@@ -126,9 +126,13 @@ pub type CpuCharge = Arc<dyn Fn(&mut [f32], &[f32], f32) + Send + Sync>;
 /// built-in models.
 ///
 /// The WGSL body is pasted into
-/// `fn custom_charge(s: NeuronState, x: f32, p: NeuronParams) -> NeuronState { var o = s;
-/// <body> return o; }`, where `s.v`, `s.<var>` are the state and each parameter is a `const`
-/// of its own name. [`CustomModel::charge_cpu`] gets the same values by index: `state[0]` is
+///
+/// ```text
+/// fn custom_charge(s: NeuronState, x: f32, p: NeuronParams) -> NeuronState { var o = s; BODY return o; }
+/// ```
+///
+/// where `s.v` and `s.VAR` (one per declared variable) are the state and each parameter is a
+/// `const` of its own name. [`CustomModel::charge_cpu`] gets the same values by index: `state[0]` is
 /// `v`, `state[1..]` the variables and `params` the parameters, in declaration order. See
 /// `docs/custom_neuron_model.md`.
 #[derive(Clone)]
