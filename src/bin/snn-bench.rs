@@ -141,7 +141,7 @@ fn bench_train(
 ) -> Result<()> {
     let mut b = make(t, cfg)?;
     let (steps_on, steps_rest) = (cfg.steps_on(), cfg.steps_rest());
-    let reps = if cfg.n_exc >= 1600 && a.quick {
+    let reps = if (cfg.n_exc >= 1600 || t.ctx.is_some()) && a.quick {
         2
     } else {
         a.reps
@@ -190,7 +190,12 @@ fn bench_eval(
     a: &Args,
 ) -> Result<()> {
     let mut b = make(t, cfg)?;
-    let sizes: &[usize] = if a.quick { &[1, 64] } else { &[1, 16, 64, 256] };
+    // --quick keeps the GPU rows small: llvmpipe runs one network per thread.
+    let sizes: &[usize] = match (a.quick, t.ctx.is_some()) {
+        (true, true) => &[1, 8],
+        (true, false) => &[1, 64],
+        _ => &[1, 16, 64, 256],
+    };
     for &batch in sizes {
         if cfg.n_exc >= 1600 && batch > 64 && a.quick {
             continue;
