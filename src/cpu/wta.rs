@@ -143,6 +143,11 @@ impl Consts {
         Ok(())
     }
 
+    /// [`Self::active_inputs`] of every input of a batch.
+    pub fn active_inputs_batch(&self, rates_hz: &[Vec<f32>]) -> Result<Vec<Vec<(u32, u32)>>> {
+        rates_hz.iter().map(|r| self.active_inputs(r)).collect()
+    }
+
     /// Poisson thresholds of the inputs with a non-zero rate, ascending by input.
     pub fn active_inputs(&self, rates_hz: &[f32]) -> Result<Vec<(u32, u32)>> {
         if rates_hz.len() != self.n_in {
@@ -573,16 +578,8 @@ impl CompetitiveBackend for CpuCompetitive {
         rates_hz: &[Vec<f32>],
         opts: &PresentOptions,
     ) -> Result<Vec<Vec<u32>>> {
-        let actives = rates_hz
-            .iter()
-            .map(|r| self.c.active_inputs(r))
-            .collect::<Result<Vec<_>>>()?;
-        let frozen = PresentOptions {
-            learn: false,
-            rest: RestMode::Reset,
-            steps_rest: 0,
-            ..*opts
-        };
+        let actives = self.c.active_inputs_batch(rates_hz)?;
+        let frozen = opts.frozen();
         let c = &self.c;
         let (w0, th0) = (&self.w, &self.theta);
         let mut fresh = NetState::new(c, 0.0, 0.0);

@@ -555,10 +555,7 @@ impl CompetitiveBackend for GpuCompetitive {
         rates_hz: &[Vec<f32>],
         opts: &PresentOptions,
     ) -> Result<Vec<Vec<u32>>> {
-        let actives = rates_hz
-            .iter()
-            .map(|r| self.c.active_inputs(r))
-            .collect::<Result<Vec<_>>>()?;
+        let actives = self.c.active_inputs_batch(rates_hz)?;
         let k = actives.len() as u32;
         if k == 0 {
             return Ok(vec![]);
@@ -582,12 +579,7 @@ impl CompetitiveBackend for GpuCompetitive {
             self.allocate((k + 1).min(limit + 1), &w, &th, v0, vi0)?;
         }
         let per_batch = (self.bufs.cap - 1) as usize;
-        let frozen = PresentOptions {
-            learn: false,
-            rest: RestMode::Reset,
-            steps_rest: 0,
-            ..*opts
-        };
+        let frozen = opts.frozen();
         let items = (self.c.n.max(self.c.n_in) as u32).div_ceil(self.wg);
         let n = self.c.n;
         let mut out = Vec::with_capacity(actives.len());

@@ -214,6 +214,19 @@ pub struct PresentOptions {
     pub key: u32,
 }
 
+impl PresentOptions {
+    /// The same protocol for a frozen batch: no learning, each input from the rest state, no
+    /// rest after it.
+    pub fn frozen(&self) -> Self {
+        PresentOptions {
+            learn: false,
+            rest: RestMode::Reset,
+            steps_rest: 0,
+            ..*self
+        }
+    }
+}
+
 /// The seed of the input spike stream of presentation `key`.
 pub fn presentation_seed(seed: u32, key: u32) -> u32 {
     use crate::encode::rng::lowbias32;
