@@ -221,6 +221,93 @@ impl Recording {
     }
 }
 
+/// The whole dynamic state of a competitive layer's learning network (weights, θ, potentials,
+/// conductances, traces, delay lines, clocks), as named arrays of raw 32-bit words (f32 by
+/// their bits, so a round trip is exact). Written by [`CompetitiveBackend::snapshot`] and read
+/// by [`CompetitiveBackend::restore`] of the same backend kind; checkpoints store it.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Snapshot {
+    /// `"cpu"` or `"gpu"`: the layout of `arrays` depends on it.
+    pub backend: String,
+    /// `(name, words)`, in the backend's order.
+    pub arrays: Vec<(String, Vec<u32>)>,
+}
+
+impl Snapshot {
+    /// A snapshot of backend kind `backend` with no arrays yet.
+    pub fn new(backend: &str) -> Self {
+        Snapshot {
+            backend: backend.into(),
+            arrays: vec![],
+        }
+    }
+
+    /// Appends f32 values as their bits.
+    pub fn push_f32(&mut self, name: &str, v: &[f32]) {
+        self.arrays
+            .push((name.into(), v.iter().map(|x| x.to_bits()).collect()));
+    }
+
+    /// Appends u32 words.
+    pub fn push_u32(&mut self, name: &str, v: &[u32]) {
+        self.arrays.push((name.into(), v.to_vec()));
+    }
+
+    /// The words of `name`, which must hold `len` of them (`None`: any length).
+    ///
+    /// # Errors
+    /// [`SnnError::InvalidParam`] naming the array when it is missing or has another length
+    /// (a snapshot of another network).
+    pub fn u32s(&self, name: &str, len: Option<usize>) -> Result<&[u32]> {
+        let (_, v) = self.arrays.iter().find(|(n, _)| n == name).ok_or_else(|| {
+            SnnError::invalid(
+                "snapshot",
+                format!("no array `{name}`"),
+                "a snapshot written by the same backend kind and version",
+            )
+        })?;
+        match len {
+            Some(l) if v.len() != l => Err(SnnError::invalid(
+                format!("snapshot array `{name}` length"),
+                v.len(),
+                format!("{l} (the same network size and options)"),
+            )),
+            _ => Ok(v),
+        }
+    }
+
+    /// The f32 values of `name` (see [`Self::u32s`]).
+    ///
+    /// # Errors
+    /// As [`Self::u32s`].
+    pub fn f32s(&self, name: &str, len: Option<usize>) -> Result<Vec<f32>> {
+        Ok(self
+            .u32s(name, len)?
+            .iter()
+            .map(|&b| f32::from_bits(b))
+            .collect())
+    }
+
+    /// Fails unless this snapshot was written by backend kind `kind`.
+    ///
+    /// # Errors
+    /// [`SnnError::InvalidParam`] saying which kind wrote it.
+    pub fn expect_backend(&self, kind: &str) -> Result<()> {
+        if self.backend == kind {
+            Ok(())
+        } else {
+            Err(SnnError::invalid(
+                "snapshot backend",
+                &self.backend,
+                format!(
+                    "`{kind}` (resume on the backend that wrote it: --backend {})",
+                    self.backend
+                ),
+            ))
+        }
+    }
+}
+
 /// A simulation engine for a [`crate::model::CompetitiveSpec`] (the Diehl & Cook layer),
 /// driven presentation by presentation.
 pub trait CompetitiveBackend {
@@ -269,4 +356,17 @@ pub trait CompetitiveBackend {
     /// # Errors
     /// [`SnnError::InvalidParam`] for wrong lengths.
     fn load(&mut self, weights: &[f32], theta_mv: &[f32]) -> Result<()>;
+
+    /// The learning network's whole state, for checkpoints. Restoring it into a backend of
+    /// the same kind built from the same spec continues bit for bit as if never stopped.
+    ///
+    /// # Errors
+    /// GPU errors while reading back.
+    fn snapshot(&mut self) -> Result<Snapshot>;
+
+    /// Replaces the learning network's whole state with `s`.
+    ///
+    /// # Errors
+    /// [`SnnError::InvalidParam`] for a snapshot of another backend kind or network size.
+    fn restore(&mut self, s: &Snapshot) -> Result<()>;
 }

@@ -7,7 +7,7 @@
 
 use super::neuron::{adapt, clamp_refractory, cond_lif_charge, fire, reset, NeuronState};
 use super::stdp::{on_post, on_pre, StdpConsts};
-use crate::backend::CompetitiveBackend;
+use crate::backend::{CompetitiveBackend, Snapshot};
 use crate::encode::rng::{probability_threshold, rng_u32};
 use crate::error::{Result, SnnError};
 use crate::model::stdp::DerivedStdp;
@@ -257,6 +257,79 @@ impl NetState {
                 vec![]
             },
         }
+    }
+
+    /// Appends every field to `s` (see [`CompetitiveBackend::snapshot`]).
+    fn save(&self, s: &mut Snapshot) {
+        let bits = |v: &[bool]| v.iter().map(|&b| b as u32).collect::<Vec<_>>();
+        for (p, pop) in [("exc", &self.exc), ("inh", &self.inh)] {
+            s.push_f32(&format!("{p}.v"), &pop.v);
+            s.push_f32(&format!("{p}.ge"), &pop.ge);
+            s.push_f32(&format!("{p}.gi"), &pop.gi);
+            s.push_u32(&format!("{p}.refrac"), &pop.refrac);
+        }
+        s.push_f32("post1", &self.post1);
+        s.push_f32("post2", &self.post2);
+        s.push_u32("last_pre", &self.last_pre);
+        s.push_u32("exc_spiked", &bits(&self.exc_spiked));
+        s.push_u32("inh_spiked", &bits(&self.inh_spiked));
+        s.push_u32("exc_prev", &bits(&self.exc_prev));
+        s.push_u32("inh_prev", &bits(&self.inh_prev));
+        s.push_u32("counters", &[self.inh_count, self.clock]);
+        s.push_f32("x_e", &self.x_e);
+        s.push_u32("spikes_in", &self.spikes_in);
+        // The delay ring as lengths then items.
+        let lens: Vec<u32> = self.hist.iter().map(|h| h.len() as u32).collect();
+        s.push_u32("hist.len", &lens);
+        s.push_u32("hist", &self.hist.concat());
+        s.push_u32("last_arrival", &self.last_arrival);
+    }
+
+    /// Reads what [`Self::save`] wrote; lengths are checked against this state's.
+    fn load(&mut self, s: &Snapshot) -> Result<()> {
+        let n = self.post1.len();
+        let bools = |name: &str, dst: &mut Vec<bool>| -> Result<()> {
+            let v = s.u32s(name, Some(n))?;
+            dst.iter_mut().zip(v).for_each(|(d, &x)| *d = x != 0);
+            Ok(())
+        };
+        let mut next = self.clone();
+        for (p, pop) in [("exc", &mut next.exc), ("inh", &mut next.inh)] {
+            pop.v = s.f32s(&format!("{p}.v"), Some(n))?;
+            pop.ge = s.f32s(&format!("{p}.ge"), Some(n))?;
+            pop.gi = s.f32s(&format!("{p}.gi"), Some(n))?;
+            pop.refrac = s.u32s(&format!("{p}.refrac"), Some(n))?.to_vec();
+        }
+        next.post1 = s.f32s("post1", Some(n))?;
+        next.post2 = s.f32s("post2", Some(n))?;
+        next.last_pre = s.u32s("last_pre", Some(self.last_pre.len()))?.to_vec();
+        bools("exc_spiked", &mut next.exc_spiked)?;
+        bools("inh_spiked", &mut next.inh_spiked)?;
+        bools("exc_prev", &mut next.exc_prev)?;
+        bools("inh_prev", &mut next.inh_prev)?;
+        let k = s.u32s("counters", Some(2))?;
+        (next.inh_count, next.clock) = (k[0], k[1]);
+        next.x_e = s.f32s("x_e", Some(n))?;
+        next.spikes_in = s.u32s("spikes_in", None)?.to_vec();
+        let lens = s.u32s("hist.len", Some(self.hist.len()))?;
+        let items = s.u32s("hist", None)?;
+        if lens.iter().map(|&l| l as usize).sum::<usize>() != items.len() {
+            return Err(SnnError::invalid(
+                "snapshot array `hist`",
+                items.len(),
+                "as many items as `hist.len` adds up to",
+            ));
+        }
+        let mut at = 0;
+        for (h, &l) in next.hist.iter_mut().zip(lens) {
+            *h = items[at..at + l as usize].to_vec();
+            at += l as usize;
+        }
+        next.last_arrival = s
+            .u32s("last_arrival", Some(self.last_arrival.len()))?
+            .to_vec();
+        *self = next;
+        Ok(())
     }
 
     /// The rest state: v at rest, conductances, refractory counters, spikes and traces zero.
@@ -613,6 +686,24 @@ impl CompetitiveBackend for CpuCompetitive {
         self.c.check_loaded(weights, theta_mv)?;
         self.w.copy_from_slice(weights);
         self.theta.copy_from_slice(theta_mv);
+        Ok(())
+    }
+
+    fn snapshot(&mut self) -> Result<Snapshot> {
+        let mut s = Snapshot::new("cpu");
+        s.push_f32("w", &self.w);
+        s.push_f32("theta", &self.theta);
+        self.st.save(&mut s);
+        Ok(s)
+    }
+
+    fn restore(&mut self, s: &Snapshot) -> Result<()> {
+        s.expect_backend("cpu")?;
+        let w = s.f32s("w", Some(self.w.len()))?;
+        let theta = s.f32s("theta", Some(self.theta.len()))?;
+        self.st.load(s)?;
+        self.w = w;
+        self.theta = theta;
         Ok(())
     }
 }

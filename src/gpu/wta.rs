@@ -12,7 +12,7 @@ use super::backend::{read_back, Schedule};
 use super::context::GpuContext;
 use super::layout::{NetCtl, NetState, NeuronParams, StdpConsts, WtaParams};
 use super::shaders::wta_module;
-use crate::backend::CompetitiveBackend;
+use crate::backend::{CompetitiveBackend, Snapshot};
 use crate::cpu::wta::Consts;
 use crate::error::{Result, SnnError};
 use crate::model::wta::presentation_seed;
@@ -41,6 +41,28 @@ const B_COUNTS: usize = 13;
 const B_ACTIVE: usize = 14;
 const B_CTL: usize = 15;
 const B_NET: usize = 16;
+/// The buffers that hold a network's dynamic state (all slots), by binding and label:
+/// what a [`Snapshot`] of this backend holds. Inputs written per presentation, the uniform
+/// and the constant tables are left out.
+const SNAPSHOT_BUFFERS: &[(usize, &str)] = &[
+    (B_W, "wta.w"),
+    (B_THETA, "wta.theta"),
+    (3, "wta.v_e"),
+    (4, "wta.ge_e"),
+    (5, "wta.gi_e"),
+    (6, "wta.refrac_e"),
+    (7, "wta.v_i"),
+    (8, "wta.ge_i"),
+    (9, "wta.refrac_i"),
+    (10, "wta.post"),
+    (11, "wta.last_pre"),
+    (12, "wta.spk"),
+    (B_COUNTS, "wta.counts"),
+    (B_NET, "wta.net"),
+    (18, "wta.post_list"),
+    (19, "wta.gi_i"),
+    (21, "wta.hist"),
+];
 /// Storage bindings of wta_common.wgsl (1..=N_STORAGE).
 const N_STORAGE: u32 = 21;
 
@@ -619,6 +641,53 @@ impl CompetitiveBackend for GpuCompetitive {
         self.ctx
             .queue
             .write_buffer(&self.bufs.bufs[B_THETA], 0, bytemuck::cast_slice(theta_mv));
+        Ok(())
+    }
+
+    fn snapshot(&mut self) -> Result<Snapshot> {
+        let mut s = Snapshot::new("gpu");
+        s.push_u32("cap", &[self.bufs.cap]);
+        for &(idx, name) in SNAPSHOT_BUFFERS {
+            let bytes = read_back(&self.ctx, &self.bufs.bufs[idx], name)?;
+            s.push_u32(name, bytemuck::cast_slice(&bytes));
+        }
+        Ok(s)
+    }
+
+    fn restore(&mut self, s: &Snapshot) -> Result<()> {
+        s.expect_backend("gpu")?;
+        let cap = s.u32s("cap", Some(1))?[0];
+        let max_cap = self
+            .ctx
+            .limits
+            .max_compute_workgroups_per_dimension
+            .min(1024)
+            + 1;
+        if cap == 0 || cap > max_cap {
+            return Err(SnnError::invalid(
+                "snapshot slot count",
+                cap,
+                format!("1 ..= {max_cap}"),
+            ));
+        }
+        if cap != self.bufs.cap {
+            let w = s.f32s("wta.w", None)?;
+            let th = s.f32s("wta.theta", None)?;
+            self.c.check_loaded(&w, &th)?;
+            let (v0, vi0) = (self.c.exc_rest_mv, self.c.inh_rest_mv);
+            self.allocate(cap, &w, &th, v0, vi0)?;
+        }
+        // Check every array before writing any, so a bad snapshot leaves the state whole.
+        let mut writes = Vec::with_capacity(SNAPSHOT_BUFFERS.len());
+        for &(idx, name) in SNAPSHOT_BUFFERS {
+            let len = (self.bufs.bufs[idx].size() / 4) as usize;
+            writes.push((idx, s.u32s(name, Some(len))?));
+        }
+        for (idx, words) in writes {
+            self.ctx
+                .queue
+                .write_buffer(&self.bufs.bufs[idx], 0, bytemuck::cast_slice(words));
+        }
         Ok(())
     }
 }

@@ -1,0 +1,179 @@
+//! Snapshots of the learning network: a backend restored from a snapshot taken mid-training
+//! continues bit for bit like one that never stopped (CPU and both GPU schedules, with and
+//! without input delays, both rest modes), and snapshots of another kind or size are refused.
+
+mod common;
+
+use snn_wgpu::backend::CompetitiveBackend;
+use snn_wgpu::cpu::wta::CpuCompetitive;
+use snn_wgpu::data::mnist::{embedded, Split};
+use snn_wgpu::experiments::diehl_cook::config::DcConfig;
+use snn_wgpu::gpu::wta::GpuCompetitive;
+use snn_wgpu::gpu::Schedule;
+use snn_wgpu::model::{PresentOptions, RestMode};
+
+fn cfg(n: u32, delay_ms: f32) -> DcConfig {
+    let mut c = DcConfig::preset("dc100").unwrap();
+    c.n_exc = n;
+    c.seed = 11;
+    c.input_delay_max_ms = delay_ms;
+    c
+}
+
+fn opts(k: u32, rest: RestMode) -> PresentOptions {
+    PresentOptions {
+        steps_on: 300,
+        steps_rest: 100,
+        rest,
+        learn: true,
+        key: k,
+    }
+}
+
+fn bits(v: &[f32]) -> Vec<u32> {
+    v.iter().map(|x| x.to_bits()).collect()
+}
+
+/// Presents images `range` to `b`, returning every count vector.
+fn present(
+    b: &mut dyn CompetitiveBackend,
+    range: std::ops::Range<u32>,
+    rest: RestMode,
+) -> Vec<Vec<u32>> {
+    let data = embedded(Split::Train).unwrap();
+    range
+        .map(|k| {
+            let rates = DcConfig::rates(data.image(k as usize), 4.0);
+            b.present(&rates, &opts(k, rest)).unwrap()
+        })
+        .collect()
+}
+
+/// Runs 6 presentations straight, and 3 + snapshot + restore into `fresh` + 3, and compares.
+fn resume_equals_straight(
+    make: &dyn Fn() -> Box<dyn CompetitiveBackend>,
+    rest: RestMode,
+    what: &str,
+) {
+    let mut straight = make();
+    let want = present(straight.as_mut(), 0..6, rest);
+
+    let mut first = make();
+    let mut got = present(first.as_mut(), 0..3, rest);
+    let snap = first.snapshot().unwrap();
+    drop(first);
+    let mut second = make();
+    second.restore(&snap).unwrap();
+    assert_eq!(
+        second.snapshot().unwrap(),
+        snap,
+        "{what}: restore then snapshot"
+    );
+    got.extend(present(second.as_mut(), 3..6, rest));
+
+    assert_eq!(got, want, "{what}: spike counts after resume");
+    assert_eq!(
+        bits(&second.weights().unwrap()),
+        bits(&straight.weights().unwrap()),
+        "{what}: weights after resume"
+    );
+    assert_eq!(
+        bits(&second.theta().unwrap()),
+        bits(&straight.theta().unwrap()),
+        "{what}: theta after resume"
+    );
+    assert_eq!(
+        second.snapshot().unwrap(),
+        straight.snapshot().unwrap(),
+        "{what}: whole state after resume"
+    );
+    assert!(
+        want.iter().flatten().sum::<u32>() > 0,
+        "{what}: the network never fired"
+    );
+}
+
+#[test]
+fn cpu_resume_is_bit_identical() {
+    for delay in [0.0, 10.0] {
+        for rest in [RestMode::Simulate, RestMode::Reset] {
+            let spec = cfg(20, delay).to_spec();
+            resume_equals_straight(
+                &|| Box::new(CpuCompetitive::new(&spec).unwrap()),
+                rest,
+                &format!("cpu, delays {delay} ms, {rest:?}"),
+            );
+        }
+    }
+}
+
+#[test]
+fn gpu_resume_is_bit_identical() {
+    let Some(ctx) = common::gpu() else { return };
+    for delay in [0.0, 10.0] {
+        let spec = cfg(20, delay).to_spec();
+        for schedule in [Schedule::Fused, Schedule::Stepwise] {
+            let rest = RestMode::Simulate;
+            resume_equals_straight(
+                &|| Box::new(GpuCompetitive::with_schedule(ctx.clone(), &spec, schedule).unwrap()),
+                rest,
+                &format!("gpu {schedule:?}, delays {delay} ms"),
+            );
+        }
+    }
+}
+
+#[test]
+fn gpu_resume_after_a_frozen_batch_grew_the_buffers() {
+    // Frozen batches reallocate the per-network buffers; a snapshot taken before must still
+    // restore (the slot count travels with it).
+    let Some(ctx) = common::gpu() else { return };
+    let spec = cfg(20, 0.0).to_spec();
+    let mut a = GpuCompetitive::new(ctx.clone(), &spec).unwrap();
+    present(&mut a, 0..2, RestMode::Simulate);
+    let snap = a.snapshot().unwrap();
+    let mut b = GpuCompetitive::new(ctx, &spec).unwrap();
+    let data = embedded(Split::Train).unwrap();
+    let rates: Vec<Vec<f32>> = (0..5)
+        .map(|k| DcConfig::rates(data.image(k), 4.0))
+        .collect();
+    b.present_frozen_batch(&rates, &opts(0, RestMode::Reset))
+        .unwrap();
+    b.restore(&snap).unwrap();
+    let x = present(&mut a, 2..4, RestMode::Simulate);
+    let y = present(&mut b, 2..4, RestMode::Simulate);
+    assert_eq!(x, y);
+    assert_eq!(bits(&a.weights().unwrap()), bits(&b.weights().unwrap()));
+}
+
+#[test]
+fn snapshots_of_another_kind_or_size_are_refused() {
+    let mut small = CpuCompetitive::new(&cfg(20, 0.0).to_spec()).unwrap();
+    let mut big = CpuCompetitive::new(&cfg(30, 0.0).to_spec()).unwrap();
+    let before = big.snapshot().unwrap();
+    let err = big
+        .restore(&small.snapshot().unwrap())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("`w`") && err.contains("same network size"),
+        "{err}"
+    );
+    assert_eq!(
+        big.snapshot().unwrap(),
+        before,
+        "a refused snapshot changes nothing"
+    );
+    let mut gpu_like = small.snapshot().unwrap();
+    gpu_like.backend = "gpu".into();
+    let err = small.restore(&gpu_like).unwrap_err().to_string();
+    assert!(err.contains("--backend gpu"), "{err}");
+    if let Some(ctx) = common::gpu() {
+        let mut g = GpuCompetitive::new(ctx, &cfg(20, 0.0).to_spec()).unwrap();
+        let err = g
+            .restore(&small.snapshot().unwrap())
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("--backend cpu"), "{err}");
+    }
+}
