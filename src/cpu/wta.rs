@@ -543,6 +543,24 @@ pub(crate) fn presentation(
     active: &[(u32, u32)],
     opts: &PresentOptions,
 ) -> Vec<u32> {
+    presentation_observed(c, w, theta, st, active, opts, &mut |_, _, _| {})
+}
+
+/// An observer of [`presentation_observed`]: the step just simulated (counted from the start
+/// of the presentation), the state after it, and θ.
+pub(crate) type Observer<'a> = dyn FnMut(u32, &NetState, &[f32]) + 'a;
+
+/// [`presentation`], calling `observe` after every simulated step (with input and rest), so a
+/// recording sees exactly the steps a presentation runs.
+pub(crate) fn presentation_observed(
+    c: &Consts,
+    w: &mut [f32],
+    theta: &mut [f32],
+    st: &mut NetState,
+    active: &[(u32, u32)],
+    opts: &PresentOptions,
+    observe: &mut Observer<'_>,
+) -> Vec<u32> {
     if opts.learn {
         if let Some(target) = c.norm_target {
             normalize_columns(w, c.n, target);
@@ -562,11 +580,13 @@ pub(crate) fn presentation(
             opts.learn,
             Some(&mut counts),
         );
+        observe(t, st, theta);
     }
     match opts.rest {
         RestMode::Simulate => {
             for t in opts.steps_on..opts.steps_on + opts.steps_rest {
                 step(c, w, theta, st, t, key_seed, &[], opts.learn, None);
+                observe(t, st, theta);
             }
         }
         RestMode::Reset => st.reset(c),
@@ -578,6 +598,38 @@ pub(crate) fn presentation(
         }
     }
     counts
+}
+
+/// One frozen presentation, step by step ([`CpuCompetitive::present_recorded`]).
+///
+/// Spikes are `(step, index)` pairs in step order, then ascending index; time in ms is
+/// `step · dt_ms`. The traces hold the state after each step of the chosen excitatory neurons.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PresentationRecord {
+    /// Time step (ms).
+    pub dt_ms: f32,
+    /// Steps recorded: the presentation's `steps_on` (a frozen presentation has no rest).
+    pub steps: u32,
+    /// Input spikes as drawn (with input delays they reach each neuron up to 10 ms later).
+    pub input_spikes: Vec<(u32, u32)>,
+    /// Excitatory spikes.
+    pub exc_spikes: Vec<(u32, u32)>,
+    /// Inhibitory spikes.
+    pub inh_spikes: Vec<(u32, u32)>,
+    /// Spike count of every excitatory neuron, as `present_frozen_batch` returns it.
+    pub counts: Vec<u32>,
+    /// Excitatory neurons whose state is traced.
+    pub neurons: Vec<u32>,
+    /// `[k][step]`: membrane potential of `neurons[k]` (mV), after the reset of a spike.
+    pub v_mv: Vec<Vec<f32>>,
+    /// `[k][step]`: adaptive threshold θ of `neurons[k]` (mV); constant, as the network is frozen.
+    pub theta_mv: Vec<Vec<f32>>,
+    /// `[k][step]`: excitatory conductance of `neurons[k]` (relative to leak).
+    pub ge: Vec<Vec<f32>>,
+    /// `[k][step]`: inhibitory conductance of `neurons[k]` (relative to leak).
+    pub gi: Vec<Vec<f32>>,
+    /// Base threshold of the excitatory neurons (mV): neuron `i` fires at `v >= this + θ[i]`.
+    pub v_threshold_mv: f32,
 }
 
 /// The CPU reference backend of the competitive layer.
@@ -600,6 +652,74 @@ impl CpuCompetitive {
         let theta = vec![spec.exc.theta.map_or(0.0, |t| t.theta_init_mv); c.n];
         let st = NetState::new(&c, spec.exc.v_init_mv, spec.inh.v_init_mv);
         Ok(CpuCompetitive { c, w, theta, st })
+    }
+
+    /// One frozen presentation of `rates_hz` (`opts.frozen()`: from the rest state, no
+    /// learning), recorded step by step: every spike, and the v, θ, ge, gi traces of the
+    /// excitatory `neurons`. It runs the code of `present_frozen_batch` (image `k` of a batch
+    /// with `key + k` gives the same spikes as one image with that key) and leaves the network
+    /// and its state untouched.
+    ///
+    /// # Errors
+    /// Bad rates (as `present`); a neuron index `>= n_exc`.
+    pub fn present_recorded(
+        &mut self,
+        rates_hz: &[f32],
+        opts: &PresentOptions,
+        neurons: &[u32],
+    ) -> Result<PresentationRecord> {
+        let active = self.c.active_inputs(rates_hz)?;
+        if let Some(&i) = neurons.iter().find(|&&i| i as usize >= self.c.n) {
+            return Err(SnnError::invalid(
+                "neurons",
+                i,
+                format!("excitatory neuron indices below {}", self.c.n),
+            ));
+        }
+        let frozen = opts.frozen();
+        let mut st = NetState::new(&self.c, 0.0, 0.0);
+        st.reset(&self.c);
+        let steps = frozen.steps_on as usize;
+        let traces = || vec![Vec::with_capacity(steps); neurons.len()];
+        let mut rec = PresentationRecord {
+            dt_ms: self.c.dt_ms,
+            steps: frozen.steps_on,
+            input_spikes: vec![],
+            exc_spikes: vec![],
+            inh_spikes: vec![],
+            counts: vec![],
+            neurons: neurons.to_vec(),
+            v_mv: traces(),
+            theta_mv: traces(),
+            ge: traces(),
+            gi: traces(),
+            v_threshold_mv: self.c.exc.v_threshold_mv,
+        };
+        let spikes = |t: u32, spiked: &[bool], out: &mut Vec<(u32, u32)>| {
+            let fired = spiked.iter().enumerate().filter(|(_, &s)| s);
+            out.extend(fired.map(|(i, _)| (t, i as u32)));
+        };
+        rec.counts = presentation_observed(
+            &self.c,
+            &mut self.w,
+            &mut self.theta,
+            &mut st,
+            &active,
+            &frozen,
+            &mut |t, s, theta| {
+                rec.input_spikes.extend(s.spikes_in.iter().map(|&j| (t, j)));
+                spikes(t, &s.exc_spiked, &mut rec.exc_spikes);
+                spikes(t, &s.inh_spiked, &mut rec.inh_spikes);
+                for (k, &i) in neurons.iter().enumerate() {
+                    let i = i as usize;
+                    rec.v_mv[k].push(s.exc.v[i]);
+                    rec.theta_mv[k].push(theta[i]);
+                    rec.ge[k].push(s.exc.ge[i]);
+                    rec.gi[k].push(s.exc.gi[i]);
+                }
+            },
+        );
+        Ok(rec)
     }
 
     fn check_finite(&self, what: &str) -> Result<()> {
