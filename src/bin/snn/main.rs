@@ -6,6 +6,8 @@
 //! cargo run --release --bin snn -- evaluate --run runs/dc400 --data ../shared/data/mnist
 //! ```
 
+mod plot;
+
 use anyhow::{bail, Context, Result};
 use clap::{Parser, Subcommand, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
@@ -116,6 +118,9 @@ enum Command {
         #[arg(long)]
         show: Option<String>,
     },
+    /// Draw a run's pictures: labelled receptive fields, θ histogram, confusion matrices,
+    /// learning curve, and the spike raster and v/θ traces of one test image.
+    Plot(plot::PlotArgs),
     /// Re-label and test a saved network.
     Evaluate {
         /// Run directory written by `snn train`.
@@ -222,6 +227,7 @@ fn label_and_test(
 fn main() -> Result<()> {
     let cli = Cli::parse();
     match cli.command {
+        Command::Plot(args) => plot::run(args)?,
         Command::Presets { show } => match show {
             None => {
                 for p in PRESETS {

@@ -2,4 +2,5 @@
 pub mod config;
 pub mod evaluate;
 pub mod io;
+pub mod plots;
 pub mod train;

@@ -80,6 +80,33 @@ pub struct TrainStats {
     pub learning_curve: Vec<(usize, f64)>,
 }
 
+/// Where a training run stands between two images: besides the backend's own state
+/// ([`CompetitiveBackend::snapshot`]), all a checkpoint needs to continue bit for bit.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct TrainState {
+    /// Presentation counter (keys the input spikes); the next presentation's key.
+    pub key: u32,
+    /// Images done so far (the next image is `stats.images % n_train`), retries and the
+    /// learning curve.
+    pub stats: TrainStats,
+    /// The current window of training responses: `(counts, label)` per image.
+    pub window: Vec<(Vec<u32>, u8)>,
+    /// Labels assigned from the last full window (None before the first one).
+    pub assignments: Option<Assignments>,
+    /// Whether each of the last (up to) [`RUNNING_WINDOW`] images was classed right.
+    pub hits: VecDeque<bool>,
+}
+
+impl TrainState {
+    /// A run that has not started, its first presentation keyed `key`.
+    pub fn new(key: u32) -> Self {
+        TrainState {
+            key,
+            ..Default::default()
+        }
+    }
+}
+
 /// Trains on the first `n_train` images of `data` for `cfg.epochs` epochs, in file order.
 /// `on_image` is called after every image (progress bars).
 ///
@@ -93,45 +120,73 @@ pub fn train(
     key: &mut u32,
     mut on_image: impl FnMut(&TrainProgress),
 ) -> Result<TrainStats> {
+    let mut state = TrainState::new(*key);
+    train_from(b, cfg, data, n_train, &mut state, |p, _, _| {
+        on_image(p);
+        Ok(())
+    })?;
+    *key = state.key;
+    Ok(state.stats)
+}
+
+/// [`train`] from where `state` stands (a fresh [`TrainState`] or one read from a checkpoint
+/// together with the backend's snapshot). After every image, `after` gets the progress, the
+/// state and the backend (to write a checkpoint); an error from it stops training.
+///
+/// # Errors
+/// [`SnnError::NoResponse`], backend errors, errors from `after`.
+pub fn train_from(
+    b: &mut dyn CompetitiveBackend,
+    cfg: &DcConfig,
+    data: &Dataset,
+    n_train: usize,
+    state: &mut TrainState,
+    mut after: impl FnMut(&TrainProgress, &TrainState, &mut dyn CompetitiveBackend) -> Result<()>,
+) -> Result<()> {
     let n_train = n_train.min(data.len());
     let total = n_train * cfg.epochs as usize;
-    let mut stats = TrainStats::default();
-    let mut window: Vec<(Vec<u32>, u8)> = Vec::with_capacity(RUNNING_WINDOW);
-    let mut assignments: Option<Assignments> = None;
-    let mut hits: VecDeque<bool> = VecDeque::with_capacity(RUNNING_WINDOW);
-    for k in 0..total {
+    while state.stats.images < total {
+        let k = state.stats.images;
         let idx = k % n_train.max(1);
-        let (counts, retries) = present_with_retries(b, cfg, data.image(idx), idx, true, key)?;
-        stats.retries += retries as u64;
+        let (counts, retries) =
+            present_with_retries(b, cfg, data.image(idx), idx, true, &mut state.key)?;
+        let st = &mut *state;
+        st.stats.retries += retries as u64;
         let label = data.label(idx);
-        if let Some(a) = &assignments {
-            if hits.len() == RUNNING_WINDOW {
-                hits.pop_front();
+        if let Some(a) = &st.assignments {
+            if st.hits.len() == RUNNING_WINDOW {
+                st.hits.pop_front();
             }
-            hits.push_back(vote_all_activity(&counts, a) == label as usize);
+            st.hits
+                .push_back(vote_all_activity(&counts, a) == label as usize);
         }
-        window.push((counts, label));
-        if window.len() == RUNNING_WINDOW {
-            let n = window[0].0.len();
-            let flat: Vec<u32> = window.iter().flat_map(|(c, _)| c.iter().copied()).collect();
-            let labels: Vec<u8> = window.iter().map(|(_, l)| *l).collect();
-            let counts = Array2::from_shape_vec((window.len(), n), flat)
+        st.window.push((counts, label));
+        if st.window.len() == RUNNING_WINDOW {
+            let n = st.window[0].0.len();
+            let flat: Vec<u32> = st
+                .window
+                .iter()
+                .flat_map(|(c, _)| c.iter().copied())
+                .collect();
+            let labels: Vec<u8> = st.window.iter().map(|(_, l)| *l).collect();
+            let counts = Array2::from_shape_vec((st.window.len(), n), flat)
                 .map_err(|e| SnnError::invalid("counts", e, "a rectangular array"))?;
-            assignments = Some(assign_labels(counts.view(), &labels)?);
-            window.clear();
-            if hits.len() == RUNNING_WINDOW {
-                stats.learning_curve.push((k + 1, running(&hits)));
+            st.assignments = Some(assign_labels(counts.view(), &labels)?);
+            st.window.clear();
+            if st.hits.len() == RUNNING_WINDOW {
+                st.stats.learning_curve.push((k + 1, running(&st.hits)));
             }
         }
-        stats.images = k + 1;
-        on_image(&TrainProgress {
+        st.stats.images = k + 1;
+        let progress = TrainProgress {
             images_done: k + 1,
             images_total: total,
-            retries: stats.retries,
-            running_accuracy: (!hits.is_empty()).then(|| running(&hits)),
-        });
+            retries: st.stats.retries,
+            running_accuracy: (!st.hits.is_empty()).then(|| running(&st.hits)),
+        };
+        after(&progress, state, b)?;
     }
-    Ok(stats)
+    Ok(())
 }
 
 fn running(hits: &VecDeque<bool>) -> f64 {
