@@ -73,6 +73,7 @@ fn raster_panel(
     caption: &str,
     y_desc: &str,
     n: u32,
+    y_labels: usize,
     t_ms: f64,
     spikes: impl Iterator<Item = (f64, u32, RGBColor, i32)>,
 ) -> DrawResult {
@@ -88,6 +89,7 @@ fn raster_panel(
         .disable_mesh()
         .x_desc("time (ms)")
         .y_desc(y_desc)
+        .y_labels(y_labels)
         .axis_desc_style((FONT, 15))
         .label_style((FONT, 13))
         .x_label_formatter(&|v| format!("{v:.0}"))
@@ -132,6 +134,7 @@ pub fn raster_png(
             "input spikes (Poisson, as drawn; delays of up to 10 ms come after)",
             "input (pixel row·28 + column)",
             784,
+            8,
             t_ms,
             rec.input_spikes
                 .iter()
@@ -142,6 +145,7 @@ pub fn raster_png(
             "excitatory spikes (traced neurons in colour)",
             "excitatory neuron",
             n.max(1),
+            8,
             t_ms,
             rec.exc_spikes.iter().map(|&(s, i)| match colour_of(i) {
                 Some(c) => (s as f64 * dt, i, c, 4),
@@ -153,6 +157,7 @@ pub fn raster_png(
             "inhibitory spikes",
             "inhibitory neuron",
             n.max(1),
+            4,
             t_ms,
             rec.inh_spikes
                 .iter()
@@ -194,10 +199,12 @@ fn trace_chart<'a, 'b>(
         .build_cartesian_2d(0f64..t_ms, y.0..y.1)?)
 }
 
-fn trace_mesh(c: &mut TraceChart, y_desc: &str) -> DrawResult {
+/// Axes of a trace panel, with about `y_labels` labels on the y axis (few in a flat panel).
+fn trace_mesh(c: &mut TraceChart, y_desc: &str, y_labels: usize) -> DrawResult {
     c.configure_mesh()
         .x_desc("time (ms)")
         .y_desc(y_desc)
+        .y_labels(y_labels)
         .axis_desc_style((FONT, 15))
         .label_style((FONT, 13))
         .x_label_formatter(&|v| format!("{v:.0}"))
@@ -258,7 +265,7 @@ pub fn traces_png(path: &Path, rec: &PresentationRecord, title: &str) -> Result<
             t_ms,
             v_range,
         )?;
-        trace_mesh(&mut v, "v (mV)")?;
+        trace_mesh(&mut v, "v (mV)", 8)?;
         for (k, &i) in rec.neurons.iter().enumerate() {
             let c = TRACE_COLOURS[k % TRACE_COLOURS.len()];
             let spikes = rec.exc_spikes.iter().filter(|s| s.1 == i).count();
@@ -293,7 +300,7 @@ pub fn traces_png(path: &Path, rec: &PresentationRecord, title: &str) -> Result<
             t_ms,
             th_range,
         )?;
-        trace_mesh(&mut th, "θ (mV)")?;
+        trace_mesh(&mut th, "θ (mV)", 3)?;
         for (k, _) in rec.neurons.iter().enumerate() {
             let c = TRACE_COLOURS[k % TRACE_COLOURS.len()];
             th.draw_series(LineSeries::new(series(&rec.theta_mv[k]), c.stroke_width(2)))?;
@@ -309,7 +316,7 @@ pub fn traces_png(path: &Path, rec: &PresentationRecord, title: &str) -> Result<
         ];
         for ((g, caption, name), area) in conductances.into_iter().zip(&areas[2..]) {
             let mut chart = trace_chart(area, caption, t_ms, (0.0, g_max(g)))?;
-            trace_mesh(&mut chart, &format!("{name} (relative to leak)"))?;
+            trace_mesh(&mut chart, &format!("{name} (relative to leak)"), 5)?;
             for (k, trace) in g.iter().enumerate() {
                 let c = TRACE_COLOURS[k % TRACE_COLOURS.len()];
                 chart.draw_series(LineSeries::new(series(trace), c.stroke_width(1)))?;

@@ -34,7 +34,7 @@ impl RfLayout {
             _ => 1,
         };
         let strip = if scale >= 2 { 17 } else { 11 };
-        let (header, gap) = (58, 2);
+        let (header, gap) = (76, 2);
         let grid_w = cols * (28 * scale + gap) + gap;
         let width = grid_w.max(760);
         RfLayout {
@@ -148,12 +148,13 @@ pub fn receptive_fields_labelled_png(
     let per_class: Vec<String> = per_class
         .iter()
         .enumerate()
-        .map(|(c, k)| format!("{c}:{k}"))
+        .map(|(c, k)| format!("{c}: {k}"))
         .collect();
+    let legend = "strip: neuron index, assigned class · tile: the 784 input weights, grey \
+                  scaled to the tile's largest";
     let subtitle = format!(
-        "strip: neuron index and assigned class; grey: input weights scaled per tile.  \
-         Neurons per class {}{}",
-        per_class.join(" "),
+        "neurons per class  {}{}",
+        per_class.join("   "),
         if unassigned > 0 {
             format!(", unassigned {unassigned}")
         } else {
@@ -173,12 +174,13 @@ pub fn receptive_fields_labelled_png(
                 .color(&BLACK)
                 .pos(centre),
         ))?;
-        let sub_size = if l.width < 1000 { 11 } else { 14 };
-        root.draw(&Text::new(
-            subtitle,
-            (w / 2, 42),
-            (FONT, sub_size).into_font().color(&BLACK).pos(centre),
-        ))?;
+        for (k, line) in [legend.to_string(), subtitle].into_iter().enumerate() {
+            root.draw(&Text::new(
+                line,
+                (w / 2, 44 + 18 * k as i32),
+                (FONT, 14).into_font().color(&BLACK).pos(centre),
+            ))?;
+        }
         for (i, &a) in assignments.iter().enumerate() {
             let (x0, y0) = l.cell(i);
             let colour = text_on(class_colour(a));
