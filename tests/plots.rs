@@ -324,6 +324,28 @@ fn cli_plot_on_a_tiny_trained_run() {
         .unwrap();
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("--image 100000"));
+    // No font for the labels: an error that says what to install, not a panic.
+    let fonts_conf = tmp("cli-no-fonts").with_extension("conf");
+    std::fs::write(
+        &fonts_conf,
+        "<?xml version=\"1.0\"?>\n<fontconfig></fontconfig>\n",
+    )
+    .unwrap();
+    let out = snn()
+        .env("FONTCONFIG_FILE", &fonts_conf)
+        .args(["plot", "--no-presentation", "--run"])
+        .arg(&run)
+        .arg("--out")
+        .arg(run.join("no-fonts"))
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("fonts-dejavu-core") && !stderr.contains("panicked"),
+        "{stderr}"
+    );
     let _ = std::fs::remove_dir_all(&run);
     let _ = std::fs::remove_file(&cfg_file);
+    let _ = std::fs::remove_file(&fonts_conf);
 }
