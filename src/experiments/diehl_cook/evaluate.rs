@@ -137,8 +137,9 @@ pub fn assign_labels(counts: ArrayView2<u32>, labels: &[u8]) -> Result<Assignmen
     })
 }
 
-/// Index of the largest score, ties to the lowest index.
-fn argmax_lowest(scores: &[f64; N_CLASSES]) -> usize {
+/// Index of the largest score, ties to the lowest index (the class both votes pick from
+/// their scores).
+pub fn argmax_lowest(scores: &[f64; N_CLASSES]) -> usize {
     let mut best = 0;
     for (c, &s) in scores.iter().enumerate() {
         if s > scores[best] {
@@ -164,13 +165,19 @@ fn per_assigned_neuron(mut scores: [f64; N_CLASSES], a: &Assignments) -> [f64; N
 /// neurons are ignored. `counts` must have one entry per neuron; extra entries on either side
 /// are ignored ([`evaluate`] checks the lengths).
 pub fn vote_all_activity(counts: &[u32], a: &Assignments) -> usize {
+    argmax_lowest(&scores_all_activity(counts, a))
+}
+
+/// The per-class scores of [`vote_all_activity`]: the mean count over the neurons assigned to
+/// each class (0 if none).
+pub fn scores_all_activity(counts: &[u32], a: &Assignments) -> [f64; N_CLASSES] {
     let mut sums = [0f64; N_CLASSES];
     for (&k, &c) in counts.iter().zip(&a.assignment) {
         if let Some(s) = class_index(c).and_then(|c| sums.get_mut(c)) {
             *s += f64::from(k);
         }
     }
-    argmax_lowest(&per_assigned_neuron(sums, a))
+    per_assigned_neuron(sums, a)
 }
 
 /// BindsNET's `proportion_weighting` vote: for each class `c`, the sum over the neurons `i`
@@ -182,6 +189,11 @@ pub fn vote_all_activity(counts: &[u32], a: &Assignments) -> usize {
 /// much for other classes counts less. Unassigned neurons are ignored; lengths as in
 /// [`vote_all_activity`]. A `class_rates` entry missing from a malformed [`Assignments`] counts 0.
 pub fn vote_proportion(counts: &[u32], a: &Assignments) -> usize {
+    argmax_lowest(&scores_proportion(counts, a))
+}
+
+/// The per-class scores of [`vote_proportion`].
+pub fn scores_proportion(counts: &[u32], a: &Assignments) -> [f64; N_CLASSES] {
     let mut sums = [0f64; N_CLASSES];
     for (i, (&k, &c)) in counts.iter().zip(&a.assignment).enumerate() {
         let Some(c) = class_index(c) else { continue };
@@ -191,7 +203,7 @@ pub fn vote_proportion(counts: &[u32], a: &Assignments) -> usize {
             sums[c] += f64::from(k) * rate(c) / total;
         }
     }
-    argmax_lowest(&per_assigned_neuron(sums, a))
+    per_assigned_neuron(sums, a)
 }
 
 /// A confusion matrix over the ten classes.
