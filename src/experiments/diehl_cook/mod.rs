@@ -2,5 +2,7 @@
 pub mod config;
 pub mod evaluate;
 pub mod io;
+pub mod multi;
 pub mod plots;
+pub mod sweep;
 pub mod train;
