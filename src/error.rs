@@ -50,8 +50,9 @@ pub enum SnnError {
     },
     /// The network needs more than the adapter offers.
     #[error(
-        "device limit exceeded: {limit} is {available} on adapter `{adapter}`, but {needed} are \
-         needed. Use the CPU backend or a smaller network"
+        "GPU limit exceeded: {limit} is {available} on adapter `{adapter}`, but {needed} are \
+         needed. Use the CPU backend (`--backend cpu`; `CpuBackend`, `CpuCompetitive`), which \
+         has no such limit, or a smaller network (fewer neurons N, e.g. a smaller n_exc)"
     )]
     LimitExceeded {
         /// Name of the wgpu limit.
@@ -137,6 +138,23 @@ impl SnnError {
             field: field.into(),
             value: value.to_string(),
             expected: expected.into(),
+        }
+    }
+
+    /// The same error with the field of an [`SnnError::InvalidParam`] put under `prefix`
+    /// (`tau_m_ms` → `exc.tau_m_ms`), so a nested spec names the whole path; others unchanged.
+    pub fn in_field(self, prefix: &str) -> Self {
+        match self {
+            SnnError::InvalidParam {
+                field,
+                value,
+                expected,
+            } => SnnError::InvalidParam {
+                field: format!("{prefix}.{field}"),
+                value,
+                expected,
+            },
+            other => other,
         }
     }
 }

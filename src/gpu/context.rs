@@ -77,6 +77,17 @@ impl GpuContext {
     /// [`SnnError::NoAdapter`] when no adapter matches; [`SnnError::Gpu`] if the device
     /// cannot be created.
     pub fn new(opts: &GpuOptions) -> Result<Self> {
+        if opts.backends.is_some_and(|b| b.is_empty()) {
+            let var = |k: &str| std::env::var(k).unwrap_or_default();
+            return Err(SnnError::NoAdapter {
+                detail: format!(
+                    "no known wgpu backend selected (SNN_WGPU_BACKEND = {:?}, WGPU_BACKEND = \
+                     {:?}): name vulkan, gl, metal or dx12, as a comma list, or unset both",
+                    var("SNN_WGPU_BACKEND"),
+                    var("WGPU_BACKEND")
+                ),
+            });
+        }
         let tries: Vec<wgpu::Backends> = match opts.backends {
             Some(b) => vec![b],
             None => vec![wgpu::Backends::VULKAN, wgpu::Backends::all()],
@@ -112,9 +123,15 @@ impl GpuContext {
             }
         }
         seen.dedup();
+        let filter_hint = match (&opts.adapter_name, seen.is_empty()) {
+            (Some(_), false) => {
+                "; the filter (WGPU_ADAPTER_NAME) matched none of them: unset it or name one"
+            }
+            _ => "",
+        };
         Err(SnnError::NoAdapter {
             detail: format!(
-                "backends tried: {}; adapter filter: {}; adapters seen: {}",
+                "backends tried: {}; adapter filter: {}; adapters seen: {}{filter_hint}",
                 tries
                     .iter()
                     .map(|b| format!("{b:?}"))
