@@ -99,6 +99,15 @@ fn impossible_parameters_name_the_field() {
             NetworkSpec::new("p", 10, lif(20.0).with_refractory_ms(-1.0)),
             "refractory_ms",
         ),
+        // Shorter than one step of dt = 0.5 ms: it would round to 0 or 1 step.
+        (
+            NetworkSpec::new("p", 10, lif(20.0).with_refractory_ms(0.2)),
+            "refractory_ms",
+        ),
+        (
+            NetworkSpec::new("p", 10, lif(20.0).with_lockout_ms(0.3)),
+            "lockout_ms",
+        ),
         (
             NetworkSpec::new("p", 10, lif(20.0)).with_monitors(MonitorSpec {
                 spikes: None,

@@ -137,6 +137,12 @@ impl NetworkSpec {
         Ok(())
     }
 
+    /// Valid but suspicious values: time constants that `dt_ms` resolves coarsely
+    /// (`dt > τ/5`), each a message naming the field (see [`NeuronModel::warnings`]).
+    pub fn warnings(&self) -> Vec<String> {
+        self.model.warnings(self.dt_ms)
+    }
+
     /// Bit mask over [`NeuronModel::state_var_names`] of the monitored variables.
     pub(crate) fn monitored_var_mask(&self) -> u32 {
         let mut mask = 0u32;

@@ -412,7 +412,10 @@ impl NeuronModel {
                 return Err(SnnError::invalid(
                     field,
                     v,
-                    format!("a time constant larger than dt = {dt_ms} ms (use a smaller dt)"),
+                    format!(
+                        "a time constant larger than dt = {dt_ms} ms (use dt <= {} ms)",
+                        v / STEPS_PER_TAU
+                    ),
                 ));
             }
             Ok(())
@@ -422,20 +425,8 @@ impl NeuronModel {
         if let ResetMode::Hard { v_reset_mv } = self.reset {
             finite("reset.v_reset_mv", v_reset_mv)?;
         }
-        if !(self.refractory_ms >= 0.0) || !self.refractory_ms.is_finite() {
-            return Err(SnnError::invalid(
-                "refractory_ms",
-                self.refractory_ms,
-                "a finite value >= 0 ms",
-            ));
-        }
-        if !(self.lockout_ms >= 0.0) || !self.lockout_ms.is_finite() {
-            return Err(SnnError::invalid(
-                "lockout_ms",
-                self.lockout_ms,
-                "a finite value >= 0 ms",
-            ));
-        }
+        check_period("refractory_ms", self.refractory_ms, dt_ms)?;
+        check_period("lockout_ms", self.lockout_ms, dt_ms)?;
         match &self.kind {
             NeuronKind::If => {}
             NeuronKind::Lif(p) => {
@@ -466,11 +457,54 @@ impl NeuronModel {
                 return Err(SnnError::invalid(
                     "theta.tau_theta_ms",
                     t.tau_theta_ms,
-                    format!("larger than dt = {dt_ms} ms"),
+                    format!(
+                        "a time constant larger than dt = {dt_ms} ms (use dt <= {} ms)",
+                        t.tau_theta_ms / STEPS_PER_TAU
+                    ),
                 ));
             }
         }
         Ok(())
+    }
+
+    /// Time constants and periods that `dt_ms` resolves coarsely, each as a message naming
+    /// the field, its value and the dt to use (see [`coarse_dt_warning`]). Valid but
+    /// suspicious: [`Self::validate`] refuses `dt >= τ` outright.
+    pub fn warnings(&self, dt_ms: f32) -> Vec<String> {
+        self.warnings_by_field(dt_ms)
+            .into_iter()
+            .map(|(_, m)| m)
+            .collect()
+    }
+
+    /// [`Self::warnings`] as `(field, message)` pairs, for callers that filter by field.
+    pub(crate) fn warnings_by_field(&self, dt_ms: f32) -> Vec<(String, String)> {
+        let mut taus: Vec<(&str, f32)> = vec![];
+        match &self.kind {
+            NeuronKind::If | NeuronKind::Custom(_) => {}
+            NeuronKind::Lif(p) => taus.push(("lif.tau_m_ms", p.tau_m_ms)),
+            NeuronKind::CondLif(p) => taus.extend([
+                ("cond_lif.tau_m_ms", p.tau_m_ms),
+                ("cond_lif.tau_ge_ms", p.tau_ge_ms),
+                ("cond_lif.tau_gi_ms", p.tau_gi_ms),
+            ]),
+        }
+        if let Some(t) = self.theta {
+            taus.push(("theta.tau_theta_ms", t.tau_theta_ms));
+        }
+        let mut out: Vec<(String, String)> = taus
+            .into_iter()
+            .filter_map(|(f, tau)| coarse_dt_warning(f, tau, dt_ms).map(|m| (f.to_string(), m)))
+            .collect();
+        for (f, ms) in [
+            ("refractory_ms", self.refractory_ms),
+            ("lockout_ms", self.lockout_ms),
+        ] {
+            if let Some(m) = coarse_period_warning(f, ms, dt_ms) {
+                out.push((f.to_string(), m));
+            }
+        }
+        out
     }
 
     /// Per-step constants for this model at `dt_ms` (the host computes them once).
@@ -528,6 +562,59 @@ impl NeuronModel {
         }
         d
     }
+}
+
+/// Steps per time constant below which [`coarse_dt_warning`] warns: `dt > τ / 5`.
+pub const STEPS_PER_TAU: f32 = 5.0;
+
+/// A warning when `dt_ms` is coarse for the time constant `tau_ms` of `field`: more than
+/// τ/5 ([`STEPS_PER_TAU`] steps per τ), but below τ (`dt >= τ` is an error of `validate`).
+/// The per-step decay then departs visibly from the continuous one (at dt = τ/2, Euler's
+/// `1 − dt/τ` is 0.5 where `e^(−dt/τ)` is 0.61). `None` for an infinite τ (no decay).
+pub fn coarse_dt_warning(field: &str, tau_ms: f32, dt_ms: f32) -> Option<String> {
+    (tau_ms.is_finite() && dt_ms * STEPS_PER_TAU > tau_ms && dt_ms < tau_ms).then(|| {
+        format!(
+            "`{field}` = {tau_ms} ms is only {:.1} steps of dt = {dt_ms} ms: the per-step decay \
+             is a coarse approximation; use dt <= {} ms (τ/{STEPS_PER_TAU}) for accurate dynamics",
+            tau_ms / dt_ms,
+            tau_ms / STEPS_PER_TAU
+        )
+    })
+}
+
+/// A warning when a period counted in whole steps (refractory, lockout) is coarse at `dt_ms`:
+/// shorter than [`STEPS_PER_TAU`] steps and not a whole number of them, so rounding changes
+/// it by more than 1 %. A whole number of steps is exact, however few.
+pub fn coarse_period_warning(field: &str, ms: f32, dt_ms: f32) -> Option<String> {
+    let steps = (ms / dt_ms).round();
+    let used = steps * dt_ms;
+    (ms > 0.0 && dt_ms * STEPS_PER_TAU > ms && (used - ms).abs() > 0.01 * ms).then(|| {
+        format!(
+            "`{field}` = {ms} ms rounds to {steps} step(s) of dt = {dt_ms} ms, i.e. {used} ms; \
+             use a dt that divides it (or dt <= {} ms)",
+            ms / STEPS_PER_TAU
+        )
+    })
+}
+
+/// Checks a period counted in whole steps: finite, `>= 0`, and (if not 0) at least one step,
+/// as a shorter one would round to 0 or 1 step, far from the value asked for.
+pub(crate) fn check_period(field: &str, ms: f32, dt_ms: f32) -> Result<()> {
+    if !(ms >= 0.0) || !ms.is_finite() {
+        return Err(SnnError::invalid(field, ms, "a finite value >= 0 ms"));
+    }
+    if ms > 0.0 && ms < dt_ms {
+        return Err(SnnError::invalid(
+            field,
+            ms,
+            format!(
+                "0 or at least one step of dt = {dt_ms} ms (it would round to {} steps); use \
+                 dt <= {ms} ms",
+                (ms / dt_ms).round()
+            ),
+        ));
+    }
+    Ok(())
 }
 
 /// Most custom state variables a model may declare (the CPU reference's fixed-size state).

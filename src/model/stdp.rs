@@ -91,7 +91,10 @@ impl StdpParams {
                 return Err(SnnError::invalid(
                     f,
                     v,
-                    format!("a time constant larger than dt = {dt_ms} ms"),
+                    format!(
+                        "a finite time constant larger than dt = {dt_ms} ms (use dt <= {} ms)",
+                        v / crate::model::neuron::STEPS_PER_TAU
+                    ),
                 ));
             }
         }
@@ -105,6 +108,19 @@ impl StdpParams {
             }
         }
         Ok(())
+    }
+
+    /// Trace time constants that `dt_ms` resolves coarsely (`dt > τ/5`), each as a message
+    /// naming the field; see [`crate::model::neuron::coarse_dt_warning`].
+    pub fn warnings(&self, dt_ms: f32) -> Vec<String> {
+        [
+            ("stdp.tau_pre_ms", self.tau_pre_ms),
+            ("stdp.tau_post1_ms", self.tau_post1_ms),
+            ("stdp.tau_post2_ms", self.tau_post2_ms),
+        ]
+        .into_iter()
+        .filter_map(|(f, tau)| crate::model::neuron::coarse_dt_warning(f, tau, dt_ms))
+        .collect()
     }
 }
 

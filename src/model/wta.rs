@@ -96,7 +96,7 @@ impl CompetitiveSpec {
                     "conductance LIF (CondLif): the projections target ge/gi",
                 ));
             }
-            m.validate(self.dt_ms)?;
+            m.validate(self.dt_ms).map_err(|e| e.in_field(field))?;
         }
         let expect = |field: &str, p: &Projection, c: Connectivity, t: Target| -> Result<()> {
             p.validate(field)?;
@@ -159,6 +159,23 @@ impl CompetitiveSpec {
             }
         }
         Ok(())
+    }
+
+    /// Valid but suspicious values: time constants of both populations and of STDP that
+    /// `dt_ms` resolves coarsely (`dt > τ/5`), each a message naming the field.
+    pub fn warnings(&self) -> Vec<String> {
+        let mut out = vec![];
+        for (pop, m) in [("exc", &self.exc), ("inh", &self.inh)] {
+            out.extend(
+                m.warnings(self.dt_ms)
+                    .into_iter()
+                    .map(|w| w.replacen('`', &format!("`{pop}."), 1)),
+            );
+        }
+        if let Some(s) = &self.stdp {
+            out.extend(s.warnings(self.dt_ms));
+        }
+        out
     }
 
     /// The fixed weights (exc→inh, inh→exc); `validate` ensures both are constant.

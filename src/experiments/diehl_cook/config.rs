@@ -5,6 +5,7 @@
 //! turns it into the engine's [`CompetitiveSpec`]. Sources: `../shared/specs/diehl_cook_2015.md`.
 
 use crate::error::{Result, SnnError};
+use crate::model::neuron::{check_period, coarse_dt_warning, coarse_period_warning};
 use crate::model::{
     CompetitiveSpec, Connectivity, NeuronModel, Projection, RestMode, StdpParams, Target,
     WeightInit,
@@ -63,6 +64,12 @@ pub struct DcConfig {
     pub seed: u32,
 }
 
+/// The paper's time step (ms), at which its model is defined.
+pub const PAPER_DT_MS: f32 = 0.5;
+
+/// Input rate (Hz) of a white pixel (255) per unit of intensity: 255 / 8.
+const MAX_PIXEL_HZ: f32 = 255.0 / 8.0;
+
 /// Preset names accepted by [`DcConfig::preset`].
 pub const PRESETS: [&str; 4] = ["dc100", "dc400", "dc1600", "dc6400"];
 
@@ -81,7 +88,11 @@ impl DcConfig {
                 return Err(SnnError::invalid(
                     "preset",
                     name,
-                    format!("one of {}", PRESETS.join(", ")),
+                    format!(
+                        "one of {} (`snn presets` lists them; `snn presets --show dc100` \
+                         prints one as a TOML file to edit)",
+                        PRESETS.join(", ")
+                    ),
                 ))
             }
         };
@@ -153,7 +164,98 @@ impl DcConfig {
                 format!("at least dt = {} ms", self.dt_ms),
             ));
         }
+        // Keys whose spec field has another name are checked here, under their own name.
+        check_period("refractory_exc_ms", self.refractory_exc_ms, self.dt_ms)?;
+        check_period("lockout_exc_ms", self.lockout_exc_ms, self.dt_ms)?;
+        for (f, v) in [
+            ("theta_plus_mv", self.theta_plus_mv),
+            ("w_exc_inh", self.w_exc_inh),
+            ("w_inh_exc", self.w_inh_exc),
+            ("input_delay_max_ms", self.input_delay_max_ms),
+        ] {
+            if !(v >= 0.0 && v.is_finite()) {
+                return Err(SnnError::invalid(f, v, "a finite value >= 0"));
+            }
+        }
+        let max_hz = 1000.0 / self.dt_ms;
+        if self.intensity_start * MAX_PIXEL_HZ > max_hz {
+            return Err(SnnError::invalid(
+                "intensity_start",
+                self.intensity_start,
+                format!(
+                    "at most {} (a white pixel gets {} Hz per unit of intensity, and rates \
+                     must stay at or below 1000/dt = {max_hz} Hz)",
+                    max_hz / MAX_PIXEL_HZ,
+                    MAX_PIXEL_HZ
+                ),
+            ));
+        }
+        let most_spikes = u64::from(self.n_exc) * u64::from(self.steps_on());
+        if u64::from(self.min_spikes) > most_spikes {
+            return Err(SnnError::invalid(
+                "min_spikes",
+                self.min_spikes,
+                format!(
+                    "at most n_exc · steps on = {most_spikes}; more spikes can never be drawn, \
+                     so every image would fail (the code uses 5)"
+                ),
+            ));
+        }
         self.to_spec().validate()
+    }
+
+    /// Valid but suspicious values, each a message naming the key, to print before a run:
+    /// time constants that `dt_ms` resolves coarsely (`dt > τ/5`,
+    /// [`crate::model::neuron::coarse_dt_warning`]), and retries that would push the input
+    /// rates past `1000/dt` Hz (an error when reached).
+    ///
+    /// The model's own constants (τ_ge = 1 ms, τ_gi = 2 ms, the inhibitory 2 ms refractory
+    /// period) are coarse at the paper's dt = 0.5 ms already: that discretisation is the
+    /// published model, so they are flagged only at a dt above [`PAPER_DT_MS`].
+    pub fn warnings(&self) -> Vec<String> {
+        let dt = self.dt_ms;
+        let mut out: Vec<String> = vec![];
+        out.extend(coarse_dt_warning("tau_theta_ms", self.tau_theta_ms, dt));
+        out.extend(coarse_period_warning(
+            "refractory_exc_ms",
+            self.refractory_exc_ms,
+            dt,
+        ));
+        out.extend(coarse_period_warning(
+            "lockout_exc_ms",
+            self.lockout_exc_ms,
+            dt,
+        ));
+        out.extend(self.stdp.warnings(dt));
+        if dt > PAPER_DT_MS {
+            let spec = self.to_spec();
+            for (pop, m) in [("exc", &spec.exc), ("inh", &spec.inh)] {
+                for (field, msg) in m.warnings_by_field(dt) {
+                    // The excitatory θ, refractory and lockout are keys of this config (above).
+                    if pop == "exc" && !field.starts_with("cond_lif.") {
+                        continue;
+                    }
+                    out.push(format!(
+                        "{} (a fixed constant of the Diehl & Cook neuron: lower dt_ms)",
+                        msg.replacen('`', &format!("`{pop}."), 1)
+                    ));
+                }
+            }
+        }
+        let top = self.intensity_start + self.max_retries as f32 * self.intensity_step;
+        let max_hz = 1000.0 / dt;
+        if top * MAX_PIXEL_HZ > max_hz {
+            out.push(format!(
+                "`max_retries` = {} with `intensity_step` = {} can raise the intensity to {top} \
+                 ({} Hz for a white pixel), above 1000/dt = {max_hz} Hz: an image that needs \
+                 that many retries stops the run with an error; lower max_retries or \
+                 intensity_step",
+                self.max_retries,
+                self.intensity_step,
+                top * MAX_PIXEL_HZ
+            ));
+        }
+        out
     }
 
     /// The engine's description of this network.
