@@ -19,6 +19,8 @@ const LABELS_MAGIC: u32 = 0x0000_0801;
 const IMAGES_HEADER: usize = 16;
 /// Header length of a labels file: magic, count.
 const LABELS_HEADER: usize = 8;
+/// Rows and columns of an MNIST image.
+pub const MNIST_SIDE: usize = 28;
 /// Largest accepted number of rows or columns of an image.
 const MAX_SIDE: usize = 4096;
 /// Largest accepted decompressed size of a gzip'd IDX file (1 GiB).
@@ -163,6 +165,43 @@ pub fn load_split(dir: &Path, split: Split) -> Result<Dataset> {
     dataset(rows, cols, images, labels, &images_path, &labels_path)
 }
 
+/// Loads one MNIST split from `dir` ([`load_split`]) and checks that it is MNIST as the
+/// Diehl & Cook network needs it: 28×28 images (784 inputs) and labels 0..=9.
+///
+/// # Errors
+/// Those of [`load_split`]; [`SnnError::Data`] naming the images or labels file if the images
+/// are not 28×28 or a label is not a digit.
+pub fn load_mnist(dir: &Path, split: Split) -> Result<Dataset> {
+    let d = load_split(dir, split)?;
+    if (d.rows, d.cols) != (MNIST_SIDE, MNIST_SIDE) {
+        let path = find_file(dir, split, "images", "idx3")?;
+        return Err(SnnError::Data {
+            message: format!(
+                "the images are {}x{} pixels ({} inputs each), but MNIST images are \
+                 {MNIST_SIDE}x{MNIST_SIDE} (the network has {} inputs): these are not the MNIST \
+                 files. {}",
+                d.rows,
+                d.cols,
+                d.pixels(),
+                MNIST_SIDE * MNIST_SIDE,
+                what_to_do(&path)
+            ),
+            path,
+        });
+    }
+    if let Some((i, &l)) = d.labels.iter().enumerate().find(|(_, &l)| l > 9) {
+        let path = find_file(dir, split, "labels", "idx1")?;
+        return Err(SnnError::Data {
+            message: format!(
+                "label {l} of example {i} is not a digit 0..=9: these are not the MNIST labels. {}",
+                what_to_do(&path)
+            ),
+            path,
+        });
+    }
+    Ok(d)
+}
+
 /// The MNIST subset shipped in the crate (`data/mnist-subset/`): the first 1000 training or
 /// the first 500 test examples of the canonical files, 28×28, parsed like files on disk.
 ///
@@ -206,11 +245,12 @@ fn dataset(
             path: images_path.to_path_buf(),
             message: format!(
                 "image and label counts disagree: {} holds {} images but {} holds {} labels; \
-                 use the images and labels files of the same split",
+                 use the images and labels files of the same split. {}",
                 images_path.display(),
                 n_images,
                 labels_path.display(),
-                labels.len()
+                labels.len(),
+                what_to_do(images_path)
             ),
         });
     }
@@ -227,7 +267,21 @@ fn download_hint(dir: &Path) -> String {
     format!(
         "download the four MNIST IDX files (train-images-idx3-ubyte.gz, \
          train-labels-idx1-ubyte.gz, t10k-images-idx3-ubyte.gz, t10k-labels-idx1-ubyte.gz; \
-         gzip'd or not) into {}",
+         gzip'd or not) into {0} (`snn fetch-mnist --to {0}` does it), or point --data at \
+         the folder that holds them",
+        dir.display()
+    )
+}
+
+/// What to do about a damaged or wrong file at `path`: fetch it again, or check --data.
+fn what_to_do(path: &Path) -> String {
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    format!(
+        "To fix: download the MNIST files again (`snn fetch-mnist --to {}`), or check that \
+         --data points at the MNIST folder",
         dir.display()
     )
 }
@@ -277,8 +331,8 @@ fn decompress<'a>(raw: &'a [u8], name: &Path) -> Result<Cow<'a, [u8]>> {
         .map_err(|e| SnnError::Data {
             path: name.to_path_buf(),
             message: format!(
-                "corrupt gzip data (the file starts with the gzip magic 1f 8b): {e}; \
-                 download the file again"
+                "corrupt gzip data (the file starts with the gzip magic 1f 8b): {e}. {}",
+                what_to_do(name)
             ),
         })?;
     if out.len() as u64 > MAX_DECOMPRESSED {
@@ -317,7 +371,8 @@ fn check_header(bytes: &[u8], name: &Path, header: usize, magic: u32, what: &str
             path: name.to_path_buf(),
             message: format!(
                 "wrong IDX magic for {what}: found {found} (0x{found:08x}), expected {magic} \
-                 (0x{magic:08x}){hint}"
+                 (0x{magic:08x}){hint}. {}",
+                what_to_do(name)
             ),
         });
     }
@@ -325,8 +380,9 @@ fn check_header(bytes: &[u8], name: &Path, header: usize, magic: u32, what: &str
         return Err(SnnError::Data {
             path: name.to_path_buf(),
             message: format!(
-                "truncated IDX {what} header: {} bytes present, the header needs {header}",
-                bytes.len()
+                "truncated IDX {what} header: {} bytes present, the header needs {header}. {}",
+                bytes.len(),
+                what_to_do(name)
             ),
         });
     }
@@ -353,7 +409,9 @@ fn checked_body<'a>(
             path: name.to_path_buf(),
             message: format!(
                 "{problem}: the header says {described} = {expected} bytes after the \
-                 {header}-byte header, but {present} bytes are present"
+                 {header}-byte header, but {present} bytes are present (an incomplete or \
+                 damaged download?). {}",
+                what_to_do(name)
             ),
         });
     }
@@ -371,7 +429,8 @@ fn parse_images(bytes: &[u8], name: &Path) -> Result<(usize, usize, Vec<u8>)> {
             path: name.to_path_buf(),
             message: format!(
                 "image size {rows}x{cols} in the header is out of range: rows and cols must be \
-                 in 1..={MAX_SIDE}"
+                 in 1..={MAX_SIDE}. {}",
+                what_to_do(name)
             ),
         });
     }
