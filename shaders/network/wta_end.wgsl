@@ -69,8 +69,25 @@ fn end_presentation(@builtin(global_invocation_id) gid: vec3<u32>) {
         if (wp.learn != 0u && b == 0u) {
             theta[i] = theta[i] * wp.theta_decay;
         }
-        if (!finite(v_e[g]) || !finite(ge_e[g]) || !finite(gi_e[g]) || !finite(theta[i])) {
-            net[b].nonfinite = i + 1u;
+        // Which variable (code << 24) and neuron + 1: gpu::wta decodes it (NONFINITE_VARS).
+        var bad = 0u;
+        if (!finite(v_e[g])) {
+            bad = 1u;
+        } else if (!finite(ge_e[g])) {
+            bad = 2u;
+        } else if (!finite(gi_e[g])) {
+            bad = 3u;
+        } else if (!finite(theta[i])) {
+            bad = 4u;
+        } else if (!finite(v_i[g])) {
+            bad = 5u;
+        } else if (!finite(ge_i[g])) {
+            bad = 6u;
+        } else if (!finite(gi_i[g])) {
+            bad = 7u;
+        }
+        if (bad != 0u) {
+            net[b].nonfinite = (bad << 24u) | (i + 1u);
         }
     }
     if (wp.reset_after != 0u) {

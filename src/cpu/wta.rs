@@ -140,6 +140,20 @@ impl Consts {
                 ),
             ));
         }
+        if let Some(k) = weights.iter().position(|w| !w.is_finite()) {
+            return Err(SnnError::invalid(
+                format!("weights[{k}] (input {}, neuron {})", k / self.n, k % self.n),
+                weights[k],
+                "a finite weight; the network to load is damaged (NaN/Inf): retrain it",
+            ));
+        }
+        if let Some(i) = theta_mv.iter().position(|t| !t.is_finite()) {
+            return Err(SnnError::invalid(
+                format!("theta_mv[{i}]"),
+                theta_mv[i],
+                "a finite threshold (mV); the network to load is damaged (NaN/Inf): retrain it",
+            ));
+        }
         Ok(())
     }
 
@@ -232,9 +246,29 @@ pub(crate) struct NetState {
     /// last arrival step of each synapse `[input][exc]`.
     hist: Vec<Vec<u32>>,
     last_arrival: Vec<u32>,
+    /// The first NaN/Inf seen at the end of the last presentation, before any rest reset:
+    /// (population, variable, neuron, clock). Not part of a snapshot.
+    nonfinite: Option<(&'static str, &'static str, usize, u32)>,
 }
 
 impl NetState {
+    /// The first NaN or infinite value of the neuron state and θ, with the clock.
+    fn first_nonfinite(&self, theta: &[f32]) -> Option<(&'static str, &'static str, usize, u32)> {
+        let vars: [(&'static str, &'static str, &[f32]); 7] = [
+            ("exc", "v", &self.exc.v),
+            ("exc", "ge", &self.exc.ge),
+            ("exc", "gi", &self.exc.gi),
+            ("exc", "theta", theta),
+            ("inh", "v", &self.inh.v),
+            ("inh", "ge", &self.inh.ge),
+            ("inh", "gi", &self.inh.gi),
+        ];
+        vars.into_iter().find_map(|(pop, var, x)| {
+            let i = x.iter().position(|v| !v.is_finite())?;
+            Some((pop, var, i, self.clock))
+        })
+    }
+
     pub fn new(c: &Consts, exc_init_mv: f32, inh_init_mv: f32) -> Self {
         NetState {
             exc: Pop::new(c.n, exc_init_mv),
@@ -248,6 +282,7 @@ impl NetState {
             inh_prev: vec![false; c.n],
             inh_count: 0,
             clock: 0,
+            nonfinite: None,
             x_e: vec![0.0; c.n],
             spikes_in: Vec::with_capacity(c.n_in),
             hist: vec![vec![]; c.delays.as_ref().map_or(0, |d| d.slots as usize)],
@@ -589,7 +624,14 @@ pub(crate) fn presentation_observed(
                 observe(t, st, theta);
             }
         }
-        RestMode::Reset => st.reset(c),
+        RestMode::Reset => {
+            // Checked before the reset clears the evidence.
+            st.nonfinite = st.first_nonfinite(theta);
+            st.reset(c)
+        }
+    }
+    if opts.rest == RestMode::Simulate {
+        st.nonfinite = st.first_nonfinite(theta);
     }
     if opts.learn {
         let d = c.theta_decay(opts.steps_on + opts.steps_rest);
@@ -630,6 +672,16 @@ pub struct PresentationRecord {
     pub gi: Vec<Vec<f32>>,
     /// Base threshold of the excitatory neurons (mV): neuron `i` fires at `v >= this + θ[i]`.
     pub v_threshold_mv: f32,
+}
+
+/// [`SnnError::NonFinite`] for `population`, `variable`, `neuron`, seen by step `clock`.
+fn nonfinite(population: String, variable: &str, neuron: usize, clock: u32) -> SnnError {
+    SnnError::NonFinite {
+        population,
+        variable: variable.into(),
+        neuron,
+        step: clock as u64,
+    }
 }
 
 /// The CPU reference backend of the competitive layer.
@@ -722,28 +774,17 @@ impl CpuCompetitive {
         Ok(rec)
     }
 
-    fn check_finite(&self, what: &str) -> Result<()> {
-        fn first_bad(mut it: impl Iterator<Item = f32>) -> Option<usize> {
-            it.position(|v| !v.is_finite())
+    /// After a presentation: the first NaN/Inf of either population's state, θ or the
+    /// input weights (`w`, neuron = flat index `j·n + i`), as [`SnnError::NonFinite`].
+    fn check_finite(&self) -> Result<()> {
+        let found = self.st.nonfinite.or_else(|| {
+            let i = self.w.iter().position(|v| !v.is_finite())?;
+            Some(("input", "w", i, self.st.clock))
+        });
+        match found {
+            Some((pop, var, i, clock)) => Err(nonfinite(pop.into(), var, i, clock)),
+            None => Ok(()),
         }
-        let checks = [
-            ("v", first_bad(self.st.exc.v.iter().copied())),
-            ("ge", first_bad(self.st.exc.ge.iter().copied())),
-            ("gi", first_bad(self.st.exc.gi.iter().copied())),
-            ("theta", first_bad(self.theta.iter().copied())),
-            ("w", first_bad(self.w.iter().copied())),
-        ];
-        for (name, bad) in checks {
-            if let Some(i) = bad {
-                return Err(SnnError::NonFinite {
-                    population: what.into(),
-                    variable: name.into(),
-                    neuron: i,
-                    step: self.st.clock as u64,
-                });
-            }
-        }
-        Ok(())
     }
 }
 
@@ -762,7 +803,7 @@ impl CompetitiveBackend for CpuCompetitive {
             &active,
             opts,
         );
-        self.check_finite("exc")?;
+        self.check_finite()?;
         Ok(counts)
     }
 
@@ -777,7 +818,7 @@ impl CompetitiveBackend for CpuCompetitive {
         let (w0, th0) = (&self.w, &self.theta);
         let mut fresh = NetState::new(c, 0.0, 0.0);
         fresh.reset(c);
-        Ok(actives
+        actives
             .par_iter()
             .enumerate()
             .map_init(
@@ -788,10 +829,19 @@ impl CompetitiveBackend for CpuCompetitive {
                         key: opts.key.wrapping_add(k as u32),
                         ..frozen
                     };
-                    presentation(c, w, th, st, active, &o)
+                    let counts = presentation(c, w, th, st, active, &o);
+                    match st.nonfinite {
+                        Some((pop, var, i, clock)) => Err(nonfinite(
+                            format!("{pop} (frozen copy, image {k} of the batch)"),
+                            var,
+                            i,
+                            clock,
+                        )),
+                        None => Ok(counts),
+                    }
                 },
             )
-            .collect())
+            .collect()
     }
 
     fn weights(&mut self) -> Result<Vec<f32>> {

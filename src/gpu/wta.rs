@@ -28,6 +28,18 @@ pub const MAX_INPUTS: u32 = 1024;
 /// Largest `n_exc` the kernel's workgroup arrays hold.
 pub const MAX_EXC: u32 = 8192;
 
+/// (population, variable) of each code of `NetState::nonfinite >> 24` (wta_end.wgsl).
+pub(crate) const NONFINITE_VARS: [(&str, &str); 8] = [
+    ("exc", "?"),
+    ("exc", "v"),
+    ("exc", "ge"),
+    ("exc", "gi"),
+    ("exc", "theta"),
+    ("inh", "v"),
+    ("inh", "ge"),
+    ("inh", "gi"),
+];
+
 struct Buffers {
     cap: u32,
     bufs: Vec<wgpu::Buffer>,
@@ -389,8 +401,9 @@ impl GpuCompetitive {
     }
 
     /// Runs the slots of the last `write_params` until their presentations are done; returns
-    /// the counts of those slots, slot by slot.
-    fn run_slots(&mut self, normalize: bool) -> Result<Vec<u32>> {
+    /// the counts of those slots, slot by slot. `image_base`: the batch index of the image in
+    /// slot 1 (for messages).
+    fn run_slots(&mut self, normalize: bool, image_base: usize) -> Result<Vec<u32>> {
         let (first, batch) = (self.params.first_slot, self.params.batch);
         let n = self.c.n;
         let items = (self.c.n.max(self.c.n_in) as u32).div_ceil(self.wg);
@@ -454,10 +467,22 @@ impl GpuCompetitive {
                 });
             }
             if let Some((b, s)) = nets.iter().enumerate().find(|(_, s)| s.nonfinite != 0) {
+                let (pop, variable) = NONFINITE_VARS
+                    .get((s.nonfinite >> 24) as usize)
+                    .copied()
+                    .unwrap_or(("exc", "?"));
+                let slot = first as usize + b;
                 return Err(SnnError::NonFinite {
-                    population: format!("exc (network {b})"),
-                    variable: "v/ge/gi/theta".into(),
-                    neuron: s.nonfinite as usize - 1,
+                    population: if slot == 0 {
+                        pop.to_string()
+                    } else {
+                        format!(
+                            "{pop} (frozen copy, image {} of the batch)",
+                            image_base + slot - 1
+                        )
+                    },
+                    variable: variable.into(),
+                    neuron: (s.nonfinite & 0x00ff_ffff) as usize - 1,
                     step: s.clock as u64,
                 });
             }
@@ -569,7 +594,7 @@ impl CompetitiveBackend for GpuCompetitive {
         let active = self.c.active_inputs(rates_hz)?;
         self.write_params(0, 1, opts);
         self.write_inputs(0, &active, presentation_seed(self.c.seed, opts.key));
-        self.run_slots(opts.learn && self.c.norm_target.is_some())
+        self.run_slots(opts.learn && self.c.norm_target.is_some(), 0)
     }
 
     fn present_frozen_batch(
@@ -582,11 +607,16 @@ impl CompetitiveBackend for GpuCompetitive {
         if k == 0 {
             return Ok(vec![]);
         }
+        // Frozen copies per chunk: what the dispatch and the largest per-network buffer
+        // (checked in `allocate`) allow, so a large batch runs in chunks, not as an error.
+        let per_slot = (self.c.n.max(self.c.n_in) * 16) as u64;
+        let fit = self.ctx.limits.max_storage_buffer_binding_size / per_slot.max(1);
         let limit = self
             .ctx
             .limits
             .max_compute_workgroups_per_dimension
-            .min(1024);
+            .min(1024)
+            .min(fit.saturating_sub(1).clamp(1, u32::MAX as u64) as u32);
         if k + 1 > self.bufs.cap && self.bufs.cap < limit + 1 {
             // Grow: weights, θ and the learning slot's potentials are kept; the learning
             // slot's conductances and traces restart from zero.
@@ -619,7 +649,7 @@ impl CompetitiveBackend for GpuCompetitive {
                 let key = opts.key.wrapping_add((chunk_idx * per_batch + m) as u32);
                 self.write_inputs(m as u32 + 1, active, presentation_seed(self.c.seed, key));
             }
-            let counts = self.run_slots(false)?;
+            let counts = self.run_slots(false, chunk_idx * per_batch)?;
             out.extend(counts.chunks_exact(n).map(|c| c.to_vec()));
         }
         Ok(out)
