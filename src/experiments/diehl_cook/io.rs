@@ -74,6 +74,49 @@ fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> SnnError {
     move |source| SnnError::Io { path, source }
 }
 
+/// Wraps an error met while writing `path` (or creating it, if a folder): the error keeps its
+/// kind, and its message says what to do (a full disk, a path through a regular file, a
+/// read-only place) and that nothing was written there.
+fn write_err(path: &Path) -> impl FnOnce(std::io::Error) -> SnnError {
+    let path = path.to_path_buf();
+    move |e| {
+        use std::io::ErrorKind as K;
+        let hint = match e.kind() {
+            K::StorageFull | K::QuotaExceeded | K::FileTooLarge => {
+                "the disk is full: free some space, or choose another output folder (--out)"
+            }
+            K::NotADirectory | K::AlreadyExists => {
+                "a part of this path is a regular file, not a folder: choose another output \
+                 folder (--out)"
+            }
+            K::NotFound => "its folder does not exist: choose another output folder (--out)",
+            K::PermissionDenied | K::ReadOnlyFilesystem => {
+                "this place is not writable: choose another output folder (--out)"
+            }
+            _ => "choose another output folder (--out)",
+        };
+        let source = std::io::Error::new(
+            e.kind(),
+            format!("cannot write here: {e}; {hint}. Nothing was written to this path"),
+        );
+        SnnError::Io { path, source }
+    }
+}
+
+/// Makes sure `dir` can take a run's files before a long run starts: creates it (and its
+/// parents) and writes and removes a small probe file through [`write_atomic`].
+///
+/// # Errors
+/// [`SnnError::Io`] naming `dir` (or the probe file in it) and what to do.
+pub fn check_writable_dir(dir: &Path) -> Result<()> {
+    fs::create_dir_all(dir).map_err(write_err(dir))?;
+    let probe = dir.join(".snn-write-probe");
+    write_atomic(&probe, |w| {
+        w.write_all(b"probe\n").map_err(write_err(&probe))
+    })?;
+    fs::remove_file(&probe).map_err(write_err(&probe))
+}
+
 /// A [`SnnError::Data`] about `path`.
 fn data_err(path: &Path, message: impl Into<String>) -> SnnError {
     SnnError::Data {
@@ -105,21 +148,29 @@ pub fn write_atomic(
     ));
 
     let result = (|| {
+        // Errors name `path`, not the temporary file, which is gone by the time they are read.
         let file = File::options()
             .write(true)
             .create_new(true)
             .open(&tmp)
-            .map_err(io_err(&tmp))?;
+            .map_err(write_err(path))?;
         let mut w = BufWriter::new(file);
-        write(&mut w)?;
-        w.flush().map_err(io_err(&tmp))?;
-        let file = w.into_inner().map_err(|e| SnnError::Io {
-            path: tmp.clone(),
-            source: e.into_error(),
-        })?;
-        file.sync_all().map_err(io_err(&tmp))?;
+        if let Err(e) = write(&mut w) {
+            // A format writer (npz, png) reports a failing disk in its own words; flushing what
+            // it left in the buffer brings back the I/O error, whose kind (a full disk, ...)
+            // says what to do.
+            return Err(match (&e, w.flush()) {
+                (SnnError::Io { .. }, _) | (_, Ok(())) => e,
+                (_, Err(io)) => write_err(path)(io),
+            });
+        }
+        w.flush().map_err(write_err(path))?;
+        let file = w
+            .into_inner()
+            .map_err(|e| write_err(path)(e.into_error()))?;
+        file.sync_all().map_err(write_err(path))?;
         drop(file);
-        fs::rename(&tmp, path).map_err(io_err(path))
+        fs::rename(&tmp, path).map_err(write_err(path))
     })();
     match result {
         Ok(()) => {
@@ -146,7 +197,7 @@ pub fn write_atomic(
 /// Errors: the sizes disagree ([`SavedNetwork::validate`]), or a file cannot be written.
 pub fn save_network(dir: &Path, net: &SavedNetwork) -> Result<()> {
     net.validate()?;
-    fs::create_dir_all(dir).map_err(io_err(dir))?;
+    fs::create_dir_all(dir).map_err(write_err(dir))?;
 
     let npz_path = dir.join(NETWORK_FILE);
     let theta = Array1::from(net.theta_mv.clone());
