@@ -59,16 +59,16 @@ struct Common {
     #[arg(long)]
     data: Option<PathBuf>,
     /// Training images used to assign labels (default: all training images used).
-    #[arg(long)]
+    #[arg(long, value_parser = at_least_one, allow_negative_numbers = true)]
     label_samples: Option<usize>,
     /// Test images (default: the whole test set).
-    #[arg(long)]
+    #[arg(long, value_parser = at_least_one, allow_negative_numbers = true)]
     test_samples: Option<usize>,
     /// Simulation backend.
     #[arg(long, value_enum, default_value = "cpu")]
     backend: BackendArg,
     /// Images per frozen batch in labelling and test (parallel).
-    #[arg(long, default_value_t = 256)]
+    #[arg(long, default_value_t = 256, value_parser = at_least_one, allow_negative_numbers = true)]
     batch: usize,
     /// No progress bars.
     #[arg(long)]
@@ -87,10 +87,10 @@ enum Command {
         #[arg(long)]
         config: Option<PathBuf>,
         /// Epochs (default: the preset's: 1/3/7/15).
-        #[arg(long)]
+        #[arg(long, value_parser = clap::value_parser!(u32).range(1..), allow_negative_numbers = true)]
         epochs: Option<u32>,
         /// Training images per epoch (default: all).
-        #[arg(long)]
+        #[arg(long, value_parser = at_least_one, allow_negative_numbers = true)]
         train_samples: Option<usize>,
         /// RNG seed.
         #[arg(long, default_value_t = 0)]
@@ -100,11 +100,11 @@ enum Command {
         rest: Option<RestArg>,
         /// Excitatory spike lockout in ms: 0 = the original code (5 ms clamp only, default);
         /// 50 = the Brian2 ports' timer.
-        #[arg(long)]
+        #[arg(long, allow_negative_numbers = true)]
         lockout_ms: Option<f32>,
         /// Largest input delay in ms (uniform per synapse; 10 in the original code, the
         /// default); 0 turns delays off.
-        #[arg(long)]
+        #[arg(long, allow_negative_numbers = true)]
         input_delay_ms: Option<f32>,
         /// Run directory for network.npz, config.json, receptive_fields.png, results.json.
         #[arg(long)]
@@ -131,12 +131,29 @@ enum Command {
     },
 }
 
+/// A count flag (`--batch`, `--train-samples`, ...): a whole number >= 1.
+fn at_least_one(s: &str) -> std::result::Result<usize, String> {
+    match s.parse::<usize>() {
+        Ok(n) if n >= 1 => Ok(n),
+        _ => Err(format!("`{s}` is not a count: give a whole number >= 1")),
+    }
+}
+
+/// Prints the config's warnings (coarse dt, retries past the rate cap) on stderr.
+fn print_warnings(cfg: &DcConfig, quiet: bool) {
+    if !quiet {
+        for w in cfg.warnings() {
+            eprintln!("warning: {w}");
+        }
+    }
+}
+
 fn load_data(dir: Option<&Path>) -> Result<(Dataset, Dataset, String)> {
     Ok(match dir {
         Some(d) => (
-            mnist::load_split(d, Split::Train)
+            mnist::load_mnist(d, Split::Train)
                 .with_context(|| format!("loading MNIST training set from {}", d.display()))?,
-            mnist::load_split(d, Split::Test)
+            mnist::load_mnist(d, Split::Test)
                 .with_context(|| format!("loading MNIST test set from {}", d.display()))?,
             d.display().to_string(),
         ),
@@ -290,6 +307,11 @@ fn main() -> Result<()> {
                 };
             }
             cfg.validate()?;
+            print_warnings(&cfg, common.quiet);
+            if let Some(dir) = &out {
+                // Fail now, not after hours of training, if the run cannot be saved there.
+                snn_wgpu::experiments::diehl_cook::io::check_writable_dir(dir)?;
+            }
             let (train_set, test_set, data_desc) = load_data(common.data.as_deref())?;
             let n_train = train_samples
                 .unwrap_or(train_set.len())
@@ -403,6 +425,7 @@ fn main() -> Result<()> {
                 format!("{}: config.json is not a valid run config", run.display())
             })?;
             cfg.validate()?;
+            print_warnings(&cfg, common.quiet);
             let (train_set, test_set, data_desc) = load_data(common.data.as_deref())?;
             let (mut b, adapter) = make_backend(common.backend, &cfg)?;
             b.load(
