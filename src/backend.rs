@@ -7,6 +7,9 @@ use crate::error::{Result, SnnError};
 use crate::model::NetworkSpec;
 use std::ops::Range;
 
+mod multi;
+pub use multi::CompetitiveMulti;
+
 /// A simulation engine for one [`NetworkSpec`].
 pub trait Backend {
     /// Human-readable name: `"cpu"`, or `"gpu:<adapter> (<backend>), <schedule>"`.

@@ -99,6 +99,19 @@ const OVERFLOW_MARK: u32 = 64000u;
 // Input spike history ring, per network and slot: [count, j0, j1, ...] (n_in + 1 words).
 @group(0) @binding(21) var<storage, read_write> hist: array<u32>;
 
+// Whether every slot has its own weights, θ, input delays and per-synapse traces
+// (gpu::wta_multi: slot b's start at w_base(b) and theta_base(b)), or all slots use slot
+// 0's (gpu::wta: the frozen copies of a batch share the learning network's).
+override OWN_SLOTS: bool = false;
+
+fn w_base(b: u32) -> u32 {
+    return select(0u, b * wp.n_in * wp.n, OWN_SLOTS);
+}
+
+fn theta_base(b: u32) -> u32 {
+    return select(0u, b * wp.n, OWN_SLOTS);
+}
+
 fn delay_of(k: u32) -> u32 {
     return (delays[k / 4u] >> (8u * (k % 4u))) & 0xffu;
 }
@@ -127,6 +140,7 @@ fn set_input_count(b: u32, c: u32, clock: u32) {
 // 2. propagate: the input arriving at neuron i now, summed by lag, then ascending j.
 fn propagate(b: u32, i: u32, clock: u32) -> f32 {
     let n = wp.n;
+    let wb = w_base(b);
     var x = 0.0;
     for (var lag = 0u; lag < wp.delay_slots; lag = lag + 1u) {
         iters = iters + 1u;
@@ -134,7 +148,7 @@ fn propagate(b: u32, i: u32, clock: u32) -> f32 {
         let cnt = hist[base];
         for (var m = 0u; m < cnt; m = m + 1u) {
             iters = iters + 1u;
-            let k = hist[base + 1u + m] * n + i;
+            let k = wb + hist[base + 1u + m] * n + i;
             if (wp.delay_slots == 1u || delay_of(k) == lag) {
                 x = x + w[k];
             }
@@ -151,14 +165,15 @@ fn neuron_step(b: u32, i: u32, t: u32, clock: u32, inh_prev_count: u32) -> u32 {
     let flags = spk[g];
     let exc_prev = (flags & 1u) != 0u;
     let inh_prev_i = (flags & 2u) != 0u;
-    var e = NeuronState(v_e[g], theta[i], refrac_e[g], ge_e[g], gi_e[g]);
+    let th = theta_base(b) + i;
+    var e = NeuronState(v_e[g], theta[th], refrac_e[g], ge_e[g], gi_e[g]);
     e.gi = e.gi + wp.w_ie * f32(inh_prev_count - select(0u, 1u, inh_prev_i));
     e = charge(e, x, wp.exc);
     let se = fire(e, wp.exc);
     e = reset(e, se, wp.exc);
     if (wp.learn != 0u) {
         e = adapt(e, se, wp.exc);
-        theta[i] = e.theta;
+        theta[th] = e.theta;
     }
     v_e[g] = e.v;
     ge_e[g] = e.ge;
@@ -194,13 +209,14 @@ fn neuron_step(b: u32, i: u32, t: u32, clock: u32, inh_prev_count: u32) -> u32 {
 fn depress_column(b: u32, i: u32, clock: u32) {
     let n = wp.n;
     let post1 = post[b * n + i].x;
+    let wb = w_base(b);
     for (var lag = 0u; lag < wp.delay_slots; lag = lag + 1u) {
         iters = iters + 1u;
         let base = hist_base(b, (clock + wp.delay_slots - lag) % wp.delay_slots);
         let cnt = hist[base];
         for (var m = 0u; m < cnt; m = m + 1u) {
             iters = iters + 1u;
-            let k = hist[base + 1u + m] * n + i;
+            let k = wb + hist[base + 1u + m] * n + i;
             if (wp.delay_slots == 1u) {
                 w[k] = on_pre(w[k], post1, wp.stdp);
             } else if (delay_of(k) == lag) {
@@ -230,7 +246,7 @@ fn potentiate_row(b: u32, j: u32, clock: u32, n_post: u32) {
     for (var m = 0u; m < n_post; m = m + 1u) {
         iters = iters + 1u;
         let i = post_list[b * n + m];
-        let idx = j * n + i;
+        let idx = w_base(b) + j * n + i;
         var pre = pre_in;
         if (wp.delay_slots > 1u) {
             pre = pre_trace(last_pre[idx], clock);

@@ -6,23 +6,26 @@ fn finite(x: f32) -> bool {
 }
 
 // Column normalisation before a learning presentation: one invocation per excitatory
-// neuron, sums in ascending input order (as cpu::synapse::normalize_columns).
+// neuron, sums in ascending input order (as cpu::synapse::normalize_columns). Invocation
+// (x, y): neuron x of network y; a network whose done flag is set sits this one out.
 @compute @workgroup_size(WG)
 fn normalize(@builtin(global_invocation_id) gid: vec3<u32>) {
     let i = gid.x;
-    if (i >= wp.n) {
+    let b = gid.y + wp.first_slot;
+    if (i >= wp.n || gid.y >= wp.batch || net[b].done != 0u) {
         return;
     }
+    let wb = w_base(b);
     var s = 0.0;
     for (var j = 0u; j < wp.n_in; j = j + 1u) {
-        s = s + w[j * wp.n + i];
+        s = s + w[wb + j * wp.n + i];
     }
     var f = 1.0;
     if (s > 0.0) {
         f = wp.norm_target / s;
     }
     for (var j = 0u; j < wp.n_in; j = j + 1u) {
-        w[j * wp.n + i] = w[j * wp.n + i] * f;
+        w[wb + j * wp.n + i] = w[wb + j * wp.n + i] * f;
     }
 }
 
@@ -44,9 +47,9 @@ fn reset_neuron(b: u32, i: u32) {
         hist[hist_base(b, i)] = 0u;
     }
     if (wp.delay_slots > 1u) {
-        if (i < wp.n && b == 0u) {
+        if (i < wp.n && (b == 0u || OWN_SLOTS)) {
             for (var j = 0u; j < wp.n_in; j = j + 1u) {
-                last_pre[j * wp.n + i] = NEVER;
+                last_pre[w_base(b) + j * wp.n + i] = NEVER;
             }
         }
     } else if (i < wp.n_in) {
@@ -66,8 +69,9 @@ fn end_presentation(@builtin(global_invocation_id) gid: vec3<u32>) {
     }
     if (i < wp.n) {
         let g = b * wp.n + i;
-        if (wp.learn != 0u && b == 0u) {
-            theta[i] = theta[i] * wp.theta_decay;
+        let th = theta_base(b) + i;
+        if (wp.learn != 0u && (b == 0u || OWN_SLOTS)) {
+            theta[th] = theta[th] * wp.theta_decay;
         }
         // Which variable (code << 24) and neuron + 1: gpu::wta decodes it (NONFINITE_VARS).
         var bad = 0u;
@@ -77,7 +81,7 @@ fn end_presentation(@builtin(global_invocation_id) gid: vec3<u32>) {
             bad = 2u;
         } else if (!finite(gi_e[g])) {
             bad = 3u;
-        } else if (!finite(theta[i])) {
+        } else if (!finite(theta[th])) {
             bad = 4u;
         } else if (!finite(v_i[g])) {
             bad = 5u;

@@ -35,7 +35,10 @@ fn present(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) 
     for (var k = 0u; k < wp.max_steps; k = k + 1u) {
         iters = iters + 1u;
         if (l == 0u) {
-            stop = select(0u, 1u, t >= wp.steps_total || atomicLoad(&iters_max) > wp.iter_budget);
+            // A network whose done flag is set (finished in an earlier round, or idle in
+            // this presentation) does not run.
+            stop = select(0u, 1u, t >= wp.steps_total || net[b].done != 0u
+                || atomicLoad(&iters_max) > wp.iter_budget);
         }
         for (var q = l; q < 32u; q = q + WG) {
             iters = iters + 1u;

@@ -7,6 +7,7 @@ pub mod context;
 pub mod layout;
 pub mod shaders;
 pub mod wta;
+pub mod wta_multi;
 
 pub use backend::{
     fused_chunk_steps, GpuBackend, GpuBackendOptions, Schedule, LOOP_ITERATION_BUDGET,

@@ -47,12 +47,12 @@ struct Buffers {
 }
 
 // Binding indices (see wta_common.wgsl).
-const B_W: usize = 1;
-const B_THETA: usize = 2;
-const B_COUNTS: usize = 13;
-const B_ACTIVE: usize = 14;
-const B_CTL: usize = 15;
-const B_NET: usize = 16;
+pub(crate) const B_W: usize = 1;
+pub(crate) const B_THETA: usize = 2;
+pub(crate) const B_COUNTS: usize = 13;
+pub(crate) const B_ACTIVE: usize = 14;
+pub(crate) const B_CTL: usize = 15;
+pub(crate) const B_NET: usize = 16;
 /// The buffers that hold a network's dynamic state (all slots), by binding and label:
 /// what a [`Snapshot`] of this backend holds. Inputs written per presentation, the uniform
 /// and the constant tables are left out.
@@ -93,10 +93,10 @@ pub struct GpuCompetitive {
     dispatches_per_round: u32,
 }
 
-const P_PRESENT: usize = 0;
-const P_NORMALIZE: usize = 1;
-const P_END: usize = 2;
-const P_FINISH: usize = 3;
+pub(crate) const P_PRESENT: usize = 0;
+pub(crate) const P_NORMALIZE: usize = 1;
+pub(crate) const P_END: usize = 2;
+pub(crate) const P_FINISH: usize = 3;
 const P_RESET: usize = 4;
 /// Stepwise entry points, in step order.
 const STEPWISE: [&str; 6] = [
@@ -154,97 +154,9 @@ impl GpuCompetitive {
         let c = Consts::new(spec);
         let dev = &ctx.device;
 
-        let module_src = wta_module();
-        let module = ctx.shader_module(&module_src.label, &module_src.source)?;
-        let mut entries = vec![wgpu::BindGroupLayoutEntry {
-            binding: 0,
-            visibility: wgpu::ShaderStages::COMPUTE,
-            ty: wgpu::BindingType::Buffer {
-                ty: wgpu::BufferBindingType::Uniform,
-                has_dynamic_offset: false,
-                min_binding_size: None,
-            },
-            count: None,
-        }];
-        for b in 1..=N_STORAGE {
-            let read_only = matches!(b as usize, B_ACTIVE | B_CTL | 17 | 20);
-            entries.push(wgpu::BindGroupLayoutEntry {
-                binding: b,
-                visibility: wgpu::ShaderStages::COMPUTE,
-                ty: wgpu::BindingType::Buffer {
-                    ty: wgpu::BufferBindingType::Storage { read_only },
-                    has_dynamic_offset: false,
-                    min_binding_size: None,
-                },
-                count: None,
-            });
-        }
-        let layout = dev.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
-            label: Some("wta.group0"),
-            entries: &entries,
-        });
-        let pl = dev.create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
-            label: Some("wta.layout"),
-            bind_group_layouts: &[Some(&layout)],
-            immediate_size: 0,
-        });
-        let pipe = |entry: &str| ctx.compute_pipeline(&module_src.label, &pl, &module, entry, wg);
-        let mut pipes = vec![
-            pipe("present")?,
-            pipe("normalize")?,
-            pipe("end_presentation")?,
-            pipe("finish_presentation")?,
-            pipe("reset_state")?,
-        ];
-        for entry in STEPWISE {
-            pipes.push(pipe(entry)?);
-        }
+        let (layout, pipes) = pipelines(&ctx, wg, false)?;
 
-        let (sc, sd) = match c.stdp {
-            Some((sc, sd)) => (
-                StdpConsts {
-                    rule: sc.rule,
-                    nu_pre: sc.nu_pre,
-                    nu_post: sc.nu_post,
-                    x_tar: sc.x_tar,
-                    mu: sc.mu,
-                    w_min: sc.w_min,
-                    w_max: sc.w_max,
-                    _pad0: 0,
-                },
-                Some(sd),
-            ),
-            None => (bytemuck::Zeroable::zeroed(), None),
-        };
-        let params = WtaParams {
-            exc: NeuronParams::from_derived(&c.exc),
-            inh: NeuronParams::from_derived(&c.inh),
-            stdp: sc,
-            n_in: c.n_in as u32,
-            n: c.n as u32,
-            batch: 1,
-            learn: 0,
-            steps_on: 0,
-            steps_total: 0,
-            max_steps: 0,
-            iter_budget: if ctx.is_software() {
-                SOFTWARE_ITER_BUDGET
-            } else {
-                u32::MAX / 2
-            },
-            decay_post1: sd.map_or(1.0, |d| d.decay_post1_per_step),
-            decay_post2: sd.map_or(1.0, |d| d.decay_post2_per_step),
-            w_ei: c.w_ei,
-            w_ie: c.w_ie,
-            table_len: c.pre_table.len() as u32,
-            norm_target: c.norm_target.unwrap_or(0.0),
-            theta_decay: 1.0,
-            reset_after: 0,
-            exc_rest_mv: c.exc_rest_mv,
-            inh_rest_mv: c.inh_rest_mv,
-            first_slot: 0,
-            delay_slots: c.delays.as_ref().map_or(1, |d| d.slots),
-        };
+        let params = base_params(&ctx, &c);
         let params_buf = dev.create_buffer_init(&wgpu::util::BufferInitDescriptor {
             label: Some("wta.params"),
             contents: bytemuck::bytes_of(&params),
@@ -546,6 +458,121 @@ impl GpuCompetitive {
     fn read_f32(&self, idx: usize, label: &str) -> Result<Vec<f32>> {
         Ok(bytemuck::cast_slice(&read_back(&self.ctx, &self.bufs.bufs[idx], label)?).to_vec())
     }
+}
+
+/// The bind group layout of wta_common.wgsl's bindings and one pipeline per entry point
+/// (`P_*`, then the stepwise ones), with the `OWN_SLOTS` override (see the shader).
+pub(crate) fn pipelines(
+    ctx: &GpuContext,
+    wg: u32,
+    own_slots: bool,
+) -> Result<(wgpu::BindGroupLayout, Vec<wgpu::ComputePipeline>)> {
+    let dev = &ctx.device;
+    let module_src = wta_module();
+    let module = ctx.shader_module(&module_src.label, &module_src.source)?;
+    let mut entries = vec![wgpu::BindGroupLayoutEntry {
+        binding: 0,
+        visibility: wgpu::ShaderStages::COMPUTE,
+        ty: wgpu::BindingType::Buffer {
+            ty: wgpu::BufferBindingType::Uniform,
+            has_dynamic_offset: false,
+            min_binding_size: None,
+        },
+        count: None,
+    }];
+    for b in 1..=N_STORAGE {
+        let read_only = matches!(b as usize, B_ACTIVE | B_CTL | 17 | 20);
+        entries.push(wgpu::BindGroupLayoutEntry {
+            binding: b,
+            visibility: wgpu::ShaderStages::COMPUTE,
+            ty: wgpu::BindingType::Buffer {
+                ty: wgpu::BufferBindingType::Storage { read_only },
+                has_dynamic_offset: false,
+                min_binding_size: None,
+            },
+            count: None,
+        });
+    }
+    let layout = dev.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
+        label: Some("wta.group0"),
+        entries: &entries,
+    });
+    let pl = dev.create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
+        label: Some("wta.layout"),
+        bind_group_layouts: &[Some(&layout)],
+        immediate_size: 0,
+    });
+    let pipe = |entry: &str| {
+        ctx.compute_pipeline_with(
+            &module_src.label,
+            &pl,
+            &module,
+            entry,
+            wg,
+            &[("OWN_SLOTS", own_slots as u32 as f64)],
+        )
+    };
+    let mut pipes = vec![
+        pipe("present")?,
+        pipe("normalize")?,
+        pipe("end_presentation")?,
+        pipe("finish_presentation")?,
+        pipe("reset_state")?,
+    ];
+    for entry in STEPWISE {
+        pipes.push(pipe(entry)?);
+    }
+    Ok((layout, pipes))
+}
+
+/// The uniform's per-network constants from `c` (protocol fields zero until a presentation).
+pub(crate) fn base_params(ctx: &GpuContext, c: &Consts) -> WtaParams {
+    let (sc, sd) = match c.stdp {
+        Some((sc, sd)) => (
+            StdpConsts {
+                rule: sc.rule,
+                nu_pre: sc.nu_pre,
+                nu_post: sc.nu_post,
+                x_tar: sc.x_tar,
+                mu: sc.mu,
+                w_min: sc.w_min,
+                w_max: sc.w_max,
+                _pad0: 0,
+            },
+            Some(sd),
+        ),
+        None => (bytemuck::Zeroable::zeroed(), None),
+    };
+    let params = WtaParams {
+        exc: NeuronParams::from_derived(&c.exc),
+        inh: NeuronParams::from_derived(&c.inh),
+        stdp: sc,
+        n_in: c.n_in as u32,
+        n: c.n as u32,
+        batch: 1,
+        learn: 0,
+        steps_on: 0,
+        steps_total: 0,
+        max_steps: 0,
+        iter_budget: if ctx.is_software() {
+            SOFTWARE_ITER_BUDGET
+        } else {
+            u32::MAX / 2
+        },
+        decay_post1: sd.map_or(1.0, |d| d.decay_post1_per_step),
+        decay_post2: sd.map_or(1.0, |d| d.decay_post2_per_step),
+        w_ei: c.w_ei,
+        w_ie: c.w_ie,
+        table_len: c.pre_table.len() as u32,
+        norm_target: c.norm_target.unwrap_or(0.0),
+        theta_decay: 1.0,
+        reset_after: 0,
+        exc_rest_mv: c.exc_rest_mv,
+        inh_rest_mv: c.inh_rest_mv,
+        first_slot: 0,
+        delay_slots: c.delays.as_ref().map_or(1, |d| d.slots),
+    };
+    params
 }
 
 fn dummy_group(ctx: &GpuContext, layout: &wgpu::BindGroupLayout) -> wgpu::BindGroup {

@@ -2,6 +2,7 @@
 pub mod config;
 pub mod evaluate;
 pub mod io;
+pub mod lockstep;
 pub mod multi;
 pub mod plots;
 pub mod sweep;

@@ -1,0 +1,183 @@
+//! Many networks in one run (`experiments::diehl_cook::multi`): each network of a K = 3 CPU
+//! run equals a single run with its config (the protocol of `snn train`: training, then the
+//! labelling and test passes with the key carried on): identical weights, θ and counts; and
+//! the lockstep driver (the GPU's) on a CPU `CompetitiveMulti` gives the same networks.
+
+use ndarray::Array2;
+use snn_wgpu::backend::{CompetitiveBackend, CompetitiveMulti};
+use snn_wgpu::cpu::wta::CpuCompetitive;
+use snn_wgpu::data::mnist::{embedded, Split};
+use snn_wgpu::experiments::diehl_cook::config::DcConfig;
+use snn_wgpu::experiments::diehl_cook::evaluate::assign_labels;
+use snn_wgpu::experiments::diehl_cook::lockstep::run_lockstep;
+use snn_wgpu::experiments::diehl_cook::multi::{ensemble, run_cpu, Sizes};
+use snn_wgpu::experiments::diehl_cook::sweep::{network_configs, parse_sweep};
+use snn_wgpu::experiments::diehl_cook::train::{respond_frozen, train};
+use snn_wgpu::model::PresentOptions;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+fn base() -> DcConfig {
+    let mut c = DcConfig::preset("dc100").unwrap();
+    c.n_exc = 24;
+    c.seed = 11;
+    c
+}
+
+/// A single run as `snn train` makes it: weights, θ, label counts and test counts.
+fn single(cfg: &DcConfig, sizes: &Sizes) -> (Vec<f32>, Vec<f32>, Array2<u32>, Vec<i32>) {
+    let (tr, te) = (
+        embedded(Split::Train).unwrap(),
+        embedded(Split::Test).unwrap(),
+    );
+    let mut b = CpuCompetitive::new(&cfg.to_spec()).unwrap();
+    let mut key = 0u32;
+    train(&mut b, cfg, &tr, sizes.n_train, &mut key, |_| {}).unwrap();
+    let lab = respond_frozen(
+        &mut b,
+        cfg,
+        &tr,
+        sizes.n_label,
+        sizes.batch,
+        &mut key,
+        |_| {},
+    )
+    .unwrap();
+    let a = assign_labels(lab.view(), &tr.labels[..sizes.n_label]).unwrap();
+    let test = respond_frozen(
+        &mut b,
+        cfg,
+        &te,
+        sizes.n_test,
+        sizes.batch,
+        &mut key,
+        |_| {},
+    )
+    .unwrap();
+    (b.weights().unwrap(), b.theta().unwrap(), test, a.assignment)
+}
+
+#[test]
+fn each_network_equals_its_single_run() {
+    let (tr, te) = (
+        embedded(Split::Train).unwrap(),
+        embedded(Split::Test).unwrap(),
+    );
+    // Networks 0 and 1 differ by seed (12, 13 after the override of network 0's seed);
+    // network 2 also learns θ faster and has no input delays.
+    let sweep = parse_sweep(
+        "[[network]]\nseed = 12\n[[network]]\n[[network]]\ntheta_plus_mv = 0.1\ninput_delay_max_ms = 0.0\n",
+    )
+    .unwrap();
+    let cfgs = network_configs(&base(), Some(3), Some(&sweep)).unwrap();
+    assert_eq!(
+        cfgs.iter().map(|c| c.seed).collect::<Vec<_>>(),
+        [12, 12, 13]
+    );
+    let sizes = Sizes {
+        n_train: 12,
+        n_label: 20,
+        n_test: 15,
+        batch: 8,
+    };
+    let images = AtomicUsize::new(0);
+    let runs = run_cpu(&cfgs, &tr, &te, &sizes, &|_| {
+        images.fetch_add(1, Ordering::Relaxed);
+    })
+    .unwrap();
+    assert_eq!(images.load(Ordering::Relaxed), 36);
+    assert_eq!(runs.len(), 3);
+    for (k, (r, cfg)) in runs.iter().zip(&cfgs).enumerate() {
+        let (w, th, test, assignment) = single(cfg, &sizes);
+        assert_eq!(&r.config, cfg);
+        assert_eq!(r.weights, w, "network {k}: weights");
+        assert_eq!(r.theta_mv, th, "network {k}: theta");
+        assert_eq!(r.tested.test_counts, test, "network {k}: test counts");
+        assert_eq!(
+            r.tested.assignments.assignment, assignment,
+            "network {k}: labels"
+        );
+        assert_eq!(r.stats.images, 12);
+        let saved = r.saved().unwrap();
+        assert_eq!(saved.weights.as_slice().unwrap(), &w[..]);
+    }
+    // Same config, same seed: same network; a different θ⁺ (or seed) gives another.
+    assert_eq!(runs[0].weights, runs[1].weights);
+    assert_ne!(runs[1].weights, runs[2].weights);
+    let tested: Vec<_> = runs.iter().map(|r| &r.tested).collect();
+    let e = ensemble(&tested, &te.labels[..15]).unwrap();
+    assert_eq!(e.all_activity.total(), 15);
+    assert_eq!(e.majority.total(), 15);
+}
+
+/// The CPU reference as a [`CompetitiveMulti`]: network k is its own `CpuCompetitive`.
+struct CpuMany(Vec<CpuCompetitive>);
+
+impl CompetitiveMulti for CpuMany {
+    fn describe(&self) -> String {
+        "cpu, many".into()
+    }
+    fn networks(&self) -> usize {
+        self.0.len()
+    }
+    fn present(
+        &mut self,
+        inputs: &[Option<(&[f32], PresentOptions)>],
+    ) -> snn_wgpu::Result<Vec<Option<Vec<u32>>>> {
+        self.0
+            .iter_mut()
+            .zip(inputs)
+            .map(|(b, x)| x.map(|(r, o)| b.present(r, &o)).transpose())
+            .collect()
+    }
+    fn weights(&mut self, k: usize) -> snn_wgpu::Result<Vec<f32>> {
+        self.0[k].weights()
+    }
+    fn theta(&mut self, k: usize) -> snn_wgpu::Result<Vec<f32>> {
+        self.0[k].theta()
+    }
+}
+
+#[test]
+fn lockstep_training_equals_independent_runs() {
+    let (tr, te) = (
+        embedded(Split::Train).unwrap(),
+        embedded(Split::Test).unwrap(),
+    );
+    let mut c = base();
+    c.input_delay_max_ms = 0.0;
+    let cfgs = network_configs(&c, Some(3), None).unwrap();
+    let sizes = Sizes {
+        n_train: 15,
+        n_label: 10,
+        n_test: 10,
+        batch: 4,
+    };
+    let reference = run_cpu(&cfgs, &tr, &te, &sizes, &|_| {}).unwrap();
+    assert!(
+        reference
+            .iter()
+            .map(|r| r.stats.retries)
+            .collect::<std::collections::BTreeSet<_>>()
+            .len()
+            > 1,
+        "the networks should need different retries, so that lockstep interleaves them"
+    );
+    let mut many = CpuMany(
+        cfgs.iter()
+            .map(|c| CpuCompetitive::new(&c.to_spec()).unwrap())
+            .collect(),
+    );
+    let single = |cfg: &DcConfig| -> snn_wgpu::Result<Box<dyn CompetitiveBackend>> {
+        Ok(Box::new(CpuCompetitive::new(&cfg.to_spec())?))
+    };
+    let runs = run_lockstep(&mut many, single, &cfgs, &tr, &te, &sizes, &|_| {}).unwrap();
+    for (k, (a, b)) in runs.iter().zip(&reference).enumerate() {
+        assert_eq!(a.stats, b.stats, "network {k}: retries and learning curve");
+        assert_eq!(a.weights, b.weights, "network {k}: weights");
+        assert_eq!(a.theta_mv, b.theta_mv, "network {k}: theta");
+        assert_eq!(
+            a.tested.test_counts, b.tested.test_counts,
+            "network {k}: test counts"
+        );
+    }
+}
