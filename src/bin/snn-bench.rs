@@ -9,6 +9,9 @@
 //! - `train`: one learning presentation of the Diehl & Cook protocol (350 ms on + 150 ms rest
 //!   at dt = 0.5 ms, normalisation, STDP) per image: seconds per image, images/s, and the
 //!   synaptic events/s implied by the input spikes drawn (`expected_input_spikes · N`);
+//! - `train_multi`: K networks learning side by side (`snn train --networks K`), one
+//!   presentation each per round: K networks on rayon workers (CPU) or one network per
+//!   workgroup in one dispatch (GPU); images/s summed over the networks;
 //! - `eval`: frozen batches (labelling/test) of several sizes: images/s;
 //! - `neuron_steps`: the population kernel alone (conductance LIF + θ, Poisson input) at
 //!   N = 400 and 6400: neuron-steps/s.
@@ -51,6 +54,9 @@ struct Args {
     /// Input delays on (the paper preset) or off.
     #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
     delays: bool,
+    /// Network counts K of the `train_multi` rows, comma-separated.
+    #[arg(long, default_value = "1,2,4")]
+    networks: String,
 }
 
 fn median(mut xs: Vec<f64>) -> f64 {
@@ -122,6 +128,7 @@ fn main() -> Result<()> {
         }
         for t in &targets {
             bench_train(t, &cfg, &images, &a)?;
+            bench_train_multi(t, &cfg, &images, &a)?;
             bench_eval(t, &cfg, &images, &a)?;
         }
     }
@@ -180,6 +187,87 @@ fn bench_train(
             "synaptic_events_per_s": events / med,
         })
     );
+    Ok(())
+}
+
+/// `snn train --networks K`'s training throughput: per round, one learning presentation to
+/// each of K networks (seeds 0..K), all at once; images/s = K / median round time.
+fn bench_train_multi(
+    t: &Target,
+    cfg: &DcConfig,
+    images: &snn_wgpu::data::mnist::Dataset,
+    a: &Args,
+) -> Result<()> {
+    use rayon::prelude::*;
+    use snn_wgpu::backend::CompetitiveMulti;
+    use snn_wgpu::gpu::wta_multi::GpuCompetitiveMulti;
+    for k in a.networks.split(',').map(|s| s.trim().parse::<usize>()) {
+        let k = k.map_err(|e| anyhow::anyhow!("--networks: {e}"))?.max(1);
+        let specs: Vec<_> = (0..k as u32)
+            .map(|s| {
+                DcConfig {
+                    seed: s,
+                    ..cfg.clone()
+                }
+                .to_spec()
+            })
+            .collect();
+        let mut cpu: Vec<CpuCompetitive> = vec![];
+        let mut gpu = None;
+        match &t.ctx {
+            None => {
+                for s in &specs {
+                    cpu.push(CpuCompetitive::new(s)?);
+                }
+            }
+            Some(ctx) => gpu = Some(GpuCompetitiveMulti::new(ctx.clone(), &specs)?),
+        }
+        let reps = if (cfg.n_exc >= 1600 || t.ctx.is_some()) && a.quick {
+            2
+        } else {
+            a.reps
+        };
+        let mut times = vec![];
+        for r in 0..a.warmup + reps {
+            let opts = PresentOptions {
+                steps_on: cfg.steps_on(),
+                steps_rest: cfg.steps_rest(),
+                rest: RestMode::Simulate,
+                learn: true,
+                key: r as u32,
+            };
+            let rates: Vec<Vec<f32>> = (0..k)
+                .map(|n| {
+                    let img = images.image((r * k + n) % images.len());
+                    DcConfig::rates(img, cfg.intensity_start)
+                })
+                .collect();
+            let t0 = Instant::now();
+            match &mut gpu {
+                None => cpu
+                    .par_iter_mut()
+                    .zip(&rates)
+                    .try_for_each(|(b, x)| b.present(x, &opts).map(|_| ()))?,
+                Some(g) => {
+                    let inputs: Vec<_> = rates.iter().map(|x| Some((x.as_slice(), opts))).collect();
+                    g.present(&inputs)?;
+                }
+            }
+            if r >= a.warmup {
+                times.push(t0.elapsed().as_secs_f64());
+            }
+        }
+        let med = median(times);
+        println!(
+            "{}",
+            serde_json::json!({
+                "bench": "train_multi", "preset": cfg.preset, "backend": t.name, "adapter": t.adapter,
+                "n": cfg.n_exc, "networks": k, "dt_ms": cfg.dt_ms, "steps": cfg.steps_on() + cfg.steps_rest(),
+                "input_delays": cfg.input_delay_max_ms > 0.0, "warmup": a.warmup, "reps": reps,
+                "median_s_per_round": med, "images_per_s": k as f64 / med,
+            })
+        );
+    }
     Ok(())
 }
 
