@@ -6,6 +6,7 @@
 //! cargo run --release --bin snn -- evaluate --run runs/dc400 --data ../shared/data/mnist
 //! ```
 
+mod multi;
 mod plot;
 
 use anyhow::{bail, Context, Result};
@@ -109,6 +110,8 @@ enum Command {
         /// Run directory for network.npz, config.json, receptive_fields.png, results.json.
         #[arg(long)]
         out: Option<PathBuf>,
+        #[command(flatten)]
+        multi: multi::MultiArgs,
         #[command(flatten)]
         common: Common,
     },
@@ -280,6 +283,7 @@ fn main() -> Result<()> {
             lockout_ms,
             input_delay_ms,
             out,
+            multi,
             common,
         } => {
             let mut cfg = match &config {
@@ -311,6 +315,9 @@ fn main() -> Result<()> {
             if let Some(dir) = &out {
                 // Fail now, not after hours of training, if the run cannot be saved there.
                 snn_wgpu::experiments::diehl_cook::io::check_writable_dir(dir)?;
+            }
+            if multi.requested() {
+                return multi::train(&cfg, &multi, train_samples, out, &common);
             }
             let (train_set, test_set, data_desc) = load_data(common.data.as_deref())?;
             let n_train = train_samples

@@ -1,0 +1,169 @@
+//! `snn train --networks K` and `--sweep FILE` end to end on the embedded subset: the JSON
+//! line (per-network and ensemble accuracies), the run directory (one single-run directory
+//! per network that `snn evaluate` takes, the same bytes as a single run with that seed),
+//! and clear errors for bad sweeps.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn snn() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_snn"))
+}
+
+fn tmp(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("snn-cli-multi-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    d
+}
+
+fn json_line(out: &Output) -> serde_json::Value {
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    let line = text
+        .lines()
+        .rev()
+        .find(|l| l.starts_with('{'))
+        .unwrap_or_else(|| panic!("no JSON line in: {text}"));
+    serde_json::from_str(line).unwrap()
+}
+
+const SMALL: [&str; 7] = [
+    "--train-samples",
+    "30",
+    "--label-samples",
+    "30",
+    "--test-samples",
+    "20",
+    "--quiet",
+];
+
+fn train(extra: &[&str], out: &Path) -> Output {
+    snn()
+        .arg("train")
+        .args(SMALL)
+        .args(extra)
+        .arg("--out")
+        .arg(out)
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn two_networks_report_each_and_the_ensemble_and_save_single_runs() {
+    let run = tmp("two");
+    let j = json_line(&train(&["--networks", "2"], &run));
+    assert_eq!(j["n_networks"], 2);
+    assert_eq!(j["test_images"], 20);
+    assert_eq!(j["train_images"], 60);
+    let nets = j["networks"].as_array().unwrap();
+    assert_eq!(nets.len(), 2);
+    for (k, n) in nets.iter().enumerate() {
+        assert_eq!(n["seed"], k as u64);
+        assert_eq!(n["train_images"], 30);
+        for key in ["accuracy_all_activity", "accuracy_proportion"] {
+            let a = n[key].as_f64().unwrap();
+            assert!((0.0..=1.0).contains(&a), "{key} = {a}");
+        }
+    }
+    for key in [
+        "ensemble_accuracy_all_activity",
+        "ensemble_accuracy_proportion",
+        "ensemble_accuracy_majority",
+    ] {
+        let a = j[key]
+            .as_f64()
+            .unwrap_or_else(|| panic!("missing {key} in {j}"));
+        assert!((0.0..=1.0).contains(&a), "{key} = {a}");
+    }
+    assert!(j["train_images_per_s"].as_f64().unwrap() > 0.0);
+    let results: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(run.join("results.json")).unwrap()).unwrap();
+    assert_eq!(results["networks"], j["networks"]);
+    assert!(results["ensemble_confusion_all_activity"].is_array());
+    for k in 0..2 {
+        for f in [
+            "network.npz",
+            "config.json",
+            "receptive_fields.png",
+            "results.json",
+        ] {
+            assert!(
+                run.join(format!("net{k}")).join(f).is_file(),
+                "net{k}/{f} missing"
+            );
+        }
+    }
+    // Network 1 is the single run with seed 1, byte for byte.
+    let single = tmp("single");
+    let s = json_line(&train(&["--seed", "1"], &single));
+    assert_eq!(s["accuracy_all_activity"], nets[1]["accuracy_all_activity"]);
+    assert_eq!(
+        std::fs::read(single.join("network.npz")).unwrap(),
+        std::fs::read(run.join("net1/network.npz")).unwrap()
+    );
+    // Each network directory is a run that `snn evaluate` takes.
+    let out = snn()
+        .args([
+            "evaluate",
+            "--label-samples",
+            "20",
+            "--test-samples",
+            "10",
+            "--quiet",
+            "--run",
+        ])
+        .arg(run.join("net0"))
+        .output()
+        .unwrap();
+    assert_eq!(json_line(&out)["test_images"], 10);
+    let _ = std::fs::remove_dir_all(&run);
+    let _ = std::fs::remove_dir_all(&single);
+}
+
+#[test]
+fn a_sweep_file_sets_each_network_and_bad_ones_are_refused() {
+    let dir = tmp("sweep");
+    std::fs::create_dir_all(&dir).unwrap();
+    let sweep = dir.join("sweep.toml");
+    std::fs::write(
+        &sweep,
+        "[[network]]\nseed = 5\n[[network]]\ntheta_plus_mv = 0.1\nn_exc = 12\n",
+    )
+    .unwrap();
+    let j = json_line(&train(
+        &["--sweep", sweep.to_str().unwrap(), "--seed", "3"],
+        &dir.join("run"),
+    ));
+    let seeds: Vec<u64> = j["networks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n["seed"].as_u64().unwrap())
+        .collect();
+    assert_eq!(seeds, [5, 4]);
+    let cfg: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.join("run/net1/config.json")).unwrap()).unwrap();
+    assert_eq!(cfg["n_exc"], 12);
+    assert!((cfg["theta_plus_mv"].as_f64().unwrap() - 0.1).abs() < 1e-6);
+
+    std::fs::write(&sweep, "[[network]]\n[[network]]\ntheta_plus = 0.1\n").unwrap();
+    let out = train(&["--sweep", sweep.to_str().unwrap()], &dir.join("bad"));
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("network[1].theta_plus") && err.contains("unknown key"),
+        "{err}"
+    );
+    std::fs::write(&sweep, "[[network]]\n[[network]]\n").unwrap();
+    let out = train(
+        &["--sweep", sweep.to_str().unwrap(), "--networks", "3"],
+        &dir.join("bad"),
+    );
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--networks"));
+    let _ = std::fs::remove_dir_all(&dir);
+}
