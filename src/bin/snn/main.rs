@@ -8,10 +8,11 @@
 
 mod multi;
 mod plot;
+mod progress;
+mod train;
 
 use anyhow::{bail, Context, Result};
-use clap::{Parser, Subcommand, ValueEnum};
-use indicatif::{ProgressBar, ProgressStyle};
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
 use snn_wgpu::backend::CompetitiveBackend;
 use snn_wgpu::cpu::wta::CpuCompetitive;
 use snn_wgpu::data::mnist::{self, Dataset, Split};
@@ -19,13 +20,10 @@ use snn_wgpu::experiments::diehl_cook::config::{DcConfig, PRESETS};
 use snn_wgpu::experiments::diehl_cook::evaluate::{
     assign_labels, evaluate, Assignments, Evaluation,
 };
-use snn_wgpu::experiments::diehl_cook::io::{
-    load_network, receptive_fields_png, save_network, write_atomic, SavedNetwork,
-};
-use snn_wgpu::experiments::diehl_cook::train::{respond_frozen, train, TrainStats};
+use snn_wgpu::experiments::diehl_cook::io::load_network;
+use snn_wgpu::experiments::diehl_cook::train::respond_frozen;
 use snn_wgpu::gpu::{GpuContext, GpuOptions};
 use snn_wgpu::model::RestMode;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
@@ -71,9 +69,20 @@ struct Common {
     /// Images per frozen batch in labelling and test (parallel).
     #[arg(long, default_value_t = 256, value_parser = at_least_one, allow_negative_numbers = true)]
     batch: usize,
-    /// No progress bars.
+    /// No progress bars or tables; only the final JSON line.
     #[arg(long)]
     quiet: bool,
+    /// Machine-readable output: progress as JSON lines on stdout (about one per second,
+    /// `"event": "progress"`), no bars or tables; the last line is the result.
+    #[arg(long)]
+    json: bool,
+}
+
+impl Common {
+    /// Whether to print human-readable text (tables, notes) on stderr.
+    fn chatty(&self) -> bool {
+        !self.quiet && !self.json
+    }
 }
 
 #[derive(Subcommand)]
@@ -112,6 +121,8 @@ enum Command {
         out: Option<PathBuf>,
         #[command(flatten)]
         multi: multi::MultiArgs,
+        #[command(flatten)]
+        checkpoint: train::CheckpointArgs,
         #[command(flatten)]
         common: Common,
     },
@@ -181,20 +192,8 @@ fn make_backend(kind: BackendArg, cfg: &DcConfig) -> Result<(Box<dyn Competitive
     }
 }
 
-fn bar(len: usize, quiet: bool, what: &str) -> ProgressBar {
-    if quiet {
-        return ProgressBar::hidden();
-    }
-    let pb = ProgressBar::new(len as u64);
-    pb.set_style(
-        ProgressStyle::with_template(
-            "{prefix:>9} [{bar:30}] {pos}/{len} {per_sec} eta {eta} {msg}",
-        )
-        .unwrap_or_else(|_| ProgressStyle::default_bar())
-        .progress_chars("=> "),
-    );
-    pb.set_prefix(what.to_string());
-    pb
+fn bar(len: usize, quiet: bool, what: &str) -> progress::Progress {
+    progress::Progress::new(len, quiet, what)
 }
 
 struct Tested {
@@ -245,7 +244,13 @@ fn label_and_test(
 }
 
 fn main() -> Result<()> {
-    let cli = Cli::parse();
+    let matches = Cli::command().get_matches();
+    let cli = Cli::from_arg_matches(&matches)?;
+    // Which `train` flags were given on the command line (a resume must agree with them).
+    let train_matches = matches.subcommand_matches("train").cloned();
+    if let Command::Train { common, .. } | Command::Evaluate { common, .. } = &cli.command {
+        progress::set_json(common.json);
+    }
     match cli.command {
         Command::Plot(args) => plot::run(args)?,
         Command::Presets { show } => match show {
@@ -284,8 +289,32 @@ fn main() -> Result<()> {
             input_delay_ms,
             out,
             multi,
+            checkpoint,
             common,
         } => {
+            if let Some(dir) = checkpoint.resume_dir() {
+                let given = |id: &str| {
+                    train_matches
+                        .as_ref()
+                        .and_then(|m| m.value_source(id))
+                        .is_some_and(|s| s == clap::parser::ValueSource::CommandLine)
+                };
+                if multi.requested() {
+                    bail!("--resume with --networks/--sweep: only single-network runs checkpoint");
+                }
+                let asked = train::Asked {
+                    preset: given("preset").then(|| preset.clone()),
+                    seed: given("seed").then_some(seed),
+                    epochs,
+                    backend: given("backend").then_some(common.backend),
+                    train_samples,
+                    config_given: config.is_some(),
+                };
+                if lockout_ms.is_some() || input_delay_ms.is_some() || rest.is_some() {
+                    bail!("--lockout-ms/--input-delay-ms/--rest with --resume: the experiment comes from the checkpoint; drop them");
+                }
+                return train::resume(dir, &asked, &checkpoint, &common);
+            }
             let mut cfg = match &config {
                 None => DcConfig::preset(&preset)?,
                 Some(path) => {
@@ -311,7 +340,7 @@ fn main() -> Result<()> {
                 };
             }
             cfg.validate()?;
-            print_warnings(&cfg, common.quiet);
+            print_warnings(&cfg, !common.chatty());
             if let Some(dir) = &out {
                 // Fail now, not after hours of training, if the run cannot be saved there.
                 snn_wgpu::experiments::diehl_cook::io::check_writable_dir(dir)?;
@@ -319,112 +348,7 @@ fn main() -> Result<()> {
             if multi.requested() {
                 return multi::train(&cfg, &multi, train_samples, out, &common);
             }
-            let (train_set, test_set, data_desc) = load_data(common.data.as_deref())?;
-            let n_train = train_samples
-                .unwrap_or(train_set.len())
-                .min(train_set.len());
-            if n_train == 0 {
-                bail!("--train-samples must be at least 1");
-            }
-            let (mut b, adapter) = make_backend(common.backend, &cfg)?;
-            if !common.quiet {
-                eprintln!(
-                    "training {} ({} exc neurons, {} epoch(s) x {} images) on {} [{}], data: {}",
-                    cfg.preset,
-                    cfg.n_exc,
-                    cfg.epochs,
-                    n_train,
-                    b.describe(),
-                    adapter,
-                    data_desc
-                );
-            }
-            let mut key = 0u32;
-            let t0 = Instant::now();
-            let pb = bar(n_train * cfg.epochs as usize, common.quiet, "train");
-            let stats: TrainStats = train(b.as_mut(), &cfg, &train_set, n_train, &mut key, |p| {
-                pb.set_position(p.images_done as u64);
-                if let Some(a) = p.running_accuracy {
-                    pb.set_message(format!(
-                        "acc(last 1000) {:.1}% retries {}",
-                        100.0 * a,
-                        p.retries
-                    ));
-                }
-            })?;
-            pb.finish();
-            let train_seconds = t0.elapsed().as_secs_f64();
-            let tested = label_and_test(
-                b.as_mut(),
-                &cfg,
-                &train_set,
-                &test_set,
-                &common,
-                n_train,
-                &mut key,
-            )?;
-            let weights = b.weights()?;
-            let theta = b.theta()?;
-            let run_dir = out
-                .unwrap_or_else(|| PathBuf::from(format!("runs/{}-seed{}", cfg.preset, cfg.seed)));
-            let config_json = serde_json::to_string_pretty(&cfg)?;
-            let net = SavedNetwork {
-                n_input: 784,
-                n_exc: cfg.n_exc as usize,
-                weights: ndarray::Array2::from_shape_vec((784, cfg.n_exc as usize), weights)?,
-                theta_mv: theta,
-                assignments: tested.assignments.assignment.clone(),
-                config_json,
-            };
-            save_network(&run_dir, &net)
-                .with_context(|| format!("saving the run to {}", run_dir.display()))?;
-            receptive_fields_png(
-                &run_dir.join("receptive_fields.png"),
-                net.weights.view(),
-                Some(&net.assignments),
-            )?;
-            if !common.quiet {
-                eprintln!("{}", tested.eval.all_activity.to_text());
-                eprintln!(
-                    "saved {} (network.npz, config.json, receptive_fields.png)",
-                    run_dir.display()
-                );
-            }
-            let line = serde_json::json!({
-                "command": "train",
-                "preset": cfg.preset,
-                "backend": b.describe(),
-                "adapter": adapter,
-                "seed": cfg.seed,
-                "data": data_desc,
-                "epochs": cfg.epochs,
-                "train_images": stats.images,
-                "retries": stats.retries,
-                "label_images": tested.label_images,
-                "test_images": tested.test_images,
-                "accuracy_all_activity": tested.eval.all_activity.accuracy(),
-                "accuracy_proportion": tested.eval.proportion.accuracy(),
-                "train_seconds": train_seconds,
-                "seconds_per_train_image": train_seconds / stats.images.max(1) as f64,
-                "label_test_seconds": tested.seconds,
-                "learning_curve": stats.learning_curve,
-                "run_dir": run_dir.display().to_string(),
-            });
-            let mut full = line.clone();
-            full["confusion_all_activity"] = serde_json::json!(tested.eval.all_activity.matrix);
-            full["confusion_proportion"] = serde_json::json!(tested.eval.proportion.matrix);
-            full["neurons_per_class"] = serde_json::json!(tested.assignments.neurons_per_class());
-            full["config"] = serde_json::to_value(&cfg)?;
-            let path = run_dir.join("results.json");
-            let text = serde_json::to_string_pretty(&full)?;
-            write_atomic(&path, |f| {
-                f.write_all(text.as_bytes())
-                    .map_err(|source| snn_wgpu::SnnError::Io {
-                        path: path.clone(),
-                        source,
-                    })
-            })?;
-            println!("{line}");
+            train::run(cfg, train_samples, out, &checkpoint, &common)?;
         }
         Command::Evaluate { run, common } => {
             let saved = load_network(&run)?;
@@ -432,7 +356,7 @@ fn main() -> Result<()> {
                 format!("{}: config.json is not a valid run config", run.display())
             })?;
             cfg.validate()?;
-            print_warnings(&cfg, common.quiet);
+            print_warnings(&cfg, !common.chatty());
             let (train_set, test_set, data_desc) = load_data(common.data.as_deref())?;
             let (mut b, adapter) = make_backend(common.backend, &cfg)?;
             b.load(
@@ -452,7 +376,7 @@ fn main() -> Result<()> {
                 train_set.len(),
                 &mut key,
             )?;
-            if !common.quiet {
+            if common.chatty() {
                 eprintln!("{}", tested.eval.all_activity.to_text());
             }
             let line = serde_json::json!({

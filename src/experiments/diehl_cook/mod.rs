@@ -1,4 +1,5 @@
 //! The Diehl & Cook 2015 reproduction: training, label assignment, voting, evaluation.
+pub mod checkpoint;
 pub mod config;
 pub mod evaluate;
 pub mod io;

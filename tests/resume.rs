@@ -1,0 +1,196 @@
+//! Crash-safe training for real: `snn train` is SIGKILLed mid-run (during a checkpoint
+//! write, after the first label window), resumed with `--resume`, killed and resumed again,
+//! and its final network must equal an uninterrupted run's byte for byte. Also: a resume
+//! that contradicts the checkpoint is refused with the reason.
+
+mod common;
+
+use snn_wgpu::experiments::diehl_cook::checkpoint::{load_checkpoint, TEST_DELAY_ENV};
+use snn_wgpu::experiments::diehl_cook::io::load_network;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+fn snn() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_snn"))
+}
+
+fn tmp(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("snn-resume-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    d
+}
+
+fn run_ok(cmd: &mut Command) -> serde_json::Value {
+    let out = cmd.output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    let line = text.lines().rev().find(|l| l.starts_with('{')).unwrap();
+    serde_json::from_str(line).unwrap()
+}
+
+fn temp_file_in(dir: &Path) -> bool {
+    std::fs::read_dir(dir).is_ok_and(|it| {
+        it.flatten()
+            .any(|e| e.file_name().to_string_lossy().contains(".tmp."))
+    })
+}
+
+/// Waits until `dir`'s checkpoint is at `min_images` or more and a checkpoint write is in
+/// progress (its temporary file exists), then SIGKILLs `child`.
+fn kill_during_a_write(mut child: Child, dir: &Path, min_images: usize) -> usize {
+    let t0 = Instant::now();
+    loop {
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "the run finished before it could be killed"
+        );
+        assert!(t0.elapsed() < Duration::from_secs(300), "timed out");
+        let at = load_checkpoint(dir).map_or(0, |c| c.train.stats.images);
+        if at >= min_images && temp_file_in(dir) {
+            child.kill().unwrap(); // SIGKILL on Unix
+            child.wait().unwrap();
+            return at;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+fn same_network(a: &Path, b: &Path) {
+    let (x, y) = (load_network(a).unwrap(), load_network(b).unwrap());
+    let bits = |v: &[f32]| v.iter().map(|f| f.to_bits()).collect::<Vec<_>>();
+    assert_eq!(
+        bits(x.weights.as_slice().unwrap()),
+        bits(y.weights.as_slice().unwrap()),
+        "weights differ"
+    );
+    assert_eq!(bits(&x.theta_mv), bits(&y.theta_mv), "theta differs");
+    assert_eq!(x.assignments, y.assignments, "assignments differ");
+}
+
+fn train_args(cmd: &mut Command, backend: &str, samples: &str, dir: &Path) {
+    cmd.args([
+        "train",
+        "--backend",
+        backend,
+        "--train-samples",
+        samples,
+        "--label-samples",
+        "100",
+        "--test-samples",
+        "50",
+        "--seed",
+        "7",
+        "--quiet",
+    ])
+    .arg("--out")
+    .arg(dir);
+}
+
+fn kill_resume_kill_resume(backend: &str, samples: &str, every: &str, kill_at: [usize; 2]) {
+    let straight = tmp(&format!("{backend}-straight"));
+    let mut cmd = snn();
+    train_args(&mut cmd, backend, samples, &straight);
+    let want = run_ok(cmd.args(["--checkpoint-every", "0"]));
+
+    let dir = tmp(&format!("{backend}-killed"));
+    let mut cmd = snn();
+    train_args(&mut cmd, backend, samples, &dir);
+    cmd.args(["--checkpoint-every", every])
+        .env(TEST_DELAY_ENV, "150")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    let at1 = kill_during_a_write(cmd.spawn().unwrap(), &dir, kill_at[0]);
+
+    // The killed write left a temporary file; the last checkpoint is whole.
+    assert!(temp_file_in(&dir));
+    let mut cmd = snn();
+    cmd.args(["train", "--quiet", "--checkpoint-every", every])
+        .arg("--resume")
+        .arg(&dir)
+        .env(TEST_DELAY_ENV, "150")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    let at2 = kill_during_a_write(cmd.spawn().unwrap(), &dir, kill_at[1].max(at1 + 1));
+    assert!(at2 > at1, "the resumed run made progress ({at1} -> {at2})");
+
+    let got = run_ok(snn().args(["train", "--quiet", "--resume"]).arg(&dir));
+    assert_eq!(got["resumed_from_image"], serde_json::json!(at2));
+    same_network(&straight, &dir);
+    for k in [
+        "accuracy_all_activity",
+        "accuracy_proportion",
+        "retries",
+        "train_images",
+        "learning_curve",
+    ] {
+        assert_eq!(got[k], want[k], "{k}");
+    }
+    let left: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.contains(".tmp."))
+        .collect();
+    assert!(left.is_empty(), "stale temporary files left: {left:?}");
+    let _ = std::fs::remove_dir_all(&straight);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn cpu_sigkill_mid_checkpoint_then_resume_is_bit_identical() {
+    // 1200 images: the running-accuracy window (1000) fills, so the checkpoint carries
+    // assignments and hits; the second kill comes after it.
+    kill_resume_kill_resume("cpu", "1200", "100", [300, 1000]);
+}
+
+#[test]
+fn gpu_sigkill_mid_checkpoint_then_resume_is_bit_identical() {
+    if common::gpu().is_none() {
+        return;
+    }
+    kill_resume_kill_resume("gpu", "40", "8", [8, 16]);
+}
+
+#[test]
+fn a_resume_that_contradicts_the_checkpoint_is_refused() {
+    let dir = tmp("contradict");
+    let mut cmd = snn();
+    train_args(&mut cmd, "cpu", "20", &dir);
+    run_ok(cmd.args(["--checkpoint-every", "10"]));
+    let err = |args: &[&str]| {
+        let out = snn()
+            .args(["train", "--quiet", "--resume"])
+            .arg(&dir)
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(!out.status.success(), "{args:?} was accepted");
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    };
+    let e = err(&["--preset", "dc400"]);
+    assert!(
+        e.contains("--preset") && e.contains("dc400") && e.contains("dc100"),
+        "{e}"
+    );
+    let e = err(&["--seed", "8"]);
+    assert!(e.contains("--seed") && e.contains('7'), "{e}");
+    let e = err(&["--backend", "gpu"]);
+    assert!(e.contains("--backend cpu"), "{e}");
+    let e = err(&["--data", "/nonexistent-mnist"]);
+    assert!(e.contains("/nonexistent-mnist"), "{e}");
+    // Training afresh into a directory that holds a run is refused too.
+    let mut cmd = snn();
+    train_args(&mut cmd, "cpu", "20", &dir);
+    let out = cmd.output().unwrap();
+    let e = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success() && e.contains("--resume") && e.contains("--overwrite"),
+        "{e}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
