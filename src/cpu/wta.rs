@@ -5,14 +5,16 @@
 //! that spiked, and touches a weight column only when its excitatory neuron spiked. Frozen
 //! batches run in parallel with rayon, one network copy per worker.
 
-use super::neuron::{adapt, clamp_refractory, cond_lif_charge, fire, reset, NeuronState};
+use super::neuron::{
+    adapt, clamp_refractory, cond_lif_charge, fire, if_charge, lif_charge, reset, NeuronState,
+};
 use super::stdp::{on_post, on_pre, StdpConsts};
 use crate::backend::{CompetitiveBackend, Snapshot};
 use crate::encode::rng::{probability_threshold, rng_u32};
 use crate::error::{Result, SnnError};
 use crate::model::stdp::DerivedStdp;
 use crate::model::synapse::normalize_columns;
-use crate::model::wta::{decay_table, presentation_seed};
+use crate::model::wta::{decay_table, presentation_seed, ChargeModel, Wiring};
 use crate::model::{CompetitiveSpec, DerivedNeuron, NeuronKind, PresentOptions, RestMode};
 use rayon::prelude::*;
 
@@ -38,6 +40,8 @@ pub(crate) struct Consts {
     pub seed: u32,
     /// Input delays, when on.
     pub delays: Option<Delays>,
+    /// Charge models and projection targets.
+    pub wiring: Wiring,
 }
 
 /// Per-synapse input delays, bucketed for event-driven delivery: `items[offsets[j·S + L] ..
@@ -81,8 +85,10 @@ impl Delays {
 
 impl Consts {
     pub fn new(spec: &CompetitiveSpec) -> Self {
+        // The rest state's v: the resting potential; IF has none, so its initial v.
         let rest = |m: &crate::model::NeuronModel| match &m.kind {
             NeuronKind::CondLif(p) => p.v_rest_mv,
+            NeuronKind::Lif(p) => p.v_rest_mv,
             _ => m.v_init_mv,
         };
         let mut exc = spec.exc.derive(spec.dt_ms);
@@ -113,6 +119,8 @@ impl Consts {
             delays: crate::model::wta::input_delays(spec).map(|(d, slots)| {
                 Delays::new(d, slots, spec.n_input as usize, spec.n_exc as usize)
             }),
+
+            wiring: spec.wiring(),
         }
     }
 
@@ -434,72 +442,22 @@ pub(crate) fn step(
             }
         }
     }
-    // 3. excitatory stages, lateral inhibition from the inhibitory spikes of t − 1. Every
-    // array is resliced to n first so that the loop has no bounds checks and vectorises.
-    {
-        let (v, ge, gi, rf) = (
-            &mut st.exc.v[..n],
-            &mut st.exc.ge[..n],
-            &mut st.exc.gi[..n],
-            &mut st.exc.refrac[..n],
-        );
-        let (th, x, inh_prev, spiked) = (
-            &mut theta[..n],
-            &st.x_e[..n],
-            &st.inh_prev[..n],
-            &mut st.exc_spiked[..n],
-        );
-        for i in 0..n {
-            let mut s = NeuronState {
-                v: v[i],
-                theta: th[i],
-                refrac: rf[i],
-                ge: ge[i],
-                gi: gi[i],
-                custom: [0.0; 8],
-            };
-            s.gi += c.w_ie * (inh_prev_count - inh_prev[i] as u32) as f32;
-            // Both populations are conductance LIF (CompetitiveSpec::validate): `charge` of
-            // the stage order, without the per-neuron model dispatch.
-            s = clamp_refractory(&s, cond_lif_charge(s, x[i], &c.exc), &c.exc);
-            let spike = fire(s, &c.exc);
-            s = reset(s, spike, &c.exc);
-            if learn {
-                s = adapt(s, spike, &c.exc);
-            }
-            (v[i], ge[i], gi[i], rf[i], th[i]) = (s.v, s.ge, s.gi, s.refrac, s.theta);
-            spiked[i] = spike;
+    // 3.–4. route each sum by its target, then the stages of both populations. The model is
+    // matched once here; the stage functions are inlined with it as a constant, so each loop
+    // is specialised to one charge and still vectorises.
+    let route = c.wiring;
+    match route.exc {
+        ChargeModel::If => exc_stages(c, theta, st, inh_prev_count, learn, ChargeModel::If),
+        ChargeModel::Lif => exc_stages(c, theta, st, inh_prev_count, learn, ChargeModel::Lif),
+        ChargeModel::CondLif => {
+            exc_stages(c, theta, st, inh_prev_count, learn, ChargeModel::CondLif)
         }
     }
-    // Inhibitory stages, driven one-to-one by the excitatory spikes of t − 1.
-    let mut inh_count = 0;
-    {
-        let (v, ge, gi, rf) = (
-            &mut st.inh.v[..n],
-            &mut st.inh.ge[..n],
-            &mut st.inh.gi[..n],
-            &mut st.inh.refrac[..n],
-        );
-        let (exc_prev, spiked) = (&st.exc_prev[..n], &mut st.inh_spiked[..n]);
-        for i in 0..n {
-            let x = if exc_prev[i] { c.w_ei } else { 0.0 };
-            let s0 = NeuronState {
-                v: v[i],
-                theta: 0.0,
-                refrac: rf[i],
-                ge: ge[i],
-                gi: gi[i],
-                custom: [0.0; 8],
-            };
-            let mut s = clamp_refractory(&s0, cond_lif_charge(s0, x, &c.inh), &c.inh);
-            let spike = fire(s, &c.inh);
-            s = reset(s, spike, &c.inh);
-            (v[i], ge[i], gi[i], rf[i]) = (s.v, s.ge, s.gi, s.refrac);
-            spiked[i] = spike;
-            inh_count += spike as u32;
-        }
-    }
-    st.inh_count = inh_count;
+    st.inh_count = match route.inh {
+        ChargeModel::If => inh_stages(c, st, ChargeModel::If),
+        ChargeModel::Lif => inh_stages(c, st, ChargeModel::Lif),
+        ChargeModel::CondLif => inh_stages(c, st, ChargeModel::CondLif),
+    };
     if let Some(counts) = counts {
         for (k, &sp) in counts.iter_mut().zip(&st.exc_spiked) {
             *k += sp as u32;
@@ -567,6 +525,129 @@ pub(crate) fn step(
         }
     }
     st.clock = st.clock.wrapping_add(1);
+}
+
+/// The charge stage of a competitive-layer population, `pop_charge` in
+/// `shaders/network/wta_common.wgsl`: the model's charge with `x_g` as its conductance
+/// input (into `ge`) and `x_v` as the membrane jump (mV), then the refractory clamp. IF and
+/// LIF take `x_v` as their input; conductance LIF takes `x_g`, then `v += x_v` (see
+/// `model::synapse::Target` for where this sits in the step).
+#[inline(always)]
+pub(crate) fn pop_charge(
+    s: NeuronState,
+    x_g: f32,
+    x_v: f32,
+    model: ChargeModel,
+    p: &DerivedNeuron,
+) -> NeuronState {
+    let o = match model {
+        ChargeModel::If => if_charge(s, x_v, p),
+        ChargeModel::Lif => lif_charge(s, x_v, p),
+        ChargeModel::CondLif => {
+            let mut o = cond_lif_charge(s, x_g, p);
+            o.v += x_v;
+            o
+        }
+    };
+    clamp_refractory(&s, o, p)
+}
+
+/// Step 3–4 for the excitatory population: input `x_e` and the lateral inhibition from the
+/// inhibitory spikes of t − 1 routed by their targets, then charge → fire → reset → adapt.
+/// Every array is resliced to n first so that the loop has no bounds checks and vectorises.
+// Neuron i indexes several parallel arrays, as in the kernel: index loops read clearer.
+#[inline(always)]
+#[allow(clippy::needless_range_loop)]
+fn exc_stages(
+    c: &Consts,
+    theta: &mut [f32],
+    st: &mut NetState,
+    inh_prev_count: u32,
+    learn: bool,
+    model: ChargeModel,
+) {
+    let n = c.n;
+    let route = c.wiring;
+    let (v, ge, gi, rf) = (
+        &mut st.exc.v[..n],
+        &mut st.exc.ge[..n],
+        &mut st.exc.gi[..n],
+        &mut st.exc.refrac[..n],
+    );
+    let (th, x, inh_prev, spiked) = (
+        &mut theta[..n],
+        &st.x_e[..n],
+        &st.inh_prev[..n],
+        &mut st.exc_spiked[..n],
+    );
+    for i in 0..n {
+        let mut s = NeuronState {
+            v: v[i],
+            theta: th[i],
+            refrac: rf[i],
+            ge: ge[i],
+            gi: gi[i],
+            custom: [0.0; 8],
+        };
+        let lateral = c.w_ie * (inh_prev_count - inh_prev[i] as u32) as f32;
+        let (x_g, mut x_v) = if route.input_to_v {
+            (0.0, x[i])
+        } else {
+            (x[i], 0.0)
+        };
+        if route.inh_to_exc_to_v {
+            x_v -= lateral;
+        } else {
+            s.gi += lateral;
+        }
+        s = pop_charge(s, x_g, x_v, model, &c.exc);
+        let spike = fire(s, &c.exc);
+        s = reset(s, spike, &c.exc);
+        if learn {
+            s = adapt(s, spike, &c.exc);
+        }
+        (v[i], ge[i], gi[i], rf[i], th[i]) = (s.v, s.ge, s.gi, s.refrac, s.theta);
+        spiked[i] = spike;
+    }
+}
+
+/// Step 3–4 for the inhibitory population, driven one-to-one by the excitatory spikes of
+/// t − 1: charge → fire → reset. Returns the number of inhibitory spikes.
+#[inline(always)]
+#[allow(clippy::needless_range_loop)]
+fn inh_stages(c: &Consts, st: &mut NetState, model: ChargeModel) -> u32 {
+    let n = c.n;
+    let (v, ge, gi, rf) = (
+        &mut st.inh.v[..n],
+        &mut st.inh.ge[..n],
+        &mut st.inh.gi[..n],
+        &mut st.inh.refrac[..n],
+    );
+    let (exc_prev, spiked) = (&st.exc_prev[..n], &mut st.inh_spiked[..n]);
+    let mut inh_count = 0;
+    for i in 0..n {
+        let x = if exc_prev[i] { c.w_ei } else { 0.0 };
+        let (x_g, x_v) = if c.wiring.exc_to_inh_to_v {
+            (0.0, x)
+        } else {
+            (x, 0.0)
+        };
+        let s0 = NeuronState {
+            v: v[i],
+            theta: 0.0,
+            refrac: rf[i],
+            ge: ge[i],
+            gi: gi[i],
+            custom: [0.0; 8],
+        };
+        let mut s = pop_charge(s0, x_g, x_v, model, &c.inh);
+        let spike = fire(s, &c.inh);
+        s = reset(s, spike, &c.inh);
+        (v[i], ge[i], gi[i], rf[i]) = (s.v, s.ge, s.gi, s.refrac);
+        spiked[i] = spike;
+        inh_count += spike as u32;
+    }
+    inh_count
 }
 
 /// One whole presentation: normalise (learning), `steps_on` steps with input, then the rest.

@@ -18,5 +18,5 @@ pub use neuron::{
     NeuronModel, ResetMode, ThetaParams,
 };
 pub use stdp::{StdpParams, StdpRule};
-pub use synapse::{Connectivity, Projection, Target, WeightInit};
+pub use synapse::{Connectivity, Projection, Sign, Target, WeightInit};
 pub use wta::{CompetitiveSpec, PresentOptions, RestMode};

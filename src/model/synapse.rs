@@ -1,4 +1,4 @@
-//! Projections between populations: connectivity, target conductance, sign and bounds,
+//! Projections between populations: connectivity, target (conductance or membrane), sign and bounds,
 //! initial weights, and column normalisation.
 //!
 //! Plain data read by the network backends (`cpu::wta`, `gpu::wta`). Weights of a dense
@@ -9,9 +9,28 @@
 use crate::encode::rng::rng_u32;
 use crate::error::{Result, SnnError};
 
-/// Which postsynaptic variable a projection drives. Weights are non-negative magnitudes: the
-/// sign comes from the target (`Ge` excites toward E_exc, `Gi` inhibits toward E_inh), so an
-/// excitatory synapse can never turn inhibitory or the reverse.
+/// Which postsynaptic variable a projection drives, and so its sign.
+///
+/// Weights are non-negative magnitudes: the sign comes from the target, so an excitatory
+/// synapse can never turn inhibitory or the reverse.
+///
+/// | target | serde | a spike of weight `w` | sign | needs |
+/// |---|---|---|---|---|
+/// | `Ge` | `"ge"` | `ge += w` (pulls `v` toward E_exc) | excitatory | conductance LIF |
+/// | `Gi` | `"gi"` | `gi += w` (pulls `v` toward E_inh) | inhibitory | conductance LIF |
+/// | `Membrane { sign: Excitatory }` | `{"membrane": {"sign": "excitatory"}}` (or `"v"`) | `v += w` mV | excitatory | any model |
+/// | `Membrane { sign: Inhibitory }` | `{"membrane": {"sign": "inhibitory"}}` (or `"v"`) | `v −= w` mV | inhibitory | any model |
+///
+/// A membrane target is current-based input, as BindsNET's `DiehlAndCook2015` (IF/LIF
+/// nodes, weights added to `v`): the weight is a voltage jump in mV. The jumps arriving at a
+/// neuron in step `t` (input spikes drawn at `t`, or reaching it at `t` through an input
+/// delay; lateral spikes of step `t − 1`) are summed, inhibitory ones subtracted, and the sum
+/// `x_v` is added to `v` **in the charge stage of step `t`, after the model's own update and
+/// before fire**: IF `v ← v + x_v`, LIF `v ← v_rest + (v − v_rest)·e^(−dt/τ_m) + x_v`,
+/// conductance LIF `v ← v + dv + x_v` (`dv` the conductance Euler step). Like all of charge
+/// it is subject to the refractory clamp: a jump reaching a refractory neuron is lost. The
+/// same on the CPU (`cpu::wta::step`) and on the GPU (`pop_charge` in
+/// `shaders/network/wta_common.wgsl`), both schedules.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Target {
@@ -19,6 +38,63 @@ pub enum Target {
     Ge,
     /// Inhibitory conductance `gi`.
     Gi,
+    /// The membrane potential `v` itself: the weight is a jump of `w` mV, added or
+    /// subtracted as `sign` says.
+    #[serde(alias = "v")]
+    Membrane {
+        /// Whether a spike raises (`Excitatory`) or lowers (`Inhibitory`) `v`.
+        sign: Sign,
+    },
+}
+
+/// The sign of a projection: fixed by its [`Target`], never by its weights.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Sign {
+    /// Spikes raise `v` (or `ge`).
+    Excitatory,
+    /// Spikes lower `v` (or raise `gi`).
+    Inhibitory,
+}
+
+impl Target {
+    /// An excitatory membrane target: `v += w`.
+    pub const MEMBRANE_EXC: Target = Target::Membrane {
+        sign: Sign::Excitatory,
+    };
+    /// An inhibitory membrane target: `v −= w`.
+    pub const MEMBRANE_INH: Target = Target::Membrane {
+        sign: Sign::Inhibitory,
+    };
+
+    /// The sign this target gives a projection.
+    pub fn sign(self) -> Sign {
+        match self {
+            Target::Ge => Sign::Excitatory,
+            Target::Gi => Sign::Inhibitory,
+            Target::Membrane { sign } => sign,
+        }
+    }
+
+    /// Whether the target is a conductance (`ge`/`gi`), which only conductance models have.
+    pub fn is_conductance(self) -> bool {
+        matches!(self, Target::Ge | Target::Gi)
+    }
+}
+
+impl std::fmt::Display for Target {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Target::Ge => "ge",
+            Target::Gi => "gi",
+            Target::Membrane {
+                sign: Sign::Excitatory,
+            } => "membrane (excitatory)",
+            Target::Membrane {
+                sign: Sign::Inhibitory,
+            } => "membrane (inhibitory)",
+        })
+    }
 }
 
 /// Who connects to whom.
@@ -88,7 +164,8 @@ impl Projection {
             return Err(SnnError::invalid(
                 format!("{field}.w_min"),
                 self.w_min,
-                "a finite bound >= 0 (weights are magnitudes; choose target gi for inhibition)",
+                "a finite bound >= 0 (weights are magnitudes; choose an inhibitory target, gi or \
+                 membrane with sign inhibitory, for inhibition)",
             ));
         }
         if !(self.w_max >= self.w_min) || !self.w_max.is_finite() {

@@ -11,11 +11,18 @@
 //! 1. input spikes of step `t` are drawn: input `j` spikes when
 //!    `rng_u32(key_seed, t, j) < thr_j`, `thr_j = rate_j·dt/1000·2³²`;
 //! 2. **propagate**: `x_e[i] = Σ_{j spiked, ascending} w[j][i]` (event-driven: only rows of
-//!    inputs that spiked are read); excitatory `gi += w_ie·(inhibitory spikes at t−1 except
+//!    inputs that spiked are read); lateral `l_e[i] = w_ie·(inhibitory spikes at t−1 except
 //!    i's partner)`; inhibitory `x_i[i] = w_ei·[exc i spiked at t−1]`;
-//! 3. excitatory stages charge(x_e) → fire → reset → adapt(θ⁺ only, when learning);
-//!    inhibitory stages charge(x_i) → fire → reset;
-//! 4. **plasticity** (learning only): decay `post1`, `post2`; on each input spike
+//! 3. **route** each sum by its projection's [`Target`]: a conductance target gives the
+//!    charge input `x_g` (`ge`, the input and exc→inh projections) or is added to `gi` now
+//!    (`gi += l_e`, inh→exc); a membrane target goes into the voltage jump
+//!    `x_v = (+x_e or 0) − l_e` (excitatory) or `x_v = +x_i` (inhibitory), in this order;
+//! 4. excitatory stages charge(x_g, x_v) → fire → reset → adapt(θ⁺ only, when learning);
+//!    inhibitory stages charge(x_g, x_v) → fire → reset. Charge is the population model's
+//!    (IF, LIF or conductance LIF, `cpu::neuron` / `shaders/neuron/*.wgsl`): `x_g` enters
+//!    `ge` inside the conductance charge, and `x_v` is added to `v` after the model's own
+//!    update, before the refractory clamp and fire (see [`Target`]);
+//! 5. **plasticity** (learning only): decay `post1`, `post2`; on each input spike
 //!    (ascending `j`) the depression of row `j`, then `pre_j = 1`; on each excitatory spike
 //!    (ascending `i`) the potentiation of column `i`, then `post1_i = post2_i = 1`.
 //!
@@ -27,10 +34,29 @@
 
 use super::neuron::{NeuronKind, NeuronModel};
 use super::stdp::StdpParams;
-use super::synapse::{Connectivity, Projection, Target, WeightInit};
+use super::synapse::{Connectivity, Projection, Sign, Target, WeightInit};
 use crate::error::{Result, SnnError};
 
 /// A competitive (winner-take-all) excitatory/inhibitory layer.
+///
+/// # Projections and neuron models
+///
+/// Each of the three projections has a fixed role, and the role fixes its sign; its
+/// [`Target`] chooses how it acts on the population it reaches:
+///
+/// | projection | connectivity | sign | targets | reaches |
+/// |---|---|---|---|---|
+/// | `input` | dense, plastic | excitatory | `Ge`, `Membrane { sign: Excitatory }` | `exc` |
+/// | `exc_to_inh` | one-to-one | excitatory | `Ge`, `Membrane { sign: Excitatory }` | `inh` |
+/// | `inh_to_exc` | all-but-self | inhibitory | `Gi`, `Membrane { sign: Inhibitory }` | `exc` |
+///
+/// Each population is IF, LIF or conductance LIF ([`NeuronKind::If`], [`NeuronKind::Lif`],
+/// [`NeuronKind::CondLif`]; custom models are refused). A conductance target needs a
+/// conductance LIF population; a membrane target works with every model (a voltage jump in
+/// mV, see [`Target`]). Diehl & Cook 2015 is conductance LIF throughout, with `Ge`, `Ge`,
+/// `Gi`; BindsNET's `DiehlAndCook2015` is current-based: LIF excitatory and IF inhibitory
+/// neurons, every projection on the membrane. [`Self::validate`] names the projection and
+/// the model of a combination that does not fit.
 #[derive(Debug, Clone)]
 pub struct CompetitiveSpec {
     /// Number of inputs (784 for MNIST).
@@ -39,17 +65,17 @@ pub struct CompetitiveSpec {
     pub n_exc: u32,
     /// Time step (ms).
     pub dt_ms: f32,
-    /// Excitatory neuron model (conductance LIF, usually with θ).
+    /// Excitatory neuron model (IF, LIF or conductance LIF, usually with θ).
     pub exc: NeuronModel,
-    /// Inhibitory neuron model (conductance LIF).
+    /// Inhibitory neuron model (IF, LIF or conductance LIF).
     pub inh: NeuronModel,
-    /// Input → excitatory: dense, target `ge`.
+    /// Input → excitatory: dense, target `ge` or the membrane (excitatory).
     pub input: Projection,
     /// STDP on the input projection (`None`: fixed weights).
     pub stdp: Option<StdpParams>,
-    /// Excitatory → inhibitory: one-to-one, target `ge`.
+    /// Excitatory → inhibitory: one-to-one, target `ge` or the membrane (excitatory).
     pub exc_to_inh: Projection,
-    /// Inhibitory → excitatory: all-but-self, target `gi`.
+    /// Inhibitory → excitatory: all-but-self, target `gi` or the membrane (inhibitory).
     pub inh_to_exc: Projection,
     /// Column-sum target of the input weights, applied before each learning presentation.
     pub norm_target: Option<f32>,
@@ -62,7 +88,10 @@ pub struct CompetitiveSpec {
 }
 
 impl CompetitiveSpec {
-    /// Checks sizes, models, projections and STDP, naming the first bad field.
+    /// Checks sizes, models, projections and STDP, naming the first bad field: a custom
+    /// model, a projection with the wrong connectivity or sign, or a conductance target
+    /// (`ge`/`gi`) on a population without conductances (IF, LIF) are errors naming the
+    /// projection and the model.
     ///
     /// # Errors
     /// [`SnnError::InvalidParam`].
@@ -89,39 +118,61 @@ impl CompetitiveSpec {
             ));
         }
         for (field, m) in [("exc", &self.exc), ("inh", &self.inh)] {
-            if !matches!(m.kind, NeuronKind::CondLif(_)) {
+            if let NeuronKind::Custom(_) = m.kind {
                 return Err(SnnError::invalid(
                     format!("{field}.kind"),
-                    format!("{:?}", m.kind).split('(').next().unwrap_or("?"),
-                    "conductance LIF (CondLif): the projections target ge/gi",
+                    model_name(m),
+                    "IF, LIF or conductance LIF (CondLif): the competitive layer routes each \
+                     projection into ge, gi or v by its target, which a custom model's single \
+                     input cannot take",
                 ));
             }
             m.validate(self.dt_ms).map_err(|e| e.in_field(field))?;
         }
-        let expect = |field: &str, p: &Projection, c: Connectivity, t: Target| -> Result<()> {
+        for (field, p, conn, sign, pop) in self.projections() {
             p.validate(field)?;
-            if p.connectivity != c || p.target != t {
+            if p.connectivity != conn {
                 return Err(SnnError::invalid(
-                    field,
-                    format!("{:?} onto {:?}", p.connectivity, p.target),
-                    format!("{c:?} onto {t:?} (the competitive layer's wiring)"),
+                    format!("{field}.connectivity"),
+                    format!("{:?}", p.connectivity),
+                    format!("{conn:?} (the competitive layer's wiring)"),
                 ));
             }
-            Ok(())
-        };
-        expect("input", &self.input, Connectivity::Dense, Target::Ge)?;
-        expect(
-            "exc_to_inh",
-            &self.exc_to_inh,
-            Connectivity::OneToOne,
-            Target::Ge,
-        )?;
-        expect(
-            "inh_to_exc",
-            &self.inh_to_exc,
-            Connectivity::AllButSelf,
-            Target::Gi,
-        )?;
+            let (conductance, membrane) = match sign {
+                Sign::Excitatory => (Target::Ge, Target::MEMBRANE_EXC),
+                Sign::Inhibitory => (Target::Gi, Target::MEMBRANE_INH),
+            };
+            if p.target.sign() != sign {
+                return Err(SnnError::invalid(
+                    format!("{field}.target"),
+                    p.target,
+                    format!(
+                        "{conductance} or {membrane}: {field} is {} in the competitive layer, \
+                         and the target fixes the sign (weights are magnitudes >= 0)",
+                        match sign {
+                            Sign::Excitatory => "excitatory",
+                            Sign::Inhibitory => "inhibitory",
+                        }
+                    ),
+                ));
+            }
+            let post = match pop {
+                "exc" => &self.exc,
+                _ => &self.inh,
+            };
+            if p.target.is_conductance() && !matches!(post.kind, NeuronKind::CondLif(_)) {
+                return Err(SnnError::invalid(
+                    format!("{field}.target"),
+                    p.target,
+                    format!(
+                        "{membrane}: {field} reaches the `{pop}` population, whose model is \
+                         {} and has no conductances (ge/gi exist only in conductance LIF, \
+                         CondLif); target the membrane or make `{pop}` conductance LIF",
+                        model_name(post)
+                    ),
+                ));
+            }
+        }
         for (field, p) in [
             ("exc_to_inh", &self.exc_to_inh),
             ("inh_to_exc", &self.inh_to_exc),
@@ -178,6 +229,51 @@ impl CompetitiveSpec {
         out
     }
 
+    /// The three projections as (field, projection, connectivity, sign, population reached).
+    fn projections(&self) -> [(&'static str, &Projection, Connectivity, Sign, &'static str); 3] {
+        [
+            (
+                "input",
+                &self.input,
+                Connectivity::Dense,
+                Sign::Excitatory,
+                "exc",
+            ),
+            (
+                "exc_to_inh",
+                &self.exc_to_inh,
+                Connectivity::OneToOne,
+                Sign::Excitatory,
+                "inh",
+            ),
+            (
+                "inh_to_exc",
+                &self.inh_to_exc,
+                Connectivity::AllButSelf,
+                Sign::Inhibitory,
+                "exc",
+            ),
+        ]
+    }
+
+    /// Where the projections of this (validated) spec land, for the backends.
+    pub(crate) fn wiring(&self) -> Wiring {
+        let charge = |m: &NeuronModel| match m.kind {
+            NeuronKind::If => ChargeModel::If,
+            NeuronKind::Lif(_) => ChargeModel::Lif,
+            // Custom models are refused by `validate`.
+            NeuronKind::CondLif(_) | NeuronKind::Custom(_) => ChargeModel::CondLif,
+        };
+        let on_v = |p: &Projection| matches!(p.target, Target::Membrane { .. });
+        Wiring {
+            exc: charge(&self.exc),
+            inh: charge(&self.inh),
+            input_to_v: on_v(&self.input),
+            exc_to_inh_to_v: on_v(&self.exc_to_inh),
+            inh_to_exc_to_v: on_v(&self.inh_to_exc),
+        }
+    }
+
     /// The fixed weights (exc→inh, inh→exc); `validate` ensures both are constant.
     pub fn lateral_weights(&self) -> (f32, f32) {
         let w = |p: &Projection| match p.init {
@@ -185,6 +281,39 @@ impl CompetitiveSpec {
             WeightInit::ScaledUniform { .. } => 0.0,
         };
         (w(&self.exc_to_inh), w(&self.inh_to_exc))
+    }
+}
+
+/// A population's charge stage in the competitive layer. The discriminants are the WGSL
+/// constants `MODEL_IF`, `MODEL_LIF`, `MODEL_COND_LIF` of `shaders/network/wta_common.wgsl`,
+/// which the `EXC_MODEL` / `INH_MODEL` overrides take.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ChargeModel {
+    If = 0,
+    Lif = 1,
+    CondLif = 2,
+}
+
+/// How a validated [`CompetitiveSpec`]'s projections reach its populations: the charge model
+/// of each population, and which projections target the membrane (the others target their
+/// role's conductance: `ge` for the excitatory ones, `gi` for `inh_to_exc`). The CPU reads it
+/// in `cpu::wta::step`; the GPU gets it as pipeline overrides (`gpu::wta::pipelines`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Wiring {
+    pub exc: ChargeModel,
+    pub inh: ChargeModel,
+    pub input_to_v: bool,
+    pub exc_to_inh_to_v: bool,
+    pub inh_to_exc_to_v: bool,
+}
+
+/// A neuron model's name for messages: IF, LIF, conductance LIF, or custom and its name.
+fn model_name(m: &NeuronModel) -> String {
+    match &m.kind {
+        NeuronKind::If => "IF".into(),
+        NeuronKind::Lif(_) => "LIF".into(),
+        NeuronKind::CondLif(_) => "conductance LIF".into(),
+        NeuronKind::Custom(c) => format!("custom `{}`", c.name),
     }
 }
 
