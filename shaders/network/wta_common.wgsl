@@ -99,6 +99,18 @@ const OVERFLOW_MARK: u32 = 64000u;
 // Input spike history ring, per network and slot: [count, j0, j1, ...] (n_in + 1 words).
 @group(0) @binding(21) var<storage, read_write> hist: array<u32>;
 
+// The charge model of each population and the projections that target the membrane
+// (model::wta::Wiring, set by gpu::wta::pipelines; the defaults are Diehl & Cook's:
+// conductance LIF throughout, input and exc->inh into ge, inh->exc into gi).
+const MODEL_IF: u32 = 0u;
+const MODEL_LIF: u32 = 1u;
+const MODEL_COND_LIF: u32 = 2u;
+override EXC_MODEL: u32 = MODEL_COND_LIF;
+override INH_MODEL: u32 = MODEL_COND_LIF;
+override INPUT_TO_V: bool = false;
+override EXC_TO_INH_TO_V: bool = false;
+override INH_TO_EXC_TO_V: bool = false;
+
 // Whether every slot has its own weights, θ, input delays and per-synapse traces
 // (gpu::wta_multi: slot b's start at w_base(b) and theta_base(b)), or all slots use slot
 // 0's (gpu::wta: the frozen copies of a batch share the learning network's).
@@ -157,6 +169,23 @@ fn propagate(b: u32, i: u32, clock: u32) -> f32 {
     return x;
 }
 
+// The charge stage of a population: the model's charge (neuron/if.wgsl, lif.wgsl,
+// cond_lif.wgsl) with x_g as its conductance input (into ge) and x_v as the membrane jump
+// (mV), then the refractory clamp. IF and LIF take x_v as their input; conductance LIF takes
+// x_g, then v += x_v. CPU twin: cpu::wta::pop_charge.
+fn pop_charge(s: NeuronState, x_g: f32, x_v: f32, model: u32, p: NeuronParams) -> NeuronState {
+    var o: NeuronState;
+    if (model == MODEL_IF) {
+        o = if_charge(s, x_v, p);
+    } else if (model == MODEL_LIF) {
+        o = lif_charge(s, x_v, p);
+    } else {
+        o = cond_lif_charge(s, x_g, p);
+        o.v = o.v + x_v;
+    }
+    return clamp_refractory(s, o, p);
+}
+
 // 3. the neuron stages of excitatory neuron i and its inhibitory partner, the spike flags,
 // the counts, and (learning) the post-trace decay. Returns the flags (bit 0 exc, bit 1 inh).
 fn neuron_step(b: u32, i: u32, t: u32, clock: u32, inh_prev_count: u32) -> u32 {
@@ -167,8 +196,21 @@ fn neuron_step(b: u32, i: u32, t: u32, clock: u32, inh_prev_count: u32) -> u32 {
     let inh_prev_i = (flags & 2u) != 0u;
     let th = theta_base(b) + i;
     var e = NeuronState(v_e[g], theta[th], refrac_e[g], ge_e[g], gi_e[g]);
-    e.gi = e.gi + wp.w_ie * f32(inh_prev_count - select(0u, 1u, inh_prev_i));
-    e = charge(e, x, wp.exc);
+    // Route by target: the input into ge (x_g) or v (x_v); the lateral inhibition into gi
+    // now, or subtracted from x_v.
+    let lateral = wp.w_ie * f32(inh_prev_count - select(0u, 1u, inh_prev_i));
+    var x_g = x;
+    var x_v = 0.0;
+    if (INPUT_TO_V) {
+        x_g = 0.0;
+        x_v = x;
+    }
+    if (INH_TO_EXC_TO_V) {
+        x_v = x_v - lateral;
+    } else {
+        e.gi = e.gi + lateral;
+    }
+    e = pop_charge(e, x_g, x_v, EXC_MODEL, wp.exc);
     let se = fire(e, wp.exc);
     e = reset(e, se, wp.exc);
     if (wp.learn != 0u) {
@@ -180,7 +222,8 @@ fn neuron_step(b: u32, i: u32, t: u32, clock: u32, inh_prev_count: u32) -> u32 {
     gi_e[g] = e.gi;
     refrac_e[g] = e.refrac;
     var h = NeuronState(v_i[g], 0.0, refrac_i[g], ge_i[g], gi_i[g]);
-    h = charge(h, select(0.0, wp.w_ei, exc_prev), wp.inh);
+    let x_h = select(0.0, wp.w_ei, exc_prev);
+    h = pop_charge(h, select(x_h, 0.0, EXC_TO_INH_TO_V), select(0.0, x_h, EXC_TO_INH_TO_V), INH_MODEL, wp.inh);
     let si = fire(h, wp.inh);
     h = reset(h, si, wp.inh);
     v_i[g] = h.v;

@@ -17,11 +17,17 @@ fn input_drive(t: u32, g: u32, thr: u32, p: NeuronParams) -> f32 {
 
 // The model's charge, with v clamped while refractory.
 fn charge(s: NeuronState, x: f32, p: NeuronParams) -> NeuronState {
-    var o = model_charge(s, x, p);
+    return clamp_refractory(s, model_charge(s, x, p), p);
+}
+
+// The refractory clamp of charge: `o` is the model's charge of `s`; v keeps its old value
+// while the neuron is refractory.
+fn clamp_refractory(s: NeuronState, o: NeuronState, p: NeuronParams) -> NeuronState {
+    var r = o;
     if (s.refrac > p.clamp_above_steps) {
-        o.v = s.v;
+        r.v = s.v;
     }
-    return o;
+    return r;
 }
 
 fn fire(s: NeuronState, p: NeuronParams) -> bool {

@@ -15,7 +15,7 @@ use super::shaders::wta_module;
 use crate::backend::{CompetitiveBackend, Snapshot};
 use crate::cpu::wta::Consts;
 use crate::error::{Result, SnnError};
-use crate::model::wta::presentation_seed;
+use crate::model::wta::{presentation_seed, Wiring};
 use crate::model::{CompetitiveSpec, PresentOptions, RestMode};
 use std::sync::Arc;
 use wgpu::util::DeviceExt;
@@ -154,7 +154,7 @@ impl GpuCompetitive {
         let c = Consts::new(spec);
         let dev = &ctx.device;
 
-        let (layout, pipes) = pipelines(&ctx, wg, false)?;
+        let (layout, pipes) = pipelines(&ctx, wg, false, c.wiring)?;
 
         let params = base_params(&ctx, &c);
         let params_buf = dev.create_buffer_init(&wgpu::util::BufferInitDescriptor {
@@ -461,11 +461,13 @@ impl GpuCompetitive {
 }
 
 /// The bind group layout of wta_common.wgsl's bindings and one pipeline per entry point
-/// (`P_*`, then the stepwise ones), with the `OWN_SLOTS` override (see the shader).
+/// (`P_*`, then the stepwise ones), with the `OWN_SLOTS` override and the wiring overrides
+/// (`EXC_MODEL`, `INH_MODEL`, `*_TO_V`; see the shader).
 pub(crate) fn pipelines(
     ctx: &GpuContext,
     wg: u32,
     own_slots: bool,
+    wiring: Wiring,
 ) -> Result<(wgpu::BindGroupLayout, Vec<wgpu::ComputePipeline>)> {
     let dev = &ctx.device;
     let module_src = wta_module();
@@ -509,7 +511,14 @@ pub(crate) fn pipelines(
             &module,
             entry,
             wg,
-            &[("OWN_SLOTS", own_slots as u32 as f64)],
+            &[
+                ("OWN_SLOTS", own_slots as u32 as f64),
+                ("EXC_MODEL", wiring.exc as u32 as f64),
+                ("INH_MODEL", wiring.inh as u32 as f64),
+                ("INPUT_TO_V", wiring.input_to_v as u32 as f64),
+                ("EXC_TO_INH_TO_V", wiring.exc_to_inh_to_v as u32 as f64),
+                ("INH_TO_EXC_TO_V", wiring.inh_to_exc_to_v as u32 as f64),
+            ],
         )
     };
     let mut pipes = vec![

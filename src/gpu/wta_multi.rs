@@ -94,7 +94,7 @@ impl GpuCompetitiveMulti {
         ctx.check_limit("u32 weight index", k * n_in * n, u32::MAX as u64)?;
         let wg = 64u32.min(lim.max_compute_invocations_per_workgroup);
         let consts: Vec<Consts> = specs.iter().map(Consts::new).collect();
-        let (layout, pipes) = pipelines(&ctx, wg, true)?;
+        let (layout, pipes) = pipelines(&ctx, wg, true, consts[0].wiring)?;
         let mut params = base_params(&ctx, &consts[0]);
         // One history ring for all: a network whose largest delay is shorter reads empty lags.
         params.delay_slots = consts
