@@ -125,6 +125,28 @@ pub enum SnnError {
         /// What was wrong and what was expected.
         message: String,
     },
+    /// A download failed on every mirror tried (network, HTTP status, cut transfer).
+    #[error("downloading {file} failed: {message}")]
+    Download {
+        /// The file being downloaded (its name, e.g. `train-images-idx3-ubyte.gz`).
+        file: String,
+        /// What each mirror answered, and what to do (resume, another mirror).
+        message: String,
+    },
+    /// A downloaded file's content does not have the expected SHA-256.
+    #[error(
+        "{path}: SHA-256 mismatch: expected {expected}, got {actual}. The download was deleted; \
+         re-run the same command to download it again, or try another mirror \
+         (`snn fetch-mnist --mirror URL`)"
+    )]
+    Checksum {
+        /// The file being fetched, at its final path (which it never reached).
+        path: PathBuf,
+        /// The expected SHA-256, lowercase hex.
+        expected: String,
+        /// The SHA-256 found, lowercase hex (or why none could be computed).
+        actual: String,
+    },
 }
 
 impl SnnError {

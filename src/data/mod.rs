@@ -1,2 +1,3 @@
-//! DATA: reading data sets from local files (downloading is the CLI's job).
+//! DATA: reading data sets from local files, and fetching MNIST into a directory.
+pub mod fetch;
 pub mod mnist;

@@ -7,6 +7,7 @@
 //! ```
 
 mod multi;
+mod fetch;
 mod plot;
 mod progress;
 mod train;
@@ -135,6 +136,8 @@ enum Command {
     /// Draw a run's pictures: labelled receptive fields, θ histogram, confusion matrices,
     /// learning curve, and the spike raster and v/θ traces of one test image.
     Plot(plot::PlotArgs),
+    /// Download the four MNIST files into a directory, verifying their SHA-256.
+    FetchMnist(fetch::FetchArgs),
     /// Re-label and test a saved network.
     Evaluate {
         /// Run directory written by `snn train`.
@@ -252,6 +255,7 @@ fn main() -> Result<()> {
         progress::set_json(common.json);
     }
     match cli.command {
+        Command::FetchMnist(args) => fetch::run(args)?,
         Command::Plot(args) => plot::run(args)?,
         Command::Presets { show } => match show {
             None => {
