@@ -25,6 +25,9 @@ pub const MNIST_SIDE: usize = 28;
 const MAX_SIDE: usize = 4096;
 /// Largest accepted decompressed size of a gzip'd IDX file (1 GiB).
 const MAX_DECOMPRESSED: u64 = 1 << 30;
+/// Bytes decompressed beyond what a gzip'd file's header announces before the stream counts
+/// as too long: enough to report small trailing garbage with its exact size.
+const GZ_SLACK: u64 = 1 << 20;
 
 /// Images and labels of one MNIST-style split, in file order.
 ///
@@ -313,10 +316,22 @@ fn find_file(dir: &Path, split: Split, kind: &str, idx: &str) -> Result<PathBuf>
 
 /// Reads a whole file, mapping failure to [`SnnError::Io`].
 fn read_file(path: &Path) -> Result<Vec<u8>> {
-    std::fs::read(path).map_err(|source| SnnError::Io {
+    let io = |source| SnnError::Io {
         path: path.to_path_buf(),
         source,
-    })
+    };
+    // No IDX file this reader accepts is larger, raw or gzip'd: refuse before reading.
+    let len = std::fs::metadata(path).map_err(io)?.len();
+    if len > MAX_DECOMPRESSED + IMAGES_HEADER as u64 {
+        return Err(SnnError::Data {
+            path: path.to_path_buf(),
+            message: format!(
+                "the file is {len} bytes, larger than any IDX file this reader accepts \
+                 ({MAX_DECOMPRESSED} bytes of pixels or labels): this is not an MNIST file"
+            ),
+        });
+    }
+    std::fs::read(path).map_err(io)
 }
 
 /// The IDX bytes of `raw`: gunzipped if it starts with the gzip magic `1f 8b`, else as is.
@@ -324,9 +339,28 @@ fn decompress<'a>(raw: &'a [u8], name: &Path) -> Result<Cow<'a, [u8]>> {
     if !raw.starts_with(&[0x1f, 0x8b]) {
         return Ok(Cow::Borrowed(raw));
     }
+    // Decompress only what the header announces (plus GZ_SLACK), so that a small stream
+    // that expands to gigabytes is cut off early and a header announcing more than
+    // MAX_DECOMPRESSED is refused before anything is allocated for it.
+    let announced = announced_len(raw);
+    let limit = match announced {
+        Some((header, body)) if body > MAX_DECOMPRESSED => {
+            return Err(SnnError::Data {
+                path: name.to_path_buf(),
+                message: format!(
+                    "the IDX header announces {body} bytes after the {header}-byte header, more \
+                     than the {MAX_DECOMPRESSED} bytes this reader accepts: the file is damaged \
+                     or not an MNIST file"
+                ),
+            });
+        }
+        Some((header, body)) => header + body + GZ_SLACK,
+        // A header the parser refuses whatever follows: the first bytes are enough for it.
+        None => IMAGES_HEADER as u64,
+    };
     let mut out = Vec::new();
     flate2::read::MultiGzDecoder::new(raw)
-        .take(MAX_DECOMPRESSED + 1)
+        .take(limit + 1)
         .read_to_end(&mut out)
         .map_err(|e| SnnError::Data {
             path: name.to_path_buf(),
@@ -335,16 +369,43 @@ fn decompress<'a>(raw: &'a [u8], name: &Path) -> Result<Cow<'a, [u8]>> {
                 what_to_do(name)
             ),
         })?;
-    if out.len() as u64 > MAX_DECOMPRESSED {
+    if out.len() as u64 > limit {
+        let Some((header, body)) = announced else {
+            out.truncate(IMAGES_HEADER);
+            return Ok(Cow::Owned(out));
+        };
         return Err(SnnError::Data {
             path: name.to_path_buf(),
             message: format!(
-                "gzip data decompresses to more than {MAX_DECOMPRESSED} bytes, the largest IDX \
-                 file this reader accepts"
+                "trailing bytes: the header says {body} bytes follow the {header}-byte header, \
+                 but the gzip data decompresses to more than {limit} bytes (a damaged file, or \
+                 not an MNIST file)"
             ),
         });
     }
     Ok(Cow::Owned(out))
+}
+
+/// `(header, body)`: the lengths an IDX header at the start of the gzip stream `raw`
+/// announces, if it is a header the parser accepts (images or labels magic, complete,
+/// image sides in 1..=MAX_SIDE); `None` otherwise, also for a corrupt stream.
+fn announced_len(raw: &[u8]) -> Option<(u64, u64)> {
+    let mut head = Vec::with_capacity(IMAGES_HEADER);
+    flate2::read::MultiGzDecoder::new(raw)
+        .take(IMAGES_HEADER as u64)
+        .read_to_end(&mut head)
+        .ok()?;
+    let count = u64::from(be_u32(&head, 4));
+    match be_u32(&head, 0) {
+        IMAGES_MAGIC if head.len() >= IMAGES_HEADER => {
+            let (rows, cols) = (be_u32(&head, 8) as usize, be_u32(&head, 12) as usize);
+            let sides = 1..=MAX_SIDE;
+            (sides.contains(&rows) && sides.contains(&cols))
+                .then(|| (IMAGES_HEADER as u64, count * (rows * cols) as u64))
+        }
+        LABELS_MAGIC if head.len() >= LABELS_HEADER => Some((LABELS_HEADER as u64, count)),
+        _ => None,
+    }
 }
 
 /// Big-endian u32 at `at`; the caller has checked that the header is long enough.
@@ -733,10 +794,11 @@ mod tests {
             e.contains("truncated") && e.contains("4294967295 images"),
             "{e}"
         );
+        // gzip'd, such a header is refused before anything is decompressed.
         let p = t.write("huge-labels.gz", &gz(&idx_labels(u32::MAX, &[1; 4])));
         let e = err_text(read_idx_labels(&p));
         assert!(
-            e.contains("truncated") && e.contains("4294967295 bytes"),
+            e.contains("announces 4294967295 bytes") && e.contains("more than"),
             "{e}"
         );
         // Absurd image sizes are refused before anything else.
