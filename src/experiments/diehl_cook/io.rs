@@ -6,14 +6,14 @@
 //! weights as a grid of 28×28 digit-like tiles. Every file is written atomically.
 
 use std::fs::{self, File};
-use std::io::{BufReader, BufWriter, Write};
+use std::io::{BufReader, BufWriter, Read, Seek, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use image::codecs::png::PngEncoder;
 use image::{ExtendedColorType, ImageEncoder};
 use ndarray::{Array1, Array2, ArrayView2};
-use ndarray_npy::{NpzReader, NpzWriter};
+use ndarray_npy::{NpzWriter, ReadNpyExt};
 
 use crate::error::{Result, SnnError};
 
@@ -228,11 +228,12 @@ pub fn save_network(dir: &Path, net: &SavedNetwork) -> Result<()> {
 pub fn load_network(dir: &Path) -> Result<SavedNetwork> {
     let npz_path = dir.join(NETWORK_FILE);
     let file = File::open(&npz_path).map_err(io_err(&npz_path))?;
-    let mut npz = NpzReader::new(BufReader::new(file))
+    let mut npz = zip::ZipArchive::new(BufReader::new(file))
         .map_err(|e| data_err(&npz_path, format!("not a readable npz file: {e}")))?;
-    let names = npz
-        .names()
-        .map_err(|e| data_err(&npz_path, format!("cannot list arrays: {e}")))?;
+    let names: Vec<String> = npz
+        .file_names()
+        .map(|n| n.strip_suffix(".npy").unwrap_or(n).to_string())
+        .collect();
     for wanted in ["weights", "theta_mv", "assignments"] {
         if !names.iter().any(|n| n == wanted) {
             return Err(data_err(
@@ -244,24 +245,27 @@ pub fn load_network(dir: &Path) -> Result<SavedNetwork> {
             ));
         }
     }
-    let weights: Array2<f32> = npz.by_name("weights").map_err(|e| {
-        data_err(
-            &npz_path,
-            format!("array `weights`: {e} (expected 2-D f32 [n_input, n_exc])"),
-        )
-    })?;
-    let theta: Array1<f32> = npz.by_name("theta_mv").map_err(|e| {
-        data_err(
-            &npz_path,
-            format!("array `theta_mv`: {e} (expected 1-D f32)"),
-        )
-    })?;
-    let assignments: Array1<i32> = npz.by_name("assignments").map_err(|e| {
-        data_err(
-            &npz_path,
-            format!("array `assignments`: {e} (expected 1-D i32)"),
-        )
-    })?;
+    let weights: Array2<f32> = read_npy_slice(&npy_bytes(&mut npz, "weights", &npz_path)?)
+        .map_err(|e| {
+            data_err(
+                &npz_path,
+                format!("array `weights`: {e} (expected 2-D f32 [n_input, n_exc])"),
+            )
+        })?;
+    let theta: Array1<f32> =
+        read_npy_slice(&npy_bytes(&mut npz, "theta_mv", &npz_path)?).map_err(|e| {
+            data_err(
+                &npz_path,
+                format!("array `theta_mv`: {e} (expected 1-D f32)"),
+            )
+        })?;
+    let assignments: Array1<i32> = read_npy_slice(&npy_bytes(&mut npz, "assignments", &npz_path)?)
+        .map_err(|e| {
+            data_err(
+                &npz_path,
+                format!("array `assignments`: {e} (expected 1-D i32)"),
+            )
+        })?;
 
     let (n_input, n_exc) = weights.dim();
     for (name, len) in [
@@ -290,6 +294,137 @@ pub fn load_network(dir: &Path) -> Result<SavedNetwork> {
         assignments: assignments.to_vec(),
         config_json,
     })
+}
+
+/// Largest array [`load_network`] reads, in bytes of data (784 × 6400 f32 weights are 20 MB).
+const MAX_ARRAY_BYTES: u64 = 1 << 30;
+/// Largest `.npy` header [`load_network`] reads (numpy writes about 128 bytes).
+const MAX_NPY_HEADER: u64 = 1 << 16;
+
+/// Parses one `.npy` file held in memory.
+fn read_npy_slice<A: ReadNpyExt>(
+    bytes: &[u8],
+) -> std::result::Result<A, ndarray_npy::ReadNpyError> {
+    A::read_npy(bytes)
+}
+
+/// The `.npy` bytes of array `name` (entry `name.npy` or `name`) of an npz archive, read only
+/// once its header's shape is known to fit the data actually there.
+///
+/// ndarray-npy allocates what the shape announces before reading any data, so a damaged or
+/// crafted header (`shape: (300000000000,)`) would abort the process on the failed
+/// allocation; here it is an error instead, and a deflated entry that expands beyond its
+/// header's claim (a zip bomb) is cut off at that claim.
+fn npy_bytes<R: Read + Seek>(
+    npz: &mut zip::ZipArchive<R>,
+    name: &str,
+    npz_path: &Path,
+) -> Result<Vec<u8>> {
+    let bad = |what: String| data_err(npz_path, format!("array `{name}`: {what}"));
+    let entry = if npz.index_for_name(&format!("{name}.npy")).is_some() {
+        format!("{name}.npy")
+    } else {
+        name.to_string()
+    };
+    let mut file = npz
+        .by_name(&entry)
+        .map_err(|e| bad(format!("cannot open {entry}: {e}")))?;
+    let mut buf = Vec::new();
+    let mut take = |buf: &mut Vec<u8>, n: u64| -> Result<u64> {
+        (&mut file)
+            .take(n)
+            .read_to_end(buf)
+            .map(|k| k as u64)
+            .map_err(|e| bad(format!("cannot read {entry}: {e}")))
+    };
+    // Magic, version, and the header length (u16 in version 1, u32 in versions 2 and 3).
+    take(&mut buf, 10)?;
+    let len_bytes = match buf.get(..8) {
+        Some([0x93, b'N', b'U', b'M', b'P', b'Y', 1, _]) => 2,
+        Some([0x93, b'N', b'U', b'M', b'P', b'Y', 2 | 3, _]) => 4,
+        _ => return Err(bad("not a .npy array (bad magic or version)".into())),
+    };
+    take(&mut buf, len_bytes - 2)?;
+    let header_len = match buf.get(8..8 + len_bytes as usize) {
+        Some(&[a, b]) => u64::from(u16::from_le_bytes([a, b])),
+        Some(&[a, b, c, d]) => u64::from(u32::from_le_bytes([a, b, c, d])),
+        _ => return Err(bad("truncated .npy header".into())),
+    };
+    if header_len > MAX_NPY_HEADER {
+        return Err(bad(format!(
+            ".npy header of {header_len} bytes, more than {MAX_NPY_HEADER}"
+        )));
+    }
+    if take(&mut buf, header_len)? != header_len {
+        return Err(bad("truncated .npy header".into()));
+    }
+    let header = String::from_utf8_lossy(&buf[8 + len_bytes as usize..]).into_owned();
+    let shape = npy_shape(&header)
+        .ok_or_else(|| bad(format!("no readable shape in the .npy header {header:?}")))?;
+    // At least 4 bytes per element: ndarray-npy allocates f32/i32 elements whatever the
+    // header's dtype says, and rejects a wrong dtype only afterwards.
+    let item = npy_item_size(&header).unwrap_or(4);
+    let data = shape
+        .iter()
+        .try_fold(1u64, |n, &d| n.checked_mul(d))
+        .and_then(|n| n.checked_mul(item.max(4)).map(|cap| (n * item, cap)))
+        .filter(|&(_, cap)| cap <= MAX_ARRAY_BYTES)
+        .map(|(data, _)| data)
+        .ok_or_else(|| {
+            bad(format!(
+                "the .npy header announces shape {shape:?}, more than the {MAX_ARRAY_BYTES} \
+                 bytes this reader accepts (a damaged file?)"
+            ))
+        })?;
+    let present = take(&mut buf, data + 1)?;
+    if present != data {
+        return Err(bad(format!(
+            "the .npy header announces shape {shape:?} = {data} bytes of data, but {} are \
+             present (a damaged file?)",
+            if present > data {
+                "more".to_string()
+            } else {
+                present.to_string()
+            }
+        )));
+    }
+    Ok(buf)
+}
+
+/// The `shape` tuple of a `.npy` header dictionary (`{'descr': '<f4', 'fortran_order':
+/// False, 'shape': (784, 100), }`).
+fn npy_shape(header: &str) -> Option<Vec<u64>> {
+    let at = header
+        .find("'shape'")
+        .or_else(|| header.find("\"shape\""))?;
+    let rest = header[at + 7..]
+        .trim_start()
+        .strip_prefix(':')?
+        .trim_start();
+    let inner = rest.strip_prefix('(')?;
+    let inner = &inner[..inner.find(')')?];
+    inner
+        .split(',')
+        .map(str::trim)
+        .filter(|d| !d.is_empty())
+        .map(|d| d.parse().ok())
+        .collect()
+}
+
+/// The element size in bytes of a `.npy` header's simple `descr` (`'<f4'` → 4).
+fn npy_item_size(header: &str) -> Option<u64> {
+    let at = header
+        .find("'descr'")
+        .or_else(|| header.find("\"descr\""))?;
+    let rest = header[at + 7..]
+        .trim_start()
+        .strip_prefix(':')?
+        .trim_start();
+    let quote = rest.chars().next().filter(|c| *c == '\'' || *c == '"')?;
+    let descr = &rest[1..];
+    let descr = &descr[..descr.find(quote)?];
+    let digits = descr.trim_start_matches(|c: char| !c.is_ascii_digit());
+    digits.parse().ok().filter(|&n| n > 0)
 }
 
 /// Side of an MNIST image in pixels.
@@ -474,6 +609,7 @@ pub fn receptive_fields_png(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use ndarray_npy::NpzReader;
     use std::process::Command;
     use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -669,6 +805,20 @@ mod tests {
         fs::write(tmp.0.join(NETWORK_FILE), b"garbage").unwrap();
         let err = load_network(&tmp.0).unwrap_err().to_string();
         assert!(err.contains(NETWORK_FILE), "{err}");
+    }
+
+    #[test]
+    fn npy_header_fields() {
+        // numpy's spelling (trailing comma) and ndarray-npy's (none).
+        let h = "{'descr': '<f4', 'fortran_order': False, 'shape': (784, 400), }";
+        assert_eq!(npy_shape(h), Some(vec![784, 400]));
+        assert_eq!(npy_item_size(h), Some(4));
+        assert_eq!(npy_shape("{'shape': (400,)}"), Some(vec![400]));
+        assert_eq!(npy_shape("{\"shape\": ()}"), Some(vec![]));
+        assert_eq!(npy_item_size("{'descr': '>i8', 'shape': (1,)}"), Some(8));
+        assert_eq!(npy_shape("{'shape': (4, x)}"), None);
+        assert_eq!(npy_shape("{'descr': '<f4'}"), None);
+        assert_eq!(npy_item_size("{'descr': [('a', '<f4')]}"), None);
     }
 
     #[test]
