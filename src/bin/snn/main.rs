@@ -6,8 +6,8 @@
 //! cargo run --release --bin snn -- evaluate --run runs/dc400 --data ../shared/data/mnist
 //! ```
 
-mod multi;
 mod fetch;
+mod multi;
 mod plot;
 mod progress;
 mod train;
@@ -133,11 +133,11 @@ enum Command {
         #[arg(long)]
         show: Option<String>,
     },
+    /// Download the four MNIST files into a directory, verifying their SHA-256.
+    FetchMnist(fetch::FetchArgs),
     /// Draw a run's pictures: labelled receptive fields, θ histogram, confusion matrices,
     /// learning curve, and the spike raster and v/θ traces of one test image.
     Plot(plot::PlotArgs),
-    /// Download the four MNIST files into a directory, verifying their SHA-256.
-    FetchMnist(fetch::FetchArgs),
     /// Re-label and test a saved network.
     Evaluate {
         /// Run directory written by `snn train`.
