@@ -6,99 +6,17 @@
 //! global allocator records the largest single allocation of each thread, and every case
 //! checks it. Case counts keep the whole file to a few seconds in release mode.
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell;
 use std::io::Write;
-use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::path::Path;
 
+mod fuzz_support;
+
+use fuzz_support::{config, find, largest_alloc, TempDir, ALLOC_LIMIT};
 use ndarray::{Array1, Array2};
 use ndarray_npy::NpzWriter;
 use proptest::prelude::*;
-use proptest::test_runner::Config;
 use snn_wgpu::data::mnist::{load_split, read_idx_images, read_idx_labels, Split};
 use snn_wgpu::experiments::diehl_cook::io::{load_network, save_network, SavedNetwork};
-
-// ---- the largest allocation, per thread ----
-
-/// The system allocator, noting the largest request of each thread.
-struct Tracking;
-
-thread_local! {
-    // Const-initialised and without a destructor, so using it never allocates.
-    static LARGEST: Cell<usize> = const { Cell::new(0) };
-}
-
-fn note(size: usize) {
-    let _ = LARGEST.try_with(|c| {
-        if size > c.get() {
-            c.set(size);
-        }
-    });
-}
-
-// SAFETY: every call is forwarded unchanged to `System`; only a thread-local is updated.
-unsafe impl GlobalAlloc for Tracking {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        note(layout.size());
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        note(layout.size());
-        unsafe { System.alloc_zeroed(layout) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        unsafe { System.dealloc(ptr, layout) }
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        note(new_size);
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-}
-
-#[global_allocator]
-static GLOBAL: Tracking = Tracking;
-
-/// Runs `f` and returns its result with the largest single allocation it made.
-fn largest_alloc<T>(f: impl FnOnce() -> T) -> (T, usize) {
-    LARGEST.with(|c| c.set(0));
-    let r = f();
-    (r, LARGEST.with(|c| c.get()))
-}
-
-/// Far above anything the small inputs here need, far below what a lying header claims.
-const ALLOC_LIMIT: usize = 16 << 20;
-
-// ---- helpers ----
-
-/// A fresh, empty directory under the system temp dir; removed on drop.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(tag: &str) -> TempDir {
-        static N: AtomicUsize = AtomicUsize::new(0);
-        let dir = std::env::temp_dir().join(format!(
-            "snn-wgpu-fuzz-{}-{tag}-{}",
-            std::process::id(),
-            N.fetch_add(1, Ordering::Relaxed)
-        ));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        TempDir(dir)
-    }
-
-    fn write(&self, name: &str, bytes: &[u8]) -> PathBuf {
-        let p = self.0.join(name);
-        std::fs::write(&p, bytes).unwrap();
-        p
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
 
 fn gz(bytes: &[u8]) -> Vec<u8> {
     let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
@@ -120,15 +38,6 @@ fn valid_labels(n: u32) -> Vec<u8> {
     let mut v = header(&[2049, n]);
     v.extend((0..n).map(|i| (i % 10) as u8));
     v
-}
-
-fn config(cases: u32) -> Config {
-    Config {
-        cases,
-        // No proptest-regressions/ files in the repository.
-        failure_persistence: None,
-        ..Config::default()
-    }
 }
 
 /// Reads `path` both as images and as labels; checks that an `Ok` is self-consistent and
@@ -451,8 +360,4 @@ fn npz_huge_shapes_are_refused_before_allocating() {
             "{to}: an allocation of {largest} bytes"
         );
     }
-}
-
-fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
-    hay.windows(needle.len()).position(|w| w == needle)
 }

@@ -9,13 +9,13 @@
 
 use super::config::DcConfig;
 use super::evaluate::{Assignments, N_CLASSES};
-use super::io::write_atomic;
+use super::io::{npy_bytes, read_npy_slice, write_atomic};
 use super::train::{TrainState, TrainStats};
 use crate::backend::Snapshot;
 use crate::data::mnist::Dataset;
 use crate::error::{Result, SnnError};
 use ndarray::{Array1, Array2};
-use ndarray_npy::{NpzReader, NpzWriter};
+use ndarray_npy::NpzWriter;
 use serde::{Deserialize, Serialize};
 use std::collections::VecDeque;
 use std::fs::{self, File};
@@ -189,20 +189,25 @@ pub fn load_checkpoint(dir: &Path) -> Result<Checkpoint> {
             format!("{what}; the checkpoint is damaged: start the run again without --resume"),
         )
     };
-    let mut npz = NpzReader::new(BufReader::new(file))
+    let mut npz = zip::ZipArchive::new(BufReader::new(file))
         .map_err(|e| corrupt(format!("not a readable npz file ({e})")))?;
-    let names = npz
-        .names()
-        .map_err(|e| corrupt(format!("cannot list its arrays ({e})")))?;
-    if !names.iter().any(|n| n == "meta" || n == "meta.npy") {
+    let names: Vec<String> = npz
+        .file_names()
+        .map(|n| n.strip_suffix(".npy").unwrap_or(n).to_string())
+        .collect();
+    if !names.iter().any(|n| n == "meta") {
         return Err(corrupt(format!(
             "no `meta` array (arrays present: {})",
             names.join(", ")
         )));
     }
-    let meta: Array1<u8> = npz
-        .by_name("meta")
-        .map_err(|e| corrupt(format!("array `meta`: {e}")))?;
+    // Each entry is read only once its header's shape fits the data there (io::npy_bytes),
+    // so a damaged header cannot ask for a huge allocation.
+    let mut read = |name: &str| -> Result<Vec<u8>> {
+        npy_bytes(&mut npz, name, &path).map_err(|e| corrupt(e.to_string()))
+    };
+    let meta: Array1<u8> =
+        read_npy_slice(&read("meta")?).map_err(|e| corrupt(format!("array `meta`: {e}")))?;
     if meta.len() > MAX_META_BYTES {
         return Err(corrupt(format!("`meta` has {} bytes", meta.len())));
     }
@@ -233,15 +238,12 @@ pub fn load_checkpoint(dir: &Path) -> Result<Checkpoint> {
     meta.config.validate()?;
     let n = meta.config.n_exc as usize;
 
-    let window: Array2<u32> = npz
-        .by_name("window_counts")
+    let window: Array2<u32> = read_npy_slice(&read("window_counts")?)
         .map_err(|e| corrupt(format!("array `window_counts`: {e}")))?;
-    let labels: Array1<u8> = npz
-        .by_name("window_labels")
+    let labels: Array1<u8> = read_npy_slice(&read("window_labels")?)
         .map_err(|e| corrupt(format!("array `window_labels`: {e}")))?;
-    let hits: Array1<u8> = npz
-        .by_name("hits")
-        .map_err(|e| corrupt(format!("array `hits`: {e}")))?;
+    let hits: Array1<u8> =
+        read_npy_slice(&read("hits")?).map_err(|e| corrupt(format!("array `hits`: {e}")))?;
     if window.ncols() != n || window.nrows() != labels.len() {
         return Err(corrupt(format!(
             "`window_counts` is {:?} with {} labels, for n_exc = {n}",
@@ -252,11 +254,9 @@ pub fn load_checkpoint(dir: &Path) -> Result<Checkpoint> {
     let assignments = match meta.class_counts {
         None => None,
         Some(class_counts) => {
-            let assignment: Array1<i32> = npz
-                .by_name("assignment")
+            let assignment: Array1<i32> = read_npy_slice(&read("assignment")?)
                 .map_err(|e| corrupt(format!("array `assignment`: {e}")))?;
-            let class_rates: Array2<f32> = npz
-                .by_name("class_rates")
+            let class_rates: Array2<f32> = read_npy_slice(&read("class_rates")?)
                 .map_err(|e| corrupt(format!("array `class_rates`: {e}")))?;
             if assignment.len() != n || class_rates.dim() != (N_CLASSES, n) {
                 return Err(corrupt(format!(
@@ -274,8 +274,7 @@ pub fn load_checkpoint(dir: &Path) -> Result<Checkpoint> {
     };
     let mut snapshot = Snapshot::new(&meta.backend);
     for name in &meta.state_arrays {
-        let words: Array1<u32> = npz
-            .by_name(&format!("state.{name}"))
+        let words: Array1<u32> = read_npy_slice(&read(&format!("state.{name}"))?)
             .map_err(|e| corrupt(format!("array `state.{name}`: {e}")))?;
         snapshot.arrays.push((name.clone(), words.to_vec()));
     }
@@ -360,6 +359,7 @@ mod tests {
     use crate::backend::CompetitiveBackend;
     use crate::cpu::wta::CpuCompetitive;
     use crate::experiments::diehl_cook::evaluate::assign_labels;
+    use ndarray_npy::NpzReader;
 
     struct TempDir(PathBuf);
     impl TempDir {

@@ -302,7 +302,7 @@ const MAX_ARRAY_BYTES: u64 = 1 << 30;
 const MAX_NPY_HEADER: u64 = 1 << 16;
 
 /// Parses one `.npy` file held in memory.
-fn read_npy_slice<A: ReadNpyExt>(
+pub(crate) fn read_npy_slice<A: ReadNpyExt>(
     bytes: &[u8],
 ) -> std::result::Result<A, ndarray_npy::ReadNpyError> {
     A::read_npy(bytes)
@@ -315,7 +315,7 @@ fn read_npy_slice<A: ReadNpyExt>(
 /// crafted header (`shape: (300000000000,)`) would abort the process on the failed
 /// allocation; here it is an error instead, and a deflated entry that expands beyond its
 /// header's claim (a zip bomb) is cut off at that claim.
-fn npy_bytes<R: Read + Seek>(
+pub(crate) fn npy_bytes<R: Read + Seek>(
     npz: &mut zip::ZipArchive<R>,
     name: &str,
     npz_path: &Path,
