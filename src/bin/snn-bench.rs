@@ -18,6 +18,7 @@
 
 use anyhow::{bail, Result};
 use clap::Parser;
+use indicatif::{ProgressBar, ProgressStyle};
 use snn_wgpu::backend::CompetitiveBackend;
 use snn_wgpu::cpu::wta::CpuCompetitive;
 use snn_wgpu::cpu::CpuBackend;
@@ -57,6 +58,9 @@ struct Args {
     /// Network counts K of the `train_multi` rows, comma-separated.
     #[arg(long, default_value = "1,2,4")]
     networks: String,
+    /// No progress bar and no notes on stderr (the JSON lines on stdout stay).
+    #[arg(long)]
+    quiet: bool,
 }
 
 fn median(mut xs: Vec<f64>) -> f64 {
@@ -114,29 +118,55 @@ fn main() -> Result<()> {
                 ctx: Some(Arc::new(ctx)),
             }),
             Err(e) if a.backend == "gpu" => return Err(e.into()),
-            Err(e) => eprintln!("gpu rows skipped: {e}"),
+            Err(e) if !a.quiet => eprintln!("gpu rows skipped: {e}"),
+            Err(_) => {}
         }
     }
     if targets.is_empty() {
         bail!("--backend must be cpu, gpu or all");
     }
     let images = embedded(Split::Train)?;
+    // Progress on stderr (a terminal only; hidden under --quiet): one tick per measurement
+    // group, so the ETA is rough where presets differ in size.
+    let pb = if a.quiet {
+        ProgressBar::hidden()
+    } else {
+        ProgressBar::new((presets.len() * 3 * targets.len() + 2 * targets.len()) as u64)
+    };
+    pb.set_style(
+        ProgressStyle::with_template("{prefix:>12} [{bar:30}] {pos}/{len} eta {eta} {msg}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar())
+            .progress_chars("=> "),
+    );
+    pb.set_prefix("snn-bench");
+    let step = |what: String| {
+        pb.set_message(what);
+    };
     for preset in &presets {
         let mut cfg = DcConfig::preset(preset)?;
         if !a.delays {
             cfg.input_delay_max_ms = 0.0;
         }
         for t in &targets {
+            step(format!("train {preset} {}", t.name));
             bench_train(t, &cfg, &images, &a)?;
+            pb.inc(1);
+            step(format!("train_multi {preset} {}", t.name));
             bench_train_multi(t, &cfg, &images, &a)?;
+            pb.inc(1);
+            step(format!("eval {preset} {}", t.name));
             bench_eval(t, &cfg, &images, &a)?;
+            pb.inc(1);
         }
     }
     for n in [400u32, 6400] {
         for t in &targets {
+            step(format!("neuron_steps N={n} {}", t.name));
             bench_neuron_steps(t, n, &a)?;
+            pb.inc(1);
         }
     }
+    pb.finish_and_clear();
     Ok(())
 }
 
