@@ -168,3 +168,34 @@ fn presets_print_as_toml_that_train_accepts() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn a_config_files_seed_stands_unless_seed_is_given() {
+    let preset = snn().args(["presets", "--show", "dc100"]).output().unwrap();
+    let text = String::from_utf8(preset.stdout)
+        .unwrap()
+        .replace("seed = 0", "seed = 42")
+        .replace("n_exc = 100", "n_exc = 10");
+    let dir = tmp("seed-config");
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("exp.toml");
+    std::fs::write(&file, text).unwrap();
+    for (extra, want) in [(vec![], 42), (vec!["--seed", "3"], 3)] {
+        let out = snn()
+            .args(["train", "--quiet", "--overwrite", "--train-samples", "10"])
+            .args(["--label-samples", "10", "--test-samples", "5", "--config"])
+            .arg(&file)
+            .args(&extra)
+            .arg("--out")
+            .arg(dir.join("run"))
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_eq!(json_line(&out.stdout)["seed"], want, "{extra:?}");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}

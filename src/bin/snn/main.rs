@@ -296,13 +296,14 @@ fn main() -> Result<()> {
             checkpoint,
             common,
         } => {
+            // Whether a flag was given on the command line (not just its default).
+            let given = |id: &str| {
+                train_matches
+                    .as_ref()
+                    .and_then(|m| m.value_source(id))
+                    .is_some_and(|s| s == clap::parser::ValueSource::CommandLine)
+            };
             if let Some(dir) = checkpoint.resume_dir() {
-                let given = |id: &str| {
-                    train_matches
-                        .as_ref()
-                        .and_then(|m| m.value_source(id))
-                        .is_some_and(|s| s == clap::parser::ValueSource::CommandLine)
-                };
                 if multi.requested() {
                     bail!("--resume with --networks/--sweep: only single-network runs checkpoint");
                 }
@@ -327,7 +328,10 @@ fn main() -> Result<()> {
                     toml::from_str(&text).with_context(|| format!("{}: not a valid experiment file (compare with `snn presets --show dc100`)", path.display()))?
                 }
             };
-            cfg.seed = seed;
+            // A config file's seed stands unless --seed is given; a preset takes --seed (0).
+            if config.is_none() || given("seed") {
+                cfg.seed = seed;
+            }
             if let Some(l) = lockout_ms {
                 cfg.lockout_exc_ms = l;
             }

@@ -341,4 +341,24 @@ mod tests {
         c.w_max = -1.0;
         assert!(c.validate().unwrap_err().to_string().contains("w_max"));
     }
+
+    #[test]
+    fn every_key_is_documented_in_docs_diehl_cook() {
+        let doc = include_str!("../../../docs/diehl_cook.md");
+        let v = toml::Value::try_from(DcConfig::preset("dc100").unwrap()).unwrap();
+        let mut keys = vec![];
+        for (k, x) in v.as_table().unwrap() {
+            match x.as_table() {
+                Some(t) => keys.extend(t.keys().map(|s| format!("| `[{k}] {s}` |"))),
+                None => keys.push(format!("| `{k}` |")),
+            }
+        }
+        assert!(keys.len() > 20);
+        for k in keys {
+            assert!(
+                doc.contains(&k),
+                "docs/diehl_cook.md has no table row for {k}"
+            );
+        }
+    }
 }
