@@ -417,20 +417,50 @@ pub(crate) fn step(
             st.spikes_in.push(j);
         }
     }
+    // The post traces decay first (step 4 of the documented order; nothing before the
+    // plasticity reads them, so doing it here changes no value).
+    let stdp = c.stdp.as_ref().filter(|_| learn);
+    if let Some((_, sd)) = stdp {
+        for p in &mut st.post1 {
+            *p *= sd.decay_post1_per_step;
+        }
+        for p in &mut st.post2 {
+            *p *= sd.decay_post2_per_step;
+        }
+    }
     // 2. propagate: x_e[i] = Σ_j w[j][i] over the inputs that spiked, ascending j; with
     // delays, over the spikes arriving now, by lag ascending, then j ascending.
     st.x_e.fill(0.0);
     if let Some(d) = &c.delays {
         let slots = d.slots;
-        let slot = (st.clock % slots) as usize;
+        let now = st.clock;
+        let slot = (now % slots) as usize;
         st.hist[slot].clear();
         st.hist[slot].extend_from_slice(&st.spikes_in);
         for lag in 0..slots {
-            let h = &st.hist[((st.clock + slots - lag) % slots) as usize];
+            let h = &st.hist[((now + slots - lag) % slots) as usize];
             for &j in h {
-                let row = &w[j as usize * n..(j as usize + 1) * n];
-                for &i in d.targets(j, lag) {
-                    st.x_e[i as usize] += row[i as usize];
+                let base = j as usize * n;
+                let row = &mut w[base..base + n];
+                let arrival = &mut st.last_arrival[base..base + n];
+                match stdp {
+                    // Propagation and the depression of step 4 in one pass over the arriving
+                    // synapses: a synapse has one delay, so it arrives at most once per step
+                    // and its weight is read for x_e before it is depressed, as in the
+                    // documented order (Brian2's on_pre runs at the delayed arrival).
+                    Some((sc, _)) => {
+                        for &i in d.targets(j, lag) {
+                            let i = i as usize;
+                            st.x_e[i] += row[i];
+                            row[i] = on_pre(row[i], st.post1[i], sc);
+                            arrival[i] = now;
+                        }
+                    }
+                    None => {
+                        for &i in d.targets(j, lag) {
+                            st.x_e[i as usize] += row[i as usize];
+                        }
+                    }
                 }
             }
         }
@@ -463,16 +493,11 @@ pub(crate) fn step(
             *k += sp as u32;
         }
     }
-    // 4. plasticity: decay post traces, depression by input spikes, potentiation by
-    // excitatory spikes, in this order (the stepwise GPU schedule runs depression and
-    // potentiation as their own passes, the fused one as barrier-separated phases).
-    if let (true, Some((sc, sd))) = (learn, &c.stdp) {
-        for p in &mut st.post1 {
-            *p *= sd.decay_post1_per_step;
-        }
-        for p in &mut st.post2 {
-            *p *= sd.decay_post2_per_step;
-        }
+    // 4. plasticity: decay post traces (done at the top), depression by input spikes (with
+    // delays, done in the propagation pass), potentiation by excitatory spikes, in this
+    // order (the stepwise GPU schedule runs depression and potentiation as their own
+    // passes, the fused one as barrier-separated phases).
+    if let Some((sc, _)) = stdp {
         let now = st.clock;
         let trace = |last: u32| {
             if last == NEVER {
@@ -484,20 +509,7 @@ pub(crate) fn step(
                     .unwrap_or(0.0)
             }
         };
-        if let Some(d) = &c.delays {
-            // Depression at arrival, per synapse (Brian2's on_pre runs at the delayed arrival).
-            let slots = d.slots;
-            for lag in 0..slots {
-                let h = &st.hist[((now + slots - lag) % slots) as usize];
-                for &j in h {
-                    for &i in d.targets(j, lag) {
-                        let k = j as usize * n + i as usize;
-                        w[k] = on_pre(w[k], st.post1[i as usize], sc);
-                        st.last_arrival[k] = now;
-                    }
-                }
-            }
-        } else {
+        if c.delays.is_none() {
             for &j in &st.spikes_in {
                 let row = &mut w[j as usize * n..(j as usize + 1) * n];
                 for (wj, &p1) in row.iter_mut().zip(&st.post1) {
