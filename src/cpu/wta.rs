@@ -8,7 +8,7 @@
 use super::neuron::{
     adapt, clamp_refractory, cond_lif_charge, fire, if_charge, lif_charge, reset, NeuronState,
 };
-use super::stdp::{on_post, on_pre, StdpConsts};
+use super::stdp::{on_post, on_pre, on_pre_depression, StdpConsts};
 use crate::backend::{CompetitiveBackend, Snapshot};
 use crate::encode::rng::{probability_threshold, rng_u32};
 use crate::error::{Result, SnnError};
@@ -249,6 +249,9 @@ pub(crate) struct NetState {
     /// Steps simulated by this copy (the time base of the lazy pre trace).
     clock: u32,
     x_e: Vec<f32>,
+    /// With delays and learning: `nu_pre · post1` of this step, per neuron (scratch, see
+    /// [`on_pre_depression`]).
+    depression: Vec<f32>,
     spikes_in: Vec<u32>,
     /// With delays: the input spikes of the last `slots` steps (ring, by clock), and the
     /// last arrival step of each synapse `[input][exc]`.
@@ -292,6 +295,7 @@ impl NetState {
             clock: 0,
             nonfinite: None,
             x_e: vec![0.0; c.n],
+            depression: vec![0.0; c.n],
             spikes_in: Vec::with_capacity(c.n_in),
             hist: vec![vec![]; c.delays.as_ref().map_or(0, |d| d.slots as usize)],
             last_arrival: if c.delays.is_some() {
@@ -437,6 +441,13 @@ pub(crate) fn step(
         let slot = (now % slots) as usize;
         st.hist[slot].clear();
         st.hist[slot].extend_from_slice(&st.spikes_in);
+        // post1 does not change until the potentiation below: each neuron's depression
+        // `nu_pre · post1` is computed once per step, as a vector (see on_pre_depression).
+        if let Some((sc, _)) = stdp {
+            for (dep, &p1) in st.depression.iter_mut().zip(&st.post1) {
+                *dep = sc.nu_pre * p1;
+            }
+        }
         for lag in 0..slots {
             let h = &st.hist[((now + slots - lag) % slots) as usize];
             for &j in h {
@@ -452,7 +463,7 @@ pub(crate) fn step(
                         for &i in d.targets(j, lag) {
                             let i = i as usize;
                             st.x_e[i] += row[i];
-                            row[i] = on_pre(row[i], st.post1[i], sc);
+                            row[i] = on_pre_depression(row[i], st.depression[i], sc);
                             arrival[i] = now;
                         }
                     }
