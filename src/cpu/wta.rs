@@ -481,8 +481,12 @@ pub(crate) fn step(
                 *dep = sc.nu_pre * p1;
             }
         }
+        // Local slices, so that the loops below keep their pointers in registers and check
+        // `i < n` once against the row's length.
+        let (x_e, depression) = (&mut st.x_e[..n], &st.depression[..n]);
+        let (hist, arrival) = (&st.hist, &mut st.arrival);
         for lag in 0..slots {
-            let h = &st.hist[((now + slots - lag) % slots) as usize];
+            let h = &hist[((now + slots - lag) % slots) as usize];
             for &j in h {
                 let base = j as usize * n;
                 let row = &mut w[base..base + n];
@@ -494,14 +498,14 @@ pub(crate) fn step(
                     Some((sc, _)) => {
                         for &i in d.targets(j, lag) {
                             let i = i as usize;
-                            st.x_e[i] += row[i];
-                            row[i] = on_pre_depression(row[i], st.depression[i], sc);
+                            x_e[i] += row[i];
+                            row[i] = on_pre_depression(row[i], depression[i], sc);
                         }
-                        st.arrival[(j * slots + lag) as usize] = now;
+                        arrival[(j * slots + lag) as usize] = now;
                     }
                     None => {
                         for &i in d.targets(j, lag) {
-                            st.x_e[i as usize] += row[i as usize];
+                            x_e[i as usize] += row[i as usize];
                         }
                     }
                 }
