@@ -523,19 +523,21 @@ pub(crate) fn step(
     // matched once here; the stage functions are inlined with it as a constant, so each loop
     // is specialised to one charge and still vectorises.
     let route = c.wiring;
-    match route.exc {
+    let exc_count = match route.exc {
         ChargeModel::If => exc_stages(c, theta, st, inh_prev_count, learn, ChargeModel::If),
         ChargeModel::Lif => exc_stages(c, theta, st, inh_prev_count, learn, ChargeModel::Lif),
         ChargeModel::CondLif => {
             exc_stages(c, theta, st, inh_prev_count, learn, ChargeModel::CondLif)
         }
-    }
+    };
     st.inh_count = match route.inh {
         ChargeModel::If => inh_stages(c, st, ChargeModel::If),
         ChargeModel::Lif => inh_stages(c, st, ChargeModel::Lif),
         ChargeModel::CondLif => inh_stages(c, st, ChargeModel::CondLif),
     };
-    if let Some(counts) = counts {
+    // Most steps have no excitatory spike: then neither the counts nor any weight column
+    // change, and the scans over the n neurons are skipped.
+    if let Some(counts) = counts.filter(|_| exc_count > 0) {
         for (k, &sp) in counts.iter_mut().zip(&st.exc_spiked) {
             *k += sp as u32;
         }
@@ -565,7 +567,8 @@ pub(crate) fn step(
                 st.last_pre[j as usize] = now;
             }
         }
-        for i in 0..n {
+        let scan = if exc_count > 0 { n } else { 0 };
+        for i in 0..scan {
             if !st.exc_spiked[i] {
                 continue;
             }
@@ -612,7 +615,7 @@ pub(crate) fn pop_charge(
 
 /// Step 3–4 for the excitatory population: input `x_e` and the lateral inhibition from the
 /// inhibitory spikes of t − 1 routed by their targets, then charge → fire → reset → adapt.
-/// Every array is resliced to n first so that the loop has no bounds checks and vectorises.
+/// Returns the number of excitatory spikes. Every array is resliced to n first so that the loop has no bounds checks and vectorises.
 // Neuron i indexes several parallel arrays, as in the kernel: index loops read clearer.
 #[inline(always)]
 #[allow(clippy::needless_range_loop)]
@@ -623,7 +626,7 @@ fn exc_stages(
     inh_prev_count: u32,
     learn: bool,
     model: ChargeModel,
-) {
+) -> u32 {
     let n = c.n;
     let route = c.wiring;
     let (v, ge, gi, rf) = (
@@ -638,6 +641,7 @@ fn exc_stages(
         &st.inh_prev[..n],
         &mut st.exc_spiked[..n],
     );
+    let mut exc_count = 0;
     for i in 0..n {
         let mut s = NeuronState {
             v: v[i],
@@ -666,7 +670,9 @@ fn exc_stages(
         }
         (v[i], ge[i], gi[i], rf[i], th[i]) = (s.v, s.ge, s.gi, s.refrac, s.theta);
         spiked[i] = spike;
+        exc_count += spike as u32;
     }
+    exc_count
 }
 
 /// Step 3–4 for the inhibitory population, driven one-to-one by the excitatory spikes of
