@@ -1,28 +1,9 @@
 //! The `snn` command line end to end: train on the embedded subset (tiny sizes), the JSON
 //! line and the run directory, `evaluate` on the saved run, and clear errors on bad input.
 
-use std::path::PathBuf;
-use std::process::Command;
+mod common;
 
-fn snn() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_snn"))
-}
-
-fn tmp(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("snn-cli-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    d
-}
-
-fn json_line(stdout: &[u8]) -> serde_json::Value {
-    let text = String::from_utf8_lossy(stdout);
-    let line = text
-        .lines()
-        .rev()
-        .find(|l| l.starts_with('{'))
-        .unwrap_or_else(|| panic!("no JSON line in: {text}"));
-    serde_json::from_str(line).unwrap()
-}
+use common::{json_line, snn, tmp};
 
 #[test]
 fn train_then_evaluate_on_the_embedded_subset() {

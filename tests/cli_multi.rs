@@ -3,33 +3,12 @@
 //! per network that `snn evaluate` takes, the same bytes as a single run with that seed),
 //! and clear errors for bad sweeps.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+mod common;
 
-fn snn() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_snn"))
-}
+use common::{json_ok as json_line, snn, tmp};
 
-fn tmp(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("snn-cli-multi-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    d
-}
-
-fn json_line(out: &Output) -> serde_json::Value {
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let text = String::from_utf8_lossy(&out.stdout);
-    let line = text
-        .lines()
-        .rev()
-        .find(|l| l.starts_with('{'))
-        .unwrap_or_else(|| panic!("no JSON line in: {text}"));
-    serde_json::from_str(line).unwrap()
-}
+use std::path::Path;
+use std::process::Output;
 
 const SMALL: [&str; 7] = [
     "--train-samples",

@@ -1,17 +1,9 @@
 //! The `snn` output modes: `--json` prints only JSON lines on stdout (progress events, then
 //! the result), `--quiet` prints only the result line and nothing on stderr.
 
-use std::process::Command;
+mod common;
 
-fn snn() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_snn"))
-}
-
-fn tmp(name: &str) -> std::path::PathBuf {
-    let d = std::env::temp_dir().join(format!("snn-out-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    d
-}
+use common::{snn, tmp};
 
 const SMALL: [&str; 7] = [
     "train",

@@ -4,11 +4,14 @@
 //! honour `Range`, ignore it, cut a transfer short, or serve the wrong content. Nothing here
 //! touches the internet.
 
+mod common;
+
+use common::snn;
+
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -534,10 +537,6 @@ fn bad_options_are_refused() {
 }
 
 // ---- CLI ----
-
-fn snn() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_snn"))
-}
 
 #[test]
 fn cli_unreachable_mirror_fails_with_advice() {

@@ -3,8 +3,11 @@
 //! counts of `present_frozen_batch`, every PNG decodes at its documented size, missing
 //! results are skipped with a note, and a missing run directory is an error naming it.
 
+mod common;
+
+use common::{snn, tmp};
+
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use ndarray::Array2;
 use snn_wgpu::backend::CompetitiveBackend;
@@ -18,12 +21,6 @@ use snn_wgpu::experiments::diehl_cook::plots::{
     THETA_FILE,
 };
 use snn_wgpu::model::{PresentOptions, RestMode};
-
-fn tmp(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("snn-plots-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    d
-}
 
 fn small_config(n_exc: u32) -> DcConfig {
     let mut cfg = DcConfig::preset("dc100").unwrap();
@@ -234,10 +231,6 @@ fn a_missing_run_or_network_is_an_error_naming_it() {
     let err = plot_run(&dir, &dir, &PlotOptions::default()).unwrap_err();
     assert!(err.to_string().contains("network.npz"), "{err}");
     let _ = std::fs::remove_dir_all(&dir);
-}
-
-fn snn() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_snn"))
 }
 
 #[test]

@@ -5,21 +5,13 @@
 
 mod common;
 
+use common::{snn, tmp};
+
 use snn_wgpu::experiments::diehl_cook::checkpoint::{load_checkpoint, TEST_DELAY_ENV};
 use snn_wgpu::experiments::diehl_cook::io::load_network;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
-
-fn snn() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_snn"))
-}
-
-fn tmp(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("snn-resume-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    d
-}
 
 fn run_ok(cmd: &mut Command) -> serde_json::Value {
     let out = cmd.output().unwrap();
@@ -80,9 +72,9 @@ fn train_args(cmd: &mut Command, backend: &str, samples: &str, dir: &Path) {
         "--train-samples",
         samples,
         "--label-samples",
-        "100",
+        if backend == "gpu" { "30" } else { "100" },
         "--test-samples",
-        "50",
+        if backend == "gpu" { "20" } else { "50" },
         "--seed",
         "7",
         "--quiet",
@@ -153,7 +145,7 @@ fn gpu_sigkill_mid_checkpoint_then_resume_is_bit_identical() {
     if common::gpu().is_none() {
         return;
     }
-    kill_resume_kill_resume("gpu", "40", "8", [8, 16]);
+    kill_resume_kill_resume("gpu", "24", "6", [6, 12]);
 }
 
 #[test]

@@ -27,3 +27,38 @@ pub fn gpu() -> Option<Arc<GpuContext>> {
         }
     }
 }
+
+// ---- the `snn` command line ----
+
+/// The `snn` binary of this build.
+pub fn snn() -> std::process::Command {
+    std::process::Command::new(env!("CARGO_BIN_EXE_snn"))
+}
+
+/// A path under the system temp dir for `name`, unique to this test process, removed first.
+pub fn tmp(name: &str) -> std::path::PathBuf {
+    let d = std::env::temp_dir().join(format!("snn-test-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    d
+}
+
+/// The last JSON line of a command's stdout.
+pub fn json_line(stdout: &[u8]) -> serde_json::Value {
+    let text = String::from_utf8_lossy(stdout);
+    let line = text
+        .lines()
+        .rev()
+        .find(|l| l.starts_with('{'))
+        .unwrap_or_else(|| panic!("no JSON line in: {text}"));
+    serde_json::from_str(line).unwrap()
+}
+
+/// The last JSON line of a command that must have succeeded (its stderr otherwise).
+pub fn json_ok(out: &std::process::Output) -> serde_json::Value {
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    json_line(&out.stdout)
+}
