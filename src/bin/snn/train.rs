@@ -208,7 +208,7 @@ pub(crate) fn resume(
             dir.display(),
             c.train.stats.images,
             c.plan.n_train * c.config.epochs as usize,
-            c.train.stats.images / c.plan.n_train.max(1) + 1,
+            (c.train.stats.images / c.plan.n_train.max(1) + 1).min(c.config.epochs as usize),
             c.crate_version,
             if removed.is_empty() {
                 String::new()
