@@ -992,6 +992,9 @@ impl CompetitiveBackend for CpuCompetitive {
                     }
                 },
             )
+            .collect::<Vec<Result<Vec<u32>>>>()
+            // In input order, so the error names the first bad image whatever the threads did.
+            .into_iter()
             .collect()
     }
 
