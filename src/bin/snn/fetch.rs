@@ -15,8 +15,8 @@ pub struct FetchArgs {
     #[arg(long)]
     to: PathBuf,
     /// Base URL of a mirror holding the four files; repeat to try several in order.
-    /// Default: https://ossci-datasets.s3.amazonaws.com/mnist/, then
-    /// https://storage.googleapis.com/cvdf-datasets/mnist/.
+    /// Default: <https://ossci-datasets.s3.amazonaws.com/mnist/>, then
+    /// <https://storage.googleapis.com/cvdf-datasets/mnist/>.
     #[arg(long = "mirror", value_name = "URL")]
     mirrors: Vec<String>,
     /// Print nothing on stderr (errors excepted).
