@@ -898,6 +898,48 @@ fn non_finite_state_stops_both_backends_naming_population_variable_neuron_step()
 }
 
 #[test]
+fn non_finite_state_in_k_networks_on_the_gpu_names_population_variable_and_network() {
+    use snn_wgpu::backend::CompetitiveMulti;
+    let Some(ctx) = common::gpu() else { return };
+    let spec = exploding_config().to_spec();
+    let mut other = spec.clone();
+    other.seed += 1;
+    let mut b = snn_wgpu::gpu::wta_multi::GpuCompetitiveMulti::new(ctx, &[spec, other]).unwrap();
+    let img = mnist::embedded(Split::Train).unwrap();
+    let rates = DcConfig::rates(img.image(0), 8.0);
+    let opts = PresentOptions {
+        steps_on: 700,
+        steps_rest: 300,
+        rest: RestMode::Simulate,
+        learn: true,
+        key: 0,
+    };
+    let e = b
+        .present(&[
+            Some((rates.as_slice(), opts)),
+            Some((rates.as_slice(), opts)),
+        ])
+        .unwrap_err();
+    let SnnError::NonFinite {
+        population,
+        variable,
+        ..
+    } = &e
+    else {
+        panic!("not a NonFinite error: {e}");
+    };
+    assert!(population.contains("(network "), "{e}");
+    assert!(
+        ["exc", "inh"].iter().any(|p| population.starts_with(p)),
+        "{e}"
+    );
+    assert!(
+        ["v", "ge", "gi", "theta"].contains(&variable.as_str()),
+        "{e}"
+    );
+}
+
+#[test]
 fn cli_non_finite_state_is_an_error() {
     let t = TempDir::new("nan");
     let cfg = preset_toml(&t, "nan.toml", |s| {

@@ -176,9 +176,13 @@ impl GpuCompetitiveMulti {
                 });
             }
             if let Some((b, (s, _))) = live().find(|(_, (s, _))| s.nonfinite != 0) {
+                let (pop, variable) = super::wta::NONFINITE_VARS
+                    .get((s.nonfinite >> 24) as usize)
+                    .copied()
+                    .unwrap_or(("exc", "?"));
                 return Err(SnnError::NonFinite {
-                    population: format!("network {b}"),
-                    variable: format!("code {}", s.nonfinite >> 24),
+                    population: format!("{pop} (network {b})"),
+                    variable: variable.into(),
                     neuron: ((s.nonfinite & 0x00ff_ffff) as usize).saturating_sub(1),
                     step: s.clock as u64,
                 });
