@@ -5,12 +5,12 @@ use super::{bar, label_and_test, load_data, make_backend, BackendArg, Common};
 use anyhow::{bail, Context, Result};
 use snn_wgpu::backend::CompetitiveBackend;
 use snn_wgpu::experiments::diehl_cook::checkpoint::{
-    check_same, fingerprint, load_checkpoint, remove_stale_temp_files, save_checkpoint, Checkpoint,
-    RunPlan, CHECKPOINT_FILE,
+    check_same, fingerprint, load_checkpoint, save_checkpoint, Checkpoint, RunPlan, CHECKPOINT_FILE,
 };
 use snn_wgpu::experiments::diehl_cook::config::DcConfig;
 use snn_wgpu::experiments::diehl_cook::io::{
-    receptive_fields_png, save_network, write_atomic, SavedNetwork, NETWORK_FILE,
+    receptive_fields_png, remove_stale_temp_files, save_network, write_atomic, SavedNetwork,
+    NETWORK_FILE,
 };
 use snn_wgpu::experiments::diehl_cook::train::{train_from, TrainState};
 use std::io::Write;

@@ -187,6 +187,34 @@ pub fn write_atomic(
     }
 }
 
+/// Removes the temporary files that writes killed mid-way left in the run directory `dir`
+/// (`.<file>.tmp.<pid>.<n>`, the names [`write_atomic`] gives them); returns their paths. Other files are
+/// never touched.
+pub fn remove_stale_temp_files(dir: &Path) -> Vec<PathBuf> {
+    fn is_temp(name: &str) -> bool {
+        let Some(rest) = name.strip_prefix('.') else {
+            return false;
+        };
+        let Some((_, tail)) = rest.rsplit_once(".tmp.") else {
+            return false;
+        };
+        let mut parts = tail.split('.');
+        let digits = |p: Option<&str>| {
+            p.is_some_and(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()))
+        };
+        digits(parts.next()) && digits(parts.next()) && parts.next().is_none()
+    }
+    let Ok(entries) = fs::read_dir(dir) else {
+        return vec![];
+    };
+    entries
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.file_name().is_some_and(|n| is_temp(&n.to_string_lossy())))
+        .filter(|p| fs::remove_file(p).is_ok())
+        .collect()
+}
+
 /// Saves a trained network into the run directory `dir` (created if missing).
 ///
 /// Writes `dir/network.npz` (zip-deflated, readable by `numpy.load`) with the arrays `weights`
@@ -726,6 +754,30 @@ mod tests {
         net.assignments.push(0);
         assert!(save_network(&dir, &net).is_err());
         assert!(!dir.exists());
+    }
+
+    #[test]
+    fn stale_temp_files_are_removed_and_nothing_else() {
+        let d = TempDir::new("stale");
+        fs::write(d.0.join(".checkpoint.npz.tmp.1.0"), b"half").unwrap();
+        fs::write(d.0.join(".network.npz.tmp.22.7"), b"half").unwrap();
+        for keep in [
+            "network.npz",
+            ".hidden.tmp.x.1",
+            "notes.tmp.1.2",
+            ".a.tmp.1.2.3",
+        ] {
+            fs::write(d.0.join(keep), b"keep").unwrap();
+        }
+        assert_eq!(remove_stale_temp_files(&d.0).len(), 2);
+        for keep in [
+            "network.npz",
+            ".hidden.tmp.x.1",
+            "notes.tmp.1.2",
+            ".a.tmp.1.2.3",
+        ] {
+            assert!(d.0.join(keep).exists(), "{keep}");
+        }
     }
 
     #[test]
