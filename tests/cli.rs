@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{json_line, snn, tmp};
+use common::{json_line, json_ok, snn, tmp};
 
 #[test]
 fn train_then_evaluate_on_the_embedded_subset() {
@@ -27,12 +27,7 @@ fn train_then_evaluate_on_the_embedded_subset() {
         .arg(&run)
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let j = json_line(&out.stdout);
+    let j = json_ok(&out);
     for key in [
         "preset",
         "backend",
@@ -71,12 +66,7 @@ fn train_then_evaluate_on_the_embedded_subset() {
         .arg(&run)
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let e = json_line(&out.stdout);
+    let e = json_ok(&out);
     assert_eq!(e["test_images"], 20);
     let _ = std::fs::remove_dir_all(&run);
 }
