@@ -779,6 +779,26 @@ fn cli_a_layer_too_large_for_the_gpu() {
 }
 
 #[test]
+fn a_bad_workgroup_size_names_the_variable_and_what_it_takes() {
+    if common::gpu().is_none() {
+        return;
+    }
+    let t = TempDir::new("wg");
+    for bad in ["3", "2048", "many"] {
+        let mut c = snn(&["train", "--backend", "gpu"]);
+        c.args(TINY)
+            .arg("--out")
+            .arg(t.path(&format!("run{bad}")))
+            .env("SNN_WORKGROUP_SIZE", bad);
+        let e = fails(c);
+        has_all(
+            &e,
+            &["SNN_WORKGROUP_SIZE", bad, "a power of two from 1 to 1024"],
+        );
+    }
+}
+
+#[test]
 fn no_adapter_says_what_to_install_and_how_to_go_on() {
     // A filter that matches nothing.
     let e = err_text(GpuContext::new(&GpuOptions {

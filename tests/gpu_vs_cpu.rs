@@ -1,8 +1,10 @@
 //! GPU vs CPU reference: every model, ≥ 1000 steps of Poisson-driven input, both schedules.
 //!
 //! Spike trains must be identical (bit for bit in the spike monitor). State variables
-//! must agree within `TOL` relative (|a − b| ≤ TOL·max(1, |b|)); in practice they are
-//! bit-identical on llvmpipe, since both sides do the same f32 operations in the same order.
+//! (the final state and the state monitor's traces) must agree within `TOL` relative
+//! (|a − b| ≤ TOL·max(1, |b|)). On llvmpipe they are bit-identical, since both sides do the
+//! same f32 operations in the same order; on an NVIDIA H200 (Vulkan) the spike trains were
+//! identical and the traces differed in the last bits.
 
 mod common;
 
@@ -76,7 +78,17 @@ fn check(spec: &NetworkSpec, steps: u32, min_spikes: u64) {
         assert_spikes_identical(&gpu.recording().unwrap(), &cpu_rec, &what);
         assert_states_close(&gpu.state().unwrap(), &cpu_state, &what);
         let g = gpu.recording().unwrap();
-        assert_eq!(g.state, cpu_rec.state, "{what}: state monitor");
+        assert_eq!(
+            g.state.len(),
+            cpu_rec.state.len(),
+            "{what}: state monitor size"
+        );
+        for (k, (x, y)) in g.state.iter().zip(&cpu_rec.state).enumerate() {
+            assert!(
+                (x - y).abs() <= TOL * y.abs().max(1.0),
+                "{what}: state monitor value {k}: gpu {x} vs cpu {y}"
+            );
+        }
     }
 }
 

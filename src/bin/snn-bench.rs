@@ -61,6 +61,25 @@ struct Args {
     /// No progress bar and no notes on stderr (the JSON lines on stdout stay).
     #[arg(long)]
     quiet: bool,
+    /// Measurements to run, comma-separated: train, train_multi, eval, neuron_steps.
+    #[arg(long, default_value = "train,train_multi,eval,neuron_steps")]
+    rows: String,
+    /// Batch sizes of the `eval` rows, comma-separated [default: 1,16,64,256; with --quick
+    /// 1,64 on the CPU and 1,8 on the GPU].
+    #[arg(long)]
+    eval_batches: Option<String>,
+}
+
+/// A comma-separated list of numbers, or an error naming the flag.
+fn parse_list(flag: &str, s: &str) -> Result<Vec<usize>> {
+    s.split(',')
+        .map(|x| x.trim())
+        .filter(|x| !x.is_empty())
+        .map(|x| {
+            x.parse::<usize>()
+                .map_err(|e| anyhow::anyhow!("{flag}: `{x}` is not a count ({e})"))
+        })
+        .collect()
 }
 
 fn median(mut xs: Vec<f64>) -> f64 {
@@ -78,6 +97,8 @@ fn median(mut xs: Vec<f64>) -> f64 {
 struct Target {
     name: &'static str,
     adapter: String,
+    /// Invocations per workgroup of the competitive kernels (GPU), `null` on the CPU.
+    wg: Option<u32>,
     ctx: Option<Arc<GpuContext>>,
 }
 
@@ -107,6 +128,7 @@ fn main() -> Result<()> {
         targets.push(Target {
             name: "cpu",
             adapter: format!("cpu ({} threads)", rayon::current_num_threads()),
+            wg: None,
             ctx: None,
         });
     }
@@ -115,6 +137,7 @@ fn main() -> Result<()> {
             Ok(ctx) => targets.push(Target {
                 name: "gpu",
                 adapter: ctx.adapter_description(),
+                wg: Some(ctx.competitive_workgroup_size()?),
                 ctx: Some(Arc::new(ctx)),
             }),
             Err(e) if a.backend == "gpu" => return Err(e.into()),
@@ -124,6 +147,19 @@ fn main() -> Result<()> {
     }
     if targets.is_empty() {
         bail!("--backend must be cpu, gpu or all");
+    }
+    const ROWS: [&str; 4] = ["train", "train_multi", "eval", "neuron_steps"];
+    let rows: Vec<&str> = a.rows.split(',').map(str::trim).collect();
+    if let Some(bad) = rows.iter().find(|r| !ROWS.contains(r)) {
+        bail!(
+            "--rows: unknown measurement `{bad}`; known: {}",
+            ROWS.join(", ")
+        );
+    }
+    let row = |r: &str| rows.contains(&r);
+    parse_list("--networks", &a.networks)?;
+    if let Some(b) = &a.eval_batches {
+        parse_list("--eval-batches", b)?;
     }
     let images = embedded(Split::Train)?;
     // Progress on stderr (a terminal only; hidden under --quiet): one tick per measurement
@@ -148,21 +184,29 @@ fn main() -> Result<()> {
             cfg.input_delay_max_ms = 0.0;
         }
         for t in &targets {
-            step(format!("train {preset} {}", t.name));
-            bench_train(t, &cfg, &images, &a)?;
+            if row("train") {
+                step(format!("train {preset} {}", t.name));
+                bench_train(t, &cfg, &images, &a)?;
+            }
             pb.inc(1);
-            step(format!("train_multi {preset} {}", t.name));
-            bench_train_multi(t, &cfg, &images, &a)?;
+            if row("train_multi") {
+                step(format!("train_multi {preset} {}", t.name));
+                bench_train_multi(t, &cfg, &images, &a)?;
+            }
             pb.inc(1);
-            step(format!("eval {preset} {}", t.name));
-            bench_eval(t, &cfg, &images, &a)?;
+            if row("eval") {
+                step(format!("eval {preset} {}", t.name));
+                bench_eval(t, &cfg, &images, &a)?;
+            }
             pb.inc(1);
         }
     }
     for n in [400u32, 6400] {
         for t in &targets {
-            step(format!("neuron_steps N={n} {}", t.name));
-            bench_neuron_steps(t, n, &a)?;
+            if row("neuron_steps") {
+                step(format!("neuron_steps N={n} {}", t.name));
+                bench_neuron_steps(t, n, &a)?;
+            }
             pb.inc(1);
         }
     }
@@ -211,7 +255,7 @@ fn bench_train(
     println!(
         "{}",
         serde_json::json!({
-            "bench": "train", "preset": cfg.preset, "backend": t.name, "adapter": t.adapter, "n": cfg.n_exc,
+            "bench": "train", "preset": cfg.preset, "backend": t.name, "adapter": t.adapter, "workgroup_size": t.wg, "n": cfg.n_exc,
             "dt_ms": cfg.dt_ms, "steps": steps_on + steps_rest, "input_delays": cfg.input_delay_max_ms > 0.0,
             "warmup": a.warmup, "reps": reps, "median_s_per_image": med, "images_per_s": 1.0 / med,
             "synaptic_events_per_s": events / med,
@@ -231,8 +275,8 @@ fn bench_train_multi(
     use rayon::prelude::*;
     use snn_wgpu::backend::CompetitiveMulti;
     use snn_wgpu::gpu::wta_multi::GpuCompetitiveMulti;
-    for k in a.networks.split(',').map(|s| s.trim().parse::<usize>()) {
-        let k = k.map_err(|e| anyhow::anyhow!("--networks: {e}"))?.max(1);
+    for k in parse_list("--networks", &a.networks)? {
+        let k = k.max(1);
         let specs: Vec<_> = (0..k as u32)
             .map(|s| {
                 DcConfig {
@@ -291,7 +335,7 @@ fn bench_train_multi(
         println!(
             "{}",
             serde_json::json!({
-                "bench": "train_multi", "preset": cfg.preset, "backend": t.name, "adapter": t.adapter,
+                "bench": "train_multi", "preset": cfg.preset, "backend": t.name, "adapter": t.adapter, "workgroup_size": t.wg,
                 "n": cfg.n_exc, "networks": k, "dt_ms": cfg.dt_ms, "steps": cfg.steps_on() + cfg.steps_rest(),
                 "input_delays": cfg.input_delay_max_ms > 0.0, "warmup": a.warmup, "reps": reps,
                 "median_s_per_round": med, "images_per_s": k as f64 / med,
@@ -309,12 +353,13 @@ fn bench_eval(
 ) -> Result<()> {
     let mut b = make(t, cfg)?;
     // --quick keeps the GPU rows small: llvmpipe runs one network per thread.
-    let sizes: &[usize] = match (a.quick, t.ctx.is_some()) {
-        (true, true) => &[1, 8],
-        (true, false) => &[1, 64],
-        _ => &[1, 16, 64, 256],
+    let sizes: Vec<usize> = match (&a.eval_batches, a.quick, t.ctx.is_some()) {
+        (Some(list), _, _) => parse_list("--eval-batches", list)?,
+        (None, true, true) => vec![1, 8],
+        (None, true, false) => vec![1, 64],
+        _ => vec![1, 16, 64, 256],
     };
-    for &batch in sizes {
+    for batch in sizes {
         if cfg.n_exc >= 1600 && batch > 64 && a.quick {
             continue;
         }
@@ -341,7 +386,7 @@ fn bench_eval(
         println!(
             "{}",
             serde_json::json!({
-                "bench": "eval", "preset": cfg.preset, "backend": t.name, "adapter": t.adapter, "n": cfg.n_exc,
+                "bench": "eval", "preset": cfg.preset, "backend": t.name, "adapter": t.adapter, "workgroup_size": t.wg, "n": cfg.n_exc,
                 "dt_ms": cfg.dt_ms, "steps": cfg.steps_on(), "batch": batch, "warmup": 1, "reps": reps,
                 "median_s_per_batch": med, "images_per_s": batch as f64 / med,
             })
@@ -374,7 +419,7 @@ fn bench_neuron_steps(t: &Target, n: u32, a: &Args) -> Result<()> {
     println!(
         "{}",
         serde_json::json!({
-            "bench": "neuron_steps", "backend": t.name, "adapter": t.adapter, "n": n, "dt_ms": 0.5, "steps": steps,
+            "bench": "neuron_steps", "backend": t.name, "adapter": t.adapter, "workgroup_size": t.wg, "n": n, "dt_ms": 0.5, "steps": steps,
             "warmup": a.warmup, "reps": a.reps.min(10), "median_s": med, "neuron_steps_per_s": (n as f64 * steps as f64) / med,
         })
     );

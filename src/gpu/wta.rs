@@ -150,7 +150,7 @@ impl GpuCompetitive {
             w_bytes,
             ctx.limits.max_storage_buffer_binding_size,
         )?;
-        let wg = 64u32.min(ctx.limits.max_compute_invocations_per_workgroup);
+        let wg = ctx.competitive_workgroup_size()?;
         let c = Consts::new(spec);
         let dev = &ctx.device;
 

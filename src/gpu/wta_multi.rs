@@ -92,7 +92,7 @@ impl GpuCompetitiveMulti {
             lim.max_storage_buffer_binding_size,
         )?;
         ctx.check_limit("u32 weight index", k * n_in * n, u32::MAX as u64)?;
-        let wg = 64u32.min(lim.max_compute_invocations_per_workgroup);
+        let wg = ctx.competitive_workgroup_size()?;
         let consts: Vec<Consts> = specs.iter().map(Consts::new).collect();
         let (layout, pipes) = pipelines(&ctx, wg, true, consts[0].wiring)?;
         let mut params = base_params(&ctx, &consts[0]);
