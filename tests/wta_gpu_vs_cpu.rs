@@ -9,8 +9,9 @@ use snn_wgpu::cpu::wta::CpuCompetitive;
 use snn_wgpu::data::mnist::{embedded, Split};
 use snn_wgpu::experiments::diehl_cook::config::DcConfig;
 use snn_wgpu::gpu::wta::GpuCompetitive;
-use snn_wgpu::gpu::Schedule;
-use snn_wgpu::model::{PresentOptions, RestMode};
+use snn_wgpu::gpu::{GpuContext, KernelTuning, Schedule};
+use snn_wgpu::model::{CompetitiveSpec, PresentOptions, RestMode};
+use std::sync::Arc;
 
 /// Relative tolerance on weights and θ (in practice they are bit-identical on llvmpipe).
 const TOL: f32 = 1e-5;
@@ -21,6 +22,16 @@ fn cfg(n: u32) -> DcConfig {
     c.seed = 3;
     c.input_delay_max_ms = 0.0;
     c
+}
+
+/// The fused schedule with the input ring in workgroup memory forced on or off (the
+/// adapter's default picks one; both must agree with the CPU).
+fn fused_ring(ctx: &Arc<GpuContext>, spec: &CompetitiveSpec, on: bool) -> GpuCompetitive {
+    let tuning = KernelTuning {
+        workgroup_ring: on,
+        ..KernelTuning::for_context(ctx).unwrap()
+    };
+    GpuCompetitive::with_tuning(ctx.clone(), spec, Schedule::Fused, tuning).unwrap()
 }
 
 fn close(a: &[f32], b: &[f32], what: &str) {
@@ -39,7 +50,8 @@ fn learning_run(rest: RestMode) {
     let spec = c.to_spec();
     let data = embedded(Split::Train).unwrap();
     let mut cpu = CpuCompetitive::new(&spec).unwrap();
-    let mut fused = GpuCompetitive::new(ctx.clone(), &spec).unwrap();
+    let mut fused = fused_ring(&ctx, &spec, false);
+    let mut fused_wg = fused_ring(&ctx, &spec, true);
     let mut stepwise = GpuCompetitive::with_schedule(ctx, &spec, Schedule::Stepwise).unwrap();
     close(
         &fused.weights().unwrap(),
@@ -58,8 +70,11 @@ fn learning_run(rest: RestMode) {
         let rates = DcConfig::rates(data.image(k as usize), 4.0);
         let a = cpu.present(&rates, &opts).unwrap();
         total += a.iter().sum::<u32>();
-        for gpu in [&mut fused, &mut stepwise] {
-            let what = gpu.describe();
+        for (r, gpu) in [&mut fused, &mut fused_wg, &mut stepwise]
+            .into_iter()
+            .enumerate()
+        {
+            let what = format!("{} (variant {r})", gpu.describe());
             assert_eq!(
                 gpu.present(&rates, &opts).unwrap(),
                 a,
@@ -134,12 +149,16 @@ fn frozen_batches_agree_and_match_one_at_a_time() {
     }
     assert!(batch.iter().map(|c| c.iter().sum::<u32>()).sum::<u32>() > 0);
     let Some(ctx) = common::gpu() else { return };
-    for schedule in [Schedule::Fused, Schedule::Stepwise] {
-        let mut gpu = GpuCompetitive::with_schedule(ctx.clone(), &spec, schedule).unwrap();
+    let variants = [
+        fused_ring(&ctx, &spec, false),
+        fused_ring(&ctx, &spec, true),
+        GpuCompetitive::with_schedule(ctx.clone(), &spec, Schedule::Stepwise).unwrap(),
+    ];
+    for (r, mut gpu) in variants.into_iter().enumerate() {
         assert_eq!(
             gpu.present_frozen_batch(&rates, &opts).unwrap(),
             batch,
-            "{schedule:?}"
+            "variant {r}"
         );
     }
 }
@@ -153,7 +172,8 @@ fn learning_with_input_delays_agrees() {
     assert!(spec.input_delay_max_ms.is_some());
     let data = embedded(Split::Train).unwrap();
     let mut cpu = CpuCompetitive::new(&spec).unwrap();
-    let mut gpu = GpuCompetitive::new(ctx.clone(), &spec).unwrap();
+    let mut gpu = fused_ring(&ctx, &spec, false);
+    let mut gpu_wg = fused_ring(&ctx, &spec, true);
     let mut stepwise = GpuCompetitive::with_schedule(ctx, &spec, Schedule::Stepwise).unwrap();
     let mut total = 0;
     for k in 0..5u32 {
@@ -167,11 +187,14 @@ fn learning_with_input_delays_agrees() {
         let rates = DcConfig::rates(data.image(k as usize + 10), 4.0);
         let a = cpu.present(&rates, &opts).unwrap();
         total += a.iter().sum::<u32>();
-        for g in [&mut gpu, &mut stepwise] {
+        for (r, g) in [&mut gpu, &mut gpu_wg, &mut stepwise]
+            .into_iter()
+            .enumerate()
+        {
             assert_eq!(
                 g.present(&rates, &opts).unwrap(),
                 a,
-                "{}, presentation {k}",
+                "{} (variant {r}), presentation {k}",
                 g.describe()
             );
             close(&g.theta().unwrap(), &cpu.theta().unwrap(), "theta");
@@ -189,10 +212,56 @@ fn learning_with_input_delays_agrees() {
         learn: false,
         key: 50,
     };
-    assert_eq!(
-        gpu.present_frozen_batch(&rates, &opts).unwrap(),
-        cpu.present_frozen_batch(&rates, &opts).unwrap()
-    );
+    let want = cpu.present_frozen_batch(&rates, &opts).unwrap();
+    assert_eq!(gpu.present_frozen_batch(&rates, &opts).unwrap(), want);
+    assert_eq!(gpu_wg.present_frozen_batch(&rates, &opts).unwrap(), want);
+}
+
+/// Dense input with delays, learning: the fused kernel's fast paths have caps (a ring slot
+/// in workgroup memory holds 64 input spikes, SH_CAP; a neuron notes 32 arrivals per step for
+/// depression, MAX_ARRIVALS, in wta_common.wgsl). Uniform 100 Hz input (about 39 spikes per
+/// 0.5 ms step) overflows the arrival list; 300 Hz (about 118) overflows the ring too, and the
+/// rest after it hands back to the ring. Both must equal the CPU.
+#[test]
+fn dense_input_overflows_the_fast_paths_and_still_agrees() {
+    let Some(ctx) = common::gpu() else { return };
+    let mut c = cfg(20);
+    c.input_delay_max_ms = 10.0;
+    let spec = c.to_spec();
+    let data = embedded(Split::Train).unwrap();
+    let mut cpu = CpuCompetitive::new(&spec).unwrap();
+    let mut gpu = fused_ring(&ctx, &spec, false);
+    let mut gpu_wg = fused_ring(&ctx, &spec, true);
+    let mut stepwise = GpuCompetitive::with_schedule(ctx, &spec, Schedule::Stepwise).unwrap();
+    let inputs: [(Vec<f32>, &str); 3] = [
+        (vec![100.0; 784], "uniform 100 Hz"),
+        (vec![300.0; 784], "uniform 300 Hz"),
+        (DcConfig::rates(data.image(7), 2.0), "an image"),
+    ];
+    for (k, (rates, what)) in inputs.iter().enumerate() {
+        let per_step = rates.iter().sum::<f32>() * c.dt_ms / 1000.0;
+        let opts = PresentOptions {
+            steps_on: 120,
+            steps_rest: 100,
+            rest: RestMode::Simulate,
+            learn: true,
+            key: 70 + k as u32,
+        };
+        let a = cpu.present(rates, &opts).unwrap();
+        for (r, g) in [&mut gpu, &mut gpu_wg, &mut stepwise]
+            .into_iter()
+            .enumerate()
+        {
+            assert_eq!(
+                g.present(rates, &opts).unwrap(),
+                a,
+                "{} (variant {r}) on {what} ({per_step:.0} input spikes per step)",
+                g.describe()
+            );
+            close(&g.theta().unwrap(), &cpu.theta().unwrap(), "theta");
+            close(&g.weights().unwrap(), &cpu.weights().unwrap(), what);
+        }
+    }
 }
 
 /// The largest layer we claim (N = 6400): a learning presentation that llvmpipe's loop budget
@@ -204,7 +273,8 @@ fn largest_layer_agrees() {
     let data = embedded(Split::Train).unwrap();
     let spec = c.to_spec();
     let mut cpu = CpuCompetitive::new(&spec).unwrap();
-    let mut gpu = GpuCompetitive::new(ctx.clone(), &spec).unwrap();
+    // The workgroup ring, reloaded at each of llvmpipe's dispatches.
+    let mut gpu = fused_ring(&ctx, &spec, true);
     let opts = PresentOptions {
         steps_on: 700,
         steps_rest: 300,

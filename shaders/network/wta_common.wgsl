@@ -149,21 +149,71 @@ fn set_input_count(b: u32, c: u32, clock: u32) {
     hist[hist_base(b, clock % wp.delay_slots)] = c;
 }
 
+// The fused schedule can keep a copy of the input history ring in workgroup memory: slot s's
+// count in sh_cnt[s] and its first SH_CAP inputs in sh_j[s * SH_CAP ..]. It is used while
+// the ring has at most SH_SLOTS slots and no slot in the window of the last delay_slots
+// steps held more than SH_CAP spikes (sh_global_left counts the steps until then); otherwise,
+// and in the stepwise schedule, the ring is read from `hist`. Either way the values and the
+// order of the sums are the same.
+// WG_RING: gpu::tuning::KernelTuning::workgroup_ring (on for real GPUs).
+override WG_RING: bool = true;
+const SH_SLOTS: u32 = 32u;
+const SH_CAP: u32 = 64u;
+var<workgroup> sh_cnt: array<u32, 32>;
+var<workgroup> sh_j: array<u32, 2048>;
+var<workgroup> sh_global_left: u32;
+
+fn ring_count(b: u32, slot: u32, sh: bool) -> u32 {
+    if (sh) {
+        return sh_cnt[slot];
+    }
+    return hist[hist_base(b, slot)];
+}
+
+fn ring_input(b: u32, slot: u32, m: u32, sh: bool) -> u32 {
+    if (sh) {
+        return sh_j[slot * SH_CAP + m];
+    }
+    return hist[hist_base(b, slot) + 1u + m];
+}
+
+// The synapses that delivered an input to this invocation's neuron in this step (weight
+// indices, in propagation order), kept by propagate for depress_arrivals; arr_n counts
+// them all, so arr_n > MAX_ARRIVALS means the list is incomplete.
+const MAX_ARRIVALS: u32 = 32u;
+var<private> arr_k: array<u32, 32>;
+var<private> arr_n: u32;
+
+// Adds synapse k's weight if it delivers now (`hit`), and notes it for depression (when
+// learning).
+fn arrive(x: f32, k: u32, hit: bool) -> f32 {
+    if (!hit) {
+        return x;
+    }
+    if (wp.learn != 0u && arr_n < MAX_ARRIVALS) {
+        arr_k[arr_n] = k;
+    }
+    arr_n = arr_n + 1u;
+    return x + w[k];
+}
+
 // 2. propagate: the input arriving at neuron i now, summed by lag, then ascending j.
-fn propagate(b: u32, i: u32, clock: u32) -> f32 {
+// (Taking the candidates four at a time in a `loop` broke the largest layer on llvmpipe:
+// its loop cap counts differently there. Loops here stay `for` loops.)
+fn propagate(b: u32, i: u32, clock: u32, sh: bool) -> f32 {
     let n = wp.n;
     let wb = w_base(b);
+    let ds = wp.delay_slots;
     var x = 0.0;
-    for (var lag = 0u; lag < wp.delay_slots; lag = lag + 1u) {
+    arr_n = 0u;
+    for (var lag = 0u; lag < ds; lag = lag + 1u) {
         iters = iters + 1u;
-        let base = hist_base(b, (clock + wp.delay_slots - lag) % wp.delay_slots);
-        let cnt = hist[base];
+        let slot = (clock + ds - lag) % ds;
+        let cnt = ring_count(b, slot, sh);
         for (var m = 0u; m < cnt; m = m + 1u) {
             iters = iters + 1u;
-            let k = wb + hist[base + 1u + m] * n + i;
-            if (wp.delay_slots == 1u || delay_of(k) == lag) {
-                x = x + w[k];
-            }
+            let k = wb + ring_input(b, slot, m, sh) * n + i;
+            x = arrive(x, k, ds == 1u || delay_of(k) == lag);
         }
     }
     return x;
@@ -188,9 +238,10 @@ fn pop_charge(s: NeuronState, x_g: f32, x_v: f32, model: u32, p: NeuronParams) -
 
 // 3. the neuron stages of excitatory neuron i and its inhibitory partner, the spike flags,
 // the counts, and (learning) the post-trace decay. Returns the flags (bit 0 exc, bit 1 inh).
-fn neuron_step(b: u32, i: u32, t: u32, clock: u32, inh_prev_count: u32) -> u32 {
+// `sh`: read the input ring from workgroup memory (the fused schedule; see SH_SLOTS).
+fn neuron_step(b: u32, i: u32, t: u32, clock: u32, inh_prev_count: u32, sh: bool) -> u32 {
     let g = b * wp.n + i;
-    let x = propagate(b, i, clock);
+    let x = propagate(b, i, clock, sh);
     let flags = spk[g];
     let exc_prev = (flags & 1u) != 0u;
     let inh_prev_i = (flags & 2u) != 0u;
@@ -266,6 +317,25 @@ fn depress_column(b: u32, i: u32, clock: u32) {
                 w[k] = on_pre(w[k], post1, wp.stdp);
                 last_pre[k] = clock;
             }
+        }
+    }
+}
+
+// 4a, fused: depression of the synapses propagate just noted for neuron i (the same
+// synapses depress_column finds, each once; it falls back to depress_column when the list
+// overflowed).
+fn depress_arrivals(b: u32, i: u32, clock: u32) {
+    if (arr_n > MAX_ARRIVALS) {
+        depress_column(b, i, clock);
+        return;
+    }
+    let post1 = post[b * wp.n + i].x;
+    for (var q = 0u; q < arr_n; q = q + 1u) {
+        iters = iters + 1u;
+        let k = arr_k[q];
+        w[k] = on_pre(w[k], post1, wp.stdp);
+        if (wp.delay_slots > 1u) {
+            last_pre[k] = clock;
         }
     }
 }

@@ -27,11 +27,33 @@ fn present(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) 
     let key = ctl[b].key_seed;
     let n_active = ctl[b].n_active;
     iters = 0u;
+    let ds = wp.delay_slots;
+    let use_ring = WG_RING && ds <= SH_SLOTS;
     if (l == 0u) {
         inh_prev = net[b].inh_count;
         atomicStore(&inh_next, 0u);
         atomicStore(&iters_max, 0u);
+        sh_global_left = 0u;
     }
+    // The input history ring into workgroup memory (see SH_SLOTS in wta_common.wgsl).
+    if (use_ring) {
+        for (var s = 0u; s < ds; s = s + 1u) {
+            iters = iters + 1u;
+            let base = hist_base(b, s);
+            let cnt = hist[base];
+            if (l == 0u) {
+                sh_cnt[s] = cnt;
+                if (cnt > SH_CAP) {
+                    sh_global_left = ds;
+                }
+            }
+            for (var m = l; m < min(cnt, SH_CAP); m = m + WG) {
+                iters = iters + 1u;
+                sh_j[s * SH_CAP + m] = hist[base + 1u + m];
+            }
+        }
+    }
+    workgroupBarrier();
     for (var k = 0u; k < wp.max_steps; k = k + 1u) {
         iters = iters + 1u;
         if (l == 0u) {
@@ -64,6 +86,7 @@ fn present(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) 
         }
         workgroupBarrier();
         if (l == 0u) {
+            let slot = clock % ds;
             var c = 0u;
             for (var q = 0u; q < n_words_in; q = q + 1u) {
                 iters = iters + 1u;
@@ -73,21 +96,33 @@ fn present(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) 
                         break;
                     }
                     iters = iters + 1u;
-                    record_input_spike(b, q * 32u + firstTrailingBit(bits), c, clock);
+                    let j = q * 32u + firstTrailingBit(bits);
+                    record_input_spike(b, j, c, clock);
+                    if (use_ring && c < SH_CAP) {
+                        sh_j[slot * SH_CAP + c] = j;
+                    }
                     c = c + 1u;
                     bits = bits & (bits - 1u);
                 }
             }
             set_input_count(b, c, clock);
+            if (use_ring) {
+                sh_cnt[slot] = c;
+                if (c > SH_CAP) {
+                    sh_global_left = ds;
+                }
+            }
         }
         storageBarrier();
         workgroupBarrier();
         let inh_prev_count = inh_prev;
-        // 2-4b. propagate, neuron stages, depression, post marks: per neuron, with no
-        // barrier between them (each touches only its own column and state).
+        let sh = use_ring && sh_global_left == 0u;
+        // 2-4b. propagate, neuron stages, depression (of the arrivals propagate noted), post
+        // marks: per neuron, with no barrier between them (each touches only its own column
+        // and state).
         for (var i = l; i < n; i = i + WG) {
             iters = iters + 1u;
-            let flags = neuron_step(b, i, t, clock, inh_prev_count);
+            let flags = neuron_step(b, i, t, clock, inh_prev_count, sh);
             if ((flags & 2u) != 0u) {
                 atomicAdd(&inh_next, 1u);
             }
@@ -95,7 +130,7 @@ fn present(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) 
                 atomicOr(&exc_words[i / 32u], 1u << (i % 32u));
             }
             if (wp.learn != 0u) {
-                depress_column(b, i, clock);
+                depress_arrivals(b, i, clock);
                 mark_post(b, i);
             }
         }
@@ -137,6 +172,9 @@ fn present(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) 
         if (l == 0u) {
             inh_prev = atomicLoad(&inh_next);
             atomicStore(&inh_next, 0u);
+            if (sh_global_left > 0u) {
+                sh_global_left = sh_global_left - 1u;
+            }
         }
     }
     // Only a software adapter has the cap (its budget is below the mark); on a real GPU a

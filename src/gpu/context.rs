@@ -8,11 +8,6 @@
 use crate::error::{Result, SnnError};
 use std::future::Future;
 
-/// Default invocations per workgroup of the competitive-layer kernels on a real GPU. On an
-/// NVIDIA H200 (Vulkan), dc400 training took 150/87/49/30/31 ms per image at 64/128/256/512/
-/// 1024 (`SNN_WORKGROUP_SIZE=… snn-bench --backend gpu --presets dc400 --rows train`).
-pub const HARDWARE_WORKGROUP_SIZE: u32 = 512;
-
 /// How to choose the adapter.
 #[derive(Debug, Clone, Default)]
 pub struct GpuOptions {
@@ -192,37 +187,6 @@ impl GpuContext {
     /// thread per workgroup.
     pub fn is_software(&self) -> bool {
         self.info.device_type == wgpu::DeviceType::Cpu
-    }
-
-    /// Invocations per workgroup of the competitive-layer kernels (one network per
-    /// workgroup): `SNN_WORKGROUP_SIZE` if set, else 64 on a software adapter (llvmpipe
-    /// runs a workgroup on one thread, so more invocations only lengthen its loops) and
-    /// [`HARDWARE_WORKGROUP_SIZE`] on a real GPU. Capped at the device's limit. Results do
-    /// not depend on it: each weight, neuron and trace is owned by one invocation per step.
-    ///
-    /// # Errors
-    /// [`SnnError::InvalidParam`] when `SNN_WORKGROUP_SIZE` is not a power of two in
-    /// 1..=1024.
-    pub fn competitive_workgroup_size(&self) -> Result<u32> {
-        let default = if self.is_software() {
-            64
-        } else {
-            HARDWARE_WORKGROUP_SIZE
-        };
-        let wg = match std::env::var("SNN_WORKGROUP_SIZE") {
-            Ok(s) if !s.trim().is_empty() => match s.trim().parse::<u32>() {
-                Ok(v) if v.is_power_of_two() && v <= 1024 => v,
-                _ => {
-                    return Err(SnnError::InvalidParam {
-                        field: "SNN_WORKGROUP_SIZE".into(),
-                        value: s,
-                        expected: "a power of two from 1 to 1024 (or unset for the default)".into(),
-                    })
-                }
-            },
-            _ => default,
-        };
-        Ok(wg.min(self.limits.max_compute_invocations_per_workgroup))
     }
 
     /// Checks that `needed` fits under the limit `available`.

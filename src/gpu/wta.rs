@@ -12,6 +12,7 @@ use super::backend::{read_back, Schedule};
 use super::context::GpuContext;
 use super::layout::{NetCtl, NetState, NeuronParams, StdpConsts, WtaParams};
 use super::shaders::wta_module;
+use super::tuning::KernelTuning;
 use crate::backend::{CompetitiveBackend, Snapshot};
 use crate::cpu::wta::Consts;
 use crate::error::{Result, SnnError};
@@ -128,6 +129,22 @@ impl GpuCompetitive {
         spec: &CompetitiveSpec,
         schedule: Schedule,
     ) -> Result<Self> {
+        let tuning = KernelTuning::for_context(&ctx)?;
+        Self::with_tuning(ctx, spec, schedule, tuning)
+    }
+
+    /// As [`Self::with_schedule`], with the launch shape given instead of the adapter's
+    /// default (tests run both ring modes on one adapter with it). Results do not depend on
+    /// `tuning`.
+    ///
+    /// # Errors
+    /// As [`Self::new`].
+    pub fn with_tuning(
+        ctx: Arc<GpuContext>,
+        spec: &CompetitiveSpec,
+        schedule: Schedule,
+        tuning: KernelTuning,
+    ) -> Result<Self> {
         spec.validate()?;
         ctx.check_limit(
             "n_input (wta_fused.wgsl workgroup arrays)",
@@ -150,11 +167,12 @@ impl GpuCompetitive {
             w_bytes,
             ctx.limits.max_storage_buffer_binding_size,
         )?;
-        let wg = ctx.competitive_workgroup_size()?;
+        let tuning = tuning.capped(&ctx);
+        let wg = tuning.workgroup_size;
         let c = Consts::new(spec);
         let dev = &ctx.device;
 
-        let (layout, pipes) = pipelines(&ctx, wg, false, c.wiring)?;
+        let (layout, pipes) = pipelines(&ctx, tuning, false, c.wiring)?;
 
         let params = base_params(&ctx, &c);
         let params_buf = dev.create_buffer_init(&wgpu::util::BufferInitDescriptor {
@@ -465,7 +483,7 @@ impl GpuCompetitive {
 /// (`EXC_MODEL`, `INH_MODEL`, `*_TO_V`; see the shader).
 pub(crate) fn pipelines(
     ctx: &GpuContext,
-    wg: u32,
+    tuning: KernelTuning,
     own_slots: bool,
     wiring: Wiring,
 ) -> Result<(wgpu::BindGroupLayout, Vec<wgpu::ComputePipeline>)> {
@@ -510,9 +528,10 @@ pub(crate) fn pipelines(
             &pl,
             &module,
             entry,
-            wg,
+            tuning.workgroup_size,
             &[
                 ("OWN_SLOTS", own_slots as u32 as f64),
+                ("WG_RING", tuning.workgroup_ring as u32 as f64),
                 ("EXC_MODEL", wiring.exc as u32 as f64),
                 ("INH_MODEL", wiring.inh as u32 as f64),
                 ("INPUT_TO_V", wiring.input_to_v as u32 as f64),

@@ -10,6 +10,7 @@
 use super::backend::read_back;
 use super::context::GpuContext;
 use super::layout::{NetCtl, NetState, WtaParams};
+use super::tuning::KernelTuning;
 use super::wta::{
     base_params, pipelines, B_ACTIVE, B_COUNTS, B_CTL, B_NET, B_THETA, B_W, MAX_EXC, MAX_INPUTS,
     P_END, P_FINISH, P_NORMALIZE, P_PRESENT,
@@ -92,9 +93,10 @@ impl GpuCompetitiveMulti {
             lim.max_storage_buffer_binding_size,
         )?;
         ctx.check_limit("u32 weight index", k * n_in * n, u32::MAX as u64)?;
-        let wg = ctx.competitive_workgroup_size()?;
+        let tuning = KernelTuning::for_context(&ctx)?;
+        let wg = tuning.workgroup_size;
         let consts: Vec<Consts> = specs.iter().map(Consts::new).collect();
-        let (layout, pipes) = pipelines(&ctx, wg, true, consts[0].wiring)?;
+        let (layout, pipes) = pipelines(&ctx, tuning, true, consts[0].wiring)?;
         let mut params = base_params(&ctx, &consts[0]);
         // One history ring for all: a network whose largest delay is shorter reads empty lags.
         params.delay_slots = consts

@@ -1,0 +1,86 @@
+//! Launch choices of the competitive-layer kernels (gpu::wta, gpu::wta_multi) that change
+//! their speed and never their results: chosen per adapter, overridable from the environment.
+
+use crate::error::{Result, SnnError};
+use crate::gpu::GpuContext;
+
+/// Default invocations per workgroup on a real GPU. On an NVIDIA H200 (Vulkan), dc400
+/// training took 150/87/49/30/31 ms per image at 64/128/256/512/1024 invocations
+/// (`SNN_WORKGROUP_SIZE=… snn-bench --backend gpu --presets dc400 --rows train`, before the
+/// workgroup ring).
+pub const HARDWARE_WORKGROUP_SIZE: u32 = 512;
+
+/// How the competitive-layer kernels are launched.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct KernelTuning {
+    /// Invocations per workgroup (one network per workgroup): 64 on a software adapter
+    /// (llvmpipe runs a workgroup on one thread, so more invocations only lengthen its
+    /// loops), [`HARDWARE_WORKGROUP_SIZE`] on a real GPU.
+    pub workgroup_size: u32,
+    /// The fused schedule keeps the input-spike history ring in workgroup memory
+    /// (`SH_SLOTS` in wta_common.wgsl) instead of reading it from a storage buffer for every
+    /// neuron: on for a real GPU, off for llvmpipe, where it measured slower.
+    pub workgroup_ring: bool,
+}
+
+impl KernelTuning {
+    /// The defaults for `ctx`'s adapter, then `SNN_WORKGROUP_SIZE` (a power of two up to
+    /// 1024) and `SNN_WORKGROUP_RING` (`1`/`0`) if set. The size is capped at the device's
+    /// limit.
+    ///
+    /// # Errors
+    /// [`SnnError::InvalidParam`] naming the variable when one is set to a value it cannot
+    /// take.
+    pub fn for_context(ctx: &GpuContext) -> Result<Self> {
+        let software = ctx.is_software();
+        let mut t = KernelTuning {
+            workgroup_size: if software {
+                64
+            } else {
+                HARDWARE_WORKGROUP_SIZE
+            },
+            workgroup_ring: !software,
+        };
+        if let Some(s) = env("SNN_WORKGROUP_SIZE") {
+            t.workgroup_size = match s.trim().parse::<u32>() {
+                Ok(v) if v.is_power_of_two() && v <= 1024 => v,
+                _ => {
+                    return Err(SnnError::InvalidParam {
+                        field: "SNN_WORKGROUP_SIZE".into(),
+                        value: s,
+                        expected: "a power of two from 1 to 1024 (or unset for the default)".into(),
+                    })
+                }
+            };
+        }
+        if let Some(s) = env("SNN_WORKGROUP_RING") {
+            t.workgroup_ring = match s.trim() {
+                "1" | "true" => true,
+                "0" | "false" => false,
+                _ => {
+                    return Err(SnnError::InvalidParam {
+                        field: "SNN_WORKGROUP_RING".into(),
+                        value: s,
+                        expected: "1 or 0 (or unset for the default)".into(),
+                    })
+                }
+            };
+        }
+        Ok(t.capped(ctx))
+    }
+
+    /// This tuning with the workgroup size capped at `ctx`'s limit.
+    pub fn capped(self, ctx: &GpuContext) -> Self {
+        KernelTuning {
+            workgroup_size: self
+                .workgroup_size
+                .min(ctx.limits.max_compute_invocations_per_workgroup)
+                .max(1),
+            ..self
+        }
+    }
+}
+
+fn env(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|s| !s.trim().is_empty())
+}
