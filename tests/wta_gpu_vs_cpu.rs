@@ -24,12 +24,14 @@ fn cfg(n: u32) -> DcConfig {
     c
 }
 
-/// The fused schedule with the input ring in workgroup memory forced on or off (the
-/// adapter's default picks one; both must agree with the CPU).
-fn fused_ring(ctx: &Arc<GpuContext>, spec: &CompetitiveSpec, on: bool) -> GpuCompetitive {
+/// The fused schedule with llvmpipe's launch shape (`fast` false: 64 invocations, ring and
+/// unrolled propagation off) or a real GPU's (true: 512, both on), whatever the adapter;
+/// both must agree with the CPU.
+fn fused_ring(ctx: &Arc<GpuContext>, spec: &CompetitiveSpec, fast: bool) -> GpuCompetitive {
     let tuning = KernelTuning {
-        workgroup_ring: on,
-        ..KernelTuning::for_context(ctx).unwrap()
+        workgroup_size: if fast { 512 } else { 64 },
+        workgroup_ring: fast,
+        unroll: fast,
     };
     GpuCompetitive::with_tuning(ctx.clone(), spec, Schedule::Fused, tuning).unwrap()
 }

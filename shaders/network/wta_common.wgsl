@@ -155,8 +155,10 @@ fn set_input_count(b: u32, c: u32, clock: u32) {
 // steps held more than SH_CAP spikes (sh_global_left counts the steps until then); otherwise,
 // and in the stepwise schedule, the ring is read from `hist`. Either way the values and the
 // order of the sums are the same.
-// WG_RING: gpu::tuning::KernelTuning::workgroup_ring (on for real GPUs).
+// WG_RING, UNROLL4: gpu::tuning::KernelTuning::workgroup_ring and ::unroll (on for real
+// GPUs, off on llvmpipe, where both measured slower).
 override WG_RING: bool = true;
+override UNROLL4: bool = true;
 const SH_SLOTS: u32 = 32u;
 const SH_CAP: u32 = 64u;
 var<workgroup> sh_cnt: array<u32, 32>;
@@ -198,8 +200,8 @@ fn arrive(x: f32, k: u32, hit: bool) -> f32 {
 }
 
 // 2. propagate: the input arriving at neuron i now, summed by lag, then ascending j.
-// (Taking the candidates four at a time in a `loop` broke the largest layer on llvmpipe:
-// its loop cap counts differently there. Loops here stay `for` loops.)
+// (Taking the candidates four at a time in a `loop { if .. break }` broke the largest layer
+// on llvmpipe, whose loop cap counts such loops differently; loops here stay `for` loops.)
 fn propagate(b: u32, i: u32, clock: u32, sh: bool) -> f32 {
     let n = wp.n;
     let wb = w_base(b);
@@ -210,10 +212,32 @@ fn propagate(b: u32, i: u32, clock: u32, sh: bool) -> f32 {
         iters = iters + 1u;
         let slot = (clock + ds - lag) % ds;
         let cnt = ring_count(b, slot, sh);
-        for (var m = 0u; m < cnt; m = m + 1u) {
-            iters = iters + 1u;
-            let k = wb + ring_input(b, slot, m, sh) * n + i;
-            x = arrive(x, k, ds == 1u || delay_of(k) == lag);
+        if (UNROLL4) {
+            // Four candidates per iteration, their delay bytes loaded before any is compared,
+            // so a GPU invocation waits for memory once per four; past the end the last
+            // candidate is loaded again and masked. The sum stays in candidate order.
+            let last = cnt - 1u;
+            for (var m = 0u; m < cnt; m = m + 4u) {
+                iters = iters + 1u;
+                let k0 = wb + ring_input(b, slot, m, sh) * n + i;
+                let k1 = wb + ring_input(b, slot, min(m + 1u, last), sh) * n + i;
+                let k2 = wb + ring_input(b, slot, min(m + 2u, last), sh) * n + i;
+                let k3 = wb + ring_input(b, slot, min(m + 3u, last), sh) * n + i;
+                var d = vec4<u32>(lag);
+                if (ds > 1u) {
+                    d = vec4<u32>(delay_of(k0), delay_of(k1), delay_of(k2), delay_of(k3));
+                }
+                x = arrive(x, k0, d.x == lag);
+                x = arrive(x, k1, m + 1u < cnt && d.y == lag);
+                x = arrive(x, k2, m + 2u < cnt && d.z == lag);
+                x = arrive(x, k3, m + 3u < cnt && d.w == lag);
+            }
+        } else {
+            for (var m = 0u; m < cnt; m = m + 1u) {
+                iters = iters + 1u;
+                let k = wb + ring_input(b, slot, m, sh) * n + i;
+                x = arrive(x, k, ds == 1u || delay_of(k) == lag);
+            }
         }
     }
     return x;

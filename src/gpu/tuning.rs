@@ -22,11 +22,16 @@ pub struct KernelTuning {
     /// 0.44 against 0.34 s per image). On the H200 the two were within noise (23.1 against
     /// 22.3 ms at 512 invocations, 31.4 against 33.4 at 256).
     pub workgroup_ring: bool,
+    /// Propagation takes the delay window's candidates four at a time, loading their delays
+    /// before comparing any (`UNROLL4` in wta_common.wgsl), so a GPU invocation waits for
+    /// memory once per four: on for a real GPU, off for llvmpipe, where it measured about
+    /// 3× slower (its SIMD lanes are invocations already).
+    pub unroll: bool,
 }
 
 impl KernelTuning {
     /// The defaults for `ctx`'s adapter, then `SNN_WORKGROUP_SIZE` (a power of two up to
-    /// 1024) and `SNN_WORKGROUP_RING` (`1`/`0`) if set. The size is capped at the device's
+    /// 1024), `SNN_WORKGROUP_RING` and `SNN_UNROLL` (`1`/`0`) if set. The size is capped at the device's
     /// limit.
     ///
     /// # Errors
@@ -41,6 +46,7 @@ impl KernelTuning {
                 HARDWARE_WORKGROUP_SIZE
             },
             workgroup_ring: !software,
+            unroll: !software,
         };
         if let Some(s) = env("SNN_WORKGROUP_SIZE") {
             t.workgroup_size = match s.trim().parse::<u32>() {
@@ -54,18 +60,11 @@ impl KernelTuning {
                 }
             };
         }
-        if let Some(s) = env("SNN_WORKGROUP_RING") {
-            t.workgroup_ring = match s.trim() {
-                "1" | "true" => true,
-                "0" | "false" => false,
-                _ => {
-                    return Err(SnnError::InvalidParam {
-                        field: "SNN_WORKGROUP_RING".into(),
-                        value: s,
-                        expected: "1 or 0 (or unset for the default)".into(),
-                    })
-                }
-            };
+        if let Some(v) = flag("SNN_WORKGROUP_RING")? {
+            t.workgroup_ring = v;
+        }
+        if let Some(v) = flag("SNN_UNROLL")? {
+            t.unroll = v;
         }
         Ok(t.capped(ctx))
     }
@@ -84,4 +83,20 @@ impl KernelTuning {
 
 fn env(name: &str) -> Option<String> {
     std::env::var(name).ok().filter(|s| !s.trim().is_empty())
+}
+
+/// A `1`/`0` variable: `None` when unset.
+fn flag(name: &str) -> Result<Option<bool>> {
+    match env(name) {
+        None => Ok(None),
+        Some(s) => match s.trim() {
+            "1" | "true" => Ok(Some(true)),
+            "0" | "false" => Ok(Some(false)),
+            _ => Err(SnnError::InvalidParam {
+                field: name.into(),
+                value: s,
+                expected: "1 or 0 (or unset for the default)".into(),
+            }),
+        },
+    }
 }

@@ -532,6 +532,7 @@ pub(crate) fn pipelines(
             &[
                 ("OWN_SLOTS", own_slots as u32 as f64),
                 ("WG_RING", tuning.workgroup_ring as u32 as f64),
+                ("UNROLL4", tuning.unroll as u32 as f64),
                 ("EXC_MODEL", wiring.exc as u32 as f64),
                 ("INH_MODEL", wiring.inh as u32 as f64),
                 ("INPUT_TO_V", wiring.input_to_v as u32 as f64),
