@@ -457,8 +457,15 @@ fn npy_item_size(header: &str) -> Option<u64> {
 
 /// Side of an MNIST image in pixels.
 const SIDE: usize = 28;
-/// Nearest-neighbour upscaling factor of each tile.
-const SCALE: usize = 3;
+/// Pixels per weight: 3 up to 1600 neurons, 1 above, so that dc6400's grid stays about
+/// 2300 pixels square (a few MB) instead of 6700 (29 MB at scale 3).
+fn scale_for(n: usize) -> usize {
+    if n <= 1600 {
+        3
+    } else {
+        1
+    }
+}
 /// Height in pixels of the class bar under each tile.
 const BAR: usize = 3;
 /// Width of the border between tiles.
@@ -492,8 +499,8 @@ pub fn receptive_fields_size(n: usize, with_bars: bool) -> (usize, usize) {
     }
     let cols = grid_columns(n);
     let rows = n.div_ceil(cols);
-    let cell_w = SIDE * SCALE;
-    let cell_h = SIDE * SCALE + if with_bars { BAR } else { 0 };
+    let cell_w = SIDE * scale_for(n);
+    let cell_h = cell_w + if with_bars { BAR } else { 0 };
     (
         cols * cell_w + (cols - 1) * BORDER,
         rows * cell_h + (rows - 1) * BORDER,
@@ -589,7 +596,8 @@ pub fn receptive_fields_png(
     };
 
     let cols = grid_columns(n);
-    let tile = SIDE * SCALE;
+    let scale = scale_for(n);
+    let tile = SIDE * scale;
     let cell_h = tile + if assignments.is_some() { BAR } else { 0 };
     for (i, column) in weights.columns().into_iter().enumerate() {
         let x0 = (i % cols) * (tile + BORDER);
@@ -606,9 +614,9 @@ pub fn receptive_fields_png(
                 0
             };
             let (r, c) = (p / SIDE, p % SIDE);
-            for dy in 0..SCALE {
-                for dx in 0..SCALE {
-                    put(x0 + c * SCALE + dx, y0 + r * SCALE + dy, [level; 3]);
+            for dy in 0..scale {
+                for dx in 0..scale {
+                    put(x0 + c * scale + dx, y0 + r * scale + dy, [level; 3]);
                 }
             }
         }
@@ -899,6 +907,7 @@ mod tests {
             (100, false, (10 * 84 + 9, 10 * 84 + 9)),
             (7, true, (3 * 84 + 2, 3 * 87 + 2)),
             (7, false, (3 * 84 + 2, 3 * 84 + 2)),
+            (1601, false, (41 * 28 + 40, 40 * 28 + 39)),
         ] {
             let net = sample(n);
             let path = tmp.0.join(format!("rf_{n}_{with_bars}.png"));
@@ -909,7 +918,7 @@ mod tests {
             let size = (img.width() as usize, img.height() as usize);
             assert_eq!(size, expected, "n = {n}, bars = {with_bars}");
         }
-        assert_eq!(dir_entries(&tmp.0).len(), 4, "no temp files left");
+        assert_eq!(dir_entries(&tmp.0).len(), 5, "no temp files left");
     }
 
     #[test]
