@@ -147,6 +147,18 @@ pub enum SnnError {
         /// The SHA-256 found, lowercase hex (or why none could be computed).
         actual: String,
     },
+    /// Another process holds the lock of a directory this operation writes.
+    #[error(
+        "{path}: another `{what}` (process {pid}) is writing into this directory. Wait for it          to finish, or delete this lock file if no such process is running"
+    )]
+    Locked {
+        /// The lock file.
+        path: PathBuf,
+        /// The operation that holds it (e.g. `snn fetch-mnist`).
+        what: &'static str,
+        /// The holder's process id, as the lock file gives it.
+        pid: String,
+    },
 }
 
 impl SnnError {

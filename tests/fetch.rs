@@ -18,7 +18,8 @@ use std::time::Duration;
 
 use sha2::{Digest, Sha256};
 use snn_wgpu::data::fetch::{
-    fetch, FetchOptions, FetchStatus, Fetched, FileSpec, Progress, MNIST_FILES, PART_SUFFIX,
+    fetch, FetchOptions, FetchStatus, Fetched, FileSpec, Progress, LOCK_FILE, MNIST_FILES,
+    PART_SUFFIX,
 };
 use snn_wgpu::data::mnist::{load_split, Split};
 use snn_wgpu::SnnError;
@@ -654,4 +655,51 @@ fn cli_fetches_real_mnist_from_a_local_mirror_if_present() {
     assert_eq!(server.seen().len(), 4, "nothing fetched twice");
     let test = load_split(&tmp.0, Split::Test).unwrap();
     assert_eq!(test.len(), 10000);
+}
+
+#[test]
+fn a_running_fetch_locks_its_directory_and_a_dead_ones_lock_is_taken_over() {
+    let files = synthetic();
+    let server = Server::start(
+        files
+            .iter()
+            .map(|(n, _, g)| (n.clone(), g.clone(), Mode::Normal))
+            .collect(),
+    );
+    let tmp = TempDir::new("lock");
+    let opts = options(vec![server.url()], specs(&files));
+    let lock = tmp.0.join(LOCK_FILE);
+    // A live holder (this test process): refused, naming the lock and the process; nothing
+    // is downloaded and the lock stays.
+    std::fs::write(&lock, format!("{}\n", std::process::id())).unwrap();
+    let (r, _) = run(&tmp.0, &opts);
+    let err = r.unwrap_err();
+    let text = err.to_string();
+    assert!(matches!(err, SnnError::Locked { .. }), "{text}");
+    for needle in [
+        LOCK_FILE,
+        "snn fetch-mnist",
+        &std::process::id().to_string(),
+        "delete this lock file",
+    ] {
+        assert!(text.contains(needle), "`{needle}` missing from: {text}");
+    }
+    assert!(server.seen().is_empty());
+    assert_eq!(tmp.entries(), vec![LOCK_FILE.to_string()]);
+    // A holder that no longer exists (above Linux's largest pid): taken over, and the lock
+    // is gone once the fetch ends.
+    if Path::new("/proc/self").exists() {
+        std::fs::write(&lock, "4294967290\n").unwrap();
+        let fetched = run(&tmp.0, &opts).0.unwrap();
+        assert_eq!(fetched.len(), 4);
+        assert_eq!(tmp.entries(), sorted_names(&files), "no lock file left");
+    }
+    // A fetch that fails (no mirror answers) releases the lock too.
+    let dead = options(
+        vec![format!("http://127.0.0.1:{}/", closed_port())],
+        specs(&files),
+    );
+    let tmp2 = TempDir::new("lock-fail");
+    assert!(run(&tmp2.0, &dead).0.is_err());
+    assert!(!tmp2.0.join(LOCK_FILE).exists());
 }

@@ -43,6 +43,66 @@ pub const MNIST_FILES: [(&str, &str); 4] = [
 /// Suffix of a download in progress, next to its final name.
 pub const PART_SUFFIX: &str = ".part";
 
+/// The lock file that keeps two fetches out of one directory; it holds the fetching
+/// process's id and is removed when the fetch ends, however it ends.
+pub const LOCK_FILE: &str = ".fetch-mnist.lock";
+
+/// The directory's lock, held while a fetch runs.
+struct DirLock {
+    path: PathBuf,
+}
+
+impl DirLock {
+    /// Creates the lock file, or fails with [`SnnError::Locked`] naming the holder. A lock
+    /// whose process no longer exists (a killed fetch; checked where `/proc` exists) is
+    /// taken over.
+    fn take(dir: &Path) -> Result<DirLock> {
+        let path = dir.join(LOCK_FILE);
+        let mut stale_removed = false;
+        loop {
+            match OpenOptions::new().write(true).create_new(true).open(&path) {
+                Ok(mut f) => {
+                    writeln!(f, "{}", std::process::id()).map_err(io_err(&path))?;
+                    return Ok(DirLock { path });
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                    let holder = fs::read_to_string(&path).unwrap_or_default();
+                    let holder = holder.trim().to_string();
+                    let gone = holder.parse::<u32>().is_ok_and(|pid| !process_alive(pid));
+                    if gone && !stale_removed {
+                        stale_removed = true;
+                        let _ = fs::remove_file(&path);
+                        continue;
+                    }
+                    return Err(SnnError::Locked {
+                        path,
+                        what: "snn fetch-mnist",
+                        pid: if holder.is_empty() {
+                            "unknown".into()
+                        } else {
+                            holder
+                        },
+                    });
+                }
+                Err(e) => return Err(io_err(&path)(e)),
+            }
+        }
+    }
+}
+
+impl Drop for DirLock {
+    fn drop(&mut self) {
+        let _ = fs::remove_file(&self.path);
+    }
+}
+
+/// Whether process `pid` exists: where `/proc` is mounted, whether `/proc/PID` is; elsewhere
+/// it is assumed to (the lock then has to be deleted by hand).
+fn process_alive(pid: u32) -> bool {
+    let proc = Path::new("/proc");
+    !proc.join("self").exists() || proc.join(pid.to_string()).exists()
+}
+
 /// One file to fetch: its name (on the mirror and on disk) and the expected SHA-256.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct FileSpec {
@@ -189,7 +249,8 @@ pub enum Progress<'a> {
 /// hash that is not 64 hex digits; [`SnnError::Download`] naming the file and what each
 /// mirror answered if none delivered it (its `.part` is kept); [`SnnError::Checksum`] naming
 /// the file, the expected and the actual hash (its `.part` is deleted); [`SnnError::Io`] if
-/// the directory or a file cannot be written.
+/// the directory or a file cannot be written; [`SnnError::Locked`] if another fetch is
+/// running in `dir` ([`LOCK_FILE`]).
 pub fn fetch(
     dir: &Path,
     opts: &FetchOptions,
@@ -197,6 +258,7 @@ pub fn fetch(
 ) -> Result<Vec<Fetched>> {
     check_options(opts)?;
     fs::create_dir_all(dir).map_err(io_err(dir))?;
+    let _lock = DirLock::take(dir)?;
     let agent: ureq::Agent = ureq::Agent::config_builder()
         // 206, 416 and the rest are handled here, not turned into errors.
         .http_status_as_error(false)
