@@ -779,22 +779,34 @@ fn cli_a_layer_too_large_for_the_gpu() {
 }
 
 #[test]
-fn a_bad_workgroup_size_names_the_variable_and_what_it_takes() {
+fn bad_kernel_tuning_variables_name_the_variable_and_what_it_takes() {
     if common::gpu().is_none() {
         return;
     }
     let t = TempDir::new("wg");
-    for bad in ["3", "2048", "many"] {
+    let cases = [
+        ("SNN_WORKGROUP_SIZE", "3", "a power of two from 1 to 1024"),
+        (
+            "SNN_WORKGROUP_SIZE",
+            "2048",
+            "a power of two from 1 to 1024",
+        ),
+        (
+            "SNN_WORKGROUP_SIZE",
+            "many",
+            "a power of two from 1 to 1024",
+        ),
+        ("SNN_WORKGROUP_RING", "yes", "1 or 0"),
+        ("SNN_UNROLL", "2", "1 or 0"),
+    ];
+    for (k, (var, bad, expected)) in cases.into_iter().enumerate() {
         let mut c = snn(&["train", "--backend", "gpu"]);
         c.args(TINY)
             .arg("--out")
-            .arg(t.path(&format!("run{bad}")))
-            .env("SNN_WORKGROUP_SIZE", bad);
+            .arg(t.path(&format!("run{k}")))
+            .env(var, bad);
         let e = fails(c);
-        has_all(
-            &e,
-            &["SNN_WORKGROUP_SIZE", bad, "a power of two from 1 to 1024"],
-        );
+        has_all(&e, &[var, bad, expected]);
     }
 }
 
