@@ -360,7 +360,7 @@ fn main() -> Result<()> {
         }
         Command::Evaluate { run, common } => {
             let saved = load_network(&run)?;
-            let cfg: DcConfig = serde_json::from_str(&saved.config_json).with_context(|| {
+            let cfg = DcConfig::from_run_json(&saved.config_json).with_context(|| {
                 format!("{}: config.json is not a valid run config", run.display())
             })?;
             cfg.validate()?;

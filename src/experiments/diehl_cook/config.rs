@@ -74,6 +74,32 @@ const MAX_PIXEL_HZ: f32 = 255.0 / 8.0;
 pub const PRESETS: [&str; 4] = ["dc100", "dc400", "dc1600", "dc6400"];
 
 impl DcConfig {
+    /// A run directory's `config.json`. Runs written by the first builds (before session 2)
+    /// spelled the STDP rule `{"kind": "triplet"}` (or `"pair"`, or `"weight_dependent"`
+    /// with `x_tar` and `mu` beside it); that form is read as today's `"triplet"` /
+    /// `{"weight_dependent": {...}}`, so old runs can still be evaluated and plotted.
+    ///
+    /// # Errors
+    /// The JSON error when the text is not a config in either form.
+    pub fn from_run_json(json: &str) -> serde_json::Result<Self> {
+        let mut v: serde_json::Value = serde_json::from_str(json)?;
+        if let Some(rule) = v.pointer_mut("/stdp/rule") {
+            if let Some(obj) = rule.as_object_mut() {
+                if let Some(kind) = obj.remove("kind") {
+                    *rule = if obj.is_empty() {
+                        kind
+                    } else {
+                        let mut outer = serde_json::Map::new();
+                        let name = kind.as_str().unwrap_or_default().to_string();
+                        outer.insert(name, serde_json::Value::Object(obj.clone()));
+                        serde_json::Value::Object(outer)
+                    };
+                }
+            }
+        }
+        serde_json::from_value(v)
+    }
+
     /// The paper's configuration for `name`.
     ///
     /// # Errors
@@ -316,6 +342,30 @@ mod tests {
                 "{p} via JSON"
             );
         }
+    }
+
+    #[test]
+    fn old_run_configs_with_a_tagged_rule_still_load() {
+        let c = DcConfig::preset("dc400").unwrap();
+        let now = serde_json::to_string_pretty(&c).unwrap();
+        assert_eq!(DcConfig::from_run_json(&now).unwrap(), c);
+        let old = now.replace("\"rule\": \"triplet\"", "\"rule\": {\"kind\": \"triplet\"}");
+        assert_ne!(old, now);
+        assert!(serde_json::from_str::<DcConfig>(&old).is_err());
+        assert_eq!(DcConfig::from_run_json(&old).unwrap(), c);
+        let wd = now.replace(
+            "\"rule\": \"triplet\"",
+            "\"rule\": {\"kind\": \"weight_dependent\", \"x_tar\": 0.4, \"mu\": 0.9}",
+        );
+        let got = DcConfig::from_run_json(&wd).unwrap();
+        assert_eq!(
+            got.stdp.rule,
+            crate::model::StdpRule::WeightDependent {
+                x_tar: 0.4,
+                mu: 0.9
+            }
+        );
+        assert!(DcConfig::from_run_json(&now.replace("\"triplet\"", "\"tripplet\"")).is_err());
     }
 
     #[test]

@@ -229,18 +229,6 @@ pub fn read_results(dir: &Path) -> Result<Option<RunResults>> {
     }))
 }
 
-/// A run's `config.json` as a [`DcConfig`]. Runs saved before the experiment files wrote the
-/// STDP rule as `{"kind": "triplet"}`, now `"triplet"`; both are read.
-fn parse_config(json: &str) -> serde_json::Result<DcConfig> {
-    let mut v: serde_json::Value = serde_json::from_str(json)?;
-    if let Some(rule) = v.pointer_mut("/stdp/rule") {
-        if let Some(kind) = rule.get("kind").cloned() {
-            *rule = kind;
-        }
-    }
-    serde_json::from_value(v)
-}
-
 /// Draws the pictures of the run directory `run_dir` into `out_dir` (created if missing):
 /// [`RF_FILE`], [`THETA_FILE`], [`CONFUSION_FILE`] and [`LEARNING_CURVE_FILE`] from the saved
 /// files and, with `opts.image`, [`raster_file`] and [`traces_file`] of that image presented
@@ -264,7 +252,7 @@ pub fn plot_run(run_dir: &Path, out_dir: &Path, opts: &PlotOptions) -> Result<Pl
         ));
     }
     let saved = load_network(run_dir)?;
-    let parsed = parse_config(&saved.config_json);
+    let parsed = DcConfig::from_run_json(&saved.config_json);
     let cfg_error = parsed.as_ref().err().map(|e| e.to_string());
     let cfg = parsed.ok();
     let results = read_results(run_dir)?;
