@@ -170,3 +170,66 @@ fn a_config_files_seed_stands_unless_seed_is_given() {
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// `--eval-backend gpu` after CPU training: the same assignments' accuracy as labelling and
+/// testing on the CPU (frozen batches agree across backends), and the JSON says which ran.
+#[test]
+fn eval_backend_labels_and_tests_elsewhere_with_the_same_result() {
+    if common::gpu().is_none() {
+        return;
+    }
+    let mut results = vec![];
+    for eval in ["cpu", "gpu"] {
+        let run = tmp(&format!("evalb-{eval}"));
+        let out = snn()
+            .args([
+                "train",
+                "--train-samples",
+                "30",
+                "--label-samples",
+                "60",
+                "--test-samples",
+                "40",
+                "--quiet",
+                "--seed",
+                "4",
+                "--backend",
+                "cpu",
+                "--eval-backend",
+                eval,
+                "--out",
+            ])
+            .arg(&run)
+            .output()
+            .unwrap();
+        let j = json_ok(&out);
+        assert!(
+            j["backend"].as_str().unwrap().starts_with("cpu"),
+            "trained on the CPU: {j}"
+        );
+        assert!(
+            j["eval_backend"].as_str().unwrap().starts_with(eval),
+            "labelled on {eval}: {j}"
+        );
+        results.push((
+            j["accuracy_all_activity"].clone(),
+            j["accuracy_proportion"].clone(),
+        ));
+        let _ = std::fs::remove_dir_all(&run);
+    }
+    assert_eq!(results[0], results[1]);
+    // K networks label and test on --backend: the flag is refused there.
+    let out = snn()
+        .args([
+            "train",
+            "--networks",
+            "2",
+            "--eval-backend",
+            "gpu",
+            "--quiet",
+        ])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--eval-backend with --networks"));
+}

@@ -123,7 +123,7 @@ enum Command {
         #[command(flatten)]
         multi: multi::MultiArgs,
         #[command(flatten)]
-        checkpoint: train::CheckpointArgs,
+        checkpoint: train::RunArgs,
         #[command(flatten)]
         common: Common,
     },
@@ -354,6 +354,11 @@ fn main() -> Result<()> {
                 snn_wgpu::experiments::diehl_cook::io::check_writable_dir(dir)?;
             }
             if multi.requested() {
+                if checkpoint.eval_backend.is_some() {
+                    bail!(
+                        "--eval-backend with --networks/--sweep: K networks label and test on                          --backend; drop --eval-backend"
+                    );
+                }
                 return multi::train(&cfg, &multi, train_samples, out, &common);
             }
             train::run(cfg, train_samples, out, &checkpoint, &common)?;
