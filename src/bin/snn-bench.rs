@@ -127,7 +127,11 @@ fn main() -> Result<()> {
     if a.backend == "cpu" || a.backend == "all" {
         targets.push(Target {
             name: "cpu",
-            adapter: format!("cpu ({} threads)", rayon::current_num_threads()),
+            adapter: format!(
+                "cpu ({} threads, {})",
+                rayon::current_num_threads(),
+                snn_wgpu::cpu::simd::SimdLevel::detect().name()
+            ),
             tuning: None,
             ctx: None,
         });

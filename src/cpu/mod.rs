@@ -5,6 +5,7 @@
 //! oracle the GPU backend is tested against, and a usable backend on machines with no GPU.
 
 pub mod neuron;
+pub mod simd;
 pub mod stdp;
 pub mod wta;
 

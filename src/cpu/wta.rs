@@ -8,6 +8,7 @@
 use super::neuron::{
     adapt, clamp_refractory, cond_lif_charge, fire, if_charge, lif_charge, reset, NeuronState,
 };
+use super::simd::SimdLevel;
 use super::stdp::{on_post, on_pre, on_pre_depression, StdpConsts};
 use crate::backend::{CompetitiveBackend, Snapshot};
 use crate::encode::rng::{probability_threshold, rng_u32};
@@ -42,6 +43,8 @@ pub(crate) struct Consts {
     pub delays: Option<Delays>,
     /// Charge models and projection targets.
     pub wiring: Wiring,
+    /// Which compiled copy of `step` runs (`SimdLevel::detect()`).
+    pub simd: SimdLevel,
 }
 
 /// Per-synapse input delays, bucketed for event-driven delivery: `items[offsets[j·S + L] ..
@@ -126,6 +129,7 @@ impl Consts {
             }),
 
             wiring: spec.wiring(),
+            simd: SimdLevel::detect(),
         }
     }
 
@@ -429,10 +433,77 @@ impl NetState {
 
 /// One step of the competitive layer (model::wta step order). `t` counts from the start of
 /// the presentation (it keys the input spikes); `active` is empty during rest. Spikes within
-/// the counting window are added to `counts`.
-// Neuron i indexes several parallel arrays, as in the kernel: index loops read clearer.
-#[allow(clippy::too_many_arguments, clippy::needless_range_loop)]
+/// the counting window are added to `counts`. Runs the copy compiled for `c.simd`
+/// (`cpu::simd`; every copy gives the same bits).
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn step(
+    c: &Consts,
+    w: &mut [f32],
+    theta: &mut [f32],
+    st: &mut NetState,
+    t: u32,
+    key_seed: u32,
+    active: &[(u32, u32)],
+    learn: bool,
+    counts: Option<&mut [u32]>,
+) {
+    #[cfg(target_arch = "x86_64")]
+    match c.simd {
+        // SAFETY: `c.simd` is `SimdLevel::detect()` or a level the tests checked with
+        // `available()`, so the processor has every feature the copy was compiled with.
+        SimdLevel::Avx512 => unsafe {
+            return step_avx512(c, w, theta, st, t, key_seed, active, learn, counts);
+        },
+        SimdLevel::Avx2 => unsafe {
+            return step_avx2(c, w, theta, st, t, key_seed, active, learn, counts);
+        },
+        SimdLevel::Baseline => {}
+    }
+    step_body(c, w, theta, st, t, key_seed, active, learn, counts)
+}
+
+/// [`step_body`] compiled with AVX-512 (x86-64-v4 without FMA).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(
+    enable = "avx512f,avx512bw,avx512cd,avx512dq,avx512vl,avx2,bmi1,bmi2,lzcnt,popcnt"
+)]
+#[allow(clippy::too_many_arguments)]
+unsafe fn step_avx512(
+    c: &Consts,
+    w: &mut [f32],
+    theta: &mut [f32],
+    st: &mut NetState,
+    t: u32,
+    key_seed: u32,
+    active: &[(u32, u32)],
+    learn: bool,
+    counts: Option<&mut [u32]>,
+) {
+    step_body(c, w, theta, st, t, key_seed, active, learn, counts)
+}
+
+/// [`step_body`] compiled with AVX2 (x86-64-v3 without FMA).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,bmi1,bmi2,lzcnt,popcnt")]
+#[allow(clippy::too_many_arguments)]
+unsafe fn step_avx2(
+    c: &Consts,
+    w: &mut [f32],
+    theta: &mut [f32],
+    st: &mut NetState,
+    t: u32,
+    key_seed: u32,
+    active: &[(u32, u32)],
+    learn: bool,
+    counts: Option<&mut [u32]>,
+) {
+    step_body(c, w, theta, st, t, key_seed, active, learn, counts)
+}
+
+// Neuron i indexes several parallel arrays, as in the kernel: index loops read clearer.
+#[inline(always)]
+#[allow(clippy::too_many_arguments, clippy::needless_range_loop)]
+fn step_body(
     c: &Consts,
     w: &mut [f32],
     theta: &mut [f32],
@@ -849,6 +920,28 @@ impl CpuCompetitive {
         let theta = vec![spec.exc.theta.map_or(0.0, |t| t.theta_init_mv); c.n];
         let st = NetState::new(&c, spec.exc.v_init_mv, spec.inh.v_init_mv);
         Ok(CpuCompetitive { c, w, theta, st })
+    }
+
+    /// This network with its step run by the copy compiled for `level` instead of the best
+    /// one this processor has ([`SimdLevel::detect`]); every level gives the same bits, so
+    /// this is for benchmarks and for the test that checks exactly that.
+    ///
+    /// # Errors
+    /// [`SnnError::Unsupported`] if this processor cannot run `level`.
+    pub fn with_simd(mut self, level: SimdLevel) -> Result<Self> {
+        if !level.available() {
+            return Err(SnnError::Unsupported(format!(
+                "this processor cannot run the {} copy of the CPU step",
+                level.name()
+            )));
+        }
+        self.c.simd = level;
+        Ok(self)
+    }
+
+    /// The copy of the step this network runs.
+    pub fn simd(&self) -> SimdLevel {
+        self.c.simd
     }
 
     /// One frozen presentation of `rates_hz` (`opts.frozen()`: from the rest state, no

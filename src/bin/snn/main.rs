@@ -185,7 +185,11 @@ fn load_data(dir: Option<&Path>) -> Result<(Dataset, Dataset, String)> {
 fn make_backend(kind: BackendArg, cfg: &DcConfig) -> Result<(Box<dyn CompetitiveBackend>, String)> {
     let spec = cfg.to_spec();
     match kind {
-        BackendArg::Cpu => Ok((Box::new(CpuCompetitive::new(&spec)?), "cpu".into())),
+        BackendArg::Cpu => {
+            let b = CpuCompetitive::new(&spec)?;
+            let adapter = format!("cpu ({})", b.simd().name());
+            Ok((Box::new(b), adapter))
+        }
         BackendArg::Gpu => {
             let ctx = Arc::new(GpuContext::new(&GpuOptions::from_env())?);
             let adapter = ctx.adapter_description();
