@@ -93,8 +93,7 @@ pub enum SnnError {
     /// An image kept drawing too few spikes, retry after retry.
     #[error(
         "image {image}: fewer than {min_spikes} excitatory spikes after {retries} retries (input \
-         intensity reached {intensity}): the network is silent. Check the loaded weights and θ \
-         (θ in mV, not volts), or raise max_retries"
+         intensity reached {intensity}): the network is silent. {diagnosis}"
     )]
     NoResponse {
         /// Index of the image in its data set.
@@ -105,6 +104,9 @@ pub enum SnnError {
         retries: u32,
         /// The last intensity tried.
         intensity: f32,
+        /// What the state says about why, and what to do
+        /// (`experiments::diehl_cook::train::silence_diagnosis`).
+        diagnosis: String,
     },
 
     // ---- data and files ----

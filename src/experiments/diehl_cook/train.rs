@@ -52,7 +52,52 @@ pub fn present_with_retries(
         min_spikes: cfg.min_spikes,
         retries: cfg.max_retries,
         intensity: intensity - cfg.intensity_step,
+        diagnosis: silence_diagnosis(b, cfg),
     })
+}
+
+/// Why a network may be silent, from its θ: with the excitatory threshold `v_threshold + θ`
+/// above the excitatory reversal potential no input can make a neuron fire, and θ far above
+/// that means an earlier presentation ran away (forward Euler overshoots when many
+/// inhibitory neurons fire in one step and `gi·dt/τ_m` exceeds 1: spec §4, pitfall 3).
+pub fn silence_diagnosis(b: &mut dyn CompetitiveBackend, cfg: &DcConfig) -> String {
+    let generic = "Check the loaded weights and θ (θ in mV, not volts), or raise max_retries";
+    let Ok(theta) = b.theta() else {
+        return generic.into();
+    };
+    let spec = cfg.to_spec();
+    let (Some(e_exc), threshold) = (
+        match &spec.exc.kind {
+            crate::model::NeuronKind::CondLif(p) => Some(p.e_exc_mv),
+            _ => None,
+        },
+        spec.exc.v_threshold_mv,
+    ) else {
+        return generic.into();
+    };
+    let ceiling = e_exc - threshold;
+    let max = theta.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+    let dead = theta.iter().filter(|&&t| !(t < ceiling)).count();
+    if dead == 0 {
+        return format!("θ is at most {max:.1} mV, below the {ceiling:.0} mV at which a neuron can no longer fire. {generic}");
+    }
+    let runaway = if max > 4.0 * ceiling {
+        format!(
+            " θ far above that means an earlier presentation ran away: forward Euler overshoots \
+             when many inhibitory neurons fire in one step (gi·dt/τ_m above 1 drives v past \
+             E_inh; spec §4, pitfall 3). Halving dt_ms (now {} ms) halves that product; \
+             another seed may not meet it.",
+            cfg.dt_ms
+        )
+    } else {
+        String::new()
+    };
+    format!(
+        "{dead} of {} excitatory neurons have θ of {ceiling:.0} mV or more (largest {max:.1} mV): \
+         their threshold v_threshold + θ lies above E_exc = {e_exc} mV, so no input can make \
+         them fire.{runaway}",
+        theta.len()
+    )
 }
 
 /// Where training stands, after each image.
@@ -248,6 +293,7 @@ pub fn respond_frozen(
                     min_spikes: cfg.min_spikes,
                     retries: cfg.max_retries,
                     intensity,
+                    diagnosis: silence_diagnosis(b, cfg),
                 });
             }
             intensity += cfg.intensity_step;
@@ -256,4 +302,35 @@ pub fn respond_frozen(
         start = end;
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cpu::wta::CpuCompetitive;
+
+    #[test]
+    fn silence_diagnosis_tells_dead_and_runaway_thresholds_apart() {
+        let mut cfg = DcConfig::preset("dc100").unwrap();
+        cfg.n_exc = 10;
+        let mut b = CpuCompetitive::new(&cfg.to_spec()).unwrap();
+        let w = b.weights().unwrap();
+        let d = silence_diagnosis(&mut b, &cfg);
+        assert!(d.contains("θ is at most 20.0 mV, below the 72 mV"), "{d}");
+        let mut theta = vec![30.0; 10];
+        theta[3] = 80.0;
+        b.load(&w, &theta).unwrap();
+        let d = silence_diagnosis(&mut b, &cfg);
+        assert!(
+            d.contains("1 of 10 excitatory neurons have θ of 72 mV or more"),
+            "{d}"
+        );
+        assert!(!d.contains("ran away"), "{d}");
+        b.load(&w, &[2000.0; 10]).unwrap();
+        let d = silence_diagnosis(&mut b, &cfg);
+        assert!(
+            d.contains("10 of 10") && d.contains("ran away") && d.contains("pitfall 3"),
+            "{d}"
+        );
+    }
 }
