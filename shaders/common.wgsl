@@ -34,7 +34,7 @@ struct NeuronParams {
     rec_n_vars: u32,
     input_t0: u32,
     input_t1: u32,
-    _pad0: u32,
+    clamp_v: u32,
     _pad1: u32,
 }
 

@@ -316,3 +316,49 @@ fn largest_layer_agrees() {
         cpu.present_frozen_batch(&rates, &opts).unwrap()
     );
 }
+
+/// `clamp_v_to_reversal` on the GPU equals the CPU, in a network whose inhibition is strong
+/// enough (w_inh_exc = 400: one inhibitory spike gives gi·dt/τ_m = 2) that Euler steps
+/// overshoot E_inh and the clamp acts: the CPU run without it gives other counts.
+#[test]
+fn reversal_clamp_agrees_and_acts() {
+    let Some(ctx) = common::gpu() else { return };
+    let mut c = cfg(24);
+    c.w_inh_exc = 400.0;
+    c.input_delay_max_ms = 10.0;
+    c.clamp_v_to_reversal = true;
+    let spec = c.to_spec();
+    let unclamped = DcConfig {
+        clamp_v_to_reversal: false,
+        ..c.clone()
+    }
+    .to_spec();
+    let data = embedded(Split::Train).unwrap();
+    let mut cpu = CpuCompetitive::new(&spec).unwrap();
+    let mut free = CpuCompetitive::new(&unclamped).unwrap();
+    let mut gpu = GpuCompetitive::new(ctx.clone(), &spec).unwrap();
+    let mut stepwise = GpuCompetitive::with_schedule(ctx, &spec, Schedule::Stepwise).unwrap();
+    let mut differs = false;
+    for k in 0..4u32 {
+        let opts = PresentOptions {
+            steps_on: 700,
+            steps_rest: 300,
+            rest: RestMode::Simulate,
+            learn: true,
+            key: k,
+        };
+        let rates = DcConfig::rates(data.image(k as usize + 30), 4.0);
+        let a = cpu.present(&rates, &opts).unwrap();
+        differs |= free.present(&rates, &opts).unwrap() != a
+            || free.theta().unwrap() != cpu.theta().unwrap();
+        for g in [&mut gpu, &mut stepwise] {
+            assert_eq!(g.present(&rates, &opts).unwrap(), a, "{} {k}", g.describe());
+            close(&g.theta().unwrap(), &cpu.theta().unwrap(), "theta");
+            close(&g.weights().unwrap(), &cpu.weights().unwrap(), "w");
+        }
+    }
+    assert!(
+        differs,
+        "the clamp never acted: the test network is too gentle"
+    );
+}

@@ -67,8 +67,17 @@ pub fn cond_lif_charge(s: NeuronState, x: f32, p: &DerivedNeuron) -> NeuronState
     let ge = s.ge + x;
     let dv = ((p.v_rest_mv - s.v) + ge * (p.e_exc_mv - s.v) + s.gi * (p.e_inh_mv - s.v))
         * p.dt_over_tau_m;
+    let mut v = s.v + dv;
+    // Comparisons, not min/max: a NaN passes through to the finiteness check.
+    if p.clamp_v {
+        if v < p.e_inh_mv {
+            v = p.e_inh_mv;
+        } else if v > p.e_exc_mv {
+            v = p.e_exc_mv;
+        }
+    }
     NeuronState {
-        v: s.v + dv,
+        v,
         ge: ge * p.decay_ge_per_step,
         gi: s.gi * p.decay_gi_per_step,
         ..s
@@ -149,4 +158,49 @@ pub fn adapt(s: NeuronState, spike: bool, p: &DerivedNeuron) -> NeuronState {
         o.theta = s.theta * p.decay_theta_per_step + if spike { p.theta_plus_mv } else { 0.0 };
     }
     o
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{NeuronKind, NeuronModel};
+
+    fn exc(clamp: bool) -> DerivedNeuron {
+        let mut m = NeuronModel::diehl_cook_excitatory();
+        if let NeuronKind::CondLif(p) = &mut m.kind {
+            p.clamp_v_to_reversal = clamp;
+        }
+        m.derive(0.5)
+    }
+
+    fn state(v: f32, gi: f32) -> NeuronState {
+        NeuronState {
+            v,
+            theta: 20.0,
+            refrac: 0,
+            ge: 0.0,
+            gi,
+            custom: [0.0; MAX_CUSTOM_VARS],
+        }
+    }
+
+    /// With `gi·dt/τ_m` = 6800 · 0.5 / 100 = 34, one Euler step throws v from −65 mV to about
+    /// −1255 mV; the clamp stops it at E_inh = −100 mV. In range, the clamp changes nothing,
+    /// and a NaN passes through it.
+    #[test]
+    fn the_reversal_clamp_stops_the_euler_overshoot_and_nothing_else() {
+        let s = state(-65.0, 6800.0);
+        let free = cond_lif_charge(s, 0.0, &exc(false));
+        assert!(free.v < -1000.0, "{}", free.v);
+        assert_eq!(cond_lif_charge(s, 0.0, &exc(true)).v, -100.0);
+        assert_eq!(cond_lif_charge(state(-65.0, 0.0), 500.0, &exc(true)).v, 0.0);
+        for (v, gi, x) in [(-65.0, 1.0, 0.3), (-70.0, 0.0, 2.0), (-99.0, 0.5, 0.0)] {
+            let a = cond_lif_charge(state(v, gi), x, &exc(false));
+            let b = cond_lif_charge(state(v, gi), x, &exc(true));
+            assert_eq!(a.v.to_bits(), b.v.to_bits(), "v {v}, gi {gi}, x {x}");
+        }
+        assert!(cond_lif_charge(state(f32::NAN, 1.0), 0.0, &exc(true))
+            .v
+            .is_nan());
+    }
 }

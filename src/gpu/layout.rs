@@ -40,7 +40,7 @@ pub struct NeuronParams {
     pub rec_n_vars: u32,
     pub input_t0: u32,
     pub input_t1: u32,
-    pub _pad0: u32,
+    pub clamp_v: u32,
     pub _pad1: u32,
 }
 const _: () = assert!(std::mem::size_of::<NeuronParams>().is_multiple_of(16));
@@ -64,6 +64,7 @@ impl NeuronParams {
             e_inh_mv: d.e_inh_mv,
             theta_plus_mv: d.theta_plus_mv,
             decay_theta_per_step: d.decay_theta_per_step,
+            clamp_v: d.clamp_v as u32,
             ..Zeroable::zeroed()
         }
     }
@@ -189,6 +190,7 @@ pub fn mirrored_layouts() -> Vec<StructLayout> {
                     offset_of!(NeuronParams, clamp_above_steps),
                 ),
                 ("input_t0", offset_of!(NeuronParams, input_t0)),
+                ("clamp_v", offset_of!(NeuronParams, clamp_v)),
                 ("_pad1", offset_of!(NeuronParams, _pad1)),
             ],
         ),

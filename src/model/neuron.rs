@@ -84,6 +84,11 @@ pub struct CondLifParams {
     pub e_inh_mv: f32,
     /// Discretisation of the conductance decay.
     pub integration: Integration,
+    /// After each Euler step, keep v within [E_inh, E_exc], the range the exact solution
+    /// never leaves. Off (the original code): a step with `gi·dt/τ_m > 1` can throw v far
+    /// past E_inh and the network can run away (spec §4, pitfall 3). On: such a step stops at
+    /// the reversal potential; steps that stay in range are unchanged, bit for bit.
+    pub clamp_v_to_reversal: bool,
 }
 
 impl CondLifParams {
@@ -97,6 +102,7 @@ impl CondLifParams {
             e_exc_mv: 0.0,
             e_inh_mv: -100.0,
             integration: Integration::Euler,
+            clamp_v_to_reversal: false,
         }
     }
     /// Diehl & Cook 2015 inhibitory neuron (spec §1.2).
@@ -109,6 +115,7 @@ impl CondLifParams {
             e_exc_mv: 0.0,
             e_inh_mv: -85.0,
             integration: Integration::Euler,
+            clamp_v_to_reversal: false,
         }
     }
 }
@@ -440,6 +447,16 @@ impl NeuronModel {
                 finite("cond_lif.v_rest_mv", p.v_rest_mv)?;
                 finite("cond_lif.e_exc_mv", p.e_exc_mv)?;
                 finite("cond_lif.e_inh_mv", p.e_inh_mv)?;
+                if p.clamp_v_to_reversal && p.e_inh_mv >= p.e_exc_mv {
+                    return Err(SnnError::invalid(
+                        "cond_lif.e_inh_mv",
+                        p.e_inh_mv,
+                        format!(
+                            "below e_exc_mv ({}) when clamp_v_to_reversal is on",
+                            p.e_exc_mv
+                        ),
+                    ));
+                }
             }
             NeuronKind::Custom(c) => validate_custom(c)?,
         }
@@ -528,6 +545,7 @@ impl NeuronModel {
             decay_gi_per_step: 1.0,
             e_exc_mv: 0.0,
             e_inh_mv: 0.0,
+            clamp_v: false,
             theta_plus_mv: 0.0,
             decay_theta_per_step: 1.0,
             theta_frozen: true,
@@ -549,6 +567,7 @@ impl NeuronModel {
                 d.decay_gi_per_step = euler_or_exact(p.tau_gi_ms, p.integration);
                 d.e_exc_mv = p.e_exc_mv;
                 d.e_inh_mv = p.e_inh_mv;
+                d.clamp_v = p.clamp_v_to_reversal;
             }
         }
         if let Some(t) = self.theta {
@@ -695,6 +714,8 @@ pub struct DerivedNeuron {
     pub e_exc_mv: f32,
     /// Inhibitory reversal potential (mV).
     pub e_inh_mv: f32,
+    /// Keep v within [e_inh_mv, e_exc_mv] after each conductance-LIF step.
+    pub clamp_v: bool,
     /// θ increment per spike (mV).
     pub theta_plus_mv: f32,
     /// θ decay `e^(−dt/τ_θ)` per step (1 for no decay).

@@ -6,6 +6,7 @@
 
 use crate::error::{Result, SnnError};
 use crate::model::neuron::{check_period, coarse_dt_warning, coarse_period_warning};
+use crate::model::NeuronKind;
 use crate::model::{
     CompetitiveSpec, Connectivity, NeuronModel, Projection, RestMode, StdpParams, Target,
     WeightInit,
@@ -62,6 +63,10 @@ pub struct DcConfig {
     pub w_max: f32,
     /// RNG seed (weights and input spikes).
     pub seed: u32,
+    /// Keep both populations' v within [E_inh, E_exc] after each Euler step
+    /// (`CondLifParams::clamp_v_to_reversal`); code: off. Optional in config files.
+    #[serde(default)]
+    pub clamp_v_to_reversal: bool,
 }
 
 /// The paper's time step (ms), at which its model is defined.
@@ -145,6 +150,7 @@ impl DcConfig {
             w_max: 1.0,
             input_delay_max_ms: 10.0,
             seed: 0,
+            clamp_v_to_reversal: false,
         })
     }
 
@@ -293,12 +299,18 @@ impl DcConfig {
             t.theta_plus_mv = self.theta_plus_mv;
             t.tau_theta_ms = self.tau_theta_ms;
         }
+        let mut inh = NeuronModel::diehl_cook_inhibitory();
+        for m in [&mut exc, &mut inh] {
+            if let NeuronKind::CondLif(p) = &mut m.kind {
+                p.clamp_v_to_reversal = self.clamp_v_to_reversal;
+            }
+        }
         CompetitiveSpec {
             n_input: 784,
             n_exc: self.n_exc,
             dt_ms: self.dt_ms,
             exc,
-            inh: NeuronModel::diehl_cook_inhibitory(),
+            inh,
             input: Projection {
                 connectivity: Connectivity::Dense,
                 target: Target::Ge,
