@@ -85,8 +85,9 @@ pub fn silence_diagnosis(b: &mut dyn CompetitiveBackend, cfg: &DcConfig) -> Stri
         format!(
             " θ far above that means an earlier presentation ran away: forward Euler overshoots \
              when many inhibitory neurons fire in one step (gi·dt/τ_m above 1 drives v past \
-             E_inh; spec §4, pitfall 3). Halving dt_ms (now {} ms) halves that product; \
-             another seed may not meet it.",
+             E_inh; spec §4, pitfall 3). `clamp_v_to_reversal = true` in the config stops \
+             such steps at E_inh; halving dt_ms (now {} ms) halves that product; another \
+             seed may not meet it.",
             cfg.dt_ms
         )
     } else {
