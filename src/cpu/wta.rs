@@ -462,43 +462,39 @@ pub(crate) fn step(
     step_body(c, w, theta, st, t, key_seed, active, learn, counts)
 }
 
-/// [`step_body`] compiled with AVX-512 (x86-64-v4 without FMA).
-#[cfg(target_arch = "x86_64")]
-#[target_feature(
-    enable = "avx512f,avx512bw,avx512cd,avx512dq,avx512vl,avx2,bmi1,bmi2,lzcnt,popcnt"
-)]
-#[allow(clippy::too_many_arguments)]
-unsafe fn step_avx512(
-    c: &Consts,
-    w: &mut [f32],
-    theta: &mut [f32],
-    st: &mut NetState,
-    t: u32,
-    key_seed: u32,
-    active: &[(u32, u32)],
-    learn: bool,
-    counts: Option<&mut [u32]>,
-) {
-    step_body(c, w, theta, st, t, key_seed, active, learn, counts)
+/// Defines `$name`: [`step_body`] compiled with the target features `$features`.
+macro_rules! step_compiled_for {
+    ($name:ident, $features:literal, $doc:literal) => {
+        #[doc = $doc]
+        #[cfg(target_arch = "x86_64")]
+        #[target_feature(enable = $features)]
+        #[allow(clippy::too_many_arguments)]
+        unsafe fn $name(
+            c: &Consts,
+            w: &mut [f32],
+            theta: &mut [f32],
+            st: &mut NetState,
+            t: u32,
+            key_seed: u32,
+            active: &[(u32, u32)],
+            learn: bool,
+            counts: Option<&mut [u32]>,
+        ) {
+            step_body(c, w, theta, st, t, key_seed, active, learn, counts)
+        }
+    };
 }
 
-/// [`step_body`] compiled with AVX2 (x86-64-v3 without FMA).
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2,bmi1,bmi2,lzcnt,popcnt")]
-#[allow(clippy::too_many_arguments)]
-unsafe fn step_avx2(
-    c: &Consts,
-    w: &mut [f32],
-    theta: &mut [f32],
-    st: &mut NetState,
-    t: u32,
-    key_seed: u32,
-    active: &[(u32, u32)],
-    learn: bool,
-    counts: Option<&mut [u32]>,
-) {
-    step_body(c, w, theta, st, t, key_seed, active, learn, counts)
-}
+step_compiled_for!(
+    step_avx512,
+    "avx512f,avx512bw,avx512cd,avx512dq,avx512vl,avx2,bmi1,bmi2,lzcnt,popcnt",
+    "[`step_body`] compiled with AVX-512 (x86-64-v4 without FMA)."
+);
+step_compiled_for!(
+    step_avx2,
+    "avx2,bmi1,bmi2,lzcnt,popcnt",
+    "[`step_body`] compiled with AVX2 (x86-64-v3 without FMA)."
+);
 
 // Neuron i indexes several parallel arrays, as in the kernel: index loops read clearer.
 #[inline(always)]
