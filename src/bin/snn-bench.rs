@@ -259,7 +259,7 @@ fn bench_train(
     println!(
         "{}",
         serde_json::json!({
-            "bench": "train", "preset": cfg.preset, "backend": t.name, "adapter": t.adapter, "workgroup_size": t.tuning.map(|k| k.workgroup_size), "workgroup_ring": t.tuning.map(|k| k.workgroup_ring), "unroll": t.tuning.map(|k| k.unroll), "n": cfg.n_exc,
+            "bench": "train", "preset": cfg.preset, "backend": t.name, "adapter": t.adapter, "tuning": t.tuning, "n": cfg.n_exc,
             "dt_ms": cfg.dt_ms, "steps": steps_on + steps_rest, "input_delays": cfg.input_delay_max_ms > 0.0,
             "warmup": a.warmup, "reps": reps, "median_s_per_image": med, "images_per_s": 1.0 / med,
             "synaptic_events_per_s": events / med,
@@ -339,7 +339,7 @@ fn bench_train_multi(
         println!(
             "{}",
             serde_json::json!({
-                "bench": "train_multi", "preset": cfg.preset, "backend": t.name, "adapter": t.adapter, "workgroup_size": t.tuning.map(|k| k.workgroup_size), "workgroup_ring": t.tuning.map(|k| k.workgroup_ring), "unroll": t.tuning.map(|k| k.unroll),
+                "bench": "train_multi", "preset": cfg.preset, "backend": t.name, "adapter": t.adapter, "tuning": t.tuning,
                 "n": cfg.n_exc, "networks": k, "dt_ms": cfg.dt_ms, "steps": cfg.steps_on() + cfg.steps_rest(),
                 "input_delays": cfg.input_delay_max_ms > 0.0, "warmup": a.warmup, "reps": reps,
                 "median_s_per_round": med, "images_per_s": k as f64 / med,
@@ -390,7 +390,7 @@ fn bench_eval(
         println!(
             "{}",
             serde_json::json!({
-                "bench": "eval", "preset": cfg.preset, "backend": t.name, "adapter": t.adapter, "workgroup_size": t.tuning.map(|k| k.workgroup_size), "workgroup_ring": t.tuning.map(|k| k.workgroup_ring), "unroll": t.tuning.map(|k| k.unroll), "n": cfg.n_exc,
+                "bench": "eval", "preset": cfg.preset, "backend": t.name, "adapter": t.adapter, "tuning": t.tuning, "n": cfg.n_exc,
                 "dt_ms": cfg.dt_ms, "steps": cfg.steps_on(), "batch": batch, "warmup": 1, "reps": reps,
                 "median_s_per_batch": med, "images_per_s": batch as f64 / med,
             })
@@ -423,7 +423,7 @@ fn bench_neuron_steps(t: &Target, n: u32, a: &Args) -> Result<()> {
     println!(
         "{}",
         serde_json::json!({
-            "bench": "neuron_steps", "backend": t.name, "adapter": t.adapter, "workgroup_size": t.tuning.map(|k| k.workgroup_size), "workgroup_ring": t.tuning.map(|k| k.workgroup_ring), "unroll": t.tuning.map(|k| k.unroll), "n": n, "dt_ms": 0.5, "steps": steps,
+            "bench": "neuron_steps", "backend": t.name, "adapter": t.adapter, "n": n, "dt_ms": 0.5, "steps": steps,
             "warmup": a.warmup, "reps": a.reps.min(10), "median_s": med, "neuron_steps_per_s": (n as f64 * steps as f64) / med,
         })
     );

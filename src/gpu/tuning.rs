@@ -9,8 +9,8 @@ use crate::gpu::GpuContext;
 /// (`SNN_WORKGROUP_SIZE=… snn-bench --backend gpu --presets dc400 --rows train`).
 pub const HARDWARE_WORKGROUP_SIZE: u32 = 512;
 
-/// How the competitive-layer kernels are launched.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// How the competitive-layer kernels are launched (`snn-bench` prints it in every row).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 pub struct KernelTuning {
     /// Invocations per workgroup (one network per workgroup): 64 on a software adapter
     /// (llvmpipe runs a workgroup on one thread, so more invocations only lengthen its

@@ -354,12 +354,15 @@ impl Session {
         let images_this_session = state.stats.images - images_at_start;
         let mut key = state.key;
         let stats = state.stats;
-        // --eval-backend: the trained weights and θ into a fresh backend of that kind (its
-        // frozen batches start from the rest state, as the trained backend's do).
+        // Labelling and test leave weights and θ alone: read them once, for the saved run and
+        // for --eval-backend, which loads them into a fresh backend of that kind (its frozen
+        // batches start from the rest state, as the trained backend's do).
+        let weights = b.weights()?;
+        let theta = b.theta()?;
         let mut eval_b = match self.eval_backend {
             Some(kind) => {
                 let (mut e, adapter) = make_backend(kind, &cfg)?;
-                e.load(&b.weights()?, &b.theta()?)?;
+                e.load(&weights, &theta)?;
                 Some((e, adapter))
             }
             None => None,
@@ -380,8 +383,6 @@ impl Session {
             Some((e, a)) => (e.describe(), a.clone()),
             None => (b.describe(), self.adapter.clone()),
         };
-        let weights = b.weights()?;
-        let theta = b.theta()?;
         let run_dir = &self.run_dir;
         let net = SavedNetwork {
             n_input: 784,
