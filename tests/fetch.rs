@@ -299,17 +299,22 @@ fn closed_port() -> u16 {
     l.local_addr().unwrap().port()
 }
 
+/// A server that serves every file of `files` (name, raw, gz) gzipped, as a mirror does.
+fn serve_normally(files: &[(String, Vec<u8>, Vec<u8>)]) -> Server {
+    Server::start(
+        files
+            .iter()
+            .map(|(n, _, g)| (n.clone(), g.clone(), Mode::Normal))
+            .collect(),
+    )
+}
+
 // ---- library ----
 
 #[test]
 fn downloads_verifies_then_skips_present_files() {
     let files = synthetic();
-    let server = Server::start(
-        files
-            .iter()
-            .map(|(n, _, g)| (n.clone(), g.clone(), Mode::Normal))
-            .collect(),
-    );
+    let server = serve_normally(&files);
     let tmp = TempDir::new("good");
     let dir = tmp.0.join("nested/mnist");
     let opts = options(vec![server.url()], specs(&files));
@@ -491,12 +496,7 @@ fn complete_part_is_verified_without_a_body() {
 #[test]
 fn next_mirror_is_tried_and_wrong_files_are_replaced() {
     let files = synthetic();
-    let good = Server::start(
-        files
-            .iter()
-            .map(|(n, _, g)| (n.clone(), g.clone(), Mode::Normal))
-            .collect(),
-    );
+    let good = serve_normally(&files);
     let empty = Server::start(Vec::new()); // 404 for everything
     let dead = format!("http://127.0.0.1:{}/mnist", closed_port());
     let tmp = TempDir::new("mirrors");
@@ -575,12 +575,7 @@ fn cli_unreachable_mirror_fails_with_advice() {
 fn cli_checksum_mismatch_names_file_and_hashes() {
     // Synthetic files are not MNIST: the CLI, which checks the real hashes, must refuse them.
     let files = synthetic();
-    let server = Server::start(
-        files
-            .iter()
-            .map(|(n, _, g)| (n.clone(), g.clone(), Mode::Normal))
-            .collect(),
-    );
+    let server = serve_normally(&files);
     let tmp = TempDir::new("cli-bad");
     let out = snn()
         .args(["fetch-mnist", "--json", "--to"])
@@ -660,12 +655,7 @@ fn cli_fetches_real_mnist_from_a_local_mirror_if_present() {
 #[test]
 fn a_running_fetch_locks_its_directory_and_a_dead_ones_lock_is_taken_over() {
     let files = synthetic();
-    let server = Server::start(
-        files
-            .iter()
-            .map(|(n, _, g)| (n.clone(), g.clone(), Mode::Normal))
-            .collect(),
-    );
+    let server = serve_normally(&files);
     let tmp = TempDir::new("lock");
     let opts = options(vec![server.url()], specs(&files));
     let lock = tmp.0.join(LOCK_FILE);
