@@ -133,7 +133,10 @@ fn hist_base(b: u32, slot: u32) -> u32 {
 }
 
 
-// Loop iterations of this invocation in this dispatch (the fused schedule's budget).
+// llvmpipe's loop cap counts, per SIMD group of invocations, every pass through a loop's
+// header: a `for` loop of k trips costs k + 1, so an empty loop costs 1. `iters` counts them
+// for this invocation in the current phase of a fused step: one for each trip, and one before
+// each loop for its last pass (the fused schedule's budget, see wta_fused.wgsl).
 var<private> iters: u32;
 
 // Appends input j to the spike list of step `clock` (ascending j), and for the no-delay
@@ -208,8 +211,9 @@ fn propagate(b: u32, i: u32, clock: u32, sh: bool) -> f32 {
     let ds = wp.delay_slots;
     var x = 0.0;
     arr_n = 0u;
+    iters = iters + 1u;
     for (var lag = 0u; lag < ds; lag = lag + 1u) {
-        iters = iters + 1u;
+        iters = iters + 2u;
         let slot = (clock + ds - lag) % ds;
         let cnt = ring_count(b, slot, sh);
         if (UNROLL4) {
@@ -328,8 +332,9 @@ fn depress_column(b: u32, i: u32, clock: u32) {
     let n = wp.n;
     let post1 = post[b * n + i].x;
     let wb = w_base(b);
+    iters = iters + 1u;
     for (var lag = 0u; lag < wp.delay_slots; lag = lag + 1u) {
-        iters = iters + 1u;
+        iters = iters + 2u;
         let base = hist_base(b, (clock + wp.delay_slots - lag) % wp.delay_slots);
         let cnt = hist[base];
         for (var m = 0u; m < cnt; m = m + 1u) {
@@ -351,9 +356,12 @@ fn depress_column(b: u32, i: u32, clock: u32) {
 fn depress_arrivals(b: u32, i: u32, clock: u32) {
     if (arr_n > MAX_ARRIVALS) {
         depress_column(b, i, clock);
+        // The other invocations of this SIMD group may take the loop below meanwhile.
+        iters = iters + MAX_ARRIVALS + 1u;
         return;
     }
     let post1 = post[b * wp.n + i].x;
+    iters = iters + 1u;
     for (var q = 0u; q < arr_n; q = q + 1u) {
         iters = iters + 1u;
         let k = arr_k[q];
@@ -380,6 +388,7 @@ fn mark_post(b: u32, i: u32) {
 fn potentiate_row(b: u32, j: u32, clock: u32, n_post: u32) {
     let n = wp.n;
     let pre_in = pre_trace(last_pre[b * wp.n_in + j], clock);
+    iters = iters + 1u;
     for (var m = 0u; m < n_post; m = m + 1u) {
         iters = iters + 1u;
         let i = post_list[b * n + m];

@@ -1,6 +1,7 @@
 // fused.wgsl: the fused schedule. One workgroup runs one network (batch entry) for
 // chunk.steps steps inside one dispatch, with a barrier between steps. The host keeps
-// chunk.steps x (neurons per invocation + 1) under llvmpipe's 65,535 loop-iteration cap.
+// chunk.steps x (neurons per invocation + 2) under llvmpipe's 65,535 loop-pass cap (a loop of
+// k trips passes its header k + 1 times).
 
 @compute @workgroup_size(WG)
 fn fused(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>) {

@@ -15,8 +15,10 @@ use crate::model::NetworkSpec;
 use std::sync::Arc;
 use wgpu::util::DeviceExt;
 
-/// llvmpipe silently ends a loop once one invocation has run 65,535 iterations in total;
-/// the fused schedule keeps `steps × (neurons per invocation + 1)` under this budget.
+/// llvmpipe silently ends every loop once a SIMD group of invocations has passed 65,535 loop
+/// headers in one dispatch, all loops together; a `for` loop of k trips passes k + 1 (the last
+/// pass leaves it; `tests/llvmpipe_loop_cap.rs` pins this down). The fused schedule keeps
+/// `steps × (neurons per invocation + 2)` under this budget.
 pub const LOOP_ITERATION_BUDGET: u32 = 60_000;
 
 /// How the scheduler maps steps and stages onto dispatches.
@@ -53,8 +55,9 @@ impl Default for GpuBackendOptions {
 
 /// Steps per fused dispatch for `n` neurons at workgroup size `wg`, under the loop budget.
 pub fn fused_chunk_steps(n: u32, wg: u32) -> u32 {
+    // Per step: the steps loop's trip, the neuron loop's trips and its last pass.
     let per_invocation = n.div_ceil(wg);
-    (LOOP_ITERATION_BUDGET / (per_invocation + 1)).max(1)
+    (LOOP_ITERATION_BUDGET / (per_invocation + 2)).max(1)
 }
 
 struct Pipelines {
