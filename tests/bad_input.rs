@@ -798,6 +798,7 @@ fn bad_kernel_tuning_variables_name_the_variable_and_what_it_takes() {
         ),
         ("SNN_WORKGROUP_RING", "yes", "1 or 0"),
         ("SNN_UNROLL", "2", "1 or 0"),
+        ("SNN_ARRIVAL_QUEUE", "on", "1 or 0"),
     ];
     for (k, (var, bad, expected)) in cases.into_iter().enumerate() {
         let mut c = snn(&["train", "--backend", "gpu"]);

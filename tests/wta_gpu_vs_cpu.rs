@@ -25,13 +25,25 @@ fn cfg(n: u32) -> DcConfig {
 }
 
 /// The fused schedule with llvmpipe's launch shape (`fast` false: 64 invocations, ring and
-/// unrolled propagation off) or a real GPU's (true: 512, both on), whatever the adapter;
-/// both must agree with the CPU.
+/// unrolled propagation off) or a real GPU's (true: 512, both on), whatever the adapter,
+/// with the arrival queues; both must agree with the CPU.
 fn fused_ring(ctx: &Arc<GpuContext>, spec: &CompetitiveSpec, fast: bool) -> GpuCompetitive {
+    fused_tuned(ctx, spec, fast, true)
+}
+
+/// [`fused_ring`] with the arrival queues on or off (off: every neuron scans the delay
+/// window, as the stepwise schedule and the queues' overflow fallback do).
+fn fused_tuned(
+    ctx: &Arc<GpuContext>,
+    spec: &CompetitiveSpec,
+    fast: bool,
+    arrival_queue: bool,
+) -> GpuCompetitive {
     let tuning = KernelTuning {
         workgroup_size: if fast { 512 } else { 64 },
         workgroup_ring: fast,
         unroll: fast,
+        arrival_queue,
     };
     GpuCompetitive::with_tuning(ctx.clone(), spec, Schedule::Fused, tuning).unwrap()
 }
@@ -47,11 +59,12 @@ fn close(a: &[f32], b: &[f32], what: &str) {
 }
 
 /// The GPU runs every comparison covers: fused at llvmpipe's and at a real GPU's launch
-/// shape, and stepwise.
+/// shape (with the arrival queues), the real GPU's without the queues, and stepwise.
 fn variants(ctx: &Arc<GpuContext>, spec: &CompetitiveSpec) -> Vec<GpuCompetitive> {
     vec![
         fused_ring(ctx, spec, false),
         fused_ring(ctx, spec, true),
+        fused_tuned(ctx, spec, true, false),
         GpuCompetitive::with_schedule(ctx.clone(), spec, Schedule::Stepwise).unwrap(),
     ]
 }
@@ -221,7 +234,7 @@ fn learning_with_input_delays_agrees() {
         key: 50,
     };
     let want = cpu.present_frozen_batch(&rates, &opts).unwrap();
-    for g in &mut gpus[..2] {
+    for g in &mut gpus[..3] {
         assert_eq!(g.present_frozen_batch(&rates, &opts).unwrap(), want);
     }
 }

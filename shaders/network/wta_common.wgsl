@@ -98,6 +98,9 @@ const OVERFLOW_MARK: u32 = 64000u;
 @group(0) @binding(20) var<storage, read> delays: array<u32>;
 // Input spike history ring, per network and slot: [count, j0, j1, ...] (n_in + 1 words).
 @group(0) @binding(21) var<storage, read_write> hist: array<u32>;
+// Arrival queues (fused schedule, input delays, QUEUE): scratch, rebuilt from `hist` at the
+// start of every dispatch, see queue_rebuild.
+@group(0) @binding(22) var<storage, read_write> queue: array<u32>;
 
 // The charge model of each population and the projections that target the membrane
 // (model::wta::Wiring, set by gpu::wta::pipelines; the defaults are Diehl & Cook's:
@@ -202,6 +205,98 @@ fn arrive(x: f32, k: u32, hit: bool) -> f32 {
     return x + w[k];
 }
 
+// Arrival queues. With input delays, the scan in `propagate` reads every input spike of the
+// last delay_slots steps and each one's delay to neuron i, to find the few that arrive now:
+// about 20 times the arrivals. With QUEUE (gpu::tuning::KernelTuning::arrival_queue), the
+// fused schedule instead files each input spike once, when it is drawn, in the queue of the
+// step it reaches neuron i, and reads that queue then. Queue (b, slot, i) holds the inputs
+// that reach neuron i of network b at the steps ≡ slot (mod delay_slots): a count word and
+// up to QCAP inputs, filled from the top down, so reading upwards from the last one filed
+// gives the newest emission step first (lag ascending) and, within one emission step,
+// ascending j (each step files its spikes in descending j): the scan's order, so the sums
+// are the same bits. A queue that overflowed (count > QCAP) is not read: that neuron scans
+// at that step. Each neuron's queues are touched only by the invocation that owns the neuron,
+// so they need no barrier; they are rebuilt from the history ring at the start of each
+// dispatch, so they are never part of a snapshot.
+override QUEUE: bool = true;
+// Inputs per queue: gpu::wta::QUEUE_CAP (the host sizes the buffer with it).
+override QCAP: u32 = 16u;
+
+fn queue_row(b: u32, slot: u32, row: u32, i: u32) -> u32 {
+    return ((b * wp.delay_slots + slot) * (QCAP + 1u) + row) * wp.n + i;
+}
+
+// Files input j, drawn at step `sent`, for neuron i at its arrival step.
+fn queue_file(b: u32, i: u32, j: u32, sent: u32) {
+    let slot = (sent + delay_of(w_base(b) + j * wp.n + i)) % wp.delay_slots;
+    let at = queue_row(b, slot, 0u, i);
+    let c = queue[at];
+    if (c < QCAP) {
+        queue[queue_row(b, slot, QCAP - c, i)] = j;
+    }
+    queue[at] = c + 1u;
+}
+
+// Files the input spikes of step `clock` (ring slot clock % delay_slots), descending j.
+fn queue_file_step(b: u32, i: u32, clock: u32, sh: bool) {
+    let slot = clock % wp.delay_slots;
+    let cnt = ring_count(b, slot, sh);
+    iters = iters + 1u;
+    for (var m = cnt; m > 0u; m = m - 1u) {
+        iters = iters + 1u;
+        queue_file(b, i, ring_input(b, slot, m - 1u, sh), clock);
+    }
+}
+
+// Neuron i's queues before step `clock`: every spike of the last delay_slots - 1 steps that
+// has not reached i yet, filed oldest step first (what queue_file_step would have filed).
+fn queue_rebuild(b: u32, i: u32, clock: u32, sh: bool) {
+    let ds = wp.delay_slots;
+    iters = iters + 1u;
+    for (var s = 0u; s < ds; s = s + 1u) {
+        iters = iters + 1u;
+        queue[queue_row(b, s, 0u, i)] = 0u;
+    }
+    iters = iters + 1u;
+    for (var lag = ds - 1u; lag > 0u; lag = lag - 1u) {
+        // The trip and the inner loop's last pass.
+        iters = iters + 2u;
+        let sent = clock - lag;
+        let slot = (clock + ds - lag) % ds;
+        let cnt = ring_count(b, slot, sh);
+        for (var m = cnt; m > 0u; m = m - 1u) {
+            iters = iters + 1u;
+            let j = ring_input(b, slot, m - 1u, sh);
+            if (delay_of(w_base(b) + j * wp.n + i) >= lag) {
+                queue_file(b, i, j, sent);
+            }
+        }
+    }
+}
+
+// 2. propagate with the queues: the input arriving at neuron i now (the scan's sum and
+// arrival notes), or the scan itself where the queue overflowed. Empties the queue.
+fn propagate_queued(b: u32, i: u32, clock: u32, sh: bool) -> f32 {
+    queue_file_step(b, i, clock, sh);
+    let at = queue_row(b, clock % wp.delay_slots, 0u, i);
+    let c = queue[at];
+    queue[at] = 0u;
+    if (c > QCAP) {
+        // The other invocations of this SIMD group may take the loop below meanwhile.
+        iters = iters + QCAP + 1u;
+        return propagate(b, i, clock, sh);
+    }
+    let wb = w_base(b) + i;
+    var x = 0.0;
+    arr_n = 0u;
+    iters = iters + 1u;
+    for (var r = QCAP + 1u - c; r <= QCAP; r = r + 1u) {
+        iters = iters + 1u;
+        x = arrive(x, wb + queue[queue_row(b, clock % wp.delay_slots, r, i)] * wp.n, true);
+    }
+    return x;
+}
+
 // 2. propagate: the input arriving at neuron i now, summed by lag, then ascending j.
 // (Taking the candidates four at a time in a `loop { if .. break }` broke the largest layer
 // on llvmpipe, whose loop cap counts such loops differently; loops here stay `for` loops.)
@@ -267,9 +362,15 @@ fn pop_charge(s: NeuronState, x_g: f32, x_v: f32, model: u32, p: NeuronParams) -
 // 3. the neuron stages of excitatory neuron i and its inhibitory partner, the spike flags,
 // the counts, and (learning) the post-trace decay. Returns the flags (bit 0 exc, bit 1 inh).
 // `sh`: read the input ring from workgroup memory (the fused schedule; see SH_SLOTS).
-fn neuron_step(b: u32, i: u32, t: u32, clock: u32, inh_prev_count: u32, sh: bool) -> u32 {
+// `queued`: propagate through the arrival queues (the fused schedule with QUEUE and delays).
+fn neuron_step(b: u32, i: u32, t: u32, clock: u32, inh_prev_count: u32, sh: bool, queued: bool) -> u32 {
     let g = b * wp.n + i;
-    let x = propagate(b, i, clock, sh);
+    var x: f32;
+    if (queued) {
+        x = propagate_queued(b, i, clock, sh);
+    } else {
+        x = propagate(b, i, clock, sh);
+    }
     let flags = spk[g];
     let exc_prev = (flags & 1u) != 0u;
     let inh_prev_i = (flags & 2u) != 0u;

@@ -87,9 +87,21 @@ fn present(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) 
             }
         }
     }
+    phase_end(0u);
+    workgroupBarrier();
+    // The arrival queues, rebuilt from the ring (see QUEUE in wta_common.wgsl).
+    let queued = QUEUE && ds > 1u;
+    if (queued) {
+        let sh0 = use_ring && sh_global_left == 0u;
+        iters = iters + 1u;
+        for (var i = l; i < n; i = i + WG) {
+            iters = iters + 1u;
+            queue_rebuild(b, i, clock, sh0);
+        }
+    }
     // The steps loop: one pass per trip and one to leave it.
     iters = iters + 1u;
-    phase_end(0u);
+    phase_end(1u);
     workgroupBarrier();
     phases_spent(l);
     for (var k = 0u; k < wp.max_steps; k = k + 1u) {
@@ -167,7 +179,7 @@ fn present(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) 
         iters = iters + 1u;
         for (var i = l; i < n; i = i + WG) {
             iters = iters + 1u;
-            let flags = neuron_step(b, i, t, clock, inh_prev_count, sh);
+            let flags = neuron_step(b, i, t, clock, inh_prev_count, sh, queued);
             if ((flags & 2u) != 0u) {
                 atomicAdd(&inh_next, 1u);
             }

@@ -28,11 +28,18 @@ pub struct KernelTuning {
     /// 20.6 against 22.5 ms per image with the ring, 20.5 against 21.5 without), off for
     /// llvmpipe, where it measured about 3× slower (its SIMD lanes are invocations already).
     pub unroll: bool,
+    /// With input delays, the fused schedule files each input spike once, in a per-neuron
+    /// queue of the step it arrives, instead of scanning every spike of the delay window for
+    /// every neuron and step (`QUEUE` in wta_common.wgsl; same values). On by default: on
+    /// llvmpipe it made dc400 training 0.53–0.56 → 0.16–0.23 s per image and frozen eval
+    /// 2.7–3.6× faster. Not yet measured on a real GPU, where it replaces about 60 dependent
+    /// delay loads per neuron and step by about 3 filings and 3 reads.
+    pub arrival_queue: bool,
 }
 
 impl KernelTuning {
     /// The defaults for `ctx`'s adapter, then `SNN_WORKGROUP_SIZE` (a power of two up to
-    /// 1024), `SNN_WORKGROUP_RING` and `SNN_UNROLL` (`1`/`0`) if set. The size is capped at the device's
+    /// 1024), `SNN_WORKGROUP_RING`, `SNN_UNROLL` and `SNN_ARRIVAL_QUEUE` (`1`/`0`) if set. The size is capped at the device's
     /// limit.
     ///
     /// # Errors
@@ -48,6 +55,7 @@ impl KernelTuning {
             },
             workgroup_ring: !software,
             unroll: !software,
+            arrival_queue: true,
         };
         if let Some(s) = env("SNN_WORKGROUP_SIZE") {
             t.workgroup_size = match s.trim().parse::<u32>() {
@@ -66,6 +74,9 @@ impl KernelTuning {
         }
         if let Some(v) = flag("SNN_UNROLL")? {
             t.unroll = v;
+        }
+        if let Some(v) = flag("SNN_ARRIVAL_QUEUE")? {
+            t.arrival_queue = v;
         }
         Ok(t.capped(ctx))
     }

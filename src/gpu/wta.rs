@@ -77,13 +77,31 @@ const SNAPSHOT_BUFFERS: &[(usize, &str)] = &[
     (21, "wta.hist"),
 ];
 /// Storage bindings of wta_common.wgsl (1..=N_STORAGE).
-const N_STORAGE: u32 = 21;
+const N_STORAGE: u32 = 22;
+/// Inputs one arrival queue holds (`QCAP` in wta_common.wgsl): a neuron receives about 3.3
+/// arrivals per 0.5 ms step at the paper's intensity 2, and more than 16 in a step falls
+/// back to the scan, which gives the same values.
+pub const QUEUE_CAP: u32 = 16;
+/// Arrival-queue memory a frozen batch may take (its chunks are sized to stay under it).
+const QUEUE_BUDGET_BYTES: u64 = 1 << 30;
+
+/// Words of the arrival queues of one network slot with `slots` delay slots and `n` neurons
+/// (none without delays or with the queues off).
+pub(crate) fn queue_words(queued: bool, slots: u32, n: usize) -> usize {
+    if queued && slots > 1 {
+        slots as usize * (QUEUE_CAP as usize + 1) * n
+    } else {
+        0
+    }
+}
 
 /// The competitive layer on a wgpu device.
 pub struct GpuCompetitive {
     ctx: Arc<GpuContext>,
     c: Consts,
     wg: u32,
+    /// Whether the fused schedule uses the arrival queues (KernelTuning::arrival_queue).
+    queued: bool,
     params: WtaParams,
     params_buf: wgpu::Buffer,
     layout: wgpu::BindGroupLayout,
@@ -191,6 +209,7 @@ impl GpuCompetitive {
             ctx,
             c,
             wg,
+            queued: tuning.arrival_queue && schedule == Schedule::Fused,
             params,
             params_buf,
             layout,
@@ -223,6 +242,13 @@ impl GpuCompetitive {
             (capu * n.max(n_in) * 16) as u64,
             lim,
         )?;
+        let slots = self.c.delays.as_ref().map_or(1, |d| d.slots);
+        let queue_len = capu * queue_words(self.queued, slots, n);
+        self.ctx.check_limit(
+            "max_storage_buffer_binding_size (arrival queues)",
+            queue_len as u64 * 4,
+            lim,
+        )?;
         let init = |label: &str, bytes: &[u8]| {
             dev.create_buffer_init(&wgpu::util::BufferInitDescriptor {
                 label: Some(label),
@@ -231,7 +257,7 @@ impl GpuCompetitive {
             })
         };
         let f32s = |v: f32, len: usize| -> Vec<u8> { bytemuck::cast_slice(&vec![v; len]).to_vec() };
-        let slots = self.c.delays.as_ref().map_or(1, |d| d.slots as usize);
+        let slots = slots as usize;
         let last_pre_len = if self.c.delays.is_some() {
             (capu * n_in).max(n_in * n)
         } else {
@@ -282,6 +308,7 @@ impl GpuCompetitive {
             init("wta.gi_i", &f32s(0.0, capu * n)),
             init("wta.delays", bytemuck::cast_slice(&delays_packed)),
             init("wta.hist", &f32s(0.0, capu * slots * (n_in + 1))),
+            init("wta.queue", &f32s(0.0, queue_len.max(1))),
         ];
         let group = dev.create_bind_group(&wgpu::BindGroupDescriptor {
             label: Some("wta.group0"),
@@ -533,6 +560,8 @@ pub(crate) fn pipelines(
                 ("OWN_SLOTS", own_slots as u32 as f64),
                 ("WG_RING", tuning.workgroup_ring as u32 as f64),
                 ("UNROLL4", tuning.unroll as u32 as f64),
+                ("QUEUE", tuning.arrival_queue as u32 as f64),
+                ("QCAP", QUEUE_CAP as f64),
                 ("EXC_MODEL", wiring.exc as u32 as f64),
                 ("INH_MODEL", wiring.inh as u32 as f64),
                 ("INPUT_TO_V", wiring.input_to_v as u32 as f64),
@@ -666,7 +695,10 @@ impl CompetitiveBackend for GpuCompetitive {
         // Frozen copies per chunk: what the dispatch and the largest per-network buffer
         // (checked in `allocate`) allow, so a large batch runs in chunks, not as an error.
         let per_slot = (self.c.n.max(self.c.n_in) * 16) as u64;
-        let fit = self.ctx.limits.max_storage_buffer_binding_size / per_slot.max(1);
+        let slots = self.c.delays.as_ref().map_or(1, |d| d.slots);
+        let queue_slot = queue_words(self.queued, slots, self.c.n) as u64 * 4;
+        let lim = self.ctx.limits.max_storage_buffer_binding_size;
+        let fit = (lim / per_slot.max(1)).min(lim.min(QUEUE_BUDGET_BYTES) / queue_slot.max(1));
         let limit = self
             .ctx
             .limits

@@ -12,8 +12,8 @@ use super::context::GpuContext;
 use super::layout::{NetCtl, NetState, WtaParams};
 use super::tuning::KernelTuning;
 use super::wta::{
-    base_params, pipelines, B_ACTIVE, B_COUNTS, B_CTL, B_NET, B_THETA, B_W, MAX_EXC, MAX_INPUTS,
-    P_END, P_FINISH, P_NORMALIZE, P_PRESENT,
+    base_params, pipelines, queue_words, B_ACTIVE, B_COUNTS, B_CTL, B_NET, B_THETA, B_W, MAX_EXC,
+    MAX_INPUTS, P_END, P_FINISH, P_NORMALIZE, P_PRESENT,
 };
 use crate::backend::CompetitiveMulti;
 use crate::cpu::wta::Consts;
@@ -105,7 +105,12 @@ impl GpuCompetitiveMulti {
             .max()
             .unwrap_or(1);
         params.batch = specs.len() as u32;
-        let bufs = buffers(&ctx, specs, &consts, &params);
+        ctx.check_limit(
+            "max_storage_buffer_binding_size (arrival queues of all networks)",
+            k * queue_words(tuning.arrival_queue, params.delay_slots, n as usize) as u64 * 4,
+            lim.max_storage_buffer_binding_size,
+        )?;
+        let bufs = buffers(&ctx, specs, &consts, &params, tuning.arrival_queue);
         let group = ctx.device.create_bind_group(&wgpu::BindGroupDescriptor {
             label: Some("wta_multi.group0"),
             layout: &layout,
@@ -261,6 +266,7 @@ fn buffers(
     specs: &[CompetitiveSpec],
     consts: &[Consts],
     params: &WtaParams,
+    queued: bool,
 ) -> Vec<wgpu::Buffer> {
     let (c0, k) = (&consts[0], specs.len());
     let (n, n_in) = (c0.n, c0.n_in);
@@ -346,6 +352,10 @@ fn buffers(
         init("wta_multi.gi_i", &zeros(k * n)),
         init("wta_multi.delays", bytemuck::cast_slice(&delays_packed)),
         init("wta_multi.hist", &zeros(k * slots * (n_in + 1))),
+        init(
+            "wta_multi.queue",
+            &zeros((k * queue_words(queued, slots as u32, n)).max(1)),
+        ),
     ]
 }
 
