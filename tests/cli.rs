@@ -233,3 +233,49 @@ fn eval_backend_labels_and_tests_elsewhere_with_the_same_result() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("--eval-backend with --networks"));
 }
+
+/// `--refractory` picks the excitatory refractoriness, and the run's config.json records it:
+/// the presets' Brian 1 lockout (v free, next spike 5 ms later), the clamp, the Brian2 ports'.
+#[test]
+fn refractory_choice_is_recorded_in_the_run() {
+    let dir = tmp("refractory");
+    for (flag, want) in [
+        (None, (0.0, 4.5)),
+        (Some("clamp"), (5.0, 0.0)),
+        (Some("brian2-ports"), (5.0, 50.0)),
+    ] {
+        let run = dir.join(flag.unwrap_or("default"));
+        let mut c = snn();
+        c.args([
+            "train",
+            "--quiet",
+            "--preset",
+            "dc100",
+            "--train-samples",
+            "10",
+        ])
+        .args(["--label-samples", "10", "--test-samples", "5", "--out"])
+        .arg(&run);
+        if let Some(f) = flag {
+            c.args(["--refractory", f]);
+        }
+        let out = c.output().unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let cfg: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(run.join("config.json")).unwrap())
+                .unwrap();
+        assert_eq!(
+            (
+                cfg["refractory_exc_ms"].as_f64().unwrap(),
+                cfg["lockout_exc_ms"].as_f64().unwrap()
+            ),
+            want,
+            "{flag:?}"
+        );
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -279,7 +279,10 @@ impl NeuronModel {
 
     /// The Diehl & Cook excitatory neuron (spec §1.2–1.3): conductance LIF, threshold
     /// `−72 mV + θ` with θ starting at 20 mV (the code's `v_thresh − offset`), reset −65 mV,
-    /// 5 ms refractory, θ⁺ = 0.05 mV, τ_θ = 10⁷ ms, initial v = −105 mV.
+    /// 5 ms refractory clamp, θ⁺ = 0.05 mV, τ_θ = 10⁷ ms, initial v = −105 mV. The clamp is
+    /// Brian2's reading; the original code under Brian 1 has a 5 ms spike lockout and no clamp,
+    /// which the Diehl & Cook presets use (`experiments::diehl_cook::config::Refractory`;
+    /// here `.with_refractory_ms(0.0).with_lockout_ms(5.0 - dt_ms)`).
     pub fn diehl_cook_excitatory() -> Self {
         NeuronModel {
             kind: NeuronKind::CondLif(CondLifParams::diehl_cook_excitatory()),

@@ -52,6 +52,17 @@ enum RestArg {
     Reset,
 }
 
+/// `--refractory` (config::Refractory).
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum RefractoryArg {
+    /// The original code as Brian 1 runs it: a 5 ms spike lockout, v free (the presets).
+    Brian1,
+    /// v clamped at reset for 5 ms (Brian2's `unless refractory`).
+    Clamp,
+    /// The Brian2 ports: the 5 ms clamp and a 50 ms lockout (their `timer`).
+    Brian2Ports,
+}
+
 #[derive(clap::Args)]
 struct Common {
     /// Directory with the four MNIST IDX files (raw or .gz). Without it, the 1000/500-image
@@ -109,8 +120,13 @@ enum Command {
         /// Rest between presentations: simulate 150 ms (paper) or reset the state.
         #[arg(long, value_enum)]
         rest: Option<RestArg>,
-        /// Excitatory spike lockout in ms: 0 = the original code (5 ms clamp only, default);
-        /// 50 = the Brian2 ports' timer.
+        /// Excitatory refractoriness: brian1 (the original code as Brian 1 runs it: 5 ms
+        /// spike lockout, v free; the presets), clamp (v held 5 ms), brian2-ports (5 ms clamp
+        /// and 50 ms lockout).
+        #[arg(long, value_enum)]
+        refractory: Option<RefractoryArg>,
+        /// Excitatory spike lockout in ms (after --refractory; the presets: 4.5, i.e. the
+        /// next spike 5 ms after the last).
         #[arg(long, allow_negative_numbers = true)]
         lockout_ms: Option<f32>,
         /// Largest input delay in ms (uniform per synapse; 10 in the original code, the
@@ -293,6 +309,7 @@ fn main() -> Result<()> {
             train_samples,
             seed,
             rest,
+            refractory,
             lockout_ms,
             input_delay_ms,
             out,
@@ -319,8 +336,12 @@ fn main() -> Result<()> {
                     train_samples,
                     config_given: config.is_some(),
                 };
-                if lockout_ms.is_some() || input_delay_ms.is_some() || rest.is_some() {
-                    bail!("--lockout-ms/--input-delay-ms/--rest with --resume: the experiment comes from the checkpoint; drop them");
+                if refractory.is_some()
+                    || lockout_ms.is_some()
+                    || input_delay_ms.is_some()
+                    || rest.is_some()
+                {
+                    bail!("--refractory/--lockout-ms/--input-delay-ms/--rest with --resume: the experiment comes from the checkpoint; drop them");
                 }
                 return train::resume(dir, &asked, &checkpoint, &common);
             }
@@ -335,6 +356,14 @@ fn main() -> Result<()> {
             // A config file's seed stands unless --seed is given; a preset takes --seed (0).
             if config.is_none() || given("seed") {
                 cfg.seed = seed;
+            }
+            if let Some(r) = refractory {
+                use snn_wgpu::experiments::diehl_cook::config::Refractory;
+                cfg.set_refractory(match r {
+                    RefractoryArg::Brian1 => Refractory::Brian1,
+                    RefractoryArg::Clamp => Refractory::Clamp,
+                    RefractoryArg::Brian2Ports => Refractory::Brian2Ports,
+                });
             }
             if let Some(l) = lockout_ms {
                 cfg.lockout_exc_ms = l;

@@ -39,10 +39,12 @@ pub struct DcConfig {
     pub min_spikes: u32,
     /// Retries before giving up on an image (the code has no cap).
     pub max_retries: u32,
-    /// Excitatory refractory period (ms); code: 5 (Brian 1 clamp; the timer was a no-op).
+    /// Excitatory refractory clamp (ms): v held at v_reset and no spike. 0 in the original
+    /// code as Brian 1 runs it (see [`Refractory::Brian1`]); 5 in the Brian2 ports.
     pub refractory_exc_ms: f32,
-    /// Excitatory spike lockout (ms): 0 in the original code; 50 in the Brian2 ports
-    /// (their `timer`), which caps a neuron at 20 Hz while v is clamped for only 5 ms.
+    /// Excitatory spike lockout (ms): no spike, v free. 4.5 in the original code as Brian 1
+    /// runs it (its 5 ms `refractory`; [`Refractory::Brian1`]); 50 in the Brian2 ports (their
+    /// `timer`, which caps a neuron at 20 Hz while v is clamped for 5 ms).
     pub lockout_exc_ms: f32,
     /// θ increment per spike (mV); code: 0.05.
     pub theta_plus_mv: f32,
@@ -78,7 +80,36 @@ const MAX_PIXEL_HZ: f32 = 255.0 / 8.0;
 /// Preset names accepted by [`DcConfig::preset`].
 pub const PRESETS: [&str; 4] = ["dc100", "dc400", "dc1600", "dc6400"];
 
+/// The excitatory neurons' refractoriness, as each implementation of Diehl & Cook has it
+/// (it sets `refractory_exc_ms` and `lockout_exc_ms`; [`DcConfig::set_refractory`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refractory {
+    /// The original code as Brian 1 (1.3.1–1.4.4) runs it, the presets' choice. Its reset is
+    /// a string (`v = v_reset_e; theta += theta_plus_e; timer = 0*ms`), and Brian 1's
+    /// `NeuronGroup` clamps v during `refractory` only for a scalar reset: for any other it
+    /// keeps just the spike lockout, `next allowed spike = t + refractory − dt/2`
+    /// (`brian/neurongroup.py`, "Reset and refractory period" and `update`). So v charges
+    /// freely after the reset and the next spike may come 5 ms later: a lockout of the 9
+    /// steps in between, `lockout_exc_ms = 5 − dt` (4.5 at dt = 0.5 ms), no clamp.
+    Brian1,
+    /// v held at v_reset for 5 ms, no spike meanwhile (Brian2's `(unless refractory)`; the
+    /// presets before session 4, from the spec's reading of Brian 1).
+    Clamp,
+    /// The Brian2 ports: the 5 ms clamp and their `timer`'s 50 ms lockout.
+    Brian2Ports,
+}
+
 impl DcConfig {
+    /// Sets `refractory_exc_ms` and `lockout_exc_ms` to `r`'s (the Brian 1 lockout from this
+    /// config's `dt_ms`).
+    pub fn set_refractory(&mut self, r: Refractory) {
+        (self.refractory_exc_ms, self.lockout_exc_ms) = match r {
+            Refractory::Brian1 => (0.0, 5.0 - self.dt_ms),
+            Refractory::Clamp => (5.0, 0.0),
+            Refractory::Brian2Ports => (5.0, 50.0),
+        };
+    }
+
     /// A run directory's `config.json`. Runs written by the first builds (before session 2)
     /// spelled the STDP rule `{"kind": "triplet"}` (or `"pair"`, or `"weight_dependent"`
     /// with `x_tar` and `mu` beside it); that form is read as today's `"triplet"` /
@@ -139,8 +170,8 @@ impl DcConfig {
             intensity_step: 1.0,
             min_spikes: 5,
             max_retries: 30,
-            refractory_exc_ms: 5.0,
-            lockout_exc_ms: 0.0,
+            refractory_exc_ms: 0.0,
+            lockout_exc_ms: 4.5,
             theta_plus_mv: 0.05,
             tau_theta_ms: 1e7,
             norm_target: 78.0,
@@ -354,6 +385,30 @@ mod tests {
                 "{p} via JSON"
             );
         }
+    }
+
+    /// The presets follow Brian 1 (a spike lockout up to 5 ms after a spike, v never
+    /// clamped): in steps, no spike in the 9 steps after one, and no clamp at all.
+    #[test]
+    fn presets_refractoriness_is_brian_1s_lockout() {
+        for p in PRESETS {
+            let c = DcConfig::preset(p).unwrap();
+            assert_eq!((c.refractory_exc_ms, c.lockout_exc_ms), (0.0, 4.5), "{p}");
+            let d = c.to_spec().exc.derive(c.dt_ms);
+            assert_eq!(d.refractory_steps, 9, "{p}: blocked steps after a spike");
+            assert_eq!(d.clamp_above_steps, 9, "{p}: v is never clamped");
+        }
+        let mut c = DcConfig::preset("dc100").unwrap();
+        c.set_refractory(Refractory::Clamp);
+        let d = c.to_spec().exc.derive(c.dt_ms);
+        assert_eq!((d.refractory_steps, d.clamp_above_steps), (10, 0));
+        c.set_refractory(Refractory::Brian2Ports);
+        let d = c.to_spec().exc.derive(c.dt_ms);
+        assert_eq!((d.refractory_steps, d.clamp_above_steps), (100, 90));
+        c.dt_ms = 0.25;
+        c.set_refractory(Refractory::Brian1);
+        assert_eq!(c.lockout_exc_ms, 4.75);
+        assert_eq!(c.to_spec().exc.derive(c.dt_ms).refractory_steps, 19);
     }
 
     #[test]
