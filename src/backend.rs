@@ -279,6 +279,11 @@ impl Snapshot {
         }
     }
 
+    /// Whether the snapshot holds an array `name`.
+    pub fn has(&self, name: &str) -> bool {
+        self.arrays.iter().any(|(n, _)| n == name)
+    }
+
     /// The f32 values of `name` (see [`Self::u32s`]).
     ///
     /// # Errors

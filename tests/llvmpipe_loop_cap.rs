@@ -19,8 +19,10 @@ const PROBE: &str = r#"
 fn main() {
     var done = 0u;
     for (var k = 0u; k < p.x; k = k + 1u) {
-        for (var m = 0u; m < p.y; m = m + 1u) {
-            out[1] = out[1] + 1u;
+        if (p.z == 1u) {
+            for (var m = 0u; m < p.y; m = m + 1u) {
+                out[1] = out[1] + 1u;
+            }
         }
         done = done + 1u;
     }
@@ -28,9 +30,9 @@ fn main() {
 }
 "#;
 
-/// Trips of an outer loop of `outer` trips, each running an inner loop of `inner` trips, that
-/// one dispatch completes.
-fn outer_trips_done(ctx: &snn_wgpu::gpu::GpuContext, outer: u32, inner: u32) -> u32 {
+/// Trips of an outer loop of `outer` trips, each running an inner loop of `inner` trips
+/// (inside a branch taken when `taken`), that one dispatch completes.
+fn outer_trips_done(ctx: &snn_wgpu::gpu::GpuContext, outer: u32, inner: u32, taken: bool) -> u32 {
     let dev = &ctx.device;
     let module = dev.create_shader_module(wgpu::ShaderModuleDescriptor {
         label: Some("loop-cap probe"),
@@ -51,7 +53,7 @@ fn outer_trips_done(ctx: &snn_wgpu::gpu::GpuContext, outer: u32, inner: u32) -> 
     });
     let params = dev.create_buffer_init(&wgpu::util::BufferInitDescriptor {
         label: Some("probe.params"),
-        contents: bytemuck::cast_slice(&[outer, inner, 0, 0]),
+        contents: bytemuck::cast_slice(&[outer, inner, taken as u32, 0]),
         usage: wgpu::BufferUsages::UNIFORM,
     });
     let read = dev.create_buffer(&wgpu::BufferDescriptor {
@@ -96,13 +98,32 @@ fn outer_trips_done(ctx: &snn_wgpu::gpu::GpuContext, outer: u32, inner: u32) -> 
 fn a_loop_of_k_trips_costs_k_plus_one_passes() {
     let Some(ctx) = common::gpu() else { return };
     for inner in [0u32, 1, 2] {
-        let done = outer_trips_done(&ctx, 100_000, inner);
+        let done = outer_trips_done(&ctx, 100_000, inner, true);
         if ctx.is_software() {
             assert_eq!(
                 done,
                 65_536 / (inner + 2),
                 "llvmpipe's loop cap counts differently than the budgets assume (inner loop \
                  of {inner} trips)"
+            );
+        } else {
+            assert_eq!(done, 100_000);
+        }
+    }
+}
+
+/// A loop in a branch that is not taken, here by any invocation of the dispatch, still costs
+/// one pass each time it is reached: llvmpipe runs the branch with its lanes masked off. So
+/// the competitive kernel adds MASKED_PER_NEURON / MASKED_PER_STEP (wta_common.wgsl).
+#[test]
+fn a_loop_in_an_untaken_branch_costs_one_pass() {
+    let Some(ctx) = common::gpu() else { return };
+    for inner in [0u32, 1, 5] {
+        let done = outer_trips_done(&ctx, 100_000, inner, false);
+        if ctx.is_software() {
+            assert_eq!(
+                done, 32_768,
+                "inner loop of {inner} trips, branch not taken"
             );
         } else {
             assert_eq!(done, 100_000);

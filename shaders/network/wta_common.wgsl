@@ -101,6 +101,34 @@ const OVERFLOW_MARK: u32 = 64000u;
 // Arrival queues (fused schedule, input delays, QUEUE): scratch, rebuilt from `hist` at the
 // start of every dispatch, see queue_rebuild.
 @group(0) @binding(22) var<storage, read_write> queue: array<u32>;
+// With input delays: the input each neuron receives at the coming steps, per network, slot
+// (arrival step mod delay_slots) and neuron. A spike adds the weights of the step it is
+// drawn (Brian 1's DelayConnection); cpu::wta's `x_ring`.
+@group(0) @binding(23) var<storage, read_write> x_ring: array<f32>;
+
+fn x_ring_at(b: u32, slot: u32, i: u32) -> u32 {
+    return (b * wp.delay_slots + slot) * wp.n + i;
+}
+
+// 2. propagate, with delays: the input spikes of step `clock` add their weights of now to the
+// slots of their arrival (ascending j), and the slot of now is the input arriving now.
+fn propagate_ring(b: u32, i: u32, clock: u32, sh: bool) -> f32 {
+    let ds = wp.delay_slots;
+    let slot = clock % ds;
+    let cnt = ring_count(b, slot, sh);
+    let wb = w_base(b) + i;
+    iters = iters + 1u;
+    for (var m = 0u; m < cnt; m = m + 1u) {
+        iters = iters + 1u;
+        let k = wb + ring_input(b, slot, m, sh) * wp.n;
+        let at = x_ring_at(b, (clock + delay_of(k)) % ds, i);
+        x_ring[at] = x_ring[at] + w[k];
+    }
+    let now = x_ring_at(b, slot, i);
+    let x = x_ring[now];
+    x_ring[now] = 0.0;
+    return x;
+}
 
 // The charge model of each population and the projections that target the membrane
 // (model::wta::Wiring, set by gpu::wta::pipelines; the defaults are Diehl & Cook's:
@@ -137,10 +165,23 @@ fn hist_base(b: u32, slot: u32) -> u32 {
 
 
 // llvmpipe's loop cap counts, per SIMD group of invocations, every pass through a loop's
-// header: a `for` loop of k trips costs k + 1, so an empty loop costs 1. `iters` counts them
-// for this invocation in the current phase of a fused step: one for each trip, and one before
-// each loop for its last pass (the fused schedule's budget, see wta_fused.wgsl).
+// header: a `for` loop of k trips costs k + 1, so an empty loop costs 1. And llvmpipe runs
+// the branches a group does not take with its lanes masked off, so a loop in an untaken
+// branch (even one the whole dispatch skips, like the learning code of a frozen batch) still
+// costs a pass each time it is reached (tests/llvmpipe_loop_cap.rs). `iters` counts them for
+// this invocation in the current phase of a fused step: one for each trip, one before each
+// loop for its last pass, and MASKED_PER_NEURON / MASKED_PER_STEP for the loops of the
+// branches not taken (the fused schedule's budget, see wta_fused.wgsl).
 var<private> iters: u32;
+// Loops in neuron_step and depress_arrivals (with their callees): an upper bound of the
+// masked passes one neuron's iteration may add (propagate 3, propagate_ring 1,
+// propagate_queued 5, depress_column 2, depress_arrivals 1, and the second propagate 3).
+const MASKED_PER_NEURON: u32 = 15u;
+// Loops outside the neuron loop in the branches of one fused step (Poisson draws 1,
+// excitatory listing 2, potentiation 2), and of a dispatch's start (ring copy 2, queue
+// rebuild 4).
+const MASKED_PER_STEP: u32 = 5u;
+const MASKED_AT_START: u32 = 6u;
 
 // Appends input j to the spike list of step `clock` (ascending j), and for the no-delay
 // rule records its spike step as the presynaptic trace.
@@ -205,11 +246,12 @@ fn arrive(x: f32, k: u32, hit: bool) -> f32 {
     return x + w[k];
 }
 
-// Arrival queues. With input delays, the scan in `propagate` reads every input spike of the
-// last delay_slots steps and each one's delay to neuron i, to find the few that arrive now:
-// about 20 times the arrivals. With QUEUE (gpu::tuning::KernelTuning::arrival_queue), the
-// fused schedule instead files each input spike once, when it is drawn, in the queue of the
-// step it reaches neuron i, and reads that queue then. Queue (b, slot, i) holds the inputs
+// Arrival queues. With input delays, learning depresses each synapse when its spike arrives,
+// so each neuron must know which synapses arrive now. The scan in `propagate` reads every
+// input spike of the last delay_slots steps and each one's delay to neuron i to find the few
+// that arrive: about 20 times the arrivals. With QUEUE (gpu::tuning::KernelTuning::
+// arrival_queue), the fused schedule instead files each input spike once, when it is drawn,
+// in the queue of the step it reaches neuron i, and reads that queue then. Queue (b, slot, i) holds the inputs
 // that reach neuron i of network b at the steps ≡ slot (mod delay_slots): a count word and
 // up to QCAP inputs, filled from the top down, so reading upwards from the last one filed
 // gives the newest emission step first (lag ascending) and, within one emission step,
@@ -274,8 +316,9 @@ fn queue_rebuild(b: u32, i: u32, clock: u32, sh: bool) {
     }
 }
 
-// 2. propagate with the queues: the input arriving at neuron i now (the scan's sum and
-// arrival notes), or the scan itself where the queue overflowed. Empties the queue.
+// The synapses arriving at neuron i now, noted for depression (arrive), through the queue,
+// or the scan itself where the queue overflowed; returns their weights' sum (unused since
+// the input comes from x_ring). Empties the queue.
 fn propagate_queued(b: u32, i: u32, clock: u32, sh: bool) -> f32 {
     queue_file_step(b, i, clock, sh);
     let at = queue_row(b, clock % wp.delay_slots, 0u, i);
@@ -362,14 +405,22 @@ fn pop_charge(s: NeuronState, x_g: f32, x_v: f32, model: u32, p: NeuronParams) -
 // 3. the neuron stages of excitatory neuron i and its inhibitory partner, the spike flags,
 // the counts, and (learning) the post-trace decay. Returns the flags (bit 0 exc, bit 1 inh).
 // `sh`: read the input ring from workgroup memory (the fused schedule; see SH_SLOTS).
-// `queued`: propagate through the arrival queues (the fused schedule with QUEUE and delays).
+// With delays the input comes from x_ring, and when learning the arrivals are noted for
+// depression through the arrival queues (`queued`: the fused schedule with QUEUE) or the scan.
 fn neuron_step(b: u32, i: u32, t: u32, clock: u32, inh_prev_count: u32, sh: bool, queued: bool) -> u32 {
     let g = b * wp.n + i;
     var x: f32;
-    if (queued) {
-        x = propagate_queued(b, i, clock, sh);
-    } else {
+    if (wp.delay_slots == 1u) {
         x = propagate(b, i, clock, sh);
+    } else {
+        x = propagate_ring(b, i, clock, sh);
+        if (wp.learn != 0u) {
+            if (queued) {
+                _ = propagate_queued(b, i, clock, sh);
+            } else {
+                _ = propagate(b, i, clock, sh);
+            }
+        }
     }
     let flags = spk[g];
     let exc_prev = (flags & 1u) != 0u;

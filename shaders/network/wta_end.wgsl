@@ -42,6 +42,11 @@ fn reset_neuron(b: u32, i: u32) {
         refrac_i[g] = 0u;
         post[g] = vec4<f32>(0.0);
         spk[g] = 0u;
+        if (wp.delay_slots > 1u) {
+            for (var s = 0u; s < wp.delay_slots; s = s + 1u) {
+                x_ring[x_ring_at(b, s, i)] = 0.0;
+            }
+        }
     }
     if (i < wp.delay_slots) {
         hist[hist_base(b, i)] = 0u;

@@ -89,8 +89,9 @@ fn present(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) 
     }
     phase_end(0u);
     workgroupBarrier();
+    iters = iters + MASKED_AT_START;
     // The arrival queues, rebuilt from the ring (see QUEUE in wta_common.wgsl).
-    let queued = QUEUE && ds > 1u;
+    let queued = QUEUE && ds > 1u && wp.learn != 0u;
     if (queued) {
         let sh0 = use_ring && sh_global_left == 0u;
         iters = iters + 1u;
@@ -112,7 +113,7 @@ fn present(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) 
             stop = select(0u, 1u, t >= wp.steps_total || net[b].done != 0u
                 || spent > wp.iter_budget);
         }
-        iters = iters + 2u;
+        iters = iters + 2u + MASKED_PER_STEP;
         for (var q = l; q < 32u; q = q + WG) {
             iters = iters + 1u;
             atomicStore(&in_words[q], 0u);
@@ -178,7 +179,7 @@ fn present(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) 
         // and state).
         iters = iters + 1u;
         for (var i = l; i < n; i = i + WG) {
-            iters = iters + 1u;
+            iters = iters + 1u + MASKED_PER_NEURON;
             let flags = neuron_step(b, i, t, clock, inh_prev_count, sh, queued);
             if ((flags & 2u) != 0u) {
                 atomicAdd(&inh_next, 1u);

@@ -268,6 +268,10 @@ pub(crate) struct NetState {
     /// (66 KB for dc400 instead of 1.25 MB per synapse, which every frozen copy reset).
     hist: Vec<Vec<u32>>,
     arrival: Vec<u32>,
+    /// With delays: the input each neuron receives at the coming steps, `[slot][exc]` by
+    /// arrival step mod `slots`. A spike adds its weights here when it is drawn (Brian 1's
+    /// `DelayConnection` delivers the weight of the emission step).
+    x_ring: Vec<f32>,
     /// The first NaN/Inf seen at the end of the last presentation, before any rest reset:
     /// (population, variable, neuron, clock). Not part of a snapshot.
     nonfinite: Option<(&'static str, &'static str, usize, u32)>,
@@ -309,6 +313,7 @@ impl NetState {
             depression: vec![0.0; c.n],
             spikes_in: Vec::with_capacity(c.n_in),
             hist: vec![vec![]; c.delays.as_ref().map_or(0, |d| d.slots as usize)],
+            x_ring: vec![0.0; c.delays.as_ref().map_or(0, |d| d.slots as usize) * c.n],
             arrival: c
                 .delays
                 .as_ref()
@@ -347,6 +352,7 @@ impl NetState {
             None => vec![],
         };
         s.push_u32("last_arrival", &last_arrival);
+        s.push_f32("x_ring", &self.x_ring);
     }
 
     /// Reads what [`Self::save`] wrote; lengths are checked against this state's.
@@ -412,6 +418,13 @@ impl NetState {
                 (seen[b], next.arrival[b]) = (true, a);
             }
         }
+        // Snapshots before session 4 have no ring; they were taken between presentations,
+        // after the rest, when every delayed input has arrived, i.e. with the ring empty.
+        next.x_ring = if s.has("x_ring") {
+            s.f32s("x_ring", Some(self.x_ring.len()))?
+        } else {
+            vec![0.0; self.x_ring.len()]
+        };
         *self = next;
         Ok(())
     }
@@ -428,6 +441,7 @@ impl NetState {
         self.inh_count = 0;
         self.hist.iter_mut().for_each(|h| h.clear());
         self.arrival.fill(NEVER);
+        self.x_ring.fill(0.0);
     }
 }
 
@@ -533,7 +547,8 @@ fn step_body(
         }
     }
     // 2. propagate: x_e[i] = Σ_j w[j][i] over the inputs that spiked, ascending j; with
-    // delays, over the spikes arriving now, by lag ascending, then j ascending.
+    // delays, each spike adds its weights of this step to the ring slot of its arrival
+    // (ascending j, so a slot sums by emission step, then j), and x_e is the slot of now.
     st.x_e.fill(0.0);
     if let Some(d) = &c.delays {
         let slots = d.slots;
@@ -541,6 +556,23 @@ fn step_body(
         let slot = (now % slots) as usize;
         st.hist[slot].clear();
         st.hist[slot].extend_from_slice(&st.spikes_in);
+        if !st.spikes_in.is_empty() {
+            // The ring offset of each lag (delays are u8, so at most 256 slots).
+            let mut at = [0usize; 256];
+            for (l, a) in at.iter_mut().enumerate().take(slots as usize) {
+                *a = ((now + l as u32) % slots) as usize * n;
+            }
+            for &j in &st.spikes_in {
+                let base = j as usize * n;
+                let (row, lags) = (&w[base..base + n], &d.steps[base..base + n]);
+                for i in 0..n {
+                    st.x_ring[at[lags[i] as usize] + i] += row[i];
+                }
+            }
+        }
+        let arriving = &mut st.x_ring[slot * n..(slot + 1) * n];
+        st.x_e.copy_from_slice(arriving);
+        arriving.fill(0.0);
         // post1 does not change until the potentiation below: each neuron's depression
         // `nu_pre · post1` is computed once per step, as a vector (see on_pre_depression).
         if let Some((sc, _)) = stdp {
@@ -548,33 +580,23 @@ fn step_body(
                 *dep = sc.nu_pre * p1;
             }
         }
-        // Local slices, so that the loops below keep their pointers in registers and check
-        // `i < n` once against the row's length.
-        let (x_e, depression) = (&mut st.x_e[..n], &st.depression[..n]);
-        let (hist, arrival) = (&st.hist, &mut st.arrival);
-        for lag in 0..slots {
-            let h = &hist[((now + slots - lag) % slots) as usize];
-            for &j in h {
-                let base = j as usize * n;
-                let row = &mut w[base..base + n];
-                match stdp {
-                    // Propagation and the depression of step 4 in one pass over the arriving
-                    // synapses: a synapse has one delay, so it arrives at most once per step
-                    // and its weight is read for x_e before it is depressed, as in the
-                    // documented order (Brian2's on_pre runs at the delayed arrival).
-                    Some((sc, _)) => {
-                        for &i in d.targets(j, lag) {
-                            let i = i as usize;
-                            x_e[i] += row[i];
-                            row[i] = on_pre_depression(row[i], depression[i], sc);
-                        }
-                        arrival[(j * slots + lag) as usize] = now;
+        // The depression of step 4, at each synapse's arrival (Brian's pre code runs at the
+        // delayed arrival), over the synapses arriving now: a synapse has one delay, so it
+        // arrives at most once per step. Local slices, so that the loop keeps its pointers
+        // in registers and checks `i < n` once against the row's length.
+        if let Some((sc, _)) = stdp {
+            let depression = &st.depression[..n];
+            let (hist, arrival) = (&st.hist, &mut st.arrival);
+            for lag in 0..slots {
+                let h = &hist[((now + slots - lag) % slots) as usize];
+                for &j in h {
+                    let base = j as usize * n;
+                    let row = &mut w[base..base + n];
+                    for &i in d.targets(j, lag) {
+                        let i = i as usize;
+                        row[i] = on_pre_depression(row[i], depression[i], sc);
                     }
-                    None => {
-                        for &i in d.targets(j, lag) {
-                            x_e[i as usize] += row[i as usize];
-                        }
-                    }
+                    arrival[(j * slots + lag) as usize] = now;
                 }
             }
         }

@@ -23,7 +23,7 @@ use wgpu::util::DeviceExt;
 
 /// Loop iterations a dispatch may spend before stopping at a step boundary, on software
 /// adapters (llvmpipe stops loops silently at 65,535).
-pub const SOFTWARE_ITER_BUDGET: u32 = 30_000;
+pub const SOFTWARE_ITER_BUDGET: u32 = 48_000;
 /// Largest `n_input` the kernel's workgroup arrays hold.
 pub const MAX_INPUTS: u32 = 1024;
 /// Largest `n_exc` the kernel's workgroup arrays hold.
@@ -75,15 +75,27 @@ const SNAPSHOT_BUFFERS: &[(usize, &str)] = &[
     (18, "wta.post_list"),
     (19, "wta.gi_i"),
     (21, "wta.hist"),
+    (B_X_RING, "wta.x_ring"),
 ];
+/// Binding of the delayed-input ring (wta_common.wgsl `x_ring`).
+const B_X_RING: usize = 23;
 /// Storage bindings of wta_common.wgsl (1..=N_STORAGE).
-const N_STORAGE: u32 = 22;
+const N_STORAGE: u32 = 23;
 /// Inputs one arrival queue holds (`QCAP` in wta_common.wgsl): a neuron receives about 3.3
 /// arrivals per 0.5 ms step at the paper's intensity 2, and more than 16 in a step falls
 /// back to the scan, which gives the same values.
 pub const QUEUE_CAP: u32 = 16;
 /// Arrival-queue memory a frozen batch may take (its chunks are sized to stay under it).
 const QUEUE_BUDGET_BYTES: u64 = 1 << 30;
+
+/// Words of the delayed-input ring of `cap` network slots (one word without delays).
+pub(crate) fn x_ring_words(slots: u32, cap: usize, n: usize) -> usize {
+    if slots > 1 {
+        slots as usize * cap * n
+    } else {
+        1
+    }
+}
 
 /// Words of the arrival queues of one network slot with `slots` delay slots and `n` neurons
 /// (none without delays or with the queues off).
@@ -309,6 +321,10 @@ impl GpuCompetitive {
             init("wta.delays", bytemuck::cast_slice(&delays_packed)),
             init("wta.hist", &f32s(0.0, capu * slots * (n_in + 1))),
             init("wta.queue", &f32s(0.0, queue_len.max(1))),
+            init(
+                "wta.x_ring",
+                &f32s(0.0, x_ring_words(slots as u32, capu, n)),
+            ),
         ];
         let group = dev.create_bind_group(&wgpu::BindGroupDescriptor {
             label: Some("wta.group0"),
@@ -796,9 +812,16 @@ impl CompetitiveBackend for GpuCompetitive {
             self.allocate(cap, &w, &th, v0, vi0)?;
         }
         // Check every array before writing any, so a bad snapshot leaves the state whole.
+        // Snapshots before session 4 have no input ring: they were taken between
+        // presentations, after the rest, when it is empty.
         let mut writes = Vec::with_capacity(SNAPSHOT_BUFFERS.len());
+        let empty_ring = vec![0u32; (self.bufs.bufs[B_X_RING].size() / 4) as usize];
         for &(idx, name) in SNAPSHOT_BUFFERS {
             let len = (self.bufs.bufs[idx].size() / 4) as usize;
+            if idx == B_X_RING && !s.has(name) {
+                writes.push((idx, &empty_ring[..]));
+                continue;
+            }
             writes.push((idx, s.u32s(name, Some(len))?));
         }
         for (idx, words) in writes {

@@ -12,8 +12,8 @@ use super::context::GpuContext;
 use super::layout::{NetCtl, NetState, WtaParams};
 use super::tuning::KernelTuning;
 use super::wta::{
-    base_params, pipelines, queue_words, B_ACTIVE, B_COUNTS, B_CTL, B_NET, B_THETA, B_W, MAX_EXC,
-    MAX_INPUTS, P_END, P_FINISH, P_NORMALIZE, P_PRESENT,
+    base_params, pipelines, queue_words, x_ring_words, B_ACTIVE, B_COUNTS, B_CTL, B_NET, B_THETA,
+    B_W, MAX_EXC, MAX_INPUTS, P_END, P_FINISH, P_NORMALIZE, P_PRESENT,
 };
 use crate::backend::CompetitiveMulti;
 use crate::cpu::wta::Consts;
@@ -356,6 +356,7 @@ fn buffers(
             "wta_multi.queue",
             &zeros((k * queue_words(queued, slots as u32, n)).max(1)),
         ),
+        init("wta_multi.x_ring", &zeros(x_ring_words(slots as u32, k, n))),
     ]
 }
 

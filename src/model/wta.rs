@@ -319,16 +319,20 @@ fn model_name(m: &NeuronModel) -> String {
 
 /// Per-synapse input delays in steps, `[input][exc]`, and the number of ring slots
 /// (`max + 1`) a backend needs to hold the recent input spikes. Drawn from the counter-based
-/// RNG, so both backends get the same delays: `round(U[0,1) · max_ms / dt)`.
+/// RNG, so both backends get the same delays: `floor(U[0,1) · max_ms / dt)`, as Brian 1's
+/// `DelayConnection` (0 ..= 19 steps for the paper's 10 ms at dt = 0.5 ms).
 pub fn input_delays(spec: &CompetitiveSpec) -> Option<(Vec<u8>, u32)> {
     let max_ms = spec.input_delay_max_ms?;
     let max_steps = max_ms / spec.dt_ms;
+    let last = (max_steps.ceil() as u32).max(1) - 1;
     let n = spec.n_input as usize * spec.n_exc as usize;
     let d: Vec<u8> = (0..n)
         .map(|k| {
             let u = (crate::encode::rng::rng_u32(spec.seed, 0xDE1A_0000, k as u32) >> 8) as f32
                 / (1u32 << 24) as f32;
-            (u * max_steps).round() as u8
+            // Brian 1's DelayConnection indexes its ring with int(d / dt): floor, so
+            // U[0, max) ms gives the steps 0 ..= max/dt − 1, all equally likely.
+            ((u * max_steps) as u32).min(last) as u8
         })
         .collect();
     let slots = d.iter().copied().max().unwrap_or(0) as u32 + 1;
