@@ -556,17 +556,16 @@ fn step_body(
         let slot = (now % slots) as usize;
         st.hist[slot].clear();
         st.hist[slot].extend_from_slice(&st.spikes_in);
-        if !st.spikes_in.is_empty() {
-            // The ring offset of each lag (delays are u8, so at most 256 slots).
-            let mut at = [0usize; 256];
-            for (l, a) in at.iter_mut().enumerate().take(slots as usize) {
-                *a = ((now + l as u32) % slots) as usize * n;
-            }
-            for &j in &st.spikes_in {
-                let base = j as usize * n;
-                let (row, lags) = (&w[base..base + n], &d.steps[base..base + n]);
-                for i in 0..n {
-                    st.x_ring[at[lags[i] as usize] + i] += row[i];
+        // Bucket by bucket (the targets of input j at lag L ascending), so each write goes
+        // to one slot row; every x_ring[s][i] still sums in emission order, then ascending j.
+        for &j in &st.spikes_in {
+            let base = j as usize * n;
+            let row = &w[base..base + n];
+            for lag in 0..slots {
+                let s = ((now + lag) % slots) as usize * n;
+                let dst = &mut st.x_ring[s..s + n];
+                for &i in d.targets(j, lag) {
+                    dst[i as usize] += row[i as usize];
                 }
             }
         }
