@@ -173,7 +173,7 @@ fn hist_base(b: u32, slot: u32) -> u32 {
 // loop for its last pass, and MASKED_PER_NEURON / MASKED_PER_STEP for the loops of the
 // branches not taken (the fused schedule's budget, see wta_fused.wgsl).
 var<private> iters: u32;
-// Loops in neuron_step and depress_arrivals (with their callees): an upper bound of the
+// Loops in neuron_step, note_arrivals and depress_arrivals (with their callees): a bound of the
 // masked passes one neuron's iteration may add (propagate 3, propagate_ring 1,
 // propagate_queued 5, depress_column 2, depress_arrivals 1, and the second propagate 3).
 const MASKED_PER_NEURON: u32 = 15u;
@@ -405,22 +405,15 @@ fn pop_charge(s: NeuronState, x_g: f32, x_v: f32, model: u32, p: NeuronParams) -
 // 3. the neuron stages of excitatory neuron i and its inhibitory partner, the spike flags,
 // the counts, and (learning) the post-trace decay. Returns the flags (bit 0 exc, bit 1 inh).
 // `sh`: read the input ring from workgroup memory (the fused schedule; see SH_SLOTS).
-// With delays the input comes from x_ring, and when learning the arrivals are noted for
-// depression through the arrival queues (`queued`: the fused schedule with QUEUE) or the scan.
-fn neuron_step(b: u32, i: u32, t: u32, clock: u32, inh_prev_count: u32, sh: bool, queued: bool) -> u32 {
+// With delays the input comes from x_ring (and the fused schedule notes the arrivals for
+// depression with note_arrivals).
+fn neuron_step(b: u32, i: u32, t: u32, clock: u32, inh_prev_count: u32, sh: bool) -> u32 {
     let g = b * wp.n + i;
     var x: f32;
     if (wp.delay_slots == 1u) {
         x = propagate(b, i, clock, sh);
     } else {
         x = propagate_ring(b, i, clock, sh);
-        if (wp.learn != 0u) {
-            if (queued) {
-                _ = propagate_queued(b, i, clock, sh);
-            } else {
-                _ = propagate(b, i, clock, sh);
-            }
-        }
     }
     let flags = spk[g];
     let exc_prev = (flags & 1u) != 0u;
@@ -476,6 +469,17 @@ fn neuron_step(b: u32, i: u32, t: u32, clock: u32, inh_prev_count: u32, sh: bool
         post[g] = pt;
     }
     return out;
+}
+
+// The fused schedule, learning with delays: the synapses arriving at neuron i now, noted for
+// depress_arrivals, through the arrival queues (`queued`) or the scan. (Without delays,
+// propagate noted them.)
+fn note_arrivals(b: u32, i: u32, clock: u32, sh: bool, queued: bool) {
+    if (queued) {
+        _ = propagate_queued(b, i, clock, sh);
+    } else {
+        _ = propagate(b, i, clock, sh);
+    }
 }
 
 // 4a. plasticity, depression: every input spike arriving at neuron i now (per synapse with

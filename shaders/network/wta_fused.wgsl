@@ -180,7 +180,7 @@ fn present(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) 
         iters = iters + 1u;
         for (var i = l; i < n; i = i + WG) {
             iters = iters + 1u + MASKED_PER_NEURON;
-            let flags = neuron_step(b, i, t, clock, inh_prev_count, sh, queued);
+            let flags = neuron_step(b, i, t, clock, inh_prev_count, sh);
             if ((flags & 2u) != 0u) {
                 atomicAdd(&inh_next, 1u);
             }
@@ -188,6 +188,9 @@ fn present(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) 
                 atomicOr(&exc_words[i / 32u], 1u << (i % 32u));
             }
             if (wp.learn != 0u) {
+                if (ds > 1u) {
+                    note_arrivals(b, i, clock, sh, queued);
+                }
                 depress_arrivals(b, i, clock);
                 mark_post(b, i);
             }

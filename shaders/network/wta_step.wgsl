@@ -42,7 +42,7 @@ fn ws_neurons(@builtin(global_invocation_id) gid: vec3<u32>) {
     }
     let b = gid.y + wp.first_slot;
     if (step_active(b)) {
-        neuron_step(b, gid.x, net[b].t, net[b].clock, net[b].inh_count, false, false);
+        neuron_step(b, gid.x, net[b].t, net[b].clock, net[b].inh_count, false);
     }
 }
 
