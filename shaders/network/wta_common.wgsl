@@ -175,7 +175,7 @@ fn hist_base(b: u32, slot: u32) -> u32 {
 var<private> iters: u32;
 // Loops in neuron_step, note_arrivals and depress_arrivals (with their callees): a bound of the
 // masked passes one neuron's iteration may add (propagate 3, propagate_ring 1,
-// propagate_queued 5, depress_column 2, depress_arrivals 1, and the second propagate 3).
+// note_queued 5, depress_column 2, depress_arrivals 1, and the second propagate 3).
 const MASKED_PER_NEURON: u32 = 15u;
 // Loops outside the neuron loop in the branches of one fused step (Poisson draws 1,
 // excitatory listing 2, potentiation 2), and of a dispatch's start (ring copy 2, queue
@@ -239,11 +239,16 @@ fn arrive(x: f32, k: u32, hit: bool) -> f32 {
     if (!hit) {
         return x;
     }
+    note_arrival(k);
+    return x + w[k];
+}
+
+// Notes synapse k as arriving now, for depression (when learning).
+fn note_arrival(k: u32) {
     if (wp.learn != 0u && arr_n < MAX_ARRIVALS) {
         arr_k[arr_n] = k;
     }
     arr_n = arr_n + 1u;
-    return x + w[k];
 }
 
 // Arrival queues. With input delays, learning depresses each synapse when its spike arrives,
@@ -316,10 +321,9 @@ fn queue_rebuild(b: u32, i: u32, clock: u32, sh: bool) {
     }
 }
 
-// The synapses arriving at neuron i now, noted for depression (arrive), through the queue,
-// or the scan itself where the queue overflowed; returns their weights' sum (unused since
-// the input comes from x_ring). Empties the queue.
-fn propagate_queued(b: u32, i: u32, clock: u32, sh: bool) -> f32 {
+// The synapses arriving at neuron i now, noted for depression (note_arrival), through the
+// queue, or the scan where the queue overflowed. Empties the queue.
+fn note_queued(b: u32, i: u32, clock: u32, sh: bool) {
     queue_file_step(b, i, clock, sh);
     let at = queue_row(b, clock % wp.delay_slots, 0u, i);
     let c = queue[at];
@@ -327,17 +331,16 @@ fn propagate_queued(b: u32, i: u32, clock: u32, sh: bool) -> f32 {
     if (c > QCAP) {
         // The other invocations of this SIMD group may take the loop below meanwhile.
         iters = iters + QCAP + 1u;
-        return propagate(b, i, clock, sh);
+        _ = propagate(b, i, clock, sh);
+        return;
     }
     let wb = w_base(b) + i;
-    var x = 0.0;
     arr_n = 0u;
     iters = iters + 1u;
     for (var r = QCAP + 1u - c; r <= QCAP; r = r + 1u) {
         iters = iters + 1u;
-        x = arrive(x, wb + queue[queue_row(b, clock % wp.delay_slots, r, i)] * wp.n, true);
+        note_arrival(wb + queue[queue_row(b, clock % wp.delay_slots, r, i)] * wp.n);
     }
-    return x;
 }
 
 // 2. propagate: the input arriving at neuron i now, summed by lag, then ascending j.
@@ -476,7 +479,7 @@ fn neuron_step(b: u32, i: u32, t: u32, clock: u32, inh_prev_count: u32, sh: bool
 // propagate noted them.)
 fn note_arrivals(b: u32, i: u32, clock: u32, sh: bool, queued: bool) {
     if (queued) {
-        _ = propagate_queued(b, i, clock, sh);
+        note_queued(b, i, clock, sh);
     } else {
         _ = propagate(b, i, clock, sh);
     }

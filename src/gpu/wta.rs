@@ -85,8 +85,6 @@ const N_STORAGE: u32 = 23;
 /// arrivals per 0.5 ms step at the paper's intensity 2, and more than 16 in a step falls
 /// back to the scan, which gives the same values.
 pub const QUEUE_CAP: u32 = 16;
-/// Arrival-queue memory a frozen batch may take (its chunks are sized to stay under it).
-const QUEUE_BUDGET_BYTES: u64 = 1 << 30;
 
 /// Words of the delayed-input ring of `cap` network slots (one word without delays).
 pub(crate) fn x_ring_words(slots: u32, cap: usize, n: usize) -> usize {
@@ -255,10 +253,18 @@ impl GpuCompetitive {
             lim,
         )?;
         let slots = self.c.delays.as_ref().map_or(1, |d| d.slots);
-        let queue_len = capu * queue_words(self.queued, slots, n);
+        // Only the learning network (slot 0) files arrivals: frozen copies take their input
+        // from x_ring alone.
+        let queue_len = queue_words(self.queued, slots, n);
+        let x_ring_len = x_ring_words(slots, capu, n);
         self.ctx.check_limit(
             "max_storage_buffer_binding_size (arrival queues)",
             queue_len as u64 * 4,
+            lim,
+        )?;
+        self.ctx.check_limit(
+            "max_storage_buffer_binding_size (delayed-input ring)",
+            x_ring_len as u64 * 4,
             lim,
         )?;
         let init = |label: &str, bytes: &[u8]| {
@@ -321,10 +327,7 @@ impl GpuCompetitive {
             init("wta.delays", bytemuck::cast_slice(&delays_packed)),
             init("wta.hist", &f32s(0.0, capu * slots * (n_in + 1))),
             init("wta.queue", &f32s(0.0, queue_len.max(1))),
-            init(
-                "wta.x_ring",
-                &f32s(0.0, x_ring_words(slots as u32, capu, n)),
-            ),
+            init("wta.x_ring", &f32s(0.0, x_ring_len)),
         ];
         let group = dev.create_bind_group(&wgpu::BindGroupDescriptor {
             label: Some("wta.group0"),
@@ -710,11 +713,10 @@ impl CompetitiveBackend for GpuCompetitive {
         }
         // Frozen copies per chunk: what the dispatch and the largest per-network buffer
         // (checked in `allocate`) allow, so a large batch runs in chunks, not as an error.
-        let per_slot = (self.c.n.max(self.c.n_in) * 16) as u64;
         let slots = self.c.delays.as_ref().map_or(1, |d| d.slots);
-        let queue_slot = queue_words(self.queued, slots, self.c.n) as u64 * 4;
-        let lim = self.ctx.limits.max_storage_buffer_binding_size;
-        let fit = (lim / per_slot.max(1)).min(lim.min(QUEUE_BUDGET_BYTES) / queue_slot.max(1));
+        let per_slot = ((self.c.n.max(self.c.n_in) * 16) as u64)
+            .max(x_ring_words(slots, 1, self.c.n) as u64 * 4);
+        let fit = self.ctx.limits.max_storage_buffer_binding_size / per_slot.max(1);
         let limit = self
             .ctx
             .limits
