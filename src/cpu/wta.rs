@@ -14,7 +14,7 @@ use crate::backend::{CompetitiveBackend, Snapshot};
 use crate::encode::rng::{probability_threshold, rng_u32};
 use crate::error::{Result, SnnError};
 use crate::model::stdp::DerivedStdp;
-use crate::model::synapse::normalize_columns;
+use crate::model::synapse::{column_bounds, normalize_columns_bounds};
 use crate::model::wta::{decay_table, presentation_seed, ChargeModel, Wiring};
 use crate::model::{CompetitiveSpec, DerivedNeuron, NeuronKind, PresentOptions, RestMode};
 use rayon::prelude::*;
@@ -45,6 +45,9 @@ pub(crate) struct Consts {
     pub wiring: Wiring,
     /// Which compiled copy of `step` runs (`SimdLevel::detect()`).
     pub simd: SimdLevel,
+    /// With delays and learning: depress through [`DepQueue`] (true, the default) or visit
+    /// every arriving synapse (the plain reference the tests compare it with).
+    pub dep_queue: bool,
 }
 
 /// Per-synapse input delays, bucketed for event-driven delivery: `items[offsets[j·S + L] ..
@@ -91,6 +94,123 @@ impl Delays {
     }
 }
 
+/// With delays and learning: the depressions still to come, kept only for the neurons whose
+/// depression can change a weight.
+///
+/// An arriving synapse `(j, i)` sets `w = clamp(w − ν_pre·post1[i])`. Once `ν_pre·post1[i]`
+/// rounds to 0 it stays 0 until neuron `i` fires again (post1 only decays), and then the
+/// update leaves every weight inside [w_min, w_max] as it is. In a D&C network that holds for
+/// about 95 % of the neurons at any step (a neuron that has not fired for about four
+/// presentations), so the pass visits the synapses of the other 5 % only: the same weights
+/// bit for bit, at a twentieth of the work. The queue is derived state: [`Self::rebuild`]
+/// makes it from the ring of recent input spikes at the start of every presentation, so
+/// snapshots and resets need not hold it.
+#[derive(Clone, Default)]
+pub(crate) struct DepQueue {
+    /// Per ring slot (arrival step mod S): the synapses `(j·n + i, i)` arriving then.
+    pending: Vec<Vec<(u32, u32)>>,
+    /// The neurons whose arrivals are queued, and the same as a mask.
+    active: Vec<u32>,
+    in_active: Vec<bool>,
+    /// Per neuron: the last emission step whose arrivals at it were queued when it left
+    /// `active` (`NEVER`: none since the rebuild).
+    covered: Vec<u32>,
+    /// Per neuron: its column held a weight outside [w_min, w_max] at the rebuild (e.g. after
+    /// the normalisation), which an arrival clamps even when the depression is 0, so it stays
+    /// active for the presentation.
+    loose: Vec<bool>,
+}
+
+impl DepQueue {
+    /// Starts a presentation: `loose` from the column bounds `(lo, hi)`, every neuron whose
+    /// depression is not 0 or which is loose made active, with the arrivals still due from
+    /// the input spikes in `hist` (the steps before `clock`).
+    #[allow(clippy::too_many_arguments)]
+    fn rebuild(
+        &mut self,
+        d: &Delays,
+        sc: &StdpConsts,
+        hist: &[Vec<u32>],
+        post1: &[f32],
+        clock: u32,
+        (lo, hi): (Vec<f32>, Vec<f32>),
+    ) {
+        let n = post1.len();
+        self.pending.resize_with(d.slots as usize, Vec::new);
+        self.pending.iter_mut().for_each(Vec::clear);
+        self.active.clear();
+        self.in_active.clear();
+        self.in_active.resize(n, false);
+        self.covered.clear();
+        self.covered.resize(n, NEVER);
+        self.loose.clear();
+        self.loose.extend(
+            lo.iter()
+                .zip(&hi)
+                .map(|(&l, &h)| !(l >= sc.w_min && h <= sc.w_max)),
+        );
+        for (i, &p1) in post1.iter().enumerate() {
+            if self.loose[i] || sc.nu_pre * p1 != 0.0 {
+                self.join(d, hist, n, i, clock.wrapping_sub(1));
+            }
+        }
+    }
+
+    /// Makes neuron `i` active, queueing the arrivals after step `e_last` of the input spikes
+    /// of the steps up to `e_last` that are not queued yet.
+    fn join(&mut self, d: &Delays, hist: &[Vec<u32>], n: usize, i: usize, e_last: u32) {
+        let s = d.slots;
+        // A spike of age a (emitted at e_last − a) is still due when its delay is > a, so
+        // ages up to S − 2 matter; none before step 0.
+        let ages = if e_last == NEVER {
+            0
+        } else {
+            (s - 1).min(e_last.saturating_add(1))
+        };
+        let cover = self.covered[i];
+        for a in 0..ages {
+            let e = e_last - a;
+            if cover != NEVER && e.wrapping_sub(cover) as i32 <= 0 {
+                break;
+            }
+            for &j in &hist[(e % s) as usize] {
+                let k = j as usize * n + i;
+                let lag = d.steps[k] as u32;
+                if lag > a {
+                    self.pending[((e + lag) % s) as usize].push((k as u32, i as u32));
+                }
+            }
+        }
+        self.in_active[i] = true;
+        self.active.push(i as u32);
+    }
+
+    /// Step `now`, after the depression of each neuron is known: drops the neurons whose
+    /// depression is 0 (and stays so until they fire), then queues the arrivals of this
+    /// step's input spikes at the active neurons.
+    fn enqueue(&mut self, d: &Delays, depression: &[f32], spikes_in: &[u32], n: usize, now: u32) {
+        let (in_active, covered, loose) = (&mut self.in_active, &mut self.covered, &self.loose);
+        self.active.retain(|&i| {
+            let i = i as usize;
+            let keep = depression[i] != 0.0 || loose[i];
+            if !keep {
+                in_active[i] = false;
+                covered[i] = now.wrapping_sub(1);
+            }
+            keep
+        });
+        let s = d.slots;
+        for &j in spikes_in {
+            let base = j as usize * n;
+            let steps = &d.steps[base..base + n];
+            for &i in &self.active {
+                let lag = steps[i as usize] as u32;
+                self.pending[((now + lag) % s) as usize].push(((base + i as usize) as u32, i));
+            }
+        }
+    }
+}
+
 impl Consts {
     pub fn new(spec: &CompetitiveSpec) -> Self {
         // The rest state's v: the resting potential; IF has none, so its initial v.
@@ -130,6 +250,7 @@ impl Consts {
 
             wiring: spec.wiring(),
             simd: SimdLevel::detect(),
+            dep_queue: true,
         }
     }
 
@@ -272,6 +393,9 @@ pub(crate) struct NetState {
     /// arrival step mod `slots`. A spike adds its weights here when it is drawn (Brian 1's
     /// `DelayConnection` delivers the weight of the emission step).
     x_ring: Vec<f32>,
+    /// With delays and learning: the depressions to come (derived state, rebuilt at the start
+    /// of every learning presentation).
+    dep_queue: DepQueue,
     /// The first NaN/Inf seen at the end of the last presentation, before any rest reset:
     /// (population, variable, neuron, clock). Not part of a snapshot.
     nonfinite: Option<(&'static str, &'static str, usize, u32)>,
@@ -314,6 +438,7 @@ impl NetState {
             spikes_in: Vec::with_capacity(c.n_in),
             hist: vec![vec![]; c.delays.as_ref().map_or(0, |d| d.slots as usize)],
             x_ring: vec![0.0; c.delays.as_ref().map_or(0, |d| d.slots as usize) * c.n],
+            dep_queue: DepQueue::default(),
             arrival: c
                 .delays
                 .as_ref()
@@ -558,6 +683,7 @@ fn step_body(
         st.hist[slot].extend_from_slice(&st.spikes_in);
         // Bucket by bucket (the targets of input j at lag L ascending), so each write goes
         // to one slot row; every x_ring[s][i] still sums in emission order, then ascending j.
+        // (A pass along the row, each weight into the slot of its delay, measured no faster.)
         for &j in &st.spikes_in {
             let base = j as usize * n;
             let row = &w[base..base + n];
@@ -572,30 +698,47 @@ fn step_body(
         let arriving = &mut st.x_ring[slot * n..(slot + 1) * n];
         st.x_e.copy_from_slice(arriving);
         arriving.fill(0.0);
-        // post1 does not change until the potentiation below: each neuron's depression
-        // `nu_pre · post1` is computed once per step, as a vector (see on_pre_depression).
         if let Some((sc, _)) = stdp {
+            // post1 does not change until the potentiation below: each neuron's depression
+            // `nu_pre · post1` is computed once per step, as a vector (see on_pre_depression).
             for (dep, &p1) in st.depression.iter_mut().zip(&st.post1) {
                 *dep = sc.nu_pre * p1;
             }
-        }
-        // The depression of step 4, at each synapse's arrival (Brian's pre code runs at the
-        // delayed arrival), over the synapses arriving now: a synapse has one delay, so it
-        // arrives at most once per step. Local slices, so that the loop keeps its pointers
-        // in registers and checks `i < n` once against the row's length.
-        if let Some((sc, _)) = stdp {
-            let depression = &st.depression[..n];
-            let (hist, arrival) = (&st.hist, &mut st.arrival);
-            for lag in 0..slots {
-                let h = &hist[((now + slots - lag) % slots) as usize];
-                for &j in h {
-                    let base = j as usize * n;
-                    let row = &mut w[base..base + n];
-                    for &i in d.targets(j, lag) {
-                        let i = i as usize;
-                        row[i] = on_pre_depression(row[i], depression[i], sc);
+            // The depression of step 4, at each synapse's arrival (Brian's pre code runs at
+            // the delayed arrival), over the synapses arriving now at the neurons where it
+            // can change a weight (`DepQueue`); a synapse has one delay, so it arrives at
+            // most once per step, and the order does not matter.
+            if sc.rule != 2 && c.dep_queue {
+                let q = &mut st.dep_queue;
+                q.enqueue(d, &st.depression, &st.spikes_in, n, now);
+                let depression = &st.depression[..n];
+                for &(k, i) in &q.pending[slot] {
+                    let k = k as usize;
+                    w[k] = on_pre_depression(w[k], depression[i as usize], sc);
+                }
+                q.pending[slot].clear();
+            } else if sc.rule != 2 {
+                // Every synapse arriving now, bucket by bucket. Local slices, so that the
+                // loop keeps its pointers in registers and checks `i < n` once.
+                let depression = &st.depression[..n];
+                for lag in 0..slots {
+                    let h = &st.hist[((now + slots - lag) % slots) as usize];
+                    for &j in h {
+                        let base = j as usize * n;
+                        let row = &mut w[base..base + n];
+                        for &i in d.targets(j, lag) {
+                            let i = i as usize;
+                            row[i] = on_pre_depression(row[i], depression[i], sc);
+                        }
                     }
-                    arrival[(j * slots + lag) as usize] = now;
+                }
+            }
+            // The last arrival of every bucket that arrives now (the pre trace of the
+            // potentiation).
+            for lag in 0..slots {
+                let h = &st.hist[((now + slots - lag) % slots) as usize];
+                for &j in h {
+                    st.arrival[(j * slots + lag) as usize] = now;
                 }
             }
         }
@@ -671,6 +814,11 @@ fn step_body(
             }
             st.post1[i] = 1.0;
             st.post2[i] = 1.0;
+            if let Some(d) = c.delays.as_ref().filter(|_| sc.rule != 2 && c.dep_queue) {
+                if !st.dep_queue.in_active[i] {
+                    st.dep_queue.join(d, &st.hist, n, i, now);
+                }
+            }
         }
     }
     st.clock = st.clock.wrapping_add(1);
@@ -830,8 +978,14 @@ pub(crate) fn presentation_observed(
     observe: &mut Observer<'_>,
 ) -> Vec<u32> {
     if opts.learn {
-        if let Some(target) = c.norm_target {
-            normalize_columns(w, c.n, target);
+        let bounds = c
+            .norm_target
+            .map(|target| normalize_columns_bounds(w, c.n, target));
+        let queue = c.delays.as_ref().zip(c.stdp.as_ref());
+        if let Some((d, (sc, _))) = queue.filter(|(_, (sc, _))| sc.rule != 2 && c.dep_queue) {
+            let bounds = bounds.unwrap_or_else(|| column_bounds(w, c.n));
+            st.dep_queue
+                .rebuild(d, sc, &st.hist, &st.post1, st.clock, bounds);
         }
     }
     let key_seed = presentation_seed(c.seed, opts.key);
@@ -954,6 +1108,15 @@ impl CpuCompetitive {
         }
         self.c.simd = level;
         Ok(self)
+    }
+
+    /// This network with the depression of delayed input applied to every arriving synapse
+    /// (`false`) instead of only where it can change a weight (`true`, the default). Both give
+    /// the same bits; `false` is the plain reference the tests compare the default with, and
+    /// a baseline for benchmarks.
+    pub fn with_depression_queue(mut self, on: bool) -> Self {
+        self.c.dep_queue = on;
+        self
     }
 
     /// The copy of the step this network runs.

@@ -220,6 +220,12 @@ impl Projection {
 /// get the same weights. A column summing to 0 is left alone. No clipping follows (as in the
 /// original code: a weight may exceed w_max until the next STDP update clips it).
 pub fn normalize_columns(w: &mut [f32], n_post: usize, target: f32) {
+    normalize_columns_bounds(w, n_post, target);
+}
+
+/// [`normalize_columns`], returning each column's smallest and largest weight after the
+/// scaling (`[post]`; NaN weights are skipped), found in the same pass.
+pub fn normalize_columns_bounds(w: &mut [f32], n_post: usize, target: f32) -> (Vec<f32>, Vec<f32>) {
     let mut sums = vec![0f32; n_post];
     for row in w.chunks_exact(n_post) {
         for (s, &x) in sums.iter_mut().zip(row) {
@@ -230,11 +236,29 @@ pub fn normalize_columns(w: &mut [f32], n_post: usize, target: f32) {
         .iter()
         .map(|&s| if s > 0.0 { target / s } else { 1.0 })
         .collect();
+    let mut lo = vec![f32::INFINITY; n_post];
+    let mut hi = vec![f32::NEG_INFINITY; n_post];
     for row in w.chunks_exact_mut(n_post) {
-        for (x, &f) in row.iter_mut().zip(&factors) {
+        for (((x, &f), l), h) in row.iter_mut().zip(&factors).zip(&mut lo).zip(&mut hi) {
             *x *= f;
+            *l = l.min(*x);
+            *h = h.max(*x);
         }
     }
+    (lo, hi)
+}
+
+/// Each column's smallest and largest weight (`[post]`; NaN weights are skipped).
+pub fn column_bounds(w: &[f32], n_post: usize) -> (Vec<f32>, Vec<f32>) {
+    let mut lo = vec![f32::INFINITY; n_post];
+    let mut hi = vec![f32::NEG_INFINITY; n_post];
+    for row in w.chunks_exact(n_post) {
+        for ((&x, l), h) in row.iter().zip(&mut lo).zip(&mut hi) {
+            *l = l.min(x);
+            *h = h.max(x);
+        }
+    }
+    (lo, hi)
 }
 
 #[cfg(test)]
