@@ -200,12 +200,14 @@ impl DepQueue {
             keep
         });
         let s = d.slots;
+        let slot = now % s;
         for &j in spikes_in {
             let base = j as usize * n;
             let steps = &d.steps[base..base + n];
             for &i in &self.active {
-                let lag = steps[i as usize] as u32;
-                self.pending[((now + lag) % s) as usize].push(((base + i as usize) as u32, i));
+                let at = slot + steps[i as usize] as u32;
+                let at = if at >= s { at - s } else { at };
+                self.pending[at as usize].push(((base + i as usize) as u32, i));
             }
         }
     }
@@ -687,12 +689,14 @@ fn step_body(
         for &j in &st.spikes_in {
             let base = j as usize * n;
             let row = &w[base..base + n];
+            // The slot of lag L is (now + L) mod S, counted up without a division.
+            let mut s = slot;
             for lag in 0..slots {
-                let s = ((now + lag) % slots) as usize * n;
-                let dst = &mut st.x_ring[s..s + n];
+                let dst = &mut st.x_ring[s * n..(s + 1) * n];
                 for &i in d.targets(j, lag) {
                     dst[i as usize] += row[i as usize];
                 }
+                s = if s + 1 == slots as usize { 0 } else { s + 1 };
             }
         }
         let arriving = &mut st.x_ring[slot * n..(slot + 1) * n];
@@ -735,11 +739,13 @@ fn step_body(
             }
             // The last arrival of every bucket that arrives now (the pre trace of the
             // potentiation).
+            // The spikes of lag L are in slot (now − L) mod S, counted down.
+            let mut s = slot;
             for lag in 0..slots {
-                let h = &st.hist[((now + slots - lag) % slots) as usize];
-                for &j in h {
+                for &j in &st.hist[s] {
                     st.arrival[(j * slots + lag) as usize] = now;
                 }
+                s = if s == 0 { slots as usize - 1 } else { s - 1 };
             }
         }
     } else {

@@ -241,8 +241,10 @@ pub fn normalize_columns_bounds(w: &mut [f32], n_post: usize, target: f32) -> (V
     for row in w.chunks_exact_mut(n_post) {
         for (((x, &f), l), h) in row.iter_mut().zip(&factors).zip(&mut lo).zip(&mut hi) {
             *x *= f;
-            *l = l.min(*x);
-            *h = h.max(*x);
+            // Comparisons, not f32::min/max: they compile to single min/max instructions
+            // and skip NaN all the same.
+            *l = if *x < *l { *x } else { *l };
+            *h = if *x > *h { *x } else { *h };
         }
     }
     (lo, hi)
@@ -254,8 +256,8 @@ pub fn column_bounds(w: &[f32], n_post: usize) -> (Vec<f32>, Vec<f32>) {
     let mut hi = vec![f32::NEG_INFINITY; n_post];
     for row in w.chunks_exact(n_post) {
         for ((&x, l), h) in row.iter().zip(&mut lo).zip(&mut hi) {
-            *l = l.min(x);
-            *h = h.max(x);
+            *l = if x < *l { x } else { *l };
+            *h = if x > *h { x } else { *h };
         }
     }
     (lo, hi)
