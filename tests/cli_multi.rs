@@ -146,3 +146,123 @@ fn a_sweep_file_sets_each_network_and_bad_ones_are_refused() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("--networks"));
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// The images of `dir/net{k}`'s last checkpoint (0 without one).
+fn checkpoint_images(dir: &Path, k: usize) -> usize {
+    snn_wgpu::experiments::diehl_cook::checkpoint::load_checkpoint(&dir.join(format!("net{k}")))
+        .map_or(0, |c| c.train.stats.images)
+}
+
+#[test]
+fn a_killed_cpu_run_of_two_networks_resumes_bit_for_bit() {
+    use snn_wgpu::experiments::diehl_cook::checkpoint::TEST_DELAY_ENV;
+    use std::process::Stdio;
+    use std::time::{Duration, Instant};
+    let args = [
+        "train",
+        "--networks",
+        "2",
+        "--train-samples",
+        "300",
+        "--label-samples",
+        "60",
+        "--test-samples",
+        "40",
+        "--seed",
+        "5",
+        "--quiet",
+    ];
+    let straight = tmp("multi-straight");
+    let want = json_line(
+        &snn()
+            .args(args)
+            .args(["--checkpoint-every", "0", "--out"])
+            .arg(&straight)
+            .output()
+            .unwrap(),
+    );
+    assert!(
+        !straight.join("networks.json").exists(),
+        "--checkpoint-every 0 writes no manifest"
+    );
+
+    // Killed once both networks have checkpointed past their first 50 images, with a
+    // checkpoint write slowed down so the kill can land mid-write.
+    let dir = tmp("multi-killed");
+    let mut child = snn()
+        .args(args)
+        .args(["--checkpoint-every", "25", "--out"])
+        .arg(&dir)
+        .env(TEST_DELAY_ENV, "100")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let t0 = Instant::now();
+    loop {
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "the run finished before it could be killed"
+        );
+        assert!(t0.elapsed() < Duration::from_secs(300), "timed out");
+        if checkpoint_images(&dir, 0) >= 50 && checkpoint_images(&dir, 1) >= 50 {
+            child.kill().unwrap();
+            child.wait().unwrap();
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let at = [checkpoint_images(&dir, 0), checkpoint_images(&dir, 1)];
+    assert!(
+        at.iter().all(|&a| (50..300).contains(&a)),
+        "killed at {at:?}"
+    );
+    assert!(!dir.join("results.json").exists());
+
+    // A fresh run into it is refused; so is --networks with --resume.
+    let out = snn().args(args).arg("--out").arg(&dir).output().unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("--resume"), "{err}");
+    let out = snn()
+        .args(["train", "--networks", "2", "--resume"])
+        .arg(&dir)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+
+    let got = json_line(
+        &snn()
+            .args(["train", "--quiet", "--resume"])
+            .arg(&dir)
+            .output()
+            .unwrap(),
+    );
+    for k in [
+        "ensemble_accuracy_all_activity",
+        "ensemble_accuracy_proportion",
+        "train_images",
+        "test_images",
+        "label_images",
+    ] {
+        assert_eq!(got[k], want[k], "{k}");
+    }
+    for k in 0..2 {
+        let file = |d: &Path| std::fs::read(d.join(format!("net{k}/network.npz"))).unwrap();
+        assert!(file(&dir) == file(&straight), "net{k}/network.npz differs");
+        assert_eq!(
+            got["networks"][k]["resumed_from_image"],
+            serde_json::json!(at[k]),
+            "net{k} continued from its checkpoint"
+        );
+        assert_eq!(
+            want["networks"][k]["resumed_from_image"],
+            serde_json::Value::Null
+        );
+        for f in ["retries", "accuracy_all_activity", "accuracy_proportion"] {
+            assert_eq!(got["networks"][k][f], want["networks"][k][f], "net{k} {f}");
+        }
+    }
+    let _ = std::fs::remove_dir_all(&straight);
+    let _ = std::fs::remove_dir_all(&dir);
+}

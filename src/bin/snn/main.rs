@@ -326,7 +326,7 @@ fn main() -> Result<()> {
             };
             if let Some(dir) = checkpoint.resume_dir() {
                 if multi.requested() {
-                    bail!("--resume with --networks/--sweep: only single-network runs checkpoint");
+                    bail!("--resume with --networks/--sweep: the networks come from {}; drop --networks/--sweep", dir.display());
                 }
                 let asked = train::Asked {
                     preset: given("preset").then(|| preset.clone()),
@@ -342,6 +342,17 @@ fn main() -> Result<()> {
                     || rest.is_some()
                 {
                     bail!("--refractory/--lockout-ms/--input-delay-ms/--rest with --resume: the experiment comes from the checkpoint; drop them");
+                }
+                if multi::is_multi_run(dir) {
+                    if config.is_some()
+                        || given("preset")
+                        || given("seed")
+                        || epochs.is_some()
+                        || train_samples.is_some()
+                    {
+                        bail!("--config/--preset/--seed/--epochs/--train-samples with --resume of a many-network run: its networks come from {}; drop them", dir.join(multi::MANIFEST_FILE).display());
+                    }
+                    return multi::resume(dir, &checkpoint, &common);
                 }
                 return train::resume(dir, &asked, &checkpoint, &common);
             }
@@ -389,10 +400,10 @@ fn main() -> Result<()> {
             if multi.requested() {
                 if checkpoint.eval_backend.is_some() {
                     bail!(
-                        "--eval-backend with --networks/--sweep: K networks label and test on                          --backend; drop --eval-backend"
+                        "--eval-backend with --networks/--sweep: K networks label and test on --backend; drop --eval-backend"
                     );
                 }
-                return multi::train(&cfg, &multi, train_samples, out, &common);
+                return multi::train(&cfg, &multi, train_samples, out, &checkpoint, &common);
             }
             train::run(cfg, train_samples, out, &checkpoint, &common)?;
         }

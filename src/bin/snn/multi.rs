@@ -1,16 +1,26 @@
 //! `snn train --networks K` / `--sweep FILE`: K independent networks in one run, each saved
 //! as a single run in `RUN_DIR/net{k}/`, and their ensemble vote. CPU: one network per
-//! rayon worker (`experiments::diehl_cook::multi::run_cpu`); GPU: all networks' training
-//! presentations in one dispatch, one network per workgroup (`gpu::wta_multi` driven by
-//! `experiments::diehl_cook::lockstep`), networks that differ only in seed.
+//! rayon worker (`experiments::diehl_cook::multi::run_cpu_from`), each checkpointing into
+//! `RUN_DIR/net{k}/checkpoint.npz` (a single run's checkpoint), the networks and plan in
+//! `RUN_DIR/networks.json`, and `snn train --resume RUN_DIR` continuing them all; GPU: all
+//! networks' training presentations in one dispatch, one network per workgroup
+//! (`gpu::wta_multi` driven by `experiments::diehl_cook::lockstep`), networks that differ
+//! only in seed, without checkpoints.
 
+use super::train::{Policy, RunArgs};
 use super::{bar, load_data, BackendArg, Common};
 use anyhow::{bail, Context, Result};
 use snn_wgpu::backend::{CompetitiveBackend, CompetitiveMulti};
+use snn_wgpu::data::mnist::Dataset;
+use snn_wgpu::experiments::diehl_cook::checkpoint::{
+    fingerprint, load_checkpoint, save_checkpoint, Checkpoint, RunPlan, CHECKPOINT_FILE,
+};
 use snn_wgpu::experiments::diehl_cook::config::DcConfig;
-use snn_wgpu::experiments::diehl_cook::io::{receptive_fields_png, save_network, write_atomic};
+use snn_wgpu::experiments::diehl_cook::io::{
+    receptive_fields_png, remove_stale_temp_files, save_network, write_atomic,
+};
 use snn_wgpu::experiments::diehl_cook::lockstep::run_lockstep;
-use snn_wgpu::experiments::diehl_cook::multi::{ensemble, run_cpu, NetworkRun, Sizes};
+use snn_wgpu::experiments::diehl_cook::multi::{ensemble, run_cpu_from, NetworkRun, Sizes, Start};
 use snn_wgpu::experiments::diehl_cook::sweep::{network_configs, parse_sweep};
 use snn_wgpu::gpu::wta::GpuCompetitive;
 use snn_wgpu::gpu::wta_multi::GpuCompetitiveMulti;
@@ -18,8 +28,23 @@ use snn_wgpu::gpu::{GpuContext, GpuOptions};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
+
+/// The file of a CPU many-network run that lists its networks and plan (for `--resume`).
+pub(crate) const MANIFEST_FILE: &str = "networks.json";
+
+/// `RUN_DIR/networks.json`: what `--resume` needs to continue every network, including
+/// those killed before their first checkpoint.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct Manifest {
+    /// snn-wgpu version that started the run.
+    crate_version: String,
+    /// One config per network (`net{k}` is `networks[k]`).
+    networks: Vec<DcConfig>,
+    /// Sizes and data, shared by all networks.
+    plan: RunPlan,
+}
 
 /// The many-network flags of `snn train`.
 #[derive(clap::Args)]
@@ -50,6 +75,7 @@ pub(crate) fn train(
     args: &MultiArgs,
     train_samples: Option<usize>,
     out: Option<PathBuf>,
+    ck: &RunArgs,
     common: &Common,
 ) -> Result<()> {
     let sweep = match &args.sweep {
@@ -68,9 +94,158 @@ pub(crate) fn train(
     if n_train == 0 {
         bail!("--train-samples must be at least 1");
     }
-    let sizes = Sizes {
+    let k = cfgs.len();
+    let run_dir = out
+        .unwrap_or_else(|| PathBuf::from(format!("runs/{}-seed{}-x{k}", base.preset, base.seed)));
+    if !ck.overwrite && holds_a_multi_run(&run_dir) {
+        bail!(
+            "{} already holds a many-network run: resume it with `snn train --resume {}`, \
+             pick another --out, or pass --overwrite to replace it",
+            run_dir.display(),
+            run_dir.display()
+        );
+    }
+    let plan = RunPlan {
         n_train,
-        n_label: common.label_samples.unwrap_or(n_train).min(train_set.len()),
+        label_samples: common.label_samples,
+        test_samples: common.test_samples,
+        batch: common.batch,
+        data: data_desc,
+        data_dir: common.data.clone(),
+        data_fingerprint: fingerprint(&train_set, n_train),
+    };
+    let starts = vec![Start::fresh(); k];
+    go(
+        cfgs,
+        starts,
+        plan,
+        &run_dir,
+        (&train_set, &test_set),
+        &Policy::from(ck),
+        common,
+        base,
+    )
+}
+
+fn holds_a_multi_run(d: &Path) -> bool {
+    d.join(MANIFEST_FILE).exists() || d.join("net0").exists()
+}
+
+/// Whether `dir` holds a CPU many-network run (`--resume` takes it as one).
+pub(crate) fn is_multi_run(dir: &Path) -> bool {
+    dir.join(MANIFEST_FILE).exists()
+}
+
+/// `snn train --resume RUN_DIR` of a many-network run: every network from its last
+/// checkpoint (or from the start, if it had none), then labelling, test and the ensemble.
+pub(crate) fn resume(dir: &Path, ck: &RunArgs, common: &Common) -> Result<()> {
+    let path = dir.join(MANIFEST_FILE);
+    let text =
+        std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
+    let m: Manifest = serde_json::from_str(&text).with_context(|| {
+        format!(
+            "{}: not a many-network run's manifest (damaged?); the networks' own checkpoints \
+             resume one by one with `snn train --resume {}/net{{k}}`",
+            path.display(),
+            dir.display()
+        )
+    })?;
+    if common.backend == BackendArg::Gpu {
+        bail!(
+            "--backend gpu: {} is a CPU many-network run, whose networks only the CPU continues \
+             bit for bit; resume with --backend cpu (or drop the flag)",
+            dir.display()
+        );
+    }
+    let data_dir = common.data.clone().or(m.plan.data_dir.clone());
+    let (train_set, test_set, data_desc) = load_data(data_dir.as_deref())?;
+    let print = fingerprint(&train_set, m.plan.n_train);
+    if print != m.plan.data_fingerprint {
+        bail!(
+            "the training data differs from the run's ({}, fingerprint {}; now {}, fingerprint \
+             {}): resume with --data pointing at the same MNIST files",
+            m.plan.data,
+            m.plan.data_fingerprint,
+            data_desc,
+            print
+        );
+    }
+    let mut starts = vec![];
+    let mut at = vec![];
+    for (k, cfg) in m.networks.iter().enumerate() {
+        let net = dir.join(format!("net{k}"));
+        remove_stale_temp_files(&net);
+        if !net.join(CHECKPOINT_FILE).exists() {
+            starts.push(Start::fresh());
+            at.push(0);
+            continue;
+        }
+        let c = load_checkpoint(&net)
+            .with_context(|| format!("cannot resume network {k} from {}", net.display()))?;
+        if &c.config != cfg || c.plan != m.plan {
+            bail!(
+                "{}: the checkpoint's experiment or plan differs from network {k} of {} \
+                 (files from another run?)",
+                net.join(CHECKPOINT_FILE).display(),
+                path.display()
+            );
+        }
+        at.push(c.train.stats.images);
+        starts.push(Start {
+            train: c.train,
+            snapshot: Some(c.snapshot),
+            train_seconds: c.train_seconds,
+        });
+    }
+    if common.chatty() {
+        eprintln!(
+            "resuming {} networks of {} at images {:?}, started by snn-wgpu {}",
+            m.networks.len(),
+            dir.display(),
+            at,
+            m.crate_version
+        );
+    }
+    let common2 = Common {
+        data: data_dir,
+        label_samples: common.label_samples.or(m.plan.label_samples),
+        test_samples: common.test_samples.or(m.plan.test_samples),
+        backend: BackendArg::Cpu,
+        batch: common.batch,
+        quiet: common.quiet,
+        json: common.json,
+    };
+    let base = m.networks[0].clone();
+    go(
+        m.networks,
+        starts,
+        m.plan,
+        dir,
+        (&train_set, &test_set),
+        &Policy::from(ck),
+        &common2,
+        &base,
+    )
+}
+
+/// Trains from `starts`, labels, tests, saves and prints the JSON line.
+#[allow(clippy::too_many_arguments)]
+fn go(
+    cfgs: Vec<DcConfig>,
+    starts: Vec<Start>,
+    plan: RunPlan,
+    run_dir: &Path,
+    (train_set, test_set): (&Dataset, &Dataset),
+    policy: &Policy,
+    common: &Common,
+    base: &DcConfig,
+) -> Result<()> {
+    let sizes = Sizes {
+        n_train: plan.n_train,
+        n_label: common
+            .label_samples
+            .unwrap_or(plan.n_train)
+            .min(train_set.len()),
         n_test: common
             .test_samples
             .unwrap_or(test_set.len())
@@ -78,6 +253,10 @@ pub(crate) fn train(
         batch: common.batch,
     };
     let k = cfgs.len();
+    let resumed: Vec<Option<usize>> = starts
+        .iter()
+        .map(|s| s.snapshot.is_some().then_some(s.train.stats.images))
+        .collect();
     let mut gpu = match common.backend {
         BackendArg::Cpu => None,
         BackendArg::Gpu => {
@@ -96,30 +275,89 @@ pub(crate) fn train(
     };
     if common.chatty() {
         eprintln!(
-            "training {k} networks ({} exc neurons, {} epoch(s) x {n_train} images each, seeds {}) on {backend} [{adapter}], data: {data_desc}",
+            "training {k} networks ({} exc neurons, {} epoch(s) x {} images each, seeds {}) on {backend} [{adapter}], data: {}, run dir: {}{}",
             base.n_exc,
             base.epochs,
+            plan.n_train,
             cfgs.iter()
                 .map(|c| c.seed.to_string())
                 .collect::<Vec<_>>()
-                .join(",")
+                .join(","),
+            plan.data,
+            run_dir.display(),
+            if gpu.is_some() { " (no checkpoints on the GPU's many-network path)" } else { "" }
         );
     }
-    let total: usize = cfgs.iter().map(|c| n_train * c.epochs as usize).sum();
+    std::fs::create_dir_all(run_dir)
+        .with_context(|| format!("creating the run directory {}", run_dir.display()))?;
+    if gpu.is_none() && policy.enabled() {
+        let m = Manifest {
+            crate_version: env!("CARGO_PKG_VERSION").into(),
+            networks: cfgs.clone(),
+            plan: plan.clone(),
+        };
+        write_json(&run_dir.join(MANIFEST_FILE), &serde_json::to_value(&m)?)?;
+        for i in 0..k {
+            let d = run_dir.join(format!("net{i}"));
+            std::fs::create_dir_all(&d)
+                .with_context(|| format!("creating the run directory {}", d.display()))?;
+        }
+    }
+    let total: usize = cfgs.iter().map(|c| plan.n_train * c.epochs as usize).sum();
     let pb = bar(total, common.quiet, "train");
+    let done = AtomicUsize::new(starts.iter().map(|s| s.train.stats.images).sum());
+    pb.set_position(done.load(Ordering::Relaxed) as u64);
+    pb.reset_eta();
     let t0 = Instant::now();
-    let done = AtomicUsize::new(0);
     let on_image = |_| pb.set_position(done.fetch_add(1, Ordering::Relaxed) as u64 + 1);
+    let last_ck = Mutex::new(vec![Instant::now(); k]);
     let runs = match &mut gpu {
-        None => run_cpu(&cfgs, &train_set, &test_set, &sizes, &on_image)?,
+        None => {
+            let after = |i: usize,
+                         st: &snn_wgpu::experiments::diehl_cook::train::TrainState,
+                         b: &mut dyn CompetitiveBackend,
+                         seconds: f64|
+             -> snn_wgpu::Result<()> {
+                on_image(i);
+                let images = st.stats.images;
+                let last = images == plan.n_train * cfgs[i].epochs as usize;
+                let since = last_ck.lock().map_or(0.0, |t| t[i].elapsed().as_secs_f64());
+                if policy.enabled() && (last || policy.due(images, since)) {
+                    let c = Checkpoint {
+                        config: cfgs[i].clone(),
+                        plan: plan.clone(),
+                        train: st.clone(),
+                        train_seconds: seconds,
+                        snapshot: b.snapshot()?,
+                        crate_version: env!("CARGO_PKG_VERSION").into(),
+                    };
+                    save_checkpoint(&run_dir.join(format!("net{i}")), &c)?;
+                    if let Ok(mut t) = last_ck.lock() {
+                        t[i] = Instant::now();
+                    }
+                }
+                Ok(())
+            };
+            run_cpu_from(&cfgs, starts, train_set, test_set, &sizes, &after).with_context(|| {
+                if policy.enabled() {
+                    format!(
+                        "training stopped; the networks' last checkpoints in {}/net*/ are \
+                             kept (`snn train --resume {}` continues them once the cause is \
+                             fixed)",
+                        run_dir.display(),
+                        run_dir.display()
+                    )
+                } else {
+                    "training stopped (no checkpoints: --checkpoint-every 0)".to_string()
+                }
+            })?
+        }
         Some((ctx, multi)) => {
             // Labelling and test: each network on its own GpuCompetitive, loaded.
             let single = |cfg: &DcConfig| -> snn_wgpu::Result<Box<dyn CompetitiveBackend>> {
                 Ok(Box::new(GpuCompetitive::new(ctx.clone(), &cfg.to_spec())?))
             };
-            run_lockstep(
-                multi, single, &cfgs, &train_set, &test_set, &sizes, &on_image,
-            )?
+            run_lockstep(multi, single, &cfgs, train_set, test_set, &sizes, &on_image)?
         }
     };
     pb.finish();
@@ -127,13 +365,13 @@ pub(crate) fn train(
     let labels = &test_set.labels[..sizes.n_test];
     let ens = ensemble(&runs.iter().map(|r| &r.tested).collect::<Vec<_>>(), labels)?;
 
-    let run_dir = out
-        .unwrap_or_else(|| PathBuf::from(format!("runs/{}-seed{}-x{k}", base.preset, base.seed)));
     let mut nets = vec![];
     for (i, r) in runs.iter().enumerate() {
         let dir = run_dir.join(format!("net{i}"));
-        save_run(&dir, r, &data_desc, &backend, &adapter)?;
-        nets.push(summary(r, &dir));
+        save_run(&dir, r, &plan.data, &backend, &adapter)?;
+        let mut entry = summary(r, &dir);
+        entry["resumed_from_image"] = serde_json::json!(resumed[i]);
+        nets.push(entry);
     }
     let train_images: usize = runs.iter().map(|r| r.stats.images).sum();
     let train_seconds = runs.iter().map(|r| r.train_seconds).fold(0.0, f64::max);
@@ -148,7 +386,7 @@ pub(crate) fn train(
         "backend": backend,
         "adapter": adapter,
         "seed": base.seed,
-        "data": data_desc,
+        "data": plan.data,
         "n_networks": k,
         "train_images": train_images,
         "label_images": sizes.n_label,

@@ -35,7 +35,7 @@ pub(crate) struct RunArgs {
     checkpoint_every: Option<usize>,
     /// Train into an --out directory that already holds a run, replacing it.
     #[arg(long)]
-    overwrite: bool,
+    pub(crate) overwrite: bool,
     /// Backend for labelling and test after training (default: --backend). The frozen
     /// batches give the same counts on both, so the accuracy does not change; on a real GPU,
     /// `--backend cpu --eval-backend gpu` trains one network on the CPU (faster there) and
@@ -62,24 +62,24 @@ pub(crate) struct Asked {
 }
 
 /// When to write checkpoints.
-struct Policy {
+pub(crate) struct Policy {
     every_images: Option<usize>,
     every_secs: f64,
 }
 
 impl Policy {
-    fn from(args: &RunArgs) -> Self {
+    pub(crate) fn from(args: &RunArgs) -> Self {
         Policy {
             every_images: args.checkpoint_every,
             every_secs: DEFAULT_CHECKPOINT_SECS,
         }
     }
 
-    fn enabled(&self) -> bool {
+    pub(crate) fn enabled(&self) -> bool {
         self.every_images != Some(0)
     }
 
-    fn due(&self, images_done: usize, since_last: f64) -> bool {
+    pub(crate) fn due(&self, images_done: usize, since_last: f64) -> bool {
         match self.every_images {
             Some(0) => false,
             Some(n) => images_done.is_multiple_of(n),

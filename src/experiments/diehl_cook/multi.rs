@@ -13,8 +13,8 @@ use super::evaluate::{
     Confusion, Evaluation, N_CLASSES,
 };
 use super::io::SavedNetwork;
-use super::train::{respond_frozen, train, TrainStats};
-use crate::backend::CompetitiveBackend;
+use super::train::{respond_frozen, train, train_from, TrainState, TrainStats};
+use crate::backend::{CompetitiveBackend, Snapshot};
 use crate::cpu::wta::CpuCompetitive;
 use crate::data::mnist::Dataset;
 use crate::error::{Result, SnnError};
@@ -153,6 +153,31 @@ pub fn run_one(
     })
 }
 
+/// Where a network of [`run_cpu_from`] starts: from scratch ([`Start::fresh`]), or from a
+/// checkpoint's training state, backend snapshot and training time so far.
+#[derive(Debug, Clone, Default)]
+pub struct Start {
+    /// The loop state (key, images done, running-accuracy window).
+    pub train: TrainState,
+    /// The backend's state to restore; None for a fresh network.
+    pub snapshot: Option<Snapshot>,
+    /// Seconds of training before this start.
+    pub train_seconds: f64,
+}
+
+impl Start {
+    /// A network that has not trained yet (keys from 0, as in `snn train`).
+    pub fn fresh() -> Self {
+        Start::default()
+    }
+}
+
+/// Called after every training image of network `k` of [`run_cpu_from`] with its loop state,
+/// its backend (to snapshot) and its training seconds so far (checkpoints); an error stops
+/// that network.
+pub type AfterImage<'a> =
+    dyn Fn(usize, &TrainState, &mut dyn CompetitiveBackend, f64) -> Result<()> + Sync + 'a;
+
 /// [`run_one`] for every config on the CPU, the networks in parallel (rayon; their frozen
 /// batches share the same pool). `on_image(k)` is called after each training image of
 /// network `k`. The results are in config order and do not depend on the thread count.
@@ -166,11 +191,65 @@ pub fn run_cpu(
     sizes: &Sizes,
     on_image: &(dyn Fn(usize) + Sync),
 ) -> Result<Vec<NetworkRun>> {
+    let starts = vec![Start::fresh(); cfgs.len()];
+    run_cpu_from(cfgs, starts, train_set, test_set, sizes, &|k, _, _, _| {
+        on_image(k);
+        Ok(())
+    })
+}
+
+/// [`run_cpu`] with network `k` starting at `starts[k]` (a fresh network, or a checkpoint
+/// restored: it then continues bit for bit) and `after` called after each of its training
+/// images (progress and checkpoints).
+///
+/// # Errors
+/// [`SnnError::InvalidParam`] if `starts` and `cfgs` differ in length; a snapshot that does
+/// not fit its config; the first network's error, in config order.
+pub fn run_cpu_from(
+    cfgs: &[DcConfig],
+    starts: Vec<Start>,
+    train_set: &Dataset,
+    test_set: &Dataset,
+    sizes: &Sizes,
+    after: &AfterImage<'_>,
+) -> Result<Vec<NetworkRun>> {
+    if starts.len() != cfgs.len() {
+        return Err(SnnError::invalid(
+            "network starts",
+            starts.len(),
+            format!("one per network ({})", cfgs.len()),
+        ));
+    }
     cfgs.par_iter()
+        .zip(starts)
         .enumerate()
-        .map(|(k, cfg)| {
+        .map(|(k, (cfg, start))| {
             let mut b = CpuCompetitive::new(&cfg.to_spec())?;
-            run_one(&mut b, cfg, train_set, test_set, sizes, || on_image(k))
+            if let Some(s) = &start.snapshot {
+                b.restore(s)?;
+            }
+            let mut state = start.train;
+            let t0 = Instant::now();
+            let before = start.train_seconds;
+            train_from(
+                &mut b,
+                cfg,
+                train_set,
+                sizes.n_train,
+                &mut state,
+                |_, st, b| after(k, st, b, before + t0.elapsed().as_secs_f64()),
+            )?;
+            let train_seconds = before + t0.elapsed().as_secs_f64();
+            let mut key = state.key;
+            let tested = label_and_test(&mut b, cfg, train_set, test_set, sizes, &mut key)?;
+            Ok(NetworkRun {
+                config: cfg.clone(),
+                stats: state.stats,
+                train_seconds,
+                weights: b.weights()?,
+                theta_mv: b.theta()?,
+                tested,
+            })
         })
         .collect::<Vec<_>>()
         .into_iter()
