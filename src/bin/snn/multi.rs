@@ -98,10 +98,17 @@ pub(crate) fn train(
     let run_dir = out
         .unwrap_or_else(|| PathBuf::from(format!("runs/{}-seed{}-x{k}", base.preset, base.seed)));
     if !ck.overwrite && holds_a_multi_run(&run_dir) {
+        let resume = if is_multi_run(&run_dir) {
+            format!(
+                "resume it with `snn train --resume {}`, ",
+                run_dir.display()
+            )
+        } else {
+            String::new()
+        };
         bail!(
-            "{} already holds a many-network run: resume it with `snn train --resume {}`, \
-             pick another --out, or pass --overwrite to replace it",
-            run_dir.display(),
+            "{} already holds a many-network run: {resume}pick another --out, or pass \
+             --overwrite to replace it",
             run_dir.display()
         );
     }
