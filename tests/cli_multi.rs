@@ -153,17 +153,21 @@ fn checkpoint_images(dir: &Path, k: usize) -> usize {
         .map_or(0, |c| c.train.stats.images)
 }
 
-#[test]
-fn a_killed_cpu_run_of_two_networks_resumes_bit_for_bit() {
+/// Trains two networks on `backend` straight, and again killed once both have checkpointed
+/// past `kill_after` of their `samples` images and resumed: the same bytes and figures.
+fn kill_and_resume(backend: &str, samples: &str, every: &str, kill_after: usize) {
     use snn_wgpu::experiments::diehl_cook::checkpoint::TEST_DELAY_ENV;
     use std::process::Stdio;
     use std::time::{Duration, Instant};
+    let n: usize = samples.parse().unwrap();
     let args = [
         "train",
+        "--backend",
+        backend,
         "--networks",
         "2",
         "--train-samples",
-        "300",
+        samples,
         "--label-samples",
         "60",
         "--test-samples",
@@ -172,7 +176,7 @@ fn a_killed_cpu_run_of_two_networks_resumes_bit_for_bit() {
         "5",
         "--quiet",
     ];
-    let straight = tmp("multi-straight");
+    let straight = tmp(&format!("multi-straight-{backend}"));
     let want = json_line(
         &snn()
             .args(args)
@@ -186,12 +190,12 @@ fn a_killed_cpu_run_of_two_networks_resumes_bit_for_bit() {
         "--checkpoint-every 0 writes no manifest"
     );
 
-    // Killed once both networks have checkpointed past their first 50 images, with a
+    // Killed once both networks have checkpointed past `kill_after` images, with a
     // checkpoint write slowed down so the kill can land mid-write.
-    let dir = tmp("multi-killed");
+    let dir = tmp(&format!("multi-killed-{backend}"));
     let mut child = snn()
         .args(args)
-        .args(["--checkpoint-every", "25", "--out"])
+        .args(["--checkpoint-every", every, "--out"])
         .arg(&dir)
         .env(TEST_DELAY_ENV, "100")
         .stdout(Stdio::null())
@@ -205,7 +209,7 @@ fn a_killed_cpu_run_of_two_networks_resumes_bit_for_bit() {
             "the run finished before it could be killed"
         );
         assert!(t0.elapsed() < Duration::from_secs(300), "timed out");
-        if checkpoint_images(&dir, 0) >= 50 && checkpoint_images(&dir, 1) >= 50 {
+        if checkpoint_images(&dir, 0) >= kill_after && checkpoint_images(&dir, 1) >= kill_after {
             child.kill().unwrap();
             child.wait().unwrap();
             break;
@@ -214,7 +218,7 @@ fn a_killed_cpu_run_of_two_networks_resumes_bit_for_bit() {
     }
     let at = [checkpoint_images(&dir, 0), checkpoint_images(&dir, 1)];
     assert!(
-        at.iter().all(|&a| (50..300).contains(&a)),
+        at.iter().all(|&a| (kill_after..n).contains(&a)),
         "killed at {at:?}"
     );
     assert!(!dir.join("results.json").exists());
@@ -265,4 +269,18 @@ fn a_killed_cpu_run_of_two_networks_resumes_bit_for_bit() {
     }
     let _ = std::fs::remove_dir_all(&straight);
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn a_killed_cpu_run_of_two_networks_resumes_bit_for_bit() {
+    kill_and_resume("cpu", "300", "25", 50);
+}
+
+#[test]
+fn a_killed_gpu_run_of_two_networks_resumes_bit_for_bit() {
+    // The lockstep coordinator snapshots each network between its presentations.
+    if common::gpu().is_none() {
+        return;
+    }
+    kill_and_resume("gpu", "40", "10", 10);
 }

@@ -3,7 +3,8 @@
 //! one dispatch: `gpu::wta_multi`). `experiments::diehl_cook::lockstep` drives one through
 //! the training protocol of each network.
 
-use crate::error::Result;
+use super::Snapshot;
+use crate::error::{Result, SnnError};
 use crate::model::PresentOptions;
 
 /// K independent networks, each with its own weights, θ and state; network `k` behaves as a
@@ -39,4 +40,32 @@ pub trait CompetitiveMulti {
     /// # Errors
     /// As [`Self::weights`].
     fn theta(&mut self, k: usize) -> Result<Vec<f32>>;
+
+    /// Network `k`'s whole state (weights, θ, neuron state, traces, input rings, clocks),
+    /// taken between its presentations, for a checkpoint; [`Self::restore`] puts it back
+    /// into network `k` of a backend built from the same specs, which then continues bit for
+    /// bit. The default: [`SnnError::Unsupported`].
+    ///
+    /// # Errors
+    /// [`SnnError::InvalidParam`] for `k >= K`; read-back errors.
+    fn snapshot(&mut self, k: usize) -> Result<Snapshot> {
+        let _ = k;
+        Err(SnnError::Unsupported(format!(
+            "snapshots of {}",
+            self.describe()
+        )))
+    }
+
+    /// Puts `s` (from [`Self::snapshot`]) into network `k`.
+    ///
+    /// # Errors
+    /// [`SnnError::InvalidParam`] for `k >= K` or a snapshot of another kind or size (the
+    /// state is left as it was).
+    fn restore(&mut self, k: usize, s: &Snapshot) -> Result<()> {
+        let _ = (k, s);
+        Err(SnnError::Unsupported(format!(
+            "restoring {}",
+            self.describe()
+        )))
+    }
 }

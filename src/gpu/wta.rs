@@ -57,7 +57,7 @@ pub(crate) const B_NET: usize = 16;
 /// The buffers that hold a network's dynamic state (all slots), by binding and label:
 /// what a [`Snapshot`] of this backend holds. Inputs written per presentation, the uniform
 /// and the constant tables are left out.
-const SNAPSHOT_BUFFERS: &[(usize, &str)] = &[
+pub(crate) const SNAPSHOT_BUFFERS: &[(usize, &str)] = &[
     (B_W, "wta.w"),
     (B_THETA, "wta.theta"),
     (3, "wta.v_e"),

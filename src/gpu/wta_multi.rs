@@ -13,9 +13,9 @@ use super::layout::{NetCtl, NetState, WtaParams};
 use super::tuning::KernelTuning;
 use super::wta::{
     base_params, pipelines, queue_words, x_ring_words, B_ACTIVE, B_COUNTS, B_CTL, B_NET, B_THETA,
-    B_W, MAX_EXC, MAX_INPUTS, P_END, P_FINISH, P_NORMALIZE, P_PRESENT,
+    B_W, MAX_EXC, MAX_INPUTS, P_END, P_FINISH, P_NORMALIZE, P_PRESENT, SNAPSHOT_BUFFERS,
 };
-use crate::backend::CompetitiveMulti;
+use crate::backend::{CompetitiveMulti, Snapshot};
 use crate::cpu::wta::Consts;
 use crate::error::{Result, SnnError};
 use crate::model::wta::presentation_seed;
@@ -245,6 +245,28 @@ impl GpuCompetitiveMulti {
         );
     }
 
+    fn check_network(&self, k: usize) -> Result<()> {
+        if k >= self.consts.len() {
+            return Err(SnnError::invalid(
+                "network",
+                k,
+                format!("below {}", self.consts.len()),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Words of one network's slice of buffer `idx` (0 for a one-word placeholder).
+    fn words_per_network(&self, idx: usize) -> usize {
+        let words = (self.bufs[idx].size() / 4) as usize;
+        let k = self.consts.len();
+        if words < k {
+            0
+        } else {
+            words / k
+        }
+    }
+
     /// Network `k`'s slice of a per-network buffer of `per` f32 values each.
     fn read_slot(&self, binding: usize, k: usize, per: usize, label: &str) -> Result<Vec<f32>> {
         if k >= self.consts.len() {
@@ -441,4 +463,46 @@ impl CompetitiveMulti for GpuCompetitiveMulti {
     fn theta(&mut self, k: usize) -> Result<Vec<f32>> {
         self.read_slot(B_THETA, k, self.consts[0].n, "wta_multi.theta")
     }
+
+    /// Network `k`'s slice of every buffer a single network's snapshot holds (each is K
+    /// slices, network-major; a one-word placeholder, the input ring without delays, gives an
+    /// empty slice), tagged `gpu-multi`.
+    fn snapshot(&mut self, k: usize) -> Result<Snapshot> {
+        self.check_network(k)?;
+        let mut s = Snapshot::new(MULTI_SNAPSHOT);
+        for &(idx, name) in SNAPSHOT_BUFFERS {
+            let per = self.words_per_network(idx);
+            let bytes = read_back(&self.ctx, &self.bufs[idx], name)?;
+            let all: &[u32] = bytemuck::cast_slice(&bytes);
+            s.push_u32(name, &all[k * per..(k + 1) * per]);
+        }
+        Ok(s)
+    }
+
+    fn restore(&mut self, k: usize, s: &Snapshot) -> Result<()> {
+        self.check_network(k)?;
+        s.expect_backend(MULTI_SNAPSHOT)?;
+        // Check every array before writing any, so a bad snapshot leaves the state whole.
+        let mut writes = Vec::with_capacity(SNAPSHOT_BUFFERS.len());
+        for &(idx, name) in SNAPSHOT_BUFFERS {
+            let per = self.words_per_network(idx);
+            writes.push((idx, per, s.u32s(name, Some(per))?));
+        }
+        let w = s.f32s("wta.w", None)?;
+        let th = s.f32s("wta.theta", None)?;
+        self.consts[k].check_loaded(&w, &th)?;
+        for (idx, per, words) in writes {
+            if per > 0 {
+                self.ctx.queue.write_buffer(
+                    &self.bufs[idx],
+                    (k * per * 4) as u64,
+                    bytemuck::cast_slice(words),
+                );
+            }
+        }
+        Ok(())
+    }
 }
+
+/// The backend tag of [`GpuCompetitiveMulti`]'s per-network snapshots.
+pub const MULTI_SNAPSHOT: &str = "gpu-multi";

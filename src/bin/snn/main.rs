@@ -352,7 +352,12 @@ fn main() -> Result<()> {
                     {
                         bail!("--config/--preset/--seed/--epochs/--train-samples with --resume of a many-network run: its networks come from {}; drop them", dir.join(multi::MANIFEST_FILE).display());
                     }
-                    return multi::resume(dir, &checkpoint, &common);
+                    return multi::resume(
+                        dir,
+                        given("backend").then_some(common.backend),
+                        &checkpoint,
+                        &common,
+                    );
                 }
                 return train::resume(dir, &asked, &checkpoint, &common);
             }

@@ -19,7 +19,7 @@ use snn_wgpu::experiments::diehl_cook::config::DcConfig;
 use snn_wgpu::experiments::diehl_cook::io::{
     receptive_fields_png, remove_stale_temp_files, save_network, write_atomic,
 };
-use snn_wgpu::experiments::diehl_cook::lockstep::run_lockstep;
+use snn_wgpu::experiments::diehl_cook::lockstep::run_lockstep_from;
 use snn_wgpu::experiments::diehl_cook::multi::{ensemble, run_cpu_from, NetworkRun, Sizes, Start};
 use snn_wgpu::experiments::diehl_cook::sweep::{network_configs, parse_sweep};
 use snn_wgpu::gpu::wta::GpuCompetitive;
@@ -44,6 +44,8 @@ struct Manifest {
     networks: Vec<DcConfig>,
     /// Sizes and data, shared by all networks.
     plan: RunPlan,
+    /// `cpu` or `gpu`: the backend whose snapshots the checkpoints hold.
+    backend: String,
 }
 
 /// The many-network flags of `snn train`.
@@ -145,7 +147,12 @@ pub(crate) fn is_multi_run(dir: &Path) -> bool {
 
 /// `snn train --resume RUN_DIR` of a many-network run: every network from its last
 /// checkpoint (or from the start, if it had none), then labelling, test and the ensemble.
-pub(crate) fn resume(dir: &Path, ck: &RunArgs, common: &Common) -> Result<()> {
+pub(crate) fn resume(
+    dir: &Path,
+    asked_backend: Option<BackendArg>,
+    ck: &RunArgs,
+    common: &Common,
+) -> Result<()> {
     let path = dir.join(MANIFEST_FILE);
     let text =
         std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
@@ -157,11 +164,19 @@ pub(crate) fn resume(dir: &Path, ck: &RunArgs, common: &Common) -> Result<()> {
             dir.display()
         )
     })?;
-    if common.backend == BackendArg::Gpu {
+    let backend = if m.backend == "gpu" {
+        BackendArg::Gpu
+    } else {
+        BackendArg::Cpu
+    };
+    if let Some(asked) = asked_backend.filter(|&b| b != backend) {
         bail!(
-            "--backend gpu: {} is a CPU many-network run, whose networks only the CPU continues \
-             bit for bit; resume with --backend cpu (or drop the flag)",
-            dir.display()
+            "--backend {}: the networks of {} were trained on the {} backend, whose state only \
+             it continues bit for bit; resume with --backend {} (or drop the flag)",
+            format!("{asked:?}").to_lowercase(),
+            dir.display(),
+            m.backend,
+            m.backend
         );
     }
     let data_dir = common.data.clone().or(m.plan.data_dir.clone());
@@ -217,7 +232,7 @@ pub(crate) fn resume(dir: &Path, ck: &RunArgs, common: &Common) -> Result<()> {
         data: data_dir,
         label_samples: common.label_samples.or(m.plan.label_samples),
         test_samples: common.test_samples.or(m.plan.test_samples),
-        backend: BackendArg::Cpu,
+        backend,
         batch: common.batch,
         quiet: common.quiet,
         json: common.json,
@@ -282,7 +297,7 @@ fn go(
     };
     if common.chatty() {
         eprintln!(
-            "training {k} networks ({} exc neurons, {} epoch(s) x {} images each, seeds {}) on {backend} [{adapter}], data: {}, run dir: {}{}",
+            "training {k} networks ({} exc neurons, {} epoch(s) x {} images each, seeds {}) on {backend} [{adapter}], data: {}, run dir: {}",
             base.n_exc,
             base.epochs,
             plan.n_train,
@@ -292,16 +307,16 @@ fn go(
                 .join(","),
             plan.data,
             run_dir.display(),
-            if gpu.is_some() { " (no checkpoints on the GPU's many-network path)" } else { "" }
         );
     }
     std::fs::create_dir_all(run_dir)
         .with_context(|| format!("creating the run directory {}", run_dir.display()))?;
-    if gpu.is_none() && policy.enabled() {
+    if policy.enabled() {
         let m = Manifest {
             crate_version: env!("CARGO_PKG_VERSION").into(),
             networks: cfgs.clone(),
             plan: plan.clone(),
+            backend: if gpu.is_some() { "gpu" } else { "cpu" }.into(),
         };
         write_json(&run_dir.join(MANIFEST_FILE), &serde_json::to_value(&m)?)?;
         for i in 0..k {
@@ -318,53 +333,63 @@ fn go(
     let t0 = Instant::now();
     let on_image = |_| pb.set_position(done.fetch_add(1, Ordering::Relaxed) as u64 + 1);
     let last_ck = Mutex::new(vec![Instant::now(); k]);
-    let runs = match &mut gpu {
-        None => {
-            let after = |i: usize,
-                         st: &snn_wgpu::experiments::diehl_cook::train::TrainState,
-                         b: &mut dyn CompetitiveBackend,
-                         seconds: f64|
-             -> snn_wgpu::Result<()> {
-                on_image(i);
-                let images = st.stats.images;
-                let last = images == plan.n_train * cfgs[i].epochs as usize;
-                let since = last_ck.lock().map_or(0.0, |t| t[i].elapsed().as_secs_f64());
-                if policy.enabled() && (last || policy.due(images, since)) {
-                    let c = Checkpoint {
-                        config: cfgs[i].clone(),
-                        plan: plan.clone(),
-                        train: st.clone(),
-                        train_seconds: seconds,
-                        snapshot: b.snapshot()?,
-                        crate_version: env!("CARGO_PKG_VERSION").into(),
-                    };
-                    save_checkpoint(&run_dir.join(format!("net{i}")), &c)?;
-                    if let Ok(mut t) = last_ck.lock() {
-                        t[i] = Instant::now();
-                    }
-                }
-                Ok(())
+    // After each training image of network i: progress, and its checkpoint when due (the
+    // backend's snapshot is network i's, on the GPU through the lockstep coordinator).
+    let after = |i: usize,
+                 st: &snn_wgpu::experiments::diehl_cook::train::TrainState,
+                 b: &mut dyn CompetitiveBackend,
+                 seconds: f64|
+     -> snn_wgpu::Result<()> {
+        on_image(i);
+        let images = st.stats.images;
+        let last = images == plan.n_train * cfgs[i].epochs as usize;
+        let since = last_ck.lock().map_or(0.0, |t| t[i].elapsed().as_secs_f64());
+        if policy.enabled() && (last || policy.due(images, since)) {
+            let c = Checkpoint {
+                config: cfgs[i].clone(),
+                plan: plan.clone(),
+                train: st.clone(),
+                train_seconds: seconds,
+                snapshot: b.snapshot()?,
+                crate_version: env!("CARGO_PKG_VERSION").into(),
             };
-            run_cpu_from(&cfgs, starts, train_set, test_set, &sizes, &after).with_context(|| {
-                if policy.enabled() {
-                    format!(
-                        "training stopped; the networks' last checkpoints in {}/net*/ are \
-                             kept (`snn train --resume {}` continues them once the cause is \
-                             fixed)",
-                        run_dir.display(),
-                        run_dir.display()
-                    )
-                } else {
-                    "training stopped (no checkpoints: --checkpoint-every 0)".to_string()
-                }
-            })?
+            save_checkpoint(&run_dir.join(format!("net{i}")), &c)?;
+            if let Ok(mut t) = last_ck.lock() {
+                t[i] = Instant::now();
+            }
         }
+        Ok(())
+    };
+    let stopped = || {
+        if policy.enabled() {
+            format!(
+                "training stopped; the networks' last checkpoints in {}/net*/ are kept \
+                 (`snn train --resume {}` continues them once the cause is fixed)",
+                run_dir.display(),
+                run_dir.display()
+            )
+        } else {
+            "training stopped (no checkpoints: --checkpoint-every 0)".to_string()
+        }
+    };
+    let runs = match &mut gpu {
+        None => run_cpu_from(&cfgs, starts, train_set, test_set, &sizes, &after)
+            .with_context(stopped)?,
         Some((ctx, multi)) => {
             // Labelling and test: each network on its own GpuCompetitive, loaded.
             let single = |cfg: &DcConfig| -> snn_wgpu::Result<Box<dyn CompetitiveBackend>> {
                 Ok(Box::new(GpuCompetitive::new(ctx.clone(), &cfg.to_spec())?))
             };
-            run_lockstep(multi, single, &cfgs, train_set, test_set, &sizes, &on_image)?
+            run_lockstep_from(
+                multi,
+                single,
+                &cfgs,
+                starts,
+                (train_set, test_set),
+                &sizes,
+                &after,
+            )
+            .with_context(stopped)?
         }
     };
     pb.finish();

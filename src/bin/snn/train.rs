@@ -162,6 +162,14 @@ pub(crate) fn resume(dir: &Path, asked: &Asked, ck: &RunArgs, common: &Common) -
     check_same("--seed", asked.seed, c.config.seed)?;
     check_same("--epochs", asked.epochs, c.config.epochs)?;
     check_same("--train-samples", asked.train_samples, c.plan.n_train)?;
+    if c.snapshot.backend == snn_wgpu::gpu::wta_multi::MULTI_SNAPSHOT {
+        bail!(
+            "{} holds a network of a GPU many-network run, whose state only that run's backend \
+             continues: resume the whole run with `snn train --resume {}`",
+            dir.display(),
+            dir.parent().unwrap_or(dir).display()
+        );
+    }
     let backend = match c.snapshot.backend.as_str() {
         "gpu" => BackendArg::Gpu,
         _ => BackendArg::Cpu,

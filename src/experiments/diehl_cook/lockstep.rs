@@ -11,9 +11,9 @@
 //! run per network on a single-network backend loaded with its weights and θ.
 
 use super::config::DcConfig;
-use super::multi::{label_and_test, NetworkRun, Sizes};
-use super::train::train;
-use crate::backend::{CompetitiveBackend, CompetitiveMulti};
+use super::multi::{label_and_test, AfterImage, NetworkRun, Sizes, Start};
+use super::train::train_from;
+use crate::backend::{CompetitiveBackend, CompetitiveMulti, Snapshot};
 use crate::data::mnist::Dataset;
 use crate::error::{Result, SnnError};
 use crate::model::PresentOptions;
@@ -26,6 +26,8 @@ enum Msg {
     Present(usize, Vec<f32>, PresentOptions, Sender<Result<Vec<u32>>>),
     /// Network `k` has stopped presenting (finished, failed or panicked).
     Done(usize),
+    /// Snapshot network `k` (between its presentations; a checkpoint) and reply.
+    Snapshot(usize, Sender<Result<Snapshot>>),
 }
 
 /// Network `k` as seen by `train::train`: every presentation goes to the coordinator.
@@ -81,10 +83,14 @@ impl CompetitiveBackend for Proxy {
         Err(SnnError::Unsupported("loading a lockstep network".into()))
     }
 
-    fn snapshot(&mut self) -> Result<crate::backend::Snapshot> {
-        Err(SnnError::Unsupported(
-            "snapshots of a lockstep network".into(),
-        ))
+    /// Network `k`'s state, from the coordinator (which is waiting for this network's next
+    /// presentation, so the device is idle).
+    fn snapshot(&mut self) -> Result<Snapshot> {
+        let (tx, rx) = channel();
+        self.tx
+            .send(Msg::Snapshot(self.k, tx))
+            .map_err(|_| lost())?;
+        rx.recv().map_err(|_| lost())?
     }
 
     fn restore(&mut self, _: &crate::backend::Snapshot) -> Result<()> {
@@ -119,26 +125,60 @@ pub fn train_lockstep(
     n_train: usize,
     on_image: &(dyn Fn(usize) + Sync),
 ) -> Result<Vec<Trained>> {
+    let starts = vec![Start::fresh(); cfgs.len()];
+    train_lockstep_from(b, cfgs, starts, data, n_train, &|k, _, _, _| {
+        on_image(k);
+        Ok(())
+    })
+    .map(|v| v.into_iter().map(|(t, _)| t).collect())
+}
+
+/// [`train_lockstep`] with network `k` starting at `starts[k]` (restored into network `k` of
+/// `b` first, if it holds a snapshot) and `after` called after each of its training images
+/// with its loop state, a backend whose `snapshot` is network `k`'s, and its training
+/// seconds so far (checkpoints). Returns each network's training and its training seconds.
+///
+/// # Errors
+/// As [`train_lockstep`]; [`SnnError::InvalidParam`] if `starts` has another length;
+/// restore errors.
+pub fn train_lockstep_from(
+    b: &mut dyn CompetitiveMulti,
+    cfgs: &[DcConfig],
+    starts: Vec<Start>,
+    data: &Dataset,
+    n_train: usize,
+    after: &AfterImage<'_>,
+) -> Result<Vec<(Trained, f64)>> {
     let k = b.networks();
-    if cfgs.len() != k {
+    if cfgs.len() != k || starts.len() != k {
         return Err(SnnError::invalid(
-            "configs",
-            cfgs.len(),
+            "configs and starts",
+            format!("{} and {}", cfgs.len(), starts.len()),
             format!("one per network of the backend ({k})"),
         ));
+    }
+    for (i, s) in starts.iter().enumerate() {
+        if let Some(snap) = &s.snapshot {
+            b.restore(i, snap)?;
+        }
     }
     let results = std::thread::scope(|s| {
         let (tx, rx) = channel();
         let handles: Vec<_> = cfgs
             .iter()
+            .zip(starts)
             .enumerate()
-            .map(|(i, cfg)| {
+            .map(|(i, (cfg, start))| {
                 let tx = tx.clone();
                 s.spawn(move || {
                     let mut proxy = Proxy { k: i, tx };
-                    let mut key = 0u32;
-                    train(&mut proxy, cfg, data, n_train, &mut key, |_| on_image(i))
-                        .map(|stats| (stats, key))
+                    let mut state = start.train;
+                    let t0 = Instant::now();
+                    let before = start.train_seconds;
+                    train_from(&mut proxy, cfg, data, n_train, &mut state, |_, st, b| {
+                        after(i, st, b, before + t0.elapsed().as_secs_f64())
+                    })
+                    .map(|()| (state, before + t0.elapsed().as_secs_f64()))
                 })
             })
             .collect();
@@ -154,13 +194,16 @@ pub fn train_lockstep(
         .into_iter()
         .enumerate()
         .map(|(i, r)| {
-            let (stats, key) = r?;
-            Ok(Trained {
-                stats,
-                key,
-                weights: b.weights(i)?,
-                theta_mv: b.theta(i)?,
-            })
+            let (state, seconds) = r?;
+            Ok((
+                Trained {
+                    stats: state.stats,
+                    key: state.key,
+                    weights: b.weights(i)?,
+                    theta_mv: b.theta(i)?,
+                },
+                seconds,
+            ))
         })
         .collect()
 }
@@ -179,6 +222,13 @@ fn coordinate(b: &mut dyn CompetitiveMulti, rx: &Receiver<Msg>) -> Result<()> {
             match rx.recv() {
                 Ok(Msg::Present(i, rates, opts, reply)) => pending[i] = Some((rates, opts, reply)),
                 Ok(Msg::Done(i)) => alive[i] = false,
+                Ok(Msg::Snapshot(i, reply)) => {
+                    let snap = match &failure {
+                        Some(_) => Err(lost()),
+                        None => b.snapshot(i),
+                    };
+                    let _ = reply.send(snap);
+                }
                 Err(_) => alive.fill(false),
             }
         }
@@ -221,19 +271,45 @@ fn coordinate(b: &mut dyn CompetitiveMulti, rx: &Receiver<Msg>) -> Result<()> {
 /// As [`train_lockstep`] and [`label_and_test`]; errors of `single`.
 pub fn run_lockstep(
     b: &mut dyn CompetitiveMulti,
-    mut single: impl FnMut(&DcConfig) -> Result<Box<dyn CompetitiveBackend>>,
+    single: impl FnMut(&DcConfig) -> Result<Box<dyn CompetitiveBackend>>,
     cfgs: &[DcConfig],
     train_set: &Dataset,
     test_set: &Dataset,
     sizes: &Sizes,
     on_image: &(dyn Fn(usize) + Sync),
 ) -> Result<Vec<NetworkRun>> {
-    let t0 = Instant::now();
-    let trained = train_lockstep(b, cfgs, train_set, sizes.n_train, on_image)?;
-    let train_seconds = t0.elapsed().as_secs_f64();
+    let starts = vec![Start::fresh(); cfgs.len()];
+    run_lockstep_from(
+        b,
+        single,
+        cfgs,
+        starts,
+        (train_set, test_set),
+        sizes,
+        &|k, _, _, _| {
+            on_image(k);
+            Ok(())
+        },
+    )
+}
+
+/// [`run_lockstep`] from `starts`, with `after` as in [`train_lockstep_from`].
+///
+/// # Errors
+/// As [`train_lockstep_from`] and [`label_and_test`]; errors of `single`.
+pub fn run_lockstep_from(
+    b: &mut dyn CompetitiveMulti,
+    mut single: impl FnMut(&DcConfig) -> Result<Box<dyn CompetitiveBackend>>,
+    cfgs: &[DcConfig],
+    starts: Vec<Start>,
+    (train_set, test_set): (&Dataset, &Dataset),
+    sizes: &Sizes,
+    after: &AfterImage<'_>,
+) -> Result<Vec<NetworkRun>> {
+    let trained = train_lockstep_from(b, cfgs, starts, train_set, sizes.n_train, after)?;
     cfgs.iter()
         .zip(trained)
-        .map(|(cfg, t)| {
+        .map(|(cfg, (t, train_seconds))| {
             let mut one = single(cfg)?;
             one.load(&t.weights, &t.theta_mv)?;
             let mut key = t.key;
