@@ -1,11 +1,10 @@
 //! `snn train --networks K` / `--sweep FILE`: K independent networks in one run, each saved
 //! as a single run in `RUN_DIR/net{k}/`, and their ensemble vote. CPU: one network per
-//! rayon worker (`experiments::diehl_cook::multi::run_cpu_from`), each checkpointing into
-//! `RUN_DIR/net{k}/checkpoint.npz` (a single run's checkpoint), the networks and plan in
-//! `RUN_DIR/networks.json`, and `snn train --resume RUN_DIR` continuing them all; GPU: all
-//! networks' training presentations in one dispatch, one network per workgroup
-//! (`gpu::wta_multi` driven by `experiments::diehl_cook::lockstep`), networks that differ
-//! only in seed, without checkpoints.
+//! rayon worker (`experiments::diehl_cook::multi::run_cpu_from`); GPU: all networks'
+//! training presentations in one dispatch, one network per workgroup (`gpu::wta_multi`
+//! driven by `experiments::diehl_cook::lockstep`), networks that differ only in seed. Each
+//! network checkpoints into `RUN_DIR/net{k}/checkpoint.npz`, `RUN_DIR/networks.json` holds
+//! the networks, plan and backend, and `snn train --resume RUN_DIR` continues them all.
 
 use super::train::{Policy, RunArgs};
 use super::{bar, load_data, BackendArg, Common};
@@ -31,7 +30,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
-/// The file of a CPU many-network run that lists its networks and plan (for `--resume`).
+/// The file of a many-network run that lists its networks, plan and backend (for `--resume`).
 pub(crate) const MANIFEST_FILE: &str = "networks.json";
 
 /// `RUN_DIR/networks.json`: what `--resume` needs to continue every network, including
@@ -140,7 +139,7 @@ fn holds_a_multi_run(d: &Path) -> bool {
     d.join(MANIFEST_FILE).exists() || d.join("net0").exists()
 }
 
-/// Whether `dir` holds a CPU many-network run (`--resume` takes it as one).
+/// Whether `dir` holds a many-network run that checkpoints (`--resume` takes it as one).
 pub(crate) fn is_multi_run(dir: &Path) -> bool {
     dir.join(MANIFEST_FILE).exists()
 }
@@ -158,8 +157,8 @@ pub(crate) fn resume(
         std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
     let m: Manifest = serde_json::from_str(&text).with_context(|| {
         format!(
-            "{}: not a many-network run's manifest (damaged?); the networks' own checkpoints \
-             resume one by one with `snn train --resume {}/net{{k}}`",
+            "{}: not a many-network run's manifest (damaged?); a CPU run's networks resume one \
+             by one with `snn train --resume {}/net<k>`",
             path.display(),
             dir.display()
         )

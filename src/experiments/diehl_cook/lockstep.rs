@@ -9,6 +9,9 @@
 //! spikes moves on to its next image while another re-presents its image at a higher
 //! intensity), and its results cannot drift from `train::train`'s. Labelling and test then
 //! run per network on a single-network backend loaded with its weights and θ.
+//! A checkpoint of network `k` (`train_lockstep_from`'s `after`) asks the coordinator for
+//! `CompetitiveMulti::snapshot(k)`: the coordinator is then waiting for that network's next
+//! presentation, so no dispatch is in flight.
 
 use super::config::DcConfig;
 use super::multi::{label_and_test, AfterImage, NetworkRun, Sizes, Start};
