@@ -66,7 +66,8 @@ pub(crate) struct Consts {
     /// Which compiled copy of `step` runs (`SimdLevel::detect()`).
     pub simd: SimdLevel,
     /// With delays and learning: depress through [`DepQueue`] (true, the default) or visit
-    /// every arriving synapse (the plain reference the tests compare it with).
+    /// every arriving synapse (the plain reference the tests compare it with;
+    /// `SNN_CPU_DEPRESSION_QUEUE=0`).
     pub dep_queue: bool,
 }
 
@@ -272,7 +273,9 @@ impl Consts {
 
             wiring: spec.wiring(),
             simd: SimdLevel::detect(),
-            dep_queue: true,
+            // `SNN_CPU_DEPRESSION_QUEUE=0`: the plain pass (the same bits; for side-by-side
+            // timing in one build).
+            dep_queue: std::env::var("SNN_CPU_DEPRESSION_QUEUE").map_or(true, |v| v.trim() != "0"),
         }
     }
 
