@@ -113,15 +113,7 @@ pub(crate) fn train(
             run_dir.display()
         );
     }
-    let plan = RunPlan {
-        n_train,
-        label_samples: common.label_samples,
-        test_samples: common.test_samples,
-        batch: common.batch,
-        data: data_desc,
-        data_dir: common.data.clone(),
-        data_fingerprint: fingerprint(&train_set, n_train),
-    };
+    let plan = super::train::plan(n_train, common, data_desc, &train_set);
     let starts = vec![Start::fresh(); k];
     go(
         cfgs,

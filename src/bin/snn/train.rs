@@ -119,15 +119,7 @@ pub(crate) fn run(
         }
         None => free_run_dir(&cfg),
     };
-    let plan = RunPlan {
-        n_train,
-        label_samples: common.label_samples,
-        test_samples: common.test_samples,
-        batch: common.batch,
-        data: data_desc,
-        data_dir: common.data.clone(),
-        data_fingerprint: fingerprint(&train_set, n_train),
-    };
+    let plan = plan(n_train, common, data_desc, &train_set);
     let (b, adapter) = make_backend(common.backend, &cfg)?;
     let session = Session {
         cfg,
@@ -140,6 +132,25 @@ pub(crate) fn run(
         eval_backend: ck.eval_backend,
     };
     session.go(b, &train_set, &test_set, &Policy::from(ck), common)
+}
+
+/// The plan of a fresh run on the first `n_train` images of `train_set` (described as
+/// `data_desc`), with the sizes and data directory of `common`.
+pub(crate) fn plan(
+    n_train: usize,
+    common: &Common,
+    data_desc: String,
+    train_set: &snn_wgpu::data::mnist::Dataset,
+) -> RunPlan {
+    RunPlan {
+        n_train,
+        label_samples: common.label_samples,
+        test_samples: common.test_samples,
+        batch: common.batch,
+        data: data_desc,
+        data_dir: common.data.clone(),
+        data_fingerprint: fingerprint(train_set, n_train),
+    }
 }
 
 /// `--resume RUN_DIR`.
