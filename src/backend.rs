@@ -230,7 +230,8 @@ impl Recording {
 /// by [`CompetitiveBackend::restore`] of the same backend kind; checkpoints store it.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Snapshot {
-    /// `"cpu"` or `"gpu"`: the layout of `arrays` depends on it.
+    /// `"cpu"`, `"gpu"` or `"gpu-multi"` (one network of a many-network GPU backend): the
+    /// layout of `arrays` depends on it.
     pub backend: String,
     /// `(name, words)`, in the backend's order.
     pub arrays: Vec<(String, Vec<u32>)>,

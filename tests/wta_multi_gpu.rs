@@ -162,3 +162,64 @@ fn networks_that_differ_in_more_than_the_seed_are_refused() {
         .to_string();
     assert!(e.contains("network 1") && e.contains("seed"), "{e}");
 }
+
+/// Network 1's snapshot, restored after it trained on, takes it back: the presentations that
+/// follow give the counts and weights they gave the first time, and network 0 is untouched.
+/// Bad restores are refused and change nothing.
+#[test]
+fn a_network_snapshot_restores_that_network_only() {
+    let Some(ctx) = common::gpu() else { return };
+    let cfgs = configs(true);
+    let specs: Vec<_> = cfgs.iter().map(|c| c.to_spec()).collect();
+    let data = embedded(Split::Train).unwrap();
+    let mut gpu = GpuCompetitiveMulti::new(ctx, &specs).unwrap();
+    let opts = |key: u32| PresentOptions {
+        steps_on: 300,
+        steps_rest: 100,
+        rest: RestMode::Simulate,
+        learn: true,
+        key,
+    };
+    let rates = |i: usize| DcConfig::rates(data.image(i), 4.0);
+    let r = [rates(0), rates(1), rates(2)];
+    // Network 1 alone, so network 0 stays as it is.
+    let present1 = |g: &mut GpuCompetitiveMulti, img: usize, key: u32| {
+        g.present(&[None, Some((&r[img][..], opts(key))), None])
+            .unwrap()[1]
+            .clone()
+            .unwrap()
+    };
+    present1(&mut gpu, 0, 0);
+    let snap = gpu.snapshot(1).unwrap();
+    let w0 = gpu.weights(0).unwrap();
+    let first = (present1(&mut gpu, 1, 1), present1(&mut gpu, 2, 2));
+    let w_first = gpu.weights(1).unwrap();
+    assert!(first.0.iter().chain(&first.1).sum::<u32>() > 0);
+
+    gpu.restore(1, &snap).unwrap();
+    let again = (present1(&mut gpu, 1, 1), present1(&mut gpu, 2, 2));
+    assert_eq!(again, first, "counts after the restore");
+    let bits = |v: Vec<f32>| v.into_iter().map(f32::to_bits).collect::<Vec<_>>();
+    assert_eq!(
+        bits(gpu.weights(1).unwrap()),
+        bits(w_first),
+        "weights after the restore"
+    );
+    assert_eq!(
+        bits(gpu.weights(0).unwrap()),
+        bits(w0),
+        "network 0 untouched"
+    );
+
+    // Out of range, another kind, or another size: refused.
+    assert!(gpu.snapshot(3).is_err());
+    assert!(gpu.restore(3, &snap).is_err());
+    let mut other = snn_wgpu::backend::Snapshot::new("cpu");
+    other.arrays = snap.arrays.clone();
+    assert!(gpu.restore(1, &other).is_err());
+    let mut small = DcConfig::preset("dc100").unwrap();
+    small.n_exc = 12;
+    let ctx2 = common::gpu().unwrap();
+    let mut g2 = GpuCompetitiveMulti::new(ctx2, &[small.to_spec()]).unwrap();
+    assert!(g2.restore(0, &snap).is_err(), "a snapshot of another size");
+}
