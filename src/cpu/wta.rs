@@ -22,26 +22,6 @@ use rayon::prelude::*;
 /// Never-spiked marker for the lazy pre trace.
 const NEVER: u32 = u32::MAX;
 
-/// Neurons per block of the delayed-input pass: 64 rings of S ≤ 21 floats, at most 5.4 KB,
-/// stay in L1 while each spike's row passes.
-const RING_BLOCK: usize = 64;
-
-/// `[exc][slot]` → `[slot][exc]` (the snapshot's and the GPU's layout of the input ring).
-fn ring_by_slot(ring: &[f32], n: usize) -> Vec<f32> {
-    let s = ring.len().checked_div(n).unwrap_or(0);
-    (0..s)
-        .flat_map(|k| (0..n).map(move |i| ring[i * s + k]))
-        .collect()
-}
-
-/// `[slot][exc]` → `[exc][slot]`.
-fn ring_by_neuron(ring: &[f32], n: usize) -> Vec<f32> {
-    let s = ring.len().checked_div(n).unwrap_or(0);
-    (0..n)
-        .flat_map(|i| (0..s).map(move |k| ring[k * n + i]))
-        .collect()
-}
-
 /// Constants shared by all copies.
 #[derive(Clone)]
 pub(crate) struct Consts {
@@ -414,8 +394,8 @@ pub(crate) struct NetState {
     /// (66 KB for dc400 instead of 1.25 MB per synapse, which every frozen copy reset).
     hist: Vec<Vec<u32>>,
     arrival: Vec<u32>,
-    /// With delays: the input each neuron receives at the coming steps, `[exc][slot]` by
-    /// arrival step mod `slots` (snapshots hold it `[slot][exc]`, as the GPU buffer). A spike adds its weights here when it is drawn (Brian 1's
+    /// With delays: the input each neuron receives at the coming steps, `[slot][exc]` by
+    /// arrival step mod `slots`. A spike adds its weights here when it is drawn (Brian 1's
     /// `DelayConnection` delivers the weight of the emission step).
     x_ring: Vec<f32>,
     /// With delays and learning: the depressions to come (derived state, rebuilt at the start
@@ -502,7 +482,7 @@ impl NetState {
             None => vec![],
         };
         s.push_u32("last_arrival", &last_arrival);
-        s.push_f32("x_ring", &ring_by_slot(&self.x_ring, c.n));
+        s.push_f32("x_ring", &self.x_ring);
     }
 
     /// Reads what [`Self::save`] wrote; lengths are checked against this state's.
@@ -571,7 +551,7 @@ impl NetState {
         // Snapshots before session 4 have no ring; they were taken between presentations,
         // after the rest, when every delayed input has arrived, i.e. with the ring empty.
         next.x_ring = if s.has("x_ring") {
-            ring_by_neuron(&s.f32s("x_ring", Some(self.x_ring.len()))?, c.n)
+            s.f32s("x_ring", Some(self.x_ring.len()))?
         } else {
             vec![0.0; self.x_ring.len()]
         };
@@ -706,38 +686,25 @@ fn step_body(
         let slot = (now % slots) as usize;
         st.hist[slot].clear();
         st.hist[slot].extend_from_slice(&st.spikes_in);
-        // Block by block of neurons: each spike (ascending j) adds its weight to the ring slot
-        // of its arrival, then the block's arriving sums leave the ring. The rings of a block
-        // stay in L1 while every spike's row streams through it, so the ring (n·S floats,
-        // 512 KB for dc6400) is read and written once per step, in order. Every cell still
-        // sums in emission order, then ascending j. With no input spike in the last S steps
-        // the ring is empty and nothing arrives.
-        let s_len = slots as usize;
-        if st.hist.iter().all(Vec::is_empty) {
-            st.x_e.fill(0.0);
-        } else {
-            let ring = &mut st.x_ring[..n * s_len];
-            let x_e = &mut st.x_e[..n];
-            for lo in (0..n).step_by(RING_BLOCK) {
-                let hi = (lo + RING_BLOCK).min(n);
-                let rings = &mut ring[lo * s_len..hi * s_len];
-                for &j in &st.spikes_in {
-                    let base = j as usize * n;
-                    let (row, lags) = (&w[base + lo..base + hi], &d.steps[base + lo..base + hi]);
-                    for ((r, &wi), &lag) in rings.chunks_exact_mut(s_len).zip(row).zip(lags) {
-                        let mut s = slot + lag as usize;
-                        if s >= s_len {
-                            s -= s_len;
-                        }
-                        r[s] += wi;
-                    }
+        // Bucket by bucket (the targets of input j at lag L ascending), so each write goes
+        // to one slot row; every x_ring[s][i] still sums in emission order, then ascending j.
+        // (A pass along the row, each weight into the slot of its delay, measured no faster.)
+        for &j in &st.spikes_in {
+            let base = j as usize * n;
+            let row = &w[base..base + n];
+            // The slot of lag L is (now + L) mod S, counted up without a division.
+            let mut s = slot;
+            for lag in 0..slots {
+                let dst = &mut st.x_ring[s * n..(s + 1) * n];
+                for &i in d.targets(j, lag) {
+                    dst[i as usize] += row[i as usize];
                 }
-                for (r, x) in rings.chunks_exact_mut(s_len).zip(&mut x_e[lo..hi]) {
-                    *x = r[slot];
-                    r[slot] = 0.0;
-                }
+                s = if s + 1 == slots as usize { 0 } else { s + 1 };
             }
         }
+        let arriving = &mut st.x_ring[slot * n..(slot + 1) * n];
+        st.x_e.copy_from_slice(arriving);
+        arriving.fill(0.0);
         if let Some((sc, _)) = stdp {
             // post1 does not change until the potentiation below: each neuron's depression
             // `nu_pre · post1` is computed once per step, as a vector (see on_pre_depression).
@@ -1344,31 +1311,5 @@ impl CompetitiveBackend for CpuCompetitive {
         self.w = w;
         self.theta = theta;
         Ok(())
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::{ring_by_neuron, ring_by_slot};
-
-    #[test]
-    fn the_ring_transposes_both_ways() {
-        let (n, s) = (3, 4);
-        // [exc][slot]: neuron i, slot k holds 10·i + k.
-        let by_neuron: Vec<f32> = (0..n)
-            .flat_map(|i| (0..s).map(move |k| (10 * i + k) as f32))
-            .collect();
-        let by_slot = ring_by_slot(&by_neuron, n);
-        for k in 0..s {
-            for i in 0..n {
-                assert_eq!(
-                    by_slot[k * n + i],
-                    (10 * i + k) as f32,
-                    "slot {k}, neuron {i}"
-                );
-            }
-        }
-        assert_eq!(ring_by_neuron(&by_slot, n), by_neuron);
-        assert!(ring_by_slot(&[], 0).is_empty());
     }
 }
