@@ -13,7 +13,7 @@ use super::evaluate::{
     Confusion, Evaluation, N_CLASSES,
 };
 use super::io::SavedNetwork;
-use super::train::{respond_frozen, train, train_from, TrainState, TrainStats};
+use super::train::{respond_frozen, train_from, TrainState, TrainStats};
 use crate::backend::{CompetitiveBackend, Snapshot};
 use crate::cpu::wta::CpuCompetitive;
 use crate::data::mnist::Dataset;
@@ -138,14 +138,48 @@ pub fn run_one(
     sizes: &Sizes,
     on_image: impl Fn(),
 ) -> Result<NetworkRun> {
-    let mut key = 0u32;
+    run_one_from(
+        b,
+        cfg,
+        Start::fresh(),
+        (train_set, test_set),
+        sizes,
+        |_, _, _| {
+            on_image();
+            Ok(())
+        },
+    )
+}
+
+/// [`run_one`] from `start` (its snapshot, if any, restored into `b` first), with `after`
+/// called after every training image with the loop state, `b` and the training seconds so
+/// far (checkpoints).
+///
+/// # Errors
+/// As [`run_one`]; restore errors; errors from `after`.
+pub fn run_one_from(
+    b: &mut dyn CompetitiveBackend,
+    cfg: &DcConfig,
+    start: Start,
+    (train_set, test_set): (&Dataset, &Dataset),
+    sizes: &Sizes,
+    mut after: impl FnMut(&TrainState, &mut dyn CompetitiveBackend, f64) -> Result<()>,
+) -> Result<NetworkRun> {
+    if let Some(s) = &start.snapshot {
+        b.restore(s)?;
+    }
+    let mut state = start.train;
     let t0 = Instant::now();
-    let stats = train(b, cfg, train_set, sizes.n_train, &mut key, |_| on_image())?;
-    let train_seconds = t0.elapsed().as_secs_f64();
+    let before = start.train_seconds;
+    train_from(b, cfg, train_set, sizes.n_train, &mut state, |_, st, b| {
+        after(st, b, before + t0.elapsed().as_secs_f64())
+    })?;
+    let train_seconds = before + t0.elapsed().as_secs_f64();
+    let mut key = state.key;
     let tested = label_and_test(b, cfg, train_set, test_set, sizes, &mut key)?;
     Ok(NetworkRun {
         config: cfg.clone(),
-        stats,
+        stats: state.stats,
         train_seconds,
         weights: b.weights()?,
         theta_mv: b.theta()?,
@@ -225,31 +259,14 @@ pub fn run_cpu_from(
         .enumerate()
         .map(|(k, (cfg, start))| {
             let mut b = CpuCompetitive::new(&cfg.to_spec())?;
-            if let Some(s) = &start.snapshot {
-                b.restore(s)?;
-            }
-            let mut state = start.train;
-            let t0 = Instant::now();
-            let before = start.train_seconds;
-            train_from(
+            run_one_from(
                 &mut b,
                 cfg,
-                train_set,
-                sizes.n_train,
-                &mut state,
-                |_, st, b| after(k, st, b, before + t0.elapsed().as_secs_f64()),
-            )?;
-            let train_seconds = before + t0.elapsed().as_secs_f64();
-            let mut key = state.key;
-            let tested = label_and_test(&mut b, cfg, train_set, test_set, sizes, &mut key)?;
-            Ok(NetworkRun {
-                config: cfg.clone(),
-                stats: state.stats,
-                train_seconds,
-                weights: b.weights()?,
-                theta_mv: b.theta()?,
-                tested,
-            })
+                start,
+                (train_set, test_set),
+                sizes,
+                |st, b, t| after(k, st, b, t),
+            )
         })
         .collect::<Vec<_>>()
         .into_iter()
