@@ -119,7 +119,20 @@ fn uniform_entry(binding: u32) -> wgpu::BindGroupLayoutEntry {
 
 /// Copies `buf` to a mappable buffer and returns its bytes (one wait).
 pub(crate) fn read_back(ctx: &GpuContext, buf: &wgpu::Buffer, label: &str) -> Result<Vec<u8>> {
-    let size = buf.size();
+    read_back_range(ctx, buf, 0, buf.size(), label)
+}
+
+/// [`read_back`] of the `size` bytes of `buf` from byte `offset` (both multiples of 4).
+pub(crate) fn read_back_range(
+    ctx: &GpuContext,
+    buf: &wgpu::Buffer,
+    offset: u64,
+    size: u64,
+    label: &str,
+) -> Result<Vec<u8>> {
+    if size == 0 {
+        return Ok(vec![]);
+    }
     let staging = ctx.device.create_buffer(&wgpu::BufferDescriptor {
         label: Some(&format!("{label}.staging")),
         size,
@@ -129,7 +142,7 @@ pub(crate) fn read_back(ctx: &GpuContext, buf: &wgpu::Buffer, label: &str) -> Re
     let mut enc = ctx
         .device
         .create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some(label) });
-    enc.copy_buffer_to_buffer(buf, 0, &staging, 0, size);
+    enc.copy_buffer_to_buffer(buf, offset, &staging, 0, size);
     ctx.queue.submit([enc.finish()]);
     let (tx, rx) = std::sync::mpsc::channel();
     staging.slice(..).map_async(wgpu::MapMode::Read, move |r| {

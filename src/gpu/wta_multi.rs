@@ -7,7 +7,7 @@
 //! their done flag is set before the submit, and every pass skips a network whose flag is
 //! set. Rounds of dispatches and the loop budget are as in [`super::wta`].
 
-use super::backend::read_back;
+use super::backend::{read_back, read_back_range};
 use super::context::GpuContext;
 use super::layout::{NetCtl, NetState, WtaParams};
 use super::tuning::KernelTuning;
@@ -267,18 +267,29 @@ impl GpuCompetitiveMulti {
         }
     }
 
-    /// Network `k`'s slice of a per-network buffer of `per` f32 values each.
+    /// Network `k`'s slice of a per-network buffer of `per` words each (only that slice is
+    /// read back).
+    fn read_slot_bytes(
+        &self,
+        binding: usize,
+        k: usize,
+        per: usize,
+        label: &str,
+    ) -> Result<Vec<u8>> {
+        self.check_network(k)?;
+        let bytes = (per * 4) as u64;
+        read_back_range(
+            &self.ctx,
+            &self.bufs[binding],
+            k as u64 * bytes,
+            bytes,
+            label,
+        )
+    }
+
+    /// [`Self::read_slot_bytes`] as f32 values.
     fn read_slot(&self, binding: usize, k: usize, per: usize, label: &str) -> Result<Vec<f32>> {
-        if k >= self.consts.len() {
-            return Err(SnnError::invalid(
-                "network",
-                k,
-                format!("below {}", self.consts.len()),
-            ));
-        }
-        let bytes = read_back(&self.ctx, &self.bufs[binding], label)?;
-        let all: &[f32] = bytemuck::cast_slice(&bytes);
-        Ok(all[k * per..(k + 1) * per].to_vec())
+        Ok(bytemuck::cast_slice(&self.read_slot_bytes(binding, k, per, label)?).to_vec())
     }
 }
 
@@ -466,15 +477,14 @@ impl CompetitiveMulti for GpuCompetitiveMulti {
 
     /// Network `k`'s slice of every buffer a single network's snapshot holds (each is K
     /// slices, network-major; a one-word placeholder, the input ring without delays, gives an
-    /// empty slice), tagged `gpu-multi`.
+    /// empty slice), tagged `gpu-multi`. Only network `k`'s slices are read back.
     fn snapshot(&mut self, k: usize) -> Result<Snapshot> {
         self.check_network(k)?;
         let mut s = Snapshot::new(MULTI_SNAPSHOT);
         for &(idx, name) in SNAPSHOT_BUFFERS {
             let per = self.words_per_network(idx);
-            let bytes = read_back(&self.ctx, &self.bufs[idx], name)?;
-            let all: &[u32] = bytemuck::cast_slice(&bytes);
-            s.push_u32(name, &all[k * per..(k + 1) * per]);
+            let bytes = self.read_slot_bytes(idx, k, per, name)?;
+            s.push_u32(name, bytemuck::cast_slice(&bytes));
         }
         Ok(s)
     }

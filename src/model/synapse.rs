@@ -241,10 +241,7 @@ pub fn normalize_columns_bounds(w: &mut [f32], n_post: usize, target: f32) -> (V
     for row in w.chunks_exact_mut(n_post) {
         for (((x, &f), l), h) in row.iter_mut().zip(&factors).zip(&mut lo).zip(&mut hi) {
             *x *= f;
-            // Comparisons, not f32::min/max: they compile to single min/max instructions
-            // and skip NaN all the same.
-            *l = if *x < *l { *x } else { *l };
-            *h = if *x > *h { *x } else { *h };
+            widen(l, h, *x);
         }
     }
     (lo, hi)
@@ -256,11 +253,18 @@ pub fn column_bounds(w: &[f32], n_post: usize) -> (Vec<f32>, Vec<f32>) {
     let mut hi = vec![f32::NEG_INFINITY; n_post];
     for row in w.chunks_exact(n_post) {
         for ((&x, l), h) in row.iter().zip(&mut lo).zip(&mut hi) {
-            *l = if x < *l { x } else { *l };
-            *h = if x > *h { x } else { *h };
+            widen(l, h, x);
         }
     }
     (lo, hi)
+}
+
+/// Widens the bounds `[l, h]` to take in `x`; a NaN leaves them. Comparisons, not
+/// f32::min/max: they compile to single min/max instructions and skip NaN all the same.
+#[inline(always)]
+fn widen(l: &mut f32, h: &mut f32, x: f32) {
+    *l = if x < *l { x } else { *l };
+    *h = if x > *h { x } else { *h };
 }
 
 #[cfg(test)]
