@@ -66,7 +66,11 @@ pub struct DcConfig {
     /// RNG seed (weights and input spikes).
     pub seed: u32,
     /// Keep both populations' v within [E_inh, E_exc] after each Euler step
-    /// (`CondLifParams::clamp_v_to_reversal`); code: off. Optional in config files.
+    /// (`CondLifParams::clamp_v_to_reversal`); code: off. Optional in config files (default
+    /// off). The dc1600 and dc6400 presets turn it on: with thousands of inhibitory neurons,
+    /// a step in which a dozen fire at once drives v far past E_inh under forward Euler
+    /// (spec §4, pitfall 3), and the layer runs away (dc6400 without it: every neuron
+    /// firing every 5 ms from its 52nd image on). Steps that stay in range are unchanged.
     #[serde(default)]
     pub clamp_v_to_reversal: bool,
 }
@@ -181,7 +185,8 @@ impl DcConfig {
             w_max: 1.0,
             input_delay_max_ms: 10.0,
             seed: 0,
-            clamp_v_to_reversal: false,
+            // See the field: without it dc6400 runs away within its first 100 images.
+            clamp_v_to_reversal: n_exc >= 1600,
         })
     }
 
