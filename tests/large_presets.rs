@@ -1,37 +1,20 @@
-//! The large presets train without the forward-Euler runaway (spec §4, pitfall 3). With 6400
-//! inhibitory neurons, a step in which a dozen of them fire at once gives `gi·dt/τ_m` above 1,
-//! Euler drives v far past E_inh, the inhibitory term turns depolarising, and the whole layer
-//! fires at its lockout rate from then on. dc6400 without `clamp_v_to_reversal` meets that
-//! on its 52nd embedded training image; the preset turns the clamp on and trains through.
-//! (Smaller overshoots come earlier: the two networks part from the second image on.)
-//! CPU reference, learning on, the full protocol (350 ms + 150 ms of simulated rest).
+//! The large presets train without the forward-Euler runaway (docs/diehl_cook.md, pitfalls).
+//! With 6400 inhibitory neurons, a step in which a dozen of them fire at once gives
+//! `gi·dt/τ_m` above 1, Euler drives v far past E_inh, the inhibitory term turns depolarising,
+//! and the whole layer fires at its lockout rate from then on. dc6400 without
+//! `clamp_v_to_reversal` meets that on its 52nd embedded training image; the preset turns the
+//! clamp on and trains through, and `snn train` warns when a run meets it. CPU reference,
+//! learning on, the full protocol (350 ms + 150 ms of simulated rest).
 
+mod common;
+
+use common::{json_ok, snn, tmp};
 use snn_wgpu::backend::CompetitiveBackend;
 use snn_wgpu::cpu::wta::CpuCompetitive;
 use snn_wgpu::data::mnist::{embedded, Split};
 use snn_wgpu::experiments::diehl_cook::config::DcConfig;
+use snn_wgpu::experiments::diehl_cook::train::looks_like_runaway;
 use snn_wgpu::model::{PresentOptions, RestMode};
-
-/// Trains `cfg` on the first `images` embedded training images; returns, per image, how
-/// many excitatory neurons fired.
-fn active_per_image(cfg: &DcConfig, images: usize) -> Vec<usize> {
-    let mut b = CpuCompetitive::new(&cfg.to_spec()).unwrap();
-    let data = embedded(Split::Train).unwrap();
-    (0..images)
-        .map(|k| {
-            let opts = PresentOptions {
-                steps_on: cfg.steps_on(),
-                steps_rest: cfg.steps_rest(),
-                rest: RestMode::Simulate,
-                learn: true,
-                key: k as u32,
-            };
-            let rates = DcConfig::rates(data.image(k), cfg.intensity_start);
-            let counts = b.present(&rates, &opts).unwrap();
-            counts.iter().filter(|&&c| c > 0).count()
-        })
-        .collect()
-}
 
 #[test]
 fn large_presets_turn_the_reversal_clamp_on() {
@@ -41,30 +24,88 @@ fn large_presets_turn_the_reversal_clamp_on() {
         ("dc1600", true),
         ("dc6400", true),
     ] {
-        assert_eq!(DcConfig::preset(name).unwrap().clamp_v_to_reversal, on, "{name}");
+        assert_eq!(
+            DcConfig::preset(name).unwrap().clamp_v_to_reversal,
+            on,
+            "{name}"
+        );
     }
 }
 
 #[test]
-fn dc6400_trains_through_its_first_images_where_unclamped_euler_runs_away() {
-    let images = 56;
-    let preset = DcConfig::preset("dc6400").unwrap();
-    let clamped = active_per_image(&preset, images);
-    // A winner-take-all layer: a handful of neurons per image, never most of the layer.
-    let most = clamped.iter().copied().max().unwrap();
+fn the_dc6400_preset_trains_through_where_unclamped_euler_runs_away() {
+    let cfg = DcConfig::preset("dc6400").unwrap();
+    let mut b = CpuCompetitive::new(&cfg.to_spec()).unwrap();
+    let data = embedded(Split::Train).unwrap();
+    let mut active = vec![];
+    for k in 0..56 {
+        let opts = PresentOptions {
+            steps_on: cfg.steps_on(),
+            steps_rest: cfg.steps_rest(),
+            rest: RestMode::Simulate,
+            learn: true,
+            key: k as u32,
+        };
+        let counts = b
+            .present(&DcConfig::rates(data.image(k), cfg.intensity_start), &opts)
+            .unwrap();
+        assert!(!looks_like_runaway(&counts), "image {}: {active:?}", k + 1);
+        active.push(counts.iter().filter(|&&c| c > 0).count());
+    }
+    // A winner-take-all layer: a handful of neurons per image (1–19 here).
+    let most = active.iter().copied().max().unwrap();
     assert!(
         most < 100,
-        "the dc6400 preset had {most} of 6400 neurons firing in one presentation: {clamped:?}"
+        "{most} of 6400 neurons fired in one presentation: {active:?}"
     );
-    // The same network without the clamp: the runaway this guards against is within reach.
-    let unclamped = DcConfig {
-        clamp_v_to_reversal: false,
-        ..preset
-    };
-    let runaway = active_per_image(&unclamped, images);
+}
+
+#[test]
+fn snn_train_warns_when_the_layer_runs_away() {
+    let dir = tmp("runaway");
+    std::fs::create_dir_all(&dir).unwrap();
+    let show = snn()
+        .args(["presets", "--show", "dc6400"])
+        .output()
+        .unwrap();
+    assert!(show.status.success());
+    let toml = String::from_utf8(show.stdout).unwrap();
+    assert!(toml.contains("clamp_v_to_reversal = true"), "{toml}");
+    let file = dir.join("dc6400-unclamped.toml");
+    std::fs::write(
+        &file,
+        toml.replace("clamp_v_to_reversal = true", "clamp_v_to_reversal = false"),
+    )
+    .unwrap();
+    let out = snn()
+        .args(["train", "--config"])
+        .arg(&file)
+        .args([
+            "--epochs",
+            "1",
+            "--train-samples",
+            "53",
+            "--label-samples",
+            "10",
+        ])
+        .args([
+            "--test-samples",
+            "10",
+            "--checkpoint-every",
+            "0",
+            "--quiet",
+            "--out",
+        ])
+        .arg(dir.join("run"))
+        .output()
+        .unwrap();
+    let line = json_ok(&out);
+    assert_eq!(line["runaway_at_image"], 52, "{line}");
+    let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
-        runaway.iter().any(|&a| a > 3200),
-        "without the clamp, no image made most of the layer fire in the first {images} \
-         (the runaway moved; pick a longer stretch): {runaway:?}"
+        stderr.contains("warning: at training image 52, more than half of the 6400")
+            && stderr.contains("clamp_v_to_reversal = true"),
+        "{stderr}"
     );
+    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -442,6 +442,7 @@ fn summary(r: &NetworkRun, dir: &Path) -> serde_json::Value {
         "accuracy_proportion": r.tested.eval.proportion.accuracy(),
         "train_images": r.stats.images,
         "retries": r.stats.retries,
+        "runaway_at_image": r.stats.runaway_at,
         "train_seconds": r.train_seconds,
         "run_dir": dir.display().to_string(),
     })
@@ -474,6 +475,7 @@ fn save_run(
         "epochs": cfg.epochs,
         "train_images": r.stats.images,
         "retries": r.stats.retries,
+        "runaway_at_image": r.stats.runaway_at,
         "label_images": r.tested.label_images,
         "test_images": r.tested.test_images,
         "accuracy_all_activity": r.tested.eval.all_activity.accuracy(),

@@ -98,6 +98,24 @@ impl Progress {
         }
     }
 
+    /// Tells the user something is wrong without stopping: above the bar on a terminal, an
+    /// `{"event":"warning","message":..}` line under `--json`, and on stderr even under
+    /// `--quiet` (a warning is not a note).
+    pub(crate) fn warn(&self, message: &str) {
+        match self {
+            Progress::Bar(pb) => pb.suspend(|| eprintln!("warning: {message}")),
+            Progress::Json { .. } => println!(
+                "{}",
+                serde_json::json!({"event": "warning", "message": message})
+            ),
+            Progress::Hidden if json() => println!(
+                "{}",
+                serde_json::json!({"event": "warning", "message": message})
+            ),
+            Progress::Hidden => eprintln!("warning: {message}"),
+        }
+    }
+
     /// Restarts the rate and ETA estimate (after a resume jumped the position).
     pub(crate) fn reset_eta(&self) {
         if let Progress::Bar(pb) = self {

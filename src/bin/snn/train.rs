@@ -12,7 +12,7 @@ use snn_wgpu::experiments::diehl_cook::io::{
     receptive_fields_png, remove_stale_temp_files, save_network, write_atomic, SavedNetwork,
     NETWORK_FILE,
 };
-use snn_wgpu::experiments::diehl_cook::train::{train_from, TrainState};
+use snn_wgpu::experiments::diehl_cook::train::{runaway_advice, train_from, TrainState};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -331,6 +331,8 @@ impl Session {
         pb.reset_eta();
         let mut state = std::mem::take(&mut self.train);
         let images_at_start = state.stats.images;
+        // Once per session (a resumed run that ran away before is told again).
+        let mut warned_runaway = false;
         train_from(
             b.as_mut(),
             &cfg,
@@ -339,6 +341,10 @@ impl Session {
             &mut state,
             |p, st, b| {
                 pb.set_position(p.images_done as u64);
+                if let Some(image) = p.runaway_at.filter(|_| !warned_runaway) {
+                    warned_runaway = true;
+                    pb.warn(&runaway_advice(&cfg, image));
+                }
                 if let Some(a) = p.running_accuracy {
                     pb.set_message(format!(
                         "acc(last 1000) {:.1}% retries {}",
@@ -435,6 +441,7 @@ impl Session {
             "epochs": cfg.epochs,
             "train_images": stats.images,
             "retries": stats.retries,
+            "runaway_at_image": stats.runaway_at,
             "label_images": tested.label_images,
             "test_images": tested.test_images,
             "accuracy_all_activity": tested.eval.all_activity.accuracy(),

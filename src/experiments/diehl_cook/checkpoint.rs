@@ -82,6 +82,9 @@ struct Meta {
     images: usize,
     retries: u64,
     learning_curve: Vec<(usize, f64)>,
+    /// Absent from checkpoints written before it existed.
+    #[serde(default)]
+    runaway_at: Option<usize>,
     train_seconds: f64,
     class_counts: Option<[u32; N_CLASSES]>,
     state_arrays: Vec<String>,
@@ -130,6 +133,7 @@ pub fn save_checkpoint(dir: &Path, ck: &Checkpoint) -> Result<()> {
         images: t.stats.images,
         retries: t.stats.retries,
         learning_curve: t.stats.learning_curve.clone(),
+        runaway_at: t.stats.runaway_at,
         train_seconds: ck.train_seconds,
         class_counts: t.assignments.as_ref().map(|a| a.class_counts),
         state_arrays: ck.snapshot.arrays.iter().map(|(k, _)| k.clone()).collect(),
@@ -287,6 +291,7 @@ pub fn load_checkpoint(dir: &Path) -> Result<Checkpoint> {
                 images: meta.images,
                 retries: meta.retries,
                 learning_curve: meta.learning_curve,
+                runaway_at: meta.runaway_at,
             },
             window: window
                 .outer_iter()
@@ -364,6 +369,7 @@ mod tests {
                 images: 1234,
                 retries: 56,
                 learning_curve: vec![(1000, 0.5), (2000, 0.625)],
+                runaway_at: Some(901),
             },
             window: (0..3).map(|i| (vec![i as u32; 12], i as u8)).collect(),
             assignments: Some(assign_labels(counts.view(), &labels).unwrap()),

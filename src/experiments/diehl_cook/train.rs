@@ -113,6 +113,8 @@ pub struct TrainProgress {
     /// All-activity accuracy over the last [`RUNNING_WINDOW`] images, predicted with labels
     /// assigned from the window before (None until two windows have passed).
     pub running_accuracy: Option<f64>,
+    /// [`TrainStats::runaway_at`] so far.
+    pub runaway_at: Option<usize>,
 }
 
 /// What training produced besides the network itself.
@@ -124,6 +126,42 @@ pub struct TrainStats {
     pub retries: u64,
     /// (images seen, running accuracy) after each window.
     pub learning_curve: Vec<(usize, f64)>,
+    /// The first image (counted from 1) in whose presentation more than half of the
+    /// excitatory neurons fired: in a winner-take-all layer (a healthy D&C layer has at most
+    /// a fifth of its neurons fire per image, usually a few) the sign of a forward-Euler
+    /// runaway (spec §4, pitfall 3; [`runaway_advice`]).
+    pub runaway_at: Option<usize>,
+}
+
+/// Whether a presentation's counts look like a runaway: more than half of a layer of at
+/// least 50 neurons fired (see [`TrainStats::runaway_at`]).
+pub fn looks_like_runaway(counts: &[u32]) -> bool {
+    let active = counts.iter().filter(|&&c| c > 0).count();
+    counts.len() >= 50 && 2 * active > counts.len()
+}
+
+/// What to tell a user whose training run [`looks_like_runaway`] at image `image`.
+pub fn runaway_advice(cfg: &DcConfig, image: usize) -> String {
+    format!(
+        "at training image {image}, more than half of the {} excitatory neurons fired in one \
+         presentation: the layer has probably run away (forward Euler overshoots when many \
+         inhibitory neurons fire in one step), and what it learns from here \
+         is noise; see docs/diehl_cook.md, pitfalls. {}",
+        cfg.n_exc,
+        if cfg.clamp_v_to_reversal {
+            format!(
+                "The reversal clamp is on already; halve dt_ms (now {} ms).",
+                cfg.dt_ms
+            )
+        } else {
+            format!(
+                "Stop the run and set `clamp_v_to_reversal = true` in the experiment file \
+                 (`snn presets --show {}`, then `snn train --config FILE`), or halve dt_ms \
+                 (now {} ms).",
+                cfg.preset, cfg.dt_ms
+            )
+        }
+    )
 }
 
 /// Where a training run stands between two images: besides the backend's own state
@@ -198,6 +236,9 @@ pub fn train_from(
             present_with_retries(b, cfg, data.image(idx), idx, true, &mut state.key)?;
         let st = &mut *state;
         st.stats.retries += retries as u64;
+        if st.stats.runaway_at.is_none() && looks_like_runaway(&counts) {
+            st.stats.runaway_at = Some(k + 1);
+        }
         let label = data.label(idx);
         if let Some(a) = &st.assignments {
             if st.hits.len() == RUNNING_WINDOW {
@@ -229,6 +270,7 @@ pub fn train_from(
             images_total: total,
             retries: st.stats.retries,
             running_accuracy: (!st.hits.is_empty()).then(|| running(&st.hits)),
+            runaway_at: st.stats.runaway_at,
         };
         after(&progress, state, b)?;
     }
@@ -309,6 +351,18 @@ pub fn respond_frozen(
 mod tests {
     use super::*;
     use crate::cpu::wta::CpuCompetitive;
+
+    #[test]
+    fn a_runaway_is_most_of_a_layer_of_50_or_more_firing() {
+        let layer = |n: usize, active: usize| -> Vec<u32> {
+            (0..n).map(|i| u32::from(i < active) * 3).collect()
+        };
+        assert!(looks_like_runaway(&layer(100, 51)));
+        assert!(!looks_like_runaway(&layer(100, 50)));
+        assert!(looks_like_runaway(&layer(6400, 6400)));
+        // Small layers (the synthetic tests) may legitimately have most neurons fire.
+        assert!(!looks_like_runaway(&layer(10, 10)));
+    }
 
     #[test]
     fn silence_diagnosis_tells_dead_and_runaway_thresholds_apart() {
