@@ -4,6 +4,7 @@
 //! (as the GPU keeps one buffer), and runs the stage order of `model::neuron`. It is the
 //! oracle the GPU backend is tested against, and a usable backend on machines with no GPU.
 
+mod memory;
 pub mod neuron;
 pub mod simd;
 pub mod stdp;

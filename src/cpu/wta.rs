@@ -1096,7 +1096,7 @@ impl CpuCompetitive {
     pub fn new(spec: &CompetitiveSpec) -> Result<Self> {
         spec.validate()?;
         let c = Consts::new(spec);
-        let w = spec.input.initial_dense(c.n_in, c.n, spec.seed);
+        let w = super::memory::huge_page_vec(&spec.input.initial_dense(c.n_in, c.n, spec.seed));
         let theta = vec![spec.exc.theta.map_or(0.0, |t| t.theta_init_mv); c.n];
         let st = NetState::new(&c, spec.exc.v_init_mv, spec.inh.v_init_mv);
         Ok(CpuCompetitive { c, w, theta, st })
@@ -1308,7 +1308,8 @@ impl CompetitiveBackend for CpuCompetitive {
         let w = s.f32s("w", Some(self.w.len()))?;
         let theta = s.f32s("theta", Some(self.theta.len()))?;
         self.st.load(&self.c, s)?;
-        self.w = w;
+        // Into the buffer made in `new` (huge pages, see `memory`); the length was checked.
+        self.w.copy_from_slice(&w);
         self.theta = theta;
         Ok(())
     }
