@@ -281,7 +281,15 @@ fn main() -> Result<()> {
             None => {
                 for p in PRESETS {
                     let c = DcConfig::preset(p)?;
-                    println!("{p}: {} excitatory neurons, {} epoch(s)", c.n_exc, c.epochs);
+                    let clamp = if c.clamp_v_to_reversal {
+                        ", v kept within the reversal potentials (clamp_v_to_reversal)"
+                    } else {
+                        ""
+                    };
+                    println!(
+                        "{p}: {} excitatory neurons, {} epoch(s){clamp}",
+                        c.n_exc, c.epochs
+                    );
                 }
             }
             Some(p) => {
