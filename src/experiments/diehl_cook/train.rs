@@ -85,7 +85,7 @@ pub fn silence_diagnosis(b: &mut dyn CompetitiveBackend, cfg: &DcConfig) -> Stri
         format!(
             " θ far above that means an earlier presentation ran away: forward Euler overshoots \
              when many inhibitory neurons fire in one step (gi·dt/τ_m above 1 drives v past \
-             E_inh; spec §4, pitfall 3). `clamp_v_to_reversal = true` in the config stops \
+             E_inh; docs/diehl_cook.md, pitfalls). `clamp_v_to_reversal = true` in the config stops \
              such steps at E_inh; halving dt_ms (now {} ms) halves that product; another \
              seed may not meet it.",
             cfg.dt_ms
@@ -384,7 +384,9 @@ mod tests {
         b.load(&w, &[2000.0; 10]).unwrap();
         let d = silence_diagnosis(&mut b, &cfg);
         assert!(
-            d.contains("10 of 10") && d.contains("ran away") && d.contains("pitfall 3"),
+            d.contains("10 of 10")
+                && d.contains("ran away")
+                && d.contains("docs/diehl_cook.md, pitfalls"),
             "{d}"
         );
     }
