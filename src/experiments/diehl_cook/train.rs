@@ -129,7 +129,7 @@ pub struct TrainStats {
     /// The first image (counted from 1) in whose presentation more than half of the
     /// excitatory neurons fired: in a winner-take-all layer (a healthy D&C layer has at most
     /// a fifth of its neurons fire per image, usually a few) the sign of a forward-Euler
-    /// runaway (spec §4, pitfall 3; [`runaway_advice`]).
+    /// runaway (docs/diehl_cook.md, pitfalls; [`runaway_advice`]).
     pub runaway_at: Option<usize>,
 }
 
