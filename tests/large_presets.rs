@@ -109,3 +109,48 @@ fn snn_train_warns_when_the_layer_runs_away() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn a_many_network_run_names_the_network_that_ran_away() {
+    let dir = tmp("runaway-sweep");
+    std::fs::create_dir_all(&dir).unwrap();
+    // Network 0 without the clamp, network 1 the preset; both seed 0.
+    let sweep = dir.join("sweep.toml");
+    std::fs::write(
+        &sweep,
+        "[[network]]\nclamp_v_to_reversal = false\nseed = 0\n[[network]]\nseed = 0\n",
+    )
+    .unwrap();
+    let out = snn()
+        .args(["train", "--preset", "dc6400", "--sweep"])
+        .arg(&sweep)
+        .args([
+            "--epochs",
+            "1",
+            "--train-samples",
+            "53",
+            "--label-samples",
+            "10",
+        ])
+        .args([
+            "--test-samples",
+            "10",
+            "--checkpoint-every",
+            "0",
+            "--quiet",
+            "--out",
+        ])
+        .arg(dir.join("run"))
+        .output()
+        .unwrap();
+    let line = json_ok(&out);
+    assert_eq!(line["networks"][0]["runaway_at_image"], 52, "{line}");
+    assert!(line["networks"][1]["runaway_at_image"].is_null(), "{line}");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("warning: network 0 (seed 0): at training image 52")
+            && !stderr.contains("network 1"),
+        "{stderr}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -21,6 +21,7 @@ use snn_wgpu::experiments::diehl_cook::io::{
 use snn_wgpu::experiments::diehl_cook::lockstep::run_lockstep_from;
 use snn_wgpu::experiments::diehl_cook::multi::{ensemble, run_cpu_from, NetworkRun, Sizes, Start};
 use snn_wgpu::experiments::diehl_cook::sweep::{network_configs, parse_sweep};
+use snn_wgpu::experiments::diehl_cook::train::runaway_advice;
 use snn_wgpu::gpu::wta::GpuCompetitive;
 use snn_wgpu::gpu::wta_multi::GpuCompetitiveMulti;
 use snn_wgpu::gpu::{GpuContext, GpuOptions};
@@ -384,6 +385,17 @@ fn go(
         }
     };
     pb.finish();
+    // A single run warns at the image; here the networks train side by side, so each one
+    // that ran away is named once training is over (and in its JSON entry).
+    for (i, r) in runs.iter().enumerate() {
+        if let Some(image) = r.stats.runaway_at {
+            pb.warn(&format!(
+                "network {i} (seed {}): {}",
+                r.config.seed,
+                runaway_advice(&r.config, image)
+            ));
+        }
+    }
     let seconds = t0.elapsed().as_secs_f64();
     let labels = &test_set.labels[..sizes.n_test];
     let ens = ensemble(&runs.iter().map(|r| &r.tested).collect::<Vec<_>>(), labels)?;
