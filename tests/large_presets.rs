@@ -60,26 +60,12 @@ fn the_dc6400_preset_trains_through_where_unclamped_euler_runs_away() {
     );
 }
 
-#[test]
-fn snn_train_warns_when_the_layer_runs_away() {
-    let dir = tmp("runaway");
-    std::fs::create_dir_all(&dir).unwrap();
-    let show = snn()
-        .args(["presets", "--show", "dc6400"])
-        .output()
-        .unwrap();
-    assert!(show.status.success());
-    let toml = String::from_utf8(show.stdout).unwrap();
-    assert!(toml.contains("clamp_v_to_reversal = true"), "{toml}");
-    let file = dir.join("dc6400-unclamped.toml");
-    std::fs::write(
-        &file,
-        toml.replace("clamp_v_to_reversal = true", "clamp_v_to_reversal = false"),
-    )
-    .unwrap();
-    let out = snn()
-        .args(["train", "--config"])
-        .arg(&file)
+/// `snn train` with `args`, one epoch of the first 53 embedded images (the unclamped
+/// runaway comes on the 52nd), a short labelling and test, into `dir/run`.
+fn train_53_images(args: &[&str], dir: &std::path::Path) -> std::process::Output {
+    snn()
+        .arg("train")
+        .args(args)
         .args([
             "--epochs",
             "1",
@@ -98,7 +84,31 @@ fn snn_train_warns_when_the_layer_runs_away() {
         ])
         .arg(dir.join("run"))
         .output()
+        .unwrap()
+}
+
+fn path(p: &std::path::Path) -> &str {
+    p.to_str().unwrap()
+}
+
+#[test]
+fn snn_train_warns_when_the_layer_runs_away() {
+    let dir = tmp("runaway");
+    std::fs::create_dir_all(&dir).unwrap();
+    let show = snn()
+        .args(["presets", "--show", "dc6400"])
+        .output()
         .unwrap();
+    assert!(show.status.success());
+    let toml = String::from_utf8(show.stdout).unwrap();
+    assert!(toml.contains("clamp_v_to_reversal = true"), "{toml}");
+    let file = dir.join("dc6400-unclamped.toml");
+    std::fs::write(
+        &file,
+        toml.replace("clamp_v_to_reversal = true", "clamp_v_to_reversal = false"),
+    )
+    .unwrap();
+    let out = train_53_images(&["--config", path(&file)], &dir);
     let line = json_ok(&out);
     assert_eq!(line["runaway_at_image"], 52, "{line}");
     let stderr = String::from_utf8_lossy(&out.stderr);
@@ -121,28 +131,7 @@ fn a_many_network_run_names_the_network_that_ran_away() {
         "[[network]]\nclamp_v_to_reversal = false\nseed = 0\n[[network]]\nseed = 0\n",
     )
     .unwrap();
-    let out = snn()
-        .args(["train", "--preset", "dc6400", "--sweep"])
-        .arg(&sweep)
-        .args([
-            "--epochs",
-            "1",
-            "--train-samples",
-            "53",
-            "--label-samples",
-            "10",
-        ])
-        .args([
-            "--test-samples",
-            "10",
-            "--checkpoint-every",
-            "0",
-            "--quiet",
-            "--out",
-        ])
-        .arg(dir.join("run"))
-        .output()
-        .unwrap();
+    let out = train_53_images(&["--preset", "dc6400", "--sweep", path(&sweep)], &dir);
     let line = json_ok(&out);
     assert_eq!(line["networks"][0]["runaway_at_image"], 52, "{line}");
     assert!(line["networks"][1]["runaway_at_image"].is_null(), "{line}");
