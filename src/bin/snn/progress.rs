@@ -104,15 +104,12 @@ impl Progress {
     pub(crate) fn warn(&self, message: &str) {
         match self {
             Progress::Bar(pb) => pb.suspend(|| eprintln!("warning: {message}")),
-            Progress::Json { .. } => println!(
+            // `Json` exists only under --json; `Hidden` under --json --quiet.
+            _ if json() => println!(
                 "{}",
                 serde_json::json!({"event": "warning", "message": message})
             ),
-            Progress::Hidden if json() => println!(
-                "{}",
-                serde_json::json!({"event": "warning", "message": message})
-            ),
-            Progress::Hidden => eprintln!("warning: {message}"),
+            _ => eprintln!("warning: {message}"),
         }
     }
 
