@@ -1,4 +1,4 @@
-//! The STDP rules of the competitive layer (spec §1.6, pitfall 1), checked twice: through
+//! The STDP rules of the competitive layer (the original code's triplet rule; the sign flip of some ports), checked twice: through
 //! the pure update functions of `cpu::stdp`, and through the real network step of
 //! `CpuCompetitive` with hand-timed spikes.
 //!

@@ -8,7 +8,7 @@
 //! weight set to 0.
 //!
 //! Why: the Diehl & Cook layer only specialises if the first neuron to fire silences the
-//! others (spec §1.5, pitfall 10). With inhibition the preferred neuron must take nearly all
+//! others (Diehl & Cook 2015, lateral inhibition). With inhibition the preferred neuron must take nearly all
 //! the spikes; without it, most neurons must fire. Both halves are concrete inequalities on
 //! spike counts, so a broken or sign-flipped inhibitory path (or a wrong partner exclusion)
 //! fails the test.
@@ -204,7 +204,7 @@ fn frozen_batch_gives_the_same_winners() {
 ///   are 25 vs 20 (31 vs 30 without inhibition). One inhibitory spike (gi += 17, τ 2 ms)
 ///   costs about 13 mV, which a neuron driven far above threshold recovers within a few ms.
 ///
-/// So the winner-take-all is "near" (spec §1.5), and relies on moderate drives.
+/// So the winner-take-all is "near" (Diehl & Cook 2015), and relies on moderate drives.
 #[test]
 fn the_better_driven_of_two_candidates_wins() {
     let cfg = DcConfig::preset("dc100").unwrap();

@@ -548,7 +548,7 @@ impl NetState {
                 (seen[b], next.arrival[b]) = (true, a);
             }
         }
-        // Snapshots before session 4 have no ring; they were taken between presentations,
+        // Snapshots written before the input ring existed have none; they were taken between presentations,
         // after the rest, when every delayed input has arrived, i.e. with the ring empty.
         next.x_ring = if s.has("x_ring") {
             s.f32s("x_ring", Some(self.x_ring.len()))?

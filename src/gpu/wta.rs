@@ -814,7 +814,7 @@ impl CompetitiveBackend for GpuCompetitive {
             self.allocate(cap, &w, &th, v0, vi0)?;
         }
         // Check every array before writing any, so a bad snapshot leaves the state whole.
-        // Snapshots before session 4 have no input ring: they were taken between
+        // Snapshots written before the input ring existed have none: they were taken between
         // presentations, after the rest, when it is empty.
         let mut writes = Vec::with_capacity(SNAPSHOT_BUFFERS.len());
         let empty_ring = vec![0u32; (self.bufs.bufs[B_X_RING].size() / 4) as usize];

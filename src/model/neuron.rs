@@ -86,13 +86,13 @@ pub struct CondLifParams {
     pub integration: Integration,
     /// After each Euler step, keep v within [E_inh, E_exc], the range the exact solution
     /// never leaves. Off (the original code): a step with `gi·dt/τ_m > 1` can throw v far
-    /// past E_inh and the network can run away (spec §4, pitfall 3). On: such a step stops at
+    /// past E_inh and the network can run away (docs/diehl_cook.md, "Pitfalls"). On: such a step stops at
     /// the reversal potential; steps that stay in range are unchanged, bit for bit.
     pub clamp_v_to_reversal: bool,
 }
 
 impl CondLifParams {
-    /// Diehl & Cook 2015 excitatory neuron (spec §1.2).
+    /// Diehl & Cook 2015 excitatory neuron (the original code's `neuron_eqs_e`; docs/diehl_cook.md).
     pub fn diehl_cook_excitatory() -> Self {
         CondLifParams {
             tau_m_ms: 100.0,
@@ -105,7 +105,7 @@ impl CondLifParams {
             clamp_v_to_reversal: false,
         }
     }
-    /// Diehl & Cook 2015 inhibitory neuron (spec §1.2).
+    /// Diehl & Cook 2015 inhibitory neuron (the original code's `neuron_eqs_i`; docs/diehl_cook.md).
     pub fn diehl_cook_inhibitory() -> Self {
         CondLifParams {
             tau_m_ms: 10.0,
@@ -277,7 +277,7 @@ impl NeuronModel {
         }
     }
 
-    /// The Diehl & Cook excitatory neuron (spec §1.2–1.3): conductance LIF, threshold
+    /// The Diehl & Cook excitatory neuron (Diehl & Cook 2015, Methods; docs/diehl_cook.md): conductance LIF, threshold
     /// `−72 mV + θ` with θ starting at 20 mV (the code's `v_thresh − offset`), reset −65 mV,
     /// 5 ms refractory clamp, θ⁺ = 0.05 mV, τ_θ = 10⁷ ms, initial v = −105 mV. The clamp is
     /// Brian2's reading; the original code under Brian 1 has a 5 ms spike lockout and no clamp,

@@ -60,7 +60,7 @@ pub struct StdpParams {
 }
 
 impl StdpParams {
-    /// Diehl & Cook's code (spec §1.6): triplet, ν_pre = 1e-4, ν_post = 1e-2, τ 20/20/40 ms.
+    /// Diehl & Cook's code (`Diehl&Cook_spiking_MNIST.py`, `eqs_stdp_ee`): triplet, ν_pre = 1e-4, ν_post = 1e-2, τ 20/20/40 ms.
     pub fn diehl_cook() -> Self {
         StdpParams {
             rule: StdpRule::Triplet,

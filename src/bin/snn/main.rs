@@ -2,8 +2,8 @@
 //!
 //! ```text
 //! cargo run --release --bin snn -- train                     # embedded 1000/500 subset, dc100
-//! cargo run --release --bin snn -- train --preset dc400 --data ../shared/data/mnist --out runs/dc400
-//! cargo run --release --bin snn -- evaluate --run runs/dc400 --data ../shared/data/mnist
+//! cargo run --release --bin snn -- train --preset dc400 --data ~/mnist --out runs/dc400
+//! cargo run --release --bin snn -- evaluate --run runs/dc400 --data ~/mnist
 //! ```
 
 mod fetch;

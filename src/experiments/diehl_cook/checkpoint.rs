@@ -62,7 +62,7 @@ pub struct Checkpoint {
     pub plan: RunPlan,
     /// The training loop.
     pub train: TrainState,
-    /// Training wall time so far (s), summed over resumed sessions.
+    /// Training wall time so far (s), summed over the resumed runs.
     pub train_seconds: f64,
     /// The backend's whole state.
     pub snapshot: Snapshot,

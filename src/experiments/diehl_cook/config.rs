@@ -2,7 +2,7 @@
 //! and the presets `dc100`, `dc400`, `dc1600`, `dc6400`.
 //!
 //! A [`DcConfig`] is what a run directory's `config.json` holds; [`DcConfig::to_spec`]
-//! turns it into the engine's [`CompetitiveSpec`]. Sources: `../shared/specs/diehl_cook_2015.md`.
+//! turns it into the engine's [`CompetitiveSpec`]. Sources: Diehl & Cook 2015 and its code (`peter-u-diehl/stdp-mnist`); docs/diehl_cook.md.
 
 use crate::error::{Result, SnnError};
 use crate::model::neuron::{check_period, coarse_dt_warning, coarse_period_warning};
@@ -69,7 +69,7 @@ pub struct DcConfig {
     /// (`CondLifParams::clamp_v_to_reversal`); code: off. Optional in config files (default
     /// off). The dc1600 and dc6400 presets turn it on: with thousands of inhibitory neurons,
     /// a step in which a dozen fire at once drives v far past E_inh under forward Euler
-    /// (spec §4, pitfall 3), and the layer runs away (dc6400 without it: every neuron
+    /// (docs/diehl_cook.md, "Pitfalls"), and the layer runs away (dc6400 without it: every neuron
     /// firing every 5 ms from its 52nd image on). Steps that stay in range are unchanged.
     #[serde(default)]
     pub clamp_v_to_reversal: bool,
@@ -97,7 +97,7 @@ pub enum Refractory {
     /// steps in between, `lockout_exc_ms = 5 − dt` (4.5 at dt = 0.5 ms), no clamp.
     Brian1,
     /// v held at v_reset for 5 ms, no spike meanwhile (Brian2's `(unless refractory)`; the
-    /// presets before session 4, from the spec's reading of Brian 1).
+    /// earlier presets, from an earlier reading of Brian 1).
     Clamp,
     /// The Brian2 ports: the 5 ms clamp and their `timer`'s 50 ms lockout.
     Brian2Ports,
@@ -114,7 +114,7 @@ impl DcConfig {
         };
     }
 
-    /// A run directory's `config.json`. Runs written by the first builds (before session 2)
+    /// A run directory's `config.json`. Runs written by the first builds
     /// spelled the STDP rule `{"kind": "triplet"}` (or `"pair"`, or `"weight_dependent"`
     /// with `x_tar` and `mu` beside it); that form is read as today's `"triplet"` /
     /// `{"weight_dependent": {...}}`, so old runs can still be evaluated and plotted.

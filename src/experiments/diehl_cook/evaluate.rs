@@ -1,4 +1,4 @@
-//! Label assignment, voting and the confusion matrix (spec §1.9): pure functions on spike counts.
+//! Label assignment, voting and the confusion matrix (Diehl & Cook 2015, "Training and classification"): pure functions on spike counts.
 //!
 //! Training and test passes produce one row of excitatory spike counts per image. The labelling
 //! pass goes to [`assign_labels`], which gives each neuron the class it answers most strongly;
@@ -84,7 +84,7 @@ fn check_shapes(counts: ArrayView2<u32>, labels: &[u8]) -> Result<(usize, usize)
     Ok((n_images, n_neurons))
 }
 
-/// Assigns each neuron the class to which it responds most on average (spec §1.9 step 3).
+/// Assigns each neuron the class to which it responds most on average (Diehl & Cook 2015: the class of highest average response).
 ///
 /// `counts` is `[image][neuron]` (spike counts of the labelling pass), `labels` the class of each
 /// image. `class_rates[c][i]` is the MEAN count of neuron `i` over the images labelled `c` (the
@@ -157,7 +157,7 @@ fn per_assigned_neuron(mut scores: [f64; N_CLASSES], a: &Assignments) -> [f64; N
     scores
 }
 
-/// The original Diehl & Cook vote (spec §1.9 step 4; BindsNET's `all_activity`): for each class,
+/// The original Diehl & Cook vote (Diehl & Cook 2015; BindsNET's `all_activity`): for each class,
 /// the mean count over the neurons assigned to it (0 if none), and the argmax.
 ///
 /// Ties go to the lowest class, so an image with no spike at all is classed 0. (The original's

@@ -19,7 +19,7 @@ use std::collections::VecDeque;
 pub const RUNNING_WINDOW: usize = 1000;
 
 /// Presents `image` until it draws at least `min_spikes` excitatory spikes, raising the
-/// intensity after each failure (spec §1.8). `key` is the presentation counter.
+/// intensity after each failure (the original code's input-intensity loop). `key` is the presentation counter.
 ///
 /// # Errors
 /// [`SnnError::NoResponse`] after `max_retries` retries; backend errors.
@@ -59,7 +59,7 @@ pub fn present_with_retries(
 /// Why a network may be silent, from its θ: with the excitatory threshold `v_threshold + θ`
 /// above the excitatory reversal potential no input can make a neuron fire, and θ far above
 /// that means an earlier presentation ran away (forward Euler overshoots when many
-/// inhibitory neurons fire in one step and `gi·dt/τ_m` exceeds 1: spec §4, pitfall 3).
+/// inhibitory neurons fire in one step and `gi·dt/τ_m` exceeds 1: docs/diehl_cook.md, "Pitfalls").
 pub fn silence_diagnosis(b: &mut dyn CompetitiveBackend, cfg: &DcConfig) -> String {
     let generic = "Check the loaded weights and θ (θ in mV, not volts), or raise max_retries";
     let Ok(theta) = b.theta() else {
