@@ -42,7 +42,7 @@ n_of() {
 }
 
 # Standalone code generation and compilation (minutes) happen once per size, before the
-# timed rounds; later runs reuse the compiled project (only main() changes with --images).
+# timed rounds; later runs with the same --images reuse the compiled project.
 for p in $PRESETS; do
     n=$(n_of "$p")
     echo "compiling the Brian2 projects for $p (untimed) ..." >&2
