@@ -886,3 +886,125 @@ impl Plans {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::net::Projection;
+    use crate::model::{NeuronModel, StdpParams, StdpRule};
+
+    fn strategy_of(p: Projection) -> Strategy {
+        let net = Network::new(1.0)
+            .poisson("a", 4, 10.0)
+            .neurons("b", 4, NeuronModel::integrate_and_fire(1.0, 0.0))
+            .project(p);
+        let e = Engine::new(&net).expect("valid");
+        e.plans.projs[0].plan.strategy.clone()
+    }
+
+    #[test]
+    fn each_projection_kind_gets_its_strategy() {
+        let p = |c| Projection::new("p", "a", "b", Target::MEMBRANE_EXC, c, 0.5);
+        assert!(matches!(
+            strategy_of(p(Connectivity::AllToAll)),
+            Strategy::Dense
+        ));
+        assert!(matches!(
+            strategy_of(p(Connectivity::OneToOne)),
+            Strategy::OneToOne
+        ));
+        assert!(matches!(
+            strategy_of(p(Connectivity::AllButSelf)),
+            Strategy::TotalMinusSelf { w } if w == 0.5
+        ));
+        // Plastic or per-synapse weights: the synapses must exist one by one.
+        let plastic = p(Connectivity::AllButSelf)
+            .with_weights(Weights::Constant(0.5), 0.0, 1.0)
+            .with_stdp(StdpParams::diehl_cook());
+        assert!(matches!(strategy_of(plastic), Strategy::Sparse));
+        let fp = Connectivity::FixedProbability { p: 0.5, seed: 1 };
+        assert!(matches!(strategy_of(p(fp)), Strategy::Sparse));
+    }
+
+    /// Pre at 10 ms, post at 15 ms, one synapse, learning on; returns the final weight.
+    fn after_pairing(rule: StdpRule, pre_ms: f32, post_ms: f32) -> f32 {
+        let stdp = StdpParams {
+            rule,
+            ..StdpParams::diehl_cook()
+        };
+        let if10 = NeuronModel::integrate_and_fire(10.0, 0.0);
+        let net = Network::new(1.0)
+            .spike_times("pre", 1, vec![(0, pre_ms)])
+            .spike_times("drive", 1, vec![(0, post_ms)])
+            .neurons("post", 1, if10)
+            .project(
+                Projection::new(
+                    "w",
+                    "pre",
+                    "post",
+                    Target::MEMBRANE_EXC,
+                    Connectivity::OneToOne,
+                    0.5,
+                )
+                .with_weights(Weights::Constant(0.5), 0.0, 1.0)
+                .with_stdp(stdp),
+            )
+            .project(Projection::new(
+                "d",
+                "drive",
+                "post",
+                Target::MEMBRANE_EXC,
+                Connectivity::OneToOne,
+                20.0,
+            ));
+        let mut e = Engine::new(&net).expect("valid");
+        e.run(30).expect("run");
+        e.weights("w", 0).expect("w")[0]
+    }
+
+    /// The triplet rule scales potentiation by post2 before the spike: the first post spike
+    /// after a silence potentiates nothing, where the pair rule potentiates. Both depress a
+    /// post-before-pre pairing; the weight-dependent rule never depresses.
+    #[test]
+    fn triplet_needs_an_earlier_post_spike_and_weight_dependent_never_depresses() {
+        assert_eq!(after_pairing(StdpRule::Triplet, 10.0, 15.0), 0.5);
+        assert!(after_pairing(StdpRule::Pair, 10.0, 15.0) > 0.5);
+        assert!(after_pairing(StdpRule::Triplet, 15.0, 10.0) < 0.5);
+        let wd = StdpRule::WeightDependent {
+            x_tar: 0.0,
+            mu: 1.0,
+        };
+        assert_eq!(after_pairing(wd, 15.0, 10.0), 0.5);
+        assert!(after_pairing(wd, 10.0, 15.0) > 0.5);
+    }
+
+    /// Arrivals walk lag by lag, then pre by pre: with per-synapse delays each synapse shows
+    /// up exactly once, at its delay.
+    #[test]
+    fn arrivals_visit_each_synapse_once_at_its_delay() {
+        let p = Projection::new(
+            "p",
+            "a",
+            "b",
+            Target::MEMBRANE_EXC,
+            Connectivity::AllToAll,
+            1.0,
+        )
+        .with_delay(
+            crate::model::net::Delay::Array(vec![0.0, 1.0, 2.0, 2.0]),
+            Delivery::AtArrival,
+        );
+        let plan = Plan::new(Strategy::Dense, p.synapses(2, 2, 1.0), false);
+        assert_eq!(plan.slots, 3);
+        // Both pre spike at step 0 (slot 0); nothing after.
+        let mut hist = vec![vec![0, 1], vec![], vec![]];
+        let mut seen = vec![];
+        for t in 0..3u32 {
+            if t > 0 {
+                hist[(t % 3) as usize].clear();
+            }
+            plan.for_arrivals(&hist, t, |k, i| seen.push((t, k, i)));
+        }
+        assert_eq!(seen, vec![(0, 0, 0), (1, 1, 1), (2, 2, 0), (2, 3, 1)]);
+    }
+}
