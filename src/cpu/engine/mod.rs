@@ -313,11 +313,13 @@ impl Engine {
     /// [`SnnError::NonFinite`] if a neuron variable became NaN or infinite.
     pub fn run(&mut self, steps: u32) -> Result<()> {
         let t0 = self.clock;
-        let Some(t1) = t0.checked_add(steps).filter(|&t| t < NEVER) else {
+        // The clock stays below NEVER with room for the longest delay (`t + d` in a ring).
+        let last = NEVER - 1 - crate::model::net::MAX_DELAY_STEPS;
+        let Some(t1) = t0.checked_add(steps).filter(|&t| t <= last) else {
             return Err(SnnError::invalid(
                 "steps",
                 steps,
-                format!("at most {} more steps (u32 clock)", NEVER - 1 - t0),
+                format!("at most {} more steps (u32 clock)", last - t0),
             ));
         };
         let (plans, learn) = (&self.plans, self.learning);
