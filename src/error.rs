@@ -161,6 +161,20 @@ pub enum SnnError {
         /// The holder's process id, as the lock file gives it.
         pid: String,
     },
+
+    // ---- networks (model::net) ----
+    /// A population, projection or monitor of a network has a field the engine cannot use.
+    #[error("{element}: invalid `{field}` = {value}: {expected}")]
+    InvalidNetwork {
+        /// The element, e.g. ``projection `ee` `` or ``population `exc` ``.
+        element: String,
+        /// The field within it, e.g. `connectivity.p`.
+        field: String,
+        /// The value given, as text.
+        value: String,
+        /// What a valid value looks like.
+        expected: String,
+    },
 }
 
 impl SnnError {

@@ -3,7 +3,9 @@
 //! [`CpuBackend`] takes a validated [`NetworkSpec`], keeps one array per state variable
 //! (as the GPU keeps one buffer), and runs the stage order of `model::neuron`. It is the
 //! oracle the GPU backend is tested against, and a usable backend on machines with no GPU.
+//! [`engine::Engine`] runs any `model::net::Network` of populations and projections.
 
+pub mod engine;
 mod memory;
 pub mod neuron;
 pub mod simd;

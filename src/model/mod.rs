@@ -2,8 +2,11 @@
 //!
 //! Users build a [`NetworkSpec`] from a [`NeuronModel`], an [`InputSpec`] and a
 //! [`MonitorSpec`]; backends validate it and derive per-step constants from it.
+//! [`net::Network`] describes a whole network of populations and projections, which
+//! `cpu::engine` runs.
 pub mod input;
 pub mod monitor;
+pub mod net;
 pub mod network;
 pub mod neuron;
 pub mod stdp;

@@ -1,0 +1,1012 @@
+//! The GENERAL CPU ENGINE: runs any [`Network`] of `model::net`, K copies side by side.
+//!
+//! Each projection gets a propagation strategy by kind (see [`propagate`]): dense rows read
+//! by spiking pre neurons, CSR rows for sparse connectivity, one-to-one, all-but-self as the
+//! total minus self, and a ring of `max delay + 1` slots per projection for delays. The
+//! neuron stages are those of `cpu::neuron`, the STDP updates those of `cpu::stdp`, and every
+//! random draw is `encode::rng::rng_u32`, so a seed gives the same run whatever the thread
+//! count. Copies run in parallel (rayon), one copy per worker.
+//!
+//! # Order of operations in one step `t` (each copy alike)
+//!
+//! 1. **Sources emit.** Poisson neuron `i` spikes when `rng_u32(key, t, i) < thr_i`; a
+//!    spike-time source emits its spikes of step `t`. Spike lists are ascending.
+//! 2. **Post traces decay** (learning on): `post1 ← post1·e^(−dt/τ_post1)`,
+//!    `post2 ← post2·e^(−dt/τ_post2)` of every plastic projection.
+//! 3. **Propagate**, projection by projection in declaration order. The pre population's
+//!    current spike list (a source's of step `t`, a neuron population's of step `t − 1`) is
+//!    stored in the projection's ring at slot `t mod S`. Then its sum `x[i]` for step `t`:
+//!    - delivery at emission: each spike, ascending, adds `w[k]` to the ring slot of its
+//!      arrival `(t + d_k) mod S`; `x` is the slot `t mod S`, which is then cleared. A slot
+//!      thus sums by emission step, then ascending pre.
+//!    - delivery at arrival: `x[i] = Σ w[k]` over the synapses arriving now, by lag
+//!      ascending, then ascending pre, reading the weights of step `t`.
+//!    - total minus self: `x[i] = w · (count − [i among the spikes]) as f32`.
+//!
+//!    With learning on and STDP that depresses, each synapse arriving now then gets
+//!    `w ← clip(w − ν_pre·post1[i])` (so propagation read the weight before it), and every
+//!    arriving synapse records `t` as its last arrival (its pre trace is `e^(−dt/τ_pre)^a`
+//!    `a` steps later, from a table as in `cpu::wta`). Finally `x` is added into the post
+//!    population's input for the target, `ge`, `gi` or `v` (subtracted for an inhibitory
+//!    membrane target): each input starts at 0.0 and takes the projections in declaration
+//!    order.
+//! 4. **Neuron stages**, population by population in declaration order, neuron by neuron
+//!    ascending: `gi += x_gi` (conductance LIF); charge with `x_ge` (into `ge`, conductance
+//!    LIF) or `x_v` (IF, LIF, custom); conductance LIF then `v += x_v`; the refractory clamp;
+//!    fire; reset; adapt θ (learning on only). See `model::neuron` for each stage.
+//! 5. **Potentiation** (learning on), projection by projection: for each post neuron `i`
+//!    that spiked at `t`, ascending, every incoming synapse gets
+//!    `w ← clip(w + Δ(pre trace, post2 before))` (`cpu::stdp::on_post`), then
+//!    `post1[i] = post2[i] = 1`.
+//! 6. **Monitors** record step `t`; the clock advances.
+//!
+//! This is the step of `cpu::wta` for the Diehl & Cook network, written for any network:
+//! the input is a source projected at emission (delay 0 arrives at the same step), the
+//! lateral projections carry the spikes of `t − 1`, lateral inhibition is total minus self,
+//! and the sums keep its float order.
+
+pub mod propagate;
+
+use crate::cpu::neuron::{
+    adapt, charge, clamp_refractory, cond_lif_charge, fire, if_charge, lif_charge, reset,
+    NeuronState,
+};
+use crate::cpu::stdp::{on_post, on_pre, StdpConsts};
+use crate::encode::rng::{probability_threshold, rng_u32};
+use crate::error::{Result, SnnError};
+use crate::model::net::projection::DelaySteps;
+use crate::model::net::{
+    check_rates, invalid, Connectivity, Delivery, MonitorKind, Network, PopulationKind, Weights,
+    STREAM_KEY, STREAM_WEIGHT,
+};
+use crate::model::stdp::DerivedStdp;
+use crate::model::wta::decay_table;
+use crate::model::{DerivedNeuron, NeuronKind, Sign, Target};
+use propagate::{Plan, Strategy};
+use rayon::prelude::*;
+
+/// Never-arrived marker of a synapse's last arrival.
+const NEVER: u32 = u32::MAX;
+
+/// What one monitor has recorded in one copy.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Recording {
+    /// `(step, neuron)` of every spike, by step, then neuron ascending.
+    Spikes(Vec<(u32, u32)>),
+    /// The variable of the monitored neurons, one row of `neurons.len()` values per step.
+    State {
+        /// The neurons, in the monitor's order.
+        neurons: Vec<u32>,
+        /// `values[step · neurons.len() + slot]`.
+        values: Vec<f32>,
+    },
+    /// Spikes of the whole population, per step.
+    Rate(Vec<u32>),
+}
+
+// One plan per population, built once: the size difference costs nothing.
+#[allow(clippy::large_enum_variant)]
+enum PopPlan {
+    Neurons {
+        kind: NeuronKind,
+        derived: DerivedNeuron,
+        custom_params: Vec<f32>,
+        init: NeuronState,
+    },
+    Poisson,
+    SpikeTimes(std::collections::BTreeMap<u32, Vec<u32>>),
+}
+
+struct ProjPlan {
+    pre: usize,
+    post: usize,
+    target: Target,
+    delivery: Delivery,
+    plan: Plan,
+    /// Rule constants, trace decays and the pre-trace table, when plastic.
+    stdp: Option<(StdpConsts, DerivedStdp, Vec<f32>)>,
+}
+
+enum MonitorPlan {
+    Spikes(Option<Vec<bool>>),
+    State { var: usize, neurons: Vec<u32> },
+    Rate,
+}
+
+/// What is shared by the copies: the network and its derived plans.
+struct Plans {
+    net: Network,
+    pops: Vec<PopPlan>,
+    projs: Vec<ProjPlan>,
+    monitors: Vec<(usize, MonitorPlan)>,
+}
+
+#[derive(Clone)]
+struct ProjCopy {
+    w: Vec<f32>,
+    /// Delivery at emission: future input `[slot][post]`.
+    ring: Vec<f32>,
+    /// The pre spike list of each of the last S steps, by step mod S.
+    hist: Vec<Vec<u32>>,
+    sum: Vec<f32>,
+    post1: Vec<f32>,
+    post2: Vec<f32>,
+    /// Last arrival step of each synapse (plastic only).
+    last: Vec<u32>,
+}
+
+#[derive(Clone)]
+struct CopyState {
+    neurons: Vec<Vec<NeuronState>>,
+    /// Spike list of each population: a source's of this step, neurons' of the last stage.
+    spikes: Vec<Vec<u32>>,
+    /// Input of each population this step: `ge`, `gi`, `v`.
+    x: Vec<[Vec<f32>; 3]>,
+    thr: Vec<Vec<u32>>,
+    key: Vec<u32>,
+    projs: Vec<ProjCopy>,
+    records: Vec<Recording>,
+}
+
+/// The general CPU engine: a validated [`Network`] and the state of its K copies.
+pub struct Engine {
+    plans: Plans,
+    copies: Vec<CopyState>,
+    clock: u32,
+    learning: bool,
+}
+
+impl Engine {
+    /// Validates `net` and builds every copy at its initial state, step 0, learning on.
+    ///
+    /// # Errors
+    /// [`SnnError::InvalidNetwork`] from [`Network::validate`].
+    pub fn new(net: &Network) -> Result<Self> {
+        net.validate()?;
+        let dt = net.dt_ms;
+        let pops: Vec<PopPlan> = net
+            .populations
+            .iter()
+            .map(|p| match &p.kind {
+                PopulationKind::Neurons(m) => {
+                    let init_vals = m.initial_values();
+                    let mut init = NeuronState {
+                        v: init_vals[0],
+                        theta: init_vals[1],
+                        ..Default::default()
+                    };
+                    match &m.kind {
+                        NeuronKind::Custom(c) => {
+                            for (k, (_, v0)) in c.state_vars.iter().enumerate() {
+                                init.custom[k] = *v0;
+                            }
+                        }
+                        NeuronKind::CondLif(_) => (init.ge, init.gi) = (0.0, 0.0),
+                        _ => {}
+                    }
+                    PopPlan::Neurons {
+                        kind: m.kind.clone(),
+                        derived: m.derive(dt),
+                        custom_params: match &m.kind {
+                            NeuronKind::Custom(c) => c.params.iter().map(|(_, v)| *v).collect(),
+                            _ => vec![],
+                        },
+                        init,
+                    }
+                }
+                PopulationKind::Poisson { .. } => PopPlan::Poisson,
+                PopulationKind::SpikeTimes { spikes } => {
+                    let mut by_step = std::collections::BTreeMap::<u32, Vec<u32>>::new();
+                    for &(i, t_ms) in spikes {
+                        by_step
+                            .entry((t_ms / dt).round() as u32)
+                            .or_default()
+                            .push(i);
+                    }
+                    for l in by_step.values_mut() {
+                        l.sort_unstable();
+                        l.dedup();
+                    }
+                    PopPlan::SpikeTimes(by_step)
+                }
+            })
+            .collect();
+        let mut projs = vec![];
+        for p in &net.projections {
+            let pre = net.population_index(&p.pre)?;
+            let post = net.population_index(&p.post)?;
+            let (n_pre, n_post) = (net.populations[pre].size, net.populations[post].size);
+            let syn = p.synapses(n_pre, n_post, dt);
+            let strategy = match (&p.connectivity, &p.weights, &syn.delays) {
+                (Connectivity::AllToAll, ..) => Strategy::Dense,
+                (Connectivity::OneToOne, ..) => Strategy::OneToOne,
+                (Connectivity::AllButSelf, Weights::Constant(w), DelaySteps::Uniform(_))
+                    if p.stdp.is_none() =>
+                {
+                    Strategy::TotalMinusSelf { w: *w }
+                }
+                _ => Strategy::Sparse,
+            };
+            let stdp = p.stdp.map(|s| {
+                let d = s.derive(dt);
+                (
+                    StdpConsts::new(&s, p.w_min, p.w_max),
+                    d,
+                    decay_table(d.decay_pre_per_step),
+                )
+            });
+            projs.push(ProjPlan {
+                pre,
+                post,
+                target: p.target,
+                delivery: p.delivery,
+                plan: Plan::new(strategy, syn, p.stdp.is_some()),
+                stdp,
+            });
+        }
+        let monitors = net
+            .monitors
+            .iter()
+            .map(|m| {
+                let pop = net.population_index(&m.population)?;
+                let plan = match &m.kind {
+                    MonitorKind::Spikes { neurons } => {
+                        MonitorPlan::Spikes(neurons.as_ref().map(|ns| {
+                            let mut mask = vec![false; net.populations[pop].size as usize];
+                            for &i in ns {
+                                mask[i as usize] = true;
+                            }
+                            mask
+                        }))
+                    }
+                    MonitorKind::State { variable, neurons } => {
+                        let PopulationKind::Neurons(model) = &net.populations[pop].kind else {
+                            return Err(SnnError::Unsupported(format!(
+                                "state monitor `{}` of a source",
+                                m.name
+                            )));
+                        };
+                        MonitorPlan::State {
+                            var: model.var_index(variable)?,
+                            neurons: neurons.clone(),
+                        }
+                    }
+                    MonitorKind::Rate => MonitorPlan::Rate,
+                };
+                Ok((pop, plan))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let plans = Plans {
+            net: net.clone(),
+            pops,
+            projs,
+            monitors,
+        };
+        let copies = net.seeds.iter().map(|&seed| plans.new_copy(seed)).collect();
+        Ok(Engine {
+            plans,
+            copies,
+            clock: 0,
+            learning: true,
+        })
+    }
+
+    /// The network this engine runs.
+    pub fn network(&self) -> &Network {
+        &self.plans.net
+    }
+
+    /// Steps run so far.
+    pub fn step_count(&self) -> u32 {
+        self.clock
+    }
+
+    /// Turns learning (STDP and θ adaptation) on or off; on at construction.
+    pub fn set_learning(&mut self, on: bool) {
+        self.learning = on;
+    }
+
+    /// Runs `steps` steps of every copy.
+    ///
+    /// # Errors
+    /// [`SnnError::InvalidParam`] if the step clock would pass `u32::MAX`;
+    /// [`SnnError::NonFinite`] if a neuron variable became NaN or infinite.
+    pub fn run(&mut self, steps: u32) -> Result<()> {
+        let t0 = self.clock;
+        // The clock stays below NEVER with room for the longest delay (`t + d` in a ring).
+        let last = NEVER - 1 - crate::model::net::MAX_DELAY_STEPS;
+        let Some(t1) = t0.checked_add(steps).filter(|&t| t <= last) else {
+            return Err(SnnError::invalid(
+                "steps",
+                steps,
+                format!("at most {} more steps (u32 clock)", last - t0),
+            ));
+        };
+        let (plans, learn) = (&self.plans, self.learning);
+        self.copies.par_iter_mut().for_each(|c| {
+            for t in t0..t1 {
+                plans.step(c, t, learn);
+            }
+        });
+        self.clock = t1;
+        self.check_finite()
+    }
+
+    fn check_finite(&self) -> Result<()> {
+        for (b, c) in self.copies.iter().enumerate() {
+            for (p, ns) in c.neurons.iter().enumerate() {
+                for (i, s) in ns.iter().enumerate() {
+                    let bad = [("v", s.v), ("theta", s.theta), ("ge", s.ge), ("gi", s.gi)]
+                        .into_iter()
+                        .find(|(_, x)| !x.is_finite());
+                    if let Some((var, _)) = bad {
+                        return Err(SnnError::NonFinite {
+                            population: self.plans.net.populations[p].name.clone(),
+                            variable: var.into(),
+                            neuron: b * ns.len() + i,
+                            step: self.clock as u64,
+                        });
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn copy(&self, copy: usize) -> Result<&CopyState> {
+        self.copies.get(copy).ok_or_else(|| {
+            SnnError::invalid(
+                "copy",
+                copy,
+                format!("< the batch size {}", self.copies.len()),
+            )
+        })
+    }
+
+    fn projection_index(&self, name: &str) -> Result<usize> {
+        let ps = &self.plans.net.projections;
+        ps.iter()
+            .position(|p| p.name == name)
+            .ok_or_else(|| SnnError::UnknownName {
+                kind: "projection",
+                name: name.into(),
+                known: ps
+                    .iter()
+                    .map(|p| p.name.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            })
+    }
+
+    /// Sets the Poisson rates (Hz) of source `population` in copy `copy`, from the next step.
+    ///
+    /// # Errors
+    /// [`SnnError::UnknownName`], [`SnnError::InvalidNetwork`] for a population that is not a
+    /// Poisson source or a bad rate, [`SnnError::InvalidParam`] for a bad copy.
+    pub fn set_rates(&mut self, population: &str, copy: usize, rates_hz: &[f32]) -> Result<()> {
+        let p = self.plans.net.population_index(population)?;
+        let pop = &self.plans.net.populations[p];
+        let el = format!("population `{population}`");
+        if !matches!(pop.kind, PopulationKind::Poisson { .. }) {
+            return Err(invalid(&el, "kind", &"not Poisson", "a Poisson source"));
+        }
+        let dt = self.plans.net.dt_ms;
+        check_rates(&el, rates_hz, pop.size, dt)?;
+        self.copy(copy)?;
+        self.copies[copy].thr[p] = thresholds(rates_hz, dt);
+        Ok(())
+    }
+
+    /// The weights of `projection` in copy `copy`, in synapse order
+    /// (see `model::net::projection`).
+    ///
+    /// # Errors
+    /// [`SnnError::UnknownName`] or [`SnnError::InvalidParam`] for a bad copy.
+    pub fn weights(&self, projection: &str, copy: usize) -> Result<&[f32]> {
+        let q = self.projection_index(projection)?;
+        Ok(&self.copy(copy)?.projs[q].w)
+    }
+
+    /// Replaces the weights of `projection` in copy `copy`.
+    ///
+    /// # Errors
+    /// As [`Self::weights`], and [`SnnError::InvalidNetwork`] for a wrong length or a weight
+    /// outside `[w_min, w_max]`.
+    pub fn set_weights(&mut self, projection: &str, copy: usize, w: &[f32]) -> Result<()> {
+        let q = self.projection_index(projection)?;
+        self.copy(copy)?;
+        let p = &self.plans.net.projections[q];
+        let el = format!("projection `{projection}`");
+        let have = self.copies[copy].projs[q].w.len();
+        if w.len() != have {
+            return Err(invalid(
+                &el,
+                "weights",
+                &format!("{} values", w.len()),
+                &format!("one per synapse ({have})"),
+            ));
+        }
+        if let Some((k, x)) = w
+            .iter()
+            .enumerate()
+            .find(|(_, &x)| !(x >= p.w_min && x <= p.w_max))
+        {
+            return Err(invalid(
+                &el,
+                &format!("weights[{k}]"),
+                x,
+                &format!("in [w_min, w_max] = [{}, {}]", p.w_min, p.w_max),
+            ));
+        }
+        if let Strategy::TotalMinusSelf { w: w0 } = self.plans.projs[q].plan.strategy {
+            if w.iter().any(|&x| x != w0) {
+                return Err(SnnError::Unsupported(format!(
+                    "{el}: all-but-self with one constant weight keeps it; declare it with \
+                     array weights to change single synapses"
+                )));
+            }
+        }
+        self.copies[copy].projs[q].w.copy_from_slice(w);
+        Ok(())
+    }
+
+    /// `(pre, post)` of every synapse of `projection`, in synapse order.
+    ///
+    /// # Errors
+    /// [`SnnError::UnknownName`].
+    pub fn synapses(&self, projection: &str) -> Result<Vec<(u32, u32)>> {
+        let q = self.projection_index(projection)?;
+        Ok(self.plans.projs[q].plan.syn.pairs())
+    }
+
+    /// Scales the weights reaching each post neuron of `projection`, in every copy, so that
+    /// they sum to `target_sum` (a post neuron whose sum is 0 is left alone). Sums and
+    /// scaling run in synapse order, as `model::synapse::normalize_columns`; the bounds are
+    /// not applied (as in Diehl & Cook).
+    ///
+    /// # Errors
+    /// [`SnnError::UnknownName`]; [`SnnError::InvalidParam`] for a target that is not finite
+    /// and > 0; [`SnnError::Unsupported`] for an all-but-self projection of one weight.
+    pub fn normalize_columns(&mut self, projection: &str, target_sum: f32) -> Result<()> {
+        let q = self.projection_index(projection)?;
+        if !(target_sum > 0.0 && target_sum.is_finite()) {
+            return Err(SnnError::invalid(
+                "target_sum",
+                target_sum,
+                "finite and > 0",
+            ));
+        }
+        let plan = &self.plans.projs[q].plan;
+        if let Strategy::TotalMinusSelf { .. } = plan.strategy {
+            return Err(SnnError::Unsupported(format!(
+                "projection `{projection}`: all-but-self with one constant weight cannot be \
+                 normalised; declare it with array weights"
+            )));
+        }
+        let post = &plan.syn.post;
+        let n_post = plan.syn.n_post as usize;
+        for c in &mut self.copies {
+            let w = &mut c.projs[q].w;
+            let mut sums = vec![0f32; n_post];
+            for (&x, &i) in w.iter().zip(post) {
+                sums[i as usize] += x;
+            }
+            let f: Vec<f32> = sums
+                .iter()
+                .map(|&s| if s > 0.0 { target_sum / s } else { 1.0 })
+                .collect();
+            for (x, &i) in w.iter_mut().zip(post) {
+                *x *= f[i as usize];
+            }
+        }
+        Ok(())
+    }
+
+    /// The values of state variable `variable` of every neuron of `population` in `copy`.
+    ///
+    /// # Errors
+    /// [`SnnError::UnknownName`] for an unknown population or variable,
+    /// [`SnnError::InvalidNetwork`] for a source, [`SnnError::InvalidParam`] for a bad copy.
+    pub fn state(&self, population: &str, variable: &str, copy: usize) -> Result<Vec<f32>> {
+        let p = self.plans.net.population_index(population)?;
+        let PopulationKind::Neurons(m) = &self.plans.net.populations[p].kind else {
+            return Err(invalid(
+                &format!("population `{population}`"),
+                "kind",
+                &"a source",
+                "a population of neurons",
+            ));
+        };
+        let var = m.var_index(variable)?;
+        Ok(self.copy(copy)?.neurons[p]
+            .iter()
+            .map(|s| var_value(s, var, &m.kind))
+            .collect())
+    }
+
+    /// What monitor `monitor` has recorded in `copy` since construction.
+    ///
+    /// # Errors
+    /// [`SnnError::UnknownName`] or [`SnnError::InvalidParam`] for a bad copy.
+    pub fn recording(&self, monitor: &str, copy: usize) -> Result<&Recording> {
+        let ms = &self.plans.net.monitors;
+        let m = ms
+            .iter()
+            .position(|m| m.name == monitor)
+            .ok_or_else(|| SnnError::UnknownName {
+                kind: "monitor",
+                name: monitor.into(),
+                known: ms
+                    .iter()
+                    .map(|m| m.name.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            })?;
+        Ok(&self.copy(copy)?.records[m])
+    }
+
+    /// The population rate (Hz) per step of rate monitor `monitor` in `copy`:
+    /// `count / (n · dt)`.
+    ///
+    /// # Errors
+    /// As [`Self::recording`]; [`SnnError::InvalidParam`] if it is not a rate monitor.
+    pub fn rate_hz(&self, monitor: &str, copy: usize) -> Result<Vec<f32>> {
+        let Recording::Rate(counts) = self.recording(monitor, copy)? else {
+            return Err(SnnError::invalid("monitor", monitor, "a rate monitor"));
+        };
+        let m = ms_of(&self.plans.net, monitor);
+        let n = self.plans.net.populations[m].size as f32;
+        let dt_s = self.plans.net.dt_ms / 1000.0;
+        Ok(counts.iter().map(|&c| c as f32 / (n * dt_s)).collect())
+    }
+
+    /// Empties every recording (the clock keeps running).
+    pub fn clear_recordings(&mut self) {
+        for c in &mut self.copies {
+            for r in &mut c.records {
+                match r {
+                    Recording::Spikes(v) => v.clear(),
+                    Recording::State { values, .. } => values.clear(),
+                    Recording::Rate(v) => v.clear(),
+                }
+            }
+        }
+    }
+}
+
+fn ms_of(net: &Network, monitor: &str) -> usize {
+    net.monitors
+        .iter()
+        .find(|m| m.name == monitor)
+        .and_then(|m| net.population_index(&m.population).ok())
+        .unwrap_or(0)
+}
+
+fn thresholds(rates_hz: &[f32], dt_ms: f32) -> Vec<u32> {
+    rates_hz
+        .iter()
+        .map(|&r| probability_threshold(r as f64 * dt_ms as f64 / 1000.0))
+        .collect()
+}
+
+/// Variable `k` of `NeuronModel::state_var_names` order.
+fn var_value(s: &NeuronState, k: usize, kind: &NeuronKind) -> f32 {
+    match (k, kind) {
+        (0, _) => s.v,
+        (1, _) => s.theta,
+        (2, NeuronKind::CondLif(_)) => s.ge,
+        (3, NeuronKind::CondLif(_)) => s.gi,
+        (k, _) => s.custom[k - 2],
+    }
+}
+
+/// A uniform draw in [0, 1) from a `u32`: `(u >> 8) / 2²⁴`.
+fn unit(u: u32) -> f32 {
+    (u >> 8) as f32 * (1.0 / 16_777_216.0)
+}
+
+impl Plans {
+    fn new_copy(&self, seed: u32) -> CopyState {
+        let net = &self.net;
+        let key = |x: usize| rng_u32(seed, STREAM_KEY, x as u32);
+        let pops = &net.populations;
+        let projs = net
+            .projections
+            .iter()
+            .zip(&self.projs)
+            .enumerate()
+            .map(|(q, (p, pp))| {
+                let n = pp.plan.syn.len();
+                let k_w = key(q);
+                let clip = |w: f32| w.clamp(p.w_min, p.w_max);
+                let w: Vec<f32> = match &p.weights {
+                    Weights::Constant(w) => vec![*w; n],
+                    Weights::Uniform { low, high } => (0..n as u32)
+                        .map(|k| clip(low + (high - low) * unit(rng_u32(k_w, STREAM_WEIGHT, k))))
+                        .collect(),
+                    Weights::Normal { mean, sd } => (0..n as u32)
+                        .map(|k| {
+                            let u1 = 1.0 - unit(rng_u32(k_w, STREAM_WEIGHT, k)) as f64;
+                            let u2 = unit(rng_u32(k_w, STREAM_WEIGHT + 1, k)) as f64;
+                            let z = (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos();
+                            clip(mean + sd * z as f32)
+                        })
+                        .collect(),
+                    Weights::Array(a) => match &pp.plan.syn.list_order {
+                        Some(o) => o.iter().map(|&q| a[q]).collect(),
+                        None => a.clone(),
+                    },
+                };
+                let s = pp.plan.slots as usize;
+                let n_post = pops[pp.post].size as usize;
+                let plastic = pp.stdp.is_some();
+                ProjCopy {
+                    w,
+                    ring: if pp.delivery == Delivery::AtEmission {
+                        vec![0.0; s * n_post]
+                    } else {
+                        vec![]
+                    },
+                    hist: vec![vec![]; s],
+                    sum: vec![0.0; n_post],
+                    post1: vec![0.0; if plastic { n_post } else { 0 }],
+                    post2: vec![0.0; if plastic { n_post } else { 0 }],
+                    last: vec![NEVER; if plastic { n } else { 0 }],
+                }
+            })
+            .collect();
+        CopyState {
+            neurons: self
+                .pops
+                .iter()
+                .zip(pops)
+                .map(|(pp, p)| match pp {
+                    PopPlan::Neurons { init, .. } => vec![*init; p.size as usize],
+                    _ => vec![],
+                })
+                .collect(),
+            spikes: vec![vec![]; pops.len()],
+            x: pops
+                .iter()
+                .map(|p| {
+                    let n = p.size as usize;
+                    [vec![0.0; n], vec![0.0; n], vec![0.0; n]]
+                })
+                .collect(),
+            thr: pops
+                .iter()
+                .map(|p| match &p.kind {
+                    PopulationKind::Poisson { rates_hz } => thresholds(rates_hz, net.dt_ms),
+                    _ => vec![],
+                })
+                .collect(),
+            key: (0..pops.len()).map(key).collect(),
+            projs,
+            records: self
+                .monitors
+                .iter()
+                .map(|(_, m)| match m {
+                    MonitorPlan::Spikes(_) => Recording::Spikes(vec![]),
+                    MonitorPlan::State { neurons, .. } => Recording::State {
+                        neurons: neurons.clone(),
+                        values: vec![],
+                    },
+                    MonitorPlan::Rate => Recording::Rate(vec![]),
+                })
+                .collect(),
+        }
+    }
+
+    /// One step `t` of copy `c`, in the order of the module docs.
+    fn step(&self, c: &mut CopyState, t: u32, learn: bool) {
+        // 1. sources emit.
+        for (p, pp) in self.pops.iter().enumerate() {
+            match pp {
+                PopPlan::Neurons { .. } => {}
+                PopPlan::Poisson => {
+                    let (list, thr, key) = (&mut c.spikes[p], &c.thr[p], c.key[p]);
+                    list.clear();
+                    for (i, &th) in thr.iter().enumerate() {
+                        if th != 0 && rng_u32(key, t, i as u32) < th {
+                            list.push(i as u32);
+                        }
+                    }
+                }
+                PopPlan::SpikeTimes(by_step) => {
+                    c.spikes[p].clear();
+                    if let Some(l) = by_step.get(&t) {
+                        c.spikes[p].extend_from_slice(l);
+                    }
+                }
+            }
+        }
+        // 2. post traces decay.
+        if learn {
+            for (pp, pc) in self.projs.iter().zip(&mut c.projs) {
+                if let Some((_, d, _)) = &pp.stdp {
+                    pc.post1
+                        .iter_mut()
+                        .for_each(|x| *x *= d.decay_post1_per_step);
+                    pc.post2
+                        .iter_mut()
+                        .for_each(|x| *x *= d.decay_post2_per_step);
+                }
+            }
+        }
+        // 3. propagate.
+        for x in &mut c.x {
+            for a in x.iter_mut() {
+                a.fill(0.0);
+            }
+        }
+        for (pp, pc) in self.projs.iter().zip(&mut c.projs) {
+            let plan = &pp.plan;
+            let s = plan.slots;
+            let slot = (t % s) as usize;
+            pc.hist[slot].clear();
+            pc.hist[slot].extend_from_slice(&c.spikes[pp.pre]);
+            let n_post = pc.sum.len();
+            match (&plan.strategy, pp.delivery) {
+                (Strategy::TotalMinusSelf { w }, _) => {
+                    let d = plan.syn.delays.of(0);
+                    let arriving = &pc.hist[((t % s + s - d) % s) as usize];
+                    let count = arriving.len() as u32;
+                    pc.sum.fill(*w * count as f32);
+                    for &j in arriving {
+                        pc.sum[j as usize] = *w * (count - 1) as f32;
+                    }
+                }
+                (_, Delivery::AtEmission) => {
+                    let (ring, w) = (&mut pc.ring, &pc.w);
+                    for &j in &pc.hist[slot] {
+                        match &plan.syn.delays {
+                            DelaySteps::Uniform(d) => {
+                                let base = ((t + d) % s) as usize * n_post;
+                                let row = &mut ring[base..base + n_post];
+                                plan.for_row(j, |k, i| row[i] += w[k]);
+                            }
+                            DelaySteps::PerSynapse(d) => plan.for_row(j, |k, i| {
+                                ring[((t + d[k]) % s) as usize * n_post + i] += w[k]
+                            }),
+                        }
+                    }
+                    let now = &mut ring[slot * n_post..(slot + 1) * n_post];
+                    pc.sum.copy_from_slice(now);
+                    now.fill(0.0);
+                }
+                (_, Delivery::AtArrival) => {
+                    let (sum, w) = (&mut pc.sum, &pc.w);
+                    sum.fill(0.0);
+                    plan.for_arrivals(&pc.hist, t, |k, i| sum[i] += w[k]);
+                }
+            }
+            if let Some((sc, _, _)) = pp.stdp.as_ref().filter(|_| learn) {
+                let (w, last, post1) = (&mut pc.w, &mut pc.last, &pc.post1);
+                let depress = sc.rule != 2;
+                plan.for_arrivals(&pc.hist, t, |k, i| {
+                    if depress {
+                        w[k] = on_pre(w[k], post1[i], sc);
+                    }
+                    last[k] = t;
+                });
+            }
+            let (ch, sub) = match pp.target {
+                Target::Ge => (0, false),
+                Target::Gi => (1, false),
+                Target::Membrane { sign } => (2, sign == Sign::Inhibitory),
+            };
+            let x = &mut c.x[pp.post][ch];
+            if sub {
+                x.iter_mut().zip(&pc.sum).for_each(|(a, &b)| *a -= b);
+            } else {
+                x.iter_mut().zip(&pc.sum).for_each(|(a, &b)| *a += b);
+            }
+        }
+        // 4. neuron stages.
+        for (p, pp) in self.pops.iter().enumerate() {
+            let PopPlan::Neurons {
+                kind,
+                derived: d,
+                custom_params,
+                ..
+            } = pp
+            else {
+                continue;
+            };
+            let [x_ge, x_gi, x_v] = &c.x[p];
+            let list = &mut c.spikes[p];
+            list.clear();
+            for (i, n) in c.neurons[p].iter_mut().enumerate() {
+                let mut s = *n;
+                let o = match kind {
+                    NeuronKind::If => clamp_refractory(&s, if_charge(s, x_v[i], d), d),
+                    NeuronKind::Lif(_) => clamp_refractory(&s, lif_charge(s, x_v[i], d), d),
+                    NeuronKind::CondLif(_) => {
+                        s.gi += x_gi[i];
+                        let mut o = cond_lif_charge(s, x_ge[i], d);
+                        o.v += x_v[i];
+                        clamp_refractory(&s, o, d)
+                    }
+                    NeuronKind::Custom(_) => charge(s, x_v[i], kind, custom_params, d),
+                };
+                let spike = fire(o, d);
+                let mut o = reset(o, spike, d);
+                if learn {
+                    o = adapt(o, spike, d);
+                }
+                *n = o;
+                if spike {
+                    list.push(i as u32);
+                }
+            }
+        }
+        // 5. potentiation.
+        if learn {
+            for (pp, pc) in self.projs.iter().zip(&mut c.projs) {
+                let Some((sc, _, table)) = &pp.stdp else {
+                    continue;
+                };
+                let plan = &pp.plan;
+                for &i in &c.spikes[pp.post] {
+                    let i = i as usize;
+                    let p2b = pc.post2[i];
+                    let (a, b) = (plan.in_offsets[i] as usize, plan.in_offsets[i + 1] as usize);
+                    for &k in &plan.in_syn[a..b] {
+                        let k = k as usize;
+                        let pre = match pc.last[k] {
+                            NEVER => 0.0,
+                            l => table.get((t - l) as usize).copied().unwrap_or(0.0),
+                        };
+                        pc.w[k] = on_post(pc.w[k], pre, p2b, sc);
+                    }
+                    pc.post1[i] = 1.0;
+                    pc.post2[i] = 1.0;
+                }
+            }
+        }
+        // 6. monitors.
+        for ((p, m), r) in self.monitors.iter().zip(&mut c.records) {
+            match (m, r) {
+                (MonitorPlan::Spikes(mask), Recording::Spikes(out)) => out.extend(
+                    c.spikes[*p]
+                        .iter()
+                        .filter(|&&i| mask.as_ref().is_none_or(|m| m[i as usize]))
+                        .map(|&i| (t, i)),
+                ),
+                (MonitorPlan::State { var, neurons }, Recording::State { values, .. }) => {
+                    if let PopPlan::Neurons { kind, .. } = &self.pops[*p] {
+                        values.extend(
+                            neurons
+                                .iter()
+                                .map(|&i| var_value(&c.neurons[*p][i as usize], *var, kind)),
+                        );
+                    }
+                }
+                (MonitorPlan::Rate, Recording::Rate(out)) => out.push(c.spikes[*p].len() as u32),
+                _ => {}
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::net::Projection;
+    use crate::model::{NeuronModel, StdpParams, StdpRule};
+
+    fn strategy_of(p: Projection) -> Strategy {
+        let net = Network::new(1.0)
+            .poisson("a", 4, 10.0)
+            .neurons("b", 4, NeuronModel::integrate_and_fire(1.0, 0.0))
+            .project(p);
+        let e = Engine::new(&net).expect("valid");
+        e.plans.projs[0].plan.strategy.clone()
+    }
+
+    #[test]
+    fn each_projection_kind_gets_its_strategy() {
+        let p = |c| Projection::new("p", "a", "b", Target::MEMBRANE_EXC, c, 0.5);
+        assert!(matches!(
+            strategy_of(p(Connectivity::AllToAll)),
+            Strategy::Dense
+        ));
+        assert!(matches!(
+            strategy_of(p(Connectivity::OneToOne)),
+            Strategy::OneToOne
+        ));
+        assert!(matches!(
+            strategy_of(p(Connectivity::AllButSelf)),
+            Strategy::TotalMinusSelf { w } if w == 0.5
+        ));
+        // Plastic or per-synapse weights: the synapses must exist one by one.
+        let plastic = p(Connectivity::AllButSelf)
+            .with_weights(Weights::Constant(0.5), 0.0, 1.0)
+            .with_stdp(StdpParams::diehl_cook());
+        assert!(matches!(strategy_of(plastic), Strategy::Sparse));
+        let fp = Connectivity::FixedProbability { p: 0.5, seed: 1 };
+        assert!(matches!(strategy_of(p(fp)), Strategy::Sparse));
+    }
+
+    /// Pre at 10 ms, post at 15 ms, one synapse, learning on; returns the final weight.
+    fn after_pairing(rule: StdpRule, pre_ms: f32, post_ms: f32) -> f32 {
+        let stdp = StdpParams {
+            rule,
+            ..StdpParams::diehl_cook()
+        };
+        let if10 = NeuronModel::integrate_and_fire(10.0, 0.0);
+        let net = Network::new(1.0)
+            .spike_times("pre", 1, vec![(0, pre_ms)])
+            .spike_times("drive", 1, vec![(0, post_ms)])
+            .neurons("post", 1, if10)
+            .project(
+                Projection::new(
+                    "w",
+                    "pre",
+                    "post",
+                    Target::MEMBRANE_EXC,
+                    Connectivity::OneToOne,
+                    0.5,
+                )
+                .with_weights(Weights::Constant(0.5), 0.0, 1.0)
+                .with_stdp(stdp),
+            )
+            .project(Projection::new(
+                "d",
+                "drive",
+                "post",
+                Target::MEMBRANE_EXC,
+                Connectivity::OneToOne,
+                20.0,
+            ));
+        let mut e = Engine::new(&net).expect("valid");
+        e.run(30).expect("run");
+        e.weights("w", 0).expect("w")[0]
+    }
+
+    /// The triplet rule scales potentiation by post2 before the spike: the first post spike
+    /// after a silence potentiates nothing, where the pair rule potentiates. Both depress a
+    /// post-before-pre pairing; the weight-dependent rule never depresses.
+    #[test]
+    fn triplet_needs_an_earlier_post_spike_and_weight_dependent_never_depresses() {
+        assert_eq!(after_pairing(StdpRule::Triplet, 10.0, 15.0), 0.5);
+        assert!(after_pairing(StdpRule::Pair, 10.0, 15.0) > 0.5);
+        assert!(after_pairing(StdpRule::Triplet, 15.0, 10.0) < 0.5);
+        let wd = StdpRule::WeightDependent {
+            x_tar: 0.0,
+            mu: 1.0,
+        };
+        assert_eq!(after_pairing(wd, 15.0, 10.0), 0.5);
+        assert!(after_pairing(wd, 10.0, 15.0) > 0.5);
+    }
+
+    /// Arrivals walk lag by lag, then pre by pre: with per-synapse delays each synapse shows
+    /// up exactly once, at its delay.
+    #[test]
+    fn arrivals_visit_each_synapse_once_at_its_delay() {
+        let p = Projection::new(
+            "p",
+            "a",
+            "b",
+            Target::MEMBRANE_EXC,
+            Connectivity::AllToAll,
+            1.0,
+        )
+        .with_delay(
+            crate::model::net::Delay::Array(vec![0.0, 1.0, 2.0, 2.0]),
+            Delivery::AtArrival,
+        );
+        let plan = Plan::new(Strategy::Dense, p.synapses(2, 2, 1.0), false);
+        assert_eq!(plan.slots, 3);
+        // Both pre spike at step 0 (slot 0); nothing after.
+        let mut hist = vec![vec![0, 1], vec![], vec![]];
+        let mut seen = vec![];
+        for t in 0..3u32 {
+            if t > 0 {
+                hist[(t % 3) as usize].clear();
+            }
+            plan.for_arrivals(&hist, t, |k, i| seen.push((t, k, i)));
+        }
+        assert_eq!(seen, vec![(0, 0, 0), (1, 1, 1), (2, 2, 0), (2, 3, 1)]);
+    }
+}

@@ -1,0 +1,115 @@
+//! Propagation strategies of the general engine, one per kind of projection, and the walk
+//! over the synapses that arrive at a step.
+//!
+//! | strategy | chosen for | a spike of pre `j` reads |
+//! |---|---|---|
+//! | [`Strategy::Dense`] | all-to-all | row `j` of `w[pre][post]`, post implicit |
+//! | [`Strategy::Sparse`] | fixed p, fixed in-degree, list; all-but-self when plastic, per-synapse delays or weights | `offsets[j]..offsets[j+1]` with their post indices (CSR) |
+//! | [`Strategy::OneToOne`] | one-to-one | synapse `j` to post `j` |
+//! | [`Strategy::TotalMinusSelf`] | all-but-self with one constant weight, a uniform delay, no STDP | nothing: `w · (count − self)` |
+
+use crate::model::net::projection::{DelaySteps, Synapses};
+
+/// How a projection's spikes reach its post population.
+#[derive(Debug, Clone)]
+pub(crate) enum Strategy {
+    /// All-to-all: synapse `k = j·n_post + i`.
+    Dense,
+    /// CSR rows by pre.
+    Sparse,
+    /// Synapse `k = j` to post `j`.
+    OneToOne,
+    /// All-but-self with one weight `w`: post `i` gets `w · (spikes − [i spiked])`.
+    TotalMinusSelf {
+        /// The weight of every synapse.
+        w: f32,
+    },
+}
+
+/// A projection's synapses as the engine walks them (shared by the copies).
+#[derive(Debug, Clone)]
+pub(crate) struct Plan {
+    pub strategy: Strategy,
+    pub syn: Synapses,
+    /// Ring slots: longest delay + 1.
+    pub slots: u32,
+    /// For plastic projections: the synapses of each post neuron, `in_offsets[i]..[i+1]`
+    /// into `in_syn` (ascending pre).
+    pub in_offsets: Vec<u32>,
+    pub in_syn: Vec<u32>,
+}
+
+impl Plan {
+    pub fn new(strategy: Strategy, syn: Synapses, plastic: bool) -> Self {
+        let slots = syn.delays.max() + 1;
+        let (mut in_offsets, mut in_syn) = (vec![], vec![]);
+        if plastic {
+            let n_post = syn.n_post as usize;
+            in_offsets = vec![0u32; n_post + 1];
+            for &i in &syn.post {
+                in_offsets[i as usize + 1] += 1;
+            }
+            for i in 0..n_post {
+                in_offsets[i + 1] += in_offsets[i];
+            }
+            let mut fill = in_offsets.clone();
+            in_syn = vec![0u32; syn.len()];
+            for (k, &i) in syn.post.iter().enumerate() {
+                in_syn[fill[i as usize] as usize] = k as u32;
+                fill[i as usize] += 1;
+            }
+        }
+        Plan {
+            strategy,
+            syn,
+            slots,
+            in_offsets,
+            in_syn,
+        }
+    }
+
+    /// Calls `f(k, i)` for every synapse `k` of pre `j`, `i` its post, ascending.
+    #[inline(always)]
+    pub fn for_row(&self, j: u32, mut f: impl FnMut(usize, usize)) {
+        let j = j as usize;
+        match self.strategy {
+            Strategy::Dense => {
+                let n = self.syn.n_post as usize;
+                for i in 0..n {
+                    f(j * n + i, i);
+                }
+            }
+            Strategy::OneToOne => f(j, j),
+            Strategy::Sparse | Strategy::TotalMinusSelf { .. } => {
+                let (a, b) = (
+                    self.syn.offsets[j] as usize,
+                    self.syn.offsets[j + 1] as usize,
+                );
+                for (k, &i) in (a..b).zip(&self.syn.post[a..b]) {
+                    f(k, i as usize);
+                }
+            }
+        }
+    }
+
+    /// Calls `f(k, i)` for every synapse that delivers at step `now`: for each lag `L`
+    /// ascending, the spikes emitted `L` steps ago (`hist`, a ring by step) ascending, their
+    /// synapses of delay `L`.
+    pub fn for_arrivals(&self, hist: &[Vec<u32>], now: u32, mut f: impl FnMut(usize, usize)) {
+        let s = self.slots;
+        for lag in 0..s {
+            let slot = ((now % s + s - lag) % s) as usize;
+            for &j in &hist[slot] {
+                match &self.syn.delays {
+                    DelaySteps::Uniform(d) if *d != lag => {}
+                    DelaySteps::Uniform(_) => self.for_row(j, &mut f),
+                    DelaySteps::PerSynapse(d) => self.for_row(j, |k, i| {
+                        if d[k] == lag {
+                            f(k, i)
+                        }
+                    }),
+                }
+            }
+        }
+    }
+}

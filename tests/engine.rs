@@ -1,0 +1,554 @@
+//! The general CPU engine (`cpu::engine`) on small networks with known answers.
+
+use snn_wgpu::cpu::engine::{Engine, Recording};
+use snn_wgpu::model::net::{
+    Connectivity, Delay, Delivery, MonitorKind, Network, Projection, Weights,
+};
+use snn_wgpu::model::{LifParams, NeuronModel, StdpParams, StdpRule, Target};
+use snn_wgpu::SnnError;
+
+/// IF neurons that fire when `v >= threshold`, hard reset to 0.
+fn if_model(threshold: f32) -> NeuronModel {
+    NeuronModel::integrate_and_fire(threshold, 0.0)
+}
+
+fn spikes(e: &Engine, monitor: &str, copy: usize) -> Vec<(u32, u32)> {
+    match e.recording(monitor, copy).expect("monitor") {
+        Recording::Spikes(s) => s.clone(),
+        other => panic!("not a spike recording: {other:?}"),
+    }
+}
+
+fn state_values(e: &Engine, monitor: &str) -> Vec<f32> {
+    match e.recording(monitor, 0).expect("monitor") {
+        Recording::State { values, .. } => values.clone(),
+        other => panic!("not a state recording: {other:?}"),
+    }
+}
+
+#[test]
+fn lif_decays_toward_rest_as_the_exponential() {
+    let lif = NeuronModel::lif(
+        LifParams {
+            tau_m_ms: 20.0,
+            v_rest_mv: -65.0,
+        },
+        -50.0,
+    )
+    .with_v_init_mv(-55.0);
+    let net = Network::new(0.5).neurons("n", 1, lif).monitor(
+        "v",
+        "n",
+        MonitorKind::State {
+            variable: "v".into(),
+            neurons: vec![0],
+        },
+    );
+    let mut e = Engine::new(&net).expect("valid");
+    e.run(200).expect("run");
+    let v = state_values(&e, "v");
+    assert_eq!(v.len(), 200);
+    for (t, &x) in v.iter().enumerate() {
+        let want = -65.0 + 10.0 * (-(t as f64 + 1.0) * 0.5 / 20.0).exp();
+        assert!((x as f64 - want).abs() < 1e-4, "step {t}: {x} vs {want}");
+    }
+}
+
+/// A source spikes neuron 0 at 3 ms and neuron 1 at 10 ms (dt = 1 ms); one-to-one with a
+/// 4 ms delay into IF neurons that fire on one input, which relay one-to-one with a 2 ms
+/// delay into a third population. A source spike of step t arrives at t + 4; a neuron spike
+/// of step t at t + 1 + 2.
+#[test]
+fn one_to_one_relay_arrives_at_the_delayed_step_under_both_deliveries() {
+    for delivery in [Delivery::AtEmission, Delivery::AtArrival] {
+        let net = Network::new(1.0)
+            .spike_times("src", 2, vec![(0, 3.0), (1, 10.0)])
+            .neurons("a", 2, if_model(1.0))
+            .neurons("b", 2, if_model(1.0))
+            .project(
+                Projection::new(
+                    "src_a",
+                    "src",
+                    "a",
+                    Target::MEMBRANE_EXC,
+                    Connectivity::OneToOne,
+                    1.0,
+                )
+                .with_delay(Delay::Constant(4.0), delivery),
+            )
+            .project(
+                Projection::new(
+                    "a_b",
+                    "a",
+                    "b",
+                    Target::MEMBRANE_EXC,
+                    Connectivity::OneToOne,
+                    1.0,
+                )
+                .with_delay(Delay::Constant(2.0), delivery),
+            )
+            .monitor("a", "a", MonitorKind::Spikes { neurons: None })
+            .monitor("b", "b", MonitorKind::Spikes { neurons: None });
+        let mut e = Engine::new(&net).expect("valid");
+        e.run(30).expect("run");
+        assert_eq!(spikes(&e, "a", 0), vec![(7, 0), (14, 1)], "{delivery:?}");
+        assert_eq!(spikes(&e, "b", 0), vec![(10, 0), (17, 1)], "{delivery:?}");
+    }
+}
+
+/// Per-synapse delays 1..=5 ms from one spike at 0 ms: post i fires at step 1 + i.
+#[test]
+fn per_synapse_delays_deliver_each_synapse_at_its_own_step() {
+    for delivery in [Delivery::AtEmission, Delivery::AtArrival] {
+        let net = Network::new(1.0)
+            .spike_times("src", 1, vec![(0, 0.0)])
+            .neurons("post", 5, if_model(1.0))
+            .project(
+                Projection::new(
+                    "p",
+                    "src",
+                    "post",
+                    Target::MEMBRANE_EXC,
+                    Connectivity::AllToAll,
+                    1.0,
+                )
+                .with_delay(Delay::Array(vec![1.0, 2.0, 3.0, 4.0, 5.0]), delivery),
+            )
+            .monitor("s", "post", MonitorKind::Spikes { neurons: None });
+        let mut e = Engine::new(&net).expect("valid");
+        e.run(10).expect("run");
+        let want: Vec<(u32, u32)> = (0..5).map(|i| (i + 1, i)).collect();
+        assert_eq!(spikes(&e, "s", 0), want, "{delivery:?}");
+    }
+}
+
+/// The weight is set to 0 while a spike is in flight: delivered at emission it still carries
+/// 1 and the post fires; delivered at arrival it carries 0 and the post stays silent.
+#[test]
+fn delivery_at_emission_keeps_the_old_weight_and_at_arrival_reads_the_new() {
+    for (delivery, fires) in [(Delivery::AtEmission, true), (Delivery::AtArrival, false)] {
+        let net = Network::new(1.0)
+            .spike_times("src", 1, vec![(0, 2.0)])
+            .neurons("post", 1, if_model(1.0))
+            .project(
+                Projection::new(
+                    "p",
+                    "src",
+                    "post",
+                    Target::MEMBRANE_EXC,
+                    Connectivity::OneToOne,
+                    1.0,
+                )
+                .with_delay(Delay::Constant(5.0), delivery),
+            )
+            .monitor("s", "post", MonitorKind::Spikes { neurons: None });
+        let mut e = Engine::new(&net).expect("valid");
+        e.run(4).expect("run");
+        e.set_weights("p", 0, &[0.0]).expect("in bounds");
+        e.run(10).expect("run");
+        let want = if fires { vec![(7, 0)] } else { vec![] };
+        assert_eq!(spikes(&e, "s", 0), want, "{delivery:?}");
+    }
+}
+
+#[test]
+fn fixed_probability_counts_match_the_binomial_and_follow_the_seed() {
+    let (n_pre, n_post, p) = (200u32, 150u32, 0.1f64);
+    let count = |seed: u32| {
+        Projection::new(
+            "p",
+            "a",
+            "b",
+            Target::MEMBRANE_EXC,
+            Connectivity::FixedProbability { p, seed },
+            1.0,
+        )
+        .synapses(n_pre, n_post, 1.0)
+    };
+    let n = (n_pre * n_post) as f64;
+    let sd = (n * p * (1.0 - p)).sqrt();
+    for seed in 0..5 {
+        let c = count(seed).len() as f64;
+        assert!(
+            (c - n * p).abs() < 4.0 * sd,
+            "seed {seed}: {c} synapses, expected {}",
+            n * p
+        );
+    }
+    assert_eq!(count(7), count(7));
+    assert_ne!(count(7).pairs(), count(8).pairs());
+    // Out-degrees vary around n_post·p: not the same count for every pre.
+    let s = count(3);
+    let degrees: Vec<u32> = s.offsets.windows(2).map(|w| w[1] - w[0]).collect();
+    assert!(degrees.iter().any(|&d| d != degrees[0]));
+}
+
+/// Lateral input three ways: all-but-self of one weight (total minus self), all-but-self with
+/// an array of weights (sparse rows), all-to-all minus a one-to-one inhibition. Weights of
+/// 0.5 make every sum exact, so the membrane potentials agree bit for bit.
+#[test]
+fn all_but_self_equals_all_to_all_minus_self() {
+    let n = 30u32;
+    let quiet = if_model(1e9);
+    let net = Network::new(1.0)
+        .poisson("src", n, 200.0)
+        .neurons("abs", n, quiet.clone())
+        .neurons("abs_sparse", n, quiet.clone())
+        .neurons("diff", n, quiet)
+        .project(Projection::new(
+            "c",
+            "src",
+            "abs",
+            Target::MEMBRANE_EXC,
+            Connectivity::AllButSelf,
+            0.5,
+        ))
+        .project(
+            Projection::new(
+                "s",
+                "src",
+                "abs_sparse",
+                Target::MEMBRANE_EXC,
+                Connectivity::AllButSelf,
+                0.5,
+            )
+            .with_weights(Weights::Array(vec![0.5; (n * (n - 1)) as usize]), 0.0, 0.5),
+        )
+        .project(Projection::new(
+            "all",
+            "src",
+            "diff",
+            Target::MEMBRANE_EXC,
+            Connectivity::AllToAll,
+            0.5,
+        ))
+        .project(Projection::new(
+            "self",
+            "src",
+            "diff",
+            Target::MEMBRANE_INH,
+            Connectivity::OneToOne,
+            0.5,
+        ));
+    let mut e = Engine::new(&net).expect("valid");
+    for _ in 0..20 {
+        e.run(1).expect("run");
+        let a = e.state("abs", "v", 0).expect("v");
+        assert_eq!(a, e.state("abs_sparse", "v", 0).expect("v"));
+        assert_eq!(a, e.state("diff", "v", 0).expect("v"));
+    }
+    assert!(e.state("abs", "v", 0).expect("v").iter().any(|&v| v > 0.0));
+}
+
+/// One plastic synapse pre → post (pair rule); the pre and post spikes are forced by two
+/// spike-time sources. Pre 5 ms before post potentiates; post 5 ms before pre depresses.
+#[test]
+fn pair_stdp_potentiates_pre_before_post_and_depresses_post_before_pre() {
+    let run = |pre_ms: f32, post_ms: f32| {
+        let stdp = StdpParams {
+            rule: StdpRule::Pair,
+            nu_pre: 0.01,
+            nu_post: 0.01,
+            tau_pre_ms: 20.0,
+            tau_post1_ms: 20.0,
+            tau_post2_ms: 40.0,
+        };
+        let net = Network::new(1.0)
+            .spike_times("pre", 1, vec![(0, pre_ms)])
+            .spike_times("drive", 1, vec![(0, post_ms)])
+            .neurons("post", 1, if_model(10.0))
+            .project(
+                Projection::new(
+                    "w",
+                    "pre",
+                    "post",
+                    Target::MEMBRANE_EXC,
+                    Connectivity::OneToOne,
+                    0.5,
+                )
+                .with_weights(Weights::Constant(0.5), 0.0, 1.0)
+                .with_stdp(stdp),
+            )
+            .project(Projection::new(
+                "d",
+                "drive",
+                "post",
+                Target::MEMBRANE_EXC,
+                Connectivity::OneToOne,
+                20.0,
+            ))
+            .monitor("s", "post", MonitorKind::Spikes { neurons: None });
+        let mut e = Engine::new(&net).expect("valid");
+        e.run(40).expect("run");
+        assert_eq!(spikes(&e, "s", 0), vec![(post_ms as u32, 0)]);
+        e.weights("w", 0).expect("w")[0]
+    };
+    let up = run(10.0, 15.0);
+    let down = run(15.0, 10.0);
+    let expect = 0.01 * (-5.0f32 / 20.0).exp();
+    assert!((up - (0.5 + expect)).abs() < 1e-6, "pre before post: {up}");
+    assert!(
+        (down - (0.5 - expect)).abs() < 1e-6,
+        "post before pre: {down}"
+    );
+}
+
+/// Learning off: no weight moves.
+#[test]
+fn learning_off_freezes_the_weights() {
+    let net = Network::new(1.0)
+        .poisson("in", 20, 100.0)
+        .neurons("out", 5, if_model(2.0))
+        .project(
+            Projection::new(
+                "w",
+                "in",
+                "out",
+                Target::MEMBRANE_EXC,
+                Connectivity::AllToAll,
+                0.5,
+            )
+            .with_weights(Weights::Constant(0.5), 0.0, 1.0)
+            .with_stdp(StdpParams::diehl_cook()),
+        );
+    let mut e = Engine::new(&net).expect("valid");
+    e.set_learning(false);
+    e.run(200).expect("run");
+    assert!(e.weights("w", 0).expect("w").iter().all(|&w| w == 0.5));
+    e.set_learning(true);
+    e.run(200).expect("run");
+    assert!(e.weights("w", 0).expect("w").iter().any(|&w| w != 0.5));
+}
+
+fn batch_net(seeds: Vec<u32>) -> Network {
+    let lif = NeuronModel::lif(
+        LifParams {
+            tau_m_ms: 10.0,
+            v_rest_mv: 0.0,
+        },
+        1.0,
+    );
+    Network::new(1.0)
+        .with_seeds(seeds)
+        .poisson("in", 50, 40.0)
+        .neurons("out", 20, lif)
+        .project(
+            Projection::new(
+                "w",
+                "in",
+                "out",
+                Target::MEMBRANE_EXC,
+                Connectivity::FixedProbability { p: 0.3, seed: 9 },
+                0.0,
+            )
+            .with_weights(
+                Weights::Uniform {
+                    low: 0.0,
+                    high: 0.6,
+                },
+                0.0,
+                1.0,
+            )
+            .with_stdp(StdpParams::diehl_cook()),
+        )
+        .monitor("s", "out", MonitorKind::Spikes { neurons: None })
+}
+
+#[test]
+fn copies_with_equal_seeds_are_equal_and_with_different_seeds_differ() {
+    let mut e = Engine::new(&batch_net(vec![1, 2, 1])).expect("valid");
+    e.run(300).expect("run");
+    let s: Vec<_> = (0..3).map(|b| spikes(&e, "s", b)).collect();
+    assert!(!s[0].is_empty());
+    assert_eq!(s[0], s[2]);
+    assert_ne!(s[0], s[1]);
+    assert_eq!(e.weights("w", 0).expect("w"), e.weights("w", 2).expect("w"));
+    assert_ne!(e.weights("w", 0).expect("w"), e.weights("w", 1).expect("w"));
+    // A copy in a batch runs as it would alone.
+    let mut alone = Engine::new(&batch_net(vec![2])).expect("valid");
+    alone.run(300).expect("run");
+    assert_eq!(spikes(&alone, "s", 0), s[1]);
+}
+
+#[test]
+fn poisson_rates_set_between_runs_change_the_rate() {
+    let net = Network::new(1.0)
+        .poisson("in", 100, 0.0)
+        .monitor("r", "in", MonitorKind::Rate);
+    let mut e = Engine::new(&net).expect("valid");
+    e.run(100).expect("run");
+    e.set_rates("in", 0, &[50.0; 100]).expect("valid rates");
+    e.run(1000).expect("run");
+    let r = e.rate_hz("r", 0).expect("rate");
+    assert!(r[..100].iter().all(|&x| x == 0.0));
+    let mean = r[100..].iter().sum::<f32>() / 1000.0;
+    assert!((mean - 50.0).abs() < 2.0, "mean rate {mean} Hz");
+    assert!(matches!(
+        e.set_rates("in", 0, &[2000.0; 100]),
+        Err(SnnError::InvalidNetwork { ref field, .. }) if field == "rates_hz[0]"
+    ));
+}
+
+#[test]
+fn normalisation_sets_each_incoming_sum() {
+    let net = batch_net(vec![4, 5]);
+    let mut e = Engine::new(&net).expect("valid");
+    e.normalize_columns("w", 3.0).expect("normalise");
+    let pairs = e.synapses("w").expect("synapses");
+    for b in 0..2 {
+        let w = e.weights("w", b).expect("w");
+        let mut sums = [0f32; 20];
+        for (&(_, i), &x) in pairs.iter().zip(w) {
+            sums[i as usize] += x;
+        }
+        for s in sums {
+            assert!((s - 3.0).abs() < 1e-4, "copy {b}: column sum {s}");
+        }
+    }
+}
+
+fn expect_invalid(net: &Network, element: &str, field: &str) {
+    match net.validate() {
+        Err(SnnError::InvalidNetwork {
+            element: el,
+            field: f,
+            ..
+        }) => {
+            assert_eq!((el.as_str(), f.as_str()), (element, field));
+        }
+        other => panic!("expected {element}.{field} to be refused, got {other:?}"),
+    }
+    assert!(Engine::new(net).is_err());
+}
+
+#[test]
+fn validate_names_the_element_and_the_field() {
+    let base = || {
+        Network::new(1.0)
+            .poisson("in", 10, 10.0)
+            .neurons("out", 10, if_model(1.0))
+    };
+    let p = |c: Connectivity| Projection::new("ee", "in", "out", Target::MEMBRANE_EXC, c, 0.5);
+    expect_invalid(
+        &base().project(p(Connectivity::FixedProbability { p: 1.5, seed: 0 })),
+        "projection `ee`",
+        "connectivity.p",
+    );
+    let err = base()
+        .project(p(Connectivity::FixedProbability { p: 1.5, seed: 0 }))
+        .validate()
+        .expect_err("refused");
+    let msg = err.to_string();
+    assert!(
+        msg.contains("`ee`") && msg.contains("connectivity.p") && msg.contains("1.5"),
+        "{msg}"
+    );
+    expect_invalid(
+        &base().project(Projection::new(
+            "ee",
+            "in",
+            "nowhere",
+            Target::MEMBRANE_EXC,
+            Connectivity::AllToAll,
+            0.5,
+        )),
+        "projection `ee`",
+        "post",
+    );
+    expect_invalid(
+        &base().project(Projection::new(
+            "ee",
+            "out",
+            "in",
+            Target::MEMBRANE_EXC,
+            Connectivity::AllToAll,
+            0.5,
+        )),
+        "projection `ee`",
+        "post",
+    );
+    expect_invalid(
+        &base().project(Projection::new(
+            "ee",
+            "in",
+            "out",
+            Target::Ge,
+            Connectivity::AllToAll,
+            0.5,
+        )),
+        "projection `ee`",
+        "target",
+    );
+    expect_invalid(
+        &base().project(p(Connectivity::AllToAll).with_weights(Weights::Constant(2.0), 0.0, 1.0)),
+        "projection `ee`",
+        "weights.constant",
+    );
+    expect_invalid(
+        &base().project(p(Connectivity::AllToAll).with_weights(
+            Weights::Array(vec![0.5; 3]),
+            0.0,
+            1.0,
+        )),
+        "projection `ee`",
+        "weights.array",
+    );
+    expect_invalid(
+        &base().project(
+            p(Connectivity::OneToOne).with_delay(Delay::Constant(-1.0), Delivery::AtArrival),
+        ),
+        "projection `ee`",
+        "delay.constant_ms",
+    );
+    expect_invalid(
+        &base().project(p(Connectivity::FixedInDegree { k: 11, seed: 0 })),
+        "projection `ee`",
+        "connectivity.k",
+    );
+    let mut stdp = StdpParams::diehl_cook();
+    stdp.tau_pre_ms = 0.5;
+    expect_invalid(
+        &base().project(p(Connectivity::AllToAll).with_stdp(stdp)),
+        "projection `ee`",
+        "stdp.tau_pre_ms",
+    );
+    expect_invalid(
+        &base().poisson("x", 3, 5000.0),
+        "population `x`",
+        "rates_hz[0]",
+    );
+    expect_invalid(
+        &base().neurons("x", 3, if_model(1.0).with_refractory_ms(-1.0)),
+        "population `x`",
+        "refractory_ms",
+    );
+    expect_invalid(
+        &base().neurons("in", 3, if_model(1.0)),
+        "population `in`",
+        "name",
+    );
+    expect_invalid(
+        &base().monitor(
+            "m",
+            "out",
+            MonitorKind::State {
+                variable: "ge".into(),
+                neurons: vec![0],
+            },
+        ),
+        "monitor `m`",
+        "variable",
+    );
+    expect_invalid(
+        &base().monitor(
+            "m",
+            "out",
+            MonitorKind::Spikes {
+                neurons: Some(vec![10]),
+            },
+        ),
+        "monitor `m`",
+        "neurons",
+    );
+    expect_invalid(&base().with_seeds(vec![]), "network", "seeds");
+}
