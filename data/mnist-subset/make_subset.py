@@ -1,10 +1,11 @@
 #!/usr/bin/env python3
-"""Build the embedded MNIST subset: the first N examples of each canonical IDX file.
+"""Build the embedded MNIST subset: the first 10,000 training and the first 2,000 test
+examples of the public MNIST IDX files, unchanged except for the count in the header.
 
 Usage: python3 make_subset.py SOURCE_DIR [OUT_DIR]
 
-SOURCE_DIR holds the four canonical MNIST files (train-images-idx3-ubyte.gz, ...,
-gzip or raw). OUT_DIR defaults to this script's folder. Output is gzip'd IDX with
+SOURCE_DIR holds the four public MNIST files (train-images-idx3-ubyte.gz, ...,
+gzip or raw), e.g. as downloaded by `snn fetch-mnist --to SOURCE_DIR`. OUT_DIR defaults to this script's folder. Output is gzip'd IDX with
 mtime=0, so reruns give identical bytes. Prints the class counts of each subset.
 Standard library only.
 """
@@ -13,7 +14,7 @@ import os
 import struct
 import sys
 
-SUBSETS = [("train", 1000), ("t10k", 500)]
+SUBSETS = [("train", 10000), ("t10k", 2000)]
 
 
 def read(path):

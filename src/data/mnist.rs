@@ -1,7 +1,7 @@
 //! MNIST: reads IDX image and label files (raw or gzip) into a [`Dataset`].
 //!
 //! Files in, `Dataset` out: [`load_split`] finds the canonical files in a directory, and
-//! [`embedded`] parses the 1000/500-example subset shipped in `data/mnist-subset/` through
+//! [`embedded`] parses the 10,000/2,000-example subset shipped in `data/mnist-subset/` through
 //! the same code. The Diehl & Cook experiment and the CLI take their images from here.
 //! Every malformed input gives an [`SnnError`] naming the file and what was expected.
 
@@ -205,8 +205,8 @@ pub fn load_mnist(dir: &Path, split: Split) -> Result<Dataset> {
     Ok(d)
 }
 
-/// The MNIST subset shipped in the crate (`data/mnist-subset/`): the first 1000 training or
-/// the first 500 test examples of the canonical files, 28×28, parsed like files on disk.
+/// The MNIST subset shipped in the crate (`data/mnist-subset/`): the first 10,000 training
+/// or the first 2,000 test examples of the canonical files, 28×28, parsed like files on disk.
 ///
 /// # Errors
 ///
@@ -821,7 +821,7 @@ mod tests {
     fn embedded_subset() {
         let train = embedded(Split::Train).unwrap();
         let test = embedded(Split::Test).unwrap();
-        for (d, n) in [(&train, 1000), (&test, 500)] {
+        for (d, n) in [(&train, 10_000), (&test, 2_000)] {
             assert_eq!((d.len(), d.rows, d.cols), (n, 28, 28));
             assert_eq!(d.images.len(), n * 784);
             assert!(d.labels.iter().all(|&l| l <= 9));
@@ -829,11 +829,11 @@ mod tests {
         // The class counts listed in data/mnist-subset/README.md.
         assert_eq!(
             class_counts(&train),
-            [97, 116, 99, 93, 105, 92, 94, 117, 87, 100]
+            [1001, 1127, 991, 1032, 980, 863, 1014, 1070, 944, 978]
         );
         assert_eq!(
             class_counts(&test),
-            [42, 67, 55, 45, 55, 50, 43, 49, 40, 54]
+            [175, 234, 219, 207, 217, 179, 178, 205, 192, 194]
         );
         assert_eq!((train.label(0), test.label(0)), (5, 7));
     }
@@ -861,7 +861,7 @@ mod tests {
             [980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009]
         );
         // The embedded subset is exactly the head of each split.
-        assert_eq!(embedded(Split::Train).unwrap(), train.take(1000));
-        assert_eq!(embedded(Split::Test).unwrap(), test.take(500));
+        assert_eq!(embedded(Split::Train).unwrap(), train.take(10_000));
+        assert_eq!(embedded(Split::Test).unwrap(), test.take(2_000));
     }
 }

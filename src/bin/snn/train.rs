@@ -471,6 +471,21 @@ impl Session {
                 })
         })?;
         super::plot::after_train(run_dir, test_set, !common.chatty());
+        if common.chatty() && self.plan.data_dir.is_none() {
+            eprintln!(
+                "This was {} ({} excitatory neurons), {} epoch(s) over the first {} MNIST \
+                 training images embedded in the binary, labels from {} of them, tested \
+                 on {} held-out test images. For the paper's figures, train on the full \
+                 MNIST (60,000 / 10,000 images): `snn fetch-mnist --to ~/mnist`, then \
+                 `snn train --preset dc400 --data ~/mnist` (3 epochs).",
+                cfg.preset,
+                cfg.n_exc,
+                cfg.epochs,
+                self.plan.n_train,
+                tested.label_images,
+                tested.test_images
+            );
+        }
         println!("{line}");
         Ok(())
     }
