@@ -7,7 +7,7 @@
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use snn_wgpu::cpu::CpuBackend;
-use snn_wgpu::gpu::{GpuBackend, GpuBackendOptions, GpuContext, Schedule};
+use snn_wgpu::gpu::{GpuBackend, GpuBackendOptions, GpuContext, GpuOptions, Schedule};
 use snn_wgpu::model::*;
 use snn_wgpu::Backend;
 use std::sync::Arc;
@@ -24,7 +24,7 @@ fn spec(n: u32) -> NetworkSpec {
 }
 
 fn bench_steps(c: &mut Criterion) {
-    let ctx = match GpuContext::from_env() {
+    let ctx = match GpuContext::new(&GpuOptions::default()) {
         Ok(c) => Some(Arc::new(c)),
         Err(e) => {
             eprintln!("GPU rows skipped: {e}");

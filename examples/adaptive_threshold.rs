@@ -10,7 +10,11 @@
 //! cargo run --release --example adaptive_threshold -- --cpu   # CPU reference
 //! ```
 
+#[path = "../src/bin/shared/engine.rs"]
+mod engine;
+
 use anyhow::Context;
+use clap::Parser;
 use plotters::prelude::*;
 use snn_wgpu::cpu::CpuBackend;
 use snn_wgpu::gpu::{GpuBackend, GpuContext};
@@ -19,6 +23,16 @@ use snn_wgpu::Backend;
 use std::sync::Arc;
 
 const T: u32 = 128;
+
+/// Flags: `--cpu` runs the CPU reference; the GPU is chosen as in `snn`.
+#[derive(Parser)]
+struct Args {
+    /// Run on the CPU reference instead of the GPU.
+    #[arg(long)]
+    cpu: bool,
+    #[command(flatten)]
+    engine: engine::EngineArgs,
+}
 
 fn main() -> anyhow::Result<()> {
     // The model: the charge stage in WGSL and its Rust twin; θ (+1 per spike, no decay)
@@ -43,10 +57,12 @@ fn main() -> anyhow::Result<()> {
             }),
         });
 
-    let mut sim: Box<dyn Backend> = if std::env::args().any(|a| a == "--cpu") {
+    let args = Args::parse();
+    let mut sim: Box<dyn Backend> = if args.cpu {
         Box::new(CpuBackend::new(&spec)?)
     } else {
-        let ctx = Arc::new(GpuContext::from_env().context("no GPU adapter (try --cpu)")?);
+        let ctx =
+            Arc::new(GpuContext::new(&args.engine.gpu()).context("no GPU adapter (try --cpu)")?);
         Box::new(GpuBackend::new(ctx, &spec, Default::default())?)
     };
     sim.run(T)?;

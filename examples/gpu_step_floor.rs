@@ -13,6 +13,10 @@
 //! and barrier choice (median of 7 dispatches; the step count keeps every loop under
 //! llvmpipe's 65,535-pass cap).
 
+#[path = "../src/bin/shared/engine.rs"]
+mod engine;
+
+use clap::Parser;
 use snn_wgpu::gpu::GpuContext;
 use std::time::Instant;
 use wgpu::util::DeviceExt;
@@ -47,12 +51,20 @@ fn main(@builtin(local_invocation_index) li: u32) {{
     )
 }
 
+/// Flags: the neuron count, and the GPU chosen as in `snn`.
+#[derive(Parser)]
+struct Args {
+    /// Neurons per network.
+    #[arg(default_value_t = 400)]
+    neurons: u32,
+    #[command(flatten)]
+    engine: engine::EngineArgs,
+}
+
 fn main() -> anyhow::Result<()> {
-    let n: u32 = match std::env::args().nth(1) {
-        Some(a) => a.parse()?,
-        None => 400,
-    };
-    let ctx = GpuContext::from_env()?;
+    let args = Args::parse();
+    let n = args.neurons;
+    let ctx = GpuContext::new(&args.engine.gpu())?;
     let dev = &ctx.device;
     for barrier in [true, false] {
         for wg in [1u32, 8, 16, 64, 256] {

@@ -30,6 +30,14 @@
 //! println!("{} spikes", sim.recording()?.total_spikes());
 //! # Ok(()) }
 //! ```
+//!
+//! ## Features
+//!
+//! All on by default; with `default-features = false` the crate is the engine alone.
+//!
+//! - `cli`: the `snn` and `snn-bench` programs and the examples (clap, indicatif, anyhow).
+//! - `plots`: `experiments::diehl_cook::plots`, PNG figures drawn with plotters.
+//! - `fetch`: `data::fetch`, downloading MNIST over HTTPS and checking its SHA-256 sums.
 #![warn(missing_docs)]
 #![cfg_attr(not(test), deny(clippy::unwrap_used))]
 // `!(x > 0.0)` is deliberate throughout validation: unlike `x <= 0.0`, it also rejects NaN.

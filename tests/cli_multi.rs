@@ -156,7 +156,6 @@ fn checkpoint_images(dir: &Path, k: usize) -> usize {
 /// Trains two networks on `backend` straight, and again killed once both have checkpointed
 /// past `kill_after` of their `samples` images and resumed: the same bytes and figures.
 fn kill_and_resume(backend: &str, samples: &str, every: &str, kill_after: usize) {
-    use snn_wgpu::experiments::diehl_cook::checkpoint::TEST_DELAY_ENV;
     use std::process::Stdio;
     use std::time::{Duration, Instant};
     let n: usize = samples.parse().unwrap();
@@ -190,14 +189,12 @@ fn kill_and_resume(backend: &str, samples: &str, every: &str, kill_after: usize)
         "--checkpoint-every 0 writes no manifest"
     );
 
-    // Killed once both networks have checkpointed past `kill_after` images, with a
-    // checkpoint write slowed down so the kill can land mid-write.
+    // Killed once both networks have checkpointed past `kill_after` images.
     let dir = tmp(&format!("multi-killed-{backend}"));
     let mut child = snn()
         .args(args)
         .args(["--checkpoint-every", every, "--out"])
         .arg(&dir)
-        .env(TEST_DELAY_ENV, "100")
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()

@@ -8,7 +8,7 @@
 //! snapshots after learning presentations and a frozen batch.
 
 use snn_wgpu::backend::CompetitiveBackend;
-use snn_wgpu::cpu::wta::CpuCompetitive;
+use snn_wgpu::cpu::wta::{CpuCompetitive, CpuOptions};
 use snn_wgpu::data::mnist::{embedded, Split};
 use snn_wgpu::experiments::diehl_cook::config::DcConfig;
 use snn_wgpu::model::stdp::StdpRule;
@@ -22,9 +22,11 @@ fn run(
     rest: RestMode,
     intensity: f32,
 ) -> (Vec<Vec<u32>>, Arrays) {
-    let mut b = CpuCompetitive::new(spec)
-        .unwrap()
-        .with_depression_queue(queue);
+    let opts = CpuOptions {
+        depression_queue: queue,
+        ..Default::default()
+    };
+    let mut b = CpuCompetitive::with_options(spec, &opts).unwrap();
     let data = embedded(Split::Train).unwrap();
     let mut counts = vec![];
     for k in 0..8u32 {

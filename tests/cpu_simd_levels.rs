@@ -4,7 +4,7 @@
 
 use snn_wgpu::backend::CompetitiveBackend;
 use snn_wgpu::cpu::simd::SimdLevel;
-use snn_wgpu::cpu::wta::CpuCompetitive;
+use snn_wgpu::cpu::wta::{CpuCompetitive, CpuOptions};
 use snn_wgpu::data::mnist::{embedded, Split};
 use snn_wgpu::experiments::diehl_cook::config::DcConfig;
 use snn_wgpu::model::{PresentOptions, RestMode};
@@ -16,10 +16,11 @@ fn run(level: SimdLevel, delays_ms: f32, rest: RestMode) -> (Vec<Vec<u32>>, Arra
     c.n_exc = 40;
     c.seed = 9;
     c.input_delay_max_ms = delays_ms;
-    let mut b = CpuCompetitive::new(&c.to_spec())
-        .unwrap()
-        .with_simd(level)
-        .unwrap();
+    let opts = CpuOptions {
+        simd: Some(level),
+        ..Default::default()
+    };
+    let mut b = CpuCompetitive::with_options(&c.to_spec(), &opts).unwrap();
     assert_eq!(b.simd(), level);
     let data = embedded(Split::Train).unwrap();
     let mut counts = vec![];
@@ -84,7 +85,11 @@ fn every_simd_level_gives_the_baseline_bits() {
 fn a_level_this_processor_lacks_is_refused() {
     let c = DcConfig::preset("dc100").unwrap();
     for l in [SimdLevel::Avx2, SimdLevel::Avx512] {
-        let r = CpuCompetitive::new(&c.to_spec()).unwrap().with_simd(l);
+        let opts = CpuOptions {
+            simd: Some(l),
+            ..Default::default()
+        };
+        let r = CpuCompetitive::with_options(&c.to_spec(), &opts);
         assert_eq!(r.is_ok(), l.available(), "{l:?}");
     }
 }

@@ -10,8 +10,8 @@ use snn_wgpu::{Backend, SnnError};
 #[test]
 fn a_gpu_adapter_exists_when_required() {
     if common::gpu_required() {
-        let ctx =
-            GpuContext::from_env().expect("CI=true requires a GPU adapter (llvmpipe is enough)");
+        let ctx = GpuContext::new(&GpuOptions::default())
+            .expect("CI=true requires a GPU adapter (llvmpipe is enough)");
         eprintln!("adapter: {}", ctx.adapter_description());
     }
 }
@@ -21,6 +21,7 @@ fn no_matching_adapter_says_how_to_get_one() {
     let opts = GpuOptions {
         backends: None,
         adapter_name: Some("no-such-adapter-xyz".into()),
+        ..Default::default()
     };
     let err = GpuContext::new(&opts).unwrap_err();
     assert!(matches!(err, SnnError::NoAdapter { .. }), "{err:?}");

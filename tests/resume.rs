@@ -1,5 +1,6 @@
-//! Crash-safe training for real: `snn train` is SIGKILLed mid-run (during a checkpoint
-//! write, after the first label window), resumed with `--resume`, killed and resumed again,
+//! Crash-safe training for real: `snn train` crashes mid-run (the hidden
+//! `--stop-after-images N` aborts it, after the first label window, with an unfinished
+//! checkpoint write left beside it), resumed with `--resume`, crashed and resumed again,
 //! and its final network must equal an uninterrupted run's byte for byte. Also: a resume
 //! that contradicts the checkpoint is refused with the reason.
 
@@ -7,11 +8,10 @@ mod common;
 
 use common::{snn, tmp};
 
-use snn_wgpu::experiments::diehl_cook::checkpoint::{load_checkpoint, TEST_DELAY_ENV};
+use snn_wgpu::experiments::diehl_cook::checkpoint::{load_checkpoint, CHECKPOINT_FILE};
 use snn_wgpu::experiments::diehl_cook::io::load_network;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Command, Stdio};
 
 fn run_ok(cmd: &mut Command) -> serde_json::Value {
     let out = cmd.output().unwrap();
@@ -32,24 +32,25 @@ fn temp_file_in(dir: &Path) -> bool {
     })
 }
 
-/// Waits until `dir`'s checkpoint is at `min_images` or more and a checkpoint write is in
-/// progress (its temporary file exists), then SIGKILLs `child`.
-fn kill_during_a_write(mut child: Child, dir: &Path, min_images: usize) -> usize {
-    let t0 = Instant::now();
-    loop {
-        assert!(
-            child.try_wait().unwrap().is_none(),
-            "the run finished before it could be killed"
-        );
-        assert!(t0.elapsed() < Duration::from_secs(300), "timed out");
-        let at = load_checkpoint(dir).map_or(0, |c| c.train.stats.images);
-        if at >= min_images && temp_file_in(dir) {
-            child.kill().unwrap(); // SIGKILL on Unix
-            child.wait().unwrap();
-            return at;
-        }
-        std::thread::sleep(Duration::from_millis(5));
-    }
+/// Runs `cmd` with `--stop-after-images at`: it must crash (abort) there. Then leaves an
+/// unfinished checkpoint write beside the checkpoint, as a crash during one would, and
+/// returns the images of the checkpoint it kept.
+fn crash_at(cmd: &mut Command, dir: &Path, at: usize) -> usize {
+    let status = cmd
+        .args(["--stop-after-images", &at.to_string()])
+        .status()
+        .unwrap();
+    assert!(!status.success(), "the run did not crash at image {at}");
+    assert!(
+        !temp_file_in(dir),
+        "an abort between writes leaves no temporary file"
+    );
+    std::fs::write(
+        dir.join(format!(".{CHECKPOINT_FILE}.tmp.{}.0", std::process::id())),
+        b"PK\x03\x04 half a checkpoint",
+    )
+    .unwrap();
+    load_checkpoint(dir).unwrap().train.stats.images
 }
 
 fn same_network(a: &Path, b: &Path) {
@@ -93,21 +94,20 @@ fn kill_resume_kill_resume(backend: &str, samples: &str, every: &str, kill_at: [
     let mut cmd = snn();
     train_args(&mut cmd, backend, samples, &dir);
     cmd.args(["--checkpoint-every", every])
-        .env(TEST_DELAY_ENV, "150")
         .stdout(Stdio::null())
         .stderr(Stdio::null());
-    let at1 = kill_during_a_write(cmd.spawn().unwrap(), &dir, kill_at[0]);
-
-    // The killed write left a temporary file; the last checkpoint is whole.
-    assert!(temp_file_in(&dir));
+    let at1 = crash_at(&mut cmd, &dir, kill_at[0]);
+    assert_eq!(
+        at1, kill_at[0],
+        "the checkpoint due at the crash was written"
+    );
     let mut cmd = snn();
     cmd.args(["train", "--quiet", "--checkpoint-every", every])
         .arg("--resume")
         .arg(&dir)
-        .env(TEST_DELAY_ENV, "150")
         .stdout(Stdio::null())
         .stderr(Stdio::null());
-    let at2 = kill_during_a_write(cmd.spawn().unwrap(), &dir, kill_at[1].max(at1 + 1));
+    let at2 = crash_at(&mut cmd, &dir, kill_at[1]);
     assert!(at2 > at1, "the resumed run made progress ({at1} -> {at2})");
 
     let got = run_ok(snn().args(["train", "--quiet", "--resume"]).arg(&dir));
@@ -134,14 +134,14 @@ fn kill_resume_kill_resume(backend: &str, samples: &str, every: &str, kill_at: [
 }
 
 #[test]
-fn cpu_sigkill_mid_checkpoint_then_resume_is_bit_identical() {
+fn cpu_crash_then_resume_is_bit_identical() {
     // 1200 images: the running-accuracy window (1000) fills, so the checkpoint carries
     // assignments and hits; the second kill comes after it.
     kill_resume_kill_resume("cpu", "1200", "100", [300, 1000]);
 }
 
 #[test]
-fn gpu_sigkill_mid_checkpoint_then_resume_is_bit_identical() {
+fn gpu_crash_then_resume_is_bit_identical() {
     if common::gpu().is_none() {
         return;
     }

@@ -20,16 +20,19 @@ use anyhow::{bail, Result};
 use clap::Parser;
 use indicatif::{ProgressBar, ProgressStyle};
 use snn_wgpu::backend::CompetitiveBackend;
-use snn_wgpu::cpu::wta::CpuCompetitive;
+use snn_wgpu::cpu::wta::{CpuCompetitive, CpuOptions};
 use snn_wgpu::cpu::CpuBackend;
 use snn_wgpu::data::mnist::{embedded, Split};
 use snn_wgpu::experiments::diehl_cook::config::DcConfig;
 use snn_wgpu::gpu::wta::GpuCompetitive;
-use snn_wgpu::gpu::{GpuBackend, GpuContext, GpuOptions, KernelTuning};
+use snn_wgpu::gpu::{GpuBackend, GpuContext, KernelTuning};
 use snn_wgpu::model::{InputSpec, NetworkSpec, NeuronModel, PresentOptions, RestMode};
 use snn_wgpu::Backend;
 use std::sync::Arc;
 use std::time::Instant;
+
+#[path = "shared/engine.rs"]
+mod engine;
 
 #[derive(Parser)]
 #[command(
@@ -37,6 +40,8 @@ use std::time::Instant;
     about = "Times training, evaluation and kernels; prints JSON lines"
 )]
 struct Args {
+    #[command(flatten)]
+    engine: engine::EngineArgs,
     /// Small and fast: dc100 and dc400 only, few repetitions (under a minute).
     #[arg(long)]
     quick: bool,
@@ -100,12 +105,14 @@ struct Target {
     /// The competitive kernels' launch shape (GPU), `None` on the CPU.
     tuning: Option<KernelTuning>,
     ctx: Option<Arc<GpuContext>>,
+    /// The CPU step's choices (CPU rows).
+    cpu: CpuOptions,
 }
 
 fn make(t: &Target, cfg: &DcConfig) -> Result<Box<dyn CompetitiveBackend>> {
     let spec = cfg.to_spec();
     Ok(match &t.ctx {
-        None => Box::new(CpuCompetitive::new(&spec)?),
+        None => Box::new(CpuCompetitive::with_options(&spec, &t.cpu)?),
         Some(ctx) => Box::new(GpuCompetitive::new(ctx.clone(), &spec)?),
     })
 }
@@ -124,25 +131,31 @@ fn main() -> Result<()> {
         a.warmup = a.warmup.min(1);
     }
     let mut targets = vec![];
+    let cpu_opts = a.engine.cpu();
     if a.backend == "cpu" || a.backend == "all" {
         targets.push(Target {
             name: "cpu",
             adapter: format!(
                 "cpu ({} threads, {})",
                 rayon::current_num_threads(),
-                snn_wgpu::cpu::simd::SimdLevel::detect().name()
+                cpu_opts
+                    .simd
+                    .unwrap_or_else(snn_wgpu::cpu::simd::SimdLevel::best)
+                    .name()
             ),
             tuning: None,
             ctx: None,
+            cpu: cpu_opts,
         });
     }
     if a.backend == "gpu" || a.backend == "all" {
-        match GpuContext::new(&GpuOptions::from_env()) {
+        match GpuContext::new(&a.engine.gpu()) {
             Ok(ctx) => targets.push(Target {
                 name: "gpu",
                 adapter: ctx.adapter_description(),
-                tuning: Some(KernelTuning::for_context(&ctx)?),
+                tuning: Some(KernelTuning::for_context(&ctx)),
                 ctx: Some(Arc::new(ctx)),
+                cpu: cpu_opts,
             }),
             Err(e) if a.backend == "gpu" => return Err(e.into()),
             Err(e) if !a.quiet => eprintln!("gpu rows skipped: {e}"),
@@ -295,7 +308,7 @@ fn bench_train_multi(
         match &t.ctx {
             None => {
                 for s in &specs {
-                    cpu.push(CpuCompetitive::new(s)?);
+                    cpu.push(CpuCompetitive::with_options(s, &t.cpu)?);
                 }
             }
             Some(ctx) => gpu = Some(GpuCompetitiveMulti::new(ctx.clone(), &specs)?),

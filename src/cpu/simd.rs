@@ -18,18 +18,9 @@ pub enum SimdLevel {
 }
 
 impl SimdLevel {
-    /// The best level this processor runs, unless `SNN_CPU_SIMD` caps it (`baseline`,
-    /// `avx2`, `avx512`; for benchmarking the copies against each other). Read once.
-    pub fn detect() -> SimdLevel {
-        static LEVEL: std::sync::OnceLock<SimdLevel> = std::sync::OnceLock::new();
-        *LEVEL.get_or_init(|| {
-            let best = best_available();
-            match std::env::var("SNN_CPU_SIMD").as_deref().map(str::trim) {
-                Ok("baseline") | Ok("0") => SimdLevel::Baseline,
-                Ok("avx2") if best != SimdLevel::Baseline => SimdLevel::Avx2,
-                _ => best,
-            }
-        })
+    /// The best level this processor runs.
+    pub fn best() -> SimdLevel {
+        best_available()
     }
 
     /// Lower-case name, as in JSON lines.
@@ -39,6 +30,13 @@ impl SimdLevel {
             SimdLevel::Avx2 => "avx2",
             SimdLevel::Avx512 => "avx512",
         }
+    }
+
+    /// The level named `name` (`baseline`, `avx2`, `avx512`), or `None`.
+    pub fn from_name(name: &str) -> Option<SimdLevel> {
+        [SimdLevel::Baseline, SimdLevel::Avx2, SimdLevel::Avx512]
+            .into_iter()
+            .find(|l| l.name() == name)
     }
 
     /// Whether this processor can run `self` (always true for `Baseline`).

@@ -43,11 +43,11 @@ pub(crate) struct Consts {
     pub delays: Option<Delays>,
     /// Charge models and projection targets.
     pub wiring: Wiring,
-    /// Which compiled copy of `step` runs (`SimdLevel::detect()`).
+    /// Which compiled copy of `step` runs ([`CpuOptions::simd`]).
     pub simd: SimdLevel,
     /// With delays and learning: depress through [`DepQueue`] (true, the default) or visit
     /// every arriving synapse (the plain reference the tests compare it with;
-    /// `SNN_CPU_DEPRESSION_QUEUE=0`).
+    /// [`CpuOptions::depression_queue`]).
     pub dep_queue: bool,
 }
 
@@ -252,10 +252,8 @@ impl Consts {
             }),
 
             wiring: spec.wiring(),
-            simd: SimdLevel::detect(),
-            // `SNN_CPU_DEPRESSION_QUEUE=0`: the plain pass (the same bits; for side-by-side
-            // timing in one build).
-            dep_queue: std::env::var("SNN_CPU_DEPRESSION_QUEUE").map_or(true, |v| v.trim() != "0"),
+            simd: SimdLevel::best(),
+            dep_queue: true,
         }
     }
 
@@ -593,7 +591,7 @@ pub(crate) fn step(
 ) {
     #[cfg(target_arch = "x86_64")]
     match c.simd {
-        // SAFETY: `c.simd` is `SimdLevel::detect()` or a level the tests checked with
+        // SAFETY: `c.simd` is `SimdLevel::best()` or a level the tests checked with
         // `available()`, so the processor has every feature the copy was compiled with.
         SimdLevel::Avx512 => unsafe {
             return step_avx512(c, w, theta, st, t, key_seed, active, learn, counts);
@@ -1088,6 +1086,28 @@ pub struct CpuCompetitive {
     st: NetState,
 }
 
+/// How [`CpuCompetitive`] runs; every choice gives the same bits (speed only).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CpuOptions {
+    /// The compiled copy of the step to run; `None`: the best this processor has
+    /// ([`SimdLevel::best`]). A level below it is for benchmarks and for the test that
+    /// checks that all give the same bits.
+    pub simd: Option<SimdLevel>,
+    /// With delays and learning: depress only where a weight can change (`true`, the
+    /// default) or at every arriving synapse (`false`: the plain reference the tests compare
+    /// it with, and a baseline for benchmarks).
+    pub depression_queue: bool,
+}
+
+impl Default for CpuOptions {
+    fn default() -> Self {
+        CpuOptions {
+            simd: None,
+            depression_queue: true,
+        }
+    }
+}
+
 impl CpuCompetitive {
     /// Builds the network with initial weights drawn from the spec's seed.
     ///
@@ -1102,30 +1122,25 @@ impl CpuCompetitive {
         Ok(CpuCompetitive { c, w, theta, st })
     }
 
-    /// This network with its step run by the copy compiled for `level` instead of the best
-    /// one this processor has ([`SimdLevel::detect`]); every level gives the same bits, so
-    /// this is for benchmarks and for the test that checks exactly that.
+    /// [`Self::new`] run as `opts` says. Every choice gives the same bits.
     ///
     /// # Errors
-    /// [`SnnError::Unsupported`] if this processor cannot run `level`.
-    pub fn with_simd(mut self, level: SimdLevel) -> Result<Self> {
-        if !level.available() {
-            return Err(SnnError::Unsupported(format!(
-                "this processor cannot run the {} copy of the CPU step",
-                level.name()
-            )));
+    /// [`CompetitiveSpec::validate`]'s errors; [`SnnError::Unsupported`] if this processor
+    /// cannot run `opts.simd`.
+    pub fn with_options(spec: &CompetitiveSpec, opts: &CpuOptions) -> Result<Self> {
+        let mut b = Self::new(spec)?;
+        if let Some(level) = opts.simd {
+            if !level.available() {
+                return Err(SnnError::Unsupported(format!(
+                    "this processor cannot run the {} copy of the CPU step (it runs up to {})",
+                    level.name(),
+                    SimdLevel::best().name()
+                )));
+            }
+            b.c.simd = level;
         }
-        self.c.simd = level;
-        Ok(self)
-    }
-
-    /// This network with the depression of delayed input applied to every arriving synapse
-    /// (`false`) instead of only where it can change a weight (`true`, the default). Both give
-    /// the same bits; `false` is the plain reference the tests compare the default with, and
-    /// a baseline for benchmarks.
-    pub fn with_depression_queue(mut self, on: bool) -> Self {
-        self.c.dep_queue = on;
-        self
+        b.c.dep_queue = opts.depression_queue;
+        Ok(b)
     }
 
     /// The copy of the step this network runs.

@@ -1,10 +1,11 @@
 //! GPU context: instance, adapter, device and queue, created once and shared by backends.
 //!
 //! Headless. The adapter is picked automatically (Vulkan first, then any backend; a real
-//! GPU before a software one) or forced with [`GpuOptions`] or the environment:
-//! `SNN_WGPU_BACKEND`/`WGPU_BACKEND` (`vulkan`, `gl`, `metal`, `dx12`) and
-//! `WGPU_ADAPTER_NAME` (a case-insensitive substring of the adapter name).
+//! GPU before a software one) or forced with [`GpuOptions`]. The library reads no environment
+//! variable; the `snn` programs map `SNN_WGPU_BACKEND`, `WGPU_ADAPTER_NAME` and the tuning
+//! variables onto these options.
 
+use super::tuning::TuningOverrides;
 use crate::error::{Result, SnnError};
 use std::future::Future;
 
@@ -15,23 +16,9 @@ pub struct GpuOptions {
     pub backends: Option<wgpu::Backends>,
     /// Keep only adapters whose name contains this (case-insensitive).
     pub adapter_name: Option<String>,
-}
-
-impl GpuOptions {
-    /// Options from `SNN_WGPU_BACKEND` (or `WGPU_BACKEND`) and `WGPU_ADAPTER_NAME`.
-    pub fn from_env() -> Self {
-        let backend = std::env::var("SNN_WGPU_BACKEND")
-            .or_else(|_| std::env::var("WGPU_BACKEND"))
-            .ok();
-        GpuOptions {
-            backends: backend
-                .filter(|s| !s.trim().is_empty())
-                .map(|s| wgpu::Backends::from_comma_list(&s)),
-            adapter_name: std::env::var("WGPU_ADAPTER_NAME")
-                .ok()
-                .filter(|s| !s.trim().is_empty()),
-        }
-    }
+    /// Launch choices of the competitive-layer kernels that differ from the adapter's
+    /// defaults (speed only, never results).
+    pub tuning: TuningOverrides,
 }
 
 /// A device and queue on a chosen adapter.
@@ -44,6 +31,8 @@ pub struct GpuContext {
     pub info: wgpu::AdapterInfo,
     /// The limits the device was created with (the adapter's).
     pub limits: wgpu::Limits,
+    /// The kernel tuning overrides it was created with ([`GpuOptions::tuning`]).
+    pub tuning: TuningOverrides,
     /// Serialises error scopes: their stack is per device, and tests share one device.
     scope_lock: std::sync::Mutex<()>,
 }
@@ -62,15 +51,6 @@ fn block_on<F: Future>(f: F) -> F::Output {
 }
 
 impl GpuContext {
-    /// A context chosen by [`GpuOptions::from_env`].
-    ///
-    /// # Errors
-    /// [`SnnError::NoAdapter`] when no adapter matches; [`SnnError::Gpu`] if the device
-    /// cannot be created.
-    pub fn from_env() -> Result<Self> {
-        Self::new(&GpuOptions::from_env())
-    }
-
     /// A context on the adapter chosen by `opts`.
     ///
     /// # Errors
@@ -78,16 +58,13 @@ impl GpuContext {
     /// cannot be created.
     pub fn new(opts: &GpuOptions) -> Result<Self> {
         if opts.backends.is_some_and(|b| b.is_empty()) {
-            let var = |k: &str| std::env::var(k).unwrap_or_default();
             return Err(SnnError::NoAdapter {
-                detail: format!(
-                    "no known wgpu backend selected (SNN_WGPU_BACKEND = {:?}, WGPU_BACKEND = \
-                     {:?}): name vulkan, gl, metal or dx12, as a comma list, or unset both",
-                    var("SNN_WGPU_BACKEND"),
-                    var("WGPU_BACKEND")
-                ),
+                detail: "no wgpu backend selected (GpuOptions::backends is empty): name \
+                         vulkan, gl, metal or dx12, or leave it None"
+                    .into(),
             });
         }
+        opts.tuning.validate()?;
         let tries: Vec<wgpu::Backends> = match opts.backends {
             Some(b) => vec![b],
             None => vec![wgpu::Backends::VULKAN, wgpu::Backends::all()],
@@ -119,7 +96,7 @@ impl GpuContext {
                 (kind, i.backend != wgpu::Backend::Vulkan)
             });
             if let Some(adapter) = adapters.into_iter().next() {
-                return Self::open(adapter);
+                return Self::open(adapter, opts.tuning);
             }
         }
         seen.dedup();
@@ -147,7 +124,7 @@ impl GpuContext {
         })
     }
 
-    fn open(adapter: wgpu::Adapter) -> Result<Self> {
+    fn open(adapter: wgpu::Adapter, tuning: TuningOverrides) -> Result<Self> {
         let info = adapter.get_info();
         if info.backend != wgpu::Backend::Vulkan {
             log::warn!(
@@ -174,6 +151,7 @@ impl GpuContext {
             queue,
             info,
             limits,
+            tuning,
             scope_lock: std::sync::Mutex::new(()),
         })
     }

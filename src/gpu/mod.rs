@@ -15,4 +15,4 @@ pub use backend::{
     fused_chunk_steps, GpuBackend, GpuBackendOptions, Schedule, LOOP_ITERATION_BUDGET,
 };
 pub use context::{GpuContext, GpuOptions};
-pub use tuning::KernelTuning;
+pub use tuning::{KernelTuning, TuningOverrides};

@@ -1,12 +1,13 @@
 //! Launch choices of the competitive-layer kernels (gpu::wta, gpu::wta_multi) that change
-//! their speed and never their results: chosen per adapter, overridable from the environment.
+//! their speed and never their results: chosen per adapter, overridable with
+//! [`GpuOptions::tuning`](super::GpuOptions).
 
 use crate::error::{Result, SnnError};
 use crate::gpu::GpuContext;
 
 /// Default invocations per workgroup on a real GPU. On an NVIDIA H200 (Vulkan), dc400
 /// training took 56/31/23/23 ms per image at 128/256/512/1024 invocations
-/// (`SNN_WORKGROUP_SIZE=… snn-bench --backend gpu --presets dc400 --rows train`).
+/// (`snn-bench --workgroup-size … --backend gpu --presets dc400 --rows train`).
 pub const HARDWARE_WORKGROUP_SIZE: u32 = 512;
 
 /// How the competitive-layer kernels are launched (`snn-bench` prints it in every row).
@@ -37,17 +38,44 @@ pub struct KernelTuning {
     pub arrival_queue: bool,
 }
 
-impl KernelTuning {
-    /// The defaults for `ctx`'s adapter, then `SNN_WORKGROUP_SIZE` (a power of two up to
-    /// 1024), `SNN_WORKGROUP_RING`, `SNN_UNROLL` and `SNN_ARRIVAL_QUEUE` (`1`/`0`) if set. The size is capped at the device's
-    /// limit.
+/// Overrides of [`KernelTuning::default_for`], set in [`GpuOptions::tuning`](super::GpuOptions);
+/// `None` keeps the adapter's default. They change speed, never results.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct TuningOverrides {
+    /// Invocations per workgroup: a power of two from 1 to 1024 (capped at the device's
+    /// limit).
+    pub workgroup_size: Option<u32>,
+    /// [`KernelTuning::workgroup_ring`].
+    pub workgroup_ring: Option<bool>,
+    /// [`KernelTuning::unroll`].
+    pub unroll: Option<bool>,
+    /// [`KernelTuning::arrival_queue`].
+    pub arrival_queue: Option<bool>,
+}
+
+impl TuningOverrides {
+    /// Checks the values none of the adapters can take.
     ///
     /// # Errors
-    /// [`SnnError::InvalidParam`] naming the variable when one is set to a value it cannot
-    /// take.
-    pub fn for_context(ctx: &GpuContext) -> Result<Self> {
+    /// [`SnnError::InvalidParam`] naming `workgroup_size` when it is not a power of two from 1
+    /// to 1024.
+    pub fn validate(&self) -> Result<()> {
+        match self.workgroup_size {
+            Some(v) if !(v.is_power_of_two() && v <= 1024) => Err(SnnError::InvalidParam {
+                field: "GpuOptions::tuning.workgroup_size".into(),
+                value: v.to_string(),
+                expected: "a power of two from 1 to 1024 (or None for the default)".into(),
+            }),
+            _ => Ok(()),
+        }
+    }
+}
+
+impl KernelTuning {
+    /// The defaults for `ctx`'s adapter (see the fields), capped at the device's limit.
+    pub fn default_for(ctx: &GpuContext) -> Self {
         let software = ctx.is_software();
-        let mut t = KernelTuning {
+        KernelTuning {
             workgroup_size: if software {
                 64
             } else {
@@ -56,29 +84,22 @@ impl KernelTuning {
             workgroup_ring: !software,
             unroll: !software,
             arrival_queue: true,
-        };
-        if let Some(s) = env("SNN_WORKGROUP_SIZE") {
-            t.workgroup_size = match s.trim().parse::<u32>() {
-                Ok(v) if v.is_power_of_two() && v <= 1024 => v,
-                _ => {
-                    return Err(SnnError::InvalidParam {
-                        field: "SNN_WORKGROUP_SIZE".into(),
-                        value: s,
-                        expected: "a power of two from 1 to 1024 (or unset for the default)".into(),
-                    })
-                }
-            };
         }
-        if let Some(v) = flag("SNN_WORKGROUP_RING")? {
-            t.workgroup_ring = v;
+        .capped(ctx)
+    }
+
+    /// [`Self::default_for`] with the overrides `ctx` was created with
+    /// ([`GpuOptions::tuning`](super::GpuOptions)), the size capped at the device's limit.
+    pub fn for_context(ctx: &GpuContext) -> Self {
+        let o = ctx.tuning;
+        let d = Self::default_for(ctx);
+        KernelTuning {
+            workgroup_size: o.workgroup_size.unwrap_or(d.workgroup_size),
+            workgroup_ring: o.workgroup_ring.unwrap_or(d.workgroup_ring),
+            unroll: o.unroll.unwrap_or(d.unroll),
+            arrival_queue: o.arrival_queue.unwrap_or(d.arrival_queue),
         }
-        if let Some(v) = flag("SNN_UNROLL")? {
-            t.unroll = v;
-        }
-        if let Some(v) = flag("SNN_ARRIVAL_QUEUE")? {
-            t.arrival_queue = v;
-        }
-        Ok(t.capped(ctx))
+        .capped(ctx)
     }
 
     /// This tuning with the workgroup size capped at `ctx`'s limit.
@@ -90,25 +111,5 @@ impl KernelTuning {
                 .max(1),
             ..self
         }
-    }
-}
-
-fn env(name: &str) -> Option<String> {
-    std::env::var(name).ok().filter(|s| !s.trim().is_empty())
-}
-
-/// A `1`/`0` variable: `None` when unset.
-fn flag(name: &str) -> Result<Option<bool>> {
-    match env(name) {
-        None => Ok(None),
-        Some(s) => match s.trim() {
-            "1" | "true" => Ok(Some(true)),
-            "0" | "false" => Ok(Some(false)),
-            _ => Err(SnnError::InvalidParam {
-                field: name.into(),
-                value: s,
-                expected: "1 or 0 (or unset for the default)".into(),
-            }),
-        },
     }
 }

@@ -157,7 +157,7 @@ impl GpuCompetitive {
         spec: &CompetitiveSpec,
         schedule: Schedule,
     ) -> Result<Self> {
-        let tuning = KernelTuning::for_context(&ctx)?;
+        let tuning = KernelTuning::for_context(&ctx);
         Self::with_tuning(ctx, spec, schedule, tuning)
     }
 

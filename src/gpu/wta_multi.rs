@@ -93,7 +93,7 @@ impl GpuCompetitiveMulti {
             lim.max_storage_buffer_binding_size,
         )?;
         ctx.check_limit("u32 weight index", k * n_in * n, u32::MAX as u64)?;
-        let tuning = KernelTuning::for_context(&ctx)?;
+        let tuning = KernelTuning::for_context(&ctx);
         let wg = tuning.workgroup_size;
         let consts: Vec<Consts> = specs.iter().map(Consts::new).collect();
         let (layout, pipes) = pipelines(&ctx, tuning, true, consts[0].wiring)?;

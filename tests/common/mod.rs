@@ -1,7 +1,7 @@
 //! Shared test helpers: the GPU context (fail under CI=true, skip elsewhere) and specs.
 #![allow(dead_code)]
 
-use snn_wgpu::gpu::GpuContext;
+use snn_wgpu::gpu::{GpuContext, GpuOptions};
 use std::sync::{Arc, OnceLock};
 
 /// True when a missing adapter must fail the test (CI=true or SNN_REQUIRE_GPU=1).
@@ -10,12 +10,25 @@ pub fn gpu_required() -> bool {
         || std::env::var("SNN_REQUIRE_GPU").is_ok_and(|v| v == "1")
 }
 
+/// The adapter choice of the tests, from `SNN_WGPU_BACKEND` (or `WGPU_BACKEND`) and
+/// `WGPU_ADAPTER_NAME` as the programs read them.
+pub fn gpu_options() -> GpuOptions {
+    let var = |k: &str| std::env::var(k).ok().filter(|v| !v.trim().is_empty());
+    GpuOptions {
+        backends: var("SNN_WGPU_BACKEND")
+            .or_else(|| var("WGPU_BACKEND"))
+            .map(|b| wgpu::Backends::from_comma_list(&b)),
+        adapter_name: var("WGPU_ADAPTER_NAME"),
+        ..Default::default()
+    }
+}
+
 /// The shared GPU context, or `None` (with a printed reason) when there is no adapter and
 /// none is required. Panics when an adapter is required and missing.
 pub fn gpu() -> Option<Arc<GpuContext>> {
     static CTX: OnceLock<Result<Arc<GpuContext>, String>> = OnceLock::new();
     match CTX.get_or_init(|| {
-        GpuContext::from_env()
+        GpuContext::new(&gpu_options())
             .map(Arc::new)
             .map_err(|e| e.to_string())
     }) {

@@ -7,6 +7,8 @@
 //! cargo run --release --bin snn -- evaluate --run runs/dc400 --data ~/mnist
 //! ```
 
+#[path = "../shared/engine.rs"]
+mod engine;
 mod fetch;
 mod multi;
 mod plot;
@@ -24,7 +26,7 @@ use snn_wgpu::experiments::diehl_cook::evaluate::{
 };
 use snn_wgpu::experiments::diehl_cook::io::load_network;
 use snn_wgpu::experiments::diehl_cook::train::respond_frozen;
-use snn_wgpu::gpu::{GpuContext, GpuOptions};
+use snn_wgpu::gpu::GpuContext;
 use snn_wgpu::model::RestMode;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -39,6 +41,16 @@ use std::time::Instant;
 struct Cli {
     #[command(subcommand)]
     command: Command,
+    #[command(flatten)]
+    engine: engine::EngineArgs,
+}
+
+/// The engine options of this run (set once in `main`).
+static ENGINE: std::sync::OnceLock<engine::EngineArgs> = std::sync::OnceLock::new();
+
+/// The engine options of this run.
+fn engine() -> &'static engine::EngineArgs {
+    ENGINE.get_or_init(engine::EngineArgs::default)
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum, PartialEq, Eq)]
@@ -211,12 +223,12 @@ fn make_backend(kind: BackendArg, cfg: &DcConfig) -> Result<(Box<dyn Competitive
     let spec = cfg.to_spec();
     match kind {
         BackendArg::Cpu => {
-            let b = CpuCompetitive::new(&spec)?;
+            let b = CpuCompetitive::with_options(&spec, &engine().cpu())?;
             let adapter = format!("cpu ({})", b.simd().name());
             Ok((Box::new(b), adapter))
         }
         BackendArg::Gpu => {
-            let ctx = Arc::new(GpuContext::new(&GpuOptions::from_env())?);
+            let ctx = Arc::new(GpuContext::new(&engine().gpu())?);
             let adapter = ctx.adapter_description();
             let b = snn_wgpu::gpu::wta::GpuCompetitive::new(ctx, &spec)?;
             Ok((Box::new(b), adapter))
@@ -278,6 +290,7 @@ fn label_and_test(
 fn main() -> Result<()> {
     let matches = Cli::command().get_matches();
     let cli = Cli::from_arg_matches(&matches)?;
+    ENGINE.get_or_init(|| cli.engine.clone());
     // Which `train` flags were given on the command line (a resume must agree with them).
     let train_matches = matches.subcommand_matches("train").cloned();
     if let Command::Train { common, .. } | Command::Evaluate { common, .. } = &cli.command {

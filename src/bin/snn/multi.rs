@@ -24,7 +24,7 @@ use snn_wgpu::experiments::diehl_cook::sweep::{network_configs, parse_sweep};
 use snn_wgpu::experiments::diehl_cook::train::runaway_advice;
 use snn_wgpu::gpu::wta::GpuCompetitive;
 use snn_wgpu::gpu::wta_multi::GpuCompetitiveMulti;
-use snn_wgpu::gpu::{GpuContext, GpuOptions};
+use snn_wgpu::gpu::GpuContext;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -274,7 +274,7 @@ fn go(
     let mut gpu = match common.backend {
         BackendArg::Cpu => None,
         BackendArg::Gpu => {
-            let ctx = Arc::new(GpuContext::new(&GpuOptions::from_env())?);
+            let ctx = Arc::new(GpuContext::new(&crate::engine().gpu())?);
             let specs: Vec<_> = cfgs.iter().map(DcConfig::to_spec).collect();
             let multi = GpuCompetitiveMulti::new(ctx.clone(), &specs)?;
             Some((ctx, multi))
@@ -365,8 +365,16 @@ fn go(
         }
     };
     let runs = match &mut gpu {
-        None => run_cpu_from(&cfgs, starts, train_set, test_set, &sizes, &after)
-            .with_context(stopped)?,
+        None => run_cpu_from(
+            &cfgs,
+            starts,
+            train_set,
+            test_set,
+            &sizes,
+            &crate::engine().cpu(),
+            &after,
+        )
+        .with_context(stopped)?,
         Some((ctx, multi)) => {
             // Labelling and test: each network on its own GpuCompetitive, loaded.
             let single = |cfg: &DcConfig| -> snn_wgpu::Result<Box<dyn CompetitiveBackend>> {

@@ -42,6 +42,10 @@ pub(crate) struct RunArgs {
     /// labels and tests on the GPU (about 10,000 images/s for dc400 on an H200).
     #[arg(long, value_enum)]
     pub eval_backend: Option<BackendArg>,
+    /// For tests: abort the process (an injected crash, no cleanup) once N training images
+    /// are done and their checkpoint, if due, is written.
+    #[arg(long, value_name = "N", hide = true)]
+    stop_after_images: Option<usize>,
 }
 
 impl RunArgs {
@@ -65,6 +69,7 @@ pub(crate) struct Asked {
 pub(crate) struct Policy {
     every_images: Option<usize>,
     every_secs: f64,
+    stop_after_images: Option<usize>,
 }
 
 impl Policy {
@@ -72,6 +77,15 @@ impl Policy {
         Policy {
             every_images: args.checkpoint_every,
             every_secs: DEFAULT_CHECKPOINT_SECS,
+            stop_after_images: args.stop_after_images,
+        }
+    }
+
+    /// Aborts the process once `images_done` reaches `--stop-after-images` (a crash injected
+    /// by tests of `--resume`).
+    pub(crate) fn crash_if_due(&self, images_done: usize) {
+        if self.stop_after_images.is_some_and(|n| images_done >= n) {
+            std::process::abort();
         }
     }
 
@@ -359,6 +373,7 @@ impl Session {
                     self.checkpoint(st, b, before + t0.elapsed().as_secs_f64())?;
                     last_ck = Instant::now();
                 }
+                policy.crash_if_due(p.images_done);
                 Ok(())
             },
         )

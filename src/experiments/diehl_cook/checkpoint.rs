@@ -30,10 +30,6 @@ const FORMAT: &str = "snn-wgpu diehl-cook checkpoint";
 /// Largest `meta` entry accepted (a guard against corrupt sizes).
 const MAX_META_BYTES: usize = 64 << 20;
 
-/// Environment variable (for tests): milliseconds to sleep while a checkpoint's temporary
-/// file is written but not yet renamed, so a test can kill the process mid-write.
-pub const TEST_DELAY_ENV: &str = "SNN_TEST_CHECKPOINT_DELAY_MS";
-
 /// What a run does besides the config: sizes, batch and the data it trains on.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RunPlan {
@@ -148,10 +144,6 @@ pub fn save_checkpoint(dir: &Path, ck: &Checkpoint) -> Result<()> {
         .map_err(|_| data_err(&path, "training window counts do not match n_exc"))?;
     let labels: Array1<u8> = t.window.iter().map(|(_, l)| *l).collect();
     let hits: Array1<u8> = t.hits.iter().map(|&h| h as u8).collect();
-    let delay_ms: u64 = std::env::var(TEST_DELAY_ENV)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0);
     write_atomic(&path, |w| {
         let e = |e: ndarray_npy::WriteNpzError| data_err(&path, e.to_string());
         let mut npz = NpzWriter::new(w);
@@ -169,9 +161,6 @@ pub fn save_checkpoint(dir: &Path, ck: &Checkpoint) -> Result<()> {
                 .map_err(e)?;
         }
         npz.finish().map_err(e)?;
-        if delay_ms > 0 {
-            std::thread::sleep(std::time::Duration::from_millis(delay_ms));
-        }
         Ok(())
     })
 }

@@ -5,6 +5,7 @@ pub mod evaluate;
 pub mod io;
 pub mod lockstep;
 pub mod multi;
+#[cfg(feature = "plots")]
 pub mod plots;
 pub mod sweep;
 pub mod train;

@@ -15,7 +15,7 @@ use super::evaluate::{
 use super::io::SavedNetwork;
 use super::train::{respond_frozen, train_from, TrainState, TrainStats};
 use crate::backend::{CompetitiveBackend, Snapshot};
-use crate::cpu::wta::CpuCompetitive;
+use crate::cpu::wta::{CpuCompetitive, CpuOptions};
 use crate::data::mnist::Dataset;
 use crate::error::{Result, SnnError};
 use ndarray::Array2;
@@ -226,15 +226,24 @@ pub fn run_cpu(
     on_image: &(dyn Fn(usize) + Sync),
 ) -> Result<Vec<NetworkRun>> {
     let starts = vec![Start::fresh(); cfgs.len()];
-    run_cpu_from(cfgs, starts, train_set, test_set, sizes, &|k, _, _, _| {
-        on_image(k);
-        Ok(())
-    })
+    let opts = CpuOptions::default();
+    run_cpu_from(
+        cfgs,
+        starts,
+        train_set,
+        test_set,
+        sizes,
+        &opts,
+        &|k, _, _, _| {
+            on_image(k);
+            Ok(())
+        },
+    )
 }
 
 /// [`run_cpu`] with network `k` starting at `starts[k]` (a fresh network, or a checkpoint
 /// restored: it then continues bit for bit) and `after` called after each of its training
-/// images (progress and checkpoints).
+/// images (progress and checkpoints), every network run as `cpu` says.
 ///
 /// # Errors
 /// [`SnnError::InvalidParam`] if `starts` and `cfgs` differ in length; a snapshot that does
@@ -245,6 +254,7 @@ pub fn run_cpu_from(
     train_set: &Dataset,
     test_set: &Dataset,
     sizes: &Sizes,
+    cpu: &CpuOptions,
     after: &AfterImage<'_>,
 ) -> Result<Vec<NetworkRun>> {
     if starts.len() != cfgs.len() {
@@ -258,7 +268,7 @@ pub fn run_cpu_from(
         .zip(starts)
         .enumerate()
         .map(|(k, (cfg, start))| {
-            let mut b = CpuCompetitive::new(&cfg.to_spec())?;
+            let mut b = CpuCompetitive::with_options(&cfg.to_spec(), cpu)?;
             run_one_from(
                 &mut b,
                 cfg,

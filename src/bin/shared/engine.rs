@@ -1,0 +1,107 @@
+//! The engine options of the programs (`snn`, `snn-bench`, the examples): GPU adapter choice,
+//! kernel tuning and CPU step choices, as flags or `SNN_*` environment variables. Only the
+//! programs read these variables; the library takes [`GpuOptions`] and [`CpuOptions`].
+#![allow(dead_code)]
+
+use snn_wgpu::cpu::simd::SimdLevel;
+use snn_wgpu::cpu::wta::CpuOptions;
+use snn_wgpu::gpu::{GpuOptions, TuningOverrides};
+
+/// Flags (each also read from the environment variable it names). None changes results.
+#[derive(clap::Args, Debug, Clone, Default)]
+pub struct EngineArgs {
+    /// wgpu backends to try: vulkan, gl, metal, dx12 (comma list). Default: Vulkan, then any.
+    #[arg(long, global = true, env = "SNN_WGPU_BACKEND", value_parser = backends("SNN_WGPU_BACKEND"))]
+    pub wgpu_backend: Option<wgpu::Backends>,
+    /// wgpu's own name for the variable above (used when SNN_WGPU_BACKEND is unset).
+    #[arg(long, global = true, hide = true, env = "WGPU_BACKEND", value_parser = backends("WGPU_BACKEND"))]
+    pub wgpu_backend_fallback: Option<wgpu::Backends>,
+    /// Keep only GPU adapters whose name contains this (case-insensitive).
+    #[arg(long, global = true, env = "WGPU_ADAPTER_NAME")]
+    pub adapter_name: Option<String>,
+    /// Invocations per workgroup of the competitive-layer kernels: a power of two up to 1024
+    /// (default 512 on a real GPU, 64 on llvmpipe).
+    #[arg(long, global = true, env = "SNN_WORKGROUP_SIZE", value_parser = workgroup_size)]
+    pub workgroup_size: Option<u32>,
+    /// 1/0: keep the input-spike ring in workgroup memory (default: on for a real GPU).
+    #[arg(long, global = true, env = "SNN_WORKGROUP_RING", value_parser = switch("SNN_WORKGROUP_RING"))]
+    pub workgroup_ring: Option<bool>,
+    /// 1/0: propagation takes four delay candidates at a time (default: on for a real GPU).
+    #[arg(long, global = true, env = "SNN_UNROLL", value_parser = switch("SNN_UNROLL"))]
+    pub unroll: Option<bool>,
+    /// 1/0: with input delays, file each input spike in per-neuron arrival queues (default on).
+    #[arg(long, global = true, env = "SNN_ARRIVAL_QUEUE", value_parser = switch("SNN_ARRIVAL_QUEUE"))]
+    pub arrival_queue: Option<bool>,
+    /// The CPU step's compiled copy: baseline, avx2, avx512 (default: the best this processor
+    /// runs).
+    #[arg(long, global = true, env = "SNN_CPU_SIMD", value_parser = simd)]
+    pub cpu_simd: Option<SimdLevel>,
+    /// 1/0: on the CPU, depress only where a weight can change (default on).
+    #[arg(long, global = true, env = "SNN_CPU_DEPRESSION_QUEUE", value_parser = switch("SNN_CPU_DEPRESSION_QUEUE"))]
+    pub cpu_depression_queue: Option<bool>,
+}
+
+impl EngineArgs {
+    /// The GPU adapter choice and kernel tuning.
+    pub fn gpu(&self) -> GpuOptions {
+        GpuOptions {
+            backends: self.wgpu_backend.or(self.wgpu_backend_fallback),
+            adapter_name: self.adapter_name.clone(),
+            tuning: TuningOverrides {
+                workgroup_size: self.workgroup_size,
+                workgroup_ring: self.workgroup_ring,
+                unroll: self.unroll,
+                arrival_queue: self.arrival_queue,
+            },
+        }
+    }
+
+    /// The CPU step choices.
+    pub fn cpu(&self) -> CpuOptions {
+        CpuOptions {
+            simd: self.cpu_simd,
+            depression_queue: self.cpu_depression_queue.unwrap_or(true),
+        }
+    }
+}
+
+fn backends(var: &'static str) -> impl Fn(&str) -> Result<wgpu::Backends, String> + Clone {
+    move |s: &str| {
+        let b = wgpu::Backends::from_comma_list(s);
+        if b.is_empty() {
+            Err(format!(
+                "{var} / --wgpu-backend: no known wgpu backend in {s:?}; name vulkan, gl, metal \
+                 or dx12 (a comma list), or unset it; without a GPU, use --backend cpu"
+            ))
+        } else {
+            Ok(b)
+        }
+    }
+}
+
+fn workgroup_size(s: &str) -> Result<u32, String> {
+    match s.trim().parse::<u32>() {
+        Ok(v) if v.is_power_of_two() && v <= 1024 => Ok(v),
+        _ => Err(format!(
+            "SNN_WORKGROUP_SIZE / --workgroup-size: {s:?} is not a power of two from 1 to 1024"
+        )),
+    }
+}
+
+fn switch(var: &'static str) -> impl Fn(&str) -> Result<bool, String> + Clone {
+    move |s: &str| match s.trim() {
+        "1" | "true" => Ok(true),
+        "0" | "false" => Ok(false),
+        _ => Err(format!(
+            "{var}: {s:?} is not 1 or 0 (or unset it for the default)"
+        )),
+    }
+}
+
+fn simd(s: &str) -> Result<SimdLevel, String> {
+    SimdLevel::from_name(s.trim()).ok_or_else(|| {
+        format!(
+            "SNN_CPU_SIMD / --cpu-simd: unknown level {s:?}; valid values: baseline, avx2, avx512"
+        )
+    })
+}
