@@ -2,9 +2,10 @@
 //! With 6400 inhibitory neurons, a step in which a dozen of them fire at once gives
 //! `gi·dt/τ_m` above 1, Euler drives v far past E_inh, the inhibitory term turns depolarising,
 //! and the whole layer fires at its lockout rate from then on. dc6400 without
-//! `clamp_v_to_reversal` meets that on its 52nd embedded training image; the preset turns the
-//! clamp on and trains through, and `snn train` warns when a run meets it. CPU reference,
-//! learning on, the full protocol (350 ms + 150 ms of simulated rest).
+//! `clamp_v_to_reversal` meets that within its first 53 embedded training images (on the 52nd
+//! with seed 0); the preset turns the clamp on and trains through, and `snn train` warns when a
+//! run meets it. CPU reference, learning on, the full protocol (350 ms + 150 ms of simulated
+//! rest).
 
 mod common;
 
@@ -61,7 +62,7 @@ fn the_dc6400_preset_trains_through_where_unclamped_euler_runs_away() {
 }
 
 /// `snn train` with `args`, one epoch of the first 53 embedded images (the unclamped
-/// runaway comes on the 52nd), a short labelling and test, into `dir/run`.
+/// runaway comes within them), a short labelling and test, into `dir/run`.
 fn train_53_images(args: &[&str], dir: &std::path::Path) -> std::process::Output {
     snn()
         .arg("train")
@@ -87,6 +88,17 @@ fn train_53_images(args: &[&str], dir: &std::path::Path) -> std::process::Output
         .unwrap()
 }
 
+/// The image a run reported its runaway at (`runaway_at_image`): one of the 53 it trained
+/// on. Which one depends on the seed, the data and the order of floating-point operations
+/// (the 52nd with seed 0 when this was written), so only the range is asserted.
+fn runaway_within_53(at: &serde_json::Value, line: &serde_json::Value) -> u64 {
+    let at = at
+        .as_u64()
+        .unwrap_or_else(|| panic!("no runaway reported in 53 images: {line}"));
+    assert!((1..=53).contains(&at), "runaway_at_image {at}: {line}");
+    at
+}
+
 fn path(p: &std::path::Path) -> &str {
     p.to_str().unwrap()
 }
@@ -110,11 +122,12 @@ fn snn_train_warns_when_the_layer_runs_away() {
     .unwrap();
     let out = train_53_images(&["--config", path(&file)], &dir);
     let line = json_ok(&out);
-    assert_eq!(line["runaway_at_image"], 52, "{line}");
+    let at = runaway_within_53(&line["runaway_at_image"], &line);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
-        stderr.contains("warning: at training image 52, more than half of the 6400")
-            && stderr.contains("clamp_v_to_reversal = true"),
+        stderr.contains(&format!(
+            "warning: at training image {at}, more than half of the 6400"
+        )) && stderr.contains("clamp_v_to_reversal = true"),
         "{stderr}"
     );
     let _ = std::fs::remove_dir_all(&dir);
@@ -133,12 +146,13 @@ fn a_many_network_run_names_the_network_that_ran_away() {
     .unwrap();
     let out = train_53_images(&["--preset", "dc6400", "--sweep", path(&sweep)], &dir);
     let line = json_ok(&out);
-    assert_eq!(line["networks"][0]["runaway_at_image"], 52, "{line}");
+    let at = runaway_within_53(&line["networks"][0]["runaway_at_image"], &line);
     assert!(line["networks"][1]["runaway_at_image"].is_null(), "{line}");
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
-        stderr.contains("warning: network 0 (seed 0): at training image 52")
-            && !stderr.contains("network 1"),
+        stderr.contains(&format!(
+            "warning: network 0 (seed 0): at training image {at}"
+        )) && !stderr.contains("network 1"),
         "{stderr}"
     );
     let _ = std::fs::remove_dir_all(&dir);

@@ -38,14 +38,25 @@ const N_EXC: u32 = 20;
 const N_TRAIN: usize = 800;
 const SEED: u32 = 7;
 
-/// Pattern `c`: a 12 × 5 block of "on" pixels (255), the cells of a 2 × 5 grid: classes
-/// 0–4 in rows 1..13, classes 5–9 in rows 15..27, each five columns wide from column 1.
+/// Pattern `c`: three of the nine 7 × 7 blocks of a 3 × 3 grid (rows and columns of blocks
+/// from pixel 2, a block every 8 pixels) in "on" pixels (255). The blocks of pattern `c`
+/// are a line of the affine plane over Z₃ (a row, a column or a wrapped diagonal of the
+/// grid: lines 0–2 rows, 3–5 columns, 6–8 diagonals, 9 an anti-diagonal), so every two
+/// patterns share at most one block, and each shares a block with 7 of the other 9 (the
+/// anti-diagonal with all 9): they overlap as digits share strokes, yet none is inside another.
 fn template(c: usize) -> Vec<u8> {
-    let (band, k) = (c / 5, c % 5);
+    let blocks: [(usize, usize); 3] = match c {
+        0..=2 => [(c, 0), (c, 1), (c, 2)],
+        3..=5 => [(0, c - 3), (1, c - 3), (2, c - 3)],
+        6..=8 => [(0, c - 6), (1, (c - 5) % 3), (2, (c - 4) % 3)],
+        _ => [(0, 0), (1, 2), (2, 1)],
+    };
     let mut img = vec![0u8; PIXELS];
-    for r in (1 + 14 * band)..(13 + 14 * band) {
-        for col in (1 + 5 * k)..(6 + 5 * k) {
-            img[r * SIDE + col] = 255;
+    for (br, bc) in blocks {
+        for r in (2 + 8 * br)..(9 + 8 * br) {
+            for col in (2 + 8 * bc)..(9 + 8 * bc) {
+                img[r * SIDE + col] = 255;
+            }
         }
     }
     img
@@ -112,18 +123,20 @@ fn argmax(v: &[f64]) -> usize {
 
 #[test]
 fn synthetic_patterns_are_learned_and_classified() {
-    // No two patterns share a pixel.
+    // Every two patterns share at most one block (49 pixels), and most share one.
+    let on = |c: usize| -> Vec<bool> { template(c).iter().map(|&x| x > 0).collect() };
+    let mut sharing = 0;
     for a in 0..N_CLASSES_USED {
         for b in 0..a {
+            let shared = on(a).iter().zip(on(b)).filter(|&(&x, y)| x && y).count();
             assert!(
-                template(a)
-                    .iter()
-                    .zip(template(b))
-                    .all(|(&x, y)| x == 0 || y == 0),
-                "patterns {a} and {b} overlap"
+                shared == 0 || shared == 49,
+                "patterns {a} and {b} share {shared} pixels"
             );
+            sharing += usize::from(shared > 0);
         }
     }
+    assert_eq!(sharing, 36, "pairs of patterns that share a block");
     // The real protocol, unchanged: dc100 constants (triplet STDP, θ⁺ 0.05 mV, column sums
     // 78, 0–10 ms input delays, 350 ms presentations with a simulated 150 ms rest, retries
     // at +1 intensity below 5 spikes), with 20 neurons for 10 classes. At ~1000 simulated
@@ -245,7 +258,9 @@ fn synthetic_patterns_are_learned_and_classified() {
     let mut covered = vec![];
     for (i, r) in corr.iter().enumerate() {
         let b = argmax(r);
-        if r[b] >= 0.5 {
+        // (A specialist that lost its pattern to a twin with a lower θ stays silent and
+        // unassigned; one that answers must answer for its pattern.)
+        if r[b] >= 0.5 && a.assignment[i] >= 0 {
             assert_eq!(
                 a.assignment[i], b as i32,
                 "neuron {i} learned pattern {b} (r = {:.2}) but is assigned to {}",
@@ -260,5 +275,77 @@ fn synthetic_patterns_are_learned_and_classified() {
         covered.len() >= 8,
         "clear receptive fields for only {} classes: {covered:?}",
         covered.len()
+    );
+}
+
+/// Mean weight onto neuron 0 of a layer of two of the pixels on in `img`, and of those off.
+fn mean_on_off(w: &[f32], img: &[u8]) -> (f64, f64) {
+    let (mut on, mut off) = ((0.0, 0), (0.0, 0));
+    for (&x, &px) in w.iter().step_by(2).zip(img) {
+        let s = if px > 0 { &mut on } else { &mut off };
+        s.0 += x as f64;
+        s.1 += 1;
+    }
+    (on.0 / on.1 as f64, off.0 / off.1 as f64)
+}
+
+/// The sign of each half of the rule through the real presentation (normalisation, delays,
+/// the depression queue): a neuron with equal weights is shown a pattern (its one
+/// competitor has a threshold it cannot reach). Its first
+/// spike potentiates nothing (the triplet term `post2_before` is 0 after silence), so a
+/// presentation cut off shortly after that spike only depresses: the pixels that were on end
+/// below the ones that were off. A whole presentation, with many spikes, potentiates them
+/// above. A flipped depression sign lifts the on pixels in the first case.
+#[test]
+fn a_first_spike_depresses_and_later_spikes_potentiate() {
+    let mut cfg = DcConfig::preset("dc100").unwrap();
+    cfg.n_exc = 2;
+    cfg.rest = snn_wgpu::model::RestMode::Reset;
+    let img = template(0);
+    let rates = DcConfig::rates(&img, cfg.intensity_start);
+    let fresh = || {
+        let mut net = CpuCompetitive::new(&cfg.to_spec()).unwrap();
+        net.load(
+            &vec![cfg.norm_target / PIXELS as f32; 2 * PIXELS],
+            &[20.0, 1000.0],
+        )
+        .unwrap();
+        net
+    };
+    let present = |net: &mut CpuCompetitive, steps_on: u32| {
+        let opts = snn_wgpu::model::PresentOptions {
+            steps_on,
+            steps_rest: cfg.steps_rest(),
+            rest: cfg.rest,
+            learn: true,
+            key: 0,
+        };
+        net.present(&rates, &opts).unwrap()[0]
+    };
+    // The shortest presentation (in steps of 5 ms) with a spike: one spike, and up to 5 ms of
+    // input after it.
+    let mut single = None;
+    for steps_on in (10..=cfg.steps_on()).step_by(10) {
+        let mut net = fresh();
+        let n = present(&mut net, steps_on);
+        if n > 0 {
+            assert_eq!(n, 1, "two spikes within 5 ms of a silent start");
+            single = Some(mean_on_off(&net.weights().unwrap(), &img));
+            break;
+        }
+    }
+    let (on, off) = single.expect("the neuron never fired");
+    eprintln!("after one spike: on pixels {on:.7}, off pixels {off:.7}");
+    assert!(
+        on < off - 1e-6,
+        "after a first spike only: on pixels {on:.7}, off pixels {off:.7} (depression must lower the on pixels)"
+    );
+    let mut net = fresh();
+    let n = present(&mut net, cfg.steps_on());
+    assert!(n >= 3, "{n} spikes in a whole presentation");
+    let (on, off) = mean_on_off(&net.weights().unwrap(), &img);
+    assert!(
+        on > 1.1 * off,
+        "after {n} spikes: on pixels {on:.5}, off pixels {off:.5} (potentiation must raise the on pixels)"
     );
 }

@@ -17,7 +17,7 @@ use wgpu::util::DeviceExt;
 
 /// llvmpipe silently ends every loop once a SIMD group of invocations has passed 65,535 loop
 /// headers in one dispatch, all loops together; a `for` loop of k trips passes k + 1 (the last
-/// pass leaves it; `tests/llvmpipe_loop_cap.rs` pins this down). The fused schedule keeps
+/// pass leaves it; `tests/gpu/llvmpipe_loop_cap.rs` pins this down). The fused schedule keeps
 /// `steps × (neurons per invocation + 2)` under this budget.
 pub const LOOP_ITERATION_BUDGET: u32 = 60_000;
 

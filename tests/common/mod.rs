@@ -1,4 +1,5 @@
-//! Shared test helpers: the GPU context (fail under CI=true, skip elsewhere) and specs.
+//! Shared test helpers: the GPU context (fail under CI=true, skip elsewhere), the GPU-against-CPU
+//! tolerance, and the `snn` command line.
 #![allow(dead_code)]
 
 use snn_wgpu::gpu::{GpuContext, GpuOptions};
@@ -23,15 +24,39 @@ pub fn gpu_options() -> GpuOptions {
     }
 }
 
-/// The shared GPU context, or `None` (with a printed reason) when there is no adapter and
-/// none is required. Panics when an adapter is required and missing.
-pub fn gpu() -> Option<Arc<GpuContext>> {
+/// The shared GPU context, created on first use (see [`gpu_options`]),
+/// or why there is none.
+fn context() -> &'static Result<Arc<GpuContext>, String> {
     static CTX: OnceLock<Result<Arc<GpuContext>, String>> = OnceLock::new();
-    match CTX.get_or_init(|| {
+    CTX.get_or_init(|| {
         GpuContext::new(&gpu_options())
             .map(Arc::new)
             .map_err(|e| e.to_string())
-    }) {
+    })
+}
+
+/// Whether there is an adapter, and if not, why.
+pub fn gpu_probe() -> Result<(), String> {
+    context().as_ref().map(|_| ()).map_err(Clone::clone)
+}
+
+/// The shared GPU context, for a test the GPU harness (`tests/gpu/main.rs`) runs only when
+/// there is an adapter or one is required. Panics, with the reason, when there is none.
+pub fn gpu_ctx() -> Arc<GpuContext> {
+    match context() {
+        Ok(c) => c.clone(),
+        Err(e) if gpu_required() => {
+            panic!("a GPU adapter is required (CI=true or SNN_REQUIRE_GPU=1): {e}")
+        }
+        Err(e) => panic!("no GPU adapter: {e}"),
+    }
+}
+
+/// The shared GPU context, or `None` (with a printed reason) when there is no adapter and
+/// none is required: for a test that checks the GPU after a CPU part. Panics when an adapter
+/// is required and missing.
+pub fn gpu() -> Option<Arc<GpuContext>> {
+    match context() {
         Ok(c) => Some(c.clone()),
         Err(e) if gpu_required() => panic!("a GPU adapter is required under CI=true: {e}"),
         Err(e) => {
@@ -39,6 +64,40 @@ pub fn gpu() -> Option<Arc<GpuContext>> {
             None
         }
     }
+}
+
+// ---- GPU against CPU ----
+
+/// Relative tolerance of the GPU-against-CPU comparisons of state, weights and θ.
+pub const REL_TOL: f32 = 1e-5;
+
+/// The magnitude below which [`assert_close`] stops scaling: a CPU value `c` with
+/// `|c| < REL_FLOOR` allows `REL_TOL · REL_FLOOR` = 1e-9 absolute. Above it the tolerance is
+/// truly relative (a weight of 0.1 may differ by 1e-6, a θ of 20 mV by 2e-4 mV); below it sit
+/// only decayed conductances and traces, and weights clipped to 0, whose last bits carry no
+/// meaning.
+pub const REL_FLOOR: f32 = 1e-4;
+
+/// `|gpu − cpu| / max(|cpu|, REL_FLOOR)`.
+pub fn rel_diff(gpu: f32, cpu: f32) -> f32 {
+    (gpu - cpu).abs() / cpu.abs().max(REL_FLOOR)
+}
+
+/// Asserts `gpu` and `cpu` agree within [`REL_TOL`] relative ([`rel_diff`]) element by
+/// element, naming the first that does not; returns the largest relative difference seen
+/// (0 when they are bit for bit the same).
+pub fn assert_close(gpu: &[f32], cpu: &[f32], what: &str) -> f32 {
+    assert_eq!(gpu.len(), cpu.len(), "{what}: lengths");
+    let mut worst = 0.0f32;
+    for (k, (&x, &y)) in gpu.iter().zip(cpu).enumerate() {
+        let d = rel_diff(x, y);
+        assert!(
+            d <= REL_TOL,
+            "{what}[{k}]: gpu {x} vs cpu {y}: relative difference {d:.2e} > {REL_TOL:.0e}"
+        );
+        worst = worst.max(d);
+    }
+    worst
 }
 
 // ---- the `snn` command line ----

@@ -11,7 +11,9 @@
 //! - winner-take-all still emerges when the inhibition is a voltage jump;
 //! - invalid combinations are errors naming the projection (and the model).
 
-mod common;
+use crate::common;
+
+use crate::common::assert_close as close;
 
 use snn_wgpu::backend::CompetitiveBackend;
 use snn_wgpu::cpu::wta::{CpuCompetitive, PresentationRecord};
@@ -23,9 +25,6 @@ use snn_wgpu::model::{
     CompetitiveSpec, Connectivity, CustomModel, LifParams, NeuronModel, PresentOptions, Projection,
     ResetMode, RestMode, Sign, Target, ThetaParams, WeightInit,
 };
-
-/// Relative tolerance on weights and θ, as in tests/wta_gpu_vs_cpu.rs.
-const TOL: f32 = 1e-5;
 
 /// A current-based layer with BindsNET's `DiehlAndCook2015` constants: LIF excitatory
 /// neurons (threshold −52 mV + θ, rest −65, reset −60, 5 ms refractory, τ 100 ms, θ⁺
@@ -127,8 +126,7 @@ fn if_layer(w_ei: f32, w_ie: f32, refractory_ms: f32) -> CompetitiveSpec {
     spec
 }
 
-#[test]
-fn an_input_spike_raises_v_by_exactly_its_weight_in_its_step() {
+pub fn an_input_spike_raises_v_by_exactly_its_weight_in_its_step() {
     // LIF from rest: the first step's charge is v_rest + 0·decay + x, so v = −65 + w exactly
     // in step 0, the step the spike is drawn in. Input 0 spikes every step (rate 1000/dt).
     let mut spec = current_based(2, 1);
@@ -157,8 +155,7 @@ fn an_input_spike_raises_v_by_exactly_its_weight_in_its_step() {
     assert_eq!(r.v_mv[0], vec![2.5, 5.0, 7.5]);
 }
 
-#[test]
-fn an_inhibitory_membrane_spike_lowers_v_by_exactly_its_weight_one_step_later() {
+pub fn an_inhibitory_membrane_spike_lowers_v_by_exactly_its_weight_one_step_later() {
     // Input 0 drives exc 0 with 20 mV per step: it fires at every step from 0 (threshold
     // 10, reset 0). Its partner inh 0 gets +30 mV in step t + 1 and fires then. Each
     // inhibitory spike of step t subtracts w_ie = 4 mV from exc 1 in step t + 1, not from
@@ -187,8 +184,7 @@ fn an_inhibitory_membrane_spike_lowers_v_by_exactly_its_weight_one_step_later() 
     assert_eq!(r.v_mv[0], vec![5.0, 0.0, 0.0, 0.0, 5.0]);
 }
 
-#[test]
-fn the_sign_of_a_membrane_projection_comes_from_its_target() {
+pub fn the_sign_of_a_membrane_projection_comes_from_its_target() {
     assert_eq!(Target::MEMBRANE_INH.sign(), Sign::Inhibitory);
     assert_eq!(Target::MEMBRANE_EXC.sign(), Sign::Excitatory);
     assert_eq!(Target::Ge.sign(), Sign::Excitatory);
@@ -208,20 +204,10 @@ fn the_sign_of_a_membrane_projection_comes_from_its_target() {
     );
 }
 
-fn close(a: &[f32], b: &[f32], what: &str) {
-    assert_eq!(a.len(), b.len());
-    for (k, (x, y)) in a.iter().zip(b).enumerate() {
-        assert!(
-            (x - y).abs() <= TOL * y.abs().max(1.0),
-            "{what}[{k}]: gpu {x} vs cpu {y}"
-        );
-    }
-}
-
 /// `presentations` learning presentations of MNIST training images on the CPU and on both
-/// GPU schedules: identical counts, weights and θ within TOL after each.
+/// GPU schedules: identical counts, weights and θ within `common::REL_TOL` relative after each.
 fn gpu_agrees(spec: &CompetitiveSpec, presentations: u32, intensity: f32, rest: RestMode) {
-    let Some(ctx) = common::gpu() else { return };
+    let ctx = common::gpu_ctx();
     let data = embedded(Split::Train).unwrap();
     let mut cpu = CpuCompetitive::new(spec).unwrap();
     let mut fused = GpuCompetitive::new(ctx.clone(), spec).unwrap();
@@ -266,13 +252,11 @@ fn gpu_agrees(spec: &CompetitiveSpec, presentations: u32, intensity: f32, rest: 
     assert!(th.iter().any(|&t| t > 0.0), "θ never grew: {th:?}");
 }
 
-#[test]
-fn gpu_agrees_with_cpu_when_every_projection_targets_the_membrane() {
+pub fn gpu_agrees_with_cpu_when_every_projection_targets_the_membrane() {
     gpu_agrees(&current_based(12, 3), 4, 2.0, RestMode::Simulate);
 }
 
-#[test]
-fn gpu_agrees_with_cpu_for_conductance_exc_and_if_inh_on_the_membrane() {
+pub fn gpu_agrees_with_cpu_for_conductance_exc_and_if_inh_on_the_membrane() {
     gpu_agrees(&mixed(12, 4), 3, 4.0, RestMode::Reset);
 }
 
@@ -317,8 +301,7 @@ fn block_responses(w_ie: f32, w_own: f32, w_other: f32) -> Vec<Vec<u32>> {
     net.present_frozen_batch(&rates, &opts).unwrap()
 }
 
-#[test]
-fn winner_take_all_emerges_with_membrane_inhibition() {
+pub fn winner_take_all_emerges_with_membrane_inhibition() {
     let (w_own, w_other) = (0.3, 0.1);
     let with = block_responses(17.5, w_own, w_other);
     let without = block_responses(0.0, w_own, w_other);
@@ -366,8 +349,7 @@ fn err(spec: &CompetitiveSpec) -> String {
     e
 }
 
-#[test]
-fn invalid_combinations_name_the_projection_and_the_model() {
+pub fn invalid_combinations_name_the_projection_and_the_model() {
     let lif = current_based(4, 1);
     let cond = DcConfig::preset("dc100").unwrap().to_spec();
 

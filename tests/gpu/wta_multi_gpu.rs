@@ -4,7 +4,9 @@
 //! weights and θ within the tolerance of `wta_gpu_vs_cpu.rs`; and `snn train --networks`'s
 //! lockstep driver on the GPU gives the CPU's networks.
 
-mod common;
+use crate::common;
+
+use crate::common::assert_close as close;
 
 use snn_wgpu::backend::{CompetitiveBackend, CompetitiveMulti};
 use snn_wgpu::cpu::wta::CpuCompetitive;
@@ -17,19 +19,6 @@ use snn_wgpu::gpu::wta::GpuCompetitive;
 use snn_wgpu::gpu::wta_multi::GpuCompetitiveMulti;
 use snn_wgpu::model::{PresentOptions, RestMode};
 
-/// Relative tolerance on weights and θ (as in wta_gpu_vs_cpu.rs).
-const TOL: f32 = 1e-5;
-
-fn close(a: &[f32], b: &[f32], what: &str) {
-    assert_eq!(a.len(), b.len(), "{what}: lengths");
-    for (k, (x, y)) in a.iter().zip(b).enumerate() {
-        assert!(
-            (x - y).abs() <= TOL * y.abs().max(1.0),
-            "{what}[{k}]: gpu {x} vs cpu {y}"
-        );
-    }
-}
-
 fn configs(delays: bool) -> Vec<DcConfig> {
     let mut c = DcConfig::preset("dc100").unwrap();
     c.n_exc = 24;
@@ -41,7 +30,7 @@ fn configs(delays: bool) -> Vec<DcConfig> {
 }
 
 fn networks_agree(delays: bool, rest: RestMode) {
-    let Some(ctx) = common::gpu() else { return };
+    let ctx = common::gpu_ctx();
     let cfgs = configs(delays);
     let specs: Vec<_> = cfgs.iter().map(|c| c.to_spec()).collect();
     let data = embedded(Split::Train).unwrap();
@@ -108,19 +97,16 @@ fn networks_agree(delays: bool, rest: RestMode) {
     assert_ne!(w0, w1);
 }
 
-#[test]
-fn three_networks_agree_with_the_cpu_without_delays() {
+pub fn three_networks_agree_with_the_cpu_without_delays() {
     networks_agree(false, RestMode::Simulate);
 }
 
-#[test]
-fn three_networks_agree_with_the_cpu_with_delays_and_reset_rest() {
+pub fn three_networks_agree_with_the_cpu_with_delays_and_reset_rest() {
     networks_agree(true, RestMode::Reset);
 }
 
-#[test]
-fn lockstep_training_on_the_gpu_equals_the_cpu_runs() {
-    let Some(ctx) = common::gpu() else { return };
+pub fn lockstep_training_on_the_gpu_equals_the_cpu_runs() {
+    let ctx = common::gpu_ctx();
     let (tr, te) = (
         embedded(Split::Train).unwrap(),
         embedded(Split::Test).unwrap(),
@@ -150,9 +136,8 @@ fn lockstep_training_on_the_gpu_equals_the_cpu_runs() {
     }
 }
 
-#[test]
-fn networks_that_differ_in_more_than_the_seed_are_refused() {
-    let Some(ctx) = common::gpu() else { return };
+pub fn networks_that_differ_in_more_than_the_seed_are_refused() {
+    let ctx = common::gpu_ctx();
     let mut cfgs = configs(false);
     cfgs[1].theta_plus_mv = 0.1;
     let specs: Vec<_> = cfgs.iter().map(|c| c.to_spec()).collect();
@@ -166,9 +151,8 @@ fn networks_that_differ_in_more_than_the_seed_are_refused() {
 /// Network 1's snapshot, restored after it trained on, takes it back: the presentations that
 /// follow give the counts and weights they gave the first time, and network 0 is untouched.
 /// Bad restores are refused and change nothing.
-#[test]
-fn a_network_snapshot_restores_that_network_only() {
-    let Some(ctx) = common::gpu() else { return };
+pub fn a_network_snapshot_restores_that_network_only() {
+    let ctx = common::gpu_ctx();
     let cfgs = configs(true);
     let specs: Vec<_> = cfgs.iter().map(|c| c.to_spec()).collect();
     let data = embedded(Split::Train).unwrap();
@@ -219,7 +203,7 @@ fn a_network_snapshot_restores_that_network_only() {
     assert!(gpu.restore(1, &other).is_err());
     let mut small = DcConfig::preset("dc100").unwrap();
     small.n_exc = 12;
-    let ctx2 = common::gpu().unwrap();
+    let ctx2 = common::gpu_ctx();
     let mut g2 = GpuCompetitiveMulti::new(ctx2, &[small.to_spec()]).unwrap();
     assert!(g2.restore(0, &snap).is_err(), "a snapshot of another size");
 }

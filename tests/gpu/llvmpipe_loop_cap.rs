@@ -4,7 +4,7 @@
 //! kernel's `iters` (wta_common.wgsl) count that way; counting trips only, as the first builds
 //! did, let a run pass the cap and go silently wrong.
 
-mod common;
+use crate::common;
 
 use snn_wgpu::cpu::CpuBackend;
 use snn_wgpu::gpu::{fused_chunk_steps, GpuBackend, GpuBackendOptions};
@@ -94,9 +94,8 @@ fn outer_trips_done(ctx: &snn_wgpu::gpu::GpuContext, outer: u32, inner: u32, tak
 
 /// The counting rule itself. On llvmpipe an outer trip with an inner loop of k trips costs
 /// 1 + (k + 1) passes, so 65,536 / (k + 2) outer trips complete; a real GPU completes all.
-#[test]
-fn a_loop_of_k_trips_costs_k_plus_one_passes() {
-    let Some(ctx) = common::gpu() else { return };
+pub fn a_loop_of_k_trips_costs_k_plus_one_passes() {
+    let ctx = common::gpu_ctx();
     for inner in [0u32, 1, 2] {
         let done = outer_trips_done(&ctx, 100_000, inner, true);
         if ctx.is_software() {
@@ -115,9 +114,8 @@ fn a_loop_of_k_trips_costs_k_plus_one_passes() {
 /// A loop in a branch that is not taken, here by any invocation of the dispatch, still costs
 /// one pass each time it is reached: llvmpipe runs the branch with its lanes masked off. So
 /// the competitive kernel adds MASKED_PER_NEURON / MASKED_PER_STEP (wta_common.wgsl).
-#[test]
-fn a_loop_in_an_untaken_branch_costs_one_pass() {
-    let Some(ctx) = common::gpu() else { return };
+pub fn a_loop_in_an_untaken_branch_costs_one_pass() {
+    let ctx = common::gpu_ctx();
     for inner in [0u32, 1, 5] {
         let done = outer_trips_done(&ctx, 100_000, inner, false);
         if ctx.is_software() {
@@ -135,9 +133,8 @@ fn a_loop_in_an_untaken_branch_costs_one_pass() {
 /// 9 passes per step, 6,666 steps per dispatch. 7,400 steps in one dispatch (what counting
 /// trips only allowed: 7,500) pass the cap on llvmpipe; the engine's chunking must agree with
 /// the CPU.
-#[test]
-fn chunked_run_agrees_where_trip_counting_passed_the_cap() {
-    let Some(ctx) = common::gpu() else { return };
+pub fn chunked_run_agrees_where_trip_counting_passed_the_cap() {
+    let ctx = common::gpu_ctx();
     let steps = 7400;
     assert!(fused_chunk_steps(400, 64) < steps);
     let n = 400;

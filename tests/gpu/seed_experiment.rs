@@ -4,7 +4,7 @@
 //! f32 accumulation of 0.1 makes the inter-spike intervals 10, 20, 31, 41 steps rather
 //! than the real-number 10, 20, 30, 40: the test pins the steps f32 gives, on both backends.
 
-mod common;
+use crate::common;
 
 use snn_wgpu::cpu::CpuBackend;
 use snn_wgpu::gpu::{GpuBackend, GpuBackendOptions, Schedule};
@@ -63,19 +63,16 @@ fn check(sim: &mut dyn Backend) {
     assert_eq!(v[10], 0.1);
 }
 
-#[test]
-fn plain_f32_arithmetic_gives_the_pinned_steps() {
+pub fn plain_f32_arithmetic_gives_the_pinned_steps() {
     assert_eq!(plain_f32_loop(), EXPECTED_SPIKES);
 }
 
-#[test]
-fn seed_experiment_on_cpu() {
+pub fn seed_experiment_on_cpu() {
     check(&mut CpuBackend::new(&seed_spec()).unwrap());
 }
 
-#[test]
-fn seed_experiment_on_gpu_both_schedules() {
-    let Some(ctx) = common::gpu() else { return };
+pub fn seed_experiment_on_gpu_both_schedules() {
+    let ctx = common::gpu_ctx();
     for schedule in [Schedule::Fused, Schedule::Stepwise] {
         let opts = GpuBackendOptions {
             schedule,

@@ -1,14 +1,13 @@
 //! Bad input gets a clear, typed error naming what was wrong and what to do.
 
-mod common;
+use crate::common;
 
 use snn_wgpu::cpu::CpuBackend;
 use snn_wgpu::gpu::{GpuBackend, GpuBackendOptions, GpuContext, GpuOptions};
 use snn_wgpu::model::*;
 use snn_wgpu::{Backend, SnnError};
 
-#[test]
-fn a_gpu_adapter_exists_when_required() {
+pub fn a_gpu_adapter_exists_when_required() {
     if common::gpu_required() {
         let ctx = GpuContext::new(&GpuOptions::default())
             .expect("CI=true requires a GPU adapter (llvmpipe is enough)");
@@ -16,8 +15,7 @@ fn a_gpu_adapter_exists_when_required() {
     }
 }
 
-#[test]
-fn no_matching_adapter_says_how_to_get_one() {
+pub fn no_matching_adapter_says_how_to_get_one() {
     let opts = GpuOptions {
         backends: None,
         adapter_name: Some("no-such-adapter-xyz".into()),
@@ -34,9 +32,8 @@ fn no_matching_adapter_says_how_to_get_one() {
     );
 }
 
-#[test]
-fn shader_errors_name_the_shader() {
-    let Some(ctx) = common::gpu() else { return };
+pub fn shader_errors_name_the_shader() {
+    let ctx = common::gpu_ctx();
     let bad = CustomModel::new("broken_model", "o.v = s.v + undefined_name;", |_, _, _| {});
     let spec = NetworkSpec::new("pop", 4, NeuronModel::custom(bad, 1.0, ResetMode::Soft));
     let err = GpuBackend::new(ctx, &spec, Default::default())
@@ -51,9 +48,8 @@ fn shader_errors_name_the_shader() {
     );
 }
 
-#[test]
-fn device_limits_are_named() {
-    let Some(ctx) = common::gpu() else { return };
+pub fn device_limits_are_named() {
+    let ctx = common::gpu_ctx();
     let spec = NetworkSpec::new("pop", 4, NeuronModel::integrate_and_fire(1.0, 0.0));
     let opts = GpuBackendOptions {
         workgroup_size: 1 << 16,
@@ -69,8 +65,7 @@ fn device_limits_are_named() {
     );
 }
 
-#[test]
-fn impossible_parameters_name_the_field() {
+pub fn impossible_parameters_name_the_field() {
     let lif = |tau| {
         NeuronModel::lif(
             LifParams {
@@ -163,8 +158,7 @@ fn nan_spec() -> NetworkSpec {
     NetworkSpec::new("nan_pop", 8, NeuronModel::custom(m, 1e9, ResetMode::Soft))
 }
 
-#[test]
-fn non_finite_state_is_reported_with_population_variable_and_step() {
+pub fn non_finite_state_is_reported_with_population_variable_and_step() {
     let mut sims: Vec<Box<dyn Backend>> = vec![Box::new(CpuBackend::new(&nan_spec()).unwrap())];
     if let Some(ctx) = common::gpu() {
         sims.push(Box::new(

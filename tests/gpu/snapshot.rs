@@ -2,7 +2,7 @@
 //! continues bit for bit like one that never stopped (CPU and both GPU schedules, with and
 //! without input delays, both rest modes), and snapshots of another kind or size are refused.
 
-mod common;
+use crate::common;
 
 use snn_wgpu::backend::CompetitiveBackend;
 use snn_wgpu::cpu::wta::CpuCompetitive;
@@ -93,8 +93,7 @@ fn resume_equals_straight(
     );
 }
 
-#[test]
-fn cpu_resume_is_bit_identical() {
+pub fn cpu_resume_is_bit_identical() {
     for delay in [0.0, 10.0] {
         for rest in [RestMode::Simulate, RestMode::Reset] {
             let spec = cfg(20, delay).to_spec();
@@ -107,9 +106,8 @@ fn cpu_resume_is_bit_identical() {
     }
 }
 
-#[test]
-fn gpu_resume_is_bit_identical() {
-    let Some(ctx) = common::gpu() else { return };
+pub fn gpu_resume_is_bit_identical() {
+    let ctx = common::gpu_ctx();
     for delay in [0.0, 10.0] {
         let spec = cfg(20, delay).to_spec();
         for schedule in [Schedule::Fused, Schedule::Stepwise] {
@@ -123,11 +121,10 @@ fn gpu_resume_is_bit_identical() {
     }
 }
 
-#[test]
-fn gpu_resume_after_a_frozen_batch_grew_the_buffers() {
+pub fn gpu_resume_after_a_frozen_batch_grew_the_buffers() {
     // Frozen batches reallocate the per-network buffers; a snapshot taken before must still
     // restore (the slot count travels with it).
-    let Some(ctx) = common::gpu() else { return };
+    let ctx = common::gpu_ctx();
     let spec = cfg(20, 0.0).to_spec();
     let mut a = GpuCompetitive::new(ctx.clone(), &spec).unwrap();
     present(&mut a, 0..2, RestMode::Simulate);
@@ -146,8 +143,7 @@ fn gpu_resume_after_a_frozen_batch_grew_the_buffers() {
     assert_eq!(bits(&a.weights().unwrap()), bits(&b.weights().unwrap()));
 }
 
-#[test]
-fn snapshots_of_another_kind_or_size_are_refused() {
+pub fn snapshots_of_another_kind_or_size_are_refused() {
     let mut small = CpuCompetitive::new(&cfg(20, 0.0).to_spec()).unwrap();
     let mut big = CpuCompetitive::new(&cfg(30, 0.0).to_spec()).unwrap();
     let before = big.snapshot().unwrap();

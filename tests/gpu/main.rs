@@ -1,0 +1,135 @@
+//! The tests that use a GPU adapter, in one binary with its own harness (libtest-mimic), so
+//! that a GPU test with no adapter to run on shows as *ignored* in the summary instead of
+//! passing, and so that they link once.
+//!
+//! Each test is a trial of one of three kinds: `Cpu` (no adapter needed), `Gpu` (needs one)
+//! and `Mixed` (a CPU part, then the same checks on the adapter when there is one). With an
+//! adapter, all run. Without one: `Gpu` trials are ignored and `Mixed` ones run their CPU
+//! part, listed as `[cpu part only]`; the reason is printed once. Under `CI=true` or
+//! `SNN_REQUIRE_GPU=1` a missing adapter fails the `Gpu` trials instead (`common::gpu_required`).
+//! `SNN_WGPU_BACKEND` and `WGPU_ADAPTER_NAME` pick the adapter (README, "How the GPU is chosen").
+
+#[path = "../common/mod.rs"]
+mod common;
+
+mod errors;
+mod gpu_vs_cpu;
+mod llvmpipe_loop_cap;
+mod membrane_target;
+mod seed_experiment;
+mod snapshot;
+mod wta_gpu_vs_cpu;
+mod wta_multi_gpu;
+
+use libtest_mimic::{Arguments, Trial};
+
+/// What a trial needs.
+#[derive(Clone, Copy)]
+enum Kind {
+    Cpu,
+    Gpu,
+    Mixed,
+}
+
+/// The trials, `module::test`, each with its kind.
+macro_rules! trials {
+    ($($module:ident: [$($kind:ident $test:ident,)*],)*) => {
+        vec![$($(
+            (
+                concat!(stringify!($module), "::", stringify!($test)),
+                Kind::$kind,
+                $module::$test as fn(),
+            ),
+        )*)*]
+    };
+}
+
+fn main() -> std::process::ExitCode {
+    let args = Arguments::from_args();
+    let adapter = common::gpu_probe();
+    let ignore_gpu = adapter.is_err() && !common::gpu_required();
+    if let (Err(e), true) = (&adapter, ignore_gpu) {
+        eprintln!(
+            "no GPU adapter: the GPU tests are ignored (set SNN_REQUIRE_GPU=1 or CI=true to \
+             make that a failure): {e}"
+        );
+    }
+    let all = trials! {
+        gpu_vs_cpu: [
+            Gpu if_neurons_agree,
+            Gpu lif_with_theta_and_refractory_agree,
+            Gpu lif_soft_reset_agrees,
+            Gpu diehl_cook_excitatory_agrees,
+            Gpu lockout_agrees,
+            Gpu diehl_cook_inhibitory_agrees,
+            Gpu custom_model_agrees,
+            Gpu largest_network_agrees_across_chunks,
+            Gpu unchunked_fused_run_shows_the_loop_cap,
+        ],
+        llvmpipe_loop_cap: [
+            Gpu a_loop_of_k_trips_costs_k_plus_one_passes,
+            Gpu a_loop_in_an_untaken_branch_costs_one_pass,
+            Gpu chunked_run_agrees_where_trip_counting_passed_the_cap,
+        ],
+        membrane_target: [
+            Cpu an_input_spike_raises_v_by_exactly_its_weight_in_its_step,
+            Cpu an_inhibitory_membrane_spike_lowers_v_by_exactly_its_weight_one_step_later,
+            Cpu the_sign_of_a_membrane_projection_comes_from_its_target,
+            Gpu gpu_agrees_with_cpu_when_every_projection_targets_the_membrane,
+            Gpu gpu_agrees_with_cpu_for_conductance_exc_and_if_inh_on_the_membrane,
+            Cpu winner_take_all_emerges_with_membrane_inhibition,
+            Mixed invalid_combinations_name_the_projection_and_the_model,
+        ],
+        seed_experiment: [
+            Cpu plain_f32_arithmetic_gives_the_pinned_steps,
+            Cpu seed_experiment_on_cpu,
+            Gpu seed_experiment_on_gpu_both_schedules,
+        ],
+        snapshot: [
+            Cpu cpu_resume_is_bit_identical,
+            Gpu gpu_resume_is_bit_identical,
+            Gpu gpu_resume_after_a_frozen_batch_grew_the_buffers,
+            Mixed snapshots_of_another_kind_or_size_are_refused,
+        ],
+        wta_gpu_vs_cpu: [
+            Gpu learning_presentations_agree_with_simulated_rest,
+            Gpu learning_presentations_agree_with_reset_rest,
+            Mixed frozen_batches_agree_and_match_one_at_a_time,
+            Gpu learning_with_input_delays_agrees,
+            Gpu dense_input_overflows_the_fast_paths_and_still_agrees,
+            Gpu largest_layer_agrees,
+            Gpu reversal_clamp_agrees_and_acts,
+        ],
+        wta_multi_gpu: [
+            Gpu three_networks_agree_with_the_cpu_without_delays,
+            Gpu three_networks_agree_with_the_cpu_with_delays_and_reset_rest,
+            Gpu lockstep_training_on_the_gpu_equals_the_cpu_runs,
+            Gpu networks_that_differ_in_more_than_the_seed_are_refused,
+            Gpu a_network_snapshot_restores_that_network_only,
+        ],
+        errors: [
+            Cpu a_gpu_adapter_exists_when_required,
+            Cpu no_matching_adapter_says_how_to_get_one,
+            Gpu shader_errors_name_the_shader,
+            Gpu device_limits_are_named,
+            Cpu impossible_parameters_name_the_field,
+            Mixed non_finite_state_is_reported_with_population_variable_and_step,
+        ],
+    };
+    let trials = all
+        .into_iter()
+        .map(|(name, kind, test)| {
+            let trial = Trial::test(name, move || {
+                test();
+                Ok(())
+            });
+            match kind {
+                Kind::Cpu => trial,
+                Kind::Gpu => trial.with_ignored_flag(ignore_gpu),
+                Kind::Mixed if ignore_gpu => trial.with_kind("cpu part only"),
+                Kind::Mixed => trial,
+            }
+        })
+        .collect();
+    libtest_mimic::run(&args, trials).exit_code()
+}
