@@ -74,18 +74,22 @@ impl GpuContext {
     /// A context on the adapter chosen by `opts`.
     ///
     /// # Errors
-    /// [`SnnError::NoAdapter`] when no adapter matches; [`SnnError::Gpu`] if the device
-    /// cannot be created.
+    /// [`SnnError::UnknownName`] when `opts.backends` names no backend; [`SnnError::NoAdapter`]
+    /// when no adapter matches; [`SnnError::Gpu`] if the device cannot be created.
     pub fn new(opts: &GpuOptions) -> Result<Self> {
         if opts.backends.is_some_and(|b| b.is_empty()) {
+            // A backend name that is not one (a typo), not a missing driver.
             let var = |k: &str| std::env::var(k).unwrap_or_default();
-            return Err(SnnError::NoAdapter {
-                detail: format!(
-                    "no known wgpu backend selected (SNN_WGPU_BACKEND = {:?}, WGPU_BACKEND = \
-                     {:?}): name vulkan, gl, metal or dx12, as a comma list, or unset both",
+            return Err(SnnError::UnknownName {
+                kind: "wgpu backend (SNN_WGPU_BACKEND / WGPU_BACKEND)",
+                name: format!(
+                    "SNN_WGPU_BACKEND = {:?}, WGPU_BACKEND = {:?}",
                     var("SNN_WGPU_BACKEND"),
                     var("WGPU_BACKEND")
                 ),
+                known: "vulkan, gl, metal, dx12 (one or a comma list), or unset both; or use the \
+                        CPU backend (`--backend cpu`)"
+                    .into(),
             });
         }
         let tries: Vec<wgpu::Backends> = match opts.backends {

@@ -153,22 +153,20 @@ pub fn save_checkpoint(dir: &Path, ck: &Checkpoint) -> Result<()> {
         .and_then(|v| v.parse().ok())
         .unwrap_or(0);
     write_atomic(&path, |w| {
-        let e = |e: ndarray_npy::WriteNpzError| data_err(&path, e.to_string());
-        let mut npz = NpzWriter::new(w);
-        npz.add_array("meta", &Array1::from(meta)).map_err(e)?;
-        npz.add_array("window_counts", &window).map_err(e)?;
-        npz.add_array("window_labels", &labels).map_err(e)?;
-        npz.add_array("hits", &hits).map_err(e)?;
-        if let Some(a) = &t.assignments {
-            npz.add_array("assignment", &Array1::from(a.assignment.clone()))
-                .map_err(e)?;
-            npz.add_array("class_rates", &a.class_rates).map_err(e)?;
-        }
-        for (name, words) in &ck.snapshot.arrays {
-            npz.add_array(format!("state.{name}"), &Array1::from(words.clone()))
-                .map_err(e)?;
-        }
-        npz.finish().map_err(e)?;
+        super::io::write_npz(&path, NpzWriter::new(w), |npz| {
+            npz.add_array("meta", &Array1::from(meta))?;
+            npz.add_array("window_counts", &window)?;
+            npz.add_array("window_labels", &labels)?;
+            npz.add_array("hits", &hits)?;
+            if let Some(a) = &t.assignments {
+                npz.add_array("assignment", &Array1::from(a.assignment.clone()))?;
+                npz.add_array("class_rates", &a.class_rates)?;
+            }
+            for (name, words) in &ck.snapshot.arrays {
+                npz.add_array(format!("state.{name}"), &Array1::from(words.clone()))?;
+            }
+            Ok(())
+        })?;
         if delay_ms > 0 {
             std::thread::sleep(std::time::Duration::from_millis(delay_ms));
         }

@@ -88,10 +88,28 @@ pub fn network_configs(
     if k == 0 {
         return Err(SnnError::invalid("--networks", 0, "at least 1"));
     }
+    // The seeds run base.seed .. base.seed + k - 1: refused where that passes u32::MAX, as
+    // it would wrap round to seeds another run uses.
+    let last_seed = u32::try_from(k - 1)
+        .ok()
+        .and_then(|d| base.seed.checked_add(d))
+        .ok_or_else(|| {
+            SnnError::invalid(
+                "--seed",
+                base.seed,
+                format!(
+                    "at most {} with {k} networks (seeds --seed to --seed + {}, at most {})",
+                    u64::from(u32::MAX).saturating_sub(k as u64 - 1),
+                    k - 1,
+                    u32::MAX
+                ),
+            )
+        })?;
+    debug_assert!(last_seed >= base.seed);
     (0..k)
         .map(|i| {
             let mut cfg = base.clone();
-            cfg.seed = base.seed.wrapping_add(i as u32);
+            cfg.seed = base.seed + i as u32;
             if let Some(over) = sweep.and_then(|s| s.get(i)) {
                 cfg = apply_overrides(&cfg, over, i)?;
             }
