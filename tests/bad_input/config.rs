@@ -443,3 +443,16 @@ fn long_presentations_zero_neurons_and_bad_time_constants_name_the_key_and_limit
         assert!(!e.contains("dt <= -") && !e.contains("dt <= NaN"), "{e}");
     }
 }
+
+#[test]
+fn cli_a_sweep_value_of_the_wrong_type_names_its_key() {
+    let t = TempDir::new("sweeptype");
+    let sweep = t.write(
+        "sweep.toml",
+        b"[[network]]\ntheta_plus_mv = \"big\"\n[[network]]\ntheta_plus_mv = 1\n",
+    );
+    let mut c = snn(&["train", "--sweep", sweep.to_str().unwrap()]);
+    c.args(TINY).arg("--out").arg(t.path("run"));
+    let e = fails(c);
+    has_all(&e, &["network[0].theta_plus_mv", "\"big\"", "a float"]);
+}

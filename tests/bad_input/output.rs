@@ -132,3 +132,43 @@ fn a_full_disk_fails_naming_the_file_and_leaves_no_partial_file() {
     assert!(!e.contains("ZipWriter"), "{e}");
     assert!(!run.exists(), "left behind: {:?}", temp_files(&run));
 }
+
+#[test]
+fn saved_runs_with_bad_labels_or_mismatched_files_are_refused_naming_the_files() {
+    let t = TempDir::new("saved");
+    let run = t.path("run");
+    let mut c = snn(&["train"]);
+    c.args(TINY).arg("--out").arg(&run);
+    succeeds(c);
+    // config.json from another run: n_exc disagrees with network.npz.
+    let config = run.join("config.json");
+    let good = std::fs::read_to_string(&config).unwrap();
+    std::fs::write(&config, good.replace("\"n_exc\": 100", "\"n_exc\": 50")).unwrap();
+    let mut c = snn(&["evaluate", "--run", run.to_str().unwrap()]);
+    c.args(["--label-samples", "2", "--test-samples", "2"]);
+    let e = fails(c);
+    has_all(
+        &e,
+        &[NETWORK_FILE, "config.json", "n_exc = 50", "different runs"],
+    );
+    std::fs::write(&config, good).unwrap();
+    // Labels outside 0..=9 (and -1) in network.npz.
+    for bad in [42, -7] {
+        let net = SavedNetwork {
+            n_input: 784,
+            n_exc: 100,
+            weights: ndarray::Array2::zeros((784, 100)),
+            theta_mv: vec![0.0; 100],
+            assignments: (0..100).map(|i| if i == 3 { bad } else { 1 }).collect(),
+            config_json: std::fs::read_to_string(&config).unwrap(),
+        };
+        save_network(&run, &net).unwrap();
+        let mut c = snn(&["plot", "--run", run.to_str().unwrap(), "--no-presentation"]);
+        c.arg("--quiet");
+        let e = fails(c);
+        has_all(
+            &e,
+            &[NETWORK_FILE, "neuron 3", &format!("label {bad}"), "0..=9"],
+        );
+    }
+}

@@ -103,3 +103,26 @@ fn a_cpu_network_larger_than_memory_is_refused_before_allocating() {
     has_all(&e, &["n_exc = 4000000000", "of memory", "smaller n_exc"]);
     assert!(!t.path("run").exists());
 }
+
+#[test]
+fn a_checkpoint_that_counts_past_the_run_is_refused_on_resume() {
+    use snn_wgpu::experiments::diehl_cook::checkpoint::{load_checkpoint, save_checkpoint};
+    let t = TempDir::new("meta");
+    let run = t.path("run");
+    let mut c = snn(&["train"]);
+    c.args(TINY).arg("--out").arg(&run);
+    succeeds(c);
+    let mut ck = load_checkpoint(&run).unwrap();
+    ck.train.stats.images = 1_000_000_000;
+    save_checkpoint(&run, &ck).unwrap();
+    let e = fails(snn(&[
+        "train",
+        "--resume",
+        run.to_str().unwrap(),
+        "--quiet",
+    ]));
+    has_all(
+        &e,
+        &["checkpoint.npz", "1000000000 images trained of a run of 2"],
+    );
+}

@@ -467,13 +467,26 @@ fn main() -> Result<()> {
             print_warnings(&cfg, !common.chatty());
             let (train_set, test_set, data_desc) = load_data(common.data.as_deref())?;
             let (mut b, adapter) = make_backend(common.backend, &cfg)?;
-            b.load(
-                saved
-                    .weights
-                    .as_slice()
-                    .context("weights are not contiguous")?,
-                &saved.theta_mv,
-            )?;
+            if saved.weights.dim() != (784, cfg.n_exc as usize) {
+                bail!(
+                    "{}: the weights are {:?} (inputs x neurons), but {} says n_exc = {} \
+                     (784 x {}): the two files come from different runs",
+                    run.join(snn_wgpu::experiments::diehl_cook::io::NETWORK_FILE)
+                        .display(),
+                    saved.weights.dim(),
+                    run.join("config.json").display(),
+                    cfg.n_exc,
+                    cfg.n_exc
+                );
+            }
+            // A Fortran-order (column-major) array is read as well, in row-major order.
+            let weights = saved.weights.as_standard_layout();
+            let weights = weights
+                .as_slice()
+                .context("the weights are not one contiguous array")?;
+            b.load(weights, &saved.theta_mv).with_context(|| {
+                format!("loading the network of {} into the backend", run.display())
+            })?;
             let mut key = 0x8000_0000u32;
             let tested = label_and_test(
                 b.as_mut(),

@@ -274,6 +274,17 @@ pub fn load_checkpoint(dir: &Path) -> Result<Checkpoint> {
             })
         }
     };
+    // The meta is read as written; a count past the run's end would declare it done.
+    meta.config
+        .validate()
+        .map_err(|e| corrupt(format!("`meta`: its config is not valid ({e})")))?;
+    let total = (meta.plan.n_train as u64).saturating_mul(u64::from(meta.config.epochs));
+    if meta.plan.n_train == 0 || meta.images as u64 > total {
+        return Err(corrupt(format!(
+            "`meta`: {} images trained of a run of {} ({} per epoch x {} epochs)",
+            meta.images, total, meta.plan.n_train, meta.config.epochs
+        )));
+    }
     let mut snapshot = Snapshot::new(&meta.backend);
     for name in &meta.state_arrays {
         let words: Array1<u32> = read_npy_slice(&read(&format!("state.{name}"))?)

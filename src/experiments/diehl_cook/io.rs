@@ -334,6 +334,18 @@ pub fn load_network(dir: &Path) -> Result<SavedNetwork> {
         }
     }
 
+    // A neuron's label is a digit, or -1 for a neuron that never fired while labelling.
+    if let Some((i, &a)) = assignments
+        .iter()
+        .enumerate()
+        .find(|(_, &a)| !(-1..=9).contains(&a))
+    {
+        return Err(data_err(
+            &npz_path,
+            format!("array `assignments`: neuron {i} has label {a}; labels are 0..=9 (-1: none)"),
+        ));
+    }
+
     let config_path = dir.join(CONFIG_FILE);
     let config_json = fs::read_to_string(&config_path).map_err(io_err(&config_path))?;
 

@@ -150,6 +150,19 @@ fn merge(base: &mut toml::Table, over: &toml::Table, path: &str) -> Result<()> {
         };
         match (slot, val) {
             (toml::Value::Table(b), toml::Value::Table(o)) => merge(b, o, &here)?,
+            // An integer where a float goes is the float (`theta_plus_mv = 1`).
+            (slot @ toml::Value::Float(_), toml::Value::Integer(i)) => {
+                *slot = toml::Value::Float(*i as f64)
+            }
+            // A value of another type names its key (a message from the deserialiser would
+            // name only the network).
+            (slot, val) if slot.type_str() != val.type_str() => {
+                return Err(SnnError::invalid(
+                    here,
+                    val,
+                    format!("a {} (like {slot})", slot.type_str()),
+                ))
+            }
             (slot, val) => *slot = val.clone(),
         }
     }
