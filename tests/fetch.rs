@@ -511,10 +511,29 @@ fn next_mirror_is_tried_and_wrong_files_are_replaced() {
         .all(|f| f.url.as_deref().unwrap().starts_with(&good.url())));
     assert!(events.contains(&format!("replaced {}", files[0].0)));
     assert!(events.contains(&format!("failed {0} {dead}/{0}", files[0].0)));
+    // The old file is kept under another name, not deleted.
+    let kept = format!("{}.replaced", files[0].0);
+    assert_eq!(std::fs::read(tmp.0.join(&kept)).unwrap(), b"not mnist");
+    std::fs::remove_file(tmp.0.join(&kept)).unwrap();
     assert_eq!(tmp.entries(), sorted_names(&files));
     for (n, _, g) in &files {
         assert_eq!(&std::fs::read(tmp.0.join(n)).unwrap(), g);
     }
+
+    // Offline, a file of the user's with other content is left exactly as it was.
+    let tmp = TempDir::new("offline-keep");
+    std::fs::write(tmp.0.join(&files[0].0), b"my own edit").unwrap();
+    let opts = options(vec![dead.clone()], specs(&files));
+    let (r, events) = run(&tmp.0, &opts);
+    assert!(matches!(r, Err(SnnError::Download { .. })), "{r:?}");
+    assert!(
+        !events.iter().any(|e| e.starts_with("replaced")),
+        "{events:?}"
+    );
+    assert_eq!(
+        std::fs::read(tmp.0.join(&files[0].0)).unwrap(),
+        b"my own edit"
+    );
 
     // Every mirror failing names each one.
     let tmp = TempDir::new("allfail");

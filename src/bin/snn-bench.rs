@@ -16,6 +16,9 @@
 //! - `neuron_steps`: the population kernel alone (conductance LIF + θ, Poisson input) at
 //!   N = 400 and 6400: neuron-steps/s.
 
+#[path = "snn/stdout.rs"]
+mod stdout;
+
 use anyhow::{bail, Result};
 use clap::Parser;
 use indicatif::{ProgressBar, ProgressStyle};
@@ -269,15 +272,12 @@ fn bench_train(
     }
     let med = median(times);
     let events = expected_input_spikes / reps as f64 * cfg.n_exc as f64;
-    println!(
-        "{}",
-        serde_json::json!({
-            "bench": "train", "preset": cfg.preset, "backend": t.name, "adapter": t.adapter, "tuning": t.tuning, "n": cfg.n_exc,
-            "dt_ms": cfg.dt_ms, "steps": steps_on + steps_rest, "input_delays": cfg.input_delay_max_ms > 0.0,
-            "warmup": a.warmup, "reps": reps, "median_s_per_image": med, "images_per_s": 1.0 / med,
-            "synaptic_events_per_s": events / med,
-        })
-    );
+    stdout::line(serde_json::json!({
+        "bench": "train", "preset": cfg.preset, "backend": t.name, "adapter": t.adapter, "tuning": t.tuning, "n": cfg.n_exc,
+        "dt_ms": cfg.dt_ms, "steps": steps_on + steps_rest, "input_delays": cfg.input_delay_max_ms > 0.0,
+        "warmup": a.warmup, "reps": reps, "median_s_per_image": med, "images_per_s": 1.0 / med,
+        "synaptic_events_per_s": events / med,
+    }));
     Ok(())
 }
 
@@ -349,15 +349,12 @@ fn bench_train_multi(
             }
         }
         let med = median(times);
-        println!(
-            "{}",
-            serde_json::json!({
-                "bench": "train_multi", "preset": cfg.preset, "backend": t.name, "adapter": t.adapter, "tuning": t.tuning,
-                "n": cfg.n_exc, "networks": k, "dt_ms": cfg.dt_ms, "steps": cfg.steps_on() + cfg.steps_rest(),
-                "input_delays": cfg.input_delay_max_ms > 0.0, "warmup": a.warmup, "reps": reps,
-                "median_s_per_round": med, "images_per_s": k as f64 / med,
-            })
-        );
+        stdout::line(serde_json::json!({
+            "bench": "train_multi", "preset": cfg.preset, "backend": t.name, "adapter": t.adapter, "tuning": t.tuning,
+            "n": cfg.n_exc, "networks": k, "dt_ms": cfg.dt_ms, "steps": cfg.steps_on() + cfg.steps_rest(),
+            "input_delays": cfg.input_delay_max_ms > 0.0, "warmup": a.warmup, "reps": reps,
+            "median_s_per_round": med, "images_per_s": k as f64 / med,
+        }));
     }
     Ok(())
 }
@@ -400,14 +397,11 @@ fn bench_eval(
             }
         }
         let med = median(times);
-        println!(
-            "{}",
-            serde_json::json!({
-                "bench": "eval", "preset": cfg.preset, "backend": t.name, "adapter": t.adapter, "tuning": t.tuning, "n": cfg.n_exc,
-                "dt_ms": cfg.dt_ms, "steps": cfg.steps_on(), "batch": batch, "warmup": 1, "reps": reps,
-                "median_s_per_batch": med, "images_per_s": batch as f64 / med,
-            })
-        );
+        stdout::line(serde_json::json!({
+            "bench": "eval", "preset": cfg.preset, "backend": t.name, "adapter": t.adapter, "tuning": t.tuning, "n": cfg.n_exc,
+            "dt_ms": cfg.dt_ms, "steps": cfg.steps_on(), "batch": batch, "warmup": 1, "reps": reps,
+            "median_s_per_batch": med, "images_per_s": batch as f64 / med,
+        }));
     }
     Ok(())
 }
@@ -433,12 +427,9 @@ fn bench_neuron_steps(t: &Target, n: u32, a: &Args) -> Result<()> {
         }
     }
     let med = median(times);
-    println!(
-        "{}",
-        serde_json::json!({
-            "bench": "neuron_steps", "backend": t.name, "adapter": t.adapter, "n": n, "dt_ms": 0.5, "steps": steps,
-            "warmup": a.warmup, "reps": a.reps.min(10), "median_s": med, "neuron_steps_per_s": (n as f64 * steps as f64) / med,
-        })
-    );
+    stdout::line(serde_json::json!({
+        "bench": "neuron_steps", "backend": t.name, "adapter": t.adapter, "n": n, "dt_ms": 0.5, "steps": steps,
+        "warmup": a.warmup, "reps": a.reps.min(10), "median_s": med, "neuron_steps_per_s": (n as f64 * steps as f64) / med,
+    }));
     Ok(())
 }

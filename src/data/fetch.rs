@@ -220,13 +220,15 @@ pub enum Progress<'a> {
         /// Why.
         error: &'a str,
     },
-    /// A file with this name was already in the directory with the wrong content; it was
-    /// removed and is downloaded again.
+    /// A file with this name was in the directory with the wrong content: once a verified
+    /// download was there to replace it, it was moved aside to `kept` (never deleted).
     Replaced {
         /// File name.
         name: &'a str,
         /// The hash found (or why none could be computed).
         actual: &'a str,
+        /// Where the old file is now.
+        kept: &'a Path,
     },
     /// The file is in place and verified.
     Done(&'a Fetched),
@@ -234,8 +236,10 @@ pub enum Progress<'a> {
 
 /// Downloads every file of `opts.files` into `dir` (created if missing), verifying each.
 ///
-/// Per file: a file already at `dir/NAME` with the expected hash is kept (`Present`).
-/// Otherwise the mirrors are tried in order. The transfer goes to `dir/NAME.part`; if that
+/// Per file: a file already at `dir/NAME` with the expected hash is kept (`Present`). One
+/// with another hash is never deleted: it stays until a verified download replaces it, and
+/// is then renamed to `NAME.replaced` ([`Progress::Replaced`]). Otherwise the mirrors are
+/// tried in order. The transfer goes to `dir/NAME.part`; if that
 /// exists, only the missing tail is requested (`Range: bytes=N-`), and a server that answers
 /// `200` with the whole file instead restarts it. A transfer cut short keeps its `.part`
 /// for the next call. A complete `.part` is fsynced, its decompressed content hashed, and
@@ -414,6 +418,9 @@ fn fetch_one(
     let part = dir.join(format!("{}{PART_SUFFIX}", spec.name));
     let expected = spec.sha256.to_ascii_lowercase();
 
+    // The hash of a file already at `path` that is not the expected one: it stays where it
+    // is until a verified download replaces it, and is then moved aside, not deleted.
+    let mut mismatched = None;
     if path.is_file() {
         let actual = match hash_file(&path) {
             Ok(h) => h,
@@ -433,11 +440,7 @@ fn fetch_one(
                 url: None,
             });
         }
-        progress(Progress::Replaced {
-            name: &spec.name,
-            actual: &actual,
-        });
-        fs::remove_file(&path).map_err(io_err(&path))?;
+        mismatched = Some(actual);
     }
 
     let mut failures = Vec::new();
@@ -491,6 +494,15 @@ fn fetch_one(
             actual,
         });
     }
+    if let Some(old) = &mismatched {
+        let kept = free_name(&path);
+        fs::rename(&path, &kept).map_err(io_err(&kept))?;
+        progress(Progress::Replaced {
+            name: &spec.name,
+            actual: old,
+            kept: &kept,
+        });
+    }
     fs::rename(&part, &path).map_err(io_err(&path))?;
     // Make the rename durable; best effort (directories cannot be opened everywhere).
     if let Ok(d) = File::open(dir) {
@@ -509,6 +521,18 @@ fn fetch_one(
         },
         url: Some(url),
     })
+}
+
+/// `NAME.replaced`, or `NAME.replaced-2`, `-3`, … if taken: where a mismatched file is kept.
+fn free_name(path: &Path) -> PathBuf {
+    let base = path.as_os_str().to_string_lossy().into_owned();
+    (1u32..)
+        .map(|k| match k {
+            1 => PathBuf::from(format!("{base}.replaced")),
+            _ => PathBuf::from(format!("{base}.replaced-{k}")),
+        })
+        .find(|p| !p.exists())
+        .unwrap_or_else(|| PathBuf::from(format!("{base}.replaced")))
 }
 
 /// The `start` and `total` of a `Content-Range: bytes start-end/total` (or `bytes */total`)

@@ -163,6 +163,8 @@ pub fn load_split(dir: &Path, split: Split) -> Result<Dataset> {
     }
     let images_path = find_file(dir, split, "images", "idx3")?;
     let labels_path = find_file(dir, split, "labels", "idx1")?;
+    check_gz_twin(&images_path)?;
+    check_gz_twin(&labels_path)?;
     let (rows, cols, images) = read_idx_images(&images_path)?;
     let labels = read_idx_labels(&labels_path)?;
     dataset(rows, cols, images, labels, &images_path, &labels_path)
@@ -312,6 +314,33 @@ fn find_file(dir: &Path, split: Split, kind: &str, idx: &str) -> Result<PathBuf>
             download_hint(dir)
         ),
     })
+}
+
+/// A raw file `X` is read in preference to `X.gz`; if both are there, they must hold the same
+/// data, or which one is meant is unclear and neither is read.
+fn check_gz_twin(raw: &Path) -> Result<()> {
+    if raw.extension().is_some_and(|e| e == "gz") {
+        return Ok(());
+    }
+    let mut gz_name = raw.as_os_str().to_owned();
+    gz_name.push(".gz");
+    let gz = PathBuf::from(gz_name);
+    if !gz.is_file() {
+        return Ok(());
+    }
+    let packed = read_file(&gz)?;
+    if decompress(&read_file(raw)?, raw)? != decompress(&packed, &gz)? {
+        return Err(SnnError::Data {
+            path: raw.to_path_buf(),
+            message: format!(
+                "both {} and {} are here and hold different data: remove (or rename) the one \
+                 that is not meant",
+                raw.display(),
+                gz.display()
+            ),
+        });
+    }
+    Ok(())
 }
 
 /// Reads a whole file, mapping failure to [`SnnError::Io`].

@@ -54,8 +54,8 @@ impl GpuContext {
     /// A context on the adapter chosen by `opts`.
     ///
     /// # Errors
-    /// [`SnnError::NoAdapter`] when no adapter matches; [`SnnError::Gpu`] if the device
-    /// cannot be created.
+    /// [`SnnError::UnknownName`] when `opts.backends` names no backend; [`SnnError::NoAdapter`]
+    /// when no adapter matches; [`SnnError::Gpu`] if the device cannot be created.
     pub fn new(opts: &GpuOptions) -> Result<Self> {
         if opts.backends.is_some_and(|b| b.is_empty()) {
             return Err(SnnError::NoAdapter {

@@ -87,7 +87,11 @@ impl StdpParams {
             ("stdp.tau_post1_ms", self.tau_post1_ms),
             ("stdp.tau_post2_ms", self.tau_post2_ms),
         ] {
-            if !(v > dt_ms && v.is_finite()) {
+            // The dt hint only for a positive τ (for -20 or NaN it would read "dt <= -4 ms").
+            if !(v > 0.0 && v.is_finite()) {
+                return Err(SnnError::invalid(f, v, "a finite time constant > 0 ms"));
+            }
+            if v <= dt_ms {
                 return Err(SnnError::invalid(
                     f,
                     v,

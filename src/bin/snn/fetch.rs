@@ -78,13 +78,13 @@ pub fn run(args: FetchArgs) -> Result<()> {
                 eprintln!("{name}: {url} failed: {error}");
             }
         }
-        Progress::Replaced { name, actual } => {
-            if !quiet {
-                eprintln!(
-                    "{name}: the file present has the wrong content (sha256 {actual}); \
-                     downloading it again"
-                );
-            }
+        Progress::Replaced { name, actual, kept } => {
+            // Said even under --quiet: a file of the user's was moved.
+            eprintln!(
+                "{name}: the file present had other content (sha256 {actual}); it is kept as \
+                 {} and the verified download takes its place",
+                kept.display()
+            );
         }
         Progress::Done(f) => {
             if let Some(pb) = bar.take() {
@@ -100,7 +100,7 @@ pub fn run(args: FetchArgs) -> Result<()> {
                 );
             }
             if args.json {
-                println!("{}", json_line(f));
+                crate::stdout::line(json_line(f));
             }
         }
     };

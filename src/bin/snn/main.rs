@@ -10,9 +10,12 @@
 #[path = "../shared/engine.rs"]
 mod engine;
 mod fetch;
+mod memory;
 mod multi;
 mod plot;
 mod progress;
+mod rundir;
+mod stdout;
 mod train;
 
 use anyhow::{bail, Context, Result};
@@ -195,8 +198,22 @@ fn print_warnings(cfg: &DcConfig, quiet: bool) {
     }
 }
 
+/// The training images per epoch: `--train-samples` if given (at most the `available`
+/// images: a larger count is refused, not cut), else all of them.
+fn train_images(asked: Option<usize>, available: usize) -> Result<usize> {
+    match asked {
+        Some(n) if n > available => bail!(
+            "--train-samples {n}: the training set has only {available} images; give at most \
+             {available}, or drop the flag to train on all of them"
+        ),
+        Some(n) => Ok(n),
+        None if available == 0 => bail!("the training set holds no images"),
+        None => Ok(available),
+    }
+}
+
 fn load_data(dir: Option<&Path>) -> Result<(Dataset, Dataset, String)> {
-    Ok(match dir {
+    let (train, test, desc) = match dir {
         Some(d) => (
             mnist::load_mnist(d, Split::Train)
                 .with_context(|| format!("loading MNIST training set from {}", d.display()))?,
@@ -216,7 +233,17 @@ fn load_data(dir: Option<&Path>) -> Result<(Dataset, Dataset, String)> {
             );
             (train, test, desc)
         }
-    })
+    };
+    // An empty split would train on nothing or report an accuracy of 0 from no images.
+    for (set, what) in [(&train, "training"), (&test, "test")] {
+        if set.is_empty() {
+            bail!(
+                "the MNIST {what} set in {desc} holds no images: an accuracy needs training \
+                 and test images; check the files given to --data"
+            );
+        }
+    }
+    Ok((train, test, desc))
 }
 
 fn make_backend(kind: BackendArg, cfg: &DcConfig) -> Result<(Box<dyn CompetitiveBackend>, String)> {
@@ -262,16 +289,16 @@ fn label_and_test(
         .label_samples
         .unwrap_or(default_label)
         .min(train_set.len());
+    let n_test = common
+        .test_samples
+        .unwrap_or(test_set.len())
+        .min(test_set.len());
     let pb = bar(n_label, common.quiet, "label");
     let counts = respond_frozen(b, cfg, train_set, n_label, common.batch, key, |d| {
         pb.set_position(d as u64)
     })?;
     pb.finish();
     let assignments = assign_labels(counts.view(), &train_set.labels[..n_label])?;
-    let n_test = common
-        .test_samples
-        .unwrap_or(test_set.len())
-        .min(test_set.len());
     let pb = bar(n_test, common.quiet, "test");
     let counts = respond_frozen(b, cfg, test_set, n_test, common.batch, key, |d| {
         pb.set_position(d as u64)
@@ -308,10 +335,10 @@ fn main() -> Result<()> {
                     } else {
                         ""
                     };
-                    println!(
+                    stdout::line(format_args!(
                         "{p}: {} excitatory neurons, {} epoch(s){clamp}",
                         c.n_exc, c.epochs
-                    );
+                    ));
                 }
             }
             Some(p) => {
@@ -329,7 +356,7 @@ fn main() -> Result<()> {
                 }
                 let mut v = toml::Value::try_from(DcConfig::preset(&p)?)?;
                 tidy(&mut v);
-                print!("{}", toml::to_string(&v)?);
+                stdout::write(format_args!("{}", toml::to_string(&v)?));
             }
         },
         Command::Train {
@@ -432,11 +459,8 @@ fn main() -> Result<()> {
                 };
             }
             cfg.validate()?;
+            memory::check_network(&cfg)?;
             print_warnings(&cfg, !common.chatty());
-            if let Some(dir) = &out {
-                // Fail now, not after hours of training, if the run cannot be saved there.
-                snn_wgpu::experiments::diehl_cook::io::check_writable_dir(dir)?;
-            }
             if multi.requested() {
                 if checkpoint.eval_backend.is_some() {
                     bail!(
@@ -453,16 +477,30 @@ fn main() -> Result<()> {
                 format!("{}: config.json is not a valid run config", run.display())
             })?;
             cfg.validate()?;
+            memory::check_network(&cfg)?;
             print_warnings(&cfg, !common.chatty());
             let (train_set, test_set, data_desc) = load_data(common.data.as_deref())?;
             let (mut b, adapter) = make_backend(common.backend, &cfg)?;
-            b.load(
-                saved
-                    .weights
-                    .as_slice()
-                    .context("weights are not contiguous")?,
-                &saved.theta_mv,
-            )?;
+            if saved.weights.dim() != (784, cfg.n_exc as usize) {
+                bail!(
+                    "{}: the weights are {:?} (inputs x neurons), but {} says n_exc = {} \
+                     (784 x {}): the two files come from different runs",
+                    run.join(snn_wgpu::experiments::diehl_cook::io::NETWORK_FILE)
+                        .display(),
+                    saved.weights.dim(),
+                    run.join("config.json").display(),
+                    cfg.n_exc,
+                    cfg.n_exc
+                );
+            }
+            // A Fortran-order (column-major) array is read as well, in row-major order.
+            let weights = saved.weights.as_standard_layout();
+            let weights = weights
+                .as_slice()
+                .context("the weights are not one contiguous array")?;
+            b.load(weights, &saved.theta_mv).with_context(|| {
+                format!("loading the network of {} into the backend", run.display())
+            })?;
             let mut key = 0x8000_0000u32;
             let tested = label_and_test(
                 b.as_mut(),
@@ -490,7 +528,7 @@ fn main() -> Result<()> {
                 "label_test_seconds": tested.seconds,
                 "run_dir": run.display().to_string(),
             });
-            println!("{line}");
+            stdout::line(line);
         }
     }
     Ok(())

@@ -6,6 +6,7 @@
 //! network checkpoints into `RUN_DIR/net{k}/checkpoint.npz`, `RUN_DIR/networks.json` holds
 //! the networks, plan and backend, and `snn train --resume RUN_DIR` continues them all.
 
+use super::rundir::RunDir;
 use super::train::{Policy, RunArgs};
 use super::{bar, load_data, BackendArg, Common};
 use anyhow::{bail, Context, Result};
@@ -89,16 +90,12 @@ pub(crate) fn train(
         }
     };
     let cfgs = network_configs(base, args.networks, sweep.as_deref())?;
-    let (train_set, test_set, data_desc) = load_data(common.data.as_deref())?;
-    let n_train = train_samples
-        .unwrap_or(train_set.len())
-        .min(train_set.len());
-    if n_train == 0 {
-        bail!("--train-samples must be at least 1");
-    }
     let k = cfgs.len();
+    super::memory::check_networks(&cfgs, common.backend)?;
     let run_dir = out
         .unwrap_or_else(|| PathBuf::from(format!("runs/{}-seed{}-x{k}", base.preset, base.seed)));
+    // Claimed (locked) before the data is read; see `rundir`.
+    let _claimed = RunDir::claim(&run_dir)?;
     if !ck.overwrite && holds_a_multi_run(&run_dir) {
         let resume = if is_multi_run(&run_dir) {
             format!(
@@ -114,6 +111,8 @@ pub(crate) fn train(
             run_dir.display()
         );
     }
+    let (train_set, test_set, data_desc) = load_data(common.data.as_deref())?;
+    let n_train = super::train_images(train_samples, train_set.len())?;
     let plan = super::train::plan(n_train, common, data_desc, &train_set);
     let starts = vec![Start::fresh(); k];
     go(
@@ -145,6 +144,7 @@ pub(crate) fn resume(
     ck: &RunArgs,
     common: &Common,
 ) -> Result<()> {
+    let _claimed = RunDir::claim(dir)?;
     let path = dir.join(MANIFEST_FILE);
     let text =
         std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
@@ -449,7 +449,7 @@ fn go(
     full["ensemble_confusion_proportion"] = serde_json::json!(ens.proportion.matrix);
     full["ensemble_confusion_majority"] = serde_json::json!(ens.majority.matrix);
     write_json(&run_dir.join("results.json"), &full)?;
-    println!("{line}");
+    crate::stdout::line(line);
     Ok(())
 }
 

@@ -89,7 +89,7 @@ pub fn run(args: PlotArgs) -> Result<()> {
         "written": report.written.iter().map(|p| p.display().to_string()).collect::<Vec<_>>(),
         "skipped": report.skipped,
     });
-    println!("{line}");
+    crate::stdout::line(line);
     Ok(())
 }
 
@@ -100,8 +100,26 @@ pub fn after_train(run_dir: &Path, test_set: &Dataset, quiet: bool) {
         image: image(test_set, 0).ok(),
         neurons: None,
     };
+    let start = std::time::SystemTime::now();
     match plot_run(run_dir, run_dir, &opts) {
         Ok(report) => print_report(&report, quiet),
-        Err(e) => eprintln!("warning: no plots written to {}: {e}", run_dir.display()),
+        Err(e) => {
+            // The pictures drawn before the failure are on disk: say how many.
+            let written = std::fs::read_dir(run_dir).map_or(0, |entries| {
+                entries
+                    .flatten()
+                    .filter(|e| e.path().extension().is_some_and(|x| x == "png"))
+                    .filter(|e| {
+                        e.metadata()
+                            .and_then(|m| m.modified())
+                            .is_ok_and(|t| t >= start)
+                    })
+                    .count()
+            });
+            eprintln!(
+                "warning: plotting stopped after {written} picture(s) written to {}: {e}",
+                run_dir.display()
+            );
+        }
     }
 }

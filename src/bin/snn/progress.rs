@@ -105,10 +105,9 @@ impl Progress {
         match self {
             Progress::Bar(pb) => pb.suspend(|| eprintln!("warning: {message}")),
             // `Json` exists only under --json; `Hidden` under --json --quiet.
-            _ if json() => println!(
-                "{}",
-                serde_json::json!({"event": "warning", "message": message})
-            ),
+            _ if json() => {
+                crate::stdout::line(serde_json::json!({"event": "warning", "message": message}))
+            }
             _ => eprintln!("warning: {message}"),
         }
     }
@@ -158,6 +157,6 @@ impl Progress {
             "eta_seconds": eta,
             "message": (!s.message.is_empty()).then(|| s.message.clone()),
         });
-        println!("{line}");
+        crate::stdout::line(line);
     }
 }

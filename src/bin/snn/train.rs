@@ -1,6 +1,7 @@
 //! `snn train` for one network: training with checkpoints, `--resume`, then labelling, test,
 //! and the run directory (library: `experiments::diehl_cook::{train, checkpoint, io}`).
 
+use super::rundir::RunDir;
 use super::{bar, label_and_test, load_data, make_backend, BackendArg, Common};
 use anyhow::{bail, Context, Result};
 use snn_wgpu::backend::CompetitiveBackend;
@@ -110,29 +111,22 @@ pub(crate) fn run(
     ck: &RunArgs,
     common: &Common,
 ) -> Result<()> {
-    let (train_set, test_set, data_desc) = load_data(common.data.as_deref())?;
-    let n_train = train_samples
-        .unwrap_or(train_set.len())
-        .min(train_set.len());
-    if n_train == 0 {
-        bail!("--train-samples must be at least 1");
+    let run_dir = out.unwrap_or_else(|| free_run_dir(&cfg));
+    // Claimed (locked) before the data is read: a second run into the same directory, or
+    // one that cannot be written, fails before any work.
+    let _claimed = RunDir::claim(&run_dir)?;
+    if !ck.overwrite && holds_a_run(&run_dir) {
+        bail!(
+            "{} already holds a run ({} or {}): resume it with `snn train --resume {}`, \
+             pick another --out, or pass --overwrite to replace it",
+            run_dir.display(),
+            CHECKPOINT_FILE,
+            NETWORK_FILE,
+            run_dir.display()
+        );
     }
-    let run_dir = match out {
-        Some(d) => {
-            if !ck.overwrite && holds_a_run(&d) {
-                bail!(
-                    "{} already holds a run ({} or {}): resume it with `snn train --resume {}`, \
-                     pick another --out, or pass --overwrite to replace it",
-                    d.display(),
-                    CHECKPOINT_FILE,
-                    NETWORK_FILE,
-                    d.display()
-                );
-            }
-            d
-        }
-        None => free_run_dir(&cfg),
-    };
+    let (train_set, test_set, data_desc) = load_data(common.data.as_deref())?;
+    let n_train = super::train_images(train_samples, train_set.len())?;
     let plan = plan(n_train, common, data_desc, &train_set);
     let (b, adapter) = make_backend(common.backend, &cfg)?;
     let session = Session {
@@ -169,6 +163,10 @@ pub(crate) fn plan(
 
 /// `--resume RUN_DIR`.
 pub(crate) fn resume(dir: &Path, asked: &Asked, ck: &RunArgs, common: &Common) -> Result<()> {
+    if !dir.is_dir() {
+        bail!("--resume {}: no such run directory", dir.display());
+    }
+    let _claimed = RunDir::claim(dir)?;
     let removed = remove_stale_temp_files(dir);
     let c: Checkpoint = load_checkpoint(dir).with_context(|| {
         format!(
@@ -501,7 +499,7 @@ impl Session {
                 tested.test_images
             );
         }
-        println!("{line}");
+        crate::stdout::line(line);
         Ok(())
     }
 }

@@ -145,22 +145,20 @@ pub fn save_checkpoint(dir: &Path, ck: &Checkpoint) -> Result<()> {
     let labels: Array1<u8> = t.window.iter().map(|(_, l)| *l).collect();
     let hits: Array1<u8> = t.hits.iter().map(|&h| h as u8).collect();
     write_atomic(&path, |w| {
-        let e = |e: ndarray_npy::WriteNpzError| data_err(&path, e.to_string());
-        let mut npz = NpzWriter::new(w);
-        npz.add_array("meta", &Array1::from(meta)).map_err(e)?;
-        npz.add_array("window_counts", &window).map_err(e)?;
-        npz.add_array("window_labels", &labels).map_err(e)?;
-        npz.add_array("hits", &hits).map_err(e)?;
-        if let Some(a) = &t.assignments {
-            npz.add_array("assignment", &Array1::from(a.assignment.clone()))
-                .map_err(e)?;
-            npz.add_array("class_rates", &a.class_rates).map_err(e)?;
-        }
-        for (name, words) in &ck.snapshot.arrays {
-            npz.add_array(format!("state.{name}"), &Array1::from(words.clone()))
-                .map_err(e)?;
-        }
-        npz.finish().map_err(e)?;
+        super::io::write_npz(&path, NpzWriter::new(w), |npz| {
+            npz.add_array("meta", &Array1::from(meta))?;
+            npz.add_array("window_counts", &window)?;
+            npz.add_array("window_labels", &labels)?;
+            npz.add_array("hits", &hits)?;
+            if let Some(a) = &t.assignments {
+                npz.add_array("assignment", &Array1::from(a.assignment.clone()))?;
+                npz.add_array("class_rates", &a.class_rates)?;
+            }
+            for (name, words) in &ck.snapshot.arrays {
+                npz.add_array(format!("state.{name}"), &Array1::from(words.clone()))?;
+            }
+            Ok(())
+        })?;
         Ok(())
     })
 }
@@ -265,6 +263,17 @@ pub fn load_checkpoint(dir: &Path) -> Result<Checkpoint> {
             })
         }
     };
+    // The meta is read as written; a count past the run's end would declare it done.
+    meta.config
+        .validate()
+        .map_err(|e| corrupt(format!("`meta`: its config is not valid ({e})")))?;
+    let total = (meta.plan.n_train as u64).saturating_mul(u64::from(meta.config.epochs));
+    if meta.plan.n_train == 0 || meta.images as u64 > total {
+        return Err(corrupt(format!(
+            "`meta`: {} images trained of a run of {} ({} per epoch x {} epochs)",
+            meta.images, total, meta.plan.n_train, meta.config.epochs
+        )));
+    }
     let mut snapshot = Snapshot::new(&meta.backend);
     for name in &meta.state_arrays {
         let words: Array1<u32> = read_npy_slice(&read(&format!("state.{name}"))?)

@@ -212,8 +212,33 @@ impl DcConfig {
                 Err(SnnError::invalid(f, v, "a finite value > 0"))
             }
         };
+        if self.n_exc == 0 {
+            return Err(SnnError::invalid(
+                "n_exc",
+                0,
+                "at least 1 excitatory neuron",
+            ));
+        }
         pos("dt_ms", self.dt_ms)?;
         pos("present_ms", self.present_ms)?;
+        // Steps of one presentation and of one rest, each counted in a u32 and summed: past
+        // this bound a presentation would wrap (a rest silently skipped) or run for hours.
+        const MAX_STEPS: f64 = 10_000_000.0;
+        for (f, v) in [("present_ms", self.present_ms), ("rest_ms", self.rest_ms)] {
+            let steps = f64::from(v) / f64::from(self.dt_ms);
+            if steps > MAX_STEPS {
+                return Err(SnnError::invalid(
+                    f,
+                    v,
+                    format!(
+                        "at most {} ms ({MAX_STEPS} steps of dt = {} ms; the paper uses 350 ms \
+                         on and 150 ms of rest)",
+                        MAX_STEPS * f64::from(self.dt_ms),
+                        self.dt_ms
+                    ),
+                ));
+            }
+        }
         pos("intensity_start", self.intensity_start)?;
         if !(self.rest_ms >= 0.0) || !(self.intensity_step >= 0.0) {
             return Err(SnnError::invalid(

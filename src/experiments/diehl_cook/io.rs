@@ -117,6 +117,32 @@ pub fn check_writable_dir(dir: &Path) -> Result<()> {
     fs::remove_file(&probe).map_err(write_err(&probe))
 }
 
+/// Fills `npz` with `add` and finishes it. After a failed write (a full disk) the writer is
+/// not dropped: its drop would try to finish the archive again and print "ZipWriter drop
+/// failed" on stderr; what it holds (a few buffers) is leaked instead, once per failure.
+/// Errors name `path`; an I/O error underneath (a full disk) gets the hint of a failed write.
+pub(crate) fn write_npz<W: Write + std::io::Seek>(
+    path: &Path,
+    npz: NpzWriter<W>,
+    add: impl FnOnce(&mut NpzWriter<W>) -> std::result::Result<(), ndarray_npy::WriteNpzError>,
+) -> Result<()> {
+    let mut npz = std::mem::ManuallyDrop::new(npz);
+    let r = match add(&mut npz) {
+        Ok(()) => std::mem::ManuallyDrop::into_inner(npz).finish().map(drop),
+        Err(e) => Err(e),
+    };
+    r.map_err(|e| {
+        let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(&e);
+        while let Some(c) = cause {
+            if let Some(io) = c.downcast_ref::<std::io::Error>() {
+                return write_err(path)(std::io::Error::new(io.kind(), e.to_string()));
+            }
+            cause = c.source();
+        }
+        data_err(path, e.to_string())
+    })
+}
+
 /// A [`SnnError::Data`] about `path`.
 fn data_err(path: &Path, message: impl Into<String>) -> SnnError {
     SnnError::Data {
@@ -231,14 +257,11 @@ pub fn save_network(dir: &Path, net: &SavedNetwork) -> Result<()> {
     let theta = Array1::from(net.theta_mv.clone());
     let assignments = Array1::from(net.assignments.clone());
     write_atomic(&npz_path, |w| {
-        let npz_error = |e: ndarray_npy::WriteNpzError| data_err(&npz_path, e.to_string());
-        let mut npz = NpzWriter::new_compressed(w);
-        npz.add_array("weights", &net.weights).map_err(npz_error)?;
-        npz.add_array("theta_mv", &theta).map_err(npz_error)?;
-        npz.add_array("assignments", &assignments)
-            .map_err(npz_error)?;
-        npz.finish().map_err(npz_error)?;
-        Ok(())
+        write_npz(&npz_path, NpzWriter::new_compressed(w), |npz| {
+            npz.add_array("weights", &net.weights)?;
+            npz.add_array("theta_mv", &theta)?;
+            npz.add_array("assignments", &assignments)
+        })
     })?;
 
     let config_path = dir.join(CONFIG_FILE);
@@ -309,6 +332,18 @@ pub fn load_network(dir: &Path) -> Result<SavedNetwork> {
                 ),
             ));
         }
+    }
+
+    // A neuron's label is a digit, or -1 for a neuron that never fired while labelling.
+    if let Some((i, &a)) = assignments
+        .iter()
+        .enumerate()
+        .find(|(_, &a)| !(-1..=9).contains(&a))
+    {
+        return Err(data_err(
+            &npz_path,
+            format!("array `assignments`: neuron {i} has label {a}; labels are 0..=9 (-1: none)"),
+        ));
     }
 
     let config_path = dir.join(CONFIG_FILE);

@@ -88,10 +88,28 @@ pub fn network_configs(
     if k == 0 {
         return Err(SnnError::invalid("--networks", 0, "at least 1"));
     }
+    // The seeds run base.seed .. base.seed + k - 1: refused where that passes u32::MAX, as
+    // it would wrap round to seeds another run uses.
+    let last_seed = u32::try_from(k - 1)
+        .ok()
+        .and_then(|d| base.seed.checked_add(d))
+        .ok_or_else(|| {
+            SnnError::invalid(
+                "--seed",
+                base.seed,
+                format!(
+                    "at most {} with {k} networks (seeds --seed to --seed + {}, at most {})",
+                    u64::from(u32::MAX).saturating_sub(k as u64 - 1),
+                    k - 1,
+                    u32::MAX
+                ),
+            )
+        })?;
+    debug_assert!(last_seed >= base.seed);
     (0..k)
         .map(|i| {
             let mut cfg = base.clone();
-            cfg.seed = base.seed.wrapping_add(i as u32);
+            cfg.seed = base.seed + i as u32;
             if let Some(over) = sweep.and_then(|s| s.get(i)) {
                 cfg = apply_overrides(&cfg, over, i)?;
             }
@@ -132,6 +150,19 @@ fn merge(base: &mut toml::Table, over: &toml::Table, path: &str) -> Result<()> {
         };
         match (slot, val) {
             (toml::Value::Table(b), toml::Value::Table(o)) => merge(b, o, &here)?,
+            // An integer where a float goes is the float (`theta_plus_mv = 1`).
+            (slot @ toml::Value::Float(_), toml::Value::Integer(i)) => {
+                *slot = toml::Value::Float(*i as f64)
+            }
+            // A value of another type names its key (a message from the deserialiser would
+            // name only the network).
+            (slot, val) if slot.type_str() != val.type_str() => {
+                return Err(SnnError::invalid(
+                    here,
+                    val,
+                    format!("a {} (like {slot})", slot.type_str()),
+                ))
+            }
             (slot, val) => *slot = val.clone(),
         }
     }

@@ -1,0 +1,155 @@
+//! Networks too large for the GPU, bad kernel tuning variables, no adapter.
+
+use crate::helpers::*;
+
+#[test]
+fn a_layer_too_large_for_the_gpu_names_the_limit_and_the_ways_out() {
+    let Some(ctx) = crate::common::gpu() else {
+        return;
+    };
+    let mut spec = small_config().to_spec();
+    spec.n_exc = MAX_EXC + 1;
+    spec.input_delay_max_ms = None;
+    let e = err_text(GpuCompetitive::new(ctx.clone(), &spec));
+    has_all(
+        &e,
+        &[
+            "n_exc",
+            &format!("is {MAX_EXC}"),
+            &format!("but {} are needed", MAX_EXC + 1),
+            "--backend cpu",
+            "smaller",
+        ],
+    );
+    let mut spec = small_config().to_spec();
+    spec.n_input = MAX_INPUTS + 1;
+    has_all(
+        &err_text(GpuCompetitive::new(ctx, &spec)),
+        &["n_input", &format!("{}", MAX_INPUTS + 1), "--backend cpu"],
+    );
+}
+
+#[test]
+fn cli_a_layer_too_large_for_the_gpu() {
+    if crate::common::gpu().is_none() {
+        return;
+    }
+    let t = TempDir::new("large");
+    let n = MAX_EXC + 8;
+    let cfg = preset_toml(&t, "huge.toml", |s| {
+        s.replace("n_exc = 100", &format!("n_exc = {n}"))
+    });
+    let mut c = snn(&["train", "--backend", "gpu", "--config"]);
+    c.arg(&cfg).args(TINY).arg("--out").arg(t.path("run"));
+    let e = fails(c);
+    has_all(
+        &e,
+        &[
+            "n_exc",
+            &format!("{n} are needed"),
+            "--backend cpu",
+            "smaller network",
+        ],
+    );
+}
+
+#[test]
+fn bad_kernel_tuning_variables_name_the_variable_and_what_it_takes() {
+    // Refused while the arguments are parsed, before any adapter is looked for.
+    let t = TempDir::new("wg");
+    let cases = [
+        ("SNN_WORKGROUP_SIZE", "3", "a power of two from 1 to 1024"),
+        (
+            "SNN_WORKGROUP_SIZE",
+            "2048",
+            "a power of two from 1 to 1024",
+        ),
+        (
+            "SNN_WORKGROUP_SIZE",
+            "many",
+            "a power of two from 1 to 1024",
+        ),
+        ("SNN_WORKGROUP_RING", "yes", "1 or 0"),
+        ("SNN_UNROLL", "2", "1 or 0"),
+        ("SNN_ARRIVAL_QUEUE", "on", "1 or 0"),
+        ("SNN_CPU_SIMD", "bogus", "baseline, avx2, avx512"),
+        ("SNN_CPU_DEPRESSION_QUEUE", "maybe", "1 or 0"),
+    ];
+    for (k, (var, bad, expected)) in cases.into_iter().enumerate() {
+        let mut c = snn(&["train", "--backend", "gpu"]);
+        c.args(TINY)
+            .arg("--out")
+            .arg(t.path(&format!("run{k}")))
+            .env(var, bad);
+        let e = fails(c);
+        has_all(&e, &[var, bad, expected]);
+    }
+}
+
+#[test]
+fn no_adapter_says_what_to_install_and_how_to_go_on() {
+    // A filter that matches nothing.
+    let e = err_text(GpuContext::new(&GpuOptions {
+        backends: None,
+        adapter_name: Some("nonexistent-adapter-42".into()),
+        ..Default::default()
+    }));
+    has_all(
+        &e,
+        &[
+            "no GPU adapter found",
+            "nonexistent-adapter-42",
+            "mesa-vulkan-drivers",
+            "--backend cpu",
+        ],
+    );
+    // No backend at all.
+    let e = err_text(GpuContext::new(&GpuOptions {
+        backends: Some(wgpu::Backends::empty()),
+        ..Default::default()
+    }));
+    has_all(&e, &["no wgpu backend selected", "vulkan, gl", "--backend cpu"]);
+}
+
+#[test]
+fn cli_no_adapter() {
+    let mut c = snn(&["train", "--backend", "gpu"]);
+    c.args(TINY)
+        .env("WGPU_ADAPTER_NAME", "nonexistent-adapter-42");
+    let e = fails(c);
+    has_all(
+        &e,
+        &[
+            "nonexistent-adapter-42",
+            "mesa-vulkan-drivers",
+            "--backend cpu",
+        ],
+    );
+    let mut c = snn(&["train", "--backend", "gpu"]);
+    c.args(TINY)
+        .env("SNN_WGPU_BACKEND", "vulcan")
+        .env_remove("WGPU_BACKEND");
+    let e = fails(c);
+    has_all(
+        &e,
+        &[
+            "no known wgpu backend",
+            "SNN_WGPU_BACKEND",
+            "\"vulcan\"",
+            "vulkan, gl",
+            "--backend cpu",
+        ],
+    );
+    assert!(!e.contains("Install"), "{e}");
+}
+
+#[test]
+fn cli_an_unknown_simd_level_is_refused() {
+    let mut c = snn(&["train"]);
+    c.args(TINY).env("SNN_CPU_SIMD", "bogus");
+    let e = fails(c);
+    has_all(
+        &e,
+        &["SNN_CPU_SIMD", "\"bogus\"", "baseline", "avx2", "avx512"],
+    );
+}

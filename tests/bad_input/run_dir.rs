@@ -1,0 +1,128 @@
+//! The run directory: locked against a second run, checked before the data is read, never
+//! left empty by a run that failed, and `--networks` bounded before anything is written.
+
+use crate::helpers::*;
+
+#[test]
+fn a_second_run_into_a_locked_directory_is_refused_at_once() {
+    let t = TempDir::new("lock");
+    let run = t.path("run");
+    let mut first = snn(&["train", "--out", run.to_str().unwrap(), "--quiet"]);
+    first.args([
+        "--train-samples",
+        "300",
+        "--label-samples",
+        "2",
+        "--test-samples",
+        "2",
+    ]);
+    let mut first = first.stdout(std::process::Stdio::null()).spawn().unwrap();
+    // Wait until the first run holds its lock.
+    let lock = run.join(".snn-lock");
+    let t0 = std::time::Instant::now();
+    while !lock.exists() {
+        assert!(
+            t0.elapsed().as_secs() < 60,
+            "the first run never locked {run:?}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let mut second = snn(&["train", "--out", run.to_str().unwrap()]);
+    second.args(TINY);
+    let err = fails(second);
+    has_all(
+        &err,
+        &[
+            run.to_str().unwrap(),
+            "in use by another snn process",
+            "--out",
+        ],
+    );
+    assert!(first.wait().unwrap().success(), "the first run failed");
+    assert!(run.join(NETWORK_FILE).is_file());
+}
+
+#[test]
+fn a_data_error_leaves_no_empty_run_directory() {
+    let t = TempDir::new("nodir");
+    let run = t.path("run");
+    let mut c = snn(&["train", "--out", run.to_str().unwrap()]);
+    c.args(["--data", t.path("no-such-mnist").to_str().unwrap()]);
+    c.args(TINY);
+    fails(c);
+    assert!(!run.exists(), "left behind: {:?}", t.entries("run"));
+}
+
+#[test]
+fn too_many_networks_are_refused_before_anything_is_written() {
+    let t = TempDir::new("networks");
+    let run = t.path("run");
+    let mut c = snn(&[
+        "train",
+        "--networks",
+        "1000000",
+        "--out",
+        run.to_str().unwrap(),
+    ]);
+    c.args(TINY);
+    let err = fails(c);
+    has_all(&err, &["--networks 1000000", "at most"]);
+    assert!(!run.exists(), "written: {:?}", t.entries("run"));
+}
+
+#[test]
+fn seeds_that_would_wrap_are_refused() {
+    let mut c = snn(&["train", "--seed", "4294967295", "--networks", "2"]);
+    c.args(TINY);
+    let err = fails(c);
+    has_all(&err, &["--seed", "4294967295", "at most 4294967294"]);
+}
+
+#[test]
+fn more_training_images_than_the_set_holds_are_refused() {
+    let t = TempDir::new("clamp");
+    let mut c = snn(&["train", "--out", t.path("run").to_str().unwrap()]);
+    c.args(["--train-samples", "100000", "--quiet"]);
+    let err = fails(c);
+    has_all(&err, &["--train-samples 100000", "only 1000 images"]);
+}
+
+#[test]
+fn a_cpu_network_larger_than_memory_is_refused_before_allocating() {
+    let t = TempDir::new("huge");
+    let cfg = preset_toml(&t, "huge.toml", |s| {
+        s.replace("n_exc = 100", "n_exc = 10000000000").replacen(
+            "n_exc = 10000000000",
+            "n_exc = 4000000000",
+            1,
+        )
+    });
+    let mut c = snn(&["train", "--config", cfg.to_str().unwrap()]);
+    c.args(TINY).arg("--out").arg(t.path("run"));
+    let e = fails(c);
+    has_all(&e, &["n_exc = 4000000000", "of memory", "smaller n_exc"]);
+    assert!(!t.path("run").exists());
+}
+
+#[test]
+fn a_checkpoint_that_counts_past_the_run_is_refused_on_resume() {
+    use snn_wgpu::experiments::diehl_cook::checkpoint::{load_checkpoint, save_checkpoint};
+    let t = TempDir::new("meta");
+    let run = t.path("run");
+    let mut c = snn(&["train"]);
+    c.args(TINY).arg("--out").arg(&run);
+    succeeds(c);
+    let mut ck = load_checkpoint(&run).unwrap();
+    ck.train.stats.images = 1_000_000_000;
+    save_checkpoint(&run, &ck).unwrap();
+    let e = fails(snn(&[
+        "train",
+        "--resume",
+        run.to_str().unwrap(),
+        "--quiet",
+    ]));
+    has_all(
+        &e,
+        &["checkpoint.npz", "1000000000 images trained of a run of 2"],
+    );
+}
