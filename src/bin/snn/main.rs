@@ -46,6 +46,16 @@ enum BackendArg {
     Gpu,
 }
 
+/// `--step`: how v is integrated (the config's `clamp_v_to_reversal`).
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum StepArg {
+    /// Forward Euler, v kept within [E_inh, E_exc] after each step (the presets).
+    Clamped,
+    /// The original code's forward Euler, unclamped: v may overshoot past E_inh when many
+    /// inhibitory neurons fire in one step, and θ can run away (docs/diehl_cook.md).
+    Faithful,
+}
+
 #[derive(Clone, Copy, Debug, ValueEnum)]
 enum RestArg {
     Simulate,
@@ -88,6 +98,11 @@ struct Common {
     /// `"event": "progress"`), no bars or tables; the last line is the result.
     #[arg(long)]
     json: bool,
+    /// Hold out the last sixth of the training images (MNIST: the last 10,000) as the test
+    /// set: train and label on the first five sixths, test on the held-out ones, and leave
+    /// the real test set for final figures.
+    #[arg(long)]
+    validation: bool,
 }
 
 impl Common {
@@ -133,6 +148,11 @@ enum Command {
         /// default); 0 turns delays off.
         #[arg(long, allow_negative_numbers = true)]
         input_delay_ms: Option<f32>,
+        /// Membrane step: clamped (the presets: v kept within the reversal potentials) or
+        /// faithful (the original code's unclamped forward Euler, which can run away on
+        /// dense input). Sets `clamp_v_to_reversal`.
+        #[arg(long, value_enum)]
+        step: Option<StepArg>,
         /// Run directory for network.npz, config.json, receptive_fields.png, results.json.
         #[arg(long)]
         out: Option<PathBuf>,
@@ -181,7 +201,34 @@ fn print_warnings(cfg: &DcConfig, quiet: bool) {
     }
 }
 
-fn load_data(dir: Option<&Path>) -> Result<(Dataset, Dataset, String)> {
+/// The training and test sets in `dir` (None: the embedded subset) and their description;
+/// with `validation`, the first five sixths of the training set and its last sixth instead.
+fn load_data(dir: Option<&Path>, validation: bool) -> Result<(Dataset, Dataset, String)> {
+    let (train, test, desc) = load_sets(dir)?;
+    if !validation {
+        return Ok((train, test, desc));
+    }
+    let held = train.len() / 6;
+    if held == 0 {
+        bail!("--validation: the training set has {} images, too few to hold out a sixth; drop --validation", train.len());
+    }
+    let keep = train.len() - held;
+    let px = train.rows * train.cols;
+    let part = |r: std::ops::Range<usize>| Dataset {
+        images: train.images[r.start * px..r.end * px].to_vec(),
+        labels: train.labels[r.clone()].to_vec(),
+        rows: train.rows,
+        cols: train.cols,
+    };
+    let desc = format!(
+        "{desc}, validation split (training images 1-{keep}; test: training images {}-{})",
+        keep + 1,
+        train.len()
+    );
+    Ok((part(0..keep), part(keep..train.len()), desc))
+}
+
+fn load_sets(dir: Option<&Path>) -> Result<(Dataset, Dataset, String)> {
     Ok(match dir {
         Some(d) => (
             mnist::load_mnist(d, Split::Train)
@@ -320,6 +367,7 @@ fn main() -> Result<()> {
             refractory,
             lockout_ms,
             input_delay_ms,
+            step,
             out,
             multi,
             checkpoint,
@@ -348,8 +396,9 @@ fn main() -> Result<()> {
                     || lockout_ms.is_some()
                     || input_delay_ms.is_some()
                     || rest.is_some()
+                    || step.is_some()
                 {
-                    bail!("--refractory/--lockout-ms/--input-delay-ms/--rest with --resume: the experiment comes from the checkpoint; drop them");
+                    bail!("--refractory/--lockout-ms/--input-delay-ms/--rest/--step with --resume: the experiment comes from the checkpoint; drop them");
                 }
                 if multi::is_multi_run(dir) {
                     if config.is_some()
@@ -395,6 +444,9 @@ fn main() -> Result<()> {
             if let Some(d) = input_delay_ms {
                 cfg.input_delay_max_ms = d;
             }
+            if let Some(s) = step {
+                cfg.clamp_v_to_reversal = matches!(s, StepArg::Clamped);
+            }
             if let Some(e) = epochs {
                 cfg.epochs = e;
             }
@@ -427,7 +479,8 @@ fn main() -> Result<()> {
             })?;
             cfg.validate()?;
             print_warnings(&cfg, !common.chatty());
-            let (train_set, test_set, data_desc) = load_data(common.data.as_deref())?;
+            let (train_set, test_set, data_desc) =
+                load_data(common.data.as_deref(), common.validation)?;
             let (mut b, adapter) = make_backend(common.backend, &cfg)?;
             b.load(
                 saved
