@@ -109,6 +109,28 @@ pub enum SnnError {
         diagnosis: String,
     },
 
+    /// Training met a whole window of silent images in a row: each skipped after its
+    /// retries, until too many to go on.
+    #[error(
+        "training images {first} to {last}, {images} in a row, all drew fewer than \
+         {min_spikes} excitatory spikes after {retries} retries each: the network is silent, \
+         and training stops. {diagnosis}",
+        first = last + 1 - images
+    )]
+    SilentWindow {
+        /// Silent images in a row.
+        images: usize,
+        /// The last of them, counted from 1 over all epochs.
+        last: usize,
+        /// The spike threshold of the retry rule.
+        min_spikes: u32,
+        /// Retries made per image.
+        retries: u32,
+        /// What the state says about why, and what to do
+        /// (`experiments::diehl_cook::train::silence_diagnosis`).
+        diagnosis: String,
+    },
+
     // ---- data and files ----
     /// A file could not be read or written.
     #[error("{path}: {source}")]

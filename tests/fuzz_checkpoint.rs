@@ -43,6 +43,7 @@ fn sample() -> &'static (Checkpoint, Vec<u8>) {
                 data: "embedded".into(),
                 data_dir: None,
                 data_fingerprint: "x".into(),
+                validation: false,
             },
             config,
             train,

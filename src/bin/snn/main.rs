@@ -62,6 +62,16 @@ enum BackendArg {
     Gpu,
 }
 
+/// `--step`: how v is integrated (the config's `clamp_v_to_reversal`).
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum StepArg {
+    /// Forward Euler, v kept within [E_inh, E_exc] after each step (the presets).
+    Clamped,
+    /// The original code's forward Euler, unclamped: v may overshoot past E_inh when many
+    /// inhibitory neurons fire in one step, and θ can run away (docs/diehl_cook.md).
+    Faithful,
+}
+
 #[derive(Clone, Copy, Debug, ValueEnum)]
 enum RestArg {
     Simulate,
@@ -104,6 +114,11 @@ struct Common {
     /// `"event": "progress"`), no bars or tables; the last line is the result.
     #[arg(long)]
     json: bool,
+    /// Hold out the last sixth of the training images (MNIST: the last 10,000) as the test
+    /// set: train and label on the first five sixths, test on the held-out ones, and leave
+    /// the real test set for final figures.
+    #[arg(long)]
+    validation: bool,
 }
 
 impl Common {
@@ -150,6 +165,11 @@ enum Command {
         /// default); 0 turns delays off.
         #[arg(long, allow_negative_numbers = true)]
         input_delay_ms: Option<f32>,
+        /// Membrane step: clamped (the presets: v kept within the reversal potentials) or
+        /// faithful (the original code's unclamped forward Euler, which can run away on
+        /// dense input). Sets `clamp_v_to_reversal`.
+        #[arg(long, value_enum)]
+        step: Option<StepArg>,
         /// Run directory for network.npz, config.json, receptive_fields.png, results.json.
         #[arg(long)]
         out: Option<PathBuf>,
@@ -212,7 +232,34 @@ fn train_images(asked: Option<usize>, available: usize) -> Result<usize> {
     }
 }
 
-fn load_data(dir: Option<&Path>) -> Result<(Dataset, Dataset, String)> {
+/// The training and test sets in `dir` (None: the embedded subset) and their description;
+/// with `validation`, the first five sixths of the training set and its last sixth instead.
+fn load_data(dir: Option<&Path>, validation: bool) -> Result<(Dataset, Dataset, String)> {
+    let (train, test, desc) = load_sets(dir)?;
+    if !validation {
+        return Ok((train, test, desc));
+    }
+    let held = train.len() / 6;
+    if held == 0 {
+        bail!("--validation: the training set has {} images, too few to hold out a sixth; drop --validation", train.len());
+    }
+    let keep = train.len() - held;
+    let px = train.rows * train.cols;
+    let part = |r: std::ops::Range<usize>| Dataset {
+        images: train.images[r.start * px..r.end * px].to_vec(),
+        labels: train.labels[r.clone()].to_vec(),
+        rows: train.rows,
+        cols: train.cols,
+    };
+    let desc = format!(
+        "{desc}, validation split (training images 1-{keep}; test: training images {}-{})",
+        keep + 1,
+        train.len()
+    );
+    Ok((part(0..keep), part(keep..train.len()), desc))
+}
+
+fn load_sets(dir: Option<&Path>) -> Result<(Dataset, Dataset, String)> {
     let (train, test, desc) = match dir {
         Some(d) => (
             mnist::load_mnist(d, Split::Train)
@@ -369,6 +416,7 @@ fn main() -> Result<()> {
             refractory,
             lockout_ms,
             input_delay_ms,
+            step,
             out,
             multi,
             checkpoint,
@@ -397,8 +445,9 @@ fn main() -> Result<()> {
                     || lockout_ms.is_some()
                     || input_delay_ms.is_some()
                     || rest.is_some()
+                    || step.is_some()
                 {
-                    bail!("--refractory/--lockout-ms/--input-delay-ms/--rest with --resume: the experiment comes from the checkpoint; drop them");
+                    bail!("--refractory/--lockout-ms/--input-delay-ms/--rest/--step with --resume: the experiment comes from the checkpoint; drop them");
                 }
                 if multi::is_multi_run(dir) {
                     if config.is_some()
@@ -444,6 +493,9 @@ fn main() -> Result<()> {
             if let Some(d) = input_delay_ms {
                 cfg.input_delay_max_ms = d;
             }
+            if let Some(s) = step {
+                cfg.clamp_v_to_reversal = matches!(s, StepArg::Clamped);
+            }
             if let Some(e) = epochs {
                 cfg.epochs = e;
             } else if config.is_none() && common.data.is_none() {
@@ -479,7 +531,8 @@ fn main() -> Result<()> {
             cfg.validate()?;
             memory::check_network(&cfg)?;
             print_warnings(&cfg, !common.chatty());
-            let (train_set, test_set, data_desc) = load_data(common.data.as_deref())?;
+            let (train_set, test_set, data_desc) =
+                load_data(common.data.as_deref(), common.validation)?;
             let (mut b, adapter) = make_backend(common.backend, &cfg)?;
             if saved.weights.dim() != (784, cfg.n_exc as usize) {
                 bail!(

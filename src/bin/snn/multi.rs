@@ -22,7 +22,7 @@ use snn_wgpu::experiments::diehl_cook::io::{
 use snn_wgpu::experiments::diehl_cook::lockstep::run_lockstep_from;
 use snn_wgpu::experiments::diehl_cook::multi::{ensemble, run_cpu_from, NetworkRun, Sizes, Start};
 use snn_wgpu::experiments::diehl_cook::sweep::{network_configs, parse_sweep};
-use snn_wgpu::experiments::diehl_cook::train::runaway_advice;
+use snn_wgpu::experiments::diehl_cook::train::{runaway_advice, theta_diagnosis};
 use snn_wgpu::gpu::wta::GpuCompetitive;
 use snn_wgpu::gpu::wta_multi::GpuCompetitiveMulti;
 use snn_wgpu::gpu::GpuContext;
@@ -111,7 +111,7 @@ pub(crate) fn train(
             run_dir.display()
         );
     }
-    let (train_set, test_set, data_desc) = load_data(common.data.as_deref())?;
+    let (train_set, test_set, data_desc) = load_data(common.data.as_deref(), common.validation)?;
     let n_train = super::train_images(train_samples, train_set.len())?;
     let plan = super::train::plan(n_train, common, data_desc, &train_set);
     let starts = vec![Start::fresh(); k];
@@ -171,8 +171,14 @@ pub(crate) fn resume(
             m.backend
         );
     }
+    if common.validation && !m.plan.validation {
+        bail!(
+            "--validation with --resume: the run in {} tests on the test set; drop --validation",
+            dir.display()
+        );
+    }
     let data_dir = common.data.clone().or(m.plan.data_dir.clone());
-    let (train_set, test_set, data_desc) = load_data(data_dir.as_deref())?;
+    let (train_set, test_set, data_desc) = load_data(data_dir.as_deref(), m.plan.validation)?;
     let print = fingerprint(&train_set, m.plan.n_train);
     if print != m.plan.data_fingerprint {
         bail!(
@@ -228,6 +234,7 @@ pub(crate) fn resume(
         batch: common.batch,
         quiet: common.quiet,
         json: common.json,
+        validation: m.plan.validation,
     };
     let base = m.networks[0].clone();
     go(
@@ -396,6 +403,17 @@ fn go(
     // A single run warns at the image; here the networks train side by side, so each one
     // that ran away is named once training is over (and in its JSON entry).
     for (i, r) in runs.iter().enumerate() {
+        if r.stats.skipped_images > 0 {
+            pb.warn(&format!(
+                "network {i} (seed {}): {} training images drew fewer than {} excitatory \
+                 spikes after {} retries and were skipped (`skipped_images`). {}",
+                r.config.seed,
+                r.stats.skipped_images,
+                r.config.min_spikes,
+                r.config.max_retries,
+                theta_diagnosis(&r.theta_mv, &r.config)
+            ));
+        }
         if let Some(image) = r.stats.runaway_at {
             pb.warn(&format!(
                 "network {i} (seed {}): {}",
@@ -462,6 +480,7 @@ fn summary(r: &NetworkRun, dir: &Path) -> serde_json::Value {
         "accuracy_proportion": r.tested.eval.proportion.accuracy(),
         "train_images": r.stats.images,
         "retries": r.stats.retries,
+        "skipped_images": r.stats.skipped_images,
         "runaway_at_image": r.stats.runaway_at,
         "train_seconds": r.train_seconds,
         "run_dir": dir.display().to_string(),
@@ -495,6 +514,7 @@ fn save_run(
         "epochs": cfg.epochs,
         "train_images": r.stats.images,
         "retries": r.stats.retries,
+        "skipped_images": r.stats.skipped_images,
         "runaway_at_image": r.stats.runaway_at,
         "label_images": r.tested.label_images,
         "test_images": r.tested.test_images,

@@ -13,7 +13,9 @@ use snn_wgpu::experiments::diehl_cook::io::{
     receptive_fields_png, remove_stale_temp_files, save_network, write_atomic, SavedNetwork,
     NETWORK_FILE,
 };
-use snn_wgpu::experiments::diehl_cook::train::{runaway_advice, train_from, TrainState};
+use snn_wgpu::experiments::diehl_cook::train::{
+    runaway_advice, silence_diagnosis, skip_advice, train_from, TrainState,
+};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -125,7 +127,7 @@ pub(crate) fn run(
             run_dir.display()
         );
     }
-    let (train_set, test_set, data_desc) = load_data(common.data.as_deref())?;
+    let (train_set, test_set, data_desc) = load_data(common.data.as_deref(), common.validation)?;
     let n_train = super::train_images(train_samples, train_set.len())?;
     let plan = plan(n_train, common, data_desc, &train_set);
     let (b, adapter) = make_backend(common.backend, &cfg)?;
@@ -158,6 +160,7 @@ pub(crate) fn plan(
         data: data_desc,
         data_dir: common.data.clone(),
         data_fingerprint: fingerprint(train_set, n_train),
+        validation: common.validation,
     }
 }
 
@@ -209,8 +212,14 @@ pub(crate) fn resume(dir: &Path, asked: &Asked, ck: &RunArgs, common: &Common) -
             );
         }
     }
+    if common.validation && !c.plan.validation {
+        bail!(
+            "--validation with --resume: the run in {} tests on the test set; drop --validation",
+            dir.display()
+        );
+    }
     let data_dir = common.data.clone().or(c.plan.data_dir.clone());
-    let (train_set, test_set, data_desc) = load_data(data_dir.as_deref())?;
+    let (train_set, test_set, data_desc) = load_data(data_dir.as_deref(), c.plan.validation)?;
     let print = fingerprint(&train_set, c.plan.n_train);
     if print != c.plan.data_fingerprint {
         bail!(
@@ -232,6 +241,7 @@ pub(crate) fn resume(dir: &Path, asked: &Asked, ck: &RunArgs, common: &Common) -
         batch: common.batch,
         quiet: common.quiet,
         json: common.json,
+        validation: c.plan.validation,
     };
     let (mut b, adapter) = make_backend(backend, &c.config)?;
     b.restore(&c.snapshot)
@@ -345,6 +355,7 @@ impl Session {
         let images_at_start = state.stats.images;
         // Once per session (a resumed run that ran away before is told again).
         let mut warned_runaway = false;
+        let skipped_at_start = state.stats.skipped_images;
         train_from(
             b.as_mut(),
             &cfg,
@@ -357,11 +368,23 @@ impl Session {
                     warned_runaway = true;
                     pb.warn(&runaway_advice(&cfg, image));
                 }
+                if p.skipped_images == skipped_at_start + 1 && st.silent_run == 1 {
+                    // The session's first skipped image: once.
+                    pb.warn(&skip_advice(
+                        &cfg,
+                        p.images_done,
+                        &silence_diagnosis(b, &cfg),
+                    ));
+                }
                 if let Some(a) = p.running_accuracy {
                     pb.set_message(format!(
-                        "acc(last 1000) {:.1}% retries {}",
+                        "acc(last 1000) {:.1}% retries {}{}",
                         100.0 * a,
-                        p.retries
+                        p.retries,
+                        match p.skipped_images {
+                            0 => String::new(),
+                            n => format!(" skipped {n}"),
+                        }
                     ));
                 }
                 let last = p.images_done == p.images_total;
@@ -454,6 +477,7 @@ impl Session {
             "epochs": cfg.epochs,
             "train_images": stats.images,
             "retries": stats.retries,
+            "skipped_images": stats.skipped_images,
             "runaway_at_image": stats.runaway_at,
             "label_images": tested.label_images,
             "test_images": tested.test_images,

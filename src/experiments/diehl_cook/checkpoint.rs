@@ -47,6 +47,10 @@ pub struct RunPlan {
     pub data_dir: Option<PathBuf>,
     /// [`fingerprint`] of the training images used, so a resume on other data is refused.
     pub data_fingerprint: String,
+    /// Whether the run holds out the last sixth of the training images as its test set
+    /// (`snn train --validation`); absent from runs before the option (false).
+    #[serde(default)]
+    pub validation: bool,
 }
 
 /// A training run stopped between two images.
@@ -81,6 +85,12 @@ struct Meta {
     /// Absent from checkpoints written before it existed.
     #[serde(default)]
     runaway_at: Option<usize>,
+    /// Absent from checkpoints written before silent images were skipped (then none were).
+    #[serde(default)]
+    skipped_images: u64,
+    /// Silent images in a row before the next; absent as `skipped_images`.
+    #[serde(default)]
+    silent_run: usize,
     train_seconds: f64,
     class_counts: Option<[u32; N_CLASSES]>,
     state_arrays: Vec<String>,
@@ -130,6 +140,8 @@ pub fn save_checkpoint(dir: &Path, ck: &Checkpoint) -> Result<()> {
         retries: t.stats.retries,
         learning_curve: t.stats.learning_curve.clone(),
         runaway_at: t.stats.runaway_at,
+        skipped_images: t.stats.skipped_images,
+        silent_run: t.silent_run,
         train_seconds: ck.train_seconds,
         class_counts: t.assignments.as_ref().map(|a| a.class_counts),
         state_arrays: ck.snapshot.arrays.iter().map(|(k, _)| k.clone()).collect(),
@@ -290,6 +302,7 @@ pub fn load_checkpoint(dir: &Path) -> Result<Checkpoint> {
                 retries: meta.retries,
                 learning_curve: meta.learning_curve,
                 runaway_at: meta.runaway_at,
+                skipped_images: meta.skipped_images,
             },
             window: window
                 .outer_iter()
@@ -298,6 +311,7 @@ pub fn load_checkpoint(dir: &Path) -> Result<Checkpoint> {
                 .collect(),
             assignments,
             hits: hits.iter().map(|&h| h != 0).collect::<VecDeque<bool>>(),
+            silent_run: meta.silent_run,
         },
         train_seconds: meta.train_seconds,
         snapshot,
@@ -368,10 +382,12 @@ mod tests {
                 retries: 56,
                 learning_curve: vec![(1000, 0.5), (2000, 0.625)],
                 runaway_at: Some(901),
+                skipped_images: 3,
             },
             window: (0..3).map(|i| (vec![i as u32; 12], i as u8)).collect(),
             assignments: Some(assign_labels(counts.view(), &labels).unwrap()),
             hits: [true, false, true].into_iter().collect(),
+            silent_run: 2,
         };
         Checkpoint {
             plan: RunPlan {
@@ -382,6 +398,7 @@ mod tests {
                 data: "embedded".into(),
                 data_dir: None,
                 data_fingerprint: "fnv1a64:0:0x0".into(),
+                validation: false,
             },
             config,
             train,
@@ -449,6 +466,27 @@ mod tests {
         }
         w.finish().unwrap();
         fs::rename(dir.join("new.npz"), &path).unwrap();
+    }
+
+    /// Checkpoints from before silent images were skipped have no `skipped_images`,
+    /// `silent_run` nor `input_total_rate_hz` in their config: they load with none skipped.
+    #[test]
+    fn checkpoints_without_skipped_images_load_with_none() {
+        let d = TempDir::new("old");
+        save_checkpoint(&d.0, &sample()).unwrap();
+        edit_meta(&d.0, |v| {
+            let m = v.as_object_mut().unwrap();
+            assert!(m.remove("skipped_images").is_some() && m.remove("silent_run").is_some());
+            let c = m["config"].as_object_mut().unwrap();
+            assert!(c.remove("input_total_rate_hz").is_some());
+        });
+        let ck = load_checkpoint(&d.0).unwrap();
+        assert_eq!((ck.train.stats.skipped_images, ck.train.silent_run), (0, 0));
+        assert_eq!(ck.config.input_total_rate_hz, 0.0);
+        let mut want = sample();
+        want.train.stats.skipped_images = 0;
+        want.train.silent_run = 0;
+        assert_eq!(ck, want);
     }
 
     #[test]

@@ -66,13 +66,22 @@ pub struct DcConfig {
     /// RNG seed (weights and input spikes).
     pub seed: u32,
     /// Keep both populations' v within [E_inh, E_exc] after each Euler step
-    /// (`CondLifParams::clamp_v_to_reversal`); code: off. Optional in config files (default
-    /// off). The dc1600 and dc6400 presets turn it on: with thousands of inhibitory neurons,
-    /// a step in which a dozen fire at once drives v far past E_inh under forward Euler
-    /// (docs/diehl_cook.md, "Pitfalls"), and the layer runs away (dc6400 without it: every neuron
-    /// firing every 5 ms from its 52nd image on). Steps that stay in range are unchanged.
+    /// (`CondLifParams::clamp_v_to_reversal`); code: off (the "faithful step",
+    /// `snn train --step faithful`). Every preset turns it on: a step in which many
+    /// inhibitory neurons fire at once drives v far past E_inh under forward Euler (docs/diehl_cook.md,
+    /// "Pitfalls"), θ then runs away and the layer goes silent (dc6400 without it: every
+    /// neuron firing every 5 ms from its 52nd image on; dc100 on dense input: θ at 20 V).
+    /// Steps that stay in range are unchanged. Optional in config files: a file without the
+    /// key was written before it existed and means off, as then.
     #[serde(default)]
     pub clamp_v_to_reversal: bool,
+    /// Scale each image's input rates so that they sum to this many Hz at `intensity_start`
+    /// (retries raise it in proportion to the intensity); each rate stays at most
+    /// 1000/dt Hz. 0 (the presets): off, the paper's `pixel / 8 · intensity`, whose total
+    /// grows with the ink of the image (about 6,500 Hz on MNIST at intensity 2).
+    /// Optional in config files (default 0).
+    #[serde(default)]
+    pub input_total_rate_hz: f32,
 }
 
 /// The paper's time step (ms), at which its model is defined.
@@ -185,8 +194,10 @@ impl DcConfig {
             w_max: 1.0,
             input_delay_max_ms: 10.0,
             seed: 0,
-            // See the field: without it dc6400 runs away within its first 100 images.
-            clamp_v_to_reversal: n_exc >= 1600,
+            // See the field: without it dc6400 runs away within its first 100 images, and
+            // dc100 on dense input.
+            clamp_v_to_reversal: true,
+            input_total_rate_hz: 0.0,
         })
     }
 
@@ -261,6 +272,7 @@ impl DcConfig {
         check_period("refractory_exc_ms", self.refractory_exc_ms, self.dt_ms)?;
         check_period("lockout_exc_ms", self.lockout_exc_ms, self.dt_ms)?;
         for (f, v) in [
+            ("input_total_rate_hz", self.input_total_rate_hz),
             ("theta_plus_mv", self.theta_plus_mv),
             ("w_exc_inh", self.w_exc_inh),
             ("w_inh_exc", self.w_inh_exc),
@@ -395,6 +407,26 @@ impl DcConfig {
     pub fn rates(image: &[u8], intensity: f32) -> Vec<f32> {
         image.iter().map(|&p| p as f32 / 8.0 * intensity).collect()
     }
+
+    /// Input rates (Hz) of an image at `intensity` under this config: [`DcConfig::rates`],
+    /// or with `input_total_rate_hz` set, rates in proportion to the pixels that sum to
+    /// `input_total_rate_hz · intensity / intensity_start`, each at most 1000/dt Hz. A blank
+    /// image gets no input either way.
+    pub fn input_rates(&self, image: &[u8], intensity: f32) -> Vec<f32> {
+        if self.input_total_rate_hz <= 0.0 {
+            return Self::rates(image, intensity);
+        }
+        let ink: u64 = image.iter().map(|&p| u64::from(p)).sum();
+        if ink == 0 {
+            return vec![0.0; image.len()];
+        }
+        let per_unit = self.input_total_rate_hz * intensity / self.intensity_start / ink as f32;
+        let max_hz = 1000.0 / self.dt_ms;
+        image
+            .iter()
+            .map(|&p| (p as f32 * per_unit).min(max_hz))
+            .collect()
+    }
 }
 
 #[cfg(test)]
@@ -487,6 +519,45 @@ mod tests {
         let mut c = DcConfig::preset("dc100").unwrap();
         c.w_max = -1.0;
         assert!(c.validate().unwrap_err().to_string().contains("w_max"));
+    }
+
+    /// Experiment files written before the reversal clamp became every preset's default
+    /// hold the key explicitly, and still mean what they said; a file without the key (older
+    /// still) means off.
+    #[test]
+    fn files_from_before_the_clamp_default_keep_their_meaning() {
+        let now = toml::to_string(&DcConfig::preset("dc100").unwrap()).unwrap();
+        assert!(now.contains("clamp_v_to_reversal = true"), "{now}");
+        let old = now.replace("clamp_v_to_reversal = true", "clamp_v_to_reversal = false");
+        let c: DcConfig = toml::from_str(&old).unwrap();
+        assert!(!c.clamp_v_to_reversal);
+        let older = now.replace("clamp_v_to_reversal = true\n", "");
+        assert_ne!(older, now);
+        let c: DcConfig = toml::from_str(&older).unwrap();
+        assert!(!c.clamp_v_to_reversal);
+        // Files from before `input_total_rate_hz` existed: off.
+        let c: DcConfig = toml::from_str(&old.replace("input_total_rate_hz = 0.0\n", "")).unwrap();
+        assert_eq!(c.input_total_rate_hz, 0.0);
+    }
+
+    #[test]
+    fn input_rates_scale_to_a_fixed_total_when_asked() {
+        let mut c = DcConfig::preset("dc100").unwrap();
+        let img: Vec<u8> = (0..784).map(|i| if i % 3 == 0 { 200 } else { 0 }).collect();
+        assert_eq!(c.input_rates(&img, 2.0), DcConfig::rates(&img, 2.0));
+        c.input_total_rate_hz = 5000.0;
+        let sum = |r: Vec<f32>| r.iter().sum::<f32>();
+        assert!((sum(c.input_rates(&img, 2.0)) - 5000.0).abs() < 1.0);
+        assert!((sum(c.input_rates(&img, 3.0)) - 7500.0).abs() < 1.0);
+        let dense = vec![255u8; 784];
+        assert!((sum(c.input_rates(&dense, 2.0)) - 5000.0).abs() < 1.0);
+        // One lit pixel cannot take the whole total: capped at 1000/dt.
+        let mut one = vec![0u8; 784];
+        one[5] = 10;
+        assert_eq!(c.input_rates(&one, 2.0)[5], 2000.0);
+        assert_eq!(sum(c.input_rates(&[0u8; 784], 2.0)), 0.0);
+        c.input_total_rate_hz = -1.0;
+        assert!(c.validate().is_err());
     }
 
     #[test]

@@ -15,7 +15,8 @@ use ndarray::Array2;
 use std::collections::VecDeque;
 
 /// Images between two updates of the training-time label assignment (and the window of the
-/// running accuracy).
+/// running accuracy); also the run of silent training images that stops training
+/// ([`SnnError::SilentWindow`]).
 pub const RUNNING_WINDOW: usize = 1000;
 
 /// Presents `image` until it draws at least `min_spikes` excitatory spikes, raising the
@@ -41,7 +42,7 @@ pub fn present_with_retries(
             key: *key,
         };
         *key = key.wrapping_add(1);
-        let counts = b.present(&DcConfig::rates(image, intensity), &opts)?;
+        let counts = b.present(&cfg.input_rates(image, intensity), &opts)?;
         if counts.iter().sum::<u32>() >= cfg.min_spikes {
             return Ok((counts, retry));
         }
@@ -61,10 +62,18 @@ pub fn present_with_retries(
 /// that means an earlier presentation ran away (forward Euler overshoots when many
 /// inhibitory neurons fire in one step and `gi·dt/τ_m` exceeds 1: docs/diehl_cook.md, "Pitfalls").
 pub fn silence_diagnosis(b: &mut dyn CompetitiveBackend, cfg: &DcConfig) -> String {
-    let generic = "Check the loaded weights and θ (θ in mV, not volts), or raise max_retries";
-    let Ok(theta) = b.theta() else {
-        return generic.into();
-    };
+    match b.theta() {
+        Ok(theta) => theta_diagnosis(&theta, cfg),
+        Err(_) => GENERIC_SILENCE.into(),
+    }
+}
+
+const GENERIC_SILENCE: &str =
+    "Check the loaded weights and θ (θ in mV, not volts), or raise max_retries";
+
+/// [`silence_diagnosis`] from the excitatory θ (mV).
+pub fn theta_diagnosis(theta: &[f32], cfg: &DcConfig) -> String {
+    let generic = GENERIC_SILENCE;
     let spec = cfg.to_spec();
     let (Some(e_exc), threshold) = (
         match &spec.exc.kind {
@@ -110,6 +119,8 @@ pub struct TrainProgress {
     pub images_total: usize,
     /// Retries so far.
     pub retries: u64,
+    /// [`TrainStats::skipped_images`] so far.
+    pub skipped_images: u64,
     /// All-activity accuracy over the last [`RUNNING_WINDOW`] images, predicted with labels
     /// assigned from the window before (None until two windows have passed).
     pub running_accuracy: Option<f64>,
@@ -124,6 +135,10 @@ pub struct TrainStats {
     pub images: usize,
     /// Retries.
     pub retries: u64,
+    /// Training images skipped because they drew fewer than `min_spikes` spikes after
+    /// `max_retries` retries (silent; counted in `images`, left out of the running accuracy;
+    /// [`skip_advice`]).
+    pub skipped_images: u64,
     /// (images seen, running accuracy) after each window.
     pub learning_curve: Vec<(usize, f64)>,
     /// The first image (counted from 1) in whose presentation more than half of the
@@ -156,11 +171,27 @@ pub fn runaway_advice(cfg: &DcConfig, image: usize) -> String {
         } else {
             format!(
                 "Stop the run and set `clamp_v_to_reversal = true` in the experiment file \
-                 (`snn presets --show {}`, then `snn train --config FILE`), or halve dt_ms \
-                 (now {} ms).",
+                 (every preset's default, which `--step faithful` turns off; `snn presets \
+                 --show {}`, then `snn train --config FILE`), or halve dt_ms (now {} ms).",
                 cfg.preset, cfg.dt_ms
             )
         }
+    )
+}
+
+/// What to tell a user whose training run has begun to skip silent images (`image`, counted
+/// from 1, the first one), with `diagnosis` ([`silence_diagnosis`]).
+pub fn skip_advice(cfg: &DcConfig, image: usize, diagnosis: &str) -> String {
+    format!(
+        "training image {image} drew fewer than {} excitatory spikes after {} retries (input \
+         intensity up to {}): skipped, and so will be any such image (the count is \
+         `skipped_images` in the results); training stops only if {RUNNING_WINDOW} images in a \
+         row are silent. {diagnosis} Dense or bright input raises θ quickly: \
+         `input_total_rate_hz` in the experiment file scales every image to one total input \
+         rate (docs/diehl_cook.md).",
+        cfg.min_spikes,
+        cfg.max_retries,
+        cfg.intensity_start + cfg.max_retries as f32 * cfg.intensity_step,
     )
 }
 
@@ -179,6 +210,9 @@ pub struct TrainState {
     pub assignments: Option<Assignments>,
     /// Whether each of the last (up to) [`RUNNING_WINDOW`] images was classed right.
     pub hits: VecDeque<bool>,
+    /// Silent images in a row just before the next one (skipped; [`RUNNING_WINDOW`] of
+    /// them stop training).
+    pub silent_run: usize,
 }
 
 impl TrainState {
@@ -192,10 +226,12 @@ impl TrainState {
 }
 
 /// Trains on the first `n_train` images of `data` for `cfg.epochs` epochs, in file order.
-/// `on_image` is called after every image (progress bars).
+/// `on_image` is called after every image (progress bars). An image that stays silent after
+/// `max_retries` retries is skipped ([`TrainStats::skipped_images`]).
 ///
 /// # Errors
-/// [`SnnError::NoResponse`], backend errors.
+/// [`SnnError::SilentWindow`] when [`RUNNING_WINDOW`] images in a row are silent; backend
+/// errors.
 pub fn train(
     b: &mut dyn CompetitiveBackend,
     cfg: &DcConfig,
@@ -218,7 +254,7 @@ pub fn train(
 /// state and the backend (to write a checkpoint); an error from it stops training.
 ///
 /// # Errors
-/// [`SnnError::NoResponse`], backend errors, errors from `after`.
+/// As [`train`]; errors from `after`.
 pub fn train_from(
     b: &mut dyn CompetitiveBackend,
     cfg: &DcConfig,
@@ -233,7 +269,38 @@ pub fn train_from(
         let k = state.stats.images;
         let idx = k % n_train.max(1);
         let (counts, retries) =
-            present_with_retries(b, cfg, data.image(idx), idx, true, &mut state.key)?;
+            match present_with_retries(b, cfg, data.image(idx), idx, true, &mut state.key) {
+                Ok(r) => {
+                    state.silent_run = 0;
+                    r
+                }
+                Err(SnnError::NoResponse { diagnosis, .. }) => {
+                    state.silent_run += 1;
+                    if state.silent_run >= RUNNING_WINDOW {
+                        return Err(SnnError::SilentWindow {
+                            images: state.silent_run,
+                            last: k + 1,
+                            min_spikes: cfg.min_spikes,
+                            retries: cfg.max_retries,
+                            diagnosis,
+                        });
+                    }
+                    state.stats.retries += u64::from(cfg.max_retries);
+                    state.stats.skipped_images += 1;
+                    state.stats.images = k + 1;
+                    let progress = TrainProgress {
+                        images_done: k + 1,
+                        images_total: total,
+                        retries: state.stats.retries,
+                        skipped_images: state.stats.skipped_images,
+                        running_accuracy: (!state.hits.is_empty()).then(|| running(&state.hits)),
+                        runaway_at: state.stats.runaway_at,
+                    };
+                    after(&progress, state, b)?;
+                    continue;
+                }
+                Err(e) => return Err(e),
+            };
         let st = &mut *state;
         st.stats.retries += retries as u64;
         if st.stats.runaway_at.is_none() && looks_like_runaway(&counts) {
@@ -269,6 +336,7 @@ pub fn train_from(
             images_done: k + 1,
             images_total: total,
             retries: st.stats.retries,
+            skipped_images: st.stats.skipped_images,
             running_accuracy: (!st.hits.is_empty()).then(|| running(&st.hits)),
             runaway_at: st.stats.runaway_at,
         };
@@ -277,16 +345,24 @@ pub fn train_from(
     Ok(())
 }
 
+/// Rows of `counts` (a [`respond_frozen`] answer) with fewer than `min_spikes` spikes: the
+/// images that stayed silent through every retry.
+pub fn silent_rows(counts: &Array2<u32>, min_spikes: u32) -> usize {
+    counts.outer_iter().filter(|r| r.sum() < min_spikes).count()
+}
+
 fn running(hits: &VecDeque<bool>) -> f64 {
     hits.iter().filter(|&&h| h).count() as f64 / hits.len().max(1) as f64
 }
 
 /// Spike counts `[image][neuron]` of the frozen network to the first `n` images of `data`,
 /// in batches of `batch` (parallel on the backend), with the retry rule applied to images
-/// that drew too few spikes. `on_batch(done)` reports progress.
+/// that drew too few spikes. An image still silent after `max_retries` retries keeps the
+/// counts of its last try (fewer than `min_spikes`; [`silent_rows`] counts them), so a
+/// silent image never stops labelling or test. `on_batch(done)` reports progress.
 ///
 /// # Errors
-/// [`SnnError::NoResponse`], backend errors.
+/// Backend errors.
 pub fn respond_frozen(
     b: &mut dyn CompetitiveBackend,
     cfg: &DcConfig,
@@ -311,19 +387,22 @@ pub fn respond_frozen(
         let end = (start + batch.max(1)).min(n);
         let mut pending: Vec<usize> = (start..end).collect();
         let mut intensity = cfg.intensity_start;
+        let mut last: Vec<Vec<u32>> = vec![];
         for retry in 0..=cfg.max_retries {
             let rates: Vec<Vec<f32>> = pending
                 .iter()
-                .map(|&i| DcConfig::rates(data.image(i), intensity))
+                .map(|&i| cfg.input_rates(data.image(i), intensity))
                 .collect();
             let counts = b.present_frozen_batch(&rates, &PresentOptions { key: *key, ..base })?;
             *key = key.wrapping_add(rates.len() as u32);
             let mut still = vec![];
+            last.clear();
             for (&i, c) in pending.iter().zip(counts) {
                 if c.iter().sum::<u32>() >= cfg.min_spikes {
                     out.row_mut(i).iter_mut().zip(&c).for_each(|(o, &x)| *o = x);
                 } else {
                     still.push(i);
+                    last.push(c);
                 }
             }
             pending = still;
@@ -331,13 +410,10 @@ pub fn respond_frozen(
                 break;
             }
             if retry == cfg.max_retries {
-                return Err(SnnError::NoResponse {
-                    image: pending[0],
-                    min_spikes: cfg.min_spikes,
-                    retries: cfg.max_retries,
-                    intensity,
-                    diagnosis: silence_diagnosis(b, cfg),
-                });
+                for (&i, c) in pending.iter().zip(&last) {
+                    out.row_mut(i).iter_mut().zip(c).for_each(|(o, &x)| *o = x);
+                }
+                break;
             }
             intensity += cfg.intensity_step;
         }
@@ -362,6 +438,73 @@ mod tests {
         assert!(looks_like_runaway(&layer(6400, 6400)));
         // Small layers (the synthetic tests) may legitimately have most neurons fire.
         assert!(!looks_like_runaway(&layer(10, 10)));
+    }
+
+    /// `blank` images with no ink (silent at any intensity) after `real` MNIST images.
+    fn with_blanks(real: usize, blank: usize) -> Dataset {
+        let mut d = crate::data::mnist::embedded(crate::data::mnist::Split::Train).unwrap();
+        let px = d.rows * d.cols;
+        d.images.truncate(real * px);
+        d.labels.truncate(real);
+        d.images.resize((real + blank) * px, 0);
+        d.labels.resize(real + blank, 3);
+        d
+    }
+
+    fn small_dc100() -> DcConfig {
+        let mut cfg = DcConfig::preset("dc100").unwrap();
+        cfg.n_exc = 10;
+        cfg
+    }
+
+    #[test]
+    fn silent_images_are_skipped_and_training_goes_on() {
+        let mut cfg = small_dc100();
+        cfg.max_retries = 2;
+        // Blank images in the middle: skipped, counted, and the real ones around them train.
+        let mut d = with_blanks(12, 0);
+        let px = d.rows * d.cols;
+        d.images[4 * px..7 * px].fill(0);
+        let mut b = CpuCompetitive::new(&cfg.to_spec()).unwrap();
+        let mut key = 0;
+        let mut seen = vec![];
+        let stats = train(&mut b, &cfg, &d, 12, &mut key, |p| {
+            seen.push(p.skipped_images)
+        })
+        .unwrap();
+        assert_eq!(stats.images, 12);
+        assert_eq!(stats.skipped_images, 3, "images 5-7 are blank");
+        assert_eq!(seen[..8], [0, 0, 0, 0, 1, 2, 3, 3]);
+        assert!(stats.retries >= 3 * 2, "each blank image used its retries");
+        // Labelling and test answer for silent images too (their last, sub-threshold counts).
+        let counts = respond_frozen(&mut b, &cfg, &d, 12, 4, &mut key, |_| {}).unwrap();
+        assert_eq!(silent_rows(&counts, cfg.min_spikes), 3);
+        assert_eq!(counts.row(5).sum(), 0);
+    }
+
+    #[test]
+    fn a_whole_window_of_silent_images_stops_training_with_the_diagnosis() {
+        let mut cfg = small_dc100();
+        cfg.max_retries = 0;
+        let d = with_blanks(3, RUNNING_WINDOW + 5);
+        let mut b = CpuCompetitive::new(&cfg.to_spec()).unwrap();
+        let mut state = TrainState::new(0);
+        let err = train_from(&mut b, &cfg, &d, d.len(), &mut state, |_, _, _| Ok(())).unwrap_err();
+        match &err {
+            SnnError::SilentWindow { images, last, .. } => {
+                assert_eq!((*images, *last), (RUNNING_WINDOW, RUNNING_WINDOW + 3));
+            }
+            e => panic!("expected SilentWindow, got {e}"),
+        }
+        let msg = err.to_string();
+        assert!(
+            msg.contains("training images 4 to 1003, 1000 in a row")
+                && msg.contains("θ is at most"),
+            "{msg}"
+        );
+        // The 999 before it were skipped; the stopping one is not counted as done.
+        assert_eq!(state.stats.skipped_images, RUNNING_WINDOW as u64 - 1);
+        assert_eq!(state.stats.images, RUNNING_WINDOW + 2);
     }
 
     #[test]

@@ -364,18 +364,18 @@ pub fn record_presentation(
         key,
     };
     let mut intensity = cfg.intensity_start;
-    let mut rec = b.present_recorded(&DcConfig::rates(pixels, intensity), &opts, &[])?;
+    let mut rec = b.present_recorded(&cfg.input_rates(pixels, intensity), &opts, &[])?;
     for _ in 0..cfg.max_retries {
         if rec.counts.iter().sum::<u32>() >= cfg.min_spikes {
             break;
         }
         intensity += cfg.intensity_step;
-        rec = b.present_recorded(&DcConfig::rates(pixels, intensity), &opts, &[])?;
+        rec = b.present_recorded(&cfg.input_rates(pixels, intensity), &opts, &[])?;
     }
     let chosen = match neurons {
         Some(n) => n.to_vec(),
         None => most_active(&rec.counts, 3),
     };
-    let rec = b.present_recorded(&DcConfig::rates(pixels, intensity), &opts, &chosen)?;
+    let rec = b.present_recorded(&cfg.input_rates(pixels, intensity), &opts, &chosen)?;
     Ok((rec, intensity))
 }
