@@ -68,6 +68,8 @@ fn same_network(a: &Path, b: &Path) {
 fn train_args(cmd: &mut Command, backend: &str, samples: &str, dir: &Path) {
     cmd.args([
         "train",
+        "--preset",
+        "dc100",
         "--backend",
         backend,
         "--train-samples",

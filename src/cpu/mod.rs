@@ -115,16 +115,6 @@ impl CpuBackend {
         }
     }
 
-    fn var_value(s: &NeuronState, k: usize, kind: &NeuronKind) -> f32 {
-        match (k, kind) {
-            (0, _) => s.v,
-            (1, _) => s.theta,
-            (2, NeuronKind::CondLif(_)) => s.ge,
-            (3, NeuronKind::CondLif(_)) => s.gi,
-            (k, _) => s.custom[k - 2],
-        }
-    }
-
     fn record(&mut self, b: u32, t: u32, i: u32, spike: bool, s: &NeuronState) {
         let rec = &mut self.recording;
         if spike && rec.spike_steps.contains(&t) {
@@ -139,7 +129,7 @@ impl CpuBackend {
                 let base = (b as usize * rec.state_neurons.len() + slot) * nv * steps
                     + (t - rec.state_steps.start) as usize;
                 for (kk, &k) in self.rec_vars.iter().enumerate() {
-                    rec.state[base + kk * steps] = Self::var_value(s, k, &self.spec.model.kind);
+                    rec.state[base + kk * steps] = neuron::state_var(s, k, &self.spec.model.kind);
                 }
             }
         }

@@ -25,6 +25,18 @@ pub struct NeuronState {
     pub custom: [f32; MAX_CUSTOM_VARS],
 }
 
+/// State variable `k` of a neuron, in `NeuronModel::state_var_names` order (v, θ, then ge and
+/// gi of a conductance LIF or a custom model's variables).
+pub fn state_var(s: &NeuronState, k: usize, kind: &NeuronKind) -> f32 {
+    match (k, kind) {
+        (0, _) => s.v,
+        (1, _) => s.theta,
+        (2, NeuronKind::CondLif(_)) => s.ge,
+        (3, NeuronKind::CondLif(_)) => s.gi,
+        (k, _) => s.custom[k - 2],
+    }
+}
+
 /// `shaders/neuron/stages.wgsl::input_drive`; zero outside `active`.
 #[inline]
 pub fn input_drive(

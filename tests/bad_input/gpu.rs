@@ -108,7 +108,10 @@ fn no_adapter_says_what_to_install_and_how_to_go_on() {
         backends: Some(wgpu::Backends::empty()),
         ..Default::default()
     }));
-    has_all(&e, &["no wgpu backend selected", "vulkan, gl", "--backend cpu"]);
+    has_all(
+        &e,
+        &["no wgpu backend selected", "vulkan, gl", "--backend cpu"],
+    );
 }
 
 #[test]

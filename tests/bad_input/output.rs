@@ -137,7 +137,7 @@ fn a_full_disk_fails_naming_the_file_and_leaves_no_partial_file() {
 fn saved_runs_with_bad_labels_or_mismatched_files_are_refused_naming_the_files() {
     let t = TempDir::new("saved");
     let run = t.path("run");
-    let mut c = snn(&["train"]);
+    let mut c = snn(&["train", "--preset", "dc100"]);
     c.args(TINY).arg("--out").arg(&run);
     succeeds(c);
     // config.json from another run: n_exc disagrees with network.npz.

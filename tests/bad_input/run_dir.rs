@@ -84,7 +84,7 @@ fn more_training_images_than_the_set_holds_are_refused() {
     let mut c = snn(&["train", "--out", t.path("run").to_str().unwrap()]);
     c.args(["--train-samples", "100000", "--quiet"]);
     let err = fails(c);
-    has_all(&err, &["--train-samples 100000", "only 1000 images"]);
+    has_all(&err, &["--train-samples 100000", "only 10000 images"]);
 }
 
 #[test]

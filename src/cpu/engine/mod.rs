@@ -520,7 +520,7 @@ impl Engine {
         let var = m.var_index(variable)?;
         Ok(self.copy(copy)?.neurons[p]
             .iter()
-            .map(|s| var_value(s, var, &m.kind))
+            .map(|s| crate::cpu::neuron::state_var(s, var, &m.kind))
             .collect())
     }
 
@@ -587,17 +587,6 @@ fn thresholds(rates_hz: &[f32], dt_ms: f32) -> Vec<u32> {
         .iter()
         .map(|&r| probability_threshold(r as f64 * dt_ms as f64 / 1000.0))
         .collect()
-}
-
-/// Variable `k` of `NeuronModel::state_var_names` order.
-fn var_value(s: &NeuronState, k: usize, kind: &NeuronKind) -> f32 {
-    match (k, kind) {
-        (0, _) => s.v,
-        (1, _) => s.theta,
-        (2, NeuronKind::CondLif(_)) => s.ge,
-        (3, NeuronKind::CondLif(_)) => s.gi,
-        (k, _) => s.custom[k - 2],
-    }
 }
 
 /// A uniform draw in [0, 1) from a `u32`: `(u >> 8) / 2²⁴`.
@@ -875,11 +864,9 @@ impl Plans {
                 ),
                 (MonitorPlan::State { var, neurons }, Recording::State { values, .. }) => {
                     if let PopPlan::Neurons { kind, .. } = &self.pops[*p] {
-                        values.extend(
-                            neurons
-                                .iter()
-                                .map(|&i| var_value(&c.neurons[*p][i as usize], *var, kind)),
-                        );
+                        values.extend(neurons.iter().map(|&i| {
+                            crate::cpu::neuron::state_var(&c.neurons[*p][i as usize], *var, kind)
+                        }));
                     }
                 }
                 (MonitorPlan::Rate, Recording::Rate(out)) => out.push(c.spikes[*p].len() as u32),

@@ -391,7 +391,7 @@ mod tests {
         };
         Checkpoint {
             plan: RunPlan {
-                n_train: 1000,
+                n_train: 3000,
                 label_samples: Some(100),
                 test_samples: None,
                 batch: 64,
