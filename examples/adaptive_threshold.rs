@@ -10,7 +10,7 @@
 //! cargo run --release --example adaptive_threshold -- --cpu   # CPU reference
 //! ```
 
-#[path = "../src/bin/shared/engine.rs"]
+#[path = "../src/bin/flags/engine.rs"]
 mod engine;
 
 use anyhow::Context;

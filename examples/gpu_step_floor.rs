@@ -13,7 +13,7 @@
 //! and barrier choice (median of 7 dispatches; the step count keeps every loop under
 //! llvmpipe's 65,535-pass cap).
 
-#[path = "../src/bin/shared/engine.rs"]
+#[path = "../src/bin/flags/engine.rs"]
 mod engine;
 
 use clap::Parser;

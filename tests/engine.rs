@@ -240,6 +240,36 @@ fn all_but_self_equals_all_to_all_minus_self() {
     assert!(e.state("abs", "v", 0).expect("v").iter().any(|&v| v > 0.0));
 }
 
+/// One plastic synapse pre → post under `stdp`; the pre and post spikes are forced by two
+/// spike-time sources at `pre_ms` and `post_ms` (dt = 1 ms).
+fn pairing(stdp: StdpParams, pre_ms: f32, post_ms: f32) -> Network {
+    Network::new(1.0)
+        .spike_times("pre", 1, vec![(0, pre_ms)])
+        .spike_times("drive", 1, vec![(0, post_ms)])
+        .neurons("post", 1, if_model(10.0))
+        .project(
+            Projection::new(
+                "w",
+                "pre",
+                "post",
+                Target::MEMBRANE_EXC,
+                Connectivity::OneToOne,
+                0.5,
+            )
+            .with_weights(Weights::Constant(0.5), 0.0, 1.0)
+            .with_stdp(stdp),
+        )
+        .project(Projection::new(
+            "d",
+            "drive",
+            "post",
+            Target::MEMBRANE_EXC,
+            Connectivity::OneToOne,
+            20.0,
+        ))
+        .monitor("s", "post", MonitorKind::Spikes { neurons: None })
+}
+
 /// One plastic synapse pre → post (pair rule); the pre and post spikes are forced by two
 /// spike-time sources. Pre 5 ms before post potentiates; post 5 ms before pre depresses.
 #[test]
@@ -253,31 +283,7 @@ fn pair_stdp_potentiates_pre_before_post_and_depresses_post_before_pre() {
             tau_post1_ms: 20.0,
             tau_post2_ms: 40.0,
         };
-        let net = Network::new(1.0)
-            .spike_times("pre", 1, vec![(0, pre_ms)])
-            .spike_times("drive", 1, vec![(0, post_ms)])
-            .neurons("post", 1, if_model(10.0))
-            .project(
-                Projection::new(
-                    "w",
-                    "pre",
-                    "post",
-                    Target::MEMBRANE_EXC,
-                    Connectivity::OneToOne,
-                    0.5,
-                )
-                .with_weights(Weights::Constant(0.5), 0.0, 1.0)
-                .with_stdp(stdp),
-            )
-            .project(Projection::new(
-                "d",
-                "drive",
-                "post",
-                Target::MEMBRANE_EXC,
-                Connectivity::OneToOne,
-                20.0,
-            ))
-            .monitor("s", "post", MonitorKind::Spikes { neurons: None });
+        let net = pairing(stdp, pre_ms, post_ms);
         let mut e = Engine::new(&net).expect("valid");
         e.run(40).expect("run");
         assert_eq!(spikes(&e, "s", 0), vec![(post_ms as u32, 0)]);
@@ -291,6 +297,31 @@ fn pair_stdp_potentiates_pre_before_post_and_depresses_post_before_pre() {
         (down - (0.5 - expect)).abs() < 1e-6,
         "post before pre: {down}"
     );
+}
+
+/// The triplet rule scales potentiation by post2 before the spike: the first post spike
+/// after a silence potentiates nothing, where the pair rule potentiates. Both depress a
+/// post-before-pre pairing; the weight-dependent rule never depresses.
+#[test]
+fn triplet_needs_an_earlier_post_spike_and_weight_dependent_never_depresses() {
+    let after = |rule: StdpRule, pre_ms: f32, post_ms: f32| {
+        let stdp = StdpParams {
+            rule,
+            ..StdpParams::diehl_cook()
+        };
+        let mut e = Engine::new(&pairing(stdp, pre_ms, post_ms)).expect("valid");
+        e.run(30).expect("run");
+        e.weights("w", 0).expect("w")[0]
+    };
+    assert_eq!(after(StdpRule::Triplet, 10.0, 15.0), 0.5);
+    assert!(after(StdpRule::Pair, 10.0, 15.0) > 0.5);
+    assert!(after(StdpRule::Triplet, 15.0, 10.0) < 0.5);
+    let wd = StdpRule::WeightDependent {
+        x_tar: 0.0,
+        mu: 1.0,
+    };
+    assert_eq!(after(wd, 15.0, 10.0), 0.5);
+    assert!(after(wd, 10.0, 15.0) > 0.5);
 }
 
 /// Learning off: no weight moves.

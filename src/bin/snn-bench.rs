@@ -34,7 +34,7 @@ use snn_wgpu::Backend;
 use std::sync::Arc;
 use std::time::Instant;
 
-#[path = "shared/engine.rs"]
+#[path = "flags/engine.rs"]
 mod engine;
 
 #[derive(Parser)]

@@ -7,7 +7,7 @@
 //! cargo run --release --bin snn -- evaluate --run runs/dc400 --data ~/mnist
 //! ```
 
-#[path = "../shared/engine.rs"]
+#[path = "../flags/engine.rs"]
 mod engine;
 mod fetch;
 mod memory;

@@ -353,7 +353,7 @@ impl Session {
         pb.reset_eta();
         let mut state = std::mem::take(&mut self.train);
         let images_at_start = state.stats.images;
-        // Once per session (a resumed run that ran away before is told again).
+        // Once per process (a resumed run that ran away before is told again).
         let mut warned_runaway = false;
         let skipped_at_start = state.stats.skipped_images;
         train_from(
@@ -369,7 +369,7 @@ impl Session {
                     pb.warn(&runaway_advice(&cfg, image));
                 }
                 if p.skipped_images == skipped_at_start + 1 && st.silent_run == 1 {
-                    // The session's first skipped image: once.
+                    // This run's first skipped image (or a resumed part's): once.
                     pb.warn(&skip_advice(
                         &cfg,
                         p.images_done,
