@@ -83,7 +83,7 @@ impl CpuBackend {
             ..Default::default()
         };
         match &self.spec.model.kind {
-            NeuronKind::CondLif(_) => {
+            NeuronKind::CondLif(_) | NeuronKind::CurrentLif(_) => {
                 s.ge = self.vars[2][g];
                 s.gi = self.vars[3][g];
             }
@@ -102,7 +102,7 @@ impl CpuBackend {
         self.vars[1][g] = s.theta;
         self.refrac[g] = s.refrac;
         match &self.spec.model.kind {
-            NeuronKind::CondLif(_) => {
+            NeuronKind::CondLif(_) | NeuronKind::CurrentLif(_) => {
                 self.vars[2][g] = s.ge;
                 self.vars[3][g] = s.gi;
             }

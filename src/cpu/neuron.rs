@@ -31,9 +31,20 @@ pub fn state_var(s: &NeuronState, k: usize, kind: &NeuronKind) -> f32 {
     match (k, kind) {
         (0, _) => s.v,
         (1, _) => s.theta,
-        (2, NeuronKind::CondLif(_)) => s.ge,
-        (3, NeuronKind::CondLif(_)) => s.gi,
+        (2, NeuronKind::CondLif(_) | NeuronKind::CurrentLif(_)) => s.ge,
+        (3, NeuronKind::CondLif(_) | NeuronKind::CurrentLif(_)) => s.gi,
         (k, _) => s.custom[k - 2],
+    }
+}
+
+/// Sets state variable `k` of a neuron (the order of [`state_var`]).
+pub fn set_state_var(s: &mut NeuronState, k: usize, kind: &NeuronKind, x: f32) {
+    match (k, kind) {
+        (0, _) => s.v = x,
+        (1, _) => s.theta = x,
+        (2, NeuronKind::CondLif(_) | NeuronKind::CurrentLif(_)) => s.ge = x,
+        (3, NeuronKind::CondLif(_) | NeuronKind::CurrentLif(_)) => s.gi = x,
+        (k, _) => s.custom[k - 2] = x,
     }
 }
 
@@ -96,6 +107,19 @@ pub fn cond_lif_charge(s: NeuronState, x: f32, p: &DerivedNeuron) -> NeuronState
     }
 }
 
+/// `shaders/neuron/current_lif.wgsl::current_lif_charge`.
+#[inline(always)]
+pub fn current_lif_charge(s: NeuronState, x: f32, p: &DerivedNeuron) -> NeuronState {
+    let ge = s.ge + x;
+    let dv = ((p.v_rest_mv - s.v) + ge - s.gi) * p.dt_over_tau_m;
+    NeuronState {
+        v: s.v + dv,
+        ge: ge * p.decay_ge_per_step,
+        gi: s.gi * p.decay_gi_per_step,
+        ..s
+    }
+}
+
 /// The refractory clamp of `stages.wgsl::charge`: `o` is the model's charge of `s`; `v` keeps
 /// its old value while the neuron is refractory.
 #[inline(always)]
@@ -120,6 +144,7 @@ pub fn charge(
         NeuronKind::If => if_charge(s, x, p),
         NeuronKind::Lif(_) => lif_charge(s, x, p),
         NeuronKind::CondLif(_) => cond_lif_charge(s, x, p),
+        NeuronKind::CurrentLif(_) => current_lif_charge(s, x, p),
         NeuronKind::Custom(c) => {
             let k = c.state_vars.len();
             let mut buf = [0f32; MAX_CUSTOM_VARS + 1];

@@ -27,7 +27,7 @@ impl StdpConsts {
     pub fn new(p: &StdpParams, w_min: f32, w_max: f32) -> Self {
         let (rule, x_tar, mu) = match p.rule {
             StdpRule::Triplet => (0, 0.0, 1.0),
-            StdpRule::Pair => (1, 0.0, 1.0),
+            StdpRule::Pair | StdpRule::PairAllToAll => (1, 0.0, 1.0),
             StdpRule::WeightDependent { x_tar, mu } => (2, x_tar, mu),
         };
         StdpConsts {

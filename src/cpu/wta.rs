@@ -219,6 +219,7 @@ impl Consts {
         // The rest state's v: the resting potential; IF has none, so its initial v.
         let rest = |m: &crate::model::NeuronModel| match &m.kind {
             NeuronKind::CondLif(p) => p.v_rest_mv,
+            NeuronKind::CurrentLif(p) => p.v_rest_mv,
             NeuronKind::Lif(p) => p.v_rest_mv,
             _ => m.v_init_mv,
         };

@@ -1,2 +1,3 @@
 //! EXPERIMENTS: reproductions built on `model` and the `Backend` trait only.
+pub mod benchmarks;
 pub mod diehl_cook;

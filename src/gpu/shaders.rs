@@ -17,6 +17,7 @@ const FUSED: &str = include_str!("../../shaders/neuron/fused.wgsl");
 const IF: &str = include_str!("../../shaders/neuron/if.wgsl");
 const LIF: &str = include_str!("../../shaders/neuron/lif.wgsl");
 const COND_LIF: &str = include_str!("../../shaders/neuron/cond_lif.wgsl");
+const CURRENT_LIF: &str = include_str!("../../shaders/neuron/current_lif.wgsl");
 const STDP: &str = include_str!("../../shaders/plasticity/stdp.wgsl");
 const WTA_COMMON: &str = include_str!("../../shaders/network/wta_common.wgsl");
 const WTA_FUSED: &str = include_str!("../../shaders/network/wta_fused.wgsl");
@@ -62,6 +63,11 @@ pub fn neuron_module(model: &NeuronModel) -> ComposedModule {
             "cond_lif".into(),
             COND_LIF.to_string(),
             "cond_lif_charge".into(),
+        ),
+        NeuronKind::CurrentLif(_) => (
+            "current_lif".into(),
+            CURRENT_LIF.to_string(),
+            "current_lif_charge".into(),
         ),
         NeuronKind::Custom(c) => {
             let mut src = format!(
@@ -177,7 +183,9 @@ pub fn wta_module() -> ComposedModule {
 /// Every module the built-in models compose to, plus a custom example: what the naga test
 /// validates.
 pub fn builtin_modules() -> Vec<ComposedModule> {
-    use crate::model::{CondLifParams, CustomModel, LifParams, ThetaParams};
+    use crate::model::{
+        CondLifParams, CurrentLifParams, CustomModel, Integration, LifParams, ThetaParams,
+    };
     use std::sync::Arc;
     let theta = ThetaParams {
         theta_init_mv: 0.0,
@@ -206,6 +214,16 @@ pub fn builtin_modules() -> Vec<ComposedModule> {
         NeuronModel {
             kind: NeuronKind::CondLif(CondLifParams::diehl_cook_inhibitory()),
             ..NeuronModel::diehl_cook_inhibitory()
+        },
+        NeuronModel {
+            kind: NeuronKind::CurrentLif(CurrentLifParams {
+                tau_m_ms: 20.0,
+                v_rest_mv: -49.0,
+                tau_ge_ms: 5.0,
+                tau_gi_ms: 10.0,
+                integration: Integration::Euler,
+            }),
+            ..NeuronModel::integrate_and_fire(-50.0, -60.0)
         },
         NeuronModel {
             kind: NeuronKind::Custom(custom),

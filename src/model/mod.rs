@@ -17,8 +17,8 @@ pub use input::{InputSpec, PoissonInput};
 pub use monitor::{MonitorSpec, StateMonitor};
 pub use network::NetworkSpec;
 pub use neuron::{
-    CondLifParams, CpuCharge, CustomModel, DerivedNeuron, Integration, LifParams, NeuronKind,
-    NeuronModel, ResetMode, ThetaParams,
+    CondLifParams, CpuCharge, CurrentLifParams, CustomModel, DerivedNeuron, Integration, LifParams,
+    NeuronKind, NeuronModel, ResetMode, ThetaParams,
 };
 pub use stdp::{StdpParams, StdpRule};
 pub use synapse::{Connectivity, Projection, Sign, Target, WeightInit};

@@ -28,10 +28,14 @@
 //! | IF | `v ← v + x` | SpikingJelly `IFNode` |
 //! | LIF | `v ← v_rest + (v − v_rest)·e^(−dt/τ_m) + x` (exact decay, voltage-jump input) | |
 //! | conductance LIF | `ge ← ge + x`; `v ← v + ((v_rest−v) + ge(E_exc−v) + gi(E_inh−v))·dt/τ_m`; `ge ← ge·d_ge`; `gi ← gi·d_gi` | Diehl & Cook 2015 |
+//! | current LIF | `ge ← ge + x`; `v ← v + ((v_rest−v) + ge − gi)·dt/τ_m`; `ge ← ge·d_ge`; `gi ← gi·d_gi` | Brette et al. 2007, Benchmark 2 (CUBA) |
 //!
 //! Conductance decay `d` is `1 − dt/τ` (forward Euler, as Brian 1 integrated the Diehl &
-//! Cook model) or `e^(−dt/τ)` (exact), chosen by [`Integration`]. `ge`, `gi` are
-//! dimensionless (relative to the leak conductance).
+//! Cook model) or `e^(−dt/τ)` (exact), chosen by [`Integration`]. In conductance LIF `ge`,
+//! `gi` are dimensionless (relative to the leak conductance); in current LIF they are
+//! synaptic currents times the membrane resistance, in mV, and `gi` is the magnitude of the
+//! inhibitory one (Brette et al. write `ge + gi` with `gi <= 0`; here `ge − gi`, `gi >= 0`,
+//! as weights are magnitudes and the target gives the sign).
 
 use crate::error::{Result, SnnError};
 use std::sync::Arc;
@@ -120,6 +124,22 @@ impl CondLifParams {
     }
 }
 
+/// Current-based LIF parameters: two exponentially decaying synaptic currents (Brette et al.
+/// 2007, Benchmark 2), `τ_m dv/dt = (v_rest − v) + ge − gi`, `ge`, `gi` in mV.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct CurrentLifParams {
+    /// Membrane time constant (ms).
+    pub tau_m_ms: f32,
+    /// Resting potential (mV).
+    pub v_rest_mv: f32,
+    /// Excitatory current decay time constant (ms).
+    pub tau_ge_ms: f32,
+    /// Inhibitory current decay time constant (ms).
+    pub tau_gi_ms: f32,
+    /// Discretisation of the current decay.
+    pub integration: Integration,
+}
+
 /// The CPU twin of a custom model's WGSL charge function.
 ///
 /// `state[0]` is `v` and `state[1..]` are the custom variables in declaration order;
@@ -206,6 +226,8 @@ pub enum NeuronKind {
     Lif(LifParams),
     /// Conductance-based LIF with `ge`, `gi` (Diehl & Cook).
     CondLif(CondLifParams),
+    /// Current-based LIF with synaptic currents `ge`, `gi` in mV (Brette et al. CUBA).
+    CurrentLif(CurrentLifParams),
     /// A user-defined charge stage.
     Custom(CustomModel),
 }
@@ -364,7 +386,7 @@ impl NeuronModel {
         let mut names = vec!["v".to_string(), "theta".to_string()];
         match &self.kind {
             NeuronKind::If | NeuronKind::Lif(_) => {}
-            NeuronKind::CondLif(_) => {
+            NeuronKind::CondLif(_) | NeuronKind::CurrentLif(_) => {
                 names.push("ge".into());
                 names.push("gi".into());
             }
@@ -379,7 +401,7 @@ impl NeuronModel {
         let mut init = vec![self.v_init_mv, theta0];
         match &self.kind {
             NeuronKind::If | NeuronKind::Lif(_) => {}
-            NeuronKind::CondLif(_) => init.extend([0.0, 0.0]),
+            NeuronKind::CondLif(_) | NeuronKind::CurrentLif(_) => init.extend([0.0, 0.0]),
             NeuronKind::Custom(c) => init.extend(c.state_vars.iter().map(|(_, v)| *v)),
         }
         init
@@ -461,6 +483,12 @@ impl NeuronModel {
                     ));
                 }
             }
+            NeuronKind::CurrentLif(p) => {
+                tau("current_lif.tau_m_ms", p.tau_m_ms)?;
+                tau("current_lif.tau_ge_ms", p.tau_ge_ms)?;
+                tau("current_lif.tau_gi_ms", p.tau_gi_ms)?;
+                finite("current_lif.v_rest_mv", p.v_rest_mv)?;
+            }
             NeuronKind::Custom(c) => validate_custom(c)?,
         }
         if let Some(t) = self.theta {
@@ -507,6 +535,11 @@ impl NeuronModel {
                 ("cond_lif.tau_m_ms", p.tau_m_ms),
                 ("cond_lif.tau_ge_ms", p.tau_ge_ms),
                 ("cond_lif.tau_gi_ms", p.tau_gi_ms),
+            ]),
+            NeuronKind::CurrentLif(p) => taus.extend([
+                ("current_lif.tau_m_ms", p.tau_m_ms),
+                ("current_lif.tau_ge_ms", p.tau_ge_ms),
+                ("current_lif.tau_gi_ms", p.tau_gi_ms),
             ]),
         }
         if let Some(t) = self.theta {
@@ -571,6 +604,12 @@ impl NeuronModel {
                 d.e_exc_mv = p.e_exc_mv;
                 d.e_inh_mv = p.e_inh_mv;
                 d.clamp_v = p.clamp_v_to_reversal;
+            }
+            NeuronKind::CurrentLif(p) => {
+                d.v_rest_mv = p.v_rest_mv;
+                d.dt_over_tau_m = dt_ms / p.tau_m_ms;
+                d.decay_ge_per_step = euler_or_exact(p.tau_ge_ms, p.integration);
+                d.decay_gi_per_step = euler_or_exact(p.tau_gi_ms, p.integration);
             }
         }
         if let Some(t) = self.theta {
@@ -703,11 +742,11 @@ pub struct DerivedNeuron {
     pub refractory_steps: u32,
     /// `v` is clamped while `refrac > clamp_above_steps` (non-zero only with a lockout).
     pub clamp_above_steps: u32,
-    /// Resting potential (mV) of LIF and conductance LIF.
+    /// Resting potential (mV) of LIF, conductance LIF and current LIF.
     pub v_rest_mv: f32,
     /// LIF membrane decay `e^(−dt/τ_m)`.
     pub decay_v_per_step: f32,
-    /// Conductance LIF Euler factor `dt/τ_m`.
+    /// Conductance and current LIF Euler factor `dt/τ_m`.
     pub dt_over_tau_m: f32,
     /// `ge` decay per step.
     pub decay_ge_per_step: f32,

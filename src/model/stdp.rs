@@ -8,7 +8,9 @@
 //! # Traces (nearest-spike: set to 1, not incremented)
 //!
 //! `pre` per input, `post1`, `post2` per excitatory neuron, each decaying as `e^(−dt/τ)` per
-//! step; a spike sets its trace to 1 after the weight update it triggers.
+//! step; a spike sets its trace to 1 after the weight update it triggers. The one exception
+//! is `PairAllToAll` (general engine only): a spike adds 1 to its trace, so every pre–post
+//! pair counts, not only the nearest.
 //!
 //! # Rules (w in [w_min, w_max], clipped after every update)
 //!
@@ -16,6 +18,7 @@
 //! |---|---|---|---|
 //! | `Triplet` | `w −= ν_pre·post1` | `w += ν_post·pre·post2_before` | Diehl & Cook code (Pfister & Gerstner nearest-spike minimal triplet) |
 //! | `Pair` | `w −= ν_pre·post1` | `w += ν_post·pre` | BindsNET `PostPre` |
+//! | `PairAllToAll` | `w −= ν_pre·post1` | `w += ν_post·pre` (traces add up) | Song, Miller & Abbott 2000 |
 //! | `WeightDependent` | none | `w += ν_post·(pre − x_tar)·(w_max − w)^μ` | the paper's power-law rule |
 //!
 //! `post2_before` is `post2` before this spike sets it to 1, so the first spike after a
@@ -32,6 +35,9 @@ pub enum StdpRule {
     Triplet,
     /// Pair rule (BindsNET's PostPre).
     Pair,
+    /// Pair rule with all-to-all pairing: each spike adds 1 to its trace (Song, Miller &
+    /// Abbott 2000; Brian2's example of it). Only the general engine (`cpu::engine`) has it.
+    PairAllToAll,
     /// Power-law weight dependence: `Δw = ν_post (pre − x_tar)(w_max − w)^μ` at post spikes.
     WeightDependent {
         /// Target presynaptic trace x_tar.

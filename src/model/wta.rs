@@ -118,13 +118,13 @@ impl CompetitiveSpec {
             ));
         }
         for (field, m) in [("exc", &self.exc), ("inh", &self.inh)] {
-            if let NeuronKind::Custom(_) = m.kind {
+            if let NeuronKind::Custom(_) | NeuronKind::CurrentLif(_) = m.kind {
                 return Err(SnnError::invalid(
                     format!("{field}.kind"),
                     model_name(m),
-                    "IF, LIF or conductance LIF (CondLif): the competitive layer routes each \
-                     projection into ge, gi or v by its target, which a custom model's single \
-                     input cannot take",
+                    "IF, LIF or conductance LIF (CondLif): the competitive layer has stages \
+                     for these three only (custom and current LIF models run on the general \
+                     engine, `cpu::engine`)",
                 ));
             }
             m.validate(self.dt_ms).map_err(|e| e.in_field(field))?;
@@ -187,6 +187,15 @@ impl CompetitiveSpec {
         }
         if let Some(s) = &self.stdp {
             s.validate(self.dt_ms)?;
+            if s.rule == super::stdp::StdpRule::PairAllToAll {
+                return Err(SnnError::invalid(
+                    "stdp.rule",
+                    "pair_all_to_all",
+                    "triplet, pair or weight_dependent: the competitive layer keeps \
+                     nearest-spike traces (all-to-all pairing runs on the general engine, \
+                     `cpu::engine`)",
+                ));
+            }
         }
         if let Some(d) = self.input_delay_max_ms {
             if !(d >= 0.0 && d.is_finite()) || d / self.dt_ms > 254.0 {
@@ -261,8 +270,10 @@ impl CompetitiveSpec {
         let charge = |m: &NeuronModel| match m.kind {
             NeuronKind::If => ChargeModel::If,
             NeuronKind::Lif(_) => ChargeModel::Lif,
-            // Custom models are refused by `validate`.
-            NeuronKind::CondLif(_) | NeuronKind::Custom(_) => ChargeModel::CondLif,
+            // Custom and current LIF models are refused by `validate`.
+            NeuronKind::CondLif(_) | NeuronKind::CurrentLif(_) | NeuronKind::Custom(_) => {
+                ChargeModel::CondLif
+            }
         };
         let on_v = |p: &Projection| matches!(p.target, Target::Membrane { .. });
         Wiring {
@@ -313,6 +324,7 @@ fn model_name(m: &NeuronModel) -> String {
         NeuronKind::If => "IF".into(),
         NeuronKind::Lif(_) => "LIF".into(),
         NeuronKind::CondLif(_) => "conductance LIF".into(),
+        NeuronKind::CurrentLif(_) => "current LIF".into(),
         NeuronKind::Custom(c) => format!("custom `{}`", c.name),
     }
 }

@@ -26,18 +26,20 @@
 //!    With learning on and STDP that depresses, each synapse arriving now then gets
 //!    `w ← clip(w − ν_pre·post1[i])` (so propagation read the weight before it), and every
 //!    arriving synapse records `t` as its last arrival (its pre trace is `e^(−dt/τ_pre)^a`
-//!    `a` steps later, from a table as in `cpu::wta`). Finally `x` is added into the post
+//!    `a` steps later, from a table as in `cpu::wta`; with all-to-all pairing,
+//!    `PairAllToAll`, the trace it had then plus 1, decayed the same way). Finally `x` is added into the post
 //!    population's input for the target, `ge`, `gi` or `v` (subtracted for an inhibitory
 //!    membrane target): each input starts at 0.0 and takes the projections in declaration
 //!    order.
 //! 4. **Neuron stages**, population by population in declaration order, neuron by neuron
-//!    ascending: `gi += x_gi` (conductance LIF); charge with `x_ge` (into `ge`, conductance
-//!    LIF) or `x_v` (IF, LIF, custom); conductance LIF then `v += x_v`; the refractory clamp;
+//!    ascending: `gi += x_gi` (conductance and current LIF); charge with `x_ge` (into `ge`,
+//!    conductance and current LIF) or `x_v` (IF, LIF, custom); conductance and current LIF
+//!    then `v += x_v`; the refractory clamp;
 //!    fire; reset; adapt θ (learning on only). See `model::neuron` for each stage.
 //! 5. **Potentiation** (learning on), projection by projection: for each post neuron `i`
 //!    that spiked at `t`, ascending, every incoming synapse gets
 //!    `w ← clip(w + Δ(pre trace, post2 before))` (`cpu::stdp::on_post`), then
-//!    `post1[i] = post2[i] = 1`.
+//!    `post1[i] = post2[i] = 1` (all-to-all pairing: `+= 1`).
 //! 6. **Monitors** record step `t`; the clock advances.
 //!
 //! This is the step of `cpu::wta` for the Diehl & Cook network, written for any network:
@@ -48,8 +50,8 @@
 pub mod propagate;
 
 use crate::cpu::neuron::{
-    adapt, charge, clamp_refractory, cond_lif_charge, fire, if_charge, lif_charge, reset,
-    NeuronState,
+    adapt, charge, clamp_refractory, cond_lif_charge, current_lif_charge, fire, if_charge,
+    lif_charge, reset, NeuronState,
 };
 use crate::cpu::stdp::{on_post, on_pre, StdpConsts};
 use crate::encode::rng::{probability_threshold, rng_u32};
@@ -61,7 +63,7 @@ use crate::model::net::{
 };
 use crate::model::stdp::DerivedStdp;
 use crate::model::wta::decay_table;
-use crate::model::{DerivedNeuron, NeuronKind, Sign, Target};
+use crate::model::{DerivedNeuron, NeuronKind, Sign, StdpRule, Target};
 use propagate::{Plan, Strategy};
 use rayon::prelude::*;
 
@@ -105,6 +107,8 @@ struct ProjPlan {
     plan: Plan,
     /// Rule constants, trace decays and the pre-trace table, when plastic.
     stdp: Option<(StdpConsts, DerivedStdp, Vec<f32>)>,
+    /// All-to-all pairing: traces add 1 at a spike instead of being set to 1.
+    accumulate: bool,
 }
 
 enum MonitorPlan {
@@ -133,6 +137,8 @@ struct ProjCopy {
     post2: Vec<f32>,
     /// Last arrival step of each synapse (plastic only).
     last: Vec<u32>,
+    /// All-to-all pairing: each synapse's pre trace just after its last arrival.
+    pre_at_last: Vec<f32>,
 }
 
 #[derive(Clone)]
@@ -181,7 +187,9 @@ impl Engine {
                                 init.custom[k] = *v0;
                             }
                         }
-                        NeuronKind::CondLif(_) => (init.ge, init.gi) = (0.0, 0.0),
+                        NeuronKind::CondLif(_) | NeuronKind::CurrentLif(_) => {
+                            (init.ge, init.gi) = (0.0, 0.0)
+                        }
                         _ => {}
                     }
                     PopPlan::Neurons {
@@ -242,6 +250,7 @@ impl Engine {
                 delivery: p.delivery,
                 plan: Plan::new(strategy, syn, p.stdp.is_some()),
                 stdp,
+                accumulate: p.stdp.is_some_and(|s| s.rule == StdpRule::PairAllToAll),
             });
         }
         let monitors = net
@@ -524,6 +533,49 @@ impl Engine {
             .collect())
     }
 
+    /// Sets state variable `variable` of every neuron of `population` in `copy` (one value
+    /// per neuron), e.g. random initial conditions.
+    ///
+    /// # Errors
+    /// As [`Self::state`], and [`SnnError::InvalidNetwork`] for a wrong length or a value
+    /// that is not finite.
+    pub fn set_state(
+        &mut self,
+        population: &str,
+        variable: &str,
+        copy: usize,
+        values: &[f32],
+    ) -> Result<()> {
+        let p = self.plans.net.population_index(population)?;
+        let pop = &self.plans.net.populations[p];
+        let el = format!("population `{population}`");
+        let PopulationKind::Neurons(m) = &pop.kind else {
+            return Err(invalid(&el, "kind", &"a source", "a population of neurons"));
+        };
+        let var = m.var_index(variable)?;
+        if values.len() != pop.size as usize {
+            return Err(invalid(
+                &el,
+                variable,
+                &format!("{} values", values.len()),
+                &format!("one per neuron ({})", pop.size),
+            ));
+        }
+        if let Some((i, x)) = values.iter().enumerate().find(|(_, x)| !x.is_finite()) {
+            return Err(invalid(
+                &el,
+                &format!("{variable}[{i}]"),
+                x,
+                "a finite value",
+            ));
+        }
+        self.copy(copy)?;
+        for (s, &x) in self.copies[copy].neurons[p].iter_mut().zip(values) {
+            crate::cpu::neuron::set_state_var(s, var, &m.kind, x);
+        }
+        Ok(())
+    }
+
     /// What monitor `monitor` has recorded in `copy` since construction.
     ///
     /// # Errors
@@ -589,6 +641,16 @@ fn thresholds(rates_hz: &[f32], dt_ms: f32) -> Vec<u32> {
         .collect()
 }
 
+/// A pre trace at step `t` that was `at_last` just after the arrival at step `last`
+/// (`NEVER`: no arrival yet, trace 0), decayed by the table of `e^(−dt/τ_pre)` powers.
+#[inline(always)]
+fn trace_now(at_last: f32, last: u32, t: u32, table: &[f32]) -> f32 {
+    match last {
+        NEVER => 0.0,
+        l => at_last * table.get((t - l) as usize).copied().unwrap_or(0.0),
+    }
+}
+
 /// A uniform draw in [0, 1) from a `u32`: `(u >> 8) / 2²⁴`.
 fn unit(u: u32) -> f32 {
     (u >> 8) as f32 * (1.0 / 16_777_216.0)
@@ -641,6 +703,7 @@ impl Plans {
                     post1: vec![0.0; if plastic { n_post } else { 0 }],
                     post2: vec![0.0; if plastic { n_post } else { 0 }],
                     last: vec![NEVER; if plastic { n } else { 0 }],
+                    pre_at_last: vec![0.0; if pp.accumulate { n } else { 0 }],
                 }
             })
             .collect();
@@ -769,12 +832,17 @@ impl Plans {
                     plan.for_arrivals(&pc.hist, t, |k, i| sum[i] += w[k]);
                 }
             }
-            if let Some((sc, _, _)) = pp.stdp.as_ref().filter(|_| learn) {
+            if let Some((sc, _, table)) = pp.stdp.as_ref().filter(|_| learn) {
                 let (w, last, post1) = (&mut pc.w, &mut pc.last, &pc.post1);
                 let depress = sc.rule != 2;
+                let pre_at_last = &mut pc.pre_at_last;
+                let accumulate = pp.accumulate;
                 plan.for_arrivals(&pc.hist, t, |k, i| {
                     if depress {
                         w[k] = on_pre(w[k], post1[i], sc);
+                    }
+                    if accumulate {
+                        pre_at_last[k] = trace_now(pre_at_last[k], last[k], t, table) + 1.0;
                     }
                     last[k] = t;
                 });
@@ -816,6 +884,12 @@ impl Plans {
                         o.v += x_v[i];
                         clamp_refractory(&s, o, d)
                     }
+                    NeuronKind::CurrentLif(_) => {
+                        s.gi += x_gi[i];
+                        let mut o = current_lif_charge(s, x_ge[i], d);
+                        o.v += x_v[i];
+                        clamp_refractory(&s, o, d)
+                    }
                     NeuronKind::Custom(_) => charge(s, x_v[i], kind, custom_params, d),
                 };
                 let spike = fire(o, d);
@@ -842,14 +916,20 @@ impl Plans {
                     let (a, b) = (plan.in_offsets[i] as usize, plan.in_offsets[i + 1] as usize);
                     for &k in &plan.in_syn[a..b] {
                         let k = k as usize;
-                        let pre = match pc.last[k] {
-                            NEVER => 0.0,
-                            l => table.get((t - l) as usize).copied().unwrap_or(0.0),
+                        let pre = if pp.accumulate {
+                            trace_now(pc.pre_at_last[k], pc.last[k], t, table)
+                        } else {
+                            trace_now(1.0, pc.last[k], t, table)
                         };
                         pc.w[k] = on_post(pc.w[k], pre, p2b, sc);
                     }
-                    pc.post1[i] = 1.0;
-                    pc.post2[i] = 1.0;
+                    if pp.accumulate {
+                        pc.post1[i] += 1.0;
+                        pc.post2[i] += 1.0;
+                    } else {
+                        pc.post1[i] = 1.0;
+                        pc.post2[i] = 1.0;
+                    }
                 }
             }
         }

@@ -207,13 +207,18 @@ impl Projection {
                 "a population of neurons (a source cannot receive input)",
             ));
         };
-        if self.target.is_conductance() && !matches!(model.kind, NeuronKind::CondLif(_)) {
+        if self.target.is_conductance()
+            && !matches!(
+                model.kind,
+                NeuronKind::CondLif(_) | NeuronKind::CurrentLif(_)
+            )
+        {
             return Err(invalid(
                 el,
                 "target",
                 &self.target,
                 &format!(
-                    "a membrane target: `{}` has no conductances (only conductance LIF has ge, gi)",
+                    "a membrane target: `{}` has no ge, gi (only conductance and current LIF have them)",
                     post.name
                 ),
             ));
@@ -240,6 +245,8 @@ impl Projection {
                 ));
             }
             Connectivity::List(l) => {
+                // A strictly ascending list has no repeats: only the range check is needed.
+                let sorted = l.windows(2).all(|w| w[0] < w[1]);
                 let mut seen = std::collections::HashSet::new();
                 for &(j, i) in l {
                     if j >= n_pre || i >= n_post {
@@ -250,7 +257,7 @@ impl Projection {
                             &format!("pairs (pre < {n_pre}, post < {n_post})"),
                         ));
                     }
-                    if !seen.insert((j, i)) {
+                    if !sorted && !seen.insert((j, i)) {
                         return Err(invalid(
                             el,
                             "connectivity.list",
@@ -468,7 +475,7 @@ impl Projection {
     pub fn depresses(&self) -> bool {
         matches!(
             self.stdp.map(|s| s.rule),
-            Some(StdpRule::Pair | StdpRule::Triplet)
+            Some(StdpRule::Pair | StdpRule::PairAllToAll | StdpRule::Triplet)
         )
     }
 }
