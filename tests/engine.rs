@@ -632,3 +632,49 @@ fn song_stdp_splits_the_weights_toward_both_bounds() {
     assert!(hi1 >= hi0 + 0.02, "above 0.9: {hi0} -> {hi1}");
     assert!(sd1 >= 1.05 * sd0, "sd of w/gmax: {sd0} -> {sd1}");
 }
+
+/// Current LIF (CUBA's neuron): with ge = 5 mV, gi = 2 mV set at the start (`set_state`),
+/// v follows the forward Euler recursion of `τm dv/dt = (El − v) + ge − gi` with both
+/// currents decaying at their own rates.
+#[test]
+fn current_lif_follows_its_euler_recursion_from_a_set_state() {
+    use snn_wgpu::model::{CurrentLifParams, Integration, NeuronKind, ResetMode};
+    let model = NeuronModel {
+        kind: NeuronKind::CurrentLif(CurrentLifParams {
+            tau_m_ms: 20.0,
+            v_rest_mv: -49.0,
+            tau_ge_ms: 5.0,
+            tau_gi_ms: 10.0,
+            integration: Integration::Euler,
+        }),
+        v_threshold_mv: 100.0,
+        reset: ResetMode::Hard { v_reset_mv: -60.0 },
+        refractory_ms: 0.0,
+        lockout_ms: 0.0,
+        v_init_mv: -60.0,
+        theta: None,
+    };
+    let net = Network::new(0.1).neurons("n", 1, model).monitor(
+        "v",
+        "n",
+        MonitorKind::State {
+            variable: "v".into(),
+            neurons: vec![0],
+        },
+    );
+    let mut e = Engine::new(&net).expect("valid");
+    e.set_state("n", "ge", 0, &[5.0]).expect("ge");
+    e.set_state("n", "gi", 0, &[2.0]).expect("gi");
+    assert!(e.set_state("n", "gi", 0, &[1.0, 2.0]).is_err());
+    e.run(300).expect("run");
+    let v = state_values(&e, "v");
+    let (mut vr, mut ge, mut gi) = (-60.0f64, 5.0f64, 2.0f64);
+    for (t, &x) in v.iter().enumerate() {
+        vr += ((-49.0 - vr) + ge - gi) * (0.1 / 20.0);
+        ge *= 1.0 - 0.1 / 5.0;
+        gi *= 1.0 - 0.1 / 10.0;
+        assert!((x as f64 - vr).abs() < 1e-3, "step {t}: {x} vs {vr}");
+    }
+    let ge_end = e.state("n", "ge", 0).expect("ge")[0] as f64;
+    assert!((ge_end - ge).abs() < 1e-3 * ge, "ge {ge_end} vs {ge}");
+}

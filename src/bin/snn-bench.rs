@@ -14,7 +14,17 @@
 //!   workgroup in one dispatch (GPU); images/s summed over the networks;
 //! - `eval`: frozen batches (labelling/test) of several sizes: images/s;
 //! - `neuron_steps`: the population kernel alone (conductance LIF + θ, Poisson input) at
-//!   N = 400 and 6400: neuron-steps/s.
+//!   N = 400 and 6400: neuron-steps/s;
+//! - `coba` (not in the default rows): Brette et al. 2007 COBA (`experiments::benchmarks`,
+//!   80 inputs per neuron) at each N of `--coba-n` on the general CPU engine: construction
+//!   time, wall seconds per simulated second (median over `--reps`, at most 5, segments of
+//!   `--coba-seconds` after one warm-up segment), synaptic events/s (spikes times their
+//!   out-degree), rate, and memory as the process's peak and current resident set
+//!   (`VmHWM`, `VmRSS` of /proc/self/status: the whole process, not the engine alone).
+//!
+//!   ```text
+//!   snn-bench --rows coba --backend cpu --coba-n 4000,16000,64000,256000
+//!   ```
 
 #[path = "snn/stdout.rs"]
 mod stdout;
@@ -76,6 +86,12 @@ struct Args {
     /// 1,64 on the CPU and 1,8 on the GPU].
     #[arg(long)]
     eval_batches: Option<String>,
+    /// Network sizes of the `coba` rows, comma-separated.
+    #[arg(long, default_value = "4000,16000,64000,256000")]
+    coba_n: String,
+    /// Simulated seconds of each timed `coba` segment.
+    #[arg(long, default_value_t = 0.2)]
+    coba_seconds: f64,
 }
 
 /// A comma-separated list of numbers, or an error naming the flag.
@@ -168,7 +184,7 @@ fn main() -> Result<()> {
     if targets.is_empty() {
         bail!("--backend must be cpu, gpu or all");
     }
-    const ROWS: [&str; 4] = ["train", "train_multi", "eval", "neuron_steps"];
+    const ROWS: [&str; 5] = ["train", "train_multi", "eval", "neuron_steps", "coba"];
     let rows: Vec<&str> = a.rows.split(',').map(str::trim).collect();
     if let Some(bad) = rows.iter().find(|r| !ROWS.contains(r)) {
         bail!(
@@ -178,6 +194,13 @@ fn main() -> Result<()> {
     }
     let row = |r: &str| rows.contains(&r);
     parse_list("--networks", &a.networks)?;
+    let coba_n = parse_list("--coba-n", &a.coba_n)?;
+    if row("coba") && !(a.coba_seconds >= 0.001 && a.coba_seconds <= 1000.0) {
+        bail!(
+            "--coba-seconds {}: give 0.001 to 1000 simulated seconds",
+            a.coba_seconds
+        );
+    }
     if let Some(b) = &a.eval_batches {
         parse_list("--eval-batches", b)?;
     }
@@ -230,7 +253,99 @@ fn main() -> Result<()> {
             pb.inc(1);
         }
     }
+    if row("coba") {
+        for t in &targets {
+            for &n in &coba_n {
+                step(format!("coba N={n} {}", t.name));
+                let n = u32::try_from(n)
+                    .map_err(|_| anyhow::anyhow!("--coba-n: {n} neurons is too many"))?;
+                bench_coba(t, n, &a)?;
+            }
+        }
+    }
     pb.finish_and_clear();
+    Ok(())
+}
+
+/// `VmHWM` and `VmRSS` of this process (MiB), where /proc/self/status has them.
+fn memory_mib() -> (Option<f64>, Option<f64>) {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let field = |name: &str| {
+        status
+            .lines()
+            .find(|l| l.starts_with(name))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|kb| kb.parse::<f64>().ok())
+            .map(|kb| kb / 1024.0)
+    };
+    (field("VmHWM:"), field("VmRSS:"))
+}
+
+fn bench_coba(t: &Target, n: u32, a: &Args) -> Result<()> {
+    use snn_wgpu::cpu::engine::Recording;
+    use snn_wgpu::experiments::benchmarks::{coba, sim_seconds, Backend as Where, DT_MS};
+    let where_ = if t.ctx.is_some() {
+        Where::Gpu
+    } else {
+        Where::Cpu
+    };
+    let t0 = Instant::now();
+    let bench = coba(n, 1)?;
+    let mut e = match bench.start(where_) {
+        Ok(e) => e,
+        Err(err) => {
+            if !a.quiet {
+                eprintln!("coba N={n} {}: skipped: {err}", t.name);
+            }
+            return Ok(());
+        }
+    };
+    let build_s = t0.elapsed().as_secs_f64();
+    // Out-degree of every neuron (exc then inh), for the synaptic events of its spikes.
+    let n_exc = e.network().populations[0].size as usize;
+    let mut out_degree = vec![0u64; n as usize];
+    for p in &e.network().projections {
+        let base = if p.pre == "exc" { 0 } else { n_exc };
+        if let snn_wgpu::model::net::Connectivity::List(l) = &p.connectivity {
+            for &(j, _) in l {
+                out_degree[base + j as usize] += 1;
+            }
+        }
+    }
+    let steps = (a.coba_seconds * 1000.0 / DT_MS as f64).round().max(1.0) as u32;
+    let reps = a.reps.clamp(1, 5);
+    let (mut times, mut events, mut spikes) = (vec![], 0u64, 0u64);
+    for k in 0..=reps {
+        e.clear_recordings();
+        let t1 = Instant::now();
+        e.run(steps)?;
+        let dt = t1.elapsed().as_secs_f64();
+        if k == 0 {
+            continue;
+        }
+        times.push(dt);
+        for (m, base) in [("exc_spikes", 0usize), ("inh_spikes", n_exc)] {
+            if let Recording::Spikes(s) = e.recording(m, 0)? {
+                spikes += s.len() as u64;
+                events += s
+                    .iter()
+                    .map(|&(_, i)| out_degree[base + i as usize])
+                    .sum::<u64>();
+            }
+        }
+    }
+    let sim_s = sim_seconds(steps);
+    let wall_per_sim_s = median(times.clone()) / sim_s;
+    let total_wall: f64 = times.iter().sum();
+    let (peak, now) = memory_mib();
+    stdout::line(serde_json::json!({
+        "bench": "coba", "backend": t.name, "adapter": t.adapter, "n": n,
+        "synapses": bench.synapses(), "build_s": build_s, "segment_sim_s": sim_s, "reps": reps,
+        "wall_s_per_sim_s": wall_per_sim_s,
+        "rate_hz": spikes as f64 / (n as f64 * sim_s * reps as f64),
+        "syn_events_per_s": events as f64 / total_wall,
+        "peak_rss_mib": peak, "rss_mib": now,
+    }));
     Ok(())
 }
 

@@ -641,6 +641,31 @@ fn thresholds(rates_hz: &[f32], dt_ms: f32) -> Vec<u32> {
         .collect()
 }
 
+/// Step 4 for one population: `charge(state, i)` (the kind's charge with its inputs and
+/// the refractory clamp), then fire, reset, adapt (learning on); spikes into `list`.
+#[inline(always)]
+fn neuron_stage(
+    ns: &mut [NeuronState],
+    list: &mut Vec<u32>,
+    learn: bool,
+    d: &DerivedNeuron,
+    charge: impl Fn(NeuronState, usize) -> NeuronState,
+) {
+    list.clear();
+    for (i, n) in ns.iter_mut().enumerate() {
+        let o = charge(*n, i);
+        let spike = fire(o, d);
+        let mut o = reset(o, spike, d);
+        if learn {
+            o = adapt(o, spike, d);
+        }
+        *n = o;
+        if spike {
+            list.push(i as u32);
+        }
+    }
+}
+
 /// A pre trace at step `t` that was `at_last` just after the arrival at step `last`
 /// (`NEVER`: no arrival yet, trace 0), decayed by the table of `e^(−dt/τ_pre)` powers.
 #[inline(always)]
@@ -871,36 +896,32 @@ impl Plans {
                 continue;
             };
             let [x_ge, x_gi, x_v] = &c.x[p];
-            let list = &mut c.spikes[p];
-            list.clear();
-            for (i, n) in c.neurons[p].iter_mut().enumerate() {
-                let mut s = *n;
-                let o = match kind {
-                    NeuronKind::If => clamp_refractory(&s, if_charge(s, x_v[i], d), d),
-                    NeuronKind::Lif(_) => clamp_refractory(&s, lif_charge(s, x_v[i], d), d),
-                    NeuronKind::CondLif(_) => {
-                        s.gi += x_gi[i];
-                        let mut o = cond_lif_charge(s, x_ge[i], d);
-                        o.v += x_v[i];
-                        clamp_refractory(&s, o, d)
-                    }
-                    NeuronKind::CurrentLif(_) => {
-                        s.gi += x_gi[i];
-                        let mut o = current_lif_charge(s, x_ge[i], d);
-                        o.v += x_v[i];
-                        clamp_refractory(&s, o, d)
-                    }
-                    NeuronKind::Custom(_) => charge(s, x_v[i], kind, custom_params, d),
-                };
-                let spike = fire(o, d);
-                let mut o = reset(o, spike, d);
-                if learn {
-                    o = adapt(o, spike, d);
-                }
-                *n = o;
-                if spike {
-                    list.push(i as u32);
-                }
+            let (ns, list) = (&mut c.neurons[p], &mut c.spikes[p]);
+            // One loop per kind, with the constants copied out: the per-neuron body has no
+            // branch on the kind and reads no constant through a pointer.
+            let d = *d;
+            match kind {
+                NeuronKind::If => neuron_stage(ns, list, learn, &d, |s, i| {
+                    clamp_refractory(&s, if_charge(s, x_v[i], &d), &d)
+                }),
+                NeuronKind::Lif(_) => neuron_stage(ns, list, learn, &d, |s, i| {
+                    clamp_refractory(&s, lif_charge(s, x_v[i], &d), &d)
+                }),
+                NeuronKind::CondLif(_) => neuron_stage(ns, list, learn, &d, |mut s, i| {
+                    s.gi += x_gi[i];
+                    let mut o = cond_lif_charge(s, x_ge[i], &d);
+                    o.v += x_v[i];
+                    clamp_refractory(&s, o, &d)
+                }),
+                NeuronKind::CurrentLif(_) => neuron_stage(ns, list, learn, &d, |mut s, i| {
+                    s.gi += x_gi[i];
+                    let mut o = current_lif_charge(s, x_ge[i], &d);
+                    o.v += x_v[i];
+                    clamp_refractory(&s, o, &d)
+                }),
+                NeuronKind::Custom(_) => neuron_stage(ns, list, learn, &d, |s, i| {
+                    charge(s, x_v[i], kind, custom_params, &d)
+                }),
             }
         }
         // 5. potentiation.
