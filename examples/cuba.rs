@@ -10,8 +10,9 @@
 //! adds we = 1.62 mV to ge or |wi| = 9 mV to gi (Brette's gi is the negative of this one).
 //!
 //! Prints one JSON line: `n`, `synapses`, `sim_s`, `wall_s` (the run alone, construction
-//! excluded), `spikes`, `rate_hz`, `cv_isi` (mean ISI CV over neurons with at least 3
-//! spikes), `backend`, `adapter` (null on the CPU).
+//! excluded), `cpu_s` (the process's CPU time over the same run), `spikes`, `rate_hz`,
+//! `cv_isi` (mean ISI CV over neurons with at least 3 spikes), `backend`, `adapter` (null on
+//! the CPU).
 use anyhow::{Context, Result};
 use clap::Parser;
 use snn_wgpu::experiments::benchmarks::{cuba, sim_seconds, spike_stats, Backend, DT_MS};
@@ -40,9 +41,9 @@ fn main() -> Result<()> {
     let mut e = bench
         .start(a.backend)
         .with_context(|| format!("--backend {}", a.backend.name()))?;
-    let t0 = std::time::Instant::now();
+    let (t0, c0) = (std::time::Instant::now(), cpu_time::ProcessTime::now());
     e.run(steps)?;
-    let wall_s = t0.elapsed().as_secs_f64();
+    let (wall_s, cpu_s) = (t0.elapsed().as_secs_f64(), c0.elapsed().as_secs_f64());
     let s = spike_stats(&e, steps)?;
     println!(
         "{}",
@@ -51,6 +52,7 @@ fn main() -> Result<()> {
             "synapses": bench.synapses(),
             "sim_s": sim_seconds(steps),
             "wall_s": wall_s,
+            "cpu_s": cpu_s,
             "spikes": s.spikes,
             "rate_hz": s.rate_hz,
             "cv_isi": s.cv_isi,
@@ -64,7 +66,7 @@ fn main() -> Result<()> {
 /// Steps of dt for `seconds`, or an error naming `--seconds`.
 fn steps_for(seconds: f64) -> Result<u32> {
     let steps = (seconds * 1000.0 / DT_MS as f64).round();
-    if !(steps >= 1.0 && steps < 4.0e9) {
+    if !(1.0..4.0e9).contains(&steps) {
         anyhow::bail!("--seconds {seconds}: give a duration of at least one step ({DT_MS} ms)");
     }
     Ok(steps as u32)

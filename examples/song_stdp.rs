@@ -7,10 +7,13 @@
 //! ```
 //!
 //! Constants: `snn_wgpu::experiments::benchmarks` (module docs; gmax = 0.01 in units of the
-//! leak conductance, A+ = 0.01·gmax, A− = 1.05·A+, τ± = 20 ms, all-to-all pairing). Prints
-//! one JSON line: `sim_s`, `wall_s` (the run alone), `out_rate_hz` (over the whole run),
-//! `frac_w_below_0.1`, `frac_w_above_0.9`, `mean_w_over_gmax` (at the end), `backend`,
-//! `adapter`; and writes a PNG with the histogram of w/gmax at the start and at the end.
+//! leak conductance, A+ = 0.01·gmax, A− = 1.05·A+, τ± = 20 ms, all-to-all pairing).
+//!
+//! Prints one JSON line: `sim_s`, `wall_s` (the run alone), `cpu_s` (its process CPU
+//! time), `out_rate_hz` (over the whole run), `frac_w_below_0.1`, `frac_w_above_0.9`,
+//! `mean_w_over_gmax`, `w_over_gmax_hist10` (counts in 10 equal bins of [0, 1]; all at the
+//! end), `backend`, `adapter`; and writes a PNG with the histogram of w/gmax at the start and
+//! at the end.
 use anyhow::{Context, Result};
 use clap::Parser;
 use plotters::prelude::*;
@@ -42,7 +45,7 @@ const BINS: usize = 20;
 fn main() -> Result<()> {
     let a = Args::parse();
     let steps = (a.seconds * 1000.0 / DT_MS as f64).round();
-    if !(steps >= 1.0 && steps < 4.0e9) {
+    if !(1.0..4.0e9).contains(&steps) {
         anyhow::bail!(
             "--seconds {}: give a duration of at least one step ({DT_MS} ms)",
             a.seconds
@@ -57,9 +60,9 @@ fn main() -> Result<()> {
         .start(a.backend)
         .with_context(|| format!("--backend {}", a.backend.name()))?;
     let w0 = e.weights("syn", 0)?.to_vec();
-    let t0 = std::time::Instant::now();
+    let (t0, c0) = (std::time::Instant::now(), cpu_time::ProcessTime::now());
     e.run(steps)?;
-    let wall_s = t0.elapsed().as_secs_f64();
+    let (wall_s, cpu_s) = (t0.elapsed().as_secs_f64(), c0.elapsed().as_secs_f64());
     let w1 = e.weights("syn", 0)?.to_vec();
     let Recording::Spikes(out) = e.recording("out_spikes", 0)? else {
         anyhow::bail!("out_spikes is not a spike monitor");
@@ -72,10 +75,15 @@ fn main() -> Result<()> {
         serde_json::json!({
             "sim_s": sim_s,
             "wall_s": wall_s,
+            "cpu_s": cpu_s,
             "out_rate_hz": out.len() as f64 / sim_s,
             "frac_w_below_0.1": below,
             "frac_w_above_0.9": above,
             "mean_w_over_gmax": mean,
+            "w_over_gmax_hist10": histogram(&w1)
+                .chunks(BINS / 10)
+                .map(|c| c.iter().sum::<u32>())
+                .collect::<Vec<_>>(),
             "backend": a.backend.name(),
             "adapter": serde_json::Value::Null,
         })

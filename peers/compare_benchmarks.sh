@@ -4,6 +4,8 @@
 # and Brian2 runtime (Cython), one after the other in each round so that all see the same
 # machine load. Prints every JSON line (tagged with `model` and `who`), then the medians over
 # the rounds. The standalone projects are compiled once, untimed, under $BUILD_DIR.
+# Brian2's standalone program times its main loop in CPU time (std::clock), so the table
+# compares CPU seconds per simulated second (one thread each); wall time where measured.
 #
 #   peers/compare_benchmarks.sh
 #   ROUNDS=5 N=4000 SIM_S=1 SONG_ROUNDS=1 SONG_S=100 peers/compare_benchmarks.sh
@@ -49,13 +51,15 @@ for line in open(sys.argv[1]):
     d = json.loads(line)
     rows[(d["model"], d["who"])].append(d)
 keys = ["rate_hz", "cv_isi", "out_rate_hz", "frac_w_below_0.1", "frac_w_above_0.9", "mean_w_over_gmax"]
-print("| model | simulator | runs | wall s per simulated s (median) | " + " | ".join(keys) + " |")
-print("|---|---|---|---|" + "---|" * len(keys))
+def med(ds, k):
+    xs = [d[k] / d["sim_s"] for d in ds if d.get(k) is not None]
+    return f"{statistics.median(xs):.3f}" if xs else ""
+print("| model | simulator | runs | CPU s per simulated s | wall s per simulated s | " + " | ".join(keys) + " |")
+print("|---|---|---|---|---|" + "---|" * len(keys))
 for (model, who), ds in rows.items():
-    per_s = statistics.median(d["wall_s"] / d["sim_s"] for d in ds)
     vals = []
     for k in keys:
         xs = [d[k] for d in ds if k in d]
         vals.append(f"{statistics.median(xs):.3f}" if xs else "")
-    print(f"| {model} | {who} | {len(ds)} | {per_s:.3f} | " + " | ".join(vals) + " |")
+    print(f"| {model} | {who} | {len(ds)} | {med(ds, 'cpu_s')} | {med(ds, 'wall_s')} | " + " | ".join(vals) + " |")
 PYEOF

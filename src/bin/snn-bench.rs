@@ -17,9 +17,9 @@
 //!   N = 400 and 6400: neuron-steps/s;
 //! - `coba` (not in the default rows): Brette et al. 2007 COBA (`experiments::benchmarks`,
 //!   80 inputs per neuron) at each N of `--coba-n` on the general CPU engine: construction
-//!   time, wall seconds per simulated second (median over `--reps`, at most 5, segments of
-//!   `--coba-seconds` after one warm-up segment), synaptic events/s (spikes times their
-//!   out-degree), rate, and memory as the process's peak and current resident set
+//!   time, wall and process CPU seconds per simulated second (medians over `--reps`, at most
+//!   5, segments of `--coba-seconds` after one warm-up segment), synaptic events/s (spikes
+//!   times their out-degree, over the wall time), rate, and memory as the process's peak and current resident set
 //!   (`VmHWM`, `VmRSS` of /proc/self/status: the whole process, not the engine alone).
 //!
 //!   ```text
@@ -267,6 +267,24 @@ fn main() -> Result<()> {
     Ok(())
 }
 
+/// This process's CPU time (s, all threads), where the platform gives it (Linux).
+fn process_cpu_s() -> Option<f64> {
+    #[cfg(target_os = "linux")]
+    {
+        let mut ts = libc::timespec {
+            tv_sec: 0,
+            tv_nsec: 0,
+        };
+        // SAFETY: clock_gettime writes one timespec through a valid pointer.
+        let rc = unsafe { libc::clock_gettime(libc::CLOCK_PROCESS_CPUTIME_ID, &mut ts) };
+        (rc == 0).then_some(ts.tv_sec as f64 + ts.tv_nsec as f64 * 1e-9)
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        None
+    }
+}
+
 /// `VmHWM` and `VmRSS` of this process (MiB), where /proc/self/status has them.
 fn memory_mib() -> (Option<f64>, Option<f64>) {
     let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
@@ -314,16 +332,19 @@ fn bench_coba(t: &Target, n: u32, a: &Args) -> Result<()> {
     }
     let steps = (a.coba_seconds * 1000.0 / DT_MS as f64).round().max(1.0) as u32;
     let reps = a.reps.clamp(1, 5);
-    let (mut times, mut events, mut spikes) = (vec![], 0u64, 0u64);
+    let (mut times, mut cpu, mut events, mut spikes) = (vec![], vec![], 0u64, 0u64);
     for k in 0..=reps {
         e.clear_recordings();
-        let t1 = Instant::now();
+        let (t1, c1) = (Instant::now(), process_cpu_s());
         e.run(steps)?;
         let dt = t1.elapsed().as_secs_f64();
         if k == 0 {
             continue;
         }
         times.push(dt);
+        if let (Some(a), Some(b)) = (c1, process_cpu_s()) {
+            cpu.push(b - a);
+        }
         for (m, base) in [("exc_spikes", 0usize), ("inh_spikes", n_exc)] {
             if let Recording::Spikes(s) = e.recording(m, 0)? {
                 spikes += s.len() as u64;
@@ -342,6 +363,7 @@ fn bench_coba(t: &Target, n: u32, a: &Args) -> Result<()> {
         "bench": "coba", "backend": t.name, "adapter": t.adapter, "n": n,
         "synapses": bench.synapses(), "build_s": build_s, "segment_sim_s": sim_s, "reps": reps,
         "wall_s_per_sim_s": wall_per_sim_s,
+        "cpu_s_per_sim_s": (!cpu.is_empty()).then(|| median(cpu) / sim_s),
         "rate_hz": spikes as f64 / (n as f64 * sim_s * reps as f64),
         "syn_events_per_s": events as f64 / total_wall,
         "peak_rss_mib": peak, "rss_mib": now,

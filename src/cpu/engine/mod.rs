@@ -18,7 +18,8 @@
 //!    stored in the projection's ring at slot `t mod S`. Then its sum `x[i]` for step `t`:
 //!    - delivery at emission: each spike, ascending, adds `w[k]` to the ring slot of its
 //!      arrival `(t + d_k) mod S`; `x` is the slot `t mod S`, which is then cleared. A slot
-//!      thus sums by emission step, then ascending pre.
+//!      thus sums by emission step, then ascending pre. (Without delays, S = 1, the spikes
+//!      add into `x` directly, in the same order: no ring.)
 //!    - delivery at arrival: `x[i] = Σ w[k]` over the synapses arriving now, by lag
 //!      ascending, then ascending pre, reading the weights of step `t`.
 //!    - total minus self: `x[i] = w · (count − [i among the spikes]) as f32`.
@@ -128,7 +129,7 @@ struct Plans {
 #[derive(Clone)]
 struct ProjCopy {
     w: Vec<f32>,
-    /// Delivery at emission: future input `[slot][post]`.
+    /// Delivery at emission with delays: future input `[slot][post]` (empty without).
     ring: Vec<f32>,
     /// The pre spike list of each of the last S steps, by step mod S.
     hist: Vec<Vec<u32>>,
@@ -718,7 +719,7 @@ impl Plans {
                 let plastic = pp.stdp.is_some();
                 ProjCopy {
                     w,
-                    ring: if pp.delivery == Delivery::AtEmission {
+                    ring: if pp.delivery == Delivery::AtEmission && s > 1 {
                         vec![0.0; s * n_post]
                     } else {
                         vec![]
@@ -831,6 +832,15 @@ impl Plans {
                     pc.sum.fill(*w * count as f32);
                     for &j in arriving {
                         pc.sum[j as usize] = *w * (count - 1) as f32;
+                    }
+                }
+                (_, Delivery::AtEmission) if s == 1 => {
+                    // No delay: the ring's one slot would be filled and emptied within this
+                    // step; the same additions in the same order go straight into the sum.
+                    let (sum, w) = (&mut pc.sum, &pc.w);
+                    sum.fill(0.0);
+                    for &j in &pc.hist[slot] {
+                        plan.for_row(j, |k, i| sum[i] += w[k]);
                     }
                 }
                 (_, Delivery::AtEmission) => {
