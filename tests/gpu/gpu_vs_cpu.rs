@@ -178,6 +178,32 @@ pub fn diehl_cook_inhibitory_agrees() {
     check(&spec, 1000, 1000);
 }
 
+/// Current LIF (Brette et al.'s CUBA neuron, `shaders/neuron/current_lif.wgsl`): input into
+/// `ge` in mV, resting above threshold, so it fires on its own as well.
+pub fn current_lif_agrees() {
+    let model = NeuronModel {
+        kind: NeuronKind::CurrentLif(CurrentLifParams {
+            tau_m_ms: 20.0,
+            v_rest_mv: -49.0,
+            tau_ge_ms: 5.0,
+            tau_gi_ms: 10.0,
+            integration: Integration::Euler,
+        }),
+        v_threshold_mv: -50.0,
+        reset: ResetMode::Hard { v_reset_mv: -60.0 },
+        refractory_ms: 5.0,
+        lockout_ms: 0.0,
+        v_init_mv: -60.0,
+        theta: None,
+    };
+    let spec = NetworkSpec::new("current_lif", 400, model)
+        .with_dt_ms(0.1)
+        .with_seed(19)
+        .with_input(InputSpec::poisson_per_neuron(rates(400), 1.62))
+        .with_monitors(monitors(400, 1500, &["v", "ge", "gi"]));
+    check(&spec, 1500, 500);
+}
+
 pub fn custom_model_agrees() {
     let spec = NetworkSpec::new("custom", 300, common_models::adaptive_if())
         .with_seed(13)

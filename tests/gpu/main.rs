@@ -62,6 +62,7 @@ fn main() -> std::process::ExitCode {
             Gpu diehl_cook_excitatory_agrees,
             Gpu lockout_agrees,
             Gpu diehl_cook_inhibitory_agrees,
+            Gpu current_lif_agrees,
             Gpu custom_model_agrees,
             Gpu largest_network_agrees_across_chunks,
             Gpu unchunked_fused_run_shows_the_loop_cap,
