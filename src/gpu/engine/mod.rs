@@ -160,7 +160,7 @@ impl GpuEngine {
         let storage = wgpu::BufferUsages::STORAGE
             | wgpu::BufferUsages::COPY_DST
             | wgpu::BufferUsages::COPY_SRC;
-        let max_binding = ctx.limits.max_storage_buffer_binding_size as u64;
+        let max_binding = ctx.limits.max_storage_buffer_binding_size;
         // Every buffer holds at least 16 bytes: wgpu refuses empty bindings.
         let make = |label: &str, bytes: &[u8], len: u64| -> Result<wgpu::Buffer> {
             let size = (len * 4).max(16);
