@@ -662,3 +662,106 @@ pub fn diehl_cook_sized_network_agrees() {
     });
     assert_active(&counts, 5);
 }
+
+/// On llvmpipe, whose loops stop silently after 65,535 passes, a network whose propagation
+/// could pass that many is refused with the limit named, rather than run wrong: per-synapse
+/// delays up to 100 ms (201 lags at dt = 0.5 ms), each lag a walk over 784 inputs. A real
+/// GPU builds it.
+pub fn a_network_past_llvmpipe_loop_cap_is_refused_there() {
+    let net = Network::new(DT_MS)
+        .poisson("in", 784, 10.0)
+        .neurons("m", 10, lif_model())
+        .project(
+            Projection::new(
+                "p",
+                "in",
+                "m",
+                Target::MEMBRANE_EXC,
+                Connectivity::AllToAll,
+                0.1,
+            )
+            .with_delay(
+                Delay::Range {
+                    min_ms: 0.0,
+                    max_ms: 100.0,
+                    seed: 1,
+                },
+                Delivery::AtArrival,
+            ),
+        );
+    let ctx = gpu_ctx();
+    let built = GpuEngine::new(ctx.clone(), &net);
+    if ctx.is_software() {
+        match built {
+            Err(snn_wgpu::SnnError::LimitExceeded { limit, needed, .. }) => {
+                assert!(limit.contains("loop passes"), "{limit}");
+                assert!(needed > 65_535, "{needed}");
+            }
+            Err(e) => panic!("refused for another reason: {e}"),
+            Ok(_) => panic!("built on a software adapter past its loop cap"),
+        }
+    } else {
+        built.expect("a real GPU has no loop cap");
+    }
+}
+
+/// Both engines answer bad calls with the same errors, and report a non-finite state with
+/// the same population, variable, neuron and step.
+pub fn errors_agree() {
+    let net = Network::new(1.0)
+        .with_seeds(vec![1, 2])
+        .poisson("in", 4, 100.0)
+        .neurons("n", 3, NeuronModel::integrate_and_fire(1.0, 0.0))
+        // Two inhibitory spikes of 3e38 mV take v to −inf.
+        .project(Projection::new(
+            "p",
+            "in",
+            "n",
+            Target::MEMBRANE_INH,
+            Connectivity::AllToAll,
+            3e38,
+        ))
+        .project(Projection::new(
+            "abs",
+            "n",
+            "n",
+            Target::MEMBRANE_INH,
+            Connectivity::AllButSelf,
+            1.0,
+        ))
+        .monitor("s", "n", MonitorKind::Spikes { neurons: None });
+    let body = |e: &mut dyn Sim| -> Vec<String> {
+        let err = |r: Result<()>| match r {
+            Err(e) => e.to_string(),
+            Ok(()) => "no error".to_string(),
+        };
+        vec![
+            err(e.set_rates("n", 0, &[1.0; 3])),
+            err(e.set_rates("in", 0, &[1.0; 3])),
+            err(e.set_rates("in", 0, &[1e9; 4])),
+            err(e.set_rates("in", 2, &[1.0; 4])),
+            err(e.set_rates("nope", 0, &[1.0; 4])),
+            err(e.weights("nope", 0).map(|_| ())),
+            err(e.weights("p", 5).map(|_| ())),
+            err(e.set_weights("p", 0, &[0.0; 3])),
+            err(e.set_weights("p", 0, &[-1.0; 12])),
+            err(e.set_weights("abs", 0, &[0.5; 6])),
+            err(e.normalize_columns("abs", 1.0)),
+            err(e.normalize_columns("p", f32::NAN)),
+            err(e.state("in", "v", 0).map(|_| ())),
+            err(e.state("n", "w", 0).map(|_| ())),
+            err(e.state("n", "v", 2).map(|_| ())),
+            err(e.recording("nope", 0).map(|_| ())),
+            err(e.run(u32::MAX)),
+            err(e.run(50)),
+        ]
+    };
+    let cpu = body(&mut Engine::new(&net).expect("cpu"));
+    let gpu = body(&mut GpuEngine::new(gpu_ctx(), &net).expect("gpu"));
+    assert!(cpu.iter().all(|e| e != "no error"), "{cpu:#?}");
+    assert!(
+        cpu.last().is_some_and(|e| e.contains("non-finite")),
+        "{cpu:#?}"
+    );
+    assert_eq!(cpu, gpu);
+}

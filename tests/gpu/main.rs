@@ -78,6 +78,8 @@ fn main() -> std::process::ExitCode {
             Gpu weight_dependent_stdp_sparse_agrees,
             Gpu calls_between_runs_agree,
             Gpu diehl_cook_sized_network_agrees,
+            Gpu a_network_past_llvmpipe_loop_cap_is_refused_there,
+            Gpu errors_agree,
             Cpu every_engine_program_validates,
         ],
         gpu_vs_cpu: [

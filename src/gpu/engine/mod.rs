@@ -22,7 +22,7 @@
 pub(crate) mod layout;
 pub(crate) mod program;
 
-use super::backend::read_back_range;
+use super::backend::{read_back_range, LOOP_ITERATION_BUDGET};
 use super::context::GpuContext;
 use super::layout::StepInfo;
 use super::shaders::ComposedModule;
@@ -32,8 +32,8 @@ use crate::model::net::{
 };
 use layout::{Layout, MonitorRegions, PopRegions, ProjKind, NEVER};
 use program::{PassSpec, Program};
-use std::cell::OnceCell;
 use std::sync::Arc;
+use std::sync::OnceLock;
 
 /// Launch choices of the general GPU engine (speed only, never results).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -99,7 +99,7 @@ pub struct GpuEngine {
     /// The neuron float state as of the end of the last run.
     fstate: Vec<f32>,
     /// Each projection's weights, all copies, read back on demand until the next change.
-    weights: Vec<OnceCell<Vec<f32>>>,
+    weights: Vec<OnceLock<Vec<f32>>>,
 }
 
 impl GpuEngine {
@@ -147,6 +147,20 @@ impl GpuEngine {
         }
         let layout = Layout::new(net, opts.steps_per_submit)?;
         let program = program::compose(&layout);
+        if ctx.is_software() {
+            // llvmpipe silently ends loops past its cap; refuse rather than run wrong.
+            let passes = program
+                .step
+                .iter()
+                .chain(program.normalize.iter().flatten());
+            if let Some(p) = passes.max_by_key(|p| p.max_loop_passes) {
+                ctx.check_limit(
+                    "loop passes per invocation (llvmpipe ends loops past 65,535)",
+                    p.max_loop_passes,
+                    LOOP_ITERATION_BUDGET as u64,
+                )?;
+            }
+        }
         let k = layout.batch;
         ctx.check_limit(
             "max_compute_workgroups_per_dimension",
@@ -343,7 +357,7 @@ impl GpuEngine {
             .collect();
         Ok(GpuEngine {
             fstate: layout.fstate.clone(),
-            weights: (0..layout.projs.len()).map(|_| OnceCell::new()).collect(),
+            weights: (0..layout.projs.len()).map(|_| OnceLock::new()).collect(),
             ctx,
             net: net.clone(),
             layout,

@@ -31,6 +31,9 @@ pub(crate) struct PassSpec {
     pub invocations: u32,
     /// Runs only while learning is on.
     pub learn_only: bool,
+    /// The most loop passes one invocation can make (every loop header counted, all pre
+    /// neurons spiking at once): what llvmpipe's loop cap is checked against.
+    pub max_loop_passes: u64,
 }
 
 /// The passes of one step, in order (sources, projections, populations, state monitors,
@@ -175,6 +178,44 @@ fn proj_literal(l: &Layout, p: &ProjLayout) -> String {
     format!("Proj({})", fields.join(", "))
 }
 
+/// The most loop passes of one invocation of projection `p`'s propagation pass and of a
+/// pass over the synapses of one post neuron (potentiation; normalisation makes two).
+fn loop_passes(l: &Layout, p: &ProjLayout) -> (u64, u64) {
+    let words = l.pops[p.pre].bits.words as u64;
+    let n_pre = p.syn.n_pre as u64;
+    let longest_row = p
+        .syn
+        .offsets
+        .windows(2)
+        .map(|r| (r[1] - r[0]) as u64)
+        .max()
+        .unwrap_or(0);
+    let search = match p.kind {
+        ProjKind::Sparse => (longest_row + 1).ilog2() as u64 + 2,
+        _ => 0,
+    };
+    // The word loop, the bit loop of each word, the search of each spike.
+    let walk = 2 * words + 1 + n_pre * (1 + search);
+    let lags = if p.delays.is_some() {
+        p.slots as u64
+    } else {
+        1
+    };
+    let arrivals = lags * walk + lags + 1;
+    let prop = match (p.kind, p.at_emission) {
+        (ProjKind::TotalMinusSelf(_), _) => words + 1,
+        (_, true) => walk + if p.stdp.is_some() { arrivals } else { 0 },
+        (_, false) => arrivals,
+    };
+    let (in_rows, _) = p.by_post();
+    let in_degree = in_rows
+        .windows(2)
+        .map(|r| (r[1] - r[0]) as u64)
+        .max()
+        .unwrap_or(0);
+    (prop, in_degree + 1)
+}
+
 /// Composes the module of the network laid out as `l`.
 pub(crate) fn compose(l: &Layout) -> Program {
     let mut g =
@@ -222,6 +263,7 @@ pub(crate) fn compose(l: &Layout) -> Program {
                     entry: name,
                     invocations: words,
                     learn_only: false,
+                    max_loop_passes: 33,
                 });
             }
             PopRegions::SpikeTimes { base, count } => {
@@ -237,6 +279,7 @@ pub(crate) fn compose(l: &Layout) -> Program {
                     entry: name,
                     invocations: words,
                     learn_only: false,
+                    max_loop_passes: 33 + 34 + (*count as u64 + 1).ilog2() as u64 + 2,
                 });
             }
             PopRegions::Neurons {
@@ -316,6 +359,7 @@ pub(crate) fn compose(l: &Layout) -> Program {
                     entry: name,
                     invocations: words,
                     learn_only: false,
+                    max_loop_passes: 33,
                 });
             }
         }
@@ -329,7 +373,8 @@ pub(crate) fn compose(l: &Layout) -> Program {
             proj_literal(l, p)
         );
         let n_post = p.syn.n_post;
-        let entry = |g: &mut String, name: String, call: &str, learn_only: bool| {
+        let (prop_passes, in_passes) = loop_passes(l, p);
+        let entry = |g: &mut String, name: String, call: &str, learn_only: bool, passes: u64| {
             let _ = writeln!(
                 g,
                 "@compute @workgroup_size(WG)\nfn {name}(@builtin(global_invocation_id) gid: vec3<u32>) {{\n    if (gid.x >= {}) {{\n        return;\n    }}\n    {call}(proj_{q}(), gid.x, gid.y);\n}}",
@@ -339,11 +384,24 @@ pub(crate) fn compose(l: &Layout) -> Program {
                 entry: name,
                 invocations: n_post,
                 learn_only,
+                max_loop_passes: passes,
             }
         };
-        step.push(entry(&mut g, format!("propagate_{q}"), "propagate", false));
+        step.push(entry(
+            &mut g,
+            format!("propagate_{q}"),
+            "propagate",
+            false,
+            prop_passes,
+        ));
         if p.stdp.is_some() {
-            potentiate.push(entry(&mut g, format!("potentiate_{q}"), "potentiate", true));
+            potentiate.push(entry(
+                &mut g,
+                format!("potentiate_{q}"),
+                "potentiate",
+                true,
+                in_passes,
+            ));
         }
         normalize.push(match p.kind {
             ProjKind::TotalMinusSelf(_) => None,
@@ -352,6 +410,7 @@ pub(crate) fn compose(l: &Layout) -> Program {
                 format!("normalize_{q}"),
                 "normalize_column",
                 false,
+                2 * in_passes,
             )),
         });
     }
@@ -369,6 +428,7 @@ pub(crate) fn compose(l: &Layout) -> Program {
             entry: "monitor_state".into(),
             invocations: l.n_slots,
             learn_only: false,
+            max_loop_passes: 0,
         });
     }
     step.extend(potentiate);
