@@ -322,6 +322,11 @@ impl GpuEngine {
             normalize: norm_specs,
         } = program;
         let pass = |spec: &PassSpec| -> Result<Pass> {
+            ctx.check_limit(
+                "max_compute_workgroups_per_dimension",
+                spec.invocations.div_ceil(wg) as u64,
+                ctx.limits.max_compute_workgroups_per_dimension as u64,
+            )?;
             Ok(Pass {
                 pipeline: ctx.compute_pipeline(
                     &composed.label,
