@@ -1,14 +1,16 @@
 //! The general engines against each other: one test body per network, run on the CPU engine
 //! (`cpu::engine::Engine`) and on the GPU engine (`gpu::GpuEngine`, passes schedule), with
-//! every recording, weight and state variable compared **bit for bit** (the GPU engine keeps
-//! the CPU's order of operations and float sums, and llvmpipe rounds as the CPU does).
+//! every recording, weight and state variable compared **bit for bit** on a software adapter
+//! (the GPU engine keeps the CPU's order of operations and float sums, and llvmpipe rounds as
+//! the CPU does). On a real GPU, which may fuse a multiply and an add, spikes must still be
+//! equal and state, weights and recorded values agree within `common::REL_TOL`.
 //!
 //! Networks: every connectivity × every target (ge, gi, excitatory and inhibitory membrane)
 //! × no delay, one delay and per-synapse delays, under both deliveries; each STDP rule on a
 //! dense and on a sparse projection; K = 2 or 3 copies throughout; and the calls between
 //! runs (learning off, new rates, new weights, normalisation).
 
-use crate::common::gpu_ctx;
+use crate::common::{assert_close, gpu_ctx};
 use snn_wgpu::cpu::engine::Engine;
 use snn_wgpu::gpu::engine::compose_module;
 use snn_wgpu::gpu::GpuEngine;
@@ -115,11 +117,19 @@ fn observe(net: &Network, e: &dyn Sim) -> Vec<(String, Seen)> {
 fn on_both(net: &Network, body: impl Fn(&mut dyn Sim)) -> Vec<(String, usize)> {
     let mut cpu = Engine::new(net).expect("cpu engine");
     body(&mut cpu);
-    let mut gpu = GpuEngine::new(gpu_ctx(), net).expect("gpu engine");
+    let ctx = gpu_ctx();
+    let exact = ctx.is_software();
+    let mut gpu = GpuEngine::new(ctx, net).expect("gpu engine");
     body(&mut gpu);
     let (a, b) = (observe(net, &cpu), observe(net, &gpu));
     assert_eq!(a.len(), b.len());
     for ((name, x), (_, y)) in a.iter().zip(&b) {
+        if let (Seen::Bits(x), Seen::Bits(y), false) = (x, y, exact) {
+            // A real GPU may fuse a multiply and an add: state within the suite's tolerance.
+            let f = |v: &[u32]| v.iter().map(|&b| f32::from_bits(b)).collect::<Vec<_>>();
+            assert_close(&f(y), &f(x), name);
+            continue;
+        }
         if x != y {
             let detail = match (x, y) {
                 (Seen::Bits(x), Seen::Bits(y)) if x.len() == y.len() => {

@@ -240,10 +240,15 @@ pub(crate) fn compose(l: &Layout) -> Program {
             "fn bits_{pi}() -> PopBits {{\n    return {};\n}}",
             pop_bits(&pop.bits, l.batch)
         );
+        // `<name>_word(w, b)` makes word w of copy b (what a fused schedule would loop over);
+        // the entry point `<name>` runs it once per invocation.
         let head = |g: &mut String, name: &str| {
-            let _ = write!(
+            let _ = writeln!(g, "fn {name}_word(w: u32, b: u32) {{");
+        };
+        let word_entry = |g: &mut String, name: &str| {
+            let _ = writeln!(
                 g,
-                "@compute @workgroup_size(WG)\nfn {name}(@builtin(global_invocation_id) gid: vec3<u32>) {{\n    let w = gid.x;\n    let b = gid.y;\n    if (w >= {}) {{\n        return;\n    }}\n",
+                "@compute @workgroup_size(WG)\nfn {name}(@builtin(global_invocation_id) gid: vec3<u32>) {{\n    if (gid.x >= {}) {{\n        return;\n    }}\n    {name}_word(gid.x, gid.y);\n}}",
                 u(words)
             );
         };
@@ -259,6 +264,7 @@ pub(crate) fn compose(l: &Layout) -> Program {
                     u(n),
                     u(n)
                 );
+                word_entry(&mut g, &name);
                 step.push(PassSpec {
                     entry: name,
                     invocations: words,
@@ -275,6 +281,7 @@ pub(crate) fn compose(l: &Layout) -> Program {
                     u(*base),
                     u(*count)
                 );
+                word_entry(&mut g, &name);
                 step.push(PassSpec {
                     entry: name,
                     invocations: words,
@@ -355,6 +362,7 @@ pub(crate) fn compose(l: &Layout) -> Program {
                         .replace("XV", &u(x[2])),
                 );
                 g.push_str(&body);
+                word_entry(&mut g, &name);
                 neuron_passes.push(PassSpec {
                     entry: name,
                     invocations: words,
