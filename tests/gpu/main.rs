@@ -76,6 +76,7 @@ fn main() -> std::process::ExitCode {
             Gpu triplet_stdp_sparse_agrees,
             Gpu weight_dependent_stdp_dense_agrees,
             Gpu weight_dependent_stdp_sparse_agrees,
+            Gpu weight_dependent_stdp_with_fractional_mu_agrees_within_tolerance,
             Gpu calls_between_runs_agree,
             Gpu diehl_cook_sized_network_agrees,
             Gpu a_network_past_llvmpipe_loop_cap_is_refused_there,

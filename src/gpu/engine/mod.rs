@@ -1,7 +1,10 @@
 //! The GENERAL GPU ENGINE: runs any [`Network`] of `model::net`, K copies side by side, with
 //! the API and the semantics of the CPU engine (`cpu::engine`, whose docs define the order
 //! of operations and of every float sum of a step; this engine keeps both, so on a device
-//! that rounds as the CPU does, llvmpipe for one, it gives the CPU's bits).
+//! that rounds as the CPU does, llvmpipe for one, it gives the CPU's bits). One exception:
+//! the weight-dependent STDP rule with μ ≠ 1 takes a `pow`, which WGSL does not round as
+//! Rust's `powf` (on llvmpipe the weights differ in the last bit; spikes stay equal in the
+//! tests).
 //!
 //! - [`layout`] places every population, projection and monitor in eight storage buffers,
 //!   the copies as a batch dimension of each region;
