@@ -6,9 +6,9 @@
 //! Rust's `powf` (on llvmpipe the weights differ in the last bit; spikes stay equal in the
 //! tests).
 //!
-//! - [`layout`] places every population, projection and monitor in eight storage buffers,
+//! - `layout` places every population, projection and monitor in eight storage buffers,
 //!   the copies as a batch dimension of each region;
-//! - [`program`] composes one WGSL module per network from the shared stage functions,
+//! - `program` composes one WGSL module per network from the shared stage functions,
 //!   with one entry point per pass;
 //! - this module is the driver: the **passes** schedule. Each step is a dispatch per
 //!   source, per projection (propagation), per neuron population, one for the state
@@ -74,7 +74,7 @@ struct Buffers {
 }
 
 /// The WGSL module the engine composes for `net` (one entry point per pass; see
-/// [`program`]), for validation and inspection.
+/// `program`), for validation and inspection.
 ///
 /// # Errors
 /// [`SnnError::InvalidNetwork`] from [`Network::validate`]; [`SnnError::Unsupported`] for
