@@ -31,7 +31,21 @@ fn every_composed_module_validates() {
             .iter()
             .map(|e| e.name.as_str())
             .collect();
-        let wanted: &[&str] = if m.label == "network.wta" {
+        let wanted: &[&str] = if m.label == "engine" {
+            &[
+                "source_0",
+                "source_1",
+                "neurons_2",
+                "neurons_3",
+                "propagate_0",
+                "propagate_1",
+                "propagate_2",
+                "potentiate_0",
+                "potentiate_1",
+                "normalize_0",
+                "monitor_state",
+            ]
+        } else if m.label == "network.wta" {
             &[
                 "present",
                 "ws_input",

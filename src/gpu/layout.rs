@@ -106,6 +106,22 @@ pub struct StdpConsts {
     pub _pad0: u32,
 }
 
+/// Mirrors `StepInfo` in `shaders/engine/bindings.wgsl` (uniform, one per step of a
+/// submission of the general engine, at a dynamic offset).
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Pod, Zeroable, PartialEq)]
+pub struct StepInfo {
+    /// The step `t`.
+    pub t: u32,
+    /// Row of this step in the recording buffers.
+    pub row: u32,
+    /// 1 while learning is on.
+    pub learn: u32,
+    /// Target column sum of a normalisation pass.
+    pub norm_target: f32,
+}
+const _: () = assert!(std::mem::size_of::<StepInfo>() == 16);
+
 /// Mirrors `WtaParams` in `shaders/network/wta_common.wgsl` (uniform).
 #[repr(C)]
 #[derive(Debug, Clone, Copy, Pod, Zeroable, PartialEq)]
@@ -192,6 +208,16 @@ pub fn mirrored_layouts() -> Vec<StructLayout> {
                 ("input_t0", offset_of!(NeuronParams, input_t0)),
                 ("clamp_v", offset_of!(NeuronParams, clamp_v)),
                 ("_pad1", offset_of!(NeuronParams, _pad1)),
+            ],
+        ),
+        (
+            "StepInfo",
+            size_of::<StepInfo>(),
+            vec![
+                ("t", offset_of!(StepInfo, t)),
+                ("row", offset_of!(StepInfo, row)),
+                ("learn", offset_of!(StepInfo, learn)),
+                ("norm_target", offset_of!(StepInfo, norm_target)),
             ],
         ),
         (

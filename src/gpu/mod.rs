@@ -5,6 +5,7 @@
 //! `tuning` picks the competitive kernels' launch shape per adapter.
 pub mod backend;
 pub mod context;
+pub mod engine;
 pub mod layout;
 pub mod shaders;
 pub mod tuning;
@@ -15,4 +16,5 @@ pub use backend::{
     fused_chunk_steps, GpuBackend, GpuBackendOptions, Schedule, LOOP_ITERATION_BUDGET,
 };
 pub use context::{GpuContext, GpuOptions};
+pub use engine::{GpuEngine, GpuEngineOptions};
 pub use tuning::{KernelTuning, TuningOverrides};

@@ -19,6 +19,11 @@ const LIF: &str = include_str!("../../shaders/neuron/lif.wgsl");
 const COND_LIF: &str = include_str!("../../shaders/neuron/cond_lif.wgsl");
 const CURRENT_LIF: &str = include_str!("../../shaders/neuron/current_lif.wgsl");
 const STDP: &str = include_str!("../../shaders/plasticity/stdp.wgsl");
+const ENGINE_BINDINGS: &str = include_str!("../../shaders/engine/bindings.wgsl");
+const ENGINE_EMIT: &str = include_str!("../../shaders/engine/emit.wgsl");
+const ENGINE_PROPAGATE: &str = include_str!("../../shaders/engine/propagate.wgsl");
+const ENGINE_PLASTICITY: &str = include_str!("../../shaders/engine/plasticity.wgsl");
+const ENGINE_MONITOR: &str = include_str!("../../shaders/engine/monitor.wgsl");
 const WTA_COMMON: &str = include_str!("../../shaders/network/wta_common.wgsl");
 const WTA_FUSED: &str = include_str!("../../shaders/network/wta_fused.wgsl");
 const WTA_STEP: &str = include_str!("../../shaders/network/wta_step.wgsl");
@@ -180,6 +185,33 @@ pub fn wta_module() -> ComposedModule {
     }
 }
 
+/// The general engine's module: the shared stage files (`common`, `rng`, the IF, LIF and
+/// conductance LIF charges, `stages`, `stdp`, `engine/*`) and `generated`, the part
+/// `gpu::engine::program` writes for one network (its `NeuronState`, constants and entry
+/// points).
+pub fn engine_module(generated: &str) -> ComposedModule {
+    let source = [
+        COMMON,
+        RNG,
+        generated,
+        IF,
+        LIF,
+        COND_LIF,
+        STAGES,
+        STDP,
+        ENGINE_BINDINGS,
+        ENGINE_EMIT,
+        ENGINE_PROPAGATE,
+        ENGINE_PLASTICITY,
+        ENGINE_MONITOR,
+    ]
+    .join("\n");
+    ComposedModule {
+        label: "engine".into(),
+        source,
+    }
+}
+
 /// Every module the built-in models compose to, plus a custom example: what the naga test
 /// validates.
 pub fn builtin_modules() -> Vec<ComposedModule> {
@@ -233,7 +265,59 @@ pub fn builtin_modules() -> Vec<ComposedModule> {
     .iter()
     .map(neuron_module)
     .chain(std::iter::once(wta_module()))
+    .chain(std::iter::once(engine_example()))
     .collect()
+}
+
+/// The general engine's module for a network with a pass of every kind: Poisson and
+/// spike-time sources, IF, LIF and conductance LIF populations, plastic dense and sparse
+/// projections with delays, all-but-self, monitors.
+fn engine_example() -> ComposedModule {
+    use crate::model::net::{Connectivity, Delay, Delivery, MonitorKind, Network, Projection};
+    use crate::model::{NeuronModel, StdpParams, Target};
+    let sparse = Connectivity::FixedProbability { p: 0.5, seed: 1 };
+    let net = Network::new(0.5)
+        .poisson("in", 8, 20.0)
+        .spike_times("cue", 4, vec![(0, 1.0)])
+        .neurons("exc", 8, NeuronModel::diehl_cook_excitatory())
+        .neurons("lif", 4, NeuronModel::integrate_and_fire(1.0, 0.0))
+        .project(
+            Projection::new(
+                "in_exc",
+                "in",
+                "exc",
+                Target::Ge,
+                Connectivity::AllToAll,
+                0.1,
+            )
+            .with_stdp(StdpParams::diehl_cook()),
+        )
+        .project(
+            Projection::new("cue_lif", "cue", "lif", Target::MEMBRANE_EXC, sparse, 0.5)
+                .with_delay(Delay::Constant(1.0), Delivery::AtArrival)
+                .with_stdp(StdpParams::diehl_cook()),
+        )
+        .project(Projection::new(
+            "exc_exc",
+            "exc",
+            "exc",
+            Target::Gi,
+            Connectivity::AllButSelf,
+            1.0,
+        ))
+        .monitor(
+            "v",
+            "exc",
+            MonitorKind::State {
+                variable: "v".into(),
+                neurons: vec![0],
+            },
+        )
+        .monitor("s", "lif", MonitorKind::Spikes { neurons: None });
+    match crate::gpu::engine::compose_module(&net) {
+        Ok(m) => m,
+        Err(e) => unreachable!("the example network is valid: {e}"),
+    }
 }
 
 #[cfg(test)]

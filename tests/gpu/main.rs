@@ -12,6 +12,7 @@
 #[path = "../common/mod.rs"]
 mod common;
 
+mod engine_vs_cpu;
 mod errors;
 mod gpu_vs_cpu;
 mod llvmpipe_loop_cap;
@@ -55,6 +56,33 @@ fn main() -> std::process::ExitCode {
         );
     }
     let all = trials! {
+        engine_vs_cpu: [
+            Gpu all_to_all_at_emission_agrees,
+            Gpu all_to_all_at_arrival_agrees,
+            Gpu one_to_one_at_emission_agrees,
+            Gpu one_to_one_at_arrival_agrees,
+            Gpu all_but_self_at_emission_agrees,
+            Gpu all_but_self_at_arrival_agrees,
+            Gpu fixed_probability_at_emission_agrees,
+            Gpu fixed_probability_at_arrival_agrees,
+            Gpu fixed_in_degree_at_emission_agrees,
+            Gpu fixed_in_degree_at_arrival_agrees,
+            Gpu list_at_emission_agrees,
+            Gpu list_at_arrival_agrees,
+            Gpu spike_times_relay_agrees,
+            Gpu pair_stdp_dense_agrees,
+            Gpu pair_stdp_sparse_agrees,
+            Gpu triplet_stdp_dense_agrees,
+            Gpu triplet_stdp_sparse_agrees,
+            Gpu weight_dependent_stdp_dense_agrees,
+            Gpu weight_dependent_stdp_sparse_agrees,
+            Gpu weight_dependent_stdp_with_fractional_mu_agrees_within_tolerance,
+            Gpu calls_between_runs_agree,
+            Gpu diehl_cook_sized_network_agrees,
+            Gpu a_network_past_llvmpipe_loop_cap_is_refused_there,
+            Gpu errors_agree,
+            Cpu every_engine_program_validates,
+        ],
         gpu_vs_cpu: [
             Gpu if_neurons_agree,
             Gpu lif_with_theta_and_refractory_agree,

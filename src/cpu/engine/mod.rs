@@ -55,12 +55,13 @@ use crate::cpu::neuron::{
     lif_charge, reset, NeuronState,
 };
 use crate::cpu::stdp::{on_post, on_pre, StdpConsts};
-use crate::encode::rng::{probability_threshold, rng_u32};
+use crate::encode::rng::rng_u32;
 use crate::error::{Result, SnnError};
 use crate::model::net::projection::DelaySteps;
+pub use crate::model::net::Recording;
 use crate::model::net::{
-    check_rates, invalid, Connectivity, Delivery, MonitorKind, Network, PopulationKind, Weights,
-    STREAM_KEY, STREAM_WEIGHT,
+    check_rates, invalid, poisson_thresholds, Connectivity, Delivery, MonitorKind, Network,
+    PopulationKind, Weights, STREAM_KEY,
 };
 use crate::model::stdp::DerivedStdp;
 use crate::model::wta::decay_table;
@@ -70,22 +71,6 @@ use rayon::prelude::*;
 
 /// Never-arrived marker of a synapse's last arrival.
 const NEVER: u32 = u32::MAX;
-
-/// What one monitor has recorded in one copy.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Recording {
-    /// `(step, neuron)` of every spike, by step, then neuron ascending.
-    Spikes(Vec<(u32, u32)>),
-    /// The variable of the monitored neurons, one row of `neurons.len()` values per step.
-    State {
-        /// The neurons, in the monitor's order.
-        neurons: Vec<u32>,
-        /// `values[step · neurons.len() + slot]`.
-        values: Vec<f32>,
-    },
-    /// Spikes of the whole population, per step.
-    Rate(Vec<u32>),
-}
 
 // One plan per population, built once: the size difference costs nothing.
 #[allow(clippy::large_enum_variant)]
@@ -403,7 +388,7 @@ impl Engine {
         let dt = self.plans.net.dt_ms;
         check_rates(&el, rates_hz, pop.size, dt)?;
         self.copy(copy)?;
-        self.copies[copy].thr[p] = thresholds(rates_hz, dt);
+        self.copies[copy].thr[p] = poisson_thresholds(rates_hz, dt);
         Ok(())
     }
 
@@ -635,13 +620,6 @@ fn ms_of(net: &Network, monitor: &str) -> usize {
         .unwrap_or(0)
 }
 
-fn thresholds(rates_hz: &[f32], dt_ms: f32) -> Vec<u32> {
-    rates_hz
-        .iter()
-        .map(|&r| probability_threshold(r as f64 * dt_ms as f64 / 1000.0))
-        .collect()
-}
-
 /// Step 4 for one population: `charge(state, i)` (the kind's charge with its inputs and
 /// the refractory clamp), then fire, reset, adapt (learning on); spikes into `list`.
 #[inline(always)]
@@ -677,11 +655,6 @@ fn trace_now(at_last: f32, last: u32, t: u32, table: &[f32]) -> f32 {
     }
 }
 
-/// A uniform draw in [0, 1) from a `u32`: `(u >> 8) / 2²⁴`.
-fn unit(u: u32) -> f32 {
-    (u >> 8) as f32 * (1.0 / 16_777_216.0)
-}
-
 impl Plans {
     fn new_copy(&self, seed: u32) -> CopyState {
         let net = &self.net;
@@ -694,26 +667,7 @@ impl Plans {
             .enumerate()
             .map(|(q, (p, pp))| {
                 let n = pp.plan.syn.len();
-                let k_w = key(q);
-                let clip = |w: f32| w.clamp(p.w_min, p.w_max);
-                let w: Vec<f32> = match &p.weights {
-                    Weights::Constant(w) => vec![*w; n],
-                    Weights::Uniform { low, high } => (0..n as u32)
-                        .map(|k| clip(low + (high - low) * unit(rng_u32(k_w, STREAM_WEIGHT, k))))
-                        .collect(),
-                    Weights::Normal { mean, sd } => (0..n as u32)
-                        .map(|k| {
-                            let u1 = 1.0 - unit(rng_u32(k_w, STREAM_WEIGHT, k)) as f64;
-                            let u2 = unit(rng_u32(k_w, STREAM_WEIGHT + 1, k)) as f64;
-                            let z = (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos();
-                            clip(mean + sd * z as f32)
-                        })
-                        .collect(),
-                    Weights::Array(a) => match &pp.plan.syn.list_order {
-                        Some(o) => o.iter().map(|&q| a[q]).collect(),
-                        None => a.clone(),
-                    },
-                };
+                let w = p.initial_weights(&pp.plan.syn, seed, q);
                 let s = pp.plan.slots as usize;
                 let n_post = pops[pp.post].size as usize;
                 let plastic = pp.stdp.is_some();
@@ -754,7 +708,7 @@ impl Plans {
             thr: pops
                 .iter()
                 .map(|p| match &p.kind {
-                    PopulationKind::Poisson { rates_hz } => thresholds(rates_hz, net.dt_ms),
+                    PopulationKind::Poisson { rates_hz } => poisson_thresholds(rates_hz, net.dt_ms),
                     _ => vec![],
                 })
                 .collect(),

@@ -100,6 +100,22 @@ pub enum MonitorKind {
     Rate,
 }
 
+/// What one monitor has recorded in one copy.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Recording {
+    /// `(step, neuron)` of every spike, by step, then neuron ascending.
+    Spikes(Vec<(u32, u32)>),
+    /// The variable of the monitored neurons, one row of `neurons.len()` values per step.
+    State {
+        /// The neurons, in the monitor's order.
+        neurons: Vec<u32>,
+        /// `values[step · neurons.len() + slot]`.
+        values: Vec<f32>,
+    },
+    /// Spikes of the whole population, per step.
+    Rate(Vec<u32>),
+}
+
 /// A named recording of one population.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Monitor {
@@ -335,6 +351,21 @@ impl Network {
                 )
             })
     }
+}
+
+/// The spike threshold of each Poisson rate (Hz) at `dt_ms`: neuron `i` spikes at step `t`
+/// when `rng_u32(key, t, i) < thr[i]` (0 never spikes).
+pub fn poisson_thresholds(rates_hz: &[f32], dt_ms: f32) -> Vec<u32> {
+    rates_hz
+        .iter()
+        .map(|&r| crate::encode::rng::probability_threshold(r as f64 * dt_ms as f64 / 1000.0))
+        .collect()
+}
+
+/// The key of copy `seed` for index `x` (a population or projection):
+/// `rng_u32(seed, STREAM_KEY, x)`.
+pub fn copy_key(seed: u32, x: usize) -> u32 {
+    crate::encode::rng::rng_u32(seed, STREAM_KEY, x as u32)
 }
 
 /// Checks Poisson rates of a population `el` of `size` neurons at `dt_ms`.

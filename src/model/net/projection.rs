@@ -23,7 +23,9 @@
 //! charge) that of step `t + 1 + d`. [`Delivery`] says which weight it carries when weights
 //! change meanwhile (STDP or the caller).
 
-use super::{invalid, Population, PopulationKind, MAX_DELAY_STEPS, STREAM_DELAY};
+use super::{
+    copy_key, invalid, Population, PopulationKind, MAX_DELAY_STEPS, STREAM_DELAY, STREAM_WEIGHT,
+};
 use crate::encode::rng::{probability_threshold, rng_u32};
 use crate::error::Result;
 use crate::model::{NeuronKind, StdpParams, StdpRule, Target};
@@ -468,6 +470,35 @@ impl Projection {
             post,
             delays,
             list_order: order,
+        }
+    }
+
+    /// The initial weights of copy `seed` for `syn` (this projection's synapses), the
+    /// projection being number `index` of its network: random draws from
+    /// `key(seed, index)` (see the `model::net` docs), clipped into `[w_min, w_max]`.
+    pub fn initial_weights(&self, syn: &Synapses, seed: u32, index: usize) -> Vec<f32> {
+        let n = syn.len();
+        let k_w = copy_key(seed, index);
+        let clip = |w: f32| w.clamp(self.w_min, self.w_max);
+        // A uniform draw in [0, 1) from a `u32`: `(u >> 8) / 2²⁴`.
+        let unit = |u: u32| (u >> 8) as f32 * (1.0 / 16_777_216.0);
+        match &self.weights {
+            Weights::Constant(w) => vec![*w; n],
+            Weights::Uniform { low, high } => (0..n as u32)
+                .map(|k| clip(low + (high - low) * unit(rng_u32(k_w, STREAM_WEIGHT, k))))
+                .collect(),
+            Weights::Normal { mean, sd } => (0..n as u32)
+                .map(|k| {
+                    let u1 = 1.0 - unit(rng_u32(k_w, STREAM_WEIGHT, k)) as f64;
+                    let u2 = unit(rng_u32(k_w, STREAM_WEIGHT + 1, k)) as f64;
+                    let z = (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos();
+                    clip(mean + sd * z as f32)
+                })
+                .collect(),
+            Weights::Array(a) => match &syn.list_order {
+                Some(o) => o.iter().map(|&q| a[q]).collect(),
+                None => a.clone(),
+            },
         }
     }
 

@@ -1,0 +1,74 @@
+// emit.wgsl: spike emission. A population's spikes of a step are one bitset per copy, 32
+// neurons a word, bit l of word w being neuron 32w + l; one invocation makes one word, so
+// the spike lists are ascending by construction and no atomics are needed.
+// CPU twin: step 1 (sources) and the spike lists of step 4 in cpu::engine.
+
+// Where a population's spike words go.
+struct PopBits {
+    // First word of the population's history in `bits`.
+    base: u32,
+    // History slots (longest delay of its outgoing projections + 1).
+    slots: u32,
+    // Words per copy: ceil(n / 32).
+    words: u32,
+    // Copies.
+    batch: u32,
+    // First word of its recording in `rec_bits`, or NONE.
+    rec: u32,
+}
+
+// Stores word `w` of copy `b`, emitted at step `e`, and records it.
+fn emit_word(p: PopBits, e: u32, b: u32, w: u32, word: u32) {
+    bits[p.base + ((e % p.slots) * p.batch + b) * p.words + w] = word;
+    if (p.rec != NONE) {
+        rec_bits[p.rec + (step.row * p.batch + b) * p.words + w] = word;
+    }
+}
+
+// Poisson neurons 32w.. of a population of `n`: neuron i spikes at step t when
+// rng_u32(key, t, i) < its threshold (thresholds of this copy at `thr`).
+fn poisson_word(t: u32, key: u32, thr: u32, n: u32, w: u32) -> u32 {
+    var word = 0u;
+    let i0 = w * 32u;
+    let m = min(32u, n - i0);
+    for (var l = 0u; l < m; l = l + 1u) {
+        let th = tables[thr + i0 + l];
+        if (th != 0u && rng_u32(key, t, i0 + l) < th) {
+            word = word | (1u << l);
+        }
+    }
+    return word;
+}
+
+// Given spike times: `count` (step, neuron) pairs sorted by step then neuron, steps at
+// `base`, neurons at `base + count`; the word w of step t.
+fn spike_times_word(base: u32, count: u32, t: u32, w: u32) -> u32 {
+    let first = w * 32u;
+    var lo = 0u;
+    var hi = count;
+    loop {
+        if (lo >= hi) {
+            break;
+        }
+        let mid = (lo + hi) / 2u;
+        let s = tables[base + mid];
+        if (s < t || (s == t && tables[base + count + mid] < first)) {
+            lo = mid + 1u;
+        } else {
+            hi = mid;
+        }
+    }
+    var word = 0u;
+    loop {
+        if (lo >= count || tables[base + lo] != t) {
+            break;
+        }
+        let j = tables[base + count + lo];
+        if (j >= first + 32u) {
+            break;
+        }
+        word = word | (1u << (j - first));
+        lo = lo + 1u;
+    }
+    return word;
+}

@@ -1,0 +1,238 @@
+// propagate.wgsl: one projection's input for a step, one invocation per post neuron and
+// copy, in the float order of cpu::engine (step 3): every sum runs by emission step, then
+// ascending pre. The post neuron owns every synapse that reaches it, so depression and the
+// arrival record need no atomics. CPU twin: cpu::engine::{propagate, Plans::step}.
+
+const DENSE: u32 = 0u;
+const SPARSE: u32 = 1u;
+const ONE_TO_ONE: u32 = 2u;
+const TOTAL_MINUS_SELF: u32 = 3u;
+
+// How x reaches the post population's input: the first projection into a target assigns
+// 0.0 ± x, the next ones add or subtract.
+const X_ASSIGN_ADD: u32 = 0u;
+const X_ADD: u32 = 1u;
+const X_ASSIGN_SUB: u32 = 2u;
+const X_SUB: u32 = 3u;
+
+// A projection's constants; generated per projection by src/gpu/engine/program.rs.
+struct Proj {
+    // DENSE, SPARSE (CSR rows by pre, posts ascending), ONE_TO_ONE or TOTAL_MINUS_SELF.
+    kind: u32,
+    n_pre: u32,
+    n_post: u32,
+    // Synapses (per copy).
+    n_syn: u32,
+    batch: u32,
+    pre: PopBits,
+    post: PopBits,
+    // Weights of copy b at w_base + b * n_syn.
+    w_base: u32,
+    // CSR row offsets (n_pre + 1) and post of each synapse, in `tables`.
+    row_base: u32,
+    col_base: u32,
+    // Synapses of each post (n_post + 1 offsets, then synapse indices), in `tables`.
+    in_base: u32,
+    in_syn_base: u32,
+    // Per-synapse delays in `tables`, or NONE for the uniform `delay`.
+    delay_base: u32,
+    delay: u32,
+    // Ring slots: longest delay + 1.
+    slots: u32,
+    // 1: the weight at emission (ring of future input at ring_base); 0: at arrival.
+    at_emission: u32,
+    ring_base: u32,
+    // The post population's input for the target, and how x reaches it (X_*).
+    x_base: u32,
+    x_mode: u32,
+    // The weight of a total-minus-self projection.
+    w_all: f32,
+    // STDP (plastic = 1): post1 at trace_base + b * n_post, post2 after the K copies of post1;
+    // last arrival in ustate at last_base + b * n_syn; pre-trace table in `tables`.
+    plastic: u32,
+    trace_base: u32,
+    last_base: u32,
+    table_base: u32,
+    table_len: u32,
+    decay_post1_per_step: f32,
+    decay_post2_per_step: f32,
+    stdp: StdpConsts,
+}
+
+// The first word of the pre population's spikes emitted at step e, copy b.
+fn pre_words(p: Proj, e: u32, b: u32) -> u32 {
+    return p.pre.base + ((e % p.pre.slots) * p.batch + b) * p.pre.words;
+}
+
+// The synapse k from pre j to post i, or NONE.
+fn synapse_of(p: Proj, j: u32, i: u32) -> u32 {
+    if (p.kind == DENSE) {
+        return j * p.n_post + i;
+    }
+    if (p.kind == ONE_TO_ONE) {
+        return select(NONE, i, j == i);
+    }
+    // Binary search for post i in row j (posts ascending).
+    let end = tables[p.row_base + j + 1u];
+    var lo = tables[p.row_base + j];
+    var hi = end;
+    loop {
+        if (lo >= hi) {
+            break;
+        }
+        let mid = (lo + hi) / 2u;
+        if (tables[p.col_base + mid] < i) {
+            lo = mid + 1u;
+        } else {
+            hi = mid;
+        }
+    }
+    if (lo < end && tables[p.col_base + lo] == i) {
+        return lo;
+    }
+    return NONE;
+}
+
+fn delay_of(p: Proj, k: u32) -> u32 {
+    if (p.delay_base == NONE) {
+        return p.delay;
+    }
+    return tables[p.delay_base + k];
+}
+
+// The words of a bitset that can hold pre neurons reaching post i: all of them, or the word
+// of neuron i for one-to-one.
+fn word_range(p: Proj, i: u32) -> vec2<u32> {
+    if (p.kind == ONE_TO_ONE) {
+        return vec2<u32>(i >> 5u, (i >> 5u) + 1u);
+    }
+    return vec2<u32>(0u, p.pre.words);
+}
+
+// Delivery at emission: the spikes emitted now add their weights to the ring slot of their
+// arrival; returns this step's slot, then clears it.
+fn deliver_at_emission(p: Proj, i: u32, b: u32) -> f32 {
+    let t = step.t;
+    let base = pre_words(p, t, b);
+    let wb = p.w_base + b * p.n_syn;
+    let r = word_range(p, i);
+    for (var wd = r.x; wd < r.y; wd = wd + 1u) {
+        var word = bits[base + wd];
+        if (p.kind == ONE_TO_ONE) {
+            word = word & (1u << (i & 31u));
+        }
+        loop {
+            if (word == 0u) {
+                break;
+            }
+            let j = wd * 32u + firstTrailingBit(word);
+            word = word & (word - 1u);
+            let k = synapse_of(p, j, i);
+            if (k != NONE) {
+                let slot = (t + delay_of(p, k)) % p.slots;
+                let at = p.ring_base + (slot * p.batch + b) * p.n_post + i;
+                fwork[at] = fwork[at] + wsyn[wb + k];
+            }
+        }
+    }
+    let now = p.ring_base + ((t % p.slots) * p.batch + b) * p.n_post + i;
+    let x = fwork[now];
+    fwork[now] = 0.0;
+    return x;
+}
+
+// The synapses arriving now, by lag ascending, then ascending pre: with `sum`, returns
+// Σ w (the weights of this step, for delivery at arrival); with `learn`, each then gets
+// depression and records its arrival.
+fn arrivals(p: Proj, i: u32, b: u32, sum: bool, learn: bool) -> f32 {
+    let t = step.t;
+    let wb = p.w_base + b * p.n_syn;
+    var lag0 = 0u;
+    var lag1 = p.slots;
+    if (p.delay_base == NONE) {
+        lag0 = p.delay;
+        lag1 = p.delay + 1u;
+    }
+    var post1 = 0.0;
+    if (learn) {
+        post1 = fwork[p.trace_base + b * p.n_post + i];
+    }
+    var x = 0.0;
+    let r = word_range(p, i);
+    for (var lag = lag0; lag < lag1; lag = lag + 1u) {
+        let base = pre_words(p, t + p.pre.slots - lag, b);
+        for (var wd = r.x; wd < r.y; wd = wd + 1u) {
+            var word = bits[base + wd];
+            if (p.kind == ONE_TO_ONE) {
+                word = word & (1u << (i & 31u));
+            }
+            loop {
+                if (word == 0u) {
+                    break;
+                }
+                let j = wd * 32u + firstTrailingBit(word);
+                word = word & (word - 1u);
+                let k = synapse_of(p, j, i);
+                if (k == NONE || delay_of(p, k) != lag) {
+                    continue;
+                }
+                if (sum) {
+                    x = x + wsyn[wb + k];
+                }
+                if (learn) {
+                    wsyn[wb + k] = on_pre(wsyn[wb + k], post1, p.stdp);
+                    ustate[p.last_base + b * p.n_syn + k] = t;
+                }
+            }
+        }
+    }
+    return x;
+}
+
+// Total minus self: w · (spikes arriving − [i among them]).
+fn total_minus_self(p: Proj, i: u32, b: u32) -> f32 {
+    let base = pre_words(p, step.t + p.pre.slots - p.delay, b);
+    var count = 0u;
+    for (var wd = 0u; wd < p.pre.words; wd = wd + 1u) {
+        count = count + countOneBits(bits[base + wd]);
+    }
+    let own = (bits[base + (i >> 5u)] >> (i & 31u)) & 1u;
+    return p.w_all * f32(count - own);
+}
+
+// The whole step of projection p for post i of copy b.
+fn propagate(p: Proj, i: u32, b: u32) {
+    let learn = p.plastic != 0u && step.learn != 0u;
+    if (learn) {
+        let a1 = p.trace_base + b * p.n_post + i;
+        let a2 = a1 + p.batch * p.n_post;
+        fwork[a1] = fwork[a1] * p.decay_post1_per_step;
+        fwork[a2] = fwork[a2] * p.decay_post2_per_step;
+    }
+    var x: f32;
+    if (p.kind == TOTAL_MINUS_SELF) {
+        x = total_minus_self(p, i, b);
+    } else if (p.at_emission != 0u) {
+        x = deliver_at_emission(p, i, b);
+        if (learn) {
+            _ = arrivals(p, i, b, false, true);
+        }
+    } else {
+        x = arrivals(p, i, b, true, learn);
+    }
+    let at = p.x_base + b * p.n_post + i;
+    switch p.x_mode {
+        case 0u: {
+            fwork[at] = 0.0 + x;
+        }
+        case 1u: {
+            fwork[at] = fwork[at] + x;
+        }
+        case 2u: {
+            fwork[at] = 0.0 - x;
+        }
+        default: {
+            fwork[at] = fwork[at] - x;
+        }
+    }
+}

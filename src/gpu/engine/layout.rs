@@ -1,0 +1,527 @@
+//! Where everything of a [`Network`] lives in the general GPU engine's buffers: one region per
+//! population, projection and monitor, each with the copies (the batch) as its outer
+//! dimension, and the buffers' initial contents. `program` bakes these offsets into the WGSL
+//! as constants; the driver (`engine`) uploads, reads back and decodes with the same numbers.
+//!
+//! | buffer | holds (per region, `[outer][…]`) |
+//! |---|---|
+//! | `fstate` | each neuron population's float variables `[copy][neuron]` (v, θ, then ge, gi or custom) |
+//! | `ustate` | refractory counters `[copy][neuron]`; last arrival step of each plastic synapse `[copy][synapse]` |
+//! | `bits` | spike history bitsets of each population `[slot][copy][word]` |
+//! | `wsyn` | weights `[copy][synapse]` |
+//! | `fwork` | inputs `[target][copy][neuron]`; delay rings `[slot][copy][post]`; post1, post2 `[copy][post]` |
+//! | `tables` | CSR rows and columns, synapses by post, delays, Poisson thresholds `[copy][neuron]` and keys, spike times, pre-trace tables, state monitor slots |
+//! | `rec_bits`, `rec_vals` | recordings of the steps of one submission `[row][copy][…]` |
+
+use crate::error::{Result, SnnError};
+use crate::model::net::projection::{DelaySteps, Synapses};
+use crate::model::net::{
+    copy_key, poisson_thresholds, Connectivity, Delivery, MonitorKind, Network, PopulationKind,
+    Weights,
+};
+use crate::model::stdp::{DerivedStdp, StdpParams};
+use crate::model::wta::decay_table;
+use crate::model::{DerivedNeuron, NeuronKind, NeuronModel, Sign, Target};
+
+/// Never-arrived marker of a synapse's last arrival (`NONE` in WGSL).
+pub(crate) const NEVER: u32 = u32::MAX;
+
+/// How a projection's spikes reach its post population (`DENSE` … in `propagate.wgsl`).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) enum ProjKind {
+    /// All-to-all: synapse `k = j·n_post + i`.
+    Dense,
+    /// CSR rows by pre; a post neuron finds its synapse by binary search in the row.
+    Sparse,
+    /// Synapse `k = i` from pre `i` to post `i`.
+    OneToOne,
+    /// All-but-self with one weight, a uniform delay and no STDP: `w · (count − self)`.
+    TotalMinusSelf(f32),
+}
+
+impl ProjKind {
+    pub fn code(self) -> u32 {
+        match self {
+            ProjKind::Dense => 0,
+            ProjKind::Sparse => 1,
+            ProjKind::OneToOne => 2,
+            ProjKind::TotalMinusSelf(_) => 3,
+        }
+    }
+}
+
+/// A population's spike words: `PopBits` in `emit.wgsl`.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct PopBits {
+    pub base: u32,
+    pub slots: u32,
+    pub words: u32,
+    /// First word of its recording in `rec_bits`, if a monitor watches its spikes.
+    pub rec: Option<u32>,
+}
+
+/// What a population is, with its regions.
+#[derive(Debug, Clone)]
+pub(crate) enum PopRegions {
+    Neurons {
+        model: Box<NeuronModel>,
+        derived: DerivedNeuron,
+        /// Each float variable, in `state_var_names` order, with its `fstate` region.
+        vars: Vec<(String, u32)>,
+        refrac: u32,
+        /// Input for `ge`, `gi`, `v` in `fwork`.
+        x: [u32; 3],
+    },
+    Poisson {
+        /// Thresholds `[copy][neuron]` and keys `[copy]` in `tables`.
+        thr: u32,
+        keys: u32,
+    },
+    SpikeTimes {
+        /// `count` steps, then `count` neurons, in `tables`.
+        base: u32,
+        count: u32,
+    },
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct PopLayout {
+    pub size: u32,
+    pub bits: PopBits,
+    pub regions: PopRegions,
+}
+
+/// A plastic projection's rule and regions.
+#[derive(Debug, Clone)]
+pub(crate) struct StdpRegions {
+    pub params: StdpParams,
+    pub derived: DerivedStdp,
+    /// post1 `[copy][post]`, then post2, in `fwork`.
+    pub traces: u32,
+    /// Last arrival `[copy][synapse]` in `ustate`.
+    pub last: u32,
+    /// Pre-trace table (f32 bits) in `tables`, and its length.
+    pub table: u32,
+    pub table_len: u32,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct ProjLayout {
+    pub pre: usize,
+    pub post: usize,
+    pub kind: ProjKind,
+    pub syn: Synapses,
+    pub w_min: f32,
+    pub w_max: f32,
+    /// Weights `[copy][synapse]` in `wsyn` (none for total minus self).
+    pub w: u32,
+    /// CSR offsets and columns, synapses by post (offsets, then indices), in `tables`.
+    pub rows: u32,
+    pub cols: u32,
+    pub in_rows: u32,
+    pub in_syn: u32,
+    /// Per-synapse delays in `tables`, or the one delay.
+    pub delays: Option<u32>,
+    pub delay: u32,
+    pub slots: u32,
+    pub at_emission: bool,
+    /// Ring `[slot][copy][post]` in `fwork` (delivery at emission).
+    pub ring: u32,
+    /// The post population's input for the target, and how x reaches it (`X_*`).
+    pub x: u32,
+    pub x_mode: u32,
+    pub stdp: Option<StdpRegions>,
+}
+
+impl ProjLayout {
+    pub fn n_syn(&self) -> u32 {
+        self.syn.len() as u32
+    }
+
+    /// The synapses reaching post neuron `i`, ascending pre (for sparse ones: from `in_syn`).
+    pub fn by_post(&self) -> (Vec<u32>, Vec<u32>) {
+        let n_post = self.syn.n_post as usize;
+        let mut offsets = vec![0u32; n_post + 1];
+        for &i in &self.syn.post {
+            offsets[i as usize + 1] += 1;
+        }
+        for i in 0..n_post {
+            offsets[i + 1] += offsets[i];
+        }
+        let mut fill = offsets.clone();
+        let mut syn = vec![0u32; self.syn.len()];
+        for (k, &i) in self.syn.post.iter().enumerate() {
+            syn[fill[i as usize] as usize] = k as u32;
+            fill[i as usize] += 1;
+        }
+        (offsets, syn)
+    }
+}
+
+/// How a monitor's recording is decoded.
+#[derive(Debug, Clone)]
+pub(crate) enum MonitorRegions {
+    Spikes {
+        pop: usize,
+        mask: Option<Vec<bool>>,
+    },
+    Rate {
+        pop: usize,
+    },
+    /// Slots `first .. first + neurons.len()` of `rec_vals`.
+    State {
+        first: u32,
+        neurons: Vec<u32>,
+    },
+}
+
+/// A bump allocator of `u32`/`f32` elements in one buffer.
+#[derive(Debug, Default, Clone, Copy)]
+struct Alloc(u64);
+
+impl Alloc {
+    fn take(&mut self, n: u64) -> u32 {
+        let at = self.0;
+        self.0 += n;
+        at as u32
+    }
+}
+
+/// The whole layout and the buffers' initial contents.
+#[derive(Debug, Clone)]
+pub(crate) struct Layout {
+    pub batch: u32,
+    /// Rows (steps) per submission that the recording buffers hold.
+    pub rows: u32,
+    pub pops: Vec<PopLayout>,
+    pub projs: Vec<ProjLayout>,
+    pub monitors: Vec<MonitorRegions>,
+    /// State monitor slots: `3 · n` entries from `slot_table` in `tables`.
+    pub slot_table: u32,
+    pub n_slots: u32,
+    /// Names of the custom variables of every custom population (the `NeuronState` fields
+    /// after `ge`, `gi`).
+    pub custom_vars: Vec<String>,
+    pub fstate: Vec<f32>,
+    pub ustate: Vec<u32>,
+    pub wsyn: Vec<f32>,
+    pub tables: Vec<u32>,
+    pub bits_len: u64,
+    pub fwork_len: u64,
+    /// `rec_bits` words per row (all copies), `rec_vals` values per row.
+    pub rec_bits_per_row: u64,
+    pub rec_vals_per_row: u64,
+}
+
+/// The channel of a target (`ge`, `gi`, `v`) and whether it subtracts.
+fn channel(t: Target) -> (usize, bool) {
+    match t {
+        Target::Ge => (0, false),
+        Target::Gi => (1, false),
+        Target::Membrane { sign } => (2, sign == Sign::Inhibitory),
+    }
+}
+
+/// How a projection's spikes reach its post population: by connectivity, as the CPU
+/// engine's strategies.
+fn kind_of(c: &Connectivity, w: &Weights, d: &DelaySteps, plastic: bool) -> ProjKind {
+    match (c, w, d) {
+        (Connectivity::AllToAll, ..) => ProjKind::Dense,
+        (Connectivity::OneToOne, ..) => ProjKind::OneToOne,
+        (Connectivity::AllButSelf, Weights::Constant(w), DelaySteps::Uniform(_)) if !plastic => {
+            ProjKind::TotalMinusSelf(*w)
+        }
+        _ => ProjKind::Sparse,
+    }
+}
+
+impl Layout {
+    /// The layout of a valid `net`, recording up to `rows` steps per submission.
+    ///
+    /// # Errors
+    /// [`SnnError::Unsupported`] for custom models whose variable names clash with `ge`,
+    /// `gi` or another model's parameters, and for state monitors of sources.
+    pub fn new(net: &Network, rows: u32) -> Result<Self> {
+        let batch = net.batch() as u32;
+        let k = batch as u64;
+        let dt = net.dt_ms;
+        let (mut fs, mut us, mut bits, mut ws, mut fw, mut tb) = (
+            Alloc::default(),
+            Alloc::default(),
+            Alloc::default(),
+            Alloc::default(),
+            Alloc::default(),
+            Alloc::default(),
+        );
+        let mut fstate = vec![];
+        let mut ustate = vec![];
+        let mut wsyn = vec![];
+        let mut tables: Vec<u32> = vec![];
+
+        // Synapses first: the populations' history depth is the longest outgoing delay.
+        let mut syns = vec![];
+        let mut slots_of_pop = vec![1u32; net.populations.len()];
+        for p in &net.projections {
+            let pre = net.population_index(&p.pre)?;
+            let post = net.population_index(&p.post)?;
+            let syn = p.synapses(net.populations[pre].size, net.populations[post].size, dt);
+            let slots = syn.delays.max() + 1;
+            slots_of_pop[pre] = slots_of_pop[pre].max(slots);
+            syns.push((pre, post, syn, slots));
+        }
+        let recorded: Vec<bool> = (0..net.populations.len())
+            .map(|p| {
+                net.monitors.iter().any(|m| {
+                    !matches!(m.kind, MonitorKind::State { .. })
+                        && net.population_index(&m.population).ok() == Some(p)
+                })
+            })
+            .collect();
+
+        let mut custom_vars: Vec<String> = vec![];
+        let mut rec_words = 0u64;
+        let mut pops = vec![];
+        for (pi, pop) in net.populations.iter().enumerate() {
+            let n = pop.size as u64;
+            let words = pop.size.div_ceil(32);
+            let slots = slots_of_pop[pi];
+            let bits_base = bits.take(slots as u64 * k * words as u64);
+            let rec = recorded[pi].then(|| {
+                let at = rec_words;
+                rec_words += k * words as u64;
+                at as u32
+            });
+            let regions = match &pop.kind {
+                PopulationKind::Neurons(m) => {
+                    let names = m.state_var_names();
+                    let init = m.initial_values();
+                    if let NeuronKind::Custom(c) = &m.kind {
+                        for (name, _) in &c.state_vars {
+                            if ["v", "theta", "refrac", "ge", "gi"].contains(&name.as_str())
+                                || c.params.iter().any(|(p, _)| p == name)
+                            {
+                                return Err(SnnError::Unsupported(format!(
+                                    "population `{}`: custom variable `{name}` clashes with a \
+                                     built-in variable or a parameter of its model in the GPU \
+                                     program; rename it",
+                                    pop.name
+                                )));
+                            }
+                            if !custom_vars.contains(name) {
+                                custom_vars.push(name.clone());
+                            }
+                        }
+                    }
+                    let vars = names
+                        .iter()
+                        .zip(&init)
+                        .map(|(name, &v0)| {
+                            let at = fs.take(k * n);
+                            fstate.resize(fs.0 as usize, v0);
+                            (name.clone(), at)
+                        })
+                        .collect();
+                    let refrac = us.take(k * n);
+                    ustate.resize(us.0 as usize, 0);
+                    let x = [fw.take(k * n), fw.take(k * n), fw.take(k * n)];
+                    PopRegions::Neurons {
+                        model: Box::new(m.clone()),
+                        derived: m.derive(dt),
+                        vars,
+                        refrac,
+                        x,
+                    }
+                }
+                PopulationKind::Poisson { rates_hz } => {
+                    let thr = tb.take(k * n);
+                    let keys = tb.take(k);
+                    let th = poisson_thresholds(rates_hz, dt);
+                    for _ in 0..k {
+                        tables.extend_from_slice(&th);
+                    }
+                    tables.extend(net.seeds.iter().map(|&s| copy_key(s, pi)));
+                    PopRegions::Poisson { thr, keys }
+                }
+                PopulationKind::SpikeTimes { spikes } => {
+                    let mut pairs: Vec<(u32, u32)> = spikes
+                        .iter()
+                        .map(|&(i, t_ms)| ((t_ms / dt).round() as u32, i))
+                        .collect();
+                    pairs.sort_unstable();
+                    pairs.dedup();
+                    let count = pairs.len() as u32;
+                    let base = tb.take(2 * count as u64);
+                    tables.extend(pairs.iter().map(|p| p.0));
+                    tables.extend(pairs.iter().map(|p| p.1));
+                    PopRegions::SpikeTimes { base, count }
+                }
+            };
+            pops.push(PopLayout {
+                size: pop.size,
+                bits: PopBits {
+                    base: bits_base,
+                    slots,
+                    words,
+                    rec,
+                },
+                regions,
+            });
+        }
+
+        let mut first_into = std::collections::HashSet::new();
+        let mut projs = vec![];
+        for (q, (p, (pre, post, syn, slots))) in net.projections.iter().zip(syns).enumerate() {
+            let n_syn = syn.len() as u64;
+            let n_post = syn.n_post as u64;
+            let kind = kind_of(&p.connectivity, &p.weights, &syn.delays, p.stdp.is_some());
+            let w = if let ProjKind::TotalMinusSelf(_) = kind {
+                0
+            } else {
+                let at = ws.take(k * n_syn);
+                for &seed in &net.seeds {
+                    wsyn.extend(p.initial_weights(&syn, seed, q));
+                }
+                at
+            };
+            let mut layout = ProjLayout {
+                pre,
+                post,
+                kind,
+                w_min: p.w_min,
+                w_max: p.w_max,
+                w,
+                rows: 0,
+                cols: 0,
+                in_rows: 0,
+                in_syn: 0,
+                delays: None,
+                delay: 0,
+                slots,
+                at_emission: p.delivery == Delivery::AtEmission,
+                ring: 0,
+                x: 0,
+                x_mode: 0,
+                stdp: None,
+                syn,
+            };
+            if kind == ProjKind::Sparse {
+                let (in_rows, in_syn) = layout.by_post();
+                layout.rows = tb.take(layout.syn.offsets.len() as u64);
+                tables.extend_from_slice(&layout.syn.offsets);
+                layout.cols = tb.take(n_syn);
+                tables.extend_from_slice(&layout.syn.post);
+                layout.in_rows = tb.take(in_rows.len() as u64);
+                tables.extend(in_rows);
+                layout.in_syn = tb.take(n_syn);
+                tables.extend(in_syn);
+            }
+            match &layout.syn.delays {
+                DelaySteps::Uniform(d) => layout.delay = *d,
+                DelaySteps::PerSynapse(d) => {
+                    layout.delays = Some(tb.take(n_syn));
+                    tables.extend_from_slice(d);
+                }
+            }
+            if layout.at_emission && !matches!(kind, ProjKind::TotalMinusSelf(_)) {
+                layout.ring = fw.take(slots as u64 * k * n_post);
+            }
+            let PopRegions::Neurons { x, .. } = &pops[post].regions else {
+                unreachable!("validate: a projection's post population is neurons")
+            };
+            let (ch, sub) = channel(p.target);
+            layout.x = x[ch];
+            let first = first_into.insert((post, ch));
+            layout.x_mode = match (first, sub) {
+                (true, false) => 0,
+                (false, false) => 1,
+                (true, true) => 2,
+                (false, true) => 3,
+            };
+            if let Some(s) = p.stdp {
+                let d = s.derive(dt);
+                let table = decay_table(d.decay_pre_per_step);
+                let traces = fw.take(2 * k * n_post);
+                let last = us.take(k * n_syn);
+                ustate.resize(us.0 as usize, NEVER);
+                let t_at = tb.take(table.len() as u64);
+                tables.extend(table.iter().map(|x| x.to_bits()));
+                layout.stdp = Some(StdpRegions {
+                    params: s,
+                    derived: d,
+                    traces,
+                    last,
+                    table: t_at,
+                    table_len: table.len() as u32,
+                });
+            }
+            projs.push(layout);
+        }
+
+        let mut monitors = vec![];
+        let mut n_slots = 0u32;
+        let mut slot_entries = vec![];
+        for m in &net.monitors {
+            let pop = net.population_index(&m.population)?;
+            monitors.push(match &m.kind {
+                MonitorKind::Spikes { neurons } => MonitorRegions::Spikes {
+                    pop,
+                    mask: neurons.as_ref().map(|ns| {
+                        let mut mask = vec![false; net.populations[pop].size as usize];
+                        for &i in ns {
+                            mask[i as usize] = true;
+                        }
+                        mask
+                    }),
+                },
+                MonitorKind::Rate => MonitorRegions::Rate { pop },
+                MonitorKind::State { variable, neurons } => {
+                    let PopRegions::Neurons { model, vars, .. } = &pops[pop].regions else {
+                        return Err(SnnError::Unsupported(format!(
+                            "state monitor `{}` of a source",
+                            m.name
+                        )));
+                    };
+                    let var = vars[model.var_index(variable)?].1;
+                    for &i in neurons {
+                        slot_entries.extend([var, pops[pop].size, i]);
+                    }
+                    let first = n_slots;
+                    n_slots += neurons.len() as u32;
+                    MonitorRegions::State {
+                        first,
+                        neurons: neurons.clone(),
+                    }
+                }
+            });
+        }
+        let slot_table = tb.take(slot_entries.len() as u64);
+        tables.extend(slot_entries);
+
+        // The rec regions were numbered per row; a population's region is rows long.
+        for p in &mut pops {
+            if let Some(r) = &mut p.bits.rec {
+                *r *= rows;
+            }
+        }
+        debug_assert_eq!(tables.len() as u64, tb.0);
+        debug_assert_eq!(wsyn.len() as u64, ws.0);
+        Ok(Layout {
+            batch,
+            rows,
+            pops,
+            projs,
+            monitors,
+            slot_table,
+            n_slots,
+            custom_vars,
+            fstate,
+            ustate,
+            wsyn,
+            tables,
+            bits_len: bits.0,
+            fwork_len: fw.0,
+            rec_bits_per_row: rec_words,
+            rec_vals_per_row: n_slots as u64 * k,
+        })
+    }
+}

@@ -1,0 +1,865 @@
+//! The GENERAL GPU ENGINE: runs any [`Network`] of `model::net`, K copies side by side, with
+//! the API and the semantics of the CPU engine (`cpu::engine`, whose docs define the order
+//! of operations and of every float sum of a step; this engine keeps both, so on a device
+//! that rounds as the CPU does, llvmpipe for one, it gives the CPU's bits). One exception:
+//! the weight-dependent STDP rule with μ ≠ 1 takes a `pow`, which WGSL does not round as
+//! Rust's `powf` (on llvmpipe the weights differ in the last bit; spikes stay equal in the
+//! tests).
+//!
+//! - `layout` places every population, projection and monitor in eight storage buffers,
+//!   the copies as a batch dimension of each region;
+//! - `program` composes one WGSL module per network from the shared stage functions,
+//!   with one entry point per pass;
+//! - this module is the driver: the **passes** schedule. Each step is a dispatch per
+//!   source, per projection (propagation), per neuron population, one for the state
+//!   monitors and, while learning, one per plastic projection (potentiation), each over as
+//!   many workgroups as its size needs and the copies as the second dimension. Up to
+//!   [`GpuEngineOptions::steps_per_submit`] steps go into one compute pass and one
+//!   submission, the step number coming from a uniform at a dynamic offset; recordings are
+//!   read back once per submission, and the neuron state once per [`GpuEngine::run`].
+//!
+//! Spikes are bitsets (one invocation writes a word of 32 neurons), so every spike list is
+//! ascending, as the CPU's, without atomics; each post neuron's invocation owns the synapses
+//! that reach it, so depression, potentiation and normalisation need no atomics either.
+
+pub(crate) mod layout;
+pub(crate) mod program;
+
+use super::backend::{read_back_range, LOOP_ITERATION_BUDGET};
+use super::context::GpuContext;
+use super::layout::StepInfo;
+use super::shaders::ComposedModule;
+use crate::error::{Result, SnnError};
+use crate::model::net::{
+    check_rates, invalid, poisson_thresholds, Network, PopulationKind, Recording, MAX_DELAY_STEPS,
+};
+use layout::{Layout, MonitorRegions, PopRegions, ProjKind, NEVER};
+use program::{PassSpec, Program};
+use std::sync::Arc;
+use std::sync::OnceLock;
+
+/// Launch choices of the general GPU engine (speed only, never results).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct GpuEngineOptions {
+    /// Invocations per workgroup (the `WG` override).
+    pub workgroup_size: u32,
+    /// Steps recorded into one submission (and rows of the recording buffers).
+    pub steps_per_submit: u32,
+}
+
+impl Default for GpuEngineOptions {
+    fn default() -> Self {
+        GpuEngineOptions {
+            workgroup_size: 64,
+            steps_per_submit: 256,
+        }
+    }
+}
+
+struct Pass {
+    pipeline: wgpu::ComputePipeline,
+    groups: u32,
+    learn_only: bool,
+}
+
+struct Buffers {
+    step: wgpu::Buffer,
+    fstate: wgpu::Buffer,
+    wsyn: wgpu::Buffer,
+    tables: wgpu::Buffer,
+    rec_bits: wgpu::Buffer,
+    rec_vals: wgpu::Buffer,
+    /// `ustate`, `bits`, `fwork`: the device's alone (the bind group uses them).
+    _device_only: [wgpu::Buffer; 3],
+}
+
+/// The WGSL module the engine composes for `net` (one entry point per pass; see
+/// `program`), for validation and inspection.
+///
+/// # Errors
+/// [`SnnError::InvalidNetwork`] from [`Network::validate`]; [`SnnError::Unsupported`] for
+/// what the GPU program cannot express.
+pub fn compose_module(net: &Network) -> Result<ComposedModule> {
+    net.validate()?;
+    Ok(program::compose(&Layout::new(net, 1)?).module)
+}
+
+/// The general GPU engine: a validated [`Network`] on a device, and its K copies.
+pub struct GpuEngine {
+    ctx: Arc<GpuContext>,
+    net: Network,
+    layout: Layout,
+    buffers: Buffers,
+    bind_group: wgpu::BindGroup,
+    step: Vec<Pass>,
+    normalize: Vec<Option<Pass>>,
+    /// Bytes between two steps' `StepInfo` (the uniform offset alignment).
+    step_stride: u64,
+    clock: u32,
+    learning: bool,
+    /// `[copy][monitor]`.
+    records: Vec<Vec<Recording>>,
+    /// The neuron float state as of the end of the last run.
+    fstate: Vec<f32>,
+    /// Each projection's weights, all copies, read back on demand until the next change.
+    weights: Vec<OnceLock<Vec<f32>>>,
+}
+
+impl GpuEngine {
+    /// Validates `net` and builds its program and buffers on `ctx`, every copy at its
+    /// initial state, step 0, learning on, with the default [`GpuEngineOptions`].
+    ///
+    /// # Errors
+    /// As [`Self::with_options`].
+    pub fn new(ctx: Arc<GpuContext>, net: &Network) -> Result<Self> {
+        Self::with_options(ctx, net, GpuEngineOptions::default())
+    }
+
+    /// As [`Self::new`], with launch options.
+    ///
+    /// # Errors
+    /// [`SnnError::InvalidNetwork`] from [`Network::validate`]; [`SnnError::InvalidParam`]
+    /// for bad options; [`SnnError::LimitExceeded`] if a buffer does not fit the adapter;
+    /// [`SnnError::Unsupported`] for what the GPU program cannot express;
+    /// [`SnnError::Gpu`] if the shader or a pipeline fails.
+    pub fn with_options(
+        ctx: Arc<GpuContext>,
+        net: &Network,
+        opts: GpuEngineOptions,
+    ) -> Result<Self> {
+        net.validate()?;
+        let wg = opts.workgroup_size;
+        if wg == 0 || !wg.is_power_of_two() {
+            return Err(SnnError::invalid(
+                "workgroup_size",
+                wg,
+                "a power of two >= 1",
+            ));
+        }
+        ctx.check_limit(
+            "max_compute_invocations_per_workgroup",
+            wg as u64,
+            ctx.limits.max_compute_invocations_per_workgroup as u64,
+        )?;
+        if opts.steps_per_submit == 0 {
+            return Err(SnnError::invalid(
+                "steps_per_submit",
+                opts.steps_per_submit,
+                "at least 1",
+            ));
+        }
+        let layout = Layout::new(net, opts.steps_per_submit)?;
+        let program = program::compose(&layout);
+        if ctx.is_software() {
+            // llvmpipe silently ends loops past its cap; refuse rather than run wrong.
+            let passes = program
+                .step
+                .iter()
+                .chain(program.normalize.iter().flatten());
+            if let Some(p) = passes.max_by_key(|p| p.max_loop_passes) {
+                ctx.check_limit(
+                    "loop passes per invocation (llvmpipe ends loops past 65,535)",
+                    p.max_loop_passes,
+                    LOOP_ITERATION_BUDGET as u64,
+                )?;
+            }
+        }
+        let k = layout.batch;
+        ctx.check_limit(
+            "max_compute_workgroups_per_dimension",
+            k as u64,
+            ctx.limits.max_compute_workgroups_per_dimension as u64,
+        )?;
+        let dev = &ctx.device;
+        let step_stride = (std::mem::size_of::<StepInfo>() as u64)
+            .max(ctx.limits.min_uniform_buffer_offset_alignment as u64);
+        let rows = opts.steps_per_submit as u64;
+        let storage = wgpu::BufferUsages::STORAGE
+            | wgpu::BufferUsages::COPY_DST
+            | wgpu::BufferUsages::COPY_SRC;
+        let max_binding = ctx.limits.max_storage_buffer_binding_size;
+        // Every buffer holds at least 16 bytes: wgpu refuses empty bindings.
+        let make = |label: &str, bytes: &[u8], len: u64| -> Result<wgpu::Buffer> {
+            let size = (len * 4).max(16);
+            ctx.check_limit("max_storage_buffer_binding_size", size, max_binding)?;
+            let buf = dev.create_buffer(&wgpu::BufferDescriptor {
+                label: Some(label),
+                size,
+                usage: storage,
+                mapped_at_creation: false,
+            });
+            if !bytes.is_empty() {
+                ctx.queue.write_buffer(&buf, 0, bytes);
+            }
+            Ok(buf)
+        };
+        let fstate = make(
+            "engine.fstate",
+            bytemuck::cast_slice(&layout.fstate),
+            layout.fstate.len() as u64,
+        )?;
+        let ustate = make(
+            "engine.ustate",
+            bytemuck::cast_slice(&layout.ustate),
+            layout.ustate.len() as u64,
+        )?;
+        let bits = make("engine.bits", &[], layout.bits_len)?;
+        let wsyn = make(
+            "engine.wsyn",
+            bytemuck::cast_slice(&layout.wsyn),
+            layout.wsyn.len() as u64,
+        )?;
+        let fwork = make("engine.fwork", &[], layout.fwork_len)?;
+        let tables = make(
+            "engine.tables",
+            bytemuck::cast_slice(&layout.tables),
+            layout.tables.len() as u64,
+        )?;
+        let rec_bits = make("engine.rec_bits", &[], rows * layout.rec_bits_per_row)?;
+        let rec_vals = make("engine.rec_vals", &[], rows * layout.rec_vals_per_row)?;
+        let step = dev.create_buffer(&wgpu::BufferDescriptor {
+            label: Some("engine.step"),
+            size: rows * step_stride,
+            usage: wgpu::BufferUsages::UNIFORM | wgpu::BufferUsages::COPY_DST,
+            mapped_at_creation: false,
+        });
+
+        let module = ctx.shader_module(&program.module.label, &program.module.source)?;
+        let entry =
+            |binding: u32, ty: wgpu::BufferBindingType, dynamic: bool| wgpu::BindGroupLayoutEntry {
+                binding,
+                visibility: wgpu::ShaderStages::COMPUTE,
+                ty: wgpu::BindingType::Buffer {
+                    ty,
+                    has_dynamic_offset: dynamic,
+                    min_binding_size: None,
+                },
+                count: None,
+            };
+        let rw = wgpu::BufferBindingType::Storage { read_only: false };
+        let entries = [
+            entry(0, wgpu::BufferBindingType::Uniform, true),
+            entry(1, rw, false),
+            entry(2, rw, false),
+            entry(3, rw, false),
+            entry(4, rw, false),
+            entry(5, rw, false),
+            entry(
+                6,
+                wgpu::BufferBindingType::Storage { read_only: true },
+                false,
+            ),
+            entry(7, rw, false),
+            entry(8, rw, false),
+        ];
+        ctx.check_limit(
+            "max_storage_buffers_per_shader_stage",
+            8,
+            ctx.limits.max_storage_buffers_per_shader_stage as u64,
+        )?;
+        let bgl = ctx.scoped("engine.layout", || {
+            dev.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
+                label: Some("engine.layout"),
+                entries: &entries,
+            })
+        })?;
+        let pipeline_layout = dev.create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
+            label: Some("engine.pipeline_layout"),
+            bind_group_layouts: &[Some(&bgl)],
+            immediate_size: 0,
+        });
+        fn whole(b: &wgpu::Buffer) -> wgpu::BindingResource<'_> {
+            b.as_entire_binding()
+        }
+        let bind_group = ctx.scoped("engine.bind_group", || {
+            dev.create_bind_group(&wgpu::BindGroupDescriptor {
+                label: Some("engine.bind_group"),
+                layout: &bgl,
+                entries: &[
+                    wgpu::BindGroupEntry {
+                        binding: 0,
+                        resource: wgpu::BindingResource::Buffer(wgpu::BufferBinding {
+                            buffer: &step,
+                            offset: 0,
+                            size: wgpu::BufferSize::new(std::mem::size_of::<StepInfo>() as u64),
+                        }),
+                    },
+                    wgpu::BindGroupEntry {
+                        binding: 1,
+                        resource: whole(&fstate),
+                    },
+                    wgpu::BindGroupEntry {
+                        binding: 2,
+                        resource: whole(&ustate),
+                    },
+                    wgpu::BindGroupEntry {
+                        binding: 3,
+                        resource: whole(&bits),
+                    },
+                    wgpu::BindGroupEntry {
+                        binding: 4,
+                        resource: whole(&wsyn),
+                    },
+                    wgpu::BindGroupEntry {
+                        binding: 5,
+                        resource: whole(&fwork),
+                    },
+                    wgpu::BindGroupEntry {
+                        binding: 6,
+                        resource: whole(&tables),
+                    },
+                    wgpu::BindGroupEntry {
+                        binding: 7,
+                        resource: whole(&rec_bits),
+                    },
+                    wgpu::BindGroupEntry {
+                        binding: 8,
+                        resource: whole(&rec_vals),
+                    },
+                ],
+            })
+        })?;
+        let Program {
+            module: composed,
+            step: step_specs,
+            normalize: norm_specs,
+        } = program;
+        let pass = |spec: &PassSpec| -> Result<Pass> {
+            ctx.check_limit(
+                "max_compute_workgroups_per_dimension",
+                spec.invocations.div_ceil(wg) as u64,
+                ctx.limits.max_compute_workgroups_per_dimension as u64,
+            )?;
+            Ok(Pass {
+                pipeline: ctx.compute_pipeline(
+                    &composed.label,
+                    &pipeline_layout,
+                    &module,
+                    &spec.entry,
+                    wg,
+                )?,
+                groups: spec.invocations.div_ceil(wg),
+                learn_only: spec.learn_only,
+            })
+        };
+        let step_passes = step_specs.iter().map(pass).collect::<Result<Vec<_>>>()?;
+        let normalize = norm_specs
+            .iter()
+            .map(|s| s.as_ref().map(pass).transpose())
+            .collect::<Result<Vec<_>>>()?;
+        let records = (0..k)
+            .map(|_| {
+                layout
+                    .monitors
+                    .iter()
+                    .map(|m| match m {
+                        MonitorRegions::Spikes { .. } => Recording::Spikes(vec![]),
+                        MonitorRegions::Rate { .. } => Recording::Rate(vec![]),
+                        MonitorRegions::State { neurons, .. } => Recording::State {
+                            neurons: neurons.clone(),
+                            values: vec![],
+                        },
+                    })
+                    .collect()
+            })
+            .collect();
+        Ok(GpuEngine {
+            fstate: layout.fstate.clone(),
+            weights: (0..layout.projs.len()).map(|_| OnceLock::new()).collect(),
+            ctx,
+            net: net.clone(),
+            layout,
+            buffers: Buffers {
+                step,
+                fstate,
+                wsyn,
+                tables,
+                rec_bits,
+                rec_vals,
+                _device_only: [ustate, bits, fwork],
+            },
+            bind_group,
+            step: step_passes,
+            normalize,
+            step_stride,
+            clock: 0,
+            learning: true,
+            records,
+        })
+    }
+
+    /// The network this engine runs.
+    pub fn network(&self) -> &Network {
+        &self.net
+    }
+
+    /// Steps run so far.
+    pub fn step_count(&self) -> u32 {
+        self.clock
+    }
+
+    /// Turns learning (STDP and θ adaptation) on or off; on at construction.
+    pub fn set_learning(&mut self, on: bool) {
+        self.learning = on;
+    }
+
+    /// Runs `steps` steps of every copy.
+    ///
+    /// # Errors
+    /// [`SnnError::InvalidParam`] if the step clock would pass `u32::MAX`;
+    /// [`SnnError::NonFinite`] if a neuron variable became NaN or infinite;
+    /// [`SnnError::Gpu`] if the device fails.
+    pub fn run(&mut self, steps: u32) -> Result<()> {
+        let t0 = self.clock;
+        let last = NEVER - 1 - MAX_DELAY_STEPS;
+        let Some(t1) = t0.checked_add(steps).filter(|&t| t <= last) else {
+            return Err(SnnError::invalid(
+                "steps",
+                steps,
+                format!("at most {} more steps (u32 clock)", last - t0),
+            ));
+        };
+        let rows = self.layout.rows;
+        let mut t = t0;
+        while t < t1 {
+            let n = rows.min(t1 - t);
+            self.run_submission(t, n)?;
+            t += n;
+            self.clock = t;
+        }
+        for w in &mut self.weights {
+            w.take();
+        }
+        let f = &self.buffers.fstate;
+        let bytes = read_back_range(
+            &self.ctx,
+            f,
+            0,
+            self.layout.fstate.len() as u64 * 4,
+            "engine.fstate",
+        )?;
+        self.fstate = bytemuck::cast_slice(&bytes).to_vec();
+        self.check_finite()
+    }
+
+    /// Steps `t .. t + n` in one compute pass and one submission, then the recordings.
+    fn run_submission(&mut self, t: u32, n: u32) -> Result<()> {
+        let stride = self.step_stride as usize;
+        let mut infos = vec![0u8; n as usize * stride];
+        for r in 0..n {
+            let info = StepInfo {
+                t: t + r,
+                row: r,
+                learn: self.learning as u32,
+                norm_target: 0.0,
+            };
+            let at = r as usize * stride;
+            infos[at..at + 16].copy_from_slice(bytemuck::bytes_of(&info));
+        }
+        self.ctx.queue.write_buffer(&self.buffers.step, 0, &infos);
+        let k = self.layout.batch;
+        let mut enc = self
+            .ctx
+            .device
+            .create_command_encoder(&wgpu::CommandEncoderDescriptor {
+                label: Some("engine.steps"),
+            });
+        {
+            let mut pass = enc.begin_compute_pass(&wgpu::ComputePassDescriptor {
+                label: Some("engine.steps"),
+                timestamp_writes: None,
+            });
+            for r in 0..n {
+                pass.set_bind_group(0, &self.bind_group, &[r * self.step_stride as u32]);
+                for p in &self.step {
+                    if p.learn_only && !self.learning {
+                        continue;
+                    }
+                    pass.set_pipeline(&p.pipeline);
+                    pass.dispatch_workgroups(p.groups, k, 1);
+                }
+            }
+        }
+        self.ctx.queue.submit([enc.finish()]);
+        let lb = self.layout.rec_bits_per_row * n as u64;
+        let lv = self.layout.rec_vals_per_row * n as u64;
+        // Rows r < n of every region: the regions are `rows` long, so read all of them.
+        let bits: Vec<u32> = if lb > 0 {
+            let all = self.layout.rec_bits_per_row * self.layout.rows as u64;
+            let b = read_back_range(
+                &self.ctx,
+                &self.buffers.rec_bits,
+                0,
+                all * 4,
+                "engine.rec_bits",
+            )?;
+            bytemuck::cast_slice(&b).to_vec()
+        } else {
+            vec![]
+        };
+        let vals: Vec<f32> = if lv > 0 {
+            let b = read_back_range(
+                &self.ctx,
+                &self.buffers.rec_vals,
+                0,
+                lv * 4,
+                "engine.rec_vals",
+            )?;
+            bytemuck::cast_slice(&b).to_vec()
+        } else {
+            vec![]
+        };
+        self.decode(t, n, &bits, &vals);
+        Ok(())
+    }
+
+    /// Appends steps `t .. t + n` of the recording buffers to the recordings.
+    fn decode(&mut self, t: u32, n: u32, bits: &[u32], vals: &[f32]) {
+        let k = self.layout.batch as usize;
+        let n_slots = self.layout.n_slots as usize;
+        for (b, recs) in self.records.iter_mut().enumerate() {
+            for (m, rec) in self.layout.monitors.iter().zip(recs.iter_mut()) {
+                match (m, rec) {
+                    (MonitorRegions::Spikes { pop, mask }, Recording::Spikes(out)) => {
+                        let pb = &self.layout.pops[*pop].bits;
+                        let (base, words) = (pb.rec.unwrap_or(0) as usize, pb.words as usize);
+                        for r in 0..n as usize {
+                            let at = base + (r * k + b) * words;
+                            for (wd, &word) in bits[at..at + words].iter().enumerate() {
+                                let mut x = word;
+                                while x != 0 {
+                                    let i = wd * 32 + x.trailing_zeros() as usize;
+                                    x &= x - 1;
+                                    if mask.as_ref().is_none_or(|m| m[i]) {
+                                        out.push((t + r as u32, i as u32));
+                                    }
+                                }
+                            }
+                        }
+                    }
+                    (MonitorRegions::Rate { pop }, Recording::Rate(out)) => {
+                        let pb = &self.layout.pops[*pop].bits;
+                        let (base, words) = (pb.rec.unwrap_or(0) as usize, pb.words as usize);
+                        for r in 0..n as usize {
+                            let at = base + (r * k + b) * words;
+                            out.push(bits[at..at + words].iter().map(|w| w.count_ones()).sum());
+                        }
+                    }
+                    (MonitorRegions::State { first, neurons }, Recording::State { values, .. }) => {
+                        for r in 0..n as usize {
+                            let at = (r * k + b) * n_slots + *first as usize;
+                            values.extend_from_slice(&vals[at..at + neurons.len()]);
+                        }
+                    }
+                    _ => {}
+                }
+            }
+        }
+    }
+
+    fn check_finite(&self) -> Result<()> {
+        let k = self.layout.batch as usize;
+        for b in 0..k {
+            for (p, pop) in self.layout.pops.iter().enumerate() {
+                let PopRegions::Neurons { vars, .. } = &pop.regions else {
+                    continue;
+                };
+                let n = pop.size as usize;
+                let checked: Vec<&(String, u32)> = vars
+                    .iter()
+                    .filter(|(v, _)| ["v", "theta", "ge", "gi"].contains(&v.as_str()))
+                    .collect();
+                for i in 0..n {
+                    let bad = checked
+                        .iter()
+                        .find(|(_, at)| !self.fstate[*at as usize + b * n + i].is_finite());
+                    if let Some((var, _)) = bad {
+                        return Err(SnnError::NonFinite {
+                            population: self.net.populations[p].name.clone(),
+                            variable: var.clone(),
+                            neuron: b * n + i,
+                            step: self.clock as u64,
+                        });
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn check_copy(&self, copy: usize) -> Result<()> {
+        let k = self.layout.batch as usize;
+        if copy >= k {
+            return Err(SnnError::invalid(
+                "copy",
+                copy,
+                format!("< the batch size {k}"),
+            ));
+        }
+        Ok(())
+    }
+
+    fn projection_index(&self, name: &str) -> Result<usize> {
+        let ps = &self.net.projections;
+        ps.iter()
+            .position(|p| p.name == name)
+            .ok_or_else(|| SnnError::UnknownName {
+                kind: "projection",
+                name: name.into(),
+                known: ps
+                    .iter()
+                    .map(|p| p.name.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            })
+    }
+
+    /// Sets the Poisson rates (Hz) of source `population` in copy `copy`, from the next step.
+    ///
+    /// # Errors
+    /// [`SnnError::UnknownName`], [`SnnError::InvalidNetwork`] for a population that is not a
+    /// Poisson source or a bad rate, [`SnnError::InvalidParam`] for a bad copy.
+    pub fn set_rates(&mut self, population: &str, copy: usize, rates_hz: &[f32]) -> Result<()> {
+        let p = self.net.population_index(population)?;
+        let pop = &self.net.populations[p];
+        let el = format!("population `{population}`");
+        if !matches!(pop.kind, PopulationKind::Poisson { .. }) {
+            return Err(invalid(&el, "kind", &"not Poisson", "a Poisson source"));
+        }
+        let dt = self.net.dt_ms;
+        check_rates(&el, rates_hz, pop.size, dt)?;
+        self.check_copy(copy)?;
+        let PopRegions::Poisson { thr, .. } = self.layout.pops[p].regions else {
+            unreachable!("a Poisson population has Poisson regions")
+        };
+        let at = (thr as u64 + copy as u64 * pop.size as u64) * 4;
+        let th = poisson_thresholds(rates_hz, dt);
+        self.ctx
+            .queue
+            .write_buffer(&self.buffers.tables, at, bytemuck::cast_slice(&th));
+        Ok(())
+    }
+
+    /// The weights of `projection` in copy `copy`, in synapse order
+    /// (see `model::net::projection`), read back from the device once per change.
+    ///
+    /// # Errors
+    /// [`SnnError::UnknownName`] or [`SnnError::InvalidParam`] for a bad copy;
+    /// [`SnnError::Gpu`] if the read-back fails.
+    pub fn weights(&self, projection: &str, copy: usize) -> Result<&[f32]> {
+        let q = self.projection_index(projection)?;
+        self.check_copy(copy)?;
+        let p = &self.layout.projs[q];
+        let n = p.n_syn() as usize;
+        if self.weights[q].get().is_none() {
+            let all = match p.kind {
+                ProjKind::TotalMinusSelf(w) => vec![w; n * self.layout.batch as usize],
+                _ => {
+                    let len = n as u64 * self.layout.batch as u64;
+                    let b = read_back_range(
+                        &self.ctx,
+                        &self.buffers.wsyn,
+                        p.w as u64 * 4,
+                        len * 4,
+                        "engine.wsyn",
+                    )?;
+                    bytemuck::cast_slice(&b).to_vec()
+                }
+            };
+            let _ = self.weights[q].set(all);
+        }
+        let all = self.weights[q].get().map(Vec::as_slice).unwrap_or(&[]);
+        Ok(&all[copy * n..(copy + 1) * n])
+    }
+
+    /// Replaces the weights of `projection` in copy `copy`.
+    ///
+    /// # Errors
+    /// As [`Self::weights`], and [`SnnError::InvalidNetwork`] for a wrong length or a weight
+    /// outside `[w_min, w_max]`.
+    pub fn set_weights(&mut self, projection: &str, copy: usize, w: &[f32]) -> Result<()> {
+        let q = self.projection_index(projection)?;
+        self.check_copy(copy)?;
+        let p = &self.net.projections[q];
+        let l = &self.layout.projs[q];
+        let el = format!("projection `{projection}`");
+        let have = l.n_syn() as usize;
+        if w.len() != have {
+            return Err(invalid(
+                &el,
+                "weights",
+                &format!("{} values", w.len()),
+                &format!("one per synapse ({have})"),
+            ));
+        }
+        if let Some((k, x)) = w
+            .iter()
+            .enumerate()
+            .find(|(_, &x)| !(x >= p.w_min && x <= p.w_max))
+        {
+            return Err(invalid(
+                &el,
+                &format!("weights[{k}]"),
+                x,
+                &format!("in [w_min, w_max] = [{}, {}]", p.w_min, p.w_max),
+            ));
+        }
+        if let ProjKind::TotalMinusSelf(w0) = l.kind {
+            if w.iter().any(|&x| x != w0) {
+                return Err(SnnError::Unsupported(format!(
+                    "{el}: all-but-self with one constant weight keeps it; declare it with \
+                     array weights to change single synapses"
+                )));
+            }
+            return Ok(());
+        }
+        let at = (l.w as u64 + (copy * have) as u64) * 4;
+        self.ctx
+            .queue
+            .write_buffer(&self.buffers.wsyn, at, bytemuck::cast_slice(w));
+        self.weights[q].take();
+        Ok(())
+    }
+
+    /// `(pre, post)` of every synapse of `projection`, in synapse order.
+    ///
+    /// # Errors
+    /// [`SnnError::UnknownName`].
+    pub fn synapses(&self, projection: &str) -> Result<Vec<(u32, u32)>> {
+        let q = self.projection_index(projection)?;
+        Ok(self.layout.projs[q].syn.pairs())
+    }
+
+    /// Scales the weights reaching each post neuron of `projection`, in every copy, so that
+    /// they sum to `target_sum` (a post neuron whose sum is 0 is left alone), on the device:
+    /// sums and scaling in synapse order, as the CPU engine's.
+    ///
+    /// # Errors
+    /// [`SnnError::UnknownName`]; [`SnnError::InvalidParam`] for a target that is not finite
+    /// and > 0; [`SnnError::Unsupported`] for an all-but-self projection of one weight.
+    pub fn normalize_columns(&mut self, projection: &str, target_sum: f32) -> Result<()> {
+        let q = self.projection_index(projection)?;
+        if !(target_sum > 0.0 && target_sum.is_finite()) {
+            return Err(SnnError::invalid(
+                "target_sum",
+                target_sum,
+                "finite and > 0",
+            ));
+        }
+        let Some(pass) = &self.normalize[q] else {
+            return Err(SnnError::Unsupported(format!(
+                "projection `{projection}`: all-but-self with one constant weight cannot be \
+                 normalised; declare it with array weights"
+            )));
+        };
+        let info = StepInfo {
+            t: self.clock,
+            row: 0,
+            learn: 0,
+            norm_target: target_sum,
+        };
+        self.ctx
+            .queue
+            .write_buffer(&self.buffers.step, 0, bytemuck::bytes_of(&info));
+        let mut enc = self
+            .ctx
+            .device
+            .create_command_encoder(&wgpu::CommandEncoderDescriptor {
+                label: Some("engine.normalize"),
+            });
+        {
+            let mut cp = enc.begin_compute_pass(&wgpu::ComputePassDescriptor {
+                label: Some("engine.normalize"),
+                timestamp_writes: None,
+            });
+            cp.set_bind_group(0, &self.bind_group, &[0]);
+            cp.set_pipeline(&pass.pipeline);
+            cp.dispatch_workgroups(pass.groups, self.layout.batch, 1);
+        }
+        self.ctx.queue.submit([enc.finish()]);
+        self.weights[q].take();
+        Ok(())
+    }
+
+    /// The values of state variable `variable` of every neuron of `population` in `copy`,
+    /// as of the end of the last run.
+    ///
+    /// # Errors
+    /// [`SnnError::UnknownName`] for an unknown population or variable,
+    /// [`SnnError::InvalidNetwork`] for a source, [`SnnError::InvalidParam`] for a bad copy.
+    pub fn state(&self, population: &str, variable: &str, copy: usize) -> Result<Vec<f32>> {
+        let p = self.net.population_index(population)?;
+        let PopulationKind::Neurons(m) = &self.net.populations[p].kind else {
+            return Err(invalid(
+                &format!("population `{population}`"),
+                "kind",
+                &"a source",
+                "a population of neurons",
+            ));
+        };
+        let var = m.var_index(variable)?;
+        self.check_copy(copy)?;
+        let PopRegions::Neurons { vars, .. } = &self.layout.pops[p].regions else {
+            unreachable!("a neuron population has neuron regions")
+        };
+        let n = self.net.populations[p].size as usize;
+        let at = vars[var].1 as usize + copy * n;
+        Ok(self.fstate[at..at + n].to_vec())
+    }
+
+    /// What monitor `monitor` has recorded in `copy` since construction.
+    ///
+    /// # Errors
+    /// [`SnnError::UnknownName`] or [`SnnError::InvalidParam`] for a bad copy.
+    pub fn recording(&self, monitor: &str, copy: usize) -> Result<&Recording> {
+        let ms = &self.net.monitors;
+        let m = ms
+            .iter()
+            .position(|m| m.name == monitor)
+            .ok_or_else(|| SnnError::UnknownName {
+                kind: "monitor",
+                name: monitor.into(),
+                known: ms
+                    .iter()
+                    .map(|m| m.name.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            })?;
+        self.check_copy(copy)?;
+        Ok(&self.records[copy][m])
+    }
+
+    /// The population rate (Hz) per step of rate monitor `monitor` in `copy`:
+    /// `count / (n · dt)`.
+    ///
+    /// # Errors
+    /// As [`Self::recording`]; [`SnnError::InvalidParam`] if it is not a rate monitor.
+    pub fn rate_hz(&self, monitor: &str, copy: usize) -> Result<Vec<f32>> {
+        let Recording::Rate(counts) = self.recording(monitor, copy)? else {
+            return Err(SnnError::invalid("monitor", monitor, "a rate monitor"));
+        };
+        let m = self
+            .net
+            .monitors
+            .iter()
+            .find(|m| m.name == monitor)
+            .and_then(|m| self.net.population_index(&m.population).ok())
+            .unwrap_or(0);
+        let n = self.net.populations[m].size as f32;
+        let dt_s = self.net.dt_ms / 1000.0;
+        Ok(counts.iter().map(|&c| c as f32 / (n * dt_s)).collect())
+    }
+
+    /// Empties every recording (the clock keeps running).
+    pub fn clear_recordings(&mut self) {
+        for c in &mut self.records {
+            for r in c {
+                match r {
+                    Recording::Spikes(v) => v.clear(),
+                    Recording::State { values, .. } => values.clear(),
+                    Recording::Rate(v) => v.clear(),
+                }
+            }
+        }
+    }
+}

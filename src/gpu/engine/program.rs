@@ -1,0 +1,448 @@
+//! Program composition of the general GPU engine: the generated part of its WGSL module,
+//! one entry point per pass of a step, built from a [`Layout`].
+//!
+//! The passes call the shared stage functions (`shaders/neuron/*`: `if_charge`,
+//! `lif_charge`, `cond_lif_charge`, `clamp_refractory`, `fire`, `reset`, `adapt`;
+//! `shaders/plasticity/stdp.wgsl`; `shaders/engine/*`) with constants baked per population
+//! and projection: sizes and offsets as `u32` literals, parameters as exact hex floats
+//! ([`f32_lit`]). A schedule is a list of these passes; the passes schedule dispatches each
+//! on its own, and a fused schedule can call the same functions inside one loop.
+//!
+//! | entry point | one invocation per | does |
+//! |---|---|---|
+//! | `source_<p>` | word of 32 neurons, copy | Poisson draws or given spike times of step t |
+//! | `propagate_<q>` | post neuron, copy | trace decay, input (`propagate.wgsl`), depression |
+//! | `neurons_<p>` | word of 32 neurons, copy | charge, fire, reset, adapt; spike word |
+//! | `monitor_state` | state monitor slot, copy | records a variable |
+//! | `potentiate_<q>` | post neuron, copy | potentiation at a post spike |
+//! | `normalize_<q>` | post neuron, copy | column normalisation (not per step) |
+
+use super::layout::{Layout, PopBits, PopRegions, ProjKind, ProjLayout};
+use crate::gpu::layout::NeuronParams;
+use crate::gpu::shaders::{engine_module, f32_lit, ComposedModule};
+use crate::model::stdp::StdpRule;
+use crate::model::NeuronKind;
+use std::fmt::Write;
+
+/// What one pass is: its entry point and how many invocations it needs per copy.
+#[derive(Debug, Clone)]
+pub(crate) struct PassSpec {
+    pub entry: String,
+    pub invocations: u32,
+    /// Runs only while learning is on.
+    pub learn_only: bool,
+    /// The most loop passes one invocation can make (every loop header counted, all pre
+    /// neurons spiking at once): what llvmpipe's loop cap is checked against.
+    pub max_loop_passes: u64,
+}
+
+/// The passes of one step, in order (sources, projections, populations, state monitors,
+/// potentiation), and the per-projection normalisation passes.
+#[derive(Debug, Clone)]
+pub(crate) struct Program {
+    pub module: ComposedModule,
+    pub step: Vec<PassSpec>,
+    /// `normalize_<q>` per projection (`None` for total minus self).
+    pub normalize: Vec<Option<PassSpec>>,
+}
+
+fn u(x: u32) -> String {
+    format!("{x}u")
+}
+
+fn pop_bits(b: &PopBits, batch: u32) -> String {
+    format!(
+        "PopBits({}, {}, {}, {}, {})",
+        u(b.base),
+        u(b.slots),
+        u(b.words),
+        u(batch),
+        u(b.rec.unwrap_or(u32::MAX))
+    )
+}
+
+/// `NeuronParams(...)` of `common.wgsl` with the model constants (the rest zero).
+fn neuron_params(p: &NeuronParams) -> String {
+    let f = |x: f32| f32_lit(x);
+    [
+        u(p.n),
+        u(p.batch),
+        u(p.seed),
+        u(p.reset_soft),
+        f(p.v_threshold_mv),
+        f(p.v_reset_mv),
+        u(p.refractory_steps),
+        u(p.clamp_above_steps),
+        u(p.theta_frozen),
+        f(p.v_rest_mv),
+        f(p.decay_v_per_step),
+        f(p.dt_over_tau_m),
+        f(p.decay_ge_per_step),
+        f(p.decay_gi_per_step),
+        f(p.e_exc_mv),
+        f(p.e_inh_mv),
+        f(p.theta_plus_mv),
+        f(p.decay_theta_per_step),
+        f(p.input_const),
+        f(p.poisson_weight),
+        u(p.n_words),
+        u(p.rec_spike_t0),
+        u(p.rec_spike_t1),
+        u(p.rec_state_t0),
+        u(p.rec_state_t1),
+        u(p.rec_n_neurons),
+        u(p.rec_var_mask),
+        u(p.rec_n_vars),
+        u(p.input_t0),
+        u(p.input_t1),
+        u(p.clamp_v),
+        u(p._pad1),
+    ]
+    .join(", ")
+}
+
+fn proj_literal(l: &Layout, p: &ProjLayout) -> String {
+    let f = |x: f32| f32_lit(x);
+    let (plastic, traces, last, table, table_len, d1, d2, stdp) = match &p.stdp {
+        None => (
+            0,
+            0,
+            0,
+            0,
+            0,
+            1.0,
+            1.0,
+            "StdpConsts(0u, 0.0f, 0.0f, 0.0f, 1.0f, 0.0f, 0.0f, 0u)".to_string(),
+        ),
+        Some(s) => {
+            let (rule, x_tar, mu) = match s.params.rule {
+                StdpRule::Triplet => (0, 0.0, 1.0),
+                StdpRule::Pair => (1, 0.0, 1.0),
+                StdpRule::WeightDependent { x_tar, mu } => (2, x_tar, mu),
+            };
+            (
+                1,
+                s.traces,
+                s.last,
+                s.table,
+                s.table_len,
+                s.derived.decay_post1_per_step,
+                s.derived.decay_post2_per_step,
+                format!(
+                    "StdpConsts({}, {}, {}, {}, {}, {}, {}, 0u)",
+                    u(rule),
+                    f(s.params.nu_pre),
+                    f(s.params.nu_post),
+                    f(x_tar),
+                    f(mu),
+                    f(p.w_min),
+                    f(p.w_max)
+                ),
+            )
+        }
+    };
+    let w_all = match p.kind {
+        ProjKind::TotalMinusSelf(w) => w,
+        _ => 0.0,
+    };
+    let fields = [
+        u(p.kind.code()),
+        u(p.syn.n_pre),
+        u(p.syn.n_post),
+        u(p.n_syn()),
+        u(l.batch),
+        pop_bits(&l.pops[p.pre].bits, l.batch),
+        pop_bits(&l.pops[p.post].bits, l.batch),
+        u(p.w),
+        u(p.rows),
+        u(p.cols),
+        u(p.in_rows),
+        u(p.in_syn),
+        u(p.delays.unwrap_or(u32::MAX)),
+        u(p.delay),
+        u(p.slots),
+        u(p.at_emission as u32),
+        u(p.ring),
+        u(p.x),
+        u(p.x_mode),
+        f(w_all),
+        u(plastic),
+        u(traces),
+        u(last),
+        u(table),
+        u(table_len),
+        f(d1),
+        f(d2),
+        stdp,
+    ];
+    format!("Proj({})", fields.join(", "))
+}
+
+/// The most loop passes of one invocation of projection `p`'s propagation pass and of a
+/// pass over the synapses of one post neuron (potentiation; normalisation makes two).
+fn loop_passes(l: &Layout, p: &ProjLayout) -> (u64, u64) {
+    let words = l.pops[p.pre].bits.words as u64;
+    let n_pre = p.syn.n_pre as u64;
+    let longest_row = p
+        .syn
+        .offsets
+        .windows(2)
+        .map(|r| (r[1] - r[0]) as u64)
+        .max()
+        .unwrap_or(0);
+    let search = match p.kind {
+        ProjKind::Sparse => (longest_row + 1).ilog2() as u64 + 2,
+        _ => 0,
+    };
+    // The word loop, the bit loop of each word, the search of each spike.
+    let walk = 2 * words + 1 + n_pre * (1 + search);
+    let lags = if p.delays.is_some() {
+        p.slots as u64
+    } else {
+        1
+    };
+    let arrivals = lags * walk + lags + 1;
+    let prop = match (p.kind, p.at_emission) {
+        (ProjKind::TotalMinusSelf(_), _) => words + 1,
+        (_, true) => walk + if p.stdp.is_some() { arrivals } else { 0 },
+        (_, false) => arrivals,
+    };
+    let (in_rows, _) = p.by_post();
+    let in_degree = in_rows
+        .windows(2)
+        .map(|r| (r[1] - r[0]) as u64)
+        .max()
+        .unwrap_or(0);
+    (prop, in_degree + 1)
+}
+
+/// Composes the module of the network laid out as `l`.
+pub(crate) fn compose(l: &Layout) -> Program {
+    let mut g =
+        String::from("// ---- generated by src/gpu/engine/program.rs for this network ----\n");
+    let _ = writeln!(g, "override WG: u32 = 64u;");
+    g.push_str("struct NeuronState {\n    v: f32,\n    theta: f32,\n    refrac: u32,\n    ge: f32,\n    gi: f32,\n");
+    for v in &l.custom_vars {
+        let _ = writeln!(g, "    {v}: f32,");
+    }
+    g.push_str("}\n");
+    // stages.wgsl's `charge` needs a model_charge; the passes call each model's own charge.
+    g.push_str(
+        "fn model_charge(s: NeuronState, x: f32, p: NeuronParams) -> NeuronState {\n    return if_charge(s, x, p);\n}\n",
+    );
+    let mut step = vec![];
+    let mut neuron_passes = vec![];
+    for (pi, pop) in l.pops.iter().enumerate() {
+        let n = pop.size;
+        let words = pop.bits.words;
+        let _ = writeln!(
+            g,
+            "fn bits_{pi}() -> PopBits {{\n    return {};\n}}",
+            pop_bits(&pop.bits, l.batch)
+        );
+        // `<name>_word(w, b)` makes word w of copy b (what a fused schedule would loop over);
+        // the entry point `<name>` runs it once per invocation.
+        let head = |g: &mut String, name: &str| {
+            let _ = writeln!(g, "fn {name}_word(w: u32, b: u32) {{");
+        };
+        let word_entry = |g: &mut String, name: &str| {
+            let _ = writeln!(
+                g,
+                "@compute @workgroup_size(WG)\nfn {name}(@builtin(global_invocation_id) gid: vec3<u32>) {{\n    if (gid.x >= {}) {{\n        return;\n    }}\n    {name}_word(gid.x, gid.y);\n}}",
+                u(words)
+            );
+        };
+        match &pop.regions {
+            PopRegions::Poisson { thr, keys } => {
+                let name = format!("source_{pi}");
+                head(&mut g, &name);
+                let _ = writeln!(
+                    g,
+                    "    let word = poisson_word(step.t, tables[{} + b], {} + b * {}, {}, w);\n    emit_word(bits_{pi}(), step.t, b, w, word);\n}}",
+                    u(*keys),
+                    u(*thr),
+                    u(n),
+                    u(n)
+                );
+                word_entry(&mut g, &name);
+                step.push(PassSpec {
+                    entry: name,
+                    invocations: words,
+                    learn_only: false,
+                    max_loop_passes: 33,
+                });
+            }
+            PopRegions::SpikeTimes { base, count } => {
+                let name = format!("source_{pi}");
+                head(&mut g, &name);
+                let _ = writeln!(
+                    g,
+                    "    let word = spike_times_word({}, {}, step.t, w);\n    emit_word(bits_{pi}(), step.t, b, w, word);\n}}",
+                    u(*base),
+                    u(*count)
+                );
+                word_entry(&mut g, &name);
+                step.push(PassSpec {
+                    entry: name,
+                    invocations: words,
+                    learn_only: false,
+                    max_loop_passes: 33 + 34 + (*count as u64 + 1).ilog2() as u64 + 2,
+                });
+            }
+            PopRegions::Neurons {
+                model,
+                derived,
+                vars,
+                refrac,
+                x,
+            } => {
+                let _ = writeln!(
+                    g,
+                    "fn params_{pi}() -> NeuronParams {{\n    return NeuronParams({});\n}}",
+                    neuron_params(&NeuronParams::from_derived(derived))
+                );
+                let charge = match &model.kind {
+                    NeuronKind::If => {
+                        "        let o0 = clamp_refractory(s, if_charge(s, fwork[XV + i], p), p);\n"
+                            .to_string()
+                    }
+                    NeuronKind::Lif(_) => {
+                        "        let o0 = clamp_refractory(s, lif_charge(s, fwork[XV + i], p), p);\n"
+                            .to_string()
+                    }
+                    NeuronKind::CondLif(_) => concat!(
+                        "        s.gi = s.gi + fwork[XGI + i];\n",
+                        "        var oc = cond_lif_charge(s, fwork[XGE + i], p);\n",
+                        "        oc.v = oc.v + fwork[XV + i];\n",
+                        "        let o0 = clamp_refractory(s, oc, p);\n"
+                    )
+                    .to_string(),
+                    NeuronKind::Custom(c) => {
+                        let _ = writeln!(
+                            g,
+                            "// custom model `{}`: user-supplied charge stage.\nfn custom_charge_{pi}(s: NeuronState, x: f32, p: NeuronParams) -> NeuronState {{",
+                            c.name
+                        );
+                        for (name, v) in &c.params {
+                            let _ = writeln!(g, "    const {name}: f32 = {};", f32_lit(*v));
+                        }
+                        let _ = writeln!(g, "    var o = s;\n    {}\n    return o;\n}}", c.charge_wgsl.trim());
+                        format!("        let o0 = clamp_refractory(s, custom_charge_{pi}(s, fwork[XV + i], p), p);\n")
+                    }
+                };
+                let var_at = |name: &str| vars.iter().find(|(v, _)| v == name).map(|v| v.1);
+                let mut load = vec![
+                    format!("fstate[{} + i]", u(vars[0].1)),
+                    format!("fstate[{} + i]", u(vars[1].1)),
+                    format!("ustate[{} + i]", u(*refrac)),
+                ];
+                for name in ["ge", "gi"]
+                    .iter()
+                    .map(|s| s.to_string())
+                    .chain(l.custom_vars.iter().cloned())
+                {
+                    load.push(match var_at(&name) {
+                        Some(a) => format!("fstate[{} + i]", u(a)),
+                        None => "0.0".into(),
+                    });
+                }
+                let mut store = format!("        ustate[{} + i] = o.refrac;\n", u(*refrac));
+                for (name, a) in vars {
+                    let _ = writeln!(store, "        fstate[{} + i] = o.{name};", u(*a));
+                }
+                let name = format!("neurons_{pi}");
+                head(&mut g, &name);
+                let body = format!(
+                    "    let p = params_{pi}();\n    let i0 = w * 32u;\n    let m = min(32u, {n} - i0);\n    var word = 0u;\n    for (var l = 0u; l < m; l = l + 1u) {{\n        let i = b * {n} + i0 + l;\n        var s = NeuronState({load});\n{charge}        let spike = fire(o0, p);\n        var o = reset(o0, spike, p);\n        if (step.learn != 0u) {{\n            o = adapt(o, spike, p);\n        }}\n{store}        if (spike) {{\n            word = word | (1u << l);\n        }}\n    }}\n    emit_word(bits_{pi}(), step.t + 1u, b, w, word);\n}}\n",
+                    n = u(n),
+                    load = load.join(", "),
+                    charge = charge
+                        .replace("XGE", &u(x[0]))
+                        .replace("XGI", &u(x[1]))
+                        .replace("XV", &u(x[2])),
+                );
+                g.push_str(&body);
+                word_entry(&mut g, &name);
+                neuron_passes.push(PassSpec {
+                    entry: name,
+                    invocations: words,
+                    learn_only: false,
+                    max_loop_passes: 33,
+                });
+            }
+        }
+    }
+    let mut potentiate = vec![];
+    let mut normalize = vec![];
+    for (q, p) in l.projs.iter().enumerate() {
+        let _ = writeln!(
+            g,
+            "fn proj_{q}() -> Proj {{\n    return {};\n}}",
+            proj_literal(l, p)
+        );
+        let n_post = p.syn.n_post;
+        let (prop_passes, in_passes) = loop_passes(l, p);
+        let entry = |g: &mut String, name: String, call: &str, learn_only: bool, passes: u64| {
+            let _ = writeln!(
+                g,
+                "@compute @workgroup_size(WG)\nfn {name}(@builtin(global_invocation_id) gid: vec3<u32>) {{\n    if (gid.x >= {}) {{\n        return;\n    }}\n    {call}(proj_{q}(), gid.x, gid.y);\n}}",
+                u(n_post)
+            );
+            PassSpec {
+                entry: name,
+                invocations: n_post,
+                learn_only,
+                max_loop_passes: passes,
+            }
+        };
+        step.push(entry(
+            &mut g,
+            format!("propagate_{q}"),
+            "propagate",
+            false,
+            prop_passes,
+        ));
+        if p.stdp.is_some() {
+            potentiate.push(entry(
+                &mut g,
+                format!("potentiate_{q}"),
+                "potentiate",
+                true,
+                in_passes,
+            ));
+        }
+        normalize.push(match p.kind {
+            ProjKind::TotalMinusSelf(_) => None,
+            _ => Some(entry(
+                &mut g,
+                format!("normalize_{q}"),
+                "normalize_column",
+                false,
+                2 * in_passes,
+            )),
+        });
+    }
+    step.extend(neuron_passes);
+    if l.n_slots > 0 {
+        let _ = writeln!(
+            g,
+            "@compute @workgroup_size(WG)\nfn monitor_state(@builtin(global_invocation_id) gid: vec3<u32>) {{\n    if (gid.x >= {}) {{\n        return;\n    }}\n    record_state({}, {}, {}, gid.x, gid.y);\n}}",
+            u(l.n_slots),
+            u(l.slot_table),
+            u(l.n_slots),
+            u(l.batch)
+        );
+        step.push(PassSpec {
+            entry: "monitor_state".into(),
+            invocations: l.n_slots,
+            learn_only: false,
+            max_loop_passes: 0,
+        });
+    }
+    step.extend(potentiate);
+    Program {
+        module: engine_module(&g),
+        step,
+        normalize,
+    }
+}

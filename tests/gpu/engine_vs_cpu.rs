@@ -1,0 +1,801 @@
+//! The general engines against each other: one test body per network, run on the CPU engine
+//! (`cpu::engine::Engine`) and on the GPU engine (`gpu::GpuEngine`, passes schedule), with
+//! every recording, weight and state variable compared **bit for bit** on a software adapter
+//! (the GPU engine keeps the CPU's order of operations and float sums, and llvmpipe rounds as
+//! the CPU does). On a real GPU, which may fuse a multiply and an add, spikes must still be
+//! equal and state, weights and recorded values agree within `common::REL_TOL`.
+//!
+//! Networks: every connectivity × every target (ge, gi, excitatory and inhibitory membrane)
+//! × no delay, one delay and per-synapse delays, under both deliveries; each STDP rule on a
+//! dense and on a sparse projection; K = 2 or 3 copies throughout; and the calls between
+//! runs (learning off, new rates, new weights, normalisation).
+
+use crate::common::{assert_close, gpu_ctx};
+use snn_wgpu::cpu::engine::Engine;
+use snn_wgpu::gpu::engine::compose_module;
+use snn_wgpu::gpu::GpuEngine;
+use snn_wgpu::model::net::{
+    Connectivity, Delay, Delivery, MonitorKind, Network, PopulationKind, Projection, Recording,
+    Weights,
+};
+use snn_wgpu::model::{CondLifParams, NeuronKind, NeuronModel, StdpParams, StdpRule, Target};
+use snn_wgpu::Result;
+
+/// What a test body may do with an engine: the API both engines share.
+trait Sim {
+    fn run(&mut self, steps: u32) -> Result<()>;
+    fn set_learning(&mut self, on: bool);
+    fn set_rates(&mut self, population: &str, copy: usize, rates_hz: &[f32]) -> Result<()>;
+    fn weights(&self, projection: &str, copy: usize) -> Result<Vec<f32>>;
+    fn set_weights(&mut self, projection: &str, copy: usize, w: &[f32]) -> Result<()>;
+    fn normalize_columns(&mut self, projection: &str, target_sum: f32) -> Result<()>;
+    fn state(&self, population: &str, variable: &str, copy: usize) -> Result<Vec<f32>>;
+    fn recording(&self, monitor: &str, copy: usize) -> Result<Recording>;
+    fn step_count(&self) -> u32;
+}
+
+macro_rules! impl_sim {
+    ($t:ty) => {
+        impl Sim for $t {
+            fn run(&mut self, steps: u32) -> Result<()> {
+                <$t>::run(self, steps)
+            }
+            fn set_learning(&mut self, on: bool) {
+                <$t>::set_learning(self, on)
+            }
+            fn set_rates(&mut self, p: &str, c: usize, r: &[f32]) -> Result<()> {
+                <$t>::set_rates(self, p, c, r)
+            }
+            fn weights(&self, p: &str, c: usize) -> Result<Vec<f32>> {
+                <$t>::weights(self, p, c).map(|w| w.to_vec())
+            }
+            fn set_weights(&mut self, p: &str, c: usize, w: &[f32]) -> Result<()> {
+                <$t>::set_weights(self, p, c, w)
+            }
+            fn normalize_columns(&mut self, p: &str, s: f32) -> Result<()> {
+                <$t>::normalize_columns(self, p, s)
+            }
+            fn state(&self, p: &str, v: &str, c: usize) -> Result<Vec<f32>> {
+                <$t>::state(self, p, v, c)
+            }
+            fn recording(&self, m: &str, c: usize) -> Result<Recording> {
+                <$t>::recording(self, m, c).cloned()
+            }
+            fn step_count(&self) -> u32 {
+                <$t>::step_count(self)
+            }
+        }
+    };
+}
+impl_sim!(Engine);
+impl_sim!(GpuEngine);
+
+/// Everything observable after a body: recordings, weights and state of every copy.
+#[derive(Debug, PartialEq)]
+enum Seen {
+    Spikes(Vec<(u32, u32)>),
+    Counts(Vec<u32>),
+    /// Float bits.
+    Bits(Vec<u32>),
+}
+
+fn bits(x: &[f32]) -> Seen {
+    Seen::Bits(x.iter().map(|v| v.to_bits()).collect())
+}
+
+fn observe(net: &Network, e: &dyn Sim) -> Vec<(String, Seen)> {
+    let mut out = vec![];
+    for c in 0..net.batch() {
+        for m in &net.monitors {
+            let seen = match e.recording(&m.name, c).expect("monitor") {
+                Recording::Spikes(s) => Seen::Spikes(s),
+                Recording::Rate(r) => Seen::Counts(r),
+                Recording::State { values, .. } => bits(&values),
+            };
+            out.push((format!("copy {c} monitor {}", m.name), seen));
+        }
+        for p in &net.projections {
+            let w = e.weights(&p.name, c).expect("weights");
+            out.push((format!("copy {c} weights {}", p.name), bits(&w)));
+        }
+        for p in &net.populations {
+            if let PopulationKind::Neurons(m) = &p.kind {
+                for v in m.state_var_names() {
+                    let s = e.state(&p.name, &v, c).expect("state");
+                    out.push((format!("copy {c} {}.{v}", p.name), bits(&s)));
+                }
+            }
+        }
+    }
+    out.push(("steps".into(), Seen::Counts(vec![e.step_count()])));
+    out
+}
+
+/// Runs `body` on the CPU engine and on the GPU engine and asserts that everything
+/// observable is bit for bit the same; returns the CPU's spike count per spike monitor of
+/// copy 0, for the caller to check that the network was active.
+fn on_both(net: &Network, body: impl Fn(&mut dyn Sim)) -> Vec<(String, usize)> {
+    on_both_to(net, body, true)
+}
+
+/// [`on_both`], bit for bit only where `bits` and the adapter is a software one; elsewhere
+/// equal spikes and floats within `common::REL_TOL`.
+fn on_both_to(net: &Network, body: impl Fn(&mut dyn Sim), bits: bool) -> Vec<(String, usize)> {
+    let mut cpu = Engine::new(net).expect("cpu engine");
+    body(&mut cpu);
+    let ctx = gpu_ctx();
+    let exact = bits && ctx.is_software();
+    let mut gpu = GpuEngine::new(ctx, net).expect("gpu engine");
+    body(&mut gpu);
+    let (a, b) = (observe(net, &cpu), observe(net, &gpu));
+    assert_eq!(a.len(), b.len());
+    for ((name, x), (_, y)) in a.iter().zip(&b) {
+        if let (Seen::Bits(x), Seen::Bits(y), false) = (x, y, exact) {
+            // A real GPU may fuse a multiply and an add: state within the suite's tolerance.
+            let f = |v: &[u32]| v.iter().map(|&b| f32::from_bits(b)).collect::<Vec<_>>();
+            assert_close(&f(y), &f(x), name);
+            continue;
+        }
+        if x != y {
+            let detail = match (x, y) {
+                (Seen::Bits(x), Seen::Bits(y)) if x.len() == y.len() => {
+                    let k = x.iter().zip(y).position(|(p, q)| p != q).unwrap_or(0);
+                    format!(
+                        "first difference at {k}: cpu {} vs gpu {}",
+                        f32::from_bits(x[k]),
+                        f32::from_bits(y[k])
+                    )
+                }
+                (Seen::Spikes(x), Seen::Spikes(y)) => {
+                    let k = x.iter().zip(y).position(|(p, q)| p != q);
+                    format!(
+                        "{} vs {} spikes; first difference at {k:?}: cpu {:?} vs gpu {:?}",
+                        x.len(),
+                        y.len(),
+                        k.map(|k| x[k]),
+                        k.map(|k| y[k])
+                    )
+                }
+                _ => format!("cpu {x:?} vs gpu {y:?}"),
+            };
+            panic!("{name}: {detail}");
+        }
+    }
+    a.iter()
+        .filter_map(|(name, s)| match s {
+            Seen::Spikes(v) if name.starts_with("copy 0 ") => Some((name.clone(), v.len())),
+            _ => None,
+        })
+        .collect()
+}
+
+fn assert_active(counts: &[(String, usize)], at_least: usize) {
+    for (name, n) in counts {
+        assert!(
+            *n >= at_least,
+            "{name}: only {n} spikes, the test sees too little"
+        );
+    }
+}
+
+const DT_MS: f32 = 0.5;
+
+/// Conductance LIF (ge, gi) with a low threshold, and LIF (membrane targets).
+fn cond_model() -> NeuronModel {
+    NeuronModel {
+        kind: NeuronKind::CondLif(CondLifParams::diehl_cook_inhibitory()),
+        ..NeuronModel::diehl_cook_inhibitory()
+    }
+}
+
+fn lif_model() -> NeuronModel {
+    NeuronModel::lif(
+        snn_wgpu::model::LifParams {
+            tau_m_ms: 10.0,
+            v_rest_mv: -65.0,
+        },
+        -60.0,
+    )
+    .with_refractory_ms(1.0)
+}
+
+/// The delay variants: none, one delay, per-synapse delays drawn from a range.
+fn delays() -> [Delay; 3] {
+    [
+        Delay::None,
+        Delay::Constant(1.5),
+        Delay::Range {
+            min_ms: 0.0,
+            max_ms: 2.5,
+            seed: 9,
+        },
+    ]
+}
+
+/// A network whose projections all have connectivity `conn`: each target (ge and gi into
+/// conductance LIF, excitatory and inhibitory membrane into LIF) under each delay variant,
+/// delays delivered as `delivery`; from a Poisson source, and between the populations (so
+/// both a source's spikes of the step and a population's of the step before travel).
+fn connectivity_network(conn: &Connectivity, delivery: Delivery, n: u32) -> Network {
+    let mut net = Network::new(DT_MS)
+        .with_seeds(vec![3, 11])
+        .poisson("in", n, 150.0)
+        .neurons("c", n, cond_model())
+        .neurons("m", n, lif_model());
+    let targets = [
+        ("in", "c", Target::Ge, 1.2),
+        ("m", "c", Target::Gi, 0.3),
+        ("in", "m", Target::MEMBRANE_EXC, 1.5),
+        ("c", "m", Target::MEMBRANE_INH, 1.0),
+    ];
+    for (t, (pre, post, target, high)) in targets.into_iter().enumerate() {
+        for (d, delay) in delays().into_iter().enumerate() {
+            let name = format!("{pre}_{post}_{t}_{d}");
+            let mut p = Projection::new(&name, pre, post, target, conn.clone(), high);
+            // All-but-self with a constant weight and one delay is the total-minus-self
+            // strategy; with per-synapse delays it is sparse.
+            let weights = match (conn, &delay) {
+                (Connectivity::AllButSelf, Delay::Range { .. }) | (Connectivity::List(_), _) => {
+                    Weights::Array(
+                        (0..p.deterministic_count(n, n).expect("known count"))
+                            .map(|k| high * ((k * 7 % 11) as f32 / 11.0))
+                            .collect(),
+                    )
+                }
+                (Connectivity::AllButSelf, _) => Weights::Constant(high / 16.0),
+                _ => Weights::Uniform { low: 0.0, high },
+            };
+            p = p.with_weights(weights, 0.0, high);
+            if delay != Delay::None {
+                p = p.with_delay(delay, delivery);
+            }
+            net = net.project(p);
+        }
+    }
+    net.monitor("c", "c", MonitorKind::Spikes { neurons: None })
+        .monitor("m", "m", MonitorKind::Spikes { neurons: None })
+        .monitor("in", "in", MonitorKind::Spikes { neurons: None })
+        .monitor("rate_m", "m", MonitorKind::Rate)
+        .monitor(
+            "v",
+            "c",
+            MonitorKind::State {
+                variable: "v".into(),
+                neurons: vec![0, n - 1, 3],
+            },
+        )
+        .monitor(
+            "gi",
+            "c",
+            MonitorKind::State {
+                variable: "gi".into(),
+                neurons: vec![1],
+            },
+        )
+}
+
+fn connectivities(n: u32) -> Vec<(&'static str, Connectivity)> {
+    let list: Vec<(u32, u32)> = (0..n * 3)
+        .map(|k| ((k * 13 + 5) % n, (k * 7 + k / n) % n))
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .rev()
+        .collect();
+    vec![
+        ("all_to_all", Connectivity::AllToAll),
+        ("one_to_one", Connectivity::OneToOne),
+        ("all_but_self", Connectivity::AllButSelf),
+        (
+            "fixed_probability",
+            Connectivity::FixedProbability { p: 0.3, seed: 5 },
+        ),
+        (
+            "fixed_in_degree",
+            Connectivity::FixedInDegree { k: 6, seed: 8 },
+        ),
+        ("list", Connectivity::List(list)),
+    ]
+}
+
+fn run_connectivity(name: &str, delivery: Delivery) {
+    let n = 40;
+    let (_, conn) = connectivities(n)
+        .into_iter()
+        .find(|(c, _)| *c == name)
+        .expect("a connectivity");
+    let net = connectivity_network(&conn, delivery, n);
+    let counts = on_both(&net, |e| {
+        e.run(150).expect("run");
+        e.run(1).expect("run");
+        e.run(149).expect("run");
+    });
+    assert_active(&counts, 5);
+}
+
+pub fn all_to_all_at_emission_agrees() {
+    run_connectivity("all_to_all", Delivery::AtEmission);
+}
+pub fn all_to_all_at_arrival_agrees() {
+    run_connectivity("all_to_all", Delivery::AtArrival);
+}
+pub fn one_to_one_at_emission_agrees() {
+    run_connectivity("one_to_one", Delivery::AtEmission);
+}
+pub fn one_to_one_at_arrival_agrees() {
+    run_connectivity("one_to_one", Delivery::AtArrival);
+}
+pub fn all_but_self_at_emission_agrees() {
+    run_connectivity("all_but_self", Delivery::AtEmission);
+}
+pub fn all_but_self_at_arrival_agrees() {
+    run_connectivity("all_but_self", Delivery::AtArrival);
+}
+pub fn fixed_probability_at_emission_agrees() {
+    run_connectivity("fixed_probability", Delivery::AtEmission);
+}
+pub fn fixed_probability_at_arrival_agrees() {
+    run_connectivity("fixed_probability", Delivery::AtArrival);
+}
+pub fn fixed_in_degree_at_emission_agrees() {
+    run_connectivity("fixed_in_degree", Delivery::AtEmission);
+}
+pub fn fixed_in_degree_at_arrival_agrees() {
+    run_connectivity("fixed_in_degree", Delivery::AtArrival);
+}
+pub fn list_at_emission_agrees() {
+    run_connectivity("list", Delivery::AtEmission);
+}
+pub fn list_at_arrival_agrees() {
+    run_connectivity("list", Delivery::AtArrival);
+}
+
+/// Given spike times into IF neurons, relayed one-to-one: the spike-time source's word
+/// search, and three copies.
+pub fn spike_times_relay_agrees() {
+    let if_model = NeuronModel::integrate_and_fire(1.0, 0.0);
+    let spikes: Vec<(u32, f32)> = (0..70u32)
+        .map(|k| ((k * 17) % 70, (k * 3 % 40) as f32 * 0.75))
+        .collect();
+    let net = Network::new(DT_MS)
+        .with_seeds(vec![1, 2, 3])
+        .spike_times("src", 70, spikes)
+        .neurons("a", 70, if_model.clone())
+        .neurons("b", 70, if_model)
+        .project(
+            Projection::new(
+                "s_a",
+                "src",
+                "a",
+                Target::MEMBRANE_EXC,
+                Connectivity::OneToOne,
+                1.0,
+            )
+            .with_delay(Delay::Constant(2.0), Delivery::AtEmission),
+        )
+        .project(
+            Projection::new(
+                "a_b",
+                "a",
+                "b",
+                Target::MEMBRANE_EXC,
+                Connectivity::AllToAll,
+                0.02,
+            )
+            .with_weights(
+                Weights::Uniform {
+                    low: 0.0,
+                    high: 0.05,
+                },
+                0.0,
+                0.05,
+            )
+            .with_delay(
+                Delay::Range {
+                    min_ms: 0.5,
+                    max_ms: 3.0,
+                    seed: 2,
+                },
+                Delivery::AtArrival,
+            ),
+        )
+        .monitor("a", "a", MonitorKind::Spikes { neurons: None })
+        .monitor(
+            "b",
+            "b",
+            MonitorKind::Spikes {
+                neurons: Some(vec![0, 5, 69]),
+            },
+        );
+    let counts = on_both(&net, |e| e.run(80).expect("run"));
+    assert!(counts[0].1 >= 60, "{counts:?}");
+}
+
+fn rules() -> [(&'static str, StdpRule); 3] {
+    [
+        ("pair", StdpRule::Pair),
+        ("triplet", StdpRule::Triplet),
+        (
+            "weight_dependent",
+            StdpRule::WeightDependent {
+                x_tar: 0.2,
+                mu: 1.0,
+            },
+        ),
+    ]
+}
+
+/// Poisson input → conductance LIF with θ through a plastic projection (`conn`), with
+/// delays under `delivery`, and lateral inhibition; a plastic recurrent sparse projection.
+fn plastic_network(rule: StdpRule, conn: Connectivity, delivery: Delivery) -> Network {
+    let n_in = 60;
+    let n = 24;
+    let stdp = StdpParams {
+        rule,
+        nu_pre: 2e-3,
+        nu_post: 2e-2,
+        ..StdpParams::diehl_cook()
+    };
+    let mut exc = cond_model();
+    exc.theta = Some(snn_wgpu::model::ThetaParams {
+        theta_init_mv: 0.0,
+        theta_plus_mv: 0.5,
+        tau_theta_ms: 200.0,
+        frozen: false,
+    });
+    Network::new(DT_MS)
+        .with_seeds(vec![4, 5])
+        .poisson("in", n_in, 120.0)
+        .neurons("exc", n, exc)
+        .neurons("lif", n, lif_model())
+        .project(
+            Projection::new("in_exc", "in", "exc", Target::Ge, conn, 0.0)
+                .with_weights(
+                    Weights::Uniform {
+                        low: 0.0,
+                        high: 0.3,
+                    },
+                    0.0,
+                    0.5,
+                )
+                .with_delay(
+                    Delay::Range {
+                        min_ms: 0.0,
+                        max_ms: 2.0,
+                        seed: 3,
+                    },
+                    delivery,
+                )
+                .with_stdp(stdp),
+        )
+        .project(Projection::new(
+            "inhib",
+            "exc",
+            "exc",
+            Target::Gi,
+            Connectivity::AllButSelf,
+            0.5,
+        ))
+        .project(
+            Projection::new(
+                "exc_lif",
+                "exc",
+                "lif",
+                Target::MEMBRANE_EXC,
+                Connectivity::FixedProbability { p: 0.4, seed: 1 },
+                0.0,
+            )
+            .with_weights(
+                Weights::Uniform {
+                    low: 1.0,
+                    high: 4.0,
+                },
+                0.0,
+                6.0,
+            )
+            .with_delay(Delay::Constant(1.0), Delivery::AtArrival)
+            .with_stdp(stdp),
+        )
+        .monitor("exc", "exc", MonitorKind::Spikes { neurons: None })
+        .monitor("lif", "lif", MonitorKind::Spikes { neurons: None })
+}
+
+fn run_plastic(rule: &str, sparse: bool) {
+    let (_, rule) = rules().into_iter().find(|(r, _)| *r == rule).expect("rule");
+    for delivery in [Delivery::AtEmission, Delivery::AtArrival] {
+        let conn = if sparse {
+            Connectivity::FixedProbability { p: 0.5, seed: 6 }
+        } else {
+            Connectivity::AllToAll
+        };
+        let net = plastic_network(rule, conn, delivery);
+        let counts = on_both(&net, |e| {
+            let before = e.weights("in_exc", 1).expect("w");
+            e.run(300).expect("run");
+            assert_ne!(
+                e.weights("in_exc", 1).expect("w"),
+                before,
+                "STDP changed nothing"
+            );
+            e.normalize_columns("in_exc", 3.0).expect("normalize");
+            e.run(100).expect("run");
+        });
+        assert_active(&counts, 10);
+    }
+}
+
+pub fn pair_stdp_dense_agrees() {
+    run_plastic("pair", false);
+}
+pub fn pair_stdp_sparse_agrees() {
+    run_plastic("pair", true);
+}
+pub fn triplet_stdp_dense_agrees() {
+    run_plastic("triplet", false);
+}
+pub fn triplet_stdp_sparse_agrees() {
+    run_plastic("triplet", true);
+}
+pub fn weight_dependent_stdp_dense_agrees() {
+    run_plastic("weight_dependent", false);
+}
+pub fn weight_dependent_stdp_sparse_agrees() {
+    run_plastic("weight_dependent", true);
+}
+
+/// The weight-dependent rule with μ ≠ 1 takes a `pow`, which neither WGSL nor llvmpipe
+/// rounds as Rust's `powf` does (weights differ in the last bit): spikes equal, weights and
+/// state within `common::REL_TOL`.
+pub fn weight_dependent_stdp_with_fractional_mu_agrees_within_tolerance() {
+    let rule = StdpRule::WeightDependent {
+        x_tar: 0.2,
+        mu: 0.9,
+    };
+    for conn in [
+        Connectivity::AllToAll,
+        Connectivity::FixedProbability { p: 0.5, seed: 6 },
+    ] {
+        let net = plastic_network(rule, conn, Delivery::AtArrival);
+        let counts = on_both_to(&net, |e| e.run(400).expect("run"), false);
+        assert_active(&counts, 10);
+    }
+}
+
+/// The calls between runs: learning off and on, new rates for one copy, new weights for
+/// one copy, normalisation; and runs longer than one submission.
+pub fn calls_between_runs_agree() {
+    let net = plastic_network(
+        StdpRule::Triplet,
+        Connectivity::AllToAll,
+        Delivery::AtEmission,
+    );
+    let counts = on_both(&net, |e| {
+        e.run(200).expect("run");
+        e.set_learning(false);
+        e.run(50).expect("run");
+        let rates: Vec<f32> = (0..60).map(|i| (i % 5) as f32 * 40.0).collect();
+        e.set_rates("in", 1, &rates).expect("rates");
+        e.set_learning(true);
+        e.run(100).expect("run");
+        let w: Vec<f32> = e
+            .weights("exc_lif", 0)
+            .expect("w")
+            .iter()
+            .map(|x| x * 0.5)
+            .collect();
+        e.set_weights("exc_lif", 0, &w).expect("set");
+        e.normalize_columns("exc_lif", 10.0).expect("normalize");
+        e.run(600).expect("run");
+    });
+    assert_active(&counts, 10);
+}
+
+/// Every network of this file composes to a module that naga validates (no adapter needed).
+pub fn every_engine_program_validates() {
+    let mut nets = vec![];
+    for (_, c) in connectivities(40) {
+        for d in [Delivery::AtEmission, Delivery::AtArrival] {
+            nets.push(connectivity_network(&c, d, 40));
+        }
+    }
+    for (_, r) in rules() {
+        nets.push(plastic_network(
+            r,
+            Connectivity::AllToAll,
+            Delivery::AtArrival,
+        ));
+    }
+    for net in &nets {
+        let m = compose_module(net).expect("compose");
+        let module = naga::front::wgsl::parse_str(&m.source)
+            .unwrap_or_else(|e| panic!("{}", e.emit_to_string(&m.source)));
+        naga::valid::Validator::new(
+            naga::valid::ValidationFlags::all(),
+            naga::valid::Capabilities::default(),
+        )
+        .validate(&module)
+        .unwrap_or_else(|e| panic!("{}", e.emit_to_string(&m.source)));
+    }
+}
+
+/// The size of Diehl & Cook's dc400 network: 784 Poisson inputs → 400 conductance LIF with θ
+/// through a dense triplet-STDP projection with per-synapse delays up to 10 ms, 400
+/// inhibitory neurons one-to-one, inhibition back all-but-self; two copies, three
+/// presentations of 350 + 150 steps with new rates and normalisation between them.
+pub fn diehl_cook_sized_network_agrees() {
+    let (n_in, n) = (784u32, 400u32);
+    let mut exc = NeuronModel::diehl_cook_excitatory();
+    if let Some(t) = &mut exc.theta {
+        t.theta_init_mv = 0.0;
+    }
+    let net = Network::new(DT_MS)
+        .with_seeds(vec![7, 8])
+        .poisson("in", n_in, 0.0)
+        .neurons("exc", n, exc)
+        .neurons("inh", n, NeuronModel::diehl_cook_inhibitory())
+        .project(
+            Projection::new(
+                "in_exc",
+                "in",
+                "exc",
+                Target::Ge,
+                Connectivity::AllToAll,
+                0.0,
+            )
+            .with_weights(
+                Weights::Uniform {
+                    low: 0.0,
+                    high: 0.3,
+                },
+                0.0,
+                1.0,
+            )
+            .with_delay(
+                Delay::Range {
+                    min_ms: 0.0,
+                    max_ms: 10.0,
+                    seed: 1,
+                },
+                Delivery::AtEmission,
+            )
+            .with_stdp(StdpParams::diehl_cook()),
+        )
+        .project(Projection::new(
+            "exc_inh",
+            "exc",
+            "inh",
+            Target::Ge,
+            Connectivity::OneToOne,
+            10.4,
+        ))
+        .project(Projection::new(
+            "inh_exc",
+            "inh",
+            "exc",
+            Target::Gi,
+            Connectivity::AllButSelf,
+            17.0,
+        ))
+        .monitor("exc", "exc", MonitorKind::Spikes { neurons: None })
+        .monitor("inh", "inh", MonitorKind::Rate);
+    let counts = on_both(&net, |e| {
+        for image in 0..3u32 {
+            for c in 0..2 {
+                let rates: Vec<f32> = (0..n_in)
+                    .map(|i| ((i * 31 + image * 97 + c as u32 * 13) % 256) as f32 / 4.0)
+                    .collect();
+                e.set_rates("in", c, &rates).expect("rates");
+            }
+            e.normalize_columns("in_exc", 78.0).expect("normalize");
+            e.run(350).expect("present");
+            for c in 0..2 {
+                e.set_rates("in", c, &vec![0.0; n_in as usize])
+                    .expect("rest");
+            }
+            e.run(150).expect("rest");
+        }
+    });
+    assert_active(&counts, 5);
+}
+
+/// On llvmpipe, whose loops stop silently after 65,535 passes, a network whose propagation
+/// could pass that many is refused with the limit named, rather than run wrong: per-synapse
+/// delays up to 100 ms (201 lags at dt = 0.5 ms), each lag a walk over 784 inputs. A real
+/// GPU builds it.
+pub fn a_network_past_llvmpipe_loop_cap_is_refused_there() {
+    let net = Network::new(DT_MS)
+        .poisson("in", 784, 10.0)
+        .neurons("m", 10, lif_model())
+        .project(
+            Projection::new(
+                "p",
+                "in",
+                "m",
+                Target::MEMBRANE_EXC,
+                Connectivity::AllToAll,
+                0.1,
+            )
+            .with_delay(
+                Delay::Range {
+                    min_ms: 0.0,
+                    max_ms: 100.0,
+                    seed: 1,
+                },
+                Delivery::AtArrival,
+            ),
+        );
+    let ctx = gpu_ctx();
+    let built = GpuEngine::new(ctx.clone(), &net);
+    if ctx.is_software() {
+        match built {
+            Err(snn_wgpu::SnnError::LimitExceeded { limit, needed, .. }) => {
+                assert!(limit.contains("loop passes"), "{limit}");
+                assert!(needed > 65_535, "{needed}");
+            }
+            Err(e) => panic!("refused for another reason: {e}"),
+            Ok(_) => panic!("built on a software adapter past its loop cap"),
+        }
+    } else {
+        built.expect("a real GPU has no loop cap");
+    }
+}
+
+/// Both engines answer bad calls with the same errors, and report a non-finite state with
+/// the same population, variable, neuron and step.
+pub fn errors_agree() {
+    let net = Network::new(1.0)
+        .with_seeds(vec![1, 2])
+        .poisson("in", 4, 100.0)
+        .neurons("n", 3, NeuronModel::integrate_and_fire(1.0, 0.0))
+        // Two inhibitory spikes of 3e38 mV take v to −inf.
+        .project(Projection::new(
+            "p",
+            "in",
+            "n",
+            Target::MEMBRANE_INH,
+            Connectivity::AllToAll,
+            3e38,
+        ))
+        .project(Projection::new(
+            "abs",
+            "n",
+            "n",
+            Target::MEMBRANE_INH,
+            Connectivity::AllButSelf,
+            1.0,
+        ))
+        .monitor("s", "n", MonitorKind::Spikes { neurons: None });
+    let body = |e: &mut dyn Sim| -> Vec<String> {
+        let err = |r: Result<()>| match r {
+            Err(e) => e.to_string(),
+            Ok(()) => "no error".to_string(),
+        };
+        vec![
+            err(e.set_rates("n", 0, &[1.0; 3])),
+            err(e.set_rates("in", 0, &[1.0; 3])),
+            err(e.set_rates("in", 0, &[1e9; 4])),
+            err(e.set_rates("in", 2, &[1.0; 4])),
+            err(e.set_rates("nope", 0, &[1.0; 4])),
+            err(e.weights("nope", 0).map(|_| ())),
+            err(e.weights("p", 5).map(|_| ())),
+            err(e.set_weights("p", 0, &[0.0; 3])),
+            err(e.set_weights("p", 0, &[-1.0; 12])),
+            err(e.set_weights("abs", 0, &[0.5; 6])),
+            err(e.normalize_columns("abs", 1.0)),
+            err(e.normalize_columns("p", f32::NAN)),
+            err(e.state("in", "v", 0).map(|_| ())),
+            err(e.state("n", "w", 0).map(|_| ())),
+            err(e.state("n", "v", 2).map(|_| ())),
+            err(e.recording("nope", 0).map(|_| ())),
+            err(e.run(u32::MAX)),
+            err(e.run(50)),
+        ]
+    };
+    let cpu = body(&mut Engine::new(&net).expect("cpu"));
+    let gpu = body(&mut GpuEngine::new(gpu_ctx(), &net).expect("gpu"));
+    assert!(cpu.iter().all(|e| e != "no error"), "{cpu:#?}");
+    assert!(
+        cpu.last().is_some_and(|e| e.contains("non-finite")),
+        "{cpu:#?}"
+    );
+    assert_eq!(cpu, gpu);
+}
