@@ -197,6 +197,7 @@ pub fn engine_module(generated: &str) -> ComposedModule {
         IF,
         LIF,
         COND_LIF,
+        CURRENT_LIF,
         STAGES,
         STDP,
         ENGINE_BINDINGS,

@@ -119,6 +119,8 @@ fn proj_literal(l: &Layout, p: &ProjLayout) -> String {
                 StdpRule::Triplet => (0, 0.0, 1.0),
                 StdpRule::Pair => (1, 0.0, 1.0),
                 StdpRule::WeightDependent { x_tar, mu } => (2, x_tar, mu),
+                // Refused by `GpuEngine::new` before a program is composed.
+                StdpRule::PairAllToAll => unreachable!("PairAllToAll is refused on the GPU"),
             };
             (
                 1,
@@ -313,6 +315,13 @@ pub(crate) fn compose(l: &Layout) -> Program {
                     NeuronKind::CondLif(_) => concat!(
                         "        s.gi = s.gi + fwork[XGI + i];\n",
                         "        var oc = cond_lif_charge(s, fwork[XGE + i], p);\n",
+                        "        oc.v = oc.v + fwork[XV + i];\n",
+                        "        let o0 = clamp_refractory(s, oc, p);\n"
+                    )
+                    .to_string(),
+                    NeuronKind::CurrentLif(_) => concat!(
+                        "        s.gi = s.gi + fwork[XGI + i];\n",
+                        "        var oc = current_lif_charge(s, fwork[XGE + i], p);\n",
                         "        oc.v = oc.v + fwork[XV + i];\n",
                         "        let o0 = clamp_refractory(s, oc, p);\n"
                     )
