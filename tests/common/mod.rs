@@ -1,8 +1,11 @@
 //! Shared test helpers: the GPU context (fail under CI=true, skip elsewhere), the GPU-against-CPU
-//! tolerance, and the `snn` command line.
+//! tolerance, the `snn` command line, temporary directories and synthetic MNIST (IDX) files.
 #![allow(dead_code)]
 
 use snn_wgpu::gpu::{GpuContext, GpuOptions};
+use std::io::Write;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
 
 /// True when a missing adapter must fail the test (CI=true or SNN_REQUIRE_GPU=1).
@@ -107,9 +110,12 @@ pub fn snn() -> std::process::Command {
     std::process::Command::new(env!("CARGO_BIN_EXE_snn"))
 }
 
-/// A path under the system temp dir for `name`, unique to this test process, removed first.
-pub fn tmp(name: &str) -> std::path::PathBuf {
-    let d = std::env::temp_dir().join(format!("snn-test-{name}-{}", std::process::id()));
+/// A path under the system temp dir for `name`, unique to this call of this test process,
+/// removed first.
+pub fn tmp(name: &str) -> PathBuf {
+    static N: AtomicUsize = AtomicUsize::new(0);
+    let n = N.fetch_add(1, Ordering::Relaxed);
+    let d = std::env::temp_dir().join(format!("snn-test-{name}-{}-{n}", std::process::id()));
     let _ = std::fs::remove_dir_all(&d);
     d
 }
@@ -133,4 +139,70 @@ pub fn json_ok(out: &std::process::Output) -> serde_json::Value {
         String::from_utf8_lossy(&out.stderr)
     );
     json_line(&out.stdout)
+}
+
+// ---- files ----
+
+/// A fresh, empty directory under the system temp dir, unique to this call of this test
+/// process; removed on drop.
+pub struct TempDir(pub PathBuf);
+
+impl TempDir {
+    pub fn new(tag: &str) -> TempDir {
+        let dir = tmp(tag);
+        std::fs::create_dir_all(&dir).unwrap();
+        TempDir(dir)
+    }
+
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.0.join(name)
+    }
+
+    pub fn write(&self, name: &str, bytes: &[u8]) -> PathBuf {
+        let p = self.path(name);
+        std::fs::write(&p, bytes).unwrap();
+        p
+    }
+
+    /// Names in the subdirectory `sub`, sorted.
+    pub fn entries(&self, sub: &str) -> Vec<String> {
+        let mut v: Vec<String> = std::fs::read_dir(self.0.join(sub))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        v.sort();
+        v
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// `bytes` gzip'd.
+pub fn gz(bytes: &[u8]) -> Vec<u8> {
+    let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    enc.write_all(bytes).unwrap();
+    enc.finish().unwrap()
+}
+
+/// An IDX header: its big-endian fields, the magic number first.
+pub fn idx_header(fields: &[u32]) -> Vec<u8> {
+    fields.iter().flat_map(|f| f.to_be_bytes()).collect()
+}
+
+/// An IDX image file of `count` images of `rows`×`cols` pixels (a fixed pattern).
+pub fn idx_images(count: u32, rows: u32, cols: u32) -> Vec<u8> {
+    let mut v = idx_header(&[2051, count, rows, cols]);
+    v.extend((0..count * rows * cols).map(|i| (i % 251) as u8));
+    v
+}
+
+/// An IDX label file holding `labels`.
+pub fn idx_labels(labels: &[u8]) -> Vec<u8> {
+    let mut v = idx_header(&[2049, labels.len() as u32]);
+    v.extend_from_slice(labels);
+    v
 }

@@ -1,9 +1,8 @@
 //! MNIST files: missing, damaged, disagreeing or oddly sized files name the file.
 
-use crate::helpers::*;
+use super::helpers::*;
 
-#[test]
-fn mnist_missing_folder_or_file_says_how_to_get_it() {
+pub fn mnist_missing_folder_or_file_says_how_to_get_it() {
     let t = TempDir::new("missing");
     let gone = t.path("no-such-dir");
     let e = err_text(mnist::load_mnist(&gone, Split::Train));
@@ -27,8 +26,7 @@ fn mnist_missing_folder_or_file_says_how_to_get_it() {
     );
 }
 
-#[test]
-fn mnist_damaged_files_name_the_file_and_say_fetch_again() {
+pub fn mnist_damaged_files_name_the_file_and_say_fetch_again() {
     let t = TempDir::new("damaged");
     let images = idx_images(3, 28, 28);
     // Wrong magic: a labels file where images belong.
@@ -82,8 +80,7 @@ fn mnist_damaged_files_name_the_file_and_say_fetch_again() {
     );
 }
 
-#[test]
-fn mnist_counts_that_disagree_name_both_files() {
+pub fn mnist_counts_that_disagree_name_both_files() {
     let t = TempDir::new("counts");
     t.write("t10k-images-idx3-ubyte", &idx_images(3, 28, 28));
     t.write("t10k-labels-idx1-ubyte", &idx_labels(&[1, 2]));
@@ -99,8 +96,7 @@ fn mnist_counts_that_disagree_name_both_files() {
     );
 }
 
-#[test]
-fn mnist_images_that_are_not_28x28_are_refused() {
+pub fn mnist_images_that_are_not_28x28_are_refused() {
     let t = mnist_dir("size", 4, 14, 14);
     // A generic IDX reader accepts them...
     assert_eq!(mnist::load_split(&t.0, Split::Train).unwrap().rows, 14);
@@ -128,8 +124,7 @@ fn mnist_images_that_are_not_28x28_are_refused() {
     );
 }
 
-#[test]
-fn cli_bad_mnist_folders_fail_with_the_file_named() {
+pub fn cli_bad_mnist_folders_fail_with_the_file_named() {
     let t = mnist_dir("cli-size", 3, 14, 14);
     let mut c = snn(&["train", "--quiet", "--data"]);
     c.arg(&t.0);
@@ -156,8 +151,7 @@ fn cli_bad_mnist_folders_fail_with_the_file_named() {
     );
 }
 
-#[test]
-fn cli_raw_and_gz_files_that_differ_and_an_empty_test_split_are_refused() {
+pub fn cli_raw_and_gz_files_that_differ_and_an_empty_test_split_are_refused() {
     // Raw and .gz of one file, with different contents: neither wins silently.
     let t = mnist_dir("twins", 20, 28, 28);
     let labels: Vec<u8> = (0..20).map(|i| ((i + 1) % 10) as u8).collect();

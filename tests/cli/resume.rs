@@ -4,9 +4,7 @@
 //! and its final network must equal an uninterrupted run's byte for byte. Also: a resume
 //! that contradicts the checkpoint is refused with the reason.
 
-mod common;
-
-use common::{snn, tmp};
+use crate::common::{snn, tmp};
 
 use snn_wgpu::experiments::diehl_cook::checkpoint::{load_checkpoint, CHECKPOINT_FILE};
 use snn_wgpu::experiments::diehl_cook::io::load_network;
@@ -135,23 +133,17 @@ fn kill_resume_kill_resume(backend: &str, samples: &str, every: &str, kill_at: [
     let _ = std::fs::remove_dir_all(&dir);
 }
 
-#[test]
-fn cpu_crash_then_resume_is_bit_identical() {
+pub fn cpu_crash_then_resume_is_bit_identical() {
     // 1200 images: the running-accuracy window (1000) fills, so the checkpoint carries
     // assignments and hits; the second kill comes after it.
     kill_resume_kill_resume("cpu", "1200", "100", [300, 1000]);
 }
 
-#[test]
-fn gpu_crash_then_resume_is_bit_identical() {
-    if common::gpu().is_none() {
-        return;
-    }
+pub fn gpu_crash_then_resume_is_bit_identical() {
     kill_resume_kill_resume("gpu", "24", "6", [6, 12]);
 }
 
-#[test]
-fn a_resume_that_contradicts_the_checkpoint_is_refused() {
+pub fn a_resume_that_contradicts_the_checkpoint_is_refused() {
     let dir = tmp("contradict");
     let mut cmd = snn();
     train_args(&mut cmd, "cpu", "20", &dir);

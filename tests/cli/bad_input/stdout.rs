@@ -1,6 +1,6 @@
 //! A closed stdout (`snn train --json | head -1`) neither kills the command nor loses its run.
 
-use crate::helpers::*;
+use super::helpers::*;
 use std::io::{BufRead, BufReader};
 use std::process::Stdio;
 
@@ -26,8 +26,7 @@ fn first_line_then_close(mut c: Command) -> String {
     stderr
 }
 
-#[test]
-fn train_and_evaluate_survive_a_closed_stdout_and_keep_the_run() {
+pub fn train_and_evaluate_survive_a_closed_stdout_and_keep_the_run() {
     let t = TempDir::new("stdout");
     let run = t.path("run");
     let mut c = snn(&["train", "--json", "--out", run.to_str().unwrap()]);

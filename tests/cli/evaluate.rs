@@ -8,9 +8,7 @@
 //! neuron's label by one, so nearly every test prediction is wrong; labelled on the test
 //! split, the copy would score exactly as the original.
 
-mod common;
-
-use common::{json_ok, snn, tmp};
+use crate::common::{json_ok, snn, tmp};
 use flate2::read::GzDecoder;
 use std::io::Read;
 use std::path::Path;
@@ -60,8 +58,7 @@ fn evaluate(run: &Path, data: &Path) -> f64 {
     j["accuracy_all_activity"].as_f64().unwrap()
 }
 
-#[test]
-fn evaluate_labels_on_the_training_split() {
+pub fn evaluate_labels_on_the_training_split() {
     let dir = tmp("evaluate-split");
     let run = dir.join("run");
     let out = snn()

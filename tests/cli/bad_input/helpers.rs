@@ -1,6 +1,7 @@
-//! Helpers of the bad-input tests: temp dirs, synthetic MNIST files, the `snn` binary and
-//! assertions on its failures; the imports every area shares.
+//! Helpers of the bad-input tests: MNIST folders, the `snn` binary and assertions on its
+//! failures; the imports every area shares (temp dirs and IDX files come from `common`).
 
+pub(crate) use crate::common::{gz, idx_images, idx_labels, TempDir};
 pub(crate) use snn_wgpu::backend::CompetitiveBackend;
 pub(crate) use snn_wgpu::cpu::wta::CpuCompetitive;
 pub(crate) use snn_wgpu::data::mnist::{self, Split};
@@ -15,72 +16,6 @@ pub(crate) use snn_wgpu::SnnError;
 pub(crate) use std::io::Write;
 pub(crate) use std::path::PathBuf;
 pub(crate) use std::process::{Command, Output};
-use std::sync::atomic::{AtomicUsize, Ordering};
-
-/// A fresh directory under the system temp dir, removed on drop.
-pub(crate) struct TempDir(pub(crate) PathBuf);
-
-impl TempDir {
-    pub(crate) fn new(tag: &str) -> TempDir {
-        static COUNTER: AtomicUsize = AtomicUsize::new(0);
-        let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-        let dir =
-            std::env::temp_dir().join(format!("snn-bad-input-{}-{tag}-{n}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        TempDir(dir)
-    }
-
-    pub(crate) fn path(&self, name: &str) -> PathBuf {
-        self.0.join(name)
-    }
-
-    pub(crate) fn write(&self, name: &str, bytes: &[u8]) -> PathBuf {
-        let p = self.path(name);
-        std::fs::write(&p, bytes).unwrap();
-        p
-    }
-
-    /// Names in the directory, sorted.
-    pub(crate) fn entries(&self, sub: &str) -> Vec<String> {
-        let mut v: Vec<String> = std::fs::read_dir(self.0.join(sub))
-            .unwrap()
-            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-            .collect();
-        v.sort();
-        v
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-pub(crate) fn idx_images(count: u32, rows: u32, cols: u32) -> Vec<u8> {
-    let mut v = Vec::new();
-    for x in [0x0803, count, rows, cols] {
-        v.extend_from_slice(&u32::to_be_bytes(x));
-    }
-    v.extend((0..count * rows * cols).map(|i| (i % 251) as u8));
-    v
-}
-
-pub(crate) fn idx_labels(labels: &[u8]) -> Vec<u8> {
-    let mut v = Vec::new();
-    for x in [0x0801, labels.len() as u32] {
-        v.extend_from_slice(&u32::to_be_bytes(x));
-    }
-    v.extend_from_slice(labels);
-    v
-}
-
-pub(crate) fn gz(bytes: &[u8]) -> Vec<u8> {
-    let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
-    enc.write_all(bytes).unwrap();
-    enc.finish().unwrap()
-}
 
 /// A directory with both MNIST splits of `n` images of `rows`x`cols`.
 pub(crate) fn mnist_dir(tag: &str, n: u32, rows: u32, cols: u32) -> TempDir {
@@ -111,8 +46,9 @@ pub(crate) fn has_all(text: &str, needles: &[&str]) {
     }
 }
 
+/// The `snn` binary with `args`.
 pub(crate) fn snn(args: &[&str]) -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_snn"));
+    let mut c = crate::common::snn();
     c.args(args);
     c
 }

@@ -1,6 +1,6 @@
 //! Configuration values: errors and warnings name the field, the value and what to use.
 
-use crate::helpers::*;
+use super::helpers::*;
 
 fn lif(tau: f32) -> NeuronModel {
     NeuronModel::lif(
@@ -20,8 +20,7 @@ fn cond(f: impl Fn(&mut CondLifParams)) -> NeuronModel {
     m
 }
 
-#[test]
-fn time_constants_at_or_below_dt_are_errors_naming_field_and_dt() {
+pub fn time_constants_at_or_below_dt_are_errors_naming_field_and_dt() {
     let dt = 0.5;
     let with_theta_tau = |tau| {
         NeuronModel::diehl_cook_excitatory().with_theta(ThetaParams {
@@ -109,8 +108,7 @@ fn time_constants_at_or_below_dt_are_errors_naming_field_and_dt() {
     );
 }
 
-#[test]
-fn a_coarse_dt_is_a_warning_naming_the_time_constant() {
+pub fn a_coarse_dt_is_a_warning_naming_the_time_constant() {
     // dt > τ/5 warns, dt <= τ/5 does not.
     assert!(lif(2.5).warnings(0.5).is_empty());
     let w = lif(2.0).warnings(0.5);
@@ -162,8 +160,7 @@ fn a_coarse_dt_is_a_warning_naming_the_time_constant() {
     has_all(&w, &["exc.cond_lif.tau_ge_ms", "inh.cond_lif.tau_ge_ms"]);
 }
 
-#[test]
-fn diehl_cook_config_warnings_spare_the_paper_and_flag_the_rest() {
+pub fn diehl_cook_config_warnings_spare_the_paper_and_flag_the_rest() {
     for p in ["dc100", "dc400", "dc1600", "dc6400"] {
         let c = DcConfig::preset(p).unwrap();
         assert!(c.warnings().is_empty(), "{p}: {:?}", c.warnings());
@@ -205,8 +202,7 @@ fn diehl_cook_config_warnings_spare_the_paper_and_flag_the_rest() {
     has_all(&w, &["max_retries", "2000 Hz", "lower max_retries"]);
 }
 
-#[test]
-fn diehl_cook_config_errors_name_the_key() {
+pub fn diehl_cook_config_errors_name_the_key() {
     type Edit = fn(&mut DcConfig);
     let cases: Vec<(Edit, &str)> = vec![
         (|c| c.dt_ms = 0.0, "dt_ms"),
@@ -251,8 +247,7 @@ fn diehl_cook_config_errors_name_the_key() {
     );
 }
 
-#[test]
-fn w_max_below_w_min_is_refused() {
+pub fn w_max_below_w_min_is_refused() {
     let mut spec = small_config().to_spec();
     spec.input.w_min = 0.5;
     spec.input.w_max = 0.2;
@@ -317,8 +312,7 @@ fn check_bad_rates(b: &mut dyn CompetitiveBackend) {
         .unwrap_or_else(|e| panic!("{what}: {e}"));
 }
 
-#[test]
-fn bad_rates_and_loads_name_the_input_on_both_backends() {
+pub fn bad_rates_and_loads_name_the_input_on_both_backends() {
     let spec = small_config().to_spec();
     check_bad_rates(&mut CpuCompetitive::new(&spec).unwrap());
     if let Some(ctx) = crate::common::gpu() {
@@ -326,8 +320,7 @@ fn bad_rates_and_loads_name_the_input_on_both_backends() {
     }
 }
 
-#[test]
-fn cli_unknown_toml_key_names_key_file_and_presets_show() {
+pub fn cli_unknown_toml_key_names_key_file_and_presets_show() {
     let t = TempDir::new("toml");
     let cfg = preset_toml(&t, "typo.toml", |s| s.replace("w_max =", "wmax ="));
     let mut c = snn(&["train", "--quiet", "--config"]);
@@ -359,8 +352,7 @@ fn cli_unknown_toml_key_names_key_file_and_presets_show() {
     has_all(&fails(c), &["absent.toml"]);
 }
 
-#[test]
-fn cli_zero_counts_are_refused_by_flag() {
+pub fn cli_zero_counts_are_refused_by_flag() {
     for (flag, value, named) in [
         ("--train-samples", "0", "--train-samples"),
         ("--batch", "0", "--batch"),
@@ -380,8 +372,7 @@ fn cli_zero_counts_are_refused_by_flag() {
     has_all(&e, &["--batch", "0"]);
 }
 
-#[test]
-fn cli_prints_warnings_unless_quiet() {
+pub fn cli_prints_warnings_unless_quiet() {
     let t = TempDir::new("warn");
     let cfg = preset_toml(&t, "coarse.toml", |s| {
         s.replace("n_exc = 100", "n_exc = 4")
@@ -410,8 +401,7 @@ fn cli_prints_warnings_unless_quiet() {
     assert!(!run(true).contains("warning:"));
 }
 
-#[test]
-fn long_presentations_zero_neurons_and_bad_time_constants_name_the_key_and_limit() {
+pub fn long_presentations_zero_neurons_and_bad_time_constants_name_the_key_and_limit() {
     type Edit = fn(&mut DcConfig);
     let cases: Vec<(Edit, &[&str])> = vec![
         // A rest past u32 steps used to wrap and be skipped; a huge presentation hung.
@@ -444,8 +434,7 @@ fn long_presentations_zero_neurons_and_bad_time_constants_name_the_key_and_limit
     }
 }
 
-#[test]
-fn cli_a_sweep_value_of_the_wrong_type_names_its_key() {
+pub fn cli_a_sweep_value_of_the_wrong_type_names_its_key() {
     let t = TempDir::new("sweeptype");
     let sweep = t.write(
         "sweep.toml",

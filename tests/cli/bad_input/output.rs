@@ -1,9 +1,8 @@
 //! Output that cannot be written: bad paths, failing writes, a full disk.
 
-use crate::helpers::*;
+use super::helpers::*;
 
-#[test]
-fn an_output_path_through_a_regular_file_fails_before_training() {
+pub fn an_output_path_through_a_regular_file_fails_before_training() {
     let t = TempDir::new("out-file");
     let file = t.write("a-file", b"not a folder");
     let out = file.join("run");
@@ -22,8 +21,7 @@ fn an_output_path_through_a_regular_file_fails_before_training() {
     assert_eq!(t.entries(""), vec!["a-file"]);
 }
 
-#[test]
-fn a_failing_write_leaves_no_temp_file_and_the_old_file_untouched() {
+pub fn a_failing_write_leaves_no_temp_file_and_the_old_file_untouched() {
     let t = TempDir::new("full");
     let path = t.write("network.npz", b"old network");
     // A writer that fails as a full disk does, after writing part of the file.
@@ -77,8 +75,7 @@ fn temp_files(dir: &std::path::Path) -> Vec<String> {
         .collect()
 }
 
-#[test]
-fn a_full_disk_fails_naming_the_file_and_leaves_no_partial_file() {
+pub fn a_full_disk_fails_naming_the_file_and_leaves_no_partial_file() {
     let Some(fs) = TinyFs::mount("full") else {
         return;
     };
@@ -133,8 +130,7 @@ fn a_full_disk_fails_naming_the_file_and_leaves_no_partial_file() {
     assert!(!run.exists(), "left behind: {:?}", temp_files(&run));
 }
 
-#[test]
-fn saved_runs_with_bad_labels_or_mismatched_files_are_refused_naming_the_files() {
+pub fn saved_runs_with_bad_labels_or_mismatched_files_are_refused_naming_the_files() {
     let t = TempDir::new("saved");
     let run = t.path("run");
     let mut c = snn(&["train", "--preset", "dc100"]);

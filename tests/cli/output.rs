@@ -1,9 +1,7 @@
 //! The `snn` output modes: `--json` prints only JSON lines on stdout (progress events, then
 //! the result), `--quiet` prints only the result line and nothing on stderr.
 
-mod common;
-
-use common::{snn, tmp};
+use crate::common::{snn, tmp};
 
 const SMALL: [&str; 7] = [
     "train",
@@ -15,8 +13,7 @@ const SMALL: [&str; 7] = [
     "20",
 ];
 
-#[test]
-fn json_mode_prints_only_json_lines() {
+pub fn json_mode_prints_only_json_lines() {
     let run = tmp("json");
     let out = snn()
         .args(SMALL)
@@ -77,8 +74,7 @@ fn json_mode_prints_only_json_lines() {
     let _ = std::fs::remove_dir_all(&run);
 }
 
-#[test]
-fn quiet_mode_prints_one_line_and_no_stderr() {
+pub fn quiet_mode_prints_one_line_and_no_stderr() {
     let run = tmp("quiet");
     let out = snn()
         .args(SMALL)

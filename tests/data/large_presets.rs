@@ -7,9 +7,7 @@
 //! run meets it. CPU reference, learning on, the full protocol (350 ms + 150 ms of simulated
 //! rest).
 
-mod common;
-
-use common::{json_ok, snn, tmp};
+use crate::common::{json_ok, snn, tmp};
 use snn_wgpu::backend::CompetitiveBackend;
 use snn_wgpu::cpu::wta::CpuCompetitive;
 use snn_wgpu::data::mnist::{embedded, Split};

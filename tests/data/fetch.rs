@@ -4,15 +4,12 @@
 //! honour `Range`, ignore it, cut a transfer short, or serve the wrong content. Nothing here
 //! touches the internet.
 
-mod common;
-
-use common::snn;
+use crate::common::{gz, snn, TempDir};
 
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Write};
 use std::net::{TcpListener, TcpStream};
-use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -164,12 +161,6 @@ fn handle(
 
 // ---- synthetic MNIST-shaped files ----
 
-fn gz(bytes: &[u8]) -> Vec<u8> {
-    let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
-    e.write_all(bytes).unwrap();
-    e.finish().unwrap()
-}
-
 fn sha256_hex(bytes: &[u8]) -> String {
     Sha256::digest(bytes)
         .iter()
@@ -237,38 +228,6 @@ fn options(mirrors: Vec<String>, files: Vec<FileSpec>) -> FetchOptions {
         files,
         connect_timeout: Duration::from_secs(5),
         read_timeout: Duration::from_secs(10),
-    }
-}
-
-/// A fresh, empty directory under the system temp dir; removed on drop.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(tag: &str) -> TempDir {
-        static N: AtomicUsize = AtomicUsize::new(0);
-        let dir = std::env::temp_dir().join(format!(
-            "snn-wgpu-fetch-{}-{tag}-{}",
-            std::process::id(),
-            N.fetch_add(1, Ordering::Relaxed)
-        ));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        TempDir(dir)
-    }
-
-    fn entries(&self) -> Vec<String> {
-        let mut v: Vec<String> = std::fs::read_dir(&self.0)
-            .unwrap()
-            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-            .collect();
-        v.sort();
-        v
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
     }
 }
 
@@ -372,7 +331,7 @@ fn cut_transfer_is_resumed_by_the_next_call() {
         "{msg}"
     );
     assert!(msg.contains("--mirror"), "{msg}");
-    assert_eq!(tmp.entries(), vec![format!("{name}{PART_SUFFIX}")]);
+    assert_eq!(tmp.entries(""), vec![format!("{name}{PART_SUFFIX}")]);
     let part = std::fs::read(tmp.0.join(format!("{name}{PART_SUFFIX}"))).unwrap();
     assert_eq!(part, g[..cut], "the received prefix is kept");
 
@@ -388,7 +347,7 @@ fn cut_transfer_is_resumed_by_the_next_call() {
         g,
         "prefix + tail = the file"
     );
-    assert_eq!(tmp.entries(), vec![name.clone()]);
+    assert_eq!(tmp.entries(""), vec![name.clone()]);
     let seen = server.seen();
     assert_eq!(seen.len(), 2);
     assert!(seen.iter().all(|s| &s.path == name), "{seen:?}");
@@ -423,7 +382,7 @@ fn hash_mismatch_is_an_error_and_leaves_no_file() {
     for part in [name.as_str(), &spec[0].sha256, "re-run", "--mirror"] {
         assert!(msg.contains(part), "{part} missing from: {msg}");
     }
-    assert!(tmp.entries().is_empty(), "{:?}", tmp.entries());
+    assert!(tmp.entries("").is_empty(), "{:?}", tmp.entries(""));
 
     // Content that is not even gzip past its magic is refused the same way.
     let server = Server::start(vec![(
@@ -435,7 +394,7 @@ fn hash_mismatch_is_an_error_and_leaves_no_file() {
     let err = run(&tmp.0, &opts).0.unwrap_err();
     assert!(matches!(err, SnnError::Checksum { .. }), "{err:?}");
     assert!(err.to_string().contains("corrupt gzip"), "{err}");
-    assert!(tmp.entries().is_empty(), "{:?}", tmp.entries());
+    assert!(tmp.entries("").is_empty(), "{:?}", tmp.entries(""));
 }
 
 #[test]
@@ -456,7 +415,7 @@ fn server_ignoring_range_restarts_the_file() {
     );
     assert!(events.contains(&format!("start {name} 0")), "{events:?}");
     assert_eq!(&std::fs::read(&f.path).unwrap(), g);
-    assert_eq!(tmp.entries(), vec![name.clone()]);
+    assert_eq!(tmp.entries(""), vec![name.clone()]);
     assert_eq!(server.seen()[0].range.as_deref(), Some("bytes=1000-"));
 }
 
@@ -473,7 +432,7 @@ fn bad_prefix_resumed_fails_the_hash_then_downloads_cleanly() {
     let opts = options(vec![server.url()], specs(&files[..1]));
     let err = run(&tmp.0, &opts).0.unwrap_err();
     assert!(matches!(err, SnnError::Checksum { .. }), "{err:?}");
-    assert!(tmp.entries().is_empty(), "bad .part deleted");
+    assert!(tmp.entries("").is_empty(), "bad .part deleted");
     let f = run(&tmp.0, &opts).0.unwrap().remove(0);
     assert_eq!(f.status, FetchStatus::Downloaded);
     assert_eq!(&std::fs::read(&f.path).unwrap(), g);
@@ -490,7 +449,7 @@ fn complete_part_is_verified_without_a_body() {
     let f = run(&tmp.0, &opts).0.unwrap().remove(0);
     assert_eq!(f.status, FetchStatus::Resumed);
     assert_eq!(&std::fs::read(&f.path).unwrap(), g);
-    assert_eq!(tmp.entries(), vec![name.clone()]);
+    assert_eq!(tmp.entries(""), vec![name.clone()]);
 }
 
 #[test]
@@ -515,7 +474,7 @@ fn next_mirror_is_tried_and_wrong_files_are_replaced() {
     let kept = format!("{}.replaced", files[0].0);
     assert_eq!(std::fs::read(tmp.0.join(&kept)).unwrap(), b"not mnist");
     std::fs::remove_file(tmp.0.join(&kept)).unwrap();
-    assert_eq!(tmp.entries(), sorted_names(&files));
+    assert_eq!(tmp.entries(""), sorted_names(&files));
     for (n, _, g) in &files {
         assert_eq!(&std::fs::read(tmp.0.join(n)).unwrap(), g);
     }
@@ -543,7 +502,7 @@ fn next_mirror_is_tried_and_wrong_files_are_replaced() {
     assert!(matches!(err, SnnError::Download { .. }), "{err:?}");
     assert!(msg.contains(&dead) && msg.contains("HTTP 404"), "{msg}");
     assert!(msg.contains("check the network connection"), "{msg}");
-    assert!(tmp.entries().is_empty(), "{:?}", tmp.entries());
+    assert!(tmp.entries("").is_empty(), "{:?}", tmp.entries(""));
 }
 
 #[test]
@@ -610,7 +569,7 @@ fn cli_checksum_mismatch_names_file_and_hashes() {
     assert!(err.contains(&sha256_hex(raw)), "actual hash: {err}");
     assert!(err.contains("--mirror URL"), "{err}");
     assert!(out.stdout.is_empty(), "no JSON line for a refused file");
-    assert!(tmp.entries().is_empty(), "{:?}", tmp.entries());
+    assert!(tmp.entries("").is_empty(), "{:?}", tmp.entries(""));
 }
 
 /// The real files, from the folder named by `SNN_MNIST_DIR`, served locally, so the CLI's
@@ -692,14 +651,14 @@ fn a_running_fetch_locks_its_directory_and_a_dead_ones_lock_is_taken_over() {
         assert!(text.contains(needle), "`{needle}` missing from: {text}");
     }
     assert!(server.seen().is_empty());
-    assert_eq!(tmp.entries(), vec![LOCK_FILE.to_string()]);
+    assert_eq!(tmp.entries(""), vec![LOCK_FILE.to_string()]);
     // A holder that no longer exists (above Linux's largest pid): taken over, and the lock
     // is gone once the fetch ends.
     if Path::new("/proc/self").exists() {
         std::fs::write(&lock, "4294967290\n").unwrap();
         let fetched = run(&tmp.0, &opts).0.unwrap();
         assert_eq!(fetched.len(), 4);
-        assert_eq!(tmp.entries(), sorted_names(&files), "no lock file left");
+        assert_eq!(tmp.entries(""), sorted_names(&files), "no lock file left");
     }
     // A fetch that fails (no mirror answers) releases the lock too.
     let dead = options(

@@ -1,12 +1,9 @@
 //! Networks too large for the GPU, bad kernel tuning variables, no adapter.
 
-use crate::helpers::*;
+use super::helpers::*;
 
-#[test]
-fn a_layer_too_large_for_the_gpu_names_the_limit_and_the_ways_out() {
-    let Some(ctx) = crate::common::gpu() else {
-        return;
-    };
+pub fn a_layer_too_large_for_the_gpu_names_the_limit_and_the_ways_out() {
+    let ctx = crate::common::gpu_ctx();
     let mut spec = small_config().to_spec();
     spec.n_exc = MAX_EXC + 1;
     spec.input_delay_max_ms = None;
@@ -29,11 +26,7 @@ fn a_layer_too_large_for_the_gpu_names_the_limit_and_the_ways_out() {
     );
 }
 
-#[test]
-fn cli_a_layer_too_large_for_the_gpu() {
-    if crate::common::gpu().is_none() {
-        return;
-    }
+pub fn cli_a_layer_too_large_for_the_gpu() {
     let t = TempDir::new("large");
     let n = MAX_EXC + 8;
     let cfg = preset_toml(&t, "huge.toml", |s| {
@@ -53,8 +46,7 @@ fn cli_a_layer_too_large_for_the_gpu() {
     );
 }
 
-#[test]
-fn bad_kernel_tuning_variables_name_the_variable_and_what_it_takes() {
+pub fn bad_kernel_tuning_variables_name_the_variable_and_what_it_takes() {
     // Refused while the arguments are parsed, before any adapter is looked for.
     let t = TempDir::new("wg");
     let cases = [
@@ -86,8 +78,7 @@ fn bad_kernel_tuning_variables_name_the_variable_and_what_it_takes() {
     }
 }
 
-#[test]
-fn no_adapter_says_what_to_install_and_how_to_go_on() {
+pub fn no_adapter_says_what_to_install_and_how_to_go_on() {
     // A filter that matches nothing.
     let e = err_text(GpuContext::new(&GpuOptions {
         backends: None,
@@ -114,8 +105,7 @@ fn no_adapter_says_what_to_install_and_how_to_go_on() {
     );
 }
 
-#[test]
-fn cli_no_adapter() {
+pub fn cli_no_adapter() {
     let mut c = snn(&["train", "--backend", "gpu"]);
     c.args(TINY)
         .env("WGPU_ADAPTER_NAME", "nonexistent-adapter-42");
@@ -146,8 +136,7 @@ fn cli_no_adapter() {
     assert!(!e.contains("Install"), "{e}");
 }
 
-#[test]
-fn cli_an_unknown_simd_level_is_refused() {
+pub fn cli_an_unknown_simd_level_is_refused() {
     let mut c = snn(&["train"]);
     c.args(TINY).env("SNN_CPU_SIMD", "bogus");
     let e = fails(c);

@@ -6,38 +6,19 @@
 //! global allocator records the largest single allocation of each thread, and every case
 //! checks it. Case counts keep the whole file to a few seconds in release mode.
 
-use std::io::Write;
 use std::path::Path;
 
-mod fuzz_support;
-
-use fuzz_support::{config, find, largest_alloc, TempDir, ALLOC_LIMIT};
+use crate::common::{gz, idx_header as header, idx_images, idx_labels, TempDir};
+use crate::fuzz_support::{config, find, largest_alloc, ALLOC_LIMIT};
 use ndarray::{Array1, Array2};
 use ndarray_npy::NpzWriter;
 use proptest::prelude::*;
 use snn_wgpu::data::mnist::{load_split, read_idx_images, read_idx_labels, Split};
 use snn_wgpu::experiments::diehl_cook::io::{load_network, save_network, SavedNetwork};
 
-fn gz(bytes: &[u8]) -> Vec<u8> {
-    let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
-    e.write_all(bytes).unwrap();
-    e.finish().unwrap()
-}
-
-fn header(fields: &[u32]) -> Vec<u8> {
-    fields.iter().flat_map(|f| f.to_be_bytes()).collect()
-}
-
-fn valid_images(n: u32, rows: u32, cols: u32) -> Vec<u8> {
-    let mut v = header(&[2051, n, rows, cols]);
-    v.extend((0..n * rows * cols).map(|i| (i * 7) as u8));
-    v
-}
-
+/// An IDX label file of `n` labels 0, 1, …, 9, 0, …
 fn valid_labels(n: u32) -> Vec<u8> {
-    let mut v = header(&[2049, n]);
-    v.extend((0..n).map(|i| (i % 10) as u8));
-    v
+    idx_labels(&(0..n).map(|i| (i % 10) as u8).collect::<Vec<_>>())
 }
 
 /// Reads `path` both as images and as labels; checks that an `Ok` is self-consistent and
@@ -156,7 +137,7 @@ proptest! {
         mutate_compressed in any::<bool>(),
     ) {
         let t = TempDir::new("mutated");
-        for original in [valid_images(n, rows, cols), valid_labels(n)] {
+        for original in [idx_images(n, rows, cols), valid_labels(n)] {
             let mut bytes = if wrap && mutate_compressed { gz(&original) } else { original.clone() };
             let untouched = flips.is_empty() && cut.is_none() && extra.is_empty();
             for (at, x) in &flips {
@@ -177,7 +158,7 @@ proptest! {
             }
         }
         // The same mutations through load_split's pairing of images and labels.
-        let img = valid_images(n, rows, cols);
+        let img = idx_images(n, rows, cols);
         let mut lab = valid_labels(n);
         if let Some(c) = cut {
             let c = c.index(lab.len());
@@ -228,7 +209,7 @@ fn idx_huge_claims_are_refused_before_allocating() {
         );
     }
     // A small, honest header followed by a gzip bomb: cut off near the claimed size.
-    let mut bytes = valid_images(10, 28, 28);
+    let mut bytes = idx_images(10, 28, 28);
     bytes.extend_from_slice(&zeros);
     let p = t.write("bomb-after-valid.gz", &gz(&bytes));
     let (r, largest) = largest_alloc(|| read_idx_images(&p));

@@ -1,12 +1,9 @@
 //! The `snn` command line end to end: train on the embedded subset (tiny sizes), the JSON
 //! line and the run directory, `evaluate` on the saved run, and clear errors on bad input.
 
-mod common;
+use crate::common::{json_line, json_ok, snn, tmp};
 
-use common::{json_line, json_ok, snn, tmp};
-
-#[test]
-fn train_then_evaluate_on_the_embedded_subset() {
+pub fn train_then_evaluate_on_the_embedded_subset() {
     let run = tmp("run");
     let out = snn()
         .args([
@@ -71,8 +68,7 @@ fn train_then_evaluate_on_the_embedded_subset() {
     let _ = std::fs::remove_dir_all(&run);
 }
 
-#[test]
-fn bad_inputs_get_clear_errors() {
+pub fn bad_inputs_get_clear_errors() {
     let missing = tmp("missing-data");
     let out = snn()
         .args(["train", "--quiet", "--data"])
@@ -102,8 +98,7 @@ fn bad_inputs_get_clear_errors() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("network.npz"));
 }
 
-#[test]
-fn presets_print_as_toml_that_train_accepts() {
+pub fn presets_print_as_toml_that_train_accepts() {
     let out = snn().args(["presets", "--show", "dc100"]).output().unwrap();
     assert!(out.status.success());
     let toml_text = String::from_utf8(out.stdout).unwrap();
@@ -140,8 +135,7 @@ fn presets_print_as_toml_that_train_accepts() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
-#[test]
-fn a_config_files_seed_stands_unless_seed_is_given() {
+pub fn a_config_files_seed_stands_unless_seed_is_given() {
     let preset = snn().args(["presets", "--show", "dc100"]).output().unwrap();
     let text = String::from_utf8(preset.stdout)
         .unwrap()
@@ -173,11 +167,7 @@ fn a_config_files_seed_stands_unless_seed_is_given() {
 
 /// `--eval-backend gpu` after CPU training: the same assignments' accuracy as labelling and
 /// testing on the CPU (frozen batches agree across backends), and the JSON says which ran.
-#[test]
-fn eval_backend_labels_and_tests_elsewhere_with_the_same_result() {
-    if common::gpu().is_none() {
-        return;
-    }
+pub fn eval_backend_labels_and_tests_elsewhere_with_the_same_result() {
     let mut results = vec![];
     for eval in ["cpu", "gpu"] {
         let run = tmp(&format!("evalb-{eval}"));
@@ -236,8 +226,7 @@ fn eval_backend_labels_and_tests_elsewhere_with_the_same_result() {
 
 /// `--refractory` picks the excitatory refractoriness, and the run's config.json records it:
 /// the presets' Brian 1 lockout (v free, next spike 5 ms later), the clamp, the Brian2 ports'.
-#[test]
-fn refractory_choice_is_recorded_in_the_run() {
+pub fn refractory_choice_is_recorded_in_the_run() {
     let dir = tmp("refractory");
     for (flag, want) in [
         (None, (0.0, 4.5)),

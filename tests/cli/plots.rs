@@ -3,9 +3,7 @@
 //! counts of `present_frozen_batch`, every PNG decodes at its documented size, missing
 //! results are skipped with a note, and a missing run directory is an error naming it.
 
-mod common;
-
-use common::{snn, tmp};
+use crate::common::{snn, tmp};
 
 use std::path::{Path, PathBuf};
 
@@ -39,8 +37,7 @@ fn opts(key: u32) -> PresentOptions {
     }
 }
 
-#[test]
-fn recorded_presentation_has_the_counts_of_a_frozen_batch() {
+pub fn recorded_presentation_has_the_counts_of_a_frozen_batch() {
     let test = mnist::embedded(Split::Test).unwrap();
     for delay_ms in [10.0, 0.0] {
         let mut cfg = small_config(12);
@@ -159,8 +156,7 @@ fn assert_png(path: &Path, size: (u32, u32)) {
     );
 }
 
-#[test]
-fn plot_run_writes_every_picture_of_a_synthetic_run() {
+pub fn plot_run_writes_every_picture_of_a_synthetic_run() {
     let dir = tmp("synthetic");
     synthetic_run(&dir, Some(full_results()));
     let test = mnist::embedded(Split::Test).unwrap();
@@ -191,8 +187,7 @@ fn plot_run_writes_every_picture_of_a_synthetic_run() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
-#[test]
-fn missing_results_skip_their_pictures_with_a_note() {
+pub fn missing_results_skip_their_pictures_with_a_note() {
     let dir = tmp("old");
     // An old run: results.json without the confusion matrices.
     let mut r = full_results();
@@ -221,8 +216,7 @@ fn missing_results_skip_their_pictures_with_a_note() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
-#[test]
-fn a_missing_run_or_network_is_an_error_naming_it() {
+pub fn a_missing_run_or_network_is_an_error_naming_it() {
     let dir = tmp("missing");
     let err = plot_run(&dir, &dir, &PlotOptions::default()).unwrap_err();
     assert!(err.to_string().contains(&*dir.to_string_lossy()), "{err}");
@@ -233,8 +227,7 @@ fn a_missing_run_or_network_is_an_error_naming_it() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
-#[test]
-fn cli_plot_on_a_tiny_trained_run() {
+pub fn cli_plot_on_a_tiny_trained_run() {
     let run = tmp("cli-run");
     let cfg_file = tmp("cli-config").with_extension("toml");
     std::fs::write(

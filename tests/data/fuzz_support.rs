@@ -1,13 +1,10 @@
-//! Shared by the fuzz tests (`fuzz_idx.rs`, `fuzz_checkpoint.rs`): a global allocator that
-//! notes the largest single allocation of each thread, temporary directories, the proptest
-//! configuration and a byte search.
-#![allow(dead_code)]
+//! Shared by the fuzz tests (`fuzz_idx`, `fuzz_checkpoint`): a global allocator that notes the
+//! largest single allocation of each thread (the allocator of this whole test binary), the
+//! proptest configuration and a byte search.
 
 use proptest::test_runner::Config;
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
-use std::path::PathBuf;
-use std::sync::atomic::{AtomicUsize, Ordering};
 
 // ---- the largest allocation, per thread ----
 
@@ -60,35 +57,6 @@ pub fn largest_alloc<T>(f: impl FnOnce() -> T) -> (T, usize) {
 pub const ALLOC_LIMIT: usize = 16 << 20;
 
 // ---- helpers ----
-
-/// A fresh, empty directory under the system temp dir; removed on drop.
-pub struct TempDir(pub PathBuf);
-
-impl TempDir {
-    pub fn new(tag: &str) -> TempDir {
-        static N: AtomicUsize = AtomicUsize::new(0);
-        let dir = std::env::temp_dir().join(format!(
-            "snn-wgpu-fuzz-{}-{tag}-{}",
-            std::process::id(),
-            N.fetch_add(1, Ordering::Relaxed)
-        ));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        TempDir(dir)
-    }
-
-    pub fn write(&self, name: &str, bytes: &[u8]) -> PathBuf {
-        let p = self.0.join(name);
-        std::fs::write(&p, bytes).unwrap();
-        p
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
 
 pub fn config(cases: u32) -> Config {
     Config {

@@ -3,9 +3,8 @@
 //! appended, and array headers that claim enormous shapes give `Ok` (for the untouched file)
 //! or an `Err` naming the file, never a panic and never a huge allocation.
 
-mod fuzz_support;
-
-use fuzz_support::{config, find, largest_alloc, TempDir, ALLOC_LIMIT};
+use crate::common::TempDir;
+use crate::fuzz_support::{config, find, largest_alloc, ALLOC_LIMIT};
 use proptest::prelude::*;
 use snn_wgpu::backend::CompetitiveBackend;
 use snn_wgpu::cpu::wta::CpuCompetitive;

@@ -3,9 +3,7 @@
 //! per network that `snn evaluate` takes, the same bytes as a single run with that seed),
 //! and clear errors for bad sweeps.
 
-mod common;
-
-use common::{json_ok as json_line, snn, tmp};
+use crate::common::{json_ok as json_line, snn, tmp};
 
 use std::path::Path;
 use std::process::Output;
@@ -31,8 +29,7 @@ fn train(extra: &[&str], out: &Path) -> Output {
         .unwrap()
 }
 
-#[test]
-fn two_networks_report_each_and_the_ensemble_and_save_single_runs() {
+pub fn two_networks_report_each_and_the_ensemble_and_save_single_runs() {
     let run = tmp("two");
     let j = json_line(&train(&["--networks", "2"], &run));
     assert_eq!(j["n_networks"], 2);
@@ -103,8 +100,7 @@ fn two_networks_report_each_and_the_ensemble_and_save_single_runs() {
     let _ = std::fs::remove_dir_all(&single);
 }
 
-#[test]
-fn a_sweep_file_sets_each_network_and_bad_ones_are_refused() {
+pub fn a_sweep_file_sets_each_network_and_bad_ones_are_refused() {
     let dir = tmp("sweep");
     std::fs::create_dir_all(&dir).unwrap();
     let sweep = dir.join("sweep.toml");
@@ -268,16 +264,11 @@ fn kill_and_resume(backend: &str, samples: &str, every: &str, kill_after: usize)
     let _ = std::fs::remove_dir_all(&dir);
 }
 
-#[test]
-fn a_killed_cpu_run_of_two_networks_resumes_bit_for_bit() {
+pub fn a_killed_cpu_run_of_two_networks_resumes_bit_for_bit() {
     kill_and_resume("cpu", "300", "25", 50);
 }
 
-#[test]
-fn a_killed_gpu_run_of_two_networks_resumes_bit_for_bit() {
+pub fn a_killed_gpu_run_of_two_networks_resumes_bit_for_bit() {
     // The lockstep coordinator snapshots each network between its presentations.
-    if common::gpu().is_none() {
-        return;
-    }
     kill_and_resume("gpu", "40", "10", 10);
 }

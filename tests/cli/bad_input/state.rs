@@ -1,6 +1,6 @@
 //! NaN / Inf in the state stops every backend, naming population, variable, neuron and step.
 
-use crate::helpers::*;
+use super::helpers::*;
 
 /// A configuration whose inhibition overflows f32 as soon as neurons fire.
 fn exploding_config() -> DcConfig {
@@ -52,8 +52,7 @@ fn check_non_finite(b: &mut dyn CompetitiveBackend, rest: RestMode) {
     has_all(&e.to_string(), &["frozen copy, image 0 of the batch"]);
 }
 
-#[test]
-fn non_finite_state_stops_both_backends_naming_population_variable_neuron_step() {
+pub fn non_finite_state_stops_both_backends_naming_population_variable_neuron_step() {
     let spec = exploding_config().to_spec();
     for rest in [RestMode::Reset, RestMode::Simulate] {
         check_non_finite(&mut CpuCompetitive::new(&spec).unwrap(), rest);
@@ -63,12 +62,9 @@ fn non_finite_state_stops_both_backends_naming_population_variable_neuron_step()
     }
 }
 
-#[test]
-fn non_finite_state_in_k_networks_on_the_gpu_names_population_variable_and_network() {
+pub fn non_finite_state_in_k_networks_on_the_gpu_names_population_variable_and_network() {
     use snn_wgpu::backend::CompetitiveMulti;
-    let Some(ctx) = crate::common::gpu() else {
-        return;
-    };
+    let ctx = crate::common::gpu_ctx();
     let spec = exploding_config().to_spec();
     let mut other = spec.clone();
     other.seed += 1;
@@ -107,8 +103,7 @@ fn non_finite_state_in_k_networks_on_the_gpu_names_population_variable_and_netwo
     );
 }
 
-#[test]
-fn cli_non_finite_state_is_an_error() {
+pub fn cli_non_finite_state_is_an_error() {
     let t = TempDir::new("nan");
     let cfg = preset_toml(&t, "nan.toml", |s| {
         s.replace("n_exc = 100", "n_exc = 10")

@@ -1,10 +1,9 @@
 //! The run directory: locked against a second run, checked before the data is read, never
 //! left empty by a run that failed, and `--networks` bounded before anything is written.
 
-use crate::helpers::*;
+use super::helpers::*;
 
-#[test]
-fn a_second_run_into_a_locked_directory_is_refused_at_once() {
+pub fn a_second_run_into_a_locked_directory_is_refused_at_once() {
     let t = TempDir::new("lock");
     let run = t.path("run");
     let mut first = snn(&["train", "--out", run.to_str().unwrap(), "--quiet"]);
@@ -42,8 +41,7 @@ fn a_second_run_into_a_locked_directory_is_refused_at_once() {
     assert!(run.join(NETWORK_FILE).is_file());
 }
 
-#[test]
-fn a_data_error_leaves_no_empty_run_directory() {
+pub fn a_data_error_leaves_no_empty_run_directory() {
     let t = TempDir::new("nodir");
     let run = t.path("run");
     let mut c = snn(&["train", "--out", run.to_str().unwrap()]);
@@ -53,8 +51,7 @@ fn a_data_error_leaves_no_empty_run_directory() {
     assert!(!run.exists(), "left behind: {:?}", t.entries("run"));
 }
 
-#[test]
-fn too_many_networks_are_refused_before_anything_is_written() {
+pub fn too_many_networks_are_refused_before_anything_is_written() {
     let t = TempDir::new("networks");
     let run = t.path("run");
     let mut c = snn(&[
@@ -70,16 +67,14 @@ fn too_many_networks_are_refused_before_anything_is_written() {
     assert!(!run.exists(), "written: {:?}", t.entries("run"));
 }
 
-#[test]
-fn seeds_that_would_wrap_are_refused() {
+pub fn seeds_that_would_wrap_are_refused() {
     let mut c = snn(&["train", "--seed", "4294967295", "--networks", "2"]);
     c.args(TINY);
     let err = fails(c);
     has_all(&err, &["--seed", "4294967295", "at most 4294967294"]);
 }
 
-#[test]
-fn more_training_images_than_the_set_holds_are_refused() {
+pub fn more_training_images_than_the_set_holds_are_refused() {
     let t = TempDir::new("clamp");
     let mut c = snn(&["train", "--out", t.path("run").to_str().unwrap()]);
     c.args(["--train-samples", "100000", "--quiet"]);
@@ -87,8 +82,7 @@ fn more_training_images_than_the_set_holds_are_refused() {
     has_all(&err, &["--train-samples 100000", "only 10000 images"]);
 }
 
-#[test]
-fn a_cpu_network_larger_than_memory_is_refused_before_allocating() {
+pub fn a_cpu_network_larger_than_memory_is_refused_before_allocating() {
     let t = TempDir::new("huge");
     let cfg = preset_toml(&t, "huge.toml", |s| {
         s.replace("n_exc = 100", "n_exc = 10000000000").replacen(
@@ -104,8 +98,7 @@ fn a_cpu_network_larger_than_memory_is_refused_before_allocating() {
     assert!(!t.path("run").exists());
 }
 
-#[test]
-fn a_checkpoint_that_counts_past_the_run_is_refused_on_resume() {
+pub fn a_checkpoint_that_counts_past_the_run_is_refused_on_resume() {
     use snn_wgpu::experiments::diehl_cook::checkpoint::{load_checkpoint, save_checkpoint};
     let t = TempDir::new("meta");
     let run = t.path("run");
