@@ -9,8 +9,10 @@
 //!
 //! # Order of operations in one step `t` (each copy alike)
 //!
-//! 1. **Sources emit.** Poisson neuron `i` spikes when `rng_u32(key, t, i) < thr_i`; a
-//!    spike-time source emits its spikes of step `t`. Spike lists are ascending.
+//! 1. **Sources emit.** Poisson neuron `i` spikes when `rng_u32(key, t − origin, i) < thr_i`
+//!    (the stream `(key, origin)` is `(key(seed, population), 0)` unless
+//!    [`Engine::set_poisson_stream`] set another); a spike-time source emits its spikes of
+//!    step `t`. Spike lists are ascending.
 //! 2. **Post traces decay** (learning on): `post1 ← post1·e^(−dt/τ_post1)`,
 //!    `post2 ← post2·e^(−dt/τ_post2)` of every plastic projection.
 //! 3. **Propagate**, projection by projection in declaration order. The pre population's
@@ -55,6 +57,9 @@ use crate::cpu::stdp::{on_post, on_pre, StdpConsts};
 use crate::encode::rng::{probability_threshold, rng_u32};
 use crate::error::{Result, SnnError};
 use crate::model::net::projection::DelaySteps;
+use crate::model::net::state::{
+    CopyState as CopyData, NetworkState, PopulationState, ProjectionState,
+};
 use crate::model::net::{
     check_rates, invalid, Connectivity, Delivery, MonitorKind, Network, PopulationKind, Weights,
     STREAM_KEY, STREAM_WEIGHT,
@@ -92,6 +97,8 @@ enum PopPlan {
         derived: DerivedNeuron,
         custom_params: Vec<f32>,
         init: NeuronState,
+        /// The rest state ([`Engine::rest`]; θ is kept from the neuron).
+        rest: NeuronState,
     },
     Poisson,
     SpikeTimes(std::collections::BTreeMap<u32, Vec<u32>>),
@@ -143,7 +150,8 @@ struct CopyState {
     /// Input of each population this step: `ge`, `gi`, `v`.
     x: Vec<[Vec<f32>; 3]>,
     thr: Vec<Vec<u32>>,
-    key: Vec<u32>,
+    /// Per population: the Poisson stream `(key, origin step)`.
+    stream: Vec<(u32, u32)>,
     projs: Vec<ProjCopy>,
     records: Vec<Recording>,
 }
@@ -184,8 +192,19 @@ impl Engine {
                         NeuronKind::CondLif(_) => (init.ge, init.gi) = (0.0, 0.0),
                         _ => {}
                     }
+                    // At rest v sits at the resting potential; IF and custom models have
+                    // none, so their initial v.
+                    let rest = NeuronState {
+                        v: match &m.kind {
+                            NeuronKind::Lif(p) => p.v_rest_mv,
+                            NeuronKind::CondLif(p) => p.v_rest_mv,
+                            NeuronKind::If | NeuronKind::Custom(_) => init.v,
+                        },
+                        ..init
+                    };
                     PopPlan::Neurons {
                         kind: m.kind.clone(),
+                        rest,
                         derived: m.derive(dt),
                         custom_params: match &m.kind {
                             NeuronKind::Custom(c) => c.params.iter().map(|(_, v)| *v).collect(),
@@ -312,45 +331,330 @@ impl Engine {
     /// [`SnnError::InvalidParam`] if the step clock would pass `u32::MAX`;
     /// [`SnnError::NonFinite`] if a neuron variable became NaN or infinite.
     pub fn run(&mut self, steps: u32) -> Result<()> {
-        let t0 = self.clock;
-        // The clock stays below NEVER with room for the longest delay (`t + d` in a ring).
-        let last = NEVER - 1 - crate::model::net::MAX_DELAY_STEPS;
-        let Some(t1) = t0.checked_add(steps).filter(|&t| t <= last) else {
-            return Err(SnnError::invalid(
-                "steps",
-                steps,
-                format!("at most {} more steps (u32 clock)", last - t0),
-            ));
-        };
-        let (plans, learn) = (&self.plans, self.learning);
-        self.copies.par_iter_mut().for_each(|c| {
-            for t in t0..t1 {
-                plans.step(c, t, learn);
-            }
-        });
-        self.clock = t1;
-        self.check_finite()
+        self.run_inner(steps, None).map(|_| ())
     }
 
-    fn check_finite(&self) -> Result<()> {
+    /// [`Self::run`], returning the number of spikes of every neuron of `population` over
+    /// these steps, `[copy][neuron]`.
+    ///
+    /// # Errors
+    /// As [`Self::run`]; [`SnnError::UnknownName`] for an unknown population.
+    pub fn run_counting(&mut self, steps: u32, population: &str) -> Result<Vec<Vec<u32>>> {
+        let p = self.plans.net.population_index(population)?;
+        self.run_inner(steps, Some(p))
+    }
+
+    fn run_inner(&mut self, steps: u32, count: Option<usize>) -> Result<Vec<Vec<u32>>> {
+        let t0 = self.clock;
+        let t1 = end_step(t0, steps)?;
+        let (plans, learn) = (&self.plans, self.learning);
+        let counts = self
+            .copies
+            .par_iter_mut()
+            .map(|c| plans.run_copy(c, t0..t1, learn, count))
+            .collect();
+        self.clock = t1;
+        let k = self.copies.len();
         for (b, c) in self.copies.iter().enumerate() {
-            for (p, ns) in c.neurons.iter().enumerate() {
-                for (i, s) in ns.iter().enumerate() {
-                    let bad = [("v", s.v), ("theta", s.theta), ("ge", s.ge), ("gi", s.gi)]
-                        .into_iter()
-                        .find(|(_, x)| !x.is_finite());
-                    if let Some((var, _)) = bad {
-                        return Err(SnnError::NonFinite {
-                            population: self.plans.net.populations[p].name.clone(),
-                            variable: var.into(),
-                            neuron: b * ns.len() + i,
-                            step: self.clock as u64,
-                        });
-                    }
+            self.plans.check_finite(c, t1, |name| {
+                if k == 1 {
+                    name.to_string()
+                } else {
+                    format!("{name} (copy {b})")
                 }
-            }
+            })?;
+        }
+        Ok(counts)
+    }
+
+    /// Puts copy `copy` at rest: every neuron at its rest state (v at the model's resting
+    /// potential, `v_rest_mv` of LIF and conductance LIF, `v_init_mv` of IF and custom
+    /// models; `ge = gi = 0`; no refractory steps left; custom variables at their initial
+    /// values), θ kept; no spike in flight (spike lists, delay rings, spike history and last
+    /// arrivals cleared) and every STDP trace at 0. The clock keeps running.
+    ///
+    /// # Errors
+    /// [`SnnError::InvalidParam`] for a bad copy.
+    pub fn rest(&mut self, copy: usize) -> Result<()> {
+        self.copy(copy)?;
+        self.plans.rest(&mut self.copies[copy]);
+        Ok(())
+    }
+
+    /// Keys the Poisson draws of source `population` in copy `copy` from the next step:
+    /// neuron `i` spikes at step `t` when `rng_u32(key, t − origin_step, i) < thr_i`. A
+    /// protocol that presents stimuli one by one gives each its own stream this way (the
+    /// step counted from the stimulus onset), whatever ran before.
+    ///
+    /// # Errors
+    /// [`SnnError::UnknownName`]; [`SnnError::InvalidNetwork`] for a population that is not
+    /// a Poisson source; [`SnnError::InvalidParam`] for a bad copy.
+    pub fn set_poisson_stream(
+        &mut self,
+        population: &str,
+        copy: usize,
+        key: u32,
+        origin_step: u32,
+    ) -> Result<()> {
+        let p = self.poisson_index(population)?;
+        self.copy(copy)?;
+        self.copies[copy].stream[p] = (key, origin_step);
+        Ok(())
+    }
+
+    /// Runs independent trials from copy `copy` in parallel and returns, per trial, the
+    /// spike count of every neuron of `population`; the engine is left as it was. Trial `k`
+    /// starts from a clone of the copy put at rest ([`Self::rest`]), sets the rates of
+    /// Poisson source `source` to `trials[k].rates_hz` and its stream to
+    /// `(trials[k].key, clock)` ([`Self::set_poisson_stream`]), and runs `steps` steps with
+    /// learning off: the counts are those the copy itself would give.
+    ///
+    /// # Errors
+    /// As [`Self::set_rates`] for bad rates; [`SnnError::NonFinite`] naming the first trial
+    /// (in trial order) where a neuron variable became NaN or infinite.
+    pub fn run_trials(
+        &self,
+        copy: usize,
+        source: &str,
+        trials: &[Trial<'_>],
+        steps: u32,
+        population: &str,
+    ) -> Result<Vec<Vec<u32>>> {
+        let src = self.poisson_index(source)?;
+        let count = self.plans.net.population_index(population)?;
+        let base = self.copy(copy)?;
+        let (dt, size) = (self.plans.net.dt_ms, self.plans.net.populations[src].size);
+        let el = format!("population `{source}`");
+        let thr = trials
+            .iter()
+            .map(|tr| check_rates(&el, tr.rates_hz, size, dt).map(|_| thresholds(tr.rates_hz, dt)))
+            .collect::<Result<Vec<_>>>()?;
+        let t0 = self.clock;
+        let t1 = end_step(t0, steps)?;
+        let mut fresh = base.clone();
+        self.plans.rest(&mut fresh);
+        fresh.records.iter_mut().for_each(clear_recording);
+        trials
+            .par_iter()
+            .zip(thr)
+            .enumerate()
+            .map_init(
+                || fresh.clone(),
+                |c, (k, (tr, thr))| {
+                    self.plans.rest(c);
+                    c.thr[src] = thr;
+                    c.stream[src] = (tr.key, t0);
+                    let counts = self.plans.run_copy(c, t0..t1, false, Some(count));
+                    self.plans
+                        .check_finite(c, t1, |name| format!("{name} (trial {k})"))?;
+                    Ok(counts)
+                },
+            )
+            .collect::<Vec<Result<Vec<u32>>>>()
+            // In trial order, so an error names the first bad trial whatever the threads did.
+            .into_iter()
+            .collect()
+    }
+
+    /// Replaces the value of state variable `variable` of every neuron of `population` in
+    /// `copy` (e.g. θ after a protocol's own decay).
+    ///
+    /// # Errors
+    /// As [`Self::state`]; [`SnnError::InvalidParam`] for a wrong length or a value that is
+    /// not finite.
+    pub fn set_state(
+        &mut self,
+        population: &str,
+        variable: &str,
+        copy: usize,
+        values: &[f32],
+    ) -> Result<()> {
+        let p = self.plans.net.population_index(population)?;
+        let PopulationKind::Neurons(m) = &self.plans.net.populations[p].kind else {
+            return Err(invalid(
+                &format!("population `{population}`"),
+                "kind",
+                &"a source",
+                "a population of neurons",
+            ));
+        };
+        let var = m.var_index(variable)?;
+        self.copy(copy)?;
+        let ns = &mut self.copies[copy].neurons[p];
+        check_values(&format!("{population}.{variable}"), values, ns.len())?;
+        for (n, &x) in ns.iter_mut().zip(values) {
+            set_state_var(n, var, x);
         }
         Ok(())
+    }
+
+    /// The whole dynamic state of every copy, as plain data (see `model::net::state`).
+    pub fn network_state(&self) -> NetworkState {
+        let net = &self.plans.net;
+        let copies = self
+            .copies
+            .iter()
+            .map(|c| CopyData {
+                populations: net
+                    .populations
+                    .iter()
+                    .enumerate()
+                    .map(|(p, pop)| {
+                        let (variables, refractory_steps) = match &pop.kind {
+                            PopulationKind::Neurons(m) => (
+                                m.state_var_names()
+                                    .into_iter()
+                                    .enumerate()
+                                    .map(|(k, name)| {
+                                        let v: Vec<f32> = c.neurons[p]
+                                            .iter()
+                                            .map(|s| crate::cpu::neuron::state_var(s, k, &m.kind))
+                                            .collect();
+                                        (name, v)
+                                    })
+                                    .collect(),
+                                c.neurons[p].iter().map(|s| s.refrac).collect(),
+                            ),
+                            _ => (vec![], vec![]),
+                        };
+                        PopulationState {
+                            name: pop.name.clone(),
+                            variables,
+                            refractory_steps,
+                            spikes: c.spikes[p].clone(),
+                            poisson_stream: match pop.kind {
+                                PopulationKind::Poisson { .. } => c.stream[p],
+                                _ => (0, 0),
+                            },
+                        }
+                    })
+                    .collect(),
+                projections: net
+                    .projections
+                    .iter()
+                    .zip(&c.projs)
+                    .map(|(q, pc)| ProjectionState {
+                        name: q.name.clone(),
+                        weights: pc.w.clone(),
+                        ring: pc.ring.clone(),
+                        history: pc.hist.clone(),
+                        post1: pc.post1.clone(),
+                        post2: pc.post2.clone(),
+                        last_arrival_step: pc.last.clone(),
+                    })
+                    .collect(),
+            })
+            .collect();
+        NetworkState {
+            step: self.clock,
+            copies,
+        }
+    }
+
+    /// Replaces the whole dynamic state with `state`, which must have the shape of
+    /// [`Self::network_state`] (same network and batch). Weights are taken as they are
+    /// (a protocol may have scaled them outside `[w_min, w_max]`, as normalisation does).
+    ///
+    /// # Errors
+    /// [`SnnError::InvalidParam`] naming the first array of another length, a weight or
+    /// variable that is not finite, a spike or history index out of range, or a step past
+    /// the clock's end.
+    pub fn set_network_state(&mut self, state: &NetworkState) -> Result<()> {
+        let like = self.network_state();
+        end_step(state.step, 0)?;
+        if state.copies.len() != like.copies.len() {
+            return Err(SnnError::invalid(
+                "network state copies",
+                state.copies.len(),
+                format!("the batch size {}", like.copies.len()),
+            ));
+        }
+        let net = &self.plans.net;
+        for (cs, cl) in state.copies.iter().zip(&like.copies) {
+            for ((p, pl), pop) in cs
+                .populations
+                .iter()
+                .zip(&cl.populations)
+                .zip(&net.populations)
+            {
+                let at = format!("population `{}`", pl.name);
+                if p.name != pl.name || p.variables.len() != pl.variables.len() {
+                    return Err(SnnError::invalid(&at, &p.name, "the same network's state"));
+                }
+                for ((var, v), (_, vl)) in p.variables.iter().zip(&pl.variables) {
+                    check_values(&format!("{at}.{var}"), v, vl.len())?;
+                }
+                check_len(
+                    &format!("{at}.refractory_steps"),
+                    p.refractory_steps.len(),
+                    pl.refractory_steps.len(),
+                )?;
+                check_indices(&format!("{at}.spikes"), &p.spikes, pop.size)?;
+            }
+            for ((q, ql), proj) in cs
+                .projections
+                .iter()
+                .zip(&cl.projections)
+                .zip(&net.projections)
+            {
+                let at = format!("projection `{}`", ql.name);
+                if q.name != ql.name {
+                    return Err(SnnError::invalid(&at, &q.name, "the same network's state"));
+                }
+                check_values(&format!("{at}.weights"), &q.weights, ql.weights.len())?;
+                check_values(&format!("{at}.ring"), &q.ring, ql.ring.len())?;
+                check_values(&format!("{at}.post1"), &q.post1, ql.post1.len())?;
+                check_values(&format!("{at}.post2"), &q.post2, ql.post2.len())?;
+                check_len(&format!("{at}.history"), q.history.len(), ql.history.len())?;
+                let n_pre = net.populations[net.population_index(&proj.pre)?].size;
+                for h in &q.history {
+                    check_indices(&format!("{at}.history"), h, n_pre)?;
+                }
+                check_len(
+                    &format!("{at}.last_arrival_step"),
+                    q.last_arrival_step.len(),
+                    ql.last_arrival_step.len(),
+                )?;
+            }
+        }
+        for (c, cs) in self.copies.iter_mut().zip(&state.copies) {
+            for (p, ps) in cs.populations.iter().enumerate() {
+                for (k, (_, v)) in ps.variables.iter().enumerate() {
+                    for (n, &x) in c.neurons[p].iter_mut().zip(v) {
+                        set_state_var(n, k, x);
+                    }
+                }
+                for (n, &r) in c.neurons[p].iter_mut().zip(&ps.refractory_steps) {
+                    n.refrac = r;
+                }
+                c.spikes[p].clone_from(&ps.spikes);
+                if matches!(net.populations[p].kind, PopulationKind::Poisson { .. }) {
+                    c.stream[p] = ps.poisson_stream;
+                }
+            }
+            for (pc, qs) in c.projs.iter_mut().zip(&cs.projections) {
+                pc.w.copy_from_slice(&qs.weights);
+                pc.ring.copy_from_slice(&qs.ring);
+                pc.hist.clone_from(&qs.history);
+                pc.post1.copy_from_slice(&qs.post1);
+                pc.post2.copy_from_slice(&qs.post2);
+                pc.last.copy_from_slice(&qs.last_arrival_step);
+            }
+        }
+        self.clock = state.step;
+        Ok(())
+    }
+
+    fn poisson_index(&self, population: &str) -> Result<usize> {
+        let p = self.plans.net.population_index(population)?;
+        if !matches!(
+            self.plans.net.populations[p].kind,
+            PopulationKind::Poisson { .. }
+        ) {
+            let el = format!("population `{population}`");
+            return Err(invalid(&el, "kind", &"not Poisson", "a Poisson source"));
+        }
+        Ok(p)
     }
 
     fn copy(&self, copy: usize) -> Result<&CopyState> {
@@ -563,14 +867,85 @@ impl Engine {
     /// Empties every recording (the clock keeps running).
     pub fn clear_recordings(&mut self) {
         for c in &mut self.copies {
-            for r in &mut c.records {
-                match r {
-                    Recording::Spikes(v) => v.clear(),
-                    Recording::State { values, .. } => values.clear(),
-                    Recording::Rate(v) => v.clear(),
-                }
-            }
+            c.records.iter_mut().for_each(clear_recording);
         }
+    }
+}
+
+/// One trial of [`Engine::run_trials`].
+#[derive(Debug, Clone, Copy)]
+pub struct Trial<'a> {
+    /// Rate of each neuron of the source (Hz).
+    pub rates_hz: &'a [f32],
+    /// Key of the source's Poisson stream ([`Engine::set_poisson_stream`]).
+    pub key: u32,
+}
+
+fn clear_recording(r: &mut Recording) {
+    match r {
+        Recording::Spikes(v) => v.clear(),
+        Recording::State { values, .. } => values.clear(),
+        Recording::Rate(v) => v.clear(),
+    }
+}
+
+/// The clock after `steps` more steps from `t0`, which stays below [`NEVER`] with room for
+/// the longest delay (`t + d` in a ring).
+fn end_step(t0: u32, steps: u32) -> Result<u32> {
+    let last = NEVER - 1 - crate::model::net::MAX_DELAY_STEPS;
+    t0.checked_add(steps).filter(|&t| t <= last).ok_or_else(|| {
+        SnnError::invalid(
+            "steps",
+            steps,
+            format!("at most {} more steps (u32 clock)", last.saturating_sub(t0)),
+        )
+    })
+}
+
+/// Sets variable `k` (in `NeuronModel::state_var_names` order) of `s`, as
+/// `cpu::neuron::state_var` reads it.
+fn set_state_var(s: &mut NeuronState, k: usize, x: f32) {
+    match k {
+        0 => s.v = x,
+        1 => s.theta = x,
+        2 => s.ge = x,
+        3 => s.gi = x,
+        k => s.custom[k - 2] = x,
+    }
+}
+
+fn check_len(what: &str, have: usize, want: usize) -> Result<()> {
+    if have == want {
+        Ok(())
+    } else {
+        Err(SnnError::invalid(
+            format!("{what} length"),
+            have,
+            format!("{want} (the same network and batch)"),
+        ))
+    }
+}
+
+fn check_values(what: &str, v: &[f32], want: usize) -> Result<()> {
+    check_len(what, v.len(), want)?;
+    match v.iter().position(|x| !x.is_finite()) {
+        Some(k) => Err(SnnError::invalid(
+            format!("{what}[{k}]"),
+            v[k],
+            "a finite value",
+        )),
+        None => Ok(()),
+    }
+}
+
+fn check_indices(what: &str, v: &[u32], size: u32) -> Result<()> {
+    match v.iter().find(|&&i| i >= size) {
+        Some(i) => Err(SnnError::invalid(
+            what,
+            i,
+            format!("neuron indices below the population size {size}"),
+        )),
+        None => Ok(()),
     }
 }
 
@@ -669,7 +1044,7 @@ impl Plans {
                     _ => vec![],
                 })
                 .collect(),
-            key: (0..pops.len()).map(key).collect(),
+            stream: (0..pops.len()).map(|p| (key(p), 0)).collect(),
             projs,
             records: self
                 .monitors
@@ -686,6 +1061,70 @@ impl Plans {
         }
     }
 
+    /// Runs the steps `steps` of copy `c`; with `count`, returns the spike count of each
+    /// neuron of that population over them.
+    fn run_copy(
+        &self,
+        c: &mut CopyState,
+        steps: std::ops::Range<u32>,
+        learn: bool,
+        count: Option<usize>,
+    ) -> Vec<u32> {
+        let mut counts = vec![0u32; count.map_or(0, |p| self.net.populations[p].size as usize)];
+        for t in steps {
+            self.step(c, t, learn);
+            if let Some(p) = count {
+                for &i in &c.spikes[p] {
+                    counts[i as usize] += 1;
+                }
+            }
+        }
+        counts
+    }
+
+    /// Copy `c` at rest (see [`Engine::rest`]).
+    fn rest(&self, c: &mut CopyState) {
+        for (pp, ns) in self.pops.iter().zip(&mut c.neurons) {
+            if let PopPlan::Neurons { rest, .. } = pp {
+                for n in ns.iter_mut() {
+                    *n = NeuronState {
+                        theta: n.theta,
+                        ..*rest
+                    };
+                }
+            }
+        }
+        c.spikes.iter_mut().for_each(Vec::clear);
+        for pc in &mut c.projs {
+            pc.ring.fill(0.0);
+            pc.hist.iter_mut().for_each(Vec::clear);
+            pc.post1.fill(0.0);
+            pc.post2.fill(0.0);
+            pc.last.fill(NEVER);
+        }
+    }
+
+    /// The first NaN or infinite neuron variable of copy `c` at step `clock`, as
+    /// [`SnnError::NonFinite`] with the population named by `name`.
+    fn check_finite(&self, c: &CopyState, clock: u32, name: impl Fn(&str) -> String) -> Result<()> {
+        for (p, ns) in c.neurons.iter().enumerate() {
+            for (i, s) in ns.iter().enumerate() {
+                let bad = [("v", s.v), ("theta", s.theta), ("ge", s.ge), ("gi", s.gi)]
+                    .into_iter()
+                    .find(|(_, x)| !x.is_finite());
+                if let Some((var, _)) = bad {
+                    return Err(SnnError::NonFinite {
+                        population: name(&self.net.populations[p].name),
+                        variable: var.into(),
+                        neuron: i,
+                        step: clock as u64,
+                    });
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// One step `t` of copy `c`, in the order of the module docs.
     fn step(&self, c: &mut CopyState, t: u32, learn: bool) {
         // 1. sources emit.
@@ -693,10 +1132,11 @@ impl Plans {
             match pp {
                 PopPlan::Neurons { .. } => {}
                 PopPlan::Poisson => {
-                    let (list, thr, key) = (&mut c.spikes[p], &c.thr[p], c.key[p]);
+                    let (list, thr, (key, origin)) = (&mut c.spikes[p], &c.thr[p], c.stream[p]);
+                    let t_stream = t.wrapping_sub(origin);
                     list.clear();
                     for (i, &th) in thr.iter().enumerate() {
-                        if th != 0 && rng_u32(key, t, i as u32) < th {
+                        if th != 0 && rng_u32(key, t_stream, i as u32) < th {
                             list.push(i as u32);
                         }
                     }
