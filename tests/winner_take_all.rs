@@ -282,8 +282,8 @@ fn bits(v: &[f32]) -> Vec<u32> {
 /// (`CpuCompetitive`): a dc100 network with input delays and learning, trained on the
 /// subset's first images (retry rule included), then a frozen labelling pass, with the rest
 /// simulated and reset. Weights, θ, the keys used and every per-image count must be equal
-/// bit for bit. A snapshot of either, restored into a fresh `DcEngine`, must continue as
-/// the original does.
+/// bit for bit, with the engine's depression queue and without. A snapshot of either,
+/// restored into a fresh `DcEngine`, must continue as the original does.
 #[test]
 fn the_engine_gives_the_bits_of_the_first_cpu_engine() {
     let set = embedded(Split::Train).unwrap().take(6);

@@ -47,13 +47,14 @@
 //! lateral projections carry the spikes of `t − 1`, lateral inhibition is total minus self,
 //! and the sums keep its float order.
 
+pub mod depression;
 pub mod propagate;
 
 use crate::cpu::neuron::{
     adapt, charge, clamp_refractory, cond_lif_charge, fire, if_charge, lif_charge, reset,
     NeuronState,
 };
-use crate::cpu::stdp::{on_post, on_pre, StdpConsts};
+use crate::cpu::stdp::{on_post, on_pre_depression, StdpConsts};
 use crate::encode::rng::{probability_threshold, rng_u32};
 use crate::error::{Result, SnnError};
 use crate::model::net::projection::DelaySteps;
@@ -67,6 +68,7 @@ use crate::model::net::{
 use crate::model::stdp::DerivedStdp;
 use crate::model::wta::decay_table;
 use crate::model::{DerivedNeuron, NeuronKind, Sign, Target};
+use depression::{Dense, DepressionQueue};
 use propagate::{Plan, Strategy};
 use rayon::prelude::*;
 
@@ -112,6 +114,9 @@ struct ProjPlan {
     plan: Plan,
     /// Rule constants, trace decays and the pre-trace table, when plastic.
     stdp: Option<(StdpConsts, DerivedStdp, Vec<f32>)>,
+    /// Whether the projection can depress through a [`DepressionQueue`]: all-to-all,
+    /// per-synapse delays, a depressing rule.
+    queueable: bool,
 }
 
 enum MonitorPlan {
@@ -126,6 +131,8 @@ struct Plans {
     pops: Vec<PopPlan>,
     projs: Vec<ProjPlan>,
     monitors: Vec<(usize, MonitorPlan)>,
+    /// Depress through the queue where a projection allows it ([`Engine::set_depression_queue`]).
+    use_queue: bool,
 }
 
 #[derive(Clone)]
@@ -138,8 +145,13 @@ struct ProjCopy {
     sum: Vec<f32>,
     post1: Vec<f32>,
     post2: Vec<f32>,
-    /// Last arrival step of each synapse (plastic only).
+    /// Last arrival step of each synapse, or of each bucket with per-synapse delays
+    /// (`Plan::arrival_index`; plastic only).
     last: Vec<u32>,
+    /// `ν_pre · post1` of each post neuron this step (depressing STDP only; scratch).
+    depression: Vec<f32>,
+    /// The depressions to come (derived state, rebuilt at the start of a learning run).
+    queue: DepressionQueue,
 }
 
 #[derive(Clone)]
@@ -254,6 +266,9 @@ impl Engine {
                     decay_table(d.decay_pre_per_step),
                 )
             });
+            let queueable = strategy_is_dense(&strategy)
+                && matches!(syn.delays, DelaySteps::PerSynapse(_))
+                && p.depresses();
             projs.push(ProjPlan {
                 pre,
                 post,
@@ -261,6 +276,7 @@ impl Engine {
                 delivery: p.delivery,
                 plan: Plan::new(strategy, syn, p.stdp.is_some()),
                 stdp,
+                queueable,
             });
         }
         let monitors = net
@@ -300,6 +316,7 @@ impl Engine {
             pops,
             projs,
             monitors,
+            use_queue: true,
         };
         let copies = net.seeds.iter().map(|&seed| plans.new_copy(seed)).collect();
         Ok(Engine {
@@ -318,6 +335,13 @@ impl Engine {
     /// Steps run so far.
     pub fn step_count(&self) -> u32 {
         self.clock
+    }
+
+    /// Depress the plastic all-to-all projections with per-synapse delays through a
+    /// [`DepressionQueue`] (`true`, the default) or by visiting every arriving synapse (the
+    /// plain reference; a baseline for benchmarks). Both give the same bits: speed only.
+    pub fn set_depression_queue(&mut self, on: bool) {
+        self.plans.use_queue = on;
     }
 
     /// Turns learning (STDP and θ adaptation) on or off; on at construction.
@@ -533,14 +557,21 @@ impl Engine {
                     .projections
                     .iter()
                     .zip(&c.projs)
-                    .map(|(q, pc)| ProjectionState {
+                    .zip(&self.plans.projs)
+                    .map(|((q, pc), pp)| ProjectionState {
                         name: q.name.clone(),
                         weights: pc.w.clone(),
                         ring: pc.ring.clone(),
                         history: pc.hist.clone(),
                         post1: pc.post1.clone(),
                         post2: pc.post2.clone(),
-                        last_arrival_step: pc.last.clone(),
+                        last_arrival_step: if pc.last.is_empty() {
+                            vec![]
+                        } else {
+                            (0..pp.plan.syn.len())
+                                .map(|k| pc.last[pp.plan.arrival_index(k)])
+                                .collect()
+                        },
                     })
                     .collect(),
             })
@@ -591,12 +622,14 @@ impl Engine {
                 )?;
                 check_indices(&format!("{at}.spikes"), &p.spikes, pop.size)?;
             }
-            for ((q, ql), proj) in cs
+            for (((q, ql), proj), pp) in cs
                 .projections
                 .iter()
                 .zip(&cl.projections)
                 .zip(&net.projections)
+                .zip(&self.plans.projs)
             {
+                let plan = &pp.plan;
                 let at = format!("projection `{}`", ql.name);
                 if q.name != ql.name {
                     return Err(SnnError::invalid(&at, &q.name, "the same network's state"));
@@ -615,6 +648,25 @@ impl Engine {
                     q.last_arrival_step.len(),
                     ql.last_arrival_step.len(),
                 )?;
+                if let (Some(b), false) = (&plan.buckets, q.last_arrival_step.is_empty()) {
+                    // One step per bucket: the synapses of a bucket arrive together.
+                    let mut seen = vec![None; b.len()];
+                    for (k, &a) in q.last_arrival_step.iter().enumerate() {
+                        match seen[b.of[k] as usize] {
+                            Some(x) if x != a => {
+                                return Err(SnnError::invalid(
+                                    format!("{at}.last_arrival_step[{k}]"),
+                                    a,
+                                    format!(
+                                        "the arrival step {x} of the synapses with the same \
+                                         pre neuron and delay"
+                                    ),
+                                ))
+                            }
+                            _ => seen[b.of[k] as usize] = Some(a),
+                        }
+                    }
+                }
             }
         }
         for (c, cs) in self.copies.iter_mut().zip(&state.copies) {
@@ -632,13 +684,23 @@ impl Engine {
                     c.stream[p] = ps.poisson_stream;
                 }
             }
-            for (pc, qs) in c.projs.iter_mut().zip(&cs.projections) {
+            for ((pc, qs), pp) in c
+                .projs
+                .iter_mut()
+                .zip(&cs.projections)
+                .zip(&self.plans.projs)
+            {
                 pc.w.copy_from_slice(&qs.weights);
                 pc.ring.copy_from_slice(&qs.ring);
                 pc.hist.clone_from(&qs.history);
                 pc.post1.copy_from_slice(&qs.post1);
                 pc.post2.copy_from_slice(&qs.post2);
-                pc.last.copy_from_slice(&qs.last_arrival_step);
+                if !pc.last.is_empty() {
+                    pc.last.fill(NEVER);
+                    for (k, &a) in qs.last_arrival_step.iter().enumerate() {
+                        pc.last[pp.plan.arrival_index(k)] = a;
+                    }
+                }
             }
         }
         self.clock = state.step;
@@ -872,6 +934,24 @@ impl Engine {
     }
 }
 
+fn strategy_is_dense(s: &Strategy) -> bool {
+    matches!(s, Strategy::Dense)
+}
+
+impl ProjPlan {
+    /// What a [`DepressionQueue`] reads of an all-to-all projection with per-synapse delays.
+    fn dense(&self) -> Option<Dense<'_>> {
+        match (&self.plan.strategy, &self.plan.syn.delays) {
+            (Strategy::Dense, DelaySteps::PerSynapse(d)) => Some(Dense {
+                n: self.plan.syn.n_post as usize,
+                delays: d,
+                slots: self.plan.slots,
+            }),
+            _ => None,
+        }
+    }
+}
+
 /// One trial of [`Engine::run_trials`].
 #[derive(Debug, Clone, Copy)]
 pub struct Trial<'a> {
@@ -1015,7 +1095,9 @@ impl Plans {
                     sum: vec![0.0; n_post],
                     post1: vec![0.0; if plastic { n_post } else { 0 }],
                     post2: vec![0.0; if plastic { n_post } else { 0 }],
-                    last: vec![NEVER; if plastic { n } else { 0 }],
+                    last: vec![NEVER; if plastic { pp.plan.arrival_len() } else { 0 }],
+                    depression: vec![0.0; if plastic { n_post } else { 0 }],
+                    queue: DepressionQueue::default(),
                 }
             })
             .collect();
@@ -1071,6 +1153,16 @@ impl Plans {
         count: Option<usize>,
     ) -> Vec<u32> {
         let mut counts = vec![0u32; count.map_or(0, |p| self.net.populations[p].size as usize)];
+        if learn && self.use_queue {
+            for (pp, pc) in self.projs.iter().zip(&mut c.projs) {
+                if let (true, Some((sc, _, _)), Some(dense)) = (pp.queueable, &pp.stdp, pp.dense())
+                {
+                    let consts = (sc.w_min, sc.w_max, sc.nu_pre);
+                    pc.queue
+                        .rebuild(&dense, consts, &pc.w, &pc.hist, &pc.post1, steps.start);
+                }
+            }
+        }
         for t in steps {
             self.step(c, t, learn);
             if let Some(p) = count {
@@ -1194,9 +1286,24 @@ impl Plans {
                                 let row = &mut ring[base..base + n_post];
                                 plan.for_row(j, |k, i| row[i] += w[k]);
                             }
-                            DelaySteps::PerSynapse(d) => plan.for_row(j, |k, i| {
-                                ring[((t + d[k]) % s) as usize * n_post + i] += w[k]
-                            }),
+                            DelaySteps::PerSynapse(d) => match &plan.buckets {
+                                // Bucket by bucket, so each write goes to one ring row; every
+                                // cell still sums by emission step, then ascending pre.
+                                Some(b) => {
+                                    let post = &plan.syn.post;
+                                    let mut row = (t % s) as usize;
+                                    for lag in 0..s as usize {
+                                        let dst = &mut ring[row * n_post..(row + 1) * n_post];
+                                        for &k in b.get(j as usize * s as usize + lag) {
+                                            dst[post[k as usize] as usize] += w[k as usize];
+                                        }
+                                        row = if row + 1 == s as usize { 0 } else { row + 1 };
+                                    }
+                                }
+                                None => plan.for_row(j, |k, i| {
+                                    ring[((t + d[k]) % s) as usize * n_post + i] += w[k]
+                                }),
+                            },
                         }
                     }
                     let now = &mut ring[slot * n_post..(slot + 1) * n_post];
@@ -1210,14 +1317,41 @@ impl Plans {
                 }
             }
             if let Some((sc, _, _)) = pp.stdp.as_ref().filter(|_| learn) {
-                let (w, last, post1) = (&mut pc.w, &mut pc.last, &pc.post1);
-                let depress = sc.rule != 2;
-                plan.for_arrivals(&pc.hist, t, |k, i| {
-                    if depress {
-                        w[k] = on_pre(w[k], post1[i], sc);
+                if sc.rule != 2 {
+                    // `ν_pre · post1` once per post neuron (`on_pre_depression`: the bits of
+                    // `on_pre`); a synapse arrives at most once per step, so the order of
+                    // the updates does not matter.
+                    for (dep, &p1) in pc.depression.iter_mut().zip(&pc.post1) {
+                        *dep = sc.nu_pre * p1;
                     }
-                    last[k] = t;
-                });
+                    let (w, dep) = (&mut pc.w, &pc.depression);
+                    match pp.dense().filter(|_| pp.queueable && self.use_queue) {
+                        Some(dense) => {
+                            let q = &mut pc.queue;
+                            q.enqueue(&dense, dep, &pc.hist[slot], t);
+                            for &(k, i) in q.arriving(slot) {
+                                let k = k as usize;
+                                w[k] = on_pre_depression(w[k], dep[i as usize], sc);
+                            }
+                            q.clear(slot);
+                        }
+                        None => plan.for_arrivals(&pc.hist, t, |k, i| {
+                            w[k] = on_pre_depression(w[k], dep[i], sc)
+                        }),
+                    }
+                }
+                let last = &mut pc.last;
+                match &plan.buckets {
+                    // The last arrival of every bucket that arrives now.
+                    Some(_) => {
+                        for lag in 0..s {
+                            for &j in &pc.hist[((t % s + s - lag) % s) as usize] {
+                                last[(j * s + lag) as usize] = t;
+                            }
+                        }
+                    }
+                    None => plan.for_arrivals(&pc.hist, t, |k, _| last[k] = t),
+                }
             }
             let (ch, sub) = match pp.target {
                 Target::Ge => (0, false),
@@ -1282,7 +1416,7 @@ impl Plans {
                     let (a, b) = (plan.in_offsets[i] as usize, plan.in_offsets[i + 1] as usize);
                     for &k in &plan.in_syn[a..b] {
                         let k = k as usize;
-                        let pre = match pc.last[k] {
+                        let pre = match pc.last[plan.arrival_index(k)] {
                             NEVER => 0.0,
                             l => table.get((t - l) as usize).copied().unwrap_or(0.0),
                         };
@@ -1290,6 +1424,11 @@ impl Plans {
                     }
                     pc.post1[i] = 1.0;
                     pc.post2[i] = 1.0;
+                    if let Some(dense) = pp.dense().filter(|_| pp.queueable && self.use_queue) {
+                        if !pc.queue.is_active(i) {
+                            pc.queue.join(&dense, &pc.hist, i, t);
+                        }
+                    }
                 }
             }
         }

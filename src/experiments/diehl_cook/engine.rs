@@ -56,6 +56,12 @@ impl DcEngine {
         })
     }
 
+    /// Depress through the engine's depression queue (the default) or at every arriving
+    /// synapse; the same bits either way (`Engine::set_depression_queue`).
+    pub fn set_depression_queue(&mut self, on: bool) {
+        self.engine.set_depression_queue(on);
+    }
+
     /// The engine this network runs on.
     pub fn engine(&self) -> &Engine {
         &self.engine
