@@ -14,6 +14,8 @@
 //! fails the test.
 
 use snn_wgpu::backend::CompetitiveBackend;
+use snn_wgpu::cpu::engine::EngineOptions;
+use snn_wgpu::cpu::simd::SimdLevel;
 use snn_wgpu::cpu::wta::CpuCompetitive;
 use snn_wgpu::data::mnist::{embedded, Split};
 use snn_wgpu::experiments::diehl_cook::config::DcConfig;
@@ -282,7 +284,8 @@ fn bits(v: &[f32]) -> Vec<u32> {
 /// (`CpuCompetitive`): a dc100 network with input delays and learning, trained on the
 /// subset's first images (retry rule included), then a frozen labelling pass, with the rest
 /// simulated and reset. Weights, θ, the keys used and every per-image count must be equal
-/// bit for bit, with the engine's depression queue and without. A snapshot of either,
+/// bit for bit, with the engine's depression queue and best SIMD copy, and with neither. A
+/// snapshot of either,
 /// restored into a fresh `DcEngine`, must continue as the original does.
 #[test]
 fn the_engine_gives_the_bits_of_the_first_cpu_engine() {
@@ -294,9 +297,16 @@ fn the_engine_gives_the_bits_of_the_first_cpu_engine() {
         assert!(spec.input_delay_max_ms.is_some(), "dc100 has input delays");
         let mut old = CpuCompetitive::new(&spec).unwrap();
         let mut new = DcEngine::new(&spec).unwrap();
-        let (mut key_old, mut key_new) = (0u32, 0u32);
+        let plain_opts = EngineOptions {
+            simd: Some(SimdLevel::Baseline),
+            depression_queue: false,
+        };
+        let mut plain = DcEngine::with_options(&spec, &plain_opts).unwrap();
+        let (mut key_old, mut key_new, mut key_plain) = (0u32, 0u32, 0u32);
         let s_old = train(&mut old, &cfg, &set, set.len(), &mut key_old, |_| {}).unwrap();
         let s_new = train(&mut new, &cfg, &set, set.len(), &mut key_new, |_| {}).unwrap();
+        train(&mut plain, &cfg, &set, set.len(), &mut key_plain, |_| {}).unwrap();
+        assert_eq!(key_old, key_plain, "{rest:?}");
         assert_eq!(
             (key_old, s_old.retries),
             (key_new, s_new.retries),
@@ -305,6 +315,12 @@ fn the_engine_gives_the_bits_of_the_first_cpu_engine() {
         assert!(key_old >= set.len() as u32);
         let w_old = old.weights().unwrap();
         assert_eq!(bits(&w_old), bits(&new.weights().unwrap()), "{rest:?}");
+        assert_eq!(bits(&w_old), bits(&plain.weights().unwrap()), "{rest:?}");
+        assert_eq!(
+            bits(&old.theta().unwrap()),
+            bits(&plain.theta().unwrap()),
+            "{rest:?}"
+        );
         assert_eq!(
             bits(&old.theta().unwrap()),
             bits(&new.theta().unwrap()),

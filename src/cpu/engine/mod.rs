@@ -45,7 +45,16 @@
 //! This is the step of `cpu::wta` for the Diehl & Cook network, written for any network:
 //! the input is a source projected at emission (delay 0 arrives at the same step), the
 //! lateral projections carry the spikes of `t − 1`, lateral inhibition is total minus self,
-//! and the sums keep its float order.
+//! and the sums keep its float order (`experiments::diehl_cook::engine` runs that network on
+//! this engine and is checked against it bit for bit).
+//!
+//! # Speed strategies (all give the same bits; [`EngineOptions`])
+//!
+//! - per-synapse delays: the synapses grouped by pre neuron and delay
+//!   ([`propagate::Buckets`]), one last-arrival step per group;
+//! - a plastic all-to-all projection with per-synapse delays: depression only where it can
+//!   change a weight ([`depression::DepressionQueue`]);
+//! - the step compiled for the processor's vector instructions (`cpu::simd`).
 
 pub mod depression;
 pub mod propagate;
@@ -54,6 +63,7 @@ use crate::cpu::neuron::{
     adapt, charge, clamp_refractory, cond_lif_charge, fire, if_charge, lif_charge, reset,
     NeuronState,
 };
+use crate::cpu::simd::SimdLevel;
 use crate::cpu::stdp::{on_post, on_pre_depression, StdpConsts};
 use crate::encode::rng::{probability_threshold, rng_u32};
 use crate::error::{Result, SnnError};
@@ -133,6 +143,8 @@ struct Plans {
     monitors: Vec<(usize, MonitorPlan)>,
     /// Depress through the queue where a projection allows it ([`Engine::set_depression_queue`]).
     use_queue: bool,
+    /// The compiled copy of the step that runs ([`Engine::set_simd`]).
+    simd: SimdLevel,
 }
 
 #[derive(Clone)]
@@ -166,6 +178,26 @@ struct CopyState {
     stream: Vec<(u32, u32)>,
     projs: Vec<ProjCopy>,
     records: Vec<Recording>,
+}
+
+/// How an [`Engine`] runs; every choice gives the same bits (speed only).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EngineOptions {
+    /// The compiled copy of the step to run; `None`: the best this processor has
+    /// ([`SimdLevel::best`]).
+    pub simd: Option<SimdLevel>,
+    /// Depress plastic all-to-all projections with per-synapse delays through a
+    /// [`DepressionQueue`] (`true`, the default) or at every arriving synapse.
+    pub depression_queue: bool,
+}
+
+impl Default for EngineOptions {
+    fn default() -> Self {
+        EngineOptions {
+            simd: None,
+            depression_queue: true,
+        }
+    }
 }
 
 /// The general CPU engine: a validated [`Network`] and the state of its K copies.
@@ -317,6 +349,7 @@ impl Engine {
             projs,
             monitors,
             use_queue: true,
+            simd: SimdLevel::best(),
         };
         let copies = net.seeds.iter().map(|&seed| plans.new_copy(seed)).collect();
         Ok(Engine {
@@ -325,6 +358,19 @@ impl Engine {
             clock: 0,
             learning: true,
         })
+    }
+
+    /// [`Self::new`] run as `opts` says.
+    ///
+    /// # Errors
+    /// As [`Self::new`] and [`Self::set_simd`].
+    pub fn with_options(net: &Network, opts: &EngineOptions) -> Result<Self> {
+        let mut e = Self::new(net)?;
+        if let Some(level) = opts.simd {
+            e.set_simd(level)?;
+        }
+        e.set_depression_queue(opts.depression_queue);
+        Ok(e)
     }
 
     /// The network this engine runs.
@@ -342,6 +388,28 @@ impl Engine {
     /// plain reference; a baseline for benchmarks). Both give the same bits: speed only.
     pub fn set_depression_queue(&mut self, on: bool) {
         self.plans.use_queue = on;
+    }
+
+    /// Runs the copy of the step compiled for `level` (`cpu::simd`; by default the best this
+    /// processor has). Every level gives the same bits: speed only.
+    ///
+    /// # Errors
+    /// [`SnnError::Unsupported`] if this processor cannot run `level`.
+    pub fn set_simd(&mut self, level: SimdLevel) -> Result<()> {
+        if !level.available() {
+            return Err(SnnError::Unsupported(format!(
+                "this processor cannot run the {} copy of the CPU step (it runs up to {})",
+                level.name(),
+                SimdLevel::best().name()
+            )));
+        }
+        self.plans.simd = level;
+        Ok(())
+    }
+
+    /// The compiled copy of the step this engine runs.
+    pub fn simd(&self) -> SimdLevel {
+        self.plans.simd
     }
 
     /// Turns learning (STDP and θ adaptation) on or off; on at construction.
@@ -934,6 +1002,30 @@ impl Engine {
     }
 }
 
+/// Step 4 for one population: `charge(state, i)` (with the refractory clamp), then fire,
+/// reset and (learning) adapt, neuron by neuron ascending; the spikes into `list`.
+#[inline(always)]
+fn neuron_stages(
+    ns: &mut [NeuronState],
+    list: &mut Vec<u32>,
+    d: &DerivedNeuron,
+    learn: bool,
+    charge: impl Fn(NeuronState, usize) -> NeuronState,
+) {
+    for (i, n) in ns.iter_mut().enumerate() {
+        let o = charge(*n, i);
+        let spike = fire(o, d);
+        let mut o = reset(o, spike, d);
+        if learn {
+            o = adapt(o, spike, d);
+        }
+        *n = o;
+        if spike {
+            list.push(i as u32);
+        }
+    }
+}
+
 fn strategy_is_dense(s: &Strategy) -> bool {
     matches!(s, Strategy::Dense)
 }
@@ -1049,6 +1141,25 @@ fn unit(u: u32) -> f32 {
     (u >> 8) as f32 * (1.0 / 16_777_216.0)
 }
 
+/// Defines the method `$name`: `Plans::run_copy_body` compiled with the target features
+/// `$features` (no FMA: Rust never contracts `a * b + c`, so every copy gives the same bits).
+macro_rules! run_copy_compiled_for {
+    ($name:ident, $features:literal, $doc:literal) => {
+        #[doc = $doc]
+        #[cfg(target_arch = "x86_64")]
+        #[target_feature(enable = $features)]
+        unsafe fn $name(
+            &self,
+            c: &mut CopyState,
+            steps: std::ops::Range<u32>,
+            learn: bool,
+            count: Option<usize>,
+        ) -> Vec<u32> {
+            self.run_copy_body(c, steps, learn, count)
+        }
+    };
+}
+
 impl Plans {
     fn new_copy(&self, seed: u32) -> CopyState {
         let net = &self.net;
@@ -1144,8 +1255,29 @@ impl Plans {
     }
 
     /// Runs the steps `steps` of copy `c`; with `count`, returns the spike count of each
-    /// neuron of that population over them.
+    /// neuron of that population over them. Runs the copy compiled for `self.simd`.
     fn run_copy(
+        &self,
+        c: &mut CopyState,
+        steps: std::ops::Range<u32>,
+        learn: bool,
+        count: Option<usize>,
+    ) -> Vec<u32> {
+        #[cfg(target_arch = "x86_64")]
+        match self.simd {
+            // SAFETY: `self.simd` is `SimdLevel::best()` or a level `Engine::set_simd`
+            // checked with `available()`, so the processor has every feature of the copy.
+            SimdLevel::Avx512 => return unsafe { self.run_copy_avx512(c, steps, learn, count) },
+            SimdLevel::Avx2 => return unsafe { self.run_copy_avx2(c, steps, learn, count) },
+            SimdLevel::Baseline => {}
+        }
+        self.run_copy_body(c, steps, learn, count)
+    }
+
+    /// [`Self::run_copy`] in the baseline copy; the others are this body compiled with more
+    /// target features (`run_copy_compiled_for!`).
+    #[inline(always)]
+    fn run_copy_body(
         &self,
         c: &mut CopyState,
         steps: std::ops::Range<u32>,
@@ -1217,7 +1349,19 @@ impl Plans {
         Ok(())
     }
 
+    run_copy_compiled_for!(
+        run_copy_avx512,
+        "avx512f,avx512bw,avx512cd,avx512dq,avx512vl,avx2,bmi1,bmi2,lzcnt,popcnt",
+        "[`Self::run_copy_body`] compiled with AVX-512 (x86-64-v4 without FMA)."
+    );
+    run_copy_compiled_for!(
+        run_copy_avx2,
+        "avx2,bmi1,bmi2,lzcnt,popcnt",
+        "[`Self::run_copy_body`] compiled with AVX2 (x86-64-v3 without FMA)."
+    );
+
     /// One step `t` of copy `c`, in the order of the module docs.
+    #[inline(always)]
     fn step(&self, c: &mut CopyState, t: u32, learn: bool) {
         // 1. sources emit.
         for (p, pp) in self.pops.iter().enumerate() {
@@ -1377,30 +1521,26 @@ impl Plans {
                 continue;
             };
             let [x_ge, x_gi, x_v] = &c.x[p];
-            let list = &mut c.spikes[p];
+            let (ns, list) = (&mut c.neurons[p], &mut c.spikes[p]);
             list.clear();
-            for (i, n) in c.neurons[p].iter_mut().enumerate() {
-                let mut s = *n;
-                let o = match kind {
-                    NeuronKind::If => clamp_refractory(&s, if_charge(s, x_v[i], d), d),
-                    NeuronKind::Lif(_) => clamp_refractory(&s, lif_charge(s, x_v[i], d), d),
-                    NeuronKind::CondLif(_) => {
-                        s.gi += x_gi[i];
-                        let mut o = cond_lif_charge(s, x_ge[i], d);
-                        o.v += x_v[i];
-                        clamp_refractory(&s, o, d)
-                    }
-                    NeuronKind::Custom(_) => charge(s, x_v[i], kind, custom_params, d),
-                };
-                let spike = fire(o, d);
-                let mut o = reset(o, spike, d);
-                if learn {
-                    o = adapt(o, spike, d);
-                }
-                *n = o;
-                if spike {
-                    list.push(i as u32);
-                }
+            // The model is matched once per population, so each loop is specialised to its
+            // charge.
+            match kind {
+                NeuronKind::If => neuron_stages(ns, list, d, learn, |s, i| {
+                    clamp_refractory(&s, if_charge(s, x_v[i], d), d)
+                }),
+                NeuronKind::Lif(_) => neuron_stages(ns, list, d, learn, |s, i| {
+                    clamp_refractory(&s, lif_charge(s, x_v[i], d), d)
+                }),
+                NeuronKind::CondLif(_) => neuron_stages(ns, list, d, learn, |mut s, i| {
+                    s.gi += x_gi[i];
+                    let mut o = cond_lif_charge(s, x_ge[i], d);
+                    o.v += x_v[i];
+                    clamp_refractory(&s, o, d)
+                }),
+                NeuronKind::Custom(_) => neuron_stages(ns, list, d, learn, |s, i| {
+                    charge(s, x_v[i], kind, custom_params, d)
+                }),
             }
         }
         // 5. potentiation.

@@ -15,7 +15,7 @@
 
 use super::model::{network, EXC, INPUT, INPUT_EXC};
 use crate::backend::{CompetitiveBackend, Snapshot};
-use crate::cpu::engine::{Engine, Trial};
+use crate::cpu::engine::{Engine, EngineOptions, Trial};
 use crate::error::{Result, SnnError};
 use crate::model::net::state::{NetworkState, SNAPSHOT_KIND};
 use crate::model::wta::presentation_seed;
@@ -42,7 +42,15 @@ impl DcEngine {
     /// # Errors
     /// [`network`]'s errors.
     pub fn new(spec: &CompetitiveSpec) -> Result<Self> {
-        let engine = Engine::new(&network(spec)?)?;
+        Self::with_options(spec, &EngineOptions::default())
+    }
+
+    /// [`Self::new`] on an engine run as `opts` says (the same bits, speed only).
+    ///
+    /// # Errors
+    /// [`network`]'s errors; `Engine::set_simd`'s.
+    pub fn with_options(spec: &CompetitiveSpec, opts: &EngineOptions) -> Result<Self> {
+        let engine = Engine::with_options(&network(spec)?, opts)?;
         Ok(DcEngine {
             engine,
             n_in: spec.n_input as usize,
@@ -54,12 +62,6 @@ impl DcEngine {
             silence: vec![0.0; spec.n_input as usize],
             delayed: spec.input_delay_max_ms.is_some(),
         })
-    }
-
-    /// Depress through the engine's depression queue (the default) or at every arriving
-    /// synapse; the same bits either way (`Engine::set_depression_queue`).
-    pub fn set_depression_queue(&mut self, on: bool) {
-        self.engine.set_depression_queue(on);
     }
 
     /// The engine this network runs on.
@@ -156,7 +158,7 @@ impl DcEngine {
                     let slots = q.history.len();
                     let lens = s.u32s("hist.len", None)?;
                     let items = s.u32s("hist", None)?;
-                    if lens.is_empty() != !self.delayed {
+                    if lens.is_empty() == self.delayed {
                         return Err(SnnError::invalid(
                             "snapshot array `hist.len`",
                             format!("{} slots", lens.len()),

@@ -32,8 +32,8 @@ pub const INH_EXC: &str = "inh_exc";
 /// as `CompetitiveSpec` documents them, one copy.
 ///
 /// # Errors
-/// [`CompetitiveSpec::validate`]'s errors; [`crate::SnnError::InvalidNetwork`] if the
-/// network refuses a value (an initial weight outside `[w_min, w_max]`).
+/// [`CompetitiveSpec::validate`]'s errors. The engine validates the network it is given
+/// (`Network::validate`: e.g. an initial weight outside `[w_min, w_max]`).
 pub fn network(spec: &CompetitiveSpec) -> Result<Network> {
     spec.validate()?;
     let (n_in, n) = (spec.n_input, spec.n_exc);
@@ -82,6 +82,5 @@ pub fn network(spec: &CompetitiveSpec) -> Result<Network> {
             Connectivity::AllButSelf,
             w_ie,
         ));
-    net.validate()?;
     Ok(net)
 }
