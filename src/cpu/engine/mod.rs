@@ -173,7 +173,8 @@ struct CopyState {
     spikes: Vec<Vec<u32>>,
     /// Input of each population this step: `ge`, `gi`, `v`.
     x: Vec<[Vec<f32>; 3]>,
-    thr: Vec<Vec<u32>>,
+    /// Per Poisson source: `(neuron, threshold)` of the neurons with a rate that can spike.
+    thr: Vec<Vec<(u32, u32)>>,
     /// Per population: the Poisson stream `(key, origin step)`.
     stream: Vec<(u32, u32)>,
     projs: Vec<ProjCopy>,
@@ -1129,10 +1130,16 @@ fn ms_of(net: &Network, monitor: &str) -> usize {
         .unwrap_or(0)
 }
 
-fn thresholds(rates_hz: &[f32], dt_ms: f32) -> Vec<u32> {
+/// The Poisson thresholds `(neuron, thr)` of the neurons that can spike, ascending.
+fn thresholds(rates_hz: &[f32], dt_ms: f32) -> Vec<(u32, u32)> {
     rates_hz
         .iter()
-        .map(|&r| probability_threshold(r as f64 * dt_ms as f64 / 1000.0))
+        .enumerate()
+        .map(|(i, &r)| {
+            let thr = probability_threshold(r as f64 * dt_ms as f64 / 1000.0);
+            (i as u32, thr)
+        })
+        .filter(|&(_, thr)| thr != 0)
         .collect()
 }
 
@@ -1223,10 +1230,11 @@ impl Plans {
                 })
                 .collect(),
             spikes: vec![vec![]; pops.len()],
+            // Sources take no input.
             x: pops
                 .iter()
                 .map(|p| {
-                    let n = p.size as usize;
+                    let n = if p.is_neurons() { p.size as usize } else { 0 };
                     [vec![0.0; n], vec![0.0; n], vec![0.0; n]]
                 })
                 .collect(),
@@ -1371,9 +1379,9 @@ impl Plans {
                     let (list, thr, (key, origin)) = (&mut c.spikes[p], &c.thr[p], c.stream[p]);
                     let t_stream = t.wrapping_sub(origin);
                     list.clear();
-                    for (i, &th) in thr.iter().enumerate() {
-                        if th != 0 && rng_u32(key, t_stream, i as u32) < th {
-                            list.push(i as u32);
+                    for &(i, th) in thr {
+                        if rng_u32(key, t_stream, i) < th {
+                            list.push(i);
                         }
                     }
                 }
@@ -1434,12 +1442,12 @@ impl Plans {
                                 // Bucket by bucket, so each write goes to one ring row; every
                                 // cell still sums by emission step, then ascending pre.
                                 Some(b) => {
-                                    let post = &plan.syn.post;
                                     let mut row = (t % s) as usize;
                                     for lag in 0..s as usize {
                                         let dst = &mut ring[row * n_post..(row + 1) * n_post];
-                                        for &k in b.get(j as usize * s as usize + lag) {
-                                            dst[post[k as usize] as usize] += w[k as usize];
+                                        let (syn, post) = b.get(j as usize * s as usize + lag);
+                                        for (&k, &i) in syn.iter().zip(post) {
+                                            dst[i as usize] += w[k as usize];
                                         }
                                         row = if row + 1 == s as usize { 0 } else { row + 1 };
                                     }

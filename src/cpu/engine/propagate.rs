@@ -54,6 +54,8 @@ pub(crate) struct Plan {
 pub(crate) struct Buckets {
     offsets: Vec<u32>,
     syn: Vec<u32>,
+    /// The post neuron of each entry of `syn`.
+    post: Vec<u32>,
     /// The bucket of each synapse.
     pub of: Vec<u32>,
 }
@@ -81,17 +83,20 @@ impl Buckets {
             out[fill[b as usize] as usize] = k as u32;
             fill[b as usize] += 1;
         }
+        let post = out.iter().map(|&k| syn.post[k as usize]).collect();
         Buckets {
             offsets,
             syn: out,
+            post,
             of,
         }
     }
 
-    /// The synapses of bucket `b`.
+    /// The synapses of bucket `b` and their post neurons.
     #[inline(always)]
-    pub fn get(&self, b: usize) -> &[u32] {
-        &self.syn[self.offsets[b] as usize..self.offsets[b + 1] as usize]
+    pub fn get(&self, b: usize) -> (&[u32], &[u32]) {
+        let r = self.offsets[b] as usize..self.offsets[b + 1] as usize;
+        (&self.syn[r.clone()], &self.post[r])
     }
 
     /// The number of buckets (pre neurons × slots).
@@ -171,9 +176,9 @@ impl Plan {
                     (DelaySteps::Uniform(d), _) if *d != lag => {}
                     (DelaySteps::Uniform(_), _) => self.for_row(j, &mut f),
                     (_, Some(b)) => {
-                        let post = &self.syn.post;
-                        for &k in b.get((j * s + lag) as usize) {
-                            f(k as usize, post[k as usize] as usize)
+                        let (syn, post) = b.get((j * s + lag) as usize);
+                        for (&k, &i) in syn.iter().zip(post) {
+                            f(k as usize, i as usize)
                         }
                     }
                     (DelaySteps::PerSynapse(d), None) => self.for_row(j, |k, i| {
