@@ -1,6 +1,6 @@
 //! The general CPU engine (`cpu::engine`) on small networks with known answers.
 
-use snn_wgpu::cpu::engine::{Engine, Recording};
+use snn_wgpu::cpu::engine::{Engine, Recording, Trial};
 use snn_wgpu::model::net::{
     Connectivity, Delay, Delivery, MonitorKind, Network, Projection, Weights,
 };
@@ -435,6 +435,96 @@ fn normalisation_sets_each_incoming_sum() {
         for s in sums {
             assert!((s - 3.0).abs() < 1e-4, "copy {b}: column sum {s}");
         }
+    }
+}
+
+/// `batch_net` with per-synapse delays (all-to-all, so the depression queue applies).
+fn delayed_net() -> Network {
+    let mut net = batch_net(vec![3]);
+    let p = &mut net.projections[0];
+    p.connectivity = Connectivity::AllToAll;
+    p.delay = Delay::Range {
+        min_ms: 0.0,
+        max_ms: 4.0,
+        seed: 2,
+    };
+    net
+}
+
+/// A state taken with `network_state` and put into a fresh engine continues as the original
+/// (spikes and weights), through a rest and a Poisson stream of its own; the state holds the
+/// delayed spikes still in flight.
+#[test]
+fn a_network_state_continues_in_another_engine() {
+    // All-to-all pairing keeps a pre trace per synapse beside its last arrival.
+    let mut all_pairs = delayed_net();
+    if let Some(s) = all_pairs.projections[0].stdp.as_mut() {
+        s.rule = StdpRule::PairAllToAll;
+    }
+    for net in [delayed_net(), all_pairs] {
+        state_continues(&net);
+    }
+}
+
+fn state_continues(net: &Network) {
+    let mut a = Engine::new(net).expect("valid");
+    a.run(137).expect("run");
+    let st = a.network_state();
+    assert!(st.copies[0].projections[0].ring.iter().any(|&x| x != 0.0));
+    let mut b = Engine::new(net).expect("valid");
+    b.set_network_state(&st).expect("same network");
+    assert_eq!(b.network_state(), st);
+    for e in [&mut a, &mut b] {
+        e.clear_recordings();
+        e.run(100).expect("run");
+        e.rest(0).expect("copy 0");
+        e.set_poisson_stream("in", 0, 77, 300)
+            .expect("a Poisson source");
+        e.run(100).expect("run");
+    }
+    assert!(!spikes(&a, "s", 0).is_empty());
+    assert_eq!(spikes(&a, "s", 0), spikes(&b, "s", 0));
+    assert_eq!(a.weights("w", 0).unwrap(), b.weights("w", 0).unwrap());
+    // Another network's state is refused, naming the array.
+    let mut other = st.clone();
+    other.copies[0].projections[0].weights.pop();
+    assert!(matches!(
+        b.set_network_state(&other),
+        Err(SnnError::InvalidParam { ref field, .. }) if field.contains("weights")
+    ));
+}
+
+/// `rest` puts the neurons at rest and keeps θ; a trial of `run_trials` gives the counts the
+/// copy itself gives from rest with the same rates and stream, and leaves the engine as it
+/// was.
+#[test]
+fn trials_count_as_the_copy_itself_from_rest() {
+    let mut e = Engine::new(&delayed_net()).expect("valid");
+    e.run(50).expect("run");
+    let before = e.network_state();
+    let rates: Vec<Vec<f32>> = (0..3).map(|k| vec![20.0 + 10.0 * k as f32; 50]).collect();
+    let trials: Vec<_> = rates
+        .iter()
+        .enumerate()
+        .map(|(k, r)| Trial {
+            rates_hz: r,
+            key: 100 + k as u32,
+        })
+        .collect();
+    let counts = e.run_trials(0, "in", &trials, 200, "out").expect("trials");
+    assert_eq!(e.network_state(), before, "the engine is left as it was");
+    assert!(counts.iter().all(|c| c.iter().sum::<u32>() > 0));
+    assert_ne!(counts[0], counts[2]);
+    e.set_learning(false);
+    for (k, r) in rates.iter().enumerate() {
+        e.rest(0).expect("copy 0");
+        let v = e.state("out", "v", 0).expect("v");
+        assert!(v.iter().all(|&x| x == 0.0), "v at rest");
+        e.set_rates("in", 0, r).expect("rates");
+        e.set_poisson_stream("in", 0, 100 + k as u32, e.step_count())
+            .expect("a Poisson source");
+        let alone = e.run_counting(200, "out").expect("run");
+        assert_eq!(alone[0], counts[k], "trial {k}");
     }
 }
 

@@ -14,8 +14,13 @@
 //! fails the test.
 
 use snn_wgpu::backend::CompetitiveBackend;
+use snn_wgpu::cpu::engine::EngineOptions;
+use snn_wgpu::cpu::simd::SimdLevel;
 use snn_wgpu::cpu::wta::CpuCompetitive;
+use snn_wgpu::data::mnist::{embedded, Split};
 use snn_wgpu::experiments::diehl_cook::config::DcConfig;
+use snn_wgpu::experiments::diehl_cook::engine::DcEngine;
+use snn_wgpu::experiments::diehl_cook::train::{respond_frozen, train};
 use snn_wgpu::model::{
     CompetitiveSpec, Connectivity, PresentOptions, Projection, RestMode, Target,
 };
@@ -266,5 +271,93 @@ fn the_better_driven_of_two_candidates_wins() {
             wo.iter().sum::<u32>() >= 3 * total,
             "blocks {a}+{b}: inhibition did not cut the layer's spikes to a third"
         );
+    }
+}
+
+/// The bits of `v`, so that a comparison is exact (NaN included) and shows the first
+/// difference.
+fn bits(v: &[f32]) -> Vec<u32> {
+    v.iter().map(|x| x.to_bits()).collect()
+}
+
+/// The Diehl & Cook protocol on the general engine (`DcEngine`) against the first CPU engine
+/// (`CpuCompetitive`): a dc100 network with input delays and learning, trained on the
+/// subset's first images (retry rule included), then a frozen labelling pass, with the rest
+/// simulated and reset. Weights, θ, the keys used and every per-image count must be equal
+/// bit for bit, with the engine's depression queue and best SIMD copy, and with neither. A
+/// snapshot of either,
+/// restored into a fresh `DcEngine`, must continue as the original does.
+#[test]
+fn the_engine_gives_the_bits_of_the_first_cpu_engine() {
+    let set = embedded(Split::Train).unwrap().take(6);
+    for rest in [RestMode::Simulate, RestMode::Reset] {
+        let mut cfg = DcConfig::preset("dc100").unwrap();
+        cfg.rest = rest;
+        let spec = cfg.to_spec();
+        assert!(spec.input_delay_max_ms.is_some(), "dc100 has input delays");
+        let mut old = CpuCompetitive::new(&spec).unwrap();
+        let mut new = DcEngine::new(&spec).unwrap();
+        let plain_opts = EngineOptions {
+            simd: Some(SimdLevel::Baseline),
+            depression_queue: false,
+        };
+        let mut plain = DcEngine::with_options(&spec, &plain_opts).unwrap();
+        let (mut key_old, mut key_new, mut key_plain) = (0u32, 0u32, 0u32);
+        let s_old = train(&mut old, &cfg, &set, set.len(), &mut key_old, |_| {}).unwrap();
+        let s_new = train(&mut new, &cfg, &set, set.len(), &mut key_new, |_| {}).unwrap();
+        train(&mut plain, &cfg, &set, set.len(), &mut key_plain, |_| {}).unwrap();
+        assert_eq!(key_old, key_plain, "{rest:?}");
+        assert_eq!(
+            (key_old, s_old.retries),
+            (key_new, s_new.retries),
+            "{rest:?}"
+        );
+        assert!(key_old >= set.len() as u32);
+        let w_old = old.weights().unwrap();
+        assert_eq!(bits(&w_old), bits(&new.weights().unwrap()), "{rest:?}");
+        assert_eq!(bits(&w_old), bits(&plain.weights().unwrap()), "{rest:?}");
+        assert_eq!(
+            bits(&old.theta().unwrap()),
+            bits(&plain.theta().unwrap()),
+            "{rest:?}"
+        );
+        assert_eq!(
+            bits(&old.theta().unwrap()),
+            bits(&new.theta().unwrap()),
+            "{rest:?}"
+        );
+        assert!(
+            old.theta().unwrap().iter().any(|&t| t > 0.0),
+            "some neuron fired"
+        );
+        // Frozen batches of 4 (the last one short), retries included.
+        let r_old = respond_frozen(&mut old, &cfg, &set, set.len(), 4, &mut key_old, |_| {});
+        let r_new = respond_frozen(&mut new, &cfg, &set, set.len(), 4, &mut key_new, |_| {});
+        let r_old = r_old.unwrap();
+        assert_eq!(r_old, r_new.unwrap(), "{rest:?}");
+        assert!(r_old.sum() > 0);
+        assert_eq!(key_old, key_new);
+        // Resume: from the first engine's snapshot and from the engine's own.
+        let mut from_old = DcEngine::new(&spec).unwrap();
+        from_old.restore(&old.snapshot().unwrap()).unwrap();
+        let mut from_new = DcEngine::new(&spec).unwrap();
+        from_new.restore(&new.snapshot().unwrap()).unwrap();
+        let more = embedded(Split::Train).unwrap().take(8);
+        let mut nets: [&mut dyn CompetitiveBackend; 4] =
+            [&mut old, &mut new, &mut from_old, &mut from_new];
+        let mut after = vec![];
+        for net in nets.iter_mut() {
+            let mut key = key_old;
+            train(*net, &cfg, &more, more.len(), &mut key, |_| {}).unwrap();
+            after.push((
+                key,
+                bits(&net.weights().unwrap()),
+                bits(&net.theta().unwrap()),
+            ));
+        }
+        assert!(after[0].1 != bits(&w_old), "the weights moved");
+        for (k, a) in after.iter().enumerate().skip(1) {
+            assert!(a == &after[0], "{rest:?}: network {k} after resuming");
+        }
     }
 }

@@ -1,6 +1,7 @@
 //! Which vector instructions the CPU reference's hot loops are compiled for, chosen once at
-//! run time: `cpu::wta::step` has copies built with AVX-512 and with AVX2 enabled, beside the
-//! baseline x86-64 (SSE2) one the release build targets.
+//! run time: `cpu::wta::step` and the general engine's step (`cpu::engine`) have copies built
+//! with AVX-512 and with AVX2 enabled, beside the baseline x86-64 (SSE2) one the release
+//! build targets.
 //!
 //! The copies run the same Rust code; only the vector width of what LLVM vectorises changes.
 //! Rust never contracts `a * b + c` into a fused multiply-add and every lane is an IEEE

@@ -9,8 +9,10 @@
 //!
 //! # Order of operations in one step `t` (each copy alike)
 //!
-//! 1. **Sources emit.** Poisson neuron `i` spikes when `rng_u32(key, t, i) < thr_i`; a
-//!    spike-time source emits its spikes of step `t`. Spike lists are ascending.
+//! 1. **Sources emit.** Poisson neuron `i` spikes when `rng_u32(key, t − origin, i) < thr_i`
+//!    (the stream `(key, origin)` is `(key(seed, population), 0)` unless
+//!    [`Engine::set_poisson_stream`] set another); a spike-time source emits its spikes of
+//!    step `t`. Spike lists are ascending.
 //! 2. **Post traces decay** (learning on): `post1 ← post1·e^(−dt/τ_post1)`,
 //!    `post2 ← post2·e^(−dt/τ_post2)` of every plastic projection.
 //! 3. **Propagate**, projection by projection in declaration order. The pre population's
@@ -46,26 +48,41 @@
 //! This is the step of `cpu::wta` for the Diehl & Cook network, written for any network:
 //! the input is a source projected at emission (delay 0 arrives at the same step), the
 //! lateral projections carry the spikes of `t − 1`, lateral inhibition is total minus self,
-//! and the sums keep its float order.
+//! and the sums keep its float order (`experiments::diehl_cook::engine` runs that network on
+//! this engine and is checked against it bit for bit).
+//!
+//! # Speed strategies (all give the same bits; [`EngineOptions`])
+//!
+//! - per-synapse delays: the synapses grouped by pre neuron and delay
+//!   ([`propagate::Buckets`]), one last-arrival step per group;
+//! - a plastic all-to-all projection with per-synapse delays: depression only where it can
+//!   change a weight ([`depression::DepressionQueue`]);
+//! - the step compiled for the processor's vector instructions (`cpu::simd`).
 
+pub mod depression;
 pub mod propagate;
 
 use crate::cpu::neuron::{
     adapt, charge, clamp_refractory, cond_lif_charge, current_lif_charge, fire, if_charge,
     lif_charge, reset, NeuronState,
 };
-use crate::cpu::stdp::{on_post, on_pre, StdpConsts};
-use crate::encode::rng::rng_u32;
+use crate::cpu::simd::SimdLevel;
+use crate::cpu::stdp::{on_post, on_pre_depression, StdpConsts};
+use crate::encode::rng::{probability_threshold, rng_u32};
 use crate::error::{Result, SnnError};
 use crate::model::net::projection::DelaySteps;
+use crate::model::net::state::{
+    CopyState as CopyData, NetworkState, PopulationState, ProjectionState,
+};
 pub use crate::model::net::Recording;
 use crate::model::net::{
-    check_rates, invalid, poisson_thresholds, Connectivity, Delivery, MonitorKind, Network,
-    PopulationKind, Weights, STREAM_KEY,
+    check_rates, invalid, Connectivity, Delivery, MonitorKind, Network, PopulationKind, Weights,
+    STREAM_KEY,
 };
 use crate::model::stdp::DerivedStdp;
 use crate::model::wta::decay_table;
 use crate::model::{DerivedNeuron, NeuronKind, Sign, StdpRule, Target};
+use depression::{Dense, DepressionQueue};
 use propagate::{Plan, Strategy};
 use rayon::prelude::*;
 
@@ -80,6 +97,8 @@ enum PopPlan {
         derived: DerivedNeuron,
         custom_params: Vec<f32>,
         init: NeuronState,
+        /// The rest state ([`Engine::rest`]; θ is kept from the neuron).
+        rest: NeuronState,
     },
     Poisson,
     SpikeTimes(std::collections::BTreeMap<u32, Vec<u32>>),
@@ -95,6 +114,9 @@ struct ProjPlan {
     stdp: Option<(StdpConsts, DerivedStdp, Vec<f32>)>,
     /// All-to-all pairing: traces add 1 at a spike instead of being set to 1.
     accumulate: bool,
+    /// Whether the projection can depress through a [`DepressionQueue`]: all-to-all,
+    /// per-synapse delays, a depressing rule.
+    queueable: bool,
 }
 
 enum MonitorPlan {
@@ -109,6 +131,10 @@ struct Plans {
     pops: Vec<PopPlan>,
     projs: Vec<ProjPlan>,
     monitors: Vec<(usize, MonitorPlan)>,
+    /// Depress through the queue where a projection allows it ([`Engine::set_depression_queue`]).
+    use_queue: bool,
+    /// The compiled copy of the step that runs ([`Engine::set_simd`]).
+    simd: SimdLevel,
 }
 
 #[derive(Clone)]
@@ -121,10 +147,15 @@ struct ProjCopy {
     sum: Vec<f32>,
     post1: Vec<f32>,
     post2: Vec<f32>,
-    /// Last arrival step of each synapse (plastic only).
+    /// Last arrival step of each synapse, or of each bucket with per-synapse delays
+    /// (`Plan::arrival_index`; plastic only).
     last: Vec<u32>,
-    /// All-to-all pairing: each synapse's pre trace just after its last arrival.
+    /// All-to-all pairing: the pre trace just after the last arrival, per entry of `last`.
     pre_at_last: Vec<f32>,
+    /// `ν_pre · post1` of each post neuron this step (depressing STDP only; scratch).
+    depression: Vec<f32>,
+    /// The depressions to come (derived state, rebuilt at the start of a learning run).
+    queue: DepressionQueue,
 }
 
 #[derive(Clone)]
@@ -134,10 +165,32 @@ struct CopyState {
     spikes: Vec<Vec<u32>>,
     /// Input of each population this step: `ge`, `gi`, `v`.
     x: Vec<[Vec<f32>; 3]>,
-    thr: Vec<Vec<u32>>,
-    key: Vec<u32>,
+    /// Per Poisson source: `(neuron, threshold)` of the neurons with a rate that can spike.
+    thr: Vec<Vec<(u32, u32)>>,
+    /// Per population: the Poisson stream `(key, origin step)`.
+    stream: Vec<(u32, u32)>,
     projs: Vec<ProjCopy>,
     records: Vec<Recording>,
+}
+
+/// How an [`Engine`] runs; every choice gives the same bits (speed only).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EngineOptions {
+    /// The compiled copy of the step to run; `None`: the best this processor has
+    /// ([`SimdLevel::best`]).
+    pub simd: Option<SimdLevel>,
+    /// Depress plastic all-to-all projections with per-synapse delays through a
+    /// [`DepressionQueue`] (`true`, the default) or at every arriving synapse.
+    pub depression_queue: bool,
+}
+
+impl Default for EngineOptions {
+    fn default() -> Self {
+        EngineOptions {
+            simd: None,
+            depression_queue: true,
+        }
+    }
 }
 
 /// The general CPU engine: a validated [`Network`] and the state of its K copies.
@@ -178,8 +231,20 @@ impl Engine {
                         }
                         _ => {}
                     }
+                    // At rest v sits at the resting potential; IF and custom models have
+                    // none, so their initial v.
+                    let rest = NeuronState {
+                        v: match &m.kind {
+                            NeuronKind::Lif(p) => p.v_rest_mv,
+                            NeuronKind::CondLif(p) => p.v_rest_mv,
+                            NeuronKind::CurrentLif(p) => p.v_rest_mv,
+                            NeuronKind::If | NeuronKind::Custom(_) => init.v,
+                        },
+                        ..init
+                    };
                     PopPlan::Neurons {
                         kind: m.kind.clone(),
+                        rest,
                         derived: m.derive(dt),
                         custom_params: match &m.kind {
                             NeuronKind::Custom(c) => c.params.iter().map(|(_, v)| *v).collect(),
@@ -229,6 +294,9 @@ impl Engine {
                     decay_table(d.decay_pre_per_step),
                 )
             });
+            let queueable = strategy_is_dense(&strategy)
+                && matches!(syn.delays, DelaySteps::PerSynapse(_))
+                && p.depresses();
             projs.push(ProjPlan {
                 pre,
                 post,
@@ -237,6 +305,7 @@ impl Engine {
                 plan: Plan::new(strategy, syn, p.stdp.is_some()),
                 stdp,
                 accumulate: p.stdp.is_some_and(|s| s.rule == StdpRule::PairAllToAll),
+                queueable,
             });
         }
         let monitors = net
@@ -276,6 +345,8 @@ impl Engine {
             pops,
             projs,
             monitors,
+            use_queue: true,
+            simd: SimdLevel::best(),
         };
         let copies = net.seeds.iter().map(|&seed| plans.new_copy(seed)).collect();
         Ok(Engine {
@@ -286,6 +357,19 @@ impl Engine {
         })
     }
 
+    /// [`Self::new`] run as `opts` says.
+    ///
+    /// # Errors
+    /// As [`Self::new`] and [`Self::set_simd`].
+    pub fn with_options(net: &Network, opts: &EngineOptions) -> Result<Self> {
+        let mut e = Self::new(net)?;
+        if let Some(level) = opts.simd {
+            e.set_simd(level)?;
+        }
+        e.set_depression_queue(opts.depression_queue);
+        Ok(e)
+    }
+
     /// The network this engine runs.
     pub fn network(&self) -> &Network {
         &self.plans.net
@@ -294,6 +378,35 @@ impl Engine {
     /// Steps run so far.
     pub fn step_count(&self) -> u32 {
         self.clock
+    }
+
+    /// Depress the plastic all-to-all projections with per-synapse delays through a
+    /// [`DepressionQueue`] (`true`, the default) or by visiting every arriving synapse (the
+    /// plain reference; a baseline for benchmarks). Both give the same bits: speed only.
+    pub fn set_depression_queue(&mut self, on: bool) {
+        self.plans.use_queue = on;
+    }
+
+    /// Runs the copy of the step compiled for `level` (`cpu::simd`; by default the best this
+    /// processor has). Every level gives the same bits: speed only.
+    ///
+    /// # Errors
+    /// [`SnnError::Unsupported`] if this processor cannot run `level`.
+    pub fn set_simd(&mut self, level: SimdLevel) -> Result<()> {
+        if !level.available() {
+            return Err(SnnError::Unsupported(format!(
+                "this processor cannot run the {} copy of the CPU step (it runs up to {})",
+                level.name(),
+                SimdLevel::best().name()
+            )));
+        }
+        self.plans.simd = level;
+        Ok(())
+    }
+
+    /// The compiled copy of the step this engine runs.
+    pub fn simd(&self) -> SimdLevel {
+        self.plans.simd
     }
 
     /// Turns learning (STDP and θ adaptation) on or off; on at construction.
@@ -307,45 +420,351 @@ impl Engine {
     /// [`SnnError::InvalidParam`] if the step clock would pass `u32::MAX`;
     /// [`SnnError::NonFinite`] if a neuron variable became NaN or infinite.
     pub fn run(&mut self, steps: u32) -> Result<()> {
-        let t0 = self.clock;
-        // The clock stays below NEVER with room for the longest delay (`t + d` in a ring).
-        let last = NEVER - 1 - crate::model::net::MAX_DELAY_STEPS;
-        let Some(t1) = t0.checked_add(steps).filter(|&t| t <= last) else {
-            return Err(SnnError::invalid(
-                "steps",
-                steps,
-                format!("at most {} more steps (u32 clock)", last - t0),
-            ));
-        };
-        let (plans, learn) = (&self.plans, self.learning);
-        self.copies.par_iter_mut().for_each(|c| {
-            for t in t0..t1 {
-                plans.step(c, t, learn);
-            }
-        });
-        self.clock = t1;
-        self.check_finite()
+        self.run_inner(steps, None).map(|_| ())
     }
 
-    fn check_finite(&self) -> Result<()> {
+    /// [`Self::run`], returning the number of spikes of every neuron of `population` over
+    /// these steps, `[copy][neuron]`.
+    ///
+    /// # Errors
+    /// As [`Self::run`]; [`SnnError::UnknownName`] for an unknown population.
+    pub fn run_counting(&mut self, steps: u32, population: &str) -> Result<Vec<Vec<u32>>> {
+        let p = self.plans.net.population_index(population)?;
+        self.run_inner(steps, Some(p))
+    }
+
+    fn run_inner(&mut self, steps: u32, count: Option<usize>) -> Result<Vec<Vec<u32>>> {
+        let t0 = self.clock;
+        let t1 = end_step(t0, steps)?;
+        let (plans, learn) = (&self.plans, self.learning);
+        let counts = self
+            .copies
+            .par_iter_mut()
+            .map(|c| plans.run_copy(c, t0..t1, learn, count))
+            .collect();
+        self.clock = t1;
+        let k = self.copies.len();
         for (b, c) in self.copies.iter().enumerate() {
-            for (p, ns) in c.neurons.iter().enumerate() {
-                for (i, s) in ns.iter().enumerate() {
-                    let bad = [("v", s.v), ("theta", s.theta), ("ge", s.ge), ("gi", s.gi)]
-                        .into_iter()
-                        .find(|(_, x)| !x.is_finite());
-                    if let Some((var, _)) = bad {
-                        return Err(SnnError::NonFinite {
-                            population: self.plans.net.populations[p].name.clone(),
-                            variable: var.into(),
-                            neuron: b * ns.len() + i,
-                            step: self.clock as u64,
-                        });
+            self.plans.check_finite(c, t1, |name| {
+                if k == 1 {
+                    name.to_string()
+                } else {
+                    format!("{name} (copy {b})")
+                }
+            })?;
+        }
+        Ok(counts)
+    }
+
+    /// Puts copy `copy` at rest: every neuron at its rest state (v at the model's resting
+    /// potential, `v_rest_mv` of LIF and conductance LIF, `v_init_mv` of IF and custom
+    /// models; `ge = gi = 0`; no refractory steps left; custom variables at their initial
+    /// values), θ kept; no spike in flight (spike lists, delay rings, spike history and last
+    /// arrivals cleared) and every STDP trace at 0. The clock keeps running.
+    ///
+    /// # Errors
+    /// [`SnnError::InvalidParam`] for a bad copy.
+    pub fn rest(&mut self, copy: usize) -> Result<()> {
+        self.copy(copy)?;
+        self.plans.rest(&mut self.copies[copy]);
+        Ok(())
+    }
+
+    /// Keys the Poisson draws of source `population` in copy `copy` from the next step:
+    /// neuron `i` spikes at step `t` when `rng_u32(key, t − origin_step, i) < thr_i`. A
+    /// protocol that presents stimuli one by one gives each its own stream this way (the
+    /// step counted from the stimulus onset), whatever ran before.
+    ///
+    /// # Errors
+    /// [`SnnError::UnknownName`]; [`SnnError::InvalidNetwork`] for a population that is not
+    /// a Poisson source; [`SnnError::InvalidParam`] for a bad copy.
+    pub fn set_poisson_stream(
+        &mut self,
+        population: &str,
+        copy: usize,
+        key: u32,
+        origin_step: u32,
+    ) -> Result<()> {
+        let p = self.poisson_index(population)?;
+        self.copy(copy)?;
+        self.copies[copy].stream[p] = (key, origin_step);
+        Ok(())
+    }
+
+    /// Runs independent trials from copy `copy` in parallel and returns, per trial, the
+    /// spike count of every neuron of `population`; the engine is left as it was. Trial `k`
+    /// starts from a clone of the copy put at rest ([`Self::rest`]), sets the rates of
+    /// Poisson source `source` to `trials[k].rates_hz` and its stream to
+    /// `(trials[k].key, clock)` ([`Self::set_poisson_stream`]), and runs `steps` steps with
+    /// learning off: the counts are those the copy itself would give.
+    ///
+    /// # Errors
+    /// As [`Self::set_rates`] for bad rates; [`SnnError::NonFinite`] naming the first trial
+    /// (in trial order) where a neuron variable became NaN or infinite.
+    pub fn run_trials(
+        &self,
+        copy: usize,
+        source: &str,
+        trials: &[Trial<'_>],
+        steps: u32,
+        population: &str,
+    ) -> Result<Vec<Vec<u32>>> {
+        let src = self.poisson_index(source)?;
+        let count = self.plans.net.population_index(population)?;
+        let base = self.copy(copy)?;
+        let (dt, size) = (self.plans.net.dt_ms, self.plans.net.populations[src].size);
+        let el = format!("population `{source}`");
+        let thr = trials
+            .iter()
+            .map(|tr| check_rates(&el, tr.rates_hz, size, dt).map(|_| thresholds(tr.rates_hz, dt)))
+            .collect::<Result<Vec<_>>>()?;
+        let t0 = self.clock;
+        let t1 = end_step(t0, steps)?;
+        let mut fresh = base.clone();
+        self.plans.rest(&mut fresh);
+        fresh.records.iter_mut().for_each(clear_recording);
+        trials
+            .par_iter()
+            .zip(thr)
+            .enumerate()
+            .map_init(
+                || fresh.clone(),
+                |c, (k, (tr, thr))| {
+                    self.plans.rest(c);
+                    c.thr[src] = thr;
+                    c.stream[src] = (tr.key, t0);
+                    let counts = self.plans.run_copy(c, t0..t1, false, Some(count));
+                    self.plans
+                        .check_finite(c, t1, |name| format!("{name} (trial {k})"))?;
+                    Ok(counts)
+                },
+            )
+            .collect::<Vec<Result<Vec<u32>>>>()
+            // In trial order, so an error names the first bad trial whatever the threads did.
+            .into_iter()
+            .collect()
+    }
+
+    /// The whole dynamic state of every copy, as plain data (see `model::net::state`).
+    pub fn network_state(&self) -> NetworkState {
+        let net = &self.plans.net;
+        let copies = self
+            .copies
+            .iter()
+            .map(|c| CopyData {
+                populations: net
+                    .populations
+                    .iter()
+                    .enumerate()
+                    .map(|(p, pop)| {
+                        let (variables, refractory_steps) = match &pop.kind {
+                            PopulationKind::Neurons(m) => (
+                                m.state_var_names()
+                                    .into_iter()
+                                    .enumerate()
+                                    .map(|(k, name)| {
+                                        let v: Vec<f32> = c.neurons[p]
+                                            .iter()
+                                            .map(|s| crate::cpu::neuron::state_var(s, k, &m.kind))
+                                            .collect();
+                                        (name, v)
+                                    })
+                                    .collect(),
+                                c.neurons[p].iter().map(|s| s.refrac).collect(),
+                            ),
+                            _ => (vec![], vec![]),
+                        };
+                        PopulationState {
+                            name: pop.name.clone(),
+                            variables,
+                            refractory_steps,
+                            spikes: c.spikes[p].clone(),
+                            poisson_stream: match pop.kind {
+                                PopulationKind::Poisson { .. } => c.stream[p],
+                                _ => (0, 0),
+                            },
+                        }
+                    })
+                    .collect(),
+                projections: net
+                    .projections
+                    .iter()
+                    .zip(&c.projs)
+                    .zip(&self.plans.projs)
+                    .map(|((q, pc), pp)| ProjectionState {
+                        name: q.name.clone(),
+                        weights: pc.w.clone(),
+                        ring: pc.ring.clone(),
+                        history: pc.hist.clone(),
+                        post1: pc.post1.clone(),
+                        post2: pc.post2.clone(),
+                        last_arrival_step: if pc.last.is_empty() {
+                            vec![]
+                        } else {
+                            (0..pp.plan.syn.len())
+                                .map(|k| pc.last[pp.plan.arrival_index(k)])
+                                .collect()
+                        },
+                        pre_trace_at_last_arrival: if pc.pre_at_last.is_empty() {
+                            vec![]
+                        } else {
+                            (0..pp.plan.syn.len())
+                                .map(|k| pc.pre_at_last[pp.plan.arrival_index(k)])
+                                .collect()
+                        },
+                    })
+                    .collect(),
+            })
+            .collect();
+        NetworkState {
+            step: self.clock,
+            copies,
+        }
+    }
+
+    /// Replaces the whole dynamic state with `state`, which must have the shape of
+    /// [`Self::network_state`] (same network and batch). Weights are taken as they are
+    /// (a protocol may have scaled them outside `[w_min, w_max]`, as normalisation does).
+    ///
+    /// # Errors
+    /// [`SnnError::InvalidParam`] naming the first array of another length, a weight or
+    /// variable that is not finite, a spike or history index out of range, or a step past
+    /// the clock's end.
+    pub fn set_network_state(&mut self, state: &NetworkState) -> Result<()> {
+        let like = self.network_state();
+        end_step(state.step, 0)?;
+        if state.copies.len() != like.copies.len() {
+            return Err(SnnError::invalid(
+                "network state copies",
+                state.copies.len(),
+                format!("the batch size {}", like.copies.len()),
+            ));
+        }
+        let net = &self.plans.net;
+        for (cs, cl) in state.copies.iter().zip(&like.copies) {
+            for ((p, pl), pop) in cs
+                .populations
+                .iter()
+                .zip(&cl.populations)
+                .zip(&net.populations)
+            {
+                let at = format!("population `{}`", pl.name);
+                if p.name != pl.name || p.variables.len() != pl.variables.len() {
+                    return Err(SnnError::invalid(&at, &p.name, "the same network's state"));
+                }
+                for ((var, v), (_, vl)) in p.variables.iter().zip(&pl.variables) {
+                    check_values(&format!("{at}.{var}"), v, vl.len())?;
+                }
+                check_len(
+                    &format!("{at}.refractory_steps"),
+                    p.refractory_steps.len(),
+                    pl.refractory_steps.len(),
+                )?;
+                check_indices(&format!("{at}.spikes"), &p.spikes, pop.size)?;
+            }
+            for (((q, ql), proj), pp) in cs
+                .projections
+                .iter()
+                .zip(&cl.projections)
+                .zip(&net.projections)
+                .zip(&self.plans.projs)
+            {
+                let plan = &pp.plan;
+                let at = format!("projection `{}`", ql.name);
+                if q.name != ql.name {
+                    return Err(SnnError::invalid(&at, &q.name, "the same network's state"));
+                }
+                check_values(&format!("{at}.weights"), &q.weights, ql.weights.len())?;
+                check_values(&format!("{at}.ring"), &q.ring, ql.ring.len())?;
+                check_values(&format!("{at}.post1"), &q.post1, ql.post1.len())?;
+                check_values(&format!("{at}.post2"), &q.post2, ql.post2.len())?;
+                check_len(&format!("{at}.history"), q.history.len(), ql.history.len())?;
+                let n_pre = net.populations[net.population_index(&proj.pre)?].size;
+                for h in &q.history {
+                    check_indices(&format!("{at}.history"), h, n_pre)?;
+                }
+                check_values(
+                    &format!("{at}.pre_trace_at_last_arrival"),
+                    &q.pre_trace_at_last_arrival,
+                    ql.pre_trace_at_last_arrival.len(),
+                )?;
+                check_len(
+                    &format!("{at}.last_arrival_step"),
+                    q.last_arrival_step.len(),
+                    ql.last_arrival_step.len(),
+                )?;
+                if let (Some(b), false) = (&plan.buckets, q.last_arrival_step.is_empty()) {
+                    // One step per bucket: the synapses of a bucket arrive together.
+                    let mut seen = vec![None; b.len()];
+                    for (k, &a) in q.last_arrival_step.iter().enumerate() {
+                        match seen[b.of[k] as usize] {
+                            Some(x) if x != a => {
+                                return Err(SnnError::invalid(
+                                    format!("{at}.last_arrival_step[{k}]"),
+                                    a,
+                                    format!(
+                                        "the arrival step {x} of the synapses with the same \
+                                         pre neuron and delay"
+                                    ),
+                                ))
+                            }
+                            _ => seen[b.of[k] as usize] = Some(a),
+                        }
                     }
                 }
             }
         }
+        for (c, cs) in self.copies.iter_mut().zip(&state.copies) {
+            for (p, ps) in cs.populations.iter().enumerate() {
+                for (k, (_, v)) in ps.variables.iter().enumerate() {
+                    for (n, &x) in c.neurons[p].iter_mut().zip(v) {
+                        set_state_var(n, k, x);
+                    }
+                }
+                for (n, &r) in c.neurons[p].iter_mut().zip(&ps.refractory_steps) {
+                    n.refrac = r;
+                }
+                c.spikes[p].clone_from(&ps.spikes);
+                if matches!(net.populations[p].kind, PopulationKind::Poisson { .. }) {
+                    c.stream[p] = ps.poisson_stream;
+                }
+            }
+            for ((pc, qs), pp) in c
+                .projs
+                .iter_mut()
+                .zip(&cs.projections)
+                .zip(&self.plans.projs)
+            {
+                pc.w.copy_from_slice(&qs.weights);
+                pc.ring.copy_from_slice(&qs.ring);
+                pc.hist.clone_from(&qs.history);
+                pc.post1.copy_from_slice(&qs.post1);
+                pc.post2.copy_from_slice(&qs.post2);
+                if !pc.last.is_empty() {
+                    pc.last.fill(NEVER);
+                    for (k, &a) in qs.last_arrival_step.iter().enumerate() {
+                        pc.last[pp.plan.arrival_index(k)] = a;
+                    }
+                }
+                for (k, &x) in qs.pre_trace_at_last_arrival.iter().enumerate() {
+                    pc.pre_at_last[pp.plan.arrival_index(k)] = x;
+                }
+            }
+        }
+        self.clock = state.step;
         Ok(())
+    }
+
+    fn poisson_index(&self, population: &str) -> Result<usize> {
+        let p = self.plans.net.population_index(population)?;
+        if !matches!(
+            self.plans.net.populations[p].kind,
+            PopulationKind::Poisson { .. }
+        ) {
+            let el = format!("population `{population}`");
+            return Err(invalid(&el, "kind", &"not Poisson", "a Poisson source"));
+        }
+        Ok(p)
     }
 
     fn copy(&self, copy: usize) -> Result<&CopyState> {
@@ -388,7 +807,7 @@ impl Engine {
         let dt = self.plans.net.dt_ms;
         check_rates(&el, rates_hz, pop.size, dt)?;
         self.copy(copy)?;
-        self.copies[copy].thr[p] = poisson_thresholds(rates_hz, dt);
+        self.copies[copy].thr[p] = thresholds(rates_hz, dt);
         Ok(())
     }
 
@@ -601,36 +1020,21 @@ impl Engine {
     /// Empties every recording (the clock keeps running).
     pub fn clear_recordings(&mut self) {
         for c in &mut self.copies {
-            for r in &mut c.records {
-                match r {
-                    Recording::Spikes(v) => v.clear(),
-                    Recording::State { values, .. } => values.clear(),
-                    Recording::Rate(v) => v.clear(),
-                }
-            }
+            c.records.iter_mut().for_each(clear_recording);
         }
     }
 }
 
-fn ms_of(net: &Network, monitor: &str) -> usize {
-    net.monitors
-        .iter()
-        .find(|m| m.name == monitor)
-        .and_then(|m| net.population_index(&m.population).ok())
-        .unwrap_or(0)
-}
-
-/// Step 4 for one population: `charge(state, i)` (the kind's charge with its inputs and
-/// the refractory clamp), then fire, reset, adapt (learning on); spikes into `list`.
+/// Step 4 for one population: `charge(state, i)` (with the refractory clamp), then fire,
+/// reset and (learning) adapt, neuron by neuron ascending; the spikes into `list`.
 #[inline(always)]
-fn neuron_stage(
+fn neuron_stages(
     ns: &mut [NeuronState],
     list: &mut Vec<u32>,
-    learn: bool,
     d: &DerivedNeuron,
+    learn: bool,
     charge: impl Fn(NeuronState, usize) -> NeuronState,
 ) {
-    list.clear();
     for (i, n) in ns.iter_mut().enumerate() {
         let o = charge(*n, i);
         let spike = fire(o, d);
@@ -645,6 +1049,122 @@ fn neuron_stage(
     }
 }
 
+fn strategy_is_dense(s: &Strategy) -> bool {
+    matches!(s, Strategy::Dense)
+}
+
+impl ProjPlan {
+    /// What a [`DepressionQueue`] reads of an all-to-all projection with per-synapse delays.
+    fn dense(&self) -> Option<Dense<'_>> {
+        match (&self.plan.strategy, &self.plan.syn.delays) {
+            (Strategy::Dense, DelaySteps::PerSynapse(d)) => Some(Dense {
+                n: self.plan.syn.n_post as usize,
+                delays: d,
+                slots: self.plan.slots,
+            }),
+            _ => None,
+        }
+    }
+}
+
+/// One trial of [`Engine::run_trials`].
+#[derive(Debug, Clone, Copy)]
+pub struct Trial<'a> {
+    /// Rate of each neuron of the source (Hz).
+    pub rates_hz: &'a [f32],
+    /// Key of the source's Poisson stream ([`Engine::set_poisson_stream`]).
+    pub key: u32,
+}
+
+fn clear_recording(r: &mut Recording) {
+    match r {
+        Recording::Spikes(v) => v.clear(),
+        Recording::State { values, .. } => values.clear(),
+        Recording::Rate(v) => v.clear(),
+    }
+}
+
+/// The clock after `steps` more steps from `t0`, which stays below [`NEVER`] with room for
+/// the longest delay (`t + d` in a ring).
+fn end_step(t0: u32, steps: u32) -> Result<u32> {
+    let last = NEVER - 1 - crate::model::net::MAX_DELAY_STEPS;
+    t0.checked_add(steps).filter(|&t| t <= last).ok_or_else(|| {
+        SnnError::invalid(
+            "steps",
+            steps,
+            format!("at most {} more steps (u32 clock)", last.saturating_sub(t0)),
+        )
+    })
+}
+
+/// Sets variable `k` (in `NeuronModel::state_var_names` order) of `s`, as
+/// `cpu::neuron::state_var` reads it.
+fn set_state_var(s: &mut NeuronState, k: usize, x: f32) {
+    match k {
+        0 => s.v = x,
+        1 => s.theta = x,
+        2 => s.ge = x,
+        3 => s.gi = x,
+        k => s.custom[k - 2] = x,
+    }
+}
+
+fn check_len(what: &str, have: usize, want: usize) -> Result<()> {
+    if have == want {
+        Ok(())
+    } else {
+        Err(SnnError::invalid(
+            format!("{what} length"),
+            have,
+            format!("{want} (the same network and batch)"),
+        ))
+    }
+}
+
+fn check_values(what: &str, v: &[f32], want: usize) -> Result<()> {
+    check_len(what, v.len(), want)?;
+    match v.iter().position(|x| !x.is_finite()) {
+        Some(k) => Err(SnnError::invalid(
+            format!("{what}[{k}]"),
+            v[k],
+            "a finite value",
+        )),
+        None => Ok(()),
+    }
+}
+
+fn check_indices(what: &str, v: &[u32], size: u32) -> Result<()> {
+    match v.iter().find(|&&i| i >= size) {
+        Some(i) => Err(SnnError::invalid(
+            what,
+            i,
+            format!("neuron indices below the population size {size}"),
+        )),
+        None => Ok(()),
+    }
+}
+
+fn ms_of(net: &Network, monitor: &str) -> usize {
+    net.monitors
+        .iter()
+        .find(|m| m.name == monitor)
+        .and_then(|m| net.population_index(&m.population).ok())
+        .unwrap_or(0)
+}
+
+/// The Poisson thresholds `(neuron, thr)` of the neurons that can spike, ascending.
+fn thresholds(rates_hz: &[f32], dt_ms: f32) -> Vec<(u32, u32)> {
+    rates_hz
+        .iter()
+        .enumerate()
+        .map(|(i, &r)| {
+            let thr = probability_threshold(r as f64 * dt_ms as f64 / 1000.0);
+            (i as u32, thr)
+        })
+        .filter(|&(_, thr)| thr != 0)
+        .collect()
+}
+
 /// A pre trace at step `t` that was `at_last` just after the arrival at step `last`
 /// (`NEVER`: no arrival yet, trace 0), decayed by the table of `e^(−dt/τ_pre)` powers.
 #[inline(always)]
@@ -653,6 +1173,25 @@ fn trace_now(at_last: f32, last: u32, t: u32, table: &[f32]) -> f32 {
         NEVER => 0.0,
         l => at_last * table.get((t - l) as usize).copied().unwrap_or(0.0),
     }
+}
+
+/// Defines the method `$name`: `Plans::run_copy_body` compiled with the target features
+/// `$features` (no FMA: Rust never contracts `a * b + c`, so every copy gives the same bits).
+macro_rules! run_copy_compiled_for {
+    ($name:ident, $features:literal, $doc:literal) => {
+        #[doc = $doc]
+        #[cfg(target_arch = "x86_64")]
+        #[target_feature(enable = $features)]
+        unsafe fn $name(
+            &self,
+            c: &mut CopyState,
+            steps: std::ops::Range<u32>,
+            learn: bool,
+            count: Option<usize>,
+        ) -> Vec<u32> {
+            self.run_copy_body(c, steps, learn, count)
+        }
+    };
 }
 
 impl Plans {
@@ -666,7 +1205,6 @@ impl Plans {
             .zip(&self.projs)
             .enumerate()
             .map(|(q, (p, pp))| {
-                let n = pp.plan.syn.len();
                 let w = p.initial_weights(&pp.plan.syn, seed, q);
                 let s = pp.plan.slots as usize;
                 let n_post = pops[pp.post].size as usize;
@@ -682,8 +1220,17 @@ impl Plans {
                     sum: vec![0.0; n_post],
                     post1: vec![0.0; if plastic { n_post } else { 0 }],
                     post2: vec![0.0; if plastic { n_post } else { 0 }],
-                    last: vec![NEVER; if plastic { n } else { 0 }],
-                    pre_at_last: vec![0.0; if pp.accumulate { n } else { 0 }],
+                    last: vec![NEVER; if plastic { pp.plan.arrival_len() } else { 0 }],
+                    pre_at_last: vec![
+                        0.0;
+                        if pp.accumulate {
+                            pp.plan.arrival_len()
+                        } else {
+                            0
+                        }
+                    ],
+                    depression: vec![0.0; if plastic { n_post } else { 0 }],
+                    queue: DepressionQueue::default(),
                 }
             })
             .collect();
@@ -698,21 +1245,22 @@ impl Plans {
                 })
                 .collect(),
             spikes: vec![vec![]; pops.len()],
+            // Sources take no input.
             x: pops
                 .iter()
                 .map(|p| {
-                    let n = p.size as usize;
+                    let n = if p.is_neurons() { p.size as usize } else { 0 };
                     [vec![0.0; n], vec![0.0; n], vec![0.0; n]]
                 })
                 .collect(),
             thr: pops
                 .iter()
                 .map(|p| match &p.kind {
-                    PopulationKind::Poisson { rates_hz } => poisson_thresholds(rates_hz, net.dt_ms),
+                    PopulationKind::Poisson { rates_hz } => thresholds(rates_hz, net.dt_ms),
                     _ => vec![],
                 })
                 .collect(),
-            key: (0..pops.len()).map(key).collect(),
+            stream: (0..pops.len()).map(|p| (key(p), 0)).collect(),
             projs,
             records: self
                 .monitors
@@ -729,18 +1277,127 @@ impl Plans {
         }
     }
 
+    /// Runs the steps `steps` of copy `c`; with `count`, returns the spike count of each
+    /// neuron of that population over them. Runs the copy compiled for `self.simd`.
+    fn run_copy(
+        &self,
+        c: &mut CopyState,
+        steps: std::ops::Range<u32>,
+        learn: bool,
+        count: Option<usize>,
+    ) -> Vec<u32> {
+        #[cfg(target_arch = "x86_64")]
+        match self.simd {
+            // SAFETY: `self.simd` is `SimdLevel::best()` or a level `Engine::set_simd`
+            // checked with `available()`, so the processor has every feature of the copy.
+            SimdLevel::Avx512 => return unsafe { self.run_copy_avx512(c, steps, learn, count) },
+            SimdLevel::Avx2 => return unsafe { self.run_copy_avx2(c, steps, learn, count) },
+            SimdLevel::Baseline => {}
+        }
+        self.run_copy_body(c, steps, learn, count)
+    }
+
+    /// [`Self::run_copy`] in the baseline copy; the others are this body compiled with more
+    /// target features (`run_copy_compiled_for!`).
+    #[inline(always)]
+    fn run_copy_body(
+        &self,
+        c: &mut CopyState,
+        steps: std::ops::Range<u32>,
+        learn: bool,
+        count: Option<usize>,
+    ) -> Vec<u32> {
+        let mut counts = vec![0u32; count.map_or(0, |p| self.net.populations[p].size as usize)];
+        if learn && self.use_queue {
+            for (pp, pc) in self.projs.iter().zip(&mut c.projs) {
+                if let (true, Some((sc, _, _)), Some(dense)) = (pp.queueable, &pp.stdp, pp.dense())
+                {
+                    let consts = (sc.w_min, sc.w_max, sc.nu_pre);
+                    pc.queue
+                        .rebuild(&dense, consts, &pc.w, &pc.hist, &pc.post1, steps.start);
+                }
+            }
+        }
+        for t in steps {
+            self.step(c, t, learn);
+            if let Some(p) = count {
+                for &i in &c.spikes[p] {
+                    counts[i as usize] += 1;
+                }
+            }
+        }
+        counts
+    }
+
+    /// Copy `c` at rest (see [`Engine::rest`]).
+    fn rest(&self, c: &mut CopyState) {
+        for (pp, ns) in self.pops.iter().zip(&mut c.neurons) {
+            if let PopPlan::Neurons { rest, .. } = pp {
+                for n in ns.iter_mut() {
+                    *n = NeuronState {
+                        theta: n.theta,
+                        ..*rest
+                    };
+                }
+            }
+        }
+        c.spikes.iter_mut().for_each(Vec::clear);
+        for pc in &mut c.projs {
+            pc.ring.fill(0.0);
+            pc.hist.iter_mut().for_each(Vec::clear);
+            pc.post1.fill(0.0);
+            pc.post2.fill(0.0);
+            pc.last.fill(NEVER);
+            pc.pre_at_last.fill(0.0);
+        }
+    }
+
+    /// The first NaN or infinite neuron variable of copy `c` at step `clock`, as
+    /// [`SnnError::NonFinite`] with the population named by `name`.
+    fn check_finite(&self, c: &CopyState, clock: u32, name: impl Fn(&str) -> String) -> Result<()> {
+        for (p, ns) in c.neurons.iter().enumerate() {
+            for (i, s) in ns.iter().enumerate() {
+                let bad = [("v", s.v), ("theta", s.theta), ("ge", s.ge), ("gi", s.gi)]
+                    .into_iter()
+                    .find(|(_, x)| !x.is_finite());
+                if let Some((var, _)) = bad {
+                    return Err(SnnError::NonFinite {
+                        population: name(&self.net.populations[p].name),
+                        variable: var.into(),
+                        neuron: i,
+                        step: clock as u64,
+                    });
+                }
+            }
+        }
+        Ok(())
+    }
+
+    run_copy_compiled_for!(
+        run_copy_avx512,
+        "avx512f,avx512bw,avx512cd,avx512dq,avx512vl,avx2,bmi1,bmi2,lzcnt,popcnt",
+        "[`Self::run_copy_body`] compiled with AVX-512 (x86-64-v4 without FMA)."
+    );
+    run_copy_compiled_for!(
+        run_copy_avx2,
+        "avx2,bmi1,bmi2,lzcnt,popcnt",
+        "[`Self::run_copy_body`] compiled with AVX2 (x86-64-v3 without FMA)."
+    );
+
     /// One step `t` of copy `c`, in the order of the module docs.
+    #[inline(always)]
     fn step(&self, c: &mut CopyState, t: u32, learn: bool) {
         // 1. sources emit.
         for (p, pp) in self.pops.iter().enumerate() {
             match pp {
                 PopPlan::Neurons { .. } => {}
                 PopPlan::Poisson => {
-                    let (list, thr, key) = (&mut c.spikes[p], &c.thr[p], c.key[p]);
+                    let (list, thr, (key, origin)) = (&mut c.spikes[p], &c.thr[p], c.stream[p]);
+                    let t_stream = t.wrapping_sub(origin);
                     list.clear();
-                    for (i, &th) in thr.iter().enumerate() {
-                        if th != 0 && rng_u32(key, t, i as u32) < th {
-                            list.push(i as u32);
+                    for &(i, th) in thr {
+                        if rng_u32(key, t_stream, i) < th {
+                            list.push(i);
                         }
                     }
                 }
@@ -806,9 +1463,24 @@ impl Plans {
                                 let row = &mut ring[base..base + n_post];
                                 plan.for_row(j, |k, i| row[i] += w[k]);
                             }
-                            DelaySteps::PerSynapse(d) => plan.for_row(j, |k, i| {
-                                ring[((t + d[k]) % s) as usize * n_post + i] += w[k]
-                            }),
+                            DelaySteps::PerSynapse(d) => match &plan.buckets {
+                                // Bucket by bucket, so each write goes to one ring row; every
+                                // cell still sums by emission step, then ascending pre.
+                                Some(b) => {
+                                    let mut row = (t % s) as usize;
+                                    for lag in 0..s as usize {
+                                        let dst = &mut ring[row * n_post..(row + 1) * n_post];
+                                        let (syn, post) = b.get(j as usize * s as usize + lag);
+                                        for (&k, &i) in syn.iter().zip(post) {
+                                            dst[i as usize] += w[k as usize];
+                                        }
+                                        row = if row + 1 == s as usize { 0 } else { row + 1 };
+                                    }
+                                }
+                                None => plan.for_row(j, |k, i| {
+                                    ring[((t + d[k]) % s) as usize * n_post + i] += w[k]
+                                }),
+                            },
                         }
                     }
                     let now = &mut ring[slot * n_post..(slot + 1) * n_post];
@@ -822,19 +1494,49 @@ impl Plans {
                 }
             }
             if let Some((sc, _, table)) = pp.stdp.as_ref().filter(|_| learn) {
-                let (w, last, post1) = (&mut pc.w, &mut pc.last, &pc.post1);
-                let depress = sc.rule != 2;
-                let pre_at_last = &mut pc.pre_at_last;
-                let accumulate = pp.accumulate;
-                plan.for_arrivals(&pc.hist, t, |k, i| {
-                    if depress {
-                        w[k] = on_pre(w[k], post1[i], sc);
+                if sc.rule != 2 {
+                    // `ν_pre · post1` once per post neuron (`on_pre_depression`: the bits of
+                    // `on_pre`); a synapse arrives at most once per step, so the order of
+                    // the updates does not matter.
+                    for (dep, &p1) in pc.depression.iter_mut().zip(&pc.post1) {
+                        *dep = sc.nu_pre * p1;
                     }
-                    if accumulate {
-                        pre_at_last[k] = trace_now(pre_at_last[k], last[k], t, table) + 1.0;
+                    let (w, dep) = (&mut pc.w, &pc.depression);
+                    match pp.dense().filter(|_| pp.queueable && self.use_queue) {
+                        Some(dense) => {
+                            let q = &mut pc.queue;
+                            q.enqueue(&dense, dep, &pc.hist[slot], t);
+                            for &(k, i) in q.arriving(slot) {
+                                let k = k as usize;
+                                w[k] = on_pre_depression(w[k], dep[i as usize], sc);
+                            }
+                            q.clear(slot);
+                        }
+                        None => plan.for_arrivals(&pc.hist, t, |k, i| {
+                            w[k] = on_pre_depression(w[k], dep[i], sc)
+                        }),
                     }
-                    last[k] = t;
-                });
+                }
+                let (last, pre_at_last) = (&mut pc.last, &mut pc.pre_at_last);
+                // Every entry of `last` that arrives now records `t`; with all-to-all pairing
+                // its trace also adds 1 to what is left of it.
+                let mut arrive = |a: usize| {
+                    if pp.accumulate {
+                        pre_at_last[a] = trace_now(pre_at_last[a], last[a], t, table) + 1.0;
+                    }
+                    last[a] = t;
+                };
+                match &plan.buckets {
+                    // The last arrival of every bucket that arrives now.
+                    Some(_) => {
+                        for lag in 0..s {
+                            for &j in &pc.hist[((t % s + s - lag) % s) as usize] {
+                                arrive((j * s + lag) as usize);
+                            }
+                        }
+                    }
+                    None => plan.for_arrivals(&pc.hist, t, |k, _| arrive(k)),
+                }
             }
             let (ch, sub) = match pp.target {
                 Target::Ge => (0, false),
@@ -861,30 +1563,31 @@ impl Plans {
             };
             let [x_ge, x_gi, x_v] = &c.x[p];
             let (ns, list) = (&mut c.neurons[p], &mut c.spikes[p]);
-            // One loop per kind, with the constants copied out: the per-neuron body has no
-            // branch on the kind and reads no constant through a pointer.
-            let d = *d;
+            list.clear();
+            // The model is matched once per population, so each loop is specialised to its
+            // charge; the constants are copied out, so the loop reads none through a pointer.
+            let d = &{ *d };
             match kind {
-                NeuronKind::If => neuron_stage(ns, list, learn, &d, |s, i| {
-                    clamp_refractory(&s, if_charge(s, x_v[i], &d), &d)
+                NeuronKind::If => neuron_stages(ns, list, d, learn, |s, i| {
+                    clamp_refractory(&s, if_charge(s, x_v[i], d), d)
                 }),
-                NeuronKind::Lif(_) => neuron_stage(ns, list, learn, &d, |s, i| {
-                    clamp_refractory(&s, lif_charge(s, x_v[i], &d), &d)
+                NeuronKind::Lif(_) => neuron_stages(ns, list, d, learn, |s, i| {
+                    clamp_refractory(&s, lif_charge(s, x_v[i], d), d)
                 }),
-                NeuronKind::CondLif(_) => neuron_stage(ns, list, learn, &d, |mut s, i| {
+                NeuronKind::CondLif(_) => neuron_stages(ns, list, d, learn, |mut s, i| {
                     s.gi += x_gi[i];
-                    let mut o = cond_lif_charge(s, x_ge[i], &d);
+                    let mut o = cond_lif_charge(s, x_ge[i], d);
                     o.v += x_v[i];
-                    clamp_refractory(&s, o, &d)
+                    clamp_refractory(&s, o, d)
                 }),
-                NeuronKind::CurrentLif(_) => neuron_stage(ns, list, learn, &d, |mut s, i| {
+                NeuronKind::CurrentLif(_) => neuron_stages(ns, list, d, learn, |mut s, i| {
                     s.gi += x_gi[i];
-                    let mut o = current_lif_charge(s, x_ge[i], &d);
+                    let mut o = current_lif_charge(s, x_ge[i], d);
                     o.v += x_v[i];
-                    clamp_refractory(&s, o, &d)
+                    clamp_refractory(&s, o, d)
                 }),
-                NeuronKind::Custom(_) => neuron_stage(ns, list, learn, &d, |s, i| {
-                    charge(s, x_v[i], kind, custom_params, &d)
+                NeuronKind::Custom(_) => neuron_stages(ns, list, d, learn, |s, i| {
+                    charge(s, x_v[i], kind, custom_params, d)
                 }),
             }
         }
@@ -901,11 +1604,13 @@ impl Plans {
                     let (a, b) = (plan.in_offsets[i] as usize, plan.in_offsets[i + 1] as usize);
                     for &k in &plan.in_syn[a..b] {
                         let k = k as usize;
-                        let pre = if pp.accumulate {
-                            trace_now(pc.pre_at_last[k], pc.last[k], t, table)
+                        let a = plan.arrival_index(k);
+                        let at_last = if pp.accumulate {
+                            pc.pre_at_last[a]
                         } else {
-                            trace_now(1.0, pc.last[k], t, table)
+                            1.0
                         };
+                        let pre = trace_now(at_last, pc.last[a], t, table);
                         pc.w[k] = on_post(pc.w[k], pre, p2b, sc);
                     }
                     if pp.accumulate {
@@ -914,6 +1619,11 @@ impl Plans {
                     } else {
                         pc.post1[i] = 1.0;
                         pc.post2[i] = 1.0;
+                    }
+                    if let Some(dense) = pp.dense().filter(|_| pp.queueable && self.use_queue) {
+                        if !pc.queue.is_active(i) {
+                            pc.queue.join(&dense, &pc.hist, i, t);
+                        }
                     }
                 }
             }

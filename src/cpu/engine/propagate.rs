@@ -7,6 +7,12 @@
 //! | [`Strategy::Sparse`] | fixed p, fixed in-degree, list; all-but-self when plastic, per-synapse delays or weights | `offsets[j]..offsets[j+1]` with their post indices (CSR) |
 //! | [`Strategy::OneToOne`] | one-to-one | synapse `j` to post `j` |
 //! | [`Strategy::TotalMinusSelf`] | all-but-self with one constant weight, a uniform delay, no STDP | nothing: `w · (count − self)` |
+//!
+//! Per-synapse delays add [`Buckets`] to any of them: the synapses of each pre neuron
+//! grouped by delay, so that a spike's synapses of one delay land in one ring row, and the
+//! synapses arriving at a step are read bucket by bucket without testing each delay. A
+//! plastic projection with buckets keeps one last-arrival step per bucket (its synapses
+//! arrive together) instead of one per synapse.
 
 use crate::model::net::projection::{DelaySteps, Synapses};
 
@@ -37,6 +43,66 @@ pub(crate) struct Plan {
     /// into `in_syn` (ascending pre).
     pub in_offsets: Vec<u32>,
     pub in_syn: Vec<u32>,
+    /// With per-synapse delays: the synapses by pre neuron and delay.
+    pub buckets: Option<Buckets>,
+}
+
+/// The synapses of a projection with per-synapse delays, grouped by pre neuron `j` and
+/// delay `L` (bucket `j·S + L`, S the ring slots): `syn[offsets[b] .. offsets[b + 1]]`,
+/// ascending.
+#[derive(Debug, Clone)]
+pub(crate) struct Buckets {
+    offsets: Vec<u32>,
+    syn: Vec<u32>,
+    /// The post neuron of each entry of `syn`.
+    post: Vec<u32>,
+    /// The bucket of each synapse.
+    pub of: Vec<u32>,
+}
+
+impl Buckets {
+    fn new(syn: &Synapses, d: &[u32], slots: u32) -> Self {
+        let s = slots as usize;
+        let n_b = syn.n_pre as usize * s;
+        let of: Vec<u32> = (0..syn.n_pre as usize)
+            .flat_map(|j| {
+                let (a, b) = (syn.offsets[j] as usize, syn.offsets[j + 1] as usize);
+                (a..b).map(move |k| (j * s) as u32 + d[k])
+            })
+            .collect();
+        let mut offsets = vec![0u32; n_b + 1];
+        for &b in &of {
+            offsets[b as usize + 1] += 1;
+        }
+        for b in 0..n_b {
+            offsets[b + 1] += offsets[b];
+        }
+        let mut fill = offsets.clone();
+        let mut out = vec![0u32; of.len()];
+        for (k, &b) in of.iter().enumerate() {
+            out[fill[b as usize] as usize] = k as u32;
+            fill[b as usize] += 1;
+        }
+        let post = out.iter().map(|&k| syn.post[k as usize]).collect();
+        Buckets {
+            offsets,
+            syn: out,
+            post,
+            of,
+        }
+    }
+
+    /// The synapses of bucket `b` and their post neurons.
+    #[inline(always)]
+    pub fn get(&self, b: usize) -> (&[u32], &[u32]) {
+        let r = self.offsets[b] as usize..self.offsets[b + 1] as usize;
+        (&self.syn[r.clone()], &self.post[r])
+    }
+
+    /// The number of buckets (pre neurons × slots).
+    pub fn len(&self) -> usize {
+        self.offsets.len() - 1
+    }
 }
 
 impl Plan {
@@ -59,12 +125,17 @@ impl Plan {
                 fill[i as usize] += 1;
             }
         }
+        let buckets = match &syn.delays {
+            DelaySteps::PerSynapse(d) => Some(Buckets::new(&syn, d, slots)),
+            DelaySteps::Uniform(_) => None,
+        };
         Plan {
             strategy,
             syn,
             slots,
             in_offsets,
             in_syn,
+            buckets,
         }
     }
 
@@ -94,22 +165,47 @@ impl Plan {
 
     /// Calls `f(k, i)` for every synapse that delivers at step `now`: for each lag `L`
     /// ascending, the spikes emitted `L` steps ago (`hist`, a ring by step) ascending, their
-    /// synapses of delay `L`.
+    /// synapses of delay `L`, ascending.
+    #[inline(always)]
     pub fn for_arrivals(&self, hist: &[Vec<u32>], now: u32, mut f: impl FnMut(usize, usize)) {
         let s = self.slots;
         for lag in 0..s {
             let slot = ((now % s + s - lag) % s) as usize;
             for &j in &hist[slot] {
-                match &self.syn.delays {
-                    DelaySteps::Uniform(d) if *d != lag => {}
-                    DelaySteps::Uniform(_) => self.for_row(j, &mut f),
-                    DelaySteps::PerSynapse(d) => self.for_row(j, |k, i| {
+                match (&self.syn.delays, &self.buckets) {
+                    (DelaySteps::Uniform(d), _) if *d != lag => {}
+                    (DelaySteps::Uniform(_), _) => self.for_row(j, &mut f),
+                    (_, Some(b)) => {
+                        let (syn, post) = b.get((j * s + lag) as usize);
+                        for (&k, &i) in syn.iter().zip(post) {
+                            f(k as usize, i as usize)
+                        }
+                    }
+                    (DelaySteps::PerSynapse(d), None) => self.for_row(j, |k, i| {
                         if d[k] == lag {
                             f(k, i)
                         }
                     }),
                 }
             }
+        }
+    }
+
+    /// Where synapse `k` keeps its last arrival step: its bucket with per-synapse delays,
+    /// itself otherwise.
+    #[inline(always)]
+    pub fn arrival_index(&self, k: usize) -> usize {
+        match &self.buckets {
+            Some(b) => b.of[k] as usize,
+            None => k,
+        }
+    }
+
+    /// The number of last-arrival entries of a plastic projection ([`Self::arrival_index`]).
+    pub fn arrival_len(&self) -> usize {
+        match &self.buckets {
+            Some(b) => b.len(),
+            None => self.syn.len(),
         }
     }
 }

@@ -1,9 +1,11 @@
 //! The Diehl & Cook 2015 reproduction: training, label assignment, voting, evaluation.
 pub mod checkpoint;
 pub mod config;
+pub mod engine;
 pub mod evaluate;
 pub mod io;
 pub mod lockstep;
+pub mod model;
 pub mod multi;
 #[cfg(feature = "plots")]
 pub mod plots;

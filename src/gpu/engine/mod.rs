@@ -29,11 +29,11 @@ use super::backend::{read_back_range, LOOP_ITERATION_BUDGET};
 use super::context::GpuContext;
 use super::layout::StepInfo;
 use super::shaders::ComposedModule;
-use crate::model::StdpRule;
 use crate::error::{Result, SnnError};
 use crate::model::net::{
     check_rates, invalid, poisson_thresholds, Network, PopulationKind, Recording, MAX_DELAY_STEPS,
 };
+use crate::model::StdpRule;
 use layout::{Layout, MonitorRegions, PopRegions, ProjKind, NEVER};
 use program::{PassSpec, Program};
 use std::sync::Arc;
@@ -586,10 +586,16 @@ impl GpuEngine {
                         .iter()
                         .find(|(_, at)| !self.fstate[*at as usize + b * n + i].is_finite());
                     if let Some((var, _)) = bad {
+                        // Named as the CPU engine names it: the copy when there are several.
+                        let name = &self.net.populations[p].name;
                         return Err(SnnError::NonFinite {
-                            population: self.net.populations[p].name.clone(),
+                            population: if k == 1 {
+                                name.clone()
+                            } else {
+                                format!("{name} (copy {b})")
+                            },
                             variable: var.clone(),
-                            neuron: b * n + i,
+                            neuron: i,
                             step: self.clock as u64,
                         });
                     }

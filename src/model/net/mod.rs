@@ -29,6 +29,7 @@
 //! the value.
 
 pub mod projection;
+pub mod state;
 
 pub use projection::{Connectivity, Delay, Delivery, Projection, Weights};
 

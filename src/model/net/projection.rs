@@ -337,12 +337,13 @@ impl Projection {
             }
             _ => {}
         }
-        let ms_ok = |field: &str, ms: f32| -> Result<()> {
+        // The field is named only on error (an array may hold a delay per synapse).
+        let ms_ok = |field: &dyn Fn() -> String, ms: f32| -> Result<()> {
             let steps = (ms / dt_ms).round();
             if !(ms >= 0.0 && ms.is_finite()) || steps > MAX_DELAY_STEPS as f32 {
                 return Err(invalid(
                     el,
-                    field,
+                    &field(),
                     &ms,
                     &format!(
                         "a delay in [0, {}] ms ({MAX_DELAY_STEPS} steps of dt = {dt_ms} ms)",
@@ -354,10 +355,10 @@ impl Projection {
         };
         match &self.delay {
             Delay::None => {}
-            Delay::Constant(ms) => ms_ok("delay.constant_ms", *ms)?,
+            Delay::Constant(ms) => ms_ok(&|| "delay.constant_ms".into(), *ms)?,
             Delay::Range { min_ms, max_ms, .. } => {
-                ms_ok("delay.min_ms", *min_ms)?;
-                ms_ok("delay.max_ms", *max_ms)?;
+                ms_ok(&|| "delay.min_ms".into(), *min_ms)?;
+                ms_ok(&|| "delay.max_ms".into(), *max_ms)?;
                 if max_ms < min_ms {
                     return Err(invalid(
                         el,
@@ -370,7 +371,7 @@ impl Projection {
             Delay::Array(a) => {
                 array_len("delay.array", a.len())?;
                 for (k, &ms) in a.iter().enumerate() {
-                    ms_ok(&format!("delay.array[{k}]"), ms)?;
+                    ms_ok(&|| format!("delay.array[{k}]"), ms)?;
                 }
             }
         }

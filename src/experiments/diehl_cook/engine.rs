@@ -1,0 +1,346 @@
+//! The Diehl & Cook protocol on the general CPU engine: [`DcEngine`] runs the network of
+//! [`super::model::network`] presentation by presentation, as [`CompetitiveBackend`].
+//!
+//! A presentation (`model::wta` gives the step; this is its protocol):
+//! 1. learning: normalise the columns of the input weights to the spec's target;
+//! 2. `steps_on` steps with the image's rates, the input stream keyed
+//!    `presentation_seed(seed, key)` from the presentation's first step; the excitatory
+//!    spikes over them are the counts;
+//! 3. the rest: `steps_rest` steps without input, or the network put at rest
+//!    ([`RestMode`]);
+//! 4. learning: θ decays by the exact factor `e^(−(steps_on + steps_rest)·dt/τ_θ)`.
+//!
+//! A frozen batch runs each image as an engine trial (`Engine::run_trials`): a copy at rest,
+//! learning off, image `k` keyed `opts.key + k`.
+
+use super::model::{network, EXC, INPUT, INPUT_EXC};
+use crate::backend::{CompetitiveBackend, Snapshot};
+use crate::cpu::engine::{Engine, EngineOptions, Trial};
+use crate::error::{Result, SnnError};
+use crate::model::net::state::{NetworkState, SNAPSHOT_KIND};
+use crate::model::wta::presentation_seed;
+use crate::model::{CompetitiveSpec, PresentOptions, RestMode};
+
+/// The Diehl & Cook network on the general CPU engine.
+pub struct DcEngine {
+    engine: Engine,
+    n_in: usize,
+    n: usize,
+    dt_ms: f32,
+    seed: u32,
+    norm_target: Option<f32>,
+    tau_theta_ms: f32,
+    /// Zero rates, for the rest.
+    silence: Vec<f32>,
+    /// Whether the input projection has delays.
+    delayed: bool,
+}
+
+impl DcEngine {
+    /// Builds the network of `spec` ([`network`]) at its initial state.
+    ///
+    /// # Errors
+    /// [`network`]'s errors.
+    pub fn new(spec: &CompetitiveSpec) -> Result<Self> {
+        Self::with_options(spec, &EngineOptions::default())
+    }
+
+    /// [`Self::new`] on an engine run as `opts` says (the same bits, speed only).
+    ///
+    /// # Errors
+    /// [`network`]'s errors; `Engine::set_simd`'s.
+    pub fn with_options(spec: &CompetitiveSpec, opts: &EngineOptions) -> Result<Self> {
+        let engine = Engine::with_options(&network(spec)?, opts)?;
+        Ok(DcEngine {
+            engine,
+            n_in: spec.n_input as usize,
+            n: spec.n_exc as usize,
+            dt_ms: spec.dt_ms,
+            seed: spec.seed,
+            norm_target: spec.norm_target,
+            tau_theta_ms: spec.exc.theta.map_or(f32::INFINITY, |t| t.tau_theta_ms),
+            silence: vec![0.0; spec.n_input as usize],
+            delayed: spec.input_delay_max_ms.is_some(),
+        })
+    }
+
+    /// The engine this network runs on.
+    pub fn engine(&self) -> &Engine {
+        &self.engine
+    }
+
+    /// Exact θ decay over `steps` steps.
+    fn theta_decay(&self, steps: u32) -> f32 {
+        if self.tau_theta_ms.is_infinite() {
+            1.0
+        } else {
+            (-(steps as f64) * self.dt_ms as f64 / self.tau_theta_ms as f64).exp() as f32
+        }
+    }
+
+    /// Checks one image's rates: one per input, each in `[0, 1000/dt]` Hz.
+    fn check_rates(&self, rates_hz: &[f32]) -> Result<()> {
+        if rates_hz.len() != self.n_in {
+            return Err(SnnError::invalid(
+                "rates_hz",
+                format!("{} values", rates_hz.len()),
+                format!("one rate per input ({})", self.n_in),
+            ));
+        }
+        let max_hz = 1000.0 / self.dt_ms;
+        match rates_hz
+            .iter()
+            .enumerate()
+            .find(|(_, r)| !(**r >= 0.0 && **r <= max_hz))
+        {
+            Some((j, r)) => Err(SnnError::invalid(
+                format!("rates_hz[{j}]"),
+                r,
+                format!("a rate in [0, {max_hz}] Hz"),
+            )),
+            None => Ok(()),
+        }
+    }
+
+    /// The first weight that is not finite, as [`SnnError::NonFinite`] (neuron = flat index
+    /// `j·n + i`).
+    fn check_weights(&self) -> Result<()> {
+        let w = self.engine.weights(INPUT_EXC, 0)?;
+        // A test without early exit vectorises; the position is looked for only once
+        // something is found.
+        if w.iter().fold(true, |ok, v| ok & v.is_finite()) {
+            return Ok(());
+        }
+        let i = w.iter().position(|v| !v.is_finite()).unwrap_or(0);
+        Err(SnnError::NonFinite {
+            population: "input".into(),
+            variable: "w".into(),
+            neuron: i,
+            step: self.engine.step_count() as u64,
+        })
+    }
+
+    /// The state of a snapshot of the first CPU engine (kind `cpu`, written up to c595672),
+    /// in the engine's terms: the same clock, so the delay rings keep their slots.
+    fn state_from_first_cpu(&self, s: &Snapshot) -> Result<NetworkState> {
+        let (n, n_in) = (self.n, self.n_in);
+        let mut st = self.engine.network_state();
+        let copy = &mut st.copies[0];
+        let bits = |name: &str| -> Result<Vec<u32>> {
+            let v = s.u32s(name, Some(n))?;
+            Ok((0..n as u32).filter(|&i| v[i as usize] != 0).collect())
+        };
+        let counters = s.u32s("counters", Some(2))?;
+        st.step = counters[1];
+        let theta = s.f32s("theta", Some(n))?;
+        for p in &mut copy.populations {
+            let name = p.name.clone();
+            if name == INPUT {
+                p.spikes = s.u32s("spikes_in", None)?.to_vec();
+                continue;
+            }
+            for (var, v) in &mut p.variables {
+                *v = match var.as_str() {
+                    "theta" if name == EXC => theta.clone(),
+                    "theta" => vec![0.0; n],
+                    _ => s.f32s(&format!("{name}.{var}"), Some(n))?,
+                };
+            }
+            p.refractory_steps = s.u32s(&format!("{name}.refrac"), Some(n))?.to_vec();
+            p.spikes = bits(&format!("{name}_spiked"))?;
+        }
+        let exc_spikes = bits("exc_spiked")?;
+        let inh_spikes = bits("inh_spiked")?;
+        for q in &mut copy.projections {
+            match q.name.as_str() {
+                INPUT_EXC => {
+                    q.weights = s.f32s("w", Some(n_in * n))?;
+                    let slots = q.history.len();
+                    let lens = s.u32s("hist.len", None)?;
+                    let items = s.u32s("hist", None)?;
+                    if lens.is_empty() == self.delayed {
+                        return Err(SnnError::invalid(
+                            "snapshot array `hist.len`",
+                            format!("{} slots", lens.len()),
+                            if self.delayed {
+                                "a ring of input spikes: the network has input delays"
+                            } else {
+                                "no ring: the network has no input delays"
+                            },
+                        ));
+                    }
+                    if !self.delayed {
+                        // No delays: the input spikes of now, and the last spike of each
+                        // input is the last arrival of its row.
+                        let last_pre = s.u32s("last_pre", Some(n_in))?;
+                        if !q.last_arrival_step.is_empty() {
+                            q.last_arrival_step = last_pre
+                                .iter()
+                                .flat_map(|&l| std::iter::repeat_n(l, n))
+                                .collect();
+                        }
+                        q.history = vec![s.u32s("spikes_in", None)?.to_vec(); slots];
+                    } else {
+                        if lens.len() != slots
+                            || lens.iter().map(|&l| l as usize).sum::<usize>() != items.len()
+                        {
+                            return Err(SnnError::invalid(
+                                "snapshot array `hist.len`",
+                                lens.len(),
+                                format!("{slots} slots adding up to the items of `hist`"),
+                            ));
+                        }
+                        let mut at = 0;
+                        for (h, &l) in q.history.iter_mut().zip(lens) {
+                            *h = items[at..at + l as usize].to_vec();
+                            at += l as usize;
+                        }
+                        if !q.last_arrival_step.is_empty() {
+                            q.last_arrival_step = s.u32s("last_arrival", Some(n_in * n))?.to_vec();
+                        }
+                    }
+                    if !q.ring.is_empty() {
+                        // Snapshots written before the ring existed were taken after the
+                        // rest, with every delayed input arrived: an empty ring.
+                        q.ring = if s.has("x_ring") {
+                            s.f32s("x_ring", Some(q.ring.len()))?
+                        } else {
+                            vec![0.0; q.ring.len()]
+                        };
+                    }
+                    if !q.post1.is_empty() {
+                        q.post1 = s.f32s("post1", Some(n))?;
+                        q.post2 = s.f32s("post2", Some(n))?;
+                    }
+                }
+                // The lateral projections carry the spikes of the last step only.
+                super::model::EXC_INH => q.history = vec![exc_spikes.clone()],
+                _ => q.history = vec![inh_spikes.clone()],
+            }
+        }
+        Ok(st)
+    }
+}
+
+impl CompetitiveBackend for DcEngine {
+    fn describe(&self) -> String {
+        "cpu".into()
+    }
+
+    fn present(&mut self, rates_hz: &[f32], opts: &PresentOptions) -> Result<Vec<u32>> {
+        self.check_rates(rates_hz)?;
+        let decay = self.theta_decay(opts.steps_on + opts.steps_rest);
+        let e = &mut self.engine;
+        e.set_learning(opts.learn);
+        if let Some(target) = self.norm_target.filter(|_| opts.learn) {
+            e.normalize_columns(INPUT_EXC, target)?;
+        }
+        e.set_rates(INPUT, 0, rates_hz)?;
+        let key = presentation_seed(self.seed, opts.key);
+        let origin = e.step_count();
+        e.set_poisson_stream(INPUT, 0, key, origin)?;
+        let counts = e.run_counting(opts.steps_on, EXC)?.swap_remove(0);
+        match opts.rest {
+            RestMode::Simulate => {
+                e.set_rates(INPUT, 0, &self.silence)?;
+                e.run(opts.steps_rest)?;
+            }
+            RestMode::Reset => e.rest(0)?,
+        }
+        if opts.learn {
+            let mut theta = e.state(EXC, "theta", 0)?;
+            theta.iter_mut().for_each(|t| *t *= decay);
+            e.set_state(EXC, "theta", 0, &theta)?;
+        }
+        self.check_weights()?;
+        Ok(counts)
+    }
+
+    fn present_frozen_batch(
+        &mut self,
+        rates_hz: &[Vec<f32>],
+        opts: &PresentOptions,
+    ) -> Result<Vec<Vec<u32>>> {
+        for r in rates_hz {
+            self.check_rates(r)?;
+        }
+        let trials: Vec<Trial<'_>> = rates_hz
+            .iter()
+            .enumerate()
+            .map(|(k, r)| Trial {
+                rates_hz: r,
+                key: presentation_seed(self.seed, opts.key.wrapping_add(k as u32)),
+            })
+            .collect();
+        let frozen = opts.frozen();
+        self.engine
+            .run_trials(0, INPUT, &trials, frozen.steps_on, EXC)
+    }
+
+    fn weights(&mut self) -> Result<Vec<f32>> {
+        Ok(self.engine.weights(INPUT_EXC, 0)?.to_vec())
+    }
+
+    fn theta(&mut self) -> Result<Vec<f32>> {
+        self.engine.state(EXC, "theta", 0)
+    }
+
+    fn load(&mut self, weights: &[f32], theta_mv: &[f32]) -> Result<()> {
+        let (n_in, n) = (self.n_in, self.n);
+        if weights.len() != n_in * n || theta_mv.len() != n {
+            return Err(SnnError::invalid(
+                "loaded network",
+                format!("{} weights, {} theta", weights.len(), theta_mv.len()),
+                format!("{} weights ({n_in} x {n}), {n} theta", n_in * n),
+            ));
+        }
+        if let Some(k) = weights.iter().position(|w| !w.is_finite()) {
+            return Err(SnnError::invalid(
+                format!("weights[{k}] (input {}, neuron {})", k / n, k % n),
+                weights[k],
+                "a finite weight; the network to load is damaged (NaN/Inf): retrain it",
+            ));
+        }
+        if let Some(i) = theta_mv.iter().position(|t| !t.is_finite()) {
+            return Err(SnnError::invalid(
+                format!("theta_mv[{i}]"),
+                theta_mv[i],
+                "a finite threshold (mV); the network to load is damaged (NaN/Inf): retrain it",
+            ));
+        }
+        let mut st = self.engine.network_state();
+        let copy = &mut st.copies[0];
+        for q in copy.projections.iter_mut().filter(|q| q.name == INPUT_EXC) {
+            q.weights.copy_from_slice(weights);
+        }
+        for p in copy.populations.iter_mut().filter(|p| p.name == EXC) {
+            for (_, v) in p.variables.iter_mut().filter(|(var, _)| var == "theta") {
+                v.copy_from_slice(theta_mv);
+            }
+        }
+        self.engine.set_network_state(&st)
+    }
+
+    fn snapshot(&mut self) -> Result<Snapshot> {
+        Ok(self.engine.network_state().to_snapshot())
+    }
+
+    fn restore(&mut self, s: &Snapshot) -> Result<()> {
+        let st = if s.backend == "cpu" {
+            self.state_from_first_cpu(s)?
+        } else if s.backend.starts_with("gpu") {
+            return Err(SnnError::invalid(
+                "snapshot backend",
+                &s.backend,
+                format!(
+                    "`{SNAPSHOT_KIND}` or `cpu` (resume on the backend that wrote it: \
+                     --backend {})",
+                    s.backend
+                ),
+            ));
+        } else {
+            NetworkState::from_snapshot(s, &self.engine.network_state())?
+        };
+        self.engine.set_network_state(&st)
+    }
+}

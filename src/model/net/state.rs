@@ -1,0 +1,168 @@
+//! The dynamic state of a running [`Network`](super::Network) as plain data, the same for
+//! every backend: what a snapshot holds, so that a run stopped on one engine continues on
+//! another bit for bit.
+//!
+//! Everything is by name (populations, projections, variables) and in the orders of
+//! `model::net`: neurons ascending, synapses in synapse order. Steps are counted by the
+//! engine's clock, so ring slots are `step mod slots`.
+
+use crate::backend::Snapshot;
+use crate::error::{Result, SnnError};
+
+/// Snapshot kind of [`NetworkState::to_snapshot`]; the number is its format version.
+pub const SNAPSHOT_KIND: &str = "network-state-v1";
+
+/// The state of every copy of a network at the start of step [`NetworkState::step`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct NetworkState {
+    /// The next step to run (the engine's clock).
+    pub step: u32,
+    /// One entry per copy.
+    pub copies: Vec<CopyState>,
+}
+
+/// The state of one copy.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CopyState {
+    /// One entry per population, in declaration order.
+    pub populations: Vec<PopulationState>,
+    /// One entry per projection, in declaration order.
+    pub projections: Vec<ProjectionState>,
+}
+
+/// The state of one population.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PopulationState {
+    /// The population's name.
+    pub name: String,
+    /// Neurons: each state variable (`NeuronModel::state_var_names`: `v` in mV, `theta` in
+    /// mV, `ge`, `gi` relative to leak, custom variables) over the neurons; empty for sources.
+    pub variables: Vec<(String, Vec<f32>)>,
+    /// Neurons: remaining refractory steps of each neuron; empty for sources.
+    pub refractory_steps: Vec<u32>,
+    /// The neurons that spiked at the last step, ascending.
+    pub spikes: Vec<u32>,
+    /// Poisson sources: the stream `(key, origin step)` of the draws; `(0, 0)` otherwise.
+    pub poisson_stream: (u32, u32),
+}
+
+/// The state of one projection.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ProjectionState {
+    /// The projection's name.
+    pub name: String,
+    /// Weights, in synapse order.
+    pub weights: Vec<f32>,
+    /// Delivery at emission: the input still to arrive, `[slot][post]`, slot = arrival step
+    /// mod `slots` (longest delay + 1); empty for delivery at arrival.
+    pub ring: Vec<f32>,
+    /// The pre population's spikes of the last `slots` steps, `[step mod slots]`.
+    pub history: Vec<Vec<u32>>,
+    /// Plastic: the fast post trace of each post neuron; empty otherwise.
+    pub post1: Vec<f32>,
+    /// Plastic: the slow post trace of each post neuron; empty otherwise.
+    pub post2: Vec<f32>,
+    /// Plastic: the last step each synapse delivered a spike (`u32::MAX`: never); empty
+    /// otherwise.
+    pub last_arrival_step: Vec<u32>,
+    /// All-to-all pairing (`StdpRule::PairAllToAll`): each synapse's pre trace just after
+    /// its last arrival; empty otherwise.
+    pub pre_trace_at_last_arrival: Vec<f32>,
+}
+
+impl NetworkState {
+    /// The state as snapshot arrays: `step`, then per copy `c` `copy{c}.{population}.{variable}`,
+    /// `.refractory_steps`, `.spikes`, `.poisson_stream` and `copy{c}.{projection}.weights`,
+    /// `.ring`, `.history.len` and `.history` (lengths, then items), `.post1`, `.post2`,
+    /// `.last_arrival_step` and, with all-to-all pairing, `.pre_trace_at_last_arrival`.
+    pub fn to_snapshot(&self) -> Snapshot {
+        let mut s = Snapshot::new(SNAPSHOT_KIND);
+        s.push_u32("step", &[self.step]);
+        for (c, copy) in self.copies.iter().enumerate() {
+            for p in &copy.populations {
+                let at = format!("copy{c}.{}", p.name);
+                for (var, v) in &p.variables {
+                    s.push_f32(&format!("{at}.{var}"), v);
+                }
+                s.push_u32(&format!("{at}.refractory_steps"), &p.refractory_steps);
+                s.push_u32(&format!("{at}.spikes"), &p.spikes);
+                let (key, origin) = p.poisson_stream;
+                s.push_u32(&format!("{at}.poisson_stream"), &[key, origin]);
+            }
+            for q in &copy.projections {
+                let at = format!("copy{c}.{}", q.name);
+                s.push_f32(&format!("{at}.weights"), &q.weights);
+                s.push_f32(&format!("{at}.ring"), &q.ring);
+                let lens: Vec<u32> = q.history.iter().map(|h| h.len() as u32).collect();
+                s.push_u32(&format!("{at}.history.len"), &lens);
+                s.push_u32(&format!("{at}.history"), &q.history.concat());
+                s.push_f32(&format!("{at}.post1"), &q.post1);
+                s.push_f32(&format!("{at}.post2"), &q.post2);
+                s.push_u32(&format!("{at}.last_arrival_step"), &q.last_arrival_step);
+                if !q.pre_trace_at_last_arrival.is_empty() {
+                    s.push_f32(
+                        &format!("{at}.pre_trace_at_last_arrival"),
+                        &q.pre_trace_at_last_arrival,
+                    );
+                }
+            }
+        }
+        s
+    }
+
+    /// Reads what [`Self::to_snapshot`] wrote into the shape of `like` (the state of the
+    /// same network): every array must be there with `like`'s length.
+    ///
+    /// # Errors
+    /// [`SnnError::InvalidParam`] naming the snapshot kind (another format or version) or
+    /// the array that is missing or of another length (another network).
+    pub fn from_snapshot(s: &Snapshot, like: &NetworkState) -> Result<NetworkState> {
+        s.expect_backend(SNAPSHOT_KIND)?;
+        let mut out = like.clone();
+        out.step = s.u32s("step", Some(1))?[0];
+        for (c, copy) in out.copies.iter_mut().enumerate() {
+            for p in &mut copy.populations {
+                let at = format!("copy{c}.{}", p.name);
+                for (var, v) in &mut p.variables {
+                    *v = s.f32s(&format!("{at}.{var}"), Some(v.len()))?;
+                }
+                let n = p.refractory_steps.len();
+                p.refractory_steps = s.u32s(&format!("{at}.refractory_steps"), Some(n))?.to_vec();
+                p.spikes = s.u32s(&format!("{at}.spikes"), None)?.to_vec();
+                let k = s.u32s(&format!("{at}.poisson_stream"), Some(2))?;
+                p.poisson_stream = (k[0], k[1]);
+            }
+            for q in &mut copy.projections {
+                let at = format!("copy{c}.{}", q.name);
+                q.weights = s.f32s(&format!("{at}.weights"), Some(q.weights.len()))?;
+                q.ring = s.f32s(&format!("{at}.ring"), Some(q.ring.len()))?;
+                let lens = s.u32s(&format!("{at}.history.len"), Some(q.history.len()))?;
+                let items = s.u32s(&format!("{at}.history"), None)?;
+                if lens.iter().map(|&l| l as usize).sum::<usize>() != items.len() {
+                    return Err(SnnError::invalid(
+                        format!("snapshot array `{at}.history`"),
+                        items.len(),
+                        format!("as many items as `{at}.history.len` adds up to"),
+                    ));
+                }
+                let mut from = 0;
+                for (h, &l) in q.history.iter_mut().zip(lens) {
+                    *h = items[from..from + l as usize].to_vec();
+                    from += l as usize;
+                }
+                q.post1 = s.f32s(&format!("{at}.post1"), Some(q.post1.len()))?;
+                q.post2 = s.f32s(&format!("{at}.post2"), Some(q.post2.len()))?;
+                let n = q.last_arrival_step.len();
+                q.last_arrival_step = s
+                    .u32s(&format!("{at}.last_arrival_step"), Some(n))?
+                    .to_vec();
+                let n = q.pre_trace_at_last_arrival.len();
+                if n > 0 {
+                    q.pre_trace_at_last_arrival =
+                        s.f32s(&format!("{at}.pre_trace_at_last_arrival"), Some(n))?;
+                }
+            }
+        }
+        Ok(out)
+    }
+}
