@@ -14,13 +14,16 @@
 //! `mean_w_over_gmax`, `w_over_gmax_hist10` (counts in 10 equal bins of [0, 1]; all at the
 //! end), `backend`, `adapter`; and writes a PNG with the histogram of w/gmax at the start and
 //! at the end.
+#[path = "../src/bin/flags/engine.rs"]
+mod flags;
+
 use anyhow::{Context, Result};
 use clap::Parser;
 use plotters::prelude::*;
-use snn_wgpu::cpu::engine::Recording;
 use snn_wgpu::experiments::benchmarks::{
     sim_seconds, song, weight_fractions, Backend, Benchmark, DT_MS, SONG_GMAX,
 };
+use snn_wgpu::model::net::Recording;
 
 #[derive(Parser)]
 #[command(about = "Song, Miller & Abbott 2000 STDP; prints one JSON line and writes a PNG")]
@@ -28,7 +31,7 @@ struct Args {
     /// Simulated seconds.
     #[arg(long, default_value_t = 100.0)]
     seconds: f64,
-    /// cpu or gpu.
+    /// cpu or gpu (the general GPU engine, which does not run all-to-all pair STDP yet).
     #[arg(long, default_value = "cpu")]
     backend: Backend,
     /// Seed of the input spikes and the initial weights.
@@ -37,6 +40,8 @@ struct Args {
     /// The histogram PNG.
     #[arg(long, default_value = "song_weights.png")]
     out: std::path::PathBuf,
+    #[command(flatten)]
+    engine: flags::EngineArgs,
 }
 
 /// Bins of the histograms.
@@ -56,9 +61,10 @@ fn main() -> Result<()> {
         network: song(a.seed),
         initial: vec![],
     };
-    let mut e = bench
-        .start(a.backend)
-        .with_context(|| format!("--backend {}", a.backend.name()))?;
+    let flag = || format!("--backend {}", a.backend.name());
+    let ctx = a.backend.context(&a.engine.gpu()).with_context(flag)?;
+    let adapter = ctx.as_ref().map(|c| c.adapter_description());
+    let mut e = bench.start(ctx).with_context(flag)?;
     let w0 = e.weights("syn", 0)?.to_vec();
     let (t0, c0) = (std::time::Instant::now(), cpu_time::ProcessTime::now());
     e.run(steps)?;
@@ -85,7 +91,7 @@ fn main() -> Result<()> {
                 .map(|c| c.iter().sum::<u32>())
                 .collect::<Vec<_>>(),
             "backend": a.backend.name(),
-            "adapter": serde_json::Value::Null,
+            "adapter": adapter,
         })
     );
     Ok(())

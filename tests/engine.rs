@@ -680,11 +680,11 @@ fn validate_names_the_element_and_the_field() {
 /// changed.
 #[test]
 fn coba_4000_fires_asynchronously_and_irregularly() {
-    use snn_wgpu::experiments::benchmarks::{coba, spike_stats, Backend};
+    use snn_wgpu::experiments::benchmarks::{coba, spike_stats};
     let bench = coba(4000, 1).expect("network");
-    let mut e = bench.start(Backend::Cpu).expect("engine");
+    let mut e = bench.start(None).expect("engine");
     e.run(5000).expect("run");
-    let s = spike_stats(&e, 5000).expect("stats");
+    let s = spike_stats(e.as_ref(), 5000).expect("stats");
     assert!(
         (10.0..=40.0).contains(&s.rate_hz),
         "rate {} Hz outside 10–40 Hz",

@@ -301,15 +301,10 @@ fn memory_mib() -> (Option<f64>, Option<f64>) {
 
 fn bench_coba(t: &Target, n: u32, a: &Args) -> Result<()> {
     use snn_wgpu::cpu::engine::Recording;
-    use snn_wgpu::experiments::benchmarks::{coba, sim_seconds, Backend as Where, DT_MS};
-    let where_ = if t.ctx.is_some() {
-        Where::Gpu
-    } else {
-        Where::Cpu
-    };
+    use snn_wgpu::experiments::benchmarks::{coba, sim_seconds, DT_MS};
     let t0 = Instant::now();
     let bench = coba(n, 1)?;
-    let mut e = match bench.start(where_) {
+    let mut e = match bench.start(t.ctx.clone()) {
         Ok(e) => e,
         Err(err) => {
             if !a.quiet {

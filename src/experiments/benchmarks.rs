@@ -40,14 +40,18 @@
 //! between, potentiation outgrows depression once the neuron fires fast, and every weight
 //! runs to gmax: the split into two modes needs all pairs to count.
 
-use crate::cpu::engine::{Engine, Recording};
+use crate::backend::Simulator;
+use crate::cpu::engine::Engine;
 use crate::encode::rng::rng_u32;
 use crate::error::{Result, SnnError};
+use crate::gpu::{GpuContext, GpuEngine, GpuOptions};
+use crate::model::net::Recording;
 use crate::model::net::{Connectivity, MonitorKind, Network, Projection, Weights};
 use crate::model::{
     CondLifParams, CurrentLifParams, Integration, NeuronKind, NeuronModel, ResetMode, StdpParams,
     StdpRule, Target,
 };
+use std::sync::Arc;
 
 /// Time step of every benchmark here (ms).
 pub const DT_MS: f32 = 0.1;
@@ -88,7 +92,7 @@ pub fn sim_seconds(steps: u32) -> f64 {
 pub enum Backend {
     /// The general CPU engine (`cpu::engine`).
     Cpu,
-    /// A general GPU engine: not available yet.
+    /// The general GPU engine (`gpu::GpuEngine`), passes schedule.
     Gpu,
 }
 
@@ -136,26 +140,35 @@ impl Benchmark {
             .sum()
     }
 
-    /// An engine on `backend` at the initial state, step 0.
+    /// An engine at the initial state, step 0: on the CPU without `gpu`, on the GPU of
+    /// `gpu` with it.
     ///
     /// # Errors
-    /// [`SnnError::Unsupported`] for [`Backend::Gpu`] (no general GPU engine yet); the
-    /// engine's own errors.
-    pub fn start(&self, backend: Backend) -> Result<Engine> {
-        match backend {
-            Backend::Cpu => {
-                let mut e = Engine::new(&self.network)?;
-                for (pop, var, values) in &self.initial {
-                    e.set_state(pop, var, 0, values)?;
-                }
-                Ok(e)
-            }
-            Backend::Gpu => Err(SnnError::Unsupported(
-                "the GPU backend has no general network engine yet; these benchmarks run on \
-                 the CPU (backend cpu)"
-                    .into(),
-            )),
+    /// The engines' own errors (on llvmpipe, a network whose loops could pass the driver's
+    /// cap is refused).
+    pub fn start(&self, gpu: Option<Arc<GpuContext>>) -> Result<Box<dyn Simulator>> {
+        let mut e: Box<dyn Simulator> = match gpu {
+            None => Box::new(Engine::new(&self.network)?),
+            Some(ctx) => Box::new(GpuEngine::new(ctx, &self.network)?),
+        };
+        for (pop, var, values) in &self.initial {
+            e.set_state(pop, var, 0, values)?;
         }
+        Ok(e)
+    }
+}
+
+impl Backend {
+    /// The GPU context this backend runs on: none for the CPU, the adapter `opts` picks for
+    /// the GPU.
+    ///
+    /// # Errors
+    /// [`SnnError::NoAdapter`] and the other context errors.
+    pub fn context(self, opts: &GpuOptions) -> Result<Option<Arc<GpuContext>>> {
+        Ok(match self {
+            Backend::Cpu => None,
+            Backend::Gpu => Some(Arc::new(GpuContext::new(opts)?)),
+        })
     }
 }
 
@@ -383,7 +396,7 @@ pub struct SpikeStats {
 ///
 /// # Errors
 /// [`SnnError::UnknownName`] if the engine has no such monitors.
-pub fn spike_stats(e: &Engine, steps: u32) -> Result<SpikeStats> {
+pub fn spike_stats(e: &dyn Simulator, steps: u32) -> Result<SpikeStats> {
     let mut trains: Vec<Vec<u32>> = vec![];
     for m in ["exc_spikes", "inh_spikes"] {
         let Recording::Spikes(s) = e.recording(m, 0)? else {

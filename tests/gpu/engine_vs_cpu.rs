@@ -11,6 +11,7 @@
 //! runs (learning off, new rates, new weights, normalisation).
 
 use crate::common::{assert_close, gpu_ctx};
+use snn_wgpu::backend::Simulator;
 use snn_wgpu::cpu::engine::Engine;
 use snn_wgpu::gpu::engine::compose_module;
 use snn_wgpu::gpu::GpuEngine;
@@ -20,55 +21,6 @@ use snn_wgpu::model::net::{
 };
 use snn_wgpu::model::{CondLifParams, NeuronKind, NeuronModel, StdpParams, StdpRule, Target};
 use snn_wgpu::Result;
-
-/// What a test body may do with an engine: the API both engines share.
-trait Sim {
-    fn run(&mut self, steps: u32) -> Result<()>;
-    fn set_learning(&mut self, on: bool);
-    fn set_rates(&mut self, population: &str, copy: usize, rates_hz: &[f32]) -> Result<()>;
-    fn weights(&self, projection: &str, copy: usize) -> Result<Vec<f32>>;
-    fn set_weights(&mut self, projection: &str, copy: usize, w: &[f32]) -> Result<()>;
-    fn normalize_columns(&mut self, projection: &str, target_sum: f32) -> Result<()>;
-    fn state(&self, population: &str, variable: &str, copy: usize) -> Result<Vec<f32>>;
-    fn recording(&self, monitor: &str, copy: usize) -> Result<Recording>;
-    fn step_count(&self) -> u32;
-}
-
-macro_rules! impl_sim {
-    ($t:ty) => {
-        impl Sim for $t {
-            fn run(&mut self, steps: u32) -> Result<()> {
-                <$t>::run(self, steps)
-            }
-            fn set_learning(&mut self, on: bool) {
-                <$t>::set_learning(self, on)
-            }
-            fn set_rates(&mut self, p: &str, c: usize, r: &[f32]) -> Result<()> {
-                <$t>::set_rates(self, p, c, r)
-            }
-            fn weights(&self, p: &str, c: usize) -> Result<Vec<f32>> {
-                <$t>::weights(self, p, c).map(|w| w.to_vec())
-            }
-            fn set_weights(&mut self, p: &str, c: usize, w: &[f32]) -> Result<()> {
-                <$t>::set_weights(self, p, c, w)
-            }
-            fn normalize_columns(&mut self, p: &str, s: f32) -> Result<()> {
-                <$t>::normalize_columns(self, p, s)
-            }
-            fn state(&self, p: &str, v: &str, c: usize) -> Result<Vec<f32>> {
-                <$t>::state(self, p, v, c)
-            }
-            fn recording(&self, m: &str, c: usize) -> Result<Recording> {
-                <$t>::recording(self, m, c).cloned()
-            }
-            fn step_count(&self) -> u32 {
-                <$t>::step_count(self)
-            }
-        }
-    };
-}
-impl_sim!(Engine);
-impl_sim!(GpuEngine);
 
 /// Everything observable after a body: recordings, weights and state of every copy.
 #[derive(Debug, PartialEq)]
@@ -83,14 +35,14 @@ fn bits(x: &[f32]) -> Seen {
     Seen::Bits(x.iter().map(|v| v.to_bits()).collect())
 }
 
-fn observe(net: &Network, e: &dyn Sim) -> Vec<(String, Seen)> {
+fn observe(net: &Network, e: &dyn Simulator) -> Vec<(String, Seen)> {
     let mut out = vec![];
     for c in 0..net.batch() {
         for m in &net.monitors {
             let seen = match e.recording(&m.name, c).expect("monitor") {
-                Recording::Spikes(s) => Seen::Spikes(s),
-                Recording::Rate(r) => Seen::Counts(r),
-                Recording::State { values, .. } => bits(&values),
+                Recording::Spikes(s) => Seen::Spikes(s.clone()),
+                Recording::Rate(r) => Seen::Counts(r.clone()),
+                Recording::State { values, .. } => bits(values),
             };
             out.push((format!("copy {c} monitor {}", m.name), seen));
         }
@@ -114,13 +66,17 @@ fn observe(net: &Network, e: &dyn Sim) -> Vec<(String, Seen)> {
 /// Runs `body` on the CPU engine and on the GPU engine and asserts that everything
 /// observable is bit for bit the same; returns the CPU's spike count per spike monitor of
 /// copy 0, for the caller to check that the network was active.
-fn on_both(net: &Network, body: impl Fn(&mut dyn Sim)) -> Vec<(String, usize)> {
+fn on_both(net: &Network, body: impl Fn(&mut dyn Simulator)) -> Vec<(String, usize)> {
     on_both_to(net, body, true)
 }
 
 /// [`on_both`], bit for bit only where `bits` and the adapter is a software one; elsewhere
 /// equal spikes and floats within `common::REL_TOL`.
-fn on_both_to(net: &Network, body: impl Fn(&mut dyn Sim), bits: bool) -> Vec<(String, usize)> {
+fn on_both_to(
+    net: &Network,
+    body: impl Fn(&mut dyn Simulator),
+    bits: bool,
+) -> Vec<(String, usize)> {
     let mut cpu = Engine::new(net).expect("cpu engine");
     body(&mut cpu);
     let ctx = gpu_ctx();
@@ -617,6 +573,23 @@ pub fn every_engine_program_validates() {
     }
 }
 
+/// Brette et al. 2007 COBA and CUBA (`experiments::benchmarks`) at N = 400 (p = 80/400,
+/// so 80 inputs per neuron as at N = 4000), from their random initial state set through
+/// `Simulator::set_state`, for 0.1 s: the GPU's passes give the CPU's spikes, spike for
+/// spike, and its state bit for bit on llvmpipe.
+pub fn brette_benchmarks_at_400_agree() {
+    use snn_wgpu::experiments::benchmarks::{coba, cuba};
+    for bench in [coba(400, 1).expect("coba"), cuba(400, 1).expect("cuba")] {
+        let counts = on_both(&bench.network, |e| {
+            for (pop, var, values) in &bench.initial {
+                e.set_state(pop, var, 0, values).expect("initial state");
+            }
+            e.run(1000).expect("0.1 s");
+        });
+        assert_active(&counts, 20);
+    }
+}
+
 /// The size of Diehl & Cook's dc400 network: 784 Poisson inputs → 400 conductance LIF with θ
 /// through a dense triplet-STDP projection with per-synapse delays up to 10 ms, 400
 /// inhibitory neurons one-to-one, inhibition back all-but-self; two copies, three
@@ -764,7 +737,7 @@ pub fn errors_agree() {
             1.0,
         ))
         .monitor("s", "n", MonitorKind::Spikes { neurons: None });
-    let body = |e: &mut dyn Sim| -> Vec<String> {
+    let body = |e: &mut dyn Simulator| -> Vec<String> {
         let err = |r: Result<()>| match r {
             Err(e) => e.to_string(),
             Ok(()) => "no error".to_string(),

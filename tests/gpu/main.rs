@@ -79,6 +79,7 @@ fn main() -> std::process::ExitCode {
             Gpu weight_dependent_stdp_with_fractional_mu_agrees_within_tolerance,
             Gpu calls_between_runs_agree,
             Gpu diehl_cook_sized_network_agrees,
+            Gpu brette_benchmarks_at_400_agree,
             Gpu a_network_past_llvmpipe_loop_cap_is_refused_there,
             Gpu errors_agree,
             Cpu every_engine_program_validates,

@@ -1651,6 +1651,8 @@ impl Plans {
     }
 }
 
+crate::backend::impl_simulator!(Engine, |_| "cpu".to_string());
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -825,6 +825,57 @@ impl GpuEngine {
         Ok(self.fstate[at..at + n].to_vec())
     }
 
+    /// Sets state variable `variable` of every neuron of `population` in `copy` (one value
+    /// per neuron), e.g. random initial conditions; as `cpu::engine::Engine::set_state`.
+    ///
+    /// # Errors
+    /// As [`Self::state`], and [`SnnError::InvalidNetwork`] for a wrong length or a value
+    /// that is not finite.
+    pub fn set_state(
+        &mut self,
+        population: &str,
+        variable: &str,
+        copy: usize,
+        values: &[f32],
+    ) -> Result<()> {
+        let p = self.net.population_index(population)?;
+        let pop = &self.net.populations[p];
+        let el = format!("population `{population}`");
+        let PopulationKind::Neurons(m) = &pop.kind else {
+            return Err(invalid(&el, "kind", &"a source", "a population of neurons"));
+        };
+        let var = m.var_index(variable)?;
+        if values.len() != pop.size as usize {
+            return Err(invalid(
+                &el,
+                variable,
+                &format!("{} values", values.len()),
+                &format!("one per neuron ({})", pop.size),
+            ));
+        }
+        if let Some((i, x)) = values.iter().enumerate().find(|(_, x)| !x.is_finite()) {
+            return Err(invalid(
+                &el,
+                &format!("{variable}[{i}]"),
+                x,
+                "a finite value",
+            ));
+        }
+        self.check_copy(copy)?;
+        let PopRegions::Neurons { vars, .. } = &self.layout.pops[p].regions else {
+            unreachable!("a neuron population has neuron regions")
+        };
+        let n = pop.size as usize;
+        let at = vars[var].1 as usize + copy * n;
+        self.fstate[at..at + n].copy_from_slice(values);
+        self.ctx.queue.write_buffer(
+            &self.buffers.fstate,
+            at as u64 * 4,
+            bytemuck::cast_slice(values),
+        );
+        Ok(())
+    }
+
     /// What monitor `monitor` has recorded in `copy` since construction.
     ///
     /// # Errors
@@ -881,3 +932,8 @@ impl GpuEngine {
         }
     }
 }
+
+crate::backend::impl_simulator!(GpuEngine, |e| format!(
+    "gpu:{}",
+    e.ctx.adapter_description()
+));
