@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# What a GPU owner wants to know, on binaries already built: one JSON line per measurement.
+#
+#   cargo build --release --bin snn-bench --example coba    # once, anywhere
+#   BIN=target/release benches/gpu_check.sh > gpu_check.jsonl
+#
+# It builds nothing. Every step has its own time limit (seconds, `STEP_S`, default 240); a step
+# that fails or runs out of time prints {"step": …, "rc": …} and the script goes on. Steps:
+#   adapter   the adapter the GPU engine picks (COBA N = 4000 for 0.1 s, CPU and GPU spikes)
+#   coba      COBA (Brette et al. 2007) from 4k to 1M neurons on the general GPU engine, and
+#             4k to 64k on the CPU beside it
+#   train     Diehl & Cook dc400 and dc6400 training, one network, GPU and CPU
+#   multi     dc400 and dc6400 training of K = 128 networks on the GPU
+#   eval      frozen evaluation, batches of 1, 64 and 1024 images
+# The adapter is chosen as for `snn`: SNN_WGPU_BACKEND, WGPU_ADAPTER_NAME (README).
+set -u
+BIN=${BIN:-target/release}
+STEP_S=${STEP_S:-240}
+BENCH="$BIN/snn-bench"
+COBA="$BIN/examples/coba"
+[ -x "$COBA" ] || COBA="$BIN/coba"
+for b in "$BENCH" "$COBA"; do
+  if [ ! -x "$b" ]; then
+    echo "gpu_check: no executable $b; build it (see the header) or set BIN" >&2
+    exit 2
+  fi
+done
+
+step() {
+  local name=$1
+  shift
+  timeout --kill-after=10 "$STEP_S" "$@"
+  local rc=$?
+  if [ "$rc" -ne 0 ]; then
+    echo "{\"step\":\"$name\",\"rc\":$rc,\"timed_out\":$([ "$rc" -eq 124 ] && echo true || echo false)}"
+  fi
+}
+
+step adapter "$COBA" --n 4000 --seconds 0.1 --backend gpu
+step adapter "$COBA" --n 4000 --seconds 0.1 --backend cpu
+step coba "$BENCH" --backend gpu --rows coba --coba-n 4000,16000,64000,256000,1000000 \
+  --coba-seconds 0.1 --reps 3 --quiet
+step coba "$BENCH" --backend cpu --rows coba --coba-n 4000,16000,64000 --coba-seconds 0.1 \
+  --reps 3 --quiet
+step train "$BENCH" --backend gpu --presets dc400,dc6400 --rows train --reps 10 --warmup 2 --quiet
+step train "$BENCH" --backend cpu --presets dc400,dc6400 --rows train --reps 5 --warmup 1 --quiet
+step multi "$BENCH" --backend gpu --presets dc400,dc6400 --rows train_multi --networks 128 \
+  --reps 3 --warmup 1 --quiet
+step eval "$BENCH" --backend gpu --presets dc400,dc6400 --rows eval --eval-batches 1,64,1024 \
+  --reps 3 --warmup 1 --quiet
+exit 0
