@@ -1,16 +1,14 @@
-//! The tests that use a GPU adapter, in one binary with its own harness (libtest-mimic), so
-//! that a GPU test with no adapter to run on shows as *ignored* in the summary instead of
-//! passing, and so that they link once.
-//!
-//! Each test is a trial of one of three kinds: `Cpu` (no adapter needed), `Gpu` (needs one)
-//! and `Mixed` (a CPU part, then the same checks on the adapter when there is one). With an
-//! adapter, all run. Without one: `Gpu` trials are ignored and `Mixed` ones run their CPU
-//! part, listed as `[cpu part only]`; the reason is printed once. Under `CI=true` or
-//! `SNN_REQUIRE_GPU=1` a missing adapter fails the `Gpu` trials instead (`common::gpu_required`).
-//! `SNN_WGPU_BACKEND` and `WGPU_ADAPTER_NAME` pick the adapter (README, "How the GPU is chosen").
+//! The tests that use a GPU adapter, in one binary with the suite's harness
+//! (`common/harness.rs`, libtest-mimic), so that a GPU test with no adapter to run on shows
+//! as *ignored* in the summary instead of passing, fails where an adapter is required
+//! (`CI=true` or `SNN_REQUIRE_GPU=1`), and so that they link once. Each test is a `Cpu`,
+//! `Gpu` or `Mixed` trial (see the harness). `SNN_WGPU_BACKEND` and `WGPU_ADAPTER_NAME` pick
+//! the adapter (README, "How the GPU is chosen").
 
 #[path = "../common/mod.rs"]
 mod common;
+#[path = "../common/harness.rs"]
+mod harness;
 
 mod engine_vs_cpu;
 mod errors;
@@ -22,40 +20,8 @@ mod snapshot;
 mod wta_gpu_vs_cpu;
 mod wta_multi_gpu;
 
-use libtest_mimic::{Arguments, Trial};
-
-/// What a trial needs.
-#[derive(Clone, Copy)]
-enum Kind {
-    Cpu,
-    Gpu,
-    Mixed,
-}
-
-/// The trials, `module::test`, each with its kind.
-macro_rules! trials {
-    ($($module:ident: [$($kind:ident $test:ident,)*],)*) => {
-        vec![$($(
-            (
-                concat!(stringify!($module), "::", stringify!($test)),
-                Kind::$kind,
-                $module::$test as fn(),
-            ),
-        )*)*]
-    };
-}
-
 fn main() -> std::process::ExitCode {
-    let args = Arguments::from_args();
-    let adapter = common::gpu_probe();
-    let ignore_gpu = adapter.is_err() && !common::gpu_required();
-    if let (Err(e), true) = (&adapter, ignore_gpu) {
-        eprintln!(
-            "no GPU adapter: the GPU tests are ignored (set SNN_REQUIRE_GPU=1 or CI=true to \
-             make that a failure): {e}"
-        );
-    }
-    let all = trials! {
+    harness::run(harness::trials! {
         engine_vs_cpu: [
             Gpu all_to_all_at_emission_agrees,
             Gpu all_to_all_at_arrival_agrees,
@@ -145,21 +111,5 @@ fn main() -> std::process::ExitCode {
             Cpu impossible_parameters_name_the_field,
             Mixed non_finite_state_is_reported_with_population_variable_and_step,
         ],
-    };
-    let trials = all
-        .into_iter()
-        .map(|(name, kind, test)| {
-            let trial = Trial::test(name, move || {
-                test();
-                Ok(())
-            });
-            match kind {
-                Kind::Cpu => trial,
-                Kind::Gpu => trial.with_ignored_flag(ignore_gpu),
-                Kind::Mixed if ignore_gpu => trial.with_kind("cpu part only"),
-                Kind::Mixed => trial,
-            }
-        })
-        .collect();
-    libtest_mimic::run(&args, trials).exit_code()
+    })
 }
