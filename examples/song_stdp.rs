@@ -31,7 +31,7 @@ struct Args {
     /// Simulated seconds.
     #[arg(long, default_value_t = 100.0)]
     seconds: f64,
-    /// cpu or gpu (the general GPU engine, which does not run all-to-all pair STDP yet).
+    /// cpu or gpu (the general GPU engine).
     #[arg(long, default_value = "cpu")]
     backend: Backend,
     /// Seed of the input spikes and the initial weights.

@@ -25,8 +25,8 @@ fn in_degree(p: Proj, i: u32) -> u32 {
 }
 
 // If post i spiked at this step: every synapse reaching it gets on_post with its pre trace
-// (from the table, by steps since its last arrival) and post2 from before; then
-// post1 = post2 = 1.
+// (`pre_trace`) and post2 from before; then post1 = post2 = 1, or with all-to-all pairing
+// post1 += 1, post2 += 1.
 fn potentiate(p: Proj, i: u32, b: u32) {
     let t = step.t;
     let spikes = p.post.base + (((t + 1u) % p.post.slots) * p.batch + b) * p.post.words;
@@ -37,19 +37,18 @@ fn potentiate(p: Proj, i: u32, b: u32) {
     let a2 = a1 + p.batch * p.n_post;
     let post2_before = fwork[a2];
     let wb = p.w_base + b * p.n_syn;
-    let lb = p.last_base + b * p.n_syn;
     let n = in_degree(p, i);
     for (var r = 0u; r < n; r = r + 1u) {
         let k = incoming(p, i, r);
-        let last = ustate[lb + k];
-        var pre = 0.0;
-        if (last != NONE && t - last < p.table_len) {
-            pre = bitcast<f32>(tables[p.table_base + t - last]);
-        }
-        wsyn[wb + k] = on_post(wsyn[wb + k], pre, post2_before, p.stdp);
+        wsyn[wb + k] = on_post(wsyn[wb + k], pre_trace(p, b, k, t), post2_before, p.stdp);
     }
-    fwork[a1] = 1.0;
-    fwork[a2] = 1.0;
+    if (p.pre_at_last_base != NONE) {
+        fwork[a1] = fwork[a1] + 1.0;
+        fwork[a2] = fwork[a2] + 1.0;
+    } else {
+        fwork[a1] = 1.0;
+        fwork[a2] = 1.0;
+    }
 }
 
 // Scales the weights reaching post i so they sum to step.norm_target (sums in synapse

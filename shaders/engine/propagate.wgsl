@@ -52,11 +52,30 @@ struct Proj {
     plastic: u32,
     trace_base: u32,
     last_base: u32,
+    // All-to-all pairing (each spike adds 1 to its trace): the pre trace just after each
+    // synapse's last arrival in fwork at pre_at_last_base + b * n_syn; NONE for nearest-spike
+    // pairing (the trace is 1 at an arrival, post1 = post2 = 1 at a post spike).
+    pre_at_last_base: u32,
     table_base: u32,
     table_len: u32,
     decay_post1_per_step: f32,
     decay_post2_per_step: f32,
     stdp: StdpConsts,
+}
+
+// The pre trace at step t of synapse k of copy b from its last arrival (0 if none; the
+// table runs out at 0): the table's power, times the trace just after that arrival with
+// all-to-all pairing. CPU twin: cpu::engine::trace_now.
+fn pre_trace(p: Proj, b: u32, k: u32, t: u32) -> f32 {
+    let last = ustate[p.last_base + b * p.n_syn + k];
+    var decay = 0.0;
+    if (last != NONE && t - last < p.table_len) {
+        decay = bitcast<f32>(tables[p.table_base + t - last]);
+    }
+    if (last == NONE || p.pre_at_last_base == NONE) {
+        return decay;
+    }
+    return fwork[p.pre_at_last_base + b * p.n_syn + k] * decay;
 }
 
 // The first word of the pre population's spikes emitted at step e, copy b.
@@ -143,7 +162,7 @@ fn deliver_at_emission(p: Proj, i: u32, b: u32) -> f32 {
 
 // The synapses arriving now, by lag ascending, then ascending pre: with `sum`, returns
 // Σ w (the weights of this step, for delivery at arrival); with `learn`, each then gets
-// depression and records its arrival.
+// depression and records its arrival (and, with all-to-all pairing, adds 1 to its trace).
 fn arrivals(p: Proj, i: u32, b: u32, sum: bool, learn: bool) -> f32 {
     let t = step.t;
     let wb = p.w_base + b * p.n_syn;
@@ -181,6 +200,10 @@ fn arrivals(p: Proj, i: u32, b: u32, sum: bool, learn: bool) -> f32 {
                 }
                 if (learn) {
                     wsyn[wb + k] = on_pre(wsyn[wb + k], post1, p.stdp);
+                    if (p.pre_at_last_base != NONE) {
+                        let a = p.pre_at_last_base + b * p.n_syn + k;
+                        fwork[a] = pre_trace(p, b, k, t) + 1.0;
+                    }
                     ustate[p.last_base + b * p.n_syn + k] = t;
                 }
             }

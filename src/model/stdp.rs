@@ -9,7 +9,7 @@
 //!
 //! `pre` per input, `post1`, `post2` per excitatory neuron, each decaying as `e^(−dt/τ)` per
 //! step; a spike sets its trace to 1 after the weight update it triggers. The one exception
-//! is `PairAllToAll` (general engine only): a spike adds 1 to its trace, so every pre–post
+//! is `PairAllToAll` (the general engines, CPU and GPU; not the WTA engine): a spike adds 1 to its trace, so every pre–post
 //! pair counts, not only the nearest.
 //!
 //! # Rules (w in [w_min, w_max], clipped after every update)

@@ -192,8 +192,8 @@ impl CompetitiveSpec {
                     "stdp.rule",
                     "pair_all_to_all",
                     "triplet, pair or weight_dependent: the competitive layer keeps \
-                     nearest-spike traces (all-to-all pairing runs on the general engine, \
-                     `cpu::engine`)",
+                     nearest-spike traces (all-to-all pairing runs on the general engines, \
+                     `cpu::engine` and `gpu::GpuEngine`)",
                 ));
             }
         }

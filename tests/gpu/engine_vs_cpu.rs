@@ -7,8 +7,9 @@
 //!
 //! Networks: every connectivity × every target (ge, gi, excitatory and inhibitory membrane)
 //! × no delay, one delay and per-synapse delays, under both deliveries; each STDP rule on a
-//! dense and on a sparse projection; K = 2 or 3 copies throughout; and the calls between
-//! runs (learning off, new rates, new weights, normalisation).
+//! dense and on a sparse projection (all-to-all pairing too, and Song et al.'s network);
+//! K = 2 or 3 copies throughout; and the calls between runs (learning off, new rates, new
+//! weights, normalisation).
 
 use crate::common::{assert_close, gpu_ctx};
 use snn_wgpu::backend::Simulator;
@@ -366,9 +367,10 @@ pub fn spike_times_relay_agrees() {
     assert!(counts[0].1 >= 60, "{counts:?}");
 }
 
-fn rules() -> [(&'static str, StdpRule); 3] {
+fn rules() -> [(&'static str, StdpRule); 4] {
     [
         ("pair", StdpRule::Pair),
+        ("pair_all_to_all", StdpRule::PairAllToAll),
         ("triplet", StdpRule::Triplet),
         (
             "weight_dependent",
@@ -485,6 +487,12 @@ pub fn pair_stdp_dense_agrees() {
 pub fn pair_stdp_sparse_agrees() {
     run_plastic("pair", true);
 }
+pub fn pair_all_to_all_stdp_dense_agrees() {
+    run_plastic("pair_all_to_all", false);
+}
+pub fn pair_all_to_all_stdp_sparse_agrees() {
+    run_plastic("pair_all_to_all", true);
+}
 pub fn triplet_stdp_dense_agrees() {
     run_plastic("triplet", false);
 }
@@ -588,6 +596,24 @@ pub fn brette_benchmarks_at_400_agree() {
         });
         assert_active(&counts, 20);
     }
+}
+
+/// Song, Miller & Abbott 2000 (`experiments::benchmarks::song`): 1000 Poisson inputs → one
+/// conductance LIF through all-to-all pair STDP (each spike adds 1 to its trace), for 2 s;
+/// the weights must have moved and the neuron fired.
+pub fn song_all_to_all_stdp_agrees() {
+    let net = snn_wgpu::experiments::benchmarks::song(1);
+    let steps = (2000.0 / net.dt_ms).round() as u32;
+    let counts = on_both(&net, |e| {
+        let before = e.weights("syn", 0).expect("w");
+        e.run(steps).expect("2 s");
+        assert_ne!(
+            e.weights("syn", 0).expect("w"),
+            before,
+            "STDP changed nothing"
+        );
+    });
+    assert_active(&counts, 5);
 }
 
 /// The size of Diehl & Cook's dc400 network: 784 Poisson inputs → 400 conductance LIF with θ

@@ -9,7 +9,7 @@
 //! | `ustate` | refractory counters `[copy][neuron]`; last arrival step of each plastic synapse `[copy][synapse]` |
 //! | `bits` | spike history bitsets of each population `[slot][copy][word]` |
 //! | `wsyn` | weights `[copy][synapse]` |
-//! | `fwork` | inputs `[target][copy][neuron]`; delay rings `[slot][copy][post]`; post1, post2 `[copy][post]` |
+//! | `fwork` | inputs `[target][copy][neuron]`; delay rings `[slot][copy][post]`; post1, post2 `[copy][post]`; pre trace at the last arrival of each synapse `[copy][synapse]` (all-to-all pairing) |
 //! | `tables` | CSR rows and columns, synapses by post, delays, Poisson thresholds `[copy][neuron]` and keys, spike times, pre-trace tables, state monitor slots |
 //! | `rec_bits`, `rec_vals` | recordings of the steps of one submission `[row][copy][…]` |
 
@@ -19,7 +19,7 @@ use crate::model::net::{
     copy_key, poisson_thresholds, Connectivity, Delivery, MonitorKind, Network, PopulationKind,
     Weights,
 };
-use crate::model::stdp::{DerivedStdp, StdpParams};
+use crate::model::stdp::{DerivedStdp, StdpParams, StdpRule};
 use crate::model::wta::decay_table;
 use crate::model::{DerivedNeuron, NeuronKind, NeuronModel, Sign, Target};
 
@@ -100,6 +100,9 @@ pub(crate) struct StdpRegions {
     pub traces: u32,
     /// Last arrival `[copy][synapse]` in `ustate`.
     pub last: u32,
+    /// All-to-all pairing (`StdpRule::PairAllToAll`): the pre trace just after the last
+    /// arrival `[copy][synapse]` in `fwork`; `NEVER` for nearest-spike rules.
+    pub pre_at_last: u32,
     /// Pre-trace table (f32 bits) in `tables`, and its length.
     pub table: u32,
     pub table_len: u32,
@@ -443,6 +446,10 @@ impl Layout {
                 let traces = fw.take(2 * k * n_post);
                 let last = us.take(k * n_syn);
                 ustate.resize(us.0 as usize, NEVER);
+                let pre_at_last = match s.rule {
+                    StdpRule::PairAllToAll => fw.take(k * n_syn),
+                    _ => NEVER,
+                };
                 let t_at = tb.take(table.len() as u64);
                 tables.extend(table.iter().map(|x| x.to_bits()));
                 layout.stdp = Some(StdpRegions {
@@ -450,6 +457,7 @@ impl Layout {
                     derived: d,
                     traces,
                     last,
+                    pre_at_last,
                     table: t_at,
                     table_len: table.len() as u32,
                 });

@@ -33,7 +33,6 @@ use crate::error::{Result, SnnError};
 use crate::model::net::{
     check_rates, invalid, poisson_thresholds, Network, PopulationKind, Recording, MAX_DELAY_STEPS,
 };
-use crate::model::StdpRule;
 use layout::{Layout, MonitorRegions, PopRegions, ProjKind, NEVER};
 use program::{PassSpec, Program};
 use std::sync::Arc;
@@ -129,17 +128,6 @@ impl GpuEngine {
         opts: GpuEngineOptions,
     ) -> Result<Self> {
         net.validate()?;
-        if let Some(p) = net
-            .projections
-            .iter()
-            .find(|p| p.stdp.is_some_and(|s| s.rule == StdpRule::PairAllToAll))
-        {
-            return Err(SnnError::Unsupported(format!(
-                "projection `{}`: STDP rule `pair_all_to_all` runs on the CPU engine only so far; \
-                 use rule `pair` (nearest spike) on the GPU, or the CPU backend",
-                p.name
-            )));
-        }
         let wg = opts.workgroup_size;
         if wg == 0 || !wg.is_power_of_two() {
             return Err(SnnError::invalid(

@@ -103,11 +103,12 @@ fn neuron_params(p: &NeuronParams) -> String {
 
 fn proj_literal(l: &Layout, p: &ProjLayout) -> String {
     let f = |x: f32| f32_lit(x);
-    let (plastic, traces, last, table, table_len, d1, d2, stdp) = match &p.stdp {
+    let (plastic, traces, last, pre_at_last, table, table_len, d1, d2, stdp) = match &p.stdp {
         None => (
             0,
             0,
             0,
+            u32::MAX,
             0,
             0,
             1.0,
@@ -117,15 +118,16 @@ fn proj_literal(l: &Layout, p: &ProjLayout) -> String {
         Some(s) => {
             let (rule, x_tar, mu) = match s.params.rule {
                 StdpRule::Triplet => (0, 0.0, 1.0),
-                StdpRule::Pair => (1, 0.0, 1.0),
+                // All-to-all pairing has the pair rule's updates; its traces add up
+                // (`pre_at_last_base` is set).
+                StdpRule::Pair | StdpRule::PairAllToAll => (1, 0.0, 1.0),
                 StdpRule::WeightDependent { x_tar, mu } => (2, x_tar, mu),
-                // Refused by `GpuEngine::new` before a program is composed.
-                StdpRule::PairAllToAll => unreachable!("PairAllToAll is refused on the GPU"),
             };
             (
                 1,
                 s.traces,
                 s.last,
+                s.pre_at_last,
                 s.table,
                 s.table_len,
                 s.derived.decay_post1_per_step,
@@ -171,6 +173,7 @@ fn proj_literal(l: &Layout, p: &ProjLayout) -> String {
         u(plastic),
         u(traces),
         u(last),
+        u(pre_at_last),
         u(table),
         u(table_len),
         f(d1),
