@@ -778,18 +778,7 @@ impl Engine {
     }
 
     fn projection_index(&self, name: &str) -> Result<usize> {
-        let ps = &self.plans.net.projections;
-        ps.iter()
-            .position(|p| p.name == name)
-            .ok_or_else(|| SnnError::UnknownName {
-                kind: "projection",
-                name: name.into(),
-                known: ps
-                    .iter()
-                    .map(|p| p.name.as_str())
-                    .collect::<Vec<_>>()
-                    .join(", "),
-            })
+        self.plans.net.projection_index(name)
     }
 
     /// Sets the Poisson rates (Hz) of source `population` in copy `copy`, from the next step.
@@ -798,16 +787,9 @@ impl Engine {
     /// [`SnnError::UnknownName`], [`SnnError::InvalidNetwork`] for a population that is not a
     /// Poisson source or a bad rate, [`SnnError::InvalidParam`] for a bad copy.
     pub fn set_rates(&mut self, population: &str, copy: usize, rates_hz: &[f32]) -> Result<()> {
-        let p = self.plans.net.population_index(population)?;
-        let pop = &self.plans.net.populations[p];
-        let el = format!("population `{population}`");
-        if !matches!(pop.kind, PopulationKind::Poisson { .. }) {
-            return Err(invalid(&el, "kind", &"not Poisson", "a Poisson source"));
-        }
-        let dt = self.plans.net.dt_ms;
-        check_rates(&el, rates_hz, pop.size, dt)?;
+        let p = self.plans.net.rates_target(population, rates_hz)?;
         self.copy(copy)?;
-        self.copies[copy].thr[p] = thresholds(rates_hz, dt);
+        self.copies[copy].thr[p] = thresholds(rates_hz, self.plans.net.dt_ms);
         Ok(())
     }
 
@@ -922,16 +904,7 @@ impl Engine {
     /// [`SnnError::UnknownName`] for an unknown population or variable,
     /// [`SnnError::InvalidNetwork`] for a source, [`SnnError::InvalidParam`] for a bad copy.
     pub fn state(&self, population: &str, variable: &str, copy: usize) -> Result<Vec<f32>> {
-        let p = self.plans.net.population_index(population)?;
-        let PopulationKind::Neurons(m) = &self.plans.net.populations[p].kind else {
-            return Err(invalid(
-                &format!("population `{population}`"),
-                "kind",
-                &"a source",
-                "a population of neurons",
-            ));
-        };
-        let var = m.var_index(variable)?;
+        let (p, m, var) = self.plans.net.state_target(population, variable)?;
         Ok(self.copy(copy)?.neurons[p]
             .iter()
             .map(|s| crate::cpu::neuron::state_var(s, var, &m.kind))
@@ -951,29 +924,10 @@ impl Engine {
         copy: usize,
         values: &[f32],
     ) -> Result<()> {
-        let p = self.plans.net.population_index(population)?;
-        let pop = &self.plans.net.populations[p];
-        let el = format!("population `{population}`");
-        let PopulationKind::Neurons(m) = &pop.kind else {
-            return Err(invalid(&el, "kind", &"a source", "a population of neurons"));
-        };
-        let var = m.var_index(variable)?;
-        if values.len() != pop.size as usize {
-            return Err(invalid(
-                &el,
-                variable,
-                &format!("{} values", values.len()),
-                &format!("one per neuron ({})", pop.size),
-            ));
-        }
-        if let Some((i, x)) = values.iter().enumerate().find(|(_, x)| !x.is_finite()) {
-            return Err(invalid(
-                &el,
-                &format!("{variable}[{i}]"),
-                x,
-                "a finite value",
-            ));
-        }
+        let (p, m, var) = self
+            .plans
+            .net
+            .set_state_target(population, variable, values)?;
         self.copy(copy)?;
         for (s, &x) in self.copies[copy].neurons[p].iter_mut().zip(values) {
             crate::cpu::neuron::set_state_var(s, var, &m.kind, x);

@@ -30,9 +30,7 @@ use super::context::GpuContext;
 use super::layout::StepInfo;
 use super::shaders::ComposedModule;
 use crate::error::{Result, SnnError};
-use crate::model::net::{
-    check_rates, invalid, poisson_thresholds, Network, PopulationKind, Recording, MAX_DELAY_STEPS,
-};
+use crate::model::net::{invalid, poisson_thresholds, Network, Recording, MAX_DELAY_STEPS};
 use layout::{Layout, MonitorRegions, PopRegions, ProjKind, NEVER};
 use program::{PassSpec, Program};
 use std::sync::Arc;
@@ -606,18 +604,7 @@ impl GpuEngine {
     }
 
     fn projection_index(&self, name: &str) -> Result<usize> {
-        let ps = &self.net.projections;
-        ps.iter()
-            .position(|p| p.name == name)
-            .ok_or_else(|| SnnError::UnknownName {
-                kind: "projection",
-                name: name.into(),
-                known: ps
-                    .iter()
-                    .map(|p| p.name.as_str())
-                    .collect::<Vec<_>>()
-                    .join(", "),
-            })
+        self.net.projection_index(name)
     }
 
     /// Sets the Poisson rates (Hz) of source `population` in copy `copy`, from the next step.
@@ -626,14 +613,8 @@ impl GpuEngine {
     /// [`SnnError::UnknownName`], [`SnnError::InvalidNetwork`] for a population that is not a
     /// Poisson source or a bad rate, [`SnnError::InvalidParam`] for a bad copy.
     pub fn set_rates(&mut self, population: &str, copy: usize, rates_hz: &[f32]) -> Result<()> {
-        let p = self.net.population_index(population)?;
-        let pop = &self.net.populations[p];
-        let el = format!("population `{population}`");
-        if !matches!(pop.kind, PopulationKind::Poisson { .. }) {
-            return Err(invalid(&el, "kind", &"not Poisson", "a Poisson source"));
-        }
-        let dt = self.net.dt_ms;
-        check_rates(&el, rates_hz, pop.size, dt)?;
+        let p = self.net.rates_target(population, rates_hz)?;
+        let (pop, dt) = (&self.net.populations[p], self.net.dt_ms);
         self.check_copy(copy)?;
         let PopRegions::Poisson { thr, .. } = self.layout.pops[p].regions else {
             unreachable!("a Poisson population has Poisson regions")
@@ -794,16 +775,7 @@ impl GpuEngine {
     /// [`SnnError::UnknownName`] for an unknown population or variable,
     /// [`SnnError::InvalidNetwork`] for a source, [`SnnError::InvalidParam`] for a bad copy.
     pub fn state(&self, population: &str, variable: &str, copy: usize) -> Result<Vec<f32>> {
-        let p = self.net.population_index(population)?;
-        let PopulationKind::Neurons(m) = &self.net.populations[p].kind else {
-            return Err(invalid(
-                &format!("population `{population}`"),
-                "kind",
-                &"a source",
-                "a population of neurons",
-            ));
-        };
-        let var = m.var_index(variable)?;
+        let (p, _, var) = self.net.state_target(population, variable)?;
         self.check_copy(copy)?;
         let PopRegions::Neurons { vars, .. } = &self.layout.pops[p].regions else {
             unreachable!("a neuron population has neuron regions")
@@ -826,29 +798,8 @@ impl GpuEngine {
         copy: usize,
         values: &[f32],
     ) -> Result<()> {
-        let p = self.net.population_index(population)?;
+        let (p, _, var) = self.net.set_state_target(population, variable, values)?;
         let pop = &self.net.populations[p];
-        let el = format!("population `{population}`");
-        let PopulationKind::Neurons(m) = &pop.kind else {
-            return Err(invalid(&el, "kind", &"a source", "a population of neurons"));
-        };
-        let var = m.var_index(variable)?;
-        if values.len() != pop.size as usize {
-            return Err(invalid(
-                &el,
-                variable,
-                &format!("{} values", values.len()),
-                &format!("one per neuron ({})", pop.size),
-            ));
-        }
-        if let Some((i, x)) = values.iter().enumerate().find(|(_, x)| !x.is_finite()) {
-            return Err(invalid(
-                &el,
-                &format!("{variable}[{i}]"),
-                x,
-                "a finite value",
-            ));
-        }
         self.check_copy(copy)?;
         let PopRegions::Neurons { vars, .. } = &self.layout.pops[p].regions else {
             unreachable!("a neuron population has neuron regions")

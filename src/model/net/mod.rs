@@ -229,6 +229,95 @@ impl Network {
             })
     }
 
+    /// The index of projection `name`.
+    ///
+    /// # Errors
+    /// [`SnnError::UnknownName`] listing the projections.
+    pub fn projection_index(&self, name: &str) -> Result<usize> {
+        self.projections
+            .iter()
+            .position(|p| p.name == name)
+            .ok_or_else(|| SnnError::UnknownName {
+                kind: "projection",
+                name: name.into(),
+                known: self.names(self.projections.iter().map(|p| &p.name)),
+            })
+    }
+
+    /// Checks an engine's `set_rates(population, …, rates_hz)`: a Poisson source with one
+    /// rate in range per neuron. Returns the population's index.
+    ///
+    /// # Errors
+    /// [`SnnError::UnknownName`]; [`SnnError::InvalidNetwork`] for another kind of population
+    /// or a bad rate.
+    pub fn rates_target(&self, population: &str, rates_hz: &[f32]) -> Result<usize> {
+        let p = self.population_index(population)?;
+        let pop = &self.populations[p];
+        let el = format!("population `{population}`");
+        if !matches!(pop.kind, PopulationKind::Poisson { .. }) {
+            return Err(invalid(&el, "kind", &"not Poisson", "a Poisson source"));
+        }
+        check_rates(&el, rates_hz, pop.size, self.dt_ms)?;
+        Ok(p)
+    }
+
+    /// Checks an engine's `state(population, variable, …)`: a population of neurons and one
+    /// of its state variables. Returns the population's index, its model and the variable's
+    /// index among `NeuronModel::state_var_names`.
+    ///
+    /// # Errors
+    /// [`SnnError::UnknownName`]; [`SnnError::InvalidNetwork`] for a source.
+    pub fn state_target(
+        &self,
+        population: &str,
+        variable: &str,
+    ) -> Result<(usize, &NeuronModel, usize)> {
+        let p = self.population_index(population)?;
+        let PopulationKind::Neurons(m) = &self.populations[p].kind else {
+            return Err(invalid(
+                &format!("population `{population}`"),
+                "kind",
+                &"a source",
+                "a population of neurons",
+            ));
+        };
+        Ok((p, m, m.var_index(variable)?))
+    }
+
+    /// Checks an engine's `set_state(population, variable, …, values)`: as
+    /// [`Self::state_target`], with one finite value per neuron.
+    ///
+    /// # Errors
+    /// As [`Self::state_target`]; [`SnnError::InvalidNetwork`] for a wrong length or a value
+    /// that is not finite.
+    pub fn set_state_target(
+        &self,
+        population: &str,
+        variable: &str,
+        values: &[f32],
+    ) -> Result<(usize, &NeuronModel, usize)> {
+        let (p, m, var) = self.state_target(population, variable)?;
+        let size = self.populations[p].size;
+        let el = format!("population `{population}`");
+        if values.len() != size as usize {
+            return Err(invalid(
+                &el,
+                variable,
+                &format!("{} values", values.len()),
+                &format!("one per neuron ({size})"),
+            ));
+        }
+        if let Some((i, x)) = values.iter().enumerate().find(|(_, x)| !x.is_finite()) {
+            return Err(invalid(
+                &el,
+                &format!("{variable}[{i}]"),
+                x,
+                "a finite value",
+            ));
+        }
+        Ok((p, m, var))
+    }
+
     fn names<'a>(&self, it: impl Iterator<Item = &'a String>) -> String {
         it.map(String::as_str).collect::<Vec<_>>().join(", ")
     }
