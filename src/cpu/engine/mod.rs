@@ -813,27 +813,7 @@ impl Engine {
         self.copy(copy)?;
         let p = &self.plans.net.projections[q];
         let el = format!("projection `{projection}`");
-        let have = self.copies[copy].projs[q].w.len();
-        if w.len() != have {
-            return Err(invalid(
-                &el,
-                "weights",
-                &format!("{} values", w.len()),
-                &format!("one per synapse ({have})"),
-            ));
-        }
-        if let Some((k, x)) = w
-            .iter()
-            .enumerate()
-            .find(|(_, &x)| !(x >= p.w_min && x <= p.w_max))
-        {
-            return Err(invalid(
-                &el,
-                &format!("weights[{k}]"),
-                x,
-                &format!("in [w_min, w_max] = [{}, {}]", p.w_min, p.w_max),
-            ));
-        }
+        p.check_weights(w, self.copies[copy].projs[q].w.len())?;
         if let Strategy::TotalMinusSelf { w: w0 } = self.plans.projs[q].plan.strategy {
             if w.iter().any(|&x| x != w0) {
                 return Err(SnnError::Unsupported(format!(

@@ -30,7 +30,7 @@ use super::context::GpuContext;
 use super::layout::StepInfo;
 use super::shaders::ComposedModule;
 use crate::error::{Result, SnnError};
-use crate::model::net::{invalid, poisson_thresholds, Network, Recording, MAX_DELAY_STEPS};
+use crate::model::net::{poisson_thresholds, Network, Recording, MAX_DELAY_STEPS};
 use layout::{Layout, MonitorRegions, PopRegions, ProjKind, NEVER};
 use program::{PassSpec, Program};
 use std::sync::Arc;
@@ -671,26 +671,7 @@ impl GpuEngine {
         let l = &self.layout.projs[q];
         let el = format!("projection `{projection}`");
         let have = l.n_syn() as usize;
-        if w.len() != have {
-            return Err(invalid(
-                &el,
-                "weights",
-                &format!("{} values", w.len()),
-                &format!("one per synapse ({have})"),
-            ));
-        }
-        if let Some((k, x)) = w
-            .iter()
-            .enumerate()
-            .find(|(_, &x)| !(x >= p.w_min && x <= p.w_max))
-        {
-            return Err(invalid(
-                &el,
-                &format!("weights[{k}]"),
-                x,
-                &format!("in [w_min, w_max] = [{}, {}]", p.w_min, p.w_max),
-            ));
-        }
+        p.check_weights(w, have)?;
         if let ProjKind::TotalMinusSelf(w0) = l.kind {
             if w.iter().any(|&x| x != w0) {
                 return Err(SnnError::Unsupported(format!(

@@ -139,6 +139,37 @@ pub struct Projection {
 }
 
 impl Projection {
+    /// Checks weights given to an engine's `set_weights`: one per synapse (`synapses` of
+    /// them), each in [w_min, w_max].
+    ///
+    /// # Errors
+    /// [`crate::SnnError::InvalidNetwork`] naming the projection, for a wrong length or the
+    /// first weight out of range.
+    pub fn check_weights(&self, w: &[f32], synapses: usize) -> Result<()> {
+        let el = format!("projection `{}`", self.name);
+        if w.len() != synapses {
+            return Err(invalid(
+                &el,
+                "weights",
+                &format!("{} values", w.len()),
+                &format!("one per synapse ({synapses})"),
+            ));
+        }
+        match w
+            .iter()
+            .enumerate()
+            .find(|(_, &x)| !(x >= self.w_min && x <= self.w_max))
+        {
+            Some((k, x)) => Err(invalid(
+                &el,
+                &format!("weights[{k}]"),
+                x,
+                &format!("in [w_min, w_max] = [{}, {}]", self.w_min, self.w_max),
+            )),
+            None => Ok(()),
+        }
+    }
+
     /// A fixed projection of constant weight `w` (bounds `[0, w]`), no delay, no plasticity.
     pub fn new(
         name: &str,
