@@ -920,19 +920,7 @@ impl Engine {
     /// # Errors
     /// [`SnnError::UnknownName`] or [`SnnError::InvalidParam`] for a bad copy.
     pub fn recording(&self, monitor: &str, copy: usize) -> Result<&Recording> {
-        let ms = &self.plans.net.monitors;
-        let m = ms
-            .iter()
-            .position(|m| m.name == monitor)
-            .ok_or_else(|| SnnError::UnknownName {
-                kind: "monitor",
-                name: monitor.into(),
-                known: ms
-                    .iter()
-                    .map(|m| m.name.as_str())
-                    .collect::<Vec<_>>()
-                    .join(", "),
-            })?;
+        let m = self.plans.net.monitor_index(monitor)?;
         Ok(&self.copy(copy)?.records[m])
     }
 
@@ -945,10 +933,10 @@ impl Engine {
         let Recording::Rate(counts) = self.recording(monitor, copy)? else {
             return Err(SnnError::invalid("monitor", monitor, "a rate monitor"));
         };
-        let m = ms_of(&self.plans.net, monitor);
-        let n = self.plans.net.populations[m].size as f32;
-        let dt_s = self.plans.net.dt_ms / 1000.0;
-        Ok(counts.iter().map(|&c| c as f32 / (n * dt_s)).collect())
+        Ok(self
+            .plans
+            .net
+            .rate_hz_of(self.plans.net.monitor_index(monitor)?, counts))
     }
 
     /// Empties every recording (the clock keeps running).
@@ -1076,14 +1064,6 @@ fn check_indices(what: &str, v: &[u32], size: u32) -> Result<()> {
         )),
         None => Ok(()),
     }
-}
-
-fn ms_of(net: &Network, monitor: &str) -> usize {
-    net.monitors
-        .iter()
-        .find(|m| m.name == monitor)
-        .and_then(|m| net.population_index(&m.population).ok())
-        .unwrap_or(0)
 }
 
 /// The Poisson thresholds `(neuron, thr)` of the neurons that can spike, ascending.

@@ -801,19 +801,7 @@ impl GpuEngine {
     /// # Errors
     /// [`SnnError::UnknownName`] or [`SnnError::InvalidParam`] for a bad copy.
     pub fn recording(&self, monitor: &str, copy: usize) -> Result<&Recording> {
-        let ms = &self.net.monitors;
-        let m = ms
-            .iter()
-            .position(|m| m.name == monitor)
-            .ok_or_else(|| SnnError::UnknownName {
-                kind: "monitor",
-                name: monitor.into(),
-                known: ms
-                    .iter()
-                    .map(|m| m.name.as_str())
-                    .collect::<Vec<_>>()
-                    .join(", "),
-            })?;
+        let m = self.net.monitor_index(monitor)?;
         self.check_copy(copy)?;
         Ok(&self.records[copy][m])
     }
@@ -827,16 +815,9 @@ impl GpuEngine {
         let Recording::Rate(counts) = self.recording(monitor, copy)? else {
             return Err(SnnError::invalid("monitor", monitor, "a rate monitor"));
         };
-        let m = self
+        Ok(self
             .net
-            .monitors
-            .iter()
-            .find(|m| m.name == monitor)
-            .and_then(|m| self.net.population_index(&m.population).ok())
-            .unwrap_or(0);
-        let n = self.net.populations[m].size as f32;
-        let dt_s = self.net.dt_ms / 1000.0;
-        Ok(counts.iter().map(|&c| c as f32 / (n * dt_s)).collect())
+            .rate_hz_of(self.net.monitor_index(monitor)?, counts))
     }
 
     /// Empties every recording (the clock keeps running).

@@ -244,6 +244,32 @@ impl Network {
             })
     }
 
+    /// The index of monitor `name`.
+    ///
+    /// # Errors
+    /// [`SnnError::UnknownName`] listing the monitors.
+    pub fn monitor_index(&self, name: &str) -> Result<usize> {
+        self.monitors
+            .iter()
+            .position(|m| m.name == name)
+            .ok_or_else(|| SnnError::UnknownName {
+                kind: "monitor",
+                name: name.into(),
+                known: self.names(self.monitors.iter().map(|m| &m.name)),
+            })
+    }
+
+    /// The population rate (Hz) per step from the spike counts per step of monitor `monitor`
+    /// (an index from [`Self::monitor_index`]): `count / (n · dt)`.
+    pub fn rate_hz_of(&self, monitor: usize, counts: &[u32]) -> Vec<f32> {
+        let p = self
+            .population_index(&self.monitors[monitor].population)
+            .unwrap_or(0);
+        let n = self.populations[p].size as f32;
+        let dt_s = self.dt_ms / 1000.0;
+        counts.iter().map(|&c| c as f32 / (n * dt_s)).collect()
+    }
+
     /// Checks an engine's `set_rates(population, …, rates_hz)`: a Poisson source with one
     /// rate in range per neuron. Returns the population's index.
     ///
