@@ -2,9 +2,11 @@
 
 use snn_wgpu::cpu::engine::{Engine, Recording, Trial};
 use snn_wgpu::model::net::{
-    Connectivity, Delay, Delivery, MonitorKind, Network, Projection, Weights,
+    Connectivity, Delay, Delivery, MonitorKind, Network, PopulationKind, Projection, Weights,
 };
-use snn_wgpu::model::{LifParams, NeuronModel, StdpParams, StdpRule, Target};
+use snn_wgpu::model::{
+    CustomModel, LifParams, NeuronModel, ResetMode, StdpParams, StdpRule, Target,
+};
 use snn_wgpu::SnnError;
 
 /// IF neurons that fire when `v >= threshold`, hard reset to 0.
@@ -461,7 +463,26 @@ fn a_network_state_continues_in_another_engine() {
     if let Some(s) = all_pairs.projections[0].stdp.as_mut() {
         s.rule = StdpRule::PairAllToAll;
     }
-    for net in [delayed_net(), all_pairs] {
+    // A custom model's own variables travel in the state too (an adaptation variable `a`
+    // that each input pulls up and that pulls v down).
+    let adapting = CustomModel::new(
+        "adapting",
+        "o.a = s.a * decay_a + 0.1 * x; o.v = s.v * 0.9 + x - s.a;",
+        |s: &mut [f32], p: &[f32], x: f32| {
+            let (v, a) = (s[0], s[1]);
+            s[1] = a * p[0] + 0.1 * x;
+            s[0] = v * 0.9 + x - a;
+        },
+    )
+    .with_var("a", 0.0)
+    .with_param("decay_a", 0.95);
+    let mut custom = delayed_net();
+    custom.populations[1].kind = PopulationKind::Neurons(NeuronModel::custom(
+        adapting,
+        1.0,
+        ResetMode::Hard { v_reset_mv: 0.0 },
+    ));
+    for net in [delayed_net(), all_pairs, custom] {
         state_continues(&net);
     }
 }

@@ -60,12 +60,10 @@
 //! - the step compiled for the processor's vector instructions (`cpu::simd`).
 
 pub mod depression;
+mod neurons;
 pub mod propagate;
 
-use crate::cpu::neuron::{
-    adapt, charge, clamp_refractory, cond_lif_charge, current_lif_charge, fire, if_charge,
-    lif_charge, reset, NeuronState,
-};
+use crate::cpu::neuron::NeuronState;
 use crate::cpu::simd::SimdLevel;
 use crate::cpu::stdp::{on_post, on_pre_depression, StdpConsts};
 use crate::encode::rng::{probability_threshold, rng_u32};
@@ -83,6 +81,7 @@ use crate::model::stdp::DerivedStdp;
 use crate::model::wta::decay_table;
 use crate::model::{DerivedNeuron, NeuronKind, Sign, StdpRule, Target};
 use depression::{Dense, DepressionQueue};
+use neurons::NeuronArrays;
 use propagate::{Plan, Strategy};
 use rayon::prelude::*;
 
@@ -107,7 +106,6 @@ enum PopPlan {
 struct ProjPlan {
     pre: usize,
     post: usize,
-    target: Target,
     delivery: Delivery,
     plan: Plan,
     /// Rule constants, trace decays and the pre-trace table, when plastic.
@@ -117,6 +115,12 @@ struct ProjPlan {
     /// Whether the projection can depress through a [`DepressionQueue`]: all-to-all,
     /// per-synapse delays, a depressing rule.
     queueable: bool,
+    /// The post population's input it feeds: 0 `ge`, 1 `gi`, 2 `v`.
+    channel: usize,
+    /// Whether it subtracts from that input (an inhibitory membrane target).
+    sub: bool,
+    /// Whether it is the first projection, in declaration order, into that input.
+    first: bool,
 }
 
 enum MonitorPlan {
@@ -160,7 +164,8 @@ struct ProjCopy {
 
 #[derive(Clone)]
 struct CopyState {
-    neurons: Vec<Vec<NeuronState>>,
+    /// Per population: its neurons' state (empty for a source).
+    neurons: Vec<NeuronArrays>,
     /// Spike list of each population: a source's of this step, neurons' of the last stage.
     spikes: Vec<Vec<u32>>,
     /// Input of each population this step: `ge`, `gi`, `v`.
@@ -171,6 +176,10 @@ struct CopyState {
     stream: Vec<(u32, u32)>,
     projs: Vec<ProjCopy>,
     records: Vec<Recording>,
+    /// Whether the depression queues hold what a rebuild would make: the last steps ran
+    /// with learning and the queues, and nothing outside a step has changed the weights,
+    /// the traces or the spike history since.
+    queues_fresh: bool,
 }
 
 /// How an [`Engine`] runs; every choice gives the same bits (speed only).
@@ -297,10 +306,20 @@ impl Engine {
             let queueable = strategy_is_dense(&strategy)
                 && matches!(syn.delays, DelaySteps::PerSynapse(_))
                 && p.depresses();
+            let (channel, sub) = match p.target {
+                Target::Ge => (0, false),
+                Target::Gi => (1, false),
+                Target::Membrane { sign } => (2, sign == Sign::Inhibitory),
+            };
+            let first = !projs
+                .iter()
+                .any(|q: &ProjPlan| q.post == post && q.channel == channel);
             projs.push(ProjPlan {
+                channel,
+                sub,
+                first,
                 pre,
                 post,
-                target: p.target,
                 delivery: p.delivery,
                 plan: Plan::new(strategy, syn, p.stdp.is_some()),
                 stdp,
@@ -384,6 +403,9 @@ impl Engine {
     /// [`DepressionQueue`] (`true`, the default) or by visiting every arriving synapse (the
     /// plain reference; a baseline for benchmarks). Both give the same bits: speed only.
     pub fn set_depression_queue(&mut self, on: bool) {
+        for c in &mut self.copies {
+            c.queues_fresh = false;
+        }
         self.plans.use_queue = on;
     }
 
@@ -562,15 +584,9 @@ impl Engine {
                                 m.state_var_names()
                                     .into_iter()
                                     .enumerate()
-                                    .map(|(k, name)| {
-                                        let v: Vec<f32> = c.neurons[p]
-                                            .iter()
-                                            .map(|s| crate::cpu::neuron::state_var(s, k, &m.kind))
-                                            .collect();
-                                        (name, v)
-                                    })
+                                    .map(|(k, name)| (name, c.neurons[p].var(k, &m.kind).to_vec()))
                                     .collect(),
-                                c.neurons[p].iter().map(|s| s.refrac).collect(),
+                                c.neurons[p].refrac.clone(),
                             ),
                             _ => (vec![], vec![]),
                         };
@@ -716,13 +732,12 @@ impl Engine {
         }
         for (c, cs) in self.copies.iter_mut().zip(&state.copies) {
             for (p, ps) in cs.populations.iter().enumerate() {
-                for (k, (_, v)) in ps.variables.iter().enumerate() {
-                    for (n, &x) in c.neurons[p].iter_mut().zip(v) {
-                        set_state_var(n, k, x);
+                if let PopulationKind::Neurons(m) = &net.populations[p].kind {
+                    let ns = &mut c.neurons[p];
+                    for (k, (_, v)) in ps.variables.iter().enumerate() {
+                        ns.var_mut(k, &m.kind).copy_from_slice(v);
                     }
-                }
-                for (n, &r) in c.neurons[p].iter_mut().zip(&ps.refractory_steps) {
-                    n.refrac = r;
+                    ns.refrac.copy_from_slice(&ps.refractory_steps);
                 }
                 c.spikes[p].clone_from(&ps.spikes);
                 if matches!(net.populations[p].kind, PopulationKind::Poisson { .. }) {
@@ -750,6 +765,9 @@ impl Engine {
                     pc.pre_at_last[pp.plan.arrival_index(k)] = x;
                 }
             }
+        }
+        for c in &mut self.copies {
+            c.queues_fresh = false;
         }
         self.clock = state.step;
         Ok(())
@@ -823,6 +841,7 @@ impl Engine {
             }
         }
         self.copies[copy].projs[q].w.copy_from_slice(w);
+        self.copies[copy].queues_fresh = false;
         Ok(())
     }
 
@@ -861,18 +880,34 @@ impl Engine {
         }
         let post = &plan.syn.post;
         let n_post = plan.syn.n_post as usize;
+        let dense = matches!(plan.strategy, Strategy::Dense);
         for c in &mut self.copies {
+            c.queues_fresh = false;
             let w = &mut c.projs[q].w;
+            // Each column sums in synapse order, i.e. by ascending pre; all-to-all does it
+            // row by row (synapse `j·n + i`), which vectorises.
             let mut sums = vec![0f32; n_post];
-            for (&x, &i) in w.iter().zip(post) {
-                sums[i as usize] += x;
+            if dense {
+                for row in w.chunks_exact(n_post) {
+                    sums.iter_mut().zip(row).for_each(|(s, &x)| *s += x);
+                }
+            } else {
+                for (&x, &i) in w.iter().zip(post) {
+                    sums[i as usize] += x;
+                }
             }
             let f: Vec<f32> = sums
                 .iter()
                 .map(|&s| if s > 0.0 { target_sum / s } else { 1.0 })
                 .collect();
-            for (x, &i) in w.iter_mut().zip(post) {
-                *x *= f[i as usize];
+            if dense {
+                for row in w.chunks_exact_mut(n_post) {
+                    row.iter_mut().zip(&f).for_each(|(x, &f)| *x *= f);
+                }
+            } else {
+                for (x, &i) in w.iter_mut().zip(post) {
+                    *x *= f[i as usize];
+                }
             }
         }
         Ok(())
@@ -885,10 +920,7 @@ impl Engine {
     /// [`SnnError::InvalidNetwork`] for a source, [`SnnError::InvalidParam`] for a bad copy.
     pub fn state(&self, population: &str, variable: &str, copy: usize) -> Result<Vec<f32>> {
         let (p, m, var) = self.plans.net.state_target(population, variable)?;
-        Ok(self.copy(copy)?.neurons[p]
-            .iter()
-            .map(|s| crate::cpu::neuron::state_var(s, var, &m.kind))
-            .collect())
+        Ok(self.copy(copy)?.neurons[p].var(var, &m.kind).to_vec())
     }
 
     /// Sets state variable `variable` of every neuron of `population` in `copy` (one value
@@ -909,9 +941,9 @@ impl Engine {
             .net
             .set_state_target(population, variable, values)?;
         self.copy(copy)?;
-        for (s, &x) in self.copies[copy].neurons[p].iter_mut().zip(values) {
-            crate::cpu::neuron::set_state_var(s, var, &m.kind, x);
-        }
+        self.copies[copy].neurons[p]
+            .var_mut(var, &m.kind)
+            .copy_from_slice(values);
         Ok(())
     }
 
@@ -943,30 +975,6 @@ impl Engine {
     pub fn clear_recordings(&mut self) {
         for c in &mut self.copies {
             c.records.iter_mut().for_each(clear_recording);
-        }
-    }
-}
-
-/// Step 4 for one population: `charge(state, i)` (with the refractory clamp), then fire,
-/// reset and (learning) adapt, neuron by neuron ascending; the spikes into `list`.
-#[inline(always)]
-fn neuron_stages(
-    ns: &mut [NeuronState],
-    list: &mut Vec<u32>,
-    d: &DerivedNeuron,
-    learn: bool,
-    charge: impl Fn(NeuronState, usize) -> NeuronState,
-) {
-    for (i, n) in ns.iter_mut().enumerate() {
-        let o = charge(*n, i);
-        let spike = fire(o, d);
-        let mut o = reset(o, spike, d);
-        if learn {
-            o = adapt(o, spike, d);
-        }
-        *n = o;
-        if spike {
-            list.push(i as u32);
         }
     }
 }
@@ -1017,18 +1025,6 @@ fn end_step(t0: u32, steps: u32) -> Result<u32> {
             format!("at most {} more steps (u32 clock)", last.saturating_sub(t0)),
         )
     })
-}
-
-/// Sets variable `k` (in `NeuronModel::state_var_names` order) of `s`, as
-/// `cpu::neuron::state_var` reads it.
-fn set_state_var(s: &mut NeuronState, k: usize, x: f32) {
-    match k {
-        0 => s.v = x,
-        1 => s.theta = x,
-        2 => s.ge = x,
-        3 => s.gi = x,
-        k => s.custom[k - 2] = x,
-    }
 }
 
 fn check_len(what: &str, have: usize, want: usize) -> Result<()> {
@@ -1154,8 +1150,14 @@ impl Plans {
                 .iter()
                 .zip(pops)
                 .map(|(pp, p)| match pp {
-                    PopPlan::Neurons { init, .. } => vec![*init; p.size as usize],
-                    _ => vec![],
+                    PopPlan::Neurons { init, kind, .. } => {
+                        let n_custom = match kind {
+                            NeuronKind::Custom(m) => m.state_vars.len(),
+                            _ => 0,
+                        };
+                        NeuronArrays::filled(init, p.size as usize, n_custom)
+                    }
+                    _ => NeuronArrays::default(),
                 })
                 .collect(),
             spikes: vec![vec![]; pops.len()],
@@ -1188,6 +1190,7 @@ impl Plans {
                     MonitorPlan::Rate => Recording::Rate(vec![]),
                 })
                 .collect(),
+            queues_fresh: false,
         }
     }
 
@@ -1222,7 +1225,7 @@ impl Plans {
         count: Option<usize>,
     ) -> Vec<u32> {
         let mut counts = vec![0u32; count.map_or(0, |p| self.net.populations[p].size as usize)];
-        if learn && self.use_queue {
+        if learn && self.use_queue && !c.queues_fresh {
             for (pp, pc) in self.projs.iter().zip(&mut c.projs) {
                 if let (true, Some((sc, _, _)), Some(dense)) = (pp.queueable, &pp.stdp, pp.dense())
                 {
@@ -1232,6 +1235,7 @@ impl Plans {
                 }
             }
         }
+        c.queues_fresh = learn && self.use_queue;
         for t in steps {
             self.step(c, t, learn);
             if let Some(p) = count {
@@ -1245,14 +1249,10 @@ impl Plans {
 
     /// Copy `c` at rest (see [`Engine::rest`]).
     fn rest(&self, c: &mut CopyState) {
+        c.queues_fresh = false;
         for (pp, ns) in self.pops.iter().zip(&mut c.neurons) {
             if let PopPlan::Neurons { rest, .. } = pp {
-                for n in ns.iter_mut() {
-                    *n = NeuronState {
-                        theta: n.theta,
-                        ..*rest
-                    };
-                }
+                ns.rest(rest);
             }
         }
         c.spikes.iter_mut().for_each(Vec::clear);
@@ -1270,18 +1270,13 @@ impl Plans {
     /// [`SnnError::NonFinite`] with the population named by `name`.
     fn check_finite(&self, c: &CopyState, clock: u32, name: impl Fn(&str) -> String) -> Result<()> {
         for (p, ns) in c.neurons.iter().enumerate() {
-            for (i, s) in ns.iter().enumerate() {
-                let bad = [("v", s.v), ("theta", s.theta), ("ge", s.ge), ("gi", s.gi)]
-                    .into_iter()
-                    .find(|(_, x)| !x.is_finite());
-                if let Some((var, _)) = bad {
-                    return Err(SnnError::NonFinite {
-                        population: name(&self.net.populations[p].name),
-                        variable: var.into(),
-                        neuron: i,
-                        step: clock as u64,
-                    });
-                }
+            if let Some((var, i)) = ns.first_nonfinite() {
+                return Err(SnnError::NonFinite {
+                    population: name(&self.net.populations[p].name),
+                    variable: var.into(),
+                    neuron: i,
+                    step: clock as u64,
+                });
             }
         }
         Ok(())
@@ -1336,12 +1331,9 @@ impl Plans {
                 }
             }
         }
-        // 3. propagate.
-        for x in &mut c.x {
-            for a in x.iter_mut() {
-                a.fill(0.0);
-            }
-        }
+        // 3. propagate. Each input of a population starts at 0.0 and takes its projections
+        // in declaration order; the first writes it whole (an input no projection feeds
+        // stays 0.0).
         for (pp, pc) in self.projs.iter().zip(&mut c.projs) {
             let plan = &pp.plan;
             let s = plan.slots;
@@ -1349,20 +1341,27 @@ impl Plans {
             pc.hist[slot].clear();
             pc.hist[slot].extend_from_slice(&c.spikes[pp.pre]);
             let n_post = pc.sum.len();
+            // The first projection into an input that adds writes its sum there itself.
+            let direct = pp.first && !pp.sub;
+            let sum = match direct {
+                true => &mut c.x[pp.post][pp.channel],
+                false => &mut pc.sum,
+            };
             match (&plan.strategy, pp.delivery) {
                 (Strategy::TotalMinusSelf { w }, _) => {
                     let d = plan.syn.delays.of(0);
                     let arriving = &pc.hist[((t % s + s - d) % s) as usize];
                     let count = arriving.len() as u32;
-                    pc.sum.fill(*w * count as f32);
+                    // `0.0 +`: the value an input that starts at 0.0 takes (never −0.0).
+                    sum.fill(0.0 + *w * count as f32);
                     for &j in arriving {
-                        pc.sum[j as usize] = *w * (count - 1) as f32;
+                        sum[j as usize] = 0.0 + *w * (count - 1) as f32;
                     }
                 }
                 (_, Delivery::AtEmission) if s == 1 => {
                     // No delay: the ring's one slot would be filled and emptied within this
                     // step; the same additions in the same order go straight into the sum.
-                    let (sum, w) = (&mut pc.sum, &pc.w);
+                    let w = &pc.w;
                     sum.fill(0.0);
                     for &j in &pc.hist[slot] {
                         plan.for_row(j, |k, i| sum[i] += w[k]);
@@ -1380,10 +1379,24 @@ impl Plans {
                             DelaySteps::PerSynapse(d) => match &plan.buckets {
                                 // Bucket by bucket, so each write goes to one ring row; every
                                 // cell still sums by emission step, then ascending pre.
+                                // All-to-all: synapse `j·n + i`, so the weights of `j`
+                                // are one row indexed by post neuron (one bounds check).
+                                Some(b) if matches!(plan.strategy, Strategy::Dense) => {
+                                    let w_row = &w[j as usize * n_post..][..n_post];
+                                    let mut row = (t % s) as usize;
+                                    for lag in 0..s as usize {
+                                        let dst = &mut ring[row * n_post..][..n_post];
+                                        let (_, post) = b.get(j as usize * s as usize + lag);
+                                        for &i in post {
+                                            dst[i as usize] += w_row[i as usize];
+                                        }
+                                        row = if row + 1 == s as usize { 0 } else { row + 1 };
+                                    }
+                                }
                                 Some(b) => {
                                     let mut row = (t % s) as usize;
                                     for lag in 0..s as usize {
-                                        let dst = &mut ring[row * n_post..(row + 1) * n_post];
+                                        let dst = &mut ring[row * n_post..][..n_post];
                                         let (syn, post) = b.get(j as usize * s as usize + lag);
                                         for (&k, &i) in syn.iter().zip(post) {
                                             dst[i as usize] += w[k as usize];
@@ -1398,11 +1411,11 @@ impl Plans {
                         }
                     }
                     let now = &mut ring[slot * n_post..(slot + 1) * n_post];
-                    pc.sum.copy_from_slice(now);
+                    sum.copy_from_slice(now);
                     now.fill(0.0);
                 }
                 (_, Delivery::AtArrival) => {
-                    let (sum, w) = (&mut pc.sum, &pc.w);
+                    let w = &pc.w;
                     sum.fill(0.0);
                     plan.for_arrivals(&pc.hist, t, |k, i| sum[i] += w[k]);
                 }
@@ -1452,16 +1465,13 @@ impl Plans {
                     None => plan.for_arrivals(&pc.hist, t, |k, _| arrive(k)),
                 }
             }
-            let (ch, sub) = match pp.target {
-                Target::Ge => (0, false),
-                Target::Gi => (1, false),
-                Target::Membrane { sign } => (2, sign == Sign::Inhibitory),
-            };
-            let x = &mut c.x[pp.post][ch];
-            if sub {
-                x.iter_mut().zip(&pc.sum).for_each(|(a, &b)| *a -= b);
-            } else {
-                x.iter_mut().zip(&pc.sum).for_each(|(a, &b)| *a += b);
+            let x = &mut c.x[pp.post][pp.channel];
+            match (direct, pp.first, pp.sub) {
+                (true, ..) => {}
+                // The input starts at 0.0 (`0.0 - b`: −b would give −0.0 for b = +0.0).
+                (_, true, true) => x.iter_mut().zip(&pc.sum).for_each(|(a, &b)| *a = 0.0 - b),
+                (_, false, true) => x.iter_mut().zip(&pc.sum).for_each(|(a, &b)| *a -= b),
+                (_, _, false) => x.iter_mut().zip(&pc.sum).for_each(|(a, &b)| *a += b),
             }
         }
         // 4. neuron stages.
@@ -1475,35 +1485,7 @@ impl Plans {
             else {
                 continue;
             };
-            let [x_ge, x_gi, x_v] = &c.x[p];
-            let (ns, list) = (&mut c.neurons[p], &mut c.spikes[p]);
-            list.clear();
-            // The model is matched once per population, so each loop is specialised to its
-            // charge; the constants are copied out, so the loop reads none through a pointer.
-            let d = &{ *d };
-            match kind {
-                NeuronKind::If => neuron_stages(ns, list, d, learn, |s, i| {
-                    clamp_refractory(&s, if_charge(s, x_v[i], d), d)
-                }),
-                NeuronKind::Lif(_) => neuron_stages(ns, list, d, learn, |s, i| {
-                    clamp_refractory(&s, lif_charge(s, x_v[i], d), d)
-                }),
-                NeuronKind::CondLif(_) => neuron_stages(ns, list, d, learn, |mut s, i| {
-                    s.gi += x_gi[i];
-                    let mut o = cond_lif_charge(s, x_ge[i], d);
-                    o.v += x_v[i];
-                    clamp_refractory(&s, o, d)
-                }),
-                NeuronKind::CurrentLif(_) => neuron_stages(ns, list, d, learn, |mut s, i| {
-                    s.gi += x_gi[i];
-                    let mut o = current_lif_charge(s, x_ge[i], d);
-                    o.v += x_v[i];
-                    clamp_refractory(&s, o, d)
-                }),
-                NeuronKind::Custom(_) => neuron_stages(ns, list, d, learn, |s, i| {
-                    charge(s, x_v[i], kind, custom_params, d)
-                }),
-            }
+            c.neurons[p].stages(kind, d, custom_params, &c.x[p], learn, &mut c.spikes[p]);
         }
         // 5. potentiation.
         if learn {
@@ -1553,9 +1535,8 @@ impl Plans {
                 ),
                 (MonitorPlan::State { var, neurons }, Recording::State { values, .. }) => {
                     if let PopPlan::Neurons { kind, .. } = &self.pops[*p] {
-                        values.extend(neurons.iter().map(|&i| {
-                            crate::cpu::neuron::state_var(&c.neurons[*p][i as usize], *var, kind)
-                        }));
+                        let a = c.neurons[*p].var(*var, kind);
+                        values.extend(neurons.iter().map(|&i| a[i as usize]));
                     }
                 }
                 (MonitorPlan::Rate, Recording::Rate(out)) => out.push(c.spikes[*p].len() as u32),

@@ -1,0 +1,235 @@
+//! One population's neuron state as one array per variable, and step 4 of the engine (the
+//! neuron stages) over it: the stage functions of `cpu::neuron`, inlined into one loop per
+//! neuron model, so that the loop runs on vector registers.
+
+use crate::cpu::neuron::{
+    adapt, charge, clamp_refractory, cond_lif_charge, current_lif_charge, fire, if_charge,
+    lif_charge, reset, NeuronState, MAX_CUSTOM_VARS,
+};
+use crate::model::{DerivedNeuron, NeuronKind};
+
+/// The state of a population's neurons, one array per variable (`v`, `θ`, the refractory
+/// count, `ge`, `gi`, then each custom variable), plus the spike flags of the last step.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct NeuronArrays {
+    /// Membrane potential (mV).
+    pub v: Vec<f32>,
+    /// Adaptive threshold (mV).
+    pub theta: Vec<f32>,
+    /// Remaining refractory steps.
+    pub refrac: Vec<u32>,
+    /// Excitatory input variable (conductance or current LIF; 0 otherwise).
+    pub ge: Vec<f32>,
+    /// Inhibitory input variable (conductance or current LIF; 0 otherwise).
+    pub gi: Vec<f32>,
+    /// A custom model's variables, in declaration order.
+    pub custom: Vec<Vec<f32>>,
+    /// Whether each neuron spiked at the last step (scratch of [`Self::stages`]).
+    spiked: Vec<bool>,
+}
+
+impl NeuronArrays {
+    /// `n` neurons in state `s`, with `n_custom` custom variables.
+    pub fn filled(s: &NeuronState, n: usize, n_custom: usize) -> Self {
+        NeuronArrays {
+            v: vec![s.v; n],
+            theta: vec![s.theta; n],
+            refrac: vec![s.refrac; n],
+            ge: vec![s.ge; n],
+            gi: vec![s.gi; n],
+            custom: (0..n_custom).map(|k| vec![s.custom[k]; n]).collect(),
+            spiked: vec![false; n],
+        }
+    }
+
+    /// The number of neurons.
+    pub fn len(&self) -> usize {
+        self.v.len()
+    }
+
+    /// Neuron `i`'s state.
+    #[inline(always)]
+    fn get(&self, i: usize) -> NeuronState {
+        let mut custom = [0.0; MAX_CUSTOM_VARS];
+        for (c, a) in custom.iter_mut().zip(&self.custom) {
+            *c = a[i];
+        }
+        NeuronState {
+            v: self.v[i],
+            theta: self.theta[i],
+            refrac: self.refrac[i],
+            ge: self.ge[i],
+            gi: self.gi[i],
+            custom,
+        }
+    }
+
+    /// Sets neuron `i`'s state.
+    #[inline(always)]
+    fn put(&mut self, i: usize, s: &NeuronState) {
+        (self.v[i], self.theta[i], self.refrac[i]) = (s.v, s.theta, s.refrac);
+        (self.ge[i], self.gi[i]) = (s.ge, s.gi);
+        for (a, &c) in self.custom.iter_mut().zip(&s.custom) {
+            a[i] = c;
+        }
+    }
+
+    /// The array of state variable `k`, in `NeuronModel::state_var_names` order (v, θ, then
+    /// ge and gi of a conductance or current LIF, or a custom model's variables).
+    pub fn var(&self, k: usize, kind: &NeuronKind) -> &[f32] {
+        match (k, kind) {
+            (0, _) => &self.v,
+            (1, _) => &self.theta,
+            (2, NeuronKind::CondLif(_) | NeuronKind::CurrentLif(_)) => &self.ge,
+            (3, NeuronKind::CondLif(_) | NeuronKind::CurrentLif(_)) => &self.gi,
+            (k, _) => &self.custom[k - 2],
+        }
+    }
+
+    /// The array of state variable `k` to write (the order of [`Self::var`]).
+    pub fn var_mut(&mut self, k: usize, kind: &NeuronKind) -> &mut [f32] {
+        match (k, kind) {
+            (0, _) => &mut self.v,
+            (1, _) => &mut self.theta,
+            (2, NeuronKind::CondLif(_) | NeuronKind::CurrentLif(_)) => &mut self.ge,
+            (3, NeuronKind::CondLif(_) | NeuronKind::CurrentLif(_)) => &mut self.gi,
+            (k, _) => &mut self.custom[k - 2],
+        }
+    }
+
+    /// Every neuron in state `rest`, keeping its θ (see `Engine::rest`).
+    pub fn rest(&mut self, rest: &NeuronState) {
+        self.v.fill(rest.v);
+        self.refrac.fill(rest.refrac);
+        self.ge.fill(rest.ge);
+        self.gi.fill(rest.gi);
+        for (k, a) in self.custom.iter_mut().enumerate() {
+            a.fill(rest.custom[k]);
+        }
+        self.spiked.fill(false);
+    }
+
+    /// The first variable of `v`, `theta`, `ge`, `gi` (in that order) that holds a NaN or
+    /// an infinity, and the neuron.
+    pub fn first_nonfinite(&self) -> Option<(&'static str, usize)> {
+        [
+            ("v", &self.v),
+            ("theta", &self.theta),
+            ("ge", &self.ge),
+            ("gi", &self.gi),
+        ]
+        .into_iter()
+        .find_map(|(name, a)| {
+            // A test without early exit vectorises; the position is looked for only once
+            // something is found.
+            if a.iter().fold(true, |ok, x| ok & x.is_finite()) {
+                None
+            } else {
+                a.iter().position(|x| !x.is_finite()).map(|i| (name, i))
+            }
+        })
+    }
+
+    /// Step 4 for this population, neuron by neuron ascending: `gi += x_gi` and charge with
+    /// `x_ge`, then `v += x_v` (conductance and current LIF), or charge with `x_v` (IF, LIF,
+    /// custom); the refractory clamp; fire; reset; adapt (learning on). The spikes go into
+    /// `list`, ascending. Inlined, so it is compiled with the caller's target features.
+    #[inline(always)]
+    pub fn stages(
+        &mut self,
+        kind: &NeuronKind,
+        d: &DerivedNeuron,
+        custom_params: &[f32],
+        [x_ge, x_gi, x_v]: &[Vec<f32>; 3],
+        learn: bool,
+        list: &mut Vec<u32>,
+    ) {
+        let n = self.len();
+        let (x_ge, x_gi, x_v) = (&x_ge[..n], &x_gi[..n], &x_v[..n]);
+        // The model is matched once per population, so each loop is specialised to its
+        // charge; the constants are copied out, so the loop reads none through a pointer.
+        let d = &{ *d };
+        match kind {
+            NeuronKind::If => self.vector_stages(list, d, learn, |s, i| {
+                clamp_refractory(&s, if_charge(s, x_v[i], d), d)
+            }),
+            NeuronKind::Lif(_) => self.vector_stages(list, d, learn, |s, i| {
+                clamp_refractory(&s, lif_charge(s, x_v[i], d), d)
+            }),
+            NeuronKind::CondLif(_) => self.vector_stages(list, d, learn, |mut s, i| {
+                s.gi += x_gi[i];
+                let mut o = cond_lif_charge(s, x_ge[i], d);
+                o.v += x_v[i];
+                clamp_refractory(&s, o, d)
+            }),
+            NeuronKind::CurrentLif(_) => self.vector_stages(list, d, learn, |mut s, i| {
+                s.gi += x_gi[i];
+                let mut o = current_lif_charge(s, x_ge[i], d);
+                o.v += x_v[i];
+                clamp_refractory(&s, o, d)
+            }),
+            NeuronKind::Custom(_) => {
+                // A custom charge is a call through a function pointer: neuron by neuron.
+                list.clear();
+                for (i, &x) in x_v.iter().enumerate() {
+                    let s = charge(self.get(i), x, kind, custom_params, d);
+                    let spike = fire(s, d);
+                    let mut s = reset(s, spike, d);
+                    if learn {
+                        s = adapt(s, spike, d);
+                    }
+                    self.put(i, &s);
+                    self.spiked[i] = spike;
+                    if spike {
+                        list.push(i as u32);
+                    }
+                }
+            }
+        }
+    }
+
+    /// The stages of a model without custom variables: every array is resliced to `n`
+    /// first, the spike flags are written without a branch, and the spike list is built
+    /// after the loop (most steps have no spike), so the loop vectorises.
+    #[inline(always)]
+    #[allow(clippy::needless_range_loop)] // Neuron i indexes several parallel arrays.
+    fn vector_stages(
+        &mut self,
+        list: &mut Vec<u32>,
+        d: &DerivedNeuron,
+        learn: bool,
+        charge: impl Fn(NeuronState, usize) -> NeuronState,
+    ) {
+        let n = self.len();
+        let (v, th, rf) = (
+            &mut self.v[..n],
+            &mut self.theta[..n],
+            &mut self.refrac[..n],
+        );
+        let (ge, gi, spiked) = (&mut self.ge[..n], &mut self.gi[..n], &mut self.spiked[..n]);
+        let mut count = 0u32;
+        for i in 0..n {
+            let s = NeuronState {
+                v: v[i],
+                theta: th[i],
+                refrac: rf[i],
+                ge: ge[i],
+                gi: gi[i],
+                custom: [0.0; MAX_CUSTOM_VARS],
+            };
+            let o = charge(s, i);
+            let spike = fire(o, d);
+            let mut o = reset(o, spike, d);
+            if learn {
+                o = adapt(o, spike, d);
+            }
+            (v[i], th[i], rf[i], ge[i], gi[i]) = (o.v, o.theta, o.refrac, o.ge, o.gi);
+            spiked[i] = spike;
+            count += spike as u32;
+        }
+        list.clear();
+        if count > 0 {
+            list.extend((0..n as u32).filter(|&i| spiked[i as usize]));
+        }
+    }
+}
