@@ -51,7 +51,7 @@ pub enum SnnError {
     /// The network needs more than the adapter offers.
     #[error(
         "GPU limit exceeded: {limit} is {available} on adapter `{adapter}`, but {needed} are \
-         needed. Use the CPU backend (`--backend cpu`; `CpuBackend`, `CpuCompetitive`), which \
+         needed. Use the CPU backend (`--backend cpu`; `CpuBackend`, `DcEngine`), which \
          has no such limit, or a smaller network (fewer neurons N, e.g. a smaller n_exc)"
     )]
     LimitExceeded {

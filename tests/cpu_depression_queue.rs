@@ -1,4 +1,4 @@
-//! The CPU reference's depression queue (`cpu::wta::DepQueue`: with input delays, the
+//! The CPU engine's depression queue (`cpu::engine::depression`: with input delays, the
 //! depression visits only the neurons where `ν_pre·post1` is not 0 or whose column holds a
 //! weight outside [w_min, w_max]) gives the bits of the plain pass over every arriving
 //! synapse: the D&C preset, and settings made to stress each case the queue must get right:
@@ -8,9 +8,10 @@
 //! snapshots after learning presentations and a frozen batch.
 
 use snn_wgpu::backend::CompetitiveBackend;
-use snn_wgpu::cpu::wta::{CpuCompetitive, CpuOptions};
+use snn_wgpu::cpu::engine::EngineOptions;
 use snn_wgpu::data::mnist::{embedded, Split};
 use snn_wgpu::experiments::diehl_cook::config::DcConfig;
+use snn_wgpu::experiments::diehl_cook::engine::DcEngine;
 use snn_wgpu::model::stdp::StdpRule;
 use snn_wgpu::model::{CompetitiveSpec, PresentOptions, RestMode};
 
@@ -22,11 +23,11 @@ fn run(
     rest: RestMode,
     intensity: f32,
 ) -> (Vec<Vec<u32>>, Arrays) {
-    let opts = CpuOptions {
+    let opts = EngineOptions {
         depression_queue: queue,
         ..Default::default()
     };
-    let mut b = CpuCompetitive::with_options(spec, &opts).unwrap();
+    let mut b = DcEngine::with_options(spec, &opts).unwrap();
     let data = embedded(Split::Train).unwrap();
     let mut counts = vec![];
     for k in 0..8u32 {
@@ -114,7 +115,7 @@ fn weights_above_w_max_get_the_plain_bits() {
     c.stdp.tau_post1_ms = 2.0;
     let spec = c.to_spec();
     check("w_max 0.15", &spec, RestMode::Simulate, 4.0);
-    let mut b = CpuCompetitive::new(&spec).unwrap();
+    let mut b = DcEngine::new(&spec).unwrap();
     let data = embedded(Split::Train).unwrap();
     let opts = PresentOptions {
         steps_on: 700,

@@ -3,10 +3,11 @@
 //! frozen batch; the whole state is compared through snapshots.
 
 use snn_wgpu::backend::CompetitiveBackend;
+use snn_wgpu::cpu::engine::EngineOptions;
 use snn_wgpu::cpu::simd::SimdLevel;
-use snn_wgpu::cpu::wta::{CpuCompetitive, CpuOptions};
 use snn_wgpu::data::mnist::{embedded, Split};
 use snn_wgpu::experiments::diehl_cook::config::DcConfig;
+use snn_wgpu::experiments::diehl_cook::engine::DcEngine;
 use snn_wgpu::model::{PresentOptions, RestMode};
 
 type Arrays = Vec<(String, Vec<u32>)>;
@@ -16,12 +17,12 @@ fn run(level: SimdLevel, delays_ms: f32, rest: RestMode) -> (Vec<Vec<u32>>, Arra
     c.n_exc = 40;
     c.seed = 9;
     c.input_delay_max_ms = delays_ms;
-    let opts = CpuOptions {
+    let opts = EngineOptions {
         simd: Some(level),
         ..Default::default()
     };
-    let mut b = CpuCompetitive::with_options(&c.to_spec(), &opts).unwrap();
-    assert_eq!(b.simd(), level);
+    let mut b = DcEngine::with_options(&c.to_spec(), &opts).unwrap();
+    assert_eq!(b.engine().simd(), level);
     let data = embedded(Split::Train).unwrap();
     let mut counts = vec![];
     for k in 0..6u32 {
@@ -85,11 +86,11 @@ fn every_simd_level_gives_the_baseline_bits() {
 fn a_level_this_processor_lacks_is_refused() {
     let c = DcConfig::preset("dc100").unwrap();
     for l in [SimdLevel::Avx2, SimdLevel::Avx512] {
-        let opts = CpuOptions {
+        let opts = EngineOptions {
             simd: Some(l),
             ..Default::default()
         };
-        let r = CpuCompetitive::with_options(&c.to_spec(), &opts);
+        let r = DcEngine::with_options(&c.to_spec(), &opts);
         assert_eq!(r.is_ok(), l.available(), "{l:?}");
     }
 }

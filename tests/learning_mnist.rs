@@ -12,19 +12,14 @@
 //! ν_pre = ν_post / 100 depression is a small part of the change, on the same pixels as the
 //! potentiation, so accuracy cannot see its sign; `learning_synthetic.rs` tests it directly.
 
-use snn_wgpu::cpu::wta::CpuCompetitive;
 use snn_wgpu::data::mnist::{embedded, Dataset, Split};
 use snn_wgpu::experiments::diehl_cook::config::DcConfig;
+use snn_wgpu::experiments::diehl_cook::engine::DcEngine;
 use snn_wgpu::experiments::diehl_cook::evaluate::{assign_labels, evaluate};
 use snn_wgpu::experiments::diehl_cook::train::{respond_frozen, train};
 
 /// Labels the neurons on `label_set`, then the all-activity accuracy on `test_set`.
-fn accuracy(
-    net: &mut CpuCompetitive,
-    cfg: &DcConfig,
-    label_set: &Dataset,
-    test_set: &Dataset,
-) -> f64 {
+fn accuracy(net: &mut DcEngine, cfg: &DcConfig, label_set: &Dataset, test_set: &Dataset) -> f64 {
     let mut key = 0x8000_0000u32;
     let n = label_set.len();
     let lab = respond_frozen(net, cfg, label_set, n, 100, &mut key, |_| {}).unwrap();
@@ -44,7 +39,7 @@ fn a_trained_network_beats_its_untrained_self() {
     let train_set = embedded(Split::Train).unwrap().take(1000);
     let test_set = embedded(Split::Test).unwrap().take(500);
     assert_eq!((train_set.len(), test_set.len()), (1000, 500));
-    let mut net = CpuCompetitive::new(&cfg.to_spec()).unwrap();
+    let mut net = DcEngine::new(&cfg.to_spec()).unwrap();
     let untrained = accuracy(&mut net, &cfg, &train_set, &test_set);
     let mut key = 0u32;
     train(

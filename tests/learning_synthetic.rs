@@ -24,10 +24,10 @@
 //! assigned to that pattern's class, and such neurons exist for at least 8 classes.
 
 use snn_wgpu::backend::CompetitiveBackend;
-use snn_wgpu::cpu::wta::CpuCompetitive;
 use snn_wgpu::data::mnist::Dataset;
 use snn_wgpu::encode::rng::rng_u32;
 use snn_wgpu::experiments::diehl_cook::config::DcConfig;
+use snn_wgpu::experiments::diehl_cook::engine::DcEngine;
 use snn_wgpu::experiments::diehl_cook::evaluate::{assign_labels, evaluate};
 use snn_wgpu::experiments::diehl_cook::train::{respond_frozen, train};
 
@@ -150,7 +150,7 @@ fn synthetic_patterns_are_learned_and_classified() {
     let label_set = dataset(100, 2);
     let test_set = dataset(200, 3);
 
-    let mut net = CpuCompetitive::new(&cfg.to_spec()).unwrap();
+    let mut net = DcEngine::new(&cfg.to_spec()).unwrap();
     let mut key = 0u32;
     let stats = train(&mut net, &cfg, &train_set, N_TRAIN, &mut key, |_| {}).unwrap();
     assert_eq!(stats.images, N_TRAIN);
@@ -304,7 +304,7 @@ fn a_first_spike_depresses_and_later_spikes_potentiate() {
     let img = template(0);
     let rates = DcConfig::rates(&img, cfg.intensity_start);
     let fresh = || {
-        let mut net = CpuCompetitive::new(&cfg.to_spec()).unwrap();
+        let mut net = DcEngine::new(&cfg.to_spec()).unwrap();
         net.load(
             &vec![cfg.norm_target / PIXELS as f32; 2 * PIXELS],
             &[20.0, 1000.0],
@@ -312,7 +312,7 @@ fn a_first_spike_depresses_and_later_spikes_potentiate() {
         .unwrap();
         net
     };
-    let present = |net: &mut CpuCompetitive, steps_on: u32| {
+    let present = |net: &mut DcEngine, steps_on: u32| {
         let opts = snn_wgpu::model::PresentOptions {
             steps_on,
             steps_rest: cfg.steps_rest(),

@@ -5,9 +5,9 @@
 
 use ndarray::Array2;
 use snn_wgpu::backend::{CompetitiveBackend, CompetitiveMulti};
-use snn_wgpu::cpu::wta::CpuCompetitive;
 use snn_wgpu::data::mnist::{embedded, Split};
 use snn_wgpu::experiments::diehl_cook::config::DcConfig;
+use snn_wgpu::experiments::diehl_cook::engine::DcEngine;
 use snn_wgpu::experiments::diehl_cook::evaluate::assign_labels;
 use snn_wgpu::experiments::diehl_cook::lockstep::run_lockstep;
 use snn_wgpu::experiments::diehl_cook::multi::{ensemble, run_cpu, Sizes};
@@ -29,7 +29,7 @@ fn single(cfg: &DcConfig, sizes: &Sizes) -> (Vec<f32>, Vec<f32>, Array2<u32>, Ve
         embedded(Split::Train).unwrap(),
         embedded(Split::Test).unwrap(),
     );
-    let mut b = CpuCompetitive::new(&cfg.to_spec()).unwrap();
+    let mut b = DcEngine::new(&cfg.to_spec()).unwrap();
     let mut key = 0u32;
     train(&mut b, cfg, &tr, sizes.n_train, &mut key, |_| {}).unwrap();
     let lab = respond_frozen(
@@ -109,8 +109,8 @@ fn each_network_equals_its_single_run() {
     assert_eq!(e.majority.total(), 15);
 }
 
-/// The CPU reference as a [`CompetitiveMulti`]: network k is its own `CpuCompetitive`.
-struct CpuMany(Vec<CpuCompetitive>);
+/// The CPU reference as a [`CompetitiveMulti`]: network k is its own `DcEngine`.
+struct CpuMany(Vec<DcEngine>);
 
 impl CompetitiveMulti for CpuMany {
     fn describe(&self) -> String {
@@ -165,11 +165,11 @@ fn lockstep_training_equals_independent_runs() {
         .expect("some seed below 64 gives three networks with different retries");
     let mut many = CpuMany(
         cfgs.iter()
-            .map(|c| CpuCompetitive::new(&c.to_spec()).unwrap())
+            .map(|c| DcEngine::new(&c.to_spec()).unwrap())
             .collect(),
     );
     let single = |cfg: &DcConfig| -> snn_wgpu::Result<Box<dyn CompetitiveBackend>> {
-        Ok(Box::new(CpuCompetitive::new(&cfg.to_spec())?))
+        Ok(Box::new(DcEngine::new(&cfg.to_spec())?))
     };
     let runs = run_lockstep(&mut many, single, &cfgs, &tr, &te, &sizes, &|_| {}).unwrap();
     for (k, (a, b)) in runs.iter().zip(&reference).enumerate() {

@@ -7,9 +7,9 @@
 //! not see it; these do.
 
 use snn_wgpu::backend::CompetitiveBackend;
-use snn_wgpu::cpu::wta::CpuCompetitive;
 use snn_wgpu::data::mnist::{embedded, Split};
 use snn_wgpu::experiments::diehl_cook::config::{DcConfig, PRESETS};
+use snn_wgpu::experiments::diehl_cook::engine::DcEngine;
 use snn_wgpu::model::neuron::{Integration, NeuronKind, NeuronModel, ResetMode};
 use snn_wgpu::model::stdp::{StdpParams, StdpRule};
 use snn_wgpu::model::{PresentOptions, RestMode};
@@ -186,7 +186,7 @@ fn theta_follows_its_spikes_and_decays_with_tau_theta() {
     cfg.seed = 3;
     // No rest steps to simulate: every spike is counted in the presentation's counts.
     cfg.rest = RestMode::Reset;
-    let mut net = CpuCompetitive::new(&cfg.to_spec()).unwrap();
+    let mut net = DcEngine::new(&cfg.to_spec()).unwrap();
     let theta0 = net.theta().unwrap();
     assert!(theta0.iter().all(|&t| t as f64 == THETA_INIT_MV));
     let opts = |key| PresentOptions {

@@ -1,6 +1,6 @@
 //! The STDP rules of the competitive layer (the original code's triplet rule; the sign flip of some ports), checked twice: through
 //! the pure update functions of `cpu::stdp`, and through the real network step of
-//! `CpuCompetitive` with hand-timed spikes.
+//! `DcEngine` with hand-timed spikes.
 //!
 //! Why: the sign and the gating of the weight updates decide whether Diehl & Cook learns
 //! at all. The Brian2 ports flipped the depression sign (`w + ν_pre·post1`) and learned
@@ -24,9 +24,10 @@
 //! - input 3: never spikes.
 
 use snn_wgpu::backend::CompetitiveBackend;
-use snn_wgpu::cpu::stdp::{on_post, on_pre, StdpConsts};
-use snn_wgpu::cpu::wta::CpuCompetitive;
+use snn_wgpu::cpu::stdp::{on_post, on_pre};
 use snn_wgpu::experiments::diehl_cook::config::DcConfig;
+use snn_wgpu::experiments::diehl_cook::engine::DcEngine;
+use snn_wgpu::model::stdp::StdpConsts;
 use snn_wgpu::model::wta::{decay_table, input_delays};
 use snn_wgpu::model::{CompetitiveSpec, PresentOptions, RestMode, StdpParams, StdpRule};
 
@@ -262,7 +263,7 @@ fn pure_weight_dependent_rule_follows_the_power_law() {
 
 /// A 4-input, 2-neuron layer stepped one step at a time (see the file docs).
 struct Tiny {
-    net: CpuCompetitive,
+    net: DcEngine,
     p: StdpParams,
     /// Steps simulated so far (the index of the next step).
     now: u32,
@@ -302,7 +303,7 @@ impl Tiny {
     }
 
     fn from_spec(spec: &CompetitiveSpec, w_probe: f32) -> Self {
-        let mut net = CpuCompetitive::new(spec).unwrap();
+        let mut net = DcEngine::new(spec).unwrap();
         let mut w = vec![0.0f32; N_IN * N_EXC];
         for &d in &DRIVER {
             w[d * N_EXC] = 1.0;

@@ -16,7 +16,6 @@
 use snn_wgpu::backend::CompetitiveBackend;
 use snn_wgpu::cpu::engine::EngineOptions;
 use snn_wgpu::cpu::simd::SimdLevel;
-use snn_wgpu::cpu::wta::CpuCompetitive;
 use snn_wgpu::data::mnist::{embedded, Split};
 use snn_wgpu::experiments::diehl_cook::config::DcConfig;
 use snn_wgpu::experiments::diehl_cook::engine::DcEngine;
@@ -69,7 +68,7 @@ fn pattern(k: usize) -> Vec<u8> {
 /// Spike counts `[pattern][neuron]` of a frozen network with the hand-made weights, each
 /// pattern presented one at a time from rest (350 ms, 63.75 Hz for an "on" pixel).
 fn responses(inhibition: bool) -> Vec<Vec<u32>> {
-    let mut net = CpuCompetitive::new(&spec(inhibition)).unwrap();
+    let mut net = DcEngine::new(&spec(inhibition)).unwrap();
     net.load(&weights(), &[20.0; N_EXC]).unwrap();
     let cfg = DcConfig::preset("dc100").unwrap();
     // Start from rest, as every later presentation does (RestMode::Reset) and as the frozen
@@ -177,7 +176,7 @@ fn lateral_inhibition_makes_the_preferred_neuron_win() {
 #[test]
 fn frozen_batch_gives_the_same_winners() {
     let one_by_one = responses(true);
-    let mut net = CpuCompetitive::new(&spec(true)).unwrap();
+    let mut net = DcEngine::new(&spec(true)).unwrap();
     net.load(&weights(), &[20.0; N_EXC]).unwrap();
     let cfg = DcConfig::preset("dc100").unwrap();
     let rates: Vec<Vec<f32>> = (0..N_EXC)
@@ -216,7 +215,7 @@ fn the_better_driven_of_two_candidates_wins() {
     const RIVAL: u8 = 96;
     let pairs = [(0usize, 1usize), (2, 7), (4, 9), (5, 3), (8, 6)];
     let run = |inhibition: bool| -> Vec<Vec<u32>> {
-        let mut net = CpuCompetitive::new(&spec(inhibition)).unwrap();
+        let mut net = DcEngine::new(&spec(inhibition)).unwrap();
         net.load(&weights(), &[20.0; N_EXC]).unwrap();
         let rates: Vec<Vec<f32>> = pairs
             .iter()
@@ -280,84 +279,98 @@ fn bits(v: &[f32]) -> Vec<u32> {
     v.iter().map(|x| x.to_bits()).collect()
 }
 
-/// The Diehl & Cook protocol on the general engine (`DcEngine`) against the first CPU engine
-/// (`CpuCompetitive`): a dc100 network with input delays and learning, trained on the
-/// subset's first images (retry rule included), then a frozen labelling pass, with the rest
-/// simulated and reset. Weights, θ, the keys used and every per-image count must be equal
-/// bit for bit, with the engine's depression queue and best SIMD copy, and with neither. A
-/// snapshot of either,
-/// restored into a fresh `DcEngine`, must continue as the original does.
+/// FNV-1a (64 bits) over 32-bit words: a fingerprint of a run's bits.
+fn fnv(words: impl IntoIterator<Item = u32>) -> u64 {
+    words.into_iter().fold(0xcbf2_9ce4_8422_2325, |h, w| {
+        w.to_le_bytes()
+            .iter()
+            .fold(h, |h, &b| (h ^ b as u64).wrapping_mul(0x0100_0000_01b3))
+    })
+}
+
+/// What a run of [`the_engine_gives_the_bits_of_the_first_cpu_engine`] leaves: the next key,
+/// the retries, and the fingerprints of the weights, θ and the frozen counts.
+type RunPrint = (u32, u64, u64, u64, u64);
+
+/// The prints of the first CPU engine (`DcEngine`, commit c595672 and until it was
+/// replaced) for rest simulated and rest reset.
+const FIRST_ENGINE: [RunPrint; 2] = [
+    (
+        12,
+        0,
+        0x2382_4c47_8d02_eb87,
+        0xf929_519e_8bb3_cc6f,
+        0x5e11_6ccf_d066_78b1,
+    ),
+    (
+        12,
+        0,
+        0x19a5_0d1e_fb77_da47,
+        0xfb3e_ceb5_90b2_1ed0,
+        0x73d9_23a0_d729_e672,
+    ),
+];
+
+/// The Diehl & Cook protocol on the general engine (`DcEngine`) gives the bits of the first
+/// CPU engine: a dc100 network with input delays and learning, trained on the subset's first
+/// images (retry rule included), then a frozen labelling pass in batches of 4, with the rest
+/// simulated and reset. The keys, retries and the fingerprints of the weights, θ and every
+/// per-image count equal that engine's (recorded above), with the engine's depression queue
+/// and best SIMD copy, and with neither. A snapshot restored into a fresh `DcEngine`
+/// continues as the original does.
 #[test]
 fn the_engine_gives_the_bits_of_the_first_cpu_engine() {
     let set = embedded(Split::Train).unwrap().take(6);
-    for rest in [RestMode::Simulate, RestMode::Reset] {
+    for (rest, want) in [RestMode::Simulate, RestMode::Reset]
+        .into_iter()
+        .zip(FIRST_ENGINE)
+    {
         let mut cfg = DcConfig::preset("dc100").unwrap();
         cfg.rest = rest;
         let spec = cfg.to_spec();
         assert!(spec.input_delay_max_ms.is_some(), "dc100 has input delays");
-        let mut old = CpuCompetitive::new(&spec).unwrap();
-        let mut new = DcEngine::new(&spec).unwrap();
         let plain_opts = EngineOptions {
             simd: Some(SimdLevel::Baseline),
             depression_queue: false,
         };
+        let mut new = DcEngine::new(&spec).unwrap();
         let mut plain = DcEngine::with_options(&spec, &plain_opts).unwrap();
-        let (mut key_old, mut key_new, mut key_plain) = (0u32, 0u32, 0u32);
-        let s_old = train(&mut old, &cfg, &set, set.len(), &mut key_old, |_| {}).unwrap();
-        let s_new = train(&mut new, &cfg, &set, set.len(), &mut key_new, |_| {}).unwrap();
-        train(&mut plain, &cfg, &set, set.len(), &mut key_plain, |_| {}).unwrap();
-        assert_eq!(key_old, key_plain, "{rest:?}");
-        assert_eq!(
-            (key_old, s_old.retries),
-            (key_new, s_new.retries),
-            "{rest:?}"
-        );
-        assert!(key_old >= set.len() as u32);
-        let w_old = old.weights().unwrap();
-        assert_eq!(bits(&w_old), bits(&new.weights().unwrap()), "{rest:?}");
-        assert_eq!(bits(&w_old), bits(&plain.weights().unwrap()), "{rest:?}");
-        assert_eq!(
-            bits(&old.theta().unwrap()),
-            bits(&plain.theta().unwrap()),
-            "{rest:?}"
-        );
-        assert_eq!(
-            bits(&old.theta().unwrap()),
-            bits(&new.theta().unwrap()),
-            "{rest:?}"
-        );
-        assert!(
-            old.theta().unwrap().iter().any(|&t| t > 0.0),
-            "some neuron fired"
-        );
-        // Frozen batches of 4 (the last one short), retries included.
-        let r_old = respond_frozen(&mut old, &cfg, &set, set.len(), 4, &mut key_old, |_| {});
-        let r_new = respond_frozen(&mut new, &cfg, &set, set.len(), 4, &mut key_new, |_| {});
-        let r_old = r_old.unwrap();
-        assert_eq!(r_old, r_new.unwrap(), "{rest:?}");
-        assert!(r_old.sum() > 0);
-        assert_eq!(key_old, key_new);
-        // Resume: from the first engine's snapshot and from the engine's own.
-        let mut from_old = DcEngine::new(&spec).unwrap();
-        from_old.restore(&old.snapshot().unwrap()).unwrap();
-        let mut from_new = DcEngine::new(&spec).unwrap();
-        from_new.restore(&new.snapshot().unwrap()).unwrap();
+        let mut keys = vec![];
+        for net in [&mut new, &mut plain] {
+            let mut key = 0u32;
+            let s = train(net, &cfg, &set, set.len(), &mut key, |_| {}).unwrap();
+            assert!(
+                net.theta().unwrap().iter().any(|&t| t > 0.0),
+                "some neuron fired"
+            );
+            let w = fnv(bits(&net.weights().unwrap()));
+            let theta = fnv(bits(&net.theta().unwrap()));
+            // Frozen batches of 4 (the last one short), retries included.
+            let r = respond_frozen(net, &cfg, &set, set.len(), 4, &mut key, |_| {}).unwrap();
+            assert!(r.sum() > 0);
+            let got: RunPrint = (key, s.retries, w, theta, fnv(r.iter().copied()));
+            assert_eq!(got, want, "{rest:?}");
+            keys.push(key);
+        }
+        // Resume from the engine's own snapshot.
+        let mut resumed = DcEngine::new(&spec).unwrap();
+        resumed.restore(&new.snapshot().unwrap()).unwrap();
         let more = embedded(Split::Train).unwrap().take(8);
-        let mut nets: [&mut dyn CompetitiveBackend; 4] =
-            [&mut old, &mut new, &mut from_old, &mut from_new];
+        let w_before = bits(&new.weights().unwrap());
         let mut after = vec![];
-        for net in nets.iter_mut() {
-            let mut key = key_old;
-            train(*net, &cfg, &more, more.len(), &mut key, |_| {}).unwrap();
+        for net in [&mut new, &mut resumed] {
+            let mut key = keys[0];
+            train(net, &cfg, &more, more.len(), &mut key, |_| {}).unwrap();
             after.push((
                 key,
                 bits(&net.weights().unwrap()),
                 bits(&net.theta().unwrap()),
             ));
         }
-        assert!(after[0].1 != bits(&w_old), "the weights moved");
-        for (k, a) in after.iter().enumerate().skip(1) {
-            assert!(a == &after[0], "{rest:?}: network {k} after resuming");
-        }
+        assert!(after[0].1 != w_before, "the weights moved");
+        assert!(
+            after[1] == after[0],
+            "{rest:?}: the resumed network differs"
+        );
     }
 }

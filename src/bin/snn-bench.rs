@@ -33,10 +33,11 @@ use anyhow::{bail, Result};
 use clap::Parser;
 use indicatif::{ProgressBar, ProgressStyle};
 use snn_wgpu::backend::CompetitiveBackend;
-use snn_wgpu::cpu::wta::{CpuCompetitive, CpuOptions};
+use snn_wgpu::cpu::engine::EngineOptions;
 use snn_wgpu::cpu::CpuBackend;
 use snn_wgpu::data::mnist::{embedded, Split};
 use snn_wgpu::experiments::diehl_cook::config::DcConfig;
+use snn_wgpu::experiments::diehl_cook::engine::DcEngine;
 use snn_wgpu::gpu::wta::GpuCompetitive;
 use snn_wgpu::gpu::{GpuBackend, GpuContext, KernelTuning};
 use snn_wgpu::model::{InputSpec, NetworkSpec, NeuronModel, PresentOptions, RestMode};
@@ -125,13 +126,13 @@ struct Target {
     tuning: Option<KernelTuning>,
     ctx: Option<Arc<GpuContext>>,
     /// The CPU step's choices (CPU rows).
-    cpu: CpuOptions,
+    cpu: EngineOptions,
 }
 
 fn make(t: &Target, cfg: &DcConfig) -> Result<Box<dyn CompetitiveBackend>> {
     let spec = cfg.to_spec();
     Ok(match &t.ctx {
-        None => Box::new(CpuCompetitive::with_options(&spec, &t.cpu)?),
+        None => Box::new(DcEngine::with_options(&spec, &t.cpu)?),
         Some(ctx) => Box::new(GpuCompetitive::new(ctx.clone(), &spec)?),
     })
 }
@@ -435,12 +436,12 @@ fn bench_train_multi(
                 .to_spec()
             })
             .collect();
-        let mut cpu: Vec<CpuCompetitive> = vec![];
+        let mut cpu: Vec<DcEngine> = vec![];
         let mut gpu = None;
         match &t.ctx {
             None => {
                 for s in &specs {
-                    cpu.push(CpuCompetitive::with_options(s, &t.cpu)?);
+                    cpu.push(DcEngine::with_options(s, &t.cpu)?);
                 }
             }
             Some(ctx) => gpu = Some(GpuCompetitiveMulti::new(ctx.clone(), &specs)?),

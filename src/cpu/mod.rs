@@ -10,7 +10,6 @@ mod memory;
 pub mod neuron;
 pub mod simd;
 pub mod stdp;
-pub mod wta;
 
 use crate::backend::{Backend, NetworkState, Recording};
 use crate::error::{Result, SnnError};

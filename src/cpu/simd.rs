@@ -1,5 +1,5 @@
 //! Which vector instructions the CPU reference's hot loops are compiled for, chosen once at
-//! run time: `cpu::wta::step` and the general engine's step (`cpu::engine`) have copies built
+//! run time: the general engine's step (`cpu::engine`) has copies built
 //! with AVX-512 and with AVX2 enabled, beside the baseline x86-64 (SSE2) one the release
 //! build targets.
 //!

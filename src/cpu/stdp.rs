@@ -1,46 +1,7 @@
 //! CPU twins of the STDP functions in `shaders/plasticity/stdp.wgsl`: the weight updates on
 //! a pre spike (depression) and a post spike (potentiation), with clipping.
 
-use crate::model::stdp::{StdpParams, StdpRule};
-
-/// STDP constants both backends use (derived once).
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct StdpConsts {
-    /// 0 triplet, 1 pair, 2 weight-dependent.
-    pub rule: u32,
-    /// ν_pre.
-    pub nu_pre: f32,
-    /// ν_post.
-    pub nu_post: f32,
-    /// Weight-dependent x_tar.
-    pub x_tar: f32,
-    /// Weight-dependent μ.
-    pub mu: f32,
-    /// Lower bound.
-    pub w_min: f32,
-    /// Upper bound.
-    pub w_max: f32,
-}
-
-impl StdpConsts {
-    /// From the rule and the projection's bounds.
-    pub fn new(p: &StdpParams, w_min: f32, w_max: f32) -> Self {
-        let (rule, x_tar, mu) = match p.rule {
-            StdpRule::Triplet => (0, 0.0, 1.0),
-            StdpRule::Pair | StdpRule::PairAllToAll => (1, 0.0, 1.0),
-            StdpRule::WeightDependent { x_tar, mu } => (2, x_tar, mu),
-        };
-        StdpConsts {
-            rule,
-            nu_pre: p.nu_pre,
-            nu_post: p.nu_post,
-            x_tar,
-            mu,
-            w_min,
-            w_max,
-        }
-    }
-}
+use crate::model::stdp::StdpConsts;
 
 /// `stdp.wgsl::on_pre`: the weight after a presynaptic spike, given the postsynaptic `post1`.
 #[inline]

@@ -10,6 +10,7 @@ pub mod layout;
 pub mod shaders;
 pub mod tuning;
 pub mod wta;
+mod wta_consts;
 pub mod wta_multi;
 
 pub use backend::{

@@ -1,5 +1,6 @@
 //! GPU backend of the competitive layer: `shaders/network/wta_*.wgsl` driven presentation by
-//! presentation, with the semantics of `cpu::wta` (the tests compare them).
+//! presentation, with the semantics of the CPU engine's Diehl & Cook network
+//! (`experiments::diehl_cook::engine`; the tests compare them).
 //!
 //! Network slot 0 is the learning network (state carried between presentations); slots
 //! 1..=B hold the frozen copies of a batch, one per workgroup. Weights and θ are shared.
@@ -13,8 +14,8 @@ use super::context::GpuContext;
 use super::layout::{NetCtl, NetState, NeuronParams, StdpConsts, WtaParams};
 use super::shaders::wta_module;
 use super::tuning::KernelTuning;
+use super::wta_consts::Consts;
 use crate::backend::{CompetitiveBackend, Snapshot};
-use crate::cpu::wta::Consts;
 use crate::error::{Result, SnnError};
 use crate::model::wta::{presentation_seed, Wiring};
 use crate::model::{CompetitiveSpec, PresentOptions, RestMode};

@@ -15,8 +15,8 @@ use super::wta::{
     base_params, pipelines, queue_words, x_ring_words, B_ACTIVE, B_COUNTS, B_CTL, B_NET, B_THETA,
     B_W, MAX_EXC, MAX_INPUTS, P_END, P_FINISH, P_NORMALIZE, P_PRESENT, SNAPSHOT_BUFFERS,
 };
+use super::wta_consts::Consts;
 use crate::backend::{CompetitiveMulti, Snapshot};
-use crate::cpu::wta::Consts;
 use crate::error::{Result, SnnError};
 use crate::model::wta::presentation_seed;
 use crate::model::{CompetitiveSpec, PresentOptions, RestMode};

@@ -156,3 +156,43 @@ impl StdpParams {
         }
     }
 }
+
+/// The constants of one plastic projection's rule, derived once from [`StdpParams`] and its
+/// weight bounds, as the STDP updates of every backend read them.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct StdpConsts {
+    /// 0 triplet, 1 pair, 2 weight-dependent.
+    pub rule: u32,
+    /// ν_pre.
+    pub nu_pre: f32,
+    /// ν_post.
+    pub nu_post: f32,
+    /// Weight-dependent x_tar.
+    pub x_tar: f32,
+    /// Weight-dependent μ.
+    pub mu: f32,
+    /// Lower bound.
+    pub w_min: f32,
+    /// Upper bound.
+    pub w_max: f32,
+}
+
+impl StdpConsts {
+    /// From the rule and the projection's bounds.
+    pub fn new(p: &StdpParams, w_min: f32, w_max: f32) -> Self {
+        let (rule, x_tar, mu) = match p.rule {
+            StdpRule::Triplet => (0, 0.0, 1.0),
+            StdpRule::Pair | StdpRule::PairAllToAll => (1, 0.0, 1.0),
+            StdpRule::WeightDependent { x_tar, mu } => (2, x_tar, mu),
+        };
+        StdpConsts {
+            rule,
+            nu_pre: p.nu_pre,
+            nu_post: p.nu_post,
+            x_tar,
+            mu,
+            w_min,
+            w_max,
+        }
+    }
+}

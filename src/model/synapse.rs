@@ -1,7 +1,7 @@
 //! Projections between populations: connectivity, target (conductance or membrane), sign and bounds,
 //! initial weights, and column normalisation.
 //!
-//! Plain data read by the network backends (`cpu::wta`, `gpu::wta`). Weights of a dense
+//! Plain data of the competitive layer (`model::wta`). Weights of a dense
 //! projection are stored `[pre][post]` (row `j` holds the outgoing weights of input `j`),
 //! as the original code's `XeAe` matrix, so a pre spike reads one contiguous row
 //! (event-driven propagation).
@@ -29,8 +29,8 @@ use crate::error::{Result, SnnError};
 /// before fire**: IF `v ← v + x_v`, LIF `v ← v_rest + (v − v_rest)·e^(−dt/τ_m) + x_v`,
 /// conductance LIF `v ← v + dv + x_v` (`dv` the conductance Euler step). Like all of charge
 /// it is subject to the refractory clamp: a jump reaching a refractory neuron is lost. The
-/// same on the CPU (`cpu::wta::step`) and on the GPU (`pop_charge` in
-/// `shaders/network/wta_common.wgsl`), both schedules.
+/// same on the CPU (`cpu::engine`, step 4) and on the GPU (`pop_charge` in
+/// `shaders/network/wta_common.wgsl`, `shaders/engine/*.wgsl`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Target {

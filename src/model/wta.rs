@@ -3,8 +3,9 @@
 //! `n_input` Poisson inputs drive `n_exc` excitatory neurons through a dense, plastic,
 //! sign-constrained projection; each excitatory neuron drives its inhibitory partner
 //! one-to-one, and each inhibitory neuron inhibits every excitatory neuron but its partner.
-//! Backends (`cpu::wta::CpuCompetitive`, `gpu::wta::GpuCompetitive`) run it presentation
-//! by presentation.
+//! `experiments::diehl_cook::engine::DcEngine` builds it as a general network
+//! (`experiments::diehl_cook::model`) and runs it presentation by presentation on the CPU
+//! engine; `gpu::wta::GpuCompetitive` runs it on the GPU.
 //!
 //! # Step order (both backends)
 //!
@@ -307,8 +308,8 @@ pub(crate) enum ChargeModel {
 
 /// How a validated [`CompetitiveSpec`]'s projections reach its populations: the charge model
 /// of each population, and which projections target the membrane (the others target their
-/// role's conductance: `ge` for the excitatory ones, `gi` for `inh_to_exc`). The CPU reads it
-/// in `cpu::wta::step`; the GPU gets it as pipeline overrides (`gpu::wta::pipelines`).
+/// role's conductance: `ge` for the excitatory ones, `gi` for `inh_to_exc`). The GPU gets it
+/// as pipeline overrides (`gpu::wta::pipelines`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Wiring {
     pub exc: ChargeModel,
@@ -407,3 +408,33 @@ pub fn decay_table(decay: f32) -> Vec<f32> {
 
 /// Most entries in the pre-trace table; older spikes count as trace 0.
 pub const PRE_TABLE_MAX: usize = 8192;
+
+/// Checks a saved network of `n_in` inputs and `n` excitatory neurons: `n_in · n` finite
+/// weights and `n` finite θ.
+///
+/// # Errors
+/// [`SnnError::InvalidParam`] naming the sizes or the first value that is not finite.
+pub fn check_loaded(n_in: usize, n: usize, weights: &[f32], theta_mv: &[f32]) -> Result<()> {
+    if weights.len() != n_in * n || theta_mv.len() != n {
+        return Err(SnnError::invalid(
+            "loaded network",
+            format!("{} weights, {} theta", weights.len(), theta_mv.len()),
+            format!("{} weights ({n_in} x {n}), {n} theta", n_in * n),
+        ));
+    }
+    if let Some(k) = weights.iter().position(|w| !w.is_finite()) {
+        return Err(SnnError::invalid(
+            format!("weights[{k}] (input {}, neuron {})", k / n, k % n),
+            weights[k],
+            "a finite weight; the network to load is damaged (NaN/Inf): retrain it",
+        ));
+    }
+    if let Some(i) = theta_mv.iter().position(|t| !t.is_finite()) {
+        return Err(SnnError::invalid(
+            format!("theta_mv[{i}]"),
+            theta_mv[i],
+            "a finite threshold (mV); the network to load is damaged (NaN/Inf): retrain it",
+        ));
+    }
+    Ok(())
+}

@@ -180,3 +180,24 @@ pub fn a_resume_that_contradicts_the_checkpoint_is_refused() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// A checkpoint written by the first CPU engine (commit c595672, snapshot kind `cpu`, at
+/// image 20 of 60; `tests/fixtures/first_cpu_checkpoint`) resumes on the general engine and
+/// saves the network that an uninterrupted run of that commit saved, byte for byte.
+pub fn a_checkpoint_of_the_first_cpu_engine_resumes_bit_for_bit() {
+    let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/first_cpu_checkpoint");
+    let dir = tmp("first-cpu-checkpoint");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::copy(fixture.join(CHECKPOINT_FILE), dir.join(CHECKPOINT_FILE)).unwrap();
+    assert_eq!(load_checkpoint(&dir).unwrap().snapshot.backend, "cpu");
+    let out = run_ok(snn().args(["train", "--quiet", "--resume"]).arg(&dir));
+    assert_eq!(out["resumed_from_image"], 20);
+    assert_eq!(out["train_images"], 60);
+    let want = std::fs::read(fixture.join("network_uninterrupted.npz")).unwrap();
+    let got = std::fs::read(dir.join("network.npz")).unwrap();
+    assert!(
+        got == want,
+        "the resumed network differs from the first engine's"
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -20,9 +20,9 @@
 //! neuron) can still hold a value above 1 from the last normalisation.
 
 use snn_wgpu::backend::CompetitiveBackend;
-use snn_wgpu::cpu::wta::CpuCompetitive;
 use snn_wgpu::data::mnist::{embedded, Split};
 use snn_wgpu::experiments::diehl_cook::config::DcConfig;
+use snn_wgpu::experiments::diehl_cook::engine::DcEngine;
 use snn_wgpu::experiments::diehl_cook::train::{present_with_retries, train, TrainProgress};
 
 const N_EXC: usize = 10;
@@ -46,7 +46,7 @@ fn diehl_cook_trains_on_20_mnist_images() {
     let theta_plus = spec.exc.theta.unwrap().theta_plus_mv;
 
     // 1. `train`, as the CLI runs it.
-    let mut net = CpuCompetitive::new(&spec).unwrap();
+    let mut net = DcEngine::new(&spec).unwrap();
     let mut key = 0u32;
     let mut progress: Vec<TrainProgress> = vec![];
     let stats = train(&mut net, &cfg, &data, N_IMAGES, &mut key, |p| {
@@ -70,7 +70,7 @@ fn diehl_cook_trains_on_20_mnist_images() {
     );
 
     // 2. The same, image by image, to see every image's counts.
-    let mut twin = CpuCompetitive::new(&spec).unwrap();
+    let mut twin = DcEngine::new(&spec).unwrap();
     let mut twin_key = 0u32;
     let mut totals = vec![0u32; N_EXC];
     let mut retries = 0u64;

@@ -7,11 +7,11 @@ use crate::common::TempDir;
 use crate::fuzz_support::{config, find, largest_alloc, ALLOC_LIMIT};
 use proptest::prelude::*;
 use snn_wgpu::backend::CompetitiveBackend;
-use snn_wgpu::cpu::wta::CpuCompetitive;
 use snn_wgpu::experiments::diehl_cook::checkpoint::{
     load_checkpoint, save_checkpoint, Checkpoint, RunPlan, CHECKPOINT_FILE,
 };
 use snn_wgpu::experiments::diehl_cook::config::DcConfig;
+use snn_wgpu::experiments::diehl_cook::engine::DcEngine;
 use snn_wgpu::experiments::diehl_cook::train::TrainState;
 use std::sync::OnceLock;
 
@@ -21,7 +21,7 @@ fn sample() -> &'static (Checkpoint, Vec<u8>) {
     S.get_or_init(|| {
         let mut config = DcConfig::preset("dc100").unwrap();
         config.n_exc = 8;
-        let mut b = CpuCompetitive::new(&config.to_spec()).unwrap();
+        let mut b = DcEngine::new(&config.to_spec()).unwrap();
         let data = snn_wgpu::data::mnist::embedded(snn_wgpu::data::mnist::Split::Train).unwrap();
         let mut train = TrainState::new(0);
         snn_wgpu::experiments::diehl_cook::train::train_from(

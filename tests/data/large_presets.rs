@@ -9,9 +9,9 @@
 
 use crate::common::{json_ok, snn, tmp};
 use snn_wgpu::backend::CompetitiveBackend;
-use snn_wgpu::cpu::wta::CpuCompetitive;
 use snn_wgpu::data::mnist::{embedded, Split};
 use snn_wgpu::experiments::diehl_cook::config::DcConfig;
+use snn_wgpu::experiments::diehl_cook::engine::DcEngine;
 use snn_wgpu::experiments::diehl_cook::train::looks_like_runaway;
 use snn_wgpu::model::{PresentOptions, RestMode};
 
@@ -28,7 +28,7 @@ fn every_preset_turns_the_reversal_clamp_on() {
 #[test]
 fn the_dc6400_preset_trains_through_where_unclamped_euler_runs_away() {
     let cfg = DcConfig::preset("dc6400").unwrap();
-    let mut b = CpuCompetitive::new(&cfg.to_spec()).unwrap();
+    let mut b = DcEngine::new(&cfg.to_spec()).unwrap();
     let data = embedded(Split::Train).unwrap();
     let mut active = vec![];
     for k in 0..56 {

@@ -16,9 +16,10 @@ use crate::common;
 use crate::common::assert_close as close;
 
 use snn_wgpu::backend::CompetitiveBackend;
-use snn_wgpu::cpu::wta::{CpuCompetitive, PresentationRecord};
 use snn_wgpu::data::mnist::{embedded, Split};
 use snn_wgpu::experiments::diehl_cook::config::DcConfig;
+use snn_wgpu::experiments::diehl_cook::engine::DcEngine;
+use snn_wgpu::experiments::diehl_cook::record::{present_recorded, PresentationRecord};
 use snn_wgpu::gpu::wta::GpuCompetitive;
 use snn_wgpu::gpu::Schedule;
 use snn_wgpu::model::{
@@ -91,8 +92,6 @@ fn record(
     steps: u32,
     neurons: &[u32],
 ) -> PresentationRecord {
-    let mut net = CpuCompetitive::new(spec).unwrap();
-    net.load(w, &vec![0.0; spec.n_exc as usize]).unwrap();
     let opts = PresentOptions {
         steps_on: steps,
         steps_rest: 0,
@@ -100,7 +99,15 @@ fn record(
         learn: false,
         key: 7,
     };
-    net.present_recorded(rates, &opts, neurons).unwrap()
+    present_recorded(
+        spec,
+        w,
+        &vec![0.0; spec.n_exc as usize],
+        rates,
+        &opts,
+        neurons,
+    )
+    .unwrap()
 }
 
 /// A two-input, two-neuron layer of IF neurons (no leak, v from 0 mV, threshold 10 mV) with
@@ -209,7 +216,7 @@ pub fn the_sign_of_a_membrane_projection_comes_from_its_target() {
 fn gpu_agrees(spec: &CompetitiveSpec, presentations: u32, intensity: f32, rest: RestMode) {
     let ctx = common::gpu_ctx();
     let data = embedded(Split::Train).unwrap();
-    let mut cpu = CpuCompetitive::new(spec).unwrap();
+    let mut cpu = DcEngine::new(spec).unwrap();
     let mut fused = GpuCompetitive::new(ctx.clone(), spec).unwrap();
     let mut stepwise = GpuCompetitive::with_schedule(ctx, spec, Schedule::Stepwise).unwrap();
     let mut total = 0;
@@ -281,7 +288,7 @@ fn block_responses(w_ie: f32, w_own: f32, w_other: f32) -> Vec<Vec<u32>> {
             w[j * N_EXC + b] = w_own;
         }
     }
-    let mut net = CpuCompetitive::new(&spec).unwrap();
+    let mut net = DcEngine::new(&spec).unwrap();
     net.load(&w, &[0.0; N_EXC]).unwrap();
     let rates: Vec<Vec<f32>> = (0..N_EXC)
         .map(|k| {
@@ -343,7 +350,7 @@ fn err(spec: &CompetitiveSpec) -> String {
     let e = spec.validate().unwrap_err().to_string();
     // The CPU backend refuses it with the same message.
     assert_eq!(
-        CpuCompetitive::new(spec).err().map(|e| e.to_string()),
+        DcEngine::new(spec).err().map(|e| e.to_string()),
         Some(e.clone())
     );
     e

@@ -5,9 +5,9 @@
 use crate::common;
 
 use snn_wgpu::backend::CompetitiveBackend;
-use snn_wgpu::cpu::wta::CpuCompetitive;
 use snn_wgpu::data::mnist::{embedded, Split};
 use snn_wgpu::experiments::diehl_cook::config::DcConfig;
+use snn_wgpu::experiments::diehl_cook::engine::DcEngine;
 use snn_wgpu::gpu::wta::GpuCompetitive;
 use snn_wgpu::gpu::Schedule;
 use snn_wgpu::model::{PresentOptions, RestMode};
@@ -98,7 +98,7 @@ pub fn cpu_resume_is_bit_identical() {
         for rest in [RestMode::Simulate, RestMode::Reset] {
             let spec = cfg(20, delay).to_spec();
             resume_equals_straight(
-                &|| Box::new(CpuCompetitive::new(&spec).unwrap()),
+                &|| Box::new(DcEngine::new(&spec).unwrap()),
                 rest,
                 &format!("cpu, delays {delay} ms, {rest:?}"),
             );
@@ -144,8 +144,8 @@ pub fn gpu_resume_after_a_frozen_batch_grew_the_buffers() {
 }
 
 pub fn snapshots_of_another_kind_or_size_are_refused() {
-    let mut small = CpuCompetitive::new(&cfg(20, 0.0).to_spec()).unwrap();
-    let mut big = CpuCompetitive::new(&cfg(30, 0.0).to_spec()).unwrap();
+    let mut small = DcEngine::new(&cfg(20, 0.0).to_spec()).unwrap();
+    let mut big = DcEngine::new(&cfg(30, 0.0).to_spec()).unwrap();
     let before = big.snapshot().unwrap();
     let err = big
         .restore(&small.snapshot().unwrap())

@@ -7,9 +7,9 @@ use crate::common;
 use crate::common::assert_close as close;
 
 use snn_wgpu::backend::CompetitiveBackend;
-use snn_wgpu::cpu::wta::CpuCompetitive;
 use snn_wgpu::data::mnist::{embedded, Split};
 use snn_wgpu::experiments::diehl_cook::config::DcConfig;
+use snn_wgpu::experiments::diehl_cook::engine::DcEngine;
 use snn_wgpu::gpu::wta::GpuCompetitive;
 use snn_wgpu::gpu::{GpuContext, KernelTuning, Schedule};
 use snn_wgpu::model::{CompetitiveSpec, PresentOptions, RestMode};
@@ -61,7 +61,7 @@ fn variants(ctx: &Arc<GpuContext>, spec: &CompetitiveSpec) -> Vec<GpuCompetitive
 /// One learning presentation on the CPU and on each of `gpus`: identical spike counts, θ and
 /// weights within `common::REL_TOL` relative afterwards. Returns the CPU's counts.
 fn present_agrees(
-    cpu: &mut CpuCompetitive,
+    cpu: &mut DcEngine,
     gpus: &mut [GpuCompetitive],
     rates: &[f32],
     opts: &PresentOptions,
@@ -93,7 +93,7 @@ fn learning_run(rest: RestMode) {
     let c = cfg(24);
     let spec = c.to_spec();
     let data = embedded(Split::Train).unwrap();
-    let mut cpu = CpuCompetitive::new(&spec).unwrap();
+    let mut cpu = DcEngine::new(&spec).unwrap();
     let mut gpus = variants(&ctx, &spec);
     close(
         &gpus[0].weights().unwrap(),
@@ -156,7 +156,7 @@ pub fn frozen_batches_agree_and_match_one_at_a_time() {
         learn: false,
         key: 100,
     };
-    let mut cpu = CpuCompetitive::new(&spec).unwrap();
+    let mut cpu = DcEngine::new(&spec).unwrap();
     let batch = cpu.present_frozen_batch(&rates, &opts).unwrap();
     // One at a time, in reverse order, gives the same counts.
     for i in (0..rates.len()).rev() {
@@ -189,7 +189,7 @@ pub fn learning_with_input_delays_agrees() {
     let spec = c.to_spec();
     assert!(spec.input_delay_max_ms.is_some());
     let data = embedded(Split::Train).unwrap();
-    let mut cpu = CpuCompetitive::new(&spec).unwrap();
+    let mut cpu = DcEngine::new(&spec).unwrap();
     let mut gpus = variants(&ctx, &spec);
     let mut total = 0;
     for k in 0..5u32 {
@@ -238,7 +238,7 @@ pub fn dense_input_overflows_the_fast_paths_and_still_agrees() {
     c.input_delay_max_ms = 10.0;
     let spec = c.to_spec();
     let data = embedded(Split::Train).unwrap();
-    let mut cpu = CpuCompetitive::new(&spec).unwrap();
+    let mut cpu = DcEngine::new(&spec).unwrap();
     let mut gpus = variants(&ctx, &spec);
     let inputs: [(Vec<f32>, &str); 3] = [
         (vec![100.0; 784], "uniform 100 Hz"),
@@ -266,7 +266,7 @@ pub fn largest_layer_agrees() {
     let mut c = cfg(6400);
     let data = embedded(Split::Train).unwrap();
     let spec = c.to_spec();
-    let mut cpu = CpuCompetitive::new(&spec).unwrap();
+    let mut cpu = DcEngine::new(&spec).unwrap();
     // The workgroup ring, reloaded at each of llvmpipe's dispatches.
     let mut gpu = fused_ring(&ctx, &spec, true);
     let opts = PresentOptions {
@@ -291,7 +291,7 @@ pub fn largest_layer_agrees() {
 
     c.input_delay_max_ms = 10.0;
     let spec = c.to_spec();
-    let mut cpu = CpuCompetitive::new(&spec).unwrap();
+    let mut cpu = DcEngine::new(&spec).unwrap();
     let mut gpu = GpuCompetitive::new(ctx, &spec).unwrap();
     let rates: Vec<Vec<f32>> = (0..2)
         .map(|i| DcConfig::rates(data.image(i), 2.0))
@@ -325,8 +325,8 @@ pub fn reversal_clamp_agrees_and_acts() {
     }
     .to_spec();
     let data = embedded(Split::Train).unwrap();
-    let mut cpu = CpuCompetitive::new(&spec).unwrap();
-    let mut free = CpuCompetitive::new(&unclamped).unwrap();
+    let mut cpu = DcEngine::new(&spec).unwrap();
+    let mut free = DcEngine::new(&unclamped).unwrap();
     let mut gpus = variants(&ctx, &spec);
     let mut differs = false;
     for k in 0..4u32 {

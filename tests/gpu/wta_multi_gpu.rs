@@ -9,9 +9,9 @@ use crate::common;
 use crate::common::assert_close as close;
 
 use snn_wgpu::backend::{CompetitiveBackend, CompetitiveMulti};
-use snn_wgpu::cpu::wta::CpuCompetitive;
 use snn_wgpu::data::mnist::{embedded, Split};
 use snn_wgpu::experiments::diehl_cook::config::DcConfig;
+use snn_wgpu::experiments::diehl_cook::engine::DcEngine;
 use snn_wgpu::experiments::diehl_cook::lockstep::run_lockstep;
 use snn_wgpu::experiments::diehl_cook::multi::{run_cpu, Sizes};
 use snn_wgpu::experiments::diehl_cook::sweep::network_configs;
@@ -34,10 +34,7 @@ fn networks_agree(delays: bool, rest: RestMode) {
     let cfgs = configs(delays);
     let specs: Vec<_> = cfgs.iter().map(|c| c.to_spec()).collect();
     let data = embedded(Split::Train).unwrap();
-    let mut cpu: Vec<CpuCompetitive> = specs
-        .iter()
-        .map(|s| CpuCompetitive::new(s).unwrap())
-        .collect();
+    let mut cpu: Vec<DcEngine> = specs.iter().map(|s| DcEngine::new(s).unwrap()).collect();
     let mut gpu = GpuCompetitiveMulti::new(ctx, &specs).unwrap();
     assert_eq!(gpu.networks(), 3);
     for (k, c) in cpu.iter_mut().enumerate() {

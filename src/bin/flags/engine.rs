@@ -1,10 +1,10 @@
 //! The engine options of the programs (`snn`, `snn-bench`, the examples): GPU adapter choice,
 //! kernel tuning and CPU step choices, as flags or `SNN_*` environment variables. Only the
-//! programs read these variables; the library takes [`GpuOptions`] and [`CpuOptions`].
+//! programs read these variables; the library takes [`GpuOptions`] and [`EngineOptions`].
 #![allow(dead_code)]
 
+use snn_wgpu::cpu::engine::EngineOptions;
 use snn_wgpu::cpu::simd::SimdLevel;
-use snn_wgpu::cpu::wta::CpuOptions;
 use snn_wgpu::gpu::{GpuOptions, TuningOverrides};
 
 /// Flags (each also read from the environment variable it names). None changes results.
@@ -57,8 +57,8 @@ impl EngineArgs {
     }
 
     /// The CPU step choices.
-    pub fn cpu(&self) -> CpuOptions {
-        CpuOptions {
+    pub fn cpu(&self) -> EngineOptions {
+        EngineOptions {
             simd: self.cpu_simd,
             depression_queue: self.cpu_depression_queue.unwrap_or(true),
         }

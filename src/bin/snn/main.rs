@@ -21,9 +21,9 @@ mod train;
 use anyhow::{bail, Context, Result};
 use clap::{CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
 use snn_wgpu::backend::CompetitiveBackend;
-use snn_wgpu::cpu::wta::CpuCompetitive;
 use snn_wgpu::data::mnist::{self, Dataset, Split};
 use snn_wgpu::experiments::diehl_cook::config::{DcConfig, PRESETS};
+use snn_wgpu::experiments::diehl_cook::engine::DcEngine;
 use snn_wgpu::experiments::diehl_cook::evaluate::{
     assign_labels, evaluate, Assignments, Evaluation,
 };
@@ -297,8 +297,8 @@ fn make_backend(kind: BackendArg, cfg: &DcConfig) -> Result<(Box<dyn Competitive
     let spec = cfg.to_spec();
     match kind {
         BackendArg::Cpu => {
-            let b = CpuCompetitive::with_options(&spec, &engine().cpu())?;
-            let adapter = format!("cpu ({})", b.simd().name());
+            let b = DcEngine::with_options(&spec, &engine().cpu())?;
+            let adapter = format!("cpu ({})", b.engine().simd().name());
             Ok((Box::new(b), adapter))
         }
         BackendArg::Gpu => {

@@ -202,13 +202,16 @@ pub(crate) fn resume(dir: &Path, asked: &Asked, ck: &RunArgs, common: &Common) -
     };
     if let Some(b) = asked.backend {
         if b != backend {
-            bail!(
-                "--backend {}: the checkpoint in {} was written by the {} backend, whose state \
-                 only it can continue bit for bit; resume with --backend {} (or drop the flag)",
+            let (asked, wrote) = (
                 format!("{b:?}").to_lowercase(),
+                format!("{backend:?}").to_lowercase(),
+            );
+            bail!(
+                "--backend {asked}: the checkpoint in {} was written by the {wrote} backend \
+                 (state `{}`), which only it can continue bit for bit; resume with --backend \
+                 {wrote} (or drop the flag)",
                 dir.display(),
                 c.snapshot.backend,
-                c.snapshot.backend
             );
         }
     }

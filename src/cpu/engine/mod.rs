@@ -29,7 +29,7 @@
 //!    With learning on and STDP that depresses, each synapse arriving now then gets
 //!    `w ← clip(w − ν_pre·post1[i])` (so propagation read the weight before it), and every
 //!    arriving synapse records `t` as its last arrival (its pre trace is `e^(−dt/τ_pre)^a`
-//!    `a` steps later, from a table as in `cpu::wta`; with all-to-all pairing,
+//!    `a` steps later, from a table; with all-to-all pairing,
 //!    `PairAllToAll`, the trace it had then plus 1, decayed the same way). Finally `x` is added into the post
 //!    population's input for the target, `ge`, `gi` or `v` (subtracted for an inhibitory
 //!    membrane target): each input starts at 0.0 and takes the projections in declaration
@@ -45,11 +45,11 @@
 //!    `post1[i] = post2[i] = 1` (all-to-all pairing: `+= 1`).
 //! 6. **Monitors** record step `t`; the clock advances.
 //!
-//! This is the step of `cpu::wta` for the Diehl & Cook network, written for any network:
-//! the input is a source projected at emission (delay 0 arrives at the same step), the
-//! lateral projections carry the spikes of `t − 1`, lateral inhibition is total minus self,
-//! and the sums keep its float order (`experiments::diehl_cook::engine` runs that network on
-//! this engine and is checked against it bit for bit).
+//! The Diehl & Cook network is one such network (`experiments::diehl_cook::model`): the
+//! input is a source projected at emission (delay 0 arrives at the same step), the lateral
+//! projections carry the spikes of `t − 1`, lateral inhibition is total minus self. It gives
+//! the bits of the first, hand-written CPU engine of that network (commit c595672;
+//! `tests/winner_take_all.rs` keeps its fingerprints).
 //!
 //! # Speed strategies (all give the same bits; [`EngineOptions`])
 //!
@@ -65,7 +65,7 @@ pub mod propagate;
 
 use crate::cpu::neuron::NeuronState;
 use crate::cpu::simd::SimdLevel;
-use crate::cpu::stdp::{on_post, on_pre_depression, StdpConsts};
+use crate::cpu::stdp::{on_post, on_pre_depression};
 use crate::encode::rng::{probability_threshold, rng_u32};
 use crate::error::{Result, SnnError};
 use crate::model::net::projection::DelaySteps;
@@ -78,6 +78,7 @@ use crate::model::net::{
     STREAM_KEY,
 };
 use crate::model::stdp::DerivedStdp;
+use crate::model::stdp::StdpConsts;
 use crate::model::wta::decay_table;
 use crate::model::{DerivedNeuron, NeuronKind, Sign, StdpRule, Target};
 use depression::{Dense, DepressionQueue};
@@ -1120,7 +1121,8 @@ impl Plans {
                 let n_post = pops[pp.post].size as usize;
                 let plastic = pp.stdp.is_some();
                 ProjCopy {
-                    w,
+                    // Potentiation walks a weight column, one row apart per synapse.
+                    w: crate::cpu::memory::huge_page_vec(&w),
                     ring: if pp.delivery == Delivery::AtEmission && s > 1 {
                         vec![0.0; s * n_post]
                     } else {

@@ -346,7 +346,7 @@ pub fn check_same<T: PartialEq + std::fmt::Display>(
 mod tests {
     use super::*;
     use crate::backend::CompetitiveBackend;
-    use crate::cpu::wta::CpuCompetitive;
+    use crate::experiments::diehl_cook::engine::DcEngine;
     use crate::experiments::diehl_cook::evaluate::assign_labels;
     use ndarray_npy::NpzReader;
 
@@ -372,7 +372,7 @@ mod tests {
     fn sample() -> Checkpoint {
         let mut config = DcConfig::preset("dc100").unwrap();
         config.n_exc = 12;
-        let mut b = CpuCompetitive::new(&config.to_spec()).unwrap();
+        let mut b = DcEngine::new(&config.to_spec()).unwrap();
         let counts = Array2::from_shape_fn((20, 12), |(i, j)| ((i * 7 + j * 3) % 5) as u32);
         let labels: Vec<u8> = (0..20).map(|i| (i % 10) as u8).collect();
         let train = TrainState {

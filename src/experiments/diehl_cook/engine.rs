@@ -18,7 +18,7 @@ use crate::backend::{CompetitiveBackend, Snapshot};
 use crate::cpu::engine::{Engine, EngineOptions, Trial};
 use crate::error::{Result, SnnError};
 use crate::model::net::state::{NetworkState, SNAPSHOT_KIND};
-use crate::model::wta::presentation_seed;
+use crate::model::wta::{check_loaded, presentation_seed};
 use crate::model::{CompetitiveSpec, PresentOptions, RestMode};
 
 /// The Diehl & Cook network on the general CPU engine.
@@ -286,28 +286,7 @@ impl CompetitiveBackend for DcEngine {
     }
 
     fn load(&mut self, weights: &[f32], theta_mv: &[f32]) -> Result<()> {
-        let (n_in, n) = (self.n_in, self.n);
-        if weights.len() != n_in * n || theta_mv.len() != n {
-            return Err(SnnError::invalid(
-                "loaded network",
-                format!("{} weights, {} theta", weights.len(), theta_mv.len()),
-                format!("{} weights ({n_in} x {n}), {n} theta", n_in * n),
-            ));
-        }
-        if let Some(k) = weights.iter().position(|w| !w.is_finite()) {
-            return Err(SnnError::invalid(
-                format!("weights[{k}] (input {}, neuron {})", k / n, k % n),
-                weights[k],
-                "a finite weight; the network to load is damaged (NaN/Inf): retrain it",
-            ));
-        }
-        if let Some(i) = theta_mv.iter().position(|t| !t.is_finite()) {
-            return Err(SnnError::invalid(
-                format!("theta_mv[{i}]"),
-                theta_mv[i],
-                "a finite threshold (mV); the network to load is damaged (NaN/Inf): retrain it",
-            ));
-        }
+        check_loaded(self.n_in, self.n, weights, theta_mv)?;
         let mut st = self.engine.network_state();
         let copy = &mut st.copies[0];
         for q in copy.projections.iter_mut().filter(|q| q.name == INPUT_EXC) {

@@ -9,5 +9,6 @@ pub mod model;
 pub mod multi;
 #[cfg(feature = "plots")]
 pub mod plots;
+pub mod record;
 pub mod sweep;
 pub mod train;

@@ -5,7 +5,7 @@
 //! per network (the protocol of `train::train`, then [`label_and_test`] with the
 //! presentation key carried on, as `snn train` does) → [`ensemble`] over the networks'
 //! test responses. [`run_cpu`] runs the networks in parallel with rayon, one
-//! [`CpuCompetitive`] per network; `super::lockstep` trains them together on the GPU.
+//! [`DcEngine`] per network; `super::lockstep` trains them together on the GPU.
 
 use super::config::DcConfig;
 use super::evaluate::{
@@ -15,9 +15,10 @@ use super::evaluate::{
 use super::io::SavedNetwork;
 use super::train::{respond_frozen, train_from, TrainState, TrainStats};
 use crate::backend::{CompetitiveBackend, Snapshot};
-use crate::cpu::wta::{CpuCompetitive, CpuOptions};
+use crate::cpu::engine::EngineOptions;
 use crate::data::mnist::Dataset;
 use crate::error::{Result, SnnError};
+use crate::experiments::diehl_cook::engine::DcEngine;
 use ndarray::Array2;
 use rayon::prelude::*;
 use std::time::Instant;
@@ -226,7 +227,7 @@ pub fn run_cpu(
     on_image: &(dyn Fn(usize) + Sync),
 ) -> Result<Vec<NetworkRun>> {
     let starts = vec![Start::fresh(); cfgs.len()];
-    let opts = CpuOptions::default();
+    let opts = EngineOptions::default();
     run_cpu_from(
         cfgs,
         starts,
@@ -254,7 +255,7 @@ pub fn run_cpu_from(
     train_set: &Dataset,
     test_set: &Dataset,
     sizes: &Sizes,
-    cpu: &CpuOptions,
+    cpu: &EngineOptions,
     after: &AfterImage<'_>,
 ) -> Result<Vec<NetworkRun>> {
     if starts.len() != cfgs.len() {
@@ -268,7 +269,7 @@ pub fn run_cpu_from(
         .zip(starts)
         .enumerate()
         .map(|(k, (cfg, start))| {
-            let mut b = CpuCompetitive::with_options(&cfg.to_spec(), cpu)?;
+            let mut b = DcEngine::with_options(&cfg.to_spec(), cpu)?;
             run_one_from(
                 &mut b,
                 cfg,

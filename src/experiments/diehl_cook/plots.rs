@@ -3,7 +3,7 @@
 //!
 //! [`plot_run`] reads what `snn train` saved (`network.npz`, `config.json`, `results.json`),
 //! re-runs one frozen presentation on the CPU reference
-//! ([`CpuCompetitive::present_recorded`](crate::cpu::wta::CpuCompetitive::present_recorded))
+//! ([`present_recorded`](crate::experiments::diehl_cook::record::present_recorded))
 //! when given an image, and writes PNGs with [`plotters`]; each picture also has its own
 //! function taking plain data (`receptive`, `charts`, `presentation`). A `results.json` field
 //! that is missing (older runs) skips its picture with a note in the [`PlotReport`]. Text needs

@@ -426,7 +426,7 @@ pub fn respond_frozen(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cpu::wta::CpuCompetitive;
+    use crate::experiments::diehl_cook::engine::DcEngine;
 
     #[test]
     fn a_runaway_is_most_of_a_layer_of_50_or_more_firing() {
@@ -465,7 +465,7 @@ mod tests {
         let mut d = with_blanks(12, 0);
         let px = d.rows * d.cols;
         d.images[4 * px..7 * px].fill(0);
-        let mut b = CpuCompetitive::new(&cfg.to_spec()).unwrap();
+        let mut b = DcEngine::new(&cfg.to_spec()).unwrap();
         let mut key = 0;
         let mut seen = vec![];
         let stats = train(&mut b, &cfg, &d, 12, &mut key, |p| {
@@ -487,7 +487,7 @@ mod tests {
         let mut cfg = small_dc100();
         cfg.max_retries = 0;
         let d = with_blanks(3, RUNNING_WINDOW + 5);
-        let mut b = CpuCompetitive::new(&cfg.to_spec()).unwrap();
+        let mut b = DcEngine::new(&cfg.to_spec()).unwrap();
         let mut state = TrainState::new(0);
         let err = train_from(&mut b, &cfg, &d, d.len(), &mut state, |_, _, _| Ok(())).unwrap_err();
         match &err {
@@ -511,7 +511,7 @@ mod tests {
     fn silence_diagnosis_tells_dead_and_runaway_thresholds_apart() {
         let mut cfg = DcConfig::preset("dc100").unwrap();
         cfg.n_exc = 10;
-        let mut b = CpuCompetitive::new(&cfg.to_spec()).unwrap();
+        let mut b = DcEngine::new(&cfg.to_spec()).unwrap();
         let w = b.weights().unwrap();
         let d = silence_diagnosis(&mut b, &cfg);
         assert!(d.contains("θ is at most 20.0 mV, below the 72 mV"), "{d}");

@@ -238,7 +238,7 @@ pub fn diehl_cook_config_errors_name_the_key() {
         assert!(e.contains(key), "expected `{key}` in: {e}");
         // The backends refuse what validate refuses in the spec.
         if let Err(spec_err) = c.to_spec().validate() {
-            assert!(CpuCompetitive::new(&c.to_spec()).is_err(), "{spec_err}");
+            assert!(DcEngine::new(&c.to_spec()).is_err(), "{spec_err}");
         }
     }
     has_all(
@@ -314,7 +314,7 @@ fn check_bad_rates(b: &mut dyn CompetitiveBackend) {
 
 pub fn bad_rates_and_loads_name_the_input_on_both_backends() {
     let spec = small_config().to_spec();
-    check_bad_rates(&mut CpuCompetitive::new(&spec).unwrap());
+    check_bad_rates(&mut DcEngine::new(&spec).unwrap());
     if let Some(ctx) = crate::common::gpu() {
         check_bad_rates(&mut GpuCompetitive::new(ctx, &spec).unwrap());
     }

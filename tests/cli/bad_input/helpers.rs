@@ -3,9 +3,9 @@
 
 pub(crate) use crate::common::{gz, idx_images, idx_labels, TempDir};
 pub(crate) use snn_wgpu::backend::CompetitiveBackend;
-pub(crate) use snn_wgpu::cpu::wta::CpuCompetitive;
 pub(crate) use snn_wgpu::data::mnist::{self, Split};
 pub(crate) use snn_wgpu::experiments::diehl_cook::config::DcConfig;
+pub(crate) use snn_wgpu::experiments::diehl_cook::engine::DcEngine;
 pub(crate) use snn_wgpu::experiments::diehl_cook::io::{
     check_writable_dir, save_network, write_atomic, SavedNetwork, NETWORK_FILE,
 };

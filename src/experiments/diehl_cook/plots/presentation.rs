@@ -1,5 +1,5 @@
-//! One test image presented to the saved network on the CPU reference, recorded
-//! ([`CpuCompetitive::present_recorded`]), and drawn: spike raster, v/θ/ge/gi traces.
+//! One test image presented to the saved network, recorded through the engine's monitors
+//! ([`present_recorded`]), and drawn: spike raster, v/θ/ge/gi traces.
 
 use std::error::Error as StdError;
 use std::path::Path;
@@ -9,10 +9,9 @@ use plotters::coord::types::RangedCoordf64;
 use plotters::prelude::*;
 
 use super::{render, Area, DrawResult, FONT, PRESENTATION_SIZE, TRACE_COLOURS};
-use crate::backend::CompetitiveBackend;
-use crate::cpu::wta::{CpuCompetitive, PresentationRecord};
 use crate::error::{Result, SnnError};
 use crate::experiments::diehl_cook::config::DcConfig;
+use crate::experiments::diehl_cook::record::{present_recorded, PresentationRecord};
 use crate::model::{PresentOptions, RestMode};
 
 /// What is known about the image of a recorded presentation, for the captions.
@@ -335,7 +334,7 @@ pub fn most_active(counts: &[u32], k: usize) -> Vec<u32> {
     order
 }
 
-/// Presents `pixels` to the saved network on the CPU reference, frozen, from the rest state,
+/// Presents `pixels` to the saved network, frozen, from the rest state,
 /// with presentation key `key`, at the configured starting intensity raised by the retry rule
 /// (same key) while fewer than `min_spikes` excitatory spikes come; traces `neurons`, or the
 /// three most active.
@@ -350,12 +349,11 @@ pub fn record_presentation(
     key: u32,
     neurons: Option<&[u32]>,
 ) -> Result<(PresentationRecord, f32)> {
-    let mut b = CpuCompetitive::new(&cfg.to_spec())?;
+    let spec = cfg.to_spec();
     let w = weights.as_standard_layout();
     let w = w
         .as_slice()
         .ok_or_else(|| SnnError::invalid("weights", "non-contiguous", "a contiguous array"))?;
-    b.load(w, theta_mv)?;
     let opts = PresentOptions {
         steps_on: cfg.steps_on(),
         steps_rest: 0,
@@ -363,19 +361,22 @@ pub fn record_presentation(
         learn: false,
         key,
     };
+    let record = |rates: &[f32], neurons: &[u32]| {
+        present_recorded(&spec, w, theta_mv, rates, &opts, neurons)
+    };
     let mut intensity = cfg.intensity_start;
-    let mut rec = b.present_recorded(&cfg.input_rates(pixels, intensity), &opts, &[])?;
+    let mut rec = record(&cfg.input_rates(pixels, intensity), &[])?;
     for _ in 0..cfg.max_retries {
         if rec.counts.iter().sum::<u32>() >= cfg.min_spikes {
             break;
         }
         intensity += cfg.intensity_step;
-        rec = b.present_recorded(&cfg.input_rates(pixels, intensity), &opts, &[])?;
+        rec = record(&cfg.input_rates(pixels, intensity), &[])?;
     }
     let chosen = match neurons {
         Some(n) => n.to_vec(),
         None => most_active(&rec.counts, 3),
     };
-    let rec = b.present_recorded(&cfg.input_rates(pixels, intensity), &opts, &chosen)?;
+    let rec = record(&cfg.input_rates(pixels, intensity), &chosen)?;
     Ok((rec, intensity))
 }
