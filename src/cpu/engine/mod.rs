@@ -62,6 +62,7 @@
 pub mod depression;
 pub mod propagate;
 
+pub use crate::backend::Trial;
 use crate::cpu::neuron::{
     adapt, charge, clamp_refractory, cond_lif_charge, current_lif_charge, fire, if_charge,
     lif_charge, reset, NeuronState,
@@ -987,15 +988,6 @@ impl ProjPlan {
             _ => None,
         }
     }
-}
-
-/// One trial of [`Engine::run_trials`].
-#[derive(Debug, Clone, Copy)]
-pub struct Trial<'a> {
-    /// Rate of each neuron of the source (Hz).
-    pub rates_hz: &'a [f32],
-    /// Key of the source's Poisson stream ([`Engine::set_poisson_stream`]).
-    pub key: u32,
 }
 
 fn clear_recording(r: &mut Recording) {
