@@ -213,6 +213,19 @@ pub fn protocol_calls_agree() {
     }
     // The CPU's state on the GPU and the GPU's on the CPU: both go on as the CPU does.
     let (cpu_state, gpu_state) = (seen[0].1.clone(), seen[1].1.clone());
+    // A damaged state is refused alike: a weight that is not finite, a lateral weight other
+    // than the projection's one constant, synapses of one pre neuron and delay that did not
+    // arrive together.
+    let mut bad = [cpu_state.clone(), cpu_state.clone(), cpu_state.clone()];
+    bad[0].copies[1].projections[0].weights[3] = f32::NAN;
+    bad[1].copies[0].projections[2].weights[0] += 1.0;
+    let last = &mut bad[2].copies[0].projections[0].last_arrival_step;
+    last[0] = if last[0] == 7 { 8 } else { 7 };
+    for (k, st) in bad.iter().enumerate() {
+        let on_cpu = cpu.set_network_state(st).unwrap_err().to_string();
+        let on_gpu = gpu.set_network_state(st).unwrap_err().to_string();
+        assert_eq!(on_cpu, on_gpu, "bad state {k}");
+    }
     gpu.set_network_state(&cpu_state).unwrap();
     cpu.set_network_state(&gpu_state).unwrap();
     let a = Simulator::run_counting(&mut cpu, 60, EXC).unwrap();
