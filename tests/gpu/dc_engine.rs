@@ -16,7 +16,8 @@ use snn_wgpu::experiments::diehl_cook::engine::DcEngine;
 use snn_wgpu::experiments::diehl_cook::model::{network, EXC, INPUT};
 use snn_wgpu::experiments::diehl_cook::train::{respond_frozen, train};
 use snn_wgpu::gpu::{GpuEngine, GpuEngineOptions};
-use snn_wgpu::model::RestMode;
+use snn_wgpu::model::net::{Connectivity, Network, Projection};
+use snn_wgpu::model::{NeuronModel, RestMode, Target};
 use snn_wgpu::SnnError;
 
 /// dc100's constants on 12 neurons, with input delays (up to 3 ms), 60 ms presentations and
@@ -238,4 +239,59 @@ pub fn protocol_calls_agree() {
             "state after swapping"
         );
     }
+}
+
+/// A trial whose neuron variable turns NaN is named alike on both engines, as the first bad
+/// trial in trial order: an excitatory and an inhibitory membrane projection of the same huge
+/// weight from one source give `inf − inf` once two inputs spike in one step.
+pub fn a_bad_trial_is_named_alike() {
+    let ctx = common::gpu_ctx();
+    let huge = 3e38;
+    let net = Network::new(1.0)
+        .poisson("in", 4, 0.0)
+        .neurons("n", 2, NeuronModel::integrate_and_fire(1.0, 0.0))
+        .project(Projection::new(
+            "e",
+            "in",
+            "n",
+            Target::MEMBRANE_EXC,
+            Connectivity::AllToAll,
+            huge,
+        ))
+        .project(Projection::new(
+            "i",
+            "in",
+            "n",
+            Target::MEMBRANE_INH,
+            Connectivity::AllToAll,
+            huge,
+        ));
+    let mut cpu = Engine::new(&net).unwrap();
+    let mut gpu = GpuEngine::new(ctx, &net).unwrap();
+    let (quiet, loud) = (vec![0.0; 4], vec![1000.0; 4]);
+    let trials = [
+        Trial {
+            rates_hz: &quiet,
+            key: 1,
+        },
+        Trial {
+            rates_hz: &loud,
+            key: 2,
+        },
+        Trial {
+            rates_hz: &loud,
+            key: 3,
+        },
+    ];
+    let engines: [&mut dyn Simulator; 2] = [&mut cpu, &mut gpu];
+    let mut said = vec![];
+    for e in engines {
+        let err = e.run_trials(0, "in", &trials, 5, "n").unwrap_err();
+        assert!(matches!(err, SnnError::NonFinite { .. }), "{err}");
+        said.push(err.to_string());
+        // The engine itself ran nothing and is fine.
+        e.run(5).unwrap();
+    }
+    assert!(said[0].contains("n (trial 1)"), "{}", said[0]);
+    assert_eq!(said[0], said[1]);
 }

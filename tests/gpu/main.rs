@@ -27,6 +27,7 @@ fn main() -> std::process::ExitCode {
             Gpu dc_learning_on_the_gpu_engine_agrees_with_simulated_rest,
             Gpu dc_learning_on_the_gpu_engine_agrees_with_reset_rest,
             Gpu protocol_calls_agree,
+            Gpu a_bad_trial_is_named_alike,
         ],
         engine_vs_cpu: [
             Gpu all_to_all_at_emission_agrees,
