@@ -1,4 +1,4 @@
-//! The dynamic state of a running [`Network`](super::Network) as plain data, the same for
+//! The dynamic state of a running [`Network`] as plain data, the same for
 //! every backend: what a snapshot holds, so that a run stopped on one engine continues on
 //! another bit for bit.
 //!
