@@ -8,10 +8,10 @@ use crate::model::NetworkSpec;
 use std::ops::Range;
 
 mod multi;
-mod simulator;
+pub(crate) mod simulator;
 pub use multi::CompetitiveMulti;
 pub(crate) use simulator::impl_simulator;
-pub use simulator::Simulator;
+pub use simulator::{Simulator, Trial};
 
 /// A simulation engine for one [`NetworkSpec`].
 pub trait Backend {

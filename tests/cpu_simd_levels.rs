@@ -21,8 +21,10 @@ fn run(level: SimdLevel, delays_ms: f32, rest: RestMode) -> (Vec<Vec<u32>>, Arra
         simd: Some(level),
         ..Default::default()
     };
+    let net = snn_wgpu::experiments::diehl_cook::model::network(&c.to_spec()).unwrap();
+    let e = snn_wgpu::cpu::engine::Engine::with_options(&net, &opts).unwrap();
+    assert_eq!(e.simd(), level);
     let mut b = DcEngine::with_options(&c.to_spec(), &opts).unwrap();
-    assert_eq!(b.engine().simd(), level);
     let data = embedded(Split::Train).unwrap();
     let mut counts = vec![];
     for k in 0..6u32 {

@@ -19,8 +19,8 @@ const NONE: u32 = 0xffffffffu;
 @group(0) @binding(0) var<uniform> step: StepInfo;
 // Float state of the neurons: per population and variable, [copy][neuron].
 @group(0) @binding(1) var<storage, read_write> fstate: array<f32>;
-// Integer state: refractory counters [copy][neuron]; last arrival step of each plastic
-// synapse [copy][synapse] (NONE: never).
+// Integer state: refractory counters and spike counts [copy][neuron]; last arrival step of
+// each plastic synapse [copy][synapse] (NONE: never).
 @group(0) @binding(2) var<storage, read_write> ustate: array<u32>;
 // Spike history of each population: bitsets [slot][copy][word], slot = emission step mod slots.
 @group(0) @binding(3) var<storage, read_write> bits: array<u32>;
@@ -29,8 +29,9 @@ const NONE: u32 = 0xffffffffu;
 // Work: each population's input per target [copy][neuron]; delay rings [slot][copy][post];
 // post traces post1, post2 [copy][post].
 @group(0) @binding(5) var<storage, read_write> fwork: array<f32>;
-// Read-only tables: CSR rows, per-synapse delays, Poisson thresholds and keys (written by
-// the host between runs), spike times, pre-trace tables (f32 bits), state monitor slots.
+// Read-only tables: CSR rows, per-synapse delays, Poisson thresholds, stream keys and origin
+// steps (written by the host between runs), spike times, pre-trace tables (f32 bits), state
+// monitor slots.
 @group(0) @binding(6) var<storage, read> tables: array<u32>;
 // Recorded spike words [row][copy][word] of each recorded population.
 @group(0) @binding(7) var<storage, read_write> rec_bits: array<u32>;

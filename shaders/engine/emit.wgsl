@@ -25,8 +25,23 @@ fn emit_word(p: PopBits, e: u32, b: u32, w: u32, word: u32) {
     }
 }
 
-// Poisson neurons 32w.. of a population of `n`: neuron i spikes at step t when
-// rng_u32(key, t, i) < its threshold (thresholds of this copy at `thr`).
+// Counts the spikes of a word: neuron 32w + l at ustate[at + l] (`at`: the count of the
+// word's first neuron in this copy).
+fn count_word(at: u32, word: u32) {
+    var x = word;
+    loop {
+        if (x == 0u) {
+            break;
+        }
+        let l = firstTrailingBit(x);
+        x = x & (x - 1u);
+        ustate[at + l] = ustate[at + l] + 1u;
+    }
+}
+
+// Poisson neurons 32w.. of a population of `n`: neuron i spikes at stream step t (the step
+// minus the stream's origin) when rng_u32(key, t, i) < its threshold (thresholds of this
+// copy at `thr`).
 fn poisson_word(t: u32, key: u32, thr: u32, n: u32, w: u32) -> u32 {
     var word = 0u;
     let i0 = w * 32u;

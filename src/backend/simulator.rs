@@ -3,12 +3,22 @@
 //! experiment, a benchmark or a test drives either through one `&mut dyn Simulator`.
 
 use crate::error::Result;
+use crate::model::net::state::NetworkState;
 use crate::model::net::{Network, Recording};
+
+/// One trial of [`Simulator::run_trials`].
+#[derive(Debug, Clone, Copy)]
+pub struct Trial<'a> {
+    /// Rate of each neuron of the source (Hz).
+    pub rates_hz: &'a [f32],
+    /// Key of the source's Poisson stream ([`Simulator::set_poisson_stream`]).
+    pub key: u32,
+}
 
 /// A general network engine: K copies of one [`Network`], stepped together. Every method
 /// means the same on every backend; a seed gives the same spikes on all of them (see
 /// `docs/architecture.md` for where floats may differ on a GPU that is not llvmpipe).
-pub trait Simulator {
+pub trait Simulator: Send {
     /// `"cpu"`, or `"gpu:<adapter>"`.
     fn describe(&self) -> String;
 
@@ -77,10 +87,88 @@ pub trait Simulator {
 
     /// Forgets every recording.
     fn clear_recordings(&mut self);
+
+    /// [`Self::run`], returning the number of spikes of every neuron of `population` over
+    /// these steps, `[copy][neuron]`.
+    ///
+    /// # Errors
+    /// As [`Self::run`]; an unknown population.
+    fn run_counting(&mut self, steps: u32, population: &str) -> Result<Vec<Vec<u32>>>;
+
+    /// Puts `copy` at rest: every neuron at its model's rest state, θ kept; no spike in
+    /// flight (spike lists, delay rings, spike history and last arrivals cleared) and every
+    /// STDP trace at 0. The clock keeps running.
+    ///
+    /// # Errors
+    /// A bad copy; device errors.
+    fn rest(&mut self, copy: usize) -> Result<()>;
+
+    /// Keys the Poisson draws of source `population` in `copy` from the next step: neuron
+    /// `i` spikes at step `t` when `rng_u32(key, t − origin_step, i) < thr_i`.
+    ///
+    /// # Errors
+    /// An unknown or non-Poisson population, a bad copy.
+    fn set_poisson_stream(
+        &mut self,
+        population: &str,
+        copy: usize,
+        key: u32,
+        origin_step: u32,
+    ) -> Result<()>;
+
+    /// Runs independent frozen trials from `copy` and returns, per trial, the spike count of
+    /// every neuron of `population`; the engine is left as it was. Trial `k` starts from
+    /// `copy` put at rest ([`Self::rest`]), with the rates of Poisson source `source` set to
+    /// `trials[k].rates_hz` and its stream to `(trials[k].key, clock)`, and runs `steps`
+    /// steps with learning off.
+    ///
+    /// # Errors
+    /// Bad names, copy or rates; a NaN or infinite neuron variable, naming the first trial
+    /// where it happened; device errors.
+    fn run_trials(
+        &mut self,
+        copy: usize,
+        source: &str,
+        trials: &[Trial<'_>],
+        steps: u32,
+        population: &str,
+    ) -> Result<Vec<Vec<u32>>>;
+
+    /// The whole dynamic state of every copy, as plain data (`model::net::state`), the same
+    /// on every backend.
+    ///
+    /// # Errors
+    /// Device errors while reading back.
+    fn network_state(&self) -> Result<NetworkState>;
+
+    /// Replaces the whole dynamic state with `state` (of the same network and batch, from
+    /// any backend).
+    ///
+    /// # Errors
+    /// As `NetworkState::check`: an array of another length, a value that is not finite, an
+    /// index out of range.
+    fn set_network_state(&mut self, state: &NetworkState) -> Result<()>;
+}
+
+/// What an engine's `network_state` returns: the state, or the state or an error.
+pub(crate) trait IntoStateResult {
+    fn into_state_result(self) -> Result<NetworkState>;
+}
+
+impl IntoStateResult for NetworkState {
+    fn into_state_result(self) -> Result<NetworkState> {
+        Ok(self)
+    }
+}
+
+impl IntoStateResult for Result<NetworkState> {
+    fn into_state_result(self) -> Result<NetworkState> {
+        self
+    }
 }
 
 /// Implements [`Simulator`] for an engine type whose inherent methods have the trait's names
-/// (`weights` returning a slice).
+/// (`weights` returning a slice, `network_state` the state or a result of it).
 macro_rules! impl_simulator {
     ($t:ty, $describe:expr) => {
         impl $crate::backend::Simulator for $t {
@@ -133,6 +221,44 @@ macro_rules! impl_simulator {
             }
             fn clear_recordings(&mut self) {
                 <$t>::clear_recordings(self)
+            }
+            fn run_counting(&mut self, s: u32, p: &str) -> $crate::error::Result<Vec<Vec<u32>>> {
+                <$t>::run_counting(self, s, p)
+            }
+            fn rest(&mut self, c: usize) -> $crate::error::Result<()> {
+                <$t>::rest(self, c)
+            }
+            fn set_poisson_stream(
+                &mut self,
+                p: &str,
+                c: usize,
+                key: u32,
+                origin: u32,
+            ) -> $crate::error::Result<()> {
+                <$t>::set_poisson_stream(self, p, c, key, origin)
+            }
+            fn run_trials(
+                &mut self,
+                c: usize,
+                src: &str,
+                trials: &[$crate::backend::Trial<'_>],
+                steps: u32,
+                p: &str,
+            ) -> $crate::error::Result<Vec<Vec<u32>>> {
+                <$t>::run_trials(self, c, src, trials, steps, p)
+            }
+            fn network_state(
+                &self,
+            ) -> $crate::error::Result<$crate::model::net::state::NetworkState> {
+                $crate::backend::simulator::IntoStateResult::into_state_result(<$t>::network_state(
+                    self,
+                ))
+            }
+            fn set_network_state(
+                &mut self,
+                s: &$crate::model::net::state::NetworkState,
+            ) -> $crate::error::Result<()> {
+                <$t>::set_network_state(self, s)
             }
         }
     };

@@ -10,6 +10,7 @@ mod common;
 #[path = "../common/harness.rs"]
 mod harness;
 
+mod dc_engine;
 mod engine_vs_cpu;
 mod errors;
 mod gpu_vs_cpu;
@@ -22,6 +23,12 @@ mod wta_multi_gpu;
 
 fn main() -> std::process::ExitCode {
     harness::run(harness::trials! {
+        dc_engine: [
+            Gpu dc_learning_on_the_gpu_engine_agrees_with_simulated_rest,
+            Gpu dc_learning_on_the_gpu_engine_agrees_with_reset_rest,
+            Gpu protocol_calls_agree,
+            Gpu a_bad_trial_is_named_alike,
+        ],
         engine_vs_cpu: [
             Gpu all_to_all_at_emission_agrees,
             Gpu all_to_all_at_arrival_agrees,

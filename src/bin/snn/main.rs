@@ -297,8 +297,12 @@ fn make_backend(kind: BackendArg, cfg: &DcConfig) -> Result<(Box<dyn Competitive
     let spec = cfg.to_spec();
     match kind {
         BackendArg::Cpu => {
-            let b = DcEngine::with_options(&spec, &engine().cpu())?;
-            let adapter = format!("cpu ({})", b.engine().simd().name());
+            let opts = engine().cpu();
+            let b = DcEngine::with_options(&spec, &opts)?;
+            let simd = opts
+                .simd
+                .unwrap_or_else(snn_wgpu::cpu::simd::SimdLevel::best);
+            let adapter = format!("cpu ({})", simd.name());
             Ok((Box::new(b), adapter))
         }
         BackendArg::Gpu => {

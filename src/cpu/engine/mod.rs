@@ -63,6 +63,7 @@ pub mod depression;
 mod neurons;
 pub mod propagate;
 
+pub use crate::backend::Trial;
 use crate::cpu::neuron::NeuronState;
 use crate::cpu::simd::SimdLevel;
 use crate::cpu::stdp::{on_post, on_pre_depression};
@@ -644,93 +645,14 @@ impl Engine {
     /// (a protocol may have scaled them outside `[w_min, w_max]`, as normalisation does).
     ///
     /// # Errors
-    /// [`SnnError::InvalidParam`] naming the first array of another length, a weight or
-    /// variable that is not finite, a spike or history index out of range, or a step past
-    /// the clock's end.
+    /// As `NetworkState::check`: [`SnnError::InvalidParam`] naming the first array of
+    /// another length, a weight or variable that is not finite, a spike or history index
+    /// out of range, or a step past the clock's end.
     pub fn set_network_state(&mut self, state: &NetworkState) -> Result<()> {
         let like = self.network_state();
-        end_step(state.step, 0)?;
-        if state.copies.len() != like.copies.len() {
-            return Err(SnnError::invalid(
-                "network state copies",
-                state.copies.len(),
-                format!("the batch size {}", like.copies.len()),
-            ));
-        }
+        let syns: Vec<_> = self.plans.projs.iter().map(|p| &p.plan.syn).collect();
+        state.check(&like, &self.plans.net, &syns)?;
         let net = &self.plans.net;
-        for (cs, cl) in state.copies.iter().zip(&like.copies) {
-            for ((p, pl), pop) in cs
-                .populations
-                .iter()
-                .zip(&cl.populations)
-                .zip(&net.populations)
-            {
-                let at = format!("population `{}`", pl.name);
-                if p.name != pl.name || p.variables.len() != pl.variables.len() {
-                    return Err(SnnError::invalid(&at, &p.name, "the same network's state"));
-                }
-                for ((var, v), (_, vl)) in p.variables.iter().zip(&pl.variables) {
-                    check_values(&format!("{at}.{var}"), v, vl.len())?;
-                }
-                check_len(
-                    &format!("{at}.refractory_steps"),
-                    p.refractory_steps.len(),
-                    pl.refractory_steps.len(),
-                )?;
-                check_indices(&format!("{at}.spikes"), &p.spikes, pop.size)?;
-            }
-            for (((q, ql), proj), pp) in cs
-                .projections
-                .iter()
-                .zip(&cl.projections)
-                .zip(&net.projections)
-                .zip(&self.plans.projs)
-            {
-                let plan = &pp.plan;
-                let at = format!("projection `{}`", ql.name);
-                if q.name != ql.name {
-                    return Err(SnnError::invalid(&at, &q.name, "the same network's state"));
-                }
-                check_values(&format!("{at}.weights"), &q.weights, ql.weights.len())?;
-                check_values(&format!("{at}.ring"), &q.ring, ql.ring.len())?;
-                check_values(&format!("{at}.post1"), &q.post1, ql.post1.len())?;
-                check_values(&format!("{at}.post2"), &q.post2, ql.post2.len())?;
-                check_len(&format!("{at}.history"), q.history.len(), ql.history.len())?;
-                let n_pre = net.populations[net.population_index(&proj.pre)?].size;
-                for h in &q.history {
-                    check_indices(&format!("{at}.history"), h, n_pre)?;
-                }
-                check_values(
-                    &format!("{at}.pre_trace_at_last_arrival"),
-                    &q.pre_trace_at_last_arrival,
-                    ql.pre_trace_at_last_arrival.len(),
-                )?;
-                check_len(
-                    &format!("{at}.last_arrival_step"),
-                    q.last_arrival_step.len(),
-                    ql.last_arrival_step.len(),
-                )?;
-                if let (Some(b), false) = (&plan.buckets, q.last_arrival_step.is_empty()) {
-                    // One step per bucket: the synapses of a bucket arrive together.
-                    let mut seen = vec![None; b.len()];
-                    for (k, &a) in q.last_arrival_step.iter().enumerate() {
-                        match seen[b.of[k] as usize] {
-                            Some(x) if x != a => {
-                                return Err(SnnError::invalid(
-                                    format!("{at}.last_arrival_step[{k}]"),
-                                    a,
-                                    format!(
-                                        "the arrival step {x} of the synapses with the same \
-                                         pre neuron and delay"
-                                    ),
-                                ))
-                            }
-                            _ => seen[b.of[k] as usize] = Some(a),
-                        }
-                    }
-                }
-            }
-        }
         for (c, cs) in self.copies.iter_mut().zip(&state.copies) {
             for (p, ps) in cs.populations.iter().enumerate() {
                 if let PopulationKind::Neurons(m) = &net.populations[p].kind {
@@ -998,15 +920,6 @@ impl ProjPlan {
     }
 }
 
-/// One trial of [`Engine::run_trials`].
-#[derive(Debug, Clone, Copy)]
-pub struct Trial<'a> {
-    /// Rate of each neuron of the source (Hz).
-    pub rates_hz: &'a [f32],
-    /// Key of the source's Poisson stream ([`Engine::set_poisson_stream`]).
-    pub key: u32,
-}
-
 fn clear_recording(r: &mut Recording) {
     match r {
         Recording::Spikes(v) => v.clear(),
@@ -1026,41 +939,6 @@ fn end_step(t0: u32, steps: u32) -> Result<u32> {
             format!("at most {} more steps (u32 clock)", last.saturating_sub(t0)),
         )
     })
-}
-
-fn check_len(what: &str, have: usize, want: usize) -> Result<()> {
-    if have == want {
-        Ok(())
-    } else {
-        Err(SnnError::invalid(
-            format!("{what} length"),
-            have,
-            format!("{want} (the same network and batch)"),
-        ))
-    }
-}
-
-fn check_values(what: &str, v: &[f32], want: usize) -> Result<()> {
-    check_len(what, v.len(), want)?;
-    match v.iter().position(|x| !x.is_finite()) {
-        Some(k) => Err(SnnError::invalid(
-            format!("{what}[{k}]"),
-            v[k],
-            "a finite value",
-        )),
-        None => Ok(()),
-    }
-}
-
-fn check_indices(what: &str, v: &[u32], size: u32) -> Result<()> {
-    match v.iter().find(|&&i| i >= size) {
-        Some(i) => Err(SnnError::invalid(
-            what,
-            i,
-            format!("neuron indices below the population size {size}"),
-        )),
-        None => Ok(()),
-    }
 }
 
 /// The Poisson thresholds `(neuron, thr)` of the neurons that can spike, ascending.

@@ -1,5 +1,7 @@
-//! The Diehl & Cook protocol on the general CPU engine: [`DcEngine`] runs the network of
-//! [`super::model::network`] presentation by presentation, as [`CompetitiveBackend`].
+//! The Diehl & Cook protocol on a general engine, CPU or GPU: [`DcEngine`] runs the network
+//! of [`super::model::network`] presentation by presentation, as [`CompetitiveBackend`],
+//! through the [`Simulator`] seam only, so both engines give the same bits (on a device that
+//! rounds as the CPU does, llvmpipe for one) and a snapshot of one continues on the other.
 //!
 //! A presentation (`model::wta` gives the step; this is its protocol):
 //! 1. learning: normalise the columns of the input weights to the spec's target;
@@ -10,20 +12,22 @@
 //!    ([`RestMode`]);
 //! 4. learning: θ decays by the exact factor `e^(−(steps_on + steps_rest)·dt/τ_θ)`.
 //!
-//! A frozen batch runs each image as an engine trial (`Engine::run_trials`): a copy at rest,
-//! learning off, image `k` keyed `opts.key + k`.
+//! A frozen batch runs each image as an engine trial (`Simulator::run_trials`): a copy at
+//! rest, learning off, image `k` keyed `opts.key + k`.
 
 use super::model::{network, EXC, INPUT, INPUT_EXC};
-use crate::backend::{CompetitiveBackend, Snapshot};
-use crate::cpu::engine::{Engine, EngineOptions, Trial};
+use crate::backend::{CompetitiveBackend, Simulator, Snapshot, Trial};
+use crate::cpu::engine::{Engine, EngineOptions};
 use crate::error::{Result, SnnError};
+use crate::gpu::{GpuContext, GpuEngine, GpuEngineOptions};
 use crate::model::net::state::{NetworkState, SNAPSHOT_KIND};
 use crate::model::wta::{check_loaded, presentation_seed};
 use crate::model::{CompetitiveSpec, PresentOptions, RestMode};
+use std::sync::Arc;
 
-/// The Diehl & Cook network on the general CPU engine.
+/// The Diehl & Cook network on a general engine.
 pub struct DcEngine {
-    engine: Engine,
+    engine: Box<dyn Simulator>,
     n_in: usize,
     n: usize,
     dt_ms: f32,
@@ -37,7 +41,7 @@ pub struct DcEngine {
 }
 
 impl DcEngine {
-    /// Builds the network of `spec` ([`network`]) at its initial state.
+    /// Builds the network of `spec` ([`network`]) at its initial state on the CPU engine.
     ///
     /// # Errors
     /// [`network`]'s errors.
@@ -45,13 +49,33 @@ impl DcEngine {
         Self::with_options(spec, &EngineOptions::default())
     }
 
-    /// [`Self::new`] on an engine run as `opts` says (the same bits, speed only).
+    /// [`Self::new`] on a CPU engine run as `opts` says (the same bits, speed only).
     ///
     /// # Errors
     /// [`network`]'s errors; `Engine::set_simd`'s.
     pub fn with_options(spec: &CompetitiveSpec, opts: &EngineOptions) -> Result<Self> {
         let engine = Engine::with_options(&network(spec)?, opts)?;
-        Ok(DcEngine {
+        Ok(Self::on(spec, Box::new(engine)))
+    }
+
+    /// The network of `spec` on the general GPU engine of `ctx`, launched as `opts` says
+    /// (speed only).
+    ///
+    /// # Errors
+    /// [`network`]'s errors; `GpuEngine::with_options`'s (device limits, shader errors).
+    pub fn on_gpu(
+        ctx: Arc<GpuContext>,
+        spec: &CompetitiveSpec,
+        opts: GpuEngineOptions,
+    ) -> Result<Self> {
+        let engine = GpuEngine::with_options(ctx, &network(spec)?, opts)?;
+        Ok(Self::on(spec, Box::new(engine)))
+    }
+
+    /// The protocol of `spec` on `engine`, which runs [`network`]`(spec)` at its initial
+    /// state.
+    fn on(spec: &CompetitiveSpec, engine: Box<dyn Simulator>) -> Self {
+        DcEngine {
             engine,
             n_in: spec.n_input as usize,
             n: spec.n_exc as usize,
@@ -61,12 +85,12 @@ impl DcEngine {
             tau_theta_ms: spec.exc.theta.map_or(f32::INFINITY, |t| t.tau_theta_ms),
             silence: vec![0.0; spec.n_input as usize],
             delayed: spec.input_delay_max_ms.is_some(),
-        })
+        }
     }
 
     /// The engine this network runs on.
-    pub fn engine(&self) -> &Engine {
-        &self.engine
+    pub fn engine(&self) -> &dyn Simulator {
+        self.engine.as_ref()
     }
 
     /// Exact θ decay over `steps` steps.
@@ -124,7 +148,7 @@ impl DcEngine {
     /// in the engine's terms: the same clock, so the delay rings keep their slots.
     fn state_from_first_cpu(&self, s: &Snapshot) -> Result<NetworkState> {
         let (n, n_in) = (self.n, self.n_in);
-        let mut st = self.engine.network_state();
+        let mut st = self.engine.network_state()?;
         let copy = &mut st.copies[0];
         let bits = |name: &str| -> Result<Vec<u32>> {
             let v = s.u32s(name, Some(n))?;
@@ -224,13 +248,13 @@ impl DcEngine {
 
 impl CompetitiveBackend for DcEngine {
     fn describe(&self) -> String {
-        "cpu".into()
+        self.engine.describe()
     }
 
     fn present(&mut self, rates_hz: &[f32], opts: &PresentOptions) -> Result<Vec<u32>> {
         self.check_rates(rates_hz)?;
         let decay = self.theta_decay(opts.steps_on + opts.steps_rest);
-        let e = &mut self.engine;
+        let e = self.engine.as_mut();
         e.set_learning(opts.learn);
         if let Some(target) = self.norm_target.filter(|_| opts.learn) {
             e.normalize_columns(INPUT_EXC, target)?;
@@ -278,7 +302,7 @@ impl CompetitiveBackend for DcEngine {
     }
 
     fn weights(&mut self) -> Result<Vec<f32>> {
-        Ok(self.engine.weights(INPUT_EXC, 0)?.to_vec())
+        self.engine.weights(INPUT_EXC, 0)
     }
 
     fn theta(&mut self) -> Result<Vec<f32>> {
@@ -287,7 +311,7 @@ impl CompetitiveBackend for DcEngine {
 
     fn load(&mut self, weights: &[f32], theta_mv: &[f32]) -> Result<()> {
         check_loaded(self.n_in, self.n, weights, theta_mv)?;
-        let mut st = self.engine.network_state();
+        let mut st = self.engine.network_state()?;
         let copy = &mut st.copies[0];
         for q in copy.projections.iter_mut().filter(|q| q.name == INPUT_EXC) {
             q.weights.copy_from_slice(weights);
@@ -301,7 +325,7 @@ impl CompetitiveBackend for DcEngine {
     }
 
     fn snapshot(&mut self) -> Result<Snapshot> {
-        Ok(self.engine.network_state().to_snapshot())
+        Ok(self.engine.network_state()?.to_snapshot())
     }
 
     fn restore(&mut self, s: &Snapshot) -> Result<()> {
@@ -318,7 +342,7 @@ impl CompetitiveBackend for DcEngine {
                 ),
             ));
         } else {
-            NetworkState::from_snapshot(s, &self.engine.network_state())?
+            NetworkState::from_snapshot(s, &self.engine.network_state()?)?
         };
         self.engine.set_network_state(&st)
     }

@@ -6,11 +6,11 @@
 //! | buffer | holds (per region, `[outer][…]`) |
 //! |---|---|
 //! | `fstate` | each neuron population's float variables `[copy][neuron]` (v, θ, then ge, gi or custom) |
-//! | `ustate` | refractory counters `[copy][neuron]`; last arrival step of each plastic synapse `[copy][synapse]` |
-//! | `bits` | spike history bitsets of each population `[slot][copy][word]` |
+//! | `ustate` | refractory counters and spike counts `[copy][neuron]`; last arrival step of each plastic synapse `[copy][synapse]` |
+//! | `bits` | spike history bitsets of each population `[slot][copy][word]` (a neuron population keeps one slot more than its longest outgoing delay needs: its spikes of step `t` are stored as emitted at `t + 1`, and the network state still holds the oldest step a projection's history does) |
 //! | `wsyn` | weights `[copy][synapse]` |
 //! | `fwork` | inputs `[target][copy][neuron]`; delay rings `[slot][copy][post]`; post1, post2 `[copy][post]`; pre trace at the last arrival of each synapse `[copy][synapse]` (all-to-all pairing) |
-//! | `tables` | CSR rows and columns, synapses by post, delays, Poisson thresholds `[copy][neuron]` and keys, spike times, pre-trace tables, state monitor slots |
+//! | `tables` | CSR rows and columns, synapses by post, delays, Poisson thresholds `[copy][neuron]`, stream keys and origin steps `[copy]`, spike times, pre-trace tables, state monitor slots |
 //! | `rec_bits`, `rec_vals` | recordings of the steps of one submission `[row][copy][…]` |
 
 use crate::error::{Result, SnnError};
@@ -73,9 +73,11 @@ pub(crate) enum PopRegions {
         x: [u32; 3],
     },
     Poisson {
-        /// Thresholds `[copy][neuron]` and keys `[copy]` in `tables`.
+        /// Thresholds `[copy][neuron]`, stream keys `[copy]` and the streams' origin steps
+        /// `[copy]` in `tables`: neuron `i` draws `rng_u32(key, t − origin, i)` at step `t`.
         thr: u32,
         keys: u32,
+        origins: u32,
     },
     SpikeTimes {
         /// `count` steps, then `count` neurons, in `tables`.
@@ -88,6 +90,9 @@ pub(crate) enum PopRegions {
 pub(crate) struct PopLayout {
     pub size: u32,
     pub bits: PopBits,
+    /// Spikes of each neuron `[copy][neuron]` in `ustate`, counted at every step (the
+    /// engine zeroes them before a counting run).
+    pub count: u32,
     pub regions: PopRegions,
 }
 
@@ -272,6 +277,11 @@ impl Layout {
             slots_of_pop[pre] = slots_of_pop[pre].max(slots);
             syns.push((pre, post, syn, slots));
         }
+        for (s, pop) in slots_of_pop.iter_mut().zip(&net.populations) {
+            if pop.is_neurons() {
+                *s += 1;
+            }
+        }
         let recorded: Vec<bool> = (0..net.populations.len())
             .map(|p| {
                 net.monitors.iter().any(|m| {
@@ -338,12 +348,14 @@ impl Layout {
                 PopulationKind::Poisson { rates_hz } => {
                     let thr = tb.take(k * n);
                     let keys = tb.take(k);
+                    let origins = tb.take(k);
                     let th = poisson_thresholds(rates_hz, dt);
                     for _ in 0..k {
                         tables.extend_from_slice(&th);
                     }
                     tables.extend(net.seeds.iter().map(|&s| copy_key(s, pi)));
-                    PopRegions::Poisson { thr, keys }
+                    tables.extend(std::iter::repeat_n(0, k as usize));
+                    PopRegions::Poisson { thr, keys, origins }
                 }
                 PopulationKind::SpikeTimes { spikes } => {
                     let mut pairs: Vec<(u32, u32)> = spikes
@@ -359,8 +371,11 @@ impl Layout {
                     PopRegions::SpikeTimes { base, count }
                 }
             };
+            let count = us.take(k * n);
+            ustate.resize(us.0 as usize, 0);
             pops.push(PopLayout {
                 size: pop.size,
+                count,
                 bits: PopBits {
                     base: bits_base,
                     slots,

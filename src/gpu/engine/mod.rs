@@ -10,6 +10,9 @@
 //!   the copies as a batch dimension of each region;
 //! - `program` composes one WGSL module per network from the shared stage functions,
 //!   with one entry point per pass;
+//! - `protocol` adds what a protocol such as Diehl & Cook's needs between runs, as the CPU
+//!   engine has it: rest, keyed Poisson streams, counting runs, frozen trials, and the
+//!   network state as plain data;
 //! - this module is the driver: the **passes** schedule. Each step is a dispatch per
 //!   source, per projection (propagation), per neuron population, one for the state
 //!   monitors and, while learning, one per plastic projection (potentiation), each over as
@@ -24,6 +27,7 @@
 
 pub(crate) mod layout;
 pub(crate) mod program;
+mod protocol;
 
 use super::backend::{read_back_range, LOOP_ITERATION_BUDGET};
 use super::context::GpuContext;
@@ -67,8 +71,9 @@ struct Buffers {
     tables: wgpu::Buffer,
     rec_bits: wgpu::Buffer,
     rec_vals: wgpu::Buffer,
-    /// `ustate`, `bits`, `fwork`: the device's alone (the bind group uses them).
-    _device_only: [wgpu::Buffer; 3],
+    ustate: wgpu::Buffer,
+    bits: wgpu::Buffer,
+    fwork: wgpu::Buffer,
 }
 
 /// The WGSL module the engine composes for `net` (one entry point per pass; see
@@ -101,6 +106,11 @@ pub struct GpuEngine {
     fstate: Vec<f32>,
     /// Each projection's weights, all copies, read back on demand until the next change.
     weights: Vec<OnceLock<Vec<f32>>>,
+    opts: GpuEngineOptions,
+    /// The copies that run: all of them, or the trials of a chunk (`protocol`).
+    active: u32,
+    /// The engine that runs [`Self::run_trials`], built on first use (`protocol`).
+    trials: Option<Box<GpuEngine>>,
 }
 
 impl GpuEngine {
@@ -374,7 +384,9 @@ impl GpuEngine {
                 tables,
                 rec_bits,
                 rec_vals,
-                _device_only: [ustate, bits, fwork],
+                ustate,
+                bits,
+                fwork,
             },
             bind_group,
             step: step_passes,
@@ -383,6 +395,9 @@ impl GpuEngine {
             clock: 0,
             learning: true,
             records,
+            opts,
+            active: k,
+            trials: None,
         })
     }
 
@@ -437,7 +452,14 @@ impl GpuEngine {
             "engine.fstate",
         )?;
         self.fstate = bytemuck::cast_slice(&bytes).to_vec();
-        self.check_finite()
+        let k = self.layout.batch;
+        self.check_finite(|name, b| {
+            if k == 1 {
+                name.to_string()
+            } else {
+                format!("{name} (copy {b})")
+            }
+        })
     }
 
     /// Steps `t .. t + n` in one compute pass and one submission, then the recordings.
@@ -455,7 +477,6 @@ impl GpuEngine {
             infos[at..at + 16].copy_from_slice(bytemuck::bytes_of(&info));
         }
         self.ctx.queue.write_buffer(&self.buffers.step, 0, &infos);
-        let k = self.layout.batch;
         let mut enc = self
             .ctx
             .device
@@ -474,7 +495,7 @@ impl GpuEngine {
                         continue;
                     }
                     pass.set_pipeline(&p.pipeline);
-                    pass.dispatch_workgroups(p.groups, k, 1);
+                    pass.dispatch_workgroups(p.groups, self.active, 1);
                 }
             }
         }
@@ -555,8 +576,10 @@ impl GpuEngine {
         }
     }
 
-    fn check_finite(&self) -> Result<()> {
-        let k = self.layout.batch as usize;
+    /// The first NaN or infinite neuron variable of the running copies, as
+    /// [`SnnError::NonFinite`] with the population named by `name(population, copy)`.
+    fn check_finite(&self, name: impl Fn(&str, usize) -> String) -> Result<()> {
+        let k = self.active as usize;
         for b in 0..k {
             for (p, pop) in self.layout.pops.iter().enumerate() {
                 let PopRegions::Neurons { vars, .. } = &pop.regions else {
@@ -572,14 +595,8 @@ impl GpuEngine {
                         .iter()
                         .find(|(_, at)| !self.fstate[*at as usize + b * n + i].is_finite());
                     if let Some((var, _)) = bad {
-                        // Named as the CPU engine names it: the copy when there are several.
-                        let name = &self.net.populations[p].name;
                         return Err(SnnError::NonFinite {
-                            population: if k == 1 {
-                                name.clone()
-                            } else {
-                                format!("{name} (copy {b})")
-                            },
+                            population: name(&self.net.populations[p].name, b),
                             variable: var.clone(),
                             neuron: i,
                             step: self.clock as u64,

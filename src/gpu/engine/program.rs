@@ -258,15 +258,18 @@ pub(crate) fn compose(l: &Layout) -> Program {
             );
         };
         match &pop.regions {
-            PopRegions::Poisson { thr, keys } => {
+            PopRegions::Poisson { thr, keys, origins } => {
                 let name = format!("source_{pi}");
                 head(&mut g, &name);
                 let _ = writeln!(
                     g,
-                    "    let word = poisson_word(step.t, tables[{} + b], {} + b * {}, {}, w);\n    emit_word(bits_{pi}(), step.t, b, w, word);\n}}",
+                    "    let word = poisson_word(step.t - tables[{} + b], tables[{} + b], {} + b * {}, {}, w);\n    emit_word(bits_{pi}(), step.t, b, w, word);\n    count_word({} + b * {} + w * 32u, word);\n}}",
+                    u(*origins),
                     u(*keys),
                     u(*thr),
                     u(n),
+                    u(n),
+                    u(pop.count),
                     u(n)
                 );
                 word_entry(&mut g, &name);
@@ -274,7 +277,7 @@ pub(crate) fn compose(l: &Layout) -> Program {
                     entry: name,
                     invocations: words,
                     learn_only: false,
-                    max_loop_passes: 33,
+                    max_loop_passes: 33 + 33,
                 });
             }
             PopRegions::SpikeTimes { base, count } => {
@@ -282,16 +285,18 @@ pub(crate) fn compose(l: &Layout) -> Program {
                 head(&mut g, &name);
                 let _ = writeln!(
                     g,
-                    "    let word = spike_times_word({}, {}, step.t, w);\n    emit_word(bits_{pi}(), step.t, b, w, word);\n}}",
+                    "    let word = spike_times_word({}, {}, step.t, w);\n    emit_word(bits_{pi}(), step.t, b, w, word);\n    count_word({} + b * {} + w * 32u, word);\n}}",
                     u(*base),
-                    u(*count)
+                    u(*count),
+                    u(pop.count),
+                    u(n)
                 );
                 word_entry(&mut g, &name);
                 step.push(PassSpec {
                     entry: name,
                     invocations: words,
                     learn_only: false,
-                    max_loop_passes: 33 + 34 + (*count as u64 + 1).ilog2() as u64 + 2,
+                    max_loop_passes: 33 + 34 + (*count as u64 + 1).ilog2() as u64 + 2 + 33,
                 });
             }
             PopRegions::Neurons {
@@ -365,8 +370,9 @@ pub(crate) fn compose(l: &Layout) -> Program {
                 let name = format!("neurons_{pi}");
                 head(&mut g, &name);
                 let body = format!(
-                    "    let p = params_{pi}();\n    let i0 = w * 32u;\n    let m = min(32u, {n} - i0);\n    var word = 0u;\n    for (var l = 0u; l < m; l = l + 1u) {{\n        let i = b * {n} + i0 + l;\n        var s = NeuronState({load});\n{charge}        let spike = fire(o0, p);\n        var o = reset(o0, spike, p);\n        if (step.learn != 0u) {{\n            o = adapt(o, spike, p);\n        }}\n{store}        if (spike) {{\n            word = word | (1u << l);\n        }}\n    }}\n    emit_word(bits_{pi}(), step.t + 1u, b, w, word);\n}}\n",
+                    "    let p = params_{pi}();\n    let i0 = w * 32u;\n    let m = min(32u, {n} - i0);\n    var word = 0u;\n    for (var l = 0u; l < m; l = l + 1u) {{\n        let i = b * {n} + i0 + l;\n        var s = NeuronState({load});\n{charge}        let spike = fire(o0, p);\n        var o = reset(o0, spike, p);\n        if (step.learn != 0u) {{\n            o = adapt(o, spike, p);\n        }}\n{store}        if (spike) {{\n            word = word | (1u << l);\n            ustate[{count} + i] = ustate[{count} + i] + 1u;\n        }}\n    }}\n    emit_word(bits_{pi}(), step.t + 1u, b, w, word);\n}}\n",
                     n = u(n),
+                    count = u(pop.count),
                     load = load.join(", "),
                     charge = charge
                         .replace("XGE", &u(x[0]))

@@ -1,4 +1,4 @@
-//! The dynamic state of a running [`Network`](super::Network) as plain data, the same for
+//! The dynamic state of a running [`Network`] as plain data, the same for
 //! every backend: what a snapshot holds, so that a run stopped on one engine continues on
 //! another bit for bit.
 //!
@@ -6,6 +6,8 @@
 //! `model::net`: neurons ascending, synapses in synapse order. Steps are counted by the
 //! engine's clock, so ring slots are `step mod slots`.
 
+use super::projection::{DelaySteps, Synapses};
+use super::{Connectivity, Network, Weights, MAX_DELAY_STEPS};
 use crate::backend::Snapshot;
 use crate::error::{Result, SnnError};
 
@@ -164,5 +166,174 @@ impl NetworkState {
             }
         }
         Ok(out)
+    }
+}
+
+impl NetworkState {
+    /// Checks that `self` can replace the state of an engine whose own state has the shape
+    /// of `like`, running `net` with the synapses `synapses` (one per projection, in
+    /// declaration order): the same copies, names and lengths, finite values, spike and
+    /// history indices inside their populations, one last arrival for the synapses of one
+    /// pre neuron and delay (they arrive together), an all-but-self projection of one
+    /// constant weight at that weight, and a step the clock can run from. Weights are not
+    /// checked against `[w_min, w_max]` (normalisation may scale them past it).
+    ///
+    /// # Errors
+    /// [`SnnError::InvalidParam`] naming the first array or value that fails.
+    pub(crate) fn check(
+        &self,
+        like: &NetworkState,
+        net: &Network,
+        synapses: &[&Synapses],
+    ) -> Result<()> {
+        let last_step = u32::MAX - 1 - MAX_DELAY_STEPS;
+        if self.step > last_step {
+            return Err(SnnError::invalid(
+                "network state step",
+                self.step,
+                format!("at most {last_step} (u32 clock with room for the longest delay)"),
+            ));
+        }
+        if self.copies.len() != like.copies.len() {
+            return Err(SnnError::invalid(
+                "network state copies",
+                self.copies.len(),
+                format!("the batch size {}", like.copies.len()),
+            ));
+        }
+        for (cs, cl) in self.copies.iter().zip(&like.copies) {
+            check_len(
+                "network state populations",
+                cs.populations.len(),
+                cl.populations.len(),
+            )?;
+            check_len(
+                "network state projections",
+                cs.projections.len(),
+                cl.projections.len(),
+            )?;
+            for ((p, pl), pop) in cs
+                .populations
+                .iter()
+                .zip(&cl.populations)
+                .zip(&net.populations)
+            {
+                let at = format!("population `{}`", pl.name);
+                if p.name != pl.name || p.variables.len() != pl.variables.len() {
+                    return Err(SnnError::invalid(&at, &p.name, "the same network's state"));
+                }
+                for ((var, v), (_, vl)) in p.variables.iter().zip(&pl.variables) {
+                    check_values(&format!("{at}.{var}"), v, vl.len())?;
+                }
+                check_len(
+                    &format!("{at}.refractory_steps"),
+                    p.refractory_steps.len(),
+                    pl.refractory_steps.len(),
+                )?;
+                check_indices(&format!("{at}.spikes"), &p.spikes, pop.size)?;
+            }
+            for (((q, ql), proj), syn) in cs
+                .projections
+                .iter()
+                .zip(&cl.projections)
+                .zip(&net.projections)
+                .zip(synapses)
+            {
+                let at = format!("projection `{}`", ql.name);
+                if q.name != ql.name {
+                    return Err(SnnError::invalid(&at, &q.name, "the same network's state"));
+                }
+                check_values(&format!("{at}.weights"), &q.weights, ql.weights.len())?;
+                if let (Connectivity::AllButSelf, Weights::Constant(w), None) =
+                    (&proj.connectivity, &proj.weights, proj.stdp)
+                {
+                    if let Some(k) = q.weights.iter().position(|x| x != w) {
+                        return Err(SnnError::invalid(
+                            format!("{at}.weights[{k}]"),
+                            q.weights[k],
+                            format!("the projection's one constant weight {w}"),
+                        ));
+                    }
+                }
+                check_values(&format!("{at}.ring"), &q.ring, ql.ring.len())?;
+                check_values(&format!("{at}.post1"), &q.post1, ql.post1.len())?;
+                check_values(&format!("{at}.post2"), &q.post2, ql.post2.len())?;
+                check_len(&format!("{at}.history"), q.history.len(), ql.history.len())?;
+                for h in &q.history {
+                    check_indices(&format!("{at}.history"), h, syn.n_pre)?;
+                }
+                check_values(
+                    &format!("{at}.pre_trace_at_last_arrival"),
+                    &q.pre_trace_at_last_arrival,
+                    ql.pre_trace_at_last_arrival.len(),
+                )?;
+                check_len(
+                    &format!("{at}.last_arrival_step"),
+                    q.last_arrival_step.len(),
+                    ql.last_arrival_step.len(),
+                )?;
+                if let (DelaySteps::PerSynapse(d), false) =
+                    (&syn.delays, q.last_arrival_step.is_empty())
+                {
+                    // The synapses of one pre neuron and delay arrive together.
+                    let slots = syn.delays.max() as usize + 1;
+                    let mut seen = vec![None; syn.n_pre as usize * slots];
+                    for j in 0..syn.n_pre as usize {
+                        for k in syn.offsets[j] as usize..syn.offsets[j + 1] as usize {
+                            let a = q.last_arrival_step[k];
+                            match &mut seen[j * slots + d[k] as usize] {
+                                Some(x) if *x != a => {
+                                    return Err(SnnError::invalid(
+                                        format!("{at}.last_arrival_step[{k}]"),
+                                        a,
+                                        format!(
+                                            "the arrival step {x} of the synapses with the same \
+                                             pre neuron and delay"
+                                        ),
+                                    ))
+                                }
+                                g => *g = Some(a),
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+fn check_len(what: &str, have: usize, want: usize) -> Result<()> {
+    if have == want {
+        Ok(())
+    } else {
+        Err(SnnError::invalid(
+            format!("{what} length"),
+            have,
+            format!("{want} (the same network and batch)"),
+        ))
+    }
+}
+
+fn check_values(what: &str, v: &[f32], want: usize) -> Result<()> {
+    check_len(what, v.len(), want)?;
+    match v.iter().position(|x| !x.is_finite()) {
+        Some(k) => Err(SnnError::invalid(
+            format!("{what}[{k}]"),
+            v[k],
+            "a finite value",
+        )),
+        None => Ok(()),
+    }
+}
+
+fn check_indices(what: &str, v: &[u32], size: u32) -> Result<()> {
+    match v.iter().find(|&&i| i >= size) {
+        Some(i) => Err(SnnError::invalid(
+            what,
+            i,
+            format!("neuron indices below the population size {size}"),
+        )),
+        None => Ok(()),
     }
 }

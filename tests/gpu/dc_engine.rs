@@ -1,0 +1,297 @@
+//! The Diehl & Cook protocol (`DcEngine`) on the general GPU engine against the same protocol
+//! on the general CPU engine, **bit for bit** on a software adapter (llvmpipe rounds as the
+//! CPU does; elsewhere the counts must agree and the floats within `common::REL_TOL`): a
+//! small dc100-like network with input delays learns over a few presentations (both rest
+//! modes, a faint start that forces retries), then answers a frozen labelling pass (retries
+//! again); a snapshot of either engine restores into the other and the runs go on equal.
+//! And the protocol calls themselves (`rest`, `set_poisson_stream`, `run_counting`,
+//! `run_trials`, `network_state`) on two copies, through `dyn Simulator`.
+
+use crate::common::{self, assert_close};
+use snn_wgpu::backend::{CompetitiveBackend, Simulator, Trial};
+use snn_wgpu::cpu::engine::Engine;
+use snn_wgpu::data::mnist::{embedded, Split};
+use snn_wgpu::experiments::diehl_cook::config::DcConfig;
+use snn_wgpu::experiments::diehl_cook::engine::DcEngine;
+use snn_wgpu::experiments::diehl_cook::model::{network, EXC, INPUT};
+use snn_wgpu::experiments::diehl_cook::train::{respond_frozen, train};
+use snn_wgpu::gpu::{GpuEngine, GpuEngineOptions};
+use snn_wgpu::model::net::{Connectivity, Network, Projection};
+use snn_wgpu::model::{NeuronModel, RestMode, Target};
+use snn_wgpu::SnnError;
+
+/// dc100's constants on 12 neurons, with input delays (up to 3 ms), 60 ms presentations and
+/// 20 ms rests; the faint start intensity (0.25) makes the first presentations too weak
+/// for 5 spikes, so the retry rule runs.
+fn cfg(rest: RestMode) -> DcConfig {
+    let mut c = DcConfig::preset("dc100").unwrap();
+    c.n_exc = 12;
+    c.seed = 7;
+    c.input_delay_max_ms = 3.0;
+    c.present_ms = 60.0;
+    c.rest_ms = 20.0;
+    c.intensity_start = 0.25;
+    c.intensity_step = 1.0;
+    c.rest = rest;
+    c
+}
+
+fn bits(v: &[f32]) -> Vec<u32> {
+    v.iter().map(|x| x.to_bits()).collect()
+}
+
+/// Whether the floats of this adapter must equal the CPU's bit for bit.
+fn exact() -> bool {
+    common::gpu_ctx().is_software()
+}
+
+/// Weights and θ of `gpu` equal to `cpu`'s: bit for bit on a software adapter.
+fn same_network(cpu: &mut dyn CompetitiveBackend, gpu: &mut dyn CompetitiveBackend, at: &str) {
+    let (wc, wg) = (cpu.weights().unwrap(), gpu.weights().unwrap());
+    let (tc, tg) = (cpu.theta().unwrap(), gpu.theta().unwrap());
+    if exact() {
+        assert_eq!(bits(&wc), bits(&wg), "{at}: weights");
+        assert_eq!(bits(&tc), bits(&tg), "{at}: theta");
+        // The whole state, every ring, trace and arrival step included.
+        assert_eq!(
+            cpu.snapshot().unwrap(),
+            gpu.snapshot().unwrap(),
+            "{at}: state"
+        );
+    } else {
+        assert_close(&wg, &wc, &format!("{at}: weights"));
+        assert_close(&tg, &tc, &format!("{at}: theta"));
+    }
+}
+
+fn learning_agrees(rest: RestMode) {
+    let ctx = common::gpu_ctx();
+    let c = cfg(rest);
+    let spec = c.to_spec();
+    assert!(
+        spec.input_delay_max_ms.is_some(),
+        "the network has input delays"
+    );
+    let set = embedded(Split::Train).unwrap().take(3);
+    let mut cpu = DcEngine::new(&spec).unwrap();
+    let mut gpu = DcEngine::on_gpu(ctx.clone(), &spec, GpuEngineOptions::default()).unwrap();
+    assert!(gpu.describe().starts_with("gpu:"), "{}", gpu.describe());
+    same_network(&mut cpu, &mut gpu, "initial");
+    let (mut key_c, mut key_g) = (0u32, 0u32);
+    let s_c = train(&mut cpu, &c, &set, set.len(), &mut key_c, |_| {}).unwrap();
+    let s_g = train(&mut gpu, &c, &set, set.len(), &mut key_g, |_| {}).unwrap();
+    assert!(s_c.retries > 0, "{rest:?}: the faint start forced no retry");
+    assert_eq!((key_c, s_c.retries), (key_g, s_g.retries), "{rest:?}");
+    assert!(
+        cpu.theta().unwrap().iter().any(|&t| t > 0.0),
+        "some neuron fired"
+    );
+    same_network(&mut cpu, &mut gpu, &format!("{rest:?} after training"));
+
+    // A frozen labelling pass in batches of 3 (the last one short), retries included.
+    let more = embedded(Split::Test).unwrap().take(4);
+    let key_before = key_c;
+    let r_c = respond_frozen(&mut cpu, &c, &more, more.len(), 3, &mut key_c, |_| {}).unwrap();
+    let r_g = respond_frozen(&mut gpu, &c, &more, more.len(), 3, &mut key_g, |_| {}).unwrap();
+    assert_eq!(r_c, r_g, "{rest:?}: frozen counts");
+    assert!(r_c.sum() > 0);
+    // Without a retry the pass would take one key per image.
+    assert!(
+        key_c - key_before > 4,
+        "{rest:?}: the frozen pass retried no image"
+    );
+    assert_eq!(key_c, key_g, "{rest:?}: keys after the frozen pass");
+    same_network(
+        &mut cpu,
+        &mut gpu,
+        &format!("{rest:?} after the frozen pass"),
+    );
+
+    // Each engine's snapshot restores into the other; all four go on alike.
+    let mut gpu_from_cpu =
+        DcEngine::on_gpu(ctx.clone(), &spec, GpuEngineOptions::default()).unwrap();
+    gpu_from_cpu.restore(&cpu.snapshot().unwrap()).unwrap();
+    let mut cpu_from_gpu = DcEngine::new(&spec).unwrap();
+    cpu_from_gpu.restore(&gpu.snapshot().unwrap()).unwrap();
+    let next = embedded(Split::Train).unwrap().take(2);
+    let nets: [&mut dyn CompetitiveBackend; 4] =
+        [&mut cpu, &mut gpu, &mut gpu_from_cpu, &mut cpu_from_gpu];
+    let mut after = vec![];
+    for net in nets {
+        let mut key = key_c;
+        let s = train(net, &c, &next, next.len(), &mut key, |_| {}).unwrap();
+        after.push((key, s.retries, net.weights().unwrap(), net.theta().unwrap()));
+    }
+    for (k, a) in after.iter().enumerate().skip(1) {
+        assert_eq!(
+            (a.0, a.1),
+            (after[0].0, after[0].1),
+            "{rest:?}: network {k}"
+        );
+        if exact() {
+            assert_eq!(
+                bits(&a.2),
+                bits(&after[0].2),
+                "{rest:?}: network {k} weights"
+            );
+            assert_eq!(bits(&a.3), bits(&after[0].3), "{rest:?}: network {k} theta");
+        } else {
+            assert_close(&a.2, &after[0].2, &format!("{rest:?}: network {k} weights"));
+        }
+    }
+}
+
+pub fn dc_learning_on_the_gpu_engine_agrees_with_simulated_rest() {
+    learning_agrees(RestMode::Simulate);
+}
+
+pub fn dc_learning_on_the_gpu_engine_agrees_with_reset_rest() {
+    learning_agrees(RestMode::Reset);
+}
+
+/// The protocol calls on two copies of the D&C network, through `dyn Simulator`: counting
+/// runs on keyed streams, a rest of one copy, frozen trials from the other (2, then 5: the
+/// GPU's trial engine grows), the whole state after each, and a state moved from one engine
+/// to the other.
+pub fn protocol_calls_agree() {
+    let ctx = common::gpu_ctx();
+    let spec = cfg(RestMode::Simulate).to_spec();
+    let net = network(&spec).unwrap().with_seeds(vec![7, 8]);
+    let mut cpu = Engine::new(&net).unwrap();
+    let mut gpu = GpuEngine::new(ctx, &net).unwrap();
+    let data = embedded(Split::Train).unwrap();
+    let rates: Vec<Vec<f32>> = (0..5)
+        .map(|i| DcConfig::rates(data.image(i), 4.0))
+        .collect();
+    let engines: [&mut dyn Simulator; 2] = [&mut cpu, &mut gpu];
+    let mut seen = vec![];
+    for e in engines {
+        let mut out = vec![];
+        e.set_rates(INPUT, 0, &rates[0]).unwrap();
+        e.set_rates(INPUT, 1, &rates[1]).unwrap();
+        e.set_poisson_stream(INPUT, 1, 99, 5).unwrap();
+        out.push(e.run_counting(300, EXC).unwrap());
+        e.set_poisson_stream(INPUT, 0, 12345, e.step_count())
+            .unwrap();
+        out.push(e.run_counting(30, "inh").unwrap());
+        e.rest(0).unwrap();
+        let state_after_rest = e.network_state().unwrap();
+        let trials: Vec<Trial<'_>> = rates
+            .iter()
+            .enumerate()
+            .map(|(k, r)| Trial {
+                rates_hz: r,
+                key: 1000 + k as u32,
+            })
+            .collect();
+        out.push(e.run_trials(1, INPUT, &trials[..2], 250, EXC).unwrap());
+        out.push(e.run_trials(1, INPUT, &trials, 250, EXC).unwrap());
+        // Trials leave the engine as it was.
+        assert_eq!(
+            e.network_state().unwrap(),
+            state_after_rest,
+            "{}",
+            e.describe()
+        );
+        out.push(e.run_counting(20, EXC).unwrap());
+        // Errors name what is wrong, as on the CPU.
+        let bad = e.run_trials(0, EXC, &trials, 10, EXC).unwrap_err();
+        assert!(matches!(bad, SnnError::InvalidNetwork { .. }), "{bad}");
+        assert!(e.rest(2).is_err() && e.set_poisson_stream(INPUT, 2, 0, 0).is_err());
+        seen.push((out, e.network_state().unwrap()));
+    }
+    assert!(
+        seen[0].0[0].iter().flatten().sum::<u32>() > 0,
+        "input drove spikes"
+    );
+    assert!(
+        seen[0].0[3].iter().flatten().sum::<u32>() > 0,
+        "trials spiked"
+    );
+    assert_eq!(seen[0].0, seen[1].0, "counts");
+    if exact() {
+        assert_eq!(seen[0].1, seen[1].1, "network state");
+    }
+    // The CPU's state on the GPU and the GPU's on the CPU: both go on as the CPU does.
+    let (cpu_state, gpu_state) = (seen[0].1.clone(), seen[1].1.clone());
+    // A damaged state is refused alike: a weight that is not finite, a lateral weight other
+    // than the projection's one constant, synapses of one pre neuron and delay that did not
+    // arrive together.
+    let mut bad = [cpu_state.clone(), cpu_state.clone(), cpu_state.clone()];
+    bad[0].copies[1].projections[0].weights[3] = f32::NAN;
+    bad[1].copies[0].projections[2].weights[0] += 1.0;
+    let last = &mut bad[2].copies[0].projections[0].last_arrival_step;
+    last[0] = if last[0] == 7 { 8 } else { 7 };
+    for (k, st) in bad.iter().enumerate() {
+        let on_cpu = cpu.set_network_state(st).unwrap_err().to_string();
+        let on_gpu = gpu.set_network_state(st).unwrap_err().to_string();
+        assert_eq!(on_cpu, on_gpu, "bad state {k}");
+    }
+    gpu.set_network_state(&cpu_state).unwrap();
+    cpu.set_network_state(&gpu_state).unwrap();
+    let a = Simulator::run_counting(&mut cpu, 60, EXC).unwrap();
+    let b = Simulator::run_counting(&mut gpu, 60, EXC).unwrap();
+    assert_eq!(a, b, "after swapping states");
+    if exact() {
+        assert_eq!(
+            Simulator::network_state(&cpu).unwrap(),
+            gpu.network_state().unwrap(),
+            "state after swapping"
+        );
+    }
+}
+
+/// A trial whose neuron variable turns NaN is named alike on both engines, as the first bad
+/// trial in trial order: an excitatory and an inhibitory membrane projection of the same huge
+/// weight from one source give `inf − inf` once two inputs spike in one step.
+pub fn a_bad_trial_is_named_alike() {
+    let ctx = common::gpu_ctx();
+    let huge = 3e38;
+    let net = Network::new(1.0)
+        .poisson("in", 4, 0.0)
+        .neurons("n", 2, NeuronModel::integrate_and_fire(1.0, 0.0))
+        .project(Projection::new(
+            "e",
+            "in",
+            "n",
+            Target::MEMBRANE_EXC,
+            Connectivity::AllToAll,
+            huge,
+        ))
+        .project(Projection::new(
+            "i",
+            "in",
+            "n",
+            Target::MEMBRANE_INH,
+            Connectivity::AllToAll,
+            huge,
+        ));
+    let mut cpu = Engine::new(&net).unwrap();
+    let mut gpu = GpuEngine::new(ctx, &net).unwrap();
+    let (quiet, loud) = (vec![0.0; 4], vec![1000.0; 4]);
+    let trials = [
+        Trial {
+            rates_hz: &quiet,
+            key: 1,
+        },
+        Trial {
+            rates_hz: &loud,
+            key: 2,
+        },
+        Trial {
+            rates_hz: &loud,
+            key: 3,
+        },
+    ];
+    let engines: [&mut dyn Simulator; 2] = [&mut cpu, &mut gpu];
+    let mut said = vec![];
+    for e in engines {
+        let err = e.run_trials(0, "in", &trials, 5, "n").unwrap_err();
+        assert!(matches!(err, SnnError::NonFinite { .. }), "{err}");
+        said.push(err.to_string());
+        // The engine itself ran nothing and is fine.
+        e.run(5).unwrap();
+    }
+    assert!(said[0].contains("n (trial 1)"), "{}", said[0]);
+    assert_eq!(said[0], said[1]);
+}
