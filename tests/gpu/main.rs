@@ -24,6 +24,8 @@ fn main() -> std::process::ExitCode {
     harness::run(harness::trials! {
         engine_vs_cpu: [
             Gpu all_to_all_at_emission_agrees,
+            Gpu fused_chunks_under_a_low_loop_budget_agree,
+            Gpu fused_is_refused_where_the_network_does_not_fit,
             Gpu all_to_all_at_arrival_agrees,
             Gpu one_to_one_at_emission_agrees,
             Gpu one_to_one_at_arrival_agrees,

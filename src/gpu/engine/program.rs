@@ -28,6 +28,11 @@ use std::fmt::Write;
 #[derive(Debug, Clone)]
 pub(crate) struct PassSpec {
     pub entry: String,
+    /// The function `fn(x: u32, b: u32)` that does the work of invocation `x` of copy `b`
+    /// (the entry point calls it once; the fused schedule loops over it).
+    pub item: String,
+    /// Where the pass stands in a step (the fused schedule puts a barrier between phases).
+    pub phase: Phase,
     pub invocations: u32,
     /// Runs only while learning is on.
     pub learn_only: bool,
@@ -36,11 +41,30 @@ pub(crate) struct PassSpec {
     pub max_loop_passes: u64,
 }
 
+/// The phases of a step: every pass of a phase reads only what earlier phases wrote (or
+/// what its own invocation wrote), so passes of one phase need no barrier between them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Phase {
+    /// Poisson draws and given spike times of step t.
+    Sources,
+    /// Propagation, trace decay and depression, per post neuron.
+    Propagation,
+    /// The neuron stages and the spike words of step t + 1.
+    Neurons,
+    /// State monitors and potentiation (after the neurons; the state monitors read the
+    /// state, potentiation writes weights and post traces).
+    After,
+    /// Not part of a step (normalisation).
+    Between,
+}
+
 /// The passes of one step, in order (sources, projections, populations, state monitors,
 /// potentiation), and the per-projection normalisation passes.
 #[derive(Debug, Clone)]
 pub(crate) struct Program {
     pub module: ComposedModule,
+    /// The generated part of the module (what the fused schedule's module shares).
+    pub generated: String,
     pub step: Vec<PassSpec>,
     /// `normalize_<q>` per projection (`None` for total minus self).
     pub normalize: Vec<Option<PassSpec>>,
@@ -271,6 +295,8 @@ pub(crate) fn compose(l: &Layout) -> Program {
                 );
                 word_entry(&mut g, &name);
                 step.push(PassSpec {
+                    item: format!("{name}_word"),
+                    phase: Phase::Sources,
                     entry: name,
                     invocations: words,
                     learn_only: false,
@@ -288,6 +314,8 @@ pub(crate) fn compose(l: &Layout) -> Program {
                 );
                 word_entry(&mut g, &name);
                 step.push(PassSpec {
+                    item: format!("{name}_word"),
+                    phase: Phase::Sources,
                     entry: name,
                     invocations: words,
                     learn_only: false,
@@ -376,6 +404,8 @@ pub(crate) fn compose(l: &Layout) -> Program {
                 g.push_str(&body);
                 word_entry(&mut g, &name);
                 neuron_passes.push(PassSpec {
+                    item: format!("{name}_word"),
+                    phase: Phase::Neurons,
                     entry: name,
                     invocations: words,
                     learn_only: false,
@@ -394,13 +424,20 @@ pub(crate) fn compose(l: &Layout) -> Program {
         );
         let n_post = p.syn.n_post;
         let (prop_passes, in_passes) = loop_passes(l, p);
-        let entry = |g: &mut String, name: String, call: &str, learn_only: bool, passes: u64| {
+        let entry = |g: &mut String,
+                     name: String,
+                     call: &str,
+                     phase: Phase,
+                     learn_only: bool,
+                     passes: u64| {
             let _ = writeln!(
                 g,
-                "@compute @workgroup_size(WG)\nfn {name}(@builtin(global_invocation_id) gid: vec3<u32>) {{\n    if (gid.x >= {}) {{\n        return;\n    }}\n    {call}(proj_{q}(), gid.x, gid.y);\n}}",
+                "fn {name}_item(i: u32, b: u32) {{\n    {call}(proj_{q}(), i, b);\n}}\n@compute @workgroup_size(WG)\nfn {name}(@builtin(global_invocation_id) gid: vec3<u32>) {{\n    if (gid.x >= {}) {{\n        return;\n    }}\n    {name}_item(gid.x, gid.y);\n}}",
                 u(n_post)
             );
             PassSpec {
+                item: format!("{name}_item"),
+                phase,
                 entry: name,
                 invocations: n_post,
                 learn_only,
@@ -411,6 +448,7 @@ pub(crate) fn compose(l: &Layout) -> Program {
             &mut g,
             format!("propagate_{q}"),
             "propagate",
+            Phase::Propagation,
             false,
             prop_passes,
         ));
@@ -419,6 +457,7 @@ pub(crate) fn compose(l: &Layout) -> Program {
                 &mut g,
                 format!("potentiate_{q}"),
                 "potentiate",
+                Phase::After,
                 true,
                 in_passes,
             ));
@@ -429,6 +468,7 @@ pub(crate) fn compose(l: &Layout) -> Program {
                 &mut g,
                 format!("normalize_{q}"),
                 "normalize_column",
+                Phase::Between,
                 false,
                 2 * in_passes,
             )),
@@ -438,13 +478,15 @@ pub(crate) fn compose(l: &Layout) -> Program {
     if l.n_slots > 0 {
         let _ = writeln!(
             g,
-            "@compute @workgroup_size(WG)\nfn monitor_state(@builtin(global_invocation_id) gid: vec3<u32>) {{\n    if (gid.x >= {}) {{\n        return;\n    }}\n    record_state({}, {}, {}, gid.x, gid.y);\n}}",
-            u(l.n_slots),
+            "fn monitor_state_item(g: u32, b: u32) {{\n    record_state({}, {}, {}, g, b);\n}}\n@compute @workgroup_size(WG)\nfn monitor_state(@builtin(global_invocation_id) gid: vec3<u32>) {{\n    if (gid.x >= {}) {{\n        return;\n    }}\n    monitor_state_item(gid.x, gid.y);\n}}",
             u(l.slot_table),
             u(l.n_slots),
-            u(l.batch)
+            u(l.batch),
+            u(l.n_slots)
         );
         step.push(PassSpec {
+            item: "monitor_state_item".into(),
+            phase: Phase::After,
             entry: "monitor_state".into(),
             invocations: l.n_slots,
             learn_only: false,
@@ -454,6 +496,7 @@ pub(crate) fn compose(l: &Layout) -> Program {
     step.extend(potentiate);
     Program {
         module: engine_module(&g),
+        generated: g,
         step,
         normalize,
     }
