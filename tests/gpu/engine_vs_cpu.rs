@@ -15,7 +15,7 @@
 use crate::common::{assert_close, gpu_ctx};
 use snn_wgpu::backend::Simulator;
 use snn_wgpu::cpu::engine::Engine;
-use snn_wgpu::gpu::engine::compose_module;
+use snn_wgpu::gpu::engine::{compose_module, compose_module_for};
 use snn_wgpu::gpu::{EngineSchedule, GpuEngine, GpuEngineOptions};
 use snn_wgpu::model::net::{
     Connectivity, Delay, Delivery, MonitorKind, Network, PopulationKind, Projection, Recording,
@@ -79,8 +79,8 @@ fn on_all(net: &Network, body: impl Fn(&mut dyn Simulator)) -> Vec<(String, usiz
 }
 
 /// [`on_both`], bit for bit only where `bits` and the adapter is a software one; elsewhere
-/// equal spikes and floats within `common::REL_TOL`. With `fused`, the fused schedule must
-/// take the network under those options (and runs beside the passes).
+/// equal spikes and floats within `common::REL_TOL`. With `fused`, the GPU engine runs under
+/// those options and the fused schedule must take the network.
 fn on_both_to(
     net: &Network,
     body: impl Fn(&mut dyn Simulator),
@@ -97,23 +97,14 @@ fn on_both_to(
         let opts = GpuEngineOptions { schedule, ..opts };
         GpuEngine::with_options(ctx.clone(), net, opts)
     };
-    let auto = build(EngineSchedule::Auto).expect("gpu engine");
-    let mut engines = vec![];
-    if auto.schedule() == EngineSchedule::Fused {
-        engines.push(build(EngineSchedule::Passes).expect("gpu engine, passes"));
-    } else {
-        assert!(
-            fused.is_none(),
-            "the network does not fit the fused schedule"
-        );
-        // Too large for one workgroup: forcing fused is an error that says so.
-        match build(EngineSchedule::Fused) {
-            Err(snn_wgpu::SnnError::Unsupported(m)) => assert!(m.contains("fused"), "{m}"),
-            Err(e) => panic!("fused refused for another reason: {e}"),
-            Ok(_) => panic!("fused built though Auto chose the passes"),
-        }
+    let mut engines = vec![build(EngineSchedule::Passes).expect("gpu engine, passes")];
+    match build(EngineSchedule::Fused) {
+        Ok(e) => engines.push(e),
+        Err(e) if fused.is_some() => panic!("the network does not fit the fused schedule: {e}"),
+        // Too large for one workgroup: forcing fused is an error that says why.
+        Err(snn_wgpu::SnnError::Unsupported(m)) => assert!(m.contains("fused"), "{m}"),
+        Err(e) => panic!("fused refused for another reason: {e}"),
     }
-    engines.push(auto);
     for mut gpu in engines {
         body(&mut gpu);
         let b = observe(net, &gpu);
@@ -336,7 +327,73 @@ pub fn fused_chunks_under_a_low_loop_budget_agree() {
     let e = GpuEngine::with_options(gpu_ctx(), &net, fused).expect("fused");
     let s = e.steps_per_dispatch();
     assert!((2..=8).contains(&s), "{s} steps per dispatch");
+    // Too few steps per dispatch for `Auto` to pick fused; enough under the default budget.
+    let auto = |opts| GpuEngine::with_options(gpu_ctx(), &net, opts).expect("auto");
+    assert_eq!(auto(opts).schedule(), EngineSchedule::Passes);
+    assert_eq!(
+        auto(GpuEngineOptions::default()).schedule(),
+        EngineSchedule::Fused
+    );
     run_connectivity_under("all_to_all", Delivery::AtArrival, opts);
+}
+
+/// The loop budget is what keeps the fused schedule right on llvmpipe: with no budget, one
+/// dispatch runs a submission of 256 steps of 200 Poisson inputs at 100 Hz through delays
+/// of up to 5 ms (about 1,000 loop passes per step), past the cap, and llvmpipe silently
+/// drops most of the spikes; with the default budget it runs 6 steps per dispatch and gives
+/// the CPU's spikes. A real GPU gives them either way.
+pub fn unchunked_fused_run_shows_the_loop_cap() {
+    let n = 200;
+    let net = Network::new(DT_MS)
+        .poisson("in", n, 100.0)
+        .neurons("m", n, NeuronModel::integrate_and_fire(1.0, 0.0))
+        .project(
+            Projection::new(
+                "p",
+                "in",
+                "m",
+                Target::MEMBRANE_EXC,
+                Connectivity::AllToAll,
+                0.01,
+            )
+            .with_delay(
+                Delay::Range {
+                    min_ms: 0.0,
+                    max_ms: 5.0,
+                    seed: 1,
+                },
+                Delivery::AtArrival,
+            ),
+        )
+        .monitor("s", "m", MonitorKind::Spikes { neurons: None });
+    let mut cpu = Engine::new(&net).expect("cpu");
+    cpu.run(256).expect("run");
+    let want = cpu.recording("s", 0).expect("spikes").clone();
+    let Recording::Spikes(spikes) = &want else {
+        panic!("a spike monitor")
+    };
+    assert!(spikes.len() > 1000, "{} spikes", spikes.len());
+    let ctx = gpu_ctx();
+    for budget in [None, Some(u64::MAX)] {
+        let opts = GpuEngineOptions {
+            schedule: EngineSchedule::Fused,
+            loop_budget: budget,
+            ..GpuEngineOptions::default()
+        };
+        let mut gpu = GpuEngine::with_options(ctx.clone(), &net, opts).expect("fused");
+        gpu.run(256).expect("run");
+        let got = gpu.recording("s", 0).expect("spikes");
+        let chunked = gpu.steps_per_dispatch() < 256;
+        assert_eq!(chunked, budget.is_none() && ctx.is_software());
+        if chunked || !ctx.is_software() {
+            assert_eq!(got, &want, "budget {budget:?}");
+        } else {
+            assert_ne!(
+                got, &want,
+                "256 steps in one dispatch kept llvmpipe's loop cap"
+            );
+        }
+    }
 }
 
 /// A population past 16 neurons per invocation does not fit the fused schedule: `Auto`
@@ -659,7 +716,8 @@ pub fn calls_between_runs_agree() {
     assert_active(&counts, 10);
 }
 
-/// Every network of this file composes to a module that naga validates (no adapter needed).
+/// Every network of this file composes, under both schedules, to a module that naga
+/// validates (no adapter needed).
 pub fn every_engine_program_validates() {
     let mut nets = vec![];
     for (_, c) in connectivities(40) {
@@ -674,8 +732,13 @@ pub fn every_engine_program_validates() {
             Delivery::AtArrival,
         ));
     }
-    for net in &nets {
-        let m = compose_module(net).expect("compose");
+    let modules = nets.iter().flat_map(|net| {
+        [
+            compose_module(net).expect("compose"),
+            compose_module_for(net, EngineSchedule::Fused).expect("compose fused"),
+        ]
+    });
+    for m in modules {
         let module = naga::front::wgsl::parse_str(&m.source)
             .unwrap_or_else(|e| panic!("{}", e.emit_to_string(&m.source)));
         naga::valid::Validator::new(

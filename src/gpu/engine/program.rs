@@ -6,7 +6,9 @@
 //! `shaders/plasticity/stdp.wgsl`; `shaders/engine/*`) with constants baked per population
 //! and projection: sizes and offsets as `u32` literals, parameters as exact hex floats
 //! ([`f32_lit`]). A schedule is a list of these passes; the passes schedule dispatches each
-//! on its own, and a fused schedule can call the same functions inside one loop.
+//! on its own, and the fused schedule (`super::fused`) calls each pass's item function
+//! (`<entry>_word` or `<entry>_item`, which the entry point calls once) inside one loop
+//! over steps.
 //!
 //! | entry point | one invocation per | does |
 //! |---|---|---|
