@@ -6,14 +6,17 @@
 //! without them.
 //!
 //! `cargo run --release --example engine_schedules [-- --steps 1000 --reps 5]` prints one
-//! JSON line per network and schedule: the median time per step over `reps` runs of `steps`
-//! steps (the schedules alternated within each repetition, after a warm-up run), and the
-//! steps one fused dispatch runs under the adapter's loop budget.
+//! JSON line per network and engine (the GPU engine under each schedule, and the CPU engine
+//! for scale): the median time per step over `reps` runs of `steps` steps (the engines
+//! alternated within each repetition, after a warm-up run of up to 200 steps), and the steps
+//! one dispatch runs (under the adapter's loop budget; 0 for the CPU).
 
 #[path = "recurrent_stdp.rs"]
 #[allow(dead_code)]
 mod recurrent_stdp;
 
+use snn_wgpu::backend::Simulator;
+use snn_wgpu::cpu::engine::Engine;
 use snn_wgpu::data::mnist::{embedded, Split};
 use snn_wgpu::experiments::diehl_cook::config::DcConfig;
 use snn_wgpu::experiments::diehl_cook::model;
@@ -57,41 +60,39 @@ fn main() -> snn_wgpu::Result<()> {
         ("dc100 (no delays)", dc_plain, Some(rates)),
     ];
     for (name, net, input) in &nets {
-        let schedules = [EngineSchedule::Passes, EngineSchedule::Fused];
-        let mut engines = vec![];
-        for schedule in schedules {
+        // (label, engine, steps per dispatch)
+        let mut engines: Vec<(String, Box<dyn Simulator>, u32)> = vec![];
+        for schedule in [EngineSchedule::Passes, EngineSchedule::Fused] {
             let opts = GpuEngineOptions {
                 schedule,
-                workgroup_size: std::env::var("WGX")
-                    .ok()
-                    .and_then(|v| v.parse().ok())
-                    .unwrap_or(64),
                 ..GpuEngineOptions::default()
             };
-            let mut e = GpuEngine::with_options(ctx.clone(), net, opts)?;
+            let e = GpuEngine::with_options(ctx.clone(), net, opts)?;
+            let per_dispatch = e.steps_per_dispatch();
+            engines.push((format!("gpu {schedule:?}"), Box::new(e), per_dispatch));
+        }
+        engines.push(("cpu engine".into(), Box::new(Engine::new(net)?), 0));
+        for (_, e, _) in &mut engines {
             if let Some(r) = input {
                 e.set_rates(model::INPUT, 0, r)?;
             }
             e.run(steps.min(200))?;
-            engines.push(e);
         }
         let mut us: Vec<Vec<f64>> = vec![vec![]; engines.len()];
         for _ in 0..reps {
-            for (e, times) in engines.iter_mut().zip(&mut us) {
+            for ((_, e, _), times) in engines.iter_mut().zip(&mut us) {
                 let t0 = Instant::now();
                 e.run(steps)?;
                 times.push(t0.elapsed().as_secs_f64() * 1e6 / steps as f64);
             }
         }
-        for (e, mut times) in engines.iter().zip(us) {
+        for ((label, _, per_dispatch), mut times) in engines.iter().zip(us) {
             times.sort_by(f64::total_cmp);
             println!(
-                "{{\"network\":\"{name}\",\"schedule\":\"{:?}\",\"adapter\":\"{}\",\"copies\":{},\"steps\":{steps},\"reps\":{reps},\"us_per_step_median\":{:.1},\"steps_per_dispatch\":{}}}",
-                e.schedule(),
+                "{{\"network\":\"{name}\",\"engine\":\"{label}\",\"adapter\":\"{}\",\"copies\":{},\"steps\":{steps},\"reps\":{reps},\"us_per_step_median\":{:.1},\"steps_per_dispatch\":{per_dispatch}}}",
                 ctx.adapter_description(),
                 net.batch(),
                 times[times.len() / 2],
-                e.steps_per_dispatch()
             );
         }
     }
