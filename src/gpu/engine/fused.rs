@@ -4,7 +4,11 @@
 //! propagation, neurons, then state monitors and potentiation: `program::Phase`) and at its
 //! end. It calls the very functions the passes schedule dispatches (`PassSpec::item`) in
 //! the same order, each item done by one invocation as under the passes, so every float sum
-//! and every random number is the same, bit for bit.
+//! and every random number is the same, bit for bit. Potentiation alone is split
+//! differently: the workgroup shares each spiking post neuron's synapses (a post neuron's
+//! loop would leave most lanes idle, few neurons spiking in a step), and the post traces
+//! follow after one more barrier; each synapse gets the very update of the passes (no sum
+//! is involved).
 //!
 //! **Fit rule.** A network fits when no pass has more than [`MAX_ITEMS_PER_INVOCATION`]
 //! items (spike words of a source or population, post neurons of a projection, state
@@ -18,7 +22,8 @@
 //! passes of a SIMD group. One step costs at most, per invocation,
 //! `1 + Σ_pass (c + 1 + c · m)`, with `c = ⌈items / WG⌉` the items of the pass this
 //! invocation handles and `m` the most loop passes of one item (`PassSpec::max_loop_passes`,
-//! every pre neuron spiking); a dispatch runs `⌊(budget − 1) / that⌋` steps, the host
+//! every pre neuron spiking; for shared potentiation, every post neuron spiking:
+//! `2w + 1 + n + n · (⌈(m − 1) / WG⌉ + 1)` for `n` post neurons in `w` words); a dispatch runs `⌊(budget − 1) / that⌋` steps, the host
 //! splitting each submission into such chunks. Without a budget (a real GPU) one dispatch
 //! runs a whole submission.
 
@@ -72,7 +77,17 @@ pub(crate) fn plan(program: &Program, wg: u32, budget: Option<u64>) -> Result<Fu
             ));
         }
         let c = c as u64;
-        per_step += c + 1 + c * p.max_loop_passes;
+        per_step += c + 1;
+        if p.phase == Phase::Potentiation {
+            // `_shared`: the post words, their bits, each spiking post's share of its
+            // synapses (at most `max_loop_passes − 1`); then `_traces`, loop-free.
+            let (n_post, wg) = (p.invocations as u64, wg as u64);
+            let words = n_post.div_ceil(32);
+            let share = p.max_loop_passes.saturating_sub(1).div_ceil(wg) + 1;
+            per_step += words + 1 + n_post + words + n_post * share;
+        } else {
+            per_step += c * p.max_loop_passes;
+        }
     }
     let steps_per_dispatch = match budget {
         None => u32::MAX,
@@ -109,23 +124,43 @@ pub(crate) fn module(program: &Program) -> ComposedModule {
         "        step = StepInfo(chunk.t0 + s, chunk.row0 + s, chunk.learn, 0.0);\n",
     ));
     let mut phase = None;
+    let mut traces = String::new();
     for p in &program.step {
-        if phase.is_some_and(|ph| ph != p.phase) {
+        debug_assert!(p.phase != Phase::Between);
+        // Shared potentiation reads the state monitors' phase's data only: one phase.
+        let key = match p.phase {
+            Phase::Potentiation => Phase::After,
+            other => other,
+        };
+        if phase.is_some_and(|ph| ph != key) {
             g.push_str("        storageBarrier();\n");
         }
-        phase = Some(p.phase);
-        debug_assert!(p.phase != Phase::Between);
-        let (open, close) = if p.learn_only {
-            ("        if (chunk.learn != 0u) {\n", "        }\n")
-        } else {
-            ("", "")
+        phase = Some(key);
+        let strided = |item: &str| {
+            let (pad, open, close) = match p.learn_only {
+                true => ("    ", "        if (chunk.learn != 0u) {\n", "        }\n"),
+                false => ("", "", ""),
+            };
+            format!(
+                "{open}{pad}        for (var x = lid.x; x < {n}u; x = x + WG) {{\n{pad}            {item}(x, b);\n{pad}        }}\n{close}",
+                n = p.invocations
+            )
         };
-        let _ = write!(
-            g,
-            "{open}        for (var x = lid.x; x < {n}u; x = x + WG) {{\n            {item}(x, b);\n        }}\n{close}",
-            n = p.invocations,
-            item = p.item
-        );
+        if p.phase == Phase::Potentiation {
+            let _ = writeln!(
+                g,
+                "        if (chunk.learn != 0u) {{\n            {}_shared(lid.x, b);\n        }}",
+                p.entry
+            );
+            traces.push_str(&strided(&format!("{}_traces", p.entry)));
+        } else {
+            g.push_str(&strided(&p.item));
+        }
+    }
+    if !traces.is_empty() {
+        // Every invocation has read post2 of the spiking posts before their traces change.
+        g.push_str("        storageBarrier();\n");
+        g.push_str(&traces);
     }
     g.push_str("        storageBarrier();\n    }\n}\n");
     engine_fused_module(&g)

@@ -53,9 +53,13 @@ pub(crate) enum Phase {
     Propagation,
     /// The neuron stages and the spike words of step t + 1.
     Neurons,
-    /// State monitors and potentiation (after the neurons; the state monitors read the
-    /// state, potentiation writes weights and post traces).
+    /// State monitors (after the neurons; they read the state).
     After,
+    /// Potentiation (after the neurons; writes weights and post traces). Besides its item
+    /// function, `<entry>_shared(l, b)` (a workgroup's invocations `l` share each spiking
+    /// post neuron's synapses) and `<entry>_traces(i, b)` (the post traces, after a barrier)
+    /// do its work under the fused schedule.
+    Potentiation,
     /// Not part of a step (normalisation).
     Between,
 }
@@ -459,10 +463,14 @@ pub(crate) fn compose(l: &Layout) -> Program {
                 &mut g,
                 format!("potentiate_{q}"),
                 "potentiate",
-                Phase::After,
+                Phase::Potentiation,
                 true,
                 in_passes,
             ));
+            let _ = writeln!(
+                g,
+                "fn potentiate_{q}_shared(l: u32, b: u32) {{\n    potentiate_shared(proj_{q}(), l, b);\n}}\nfn potentiate_{q}_traces(i: u32, b: u32) {{\n    potentiate_traces(proj_{q}(), i, b);\n}}"
+            );
         }
         normalize.push(match p.kind {
             ProjKind::TotalMinusSelf(_) => None,
