@@ -327,13 +327,15 @@ pub fn fused_chunks_under_a_low_loop_budget_agree() {
     let e = GpuEngine::with_options(gpu_ctx(), &net, fused).expect("fused");
     let s = e.steps_per_dispatch();
     assert!((2..=8).contains(&s), "{s} steps per dispatch");
-    // Too few steps per dispatch for `Auto` to pick fused; enough under the default budget.
+    // `Auto` takes fused wherever a step fits the budget, and the passes where only each
+    // pass does (a budget of 1,000 passes).
     let auto = |opts| GpuEngine::with_options(gpu_ctx(), &net, opts).expect("auto");
-    assert_eq!(auto(opts).schedule(), EngineSchedule::Passes);
-    assert_eq!(
-        auto(GpuEngineOptions::default()).schedule(),
-        EngineSchedule::Fused
-    );
+    assert_eq!(auto(opts).schedule(), EngineSchedule::Fused);
+    let tight = GpuEngineOptions {
+        loop_budget: Some(1_000),
+        ..opts
+    };
+    assert_eq!(auto(tight).schedule(), EngineSchedule::Passes);
     run_connectivity_under("all_to_all", Delivery::AtArrival, opts);
 }
 

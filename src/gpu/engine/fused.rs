@@ -15,8 +15,7 @@
 //! monitor slots) per invocation, i.e. `⌈items / WG⌉ ≤ 16` (1,024 neurons per population at
 //! the default 64 invocations), and, where a loop budget applies (a software adapter, or
 //! [`super::GpuEngineOptions::loop_budget`]), one step's loop passes fit it.
-//! [`super::EngineSchedule::Auto`] picks fused where the network fits and a dispatch runs at
-//! least [`AUTO_MIN_STEPS_PER_DISPATCH`] steps; forced, one step is enough.
+//! [`super::EngineSchedule::Auto`] picks fused wherever the network fits.
 //!
 //! **Loop budget.** llvmpipe silently ends a dispatch's loops past 65,535 loop-header
 //! passes of a SIMD group. One step costs at most, per invocation,
@@ -35,11 +34,6 @@ use std::fmt::Write;
 /// The most items of one pass that one invocation may handle for a network to fit the
 /// fused schedule.
 pub(crate) const MAX_ITEMS_PER_INVOCATION: u32 = 16;
-
-/// The fewest steps per dispatch for [`super::EngineSchedule::Auto`] to pick the fused
-/// schedule: below it the saved dispatches matter less than the parallel workgroups of the
-/// passes (on llvmpipe a workgroup is one thread).
-pub(crate) const AUTO_MIN_STEPS_PER_DISPATCH: u32 = 4;
 
 /// Mirrors `FusedChunk` in `shaders/engine/fused.wgsl` (uniform, one per dispatch, at a
 /// dynamic offset; the size of `StepInfo`).

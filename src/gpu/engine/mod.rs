@@ -20,8 +20,7 @@
 //! - `fused` is the **fused** schedule: one dispatch runs many steps, one workgroup per
 //!   copy, barriers between the phases of a step, for networks that fit one workgroup
 //!   (its docs give the fit rule). [`EngineSchedule::Auto`] (the default) picks it where
-//!   the network fits with at least 4 steps per dispatch, else the passes; both give the
-//!   same bits.
+//!   the network fits, else the passes; both give the same bits.
 //!
 //! Spikes are bitsets (one invocation writes a word of 32 neurons), so every spike list is
 //! ascending, as the CPU's, without atomics; each post neuron's invocation owns the synapses
@@ -45,8 +44,7 @@ use std::sync::OnceLock;
 /// How the general GPU engine lays a step out in dispatches (speed only, never results).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum EngineSchedule {
-    /// Fused where the network fits and a dispatch runs at least 4 steps (see the `fused`
-    /// module's fit rule), else passes.
+    /// Fused where the network fits (see the `fused` module's fit rule), else passes.
     #[default]
     Auto,
     /// A dispatch per pass of a step (sources, projections, populations, ...).
@@ -204,9 +202,7 @@ impl GpuEngine {
             .or(ctx.is_software().then_some(LOOP_ITERATION_BUDGET as u64));
         let fused_plan = match opts.schedule {
             EngineSchedule::Passes => None,
-            EngineSchedule::Auto => fused::plan(&program, wg, budget)
-                .ok()
-                .filter(|p| p.steps_per_dispatch >= fused::AUTO_MIN_STEPS_PER_DISPATCH),
+            EngineSchedule::Auto => fused::plan(&program, wg, budget).ok(),
             EngineSchedule::Fused => Some(
                 fused::plan(&program, wg, budget)
                     .map_err(|why| SnnError::Unsupported(format!("fused schedule: {why}")))?,
