@@ -27,39 +27,13 @@ fn main() -> snn_wgpu::Result<()> {
             ))
         }
     };
-    let lif = LifParams {
-        tau_m_ms: 20.0,
-        v_rest_mv: -65.0,
-    };
-    let exc = NeuronModel::lif(lif, -55.0).with_refractory_ms(2.0);
-    let (to_v, dense) = (Target::MEMBRANE_EXC, Connectivity::AllToAll);
-    let sparse = Connectivity::FixedProbability { p: 0.1, seed: 7 };
-    let net = Network::new(0.5) // dt = 0.5 ms
-        .with_seeds(vec![1, 2]) // two independent copies
-        .poisson("in", 200, 20.0)
-        .neurons("exc", 100, exc)
-        .project(
-            Projection::new("in_exc", "in", "exc", to_v, dense, 0.0)
-                .with_weights(
-                    Weights::Uniform {
-                        low: 0.0,
-                        high: 0.3,
-                    },
-                    0.0,
-                    0.5,
-                )
-                .with_stdp(StdpParams::diehl_cook()),
-        )
-        .project(
-            Projection::new("rec", "exc", "exc", to_v, sparse, 0.5)
-                .with_delay(Delay::Constant(2.0), Delivery::AtArrival),
-        )
-        .monitor("rate", "exc", MonitorKind::Rate);
+    let net = network();
     // The two engines share their API; each copy's rate per step, 1 s of it.
     let rates: Vec<Vec<f32>> = if backend == "gpu" {
         let ctx = Arc::new(GpuContext::new(&GpuOptions::default())?);
         println!("backend: gpu ({})", ctx.adapter_description());
         let mut sim = GpuEngine::new(ctx, &net)?;
+        println!("schedule: {:?}", sim.schedule());
         let t0 = Instant::now();
         sim.run(2000)?;
         println!("run: {:.1} ms", t0.elapsed().as_secs_f64() * 1e3);
@@ -83,4 +57,37 @@ fn main() -> snn_wgpu::Result<()> {
         );
     }
     Ok(())
+}
+
+/// The network: 200 Poisson inputs → 100 LIF neurons (dense, with the STDP of Diehl &
+/// Cook's parameters), a sparse recurrent projection with a 2 ms delay, two copies.
+pub fn network() -> Network {
+    let lif = LifParams {
+        tau_m_ms: 20.0,
+        v_rest_mv: -65.0,
+    };
+    let exc = NeuronModel::lif(lif, -55.0).with_refractory_ms(2.0);
+    let (to_v, dense) = (Target::MEMBRANE_EXC, Connectivity::AllToAll);
+    let sparse = Connectivity::FixedProbability { p: 0.1, seed: 7 };
+    Network::new(0.5) // dt = 0.5 ms
+        .with_seeds(vec![1, 2]) // two independent copies
+        .poisson("in", 200, 20.0)
+        .neurons("exc", 100, exc)
+        .project(
+            Projection::new("in_exc", "in", "exc", to_v, dense, 0.0)
+                .with_weights(
+                    Weights::Uniform {
+                        low: 0.0,
+                        high: 0.3,
+                    },
+                    0.0,
+                    0.5,
+                )
+                .with_stdp(StdpParams::diehl_cook()),
+        )
+        .project(
+            Projection::new("rec", "exc", "exc", to_v, sparse, 0.5)
+                .with_delay(Delay::Constant(2.0), Delivery::AtArrival),
+        )
+        .monitor("rate", "exc", MonitorKind::Rate)
 }

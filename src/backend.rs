@@ -308,13 +308,15 @@ impl Snapshot {
         if self.backend == kind {
             Ok(())
         } else {
+            // Engine states (`network-state-…`) come from the CPU engine's Diehl & Cook.
+            let wrote = match self.backend.as_str() {
+                "gpu" | "gpu-multi" => "gpu",
+                _ => "cpu",
+            };
             Err(SnnError::invalid(
                 "snapshot backend",
                 &self.backend,
-                format!(
-                    "`{kind}` (resume on the backend that wrote it: --backend {})",
-                    self.backend
-                ),
+                format!("`{kind}` (resume on the backend that wrote it: --backend {wrote})"),
             ))
         }
     }

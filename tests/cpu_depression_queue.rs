@@ -108,13 +108,15 @@ fn neurons_leaving_and_rejoining_the_queue_get_the_plain_bits() {
 
 #[test]
 fn weights_above_w_max_get_the_plain_bits() {
-    // Initial weights reach 0.303 and the normalised columns average 0.0995: with w_max
-    // 0.15 many weights start above it, and the normalisation puts some back above it.
+    // The initial weights reach 0.303; columns normalised to 200 average 0.255, so the
+    // normalisation puts some weights above w_max 0.31, and a learning presentation starts
+    // with loose columns.
     let mut c = config();
-    c.w_max = 0.15;
+    c.w_max = 0.31;
+    c.norm_target = 200.0;
     c.stdp.tau_post1_ms = 2.0;
     let spec = c.to_spec();
-    check("w_max 0.15", &spec, RestMode::Simulate, 4.0);
+    check("w_max 0.31, norm 200", &spec, RestMode::Simulate, 4.0);
     let mut b = DcEngine::new(&spec).unwrap();
     let data = embedded(Split::Train).unwrap();
     let opts = PresentOptions {
@@ -126,14 +128,11 @@ fn weights_above_w_max_get_the_plain_bits() {
     };
     b.present(&DcConfig::rates(data.image(0), 4.0), &opts)
         .unwrap();
-    let over = b.weights().unwrap().iter().filter(|&&w| w > 0.15).count();
+    let over = b.weights().unwrap().iter().filter(|&&w| w > 0.31).count();
     assert!(over > 0, "no weight above w_max: the case is not exercised");
-    let mut spec = spec;
-    spec.norm_target = None;
-    check(
-        "w_max 0.15, no normalisation",
-        &spec,
-        RestMode::Simulate,
-        4.0,
-    );
+    // Initial weights outside the bounds are refused, naming w_max.
+    let mut low = config();
+    low.w_max = 0.15;
+    let e = DcEngine::new(&low.to_spec()).err().expect("refused");
+    assert!(e.to_string().contains("w_max"), "{e}");
 }

@@ -45,6 +45,8 @@ fn every_composed_module_validates() {
                 "normalize_0",
                 "monitor_state",
             ]
+        } else if m.label == "engine.fused" {
+            &["fused", "normalize_0"]
         } else if m.label == "network.wta" {
             &[
                 "present",

@@ -24,30 +24,73 @@ fn in_degree(p: Proj, i: u32) -> u32 {
     return tables[p.in_base + i + 1u] - tables[p.in_base + i];
 }
 
-// If post i spiked at this step: every synapse reaching it gets on_post with its pre trace
-// (`pre_trace`) and post2 from before; then post1 = post2 = 1, or with all-to-all pairing
-// post1 += 1, post2 += 1.
-fn potentiate(p: Proj, i: u32, b: u32) {
-    let t = step.t;
-    let spikes = p.post.base + (((t + 1u) % p.post.slots) * p.batch + b) * p.post.words;
-    if (((bits[spikes + (i >> 5u)] >> (i & 31u)) & 1u) == 0u) {
-        return;
-    }
+// Whether post i of copy b spiked at this step (its spike word of step t + 1).
+fn post_spiked(p: Proj, i: u32, b: u32) -> bool {
+    let spikes = p.post.base + (((step.t + 1u) % p.post.slots) * p.batch + b) * p.post.words;
+    return ((bits[spikes + (i >> 5u)] >> (i & 31u)) & 1u) != 0u;
+}
+
+// on_post for the r-th synapse reaching post i, with its pre trace and post2 from before.
+fn potentiate_synapse(p: Proj, i: u32, b: u32, r: u32, post2_before: f32) {
+    let k = incoming(p, i, r);
+    let at = p.w_base + b * p.n_syn + k;
+    wsyn[at] = on_post(wsyn[at], pre_trace(p, b, k, step.t), post2_before, p.stdp);
+}
+
+// The post traces of a post neuron that spiked: post1 = post2 = 1, or with all-to-all
+// pairing post1 += 1, post2 += 1.
+fn post_traces_after_spike(p: Proj, i: u32, b: u32) {
     let a1 = p.trace_base + b * p.n_post + i;
     let a2 = a1 + p.batch * p.n_post;
-    let post2_before = fwork[a2];
-    let wb = p.w_base + b * p.n_syn;
-    let n = in_degree(p, i);
-    for (var r = 0u; r < n; r = r + 1u) {
-        let k = incoming(p, i, r);
-        wsyn[wb + k] = on_post(wsyn[wb + k], pre_trace(p, b, k, t), post2_before, p.stdp);
-    }
     if (p.pre_at_last_base != NONE) {
         fwork[a1] = fwork[a1] + 1.0;
         fwork[a2] = fwork[a2] + 1.0;
     } else {
         fwork[a1] = 1.0;
         fwork[a2] = 1.0;
+    }
+}
+
+// If post i spiked at this step: every synapse reaching it gets on_post with its pre trace
+// (`pre_trace`) and post2 from before; then its post traces (`post_traces_after_spike`).
+fn potentiate(p: Proj, i: u32, b: u32) {
+    if (!post_spiked(p, i, b)) {
+        return;
+    }
+    let post2_before = fwork[p.trace_base + (p.batch + b) * p.n_post + i];
+    let n = in_degree(p, i);
+    for (var r = 0u; r < n; r = r + 1u) {
+        potentiate_synapse(p, i, b, r, post2_before);
+    }
+    post_traces_after_spike(p, i, b);
+}
+
+// Potentiation shared by a workgroup (the fused schedule): for each post neuron that spiked,
+// invocation l of the WG updates its synapses l, l + WG, ... (each synapse's update is the
+// one `potentiate` makes). The post traces follow after a barrier (`potentiate_traces`).
+fn potentiate_shared(p: Proj, l: u32, b: u32) {
+    let spikes = p.post.base + (((step.t + 1u) % p.post.slots) * p.batch + b) * p.post.words;
+    for (var wd = 0u; wd < p.post.words; wd = wd + 1u) {
+        var word = bits[spikes + wd];
+        loop {
+            if (word == 0u) {
+                break;
+            }
+            let i = wd * 32u + firstTrailingBit(word);
+            word = word & (word - 1u);
+            let post2_before = fwork[p.trace_base + (p.batch + b) * p.n_post + i];
+            let n = in_degree(p, i);
+            for (var r = l; r < n; r = r + WG) {
+                potentiate_synapse(p, i, b, r, post2_before);
+            }
+        }
+    }
+}
+
+// The post traces of post i after `potentiate_shared`, if it spiked.
+fn potentiate_traces(p: Proj, i: u32, b: u32) {
+    if (post_spiked(p, i, b)) {
+        post_traces_after_spike(p, i, b);
     }
 }
 

@@ -17,5 +17,5 @@ pub use backend::{
     fused_chunk_steps, GpuBackend, GpuBackendOptions, Schedule, LOOP_ITERATION_BUDGET,
 };
 pub use context::{GpuContext, GpuOptions};
-pub use engine::{GpuEngine, GpuEngineOptions};
+pub use engine::{EngineSchedule, GpuEngine, GpuEngineOptions};
 pub use tuning::{KernelTuning, TuningOverrides};

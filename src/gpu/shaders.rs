@@ -24,6 +24,9 @@ const ENGINE_EMIT: &str = include_str!("../../shaders/engine/emit.wgsl");
 const ENGINE_PROPAGATE: &str = include_str!("../../shaders/engine/propagate.wgsl");
 const ENGINE_PLASTICITY: &str = include_str!("../../shaders/engine/plasticity.wgsl");
 const ENGINE_MONITOR: &str = include_str!("../../shaders/engine/monitor.wgsl");
+const ENGINE_FUSED: &str = include_str!("../../shaders/engine/fused.wgsl");
+/// bindings.wgsl's step uniform, which the fused module replaces by `ENGINE_FUSED`.
+const ENGINE_STEP_UNIFORM: &str = "@group(0) @binding(0) var<uniform> step: StepInfo;";
 const WTA_COMMON: &str = include_str!("../../shaders/network/wta_common.wgsl");
 const WTA_FUSED: &str = include_str!("../../shaders/network/wta_fused.wgsl");
 const WTA_STEP: &str = include_str!("../../shaders/network/wta_step.wgsl");
@@ -213,6 +216,18 @@ pub fn engine_module(generated: &str) -> ComposedModule {
     }
 }
 
+/// The general engine's module for the fused schedule: [`engine_module`] with bindings.wgsl's
+/// step uniform replaced by `shaders/engine/fused.wgsl` (a chunk uniform and a private
+/// `step`); `generated` holds the generated part and the `fused` entry point.
+pub fn engine_fused_module(generated: &str) -> ComposedModule {
+    let m = engine_module(generated);
+    debug_assert!(m.source.contains(ENGINE_STEP_UNIFORM));
+    ComposedModule {
+        label: "engine.fused".into(),
+        source: m.source.replacen(ENGINE_STEP_UNIFORM, ENGINE_FUSED, 1),
+    }
+}
+
 /// Every module the built-in models compose to, plus a custom example: what the naga test
 /// validates.
 pub fn builtin_modules() -> Vec<ComposedModule> {
@@ -266,14 +281,14 @@ pub fn builtin_modules() -> Vec<ComposedModule> {
     .iter()
     .map(neuron_module)
     .chain(std::iter::once(wta_module()))
-    .chain(std::iter::once(engine_example()))
+    .chain(engine_example())
     .collect()
 }
 
 /// The general engine's module for a network with a pass of every kind: Poisson and
 /// spike-time sources, IF, LIF and conductance LIF populations, plastic dense and sparse
-/// projections with delays, all-but-self, monitors.
-fn engine_example() -> ComposedModule {
+/// projections with delays, all-but-self, monitors; under both schedules.
+fn engine_example() -> [ComposedModule; 2] {
     use crate::model::net::{Connectivity, Delay, Delivery, MonitorKind, Network, Projection};
     use crate::model::{NeuronModel, StdpParams, Target};
     let sparse = Connectivity::FixedProbability { p: 0.5, seed: 1 };
@@ -315,10 +330,14 @@ fn engine_example() -> ComposedModule {
             },
         )
         .monitor("s", "lif", MonitorKind::Spikes { neurons: None });
-    match crate::gpu::engine::compose_module(&net) {
+    let compose = |s| match crate::gpu::engine::compose_module_for(&net, s) {
         Ok(m) => m,
         Err(e) => unreachable!("the example network is valid: {e}"),
-    }
+    };
+    [
+        compose(crate::gpu::engine::EngineSchedule::Passes),
+        compose(crate::gpu::engine::EngineSchedule::Fused),
+    ]
 }
 
 #[cfg(test)]

@@ -195,6 +195,21 @@ impl Projection {
                     "finite, scale >= 0",
                 ))
             }
+            // The engines take initial weights inside the bounds only.
+            WeightInit::ScaledUniform { scale, offset }
+                if !(scale * offset >= self.w_min && scale * (1.0 + offset) <= self.w_max) =>
+            {
+                Err(SnnError::invalid(
+                    format!("{field}.w_max"),
+                    self.w_max,
+                    format!(
+                        "bounds [w_min, w_max] that hold the initial weights {scale}·(u + \
+                         {offset}), u in [0, 1): [{}, {}]",
+                        scale * offset,
+                        scale * (1.0 + offset)
+                    ),
+                ))
+            }
             _ => Ok(()),
         }
     }

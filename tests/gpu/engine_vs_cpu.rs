@@ -1,5 +1,6 @@
 //! The general engines against each other: one test body per network, run on the CPU engine
-//! (`cpu::engine::Engine`) and on the GPU engine (`gpu::GpuEngine`, passes schedule), with
+//! (`cpu::engine::Engine`) and on the GPU engine (`gpu::GpuEngine`) under the passes
+//! schedule and, where the network fits, the fused one, with
 //! every recording, weight and state variable compared **bit for bit** on a software adapter
 //! (the GPU engine keeps the CPU's order of operations and float sums, and llvmpipe rounds as
 //! the CPU does). On a real GPU, which may fuse a multiply and an add, spikes must still be
@@ -14,8 +15,8 @@
 use crate::common::{assert_close, gpu_ctx};
 use snn_wgpu::backend::Simulator;
 use snn_wgpu::cpu::engine::Engine;
-use snn_wgpu::gpu::engine::compose_module;
-use snn_wgpu::gpu::GpuEngine;
+use snn_wgpu::gpu::engine::{compose_module, compose_module_for};
+use snn_wgpu::gpu::{EngineSchedule, GpuEngine, GpuEngineOptions};
 use snn_wgpu::model::net::{
     Connectivity, Delay, Delivery, MonitorKind, Network, PopulationKind, Projection, Recording,
     Weights,
@@ -64,33 +65,68 @@ fn observe(net: &Network, e: &dyn Simulator) -> Vec<(String, Seen)> {
     out
 }
 
-/// Runs `body` on the CPU engine and on the GPU engine and asserts that everything
-/// observable is bit for bit the same; returns the CPU's spike count per spike monitor of
-/// copy 0, for the caller to check that the network was active.
+/// Runs `body` on the CPU engine and on the GPU engine, under the passes schedule and,
+/// where the network fits, the fused one, and asserts that everything observable is bit for
+/// bit the same; returns the CPU's spike count per spike monitor of copy 0, for the caller
+/// to check that the network was active.
 fn on_both(net: &Network, body: impl Fn(&mut dyn Simulator)) -> Vec<(String, usize)> {
-    on_both_to(net, body, true)
+    on_both_to(net, body, true, None)
+}
+
+/// [`on_both`] for a network that fits the fused schedule (it fails if it does not).
+fn on_all(net: &Network, body: impl Fn(&mut dyn Simulator)) -> Vec<(String, usize)> {
+    on_both_to(net, body, true, Some(GpuEngineOptions::default()))
 }
 
 /// [`on_both`], bit for bit only where `bits` and the adapter is a software one; elsewhere
-/// equal spikes and floats within `common::REL_TOL`.
+/// equal spikes and floats within `common::REL_TOL`. With `fused`, the GPU engine runs under
+/// those options and the fused schedule must take the network.
 fn on_both_to(
     net: &Network,
     body: impl Fn(&mut dyn Simulator),
     bits: bool,
+    fused: Option<GpuEngineOptions>,
 ) -> Vec<(String, usize)> {
     let mut cpu = Engine::new(net).expect("cpu engine");
     body(&mut cpu);
+    let a = observe(net, &cpu);
     let ctx = gpu_ctx();
     let exact = bits && ctx.is_software();
-    let mut gpu = GpuEngine::new(ctx, net).expect("gpu engine");
-    body(&mut gpu);
-    let (a, b) = (observe(net, &cpu), observe(net, &gpu));
+    let opts = fused.unwrap_or_default();
+    let build = |schedule| {
+        let opts = GpuEngineOptions { schedule, ..opts };
+        GpuEngine::with_options(ctx.clone(), net, opts)
+    };
+    let mut engines = vec![build(EngineSchedule::Passes).expect("gpu engine, passes")];
+    match build(EngineSchedule::Fused) {
+        Ok(e) => engines.push(e),
+        Err(e) if fused.is_some() => panic!("the network does not fit the fused schedule: {e}"),
+        // Too large for one workgroup: forcing fused is an error that says why.
+        Err(snn_wgpu::SnnError::Unsupported(m)) => assert!(m.contains("fused"), "{m}"),
+        Err(e) => panic!("fused refused for another reason: {e}"),
+    }
+    for mut gpu in engines {
+        body(&mut gpu);
+        let b = observe(net, &gpu);
+        compare(&a, &b, exact, &format!("{:?}: ", gpu.schedule()));
+    }
+    a.iter()
+        .filter_map(|(name, s)| match s {
+            Seen::Spikes(v) if name.starts_with("copy 0 ") => Some((name.clone(), v.len())),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Asserts that the GPU's observations `b` are the CPU's `a`: bit for bit where `exact`,
+/// else equal spikes and floats within `common::REL_TOL`.
+fn compare(a: &[(String, Seen)], b: &[(String, Seen)], exact: bool, what: &str) {
     assert_eq!(a.len(), b.len());
-    for ((name, x), (_, y)) in a.iter().zip(&b) {
+    for ((name, x), (_, y)) in a.iter().zip(b) {
         if let (Seen::Bits(x), Seen::Bits(y), false) = (x, y, exact) {
             // A real GPU may fuse a multiply and an add: state within the suite's tolerance.
             let f = |v: &[u32]| v.iter().map(|&b| f32::from_bits(b)).collect::<Vec<_>>();
-            assert_close(&f(y), &f(x), name);
+            assert_close(&f(y), &f(x), &format!("{what}{name}"));
             continue;
         }
         if x != y {
@@ -115,15 +151,9 @@ fn on_both_to(
                 }
                 _ => format!("cpu {x:?} vs gpu {y:?}"),
             };
-            panic!("{name}: {detail}");
+            panic!("{what}{name}: {detail}");
         }
     }
-    a.iter()
-        .filter_map(|(name, s)| match s {
-            Seen::Spikes(v) if name.starts_with("copy 0 ") => Some((name.clone(), v.len())),
-            _ => None,
-        })
-        .collect()
 }
 
 fn assert_active(counts: &[(String, usize)], at_least: usize) {
@@ -255,18 +285,148 @@ fn connectivities(n: u32) -> Vec<(&'static str, Connectivity)> {
 }
 
 fn run_connectivity(name: &str, delivery: Delivery) {
+    run_connectivity_under(name, delivery, GpuEngineOptions::default());
+}
+
+/// [`run_connectivity`] with the GPU engine under `opts` (the network must fit fused).
+fn run_connectivity_under(name: &str, delivery: Delivery, opts: GpuEngineOptions) {
     let n = 40;
     let (_, conn) = connectivities(n)
         .into_iter()
         .find(|(c, _)| *c == name)
         .expect("a connectivity");
     let net = connectivity_network(&conn, delivery, n);
-    let counts = on_both(&net, |e| {
-        e.run(150).expect("run");
-        e.run(1).expect("run");
-        e.run(149).expect("run");
-    });
+    let counts = on_both_to(
+        &net,
+        |e| {
+            e.run(150).expect("run");
+            e.run(1).expect("run");
+            e.run(149).expect("run");
+        },
+        true,
+        Some(opts),
+    );
     assert_active(&counts, 5);
+}
+
+/// llvmpipe silently ends a dispatch's loops past 65,535 passes, so the fused schedule runs
+/// as many steps per dispatch as its worst case keeps under the loop budget. Under a budget
+/// of 5,000 passes it runs a few steps per dispatch, many dispatches per submission and a
+/// shorter last one (runs of 150, 1 and 149 steps), and still gives the CPU's bits.
+pub fn fused_chunks_under_a_low_loop_budget_agree() {
+    let opts = GpuEngineOptions {
+        loop_budget: Some(5_000),
+        ..GpuEngineOptions::default()
+    };
+    let (_, conn) = connectivities(40).swap_remove(0);
+    let net = connectivity_network(&conn, Delivery::AtArrival, 40);
+    let fused = GpuEngineOptions {
+        schedule: EngineSchedule::Fused,
+        ..opts
+    };
+    let e = GpuEngine::with_options(gpu_ctx(), &net, fused).expect("fused");
+    let s = e.steps_per_dispatch();
+    assert!((2..=8).contains(&s), "{s} steps per dispatch");
+    // `Auto` takes fused wherever a step fits the budget, and the passes where only each
+    // pass does (a budget of 1,000 passes).
+    let auto = |opts| GpuEngine::with_options(gpu_ctx(), &net, opts).expect("auto");
+    assert_eq!(auto(opts).schedule(), EngineSchedule::Fused);
+    let tight = GpuEngineOptions {
+        loop_budget: Some(1_000),
+        ..opts
+    };
+    assert_eq!(auto(tight).schedule(), EngineSchedule::Passes);
+    run_connectivity_under("all_to_all", Delivery::AtArrival, opts);
+}
+
+/// The loop budget is what keeps the fused schedule right on llvmpipe: with no budget, one
+/// dispatch runs a submission of 256 steps of 200 Poisson inputs at 100 Hz through delays
+/// of up to 5 ms (about 1,000 loop passes per step), past the cap, and llvmpipe silently
+/// drops most of the spikes; with the default budget it runs 6 steps per dispatch and gives
+/// the CPU's spikes. A real GPU gives them either way.
+pub fn unchunked_fused_run_shows_the_loop_cap() {
+    let n = 200;
+    let net = Network::new(DT_MS)
+        .poisson("in", n, 100.0)
+        .neurons("m", n, NeuronModel::integrate_and_fire(1.0, 0.0))
+        .project(
+            Projection::new(
+                "p",
+                "in",
+                "m",
+                Target::MEMBRANE_EXC,
+                Connectivity::AllToAll,
+                0.01,
+            )
+            .with_delay(
+                Delay::Range {
+                    min_ms: 0.0,
+                    max_ms: 5.0,
+                    seed: 1,
+                },
+                Delivery::AtArrival,
+            ),
+        )
+        .monitor("s", "m", MonitorKind::Spikes { neurons: None });
+    let mut cpu = Engine::new(&net).expect("cpu");
+    cpu.run(256).expect("run");
+    let want = cpu.recording("s", 0).expect("spikes").clone();
+    let Recording::Spikes(spikes) = &want else {
+        panic!("a spike monitor")
+    };
+    assert!(spikes.len() > 1000, "{} spikes", spikes.len());
+    let ctx = gpu_ctx();
+    for budget in [None, Some(u64::MAX)] {
+        let opts = GpuEngineOptions {
+            schedule: EngineSchedule::Fused,
+            loop_budget: budget,
+            ..GpuEngineOptions::default()
+        };
+        let mut gpu = GpuEngine::with_options(ctx.clone(), &net, opts).expect("fused");
+        gpu.run(256).expect("run");
+        let got = gpu.recording("s", 0).expect("spikes");
+        let chunked = gpu.steps_per_dispatch() < 256;
+        assert_eq!(chunked, budget.is_none() && ctx.is_software());
+        if chunked || !ctx.is_software() {
+            assert_eq!(got, &want, "budget {budget:?}");
+        } else {
+            assert_ne!(
+                got, &want,
+                "256 steps in one dispatch kept llvmpipe's loop cap"
+            );
+        }
+    }
+}
+
+/// A population past 16 neurons per invocation does not fit the fused schedule: `Auto`
+/// takes the passes, and forcing fused is an error that names the pass and the rule.
+pub fn fused_is_refused_where_the_network_does_not_fit() {
+    let net = Network::new(DT_MS)
+        .poisson("in", 2048, 10.0)
+        .neurons("big", 2048, lif_model())
+        .project(Projection::new(
+            "p",
+            "in",
+            "big",
+            Target::MEMBRANE_EXC,
+            Connectivity::OneToOne,
+            1.0,
+        ));
+    let ctx = gpu_ctx();
+    let auto = GpuEngine::new(ctx.clone(), &net).expect("passes");
+    assert_eq!(auto.schedule(), EngineSchedule::Passes);
+    assert_eq!(auto.steps_per_dispatch(), 1);
+    let forced = GpuEngineOptions {
+        schedule: EngineSchedule::Fused,
+        ..GpuEngineOptions::default()
+    };
+    match GpuEngine::with_options(ctx, &net, forced) {
+        Err(snn_wgpu::SnnError::Unsupported(m)) => {
+            assert!(m.contains("propagate_0") && m.contains("at most 16"), "{m}")
+        }
+        Err(e) => panic!("refused for another reason: {e}"),
+        Ok(_) => panic!("fused built for 32 neurons per invocation"),
+    }
 }
 
 pub fn all_to_all_at_emission_agrees() {
@@ -363,7 +523,7 @@ pub fn spike_times_relay_agrees() {
                 neurons: Some(vec![0, 5, 69]),
             },
         );
-    let counts = on_both(&net, |e| e.run(80).expect("run"));
+    let counts = on_all(&net, |e| e.run(80).expect("run"));
     assert!(counts[0].1 >= 60, "{counts:?}");
 }
 
@@ -466,7 +626,7 @@ fn run_plastic(rule: &str, sparse: bool) {
             Connectivity::AllToAll
         };
         let net = plastic_network(rule, conn, delivery);
-        let counts = on_both(&net, |e| {
+        let counts = on_all(&net, |e| {
             let before = e.weights("in_exc", 1).expect("w");
             e.run(300).expect("run");
             assert_ne!(
@@ -519,7 +679,12 @@ pub fn weight_dependent_stdp_with_fractional_mu_agrees_within_tolerance() {
         Connectivity::FixedProbability { p: 0.5, seed: 6 },
     ] {
         let net = plastic_network(rule, conn, Delivery::AtArrival);
-        let counts = on_both_to(&net, |e| e.run(400).expect("run"), false);
+        let counts = on_both_to(
+            &net,
+            |e| e.run(400).expect("run"),
+            false,
+            Some(GpuEngineOptions::default()),
+        );
         assert_active(&counts, 10);
     }
 }
@@ -532,7 +697,7 @@ pub fn calls_between_runs_agree() {
         Connectivity::AllToAll,
         Delivery::AtEmission,
     );
-    let counts = on_both(&net, |e| {
+    let counts = on_all(&net, |e| {
         e.run(200).expect("run");
         e.set_learning(false);
         e.run(50).expect("run");
@@ -553,7 +718,8 @@ pub fn calls_between_runs_agree() {
     assert_active(&counts, 10);
 }
 
-/// Every network of this file composes to a module that naga validates (no adapter needed).
+/// Every network of this file composes, under both schedules, to a module that naga
+/// validates (no adapter needed).
 pub fn every_engine_program_validates() {
     let mut nets = vec![];
     for (_, c) in connectivities(40) {
@@ -568,8 +734,13 @@ pub fn every_engine_program_validates() {
             Delivery::AtArrival,
         ));
     }
-    for net in &nets {
-        let m = compose_module(net).expect("compose");
+    let modules = nets.iter().flat_map(|net| {
+        [
+            compose_module(net).expect("compose"),
+            compose_module_for(net, EngineSchedule::Fused).expect("compose fused"),
+        ]
+    });
+    for m in modules {
         let module = naga::front::wgsl::parse_str(&m.source)
             .unwrap_or_else(|e| panic!("{}", e.emit_to_string(&m.source)));
         naga::valid::Validator::new(
@@ -604,7 +775,7 @@ pub fn brette_benchmarks_at_400_agree() {
 pub fn song_all_to_all_stdp_agrees() {
     let net = snn_wgpu::experiments::benchmarks::song(1);
     let steps = (2000.0 / net.dt_ms).round() as u32;
-    let counts = on_both(&net, |e| {
+    let counts = on_all(&net, |e| {
         let before = e.weights("syn", 0).expect("w");
         e.run(steps).expect("2 s");
         assert_ne!(

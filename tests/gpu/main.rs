@@ -31,6 +31,9 @@ fn main() -> std::process::ExitCode {
         ],
         engine_vs_cpu: [
             Gpu all_to_all_at_emission_agrees,
+            Gpu fused_chunks_under_a_low_loop_budget_agree,
+            Gpu fused_is_refused_where_the_network_does_not_fit,
+            Gpu unchunked_fused_run_shows_the_loop_cap,
             Gpu all_to_all_at_arrival_agrees,
             Gpu one_to_one_at_emission_agrees,
             Gpu one_to_one_at_arrival_agrees,

@@ -152,7 +152,7 @@ pub fn snapshots_of_another_kind_or_size_are_refused() {
         .unwrap_err()
         .to_string();
     assert!(
-        err.contains("`w`") && err.contains("same network size"),
+        err.contains("snapshot array") && err.contains("same network size"),
         "{err}"
     );
     assert_eq!(

@@ -19,12 +19,17 @@
 //!   many workgroups as its size needs and the copies as the second dimension. Up to
 //!   [`GpuEngineOptions::steps_per_submit`] steps go into one compute pass and one
 //!   submission, the step number coming from a uniform at a dynamic offset; recordings are
-//!   read back once per submission, and the neuron state once per [`GpuEngine::run`].
+//!   read back once per submission, and the neuron state once per [`GpuEngine::run`];
+//! - `fused` is the **fused** schedule: one dispatch runs many steps, one workgroup per
+//!   copy, barriers between the phases of a step, for networks that fit one workgroup
+//!   (its docs give the fit rule). [`EngineSchedule::Auto`] (the default) picks it where
+//!   the network fits, else the passes; both give the same bits.
 //!
 //! Spikes are bitsets (one invocation writes a word of 32 neurons), so every spike list is
 //! ascending, as the CPU's, without atomics; each post neuron's invocation owns the synapses
 //! that reach it, so depression, potentiation and normalisation need no atomics either.
 
+pub(crate) mod fused;
 pub(crate) mod layout;
 pub(crate) mod program;
 mod protocol;
@@ -40,6 +45,19 @@ use program::{PassSpec, Program};
 use std::sync::Arc;
 use std::sync::OnceLock;
 
+/// How the general GPU engine lays a step out in dispatches (speed only, never results).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum EngineSchedule {
+    /// Fused where the network fits (see the `fused` module's fit rule), else passes.
+    #[default]
+    Auto,
+    /// A dispatch per pass of a step (sources, projections, populations, ...).
+    Passes,
+    /// One dispatch for many steps, a workgroup per copy; an error where the network does
+    /// not fit.
+    Fused,
+}
+
 /// Launch choices of the general GPU engine (speed only, never results).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct GpuEngineOptions {
@@ -47,6 +65,13 @@ pub struct GpuEngineOptions {
     pub workgroup_size: u32,
     /// Steps recorded into one submission (and rows of the recording buffers).
     pub steps_per_submit: u32,
+    /// The schedule; [`EngineSchedule::Auto`] by default.
+    pub schedule: EngineSchedule,
+    /// Loop passes one invocation may make in one dispatch: a network whose pass could make
+    /// more is refused (passes), a fused dispatch runs as many steps as fit. `None`: the
+    /// budget of llvmpipe's silent loop cap (`LOOP_ITERATION_BUDGET`) on a software adapter,
+    /// no budget elsewhere.
+    pub loop_budget: Option<u64>,
 }
 
 impl Default for GpuEngineOptions {
@@ -54,6 +79,8 @@ impl Default for GpuEngineOptions {
         GpuEngineOptions {
             workgroup_size: 64,
             steps_per_submit: 256,
+            schedule: EngineSchedule::Auto,
+            loop_budget: None,
         }
     }
 }
@@ -83,8 +110,28 @@ struct Buffers {
 /// [`SnnError::InvalidNetwork`] from [`Network::validate`]; [`SnnError::Unsupported`] for
 /// what the GPU program cannot express.
 pub fn compose_module(net: &Network) -> Result<ComposedModule> {
+    compose_module_for(net, EngineSchedule::Passes)
+}
+
+/// The WGSL module of `schedule` for `net`: [`compose_module`] for the passes, the module
+/// with the `fused` entry point for [`EngineSchedule::Fused`] (whether or not the network
+/// fits); `Auto` is the passes.
+///
+/// # Errors
+/// As [`compose_module`].
+pub fn compose_module_for(net: &Network, schedule: EngineSchedule) -> Result<ComposedModule> {
     net.validate()?;
-    Ok(program::compose(&Layout::new(net, 1)?).module)
+    let program = program::compose(&Layout::new(net, 1)?);
+    Ok(match schedule {
+        EngineSchedule::Fused => fused::module(&program),
+        EngineSchedule::Auto | EngineSchedule::Passes => program.module,
+    })
+}
+
+/// The fused schedule's pipeline and chunking.
+struct FusedRun {
+    pipeline: wgpu::ComputePipeline,
+    plan: fused::FusedPlan,
 }
 
 /// The general GPU engine: a validated [`Network`] on a device, and its K copies.
@@ -94,7 +141,9 @@ pub struct GpuEngine {
     layout: Layout,
     buffers: Buffers,
     bind_group: wgpu::BindGroup,
+    /// The passes of a step (empty under the fused schedule).
     step: Vec<Pass>,
+    fused: Option<FusedRun>,
     normalize: Vec<Option<Pass>>,
     /// Bytes between two steps' `StepInfo` (the uniform offset alignment).
     step_stride: u64,
@@ -158,17 +207,26 @@ impl GpuEngine {
         }
         let layout = Layout::new(net, opts.steps_per_submit)?;
         let program = program::compose(&layout);
-        if ctx.is_software() {
+        let budget = opts
+            .loop_budget
+            .or(ctx.is_software().then_some(LOOP_ITERATION_BUDGET as u64));
+        let fused_plan = match opts.schedule {
+            EngineSchedule::Passes => None,
+            EngineSchedule::Auto => fused::plan(&program, wg, budget).ok(),
+            EngineSchedule::Fused => Some(
+                fused::plan(&program, wg, budget)
+                    .map_err(|why| SnnError::Unsupported(format!("fused schedule: {why}")))?,
+            ),
+        };
+        if let Some(budget) = budget {
             // llvmpipe silently ends loops past its cap; refuse rather than run wrong.
-            let passes = program
-                .step
-                .iter()
-                .chain(program.normalize.iter().flatten());
+            let step_passes = program.step.iter().filter(|_| fused_plan.is_none());
+            let passes = step_passes.chain(program.normalize.iter().flatten());
             if let Some(p) = passes.max_by_key(|p| p.max_loop_passes) {
                 ctx.check_limit(
                     "loop passes per invocation (llvmpipe ends loops past 65,535)",
                     p.max_loop_passes,
-                    LOOP_ITERATION_BUDGET as u64,
+                    budget,
                 )?;
             }
         }
@@ -327,10 +385,28 @@ impl GpuEngine {
                 ],
             })
         })?;
+        let fused = match fused_plan {
+            Some(plan) => {
+                let m = fused::module(&program);
+                let module = ctx.shader_module(&m.label, &m.source)?;
+                Some(FusedRun {
+                    pipeline: ctx.compute_pipeline(
+                        &m.label,
+                        &pipeline_layout,
+                        &module,
+                        "fused",
+                        wg,
+                    )?,
+                    plan,
+                })
+            }
+            None => None,
+        };
         let Program {
             module: composed,
             step: step_specs,
             normalize: norm_specs,
+            ..
         } = program;
         let pass = |spec: &PassSpec| -> Result<Pass> {
             ctx.check_limit(
@@ -350,7 +426,11 @@ impl GpuEngine {
                 learn_only: spec.learn_only,
             })
         };
-        let step_passes = step_specs.iter().map(pass).collect::<Result<Vec<_>>>()?;
+        let step_passes = step_specs
+            .iter()
+            .filter(|_| fused.is_none())
+            .map(pass)
+            .collect::<Result<Vec<_>>>()?;
         let normalize = norm_specs
             .iter()
             .map(|s| s.as_ref().map(pass).transpose())
@@ -390,6 +470,7 @@ impl GpuEngine {
             },
             bind_group,
             step: step_passes,
+            fused,
             normalize,
             step_stride,
             clock: 0,
@@ -404,6 +485,24 @@ impl GpuEngine {
     /// The network this engine runs.
     pub fn network(&self) -> &Network {
         &self.net
+    }
+
+    /// The schedule this engine runs ([`EngineSchedule::Passes`] or
+    /// [`EngineSchedule::Fused`]).
+    pub fn schedule(&self) -> EngineSchedule {
+        match self.fused {
+            Some(_) => EngineSchedule::Fused,
+            None => EngineSchedule::Passes,
+        }
+    }
+
+    /// The most steps one dispatch runs: 1 under the passes (a dispatch per pass of a step),
+    /// the loop budget's chunk under the fused schedule (at most a submission).
+    pub fn steps_per_dispatch(&self) -> u32 {
+        match &self.fused {
+            Some(f) => f.plan.steps_per_dispatch.min(self.layout.rows),
+            None => 1,
+        }
     }
 
     /// Steps run so far.
@@ -465,16 +564,36 @@ impl GpuEngine {
     /// Steps `t .. t + n` in one compute pass and one submission, then the recordings.
     fn run_submission(&mut self, t: u32, n: u32) -> Result<()> {
         let stride = self.step_stride as usize;
-        let mut infos = vec![0u8; n as usize * stride];
-        for r in 0..n {
-            let info = StepInfo {
-                t: t + r,
-                row: r,
-                learn: self.learning as u32,
-                norm_target: 0.0,
-            };
-            let at = r as usize * stride;
-            infos[at..at + 16].copy_from_slice(bytemuck::bytes_of(&info));
+        let learn = self.learning as u32;
+        // One uniform per step (passes) or per dispatch (fused), `stride` bytes apart.
+        let uniforms: Vec<[u8; 16]> = match &self.fused {
+            None => (0..n)
+                .map(|r| {
+                    bytemuck::cast(StepInfo {
+                        t: t + r,
+                        row: r,
+                        learn,
+                        norm_target: 0.0,
+                    })
+                })
+                .collect(),
+            Some(f) => {
+                let c = f.plan.steps_per_dispatch;
+                (0..n.div_ceil(c))
+                    .map(|d| {
+                        bytemuck::cast(fused::FusedChunk {
+                            t0: t + d * c,
+                            row0: d * c,
+                            steps: c.min(n - d * c),
+                            learn,
+                        })
+                    })
+                    .collect()
+            }
+        };
+        let mut infos = vec![0u8; uniforms.len() * stride];
+        for (r, u) in uniforms.iter().enumerate() {
+            infos[r * stride..r * stride + 16].copy_from_slice(u);
         }
         self.ctx.queue.write_buffer(&self.buffers.step, 0, &infos);
         let mut enc = self
@@ -488,8 +607,13 @@ impl GpuEngine {
                 label: Some("engine.steps"),
                 timestamp_writes: None,
             });
-            for r in 0..n {
+            for r in 0..uniforms.len() as u32 {
                 pass.set_bind_group(0, &self.bind_group, &[r * self.step_stride as u32]);
+                if let Some(f) = &self.fused {
+                    pass.set_pipeline(&f.pipeline);
+                    pass.dispatch_workgroups(self.active, 1, 1);
+                    continue;
+                }
                 for p in &self.step {
                     if p.learn_only && !self.learning {
                         continue;

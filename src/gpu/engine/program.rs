@@ -6,7 +6,9 @@
 //! `shaders/plasticity/stdp.wgsl`; `shaders/engine/*`) with constants baked per population
 //! and projection: sizes and offsets as `u32` literals, parameters as exact hex floats
 //! ([`f32_lit`]). A schedule is a list of these passes; the passes schedule dispatches each
-//! on its own, and a fused schedule can call the same functions inside one loop.
+//! on its own, and the fused schedule (`super::fused`) calls each pass's item function
+//! (`<entry>_word` or `<entry>_item`, which the entry point calls once) inside one loop
+//! over steps.
 //!
 //! | entry point | one invocation per | does |
 //! |---|---|---|
@@ -28,6 +30,11 @@ use std::fmt::Write;
 #[derive(Debug, Clone)]
 pub(crate) struct PassSpec {
     pub entry: String,
+    /// The function `fn(x: u32, b: u32)` that does the work of invocation `x` of copy `b`
+    /// (the entry point calls it once; the fused schedule loops over it).
+    pub item: String,
+    /// Where the pass stands in a step (the fused schedule puts a barrier between phases).
+    pub phase: Phase,
     pub invocations: u32,
     /// Runs only while learning is on.
     pub learn_only: bool,
@@ -36,11 +43,34 @@ pub(crate) struct PassSpec {
     pub max_loop_passes: u64,
 }
 
+/// The phases of a step: every pass of a phase reads only what earlier phases wrote (or
+/// what its own invocation wrote), so passes of one phase need no barrier between them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Phase {
+    /// Poisson draws and given spike times of step t.
+    Sources,
+    /// Propagation, trace decay and depression, per post neuron.
+    Propagation,
+    /// The neuron stages and the spike words of step t + 1.
+    Neurons,
+    /// State monitors (after the neurons; they read the state).
+    After,
+    /// Potentiation (after the neurons; writes weights and post traces). Besides its item
+    /// function, `<entry>_shared(l, b)` (a workgroup's invocations `l` share each spiking
+    /// post neuron's synapses) and `<entry>_traces(i, b)` (the post traces, after a barrier)
+    /// do its work under the fused schedule.
+    Potentiation,
+    /// Not part of a step (normalisation).
+    Between,
+}
+
 /// The passes of one step, in order (sources, projections, populations, state monitors,
 /// potentiation), and the per-projection normalisation passes.
 #[derive(Debug, Clone)]
 pub(crate) struct Program {
     pub module: ComposedModule,
+    /// The generated part of the module (what the fused schedule's module shares).
+    pub generated: String,
     pub step: Vec<PassSpec>,
     /// `normalize_<q>` per projection (`None` for total minus self).
     pub normalize: Vec<Option<PassSpec>>,
@@ -274,6 +304,8 @@ pub(crate) fn compose(l: &Layout) -> Program {
                 );
                 word_entry(&mut g, &name);
                 step.push(PassSpec {
+                    item: format!("{name}_word"),
+                    phase: Phase::Sources,
                     entry: name,
                     invocations: words,
                     learn_only: false,
@@ -293,6 +325,8 @@ pub(crate) fn compose(l: &Layout) -> Program {
                 );
                 word_entry(&mut g, &name);
                 step.push(PassSpec {
+                    item: format!("{name}_word"),
+                    phase: Phase::Sources,
                     entry: name,
                     invocations: words,
                     learn_only: false,
@@ -382,6 +416,8 @@ pub(crate) fn compose(l: &Layout) -> Program {
                 g.push_str(&body);
                 word_entry(&mut g, &name);
                 neuron_passes.push(PassSpec {
+                    item: format!("{name}_word"),
+                    phase: Phase::Neurons,
                     entry: name,
                     invocations: words,
                     learn_only: false,
@@ -400,13 +436,20 @@ pub(crate) fn compose(l: &Layout) -> Program {
         );
         let n_post = p.syn.n_post;
         let (prop_passes, in_passes) = loop_passes(l, p);
-        let entry = |g: &mut String, name: String, call: &str, learn_only: bool, passes: u64| {
+        let entry = |g: &mut String,
+                     name: String,
+                     call: &str,
+                     phase: Phase,
+                     learn_only: bool,
+                     passes: u64| {
             let _ = writeln!(
                 g,
-                "@compute @workgroup_size(WG)\nfn {name}(@builtin(global_invocation_id) gid: vec3<u32>) {{\n    if (gid.x >= {}) {{\n        return;\n    }}\n    {call}(proj_{q}(), gid.x, gid.y);\n}}",
+                "fn {name}_item(i: u32, b: u32) {{\n    {call}(proj_{q}(), i, b);\n}}\n@compute @workgroup_size(WG)\nfn {name}(@builtin(global_invocation_id) gid: vec3<u32>) {{\n    if (gid.x >= {}) {{\n        return;\n    }}\n    {name}_item(gid.x, gid.y);\n}}",
                 u(n_post)
             );
             PassSpec {
+                item: format!("{name}_item"),
+                phase,
                 entry: name,
                 invocations: n_post,
                 learn_only,
@@ -417,6 +460,7 @@ pub(crate) fn compose(l: &Layout) -> Program {
             &mut g,
             format!("propagate_{q}"),
             "propagate",
+            Phase::Propagation,
             false,
             prop_passes,
         ));
@@ -425,9 +469,14 @@ pub(crate) fn compose(l: &Layout) -> Program {
                 &mut g,
                 format!("potentiate_{q}"),
                 "potentiate",
+                Phase::Potentiation,
                 true,
                 in_passes,
             ));
+            let _ = writeln!(
+                g,
+                "fn potentiate_{q}_shared(l: u32, b: u32) {{\n    potentiate_shared(proj_{q}(), l, b);\n}}\nfn potentiate_{q}_traces(i: u32, b: u32) {{\n    potentiate_traces(proj_{q}(), i, b);\n}}"
+            );
         }
         normalize.push(match p.kind {
             ProjKind::TotalMinusSelf(_) => None,
@@ -435,6 +484,7 @@ pub(crate) fn compose(l: &Layout) -> Program {
                 &mut g,
                 format!("normalize_{q}"),
                 "normalize_column",
+                Phase::Between,
                 false,
                 2 * in_passes,
             )),
@@ -444,13 +494,15 @@ pub(crate) fn compose(l: &Layout) -> Program {
     if l.n_slots > 0 {
         let _ = writeln!(
             g,
-            "@compute @workgroup_size(WG)\nfn monitor_state(@builtin(global_invocation_id) gid: vec3<u32>) {{\n    if (gid.x >= {}) {{\n        return;\n    }}\n    record_state({}, {}, {}, gid.x, gid.y);\n}}",
-            u(l.n_slots),
+            "fn monitor_state_item(g: u32, b: u32) {{\n    record_state({}, {}, {}, g, b);\n}}\n@compute @workgroup_size(WG)\nfn monitor_state(@builtin(global_invocation_id) gid: vec3<u32>) {{\n    if (gid.x >= {}) {{\n        return;\n    }}\n    monitor_state_item(gid.x, gid.y);\n}}",
             u(l.slot_table),
             u(l.n_slots),
-            u(l.batch)
+            u(l.batch),
+            u(l.n_slots)
         );
         step.push(PassSpec {
+            item: "monitor_state_item".into(),
+            phase: Phase::After,
             entry: "monitor_state".into(),
             invocations: l.n_slots,
             learn_only: false,
@@ -460,6 +512,7 @@ pub(crate) fn compose(l: &Layout) -> Program {
     step.extend(potentiate);
     Program {
         module: engine_module(&g),
+        generated: g,
         step,
         normalize,
     }

@@ -1,0 +1,161 @@
+//! The **fused** schedule of the general GPU engine: one dispatch runs many steps, one
+//! workgroup per copy (K copies, K workgroups), and each invocation loops over its share of
+//! every pass of a step, with a storage barrier between the phases of a step (sources,
+//! propagation, neurons, then state monitors and potentiation: `program::Phase`) and at its
+//! end. It calls the very functions the passes schedule dispatches (`PassSpec::item`) in
+//! the same order, each item done by one invocation as under the passes, so every float sum
+//! and every random number is the same, bit for bit. Potentiation alone is split
+//! differently: the workgroup shares each spiking post neuron's synapses (a post neuron's
+//! loop would leave most lanes idle, few neurons spiking in a step), and the post traces
+//! follow after one more barrier; each synapse gets the very update of the passes (no sum
+//! is involved).
+//!
+//! **Fit rule.** A network fits when no pass has more than [`MAX_ITEMS_PER_INVOCATION`]
+//! items (spike words of a source or population, post neurons of a projection, state
+//! monitor slots) per invocation, i.e. `⌈items / WG⌉ ≤ 16` (1,024 neurons per population at
+//! the default 64 invocations), and, where a loop budget applies (a software adapter, or
+//! [`super::GpuEngineOptions::loop_budget`]), one step's loop passes fit it.
+//! [`super::EngineSchedule::Auto`] picks fused wherever the network fits.
+//!
+//! **Loop budget.** llvmpipe silently ends a dispatch's loops past 65,535 loop-header
+//! passes of a SIMD group. One step costs at most, per invocation,
+//! `1 + Σ_pass (c + 1 + c · m)`, with `c = ⌈items / WG⌉` the items of the pass this
+//! invocation handles and `m` the most loop passes of one item (`PassSpec::max_loop_passes`,
+//! every pre neuron spiking; for shared potentiation, every post neuron spiking:
+//! `2w + 1 + n + n · (⌈(m − 1) / WG⌉ + 1)` for `n` post neurons in `w` words); a dispatch runs `⌊(budget − 1) / that⌋` steps, the host
+//! splitting each submission into such chunks. Without a budget (a real GPU) one dispatch
+//! runs a whole submission.
+
+use super::program::{Phase, Program};
+use crate::gpu::shaders::{engine_fused_module, ComposedModule};
+use bytemuck::{Pod, Zeroable};
+use std::fmt::Write;
+
+/// The most items of one pass that one invocation may handle for a network to fit the
+/// fused schedule.
+pub(crate) const MAX_ITEMS_PER_INVOCATION: u32 = 16;
+
+/// Mirrors `FusedChunk` in `shaders/engine/fused.wgsl` (uniform, one per dispatch, at a
+/// dynamic offset; the size of `StepInfo`).
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Pod, Zeroable)]
+pub(crate) struct FusedChunk {
+    pub t0: u32,
+    pub row0: u32,
+    pub steps: u32,
+    pub learn: u32,
+}
+const _: () = assert!(std::mem::size_of::<FusedChunk>() == 16);
+
+/// How a network runs fused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct FusedPlan {
+    /// The most loop passes of one invocation in one step.
+    pub passes_per_step: u64,
+    /// Steps per dispatch (`u32::MAX`: no budget, a whole submission).
+    pub steps_per_dispatch: u32,
+}
+
+/// The plan for `program` at `wg` invocations per workgroup under a loop budget (loop
+/// passes per dispatch), or why the network does not fit.
+pub(crate) fn plan(program: &Program, wg: u32, budget: Option<u64>) -> Result<FusedPlan, String> {
+    let mut per_step = 1u64;
+    for p in &program.step {
+        let c = p.invocations.div_ceil(wg);
+        if c > MAX_ITEMS_PER_INVOCATION {
+            return Err(format!(
+                "pass `{}` has {} items, {c} per invocation at {wg} invocations per workgroup \
+                 (the fused schedule takes at most {MAX_ITEMS_PER_INVOCATION}); use the \
+                 passes schedule or a larger workgroup",
+                p.entry, p.invocations
+            ));
+        }
+        let c = c as u64;
+        per_step += c + 1;
+        if p.phase == Phase::Potentiation {
+            // `_shared`: the post words, their bits, each spiking post's share of its
+            // synapses (at most `max_loop_passes − 1`); then `_traces`, loop-free.
+            let (n_post, wg) = (p.invocations as u64, wg as u64);
+            let words = n_post.div_ceil(32);
+            let share = p.max_loop_passes.saturating_sub(1).div_ceil(wg) + 1;
+            per_step += words + 1 + n_post + words + n_post * share;
+        } else {
+            per_step += c * p.max_loop_passes;
+        }
+    }
+    let steps_per_dispatch = match budget {
+        None => u32::MAX,
+        Some(b) => {
+            let steps = b.saturating_sub(1) / per_step;
+            if steps == 0 {
+                return Err(format!(
+                    "one step can make {per_step} loop passes per invocation, past the loop \
+                     budget of {b} per dispatch (llvmpipe ends loops past 65,535); use the \
+                     passes schedule"
+                ));
+            }
+            steps.min(u32::MAX as u64) as u32
+        }
+    };
+    Ok(FusedPlan {
+        passes_per_step: per_step,
+        steps_per_dispatch,
+    })
+}
+
+/// The fused module of `program`: its generated part and the entry point `fused`, which
+/// runs `chunk.steps` steps of copy `workgroup_id.x`.
+pub(crate) fn module(program: &Program) -> ComposedModule {
+    let mut g = program.generated.clone();
+    g.push_str(concat!(
+        "// The fused schedule: one workgroup per copy, `chunk.steps` steps, each pass's items\n",
+        "// strided over the invocations, a barrier between phases and at the end of a step.\n",
+        "@compute @workgroup_size(WG)\n",
+        "fn fused(@builtin(local_invocation_id) lid: vec3<u32>, ",
+        "@builtin(workgroup_id) wid: vec3<u32>) {\n",
+        "    let b = wid.x;\n",
+        "    for (var s = 0u; s < chunk.steps; s = s + 1u) {\n",
+        "        step = StepInfo(chunk.t0 + s, chunk.row0 + s, chunk.learn, 0.0);\n",
+    ));
+    let mut phase = None;
+    let mut traces = String::new();
+    for p in &program.step {
+        debug_assert!(p.phase != Phase::Between);
+        // Shared potentiation reads the state monitors' phase's data only: one phase.
+        let key = match p.phase {
+            Phase::Potentiation => Phase::After,
+            other => other,
+        };
+        if phase.is_some_and(|ph| ph != key) {
+            g.push_str("        storageBarrier();\n");
+        }
+        phase = Some(key);
+        let strided = |item: &str| {
+            let (pad, open, close) = match p.learn_only {
+                true => ("    ", "        if (chunk.learn != 0u) {\n", "        }\n"),
+                false => ("", "", ""),
+            };
+            format!(
+                "{open}{pad}        for (var x = lid.x; x < {n}u; x = x + WG) {{\n{pad}            {item}(x, b);\n{pad}        }}\n{close}",
+                n = p.invocations
+            )
+        };
+        if p.phase == Phase::Potentiation {
+            let _ = writeln!(
+                g,
+                "        if (chunk.learn != 0u) {{\n            {}_shared(lid.x, b);\n        }}",
+                p.entry
+            );
+            traces.push_str(&strided(&format!("{}_traces", p.entry)));
+        } else {
+            g.push_str(&strided(&p.item));
+        }
+    }
+    if !traces.is_empty() {
+        // Every invocation has read post2 of the spiking posts before their traces change.
+        g.push_str("        storageBarrier();\n");
+        g.push_str(&traces);
+    }
+    g.push_str("        storageBarrier();\n    }\n}\n");
+    engine_fused_module(&g)
+}
