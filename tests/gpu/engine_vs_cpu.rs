@@ -67,13 +67,13 @@ fn observe(net: &Network, e: &dyn Simulator) -> Vec<(String, Seen)> {
 /// Runs `body` on the CPU engine and on the GPU engine and asserts that everything
 /// observable is bit for bit the same; returns the CPU's spike count per spike monitor of
 /// copy 0, for the caller to check that the network was active.
-fn on_both(net: &Network, body: impl Fn(&mut dyn Simulator)) -> Vec<(String, usize)> {
+pub(crate) fn on_both(net: &Network, body: impl Fn(&mut dyn Simulator)) -> Vec<(String, usize)> {
     on_both_to(net, body, true)
 }
 
 /// [`on_both`], bit for bit only where `bits` and the adapter is a software one; elsewhere
 /// equal spikes and floats within `common::REL_TOL`.
-fn on_both_to(
+pub(crate) fn on_both_to(
     net: &Network,
     body: impl Fn(&mut dyn Simulator),
     bits: bool,
@@ -126,7 +126,7 @@ fn on_both_to(
         .collect()
 }
 
-fn assert_active(counts: &[(String, usize)], at_least: usize) {
+pub(crate) fn assert_active(counts: &[(String, usize)], at_least: usize) {
     for (name, n) in counts {
         assert!(
             *n >= at_least,
