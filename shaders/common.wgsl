@@ -38,20 +38,3 @@ struct NeuronParams {
     _pad1: u32,
 }
 
-// Mirrors gpu::layout::ChunkParams: how many steps one fused dispatch runs.
-struct ChunkParams {
-    steps: u32,
-    _pad0: u32,
-    _pad1: u32,
-    _pad2: u32,
-}
-
-// Mirrors gpu::layout::NeuronCfg: per-neuron constants.
-struct NeuronCfg {
-    // Poisson input: spike when rng < input_thr (probability input_thr / 2^32 per step).
-    input_thr: u32,
-    // Slot in the state monitor, or NO_SLOT.
-    rec_slot: u32,
-}
-
-const NO_SLOT: u32 = 0xffffffffu;

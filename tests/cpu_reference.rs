@@ -2,7 +2,6 @@
 //! must itself be right. One neuron, driven by a constant input per step
 //! (`common::with_drive`), recorded every step.
 
-#[allow(dead_code)]
 mod common;
 
 use snn_wgpu::cpu::engine::{Engine, Recording};

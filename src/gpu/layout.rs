@@ -70,28 +70,6 @@ impl NeuronParams {
     }
 }
 
-/// Mirrors `ChunkParams` (uniform): steps run by one fused dispatch.
-#[repr(C)]
-#[derive(Debug, Clone, Copy, Pod, Zeroable, PartialEq)]
-pub struct ChunkParams {
-    pub steps: u32,
-    pub _pad0: u32,
-    pub _pad1: u32,
-    pub _pad2: u32,
-}
-const _: () = assert!(std::mem::size_of::<ChunkParams>() == 16);
-
-/// Mirrors `NeuronCfg` (storage, per neuron).
-#[repr(C)]
-#[derive(Debug, Clone, Copy, Pod, Zeroable, PartialEq)]
-pub struct NeuronCfg {
-    pub input_thr: u32,
-    pub rec_slot: u32,
-}
-
-/// `NO_SLOT` in `common.wgsl`.
-pub const NO_SLOT: u32 = u32::MAX;
-
 /// Mirrors `StdpConsts` in `shaders/plasticity/stdp.wgsl`.
 #[repr(C)]
 #[derive(Debug, Clone, Copy, Pod, Zeroable, PartialEq)]
@@ -221,11 +199,6 @@ pub fn mirrored_layouts() -> Vec<StructLayout> {
             ],
         ),
         (
-            "ChunkParams",
-            size_of::<ChunkParams>(),
-            vec![("steps", offset_of!(ChunkParams, steps))],
-        ),
-        (
             "WtaParams",
             size_of::<WtaParams>(),
             vec![
@@ -256,14 +229,6 @@ pub fn mirrored_layouts() -> Vec<StructLayout> {
             vec![
                 ("done", offset_of!(NetState, done)),
                 ("dispatches", offset_of!(NetState, dispatches)),
-            ],
-        ),
-        (
-            "NeuronCfg",
-            size_of::<NeuronCfg>(),
-            vec![
-                ("input_thr", offset_of!(NeuronCfg, input_thr)),
-                ("rec_slot", offset_of!(NeuronCfg, rec_slot)),
             ],
         ),
     ]

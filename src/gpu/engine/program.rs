@@ -231,10 +231,6 @@ pub(crate) fn compose(l: &Layout) -> Program {
         let _ = writeln!(g, "    {v}: f32,");
     }
     g.push_str("}\n");
-    // stages.wgsl's `charge` needs a model_charge; the passes call each model's own charge.
-    g.push_str(
-        "fn model_charge(s: NeuronState, x: f32, p: NeuronParams) -> NeuronState {\n    return if_charge(s, x, p);\n}\n",
-    );
     let mut step = vec![];
     let mut neuron_passes = vec![];
     for (pi, pop) in l.pops.iter().enumerate() {
