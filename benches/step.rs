@@ -1,27 +1,19 @@
-//! Neuron-steps per second for each backend and schedule, at N = 400 and N = 6400.
+//! Neuron-steps per second of the general engines, CPU and GPU, at N = 400 and N = 6400.
 //!
-//! Workload: Diehl & Cook excitatory neurons (conductance LIF + θ) under Poisson input, one
-//! presentation of 350 steps (175 ms at dt = 0.5 ms) per iteration; each iteration ends with
-//! a device wait so GPU time counts. Run: `cargo bench --bench step`.
+//! Workload: `experiments::benchmarks::driven_population` (Diehl & Cook excitatory neurons,
+//! conductance LIF + θ, each driven one-to-one by its own Poisson source), one presentation
+//! of 350 steps (175 ms at dt = 0.5 ms) per iteration; the GPU engine's `run` returns once the
+//! device has finished, so GPU time counts. Run: `cargo bench --bench step`.
 //! Without a GPU adapter only the CPU rows run.
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
-use snn_wgpu::cpu::CpuBackend;
-use snn_wgpu::gpu::{GpuBackend, GpuBackendOptions, GpuContext, GpuOptions, Schedule};
-use snn_wgpu::model::*;
-use snn_wgpu::Backend;
+use snn_wgpu::backend::Simulator;
+use snn_wgpu::cpu::engine::Engine;
+use snn_wgpu::experiments::benchmarks::driven_population;
+use snn_wgpu::gpu::{GpuContext, GpuEngine, GpuOptions};
 use std::sync::Arc;
 
 const STEPS: u32 = 350;
-
-fn spec(n: u32) -> NetworkSpec {
-    let rates: Vec<f32> = (0..n)
-        .map(|i| 20.0 + 180.0 * ((i * 37) % 101) as f32 / 100.0)
-        .collect();
-    NetworkSpec::new("bench", n, NeuronModel::diehl_cook_excitatory())
-        .with_seed(1)
-        .with_input(InputSpec::poisson_per_neuron(rates, 2.0))
-}
 
 fn bench_steps(c: &mut Criterion) {
     let ctx = match GpuContext::new(&GpuOptions::default()) {
@@ -38,31 +30,18 @@ fn bench_steps(c: &mut Criterion) {
     group.sample_size(10);
     for n in [400u32, 6400] {
         group.throughput(Throughput::Elements(n as u64 * STEPS as u64));
-        let mut sims: Vec<(String, Box<dyn Backend>)> = vec![(
-            "cpu".into(),
-            Box::new(CpuBackend::new(&spec(n)).expect("cpu")),
-        )];
+        let net = driven_population(n, 1);
+        let mut sims: Vec<(String, Box<dyn Simulator>)> =
+            vec![("cpu".into(), Box::new(Engine::new(&net).expect("cpu")))];
         if let Some(ctx) = &ctx {
-            for (name, schedule) in [
-                ("gpu_fused", Schedule::Fused),
-                ("gpu_stepwise", Schedule::Stepwise),
-            ] {
-                let opts = GpuBackendOptions {
-                    schedule,
-                    ..Default::default()
-                };
-                sims.push((
-                    name.into(),
-                    Box::new(GpuBackend::new(ctx.clone(), &spec(n), opts).expect("gpu")),
-                ));
-            }
+            sims.push((
+                "gpu".into(),
+                Box::new(GpuEngine::new(ctx.clone(), &net).expect("gpu")),
+            ));
         }
         for (name, sim) in sims.iter_mut() {
             group.bench_function(BenchmarkId::new(name.as_str(), n), |b| {
-                b.iter(|| {
-                    sim.run(STEPS).expect("run");
-                    sim.sync().expect("sync");
-                })
+                b.iter(|| sim.run(STEPS).expect("run"))
             });
         }
     }

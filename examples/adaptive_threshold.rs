@@ -1,7 +1,9 @@
 //! The seed experiment: an IF neuron whose threshold rises by 1 at every spike, defined as a
-//! custom model in a few lines and run on the GPU (or the CPU with `--cpu`).
+//! custom model in a few lines and run on the general GPU engine (or the CPU engine with
+//! `--cpu`).
 //!
-//! v_threshold = 1, hard reset to 0, constant input 0.1 per step, T = 128 steps. Prints
+//! v_threshold = 1, hard reset to 0, constant input 0.1 per step (a source that spikes at
+//! every step, projected onto `v` with weight 0.1), T = 128 steps. Prints
 //! `t,v,v_threshold,spike` CSV rows (state after each step) and writes
 //! `adaptive_threshold.png`.
 //!
@@ -16,10 +18,11 @@ mod engine;
 use anyhow::Context;
 use clap::Parser;
 use plotters::prelude::*;
-use snn_wgpu::cpu::CpuBackend;
-use snn_wgpu::gpu::{GpuBackend, GpuContext};
+use snn_wgpu::backend::Simulator;
+use snn_wgpu::cpu::engine::Engine;
+use snn_wgpu::gpu::{GpuContext, GpuEngine};
+use snn_wgpu::model::net::{Connectivity, MonitorKind, Network, Projection, Recording};
 use snn_wgpu::model::*;
-use snn_wgpu::Backend;
 use std::sync::Arc;
 
 const T: u32 = 128;
@@ -45,30 +48,45 @@ fn main() -> anyhow::Result<()> {
             tau_theta_ms: f32::INFINITY,
             frozen: false,
         });
-    let spec = NetworkSpec::new("seed", 1, model)
-        .with_dt_ms(1.0)
-        .with_input(InputSpec::constant(0.1))
-        .with_monitors(MonitorSpec {
-            spikes: Some(0..T),
-            state: Some(StateMonitor {
-                vars: vec!["v".into(), "theta".into()],
-                neurons: vec![0],
-                steps: 0..T,
-            }),
-        });
+    let state = |v: &str| MonitorKind::State {
+        variable: v.into(),
+        neurons: vec![0],
+    };
+    let net = Network::new(1.0)
+        .spike_times("drive", 1, (0..T).map(|t| (0, t as f32)).collect())
+        .neurons("seed", 1, model)
+        .project(Projection::new(
+            "drive",
+            "drive",
+            "seed",
+            Target::MEMBRANE_EXC,
+            Connectivity::OneToOne,
+            0.1,
+        ))
+        .monitor("spikes", "seed", MonitorKind::Spikes { neurons: None })
+        .monitor("v", "seed", state("v"))
+        .monitor("theta", "seed", state("theta"));
 
     let args = Args::parse();
-    let mut sim: Box<dyn Backend> = if args.cpu {
-        Box::new(CpuBackend::new(&spec)?)
+    let mut sim: Box<dyn Simulator> = if args.cpu {
+        Box::new(Engine::new(&net)?)
     } else {
         let ctx =
             Arc::new(GpuContext::new(&args.engine.gpu()).context("no GPU adapter (try --cpu)")?);
-        Box::new(GpuBackend::new(ctx, &spec, Default::default())?)
+        Box::new(GpuEngine::new(ctx, &net)?)
     };
     sim.run(T)?;
-    let rec = sim.recording()?;
-    let v = rec.trace("v", 0, 0)?;
-    let theta = rec.trace("theta", 0, 0)?;
+    let values = |m: &str| -> anyhow::Result<Vec<f32>> {
+        match sim.recording(m, 0)? {
+            Recording::State { values, .. } => Ok(values.clone()),
+            other => anyhow::bail!("monitor {m}: not a state recording: {other:?}"),
+        }
+    };
+    let (v, theta) = (values("v")?, values("theta")?);
+    let spikes: Vec<u32> = match sim.recording("spikes", 0)? {
+        Recording::Spikes(s) => s.iter().map(|&(t, _)| t).collect(),
+        other => anyhow::bail!("monitor spikes: not a spike recording: {other:?}"),
+    };
     eprintln!("backend: {}", sim.describe());
 
     println!("t,v,v_threshold,spike");
@@ -78,14 +96,11 @@ fn main() -> anyhow::Result<()> {
             "{t},{},{},{}",
             v[k],
             1.0 + theta[k],
-            rec.spiked(0, t, 0) as u8
+            spikes.contains(&t) as u8
         );
     }
-    plot("adaptive_threshold.png", v, theta, &rec.spike_times(0, 0))?;
-    eprintln!(
-        "wrote adaptive_threshold.png; spikes at steps {:?}",
-        rec.spike_times(0, 0)
-    );
+    plot("adaptive_threshold.png", &v, &theta, &spikes)?;
+    eprintln!("wrote adaptive_threshold.png; spikes at steps {spikes:?}");
     Ok(())
 }
 

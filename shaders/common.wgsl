@@ -4,9 +4,6 @@
 
 // Mirrors gpu::layout::NeuronParams. Per-step constants are derived once on the host.
 struct NeuronParams {
-    n: u32,
-    batch: u32,
-    seed: u32,
     reset_soft: u32,
     v_threshold_mv: f32,
     v_reset_mv: f32,
@@ -22,36 +19,6 @@ struct NeuronParams {
     e_inh_mv: f32,
     theta_plus_mv: f32,
     decay_theta_per_step: f32,
-    input_const: f32,
-    poisson_weight: f32,
-    n_words: u32,
-    rec_spike_t0: u32,
-    rec_spike_t1: u32,
-    rec_state_t0: u32,
-    rec_state_t1: u32,
-    rec_n_neurons: u32,
-    rec_var_mask: u32,
-    rec_n_vars: u32,
-    input_t0: u32,
-    input_t1: u32,
     clamp_v: u32,
-    _pad1: u32,
 }
 
-// Mirrors gpu::layout::ChunkParams: how many steps one fused dispatch runs.
-struct ChunkParams {
-    steps: u32,
-    _pad0: u32,
-    _pad1: u32,
-    _pad2: u32,
-}
-
-// Mirrors gpu::layout::NeuronCfg: per-neuron constants.
-struct NeuronCfg {
-    // Poisson input: spike when rng < input_thr (probability input_thr / 2^32 per step).
-    input_thr: u32,
-    // Slot in the state monitor, or NO_SLOT.
-    rec_slot: u32,
-}
-
-const NO_SLOT: u32 = 0xffffffffu;

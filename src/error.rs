@@ -42,7 +42,7 @@ pub enum SnnError {
     #[error(
         "no GPU adapter found ({detail}). Install a Vulkan driver (on Debian/Ubuntu: \
          `apt-get install -y mesa-vulkan-drivers` gives the llvmpipe software adapter), \
-         or use the CPU backend (`CpuBackend`, `--backend cpu`)"
+         or use the CPU backend (`cpu::engine::Engine`, `--backend cpu`)"
     )]
     NoAdapter {
         /// Which backends and adapter filter were tried.
@@ -51,7 +51,7 @@ pub enum SnnError {
     /// The network needs more than the adapter offers.
     #[error(
         "GPU limit exceeded: {limit} is {available} on adapter `{adapter}`, but {needed} are \
-         needed. Use the CPU backend (`--backend cpu`; `CpuBackend`, `DcEngine`), which \
+         needed. Use the CPU backend (`--backend cpu`; `cpu::engine::Engine`, `DcEngine`), which \
          has no such limit, or a smaller network (fewer neurons N, e.g. a smaller n_exc)"
     )]
     LimitExceeded {

@@ -5,29 +5,40 @@
 //!
 //! ## From the top
 //!
-//! - [`model`]: what is simulated. A [`model::NetworkSpec`] holds a population of neurons
-//!   ([`model::NeuronModel`]: IF, LIF, conductance LIF or a [`model::CustomModel`], with an
-//!   optional adaptive threshold θ), its input ([`model::InputSpec`]) and its monitors.
-//! - [`Backend`]: how it is simulated. [`cpu::CpuBackend`] is the reference;
-//!   [`gpu::GpuBackend`] runs WGSL kernels on a [`gpu::GpuContext`] with a fused or
-//!   stepwise [`gpu::Schedule`].
-//! - Results come back as [`NetworkState`] and [`Recording`].
+//! - [`model`]: what is simulated. A [`model::net::Network`] holds populations of neurons
+//!   ([`model::NeuronModel`]: IF, LIF, conductance or current LIF, or a
+//!   [`model::CustomModel`], with an optional adaptive threshold θ) and spike sources
+//!   (Poisson, given spike times), [`model::net::Projection`]s between them (connectivity,
+//!   weights, delays, STDP), monitors, and K independent copies.
+//! - [`Simulator`]: how it is simulated. [`cpu::engine::Engine`] is the reference;
+//!   [`gpu::GpuEngine`] runs the same network in WGSL kernels on a [`gpu::GpuContext`] and
+//!   gives the same spikes.
+//! - Results come back as [`model::net::Recording`]s, weights and state variables.
 //!
 //! ```text
-//! NetworkSpec ──validate/derive──▶ CpuBackend │ GpuBackend ──run(steps)──▶ NetworkState, Recording
-//!                                   (Rust)       (shaders/*.wgsl)
+//! Network ──validate──▶ cpu::engine::Engine │ gpu::GpuEngine ──run(steps)──▶ recordings, weights, state
+//!                        (Rust)                (shaders/*.wgsl)
 //! ```
 //!
 //! ```no_run
-//! use snn_wgpu::{Backend, cpu::CpuBackend, model::*};
+//! use snn_wgpu::cpu::engine::Engine;
+//! use snn_wgpu::model::net::{Connectivity, MonitorKind, Network, Projection, Recording};
+//! use snn_wgpu::model::{LifParams, NeuronModel, Target};
 //! # fn main() -> snn_wgpu::Result<()> {
 //! let lif = NeuronModel::lif(LifParams { tau_m_ms: 20.0, v_rest_mv: -65.0 }, -50.0);
-//! let spec = NetworkSpec::new("exc", 100, lif)
-//!     .with_input(InputSpec::poisson(200.0, 4.0))
-//!     .with_monitors(MonitorSpec { spikes: Some(0..1000), state: None });
-//! let mut sim = CpuBackend::new(&spec)?;
+//! // 100 LIF neurons, each kicked by 4 mV by its own 200 Hz Poisson source.
+//! let net = Network::new(0.5)
+//!     .poisson("in", 100, 200.0)
+//!     .neurons("exc", 100, lif)
+//!     .project(Projection::new(
+//!         "in_exc", "in", "exc", Target::MEMBRANE_EXC, Connectivity::OneToOne, 4.0,
+//!     ))
+//!     .monitor("spikes", "exc", MonitorKind::Spikes { neurons: None });
+//! let mut sim = Engine::new(&net)?; // or gpu::GpuEngine::new(ctx, &net)?
 //! sim.run(1000)?;
-//! println!("{} spikes", sim.recording()?.total_spikes());
+//! if let Recording::Spikes(spikes) = sim.recording("spikes", 0)? {
+//!     println!("{} spikes", spikes.len());
+//! }
 //! # Ok(()) }
 //! ```
 //!
@@ -53,5 +64,5 @@ pub mod experiments;
 pub mod gpu;
 pub mod model;
 
-pub use backend::{Backend, NetworkState, Recording};
+pub use backend::Simulator;
 pub use error::{Result, SnnError};

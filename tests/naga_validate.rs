@@ -62,14 +62,8 @@ fn every_composed_module_validates() {
                 "reset_state",
             ]
         } else {
-            &[
-                "fused",
-                "step_charge",
-                "step_fire",
-                "step_reset",
-                "step_adapt",
-                "step_tick",
-            ]
+            // `engine.<model>`: a Poisson source driving one population.
+            &["source_0", "neurons_1", "propagate_0"]
         };
         for &want in wanted {
             assert!(
@@ -142,11 +136,13 @@ fn host_structs_match_wgsl_layout() {
 }
 
 #[test]
-fn a_broken_custom_model_is_reported_with_its_name() {
+fn a_broken_custom_model_is_named_beside_its_code_and_refused() {
+    use snn_wgpu::model::net::Network;
     use snn_wgpu::model::*;
     let bad = CustomModel::new("broken", "o.v = s.v + undefined_name;", |_, _, _| {});
-    let module =
-        snn_wgpu::gpu::shaders::neuron_module(&NeuronModel::custom(bad, 1.0, ResetMode::Soft));
-    assert!(module.label.contains("broken"));
+    let net = Network::new(0.5).neurons("p", 4, NeuronModel::custom(bad, 1.0, ResetMode::Soft));
+    let module = snn_wgpu::gpu::engine::compose_module(&net).unwrap();
+    let at = module.source.find("custom model `broken`").expect("named");
+    assert!(module.source[at..].contains("o.v = s.v + undefined_name;"));
     assert!(naga::front::wgsl::parse_str(&module.source).is_err());
 }

@@ -1,24 +1,7 @@
-// stages.wgsl: the model-independent stages, used by every schedule (step.wgsl, fused.wgsl).
-// Stage order per step: input -> charge -> fire -> reset -> adapt (see model::neuron docs).
-// CPU twins: cpu::neuron::{input_drive, charge, fire, reset, adapt}.
-
-// Input arriving at step t for neuron i of network b (global index g = b * n + i);
-// zero outside the steps [input_t0, input_t1).
-fn input_drive(t: u32, g: u32, thr: u32, p: NeuronParams) -> f32 {
-    if (t < p.input_t0 || t >= p.input_t1) {
-        return 0.0;
-    }
-    var x = p.input_const;
-    if (thr != 0u && rng_u32(p.seed, t, g) < thr) {
-        x = x + p.poisson_weight;
-    }
-    return x;
-}
-
-// The model's charge, with v clamped while refractory.
-fn charge(s: NeuronState, x: f32, p: NeuronParams) -> NeuronState {
-    return clamp_refractory(s, model_charge(s, x, p), p);
-}
+// stages.wgsl: the model-independent stages, called by the general engine's neuron passes
+// (gpu::engine::program) and the competitive kernels (network/wta_*.wgsl).
+// Stage order per step: charge (the model's own, then clamp_refractory) -> fire -> reset ->
+// adapt (see model::neuron docs). CPU twins: cpu::neuron::{charge, fire, reset, adapt}.
 
 // The refractory clamp of charge: `o` is the model's charge of `s`; v keeps its old value
 // while the neuron is refractory.

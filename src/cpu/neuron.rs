@@ -3,7 +3,6 @@
 //! Each function performs the same f32 operations in the same order as its WGSL twin, so
 //! spike trains agree exactly with the GPU on inputs away from threshold ties.
 
-use crate::encode::rng::rng_u32;
 use crate::model::{DerivedNeuron, NeuronKind};
 
 pub use crate::model::neuron::MAX_CUSTOM_VARS;
@@ -23,50 +22,6 @@ pub struct NeuronState {
     pub gi: f32,
     /// Custom model variables, in declaration order.
     pub custom: [f32; MAX_CUSTOM_VARS],
-}
-
-/// State variable `k` of a neuron, in `NeuronModel::state_var_names` order (v, θ, then ge and
-/// gi of a conductance LIF or a custom model's variables).
-pub fn state_var(s: &NeuronState, k: usize, kind: &NeuronKind) -> f32 {
-    match (k, kind) {
-        (0, _) => s.v,
-        (1, _) => s.theta,
-        (2, NeuronKind::CondLif(_) | NeuronKind::CurrentLif(_)) => s.ge,
-        (3, NeuronKind::CondLif(_) | NeuronKind::CurrentLif(_)) => s.gi,
-        (k, _) => s.custom[k - 2],
-    }
-}
-
-/// Sets state variable `k` of a neuron (the order of [`state_var`]).
-pub fn set_state_var(s: &mut NeuronState, k: usize, kind: &NeuronKind, x: f32) {
-    match (k, kind) {
-        (0, _) => s.v = x,
-        (1, _) => s.theta = x,
-        (2, NeuronKind::CondLif(_) | NeuronKind::CurrentLif(_)) => s.ge = x,
-        (3, NeuronKind::CondLif(_) | NeuronKind::CurrentLif(_)) => s.gi = x,
-        (k, _) => s.custom[k - 2] = x,
-    }
-}
-
-/// `shaders/neuron/stages.wgsl::input_drive`; zero outside `active`.
-#[inline]
-pub fn input_drive(
-    t: u32,
-    g: u32,
-    thr: u32,
-    seed: u32,
-    constant: f32,
-    weight: f32,
-    active: &std::ops::Range<u32>,
-) -> f32 {
-    if !active.contains(&t) {
-        return 0.0;
-    }
-    let mut x = constant;
-    if thr != 0 && rng_u32(seed, t, g) < thr {
-        x += weight;
-    }
-    x
 }
 
 /// `shaders/neuron/if.wgsl::if_charge`.
@@ -120,7 +75,7 @@ pub fn current_lif_charge(s: NeuronState, x: f32, p: &DerivedNeuron) -> NeuronSt
     }
 }
 
-/// The refractory clamp of `stages.wgsl::charge`: `o` is the model's charge of `s`; `v` keeps
+/// `shaders/neuron/stages.wgsl::clamp_refractory`: `o` is the model's charge of `s`; `v` keeps
 /// its old value while the neuron is refractory.
 #[inline(always)]
 pub fn clamp_refractory(s: &NeuronState, mut o: NeuronState, p: &DerivedNeuron) -> NeuronState {
@@ -130,8 +85,9 @@ pub fn clamp_refractory(s: &NeuronState, mut o: NeuronState, p: &DerivedNeuron) 
     o
 }
 
-/// The model's charge (`model_charge` in WGSL), with v clamped during the refractory period
-/// (`stages.wgsl::charge`).
+/// The model's charge, with v clamped during the refractory period: what the general GPU
+/// engine's neuron pass writes for each population (its model's charge, then
+/// `clamp_refractory`).
 #[inline]
 pub fn charge(
     s: NeuronState,

@@ -1,6 +1,7 @@
 //! The field's standard benchmark networks as [`Network`]s for the general engine: Brette et
 //! al. 2007 Benchmarks 1 (COBA) and 2 (CUBA), and Song, Miller & Abbott 2000 STDP; with
-//! their random initial states, the choice of backend, and the statistics they are judged by.
+//! their random initial states, the choice of backend, and the statistics they are judged by;
+//! and [`driven_population`], the neuron-steps throughput workload.
 //!
 //! # COBA (Brette et al. 2007, Benchmark 1; Vogels & Abbott 2005)
 //!
@@ -483,6 +484,35 @@ pub fn song(seed: u32) -> Network {
                 .with_stdp(stdp),
         )
         .monitor("out_spikes", "out", MonitorKind::Spikes { neurons: None })
+}
+
+/// Neurons in the rows of [`driven_population`]: dt (ms) and the Poisson weight into `ge`.
+pub const DRIVEN_DT_MS: f32 = 0.5;
+/// See [`DRIVEN_DT_MS`].
+pub const DRIVEN_WEIGHT: f32 = 2.0;
+
+/// The neuron-steps workload: `n` Diehl & Cook excitatory neurons (`exc`: conductance LIF
+/// and θ) at dt = 0.5 ms, neuron `i` driven one-to-one (`in_exc`, weight 2 into `ge`) by its
+/// own Poisson source (`in`) at `20 + 180 · ((37 i) mod 101) / 100` Hz, no monitor; input
+/// from `seed`. It measures the neuron stages and the cheapest propagation.
+pub fn driven_population(n: u32, seed: u32) -> Network {
+    let rates_hz = (0..n)
+        .map(|i| 20.0 + 180.0 * ((i * 37) % 101) as f32 / 100.0)
+        .collect();
+    let mut net = Network::new(DRIVEN_DT_MS)
+        .with_seeds(vec![seed])
+        .poisson("in", n, 0.0)
+        .neurons("exc", n, NeuronModel::diehl_cook_excitatory())
+        .project(Projection::new(
+            "in_exc",
+            "in",
+            "exc",
+            Target::Ge,
+            Connectivity::OneToOne,
+            DRIVEN_WEIGHT,
+        ));
+    net.populations[0].kind = crate::model::net::PopulationKind::Poisson { rates_hz };
+    net
 }
 
 /// The weight statistics of Song et al.: fractions of w/gmax below 0.1 and above 0.9, and

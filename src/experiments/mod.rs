@@ -1,3 +1,3 @@
-//! EXPERIMENTS: reproductions built on `model` and the `Backend` trait only.
+//! EXPERIMENTS: reproductions built on `model` and the `backend` traits only.
 pub mod benchmarks;
 pub mod diehl_cook;

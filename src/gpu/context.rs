@@ -9,6 +9,13 @@ use super::tuning::TuningOverrides;
 use crate::error::{Result, SnnError};
 use std::future::Future;
 
+/// llvmpipe silently ends every loop once a SIMD group of invocations has passed 65,535 loop
+/// headers in one dispatch, all loops together; a `for` loop of k trips passes k + 1 (the last
+/// pass leaves it; `tests/gpu/llvmpipe_loop_cap.rs` pins this down). The general engine
+/// refuses, on a software adapter, a network with a pass that could make more loop passes
+/// than this.
+pub const LOOP_ITERATION_BUDGET: u32 = 60_000;
+
 /// How to choose the adapter.
 #[derive(Debug, Clone, Default)]
 pub struct GpuOptions {

@@ -10,9 +10,6 @@ use bytemuck::{Pod, Zeroable};
 #[repr(C)]
 #[derive(Debug, Clone, Copy, Pod, Zeroable, PartialEq)]
 pub struct NeuronParams {
-    pub n: u32,
-    pub batch: u32,
-    pub seed: u32,
     pub reset_soft: u32,
     pub v_threshold_mv: f32,
     pub v_reset_mv: f32,
@@ -28,25 +25,12 @@ pub struct NeuronParams {
     pub e_inh_mv: f32,
     pub theta_plus_mv: f32,
     pub decay_theta_per_step: f32,
-    pub input_const: f32,
-    pub poisson_weight: f32,
-    pub n_words: u32,
-    pub rec_spike_t0: u32,
-    pub rec_spike_t1: u32,
-    pub rec_state_t0: u32,
-    pub rec_state_t1: u32,
-    pub rec_n_neurons: u32,
-    pub rec_var_mask: u32,
-    pub rec_n_vars: u32,
-    pub input_t0: u32,
-    pub input_t1: u32,
     pub clamp_v: u32,
-    pub _pad1: u32,
 }
 const _: () = assert!(std::mem::size_of::<NeuronParams>().is_multiple_of(16));
 
 impl NeuronParams {
-    /// Fills the model constants from `d`; the caller sets sizes, input and monitors.
+    /// The model constants of `d`.
     pub fn from_derived(d: &DerivedNeuron) -> Self {
         NeuronParams {
             reset_soft: d.reset_soft as u32,
@@ -65,32 +49,9 @@ impl NeuronParams {
             theta_plus_mv: d.theta_plus_mv,
             decay_theta_per_step: d.decay_theta_per_step,
             clamp_v: d.clamp_v as u32,
-            ..Zeroable::zeroed()
         }
     }
 }
-
-/// Mirrors `ChunkParams` (uniform): steps run by one fused dispatch.
-#[repr(C)]
-#[derive(Debug, Clone, Copy, Pod, Zeroable, PartialEq)]
-pub struct ChunkParams {
-    pub steps: u32,
-    pub _pad0: u32,
-    pub _pad1: u32,
-    pub _pad2: u32,
-}
-const _: () = assert!(std::mem::size_of::<ChunkParams>() == 16);
-
-/// Mirrors `NeuronCfg` (storage, per neuron).
-#[repr(C)]
-#[derive(Debug, Clone, Copy, Pod, Zeroable, PartialEq)]
-pub struct NeuronCfg {
-    pub input_thr: u32,
-    pub rec_slot: u32,
-}
-
-/// `NO_SLOT` in `common.wgsl`.
-pub const NO_SLOT: u32 = u32::MAX;
 
 /// Mirrors `StdpConsts` in `shaders/plasticity/stdp.wgsl`.
 #[repr(C)]
@@ -191,23 +152,18 @@ pub fn mirrored_layouts() -> Vec<StructLayout> {
             "NeuronParams",
             size_of::<NeuronParams>(),
             vec![
-                ("n", offset_of!(NeuronParams, n)),
-                ("seed", offset_of!(NeuronParams, seed)),
+                ("reset_soft", offset_of!(NeuronParams, reset_soft)),
                 ("v_threshold_mv", offset_of!(NeuronParams, v_threshold_mv)),
                 ("theta_frozen", offset_of!(NeuronParams, theta_frozen)),
                 (
                     "decay_theta_per_step",
                     offset_of!(NeuronParams, decay_theta_per_step),
                 ),
-                ("poisson_weight", offset_of!(NeuronParams, poisson_weight)),
-                ("rec_n_vars", offset_of!(NeuronParams, rec_n_vars)),
                 (
                     "clamp_above_steps",
                     offset_of!(NeuronParams, clamp_above_steps),
                 ),
-                ("input_t0", offset_of!(NeuronParams, input_t0)),
                 ("clamp_v", offset_of!(NeuronParams, clamp_v)),
-                ("_pad1", offset_of!(NeuronParams, _pad1)),
             ],
         ),
         (
@@ -219,11 +175,6 @@ pub fn mirrored_layouts() -> Vec<StructLayout> {
                 ("learn", offset_of!(StepInfo, learn)),
                 ("norm_target", offset_of!(StepInfo, norm_target)),
             ],
-        ),
-        (
-            "ChunkParams",
-            size_of::<ChunkParams>(),
-            vec![("steps", offset_of!(ChunkParams, steps))],
         ),
         (
             "WtaParams",
@@ -256,14 +207,6 @@ pub fn mirrored_layouts() -> Vec<StructLayout> {
             vec![
                 ("done", offset_of!(NetState, done)),
                 ("dispatches", offset_of!(NetState, dispatches)),
-            ],
-        ),
-        (
-            "NeuronCfg",
-            size_of::<NeuronCfg>(),
-            vec![
-                ("input_thr", offset_of!(NeuronCfg, input_thr)),
-                ("rec_slot", offset_of!(NeuronCfg, rec_slot)),
             ],
         ),
     ]

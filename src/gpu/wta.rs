@@ -9,9 +9,9 @@
 //! readback of the spike counts and the control block; more dispatches follow only if
 //! llvmpipe's loop budget cut the presentation short.
 
-use super::backend::{read_back, Schedule};
 use super::context::GpuContext;
 use super::layout::{NetCtl, NetState, NeuronParams, StdpConsts, WtaParams};
+use super::readback::read_back;
 use super::shaders::wta_module;
 use super::tuning::KernelTuning;
 use super::wta_consts::Consts;
@@ -104,6 +104,16 @@ pub(crate) fn queue_words(queued: bool, slots: u32, n: usize) -> usize {
     } else {
         0
     }
+}
+
+/// How the competitive layer's kernels map steps and stages onto dispatches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Schedule {
+    /// One compute pass per stage per step (`ws_*` entry points), for tests and debugging.
+    Stepwise,
+    /// Many steps inside one dispatch, one network per workgroup (the default).
+    #[default]
+    Fused,
 }
 
 /// The competitive layer on a wgpu device.

@@ -7,9 +7,9 @@
 //! their done flag is set before the submit, and every pass skips a network whose flag is
 //! set. Rounds of dispatches and the loop budget are as in [`super::wta`].
 
-use super::backend::{read_back, read_back_range};
 use super::context::GpuContext;
 use super::layout::{NetCtl, NetState, WtaParams};
+use super::readback::{read_back, read_back_range};
 use super::tuning::KernelTuning;
 use super::wta::{
     base_params, pipelines, queue_words, x_ring_words, B_ACTIVE, B_COUNTS, B_CTL, B_NET, B_THETA,

@@ -6,7 +6,8 @@
 //!
 //! # Stage order (every backend and schedule)
 //!
-//! Each step `t`, for each neuron, with `x` the input arriving at `t` (see `model::input`):
+//! Each step `t`, for each neuron, with `x` the input arriving at `t` (the projections into
+//! its population, summed as `cpu::engine` says):
 //!
 //! 1. **charge**: the model's subthreshold update, `s ← charge(s, x)`. While the neuron is
 //!    refractory (`refrac > clamp_above_steps`, i.e. for `refractory_ms` after a spike),

@@ -1,8 +1,11 @@
 //! Shared test helpers: the GPU context (fail under CI=true, skip elsewhere), the GPU-against-CPU
-//! tolerance, the `snn` command line, temporary directories and synthetic MNIST (IDX) files.
+//! tolerance, a constant drive for one population, the `snn` command line, temporary
+//! directories and synthetic MNIST (IDX) files.
 #![allow(dead_code)]
 
 use snn_wgpu::gpu::{GpuContext, GpuOptions};
+use snn_wgpu::model::net::{Connectivity, Network, PopulationKind, Projection};
+use snn_wgpu::model::{NeuronKind, Target};
 use std::io::Write;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -101,6 +104,48 @@ pub fn assert_close(gpu: &[f32], cpu: &[f32], what: &str) -> f32 {
         worst = worst.max(d);
     }
     worst
+}
+
+// ---- input ----
+
+/// `net` with a constant input of `value` per step into population `pop` (`size` neurons)
+/// during `steps`: a source `{pop}_drive` that spikes at every one of those steps,
+/// projected one-to-one with weight `value` onto `v` (IF, LIF, custom) or `ge` (conductance
+/// and current LIF), as an external current.
+pub fn with_drive(
+    net: Network,
+    pop: &str,
+    size: u32,
+    value: f32,
+    steps: std::ops::Range<u32>,
+) -> Network {
+    let target = match net
+        .populations
+        .iter()
+        .find(|p| p.name == pop)
+        .map(|p| &p.kind)
+    {
+        Some(PopulationKind::Neurons(m))
+            if matches!(m.kind, NeuronKind::CondLif(_) | NeuronKind::CurrentLif(_)) =>
+        {
+            Target::Ge
+        }
+        _ => Target::MEMBRANE_EXC,
+    };
+    let dt = net.dt_ms;
+    let source = format!("{pop}_drive");
+    let spikes = steps
+        .flat_map(|t| (0..size).map(move |i| (i, t as f32 * dt)))
+        .collect();
+    net.spike_times(&source, size, spikes)
+        .project(Projection::new(
+            &source,
+            &source,
+            pop,
+            target,
+            Connectivity::OneToOne,
+            value,
+        ))
 }
 
 // ---- the `snn` command line ----

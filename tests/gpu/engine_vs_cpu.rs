@@ -69,19 +69,19 @@ fn observe(net: &Network, e: &dyn Simulator) -> Vec<(String, Seen)> {
 /// where the network fits, the fused one, and asserts that everything observable is bit for
 /// bit the same; returns the CPU's spike count per spike monitor of copy 0, for the caller
 /// to check that the network was active.
-fn on_both(net: &Network, body: impl Fn(&mut dyn Simulator)) -> Vec<(String, usize)> {
+pub(crate) fn on_both(net: &Network, body: impl Fn(&mut dyn Simulator)) -> Vec<(String, usize)> {
     on_both_to(net, body, true, None)
 }
 
 /// [`on_both`] for a network that fits the fused schedule (it fails if it does not).
-fn on_all(net: &Network, body: impl Fn(&mut dyn Simulator)) -> Vec<(String, usize)> {
+pub(crate) fn on_all(net: &Network, body: impl Fn(&mut dyn Simulator)) -> Vec<(String, usize)> {
     on_both_to(net, body, true, Some(GpuEngineOptions::default()))
 }
 
 /// [`on_both`], bit for bit only where `bits` and the adapter is a software one; elsewhere
 /// equal spikes and floats within `common::REL_TOL`. With `fused`, the GPU engine runs under
 /// those options and the fused schedule must take the network.
-fn on_both_to(
+pub(crate) fn on_both_to(
     net: &Network,
     body: impl Fn(&mut dyn Simulator),
     bits: bool,
@@ -156,7 +156,7 @@ fn compare(a: &[(String, Seen)], b: &[(String, Seen)], exact: bool, what: &str) 
     }
 }
 
-fn assert_active(counts: &[(String, usize)], at_least: usize) {
+pub(crate) fn assert_active(counts: &[(String, usize)], at_least: usize) {
     for (name, n) in counts {
         assert!(
             *n >= at_least,

@@ -2,10 +2,12 @@
 
 use crate::common;
 
-use snn_wgpu::cpu::CpuBackend;
-use snn_wgpu::gpu::{GpuBackend, GpuBackendOptions, GpuContext, GpuOptions};
+use snn_wgpu::backend::Simulator;
+use snn_wgpu::cpu::engine::Engine;
+use snn_wgpu::gpu::{GpuContext, GpuEngine, GpuEngineOptions, GpuOptions};
+use snn_wgpu::model::net::{MonitorKind, Network};
 use snn_wgpu::model::*;
-use snn_wgpu::{Backend, SnnError};
+use snn_wgpu::SnnError;
 
 pub fn a_gpu_adapter_exists_when_required() {
     if common::gpu_required() {
@@ -32,30 +34,32 @@ pub fn no_matching_adapter_says_how_to_get_one() {
     );
 }
 
+/// A custom model's WGSL that does not compile: the error names the shader and shows the
+/// offending line.
 pub fn shader_errors_name_the_shader() {
     let ctx = common::gpu_ctx();
     let bad = CustomModel::new("broken_model", "o.v = s.v + undefined_name;", |_, _, _| {});
-    let spec = NetworkSpec::new("pop", 4, NeuronModel::custom(bad, 1.0, ResetMode::Soft));
-    let err = GpuBackend::new(ctx, &spec, Default::default())
-        .err()
-        .expect("must fail");
+    let net = Network::new(0.5).neurons("pop", 4, NeuronModel::custom(bad, 1.0, ResetMode::Soft));
+    let err = GpuEngine::new(ctx, &net).err().expect("must fail");
     let msg = err.to_string();
     assert!(
         matches!(err, SnnError::Gpu { .. })
-            && msg.contains("broken_model")
-            && msg.contains("undefined_name"),
+            && msg.contains("Shader 'engine'")
+            && msg.contains("o.v = s.v + undefined_name;"),
         "{msg}"
     );
 }
 
 pub fn device_limits_are_named() {
     let ctx = common::gpu_ctx();
-    let spec = NetworkSpec::new("pop", 4, NeuronModel::integrate_and_fire(1.0, 0.0));
-    let opts = GpuBackendOptions {
+    let net = Network::new(0.5).neurons("pop", 4, NeuronModel::integrate_and_fire(1.0, 0.0));
+    let opts = GpuEngineOptions {
         workgroup_size: 1 << 16,
         ..Default::default()
     };
-    let err = GpuBackend::new(ctx, &spec, opts).err().expect("must fail");
+    let err = GpuEngine::with_options(ctx, &net, opts)
+        .err()
+        .expect("must fail");
     let msg = err.to_string();
     assert!(
         matches!(err, SnnError::LimitExceeded { .. })
@@ -65,6 +69,9 @@ pub fn device_limits_are_named() {
     );
 }
 
+/// What `tests/engine.rs` (`validate_names_the_element_and_the_field`) does not cover: the
+/// step, neuron time constants and periods shorter than a step, sizes, negative rates,
+/// reserved variable names.
 pub fn impossible_parameters_name_the_field() {
     let lif = |tau| {
         NeuronModel::lif(
@@ -75,72 +82,57 @@ pub fn impossible_parameters_name_the_field() {
             -50.0,
         )
     };
-    let cases: Vec<(NetworkSpec, &str)> = vec![
+    let pop = |m: NeuronModel| Network::new(0.5).neurons("p", 10, m);
+    let cases: Vec<(Network, &str)> = vec![
         (
-            NetworkSpec::new("p", 10, lif(20.0)).with_dt_ms(0.0),
+            Network {
+                dt_ms: 0.0,
+                ..pop(lif(20.0))
+            },
             "dt_ms",
         ),
-        (NetworkSpec::new("p", 10, lif(-1.0)), "lif.tau_m_ms"),
-        (NetworkSpec::new("p", 10, lif(0.4)), "lif.tau_m_ms"),
-        (NetworkSpec::new("p", 0, lif(20.0)), "`n`"),
-        (
-            NetworkSpec::new("p", 10, lif(20.0)).with_input(InputSpec::poisson(-5.0, 1.0)),
-            "rate_hz",
-        ),
-        (
-            NetworkSpec::new("p", 10, lif(20.0)).with_input(InputSpec::poisson(5000.0, 1.0)),
-            "rate_hz",
-        ),
-        (
-            NetworkSpec::new("p", 10, lif(20.0).with_refractory_ms(-1.0)),
-            "refractory_ms",
-        ),
+        (pop(lif(-1.0)), "lif.tau_m_ms"),
+        (pop(lif(0.4)), "lif.tau_m_ms"),
+        (Network::new(0.5).neurons("p", 0, lif(20.0)), "size"),
+        (pop(lif(20.0)).poisson("in", 10, -5.0), "rates_hz"),
+        (pop(lif(20.0)).poisson("in", 10, 5000.0), "rates_hz"),
+        (pop(lif(20.0).with_refractory_ms(-1.0)), "refractory_ms"),
         // Shorter than one step of dt = 0.5 ms: it would round to 0 or 1 step.
+        (pop(lif(20.0).with_refractory_ms(0.2)), "refractory_ms"),
+        (pop(lif(20.0).with_lockout_ms(0.3)), "lockout_ms"),
         (
-            NetworkSpec::new("p", 10, lif(20.0).with_refractory_ms(0.2)),
-            "refractory_ms",
-        ),
-        (
-            NetworkSpec::new("p", 10, lif(20.0).with_lockout_ms(0.3)),
-            "lockout_ms",
-        ),
-        (
-            NetworkSpec::new("p", 10, lif(20.0)).with_monitors(MonitorSpec {
-                spikes: None,
-                state: Some(StateMonitor {
-                    vars: vec!["ge".into()],
+            pop(lif(20.0)).monitor(
+                "m",
+                "p",
+                MonitorKind::State {
+                    variable: "ge".into(),
                     neurons: vec![0],
-                    steps: 0..1,
-                }),
-            }),
+                },
+            ),
             "ge",
         ),
         (
-            NetworkSpec::new("p", 10, lif(20.0)).with_monitors(MonitorSpec {
-                spikes: None,
-                state: Some(StateMonitor {
-                    vars: vec!["v".into()],
+            pop(lif(20.0)).monitor(
+                "m",
+                "p",
+                MonitorKind::State {
+                    variable: "v".into(),
                     neurons: vec![10],
-                    steps: 0..1,
-                }),
-            }),
+                },
+            ),
             "neurons",
         ),
         (
-            NetworkSpec::new(
-                "p",
-                10,
-                NeuronModel::custom(
-                    CustomModel::new("m", "", |_, _, _| {}).with_var("theta", 0.0),
-                    1.0,
-                    ResetMode::Soft,
-                ),
-            ),
+            pop(NeuronModel::custom(
+                CustomModel::new("m", "", |_, _, _| {}).with_var("theta", 0.0),
+                1.0,
+                ResetMode::Soft,
+            )),
             "theta",
         ),
     ];
-    for (spec, field) in cases {
-        let err = CpuBackend::new(&spec)
+    for (net, field) in cases {
+        let err = Engine::new(&net)
             .err()
             .unwrap_or_else(|| panic!("{field}: accepted"));
         assert!(
@@ -151,26 +143,26 @@ pub fn impossible_parameters_name_the_field() {
 }
 
 /// A model that produces NaN: `v ← sqrt(v − 10)`.
-fn nan_spec() -> NetworkSpec {
+fn nan_network() -> Network {
     let m = CustomModel::new("nan_maker", "o.v = sqrt(s.v - 10.0);", |s, _, _| {
         s[0] = (s[0] - 10.0).sqrt()
     });
-    NetworkSpec::new("nan_pop", 8, NeuronModel::custom(m, 1e9, ResetMode::Soft))
+    Network::new(0.5).neurons("nan_pop", 8, NeuronModel::custom(m, 1e9, ResetMode::Soft))
 }
 
 pub fn non_finite_state_is_reported_with_population_variable_and_step() {
-    let mut sims: Vec<Box<dyn Backend>> = vec![Box::new(CpuBackend::new(&nan_spec()).unwrap())];
+    let mut sims: Vec<Box<dyn Simulator>> = vec![Box::new(Engine::new(&nan_network()).unwrap())];
     if let Some(ctx) = common::gpu() {
-        sims.push(Box::new(
-            GpuBackend::new(ctx, &nan_spec(), Default::default()).unwrap(),
-        ));
+        sims.push(Box::new(GpuEngine::new(ctx, &nan_network()).unwrap()));
     }
     for mut sim in sims {
-        sim.run(3).unwrap();
-        let err = sim.state().unwrap().check_finite().unwrap_err();
+        let err = sim.run(3).unwrap_err();
         let msg = err.to_string();
         assert!(
-            msg.contains("nan_pop") && msg.contains("`v`") && msg.contains("step 3"),
+            matches!(err, SnnError::NonFinite { .. })
+                && msg.contains("nan_pop")
+                && msg.contains("`v`")
+                && msg.contains("by step 3"),
             "{}: {msg}",
             sim.describe()
         );

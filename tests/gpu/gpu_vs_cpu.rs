@@ -1,96 +1,58 @@
-//! GPU vs CPU reference: every model, ≥ 1000 steps of Poisson-driven input, both schedules.
-//!
-//! Spike trains must be identical (bit for bit in the spike monitor). State variables
-//! (the final state and the state monitor's traces) must agree within `common::REL_TOL`
-//! relative: |a − b| ≤ 1e-5·max(|b|, 1e-4) (`common::assert_close`). On llvmpipe they are
-//! bit-identical, since both sides do the same f32 operations in the same order; on an NVIDIA
-//! H200 (Vulkan) the spike trains were identical and the traces differed in the last bits.
+//! Every neuron model on the GPU engine against the CPU engine: one population of 256 to
+//! 6,400 neurons driven one-to-one by Poisson sources (and a constant drive), ≥ 1000 steps
+//! in several runs, with `engine_vs_cpu::on_both`'s comparison: spikes, every state
+//! variable and the recorded traces bit for bit on llvmpipe (both sides do the same f32
+//! operations in the same order); on a real GPU equal spikes and state within
+//! `common::REL_TOL`.
 
 use crate::common;
+use crate::engine_vs_cpu::{assert_active, on_both};
 
-use snn_wgpu::cpu::CpuBackend;
-use snn_wgpu::gpu::{GpuBackend, GpuBackendOptions, Schedule};
+use snn_wgpu::backend::Simulator;
+use snn_wgpu::model::net::{Connectivity, MonitorKind, Network, Projection};
 use snn_wgpu::model::*;
-use snn_wgpu::{Backend, NetworkState, Recording};
 use std::sync::Arc;
 
-fn assert_states_close(gpu: &NetworkState, cpu: &NetworkState, what: &str) {
-    assert_eq!(gpu.var_names, cpu.var_names);
-    assert_eq!(gpu.step, cpu.step, "{what}: step counters");
-    for (name, (a, b)) in gpu.var_names.iter().zip(gpu.vars.iter().zip(&cpu.vars)) {
-        common::assert_close(a, b, &format!("{what}: {name}"));
-    }
-    assert_eq!(gpu.refrac, cpu.refrac, "{what}: refractory counters");
-}
-
-fn assert_spikes_identical(gpu: &Recording, cpu: &Recording, what: &str) {
-    assert_eq!(gpu.spike_words.len(), cpu.spike_words.len());
-    if gpu.spike_words != cpu.spike_words {
-        let first = gpu
-            .spike_words
-            .iter()
-            .zip(&cpu.spike_words)
-            .position(|(a, b)| a != b)
-            .unwrap();
-        panic!(
-            "{what}: spike trains differ first at word {first} (gpu total {}, cpu total {})",
-            gpu.total_spikes(),
-            cpu.total_spikes()
-        );
-    }
-}
-
-/// Runs `spec` for `steps` (split in two calls, to cover state carried across runs) on the
-/// CPU and on the GPU with both schedules, and compares.
-fn check(spec: &NetworkSpec, steps: u32, min_spikes: u64) {
-    let ctx = common::gpu_ctx();
-    let mut cpu = CpuBackend::new(spec).unwrap();
-    cpu.run(steps / 3).unwrap();
-    cpu.run(steps - steps / 3).unwrap();
-    let cpu_rec = cpu.recording().unwrap();
-    let cpu_state = cpu.state().unwrap();
-    assert!(
-        cpu_rec.total_spikes() >= min_spikes,
-        "{}: only {} spikes: test input too weak",
-        spec.name,
-        cpu_rec.total_spikes()
-    );
-    for schedule in [Schedule::Fused, Schedule::Stepwise] {
-        let what = format!("{} {:?}", spec.name, schedule);
-        let mut gpu = GpuBackend::new(
-            Arc::clone(&ctx),
-            spec,
-            GpuBackendOptions {
-                schedule,
-                ..Default::default()
+/// A population `pop` of `n` neurons of `model` and a Poisson source `in` projected
+/// one-to-one onto it with weight `w` (into `ge` for conductance and current LIF, `v`
+/// otherwise), one copy per seed, spikes of every neuron and `vars` of neurons 0, n/2 and
+/// n − 1 recorded.
+fn driven(
+    n: u32,
+    model: NeuronModel,
+    dt_ms: f32,
+    seeds: Vec<u32>,
+    w: f32,
+    vars: &[&str],
+) -> Network {
+    let target = match model.kind {
+        NeuronKind::CondLif(_) | NeuronKind::CurrentLif(_) => Target::Ge,
+        _ => Target::MEMBRANE_EXC,
+    };
+    let mut net = Network::new(dt_ms)
+        .with_seeds(seeds)
+        .poisson("in", n, 0.0)
+        .neurons("pop", n, model)
+        .project(Projection::new(
+            "in_pop",
+            "in",
+            "pop",
+            target,
+            Connectivity::OneToOne,
+            w,
+        ))
+        .monitor("spikes", "pop", MonitorKind::Spikes { neurons: None });
+    for v in vars {
+        net = net.monitor(
+            v,
+            "pop",
+            MonitorKind::State {
+                variable: v.to_string(),
+                neurons: vec![0, n / 2, n - 1],
             },
-        )
-        .unwrap();
-        gpu.run(steps / 3).unwrap();
-        gpu.run(steps - steps / 3).unwrap();
-        assert_spikes_identical(&gpu.recording().unwrap(), &cpu_rec, &what);
-        assert_states_close(&gpu.state().unwrap(), &cpu_state, &what);
-        let g = gpu.recording().unwrap();
-        assert_eq!(
-            g.state.len(),
-            cpu_rec.state.len(),
-            "{what}: state monitor size"
         );
-        let worst =
-            common::assert_close(&g.state, &cpu_rec.state, &format!("{what}: state monitor"));
-        eprintln!("{what}: largest relative difference of the traces {worst:.2e}");
     }
-}
-
-fn monitors(n: u32, steps: u32, vars: &[&str]) -> MonitorSpec {
-    MonitorSpec {
-        spikes: Some(0..steps),
-        state: Some(StateMonitor {
-            vars: vars.iter().map(|s| s.to_string()).collect(),
-            neurons: vec![0, n / 2, n - 1],
-            steps: 100..300,
-        }),
-    }
+    net
 }
 
 fn rates(n: u32) -> Vec<f32> {
@@ -99,19 +61,40 @@ fn rates(n: u32) -> Vec<f32> {
         .collect()
 }
 
+/// Sets the rates of `in` in every copy, then runs `steps` in two calls (state carried
+/// across runs), on both engines; at least `min_spikes` spikes in copy 0.
+fn check(net: &Network, steps: u32, min_spikes: usize) {
+    let n = net.populations[0].size;
+    let counts = on_both(net, |e: &mut dyn Simulator| {
+        for c in 0..e.network().batch() {
+            e.set_rates("in", c, &rates(n)).expect("rates");
+        }
+        e.run(steps / 3).expect("run");
+        e.run(steps - steps / 3).expect("run");
+    });
+    assert_active(&counts, min_spikes);
+}
+
+/// IF with a constant drive of 0.01 per step besides the Poisson input, both off after
+/// step 900.
 pub fn if_neurons_agree() {
-    let spec = NetworkSpec::new("if", 400, NeuronModel::integrate_and_fire(1.0, 0.0))
-        .with_seed(11)
-        .with_input(InputSpec {
-            constant: 0.01,
-            poisson: Some(PoissonInput {
-                rate_hz: rates(400),
-                weight: 0.3,
-            }),
-            active_steps: Some(0..900),
-        })
-        .with_monitors(monitors(400, 1200, &["v"]));
-    check(&spec, 1200, 1000);
+    let net = driven(
+        400,
+        NeuronModel::integrate_and_fire(1.0, 0.0),
+        0.5,
+        vec![11],
+        0.3,
+        &["v"],
+    );
+    let net = common::with_drive(net, "pop", 400, 0.01, 0..900);
+    let counts = on_both(&net, |e: &mut dyn Simulator| {
+        e.set_rates("in", 0, &rates(400)).expect("rates");
+        e.run(400).expect("run");
+        e.run(500).expect("run");
+        e.set_rates("in", 0, &[0.0; 400]).expect("rates");
+        e.run(300).expect("run");
+    });
+    assert_active(&counts, 1000);
 }
 
 pub fn lif_with_theta_and_refractory_agree() {
@@ -129,13 +112,14 @@ pub fn lif_with_theta_and_refractory_agree() {
         tau_theta_ms: 50.0,
         frozen: false,
     });
-    let spec = NetworkSpec::new("lif", 400, model)
-        .with_seed(3)
-        .with_input(InputSpec::poisson_per_neuron(rates(400), 3.0))
-        .with_monitors(monitors(400, 1000, &["v", "theta"]));
-    check(&spec, 1000, 1000);
+    check(
+        &driven(400, model, 0.5, vec![3], 3.0, &["v", "theta"]),
+        1000,
+        1000,
+    );
 }
 
+/// Two copies.
 pub fn lif_soft_reset_agrees() {
     let model = NeuronModel::lif(
         LifParams {
@@ -145,37 +129,44 @@ pub fn lif_soft_reset_agrees() {
         1.0,
     )
     .with_reset(ResetMode::Soft);
-    let spec = NetworkSpec::new("lif_soft", 256, model)
-        .with_seed(5)
-        .with_batch(2)
-        .with_input(InputSpec::poisson_per_neuron(rates(256), 0.4))
-        .with_monitors(monitors(256, 1000, &["v"]));
-    check(&spec, 1000, 1000);
+    check(
+        &driven(256, model, 0.5, vec![5, 6], 0.4, &["v"]),
+        1000,
+        1000,
+    );
 }
 
 pub fn diehl_cook_excitatory_agrees() {
-    let spec = NetworkSpec::new("dc_exc", 400, NeuronModel::diehl_cook_excitatory())
-        .with_seed(7)
-        .with_input(InputSpec::poisson_per_neuron(rates(400), 2.0))
-        .with_monitors(monitors(400, 2000, &["v", "theta", "ge", "gi"]));
-    check(&spec, 2000, 500);
+    let net = driven(
+        400,
+        NeuronModel::diehl_cook_excitatory(),
+        0.5,
+        vec![7],
+        2.0,
+        &["v", "theta", "ge", "gi"],
+    );
+    check(&net, 2000, 500);
 }
 
 pub fn lockout_agrees() {
     let model = NeuronModel::diehl_cook_excitatory().with_lockout_ms(50.0);
-    let spec = NetworkSpec::new("dc_exc_lockout", 400, model)
-        .with_seed(17)
-        .with_input(InputSpec::poisson_per_neuron(rates(400), 2.0))
-        .with_monitors(monitors(400, 1500, &["v", "theta"]));
-    check(&spec, 1500, 500);
+    check(
+        &driven(400, model, 0.5, vec![17], 2.0, &["v", "theta"]),
+        1500,
+        500,
+    );
 }
 
 pub fn diehl_cook_inhibitory_agrees() {
-    let spec = NetworkSpec::new("dc_inh", 400, NeuronModel::diehl_cook_inhibitory())
-        .with_seed(9)
-        .with_input(InputSpec::poisson_per_neuron(rates(400), 4.0))
-        .with_monitors(monitors(400, 1000, &["v", "ge"]));
-    check(&spec, 1000, 1000);
+    let net = driven(
+        400,
+        NeuronModel::diehl_cook_inhibitory(),
+        0.5,
+        vec![9],
+        4.0,
+        &["v", "ge"],
+    );
+    check(&net, 1000, 1000);
 }
 
 /// Current LIF (Brette et al.'s CUBA neuron, `shaders/neuron/current_lif.wgsl`): input into
@@ -196,104 +187,62 @@ pub fn current_lif_agrees() {
         v_init_mv: -60.0,
         theta: None,
     };
-    let spec = NetworkSpec::new("current_lif", 400, model)
-        .with_dt_ms(0.1)
-        .with_seed(19)
-        .with_input(InputSpec::poisson_per_neuron(rates(400), 1.62))
-        .with_monitors(monitors(400, 1500, &["v", "ge", "gi"]));
-    check(&spec, 1500, 500);
-}
-
-pub fn custom_model_agrees() {
-    let spec = NetworkSpec::new("custom", 300, common_models::adaptive_if())
-        .with_seed(13)
-        .with_input(InputSpec {
-            constant: 0.05,
-            poisson: Some(PoissonInput {
-                rate_hz: rates(300),
-                weight: 0.5,
-            }),
-            active_steps: None,
-        })
-        .with_monitors(monitors(300, 1000, &["v", "theta", "w"]));
-    check(&spec, 1000, 1000);
-}
-
-/// The largest size we claim (N = 6400), run past llvmpipe's loop cap so that the fused
-/// schedule must split the run into chunks.
-pub fn largest_network_agrees_across_chunks() {
-    let spec = NetworkSpec::new("dc_exc_6400", 6400, NeuronModel::diehl_cook_excitatory())
-        .with_seed(21)
-        .with_input(InputSpec::poisson_per_neuron(rates(6400), 2.0))
-        .with_monitors(monitors(6400, 1000, &["v", "theta"]));
-    let chunk = snn_wgpu::gpu::fused_chunk_steps(6400, 64);
-    assert!(
-        chunk < 1000,
-        "the test must span several fused chunks (chunk = {chunk})"
+    check(
+        &driven(400, model, 0.1, vec![19], 1.62, &["v", "ge", "gi"]),
+        1500,
+        500,
     );
-    check(&spec, 1000, 1000);
 }
 
-/// Canary for llvmpipe's silent loop cap: the same run in one dispatch (each invocation
-/// looping 1000 × 101 times, past 65,535) goes wrong on a software adapter, which is why the
-/// engine chunks. On a real GPU (no cap) the unchunked run must still agree.
-pub fn unchunked_fused_run_shows_the_loop_cap() {
-    let ctx = common::gpu_ctx();
-    let spec = NetworkSpec::new("canary", 6400, NeuronModel::diehl_cook_excitatory())
-        .with_seed(21)
-        .with_input(InputSpec::poisson_per_neuron(rates(6400), 2.0))
-        .with_monitors(MonitorSpec {
-            spikes: Some(0..1000),
-            state: None,
-        });
-    let mut cpu = CpuBackend::new(&spec).unwrap();
-    cpu.run(1000).unwrap();
-    let want = cpu.recording().unwrap().total_spikes();
-    let opts = GpuBackendOptions {
-        max_steps_per_dispatch: Some(1000),
-        ..Default::default()
+/// A custom model (its own variable `w`, θ), with a constant drive of 0.05 per step.
+pub fn custom_model_agrees() {
+    let net = driven(300, adaptive_if(), 0.5, vec![13], 0.5, &["v", "theta", "w"]);
+    check(
+        &common::with_drive(net, "pop", 300, 0.05, 0..1000),
+        1000,
+        1000,
+    );
+}
+
+/// The largest population we claim (N = 6400).
+pub fn largest_network_agrees() {
+    let net = driven(
+        6400,
+        NeuronModel::diehl_cook_excitatory(),
+        0.5,
+        vec![21],
+        2.0,
+        &["v", "theta"],
+    );
+    check(&net, 1000, 1000);
+}
+
+/// IF with an adaptation variable `w`: `v ← v + x − 0.01·w`, `w ← 0.9·w + x`, and θ rising
+/// by 0.2 per spike.
+fn adaptive_if() -> NeuronModel {
+    let custom = CustomModel {
+        name: "if_adapt".into(),
+        state_vars: vec![("w".into(), 0.0)],
+        params: vec![("k_w".into(), 0.01), ("decay_w".into(), 0.9)],
+        charge_wgsl: "o.v = s.v + x - k_w * s.w; o.w = s.w * decay_w + x;".into(),
+        charge_cpu: Arc::new(|s, p, x| {
+            let (v, w) = (s[0], s[1]);
+            s[0] = v + x - p[0] * w;
+            s[1] = w * p[1] + x;
+        }),
     };
-    let mut gpu = GpuBackend::new(ctx.clone(), &spec, opts).unwrap();
-    gpu.run(1000).unwrap();
-    let got = gpu.recording().unwrap().total_spikes();
-    if ctx.is_software() {
-        assert_ne!(got, want, "llvmpipe ran 101,000 loop iterations per invocation without the cap: the chunking may be unnecessary");
-    } else {
-        assert_eq!(got, want);
-    }
-}
-
-mod common_models {
-    use snn_wgpu::model::*;
-    use std::sync::Arc;
-
-    /// IF with an adaptation variable `w`: `v ← v + x − 0.01·w`, `w ← 0.9·w + x`, and θ rising
-    /// by 0.2 per spike.
-    pub fn adaptive_if() -> NeuronModel {
-        let custom = CustomModel {
-            name: "if_adapt".into(),
-            state_vars: vec![("w".into(), 0.0)],
-            params: vec![("k_w".into(), 0.01), ("decay_w".into(), 0.9)],
-            charge_wgsl: "o.v = s.v + x - k_w * s.w; o.w = s.w * decay_w + x;".into(),
-            charge_cpu: Arc::new(|s, p, x| {
-                let (v, w) = (s[0], s[1]);
-                s[0] = v + x - p[0] * w;
-                s[1] = w * p[1] + x;
-            }),
-        };
-        NeuronModel {
-            kind: NeuronKind::Custom(custom),
-            v_threshold_mv: 1.0,
-            reset: ResetMode::Hard { v_reset_mv: 0.0 },
-            refractory_ms: 1.0,
-            lockout_ms: 0.0,
-            v_init_mv: 0.0,
-            theta: Some(ThetaParams {
-                theta_init_mv: 0.0,
-                theta_plus_mv: 0.2,
-                tau_theta_ms: 200.0,
-                frozen: false,
-            }),
-        }
+    NeuronModel {
+        kind: NeuronKind::Custom(custom),
+        v_threshold_mv: 1.0,
+        reset: ResetMode::Hard { v_reset_mv: 0.0 },
+        refractory_ms: 1.0,
+        lockout_ms: 0.0,
+        v_init_mv: 0.0,
+        theta: Some(ThetaParams {
+            theta_init_mv: 0.0,
+            theta_plus_mv: 0.2,
+            tau_theta_ms: 200.0,
+            frozen: false,
+        }),
     }
 }

@@ -1,15 +1,16 @@
 //! llvmpipe's silent loop cap, as the kernels' budgets count it: a SIMD group passes at most
 //! 65,535 loop headers per dispatch, all loops together, and a `for` loop of k trips passes
-//! k + 1 (an empty one passes 1). `gpu::backend::fused_chunk_steps` and the competitive
-//! kernel's `iters` (wta_common.wgsl) count that way; counting trips only, as the first builds
-//! did, let a run pass the cap and go silently wrong.
+//! k + 1 (an empty one passes 1). The general engine's count of each pass's loop passes
+//! (`gpu::engine`, checked against `gpu::LOOP_ITERATION_BUDGET`) and the competitive kernel's
+//! `iters` (wta_common.wgsl) count that way; counting trips only, as the first builds did,
+//! let a run pass the cap and go silently wrong.
 
 use crate::common;
+use crate::engine_vs_cpu::{assert_active, on_both};
 
-use snn_wgpu::cpu::CpuBackend;
-use snn_wgpu::gpu::{fused_chunk_steps, GpuBackend, GpuBackendOptions};
-use snn_wgpu::model::{InputSpec, MonitorSpec, NetworkSpec, NeuronModel};
-use snn_wgpu::Backend;
+use snn_wgpu::backend::Simulator;
+use snn_wgpu::model::net::{Connectivity, Delay, Delivery, MonitorKind, Network, Projection};
+use snn_wgpu::model::{NeuronModel, Target};
 use wgpu::util::DeviceExt;
 
 const PROBE: &str = r#"
@@ -129,34 +130,46 @@ pub fn a_loop_in_an_untaken_branch_costs_one_pass() {
     }
 }
 
-/// The population kernel's chunk: N = 400 at 64 invocations is 7 neurons per invocation,
-/// 9 passes per step, 6,666 steps per dispatch. 7,400 steps in one dispatch (what counting
-/// trips only allowed: 7,500) pass the cap on llvmpipe; the engine's chunking must agree with
-/// the CPU.
-pub fn chunked_run_agrees_where_trip_counting_passed_the_cap() {
-    let ctx = common::gpu_ctx();
-    let steps = 7400;
-    assert!(fused_chunk_steps(400, 64) < steps);
-    let n = 400;
-    let rates: Vec<f32> = (0..n)
-        .map(|i| 20.0 + 180.0 * ((i * 37) % 101) as f32 / 100.0)
+/// A propagation pass counted just under the budget runs whole on llvmpipe: 784 inputs all
+/// spiking at every step (the count's worst case), all-to-all with per-synapse delays of up to
+/// 35 ms delivered at arrival (71 lags at dt = 0.5 ms), is 71 · (2·25 + 1 + 784) + 72 = 59,357
+/// passes per invocation and step. An undercount would let llvmpipe cut the lag loop short
+/// and the GPU's weights and potentials differ from the CPU's.
+pub fn a_pass_just_under_the_loop_budget_agrees_with_the_cpu() {
+    let n_in = 784;
+    let spikes = (0..40)
+        .flat_map(|t| (0..n_in).map(move |i| (i, t as f32 * 0.5)))
         .collect();
-    let spec = NetworkSpec::new("chunk", n, NeuronModel::diehl_cook_excitatory())
-        .with_seed(5)
-        .with_input(InputSpec::poisson_per_neuron(rates, 2.0))
-        .with_monitors(MonitorSpec {
-            spikes: Some(0..steps),
-            state: None,
-        });
-    let mut cpu = CpuBackend::new(&spec).unwrap();
-    cpu.run(steps).unwrap();
-    let want = cpu.recording().unwrap().total_spikes();
-    assert!(want > 100, "only {want} spikes: input too weak");
-    let opts = GpuBackendOptions {
-        workgroup_size: 64,
-        ..Default::default()
-    };
-    let mut gpu = GpuBackend::new(ctx, &spec, opts).unwrap();
-    gpu.run(steps).unwrap();
-    assert_eq!(gpu.recording().unwrap().total_spikes(), want);
+    let net = Network::new(0.5)
+        .spike_times("in", n_in, spikes)
+        .neurons("out", 8, NeuronModel::integrate_and_fire(1e9, 0.0))
+        .project(
+            Projection::new(
+                "p",
+                "in",
+                "out",
+                Target::MEMBRANE_EXC,
+                Connectivity::AllToAll,
+                0.001,
+            )
+            .with_delay(
+                Delay::Range {
+                    min_ms: 0.0,
+                    max_ms: 35.0,
+                    seed: 3,
+                },
+                Delivery::AtArrival,
+            ),
+        )
+        .monitor("in", "in", MonitorKind::Spikes { neurons: None })
+        .monitor(
+            "v",
+            "out",
+            MonitorKind::State {
+                variable: "v".into(),
+                neurons: (0..8).collect(),
+            },
+        );
+    let counts = on_both(&net, |e: &mut dyn Simulator| e.run(80).expect("run"));
+    assert_active(&counts, 40 * n_in as usize);
 }

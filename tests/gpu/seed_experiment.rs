@@ -2,19 +2,20 @@
 //! T = 128, threshold rising by 1 after each spike (a custom model plus the engine's θ).
 //!
 //! f32 accumulation of 0.1 makes the inter-spike intervals 10, 20, 31, 41 steps rather
-//! than the real-number 10, 20, 30, 40: the test pins the steps f32 gives, on both backends.
+//! than the real-number 10, 20, 30, 40: the test pins the steps f32 gives, on both engines.
 
 use crate::common;
 
-use snn_wgpu::cpu::CpuBackend;
-use snn_wgpu::gpu::{GpuBackend, GpuBackendOptions, Schedule};
+use snn_wgpu::backend::Simulator;
+use snn_wgpu::cpu::engine::Engine;
+use snn_wgpu::gpu::GpuEngine;
+use snn_wgpu::model::net::{MonitorKind, Network, Recording};
 use snn_wgpu::model::*;
-use snn_wgpu::Backend;
 
 const T: u32 = 128;
 const EXPECTED_SPIKES: [u32; 4] = [9, 29, 60, 101];
 
-fn seed_spec() -> NetworkSpec {
+fn seed_network() -> Network {
     let if_neuron = CustomModel::new("seed_if", "o.v = s.v + x;", |s, _p, x| s[0] += x);
     let model = NeuronModel::custom(if_neuron, 1.0, ResetMode::Hard { v_reset_mv: 0.0 })
         .with_theta(ThetaParams {
@@ -23,17 +24,16 @@ fn seed_spec() -> NetworkSpec {
             tau_theta_ms: f32::INFINITY,
             frozen: false,
         });
-    NetworkSpec::new("seed", 1, model)
-        .with_dt_ms(1.0)
-        .with_input(InputSpec::constant(0.1))
-        .with_monitors(MonitorSpec {
-            spikes: Some(0..T),
-            state: Some(StateMonitor {
-                vars: vec!["v".into(), "theta".into()],
-                neurons: vec![0],
-                steps: 0..T,
-            }),
-        })
+    let state = |v: &str| MonitorKind::State {
+        variable: v.into(),
+        neurons: vec![0],
+    };
+    let net = Network::new(1.0)
+        .neurons("seed", 1, model)
+        .monitor("spikes", "seed", MonitorKind::Spikes { neurons: None })
+        .monitor("v", "seed", state("v"))
+        .monitor("theta", "seed", state("theta"));
+    common::with_drive(net, "seed", 1, 0.1, 0..T)
 }
 
 /// The same experiment as a plain f32 loop, independent of the engine.
@@ -50,15 +50,25 @@ fn plain_f32_loop() -> Vec<u32> {
     spikes
 }
 
-fn check(sim: &mut dyn Backend) {
+fn trace(sim: &dyn Simulator, var: &str) -> Vec<f32> {
+    match sim.recording(var, 0).unwrap() {
+        Recording::State { values, .. } => values.clone(),
+        other => panic!("{other:?}"),
+    }
+}
+
+fn check(sim: &mut dyn Simulator) {
     sim.run(T).unwrap();
-    let rec = sim.recording().unwrap();
-    assert_eq!(rec.spike_times(0, 0), EXPECTED_SPIKES, "{}", sim.describe());
-    let theta = rec.trace("theta", 0, 0).unwrap();
+    let spikes: Vec<u32> = match sim.recording("spikes", 0).unwrap() {
+        Recording::Spikes(s) => s.iter().map(|&(t, _)| t).collect(),
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(spikes, EXPECTED_SPIKES, "{}", sim.describe());
+    let theta = trace(sim, "theta");
     assert_eq!(theta[8], 0.0);
     assert_eq!(theta[9], 1.0);
     assert_eq!(theta[T as usize - 1], 4.0);
-    let v = rec.trace("v", 0, 0).unwrap();
+    let v = trace(sim, "v");
     assert_eq!(v[9], 0.0, "hard reset to 0");
     assert_eq!(v[10], 0.1);
 }
@@ -68,16 +78,9 @@ pub fn plain_f32_arithmetic_gives_the_pinned_steps() {
 }
 
 pub fn seed_experiment_on_cpu() {
-    check(&mut CpuBackend::new(&seed_spec()).unwrap());
+    check(&mut Engine::new(&seed_network()).unwrap());
 }
 
-pub fn seed_experiment_on_gpu_both_schedules() {
-    let ctx = common::gpu_ctx();
-    for schedule in [Schedule::Fused, Schedule::Stepwise] {
-        let opts = GpuBackendOptions {
-            schedule,
-            ..Default::default()
-        };
-        check(&mut GpuBackend::new(ctx.clone(), &seed_spec(), opts).unwrap());
-    }
+pub fn seed_experiment_on_gpu() {
+    check(&mut GpuEngine::new(common::gpu_ctx(), &seed_network()).unwrap());
 }

@@ -34,9 +34,9 @@ pub(crate) mod layout;
 pub(crate) mod program;
 mod protocol;
 
-use super::backend::{read_back_range, LOOP_ITERATION_BUDGET};
-use super::context::GpuContext;
+use super::context::{GpuContext, LOOP_ITERATION_BUDGET};
 use super::layout::StepInfo;
+use super::readback::read_back_range;
 use super::shaders::ComposedModule;
 use crate::error::{Result, SnnError};
 use crate::model::net::{poisson_thresholds, Network, Recording, MAX_DELAY_STEPS};

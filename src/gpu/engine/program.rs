@@ -91,13 +91,10 @@ fn pop_bits(b: &PopBits, batch: u32) -> String {
     )
 }
 
-/// `NeuronParams(...)` of `common.wgsl` with the model constants (the rest zero).
+/// `NeuronParams(...)` of `common.wgsl`: the model constants.
 fn neuron_params(p: &NeuronParams) -> String {
     let f = |x: f32| f32_lit(x);
     [
-        u(p.n),
-        u(p.batch),
-        u(p.seed),
         u(p.reset_soft),
         f(p.v_threshold_mv),
         f(p.v_reset_mv),
@@ -113,20 +110,7 @@ fn neuron_params(p: &NeuronParams) -> String {
         f(p.e_inh_mv),
         f(p.theta_plus_mv),
         f(p.decay_theta_per_step),
-        f(p.input_const),
-        f(p.poisson_weight),
-        u(p.n_words),
-        u(p.rec_spike_t0),
-        u(p.rec_spike_t1),
-        u(p.rec_state_t0),
-        u(p.rec_state_t1),
-        u(p.rec_n_neurons),
-        u(p.rec_var_mask),
-        u(p.rec_n_vars),
-        u(p.input_t0),
-        u(p.input_t1),
         u(p.clamp_v),
-        u(p._pad1),
     ]
     .join(", ")
 }
@@ -261,10 +245,6 @@ pub(crate) fn compose(l: &Layout) -> Program {
         let _ = writeln!(g, "    {v}: f32,");
     }
     g.push_str("}\n");
-    // stages.wgsl's `charge` needs a model_charge; the passes call each model's own charge.
-    g.push_str(
-        "fn model_charge(s: NeuronState, x: f32, p: NeuronParams) -> NeuronState {\n    return if_charge(s, x, p);\n}\n",
-    );
     let mut step = vec![];
     let mut neuron_passes = vec![];
     for (pi, pop) in l.pops.iter().enumerate() {

@@ -13,7 +13,7 @@ use super::layout::{PopRegions, ProjKind, NEVER};
 use super::GpuEngine;
 use crate::backend::Trial;
 use crate::error::{Result, SnnError};
-use crate::gpu::backend::read_back_range;
+use crate::gpu::readback::read_back_range;
 use crate::model::net::state::{CopyState, NetworkState, PopulationState, ProjectionState};
 use crate::model::net::{check_rates, invalid, poisson_thresholds, PopulationKind};
 use crate::model::NeuronKind;

@@ -66,8 +66,9 @@ pub fn time_constants_at_or_below_dt_are_errors_naming_field_and_dt() {
     for (model, field, hint) in cases {
         let e = err_text(model.validate(dt));
         has_all(&e, &[field, hint]);
-        let spec = NetworkSpec::new("p", 4, model);
-        assert!(snn_wgpu::cpu::CpuBackend::new(&spec).is_err(), "{field}");
+        let net = snn_wgpu::model::net::Network::new(dt).neurons("p", 4, model);
+        let e = err_text(snn_wgpu::cpu::engine::Engine::new(&net).map(|_| ()));
+        has_all(&e, &["population `p`", field]);
     }
     // A refractory period of exactly one step is exact, and allowed.
     lif(20.0).with_refractory_ms(0.5).validate(dt).unwrap();
@@ -117,8 +118,6 @@ pub fn a_coarse_dt_is_a_warning_naming_the_time_constant() {
         &w[0],
         &["lif.tau_m_ms", "2 ms", "4.0 steps", "use dt <= 0.4 ms"],
     );
-    let w = NetworkSpec::new("p", 3, lif(2.0)).warnings();
-    assert_eq!(w.len(), 1, "{w:?}");
     // Every time constant of the conductance neuron, θ and the periods.
     let m = cond(|p| {
         p.tau_m_ms = 2.0;

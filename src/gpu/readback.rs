@@ -1,0 +1,55 @@
+//! Reading a device buffer back to the host: a copy into a mappable staging buffer, one
+//! wait. Used by the engines at run and presentation boundaries, never inside a time loop.
+
+use super::context::GpuContext;
+use crate::error::{Result, SnnError};
+
+/// Copies `buf` to a mappable buffer and returns its bytes (one wait).
+pub(crate) fn read_back(ctx: &GpuContext, buf: &wgpu::Buffer, label: &str) -> Result<Vec<u8>> {
+    read_back_range(ctx, buf, 0, buf.size(), label)
+}
+
+/// [`read_back`] of the `size` bytes of `buf` from byte `offset` (both multiples of 4).
+pub(crate) fn read_back_range(
+    ctx: &GpuContext,
+    buf: &wgpu::Buffer,
+    offset: u64,
+    size: u64,
+    label: &str,
+) -> Result<Vec<u8>> {
+    if size == 0 {
+        return Ok(vec![]);
+    }
+    let staging = ctx.device.create_buffer(&wgpu::BufferDescriptor {
+        label: Some(&format!("{label}.staging")),
+        size,
+        usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
+        mapped_at_creation: false,
+    });
+    let mut enc = ctx
+        .device
+        .create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some(label) });
+    enc.copy_buffer_to_buffer(buf, offset, &staging, 0, size);
+    ctx.queue.submit([enc.finish()]);
+    let gpu_err = |e: &dyn std::fmt::Display| SnnError::Gpu {
+        label: label.into(),
+        message: e.to_string(),
+    };
+    let (tx, rx) = std::sync::mpsc::channel();
+    staging.slice(..).map_async(wgpu::MapMode::Read, move |r| {
+        let _ = tx.send(r);
+    });
+    ctx.device
+        .poll(wgpu::PollType::wait_indefinitely())
+        .map_err(|e| gpu_err(&e))?;
+    rx.recv()
+        .map_err(|e| gpu_err(&e))?
+        .map_err(|e| gpu_err(&e))?;
+    let bytes = staging
+        .slice(..)
+        .get_mapped_range()
+        .map_err(|e| gpu_err(&e))?
+        .to_vec();
+    staging.unmap();
+    Ok(bytes)
+}
