@@ -24,6 +24,7 @@ fn main() -> std::process::ExitCode {
             Cpu bad_inputs_get_clear_errors,
             Cpu presets_print_as_toml_that_train_accepts,
             Cpu a_config_files_seed_stands_unless_seed_is_given,
+            Cpu the_first_run_is_dc400_short_and_data_gets_the_papers_dc400,
             Gpu eval_backend_labels_and_tests_elsewhere_with_the_same_result,
             Cpu refractory_choice_is_recorded_in_the_run,
         ],

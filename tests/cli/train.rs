@@ -268,3 +268,33 @@ pub fn refractory_choice_is_recorded_in_the_run() {
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// `snn train` without --preset, --config or --data is the first run: dc400-short on the
+/// 10,000 embedded training images, labels from the first 5,000; with --data, the paper's
+/// dc400, labels from all training images. Each run is stopped after its first training
+/// image; its checkpoint holds the experiment and the sizes.
+pub fn the_first_run_is_dc400_short_and_data_gets_the_papers_dc400() {
+    use snn_wgpu::experiments::diehl_cook::checkpoint::load_checkpoint;
+    use snn_wgpu::experiments::diehl_cook::config::{DcConfig, SHORT_PRESET};
+    let subset = concat!(env!("CARGO_MANIFEST_DIR"), "/data/mnist-subset");
+    for (data, preset, labels) in [
+        (None, SHORT_PRESET, Some(5000)),
+        (Some(subset), "dc400", None),
+    ] {
+        let run = tmp("first-run");
+        let mut cmd = snn();
+        cmd.args(["train", "--quiet", "--checkpoint-every", "1"])
+            .args(["--stop-after-images", "1", "--out"])
+            .arg(&run);
+        if let Some(d) = data {
+            cmd.arg("--data").arg(d);
+        }
+        let out = cmd.output().unwrap();
+        assert!(!out.status.success(), "the run was to stop after one image");
+        let ck = load_checkpoint(&run).unwrap();
+        assert_eq!(ck.config, DcConfig::preset(preset).unwrap(), "{data:?}");
+        assert_eq!(ck.plan.n_train, 10_000, "{data:?}");
+        assert_eq!(ck.plan.label_samples, labels, "{data:?}");
+        let _ = std::fs::remove_dir_all(&run);
+    }
+}

@@ -8,7 +8,7 @@ use snn_wgpu::backend::CompetitiveBackend;
 use snn_wgpu::experiments::diehl_cook::checkpoint::{
     check_same, fingerprint, load_checkpoint, save_checkpoint, Checkpoint, RunPlan, CHECKPOINT_FILE,
 };
-use snn_wgpu::experiments::diehl_cook::config::DcConfig;
+use snn_wgpu::experiments::diehl_cook::config::{DcConfig, SHORT_PRESET};
 use snn_wgpu::experiments::diehl_cook::io::{
     receptive_fields_png, remove_stale_temp_files, save_network, write_atomic, SavedNetwork,
     NETWORK_FILE,
@@ -512,18 +512,22 @@ impl Session {
         })?;
         super::plot::after_train(run_dir, test_set, !common.chatty());
         if common.chatty() && self.plan.data_dir.is_none() {
+            let what = if cfg.preset == SHORT_PRESET {
+                format!(
+                    "{SHORT_PRESET} (the paper's dc400, {} excitatory neurons, shortened: one \
+                     epoch, the rest between images done by a reset, θ+ {} mV instead of 0.05)",
+                    cfg.n_exc, cfg.theta_plus_mv
+                )
+            } else {
+                format!("{} ({} excitatory neurons)", cfg.preset, cfg.n_exc)
+            };
             eprintln!(
-                "This was {} ({} excitatory neurons), {} epoch(s) over the first {} MNIST \
+                "This was {what}, {} epoch(s) over the first {} MNIST \
                  training images embedded in the binary, labels from {} of them, tested \
                  on {} held-out test images. For the paper's figures, train on the full \
                  MNIST (60,000 / 10,000 images): `snn fetch-mnist --to ~/mnist`, then \
                  `snn train --preset dc400 --data ~/mnist` (3 epochs).",
-                cfg.preset,
-                cfg.n_exc,
-                cfg.epochs,
-                self.plan.n_train,
-                tested.label_images,
-                tested.test_images
+                cfg.epochs, self.plan.n_train, tested.label_images, tested.test_images
             );
         }
         crate::stdout::line(line);

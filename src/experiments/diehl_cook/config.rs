@@ -1,5 +1,6 @@
 //! Diehl & Cook configuration: every constant of the reproduction, with its source and unit,
-//! and the presets `dc100`, `dc400`, `dc1600`, `dc6400`.
+//! the paper's presets `dc100`, `dc400`, `dc1600`, `dc6400`, and `dc400-short`, dc400
+//! shortened for a first run on the embedded subset.
 //!
 //! A [`DcConfig`] is what a run directory's `config.json` holds; [`DcConfig::to_spec`]
 //! turns it into the engine's [`CompetitiveSpec`]. Sources: Diehl & Cook 2015 and its code (`peter-u-diehl/stdp-mnist`); docs/diehl_cook.md.
@@ -90,8 +91,20 @@ pub const PAPER_DT_MS: f32 = 0.5;
 /// Input rate (Hz) of a white pixel (255) per unit of intensity: 255 / 8.
 const MAX_PIXEL_HZ: f32 = 255.0 / 8.0;
 
-/// Preset names accepted by [`DcConfig::preset`].
-pub const PRESETS: [&str; 4] = ["dc100", "dc400", "dc1600", "dc6400"];
+/// Preset names accepted by [`DcConfig::preset`]: the paper's four, then [`SHORT_PRESET`].
+pub const PRESETS: [&str; 5] = ["dc100", "dc400", "dc1600", "dc6400", SHORT_PRESET];
+
+/// dc400 shortened for one pass over 10,000 images (`snn train` with no flags: the embedded
+/// subset): the same network and protocol, except one epoch, the
+/// rest between presentations done by a reset of v, conductances and traces
+/// ([`RestMode::Reset`]: the state the paper's 150 ms of silence lets them decay to, without
+/// simulating the 300 steps), and θ⁺ = 0.075 mV instead of 0.05, so that the homeostasis
+/// spreads the digits over the neurons within those images rather than the paper's 180,000
+/// (RESULTS.md, "First run").
+pub const SHORT_PRESET: &str = "dc400-short";
+
+/// θ⁺ (mV) of [`SHORT_PRESET`].
+const SHORT_THETA_PLUS_MV: f32 = 0.075;
 
 /// The excitatory neurons' refractoriness, as each implementation of Diehl & Cook has it
 /// (it sets `refractory_exc_ms` and `lockout_exc_ms`; [`DcConfig::set_refractory`]).
@@ -149,11 +162,19 @@ impl DcConfig {
         serde_json::from_value(v)
     }
 
-    /// The paper's configuration for `name`.
+    /// The configuration of preset `name`: the paper's, or [`SHORT_PRESET`].
     ///
     /// # Errors
     /// [`SnnError::InvalidParam`] for an unknown preset, listing the known ones.
     pub fn preset(name: &str) -> Result<Self> {
+        if name == SHORT_PRESET {
+            let mut c = Self::preset("dc400")?;
+            c.preset = name.into();
+            c.epochs = 1;
+            c.rest = RestMode::Reset;
+            c.theta_plus_mv = SHORT_THETA_PLUS_MV;
+            return Ok(c);
+        }
         let (n_exc, epochs) = match name {
             "dc100" => (100, 1),
             "dc400" => (400, 3),
@@ -471,6 +492,19 @@ mod tests {
         c.set_refractory(Refractory::Brian1);
         assert_eq!(c.lockout_exc_ms, 4.75);
         assert_eq!(c.to_spec().exc.derive(c.dt_ms).refractory_steps, 19);
+    }
+
+    /// The short preset is dc400 but for its epochs, rest and θ⁺.
+    #[test]
+    fn the_short_preset_is_dc400_with_three_changes() {
+        let short = DcConfig::preset(SHORT_PRESET).unwrap();
+        let mut c = DcConfig::preset("dc400").unwrap();
+        assert_ne!(short, c);
+        c.preset = SHORT_PRESET.into();
+        c.epochs = 1;
+        c.rest = RestMode::Reset;
+        c.theta_plus_mv = 0.075;
+        assert_eq!(short, c);
     }
 
     #[test]
