@@ -2,9 +2,9 @@
 //! [`CompetitiveSpec`], as the competitive GPU kernels (`gpu::wta`, `gpu::wta_multi`) read them.
 
 use crate::encode::rng::probability_threshold;
-use crate::error::{Result, SnnError};
+use crate::error::Result;
 use crate::model::stdp::{DerivedStdp, StdpConsts};
-use crate::model::wta::{check_loaded, decay_table, input_delays, Wiring};
+use crate::model::wta::{check_input_rates, check_loaded, decay_table, input_delays, Wiring};
 use crate::model::{CompetitiveSpec, DerivedNeuron, NeuronKind};
 
 /// Constants shared by all copies of one network.
@@ -98,25 +98,7 @@ impl Consts {
 
     /// Poisson thresholds of the inputs with a non-zero rate, ascending by input.
     pub fn active_inputs(&self, rates_hz: &[f32]) -> Result<Vec<(u32, u32)>> {
-        if rates_hz.len() != self.n_in {
-            return Err(SnnError::invalid(
-                "rates_hz",
-                format!("{} values", rates_hz.len()),
-                format!("one rate per input ({})", self.n_in),
-            ));
-        }
-        let max_hz = 1000.0 / self.dt_ms;
-        if let Some((j, r)) = rates_hz
-            .iter()
-            .enumerate()
-            .find(|(_, r)| !(**r >= 0.0 && **r <= max_hz))
-        {
-            return Err(SnnError::invalid(
-                format!("rates_hz[{j}]"),
-                r,
-                format!("a rate in [0, {max_hz}] Hz"),
-            ));
-        }
+        check_input_rates(self.n_in, self.dt_ms, rates_hz)?;
         Ok(rates_hz
             .iter()
             .enumerate()

@@ -438,3 +438,30 @@ pub fn check_loaded(n_in: usize, n: usize, weights: &[f32], theta_mv: &[f32]) ->
     }
     Ok(())
 }
+
+/// Checks one image's input rates: one per input (`n_in`), each in `[0, 1000/dt]` Hz.
+///
+/// # Errors
+/// [`SnnError::InvalidParam`] naming the count or the first rate out of range.
+pub fn check_input_rates(n_in: usize, dt_ms: f32, rates_hz: &[f32]) -> Result<()> {
+    if rates_hz.len() != n_in {
+        return Err(SnnError::invalid(
+            "rates_hz",
+            format!("{} values", rates_hz.len()),
+            format!("one rate per input ({n_in})"),
+        ));
+    }
+    let max_hz = 1000.0 / dt_ms;
+    match rates_hz
+        .iter()
+        .enumerate()
+        .find(|(_, r)| !(**r >= 0.0 && **r <= max_hz))
+    {
+        Some((j, r)) => Err(SnnError::invalid(
+            format!("rates_hz[{j}]"),
+            r,
+            format!("a rate in [0, {max_hz}] Hz"),
+        )),
+        None => Ok(()),
+    }
+}

@@ -786,14 +786,7 @@ impl Engine {
     /// [`SnnError::UnknownName`]; [`SnnError::InvalidParam`] for a target that is not finite
     /// and > 0; [`SnnError::Unsupported`] for an all-but-self projection of one weight.
     pub fn normalize_columns(&mut self, projection: &str, target_sum: f32) -> Result<()> {
-        let q = self.projection_index(projection)?;
-        if !(target_sum > 0.0 && target_sum.is_finite()) {
-            return Err(SnnError::invalid(
-                "target_sum",
-                target_sum,
-                "finite and > 0",
-            ));
-        }
+        let q = self.plans.net.normalize_target(projection, target_sum)?;
         let plan = &self.plans.projs[q].plan;
         if let Strategy::TotalMinusSelf { .. } = plan.strategy {
             return Err(SnnError::Unsupported(format!(

@@ -21,7 +21,7 @@ use crate::cpu::engine::{Engine, EngineOptions};
 use crate::error::{Result, SnnError};
 use crate::gpu::{GpuContext, GpuEngine, GpuEngineOptions};
 use crate::model::net::state::{NetworkState, SNAPSHOT_KIND};
-use crate::model::wta::{check_loaded, presentation_seed};
+use crate::model::wta::{check_input_rates, check_loaded, presentation_seed};
 use crate::model::{CompetitiveSpec, PresentOptions, RestMode};
 use std::sync::Arc;
 
@@ -102,28 +102,9 @@ impl DcEngine {
         }
     }
 
-    /// Checks one image's rates: one per input, each in `[0, 1000/dt]` Hz.
+    /// Checks one image's rates (`model::wta::check_input_rates`).
     fn check_rates(&self, rates_hz: &[f32]) -> Result<()> {
-        if rates_hz.len() != self.n_in {
-            return Err(SnnError::invalid(
-                "rates_hz",
-                format!("{} values", rates_hz.len()),
-                format!("one rate per input ({})", self.n_in),
-            ));
-        }
-        let max_hz = 1000.0 / self.dt_ms;
-        match rates_hz
-            .iter()
-            .enumerate()
-            .find(|(_, r)| !(**r >= 0.0 && **r <= max_hz))
-        {
-            Some((j, r)) => Err(SnnError::invalid(
-                format!("rates_hz[{j}]"),
-                r,
-                format!("a rate in [0, {max_hz}] Hz"),
-            )),
-            None => Ok(()),
-        }
+        check_input_rates(self.n_in, self.dt_ms, rates_hz)
     }
 
     /// The first weight that is not finite, as [`SnnError::NonFinite`] (neuron = flat index

@@ -847,14 +847,7 @@ impl GpuEngine {
     /// [`SnnError::UnknownName`]; [`SnnError::InvalidParam`] for a target that is not finite
     /// and > 0; [`SnnError::Unsupported`] for an all-but-self projection of one weight.
     pub fn normalize_columns(&mut self, projection: &str, target_sum: f32) -> Result<()> {
-        let q = self.projection_index(projection)?;
-        if !(target_sum > 0.0 && target_sum.is_finite()) {
-            return Err(SnnError::invalid(
-                "target_sum",
-                target_sum,
-                "finite and > 0",
-            ));
-        }
+        let q = self.net.normalize_target(projection, target_sum)?;
         let Some(pass) = &self.normalize[q] else {
             return Err(SnnError::Unsupported(format!(
                 "projection `{projection}`: all-but-self with one constant weight cannot be \

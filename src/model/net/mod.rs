@@ -244,6 +244,23 @@ impl Network {
             })
     }
 
+    /// Checks an engine's `normalize_columns(projection, target_sum)`: a known projection and
+    /// a target sum that is finite and > 0. Returns the projection's index.
+    ///
+    /// # Errors
+    /// [`SnnError::UnknownName`]; [`SnnError::InvalidParam`] for the target.
+    pub fn normalize_target(&self, projection: &str, target_sum: f32) -> Result<usize> {
+        let q = self.projection_index(projection)?;
+        if !(target_sum > 0.0 && target_sum.is_finite()) {
+            return Err(SnnError::invalid(
+                "target_sum",
+                target_sum,
+                "finite and > 0",
+            ));
+        }
+        Ok(q)
+    }
+
     /// The index of monitor `name`.
     ///
     /// # Errors
