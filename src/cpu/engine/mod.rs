@@ -547,25 +547,37 @@ impl Engine {
         let mut fresh = base.clone();
         self.plans.rest(&mut fresh);
         fresh.records.iter_mut().for_each(clear_recording);
+        // One copy per worker, made once: a copy per rayon split would copy the weights
+        // again and again and start each trial with cold caches.
+        let chunk = trials
+            .len()
+            .div_ceil(rayon::current_num_threads().max(1))
+            .max(1);
         trials
-            .par_iter()
-            .zip(thr)
+            .par_chunks(chunk)
+            .zip(thr.par_chunks(chunk))
             .enumerate()
-            .map_init(
-                || fresh.clone(),
-                |c, (k, (tr, thr))| {
-                    self.plans.rest(c);
-                    c.thr[src] = thr;
-                    c.stream[src] = (tr.key, t0);
-                    let counts = self.plans.run_copy(c, t0..t1, false, Some(count));
-                    self.plans
-                        .check_finite(c, t1, |name| format!("{name} (trial {k})"))?;
-                    Ok(counts)
-                },
-            )
-            .collect::<Vec<Result<Vec<u32>>>>()
+            .map(|(part, (trs, thrs))| {
+                let mut c = fresh.clone();
+                trs.iter()
+                    .zip(thrs)
+                    .enumerate()
+                    .map(|(i, (tr, thr))| {
+                        let k = part * chunk + i;
+                        self.plans.rest(&mut c);
+                        c.thr[src].clone_from(thr);
+                        c.stream[src] = (tr.key, t0);
+                        let counts = self.plans.run_copy(&mut c, t0..t1, false, Some(count));
+                        self.plans
+                            .check_finite(&c, t1, |name| format!("{name} (trial {k})"))?;
+                        Ok(counts)
+                    })
+                    .collect::<Vec<Result<Vec<u32>>>>()
+            })
+            .collect::<Vec<_>>()
             // In trial order, so an error names the first bad trial whatever the threads did.
             .into_iter()
+            .flatten()
             .collect()
     }
 
