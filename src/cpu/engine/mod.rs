@@ -628,20 +628,8 @@ impl Engine {
                         history: pc.hist.clone(),
                         post1: pc.post1.clone(),
                         post2: pc.post2.clone(),
-                        last_arrival_step: if pc.last.is_empty() {
-                            vec![]
-                        } else {
-                            (0..pp.plan.syn.len())
-                                .map(|k| pc.last[pp.plan.arrival_index(k)])
-                                .collect()
-                        },
-                        pre_trace_at_last_arrival: if pc.pre_at_last.is_empty() {
-                            vec![]
-                        } else {
-                            (0..pp.plan.syn.len())
-                                .map(|k| pc.pre_at_last[pp.plan.arrival_index(k)])
-                                .collect()
-                        },
+                        last_arrival_step: per_synapse(&pp.plan, &pc.last),
+                        pre_trace_at_last_arrival: per_synapse(&pp.plan, &pc.pre_at_last),
                     })
                     .collect(),
             })
@@ -944,6 +932,17 @@ fn end_step(t0: u32, steps: u32) -> Result<u32> {
             format!("at most {} more steps (u32 clock)", last.saturating_sub(t0)),
         )
     })
+}
+
+/// A per-arrival-entry array (`Plan::arrival_index`) as one value per synapse; empty stays
+/// empty.
+fn per_synapse<T: Copy>(plan: &Plan, entries: &[T]) -> Vec<T> {
+    if entries.is_empty() {
+        return vec![];
+    }
+    (0..plan.syn.len())
+        .map(|k| entries[plan.arrival_index(k)])
+        .collect()
 }
 
 /// The Poisson thresholds `(neuron, thr)` of the neurons that can spike, ascending.
