@@ -232,10 +232,15 @@ pub fn split(n: u32) -> (u32, u32) {
     (n_exc, n - n_exc)
 }
 
-/// The four recurrent projections of COBA and CUBA, `target_e`/`target_i` for excitatory
-/// and inhibitory presynaptic neurons with weights `we`, `wi`.
-fn recurrent(mut net: Network, n: u32, seed: u32, we: f32, wi: f32) -> Network {
+/// COBA's and CUBA's network: `n` neurons of `model` in populations `exc` and `inh`, and
+/// the four recurrent projections, `target_e`/`target_i` for excitatory and inhibitory
+/// presynaptic neurons with weights `we`, `wi`.
+fn recurrent(model: NeuronModel, n: u32, seed: u32, we: f32, wi: f32) -> Network {
     let (n_exc, n_inh) = split(n);
+    let mut net = Network::new(DT_MS)
+        .with_seeds(vec![seed])
+        .neurons("exc", n_exc, model.clone())
+        .neurons("inh", n_inh, model);
     let p = (INPUTS_PER_NEURON / n as f64).min(1.0);
     let size = |pop: &str| if pop == "exc" { n_exc } else { n_inh };
     for (q, (pre, post)) in [
@@ -306,13 +311,8 @@ pub fn coba(n: u32, seed: u32) -> Result<Benchmark> {
         v_init_mv: -60.0,
         theta: None,
     };
-    let (n_exc, n_inh) = split(n);
-    let net = Network::new(DT_MS)
-        .with_seeds(vec![seed])
-        .neurons("exc", n_exc, model.clone())
-        .neurons("inh", n_inh, model);
     let net = recurrent(
-        net,
+        model,
         n,
         seed,
         COBA_WE_NS / COBA_G_LEAK_NS,
@@ -321,6 +321,7 @@ pub fn coba(n: u32, seed: u32) -> Result<Benchmark> {
     let mut initial = initial_v(n, seed, -60.0, -50.0);
     let ge = normals(seed, STREAM_INIT + 2, n, 4.0, 1.5);
     let gi = normals(seed, STREAM_INIT + 4, n, 20.0, 12.0);
+    let (n_exc, n_inh) = split(n);
     for (g, name) in [(ge, "ge"), (gi, "gi")] {
         initial.push(("exc".into(), name.into(), g[..n_exc as usize].to_vec()));
         initial.push((
@@ -356,13 +357,8 @@ pub fn cuba(n: u32, seed: u32) -> Result<Benchmark> {
         v_init_mv: -60.0,
         theta: None,
     };
-    let (n_exc, n_inh) = split(n);
-    let net = Network::new(DT_MS)
-        .with_seeds(vec![seed])
-        .neurons("exc", n_exc, model.clone())
-        .neurons("inh", n_inh, model);
     Ok(Benchmark {
-        network: recurrent(net, n, seed, CUBA_WE_MV, CUBA_WI_MV),
+        network: recurrent(model, n, seed, CUBA_WE_MV, CUBA_WI_MV),
         initial: initial_v(n, seed, -60.0, -50.0),
     })
 }

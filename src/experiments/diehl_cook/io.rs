@@ -542,6 +542,22 @@ pub fn receptive_fields_size(n: usize, with_bars: bool) -> (usize, usize) {
     )
 }
 
+/// A receptive field's grey levels: each weight over the column's largest finite weight,
+/// 0–255; a non-finite, negative or all-zero column's weights are black.
+pub(crate) fn grey_levels(column: impl Iterator<Item = f32> + Clone) -> impl Iterator<Item = u8> {
+    let max = column
+        .clone()
+        .filter(|w| w.is_finite())
+        .fold(0.0f32, f32::max);
+    column.map(move |w| {
+        if max > 0.0 && w.is_finite() && w > 0.0 {
+            (w / max * 255.0).round().clamp(0.0, 255.0) as u8
+        } else {
+            0
+        }
+    })
+}
+
 /// Smallest `c` with `c * c >= n`.
 fn grid_columns(n: usize) -> usize {
     let mut c = (n as f64).sqrt() as usize;
@@ -637,17 +653,7 @@ pub fn receptive_fields_png(
     for (i, column) in weights.columns().into_iter().enumerate() {
         let x0 = (i % cols) * (tile + BORDER);
         let y0 = (i / cols) * (cell_h + BORDER);
-        let max = column
-            .iter()
-            .copied()
-            .filter(|w| w.is_finite())
-            .fold(0.0f32, f32::max);
-        for (p, &w) in column.iter().enumerate() {
-            let level = if max > 0.0 && w.is_finite() && w > 0.0 {
-                (w / max * 255.0).round().clamp(0.0, 255.0) as u8
-            } else {
-                0
-            };
+        for (p, level) in grey_levels(column.iter().copied()).enumerate() {
             let (r, c) = (p / SIDE, p % SIDE);
             for dy in 0..scale {
                 for dx in 0..scale {

@@ -10,6 +10,7 @@ use plotters::style::text_anchor::{HPos, Pos, VPos};
 use super::{class_colour, render, text_on, FONT};
 use crate::error::{Result, SnnError};
 use crate::experiments::diehl_cook::evaluate::N_CLASSES;
+use crate::experiments::diehl_cook::io::grey_levels;
 
 /// Geometry of the labelled receptive-field grid for `n` neurons.
 struct RfLayout {
@@ -116,17 +117,7 @@ pub fn receptive_fields_labelled_png(
                 put(x0 + dx, y0 + dy, class_colour(assignments[i]));
             }
         }
-        let max = column
-            .iter()
-            .copied()
-            .filter(|w| w.is_finite())
-            .fold(0.0f32, f32::max);
-        for (p, &w) in column.iter().enumerate() {
-            let level = if max > 0.0 && w.is_finite() && w > 0.0 {
-                (w / max * 255.0).round().clamp(0.0, 255.0) as u8
-            } else {
-                0
-            };
+        for (p, level) in grey_levels(column.iter().copied()).enumerate() {
             for d in 0..l.scale * l.scale {
                 let (dy, dx) = (d / l.scale, d % l.scale);
                 let (x, y) = (
