@@ -15,6 +15,25 @@ struct PopBits {
     batch: u32,
     // First word of its recording in `rec_bits`, or NONE.
     rec: u32,
+    // Summaries [slot][copy][sum word] in `bits`: bit l of summary word s set where spike
+    // word 32s + l may be non-zero (exact once `summarize` built the slot).
+    sum: u32,
+    // Summary words per copy: ceil(words / 32).
+    sum_words: u32,
+}
+
+// Builds summary word s of copy b for the spikes emitted at step e, from its spike words.
+fn summarize(p: PopBits, e: u32, b: u32, s: u32) {
+    let sc = (e % p.slots) * p.batch + b;
+    let w0 = p.base + sc * p.words + s * 32u;
+    let m = min(32u, p.words - s * 32u);
+    var mask = 0u;
+    for (var l = 0u; l < m; l = l + 1u) {
+        if (bits[w0 + l] != 0u) {
+            mask = mask | (1u << l);
+        }
+    }
+    bits[p.sum + sc * p.sum_words + s] = mask;
 }
 
 // Stores word `w` of copy `b`, emitted at step `e`, and records it.

@@ -622,6 +622,9 @@ impl GpuEngine {
                 }
             }
         }
+        for pop in &l.pops {
+            pop.bits.summarize(&mut bits, l.batch);
+        }
         self.write_f32s(&b.fstate, 0, &fstate);
         self.write_u32s(&b.bits, 0, &bits);
         self.fstate = fstate;
