@@ -22,7 +22,8 @@
 //!   read back once per submission, and the neuron state once per [`GpuEngine::run`];
 //! - `fused` is the **fused** schedule: one dispatch runs many steps, one workgroup per
 //!   copy, barriers between the phases of a step, for networks that fit one workgroup
-//!   (its docs give the fit rule). [`EngineSchedule::Auto`] (the default) picks it where
+//!   (its docs give the fit rule); it counts its loop passes in the kernel and keeps each
+//!   copy's progress on the device, and reads it back with the neuron state. [`EngineSchedule::Auto`] (the default) picks it where
 //!   the network fits, else the passes; both give the same bits.
 //!
 //! Spikes are bitsets (one invocation writes a word of 32 neurons), so every spike list is
@@ -68,9 +69,9 @@ pub struct GpuEngineOptions {
     /// The schedule; [`EngineSchedule::Auto`] by default.
     pub schedule: EngineSchedule,
     /// Loop passes one invocation may make in one dispatch: a network whose pass could make
-    /// more is refused (passes), a fused dispatch runs as many steps as fit. `None`: the
-    /// budget of llvmpipe's silent loop cap (`LOOP_ITERATION_BUDGET`) on a software adapter,
-    /// no budget elsewhere.
+    /// more is refused (passes); a fused dispatch, which counts the passes it makes, runs
+    /// steps while one more step's worst case fits. `None`: the budget of llvmpipe's silent
+    /// loop cap (`LOOP_ITERATION_BUDGET`) on a software adapter, no budget elsewhere.
     pub loop_budget: Option<u64>,
 }
 
