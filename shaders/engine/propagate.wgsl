@@ -94,6 +94,12 @@ fn pre_trace(p: Proj, b: u32, k: u32, t: u32) -> f32 {
     return fwork[p.pre_at_last_base + b * p.n_syn + k] * decay;
 }
 
+// The spike list (count, then the neurons ascending) of the pre population's spikes
+// emitted at step e, copy b.
+fn pre_list(p: Proj, e: u32, b: u32) -> u32 {
+    return p.pre.list + ((e % p.pre.slots) * p.batch + b) * (p.pre.words * 32u + 1u);
+}
+
 // The first word of the pre population's spikes emitted at step e, copy b.
 fn pre_words(p: Proj, e: u32, b: u32) -> u32 {
     return p.pre.base + ((e % p.pre.slots) * p.batch + b) * p.pre.words;
@@ -209,8 +215,18 @@ fn arrivals(p: Proj, i: u32, b: u32, sum: bool, learn: bool) -> f32 {
     var x = 0.0;
     for (var lag = lag0; lag < lag1; lag = lag + 1u) {
         let e = t + p.pre.slots - lag;
-        let base = pre_words(p, e, b);
         loop_passes = loop_passes + 2u;
+        if (p.pre.list != NONE) {
+            // The spike list of step e, ascending.
+            let at = pre_list(p, e, b);
+            let n = bits[at];
+            loop_passes = loop_passes + n;
+            for (var q = 0u; q < n; q = q + 1u) {
+                arrive(p, i, b, bits[at + 1u + q], lag, post1, sum, learn, &x);
+            }
+            continue;
+        }
+        let base = pre_words(p, e, b);
         for (var s = 0u; s < p.pre.sum_words; s = s + 1u) {
             var cand = candidates(p, e, b, s, i);
             loop_passes = loop_passes + 1u + bit_loop_passes(p, cand);
@@ -231,27 +247,35 @@ fn arrivals(p: Proj, i: u32, b: u32, sum: bool, learn: bool) -> f32 {
                     }
                     let j = wd * 32u + firstTrailingBit(word);
                     word = word & (word - 1u);
-                    let k = synapse_of(p, j, i);
-                    if (k == NONE || delay_of(p, k) != lag) {
-                        continue;
-                    }
-                    if (sum) {
-                        x = x + wsyn[wb + k];
-                    }
-                    if (learn) {
-                        wsyn[wb + k] = on_pre(wsyn[wb + k], post1, p.stdp);
-                        if (p.pre_at_last_base != NONE) {
-                            let a = p.pre_at_last_base + b * p.n_syn + k;
-                            fwork[a] = pre_trace(p, b, k, t) + 1.0;
-                        }
-                        ustate[p.last_base + b * p.n_syn + k] = t;
-                    }
+                    arrive(p, i, b, j, lag, post1, sum, learn, &x);
                 }
             }
         }
     }
     loop_passes = loop_passes + 1u;
     return x;
+}
+
+// Pre j's spike at post i if its synapse's delay is `lag`: with `sum`, adds its weight to
+// *x; with `learn`, depression and its arrival (see `arrivals`).
+fn arrive(p: Proj, i: u32, b: u32, j: u32, lag: u32, post1: f32, sum: bool, learn: bool, x: ptr<function, f32>) {
+    let k = synapse_of(p, j, i);
+    if (k == NONE || delay_of(p, k) != lag) {
+        return;
+    }
+    let t = step.t;
+    let wb = p.w_base + b * p.n_syn;
+    if (sum) {
+        *x = *x + wsyn[wb + k];
+    }
+    if (learn) {
+        wsyn[wb + k] = on_pre(wsyn[wb + k], post1, p.stdp);
+        if (p.pre_at_last_base != NONE) {
+            let a = p.pre_at_last_base + b * p.n_syn + k;
+            fwork[a] = pre_trace(p, b, k, t) + 1.0;
+        }
+        ustate[p.last_base + b * p.n_syn + k] = t;
+    }
 }
 
 // Total minus self: w · (spikes arriving − [i among them]).

@@ -43,10 +43,12 @@
 //! behind. Without recordings a whole run is one submission. Without a budget (a real GPU)
 //! one dispatch runs a whole submission.
 //!
-//! **Spike summaries.** Dense and sparse projections find the spikes of a lag by their
-//! pre population's summary words (`summarize_<p>`, a phase between the sources and
-//! propagation): one bit per spike word that is not zero, so a step visits the non-zero
-//! words only (with 10 ms input delays, 21 lags of 25 words each per post neuron before).
+//! **Spike summaries and lists.** Dense and sparse projections find the spikes of a lag
+//! through their pre population's `summarize_<p>` pass (a phase between the sources and
+//! propagation, under both schedules): one bit per spike word that is not zero, and for a
+//! population of at most 1,024 neurons the list of its spikes, ascending (the order the
+//! words give), so propagation at arrival visits each lag's spikes only (with 10 ms input
+//! delays, 21 lags of 25 words each per post neuron before).
 
 use super::program::{Phase, Program};
 use crate::gpu::shaders::{engine_fused_module, ComposedModule};
@@ -171,8 +173,8 @@ pub(crate) fn module(program: &Program, plan: &FusedPlan) -> ComposedModule {
             g.push_str("        storageBarrier();\n");
         }
         phase = Some(key);
-        // Propagation counts its own loop passes (`loop_passes`, propagate.wgsl); every
-        // other item adds its worst case.
+        // Summaries and propagation count their own loop passes (`loop_passes`,
+        // propagate.wgsl); every other item adds its worst case.
         let strided = |item: &str, passes: u64| {
             let (pad, open, close) = match p.learn_only {
                 true => ("    ", "        if (chunk.learn != 0u) {\n", "        }\n"),
@@ -191,7 +193,7 @@ pub(crate) fn module(program: &Program, plan: &FusedPlan) -> ComposedModule {
                 p.entry
             );
             traces.push_str(&strided(&format!("{}_traces", p.entry), 0));
-        } else if p.phase == Phase::Propagation {
+        } else if matches!(p.phase, Phase::Propagation | Phase::Summaries) {
             g.push_str(&strided(&p.item, 0));
         } else {
             g.push_str(&strided(&p.item, p.max_loop_passes));

@@ -64,11 +64,16 @@ pub(crate) struct PopBits {
     pub sum: u32,
     /// Summary words per copy: ⌈words / 32⌉.
     pub sum_words: u32,
+    /// Spike lists `[slot][copy][1 + 32 · words]` in `bits` (the count, then the neurons
+    /// ascending), built with the summaries, for a population that a dense or sparse
+    /// projection scans and that has one summary word (at most 1,024 neurons).
+    pub list: Option<u32>,
 }
 
 impl PopBits {
     /// Writes the exact summaries of every slot and copy of `bits` (the whole `bits`
-    /// buffer of a layout with `batch` copies) from its spike words.
+    /// buffer of a layout with `batch` copies) from its spike words,
+    /// and its spike lists.
     pub fn summarize(&self, bits: &mut [u32], batch: u32) {
         let (w, sw) = (self.words as usize, self.sum_words as usize);
         for sc in 0..(self.slots * batch) as usize {
@@ -82,7 +87,25 @@ impl PopBits {
                 }
                 bits[self.sum as usize + sc * sw + s] = mask;
             }
+            if let Some(list) = self.list {
+                let at = list as usize + sc * self.list_len();
+                let mut n = 0;
+                for wd in 0..w {
+                    let mut x = bits[words + wd];
+                    while x != 0 {
+                        n += 1;
+                        bits[at + n] = (wd * 32) as u32 + x.trailing_zeros();
+                        x &= x - 1;
+                    }
+                }
+                bits[at] = n as u32;
+            }
         }
+    }
+
+    /// Words of one spike list (a slot of a copy).
+    pub fn list_len(&self) -> usize {
+        1 + 32 * self.words as usize
     }
 }
 
@@ -306,6 +329,14 @@ impl Layout {
             slots_of_pop[pre] = slots_of_pop[pre].max(slots);
             syns.push((pre, post, syn, slots));
         }
+        // Populations that a dense or sparse projection scans (summaries and lists).
+        let mut scanned = vec![false; net.populations.len()];
+        for (p, (pre, _, syn, _)) in net.projections.iter().zip(&syns) {
+            let kind = kind_of(&p.connectivity, &p.weights, &syn.delays, p.stdp.is_some());
+            if matches!(kind, ProjKind::Dense | ProjKind::Sparse) {
+                scanned[*pre] = true;
+            }
+        }
         for (s, pop) in slots_of_pop.iter_mut().zip(&net.populations) {
             if pop.is_neurons() {
                 *s += 1;
@@ -330,6 +361,8 @@ impl Layout {
             let bits_base = bits.take(slots as u64 * k * words as u64);
             let sum_words = words.div_ceil(32);
             let sum = bits.take(slots as u64 * k * sum_words as u64);
+            let list = (scanned[pi] && sum_words == 1)
+                .then(|| bits.take(slots as u64 * k * (1 + 32 * words as u64)));
             let rec = recorded[pi].then(|| {
                 let at = rec_words;
                 rec_words += k * words as u64;
@@ -414,6 +447,7 @@ impl Layout {
                     rec,
                     sum,
                     sum_words,
+                    list,
                 },
                 regions,
             });

@@ -13,7 +13,7 @@
 //! | entry point | one invocation per | does |
 //! |---|---|---|
 //! | `source_<p>` | word of 32 neurons, copy | Poisson draws or given spike times of step t |
-//! | `summarize_<p>` | 32 words, copy | which spike words of step t are not zero |
+//! | `summarize_<p>` | 32 words, copy | which spike words of step t are not zero; the spike list |
 //! | `propagate_<q>` | post neuron, copy | trace decay, input (`propagate.wgsl`), depression |
 //! | `neurons_<p>` | word of 32 neurons, copy | charge, fire, reset, adapt; spike word |
 //! | `monitor_state` | state monitor slot, copy | records a variable |
@@ -93,14 +93,15 @@ fn u(x: u32) -> String {
 
 fn pop_bits(b: &PopBits, batch: u32) -> String {
     format!(
-        "PopBits({}, {}, {}, {}, {}, {}, {})",
+        "PopBits({}, {}, {}, {}, {}, {}, {}, {})",
         u(b.base),
         u(b.slots),
         u(b.words),
         u(batch),
         u(b.rec.unwrap_or(u32::MAX)),
         u(b.sum),
-        u(b.sum_words)
+        u(b.sum_words),
+        u(b.list.unwrap_or(u32::MAX))
     )
 }
 
@@ -443,7 +444,8 @@ pub(crate) fn compose(l: &Layout) -> Program {
             entry: name,
             invocations: pop.bits.sum_words,
             learn_only: false,
-            max_loop_passes: 33,
+            // The words, and with a list each word's spikes.
+            max_loop_passes: 33 + pop.bits.list.map_or(0, |_| 32 + pop.size as u64),
         });
     }
     let mut potentiate = vec![];
