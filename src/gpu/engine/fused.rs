@@ -2,9 +2,9 @@
 //! workgroup per copy (K copies, K workgroups), and each invocation loops over its share of
 //! every pass of a step, with a storage barrier between the phases of a step (sources,
 //! spike summaries, propagation, neurons, then state monitors and potentiation:
-//! `program::Phase`) and at its end. It calls the very functions the passes schedule dispatches (`PassSpec::item`) in
-//! the same order, each item done by one invocation as under the passes, so every float sum
-//! and every random number is the same, bit for bit. Potentiation alone is split
+//! `program::Phase`) and at its end. It calls the very functions the passes schedule
+//! dispatches (`PassSpec::item`) in the same order, each item done by one invocation as
+//! under the passes, so every float sum and every random number is the same, bit for bit. Potentiation alone is split
 //! differently: the workgroup shares each spiking post neuron's synapses (a post neuron's
 //! loop would leave most lanes idle, few neurons spiking in a step), and the post traces
 //! follow after one more barrier; each synapse gets the very update of the passes (no sum
@@ -27,8 +27,8 @@
 //! A dispatch does not stop at that worst case: each invocation counts the loop passes it
 //! makes (`loop_passes`, `shaders/engine/propagate.wgsl`): propagation and shared
 //! potentiation count their loops from the spikes, which a copy's invocations share (so
-//! the count of every SIMD group is at most that of the invocation that counts most),
-//! every other item adds its worst case. At the end of a step the workgroup takes the
+//! the count of every SIMD group is at most that of the invocation that counts most), a
+//! spike list from its one invocation's trips, every other item adds its worst case. At the end of a step the workgroup takes the
 //! largest count (a workgroup `atomicMax`, made uniform by `workgroupUniformLoad`) and
 //! starts another step only while that count plus one more step's worst case fit the
 //! budget ([`FusedPlan::last_start`]).
