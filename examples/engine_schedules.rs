@@ -9,7 +9,7 @@
 //! JSON line per network and engine (the GPU engine under each schedule, and the CPU engine
 //! for scale): the median time per step over `reps` runs of `steps` steps (the engines
 //! alternated within each repetition, after a warm-up run of up to 200 steps), and the steps
-//! one dispatch runs (under the adapter's loop budget; 0 for the CPU).
+//! one dispatch ran in the last run (under the adapter's loop budget; 0 for the CPU).
 
 #[path = "recurrent_stdp.rs"]
 #[allow(dead_code)]
@@ -60,33 +60,46 @@ fn main() -> snn_wgpu::Result<()> {
         ("dc100 (no delays)", dc_plain, Some(rates)),
     ];
     for (name, net, input) in &nets {
-        // (label, engine, steps per dispatch)
-        let mut engines: Vec<(String, Box<dyn Simulator>, u32)> = vec![];
+        let mut gpus = vec![];
         for schedule in [EngineSchedule::Passes, EngineSchedule::Fused] {
             let opts = GpuEngineOptions {
                 schedule,
                 ..GpuEngineOptions::default()
             };
-            let e = GpuEngine::with_options(ctx.clone(), net, opts)?;
-            let per_dispatch = e.steps_per_dispatch();
-            engines.push((format!("gpu {schedule:?}"), Box::new(e), per_dispatch));
+            gpus.push((
+                format!("gpu {schedule:?}"),
+                GpuEngine::with_options(ctx.clone(), net, opts)?,
+            ));
         }
-        engines.push(("cpu engine".into(), Box::new(Engine::new(net)?), 0));
-        for (_, e, _) in &mut engines {
-            if let Some(r) = input {
-                e.set_rates(model::INPUT, 0, r)?;
+        let mut cpu = Engine::new(net)?;
+        let mut us: Vec<Vec<f64>> = vec![vec![]; gpus.len() + 1];
+        {
+            let mut engines: Vec<&mut dyn Simulator> = gpus
+                .iter_mut()
+                .map(|(_, e)| e as &mut dyn Simulator)
+                .collect();
+            engines.push(&mut cpu);
+            for e in &mut engines {
+                if let Some(r) = input {
+                    e.set_rates(model::INPUT, 0, r)?;
+                }
+                e.run(steps.min(200))?;
             }
-            e.run(steps.min(200))?;
-        }
-        let mut us: Vec<Vec<f64>> = vec![vec![]; engines.len()];
-        for _ in 0..reps {
-            for ((_, e, _), times) in engines.iter_mut().zip(&mut us) {
-                let t0 = Instant::now();
-                e.run(steps)?;
-                times.push(t0.elapsed().as_secs_f64() * 1e6 / steps as f64);
+            for _ in 0..reps {
+                for (e, times) in engines.iter_mut().zip(&mut us) {
+                    let t0 = Instant::now();
+                    e.run(steps)?;
+                    times.push(t0.elapsed().as_secs_f64() * 1e6 / steps as f64);
+                }
             }
         }
-        for ((label, _, per_dispatch), mut times) in engines.iter().zip(us) {
+        // Steps per dispatch of the last run (0 for the CPU).
+        let mut labels: Vec<(String, u32)> = gpus
+            .iter()
+            .map(|(l, e)| (l.clone(), e.steps_per_dispatch()))
+            .collect();
+        labels.push(("cpu engine".into(), 0));
+        for ((label, per_dispatch), mut times) in labels.iter().zip(us) {
             times.sort_by(f64::total_cmp);
             println!(
                 "{{\"network\":\"{name}\",\"engine\":\"{label}\",\"adapter\":\"{}\",\"copies\":{},\"steps\":{steps},\"reps\":{reps},\"us_per_step_median\":{:.1},\"steps_per_dispatch\":{per_dispatch}}}",

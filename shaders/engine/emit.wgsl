@@ -15,6 +15,48 @@ struct PopBits {
     batch: u32,
     // First word of its recording in `rec_bits`, or NONE.
     rec: u32,
+    // Summaries [slot][copy][sum word] in `bits`: bit l of summary word s set where spike
+    // word 32s + l may be non-zero (exact once `summarize` built the slot).
+    sum: u32,
+    // Summary words per copy: ceil(words / 32).
+    sum_words: u32,
+    // Spike lists [slot][copy][1 + 32 words] in `bits` (the count, then the neurons
+    // ascending), or NONE; built by `summarize` (one summary word: at most 1,024 neurons).
+    list: u32,
+}
+
+// Builds summary word s of copy b for the spikes emitted at step e, from its spike words.
+// With a spike list, also lists the spikes (ascending). Counts its loop passes (at most
+// one invocation per copy lists).
+fn summarize(p: PopBits, e: u32, b: u32, s: u32) {
+    let sc = (e % p.slots) * p.batch + b;
+    let w0 = p.base + sc * p.words + s * 32u;
+    let m = min(32u, p.words - s * 32u);
+    let list = p.list + sc * (p.words * 32u + 1u);
+    var mask = 0u;
+    var n = 0u;
+    loop_passes = loop_passes + m + 1u;
+    for (var l = 0u; l < m; l = l + 1u) {
+        var word = bits[w0 + l];
+        if (word != 0u) {
+            mask = mask | (1u << l);
+        }
+        if (p.list != NONE) {
+            loop_passes = loop_passes + countOneBits(word) + 1u;
+            loop {
+                if (word == 0u) {
+                    break;
+                }
+                bits[list + 1u + n] = (s * 32u + l) * 32u + firstTrailingBit(word);
+                n = n + 1u;
+                word = word & (word - 1u);
+            }
+        }
+    }
+    bits[p.sum + sc * p.sum_words + s] = mask;
+    if (p.list != NONE) {
+        bits[list] = n;
+    }
 }
 
 // Stores word `w` of copy `b`, emitted at step `e`, and records it.

@@ -70,8 +70,12 @@ fn potentiate(p: Proj, i: u32, b: u32) {
 // one `potentiate` makes). The post traces follow after a barrier (`potentiate_traces`).
 fn potentiate_shared(p: Proj, l: u32, b: u32) {
     let spikes = p.post.base + (((step.t + 1u) % p.post.slots) * p.batch + b) * p.post.words;
+    // Loop passes (`loop_passes`, propagate.wgsl): the same for every invocation, the
+    // share loop counted at its longest.
+    loop_passes = loop_passes + p.post.words + 1u;
     for (var wd = 0u; wd < p.post.words; wd = wd + 1u) {
         var word = bits[spikes + wd];
+        loop_passes = loop_passes + countOneBits(word) + 1u;
         loop {
             if (word == 0u) {
                 break;
@@ -80,6 +84,7 @@ fn potentiate_shared(p: Proj, l: u32, b: u32) {
             word = word & (word - 1u);
             let post2_before = fwork[p.trace_base + (p.batch + b) * p.n_post + i];
             let n = in_degree(p, i);
+            loop_passes = loop_passes + (n + WG - 1u) / WG + 1u;
             for (var r = l; r < n; r = r + WG) {
                 potentiate_synapse(p, i, b, r, post2_before);
             }
@@ -109,5 +114,20 @@ fn normalize_column(p: Proj, i: u32, b: u32) {
             let k = wb + incoming(p, i, r);
             wsyn[k] = wsyn[k] * f;
         }
+    }
+}
+
+// Sets ustate[flag] to 1 if a weight reaching post i of copy b is NaN or infinite (all ones
+// in the exponent bits).
+fn check_column(p: Proj, i: u32, b: u32, flag: u32) {
+    let wb = p.w_base + b * p.n_syn;
+    let n = in_degree(p, i);
+    var bad = false;
+    for (var r = 0u; r < n; r = r + 1u) {
+        let bits = bitcast<u32>(wsyn[wb + incoming(p, i, r)]);
+        bad = bad || (bits & 0x7f800000u) == 0x7f800000u;
+    }
+    if (bad) {
+        ustate[flag] = 1u;
     }
 }

@@ -15,6 +15,22 @@ const X_ADD: u32 = 1u;
 const X_ASSIGN_SUB: u32 = 2u;
 const X_SUB: u32 = 3u;
 
+// Loop passes this invocation has made in this dispatch, counted (by the fused schedule,
+// src/gpu/engine/fused.rs) against llvmpipe's cap of 65,535 per SIMD group: every count
+// below is the same for all invocations of a copy (it depends on the spikes, which the
+// copy's invocations share, never on the post neuron), so no SIMD group makes more passes
+// than the invocation that counts most.
+var<private> loop_passes: u32;
+
+// The passes of a loop over the set bits of x, exit included (one-to-one masks its words
+// per post neuron: at most one bit, counted as one).
+fn bit_loop_passes(p: Proj, x: u32) -> u32 {
+    if (p.kind == ONE_TO_ONE) {
+        return 2u;
+    }
+    return countOneBits(x) + 1u;
+}
+
 // A projection's constants; generated per projection by src/gpu/engine/program.rs.
 struct Proj {
     // DENSE, SPARSE (CSR rows by pre, posts ascending), ONE_TO_ONE or TOTAL_MINUS_SELF.
@@ -78,6 +94,12 @@ fn pre_trace(p: Proj, b: u32, k: u32, t: u32) -> f32 {
     return fwork[p.pre_at_last_base + b * p.n_syn + k] * decay;
 }
 
+// The spike list (count, then the neurons ascending) of the pre population's spikes
+// emitted at step e, copy b.
+fn pre_list(p: Proj, e: u32, b: u32) -> u32 {
+    return p.pre.list + ((e % p.pre.slots) * p.batch + b) * (p.pre.words * 32u + 1u);
+}
+
 // The first word of the pre population's spikes emitted at step e, copy b.
 fn pre_words(p: Proj, e: u32, b: u32) -> u32 {
     return p.pre.base + ((e % p.pre.slots) * p.batch + b) * p.pre.words;
@@ -91,10 +113,12 @@ fn synapse_of(p: Proj, j: u32, i: u32) -> u32 {
     if (p.kind == ONE_TO_ONE) {
         return select(NONE, i, j == i);
     }
-    // Binary search for post i in row j (posts ascending).
+    // Binary search for post i in row j (posts ascending): at most ⌊log2 len⌋ + 2 passes.
     let end = tables[p.row_base + j + 1u];
     var lo = tables[p.row_base + j];
     var hi = end;
+    let len = end - lo;
+    loop_passes = loop_passes + select(1u, firstLeadingBit(len) + 2u, len > 0u);
     loop {
         if (lo >= hi) {
             break;
@@ -119,13 +143,15 @@ fn delay_of(p: Proj, k: u32) -> u32 {
     return tables[p.delay_base + k];
 }
 
-// The words of a bitset that can hold pre neurons reaching post i: all of them, or the word
-// of neuron i for one-to-one.
-fn word_range(p: Proj, i: u32) -> vec2<u32> {
+// Summary word s of the pre population's spikes emitted at step e, copy b, for post i: the
+// words that may hold a spike reaching i (bit l: word 32s + l). One-to-one: word i >> 5
+// alone (no summary is built for its pre population).
+fn candidates(p: Proj, e: u32, b: u32, s: u32, i: u32) -> u32 {
     if (p.kind == ONE_TO_ONE) {
-        return vec2<u32>(i >> 5u, (i >> 5u) + 1u);
+        let wd = i >> 5u;
+        return select(0u, 1u << (wd & 31u), (wd >> 5u) == s);
     }
-    return vec2<u32>(0u, p.pre.words);
+    return bits[p.pre.sum + ((e % p.pre.slots) * p.batch + b) * p.pre.sum_words + s];
 }
 
 // Delivery at emission: the spikes emitted now add their weights to the ring slot of their
@@ -134,26 +160,36 @@ fn deliver_at_emission(p: Proj, i: u32, b: u32) -> f32 {
     let t = step.t;
     let base = pre_words(p, t, b);
     let wb = p.w_base + b * p.n_syn;
-    let r = word_range(p, i);
-    for (var wd = r.x; wd < r.y; wd = wd + 1u) {
-        var word = bits[base + wd];
-        if (p.kind == ONE_TO_ONE) {
-            word = word & (1u << (i & 31u));
-        }
+    for (var s = 0u; s < p.pre.sum_words; s = s + 1u) {
+        var cand = candidates(p, t, b, s, i);
+        loop_passes = loop_passes + 1u + bit_loop_passes(p, cand);
         loop {
-            if (word == 0u) {
+            if (cand == 0u) {
                 break;
             }
-            let j = wd * 32u + firstTrailingBit(word);
-            word = word & (word - 1u);
-            let k = synapse_of(p, j, i);
-            if (k != NONE) {
-                let slot = (t + delay_of(p, k)) % p.slots;
-                let at = p.ring_base + (slot * p.batch + b) * p.n_post + i;
-                fwork[at] = fwork[at] + wsyn[wb + k];
+            let wd = s * 32u + firstTrailingBit(cand);
+            cand = cand & (cand - 1u);
+            var word = bits[base + wd];
+            loop_passes = loop_passes + bit_loop_passes(p, word);
+            if (p.kind == ONE_TO_ONE) {
+                word = word & (1u << (i & 31u));
+            }
+            loop {
+                if (word == 0u) {
+                    break;
+                }
+                let j = wd * 32u + firstTrailingBit(word);
+                word = word & (word - 1u);
+                let k = synapse_of(p, j, i);
+                if (k != NONE) {
+                    let slot = (t + delay_of(p, k)) % p.slots;
+                    let at = p.ring_base + (slot * p.batch + b) * p.n_post + i;
+                    fwork[at] = fwork[at] + wsyn[wb + k];
+                }
             }
         }
     }
+    loop_passes = loop_passes + 1u;
     let now = p.ring_base + ((t % p.slots) * p.batch + b) * p.n_post + i;
     let x = fwork[now];
     fwork[now] = 0.0;
@@ -177,45 +213,76 @@ fn arrivals(p: Proj, i: u32, b: u32, sum: bool, learn: bool) -> f32 {
         post1 = fwork[p.trace_base + b * p.n_post + i];
     }
     var x = 0.0;
-    let r = word_range(p, i);
     for (var lag = lag0; lag < lag1; lag = lag + 1u) {
-        let base = pre_words(p, t + p.pre.slots - lag, b);
-        for (var wd = r.x; wd < r.y; wd = wd + 1u) {
-            var word = bits[base + wd];
-            if (p.kind == ONE_TO_ONE) {
-                word = word & (1u << (i & 31u));
+        let e = t + p.pre.slots - lag;
+        loop_passes = loop_passes + 2u;
+        if (p.pre.list != NONE) {
+            // The spike list of step e, ascending.
+            let at = pre_list(p, e, b);
+            let n = bits[at];
+            loop_passes = loop_passes + n;
+            for (var q = 0u; q < n; q = q + 1u) {
+                arrive(p, i, b, bits[at + 1u + q], lag, post1, sum, learn, &x);
             }
+            continue;
+        }
+        let base = pre_words(p, e, b);
+        for (var s = 0u; s < p.pre.sum_words; s = s + 1u) {
+            var cand = candidates(p, e, b, s, i);
+            loop_passes = loop_passes + 1u + bit_loop_passes(p, cand);
             loop {
-                if (word == 0u) {
+                if (cand == 0u) {
                     break;
                 }
-                let j = wd * 32u + firstTrailingBit(word);
-                word = word & (word - 1u);
-                let k = synapse_of(p, j, i);
-                if (k == NONE || delay_of(p, k) != lag) {
-                    continue;
+                let wd = s * 32u + firstTrailingBit(cand);
+                cand = cand & (cand - 1u);
+                var word = bits[base + wd];
+                loop_passes = loop_passes + bit_loop_passes(p, word);
+                if (p.kind == ONE_TO_ONE) {
+                    word = word & (1u << (i & 31u));
                 }
-                if (sum) {
-                    x = x + wsyn[wb + k];
-                }
-                if (learn) {
-                    wsyn[wb + k] = on_pre(wsyn[wb + k], post1, p.stdp);
-                    if (p.pre_at_last_base != NONE) {
-                        let a = p.pre_at_last_base + b * p.n_syn + k;
-                        fwork[a] = pre_trace(p, b, k, t) + 1.0;
+                loop {
+                    if (word == 0u) {
+                        break;
                     }
-                    ustate[p.last_base + b * p.n_syn + k] = t;
+                    let j = wd * 32u + firstTrailingBit(word);
+                    word = word & (word - 1u);
+                    arrive(p, i, b, j, lag, post1, sum, learn, &x);
                 }
             }
         }
     }
+    loop_passes = loop_passes + 1u;
     return x;
+}
+
+// Pre j's spike at post i if its synapse's delay is `lag`: with `sum`, adds its weight to
+// *x; with `learn`, depression and its arrival (see `arrivals`).
+fn arrive(p: Proj, i: u32, b: u32, j: u32, lag: u32, post1: f32, sum: bool, learn: bool, x: ptr<function, f32>) {
+    let k = synapse_of(p, j, i);
+    if (k == NONE || delay_of(p, k) != lag) {
+        return;
+    }
+    let t = step.t;
+    let wb = p.w_base + b * p.n_syn;
+    if (sum) {
+        *x = *x + wsyn[wb + k];
+    }
+    if (learn) {
+        wsyn[wb + k] = on_pre(wsyn[wb + k], post1, p.stdp);
+        if (p.pre_at_last_base != NONE) {
+            let a = p.pre_at_last_base + b * p.n_syn + k;
+            fwork[a] = pre_trace(p, b, k, t) + 1.0;
+        }
+        ustate[p.last_base + b * p.n_syn + k] = t;
+    }
 }
 
 // Total minus self: w · (spikes arriving − [i among them]).
 fn total_minus_self(p: Proj, i: u32, b: u32) -> f32 {
     let base = pre_words(p, step.t + p.pre.slots - p.delay, b);
     var count = 0u;
+    loop_passes = loop_passes + p.pre.words + 1u;
     for (var wd = 0u; wd < p.pre.words; wd = wd + 1u) {
         count = count + countOneBits(bits[base + wd]);
     }

@@ -55,6 +55,22 @@ pub trait Simulator: Send {
     /// As the engines' `set_weights`: lengths, values outside [w_min, w_max].
     fn set_weights(&mut self, projection: &str, copy: usize, w: &[f32]) -> Result<()>;
 
+    /// The index (synapse order) of the first weight of `projection` in `copy` that is NaN
+    /// or infinite, if any. By default from [`Self::weights`]; an engine whose weights live
+    /// on a device checks them there and reads back only the answer.
+    ///
+    /// # Errors
+    /// As [`Self::weights`].
+    fn first_non_finite_weight(&self, projection: &str, copy: usize) -> Result<Option<usize>> {
+        let w = self.weights(projection, copy)?;
+        // A test without early exit vectorises; the position is looked for only once
+        // something is found.
+        if w.iter().fold(true, |ok, v| ok & v.is_finite()) {
+            return Ok(None);
+        }
+        Ok(w.iter().position(|v| !v.is_finite()))
+    }
+
     /// Scales each post neuron's incoming weights of `projection` to sum to `target_sum`.
     ///
     /// # Errors
@@ -168,10 +184,17 @@ impl IntoStateResult for Result<NetworkState> {
 }
 
 /// Implements [`Simulator`] for an engine type whose inherent methods have the trait's names
-/// (`weights` returning a slice, `network_state` the state or a result of it).
+/// (`weights` returning a slice, `network_state` the state or a result of it), with the
+/// provided methods listed after the description (`first_non_finite_weight`) taken from
+/// the engine's inherent methods too.
 macro_rules! impl_simulator {
-    ($t:ty, $describe:expr) => {
+    ($t:ty, $describe:expr $(, $own:ident)*) => {
         impl $crate::backend::Simulator for $t {
+            $(
+                fn $own(&self, p: &str, c: usize) -> $crate::error::Result<Option<usize>> {
+                    <$t>::$own(self, p, c)
+                }
+            )*
             fn describe(&self) -> String {
                 let f: fn(&$t) -> String = $describe;
                 f(self)

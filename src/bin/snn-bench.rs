@@ -9,6 +9,8 @@
 //! - `train`: one learning presentation of the Diehl & Cook protocol (350 ms on + 150 ms rest
 //!   at dt = 0.5 ms, normalisation, STDP) per image: seconds per image, images/s, and the
 //!   synaptic events/s implied by the input spikes drawn (`expected_input_spikes · N`);
+//!   `--backend cpu,gpu,gpu-engine` times the protocol on the CPU engine, the competitive
+//!   GPU kernels and the general GPU engine (`DcEngine::on_gpu`) in one run;
 //! - `train_multi`: K networks learning side by side (`snn train --networks K`), one
 //!   presentation each per round: K networks on rayon workers (CPU) or one network per
 //!   workgroup in one dispatch (GPU); images/s summed over the networks;
@@ -40,7 +42,7 @@ use snn_wgpu::experiments::benchmarks;
 use snn_wgpu::experiments::diehl_cook::config::DcConfig;
 use snn_wgpu::experiments::diehl_cook::engine::DcEngine;
 use snn_wgpu::gpu::wta::GpuCompetitive;
-use snn_wgpu::gpu::{GpuContext, GpuEngine, KernelTuning};
+use snn_wgpu::gpu::{GpuContext, GpuEngine, GpuEngineOptions, KernelTuning};
 use snn_wgpu::model::{PresentOptions, RestMode};
 use std::sync::Arc;
 use std::time::Instant;
@@ -62,7 +64,8 @@ struct Args {
     /// Presets to time, comma-separated.
     #[arg(long, default_value = "dc100,dc400,dc1600,dc6400")]
     presets: String,
-    /// cpu, gpu or all.
+    /// Comma-separated: cpu, gpu (the competitive kernels), gpu-engine (the protocol on the
+    /// general GPU engine, `DcEngine::on_gpu`; `train` rows only); or all (cpu and gpu).
     #[arg(long, default_value = "all")]
     backend: String,
     /// Timed repetitions per measurement.
@@ -133,9 +136,17 @@ fn make(t: &Target, cfg: &DcConfig) -> Result<Box<dyn CompetitiveBackend>> {
     let spec = cfg.to_spec();
     Ok(match &t.ctx {
         None => Box::new(DcEngine::with_options(&spec, &t.cpu)?),
+        Some(ctx) if t.name == GPU_ENGINE => Box::new(DcEngine::on_gpu(
+            ctx.clone(),
+            &spec,
+            GpuEngineOptions::default(),
+        )?),
         Some(ctx) => Box::new(GpuCompetitive::new(ctx.clone(), &spec)?),
     })
 }
+
+/// The target that runs the protocol on the general GPU engine.
+const GPU_ENGINE: &str = "gpu-engine";
 
 fn main() -> Result<()> {
     let mut a = Args::parse();
@@ -152,7 +163,18 @@ fn main() -> Result<()> {
     }
     let mut targets = vec![];
     let cpu_opts = a.engine.cpu();
-    if a.backend == "cpu" || a.backend == "all" {
+    let backends: Vec<&str> = match a.backend.as_str() {
+        "all" => vec!["cpu", "gpu"],
+        list => list.split(',').map(str::trim).collect(),
+    };
+    if let Some(bad) = backends
+        .iter()
+        .find(|b| !["cpu", "gpu", GPU_ENGINE].contains(b))
+    {
+        bail!("--backend: unknown backend `{bad}`; give cpu, gpu, {GPU_ENGINE} (comma-separated) or all");
+    }
+    let wants = |b: &str| backends.contains(&b);
+    if wants("cpu") {
         targets.push(Target {
             name: "cpu",
             adapter: format!(
@@ -168,22 +190,27 @@ fn main() -> Result<()> {
             cpu: cpu_opts,
         });
     }
-    if a.backend == "gpu" || a.backend == "all" {
+    if wants("gpu") || wants(GPU_ENGINE) {
         match GpuContext::new(&a.engine.gpu()) {
-            Ok(ctx) => targets.push(Target {
-                name: "gpu",
-                adapter: ctx.adapter_description(),
-                tuning: Some(KernelTuning::for_context(&ctx)),
-                ctx: Some(Arc::new(ctx)),
-                cpu: cpu_opts,
-            }),
-            Err(e) if a.backend == "gpu" => return Err(e.into()),
+            Ok(ctx) => {
+                let ctx = Arc::new(ctx);
+                for name in ["gpu", GPU_ENGINE].into_iter().filter(|b| wants(b)) {
+                    targets.push(Target {
+                        name,
+                        adapter: ctx.adapter_description(),
+                        tuning: (name == "gpu").then(|| KernelTuning::for_context(&ctx)),
+                        ctx: Some(ctx.clone()),
+                        cpu: cpu_opts,
+                    });
+                }
+            }
+            Err(e) if a.backend != "all" => return Err(e.into()),
             Err(e) if !a.quiet => eprintln!("gpu rows skipped: {e}"),
             Err(_) => {}
         }
     }
     if targets.is_empty() {
-        bail!("--backend must be cpu, gpu or all");
+        bail!("--backend: no backend to time");
     }
     const ROWS: [&str; 5] = ["train", "train_multi", "eval", "neuron_steps", "coba"];
     let rows: Vec<&str> = a.rows.split(',').map(str::trim).collect();
@@ -233,6 +260,11 @@ fn main() -> Result<()> {
                 bench_train(t, &cfg, &images, &a)?;
             }
             pb.inc(1);
+            if t.name == GPU_ENGINE {
+                // The general engine's rows are `train` alone.
+                pb.inc(2);
+                continue;
+            }
             if row("train_multi") {
                 step(format!("train_multi {preset} {}", t.name));
                 bench_train_multi(t, &cfg, &images, &a)?;
@@ -246,7 +278,7 @@ fn main() -> Result<()> {
         }
     }
     for n in [400u32, 6400] {
-        for t in &targets {
+        for t in targets.iter().filter(|t| t.name != GPU_ENGINE) {
             if row("neuron_steps") {
                 step(format!("neuron_steps N={n} {}", t.name));
                 bench_neuron_steps(t, n, &a)?;

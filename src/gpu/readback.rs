@@ -17,8 +17,21 @@ pub(crate) fn read_back_range(
     size: u64,
     label: &str,
 ) -> Result<Vec<u8>> {
+    Ok(read_back_ranges(ctx, &[(buf, offset, size)], label)?
+        .pop()
+        .unwrap_or_default())
+}
+
+/// The bytes of several `(buffer, offset, size)` ranges (multiples of 4), in one staging
+/// buffer and one wait.
+pub(crate) fn read_back_ranges(
+    ctx: &GpuContext,
+    ranges: &[(&wgpu::Buffer, u64, u64)],
+    label: &str,
+) -> Result<Vec<Vec<u8>>> {
+    let size: u64 = ranges.iter().map(|r| r.2).sum();
     if size == 0 {
-        return Ok(vec![]);
+        return Ok(ranges.iter().map(|_| vec![]).collect());
     }
     let staging = ctx.device.create_buffer(&wgpu::BufferDescriptor {
         label: Some(&format!("{label}.staging")),
@@ -29,7 +42,13 @@ pub(crate) fn read_back_range(
     let mut enc = ctx
         .device
         .create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some(label) });
-    enc.copy_buffer_to_buffer(buf, offset, &staging, 0, size);
+    let mut at = 0;
+    for &(buf, offset, len) in ranges {
+        if len > 0 {
+            enc.copy_buffer_to_buffer(buf, offset, &staging, at, len);
+        }
+        at += len;
+    }
     ctx.queue.submit([enc.finish()]);
     let gpu_err = |e: &dyn std::fmt::Display| SnnError::Gpu {
         label: label.into(),
@@ -51,5 +70,13 @@ pub(crate) fn read_back_range(
         .map_err(|e| gpu_err(&e))?
         .to_vec();
     staging.unmap();
-    Ok(bytes)
+    let mut at = 0;
+    Ok(ranges
+        .iter()
+        .map(|r| {
+            let part = bytes[at as usize..(at + r.2) as usize].to_vec();
+            at += r.2;
+            part
+        })
+        .collect())
 }

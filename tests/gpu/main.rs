@@ -34,6 +34,7 @@ fn main() -> std::process::ExitCode {
             Gpu fused_chunks_under_a_low_loop_budget_agree,
             Gpu fused_is_refused_where_the_network_does_not_fit,
             Gpu unchunked_fused_run_shows_the_loop_cap,
+            Gpu a_weight_that_is_not_finite_is_found_alike,
             Gpu all_to_all_at_arrival_agrees,
             Gpu one_to_one_at_emission_agrees,
             Gpu one_to_one_at_arrival_agrees,

@@ -110,13 +110,9 @@ impl DcEngine {
     /// The first weight that is not finite, as [`SnnError::NonFinite`] (neuron = flat index
     /// `j·n + i`).
     fn check_weights(&self) -> Result<()> {
-        let w = self.engine.weights(INPUT_EXC, 0)?;
-        // A test without early exit vectorises; the position is looked for only once
-        // something is found.
-        if w.iter().fold(true, |ok, v| ok & v.is_finite()) {
+        let Some(i) = self.engine.first_non_finite_weight(INPUT_EXC, 0)? else {
             return Ok(());
-        }
-        let i = w.iter().position(|v| !v.is_finite()).unwrap_or(0);
+        };
         Err(SnnError::NonFinite {
             population: "input".into(),
             variable: "w".into(),

@@ -1,10 +1,10 @@
 //! The **fused** schedule of the general GPU engine: one dispatch runs many steps, one
 //! workgroup per copy (K copies, K workgroups), and each invocation loops over its share of
 //! every pass of a step, with a storage barrier between the phases of a step (sources,
-//! propagation, neurons, then state monitors and potentiation: `program::Phase`) and at its
-//! end. It calls the very functions the passes schedule dispatches (`PassSpec::item`) in
-//! the same order, each item done by one invocation as under the passes, so every float sum
-//! and every random number is the same, bit for bit. Potentiation alone is split
+//! spike summaries, propagation, neurons, then state monitors and potentiation:
+//! `program::Phase`) and at its end. It calls the very functions the passes schedule
+//! dispatches (`PassSpec::item`) in the same order, each item done by one invocation as
+//! under the passes, so every float sum and every random number is the same, bit for bit. Potentiation alone is split
 //! differently: the workgroup shares each spiking post neuron's synapses (a post neuron's
 //! loop would leave most lanes idle, few neurons spiking in a step), and the post traces
 //! follow after one more barrier; each synapse gets the very update of the passes (no sum
@@ -22,9 +22,33 @@
 //! `1 + Σ_pass (c + 1 + c · m)`, with `c = ⌈items / WG⌉` the items of the pass this
 //! invocation handles and `m` the most loop passes of one item (`PassSpec::max_loop_passes`,
 //! every pre neuron spiking; for shared potentiation, every post neuron spiking:
-//! `2w + 1 + n + n · (⌈(m − 1) / WG⌉ + 1)` for `n` post neurons in `w` words); a dispatch runs `⌊(budget − 1) / that⌋` steps, the host
-//! splitting each submission into such chunks. Without a budget (a real GPU) one dispatch
-//! runs a whole submission.
+//! `2w + 1 + n + n · (⌈(m − 1) / WG⌉ + 1)` for `n` post neurons in `w` words): the static
+//! worst case of one step ([`FusedPlan::passes_per_step`]), which must fit the budget.
+//! A dispatch does not stop at that worst case: each invocation counts the loop passes it
+//! makes (`loop_passes`, `shaders/engine/propagate.wgsl`): propagation and shared
+//! potentiation count their loops from the spikes, which a copy's invocations share (so
+//! the count of every SIMD group is at most that of the invocation that counts most), a
+//! spike list from its one invocation's trips, every other item adds its worst case. At the end of a step the workgroup takes the
+//! largest count (a workgroup `atomicMax`, made uniform by `workgroupUniformLoad`) and
+//! starts another step only while that count plus one more step's worst case fit the
+//! budget ([`FusedPlan::last_start`]).
+//!
+//! **Progress on the device.** A submission of `n` steps is one uniform (`FusedChunk`) and
+//! a run of identical dispatches. Each copy's progress (the step of the submission it has
+//! reached, and how many dispatches ran a step) lives in `ustate` (`Layout::ctl`), so a
+//! dispatch continues from where the last one stopped without the host. The host issues as
+//! many dispatches as the last run's steps per dispatch suggest, plus one (a dispatch that
+//! finds its copy done returns at once), reads the progress back with what it reads anyway
+//! (recordings; the neuron state at the end of a run), and issues more only if a copy is
+//! behind. Without recordings a whole run is one submission. Without a budget (a real GPU)
+//! one dispatch runs a whole submission.
+//!
+//! **Spike summaries and lists.** Dense and sparse projections find the spikes of a lag
+//! through their pre population's `summarize_<p>` pass (a phase between the sources and
+//! propagation, under both schedules): one bit per spike word that is not zero, and for a
+//! population of at most 1,024 neurons the list of its spikes, ascending (the order the
+//! words give), so propagation at arrival visits each lag's spikes only (with 10 ms input
+//! delays, 21 lags of 25 words each per post neuron before).
 
 use super::program::{Phase, Program};
 use crate::gpu::shaders::{engine_fused_module, ComposedModule};
@@ -52,8 +76,12 @@ const _: () = assert!(std::mem::size_of::<FusedChunk>() == 16);
 pub(crate) struct FusedPlan {
     /// The most loop passes of one invocation in one step.
     pub passes_per_step: u64,
-    /// Steps per dispatch (`u32::MAX`: no budget, a whole submission).
+    /// Steps per dispatch at the worst case of every step (`u32::MAX`: no budget, a whole
+    /// submission): what the host expects before it has seen a run.
     pub steps_per_dispatch: u32,
+    /// The most loop passes counted in a dispatch after which one more step may start
+    /// (`budget − passes_per_step`); `None` without a budget.
+    pub last_start: Option<u32>,
 }
 
 /// The plan for `program` at `wg` invocations per workgroup under a loop budget (loop
@@ -83,6 +111,8 @@ pub(crate) fn plan(program: &Program, wg: u32, budget: Option<u64>) -> Result<Fu
             per_step += c * p.max_loop_passes;
         }
     }
+    // A budget past what a u32 counter holds is no budget.
+    let budget = budget.filter(|&b| b < u32::MAX as u64);
     let steps_per_dispatch = match budget {
         None => u32::MAX,
         Some(b) => {
@@ -100,23 +130,36 @@ pub(crate) fn plan(program: &Program, wg: u32, budget: Option<u64>) -> Result<Fu
     Ok(FusedPlan {
         passes_per_step: per_step,
         steps_per_dispatch,
+        last_start: budget.map(|b| (b - per_step) as u32),
     })
 }
 
-/// The fused module of `program`: its generated part and the entry point `fused`, which
-/// runs `chunk.steps` steps of copy `workgroup_id.x`.
-pub(crate) fn module(program: &Program) -> ComposedModule {
+/// The fused module of `program` under `plan`: its generated part and the entry point
+/// `fused`, which continues copy `workgroup_id.x`'s submission of `chunk.steps` steps from
+/// the step its progress word (`ustate[ctl + copy]`) holds, runs steps while the loop passes
+/// counted so far and one more step's worst case fit the budget, and stores the step it
+/// reached and one more dispatch that ran a step (`ustate[ctl + K + copy]`).
+pub(crate) fn module(program: &Program, plan: &FusedPlan) -> ComposedModule {
     let mut g = program.generated.clone();
-    g.push_str(concat!(
-        "// The fused schedule: one workgroup per copy, `chunk.steps` steps, each pass's items\n",
-        "// strided over the invocations, a barrier between phases and at the end of a step.\n",
-        "@compute @workgroup_size(WG)\n",
-        "fn fused(@builtin(local_invocation_id) lid: vec3<u32>, ",
-        "@builtin(workgroup_id) wid: vec3<u32>) {\n",
-        "    let b = wid.x;\n",
-        "    for (var s = 0u; s < chunk.steps; s = s + 1u) {\n",
-        "        step = StepInfo(chunk.t0 + s, chunk.row0 + s, chunk.learn, 0.0);\n",
-    ));
+    let _ = writeln!(
+        g,
+        "// The fused schedule: one workgroup per copy, steps from the copy's progress, each pass's\n\
+         // items strided over the invocations, a barrier between phases and at the end of a step.\n\
+         var<workgroup> fused_word: u32;\n\
+         var<workgroup> fused_passes: atomic<u32>;\n\
+         @compute @workgroup_size(WG)\n\
+         fn fused(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>) {{\n    \
+         let b = wid.x;\n    \
+         if (lid.x == 0u) {{\n        fused_word = ustate[{ctl}u + b];\n    }}\n    \
+         let s0 = workgroupUniformLoad(&fused_word);\n    \
+         var s = s0;\n    \
+         loop_passes = 1u;\n    \
+         loop {{\n        \
+         if (s >= chunk.steps) {{\n            break;\n        }}\n        \
+         loop_passes = loop_passes + 1u;\n        \
+         step = StepInfo(chunk.t0 + s, chunk.row0 + s, chunk.learn, 0.0);",
+        ctl = program.ctl
+    );
     let mut phase = None;
     let mut traces = String::new();
     for p in &program.step {
@@ -130,13 +173,16 @@ pub(crate) fn module(program: &Program) -> ComposedModule {
             g.push_str("        storageBarrier();\n");
         }
         phase = Some(key);
-        let strided = |item: &str| {
+        // Summaries and propagation count their own loop passes (`loop_passes`,
+        // propagate.wgsl); every other item adds its worst case.
+        let strided = |item: &str, passes: u64| {
             let (pad, open, close) = match p.learn_only {
                 true => ("    ", "        if (chunk.learn != 0u) {\n", "        }\n"),
                 false => ("", "", ""),
             };
             format!(
-                "{open}{pad}        for (var x = lid.x; x < {n}u; x = x + WG) {{\n{pad}            {item}(x, b);\n{pad}        }}\n{close}",
+                "{open}{pad}        for (var x = lid.x; x < {n}u; x = x + WG) {{\n{pad}            {item}(x, b);\n{pad}            loop_passes = loop_passes + {}u;\n{pad}        }}\n{pad}        loop_passes = loop_passes + 1u;\n{close}",
+                passes + 1,
                 n = p.invocations
             )
         };
@@ -146,9 +192,11 @@ pub(crate) fn module(program: &Program) -> ComposedModule {
                 "        if (chunk.learn != 0u) {{\n            {}_shared(lid.x, b);\n        }}",
                 p.entry
             );
-            traces.push_str(&strided(&format!("{}_traces", p.entry)));
+            traces.push_str(&strided(&format!("{}_traces", p.entry), 0));
+        } else if matches!(p.phase, Phase::Propagation | Phase::Summaries) {
+            g.push_str(&strided(&p.item, 0));
         } else {
-            g.push_str(&strided(&p.item));
+            g.push_str(&strided(&p.item, p.max_loop_passes));
         }
     }
     if !traces.is_empty() {
@@ -156,6 +204,28 @@ pub(crate) fn module(program: &Program) -> ComposedModule {
         g.push_str("        storageBarrier();\n");
         g.push_str(&traces);
     }
-    g.push_str("        storageBarrier();\n    }\n}\n");
+    g.push_str("        storageBarrier();\n        s = s + 1u;\n");
+    if let Some(last) = plan.last_start {
+        // The most passes any invocation has counted, made uniform: one more step goes only
+        // if its worst case still fits the budget.
+        let _ = writeln!(
+            g,
+            "        atomicMax(&fused_passes, loop_passes);\n        \
+             workgroupBarrier();\n        \
+             if (lid.x == 0u) {{\n            \
+             fused_word = select(0u, 1u, atomicLoad(&fused_passes) <= {last}u);\n        }}\n        \
+             if (workgroupUniformLoad(&fused_word) == 0u) {{\n            break;\n        }}"
+        );
+    }
+    let _ = writeln!(
+        g,
+        "    }}\n    \
+         if (lid.x == 0u) {{\n        \
+         ustate[{ctl}u + b] = s;\n        \
+         if (s > s0) {{\n            \
+         ustate[{done}u + b] = ustate[{done}u + b] + 1u;\n        }}\n    }}\n}}",
+        ctl = program.ctl,
+        done = program.ctl + program.batch
+    );
     engine_fused_module(&g)
 }

@@ -58,6 +58,55 @@ pub(crate) struct PopBits {
     pub words: u32,
     /// First word of its recording in `rec_bits`, if a monitor watches its spikes.
     pub rec: Option<u32>,
+    /// Summaries `[slot][copy][sum word]` in `bits`: bit `l` of summary word `s` is set
+    /// when spike word `32s + l` of that slot may be non-zero (a superset: exact where the
+    /// step's `summarize_<p>` pass built it, all ones where unknown).
+    pub sum: u32,
+    /// Summary words per copy: ⌈words / 32⌉.
+    pub sum_words: u32,
+    /// Spike lists `[slot][copy][1 + 32 · words]` in `bits` (the count, then the neurons
+    /// ascending), built with the summaries, for a population that a dense or sparse
+    /// projection scans and that has one summary word (at most 1,024 neurons).
+    pub list: Option<u32>,
+}
+
+impl PopBits {
+    /// Writes the exact summaries of every slot and copy of `bits` (the whole `bits`
+    /// buffer of a layout with `batch` copies) from its spike words,
+    /// and its spike lists.
+    pub fn summarize(&self, bits: &mut [u32], batch: u32) {
+        let (w, sw) = (self.words as usize, self.sum_words as usize);
+        for sc in 0..(self.slots * batch) as usize {
+            let words = self.base as usize + sc * w;
+            for s in 0..sw {
+                let mut mask = 0u32;
+                for l in 0..32.min(w - 32 * s) {
+                    if bits[words + 32 * s + l] != 0 {
+                        mask |= 1 << l;
+                    }
+                }
+                bits[self.sum as usize + sc * sw + s] = mask;
+            }
+            if let Some(list) = self.list {
+                let at = list as usize + sc * self.list_len();
+                let mut n = 0;
+                for wd in 0..w {
+                    let mut x = bits[words + wd];
+                    while x != 0 {
+                        n += 1;
+                        bits[at + n] = (wd * 32) as u32 + x.trailing_zeros();
+                        x &= x - 1;
+                    }
+                }
+                bits[at] = n as u32;
+            }
+        }
+    }
+
+    /// Words of one spike list (a slot of a copy).
+    pub fn list_len(&self) -> usize {
+        1 + 32 * self.words as usize
+    }
 }
 
 /// What a population is, with its regions.
@@ -216,6 +265,9 @@ pub(crate) struct Layout {
     pub tables: Vec<u32>,
     pub bits_len: u64,
     pub fwork_len: u64,
+    /// The fused schedule's progress words in `ustate`: `[copy]` steps of the submission
+    /// done, then `[copy]` dispatches that ran a step; then the flag of `check_<q>`.
+    pub ctl: u32,
     /// `rec_bits` words per row (all copies), `rec_vals` values per row.
     pub rec_bits_per_row: u64,
     pub rec_vals_per_row: u64,
@@ -277,6 +329,14 @@ impl Layout {
             slots_of_pop[pre] = slots_of_pop[pre].max(slots);
             syns.push((pre, post, syn, slots));
         }
+        // Populations that a dense or sparse projection scans (summaries and lists).
+        let mut scanned = vec![false; net.populations.len()];
+        for (p, (pre, _, syn, _)) in net.projections.iter().zip(&syns) {
+            let kind = kind_of(&p.connectivity, &p.weights, &syn.delays, p.stdp.is_some());
+            if matches!(kind, ProjKind::Dense | ProjKind::Sparse) {
+                scanned[*pre] = true;
+            }
+        }
         for (s, pop) in slots_of_pop.iter_mut().zip(&net.populations) {
             if pop.is_neurons() {
                 *s += 1;
@@ -299,6 +359,10 @@ impl Layout {
             let words = pop.size.div_ceil(32);
             let slots = slots_of_pop[pi];
             let bits_base = bits.take(slots as u64 * k * words as u64);
+            let sum_words = words.div_ceil(32);
+            let sum = bits.take(slots as u64 * k * sum_words as u64);
+            let list = (scanned[pi] && sum_words == 1)
+                .then(|| bits.take(slots as u64 * k * (1 + 32 * words as u64)));
             let rec = recorded[pi].then(|| {
                 let at = rec_words;
                 rec_words += k * words as u64;
@@ -381,6 +445,9 @@ impl Layout {
                     slots,
                     words,
                     rec,
+                    sum,
+                    sum_words,
+                    list,
                 },
                 regions,
             });
@@ -517,6 +584,10 @@ impl Layout {
                 }
             });
         }
+        // The fused schedule's progress: per copy, the steps of the submission done, then
+        // the dispatches that ran at least one; then the flag of a weight that is not finite.
+        let ctl = us.take(2 * k + 1);
+        ustate.resize(us.0 as usize, 0);
         let slot_table = tb.take(slot_entries.len() as u64);
         tables.extend(slot_entries);
 
@@ -543,6 +614,7 @@ impl Layout {
             tables,
             bits_len: bits.0,
             fwork_len: fw.0,
+            ctl,
             rec_bits_per_row: rec_words,
             rec_vals_per_row: n_slots as u64 * k,
         })

@@ -22,7 +22,8 @@
 //!   read back once per submission, and the neuron state once per [`GpuEngine::run`];
 //! - `fused` is the **fused** schedule: one dispatch runs many steps, one workgroup per
 //!   copy, barriers between the phases of a step, for networks that fit one workgroup
-//!   (its docs give the fit rule). [`EngineSchedule::Auto`] (the default) picks it where
+//!   (its docs give the fit rule); it counts its loop passes in the kernel and keeps each
+//!   copy's progress on the device, and reads it back with the neuron state. [`EngineSchedule::Auto`] (the default) picks it where
 //!   the network fits, else the passes; both give the same bits.
 //!
 //! Spikes are bitsets (one invocation writes a word of 32 neurons), so every spike list is
@@ -36,7 +37,7 @@ mod protocol;
 
 use super::context::{GpuContext, LOOP_ITERATION_BUDGET};
 use super::layout::StepInfo;
-use super::readback::read_back_range;
+use super::readback::{read_back_range, read_back_ranges};
 use super::shaders::ComposedModule;
 use crate::error::{Result, SnnError};
 use crate::model::net::{poisson_thresholds, Network, Recording, MAX_DELAY_STEPS};
@@ -68,9 +69,9 @@ pub struct GpuEngineOptions {
     /// The schedule; [`EngineSchedule::Auto`] by default.
     pub schedule: EngineSchedule,
     /// Loop passes one invocation may make in one dispatch: a network whose pass could make
-    /// more is refused (passes), a fused dispatch runs as many steps as fit. `None`: the
-    /// budget of llvmpipe's silent loop cap (`LOOP_ITERATION_BUDGET`) on a software adapter,
-    /// no budget elsewhere.
+    /// more is refused (passes); a fused dispatch, which counts the passes it makes, runs
+    /// steps while one more step's worst case fits. `None`: the budget of llvmpipe's silent
+    /// loop cap (`LOOP_ITERATION_BUDGET`) on a software adapter, no budget elsewhere.
     pub loop_budget: Option<u64>,
 }
 
@@ -123,7 +124,15 @@ pub fn compose_module_for(net: &Network, schedule: EngineSchedule) -> Result<Com
     net.validate()?;
     let program = program::compose(&Layout::new(net, 1)?);
     Ok(match schedule {
-        EngineSchedule::Fused => fused::module(&program),
+        EngineSchedule::Fused => {
+            // The module as under a budget (its budget check included).
+            let plan = fused::FusedPlan {
+                passes_per_step: 1,
+                steps_per_dispatch: 1,
+                last_start: Some(LOOP_ITERATION_BUDGET - 1),
+            };
+            fused::module(&program, &plan)
+        }
         EngineSchedule::Auto | EngineSchedule::Passes => program.module,
     })
 }
@@ -131,7 +140,9 @@ pub fn compose_module_for(net: &Network, schedule: EngineSchedule) -> Result<Com
 /// The fused schedule's pipeline and chunking.
 struct FusedRun {
     pipeline: wgpu::ComputePipeline,
-    plan: fused::FusedPlan,
+    /// Steps one dispatch ran in the last run (the fewest of its copies): how many
+    /// dispatches the host issues next.
+    steps_per_dispatch: f64,
 }
 
 /// The general GPU engine: a validated [`Network`] on a device, and its K copies.
@@ -145,6 +156,8 @@ pub struct GpuEngine {
     step: Vec<Pass>,
     fused: Option<FusedRun>,
     normalize: Vec<Option<Pass>>,
+    /// `check_<q>` per projection: flags a weight that is not finite.
+    check: Vec<Option<Pass>>,
     /// Bytes between two steps' `StepInfo` (the uniform offset alignment).
     step_stride: u64,
     clock: u32,
@@ -221,7 +234,8 @@ impl GpuEngine {
         if let Some(budget) = budget {
             // llvmpipe silently ends loops past its cap; refuse rather than run wrong.
             let step_passes = program.step.iter().filter(|_| fused_plan.is_none());
-            let passes = step_passes.chain(program.normalize.iter().flatten());
+            let between = program.normalize.iter().chain(&program.check).flatten();
+            let passes = step_passes.chain(between);
             if let Some(p) = passes.max_by_key(|p| p.max_loop_passes) {
                 ctx.check_limit(
                     "loop passes per invocation (llvmpipe ends loops past 65,535)",
@@ -387,7 +401,7 @@ impl GpuEngine {
         })?;
         let fused = match fused_plan {
             Some(plan) => {
-                let m = fused::module(&program);
+                let m = fused::module(&program, &plan);
                 let module = ctx.shader_module(&m.label, &m.source)?;
                 Some(FusedRun {
                     pipeline: ctx.compute_pipeline(
@@ -397,7 +411,7 @@ impl GpuEngine {
                         "fused",
                         wg,
                     )?,
-                    plan,
+                    steps_per_dispatch: plan.steps_per_dispatch as f64,
                 })
             }
             None => None,
@@ -406,6 +420,7 @@ impl GpuEngine {
             module: composed,
             step: step_specs,
             normalize: norm_specs,
+            check: check_specs,
             ..
         } = program;
         let pass = |spec: &PassSpec| -> Result<Pass> {
@@ -432,6 +447,10 @@ impl GpuEngine {
             .map(pass)
             .collect::<Result<Vec<_>>>()?;
         let normalize = norm_specs
+            .iter()
+            .map(|s| s.as_ref().map(pass).transpose())
+            .collect::<Result<Vec<_>>>()?;
+        let check = check_specs
             .iter()
             .map(|s| s.as_ref().map(pass).transpose())
             .collect::<Result<Vec<_>>>()?;
@@ -472,6 +491,7 @@ impl GpuEngine {
             step: step_passes,
             fused,
             normalize,
+            check,
             step_stride,
             clock: 0,
             learning: true,
@@ -496,11 +516,13 @@ impl GpuEngine {
         }
     }
 
-    /// The most steps one dispatch runs: 1 under the passes (a dispatch per pass of a step),
-    /// the loop budget's chunk under the fused schedule (at most a submission).
+    /// Steps one dispatch runs: 1 under the passes (a dispatch per pass of a step); under
+    /// the fused schedule, as many as the loop passes it counts leave within the loop budget
+    /// (all of a submission without one): what the last run made, the fewest of its copies
+    /// rounded down, or before any run the number that every step's worst case allows.
     pub fn steps_per_dispatch(&self) -> u32 {
         match &self.fused {
-            Some(f) => f.plan.steps_per_dispatch.min(self.layout.rows),
+            Some(f) => f.steps_per_dispatch.min(u32::MAX as f64) as u32,
             None => 1,
         }
     }
@@ -531,26 +553,32 @@ impl GpuEngine {
                 format!("at most {} more steps (u32 clock)", last - t0),
             ));
         };
-        let rows = self.layout.rows;
+        // Without recordings the fused schedule runs the whole run as one submission.
+        let recorded = self.layout.rec_bits_per_row + self.layout.rec_vals_per_row > 0;
+        let span = match (&self.fused, recorded) {
+            (Some(_), false) => u32::MAX,
+            _ => self.layout.rows,
+        };
         let mut t = t0;
+        let mut fstate = None;
         while t < t1 {
-            let n = rows.min(t1 - t);
-            self.run_submission(t, n)?;
+            let n = span.min(t1 - t);
+            fstate = self.run_submission(t, n, t + n == t1)?;
             t += n;
             self.clock = t;
         }
         for w in &mut self.weights {
             w.take();
         }
-        let f = &self.buffers.fstate;
-        let bytes = read_back_range(
-            &self.ctx,
-            f,
-            0,
-            self.layout.fstate.len() as u64 * 4,
-            "engine.fstate",
-        )?;
-        self.fstate = bytemuck::cast_slice(&bytes).to_vec();
+        let fstate = match fstate {
+            Some(f) => f,
+            None => {
+                let f = &self.buffers.fstate;
+                let len = self.layout.fstate.len() as u64 * 4;
+                read_back_range(&self.ctx, f, 0, len, "engine.fstate")?
+            }
+        };
+        self.fstate = bytemuck::cast_slice(&fstate).to_vec();
         let k = self.layout.batch;
         self.check_finite(|name, b| {
             if k == 1 {
@@ -561,39 +589,26 @@ impl GpuEngine {
         })
     }
 
-    /// Steps `t .. t + n` in one compute pass and one submission, then the recordings.
-    fn run_submission(&mut self, t: u32, n: u32) -> Result<()> {
+    /// Steps `t .. t + n` in one compute pass and one submission (the fused schedule: as
+    /// many more as its copies need to reach step `t + n`), then the recordings; with
+    /// `last` under the fused schedule, the neuron state too (read with its progress).
+    fn run_submission(&mut self, t: u32, n: u32, last: bool) -> Result<Option<Vec<u8>>> {
+        if self.fused.is_some() {
+            return self.run_fused(t, n, last);
+        }
         let stride = self.step_stride as usize;
         let learn = self.learning as u32;
-        // One uniform per step (passes) or per dispatch (fused), `stride` bytes apart.
-        let uniforms: Vec<[u8; 16]> = match &self.fused {
-            None => (0..n)
-                .map(|r| {
-                    bytemuck::cast(StepInfo {
-                        t: t + r,
-                        row: r,
-                        learn,
-                        norm_target: 0.0,
-                    })
-                })
-                .collect(),
-            Some(f) => {
-                let c = f.plan.steps_per_dispatch;
-                (0..n.div_ceil(c))
-                    .map(|d| {
-                        bytemuck::cast(fused::FusedChunk {
-                            t0: t + d * c,
-                            row0: d * c,
-                            steps: c.min(n - d * c),
-                            learn,
-                        })
-                    })
-                    .collect()
-            }
-        };
-        let mut infos = vec![0u8; uniforms.len() * stride];
-        for (r, u) in uniforms.iter().enumerate() {
-            infos[r * stride..r * stride + 16].copy_from_slice(u);
+        // One uniform per step, `stride` bytes apart.
+        let mut infos = vec![0u8; n as usize * stride];
+        for r in 0..n {
+            let u: [u8; 16] = bytemuck::cast(StepInfo {
+                t: t + r,
+                row: r,
+                learn,
+                norm_target: 0.0,
+            });
+            let at = r as usize * stride;
+            infos[at..at + 16].copy_from_slice(&u);
         }
         self.ctx.queue.write_buffer(&self.buffers.step, 0, &infos);
         let mut enc = self
@@ -607,13 +622,8 @@ impl GpuEngine {
                 label: Some("engine.steps"),
                 timestamp_writes: None,
             });
-            for r in 0..uniforms.len() as u32 {
+            for r in 0..n {
                 pass.set_bind_group(0, &self.bind_group, &[r * self.step_stride as u32]);
-                if let Some(f) = &self.fused {
-                    pass.set_pipeline(&f.pipeline);
-                    pass.dispatch_workgroups(self.active, 1, 1);
-                    continue;
-                }
                 for p in &self.step {
                     if p.learn_only && !self.learning {
                         continue;
@@ -624,36 +634,125 @@ impl GpuEngine {
             }
         }
         self.ctx.queue.submit([enc.finish()]);
+        let ranges = self.record_ranges(n);
+        let got = read_back_ranges(&self.ctx, &ranges, "engine.records")?;
+        self.decode_records(t, n, &got);
+        Ok(None)
+    }
+
+    /// The recording buffers' ranges that hold `n` rows.
+    fn record_ranges(&self, n: u32) -> Vec<(&wgpu::Buffer, u64, u64)> {
         let lb = self.layout.rec_bits_per_row * n as u64;
         let lv = self.layout.rec_vals_per_row * n as u64;
-        // Rows r < n of every region: the regions are `rows` long, so read all of them.
-        let bits: Vec<u32> = if lb > 0 {
+        let mut ranges = vec![];
+        if lb > 0 {
+            // Rows r < n of every region: the regions are `rows` long, so read all of them.
             let all = self.layout.rec_bits_per_row * self.layout.rows as u64;
-            let b = read_back_range(
-                &self.ctx,
-                &self.buffers.rec_bits,
-                0,
-                all * 4,
-                "engine.rec_bits",
-            )?;
-            bytemuck::cast_slice(&b).to_vec()
-        } else {
-            vec![]
+            ranges.push((&self.buffers.rec_bits, 0, all * 4));
+        }
+        if lv > 0 {
+            ranges.push((&self.buffers.rec_vals, 0, lv * 4));
+        }
+        ranges
+    }
+
+    /// Decodes what [`Self::record_ranges`] read.
+    fn decode_records(&mut self, t: u32, n: u32, got: &[Vec<u8>]) {
+        let mut it = got.iter();
+        let bits: Vec<u32> = match self.layout.rec_bits_per_row {
+            0 => vec![],
+            _ => it
+                .next()
+                .map(|b| bytemuck::cast_slice(b).to_vec())
+                .unwrap_or_default(),
         };
-        let vals: Vec<f32> = if lv > 0 {
-            let b = read_back_range(
-                &self.ctx,
-                &self.buffers.rec_vals,
-                0,
-                lv * 4,
-                "engine.rec_vals",
-            )?;
-            bytemuck::cast_slice(&b).to_vec()
-        } else {
-            vec![]
+        let vals: Vec<f32> = match self.layout.rec_vals_per_row {
+            0 => vec![],
+            _ => it
+                .next()
+                .map(|b| bytemuck::cast_slice(b).to_vec())
+                .unwrap_or_default(),
         };
         self.decode(t, n, &bits, &vals);
-        Ok(())
+    }
+
+    /// The fused schedule's submission of steps `t .. t + n`: every copy's progress set to
+    /// 0, then dispatches (as many as the last run's steps per dispatch suggest, plus one),
+    /// each continuing each copy from its progress; the progress is read back with the
+    /// recordings (and with `last`, the neuron state), and more dispatches follow only if
+    /// a copy has not reached `t + n`.
+    fn run_fused(&mut self, t: u32, n: u32, last: bool) -> Result<Option<Vec<u8>>> {
+        let chunk = fused::FusedChunk {
+            t0: t,
+            row0: 0,
+            steps: n,
+            learn: self.learning as u32,
+        };
+        let q = &self.ctx.queue;
+        q.write_buffer(&self.buffers.step, 0, bytemuck::bytes_of(&chunk));
+        let (k, active) = (self.layout.batch as usize, self.active as usize);
+        let ctl = self.layout.ctl as u64 * 4;
+        q.write_buffer(
+            &self.buffers.ustate,
+            ctl,
+            bytemuck::cast_slice(&vec![0u32; 2 * k]),
+        );
+        let mut done = 0u32;
+        let mut issued = 0u64;
+        loop {
+            let Some(f) = &self.fused else {
+                unreachable!("run_fused runs the fused schedule")
+            };
+            let dispatches = ((n - done) as f64 / f.steps_per_dispatch.max(1.0)).ceil() as u64 + 1;
+            issued += dispatches;
+            let mut enc = self
+                .ctx
+                .device
+                .create_command_encoder(&wgpu::CommandEncoderDescriptor {
+                    label: Some("engine.fused"),
+                });
+            {
+                let mut pass = enc.begin_compute_pass(&wgpu::ComputePassDescriptor {
+                    label: Some("engine.fused"),
+                    timestamp_writes: None,
+                });
+                pass.set_bind_group(0, &self.bind_group, &[0]);
+                pass.set_pipeline(&f.pipeline);
+                for _ in 0..dispatches {
+                    pass.dispatch_workgroups(self.active, 1, 1);
+                }
+            }
+            self.ctx.queue.submit([enc.finish()]);
+            let mut ranges = vec![(&self.buffers.ustate, ctl, 2 * k as u64 * 4)];
+            ranges.extend(self.record_ranges(n));
+            if last {
+                let len = self.layout.fstate.len() as u64 * 4;
+                ranges.push((&self.buffers.fstate, 0, len));
+            }
+            let mut got = read_back_ranges(&self.ctx, &ranges, "engine.fused")?;
+            let words: &[u32] = bytemuck::cast_slice(&got[0]);
+            done = words[..active].iter().copied().min().unwrap_or(n);
+            let used = words[k..k + active].iter().copied().max().unwrap_or(1);
+            if done < n {
+                if issued > n as u64 + 1 {
+                    return Err(SnnError::Gpu {
+                        label: "engine.fused".into(),
+                        message: format!(
+                            "{issued} dispatches reached step {done} of {n}: the fused \
+                             schedule made no progress"
+                        ),
+                    });
+                }
+                continue;
+            }
+            if let Some(f) = &mut self.fused {
+                f.steps_per_dispatch = n as f64 / used.max(1) as f64;
+            }
+            let fstate = last.then(|| got.pop().unwrap_or_default());
+            got.remove(0);
+            self.decode_records(t, n, &got);
+            return Ok(fstate);
+        }
     }
 
     /// Appends steps `t .. t + n` of the recording buffers to the recordings.
@@ -830,6 +929,50 @@ impl GpuEngine {
         Ok(())
     }
 
+    /// The index (synapse order) of the first weight of `projection` in `copy` that is NaN
+    /// or infinite, if any: checked on the device (`check_<q>`), which flags one; only then
+    /// are the weights read back to find it.
+    ///
+    /// # Errors
+    /// As [`Self::weights`].
+    pub fn first_non_finite_weight(&self, projection: &str, copy: usize) -> Result<Option<usize>> {
+        let q = self.projection_index(projection)?;
+        self.check_copy(copy)?;
+        let Some(pass) = &self.check[q] else {
+            // One constant weight, finite (validated).
+            return Ok(None);
+        };
+        if self.weights[q].get().is_none() {
+            let flag = (self.layout.ctl + 2 * self.layout.batch) as u64 * 4;
+            let b = &self.buffers;
+            self.ctx
+                .queue
+                .write_buffer(&b.ustate, flag, bytemuck::bytes_of(&0u32));
+            let mut enc = self
+                .ctx
+                .device
+                .create_command_encoder(&wgpu::CommandEncoderDescriptor {
+                    label: Some("engine.check"),
+                });
+            {
+                let mut cp = enc.begin_compute_pass(&wgpu::ComputePassDescriptor {
+                    label: Some("engine.check"),
+                    timestamp_writes: None,
+                });
+                cp.set_bind_group(0, &self.bind_group, &[0]);
+                cp.set_pipeline(&pass.pipeline);
+                cp.dispatch_workgroups(pass.groups, self.layout.batch, 1);
+            }
+            self.ctx.queue.submit([enc.finish()]);
+            let got = read_back_range(&self.ctx, &b.ustate, flag, 4, "engine.check")?;
+            if bytemuck::cast_slice::<u8, u32>(&got).first() == Some(&0) {
+                return Ok(None);
+            }
+        }
+        let w = self.weights(projection, copy)?;
+        Ok(w.iter().position(|v| !v.is_finite()))
+    }
+
     /// `(pre, post)` of every synapse of `projection`, in synapse order.
     ///
     /// # Errors
@@ -968,7 +1111,8 @@ impl GpuEngine {
     }
 }
 
-crate::backend::impl_simulator!(GpuEngine, |e| format!(
-    "gpu:{}",
-    e.ctx.adapter_description()
-));
+crate::backend::impl_simulator!(
+    GpuEngine,
+    |e| format!("gpu:{}", e.ctx.adapter_description()),
+    first_non_finite_weight
+);

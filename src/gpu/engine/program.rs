@@ -13,11 +13,13 @@
 //! | entry point | one invocation per | does |
 //! |---|---|---|
 //! | `source_<p>` | word of 32 neurons, copy | Poisson draws or given spike times of step t |
+//! | `summarize_<p>` | 32 words, copy | which spike words of step t are not zero; the spike list |
 //! | `propagate_<q>` | post neuron, copy | trace decay, input (`propagate.wgsl`), depression |
 //! | `neurons_<p>` | word of 32 neurons, copy | charge, fire, reset, adapt; spike word |
 //! | `monitor_state` | state monitor slot, copy | records a variable |
 //! | `potentiate_<q>` | post neuron, copy | potentiation at a post spike |
 //! | `normalize_<q>` | post neuron, copy | column normalisation (not per step) |
+//! | `check_<q>` | post neuron, copy | flags a weight that is not finite (not per step) |
 
 use super::layout::{Layout, PopBits, PopRegions, ProjKind, ProjLayout};
 use crate::gpu::layout::NeuronParams;
@@ -49,6 +51,9 @@ pub(crate) struct PassSpec {
 pub(crate) enum Phase {
     /// Poisson draws and given spike times of step t.
     Sources,
+    /// The summaries of the spike words of step t (`summarize` in `emit.wgsl`) of every
+    /// population that a dense or sparse projection scans.
+    Summaries,
     /// Propagation, trace decay and depression, per post neuron.
     Propagation,
     /// The neuron stages and the spike words of step t + 1.
@@ -74,6 +79,12 @@ pub(crate) struct Program {
     pub step: Vec<PassSpec>,
     /// `normalize_<q>` per projection (`None` for total minus self).
     pub normalize: Vec<Option<PassSpec>>,
+    /// `check_<q>` per projection (`None` for total minus self): flags a weight that is
+    /// not finite.
+    pub check: Vec<Option<PassSpec>>,
+    /// The fused schedule's progress words in `ustate` (`Layout::ctl`) and the copies.
+    pub ctl: u32,
+    pub batch: u32,
 }
 
 fn u(x: u32) -> String {
@@ -82,12 +93,15 @@ fn u(x: u32) -> String {
 
 fn pop_bits(b: &PopBits, batch: u32) -> String {
     format!(
-        "PopBits({}, {}, {}, {}, {})",
+        "PopBits({}, {}, {}, {}, {}, {}, {}, {})",
         u(b.base),
         u(b.slots),
         u(b.words),
         u(batch),
-        u(b.rec.unwrap_or(u32::MAX))
+        u(b.rec.unwrap_or(u32::MAX)),
+        u(b.sum),
+        u(b.sum_words),
+        u(b.list.unwrap_or(u32::MAX))
     )
 }
 
@@ -201,6 +215,7 @@ fn proj_literal(l: &Layout, p: &ProjLayout) -> String {
 /// pass over the synapses of one post neuron (potentiation; normalisation makes two).
 fn loop_passes(l: &Layout, p: &ProjLayout) -> (u64, u64) {
     let words = l.pops[p.pre].bits.words as u64;
+    let sum_words = l.pops[p.pre].bits.sum_words as u64;
     let n_pre = p.syn.n_pre as u64;
     let longest_row = p
         .syn
@@ -213,8 +228,9 @@ fn loop_passes(l: &Layout, p: &ProjLayout) -> (u64, u64) {
         ProjKind::Sparse => (longest_row + 1).ilog2() as u64 + 2,
         _ => 0,
     };
-    // The word loop, the bit loop of each word, the search of each spike.
-    let walk = 2 * words + 1 + n_pre * (1 + search);
+    // The summary loop, the candidate-word loop of each summary word, the bit loop of each
+    // word, the search of each spike.
+    let walk = 2 * sum_words + 1 + 2 * words + n_pre * (1 + search);
     let lags = if p.delays.is_some() {
         p.slots as u64
     } else {
@@ -406,8 +422,35 @@ pub(crate) fn compose(l: &Layout) -> Program {
             }
         }
     }
+    // Summaries of step t's spike words (the sources' of this step, the neurons' of the
+    // last), for the projections that scan a population's words: they visit the non-zero
+    // words only.
+    let mut scanned = vec![false; l.pops.len()];
+    for p in &l.projs {
+        if matches!(p.kind, ProjKind::Dense | ProjKind::Sparse) {
+            scanned[p.pre] = true;
+        }
+    }
+    for (pi, pop) in l.pops.iter().enumerate().filter(|(pi, _)| scanned[*pi]) {
+        let name = format!("summarize_{pi}");
+        let _ = writeln!(
+            g,
+            "fn {name}_item(s: u32, b: u32) {{\n    summarize(bits_{pi}(), step.t, b, s);\n}}\n@compute @workgroup_size(WG)\nfn {name}(@builtin(global_invocation_id) gid: vec3<u32>) {{\n    if (gid.x >= {}) {{\n        return;\n    }}\n    {name}_item(gid.x, gid.y);\n}}",
+            u(pop.bits.sum_words)
+        );
+        step.push(PassSpec {
+            item: format!("{name}_item"),
+            phase: Phase::Summaries,
+            entry: name,
+            invocations: pop.bits.sum_words,
+            learn_only: false,
+            // The words, and with a list each word's spikes.
+            max_loop_passes: 33 + pop.bits.list.map_or(0, |_| 32 + pop.size as u64),
+        });
+    }
     let mut potentiate = vec![];
     let mut normalize = vec![];
+    let mut check = vec![];
     for (q, p) in l.projs.iter().enumerate() {
         let _ = writeln!(
             g,
@@ -469,6 +512,24 @@ pub(crate) fn compose(l: &Layout) -> Program {
                 2 * in_passes,
             )),
         });
+        if !matches!(p.kind, ProjKind::TotalMinusSelf(_)) {
+            let _ = writeln!(
+                g,
+                "fn check_column_{q}(p: Proj, i: u32, b: u32) {{\n    check_column(p, i, b, {});\n}}",
+                u(l.ctl + 2 * l.batch)
+            );
+        }
+        check.push(match p.kind {
+            ProjKind::TotalMinusSelf(_) => None,
+            _ => Some(entry(
+                &mut g,
+                format!("check_{q}"),
+                &format!("check_column_{q}"),
+                Phase::Between,
+                false,
+                in_passes,
+            )),
+        });
     }
     step.extend(neuron_passes);
     if l.n_slots > 0 {
@@ -495,5 +556,8 @@ pub(crate) fn compose(l: &Layout) -> Program {
         generated: g,
         step,
         normalize,
+        check,
+        ctl: l.ctl,
+        batch: l.batch,
     }
 }

@@ -145,6 +145,12 @@ impl GpuEngine {
             for s in 0..b.slots as u64 {
                 let at = b.base as u64 + (s * k + b0) * b.words as u64;
                 self.write_u32s(&self.buffers.bits, at, &zeros);
+                // Empty spike lists (the summaries may stay: a superset).
+                if let Some(list) = b.list {
+                    let len = b.list_len() as u64;
+                    let at = list as u64 + (s * k + b0) * len;
+                    self.write_u32s(&self.buffers.bits, at, &vec![0; (m * len) as usize]);
+                }
             }
         }
         for p in &self.layout.projs {
@@ -621,6 +627,9 @@ impl GpuEngine {
                     }
                 }
             }
+        }
+        for pop in &l.pops {
+            pop.bits.summarize(&mut bits, l.batch);
         }
         self.write_f32s(&b.fstate, 0, &fstate);
         self.write_u32s(&b.bits, 0, &bits);
