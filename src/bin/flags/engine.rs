@@ -40,11 +40,11 @@ pub struct EngineArgs {
     #[arg(long, global = true, env = "SNN_CPU_DEPRESSION_QUEUE", value_parser = switch("SNN_CPU_DEPRESSION_QUEUE"))]
     pub cpu_depression_queue: Option<bool>,
     /// Post neurons per chunk when one CPU network's step is split over the cores (threads:
-    /// RAYON_NUM_THREADS): a multiple of 16 (default 512).
+    /// RAYON_NUM_THREADS): a multiple of 16 (default 1024).
     #[arg(long, global = true, env = "SNN_CPU_CHUNK_NEURONS")]
     pub cpu_chunk_neurons: Option<u32>,
-    /// Split a CPU network's step into chunks from this many neurons on (default 2048; 0:
-    /// always, 4294967295: never).
+    /// Split a CPU network's step into chunks from this many neurons on, when threads are
+    /// idle (default 2048; 0: always, 4294967295: never).
     #[arg(long, global = true, env = "SNN_CPU_SPLIT_MIN_NEURONS")]
     pub cpu_split_min_neurons: Option<u32>,
 }

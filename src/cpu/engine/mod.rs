@@ -86,6 +86,7 @@ use depression::{Dense, DepressionQueue};
 use neurons::{split, NeuronArrays, NeuronChunk};
 use propagate::{Chunk, Plan, Strategy};
 use rayon::prelude::*;
+use smallvec::SmallVec;
 
 /// Never-arrived marker of a synapse's last arrival.
 const NEVER: u32 = u32::MAX;
@@ -209,14 +210,15 @@ pub struct EngineOptions {
     /// [`DepressionQueue`] (`true`, the default) or at every arriving synapse.
     pub depression_queue: bool,
     /// Post neurons per chunk when the step of one copy is split over the cores: a multiple
-    /// of 16 (default 512). Chunk `c` of every population is its neurons `c·chunk ..
+    /// of 16 (default 1024). Chunk `c` of every population is its neurons `c·chunk ..
     /// (c + 1)·chunk`; each chunk does the work of its post neurons in the order the whole
     /// step does, so any chunk size and any thread count give the same bits.
     pub chunk_neurons: u32,
-    /// Split the step into chunks only when the neuron populations hold at least this many
-    /// neurons together (default 2048; 0: always, `u32::MAX`: never). The chunks run in
-    /// parallel (rayon: `RAYON_NUM_THREADS` threads) when fewer copies or trials than
-    /// threads run; below this size a step is too short to pay for the threads' meeting.
+    /// Split the step into chunks when the neuron populations hold at least this many
+    /// neurons together (default 2048) and the copies leave threads of the rayon pool
+    /// (`RAYON_NUM_THREADS`) idle at construction; 0: always, `u32::MAX`: never. The
+    /// chunks run in parallel when fewer copies or trials than threads run. Below this size
+    /// a step is too short to pay for the threads' meeting.
     pub split_min_neurons: u32,
 }
 
@@ -225,7 +227,7 @@ impl Default for EngineOptions {
         EngineOptions {
             simd: None,
             depression_queue: true,
-            chunk_neurons: 512,
+            chunk_neurons: 1024,
             split_min_neurons: 2048,
         }
     }
@@ -426,8 +428,8 @@ impl Engine {
     }
 
     /// Splits the step into chunks of `chunk_neurons` post neurons when the neuron
-    /// populations hold at least `split_min_neurons` neurons together (see
-    /// [`EngineOptions::chunk_neurons`]); speed only.
+    /// populations hold at least `split_min_neurons` neurons together and the copies leave
+    /// threads idle (see [`EngineOptions::split_min_neurons`]); speed only.
     fn set_chunks(&mut self, chunk_neurons: u32, split_min_neurons: u32) -> Result<()> {
         if chunk_neurons == 0 || !chunk_neurons.is_multiple_of(16) {
             return Err(SnnError::invalid(
@@ -440,7 +442,9 @@ impl Engine {
         let total: u64 = sizes.clone().map(|p| p.size as u64).sum();
         let largest = sizes.map(|p| p.size as usize).max().unwrap_or(0);
         let chunk = chunk_neurons as usize;
-        let (chunk, n_chunks) = match total >= split_min_neurons as u64 && largest > chunk {
+        let idle = self.copies.len() < rayon::current_num_threads();
+        let split = split_min_neurons == 0 || (idle && total >= split_min_neurons as u64);
+        let (chunk, n_chunks) = match split && largest > chunk {
             true => (chunk, largest.div_ceil(chunk)),
             false => (largest.max(1), 1),
         };
@@ -1379,9 +1383,14 @@ impl Plans {
         for (p, pp) in self.pops.iter().enumerate() {
             if let PopPlan::Neurons { .. } = pp {
                 let list = &mut c.spikes[p];
-                list.clear();
-                for ch in &c.chunks {
-                    list.extend_from_slice(&ch.spikes[p]);
+                match &mut c.chunks[..] {
+                    [one] => std::mem::swap(list, &mut one.spikes[p]),
+                    chunks => {
+                        list.clear();
+                        for ch in chunks {
+                            list.extend_from_slice(&ch.spikes[p]);
+                        }
+                    }
                 }
             }
         }
@@ -1420,7 +1429,7 @@ impl Plans {
 
     /// Copy `c` cut into the views of its chunks ([`ChunkView`]).
     #[inline(always)]
-    fn chunk_views<'a>(&self, c: &'a mut CopyState) -> Vec<ChunkView<'a>> {
+    fn chunk_views<'a>(&self, c: &'a mut CopyState) -> SmallVec<[ChunkView<'a>; 1]> {
         let (size, n) = (self.chunk, self.n_chunks);
         let CopyState {
             neurons,
@@ -1429,20 +1438,46 @@ impl Plans {
             chunks,
             ..
         } = c;
-        let mut views: Vec<ChunkView<'a>> = chunks
+        if n == 1 {
+            // One chunk: the whole arrays, without cutting.
+            let state = &mut chunks[0];
+            let pops = neurons.iter_mut().zip(x.iter_mut());
+            let pops = pops.map(|(ns, [ge, gi, v])| PopView {
+                neurons: ns.whole(),
+                x: [ge, gi, v],
+            });
+            let projs = projs.iter_mut().map(|pc| ProjView {
+                sum: &mut pc.sum,
+                post1: &mut pc.post1,
+                post2: &mut pc.post2,
+                depression: &mut pc.depression,
+                w: Shared::new(&mut pc.w),
+                ring: Shared::new(&mut pc.ring),
+                last: Shared::new(&mut pc.last),
+                pre_at_last: Shared::new(&mut pc.pre_at_last),
+                hist: &pc.hist,
+            });
+            let view = ChunkView {
+                c: 0,
+                pops: pops.collect(),
+                projs: projs.collect(),
+                state,
+            };
+            return smallvec::smallvec![view];
+        }
+        let mut views: SmallVec<[ChunkView<'a>; 1]> = chunks
             .iter_mut()
             .enumerate()
             .map(|(c, state)| ChunkView {
                 c,
-                pops: Vec::with_capacity(neurons.len()),
-                projs: Vec::with_capacity(projs.len()),
+                pops: SmallVec::new(),
+                projs: SmallVec::new(),
                 state,
             })
             .collect();
         for (ns, [ge, gi, v]) in neurons.iter_mut().zip(x.iter_mut()) {
             let parts = ns
                 .chunks(size, n)
-                .into_iter()
                 .zip(split(ge, size, n))
                 .zip(split(gi, size, n))
                 .zip(split(v, size, n));
@@ -1593,15 +1628,20 @@ impl Plans {
                                 // cell still sums by emission step, then ascending pre.
                                 // All-to-all: synapse `j·n + i`, so the weights of `j`
                                 // are one row indexed by post neuron (one bounds check).
+                                // The hottest loop of Diehl & Cook: ring row and weight
+                                // row as pointers, indexed by post neuron without a check
+                                // (a bucket's post neurons are < n_post by construction).
                                 Some(b) if matches!(plan.strategy, Strategy::Dense) => {
-                                    let base = j as usize * n_post;
-                                    let w_row = unsafe { w.slice(base + lo..base + ch.hi) };
+                                    let w_row = unsafe { w.row(j as usize * n_post, n_post) };
                                     let mut r = (t % s) as usize;
                                     for lag in 0..s as usize {
-                                        let dst = row_of(r);
+                                        let dst = unsafe { ring.row(r * n_post, n_post) };
                                         let (_, post) = b.get(j as usize * s as usize + lag, ch);
                                         for &i in post {
-                                            dst[i as usize - lo] += w_row[i as usize - lo];
+                                            debug_assert!((lo..ch.hi).contains(&(i as usize)));
+                                            unsafe {
+                                                *dst.add(i as usize) += *w_row.add(i as usize)
+                                            };
                                         }
                                         r = if r + 1 == s as usize { 0 } else { r + 1 };
                                     }
@@ -1609,10 +1649,11 @@ impl Plans {
                                 Some(b) => {
                                     let mut r = (t % s) as usize;
                                     for lag in 0..s as usize {
-                                        let dst = row_of(r);
+                                        let dst = unsafe { ring.row(r * n_post, n_post) };
                                         let (syn, post) = b.get(j as usize * s as usize + lag, ch);
                                         for (&k, &i) in syn.iter().zip(post) {
-                                            dst[i as usize - lo] += unsafe { w.get(k as usize) };
+                                            debug_assert!((lo..ch.hi).contains(&(i as usize)));
+                                            unsafe { *dst.add(i as usize) += w.get(k as usize) };
                                         }
                                         r = if r + 1 == s as usize { 0 } else { r + 1 };
                                     }
@@ -1792,6 +1833,17 @@ impl<T: Copy> Shared<T> {
         unsafe { *self.ptr.add(k) = x }
     }
 
+    /// A pointer to element `start`, with `len` elements after it in the array.
+    ///
+    /// # Safety
+    /// Through it, the caller reads and writes only elements no other chunk touches.
+    #[inline(always)]
+    unsafe fn row(self, start: usize, len: usize) -> *mut T {
+        assert!(start <= self.len && len <= self.len - start);
+        // SAFETY: in bounds (checked).
+        unsafe { self.ptr.add(start) }
+    }
+
     /// Elements `r`, to read and write.
     ///
     /// # Safety
@@ -1812,9 +1864,9 @@ impl<T: Copy> Shared<T> {
 struct ChunkView<'a> {
     c: usize,
     /// Per population (sources: empty).
-    pops: Vec<PopView<'a>>,
+    pops: SmallVec<[PopView<'a>; 4]>,
     /// Per projection.
-    projs: Vec<ProjView<'a>>,
+    projs: SmallVec<[ProjView<'a>; 4]>,
     state: &'a mut ChunkState,
 }
 

@@ -98,14 +98,37 @@ impl NeuronArrays {
         })
     }
 
+    /// All the neurons as one chunk.
+    pub fn whole(&mut self) -> NeuronChunk<'_> {
+        NeuronChunk {
+            lo: 0,
+            v: &mut self.v,
+            theta: &mut self.theta,
+            refrac: &mut self.refrac,
+            ge: &mut self.ge,
+            gi: &mut self.gi,
+            custom: self.custom.iter_mut().map(|a| &mut a[..]).collect(),
+            spiked: &mut self.spiked,
+        }
+    }
+
     /// The neurons in chunks of `size`, `n_chunks` of them (those past the end empty).
-    pub fn chunks(&mut self, size: usize, n_chunks: usize) -> Vec<NeuronChunk<'_>> {
-        let mut custom: Vec<Vec<&mut [f32]>> = (0..n_chunks).map(|_| vec![]).collect();
-        for a in &mut self.custom {
-            for (c, part) in custom.iter_mut().zip(split(a, size, n_chunks)) {
-                c.push(part);
+    pub fn chunks(
+        &mut self,
+        size: usize,
+        n_chunks: usize,
+    ) -> impl Iterator<Item = NeuronChunk<'_>> {
+        // A custom model's variables, chunk by chunk (nothing to allocate without).
+        let mut custom: Vec<Vec<&mut [f32]>> = vec![];
+        if !self.custom.is_empty() {
+            custom.resize_with(n_chunks, Vec::new);
+            for a in &mut self.custom {
+                for (c, part) in custom.iter_mut().zip(split(a, size, n_chunks)) {
+                    c.push(part);
+                }
             }
         }
+        let custom = custom.into_iter().chain(std::iter::repeat_with(Vec::new));
         split(&mut self.v, size, n_chunks)
             .zip(split(&mut self.theta, size, n_chunks))
             .zip(split(&mut self.refrac, size, n_chunks))
@@ -115,7 +138,7 @@ impl NeuronArrays {
             .zip(custom)
             .enumerate()
             .map(
-                |(c, ((((((v, theta), refrac), ge), gi), spiked), custom))| NeuronChunk {
+                move |(c, ((((((v, theta), refrac), ge), gi), spiked), custom))| NeuronChunk {
                     lo: (c * size) as u32,
                     v,
                     theta,
@@ -126,7 +149,6 @@ impl NeuronArrays {
                     spiked,
                 },
             )
-            .collect()
     }
 }
 
