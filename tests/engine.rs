@@ -988,7 +988,7 @@ fn chunks_on_any_thread_count_give_the_bits_of_the_whole_step() {
     for (net, initial, normalize) in &nets {
         let want = chunked_run(net, initial, &whole, 1, *normalize);
         assert!(want.1.contains("Spikes([(") || net.monitors.is_empty());
-        for (chunk, threads) in [(16, 1), (16, 3), (32, 2), (512, 2)] {
+        for (chunk, threads) in [(16, 1), (16, 3), (32, 2), (512, 2), (0, 2), (0, 3)] {
             let got = chunked_run(net, initial, &chunked(chunk), threads, *normalize);
             assert!(got == want, "chunks of {chunk} on {threads} threads differ");
         }

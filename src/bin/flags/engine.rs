@@ -40,7 +40,7 @@ pub struct EngineArgs {
     #[arg(long, global = true, env = "SNN_CPU_DEPRESSION_QUEUE", value_parser = switch("SNN_CPU_DEPRESSION_QUEUE"))]
     pub cpu_depression_queue: Option<bool>,
     /// Post neurons per chunk when one CPU network's step is split over the cores (threads:
-    /// RAYON_NUM_THREADS): a multiple of 16 (default 1024).
+    /// RAYON_NUM_THREADS): a multiple of 16, or 0 for one chunk per thread (default 0).
     #[arg(long, global = true, env = "SNN_CPU_CHUNK_NEURONS")]
     pub cpu_chunk_neurons: Option<u32>,
     /// Split a CPU network's step into chunks from this many neurons on, when threads are

@@ -5,7 +5,9 @@
 //! total minus self, and a ring of `max delay + 1` slots per projection for delays. The
 //! neuron stages are those of `cpu::neuron`, the STDP updates those of `cpu::stdp`, and every
 //! random draw is `encode::rng::rng_u32`, so a seed gives the same run whatever the thread
-//! count. Copies run in parallel (rayon), one copy per worker.
+//! count. Copies run in parallel (rayon), one copy per worker; a large copy whose siblings
+//! leave threads idle also splits its step into chunks of post neurons that run in parallel
+//! (below), with the same bits on any number of threads (`RAYON_NUM_THREADS`).
 //!
 //! # Order of operations in one step `t` (each copy alike)
 //!
@@ -51,13 +53,34 @@
 //! the bits of the first, hand-written CPU engine of that network (commit c595672;
 //! `tests/winner_take_all.rs` keeps its fingerprints).
 //!
+//! # Chunks of post neurons
+//!
+//! A step splits into a pre side and a post side. The pre side runs once per copy: step 1,
+//! each pre population's spike list into its projections' spike rings, and, with
+//! per-synapse delays, the last arrival of every arriving (pre, delay) group (only
+//! potentiation reads it). The post side, steps 2–5, runs chunk by chunk: chunk `c` takes
+//! neurons `c·size .. (c + 1)·size` of every population (by default one chunk per thread,
+//! `size` a population's share; [`EngineOptions::chunk_neurons`]) and does for them, in declaration order, their trace decay, the propagation of every
+//! projection into their ring cells and inputs, the depression of the synapses onto them
+//! (with a [`depression::DepressionQueue`] of their own), their neuron stages and the
+//! potentiation of those that spiked. A post neuron's every float sum takes its terms in the
+//! order above (spikes by emission step, then ascending pre), a synapse belongs to the
+//! chunk of its post neuron, and the chunks' spike lists join in chunk order (ascending);
+//! so the bits do not depend on the chunk size or on which thread runs which chunk. Then
+//! step 6. Chunks run in parallel (rayon) when fewer copies or trials than threads run; the
+//! step splits only from [`EngineOptions::split_min_neurons`] neurons on (a step of a small
+//! network is shorter than the threads' meeting) and when the copies leave threads idle at
+//! construction. `normalize_columns` runs by chunks too.
+//!
 //! # Speed strategies (all give the same bits; [`EngineOptions`])
 //!
 //! - per-synapse delays: the synapses grouped by pre neuron and delay
 //!   ([`propagate::Buckets`]), one last-arrival step per group;
 //! - a plastic all-to-all projection with per-synapse delays: depression only where it can
 //!   change a weight ([`depression::DepressionQueue`]);
-//! - the step compiled for the processor's vector instructions (`cpu::simd`).
+//! - the step compiled for the processor's vector instructions (`cpu::simd`); a chunk that a
+//!   rayon worker runs enters the same compiled copy;
+//! - one large copy's step on all cores, in chunks of post neurons (above).
 
 pub mod depression;
 mod neurons;
@@ -142,8 +165,8 @@ struct Plans {
     use_queue: bool,
     /// The compiled copy of the step that runs ([`Engine::set_simd`]).
     simd: SimdLevel,
-    /// Post neurons per chunk of the step, and the number of chunks (one: the whole
-    /// populations; [`EngineOptions::chunk_neurons`]).
+    /// Post neurons per chunk of the step (0: each population in `n_chunks` equal parts),
+    /// and the number of chunks (one: the whole populations; [`EngineOptions::chunk_neurons`]).
     chunk: usize,
     n_chunks: usize,
 }
@@ -210,9 +233,11 @@ pub struct EngineOptions {
     /// [`DepressionQueue`] (`true`, the default) or at every arriving synapse.
     pub depression_queue: bool,
     /// Post neurons per chunk when the step of one copy is split over the cores: a multiple
-    /// of 16 (default 1024). Chunk `c` of every population is its neurons `c·chunk ..
-    /// (c + 1)·chunk`; each chunk does the work of its post neurons in the order the whole
-    /// step does, so any chunk size and any thread count give the same bits.
+    /// of 16, or 0 (the default) for as many chunks as the rayon pool has threads at
+    /// construction, each population cut into that many equal parts (rounded up to 16).
+    /// Chunk `c` of a population is its neurons `c·size .. (c + 1)·size`; each chunk does
+    /// the work of its post neurons in the order the whole step does, so any chunk size and
+    /// any thread count give the same bits.
     pub chunk_neurons: u32,
     /// Split the step into chunks when the neuron populations hold at least this many
     /// neurons together (default 2048) and the copies leave threads of the rayon pool
@@ -227,7 +252,7 @@ impl Default for EngineOptions {
         EngineOptions {
             simd: None,
             depression_queue: true,
-            chunk_neurons: 1024,
+            chunk_neurons: 0,
             split_min_neurons: 2048,
         }
     }
@@ -431,27 +456,31 @@ impl Engine {
     /// populations hold at least `split_min_neurons` neurons together and the copies leave
     /// threads idle (see [`EngineOptions::split_min_neurons`]); speed only.
     fn set_chunks(&mut self, chunk_neurons: u32, split_min_neurons: u32) -> Result<()> {
-        if chunk_neurons == 0 || !chunk_neurons.is_multiple_of(16) {
+        if !chunk_neurons.is_multiple_of(16) {
             return Err(SnnError::invalid(
                 "chunk_neurons",
                 chunk_neurons,
-                "a multiple of 16 post neurons, e.g. 512",
+                "a multiple of 16 post neurons (e.g. 512), or 0 for one chunk per thread",
             ));
         }
         let sizes = self.plans.net.populations.iter().filter(|p| p.is_neurons());
         let total: u64 = sizes.clone().map(|p| p.size as u64).sum();
         let largest = sizes.map(|p| p.size as usize).max().unwrap_or(0);
         let chunk = chunk_neurons as usize;
-        let idle = self.copies.len() < rayon::current_num_threads();
+        let threads = rayon::current_num_threads();
+        let idle = self.copies.len() < threads;
         let split = split_min_neurons == 0 || (idle && total >= split_min_neurons as u64);
-        let (chunk, n_chunks) = match split && largest > chunk {
-            true => (chunk, largest.div_ceil(chunk)),
-            false => (largest.max(1), 1),
+        let n_chunks = match (split, chunk) {
+            (false, _) => 1,
+            (true, 0) => threads,
+            (true, _) => largest.div_ceil(chunk).max(1),
         };
         self.plans.chunk = chunk;
         self.plans.n_chunks = n_chunks;
-        for pp in &mut self.plans.projs {
-            pp.plan.set_chunks(chunk, n_chunks);
+        for q in 0..self.plans.projs.len() {
+            let n_post = self.plans.projs[q].plan.syn.n_post as usize;
+            let size = self.plans.chunk_size(n_post);
+            self.plans.projs[q].plan.set_chunks(size, n_chunks);
         }
         for c in &mut self.copies {
             c.chunks = self.plans.new_chunks();
@@ -1305,13 +1334,24 @@ impl Plans {
         "[`Self::run_copy_body`] or [`Self::chunk_step`] compiled with AVX2 (x86-64-v3 without FMA)."
     );
 
+    /// The neurons per chunk of a population of `n` neurons.
+    #[inline(always)]
+    fn chunk_size(&self, n: usize) -> usize {
+        match (self.n_chunks, self.chunk) {
+            (1, _) => n.max(1),
+            (k, 0) => n.div_ceil(k).next_multiple_of(16).max(16),
+            (_, size) => size,
+        }
+    }
+
     /// The post neurons of chunk `c` in a population of `n` neurons.
     #[inline(always)]
     fn chunk_of(&self, c: usize, n: usize) -> Chunk {
+        let size = self.chunk_size(n);
         Chunk {
             c,
-            lo: (c * self.chunk).min(n),
-            hi: ((c + 1) * self.chunk).min(n),
+            lo: (c * size).min(n),
+            hi: ((c + 1) * size).min(n),
         }
     }
 
@@ -1430,7 +1470,7 @@ impl Plans {
     /// Copy `c` cut into the views of its chunks ([`ChunkView`]).
     #[inline(always)]
     fn chunk_views<'a>(&self, c: &'a mut CopyState) -> SmallVec<[ChunkView<'a>; 1]> {
-        let (size, n) = (self.chunk, self.n_chunks);
+        let n = self.n_chunks;
         let CopyState {
             neurons,
             x,
@@ -1476,6 +1516,7 @@ impl Plans {
             })
             .collect();
         for (ns, [ge, gi, v]) in neurons.iter_mut().zip(x.iter_mut()) {
+            let size = self.chunk_size(ge.len());
             let parts = ns
                 .chunks(size, n)
                 .zip(split(ge, size, n))
@@ -1503,6 +1544,7 @@ impl Plans {
             let (w, ring) = (Shared::new(w), Shared::new(ring));
             let (last, pre_at_last) = (Shared::new(last), Shared::new(pre_at_last));
             let hist: &'a [Vec<u32>] = hist;
+            let size = self.chunk_size(sum.len());
             let parts = split(sum, size, n)
                 .zip(split(post1, size, n))
                 .zip(split(post2, size, n))
