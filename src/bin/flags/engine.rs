@@ -44,7 +44,7 @@ pub struct EngineArgs {
     #[arg(long, global = true, env = "SNN_CPU_CHUNK_NEURONS")]
     pub cpu_chunk_neurons: Option<u32>,
     /// Split a CPU network's step into chunks from this many neurons on, when threads are
-    /// idle (default 2048; 0: always, 4294967295: never).
+    /// idle (default 8192; 0: always, 4294967295: never).
     #[arg(long, global = true, env = "SNN_CPU_SPLIT_MIN_NEURONS")]
     pub cpu_split_min_neurons: Option<u32>,
 }

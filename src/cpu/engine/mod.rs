@@ -240,7 +240,7 @@ pub struct EngineOptions {
     /// any thread count give the same bits.
     pub chunk_neurons: u32,
     /// Split the step into chunks when the neuron populations hold at least this many
-    /// neurons together (default 2048) and the copies leave threads of the rayon pool
+    /// neurons together (default 8192) and the copies leave threads of the rayon pool
     /// (`RAYON_NUM_THREADS`) idle at construction; 0: always, `u32::MAX`: never. The
     /// chunks run in parallel when fewer copies or trials than threads run. Below this size
     /// a step is too short to pay for the threads' meeting.
@@ -253,7 +253,7 @@ impl Default for EngineOptions {
             simd: None,
             depression_queue: true,
             chunk_neurons: 0,
-            split_min_neurons: 2048,
+            split_min_neurons: 8192,
         }
     }
 }
