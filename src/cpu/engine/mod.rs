@@ -62,7 +62,7 @@
 //! neurons `c·size .. (c + 1)·size` of every population (by default one chunk per thread,
 //! `size` a population's share; [`EngineOptions::chunk_neurons`]) and does for them, in declaration order, their trace decay, the propagation of every
 //! projection into their ring cells and inputs, the depression of the synapses onto them
-//! (with a [`depression::DepressionQueue`] of their own), their neuron stages and the
+//! (with a depression queue of their own), their neuron stages and the
 //! potentiation of those that spiked. A post neuron's every float sum takes its terms in the
 //! order above (spikes by emission step, then ascending pre), a synapse belongs to the
 //! chunk of its post neuron, and the chunks' spike lists join in chunk order (ascending);

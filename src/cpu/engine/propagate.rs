@@ -14,10 +14,10 @@
 //! plastic projection with buckets keeps one last-arrival step per bucket (its synapses
 //! arrive together) instead of one per synapse.
 //!
-//! The step may be split into chunks of post neurons ([`Chunk`]); every walk here takes a
+//! The step may be split into chunks of post neurons (`Chunk`); every walk here takes a
 //! chunk and visits only the synapses onto its post neurons, in the order the whole walk
 //! would. A CSR row's and a bucket's post neurons ascend, so each chunk's share of them is
-//! one sub-range, found in a table ([`Plan::set_chunks`]).
+//! one sub-range, found in a table (`Plan::set_chunks`).
 
 use crate::model::net::projection::{DelaySteps, Synapses};
 
