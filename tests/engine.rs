@@ -1,6 +1,6 @@
 //! The general CPU engine (`cpu::engine`) on small networks with known answers.
 
-use snn_wgpu::cpu::engine::{Engine, Recording, Trial};
+use snn_wgpu::cpu::engine::{Engine, EngineOptions, Recording, Trial};
 use snn_wgpu::model::net::{
     Connectivity, Delay, Delivery, MonitorKind, Network, PopulationKind, Projection, Weights,
 };
@@ -788,4 +788,214 @@ fn current_lif_follows_its_euler_recursion_from_a_set_state() {
     }
     let ge_end = e.state("n", "ge", 0).expect("ge")[0] as f64;
     assert!((ge_end - ge).abs() < 1e-3 * ge, "ge {ge_end} vs {ge}");
+}
+
+/// What a run of [`chunked_run`] leaves: the whole state, every recording, the trial counts.
+type ChunkedRun = (String, String, Vec<Vec<u32>>);
+
+/// `net` run on `threads` threads with `opts`: 150 steps learning, its input normalised
+/// (when `normalize` names a projection), 100 more, trials from rest, 50 steps frozen.
+/// Floats are compared through `{:?}`, which tells every value's bits apart (−0.0 too).
+fn chunked_run(
+    net: &Network,
+    initial: &[(String, String, Vec<f32>)],
+    opts: &EngineOptions,
+    threads: usize,
+    normalize: Option<&str>,
+) -> ChunkedRun {
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build()
+        .expect("thread pool");
+    pool.install(|| {
+        let mut e = Engine::with_options(net, opts).expect("valid");
+        for (pop, var, values) in initial {
+            e.set_state(pop, var, 0, values).expect("initial state");
+        }
+        e.run(150).expect("run");
+        if let Some(p) = normalize {
+            e.normalize_columns(p, 7.5).expect("normalise");
+        }
+        e.run(100).expect("run");
+        let counts = match net.populations.iter().any(|p| p.name == "in") {
+            true => {
+                let rates: Vec<Vec<f32>> =
+                    (0..3).map(|k| vec![30.0 + 20.0 * k as f32; 50]).collect();
+                let trials: Vec<_> = rates
+                    .iter()
+                    .enumerate()
+                    .map(|(k, r)| Trial {
+                        rates_hz: r,
+                        key: 7 + k as u32,
+                    })
+                    .collect();
+                e.run_trials(0, "in", &trials, 60, &net.populations[1].name)
+                    .expect("trials")
+            }
+            false => vec![],
+        };
+        e.set_learning(false);
+        e.run(50).expect("run");
+        let records: Vec<_> = net
+            .monitors
+            .iter()
+            .map(|m| e.recording(&m.name, 0).expect("monitor").clone())
+            .collect();
+        (
+            format!("{:?}", e.network_state()),
+            format!("{records:?}"),
+            counts,
+        )
+    })
+}
+
+/// A sparse recurrent network with STDP on every kind of projection walk: input with
+/// per-synapse delays (CSR buckets), recurrent inhibition at arrival with a uniform delay,
+/// all-but-self inhibition as total minus self, a one-to-one relay into a second population
+/// of another size; spike, state and rate monitors.
+fn sparse_recurrent_net() -> Network {
+    let lif = NeuronModel::lif(
+        LifParams {
+            tau_m_ms: 10.0,
+            v_rest_mv: 0.0,
+        },
+        1.0,
+    );
+    let uniform = |high| Weights::Uniform { low: 0.0, high };
+    let fp = |p, seed| Connectivity::FixedProbability { p, seed };
+    Network::new(1.0)
+        .with_seeds(vec![5])
+        .poisson("in", 50, 40.0)
+        .neurons("out", 100, lif.clone())
+        .neurons("relay", 70, if_model(0.5))
+        .project(
+            Projection::new("w", "in", "out", Target::MEMBRANE_EXC, fp(0.3, 9), 0.0)
+                .with_weights(uniform(0.6), 0.0, 1.0)
+                .with_stdp(StdpParams::diehl_cook())
+                .with_delay(
+                    Delay::Range {
+                        min_ms: 0.0,
+                        max_ms: 4.0,
+                        seed: 3,
+                    },
+                    Delivery::AtEmission,
+                ),
+        )
+        .project(
+            Projection::new(
+                "rec",
+                "out",
+                "out",
+                Target::Membrane {
+                    sign: snn_wgpu::model::Sign::Inhibitory,
+                },
+                fp(0.1, 4),
+                0.0,
+            )
+            .with_weights(uniform(0.3), 0.0, 0.5)
+            .with_stdp(StdpParams::diehl_cook())
+            .with_delay(Delay::Constant(2.0), Delivery::AtArrival),
+        )
+        .project(Projection::new(
+            "lateral",
+            "out",
+            "out",
+            Target::Membrane {
+                sign: snn_wgpu::model::Sign::Inhibitory,
+            },
+            Connectivity::AllButSelf,
+            0.05,
+        ))
+        .project(Projection::new(
+            "copy",
+            "relay",
+            "out",
+            Target::MEMBRANE_EXC,
+            Connectivity::List((0..70).map(|i| (i, i + 30)).collect()),
+            0.2,
+        ))
+        .project(Projection::new(
+            "mirror",
+            "out",
+            "out",
+            Target::MEMBRANE_EXC,
+            Connectivity::OneToOne,
+            0.1,
+        ))
+        .project(
+            Projection::new(
+                "drive",
+                "in",
+                "relay",
+                Target::MEMBRANE_EXC,
+                fp(0.2, 6),
+                0.3,
+            )
+            .with_delay(Delay::Constant(1.0), Delivery::AtEmission),
+        )
+        .monitor("s", "out", MonitorKind::Spikes { neurons: None })
+        .monitor(
+            "v",
+            "out",
+            MonitorKind::State {
+                variable: "v".into(),
+                neurons: vec![0, 17, 63, 99],
+            },
+        )
+        .monitor("r", "relay", MonitorKind::Rate)
+}
+
+/// One network's step split into chunks of post neurons gives the bits of the whole step,
+/// on one thread or several: the whole state (weights, traces, rings, last arrivals,
+/// neurons), every recording and the trial counts, through normalisation and a frozen run.
+/// Networks: sparse and recurrent with STDP ([`sparse_recurrent_net`]); all-to-all with
+/// per-synapse delays, the depression queue and all-to-all pairing; a custom model; COBA.
+#[test]
+fn chunks_on_any_thread_count_give_the_bits_of_the_whole_step() {
+    let whole = EngineOptions {
+        split_min_neurons: u32::MAX,
+        ..Default::default()
+    };
+    let chunked = |chunk_neurons| EngineOptions {
+        chunk_neurons,
+        split_min_neurons: 0,
+        ..Default::default()
+    };
+    let mut all_pairs = delayed_net();
+    all_pairs.populations[1].size = 90;
+    if let Some(s) = all_pairs.projections[0].stdp.as_mut() {
+        s.rule = StdpRule::PairAllToAll;
+    }
+    let mut custom = sparse_recurrent_net();
+    custom.populations[1].kind = PopulationKind::Neurons(NeuronModel::custom(
+        CustomModel::new(
+            "leaky",
+            "o.v = s.v * 0.9 + x;",
+            |s: &mut [f32], _: &[f32], x| {
+                s[0] = s[0] * 0.9 + x;
+            },
+        ),
+        1.0,
+        ResetMode::Hard { v_reset_mv: 0.0 },
+    ));
+    let coba = snn_wgpu::experiments::benchmarks::coba(4000, 1).expect("network");
+    let nets = [
+        (sparse_recurrent_net(), vec![], Some("w")),
+        (all_pairs, vec![], Some("w")),
+        (custom, vec![], Some("rec")),
+        (coba.network, coba.initial, None),
+    ];
+    for (net, initial, normalize) in &nets {
+        let want = chunked_run(net, initial, &whole, 1, *normalize);
+        assert!(want.1.contains("Spikes([(") || net.monitors.is_empty());
+        for (chunk, threads) in [(16, 1), (16, 3), (32, 2), (512, 2), (0, 2), (0, 3)] {
+            let got = chunked_run(net, initial, &chunked(chunk), threads, *normalize);
+            assert!(got == want, "chunks of {chunk} on {threads} threads differ");
+        }
+    }
+    // A chunk size that is not a multiple of 16 is refused, naming the field.
+    assert!(matches!(
+        Engine::with_options(&sparse_recurrent_net(), &chunked(100)),
+        Err(SnnError::InvalidParam { ref field, .. }) if field == "chunk_neurons"
+    ));
 }

@@ -316,7 +316,8 @@ const FIRST_ENGINE: [RunPrint; 2] = [
 /// images (retry rule included), then a frozen labelling pass in batches of 4, with the rest
 /// simulated and reset. The keys, retries and the fingerprints of the weights, θ and every
 /// per-image count equal that engine's (recorded above), with the engine's depression queue
-/// and best SIMD copy, and with neither. A snapshot restored into a fresh `DcEngine`
+/// and best SIMD copy, with neither, and with the step split into chunks of post neurons
+/// run on 3 threads. A snapshot restored into a fresh `DcEngine`
 /// continues as the original does.
 #[test]
 fn the_engine_gives_the_bits_of_the_first_cpu_engine() {
@@ -332,13 +333,27 @@ fn the_engine_gives_the_bits_of_the_first_cpu_engine() {
         let plain_opts = EngineOptions {
             simd: Some(SimdLevel::Baseline),
             depression_queue: false,
+            ..Default::default()
+        };
+        // The step split into chunks of 16 post neurons, run on 3 threads.
+        let chunked_opts = EngineOptions {
+            chunk_neurons: 16,
+            split_min_neurons: 0,
+            ..Default::default()
         };
         let mut new = DcEngine::new(&spec).unwrap();
         let mut plain = DcEngine::with_options(&spec, &plain_opts).unwrap();
+        let mut chunked = DcEngine::with_options(&spec, &chunked_opts).unwrap();
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(3)
+            .build()
+            .unwrap();
         let mut keys = vec![];
-        for net in [&mut new, &mut plain] {
+        for net in [&mut new, &mut plain, &mut chunked] {
             let mut key = 0u32;
-            let s = train(net, &cfg, &set, set.len(), &mut key, |_| {}).unwrap();
+            let s = pool
+                .install(|| train(net, &cfg, &set, set.len(), &mut key, |_| {}))
+                .unwrap();
             assert!(
                 net.theta().unwrap().iter().any(|&t| t > 0.0),
                 "some neuron fired"
@@ -346,7 +361,9 @@ fn the_engine_gives_the_bits_of_the_first_cpu_engine() {
             let w = fnv(bits(&net.weights().unwrap()));
             let theta = fnv(bits(&net.theta().unwrap()));
             // Frozen batches of 4 (the last one short), retries included.
-            let r = respond_frozen(net, &cfg, &set, set.len(), 4, &mut key, |_| {}).unwrap();
+            let r = pool
+                .install(|| respond_frozen(net, &cfg, &set, set.len(), 4, &mut key, |_| {}))
+                .unwrap();
             assert!(r.sum() > 0);
             let got: RunPrint = (key, s.retries, w, theta, fnv(r.iter().copied()));
             assert_eq!(got, want, "{rest:?}");

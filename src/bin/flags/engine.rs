@@ -39,6 +39,14 @@ pub struct EngineArgs {
     /// 1/0: on the CPU, depress only where a weight can change (default on).
     #[arg(long, global = true, env = "SNN_CPU_DEPRESSION_QUEUE", value_parser = switch("SNN_CPU_DEPRESSION_QUEUE"))]
     pub cpu_depression_queue: Option<bool>,
+    /// Post neurons per chunk when one CPU network's step is split over the cores (threads:
+    /// RAYON_NUM_THREADS): a multiple of 16, or 0 for one chunk per thread (default 0).
+    #[arg(long, global = true, env = "SNN_CPU_CHUNK_NEURONS")]
+    pub cpu_chunk_neurons: Option<u32>,
+    /// Split a CPU network's step into chunks from this many neurons on, when threads are
+    /// idle (default 8192; 0: always, 4294967295: never).
+    #[arg(long, global = true, env = "SNN_CPU_SPLIT_MIN_NEURONS")]
+    pub cpu_split_min_neurons: Option<u32>,
 }
 
 impl EngineArgs {
@@ -58,9 +66,12 @@ impl EngineArgs {
 
     /// The CPU step choices.
     pub fn cpu(&self) -> EngineOptions {
+        let d = EngineOptions::default();
         EngineOptions {
             simd: self.cpu_simd,
-            depression_queue: self.cpu_depression_queue.unwrap_or(true),
+            depression_queue: self.cpu_depression_queue.unwrap_or(d.depression_queue),
+            chunk_neurons: self.cpu_chunk_neurons.unwrap_or(d.chunk_neurons),
+            split_min_neurons: self.cpu_split_min_neurons.unwrap_or(d.split_min_neurons),
         }
     }
 }

@@ -9,7 +9,8 @@
 //! queue keeps the arrivals of the other neurons only: the same weights bit for bit, at a
 //! fraction of the work. It is derived state: [`DepressionQueue::rebuild`] makes it from the
 //! ring of recent pre spikes at the start of every learning run, so states and rests need
-//! not hold it.
+//! not hold it. A queue covers the post neurons of one chunk of the step (`lo..hi`), so
+//! the chunks keep their queues apart.
 
 /// Never-covered marker.
 const NEVER: u32 = u32::MAX;
@@ -17,6 +18,8 @@ const NEVER: u32 = u32::MAX;
 /// The depressions still to come, for the post neurons whose depression can change a weight.
 #[derive(Clone, Default)]
 pub(crate) struct DepressionQueue {
+    /// The first post neuron covered; the per-neuron arrays below start there.
+    lo: usize,
     /// Per ring slot (arrival step mod S): the synapses `(k, i)` arriving then.
     pending: Vec<Vec<(u32, u32)>>,
     /// The post neurons whose arrivals are queued, and the same as a mask.
@@ -39,9 +42,10 @@ pub(crate) struct Dense<'a> {
 }
 
 impl DepressionQueue {
-    /// Starts a learning run at step `clock`: every post neuron whose depression
-    /// `nu_pre·post1` is not 0 or whose column of `w` leaves `[w_min, w_max]` made active,
-    /// with the arrivals still due from the pre spikes in `hist` (the steps before `clock`).
+    /// Starts a learning run at step `clock`, covering the post neurons `lo..lo +
+    /// post1.len()` (`post1` is their slice): every one whose depression `nu_pre·post1` is
+    /// not 0 or whose column of `w` leaves `[w_min, w_max]` made active, with the arrivals
+    /// still due from the pre spikes in `hist` (the steps before `clock`).
     #[allow(clippy::too_many_arguments)]
     pub fn rebuild(
         &mut self,
@@ -49,10 +53,11 @@ impl DepressionQueue {
         (w_min, w_max, nu_pre): (f32, f32, f32),
         w: &[f32],
         hist: &[Vec<u32>],
-        post1: &[f32],
+        (lo, post1): (usize, &[f32]),
         clock: u32,
     ) {
-        let n = p.n;
+        let n = post1.len();
+        self.lo = lo;
         self.pending.resize_with(p.slots as usize, Vec::new);
         self.pending.iter_mut().for_each(Vec::clear);
         self.active.clear();
@@ -61,31 +66,33 @@ impl DepressionQueue {
         self.covered.clear();
         self.covered.resize(n, NEVER);
         // Comparisons, not f32::min/max: a NaN is skipped, as the bounds of normalisation.
-        let mut lo = vec![f32::INFINITY; n];
-        let mut hi = vec![f32::NEG_INFINITY; n];
-        for row in w.chunks_exact(n) {
-            for ((&x, l), h) in row.iter().zip(&mut lo).zip(&mut hi) {
+        let mut col_min = vec![f32::INFINITY; n];
+        let mut col_max = vec![f32::NEG_INFINITY; n];
+        for row in w.chunks_exact(p.n) {
+            let cols = row[lo..lo + n].iter();
+            for ((&x, l), h) in cols.zip(&mut col_min).zip(&mut col_max) {
                 *l = if x < *l { x } else { *l };
                 *h = if x > *h { x } else { *h };
             }
         }
         self.loose.clear();
         self.loose.extend(
-            lo.iter()
-                .zip(&hi)
+            col_min
+                .iter()
+                .zip(&col_max)
                 .map(|(&l, &h)| !(l >= w_min && h <= w_max)),
         );
         for (i, &p1) in post1.iter().enumerate() {
             if self.loose[i] || nu_pre * p1 != 0.0 {
-                self.join(p, hist, i, clock.wrapping_sub(1));
+                self.join(p, hist, self.lo + i, clock.wrapping_sub(1));
             }
         }
     }
 
-    /// Whether post neuron `i` is active.
+    /// Whether post neuron `i` (one this queue covers) is active.
     #[inline]
     pub fn is_active(&self, i: usize) -> bool {
-        self.in_active[i]
+        self.in_active[i - self.lo]
     }
 
     /// Makes post neuron `i` active, queueing the arrivals after step `e_last` of the pre
@@ -99,7 +106,7 @@ impl DepressionQueue {
         } else {
             (s - 1).min(e_last.saturating_add(1))
         };
-        let cover = self.covered[i];
+        let cover = self.covered[i - self.lo];
         for a in 0..ages {
             let e = e_last - a;
             if cover != NEVER && e.wrapping_sub(cover) as i32 <= 0 {
@@ -113,17 +120,18 @@ impl DepressionQueue {
                 }
             }
         }
-        self.in_active[i] = true;
+        self.in_active[i - self.lo] = true;
         self.active.push(i as u32);
     }
 
-    /// Step `now`, once each post neuron's depression is known: drops the neurons whose
-    /// depression is 0 (and stays so until they fire), then queues the arrivals of this
-    /// step's pre spikes at the active neurons.
+    /// Step `now`, once each post neuron's depression is known (`depression`: those this
+    /// queue covers): drops the neurons whose depression is 0 (and stays so until they
+    /// fire), then queues the arrivals of this step's pre spikes at the active neurons.
     pub fn enqueue(&mut self, p: &Dense<'_>, depression: &[f32], spikes: &[u32], now: u32) {
         let (in_active, covered, loose) = (&mut self.in_active, &mut self.covered, &self.loose);
+        let lo = self.lo;
         self.active.retain(|&i| {
-            let i = i as usize;
+            let i = i as usize - lo;
             let keep = depression[i] != 0.0 || loose[i];
             if !keep {
                 in_active[i] = false;

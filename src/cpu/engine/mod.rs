@@ -5,7 +5,9 @@
 //! total minus self, and a ring of `max delay + 1` slots per projection for delays. The
 //! neuron stages are those of `cpu::neuron`, the STDP updates those of `cpu::stdp`, and every
 //! random draw is `encode::rng::rng_u32`, so a seed gives the same run whatever the thread
-//! count. Copies run in parallel (rayon), one copy per worker.
+//! count. Copies run in parallel (rayon), one copy per worker; a large copy whose siblings
+//! leave threads idle also splits its step into chunks of post neurons that run in parallel
+//! (below), with the same bits on any number of threads (`RAYON_NUM_THREADS`).
 //!
 //! # Order of operations in one step `t` (each copy alike)
 //!
@@ -51,13 +53,34 @@
 //! the bits of the first, hand-written CPU engine of that network (commit c595672;
 //! `tests/winner_take_all.rs` keeps its fingerprints).
 //!
+//! # Chunks of post neurons
+//!
+//! A step splits into a pre side and a post side. The pre side runs once per copy: step 1,
+//! each pre population's spike list into its projections' spike rings, and, with
+//! per-synapse delays, the last arrival of every arriving (pre, delay) group (only
+//! potentiation reads it). The post side, steps 2–5, runs chunk by chunk: chunk `c` takes
+//! neurons `c·size .. (c + 1)·size` of every population (by default one chunk per thread,
+//! `size` a population's share; [`EngineOptions::chunk_neurons`]) and does for them, in declaration order, their trace decay, the propagation of every
+//! projection into their ring cells and inputs, the depression of the synapses onto them
+//! (with a depression queue of their own), their neuron stages and the
+//! potentiation of those that spiked. A post neuron's every float sum takes its terms in the
+//! order above (spikes by emission step, then ascending pre), a synapse belongs to the
+//! chunk of its post neuron, and the chunks' spike lists join in chunk order (ascending);
+//! so the bits do not depend on the chunk size or on which thread runs which chunk. Then
+//! step 6. Chunks run in parallel (rayon) when fewer copies or trials than threads run; the
+//! step splits only from [`EngineOptions::split_min_neurons`] neurons on (a step of a small
+//! network is shorter than the threads' meeting) and when the copies leave threads idle at
+//! construction. `normalize_columns` runs by chunks too.
+//!
 //! # Speed strategies (all give the same bits; [`EngineOptions`])
 //!
 //! - per-synapse delays: the synapses grouped by pre neuron and delay
 //!   ([`propagate::Buckets`]), one last-arrival step per group;
 //! - a plastic all-to-all projection with per-synapse delays: depression only where it can
 //!   change a weight ([`depression::DepressionQueue`]);
-//! - the step compiled for the processor's vector instructions (`cpu::simd`).
+//! - the step compiled for the processor's vector instructions (`cpu::simd`); a chunk that a
+//!   rayon worker runs enters the same compiled copy;
+//! - one large copy's step on all cores, in chunks of post neurons (above).
 
 pub mod depression;
 mod neurons;
@@ -83,9 +106,10 @@ use crate::model::stdp::StdpConsts;
 use crate::model::wta::decay_table;
 use crate::model::{DerivedNeuron, NeuronKind, Sign, StdpRule, Target};
 use depression::{Dense, DepressionQueue};
-use neurons::NeuronArrays;
-use propagate::{Plan, Strategy};
+use neurons::{split, NeuronArrays, NeuronChunk};
+use propagate::{Chunk, Plan, Strategy};
 use rayon::prelude::*;
+use smallvec::SmallVec;
 
 /// Never-arrived marker of a synapse's last arrival.
 const NEVER: u32 = u32::MAX;
@@ -141,6 +165,10 @@ struct Plans {
     use_queue: bool,
     /// The compiled copy of the step that runs ([`Engine::set_simd`]).
     simd: SimdLevel,
+    /// Post neurons per chunk of the step (0: each population in `n_chunks` equal parts),
+    /// and the number of chunks (one: the whole populations; [`EngineOptions::chunk_neurons`]).
+    chunk: usize,
+    n_chunks: usize,
 }
 
 #[derive(Clone)]
@@ -160,8 +188,17 @@ struct ProjCopy {
     pre_at_last: Vec<f32>,
     /// `ν_pre · post1` of each post neuron this step (depressing STDP only; scratch).
     depression: Vec<f32>,
-    /// The depressions to come (derived state, rebuilt at the start of a learning run).
-    queue: DepressionQueue,
+}
+
+/// What one chunk of the step keeps of a copy.
+#[derive(Clone)]
+struct ChunkState {
+    /// Per population: the spikes of the chunk's neurons at this step (scratch, joined into
+    /// [`CopyState::spikes`] after the step).
+    spikes: Vec<Vec<u32>>,
+    /// Per projection: the depressions to come at the chunk's post neurons (derived state,
+    /// rebuilt at the start of a learning run).
+    queues: Vec<DepressionQueue>,
 }
 
 #[derive(Clone)]
@@ -177,6 +214,8 @@ struct CopyState {
     /// Per population: the Poisson stream `(key, origin step)`.
     stream: Vec<(u32, u32)>,
     projs: Vec<ProjCopy>,
+    /// Per chunk of the step ([`Plans::n_chunks`]).
+    chunks: Vec<ChunkState>,
     records: Vec<Recording>,
     /// Whether the depression queues hold what a rebuild would make: the last steps ran
     /// with learning and the queues, and nothing outside a step has changed the weights,
@@ -193,6 +232,19 @@ pub struct EngineOptions {
     /// Depress plastic all-to-all projections with per-synapse delays through a
     /// [`DepressionQueue`] (`true`, the default) or at every arriving synapse.
     pub depression_queue: bool,
+    /// Post neurons per chunk when the step of one copy is split over the cores: a multiple
+    /// of 16, or 0 (the default) for as many chunks as the rayon pool has threads at
+    /// construction, each population cut into that many equal parts (rounded up to 16).
+    /// Chunk `c` of a population is its neurons `c·size .. (c + 1)·size`; each chunk does
+    /// the work of its post neurons in the order the whole step does, so any chunk size and
+    /// any thread count give the same bits.
+    pub chunk_neurons: u32,
+    /// Split the step into chunks when the neuron populations hold at least this many
+    /// neurons together (default 8192) and the copies leave threads of the rayon pool
+    /// (`RAYON_NUM_THREADS`) idle at construction; 0: always, `u32::MAX`: never. The
+    /// chunks run in parallel when fewer copies or trials than threads run. Below this size
+    /// a step is too short to pay for the threads' meeting.
+    pub split_min_neurons: u32,
 }
 
 impl Default for EngineOptions {
@@ -200,6 +252,8 @@ impl Default for EngineOptions {
         EngineOptions {
             simd: None,
             depression_queue: true,
+            chunk_neurons: 0,
+            split_min_neurons: 8192,
         }
     }
 }
@@ -368,27 +422,71 @@ impl Engine {
             monitors,
             use_queue: true,
             simd: SimdLevel::best(),
+            chunk: 1,
+            n_chunks: 1,
         };
         let copies = net.seeds.iter().map(|&seed| plans.new_copy(seed)).collect();
-        Ok(Engine {
+        let mut e = Engine {
             plans,
             copies,
             clock: 0,
             learning: true,
-        })
+        };
+        let d = EngineOptions::default();
+        e.set_chunks(d.chunk_neurons, d.split_min_neurons)?;
+        Ok(e)
     }
 
     /// [`Self::new`] run as `opts` says.
     ///
     /// # Errors
-    /// As [`Self::new`] and [`Self::set_simd`].
+    /// As [`Self::new`] and [`Self::set_simd`]; [`SnnError::InvalidParam`] for a chunk size
+    /// that is not a multiple of 16 or is 0.
     pub fn with_options(net: &Network, opts: &EngineOptions) -> Result<Self> {
         let mut e = Self::new(net)?;
         if let Some(level) = opts.simd {
             e.set_simd(level)?;
         }
         e.set_depression_queue(opts.depression_queue);
+        e.set_chunks(opts.chunk_neurons, opts.split_min_neurons)?;
         Ok(e)
+    }
+
+    /// Splits the step into chunks of `chunk_neurons` post neurons when the neuron
+    /// populations hold at least `split_min_neurons` neurons together and the copies leave
+    /// threads idle (see [`EngineOptions::split_min_neurons`]); speed only.
+    fn set_chunks(&mut self, chunk_neurons: u32, split_min_neurons: u32) -> Result<()> {
+        if !chunk_neurons.is_multiple_of(16) {
+            return Err(SnnError::invalid(
+                "chunk_neurons",
+                chunk_neurons,
+                "a multiple of 16 post neurons (e.g. 512), or 0 for one chunk per thread",
+            ));
+        }
+        let sizes = self.plans.net.populations.iter().filter(|p| p.is_neurons());
+        let total: u64 = sizes.clone().map(|p| p.size as u64).sum();
+        let largest = sizes.map(|p| p.size as usize).max().unwrap_or(0);
+        let chunk = chunk_neurons as usize;
+        let threads = rayon::current_num_threads();
+        let idle = self.copies.len() < threads;
+        let split = split_min_neurons == 0 || (idle && total >= split_min_neurons as u64);
+        let n_chunks = match (split, chunk) {
+            (false, _) => 1,
+            (true, 0) => threads,
+            (true, _) => largest.div_ceil(chunk).max(1),
+        };
+        self.plans.chunk = chunk;
+        self.plans.n_chunks = n_chunks;
+        for q in 0..self.plans.projs.len() {
+            let n_post = self.plans.projs[q].plan.syn.n_post as usize;
+            let size = self.plans.chunk_size(n_post);
+            self.plans.projs[q].plan.set_chunks(size, n_chunks);
+        }
+        for c in &mut self.copies {
+            c.chunks = self.plans.new_chunks();
+            c.queues_fresh = false;
+        }
+        Ok(())
     }
 
     /// The network this engine runs.
@@ -461,10 +559,12 @@ impl Engine {
         let t0 = self.clock;
         let t1 = end_step(t0, steps)?;
         let (plans, learn) = (&self.plans, self.learning);
+        // Chunks in parallel only while copies leave threads idle.
+        let par = self.copies.len() < rayon::current_num_threads();
         let counts = self
             .copies
             .par_iter_mut()
-            .map(|c| plans.run_copy(c, t0..t1, learn, count))
+            .map(|c| plans.run_copy(c, t0..t1, learn, count, par))
             .collect();
         self.clock = t1;
         let k = self.copies.len();
@@ -549,10 +649,9 @@ impl Engine {
         fresh.records.iter_mut().for_each(clear_recording);
         // One copy per worker, made once: a copy per rayon split would copy the weights
         // again and again and start each trial with cold caches.
-        let chunk = trials
-            .len()
-            .div_ceil(rayon::current_num_threads().max(1))
-            .max(1);
+        let threads = rayon::current_num_threads().max(1);
+        let chunk = trials.len().div_ceil(threads).max(1);
+        let par = trials.len() < threads;
         trials
             .par_chunks(chunk)
             .zip(thr.par_chunks(chunk))
@@ -567,7 +666,7 @@ impl Engine {
                         self.plans.rest(&mut c);
                         c.thr[src].clone_from(thr);
                         c.stream[src] = (tr.key, t0);
-                        let counts = self.plans.run_copy(&mut c, t0..t1, false, Some(count));
+                        let counts = self.plans.run_copy(&mut c, t0..t1, false, Some(count), par);
                         self.plans
                             .check_finite(&c, t1, |name| format!("{name} (trial {k})"))?;
                         Ok(counts)
@@ -794,36 +893,57 @@ impl Engine {
                  normalised; declare it with array weights"
             )));
         }
-        let post = &plan.syn.post;
+        let (post, n_pre) = (&plan.syn.post, plan.syn.n_pre as usize);
         let n_post = plan.syn.n_post as usize;
         let dense = matches!(plan.strategy, Strategy::Dense);
+        let plans = &self.plans;
+        let par = plans.n_chunks > 1 && self.copies.len() < rayon::current_num_threads();
         for c in &mut self.copies {
             c.queues_fresh = false;
-            let w = &mut c.projs[q].w;
-            // Each column sums in synapse order, i.e. by ascending pre; all-to-all does it
-            // row by row (synapse `j·n + i`), which vectorises.
-            let mut sums = vec![0f32; n_post];
-            if dense {
-                for row in w.chunks_exact(n_post) {
-                    sums.iter_mut().zip(row).for_each(|(s, &x)| *s += x);
+            let w = Shared::new(&mut c.projs[q].w);
+            // Chunk by chunk of post neurons; each column sums in synapse order, i.e. by
+            // ascending pre, and all-to-all does it row by row (synapse `j·n + i`), which
+            // vectorises.
+            let scale = |c: usize| {
+                let ch = plans.chunk_of(c, n_post);
+                let mut sums = vec![0f32; ch.hi - ch.lo];
+                // SAFETY (every access to `w`): a synapse onto a post neuron of this chunk,
+                // which no other chunk touches.
+                for j in 0..n_pre {
+                    match dense {
+                        true => {
+                            let row = unsafe { w.slice(j * n_post + ch.lo..j * n_post + ch.hi) };
+                            sums.iter_mut().zip(&*row).for_each(|(s, &x)| *s += x);
+                        }
+                        false => {
+                            for k in plan.row_in(j, ch) {
+                                sums[post[k] as usize - ch.lo] += unsafe { w.get(k) };
+                            }
+                        }
+                    }
                 }
-            } else {
-                for (&x, &i) in w.iter().zip(post) {
-                    sums[i as usize] += x;
+                let f: Vec<f32> = sums
+                    .iter()
+                    .map(|&s| if s > 0.0 { target_sum / s } else { 1.0 })
+                    .collect();
+                for j in 0..n_pre {
+                    match dense {
+                        true => {
+                            let row = unsafe { w.slice(j * n_post + ch.lo..j * n_post + ch.hi) };
+                            row.iter_mut().zip(&f).for_each(|(x, &f)| *x *= f);
+                        }
+                        false => {
+                            for k in plan.row_in(j, ch) {
+                                let x = unsafe { w.get(k) } * f[post[k] as usize - ch.lo];
+                                unsafe { w.set(k, x) };
+                            }
+                        }
+                    }
                 }
-            }
-            let f: Vec<f32> = sums
-                .iter()
-                .map(|&s| if s > 0.0 { target_sum / s } else { 1.0 })
-                .collect();
-            if dense {
-                for row in w.chunks_exact_mut(n_post) {
-                    row.iter_mut().zip(&f).for_each(|(x, &f)| *x *= f);
-                }
-            } else {
-                for (x, &i) in w.iter_mut().zip(post) {
-                    *x *= f[i as usize];
-                }
+            };
+            match par {
+                true => (0..plans.n_chunks).into_par_iter().for_each(scale),
+                false => (0..plans.n_chunks).for_each(scale),
             }
         }
         Ok(())
@@ -968,10 +1088,12 @@ fn trace_now(at_last: f32, last: u32, t: u32, table: &[f32]) -> f32 {
     }
 }
 
-/// Defines the method `$name`: `Plans::run_copy_body` compiled with the target features
-/// `$features` (no FMA: Rust never contracts `a * b + c`, so every copy gives the same bits).
+/// Defines the methods `$name` and `$chunk`: `Plans::run_copy_body` and
+/// `Plans::chunk_step` compiled with the target features `$features` (no FMA: Rust never
+/// contracts `a * b + c`, so every copy gives the same bits). A chunk run by a rayon worker
+/// is a call out of the compiled copy, so it calls `$chunk` to stay in it.
 macro_rules! run_copy_compiled_for {
-    ($name:ident, $features:literal, $doc:literal) => {
+    ($name:ident, $chunk:ident, $features:literal, $doc:literal) => {
         #[doc = $doc]
         #[cfg(target_arch = "x86_64")]
         #[target_feature(enable = $features)]
@@ -981,13 +1103,30 @@ macro_rules! run_copy_compiled_for {
             steps: std::ops::Range<u32>,
             learn: bool,
             count: Option<usize>,
+            par: bool,
         ) -> Vec<u32> {
-            self.run_copy_body(c, steps, learn, count)
+            self.run_copy_body(c, steps, learn, count, par)
+        }
+
+        #[doc = $doc]
+        #[cfg(target_arch = "x86_64")]
+        #[target_feature(enable = $features)]
+        unsafe fn $chunk(&self, view: &mut ChunkView<'_>, t: u32, learn: bool) {
+            self.chunk_step(view, t, learn)
         }
     };
 }
 
 impl Plans {
+    /// The state of every chunk of a copy, empty.
+    fn new_chunks(&self) -> Vec<ChunkState> {
+        let chunk = ChunkState {
+            spikes: vec![vec![]; self.pops.len()],
+            queues: vec![DepressionQueue::default(); self.projs.len()],
+        };
+        vec![chunk; self.n_chunks]
+    }
+
     fn new_copy(&self, seed: u32) -> CopyState {
         let net = &self.net;
         let key = |x: usize| rng_u32(seed, STREAM_KEY, x as u32);
@@ -1024,7 +1163,6 @@ impl Plans {
                         }
                     ],
                     depression: vec![0.0; if plastic { n_post } else { 0 }],
-                    queue: DepressionQueue::default(),
                 }
             })
             .collect();
@@ -1062,6 +1200,7 @@ impl Plans {
                 .collect(),
             stream: (0..pops.len()).map(|p| (key(p), 0)).collect(),
             projs,
+            chunks: self.new_chunks(),
             records: self
                 .monitors
                 .iter()
@@ -1079,23 +1218,28 @@ impl Plans {
     }
 
     /// Runs the steps `steps` of copy `c`; with `count`, returns the spike count of each
-    /// neuron of that population over them. Runs the copy compiled for `self.simd`.
+    /// neuron of that population over them. Runs the copy compiled for `self.simd`; `par`:
+    /// the chunks of each step in parallel.
     fn run_copy(
         &self,
         c: &mut CopyState,
         steps: std::ops::Range<u32>,
         learn: bool,
         count: Option<usize>,
+        par: bool,
     ) -> Vec<u32> {
+        let par = par && self.n_chunks > 1;
         #[cfg(target_arch = "x86_64")]
         match self.simd {
             // SAFETY: `self.simd` is `SimdLevel::best()` or a level `Engine::set_simd`
             // checked with `available()`, so the processor has every feature of the copy.
-            SimdLevel::Avx512 => return unsafe { self.run_copy_avx512(c, steps, learn, count) },
-            SimdLevel::Avx2 => return unsafe { self.run_copy_avx2(c, steps, learn, count) },
+            SimdLevel::Avx512 => {
+                return unsafe { self.run_copy_avx512(c, steps, learn, count, par) }
+            }
+            SimdLevel::Avx2 => return unsafe { self.run_copy_avx2(c, steps, learn, count, par) },
             SimdLevel::Baseline => {}
         }
-        self.run_copy_body(c, steps, learn, count)
+        self.run_copy_body(c, steps, learn, count, par)
     }
 
     /// [`Self::run_copy`] in the baseline copy; the others are this body compiled with more
@@ -1107,21 +1251,32 @@ impl Plans {
         steps: std::ops::Range<u32>,
         learn: bool,
         count: Option<usize>,
+        par: bool,
     ) -> Vec<u32> {
         let mut counts = vec![0u32; count.map_or(0, |p| self.net.populations[p].size as usize)];
         if learn && self.use_queue && !c.queues_fresh {
-            for (pp, pc) in self.projs.iter().zip(&mut c.projs) {
-                if let (true, Some((sc, _, _)), Some(dense)) = (pp.queueable, &pp.stdp, pp.dense())
-                {
-                    let consts = (sc.w_min, sc.w_max, sc.nu_pre);
-                    pc.queue
-                        .rebuild(&dense, consts, &pc.w, &pc.hist, &pc.post1, steps.start);
+            let start = steps.start;
+            let projs = &c.projs;
+            let rebuild = |(ci, ch): (usize, &mut ChunkState)| {
+                for ((pp, pc), q) in self.projs.iter().zip(projs).zip(&mut ch.queues) {
+                    if let (true, Some((sc, _, _)), Some(dense)) =
+                        (pp.queueable, &pp.stdp, pp.dense())
+                    {
+                        let consts = (sc.w_min, sc.w_max, sc.nu_pre);
+                        let r = self.chunk_of(ci, pp.plan.syn.n_post as usize);
+                        let post1 = (r.lo, &pc.post1[r.lo..r.hi]);
+                        q.rebuild(&dense, consts, &pc.w, &pc.hist, post1, start);
+                    }
                 }
+            };
+            match par {
+                true => c.chunks.par_iter_mut().enumerate().for_each(rebuild),
+                false => c.chunks.iter_mut().enumerate().for_each(rebuild),
             }
         }
         c.queues_fresh = learn && self.use_queue;
         for t in steps {
-            self.step(c, t, learn);
+            self.step(c, t, learn, par);
             if let Some(p) = count {
                 for &i in &c.spikes[p] {
                     counts[i as usize] += 1;
@@ -1168,18 +1323,44 @@ impl Plans {
 
     run_copy_compiled_for!(
         run_copy_avx512,
+        chunk_step_avx512,
         "avx512f,avx512bw,avx512cd,avx512dq,avx512vl,avx2,bmi1,bmi2,lzcnt,popcnt",
-        "[`Self::run_copy_body`] compiled with AVX-512 (x86-64-v4 without FMA)."
+        "[`Self::run_copy_body`] or [`Self::chunk_step`] compiled with AVX-512 (x86-64-v4 without FMA)."
     );
     run_copy_compiled_for!(
         run_copy_avx2,
+        chunk_step_avx2,
         "avx2,bmi1,bmi2,lzcnt,popcnt",
-        "[`Self::run_copy_body`] compiled with AVX2 (x86-64-v3 without FMA)."
+        "[`Self::run_copy_body`] or [`Self::chunk_step`] compiled with AVX2 (x86-64-v3 without FMA)."
     );
 
-    /// One step `t` of copy `c`, in the order of the module docs.
+    /// The neurons per chunk of a population of `n` neurons.
     #[inline(always)]
-    fn step(&self, c: &mut CopyState, t: u32, learn: bool) {
+    fn chunk_size(&self, n: usize) -> usize {
+        match (self.n_chunks, self.chunk) {
+            (1, _) => n.max(1),
+            (k, 0) => n.div_ceil(k).next_multiple_of(16).max(16),
+            (_, size) => size,
+        }
+    }
+
+    /// The post neurons of chunk `c` in a population of `n` neurons.
+    #[inline(always)]
+    fn chunk_of(&self, c: usize, n: usize) -> Chunk {
+        let size = self.chunk_size(n);
+        Chunk {
+            c,
+            lo: (c * size).min(n),
+            hi: ((c + 1) * size).min(n),
+        }
+    }
+
+    /// One step `t` of copy `c`, in the order of the module docs: the pre side (sources
+    /// emit, spike histories, the last arrivals of buckets) here, then every post-side
+    /// stage chunk by chunk ([`Self::chunk_step`]; in parallel with `par`), then the chunks'
+    /// spikes joined in chunk order and the monitors.
+    #[inline(always)]
+    fn step(&self, c: &mut CopyState, t: u32, learn: bool, par: bool) {
         // 1. sources emit.
         for (p, pp) in self.pops.iter().enumerate() {
             match pp {
@@ -1202,207 +1383,52 @@ impl Plans {
                 }
             }
         }
-        // 2. post traces decay.
-        if learn {
-            for (pp, pc) in self.projs.iter().zip(&mut c.projs) {
-                if let Some((_, d, _)) = &pp.stdp {
-                    pc.post1
-                        .iter_mut()
-                        .for_each(|x| *x *= d.decay_post1_per_step);
-                    pc.post2
-                        .iter_mut()
-                        .for_each(|x| *x *= d.decay_post2_per_step);
-                }
-            }
-        }
-        // 3. propagate. Each input of a population starts at 0.0 and takes its projections
-        // in declaration order; the first writes it whole (an input no projection feeds
-        // stays 0.0).
+        // The pre population's current spike list goes into each projection's ring of
+        // spike lists at slot `t mod S`; the chunks read the spikes there only.
         for (pp, pc) in self.projs.iter().zip(&mut c.projs) {
-            let plan = &pp.plan;
-            let s = plan.slots;
+            let s = pp.plan.slots;
             let slot = (t % s) as usize;
             pc.hist[slot].clear();
             pc.hist[slot].extend_from_slice(&c.spikes[pp.pre]);
-            let n_post = pc.sum.len();
-            // The first projection into an input that adds writes its sum there itself.
-            let direct = pp.first && !pp.sub;
-            let sum = match direct {
-                true => &mut c.x[pp.post][pp.channel],
-                false => &mut pc.sum,
-            };
-            match (&plan.strategy, pp.delivery) {
-                (Strategy::TotalMinusSelf { w }, _) => {
-                    let d = plan.syn.delays.of(0);
-                    let arriving = &pc.hist[((t % s + s - d) % s) as usize];
-                    let count = arriving.len() as u32;
-                    // `0.0 +`: the value an input that starts at 0.0 takes (never −0.0).
-                    sum.fill(0.0 + *w * count as f32);
-                    for &j in arriving {
-                        sum[j as usize] = 0.0 + *w * (count - 1) as f32;
-                    }
-                }
-                (_, Delivery::AtEmission) if s == 1 => {
-                    // No delay: the ring's one slot would be filled and emptied within this
-                    // step; the same additions in the same order go straight into the sum.
-                    let w = &pc.w;
-                    sum.fill(0.0);
-                    for &j in &pc.hist[slot] {
-                        plan.for_row(j, |k, i| sum[i] += w[k]);
-                    }
-                }
-                (_, Delivery::AtEmission) => {
-                    let (ring, w) = (&mut pc.ring, &pc.w);
-                    for &j in &pc.hist[slot] {
-                        match &plan.syn.delays {
-                            DelaySteps::Uniform(d) => {
-                                let base = ((t + d) % s) as usize * n_post;
-                                let row = &mut ring[base..base + n_post];
-                                plan.for_row(j, |k, i| row[i] += w[k]);
-                            }
-                            DelaySteps::PerSynapse(d) => match &plan.buckets {
-                                // Bucket by bucket, so each write goes to one ring row; every
-                                // cell still sums by emission step, then ascending pre.
-                                // All-to-all: synapse `j·n + i`, so the weights of `j`
-                                // are one row indexed by post neuron (one bounds check).
-                                Some(b) if matches!(plan.strategy, Strategy::Dense) => {
-                                    let w_row = &w[j as usize * n_post..][..n_post];
-                                    let mut row = (t % s) as usize;
-                                    for lag in 0..s as usize {
-                                        let dst = &mut ring[row * n_post..][..n_post];
-                                        let (_, post) = b.get(j as usize * s as usize + lag);
-                                        for &i in post {
-                                            dst[i as usize] += w_row[i as usize];
-                                        }
-                                        row = if row + 1 == s as usize { 0 } else { row + 1 };
-                                    }
-                                }
-                                Some(b) => {
-                                    let mut row = (t % s) as usize;
-                                    for lag in 0..s as usize {
-                                        let dst = &mut ring[row * n_post..][..n_post];
-                                        let (syn, post) = b.get(j as usize * s as usize + lag);
-                                        for (&k, &i) in syn.iter().zip(post) {
-                                            dst[i as usize] += w[k as usize];
-                                        }
-                                        row = if row + 1 == s as usize { 0 } else { row + 1 };
-                                    }
-                                }
-                                None => plan.for_row(j, |k, i| {
-                                    ring[((t + d[k]) % s) as usize * n_post + i] += w[k]
-                                }),
-                            },
+            // With buckets, a last arrival is per pre neuron and delay, so it is kept here:
+            // every bucket that arrives now records `t` (with all-to-all pairing its trace
+            // also adds 1 to what is left of it). Only potentiation reads it.
+            if let (Some((_, _, table)), true, Some(_)) = (&pp.stdp, learn, &pp.plan.buckets) {
+                for lag in 0..s {
+                    for &j in &pc.hist[((t % s + s - lag) % s) as usize] {
+                        let a = (j * s + lag) as usize;
+                        if pp.accumulate {
+                            pc.pre_at_last[a] =
+                                trace_now(pc.pre_at_last[a], pc.last[a], t, table) + 1.0;
                         }
-                    }
-                    let now = &mut ring[slot * n_post..(slot + 1) * n_post];
-                    sum.copy_from_slice(now);
-                    now.fill(0.0);
-                }
-                (_, Delivery::AtArrival) => {
-                    let w = &pc.w;
-                    sum.fill(0.0);
-                    plan.for_arrivals(&pc.hist, t, |k, i| sum[i] += w[k]);
-                }
-            }
-            if let Some((sc, _, table)) = pp.stdp.as_ref().filter(|_| learn) {
-                if sc.rule != 2 {
-                    // `ν_pre · post1` once per post neuron (`on_pre_depression`: the bits of
-                    // `on_pre`); a synapse arrives at most once per step, so the order of
-                    // the updates does not matter.
-                    for (dep, &p1) in pc.depression.iter_mut().zip(&pc.post1) {
-                        *dep = sc.nu_pre * p1;
-                    }
-                    let (w, dep) = (&mut pc.w, &pc.depression);
-                    match pp.dense().filter(|_| pp.queueable && self.use_queue) {
-                        Some(dense) => {
-                            let q = &mut pc.queue;
-                            q.enqueue(&dense, dep, &pc.hist[slot], t);
-                            for &(k, i) in q.arriving(slot) {
-                                let k = k as usize;
-                                w[k] = on_pre_depression(w[k], dep[i as usize], sc);
-                            }
-                            q.clear(slot);
-                        }
-                        None => plan.for_arrivals(&pc.hist, t, |k, i| {
-                            w[k] = on_pre_depression(w[k], dep[i], sc)
-                        }),
+                        pc.last[a] = t;
                     }
                 }
-                let (last, pre_at_last) = (&mut pc.last, &mut pc.pre_at_last);
-                // Every entry of `last` that arrives now records `t`; with all-to-all pairing
-                // its trace also adds 1 to what is left of it.
-                let mut arrive = |a: usize| {
-                    if pp.accumulate {
-                        pre_at_last[a] = trace_now(pre_at_last[a], last[a], t, table) + 1.0;
-                    }
-                    last[a] = t;
-                };
-                match &plan.buckets {
-                    // The last arrival of every bucket that arrives now.
-                    Some(_) => {
-                        for lag in 0..s {
-                            for &j in &pc.hist[((t % s + s - lag) % s) as usize] {
-                                arrive((j * s + lag) as usize);
-                            }
-                        }
-                    }
-                    None => plan.for_arrivals(&pc.hist, t, |k, _| arrive(k)),
-                }
-            }
-            let x = &mut c.x[pp.post][pp.channel];
-            match (direct, pp.first, pp.sub) {
-                (true, ..) => {}
-                // The input starts at 0.0 (`0.0 - b`: −b would give −0.0 for b = +0.0).
-                (_, true, true) => x.iter_mut().zip(&pc.sum).for_each(|(a, &b)| *a = 0.0 - b),
-                (_, false, true) => x.iter_mut().zip(&pc.sum).for_each(|(a, &b)| *a -= b),
-                (_, _, false) => x.iter_mut().zip(&pc.sum).for_each(|(a, &b)| *a += b),
             }
         }
-        // 4. neuron stages.
+        // 2–5, chunk by chunk.
+        let mut views = self.chunk_views(c);
+        match par {
+            true => views
+                .par_iter_mut()
+                .for_each(|v| self.chunk_step_compiled(v, t, learn)),
+            // A plain loop: the chunks stay inlined in this compiled copy.
+            false => {
+                for v in &mut views {
+                    self.chunk_step(v, t, learn);
+                }
+            }
+        }
+        drop(views);
         for (p, pp) in self.pops.iter().enumerate() {
-            let PopPlan::Neurons {
-                kind,
-                derived: d,
-                custom_params,
-                ..
-            } = pp
-            else {
-                continue;
-            };
-            c.neurons[p].stages(kind, d, custom_params, &c.x[p], learn, &mut c.spikes[p]);
-        }
-        // 5. potentiation.
-        if learn {
-            for (pp, pc) in self.projs.iter().zip(&mut c.projs) {
-                let Some((sc, _, table)) = &pp.stdp else {
-                    continue;
-                };
-                let plan = &pp.plan;
-                for &i in &c.spikes[pp.post] {
-                    let i = i as usize;
-                    let p2b = pc.post2[i];
-                    let (a, b) = (plan.in_offsets[i] as usize, plan.in_offsets[i + 1] as usize);
-                    for &k in &plan.in_syn[a..b] {
-                        let k = k as usize;
-                        let a = plan.arrival_index(k);
-                        let at_last = if pp.accumulate {
-                            pc.pre_at_last[a]
-                        } else {
-                            1.0
-                        };
-                        let pre = trace_now(at_last, pc.last[a], t, table);
-                        pc.w[k] = on_post(pc.w[k], pre, p2b, sc);
-                    }
-                    if pp.accumulate {
-                        pc.post1[i] += 1.0;
-                        pc.post2[i] += 1.0;
-                    } else {
-                        pc.post1[i] = 1.0;
-                        pc.post2[i] = 1.0;
-                    }
-                    if let Some(dense) = pp.dense().filter(|_| pp.queueable && self.use_queue) {
-                        if !pc.queue.is_active(i) {
-                            pc.queue.join(&dense, &pc.hist, i, t);
+            if let PopPlan::Neurons { .. } = pp {
+                let list = &mut c.spikes[p];
+                match &mut c.chunks[..] {
+                    [one] => std::mem::swap(list, &mut one.spikes[p]),
+                    chunks => {
+                        list.clear();
+                        for ch in chunks {
+                            list.extend_from_slice(&ch.spikes[p]);
                         }
                     }
                 }
@@ -1428,6 +1454,480 @@ impl Plans {
             }
         }
     }
+
+    /// [`Self::chunk_step`] in the compiled copy of `self.simd` (a rayon worker's call).
+    fn chunk_step_compiled(&self, view: &mut ChunkView<'_>, t: u32, learn: bool) {
+        #[cfg(target_arch = "x86_64")]
+        match self.simd {
+            // SAFETY: as in `run_copy`.
+            SimdLevel::Avx512 => return unsafe { self.chunk_step_avx512(view, t, learn) },
+            SimdLevel::Avx2 => return unsafe { self.chunk_step_avx2(view, t, learn) },
+            SimdLevel::Baseline => {}
+        }
+        self.chunk_step(view, t, learn)
+    }
+
+    /// Copy `c` cut into the views of its chunks ([`ChunkView`]).
+    #[inline(always)]
+    fn chunk_views<'a>(&self, c: &'a mut CopyState) -> SmallVec<[ChunkView<'a>; 1]> {
+        let n = self.n_chunks;
+        let CopyState {
+            neurons,
+            x,
+            projs,
+            chunks,
+            ..
+        } = c;
+        if n == 1 {
+            // One chunk: the whole arrays, without cutting.
+            let state = &mut chunks[0];
+            let pops = neurons.iter_mut().zip(x.iter_mut());
+            let pops = pops.map(|(ns, [ge, gi, v])| PopView {
+                neurons: ns.whole(),
+                x: [ge, gi, v],
+            });
+            let projs = projs.iter_mut().map(|pc| ProjView {
+                sum: &mut pc.sum,
+                post1: &mut pc.post1,
+                post2: &mut pc.post2,
+                depression: &mut pc.depression,
+                w: Shared::new(&mut pc.w),
+                ring: Shared::new(&mut pc.ring),
+                last: Shared::new(&mut pc.last),
+                pre_at_last: Shared::new(&mut pc.pre_at_last),
+                hist: &pc.hist,
+            });
+            let view = ChunkView {
+                c: 0,
+                pops: pops.collect(),
+                projs: projs.collect(),
+                state,
+            };
+            return smallvec::smallvec![view];
+        }
+        let mut views: SmallVec<[ChunkView<'a>; 1]> = chunks
+            .iter_mut()
+            .enumerate()
+            .map(|(c, state)| ChunkView {
+                c,
+                pops: SmallVec::new(),
+                projs: SmallVec::new(),
+                state,
+            })
+            .collect();
+        for (ns, [ge, gi, v]) in neurons.iter_mut().zip(x.iter_mut()) {
+            let size = self.chunk_size(ge.len());
+            let parts = ns
+                .chunks(size, n)
+                .zip(split(ge, size, n))
+                .zip(split(gi, size, n))
+                .zip(split(v, size, n));
+            for (view, (((ns, ge), gi), v)) in views.iter_mut().zip(parts) {
+                view.pops.push(PopView {
+                    neurons: ns,
+                    x: [ge, gi, v],
+                });
+            }
+        }
+        for pc in projs.iter_mut() {
+            let ProjCopy {
+                w,
+                ring,
+                hist,
+                sum,
+                post1,
+                post2,
+                last,
+                pre_at_last,
+                depression,
+            } = pc;
+            let (w, ring) = (Shared::new(w), Shared::new(ring));
+            let (last, pre_at_last) = (Shared::new(last), Shared::new(pre_at_last));
+            let hist: &'a [Vec<u32>] = hist;
+            let size = self.chunk_size(sum.len());
+            let parts = split(sum, size, n)
+                .zip(split(post1, size, n))
+                .zip(split(post2, size, n))
+                .zip(split(depression, size, n));
+            for (view, (((sum, post1), post2), depression)) in views.iter_mut().zip(parts) {
+                view.projs.push(ProjView {
+                    sum,
+                    post1,
+                    post2,
+                    depression,
+                    w,
+                    ring,
+                    last,
+                    pre_at_last,
+                    hist,
+                });
+            }
+        }
+        views
+    }
+
+    /// Steps 2–5 of the module docs for the post neurons of one chunk: every float sum of
+    /// a post neuron takes its terms in the order the whole step does.
+    #[inline(always)]
+    fn chunk_step(&self, view: &mut ChunkView<'_>, t: u32, learn: bool) {
+        let ChunkView {
+            c,
+            pops,
+            projs,
+            state,
+        } = view;
+        let ChunkState { spikes, queues } = &mut **state;
+        // 2. post traces decay.
+        if learn {
+            for (pp, pv) in self.projs.iter().zip(projs.iter_mut()) {
+                if let Some((_, d, _)) = &pp.stdp {
+                    pv.post1
+                        .iter_mut()
+                        .for_each(|x| *x *= d.decay_post1_per_step);
+                    pv.post2
+                        .iter_mut()
+                        .for_each(|x| *x *= d.decay_post2_per_step);
+                }
+            }
+        }
+        // 3. propagate. Each input of a population starts at 0.0 and takes its projections
+        // in declaration order; the first writes it whole (an input no projection feeds
+        // stays 0.0).
+        for ((pp, pv), queue) in self
+            .projs
+            .iter()
+            .zip(projs.iter_mut())
+            .zip(queues.iter_mut())
+        {
+            let plan = &pp.plan;
+            let s = plan.slots;
+            let slot = (t % s) as usize;
+            let n_post = plan.syn.n_post as usize;
+            let ch = self.chunk_of(*c, n_post);
+            let lo = ch.lo;
+            let ProjView {
+                sum: own_sum,
+                post1,
+                depression,
+                w,
+                ring,
+                last,
+                pre_at_last,
+                hist,
+                ..
+            } = pv;
+            let (w, ring, hist) = (*w, *ring, *hist);
+            // The first projection into an input that adds writes its sum there itself.
+            let direct = pp.first && !pp.sub;
+            let sum: &mut [f32] = match direct {
+                true => &mut *pops[pp.post].x[pp.channel],
+                false => own_sum,
+            };
+            // SAFETY (every `Shared` access below): the index is a synapse onto, or a ring
+            // cell of, a post neuron of this chunk, which no other chunk touches.
+            match (&plan.strategy, pp.delivery) {
+                (Strategy::TotalMinusSelf { w }, _) => {
+                    let d = plan.syn.delays.of(0);
+                    let arriving = &hist[((t % s + s - d) % s) as usize];
+                    let count = arriving.len() as u32;
+                    // `0.0 +`: the value an input that starts at 0.0 takes (never −0.0).
+                    sum.fill(0.0 + *w * count as f32);
+                    for &j in arriving {
+                        if (ch.lo..ch.hi).contains(&(j as usize)) {
+                            sum[j as usize - lo] = 0.0 + *w * (count - 1) as f32;
+                        }
+                    }
+                }
+                (Strategy::Dense, Delivery::AtEmission) if s == 1 => {
+                    // No delay: the ring's one slot would be filled and emptied within this
+                    // step; the same additions in the same order go straight into the sum.
+                    sum.fill(0.0);
+                    for &j in &hist[slot] {
+                        let row = unsafe {
+                            w.slice(j as usize * n_post + lo..j as usize * n_post + ch.hi)
+                        };
+                        sum.iter_mut().zip(&*row).for_each(|(a, &b)| *a += b);
+                    }
+                }
+                (_, Delivery::AtEmission) if s == 1 => {
+                    sum.fill(0.0);
+                    for &j in &hist[slot] {
+                        plan.for_row(j, ch, |k, i| sum[i - lo] += unsafe { w.get(k) });
+                    }
+                }
+                (_, Delivery::AtEmission) => {
+                    // Ring row `r` of this chunk.
+                    let row_of =
+                        |r: usize| unsafe { ring.slice(r * n_post + lo..r * n_post + ch.hi) };
+                    for &j in &hist[slot] {
+                        match &plan.syn.delays {
+                            DelaySteps::Uniform(d) => {
+                                let row = row_of(((t + d) % s) as usize);
+                                plan.for_row(j, ch, |k, i| row[i - lo] += unsafe { w.get(k) });
+                            }
+                            DelaySteps::PerSynapse(d) => match &plan.buckets {
+                                // Bucket by bucket, so each write goes to one ring row; every
+                                // cell still sums by emission step, then ascending pre.
+                                // All-to-all: synapse `j·n + i`, so the weights of `j`
+                                // are one row indexed by post neuron (one bounds check).
+                                // The hottest loop of Diehl & Cook: ring row and weight
+                                // row as pointers, indexed by post neuron without a check
+                                // (a bucket's post neurons are < n_post by construction).
+                                Some(b) if matches!(plan.strategy, Strategy::Dense) => {
+                                    let w_row = unsafe { w.row(j as usize * n_post, n_post) };
+                                    let mut r = (t % s) as usize;
+                                    for lag in 0..s as usize {
+                                        let dst = unsafe { ring.row(r * n_post, n_post) };
+                                        let (_, post) = b.get(j as usize * s as usize + lag, ch);
+                                        for &i in post {
+                                            debug_assert!((lo..ch.hi).contains(&(i as usize)));
+                                            unsafe {
+                                                *dst.add(i as usize) += *w_row.add(i as usize)
+                                            };
+                                        }
+                                        r = if r + 1 == s as usize { 0 } else { r + 1 };
+                                    }
+                                }
+                                Some(b) => {
+                                    let mut r = (t % s) as usize;
+                                    for lag in 0..s as usize {
+                                        let dst = unsafe { ring.row(r * n_post, n_post) };
+                                        let (syn, post) = b.get(j as usize * s as usize + lag, ch);
+                                        for (&k, &i) in syn.iter().zip(post) {
+                                            debug_assert!((lo..ch.hi).contains(&(i as usize)));
+                                            unsafe { *dst.add(i as usize) += w.get(k as usize) };
+                                        }
+                                        r = if r + 1 == s as usize { 0 } else { r + 1 };
+                                    }
+                                }
+                                None => plan.for_row(j, ch, |k, i| {
+                                    let cell = ((t + d[k]) % s) as usize * n_post + i;
+                                    unsafe { ring.set(cell, ring.get(cell) + w.get(k)) }
+                                }),
+                            },
+                        }
+                    }
+                    let now = row_of(slot);
+                    sum.copy_from_slice(now);
+                    now.fill(0.0);
+                }
+                (_, Delivery::AtArrival) => {
+                    sum.fill(0.0);
+                    plan.for_arrivals(hist, t, ch, |k, i| sum[i - lo] += unsafe { w.get(k) });
+                }
+            }
+            if let Some((sc, _, table)) = pp.stdp.as_ref().filter(|_| learn) {
+                if sc.rule != 2 {
+                    // `ν_pre · post1` once per post neuron (`on_pre_depression`: the bits of
+                    // `on_pre`); a synapse arrives at most once per step, so the order of
+                    // the updates does not matter.
+                    for (dep, &p1) in depression.iter_mut().zip(post1.iter()) {
+                        *dep = sc.nu_pre * p1;
+                    }
+                    let dep = &**depression;
+                    let depress = |k: usize, i: usize| unsafe {
+                        w.set(k, on_pre_depression(w.get(k), dep[i - lo], sc))
+                    };
+                    match pp.dense().filter(|_| pp.queueable && self.use_queue) {
+                        Some(dense) => {
+                            queue.enqueue(&dense, dep, &hist[slot], t);
+                            for &(k, i) in queue.arriving(slot) {
+                                depress(k as usize, i as usize);
+                            }
+                            queue.clear(slot);
+                        }
+                        None => plan.for_arrivals(hist, t, ch, depress),
+                    }
+                }
+                // Every synapse that arrives now records `t` as its last arrival (buckets:
+                // on the pre side, in `step`); with all-to-all pairing its trace also adds
+                // 1 to what is left of it.
+                if plan.buckets.is_none() {
+                    plan.for_arrivals(hist, t, ch, |k, _| unsafe {
+                        if pp.accumulate {
+                            let at = trace_now(pre_at_last.get(k), last.get(k), t, table);
+                            pre_at_last.set(k, at + 1.0);
+                        }
+                        last.set(k, t);
+                    });
+                }
+            }
+            if !direct {
+                let x = &mut *pops[pp.post].x[pp.channel];
+                match (pp.first, pp.sub) {
+                    // The input starts at 0.0 (`0.0 - b`: −b would give −0.0 for b = +0.0).
+                    (true, true) => x
+                        .iter_mut()
+                        .zip(&**own_sum)
+                        .for_each(|(a, &b)| *a = 0.0 - b),
+                    (false, true) => x.iter_mut().zip(&**own_sum).for_each(|(a, &b)| *a -= b),
+                    (_, false) => x.iter_mut().zip(&**own_sum).for_each(|(a, &b)| *a += b),
+                }
+            }
+        }
+        // 4. neuron stages.
+        for ((pp, pv), list) in self.pops.iter().zip(pops.iter_mut()).zip(spikes.iter_mut()) {
+            let PopPlan::Neurons {
+                kind,
+                derived: d,
+                custom_params,
+                ..
+            } = pp
+            else {
+                continue;
+            };
+            let [ge, gi, v] = &pv.x;
+            pv.neurons
+                .stages(kind, d, custom_params, [ge, gi, v], learn, list);
+        }
+        // 5. potentiation.
+        if learn {
+            for ((pp, pv), queue) in self
+                .projs
+                .iter()
+                .zip(projs.iter_mut())
+                .zip(queues.iter_mut())
+            {
+                let Some((sc, _, table)) = &pp.stdp else {
+                    continue;
+                };
+                let plan = &pp.plan;
+                let lo = self.chunk_of(*c, plan.syn.n_post as usize).lo;
+                let (w, last, pre_at_last) = (pv.w, pv.last, pv.pre_at_last);
+                for &i in &spikes[pp.post] {
+                    let i = i as usize;
+                    let p2b = pv.post2[i - lo];
+                    let (a, b) = (plan.in_offsets[i] as usize, plan.in_offsets[i + 1] as usize);
+                    for &k in &plan.in_syn[a..b] {
+                        let k = k as usize;
+                        let a = plan.arrival_index(k);
+                        // SAFETY: synapse `k` reaches post `i` of this chunk; the last
+                        // arrivals are only read here (a bucket's are shared, read-only).
+                        unsafe {
+                            let at_last = if pp.accumulate {
+                                pre_at_last.get(a)
+                            } else {
+                                1.0
+                            };
+                            let pre = trace_now(at_last, last.get(a), t, table);
+                            w.set(k, on_post(w.get(k), pre, p2b, sc));
+                        }
+                    }
+                    if pp.accumulate {
+                        pv.post1[i - lo] += 1.0;
+                        pv.post2[i - lo] += 1.0;
+                    } else {
+                        pv.post1[i - lo] = 1.0;
+                        pv.post2[i - lo] = 1.0;
+                    }
+                    if let Some(dense) = pp.dense().filter(|_| pp.queueable && self.use_queue) {
+                        if !queue.is_active(i) {
+                            queue.join(&dense, pv.hist, i, t);
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// An array the chunks of a step share: weights, delay ring, last arrivals. Each chunk
+/// reads and writes only the elements that belong to its own post neurons (a bucket's last
+/// arrival, shared by several chunks, is only read while the chunks run).
+#[derive(Clone, Copy)]
+struct Shared<T> {
+    ptr: *mut T,
+    len: usize,
+}
+
+// SAFETY: the chunks that share it touch disjoint elements (see the type's docs).
+unsafe impl<T: Send> Send for Shared<T> {}
+// SAFETY: as for `Send`.
+unsafe impl<T: Send> Sync for Shared<T> {}
+
+impl<T: Copy> Shared<T> {
+    fn new(a: &mut [T]) -> Self {
+        Shared {
+            ptr: a.as_mut_ptr(),
+            len: a.len(),
+        }
+    }
+
+    /// Element `k`.
+    ///
+    /// # Safety
+    /// No other chunk writes element `k` while this one runs.
+    #[inline(always)]
+    unsafe fn get(self, k: usize) -> T {
+        assert!(k < self.len);
+        // SAFETY: in bounds (checked); see the function's contract.
+        unsafe { *self.ptr.add(k) }
+    }
+
+    /// Sets element `k`.
+    ///
+    /// # Safety
+    /// No other chunk reads or writes element `k` while this one runs.
+    #[inline(always)]
+    unsafe fn set(self, k: usize, x: T) {
+        assert!(k < self.len);
+        // SAFETY: in bounds (checked); see the function's contract.
+        unsafe { *self.ptr.add(k) = x }
+    }
+
+    /// A pointer to element `start`, with `len` elements after it in the array.
+    ///
+    /// # Safety
+    /// Through it, the caller reads and writes only elements no other chunk touches.
+    #[inline(always)]
+    unsafe fn row(self, start: usize, len: usize) -> *mut T {
+        assert!(start <= self.len && len <= self.len - start);
+        // SAFETY: in bounds (checked).
+        unsafe { self.ptr.add(start) }
+    }
+
+    /// Elements `r`, to read and write.
+    ///
+    /// # Safety
+    /// No other chunk, and no other live slice of this chunk, touches elements `r` while
+    /// the slice lives.
+    #[inline(always)]
+    #[allow(clippy::mut_from_ref)] // The chunks' disjoint shares of one array.
+    unsafe fn slice<'a>(self, r: std::ops::Range<usize>) -> &'a mut [T] {
+        assert!(r.start <= r.end && r.end <= self.len);
+        // SAFETY: in bounds (checked); see the function's contract.
+        unsafe { std::slice::from_raw_parts_mut(self.ptr.add(r.start), r.end - r.start) }
+    }
+}
+
+/// What one chunk of the step reads and writes of a copy: its share of every per-neuron
+/// array, its own spike lists and depression queues, and the shared arrays it touches only
+/// at its own post neurons.
+struct ChunkView<'a> {
+    c: usize,
+    /// Per population (sources: empty).
+    pops: SmallVec<[PopView<'a>; 4]>,
+    /// Per projection.
+    projs: SmallVec<[ProjView<'a>; 4]>,
+    state: &'a mut ChunkState,
+}
+
+struct PopView<'a> {
+    neurons: NeuronChunk<'a>,
+    /// Inputs `ge`, `gi`, `v`.
+    x: [&'a mut [f32]; 3],
+}
+
+struct ProjView<'a> {
+    sum: &'a mut [f32],
+    post1: &'a mut [f32],
+    post2: &'a mut [f32],
+    depression: &'a mut [f32],
+    w: Shared<f32>,
+    ring: Shared<f32>,
+    last: Shared<u32>,
+    pre_at_last: Shared<f32>,
+    hist: &'a [Vec<u32>],
 }
 
 crate::backend::impl_simulator!(Engine, |_| "cpu".to_string());
@@ -1496,7 +1996,8 @@ mod tests {
             if t > 0 {
                 hist[(t % 3) as usize].clear();
             }
-            plan.for_arrivals(&hist, t, |k, i| seen.push((t, k, i)));
+            let whole = Chunk { c: 0, lo: 0, hi: 2 };
+            plan.for_arrivals(&hist, t, whole, |k, i| seen.push((t, k, i)));
         }
         assert_eq!(seen, vec![(0, 0, 0), (1, 1, 1), (2, 2, 0), (2, 3, 1)]);
     }

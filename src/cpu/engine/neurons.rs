@@ -42,38 +42,6 @@ impl NeuronArrays {
         }
     }
 
-    /// The number of neurons.
-    pub fn len(&self) -> usize {
-        self.v.len()
-    }
-
-    /// Neuron `i`'s state.
-    #[inline(always)]
-    fn get(&self, i: usize) -> NeuronState {
-        let mut custom = [0.0; MAX_CUSTOM_VARS];
-        for (c, a) in custom.iter_mut().zip(&self.custom) {
-            *c = a[i];
-        }
-        NeuronState {
-            v: self.v[i],
-            theta: self.theta[i],
-            refrac: self.refrac[i],
-            ge: self.ge[i],
-            gi: self.gi[i],
-            custom,
-        }
-    }
-
-    /// Sets neuron `i`'s state.
-    #[inline(always)]
-    fn put(&mut self, i: usize, s: &NeuronState) {
-        (self.v[i], self.theta[i], self.refrac[i]) = (s.v, s.theta, s.refrac);
-        (self.ge[i], self.gi[i]) = (s.ge, s.gi);
-        for (a, &c) in self.custom.iter_mut().zip(&s.custom) {
-            a[i] = c;
-        }
-    }
-
     /// The array of state variable `k`, in `NeuronModel::state_var_names` order (v, θ, then
     /// ge and gi of a conductance or current LIF, or a custom model's variables).
     pub fn var(&self, k: usize, kind: &NeuronKind) -> &[f32] {
@@ -130,17 +98,125 @@ impl NeuronArrays {
         })
     }
 
-    /// Step 4 for this population, neuron by neuron ascending: `gi += x_gi` and charge with
-    /// `x_ge`, then `v += x_v` (conductance and current LIF), or charge with `x_v` (IF, LIF,
-    /// custom); the refractory clamp; fire; reset; adapt (learning on). The spikes go into
-    /// `list`, ascending. Inlined, so it is compiled with the caller's target features.
+    /// All the neurons as one chunk.
+    pub fn whole(&mut self) -> NeuronChunk<'_> {
+        NeuronChunk {
+            lo: 0,
+            v: &mut self.v,
+            theta: &mut self.theta,
+            refrac: &mut self.refrac,
+            ge: &mut self.ge,
+            gi: &mut self.gi,
+            custom: self.custom.iter_mut().map(|a| &mut a[..]).collect(),
+            spiked: &mut self.spiked,
+        }
+    }
+
+    /// The neurons in chunks of `size`, `n_chunks` of them (those past the end empty).
+    pub fn chunks(
+        &mut self,
+        size: usize,
+        n_chunks: usize,
+    ) -> impl Iterator<Item = NeuronChunk<'_>> {
+        // A custom model's variables, chunk by chunk (nothing to allocate without).
+        let mut custom: Vec<Vec<&mut [f32]>> = vec![];
+        if !self.custom.is_empty() {
+            custom.resize_with(n_chunks, Vec::new);
+            for a in &mut self.custom {
+                for (c, part) in custom.iter_mut().zip(split(a, size, n_chunks)) {
+                    c.push(part);
+                }
+            }
+        }
+        let custom = custom.into_iter().chain(std::iter::repeat_with(Vec::new));
+        split(&mut self.v, size, n_chunks)
+            .zip(split(&mut self.theta, size, n_chunks))
+            .zip(split(&mut self.refrac, size, n_chunks))
+            .zip(split(&mut self.ge, size, n_chunks))
+            .zip(split(&mut self.gi, size, n_chunks))
+            .zip(split(&mut self.spiked, size, n_chunks))
+            .zip(custom)
+            .enumerate()
+            .map(
+                move |(c, ((((((v, theta), refrac), ge), gi), spiked), custom))| NeuronChunk {
+                    lo: (c * size) as u32,
+                    v,
+                    theta,
+                    refrac,
+                    ge,
+                    gi,
+                    custom,
+                    spiked,
+                },
+            )
+    }
+}
+
+/// `s` in `n` parts of `size` elements, those past its end empty.
+pub(crate) fn split<T>(s: &mut [T], size: usize, n: usize) -> impl Iterator<Item = &mut [T]> {
+    s.chunks_mut(size)
+        .chain(std::iter::repeat_with(<&mut [T]>::default))
+        .take(n)
+}
+
+/// The neurons `lo..lo + len` of a population, one slice per variable: what one chunk of
+/// the step updates.
+pub(crate) struct NeuronChunk<'a> {
+    lo: u32,
+    v: &'a mut [f32],
+    theta: &'a mut [f32],
+    refrac: &'a mut [u32],
+    ge: &'a mut [f32],
+    gi: &'a mut [f32],
+    custom: Vec<&'a mut [f32]>,
+    spiked: &'a mut [bool],
+}
+
+impl NeuronChunk<'_> {
+    /// The number of neurons.
+    pub fn len(&self) -> usize {
+        self.v.len()
+    }
+
+    /// Neuron `i`'s state (`i` counted from the chunk's first).
+    #[inline(always)]
+    fn get(&self, i: usize) -> NeuronState {
+        let mut custom = [0.0; MAX_CUSTOM_VARS];
+        for (c, a) in custom.iter_mut().zip(&self.custom) {
+            *c = a[i];
+        }
+        NeuronState {
+            v: self.v[i],
+            theta: self.theta[i],
+            refrac: self.refrac[i],
+            ge: self.ge[i],
+            gi: self.gi[i],
+            custom,
+        }
+    }
+
+    /// Sets neuron `i`'s state (`i` counted from the chunk's first).
+    #[inline(always)]
+    fn put(&mut self, i: usize, s: &NeuronState) {
+        (self.v[i], self.theta[i], self.refrac[i]) = (s.v, s.theta, s.refrac);
+        (self.ge[i], self.gi[i]) = (s.ge, s.gi);
+        for (a, &c) in self.custom.iter_mut().zip(&s.custom) {
+            a[i] = c;
+        }
+    }
+
+    /// Step 4 for this chunk of a population, neuron by neuron ascending: `gi += x_gi` and
+    /// charge with `x_ge`, then `v += x_v` (conductance and current LIF), or charge with
+    /// `x_v` (IF, LIF, custom); the refractory clamp; fire; reset; adapt (learning on). The
+    /// inputs are the chunk's; the spikes go into `list` (population indices), ascending.
+    /// Inlined, so it is compiled with the caller's target features.
     #[inline(always)]
     pub fn stages(
         &mut self,
         kind: &NeuronKind,
         d: &DerivedNeuron,
         custom_params: &[f32],
-        [x_ge, x_gi, x_v]: &[Vec<f32>; 3],
+        [x_ge, x_gi, x_v]: [&[f32]; 3],
         learn: bool,
         list: &mut Vec<u32>,
     ) {
@@ -181,7 +257,7 @@ impl NeuronArrays {
                     self.put(i, &s);
                     self.spiked[i] = spike;
                     if spike {
-                        list.push(i as u32);
+                        list.push(self.lo + i as u32);
                     }
                 }
             }
@@ -206,7 +282,8 @@ impl NeuronArrays {
             &mut self.theta[..n],
             &mut self.refrac[..n],
         );
-        let (ge, gi, spiked) = (&mut self.ge[..n], &mut self.gi[..n], &mut self.spiked[..n]);
+        let (ge, gi) = (&mut self.ge[..n], &mut self.gi[..n]);
+        let spiked = &mut self.spiked[..n];
         let mut count = 0u32;
         for i in 0..n {
             let s = NeuronState {
@@ -229,7 +306,12 @@ impl NeuronArrays {
         }
         list.clear();
         if count > 0 {
-            list.extend((0..n as u32).filter(|&i| spiked[i as usize]));
+            let lo = self.lo;
+            list.extend(
+                (0..n as u32)
+                    .filter(|&i| spiked[i as usize])
+                    .map(|i| lo + i),
+            );
         }
     }
 }

@@ -13,6 +13,11 @@
 //! synapses arriving at a step are read bucket by bucket without testing each delay. A
 //! plastic projection with buckets keeps one last-arrival step per bucket (its synapses
 //! arrive together) instead of one per synapse.
+//!
+//! The step may be split into chunks of post neurons (`Chunk`); every walk here takes a
+//! chunk and visits only the synapses onto its post neurons, in the order the whole walk
+//! would. A CSR row's and a bucket's post neurons ascend, so each chunk's share of them is
+//! one sub-range, found in a table (`Plan::set_chunks`).
 
 use crate::model::net::projection::{DelaySteps, Synapses};
 
@@ -32,6 +37,35 @@ pub(crate) enum Strategy {
     },
 }
 
+/// The post neurons `lo..hi` of chunk `c` of the step (chunk `c` of every population covers
+/// neurons `c·size..(c + 1)·size`, cut at its size).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Chunk {
+    pub c: usize,
+    pub lo: usize,
+    pub hi: usize,
+}
+
+/// Per range `r` (a CSR row or a bucket) of ascending post neurons `post[r]`, the start of
+/// each chunk's share: `n_chunks + 1` entries per range, the last the range's end.
+fn chunk_starts(
+    ranges: impl Iterator<Item = (usize, usize)>,
+    post: &[u32],
+    size: usize,
+    n_chunks: usize,
+) -> Vec<u32> {
+    let mut out = vec![];
+    for (a, b) in ranges {
+        let row = &post[a..b];
+        debug_assert!(row.windows(2).all(|p| p[0] <= p[1]), "post neurons ascend");
+        out.extend(
+            (0..n_chunks).map(|c| (a + row.partition_point(|&i| (i as usize) < c * size)) as u32),
+        );
+        out.push(b as u32);
+    }
+    out
+}
+
 /// A projection's synapses as the engine walks them (shared by the copies).
 #[derive(Debug, Clone)]
 pub(crate) struct Plan {
@@ -45,6 +79,11 @@ pub(crate) struct Plan {
     pub in_syn: Vec<u32>,
     /// With per-synapse delays: the synapses by pre neuron and delay.
     pub buckets: Option<Buckets>,
+    /// Chunks of the step ([`Self::set_chunks`]).
+    n_chunks: usize,
+    /// CSR rows (sparse and all-but-self), split into chunks: `chunk_starts`, by row (empty
+    /// with one chunk).
+    row_chunks: Vec<u32>,
 }
 
 /// The synapses of a projection with per-synapse delays, grouped by pre neuron `j` and
@@ -58,6 +97,10 @@ pub(crate) struct Buckets {
     post: Vec<u32>,
     /// The bucket of each synapse.
     pub of: Vec<u32>,
+    /// Chunks of the step, and each bucket's share: `chunk_starts`, by bucket (empty with
+    /// one chunk).
+    n_chunks: usize,
+    by_chunk: Vec<u32>,
 }
 
 impl Buckets {
@@ -89,13 +132,36 @@ impl Buckets {
             syn: out,
             post,
             of,
+            n_chunks: 1,
+            by_chunk: vec![],
         }
     }
 
-    /// The synapses of bucket `b` and their post neurons.
+    fn set_chunks(&mut self, size: usize, n_chunks: usize) {
+        self.n_chunks = n_chunks;
+        self.by_chunk = match n_chunks {
+            1 => vec![],
+            _ => chunk_starts(
+                self.offsets
+                    .windows(2)
+                    .map(|o| (o[0] as usize, o[1] as usize)),
+                &self.post,
+                size,
+                n_chunks,
+            ),
+        };
+    }
+
+    /// The synapses of bucket `b` onto the post neurons of chunk `ch`, and those neurons.
     #[inline(always)]
-    pub fn get(&self, b: usize) -> (&[u32], &[u32]) {
-        let r = self.offsets[b] as usize..self.offsets[b + 1] as usize;
+    pub fn get(&self, b: usize, ch: Chunk) -> (&[u32], &[u32]) {
+        let r = match self.n_chunks {
+            1 => self.offsets[b] as usize..self.offsets[b + 1] as usize,
+            n => {
+                let e = b * (n + 1) + ch.c;
+                self.by_chunk[e] as usize..self.by_chunk[e + 1] as usize
+            }
+        };
         (&self.syn[r.clone()], &self.post[r])
     }
 
@@ -136,52 +202,98 @@ impl Plan {
             in_offsets,
             in_syn,
             buckets,
+            n_chunks: 1,
+            row_chunks: vec![],
         }
     }
 
-    /// Calls `f(k, i)` for every synapse `k` of pre `j`, `i` its post, ascending.
+    /// Splits the walks into `n_chunks` chunks of `size` post neurons (one chunk: the whole
+    /// walk, no table).
+    pub fn set_chunks(&mut self, size: usize, n_chunks: usize) {
+        self.n_chunks = n_chunks;
+        // Every strategy but all-to-all walks CSR rows somewhere (one-to-one: normalisation).
+        let csr = !matches!(self.strategy, Strategy::Dense);
+        self.row_chunks = match (n_chunks, csr) {
+            (1, _) | (_, false) => vec![],
+            _ => chunk_starts(
+                self.syn
+                    .offsets
+                    .windows(2)
+                    .map(|o| (o[0] as usize, o[1] as usize)),
+                &self.syn.post,
+                size,
+                n_chunks,
+            ),
+        };
+        if let Some(b) = &mut self.buckets {
+            b.set_chunks(size, n_chunks);
+        }
+    }
+
+    /// The synapses of CSR row `j` onto the post neurons of chunk `ch` (every strategy but
+    /// all-to-all).
     #[inline(always)]
-    pub fn for_row(&self, j: u32, mut f: impl FnMut(usize, usize)) {
+    pub fn row_in(&self, j: usize, ch: Chunk) -> std::ops::Range<usize> {
+        match self.n_chunks {
+            1 => self.syn.offsets[j] as usize..self.syn.offsets[j + 1] as usize,
+            n => {
+                let e = j * (n + 1) + ch.c;
+                self.row_chunks[e] as usize..self.row_chunks[e + 1] as usize
+            }
+        }
+    }
+
+    /// Calls `f(k, i)` for every synapse `k` of pre `j` onto a post neuron `i` of chunk
+    /// `ch`, ascending.
+    #[inline(always)]
+    pub fn for_row(&self, j: u32, ch: Chunk, mut f: impl FnMut(usize, usize)) {
         let j = j as usize;
         match self.strategy {
             Strategy::Dense => {
                 let n = self.syn.n_post as usize;
-                for i in 0..n {
+                for i in ch.lo..ch.hi {
                     f(j * n + i, i);
                 }
             }
-            Strategy::OneToOne => f(j, j),
+            Strategy::OneToOne => {
+                if (ch.lo..ch.hi).contains(&j) {
+                    f(j, j)
+                }
+            }
             Strategy::Sparse | Strategy::TotalMinusSelf { .. } => {
-                let (a, b) = (
-                    self.syn.offsets[j] as usize,
-                    self.syn.offsets[j + 1] as usize,
-                );
-                for (k, &i) in (a..b).zip(&self.syn.post[a..b]) {
+                let r = self.row_in(j, ch);
+                for (k, &i) in r.clone().zip(&self.syn.post[r]) {
                     f(k, i as usize);
                 }
             }
         }
     }
 
-    /// Calls `f(k, i)` for every synapse that delivers at step `now`: for each lag `L`
-    /// ascending, the spikes emitted `L` steps ago (`hist`, a ring by step) ascending, their
-    /// synapses of delay `L`, ascending.
+    /// Calls `f(k, i)` for every synapse onto a post neuron `i` of chunk `ch` that delivers
+    /// at step `now`: for each lag `L` ascending, the spikes emitted `L` steps ago (`hist`,
+    /// a ring by step) ascending, their synapses of delay `L`, ascending.
     #[inline(always)]
-    pub fn for_arrivals(&self, hist: &[Vec<u32>], now: u32, mut f: impl FnMut(usize, usize)) {
+    pub fn for_arrivals(
+        &self,
+        hist: &[Vec<u32>],
+        now: u32,
+        ch: Chunk,
+        mut f: impl FnMut(usize, usize),
+    ) {
         let s = self.slots;
         for lag in 0..s {
             let slot = ((now % s + s - lag) % s) as usize;
             for &j in &hist[slot] {
                 match (&self.syn.delays, &self.buckets) {
                     (DelaySteps::Uniform(d), _) if *d != lag => {}
-                    (DelaySteps::Uniform(_), _) => self.for_row(j, &mut f),
+                    (DelaySteps::Uniform(_), _) => self.for_row(j, ch, &mut f),
                     (_, Some(b)) => {
-                        let (syn, post) = b.get((j * s + lag) as usize);
+                        let (syn, post) = b.get((j * s + lag) as usize, ch);
                         for (&k, &i) in syn.iter().zip(post) {
                             f(k as usize, i as usize)
                         }
                     }
-                    (DelaySteps::PerSynapse(d), None) => self.for_row(j, |k, i| {
+                    (DelaySteps::PerSynapse(d), None) => self.for_row(j, ch, |k, i| {
                         if d[k] == lag {
                             f(k, i)
                         }
