@@ -67,10 +67,13 @@
 //! order above (spikes by emission step, then ascending pre), a synapse belongs to the
 //! chunk of its post neuron, and the chunks' spike lists join in chunk order (ascending);
 //! so the bits do not depend on the chunk size or on which thread runs which chunk. Then
-//! step 6. Chunks run in parallel (rayon) when fewer copies or trials than threads run; the
-//! step splits only from [`EngineOptions::split_min_neurons`] neurons on (a step of a small
-//! network is shorter than the threads' meeting) and when the copies leave threads idle at
-//! construction. `normalize_columns` runs by chunks too.
+//! step 6. Chunks run in parallel when fewer copies or trials than threads run: for one run
+//! of steps, a team of threads (`team`, one per chunk beyond the first) meets the caller at
+//! a spinning barrier once per step, since rayon's fork-join per step let its workers fall
+//! asleep between steps and cost more than it saved. The step splits only from
+//! [`EngineOptions::split_min_neurons`] neurons on (a step of a small network is shorter
+//! than the threads' meeting) and when the copies leave threads idle at construction.
+//! `normalize_columns` runs by chunks too (rayon).
 //!
 //! # Speed strategies (all give the same bits; [`EngineOptions`])
 //!
@@ -79,12 +82,13 @@
 //! - a plastic all-to-all projection with per-synapse delays: depression only where it can
 //!   change a weight ([`depression::DepressionQueue`]);
 //! - the step compiled for the processor's vector instructions (`cpu::simd`); a chunk that a
-//!   rayon worker runs enters the same compiled copy;
+//!   team member runs enters the same compiled copy;
 //! - one large copy's step on all cores, in chunks of post neurons (above).
 
 pub mod depression;
 mod neurons;
 pub mod propagate;
+mod team;
 
 pub use crate::backend::Trial;
 use crate::cpu::neuron::NeuronState;
@@ -110,6 +114,7 @@ use neurons::{split, NeuronArrays, NeuronChunk};
 use propagate::{Chunk, Plan, Strategy};
 use rayon::prelude::*;
 use smallvec::SmallVec;
+use team::Team;
 
 /// Never-arrived marker of a synapse's last arrival.
 const NEVER: u32 = u32::MAX;
@@ -1275,12 +1280,36 @@ impl Plans {
             }
         }
         c.queues_fresh = learn && self.use_queue;
-        for t in steps {
-            self.step(c, t, learn, par);
-            if let Some(p) = count {
-                for &i in &c.spikes[p] {
-                    counts[i as usize] += 1;
+        let mut run = |c: &mut CopyState, team: Option<&Team>| {
+            for t in steps.clone() {
+                self.step(c, t, learn, team);
+                if let Some(p) = count {
+                    for &i in &c.spikes[p] {
+                        counts[i as usize] += 1;
+                    }
                 }
+            }
+        };
+        match par {
+            false => run(c, None),
+            // A team for this run: member `k` runs chunk `k` of every step.
+            true => {
+                let team = Team::new(self.n_chunks - 1);
+                let work = |k: usize, views: *mut u8, t: u32, learn: bool| {
+                    // SAFETY: `views` is the base of the step's `n_chunks` views, alive
+                    // until every member is done (`Team::wait`); member `k` alone touches
+                    // view `k`, and the views share no element (`chunk_views`).
+                    let view = unsafe { &mut *(views as *mut ChunkView<'_>).add(k) };
+                    self.chunk_step_compiled(view, t, learn);
+                };
+                let (team, work) = (&team, &work);
+                std::thread::scope(|s| {
+                    for k in 1..self.n_chunks {
+                        s.spawn(move || team.serve(k, work));
+                    }
+                    let _stop = team.stop_on_drop();
+                    run(c, Some(team));
+                })
             }
         }
         counts
@@ -1360,7 +1389,7 @@ impl Plans {
     /// stage chunk by chunk ([`Self::chunk_step`]; in parallel with `par`), then the chunks'
     /// spikes joined in chunk order and the monitors.
     #[inline(always)]
-    fn step(&self, c: &mut CopyState, t: u32, learn: bool, par: bool) {
+    fn step(&self, c: &mut CopyState, t: u32, learn: bool, team: Option<&Team>) {
         // 1. sources emit.
         for (p, pp) in self.pops.iter().enumerate() {
             match pp {
@@ -1408,12 +1437,16 @@ impl Plans {
         }
         // 2–5, chunk by chunk.
         let mut views = self.chunk_views(c);
-        match par {
-            true => views
-                .par_iter_mut()
-                .for_each(|v| self.chunk_step_compiled(v, t, learn)),
+        match team {
+            Some(team) => {
+                let base = views.as_mut_ptr();
+                team.start(base as *mut u8, t, learn);
+                // SAFETY: chunk 0 is the caller's; the members touch views 1.. only.
+                self.chunk_step(unsafe { &mut *base }, t, learn);
+                team.wait();
+            }
             // A plain loop: the chunks stay inlined in this compiled copy.
-            false => {
+            None => {
                 for v in &mut views {
                     self.chunk_step(v, t, learn);
                 }
