@@ -116,6 +116,10 @@ use rayon::prelude::*;
 use smallvec::SmallVec;
 use team::Team;
 
+/// Chunks of one step whose views live on the stack (more chunks, i.e. threads, put them on
+/// the heap once per step).
+const MAX_INLINE_CHUNKS: usize = 4;
+
 /// Never-arrived marker of a synapse's last arrival.
 const NEVER: u32 = u32::MAX;
 
@@ -1502,7 +1506,10 @@ impl Plans {
 
     /// Copy `c` cut into the views of its chunks ([`ChunkView`]).
     #[inline(always)]
-    fn chunk_views<'a>(&self, c: &'a mut CopyState) -> SmallVec<[ChunkView<'a>; 1]> {
+    fn chunk_views<'a>(
+        &self,
+        c: &'a mut CopyState,
+    ) -> SmallVec<[ChunkView<'a>; MAX_INLINE_CHUNKS]> {
         let n = self.n_chunks;
         let CopyState {
             neurons,
@@ -1538,7 +1545,7 @@ impl Plans {
             };
             return smallvec::smallvec![view];
         }
-        let mut views: SmallVec<[ChunkView<'a>; 1]> = chunks
+        let mut views: SmallVec<[ChunkView<'a>; MAX_INLINE_CHUNKS]> = chunks
             .iter_mut()
             .enumerate()
             .map(|(c, state)| ChunkView {

@@ -20,6 +20,8 @@ pub(crate) struct Team {
     generation: AtomicU32,
     /// Members done with the current step.
     done: AtomicUsize,
+    /// A member panicked in its work: its chunk of the step is missing.
+    failed: AtomicBool,
     stop: AtomicBool,
     views: AtomicPtr<u8>,
     t: AtomicU32,
@@ -33,6 +35,7 @@ impl Team {
             members,
             generation: AtomicU32::new(0),
             done: AtomicUsize::new(0),
+            failed: AtomicBool::new(false),
             stop: AtomicBool::new(false),
             views: AtomicPtr::new(std::ptr::null_mut()),
             t: AtomicU32::new(0),
@@ -53,7 +56,7 @@ impl Team {
             }
             // Counted even if `work` panics, so the caller stops waiting and the scope
             // passes the panic on.
-            let _done = Done(&self.done);
+            let _done = Done(self);
             work(
                 k,
                 self.views.load(Ordering::Acquire),
@@ -74,8 +77,15 @@ impl Team {
     }
 
     /// Returns once every member has finished the current step.
+    ///
+    /// # Panics
+    /// If a member panicked in the step (the scope then passes the member's panic on).
     pub(crate) fn wait(&self) {
         wait_until(|| (self.done.load(Ordering::Acquire) == self.members).then_some(()));
+        assert!(
+            !self.failed.load(Ordering::Acquire),
+            "a thread of the step's team panicked"
+        );
     }
 
     /// Ends every member's loop when the guard drops (also when the caller panics, so the
@@ -95,12 +105,15 @@ impl Drop for Stop<'_> {
     }
 }
 
-/// Counts a member done with its step when dropped.
-struct Done<'a>(&'a AtomicUsize);
+/// Counts a member done with its step when dropped, failed if it is unwinding.
+struct Done<'a>(&'a Team);
 
 impl Drop for Done<'_> {
     fn drop(&mut self) {
-        self.0.fetch_add(1, Ordering::Release);
+        if std::thread::panicking() {
+            self.0.failed.store(true, Ordering::Release);
+        }
+        self.0.done.fetch_add(1, Ordering::Release);
     }
 }
 
@@ -117,5 +130,51 @@ fn wait_until<T>(mut ready: impl FnMut() -> Option<T>) -> T {
         } else {
             std::thread::yield_now();
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Runs `steps` steps on a team of `members` threads, member `k` adding `t + 1` to cell
+    /// `k` of the step's array, the caller to cell 0; returns the sums.
+    fn run(members: usize, steps: u32, fail_at: Option<(usize, u32)>) -> Vec<u64> {
+        let mut sums = vec![0u64; members + 1];
+        let team = Team::new(members);
+        let work = |k: usize, cells: *mut u8, t: u32, _: bool| {
+            if fail_at == Some((k, t)) {
+                panic!("member {k} fails at step {t}");
+            }
+            // SAFETY: cell `k` is member `k`'s alone during the step.
+            unsafe { *(cells as *mut u64).add(k) += t as u64 + 1 };
+        };
+        let (team, work) = (&team, &work);
+        std::thread::scope(|s| {
+            for k in 1..=members {
+                s.spawn(move || team.serve(k, work));
+            }
+            let _stop = team.stop_on_drop();
+            for t in 0..steps {
+                let base = sums.as_mut_ptr();
+                team.start(base as *mut u8, t, false);
+                // SAFETY: cell 0 is the caller's.
+                unsafe { *base += t as u64 + 1 };
+                team.wait();
+            }
+        });
+        sums
+    }
+
+    #[test]
+    fn every_member_runs_every_step() {
+        let steps = 1000u64;
+        assert_eq!(run(3, steps as u32, None), vec![steps * (steps + 1) / 2; 4]);
+    }
+
+    #[test]
+    fn a_member_that_panics_stops_the_run_instead_of_hanging() {
+        let r = std::panic::catch_unwind(|| run(2, 100, Some((2, 40))));
+        assert!(r.is_err());
     }
 }
