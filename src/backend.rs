@@ -1,26 +1,25 @@
 //! The seams between experiments and engines: [`Simulator`] for any `model::net::Network`
-//! (the CPU `cpu::engine::Engine`, the GPU `gpu::GpuEngine`), and [`CompetitiveBackend`] /
-//! [`CompetitiveMulti`] for the Diehl & Cook layer, with its [`Snapshot`].
+//! (the CPU `cpu::engine::Engine`, the GPU `gpu::GpuEngine`), and [`CompetitiveBackend`] for
+//! the Diehl & Cook protocol on either (`experiments::diehl_cook::engine::DcEngine`), with
+//! its [`Snapshot`].
 //!
 //! Experiments and tests drive a simulation only through these traits, so the CPU and the
 //! GPU are interchangeable. Results come back as plain host data.
 
 use crate::error::{Result, SnnError};
 
-mod multi;
 pub(crate) mod simulator;
-pub use multi::CompetitiveMulti;
 pub(crate) use simulator::impl_simulator;
 pub use simulator::{Simulator, Trial};
 
-/// The whole dynamic state of a competitive layer's learning network (weights, θ, potentials,
-/// conductances, traces, delay lines, clocks), as named arrays of raw 32-bit words (f32 by
-/// their bits, so a round trip is exact). Written by [`CompetitiveBackend::snapshot`] and read
-/// by [`CompetitiveBackend::restore`] of the same backend kind; checkpoints store it.
+/// The whole dynamic state of a network (weights, θ, potentials, conductances, traces, delay
+/// lines, clocks), as named arrays of raw 32-bit words (f32 by their bits, so a round trip is
+/// exact). Written by [`CompetitiveBackend::snapshot`] and read by
+/// [`CompetitiveBackend::restore`] of either engine; checkpoints store it.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Snapshot {
-    /// `"cpu"`, `"gpu"` or `"gpu-multi"` (one network of a many-network GPU backend): the
-    /// layout of `arrays` depends on it.
+    /// The layout of `arrays`: `model::net::state::SNAPSHOT_KIND` (either engine's), or
+    /// `"cpu"`, the first CPU engine's, which is still read.
     pub backend: String,
     /// `(name, words)`, in the backend's order.
     pub arrays: Vec<(String, Vec<u32>)>,
@@ -94,15 +93,10 @@ impl Snapshot {
         if self.backend == kind {
             Ok(())
         } else {
-            // Engine states (`network-state-…`) come from the CPU engine's Diehl & Cook.
-            let wrote = match self.backend.as_str() {
-                "gpu" | "gpu-multi" => "gpu",
-                _ => "cpu",
-            };
             Err(SnnError::invalid(
                 "snapshot backend",
                 &self.backend,
-                format!("`{kind}` (resume on the backend that wrote it: --backend {wrote})"),
+                format!("`{kind}` (a snapshot of the same kind of network)"),
             ))
         }
     }

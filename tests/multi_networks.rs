@@ -1,19 +1,18 @@
 //! Many networks in one run (`experiments::diehl_cook::multi`): each network of a K = 3 CPU
 //! run equals a single run with its config (the protocol of `snn train`: training, then the
-//! labelling and test passes with the key carried on): identical weights, θ and counts; and
-//! the lockstep driver (the GPU's) on a CPU `CompetitiveMulti` gives the same networks.
+//! labelling and test passes with the key carried on): identical weights, θ and counts.
+//! (`tests/gpu/dc_engine.rs` runs the same path on the GPU engine against the CPU's.)
 
 use ndarray::Array2;
-use snn_wgpu::backend::{CompetitiveBackend, CompetitiveMulti};
+use snn_wgpu::backend::CompetitiveBackend;
+use snn_wgpu::cpu::engine::EngineOptions;
 use snn_wgpu::data::mnist::{embedded, Split};
 use snn_wgpu::experiments::diehl_cook::config::DcConfig;
-use snn_wgpu::experiments::diehl_cook::engine::DcEngine;
+use snn_wgpu::experiments::diehl_cook::engine::{DcEngine, EngineChoice};
 use snn_wgpu::experiments::diehl_cook::evaluate::assign_labels;
-use snn_wgpu::experiments::diehl_cook::lockstep::run_lockstep;
-use snn_wgpu::experiments::diehl_cook::multi::{ensemble, run_cpu, Sizes};
+use snn_wgpu::experiments::diehl_cook::multi::{ensemble, run, Sizes};
 use snn_wgpu::experiments::diehl_cook::sweep::{network_configs, parse_sweep};
 use snn_wgpu::experiments::diehl_cook::train::{respond_frozen, train};
-use snn_wgpu::model::PresentOptions;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 fn base() -> DcConfig {
@@ -80,7 +79,8 @@ fn each_network_equals_its_single_run() {
         batch: 8,
     };
     let images = AtomicUsize::new(0);
-    let runs = run_cpu(&cfgs, &tr, &te, &sizes, &|_| {
+    let cpu = EngineChoice::Cpu(EngineOptions::default());
+    let runs = run(&cfgs, &tr, &te, &sizes, &cpu, &|_| {
         images.fetch_add(1, Ordering::Relaxed);
     })
     .unwrap();
@@ -107,78 +107,4 @@ fn each_network_equals_its_single_run() {
     let e = ensemble(&tested, &te.labels[..15]).unwrap();
     assert_eq!(e.all_activity.total(), 15);
     assert_eq!(e.majority.total(), 15);
-}
-
-/// The CPU reference as a [`CompetitiveMulti`]: network k is its own `DcEngine`.
-struct CpuMany(Vec<DcEngine>);
-
-impl CompetitiveMulti for CpuMany {
-    fn describe(&self) -> String {
-        "cpu, many".into()
-    }
-    fn networks(&self) -> usize {
-        self.0.len()
-    }
-    fn present(
-        &mut self,
-        inputs: &[Option<(&[f32], PresentOptions)>],
-    ) -> snn_wgpu::Result<Vec<Option<Vec<u32>>>> {
-        self.0
-            .iter_mut()
-            .zip(inputs)
-            .map(|(b, x)| x.map(|(r, o)| b.present(r, &o)).transpose())
-            .collect()
-    }
-    fn weights(&mut self, k: usize) -> snn_wgpu::Result<Vec<f32>> {
-        self.0[k].weights()
-    }
-    fn theta(&mut self, k: usize) -> snn_wgpu::Result<Vec<f32>> {
-        self.0[k].theta()
-    }
-}
-
-#[test]
-fn lockstep_training_equals_independent_runs() {
-    let (tr, te) = (
-        embedded(Split::Train).unwrap(),
-        embedded(Split::Test).unwrap(),
-    );
-    let mut c = base();
-    c.input_delay_max_ms = 0.0;
-    let sizes = Sizes {
-        n_train: 15,
-        n_label: 10,
-        n_test: 10,
-        batch: 4,
-    };
-    // The first seed whose three networks need different retries, so that lockstep really
-    // interleaves them (which seed that is depends on the preset's step).
-    let (cfgs, reference) = (0..64)
-        .find_map(|seed| {
-            c.seed = seed;
-            let cfgs = network_configs(&c, Some(3), None).unwrap();
-            let reference = run_cpu(&cfgs, &tr, &te, &sizes, &|_| {}).unwrap();
-            let retries: std::collections::BTreeSet<_> =
-                reference.iter().map(|r| r.stats.retries).collect();
-            (retries.len() > 1).then_some((cfgs, reference))
-        })
-        .expect("some seed below 64 gives three networks with different retries");
-    let mut many = CpuMany(
-        cfgs.iter()
-            .map(|c| DcEngine::new(&c.to_spec()).unwrap())
-            .collect(),
-    );
-    let single = |cfg: &DcConfig| -> snn_wgpu::Result<Box<dyn CompetitiveBackend>> {
-        Ok(Box::new(DcEngine::new(&cfg.to_spec())?))
-    };
-    let runs = run_lockstep(&mut many, single, &cfgs, &tr, &te, &sizes, &|_| {}).unwrap();
-    for (k, (a, b)) in runs.iter().zip(&reference).enumerate() {
-        assert_eq!(a.stats, b.stats, "network {k}: retries and learning curve");
-        assert_eq!(a.weights, b.weights, "network {k}: weights");
-        assert_eq!(a.theta_mv, b.theta_mv, "network {k}: theta");
-        assert_eq!(
-            a.tested.test_counts, b.tested.test_counts,
-            "network {k}: test counts"
-        );
-    }
 }

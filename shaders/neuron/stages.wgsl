@@ -1,5 +1,5 @@
 // stages.wgsl: the model-independent stages, called by the general engine's neuron passes
-// (gpu::engine::program) and the competitive kernels (network/wta_*.wgsl).
+// (gpu::engine::program), under both schedules.
 // Stage order per step: charge (the model's own, then clamp_refractory) -> fire -> reset ->
 // adapt (see model::neuron docs). CPU twins: cpu::neuron::{charge, fire, reset, adapt}.
 

@@ -1,5 +1,6 @@
-// stdp.wgsl: the STDP weight updates as pure functions, used by network/wta_common.wgsl.
-// CPU twins: cpu::stdp::{on_pre, on_post}. Mirrors gpu::layout::StdpConsts.
+// stdp.wgsl: the STDP weight updates as pure functions, used by engine/propagate.wgsl and
+// engine/plasticity.wgsl.
+// CPU twins: cpu::stdp::{on_pre, on_post}. Fields of model::stdp::StdpConsts, written by gpu::engine::program.
 
 struct StdpConsts {
     rule: u32,

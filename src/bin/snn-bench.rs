@@ -9,11 +9,11 @@
 //! - `train`: one learning presentation of the Diehl & Cook protocol (350 ms on + 150 ms rest
 //!   at dt = 0.5 ms, normalisation, STDP) per image: seconds per image, images/s, and the
 //!   synaptic events/s implied by the input spikes drawn (`expected_input_spikes · N`);
-//!   `--backend cpu,gpu,gpu-engine` times the protocol on the CPU engine, the competitive
-//!   GPU kernels and the general GPU engine (`DcEngine::on_gpu`) in one run;
+//!   `--backend cpu,gpu` times the protocol (`DcEngine`) on the CPU and the GPU engine in
+//!   one run;
 //! - `train_multi`: K networks learning side by side (`snn train --networks K`), one
-//!   presentation each per round: K networks on rayon workers (CPU) or one network per
-//!   workgroup in one dispatch (GPU); images/s summed over the networks;
+//!   presentation each per round, each network on its own engine, on rayon workers;
+//!   images/s summed over the networks;
 //! - `eval`: frozen batches (labelling/test) of several sizes: images/s;
 //! - `neuron_steps`: one population on the general engine (conductance LIF + θ, each neuron
 //!   driven one-to-one by its own Poisson source: `experiments::benchmarks::driven_population`)
@@ -36,13 +36,12 @@ use anyhow::{bail, Result};
 use clap::Parser;
 use indicatif::{ProgressBar, ProgressStyle};
 use snn_wgpu::backend::{CompetitiveBackend, Simulator};
-use snn_wgpu::cpu::engine::{Engine, EngineOptions};
+use snn_wgpu::cpu::engine::Engine;
 use snn_wgpu::data::mnist::{embedded, Split};
 use snn_wgpu::experiments::benchmarks;
 use snn_wgpu::experiments::diehl_cook::config::DcConfig;
-use snn_wgpu::experiments::diehl_cook::engine::DcEngine;
-use snn_wgpu::gpu::wta::GpuCompetitive;
-use snn_wgpu::gpu::{GpuContext, GpuEngine, GpuEngineOptions, KernelTuning};
+use snn_wgpu::experiments::diehl_cook::engine::{DcEngine, EngineChoice};
+use snn_wgpu::gpu::{GpuContext, GpuEngine};
 use snn_wgpu::model::{PresentOptions, RestMode};
 use std::sync::Arc;
 use std::time::Instant;
@@ -64,8 +63,7 @@ struct Args {
     /// Presets to time, comma-separated.
     #[arg(long, default_value = "dc100,dc400,dc1600,dc6400")]
     presets: String,
-    /// Comma-separated: cpu, gpu (the competitive kernels), gpu-engine (the protocol on the
-    /// general GPU engine, `DcEngine::on_gpu`; `train` rows only); or all (cpu and gpu).
+    /// Comma-separated: cpu, gpu; or all (both).
     #[arg(long, default_value = "all")]
     backend: String,
     /// Timed repetitions per measurement.
@@ -125,28 +123,16 @@ fn median(mut xs: Vec<f64>) -> f64 {
 struct Target {
     name: &'static str,
     adapter: String,
-    /// The competitive kernels' launch shape (GPU), `None` on the CPU.
-    tuning: Option<KernelTuning>,
+    /// The GPU engine's workgroup size (GPU rows), `None` on the CPU.
+    workgroup_size: Option<u32>,
     ctx: Option<Arc<GpuContext>>,
-    /// The CPU step's choices (CPU rows).
-    cpu: EngineOptions,
+    /// The engine and its options.
+    choice: EngineChoice,
 }
 
-fn make(t: &Target, cfg: &DcConfig) -> Result<Box<dyn CompetitiveBackend>> {
-    let spec = cfg.to_spec();
-    Ok(match &t.ctx {
-        None => Box::new(DcEngine::with_options(&spec, &t.cpu)?),
-        Some(ctx) if t.name == GPU_ENGINE => Box::new(DcEngine::on_gpu(
-            ctx.clone(),
-            &spec,
-            GpuEngineOptions::default(),
-        )?),
-        Some(ctx) => Box::new(GpuCompetitive::new(ctx.clone(), &spec)?),
-    })
+fn make(t: &Target, cfg: &DcConfig) -> Result<DcEngine> {
+    Ok(DcEngine::build(&cfg.to_spec(), &t.choice)?)
 }
-
-/// The target that runs the protocol on the general GPU engine.
-const GPU_ENGINE: &str = "gpu-engine";
 
 fn main() -> Result<()> {
     let mut a = Args::parse();
@@ -167,11 +153,8 @@ fn main() -> Result<()> {
         "all" => vec!["cpu", "gpu"],
         list => list.split(',').map(str::trim).collect(),
     };
-    if let Some(bad) = backends
-        .iter()
-        .find(|b| !["cpu", "gpu", GPU_ENGINE].contains(b))
-    {
-        bail!("--backend: unknown backend `{bad}`; give cpu, gpu, {GPU_ENGINE} (comma-separated) or all");
+    if let Some(bad) = backends.iter().find(|b| !["cpu", "gpu"].contains(b)) {
+        bail!("--backend: unknown backend `{bad}`; give cpu, gpu (comma-separated) or all");
     }
     let wants = |b: &str| backends.contains(&b);
     if wants("cpu") {
@@ -185,24 +168,23 @@ fn main() -> Result<()> {
                     .unwrap_or_else(snn_wgpu::cpu::simd::SimdLevel::best)
                     .name()
             ),
-            tuning: None,
+            workgroup_size: None,
             ctx: None,
-            cpu: cpu_opts,
+            choice: EngineChoice::Cpu(cpu_opts),
         });
     }
-    if wants("gpu") || wants(GPU_ENGINE) {
+    if wants("gpu") {
         match GpuContext::new(&a.engine.gpu()) {
             Ok(ctx) => {
                 let ctx = Arc::new(ctx);
-                for name in ["gpu", GPU_ENGINE].into_iter().filter(|b| wants(b)) {
-                    targets.push(Target {
-                        name,
-                        adapter: ctx.adapter_description(),
-                        tuning: (name == "gpu").then(|| KernelTuning::for_context(&ctx)),
-                        ctx: Some(ctx.clone()),
-                        cpu: cpu_opts,
-                    });
-                }
+                let opts = a.engine.gpu_engine();
+                targets.push(Target {
+                    name: "gpu",
+                    adapter: ctx.adapter_description(),
+                    workgroup_size: Some(opts.workgroup_size),
+                    ctx: Some(ctx.clone()),
+                    choice: EngineChoice::Gpu(ctx, opts),
+                });
             }
             Err(e) if a.backend != "all" => return Err(e.into()),
             Err(e) if !a.quiet => eprintln!("gpu rows skipped: {e}"),
@@ -260,11 +242,6 @@ fn main() -> Result<()> {
                 bench_train(t, &cfg, &images, &a)?;
             }
             pb.inc(1);
-            if t.name == GPU_ENGINE {
-                // The general engine's rows are `train` alone.
-                pb.inc(2);
-                continue;
-            }
             if row("train_multi") {
                 step(format!("train_multi {preset} {}", t.name));
                 bench_train_multi(t, &cfg, &images, &a)?;
@@ -278,7 +255,7 @@ fn main() -> Result<()> {
         }
     }
     for n in [400u32, 6400] {
-        for t in targets.iter().filter(|t| t.name != GPU_ENGINE) {
+        for t in &targets {
             if row("neuron_steps") {
                 step(format!("neuron_steps N={n} {}", t.name));
                 bench_neuron_steps(t, n, &a)?;
@@ -438,7 +415,7 @@ fn bench_train(
     let med = median(times);
     let events = expected_input_spikes / reps as f64 * cfg.n_exc as f64;
     stdout::line(serde_json::json!({
-        "bench": "train", "preset": cfg.preset, "backend": t.name, "adapter": t.adapter, "tuning": t.tuning, "n": cfg.n_exc,
+        "bench": "train", "preset": cfg.preset, "backend": t.name, "adapter": t.adapter, "workgroup_size": t.workgroup_size, "n": cfg.n_exc,
         "dt_ms": cfg.dt_ms, "steps": steps_on + steps_rest, "input_delays": cfg.input_delay_max_ms > 0.0,
         "warmup": a.warmup, "reps": reps, "median_s_per_image": med, "images_per_s": 1.0 / med,
         "synaptic_events_per_s": events / med,
@@ -455,29 +432,17 @@ fn bench_train_multi(
     a: &Args,
 ) -> Result<()> {
     use rayon::prelude::*;
-    use snn_wgpu::backend::CompetitiveMulti;
-    use snn_wgpu::gpu::wta_multi::GpuCompetitiveMulti;
     for k in parse_list("--networks", &a.networks)? {
         let k = k.max(1);
-        let specs: Vec<_> = (0..k as u32)
+        let mut nets = (0..k as u32)
             .map(|s| {
-                DcConfig {
+                let c = DcConfig {
                     seed: s,
                     ..cfg.clone()
-                }
-                .to_spec()
+                };
+                make(t, &c)
             })
-            .collect();
-        let mut cpu: Vec<DcEngine> = vec![];
-        let mut gpu = None;
-        match &t.ctx {
-            None => {
-                for s in &specs {
-                    cpu.push(DcEngine::with_options(s, &t.cpu)?);
-                }
-            }
-            Some(ctx) => gpu = Some(GpuCompetitiveMulti::new(ctx.clone(), &specs)?),
-        }
+            .collect::<Result<Vec<_>>>()?;
         let reps = if (cfg.n_exc >= 1600 || t.ctx.is_some()) && a.quick {
             2
         } else {
@@ -499,23 +464,16 @@ fn bench_train_multi(
                 })
                 .collect();
             let t0 = Instant::now();
-            match &mut gpu {
-                None => cpu
-                    .par_iter_mut()
-                    .zip(&rates)
-                    .try_for_each(|(b, x)| b.present(x, &opts).map(|_| ()))?,
-                Some(g) => {
-                    let inputs: Vec<_> = rates.iter().map(|x| Some((x.as_slice(), opts))).collect();
-                    g.present(&inputs)?;
-                }
-            }
+            nets.par_iter_mut()
+                .zip(&rates)
+                .try_for_each(|(b, x)| b.present(x, &opts).map(|_| ()))?;
             if r >= a.warmup {
                 times.push(t0.elapsed().as_secs_f64());
             }
         }
         let med = median(times);
         stdout::line(serde_json::json!({
-            "bench": "train_multi", "preset": cfg.preset, "backend": t.name, "adapter": t.adapter, "tuning": t.tuning,
+            "bench": "train_multi", "preset": cfg.preset, "backend": t.name, "adapter": t.adapter, "workgroup_size": t.workgroup_size,
             "n": cfg.n_exc, "networks": k, "dt_ms": cfg.dt_ms, "steps": cfg.steps_on() + cfg.steps_rest(),
             "input_delays": cfg.input_delay_max_ms > 0.0, "warmup": a.warmup, "reps": reps,
             "median_s_per_round": med, "images_per_s": k as f64 / med,
@@ -563,7 +521,7 @@ fn bench_eval(
         }
         let med = median(times);
         stdout::line(serde_json::json!({
-            "bench": "eval", "preset": cfg.preset, "backend": t.name, "adapter": t.adapter, "tuning": t.tuning, "n": cfg.n_exc,
+            "bench": "eval", "preset": cfg.preset, "backend": t.name, "adapter": t.adapter, "workgroup_size": t.workgroup_size, "n": cfg.n_exc,
             "dt_ms": cfg.dt_ms, "steps": cfg.steps_on(), "batch": batch, "warmup": 1, "reps": reps,
             "median_s_per_batch": med, "images_per_s": batch as f64 / med,
         }));

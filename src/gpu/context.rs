@@ -2,10 +2,9 @@
 //!
 //! Headless. The adapter is picked automatically (Vulkan first, then any backend; a real
 //! GPU before a software one) or forced with [`GpuOptions`]. The library reads no environment
-//! variable; the `snn` programs map `SNN_WGPU_BACKEND`, `WGPU_ADAPTER_NAME` and the tuning
-//! variables onto these options.
+//! variable; the `snn` programs map `SNN_WGPU_BACKEND` and `WGPU_ADAPTER_NAME` onto these
+//! options.
 
-use super::tuning::TuningOverrides;
 use crate::error::{Result, SnnError};
 use std::future::Future;
 
@@ -23,9 +22,6 @@ pub struct GpuOptions {
     pub backends: Option<wgpu::Backends>,
     /// Keep only adapters whose name contains this (case-insensitive).
     pub adapter_name: Option<String>,
-    /// Launch choices of the competitive-layer kernels that differ from the adapter's
-    /// defaults (speed only, never results).
-    pub tuning: TuningOverrides,
 }
 
 /// A device and queue on a chosen adapter.
@@ -38,8 +34,6 @@ pub struct GpuContext {
     pub info: wgpu::AdapterInfo,
     /// The limits the device was created with (the adapter's).
     pub limits: wgpu::Limits,
-    /// The kernel tuning overrides it was created with ([`GpuOptions::tuning`]).
-    pub tuning: TuningOverrides,
     /// Serialises error scopes: their stack is per device, and tests share one device.
     scope_lock: std::sync::Mutex<()>,
 }
@@ -71,7 +65,6 @@ impl GpuContext {
                     .into(),
             });
         }
-        opts.tuning.validate()?;
         let tries: Vec<wgpu::Backends> = match opts.backends {
             Some(b) => vec![b],
             None => vec![wgpu::Backends::VULKAN, wgpu::Backends::all()],
@@ -103,7 +96,7 @@ impl GpuContext {
                 (kind, i.backend != wgpu::Backend::Vulkan)
             });
             if let Some(adapter) = adapters.into_iter().next() {
-                return Self::open(adapter, opts.tuning);
+                return Self::open(adapter);
             }
         }
         seen.dedup();
@@ -131,7 +124,7 @@ impl GpuContext {
         })
     }
 
-    fn open(adapter: wgpu::Adapter, tuning: TuningOverrides) -> Result<Self> {
+    fn open(adapter: wgpu::Adapter) -> Result<Self> {
         let info = adapter.get_info();
         if info.backend != wgpu::Backend::Vulkan {
             log::warn!(
@@ -158,7 +151,6 @@ impl GpuContext {
             queue,
             info,
             limits,
-            tuning,
             scope_lock: std::sync::Mutex::new(()),
         })
     }

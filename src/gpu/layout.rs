@@ -53,20 +53,6 @@ impl NeuronParams {
     }
 }
 
-/// Mirrors `StdpConsts` in `shaders/plasticity/stdp.wgsl`.
-#[repr(C)]
-#[derive(Debug, Clone, Copy, Pod, Zeroable, PartialEq)]
-pub struct StdpConsts {
-    pub rule: u32,
-    pub nu_pre: f32,
-    pub nu_post: f32,
-    pub x_tar: f32,
-    pub mu: f32,
-    pub w_min: f32,
-    pub w_max: f32,
-    pub _pad0: u32,
-}
-
 /// Mirrors `StepInfo` in `shaders/engine/bindings.wgsl` (uniform, one per step of a
 /// submission of the general engine, at a dynamic offset).
 #[repr(C)]
@@ -82,64 +68,6 @@ pub struct StepInfo {
     pub norm_target: f32,
 }
 const _: () = assert!(std::mem::size_of::<StepInfo>() == 16);
-
-/// Mirrors `WtaParams` in `shaders/network/wta_common.wgsl` (uniform).
-#[repr(C)]
-#[derive(Debug, Clone, Copy, Pod, Zeroable, PartialEq)]
-pub struct WtaParams {
-    pub exc: NeuronParams,
-    pub inh: NeuronParams,
-    pub stdp: StdpConsts,
-    pub n_in: u32,
-    pub n: u32,
-    pub batch: u32,
-    pub learn: u32,
-    pub steps_on: u32,
-    pub steps_total: u32,
-    pub max_steps: u32,
-    pub iter_budget: u32,
-    pub decay_post1: f32,
-    pub decay_post2: f32,
-    pub w_ei: f32,
-    pub w_ie: f32,
-    pub table_len: u32,
-    pub norm_target: f32,
-    pub theta_decay: f32,
-    pub reset_after: u32,
-    pub exc_rest_mv: f32,
-    pub inh_rest_mv: f32,
-    pub first_slot: u32,
-    pub delay_slots: u32,
-}
-const _: () = assert!(std::mem::size_of::<WtaParams>().is_multiple_of(16));
-
-/// Mirrors `NetCtl` (storage, per network): written by the host before a presentation.
-#[repr(C)]
-#[derive(Debug, Clone, Copy, Pod, Zeroable, PartialEq)]
-pub struct NetCtl {
-    pub key_seed: u32,
-    pub n_active: u32,
-    pub _pad0: u32,
-    pub _pad1: u32,
-}
-
-/// Mirrors `NetState` (storage, per network): owned by the kernels.
-#[repr(C)]
-#[derive(Debug, Clone, Copy, Pod, Zeroable, PartialEq)]
-pub struct NetState {
-    pub t: u32,
-    pub clock: u32,
-    pub inh_count: u32,
-    pub overflow: u32,
-    pub nonfinite: u32,
-    pub done: u32,
-    pub dispatches: u32,
-    pub inh_next: u32,
-    pub n_post: u32,
-    pub _pad0: u32,
-    pub _pad1: u32,
-    pub _pad2: u32,
-}
 
 /// A mirrored struct's WGSL name, Rust size and (field, offset) pairs.
 pub type StructLayout = (&'static str, usize, Vec<(&'static str, usize)>);
@@ -174,39 +102,6 @@ pub fn mirrored_layouts() -> Vec<StructLayout> {
                 ("row", offset_of!(StepInfo, row)),
                 ("learn", offset_of!(StepInfo, learn)),
                 ("norm_target", offset_of!(StepInfo, norm_target)),
-            ],
-        ),
-        (
-            "WtaParams",
-            size_of::<WtaParams>(),
-            vec![
-                ("inh", offset_of!(WtaParams, inh)),
-                ("stdp", offset_of!(WtaParams, stdp)),
-                ("n_in", offset_of!(WtaParams, n_in)),
-                ("iter_budget", offset_of!(WtaParams, iter_budget)),
-                ("theta_decay", offset_of!(WtaParams, theta_decay)),
-                ("delay_slots", offset_of!(WtaParams, delay_slots)),
-            ],
-        ),
-        (
-            "StdpConsts",
-            size_of::<StdpConsts>(),
-            vec![
-                ("mu", offset_of!(StdpConsts, mu)),
-                ("w_max", offset_of!(StdpConsts, w_max)),
-            ],
-        ),
-        (
-            "NetCtl",
-            size_of::<NetCtl>(),
-            vec![("n_active", offset_of!(NetCtl, n_active))],
-        ),
-        (
-            "NetState",
-            size_of::<NetState>(),
-            vec![
-                ("done", offset_of!(NetState, done)),
-                ("dispatches", offset_of!(NetState, dispatches)),
             ],
         ),
     ]

@@ -4,12 +4,8 @@
 use super::context::GpuContext;
 use crate::error::{Result, SnnError};
 
-/// Copies `buf` to a mappable buffer and returns its bytes (one wait).
-pub(crate) fn read_back(ctx: &GpuContext, buf: &wgpu::Buffer, label: &str) -> Result<Vec<u8>> {
-    read_back_range(ctx, buf, 0, buf.size(), label)
-}
-
-/// [`read_back`] of the `size` bytes of `buf` from byte `offset` (both multiples of 4).
+/// The `size` bytes of `buf` from byte `offset` (both multiples of 4), through a mappable
+/// buffer (one wait).
 pub(crate) fn read_back_range(
     ctx: &GpuContext,
     buf: &wgpu::Buffer,

@@ -29,8 +29,8 @@ use crate::error::{Result, SnnError};
 /// before fire**: IF `v ← v + x_v`, LIF `v ← v_rest + (v − v_rest)·e^(−dt/τ_m) + x_v`,
 /// conductance LIF `v ← v + dv + x_v` (`dv` the conductance Euler step). Like all of charge
 /// it is subject to the refractory clamp: a jump reaching a refractory neuron is lost. The
-/// same on the CPU (`cpu::engine`, step 4) and on the GPU (`pop_charge` in
-/// `shaders/network/wta_common.wgsl`, `shaders/engine/*.wgsl`).
+/// same on the CPU (`cpu::engine`, step 4) and on the GPU (each population's neuron pass,
+/// `gpu::engine::program` and `shaders/engine/*.wgsl`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Target {

@@ -4,8 +4,8 @@
 //! sign-constrained projection; each excitatory neuron drives its inhibitory partner
 //! one-to-one, and each inhibitory neuron inhibits every excitatory neuron but its partner.
 //! `experiments::diehl_cook::engine::DcEngine` builds it as a general network
-//! (`experiments::diehl_cook::model`) and runs it presentation by presentation on the CPU
-//! engine; `gpu::wta::GpuCompetitive` runs it on the GPU.
+//! (`experiments::diehl_cook::model`) and runs it presentation by presentation on either
+//! general engine, CPU or GPU.
 //!
 //! # Step order (both backends)
 //!
@@ -266,26 +266,6 @@ impl CompetitiveSpec {
         ]
     }
 
-    /// Where the projections of this (validated) spec land, for the backends.
-    pub(crate) fn wiring(&self) -> Wiring {
-        let charge = |m: &NeuronModel| match m.kind {
-            NeuronKind::If => ChargeModel::If,
-            NeuronKind::Lif(_) => ChargeModel::Lif,
-            // Custom and current LIF models are refused by `validate`.
-            NeuronKind::CondLif(_) | NeuronKind::CurrentLif(_) | NeuronKind::Custom(_) => {
-                ChargeModel::CondLif
-            }
-        };
-        let on_v = |p: &Projection| matches!(p.target, Target::Membrane { .. });
-        Wiring {
-            exc: charge(&self.exc),
-            inh: charge(&self.inh),
-            input_to_v: on_v(&self.input),
-            exc_to_inh_to_v: on_v(&self.exc_to_inh),
-            inh_to_exc_to_v: on_v(&self.inh_to_exc),
-        }
-    }
-
     /// The fixed weights (exc→inh, inh→exc); `validate` ensures both are constant.
     pub fn lateral_weights(&self) -> (f32, f32) {
         let w = |p: &Projection| match p.init {
@@ -294,29 +274,6 @@ impl CompetitiveSpec {
         };
         (w(&self.exc_to_inh), w(&self.inh_to_exc))
     }
-}
-
-/// A population's charge stage in the competitive layer. The discriminants are the WGSL
-/// constants `MODEL_IF`, `MODEL_LIF`, `MODEL_COND_LIF` of `shaders/network/wta_common.wgsl`,
-/// which the `EXC_MODEL` / `INH_MODEL` overrides take.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum ChargeModel {
-    If = 0,
-    Lif = 1,
-    CondLif = 2,
-}
-
-/// How a validated [`CompetitiveSpec`]'s projections reach its populations: the charge model
-/// of each population, and which projections target the membrane (the others target their
-/// role's conductance: `ge` for the excitatory ones, `gi` for `inh_to_exc`). The GPU gets it
-/// as pipeline overrides (`gpu::wta::pipelines`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct Wiring {
-    pub exc: ChargeModel,
-    pub inh: ChargeModel,
-    pub input_to_v: bool,
-    pub exc_to_inh_to_v: bool,
-    pub inh_to_exc_to_v: bool,
 }
 
 /// A neuron model's name for messages: IF, LIF, conductance LIF, or custom and its name.

@@ -44,6 +44,7 @@ fn main() -> std::process::ExitCode {
         resume: [
             Cpu cpu_crash_then_resume_is_bit_identical,
             Gpu gpu_crash_then_resume_is_bit_identical,
+            Gpu a_run_moves_between_the_backends,
             Cpu a_resume_that_contradicts_the_checkpoint_is_refused,
             Cpu a_checkpoint_of_the_first_cpu_engine_resumes_bit_for_bit,
         ],
@@ -100,7 +101,7 @@ fn main() -> std::process::ExitCode {
         ],
         bad_input::state: [
             Mixed non_finite_state_stops_both_backends_naming_population_variable_neuron_step,
-            Gpu non_finite_state_in_k_networks_on_the_gpu_names_population_variable_and_network,
+            Mixed non_finite_state_in_k_networks_names_population_variable_and_network,
             Cpu cli_non_finite_state_is_an_error,
         ],
         bad_input::stdout: [

@@ -269,6 +269,5 @@ pub fn a_killed_cpu_run_of_two_networks_resumes_bit_for_bit() {
 }
 
 pub fn a_killed_gpu_run_of_two_networks_resumes_bit_for_bit() {
-    // The lockstep coordinator snapshots each network between its presentations.
     kill_and_resume("gpu", "40", "10", 10);
 }

@@ -26,7 +26,6 @@ pub fn gpu_options() -> GpuOptions {
             .or_else(|| var("WGPU_BACKEND"))
             .map(|b| wgpu::Backends::from_comma_list(&b)),
         adapter_name: var("WGPU_ADAPTER_NAME"),
-        ..Default::default()
     }
 }
 

@@ -34,6 +34,7 @@ fn sample() -> &'static (Checkpoint, Vec<u8>) {
         )
         .unwrap();
         let ck = Checkpoint {
+            trained_on: "cpu".into(),
             plan: RunPlan {
                 n_train: 3,
                 label_samples: None,

@@ -4,20 +4,23 @@
 //! small dc100-like network with input delays learns over a few presentations (both rest
 //! modes, a faint start that forces retries), then answers a frozen labelling pass (retries
 //! again); a snapshot of either engine restores into the other and the runs go on equal.
-//! And the protocol calls themselves (`rest`, `set_poisson_stream`, `run_counting`,
+//! dc400 as the preset has it, the reversal clamp, and K networks through the `--networks`
+//! path. And the protocol calls themselves (`rest`, `set_poisson_stream`, `run_counting`,
 //! `run_trials`, `network_state`) on two copies, through `dyn Simulator`.
 
 use crate::common::{self, assert_close};
 use snn_wgpu::backend::{CompetitiveBackend, Simulator, Trial};
 use snn_wgpu::cpu::engine::Engine;
+use snn_wgpu::cpu::engine::EngineOptions;
 use snn_wgpu::data::mnist::{embedded, Split};
 use snn_wgpu::experiments::diehl_cook::config::DcConfig;
-use snn_wgpu::experiments::diehl_cook::engine::DcEngine;
+use snn_wgpu::experiments::diehl_cook::engine::{DcEngine, EngineChoice};
 use snn_wgpu::experiments::diehl_cook::model::{network, EXC, INPUT};
+use snn_wgpu::experiments::diehl_cook::multi::{run, Sizes};
 use snn_wgpu::experiments::diehl_cook::train::{respond_frozen, train};
 use snn_wgpu::gpu::{GpuEngine, GpuEngineOptions};
 use snn_wgpu::model::net::{Connectivity, Network, Projection};
-use snn_wgpu::model::{NeuronModel, RestMode, Target};
+use snn_wgpu::model::{NeuronModel, PresentOptions, RestMode, Target};
 use snn_wgpu::SnnError;
 
 /// dc100's constants on 12 neurons, with input delays (up to 3 ms), 60 ms presentations and
@@ -294,4 +297,133 @@ pub fn a_bad_trial_is_named_alike() {
     }
     assert!(said[0].contains("n (trial 1)"), "{}", said[0]);
     assert_eq!(said[0], said[1]);
+}
+
+/// `images` learning presentations of `c` (its own presentation and rest lengths, at
+/// `intensity`) on both engines: equal counts after each, and equal networks at the end.
+/// Returns the CPU engine's total spike count.
+fn presentations_agree(c: &DcConfig, images: usize, intensity: f32, what: &str) -> u32 {
+    let ctx = common::gpu_ctx();
+    let spec = c.to_spec();
+    let data = embedded(Split::Train).unwrap();
+    let mut cpu = DcEngine::new(&spec).unwrap();
+    let mut gpu = DcEngine::on_gpu(ctx, &spec, GpuEngineOptions::default()).unwrap();
+    let mut total = 0;
+    for k in 0..images {
+        let opts = PresentOptions {
+            steps_on: c.steps_on(),
+            steps_rest: c.steps_rest(),
+            rest: c.rest,
+            learn: true,
+            key: k as u32,
+        };
+        let rates = DcConfig::rates(data.image(k + 30), intensity);
+        let a = cpu.present(&rates, &opts).unwrap();
+        assert_eq!(gpu.present(&rates, &opts).unwrap(), a, "{what}: image {k}");
+        total += a.iter().sum::<u32>();
+    }
+    same_network(&mut cpu, &mut gpu, what);
+    total
+}
+
+/// dc400 as the preset has it (400 neurons, input delays up to 10 ms, 350 + 150 ms at
+/// dt = 0.5 ms) learning over 3 presentations: the passes schedule on llvmpipe.
+pub fn dc400_learning_with_delays_agrees() {
+    let c = DcConfig::preset("dc400").unwrap();
+    assert!(c.input_delay_max_ms > 0.0 && c.n_exc == 400);
+    let total = presentations_agree(&c, 3, 2.0, "dc400");
+    assert!(total > 0, "dc400 never fired");
+}
+
+/// `clamp_v_to_reversal` in a network whose inhibition is strong enough (w_inh_exc = 400:
+/// one inhibitory spike gives gi·dt/τ_m = 2) that Euler steps overshoot E_inh: the engines
+/// agree, and the clamp acts (the same network without it spikes otherwise).
+pub fn reversal_clamp_agrees_and_acts() {
+    let mut c = DcConfig::preset("dc100").unwrap();
+    c.n_exc = 24;
+    c.seed = 3;
+    c.w_inh_exc = 400.0;
+    c.input_delay_max_ms = 10.0;
+    c.clamp_v_to_reversal = true;
+    let clamped = presentations_agree(&c, 4, 4.0, "clamped");
+    assert!(clamped > 0);
+    let data = embedded(Split::Train).unwrap();
+    let free_cfg = DcConfig {
+        clamp_v_to_reversal: false,
+        ..c.clone()
+    };
+    let (mut on, mut free) = (
+        DcEngine::new(&c.to_spec()).unwrap(),
+        DcEngine::new(&free_cfg.to_spec()).unwrap(),
+    );
+    let mut differs = false;
+    for k in 0..4usize {
+        let opts = PresentOptions {
+            steps_on: c.steps_on(),
+            steps_rest: c.steps_rest(),
+            rest: c.rest,
+            learn: true,
+            key: k as u32,
+        };
+        let rates = DcConfig::rates(data.image(k + 30), 4.0);
+        differs |= on.present(&rates, &opts).unwrap() != free.present(&rates, &opts).unwrap();
+    }
+    assert!(
+        differs || on.theta().unwrap() != free.theta().unwrap(),
+        "the clamp never acted: the test network is too gentle"
+    );
+}
+
+/// `snn train --networks K`'s path (`multi::run`): three networks trained, labelled and
+/// tested on the GPU engine equal the same run on the CPU engine.
+pub fn networks_on_the_gpu_equal_the_cpu_runs() {
+    let ctx = common::gpu_ctx();
+    let (tr, te) = (
+        embedded(Split::Train).unwrap(),
+        embedded(Split::Test).unwrap(),
+    );
+    let cfgs: Vec<DcConfig> = (0..3)
+        .map(|s| DcConfig {
+            seed: 20 + s,
+            ..cfg(RestMode::Simulate)
+        })
+        .collect();
+    let sizes = Sizes {
+        n_train: 4,
+        n_label: 6,
+        n_test: 5,
+        batch: 4,
+    };
+    let cpu = run(
+        &cfgs,
+        &tr,
+        &te,
+        &sizes,
+        &EngineChoice::Cpu(EngineOptions::default()),
+        &|_| {},
+    )
+    .unwrap();
+    let gpu = run(
+        &cfgs,
+        &tr,
+        &te,
+        &sizes,
+        &EngineChoice::Gpu(ctx, GpuEngineOptions::default()),
+        &|_| {},
+    )
+    .unwrap();
+    for (k, (a, b)) in gpu.iter().zip(&cpu).enumerate() {
+        assert_eq!(a.stats, b.stats, "network {k}: images and retries");
+        assert_eq!(
+            a.tested.test_counts, b.tested.test_counts,
+            "network {k}: test counts"
+        );
+        if exact() {
+            assert_eq!(bits(&a.weights), bits(&b.weights), "network {k}: weights");
+            assert_eq!(bits(&a.theta_mv), bits(&b.theta_mv), "network {k}: theta");
+        } else {
+            assert_close(&a.weights, &b.weights, &format!("network {k}: weights"));
+        }
+    }
+    assert!(cpu.iter().all(|r| r.stats.images == 4));
 }

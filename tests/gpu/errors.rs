@@ -21,7 +21,6 @@ pub fn no_matching_adapter_says_how_to_get_one() {
     let opts = GpuOptions {
         backends: None,
         adapter_name: Some("no-such-adapter-xyz".into()),
-        ..Default::default()
     };
     let err = GpuContext::new(&opts).unwrap_err();
     assert!(matches!(err, SnnError::NoAdapter { .. }), "{err:?}");

@@ -18,8 +18,6 @@ mod llvmpipe_loop_cap;
 mod membrane_target;
 mod seed_experiment;
 mod snapshot;
-mod wta_gpu_vs_cpu;
-mod wta_multi_gpu;
 
 fn main() -> std::process::ExitCode {
     harness::run(harness::trials! {
@@ -28,6 +26,9 @@ fn main() -> std::process::ExitCode {
             Gpu dc_learning_on_the_gpu_engine_agrees_with_reset_rest,
             Gpu protocol_calls_agree,
             Gpu a_bad_trial_is_named_alike,
+            Gpu dc400_learning_with_delays_agrees,
+            Gpu reversal_clamp_agrees_and_acts,
+            Gpu networks_on_the_gpu_equal_the_cpu_runs,
         ],
         engine_vs_cpu: [
             Gpu all_to_all_at_emission_agrees,
@@ -99,22 +100,6 @@ fn main() -> std::process::ExitCode {
             Gpu gpu_resume_is_bit_identical,
             Gpu gpu_resume_after_a_frozen_batch_grew_the_buffers,
             Mixed snapshots_of_another_kind_or_size_are_refused,
-        ],
-        wta_gpu_vs_cpu: [
-            Gpu learning_presentations_agree_with_simulated_rest,
-            Gpu learning_presentations_agree_with_reset_rest,
-            Mixed frozen_batches_agree_and_match_one_at_a_time,
-            Gpu learning_with_input_delays_agrees,
-            Gpu dense_input_overflows_the_fast_paths_and_still_agrees,
-            Gpu largest_layer_agrees,
-            Gpu reversal_clamp_agrees_and_acts,
-        ],
-        wta_multi_gpu: [
-            Gpu three_networks_agree_with_the_cpu_without_delays,
-            Gpu three_networks_agree_with_the_cpu_with_delays_and_reset_rest,
-            Gpu lockstep_training_on_the_gpu_equals_the_cpu_runs,
-            Gpu networks_that_differ_in_more_than_the_seed_are_refused,
-            Gpu a_network_snapshot_restores_that_network_only,
         ],
         errors: [
             Cpu a_gpu_adapter_exists_when_required,

@@ -4,7 +4,7 @@
 //!   exactly `w` mV to `v` in the step it arrives; an inhibitory spike of step `t` through
 //!   the inhibitory membrane projection subtracts exactly `w` in step `t + 1` (not from its
 //!   partner), and a jump reaching a refractory neuron is lost (the clamp of charge);
-//! - GPU (fused and stepwise) against the CPU for a small current-based layer (LIF neurons,
+//! - the GPU engine (fused and passes schedules) against the CPU for a small current-based layer (LIF neurons,
 //!   every projection on the membrane, as BindsNET's `DiehlAndCook2015`) and a mixed one
 //!   (conductance LIF with membrane inhibition, IF inhibitory neurons), learning with STDP:
 //!   identical spike counts, weights and θ within 1e-5 relative;
@@ -20,8 +20,7 @@ use snn_wgpu::data::mnist::{embedded, Split};
 use snn_wgpu::experiments::diehl_cook::config::DcConfig;
 use snn_wgpu::experiments::diehl_cook::engine::DcEngine;
 use snn_wgpu::experiments::diehl_cook::record::{present_recorded, PresentationRecord};
-use snn_wgpu::gpu::wta::GpuCompetitive;
-use snn_wgpu::gpu::Schedule;
+use snn_wgpu::gpu::{EngineSchedule, GpuEngineOptions};
 use snn_wgpu::model::{
     CompetitiveSpec, Connectivity, CustomModel, LifParams, NeuronModel, PresentOptions, Projection,
     ResetMode, RestMode, Sign, Target, ThetaParams, WeightInit,
@@ -211,14 +210,21 @@ pub fn the_sign_of_a_membrane_projection_comes_from_its_target() {
     );
 }
 
-/// `presentations` learning presentations of MNIST training images on the CPU and on both
-/// GPU schedules: identical counts, weights and θ within `common::REL_TOL` relative after each.
+/// `presentations` learning presentations of MNIST training images on the CPU engine and on
+/// both schedules of the GPU engine: identical counts, weights and θ within `common::REL_TOL` relative after each.
 fn gpu_agrees(spec: &CompetitiveSpec, presentations: u32, intensity: f32, rest: RestMode) {
     let ctx = common::gpu_ctx();
     let data = embedded(Split::Train).unwrap();
     let mut cpu = DcEngine::new(spec).unwrap();
-    let mut fused = GpuCompetitive::new(ctx.clone(), spec).unwrap();
-    let mut stepwise = GpuCompetitive::with_schedule(ctx, spec, Schedule::Stepwise).unwrap();
+    let on = |schedule| {
+        let opts = GpuEngineOptions {
+            schedule,
+            ..GpuEngineOptions::default()
+        };
+        DcEngine::on_gpu(ctx.clone(), spec, opts).unwrap()
+    };
+    let mut fused = on(EngineSchedule::Fused);
+    let mut stepwise = on(EngineSchedule::Passes);
     let mut total = 0;
     for k in 0..presentations {
         let opts = PresentOptions {
@@ -424,20 +430,15 @@ pub fn invalid_combinations_name_the_projection_and_the_model() {
     let m = err(&s);
     assert!(m.contains("exc.kind") && m.contains("mine"), "{m}");
 
-    // The GPU constructors give the same errors before touching the device.
+    // The GPU constructor gives the same error before touching the device.
     let Some(ctx) = common::gpu() else { return };
     let mut s = lif.clone();
     s.input.target = Target::Ge;
-    let m = GpuCompetitive::new(ctx.clone(), &s)
+    let m = DcEngine::on_gpu(ctx, &s, GpuEngineOptions::default())
         .err()
         .unwrap()
         .to_string();
     assert!(m.contains("input.target") && m.contains("LIF"), "{m}");
-    let m = snn_wgpu::gpu::wta_multi::GpuCompetitiveMulti::new(ctx, &[s])
-        .err()
-        .unwrap()
-        .to_string();
-    assert!(m.contains("input.target"), "{m}");
 
     // And conductance targets on conductance LIF stay valid (Diehl & Cook).
     cond.validate().unwrap();

@@ -1,6 +1,7 @@
 //! Snapshots of the learning network: a backend restored from a snapshot taken mid-training
-//! continues bit for bit like one that never stopped (CPU and both GPU schedules, with and
-//! without input delays, both rest modes), and snapshots of another kind or size are refused.
+//! continues bit for bit like one that never stopped (the CPU engine and both schedules of the
+//! GPU engine, with and without input delays, both rest modes), and snapshots of another kind
+//! or size are refused.
 
 use crate::common;
 
@@ -8,9 +9,9 @@ use snn_wgpu::backend::CompetitiveBackend;
 use snn_wgpu::data::mnist::{embedded, Split};
 use snn_wgpu::experiments::diehl_cook::config::DcConfig;
 use snn_wgpu::experiments::diehl_cook::engine::DcEngine;
-use snn_wgpu::gpu::wta::GpuCompetitive;
-use snn_wgpu::gpu::Schedule;
+use snn_wgpu::gpu::{EngineSchedule, GpuContext, GpuEngineOptions};
 use snn_wgpu::model::{PresentOptions, RestMode};
+use std::sync::Arc;
 
 fn cfg(n: u32, delay_ms: f32) -> DcConfig {
     let mut c = DcConfig::preset("dc100").unwrap();
@@ -28,6 +29,14 @@ fn opts(k: u32, rest: RestMode) -> PresentOptions {
         learn: true,
         key: k,
     }
+}
+
+fn on_gpu(ctx: &Arc<GpuContext>, c: &DcConfig, schedule: EngineSchedule) -> DcEngine {
+    let opts = GpuEngineOptions {
+        schedule,
+        ..GpuEngineOptions::default()
+    };
+    DcEngine::on_gpu(ctx.clone(), &c.to_spec(), opts).unwrap()
 }
 
 fn bits(v: &[f32]) -> Vec<u32> {
@@ -109,11 +118,11 @@ pub fn cpu_resume_is_bit_identical() {
 pub fn gpu_resume_is_bit_identical() {
     let ctx = common::gpu_ctx();
     for delay in [0.0, 10.0] {
-        let spec = cfg(20, delay).to_spec();
-        for schedule in [Schedule::Fused, Schedule::Stepwise] {
+        let c = cfg(20, delay);
+        for schedule in [EngineSchedule::Fused, EngineSchedule::Passes] {
             let rest = RestMode::Simulate;
             resume_equals_straight(
-                &|| Box::new(GpuCompetitive::with_schedule(ctx.clone(), &spec, schedule).unwrap()),
+                &|| Box::new(on_gpu(&ctx, &c, schedule)),
                 rest,
                 &format!("gpu {schedule:?}, delays {delay} ms"),
             );
@@ -122,14 +131,14 @@ pub fn gpu_resume_is_bit_identical() {
 }
 
 pub fn gpu_resume_after_a_frozen_batch_grew_the_buffers() {
-    // Frozen batches reallocate the per-network buffers; a snapshot taken before must still
-    // restore (the slot count travels with it).
+    // Frozen batches build a trial engine of as many copies as the batch has images; a
+    // snapshot taken before must still restore into the learning copy.
     let ctx = common::gpu_ctx();
-    let spec = cfg(20, 0.0).to_spec();
-    let mut a = GpuCompetitive::new(ctx.clone(), &spec).unwrap();
+    let c = cfg(20, 0.0);
+    let mut a = on_gpu(&ctx, &c, EngineSchedule::Auto);
     present(&mut a, 0..2, RestMode::Simulate);
     let snap = a.snapshot().unwrap();
-    let mut b = GpuCompetitive::new(ctx, &spec).unwrap();
+    let mut b = on_gpu(&ctx, &c, EngineSchedule::Auto);
     let data = embedded(Split::Train).unwrap();
     let rates: Vec<Vec<f32>> = (0..5)
         .map(|k| DcConfig::rates(data.image(k), 4.0))
@@ -160,16 +169,20 @@ pub fn snapshots_of_another_kind_or_size_are_refused() {
         before,
         "a refused snapshot changes nothing"
     );
-    let mut gpu_like = small.snapshot().unwrap();
-    gpu_like.backend = "gpu".into();
-    let err = small.restore(&gpu_like).unwrap_err().to_string();
-    assert!(err.contains("--backend gpu"), "{err}");
+    // The first GPU kernels' state is refused by name, with what to do.
+    for kind in ["gpu", "gpu-multi"] {
+        let mut old_gpu = small.snapshot().unwrap();
+        old_gpu.backend = kind.into();
+        let err = small.restore(&old_gpu).unwrap_err().to_string();
+        assert!(
+            err.contains(&format!("`{kind}`")) && err.contains("train again"),
+            "{err}"
+        );
+    }
+    // A snapshot of either engine restores into the other.
     if let Some(ctx) = common::gpu() {
-        let mut g = GpuCompetitive::new(ctx, &cfg(20, 0.0).to_spec()).unwrap();
-        let err = g
-            .restore(&small.snapshot().unwrap())
-            .unwrap_err()
-            .to_string();
-        assert!(err.contains("--backend cpu"), "{err}");
+        let mut g = on_gpu(&ctx, &cfg(20, 0.0), EngineSchedule::Auto);
+        g.restore(&small.snapshot().unwrap()).unwrap();
+        small.restore(&g.snapshot().unwrap()).unwrap();
     }
 }

@@ -1,11 +1,11 @@
 //! The engine options of the programs (`snn`, `snn-bench`, the examples): GPU adapter choice,
-//! kernel tuning and CPU step choices, as flags or `SNN_*` environment variables. Only the
+//! GPU launch and CPU step choices, as flags or `SNN_*` environment variables. Only the
 //! programs read these variables; the library takes [`GpuOptions`] and [`EngineOptions`].
 #![allow(dead_code)]
 
 use snn_wgpu::cpu::engine::EngineOptions;
 use snn_wgpu::cpu::simd::SimdLevel;
-use snn_wgpu::gpu::{GpuOptions, TuningOverrides};
+use snn_wgpu::gpu::{GpuEngineOptions, GpuOptions};
 
 /// Flags (each also read from the environment variable it names). None changes results.
 #[derive(clap::Args, Debug, Clone, Default)]
@@ -19,19 +19,9 @@ pub struct EngineArgs {
     /// Keep only GPU adapters whose name contains this (case-insensitive).
     #[arg(long, global = true, env = "WGPU_ADAPTER_NAME")]
     pub adapter_name: Option<String>,
-    /// Invocations per workgroup of the competitive-layer kernels: a power of two up to 1024
-    /// (default 512 on a real GPU, 64 on llvmpipe).
+    /// Invocations per workgroup of the GPU engine: a power of two up to 1024 (default 64).
     #[arg(long, global = true, env = "SNN_WORKGROUP_SIZE", value_parser = workgroup_size)]
     pub workgroup_size: Option<u32>,
-    /// 1/0: keep the input-spike ring in workgroup memory (default: on for a real GPU).
-    #[arg(long, global = true, env = "SNN_WORKGROUP_RING", value_parser = switch("SNN_WORKGROUP_RING"))]
-    pub workgroup_ring: Option<bool>,
-    /// 1/0: propagation takes four delay candidates at a time (default: on for a real GPU).
-    #[arg(long, global = true, env = "SNN_UNROLL", value_parser = switch("SNN_UNROLL"))]
-    pub unroll: Option<bool>,
-    /// 1/0: with input delays, file each input spike in per-neuron arrival queues (default on).
-    #[arg(long, global = true, env = "SNN_ARRIVAL_QUEUE", value_parser = switch("SNN_ARRIVAL_QUEUE"))]
-    pub arrival_queue: Option<bool>,
     /// The CPU step's compiled copy: baseline, avx2, avx512 (default: the best this processor
     /// runs).
     #[arg(long, global = true, env = "SNN_CPU_SIMD", value_parser = simd)]
@@ -50,17 +40,20 @@ pub struct EngineArgs {
 }
 
 impl EngineArgs {
-    /// The GPU adapter choice and kernel tuning.
+    /// The GPU adapter choice.
     pub fn gpu(&self) -> GpuOptions {
         GpuOptions {
             backends: self.wgpu_backend.or(self.wgpu_backend_fallback),
             adapter_name: self.adapter_name.clone(),
-            tuning: TuningOverrides {
-                workgroup_size: self.workgroup_size,
-                workgroup_ring: self.workgroup_ring,
-                unroll: self.unroll,
-                arrival_queue: self.arrival_queue,
-            },
+        }
+    }
+
+    /// The GPU engine's launch choices.
+    pub fn gpu_engine(&self) -> GpuEngineOptions {
+        let d = GpuEngineOptions::default();
+        GpuEngineOptions {
+            workgroup_size: self.workgroup_size.unwrap_or(d.workgroup_size),
+            ..d
         }
     }
 

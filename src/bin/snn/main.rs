@@ -23,17 +23,13 @@ use clap::{CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
 use snn_wgpu::backend::CompetitiveBackend;
 use snn_wgpu::data::mnist::{self, Dataset, Split};
 use snn_wgpu::experiments::diehl_cook::config::{DcConfig, PRESETS, SHORT_PRESET};
-use snn_wgpu::experiments::diehl_cook::engine::DcEngine;
-use snn_wgpu::experiments::diehl_cook::evaluate::{
-    assign_labels, evaluate, Assignments, Evaluation,
-};
+use snn_wgpu::experiments::diehl_cook::engine::{DcEngine, EngineChoice};
 use snn_wgpu::experiments::diehl_cook::io::load_network;
-use snn_wgpu::experiments::diehl_cook::train::respond_frozen;
+use snn_wgpu::experiments::diehl_cook::multi::{Pass, Sizes, Tested};
 use snn_wgpu::gpu::GpuContext;
 use snn_wgpu::model::RestMode;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::Instant;
 
 #[derive(Parser)]
 #[command(
@@ -301,76 +297,72 @@ fn load_sets(dir: Option<&Path>) -> Result<(Dataset, Dataset, String)> {
     Ok((train, test, desc))
 }
 
-fn make_backend(kind: BackendArg, cfg: &DcConfig) -> Result<(Box<dyn CompetitiveBackend>, String)> {
-    let spec = cfg.to_spec();
-    match kind {
+/// The engine `kind` names, launched as the engine flags say, and its adapter's description.
+fn engine_choice(kind: BackendArg) -> Result<(EngineChoice, String)> {
+    Ok(match kind {
         BackendArg::Cpu => {
             let opts = engine().cpu();
-            let b = DcEngine::with_options(&spec, &opts)?;
             let simd = opts
                 .simd
                 .unwrap_or_else(snn_wgpu::cpu::simd::SimdLevel::best);
-            let adapter = format!("cpu ({})", simd.name());
-            Ok((Box::new(b), adapter))
+            (EngineChoice::Cpu(opts), format!("cpu ({})", simd.name()))
         }
         BackendArg::Gpu => {
             let ctx = Arc::new(GpuContext::new(&engine().gpu())?);
             let adapter = ctx.adapter_description();
-            let b = snn_wgpu::gpu::wta::GpuCompetitive::new(ctx, &spec)?;
-            Ok((Box::new(b), adapter))
+            (EngineChoice::Gpu(ctx, engine().gpu_engine()), adapter)
         }
-    }
+    })
+}
+
+fn make_backend(kind: BackendArg, cfg: &DcConfig) -> Result<(Box<dyn CompetitiveBackend>, String)> {
+    let (choice, adapter) = engine_choice(kind)?;
+    Ok((Box::new(DcEngine::build(&cfg.to_spec(), &choice)?), adapter))
 }
 
 fn bar(len: usize, quiet: bool, what: &str) -> progress::Progress {
     progress::Progress::new(len, quiet, what)
 }
 
-struct Tested {
-    assignments: Assignments,
-    eval: Evaluation,
-    label_images: usize,
-    test_images: usize,
-    seconds: f64,
-}
-
+/// Labelling and test passes as `snn train` and `snn evaluate` run them
+/// (`multi::label_and_test`), with a progress bar per pass.
 fn label_and_test(
     b: &mut dyn CompetitiveBackend,
     cfg: &DcConfig,
-    train_set: &Dataset,
-    test_set: &Dataset,
+    sets: (&Dataset, &Dataset),
     common: &Common,
     default_label: usize,
     key: &mut u32,
 ) -> Result<Tested> {
-    let t0 = Instant::now();
-    let n_label = common
-        .label_samples
-        .unwrap_or(default_label)
-        .min(train_set.len());
-    let n_test = common
-        .test_samples
-        .unwrap_or(test_set.len())
-        .min(test_set.len());
-    let pb = bar(n_label, common.quiet, "label");
-    let counts = respond_frozen(b, cfg, train_set, n_label, common.batch, key, |d| {
-        pb.set_position(d as u64)
-    })?;
-    pb.finish();
-    let assignments = assign_labels(counts.view(), &train_set.labels[..n_label])?;
-    let pb = bar(n_test, common.quiet, "test");
-    let counts = respond_frozen(b, cfg, test_set, n_test, common.batch, key, |d| {
-        pb.set_position(d as u64)
-    })?;
-    pb.finish();
-    let eval = evaluate(counts.view(), &test_set.labels[..n_test], &assignments)?;
-    Ok(Tested {
-        assignments,
-        eval,
-        label_images: n_label,
-        test_images: n_test,
-        seconds: t0.elapsed().as_secs_f64(),
-    })
+    let sizes = Sizes {
+        n_train: 0,
+        n_label: common.label_samples.unwrap_or(default_label),
+        n_test: common.test_samples.unwrap_or(sets.1.len()),
+        batch: common.batch,
+    };
+    let mut shown: Option<(Pass, progress::Progress)> = None;
+    let tested = snn_wgpu::experiments::diehl_cook::multi::label_and_test(
+        b,
+        cfg,
+        sets,
+        &sizes,
+        key,
+        |pass, done, total| {
+            if shown.as_ref().is_none_or(|(p, _)| *p != pass) {
+                if let Some((_, pb)) = shown.take() {
+                    pb.finish();
+                }
+                shown = Some((pass, bar(total, common.quiet, pass.name())));
+            }
+            if let Some((_, pb)) = &shown {
+                pb.set_position(done as u64);
+            }
+        },
+    )?;
+    if let Some((_, pb)) = shown {
+        pb.finish();
+    }
+    Ok(tested)
 }
 
 fn main() -> Result<()> {
@@ -586,8 +578,7 @@ fn main() -> Result<()> {
             let tested = label_and_test(
                 b.as_mut(),
                 &cfg,
-                &train_set,
-                &test_set,
+                (&train_set, &test_set),
                 &common,
                 train_set.len(),
                 &mut key,

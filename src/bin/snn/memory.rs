@@ -2,7 +2,6 @@
 //! (a CPU run of `n_exc = 10^7` would otherwise abort in the allocator) and how many networks
 //! one `--networks` run may hold (all of them sit in memory at once).
 
-use super::BackendArg;
 use anyhow::{bail, Result};
 use snn_wgpu::experiments::diehl_cook::config::DcConfig;
 
@@ -43,20 +42,18 @@ pub(crate) fn check_network(cfg: &DcConfig) -> Result<()> {
     Ok(())
 }
 
-/// Refuses a `--networks`/`--sweep` run that does not fit in memory, or (on the CPU) has
-/// more than [`NETWORKS_PER_THREAD`] networks per thread.
-pub(crate) fn check_networks(cfgs: &[DcConfig], backend: BackendArg) -> Result<()> {
+/// Refuses a `--networks`/`--sweep` run that does not fit in memory, or has more than
+/// [`NETWORKS_PER_THREAD`] networks per thread.
+pub(crate) fn check_networks(cfgs: &[DcConfig]) -> Result<()> {
     let k = cfgs.len();
-    if backend == BackendArg::Cpu {
-        let threads = rayon::current_num_threads();
-        let max = NETWORKS_PER_THREAD * threads;
-        if k > max {
-            bail!(
-                "--networks {k}: at most {max} on this machine's {threads} CPU thread(s) \
-                 ({NETWORKS_PER_THREAD} per thread; they train {threads} at a time); split the \
-                 run into several"
-            );
-        }
+    let threads = rayon::current_num_threads();
+    let max = NETWORKS_PER_THREAD * threads;
+    if k > max {
+        bail!(
+            "--networks {k}: at most {max} on this machine's {threads} CPU thread(s) \
+             ({NETWORKS_PER_THREAD} per thread; they train {threads} at a time, on either \
+             backend); split the run into several"
+        );
     }
     let need: u64 = cfgs.iter().map(network_bytes).sum();
     if let Some(have) = available_bytes().filter(|&h| need > h) {

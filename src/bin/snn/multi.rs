@@ -1,16 +1,14 @@
 //! `snn train --networks K` / `--sweep FILE`: K independent networks in one run, each saved
-//! as a single run in `RUN_DIR/net{k}/`, and their ensemble vote. CPU: one network per
-//! rayon worker (`experiments::diehl_cook::multi::run_cpu_from`); GPU: all networks'
-//! training presentations in one dispatch, one network per workgroup (`gpu::wta_multi`
-//! driven by `experiments::diehl_cook::lockstep`), networks that differ only in seed. Each
-//! network checkpoints into `RUN_DIR/net{k}/checkpoint.npz`, `RUN_DIR/networks.json` holds
+//! as a single run in `RUN_DIR/net{k}/`, and their ensemble vote. Each network runs on its
+//! own engine, CPU or GPU, one per rayon worker (`experiments::diehl_cook::multi::run_from`),
+//! through the protocol of a single run. Each network checkpoints into `RUN_DIR/net{k}/checkpoint.npz`, `RUN_DIR/networks.json` holds
 //! the networks, plan and backend, and `snn train --resume RUN_DIR` continues them all.
 
 use super::rundir::RunDir;
 use super::train::{Policy, RunArgs};
 use super::{bar, load_data, BackendArg, Common};
 use anyhow::{bail, Context, Result};
-use snn_wgpu::backend::{CompetitiveBackend, CompetitiveMulti};
+use snn_wgpu::backend::CompetitiveBackend;
 use snn_wgpu::data::mnist::Dataset;
 use snn_wgpu::experiments::diehl_cook::checkpoint::{
     fingerprint, load_checkpoint, save_checkpoint, Checkpoint, RunPlan, CHECKPOINT_FILE,
@@ -19,17 +17,13 @@ use snn_wgpu::experiments::diehl_cook::config::DcConfig;
 use snn_wgpu::experiments::diehl_cook::io::{
     receptive_fields_png, remove_stale_temp_files, save_network, write_atomic,
 };
-use snn_wgpu::experiments::diehl_cook::lockstep::run_lockstep_from;
-use snn_wgpu::experiments::diehl_cook::multi::{ensemble, run_cpu_from, NetworkRun, Sizes, Start};
+use snn_wgpu::experiments::diehl_cook::multi::{ensemble, run_from, NetworkRun, Sizes, Start};
 use snn_wgpu::experiments::diehl_cook::sweep::{network_configs, parse_sweep};
 use snn_wgpu::experiments::diehl_cook::train::{runaway_advice, theta_diagnosis};
-use snn_wgpu::gpu::wta::GpuCompetitive;
-use snn_wgpu::gpu::wta_multi::GpuCompetitiveMulti;
-use snn_wgpu::gpu::GpuContext;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 use std::time::Instant;
 
 /// The file of a many-network run that lists its networks, plan and backend (for `--resume`).
@@ -45,21 +39,22 @@ struct Manifest {
     networks: Vec<DcConfig>,
     /// Sizes and data, shared by all networks.
     plan: RunPlan,
-    /// `cpu` or `gpu`: the backend whose snapshots the checkpoints hold.
+    /// `cpu` or `gpu`: the backend the run trains on (the checkpoints' state suits both; a
+    /// resume continues on this one unless `--backend` says otherwise).
     backend: String,
 }
 
 /// The many-network flags of `snn train`.
 #[derive(clap::Args)]
 pub(crate) struct MultiArgs {
-    /// Train K independent networks in one run, seeds --seed, --seed + 1, …: one per core
-    /// on the CPU, one per workgroup on the GPU. Each is saved in RUN_DIR/net{k}/ as a
+    /// Train K independent networks in one run, seeds --seed, --seed + 1, …, each on its
+    /// own engine, as many at a time as there are threads. Each is saved in RUN_DIR/net{k}/ as a
     /// single run; the JSON line adds their ensemble vote.
     #[arg(long)]
     networks: Option<usize>,
     /// A parameter sweep: a TOML file with one `[[network]]` table of config overrides per
     /// network (e.g. `theta_plus_mv = 0.1`), applied after the flags; unknown keys are an
-    /// error; the GPU takes only networks that differ in seed. See docs/diehl_cook.md.
+    /// error. See docs/diehl_cook.md.
     #[arg(long)]
     sweep: Option<PathBuf>,
 }
@@ -91,7 +86,7 @@ pub(crate) fn train(
     };
     let cfgs = network_configs(base, args.networks, sweep.as_deref())?;
     let k = cfgs.len();
-    super::memory::check_networks(&cfgs, common.backend)?;
+    super::memory::check_networks(&cfgs)?;
     let run_dir = out
         .unwrap_or_else(|| PathBuf::from(format!("runs/{}-seed{}-x{k}", base.preset, base.seed)));
     // Claimed (locked) before the data is read; see `rundir`.
@@ -150,27 +145,19 @@ pub(crate) fn resume(
         std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
     let m: Manifest = serde_json::from_str(&text).with_context(|| {
         format!(
-            "{}: not a many-network run's manifest (damaged?); a CPU run's networks resume one \
-             by one with `snn train --resume {}/net<k>`",
+            "{}: not a many-network run's manifest (damaged?); its networks resume one by one \
+             with `snn train --resume {}/net<k>`",
             path.display(),
             dir.display()
         )
     })?;
-    let backend = if m.backend == "gpu" {
+    // The state suits either engine: the run continues where it was asked to, else where
+    // it trained.
+    let backend = asked_backend.unwrap_or(if m.backend == "gpu" {
         BackendArg::Gpu
     } else {
         BackendArg::Cpu
-    };
-    if let Some(asked) = asked_backend.filter(|&b| b != backend) {
-        bail!(
-            "--backend {}: the networks of {} were trained on the {} backend, whose state only \
-             it continues bit for bit; resume with --backend {} (or drop the flag)",
-            format!("{asked:?}").to_lowercase(),
-            dir.display(),
-            m.backend,
-            m.backend
-        );
-    }
+    });
     if common.validation && !m.plan.validation {
         bail!(
             "--validation with --resume: the run in {} tests on the test set; drop --validation",
@@ -278,22 +265,8 @@ fn go(
         .iter()
         .map(|s| s.snapshot.is_some().then_some(s.train.stats.images))
         .collect();
-    let mut gpu = match common.backend {
-        BackendArg::Cpu => None,
-        BackendArg::Gpu => {
-            let ctx = Arc::new(GpuContext::new(&crate::engine().gpu())?);
-            let specs: Vec<_> = cfgs.iter().map(DcConfig::to_spec).collect();
-            let multi = GpuCompetitiveMulti::new(ctx.clone(), &specs)?;
-            Some((ctx, multi))
-        }
-    };
-    let (backend, adapter) = match &gpu {
-        None => (
-            "cpu".to_string(),
-            format!("cpu ({} threads)", rayon::current_num_threads()),
-        ),
-        Some((ctx, multi)) => (multi.describe(), ctx.adapter_description()),
-    };
+    let (engines, adapter) = super::engine_choice(common.backend)?;
+    let backend = engines.kind().to_string();
     if common.chatty() {
         eprintln!(
             "training {k} networks ({} exc neurons, {} epoch(s) x {} images each, seeds {}) on {backend} [{adapter}], data: {}, run dir: {}",
@@ -315,7 +288,7 @@ fn go(
             crate_version: env!("CARGO_PKG_VERSION").into(),
             networks: cfgs.clone(),
             plan: plan.clone(),
-            backend: if gpu.is_some() { "gpu" } else { "cpu" }.into(),
+            backend: backend.clone(),
         };
         write_json(&run_dir.join(MANIFEST_FILE), &serde_json::to_value(&m)?)?;
         for i in 0..k {
@@ -332,8 +305,7 @@ fn go(
     let t0 = Instant::now();
     let on_image = |_| pb.set_position(done.fetch_add(1, Ordering::Relaxed) as u64 + 1);
     let last_ck = Mutex::new(vec![Instant::now(); k]);
-    // After each training image of network i: progress, and its checkpoint when due (the
-    // backend's snapshot is network i's, on the GPU through the lockstep coordinator).
+    // After each training image of network i: progress, and its checkpoint when due.
     let after = |i: usize,
                  st: &snn_wgpu::experiments::diehl_cook::train::TrainState,
                  b: &mut dyn CompetitiveBackend,
@@ -345,6 +317,7 @@ fn go(
         let since = last_ck.lock().map_or(0.0, |t| t[i].elapsed().as_secs_f64());
         if policy.enabled() && (last || policy.due(images, since)) {
             let c = Checkpoint {
+                trained_on: backend.clone(),
                 config: cfgs[i].clone(),
                 plan: plan.clone(),
                 train: st.clone(),
@@ -371,34 +344,8 @@ fn go(
             "training stopped (no checkpoints: --checkpoint-every 0)".to_string()
         }
     };
-    let runs = match &mut gpu {
-        None => run_cpu_from(
-            &cfgs,
-            starts,
-            train_set,
-            test_set,
-            &sizes,
-            &crate::engine().cpu(),
-            &after,
-        )
-        .with_context(stopped)?,
-        Some((ctx, multi)) => {
-            // Labelling and test: each network on its own GpuCompetitive, loaded.
-            let single = |cfg: &DcConfig| -> snn_wgpu::Result<Box<dyn CompetitiveBackend>> {
-                Ok(Box::new(GpuCompetitive::new(ctx.clone(), &cfg.to_spec())?))
-            };
-            run_lockstep_from(
-                multi,
-                single,
-                &cfgs,
-                starts,
-                (train_set, test_set),
-                &sizes,
-                &after,
-            )
-            .with_context(stopped)?
-        }
-    };
+    let runs = run_from(&cfgs, starts, train_set, test_set, &sizes, &engines, &after)
+        .with_context(stopped)?;
     pb.finish();
     // A single run warns at the image; here the networks train side by side, so each one
     // that ran away is named once training is over (and in its JSON entry).

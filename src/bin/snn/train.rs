@@ -139,6 +139,7 @@ pub(crate) fn run(
         resumed_from: None,
         run_dir,
         adapter,
+        backend: common.backend,
         eval_backend: ck.eval_backend,
     };
     session.go(b, &train_set, &test_set, &Policy::from(ck), common)
@@ -188,33 +189,13 @@ pub(crate) fn resume(dir: &Path, asked: &Asked, ck: &RunArgs, common: &Common) -
     check_same("--seed", asked.seed, c.config.seed)?;
     check_same("--epochs", asked.epochs, c.config.epochs)?;
     check_same("--train-samples", asked.train_samples, c.plan.n_train)?;
-    if c.snapshot.backend == snn_wgpu::gpu::wta_multi::MULTI_SNAPSHOT {
-        bail!(
-            "{} holds a network of a GPU many-network run, whose state only that run's backend \
-             continues: resume the whole run with `snn train --resume {}`",
-            dir.display(),
-            dir.parent().unwrap_or(dir).display()
-        );
-    }
-    let backend = match c.snapshot.backend.as_str() {
-        "gpu" => BackendArg::Gpu,
-        _ => BackendArg::Cpu,
-    };
-    if let Some(b) = asked.backend {
-        if b != backend {
-            let (asked, wrote) = (
-                format!("{b:?}").to_lowercase(),
-                format!("{backend:?}").to_lowercase(),
-            );
-            bail!(
-                "--backend {asked}: the checkpoint in {} was written by the {wrote} backend \
-                 (state `{}`), which only it can continue bit for bit; resume with --backend \
-                 {wrote} (or drop the flag)",
-                dir.display(),
-                c.snapshot.backend,
-            );
-        }
-    }
+    // The state suits either engine: the run continues where it was asked to, else where
+    // it trained.
+    let backend = asked.backend.unwrap_or(if c.trained_on == "gpu" {
+        BackendArg::Gpu
+    } else {
+        BackendArg::Cpu
+    });
     if common.validation && !c.plan.validation {
         bail!(
             "--validation with --resume: the run in {} tests on the test set; drop --validation",
@@ -272,6 +253,7 @@ pub(crate) fn resume(dir: &Path, asked: &Asked, ck: &RunArgs, common: &Common) -
         train_seconds: c.train_seconds,
         run_dir: dir.to_path_buf(),
         adapter,
+        backend,
         eval_backend: ck.eval_backend,
     };
     session.go(b, &train_set, &test_set, &Policy::from(ck), &common2)
@@ -301,6 +283,8 @@ struct Session {
     resumed_from: Option<usize>,
     run_dir: PathBuf,
     adapter: String,
+    /// The engine it trains on.
+    backend: BackendArg,
     eval_backend: Option<BackendArg>,
 }
 
@@ -312,6 +296,7 @@ impl Session {
         seconds: f64,
     ) -> snn_wgpu::Result<()> {
         let ck = Checkpoint {
+            trained_on: format!("{:?}", self.backend).to_lowercase(),
             config: self.cfg.clone(),
             plan: self.plan.clone(),
             train: state.clone(),
@@ -437,8 +422,7 @@ impl Session {
                 None => b.as_mut(),
             },
             &cfg,
-            train_set,
-            test_set,
+            (train_set, test_set),
             common,
             self.plan.n_train,
             &mut key,

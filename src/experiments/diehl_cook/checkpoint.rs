@@ -68,6 +68,9 @@ pub struct Checkpoint {
     pub snapshot: Snapshot,
     /// snn-wgpu version that wrote it.
     pub crate_version: String,
+    /// `cpu` or `gpu`: the engine the run trains on. The state suits either engine; a resume
+    /// continues on this one unless told otherwise.
+    pub trained_on: String,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -94,6 +97,9 @@ struct Meta {
     train_seconds: f64,
     class_counts: Option<[u32; N_CLASSES]>,
     state_arrays: Vec<String>,
+    /// Absent from checkpoints written before it: the engine is then the snapshot's kind.
+    #[serde(default)]
+    trained_on: Option<String>,
 }
 
 /// FNV-1a over the first `n` training images and labels: equal data, equal print.
@@ -145,6 +151,7 @@ pub fn save_checkpoint(dir: &Path, ck: &Checkpoint) -> Result<()> {
         train_seconds: ck.train_seconds,
         class_counts: t.assignments.as_ref().map(|a| a.class_counts),
         state_arrays: ck.snapshot.arrays.iter().map(|(k, _)| k.clone()).collect(),
+        trained_on: Some(ck.trained_on.clone()),
     };
     let meta = serde_json::to_vec(&meta).map_err(|e| data_err(&path, e.to_string()))?;
     let window: Vec<u32> = t
@@ -286,6 +293,14 @@ pub fn load_checkpoint(dir: &Path) -> Result<Checkpoint> {
             meta.images, total, meta.plan.n_train, meta.config.epochs
         )));
     }
+    let trained_on = meta.trained_on.clone().unwrap_or_else(|| {
+        if meta.backend.starts_with("gpu") {
+            "gpu"
+        } else {
+            "cpu"
+        }
+        .to_string()
+    });
     let mut snapshot = Snapshot::new(&meta.backend);
     for name in &meta.state_arrays {
         let words: Array1<u32> = read_npy_slice(&read(&format!("state.{name}"))?)
@@ -293,6 +308,7 @@ pub fn load_checkpoint(dir: &Path) -> Result<Checkpoint> {
         snapshot.arrays.push((name.clone(), words.to_vec()));
     }
     Ok(Checkpoint {
+        trained_on,
         config: meta.config,
         plan: meta.plan,
         train: TrainState {
@@ -390,6 +406,7 @@ mod tests {
             silent_run: 2,
         };
         Checkpoint {
+            trained_on: "cpu".into(),
             plan: RunPlan {
                 n_train: 3000,
                 label_samples: Some(100),

@@ -25,6 +25,26 @@ use crate::model::wta::{check_input_rates, check_loaded, presentation_seed};
 use crate::model::{CompetitiveSpec, PresentOptions, RestMode};
 use std::sync::Arc;
 
+/// Which general engine runs a Diehl & Cook network, launched how (speed only: both give
+/// the same bits on a device that rounds as the CPU does).
+#[derive(Clone)]
+pub enum EngineChoice {
+    /// The CPU engine, with its step choices.
+    Cpu(EngineOptions),
+    /// The GPU engine on a device, with its launch choices.
+    Gpu(Arc<GpuContext>, GpuEngineOptions),
+}
+
+impl EngineChoice {
+    /// `"cpu"` or `"gpu"`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            EngineChoice::Cpu(_) => "cpu",
+            EngineChoice::Gpu(..) => "gpu",
+        }
+    }
+}
+
 /// The Diehl & Cook network on a general engine.
 pub struct DcEngine {
     engine: Box<dyn Simulator>,
@@ -58,16 +78,46 @@ impl DcEngine {
         Ok(Self::on(spec, Box::new(engine)))
     }
 
+    /// The network of `spec` on the engine `choice` names.
+    ///
+    /// # Errors
+    /// As [`Self::with_options`] or [`Self::on_gpu`].
+    pub fn build(spec: &CompetitiveSpec, choice: &EngineChoice) -> Result<Self> {
+        match choice {
+            EngineChoice::Cpu(opts) => Self::with_options(spec, opts),
+            EngineChoice::Gpu(ctx, opts) => Self::on_gpu(ctx.clone(), spec, *opts),
+        }
+    }
+
     /// The network of `spec` on the general GPU engine of `ctx`, launched as `opts` says
     /// (speed only).
     ///
     /// # Errors
-    /// [`network`]'s errors; `GpuEngine::with_options`'s (device limits, shader errors).
+    /// [`network`]'s errors; [`SnnError::InvalidParam`] naming `n_exc` and its largest value
+    /// on this device when the input weights do not fit one storage binding (checked before
+    /// anything is built); `GpuEngine::with_options`'s (device limits, shader errors).
     pub fn on_gpu(
         ctx: Arc<GpuContext>,
         spec: &CompetitiveSpec,
         opts: GpuEngineOptions,
     ) -> Result<Self> {
+        spec.validate()?;
+        let max = ctx.limits.max_storage_buffer_binding_size;
+        let per_neuron = u64::from(spec.n_input) * 4;
+        if u64::from(spec.n_exc) * per_neuron > max {
+            return Err(SnnError::invalid(
+                "n_exc",
+                spec.n_exc,
+                format!(
+                    "at most {} on {}: the input weights ({} inputs x n_exc x 4 bytes) must \
+                     fit one storage binding (max_storage_buffer_binding_size = {max} bytes); \
+                     use the CPU backend (--backend cpu), or a smaller network",
+                    max / per_neuron,
+                    ctx.adapter_description(),
+                    spec.n_input
+                ),
+            ));
+        }
         let engine = GpuEngine::with_options(ctx, &network(spec)?, opts)?;
         Ok(Self::on(spec, Box::new(engine)))
     }
@@ -313,8 +363,9 @@ impl CompetitiveBackend for DcEngine {
                 "snapshot backend",
                 &s.backend,
                 format!(
-                    "`{SNAPSHOT_KIND}` or `cpu` (resume on the backend that wrote it: \
-                     --backend {})",
+                    "`{SNAPSHOT_KIND}` (either engine's) or `cpu`: state `{}` comes from the \
+                     first GPU kernels, which snn-wgpu no longer has; finish that run with \
+                     the build that wrote it, or train again",
                     s.backend
                 ),
             ));

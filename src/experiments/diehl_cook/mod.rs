@@ -4,7 +4,6 @@ pub mod config;
 pub mod engine;
 pub mod evaluate;
 pub mod io;
-pub mod lockstep;
 pub mod model;
 pub mod multi;
 #[cfg(feature = "plots")]

@@ -4,8 +4,9 @@
 //! Data flow: one [`DcConfig`] per network ([`super::sweep::network_configs`]) → [`run_one`]
 //! per network (the protocol of `train::train`, then [`label_and_test`] with the
 //! presentation key carried on, as `snn train` does) → [`ensemble`] over the networks'
-//! test responses. [`run_cpu`] runs the networks in parallel with rayon, one
-//! [`DcEngine`] per network; `super::lockstep` trains them together on the GPU.
+//! test responses. [`run`] runs the networks in parallel with rayon, one [`DcEngine`] per
+//! network, on the CPU or the GPU engine ([`EngineChoice`]): one network and K take the same
+//! path.
 
 use super::config::DcConfig;
 use super::evaluate::{
@@ -15,10 +16,9 @@ use super::evaluate::{
 use super::io::SavedNetwork;
 use super::train::{respond_frozen, train_from, TrainState, TrainStats};
 use crate::backend::{CompetitiveBackend, Snapshot};
-use crate::cpu::engine::EngineOptions;
 use crate::data::mnist::Dataset;
 use crate::error::{Result, SnnError};
-use crate::experiments::diehl_cook::engine::DcEngine;
+use crate::experiments::diehl_cook::engine::{DcEngine, EngineChoice};
 use ndarray::Array2;
 use rayon::prelude::*;
 use std::time::Instant;
@@ -53,26 +53,49 @@ pub struct Tested {
     pub seconds: f64,
 }
 
+/// The two frozen passes of [`label_and_test`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Pass {
+    /// Responses to training images, which assign the labels.
+    Label,
+    /// Responses to test images, which the labels vote on.
+    Test,
+}
+
+impl Pass {
+    /// `"label"` or `"test"`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Pass::Label => "label",
+            Pass::Test => "test",
+        }
+    }
+}
+
 /// Labels the frozen network on the first `sizes.n_label` training images and tests it on
 /// the first `sizes.n_test` test images, keys continuing from `key` (as `snn train` and
-/// `snn evaluate` do).
+/// `snn evaluate` do). `progress(pass, done, total)` follows each pass.
 ///
 /// # Errors
 /// [`SnnError::NoResponse`], backend errors, shape errors from `evaluate`.
 pub fn label_and_test(
     b: &mut dyn CompetitiveBackend,
     cfg: &DcConfig,
-    train_set: &Dataset,
-    test_set: &Dataset,
+    (train_set, test_set): (&Dataset, &Dataset),
     sizes: &Sizes,
     key: &mut u32,
+    mut progress: impl FnMut(Pass, usize, usize),
 ) -> Result<Tested> {
     let t0 = Instant::now();
     let n_label = sizes.n_label.min(train_set.len());
-    let counts = respond_frozen(b, cfg, train_set, n_label, sizes.batch, key, |_| {})?;
+    let counts = respond_frozen(b, cfg, train_set, n_label, sizes.batch, key, |d| {
+        progress(Pass::Label, d, n_label)
+    })?;
     let assignments = assign_labels(counts.view(), &train_set.labels[..n_label])?;
     let n_test = sizes.n_test.min(test_set.len());
-    let test_counts = respond_frozen(b, cfg, test_set, n_test, sizes.batch, key, |_| {})?;
+    let test_counts = respond_frozen(b, cfg, test_set, n_test, sizes.batch, key, |d| {
+        progress(Pass::Test, d, n_test)
+    })?;
     let eval = evaluate(test_counts.view(), &test_set.labels[..n_test], &assignments)?;
     Ok(Tested {
         assignments,
@@ -177,7 +200,7 @@ pub fn run_one_from(
     })?;
     let train_seconds = before + t0.elapsed().as_secs_f64();
     let mut key = state.key;
-    let tested = label_and_test(b, cfg, train_set, test_set, sizes, &mut key)?;
+    let tested = label_and_test(b, cfg, (train_set, test_set), sizes, &mut key, |_, _, _| {})?;
     Ok(NetworkRun {
         config: cfg.clone(),
         stats: state.stats,
@@ -188,7 +211,7 @@ pub fn run_one_from(
     })
 }
 
-/// Where a network of [`run_cpu_from`] starts: from scratch ([`Start::fresh`]), or from a
+/// Where a network of [`run_from`] starts: from scratch ([`Start::fresh`]), or from a
 /// checkpoint's training state, backend snapshot and training time so far.
 #[derive(Debug, Clone, Default)]
 pub struct Start {
@@ -207,34 +230,35 @@ impl Start {
     }
 }
 
-/// Called after every training image of network `k` of [`run_cpu_from`] with its loop state,
+/// Called after every training image of network `k` of [`run_from`] with its loop state,
 /// its backend (to snapshot) and its training seconds so far (checkpoints); an error stops
 /// that network.
 pub type AfterImage<'a> =
     dyn Fn(usize, &TrainState, &mut dyn CompetitiveBackend, f64) -> Result<()> + Sync + 'a;
 
-/// [`run_one`] for every config on the CPU, the networks in parallel (rayon; their frozen
-/// batches share the same pool). `on_image(k)` is called after each training image of
-/// network `k`. The results are in config order and do not depend on the thread count.
+/// [`run_one`] for every config, each network on its own engine of kind `engines`, the
+/// networks in parallel (rayon; their frozen batches share the same pool). `on_image(k)` is
+/// called after each training image of network `k`. The results are in config order and do
+/// not depend on the thread count.
 ///
 /// # Errors
 /// The first network's error, in config order.
-pub fn run_cpu(
+pub fn run(
     cfgs: &[DcConfig],
     train_set: &Dataset,
     test_set: &Dataset,
     sizes: &Sizes,
+    engines: &EngineChoice,
     on_image: &(dyn Fn(usize) + Sync),
 ) -> Result<Vec<NetworkRun>> {
     let starts = vec![Start::fresh(); cfgs.len()];
-    let opts = EngineOptions::default();
-    run_cpu_from(
+    run_from(
         cfgs,
         starts,
         train_set,
         test_set,
         sizes,
-        &opts,
+        engines,
         &|k, _, _, _| {
             on_image(k);
             Ok(())
@@ -242,20 +266,21 @@ pub fn run_cpu(
     )
 }
 
-/// [`run_cpu`] with network `k` starting at `starts[k]` (a fresh network, or a checkpoint
-/// restored: it then continues bit for bit) and `after` called after each of its training
-/// images (progress and checkpoints), every network run as `cpu` says.
+/// [`run`] with network `k` starting at `starts[k]` (a fresh network, or a checkpoint
+/// restored, written by either engine: it then continues bit for bit) and `after` called
+/// after each of its training images (progress and checkpoints).
 ///
 /// # Errors
 /// [`SnnError::InvalidParam`] if `starts` and `cfgs` differ in length; a snapshot that does
-/// not fit its config; the first network's error, in config order.
-pub fn run_cpu_from(
+/// not fit its config; the first network's error, in config order (a
+/// [`SnnError::NonFinite`] names the network and its seed with the population).
+pub fn run_from(
     cfgs: &[DcConfig],
     starts: Vec<Start>,
     train_set: &Dataset,
     test_set: &Dataset,
     sizes: &Sizes,
-    cpu: &EngineOptions,
+    engines: &EngineChoice,
     after: &AfterImage<'_>,
 ) -> Result<Vec<NetworkRun>> {
     if starts.len() != cfgs.len() {
@@ -269,7 +294,7 @@ pub fn run_cpu_from(
         .zip(starts)
         .enumerate()
         .map(|(k, (cfg, start))| {
-            let mut b = DcEngine::with_options(&cfg.to_spec(), cpu)?;
+            let mut b = DcEngine::build(&cfg.to_spec(), engines)?;
             run_one_from(
                 &mut b,
                 cfg,
@@ -278,10 +303,29 @@ pub fn run_cpu_from(
                 sizes,
                 |st, b, t| after(k, st, b, t),
             )
+            .map_err(|e| name_network(e, k, cfg.seed))
         })
         .collect::<Vec<_>>()
         .into_iter()
         .collect()
+}
+
+/// `e` with the network it happened in named, where the error names a population.
+fn name_network(e: SnnError, k: usize, seed: u32) -> SnnError {
+    match e {
+        SnnError::NonFinite {
+            population,
+            variable,
+            neuron,
+            step,
+        } => SnnError::NonFinite {
+            population: format!("{population} (network {k}, seed {seed})"),
+            variable,
+            neuron,
+            step,
+        },
+        e => e,
+    }
 }
 
 /// The ensemble's confusion matrices on the test images, one per way of combining the

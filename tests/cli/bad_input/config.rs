@@ -315,7 +315,7 @@ pub fn bad_rates_and_loads_name_the_input_on_both_backends() {
     let spec = small_config().to_spec();
     check_bad_rates(&mut DcEngine::new(&spec).unwrap());
     if let Some(ctx) = crate::common::gpu() {
-        check_bad_rates(&mut GpuCompetitive::new(ctx, &spec).unwrap());
+        check_bad_rates(&mut on_gpu(ctx, &spec).unwrap());
     }
 }
 

@@ -9,8 +9,13 @@ pub(crate) use snn_wgpu::experiments::diehl_cook::engine::DcEngine;
 pub(crate) use snn_wgpu::experiments::diehl_cook::io::{
     check_writable_dir, save_network, write_atomic, SavedNetwork, NETWORK_FILE,
 };
-pub(crate) use snn_wgpu::gpu::wta::{GpuCompetitive, MAX_EXC, MAX_INPUTS};
-pub(crate) use snn_wgpu::gpu::{GpuContext, GpuOptions};
+pub(crate) use snn_wgpu::gpu::{GpuContext, GpuEngineOptions, GpuOptions};
+pub(crate) use std::sync::Arc;
+
+/// `spec` on the GPU engine of `ctx`, launched by default.
+pub(crate) fn on_gpu(ctx: Arc<GpuContext>, spec: &CompetitiveSpec) -> snn_wgpu::Result<DcEngine> {
+    DcEngine::on_gpu(ctx, spec, GpuEngineOptions::default())
+}
 pub(crate) use snn_wgpu::model::*;
 pub(crate) use snn_wgpu::SnnError;
 pub(crate) use std::io::Write;

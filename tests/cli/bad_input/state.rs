@@ -62,38 +62,51 @@ pub fn non_finite_state_stops_both_backends_naming_population_variable_neuron_st
     for rest in [RestMode::Reset, RestMode::Simulate] {
         check_non_finite(&mut DcEngine::new(&spec).unwrap(), rest);
         if let Some(ctx) = crate::common::gpu() {
-            check_non_finite(&mut GpuCompetitive::new(ctx, &spec).unwrap(), rest);
+            check_non_finite(&mut on_gpu(ctx, &spec).unwrap(), rest);
         }
     }
 }
 
-pub fn non_finite_state_in_k_networks_on_the_gpu_names_population_variable_and_network() {
-    use snn_wgpu::backend::CompetitiveMulti;
-    let ctx = crate::common::gpu_ctx();
-    let spec = exploding_config().to_spec();
-    let mut other = spec.clone();
-    other.seed += 1;
-    let mut b = snn_wgpu::gpu::wta_multi::GpuCompetitiveMulti::new(ctx, &[spec, other]).unwrap();
-    let img = mnist::embedded(Split::Train).unwrap();
-    let rates = DcConfig::rates(img.image(0), 8.0);
-    let opts = PresentOptions {
-        steps_on: 700,
-        steps_rest: 300,
-        rest: RestMode::Simulate,
-        learn: true,
-        key: 0,
+pub fn non_finite_state_in_k_networks_names_population_variable_and_network() {
+    use snn_wgpu::cpu::engine::EngineOptions;
+    use snn_wgpu::experiments::diehl_cook::engine::EngineChoice;
+    use snn_wgpu::experiments::diehl_cook::multi::{run, Sizes};
+    let cfg = exploding_config();
+    let other = DcConfig {
+        seed: cfg.seed + 1,
+        ..cfg.clone()
     };
-    let e = b
-        .present(&[
-            Some((rates.as_slice(), opts)),
-            Some((rates.as_slice(), opts)),
-        ])
+    let img = mnist::embedded(Split::Train).unwrap();
+    let sizes = Sizes {
+        n_train: 2,
+        n_label: 2,
+        n_test: 2,
+        batch: 2,
+    };
+    let mut engines = vec![EngineChoice::Cpu(EngineOptions::default())];
+    if let Some(ctx) = crate::common::gpu() {
+        engines.push(EngineChoice::Gpu(ctx, GpuEngineOptions::default()));
+    }
+    for choice in &engines {
+        let e = run(
+            &[cfg.clone(), other.clone()],
+            &img,
+            &img,
+            &sizes,
+            choice,
+            &|_| {},
+        )
         .unwrap_err();
+        check_named_network(&e);
+    }
+}
+
+fn check_named_network(e: &SnnError) {
     let SnnError::NonFinite {
         population,
         variable,
         ..
-    } = &e
+    } = e
     else {
         panic!("not a NonFinite error: {e}");
     };
