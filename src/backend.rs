@@ -1,7 +1,6 @@
-//! The seams between experiments and engines: [`Simulator`] for any `model::net::Network`
-//! (the CPU `cpu::engine::Engine`, the GPU `gpu::GpuEngine`), and [`CompetitiveBackend`] for
-//! the Diehl & Cook protocol on either (`experiments::diehl_cook::engine::DcEngine`), with
-//! its [`Snapshot`].
+//! The seam between experiments and engines: [`Simulator`] for any `model::net::Network`
+//! (the CPU `cpu::engine::Engine`, the GPU `gpu::GpuEngine`), and the [`Snapshot`] of a
+//! network's whole state that checkpoints store.
 //!
 //! Experiments and tests drive a simulation only through these traits, so the CPU and the
 //! GPU are interchangeable. Results come back as plain host data.
@@ -14,8 +13,8 @@ pub use simulator::{Simulator, Trial};
 
 /// The whole dynamic state of a network (weights, θ, potentials, conductances, traces, delay
 /// lines, clocks), as named arrays of raw 32-bit words (f32 by their bits, so a round trip is
-/// exact). Written by [`CompetitiveBackend::snapshot`] and read by
-/// [`CompetitiveBackend::restore`] of either engine; checkpoints store it.
+/// exact), the same from either engine (`model::net::state::NetworkState::to_snapshot`);
+/// checkpoints store it.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Snapshot {
     /// The layout of `arrays`: `model::net::state::SNAPSHOT_KIND` (either engine's), or
@@ -100,67 +99,4 @@ impl Snapshot {
             ))
         }
     }
-}
-
-/// A simulation engine for a [`crate::model::CompetitiveSpec`] (the Diehl & Cook layer),
-/// driven presentation by presentation.
-pub trait CompetitiveBackend {
-    /// `"cpu"` or `"gpu:<adapter>"`.
-    fn describe(&self) -> String;
-
-    /// Presents one input (rates in Hz, one per input) to the network, carrying its state
-    /// on from the last presentation, and returns each excitatory neuron's spike count over
-    /// the `steps_on` window. With `opts.learn`, normalises first, runs STDP and adapts θ.
-    ///
-    /// # Errors
-    /// [`SnnError::InvalidParam`] for a wrong number of rates; GPU errors;
-    /// [`SnnError::NonFinite`] if a state variable became NaN or infinite.
-    fn present(
-        &mut self,
-        rates_hz: &[f32],
-        opts: &crate::model::PresentOptions,
-    ) -> Result<Vec<u32>>;
-
-    /// Presents many inputs to frozen copies of the network (no learning, θ fixed), each
-    /// starting from the rest state, input `k` with key `opts.key + k`. The result equals
-    /// presenting them one at a time, in any order.
-    ///
-    /// # Errors
-    /// As [`Self::present`].
-    fn present_frozen_batch(
-        &mut self,
-        rates_hz: &[Vec<f32>],
-        opts: &crate::model::PresentOptions,
-    ) -> Result<Vec<Vec<u32>>>;
-
-    /// The input weights, `[input][exc]`.
-    ///
-    /// # Errors
-    /// GPU errors while reading back.
-    fn weights(&mut self) -> Result<Vec<f32>>;
-
-    /// θ of every excitatory neuron (mV).
-    ///
-    /// # Errors
-    /// GPU errors while reading back.
-    fn theta(&mut self) -> Result<Vec<f32>>;
-
-    /// Replaces the input weights and θ (loading a saved network).
-    ///
-    /// # Errors
-    /// [`SnnError::InvalidParam`] for wrong lengths.
-    fn load(&mut self, weights: &[f32], theta_mv: &[f32]) -> Result<()>;
-
-    /// The learning network's whole state, for checkpoints. Restoring it into a backend of
-    /// the same kind built from the same spec continues bit for bit as if never stopped.
-    ///
-    /// # Errors
-    /// GPU errors while reading back.
-    fn snapshot(&mut self) -> Result<Snapshot>;
-
-    /// Replaces the learning network's whole state with `s`.
-    ///
-    /// # Errors
-    /// [`SnnError::InvalidParam`] for a snapshot of another backend kind or network size.
-    fn restore(&mut self, s: &Snapshot) -> Result<()>;
 }

@@ -7,13 +7,12 @@
 //! the start, both rest modes, and the pair rule. The whole state is compared through
 //! snapshots after learning presentations and a frozen batch.
 
-use snn_wgpu::backend::CompetitiveBackend;
 use snn_wgpu::cpu::engine::EngineOptions;
 use snn_wgpu::data::mnist::{embedded, Split};
 use snn_wgpu::experiments::diehl_cook::config::DcConfig;
 use snn_wgpu::experiments::diehl_cook::engine::DcEngine;
+use snn_wgpu::experiments::diehl_cook::{CompetitiveSpec, PresentOptions, RestMode};
 use snn_wgpu::model::stdp::StdpRule;
-use snn_wgpu::model::{CompetitiveSpec, PresentOptions, RestMode};
 
 type Arrays = Vec<(String, Vec<u32>)>;
 

@@ -2,13 +2,12 @@
 //! bits: learning presentations with and without input delays, in both rest modes, then a
 //! frozen batch; the whole state is compared through snapshots.
 
-use snn_wgpu::backend::CompetitiveBackend;
 use snn_wgpu::cpu::engine::EngineOptions;
 use snn_wgpu::cpu::simd::SimdLevel;
 use snn_wgpu::data::mnist::{embedded, Split};
 use snn_wgpu::experiments::diehl_cook::config::DcConfig;
 use snn_wgpu::experiments::diehl_cook::engine::DcEngine;
-use snn_wgpu::model::{PresentOptions, RestMode};
+use snn_wgpu::experiments::diehl_cook::{PresentOptions, RestMode};
 
 type Arrays = Vec<(String, Vec<u32>)>;
 

@@ -23,7 +23,6 @@
 //! class's pattern; every neuron with a clear receptive field (r ≥ 0.5 with a pattern) is
 //! assigned to that pattern's class, and such neurons exist for at least 8 classes.
 
-use snn_wgpu::backend::CompetitiveBackend;
 use snn_wgpu::data::mnist::Dataset;
 use snn_wgpu::encode::rng::rng_u32;
 use snn_wgpu::experiments::diehl_cook::config::DcConfig;
@@ -300,7 +299,7 @@ fn mean_on_off(w: &[f32], img: &[u8]) -> (f64, f64) {
 fn a_first_spike_depresses_and_later_spikes_potentiate() {
     let mut cfg = DcConfig::preset("dc100").unwrap();
     cfg.n_exc = 2;
-    cfg.rest = snn_wgpu::model::RestMode::Reset;
+    cfg.rest = snn_wgpu::experiments::diehl_cook::RestMode::Reset;
     let img = template(0);
     let rates = DcConfig::rates(&img, cfg.intensity_start);
     let fresh = || {
@@ -313,7 +312,7 @@ fn a_first_spike_depresses_and_later_spikes_potentiate() {
         net
     };
     let present = |net: &mut DcEngine, steps_on: u32| {
-        let opts = snn_wgpu::model::PresentOptions {
+        let opts = snn_wgpu::experiments::diehl_cook::PresentOptions {
             steps_on,
             steps_rest: cfg.steps_rest(),
             rest: cfg.rest,

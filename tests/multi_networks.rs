@@ -4,7 +4,6 @@
 //! (`tests/gpu/dc_engine.rs` runs the same path on the GPU engine against the CPU's.)
 
 use ndarray::Array2;
-use snn_wgpu::backend::CompetitiveBackend;
 use snn_wgpu::cpu::engine::EngineOptions;
 use snn_wgpu::data::mnist::{embedded, Split};
 use snn_wgpu::experiments::diehl_cook::config::DcConfig;

@@ -6,13 +6,12 @@
 //! trains and classifies almost as well on a few hundred images, so the learning tests do
 //! not see it; these do.
 
-use snn_wgpu::backend::CompetitiveBackend;
 use snn_wgpu::data::mnist::{embedded, Split};
 use snn_wgpu::experiments::diehl_cook::config::{DcConfig, PRESETS};
 use snn_wgpu::experiments::diehl_cook::engine::DcEngine;
+use snn_wgpu::experiments::diehl_cook::{PresentOptions, RestMode};
 use snn_wgpu::model::neuron::{Integration, NeuronKind, NeuronModel, ResetMode};
 use snn_wgpu::model::stdp::{StdpParams, StdpRule};
-use snn_wgpu::model::{PresentOptions, RestMode};
 
 // The original code's constants (Diehl & Cook 2015, `Diehl&Cook_spiking_MNIST.py`).
 const DT_MS: f64 = 0.5;

@@ -6,7 +6,7 @@
 //! at all. The Brian2 ports flipped the depression sign (`w + ν_pre·post1`) and learned
 //! poorly; the triplet potentiation must be gated by `post2` from *before* the post spike.
 //! The network tests pin the trace arithmetic and the step order documented in
-//! `model::wta` (decay post traces, then depression on pre spikes, then potentiation on
+//! `experiments::diehl_cook::spec` (decay post traces, then depression on pre spikes, then potentiation on
 //! post spikes), not just the formulas.
 //!
 //! Timing through the network: a 4-input, 2-neuron Diehl & Cook layer (dc100 constants)
@@ -23,13 +23,14 @@
 //!   neurons (too weak to make either fire); its weight onto neuron 0 is what is measured;
 //! - input 3: never spikes.
 
-use snn_wgpu::backend::CompetitiveBackend;
 use snn_wgpu::cpu::stdp::{on_post, on_pre};
 use snn_wgpu::experiments::diehl_cook::config::DcConfig;
 use snn_wgpu::experiments::diehl_cook::engine::DcEngine;
+use snn_wgpu::experiments::diehl_cook::spec::input_delays;
+use snn_wgpu::experiments::diehl_cook::{CompetitiveSpec, PresentOptions, RestMode};
+use snn_wgpu::model::stdp::decay_table;
 use snn_wgpu::model::stdp::StdpConsts;
-use snn_wgpu::model::wta::{decay_table, input_delays};
-use snn_wgpu::model::{CompetitiveSpec, PresentOptions, RestMode, StdpParams, StdpRule};
+use snn_wgpu::model::{StdpParams, StdpRule};
 
 const N_IN: usize = 4;
 const N_EXC: usize = 2;

@@ -13,16 +13,14 @@
 //! spike counts, so a broken or sign-flipped inhibitory path (or a wrong partner exclusion)
 //! fails the test.
 
-use snn_wgpu::backend::CompetitiveBackend;
 use snn_wgpu::cpu::engine::EngineOptions;
 use snn_wgpu::cpu::simd::SimdLevel;
 use snn_wgpu::data::mnist::{embedded, Split};
 use snn_wgpu::experiments::diehl_cook::config::DcConfig;
 use snn_wgpu::experiments::diehl_cook::engine::DcEngine;
 use snn_wgpu::experiments::diehl_cook::train::{respond_frozen, train};
-use snn_wgpu::model::{
-    CompetitiveSpec, Connectivity, PresentOptions, Projection, RestMode, Target,
-};
+use snn_wgpu::experiments::diehl_cook::{CompetitiveSpec, PresentOptions, RestMode};
+use snn_wgpu::model::{Connectivity, Projection, Target};
 
 const N_EXC: usize = 10;
 const N_IN: usize = 784;

@@ -35,14 +35,14 @@ mod stdout;
 use anyhow::{bail, Result};
 use clap::Parser;
 use indicatif::{ProgressBar, ProgressStyle};
-use snn_wgpu::backend::{CompetitiveBackend, Simulator};
+use snn_wgpu::backend::Simulator;
 use snn_wgpu::cpu::engine::Engine;
 use snn_wgpu::data::mnist::{embedded, Split};
 use snn_wgpu::experiments::benchmarks;
 use snn_wgpu::experiments::diehl_cook::config::DcConfig;
 use snn_wgpu::experiments::diehl_cook::engine::{DcEngine, EngineChoice};
+use snn_wgpu::experiments::diehl_cook::{PresentOptions, RestMode};
 use snn_wgpu::gpu::{GpuContext, GpuEngine};
-use snn_wgpu::model::{PresentOptions, RestMode};
 use std::sync::Arc;
 use std::time::Instant;
 

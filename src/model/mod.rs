@@ -2,13 +2,11 @@
 //!
 //! Users build a [`net::Network`] of populations ([`NeuronModel`]s and spike sources),
 //! projections and monitors, which the engines (`cpu::engine`, `gpu::GpuEngine`) validate,
-//! derive per-step constants from, and run; [`CompetitiveSpec`] describes the Diehl & Cook
-//! layer.
+//! derive per-step constants from, and run.
 pub mod net;
 pub mod neuron;
 pub mod stdp;
 pub mod synapse;
-pub mod wta;
 
 pub use neuron::{
     CondLifParams, CpuCharge, CurrentLifParams, CustomModel, DerivedNeuron, Integration, LifParams,
@@ -16,4 +14,3 @@ pub use neuron::{
 };
 pub use stdp::{StdpParams, StdpRule};
 pub use synapse::{Connectivity, Projection, Sign, Target, WeightInit};
-pub use wta::{CompetitiveSpec, PresentOptions, RestMode};

@@ -196,3 +196,16 @@ impl StdpConsts {
         }
     }
 }
+
+/// The table of `decay^k`, k = 0..len, by repeated f32 multiplication (pre-trace lookups).
+pub fn decay_table(decay: f32) -> Vec<f32> {
+    let mut t = vec![1.0f32];
+    while *t.last().unwrap_or(&0.0) > 1e-9 && t.len() < PRE_TABLE_MAX {
+        let next = t[t.len() - 1] * decay;
+        t.push(next);
+    }
+    t
+}
+
+/// Most entries in the pre-trace table; older spikes count as trace 0.
+pub const PRE_TABLE_MAX: usize = 8192;

@@ -1,7 +1,7 @@
 //! Projections between populations: connectivity, target (conductance or membrane), sign and bounds,
 //! initial weights, and column normalisation.
 //!
-//! Plain data of the competitive layer (`model::wta`). Weights of a dense
+//! Plain data of the competitive layer (`experiments::diehl_cook::spec`). Weights of a dense
 //! projection are stored `[pre][post]` (row `j` holds the outgoing weights of input `j`),
 //! as the original code's `XeAe` matrix, so a pre spike reads one contiguous row
 //! (event-driven propagation).

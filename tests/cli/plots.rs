@@ -8,7 +8,6 @@ use crate::common::{snn, tmp};
 use std::path::{Path, PathBuf};
 
 use ndarray::Array2;
-use snn_wgpu::backend::CompetitiveBackend;
 use snn_wgpu::data::mnist::{self, Split};
 use snn_wgpu::experiments::diehl_cook::config::DcConfig;
 use snn_wgpu::experiments::diehl_cook::engine::DcEngine;
@@ -19,7 +18,7 @@ use snn_wgpu::experiments::diehl_cook::plots::{
     THETA_FILE,
 };
 use snn_wgpu::experiments::diehl_cook::record::present_recorded;
-use snn_wgpu::model::{PresentOptions, RestMode};
+use snn_wgpu::experiments::diehl_cook::{PresentOptions, RestMode};
 
 fn small_config(n_exc: u32) -> DcConfig {
     let mut cfg = DcConfig::preset("dc100").unwrap();

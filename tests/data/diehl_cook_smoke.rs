@@ -19,7 +19,6 @@
 //! over its whole column). Only an untouched synapse (no arriving input spike, silent
 //! neuron) can still hold a value above 1 from the last normalisation.
 
-use snn_wgpu::backend::CompetitiveBackend;
 use snn_wgpu::data::mnist::{embedded, Split};
 use snn_wgpu::experiments::diehl_cook::config::DcConfig;
 use snn_wgpu::experiments::diehl_cook::engine::DcEngine;

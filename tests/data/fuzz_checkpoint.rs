@@ -6,7 +6,6 @@
 use crate::common::TempDir;
 use crate::fuzz_support::{config, find, largest_alloc, ALLOC_LIMIT};
 use proptest::prelude::*;
-use snn_wgpu::backend::CompetitiveBackend;
 use snn_wgpu::experiments::diehl_cook::checkpoint::{
     load_checkpoint, save_checkpoint, Checkpoint, RunPlan, CHECKPOINT_FILE,
 };

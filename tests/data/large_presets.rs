@@ -8,12 +8,11 @@
 //! rest).
 
 use crate::common::{json_ok, snn, tmp};
-use snn_wgpu::backend::CompetitiveBackend;
 use snn_wgpu::data::mnist::{embedded, Split};
 use snn_wgpu::experiments::diehl_cook::config::DcConfig;
 use snn_wgpu::experiments::diehl_cook::engine::DcEngine;
 use snn_wgpu::experiments::diehl_cook::train::looks_like_runaway;
-use snn_wgpu::model::{PresentOptions, RestMode};
+use snn_wgpu::experiments::diehl_cook::{PresentOptions, RestMode};
 
 #[test]
 fn every_preset_turns_the_reversal_clamp_on() {

@@ -9,7 +9,7 @@
 //! `run_trials`, `network_state`) on two copies, through `dyn Simulator`.
 
 use crate::common::{self, assert_close};
-use snn_wgpu::backend::{CompetitiveBackend, Simulator, Trial};
+use snn_wgpu::backend::{Simulator, Trial};
 use snn_wgpu::cpu::engine::Engine;
 use snn_wgpu::cpu::engine::EngineOptions;
 use snn_wgpu::data::mnist::{embedded, Split};
@@ -18,9 +18,10 @@ use snn_wgpu::experiments::diehl_cook::engine::{DcEngine, EngineChoice};
 use snn_wgpu::experiments::diehl_cook::model::{network, EXC, INPUT};
 use snn_wgpu::experiments::diehl_cook::multi::{run, Sizes};
 use snn_wgpu::experiments::diehl_cook::train::{respond_frozen, train};
+use snn_wgpu::experiments::diehl_cook::{PresentOptions, RestMode};
 use snn_wgpu::gpu::{GpuEngine, GpuEngineOptions};
 use snn_wgpu::model::net::{Connectivity, Network, Projection};
-use snn_wgpu::model::{NeuronModel, PresentOptions, RestMode, Target};
+use snn_wgpu::model::{NeuronModel, Target};
 use snn_wgpu::SnnError;
 
 /// dc100's constants on 12 neurons, with input delays (up to 3 ms), 60 ms presentations and
@@ -49,7 +50,7 @@ fn exact() -> bool {
 }
 
 /// Weights and θ of `gpu` equal to `cpu`'s: bit for bit on a software adapter.
-fn same_network(cpu: &mut dyn CompetitiveBackend, gpu: &mut dyn CompetitiveBackend, at: &str) {
+fn same_network(cpu: &mut DcEngine, gpu: &mut DcEngine, at: &str) {
     let (wc, wg) = (cpu.weights().unwrap(), gpu.weights().unwrap());
     let (tc, tg) = (cpu.theta().unwrap(), gpu.theta().unwrap());
     if exact() {
@@ -117,8 +118,7 @@ fn learning_agrees(rest: RestMode) {
     let mut cpu_from_gpu = DcEngine::new(&spec).unwrap();
     cpu_from_gpu.restore(&gpu.snapshot().unwrap()).unwrap();
     let next = embedded(Split::Train).unwrap().take(2);
-    let nets: [&mut dyn CompetitiveBackend; 4] =
-        [&mut cpu, &mut gpu, &mut gpu_from_cpu, &mut cpu_from_gpu];
+    let nets: [&mut DcEngine; 4] = [&mut cpu, &mut gpu, &mut gpu_from_cpu, &mut cpu_from_gpu];
     let mut after = vec![];
     for net in nets {
         let mut key = key_c;
@@ -299,6 +299,17 @@ pub fn a_bad_trial_is_named_alike() {
     assert_eq!(said[0], said[1]);
 }
 
+/// Learning presentation `k` of `c`, with its own presentation and rest lengths.
+fn learning(c: &DcConfig, k: usize) -> PresentOptions {
+    PresentOptions {
+        steps_on: c.steps_on(),
+        steps_rest: c.steps_rest(),
+        rest: c.rest,
+        learn: true,
+        key: k as u32,
+    }
+}
+
 /// `images` learning presentations of `c` (its own presentation and rest lengths, at
 /// `intensity`) on both engines: equal counts after each, and equal networks at the end.
 /// Returns the CPU engine's total spike count.
@@ -310,13 +321,7 @@ fn presentations_agree(c: &DcConfig, images: usize, intensity: f32, what: &str) 
     let mut gpu = DcEngine::on_gpu(ctx, &spec, GpuEngineOptions::default()).unwrap();
     let mut total = 0;
     for k in 0..images {
-        let opts = PresentOptions {
-            steps_on: c.steps_on(),
-            steps_rest: c.steps_rest(),
-            rest: c.rest,
-            learn: true,
-            key: k as u32,
-        };
+        let opts = learning(c, k);
         let rates = DcConfig::rates(data.image(k + 30), intensity);
         let a = cpu.present(&rates, &opts).unwrap();
         assert_eq!(gpu.present(&rates, &opts).unwrap(), a, "{what}: image {k}");
@@ -358,13 +363,7 @@ pub fn reversal_clamp_agrees_and_acts() {
     );
     let mut differs = false;
     for k in 0..4usize {
-        let opts = PresentOptions {
-            steps_on: c.steps_on(),
-            steps_rest: c.steps_rest(),
-            rest: c.rest,
-            learn: true,
-            key: k as u32,
-        };
+        let opts = learning(&c, k);
         let rates = DcConfig::rates(data.image(k + 30), 4.0);
         differs |= on.present(&rates, &opts).unwrap() != free.present(&rates, &opts).unwrap();
     }

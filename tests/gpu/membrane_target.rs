@@ -15,15 +15,15 @@ use crate::common;
 
 use crate::common::assert_close as close;
 
-use snn_wgpu::backend::CompetitiveBackend;
 use snn_wgpu::data::mnist::{embedded, Split};
 use snn_wgpu::experiments::diehl_cook::config::DcConfig;
 use snn_wgpu::experiments::diehl_cook::engine::DcEngine;
 use snn_wgpu::experiments::diehl_cook::record::{present_recorded, PresentationRecord};
+use snn_wgpu::experiments::diehl_cook::{CompetitiveSpec, PresentOptions, RestMode};
 use snn_wgpu::gpu::{EngineSchedule, GpuEngineOptions};
 use snn_wgpu::model::{
-    CompetitiveSpec, Connectivity, CustomModel, LifParams, NeuronModel, PresentOptions, Projection,
-    ResetMode, RestMode, Sign, Target, ThetaParams, WeightInit,
+    Connectivity, CustomModel, LifParams, NeuronModel, Projection, ResetMode, Sign, Target,
+    ThetaParams, WeightInit,
 };
 
 /// A current-based layer with BindsNET's `DiehlAndCook2015` constants: LIF excitatory

@@ -5,12 +5,11 @@
 
 use crate::common;
 
-use snn_wgpu::backend::CompetitiveBackend;
 use snn_wgpu::data::mnist::{embedded, Split};
 use snn_wgpu::experiments::diehl_cook::config::DcConfig;
 use snn_wgpu::experiments::diehl_cook::engine::DcEngine;
+use snn_wgpu::experiments::diehl_cook::{PresentOptions, RestMode};
 use snn_wgpu::gpu::{EngineSchedule, GpuContext, GpuEngineOptions};
-use snn_wgpu::model::{PresentOptions, RestMode};
 use std::sync::Arc;
 
 fn cfg(n: u32, delay_ms: f32) -> DcConfig {
@@ -44,11 +43,7 @@ fn bits(v: &[f32]) -> Vec<u32> {
 }
 
 /// Presents images `range` to `b`, returning every count vector.
-fn present(
-    b: &mut dyn CompetitiveBackend,
-    range: std::ops::Range<u32>,
-    rest: RestMode,
-) -> Vec<Vec<u32>> {
+fn present(b: &mut DcEngine, range: std::ops::Range<u32>, rest: RestMode) -> Vec<Vec<u32>> {
     let data = embedded(Split::Train).unwrap();
     range
         .map(|k| {
@@ -59,16 +54,12 @@ fn present(
 }
 
 /// Runs 6 presentations straight, and 3 + snapshot + restore into `fresh` + 3, and compares.
-fn resume_equals_straight(
-    make: &dyn Fn() -> Box<dyn CompetitiveBackend>,
-    rest: RestMode,
-    what: &str,
-) {
+fn resume_equals_straight(make: &dyn Fn() -> DcEngine, rest: RestMode, what: &str) {
     let mut straight = make();
-    let want = present(straight.as_mut(), 0..6, rest);
+    let want = present(&mut straight, 0..6, rest);
 
     let mut first = make();
-    let mut got = present(first.as_mut(), 0..3, rest);
+    let mut got = present(&mut first, 0..3, rest);
     let snap = first.snapshot().unwrap();
     drop(first);
     let mut second = make();
@@ -78,7 +69,7 @@ fn resume_equals_straight(
         snap,
         "{what}: restore then snapshot"
     );
-    got.extend(present(second.as_mut(), 3..6, rest));
+    got.extend(present(&mut second, 3..6, rest));
 
     assert_eq!(got, want, "{what}: spike counts after resume");
     assert_eq!(
@@ -107,7 +98,7 @@ pub fn cpu_resume_is_bit_identical() {
         for rest in [RestMode::Simulate, RestMode::Reset] {
             let spec = cfg(20, delay).to_spec();
             resume_equals_straight(
-                &|| Box::new(DcEngine::new(&spec).unwrap()),
+                &|| DcEngine::new(&spec).unwrap(),
                 rest,
                 &format!("cpu, delays {delay} ms, {rest:?}"),
             );
@@ -122,7 +113,7 @@ pub fn gpu_resume_is_bit_identical() {
         for schedule in [EngineSchedule::Fused, EngineSchedule::Passes] {
             let rest = RestMode::Simulate;
             resume_equals_straight(
-                &|| Box::new(on_gpu(&ctx, &c, schedule)),
+                &|| on_gpu(&ctx, &c, schedule),
                 rest,
                 &format!("gpu {schedule:?}, delays {delay} ms"),
             );

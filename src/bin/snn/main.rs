@@ -20,14 +20,13 @@ mod train;
 
 use anyhow::{bail, Context, Result};
 use clap::{CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
-use snn_wgpu::backend::CompetitiveBackend;
 use snn_wgpu::data::mnist::{self, Dataset, Split};
 use snn_wgpu::experiments::diehl_cook::config::{DcConfig, PRESETS, SHORT_PRESET};
 use snn_wgpu::experiments::diehl_cook::engine::{DcEngine, EngineChoice};
 use snn_wgpu::experiments::diehl_cook::io::load_network;
 use snn_wgpu::experiments::diehl_cook::multi::{Pass, Sizes, Tested};
+use snn_wgpu::experiments::diehl_cook::RestMode;
 use snn_wgpu::gpu::GpuContext;
-use snn_wgpu::model::RestMode;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -315,9 +314,9 @@ fn engine_choice(kind: BackendArg) -> Result<(EngineChoice, String)> {
     })
 }
 
-fn make_backend(kind: BackendArg, cfg: &DcConfig) -> Result<(Box<dyn CompetitiveBackend>, String)> {
+fn make_backend(kind: BackendArg, cfg: &DcConfig) -> Result<(DcEngine, String)> {
     let (choice, adapter) = engine_choice(kind)?;
-    Ok((Box::new(DcEngine::build(&cfg.to_spec(), &choice)?), adapter))
+    Ok((DcEngine::build(&cfg.to_spec(), &choice)?, adapter))
 }
 
 fn bar(len: usize, quiet: bool, what: &str) -> progress::Progress {
@@ -327,7 +326,7 @@ fn bar(len: usize, quiet: bool, what: &str) -> progress::Progress {
 /// Labelling and test passes as `snn train` and `snn evaluate` run them
 /// (`multi::label_and_test`), with a progress bar per pass.
 fn label_and_test(
-    b: &mut dyn CompetitiveBackend,
+    b: &mut DcEngine,
     cfg: &DcConfig,
     sets: (&Dataset, &Dataset),
     common: &Common,
@@ -576,7 +575,7 @@ fn main() -> Result<()> {
             })?;
             let mut key = 0x8000_0000u32;
             let tested = label_and_test(
-                b.as_mut(),
+                &mut b,
                 &cfg,
                 (&train_set, &test_set),
                 &common,

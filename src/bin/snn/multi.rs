@@ -8,12 +8,12 @@ use super::rundir::RunDir;
 use super::train::{Policy, RunArgs};
 use super::{bar, load_data, BackendArg, Common};
 use anyhow::{bail, Context, Result};
-use snn_wgpu::backend::CompetitiveBackend;
 use snn_wgpu::data::mnist::Dataset;
 use snn_wgpu::experiments::diehl_cook::checkpoint::{
     fingerprint, load_checkpoint, save_checkpoint, Checkpoint, RunPlan, CHECKPOINT_FILE,
 };
 use snn_wgpu::experiments::diehl_cook::config::DcConfig;
+use snn_wgpu::experiments::diehl_cook::engine::DcEngine;
 use snn_wgpu::experiments::diehl_cook::io::{
     receptive_fields_png, remove_stale_temp_files, save_network, write_atomic,
 };
@@ -308,7 +308,7 @@ fn go(
     // After each training image of network i: progress, and its checkpoint when due.
     let after = |i: usize,
                  st: &snn_wgpu::experiments::diehl_cook::train::TrainState,
-                 b: &mut dyn CompetitiveBackend,
+                 b: &mut DcEngine,
                  seconds: f64|
      -> snn_wgpu::Result<()> {
         on_image(i);

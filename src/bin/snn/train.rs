@@ -4,11 +4,11 @@
 use super::rundir::RunDir;
 use super::{bar, label_and_test, load_data, make_backend, BackendArg, Common};
 use anyhow::{bail, Context, Result};
-use snn_wgpu::backend::CompetitiveBackend;
 use snn_wgpu::experiments::diehl_cook::checkpoint::{
     check_same, fingerprint, load_checkpoint, save_checkpoint, Checkpoint, RunPlan, CHECKPOINT_FILE,
 };
 use snn_wgpu::experiments::diehl_cook::config::{DcConfig, SHORT_PRESET};
+use snn_wgpu::experiments::diehl_cook::engine::DcEngine;
 use snn_wgpu::experiments::diehl_cook::io::{
     receptive_fields_png, remove_stale_temp_files, save_network, write_atomic, SavedNetwork,
     NETWORK_FILE,
@@ -292,7 +292,7 @@ impl Session {
     fn checkpoint(
         &self,
         state: &TrainState,
-        b: &mut dyn CompetitiveBackend,
+        b: &mut DcEngine,
         seconds: f64,
     ) -> snn_wgpu::Result<()> {
         let ck = Checkpoint {
@@ -309,7 +309,7 @@ impl Session {
 
     fn go(
         mut self,
-        mut b: Box<dyn CompetitiveBackend>,
+        mut b: DcEngine,
         train_set: &snn_wgpu::data::mnist::Dataset,
         test_set: &snn_wgpu::data::mnist::Dataset,
         policy: &Policy,
@@ -345,7 +345,7 @@ impl Session {
         let mut warned_runaway = false;
         let skipped_at_start = state.stats.skipped_images;
         train_from(
-            b.as_mut(),
+            &mut b,
             &cfg,
             train_set,
             self.plan.n_train,
@@ -418,8 +418,8 @@ impl Session {
         };
         let tested = label_and_test(
             match eval_b.as_mut() {
-                Some((e, _)) => e.as_mut(),
-                None => b.as_mut(),
+                Some((e, _)) => e,
+                None => &mut b,
             },
             &cfg,
             (train_set, test_set),

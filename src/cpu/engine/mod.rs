@@ -105,9 +105,9 @@ use crate::model::net::{
     check_rates, invalid, Connectivity, Delivery, MonitorKind, Network, PopulationKind, Weights,
     STREAM_KEY,
 };
+use crate::model::stdp::decay_table;
 use crate::model::stdp::DerivedStdp;
 use crate::model::stdp::StdpConsts;
-use crate::model::wta::decay_table;
 use crate::model::{DerivedNeuron, NeuronKind, Sign, StdpRule, Target};
 use depression::{Dense, DepressionQueue};
 use neurons::{split, NeuronArrays, NeuronChunk};

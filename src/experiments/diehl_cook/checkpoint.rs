@@ -361,7 +361,6 @@ pub fn check_same<T: PartialEq + std::fmt::Display>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::backend::CompetitiveBackend;
     use crate::experiments::diehl_cook::engine::DcEngine;
     use crate::experiments::diehl_cook::evaluate::assign_labels;
     use ndarray_npy::NpzReader;

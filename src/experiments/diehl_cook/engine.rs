@@ -1,9 +1,9 @@
 //! The Diehl & Cook protocol on a general engine, CPU or GPU: [`DcEngine`] runs the network
-//! of [`super::model::network`] presentation by presentation, as [`CompetitiveBackend`],
+//! of [`super::model::network`] presentation by presentation,
 //! through the [`Simulator`] seam only, so both engines give the same bits (on a device that
 //! rounds as the CPU does, llvmpipe for one) and a snapshot of one continues on the other.
 //!
-//! A presentation (`model::wta` gives the step; this is its protocol):
+//! A presentation (`super::spec` gives the step; this is its protocol):
 //! 1. learning: normalise the columns of the input weights to the spec's target;
 //! 2. `steps_on` steps with the image's rates, the input stream keyed
 //!    `presentation_seed(seed, key)` from the presentation's first step; the excitatory
@@ -16,13 +16,13 @@
 //! rest, learning off, image `k` keyed `opts.key + k`.
 
 use super::model::{network, EXC, INPUT, INPUT_EXC};
-use crate::backend::{CompetitiveBackend, Simulator, Snapshot, Trial};
+use crate::backend::{Simulator, Snapshot, Trial};
 use crate::cpu::engine::{Engine, EngineOptions};
 use crate::error::{Result, SnnError};
+use crate::experiments::diehl_cook::spec::{check_input_rates, check_loaded, presentation_seed};
+use crate::experiments::diehl_cook::{CompetitiveSpec, PresentOptions, RestMode};
 use crate::gpu::{GpuContext, GpuEngine, GpuEngineOptions};
 use crate::model::net::state::{NetworkState, SNAPSHOT_KIND};
-use crate::model::wta::{check_input_rates, check_loaded, presentation_seed};
-use crate::model::{CompetitiveSpec, PresentOptions, RestMode};
 use std::sync::Arc;
 
 /// Which general engine runs a Diehl & Cook network, launched how (speed only: both give
@@ -152,7 +152,7 @@ impl DcEngine {
         }
     }
 
-    /// Checks one image's rates (`model::wta::check_input_rates`).
+    /// Checks one image's rates (`super::spec::check_input_rates`).
     fn check_rates(&self, rates_hz: &[f32]) -> Result<()> {
         check_input_rates(self.n_in, self.dt_ms, rates_hz)
     }
@@ -273,12 +273,21 @@ impl DcEngine {
     }
 }
 
-impl CompetitiveBackend for DcEngine {
-    fn describe(&self) -> String {
+/// The protocol, presentation by presentation.
+impl DcEngine {
+    /// `"cpu"` or `"gpu:<adapter>"`.
+    pub fn describe(&self) -> String {
         self.engine.describe()
     }
 
-    fn present(&mut self, rates_hz: &[f32], opts: &PresentOptions) -> Result<Vec<u32>> {
+    /// Presents one input (rates in Hz, one per input) to the network, carrying its state
+    /// on from the last presentation, and returns each excitatory neuron's spike count over
+    /// the `steps_on` window. With `opts.learn`, normalises first, runs STDP and adapts θ.
+    ///
+    /// # Errors
+    /// [`SnnError::InvalidParam`] for a wrong number of rates; device errors;
+    /// [`SnnError::NonFinite`] if a state variable became NaN or infinite.
+    pub fn present(&mut self, rates_hz: &[f32], opts: &PresentOptions) -> Result<Vec<u32>> {
         self.check_rates(rates_hz)?;
         let decay = self.theta_decay(opts.steps_on + opts.steps_rest);
         let e = self.engine.as_mut();
@@ -307,7 +316,13 @@ impl CompetitiveBackend for DcEngine {
         Ok(counts)
     }
 
-    fn present_frozen_batch(
+    /// Presents many inputs to frozen copies of the network (no learning, θ fixed), each
+    /// starting from the rest state, input `k` with key `opts.key + k`. The result equals
+    /// presenting them one at a time, in any order.
+    ///
+    /// # Errors
+    /// As [`Self::present`].
+    pub fn present_frozen_batch(
         &mut self,
         rates_hz: &[Vec<f32>],
         opts: &PresentOptions,
@@ -328,15 +343,27 @@ impl CompetitiveBackend for DcEngine {
             .run_trials(0, INPUT, &trials, frozen.steps_on, EXC)
     }
 
-    fn weights(&mut self) -> Result<Vec<f32>> {
+    /// The input weights, `[input][exc]`.
+    ///
+    /// # Errors
+    /// Device errors while reading back.
+    pub fn weights(&mut self) -> Result<Vec<f32>> {
         self.engine.weights(INPUT_EXC, 0)
     }
 
-    fn theta(&mut self) -> Result<Vec<f32>> {
+    /// θ of every excitatory neuron (mV).
+    ///
+    /// # Errors
+    /// Device errors while reading back.
+    pub fn theta(&mut self) -> Result<Vec<f32>> {
         self.engine.state(EXC, "theta", 0)
     }
 
-    fn load(&mut self, weights: &[f32], theta_mv: &[f32]) -> Result<()> {
+    /// Replaces the input weights and θ (loading a saved network).
+    ///
+    /// # Errors
+    /// [`SnnError::InvalidParam`] for wrong lengths or values.
+    pub fn load(&mut self, weights: &[f32], theta_mv: &[f32]) -> Result<()> {
         check_loaded(self.n_in, self.n, weights, theta_mv)?;
         let mut st = self.engine.network_state()?;
         let copy = &mut st.copies[0];
@@ -351,11 +378,23 @@ impl CompetitiveBackend for DcEngine {
         self.engine.set_network_state(&st)
     }
 
-    fn snapshot(&mut self) -> Result<Snapshot> {
+    /// The network's whole state, for checkpoints: restored into a `DcEngine` of the same
+    /// spec on either engine, it continues as if never stopped (bit for bit on an engine that
+    /// rounds as the one that wrote it).
+    ///
+    /// # Errors
+    /// Device errors while reading back.
+    pub fn snapshot(&mut self) -> Result<Snapshot> {
         Ok(self.engine.network_state()?.to_snapshot())
     }
 
-    fn restore(&mut self, s: &Snapshot) -> Result<()> {
+    /// Replaces the network's whole state with `s` (from [`Self::snapshot`] of either
+    /// engine, or a snapshot of kind `cpu` of the first CPU engine).
+    ///
+    /// # Errors
+    /// [`SnnError::InvalidParam`] for a snapshot of another kind or network size; the state
+    /// is then left as it was.
+    pub fn restore(&mut self, s: &Snapshot) -> Result<()> {
         let st = if s.backend == "cpu" {
             self.state_from_first_cpu(s)?
         } else if s.backend.starts_with("gpu") {

@@ -9,5 +9,8 @@ pub mod multi;
 #[cfg(feature = "plots")]
 pub mod plots;
 pub mod record;
+pub mod spec;
 pub mod sweep;
 pub mod train;
+
+pub use spec::{CompetitiveSpec, PresentOptions, RestMode};

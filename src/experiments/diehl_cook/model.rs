@@ -8,12 +8,12 @@
 //! | [`INH_EXC`] | [`INH`] → [`EXC`] | all-but-self | constant | none | none |
 //!
 //! The network carries no θ decay (τ_θ = ∞ in its excitatory model): the protocol
-//! (`super::engine`) applies the exact decay once per presentation, as `model::wta` says.
+//! (`super::engine`) applies the exact decay once per presentation, as `super::spec` says.
 
+use super::spec::CompetitiveSpec;
 use crate::error::Result;
+use crate::experiments::diehl_cook::spec::input_delays;
 use crate::model::net::{Connectivity, Delay, Delivery, Network, Projection, Weights};
-use crate::model::wta::input_delays;
-use crate::model::CompetitiveSpec;
 
 /// The Poisson input population (one neuron per pixel).
 pub const INPUT: &str = "input";

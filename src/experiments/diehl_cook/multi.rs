@@ -15,7 +15,7 @@ use super::evaluate::{
 };
 use super::io::SavedNetwork;
 use super::train::{respond_frozen, train_from, TrainState, TrainStats};
-use crate::backend::{CompetitiveBackend, Snapshot};
+use crate::backend::Snapshot;
 use crate::data::mnist::Dataset;
 use crate::error::{Result, SnnError};
 use crate::experiments::diehl_cook::engine::{DcEngine, EngineChoice};
@@ -79,7 +79,7 @@ impl Pass {
 /// # Errors
 /// [`SnnError::NoResponse`], backend errors, shape errors from `evaluate`.
 pub fn label_and_test(
-    b: &mut dyn CompetitiveBackend,
+    b: &mut DcEngine,
     cfg: &DcConfig,
     (train_set, test_set): (&Dataset, &Dataset),
     sizes: &Sizes,
@@ -155,7 +155,7 @@ impl NetworkRun {
 /// # Errors
 /// [`SnnError::NoResponse`], backend errors.
 pub fn run_one(
-    b: &mut dyn CompetitiveBackend,
+    b: &mut DcEngine,
     cfg: &DcConfig,
     train_set: &Dataset,
     test_set: &Dataset,
@@ -182,12 +182,12 @@ pub fn run_one(
 /// # Errors
 /// As [`run_one`]; restore errors; errors from `after`.
 pub fn run_one_from(
-    b: &mut dyn CompetitiveBackend,
+    b: &mut DcEngine,
     cfg: &DcConfig,
     start: Start,
     (train_set, test_set): (&Dataset, &Dataset),
     sizes: &Sizes,
-    mut after: impl FnMut(&TrainState, &mut dyn CompetitiveBackend, f64) -> Result<()>,
+    mut after: impl FnMut(&TrainState, &mut DcEngine, f64) -> Result<()>,
 ) -> Result<NetworkRun> {
     if let Some(s) = &start.snapshot {
         b.restore(s)?;
@@ -233,8 +233,7 @@ impl Start {
 /// Called after every training image of network `k` of [`run_from`] with its loop state,
 /// its backend (to snapshot) and its training seconds so far (checkpoints); an error stops
 /// that network.
-pub type AfterImage<'a> =
-    dyn Fn(usize, &TrainState, &mut dyn CompetitiveBackend, f64) -> Result<()> + Sync + 'a;
+pub type AfterImage<'a> = dyn Fn(usize, &TrainState, &mut DcEngine, f64) -> Result<()> + Sync + 'a;
 
 /// [`run_one`] for every config, each network on its own engine of kind `engines`, the
 /// networks in parallel (rayon; their frozen batches share the same pool). `on_image(k)` is

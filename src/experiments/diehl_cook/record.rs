@@ -5,9 +5,10 @@
 use super::model::{network, EXC, INH, INPUT, INPUT_EXC};
 use crate::cpu::engine::Engine;
 use crate::error::{Result, SnnError};
+use crate::experiments::diehl_cook::spec::{check_loaded, presentation_seed};
+use crate::experiments::diehl_cook::{CompetitiveSpec, PresentOptions};
 use crate::model::net::{MonitorKind, Recording};
-use crate::model::wta::{check_loaded, presentation_seed};
-use crate::model::{CompetitiveSpec, NeuronKind, PresentOptions};
+use crate::model::NeuronKind;
 
 /// Every spike and the traces of chosen excitatory neurons over one frozen presentation.
 ///

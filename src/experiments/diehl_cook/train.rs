@@ -1,4 +1,4 @@
-//! The Diehl & Cook protocol on any [`CompetitiveBackend`]: presentations with the retry
+//! The Diehl & Cook protocol on a [`DcEngine`] (either engine): presentations with the retry
 //! rule, training in file order, the frozen labelling and test passes.
 //!
 //! Data flow: MNIST images → rates (`pixel/8 · intensity` Hz) → `present` (training, state
@@ -6,11 +6,11 @@
 //! counts → `evaluate` (assignments and votes).
 
 use super::config::DcConfig;
+use super::engine::DcEngine;
 use super::evaluate::{assign_labels, vote_all_activity, Assignments};
-use crate::backend::CompetitiveBackend;
 use crate::data::mnist::Dataset;
 use crate::error::{Result, SnnError};
-use crate::model::{PresentOptions, RestMode};
+use crate::experiments::diehl_cook::{PresentOptions, RestMode};
 use ndarray::Array2;
 use std::collections::VecDeque;
 
@@ -25,7 +25,7 @@ pub const RUNNING_WINDOW: usize = 1000;
 /// # Errors
 /// [`SnnError::NoResponse`] after `max_retries` retries; backend errors.
 pub fn present_with_retries(
-    b: &mut dyn CompetitiveBackend,
+    b: &mut DcEngine,
     cfg: &DcConfig,
     image: &[u8],
     index: usize,
@@ -61,7 +61,7 @@ pub fn present_with_retries(
 /// above the excitatory reversal potential no input can make a neuron fire, and θ far above
 /// that means an earlier presentation ran away (forward Euler overshoots when many
 /// inhibitory neurons fire in one step and `gi·dt/τ_m` exceeds 1: docs/diehl_cook.md, "Pitfalls").
-pub fn silence_diagnosis(b: &mut dyn CompetitiveBackend, cfg: &DcConfig) -> String {
+pub fn silence_diagnosis(b: &mut DcEngine, cfg: &DcConfig) -> String {
     match b.theta() {
         Ok(theta) => theta_diagnosis(&theta, cfg),
         Err(_) => GENERIC_SILENCE.into(),
@@ -196,7 +196,7 @@ pub fn skip_advice(cfg: &DcConfig, image: usize, diagnosis: &str) -> String {
 }
 
 /// Where a training run stands between two images: besides the backend's own state
-/// ([`CompetitiveBackend::snapshot`]), all a checkpoint needs to continue bit for bit.
+/// ([`DcEngine::snapshot`]), all a checkpoint needs to continue bit for bit.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct TrainState {
     /// Presentation counter (keys the input spikes); the next presentation's key.
@@ -233,7 +233,7 @@ impl TrainState {
 /// [`SnnError::SilentWindow`] when [`RUNNING_WINDOW`] images in a row are silent; backend
 /// errors.
 pub fn train(
-    b: &mut dyn CompetitiveBackend,
+    b: &mut DcEngine,
     cfg: &DcConfig,
     data: &Dataset,
     n_train: usize,
@@ -256,12 +256,12 @@ pub fn train(
 /// # Errors
 /// As [`train`]; errors from `after`.
 pub fn train_from(
-    b: &mut dyn CompetitiveBackend,
+    b: &mut DcEngine,
     cfg: &DcConfig,
     data: &Dataset,
     n_train: usize,
     state: &mut TrainState,
-    mut after: impl FnMut(&TrainProgress, &TrainState, &mut dyn CompetitiveBackend) -> Result<()>,
+    mut after: impl FnMut(&TrainProgress, &TrainState, &mut DcEngine) -> Result<()>,
 ) -> Result<()> {
     let n_train = n_train.min(data.len());
     let total = n_train * cfg.epochs as usize;
@@ -364,7 +364,7 @@ fn running(hits: &VecDeque<bool>) -> f64 {
 /// # Errors
 /// Backend errors.
 pub fn respond_frozen(
-    b: &mut dyn CompetitiveBackend,
+    b: &mut DcEngine,
     cfg: &DcConfig,
     data: &Dataset,
     n: usize,

@@ -19,8 +19,8 @@ use crate::model::net::{
     copy_key, poisson_thresholds, Connectivity, Delivery, MonitorKind, Network, PopulationKind,
     Weights,
 };
+use crate::model::stdp::decay_table;
 use crate::model::stdp::{DerivedStdp, StdpParams, StdpRule};
-use crate::model::wta::decay_table;
 use crate::model::{DerivedNeuron, NeuronKind, NeuronModel, Sign, Target};
 
 /// Never-arrived marker of a synapse's last arrival (`NONE` in WGSL).

@@ -259,7 +259,7 @@ pub fn w_max_below_w_min_is_refused() {
 }
 
 /// Bad rates passed to `present` (and frozen batches) on one backend.
-fn check_bad_rates(b: &mut dyn CompetitiveBackend) {
+fn check_bad_rates(b: &mut DcEngine) {
     let opts = PresentOptions {
         steps_on: 20,
         steps_rest: 0,

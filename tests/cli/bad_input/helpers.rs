@@ -2,7 +2,6 @@
 //! failures; the imports every area shares (temp dirs and IDX files come from `common`).
 
 pub(crate) use crate::common::{gz, idx_images, idx_labels, TempDir};
-pub(crate) use snn_wgpu::backend::CompetitiveBackend;
 pub(crate) use snn_wgpu::data::mnist::{self, Split};
 pub(crate) use snn_wgpu::experiments::diehl_cook::config::DcConfig;
 pub(crate) use snn_wgpu::experiments::diehl_cook::engine::DcEngine;
@@ -16,6 +15,7 @@ pub(crate) use std::sync::Arc;
 pub(crate) fn on_gpu(ctx: Arc<GpuContext>, spec: &CompetitiveSpec) -> snn_wgpu::Result<DcEngine> {
     DcEngine::on_gpu(ctx, spec, GpuEngineOptions::default())
 }
+pub(crate) use snn_wgpu::experiments::diehl_cook::{CompetitiveSpec, PresentOptions, RestMode};
 pub(crate) use snn_wgpu::model::*;
 pub(crate) use snn_wgpu::SnnError;
 pub(crate) use std::io::Write;

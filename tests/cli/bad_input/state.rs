@@ -11,7 +11,7 @@ fn exploding_config() -> DcConfig {
     c
 }
 
-fn check_non_finite(b: &mut dyn CompetitiveBackend, rest: RestMode) {
+fn check_non_finite(b: &mut DcEngine, rest: RestMode) {
     let what = b.describe();
     let img = mnist::embedded(Split::Train).unwrap();
     let rates = DcConfig::rates(img.image(0), 8.0);

@@ -12,7 +12,7 @@ use super::{render, Area, DrawResult, FONT, PRESENTATION_SIZE, TRACE_COLOURS};
 use crate::error::{Result, SnnError};
 use crate::experiments::diehl_cook::config::DcConfig;
 use crate::experiments::diehl_cook::record::{present_recorded, PresentationRecord};
-use crate::model::{PresentOptions, RestMode};
+use crate::experiments::diehl_cook::{PresentOptions, RestMode};
 
 /// What is known about the image of a recorded presentation, for the captions.
 #[derive(Debug, Clone, PartialEq)]

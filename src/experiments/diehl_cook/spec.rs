@@ -33,10 +33,10 @@
 //! factor `e^(−steps·dt/τ_θ)`: the per-step factor `1 − 5·10⁻⁸` is not representable in f32
 //! (it rounds to `1 − 5.96·10⁻⁸`, a 19 % error in the decay rate).
 
-use super::neuron::{NeuronKind, NeuronModel};
-use super::stdp::StdpParams;
-use super::synapse::{Connectivity, Projection, Sign, Target, WeightInit};
 use crate::error::{Result, SnnError};
+use crate::model::neuron::{NeuronKind, NeuronModel};
+use crate::model::stdp::StdpParams;
+use crate::model::synapse::{Connectivity, Projection, Sign, Target, WeightInit};
 
 /// A competitive (winner-take-all) excitatory/inhibitory layer.
 ///
@@ -188,7 +188,7 @@ impl CompetitiveSpec {
         }
         if let Some(s) = &self.stdp {
             s.validate(self.dt_ms)?;
-            if s.rule == super::stdp::StdpRule::PairAllToAll {
+            if s.rule == crate::model::stdp::StdpRule::PairAllToAll {
                 return Err(SnnError::invalid(
                     "stdp.rule",
                     "pair_all_to_all",
@@ -352,19 +352,6 @@ pub fn presentation_seed(seed: u32, key: u32) -> u32 {
     use crate::encode::rng::lowbias32;
     lowbias32(seed ^ lowbias32(key.wrapping_add(0x9e37_79b9)))
 }
-
-/// The table of `decay^k`, k = 0..len, by repeated f32 multiplication (pre-trace lookups).
-pub fn decay_table(decay: f32) -> Vec<f32> {
-    let mut t = vec![1.0f32];
-    while *t.last().unwrap_or(&0.0) > 1e-9 && t.len() < PRE_TABLE_MAX {
-        let next = t[t.len() - 1] * decay;
-        t.push(next);
-    }
-    t
-}
-
-/// Most entries in the pre-trace table; older spikes count as trace 0.
-pub const PRE_TABLE_MAX: usize = 8192;
 
 /// Checks a saved network of `n_in` inputs and `n` excitatory neurons: `n_in · n` finite
 /// weights and `n` finite θ.
