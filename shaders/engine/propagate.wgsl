@@ -7,6 +7,7 @@ const DENSE: u32 = 0u;
 const SPARSE: u32 = 1u;
 const ONE_TO_ONE: u32 = 2u;
 const TOTAL_MINUS_SELF: u32 = 3u;
+const GATHER: u32 = 4u;
 
 // How x reaches the post population's input: the first projection into a target assigns
 // 0.0 ± x, the next ones add or subtract.
@@ -33,7 +34,8 @@ fn bit_loop_passes(p: Proj, x: u32) -> u32 {
 
 // A projection's constants; generated per projection by src/gpu/engine/program.rs.
 struct Proj {
-    // DENSE, SPARSE (CSR rows by pre, posts ascending), ONE_TO_ONE or TOTAL_MINUS_SELF.
+    // DENSE, SPARSE (CSR rows by pre, posts ascending), ONE_TO_ONE, TOTAL_MINUS_SELF or
+    // GATHER (SPARSE walked by post: no STDP, one delay, no ring).
     kind: u32,
     n_pre: u32,
     n_post: u32,
@@ -50,6 +52,10 @@ struct Proj {
     // Synapses of each post (n_post + 1 offsets, then synapse indices), in `tables`.
     in_base: u32,
     in_syn_base: u32,
+    // The pre neuron of each of those synapses (GATHER), in `tables`, and the largest
+    // in-degree.
+    in_pre_base: u32,
+    in_max: u32,
     // Per-synapse delays in `tables`, or NONE for the uniform `delay`.
     delay_base: u32,
     delay: u32,
@@ -290,6 +296,26 @@ fn total_minus_self(p: Proj, i: u32, b: u32) -> f32 {
     return p.w_all * f32(count - own);
 }
 
+// Gather: the synapses reaching post i, ascending pre, each adding its weight when its pre
+// spike of step t − delay arrives now; as many loop passes as the in-degree, whatever the
+// spike count. Every invocation counts the largest in-degree: llvmpipe counts loop passes
+// per group of invocations, so a count that differs between them would fall short.
+fn gather(p: Proj, i: u32, b: u32) -> f32 {
+    let base = pre_words(p, step.t + p.pre.slots - p.delay, b);
+    let wb = p.w_base + b * p.n_syn;
+    let first = tables[p.in_base + i];
+    let n = tables[p.in_base + i + 1u] - first;
+    loop_passes = loop_passes + p.in_max + 1u;
+    var x = 0.0;
+    for (var r = 0u; r < n; r = r + 1u) {
+        let j = tables[p.in_pre_base + first + r];
+        if (((bits[base + (j >> 5u)] >> (j & 31u)) & 1u) != 0u) {
+            x = x + wsyn[wb + tables[p.in_syn_base + first + r]];
+        }
+    }
+    return x;
+}
+
 // The whole step of projection p for post i of copy b.
 fn propagate(p: Proj, i: u32, b: u32) {
     let learn = p.plastic != 0u && step.learn != 0u;
@@ -302,6 +328,8 @@ fn propagate(p: Proj, i: u32, b: u32) {
     var x: f32;
     if (p.kind == TOTAL_MINUS_SELF) {
         x = total_minus_self(p, i, b);
+    } else if (p.kind == GATHER) {
+        x = gather(p, i, b);
     } else if (p.at_emission != 0u) {
         x = deliver_at_emission(p, i, b);
         if (learn) {

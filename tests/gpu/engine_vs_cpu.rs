@@ -349,6 +349,74 @@ pub fn fused_chunks_under_a_low_loop_budget_agree() {
     run_connectivity_under("all_to_all", Delivery::AtArrival, opts);
 }
 
+/// Sparse projections without STDP whose spike scan could pass the loop budget gather: each
+/// post neuron walks its synapses, ascending pre, at emission without delay and at arrival
+/// after one delay. Under a budget of 200 loop passes the scan's worst case (40 pre
+/// neurons, each found by binary search: about 280) would refuse the network, so it builds
+/// only by gathering; scanning (the default budget) and gathering give the CPU's spikes,
+/// and its bits on llvmpipe.
+pub fn sparse_projections_gather_past_the_budget_and_agree() {
+    let n = 40;
+    let sparse = |seed| Connectivity::FixedProbability { p: 0.3, seed };
+    let net = Network::new(DT_MS)
+        .with_seeds(vec![3, 11])
+        .poisson("in", n, 150.0)
+        .neurons("c", n, cond_model())
+        .neurons("m", n, lif_model())
+        .project(
+            Projection::new("in_c", "in", "c", Target::Ge, sparse(5), 1.2).with_weights(
+                Weights::Uniform {
+                    low: 0.0,
+                    high: 1.2,
+                },
+                0.0,
+                1.2,
+            ),
+        )
+        .project(
+            Projection::new(
+                "in_m",
+                "in",
+                "m",
+                Target::MEMBRANE_EXC,
+                Connectivity::FixedInDegree { k: 6, seed: 8 },
+                1.5,
+            )
+            .with_delay(Delay::Constant(1.0), Delivery::AtArrival),
+        )
+        .project(
+            Projection::new("c_m", "c", "m", Target::MEMBRANE_INH, sparse(9), 1.0)
+                .with_delay(Delay::Constant(2.0), Delivery::AtArrival),
+        )
+        .monitor("c", "c", MonitorKind::Spikes { neurons: None })
+        .monitor("m", "m", MonitorKind::Spikes { neurons: None });
+    let mut cpu = Engine::new(&net).expect("cpu engine");
+    cpu.run(300).expect("run");
+    let want = observe(&net, &cpu);
+    let ctx = gpu_ctx();
+    for budget in [None, Some(200)] {
+        let opts = GpuEngineOptions {
+            schedule: EngineSchedule::Passes,
+            loop_budget: budget,
+            ..GpuEngineOptions::default()
+        };
+        let mut gpu = GpuEngine::with_options(ctx.clone(), &net, opts).expect("gpu engine");
+        gpu.run(300).expect("run");
+        let got = observe(&net, &gpu);
+        compare(
+            &want,
+            &got,
+            ctx.is_software(),
+            &format!("budget {budget:?}: "),
+        );
+    }
+    let spikes = |m: &str| match cpu.recording(m, 0).expect("monitor") {
+        Recording::Spikes(s) => s.len(),
+        _ => 0,
+    };
+    assert!(spikes("c") > 5 && spikes("m") > 5, "too few spikes");
+}
+
 /// A weight that is not finite is found alike: the GPU engine flags it on the device and
 /// reads the weights back only then. Columns of one denormal weight normalised to 1 get
 /// `1 / 1e-45 = inf` as their factor: the denormal becomes inf and every zero NaN.
@@ -815,6 +883,23 @@ pub fn brette_benchmarks_at_400_agree() {
         });
         assert_active(&counts, 20);
     }
+}
+
+/// COBA at N = 16,000 (80 inputs per neuron) for 0.1 s: its sparse projections walk each
+/// post neuron's synapses (gather), so a pass costs the in-degree, and llvmpipe's loop cap no
+/// longer refuses it (scanning the spikes had a static worst case of 116,027 loop passes per
+/// invocation, past the budget of 60,000). Spike for spike the CPU's (28,271 at seed 1), and
+/// bit for bit on llvmpipe.
+pub fn coba_at_16000_agrees() {
+    let bench = snn_wgpu::experiments::benchmarks::coba(16_000, 1).expect("coba");
+    let counts = on_both(&bench.network, |e| {
+        for (pop, var, values) in &bench.initial {
+            e.set_state(pop, var, 0, values).expect("initial state");
+        }
+        e.run(1000).expect("0.1 s");
+    });
+    let total: usize = counts.iter().map(|(_, n)| n).sum();
+    assert_eq!(total, 28_271, "{counts:?}");
 }
 
 /// Song, Miller & Abbott 2000 (`experiments::benchmarks::song`): 1000 Poisson inputs → one

@@ -33,6 +33,7 @@ fn main() -> std::process::ExitCode {
         engine_vs_cpu: [
             Gpu all_to_all_at_emission_agrees,
             Gpu fused_chunks_under_a_low_loop_budget_agree,
+            Gpu sparse_projections_gather_past_the_budget_and_agree,
             Gpu fused_is_refused_where_the_network_does_not_fit,
             Gpu unchunked_fused_run_shows_the_loop_cap,
             Gpu a_weight_that_is_not_finite_is_found_alike,
@@ -60,6 +61,7 @@ fn main() -> std::process::ExitCode {
             Gpu calls_between_runs_agree,
             Gpu diehl_cook_sized_network_agrees,
             Gpu brette_benchmarks_at_400_agree,
+            Gpu coba_at_16000_agrees,
             Gpu song_all_to_all_stdp_agrees,
             Gpu a_network_past_llvmpipe_loop_cap_is_refused_there,
             Gpu errors_agree,

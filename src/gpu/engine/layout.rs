@@ -17,7 +17,7 @@ use crate::error::{Result, SnnError};
 use crate::model::net::projection::{DelaySteps, Synapses};
 use crate::model::net::{
     copy_key, poisson_thresholds, Connectivity, Delivery, MonitorKind, Network, PopulationKind,
-    Weights,
+    Projection, Weights,
 };
 use crate::model::stdp::decay_table;
 use crate::model::stdp::{DerivedStdp, StdpParams, StdpRule};
@@ -37,6 +37,15 @@ pub(crate) enum ProjKind {
     OneToOne,
     /// All-but-self with one weight, a uniform delay and no STDP: `w · (count − self)`.
     TotalMinusSelf(f32),
+    /// Sparse without STDP, with one delay and nothing in flight in a ring (delivered at
+    /// arrival, or at emission without delay), whose spike scan could pass the loop budget
+    /// (llvmpipe's, `LOOP_ITERATION_BUDGET`, unless `GpuEngineOptions::loop_budget` says
+    /// otherwise) in a step: each post neuron walks the synapses
+    /// that reach it, ascending pre, and adds the weights of those whose pre spike arrives
+    /// now (GeNN's post-span). Its cost is the in-degree, whatever the spike count; below
+    /// that size scanning the few spikes of a step is cheaper (COBA at 4,000 neurons on
+    /// llvmpipe: 1.6–2.3 s against 2.8–3.3 s for 0.1 s simulated).
+    Gather,
 }
 
 impl ProjKind {
@@ -46,6 +55,7 @@ impl ProjKind {
             ProjKind::Sparse => 1,
             ProjKind::OneToOne => 2,
             ProjKind::TotalMinusSelf(_) => 3,
+            ProjKind::Gather => 4,
         }
     }
 }
@@ -177,6 +187,8 @@ pub(crate) struct ProjLayout {
     pub cols: u32,
     pub in_rows: u32,
     pub in_syn: u32,
+    /// The pre neuron of each entry of `in_syn` (gather), in `tables`.
+    pub in_pre: u32,
     /// Per-synapse delays in `tables`, or the one delay.
     pub delays: Option<u32>,
     pub delay: u32,
@@ -193,6 +205,12 @@ pub(crate) struct ProjLayout {
 impl ProjLayout {
     pub fn n_syn(&self) -> u32 {
         self.syn.len() as u32
+    }
+
+    /// Whether spikes wait in a ring of future input (delivery at emission; total minus
+    /// self and gather need none).
+    pub fn has_ring(&self) -> bool {
+        self.at_emission && !matches!(self.kind, ProjKind::TotalMinusSelf(_) | ProjKind::Gather)
     }
 
     /// The synapses reaching post neuron `i`, ascending pre (for sparse ones: from `in_syn`).
@@ -283,25 +301,42 @@ fn channel(t: Target) -> (usize, bool) {
 }
 
 /// How a projection's spikes reach its post population: by connectivity, as the CPU
-/// engine's strategies.
-fn kind_of(c: &Connectivity, w: &Weights, d: &DelaySteps, plastic: bool) -> ProjKind {
-    match (c, w, d) {
+/// engine's strategies. Every kind sums a post neuron's input in ascending pre order, as
+/// the CPU does.
+fn kind_of(p: &Projection, syn: &Synapses, budget: u64) -> ProjKind {
+    let plastic = p.stdp.is_some();
+    let at_emission = p.delivery == Delivery::AtEmission;
+    // The spike scan's worst case: every pre neuron spiking, each found by binary search.
+    let longest_row = syn
+        .offsets
+        .windows(2)
+        .map(|r| r[1] - r[0])
+        .max()
+        .unwrap_or(0);
+    let scan = u64::from(syn.n_pre) * (u64::from((longest_row + 1).ilog2()) + 3);
+    let wide = scan > budget;
+    match (&p.connectivity, &p.weights, &syn.delays) {
         (Connectivity::AllToAll, ..) => ProjKind::Dense,
         (Connectivity::OneToOne, ..) => ProjKind::OneToOne,
         (Connectivity::AllButSelf, Weights::Constant(w), DelaySteps::Uniform(_)) if !plastic => {
             ProjKind::TotalMinusSelf(*w)
+        }
+        (_, _, DelaySteps::Uniform(d)) if wide && !plastic && (!at_emission || *d == 0) => {
+            ProjKind::Gather
         }
         _ => ProjKind::Sparse,
     }
 }
 
 impl Layout {
-    /// The layout of a valid `net`, recording up to `rows` steps per submission.
+    /// The layout of a valid `net`, recording up to `rows` steps per submission; sparse
+    /// projections whose spike scan could pass `budget` loop passes gather
+    /// ([`ProjKind::Gather`]).
     ///
     /// # Errors
     /// [`SnnError::Unsupported`] for custom models whose variable names clash with `ge`,
     /// `gi` or another model's parameters, and for state monitors of sources.
-    pub fn new(net: &Network, rows: u32) -> Result<Self> {
+    pub fn new(net: &Network, rows: u32, budget: u64) -> Result<Self> {
         let batch = net.batch() as u32;
         let k = batch as u64;
         let dt = net.dt_ms;
@@ -332,7 +367,7 @@ impl Layout {
         // Populations that a dense or sparse projection scans (summaries and lists).
         let mut scanned = vec![false; net.populations.len()];
         for (p, (pre, _, syn, _)) in net.projections.iter().zip(&syns) {
-            let kind = kind_of(&p.connectivity, &p.weights, &syn.delays, p.stdp.is_some());
+            let kind = kind_of(p, syn, budget);
             if matches!(kind, ProjKind::Dense | ProjKind::Sparse) {
                 scanned[*pre] = true;
             }
@@ -458,7 +493,7 @@ impl Layout {
         for (q, (p, (pre, post, syn, slots))) in net.projections.iter().zip(syns).enumerate() {
             let n_syn = syn.len() as u64;
             let n_post = syn.n_post as u64;
-            let kind = kind_of(&p.connectivity, &p.weights, &syn.delays, p.stdp.is_some());
+            let kind = kind_of(p, &syn, budget);
             let w = if let ProjKind::TotalMinusSelf(_) = kind {
                 0
             } else {
@@ -479,6 +514,7 @@ impl Layout {
                 cols: 0,
                 in_rows: 0,
                 in_syn: 0,
+                in_pre: 0,
                 delays: None,
                 delay: 0,
                 slots,
@@ -489,8 +525,18 @@ impl Layout {
                 stdp: None,
                 syn,
             };
-            if kind == ProjKind::Sparse {
+            if matches!(kind, ProjKind::Sparse | ProjKind::Gather) {
                 let (in_rows, in_syn) = layout.by_post();
+                if kind == ProjKind::Gather {
+                    let pre_of: Vec<u32> = (0..layout.syn.n_pre)
+                        .flat_map(|j| {
+                            let o = &layout.syn.offsets;
+                            std::iter::repeat_n(j, (o[j as usize + 1] - o[j as usize]) as usize)
+                        })
+                        .collect();
+                    layout.in_pre = tb.take(n_syn);
+                    tables.extend(in_syn.iter().map(|&k| pre_of[k as usize]));
+                }
                 layout.rows = tb.take(layout.syn.offsets.len() as u64);
                 tables.extend_from_slice(&layout.syn.offsets);
                 layout.cols = tb.take(n_syn);
@@ -507,7 +553,7 @@ impl Layout {
                     tables.extend_from_slice(d);
                 }
             }
-            if layout.at_emission && !matches!(kind, ProjKind::TotalMinusSelf(_)) {
+            if layout.has_ring() {
                 layout.ring = fw.take(slots as u64 * k * n_post);
             }
             let PopRegions::Neurons { x, .. } = &pops[post].regions else {

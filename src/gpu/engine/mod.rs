@@ -71,7 +71,9 @@ pub struct GpuEngineOptions {
     /// Loop passes one invocation may make in one dispatch: a network whose pass could make
     /// more is refused (passes); a fused dispatch, which counts the passes it makes, runs
     /// steps while one more step's worst case fits. `None`: the budget of llvmpipe's silent
-    /// loop cap (`LOOP_ITERATION_BUDGET`) on a software adapter, no budget elsewhere.
+    /// loop cap (`LOOP_ITERATION_BUDGET`) on a software adapter, no budget elsewhere. A
+    /// sparse projection whose spike scan could pass it (or `LOOP_ITERATION_BUDGET`, when
+    /// `None`) gathers instead: each post neuron walks its synapses.
     pub loop_budget: Option<u64>,
 }
 
@@ -122,7 +124,7 @@ pub fn compose_module(net: &Network) -> Result<ComposedModule> {
 /// As [`compose_module`].
 pub fn compose_module_for(net: &Network, schedule: EngineSchedule) -> Result<ComposedModule> {
     net.validate()?;
-    let program = program::compose(&Layout::new(net, 1)?);
+    let program = program::compose(&Layout::new(net, 1, LOOP_ITERATION_BUDGET as u64)?);
     Ok(match schedule {
         EngineSchedule::Fused => {
             // The module as under a budget (its budget check included).
@@ -218,11 +220,12 @@ impl GpuEngine {
                 "at least 1",
             ));
         }
-        let layout = Layout::new(net, opts.steps_per_submit)?;
-        let program = program::compose(&layout);
         let budget = opts
             .loop_budget
             .or(ctx.is_software().then_some(LOOP_ITERATION_BUDGET as u64));
+        let gather_above = opts.loop_budget.unwrap_or(LOOP_ITERATION_BUDGET as u64);
+        let layout = Layout::new(net, opts.steps_per_submit, gather_above)?;
+        let program = program::compose(&layout);
         let fused_plan = match opts.schedule {
             EngineSchedule::Passes => None,
             EngineSchedule::Auto => fused::plan(&program, wg, budget).ok(),

@@ -177,6 +177,17 @@ fn proj_literal(l: &Layout, p: &ProjLayout) -> String {
         ProjKind::TotalMinusSelf(w) => w,
         _ => 0.0,
     };
+    // The largest in-degree (gather counts it for every post neuron: a uniform count).
+    let in_max = match p.kind {
+        ProjKind::Gather => p
+            .by_post()
+            .0
+            .windows(2)
+            .map(|r| r[1] - r[0])
+            .max()
+            .unwrap_or(0),
+        _ => 0,
+    };
     let fields = [
         u(p.kind.code()),
         u(p.syn.n_pre),
@@ -190,6 +201,8 @@ fn proj_literal(l: &Layout, p: &ProjLayout) -> String {
         u(p.cols),
         u(p.in_rows),
         u(p.in_syn),
+        u(p.in_pre),
+        u(in_max),
         u(p.delays.unwrap_or(u32::MAX)),
         u(p.delay),
         u(p.slots),
@@ -237,17 +250,18 @@ fn loop_passes(l: &Layout, p: &ProjLayout) -> (u64, u64) {
         1
     };
     let arrivals = lags * walk + lags + 1;
-    let prop = match (p.kind, p.at_emission) {
-        (ProjKind::TotalMinusSelf(_), _) => words + 1,
-        (_, true) => walk + if p.stdp.is_some() { arrivals } else { 0 },
-        (_, false) => arrivals,
-    };
     let (in_rows, _) = p.by_post();
     let in_degree = in_rows
         .windows(2)
         .map(|r| (r[1] - r[0]) as u64)
         .max()
         .unwrap_or(0);
+    let prop = match (p.kind, p.at_emission) {
+        (ProjKind::TotalMinusSelf(_), _) => words + 1,
+        (ProjKind::Gather, _) => in_degree + 1,
+        (_, true) => walk + if p.stdp.is_some() { arrivals } else { 0 },
+        (_, false) => arrivals,
+    };
     (prop, in_degree + 1)
 }
 

@@ -156,7 +156,7 @@ impl GpuEngine {
         for p in &self.layout.projs {
             let (n_post, n_syn) = (p.syn.n_post as u64, p.n_syn() as u64);
             let zeros = vec![0f32; (m * n_post) as usize];
-            if p.at_emission && !matches!(p.kind, ProjKind::TotalMinusSelf(_)) {
+            if p.has_ring() {
                 for s in 0..p.slots as u64 {
                     let at = p.ring as u64 + (s * k + b0) * n_post;
                     self.write_f32s(&self.buffers.fwork, at, &zeros);
