@@ -10,7 +10,8 @@
 #   coba      COBA (Brette et al. 2007) from 4k to 1M neurons on the general GPU engine, and
 #             4k to 64k on the CPU beside it
 #   train     Diehl & Cook dc400 and dc6400 training, one network, GPU and CPU
-#   multi     dc400 and dc6400 training of K = 128 networks on the GPU
+#   multi     training of K networks on the GPU, each on its own engine: dc400 at K = 8
+#             and 128, dc6400 at K = 8
 #   eval      frozen evaluation, batches of 1, 64 and 1024 images
 # The adapter is chosen as for `snn`: SNN_WGPU_BACKEND, WGPU_ADAPTER_NAME (README).
 set -u
@@ -44,7 +45,9 @@ step coba "$BENCH" --backend cpu --rows coba --coba-n 4000,16000,64000 --coba-se
   --reps 3 --quiet
 step train "$BENCH" --backend gpu --presets dc400,dc6400 --rows train --reps 10 --warmup 2 --quiet
 step train "$BENCH" --backend cpu --presets dc400,dc6400 --rows train --reps 5 --warmup 1 --quiet
-step multi "$BENCH" --backend gpu --presets dc400,dc6400 --rows train_multi --networks 128 \
+step multi "$BENCH" --backend gpu --presets dc400 --rows train_multi --networks 8,128 \
+  --reps 3 --warmup 1 --quiet
+step multi "$BENCH" --backend gpu --presets dc6400 --rows train_multi --networks 8 \
   --reps 3 --warmup 1 --quiet
 step eval "$BENCH" --backend gpu --presets dc400,dc6400 --rows eval --eval-batches 1,64,1024 \
   --reps 3 --warmup 1 --quiet
