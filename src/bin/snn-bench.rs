@@ -136,6 +136,7 @@ fn make(t: &Target, cfg: &DcConfig) -> Result<DcEngine> {
 
 fn main() -> Result<()> {
     let mut a = Args::parse();
+    engine::warn_removed_variables();
     let mut presets: Vec<String> = a
         .presets
         .split(',')

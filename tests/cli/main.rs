@@ -83,6 +83,7 @@ fn main() -> std::process::ExitCode {
             Cpu no_adapter_says_what_to_install_and_how_to_go_on,
             Cpu cli_no_adapter,
             Cpu cli_an_unknown_simd_level_is_refused,
+            Cpu cli_removed_tuning_variables_are_named_in_a_warning,
         ],
         bad_input::output: [
             Cpu an_output_path_through_a_regular_file_fails_before_training,

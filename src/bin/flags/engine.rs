@@ -69,6 +69,23 @@ impl EngineArgs {
     }
 }
 
+/// Variables that tuned the first, Diehl & Cook-only GPU kernels, removed with them.
+const REMOVED_VARIABLES: [&str; 3] = ["SNN_WORKGROUP_RING", "SNN_UNROLL", "SNN_ARRIVAL_QUEUE"];
+
+/// A warning (on stderr) for each variable of [`REMOVED_VARIABLES`] that is set, so that a
+/// setting that no longer acts is not taken for one that does.
+pub fn warn_removed_variables() {
+    for var in REMOVED_VARIABLES {
+        if std::env::var_os(var).is_some() {
+            eprintln!(
+                "warning: {var} is set but no longer read: it tuned the first GPU kernels, \
+                 which the general GPU engine replaced; unset it (--workgroup-size / \
+                 SNN_WORKGROUP_SIZE still sets the engine's workgroup size)"
+            );
+        }
+    }
+}
+
 fn backends(var: &'static str) -> impl Fn(&str) -> Result<wgpu::Backends, String> + Clone {
     move |s: &str| {
         let b = wgpu::Backends::from_comma_list(s);

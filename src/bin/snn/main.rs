@@ -368,6 +368,7 @@ fn main() -> Result<()> {
     let matches = Cli::command().get_matches();
     let cli = Cli::from_arg_matches(&matches)?;
     ENGINE.get_or_init(|| cli.engine.clone());
+    engine::warn_removed_variables();
     // Which `train` flags were given on the command line (a resume must agree with them).
     let train_matches = matches.subcommand_matches("train").cloned();
     if let Command::Train { common, .. } | Command::Evaluate { common, .. } = &cli.command {

@@ -128,6 +128,25 @@ pub fn cli_no_adapter() {
     assert!(!e.contains("Install"), "{e}");
 }
 
+pub fn cli_removed_tuning_variables_are_named_in_a_warning() {
+    let out = snn(&["presets"])
+        .env("SNN_UNROLL", "1")
+        .env("SNN_ARRIVAL_QUEUE", "0")
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let e = String::from_utf8_lossy(&out.stderr);
+    has_all(
+        &e,
+        &[
+            "warning: SNN_UNROLL",
+            "warning: SNN_ARRIVAL_QUEUE",
+            "no longer read",
+        ],
+    );
+    assert!(!e.contains("SNN_WORKGROUP_RING"), "{e}");
+}
+
 pub fn cli_an_unknown_simd_level_is_refused() {
     let mut c = snn(&["train"]);
     c.args(TINY).env("SNN_CPU_SIMD", "bogus");
