@@ -19,8 +19,10 @@ use snn_wgpu::data::mnist::{embedded, Split};
 use snn_wgpu::experiments::diehl_cook::config::DcConfig;
 use snn_wgpu::experiments::diehl_cook::engine::DcEngine;
 use snn_wgpu::experiments::diehl_cook::train::{respond_frozen, train};
-use snn_wgpu::experiments::diehl_cook::{CompetitiveSpec, PresentOptions, RestMode};
-use snn_wgpu::model::{Connectivity, Projection, Target};
+use snn_wgpu::experiments::diehl_cook::{
+    CompetitiveSpec, Connectivity, PresentOptions, Projection, RestMode,
+};
+use snn_wgpu::model::Target;
 
 const N_EXC: usize = 10;
 const N_IN: usize = 784;

@@ -13,4 +13,4 @@ pub use neuron::{
     NeuronKind, NeuronModel, ResetMode, ThetaParams,
 };
 pub use stdp::{StdpParams, StdpRule};
-pub use synapse::{Connectivity, Projection, Sign, Target, WeightInit};
+pub use synapse::{Sign, Target};

@@ -19,12 +19,11 @@ use snn_wgpu::data::mnist::{embedded, Split};
 use snn_wgpu::experiments::diehl_cook::config::DcConfig;
 use snn_wgpu::experiments::diehl_cook::engine::DcEngine;
 use snn_wgpu::experiments::diehl_cook::record::{present_recorded, PresentationRecord};
-use snn_wgpu::experiments::diehl_cook::{CompetitiveSpec, PresentOptions, RestMode};
-use snn_wgpu::gpu::{EngineSchedule, GpuEngineOptions};
-use snn_wgpu::model::{
-    Connectivity, CustomModel, LifParams, NeuronModel, Projection, ResetMode, Sign, Target,
-    ThetaParams, WeightInit,
+use snn_wgpu::experiments::diehl_cook::{
+    CompetitiveSpec, Connectivity, PresentOptions, Projection, RestMode, WeightInit,
 };
+use snn_wgpu::gpu::{EngineSchedule, GpuEngineOptions};
+use snn_wgpu::model::{CustomModel, LifParams, NeuronModel, ResetMode, Sign, Target, ThetaParams};
 
 /// A current-based layer with BindsNET's `DiehlAndCook2015` constants: LIF excitatory
 /// neurons (threshold −52 mV + θ, rest −65, reset −60, 5 ms refractory, τ 100 ms, θ⁺

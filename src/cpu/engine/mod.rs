@@ -887,8 +887,8 @@ impl Engine {
 
     /// Scales the weights reaching each post neuron of `projection`, in every copy, so that
     /// they sum to `target_sum` (a post neuron whose sum is 0 is left alone). Sums and
-    /// scaling run in synapse order, as `model::synapse::normalize_columns`; the bounds are
-    /// not applied (as in Diehl & Cook).
+    /// scaling run in synapse order, by ascending pre in f32, as the GPU engine does;
+    /// the bounds are not applied (as in Diehl & Cook).
     ///
     /// # Errors
     /// [`SnnError::UnknownName`]; [`SnnError::InvalidParam`] for a target that is not finite

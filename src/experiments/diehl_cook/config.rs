@@ -6,10 +6,11 @@
 //! turns it into the engine's [`CompetitiveSpec`]. Sources: Diehl & Cook 2015 and its code (`peter-u-diehl/stdp-mnist`); docs/diehl_cook.md.
 
 use crate::error::{Result, SnnError};
-use crate::experiments::diehl_cook::{CompetitiveSpec, RestMode};
+use crate::experiments::diehl_cook::{
+    CompetitiveSpec, Connectivity, Projection, RestMode, WeightInit,
+};
 use crate::model::neuron::{check_period, coarse_dt_warning, coarse_period_warning};
-use crate::model::NeuronKind;
-use crate::model::{Connectivity, NeuronModel, Projection, StdpParams, Target, WeightInit};
+use crate::model::{NeuronKind, NeuronModel, StdpParams, Target};
 use serde::{Deserialize, Serialize};
 
 /// One Diehl & Cook experiment.

@@ -8,9 +8,11 @@ pub mod model;
 pub mod multi;
 #[cfg(feature = "plots")]
 pub mod plots;
+pub mod projection;
 pub mod record;
 pub mod spec;
 pub mod sweep;
 pub mod train;
 
+pub use projection::{Connectivity, Projection, WeightInit};
 pub use spec::{CompetitiveSpec, PresentOptions, RestMode};

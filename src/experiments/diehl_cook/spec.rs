@@ -33,10 +33,11 @@
 //! factor `e^(−steps·dt/τ_θ)`: the per-step factor `1 − 5·10⁻⁸` is not representable in f32
 //! (it rounds to `1 − 5.96·10⁻⁸`, a 19 % error in the decay rate).
 
+use super::projection::{Connectivity, Projection, WeightInit};
 use crate::error::{Result, SnnError};
 use crate::model::neuron::{NeuronKind, NeuronModel};
 use crate::model::stdp::StdpParams;
-use crate::model::synapse::{Connectivity, Projection, Sign, Target, WeightInit};
+use crate::model::{Sign, Target};
 
 /// A competitive (winner-take-all) excitatory/inhibitory layer.
 ///

@@ -11,7 +11,7 @@
 //! # Weights and sign
 //!
 //! Weights are magnitudes in `[w_min, w_max]`, `w_min >= 0`; the sign comes from the
-//! [`Target`] (`gi` and an inhibitory membrane target subtract), as in `model::synapse`.
+//! [`Target`] (`gi` and an inhibitory membrane target subtract; `model::synapse`).
 //! Random initial weights are clipped into the bounds; a constant or an array outside them
 //! is an error. STDP clips after every update.
 //!
