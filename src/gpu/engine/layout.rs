@@ -189,6 +189,9 @@ pub(crate) struct ProjLayout {
     pub in_syn: u32,
     /// The pre neuron of each entry of `in_syn` (gather), in `tables`.
     pub in_pre: u32,
+    /// The largest in-degree (synapses reaching one post neuron), counted once here: the
+    /// bound of gather's loop over a post neuron's synapses, and of potentiation's.
+    pub in_max: u32,
     /// Per-synapse delays in `tables`, or the one delay.
     pub delays: Option<u32>,
     pub delay: u32,
@@ -298,6 +301,15 @@ fn channel(t: Target) -> (usize, bool) {
         Target::Gi => (1, false),
         Target::Membrane { sign } => (2, sign == Sign::Inhibitory),
     }
+}
+
+/// The most synapses of `syn` reaching one post neuron (0 without synapses).
+fn max_in_degree(syn: &Synapses) -> u32 {
+    let mut in_degree = vec![0u32; syn.n_post as usize];
+    for &i in &syn.post {
+        in_degree[i as usize] += 1;
+    }
+    in_degree.into_iter().max().unwrap_or(0)
 }
 
 /// How a projection's spikes reach its post population: by connectivity, as the CPU
@@ -515,6 +527,7 @@ impl Layout {
                 in_rows: 0,
                 in_syn: 0,
                 in_pre: 0,
+                in_max: max_in_degree(&syn),
                 delays: None,
                 delay: 0,
                 slots,

@@ -179,13 +179,7 @@ fn proj_literal(l: &Layout, p: &ProjLayout) -> String {
     };
     // The largest in-degree (gather counts it for every post neuron: a uniform count).
     let in_max = match p.kind {
-        ProjKind::Gather => p
-            .by_post()
-            .0
-            .windows(2)
-            .map(|r| r[1] - r[0])
-            .max()
-            .unwrap_or(0),
+        ProjKind::Gather => p.in_max,
         _ => 0,
     };
     let fields = [
@@ -250,12 +244,7 @@ fn loop_passes(l: &Layout, p: &ProjLayout) -> (u64, u64) {
         1
     };
     let arrivals = lags * walk + lags + 1;
-    let (in_rows, _) = p.by_post();
-    let in_degree = in_rows
-        .windows(2)
-        .map(|r| (r[1] - r[0]) as u64)
-        .max()
-        .unwrap_or(0);
+    let in_degree = p.in_max as u64;
     let prop = match (p.kind, p.at_emission) {
         (ProjKind::TotalMinusSelf(_), _) => words + 1,
         (ProjKind::Gather, _) => in_degree + 1,
