@@ -24,7 +24,7 @@ use snn_wgpu::data::mnist::{self, Dataset, Split};
 use snn_wgpu::experiments::diehl_cook::config::{DcConfig, PRESETS, SHORT_PRESET};
 use snn_wgpu::experiments::diehl_cook::engine::{DcEngine, EngineChoice};
 use snn_wgpu::experiments::diehl_cook::io::load_network;
-use snn_wgpu::experiments::diehl_cook::multi::{Pass, Sizes, Tested};
+use snn_wgpu::experiments::diehl_cook::multi::{Pass, Tested};
 use snn_wgpu::experiments::diehl_cook::RestMode;
 use snn_wgpu::gpu::GpuContext;
 use std::path::{Path, PathBuf};
@@ -333,18 +333,16 @@ fn label_and_test(
     default_label: usize,
     key: &mut u32,
 ) -> Result<Tested> {
-    let sizes = Sizes {
-        n_train: 0,
-        n_label: common.label_samples.unwrap_or(default_label),
-        n_test: common.test_samples.unwrap_or(sets.1.len()),
-        batch: common.batch,
-    };
+    let (train_set, test_set) = sets;
+    let n_label = common.label_samples.unwrap_or(default_label);
+    let n_test = common.test_samples.unwrap_or(test_set.len());
     let mut shown: Option<(Pass, progress::Progress)> = None;
     let tested = snn_wgpu::experiments::diehl_cook::multi::label_and_test(
         b,
         cfg,
-        sets,
-        &sizes,
+        (train_set, n_label),
+        (test_set, n_test),
+        common.batch,
         key,
         |pass, done, total| {
             if shown.as_ref().is_none_or(|(p, _)| *p != pass) {

@@ -72,28 +72,30 @@ impl Pass {
     }
 }
 
-/// Labels the frozen network on the first `sizes.n_label` training images and tests it on
-/// the first `sizes.n_test` test images, keys continuing from `key` (as `snn train` and
-/// `snn evaluate` do). `progress(pass, done, total)` follows each pass.
+/// Labels the frozen network on the first `n_label` images of `train_set` and tests it on
+/// the first `n_test` images of `test_set` (each capped to its set's size), `batch` images
+/// per frozen batch, keys continuing from `key` (as `snn train` and `snn evaluate` do).
+/// `progress(pass, done, total)` follows each pass.
 ///
 /// # Errors
 /// [`SnnError::NoResponse`], backend errors, shape errors from `evaluate`.
 pub fn label_and_test(
     b: &mut DcEngine,
     cfg: &DcConfig,
-    (train_set, test_set): (&Dataset, &Dataset),
-    sizes: &Sizes,
+    (train_set, n_label): (&Dataset, usize),
+    (test_set, n_test): (&Dataset, usize),
+    batch: usize,
     key: &mut u32,
     mut progress: impl FnMut(Pass, usize, usize),
 ) -> Result<Tested> {
     let t0 = Instant::now();
-    let n_label = sizes.n_label.min(train_set.len());
-    let counts = respond_frozen(b, cfg, train_set, n_label, sizes.batch, key, |d| {
+    let n_label = n_label.min(train_set.len());
+    let counts = respond_frozen(b, cfg, train_set, n_label, batch, key, |d| {
         progress(Pass::Label, d, n_label)
     })?;
     let assignments = assign_labels(counts.view(), &train_set.labels[..n_label])?;
-    let n_test = sizes.n_test.min(test_set.len());
-    let test_counts = respond_frozen(b, cfg, test_set, n_test, sizes.batch, key, |d| {
+    let n_test = n_test.min(test_set.len());
+    let test_counts = respond_frozen(b, cfg, test_set, n_test, batch, key, |d| {
         progress(Pass::Test, d, n_test)
     })?;
     let eval = evaluate(test_counts.view(), &test_set.labels[..n_test], &assignments)?;
@@ -200,7 +202,15 @@ pub fn run_one_from(
     })?;
     let train_seconds = before + t0.elapsed().as_secs_f64();
     let mut key = state.key;
-    let tested = label_and_test(b, cfg, (train_set, test_set), sizes, &mut key, |_, _, _| {})?;
+    let tested = label_and_test(
+        b,
+        cfg,
+        (train_set, sizes.n_label),
+        (test_set, sizes.n_test),
+        sizes.batch,
+        &mut key,
+        |_, _, _| {},
+    )?;
     Ok(NetworkRun {
         config: cfg.clone(),
         stats: state.stats,
