@@ -6,8 +6,10 @@
 //! A training presentation is 1000 such steps (350 + 150 ms at dt = 0.5 ms), and the real
 //! kernel needs more than this per step (input spikes, propagation, the inhibitory layer,
 //! STDP) and more than one barrier, so `us_per_step` (µs per step, which is also ms per
-//! 1000-step presentation) bounds its time per image from below. On llvmpipe (one workgroup runs on one CPU thread) this is what puts the issue's
-//! ≤ 5 ms per training image out of reach (RESULTS.md, "Session 6").
+//! 1000-step presentation) bounds its time per image from below. On llvmpipe (one workgroup
+//! runs on one CPU thread) this is what puts the issue's ≤ 5 ms per training image out of
+//! reach (RESULTS.md, "llvmpipe's loop cap, and arrival queues for the delays", the
+//! paragraph "The floor of a synchronised step on llvmpipe").
 //!
 //! `cargo run --release --example gpu_step_floor [N]` prints one JSON line per workgroup size
 //! and barrier choice (median of 7 dispatches; the step count keeps every loop under
