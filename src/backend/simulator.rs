@@ -62,13 +62,7 @@ pub trait Simulator: Send {
     /// # Errors
     /// As [`Self::weights`].
     fn first_non_finite_weight(&self, projection: &str, copy: usize) -> Result<Option<usize>> {
-        let w = self.weights(projection, copy)?;
-        // A test without early exit vectorises; the position is looked for only once
-        // something is found.
-        if w.iter().fold(true, |ok, v| ok & v.is_finite()) {
-            return Ok(None);
-        }
-        Ok(w.iter().position(|v| !v.is_finite()))
+        Ok(first_non_finite(&self.weights(projection, copy)?))
     }
 
     /// Scales each post neuron's incoming weights of `projection` to sum to `target_sum`.
@@ -181,6 +175,16 @@ impl IntoStateResult for Result<NetworkState> {
     fn into_state_result(self) -> Result<NetworkState> {
         self
     }
+}
+
+/// The index of the first value of `w` that is NaN or infinite, if any.
+pub(crate) fn first_non_finite(w: &[f32]) -> Option<usize> {
+    // A test without early exit vectorises; the position is looked for only once something
+    // is found.
+    if w.iter().fold(true, |ok, v| ok & v.is_finite()) {
+        return None;
+    }
+    w.iter().position(|v| !v.is_finite())
 }
 
 /// Implements [`Simulator`] for an engine type whose inherent methods have the trait's names

@@ -852,6 +852,18 @@ impl Engine {
         Ok(&self.copy(copy)?.projs[q].w)
     }
 
+    /// The index of the first weight of `projection` in copy `copy` that is NaN or
+    /// infinite, if any: [`crate::backend::Simulator::first_non_finite_weight`] without copying
+    /// the weights.
+    ///
+    /// # Errors
+    /// As [`Self::weights`].
+    pub fn first_non_finite_weight(&self, projection: &str, copy: usize) -> Result<Option<usize>> {
+        Ok(crate::backend::simulator::first_non_finite(
+            self.weights(projection, copy)?,
+        ))
+    }
+
     /// Replaces the weights of `projection` in copy `copy`.
     ///
     /// # Errors
@@ -1284,18 +1296,11 @@ impl Plans {
             }
         }
         c.queues_fresh = learn && self.use_queue;
-        let mut run = |c: &mut CopyState, team: Option<&Team>| {
-            for t in steps.clone() {
-                self.step(c, t, learn, team);
-                if let Some(p) = count {
-                    for &i in &c.spikes[p] {
-                        counts[i as usize] += 1;
-                    }
-                }
-            }
-        };
         match par {
-            false => run(c, None),
+            // A method, not a closure: a closure is a function of its own, compiled without
+            // the target features of the copy that calls it, so the steps would run in the
+            // baseline copy.
+            false => self.run_steps(c, steps, learn, count, None, &mut counts),
             // A team for this run: member `k` runs chunk `k` of every step.
             true => {
                 let team = Team::new(self.n_chunks - 1);
@@ -1312,11 +1317,33 @@ impl Plans {
                         s.spawn(move || team.serve(k, work));
                     }
                     let _stop = team.stop_on_drop();
-                    run(c, Some(team));
+                    self.run_steps(c, steps, learn, count, Some(team), &mut counts);
                 })
             }
         }
         counts
+    }
+
+    /// Runs `steps` of copy `c`, adding the spikes of population `count` into `counts`;
+    /// with `team`, the team runs the chunks beyond the first.
+    #[inline(always)]
+    fn run_steps(
+        &self,
+        c: &mut CopyState,
+        steps: std::ops::Range<u32>,
+        learn: bool,
+        count: Option<usize>,
+        team: Option<&Team>,
+        counts: &mut [u32],
+    ) {
+        for t in steps {
+            self.step(c, t, learn, team);
+            if let Some(p) = count {
+                for &i in &c.spikes[p] {
+                    counts[i as usize] += 1;
+                }
+            }
+        }
     }
 
     /// Copy `c` at rest (see [`Engine::rest`]).
@@ -1445,8 +1472,10 @@ impl Plans {
             Some(team) => {
                 let base = views.as_mut_ptr();
                 team.start(base as *mut u8, t, learn);
-                // SAFETY: chunk 0 is the caller's; the members touch views 1.. only.
-                self.chunk_step(unsafe { &mut *base }, t, learn);
+                // SAFETY: chunk 0 is the caller's; the members touch views 1.. only. The
+                // caller runs inside the team's scope (a closure, compiled without the
+                // copy's target features), so it enters the compiled copy as a member does.
+                self.chunk_step_compiled(unsafe { &mut *base }, t, learn);
                 team.wait();
             }
             // A plain loop: the chunks stay inlined in this compiled copy.
@@ -1970,7 +1999,7 @@ struct ProjView<'a> {
     hist: &'a [Vec<u32>],
 }
 
-crate::backend::impl_simulator!(Engine, |_| "cpu".to_string());
+crate::backend::impl_simulator!(Engine, |_| "cpu".to_string(), first_non_finite_weight);
 
 #[cfg(test)]
 mod tests {
