@@ -135,7 +135,7 @@ enum Command {
     /// Train with STDP, assign labels on training images, test, and save the run.
     Train {
         /// Preset: dc100, dc400, dc1600, dc6400 (the paper's), or dc400-short (dc400 shortened
-        /// for a first run: one epoch, rest by reset, θ+ 0.075 mV). Default: dc400 with --data;
+        /// for a first run: two epochs, rest by reset). Default: dc400 with --data;
         /// without --data (the embedded subset), dc400-short, labels from 5,000 images.
         #[arg(long)]
         preset: Option<String>,
@@ -143,7 +143,7 @@ enum Command {
         /// key is required and unknown keys are an error. Flags below override it.
         #[arg(long)]
         config: Option<PathBuf>,
-        /// Epochs (default: the preset's: 1/3/7/15, dc400-short 1).
+        /// Epochs (default: the preset's: 1/3/7/15, dc400-short 2).
         #[arg(long, value_parser = clap::value_parser!(u32).range(1..), allow_negative_numbers = true)]
         epochs: Option<u32>,
         /// Training images per epoch (default: all).
@@ -385,13 +385,10 @@ fn main() -> Result<()> {
                         ""
                     };
                     let short = if p == SHORT_PRESET {
-                        format!(
-                            "; rest by reset, θ+ {} mV: dc400 shortened for a first run on \
-                             the embedded subset (`snn train` without --data)",
-                            c.theta_plus_mv
-                        )
+                        "; rest by reset: dc400 shortened for a first run on the embedded \
+                         subset (`snn train` without --data)"
                     } else {
-                        String::new()
+                        ""
                     };
                     stdout::line(format_args!(
                         "{p}: {} excitatory neurons, {} epoch(s){clamp}{short}",

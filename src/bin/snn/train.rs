@@ -498,9 +498,9 @@ impl Session {
         if common.chatty() && self.plan.data_dir.is_none() {
             let what = if cfg.preset == SHORT_PRESET {
                 format!(
-                    "{SHORT_PRESET} (the paper's dc400, {} excitatory neurons, shortened: one \
-                     epoch, the rest between images done by a reset, θ+ {} mV instead of 0.05)",
-                    cfg.n_exc, cfg.theta_plus_mv
+                    "{SHORT_PRESET} (the paper's dc400, {} excitatory neurons, shortened: \
+                     {} epochs instead of 3, the rest between images done by a reset)",
+                    cfg.n_exc, cfg.epochs
                 )
             } else {
                 format!("{} ({} excitatory neurons)", cfg.preset, cfg.n_exc)
