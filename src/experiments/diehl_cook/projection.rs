@@ -148,16 +148,11 @@ mod tests {
 
     #[test]
     fn scaled_uniform_draws_lie_in_the_range() {
-        let p = Projection {
-            connectivity: Connectivity::Dense,
-            target: Target::Ge,
-            init: WeightInit::ScaledUniform {
-                scale: 0.3,
-                offset: 0.01,
-            },
-            w_min: 0.0,
-            w_max: 1.0,
-        };
+        // The paper's input projection: 0.3 · (U[0,1) + 0.01).
+        let p = crate::experiments::diehl_cook::config::DcConfig::preset("dc400")
+            .unwrap()
+            .to_spec()
+            .input;
         let w = p.initial_dense(784, 5, 1);
         assert_eq!(w.len(), 784 * 5);
         assert!(w.iter().all(|&x| (0.003..0.3031).contains(&x)));
