@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # What a GPU owner wants to know, on binaries already built: one JSON line per measurement.
 #
-#   cargo build --release --bin snn-bench --example coba    # once, anywhere
+#   cargo build --release --bin snn-bench --example coba --example gpu_step_floor   # once
 #   BIN=target/release benches/gpu_check.sh > gpu_check.jsonl
 #
 # It builds nothing. Every step has its own time limit (seconds, `STEP_S`, default 240); a step
@@ -13,6 +13,8 @@
 #   multi     training of K networks on the GPU, each on its own engine: dc400 at K = 8
 #             and 128, dc6400 at K = 8
 #   eval      frozen evaluation, batches of 1, 64 and 1024 images
+#   floor     the floor of one synchronised step (examples/gpu_step_floor: barriers, a
+#             dispatch per step, workgroup sizes 1 to 1024), when that example is built
 # The adapter is chosen as for `snn`: SNN_WGPU_BACKEND, WGPU_ADAPTER_NAME (README).
 set -u
 BIN=${BIN:-target/release}
@@ -20,6 +22,8 @@ STEP_S=${STEP_S:-240}
 BENCH="$BIN/snn-bench"
 COBA="$BIN/examples/coba"
 [ -x "$COBA" ] || COBA="$BIN/coba"
+FLOOR="$BIN/examples/gpu_step_floor"
+[ -x "$FLOOR" ] || FLOOR="$BIN/gpu_step_floor"
 for b in "$BENCH" "$COBA"; do
   if [ ! -x "$b" ]; then
     echo "gpu_check: no executable $b; build it (see the header) or set BIN" >&2
@@ -51,4 +55,10 @@ step multi "$BENCH" --backend gpu --presets dc6400 --rows train_multi --networks
   --reps 3 --warmup 1 --quiet
 step eval "$BENCH" --backend gpu --presets dc400,dc6400 --rows eval --eval-batches 1,64,1024 \
   --reps 3 --warmup 1 --quiet
+if [ -x "$FLOOR" ]; then
+  step floor "$FLOOR" 400
+  step floor "$FLOOR" 6400
+else
+  echo "{\"step\":\"floor\",\"skipped\":\"no executable $FLOOR\"}"
+fi
 exit 0
