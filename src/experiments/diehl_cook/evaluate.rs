@@ -90,7 +90,13 @@ fn check_shapes(counts: ArrayView2<u32>, labels: &[u8]) -> Result<(usize, usize)
 /// image. `class_rates[c][i]` is the MEAN count of neuron `i` over the images labelled `c` (the
 /// sum would favour frequent classes); means are computed in f64 and stored as f32, and the argmax
 /// is taken on the f64 means with ties to the lowest class (the original's strict `>` scan).
-/// A neuron that never fired keeps -1, as in the original evaluation script.
+/// A neuron that never fired keeps -1, as in the original evaluation script. So does, unlike
+/// the original, a neuron whose mean is the same for every class that has labelling images
+/// (two or more): it tells no class from another, and the original's scan gives it the lowest
+/// class, whose all-activity mean it would then lift on every image. (In a one-epoch dc6400,
+/// 4,349 of 6,400 neurons whose θ had decayed below the rest-to-threshold gap fired exactly
+/// once at the onset of every image, and took the all-activity vote to class 0 for every test
+/// image: RESULTS.md, "dc6400, one epoch".)
 ///
 /// Errors: `labels.len()` differs from the number of count rows, a label is 10 or more, or
 /// `counts` has no columns (zero neurons). Zero images is allowed: every neuron is then -1.
@@ -112,11 +118,17 @@ pub fn assign_labels(counts: ArrayView2<u32>, labels: &[u8]) -> Result<Assignmen
         }
     }
     let means = sums;
+    let labelled: Vec<usize> = (0..N_CLASSES).filter(|&c| class_counts[c] > 0).collect();
 
     let assignment = means
         .columns()
         .into_iter()
         .map(|col| {
+            if let [first, rest @ ..] = &labelled[..] {
+                if !rest.is_empty() && rest.iter().all(|&c| col[c] == col[*first]) {
+                    return -1;
+                }
+            }
             let mut best = -1i32;
             let mut best_rate = 0.0f64;
             for (c, &r) in col.iter().enumerate() {
@@ -410,9 +422,23 @@ mod tests {
 
     #[test]
     fn assignment_ties_go_to_lowest_class() {
-        let counts = array![[4u32], [4]];
-        let a = assign_labels(counts.view(), &[6, 3]).unwrap();
+        let counts = array![[4u32], [4], [1]];
+        let a = assign_labels(counts.view(), &[6, 3, 1]).unwrap();
         assert_eq!(a.assignment, vec![3]);
+    }
+
+    /// A neuron with the same mean for every labelled class (one spike at every onset) is
+    /// left unassigned, so it cannot lift the lowest class's all-activity mean; with one
+    /// labelled class only, a firing neuron is still assigned to it.
+    #[test]
+    fn a_neuron_alike_for_every_class_is_unassigned() {
+        let counts = array![[1u32, 5], [1, 0], [1, 0]];
+        let a = assign_labels(counts.view(), &[4, 0, 0]).unwrap();
+        assert_eq!(a.assignment, vec![-1, 4]);
+        // Neuron 0 fires once on every test image; the image still goes to neuron 1's class.
+        assert_eq!(vote_all_activity(&[1, 3], &a), 4);
+        let one_class = assign_labels(counts.view(), &[4, 4, 4]).unwrap();
+        assert_eq!(one_class.assignment, vec![4, 4]);
     }
 
     #[test]
