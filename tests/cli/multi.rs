@@ -8,7 +8,9 @@ use crate::common::{json_ok as json_line, snn, tmp};
 use std::path::Path;
 use std::process::Output;
 
-const SMALL: [&str; 7] = [
+const SMALL: [&str; 9] = [
+    "--epochs",
+    "1",
     "--train-samples",
     "30",
     "--label-samples",

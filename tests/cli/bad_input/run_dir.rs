@@ -116,6 +116,9 @@ pub fn a_checkpoint_that_counts_past_the_run_is_refused_on_resume() {
     ]));
     has_all(
         &e,
-        &["checkpoint.npz", "1000000000 images trained of a run of 2"],
+        &[
+            "checkpoint.npz",
+            "1000000000 images trained of a run of 4 (2 per epoch x 2 epochs)",
+        ],
     );
 }
