@@ -1,7 +1,7 @@
 //! `snn`: the command line. Trains, labels and tests the Diehl & Cook network on MNIST.
 //!
 //! ```text
-//! cargo run --release --bin snn -- train                     # dc400-short on the embedded subset, about a minute
+//! cargo run --release --bin snn -- train                     # dc400-short on the embedded subset, under a minute
 //! cargo run --release --bin snn -- fetch-mnist --to ~/mnist
 //! cargo run --release --bin snn -- train --preset dc400 --data ~/mnist --out runs/dc400
 //! cargo run --release --bin snn -- evaluate --run runs/dc400 --data ~/mnist
@@ -49,7 +49,7 @@ static ENGINE: std::sync::OnceLock<engine::EngineArgs> = std::sync::OnceLock::ne
 /// Labelling images of the first run (`snn train` without --preset, --config or --data):
 /// dc400-short trained on the embedded 10,000, labelled on the first 5,000 of them (as good
 /// as all of them on held-out training images, in 6 s less), tested on the 2,000 test images,
-/// in about a minute on two cores (RESULTS.md, "First run").
+/// in 54 s on two idle cores (RESULTS.md, "First run").
 const FIRST_RUN_LABEL_IMAGES: usize = 5000;
 
 /// The engine options of this run.
@@ -476,7 +476,7 @@ fn main() -> Result<()> {
                 return train::resume(dir, &asked, &checkpoint, &common);
             }
             // No --preset, --config or --data: the first run, dc400-short on the embedded
-            // subset, labels from FIRST_RUN_LABEL_IMAGES (about a minute on two cores); the
+            // subset, labels from FIRST_RUN_LABEL_IMAGES (54 s on two idle cores); the
             // paper's presets are for the full 60,000 (`--data`).
             let first_run = preset.is_none() && config.is_none() && common.data.is_none();
             let mut common = common;
