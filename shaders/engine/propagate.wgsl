@@ -83,6 +83,14 @@ struct Proj {
     decay_post1_per_step: f32,
     decay_post2_per_step: f32,
     stdp: StdpConsts,
+    // Arrival queues (src/gpu/engine/layout.rs, ArrivalQueue), all in ustate: `queue_cap`
+    // synapses per post neuron and slot (0: no queues); lengths [slot][copy][post] at
+    // queue_counts; synapses [slot][copy][post][cap] at queue_entries; per copy and slot,
+    // the arrival step whose queues overflowed [copy][slot] at queue_overflow.
+    queue_cap: u32,
+    queue_counts: u32,
+    queue_entries: u32,
+    queue_overflow: u32,
 }
 
 // The pre trace at step t of synapse k of copy b from its last arrival (0 if none; the
@@ -161,11 +169,18 @@ fn candidates(p: Proj, e: u32, b: u32, s: u32, i: u32) -> u32 {
 }
 
 // Delivery at emission: the spikes emitted now add their weights to the ring slot of their
-// arrival; returns this step's slot, then clears it.
-fn deliver_at_emission(p: Proj, i: u32, b: u32) -> f32 {
+// arrival; returns this step's slot, then clears it. With arrival queues and `learn`, each
+// of these synapses is also depressed now if it arrives now (after its weight went into the
+// ring, as `arrivals` would), or filed into the queue of its arrival slot.
+fn deliver_at_emission(p: Proj, i: u32, b: u32, learn: bool) -> f32 {
     let t = step.t;
     let base = pre_words(p, t, b);
     let wb = p.w_base + b * p.n_syn;
+    let queue = learn && p.queue_cap != 0u;
+    var post1 = 0.0;
+    if (queue) {
+        post1 = fwork[p.trace_base + b * p.n_post + i];
+    }
     for (var s = 0u; s < p.pre.sum_words; s = s + 1u) {
         var cand = candidates(p, t, b, s, i);
         loop_passes = loop_passes + 1u + bit_loop_passes(p, cand);
@@ -188,9 +203,17 @@ fn deliver_at_emission(p: Proj, i: u32, b: u32) -> f32 {
                 word = word & (word - 1u);
                 let k = synapse_of(p, j, i);
                 if (k != NONE) {
-                    let slot = (t + delay_of(p, k)) % p.slots;
+                    let d = delay_of(p, k);
+                    let slot = (t + d) % p.slots;
                     let at = p.ring_base + (slot * p.batch + b) * p.n_post + i;
                     fwork[at] = fwork[at] + wsyn[wb + k];
+                    if (queue) {
+                        if (d == 0u) {
+                            depress(p, b, k, post1);
+                        } else {
+                            enqueue(p, b, i, k, slot, t + d);
+                        }
+                    }
                 }
             }
         }
@@ -202,13 +225,68 @@ fn deliver_at_emission(p: Proj, i: u32, b: u32) -> f32 {
     return x;
 }
 
-// The synapses arriving now, by lag ascending, then ascending pre: with `sum`, returns
-// Σ w (the weights of this step, for delivery at arrival); with `learn`, each then gets
-// depression and records its arrival (and, with all-to-all pairing, adds 1 to its trace).
-fn arrivals(p: Proj, i: u32, b: u32, sum: bool, learn: bool) -> f32 {
+// Files synapse k of post i, which arrives at step `arrival`, into the queue of its slot;
+// past the queue's capacity, marks the slot's arrival step as overflowed instead (every
+// post neuron of the copy that overflows marks the same step).
+fn enqueue(p: Proj, b: u32, i: u32, k: u32, slot: u32, arrival: u32) {
+    let cell = (slot * p.batch + b) * p.n_post + i;
+    let n = ustate[p.queue_counts + cell];
+    if (n < p.queue_cap) {
+        ustate[p.queue_entries + cell * p.queue_cap + n] = k;
+        ustate[p.queue_counts + cell] = n + 1u;
+    } else {
+        ustate[p.queue_overflow + b * p.slots + slot] = arrival;
+    }
+}
+
+// Depression at arrival of the synapses of post i that its queue holds for this step, or,
+// where a queue of this slot overflowed in copy b, of every synapse that a spike of the
+// delay window brings now (lags from 1: the spikes of this step were seen at emission).
+// Empties the queue.
+fn queue_arrivals(p: Proj, i: u32, b: u32) {
+    let t = step.t;
+    let slot = t % p.slots;
+    let cell = (slot * p.batch + b) * p.n_post + i;
+    let n = ustate[p.queue_counts + cell];
+    ustate[p.queue_counts + cell] = 0u;
+    if (ustate[p.queue_overflow + b * p.slots + slot] == t) {
+        _ = arrivals(p, i, b, false, true, 1u);
+        return;
+    }
+    let post1 = fwork[p.trace_base + b * p.n_post + i];
+    let at = p.queue_entries + cell * p.queue_cap;
+    // The capacity, not the length: a count that is the same for all of the copy's
+    // invocations.
+    loop_passes = loop_passes + p.queue_cap + 1u;
+    for (var q = 0u; q < n; q = q + 1u) {
+        depress(p, b, ustate[at + q], post1);
+    }
+}
+
+// The loop passes that one post neuron's `queue_arrivals` makes at step t in copy b beyond
+// its queue's where the queues of t's slot overflowed (the check of the delay window, from
+// the spike lists of its steps, all emitted before t), else 0. Under the fused schedule
+// (src/gpu/engine/fused.rs) the kernel adds them to a step's worst case before the step,
+// and counts this function's own loop (`p.slots` passes at most) in the step's.
+fn overflow_passes(p: Proj, b: u32, t: u32) -> u32 {
+    if (p.queue_cap == 0u || ustate[p.queue_overflow + b * p.slots + t % p.slots] != t) {
+        return 0u;
+    }
+    var n = 1u;
+    for (var lag = 1u; lag < p.slots; lag = lag + 1u) {
+        n = n + 2u + bits[pre_list(p, t + p.pre.slots - lag, b)];
+    }
+    return n;
+}
+
+// The synapses arriving now, by lag ascending from `first_lag` (per-synapse delays), then
+// ascending pre: with `sum`, returns Σ w (the weights of this step, for delivery at
+// arrival); with `learn`, each then gets depression and records its arrival (and, with
+// all-to-all pairing, adds 1 to its trace).
+fn arrivals(p: Proj, i: u32, b: u32, sum: bool, learn: bool, first_lag: u32) -> f32 {
     let t = step.t;
     let wb = p.w_base + b * p.n_syn;
-    var lag0 = 0u;
+    var lag0 = first_lag;
     var lag1 = p.slots;
     if (p.delay_base == NONE) {
         lag0 = p.delay;
@@ -269,19 +347,25 @@ fn arrive(p: Proj, i: u32, b: u32, j: u32, lag: u32, post1: f32, sum: bool, lear
     if (k == NONE || delay_of(p, k) != lag) {
         return;
     }
-    let t = step.t;
-    let wb = p.w_base + b * p.n_syn;
     if (sum) {
-        *x = *x + wsyn[wb + k];
+        *x = *x + wsyn[p.w_base + b * p.n_syn + k];
     }
     if (learn) {
-        wsyn[wb + k] = on_pre(wsyn[wb + k], post1, p.stdp);
-        if (p.pre_at_last_base != NONE) {
-            let a = p.pre_at_last_base + b * p.n_syn + k;
-            fwork[a] = pre_trace(p, b, k, t) + 1.0;
-        }
-        ustate[p.last_base + b * p.n_syn + k] = t;
+        depress(p, b, k, post1);
     }
+}
+
+// Synapse k of copy b receives a spike now: depression by the post trace `post1`, and its
+// arrival is recorded (with all-to-all pairing, its trace adds 1).
+fn depress(p: Proj, b: u32, k: u32, post1: f32) {
+    let t = step.t;
+    let w = p.w_base + b * p.n_syn + k;
+    wsyn[w] = on_pre(wsyn[w], post1, p.stdp);
+    if (p.pre_at_last_base != NONE) {
+        let a = p.pre_at_last_base + b * p.n_syn + k;
+        fwork[a] = pre_trace(p, b, k, t) + 1.0;
+    }
+    ustate[p.last_base + b * p.n_syn + k] = t;
 }
 
 // Total minus self: w · (spikes arriving − [i among them]).
@@ -331,12 +415,16 @@ fn propagate(p: Proj, i: u32, b: u32) {
     } else if (p.kind == GATHER) {
         x = gather(p, i, b);
     } else if (p.at_emission != 0u) {
-        x = deliver_at_emission(p, i, b);
+        x = deliver_at_emission(p, i, b, learn);
         if (learn) {
-            _ = arrivals(p, i, b, false, true);
+            if (p.queue_cap != 0u) {
+                queue_arrivals(p, i, b);
+            } else {
+                _ = arrivals(p, i, b, false, true, 0u);
+            }
         }
     } else {
-        x = arrivals(p, i, b, true, learn);
+        x = arrivals(p, i, b, true, learn, 0u);
     }
     let at = p.x_base + b * p.n_post + i;
     switch p.x_mode {

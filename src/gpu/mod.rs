@@ -10,4 +10,4 @@ mod readback;
 pub mod shaders;
 
 pub use context::{GpuContext, GpuOptions, LOOP_ITERATION_BUDGET};
-pub use engine::{EngineSchedule, GpuEngine, GpuEngineOptions};
+pub use engine::{EngineSchedule, GpuEngine, GpuEngineOptions, DEFAULT_ARRIVAL_QUEUE};

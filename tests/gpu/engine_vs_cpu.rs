@@ -834,6 +834,85 @@ pub fn calls_between_runs_agree() {
     assert_active(&counts, 10);
 }
 
+/// Arrival queues change speed only. A plastic projection delivered at emission with
+/// per-synapse delays, dense and sparse, under every rule with all-to-all pairing's trace
+/// record, with queues of 1 and 2 synapses (most slots overflow: every post neuron checks
+/// the delay window there), 32 (the default) and none, fused under the default budget and
+/// under a low one (where a step with an overflowed slot must fit its check of the window
+/// too): the CPU's bits at every capacity, through the calls that leave arrivals due
+/// outside the queues (learning off then on with spikes in flight, a state restored
+/// mid-flight, a rest).
+pub fn arrival_queues_agree_at_every_capacity() {
+    let body = |e: &mut dyn Simulator| {
+        e.run(120).expect("run");
+        e.set_learning(false);
+        e.run(3).expect("run");
+        e.set_learning(true);
+        e.run(60).expect("run");
+        let st = e.network_state().expect("state");
+        e.run(9).expect("run");
+        e.set_network_state(&st).expect("restore");
+        e.run(60).expect("run");
+        e.rest(1).expect("rest");
+        e.run(200).expect("run");
+    };
+    for conn in [
+        Connectivity::AllToAll,
+        Connectivity::FixedProbability { p: 0.5, seed: 6 },
+    ] {
+        let net = plastic_network(StdpRule::PairAllToAll, conn, Delivery::AtEmission);
+        for (cap, budget) in [
+            (1, None),
+            (1, Some(3_000)),
+            (2, None),
+            (32, None),
+            (0, None),
+        ] {
+            let opts = GpuEngineOptions {
+                arrival_queue: cap,
+                loop_budget: budget,
+                ..GpuEngineOptions::default()
+            };
+            let counts = on_both_to(&net, body, true, Some(opts));
+            assert_active(&counts, 10);
+        }
+    }
+}
+
+/// Under the fused schedule a step whose slot's arrival queues overflowed also checks the
+/// delay window, and the kernel adds that check's loop passes to the step's worst case
+/// before it starts it. Under a budget that leaves room for the worst case without the
+/// check only (one step per dispatch), such a step cannot start: the run is an error that
+/// says why, never a run past the budget.
+pub fn an_overflowed_step_past_the_loop_budget_is_an_error() {
+    let net = plastic_network(
+        StdpRule::PairAllToAll,
+        Connectivity::AllToAll,
+        Delivery::AtEmission,
+    );
+    let ctx = gpu_ctx();
+    let fused = |budget| GpuEngineOptions {
+        schedule: EngineSchedule::Fused,
+        loop_budget: Some(budget),
+        arrival_queue: 1,
+        ..GpuEngineOptions::default()
+    };
+    // The worst case of one step, from the steps per dispatch under a large budget.
+    let big = 1_000_000_000u64;
+    let e = GpuEngine::with_options(ctx.clone(), &net, fused(big)).expect("fused");
+    let per_step = (big - 1) / e.steps_per_dispatch() as u64;
+    let mut e = GpuEngine::with_options(ctx.clone(), &net, fused(per_step + 1)).expect("fused");
+    assert_eq!(e.steps_per_dispatch(), 1);
+    let err = e.run(300).expect_err("an overflowed step past the budget");
+    assert!(
+        err.to_string().contains("arrival queues overflowed"),
+        "{err}"
+    );
+    // With room for the check, the same run goes through.
+    let mut e = GpuEngine::with_options(ctx, &net, fused(per_step * 4)).expect("fused");
+    e.run(300).expect("run");
+}
+
 /// Every network of this file composes, under both schedules, to a module that naga
 /// validates (no adapter needed).
 pub fn every_engine_program_validates() {

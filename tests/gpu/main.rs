@@ -33,6 +33,8 @@ fn main() -> std::process::ExitCode {
         engine_vs_cpu: [
             Gpu all_to_all_at_emission_agrees,
             Gpu fused_chunks_under_a_low_loop_budget_agree,
+            Gpu arrival_queues_agree_at_every_capacity,
+            Gpu an_overflowed_step_past_the_loop_budget_is_an_error,
             Gpu sparse_projections_gather_past_the_budget_and_agree,
             Gpu fused_is_refused_where_the_network_does_not_fit,
             Gpu unchunked_fused_run_shows_the_loop_cap,

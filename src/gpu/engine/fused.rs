@@ -108,8 +108,12 @@ pub(crate) fn plan(program: &Program, wg: u32, budget: Option<u64>) -> Result<Fu
             let share = p.max_loop_passes.saturating_sub(1).div_ceil(wg) + 1;
             per_step += words + 1 + n_post + words + n_post * share;
         } else {
-            per_step += c * p.max_loop_passes;
+            per_step += c * p.fused_loop_passes.unwrap_or(p.max_loop_passes);
         }
+    }
+    // `overflow_passes` of each projection with arrival queues, at the top of a step.
+    for &(_, slots) in &program.queues {
+        per_step += slots as u64 + 1;
     }
     // A budget past what a u32 counter holds is no budget.
     let budget = budget.filter(|&b| b < u32::MAX as u64);
@@ -155,10 +159,35 @@ pub(crate) fn module(program: &Program, plan: &FusedPlan) -> ComposedModule {
          var s = s0;\n    \
          loop_passes = 1u;\n    \
          loop {{\n        \
-         if (s >= chunk.steps) {{\n            break;\n        }}\n        \
-         loop_passes = loop_passes + 1u;\n        \
-         step = StepInfo(chunk.t0 + s, chunk.row0 + s, chunk.learn, 0.0);",
+         if (s >= chunk.steps) {{\n            break;\n        }}",
         ctl = program.ctl
+    );
+    if let Some(last) = plan.last_start {
+        // The most passes any invocation has counted, made uniform: the step goes only if
+        // its worst case (with the check of the delay window where arrival queues of its
+        // slot overflowed, known from the spikes so far) still fits the budget.
+        g.push_str("        var extra = 0u;\n");
+        for &(q, _) in &program.queues {
+            let _ = writeln!(
+                g,
+                "        extra = extra + ((proj_{q}().n_post + WG - 1u) / WG) * overflow_passes(proj_{q}(), b, chunk.t0 + s);"
+            );
+        }
+        let _ = writeln!(
+            g,
+            "        atomicMax(&fused_passes, loop_passes);\n        \
+             workgroupBarrier();\n        \
+             if (lid.x == 0u) {{\n            \
+             fused_word = select(0u, 1u, atomicLoad(&fused_passes) + extra <= {last}u);\n        }}\n        \
+             if (workgroupUniformLoad(&fused_word) == 0u) {{\n            break;\n        }}"
+        );
+    }
+    let window_checks: u32 = program.queues.iter().map(|&(_, slots)| slots + 1).sum();
+    let _ = writeln!(
+        g,
+        "        loop_passes = loop_passes + {}u;\n        \
+         step = StepInfo(chunk.t0 + s, chunk.row0 + s, chunk.learn, 0.0);",
+        1 + window_checks * plan.last_start.is_some() as u32
     );
     let mut phase = None;
     let mut traces = String::new();
@@ -205,18 +234,6 @@ pub(crate) fn module(program: &Program, plan: &FusedPlan) -> ComposedModule {
         g.push_str(&traces);
     }
     g.push_str("        storageBarrier();\n        s = s + 1u;\n");
-    if let Some(last) = plan.last_start {
-        // The most passes any invocation has counted, made uniform: one more step goes only
-        // if its worst case still fits the budget.
-        let _ = writeln!(
-            g,
-            "        atomicMax(&fused_passes, loop_passes);\n        \
-             workgroupBarrier();\n        \
-             if (lid.x == 0u) {{\n            \
-             fused_word = select(0u, 1u, atomicLoad(&fused_passes) <= {last}u);\n        }}\n        \
-             if (workgroupUniformLoad(&fused_word) == 0u) {{\n            break;\n        }}"
-        );
-    }
     let _ = writeln!(
         g,
         "    }}\n    \

@@ -203,7 +203,35 @@ pub(crate) struct ProjLayout {
     pub x: u32,
     pub x_mode: u32,
     pub stdp: Option<StdpRegions>,
+    /// Arrival queues (see [`ArrivalQueue`]), where the projection has them.
+    pub queue: Option<ArrivalQueue>,
 }
+
+/// The arrival queues of a plastic projection delivered at emission with per-synapse delays
+/// (`propagate.wgsl`): at emission each post neuron files the synapses of its spikes that
+/// arrive later into the queue of their arrival slot, and at arrival depresses the synapses
+/// of its queue instead of checking every spike of the delay window for its delay. A queue
+/// holds `cap` synapses; a post neuron whose queue would overflow marks the slot's arrival
+/// step in `overflow`, and at that step every post neuron of the copy checks the window as
+/// before (the same updates: each synapse's depression and arrival record are its own).
+/// Derived state: rests empty the queues, and a restored state or learning switched on
+/// marks every slot of the next `slots` steps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct ArrivalQueue {
+    /// Synapses per post neuron and slot.
+    pub cap: u32,
+    /// Queue lengths `[slot][copy][post]` in `ustate`.
+    pub counts: u32,
+    /// Queued synapses `[slot][copy][post][cap]` in `ustate`.
+    pub entries: u32,
+    /// Per copy and slot, the arrival step whose queues overflowed `[copy][slot]` in
+    /// `ustate` (`NEVER`: none).
+    pub overflow: u32,
+}
+
+/// The most `ustate` words the arrival queues of one projection may take (all copies): a
+/// smaller capacity is taken where the default one would pass it, none below 4.
+const QUEUE_WORDS_MAX: u64 = 8 << 20;
 
 impl ProjLayout {
     pub fn n_syn(&self) -> u32 {
@@ -294,6 +322,20 @@ pub(crate) struct Layout {
     pub rec_vals_per_row: u64,
 }
 
+impl Layout {
+    /// The `ustate` words of every arrival queue (all copies).
+    pub fn queue_words(&self) -> u64 {
+        self.projs
+            .iter()
+            .filter_map(|p| {
+                let cells = p.slots as u64 * self.batch as u64 * p.syn.n_post as u64;
+                p.queue
+                    .map(|q| cells * (q.cap as u64 + 1) + self.batch as u64 * p.slots as u64)
+            })
+            .sum()
+    }
+}
+
 /// The channel of a target (`ge`, `gi`, `v`) and whether it subtracts.
 fn channel(t: Target) -> (usize, bool) {
     match t {
@@ -343,12 +385,13 @@ fn kind_of(p: &Projection, syn: &Synapses, budget: u64) -> ProjKind {
 impl Layout {
     /// The layout of a valid `net`, recording up to `rows` steps per submission; sparse
     /// projections whose spike scan could pass `budget` loop passes gather
-    /// ([`ProjKind::Gather`]).
+    /// ([`ProjKind::Gather`]); arrival queues of `queue_cap` synapses where a projection
+    /// takes them ([`ArrivalQueue`]; 0: none).
     ///
     /// # Errors
     /// [`SnnError::Unsupported`] for custom models whose variable names clash with `ge`,
     /// `gi` or another model's parameters, and for state monitors of sources.
-    pub fn new(net: &Network, rows: u32, budget: u64) -> Result<Self> {
+    pub fn new(net: &Network, rows: u32, budget: u64, queue_cap: u32) -> Result<Self> {
         let batch = net.batch() as u32;
         let k = batch as u64;
         let dt = net.dt_ms;
@@ -536,6 +579,7 @@ impl Layout {
                 x: 0,
                 x_mode: 0,
                 stdp: None,
+                queue: None,
                 syn,
             };
             if matches!(kind, ProjKind::Sparse | ProjKind::Gather) {
@@ -602,6 +646,36 @@ impl Layout {
                     table: t_at,
                     table_len: table.len() as u32,
                 });
+                // Arrival queues: depression at arrival through per-synapse delays, the
+                // pre population's spikes listed (the overflow check counts its loop
+                // passes from the lists).
+                let listed = pops[pre].bits.list.is_some();
+                let dense_or_sparse = matches!(kind, ProjKind::Dense | ProjKind::Sparse);
+                if queue_cap > 0
+                    && layout.at_emission
+                    && layout.delays.is_some()
+                    && dense_or_sparse
+                    && listed
+                {
+                    let cells = slots as u64 * k * n_post;
+                    let mut cap = queue_cap as u64;
+                    while cap > 4 && cells * (cap + 1) > QUEUE_WORDS_MAX {
+                        cap /= 2;
+                    }
+                    if cells * (cap + 1) <= QUEUE_WORDS_MAX {
+                        let counts = us.take(cells);
+                        let entries = us.take(cells * cap);
+                        ustate.resize(us.0 as usize, 0);
+                        let overflow = us.take(k * slots as u64);
+                        ustate.resize(us.0 as usize, NEVER);
+                        layout.queue = Some(ArrivalQueue {
+                            cap: cap as u32,
+                            counts,
+                            entries,
+                            overflow,
+                        });
+                    }
+                }
             }
             projs.push(layout);
         }

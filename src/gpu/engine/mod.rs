@@ -75,7 +75,16 @@ pub struct GpuEngineOptions {
     /// sparse projection whose spike scan could pass it (or `LOOP_ITERATION_BUDGET`, when
     /// `None`) gathers instead: each post neuron walks its synapses.
     pub loop_budget: Option<u64>,
+    /// Synapses per post neuron and delay slot in the arrival queues of a plastic
+    /// projection delivered at emission with per-synapse delays (0: no queues; each post
+    /// neuron then checks every spike of the delay window at every step). A queue that
+    /// would overflow makes that slot's arrival step check the window, so the capacity
+    /// changes speed only; a smaller one is taken where the queues would pass 32 MiB.
+    pub arrival_queue: u32,
 }
+
+/// The default [`GpuEngineOptions::arrival_queue`].
+pub const DEFAULT_ARRIVAL_QUEUE: u32 = 32;
 
 impl Default for GpuEngineOptions {
     fn default() -> Self {
@@ -84,6 +93,7 @@ impl Default for GpuEngineOptions {
             steps_per_submit: 256,
             schedule: EngineSchedule::Auto,
             loop_budget: None,
+            arrival_queue: DEFAULT_ARRIVAL_QUEUE,
         }
     }
 }
@@ -124,7 +134,12 @@ pub fn compose_module(net: &Network) -> Result<ComposedModule> {
 /// As [`compose_module`].
 pub fn compose_module_for(net: &Network, schedule: EngineSchedule) -> Result<ComposedModule> {
     net.validate()?;
-    let program = program::compose(&Layout::new(net, 1, LOOP_ITERATION_BUDGET as u64)?);
+    let program = program::compose(&Layout::new(
+        net,
+        1,
+        LOOP_ITERATION_BUDGET as u64,
+        DEFAULT_ARRIVAL_QUEUE,
+    )?);
     Ok(match schedule {
         EngineSchedule::Fused => {
             // The module as under a budget (its budget check included).
@@ -224,7 +239,7 @@ impl GpuEngine {
             .loop_budget
             .or(ctx.is_software().then_some(LOOP_ITERATION_BUDGET as u64));
         let gather_above = opts.loop_budget.unwrap_or(LOOP_ITERATION_BUDGET as u64);
-        let layout = Layout::new(net, opts.steps_per_submit, gather_above)?;
+        let layout = Layout::new(net, opts.steps_per_submit, gather_above, opts.arrival_queue)?;
         let program = program::compose(&layout);
         let fused_plan = match opts.schedule {
             EngineSchedule::Passes => None,
@@ -537,6 +552,10 @@ impl GpuEngine {
 
     /// Turns learning (STDP and θ adaptation) on or off; on at construction.
     pub fn set_learning(&mut self, on: bool) {
+        if on && !self.learning {
+            // The arrival queues were not filled while learning was off.
+            self.check_the_delay_windows();
+        }
         self.learning = on;
     }
 
@@ -742,7 +761,9 @@ impl GpuEngine {
                         label: "engine.fused".into(),
                         message: format!(
                             "{issued} dispatches reached step {done} of {n}: the fused \
-                             schedule made no progress"
+                             schedule made no progress (a step that checks the delay window \
+                             where arrival queues overflowed needs more loop passes than the \
+                             budget leaves; use the passes schedule or larger arrival queues)"
                         ),
                     });
                 }

@@ -43,6 +43,10 @@ pub(crate) struct PassSpec {
     /// The most loop passes one invocation can make (every loop header counted, all pre
     /// neurons spiking at once): what llvmpipe's loop cap is checked against.
     pub max_loop_passes: u64,
+    /// Where it differs, the same under the fused schedule: there a check of the delay
+    /// window after arrival queues overflowed is counted by the kernel when it knows of it
+    /// (`overflow_passes`, `propagate.wgsl`).
+    pub fused_loop_passes: Option<u64>,
 }
 
 /// The phases of a step: every pass of a phase reads only what earlier phases wrote (or
@@ -85,6 +89,8 @@ pub(crate) struct Program {
     /// The fused schedule's progress words in `ustate` (`Layout::ctl`) and the copies.
     pub ctl: u32,
     pub batch: u32,
+    /// The projections with arrival queues: their index and longest delay + 1.
+    pub queues: Vec<(usize, u32)>,
 }
 
 fn u(x: u32) -> String {
@@ -214,13 +220,19 @@ fn proj_literal(l: &Layout, p: &ProjLayout) -> String {
         f(d1),
         f(d2),
         stdp,
+        u(p.queue.map_or(0, |q| q.cap)),
+        u(p.queue.map_or(0, |q| q.counts)),
+        u(p.queue.map_or(0, |q| q.entries)),
+        u(p.queue.map_or(0, |q| q.overflow)),
     ];
     format!("Proj({})", fields.join(", "))
 }
 
-/// The most loop passes of one invocation of projection `p`'s propagation pass and of a
-/// pass over the synapses of one post neuron (potentiation; normalisation makes two).
-fn loop_passes(l: &Layout, p: &ProjLayout) -> (u64, u64) {
+/// The most loop passes of one invocation of projection `p`'s propagation pass (and the
+/// same under the fused schedule, without an overflowed queue's check of the delay window)
+/// and of a pass over the synapses of one post neuron (potentiation; normalisation makes
+/// two).
+fn loop_passes(l: &Layout, p: &ProjLayout) -> (u64, u64, u64) {
     let words = l.pops[p.pre].bits.words as u64;
     let sum_words = l.pops[p.pre].bits.sum_words as u64;
     let n_pre = p.syn.n_pre as u64;
@@ -251,7 +263,12 @@ fn loop_passes(l: &Layout, p: &ProjLayout) -> (u64, u64) {
         (_, true) => walk + if p.stdp.is_some() { arrivals } else { 0 },
         (_, false) => arrivals,
     };
-    (prop, in_degree + 1)
+    // With queues: the queue's loop (its capacity) or the window's check.
+    let (prop, fused) = match p.queue {
+        Some(q) => (prop + q.cap as u64 + 1, walk + q.cap as u64 + 1),
+        None => (prop, prop),
+    };
+    (prop, fused, in_degree + 1)
 }
 
 /// Composes the module of the network laid out as `l`.
@@ -309,6 +326,7 @@ pub(crate) fn compose(l: &Layout) -> Program {
                     invocations: words,
                     learn_only: false,
                     max_loop_passes: 33 + 33,
+                    fused_loop_passes: None,
                 });
             }
             PopRegions::SpikeTimes { base, count } => {
@@ -330,6 +348,7 @@ pub(crate) fn compose(l: &Layout) -> Program {
                     invocations: words,
                     learn_only: false,
                     max_loop_passes: 33 + 34 + (*count as u64 + 1).ilog2() as u64 + 2 + 33,
+                    fused_loop_passes: None,
                 });
             }
             PopRegions::Neurons {
@@ -421,6 +440,7 @@ pub(crate) fn compose(l: &Layout) -> Program {
                     invocations: words,
                     learn_only: false,
                     max_loop_passes: 33,
+                    fused_loop_passes: None,
                 });
             }
         }
@@ -449,9 +469,11 @@ pub(crate) fn compose(l: &Layout) -> Program {
             learn_only: false,
             // The words, and with a list each word's spikes.
             max_loop_passes: 33 + pop.bits.list.map_or(0, |_| 32 + pop.size as u64),
+            fused_loop_passes: None,
         });
     }
     let mut potentiate = vec![];
+    let mut queues = vec![];
     let mut normalize = vec![];
     let mut check = vec![];
     for (q, p) in l.projs.iter().enumerate() {
@@ -461,13 +483,14 @@ pub(crate) fn compose(l: &Layout) -> Program {
             proj_literal(l, p)
         );
         let n_post = p.syn.n_post;
-        let (prop_passes, in_passes) = loop_passes(l, p);
+        let (prop_passes, fused_passes, in_passes) = loop_passes(l, p);
         let entry = |g: &mut String,
                      name: String,
                      call: &str,
                      phase: Phase,
                      learn_only: bool,
-                     passes: u64| {
+                     passes: u64,
+                     fused_passes: u64| {
             let _ = writeln!(
                 g,
                 "fn {name}_item(i: u32, b: u32) {{\n    {call}(proj_{q}(), i, b);\n}}\n@compute @workgroup_size(WG)\nfn {name}(@builtin(global_invocation_id) gid: vec3<u32>) {{\n    if (gid.x >= {}) {{\n        return;\n    }}\n    {name}_item(gid.x, gid.y);\n}}",
@@ -480,6 +503,7 @@ pub(crate) fn compose(l: &Layout) -> Program {
                 invocations: n_post,
                 learn_only,
                 max_loop_passes: passes,
+                fused_loop_passes: (fused_passes != passes).then_some(fused_passes),
             }
         };
         step.push(entry(
@@ -489,7 +513,11 @@ pub(crate) fn compose(l: &Layout) -> Program {
             Phase::Propagation,
             false,
             prop_passes,
+            fused_passes,
         ));
+        if p.queue.is_some() {
+            queues.push((q, p.slots));
+        }
         if p.stdp.is_some() {
             potentiate.push(entry(
                 &mut g,
@@ -497,6 +525,7 @@ pub(crate) fn compose(l: &Layout) -> Program {
                 "potentiate",
                 Phase::Potentiation,
                 true,
+                in_passes,
                 in_passes,
             ));
             let _ = writeln!(
@@ -512,6 +541,7 @@ pub(crate) fn compose(l: &Layout) -> Program {
                 "normalize_column",
                 Phase::Between,
                 false,
+                2 * in_passes,
                 2 * in_passes,
             )),
         });
@@ -530,6 +560,7 @@ pub(crate) fn compose(l: &Layout) -> Program {
                 &format!("check_column_{q}"),
                 Phase::Between,
                 false,
+                in_passes,
                 in_passes,
             )),
         });
@@ -551,6 +582,7 @@ pub(crate) fn compose(l: &Layout) -> Program {
             invocations: l.n_slots,
             learn_only: false,
             max_loop_passes: 0,
+            fused_loop_passes: None,
         });
     }
     step.extend(potentiate);
@@ -562,5 +594,6 @@ pub(crate) fn compose(l: &Layout) -> Program {
         check,
         ctl: l.ctl,
         batch: l.batch,
+        queues,
     }
 }

@@ -10,7 +10,7 @@
 //! device, then each trial is put at rest and given its rates and stream.
 
 use super::layout::{PopRegions, ProjKind, NEVER};
-use super::GpuEngine;
+use super::{GpuEngine, GpuEngineOptions};
 use crate::backend::Trial;
 use crate::error::{Result, SnnError};
 use crate::gpu::readback::read_back_range;
@@ -156,6 +156,13 @@ impl GpuEngine {
         for p in &self.layout.projs {
             let (n_post, n_syn) = (p.syn.n_post as u64, p.n_syn() as u64);
             let zeros = vec![0f32; (m * n_post) as usize];
+            if let Some(q) = &p.queue {
+                let empty = vec![0u32; (m * n_post) as usize];
+                for s in 0..p.slots as u64 {
+                    let at = q.counts as u64 + (s * k + b0) * n_post;
+                    self.write_u32s(&self.buffers.ustate, at, &empty);
+                }
+            }
             if p.has_ring() {
                 for s in 0..p.slots as u64 {
                     let at = p.ring as u64 + (s * k + b0) * n_post;
@@ -240,7 +247,11 @@ impl GpuEngine {
             _ => {
                 let seeds = vec![self.net.seeds[copy]; want as usize];
                 let net = self.net.clone().with_seeds(seeds);
-                Box::new(GpuEngine::with_options(self.ctx.clone(), &net, self.opts)?)
+                let opts = GpuEngineOptions {
+                    arrival_queue: 0,
+                    ..self.opts
+                };
+                Box::new(GpuEngine::with_options(self.ctx.clone(), &net, opts)?)
             }
         };
         let out = self.run_trial_chunks(&mut engine, copy, src, trials, steps, population);
@@ -248,13 +259,30 @@ impl GpuEngine {
         out
     }
 
+    /// Makes every post neuron with arrival queues check the delay window instead of its
+    /// queue at each of the next `slots` steps (the queues may lack arrivals still due):
+    /// the overflow mark of each slot set to its next arrival step from the clock.
+    pub(super) fn check_the_delay_windows(&self) {
+        let t = self.clock as u64;
+        for p in &self.layout.projs {
+            let Some(q) = &p.queue else { continue };
+            let slots = p.slots as u64;
+            let next: Vec<u32> = (0..slots)
+                .map(|s| (t + (s + slots - t % slots) % slots) as u32)
+                .collect();
+            for b in 0..self.layout.batch as u64 {
+                self.write_u32s(&self.buffers.ustate, q.overflow as u64 + b * slots, &next);
+            }
+        }
+    }
+
     /// How many trials one chunk can run as copies: what the largest buffer and the
-    /// dispatch allow.
+    /// dispatch allow (the trials' engine has no arrival queues: it does not learn).
     fn trials_per_chunk(&self) -> u64 {
         let l = &self.layout;
         let per_copy = [
             l.fstate.len() as u64,
-            l.ustate.len() as u64,
+            l.ustate.len() as u64 - l.queue_words(),
             l.bits_len,
             l.wsyn.len() as u64,
             l.fwork_len,
@@ -635,6 +663,14 @@ impl GpuEngine {
         self.write_u32s(&b.bits, 0, &bits);
         self.fstate = fstate;
         self.clock = state.step;
+        for p in &l.projs {
+            if let Some(q) = &p.queue {
+                let cells = p.slots as usize * k * p.syn.n_post as usize;
+                self.write_u32s(&b.ustate, q.counts as u64, &vec![0; cells]);
+            }
+        }
+        // The spikes in flight are in the history, not in the queues.
+        self.check_the_delay_windows();
         for w in &mut self.weights {
             w.take();
         }
