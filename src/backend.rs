@@ -1,13 +1,17 @@
 //! The seam between experiments and engines: [`Simulator`] for any `model::net::Network`
-//! (the CPU `cpu::engine::Engine`, the GPU `gpu::GpuEngine`), and the [`Snapshot`] of a
-//! network's whole state that checkpoints store.
+//! (the CPU `cpu::engine::Engine`, the GPU `gpu::GpuEngine`), [`EngineChoice`], which builds
+//! either for a network, and the [`Snapshot`] of a network's whole state that checkpoints
+//! store.
 //!
-//! Experiments and tests drive a simulation only through these traits, so the CPU and the
-//! GPU are interchangeable. Results come back as plain host data.
+//! Experiments and tests build an engine through [`EngineChoice`] and drive it only through
+//! [`Simulator`], so the CPU and the GPU are interchangeable. Results come back as plain host
+//! data.
 
 use crate::error::{Result, SnnError};
 
+mod choice;
 pub(crate) mod simulator;
+pub use choice::EngineChoice;
 pub(crate) use simulator::impl_simulator;
 pub use simulator::{Simulator, Trial};
 

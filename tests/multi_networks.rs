@@ -4,10 +4,11 @@
 //! (`tests/gpu/dc_engine.rs` runs the same path on the GPU engine against the CPU's.)
 
 use ndarray::Array2;
+use snn_wgpu::backend::EngineChoice;
 use snn_wgpu::cpu::engine::EngineOptions;
 use snn_wgpu::data::mnist::{embedded, Split};
 use snn_wgpu::experiments::diehl_cook::config::DcConfig;
-use snn_wgpu::experiments::diehl_cook::engine::{DcEngine, EngineChoice};
+use snn_wgpu::experiments::diehl_cook::engine::DcEngine;
 use snn_wgpu::experiments::diehl_cook::evaluate::assign_labels;
 use snn_wgpu::experiments::diehl_cook::multi::{ensemble, run, Sizes};
 use snn_wgpu::experiments::diehl_cook::sweep::{network_configs, parse_sweep};

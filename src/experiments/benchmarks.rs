@@ -41,11 +41,10 @@
 //! between, potentiation outgrows depression once the neuron fires fast, and every weight
 //! runs to gmax: the split into two modes needs all pairs to count.
 
-use crate::backend::Simulator;
-use crate::cpu::engine::Engine;
+use crate::backend::{EngineChoice, Simulator};
 use crate::encode::rng::rng_u32;
 use crate::error::{Result, SnnError};
-use crate::gpu::{GpuContext, GpuEngine, GpuOptions};
+use crate::gpu::{GpuContext, GpuEngineOptions, GpuOptions};
 use crate::model::net::Recording;
 use crate::model::net::{Connectivity, MonitorKind, Network, Projection, Weights};
 use crate::model::{
@@ -141,17 +140,18 @@ impl Benchmark {
             .sum()
     }
 
-    /// An engine at the initial state, step 0: on the CPU without `gpu`, on the GPU of
-    /// `gpu` with it.
+    /// An engine at the initial state, step 0 ([`EngineChoice::simulator`], default
+    /// options): on the CPU without `gpu`, on the GPU of `gpu` with it.
     ///
     /// # Errors
     /// The engines' own errors (on llvmpipe, a network whose loops could pass the driver's
     /// cap is refused).
     pub fn start(&self, gpu: Option<Arc<GpuContext>>) -> Result<Box<dyn Simulator>> {
-        let mut e: Box<dyn Simulator> = match gpu {
-            None => Box::new(Engine::new(&self.network)?),
-            Some(ctx) => Box::new(GpuEngine::new(ctx, &self.network)?),
+        let choice = match gpu {
+            None => EngineChoice::default(),
+            Some(ctx) => EngineChoice::Gpu(ctx, GpuEngineOptions::default()),
         };
+        let mut e = choice.simulator(&self.network)?;
         for (pop, var, values) in &self.initial {
             e.set_state(pop, var, 0, values)?;
         }

@@ -54,6 +54,7 @@ fn main() -> std::process::ExitCode {
             Cpu missing_results_skip_their_pictures_with_a_note,
             Cpu a_missing_run_or_network_is_an_error_naming_it,
             Cpu cli_plot_on_a_tiny_trained_run,
+            Gpu cli_plot_replays_the_presentation_on_the_gpu,
         ],
         bad_input::config: [
             Cpu time_constants_at_or_below_dt_are_errors_naming_field_and_dt,

@@ -1,13 +1,15 @@
 //! Pictures of a run (`experiments::diehl_cook::plots`, `snn plot`) and the recorded
 //! presentation they draw (`record::present_recorded`): the recording gives the spike
 //! counts of `present_frozen_batch`, every PNG decodes at its documented size, missing
-//! results are skipped with a note, and a missing run directory is an error naming it.
+//! results are skipped with a note, a missing run directory is an error naming it, and the
+//! presentation replayed on the GPU engine (`--backend gpu`) draws what the CPU engine draws.
 
 use crate::common::{snn, tmp};
 
 use std::path::{Path, PathBuf};
 
 use ndarray::Array2;
+use snn_wgpu::backend::EngineChoice;
 use snn_wgpu::data::mnist::{self, Split};
 use snn_wgpu::experiments::diehl_cook::config::DcConfig;
 use snn_wgpu::experiments::diehl_cook::engine::DcEngine;
@@ -52,8 +54,16 @@ pub fn recorded_presentation_has_the_counts_of_a_frozen_batch() {
         let (w, theta) = (b.weights().unwrap(), b.theta().unwrap());
         for (k, r) in rates.iter().enumerate() {
             let spec = cfg.to_spec();
-            let rec =
-                present_recorded(&spec, &w, &theta, r, &opts(key + k as u32), &[0, 5, 11]).unwrap();
+            let rec = present_recorded(
+                &spec,
+                &w,
+                &theta,
+                r,
+                &opts(key + k as u32),
+                &[0, 5, 11],
+                &EngineChoice::default(),
+            )
+            .unwrap();
             assert_eq!(rec.counts, batch[k], "image {k}, delays {delay_ms} ms");
             assert!(
                 rec.counts.iter().sum::<u32>() > 0,
@@ -85,7 +95,16 @@ pub fn recorded_presentation_has_the_counts_of_a_frozen_batch() {
     }
     let spec = small_config(4).to_spec();
     let (w, theta) = (vec![0.1; 784 * 4], vec![0.0; 4]);
-    let err = present_recorded(&spec, &w, &theta, &vec![10.0; 784], &opts(0), &[4]).unwrap_err();
+    let err = present_recorded(
+        &spec,
+        &w,
+        &theta,
+        &vec![10.0; 784],
+        &opts(0),
+        &[4],
+        &EngineChoice::default(),
+    )
+    .unwrap_err();
     assert!(err.to_string().contains("neurons"), "{err}");
 }
 
@@ -163,7 +182,7 @@ pub fn plot_run_writes_every_picture_of_a_synthetic_run() {
         }),
         neurons: Some(vec![8, 0]),
     };
-    let report = plot_run(&dir, &out, &opts).unwrap();
+    let report = plot_run(&dir, &out, &opts, &EngineChoice::default()).unwrap();
     assert!(report.skipped.is_empty(), "{:?}", report.skipped);
     let expected = [
         (RF_FILE.to_string(), receptive_fields_labelled_size(9)),
@@ -188,7 +207,13 @@ pub fn missing_results_skip_their_pictures_with_a_note() {
     r.as_object_mut().unwrap().remove("confusion_all_activity");
     r.as_object_mut().unwrap().remove("confusion_proportion");
     synthetic_run(&dir, Some(r));
-    let report = plot_run(&dir, &dir, &PlotOptions::default()).unwrap();
+    let report = plot_run(
+        &dir,
+        &dir,
+        &PlotOptions::default(),
+        &EngineChoice::default(),
+    )
+    .unwrap();
     assert_eq!(report.written.len(), 3, "{:?}", report.written);
     assert!(!dir.join(CONFUSION_FILE).exists());
     assert_eq!(report.skipped.len(), 1);
@@ -200,7 +225,13 @@ pub fn missing_results_skip_their_pictures_with_a_note() {
 
     // No results.json at all: receptive fields and θ only.
     std::fs::remove_file(dir.join("results.json")).unwrap();
-    let report = plot_run(&dir, &dir.join("again"), &PlotOptions::default()).unwrap();
+    let report = plot_run(
+        &dir,
+        &dir.join("again"),
+        &PlotOptions::default(),
+        &EngineChoice::default(),
+    )
+    .unwrap();
     assert_eq!(report.written.len(), 2, "{:?}", report.written);
     assert!(
         report.skipped[0].contains("results.json"),
@@ -212,11 +243,23 @@ pub fn missing_results_skip_their_pictures_with_a_note() {
 
 pub fn a_missing_run_or_network_is_an_error_naming_it() {
     let dir = tmp("missing");
-    let err = plot_run(&dir, &dir, &PlotOptions::default()).unwrap_err();
+    let err = plot_run(
+        &dir,
+        &dir,
+        &PlotOptions::default(),
+        &EngineChoice::default(),
+    )
+    .unwrap_err();
     assert!(err.to_string().contains(&*dir.to_string_lossy()), "{err}");
     assert!(err.to_string().contains("not found"), "{err}");
     std::fs::create_dir_all(&dir).unwrap();
-    let err = plot_run(&dir, &dir, &PlotOptions::default()).unwrap_err();
+    let err = plot_run(
+        &dir,
+        &dir,
+        &PlotOptions::default(),
+        &EngineChoice::default(),
+    )
+    .unwrap_err();
     assert!(err.to_string().contains("network.npz"), "{err}");
     let _ = std::fs::remove_dir_all(&dir);
 }
@@ -328,4 +371,94 @@ pub fn cli_plot_on_a_tiny_trained_run() {
     let _ = std::fs::remove_dir_all(&run);
     let _ = std::fs::remove_file(&cfg_file);
     let _ = std::fs::remove_file(&fonts_conf);
+}
+
+/// `snn train --backend gpu` draws the presentation of test image 0 on the GPU engine, and
+/// `snn plot --backend gpu|cpu` replays it on either: on a software adapter (rounding as the
+/// CPU does) the raster and the traces are the same files, byte for byte. With no adapter,
+/// `--backend gpu` is an error naming the one asked for.
+pub fn cli_plot_replays_the_presentation_on_the_gpu() {
+    let run = tmp("cli-gpu-run");
+    let cfg_file = tmp("cli-gpu-config").with_extension("toml");
+    std::fs::write(
+        &cfg_file,
+        toml::to_string(&small_config(16)).expect("config as TOML"),
+    )
+    .unwrap();
+    let ok = |out: std::process::Output| {
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+        serde_json::from_str::<serde_json::Value>(stdout.trim()).unwrap()
+    };
+    ok(snn()
+        .args(["train", "--train-samples", "30", "--label-samples", "30"])
+        .args([
+            "--test-samples",
+            "20",
+            "--quiet",
+            "--backend",
+            "gpu",
+            "--config",
+        ])
+        .arg(&cfg_file)
+        .arg("--out")
+        .arg(&run)
+        .output()
+        .unwrap());
+    let presentation = [raster_file(0), traces_file(0)];
+    let read = |dir: &Path| -> Vec<Vec<u8>> {
+        presentation
+            .iter()
+            .map(|f| std::fs::read(dir.join(f)).expect("a picture of the presentation"))
+            .collect()
+    };
+    let after_train = read(&run);
+    for backend in ["gpu", "cpu"] {
+        let pictures = run.join(format!("pictures-{backend}"));
+        let line = ok(snn()
+            .args(["plot", "--quiet", "--backend", backend, "--run"])
+            .arg(&run)
+            .arg("--out")
+            .arg(&pictures)
+            .output()
+            .unwrap());
+        assert_eq!(line["skipped"], serde_json::json!([]), "{line}");
+        let drawn = read(&pictures);
+        for (k, png) in drawn.iter().enumerate() {
+            image::open(pictures.join(&presentation[k])).unwrap();
+            if crate::common::gpu_ctx().is_software() {
+                assert!(
+                    *png == after_train[k],
+                    "{} drawn by `snn plot --backend {backend}` differs from the one of \
+                     `snn train --backend gpu`",
+                    presentation[k]
+                );
+            }
+        }
+    }
+    // The flag picks the engine: with no adapter of that name, the GPU replay fails naming
+    // it, the CPU one does not, and without a presentation no device is opened.
+    let no_adapter = |args: &[&str]| {
+        snn()
+            .env("WGPU_ADAPTER_NAME", "no-such-adapter-xyz")
+            .args(["plot", "--quiet", "--run"])
+            .arg(&run)
+            .arg("--out")
+            .arg(run.join("pictures-no-adapter"))
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let out = no_adapter(&["--backend", "gpu"]);
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("no-such-adapter-xyz"), "{stderr}");
+    ok(no_adapter(&["--backend", "cpu"]));
+    ok(no_adapter(&["--backend", "gpu", "--no-presentation"]));
+    let _ = std::fs::remove_dir_all(&run);
+    let _ = std::fs::remove_file(&cfg_file);
 }

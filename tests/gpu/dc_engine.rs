@@ -5,18 +5,20 @@
 //! modes, a faint start that forces retries), then answers a frozen labelling pass (retries
 //! again); a snapshot of either engine restores into the other and the runs go on equal.
 //! dc400 as the preset has it, the reversal clamp, and K networks through the `--networks`
-//! path. And the protocol calls themselves (`rest`, `set_poisson_stream`, `run_counting`,
-//! `run_trials`, `network_state`) on two copies, through `dyn Simulator`.
+//! path; a recorded presentation (`record::present_recorded`), spikes and traces. And the
+//! protocol calls themselves (`rest`, `set_poisson_stream`, `run_counting`, `run_trials`,
+//! `network_state`) on two copies, through `dyn Simulator`.
 
 use crate::common::{self, assert_close};
-use snn_wgpu::backend::{Simulator, Trial};
+use snn_wgpu::backend::{EngineChoice, Simulator, Trial};
 use snn_wgpu::cpu::engine::Engine;
 use snn_wgpu::cpu::engine::EngineOptions;
 use snn_wgpu::data::mnist::{embedded, Split};
 use snn_wgpu::experiments::diehl_cook::config::DcConfig;
-use snn_wgpu::experiments::diehl_cook::engine::{DcEngine, EngineChoice};
+use snn_wgpu::experiments::diehl_cook::engine::DcEngine;
 use snn_wgpu::experiments::diehl_cook::model::{network, EXC, INPUT};
 use snn_wgpu::experiments::diehl_cook::multi::{run, Sizes};
+use snn_wgpu::experiments::diehl_cook::record::present_recorded;
 use snn_wgpu::experiments::diehl_cook::train::{respond_frozen, train};
 use snn_wgpu::experiments::diehl_cook::{PresentOptions, RestMode};
 use snn_wgpu::gpu::{GpuEngine, GpuEngineOptions};
@@ -425,4 +427,72 @@ pub fn networks_on_the_gpu_equal_the_cpu_runs() {
         }
     }
     assert!(cpu.iter().all(|r| r.stats.images == 4));
+}
+
+/// A presentation recorded (`record::present_recorded`) on the GPU engine against the same
+/// presentation recorded on the CPU engine, for a network that has learned a little (θ above
+/// 0, normalised weights): the same input, excitatory and inhibitory spikes and counts, and
+/// the v, θ, ge, gi traces bit for bit on a software adapter (within `common::REL_TOL`
+/// elsewhere).
+pub fn a_presentation_recorded_on_the_gpu_equals_the_cpus() {
+    let cpu_engine = EngineChoice::Cpu(EngineOptions::default());
+    let gpu_engine = EngineChoice::Gpu(common::gpu_ctx(), GpuEngineOptions::default());
+    let c = cfg(RestMode::Reset);
+    let spec = c.to_spec();
+    let data = embedded(Split::Train).unwrap();
+    let mut b = DcEngine::new(&spec).unwrap();
+    for k in 0..3 {
+        b.present(&DcConfig::rates(data.image(k), 4.0), &learning(&c, k))
+            .unwrap();
+    }
+    let (w, theta) = (b.weights().unwrap(), b.theta().unwrap());
+    assert!(
+        theta.iter().any(|&t| t > 0.0),
+        "the network learned nothing"
+    );
+    // Every neuron traced.
+    let neurons: Vec<u32> = (0..c.n_exc).collect();
+    for k in 0..2 {
+        let rates = DcConfig::rates(data.image(10 + k), 8.0);
+        let opts = PresentOptions {
+            key: 100 + k as u32,
+            learn: false,
+            ..learning(&c, k)
+        };
+        let record = |engine: &EngineChoice| {
+            present_recorded(&spec, &w, &theta, &rates, &opts, &neurons, engine)
+        };
+        let (cpu, gpu) = (record(&cpu_engine).unwrap(), record(&gpu_engine).unwrap());
+        let at = format!("image {k}");
+        assert!(
+            cpu.counts.iter().sum::<u32>() > 0 && !cpu.inh_spikes.is_empty(),
+            "{at}: the CPU record has no excitatory or no inhibitory spike"
+        );
+        assert_eq!(gpu.input_spikes, cpu.input_spikes, "{at}: input spikes");
+        assert_eq!(gpu.exc_spikes, cpu.exc_spikes, "{at}: excitatory spikes");
+        assert_eq!(gpu.inh_spikes, cpu.inh_spikes, "{at}: inhibitory spikes");
+        assert_eq!(gpu.counts, cpu.counts, "{at}: counts");
+        assert_eq!(
+            (gpu.steps, &gpu.neurons, gpu.dt_ms.to_bits()),
+            (cpu.steps, &cpu.neurons, cpu.dt_ms.to_bits()),
+            "{at}: shape"
+        );
+        let traces = [
+            ("v", &gpu.v_mv, &cpu.v_mv),
+            ("theta", &gpu.theta_mv, &cpu.theta_mv),
+            ("ge", &gpu.ge, &cpu.ge),
+            ("gi", &gpu.gi, &cpu.gi),
+        ];
+        for (var, g, c) in traces {
+            assert_eq!(g.len(), neurons.len(), "{at}: {var} traces");
+            for ((gt, ct), n) in g.iter().zip(c.iter()).zip(&neurons) {
+                assert_eq!(gt.len(), cpu.steps as usize, "{at}: {var} of neuron {n}");
+                if exact() {
+                    assert_eq!(bits(gt), bits(ct), "{at}: {var} of neuron {n}");
+                } else {
+                    assert_close(gt, ct, &format!("{at}: {var} of neuron {n}"));
+                }
+            }
+        }
+    }
 }

@@ -29,6 +29,7 @@ fn main() -> std::process::ExitCode {
             Gpu dc400_learning_with_delays_agrees,
             Gpu reversal_clamp_agrees_and_acts,
             Gpu networks_on_the_gpu_equal_the_cpu_runs,
+            Gpu a_presentation_recorded_on_the_gpu_equals_the_cpus,
         ],
         engine_vs_cpu: [
             Gpu all_to_all_at_emission_agrees,

@@ -15,6 +15,7 @@ use crate::common;
 
 use crate::common::assert_close as close;
 
+use snn_wgpu::backend::EngineChoice;
 use snn_wgpu::data::mnist::{embedded, Split};
 use snn_wgpu::experiments::diehl_cook::config::DcConfig;
 use snn_wgpu::experiments::diehl_cook::engine::DcEngine;
@@ -81,7 +82,7 @@ fn mixed(n_exc: u32, seed: u32) -> CompetitiveSpec {
     spec
 }
 
-/// One frozen presentation of `rates` from rest, recorded on the CPU with weights `w` and
+/// One frozen presentation of `rates` from rest, recorded on the CPU engine with weights `w` and
 /// θ = 0 (v traces of `neurons`).
 fn record(
     spec: &CompetitiveSpec,
@@ -104,6 +105,7 @@ fn record(
         rates,
         &opts,
         neurons,
+        &EngineChoice::default(),
     )
     .unwrap()
 }

@@ -20,9 +20,10 @@ mod train;
 
 use anyhow::{bail, Context, Result};
 use clap::{CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
+use snn_wgpu::backend::EngineChoice;
 use snn_wgpu::data::mnist::{self, Dataset, Split};
 use snn_wgpu::experiments::diehl_cook::config::{DcConfig, PRESETS, SHORT_PRESET};
-use snn_wgpu::experiments::diehl_cook::engine::{DcEngine, EngineChoice};
+use snn_wgpu::experiments::diehl_cook::engine::DcEngine;
 use snn_wgpu::experiments::diehl_cook::io::load_network;
 use snn_wgpu::experiments::diehl_cook::multi::{Pass, Tested};
 use snn_wgpu::experiments::diehl_cook::RestMode;
@@ -314,9 +315,11 @@ fn engine_choice(kind: BackendArg) -> Result<(EngineChoice, String)> {
     })
 }
 
-fn make_backend(kind: BackendArg, cfg: &DcConfig) -> Result<(DcEngine, String)> {
+/// The network of `cfg` on the engine `kind` names, that engine, and its adapter's
+/// description.
+fn make_backend(kind: BackendArg, cfg: &DcConfig) -> Result<(DcEngine, EngineChoice, String)> {
     let (choice, adapter) = engine_choice(kind)?;
-    Ok((DcEngine::build(&cfg.to_spec(), &choice)?, adapter))
+    Ok((DcEngine::build(&cfg.to_spec(), &choice)?, choice, adapter))
 }
 
 fn bar(len: usize, quiet: bool, what: &str) -> progress::Progress {
@@ -548,7 +551,7 @@ fn main() -> Result<()> {
             print_warnings(&cfg, !common.chatty());
             let (train_set, test_set, data_desc) =
                 load_data(common.data.as_deref(), common.validation)?;
-            let (mut b, adapter) = make_backend(common.backend, &cfg)?;
+            let (mut b, _, adapter) = make_backend(common.backend, &cfg)?;
             if saved.weights.dim() != (784, cfg.n_exc as usize) {
                 bail!(
                     "{}: the weights are {:?} (inputs x neurons), but {} says n_exc = {} \

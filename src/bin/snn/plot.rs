@@ -2,7 +2,9 @@
 //! histogram, confusion matrices, learning curve, and the spike raster and traces of one test
 //! image), drawn by `experiments::diehl_cook::plots`. `snn train` calls [`after_train`].
 
+use super::BackendArg;
 use anyhow::{bail, Context, Result};
+use snn_wgpu::backend::EngineChoice;
 use snn_wgpu::data::mnist::{self, Dataset, Split};
 use snn_wgpu::experiments::diehl_cook::plots::{plot_run, PlotImage, PlotOptions, PlotReport};
 use std::path::{Path, PathBuf};
@@ -29,6 +31,10 @@ pub struct PlotArgs {
     /// Only the pictures of the saved files: no presentation, no raster, no traces.
     #[arg(long)]
     no_presentation: bool,
+    /// Engine that replays the presentation (the same spikes on both; the engine flags
+    /// apply).
+    #[arg(long, value_enum, default_value = "cpu")]
+    backend: BackendArg,
     /// Print only the JSON line.
     #[arg(long)]
     quiet: bool,
@@ -75,11 +81,16 @@ pub fn run(args: PlotArgs) -> Result<()> {
     } else {
         Some(image(&test_set(args.data.as_deref())?, args.image)?)
     };
+    // Without a presentation nothing runs: no device is opened.
+    let engine = match image {
+        Some(_) => super::engine_choice(args.backend)?.0,
+        None => EngineChoice::default(),
+    };
     let opts = PlotOptions {
         image,
         neurons: args.neurons.clone(),
     };
-    let report = plot_run(&args.run, &out, &opts)
+    let report = plot_run(&args.run, &out, &opts, &engine)
         .with_context(|| format!("plotting the run {}", args.run.display()))?;
     print_report(&report, args.quiet);
     let line = serde_json::json!({
@@ -93,15 +104,15 @@ pub fn run(args: PlotArgs) -> Result<()> {
     Ok(())
 }
 
-/// The plots at the end of `snn train`, with test image 0. A failure (e.g. no system font) is
-/// a warning: the run itself is saved by then.
-pub fn after_train(run_dir: &Path, test_set: &Dataset, quiet: bool) {
+/// The plots at the end of `snn train`, with test image 0 presented on `engine`. A failure
+/// (e.g. no system font) is a warning: the run itself is saved by then.
+pub fn after_train(run_dir: &Path, test_set: &Dataset, engine: &EngineChoice, quiet: bool) {
     let opts = PlotOptions {
         image: image(test_set, 0).ok(),
         neurons: None,
     };
     let start = std::time::SystemTime::now();
-    match plot_run(run_dir, run_dir, &opts) {
+    match plot_run(run_dir, run_dir, &opts, engine) {
         Ok(report) => print_report(&report, quiet),
         Err(e) => {
             // The pictures drawn before the failure are on disk: say how many.

@@ -4,6 +4,7 @@
 use super::rundir::RunDir;
 use super::{bar, label_and_test, load_data, make_backend, BackendArg, Common};
 use anyhow::{bail, Context, Result};
+use snn_wgpu::backend::EngineChoice;
 use snn_wgpu::experiments::diehl_cook::checkpoint::{
     check_same, fingerprint, load_checkpoint, save_checkpoint, Checkpoint, RunPlan, CHECKPOINT_FILE,
 };
@@ -130,7 +131,7 @@ pub(crate) fn run(
     let (train_set, test_set, data_desc) = load_data(common.data.as_deref(), common.validation)?;
     let n_train = super::train_images(train_samples, train_set.len())?;
     let plan = plan(n_train, common, data_desc, &train_set);
-    let (b, adapter) = make_backend(common.backend, &cfg)?;
+    let (b, engine, adapter) = make_backend(common.backend, &cfg)?;
     let session = Session {
         cfg,
         plan,
@@ -139,6 +140,7 @@ pub(crate) fn run(
         resumed_from: None,
         run_dir,
         adapter,
+        engine,
         backend: common.backend,
         eval_backend: ck.eval_backend,
     };
@@ -227,7 +229,7 @@ pub(crate) fn resume(dir: &Path, asked: &Asked, ck: &RunArgs, common: &Common) -
         json: common.json,
         validation: c.plan.validation,
     };
-    let (mut b, adapter) = make_backend(backend, &c.config)?;
+    let (mut b, engine, adapter) = make_backend(backend, &c.config)?;
     b.restore(&c.snapshot)
         .with_context(|| format!("restoring the network state from {}", dir.display()))?;
     if common.chatty() {
@@ -253,6 +255,7 @@ pub(crate) fn resume(dir: &Path, asked: &Asked, ck: &RunArgs, common: &Common) -
         train_seconds: c.train_seconds,
         run_dir: dir.to_path_buf(),
         adapter,
+        engine,
         backend,
         eval_backend: ck.eval_backend,
     };
@@ -285,6 +288,8 @@ struct Session {
     adapter: String,
     /// The engine it trains on.
     backend: BackendArg,
+    /// That engine, built as the engine flags say.
+    engine: EngineChoice,
     eval_backend: Option<BackendArg>,
 }
 
@@ -410,15 +415,15 @@ impl Session {
         let theta = b.theta()?;
         let mut eval_b = match self.eval_backend {
             Some(kind) => {
-                let (mut e, adapter) = make_backend(kind, &cfg)?;
+                let (mut e, choice, adapter) = make_backend(kind, &cfg)?;
                 e.load(&weights, &theta)?;
-                Some((e, adapter))
+                Some((e, choice, adapter))
             }
             None => None,
         };
         let tested = label_and_test(
             match eval_b.as_mut() {
-                Some((e, _)) => e,
+                Some((e, ..)) => e,
                 None => &mut b,
             },
             &cfg,
@@ -428,7 +433,7 @@ impl Session {
             &mut key,
         )?;
         let (eval_backend, eval_adapter) = match &eval_b {
-            Some((e, a)) => (e.describe(), a.clone()),
+            Some((e, _, a)) => (e.describe(), a.clone()),
             None => (b.describe(), self.adapter.clone()),
         };
         let run_dir = &self.run_dir;
@@ -494,7 +499,9 @@ impl Session {
                     source,
                 })
         })?;
-        super::plot::after_train(run_dir, test_set, !common.chatty());
+        // The presentation of the plots is replayed on the engine that tested.
+        let plot_engine = eval_b.as_ref().map_or(&self.engine, |(_, c, _)| c);
+        super::plot::after_train(run_dir, test_set, plot_engine, !common.chatty());
         if common.chatty() && self.plan.data_dir.is_none() {
             let what = if cfg.preset == SHORT_PRESET {
                 format!(

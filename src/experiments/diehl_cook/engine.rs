@@ -1,7 +1,8 @@
 //! The Diehl & Cook protocol on a general engine, CPU or GPU: [`DcEngine`] runs the network
-//! of [`super::model::network`] presentation by presentation,
-//! through the [`Simulator`] seam only, so both engines give the same bits (on a device that
-//! rounds as the CPU does, llvmpipe for one) and a snapshot of one continues on the other.
+//! of [`super::model::network`] presentation by presentation, on the engine an
+//! [`EngineChoice`] builds and through the [`Simulator`] seam only, so both engines give the
+//! same bits (on a device that rounds as the CPU does, llvmpipe for one) and a snapshot of
+//! one continues on the other.
 //!
 //! A presentation (`super::spec` gives the step; this is its protocol):
 //! 1. learning: normalise the columns of the input weights to the spec's target;
@@ -16,34 +17,14 @@
 //! rest, learning off, image `k` keyed `opts.key + k`.
 
 use super::model::{network, EXC, INPUT, INPUT_EXC};
-use crate::backend::{Simulator, Snapshot, Trial};
-use crate::cpu::engine::{Engine, EngineOptions};
+use crate::backend::{EngineChoice, Simulator, Snapshot, Trial};
+use crate::cpu::engine::EngineOptions;
 use crate::error::{Result, SnnError};
 use crate::experiments::diehl_cook::spec::{check_input_rates, check_loaded, presentation_seed};
 use crate::experiments::diehl_cook::{CompetitiveSpec, PresentOptions, RestMode};
-use crate::gpu::{GpuContext, GpuEngine, GpuEngineOptions};
+use crate::gpu::{GpuContext, GpuEngineOptions};
 use crate::model::net::state::{NetworkState, SNAPSHOT_KIND};
 use std::sync::Arc;
-
-/// Which general engine runs a Diehl & Cook network, launched how (speed only: both give
-/// the same bits on a device that rounds as the CPU does).
-#[derive(Clone)]
-pub enum EngineChoice {
-    /// The CPU engine, with its step choices.
-    Cpu(EngineOptions),
-    /// The GPU engine on a device, with its launch choices.
-    Gpu(Arc<GpuContext>, GpuEngineOptions),
-}
-
-impl EngineChoice {
-    /// `"cpu"` or `"gpu"`.
-    pub fn kind(&self) -> &'static str {
-        match self {
-            EngineChoice::Cpu(_) => "cpu",
-            EngineChoice::Gpu(..) => "gpu",
-        }
-    }
-}
 
 /// The Diehl & Cook network on a general engine.
 pub struct DcEngine {
@@ -74,52 +55,36 @@ impl DcEngine {
     /// # Errors
     /// [`network`]'s errors; `Engine::set_simd`'s.
     pub fn with_options(spec: &CompetitiveSpec, opts: &EngineOptions) -> Result<Self> {
-        let engine = Engine::with_options(&network(spec)?, opts)?;
-        Ok(Self::on(spec, Box::new(engine)))
+        Self::build(spec, &EngineChoice::Cpu(*opts))
     }
 
-    /// The network of `spec` on the engine `choice` names.
+    /// The network of `spec` on the engine `choice` names (`EngineChoice::simulator`).
     ///
     /// # Errors
-    /// As [`Self::with_options`] or [`Self::on_gpu`].
+    /// [`network`]'s errors; on the GPU, [`SnnError::InvalidParam`] naming `n_exc` and its
+    /// largest value on this device when the input weights do not fit one storage binding
+    /// (checked before anything is built); `EngineChoice::simulator`'s (device limits,
+    /// shader errors, a SIMD level this CPU lacks).
     pub fn build(spec: &CompetitiveSpec, choice: &EngineChoice) -> Result<Self> {
-        match choice {
-            EngineChoice::Cpu(opts) => Self::with_options(spec, opts),
-            EngineChoice::Gpu(ctx, opts) => Self::on_gpu(ctx.clone(), spec, *opts),
+        if let EngineChoice::Gpu(ctx, _) = choice {
+            spec.validate()?;
+            check_binding(ctx, spec)?;
         }
+        let engine = choice.simulator(&network(spec)?)?;
+        Ok(Self::on(spec, engine))
     }
 
     /// The network of `spec` on the general GPU engine of `ctx`, launched as `opts` says
     /// (speed only).
     ///
     /// # Errors
-    /// [`network`]'s errors; [`SnnError::InvalidParam`] naming `n_exc` and its largest value
-    /// on this device when the input weights do not fit one storage binding (checked before
-    /// anything is built); `GpuEngine::with_options`'s (device limits, shader errors).
+    /// As [`Self::build`].
     pub fn on_gpu(
         ctx: Arc<GpuContext>,
         spec: &CompetitiveSpec,
         opts: GpuEngineOptions,
     ) -> Result<Self> {
-        spec.validate()?;
-        let max = ctx.limits.max_storage_buffer_binding_size;
-        let per_neuron = u64::from(spec.n_input) * 4;
-        if u64::from(spec.n_exc) * per_neuron > max {
-            return Err(SnnError::invalid(
-                "n_exc",
-                spec.n_exc,
-                format!(
-                    "at most {} on {}: the input weights ({} inputs x n_exc x 4 bytes) must \
-                     fit one storage binding (max_storage_buffer_binding_size = {max} bytes); \
-                     use the CPU backend (--backend cpu), or a smaller network",
-                    max / per_neuron,
-                    ctx.adapter_description(),
-                    spec.n_input
-                ),
-            ));
-        }
-        let engine = GpuEngine::with_options(ctx, &network(spec)?, opts)?;
-        Ok(Self::on(spec, Box::new(engine)))
+        Self::build(spec, &EngineChoice::Gpu(ctx, opts))
     }
 
     /// The protocol of `spec` on `engine`, which runs [`network`]`(spec)` at its initial
@@ -271,6 +236,28 @@ impl DcEngine {
         }
         Ok(st)
     }
+}
+
+/// Fails unless the input weights of `spec` (`n_input x n_exc` f32) fit one storage binding
+/// of `ctx`, naming `n_exc` and its largest value there.
+fn check_binding(ctx: &GpuContext, spec: &CompetitiveSpec) -> Result<()> {
+    let max = ctx.limits.max_storage_buffer_binding_size;
+    let per_neuron = u64::from(spec.n_input) * 4;
+    if u64::from(spec.n_exc) * per_neuron > max {
+        return Err(SnnError::invalid(
+            "n_exc",
+            spec.n_exc,
+            format!(
+                "at most {} on {}: the input weights ({} inputs x n_exc x 4 bytes) must \
+                 fit one storage binding (max_storage_buffer_binding_size = {max} bytes); \
+                 use the CPU backend (--backend cpu), or a smaller network",
+                max / per_neuron,
+                ctx.adapter_description(),
+                spec.n_input
+            ),
+        ));
+    }
+    Ok(())
 }
 
 /// The protocol, presentation by presentation.

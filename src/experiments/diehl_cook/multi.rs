@@ -15,10 +15,10 @@ use super::evaluate::{
 };
 use super::io::SavedNetwork;
 use super::train::{respond_frozen, train_from, TrainState, TrainStats};
-use crate::backend::Snapshot;
+use crate::backend::{EngineChoice, Snapshot};
 use crate::data::mnist::Dataset;
 use crate::error::{Result, SnnError};
-use crate::experiments::diehl_cook::engine::{DcEngine, EngineChoice};
+use crate::experiments::diehl_cook::engine::DcEngine;
 use ndarray::Array2;
 use rayon::prelude::*;
 use std::time::Instant;

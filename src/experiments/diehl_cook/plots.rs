@@ -2,12 +2,13 @@
 //! learning curve, and one recorded test presentation (spike raster, v/θ/conductance traces).
 //!
 //! [`plot_run`] reads what `snn train` saved (`network.npz`, `config.json`, `results.json`),
-//! re-runs one frozen presentation on the CPU reference
-//! ([`present_recorded`](crate::experiments::diehl_cook::record::present_recorded))
-//! when given an image, and writes PNGs with [`plotters`]; each picture also has its own
-//! function taking plain data (`receptive`, `charts`, `presentation`). A `results.json` field
-//! that is missing (older runs) skips its picture with a note in the [`PlotReport`]. Text needs
-//! a system TrueType font found through fontconfig; without one the error says so.
+//! re-runs one frozen presentation on the engine it is given, CPU or GPU
+//! ([`present_recorded`](crate::experiments::diehl_cook::record::present_recorded) on an
+//! [`EngineChoice`]), when given an image, and writes PNGs with [`plotters`]; each picture
+//! also has its own function taking plain data (`receptive`, `charts`, `presentation`). A
+//! `results.json` field that is missing (older runs) skips its picture with a note in the
+//! [`PlotReport`]. Text needs a system TrueType font found through fontconfig; without one the
+//! error says so.
 
 mod charts;
 mod presentation;
@@ -29,6 +30,7 @@ use plotters::prelude::*;
 use super::config::DcConfig;
 use super::evaluate::{vote_all_activity, Assignments, N_CLASSES};
 use super::io::{load_network, write_atomic, CLASS_PALETTE, NETWORK_FILE, UNASSIGNED_COLOUR};
+use crate::backend::EngineChoice;
 use crate::error::{Result, SnnError};
 
 /// Receptive fields with each tile titled by its neuron index and assigned class.
@@ -232,13 +234,20 @@ pub fn read_results(dir: &Path) -> Result<Option<RunResults>> {
 /// Draws the pictures of the run directory `run_dir` into `out_dir` (created if missing):
 /// [`RF_FILE`], [`THETA_FILE`], [`CONFUSION_FILE`] and [`LEARNING_CURVE_FILE`] from the saved
 /// files and, with `opts.image`, [`raster_file`] and [`traces_file`] of that image presented
-/// to the saved network on the CPU reference ([`record_presentation`], key = image index).
+/// to the saved network on the engine `engine` builds ([`record_presentation`], key = image
+/// index).
 /// Pictures whose data `results.json` lacks are skipped with a note in the report.
 ///
 /// # Errors
 /// `run_dir` is not a directory; its `network.npz` or `config.json` is missing or malformed;
-/// a neuron index is out of range; no font; a file cannot be written.
-pub fn plot_run(run_dir: &Path, out_dir: &Path, opts: &PlotOptions) -> Result<PlotReport> {
+/// a neuron index is out of range; the engine cannot be built; no font; a file cannot be
+/// written.
+pub fn plot_run(
+    run_dir: &Path,
+    out_dir: &Path,
+    opts: &PlotOptions,
+    engine: &EngineChoice,
+) -> Result<PlotReport> {
     if !run_dir.is_dir() {
         return Err(data_err(
             run_dir,
@@ -364,6 +373,7 @@ pub fn plot_run(run_dir: &Path, out_dir: &Path, opts: &PlotOptions) -> Result<Pl
                     &img.pixels,
                     img.index as u32,
                     opts.neurons.as_deref(),
+                    engine,
                 )?;
                 let any_label = saved.assignments.iter().any(|&a| a >= 0);
                 let vote = any_label.then(|| {

@@ -1,9 +1,10 @@
 //! One frozen presentation of a saved Diehl & Cook network, recorded step by step through
-//! the engine's monitors: every spike, and the v, θ, ge, gi traces of chosen excitatory
-//! neurons (the presentation figures of `plots` draw it).
+//! the engine's monitors on the CPU or the GPU engine (`backend::EngineChoice`, the same
+//! record on both on a device that rounds as the CPU does): every spike, and the v, θ, ge, gi
+//! traces of chosen excitatory neurons (the presentation figures of `plots` draw it).
 
 use super::model::{network, EXC, INH, INPUT, INPUT_EXC};
-use crate::cpu::engine::Engine;
+use crate::backend::EngineChoice;
 use crate::error::{Result, SnnError};
 use crate::experiments::diehl_cook::spec::{check_loaded, presentation_seed};
 use crate::experiments::diehl_cook::{CompetitiveSpec, PresentOptions};
@@ -54,13 +55,13 @@ const TRACES: [(&str, &str); 4] = [
 
 /// The network of `spec` with `weights` (`[input][exc]`) and `theta_mv`, presented `rates_hz`
 /// frozen (`opts.frozen()`: from the rest state, no learning, input key
-/// `presentation_seed(spec.seed, opts.key)`), recorded. It runs what a frozen batch runs for
-/// each image (an engine trial), so it gives the spikes that image `k` of a batch keyed
-/// `opts.key − k` gets.
+/// `presentation_seed(spec.seed, opts.key)`), recorded on the engine `engine` builds. It runs
+/// what a frozen batch runs for each image (an engine trial), so it gives the spikes that
+/// image `k` of a batch keyed `opts.key − k` gets.
 ///
 /// # Errors
 /// Sizes that do not match `spec`, values that are not finite, bad rates, a neuron index
-/// `>= n_exc`.
+/// `>= n_exc`; `EngineChoice::simulator`'s (device limits, shader errors).
 pub fn present_recorded(
     spec: &CompetitiveSpec,
     weights: &[f32],
@@ -68,6 +69,7 @@ pub fn present_recorded(
     rates_hz: &[f32],
     opts: &PresentOptions,
     neurons: &[u32],
+    engine: &EngineChoice,
 ) -> Result<PresentationRecord> {
     check_loaded(
         spec.n_input as usize,
@@ -100,10 +102,10 @@ pub fn present_recorded(
             net = net.monitor(name, EXC, kind);
         }
     }
-    let mut e = Engine::new(&net)?;
+    let mut e = engine.simulator(&net)?;
     // The state's weights are taken as they are: normalisation may have scaled some past
     // w_max, which `set_weights` would refuse.
-    let mut st = e.network_state();
+    let mut st = e.network_state()?;
     for q in st.copies[0].projections.iter_mut() {
         if q.name == INPUT_EXC {
             q.weights.copy_from_slice(weights);

@@ -68,8 +68,8 @@ pub fn non_finite_state_stops_both_backends_naming_population_variable_neuron_st
 }
 
 pub fn non_finite_state_in_k_networks_names_population_variable_and_network() {
+    use snn_wgpu::backend::EngineChoice;
     use snn_wgpu::cpu::engine::EngineOptions;
-    use snn_wgpu::experiments::diehl_cook::engine::EngineChoice;
     use snn_wgpu::experiments::diehl_cook::multi::{run, Sizes};
     let cfg = exploding_config();
     let other = DcConfig {

@@ -1,5 +1,6 @@
-//! One test image presented to the saved network, recorded through the engine's monitors
-//! ([`present_recorded`]), and drawn: spike raster, v/θ/ge/gi traces.
+//! One test image presented to the saved network, recorded through the monitors of the CPU
+//! or the GPU engine ([`present_recorded`] on a `backend::EngineChoice`), and drawn: spike
+//! raster, v/θ/ge/gi traces.
 
 use std::error::Error as StdError;
 use std::path::Path;
@@ -9,6 +10,7 @@ use plotters::coord::types::RangedCoordf64;
 use plotters::prelude::*;
 
 use super::{render, Area, DrawResult, FONT, PRESENTATION_SIZE, TRACE_COLOURS};
+use crate::backend::EngineChoice;
 use crate::error::{Result, SnnError};
 use crate::experiments::diehl_cook::config::DcConfig;
 use crate::experiments::diehl_cook::record::{present_recorded, PresentationRecord};
@@ -334,13 +336,14 @@ pub fn most_active(counts: &[u32], k: usize) -> Vec<u32> {
     order
 }
 
-/// Presents `pixels` to the saved network, frozen, from the rest state,
-/// with presentation key `key`, at the configured starting intensity raised by the retry rule
-/// (same key) while fewer than `min_spikes` excitatory spikes come; traces `neurons`, or the
-/// three most active.
+/// Presents `pixels` to the saved network on the engine `engine` builds, frozen, from the rest
+/// state, with presentation key `key`, at the configured starting intensity raised by the
+/// retry rule (same key) while fewer than `min_spikes` excitatory spikes come; traces
+/// `neurons`, or the three most active.
 ///
 /// # Errors
-/// The configuration or the saved sizes are invalid; a neuron index is out of range.
+/// The configuration or the saved sizes are invalid; a neuron index is out of range; the
+/// engine cannot be built (device limits, shader errors).
 pub fn record_presentation(
     cfg: &DcConfig,
     weights: &Array2<f32>,
@@ -348,6 +351,7 @@ pub fn record_presentation(
     pixels: &[u8],
     key: u32,
     neurons: Option<&[u32]>,
+    engine: &EngineChoice,
 ) -> Result<(PresentationRecord, f32)> {
     let spec = cfg.to_spec();
     let w = weights.as_standard_layout();
@@ -362,7 +366,7 @@ pub fn record_presentation(
         key,
     };
     let record = |rates: &[f32], neurons: &[u32]| {
-        present_recorded(&spec, w, theta_mv, rates, &opts, neurons)
+        present_recorded(&spec, w, theta_mv, rates, &opts, neurons, engine)
     };
     let mut intensity = cfg.intensity_start;
     let mut rec = record(&cfg.input_rates(pixels, intensity), &[])?;
