@@ -28,10 +28,15 @@
 //! makes (`loop_passes`, `shaders/engine/propagate.wgsl`): propagation and shared
 //! potentiation count their loops from the spikes, which a copy's invocations share (so
 //! the count of every SIMD group is at most that of the invocation that counts most), a
-//! spike list from its one invocation's trips, every other item adds its worst case. At the end of a step the workgroup takes the
-//! largest count (a workgroup `atomicMax`, made uniform by `workgroupUniformLoad`) and
-//! starts another step only while that count plus one more step's worst case fit the
-//! budget ([`FusedPlan::last_start`]).
+//! spike list from its one invocation's trips, every other item adds its worst case. At the
+//! start of a step the workgroup takes the largest count (a workgroup `atomicMax`, made
+//! uniform by `workgroupUniformLoad`) and runs the step only while that count plus the
+//! step's worst case fit the budget ([`FusedPlan::last_start`]). A projection with arrival
+//! queues (`layout::ArrivalQueue`) counts its queue's capacity in the static worst case;
+//! where the queues of the step's slot overflowed (known before the step), the kernel adds
+//! the check of the delay window that replaces them, counted from the spike lists of its
+//! lags (`overflow_passes`, `propagate.wgsl`). A step that cannot fit even a fresh
+//! dispatch leaves its copy behind, and the run is an error that says why.
 //!
 //! **Progress on the device.** A submission of `n` steps is one uniform (`FusedChunk`) and
 //! a run of identical dispatches. Each copy's progress (the step of the submission it has
