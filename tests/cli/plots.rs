@@ -200,6 +200,14 @@ pub fn plot_run_writes_every_picture_of_a_synthetic_run() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// `plot_run` with the default options, replaying on the CPU engine.
+fn plot_on_cpu(
+    run: &Path,
+    out: &Path,
+) -> snn_wgpu::Result<snn_wgpu::experiments::diehl_cook::plots::PlotReport> {
+    plot_run(run, out, &PlotOptions::default(), &EngineChoice::default())
+}
+
 pub fn missing_results_skip_their_pictures_with_a_note() {
     let dir = tmp("old");
     // An old run: results.json without the confusion matrices.
@@ -207,13 +215,7 @@ pub fn missing_results_skip_their_pictures_with_a_note() {
     r.as_object_mut().unwrap().remove("confusion_all_activity");
     r.as_object_mut().unwrap().remove("confusion_proportion");
     synthetic_run(&dir, Some(r));
-    let report = plot_run(
-        &dir,
-        &dir,
-        &PlotOptions::default(),
-        &EngineChoice::default(),
-    )
-    .unwrap();
+    let report = plot_on_cpu(&dir, &dir).unwrap();
     assert_eq!(report.written.len(), 3, "{:?}", report.written);
     assert!(!dir.join(CONFUSION_FILE).exists());
     assert_eq!(report.skipped.len(), 1);
@@ -225,13 +227,7 @@ pub fn missing_results_skip_their_pictures_with_a_note() {
 
     // No results.json at all: receptive fields and θ only.
     std::fs::remove_file(dir.join("results.json")).unwrap();
-    let report = plot_run(
-        &dir,
-        &dir.join("again"),
-        &PlotOptions::default(),
-        &EngineChoice::default(),
-    )
-    .unwrap();
+    let report = plot_on_cpu(&dir, &dir.join("again")).unwrap();
     assert_eq!(report.written.len(), 2, "{:?}", report.written);
     assert!(
         report.skipped[0].contains("results.json"),
@@ -243,35 +239,26 @@ pub fn missing_results_skip_their_pictures_with_a_note() {
 
 pub fn a_missing_run_or_network_is_an_error_naming_it() {
     let dir = tmp("missing");
-    let err = plot_run(
-        &dir,
-        &dir,
-        &PlotOptions::default(),
-        &EngineChoice::default(),
-    )
-    .unwrap_err();
+    let err = plot_on_cpu(&dir, &dir).unwrap_err();
     assert!(err.to_string().contains(&*dir.to_string_lossy()), "{err}");
     assert!(err.to_string().contains("not found"), "{err}");
     std::fs::create_dir_all(&dir).unwrap();
-    let err = plot_run(
-        &dir,
-        &dir,
-        &PlotOptions::default(),
-        &EngineChoice::default(),
-    )
-    .unwrap_err();
+    let err = plot_on_cpu(&dir, &dir).unwrap_err();
     assert!(err.to_string().contains("network.npz"), "{err}");
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// `small_config(16)` written as an experiment file named after `name`.
+fn small_config_file(name: &str) -> std::path::PathBuf {
+    let file = tmp(name).with_extension("toml");
+    let text = toml::to_string(&small_config(16)).expect("config as TOML");
+    std::fs::write(&file, text).expect("config file");
+    file
+}
+
 pub fn cli_plot_on_a_tiny_trained_run() {
     let run = tmp("cli-run");
-    let cfg_file = tmp("cli-config").with_extension("toml");
-    std::fs::write(
-        &cfg_file,
-        toml::to_string(&small_config(16)).expect("config as TOML"),
-    )
-    .unwrap();
+    let cfg_file = small_config_file("cli-config");
     let out = snn()
         .args(["train", "--train-samples", "30", "--label-samples", "30"])
         .args(["--test-samples", "20", "--quiet", "--config"])
@@ -379,12 +366,7 @@ pub fn cli_plot_on_a_tiny_trained_run() {
 /// `--backend gpu` is an error naming the one asked for.
 pub fn cli_plot_replays_the_presentation_on_the_gpu() {
     let run = tmp("cli-gpu-run");
-    let cfg_file = tmp("cli-gpu-config").with_extension("toml");
-    std::fs::write(
-        &cfg_file,
-        toml::to_string(&small_config(16)).expect("config as TOML"),
-    )
-    .unwrap();
+    let cfg_file = small_config_file("cli-gpu-config");
     let ok = |out: std::process::Output| {
         assert!(
             out.status.success(),
