@@ -133,6 +133,8 @@ enum PopPlan {
         init: NeuronState,
         /// The rest state ([`Engine::rest`]; θ is kept from the neuron).
         rest: NeuronState,
+        /// Whether some projection feeds each input (`ge`, `gi`, `v`).
+        fed: [bool; 3],
     },
     Poisson,
     SpikeTimes(std::collections::BTreeMap<u32, Vec<u32>>),
@@ -283,7 +285,7 @@ impl Engine {
     pub fn new(net: &Network) -> Result<Self> {
         net.validate()?;
         let dt = net.dt_ms;
-        let pops: Vec<PopPlan> = net
+        let mut pops: Vec<PopPlan> = net
             .populations
             .iter()
             .map(|p| match &p.kind {
@@ -325,6 +327,7 @@ impl Engine {
                             _ => vec![],
                         },
                         init,
+                        fed: [false; 3],
                     }
                 }
                 PopulationKind::Poisson { .. } => PopPlan::Poisson,
@@ -391,6 +394,11 @@ impl Engine {
                 accumulate: p.stdp.is_some_and(|s| s.rule == StdpRule::PairAllToAll),
                 queueable,
             });
+        }
+        for pp in &projs {
+            if let PopPlan::Neurons { fed, .. } = &mut pops[pp.post] {
+                fed[pp.channel] = true;
+            }
         }
         let monitors = net
             .monitors
@@ -1467,9 +1475,12 @@ impl Plans {
             }
         }
         // 2–5, chunk by chunk.
-        let mut views = self.chunk_views(c);
         match team {
+            // One chunk: its view built in place, not moved through a list (the views are
+            // large and the step is short).
+            None if self.n_chunks == 1 => self.chunk_step(&mut self.whole_view(c), t, learn),
             Some(team) => {
+                let mut views = self.chunk_views(c);
                 let base = views.as_mut_ptr();
                 team.start(base as *mut u8, t, learn);
                 // SAFETY: chunk 0 is the caller's; the members touch views 1.. only. The
@@ -1480,12 +1491,11 @@ impl Plans {
             }
             // A plain loop: the chunks stay inlined in this compiled copy.
             None => {
-                for v in &mut views {
+                for v in &mut self.chunk_views(c) {
                     self.chunk_step(v, t, learn);
                 }
             }
         }
-        drop(views);
         for (p, pp) in self.pops.iter().enumerate() {
             if let PopPlan::Neurons { .. } = pp {
                 let list = &mut c.spikes[p];
@@ -1533,13 +1543,9 @@ impl Plans {
         self.chunk_step(view, t, learn)
     }
 
-    /// Copy `c` cut into the views of its chunks ([`ChunkView`]).
+    /// Copy `c` as the one view of a step in one chunk: the whole arrays, without cutting.
     #[inline(always)]
-    fn chunk_views<'a>(
-        &self,
-        c: &'a mut CopyState,
-    ) -> SmallVec<[ChunkView<'a>; MAX_INLINE_CHUNKS]> {
-        let n = self.n_chunks;
+    fn whole_view<'a>(&self, c: &'a mut CopyState) -> ChunkView<'a> {
         let CopyState {
             neurons,
             x,
@@ -1547,33 +1553,48 @@ impl Plans {
             chunks,
             ..
         } = c;
-        if n == 1 {
-            // One chunk: the whole arrays, without cutting.
-            let state = &mut chunks[0];
-            let pops = neurons.iter_mut().zip(x.iter_mut());
-            let pops = pops.map(|(ns, [ge, gi, v])| PopView {
-                neurons: ns.whole(),
-                x: [ge, gi, v],
-            });
-            let projs = projs.iter_mut().map(|pc| ProjView {
-                sum: &mut pc.sum,
-                post1: &mut pc.post1,
-                post2: &mut pc.post2,
-                depression: &mut pc.depression,
-                w: Shared::new(&mut pc.w),
-                ring: Shared::new(&mut pc.ring),
-                last: Shared::new(&mut pc.last),
-                pre_at_last: Shared::new(&mut pc.pre_at_last),
-                hist: &pc.hist,
-            });
-            let view = ChunkView {
-                c: 0,
-                pops: pops.collect(),
-                projs: projs.collect(),
-                state,
-            };
-            return smallvec::smallvec![view];
+        let state = &mut chunks[0];
+        let pops = neurons.iter_mut().zip(x.iter_mut());
+        let pops = pops.map(|(ns, [ge, gi, v])| PopView {
+            neurons: ns.whole(),
+            x: [ge, gi, v],
+        });
+        let projs = projs.iter_mut().map(|pc| ProjView {
+            sum: &mut pc.sum,
+            post1: &mut pc.post1,
+            post2: &mut pc.post2,
+            depression: &mut pc.depression,
+            w: Shared::new(&mut pc.w),
+            ring: Shared::new(&mut pc.ring),
+            last: Shared::new(&mut pc.last),
+            pre_at_last: Shared::new(&mut pc.pre_at_last),
+            hist: &pc.hist,
+        });
+        ChunkView {
+            c: 0,
+            pops: pops.collect(),
+            projs: projs.collect(),
+            state,
         }
+    }
+
+    /// Copy `c` cut into the views of its chunks ([`ChunkView`]).
+    #[inline(always)]
+    fn chunk_views<'a>(
+        &self,
+        c: &'a mut CopyState,
+    ) -> SmallVec<[ChunkView<'a>; MAX_INLINE_CHUNKS]> {
+        let n = self.n_chunks;
+        if n == 1 {
+            return smallvec::smallvec![self.whole_view(c)];
+        }
+        let CopyState {
+            neurons,
+            x,
+            projs,
+            chunks,
+            ..
+        } = c;
         let mut views: SmallVec<[ChunkView<'a>; MAX_INLINE_CHUNKS]> = chunks
             .iter_mut()
             .enumerate()
@@ -1738,23 +1759,29 @@ impl Plans {
                                 // Bucket by bucket, so each write goes to one ring row; every
                                 // cell still sums by emission step, then ascending pre.
                                 // All-to-all: synapse `j·n + i`, so the weights of `j`
-                                // are one row indexed by post neuron (one bounds check).
-                                // The hottest loop of Diehl & Cook: ring row and weight
-                                // row as pointers, indexed by post neuron without a check
-                                // (a bucket's post neurons are < n_post by construction).
+                                // are one row indexed by post neuron (`scatter_row`).
                                 Some(b) if matches!(plan.strategy, Strategy::Dense) => {
                                     let w_row = unsafe { w.row(j as usize * n_post, n_post) };
-                                    let mut r = (t % s) as usize;
-                                    for lag in 0..s as usize {
+                                    let (j, s) = (j as usize, s as usize);
+                                    let mut r = t as usize % s;
+                                    let mut next = || {
                                         let dst = unsafe { ring.row(r * n_post, n_post) };
-                                        let (_, post) = b.get(j as usize * s as usize + lag, ch);
-                                        for &i in post {
-                                            debug_assert!((lo..ch.hi).contains(&(i as usize)));
-                                            unsafe {
-                                                *dst.add(i as usize) += *w_row.add(i as usize)
-                                            };
+                                        r = if r + 1 == s { 0 } else { r + 1 };
+                                        dst
+                                    };
+                                    match b.of_pre(j, s) {
+                                        Some((ends, post)) => {
+                                            for e in ends.windows(2) {
+                                                let post = &post[e[0] as usize..e[1] as usize];
+                                                scatter_row(next(), w_row, post, ch);
+                                            }
                                         }
-                                        r = if r + 1 == s as usize { 0 } else { r + 1 };
+                                        None => {
+                                            for lag in 0..s {
+                                                let (_, post) = b.get(j * s + lag, ch);
+                                                scatter_row(next(), w_row, post, ch);
+                                            }
+                                        }
                                     }
                                 }
                                 Some(b) => {
@@ -1840,6 +1867,7 @@ impl Plans {
                 kind,
                 derived: d,
                 custom_params,
+                fed,
                 ..
             } = pp
             else {
@@ -1847,7 +1875,7 @@ impl Plans {
             };
             let [ge, gi, v] = &pv.x;
             pv.neurons
-                .stages(kind, d, custom_params, [ge, gi, v], learn, list);
+                .stages(kind, d, custom_params, [ge, gi, v], *fed, learn, list);
         }
         // 5. potentiation.
         if learn {
@@ -1897,6 +1925,18 @@ impl Plans {
                 }
             }
         }
+    }
+}
+
+/// `dst[i] += w_row[i]` for the post neurons `post` of a bucket (ascending, inside chunk
+/// `ch`): the hottest loop of Diehl & Cook, ring row and weight row as pointers indexed
+/// without a check (a bucket's post neurons are < n_post by construction).
+#[inline(always)]
+fn scatter_row(dst: *mut f32, w_row: *mut f32, post: &[u32], ch: Chunk) {
+    for &i in post {
+        debug_assert!((ch.lo..ch.hi).contains(&(i as usize)));
+        // SAFETY: `dst` and `w_row` are rows of n_post cells, and `i` < n_post.
+        unsafe { *dst.add(i as usize) += *w_row.add(i as usize) };
     }
 }
 

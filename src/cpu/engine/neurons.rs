@@ -209,7 +209,10 @@ impl NeuronChunk<'_> {
     /// charge with `x_ge`, then `v += x_v` (conductance and current LIF), or charge with
     /// `x_v` (IF, LIF, custom); the refractory clamp; fire; reset; adapt (learning on). The
     /// inputs are the chunk's; the spikes go into `list` (population indices), ascending.
+    /// `fed`: whether a projection feeds each input; one that none feeds holds 0.0, and the
+    /// loop adds the constant instead of loading it (the same bits, less memory traffic).
     /// Inlined, so it is compiled with the caller's target features.
+    #[allow(clippy::too_many_arguments)]
     #[inline(always)]
     pub fn stages(
         &mut self,
@@ -217,33 +220,36 @@ impl NeuronChunk<'_> {
         d: &DerivedNeuron,
         custom_params: &[f32],
         [x_ge, x_gi, x_v]: [&[f32]; 3],
+        fed: [bool; 3],
         learn: bool,
         list: &mut Vec<u32>,
     ) {
         let n = self.len();
-        let (x_ge, x_gi, x_v) = (&x_ge[..n], &x_gi[..n], &x_v[..n]);
+        let x = [&x_ge[..n], &x_gi[..n], &x_v[..n]];
         // The model is matched once per population, so each loop is specialised to its
         // charge; the constants are copied out, so the loop reads none through a pointer.
         let d = &{ *d };
+        // θ changes only when adapting: otherwise the loop leaves it unwritten.
+        let adapting = learn && !d.theta_frozen;
         match kind {
-            NeuronKind::If => self.vector_stages(list, d, learn, |s, i| {
-                clamp_refractory(&s, if_charge(s, x_v[i], d), d)
-            }),
-            NeuronKind::Lif(_) => self.vector_stages(list, d, learn, |s, i| {
-                clamp_refractory(&s, lif_charge(s, x_v[i], d), d)
-            }),
-            NeuronKind::CondLif(_) => self.vector_stages(list, d, learn, |mut s, i| {
-                s.gi += x_gi[i];
-                let mut o = cond_lif_charge(s, x_ge[i], d);
-                o.v += x_v[i];
-                clamp_refractory(&s, o, d)
-            }),
-            NeuronKind::CurrentLif(_) => self.vector_stages(list, d, learn, |mut s, i| {
-                s.gi += x_gi[i];
-                let mut o = current_lif_charge(s, x_ge[i], d);
-                o.v += x_v[i];
-                clamp_refractory(&s, o, d)
-            }),
+            NeuronKind::If => match adapting {
+                true => self.vector_stages::<true>(list, d, |s, i| {
+                    clamp_refractory(&s, if_charge(s, x[2][i], d), d)
+                }),
+                false => self.vector_stages::<false>(list, d, |s, i| {
+                    clamp_refractory(&s, if_charge(s, x[2][i], d), d)
+                }),
+            },
+            NeuronKind::Lif(_) => match adapting {
+                true => self.vector_stages::<true>(list, d, |s, i| {
+                    clamp_refractory(&s, lif_charge(s, x[2][i], d), d)
+                }),
+                false => self.vector_stages::<false>(list, d, |s, i| {
+                    clamp_refractory(&s, lif_charge(s, x[2][i], d), d)
+                }),
+            },
+            NeuronKind::CondLif(_) => self.synaptic_stages::<true>(list, d, x, fed, adapting),
+            NeuronKind::CurrentLif(_) => self.synaptic_stages::<false>(list, d, x, fed, adapting),
             NeuronKind::Custom(_) => {
                 // A custom charge is a call through a function pointer: neuron by neuron.
                 list.clear();
@@ -264,16 +270,58 @@ impl NeuronChunk<'_> {
         }
     }
 
-    /// The stages of a model without custom variables: every array is resliced to `n`
-    /// first, the spike flags are written without a branch, and the spike list is built
-    /// after the loop (most steps have no spike), so the loop vectorises.
+    /// [`Self::stages`] for a conductance LIF (`COND`) or a current LIF, specialised to the
+    /// inputs fed (`GI`: `x_gi`, `V`: `x_v`) and to adaptation.
     #[inline(always)]
-    #[allow(clippy::needless_range_loop)] // Neuron i indexes several parallel arrays.
-    fn vector_stages(
+    fn synaptic_stages<const COND: bool>(
         &mut self,
         list: &mut Vec<u32>,
         d: &DerivedNeuron,
-        learn: bool,
+        x: [&[f32]; 3],
+        [_, gi, v]: [bool; 3],
+        adapt: bool,
+    ) {
+        match (gi, v, adapt) {
+            (false, false, false) => self.synaptic::<COND, false, false, false>(list, d, x),
+            (false, false, true) => self.synaptic::<COND, false, false, true>(list, d, x),
+            (false, true, false) => self.synaptic::<COND, false, true, false>(list, d, x),
+            (false, true, true) => self.synaptic::<COND, false, true, true>(list, d, x),
+            (true, false, false) => self.synaptic::<COND, true, false, false>(list, d, x),
+            (true, false, true) => self.synaptic::<COND, true, false, true>(list, d, x),
+            (true, true, false) => self.synaptic::<COND, true, true, false>(list, d, x),
+            (true, true, true) => self.synaptic::<COND, true, true, true>(list, d, x),
+        }
+    }
+
+    /// One specialisation of [`Self::synaptic_stages`].
+    #[inline(always)]
+    fn synaptic<const COND: bool, const GI: bool, const V: bool, const ADAPT: bool>(
+        &mut self,
+        list: &mut Vec<u32>,
+        d: &DerivedNeuron,
+        [x_ge, x_gi, x_v]: [&[f32]; 3],
+    ) {
+        self.vector_stages::<ADAPT>(list, d, |mut s, i| {
+            s.gi += input::<GI>(x_gi, i);
+            let mut o = match COND {
+                true => cond_lif_charge(s, x_ge[i], d),
+                false => current_lif_charge(s, x_ge[i], d),
+            };
+            o.v += input::<V>(x_v, i);
+            clamp_refractory(&s, o, d)
+        })
+    }
+
+    /// The stages of a model without custom variables: every array is resliced to `n`
+    /// first, the spike flags are written without a branch, and the spike list is built
+    /// after the loop (most steps have no spike), so the loop vectorises. `ADAPT`: learning
+    /// with a θ that adapts (θ is written only then).
+    #[inline(always)]
+    #[allow(clippy::needless_range_loop)] // Neuron i indexes several parallel arrays.
+    fn vector_stages<const ADAPT: bool>(
+        &mut self,
+        list: &mut Vec<u32>,
+        d: &DerivedNeuron,
         charge: impl Fn(NeuronState, usize) -> NeuronState,
     ) {
         let n = self.len();
@@ -296,11 +344,11 @@ impl NeuronChunk<'_> {
             };
             let o = charge(s, i);
             let spike = fire(o, d);
-            let mut o = reset(o, spike, d);
-            if learn {
-                o = adapt(o, spike, d);
+            let o = reset(o, spike, d);
+            if ADAPT {
+                th[i] = adapt(o, spike, d).theta;
             }
-            (v[i], th[i], rf[i], ge[i], gi[i]) = (o.v, o.theta, o.refrac, o.ge, o.gi);
+            (v[i], rf[i], ge[i], gi[i]) = (o.v, o.refrac, o.ge, o.gi);
             spiked[i] = spike;
             count += spike as u32;
         }
@@ -313,5 +361,16 @@ impl NeuronChunk<'_> {
                     .map(|i| lo + i),
             );
         }
+    }
+}
+
+/// Input `x[i]`, or the 0.0 an input that no projection feeds holds (`FED` false: a
+/// constant, so the loop loads nothing).
+#[inline(always)]
+fn input<const FED: bool>(x: &[f32], i: usize) -> f32 {
+    if FED {
+        x[i]
+    } else {
+        0.0
     }
 }

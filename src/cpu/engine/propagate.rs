@@ -165,6 +165,16 @@ impl Buckets {
         (&self.syn[r.clone()], &self.post[r])
     }
 
+    /// With one chunk, the buckets of pre neuron `j` (of `s` slots), lag by lag: the post
+    /// neurons of lag `L` are entries `ends[L]..ends[L + 1]` of the second slice. One
+    /// lookup per spike instead of one per bucket, for the hot loop of a delayed
+    /// all-to-all projection. `None` with chunks (a pre neuron's shares are not contiguous
+    /// there: [`Self::get`]).
+    #[inline(always)]
+    pub fn of_pre(&self, j: usize, s: usize) -> Option<(&[u32], &[u32])> {
+        (self.n_chunks == 1).then(|| (&self.offsets[j * s..=j * s + s], &self.post[..]))
+    }
+
     /// The number of buckets (pre neurons × slots).
     pub fn len(&self) -> usize {
         self.offsets.len() - 1
