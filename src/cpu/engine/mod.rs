@@ -1141,7 +1141,7 @@ macro_rules! run_copy_compiled_for {
         #[cfg(target_arch = "x86_64")]
         #[target_feature(enable = $features)]
         unsafe fn $chunk(&self, view: &mut ChunkView<'_>, t: u32, learn: bool) {
-            self.chunk_step(view, t, learn)
+            self.chunk_step(view.parts(), t, learn)
         }
     };
 }
@@ -1478,7 +1478,37 @@ impl Plans {
         match team {
             // One chunk: its view built in place, not moved through a list (the views are
             // large and the step is short).
-            None if self.n_chunks == 1 => self.chunk_step(&mut self.whole_view(c), t, learn),
+            None if self.n_chunks == 1 => {
+                let CopyState {
+                    neurons,
+                    x,
+                    projs,
+                    chunks,
+                    ..
+                } = c;
+                let mut pops = SmallVec::<[PopView<'_>; 4]>::new();
+                for (ns, [ge, gi, v]) in neurons.iter_mut().zip(x.iter_mut()) {
+                    pops.push(PopView {
+                        neurons: ns.whole(),
+                        x: [ge, gi, v],
+                    });
+                }
+                let mut views = SmallVec::<[ProjView<'_>; 4]>::new();
+                for pc in projs.iter_mut() {
+                    views.push(ProjView {
+                        sum: &mut pc.sum,
+                        post1: &mut pc.post1,
+                        post2: &mut pc.post2,
+                        depression: &mut pc.depression,
+                        w: Shared::new(&mut pc.w),
+                        ring: Shared::new(&mut pc.ring),
+                        last: Shared::new(&mut pc.last),
+                        pre_at_last: Shared::new(&mut pc.pre_at_last),
+                        hist: &pc.hist,
+                    });
+                }
+                self.chunk_step((0, &mut pops, &mut views, &mut chunks[0]), t, learn)
+            }
             Some(team) => {
                 let mut views = self.chunk_views(c);
                 let base = views.as_mut_ptr();
@@ -1492,7 +1522,7 @@ impl Plans {
             // A plain loop: the chunks stay inlined in this compiled copy.
             None => {
                 for v in &mut self.chunk_views(c) {
-                    self.chunk_step(v, t, learn);
+                    self.chunk_step(v.parts(), t, learn);
                 }
             }
         }
@@ -1540,42 +1570,7 @@ impl Plans {
             SimdLevel::Avx2 => return unsafe { self.chunk_step_avx2(view, t, learn) },
             SimdLevel::Baseline => {}
         }
-        self.chunk_step(view, t, learn)
-    }
-
-    /// Copy `c` as the one view of a step in one chunk: the whole arrays, without cutting.
-    #[inline(always)]
-    fn whole_view<'a>(&self, c: &'a mut CopyState) -> ChunkView<'a> {
-        let CopyState {
-            neurons,
-            x,
-            projs,
-            chunks,
-            ..
-        } = c;
-        let state = &mut chunks[0];
-        let pops = neurons.iter_mut().zip(x.iter_mut());
-        let pops = pops.map(|(ns, [ge, gi, v])| PopView {
-            neurons: ns.whole(),
-            x: [ge, gi, v],
-        });
-        let projs = projs.iter_mut().map(|pc| ProjView {
-            sum: &mut pc.sum,
-            post1: &mut pc.post1,
-            post2: &mut pc.post2,
-            depression: &mut pc.depression,
-            w: Shared::new(&mut pc.w),
-            ring: Shared::new(&mut pc.ring),
-            last: Shared::new(&mut pc.last),
-            pre_at_last: Shared::new(&mut pc.pre_at_last),
-            hist: &pc.hist,
-        });
-        ChunkView {
-            c: 0,
-            pops: pops.collect(),
-            projs: projs.collect(),
-            state,
-        }
+        self.chunk_step(view.parts(), t, learn)
     }
 
     /// Copy `c` cut into the views of its chunks ([`ChunkView`]).
@@ -1585,9 +1580,6 @@ impl Plans {
         c: &'a mut CopyState,
     ) -> SmallVec<[ChunkView<'a>; MAX_INLINE_CHUNKS]> {
         let n = self.n_chunks;
-        if n == 1 {
-            return smallvec::smallvec![self.whole_view(c)];
-        }
         let CopyState {
             neurons,
             x,
@@ -1659,14 +1651,8 @@ impl Plans {
     /// Steps 2–5 of the module docs for the post neurons of one chunk: every float sum of
     /// a post neuron takes its terms in the order the whole step does.
     #[inline(always)]
-    fn chunk_step(&self, view: &mut ChunkView<'_>, t: u32, learn: bool) {
-        let ChunkView {
-            c,
-            pops,
-            projs,
-            state,
-        } = view;
-        let ChunkState { spikes, queues } = &mut **state;
+    fn chunk_step(&self, (c, pops, projs, state): ChunkParts<'_, '_>, t: u32, learn: bool) {
+        let ChunkState { spikes, queues } = state;
         // 2. post traces decay.
         if learn {
             for (pp, pv) in self.projs.iter().zip(projs.iter_mut()) {
@@ -1693,7 +1679,7 @@ impl Plans {
             let s = plan.slots;
             let slot = (t % s) as usize;
             let n_post = plan.syn.n_post as usize;
-            let ch = self.chunk_of(*c, n_post);
+            let ch = self.chunk_of(c, n_post);
             let lo = ch.lo;
             let ProjView {
                 sum: own_sum,
@@ -1889,7 +1875,7 @@ impl Plans {
                     continue;
                 };
                 let plan = &pp.plan;
-                let lo = self.chunk_of(*c, plan.syn.n_post as usize).lo;
+                let lo = self.chunk_of(c, plan.syn.n_post as usize).lo;
                 let (w, last, pre_at_last) = (pv.w, pv.last, pv.pre_at_last);
                 for &i in &spikes[pp.post] {
                     let i = i as usize;
@@ -2012,6 +1998,21 @@ impl<T: Copy> Shared<T> {
 /// What one chunk of the step reads and writes of a copy: its share of every per-neuron
 /// array, its own spike lists and depression queues, and the shared arrays it touches only
 /// at its own post neurons.
+/// A chunk's view as [`Plans::chunk_step`] takes it: the chunk, its populations and
+/// projections, its state.
+type ChunkParts<'v, 'a> = (
+    usize,
+    &'v mut [PopView<'a>],
+    &'v mut [ProjView<'a>],
+    &'v mut ChunkState,
+);
+
+impl<'a> ChunkView<'a> {
+    fn parts(&mut self) -> ChunkParts<'_, 'a> {
+        (self.c, &mut self.pops, &mut self.projs, self.state)
+    }
+}
+
 struct ChunkView<'a> {
     c: usize,
     /// Per population (sources: empty).
