@@ -1461,16 +1461,19 @@ impl Plans {
             // With buckets, a last arrival is per pre neuron and delay, so it is kept here:
             // every bucket that arrives now records `t` (with all-to-all pairing its trace
             // also adds 1 to what is left of it). Only potentiation reads it.
+            // The spikes of lag L are in slot (t − L) mod S, counted down without a division.
             if let (Some((_, _, table)), true, Some(_)) = (&pp.stdp, learn, &pp.plan.buckets) {
+                let (hist, last, pre_at_last) = (&pc.hist, &mut pc.last, &mut pc.pre_at_last);
+                let mut h = slot;
                 for lag in 0..s {
-                    for &j in &pc.hist[((t % s + s - lag) % s) as usize] {
+                    for &j in &hist[h] {
                         let a = (j * s + lag) as usize;
                         if pp.accumulate {
-                            pc.pre_at_last[a] =
-                                trace_now(pc.pre_at_last[a], pc.last[a], t, table) + 1.0;
+                            pre_at_last[a] = trace_now(pre_at_last[a], last[a], t, table) + 1.0;
                         }
-                        pc.last[a] = t;
+                        last[a] = t;
                     }
+                    h = if h == 0 { s as usize - 1 } else { h - 1 };
                 }
             }
         }
