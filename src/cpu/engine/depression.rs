@@ -34,10 +34,10 @@ pub(crate) struct DepressionQueue {
 }
 
 /// What the queue reads of its projection: all-to-all, `n` post neurons, synapse
-/// `k = j·n + i` of delay `delays[k]` steps, `slots` ring slots.
+/// `k = j·n + i` of delay `delays[k]` steps (all under 256), `slots` ring slots.
 pub(crate) struct Dense<'a> {
     pub n: usize,
-    pub delays: &'a [u32],
+    pub delays: &'a [u8],
     pub slots: u32,
 }
 
@@ -114,7 +114,7 @@ impl DepressionQueue {
             }
             for &j in &hist[(e % s) as usize] {
                 let k = j as usize * p.n + i;
-                let lag = p.delays[k];
+                let lag = p.delays[k] as u32;
                 if lag > a {
                     self.pending[((e + lag) % s) as usize].push((k as u32, i as u32));
                 }
@@ -145,7 +145,7 @@ impl DepressionQueue {
             let base = j as usize * n;
             let steps = &p.delays[base..base + n];
             for &i in &self.active {
-                let at = slot + steps[i as usize];
+                let at = slot + steps[i as usize] as u32;
                 let at = if at >= s { at - s } else { at };
                 self.pending[at as usize].push(((base + i as usize) as u32, i));
             }

@@ -150,8 +150,11 @@ struct ProjPlan {
     /// All-to-all pairing: traces add 1 at a spike instead of being set to 1.
     accumulate: bool,
     /// Whether the projection can depress through a [`DepressionQueue`]: all-to-all,
-    /// per-synapse delays, a depressing rule.
+    /// per-synapse delays under 256 steps, a depressing rule.
     queueable: bool,
+    /// When queueable, the delay of each synapse as a byte: the queue reads a row of them
+    /// per pre spike at scattered post neurons, a quarter of the cache lines of `u32`s.
+    queue_delays: Vec<u8>,
     /// The post population's input it feeds: 0 `ge`, 1 `gi`, 2 `v`.
     channel: usize,
     /// Whether it subtracts from that input (an inhibitory membrane target).
@@ -371,9 +374,13 @@ impl Engine {
                     decay_table(d.decay_pre_per_step),
                 )
             });
-            let queueable = strategy_is_dense(&strategy)
-                && matches!(syn.delays, DelaySteps::PerSynapse(_))
-                && p.depresses();
+            let queue_delays: Vec<u8> = match &syn.delays {
+                DelaySteps::PerSynapse(d) if strategy_is_dense(&strategy) && p.depresses() => {
+                    d.iter().map_while(|&x| u8::try_from(x).ok()).collect()
+                }
+                _ => vec![],
+            };
+            let queueable = !queue_delays.is_empty() && queue_delays.len() == syn.len();
             let (channel, sub) = match p.target {
                 Target::Ge => (0, false),
                 Target::Gi => (1, false),
@@ -393,6 +400,7 @@ impl Engine {
                 stdp,
                 accumulate: p.stdp.is_some_and(|s| s.rule == StdpRule::PairAllToAll),
                 queueable,
+                queue_delays,
             });
         }
         for pp in &projs {
@@ -1049,16 +1057,13 @@ fn strategy_is_dense(s: &Strategy) -> bool {
 }
 
 impl ProjPlan {
-    /// What a [`DepressionQueue`] reads of an all-to-all projection with per-synapse delays.
+    /// What a [`DepressionQueue`] reads of a queueable projection.
     fn dense(&self) -> Option<Dense<'_>> {
-        match (&self.plan.strategy, &self.plan.syn.delays) {
-            (Strategy::Dense, DelaySteps::PerSynapse(d)) => Some(Dense {
-                n: self.plan.syn.n_post as usize,
-                delays: d,
-                slots: self.plan.slots,
-            }),
-            _ => None,
-        }
+        self.queueable.then(|| Dense {
+            n: self.plan.syn.n_post as usize,
+            delays: &self.queue_delays,
+            slots: self.plan.slots,
+        })
     }
 }
 
@@ -2113,5 +2118,31 @@ mod tests {
             plan.for_arrivals(&hist, t, whole, |k, i| seen.push((t, k, i)));
         }
         assert_eq!(seen, vec![(0, 0, 0), (1, 1, 1), (2, 2, 0), (2, 3, 1)]);
+    }
+
+    /// The depression queue keeps delays as bytes: a plastic all-to-all projection whose
+    /// delays all fit takes it, one with a delay of 256 steps or more walks every arrival
+    /// (the same bits, tested in `tests/cpu_depression_queue.rs`).
+    #[test]
+    fn the_queue_takes_delays_under_256_steps_only() {
+        let queueable = |longest_ms: f32| {
+            let p = Projection::new("p", "a", "b", Target::Ge, Connectivity::AllToAll, 0.5)
+                .with_weights(Weights::Constant(0.5), 0.0, 1.0)
+                .with_stdp(StdpParams::diehl_cook())
+                .with_delay(
+                    crate::model::net::Delay::Array(vec![0.0, 1.0, 2.0, longest_ms]),
+                    Delivery::AtEmission,
+                );
+            let net = Network::new(0.5)
+                .poisson("a", 2, 10.0)
+                .neurons("b", 2, NeuronModel::diehl_cook_excitatory())
+                .project(p);
+            let e = Engine::new(&net).expect("valid");
+            let pp = &e.plans.projs[0];
+            (pp.queueable, pp.dense().map(|d| d.delays.to_vec()))
+        };
+        // dt = 0.5 ms: 127.5 ms is 255 steps.
+        assert_eq!(queueable(127.5), (true, Some(vec![0, 2, 4, 255])));
+        assert_eq!(queueable(128.0), (false, None));
     }
 }
