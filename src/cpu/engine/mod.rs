@@ -1821,8 +1821,19 @@ impl Plans {
                     match pp.dense().filter(|_| pp.queueable && self.use_queue) {
                         Some(dense) => {
                             queue.enqueue(&dense, dep, &hist[slot], t);
+                            // The constants copied out, so the loop reads none through a
+                            // pointer its weight writes might alias.
+                            let sc = &{ *sc };
+                            // SAFETY: the queue holds synapses onto this chunk's post
+                            // neurons (`lo..`, within `dep`) only.
+                            let wp = unsafe { w.row(0, w.len) };
                             for &(k, i) in queue.arriving(slot) {
-                                depress(k as usize, i as usize);
+                                let (k, i) = (k as usize, i as usize - lo);
+                                debug_assert!(k < w.len && i < dep.len());
+                                unsafe {
+                                    let x = wp.add(k);
+                                    *x = on_pre_depression(*x, *dep.get_unchecked(i), sc);
+                                }
                             }
                             queue.clear(slot);
                         }
