@@ -661,6 +661,21 @@ fn rules() -> [(&'static str, StdpRule); 4] {
 /// Poisson input → conductance LIF with θ through a plastic projection (`conn`), with
 /// delays under `delivery`, and lateral inhibition; a plastic recurrent sparse projection.
 fn plastic_network(rule: StdpRule, conn: Connectivity, delivery: Delivery) -> Network {
+    let delay = Delay::Range {
+        min_ms: 0.0,
+        max_ms: 2.0,
+        seed: 3,
+    };
+    plastic_network_delayed(rule, conn, delivery, delay)
+}
+
+/// [`plastic_network`] with the input projection's delays `delay`.
+fn plastic_network_delayed(
+    rule: StdpRule,
+    conn: Connectivity,
+    delivery: Delivery,
+    delay: Delay,
+) -> Network {
     let n_in = 60;
     let n = 24;
     let stdp = StdpParams {
@@ -691,14 +706,7 @@ fn plastic_network(rule: StdpRule, conn: Connectivity, delivery: Delivery) -> Ne
                     0.0,
                     0.5,
                 )
-                .with_delay(
-                    Delay::Range {
-                        min_ms: 0.0,
-                        max_ms: 2.0,
-                        seed: 3,
-                    },
-                    delivery,
-                )
+                .with_delay(delay, delivery)
                 .with_stdp(stdp),
         )
         .project(Projection::new(
@@ -754,6 +762,25 @@ fn run_plastic(rule: &str, sparse: bool) {
             e.run(100).expect("run");
         });
         assert_active(&counts, 10);
+    }
+}
+
+/// A plastic all-to-all projection with one delay for every synapse (none, and 1.5 ms),
+/// where the CPU depresses the arriving rows and records their arrivals as vectors.
+pub fn uniform_delay_stdp_dense_agrees() {
+    for (name, rule) in rules().into_iter().take(3) {
+        for delay_ms in [0.0, 1.5] {
+            let delay = Delay::Constant(delay_ms);
+            let net =
+                plastic_network_delayed(rule, Connectivity::AllToAll, Delivery::AtEmission, delay);
+            let counts = on_all(&net, |e| {
+                e.run(300).expect("run");
+                e.normalize_columns("in_exc", 3.0).expect("normalize");
+                e.run(100).expect("run");
+            });
+            assert_active(&counts, 10);
+            eprintln!("{name}, {delay_ms} ms: agree");
+        }
     }
 }
 

@@ -53,6 +53,7 @@ fn main() -> std::process::ExitCode {
             Gpu list_at_arrival_agrees,
             Gpu spike_times_relay_agrees,
             Gpu pair_stdp_dense_agrees,
+            Gpu uniform_delay_stdp_dense_agrees,
             Gpu pair_stdp_sparse_agrees,
             Gpu pair_all_to_all_stdp_dense_agrees,
             Gpu pair_all_to_all_stdp_sparse_agrees,

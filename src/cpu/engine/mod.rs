@@ -1807,6 +1807,13 @@ impl Plans {
                 }
             }
             if let Some((sc, _, table)) = pp.stdp.as_ref().filter(|_| learn) {
+                // All-to-all with one delay `d`: the pre spikes whose rows arrive now.
+                let arriving_rows = match (&plan.strategy, &plan.syn.delays) {
+                    (Strategy::Dense, DelaySteps::Uniform(d)) => {
+                        Some(&hist[((t % s + s - d) % s) as usize][..])
+                    }
+                    _ => None,
+                };
                 if sc.rule != 2 {
                     // `ν_pre · post1` once per post neuron (`on_pre_depression`: the bits of
                     // `on_pre`); a synapse arrives at most once per step, so the order of
@@ -1837,20 +1844,40 @@ impl Plans {
                             }
                             queue.clear(slot);
                         }
-                        None => plan.for_arrivals(hist, t, ch, depress),
+                        // All-to-all with one delay: the spikes emitted `d` steps ago
+                        // arrive whole rows at once, depressed as vectors.
+                        None => match arriving_rows {
+                            Some(rows) => {
+                                for &j in rows {
+                                    let r = j as usize * n_post;
+                                    let row = unsafe { w.slice(r + lo..r + ch.hi) };
+                                    row.iter_mut()
+                                        .zip(dep)
+                                        .for_each(|(x, &dp)| *x = on_pre_depression(*x, dp, sc));
+                                }
+                            }
+                            None => plan.for_arrivals(hist, t, ch, depress),
+                        },
                     }
                 }
                 // Every synapse that arrives now records `t` as its last arrival (buckets:
                 // on the pre side, in `step`); with all-to-all pairing its trace also adds
                 // 1 to what is left of it.
-                if plan.buckets.is_none() {
-                    plan.for_arrivals(hist, t, ch, |k, _| unsafe {
+                match (arriving_rows, plan.buckets.is_none(), pp.accumulate) {
+                    (Some(rows), _, false) => {
+                        for &j in rows {
+                            let r = j as usize * n_post;
+                            unsafe { last.slice(r + lo..r + ch.hi) }.fill(t);
+                        }
+                    }
+                    (_, true, _) => plan.for_arrivals(hist, t, ch, |k, _| unsafe {
                         if pp.accumulate {
                             let at = trace_now(pre_at_last.get(k), last.get(k), t, table);
                             pre_at_last.set(k, at + 1.0);
                         }
                         last.set(k, t);
-                    });
+                    }),
+                    _ => {}
                 }
             }
             if !direct {
