@@ -1484,8 +1484,9 @@ impl Plans {
         }
         // 2–5, chunk by chunk.
         match team {
-            // One chunk: its view built in place, not moved through a list (the views are
-            // large and the step is short).
+            // One chunk: its populations and projections as small vectors built where they
+            // live (a view struct moved every step cost a copy of about 1.3 kB; the step is
+            // a few microseconds).
             None if self.n_chunks == 1 => {
                 let CopyState {
                     neurons,
