@@ -161,6 +161,8 @@ struct ProjPlan {
     sub: bool,
     /// Whether it is the first projection, in declaration order, into that input.
     first: bool,
+    /// Whether it is the only projection into that input.
+    sole: bool,
 }
 
 enum MonitorPlan {
@@ -213,6 +215,10 @@ struct ChunkState {
     /// Per projection: the depressions to come at the chunk's post neurons (derived state,
     /// rebuilt at the start of a learning run).
     queues: Vec<DepressionQueue>,
+    /// Per projection that fills its sum at each step: the chunk's part of the sum holds
+    /// +0.0 everywhere since its last step (no spike arrived), so a step with none again
+    /// need not fill it (most steps of a winner-take-all layer).
+    zeroed: Vec<bool>,
 }
 
 #[derive(Clone)]
@@ -393,6 +399,7 @@ impl Engine {
                 channel,
                 sub,
                 first,
+                sole: true,
                 pre,
                 post,
                 delivery: p.delivery,
@@ -407,6 +414,14 @@ impl Engine {
             if let PopPlan::Neurons { fed, .. } = &mut pops[pp.post] {
                 fed[pp.channel] = true;
             }
+        }
+        let inputs: Vec<(usize, usize)> = projs.iter().map(|q| (q.post, q.channel)).collect();
+        for pp in &mut projs {
+            pp.sole = inputs
+                .iter()
+                .filter(|&&x| x == (pp.post, pp.channel))
+                .count()
+                == 1;
         }
         let monitors = net
             .monitors
@@ -1157,6 +1172,7 @@ impl Plans {
         let chunk = ChunkState {
             spikes: vec![vec![]; self.pops.len()],
             queues: vec![DepressionQueue::default(); self.projs.len()],
+            zeroed: vec![false; self.projs.len()],
         };
         vec![chunk; self.n_chunks]
     }
@@ -1661,7 +1677,11 @@ impl Plans {
     /// a post neuron takes its terms in the order the whole step does.
     #[inline(always)]
     fn chunk_step(&self, (c, pops, projs, state): ChunkParts<'_, '_>, t: u32, learn: bool) {
-        let ChunkState { spikes, queues } = state;
+        let ChunkState {
+            spikes,
+            queues,
+            zeroed,
+        } = state;
         // 2. post traces decay.
         if learn {
             for (pp, pv) in self.projs.iter().zip(projs.iter_mut()) {
@@ -1678,11 +1698,12 @@ impl Plans {
         // 3. propagate. Each input of a population starts at 0.0 and takes its projections
         // in declaration order; the first writes it whole (an input no projection feeds
         // stays 0.0).
-        for ((pp, pv), queue) in self
+        for (((pp, pv), queue), zeroed) in self
             .projs
             .iter()
             .zip(projs.iter_mut())
             .zip(queues.iter_mut())
+            .zip(zeroed.iter_mut())
         {
             let plan = &pp.plan;
             let s = plan.slots;
@@ -1704,6 +1725,9 @@ impl Plans {
             let (w, ring, hist) = (*w, *ring, *hist);
             // The first projection into an input that adds writes its sum there itself.
             let direct = pp.first && !pp.sub;
+            // What it writes stays until its next step: its own sum, or an input that no
+            // other projection adds to.
+            let keeps = !direct || pp.sole;
             let sum: &mut [f32] = match direct {
                 true => &mut *pops[pp.post].x[pp.channel],
                 false => own_sum,
@@ -1716,7 +1740,10 @@ impl Plans {
                     let arriving = &hist[((t % s + s - d) % s) as usize];
                     let count = arriving.len() as u32;
                     // `0.0 +`: the value an input that starts at 0.0 takes (never −0.0).
-                    sum.fill(0.0 + *w * count as f32);
+                    if !(count == 0 && *zeroed && keeps) {
+                        sum.fill(0.0 + *w * count as f32);
+                    }
+                    *zeroed = count == 0;
                     for &j in arriving {
                         if (ch.lo..ch.hi).contains(&(j as usize)) {
                             sum[j as usize - lo] = 0.0 + *w * (count - 1) as f32;
@@ -1726,7 +1753,10 @@ impl Plans {
                 (Strategy::Dense, Delivery::AtEmission) if s == 1 => {
                     // No delay: the ring's one slot would be filled and emptied within this
                     // step; the same additions in the same order go straight into the sum.
-                    sum.fill(0.0);
+                    if !(hist[slot].is_empty() && *zeroed && keeps) {
+                        sum.fill(0.0);
+                    }
+                    *zeroed = hist[slot].is_empty();
                     for &j in &hist[slot] {
                         let row = unsafe {
                             w.slice(j as usize * n_post + lo..j as usize * n_post + ch.hi)
@@ -1735,7 +1765,10 @@ impl Plans {
                     }
                 }
                 (_, Delivery::AtEmission) if s == 1 => {
-                    sum.fill(0.0);
+                    if !(hist[slot].is_empty() && *zeroed && keeps) {
+                        sum.fill(0.0);
+                    }
+                    *zeroed = hist[slot].is_empty();
                     for &j in &hist[slot] {
                         plan.for_row(j, ch, |k, i| sum[i - lo] += unsafe { w.get(k) });
                     }
