@@ -149,11 +149,10 @@ struct ProjPlan {
     stdp: Option<(StdpConsts, DerivedStdp, Vec<f32>)>,
     /// All-to-all pairing: traces add 1 at a spike instead of being set to 1.
     accumulate: bool,
-    /// Whether the projection can depress through a [`DepressionQueue`]: all-to-all,
-    /// per-synapse delays under 256 steps, a depressing rule.
-    queueable: bool,
-    /// When queueable, the delay of each synapse as a byte: the queue reads a row of them
-    /// per pre spike at scattered post neurons, a quarter of the cache lines of `u32`s.
+    /// For a projection that can depress through a [`DepressionQueue`] (all-to-all,
+    /// per-synapse delays under 256 steps, a depressing rule), the delay of each synapse
+    /// as a byte: the queue reads a row of them per pre spike at scattered post neurons, a
+    /// quarter of the cache lines of `u32`s. Empty for any other projection.
     queue_delays: Vec<u8>,
     /// The post population's input it feeds: 0 `ge`, 1 `gi`, 2 `v`.
     channel: usize,
@@ -381,12 +380,13 @@ impl Engine {
                 )
             });
             let queue_delays: Vec<u8> = match &syn.delays {
-                DelaySteps::PerSynapse(d) if strategy_is_dense(&strategy) && p.depresses() => {
-                    d.iter().map_while(|&x| u8::try_from(x).ok()).collect()
-                }
+                DelaySteps::PerSynapse(d) if strategy_is_dense(&strategy) && p.depresses() => d
+                    .iter()
+                    .map(|&x| u8::try_from(x).ok())
+                    .collect::<Option<_>>()
+                    .unwrap_or_default(),
                 _ => vec![],
             };
-            let queueable = !queue_delays.is_empty() && queue_delays.len() == syn.len();
             let (channel, sub) = match p.target {
                 Target::Ge => (0, false),
                 Target::Gi => (1, false),
@@ -406,7 +406,6 @@ impl Engine {
                 plan: Plan::new(strategy, syn, p.stdp.is_some()),
                 stdp,
                 accumulate: p.stdp.is_some_and(|s| s.rule == StdpRule::PairAllToAll),
-                queueable,
                 queue_delays,
             });
         }
@@ -1072,9 +1071,9 @@ fn strategy_is_dense(s: &Strategy) -> bool {
 }
 
 impl ProjPlan {
-    /// What a [`DepressionQueue`] reads of a queueable projection.
+    /// What a [`DepressionQueue`] reads of the projection, if it can depress through one.
     fn dense(&self) -> Option<Dense<'_>> {
-        self.queueable.then(|| Dense {
+        (!self.queue_delays.is_empty()).then(|| Dense {
             n: self.plan.syn.n_post as usize,
             delays: &self.queue_delays,
             slots: self.plan.slots,
@@ -1309,9 +1308,7 @@ impl Plans {
             let projs = &c.projs;
             let rebuild = |(ci, ch): (usize, &mut ChunkState)| {
                 for ((pp, pc), q) in self.projs.iter().zip(projs).zip(&mut ch.queues) {
-                    if let (true, Some((sc, _, _)), Some(dense)) =
-                        (pp.queueable, &pp.stdp, pp.dense())
-                    {
+                    if let (Some((sc, _, _)), Some(dense)) = (&pp.stdp, pp.dense()) {
                         let consts = (sc.w_min, sc.w_max, sc.nu_pre);
                         let r = self.chunk_of(ci, pp.plan.syn.n_post as usize);
                         let post1 = (r.lo, &pc.post1[r.lo..r.hi]);
@@ -1859,7 +1856,7 @@ impl Plans {
                     let depress = |k: usize, i: usize| unsafe {
                         w.set(k, on_pre_depression(w.get(k), dep[i - lo], sc))
                     };
-                    match pp.dense().filter(|_| pp.queueable && self.use_queue) {
+                    match pp.dense().filter(|_| self.use_queue) {
                         Some(dense) => {
                             queue.enqueue(&dense, dep, &hist[slot], t);
                             // The constants copied out, so the loop reads none through a
@@ -1983,7 +1980,7 @@ impl Plans {
                         pv.post1[i - lo] = 1.0;
                         pv.post2[i - lo] = 1.0;
                     }
-                    if let Some(dense) = pp.dense().filter(|_| pp.queueable && self.use_queue) {
+                    if let Some(dense) = pp.dense().filter(|_| self.use_queue) {
                         if !queue.is_active(i) {
                             queue.join(&dense, pv.hist, i, t);
                         }
@@ -2211,10 +2208,10 @@ mod tests {
                 .project(p);
             let e = Engine::new(&net).expect("valid");
             let pp = &e.plans.projs[0];
-            (pp.queueable, pp.dense().map(|d| d.delays.to_vec()))
+            pp.dense().map(|d| d.delays.to_vec())
         };
         // dt = 0.5 ms: 127.5 ms is 255 steps.
-        assert_eq!(queueable(127.5), (true, Some(vec![0, 2, 4, 255])));
-        assert_eq!(queueable(128.0), (false, None));
+        assert_eq!(queueable(127.5), Some(vec![0, 2, 4, 255]));
+        assert_eq!(queueable(128.0), None);
     }
 }

@@ -232,22 +232,12 @@ impl NeuronChunk<'_> {
         // θ changes only when adapting: otherwise the loop leaves it unwritten.
         let adapting = learn && !d.theta_frozen;
         match kind {
-            NeuronKind::If => match adapting {
-                true => self.vector_stages::<true>(list, d, |s, i| {
-                    clamp_refractory(&s, if_charge(s, x[2][i], d), d)
-                }),
-                false => self.vector_stages::<false>(list, d, |s, i| {
-                    clamp_refractory(&s, if_charge(s, x[2][i], d), d)
-                }),
-            },
-            NeuronKind::Lif(_) => match adapting {
-                true => self.vector_stages::<true>(list, d, |s, i| {
-                    clamp_refractory(&s, lif_charge(s, x[2][i], d), d)
-                }),
-                false => self.vector_stages::<false>(list, d, |s, i| {
-                    clamp_refractory(&s, lif_charge(s, x[2][i], d), d)
-                }),
-            },
+            NeuronKind::If => self.vector_stages(list, d, adapting, |s, i| {
+                clamp_refractory(&s, if_charge(s, x[2][i], d), d)
+            }),
+            NeuronKind::Lif(_) => self.vector_stages(list, d, adapting, |s, i| {
+                clamp_refractory(&s, lif_charge(s, x[2][i], d), d)
+            }),
             NeuronKind::CondLif(_) => self.synaptic_stages::<true>(list, d, x, fed, adapting),
             NeuronKind::CurrentLif(_) => self.synaptic_stages::<false>(list, d, x, fed, adapting),
             NeuronKind::Custom(_) => {
@@ -271,7 +261,7 @@ impl NeuronChunk<'_> {
     }
 
     /// [`Self::stages`] for a conductance LIF (`COND`) or a current LIF, specialised to the
-    /// inputs fed (`GI`: `x_gi`, `V`: `x_v`) and to adaptation.
+    /// inputs fed (`GI`: `x_gi`, `V`: `x_v`).
     #[inline(always)]
     fn synaptic_stages<const COND: bool>(
         &mut self,
@@ -281,27 +271,24 @@ impl NeuronChunk<'_> {
         [_, gi, v]: [bool; 3],
         adapt: bool,
     ) {
-        match (gi, v, adapt) {
-            (false, false, false) => self.synaptic::<COND, false, false, false>(list, d, x),
-            (false, false, true) => self.synaptic::<COND, false, false, true>(list, d, x),
-            (false, true, false) => self.synaptic::<COND, false, true, false>(list, d, x),
-            (false, true, true) => self.synaptic::<COND, false, true, true>(list, d, x),
-            (true, false, false) => self.synaptic::<COND, true, false, false>(list, d, x),
-            (true, false, true) => self.synaptic::<COND, true, false, true>(list, d, x),
-            (true, true, false) => self.synaptic::<COND, true, true, false>(list, d, x),
-            (true, true, true) => self.synaptic::<COND, true, true, true>(list, d, x),
+        match (gi, v) {
+            (false, false) => self.synaptic::<COND, false, false>(list, d, x, adapt),
+            (false, true) => self.synaptic::<COND, false, true>(list, d, x, adapt),
+            (true, false) => self.synaptic::<COND, true, false>(list, d, x, adapt),
+            (true, true) => self.synaptic::<COND, true, true>(list, d, x, adapt),
         }
     }
 
     /// One specialisation of [`Self::synaptic_stages`].
     #[inline(always)]
-    fn synaptic<const COND: bool, const GI: bool, const V: bool, const ADAPT: bool>(
+    fn synaptic<const COND: bool, const GI: bool, const V: bool>(
         &mut self,
         list: &mut Vec<u32>,
         d: &DerivedNeuron,
         [x_ge, x_gi, x_v]: [&[f32]; 3],
+        adapt: bool,
     ) {
-        self.vector_stages::<ADAPT>(list, d, |mut s, i| {
+        self.vector_stages(list, d, adapt, |mut s, i| {
             s.gi += input::<GI>(x_gi, i);
             let mut o = match COND {
                 true => cond_lif_charge(s, x_ge[i], d),
@@ -312,13 +299,28 @@ impl NeuronChunk<'_> {
         })
     }
 
-    /// The stages of a model without custom variables: every array is resliced to `n`
-    /// first, the spike flags are written without a branch, and the spike list is built
-    /// after the loop (most steps have no spike), so the loop vectorises. `ADAPT`: learning
-    /// with a θ that adapts (θ is written only then).
+    /// The stages of a model without custom variables, in a loop specialised to `adapt`
+    /// (learning with a θ that adapts; θ is written only then).
+    #[inline(always)]
+    fn vector_stages(
+        &mut self,
+        list: &mut Vec<u32>,
+        d: &DerivedNeuron,
+        adapt: bool,
+        charge: impl Fn(NeuronState, usize) -> NeuronState + Copy,
+    ) {
+        match adapt {
+            true => self.vector_loop::<true>(list, d, charge),
+            false => self.vector_loop::<false>(list, d, charge),
+        }
+    }
+
+    /// [`Self::vector_stages`]' loop: every array is resliced to `n` first, the spike flags
+    /// are written without a branch, and the spike list is built after the loop (most
+    /// steps have no spike), so the loop vectorises.
     #[inline(always)]
     #[allow(clippy::needless_range_loop)] // Neuron i indexes several parallel arrays.
-    fn vector_stages<const ADAPT: bool>(
+    fn vector_loop<const ADAPT: bool>(
         &mut self,
         list: &mut Vec<u32>,
         d: &DerivedNeuron,
