@@ -89,7 +89,7 @@ fn poisson_word(t: u32, key: u32, thr: u32, n: u32, w: u32) -> u32 {
     let i0 = w * 32u;
     let m = min(32u, n - i0);
     for (var l = 0u; l < m; l = l + 1u) {
-        let th = tables[thr + i0 + l];
+        let th = tab(thr + i0 + l);
         if (th != 0u && rng_u32(key, t, i0 + l) < th) {
             word = word | (1u << l);
         }
@@ -108,8 +108,8 @@ fn spike_times_word(base: u32, count: u32, t: u32, w: u32) -> u32 {
             break;
         }
         let mid = (lo + hi) / 2u;
-        let s = tables[base + mid];
-        if (s < t || (s == t && tables[base + count + mid] < first)) {
+        let s = tab(base + mid);
+        if (s < t || (s == t && tab(base + count + mid) < first)) {
             lo = mid + 1u;
         } else {
             hi = mid;
@@ -117,10 +117,10 @@ fn spike_times_word(base: u32, count: u32, t: u32, w: u32) -> u32 {
     }
     var word = 0u;
     loop {
-        if (lo >= count || tables[base + lo] != t) {
+        if (lo >= count || tab(base + lo) != t) {
             break;
         }
-        let j = tables[base + count + lo];
+        let j = tab(base + count + lo);
         if (j >= first + 32u) {
             break;
         }

@@ -3,6 +3,6 @@
 // population size, neuron) after the neuron stages. CPU twin: step 6 of cpu::engine.
 fn record_state(slots: u32, n_slots: u32, batch: u32, g: u32, b: u32) {
     let e = slots + 3u * g;
-    let at = tables[e] + b * tables[e + 1u] + tables[e + 2u];
+    let at = tab(e) + b * tab(e + 1u) + tab(e + 2u);
     rec_vals[(step.row * batch + b) * n_slots + g] = fstate[at];
 }

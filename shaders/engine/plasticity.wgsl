@@ -10,7 +10,7 @@ fn incoming(p: Proj, i: u32, r: u32) -> u32 {
     if (p.kind == ONE_TO_ONE) {
         return i;
     }
-    return tables[p.in_syn_base + tables[p.in_base + i] + r];
+    return tab(p.in_syn_base + tab(p.in_base + i) + r);
 }
 
 // How many synapses reach post i.
@@ -21,7 +21,7 @@ fn in_degree(p: Proj, i: u32) -> u32 {
     if (p.kind == ONE_TO_ONE) {
         return 1u;
     }
-    return tables[p.in_base + i + 1u] - tables[p.in_base + i];
+    return tab(p.in_base + i + 1u) - tab(p.in_base + i);
 }
 
 // Whether post i of copy b spiked at this step (its spike word of step t + 1).

@@ -7,7 +7,7 @@ const DENSE: u32 = 0u;
 const SPARSE: u32 = 1u;
 const ONE_TO_ONE: u32 = 2u;
 const TOTAL_MINUS_SELF: u32 = 3u;
-const GATHER: u32 = 4u;
+const PUSH: u32 = 4u;
 
 // How x reaches the post population's input: the first projection into a target assigns
 // 0.0 ± x, the next ones add or subtract.
@@ -35,7 +35,7 @@ fn bit_loop_passes(p: Proj, x: u32) -> u32 {
 // A projection's constants; generated per projection by src/gpu/engine/program.rs.
 struct Proj {
     // DENSE, SPARSE (CSR rows by pre, posts ascending), ONE_TO_ONE, TOTAL_MINUS_SELF or
-    // GATHER (SPARSE walked by post: no STDP, one delay, no ring).
+    // PUSH (SPARSE filed by the spikes with their post neurons: no STDP, one delay, no ring).
     kind: u32,
     n_pre: u32,
     n_post: u32,
@@ -52,10 +52,14 @@ struct Proj {
     // Synapses of each post (n_post + 1 offsets, then synapse indices), in `tables`.
     in_base: u32,
     in_syn_base: u32,
-    // The pre neuron of each of those synapses (GATHER), in `tables`, and the largest
+    // The pre neuron of each of those synapses (PUSH), in `tables`, and the largest
     // in-degree.
     in_pre_base: u32,
     in_max: u32,
+    // PUSH: synapses filed with each post neuron [copy][post][FILED_MAX] in ustate, their
+    // counts [copy][post] in filed_counts (`filed_add`, `filed_take`).
+    filed: u32,
+    filed_counts: u32,
     // Per-synapse delays in `tables`, or NONE for the uniform `delay`.
     delay_base: u32,
     delay: u32,
@@ -100,7 +104,7 @@ fn pre_trace(p: Proj, b: u32, k: u32, t: u32) -> f32 {
     let last = ustate[p.last_base + b * p.n_syn + k];
     var decay = 0.0;
     if (last != NONE && t - last < p.table_len) {
-        decay = bitcast<f32>(tables[p.table_base + t - last]);
+        decay = bitcast<f32>(tab(p.table_base + t - last));
     }
     if (last == NONE || p.pre_at_last_base == NONE) {
         return decay;
@@ -128,8 +132,8 @@ fn synapse_of(p: Proj, j: u32, i: u32) -> u32 {
         return select(NONE, i, j == i);
     }
     // Binary search for post i in row j (posts ascending): at most ⌊log2 len⌋ + 2 passes.
-    let end = tables[p.row_base + j + 1u];
-    var lo = tables[p.row_base + j];
+    let end = tab(p.row_base + j + 1u);
+    var lo = tab(p.row_base + j);
     var hi = end;
     let len = end - lo;
     loop_passes = loop_passes + select(1u, firstLeadingBit(len) + 2u, len > 0u);
@@ -138,13 +142,13 @@ fn synapse_of(p: Proj, j: u32, i: u32) -> u32 {
             break;
         }
         let mid = (lo + hi) / 2u;
-        if (tables[p.col_base + mid] < i) {
+        if (tab(p.col_base + mid) < i) {
             lo = mid + 1u;
         } else {
             hi = mid;
         }
     }
-    if (lo < end && tables[p.col_base + lo] == i) {
+    if (lo < end && tab(p.col_base + lo) == i) {
         return lo;
     }
     return NONE;
@@ -154,7 +158,7 @@ fn delay_of(p: Proj, k: u32) -> u32 {
     if (p.delay_base == NONE) {
         return p.delay;
     }
-    return tables[p.delay_base + k];
+    return tab(p.delay_base + k);
 }
 
 // Summary word s of the pre population's spikes emitted at step e, copy b, for post i: the
@@ -382,20 +386,80 @@ fn total_minus_self(p: Proj, i: u32, b: u32) -> f32 {
 
 // Gather: the synapses reaching post i, ascending pre, each adding its weight when its pre
 // spike of step t − delay arrives now; as many loop passes as the in-degree, whatever the
-// spike count. Every invocation counts the largest in-degree: llvmpipe counts loop passes
-// per group of invocations, so a count that differs between them would fall short.
+// spike count (counted by the caller).
 fn gather(p: Proj, i: u32, b: u32) -> f32 {
     let base = pre_words(p, step.t + p.pre.slots - p.delay, b);
     let wb = p.w_base + b * p.n_syn;
-    let first = tables[p.in_base + i];
-    let n = tables[p.in_base + i + 1u] - first;
-    loop_passes = loop_passes + p.in_max + 1u;
+    let first = tab(p.in_base + i);
+    let n = tab(p.in_base + i + 1u) - first;
     var x = 0.0;
     for (var r = 0u; r < n; r = r + 1u) {
-        let j = tables[p.in_pre_base + first + r];
+        let j = tab(p.in_pre_base + first + r);
         if (((bits[base + (j >> 5u)] >> (j & 31u)) & 1u) != 0u) {
-            x = x + wsyn[wb + tables[p.in_syn_base + first + r]];
+            x = x + wsyn[wb + tab(p.in_syn_base + first + r)];
         }
+    }
+    return x;
+}
+
+// Push: the synapses filed with one post neuron in a step that it sorts and sums; one filed
+// more walks its synapses (`gather`). CPU twin of the order: cpu::engine::propagate.
+const FILED_MAX: u32 = 16u;
+// The loop passes of `pushed`'s sort and sum at most.
+const SORT_PASSES: u32 = 2u * (FILED_MAX + 1u) + FILED_MAX * (FILED_MAX + 1u) / 2u;
+
+// Word w of the pre population's spikes that arrive now (emitted at t − delay), copy b:
+// each spike files its synapses with their post neurons, in any order (atomic counts); a
+// post neuron keeps the first FILED_MAX. Loop passes: at most 33 + 32 · (longest row + 1).
+fn push_word(p: Proj, w: u32, b: u32) {
+    var word = bits[pre_words(p, step.t + p.pre.slots - p.delay, b) + w];
+    loop {
+        if (word == 0u) {
+            break;
+        }
+        let j = w * 32u + firstTrailingBit(word);
+        word = word & (word - 1u);
+        let end = tab(p.row_base + j + 1u);
+        for (var k = tab(p.row_base + j); k < end; k = k + 1u) {
+            let c = b * p.n_post + tab(p.col_base + k);
+            let n = filed_add(p.filed_counts + c);
+            if (n < FILED_MAX) {
+                ustate[p.filed + c * FILED_MAX + n] = k;
+            }
+        }
+    }
+}
+
+// Push: post i's input, the weights of the synapses filed with it in ascending synapse
+// order, which is ascending pre (CSR rows by pre), as gather's and the CPU's sum; resets
+// its count. Every invocation counts the gather's passes and the sort's: a SIMD group whose
+// lanes take both runs both.
+fn pushed(p: Proj, i: u32, b: u32) -> f32 {
+    let c = b * p.n_post + i;
+    let n = filed_take(p.filed_counts + c);
+    loop_passes = loop_passes + p.in_max + 1u + SORT_PASSES;
+    if (n > FILED_MAX) {
+        return gather(p, i, b);
+    }
+    // Insertion sort of the few filed synapses.
+    var keys: array<u32, FILED_MAX>;
+    let at = p.filed + c * FILED_MAX;
+    for (var a = 0u; a < n; a = a + 1u) {
+        let key = ustate[at + a];
+        var z = a;
+        loop {
+            if (z == 0u || keys[z - 1u] < key) {
+                break;
+            }
+            keys[z] = keys[z - 1u];
+            z = z - 1u;
+        }
+        keys[z] = key;
+    }
+    let wb = p.w_base + b * p.n_syn;
+    var x = 0.0;
+    for (var a = 0u; a < n; a = a + 1u) {
+        x = x + wsyn[wb + keys[a]];
     }
     return x;
 }
@@ -412,8 +476,8 @@ fn propagate(p: Proj, i: u32, b: u32) {
     var x: f32;
     if (p.kind == TOTAL_MINUS_SELF) {
         x = total_minus_self(p, i, b);
-    } else if (p.kind == GATHER) {
-        x = gather(p, i, b);
+    } else if (p.kind == PUSH) {
+        x = pushed(p, i, b);
     } else if (p.at_emission != 0u) {
         x = deliver_at_emission(p, i, b, learn);
         if (learn) {

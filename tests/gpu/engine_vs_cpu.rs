@@ -349,18 +349,20 @@ pub fn fused_chunks_under_a_low_loop_budget_agree() {
     run_connectivity_under("all_to_all", Delivery::AtArrival, opts);
 }
 
-/// Sparse projections without STDP whose spike scan could pass the loop budget gather: each
-/// post neuron walks its synapses, ascending pre, at emission without delay and at arrival
-/// after one delay. Under a budget of 200 loop passes the scan's worst case (40 pre
-/// neurons, each found by binary search: about 280) would refuse the network, so it builds
-/// only by gathering; scanning (the default budget) and gathering give the CPU's spikes,
-/// and its bits on llvmpipe.
-pub fn sparse_projections_gather_past_the_budget_and_agree() {
+/// Sparse projections without STDP are pushed: the spikes arriving in a step file their
+/// synapses with their post neurons, and each post neuron sums them in ascending pre order
+/// (a sort of the few filed), at emission without delay and at arrival after one delay.
+/// A source firing at 1 kHz files about 18 synapses per step with each post neuron of
+/// `hot_c`, past the 16 that a post neuron sorts, so many post neurons walk their synapses
+/// instead, and others do not. Under both schedules: the CPU's spikes, and its bits on
+/// llvmpipe.
+pub fn pushed_projections_agree() {
     let n = 40;
     let sparse = |seed| Connectivity::FixedProbability { p: 0.3, seed };
     let net = Network::new(DT_MS)
         .with_seeds(vec![3, 11])
         .poisson("in", n, 150.0)
+        .poisson("hot", n, 1000.0)
         .neurons("c", n, cond_model())
         .neurons("m", n, lif_model())
         .project(
@@ -388,27 +390,39 @@ pub fn sparse_projections_gather_past_the_budget_and_agree() {
             Projection::new("c_m", "c", "m", Target::MEMBRANE_INH, sparse(9), 1.0)
                 .with_delay(Delay::Constant(2.0), Delivery::AtArrival),
         )
+        .project(
+            Projection::new(
+                "hot_c",
+                "hot",
+                "c",
+                Target::Gi,
+                Connectivity::FixedProbability { p: 0.9, seed: 4 },
+                0.01,
+            )
+            .with_weights(
+                Weights::Uniform {
+                    low: 0.0,
+                    high: 0.02,
+                },
+                0.0,
+                0.02,
+            ),
+        )
         .monitor("c", "c", MonitorKind::Spikes { neurons: None })
         .monitor("m", "m", MonitorKind::Spikes { neurons: None });
     let mut cpu = Engine::new(&net).expect("cpu engine");
     cpu.run(300).expect("run");
     let want = observe(&net, &cpu);
     let ctx = gpu_ctx();
-    for budget in [None, Some(200)] {
+    for schedule in [EngineSchedule::Passes, EngineSchedule::Fused] {
         let opts = GpuEngineOptions {
-            schedule: EngineSchedule::Passes,
-            loop_budget: budget,
+            schedule,
             ..GpuEngineOptions::default()
         };
         let mut gpu = GpuEngine::with_options(ctx.clone(), &net, opts).expect("gpu engine");
         gpu.run(300).expect("run");
         let got = observe(&net, &gpu);
-        compare(
-            &want,
-            &got,
-            ctx.is_software(),
-            &format!("budget {budget:?}: "),
-        );
+        compare(&want, &got, ctx.is_software(), &format!("{schedule:?}: "));
     }
     let spikes = |m: &str| match cpu.recording(m, 0).expect("monitor") {
         Recording::Spikes(s) => s.len(),
@@ -991,11 +1005,11 @@ pub fn brette_benchmarks_at_400_agree() {
     }
 }
 
-/// COBA at N = 16,000 (80 inputs per neuron) for 0.1 s: its sparse projections walk each
-/// post neuron's synapses (gather), so a pass costs the in-degree, and llvmpipe's loop cap no
-/// longer refuses it (scanning the spikes had a static worst case of 116,027 loop passes per
-/// invocation, past the budget of 60,000). Spike for spike the CPU's (28,271 at seed 1), and
-/// bit for bit on llvmpipe.
+/// COBA at N = 16,000 (80 inputs per neuron) for 0.1 s, its projections pushed (a pass
+/// costs the spikes' synapses, and a post neuron's sort or its walk over its synapses; the
+/// scan of every spike by every post neuron that it replaced had a static worst case of
+/// 116,027 loop passes per invocation, past llvmpipe's cap). Spike for spike the CPU's
+/// (28,271 at seed 1), and bit for bit on llvmpipe.
 pub fn coba_at_16000_agrees() {
     let bench = snn_wgpu::experiments::benchmarks::coba(16_000, 1).expect("coba");
     let counts = on_both(&bench.network, |e| {
@@ -1006,6 +1020,58 @@ pub fn coba_at_16000_agrees() {
     });
     let total: usize = counts.iter().map(|(_, n)| n).sum();
     assert_eq!(total, 28_271, "{counts:?}");
+}
+
+/// The read-only tables split between bindings read as one: COBA at N = 400 with bindings
+/// of at most 128 KiB (so that most regions of its projections take one each), its sparse
+/// projections pushed, under both schedules (the passes under a low loop budget too),
+/// for 0.1 s: the CPU's spikes and state, bit for bit on llvmpipe. Bindings smaller than the
+/// largest region are refused with the limit's name.
+pub fn tables_split_between_bindings_agree() {
+    let bench = snn_wgpu::experiments::benchmarks::coba(400, 1).expect("coba");
+    let net = &bench.network;
+    let body = |e: &mut dyn Simulator| {
+        for (pop, var, values) in &bench.initial {
+            e.set_state(pop, var, 0, values).expect("initial state");
+        }
+        e.run(1000).expect("0.1 s");
+    };
+    let mut cpu = Engine::new(net).expect("cpu engine");
+    body(&mut cpu);
+    let want = observe(net, &cpu);
+    let ctx = gpu_ctx();
+    for (schedule, budget) in [
+        (EngineSchedule::Passes, None),
+        (EngineSchedule::Passes, Some(3_000)),
+        (EngineSchedule::Fused, None),
+    ] {
+        let opts = GpuEngineOptions {
+            schedule,
+            loop_budget: budget,
+            table_binding_bytes: Some(128 << 10),
+            ..GpuEngineOptions::default()
+        };
+        let mut gpu = GpuEngine::with_options(ctx.clone(), net, opts).expect("gpu engine");
+        assert!(
+            gpu.table_bindings() >= 3,
+            "{} bindings",
+            gpu.table_bindings()
+        );
+        body(&mut gpu);
+        let what = format!("{schedule:?}, budget {budget:?}: ");
+        compare(&want, &observe(net, &gpu), ctx.is_software(), &what);
+    }
+    let opts = GpuEngineOptions {
+        table_binding_bytes: Some(64 << 10),
+        ..GpuEngineOptions::default()
+    };
+    match GpuEngine::with_options(ctx, net, opts) {
+        Err(snn_wgpu::SnnError::LimitExceeded { limit, .. }) => {
+            assert!(limit.contains("max_storage_buffer_binding_size"), "{limit}")
+        }
+        Err(e) => panic!("another error: {e}"),
+        Ok(_) => panic!("a binding smaller than a region was taken"),
+    }
 }
 
 /// Song, Miller & Abbott 2000 (`experiments::benchmarks::song`): 1000 Poisson inputs → one

@@ -1,7 +1,7 @@
 //! The **fused** schedule of the general GPU engine: one dispatch runs many steps, one
 //! workgroup per copy (K copies, K workgroups), and each invocation loops over its share of
 //! every pass of a step, with a storage barrier between the phases of a step (sources,
-//! spike summaries, propagation, neurons, then state monitors and potentiation:
+//! spike summaries, pushes, propagation, neurons, then state monitors and potentiation:
 //! `program::Phase`) and at its end. It calls the very functions the passes schedule
 //! dispatches (`PassSpec::item`) in the same order, each item done by one invocation as
 //! under the passes, so every float sum and every random number is the same, bit for bit. Potentiation alone is split

@@ -6,12 +6,13 @@
 //! | buffer | holds (per region, `[outer][…]`) |
 //! |---|---|
 //! | `fstate` | each neuron population's float variables `[copy][neuron]` (v, θ, then ge, gi or custom) |
-//! | `ustate` | refractory counters and spike counts `[copy][neuron]`; last arrival step of each plastic synapse `[copy][synapse]` |
+//! | `ustate` | refractory counters and spike counts `[copy][neuron]`; last arrival step of each plastic synapse `[copy][synapse]`; synapses filed with each post neuron of a pushed projection in a step `[copy][post][FILED_MAX]` |
 //! | `bits` | spike history bitsets of each population `[slot][copy][word]` (a neuron population keeps one slot more than its longest outgoing delay needs: its spikes of step `t` are stored as emitted at `t + 1`, and the network state still holds the oldest step a projection's history does) |
 //! | `wsyn` | weights `[copy][synapse]` |
 //! | `fwork` | inputs `[target][copy][neuron]`; delay rings `[slot][copy][post]`; post1, post2 `[copy][post]`; pre trace at the last arrival of each synapse `[copy][synapse]` (all-to-all pairing) |
 //! | `tables` | CSR rows and columns, synapses by post, delays, Poisson thresholds `[copy][neuron]`, stream keys and origin steps `[copy]`, spike times, pre-trace tables, state monitor slots |
 //! | `rec_bits`, `rec_vals` | recordings of the steps of one submission `[row][copy][…]` |
+//! | `filed_counts` (atomic; only with pushed projections) | synapses filed with each post neuron in a step `[copy][post]`, back to 0 once summed |
 
 use crate::error::{Result, SnnError};
 use crate::model::net::projection::{DelaySteps, Synapses};
@@ -38,15 +39,19 @@ pub(crate) enum ProjKind {
     /// All-but-self with one weight, a uniform delay and no STDP: `w · (count − self)`.
     TotalMinusSelf(f32),
     /// Sparse without STDP, with one delay and nothing in flight in a ring (delivered at
-    /// arrival, or at emission without delay), whose spike scan could pass the loop budget
-    /// (llvmpipe's, `LOOP_ITERATION_BUDGET`, unless `GpuEngineOptions::loop_budget` says
-    /// otherwise) in a step: each post neuron walks the synapses
-    /// that reach it, ascending pre, and adds the weights of those whose pre spike arrives
-    /// now (GeNN's post-span). Its cost is the in-degree, whatever the spike count; below
-    /// that size scanning the few spikes of a step is cheaper (COBA at 4,000 neurons on
-    /// llvmpipe: 1.6–2.3 s against 2.8–3.3 s for 0.1 s simulated).
-    Gather,
+    /// arrival, or at emission without delay): the spikes arriving in a step file their
+    /// synapses with their post neurons (`push_<q>`, one invocation per pre spike word;
+    /// atomic counts, up to [`FILED_MAX`] synapses kept per post neuron), and each post
+    /// neuron sums what it was filed in ascending synapse order, which is ascending pre
+    /// (a sort of a few); one filed more walks the synapses that reach it, ascending pre
+    /// (GeNN's post-span). Its cost follows the spikes, as the CPU's scatter does, where a
+    /// post neuron scanning every spike (`Sparse`) costs the post neurons times the spikes.
+    Push,
 }
+
+/// The most synapses filed with one post neuron in one step that a pushed projection
+/// sorts (`FILED_MAX` in `propagate.wgsl`); past it, the post neuron walks its synapses.
+pub(crate) const FILED_MAX: u32 = 16;
 
 impl ProjKind {
     pub fn code(self) -> u32 {
@@ -55,7 +60,7 @@ impl ProjKind {
             ProjKind::Sparse => 1,
             ProjKind::OneToOne => 2,
             ProjKind::TotalMinusSelf(_) => 3,
-            ProjKind::Gather => 4,
+            ProjKind::Push => 4,
         }
     }
 }
@@ -187,10 +192,14 @@ pub(crate) struct ProjLayout {
     pub cols: u32,
     pub in_rows: u32,
     pub in_syn: u32,
-    /// The pre neuron of each entry of `in_syn` (gather), in `tables`.
+    /// The pre neuron of each entry of `in_syn` (push), in `tables`.
     pub in_pre: u32,
+    /// Push: the synapses filed with each post neuron in a step `[copy][post][FILED_MAX]`
+    /// in `ustate`, and their counts `[copy][post]` in `filed_counts` (atomic).
+    pub filed: u32,
+    pub filed_counts: u32,
     /// The largest in-degree (synapses reaching one post neuron), counted once here: the
-    /// bound of gather's loop over a post neuron's synapses, and of potentiation's.
+    /// bound of a post neuron's walk over its synapses (push), and of potentiation's.
     pub in_max: u32,
     /// Per-synapse delays in `tables`, or the one delay.
     pub delays: Option<u32>,
@@ -239,9 +248,9 @@ impl ProjLayout {
     }
 
     /// Whether spikes wait in a ring of future input (delivery at emission; total minus
-    /// self and gather need none).
+    /// self and push need none).
     pub fn has_ring(&self) -> bool {
-        self.at_emission && !matches!(self.kind, ProjKind::TotalMinusSelf(_) | ProjKind::Gather)
+        self.at_emission && !matches!(self.kind, ProjKind::TotalMinusSelf(_) | ProjKind::Push)
     }
 
     /// The synapses reaching post neuron `i`, ascending pre (for sparse ones: from `in_syn`).
@@ -293,6 +302,23 @@ impl Alloc {
     }
 }
 
+/// The allocator of `tables`, which keeps where each region starts: a binding holds whole
+/// regions ([`Layout::split_tables`]).
+#[derive(Debug, Default, Clone)]
+struct TableAlloc {
+    len: u64,
+    starts: Vec<u64>,
+}
+
+impl TableAlloc {
+    fn take(&mut self, n: u64) -> u32 {
+        self.starts.push(self.len);
+        let at = self.len;
+        self.len += n;
+        at as u32
+    }
+}
+
 /// The whole layout and the buffers' initial contents.
 #[derive(Debug, Clone)]
 pub(crate) struct Layout {
@@ -312,8 +338,15 @@ pub(crate) struct Layout {
     pub ustate: Vec<u32>,
     pub wsyn: Vec<f32>,
     pub tables: Vec<u32>,
+    /// Where each region of `tables` starts (ascending).
+    pub table_regions: Vec<u64>,
+    /// The first index of each binding's part of `tables` (`[0]`: one binding; see
+    /// [`Layout::split_tables`]).
+    pub table_parts: Vec<u32>,
     pub bits_len: u64,
     pub fwork_len: u64,
+    /// Words of `filed_counts` (atomic; 0: no pushed projection).
+    pub counts_len: u64,
     /// The fused schedule's progress words in `ustate`: `[copy]` steps of the submission
     /// done, then `[copy]` dispatches that ran a step; then the flag of `check_<q>`.
     pub ctl: u32,
@@ -323,6 +356,48 @@ pub(crate) struct Layout {
 }
 
 impl Layout {
+    /// The words of the largest region of `tables`: what one binding must hold at least.
+    pub fn largest_table_region(&self) -> u64 {
+        self.table_region_bounds()
+            .map(|(a, b)| b - a)
+            .max()
+            .unwrap_or(0)
+    }
+
+    fn table_region_bounds(&self) -> impl Iterator<Item = (u64, u64)> + '_ {
+        let ends = self.table_regions.iter().skip(1).copied();
+        let ends = ends.chain(std::iter::once(self.tables.len() as u64));
+        self.table_regions.iter().copied().zip(ends)
+    }
+
+    /// Splits `tables` between bindings of at most `max_words` each (the adapter's
+    /// `max_storage_buffer_binding_size`), whole regions in each, in order: sets
+    /// `table_parts`. No region may be larger than `max_words`
+    /// ([`Self::largest_table_region`]).
+    pub fn split_tables(&mut self, max_words: u64) {
+        debug_assert!(self.largest_table_region() <= max_words);
+        let mut parts = vec![0u64];
+        for (a, b) in self.table_region_bounds() {
+            if b - parts[parts.len() - 1] > max_words {
+                parts.push(a);
+            }
+        }
+        self.table_parts = parts.into_iter().map(|p| p as u32).collect();
+    }
+
+    /// The part of `tables` that holds `[at, at + n)` (within one region), and the offset of
+    /// `at` in it.
+    pub fn table_part(&self, at: u64, n: u64) -> (usize, u64) {
+        let part = self.table_parts.partition_point(|&p| p as u64 <= at) - 1;
+        debug_assert!(
+            self.table_parts
+                .get(part + 1)
+                .is_none_or(|&end| at + n <= end as u64),
+            "a region of the tables spans two bindings"
+        );
+        (part, at - self.table_parts[part] as u64)
+    }
+
     /// The `ustate` words of every arrival queue (all copies).
     pub fn queue_words(&self) -> u64 {
         self.projs
@@ -357,52 +432,41 @@ fn max_in_degree(syn: &Synapses) -> u32 {
 /// How a projection's spikes reach its post population: by connectivity, as the CPU
 /// engine's strategies. Every kind sums a post neuron's input in ascending pre order, as
 /// the CPU does.
-fn kind_of(p: &Projection, syn: &Synapses, budget: u64) -> ProjKind {
+fn kind_of(p: &Projection, syn: &Synapses) -> ProjKind {
     let plastic = p.stdp.is_some();
     let at_emission = p.delivery == Delivery::AtEmission;
-    // The spike scan's worst case: every pre neuron spiking, each found by binary search.
-    let longest_row = syn
-        .offsets
-        .windows(2)
-        .map(|r| r[1] - r[0])
-        .max()
-        .unwrap_or(0);
-    let scan = u64::from(syn.n_pre) * (u64::from((longest_row + 1).ilog2()) + 3);
-    let wide = scan > budget;
     match (&p.connectivity, &p.weights, &syn.delays) {
         (Connectivity::AllToAll, ..) => ProjKind::Dense,
         (Connectivity::OneToOne, ..) => ProjKind::OneToOne,
         (Connectivity::AllButSelf, Weights::Constant(w), DelaySteps::Uniform(_)) if !plastic => {
             ProjKind::TotalMinusSelf(*w)
         }
-        (_, _, DelaySteps::Uniform(d)) if wide && !plastic && (!at_emission || *d == 0) => {
-            ProjKind::Gather
-        }
+        (_, _, DelaySteps::Uniform(d)) if !plastic && (!at_emission || *d == 0) => ProjKind::Push,
         _ => ProjKind::Sparse,
     }
 }
 
 impl Layout {
-    /// The layout of a valid `net`, recording up to `rows` steps per submission; sparse
-    /// projections whose spike scan could pass `budget` loop passes gather
-    /// ([`ProjKind::Gather`]); arrival queues of `queue_cap` synapses where a projection
-    /// takes them ([`ArrivalQueue`]; 0: none).
+    /// The layout of a valid `net`, recording up to `rows` steps per submission, with
+    /// arrival queues of `queue_cap` synapses where a projection takes them
+    /// ([`ArrivalQueue`]; 0: none).
     ///
     /// # Errors
     /// [`SnnError::Unsupported`] for custom models whose variable names clash with `ge`,
     /// `gi` or another model's parameters, and for state monitors of sources.
-    pub fn new(net: &Network, rows: u32, budget: u64, queue_cap: u32) -> Result<Self> {
+    pub fn new(net: &Network, rows: u32, queue_cap: u32) -> Result<Self> {
         let batch = net.batch() as u32;
         let k = batch as u64;
         let dt = net.dt_ms;
-        let (mut fs, mut us, mut bits, mut ws, mut fw, mut tb) = (
-            Alloc::default(),
+        let (mut fs, mut us, mut bits, mut ws, mut fw) = (
             Alloc::default(),
             Alloc::default(),
             Alloc::default(),
             Alloc::default(),
             Alloc::default(),
         );
+        let mut tb = TableAlloc::default();
+        let mut counts = Alloc::default();
         let mut fstate = vec![];
         let mut ustate = vec![];
         let mut wsyn = vec![];
@@ -422,7 +486,7 @@ impl Layout {
         // Populations that a dense or sparse projection scans (summaries and lists).
         let mut scanned = vec![false; net.populations.len()];
         for (p, (pre, _, syn, _)) in net.projections.iter().zip(&syns) {
-            let kind = kind_of(p, syn, budget);
+            let kind = kind_of(p, syn);
             if matches!(kind, ProjKind::Dense | ProjKind::Sparse) {
                 scanned[*pre] = true;
             }
@@ -548,7 +612,7 @@ impl Layout {
         for (q, (p, (pre, post, syn, slots))) in net.projections.iter().zip(syns).enumerate() {
             let n_syn = syn.len() as u64;
             let n_post = syn.n_post as u64;
-            let kind = kind_of(p, &syn, budget);
+            let kind = kind_of(p, &syn);
             let w = if let ProjKind::TotalMinusSelf(_) = kind {
                 0
             } else {
@@ -570,6 +634,8 @@ impl Layout {
                 in_rows: 0,
                 in_syn: 0,
                 in_pre: 0,
+                filed: 0,
+                filed_counts: 0,
                 in_max: max_in_degree(&syn),
                 delays: None,
                 delay: 0,
@@ -582,9 +648,12 @@ impl Layout {
                 queue: None,
                 syn,
             };
-            if matches!(kind, ProjKind::Sparse | ProjKind::Gather) {
+            if matches!(kind, ProjKind::Sparse | ProjKind::Push) {
                 let (in_rows, in_syn) = layout.by_post();
-                if kind == ProjKind::Gather {
+                if kind == ProjKind::Push {
+                    layout.filed = us.take(k * n_post * FILED_MAX as u64);
+                    ustate.resize(us.0 as usize, 0);
+                    layout.filed_counts = counts.take(k * n_post);
                     let pre_of: Vec<u32> = (0..layout.syn.n_pre)
                         .flat_map(|j| {
                             let o = &layout.syn.offsets;
@@ -730,7 +799,7 @@ impl Layout {
                 *r *= rows;
             }
         }
-        debug_assert_eq!(tables.len() as u64, tb.0);
+        debug_assert_eq!(tables.len() as u64, tb.len);
         debug_assert_eq!(wsyn.len() as u64, ws.0);
         Ok(Layout {
             batch,
@@ -745,8 +814,11 @@ impl Layout {
             ustate,
             wsyn,
             tables,
+            table_regions: tb.starts,
+            table_parts: vec![0],
             bits_len: bits.0,
             fwork_len: fw.0,
+            counts_len: counts.0,
             ctl,
             rec_bits_per_row: rec_words,
             rec_vals_per_row: n_slots as u64 * k,

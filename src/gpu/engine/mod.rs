@@ -42,7 +42,7 @@ use super::shaders::ComposedModule;
 use crate::error::{Result, SnnError};
 use crate::model::net::{poisson_thresholds, Network, Recording, MAX_DELAY_STEPS};
 use layout::{Layout, MonitorRegions, PopRegions, ProjKind, NEVER};
-use program::{PassSpec, Program};
+use program::{PassSpec, Program, FILED_COUNTS_BINDING, TABLE_PART_BINDING};
 use std::sync::Arc;
 use std::sync::OnceLock;
 
@@ -71,9 +71,7 @@ pub struct GpuEngineOptions {
     /// Loop passes one invocation may make in one dispatch: a network whose pass could make
     /// more is refused (passes); a fused dispatch, which counts the passes it makes, runs
     /// steps while one more step's worst case fits. `None`: the budget of llvmpipe's silent
-    /// loop cap (`LOOP_ITERATION_BUDGET`) on a software adapter, no budget elsewhere. A
-    /// sparse projection whose spike scan could pass it (or `LOOP_ITERATION_BUDGET`, when
-    /// `None`) gathers instead: each post neuron walks its synapses.
+    /// loop cap (`LOOP_ITERATION_BUDGET`) on a software adapter, no budget elsewhere.
     pub loop_budget: Option<u64>,
     /// Synapses per post neuron and delay slot in the arrival queues of a plastic
     /// projection delivered at emission with per-synapse delays (0: no queues; each post
@@ -81,6 +79,11 @@ pub struct GpuEngineOptions {
     /// would overflow makes that slot's arrival step check the window, so the capacity
     /// changes speed only; a smaller one is taken where the queues would pass 32 MiB.
     pub arrival_queue: u32,
+    /// The most bytes of one binding of the read-only tables (CSR rows, synapses by post,
+    /// delays, …); `None`: the adapter's `max_storage_buffer_binding_size`. Larger tables
+    /// are split between bindings at region boundaries (each binding beyond the first takes
+    /// one more of the adapter's `max_storage_buffers_per_shader_stage`).
+    pub table_binding_bytes: Option<u64>,
 }
 
 /// The default [`GpuEngineOptions::arrival_queue`].
@@ -94,6 +97,7 @@ impl Default for GpuEngineOptions {
             schedule: EngineSchedule::Auto,
             loop_budget: None,
             arrival_queue: DEFAULT_ARRIVAL_QUEUE,
+            table_binding_bytes: None,
         }
     }
 }
@@ -108,7 +112,8 @@ struct Buffers {
     step: wgpu::Buffer,
     fstate: wgpu::Buffer,
     wsyn: wgpu::Buffer,
-    tables: wgpu::Buffer,
+    /// The parts of the tables, one binding each (`Layout::table_parts`).
+    tables: Vec<wgpu::Buffer>,
     rec_bits: wgpu::Buffer,
     rec_vals: wgpu::Buffer,
     ustate: wgpu::Buffer,
@@ -134,12 +139,7 @@ pub fn compose_module(net: &Network) -> Result<ComposedModule> {
 /// As [`compose_module`].
 pub fn compose_module_for(net: &Network, schedule: EngineSchedule) -> Result<ComposedModule> {
     net.validate()?;
-    let program = program::compose(&Layout::new(
-        net,
-        1,
-        LOOP_ITERATION_BUDGET as u64,
-        DEFAULT_ARRIVAL_QUEUE,
-    )?);
+    let program = program::compose(&Layout::new(net, 1, DEFAULT_ARRIVAL_QUEUE)?);
     Ok(match schedule {
         EngineSchedule::Fused => {
             // The module as under a budget (its budget check included).
@@ -238,8 +238,17 @@ impl GpuEngine {
         let budget = opts
             .loop_budget
             .or(ctx.is_software().then_some(LOOP_ITERATION_BUDGET as u64));
-        let gather_above = opts.loop_budget.unwrap_or(LOOP_ITERATION_BUDGET as u64);
-        let layout = Layout::new(net, opts.steps_per_submit, gather_above, opts.arrival_queue)?;
+        let mut layout = Layout::new(net, opts.steps_per_submit, opts.arrival_queue)?;
+        let max_binding = ctx.limits.max_storage_buffer_binding_size;
+        let table_binding = opts
+            .table_binding_bytes
+            .map_or(max_binding, |b| b.min(max_binding));
+        ctx.check_limit(
+            "max_storage_buffer_binding_size (the largest region of the tables)",
+            layout.largest_table_region() * 4,
+            table_binding,
+        )?;
+        layout.split_tables(table_binding / 4);
         let program = program::compose(&layout);
         let fused_plan = match opts.schedule {
             EngineSchedule::Passes => None,
@@ -275,7 +284,6 @@ impl GpuEngine {
         let storage = wgpu::BufferUsages::STORAGE
             | wgpu::BufferUsages::COPY_DST
             | wgpu::BufferUsages::COPY_SRC;
-        let max_binding = ctx.limits.max_storage_buffer_binding_size;
         // Every buffer holds at least 16 bytes: wgpu refuses empty bindings.
         let make = |label: &str, bytes: &[u8], len: u64| -> Result<wgpu::Buffer> {
             let size = (len * 4).max(16);
@@ -308,11 +316,24 @@ impl GpuEngine {
             layout.wsyn.len() as u64,
         )?;
         let fwork = make("engine.fwork", &[], layout.fwork_len)?;
-        let tables = make(
-            "engine.tables",
-            bytemuck::cast_slice(&layout.tables),
-            layout.tables.len() as u64,
-        )?;
+        let parts = &layout.table_parts;
+        let tables = (0..parts.len())
+            .map(|n| {
+                let a = parts[n] as usize;
+                let b = parts
+                    .get(n + 1)
+                    .map_or(layout.tables.len(), |&e| e as usize);
+                let label = format!("engine.tables.{n}");
+                make(
+                    &label,
+                    bytemuck::cast_slice(&layout.tables[a..b]),
+                    (b - a) as u64,
+                )
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let filed_counts = (layout.counts_len > 0)
+            .then(|| make("engine.filed_counts", &[], layout.counts_len))
+            .transpose()?;
         let rec_bits = make("engine.rec_bits", &[], rows * layout.rec_bits_per_row)?;
         let rec_vals = make("engine.rec_vals", &[], rows * layout.rec_vals_per_row)?;
         let step = dev.create_buffer(&wgpu::BufferDescriptor {
@@ -335,24 +356,26 @@ impl GpuEngine {
                 count: None,
             };
         let rw = wgpu::BufferBindingType::Storage { read_only: false };
-        let entries = [
+        let read_only = wgpu::BufferBindingType::Storage { read_only: true };
+        let extra_parts = tables.len() as u32 - 1;
+        let mut entries = vec![
             entry(0, wgpu::BufferBindingType::Uniform, true),
             entry(1, rw, false),
             entry(2, rw, false),
             entry(3, rw, false),
             entry(4, rw, false),
             entry(5, rw, false),
-            entry(
-                6,
-                wgpu::BufferBindingType::Storage { read_only: true },
-                false,
-            ),
+            entry(6, read_only, false),
             entry(7, rw, false),
             entry(8, rw, false),
         ];
+        if filed_counts.is_some() {
+            entries.push(entry(FILED_COUNTS_BINDING, rw, false));
+        }
+        entries.extend((0..extra_parts).map(|n| entry(TABLE_PART_BINDING + n, read_only, false)));
         ctx.check_limit(
             "max_storage_buffers_per_shader_stage",
-            8,
+            8 + filed_counts.is_some() as u64 + extra_parts as u64,
             ctx.limits.max_storage_buffers_per_shader_stage as u64,
         )?;
         let bgl = ctx.scoped("engine.layout", || {
@@ -369,52 +392,29 @@ impl GpuEngine {
         fn whole(b: &wgpu::Buffer) -> wgpu::BindingResource<'_> {
             b.as_entire_binding()
         }
+        let uniform = wgpu::BindingResource::Buffer(wgpu::BufferBinding {
+            buffer: &step,
+            offset: 0,
+            size: wgpu::BufferSize::new(std::mem::size_of::<StepInfo>() as u64),
+        });
+        let storage = [
+            &fstate, &ustate, &bits, &wsyn, &fwork, &tables[0], &rec_bits, &rec_vals,
+        ];
+        let group_entries: Vec<wgpu::BindGroupEntry> = std::iter::once((0, uniform))
+            .chain((1..).zip(storage.into_iter().map(whole)))
+            .chain(
+                filed_counts
+                    .iter()
+                    .map(|b| (FILED_COUNTS_BINDING, whole(b))),
+            )
+            .chain((TABLE_PART_BINDING..).zip(tables[1..].iter().map(whole)))
+            .map(|(binding, resource)| wgpu::BindGroupEntry { binding, resource })
+            .collect();
         let bind_group = ctx.scoped("engine.bind_group", || {
             dev.create_bind_group(&wgpu::BindGroupDescriptor {
                 label: Some("engine.bind_group"),
                 layout: &bgl,
-                entries: &[
-                    wgpu::BindGroupEntry {
-                        binding: 0,
-                        resource: wgpu::BindingResource::Buffer(wgpu::BufferBinding {
-                            buffer: &step,
-                            offset: 0,
-                            size: wgpu::BufferSize::new(std::mem::size_of::<StepInfo>() as u64),
-                        }),
-                    },
-                    wgpu::BindGroupEntry {
-                        binding: 1,
-                        resource: whole(&fstate),
-                    },
-                    wgpu::BindGroupEntry {
-                        binding: 2,
-                        resource: whole(&ustate),
-                    },
-                    wgpu::BindGroupEntry {
-                        binding: 3,
-                        resource: whole(&bits),
-                    },
-                    wgpu::BindGroupEntry {
-                        binding: 4,
-                        resource: whole(&wsyn),
-                    },
-                    wgpu::BindGroupEntry {
-                        binding: 5,
-                        resource: whole(&fwork),
-                    },
-                    wgpu::BindGroupEntry {
-                        binding: 6,
-                        resource: whole(&tables),
-                    },
-                    wgpu::BindGroupEntry {
-                        binding: 7,
-                        resource: whole(&rec_bits),
-                    },
-                    wgpu::BindGroupEntry {
-                        binding: 8,
-                        resource: whole(&rec_vals),
-                    },
-                ],
+                entries: &group_entries,
             })
         })?;
         let fused = match fused_plan {
@@ -543,6 +543,12 @@ impl GpuEngine {
             Some(f) => f.steps_per_dispatch.min(u32::MAX as f64) as u32,
             None => 1,
         }
+    }
+
+    /// How many storage bindings hold the read-only tables: 1, or more where they pass
+    /// one binding's limit ([`GpuEngineOptions::table_binding_bytes`]).
+    pub fn table_bindings(&self) -> usize {
+        self.buffers.tables.len()
     }
 
     /// Steps run so far.
@@ -883,11 +889,8 @@ impl GpuEngine {
         let PopRegions::Poisson { thr, .. } = self.layout.pops[p].regions else {
             unreachable!("a Poisson population has Poisson regions")
         };
-        let at = (thr as u64 + copy as u64 * pop.size as u64) * 4;
-        let th = poisson_thresholds(rates_hz, dt);
-        self.ctx
-            .queue
-            .write_buffer(&self.buffers.tables, at, bytemuck::cast_slice(&th));
+        let at = thr as u64 + copy as u64 * pop.size as u64;
+        self.write_tables(at, &poisson_thresholds(rates_hz, dt));
         Ok(())
     }
 

@@ -14,6 +14,7 @@
 //! |---|---|---|
 //! | `source_<p>` | word of 32 neurons, copy | Poisson draws or given spike times of step t |
 //! | `summarize_<p>` | 32 words, copy | which spike words of step t are not zero; the spike list |
+//! | `push_<q>` | pre spike word, copy | files the arriving spikes' synapses with their post neurons (pushed projections) |
 //! | `propagate_<q>` | post neuron, copy | trace decay, input (`propagate.wgsl`), depression |
 //! | `neurons_<p>` | word of 32 neurons, copy | charge, fire, reset, adapt; spike word |
 //! | `monitor_state` | state monitor slot, copy | records a variable |
@@ -21,7 +22,7 @@
 //! | `normalize_<q>` | post neuron, copy | column normalisation (not per step) |
 //! | `check_<q>` | post neuron, copy | flags a weight that is not finite (not per step) |
 
-use super::layout::{Layout, PopBits, PopRegions, ProjKind, ProjLayout};
+use super::layout::{Layout, PopBits, PopRegions, ProjKind, ProjLayout, FILED_MAX};
 use crate::gpu::layout::NeuronParams;
 use crate::gpu::shaders::{engine_module, f32_lit, ComposedModule};
 use crate::model::stdp::StdpRule;
@@ -58,6 +59,9 @@ pub(crate) enum Phase {
     /// The summaries of the spike words of step t (`summarize` in `emit.wgsl`) of every
     /// population that a dense or sparse projection scans.
     Summaries,
+    /// Pushed projections file the synapses of the spikes arriving now with their post
+    /// neurons (`push_<q>`, per pre spike word).
+    Push,
     /// Propagation, trace decay and depression, per post neuron.
     Propagation,
     /// The neuron stages and the spike words of step t + 1.
@@ -183,9 +187,9 @@ fn proj_literal(l: &Layout, p: &ProjLayout) -> String {
         ProjKind::TotalMinusSelf(w) => w,
         _ => 0.0,
     };
-    // The largest in-degree (gather counts it for every post neuron: a uniform count).
+    // The largest in-degree (push counts it for every post neuron: a uniform count).
     let in_max = match p.kind {
-        ProjKind::Gather => p.in_max,
+        ProjKind::Push => p.in_max,
         _ => 0,
     };
     let fields = [
@@ -203,6 +207,8 @@ fn proj_literal(l: &Layout, p: &ProjLayout) -> String {
         u(p.in_syn),
         u(p.in_pre),
         u(in_max),
+        u(p.filed),
+        u(p.filed_counts),
         u(p.delays.unwrap_or(u32::MAX)),
         u(p.delay),
         u(p.slots),
@@ -259,7 +265,7 @@ fn loop_passes(l: &Layout, p: &ProjLayout) -> (u64, u64, u64) {
     let in_degree = p.in_max as u64;
     let prop = match (p.kind, p.at_emission) {
         (ProjKind::TotalMinusSelf(_), _) => words + 1,
-        (ProjKind::Gather, _) => in_degree + 1,
+        (ProjKind::Push, _) => in_degree + 1 + SORT_PASSES,
         (_, true) => walk + if p.stdp.is_some() { arrivals } else { 0 },
         (_, false) => arrivals,
     };
@@ -271,11 +277,61 @@ fn loop_passes(l: &Layout, p: &ProjLayout) -> (u64, u64, u64) {
     (prop, fused, in_degree + 1)
 }
 
+/// The binding of `filed_counts` (atomic), where a projection is pushed.
+pub(crate) const FILED_COUNTS_BINDING: u32 = 9;
+
+/// The first binding of the tables' parts after the first (`tables`, binding 6).
+pub(crate) const TABLE_PART_BINDING: u32 = 10;
+
+/// `SORT_PASSES` of `propagate.wgsl`: the loop passes of a pushed post neuron's sort and sum.
+const SORT_PASSES: u64 = 2 * (FILED_MAX as u64 + 1) + FILED_MAX as u64 * (FILED_MAX as u64 + 1) / 2;
+
+/// `filed_add(c)` and `filed_take(c)`, the atomic counts of pushed projections
+/// (`propagate.wgsl`): the binding where a projection is pushed, else functions that are
+/// never called.
+fn filed_counts(g: &mut String, len: u64) {
+    if len == 0 {
+        g.push_str("fn filed_add(c: u32) -> u32 {\n    return 0u;\n}\nfn filed_take(c: u32) -> u32 {\n    return 0u;\n}\n");
+        return;
+    }
+    let _ = writeln!(
+        g,
+        "@group(0) @binding({FILED_COUNTS_BINDING}) var<storage, read_write> filed_counts: array<atomic<u32>>;\n\
+         fn filed_add(c: u32) -> u32 {{\n    return atomicAdd(&filed_counts[c], 1u);\n}}\n\
+         fn filed_take(c: u32) -> u32 {{\n    return atomicExchange(&filed_counts[c], 0u);\n}}"
+    );
+}
+
+/// `tab(i)`, the read of entry `i` of the tables, from the binding of its part: `tables`
+/// alone, or `tables_<n>` (binding `TABLE_PART_BINDING + n - 1`) for the part that starts
+/// at `parts[n]`.
+fn table_access(g: &mut String, parts: &[u32]) {
+    for n in 1..parts.len() {
+        let _ = writeln!(
+            g,
+            "@group(0) @binding({}) var<storage, read> tables_{n}: array<u32>;",
+            TABLE_PART_BINDING + n as u32 - 1
+        );
+    }
+    let _ = writeln!(g, "fn tab(i: u32) -> u32 {{");
+    for n in (1..parts.len()).rev() {
+        let _ = writeln!(
+            g,
+            "    if (i >= {}) {{\n        return tables_{n}[i - {}];\n    }}",
+            u(parts[n]),
+            u(parts[n])
+        );
+    }
+    let _ = writeln!(g, "    return tables[i];\n}}");
+}
+
 /// Composes the module of the network laid out as `l`.
 pub(crate) fn compose(l: &Layout) -> Program {
     let mut g =
         String::from("// ---- generated by src/gpu/engine/program.rs for this network ----\n");
     let _ = writeln!(g, "override WG: u32 = 64u;");
+    table_access(&mut g, &l.table_parts);
+    filed_counts(&mut g, l.counts_len);
     g.push_str("struct NeuronState {\n    v: f32,\n    theta: f32,\n    refrac: u32,\n    ge: f32,\n    gi: f32,\n");
     for v in &l.custom_vars {
         let _ = writeln!(g, "    {v}: f32,");
@@ -309,7 +365,7 @@ pub(crate) fn compose(l: &Layout) -> Program {
                 head(&mut g, &name);
                 let _ = writeln!(
                     g,
-                    "    let word = poisson_word(step.t - tables[{} + b], tables[{} + b], {} + b * {}, {}, w);\n    emit_word(bits_{pi}(), step.t, b, w, word);\n    count_word({} + b * {} + w * 32u, word);\n}}",
+                    "    let word = poisson_word(step.t - tab({} + b), tab({} + b), {} + b * {}, {}, w);\n    emit_word(bits_{pi}(), step.t, b, w, word);\n    count_word({} + b * {} + w * 32u, word);\n}}",
                     u(*origins),
                     u(*keys),
                     u(*thr),
@@ -473,6 +529,7 @@ pub(crate) fn compose(l: &Layout) -> Program {
         });
     }
     let mut potentiate = vec![];
+    let mut pushes = vec![];
     let mut queues = vec![];
     let mut normalize = vec![];
     let mut check = vec![];
@@ -506,6 +563,31 @@ pub(crate) fn compose(l: &Layout) -> Program {
                 fused_loop_passes: (fused_passes != passes).then_some(fused_passes),
             }
         };
+        if p.kind == ProjKind::Push {
+            let name = format!("push_{q}");
+            let words = l.pops[p.pre].bits.words;
+            let longest_row = p
+                .syn
+                .offsets
+                .windows(2)
+                .map(|r| r[1] - r[0])
+                .max()
+                .unwrap_or(0);
+            let _ = writeln!(
+                g,
+                "fn {name}_item(w: u32, b: u32) {{\n    push_word(proj_{q}(), w, b);\n}}\n@compute @workgroup_size(WG)\nfn {name}(@builtin(global_invocation_id) gid: vec3<u32>) {{\n    if (gid.x >= {}) {{\n        return;\n    }}\n    {name}_item(gid.x, gid.y);\n}}",
+                u(words)
+            );
+            pushes.push(PassSpec {
+                item: format!("{name}_item"),
+                phase: Phase::Push,
+                entry: name,
+                invocations: words,
+                learn_only: false,
+                max_loop_passes: 33 + 32 * (longest_row as u64 + 1),
+                fused_loop_passes: None,
+            });
+        }
         step.push(entry(
             &mut g,
             format!("propagate_{q}"),
@@ -565,6 +647,12 @@ pub(crate) fn compose(l: &Layout) -> Program {
             )),
         });
     }
+    // The pushes go after the summaries, before every projection's propagation.
+    let first_propagation = step
+        .iter()
+        .position(|p| p.phase == Phase::Propagation)
+        .unwrap_or(step.len());
+    step.splice(first_propagation..first_propagation, pushes);
     step.extend(neuron_passes);
     if l.n_slots > 0 {
         let _ = writeln!(

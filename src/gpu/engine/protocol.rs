@@ -48,6 +48,32 @@ impl GpuEngine {
         }
     }
 
+    /// Writes `v` to the tables from entry `at` (within one region).
+    pub(super) fn write_tables(&self, at: u64, v: &[u32]) {
+        let (part, at) = self.layout.table_part(at, v.len() as u64);
+        self.write_u32s(&self.buffers.tables[part], at, v);
+    }
+
+    /// The binding of the tables that holds the region starting at entry `at`, and `at`'s
+    /// offset in it.
+    fn table_at(&self, at: u64) -> (&wgpu::Buffer, u64) {
+        let (part, at) = self.layout.table_part(at, 0);
+        (&self.buffers.tables[part], at)
+    }
+
+    /// All of the tables, read back.
+    fn read_tables(&self) -> Result<Vec<u32>> {
+        let mut out = Vec::with_capacity(self.layout.tables.len());
+        let parts = &self.layout.table_parts;
+        for (n, buf) in self.buffers.tables.iter().enumerate() {
+            let end = parts
+                .get(n + 1)
+                .map_or(self.layout.tables.len() as u64, |&e| e as u64);
+            out.extend(self.read_all(buf, end - parts[n] as u64, "engine.tables")?);
+        }
+        Ok(out)
+    }
+
     fn read_all(&self, buf: &wgpu::Buffer, len: u64, label: &str) -> Result<Vec<u32>> {
         let b = read_back_range(&self.ctx, buf, 0, len * 4, label)?;
         Ok(bytemuck::cast_slice(&b).to_vec())
@@ -204,8 +230,8 @@ impl GpuEngine {
             unreachable!("a Poisson population has Poisson regions")
         };
         let c = copy as u64;
-        self.write_u32s(&self.buffers.tables, keys as u64 + c, &[key]);
-        self.write_u32s(&self.buffers.tables, origins as u64 + c, &[origin_step]);
+        self.write_tables(keys as u64 + c, &[key]);
+        self.write_tables(origins as u64 + c, &[origin_step]);
         Ok(())
     }
 
@@ -351,12 +377,16 @@ impl GpuEngine {
                             origins: ob,
                         },
                     ) if pi != src => {
-                        let t = &self.buffers.tables;
+                        let mut tables = |a: u32, b: u32, n| {
+                            let ((from, a), (to, b)) =
+                                (self.table_at(a as u64), e.table_at(b as u64));
+                            broadcast(from, to, a, b, n);
+                        };
                         if n > 0 {
-                            broadcast(t, &e.buffers.tables, *ta as u64, *tb as u64, n);
+                            tables(*ta, *tb, n);
                         }
-                        broadcast(t, &e.buffers.tables, *ka as u64, *kb as u64, 1);
-                        broadcast(t, &e.buffers.tables, *oa as u64, *ob as u64, 1);
+                        tables(*ka, *kb, 1);
+                        tables(*oa, *ob, 1);
                     }
                     _ => {}
                 }
@@ -370,11 +400,10 @@ impl GpuEngine {
             for tr in batch {
                 thresholds.extend(poisson_thresholds(tr.rates_hz, dt));
             }
-            let tables = &e.buffers.tables;
-            e.write_u32s(tables, thr as u64, &thresholds);
+            e.write_tables(thr as u64, &thresholds);
             let stream_keys: Vec<u32> = batch.iter().map(|tr| tr.key).collect();
-            e.write_u32s(tables, keys as u64, &stream_keys);
-            e.write_u32s(tables, origins as u64, &vec![self.clock; m as usize]);
+            e.write_tables(keys as u64, &stream_keys);
+            e.write_tables(origins as u64, &vec![self.clock; m as usize]);
             e.rest_copies(0, m as usize);
             e.clock = self.clock;
             e.learning = false;
@@ -421,7 +450,7 @@ impl GpuEngine {
             bits: self.read_all(&b.bits, l.bits_len, "engine.bits")?,
             wsyn: f32s(self.read_all(&b.wsyn, l.wsyn.len() as u64, "engine.wsyn")?),
             fwork: f32s(self.read_all(&b.fwork, l.fwork_len, "engine.fwork")?),
-            tables: self.read_all(&b.tables, l.tables.len() as u64, "engine.tables")?,
+            tables: self.read_tables()?,
         };
         Ok(self.decode_state(&contents))
     }
@@ -626,8 +655,8 @@ impl GpuEngine {
                     }
                     PopRegions::Poisson { keys, origins, .. } => {
                         let (key, origin) = ps.poisson_stream;
-                        self.write_u32s(&b.tables, *keys as u64 + c as u64, &[key]);
-                        self.write_u32s(&b.tables, *origins as u64 + c as u64, &[origin]);
+                        self.write_tables(*keys as u64 + c as u64, &[key]);
+                        self.write_tables(*origins as u64 + c as u64, &[origin]);
                     }
                     PopRegions::SpikeTimes { .. } => {}
                 }
