@@ -372,13 +372,20 @@ fn depress(p: Proj, b: u32, k: u32, post1: f32) {
     ustate[p.last_base + b * p.n_syn + k] = t;
 }
 
-// Total minus self: w · (spikes arriving − [i among them]).
+// Total minus self: w · (spikes arriving − [i among them]); the count of the spikes from
+// the pre population's spike list where it has one (summarize, emit.wgsl), else from its
+// words.
 fn total_minus_self(p: Proj, i: u32, b: u32) -> f32 {
-    let base = pre_words(p, step.t + p.pre.slots - p.delay, b);
+    let e = step.t + p.pre.slots - p.delay;
+    let base = pre_words(p, e, b);
     var count = 0u;
-    loop_passes = loop_passes + p.pre.words + 1u;
-    for (var wd = 0u; wd < p.pre.words; wd = wd + 1u) {
-        count = count + countOneBits(bits[base + wd]);
+    if (p.pre.list != NONE) {
+        count = bits[pre_list(p, e, b)];
+    } else {
+        loop_passes = loop_passes + p.pre.words + 1u;
+        for (var wd = 0u; wd < p.pre.words; wd = wd + 1u) {
+            count = count + countOneBits(bits[base + wd]);
+        }
     }
     let own = (bits[base + (i >> 5u)] >> (i & 31u)) & 1u;
     return p.w_all * f32(count - own);

@@ -483,11 +483,12 @@ impl Layout {
             slots_of_pop[pre] = slots_of_pop[pre].max(slots);
             syns.push((pre, post, syn, slots));
         }
-        // Populations that a dense or sparse projection scans (summaries and lists).
+        // Populations that a dense or sparse projection scans (summaries and lists), or whose
+        // spikes a total-minus-self projection counts (from the list, where there is one).
         let mut scanned = vec![false; net.populations.len()];
         for (p, (pre, _, syn, _)) in net.projections.iter().zip(&syns) {
             let kind = kind_of(p, syn);
-            if matches!(kind, ProjKind::Dense | ProjKind::Sparse) {
+            if matches!(kind, ProjKind::Dense | ProjKind::Sparse | ProjKind::TotalMinusSelf(_)) {
                 scanned[*pre] = true;
             }
         }

@@ -264,6 +264,7 @@ fn loop_passes(l: &Layout, p: &ProjLayout) -> (u64, u64, u64) {
     let arrivals = lags * walk + lags + 1;
     let in_degree = p.in_max as u64;
     let prop = match (p.kind, p.at_emission) {
+        (ProjKind::TotalMinusSelf(_), _) if l.pops[p.pre].bits.list.is_some() => 0,
         (ProjKind::TotalMinusSelf(_), _) => words + 1,
         (ProjKind::Push, _) => in_degree + 1 + SORT_PASSES,
         (_, true) => walk + if p.stdp.is_some() { arrivals } else { 0 },
@@ -503,11 +504,14 @@ pub(crate) fn compose(l: &Layout) -> Program {
     }
     // Summaries of step t's spike words (the sources' of this step, the neurons' of the
     // last), for the projections that scan a population's words: they visit the non-zero
-    // words only.
+    // words only; and the lists that total-minus-self projections count.
     let mut scanned = vec![false; l.pops.len()];
     for p in &l.projs {
-        if matches!(p.kind, ProjKind::Dense | ProjKind::Sparse) {
-            scanned[p.pre] = true;
+        let listed = l.pops[p.pre].bits.list.is_some();
+        match p.kind {
+            ProjKind::Dense | ProjKind::Sparse => scanned[p.pre] = true,
+            ProjKind::TotalMinusSelf(_) if listed => scanned[p.pre] = true,
+            _ => {}
         }
     }
     for (pi, pop) in l.pops.iter().enumerate().filter(|(pi, _)| scanned[*pi]) {
