@@ -285,12 +285,12 @@ fn connectivities(n: u32) -> Vec<(&'static str, Connectivity)> {
 }
 
 fn run_connectivity(name: &str, delivery: Delivery) {
-    run_connectivity_under(name, delivery, GpuEngineOptions::default());
+    run_connectivity_under(name, delivery, GpuEngineOptions::default(), 40);
 }
 
-/// [`run_connectivity`] with the GPU engine under `opts` (the network must fit fused).
-fn run_connectivity_under(name: &str, delivery: Delivery, opts: GpuEngineOptions) {
-    let n = 40;
+/// [`run_connectivity`] with the GPU engine under `opts` (the network must fit fused), at
+/// `n` neurons per population.
+fn run_connectivity_under(name: &str, delivery: Delivery, opts: GpuEngineOptions, n: u32) {
     let (_, conn) = connectivities(n)
         .into_iter()
         .find(|(c, _)| *c == name)
@@ -346,7 +346,22 @@ pub fn fused_chunks_under_a_low_loop_budget_agree() {
         ..opts
     };
     assert_eq!(auto(tight).schedule(), EngineSchedule::Passes);
-    run_connectivity_under("all_to_all", Delivery::AtArrival, opts);
+    run_connectivity_under("all_to_all", Delivery::AtArrival, opts, 40);
+}
+
+/// Every connectivity under both deliveries at 48 neurons per population with 16
+/// invocations per workgroup: the passes dispatch 3 workgroups per pass (the fused schedule
+/// strides 3 items per invocation), and both give the CPU's bits on llvmpipe.
+pub fn several_workgroups_agree() {
+    let opts = GpuEngineOptions {
+        workgroup_size: 16,
+        ..GpuEngineOptions::default()
+    };
+    for (name, _) in connectivities(48) {
+        for delivery in [Delivery::AtArrival, Delivery::AtEmission] {
+            run_connectivity_under(name, delivery, opts, 48);
+        }
+    }
 }
 
 /// Sparse projections without STDP are pushed: the spikes arriving in a step file their

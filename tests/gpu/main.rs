@@ -37,6 +37,7 @@ fn main() -> std::process::ExitCode {
             Gpu arrival_queues_agree_at_every_capacity,
             Gpu an_overflowed_step_past_the_loop_budget_is_an_error,
             Gpu pushed_projections_agree,
+            Gpu several_workgroups_agree,
             Gpu fused_is_refused_where_the_network_does_not_fit,
             Gpu unchunked_fused_run_shows_the_loop_cap,
             Gpu a_weight_that_is_not_finite_is_found_alike,
