@@ -33,7 +33,8 @@ const NONE: u32 = 0xffffffffu;
 // steps (written by the host between runs), spike times, pre-trace tables (f32 bits), state
 // monitor slots.
 // Read through `tab(i)` (generated): tables larger than one binding may hold continue in
-// `tables_1`, `tables_2`, … (bindings 9, 10, …), whole regions in each.
+// `tables_1`, `tables_2`, … (bindings 10, 11, …; 9 holds `filed_counts` where a projection is
+// pushed), whole regions in each.
 @group(0) @binding(6) var<storage, read> tables: array<u32>;
 // Recorded spike words [row][copy][word] of each recorded population.
 @group(0) @binding(7) var<storage, read_write> rec_bits: array<u32>;
