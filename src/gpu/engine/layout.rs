@@ -488,7 +488,10 @@ impl Layout {
         let mut scanned = vec![false; net.populations.len()];
         for (p, (pre, _, syn, _)) in net.projections.iter().zip(&syns) {
             let kind = kind_of(p, syn);
-            if matches!(kind, ProjKind::Dense | ProjKind::Sparse | ProjKind::TotalMinusSelf(_)) {
+            if matches!(
+                kind,
+                ProjKind::Dense | ProjKind::Sparse | ProjKind::TotalMinusSelf(_)
+            ) {
                 scanned[*pre] = true;
             }
         }
