@@ -1766,7 +1766,13 @@ impl Plans {
                         sum.fill(0.0);
                     }
                     *zeroed = hist[slot].is_empty();
-                    for &j in &hist[slot] {
+                    let spikes = &hist[slot];
+                    // The rows of the spikes PREFETCH_AHEAD on are on their way from memory
+                    // while this one is walked.
+                    for (q, &j) in spikes.iter().enumerate() {
+                        if let Some(&next) = spikes.get(q + PREFETCH_AHEAD) {
+                            plan.prefetch_row(next, ch, w.ptr);
+                        }
                         plan.for_row(j, ch, |k, i| sum[i - lo] += unsafe { w.get(k) });
                     }
                 }
@@ -1990,6 +1996,9 @@ impl Plans {
         }
     }
 }
+
+/// How many spikes ahead of the walk the rows of a sparse projection are prefetched.
+const PREFETCH_AHEAD: usize = 4;
 
 /// `dst[i] += w_row[i]` for the post neurons `post` of a bucket (ascending, inside chunk
 /// `ch`): the hottest loop of Diehl & Cook, ring row and weight row as pointers indexed

@@ -253,6 +253,24 @@ impl Plan {
         }
     }
 
+    /// Asks the processor to fetch what [`Self::for_row`] will read of pre `j`'s row in
+    /// sparse connectivity: its post neurons and its weights (`w`, the first of the
+    /// projection's weights of this copy; only addresses are formed from it). A large
+    /// network's rows are far apart in memory, each a few cache lines long, so that the walk
+    /// over a step's spikes would wait on memory once per row.
+    #[inline(always)]
+    pub fn prefetch_row(&self, j: u32, ch: Chunk, w: *const f32) {
+        if !matches!(self.strategy, Strategy::Sparse) {
+            return;
+        }
+        let r = self.row_in(j as usize, ch);
+        // One address per 64-byte line of each array.
+        for k in r.step_by(16) {
+            prefetch(&self.syn.post[k]);
+            prefetch(w.wrapping_add(k));
+        }
+    }
+
     /// Calls `f(k, i)` for every synapse `k` of pre `j` onto a post neuron `i` of chunk
     /// `ch`, ascending.
     #[inline(always)]
@@ -330,4 +348,18 @@ impl Plan {
             None => self.syn.len(),
         }
     }
+}
+
+/// A hint that the cache line at `x` will be read soon (a no-op where the processor has no
+/// such instruction in `core::arch`).
+#[inline(always)]
+fn prefetch<T>(x: *const T) {
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: a prefetch reads nothing and cannot fault, whatever the address.
+    unsafe {
+        use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
+        _mm_prefetch::<_MM_HINT_T0>(x.cast());
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = x;
 }
