@@ -409,11 +409,10 @@ fn gather(p: Proj, i: u32, b: u32) -> f32 {
     return x;
 }
 
-// Push: the synapses filed with one post neuron in a step that it sorts and sums; one filed
-// more walks its synapses (`gather`). CPU twin of the order: cpu::engine::propagate.
-const FILED_MAX: u32 = 16u;
-// The loop passes of `pushed`'s sort and sum at most.
-const SORT_PASSES: u32 = 2u * (FILED_MAX + 1u) + FILED_MAX * (FILED_MAX + 1u) / 2u;
+// Push: FILED_MAX (generated, src/gpu/engine/layout.rs) synapses filed with one post neuron
+// in a step it sorts and sums; one filed more walks its synapses (`gather`). SORT_PASSES
+// (generated) bounds the loop passes of the sort and the sum. CPU twin of the order:
+// cpu::engine::propagate.
 
 // Word w of the pre population's spikes that arrive now (emitted at t − delay), copy b:
 // each spike files its synapses with their post neurons, in any order (atomic counts); a

@@ -284,7 +284,9 @@ pub(crate) const FILED_COUNTS_BINDING: u32 = 9;
 /// The first binding of the tables' parts after the first (`tables`, binding 6).
 pub(crate) const TABLE_PART_BINDING: u32 = 10;
 
-/// `SORT_PASSES` of `propagate.wgsl`: the loop passes of a pushed post neuron's sort and sum.
+/// The most loop passes of a pushed post neuron's sort and sum (`pushed` in
+/// `propagate.wgsl`, which reads it as a generated constant): the filed loop, the insertion
+/// loop of each filed synapse, and the sum.
 const SORT_PASSES: u64 = 2 * (FILED_MAX as u64 + 1) + FILED_MAX as u64 * (FILED_MAX as u64 + 1) / 2;
 
 /// `filed_add(c)` and `filed_take(c)`, the atomic counts of pushed projections
@@ -333,6 +335,10 @@ pub(crate) fn compose(l: &Layout) -> Program {
     let _ = writeln!(g, "override WG: u32 = 64u;");
     table_access(&mut g, &l.table_parts);
     filed_counts(&mut g, l.counts_len);
+    let _ = writeln!(
+        g,
+        "const FILED_MAX: u32 = {FILED_MAX}u;\nconst SORT_PASSES: u32 = {SORT_PASSES}u;"
+    );
     g.push_str("struct NeuronState {\n    v: f32,\n    theta: f32,\n    refrac: u32,\n    ge: f32,\n    gi: f32,\n");
     for v in &l.custom_vars {
         let _ = writeln!(g, "    {v}: f32,");

@@ -28,7 +28,9 @@ struct Contents {
     bits: Vec<u32>,
     wsyn: Vec<f32>,
     fwork: Vec<f32>,
-    tables: Vec<u32>,
+    /// Per population, per copy: its Poisson stream `(key, origin step)` (none for other
+    /// populations).
+    streams: Vec<Vec<(u32, u32)>>,
 }
 
 impl GpuEngine {
@@ -61,17 +63,22 @@ impl GpuEngine {
         (&self.buffers.tables[part], at)
     }
 
-    /// All of the tables, read back.
-    fn read_tables(&self) -> Result<Vec<u32>> {
-        let mut out = Vec::with_capacity(self.layout.tables.len());
-        let parts = &self.layout.table_parts;
-        for (n, buf) in self.buffers.tables.iter().enumerate() {
-            let end = parts
-                .get(n + 1)
-                .map_or(self.layout.tables.len() as u64, |&e| e as u64);
-            out.extend(self.read_all(buf, end - parts[n] as u64, "engine.tables")?);
-        }
-        Ok(out)
+    /// Per population, per copy, the Poisson stream `(key, origin step)` (none for other
+    /// populations), from `region(at)`: the copies' words of the tables from entry `at`.
+    fn streams(
+        &self,
+        mut region: impl FnMut(u32) -> Result<Vec<u32>>,
+    ) -> Result<Vec<Vec<(u32, u32)>>> {
+        self.layout
+            .pops
+            .iter()
+            .map(|pop| match pop.regions {
+                PopRegions::Poisson { keys, origins, .. } => {
+                    Ok(region(keys)?.into_iter().zip(region(origins)?).collect())
+                }
+                _ => Ok(vec![]),
+            })
+            .collect()
     }
 
     fn read_all(&self, buf: &wgpu::Buffer, len: u64, label: &str) -> Result<Vec<u32>> {
@@ -450,7 +457,13 @@ impl GpuEngine {
             bits: self.read_all(&b.bits, l.bits_len, "engine.bits")?,
             wsyn: f32s(self.read_all(&b.wsyn, l.wsyn.len() as u64, "engine.wsyn")?),
             fwork: f32s(self.read_all(&b.fwork, l.fwork_len, "engine.fwork")?),
-            tables: self.read_tables()?,
+            // Of the tables only the streams change.
+            streams: self.streams(|at| {
+                let (buf, at) = self.table_at(at as u64);
+                let n = l.batch as u64 * 4;
+                let bytes = read_back_range(&self.ctx, buf, at * 4, n, "engine.tables")?;
+                Ok(bytemuck::cast_slice(&bytes).to_vec())
+            })?,
         };
         Ok(self.decode_state(&contents))
     }
@@ -498,15 +511,9 @@ impl GpuEngine {
                                 spikes_at(p, b, t),
                                 (0, 0),
                             ),
-                            PopRegions::Poisson { keys, origins, .. } => (
-                                vec![],
-                                vec![],
-                                spikes_at(p, b, t - 1),
-                                (
-                                    c.tables[*keys as usize + b],
-                                    c.tables[*origins as usize + b],
-                                ),
-                            ),
+                            PopRegions::Poisson { .. } => {
+                                (vec![], vec![], spikes_at(p, b, t - 1), c.streams[p][b])
+                            }
                             PopRegions::SpikeTimes { .. } => {
                                 (vec![], vec![], spikes_at(p, b, t - 1), (0, 0))
                             }
@@ -606,7 +613,7 @@ impl GpuEngine {
             bits: vec![0; l.bits_len as usize],
             wsyn: l.wsyn.clone(),
             fwork: vec![0.0; l.fwork_len as usize],
-            tables: l.tables.clone(),
+            streams: self.streams(|at| Ok(l.tables[at as usize..][..l.batch as usize].to_vec()))?,
         });
         let syns: Vec<_> = l.projs.iter().map(|p| &p.syn).collect();
         state.check(&like, &self.net, &syns)?;
