@@ -158,6 +158,14 @@ pub trait Simulator: Send {
     /// As `NetworkState::check`: an array of another length, a value that is not finite, an
     /// index out of range.
     fn set_network_state(&mut self, state: &NetworkState) -> Result<()>;
+
+    /// Seconds the device spent in the passes that ran this engine's steps ([`Self::run`],
+    /// [`Self::run_counting`]) since it was built, from timestamp queries; None on an engine
+    /// that does not time them (the CPU engine; the GPU engine without
+    /// `GpuEngineOptions::device_timing` or on an adapter without timestamp queries).
+    fn device_seconds(&self) -> Option<f64> {
+        None
+    }
 }
 
 /// What an engine's `network_state` returns: the state, or the state or an error.
@@ -190,15 +198,21 @@ pub(crate) fn first_non_finite(w: &[f32]) -> Option<usize> {
 /// Implements [`Simulator`] for an engine type whose inherent methods have the trait's names
 /// (`weights` returning a slice, `network_state` the state or a result of it), with the
 /// provided methods listed after the description (`first_non_finite_weight`) taken from
-/// the engine's inherent methods too.
+/// the engine's inherent methods too, and after a `;` `device_seconds` where the engine
+/// times its passes.
 macro_rules! impl_simulator {
-    ($t:ty, $describe:expr $(, $own:ident)*) => {
+    ($t:ty, $describe:expr $(, $own:ident)* $(; $timed:ident)?) => {
         impl $crate::backend::Simulator for $t {
             $(
                 fn $own(&self, p: &str, c: usize) -> $crate::error::Result<Option<usize>> {
                     <$t>::$own(self, p, c)
                 }
             )*
+            $(
+                fn $timed(&self) -> Option<f64> {
+                    <$t>::$timed(self)
+                }
+            )?
             fn describe(&self) -> String {
                 let f: fn(&$t) -> String = $describe;
                 f(self)

@@ -28,6 +28,14 @@
 //!   ```text
 //!   snn-bench --rows coba --backend cpu --coba-n 4000,16000,64000,256000
 //!   ```
+//!
+//! On the GPU, where the adapter takes timestamp queries, the `train`, `train_multi` and
+//! `eval` rows also split the wall time (`GpuEngineOptions::device_timing`): the median
+//! device time of the passes that run the steps (`median_device_s_per_image`, `_per_round`
+//! summed over the networks, `_per_batch`; `device_us_per_step`), and of the rest
+//! (`median_other_s_per_image`, `_per_batch`): the host's work, submissions, waits and
+//! readbacks, plus the short normalisation and weight-check passes. They are null where the
+//! adapter has no timestamp queries.
 
 #[path = "snn/stdout.rs"]
 mod stdout;
@@ -42,7 +50,7 @@ use snn_wgpu::experiments::benchmarks;
 use snn_wgpu::experiments::diehl_cook::config::DcConfig;
 use snn_wgpu::experiments::diehl_cook::engine::DcEngine;
 use snn_wgpu::experiments::diehl_cook::{PresentOptions, RestMode};
-use snn_wgpu::gpu::{GpuContext, GpuEngine};
+use snn_wgpu::gpu::{GpuContext, GpuEngine, GpuEngineOptions};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -120,6 +128,32 @@ fn median(mut xs: Vec<f64>) -> f64 {
     }
 }
 
+/// A GPU row's wall time split by the device's timestamps: medians over the repetitions of
+/// the step passes' device time, and of the rest (the host's work, submissions, waits and
+/// readbacks, and the short normalisation and weight-check passes), with the device time
+/// per simulated step.
+struct DeviceSplit {
+    device_s: f64,
+    other_s: f64,
+    device_us_per_step: f64,
+}
+
+impl DeviceSplit {
+    /// From each repetition's wall and device seconds (None unless every repetition has
+    /// its device time) and the steps of one repetition.
+    fn of(wall: &[f64], device: &[f64], steps: u32) -> Option<Self> {
+        if device.len() != wall.len() || wall.is_empty() {
+            return None;
+        }
+        let device_s = median(device.to_vec());
+        Some(DeviceSplit {
+            device_s,
+            other_s: median(wall.iter().zip(device).map(|(w, d)| w - d).collect()),
+            device_us_per_step: device_s * 1e6 / f64::from(steps.max(1)),
+        })
+    }
+}
+
 struct Target {
     name: &'static str,
     adapter: String,
@@ -178,7 +212,12 @@ fn main() -> Result<()> {
         match GpuContext::new(&a.engine.gpu()) {
             Ok(ctx) => {
                 let ctx = Arc::new(ctx);
-                let opts = a.engine.gpu_engine();
+                // Device time from timestamp queries beside the wall time, where the
+                // adapter has them.
+                let opts = GpuEngineOptions {
+                    device_timing: true,
+                    ..a.engine.gpu_engine()
+                };
                 targets.push(Target {
                     name: "gpu",
                     adapter: ctx.adapter_description(),
@@ -391,6 +430,7 @@ fn bench_train(
         a.reps
     };
     let mut times = vec![];
+    let mut device = vec![];
     let mut expected_input_spikes = 0.0f64;
     for k in 0..a.warmup + reps {
         let img = images.image(k % images.len());
@@ -402,10 +442,11 @@ fn bench_train(
             learn: true,
             key: k as u32,
         };
-        let t0 = Instant::now();
+        let (t0, d0) = (Instant::now(), b.engine().device_seconds());
         b.present(&rates, &opts)?;
         if k >= a.warmup {
             times.push(t0.elapsed().as_secs_f64());
+            device.extend(b.engine().device_seconds().zip(d0).map(|(d1, d0)| d1 - d0));
             expected_input_spikes += rates
                 .iter()
                 .map(|r| *r as f64 * cfg.dt_ms as f64 / 1000.0)
@@ -413,6 +454,7 @@ fn bench_train(
                 * steps_on as f64;
         }
     }
+    let split = DeviceSplit::of(&times, &device, steps_on + steps_rest);
     let med = median(times);
     let events = expected_input_spikes / reps as f64 * cfg.n_exc as f64;
     stdout::line(serde_json::json!({
@@ -420,6 +462,9 @@ fn bench_train(
         "dt_ms": cfg.dt_ms, "steps": steps_on + steps_rest, "input_delays": cfg.input_delay_max_ms > 0.0,
         "warmup": a.warmup, "reps": reps, "median_s_per_image": med, "images_per_s": 1.0 / med,
         "synaptic_events_per_s": events / med,
+        "median_device_s_per_image": split.as_ref().map(|s| s.device_s),
+        "device_us_per_step": split.as_ref().map(|s| s.device_us_per_step),
+        "median_other_s_per_image": split.as_ref().map(|s| s.other_s),
     }));
     Ok(())
 }
@@ -449,7 +494,11 @@ fn bench_train_multi(
         } else {
             a.reps
         };
-        let mut times = vec![];
+        let (mut times, mut device) = (vec![], vec![]);
+        // Summed over the networks' engines (their passes may overlap on the device).
+        let device_total = |nets: &[DcEngine]| -> Option<f64> {
+            nets.iter().map(|b| b.engine().device_seconds()).sum()
+        };
         for r in 0..a.warmup + reps {
             let opts = PresentOptions {
                 steps_on: cfg.steps_on(),
@@ -464,20 +513,23 @@ fn bench_train_multi(
                     DcConfig::rates(img, cfg.intensity_start)
                 })
                 .collect();
-            let t0 = Instant::now();
+            let (t0, d0) = (Instant::now(), device_total(&nets));
             nets.par_iter_mut()
                 .zip(&rates)
                 .try_for_each(|(b, x)| b.present(x, &opts).map(|_| ()))?;
             if r >= a.warmup {
                 times.push(t0.elapsed().as_secs_f64());
+                device.extend(device_total(&nets).zip(d0).map(|(d1, d0)| d1 - d0));
             }
         }
+        let split = DeviceSplit::of(&times, &device, cfg.steps_on() + cfg.steps_rest());
         let med = median(times);
         stdout::line(serde_json::json!({
             "bench": "train_multi", "preset": cfg.preset, "backend": t.name, "adapter": t.adapter, "workgroup_size": t.workgroup_size,
             "n": cfg.n_exc, "networks": k, "dt_ms": cfg.dt_ms, "steps": cfg.steps_on() + cfg.steps_rest(),
             "input_delays": cfg.input_delay_max_ms > 0.0, "warmup": a.warmup, "reps": reps,
             "median_s_per_round": med, "images_per_s": k as f64 / med,
+            "median_device_s_per_round": split.as_ref().map(|s| s.device_s),
         }));
     }
     Ok(())
@@ -512,19 +564,23 @@ fn bench_eval(
             key: 0,
         };
         let reps = (a.reps / 4).max(2);
-        let mut times = vec![];
+        let (mut times, mut device) = (vec![], vec![]);
         for k in 0..1 + reps {
-            let t0 = Instant::now();
+            let (t0, d0) = (Instant::now(), b.engine().device_seconds());
             b.present_frozen_batch(&rates, &opts)?;
             if k >= 1 {
                 times.push(t0.elapsed().as_secs_f64());
+                device.extend(b.engine().device_seconds().zip(d0).map(|(d1, d0)| d1 - d0));
             }
         }
+        let split = DeviceSplit::of(&times, &device, cfg.steps_on());
         let med = median(times);
         stdout::line(serde_json::json!({
             "bench": "eval", "preset": cfg.preset, "backend": t.name, "adapter": t.adapter, "workgroup_size": t.workgroup_size, "n": cfg.n_exc,
             "dt_ms": cfg.dt_ms, "steps": cfg.steps_on(), "batch": batch, "warmup": 1, "reps": reps,
             "median_s_per_batch": med, "images_per_s": batch as f64 / med,
+            "median_device_s_per_batch": split.as_ref().map(|s| s.device_s),
+            "median_other_s_per_batch": split.as_ref().map(|s| s.other_s),
         }));
     }
     Ok(())

@@ -136,7 +136,8 @@ impl GpuContext {
         let limits = adapter.limits();
         let (device, queue) = block_on(adapter.request_device(&wgpu::DeviceDescriptor {
             label: Some("snn-wgpu"),
-            required_features: wgpu::Features::empty(),
+            // Timestamp queries where the adapter has them (`GpuEngineOptions::device_timing`).
+            required_features: adapter.features() & wgpu::Features::TIMESTAMP_QUERY,
             required_limits: limits.clone(),
             experimental_features: wgpu::ExperimentalFeatures::disabled(),
             memory_hints: wgpu::MemoryHints::Performance,
@@ -158,6 +159,14 @@ impl GpuContext {
     /// `"<adapter name> (<backend>)"`, as printed in logs and JSON lines.
     pub fn adapter_description(&self) -> String {
         format!("{} ({:?})", self.info.name, self.info.backend)
+    }
+
+    /// Whether the device takes timestamp queries (`wgpu::Features::TIMESTAMP_QUERY`), which
+    /// time the engine's passes on the device (`GpuEngineOptions::device_timing`).
+    pub fn has_timestamps(&self) -> bool {
+        self.device
+            .features()
+            .contains(wgpu::Features::TIMESTAMP_QUERY)
     }
 
     /// True on a software adapter (llvmpipe/lavapipe, WARP): one with the loop cap and one

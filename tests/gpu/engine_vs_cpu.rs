@@ -1289,3 +1289,67 @@ pub fn errors_agree() {
     );
     assert_eq!(cpu, gpu);
 }
+
+/// `GpuEngineOptions::device_timing` times the step passes of both schedules with timestamp
+/// queries (where the adapter has them), through the trait too, without changing a bit of
+/// the run; off, or on the CPU engine, there is no device time.
+pub fn device_timing_times_the_step_passes() {
+    let net = Network::new(DT_MS)
+        .with_seeds(vec![1, 2])
+        .poisson("in", 40, 200.0)
+        .neurons("out", 40, lif_model())
+        .project(Projection::new(
+            "p",
+            "in",
+            "out",
+            Target::MEMBRANE_EXC,
+            Connectivity::OneToOne,
+            8.0,
+        ));
+    let ctx = gpu_ctx();
+    for schedule in [EngineSchedule::Fused, EngineSchedule::Passes] {
+        let opts = |device_timing| GpuEngineOptions {
+            schedule,
+            device_timing,
+            ..GpuEngineOptions::default()
+        };
+        let mut timed = GpuEngine::with_options(ctx.clone(), &net, opts(true)).unwrap();
+        let mut plain = GpuEngine::with_options(ctx.clone(), &net, opts(false)).unwrap();
+        assert_eq!(plain.device_seconds(), None, "{schedule:?}: timing off");
+        if !ctx.has_timestamps() {
+            assert_eq!(
+                timed.device_seconds(),
+                None,
+                "{schedule:?}: no timestamp queries"
+            );
+            continue;
+        }
+        assert_eq!(
+            timed.device_seconds(),
+            Some(0.0),
+            "{schedule:?}: nothing run yet"
+        );
+        timed.run(300).unwrap();
+        plain.run(300).unwrap();
+        let first = timed.device_seconds().unwrap();
+        assert!(first > 0.0, "{schedule:?}: {first} s for 300 steps");
+        assert!(timed.timed_passes().unwrap() >= 1, "{schedule:?}");
+        let c = timed.run_counting(300, "out").unwrap();
+        assert_eq!(c, plain.run_counting(300, "out").unwrap(), "{schedule:?}");
+        let second = (&timed as &dyn Simulator).device_seconds().unwrap();
+        assert!(second > first, "{schedule:?}: {first} then {second} s");
+        for b in 0..2 {
+            assert_eq!(
+                bits_of(&timed.state("out", "v", b).unwrap()),
+                bits_of(&plain.state("out", "v", b).unwrap()),
+                "{schedule:?}: timing changed copy {b}"
+            );
+        }
+    }
+    let cpu = Engine::new(&net).unwrap();
+    assert_eq!((&cpu as &dyn Simulator).device_seconds(), None);
+}
+
+fn bits_of(x: &[f32]) -> Vec<u32> {
+    x.iter().map(|v| v.to_bits()).collect()
+}

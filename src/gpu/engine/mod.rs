@@ -39,6 +39,7 @@ use super::context::{GpuContext, LOOP_ITERATION_BUDGET};
 use super::layout::StepInfo;
 use super::readback::{read_back_range, read_back_ranges};
 use super::shaders::ComposedModule;
+use super::timer::PassTimer;
 use crate::error::{Result, SnnError};
 use crate::model::net::{poisson_thresholds, Network, Recording, MAX_DELAY_STEPS};
 use layout::{Layout, MonitorRegions, PopRegions, ProjKind, NEVER};
@@ -84,6 +85,10 @@ pub struct GpuEngineOptions {
     /// are split between bindings at region boundaries (each binding beyond the first takes
     /// one more of the adapter's `max_storage_buffers_per_shader_stage`).
     pub table_binding_bytes: Option<u64>,
+    /// Time the passes that run the steps on the device, with timestamp queries where the
+    /// adapter has them ([`GpuEngine::device_seconds`]); off by default (it costs a resolve
+    /// and 16 bytes of readback per submission).
+    pub device_timing: bool,
 }
 
 /// The default [`GpuEngineOptions::arrival_queue`].
@@ -98,6 +103,7 @@ impl Default for GpuEngineOptions {
             loop_budget: None,
             arrival_queue: DEFAULT_ARRIVAL_QUEUE,
             table_binding_bytes: None,
+            device_timing: false,
         }
     }
 }
@@ -190,6 +196,8 @@ pub struct GpuEngine {
     active: u32,
     /// The engine that runs [`Self::run_trials`], built on first use (`protocol`).
     trials: Option<Box<GpuEngine>>,
+    /// Times the step passes (`GpuEngineOptions::device_timing`).
+    timer: Option<PassTimer>,
 }
 
 impl GpuEngine {
@@ -488,6 +496,7 @@ impl GpuEngine {
                     .collect()
             })
             .collect();
+        let timer = opts.device_timing.then(|| PassTimer::new(&ctx)).flatten();
         Ok(GpuEngine {
             fstate: layout.fstate.clone(),
             weights: (0..layout.projs.len()).map(|_| OnceLock::new()).collect(),
@@ -517,12 +526,33 @@ impl GpuEngine {
             opts,
             active: k,
             trials: None,
+            timer,
         })
     }
 
     /// The network this engine runs.
     pub fn network(&self) -> &Network {
         &self.net
+    }
+
+    /// Seconds the device spent in the compute passes that ran this engine's steps since it
+    /// was built (one pass per submission of steps; [`Self::run_trials`]' included), from
+    /// timestamp queries; None without [`GpuEngineOptions::device_timing`] or on an adapter
+    /// without them ([`GpuContext::has_timestamps`]). Host time per run minus this is the
+    /// host's share.
+    pub fn device_seconds(&self) -> Option<f64> {
+        let trials = self.trials.as_ref().and_then(|e| e.device_seconds());
+        self.timer
+            .as_ref()
+            .map(|t| t.seconds() + trials.unwrap_or(0.0))
+    }
+
+    /// The compute passes [`Self::device_seconds`] has timed (submissions of steps).
+    pub fn timed_passes(&self) -> Option<u64> {
+        let trials = self.trials.as_ref().and_then(|e| e.timed_passes());
+        self.timer
+            .as_ref()
+            .map(|t| t.passes() + trials.unwrap_or(0))
     }
 
     /// The schedule this engine runs ([`EngineSchedule::Passes`] or
@@ -648,7 +678,7 @@ impl GpuEngine {
         {
             let mut pass = enc.begin_compute_pass(&wgpu::ComputePassDescriptor {
                 label: Some("engine.steps"),
-                timestamp_writes: None,
+                timestamp_writes: self.timer.as_ref().map(PassTimer::writes),
             });
             for r in 0..n {
                 pass.set_bind_group(0, &self.bind_group, &[r * self.step_stride as u32]);
@@ -661,9 +691,16 @@ impl GpuEngine {
                 }
             }
         }
+        if let Some(timer) = &self.timer {
+            timer.resolve(&mut enc);
+        }
         self.ctx.queue.submit([enc.finish()]);
-        let ranges = self.record_ranges(n);
-        let got = read_back_ranges(&self.ctx, &ranges, "engine.records")?;
+        let mut ranges = self.record_ranges(n);
+        ranges.extend(self.timer.as_ref().map(PassTimer::range));
+        let mut got = read_back_ranges(&self.ctx, &ranges, "engine.records")?;
+        if let Some(timer) = &mut self.timer {
+            timer.add(&got.pop().unwrap_or_default());
+        }
         self.decode_records(t, n, &got);
         Ok(None)
     }
@@ -742,13 +779,16 @@ impl GpuEngine {
             {
                 let mut pass = enc.begin_compute_pass(&wgpu::ComputePassDescriptor {
                     label: Some("engine.fused"),
-                    timestamp_writes: None,
+                    timestamp_writes: self.timer.as_ref().map(PassTimer::writes),
                 });
                 pass.set_bind_group(0, &self.bind_group, &[0]);
                 pass.set_pipeline(&f.pipeline);
                 for _ in 0..dispatches {
                     pass.dispatch_workgroups(self.active, 1, 1);
                 }
+            }
+            if let Some(timer) = &self.timer {
+                timer.resolve(&mut enc);
             }
             self.ctx.queue.submit([enc.finish()]);
             let mut ranges = vec![(&self.buffers.ustate, ctl, 2 * k as u64 * 4)];
@@ -757,7 +797,11 @@ impl GpuEngine {
                 let len = self.layout.fstate.len() as u64 * 4;
                 ranges.push((&self.buffers.fstate, 0, len));
             }
+            ranges.extend(self.timer.as_ref().map(PassTimer::range));
             let mut got = read_back_ranges(&self.ctx, &ranges, "engine.fused")?;
+            if let Some(timer) = &mut self.timer {
+                timer.add(&got.pop().unwrap_or_default());
+            }
             let words: &[u32] = bytemuck::cast_slice(&got[0]);
             done = words[..active].iter().copied().min().unwrap_or(n);
             let used = words[k..k + active].iter().copied().max().unwrap_or(1);
@@ -1141,5 +1185,6 @@ impl GpuEngine {
 crate::backend::impl_simulator!(
     GpuEngine,
     |e| format!("gpu:{}", e.ctx.adapter_description()),
-    first_non_finite_weight
+    first_non_finite_weight;
+    device_seconds
 );
