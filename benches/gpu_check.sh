@@ -9,12 +9,17 @@
 #   adapter   the adapter the GPU engine picks (COBA N = 4000 for 0.1 s, CPU and GPU spikes)
 #   coba      COBA (Brette et al. 2007) from 4k to 1M neurons on the general GPU engine, and
 #             4k to 64k on the CPU beside it
-#   train     Diehl & Cook dc400 and dc6400 training, one network, GPU and CPU
+#   train     Diehl & Cook dc400 and dc6400 training, one network, GPU and CPU; dc400 again
+#             at workgroup sizes 32, 128, 256 and 1024 (the default is 64)
 #   multi     training of K networks on the GPU, each on its own engine: dc400 at K = 8
 #             and 128, dc6400 at K = 8
 #   eval      frozen evaluation, batches of 1, 64 and 1024 images
 #   floor     the floor of one synchronised step (examples/gpu_step_floor: barriers, a
 #             dispatch per step, workgroup sizes 1 to 1024), when that example is built
+# Where the adapter takes timestamp queries, the GPU rows of train, multi and eval also give
+# the step passes' device time (median_device_s_per_image, device_us_per_step, ...) and the
+# rest of the wall time (median_other_s_per_image: host work, waits, readbacks, and the short
+# normalisation and weight-check passes); see src/bin/snn-bench.rs.
 # The adapter is chosen as for `snn`: SNN_WGPU_BACKEND, WGPU_ADAPTER_NAME (README).
 set -u
 BIN=${BIN:-target/release}
@@ -49,6 +54,10 @@ step coba "$BENCH" --backend cpu --rows coba --coba-n 4000,16000,64000 --coba-se
   --reps 3 --quiet
 step train "$BENCH" --backend gpu --presets dc400,dc6400 --rows train --reps 10 --warmup 2 --quiet
 step train "$BENCH" --backend cpu --presets dc400,dc6400 --rows train --reps 5 --warmup 1 --quiet
+for wg in 32 128 256 1024; do
+  step train "$BENCH" --backend gpu --presets dc400 --rows train --reps 10 --warmup 2 --quiet \
+    --workgroup-size "$wg"
+done
 step multi "$BENCH" --backend gpu --presets dc400 --rows train_multi --networks 8,128 \
   --reps 3 --warmup 1 --quiet
 step multi "$BENCH" --backend gpu --presets dc6400 --rows train_multi --networks 8 \
