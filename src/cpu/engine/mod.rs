@@ -1679,13 +1679,21 @@ impl Plans {
             queues,
             zeroed,
         } = state;
-        // 2. post traces decay.
+        // 2. post traces decay; with depression, `ν_pre · post1` of each post neuron
+        // (`on_pre_depression`: the bits of `on_pre`) in the same pass, for step 3.
         if learn {
             for (pp, pv) in self.projs.iter().zip(projs.iter_mut()) {
-                if let Some((_, d, _)) = &pp.stdp {
-                    pv.post1
-                        .iter_mut()
-                        .for_each(|x| *x *= d.decay_post1_per_step);
+                if let Some((sc, d, _)) = &pp.stdp {
+                    let decay = d.decay_post1_per_step;
+                    match sc.rule != 2 {
+                        true => pv.post1.iter_mut().zip(pv.depression.iter_mut()).for_each(
+                            |(x, dep)| {
+                                *x *= decay;
+                                *dep = sc.nu_pre * *x;
+                            },
+                        ),
+                        false => pv.post1.iter_mut().for_each(|x| *x *= decay),
+                    }
                     pv.post2
                         .iter_mut()
                         .for_each(|x| *x *= d.decay_post2_per_step);
@@ -1710,7 +1718,6 @@ impl Plans {
             let lo = ch.lo;
             let ProjView {
                 sum: own_sum,
-                post1,
                 depression,
                 w,
                 ring,
@@ -1852,12 +1859,8 @@ impl Plans {
                     _ => None,
                 };
                 if sc.rule != 2 {
-                    // `ν_pre · post1` once per post neuron (`on_pre_depression`: the bits of
-                    // `on_pre`); a synapse arrives at most once per step, so the order of
-                    // the updates does not matter.
-                    for (dep, &p1) in depression.iter_mut().zip(post1.iter()) {
-                        *dep = sc.nu_pre * p1;
-                    }
+                    // `ν_pre · post1` of each post neuron, from step 2; a synapse arrives at
+                    // most once per step, so the order of the updates does not matter.
                     let dep = &**depression;
                     let depress = |k: usize, i: usize| unsafe {
                         w.set(k, on_pre_depression(w.get(k), dep[i - lo], sc))
