@@ -7,7 +7,7 @@
 //! the update leaves every weight inside `[w_min, w_max]` as it is. In a winner-take-all
 //! layer that holds for most post neurons at any step (about 95 % in Diehl & Cook), so the
 //! queue keeps the arrivals of the other neurons only: the same weights bit for bit, at a
-//! fraction of the work. It is derived state: [`DepressionQueue::rebuild`] makes it from the
+//! fraction of the work. It is derived state: `DepressionQueue::rebuild` makes it from the
 //! ring of recent pre spikes at the start of every learning run, so states and rests need
 //! not hold it. A queue covers the post neurons of one chunk of the step (`lo..hi`), so
 //! the chunks keep their queues apart.

@@ -78,9 +78,9 @@
 //! # Speed strategies (all give the same bits; [`EngineOptions`])
 //!
 //! - per-synapse delays: the synapses grouped by pre neuron and delay
-//!   ([`propagate::Buckets`]), one last-arrival step per group;
+//!   (`propagate::Buckets`), one last-arrival step per group;
 //! - a plastic all-to-all projection with per-synapse delays: depression only where it can
-//!   change a weight ([`depression::DepressionQueue`]);
+//!   change a weight (`depression::DepressionQueue`);
 //! - the step compiled for the processor's vector instructions (`cpu::simd`); a chunk that a
 //!   team member runs enters the same compiled copy;
 //! - one large copy's step on all cores, in chunks of post neurons (above).
@@ -249,7 +249,7 @@ pub struct EngineOptions {
     /// ([`SimdLevel::best`]).
     pub simd: Option<SimdLevel>,
     /// Depress plastic all-to-all projections with per-synapse delays through a
-    /// [`DepressionQueue`] (`true`, the default) or at every arriving synapse.
+    /// `DepressionQueue` (`true`, the default) or at every arriving synapse.
     pub depression_queue: bool,
     /// Post neurons per chunk when the step of one copy is split over the cores: a multiple
     /// of 16, or 0 (the default) for as many chunks as the rayon pool has threads at
@@ -539,7 +539,7 @@ impl Engine {
     }
 
     /// Depress the plastic all-to-all projections with per-synapse delays through a
-    /// [`DepressionQueue`] (`true`, the default) or by visiting every arriving synapse (the
+    /// `DepressionQueue` (`true`, the default) or by visiting every arriving synapse (the
     /// plain reference; a baseline for benchmarks). Both give the same bits: speed only.
     pub fn set_depression_queue(&mut self, on: bool) {
         for c in &mut self.copies {

@@ -3,12 +3,12 @@
 //!
 //! | strategy | chosen for | a spike of pre `j` reads |
 //! |---|---|---|
-//! | [`Strategy::Dense`] | all-to-all | row `j` of `w[pre][post]`, post implicit |
-//! | [`Strategy::Sparse`] | fixed p, fixed in-degree, list; all-but-self when plastic, per-synapse delays or weights | `offsets[j]..offsets[j+1]` with their post indices (CSR) |
-//! | [`Strategy::OneToOne`] | one-to-one | synapse `j` to post `j` |
-//! | [`Strategy::TotalMinusSelf`] | all-but-self with one constant weight, a uniform delay, no STDP | nothing: `w · (count − self)` |
+//! | `Strategy::Dense` | all-to-all | row `j` of `w[pre][post]`, post implicit |
+//! | `Strategy::Sparse` | fixed p, fixed in-degree, list; all-but-self when plastic, per-synapse delays or weights | `offsets[j]..offsets[j+1]` with their post indices (CSR) |
+//! | `Strategy::OneToOne` | one-to-one | synapse `j` to post `j` |
+//! | `Strategy::TotalMinusSelf` | all-but-self with one constant weight, a uniform delay, no STDP | nothing: `w · (count − self)` |
 //!
-//! Per-synapse delays add [`Buckets`] to any of them: the synapses of each pre neuron
+//! Per-synapse delays add `Buckets` to any of them: the synapses of each pre neuron
 //! grouped by delay, so that a spike's synapses of one delay land in one ring row, and the
 //! synapses arriving at a step are read bucket by bucket without testing each delay. A
 //! plastic projection with buckets keeps one last-arrival step per bucket (its synapses
