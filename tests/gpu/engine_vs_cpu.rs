@@ -543,20 +543,26 @@ pub fn unchunked_fused_run_shows_the_loop_cap() {
     }
 }
 
-/// A population past 16 neurons per invocation does not fit the fused schedule: `Auto`
-/// takes the passes, and forcing fused is an error that names the pass and the rule.
-pub fn fused_is_refused_where_the_network_does_not_fit() {
-    let net = Network::new(DT_MS)
-        .poisson("in", 2048, 10.0)
-        .neurons("big", 2048, lif_model())
+/// `n` LIF neurons `out`, each driven by its own Poisson source in `in` at `rate_hz` through
+/// a one-to-one projection `p` of weight `w_mv` onto the membrane.
+fn driven_one_to_one(n: u32, rate_hz: f32, w_mv: f32) -> Network {
+    Network::new(DT_MS)
+        .poisson("in", n, rate_hz)
+        .neurons("out", n, lif_model())
         .project(Projection::new(
             "p",
             "in",
-            "big",
+            "out",
             Target::MEMBRANE_EXC,
             Connectivity::OneToOne,
-            1.0,
-        ));
+            w_mv,
+        ))
+}
+
+/// A population past 16 neurons per invocation does not fit the fused schedule: `Auto`
+/// takes the passes, and forcing fused is an error that names the pass and the rule.
+pub fn fused_is_refused_where_the_network_does_not_fit() {
+    let net = driven_one_to_one(2048, 10.0, 1.0);
     let ctx = gpu_ctx();
     let auto = GpuEngine::new(ctx.clone(), &net).expect("passes");
     assert_eq!(auto.schedule(), EngineSchedule::Passes);
@@ -1294,18 +1300,7 @@ pub fn errors_agree() {
 /// queries (where the adapter has them), through the trait too, without changing a bit of
 /// the run; off, or on the CPU engine, there is no device time.
 pub fn device_timing_times_the_step_passes() {
-    let net = Network::new(DT_MS)
-        .with_seeds(vec![1, 2])
-        .poisson("in", 40, 200.0)
-        .neurons("out", 40, lif_model())
-        .project(Projection::new(
-            "p",
-            "in",
-            "out",
-            Target::MEMBRANE_EXC,
-            Connectivity::OneToOne,
-            8.0,
-        ));
+    let net = driven_one_to_one(40, 200.0, 8.0).with_seeds(vec![1, 2]);
     let ctx = gpu_ctx();
     for schedule in [EngineSchedule::Fused, EngineSchedule::Passes] {
         let opts = |device_timing| GpuEngineOptions {
