@@ -160,9 +160,9 @@ pub trait Simulator: Send {
     fn set_network_state(&mut self, state: &NetworkState) -> Result<()>;
 
     /// Seconds the device spent in the passes that ran this engine's steps ([`Self::run`],
-    /// [`Self::run_counting`]) since it was built, from timestamp queries; None on an engine
-    /// that does not time them (the CPU engine; the GPU engine without
-    /// `GpuEngineOptions::device_timing` or on an adapter without timestamp queries).
+    /// [`Self::run_counting`], [`Self::run_trials`]) since it was built, from timestamp
+    /// queries; None on an engine that does not time them (the CPU engine; the GPU engine
+    /// without `GpuEngineOptions::device_timing` or on an adapter without timestamp queries).
     fn device_seconds(&self) -> Option<f64> {
         None
     }

@@ -242,13 +242,7 @@ fn loop_passes(l: &Layout, p: &ProjLayout) -> (u64, u64, u64) {
     let words = l.pops[p.pre].bits.words as u64;
     let sum_words = l.pops[p.pre].bits.sum_words as u64;
     let n_pre = p.syn.n_pre as u64;
-    let longest_row = p
-        .syn
-        .offsets
-        .windows(2)
-        .map(|r| (r[1] - r[0]) as u64)
-        .max()
-        .unwrap_or(0);
+    let longest_row = p.syn.longest_row() as u64;
     let search = match p.kind {
         ProjKind::Sparse => (longest_row + 1).ilog2() as u64 + 2,
         _ => 0,
@@ -576,13 +570,6 @@ pub(crate) fn compose(l: &Layout) -> Program {
         if p.kind == ProjKind::Push {
             let name = format!("push_{q}");
             let words = l.pops[p.pre].bits.words;
-            let longest_row = p
-                .syn
-                .offsets
-                .windows(2)
-                .map(|r| r[1] - r[0])
-                .max()
-                .unwrap_or(0);
             let _ = writeln!(
                 g,
                 "fn {name}_item(w: u32, b: u32) {{\n    push_word(proj_{q}(), w, b);\n}}\n@compute @workgroup_size(WG)\nfn {name}(@builtin(global_invocation_id) gid: vec3<u32>) {{\n    if (gid.x >= {}) {{\n        return;\n    }}\n    {name}_item(gid.x, gid.y);\n}}",
@@ -594,7 +581,7 @@ pub(crate) fn compose(l: &Layout) -> Program {
                 entry: name,
                 invocations: words,
                 learn_only: false,
-                max_loop_passes: 33 + 32 * (longest_row as u64 + 1),
+                max_loop_passes: 33 + 32 * (p.syn.longest_row() as u64 + 1),
                 fused_loop_passes: None,
             });
         }

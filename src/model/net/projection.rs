@@ -599,6 +599,15 @@ impl Synapses {
         self.post.is_empty()
     }
 
+    /// The most synapses of one pre neuron (the longest CSR row).
+    pub fn longest_row(&self) -> u32 {
+        self.offsets
+            .windows(2)
+            .map(|r| r[1] - r[0])
+            .max()
+            .unwrap_or(0)
+    }
+
     /// `(pre, post)` of every synapse, in synapse order.
     pub fn pairs(&self) -> Vec<(u32, u32)> {
         (0..self.n_pre)
