@@ -559,6 +559,53 @@ fn driven_one_to_one(n: u32, rate_hz: f32, w_mv: f32) -> Network {
         ))
 }
 
+/// Under the fused schedule a population of at most 16 neurons per invocation keeps its state
+/// in registers across a dispatch (one neuron per invocation, spike words gathered in
+/// workgroup memory); a larger one, which fits only without incoming projections, runs 32
+/// neurons per invocation through memory. Both beside each other, with a state monitor
+/// (the state goes to memory every step) and without: the CPU's bits.
+pub fn neurons_in_registers_and_in_memory_agree() {
+    // 300 self-driven neurons (resting above threshold) at 16 invocations: 19 per invocation.
+    let driven = NeuronModel::lif(
+        snn_wgpu::model::LifParams {
+            tau_m_ms: 10.0,
+            v_rest_mv: -50.0,
+        },
+        -60.0,
+    )
+    .with_refractory_ms(1.0);
+    let base = driven_one_to_one(40, 200.0, 4.0)
+        .neurons("big", 300, driven)
+        .monitor("out", "out", MonitorKind::Spikes { neurons: None })
+        .monitor("big", "big", MonitorKind::Spikes { neurons: None });
+    let monitored = base.clone().monitor(
+        "v",
+        "big",
+        MonitorKind::State {
+            variable: "v".into(),
+            neurons: vec![0, 299],
+        },
+    );
+    let opts = GpuEngineOptions {
+        workgroup_size: 16,
+        ..GpuEngineOptions::default()
+    };
+    for net in [base, monitored] {
+        let counts = on_both_to(
+            &net,
+            |e| {
+                let v: Vec<f32> = (0..300).map(|i| -70.0 + (i % 23) as f32).collect();
+                e.set_state("big", "v", 0, &v).expect("set v");
+                e.run(150).expect("run");
+                e.run(90).expect("run");
+            },
+            true,
+            Some(opts),
+        );
+        assert!(counts.iter().all(|(_, n)| *n > 50), "{counts:?}");
+    }
+}
+
 /// A population past 16 neurons per invocation does not fit the fused schedule: `Auto`
 /// takes the passes, and forcing fused is an error that names the pass and the rule.
 pub fn fused_is_refused_where_the_network_does_not_fit() {

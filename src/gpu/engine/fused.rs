@@ -10,6 +10,16 @@
 //! follow after one more barrier; each synapse gets the very update of the passes (no sum
 //! is involved).
 //!
+//! **Neurons in registers.** A population of at most [`MAX_ITEMS_PER_INVOCATION`] neurons
+//! per invocation runs one neuron per invocation: invocation `l` owns neurons `l + u · WG`,
+//! loads their state once per dispatch into function variables, steps them with the passes'
+//! own `neurons_<p>_next` and stores them after its last step (and every step where a state
+//! monitor reads them); each spike sets its bit in a workgroup word (`atomicOr`), and after
+//! one workgroup barrier the words are emitted as the passes emit them. The state a dispatch
+//! leaves in memory, the spike words and the counts are the passes' bits. A larger
+//! population (which fits only without incoming projections) runs 32 neurons per
+//! invocation through memory, as under the passes.
+//!
 //! **Fit rule.** A network fits when no pass has more than [`MAX_ITEMS_PER_INVOCATION`]
 //! items (spike words of a source or population, post neurons of a projection, state
 //! monitor slots) per invocation, i.e. `⌈items / WG⌉ ≤ 16` (1,024 neurons per population at
@@ -55,7 +65,7 @@
 //! words give), so propagation at arrival visits each lag's spikes only (with 10 ms input
 //! delays, 21 lags of 25 words each per post neuron before).
 
-use super::program::{Phase, Program};
+use super::program::{NeuronPass, Phase, Program};
 use crate::gpu::shaders::{engine_fused_module, ComposedModule};
 use bytemuck::{Pod, Zeroable};
 use std::fmt::Write;
@@ -148,8 +158,9 @@ pub(crate) fn plan(program: &Program, wg: u32, budget: Option<u64>) -> Result<Fu
 /// the step its progress word (`ustate[ctl + copy]`) holds, runs steps while the loop passes
 /// counted so far and one more step's worst case fit the budget, and stores the step it
 /// reached and one more dispatch that ran a step (`ustate[ctl + K + copy]`).
-pub(crate) fn module(program: &Program, plan: &FusedPlan) -> ComposedModule {
-    let mut g = program.generated.clone();
+pub(crate) fn module(program: &Program, plan: &FusedPlan, wg: u32) -> ComposedModule {
+    let mut head = program.generated.clone();
+    let mut g = String::new();
     let _ = writeln!(
         g,
         "// The fused schedule: one workgroup per copy, steps from the copy's progress, each pass's\n\
@@ -162,11 +173,41 @@ pub(crate) fn module(program: &Program, plan: &FusedPlan) -> ComposedModule {
          if (lid.x == 0u) {{\n        fused_word = ustate[{ctl}u + b];\n    }}\n    \
          let s0 = workgroupUniformLoad(&fused_word);\n    \
          var s = s0;\n    \
-         loop_passes = 1u;\n    \
-         loop {{\n        \
-         if (s >= chunk.steps) {{\n            break;\n        }}",
+         loop_passes = 1u;",
         ctl = program.ctl
     );
+    // Populations whose state stays in registers: neuron lid + u · WG of the copy in
+    // `ns_<p>_<u>`, loaded here and stored after the last step (every step where state
+    // monitors read it); their spike words gather in workgroup memory.
+    let in_registers: Vec<(NeuronPass, u32)> = program
+        .step
+        .iter()
+        .filter_map(|p| p.neurons)
+        .map(|np| (np, np.n.div_ceil(wg)))
+        .filter(|&(_, c)| c <= MAX_ITEMS_PER_INVOCATION)
+        .collect();
+    let mut store_all = String::new();
+    for &(np, c) in &in_registers {
+        let (pi, n) = (np.pop, np.n);
+        let _ = writeln!(
+            head,
+            "var<workgroup> fused_spikes_{pi}: array<atomic<u32>, {}u>;",
+            np.words
+        );
+        for u in 0..c {
+            let _ = writeln!(
+                g,
+                "    let ni_{pi}_{u} = lid.x + {u}u * WG;\n    \
+                 var ns_{pi}_{u}: NeuronState;\n    \
+                 if (ni_{pi}_{u} < {n}u) {{\n        ns_{pi}_{u} = neurons_{pi}_load(b * {n}u + ni_{pi}_{u});\n    }}"
+            );
+            let _ = writeln!(
+                store_all,
+                "    if (ni_{pi}_{u} < {n}u) {{\n        neurons_{pi}_store(b * {n}u + ni_{pi}_{u}, ns_{pi}_{u});\n    }}"
+            );
+        }
+    }
+    g.push_str("    loop {\n        if (s >= chunk.steps) {\n            break;\n        }\n");
     if let Some(last) = plan.last_start {
         // The most passes any invocation has counted, made uniform: the step goes only if
         // its worst case (with the check of the delay window where arrival queues of its
@@ -196,6 +237,17 @@ pub(crate) fn module(program: &Program, plan: &FusedPlan) -> ComposedModule {
     );
     let mut phase = None;
     let mut traces = String::new();
+    // The spike words of the populations in registers, emitted once every neuron of the
+    // phase has set its bit.
+    let mut emits = String::new();
+    let flush = |g: &mut String, emits: &mut String| {
+        if !emits.is_empty() {
+            g.push_str("        workgroupBarrier();\n");
+            g.push_str(emits);
+            emits.clear();
+        }
+    };
+    let monitored = program.step.iter().any(|p| p.phase == Phase::After);
     for p in &program.step {
         debug_assert!(p.phase != Phase::Between);
         // Shared potentiation reads the state monitors' phase's data only: one phase.
@@ -204,9 +256,39 @@ pub(crate) fn module(program: &Program, plan: &FusedPlan) -> ComposedModule {
             other => other,
         };
         if phase.is_some_and(|ph| ph != key) {
+            flush(&mut g, &mut emits);
             g.push_str("        storageBarrier();\n");
         }
         phase = Some(key);
+        if let Some(&(np, c)) = p
+            .neurons
+            .and_then(|np| in_registers.iter().find(|(r, _)| *r == np))
+        {
+            let (pi, n, words) = (np.pop, np.n, np.words);
+            for u in 0..c {
+                let store = match monitored {
+                    true => format!("            neurons_{pi}_store(i, f.s);\n"),
+                    false => String::new(),
+                };
+                let _ = writeln!(
+                    g,
+                    "        if (ni_{pi}_{u} < {n}u) {{\n            \
+                     let i = b * {n}u + ni_{pi}_{u};\n            \
+                     let f = neurons_{pi}_next(ns_{pi}_{u}, i);\n            \
+                     ns_{pi}_{u} = f.s;\n{store}            \
+                     if (f.spike) {{\n                \
+                     atomicOr(&fused_spikes_{pi}[ni_{pi}_{u} >> 5u], 1u << (ni_{pi}_{u} & 31u));\n            }}\n        }}"
+                );
+            }
+            let _ = writeln!(
+                emits,
+                "        for (var w = lid.x; w < {words}u; w = w + WG) {{\n            \
+                 emit_word(bits_{pi}(), step.t + 1u, b, w, atomicExchange(&fused_spikes_{pi}[w], 0u));\n            \
+                 loop_passes = loop_passes + 1u;\n        }}\n        \
+                 loop_passes = loop_passes + 1u;"
+            );
+            continue;
+        }
         // Summaries and propagation count their own loop passes (`loop_passes`,
         // propagate.wgsl); every other item adds its worst case.
         let strided = |item: &str, passes: u64| {
@@ -233,15 +315,18 @@ pub(crate) fn module(program: &Program, plan: &FusedPlan) -> ComposedModule {
             g.push_str(&strided(&p.item, p.max_loop_passes));
         }
     }
+    flush(&mut g, &mut emits);
     if !traces.is_empty() {
         // Every invocation has read post2 of the spiking posts before their traces change.
         g.push_str("        storageBarrier();\n");
         g.push_str(&traces);
     }
     g.push_str("        storageBarrier();\n        s = s + 1u;\n");
+    g.push_str("    }\n");
+    g.push_str(&store_all);
     let _ = writeln!(
         g,
-        "    }}\n    \
+        "    \
          if (lid.x == 0u) {{\n        \
          ustate[{ctl}u + b] = s;\n        \
          if (s > s0) {{\n            \
@@ -249,5 +334,6 @@ pub(crate) fn module(program: &Program, plan: &FusedPlan) -> ComposedModule {
         ctl = program.ctl,
         done = program.ctl + program.batch
     );
-    engine_fused_module(&g)
+    head.push_str(&g);
+    engine_fused_module(&head)
 }

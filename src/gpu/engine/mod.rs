@@ -154,7 +154,7 @@ pub fn compose_module_for(net: &Network, schedule: EngineSchedule) -> Result<Com
                 steps_per_dispatch: 1,
                 last_start: Some(LOOP_ITERATION_BUDGET - 1),
             };
-            fused::module(&program, &plan)
+            fused::module(&program, &plan, GpuEngineOptions::default().workgroup_size)
         }
         EngineSchedule::Auto | EngineSchedule::Passes => program.module,
     })
@@ -427,7 +427,7 @@ impl GpuEngine {
         })?;
         let fused = match fused_plan {
             Some(plan) => {
-                let m = fused::module(&program, &plan);
+                let m = fused::module(&program, &plan, wg);
                 let module = ctx.shader_module(&m.label, &m.source)?;
                 Some(FusedRun {
                     pipeline: ctx.compute_pipeline(

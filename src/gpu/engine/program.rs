@@ -48,6 +48,21 @@ pub(crate) struct PassSpec {
     /// window after arrival queues overflowed is counted by the kernel when it knows of it
     /// (`overflow_passes`, `propagate.wgsl`).
     pub fused_loop_passes: Option<u64>,
+    /// A neuron population's pass: what the fused schedule needs to run it one neuron per
+    /// invocation with the state in registers (`neurons_<p>_next`).
+    pub neurons: Option<NeuronPass>,
+}
+
+/// A population's neuron pass, one neuron at a time: `neurons_<pop>_load(i)`,
+/// `neurons_<pop>_next(state, i)` and `neurons_<pop>_store(i, state)` for neuron
+/// `i = b · n + neuron`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct NeuronPass {
+    pub pop: usize,
+    /// Neurons per copy.
+    pub n: u32,
+    /// Spike words per copy.
+    pub words: u32,
 }
 
 /// The phases of a step: every pass of a phase reads only what earlier phases wrote (or
@@ -337,7 +352,7 @@ pub(crate) fn compose(l: &Layout) -> Program {
     for v in &l.custom_vars {
         let _ = writeln!(g, "    {v}: f32,");
     }
-    g.push_str("}\n");
+    g.push_str("}\n// One neuron's step: its new state and whether it spiked.\nstruct Fired {\n    s: NeuronState,\n    spike: bool,\n}\n");
     let mut step = vec![];
     let mut neuron_passes = vec![];
     for (pi, pop) in l.pops.iter().enumerate() {
@@ -384,6 +399,7 @@ pub(crate) fn compose(l: &Layout) -> Program {
                     learn_only: false,
                     max_loop_passes: 33 + 33,
                     fused_loop_passes: None,
+                    neurons: None,
                 });
             }
             PopRegions::SpikeTimes { base, count } => {
@@ -406,6 +422,7 @@ pub(crate) fn compose(l: &Layout) -> Program {
                     learn_only: false,
                     max_loop_passes: 33 + 34 + (*count as u64 + 1).ilog2() as u64 + 2 + 33,
                     fused_loop_passes: None,
+                    neurons: None,
                 });
             }
             PopRegions::Neurons {
@@ -477,16 +494,28 @@ pub(crate) fn compose(l: &Layout) -> Program {
                     let _ = writeln!(store, "        fstate[{} + i] = o.{name};", u(*a));
                 }
                 let name = format!("neurons_{pi}");
-                head(&mut g, &name);
-                let body = format!(
-                    "    let p = params_{pi}();\n    let i0 = w * 32u;\n    let m = min(32u, {n} - i0);\n    var word = 0u;\n    for (var l = 0u; l < m; l = l + 1u) {{\n        let i = b * {n} + i0 + l;\n        var s = NeuronState({load});\n{charge}        let spike = fire(o0, p);\n        var o = reset(o0, spike, p);\n        if (step.learn != 0u) {{\n            o = adapt(o, spike, p);\n        }}\n{store}        if (spike) {{\n            word = word | (1u << l);\n            ustate[{count} + i] = ustate[{count} + i] + 1u;\n        }}\n    }}\n    emit_word(bits_{pi}(), step.t + 1u, b, w, word);\n}}\n",
-                    n = u(n),
+                // `_load`/`_store`: the state of neuron i (= b · n + neuron); `_next`: one
+                // neuron's step from a state (it counts the spike); `_word`: the passes'
+                // item, 32 neurons through global memory. The fused schedule keeps the state
+                // in registers across a dispatch and calls `_next` alone (super::fused).
+                let _ = write!(
+                    g,
+                    "fn {name}_load(i: u32) -> NeuronState {{\n    return NeuronState({load});\n}}\n\
+                     fn {name}_store(i: u32, o: NeuronState) {{\n{store}}}\n\
+                     fn {name}_next(state: NeuronState, i: u32) -> Fired {{\n    let p = params_{pi}();\n    var s = state;\n{charge}    let spike = fire(o0, p);\n    var o = reset(o0, spike, p);\n    if (step.learn != 0u) {{\n        o = adapt(o, spike, p);\n    }}\n    if (spike) {{\n        ustate[{count} + i] = ustate[{count} + i] + 1u;\n    }}\n    return Fired(o, spike);\n}}\n",
                     count = u(pop.count),
                     load = load.join(", "),
+                    store = store.replace("        ", "    "),
                     charge = charge
+                        .replace("        ", "    ")
                         .replace("XGE", &u(x[0]))
                         .replace("XGI", &u(x[1]))
                         .replace("XV", &u(x[2])),
+                );
+                head(&mut g, &name);
+                let body = format!(
+                    "    let i0 = w * 32u;\n    let m = min(32u, {n} - i0);\n    var word = 0u;\n    for (var l = 0u; l < m; l = l + 1u) {{\n        let i = b * {n} + i0 + l;\n        let f = {name}_next({name}_load(i), i);\n        {name}_store(i, f.s);\n        if (f.spike) {{\n            word = word | (1u << l);\n        }}\n    }}\n    emit_word(bits_{pi}(), step.t + 1u, b, w, word);\n}}\n",
+                    n = u(n),
                 );
                 g.push_str(&body);
                 word_entry(&mut g, &name);
@@ -498,6 +527,7 @@ pub(crate) fn compose(l: &Layout) -> Program {
                     learn_only: false,
                     max_loop_passes: 33,
                     fused_loop_passes: None,
+                    neurons: Some(NeuronPass { pop: pi, n, words }),
                 });
             }
         }
@@ -530,6 +560,7 @@ pub(crate) fn compose(l: &Layout) -> Program {
             // The words, and with a list each word's spikes.
             max_loop_passes: 33 + pop.bits.list.map_or(0, |_| 32 + pop.size as u64),
             fused_loop_passes: None,
+            neurons: None,
         });
     }
     let mut potentiate = vec![];
@@ -565,6 +596,7 @@ pub(crate) fn compose(l: &Layout) -> Program {
                 learn_only,
                 max_loop_passes: passes,
                 fused_loop_passes: (fused_passes != passes).then_some(fused_passes),
+                neurons: None,
             }
         };
         if p.kind == ProjKind::Push {
@@ -583,6 +615,7 @@ pub(crate) fn compose(l: &Layout) -> Program {
                 learn_only: false,
                 max_loop_passes: 33 + 32 * (p.syn.longest_row() as u64 + 1),
                 fused_loop_passes: None,
+                neurons: None,
             });
         }
         step.push(entry(
@@ -668,6 +701,7 @@ pub(crate) fn compose(l: &Layout) -> Program {
             learn_only: false,
             max_loop_passes: 0,
             fused_loop_passes: None,
+            neurons: None,
         });
     }
     step.extend(potentiate);
