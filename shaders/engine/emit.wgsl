@@ -81,16 +81,20 @@ fn count_word(at: u32, word: u32) {
     }
 }
 
-// Poisson neurons 32w.. of a population of `n`: neuron i spikes at stream step t (the step
-// minus the stream's origin) when rng_u32(key, t, i) < its threshold (thresholds of this
-// copy at `thr`).
+// Poisson neuron i of a population spikes at stream step t (the step minus the stream's
+// origin) when rng_u32(key, t, i) < its threshold (thresholds of this copy at `thr`).
+fn poisson_spike(t: u32, key: u32, thr: u32, i: u32) -> bool {
+    let th = tab(thr + i);
+    return th != 0u && rng_u32(key, t, i) < th;
+}
+
+// Poisson neurons 32w.. of a population of `n` (`poisson_spike`).
 fn poisson_word(t: u32, key: u32, thr: u32, n: u32, w: u32) -> u32 {
     var word = 0u;
     let i0 = w * 32u;
     let m = min(32u, n - i0);
     for (var l = 0u; l < m; l = l + 1u) {
-        let th = tab(thr + i0 + l);
-        if (th != 0u && rng_u32(key, t, i0 + l) < th) {
+        if (poisson_spike(t, key, thr, i0 + l)) {
             word = word | (1u << l);
         }
     }

@@ -561,9 +561,10 @@ fn driven_one_to_one(n: u32, rate_hz: f32, w_mv: f32) -> Network {
 
 /// Under the fused schedule a population of at most 16 neurons per invocation keeps its state
 /// in registers across a dispatch (one neuron per invocation, spike words gathered in
-/// workgroup memory); a larger one, which fits only without incoming projections, runs 32
-/// neurons per invocation through memory. Both beside each other, with a state monitor
-/// (the state goes to memory every step) and without: the CPU's bits.
+/// workgroup memory), and a Poisson source draws one neuron per invocation; larger ones
+/// (a population fits only without incoming projections) run 32 neurons per invocation
+/// through memory. All four beside each other, with a state monitor (the state goes to
+/// memory every step) and without: the CPU's bits.
 pub fn neurons_in_registers_and_in_memory_agree() {
     // 300 self-driven neurons (resting above threshold) at 16 invocations: 19 per invocation.
     let driven = NeuronModel::lif(
@@ -574,8 +575,38 @@ pub fn neurons_in_registers_and_in_memory_agree() {
         -60.0,
     )
     .with_refractory_ms(1.0);
+    // Poisson sources alike: `in` (40) one per invocation, `noise` (300) 32 per invocation.
     let base = driven_one_to_one(40, 200.0, 4.0)
         .neurons("big", 300, driven)
+        .poisson("noise", 300, 40.0)
+        .project(Projection::new(
+            "np",
+            "noise",
+            "out",
+            Target::MEMBRANE_EXC,
+            Connectivity::AllToAll,
+            0.05,
+        ))
+        .project(
+            Projection::new(
+                "in_delayed",
+                "in",
+                "out",
+                Target::MEMBRANE_EXC,
+                Connectivity::AllToAll,
+                0.1,
+            )
+            .with_delay(
+                Delay::Range {
+                    min_ms: 0.0,
+                    max_ms: 2.0,
+                    seed: 3,
+                },
+                Delivery::AtEmission,
+            ),
+        )
+        .monitor("noise", "noise", MonitorKind::Spikes { neurons: None })
+        .monitor("in", "in", MonitorKind::Spikes { neurons: None })
         .monitor("out", "out", MonitorKind::Spikes { neurons: None })
         .monitor("big", "big", MonitorKind::Spikes { neurons: None });
     let monitored = base.clone().monitor(

@@ -178,7 +178,8 @@ pub(crate) fn module(program: &Program, plan: &FusedPlan, wg: u32) -> ComposedMo
     );
     // Populations whose state stays in registers: neuron lid + u · WG of the copy in
     // `ns_<p>_<u>`, loaded here and stored after the last step (every step where state
-    // monitors read it); their spike words gather in workgroup memory.
+    // monitors read it); Poisson sources, one neuron per invocation as well. Their spike
+    // words gather in workgroup memory.
     let in_registers: Vec<(NeuronPass, u32)> = program
         .step
         .iter()
@@ -195,10 +196,13 @@ pub(crate) fn module(program: &Program, plan: &FusedPlan, wg: u32) -> ComposedMo
             np.words
         );
         for u in 0..c {
+            let _ = writeln!(g, "    let ni_{pi}_{u} = lid.x + {u}u * WG;");
+            if np.poisson {
+                continue;
+            }
             let _ = writeln!(
                 g,
-                "    let ni_{pi}_{u} = lid.x + {u}u * WG;\n    \
-                 var ns_{pi}_{u}: NeuronState;\n    \
+                "    var ns_{pi}_{u}: NeuronState;\n    \
                  if (ni_{pi}_{u} < {n}u) {{\n        ns_{pi}_{u} = neurons_{pi}_load(b * {n}u + ni_{pi}_{u});\n    }}"
             );
             let _ = writeln!(
@@ -265,7 +269,17 @@ pub(crate) fn module(program: &Program, plan: &FusedPlan, wg: u32) -> ComposedMo
             .and_then(|np| in_registers.iter().find(|(r, _)| *r == np))
         {
             let (pi, n, words) = (np.pop, np.n, np.words);
-            for u in 0..c {
+            if np.poisson {
+                let _ = writeln!(g, "        let st_{pi} = source_{pi}_stream(b);");
+            }
+            for u in (0..c).filter(|_| np.poisson) {
+                let _ = writeln!(
+                    g,
+                    "        if (ni_{pi}_{u} < {n}u && source_{pi}_next(st_{pi}, ni_{pi}_{u}, b)) {{\n            \
+                     atomicOr(&fused_spikes_{pi}[ni_{pi}_{u} >> 5u], 1u << (ni_{pi}_{u} & 31u));\n        }}"
+                );
+            }
+            for u in (0..c).filter(|_| !np.poisson) {
                 let store = match monitored {
                     true => format!("            neurons_{pi}_store(i, f.s);\n"),
                     false => String::new(),
@@ -283,9 +297,10 @@ pub(crate) fn module(program: &Program, plan: &FusedPlan, wg: u32) -> ComposedMo
             let _ = writeln!(
                 emits,
                 "        for (var w = lid.x; w < {words}u; w = w + WG) {{\n            \
-                 emit_word(bits_{pi}(), step.t + 1u, b, w, atomicExchange(&fused_spikes_{pi}[w], 0u));\n            \
+                 emit_word(bits_{pi}(), step.t + {next}u, b, w, atomicExchange(&fused_spikes_{pi}[w], 0u));\n            \
                  loop_passes = loop_passes + 1u;\n        }}\n        \
-                 loop_passes = loop_passes + 1u;"
+                 loop_passes = loop_passes + 1u;",
+                next = u32::from(!np.poisson)
             );
             continue;
         }

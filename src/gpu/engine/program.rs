@@ -48,14 +48,15 @@ pub(crate) struct PassSpec {
     /// window after arrival queues overflowed is counted by the kernel when it knows of it
     /// (`overflow_passes`, `propagate.wgsl`).
     pub fused_loop_passes: Option<u64>,
-    /// A neuron population's pass: what the fused schedule needs to run it one neuron per
-    /// invocation with the state in registers (`neurons_<p>_next`).
+    /// A neuron population's pass or a Poisson source: what the fused schedule needs to
+    /// run it one neuron per invocation.
     pub neurons: Option<NeuronPass>,
 }
 
-/// A population's neuron pass, one neuron at a time: `neurons_<pop>_load(i)`,
+/// A population's pass one neuron at a time. Neurons: `neurons_<pop>_load(i)`,
 /// `neurons_<pop>_next(state, i)` and `neurons_<pop>_store(i, state)` for neuron
-/// `i = b · n + neuron`.
+/// `i = b · n + neuron`. Poisson sources (`poisson`): `source_<pop>_stream(b)` and
+/// `source_<pop>_next(stream, neuron, b)`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct NeuronPass {
     pub pop: usize,
@@ -63,6 +64,8 @@ pub(crate) struct NeuronPass {
     pub n: u32,
     /// Spike words per copy.
     pub words: u32,
+    /// A Poisson source (no state), not a neuron population.
+    pub poisson: bool,
 }
 
 /// The phases of a step: every pass of a phase reads only what earlier phases wrote (or
@@ -378,12 +381,26 @@ pub(crate) fn compose(l: &Layout) -> Program {
         match &pop.regions {
             PopRegions::Poisson { thr, keys, origins } => {
                 let name = format!("source_{pi}");
+                // `_stream(b)`: copy b's stream step and key; `_next(stream, neuron, b)`:
+                // whether one neuron spikes (it counts the spike), what the fused schedule
+                // calls one neuron per invocation; `_word`: the passes' item, 32 neurons.
+                let _ = writeln!(
+                    g,
+                    "fn {name}_stream(b: u32) -> vec2<u32> {{\n    return vec2<u32>(step.t - tab({o} + b), tab({k} + b));\n}}\n\
+                     fn {name}_next(st: vec2<u32>, ni: u32, b: u32) -> bool {{\n    \
+                     let spike = poisson_spike(st.x, st.y, {thr} + b * {n}, ni);\n    \
+                     if (spike) {{\n        ustate[{count} + b * {n} + ni] = ustate[{count} + b * {n} + ni] + 1u;\n    }}\n    \
+                     return spike;\n}}",
+                    o = u(*origins),
+                    k = u(*keys),
+                    thr = u(*thr),
+                    n = u(n),
+                    count = u(pop.count),
+                );
                 head(&mut g, &name);
                 let _ = writeln!(
                     g,
-                    "    let word = poisson_word(step.t - tab({} + b), tab({} + b), {} + b * {}, {}, w);\n    emit_word(bits_{pi}(), step.t, b, w, word);\n    count_word({} + b * {} + w * 32u, word);\n}}",
-                    u(*origins),
-                    u(*keys),
+                    "    let st = {name}_stream(b);\n    let word = poisson_word(st.x, st.y, {} + b * {}, {}, w);\n    emit_word(bits_{pi}(), step.t, b, w, word);\n    count_word({} + b * {} + w * 32u, word);\n}}",
                     u(*thr),
                     u(n),
                     u(n),
@@ -399,7 +416,12 @@ pub(crate) fn compose(l: &Layout) -> Program {
                     learn_only: false,
                     max_loop_passes: 33 + 33,
                     fused_loop_passes: None,
-                    neurons: None,
+                    neurons: Some(NeuronPass {
+                        pop: pi,
+                        n,
+                        words,
+                        poisson: true,
+                    }),
                 });
             }
             PopRegions::SpikeTimes { base, count } => {
@@ -527,7 +549,12 @@ pub(crate) fn compose(l: &Layout) -> Program {
                     learn_only: false,
                     max_loop_passes: 33,
                     fused_loop_passes: None,
-                    neurons: Some(NeuronPass { pop: pi, n, words }),
+                    neurons: Some(NeuronPass {
+                        pop: pi,
+                        n,
+                        words,
+                        poisson: false,
+                    }),
                 });
             }
         }
