@@ -175,16 +175,13 @@ fn candidates(p: Proj, e: u32, b: u32, s: u32, i: u32) -> u32 {
 // Delivery at emission: the spikes emitted now add their weights to the ring slot of their
 // arrival; returns this step's slot, then clears it. With arrival queues and `learn`, each
 // of these synapses is also depressed now if it arrives now (after its weight went into the
-// ring, as `arrivals` would), or filed into the queue of its arrival slot.
-fn deliver_at_emission(p: Proj, i: u32, b: u32, learn: bool) -> f32 {
+// ring, as `arrivals` would; by `post1`, post i's trace this step), or filed into the queue
+// of its arrival slot.
+fn deliver_at_emission(p: Proj, i: u32, b: u32, learn: bool, post1: f32) -> f32 {
     let t = step.t;
     let base = pre_words(p, t, b);
     let wb = p.w_base + b * p.n_syn;
     let queue = learn && p.queue_cap != 0u;
-    var post1 = 0.0;
-    if (queue) {
-        post1 = fwork[p.trace_base + b * p.n_post + i];
-    }
     for (var s = 0u; s < p.pre.sum_words; s = s + 1u) {
         var cand = candidates(p, t, b, s, i);
         loop_passes = loop_passes + 1u + bit_loop_passes(p, cand);
@@ -245,19 +242,18 @@ fn enqueue(p: Proj, b: u32, i: u32, k: u32, slot: u32, arrival: u32) {
 
 // Depression at arrival of the synapses of post i that its queue holds for this step, or,
 // where a queue of this slot overflowed in copy b, of every synapse that a spike of the
-// delay window brings now (lags from 1: the spikes of this step were seen at emission).
-// Empties the queue.
-fn queue_arrivals(p: Proj, i: u32, b: u32) {
+// delay window brings now (lags from 1: the spikes of this step were seen at emission), by
+// `post1`, post i's trace this step. Empties the queue.
+fn queue_arrivals(p: Proj, i: u32, b: u32, post1: f32) {
     let t = step.t;
     let slot = t % p.slots;
     let cell = (slot * p.batch + b) * p.n_post + i;
     let n = ustate[p.queue_counts + cell];
     ustate[p.queue_counts + cell] = 0u;
     if (ustate[p.queue_overflow + b * p.slots + slot] == t) {
-        _ = arrivals(p, i, b, false, true, 1u);
+        _ = arrivals(p, i, b, false, true, 1u, post1);
         return;
     }
-    let post1 = fwork[p.trace_base + b * p.n_post + i];
     let at = p.queue_entries + cell * p.queue_cap;
     // The capacity, not the length: a count that is the same for all of the copy's
     // invocations.
@@ -285,9 +281,9 @@ fn overflow_passes(p: Proj, b: u32, t: u32) -> u32 {
 
 // The synapses arriving now, by lag ascending from `first_lag` (per-synapse delays), then
 // ascending pre: with `sum`, returns Σ w (the weights of this step, for delivery at
-// arrival); with `learn`, each then gets depression and records its arrival (and, with
-// all-to-all pairing, adds 1 to its trace).
-fn arrivals(p: Proj, i: u32, b: u32, sum: bool, learn: bool, first_lag: u32) -> f32 {
+// arrival); with `learn`, each then gets depression by `post1` (post i's trace this step)
+// and records its arrival (and, with all-to-all pairing, adds 1 to its trace).
+fn arrivals(p: Proj, i: u32, b: u32, sum: bool, learn: bool, first_lag: u32, post1: f32) -> f32 {
     let t = step.t;
     let wb = p.w_base + b * p.n_syn;
     var lag0 = first_lag;
@@ -295,10 +291,6 @@ fn arrivals(p: Proj, i: u32, b: u32, sum: bool, learn: bool, first_lag: u32) -> 
     if (p.delay_base == NONE) {
         lag0 = p.delay;
         lag1 = p.delay + 1u;
-    }
-    var post1 = 0.0;
-    if (learn) {
-        post1 = fwork[p.trace_base + b * p.n_post + i];
     }
     var x = 0.0;
     for (var lag = lag0; lag < lag1; lag = lag + 1u) {
@@ -473,10 +465,13 @@ fn pushed(p: Proj, i: u32, b: u32) -> f32 {
 // The whole step of projection p for post i of copy b.
 fn propagate(p: Proj, i: u32, b: u32) {
     let learn = p.plastic != 0u && step.learn != 0u;
+    // post1 after this step's decay: what every depression of this step reads.
+    var post1 = 0.0;
     if (learn) {
         let a1 = p.trace_base + b * p.n_post + i;
         let a2 = a1 + p.batch * p.n_post;
-        fwork[a1] = fwork[a1] * p.decay_post1_per_step;
+        post1 = fwork[a1] * p.decay_post1_per_step;
+        fwork[a1] = post1;
         fwork[a2] = fwork[a2] * p.decay_post2_per_step;
     }
     var x: f32;
@@ -485,16 +480,16 @@ fn propagate(p: Proj, i: u32, b: u32) {
     } else if (p.kind == PUSH) {
         x = pushed(p, i, b);
     } else if (p.at_emission != 0u) {
-        x = deliver_at_emission(p, i, b, learn);
+        x = deliver_at_emission(p, i, b, learn, post1);
         if (learn) {
             if (p.queue_cap != 0u) {
-                queue_arrivals(p, i, b);
+                queue_arrivals(p, i, b, post1);
             } else {
-                _ = arrivals(p, i, b, false, true, 0u);
+                _ = arrivals(p, i, b, false, true, 0u, post1);
             }
         }
     } else {
-        x = arrivals(p, i, b, true, learn, 0u);
+        x = arrivals(p, i, b, true, learn, 0u, post1);
     }
     let at = p.x_base + b * p.n_post + i;
     switch p.x_mode {
