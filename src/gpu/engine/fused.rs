@@ -20,6 +20,12 @@
 //! population (which fits only without incoming projections) runs 32 neurons per
 //! invocation through memory, as under the passes.
 //!
+//! **Potentiation on spiking steps only.** Where the post population of every plastic
+//! projection is in registers, invocation 0 reads their spike words after the neurons'
+//! barrier and the workgroup learns whether any of them spiked (`workgroupUniformLoad`);
+//! a step in which none did skips the shared potentiation, its barrier and the post traces,
+//! which would change nothing (most steps of a winner-take-all layer).
+//!
 //! **Fit rule.** A network fits when no pass has more than [`MAX_ITEMS_PER_INVOCATION`]
 //! items (spike words of a source or population, post neurons of a projection, state
 //! monitor slots) per invocation, i.e. `⌈items / WG⌉ ≤ 16` (1,024 neurons per population at
@@ -244,9 +250,42 @@ pub(crate) fn module(program: &Program, plan: &FusedPlan, wg: u32) -> ComposedMo
     // The spike words of the populations in registers, emitted once every neuron of the
     // phase has set its bit.
     let mut emits = String::new();
-    let flush = |g: &mut String, emits: &mut String| {
+    // Potentiation goes only on a step in which one of its post populations spiked, where
+    // every such population is in registers: invocation 0 reads their words after the
+    // neurons' barrier, and `fused_fired` makes the answer uniform before they are emitted.
+    let fired_pops: Option<Vec<NeuronPass>> = program
+        .step
+        .iter()
+        .filter_map(|p| p.post)
+        .map(|post| {
+            in_registers
+                .iter()
+                .find(|(np, _)| np.pop == post && !np.poisson)
+                .map(|(np, _)| *np)
+        })
+        .collect::<Option<Vec<_>>>()
+        .filter(|v| !v.is_empty());
+    let mut fired = String::new();
+    if let Some(pops) = &fired_pops {
+        head.push_str("var<workgroup> fused_fired: u32;\n");
+        fired.push_str("        if (lid.x == 0u) {\n            var any = 0u;\n");
+        for np in pops {
+            let _ = writeln!(
+                fired,
+                "            for (var w = 0u; w < {}u; w = w + 1u) {{\n                \
+                 any = any | atomicLoad(&fused_spikes_{}[w]);\n            }}",
+                np.words, np.pop
+            );
+        }
+        fired.push_str("            fused_fired = any;\n        }\n        let fired = workgroupUniformLoad(&fused_fired);\n");
+    }
+    // `neurons`: the phase flushed is the neurons' (not the sources').
+    let flush = |g: &mut String, emits: &mut String, neurons: bool| {
         if !emits.is_empty() {
             g.push_str("        workgroupBarrier();\n");
+            if neurons {
+                g.push_str(&fired);
+            }
             g.push_str(emits);
             emits.clear();
         }
@@ -260,7 +299,7 @@ pub(crate) fn module(program: &Program, plan: &FusedPlan, wg: u32) -> ComposedMo
             other => other,
         };
         if phase.is_some_and(|ph| ph != key) {
-            flush(&mut g, &mut emits);
+            flush(&mut g, &mut emits, phase == Some(Phase::Neurons));
             g.push_str("        storageBarrier();\n");
         }
         phase = Some(key);
@@ -318,9 +357,13 @@ pub(crate) fn module(program: &Program, plan: &FusedPlan, wg: u32) -> ComposedMo
             )
         };
         if p.phase == Phase::Potentiation {
+            let fired = match fired_pops {
+                Some(_) => " && fired != 0u",
+                None => "",
+            };
             let _ = writeln!(
                 g,
-                "        if (chunk.learn != 0u) {{\n            {}_shared(lid.x, b);\n        }}",
+                "        if (chunk.learn != 0u{fired}) {{\n            {}_shared(lid.x, b);\n        }}",
                 p.entry
             );
             traces.push_str(&strided(&format!("{}_traces", p.entry), 0));
@@ -330,11 +373,17 @@ pub(crate) fn module(program: &Program, plan: &FusedPlan, wg: u32) -> ComposedMo
             g.push_str(&strided(&p.item, p.max_loop_passes));
         }
     }
-    flush(&mut g, &mut emits);
+    flush(&mut g, &mut emits, phase == Some(Phase::Neurons));
     if !traces.is_empty() {
         // Every invocation has read post2 of the spiking posts before their traces change.
+        let (open, close) = match fired_pops {
+            Some(_) => ("        if (fired != 0u) {\n", "        }\n"),
+            None => ("", ""),
+        };
+        g.push_str(open);
         g.push_str("        storageBarrier();\n");
         g.push_str(&traces);
+        g.push_str(close);
     }
     g.push_str("        storageBarrier();\n        s = s + 1u;\n");
     g.push_str("    }\n");

@@ -51,6 +51,9 @@ pub(crate) struct PassSpec {
     /// A neuron population's pass or a Poisson source: what the fused schedule needs to
     /// run it one neuron per invocation.
     pub neurons: Option<NeuronPass>,
+    /// A potentiation pass: its post population (the fused schedule skips the pass on a
+    /// step in which that population did not spike).
+    pub post: Option<usize>,
 }
 
 /// A population's pass one neuron at a time. Neurons: `neurons_<pop>_load(i)`,
@@ -422,6 +425,7 @@ pub(crate) fn compose(l: &Layout) -> Program {
                         words,
                         poisson: true,
                     }),
+                    post: None,
                 });
             }
             PopRegions::SpikeTimes { base, count } => {
@@ -445,6 +449,7 @@ pub(crate) fn compose(l: &Layout) -> Program {
                     max_loop_passes: 33 + 34 + (*count as u64 + 1).ilog2() as u64 + 2 + 33,
                     fused_loop_passes: None,
                     neurons: None,
+                    post: None,
                 });
             }
             PopRegions::Neurons {
@@ -555,6 +560,7 @@ pub(crate) fn compose(l: &Layout) -> Program {
                         words,
                         poisson: false,
                     }),
+                    post: None,
                 });
             }
         }
@@ -588,6 +594,7 @@ pub(crate) fn compose(l: &Layout) -> Program {
             max_loop_passes: 33 + pop.bits.list.map_or(0, |_| 32 + pop.size as u64),
             fused_loop_passes: None,
             neurons: None,
+            post: None,
         });
     }
     let mut potentiate = vec![];
@@ -624,6 +631,7 @@ pub(crate) fn compose(l: &Layout) -> Program {
                 max_loop_passes: passes,
                 fused_loop_passes: (fused_passes != passes).then_some(fused_passes),
                 neurons: None,
+                post: None,
             }
         };
         if p.kind == ProjKind::Push {
@@ -643,6 +651,7 @@ pub(crate) fn compose(l: &Layout) -> Program {
                 max_loop_passes: 33 + 32 * (p.syn.longest_row() as u64 + 1),
                 fused_loop_passes: None,
                 neurons: None,
+                post: None,
             });
         }
         step.push(entry(
@@ -658,15 +667,18 @@ pub(crate) fn compose(l: &Layout) -> Program {
             queues.push((q, p.slots));
         }
         if p.stdp.is_some() {
-            potentiate.push(entry(
-                &mut g,
-                format!("potentiate_{q}"),
-                "potentiate",
-                Phase::Potentiation,
-                true,
-                in_passes,
-                in_passes,
-            ));
+            potentiate.push(PassSpec {
+                post: Some(p.post),
+                ..entry(
+                    &mut g,
+                    format!("potentiate_{q}"),
+                    "potentiate",
+                    Phase::Potentiation,
+                    true,
+                    in_passes,
+                    in_passes,
+                )
+            });
             let _ = writeln!(
                 g,
                 "fn potentiate_{q}_shared(l: u32, b: u32) {{\n    potentiate_shared(proj_{q}(), l, b);\n}}\nfn potentiate_{q}_traces(i: u32, b: u32) {{\n    potentiate_traces(proj_{q}(), i, b);\n}}"
@@ -729,6 +741,7 @@ pub(crate) fn compose(l: &Layout) -> Program {
             max_loop_passes: 0,
             fused_loop_passes: None,
             neurons: None,
+            post: None,
         });
     }
     step.extend(potentiate);
