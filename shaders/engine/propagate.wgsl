@@ -74,14 +74,20 @@ struct Proj {
     // The weight of a total-minus-self projection.
     w_all: f32,
     // STDP (plastic = 1): post1 at trace_base + b * n_post, post2 after the K copies of post1;
-    // last arrival in ustate at last_base + b * n_syn; pre-trace table in `tables`.
+    // last arrivals in ustate at last_base + b * last_len (`arrival_entry`); pre-trace table
+    // in `tables`.
     plastic: u32,
     trace_base: u32,
     last_base: u32,
     // All-to-all pairing (each spike adds 1 to its trace): the pre trace just after each
-    // synapse's last arrival in fwork at pre_at_last_base + b * n_syn; NONE for nearest-spike
+    // last arrival in fwork at pre_at_last_base + b * last_len; NONE for nearest-spike
     // pairing (the trace is 1 at an arrival, post1 = post2 = 1 at a post spike).
     pre_at_last_base: u32,
+    // 1: last arrivals per pre neuron and delay (j * slots + d; dense with per-synapse
+    // delays), recorded once per step by `arrive_buckets`; 0: per synapse, at depression.
+    buckets: u32,
+    // Last-arrival entries per copy.
+    last_len: u32,
     table_base: u32,
     table_len: u32,
     decay_post1_per_step: f32,
@@ -97,11 +103,20 @@ struct Proj {
     queue_overflow: u32,
 }
 
-// The pre trace at step t of synapse k of copy b from its last arrival (0 if none; the
-// table runs out at 0): the table's power, times the trace just after that arrival with
-// all-to-all pairing. CPU twin: cpu::engine::trace_now.
-fn pre_trace(p: Proj, b: u32, k: u32, t: u32) -> f32 {
-    let last = ustate[p.last_base + b * p.n_syn + k];
+// The entry of synapse k's last arrival in copy b (offset from last_base and
+// pre_at_last_base): its bucket with buckets, itself otherwise.
+fn arrival_entry(p: Proj, b: u32, k: u32) -> u32 {
+    if (p.buckets != 0u) {
+        return b * p.last_len + (k / p.n_post) * p.slots + delay_of(p, k);
+    }
+    return b * p.last_len + k;
+}
+
+// The pre trace at step t of last-arrival entry a (0 if none; the table runs out at 0): the
+// table's power, times the trace just after that arrival with all-to-all pairing. CPU
+// twin: cpu::engine::trace_now.
+fn trace_at(p: Proj, a: u32, t: u32) -> f32 {
+    let last = ustate[p.last_base + a];
     var decay = 0.0;
     if (last != NONE && t - last < p.table_len) {
         decay = bitcast<f32>(tab(p.table_base + t - last));
@@ -109,7 +124,54 @@ fn pre_trace(p: Proj, b: u32, k: u32, t: u32) -> f32 {
     if (last == NONE || p.pre_at_last_base == NONE) {
         return decay;
     }
-    return fwork[p.pre_at_last_base + b * p.n_syn + k] * decay;
+    return fwork[p.pre_at_last_base + a] * decay;
+}
+
+// An arrival at step t of last-arrival entry a: with all-to-all pairing its trace adds 1
+// to what is left of it; the step is recorded.
+fn record_arrival(p: Proj, a: u32, t: u32) {
+    if (p.pre_at_last_base != NONE) {
+        fwork[p.pre_at_last_base + a] = trace_at(p, a, t) + 1.0;
+    }
+    ustate[p.last_base + a] = t;
+}
+
+// The pre trace at step t of synapse k of copy b.
+fn pre_trace(p: Proj, b: u32, k: u32, t: u32) -> f32 {
+    return trace_at(p, arrival_entry(p, b, k), t);
+}
+
+// Buckets (p.buckets): the spikes of the pre population emitted at t − lag arrive now at
+// every synapse of delay `lag`: each records the arrival in its bucket (learning only;
+// one invocation per lag and copy, so no two write one bucket). CPU twin: the buckets'
+// last arrivals in cpu::engine (step 1).
+fn arrive_buckets(p: Proj, lag: u32, b: u32) {
+    let t = step.t;
+    let e = t + p.pre.slots - lag;
+    let at = b * p.last_len + lag;
+    if (p.pre.list != NONE) {
+        let l = pre_list(p, e, b);
+        let n = bits[l];
+        loop_passes = loop_passes + n + 1u;
+        for (var q = 0u; q < n; q = q + 1u) {
+            record_arrival(p, at + bits[l + 1u + q] * p.slots, t);
+        }
+        return;
+    }
+    let base = pre_words(p, e, b);
+    loop_passes = loop_passes + p.pre.words + 1u;
+    for (var wd = 0u; wd < p.pre.words; wd = wd + 1u) {
+        var word = bits[base + wd];
+        loop_passes = loop_passes + countOneBits(word) + 1u;
+        loop {
+            if (word == 0u) {
+                break;
+            }
+            let j = wd * 32u + firstTrailingBit(word);
+            word = word & (word - 1u);
+            record_arrival(p, at + j * p.slots, t);
+        }
+    }
 }
 
 // The spike list (count, then the neurons ascending) of the pre population's spikes
@@ -351,17 +413,14 @@ fn arrive(p: Proj, i: u32, b: u32, j: u32, lag: u32, post1: f32, sum: bool, lear
     }
 }
 
-// Synapse k of copy b receives a spike now: depression by the post trace `post1`, and its
-// arrival is recorded (with all-to-all pairing, its trace adds 1).
+// Synapse k of copy b receives a spike now: depression by the post trace `post1`, and,
+// without buckets, its arrival is recorded (with all-to-all pairing, its trace adds 1).
 fn depress(p: Proj, b: u32, k: u32, post1: f32) {
-    let t = step.t;
     let w = p.w_base + b * p.n_syn + k;
     wsyn[w] = on_pre(wsyn[w], post1, p.stdp);
-    if (p.pre_at_last_base != NONE) {
-        let a = p.pre_at_last_base + b * p.n_syn + k;
-        fwork[a] = pre_trace(p, b, k, t) + 1.0;
+    if (p.buckets == 0u) {
+        record_arrival(p, arrival_entry(p, b, k), step.t);
     }
-    ustate[p.last_base + b * p.n_syn + k] = t;
 }
 
 // Total minus self: w · (spikes arriving − [i among them]); the count of the spikes from

@@ -789,7 +789,18 @@ fn plastic_network_delayed(
     delivery: Delivery,
     delay: Delay,
 ) -> Network {
-    let n_in = 60;
+    plastic_network_inputs(rule, conn, delivery, delay, 60, 120.0)
+}
+
+/// [`plastic_network_delayed`] with `n_in` inputs at `rate_hz`.
+fn plastic_network_inputs(
+    rule: StdpRule,
+    conn: Connectivity,
+    delivery: Delivery,
+    delay: Delay,
+    n_in: u32,
+    rate_hz: f32,
+) -> Network {
     let n = 24;
     let stdp = StdpParams {
         rule,
@@ -806,7 +817,7 @@ fn plastic_network_delayed(
     });
     Network::new(DT_MS)
         .with_seeds(vec![4, 5])
-        .poisson("in", n_in, 120.0)
+        .poisson("in", n_in, rate_hz)
         .neurons("exc", n, exc)
         .neurons("lif", n, lif_model())
         .project(
@@ -875,6 +886,31 @@ fn run_plastic(rule: &str, sparse: bool) {
             e.run(100).expect("run");
         });
         assert_active(&counts, 10);
+    }
+}
+
+/// A plastic all-to-all projection with per-synapse delays keeps its last arrivals per pre
+/// neuron and delay (buckets), recorded from the pre population's spike list; past 1,024
+/// inputs there is no list and the buckets are recorded from the spike words. Both
+/// pairings (all-to-all keeps a trace per bucket), both deliveries: the CPU's bits.
+pub fn bucketed_arrivals_without_a_spike_list_agree() {
+    for (name, rule) in rules().into_iter().take(3) {
+        for delivery in [Delivery::AtEmission, Delivery::AtArrival] {
+            let delay = Delay::Range {
+                min_ms: 0.0,
+                max_ms: 2.0,
+                seed: 3,
+            };
+            let net =
+                plastic_network_inputs(rule, Connectivity::AllToAll, delivery, delay, 1100, 6.5);
+            let counts = on_all(&net, |e| {
+                e.run(300).expect("run");
+                e.normalize_columns("in_exc", 3.0).expect("normalize");
+                e.run(100).expect("run");
+            });
+            assert_active(&counts, 10);
+            eprintln!("{name}, {delivery:?}: agree");
+        }
     }
 }
 

@@ -6,10 +6,10 @@
 //! | buffer | holds (per region, `[outer][…]`) |
 //! |---|---|
 //! | `fstate` | each neuron population's float variables `[copy][neuron]` (v, θ, then ge, gi or custom) |
-//! | `ustate` | refractory counters and spike counts `[copy][neuron]`; last arrival step of each plastic synapse `[copy][synapse]`; synapses filed with each post neuron of a pushed projection in a step `[copy][post][FILED_MAX]` |
+//! | `ustate` | refractory counters and spike counts `[copy][neuron]`; last arrival step of each plastic synapse, or of each pre neuron and delay (buckets), `[copy][entry]`; synapses filed with each post neuron of a pushed projection in a step `[copy][post][FILED_MAX]` |
 //! | `bits` | spike history bitsets of each population `[slot][copy][word]` (a neuron population keeps one slot more than its longest outgoing delay needs: its spikes of step `t` are stored as emitted at `t + 1`, and the network state still holds the oldest step a projection's history does) |
 //! | `wsyn` | weights `[copy][synapse]` |
-//! | `fwork` | inputs `[target][copy][neuron]`; delay rings `[slot][copy][post]`; post1, post2 `[copy][post]`; pre trace at the last arrival of each synapse `[copy][synapse]` (all-to-all pairing) |
+//! | `fwork` | inputs `[target][copy][neuron]`; delay rings `[slot][copy][post]`; post1, post2 `[copy][post]`; pre trace at each last arrival `[copy][entry]` (all-to-all pairing) |
 //! | `tables` | CSR rows and columns, synapses by post, delays, Poisson thresholds `[copy][neuron]`, stream keys and origin steps `[copy]`, spike times, pre-trace tables, state monitor slots |
 //! | `rec_bits`, `rec_vals` | recordings of the steps of one submission `[row][copy][…]` |
 //! | `filed_counts` (atomic; only with pushed projections) | synapses filed with each post neuron in a step `[copy][post]`, back to 0 once summed |
@@ -167,11 +167,19 @@ pub(crate) struct StdpRegions {
     pub derived: DerivedStdp,
     /// post1 `[copy][post]`, then post2, in `fwork`.
     pub traces: u32,
-    /// Last arrival `[copy][synapse]` in `ustate`.
+    /// Last arrival `[copy][entry]` in `ustate`: an entry per synapse, or with buckets an
+    /// entry per pre neuron and delay (`j · slots + d`), which every synapse of `j` with
+    /// delay `d` shares (the CPU engine's buckets, `cpu::engine::propagate`).
     pub last: u32,
     /// All-to-all pairing (`StdpRule::PairAllToAll`): the pre trace just after the last
-    /// arrival `[copy][synapse]` in `fwork`; `NEVER` for nearest-spike rules.
+    /// arrival `[copy][entry]` in `fwork`; `NEVER` for nearest-spike rules.
     pub pre_at_last: u32,
+    /// Buckets: a dense projection with per-synapse delays records its arrivals per pre
+    /// neuron and delay, once per step (`arrive_buckets`, `propagate.wgsl`), not at every
+    /// synapse's depression.
+    pub buckets: bool,
+    /// Entries of `last` (and `pre_at_last`) per copy.
+    pub last_len: u32,
     /// Pre-trace table (f32 bits) in `tables`, and its length.
     pub table: u32,
     pub table_len: u32,
@@ -245,6 +253,18 @@ const QUEUE_WORDS_MAX: u64 = 8 << 20;
 impl ProjLayout {
     pub fn n_syn(&self) -> u32 {
         self.syn.len() as u32
+    }
+
+    /// Where synapse `k` keeps its last arrival in a copy's entries (`StdpRegions::last`):
+    /// its bucket `j · slots + d` with buckets (dense: `j = k / n_post`), itself otherwise.
+    pub fn arrival_index(&self, k: usize) -> usize {
+        match self.stdp.as_ref().is_some_and(|s| s.buckets) {
+            true => {
+                let j = k / self.syn.n_post as usize;
+                j * self.slots as usize + self.syn.delays.of(k) as usize
+            }
+            false => k,
+        }
     }
 
     /// Whether spikes wait in a ring of future input (delivery at emission; total minus
@@ -702,10 +722,15 @@ impl Layout {
                 let d = s.derive(dt);
                 let table = decay_table(d.decay_pre_per_step);
                 let traces = fw.take(2 * k * n_post);
-                let last = us.take(k * n_syn);
+                let buckets = kind == ProjKind::Dense && layout.delays.is_some();
+                let last_len = match buckets {
+                    true => layout.syn.n_pre * slots,
+                    false => n_syn as u32,
+                };
+                let last = us.take(k * last_len as u64);
                 ustate.resize(us.0 as usize, NEVER);
                 let pre_at_last = match s.rule {
-                    StdpRule::PairAllToAll => fw.take(k * n_syn),
+                    StdpRule::PairAllToAll => fw.take(k * last_len as u64),
                     _ => NEVER,
                 };
                 let t_at = tb.take(table.len() as u64);
@@ -716,6 +741,8 @@ impl Layout {
                     traces,
                     last,
                     pre_at_last,
+                    buckets,
+                    last_len,
                     table: t_at,
                     table_len: table.len() as u32,
                 });

@@ -16,6 +16,7 @@
 //! | `summarize_<p>` | 32 words, copy | which spike words of step t are not zero; the spike list |
 //! | `push_<q>` | pre spike word, copy | files the arriving spikes' synapses with their post neurons (pushed projections) |
 //! | `propagate_<q>` | post neuron, copy | trace decay, input (`propagate.wgsl`), depression |
+//! | `arrive_<q>` | delay, copy | the last arrivals of a projection with buckets (learning) |
 //! | `neurons_<p>` | word of 32 neurons, copy | charge, fire, reset, adapt; spike word |
 //! | `monitor_state` | state monitor slot, copy | records a variable |
 //! | `potentiate_<q>` | post neuron, copy | potentiation at a post spike |
@@ -242,6 +243,8 @@ fn proj_literal(l: &Layout, p: &ProjLayout) -> String {
         u(traces),
         u(last),
         u(pre_at_last),
+        u(p.stdp.as_ref().map_or(0, |s| s.buckets as u32)),
+        u(p.stdp.as_ref().map_or(0, |s| s.last_len)),
         u(table),
         u(table_len),
         f(d1),
@@ -663,6 +666,27 @@ pub(crate) fn compose(l: &Layout) -> Program {
             prop_passes,
             fused_passes,
         ));
+        if p.stdp.as_ref().is_some_and(|s| s.buckets) {
+            // The buckets' arrivals, one invocation per lag.
+            let name = format!("arrive_{q}");
+            let words = l.pops[p.pre].bits.words as u64;
+            let _ = writeln!(
+                g,
+                "fn {name}_item(lag: u32, b: u32) {{\n    arrive_buckets(proj_{q}(), lag, b);\n}}\n@compute @workgroup_size(WG)\nfn {name}(@builtin(global_invocation_id) gid: vec3<u32>) {{\n    if (gid.x >= {}) {{\n        return;\n    }}\n    {name}_item(gid.x, gid.y);\n}}",
+                u(p.slots)
+            );
+            step.push(PassSpec {
+                item: format!("{name}_item"),
+                phase: Phase::Propagation,
+                entry: name,
+                invocations: p.slots,
+                learn_only: true,
+                max_loop_passes: 2 * words + 2 + p.syn.n_pre as u64,
+                fused_loop_passes: None,
+                neurons: None,
+                post: None,
+            });
+        }
         if p.queue.is_some() {
             queues.push((q, p.slots));
         }

@@ -187,7 +187,7 @@ impl GpuEngine {
             }
         }
         for p in &self.layout.projs {
-            let (n_post, n_syn) = (p.syn.n_post as u64, p.n_syn() as u64);
+            let n_post = p.syn.n_post as u64;
             let zeros = vec![0f32; (m * n_post) as usize];
             if let Some(q) = &p.queue {
                 let empty = vec![0u32; (m * n_post) as usize];
@@ -206,11 +206,12 @@ impl GpuEngine {
                 let post1 = st.traces as u64 + b0 * n_post;
                 self.write_f32s(&self.buffers.fwork, post1, &zeros);
                 self.write_f32s(&self.buffers.fwork, post1 + k * n_post, &zeros);
-                let never = vec![NEVER; (m * n_syn) as usize];
-                self.write_u32s(&self.buffers.ustate, st.last as u64 + b0 * n_syn, &never);
+                let len = st.last_len as u64;
+                let never = vec![NEVER; (m * len) as usize];
+                self.write_u32s(&self.buffers.ustate, st.last as u64 + b0 * len, &never);
                 if st.pre_at_last != NEVER {
-                    let zeros = vec![0f32; (m * n_syn) as usize];
-                    let at = st.pre_at_last as u64 + b0 * n_syn;
+                    let zeros = vec![0f32; (m * len) as usize];
+                    let at = st.pre_at_last as u64 + b0 * len;
                     self.write_f32s(&self.buffers.fwork, at, &zeros);
                 }
             }
@@ -561,17 +562,24 @@ impl GpuEngine {
                             Some(st) => {
                                 let a1 = st.traces as usize + b * n_post;
                                 let a2 = a1 + k * n_post;
-                                let at = st.last as usize + b * n_syn;
+                                // Per synapse, from its entry (a bucket's is its synapses').
+                                let len = st.last_len as usize;
+                                let at = st.last as usize + b * len;
+                                let per_synapse = |entries: &[u32]| -> Vec<u32> {
+                                    (0..n_syn).map(|k| entries[pl.arrival_index(k)]).collect()
+                                };
                                 let pre = if st.pre_at_last == NEVER {
                                     vec![]
                                 } else {
-                                    let at = st.pre_at_last as usize + b * n_syn;
-                                    c.fwork[at..at + n_syn].to_vec()
+                                    let at = st.pre_at_last as usize + b * len;
+                                    let bits: Vec<u32> =
+                                        c.fwork[at..at + len].iter().map(|x| x.to_bits()).collect();
+                                    per_synapse(&bits).into_iter().map(f32::from_bits).collect()
                                 };
                                 (
                                     c.fwork[a1..a1 + n_post].to_vec(),
                                     c.fwork[a2..a2 + n_post].to_vec(),
-                                    c.ustate[at..at + n_syn].to_vec(),
+                                    per_synapse(&c.ustate[at..at + len]),
                                     pre,
                                 )
                             }
@@ -684,10 +692,20 @@ impl GpuEngine {
                     let a1 = st.traces as u64 + c * n_post;
                     self.write_f32s(&b.fwork, a1, &q.post1);
                     self.write_f32s(&b.fwork, a1 + k as u64 * n_post, &q.post2);
-                    self.write_u32s(&b.ustate, st.last as u64 + c * n_syn, &q.last_arrival_step);
+                    // Each synapse's last arrival into its entry (a bucket's synapses agree).
+                    let len = st.last_len as usize;
+                    let mut last = vec![NEVER; len];
+                    for (k, &a) in q.last_arrival_step.iter().enumerate() {
+                        last[pl.arrival_index(k)] = a;
+                    }
+                    self.write_u32s(&b.ustate, st.last as u64 + c * len as u64, &last);
                     if st.pre_at_last != NEVER {
-                        let at = st.pre_at_last as u64 + c * n_syn;
-                        self.write_f32s(&b.fwork, at, &q.pre_trace_at_last_arrival);
+                        let mut pre = vec![0f32; len];
+                        for (k, &x) in q.pre_trace_at_last_arrival.iter().enumerate() {
+                            pre[pl.arrival_index(k)] = x;
+                        }
+                        let at = st.pre_at_last as u64 + c * len as u64;
+                        self.write_f32s(&b.fwork, at, &pre);
                     }
                 }
             }
