@@ -88,6 +88,9 @@ struct Proj {
     buckets: u32,
     // Last-arrival entries per copy.
     last_len: u32,
+    // Buckets: per post neuron [copy][post] in ustate, 1 where its column may hold a weight
+    // outside [w_min, w_max] (`depression_is_noop`); NONE without buckets.
+    loose_base: u32,
     table_base: u32,
     table_len: u32,
     decay_post1_per_step: f32,
@@ -239,7 +242,7 @@ fn candidates(p: Proj, e: u32, b: u32, s: u32, i: u32) -> u32 {
 // of these synapses is also depressed now if it arrives now (after its weight went into the
 // ring, as `arrivals` would; by `post1`, post i's trace this step), or filed into the queue
 // of its arrival slot.
-fn deliver_at_emission(p: Proj, i: u32, b: u32, learn: bool, post1: f32) -> f32 {
+fn deliver_at_emission(p: Proj, i: u32, b: u32, learn: bool, depress_now: bool, post1: f32) -> f32 {
     let t = step.t;
     let base = pre_words(p, t, b);
     let wb = p.w_base + b * p.n_syn;
@@ -272,7 +275,9 @@ fn deliver_at_emission(p: Proj, i: u32, b: u32, learn: bool, post1: f32) -> f32 
                     fwork[at] = fwork[at] + wsyn[wb + k];
                     if (queue) {
                         if (d == 0u) {
-                            depress(p, b, k, post1);
+                            if (depress_now) {
+                                depress(p, b, k, post1);
+                            }
                         } else {
                             enqueue(p, b, i, k, slot, t + d);
                         }
@@ -305,21 +310,25 @@ fn enqueue(p: Proj, b: u32, i: u32, k: u32, slot: u32, arrival: u32) {
 // Depression at arrival of the synapses of post i that its queue holds for this step, or,
 // where a queue of this slot overflowed in copy b, of every synapse that a spike of the
 // delay window brings now (lags from 1: the spikes of this step were seen at emission), by
-// `post1`, post i's trace this step. Empties the queue.
-fn queue_arrivals(p: Proj, i: u32, b: u32, post1: f32) {
+// `post1`, post i's trace this step; none unless `depress_now` (the loop passes are
+// counted alike, so that every invocation of a copy counts the same). Empties the queue.
+fn queue_arrivals(p: Proj, i: u32, b: u32, depress_now: bool, post1: f32) {
     let t = step.t;
     let slot = t % p.slots;
     let cell = (slot * p.batch + b) * p.n_post + i;
     let n = ustate[p.queue_counts + cell];
     ustate[p.queue_counts + cell] = 0u;
     if (ustate[p.queue_overflow + b * p.slots + slot] == t) {
-        _ = arrivals(p, i, b, false, true, 1u, post1);
+        _ = arrivals(p, i, b, false, depress_now, 1u, post1);
         return;
     }
-    let at = p.queue_entries + cell * p.queue_cap;
     // The capacity, not the length: a count that is the same for all of the copy's
     // invocations.
     loop_passes = loop_passes + p.queue_cap + 1u;
+    if (!depress_now) {
+        return;
+    }
+    let at = p.queue_entries + cell * p.queue_cap;
     for (var q = 0u; q < n; q = q + 1u) {
         depress(p, b, ustate[at + q], post1);
     }
@@ -411,6 +420,23 @@ fn arrive(p: Proj, i: u32, b: u32, j: u32, lag: u32, post1: f32, sum: bool, lear
     if (learn) {
         depress(p, b, k, post1);
     }
+}
+
+// Whether every depression of post i in copy b this step leaves its weight as it is, so
+// that a projection with buckets (which records arrivals on its own) may skip them: the
+// weight-dependent rule does not depress; the others subtract ν_pre · post1, which once
+// it is +0 (post1 decays to 0 between the post neuron's spikes: about 95 % of the post
+// neurons of a winner-take-all layer at any step) leaves each weight inside
+// [w_min, w_max] unchanged, and a column that may hold another is marked loose. CPU twin:
+// cpu::engine::depression (the depression queue).
+fn depression_is_noop(p: Proj, b: u32, i: u32, post1: f32) -> bool {
+    if (p.buckets == 0u) {
+        return false;
+    }
+    if (p.stdp.rule == 2u) {
+        return true;
+    }
+    return bitcast<u32>(p.stdp.nu_pre * post1) == 0u && ustate[p.loose_base + b * p.n_post + i] == 0u;
 }
 
 // Synapse k of copy b receives a spike now: depression by the post trace `post1`, and,
@@ -533,22 +559,23 @@ fn propagate(p: Proj, i: u32, b: u32) {
         fwork[a1] = post1;
         fwork[a2] = fwork[a2] * p.decay_post2_per_step;
     }
+    // Depressions this step (learning, unless they are no-ops).
+    let depress_now = learn && !depression_is_noop(p, b, i, post1);
     var x: f32;
     if (p.kind == TOTAL_MINUS_SELF) {
         x = total_minus_self(p, i, b);
     } else if (p.kind == PUSH) {
         x = pushed(p, i, b);
     } else if (p.at_emission != 0u) {
-        x = deliver_at_emission(p, i, b, learn, post1);
-        if (learn) {
-            if (p.queue_cap != 0u) {
-                queue_arrivals(p, i, b, post1);
-            } else {
-                _ = arrivals(p, i, b, false, true, 0u, post1);
-            }
+        x = deliver_at_emission(p, i, b, learn, depress_now, post1);
+        if (p.queue_cap != 0u && learn) {
+            queue_arrivals(p, i, b, depress_now, post1);
+        } else if (learn) {
+            // The window's check whether or not it depresses: the same loop passes.
+            _ = arrivals(p, i, b, false, depress_now, 0u, post1);
         }
     } else {
-        x = arrivals(p, i, b, true, learn, 0u, post1);
+        x = arrivals(p, i, b, true, depress_now, 0u, post1);
     }
     let at = p.x_base + b * p.n_post + i;
     switch p.x_mode {

@@ -914,6 +914,67 @@ pub fn bucketed_arrivals_without_a_spike_list_agree() {
     }
 }
 
+/// With buckets a depression of +0 is skipped unless the post neuron's column may hold a
+/// weight outside `[w_min, w_max]` ("loose", after a normalisation past `w_max`): there every
+/// arrival still clamps its weight. ν_pre = 0 makes every depression +0, so loose columns
+/// are the only ones that change at arrivals (the excitatory neurons kept silent, so that no
+/// potentiation clamps a column).
+pub fn loose_columns_are_clamped_alike() {
+    // `restore`: the state goes through a snapshot after the normalisation (the engine
+    // derives the flags from the weights).
+    for (delivery, restore) in [
+        (Delivery::AtEmission, false),
+        (Delivery::AtArrival, false),
+        (Delivery::AtEmission, true),
+    ] {
+        let delay = Delay::Range {
+            min_ms: 0.0,
+            max_ms: 2.0,
+            seed: 3,
+        };
+        let mut net = plastic_network_inputs(
+            StdpRule::Pair,
+            Connectivity::AllToAll,
+            delivery,
+            delay,
+            60,
+            120.0,
+        );
+        let p = net.projections.iter_mut().find(|p| p.name == "in_exc");
+        p.and_then(|p| p.stdp.as_mut()).expect("in_exc").nu_pre = 0.0;
+        // No excitatory spike, so no potentiation clamps a column: only arrivals do.
+        let exc = net.populations.iter_mut().find(|p| p.name == "exc");
+        match exc.map(|p| &mut p.kind) {
+            Some(PopulationKind::Neurons(m)) => {
+                m.theta.as_mut().expect("theta").theta_init_mv = 1.0e4;
+            }
+            _ => panic!("exc"),
+        }
+        on_all(&net, |e| {
+            e.run(50).expect("run");
+            // Column sums of 40 over 60 inputs: most weights past w_max = 0.5.
+            e.normalize_columns("in_exc", 40.0).expect("normalize");
+            if restore {
+                let st = e.network_state().expect("state");
+                e.set_network_state(&st).expect("restore");
+            }
+            let past = |e: &dyn Simulator| {
+                let w = e.weights("in_exc", 0).expect("w");
+                w.iter().filter(|&&x| x > 0.5).count()
+            };
+            let before = past(e);
+            assert!(before > 500, "{before} weights past w_max: no loose column");
+            e.run(10).expect("run");
+            let after = past(e);
+            assert!(
+                after > 0 && after < before,
+                "{before} → {after} weights past w_max"
+            );
+            e.run(100).expect("run");
+        });
+    }
+}
+
 /// A plastic all-to-all projection with one delay for every synapse (none, and 1.5 ms),
 /// where the CPU depresses the arriving rows and records their arrivals as vectors.
 pub fn uniform_delay_stdp_dense_agrees() {

@@ -41,6 +41,7 @@ fn main() -> std::process::ExitCode {
             Gpu fused_is_refused_where_the_network_does_not_fit,
             Gpu neurons_in_registers_and_in_memory_agree,
             Gpu bucketed_arrivals_without_a_spike_list_agree,
+            Gpu loose_columns_are_clamped_alike,
             Gpu device_timing_times_the_step_passes,
             Gpu unchunked_fused_run_shows_the_loop_cap,
             Gpu a_weight_that_is_not_finite_is_found_alike,

@@ -180,6 +180,10 @@ pub(crate) struct StdpRegions {
     pub buckets: bool,
     /// Entries of `last` (and `pre_at_last`) per copy.
     pub last_len: u32,
+    /// Buckets: 1 for each post neuron `[copy][post]` in `ustate` whose column may hold a
+    /// weight outside `[w_min, w_max]` (or not a number), which a depression of 0 would
+    /// still clamp; `NEVER` without buckets. Set by normalisation and the host.
+    pub loose: u32,
     /// Pre-trace table (f32 bits) in `tables`, and its length.
     pub table: u32,
     pub table_len: u32,
@@ -253,6 +257,18 @@ const QUEUE_WORDS_MAX: u64 = 8 << 20;
 impl ProjLayout {
     pub fn n_syn(&self) -> u32 {
         self.syn.len() as u32
+    }
+
+    /// The loose flag of each post neuron (`StdpRegions::loose`) for a copy's weights `w`: 1
+    /// where its column holds a weight outside `[w_min, w_max]` or not a number.
+    pub fn loose_columns(&self, w: &[f32]) -> Vec<u32> {
+        let mut loose = vec![0u32; self.syn.n_post as usize];
+        for (&x, &i) in w.iter().zip(&self.syn.post) {
+            if !(x >= self.w_min && x <= self.w_max) {
+                loose[i as usize] = 1;
+            }
+        }
+        loose
     }
 
     /// Where synapse `k` keeps its last arrival in a copy's entries (`StdpRegions::last`):
@@ -729,6 +745,13 @@ impl Layout {
                 };
                 let last = us.take(k * last_len as u64);
                 ustate.resize(us.0 as usize, NEVER);
+                // Buckets: which columns may hold a weight outside [w_min, w_max] (initial
+                // weights are inside; normalisation and the host set them).
+                let loose = match buckets {
+                    true => us.take(k * n_post),
+                    false => NEVER,
+                };
+                ustate.resize(us.0 as usize, 0);
                 let pre_at_last = match s.rule {
                     StdpRule::PairAllToAll => fw.take(k * last_len as u64),
                     _ => NEVER,
@@ -743,6 +766,7 @@ impl Layout {
                     pre_at_last,
                     buckets,
                     last_len,
+                    loose,
                     table: t_at,
                     table_len: table.len() as u32,
                 });

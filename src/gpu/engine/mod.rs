@@ -996,6 +996,13 @@ impl GpuEngine {
         self.ctx
             .queue
             .write_buffer(&self.buffers.wsyn, at, bytemuck::cast_slice(w));
+        if let Some(st) = l.stdp.as_ref().filter(|s| s.buckets) {
+            let at = (st.loose as u64 + copy as u64 * l.syn.n_post as u64) * 4;
+            let loose = l.loose_columns(w);
+            self.ctx
+                .queue
+                .write_buffer(&self.buffers.ustate, at, bytemuck::cast_slice(&loose));
+        }
         self.weights[q].take();
         Ok(())
     }

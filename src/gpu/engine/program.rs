@@ -245,6 +245,7 @@ fn proj_literal(l: &Layout, p: &ProjLayout) -> String {
         u(pre_at_last),
         u(p.stdp.as_ref().map_or(0, |s| s.buckets as u32)),
         u(p.stdp.as_ref().map_or(0, |s| s.last_len)),
+        u(p.stdp.as_ref().map_or(u32::MAX, |s| s.loose)),
         u(table),
         u(table_len),
         f(d1),

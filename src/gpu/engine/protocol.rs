@@ -699,6 +699,10 @@ impl GpuEngine {
                         last[pl.arrival_index(k)] = a;
                     }
                     self.write_u32s(&b.ustate, st.last as u64 + c * len as u64, &last);
+                    if st.buckets {
+                        let loose = pl.loose_columns(&q.weights);
+                        self.write_u32s(&b.ustate, st.loose as u64 + c * n_post, &loose);
+                    }
                     if st.pre_at_last != NEVER {
                         let mut pre = vec![0f32; len];
                         for (k, &x) in q.pre_trace_at_last_arrival.iter().enumerate() {
