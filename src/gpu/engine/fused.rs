@@ -22,7 +22,8 @@
 //!
 //! **Potentiation on spiking steps only.** Where the post population of every plastic
 //! projection is in registers, invocation 0 reads their spike words after the neurons'
-//! barrier and the workgroup learns whether any of them spiked (`workgroupUniformLoad`);
+//! barrier and, while learning, the workgroup learns whether any of them spiked
+//! (`workgroupUniformLoad`);
 //! a step in which none did skips the shared potentiation, its barrier and the post traces,
 //! which would change nothing (most steps of a winner-take-all layer).
 //!
@@ -268,7 +269,10 @@ pub(crate) fn module(program: &Program, plan: &FusedPlan, wg: u32) -> ComposedMo
     let mut fired = String::new();
     if let Some(pops) = &fired_pops {
         head.push_str("var<workgroup> fused_fired: u32;\n");
-        fired.push_str("        if (lid.x == 0u) {\n            var any = 0u;\n");
+        // Only while learning (potentiation's condition), a uniform branch.
+        fired.push_str(
+            "        var fired = 0u;\n        if (chunk.learn != 0u) {\n        if (lid.x == 0u) {\n            var any = 0u;\n",
+        );
         for np in pops {
             let _ = writeln!(
                 fired,
@@ -277,7 +281,9 @@ pub(crate) fn module(program: &Program, plan: &FusedPlan, wg: u32) -> ComposedMo
                 np.words, np.pop
             );
         }
-        fired.push_str("            fused_fired = any;\n        }\n        let fired = workgroupUniformLoad(&fused_fired);\n");
+        fired.push_str(
+            "            fused_fired = any;\n        }\n        fired = workgroupUniformLoad(&fused_fired);\n        }\n",
+        );
     }
     // `neurons`: the phase flushed is the neurons' (not the sources').
     let flush = |g: &mut String, emits: &mut String, neurons: bool| {
