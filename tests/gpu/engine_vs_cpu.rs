@@ -889,6 +889,18 @@ fn run_plastic(rule: &str, sparse: bool) {
     }
 }
 
+/// `net` (of [`plastic_network_inputs`]) learns 300 steps, has `in_exc` normalised and
+/// learns 100 more alike on every engine, and is active.
+fn learning_agrees(net: &Network, what: &str) {
+    let counts = on_all(net, |e| {
+        e.run(300).expect("run");
+        e.normalize_columns("in_exc", 3.0).expect("normalize");
+        e.run(100).expect("run");
+    });
+    assert_active(&counts, 10);
+    eprintln!("{what}: agree");
+}
+
 /// A plastic all-to-all projection with per-synapse delays keeps its last arrivals per pre
 /// neuron and delay (buckets), recorded from the pre population's spike list; past 1,024
 /// inputs there is no list and the buckets are recorded from the spike words. Both
@@ -903,13 +915,7 @@ pub fn bucketed_arrivals_without_a_spike_list_agree() {
             };
             let net =
                 plastic_network_inputs(rule, Connectivity::AllToAll, delivery, delay, 1100, 6.5);
-            let counts = on_all(&net, |e| {
-                e.run(300).expect("run");
-                e.normalize_columns("in_exc", 3.0).expect("normalize");
-                e.run(100).expect("run");
-            });
-            assert_active(&counts, 10);
-            eprintln!("{name}, {delivery:?}: agree");
+            learning_agrees(&net, &format!("{name}, {delivery:?}"));
         }
     }
 }
@@ -983,13 +989,7 @@ pub fn uniform_delay_stdp_dense_agrees() {
             let delay = Delay::Constant(delay_ms);
             let net =
                 plastic_network_delayed(rule, Connectivity::AllToAll, Delivery::AtEmission, delay);
-            let counts = on_all(&net, |e| {
-                e.run(300).expect("run");
-                e.normalize_columns("in_exc", 3.0).expect("normalize");
-                e.run(100).expect("run");
-            });
-            assert_active(&counts, 10);
-            eprintln!("{name}, {delay_ms} ms: agree");
+            learning_agrees(&net, &format!("{name}, {delay_ms} ms"));
         }
     }
 }

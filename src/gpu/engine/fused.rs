@@ -39,7 +39,8 @@
 //! `1 + Σ_pass (c + 1 + c · m)`, with `c = ⌈items / WG⌉` the items of the pass this
 //! invocation handles and `m` the most loop passes of one item (`PassSpec::max_loop_passes`,
 //! every pre neuron spiking; for shared potentiation, every post neuron spiking:
-//! `2w + 1 + n + n · (⌈(m − 1) / WG⌉ + 1)` for `n` post neurons in `w` words): the static
+//! `2w + 1 + n + n · (⌈(m − 1) / WG⌉ + 1)` for `n` post neurons in `w` words, and `w + 1`
+//! for the check whether they spiked): the static
 //! worst case of one step ([`FusedPlan::passes_per_step`]), which must fit the budget.
 //! A dispatch does not stop at that worst case: each invocation counts the loop passes it
 //! makes (`loop_passes`, `shaders/engine/propagate.wgsl`): propagation and shared
@@ -129,6 +130,8 @@ pub(crate) fn plan(program: &Program, wg: u32, budget: Option<u64>) -> Result<Fu
             let words = n_post.div_ceil(32);
             let share = p.max_loop_passes.saturating_sub(1).div_ceil(wg) + 1;
             per_step += words + 1 + n_post + words + n_post * share;
+            // The check whether its post population spiked (`module`).
+            per_step += words + 1;
         } else {
             per_step += c * p.fused_loop_passes.unwrap_or(p.max_loop_passes);
         }
@@ -281,8 +284,13 @@ pub(crate) fn module(program: &Program, plan: &FusedPlan, wg: u32) -> ComposedMo
                 np.words, np.pop
             );
         }
-        fired.push_str(
-            "            fused_fired = any;\n        }\n        fired = workgroupUniformLoad(&fused_fired);\n        }\n",
+        // Invocation 0's loops, counted by every invocation (its SIMD group makes them).
+        let passes: u32 = pops.iter().map(|np| np.words + 1).sum();
+        let _ = writeln!(
+            fired,
+            "            fused_fired = any;\n        }}\n        \
+             loop_passes = loop_passes + {passes}u;\n        \
+             fired = workgroupUniformLoad(&fused_fired);\n        }}"
         );
     }
     // `neurons`: the phase flushed is the neurons' (not the sources').
