@@ -145,34 +145,41 @@ fn pre_trace(p: Proj, b: u32, k: u32, t: u32) -> f32 {
 }
 
 // Buckets (p.buckets): the spikes of the pre population emitted at t − lag arrive now at
-// every synapse of delay `lag`: each records the arrival in its bucket (learning only;
-// one invocation per lag and copy, so no two write one bucket). CPU twin: the buckets'
+// every synapse of delay `lag`: each records the arrival in its bucket (learning only).
+// ARRIVE_SHARES invocations per copy share the work, share x taking every ARRIVE_SHARES-th
+// spike (or spike word) of every lag, so no two write one bucket; the loop passes are
+// counted at the share that makes most, the same for every share. CPU twin: the buckets'
 // last arrivals in cpu::engine (step 1).
-fn arrive_buckets(p: Proj, lag: u32, b: u32) {
+const ARRIVE_SHARES: u32 = 8u;
+
+fn arrive_buckets(p: Proj, x: u32, b: u32) {
     let t = step.t;
-    let e = t + p.pre.slots - lag;
-    let at = b * p.last_len + lag;
-    if (p.pre.list != NONE) {
-        let l = pre_list(p, e, b);
-        let n = bits[l];
-        loop_passes = loop_passes + n + 1u;
-        for (var q = 0u; q < n; q = q + 1u) {
-            record_arrival(p, at + bits[l + 1u + q] * p.slots, t);
-        }
-        return;
-    }
-    let base = pre_words(p, e, b);
-    loop_passes = loop_passes + p.pre.words + 1u;
-    for (var wd = 0u; wd < p.pre.words; wd = wd + 1u) {
-        var word = bits[base + wd];
-        loop_passes = loop_passes + countOneBits(word) + 1u;
-        loop {
-            if (word == 0u) {
-                break;
+    loop_passes = loop_passes + p.slots + 1u;
+    for (var lag = 0u; lag < p.slots; lag = lag + 1u) {
+        let e = t + p.pre.slots - lag;
+        let at = b * p.last_len + lag;
+        if (p.pre.list != NONE) {
+            let l = pre_list(p, e, b);
+            let n = bits[l];
+            loop_passes = loop_passes + (n + ARRIVE_SHARES - 1u) / ARRIVE_SHARES + 1u;
+            for (var q = x; q < n; q = q + ARRIVE_SHARES) {
+                record_arrival(p, at + bits[l + 1u + q] * p.slots, t);
             }
-            let j = wd * 32u + firstTrailingBit(word);
-            word = word & (word - 1u);
-            record_arrival(p, at + j * p.slots, t);
+            continue;
+        }
+        let base = pre_words(p, e, b);
+        let mine = (p.pre.words + ARRIVE_SHARES - 1u) / ARRIVE_SHARES;
+        loop_passes = loop_passes + mine + 1u + mine * 33u;
+        for (var wd = x; wd < p.pre.words; wd = wd + ARRIVE_SHARES) {
+            var word = bits[base + wd];
+            loop {
+                if (word == 0u) {
+                    break;
+                }
+                let j = wd * 32u + firstTrailingBit(word);
+                word = word & (word - 1u);
+                record_arrival(p, at + j * p.slots, t);
+            }
         }
     }
 }

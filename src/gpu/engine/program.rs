@@ -16,7 +16,7 @@
 //! | `summarize_<p>` | 32 words, copy | which spike words of step t are not zero; the spike list |
 //! | `push_<q>` | pre spike word, copy | files the arriving spikes' synapses with their post neurons (pushed projections) |
 //! | `propagate_<q>` | post neuron, copy | trace decay, input (`propagate.wgsl`), depression |
-//! | `arrive_<q>` | delay, copy | the last arrivals of a projection with buckets (learning) |
+//! | `arrive_<q>` | share of the spikes, copy | the last arrivals of a projection with buckets (learning) |
 //! | `neurons_<p>` | word of 32 neurons, copy | charge, fire, reset, adapt; spike word |
 //! | `monitor_state` | state monitor slot, copy | records a variable |
 //! | `potentiate_<q>` | post neuron, copy | potentiation at a post spike |
@@ -668,21 +668,26 @@ pub(crate) fn compose(l: &Layout) -> Program {
             fused_passes,
         ));
         if p.stdp.as_ref().is_some_and(|s| s.buckets) {
-            // The buckets' arrivals, one invocation per lag.
+            // The buckets' arrivals, ARRIVE_SHARES (propagate.wgsl) invocations per copy.
+            const ARRIVE_SHARES: u64 = 8;
             let name = format!("arrive_{q}");
             let words = l.pops[p.pre].bits.words as u64;
             let _ = writeln!(
                 g,
-                "fn {name}_item(lag: u32, b: u32) {{\n    arrive_buckets(proj_{q}(), lag, b);\n}}\n@compute @workgroup_size(WG)\nfn {name}(@builtin(global_invocation_id) gid: vec3<u32>) {{\n    if (gid.x >= {}) {{\n        return;\n    }}\n    {name}_item(gid.x, gid.y);\n}}",
-                u(p.slots)
+                "fn {name}_item(x: u32, b: u32) {{\n    arrive_buckets(proj_{q}(), x, b);\n}}\n@compute @workgroup_size(WG)\nfn {name}(@builtin(global_invocation_id) gid: vec3<u32>) {{\n    if (gid.x >= ARRIVE_SHARES) {{\n        return;\n    }}\n    {name}_item(gid.x, gid.y);\n}}"
             );
+            // Per lag: a share of the list (every pre neuron spiking), or of the words.
+            let per_lag = match l.pops[p.pre].bits.list {
+                Some(_) => (p.syn.n_pre as u64).div_ceil(ARRIVE_SHARES) + 1,
+                None => words.div_ceil(ARRIVE_SHARES) * 34 + 1,
+            };
             step.push(PassSpec {
                 item: format!("{name}_item"),
                 phase: Phase::Propagation,
                 entry: name,
-                invocations: p.slots,
+                invocations: ARRIVE_SHARES as u32,
                 learn_only: true,
-                max_loop_passes: 2 * words + 2 + p.syn.n_pre as u64,
+                max_loop_passes: p.slots as u64 + 1 + p.slots as u64 * per_lag,
                 fused_loop_passes: None,
                 neurons: None,
                 post: None,
