@@ -105,13 +105,14 @@ fn normalize_column(p: Proj, i: u32, b: u32) {
     let wb = p.w_base + b * p.n_syn;
     let n = in_degree(p, i);
     var s = 0.0;
-    // Whether the column holds a weight outside [w_min, w_max] afterwards (or not a
-    // number): its loose flag (`depression_is_noop`, propagate.wgsl).
+    // Whether the column holds a weight below w_min or above w_max afterwards (a NaN is
+    // not, as in the CPU's depression queue): its loose flag (`depression_is_noop`,
+    // propagate.wgsl).
     var loose = false;
     for (var r = 0u; r < n; r = r + 1u) {
         let w = wsyn[wb + incoming(p, i, r)];
         s = s + w;
-        loose = loose || !(w >= p.stdp.w_min && w <= p.stdp.w_max);
+        loose = loose || w < p.stdp.w_min || w > p.stdp.w_max;
     }
     if (s > 0.0) {
         let f = step.norm_target / s;
@@ -120,7 +121,7 @@ fn normalize_column(p: Proj, i: u32, b: u32) {
             let k = wb + incoming(p, i, r);
             let w = wsyn[k] * f;
             wsyn[k] = w;
-            loose = loose || !(w >= p.stdp.w_min && w <= p.stdp.w_max);
+            loose = loose || w < p.stdp.w_min || w > p.stdp.w_max;
         }
     }
     if (p.loose_base != NONE) {

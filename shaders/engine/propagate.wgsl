@@ -432,10 +432,11 @@ fn arrive(p: Proj, i: u32, b: u32, j: u32, lag: u32, post1: f32, sum: bool, lear
 // Whether every depression of post i in copy b this step leaves its weight as it is, so
 // that a projection with buckets (which records arrivals on its own) may skip them: the
 // weight-dependent rule does not depress; the others subtract ν_pre · post1, which once
-// it is +0 (post1 decays to 0 between the post neuron's spikes: about 95 % of the post
+// it is 0 (post1 decays to 0 between the post neuron's spikes: about 95 % of the post
 // neurons of a winner-take-all layer at any step) leaves each weight inside
-// [w_min, w_max] unchanged, and a column that may hold another is marked loose. CPU twin:
-// cpu::engine::depression (the depression queue).
+// [w_min, w_max] unchanged, and a column that may hold another is marked loose. The same
+// test as the CPU twin's, cpu::engine::depression (the depression queue): the product
+// compared with 0.0, a weight below w_min or above w_max loose (not a NaN).
 fn depression_is_noop(p: Proj, b: u32, i: u32, post1: f32) -> bool {
     if (p.buckets == 0u) {
         return false;
@@ -443,7 +444,7 @@ fn depression_is_noop(p: Proj, b: u32, i: u32, post1: f32) -> bool {
     if (p.stdp.rule == 2u) {
         return true;
     }
-    return bitcast<u32>(p.stdp.nu_pre * post1) == 0u && ustate[p.loose_base + b * p.n_post + i] == 0u;
+    return p.stdp.nu_pre * post1 == 0.0 && ustate[p.loose_base + b * p.n_post + i] == 0u;
 }
 
 // Synapse k of copy b receives a spike now: depression by the post trace `post1`, and,

@@ -181,8 +181,9 @@ pub(crate) struct StdpRegions {
     /// Entries of `last` (and `pre_at_last`) per copy.
     pub last_len: u32,
     /// Buckets: 1 for each post neuron `[copy][post]` in `ustate` whose column may hold a
-    /// weight outside `[w_min, w_max]` (or not a number), which a depression of 0 would
-    /// still clamp; `NEVER` without buckets. Set by normalisation and the host.
+    /// weight below `w_min` or above `w_max` (not a NaN, as in the CPU's depression queue),
+    /// which a depression of 0 would still clamp; `NEVER` without buckets. Set by
+    /// normalisation and the host.
     pub loose: u32,
     /// Pre-trace table (f32 bits) in `tables`, and its length.
     pub table: u32,
@@ -260,11 +261,11 @@ impl ProjLayout {
     }
 
     /// The loose flag of each post neuron (`StdpRegions::loose`) for a copy's weights `w`: 1
-    /// where its column holds a weight outside `[w_min, w_max]` or not a number.
+    /// where its column holds a weight below `w_min` or above `w_max` (a NaN is not).
     pub fn loose_columns(&self, w: &[f32]) -> Vec<u32> {
         let mut loose = vec![0u32; self.syn.n_post as usize];
         for (&x, &i) in w.iter().zip(&self.syn.post) {
-            if !(x >= self.w_min && x <= self.w_max) {
+            if x < self.w_min || x > self.w_max {
                 loose[i as usize] = 1;
             }
         }
