@@ -218,28 +218,11 @@ impl GpuContext {
         entry: &str,
         workgroup_size: u32,
     ) -> Result<wgpu::ComputePipeline> {
-        self.compute_pipeline_with(module_label, layout, module, entry, workgroup_size, &[])
-    }
-
-    /// As [`Self::compute_pipeline`], with more override constants (`(name, value)`; a
-    /// `bool` override takes 0 or 1).
-    pub(crate) fn compute_pipeline_with(
-        &self,
-        module_label: &str,
-        layout: &wgpu::PipelineLayout,
-        module: &wgpu::ShaderModule,
-        entry: &str,
-        workgroup_size: u32,
-        overrides: &[(&str, f64)],
-    ) -> Result<wgpu::ComputePipeline> {
         let label = format!("{module_label}::{entry}");
-        let constants: Vec<(&str, f64)> = [(
+        let constants = [(
             super::shaders::WORKGROUP_SIZE_OVERRIDE,
             workgroup_size as f64,
-        )]
-        .into_iter()
-        .chain(overrides.iter().copied())
-        .collect();
+        )];
         self.scoped(&label, || {
             self.device
                 .create_compute_pipeline(&wgpu::ComputePipelineDescriptor {

@@ -57,6 +57,30 @@ pub(crate) struct PassSpec {
     pub post: Option<usize>,
 }
 
+impl PassSpec {
+    /// Pass `entry` of `invocations` per copy, whose item is `<entry>_<item>`, that runs
+    /// whether or not learning is on; the other fields none.
+    fn new(
+        entry: String,
+        item: &str,
+        phase: Phase,
+        invocations: u32,
+        max_loop_passes: u64,
+    ) -> Self {
+        PassSpec {
+            item: format!("{entry}_{item}"),
+            entry,
+            phase,
+            invocations,
+            learn_only: false,
+            max_loop_passes,
+            fused_loop_passes: None,
+            neurons: None,
+            post: None,
+        }
+    }
+}
+
 /// A population's pass one neuron at a time. Neurons: `neurons_<pop>_load(i)`,
 /// `neurons_<pop>_next(state, i)` and `neurons_<pop>_store(i, state)` for neuron
 /// `i = b · n + neuron`. Poisson sources (`poisson`): `source_<pop>_stream(b)` and
@@ -416,20 +440,13 @@ pub(crate) fn compose(l: &Layout) -> Program {
                 );
                 word_entry(&mut g, &name);
                 step.push(PassSpec {
-                    item: format!("{name}_word"),
-                    phase: Phase::Sources,
-                    entry: name,
-                    invocations: words,
-                    learn_only: false,
-                    max_loop_passes: 33 + 33,
-                    fused_loop_passes: None,
                     neurons: Some(NeuronPass {
                         pop: pi,
                         n,
                         words,
                         poisson: true,
                     }),
-                    post: None,
+                    ..PassSpec::new(name, "word", Phase::Sources, words, 33 + 33)
                 });
             }
             PopRegions::SpikeTimes { base, count } => {
@@ -444,17 +461,8 @@ pub(crate) fn compose(l: &Layout) -> Program {
                     u(n)
                 );
                 word_entry(&mut g, &name);
-                step.push(PassSpec {
-                    item: format!("{name}_word"),
-                    phase: Phase::Sources,
-                    entry: name,
-                    invocations: words,
-                    learn_only: false,
-                    max_loop_passes: 33 + 34 + (*count as u64 + 1).ilog2() as u64 + 2 + 33,
-                    fused_loop_passes: None,
-                    neurons: None,
-                    post: None,
-                });
+                let passes = 33 + 34 + (*count as u64 + 1).ilog2() as u64 + 2 + 33;
+                step.push(PassSpec::new(name, "word", Phase::Sources, words, passes));
             }
             PopRegions::Neurons {
                 model,
@@ -551,20 +559,13 @@ pub(crate) fn compose(l: &Layout) -> Program {
                 g.push_str(&body);
                 word_entry(&mut g, &name);
                 neuron_passes.push(PassSpec {
-                    item: format!("{name}_word"),
-                    phase: Phase::Neurons,
-                    entry: name,
-                    invocations: words,
-                    learn_only: false,
-                    max_loop_passes: 33,
-                    fused_loop_passes: None,
                     neurons: Some(NeuronPass {
                         pop: pi,
                         n,
                         words,
                         poisson: false,
                     }),
-                    post: None,
+                    ..PassSpec::new(name, "word", Phase::Neurons, words, 33)
                 });
             }
         }
@@ -588,18 +589,10 @@ pub(crate) fn compose(l: &Layout) -> Program {
             "fn {name}_item(s: u32, b: u32) {{\n    summarize(bits_{pi}(), step.t, b, s);\n}}\n@compute @workgroup_size(WG)\nfn {name}(@builtin(global_invocation_id) gid: vec3<u32>) {{\n    if (gid.x >= {}) {{\n        return;\n    }}\n    {name}_item(gid.x, gid.y);\n}}",
             u(pop.bits.sum_words)
         );
-        step.push(PassSpec {
-            item: format!("{name}_item"),
-            phase: Phase::Summaries,
-            entry: name,
-            invocations: pop.bits.sum_words,
-            learn_only: false,
-            // The words, and with a list each word's spikes.
-            max_loop_passes: 33 + pop.bits.list.map_or(0, |_| 32 + pop.size as u64),
-            fused_loop_passes: None,
-            neurons: None,
-            post: None,
-        });
+        // The words, and with a list each word's spikes.
+        let passes = 33 + pop.bits.list.map_or(0, |_| 32 + pop.size as u64);
+        let words = pop.bits.sum_words;
+        step.push(PassSpec::new(name, "item", Phase::Summaries, words, passes));
     }
     let mut potentiate = vec![];
     let mut pushes = vec![];
@@ -627,15 +620,9 @@ pub(crate) fn compose(l: &Layout) -> Program {
                 u(n_post)
             );
             PassSpec {
-                item: format!("{name}_item"),
-                phase,
-                entry: name,
-                invocations: n_post,
                 learn_only,
-                max_loop_passes: passes,
                 fused_loop_passes: (fused_passes != passes).then_some(fused_passes),
-                neurons: None,
-                post: None,
+                ..PassSpec::new(name, "item", phase, n_post, passes)
             }
         };
         if p.kind == ProjKind::Push {
@@ -646,17 +633,8 @@ pub(crate) fn compose(l: &Layout) -> Program {
                 "fn {name}_item(w: u32, b: u32) {{\n    push_word(proj_{q}(), w, b);\n}}\n@compute @workgroup_size(WG)\nfn {name}(@builtin(global_invocation_id) gid: vec3<u32>) {{\n    if (gid.x >= {}) {{\n        return;\n    }}\n    {name}_item(gid.x, gid.y);\n}}",
                 u(words)
             );
-            pushes.push(PassSpec {
-                item: format!("{name}_item"),
-                phase: Phase::Push,
-                entry: name,
-                invocations: words,
-                learn_only: false,
-                max_loop_passes: 33 + 32 * (p.syn.longest_row() as u64 + 1),
-                fused_loop_passes: None,
-                neurons: None,
-                post: None,
-            });
+            let passes = 33 + 32 * (p.syn.longest_row() as u64 + 1);
+            pushes.push(PassSpec::new(name, "item", Phase::Push, words, passes));
         }
         step.push(entry(
             &mut g,
@@ -681,16 +659,11 @@ pub(crate) fn compose(l: &Layout) -> Program {
                 Some(_) => (p.syn.n_pre as u64).div_ceil(ARRIVE_SHARES) + 1,
                 None => words.div_ceil(ARRIVE_SHARES) * 34 + 1,
             };
+            let passes = p.slots as u64 + 1 + p.slots as u64 * per_lag;
+            let shares = ARRIVE_SHARES as u32;
             step.push(PassSpec {
-                item: format!("{name}_item"),
-                phase: Phase::Propagation,
-                entry: name,
-                invocations: ARRIVE_SHARES as u32,
                 learn_only: true,
-                max_loop_passes: p.slots as u64 + 1 + p.slots as u64 * per_lag,
-                fused_loop_passes: None,
-                neurons: None,
-                post: None,
+                ..PassSpec::new(name, "item", Phase::Propagation, shares, passes)
             });
         }
         if p.queue.is_some() {
@@ -762,17 +735,8 @@ pub(crate) fn compose(l: &Layout) -> Program {
             u(l.batch),
             u(l.n_slots)
         );
-        step.push(PassSpec {
-            item: "monitor_state_item".into(),
-            phase: Phase::After,
-            entry: "monitor_state".into(),
-            invocations: l.n_slots,
-            learn_only: false,
-            max_loop_passes: 0,
-            fused_loop_passes: None,
-            neurons: None,
-            post: None,
-        });
+        let name = "monitor_state".to_string();
+        step.push(PassSpec::new(name, "item", Phase::After, l.n_slots, 0));
     }
     step.extend(potentiate);
     Program {
