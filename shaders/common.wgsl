@@ -1,6 +1,6 @@
 // common.wgsl: structs shared by every neuron module.
 // Each struct mirrors one in src/gpu/layout.rs field for field (same names, same order);
-// change both together. tests/naga_validate.rs checks sizes and offsets.
+// change both together. tests/engine/naga_validate.rs checks sizes and offsets.
 
 // Mirrors gpu::layout::NeuronParams. Per-step constants are derived once on the host.
 struct NeuronParams {

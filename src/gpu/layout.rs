@@ -1,6 +1,6 @@
 //! Host mirrors of the WGSL structs in `shaders/common.wgsl`: what crosses to the GPU.
 //!
-//! Field names and order match the WGSL side exactly; `tests/naga_validate.rs` checks
+//! Field names and order match the WGSL side exactly; `tests/engine/naga_validate.rs` checks
 //! sizes and offsets against naga's layout. Only `u32`/`f32`, padding written out.
 
 use crate::model::DerivedNeuron;

@@ -2,7 +2,7 @@
 //!
 //! WGSL has no include, so a module is the shared files plus a generated part: for the
 //! general engine, what `gpu::engine::program` writes for one network (its `NeuronState`,
-//! constants, each model's charge and the entry points). `tests/naga_validate.rs` validates
+//! constants, each model's charge and the entry points). `tests/engine/naga_validate.rs` validates
 //! exactly these.
 
 use crate::model::{NeuronKind, NeuronModel};

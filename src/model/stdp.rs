@@ -23,7 +23,7 @@
 //!
 //! `post2_before` is `post2` before this spike sets it to 1, so the first spike after a
 //! silence potentiates almost nothing. Pre-before-post potentiates, post-before-pre
-//! depresses: `tests/stdp_rule.rs` pins both signs.
+//! depresses: `tests/engine/stdp_rule.rs` pins both signs.
 
 use crate::error::{Result, SnnError};
 

@@ -68,7 +68,7 @@ pub fn device_limits_are_named() {
     );
 }
 
-/// What `tests/engine.rs` (`validate_names_the_element_and_the_field`) does not cover: the
+/// What `tests/engine/general.rs` (`validate_names_the_element_and_the_field`) does not cover: the
 /// step, neuron time constants and periods shorter than a step, sizes, negative rates,
 /// reserved variable names.
 pub fn impossible_parameters_name_the_field() {

@@ -51,7 +51,7 @@
 //! input is a source projected at emission (delay 0 arrives at the same step), the lateral
 //! projections carry the spikes of `t − 1`, lateral inhibition is total minus self. It gives
 //! the bits of the first, hand-written CPU engine of that network (commit c595672;
-//! `tests/winner_take_all.rs` keeps its fingerprints).
+//! `tests/diehl_cook/winner_take_all.rs` keeps its fingerprints).
 //!
 //! # Chunks of post neurons
 //!
@@ -2203,7 +2203,7 @@ mod tests {
 
     /// The depression queue keeps delays as bytes: a plastic all-to-all projection whose
     /// delays all fit takes it, one with a delay of 256 steps or more walks every arrival
-    /// (the same bits, tested in `tests/cpu_depression_queue.rs`).
+    /// (the same bits, tested in `tests/engine/depression_queue.rs`).
     #[test]
     fn the_queue_takes_delays_under_256_steps_only() {
         let queueable = |longest_ms: f32| {

@@ -2,7 +2,7 @@
 //! must itself be right. One neuron, driven by a constant input per step
 //! (`common::with_drive`), recorded every step.
 
-mod common;
+use crate::common;
 
 use snn_wgpu::cpu::engine::{Engine, Recording};
 use snn_wgpu::model::net::{MonitorKind, Network};
