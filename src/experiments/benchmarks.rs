@@ -343,13 +343,7 @@ pub fn coba(n: u32, seed: u32) -> Result<Benchmark> {
 pub fn cuba(n: u32, seed: u32) -> Result<Benchmark> {
     check_n(n)?;
     let model = NeuronModel {
-        kind: NeuronKind::CurrentLif(CurrentLifParams {
-            tau_m_ms: 20.0,
-            v_rest_mv: -49.0,
-            tau_ge_ms: 5.0,
-            tau_gi_ms: 10.0,
-            integration: Integration::Euler,
-        }),
+        kind: NeuronKind::CurrentLif(CurrentLifParams::cuba()),
         v_threshold_mv: -50.0,
         reset: ResetMode::Hard { v_reset_mv: -60.0 },
         refractory_ms: 5.0,

@@ -92,9 +92,7 @@ pub fn engine_fused_module(generated: &str) -> ComposedModule {
 /// driven by a Poisson source), and the engine's for a network with
 /// a pass of every kind under both schedules: what the naga test validates.
 pub fn builtin_modules() -> Vec<ComposedModule> {
-    use crate::model::{
-        CondLifParams, CurrentLifParams, CustomModel, Integration, LifParams, ThetaParams,
-    };
+    use crate::model::{CondLifParams, CurrentLifParams, CustomModel, LifParams, ThetaParams};
     use std::sync::Arc;
     let theta = ThetaParams {
         theta_init_mv: 0.0,
@@ -125,13 +123,7 @@ pub fn builtin_modules() -> Vec<ComposedModule> {
             ..NeuronModel::diehl_cook_inhibitory()
         },
         NeuronModel {
-            kind: NeuronKind::CurrentLif(CurrentLifParams {
-                tau_m_ms: 20.0,
-                v_rest_mv: -49.0,
-                tau_ge_ms: 5.0,
-                tau_gi_ms: 10.0,
-                integration: Integration::Euler,
-            }),
+            kind: NeuronKind::CurrentLif(CurrentLifParams::cuba()),
             ..NeuronModel::integrate_and_fire(-50.0, -60.0)
         },
         NeuronModel {

@@ -141,6 +141,21 @@ pub struct CurrentLifParams {
     pub integration: Integration,
 }
 
+impl CurrentLifParams {
+    /// The CUBA benchmark's neuron (Brette et al. 2007, Benchmark 2; Vogels & Abbott 2005):
+    /// τ_m 20 ms, rest −49 mV, current decays of 5 ms (excitatory) and 10 ms (inhibitory),
+    /// forward Euler.
+    pub fn cuba() -> Self {
+        CurrentLifParams {
+            tau_m_ms: 20.0,
+            v_rest_mv: -49.0,
+            tau_ge_ms: 5.0,
+            tau_gi_ms: 10.0,
+            integration: Integration::Euler,
+        }
+    }
+}
+
 /// The CPU twin of a custom model's WGSL charge function.
 ///
 /// `state[0]` is `v` and `state[1..]` are the custom variables in declaration order;
