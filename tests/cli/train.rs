@@ -96,6 +96,21 @@ pub fn bad_inputs_get_clear_errors() {
         .unwrap();
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("network.npz"));
+
+    // A cause that its error's message already says is not said again: the OS's reason for
+    // the missing checkpoint shows once.
+    let empty = tmp("no-checkpoint");
+    std::fs::create_dir_all(&empty).unwrap();
+    let out = snn()
+        .args(["train", "--quiet", "--resume"])
+        .arg(&empty)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("checkpoint.npz"), "{err}");
+    assert_eq!(err.matches("os error 2").count(), 1, "{err}");
+    let _ = std::fs::remove_dir_all(&empty);
 }
 
 pub fn presets_print_as_toml_that_train_accepts() {

@@ -365,7 +365,40 @@ fn label_and_test(
     Ok(tested)
 }
 
-fn main() -> Result<()> {
+fn main() -> std::process::ExitCode {
+    match run() {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("{}", report(&e));
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+/// `e` as anyhow reports it, less the causes that an earlier message already says (an I/O
+/// error names its file and the OS's reason, which is also its cause).
+fn report(e: &anyhow::Error) -> String {
+    let mut said = vec![e.to_string()];
+    for cause in e.chain().skip(1).map(|c| c.to_string()) {
+        if !said.iter().any(|s| s.contains(&cause)) {
+            said.push(cause);
+        }
+    }
+    let mut out = format!("Error: {}", said[0]);
+    match &said[1..] {
+        [] => {}
+        [one] => out.push_str(&format!("\n\nCaused by:\n    {one}")),
+        many => {
+            out.push_str("\n\nCaused by:");
+            for (i, c) in many.iter().enumerate() {
+                out.push_str(&format!("\n    {i}: {c}"));
+            }
+        }
+    }
+    out
+}
+
+fn run() -> Result<()> {
     let matches = Cli::command().get_matches();
     let cli = Cli::from_arg_matches(&matches)?;
     ENGINE.get_or_init(|| cli.engine.clone());

@@ -273,11 +273,27 @@ pub fn save_network(dir: &Path, net: &SavedNetwork) -> Result<()> {
 
 /// Loads a run directory written by [`save_network`].
 ///
-/// Errors name the file and the problem: a missing file, a missing array (listing the arrays
-/// present), an array of the wrong type or number of dimensions, or sizes that disagree (e.g.
-/// `theta_mv` length ≠ `weights` columns).
+/// Errors name the file and the problem: a directory that is not there or holds no saved
+/// network, a missing array (listing the arrays present), an array of the wrong type or
+/// number of dimensions, or sizes that disagree (e.g. `theta_mv` length ≠ `weights`
+/// columns).
 pub fn load_network(dir: &Path) -> Result<SavedNetwork> {
+    if !dir.is_dir() {
+        return Err(data_err(
+            dir,
+            format!(
+                "run directory not found (expected a directory written by `snn train`, with \
+                 its {NETWORK_FILE})"
+            ),
+        ));
+    }
     let npz_path = dir.join(NETWORK_FILE);
+    if !npz_path.is_file() {
+        return Err(data_err(
+            &npz_path,
+            "no saved network in this run directory (is it a directory written by `snn train`?)",
+        ));
+    }
     let file = File::open(&npz_path).map_err(io_err(&npz_path))?;
     let mut npz = zip::ZipArchive::new(BufReader::new(file))
         .map_err(|e| data_err(&npz_path, format!("not a readable npz file: {e}")))?;
@@ -849,10 +865,21 @@ mod tests {
     #[test]
     fn load_errors_name_file_and_array() {
         let tmp = TempDir::new("loaderr");
-        // Missing network.npz.
+        // No such directory, then one without network.npz: what to give instead.
+        let err = load_network(&tmp.0.join("absent")).unwrap_err();
+        assert!(matches!(err, SnnError::Data { .. }), "{err}");
+        let msg = err.to_string();
+        assert!(
+            msg.contains("absent") && msg.contains("run directory not found"),
+            "{msg}"
+        );
         let err = load_network(&tmp.0).unwrap_err();
-        assert!(matches!(err, SnnError::Io { .. }), "{err}");
-        assert!(err.to_string().contains(NETWORK_FILE), "{err}");
+        assert!(matches!(err, SnnError::Data { .. }), "{err}");
+        let msg = err.to_string();
+        assert!(
+            msg.contains(NETWORK_FILE) && msg.contains("written by `snn train`"),
+            "{msg}"
+        );
 
         // Missing config.json.
         save_network(&tmp.0, &sample(3)).unwrap();

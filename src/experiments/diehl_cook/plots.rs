@@ -29,7 +29,7 @@ use plotters::prelude::*;
 
 use super::config::DcConfig;
 use super::evaluate::{vote_all_activity, Assignments, N_CLASSES};
-use super::io::{load_network, write_atomic, CLASS_PALETTE, NETWORK_FILE, UNASSIGNED_COLOUR};
+use super::io::{load_network, write_atomic, CLASS_PALETTE, UNASSIGNED_COLOUR};
 use crate::backend::EngineChoice;
 use crate::error::{Result, SnnError};
 
@@ -248,18 +248,6 @@ pub fn plot_run(
     opts: &PlotOptions,
     engine: &EngineChoice,
 ) -> Result<PlotReport> {
-    if !run_dir.is_dir() {
-        return Err(data_err(
-            run_dir,
-            "run directory not found (expected a directory written by `snn train`)",
-        ));
-    }
-    if !run_dir.join(NETWORK_FILE).is_file() {
-        return Err(data_err(
-            &run_dir.join(NETWORK_FILE),
-            "no saved network in this run directory (is it a directory written by `snn train`?)",
-        ));
-    }
     let saved = load_network(run_dir)?;
     let parsed = DcConfig::from_run_json(&saved.config_json);
     let cfg_error = parsed.as_ref().err().map(|e| e.to_string());
