@@ -110,7 +110,9 @@ struct Common {
     /// Images per frozen batch in labelling and test (parallel).
     #[arg(long, default_value_t = 256, value_parser = at_least_one, allow_negative_numbers = true)]
     batch: usize,
-    /// No progress bars or tables; only the final JSON line.
+    /// No progress bars or tables; only the final JSON line. (Without it, progress is a bar
+    /// on a terminal, and a plain line on stderr every minute and at the end of each phase
+    /// where stderr is not one: a log file, a batch job.)
     #[arg(long)]
     quiet: bool,
     /// Machine-readable output: progress as JSON lines on stdout (about one per second,

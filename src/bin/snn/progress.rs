@@ -1,8 +1,11 @@
 //! Progress of long jobs (train, label, test, fetch): a bar with rate and ETA on a terminal,
-//! nothing under `--quiet`, and under `--json` one JSON line per second on stdout
+//! a plain line on stderr every minute and at the end where stderr is not a terminal (a log
+//! file, a batch job), nothing under `--quiet`, and under `--json` one JSON line per second
+//! on stdout
 //! (`{"event":"progress","phase":..,"done":..,"total":..,"per_second":..,"eta_seconds":..}`).
 
 use indicatif::{ProgressBar, ProgressStyle};
+use std::io::IsTerminal;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -22,6 +25,9 @@ pub(crate) fn json() -> bool {
 /// Seconds between two JSON progress lines.
 const JSON_EVERY: Duration = Duration::from_secs(1);
 
+/// Seconds between two plain progress lines (stderr not a terminal).
+const LINE_EVERY: Duration = Duration::from_secs(60);
+
 pub(crate) struct JsonState {
     done: u64,
     message: String,
@@ -30,14 +36,16 @@ pub(crate) struct JsonState {
     last_done: Option<u64>,
 }
 
-/// A progress report: a terminal bar, JSON lines, or nothing.
+/// A progress report: a terminal bar, JSON lines on stdout (`json`) or plain lines on
+/// stderr, or nothing.
 pub(crate) enum Progress {
     Bar(ProgressBar),
-    Json {
+    Report {
         phase: String,
         total: u64,
         start: Instant,
         state: Mutex<JsonState>,
+        json: bool,
     },
     Hidden,
 }
@@ -45,8 +53,11 @@ pub(crate) enum Progress {
 impl Progress {
     /// A report of `len` items named `what` (`train`, `label`, `test`, ...).
     pub(crate) fn new(len: usize, quiet: bool, what: &str) -> Self {
-        if json() && !quiet {
-            return Progress::Json {
+        if quiet {
+            return Progress::Hidden;
+        }
+        if json() || !std::io::stderr().is_terminal() {
+            return Progress::Report {
                 phase: what.into(),
                 total: len as u64,
                 start: Instant::now(),
@@ -56,10 +67,8 @@ impl Progress {
                     last: None,
                     last_done: None,
                 }),
+                json: json(),
             };
-        }
-        if quiet || json() {
-            return Progress::Hidden;
         }
         let pb = ProgressBar::new(len as u64);
         pb.set_style(
@@ -76,7 +85,7 @@ impl Progress {
     pub(crate) fn set_position(&self, done: u64) {
         match self {
             Progress::Bar(pb) => pb.set_position(done),
-            Progress::Json { state, .. } => {
+            Progress::Report { state, .. } => {
                 if let Ok(mut s) = state.lock() {
                     s.done = done;
                 }
@@ -89,7 +98,7 @@ impl Progress {
     pub(crate) fn set_message(&self, msg: String) {
         match self {
             Progress::Bar(pb) => pb.set_message(msg),
-            Progress::Json { state, .. } => {
+            Progress::Report { state, .. } => {
                 if let Ok(mut s) = state.lock() {
                     s.message = msg;
                 }
@@ -104,7 +113,7 @@ impl Progress {
     pub(crate) fn warn(&self, message: &str) {
         match self {
             Progress::Bar(pb) => pb.suspend(|| eprintln!("warning: {message}")),
-            // `Json` exists only under --json; `Hidden` under --json --quiet.
+            // `Hidden` under --json --quiet.
             _ if json() => {
                 crate::stdout::line(serde_json::json!({"event": "warning", "message": message}))
             }
@@ -122,23 +131,27 @@ impl Progress {
     pub(crate) fn finish(&self) {
         match self {
             Progress::Bar(pb) => pb.finish(),
-            Progress::Json { .. } => self.emit(true),
+            Progress::Report { .. } => self.emit(true),
             Progress::Hidden => {}
         }
     }
 
     fn emit(&self, force: bool) {
-        let Progress::Json {
+        let Progress::Report {
             phase,
             total,
             start,
             state,
+            json,
         } = self
         else {
             return;
         };
         let Ok(mut s) = state.lock() else { return };
-        let recent = s.last.is_some_and(|t| t.elapsed() < JSON_EVERY);
+        let every = if *json { JSON_EVERY } else { LINE_EVERY };
+        // The first plain line waits a period too: a short job says only where it ended.
+        let last = s.last.or((!*json).then_some(*start));
+        let recent = last.is_some_and(|t| t.elapsed() < every);
         if (!force && recent) || (force && s.last_done == Some(s.done)) {
             return;
         }
@@ -147,6 +160,27 @@ impl Progress {
         let secs = start.elapsed().as_secs_f64();
         let rate = s.done as f64 / secs.max(1e-9);
         let eta = (rate > 0.0).then(|| (*total - s.done.min(*total)) as f64 / rate);
+        if !*json {
+            let left = match eta {
+                Some(e) if s.done < *total => format!(", about {} left", duration(e)),
+                _ => String::new(),
+            };
+            let msg = match s.message.is_empty() {
+                true => String::new(),
+                false => format!(" {}", s.message),
+            };
+            // A rate over less than a second says little.
+            let speed = match secs >= 1.0 {
+                true => format!(" ({rate:.1}/s{left})"),
+                false => String::new(),
+            };
+            eprintln!(
+                "{phase}: {}/{total} in {}{speed}{msg}",
+                s.done,
+                duration(secs)
+            );
+            return;
+        }
         let line = serde_json::json!({
             "event": "progress",
             "phase": phase,
@@ -158,5 +192,15 @@ impl Progress {
             "message": (!s.message.is_empty()).then(|| s.message.clone()),
         });
         crate::stdout::line(line);
+    }
+}
+
+/// `seconds` as `under 1 s`, `42 s`, `7 min` or `2.5 h`.
+fn duration(seconds: f64) -> String {
+    match seconds {
+        s if s < 1.0 => "under 1 s".into(),
+        s if s < 120.0 => format!("{s:.0} s"),
+        s if s < 7200.0 => format!("{:.0} min", s / 60.0),
+        s => format!("{:.1} h", s / 3600.0),
     }
 }
