@@ -22,7 +22,6 @@ fn main() -> std::process::ExitCode {
         train: [
             Cpu train_then_evaluate_on_the_embedded_subset,
             Cpu bad_inputs_get_clear_errors,
-            Cpu progress_goes_to_a_log_as_lines,
             Cpu presets_print_as_toml_that_train_accepts,
             Cpu a_config_files_seed_stands_unless_seed_is_given,
             Cpu the_first_run_is_dc400_short_and_data_gets_the_papers_dc400,
@@ -41,6 +40,7 @@ fn main() -> std::process::ExitCode {
         output: [
             Cpu json_mode_prints_only_json_lines,
             Cpu quiet_mode_prints_one_line_and_no_stderr,
+            Cpu progress_goes_to_a_log_as_lines,
         ],
         resume: [
             Cpu cpu_crash_then_resume_is_bit_identical,

@@ -1,7 +1,10 @@
 //! The `snn` output modes: `--json` prints only JSON lines on stdout (progress events, then
-//! the result), `--quiet` prints only the result line and nothing on stderr.
+//! the result), `--quiet` prints only the result line and nothing on stderr, and without
+//! either, progress goes to a stderr that is not a terminal as plain lines.
 
 use crate::common::{snn, tmp};
+use std::path::Path;
+use std::process::Output;
 
 const SMALL: [&str; 7] = [
     "train",
@@ -13,13 +16,13 @@ const SMALL: [&str; 7] = [
     "20",
 ];
 
-pub fn json_mode_prints_only_json_lines() {
-    let run = tmp("json");
+/// `snn` with `args` and `more`, which must succeed.
+fn ok(args: &[&str], more: &[&str], run: &Path) -> Output {
     let out = snn()
-        .args(SMALL)
-        .arg("--json")
-        .arg("--out")
-        .arg(&run)
+        .args(args)
+        .args(more)
+        .arg(if args[0] == "train" { "--out" } else { "--run" })
+        .arg(run)
         .output()
         .unwrap();
     assert!(
@@ -27,6 +30,12 @@ pub fn json_mode_prints_only_json_lines() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+    out
+}
+
+pub fn json_mode_prints_only_json_lines() {
+    let run = tmp("json");
+    let out = ok(&SMALL, &["--json"], &run);
     let text = String::from_utf8(out.stdout).unwrap();
     let lines: Vec<serde_json::Value> = text
         .lines()
@@ -49,24 +58,8 @@ pub fn json_mode_prints_only_json_lines() {
         }
     }
 
-    let out = snn()
-        .args([
-            "evaluate",
-            "--label-samples",
-            "30",
-            "--test-samples",
-            "20",
-            "--json",
-        ])
-        .arg("--run")
-        .arg(&run)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let evaluate = ["evaluate", "--label-samples", "30", "--test-samples", "20"];
+    let out = ok(&evaluate, &["--json"], &run);
     let text = String::from_utf8(out.stdout).unwrap();
     for l in text.lines() {
         serde_json::from_str::<serde_json::Value>(l).unwrap();
@@ -76,18 +69,7 @@ pub fn json_mode_prints_only_json_lines() {
 
 pub fn quiet_mode_prints_one_line_and_no_stderr() {
     let run = tmp("quiet");
-    let out = snn()
-        .args(SMALL)
-        .arg("--quiet")
-        .arg("--out")
-        .arg(&run)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let out = ok(&SMALL, &["--quiet"], &run);
     let text = String::from_utf8(out.stdout).unwrap();
     assert_eq!(text.lines().count(), 1, "{text}");
     assert!(
@@ -95,5 +77,22 @@ pub fn quiet_mode_prints_one_line_and_no_stderr() {
         "stderr under --quiet: {}",
         String::from_utf8_lossy(&out.stderr)
     );
+    let _ = std::fs::remove_dir_all(&run);
+}
+
+/// Where stderr is not a terminal (a log file, a batch job; here a pipe) and neither
+/// `--quiet` nor `--json` is given, each phase's progress goes there as plain lines: at
+/// least the one that ends it.
+pub fn progress_goes_to_a_log_as_lines() {
+    let run = tmp("progress-lines");
+    let out = ok(&SMALL, &[], &run);
+    let err = String::from_utf8_lossy(&out.stderr);
+    // dc400-short, the default, trains two epochs.
+    for line in ["train: 60/60 in ", "label: 30/30 in ", "test: 20/20 in "] {
+        assert!(
+            err.lines().any(|l| l.starts_with(line)),
+            "no `{line}…` in:\n{err}"
+        );
+    }
     let _ = std::fs::remove_dir_all(&run);
 }

@@ -68,33 +68,6 @@ pub fn train_then_evaluate_on_the_embedded_subset() {
     let _ = std::fs::remove_dir_all(&run);
 }
 
-/// Where stderr is not a terminal (a log file, a batch job; here a pipe) and neither
-/// `--quiet` nor `--json` is given, each phase's progress goes there as plain lines: at
-/// least the one that ends it.
-pub fn progress_goes_to_a_log_as_lines() {
-    let run = tmp("progress-lines");
-    let out = snn()
-        .args(["train", "--preset", "dc100", "--train-samples", "20"])
-        .args(["--label-samples", "20", "--test-samples", "10"])
-        .arg("--out")
-        .arg(&run)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let err = String::from_utf8_lossy(&out.stderr);
-    for line in ["train: 20/20 in ", "label: 20/20 in ", "test: 10/10 in "] {
-        assert!(
-            err.lines().any(|l| l.starts_with(line)),
-            "no `{line}…` in:\n{err}"
-        );
-    }
-    let _ = std::fs::remove_dir_all(&run);
-}
-
 pub fn bad_inputs_get_clear_errors() {
     let missing = tmp("missing-data");
     let out = snn()
