@@ -148,10 +148,9 @@ fn pre_trace(p: Proj, b: u32, k: u32, t: u32) -> f32 {
 // every synapse of delay `lag`: each records the arrival in its bucket (learning only).
 // ARRIVE_SHARES invocations per copy share the work, share x taking every ARRIVE_SHARES-th
 // spike (or spike word) of every lag, so no two write one bucket; the loop passes are
-// counted at the share that makes most, the same for every share. CPU twin: the buckets'
-// last arrivals in cpu::engine (step 1).
-const ARRIVE_SHARES: u32 = 8u;
-
+// counted at the share that makes most, the same for every share. ARRIVE_SHARES is
+// generated (src/gpu/engine/program.rs). CPU twin: the buckets' last arrivals in
+// cpu::engine (step 1).
 fn arrive_buckets(p: Proj, x: u32, b: u32) {
     let t = step.t;
     loop_passes = loop_passes + p.slots + 1u;

@@ -774,12 +774,16 @@ fn rules() -> [(&'static str, StdpRule); 4] {
 /// Poisson input → conductance LIF with θ through a plastic projection (`conn`), with
 /// delays under `delivery`, and lateral inhibition; a plastic recurrent sparse projection.
 fn plastic_network(rule: StdpRule, conn: Connectivity, delivery: Delivery) -> Network {
-    let delay = Delay::Range {
+    plastic_network_delayed(rule, conn, delivery, input_delays())
+}
+
+/// The per-synapse input delays of the plastic test networks: 0–2 ms.
+fn input_delays() -> Delay {
+    Delay::Range {
         min_ms: 0.0,
         max_ms: 2.0,
         seed: 3,
-    };
-    plastic_network_delayed(rule, conn, delivery, delay)
+    }
 }
 
 /// [`plastic_network`] with the input projection's delays `delay`.
@@ -908,13 +912,8 @@ fn learning_agrees(net: &Network, what: &str) {
 pub fn bucketed_arrivals_without_a_spike_list_agree() {
     for (name, rule) in rules().into_iter().take(3) {
         for delivery in [Delivery::AtEmission, Delivery::AtArrival] {
-            let delay = Delay::Range {
-                min_ms: 0.0,
-                max_ms: 2.0,
-                seed: 3,
-            };
-            let net =
-                plastic_network_inputs(rule, Connectivity::AllToAll, delivery, delay, 1100, 6.5);
+            let (conn, delay) = (Connectivity::AllToAll, input_delays());
+            let net = plastic_network_inputs(rule, conn, delivery, delay, 1100, 6.5);
             learning_agrees(&net, &format!("{name}, {delivery:?}"));
         }
     }
@@ -933,16 +932,11 @@ pub fn loose_columns_are_clamped_alike() {
         (Delivery::AtArrival, false),
         (Delivery::AtEmission, true),
     ] {
-        let delay = Delay::Range {
-            min_ms: 0.0,
-            max_ms: 2.0,
-            seed: 3,
-        };
         let mut net = plastic_network_inputs(
             StdpRule::Pair,
             Connectivity::AllToAll,
             delivery,
-            delay,
+            input_delays(),
             60,
             120.0,
         );

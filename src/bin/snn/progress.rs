@@ -28,7 +28,7 @@ const JSON_EVERY: Duration = Duration::from_secs(1);
 /// Seconds between two plain progress lines (stderr not a terminal).
 const LINE_EVERY: Duration = Duration::from_secs(60);
 
-pub(crate) struct JsonState {
+pub(crate) struct ReportState {
     done: u64,
     message: String,
     last: Option<Instant>,
@@ -44,7 +44,7 @@ pub(crate) enum Progress {
         phase: String,
         total: u64,
         start: Instant,
-        state: Mutex<JsonState>,
+        state: Mutex<ReportState>,
         json: bool,
     },
     Hidden,
@@ -61,7 +61,7 @@ impl Progress {
                 phase: what.into(),
                 total: len as u64,
                 start: Instant::now(),
-                state: Mutex::new(JsonState {
+                state: Mutex::new(ReportState {
                     done: 0,
                     message: String::new(),
                     last: None,

@@ -321,6 +321,10 @@ fn loop_passes(l: &Layout, p: &ProjLayout) -> (u64, u64, u64) {
     (prop, fused, in_degree + 1)
 }
 
+/// Invocations per copy that share the last arrivals of a projection with buckets
+/// (`arrive_buckets` in `propagate.wgsl`, which reads it as a generated constant).
+const ARRIVE_SHARES: u32 = 8;
+
 /// The binding of `filed_counts` (atomic), where a projection is pushed.
 pub(crate) const FILED_COUNTS_BINDING: u32 = 9;
 
@@ -380,7 +384,8 @@ pub(crate) fn compose(l: &Layout) -> Program {
     filed_counts(&mut g, l.counts_len);
     let _ = writeln!(
         g,
-        "const FILED_MAX: u32 = {FILED_MAX}u;\nconst SORT_PASSES: u32 = {SORT_PASSES}u;"
+        "const FILED_MAX: u32 = {FILED_MAX}u;\nconst SORT_PASSES: u32 = {SORT_PASSES}u;\n\
+         const ARRIVE_SHARES: u32 = {ARRIVE_SHARES}u;"
     );
     g.push_str("struct NeuronState {\n    v: f32,\n    theta: f32,\n    refrac: u32,\n    ge: f32,\n    gi: f32,\n");
     for v in &l.custom_vars {
@@ -646,8 +651,7 @@ pub(crate) fn compose(l: &Layout) -> Program {
             fused_passes,
         ));
         if p.stdp.as_ref().is_some_and(|s| s.buckets) {
-            // The buckets' arrivals, ARRIVE_SHARES (propagate.wgsl) invocations per copy.
-            const ARRIVE_SHARES: u64 = 8;
+            // The buckets' arrivals, ARRIVE_SHARES invocations per copy.
             let name = format!("arrive_{q}");
             let words = l.pops[p.pre].bits.words as u64;
             let _ = writeln!(
@@ -656,14 +660,13 @@ pub(crate) fn compose(l: &Layout) -> Program {
             );
             // Per lag: a share of the list (every pre neuron spiking), or of the words.
             let per_lag = match l.pops[p.pre].bits.list {
-                Some(_) => (p.syn.n_pre as u64).div_ceil(ARRIVE_SHARES) + 1,
-                None => words.div_ceil(ARRIVE_SHARES) * 34 + 1,
+                Some(_) => (p.syn.n_pre as u64).div_ceil(ARRIVE_SHARES as u64) + 1,
+                None => words.div_ceil(ARRIVE_SHARES as u64) * 34 + 1,
             };
             let passes = p.slots as u64 + 1 + p.slots as u64 * per_lag;
-            let shares = ARRIVE_SHARES as u32;
             step.push(PassSpec {
                 learn_only: true,
-                ..PassSpec::new(name, "item", Phase::Propagation, shares, passes)
+                ..PassSpec::new(name, "item", Phase::Propagation, ARRIVE_SHARES, passes)
             });
         }
         if p.queue.is_some() {
