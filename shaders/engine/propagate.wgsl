@@ -60,9 +60,11 @@ struct Proj {
     // counts [copy][post] in filed_counts (`filed_add`, `filed_take`).
     filed: u32,
     filed_counts: u32,
-    // Per-synapse delays in `tables`, or NONE for the uniform `delay`.
+    // Per-synapse delays in `tables` (copy b's at delay_base + b * delay_stride: 0 where the
+    // copies share them), or NONE for the uniform `delay`.
     delay_base: u32,
     delay: u32,
+    delay_stride: u32,
     // Ring slots: longest delay + 1.
     slots: u32,
     // 1: the weight at emission (ring of future input at ring_base); 0: at arrival.
@@ -110,7 +112,7 @@ struct Proj {
 // pre_at_last_base): its bucket with buckets, itself otherwise.
 fn arrival_entry(p: Proj, b: u32, k: u32) -> u32 {
     if (p.buckets != 0u) {
-        return b * p.last_len + (k / p.n_post) * p.slots + delay_of(p, k);
+        return b * p.last_len + (k / p.n_post) * p.slots + delay_of(p, b, k);
     }
     return b * p.last_len + k;
 }
@@ -225,11 +227,12 @@ fn synapse_of(p: Proj, j: u32, i: u32) -> u32 {
     return NONE;
 }
 
-fn delay_of(p: Proj, k: u32) -> u32 {
+// The delay of copy b's synapse k.
+fn delay_of(p: Proj, b: u32, k: u32) -> u32 {
     if (p.delay_base == NONE) {
         return p.delay;
     }
-    return tab(p.delay_base + k);
+    return tab(p.delay_base + b * p.delay_stride + k);
 }
 
 // Summary word s of the pre population's spikes emitted at step e, copy b, for post i: the
@@ -275,7 +278,7 @@ fn deliver_at_emission(p: Proj, i: u32, b: u32, learn: bool, depress_now: bool, 
                 word = word & (word - 1u);
                 let k = synapse_of(p, j, i);
                 if (k != NONE) {
-                    let d = delay_of(p, k);
+                    let d = delay_of(p, b, k);
                     let slot = (t + d) % p.slots;
                     let at = p.ring_base + (slot * p.batch + b) * p.n_post + i;
                     fwork[at] = fwork[at] + wsyn[wb + k];
@@ -417,7 +420,7 @@ fn arrivals(p: Proj, i: u32, b: u32, sum: bool, learn: bool, first_lag: u32, pos
 // *x; with `learn`, depression and its arrival (see `arrivals`).
 fn arrive(p: Proj, i: u32, b: u32, j: u32, lag: u32, post1: f32, sum: bool, learn: bool, x: ptr<function, f32>) {
     let k = synapse_of(p, j, i);
-    if (k == NONE || delay_of(p, k) != lag) {
+    if (k == NONE || delay_of(p, b, k) != lag) {
         return;
     }
     if (sum) {

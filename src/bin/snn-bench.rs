@@ -13,7 +13,8 @@
 //!   one run;
 //! - `train_multi`: K networks learning side by side (`snn train --networks K`), one
 //!   presentation each per round, each network on its own engine, on rayon workers;
-//!   images/s summed over the networks;
+//!   images/s summed over the networks; then `train_batch`: the same K networks as the
+//!   copies of one engine (`DcEngine::build_batch`, `present_batch`), the same rounds;
 //! - `eval`: frozen batches (labelling/test) of several sizes: images/s;
 //! - `neuron_steps`: one population on the general engine (conductance LIF + θ, each neuron
 //!   driven one-to-one by its own Poisson source: `experiments::benchmarks::driven_population`)
@@ -48,7 +49,7 @@ use snn_wgpu::cpu::engine::Engine;
 use snn_wgpu::data::mnist::{embedded, Split};
 use snn_wgpu::experiments::benchmarks;
 use snn_wgpu::experiments::diehl_cook::config::DcConfig;
-use snn_wgpu::experiments::diehl_cook::engine::DcEngine;
+use snn_wgpu::experiments::diehl_cook::engine::{DcEngine, Input};
 use snn_wgpu::experiments::diehl_cook::{PresentOptions, RestMode};
 use snn_wgpu::gpu::{GpuContext, GpuEngine, GpuEngineOptions};
 use std::sync::Arc;
@@ -526,6 +527,59 @@ fn bench_train_multi(
         let med = median(times);
         stdout::line(serde_json::json!({
             "bench": "train_multi", "preset": cfg.preset, "backend": t.name, "adapter": t.adapter, "workgroup_size": t.workgroup_size,
+            "n": cfg.n_exc, "networks": k, "dt_ms": cfg.dt_ms, "steps": cfg.steps_on() + cfg.steps_rest(),
+            "input_delays": cfg.input_delay_max_ms > 0.0, "warmup": a.warmup, "reps": reps,
+            "median_s_per_round": med, "images_per_s": k as f64 / med,
+            "median_device_s_per_round": split.as_ref().map(|s| s.device_s),
+        }));
+        // The same networks as the copies of one engine, one presentation to each per round.
+        drop(nets);
+        let specs: Vec<_> = (0..k as u32)
+            .map(|s| {
+                DcConfig {
+                    seed: s,
+                    ..cfg.clone()
+                }
+                .to_spec()
+            })
+            .collect();
+        let mut batch = DcEngine::build_batch(&specs, &t.choice)?;
+        let (mut times, mut device) = (vec![], vec![]);
+        for r in 0..a.warmup + reps {
+            let opts = PresentOptions {
+                steps_on: cfg.steps_on(),
+                steps_rest: cfg.steps_rest(),
+                rest: RestMode::Simulate,
+                learn: true,
+                key: 0,
+            };
+            let rates: Vec<Vec<f32>> = (0..k)
+                .map(|n| {
+                    let img = images.image((r * k + n) % images.len());
+                    DcConfig::rates(img, cfg.intensity_start)
+                })
+                .collect();
+            let inputs: Vec<Option<Input<'_>>> = rates
+                .iter()
+                .map(|x| {
+                    Some(Input {
+                        rates_hz: x,
+                        key: r as u32,
+                    })
+                })
+                .collect();
+            let (t0, d0) = (Instant::now(), batch.engine().device_seconds());
+            batch.present_batch(&inputs, &opts)?;
+            if r >= a.warmup {
+                times.push(t0.elapsed().as_secs_f64());
+                let d1 = batch.engine().device_seconds();
+                device.extend(d1.zip(d0).map(|(d1, d0)| d1 - d0));
+            }
+        }
+        let split = DeviceSplit::of(&times, &device, cfg.steps_on() + cfg.steps_rest());
+        let med = median(times);
+        stdout::line(serde_json::json!({
+            "bench": "train_batch", "preset": cfg.preset, "backend": t.name, "adapter": t.adapter, "workgroup_size": t.workgroup_size,
             "n": cfg.n_exc, "networks": k, "dt_ms": cfg.dt_ms, "steps": cfg.steps_on() + cfg.steps_rest(),
             "input_delays": cfg.input_delay_max_ms > 0.0, "warmup": a.warmup, "reps": reps,
             "median_s_per_round": med, "images_per_s": k as f64 / med,

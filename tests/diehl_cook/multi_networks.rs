@@ -1,7 +1,9 @@
 //! Many networks in one run (`experiments::diehl_cook::multi`): each network of a K = 3 CPU
 //! run equals a single run with its config (the protocol of `snn train`: training, then the
 //! labelling and test passes with the key carried on): identical weights, θ and counts.
-//! (`tests/gpu/dc_engine.rs` runs the same path on the GPU engine against the CPU's.)
+//! (`tests/gpu/dc_engine.rs` runs the same path on the GPU engine against the CPU's.) And
+//! networks that differ in their seed only, trained as the copies of one engine in
+//! lockstep (`train_batch`), each equal its run alone.
 
 use ndarray::Array2;
 use snn_wgpu::backend::EngineChoice;
@@ -12,7 +14,9 @@ use snn_wgpu::experiments::diehl_cook::engine::DcEngine;
 use snn_wgpu::experiments::diehl_cook::evaluate::assign_labels;
 use snn_wgpu::experiments::diehl_cook::multi::{ensemble, run, Sizes};
 use snn_wgpu::experiments::diehl_cook::sweep::{network_configs, parse_sweep};
-use snn_wgpu::experiments::diehl_cook::train::{respond_frozen, train};
+use snn_wgpu::experiments::diehl_cook::train::{
+    respond_frozen, respond_frozen_of, train, train_batch, train_from, TrainState,
+};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 fn base() -> DcConfig {
@@ -107,4 +111,72 @@ fn each_network_equals_its_single_run() {
     let e = ensemble(&tested, &te.labels[..15]).unwrap();
     assert_eq!(e.all_activity.total(), 15);
     assert_eq!(e.majority.total(), 15);
+}
+
+/// Networks that differ in their seed only train as the copies of one engine
+/// (`DcEngine::build_batch`, `train_batch`), one try of each per round: each gives the bits
+/// of its run alone (weights, θ, key, images, retries, skipped images, running window, and
+/// the frozen responses after), though their retries differ, so that they finish at
+/// different rounds, and two blank images are skipped after their retries.
+#[test]
+fn a_batch_trains_each_network_as_it_trains_alone() {
+    let mut data = embedded(Split::Train).unwrap().take(10);
+    let px = data.rows * data.cols;
+    data.images[3 * px..5 * px].fill(0);
+    let mut cfg = base();
+    (cfg.n_exc, cfg.max_retries) = (12, 2);
+    let cfgs: Vec<DcConfig> = [3, 4, 5]
+        .into_iter()
+        .map(|seed| DcConfig {
+            seed,
+            ..cfg.clone()
+        })
+        .collect();
+    let specs: Vec<_> = cfgs.iter().map(DcConfig::to_spec).collect();
+    let cpu = EngineChoice::Cpu(EngineOptions::default());
+    let mut batch = DcEngine::build_batch(&specs, &cpu).unwrap();
+    assert!(batch.weights().is_err(), "a batch names the copy");
+    let mut states = vec![TrainState::new(0); 3];
+    let mut reports = vec![vec![]; 3];
+    train_batch(&mut batch, &cfgs, &data, 10, &mut states, |k, p, _, _| {
+        reports[k].push(p.images_done);
+        Ok(())
+    })
+    .unwrap();
+    let retries: Vec<u64> = states.iter().map(|s| s.stats.retries).collect();
+    assert!(
+        retries.iter().any(|&r| r != retries[0]),
+        "the networks should finish at different rounds: retries {retries:?}"
+    );
+    for (k, cfg) in cfgs.iter().enumerate() {
+        assert_eq!(
+            reports[k],
+            (1..=10).collect::<Vec<_>>(),
+            "network {k}: reports"
+        );
+        let mut alone = DcEngine::new(&specs[k]).unwrap();
+        let mut st = TrainState::new(0);
+        train_from(&mut alone, cfg, &data, 10, &mut st, |_, _, _| Ok(())).unwrap();
+        assert_eq!(states[k], st, "network {k}: training state");
+        assert_eq!(st.stats.skipped_images, 2, "network {k}: the blank images");
+        let bits = |v: Vec<f32>| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+        let same = |a: Vec<f32>, b: Vec<f32>| bits(a) == bits(b);
+        let (wb, wa) = (batch.weights_of(k).unwrap(), alone.weights().unwrap());
+        assert!(same(wb, wa), "network {k}: weights differ");
+        let (tb, ta) = (batch.theta_of(k).unwrap(), alone.theta().unwrap());
+        assert!(same(tb, ta), "network {k}: theta differs");
+        let (mut key_b, mut key_a) = (st.key, st.key);
+        let frozen_b =
+            respond_frozen_of(&mut batch, k, cfg, &data, 10, 4, &mut key_b, |_| {}).unwrap();
+        let frozen_a = respond_frozen(&mut alone, cfg, &data, 10, 4, &mut key_a, |_| {}).unwrap();
+        assert_eq!(frozen_b, frozen_a, "network {k}: frozen responses");
+    }
+    // A batch holds one experiment under several seeds.
+    let mut other = cfgs.clone();
+    other[2].theta_plus_mv *= 2.0;
+    let specs: Vec<_> = other.iter().map(DcConfig::to_spec).collect();
+    let e = DcEngine::build_batch(&specs, &cpu)
+        .err()
+        .expect("another experiment");
+    assert!(e.to_string().contains("network 2 (seed 5)"), "{e}");
 }

@@ -549,6 +549,114 @@ fn trials_count_as_the_copy_itself_from_rest() {
     }
 }
 
+/// Copy `copy`'s own delays for [`own_delays_net`] (ms; the longest differs by copy).
+fn own_delays(copy: usize) -> Vec<f32> {
+    let (mul, span) = [(7, 5), (11, 7)][copy];
+    (0..50 * 20).map(|k| ((k * mul) % span) as f32).collect()
+}
+
+/// [`batch_net`] all-to-all with the delays `delay`, delivered as `delivery`, learning by
+/// `rule`.
+fn own_delays_net(seeds: Vec<u32>, delay: Delay, delivery: Delivery, rule: StdpRule) -> Network {
+    let mut net = batch_net(seeds);
+    let p = &mut net.projections[0];
+    p.connectivity = Connectivity::AllToAll;
+    (p.delay, p.delivery) = (delay, delivery);
+    if let Some(s) = p.stdp.as_mut() {
+        s.rule = rule;
+    }
+    net
+}
+
+/// Copies with delays of their own (`Delay::PerCopy`) run each as a network of that copy
+/// alone with its delays (`Delay::Array`): the same spikes, weights and membranes through
+/// learning (buckets and, for the depressing rules, the depression queue), a
+/// normalisation, a state carried into another engine, and trials from the copy.
+#[test]
+fn copies_with_delays_of_their_own_run_as_each_alone() {
+    let seeds = [3, 8];
+    let rules = [StdpRule::Triplet, StdpRule::PairAllToAll, StdpRule::Pair];
+    for (rule, delivery) in rules
+        .into_iter()
+        .flat_map(|r| [(r, Delivery::AtEmission), (r, Delivery::AtArrival)])
+    {
+        let what = format!("{rule:?}, {delivery:?}");
+        let own = Delay::PerCopy(vec![own_delays(0), own_delays(1)]);
+        let batch = own_delays_net(seeds.to_vec(), own, delivery, rule);
+        let learn = |e: &mut Engine| {
+            e.run(200).expect("run");
+            e.normalize_columns("w", 10.0).expect("normalize");
+            e.run(100).expect("run");
+        };
+        let mut e = Engine::new(&batch).expect("valid");
+        learn(&mut e);
+        // Carried into another engine, the batch goes on as it would have.
+        let mut carried = Engine::new(&batch).expect("valid");
+        carried
+            .set_network_state(&e.network_state())
+            .expect("same network");
+        for x in [&mut e, &mut carried] {
+            x.clear_recordings();
+            x.run(100).expect("run");
+        }
+        let rates = vec![30.0; 50];
+        let trials = [Trial {
+            rates_hz: &rates,
+            key: 5,
+        }];
+        for (c, &seed) in seeds.iter().enumerate() {
+            let net = own_delays_net(vec![seed], Delay::Array(own_delays(c)), delivery, rule);
+            let mut alone = Engine::new(&net).expect("valid");
+            learn(&mut alone);
+            alone.clear_recordings();
+            alone.run(100).expect("run");
+            let s = spikes(&alone, "s", 0);
+            assert!(!s.is_empty(), "{what}: copy {c} silent");
+            for x in [&e, &carried] {
+                assert_eq!(spikes(x, "s", c), s, "{what}: copy {c} spikes");
+                assert_eq!(
+                    x.weights("w", c).expect("w"),
+                    alone.weights("w", 0).expect("w"),
+                    "{what}: copy {c} weights"
+                );
+                assert_eq!(
+                    x.state("out", "v", c).expect("v"),
+                    alone.state("out", "v", 0).expect("v"),
+                    "{what}: copy {c} membranes"
+                );
+            }
+            assert_eq!(
+                e.run_trials(c, "in", &trials, 100, "out").expect("trials"),
+                alone
+                    .run_trials(0, "in", &trials, 100, "out")
+                    .expect("trials"),
+                "{what}: copy {c} trial"
+            );
+        }
+        // The two copies' delays do differ.
+        let shared = own_delays_net(seeds.to_vec(), Delay::Array(own_delays(0)), delivery, rule);
+        let mut shared = Engine::new(&shared).expect("valid");
+        learn(&mut shared);
+        assert_ne!(
+            shared.weights("w", 1).expect("w"),
+            Engine::new(&batch)
+                .map(|mut x| {
+                    learn(&mut x);
+                    x.weights("w", 1).expect("w").to_vec()
+                })
+                .expect("valid"),
+            "{what}: copy 1 ran with copy 0's delays"
+        );
+    }
+    // One array per copy, each one per synapse.
+    let one = Delay::PerCopy(vec![own_delays(0)]);
+    let net = own_delays_net(seeds.to_vec(), one, Delivery::AtEmission, StdpRule::Pair);
+    expect_invalid(&net, "projection `w`", "delay.per_copy");
+    let short = Delay::PerCopy(vec![own_delays(0), vec![1.0; 3]]);
+    let net = own_delays_net(seeds.to_vec(), short, Delivery::AtEmission, StdpRule::Pair);
+    expect_invalid(&net, "projection `w`", "delay.per_copy[1]");
+}
+
 fn expect_invalid(net: &Network, element: &str, field: &str) {
     match net.validate() {
         Err(SnnError::InvalidNetwork {

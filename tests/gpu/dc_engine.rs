@@ -19,7 +19,9 @@ use snn_wgpu::experiments::diehl_cook::engine::DcEngine;
 use snn_wgpu::experiments::diehl_cook::model::{network, EXC, INPUT};
 use snn_wgpu::experiments::diehl_cook::multi::{run, Sizes};
 use snn_wgpu::experiments::diehl_cook::record::present_recorded;
-use snn_wgpu::experiments::diehl_cook::train::{respond_frozen, train};
+use snn_wgpu::experiments::diehl_cook::train::{
+    respond_frozen, respond_frozen_of, train, train_batch, train_from, TrainState,
+};
 use snn_wgpu::experiments::diehl_cook::{PresentOptions, RestMode};
 use snn_wgpu::gpu::{GpuEngine, GpuEngineOptions};
 use snn_wgpu::model::net::{Connectivity, Network, Projection};
@@ -427,6 +429,52 @@ pub fn networks_on_the_gpu_equal_the_cpu_runs() {
         }
     }
     assert!(cpu.iter().all(|r| r.stats.images == 4));
+}
+
+/// Networks that differ in their seed only, as the copies of one GPU engine trained in
+/// lockstep (`train_batch`; with the retry rule running, so that they finish at different
+/// rounds), under both rest modes: each network's training state, frozen responses, and
+/// weights and θ (bit for bit on a software adapter) are those of its run alone on the CPU.
+pub fn a_batch_on_the_gpu_equals_its_networks_alone_on_the_cpu() {
+    let tr = embedded(Split::Train).unwrap().take(5);
+    for rest in [RestMode::Simulate, RestMode::Reset] {
+        let cfgs: Vec<DcConfig> = (0..3)
+            .map(|s| DcConfig {
+                seed: 30 + s,
+                ..cfg(rest)
+            })
+            .collect();
+        let specs: Vec<_> = cfgs.iter().map(DcConfig::to_spec).collect();
+        let gpu = EngineChoice::Gpu(common::gpu_ctx(), GpuEngineOptions::default());
+        let mut batch = DcEngine::build_batch(&specs, &gpu).unwrap();
+        let mut states = vec![TrainState::new(0); 3];
+        train_batch(&mut batch, &cfgs, &tr, 5, &mut states, |_, _, _, _| Ok(())).unwrap();
+        let retries: Vec<u64> = states.iter().map(|s| s.stats.retries).collect();
+        assert!(
+            retries.iter().all(|&r| r > 0),
+            "{rest:?}: retries {retries:?}"
+        );
+        for (k, c) in cfgs.iter().enumerate() {
+            let what = format!("{rest:?}, network {k}");
+            let mut alone = DcEngine::new(&specs[k]).unwrap();
+            let mut st = TrainState::new(0);
+            train_from(&mut alone, c, &tr, 5, &mut st, |_, _, _| Ok(())).unwrap();
+            assert_eq!(states[k], st, "{what}: training state");
+            let (wg, wc) = (batch.weights_of(k).unwrap(), alone.weights().unwrap());
+            let (tg, tc) = (batch.theta_of(k).unwrap(), alone.theta().unwrap());
+            if exact() {
+                assert!(bits(&wg) == bits(&wc), "{what}: weights differ");
+                assert!(bits(&tg) == bits(&tc), "{what}: theta differs");
+            } else {
+                assert_close(&wg, &wc, &format!("{what}: weights"));
+                assert_close(&tg, &tc, &format!("{what}: theta"));
+            }
+            let (mut kg, mut kc) = (st.key, st.key);
+            let fg = respond_frozen_of(&mut batch, k, c, &tr, 5, 3, &mut kg, |_| {}).unwrap();
+            let fc = respond_frozen(&mut alone, c, &tr, 5, 3, &mut kc, |_| {}).unwrap();
+            assert_eq!(fg, fc, "{what}: frozen responses");
+        }
+    }
 }
 
 /// A presentation recorded (`record::present_recorded`) on the GPU engine against the same

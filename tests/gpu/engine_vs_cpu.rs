@@ -919,6 +919,45 @@ pub fn bucketed_arrivals_without_a_spike_list_agree() {
     }
 }
 
+/// Copies with delays of their own (`Delay::PerCopy`, the longest differing between them):
+/// dense (buckets, arrival queues) and sparse, both deliveries, all-to-all pairing and the
+/// triplet rule, through a state taken and set again: the CPU's bits.
+pub fn copies_with_delays_of_their_own_agree() {
+    let own = |n_syn: usize| {
+        Delay::PerCopy(
+            (0..2)
+                .map(|c| {
+                    let (mul, span) = [(7, 4), (11, 6)][c];
+                    (0..n_syn)
+                        .map(|k| ((k * mul) % span) as f32 * DT_MS)
+                        .collect()
+                })
+                .collect(),
+        )
+    };
+    for (_, rule) in rules().into_iter().skip(1).take(2) {
+        for delivery in [Delivery::AtEmission, Delivery::AtArrival] {
+            let conns = [
+                (Connectivity::AllToAll, 60 * 24),
+                (Connectivity::FixedInDegree { k: 40, seed: 6 }, 40 * 24),
+            ];
+            for (conn, n_syn) in conns {
+                let net = plastic_network_delayed(rule, conn, delivery, own(n_syn));
+                // The state goes through the host and back (each copy's last arrivals
+                // by its own delays) between the two runs.
+                let counts = on_all(&net, |e| {
+                    e.run(300).expect("run");
+                    e.normalize_columns("in_exc", 3.0).expect("normalize");
+                    let st = e.network_state().expect("state");
+                    e.set_network_state(&st).expect("same network");
+                    e.run(100).expect("run");
+                });
+                assert_active(&counts, 10);
+            }
+        }
+    }
+}
+
 /// With buckets a depression of +0 is skipped unless the post neuron's column may hold a
 /// weight outside `[w_min, w_max]` ("loose", after a normalisation past `w_max`): there every
 /// arrival still clamps its weight. ν_pre = 0 makes every depression +0, so loose columns

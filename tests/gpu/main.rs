@@ -29,6 +29,7 @@ fn main() -> std::process::ExitCode {
             Gpu dc400_learning_with_delays_agrees,
             Gpu reversal_clamp_agrees_and_acts,
             Gpu networks_on_the_gpu_equal_the_cpu_runs,
+            Gpu a_batch_on_the_gpu_equals_its_networks_alone_on_the_cpu,
             Gpu a_presentation_recorded_on_the_gpu_equals_the_cpus,
         ],
         engine_vs_cpu: [
@@ -42,6 +43,7 @@ fn main() -> std::process::ExitCode {
             Gpu neurons_in_registers_and_in_memory_agree,
             Gpu bucketed_arrivals_without_a_spike_list_agree,
             Gpu loose_columns_are_clamped_alike,
+            Gpu copies_with_delays_of_their_own_agree,
             Gpu device_timing_times_the_step_passes,
             Gpu unchunked_fused_run_shows_the_loop_cap,
             Gpu a_weight_that_is_not_finite_is_found_alike,

@@ -35,6 +35,7 @@ pub(crate) struct DepressionQueue {
 
 /// What the queue reads of its projection: all-to-all, `n` post neurons, synapse
 /// `k = j·n + i` of delay `delays[k]` steps (all under 256), `slots` ring slots.
+#[derive(Clone, Copy)]
 pub(crate) struct Dense<'a> {
     pub n: usize,
     pub delays: &'a [u8],

@@ -96,7 +96,7 @@ use crate::cpu::simd::SimdLevel;
 use crate::cpu::stdp::{on_post, on_pre_depression};
 use crate::encode::rng::{probability_threshold, rng_u32};
 use crate::error::{Result, SnnError};
-use crate::model::net::projection::DelaySteps;
+use crate::model::net::projection::{DelaySteps, Synapses};
 use crate::model::net::state::{
     CopyState as CopyData, NetworkState, PopulationState, ProjectionState,
 };
@@ -144,7 +144,9 @@ struct ProjPlan {
     pre: usize,
     post: usize,
     delivery: Delivery,
-    plan: Plan,
+    /// The synapses as the step walks them: one plan shared by the copies, or one per copy
+    /// where the copies have delays of their own (`Delay::PerCopy`; [`Self::plan`]).
+    plans: Vec<Plan>,
     /// Rule constants, trace decays and the pre-trace table, when plastic.
     stdp: Option<(StdpConsts, DerivedStdp, Vec<f32>)>,
     /// All-to-all pairing: traces add 1 at a spike instead of being set to 1.
@@ -152,8 +154,8 @@ struct ProjPlan {
     /// For a projection that can depress through a [`DepressionQueue`] (all-to-all,
     /// per-synapse delays under 256 steps, a depressing rule), the delay of each synapse
     /// as a byte: the queue reads a row of them per pre spike at scattered post neurons, a
-    /// quarter of the cache lines of `u32`s. Empty for any other projection.
-    queue_delays: Vec<u8>,
+    /// quarter of the cache lines of `u32`s. Empty for any other projection. One per plan.
+    queue_delays: Vec<Vec<u8>>,
     /// The post population's input it feeds: 0 `ge`, 1 `gi`, 2 `v`.
     channel: usize,
     /// Whether it subtracts from that input (an inhibitory membrane target).
@@ -236,6 +238,8 @@ struct CopyState {
     /// Per chunk of the step ([`Plans::n_chunks`]).
     chunks: Vec<ChunkState>,
     records: Vec<Recording>,
+    /// The copy this state belongs to, whose plans it steps with ([`ProjPlan::plan`]).
+    index: usize,
     /// Whether the depression queues hold what a rebuild would make: the last steps ran
     /// with learning and the queues, and nothing outside a step has changed the weights,
     /// the traces or the spike history since.
@@ -361,7 +365,7 @@ impl Engine {
             let post = net.population_index(&p.post)?;
             let (n_pre, n_post) = (net.populations[pre].size, net.populations[post].size);
             let syn = p.synapses(n_pre, n_post, dt);
-            let strategy = match (&p.connectivity, &p.weights, &syn.delays) {
+            let strategy = match (&p.connectivity, &p.weights, syn.delays(0)) {
                 (Connectivity::AllToAll, ..) => Strategy::Dense,
                 (Connectivity::OneToOne, ..) => Strategy::OneToOne,
                 (Connectivity::AllButSelf, Weights::Constant(w), DelaySteps::Uniform(_))
@@ -379,14 +383,25 @@ impl Engine {
                     decay_table(d.decay_pre_per_step),
                 )
             });
-            let queue_delays: Vec<u8> = match &syn.delays {
-                DelaySteps::PerSynapse(d) if strategy_is_dense(&strategy) && p.depresses() => d
-                    .iter()
-                    .map(|&x| u8::try_from(x).ok())
-                    .collect::<Option<_>>()
-                    .unwrap_or_default(),
-                _ => vec![],
+            let slots = syn.max_delay() + 1;
+            let plastic = p.stdp.is_some();
+            let plans: Vec<Plan> = match syn.delays_per_copy() {
+                true => (0..net.batch())
+                    .map(|c| Plan::new(strategy.clone(), syn.of_copy(c), plastic, slots))
+                    .collect(),
+                false => vec![Plan::new(strategy.clone(), syn, plastic, slots)],
             };
+            let queue_delays: Vec<Vec<u8>> = plans
+                .iter()
+                .map(|plan| match plan.delays() {
+                    DelaySteps::PerSynapse(d) if strategy_is_dense(&strategy) && p.depresses() => d
+                        .iter()
+                        .map(|&x| u8::try_from(x).ok())
+                        .collect::<Option<_>>()
+                        .unwrap_or_default(),
+                    _ => vec![],
+                })
+                .collect();
             let (channel, sub) = match p.target {
                 Target::Ge => (0, false),
                 Target::Gi => (1, false),
@@ -403,7 +418,7 @@ impl Engine {
                 pre,
                 post,
                 delivery: p.delivery,
-                plan: Plan::new(strategy, syn, p.stdp.is_some()),
+                plans,
                 stdp,
                 accumulate: p.stdp.is_some_and(|s| s.rule == StdpRule::PairAllToAll),
                 queue_delays,
@@ -464,7 +479,12 @@ impl Engine {
             chunk: 1,
             n_chunks: 1,
         };
-        let copies = net.seeds.iter().map(|&seed| plans.new_copy(seed)).collect();
+        let copies = net
+            .seeds
+            .iter()
+            .enumerate()
+            .map(|(c, &seed)| plans.new_copy(seed, c))
+            .collect();
         let mut e = Engine {
             plans,
             copies,
@@ -517,9 +537,11 @@ impl Engine {
         self.plans.chunk = chunk;
         self.plans.n_chunks = n_chunks;
         for q in 0..self.plans.projs.len() {
-            let n_post = self.plans.projs[q].plan.syn.n_post as usize;
+            let n_post = self.plans.projs[q].plan(0).syn.n_post as usize;
             let size = self.plans.chunk_size(n_post);
-            self.plans.projs[q].plan.set_chunks(size, n_chunks);
+            for plan in &mut self.plans.projs[q].plans {
+                plan.set_chunks(size, n_chunks);
+            }
         }
         for c in &mut self.copies {
             c.chunks = self.plans.new_chunks();
@@ -766,8 +788,8 @@ impl Engine {
                         history: pc.hist.clone(),
                         post1: pc.post1.clone(),
                         post2: pc.post2.clone(),
-                        last_arrival_step: per_synapse(&pp.plan, &pc.last),
-                        pre_trace_at_last_arrival: per_synapse(&pp.plan, &pc.pre_at_last),
+                        last_arrival_step: per_synapse(pp.plan(c.index), &pc.last),
+                        pre_trace_at_last_arrival: per_synapse(pp.plan(c.index), &pc.pre_at_last),
                     })
                     .collect(),
             })
@@ -788,7 +810,8 @@ impl Engine {
     /// out of range, or a step past the clock's end.
     pub fn set_network_state(&mut self, state: &NetworkState) -> Result<()> {
         let like = self.network_state();
-        let syns: Vec<_> = self.plans.projs.iter().map(|p| &p.plan.syn).collect();
+        let syns: Vec<_> = self.plans.projs.iter().map(ProjPlan::synapses).collect();
+        let syns: Vec<&Synapses> = syns.iter().map(|s| s.as_ref()).collect();
         state.check(&like, &self.plans.net, &syns)?;
         let net = &self.plans.net;
         for (c, cs) in self.copies.iter_mut().zip(&state.copies) {
@@ -819,11 +842,11 @@ impl Engine {
                 if !pc.last.is_empty() {
                     pc.last.fill(NEVER);
                     for (k, &a) in qs.last_arrival_step.iter().enumerate() {
-                        pc.last[pp.plan.arrival_index(k)] = a;
+                        pc.last[pp.plan(c.index).arrival_index(k)] = a;
                     }
                 }
                 for (k, &x) in qs.pre_trace_at_last_arrival.iter().enumerate() {
-                    pc.pre_at_last[pp.plan.arrival_index(k)] = x;
+                    pc.pre_at_last[pp.plan(c.index).arrival_index(k)] = x;
                 }
             }
         }
@@ -905,7 +928,7 @@ impl Engine {
         let p = &self.plans.net.projections[q];
         let el = format!("projection `{projection}`");
         p.check_weights(w, self.copies[copy].projs[q].w.len())?;
-        if let Strategy::TotalMinusSelf { w: w0 } = self.plans.projs[q].plan.strategy {
+        if let Strategy::TotalMinusSelf { w: w0 } = self.plans.projs[q].plan(0).strategy {
             if w.iter().any(|&x| x != w0) {
                 return Err(SnnError::Unsupported(format!(
                     "{el}: all-but-self with one constant weight keeps it; declare it with \
@@ -924,7 +947,7 @@ impl Engine {
     /// [`SnnError::UnknownName`].
     pub fn synapses(&self, projection: &str) -> Result<Vec<(u32, u32)>> {
         let q = self.projection_index(projection)?;
-        Ok(self.plans.projs[q].plan.syn.pairs())
+        Ok(self.plans.projs[q].plan(0).syn.pairs())
     }
 
     /// Scales the weights reaching each post neuron of `projection`, in every copy, so that
@@ -937,7 +960,8 @@ impl Engine {
     /// and > 0; [`SnnError::Unsupported`] for an all-but-self projection of one weight.
     pub fn normalize_columns(&mut self, projection: &str, target_sum: f32) -> Result<()> {
         let q = self.plans.net.normalize_target(projection, target_sum)?;
-        let plan = &self.plans.projs[q].plan;
+        // Normalisation reads the structure only, the same in every copy's plan.
+        let plan = self.plans.projs[q].plan(0);
         if let Strategy::TotalMinusSelf { .. } = plan.strategy {
             return Err(SnnError::Unsupported(format!(
                 "projection `{projection}`: all-but-self with one constant weight cannot be \
@@ -1071,13 +1095,32 @@ fn strategy_is_dense(s: &Strategy) -> bool {
 }
 
 impl ProjPlan {
-    /// What a [`DepressionQueue`] reads of the projection, if it can depress through one.
-    fn dense(&self) -> Option<Dense<'_>> {
-        (!self.queue_delays.is_empty()).then(|| Dense {
-            n: self.plan.syn.n_post as usize,
-            delays: &self.queue_delays,
-            slots: self.plan.slots,
+    /// The plan of copy `copy` (the shared one unless the copies have delays of their own).
+    #[inline(always)]
+    fn plan(&self, copy: usize) -> &Plan {
+        &self.plans[if self.plans.len() == 1 { 0 } else { copy }]
+    }
+
+    /// What a [`DepressionQueue`] of copy `copy` reads of the projection, if it can depress
+    /// through one.
+    fn dense(&self, copy: usize) -> Option<Dense<'_>> {
+        let i = if self.plans.len() == 1 { 0 } else { copy };
+        (!self.queue_delays[i].is_empty()).then(|| Dense {
+            n: self.plans[i].syn.n_post as usize,
+            delays: &self.queue_delays[i],
+            slots: self.plans[i].slots,
         })
+    }
+
+    /// The synapses with every copy's delays (as `Projection::synapses` makes them).
+    fn synapses(&self) -> std::borrow::Cow<'_, Synapses> {
+        match &self.plans[..] {
+            [one] => std::borrow::Cow::Borrowed(&one.syn),
+            plans => std::borrow::Cow::Owned(Synapses {
+                delays: plans.iter().map(|p| p.delays().clone()).collect(),
+                ..plans[0].syn.of_copy(0)
+            }),
+        }
     }
 }
 
@@ -1176,7 +1219,7 @@ impl Plans {
         vec![chunk; self.n_chunks]
     }
 
-    fn new_copy(&self, seed: u32) -> CopyState {
+    fn new_copy(&self, seed: u32, index: usize) -> CopyState {
         let net = &self.net;
         let key = |x: usize| rng_u32(seed, STREAM_KEY, x as u32);
         let pops = &net.populations;
@@ -1186,8 +1229,9 @@ impl Plans {
             .zip(&self.projs)
             .enumerate()
             .map(|(q, (p, pp))| {
-                let w = p.initial_weights(&pp.plan.syn, seed, q);
-                let s = pp.plan.slots as usize;
+                let plan = pp.plan(index);
+                let w = p.initial_weights(&plan.syn, (index, seed), q);
+                let s = plan.slots as usize;
                 let n_post = pops[pp.post].size as usize;
                 let plastic = pp.stdp.is_some();
                 ProjCopy {
@@ -1202,15 +1246,8 @@ impl Plans {
                     sum: vec![0.0; n_post],
                     post1: vec![0.0; if plastic { n_post } else { 0 }],
                     post2: vec![0.0; if plastic { n_post } else { 0 }],
-                    last: vec![NEVER; if plastic { pp.plan.arrival_len() } else { 0 }],
-                    pre_at_last: vec![
-                        0.0;
-                        if pp.accumulate {
-                            pp.plan.arrival_len()
-                        } else {
-                            0
-                        }
-                    ],
+                    last: vec![NEVER; if plastic { plan.arrival_len() } else { 0 }],
+                    pre_at_last: vec![0.0; if pp.accumulate { plan.arrival_len() } else { 0 }],
                     depression: vec![0.0; if plastic { n_post } else { 0 }],
                 }
             })
@@ -1262,6 +1299,7 @@ impl Plans {
                     MonitorPlan::Rate => Recording::Rate(vec![]),
                 })
                 .collect(),
+            index,
             queues_fresh: false,
         }
     }
@@ -1305,12 +1343,12 @@ impl Plans {
         let mut counts = vec![0u32; count.map_or(0, |p| self.net.populations[p].size as usize)];
         if learn && self.use_queue && !c.queues_fresh {
             let start = steps.start;
-            let projs = &c.projs;
+            let (projs, copy) = (&c.projs, c.index);
             let rebuild = |(ci, ch): (usize, &mut ChunkState)| {
                 for ((pp, pc), q) in self.projs.iter().zip(projs).zip(&mut ch.queues) {
-                    if let (Some((sc, _, _)), Some(dense)) = (&pp.stdp, pp.dense()) {
+                    if let (Some((sc, _, _)), Some(dense)) = (&pp.stdp, pp.dense(copy)) {
                         let consts = (sc.w_min, sc.w_max, sc.nu_pre);
-                        let r = self.chunk_of(ci, pp.plan.syn.n_post as usize);
+                        let r = self.chunk_of(ci, dense.n);
                         let post1 = (r.lo, &pc.post1[r.lo..r.hi]);
                         q.rebuild(&dense, consts, &pc.w, &pc.hist, post1, start);
                     }
@@ -1472,7 +1510,8 @@ impl Plans {
         // The pre population's current spike list goes into each projection's ring of
         // spike lists at slot `t mod S`; the chunks read the spikes there only.
         for (pp, pc) in self.projs.iter().zip(&mut c.projs) {
-            let s = pp.plan.slots;
+            let plan = pp.plan(c.index);
+            let s = plan.slots;
             let slot = (t % s) as usize;
             pc.hist[slot].clear();
             pc.hist[slot].extend_from_slice(&c.spikes[pp.pre]);
@@ -1480,7 +1519,7 @@ impl Plans {
             // every bucket that arrives now records `t` (with all-to-all pairing its trace
             // also adds 1 to what is left of it). Only potentiation reads it.
             // The spikes of lag L are in slot (t − L) mod S, counted down without a division.
-            if let (Some((_, _, table)), true, Some(_)) = (&pp.stdp, learn, &pp.plan.buckets) {
+            if let (Some((_, _, table)), true, Some(_)) = (&pp.stdp, learn, &plan.buckets) {
                 let (hist, last, pre_at_last) = (&pc.hist, &mut pc.last, &mut pc.pre_at_last);
                 let mut h = slot;
                 for lag in 0..s {
@@ -1506,6 +1545,7 @@ impl Plans {
                     x,
                     projs,
                     chunks,
+                    index,
                     ..
                 } = c;
                 let mut pops = SmallVec::<[PopView<'_>; 4]>::new();
@@ -1516,8 +1556,10 @@ impl Plans {
                     });
                 }
                 let mut views = SmallVec::<[ProjView<'_>; 4]>::new();
-                for pc in projs.iter_mut() {
+                for (pp, pc) in self.projs.iter().zip(projs.iter_mut()) {
                     views.push(ProjView {
+                        plan: pp.plan(*index),
+                        dense: pp.dense(*index),
                         sum: &mut pc.sum,
                         post1: &mut pc.post1,
                         post2: &mut pc.post2,
@@ -1598,7 +1640,7 @@ impl Plans {
     /// Copy `c` cut into the views of its chunks ([`ChunkView`]).
     #[inline(always)]
     fn chunk_views<'a>(
-        &self,
+        &'a self,
         c: &'a mut CopyState,
     ) -> SmallVec<[ChunkView<'a>; MAX_INLINE_CHUNKS]> {
         let n = self.n_chunks;
@@ -1607,6 +1649,7 @@ impl Plans {
             x,
             projs,
             chunks,
+            index,
             ..
         } = c;
         let mut views: SmallVec<[ChunkView<'a>; MAX_INLINE_CHUNKS]> = chunks
@@ -1633,7 +1676,8 @@ impl Plans {
                 });
             }
         }
-        for pc in projs.iter_mut() {
+        for (pp, pc) in self.projs.iter().zip(projs.iter_mut()) {
+            let (plan, dense) = (pp.plan(*index), pp.dense(*index));
             let ProjCopy {
                 w,
                 ring,
@@ -1655,6 +1699,8 @@ impl Plans {
                 .zip(split(depression, size, n));
             for (view, (((sum, post1), post2), depression)) in views.iter_mut().zip(parts) {
                 view.projs.push(ProjView {
+                    plan,
+                    dense,
                     sum,
                     post1,
                     post2,
@@ -1710,7 +1756,7 @@ impl Plans {
             .zip(queues.iter_mut())
             .zip(zeroed.iter_mut())
         {
-            let plan = &pp.plan;
+            let (plan, dense) = (pv.plan, pv.dense);
             let s = plan.slots;
             let slot = (t % s) as usize;
             let n_post = plan.syn.n_post as usize;
@@ -1740,7 +1786,7 @@ impl Plans {
             // cell of, a post neuron of this chunk, which no other chunk touches.
             match (&plan.strategy, pp.delivery) {
                 (Strategy::TotalMinusSelf { w }, _) => {
-                    let d = plan.syn.delays.of(0);
+                    let d = plan.delays().of(0);
                     let arriving = &hist[((t % s + s - d) % s) as usize];
                     let count = arriving.len() as u32;
                     // `0.0 +`: the value an input that starts at 0.0 takes (never −0.0).
@@ -1788,7 +1834,7 @@ impl Plans {
                     let row_of =
                         |r: usize| unsafe { ring.slice(r * n_post + lo..r * n_post + ch.hi) };
                     for &j in &hist[slot] {
-                        match &plan.syn.delays {
+                        match plan.delays() {
                             DelaySteps::Uniform(d) => {
                                 let row = row_of(((t + d) % s) as usize);
                                 plan.for_row(j, ch, |k, i| row[i - lo] += unsafe { w.get(k) });
@@ -1852,7 +1898,7 @@ impl Plans {
             }
             if let Some((sc, _, table)) = pp.stdp.as_ref().filter(|_| learn) {
                 // All-to-all with one delay `d`: the pre spikes whose rows arrive now.
-                let arriving_rows = match (&plan.strategy, &plan.syn.delays) {
+                let arriving_rows = match (&plan.strategy, plan.delays()) {
                     (Strategy::Dense, DelaySteps::Uniform(d)) => {
                         Some(&hist[((t % s + s - d) % s) as usize][..])
                     }
@@ -1865,7 +1911,7 @@ impl Plans {
                     let depress = |k: usize, i: usize| unsafe {
                         w.set(k, on_pre_depression(w.get(k), dep[i - lo], sc))
                     };
-                    match pp.dense().filter(|_| self.use_queue) {
+                    match dense.filter(|_| self.use_queue) {
                         Some(dense) => {
                             queue.enqueue(&dense, dep, &hist[slot], t);
                             // The constants copied out, so the loop reads none through a
@@ -1960,7 +2006,7 @@ impl Plans {
                 let Some((sc, _, table)) = &pp.stdp else {
                     continue;
                 };
-                let plan = &pp.plan;
+                let plan = pv.plan;
                 let lo = self.chunk_of(c, plan.syn.n_post as usize).lo;
                 let (w, last, pre_at_last) = (pv.w, pv.last, pv.pre_at_last);
                 for &i in &spikes[pp.post] {
@@ -1989,7 +2035,7 @@ impl Plans {
                         pv.post1[i - lo] = 1.0;
                         pv.post2[i - lo] = 1.0;
                     }
-                    if let Some(dense) = pp.dense().filter(|_| self.use_queue) {
+                    if let Some(dense) = pv.dense.filter(|_| self.use_queue) {
                         if !queue.is_active(i) {
                             queue.join(&dense, pv.hist, i, t);
                         }
@@ -2118,6 +2164,9 @@ struct PopView<'a> {
 }
 
 struct ProjView<'a> {
+    /// The copy's plan of the projection, and what its depression queue reads.
+    plan: &'a Plan,
+    dense: Option<Dense<'a>>,
     sum: &'a mut [f32],
     post1: &'a mut [f32],
     post2: &'a mut [f32],
@@ -2143,7 +2192,7 @@ mod tests {
             .neurons("b", 4, NeuronModel::integrate_and_fire(1.0, 0.0))
             .project(p);
         let e = Engine::new(&net).expect("valid");
-        e.plans.projs[0].plan.strategy.clone()
+        e.plans.projs[0].plan(0).strategy.clone()
     }
 
     #[test]
@@ -2186,7 +2235,9 @@ mod tests {
             crate::model::net::Delay::Array(vec![0.0, 1.0, 2.0, 2.0]),
             Delivery::AtArrival,
         );
-        let plan = Plan::new(Strategy::Dense, p.synapses(2, 2, 1.0), false);
+        let syn = p.synapses(2, 2, 1.0);
+        let slots = syn.max_delay() + 1;
+        let plan = Plan::new(Strategy::Dense, syn, false, slots);
         assert_eq!(plan.slots, 3);
         // Both pre spike at step 0 (slot 0); nothing after.
         let mut hist = vec![vec![0, 1], vec![], vec![]];
@@ -2220,7 +2271,7 @@ mod tests {
                 .project(p);
             let e = Engine::new(&net).expect("valid");
             let pp = &e.plans.projs[0];
-            pp.dense().map(|d| d.delays.to_vec())
+            pp.dense(0).map(|d| d.delays.to_vec())
         };
         // dt = 0.5 ms: 127.5 ms is 255 steps.
         assert_eq!(queueable(127.5), Some(vec![0, 2, 4, 255]));

@@ -182,8 +182,10 @@ impl Buckets {
 }
 
 impl Plan {
-    pub fn new(strategy: Strategy, syn: Synapses, plastic: bool) -> Self {
-        let slots = syn.delays.max() + 1;
+    /// The plan of `syn`, which holds one set of delays (`Synapses::of_copy` where the
+    /// copies have their own), with a ring of `slots` (at least its longest delay + 1).
+    pub fn new(strategy: Strategy, syn: Synapses, plastic: bool, slots: u32) -> Self {
+        debug_assert!(syn.delays.len() == 1 && slots > syn.max_delay());
         let (mut in_offsets, mut in_syn) = (vec![], vec![]);
         if plastic {
             let n_post = syn.n_post as usize;
@@ -201,7 +203,7 @@ impl Plan {
                 fill[i as usize] += 1;
             }
         }
-        let buckets = match &syn.delays {
+        let buckets = match &syn.delays[0] {
             DelaySteps::PerSynapse(d) => Some(Buckets::new(&syn, d, slots)),
             DelaySteps::Uniform(_) => None,
         };
@@ -215,6 +217,12 @@ impl Plan {
             n_chunks: 1,
             row_chunks: vec![],
         }
+    }
+
+    /// The delay of each synapse.
+    #[inline(always)]
+    pub fn delays(&self) -> &DelaySteps {
+        &self.syn.delays[0]
     }
 
     /// Splits the walks into `n_chunks` chunks of `size` post neurons (one chunk: the whole
@@ -312,7 +320,7 @@ impl Plan {
         for lag in 0..s {
             let slot = ((now % s + s - lag) % s) as usize;
             for &j in &hist[slot] {
-                match (&self.syn.delays, &self.buckets) {
+                match (self.delays(), &self.buckets) {
                     (DelaySteps::Uniform(d), _) if *d != lag => {}
                     (DelaySteps::Uniform(_), _) => self.for_row(j, ch, &mut f),
                     (_, Some(b)) => {

@@ -15,8 +15,14 @@
 //!
 //! A frozen batch runs each image as an engine trial (`Simulator::run_trials`): a copy at
 //! rest, learning off, image `k` keyed `opts.key + k`.
+//!
+//! A `DcEngine` may hold several networks that differ in their seed only, as the copies of
+//! one engine ([`DcEngine::build_batch`], `super::model::network_batch`): each presentation
+//! then presents one image to every copy at once ([`DcEngine::present_batch`]), and copy
+//! `k` gives the bits of network `k` run alone, since every presentation takes the same
+//! steps and each copy's input stream is keyed by its own seed and key.
 
-use super::model::{network, EXC, INPUT, INPUT_EXC};
+use super::model::{network_batch, EXC, INPUT, INPUT_EXC};
 use crate::backend::{EngineChoice, Simulator, Snapshot, Trial};
 use crate::cpu::engine::EngineOptions;
 use crate::error::{Result, SnnError};
@@ -26,13 +32,25 @@ use crate::gpu::{GpuContext, GpuEngineOptions};
 use crate::model::net::state::{NetworkState, SNAPSHOT_KIND};
 use std::sync::Arc;
 
-/// The Diehl & Cook network on a general engine.
+/// One input of [`DcEngine::present_batch`]: a copy's rates (Hz, one per input) and its
+/// presentation key.
+#[derive(Debug, Clone, Copy)]
+pub struct Input<'a> {
+    /// Rates of the inputs (Hz).
+    pub rates_hz: &'a [f32],
+    /// Presentation key (with the copy's seed, selects its input spikes).
+    pub key: u32,
+}
+
+/// The Diehl & Cook network on a general engine: one network, or several that differ in
+/// their seed only, as copies.
 pub struct DcEngine {
     engine: Box<dyn Simulator>,
     n_in: usize,
     n: usize,
     dt_ms: f32,
-    seed: u32,
+    /// One per copy.
+    seeds: Vec<u32>,
     norm_target: Option<f32>,
     tau_theta_ms: f32,
     /// Zero rates, for the rest.
@@ -66,12 +84,24 @@ impl DcEngine {
     /// (checked before anything is built); `EngineChoice::simulator`'s (device limits,
     /// shader errors, a SIMD level this CPU lacks).
     pub fn build(spec: &CompetitiveSpec, choice: &EngineChoice) -> Result<Self> {
+        Self::build_batch(std::slice::from_ref(spec), choice)
+    }
+
+    /// The networks of `specs`, which differ in their seed only, as the copies of one
+    /// engine (`super::model::network_batch`); copy `k` runs as `Self::build(&specs[k])`
+    /// would.
+    ///
+    /// # Errors
+    /// As [`Self::build`]; `network_batch`'s for specs that differ in more than the seed.
+    pub fn build_batch(specs: &[CompetitiveSpec], choice: &EngineChoice) -> Result<Self> {
+        let net = network_batch(specs)?;
         if let EngineChoice::Gpu(ctx, _) = choice {
-            spec.validate()?;
-            check_binding(ctx, spec)?;
+            check_binding(ctx, &specs[0])?;
         }
-        let engine = choice.simulator(&network(spec)?)?;
-        Ok(Self::on(spec, engine))
+        let engine = choice.simulator(&net)?;
+        let mut b = Self::on(&specs[0], engine);
+        b.seeds = specs.iter().map(|s| s.seed).collect();
+        Ok(b)
     }
 
     /// The network of `spec` on the general GPU engine of `ctx`, launched as `opts` says
@@ -95,7 +125,7 @@ impl DcEngine {
             n_in: spec.n_input as usize,
             n: spec.n_exc as usize,
             dt_ms: spec.dt_ms,
-            seed: spec.seed,
+            seeds: vec![spec.seed],
             norm_target: spec.norm_target,
             tau_theta_ms: spec.exc.theta.map_or(f32::INFINITY, |t| t.tau_theta_ms),
             silence: vec![0.0; spec.n_input as usize],
@@ -106,6 +136,22 @@ impl DcEngine {
     /// The engine this network runs on.
     pub fn engine(&self) -> &dyn Simulator {
         self.engine.as_ref()
+    }
+
+    /// The number of networks (copies).
+    pub fn copies(&self) -> usize {
+        self.seeds.len()
+    }
+
+    /// Fails unless this holds one network (the methods that do not name a copy).
+    fn single(&self, what: &str) -> Result<()> {
+        match self.seeds.len() {
+            1 => Ok(()),
+            k => Err(SnnError::Unsupported(format!(
+                "{what} on a batch of {k} networks: name the copy (`present_batch`, \
+                 `weights_of`, …)"
+            ))),
+        }
     }
 
     /// Exact θ decay over `steps` steps.
@@ -123,17 +169,23 @@ impl DcEngine {
     }
 
     /// The first weight that is not finite, as [`SnnError::NonFinite`] (neuron = flat index
-    /// `j·n + i`).
+    /// `j·n + i`; in a batch, the population names the copy).
     fn check_weights(&self) -> Result<()> {
-        let Some(i) = self.engine.first_non_finite_weight(INPUT_EXC, 0)? else {
-            return Ok(());
-        };
-        Err(SnnError::NonFinite {
-            population: "input".into(),
-            variable: "w".into(),
-            neuron: i,
-            step: self.engine.step_count() as u64,
-        })
+        for c in 0..self.copies() {
+            let Some(i) = self.engine.first_non_finite_weight(INPUT_EXC, c)? else {
+                continue;
+            };
+            return Err(SnnError::NonFinite {
+                population: match self.copies() {
+                    1 => "input".into(),
+                    _ => format!("input of network {c} (seed {})", self.seeds[c]),
+                },
+                variable: "w".into(),
+                neuron: i,
+                step: self.engine.step_count() as u64,
+            });
+        }
+        Ok(())
     }
 
     /// The state of a snapshot of the first CPU engine (kind `cpu`, written up to c595672),
@@ -275,29 +327,64 @@ impl DcEngine {
     /// [`SnnError::InvalidParam`] for a wrong number of rates; device errors;
     /// [`SnnError::NonFinite`] if a state variable became NaN or infinite.
     pub fn present(&mut self, rates_hz: &[f32], opts: &PresentOptions) -> Result<Vec<u32>> {
-        self.check_rates(rates_hz)?;
+        self.single("present")?;
+        let input = Input {
+            rates_hz,
+            key: opts.key,
+        };
+        Ok(self.present_batch(&[Some(input)], opts)?.swap_remove(0))
+    }
+
+    /// [`Self::present`] to every copy at once: copy `k` gets `inputs[k]` (its rates and
+    /// key; `opts.key` is not used), or silence where it is `None` (a network that has
+    /// finished: it goes on running, and the caller keeps what it had). Returns each
+    /// copy's counts. Learning, normalisation and θ decay apply to every copy.
+    ///
+    /// # Errors
+    /// As [`Self::present`]; [`SnnError::InvalidParam`] unless there is one input per copy.
+    pub fn present_batch(
+        &mut self,
+        inputs: &[Option<Input<'_>>],
+        opts: &PresentOptions,
+    ) -> Result<Vec<Vec<u32>>> {
+        if inputs.len() != self.copies() {
+            return Err(SnnError::invalid(
+                "inputs",
+                inputs.len(),
+                format!("one per network ({})", self.copies()),
+            ));
+        }
+        for x in inputs.iter().flatten() {
+            self.check_rates(x.rates_hz)?;
+        }
         let decay = self.theta_decay(opts.steps_on + opts.steps_rest);
         let e = self.engine.as_mut();
         e.set_learning(opts.learn);
         if let Some(target) = self.norm_target.filter(|_| opts.learn) {
             e.normalize_columns(INPUT_EXC, target)?;
         }
-        e.set_rates(INPUT, 0, rates_hz)?;
-        let key = presentation_seed(self.seed, opts.key);
         let origin = e.step_count();
-        e.set_poisson_stream(INPUT, 0, key, origin)?;
-        let counts = e.run_counting(opts.steps_on, EXC)?.swap_remove(0);
+        for (c, x) in inputs.iter().enumerate() {
+            let (rates, key) = x.map_or((&self.silence[..], 0), |x| (x.rates_hz, x.key));
+            e.set_rates(INPUT, c, rates)?;
+            e.set_poisson_stream(INPUT, c, presentation_seed(self.seeds[c], key), origin)?;
+        }
+        let counts = e.run_counting(opts.steps_on, EXC)?;
         match opts.rest {
             RestMode::Simulate => {
-                e.set_rates(INPUT, 0, &self.silence)?;
+                for c in 0..self.seeds.len() {
+                    e.set_rates(INPUT, c, &self.silence)?;
+                }
                 e.run(opts.steps_rest)?;
             }
-            RestMode::Reset => e.rest(0)?,
+            RestMode::Reset => (0..self.seeds.len()).try_for_each(|c| e.rest(c))?,
         }
         if opts.learn {
-            let mut theta = e.state(EXC, "theta", 0)?;
-            theta.iter_mut().for_each(|t| *t *= decay);
-            e.set_state(EXC, "theta", 0, &theta)?;
+            for c in 0..self.seeds.len() {
+                let mut theta = e.state(EXC, "theta", c)?;
+                theta.iter_mut().for_each(|t| *t *= decay);
+                e.set_state(EXC, "theta", c, &theta)?;
+            }
         }
         self.check_weights()?;
         Ok(counts)
@@ -314,6 +401,21 @@ impl DcEngine {
         rates_hz: &[Vec<f32>],
         opts: &PresentOptions,
     ) -> Result<Vec<Vec<u32>>> {
+        self.single("present_frozen_batch")?;
+        self.present_frozen_batch_of(0, rates_hz, opts)
+    }
+
+    /// [`Self::present_frozen_batch`] to copy `copy`.
+    ///
+    /// # Errors
+    /// As [`Self::present_frozen_batch`]; a copy out of range.
+    pub fn present_frozen_batch_of(
+        &mut self,
+        copy: usize,
+        rates_hz: &[Vec<f32>],
+        opts: &PresentOptions,
+    ) -> Result<Vec<Vec<u32>>> {
+        let seed = self.copy_seed(copy)?;
         for r in rates_hz {
             self.check_rates(r)?;
         }
@@ -322,12 +424,23 @@ impl DcEngine {
             .enumerate()
             .map(|(k, r)| Trial {
                 rates_hz: r,
-                key: presentation_seed(self.seed, opts.key.wrapping_add(k as u32)),
+                key: presentation_seed(seed, opts.key.wrapping_add(k as u32)),
             })
             .collect();
         let frozen = opts.frozen();
         self.engine
-            .run_trials(0, INPUT, &trials, frozen.steps_on, EXC)
+            .run_trials(copy, INPUT, &trials, frozen.steps_on, EXC)
+    }
+
+    /// The seed of copy `copy`.
+    fn copy_seed(&self, copy: usize) -> Result<u32> {
+        self.seeds.get(copy).copied().ok_or_else(|| {
+            SnnError::invalid(
+                "copy",
+                copy,
+                format!("a network of the batch (0..{})", self.seeds.len()),
+            )
+        })
     }
 
     /// The input weights, `[input][exc]`.
@@ -335,7 +448,17 @@ impl DcEngine {
     /// # Errors
     /// Device errors while reading back.
     pub fn weights(&mut self) -> Result<Vec<f32>> {
-        self.engine.weights(INPUT_EXC, 0)
+        self.single("weights")?;
+        self.weights_of(0)
+    }
+
+    /// [`Self::weights`] of copy `copy`.
+    ///
+    /// # Errors
+    /// As [`Self::weights`]; a copy out of range.
+    pub fn weights_of(&mut self, copy: usize) -> Result<Vec<f32>> {
+        self.copy_seed(copy)?;
+        self.engine.weights(INPUT_EXC, copy)
     }
 
     /// θ of every excitatory neuron (mV).
@@ -343,7 +466,38 @@ impl DcEngine {
     /// # Errors
     /// Device errors while reading back.
     pub fn theta(&mut self) -> Result<Vec<f32>> {
-        self.engine.state(EXC, "theta", 0)
+        self.single("theta")?;
+        self.theta_of(0)
+    }
+
+    /// [`Self::theta`] of copy `copy`.
+    ///
+    /// # Errors
+    /// As [`Self::theta`]; a copy out of range.
+    pub fn theta_of(&mut self, copy: usize) -> Result<Vec<f32>> {
+        self.copy_seed(copy)?;
+        self.engine.state(EXC, "theta", copy)
+    }
+
+    /// Sets copy `copy`'s input weights and θ as they were read (weights as
+    /// [`Self::weights_of`] gave them, normalised or not; θ in mV).
+    ///
+    /// # Errors
+    /// A copy out of range; [`SnnError::InvalidParam`] for wrong lengths or values.
+    pub fn set_copy(&mut self, copy: usize, weights: &[f32], theta_mv: &[f32]) -> Result<()> {
+        self.copy_seed(copy)?;
+        check_loaded(self.n_in, self.n, weights, theta_mv)?;
+        let mut st = self.engine.network_state()?;
+        let c = &mut st.copies[copy];
+        for q in c.projections.iter_mut().filter(|q| q.name == INPUT_EXC) {
+            q.weights.copy_from_slice(weights);
+        }
+        for p in c.populations.iter_mut().filter(|p| p.name == EXC) {
+            for (_, v) in p.variables.iter_mut().filter(|(var, _)| var == "theta") {
+                v.copy_from_slice(theta_mv);
+            }
+        }
+        self.engine.set_network_state(&st)
     }
 
     /// Replaces the input weights and θ (loading a saved network).
@@ -351,18 +505,8 @@ impl DcEngine {
     /// # Errors
     /// [`SnnError::InvalidParam`] for wrong lengths or values.
     pub fn load(&mut self, weights: &[f32], theta_mv: &[f32]) -> Result<()> {
-        check_loaded(self.n_in, self.n, weights, theta_mv)?;
-        let mut st = self.engine.network_state()?;
-        let copy = &mut st.copies[0];
-        for q in copy.projections.iter_mut().filter(|q| q.name == INPUT_EXC) {
-            q.weights.copy_from_slice(weights);
-        }
-        for p in copy.populations.iter_mut().filter(|p| p.name == EXC) {
-            for (_, v) in p.variables.iter_mut().filter(|(var, _)| var == "theta") {
-                v.copy_from_slice(theta_mv);
-            }
-        }
-        self.engine.set_network_state(&st)
+        self.single("load")?;
+        self.set_copy(0, weights, theta_mv)
     }
 
     /// The network's whole state, for checkpoints: restored into a `DcEngine` of the same

@@ -11,7 +11,7 @@
 //! (`super::engine`) applies the exact decay once per presentation, as `super::spec` says.
 
 use super::spec::CompetitiveSpec;
-use crate::error::Result;
+use crate::error::{Result, SnnError};
 use crate::experiments::diehl_cook::spec::input_delays;
 use crate::model::net::{Connectivity, Delay, Delivery, Network, Projection, Weights};
 
@@ -82,5 +82,66 @@ pub fn network(spec: &CompetitiveSpec) -> Result<Network> {
             Connectivity::AllButSelf,
             w_ie,
         ));
+    Ok(net)
+}
+
+/// The networks of `specs`, which differ in their seed only, as the copies of one
+/// [`Network`] (copy `k` is [`network`]`(specs[k])`: its initial input weights and delays
+/// drawn from its own seed, [`Weights::PerCopy`] and [`Delay::PerCopy`]).
+///
+/// # Errors
+/// [`SnnError::InvalidParam`] for no spec, or a spec that differs from the first in more
+/// than its seed; [`network`]'s errors.
+pub fn network_batch(specs: &[CompetitiveSpec]) -> Result<Network> {
+    let Some(first) = specs.first() else {
+        return Err(SnnError::invalid("networks", 0, "at least one network"));
+    };
+    let mut net = network(first)?;
+    if specs.len() == 1 {
+        return Ok(net);
+    }
+    // Debug shows every field, floats to the bit (shortest round-trip form).
+    let but_seed = |s: &CompetitiveSpec| {
+        format!(
+            "{:?}",
+            CompetitiveSpec {
+                seed: 0,
+                ..s.clone()
+            }
+        )
+    };
+    let shape = but_seed(first);
+    for (k, s) in specs.iter().enumerate() {
+        s.validate()?;
+        if but_seed(s) != shape {
+            return Err(SnnError::invalid(
+                format!("network {k} (seed {})", s.seed),
+                "another experiment",
+                "the experiment of network 0 with another seed (one batch of copies)",
+            ));
+        }
+    }
+    let (n_in, n) = (first.n_input as usize, first.n_exc as usize);
+    net.seeds = specs.iter().map(|s| s.seed).collect();
+    let Some(input_exc) = net.projections.iter_mut().find(|p| p.name == INPUT_EXC) else {
+        unreachable!("network() declares {INPUT_EXC}")
+    };
+    input_exc.weights = Weights::PerCopy(
+        specs
+            .iter()
+            .map(|s| s.input.initial_dense(n_in, n, s.seed))
+            .collect(),
+    );
+    if let Delay::Array(_) = input_exc.delay {
+        input_exc.delay = Delay::PerCopy(
+            specs
+                .iter()
+                .map(|s| {
+                    let (steps, _) = input_delays(s).unwrap_or_default();
+                    steps.iter().map(|&d| d as f32 * s.dt_ms).collect()
+                })
+                .collect(),
+        );
+    }
     Ok(net)
 }

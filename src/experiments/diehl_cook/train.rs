@@ -6,7 +6,7 @@
 //! counts → `evaluate` (assignments and votes).
 
 use super::config::DcConfig;
-use super::engine::DcEngine;
+use super::engine::{DcEngine, Input};
 use super::evaluate::{assign_labels, vote_all_activity, Assignments};
 use crate::data::mnist::Dataset;
 use crate::error::{Result, SnnError};
@@ -19,8 +19,65 @@ use std::collections::VecDeque;
 /// ([`SnnError::SilentWindow`]).
 pub const RUNNING_WINDOW: usize = 1000;
 
+/// The retry rule for one image (the original code's input-intensity loop): each try that
+/// draws fewer than `min_spikes` excitatory spikes is tried again at `intensity_step` more,
+/// up to `max_retries` retries.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Retry {
+    /// Retries so far.
+    pub retry: u32,
+    /// The intensity of the next try.
+    pub intensity: f32,
+}
+
+/// What a try's counts mean under [`Retry`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// Enough spikes, after this many retries.
+    Done(u32),
+    /// Too few: try again at the raised intensity.
+    Again,
+    /// Too few after `max_retries` retries (the intensity stays that of the last try).
+    GaveUp,
+}
+
+impl Retry {
+    /// The first try of an image.
+    pub fn new(cfg: &DcConfig) -> Self {
+        Retry {
+            retry: 0,
+            intensity: cfg.intensity_start,
+        }
+    }
+
+    /// Judges a try's `counts`, and raises the intensity for the next try where there is
+    /// one.
+    pub fn judge(&mut self, cfg: &DcConfig, counts: &[u32]) -> Outcome {
+        if counts.iter().sum::<u32>() >= cfg.min_spikes {
+            Outcome::Done(self.retry)
+        } else if self.retry < cfg.max_retries {
+            self.retry += 1;
+            self.intensity += cfg.intensity_step;
+            Outcome::Again
+        } else {
+            Outcome::GaveUp
+        }
+    }
+}
+
+/// The presentation options of a learning try of `cfg` (its key is passed on its own).
+fn learning(cfg: &DcConfig, learn: bool, key: u32) -> PresentOptions {
+    PresentOptions {
+        steps_on: cfg.steps_on(),
+        steps_rest: cfg.steps_rest(),
+        rest: cfg.rest,
+        learn,
+        key,
+    }
+}
+
 /// Presents `image` until it draws at least `min_spikes` excitatory spikes, raising the
-/// intensity after each failure (the original code's input-intensity loop). `key` is the presentation counter.
+/// intensity after each failure ([`Retry`]). `key` is the presentation counter.
 ///
 /// # Errors
 /// [`SnnError::NoResponse`] after `max_retries` retries; backend errors.
@@ -32,29 +89,25 @@ pub fn present_with_retries(
     learn: bool,
     key: &mut u32,
 ) -> Result<(Vec<u32>, u32)> {
-    let mut intensity = cfg.intensity_start;
-    for retry in 0..=cfg.max_retries {
-        let opts = PresentOptions {
-            steps_on: cfg.steps_on(),
-            steps_rest: cfg.steps_rest(),
-            rest: cfg.rest,
-            learn,
-            key: *key,
-        };
+    let mut r = Retry::new(cfg);
+    loop {
+        let opts = learning(cfg, learn, *key);
         *key = key.wrapping_add(1);
-        let counts = b.present(&cfg.input_rates(image, intensity), &opts)?;
-        if counts.iter().sum::<u32>() >= cfg.min_spikes {
-            return Ok((counts, retry));
+        let counts = b.present(&cfg.input_rates(image, r.intensity), &opts)?;
+        match r.judge(cfg, &counts) {
+            Outcome::Done(retries) => return Ok((counts, retries)),
+            Outcome::Again => {}
+            Outcome::GaveUp => {
+                return Err(SnnError::NoResponse {
+                    image: index,
+                    min_spikes: cfg.min_spikes,
+                    retries: cfg.max_retries,
+                    intensity: r.intensity,
+                    diagnosis: silence_diagnosis(b, cfg),
+                })
+            }
         }
-        intensity += cfg.intensity_step;
     }
-    Err(SnnError::NoResponse {
-        image: index,
-        min_spikes: cfg.min_spikes,
-        retries: cfg.max_retries,
-        intensity: intensity - cfg.intensity_step,
-        diagnosis: silence_diagnosis(b, cfg),
-    })
 }
 
 /// Why a network may be silent, from its θ: with the excitatory threshold `v_threshold + θ`
@@ -62,7 +115,12 @@ pub fn present_with_retries(
 /// that means an earlier presentation ran away (forward Euler overshoots when many
 /// inhibitory neurons fire in one step and `gi·dt/τ_m` exceeds 1: docs/diehl_cook.md, "Pitfalls").
 pub fn silence_diagnosis(b: &mut DcEngine, cfg: &DcConfig) -> String {
-    match b.theta() {
+    silence_diagnosis_of(b, 0, cfg)
+}
+
+/// [`silence_diagnosis`] of copy `copy` of a batch.
+pub fn silence_diagnosis_of(b: &mut DcEngine, copy: usize, cfg: &DcConfig) -> String {
+    match b.theta_of(copy) {
         Ok(theta) => theta_diagnosis(&theta, cfg),
         Err(_) => GENERIC_SILENCE.into(),
     }
@@ -263,85 +321,181 @@ pub fn train_from(
     state: &mut TrainState,
     mut after: impl FnMut(&TrainProgress, &TrainState, &mut DcEngine) -> Result<()>,
 ) -> Result<()> {
+    let cfgs = std::slice::from_ref(cfg);
+    let states = std::slice::from_mut(state);
+    train_batch(b, cfgs, data, n_train, states, |_, p, st, b| {
+        after(p, st, b)
+    })
+}
+
+/// [`train_from`] for every network of a batch at once (`DcEngine::build_batch`; one
+/// network is a batch of one): each round presents every network that has not finished
+/// its next try ([`Retry`]), so that network `k`'s `p`-th try starts at the step it does
+/// when it runs alone, with its own images, retries, key and running window: the bits of
+/// its run alone. `cfgs[k]` and `states[k]` are network `k`'s; `after(k, …)` follows each
+/// of its images. A network that finishes before the others keeps the weights and θ it
+/// finished with (set back into the batch at the end).
+///
+/// # Errors
+/// As [`train`], for the first network (in batch order) that meets one;
+/// [`SnnError::InvalidParam`] unless there is one config and one state per network.
+pub fn train_batch(
+    b: &mut DcEngine,
+    cfgs: &[DcConfig],
+    data: &Dataset,
+    n_train: usize,
+    states: &mut [TrainState],
+    mut after: impl FnMut(usize, &TrainProgress, &TrainState, &mut DcEngine) -> Result<()>,
+) -> Result<()> {
+    let k_nets = b.copies();
+    if cfgs.len() != k_nets || states.len() != k_nets {
+        return Err(SnnError::invalid(
+            "networks of the batch",
+            format!("{} configs and {} states", cfgs.len(), states.len()),
+            format!("one of each per network ({k_nets})"),
+        ));
+    }
+    if let Some(k) = cfgs.iter().position(|c| !same_but_seed(c, &cfgs[0])) {
+        return Err(SnnError::invalid(
+            format!("network {k} (seed {})", cfgs[k].seed),
+            "another experiment",
+            "the experiment of network 0 with another seed (one batch of copies)",
+        ));
+    }
     let n_train = n_train.min(data.len());
-    let total = n_train * cfg.epochs as usize;
-    while state.stats.images < total {
-        let k = state.stats.images;
-        let idx = k % n_train.max(1);
-        let (counts, retries) =
-            match present_with_retries(b, cfg, data.image(idx), idx, true, &mut state.key) {
-                Ok(r) => {
-                    state.silent_run = 0;
-                    r
+    let totals: Vec<usize> = cfgs.iter().map(|c| n_train * c.epochs as usize).collect();
+    let mut tries: Vec<Retry> = cfgs.iter().map(Retry::new).collect();
+    // The weights and θ of networks that finished before the last round.
+    let mut finished: Vec<Option<(Vec<f32>, Vec<f32>)>> = vec![None; k_nets];
+    let running = |states: &[TrainState], k: usize| states[k].stats.images < totals[k];
+    while (0..k_nets).any(|k| running(states, k)) {
+        let rates: Vec<Option<Vec<f32>>> = (0..k_nets)
+            .map(|k| {
+                running(states, k).then(|| {
+                    let idx = states[k].stats.images % n_train.max(1);
+                    cfgs[k].input_rates(data.image(idx), tries[k].intensity)
+                })
+            })
+            .collect();
+        let inputs: Vec<Option<Input<'_>>> = rates
+            .iter()
+            .zip(states.iter())
+            .map(|(r, st)| {
+                r.as_ref().map(|r| Input {
+                    rates_hz: r,
+                    key: st.key,
+                })
+            })
+            .collect();
+        let counts = b.present_batch(&inputs, &learning(&cfgs[0], true, 0))?;
+        let mut done_now = vec![];
+        for (k, counts) in counts.into_iter().enumerate() {
+            if rates[k].is_none() {
+                continue;
+            }
+            let (cfg, st) = (&cfgs[k], &mut states[k]);
+            st.key = st.key.wrapping_add(1);
+            let image = st.stats.images;
+            let idx = image % n_train.max(1);
+            match tries[k].judge(cfg, &counts) {
+                Outcome::Again => continue,
+                Outcome::Done(retries) => {
+                    st.silent_run = 0;
+                    record_image(st, counts, retries, data.label(idx))?;
                 }
-                Err(SnnError::NoResponse { diagnosis, .. }) => {
-                    state.silent_run += 1;
-                    if state.silent_run >= RUNNING_WINDOW {
+                Outcome::GaveUp => {
+                    st.silent_run += 1;
+                    if st.silent_run >= RUNNING_WINDOW {
                         return Err(SnnError::SilentWindow {
-                            images: state.silent_run,
-                            last: k + 1,
+                            images: st.silent_run,
+                            last: image + 1,
                             min_spikes: cfg.min_spikes,
                             retries: cfg.max_retries,
-                            diagnosis,
+                            diagnosis: silence_diagnosis_of(b, k, cfg),
                         });
                     }
-                    state.stats.retries += u64::from(cfg.max_retries);
-                    state.stats.skipped_images += 1;
-                    state.stats.images = k + 1;
-                    let progress = TrainProgress {
-                        images_done: k + 1,
-                        images_total: total,
-                        retries: state.stats.retries,
-                        skipped_images: state.stats.skipped_images,
-                        running_accuracy: (!state.hits.is_empty()).then(|| running(&state.hits)),
-                        runaway_at: state.stats.runaway_at,
-                    };
-                    after(&progress, state, b)?;
-                    continue;
+                    st.stats.retries += u64::from(cfg.max_retries);
+                    st.stats.skipped_images += 1;
+                    st.stats.images = image + 1;
                 }
-                Err(e) => return Err(e),
+            }
+            tries[k] = Retry::new(cfg);
+            let st = &states[k];
+            let progress = TrainProgress {
+                images_done: st.stats.images,
+                images_total: totals[k],
+                retries: st.stats.retries,
+                skipped_images: st.stats.skipped_images,
+                running_accuracy: (!st.hits.is_empty()).then(|| running_accuracy(&st.hits)),
+                runaway_at: st.stats.runaway_at,
             };
-        let st = &mut *state;
-        st.stats.retries += retries as u64;
-        if st.stats.runaway_at.is_none() && looks_like_runaway(&counts) {
-            st.stats.runaway_at = Some(k + 1);
-        }
-        let label = data.label(idx);
-        if let Some(a) = &st.assignments {
-            if st.hits.len() == RUNNING_WINDOW {
-                st.hits.pop_front();
-            }
-            st.hits
-                .push_back(vote_all_activity(&counts, a) == label as usize);
-        }
-        st.window.push((counts, label));
-        if st.window.len() == RUNNING_WINDOW {
-            let n = st.window[0].0.len();
-            let flat: Vec<u32> = st
-                .window
-                .iter()
-                .flat_map(|(c, _)| c.iter().copied())
-                .collect();
-            let labels: Vec<u8> = st.window.iter().map(|(_, l)| *l).collect();
-            let counts = Array2::from_shape_vec((st.window.len(), n), flat)
-                .map_err(|e| SnnError::invalid("counts", e, "a rectangular array"))?;
-            st.assignments = Some(assign_labels(counts.view(), &labels)?);
-            st.window.clear();
-            if st.hits.len() == RUNNING_WINDOW {
-                st.stats.learning_curve.push((k + 1, running(&st.hits)));
+            after(k, &progress, st, b)?;
+            if !running(states, k) {
+                done_now.push(k);
             }
         }
-        st.stats.images = k + 1;
-        let progress = TrainProgress {
-            images_done: k + 1,
-            images_total: total,
-            retries: st.stats.retries,
-            skipped_images: st.stats.skipped_images,
-            running_accuracy: (!st.hits.is_empty()).then(|| running(&st.hits)),
-            runaway_at: st.stats.runaway_at,
-        };
-        after(&progress, state, b)?;
+        // The others go on (normalisation and θ decay would change these networks).
+        if (0..k_nets).any(|k| running(states, k)) {
+            for k in done_now {
+                finished[k] = Some((b.weights_of(k)?, b.theta_of(k)?));
+            }
+        }
     }
+    for (k, f) in finished.into_iter().enumerate() {
+        if let Some((w, theta)) = f {
+            b.set_copy(k, &w, &theta)?;
+        }
+    }
+    Ok(())
+}
+
+/// Whether two experiments differ in their seed only, and so can train as copies of one
+/// batch ([`train_batch`]).
+pub fn same_but_seed(a: &DcConfig, b: &DcConfig) -> bool {
+    DcConfig {
+        seed: 0,
+        ..a.clone()
+    } == DcConfig {
+        seed: 0,
+        ..b.clone()
+    }
+}
+
+/// Books image `st.stats.images` (label `label`) as trained with `counts` after `retries`
+/// retries: runaway check, running accuracy, label window and learning curve.
+fn record_image(st: &mut TrainState, counts: Vec<u32>, retries: u32, label: u8) -> Result<()> {
+    let k = st.stats.images;
+    st.stats.retries += retries as u64;
+    if st.stats.runaway_at.is_none() && looks_like_runaway(&counts) {
+        st.stats.runaway_at = Some(k + 1);
+    }
+    if let Some(a) = &st.assignments {
+        if st.hits.len() == RUNNING_WINDOW {
+            st.hits.pop_front();
+        }
+        st.hits
+            .push_back(vote_all_activity(&counts, a) == label as usize);
+    }
+    st.window.push((counts, label));
+    if st.window.len() == RUNNING_WINDOW {
+        let n = st.window[0].0.len();
+        let flat: Vec<u32> = st
+            .window
+            .iter()
+            .flat_map(|(c, _)| c.iter().copied())
+            .collect();
+        let labels: Vec<u8> = st.window.iter().map(|(_, l)| *l).collect();
+        let counts = Array2::from_shape_vec((st.window.len(), n), flat)
+            .map_err(|e| SnnError::invalid("counts", e, "a rectangular array"))?;
+        st.assignments = Some(assign_labels(counts.view(), &labels)?);
+        st.window.clear();
+        if st.hits.len() == RUNNING_WINDOW {
+            st.stats
+                .learning_curve
+                .push((k + 1, running_accuracy(&st.hits)));
+        }
+    }
+    st.stats.images = k + 1;
     Ok(())
 }
 
@@ -351,7 +505,7 @@ pub fn silent_rows(counts: &Array2<u32>, min_spikes: u32) -> usize {
     counts.outer_iter().filter(|r| r.sum() < min_spikes).count()
 }
 
-fn running(hits: &VecDeque<bool>) -> f64 {
+fn running_accuracy(hits: &VecDeque<bool>) -> f64 {
     hits.iter().filter(|&&h| h).count() as f64 / hits.len().max(1) as f64
 }
 
@@ -365,6 +519,24 @@ fn running(hits: &VecDeque<bool>) -> f64 {
 /// Backend errors.
 pub fn respond_frozen(
     b: &mut DcEngine,
+    cfg: &DcConfig,
+    data: &Dataset,
+    n: usize,
+    batch: usize,
+    key: &mut u32,
+    on_batch: impl FnMut(usize),
+) -> Result<Array2<u32>> {
+    respond_frozen_of(b, 0, cfg, data, n, batch, key, on_batch)
+}
+
+/// [`respond_frozen`] of network `copy` of a batch (`cfg` its config, `key` its key).
+///
+/// # Errors
+/// As [`respond_frozen`]; a copy out of range.
+#[allow(clippy::too_many_arguments)]
+pub fn respond_frozen_of(
+    b: &mut DcEngine,
+    copy: usize,
     cfg: &DcConfig,
     data: &Dataset,
     n: usize,
@@ -393,7 +565,8 @@ pub fn respond_frozen(
                 .iter()
                 .map(|&i| cfg.input_rates(data.image(i), intensity))
                 .collect();
-            let counts = b.present_frozen_batch(&rates, &PresentOptions { key: *key, ..base })?;
+            let opts = PresentOptions { key: *key, ..base };
+            let counts = b.present_frozen_batch_of(copy, &rates, &opts)?;
             *key = key.wrapping_add(rates.len() as u32);
             let mut still = vec![];
             last.clear();

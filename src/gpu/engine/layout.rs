@@ -214,9 +214,11 @@ pub(crate) struct ProjLayout {
     /// The largest in-degree (synapses reaching one post neuron), counted once here: the
     /// bound of a post neuron's walk over its synapses (push), and of potentiation's.
     pub in_max: u32,
-    /// Per-synapse delays in `tables`, or the one delay.
+    /// Per-synapse delays in `tables` (copy `b`'s at `delays + b · delay_stride`; the
+    /// stride is 0 where the copies share them), or the one delay.
     pub delays: Option<u32>,
     pub delay: u32,
+    pub delay_stride: u32,
     pub slots: u32,
     pub at_emission: bool,
     /// Ring `[slot][copy][post]` in `fwork` (delivery at emission).
@@ -274,11 +276,11 @@ impl ProjLayout {
 
     /// Where synapse `k` keeps its last arrival in a copy's entries (`StdpRegions::last`):
     /// its bucket `j · slots + d` with buckets (dense: `j = k / n_post`), itself otherwise.
-    pub fn arrival_index(&self, k: usize) -> usize {
+    pub fn arrival_index(&self, copy: usize, k: usize) -> usize {
         match self.stdp.as_ref().is_some_and(|s| s.buckets) {
             true => {
                 let j = k / self.syn.n_post as usize;
-                j * self.slots as usize + self.syn.delays.of(k) as usize
+                j * self.slots as usize + self.syn.delays(copy).of(k) as usize
             }
             false => k,
         }
@@ -472,7 +474,7 @@ fn max_in_degree(syn: &Synapses) -> u32 {
 fn kind_of(p: &Projection, syn: &Synapses) -> ProjKind {
     let plastic = p.stdp.is_some();
     let at_emission = p.delivery == Delivery::AtEmission;
-    match (&p.connectivity, &p.weights, &syn.delays) {
+    match (&p.connectivity, &p.weights, syn.delays(0)) {
         (Connectivity::AllToAll, ..) => ProjKind::Dense,
         (Connectivity::OneToOne, ..) => ProjKind::OneToOne,
         (Connectivity::AllButSelf, Weights::Constant(w), DelaySteps::Uniform(_)) if !plastic => {
@@ -516,7 +518,7 @@ impl Layout {
             let pre = net.population_index(&p.pre)?;
             let post = net.population_index(&p.post)?;
             let syn = p.synapses(net.populations[pre].size, net.populations[post].size, dt);
-            let slots = syn.delays.max() + 1;
+            let slots = syn.max_delay() + 1;
             slots_of_pop[pre] = slots_of_pop[pre].max(slots);
             syns.push((pre, post, syn, slots));
         }
@@ -658,8 +660,8 @@ impl Layout {
                 0
             } else {
                 let at = ws.take(k * n_syn);
-                for &seed in &net.seeds {
-                    wsyn.extend(p.initial_weights(&syn, seed, q));
+                for (c, &seed) in net.seeds.iter().enumerate() {
+                    wsyn.extend(p.initial_weights(&syn, (c, seed), q));
                 }
                 at
             };
@@ -680,6 +682,7 @@ impl Layout {
                 in_max: max_in_degree(&syn),
                 delays: None,
                 delay: 0,
+                delay_stride: 0,
                 slots,
                 at_emission: p.delivery == Delivery::AtEmission,
                 ring: 0,
@@ -713,11 +716,17 @@ impl Layout {
                 layout.in_syn = tb.take(n_syn);
                 tables.extend(in_syn);
             }
-            match &layout.syn.delays {
-                DelaySteps::Uniform(d) => layout.delay = *d,
-                DelaySteps::PerSynapse(d) => {
-                    layout.delays = Some(tb.take(n_syn));
-                    tables.extend_from_slice(d);
+            if let DelaySteps::Uniform(d) = layout.syn.delays(0) {
+                layout.delay = *d;
+            } else {
+                // One table per set of delays: the copies' own, or one they share.
+                let sets = layout.syn.delays.len() as u64;
+                layout.delays = Some(tb.take(sets * n_syn));
+                layout.delay_stride = if sets > 1 { n_syn as u32 } else { 0 };
+                for set in &layout.syn.delays {
+                    if let DelaySteps::PerSynapse(d) = set {
+                        tables.extend_from_slice(d);
+                    }
                 }
             }
             if layout.has_ring() {

@@ -194,8 +194,9 @@ pub struct GpuEngine {
     opts: GpuEngineOptions,
     /// The copies that run: all of them, or the trials of a chunk (`protocol`).
     active: u32,
-    /// The engine that runs [`Self::run_trials`], built on first use (`protocol`).
-    trials: Option<Box<GpuEngine>>,
+    /// The engine that runs [`Self::run_trials`], built on first use (`protocol`), and the
+    /// copy it was built for (0 unless the copies have arrays of their own).
+    trials: Option<(usize, Box<GpuEngine>)>,
     /// Times the step passes (`GpuEngineOptions::device_timing`).
     timer: Option<PassTimer>,
 }
@@ -541,7 +542,7 @@ impl GpuEngine {
     /// without them ([`GpuContext::has_timestamps`]). Host time per run minus this is the
     /// host's share.
     pub fn device_seconds(&self) -> Option<f64> {
-        let trials = self.trials.as_ref().and_then(|e| e.device_seconds());
+        let trials = self.trials.as_ref().and_then(|(_, e)| e.device_seconds());
         self.timer
             .as_ref()
             .map(|t| t.seconds() + trials.unwrap_or(0.0))
@@ -549,7 +550,7 @@ impl GpuEngine {
 
     /// The compute passes [`Self::device_seconds`] has timed (submissions of steps).
     pub fn timed_passes(&self) -> Option<u64> {
-        let trials = self.trials.as_ref().and_then(|e| e.timed_passes());
+        let trials = self.trials.as_ref().and_then(|(_, e)| e.timed_passes());
         self.timer
             .as_ref()
             .map(|t| t.passes() + trials.unwrap_or(0))

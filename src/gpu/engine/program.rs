@@ -257,6 +257,7 @@ fn proj_literal(l: &Layout, p: &ProjLayout) -> String {
         u(p.filed_counts),
         u(p.delays.unwrap_or(u32::MAX)),
         u(p.delay),
+        u(p.delay_stride),
         u(p.slots),
         u(p.at_emission as u32),
         u(p.ring),

@@ -6,8 +6,9 @@
 //!
 //! Frozen trials run on a second engine of the same network whose copies are the trials
 //! (built on first use, grown as a larger batch needs, in chunks past what the device
-//! holds): the copy's weights, θ and Poisson tables are copied into every trial on the
-//! device, then each trial is put at rest and given its rates and stream.
+//! holds; `Network::copies_of`, and built again for another copy where the copies have
+//! delays of their own): the copy's weights, θ and Poisson tables are copied into every
+//! trial on the device, then each trial is put at rest and given its rates and stream.
 
 use super::layout::{PopRegions, ProjKind, NEVER};
 use super::{GpuEngine, GpuEngineOptions};
@@ -276,11 +277,17 @@ impl GpuEngine {
         }
         let cap = self.trials_per_chunk();
         let want = (trials.len() as u64).min(cap) as u32;
+        // Copies with arrays of their own (delays: the trial engine's tables) need an
+        // engine of their own; otherwise one serves every copy.
+        let owner = if self.net.has_per_copy_arrays() {
+            copy
+        } else {
+            0
+        };
         let mut engine = match self.trials.take() {
-            Some(e) if e.layout.batch >= want => e,
+            Some((o, e)) if o == owner && e.layout.batch >= want => e,
             _ => {
-                let seeds = vec![self.net.seeds[copy]; want as usize];
-                let net = self.net.clone().with_seeds(seeds);
+                let net = self.net.copies_of(copy, want as usize);
                 let opts = GpuEngineOptions {
                     arrival_queue: 0,
                     ..self.opts
@@ -289,7 +296,7 @@ impl GpuEngine {
             }
         };
         let out = self.run_trial_chunks(&mut engine, copy, src, trials, steps, population);
-        self.trials = Some(engine);
+        self.trials = Some((owner, engine));
         out
     }
 
@@ -566,7 +573,9 @@ impl GpuEngine {
                                 let len = st.last_len as usize;
                                 let at = st.last as usize + b * len;
                                 let per_synapse = |entries: &[u32]| -> Vec<u32> {
-                                    (0..n_syn).map(|k| entries[pl.arrival_index(k)]).collect()
+                                    (0..n_syn)
+                                        .map(|k| entries[pl.arrival_index(b, k)])
+                                        .collect()
                                 };
                                 let pre = if st.pre_at_last == NEVER {
                                     vec![]
@@ -696,7 +705,7 @@ impl GpuEngine {
                     let len = st.last_len as usize;
                     let mut last = vec![NEVER; len];
                     for (k, &a) in q.last_arrival_step.iter().enumerate() {
-                        last[pl.arrival_index(k)] = a;
+                        last[pl.arrival_index(c as usize, k)] = a;
                     }
                     self.write_u32s(&b.ustate, st.last as u64 + c * len as u64, &last);
                     if st.buckets {
@@ -706,7 +715,7 @@ impl GpuEngine {
                     if st.pre_at_last != NEVER {
                         let mut pre = vec![0f32; len];
                         for (k, &x) in q.pre_trace_at_last_arrival.iter().enumerate() {
-                            pre[pl.arrival_index(k)] = x;
+                            pre[pl.arrival_index(c as usize, k)] = x;
                         }
                         let at = st.pre_at_last as u64 + c * len as u64;
                         self.write_f32s(&b.fwork, at, &pre);

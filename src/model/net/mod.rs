@@ -22,7 +22,9 @@
 //!
 //! with `key(seed, x) = rng_u32(seed, STREAM_KEY, x)`. So the structure is one per network and
 //! the copies differ in their initial weights and input spikes; two copies with equal seeds
-//! are equal step for step.
+//! are equal step for step. A projection may also give each copy delays of its own
+//! ([`Delay::PerCopy`]: one array per copy, the connectivity still shared), as networks
+//! that draw their delays from their own seed need (Diehl & Cook's).
 //!
 //! [`Network::validate`] checks everything the engine relies on and answers
 //! [`SnnError::InvalidNetwork`] naming the population, projection or monitor, the field and
@@ -212,6 +214,29 @@ impl Network {
     /// The number of copies K.
     pub fn batch(&self) -> usize {
         self.seeds.len()
+    }
+
+    /// Whether some projection gives each copy weights or delays of its own
+    /// ([`Weights::PerCopy`], [`Delay::PerCopy`]).
+    pub fn has_per_copy_arrays(&self) -> bool {
+        self.projections.iter().any(|p| {
+            matches!(p.weights, Weights::PerCopy(_)) || matches!(p.delay, Delay::PerCopy(_))
+        })
+    }
+
+    /// This network with `n` copies of copy `copy` (its seed, and its own weight and delay
+    /// arrays where it has them): what a frozen trial of that copy runs.
+    pub fn copies_of(&self, copy: usize, n: usize) -> Network {
+        let mut net = self.clone().with_seeds(vec![self.seeds[copy]; n]);
+        for p in &mut net.projections {
+            if let Weights::PerCopy(a) = &mut p.weights {
+                p.weights = Weights::Array(std::mem::take(&mut a[copy]));
+            }
+            if let Delay::PerCopy(a) = &mut p.delay {
+                p.delay = Delay::Array(std::mem::take(&mut a[copy]));
+            }
+        }
+        net
     }
 
     /// Index of the population named `name`.
@@ -421,7 +446,7 @@ impl Network {
             }
             let pre = self.find(&el, "pre", &p.pre)?;
             let post = self.find(&el, "post", &p.post)?;
-            p.validate(&el, pre, post, self.dt_ms)?;
+            p.validate(&el, pre, post, self.dt_ms, self.seeds.len())?;
         }
         let mut seen = std::collections::HashSet::new();
         for m in &self.monitors {

@@ -78,6 +78,10 @@ pub enum Weights {
     },
     /// One weight per synapse, in synapse order.
     Array(Vec<f32>),
+    /// One weight array (synapse order) per copy: copies that drew their initial weights
+    /// themselves (as Diehl & Cook networks of different seeds do). Each array is checked
+    /// as [`Weights::Array`]; there must be one per copy.
+    PerCopy(Vec<Vec<f32>>),
 }
 
 /// Axonal delays, rounded to whole steps.
@@ -98,6 +102,10 @@ pub enum Delay {
     },
     /// One delay (ms) per synapse, in synapse order.
     Array(Vec<f32>),
+    /// One delay array (ms, synapse order) per copy: copies that differ in their delays as
+    /// well as in their seeds (as Diehl & Cook networks of different seeds do). Each
+    /// array is checked as [`Delay::Array`]; there must be one per copy.
+    PerCopy(Vec<Vec<f32>>),
 }
 
 /// Which weight a delayed spike carries.
@@ -231,6 +239,7 @@ impl Projection {
         pre: &Population,
         post: &Population,
         dt_ms: f32,
+        copies: usize,
     ) -> Result<()> {
         let PopulationKind::Neurons(model) = &post.kind else {
             return Err(invalid(
@@ -366,6 +375,23 @@ impl Projection {
                     return Err(invalid(el, &format!("weights.array[{k}]"), w, &bounds));
                 }
             }
+            Weights::PerCopy(arrays) => {
+                if arrays.len() != copies {
+                    return Err(invalid(
+                        el,
+                        "weights.per_copy",
+                        &format!("{} arrays", arrays.len()),
+                        &format!("one per copy ({copies})"),
+                    ));
+                }
+                for (c, a) in arrays.iter().enumerate() {
+                    array_len(&format!("weights.per_copy[{c}]"), a.len())?;
+                    if let Some((k, w)) = a.iter().enumerate().find(|(_, &w)| !in_bounds(w)) {
+                        let field = format!("weights.per_copy[{c}][{k}]");
+                        return Err(invalid(el, &field, w, &bounds));
+                    }
+                }
+            }
             _ => {}
         }
         // The field is named only on error (an array may hold a delay per synapse).
@@ -405,6 +431,22 @@ impl Projection {
                     ms_ok(&|| format!("delay.array[{k}]"), ms)?;
                 }
             }
+            Delay::PerCopy(arrays) => {
+                if arrays.len() != copies {
+                    return Err(invalid(
+                        el,
+                        "delay.per_copy",
+                        &format!("{} arrays", arrays.len()),
+                        &format!("one per copy ({copies})"),
+                    ));
+                }
+                for (c, a) in arrays.iter().enumerate() {
+                    array_len(&format!("delay.per_copy[{c}]"), a.len())?;
+                    for (k, &ms) in a.iter().enumerate() {
+                        ms_ok(&|| format!("delay.per_copy[{c}][{k}]"), ms)?;
+                    }
+                }
+            }
         }
         if let Some(stdp) = &self.stdp {
             stdp.validate(dt_ms)
@@ -413,8 +455,9 @@ impl Projection {
         Ok(())
     }
 
-    /// The synapses made concrete for `n_pre → n_post` at `dt_ms`: structure and delays,
-    /// shared by the copies. The projection must be valid.
+    /// The synapses made concrete for `n_pre → n_post` at `dt_ms`: the structure, shared by
+    /// the copies, and the delays (one set per copy with [`Delay::PerCopy`]). The projection
+    /// must be valid.
     pub fn synapses(&self, n_pre: u32, n_post: u32, dt_ms: f32) -> Synapses {
         let (a, b) = (n_pre as usize, n_post as usize);
         // Pairs in synapse order, and where each came from in the list (for List arrays).
@@ -472,9 +515,15 @@ impl Projection {
         }
         let post: Vec<u32> = pairs.iter().map(|&(_, i)| i).collect();
         let steps = |ms: f32| (ms / dt_ms).round() as u32;
+        let in_order = |ms: &[f32]| -> Vec<u32> {
+            match &order {
+                Some(o) => o.iter().map(|&q| steps(ms[q])).collect(),
+                None => ms.iter().map(|&m| steps(m)).collect(),
+            }
+        };
         let delays = match &self.delay {
-            Delay::None => DelaySteps::Uniform(0),
-            Delay::Constant(ms) => DelaySteps::Uniform(steps(*ms)),
+            Delay::None => vec![DelaySteps::Uniform(0)],
+            Delay::Constant(ms) => vec![DelaySteps::Uniform(steps(*ms))],
             Delay::Range {
                 min_ms,
                 max_ms,
@@ -482,18 +531,19 @@ impl Projection {
             } => {
                 let (lo, hi) = (steps(*min_ms), steps(*max_ms));
                 let span = (hi - lo + 1) as u64;
-                DelaySteps::PerSynapse(
+                vec![DelaySteps::PerSynapse(
                     (0..post.len() as u32)
                         .map(|k| {
                             lo + ((rng_u32(*seed, STREAM_DELAY, k) as u64 * span) >> 32) as u32
                         })
                         .collect(),
-                )
+                )]
             }
-            Delay::Array(ms) => DelaySteps::PerSynapse(match &order {
-                Some(o) => o.iter().map(|&q| steps(ms[q])).collect(),
-                None => ms.iter().map(|&m| steps(m)).collect(),
-            }),
+            Delay::Array(ms) => vec![DelaySteps::PerSynapse(in_order(ms))],
+            Delay::PerCopy(arrays) => arrays
+                .iter()
+                .map(|ms| DelaySteps::PerSynapse(in_order(ms)))
+                .collect(),
         };
         Synapses {
             n_pre,
@@ -505,10 +555,16 @@ impl Projection {
         }
     }
 
-    /// The initial weights of copy `seed` for `syn` (this projection's synapses), the
-    /// projection being number `index` of its network: random draws from
-    /// `key(seed, index)` (see the `model::net` docs), clipped into `[w_min, w_max]`.
-    pub fn initial_weights(&self, syn: &Synapses, seed: u32, index: usize) -> Vec<f32> {
+    /// The initial weights of copy number `copy`, of seed `seed`, for `syn` (this
+    /// projection's synapses), the projection being number `index` of its network: random
+    /// draws from `key(seed, index)` (see the `model::net` docs), clipped into
+    /// `[w_min, w_max]`, or the copy's array.
+    pub fn initial_weights(
+        &self,
+        syn: &Synapses,
+        (copy, seed): (usize, u32),
+        index: usize,
+    ) -> Vec<f32> {
         let n = syn.len();
         let k_w = copy_key(seed, index);
         let clip = |w: f32| w.clamp(self.w_min, self.w_max);
@@ -530,6 +586,10 @@ impl Projection {
             Weights::Array(a) => match &syn.list_order {
                 Some(o) => o.iter().map(|&q| a[q]).collect(),
                 None => a.clone(),
+            },
+            Weights::PerCopy(arrays) => match &syn.list_order {
+                Some(o) => o.iter().map(|&q| arrays[copy][q]).collect(),
+                None => arrays[copy].clone(),
             },
         }
     }
@@ -582,8 +642,9 @@ pub struct Synapses {
     pub offsets: Vec<u32>,
     /// Postsynaptic neuron of each synapse.
     pub post: Vec<u32>,
-    /// Delay of each synapse, in steps.
-    pub delays: DelaySteps,
+    /// Delay of each synapse, in steps: one set shared by the copies, or one per copy
+    /// ([`Delay::PerCopy`]; [`Self::delays`]).
+    pub delays: Vec<DelaySteps>,
     /// For a list: the list position of each synapse (arrays given with a list follow it).
     pub list_order: Option<Vec<usize>>,
 }
@@ -597,6 +658,34 @@ impl Synapses {
     /// Whether there is none.
     pub fn is_empty(&self) -> bool {
         self.post.is_empty()
+    }
+
+    /// The delays of copy `copy`'s synapses.
+    #[inline]
+    pub fn delays(&self, copy: usize) -> &DelaySteps {
+        &self.delays[if self.delays.len() == 1 { 0 } else { copy }]
+    }
+
+    /// The longest delay of any copy (the ring holds this + 1 slots in every copy).
+    pub fn max_delay(&self) -> u32 {
+        self.delays.iter().map(DelaySteps::max).max().unwrap_or(0)
+    }
+
+    /// Whether the copies have delays of their own ([`Delay::PerCopy`]).
+    pub fn delays_per_copy(&self) -> bool {
+        self.delays.len() > 1
+    }
+
+    /// These synapses with copy `copy`'s delays only (an engine's plan for that copy).
+    pub fn of_copy(&self, copy: usize) -> Synapses {
+        Synapses {
+            n_pre: self.n_pre,
+            n_post: self.n_post,
+            offsets: self.offsets.clone(),
+            post: self.post.clone(),
+            delays: vec![self.delays(copy).clone()],
+            list_order: self.list_order.clone(),
+        }
     }
 
     /// The most synapses of one pre neuron (the longest CSR row).
@@ -650,7 +739,7 @@ mod tests {
         p.delay = Delay::Array(vec![3.0, 1.0, 2.0]);
         let s = p.synapses(3, 2, 1.0);
         assert_eq!(s.pairs(), vec![(0, 1), (1, 1), (2, 0)]);
-        assert_eq!(s.delays, DelaySteps::PerSynapse(vec![1, 2, 3]));
+        assert_eq!(s.delays, vec![DelaySteps::PerSynapse(vec![1, 2, 3])]);
         assert_eq!(s.list_order, Some(vec![1, 2, 0]));
     }
 
@@ -663,7 +752,7 @@ mod tests {
             seed: 5,
         };
         let s = p.synapses(30, 30, 0.5);
-        let DelaySteps::PerSynapse(d) = &s.delays else {
+        let DelaySteps::PerSynapse(d) = s.delays(0) else {
             panic!("per synapse expected")
         };
         assert!(d.iter().all(|&x| (2..=6).contains(&x)));

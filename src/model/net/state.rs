@@ -201,7 +201,7 @@ impl NetworkState {
                 format!("the batch size {}", like.copies.len()),
             ));
         }
-        for (cs, cl) in self.copies.iter().zip(&like.copies) {
+        for (copy, (cs, cl)) in self.copies.iter().zip(&like.copies).enumerate() {
             check_len(
                 "network state populations",
                 cs.populations.len(),
@@ -273,10 +273,10 @@ impl NetworkState {
                     ql.last_arrival_step.len(),
                 )?;
                 if let (DelaySteps::PerSynapse(d), false) =
-                    (&syn.delays, q.last_arrival_step.is_empty())
+                    (syn.delays(copy), q.last_arrival_step.is_empty())
                 {
                     // The synapses of one pre neuron and delay arrive together.
-                    let slots = syn.delays.max() as usize + 1;
+                    let slots = syn.max_delay() as usize + 1;
                     let mut seen = vec![None; syn.n_pre as usize * slots];
                     for j in 0..syn.n_pre as usize {
                         for k in syn.offsets[j] as usize..syn.offsets[j + 1] as usize {
