@@ -11,8 +11,9 @@
 #             4k to 64k on the CPU beside it
 #   train     Diehl & Cook dc400 and dc6400 training, one network, GPU and CPU; dc400 again
 #             at workgroup sizes 32, 128, 256 and 1024 (the default is 64)
-#   multi     training of K networks on the GPU, each on its own engine: dc400 at K = 8
-#             and 128, dc6400 at K = 8
+#   multi     training of K networks on the GPU, each on its own engine (train_multi rows)
+#             and as the copies of one engine (train_batch rows): dc400 at K = 8 and 128,
+#             dc6400 at K = 8
 #   eval      frozen evaluation, batches of 1, 64 and 1024 images
 #   floor     the floor of one synchronised step (examples/gpu_step_floor: barriers, a
 #             dispatch per step, workgroup sizes 1 to 1024), when that example is built
