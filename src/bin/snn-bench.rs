@@ -11,10 +11,11 @@
 //!   synaptic events/s implied by the input spikes drawn (`expected_input_spikes · N`);
 //!   `--backend cpu,gpu` times the protocol (`DcEngine`) on the CPU and the GPU engine in
 //!   one run;
-//! - `train_multi`: K networks learning side by side (`snn train --networks K`), one
-//!   presentation each per round, each network on its own engine, on rayon workers;
-//!   images/s summed over the networks; then `train_batch`: the same K networks as the
-//!   copies of one engine (`DcEngine::build_batch`, `present_batch`), the same rounds;
+//! - `train_multi`: K networks learning side by side, one presentation each per round,
+//!   each network on its own engine, on rayon workers; images/s summed over the networks;
+//!   then `train_batch`: the same K networks as the copies of one engine
+//!   (`DcEngine::build_batch`, `present_batch`: how `snn train --networks K` trains), the
+//!   same rounds;
 //! - `eval`: frozen batches (labelling/test) of several sizes: images/s;
 //! - `neuron_steps`: one population on the general engine (conductance LIF + θ, each neuron
 //!   driven one-to-one by its own Poisson source: `experiments::benchmarks::driven_population`)

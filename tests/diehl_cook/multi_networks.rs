@@ -12,7 +12,7 @@ use snn_wgpu::data::mnist::{embedded, Split};
 use snn_wgpu::experiments::diehl_cook::config::DcConfig;
 use snn_wgpu::experiments::diehl_cook::engine::DcEngine;
 use snn_wgpu::experiments::diehl_cook::evaluate::assign_labels;
-use snn_wgpu::experiments::diehl_cook::multi::{ensemble, run, Sizes};
+use snn_wgpu::experiments::diehl_cook::multi::{batches, ensemble, run, run_from, Sizes, Start};
 use snn_wgpu::experiments::diehl_cook::sweep::{network_configs, parse_sweep};
 use snn_wgpu::experiments::diehl_cook::train::{
     respond_frozen, respond_frozen_of, train, train_batch, train_from, TrainState,
@@ -138,8 +138,9 @@ fn a_batch_trains_each_network_as_it_trains_alone() {
     assert!(batch.weights().is_err(), "a batch names the copy");
     let mut states = vec![TrainState::new(0); 3];
     let mut reports = vec![vec![]; 3];
-    train_batch(&mut batch, &cfgs, &data, 10, &mut states, |k, p, _, _| {
-        reports[k].push(p.images_done);
+    train_batch(&mut batch, &cfgs, &data, 10, &mut states, |done, _, _| {
+        done.iter()
+            .for_each(|(k, p)| reports[*k].push(p.images_done));
         Ok(())
     })
     .unwrap();
@@ -179,4 +180,90 @@ fn a_batch_trains_each_network_as_it_trains_alone() {
         .err()
         .expect("another experiment");
     assert!(e.to_string().contains("network 2 (seed 5)"), "{e}");
+}
+
+/// A run of three networks of one experiment (one batch) stopped at any round continues bit
+/// for bit from each network's state and snapshot of that round (`snapshot_of`,
+/// `restore_copies`), a retry pending within an image included; and from states of
+/// different rounds, which run as separate batches.
+#[test]
+fn a_batch_resumes_from_any_round_bit_for_bit() {
+    let (tr, te) = (
+        embedded(Split::Train).unwrap(),
+        embedded(Split::Test).unwrap(),
+    );
+    // Two blank images, skipped after their retries.
+    let mut tr = tr.take(12);
+    let px = tr.rows * tr.cols;
+    tr.images[3 * px..5 * px].fill(0);
+    let mut cfg = base();
+    (cfg.n_exc, cfg.max_retries) = (12, 2);
+    let cfgs: Vec<DcConfig> = [3, 4, 5]
+        .into_iter()
+        .map(|seed| DcConfig {
+            seed,
+            ..cfg.clone()
+        })
+        .collect();
+    let sizes = Sizes {
+        n_train: 10,
+        n_label: 12,
+        n_test: 8,
+        batch: 4,
+    };
+    let cpu = EngineChoice::Cpu(EngineOptions::default());
+    let straight = run(&cfgs, &tr, &te, &sizes, &cpu, &|_| {}).unwrap();
+    // Every round's starts of the networks still training, as `snn train` checkpoints them.
+    let rounds = std::sync::Mutex::new(vec![]);
+    run_from(
+        &cfgs,
+        vec![Start::fresh(); 3],
+        &tr,
+        &te,
+        &sizes,
+        &cpu,
+        &|r, b| {
+            let starts = (0..3)
+                .map(|c| {
+                    Ok(r.training[c].then_some(Start {
+                        train: r.states[c].clone(),
+                        snapshot: Some(b.snapshot_of(c)?),
+                        train_seconds: 0.0,
+                    }))
+                })
+                .collect::<snn_wgpu::Result<Vec<_>>>()?;
+            rounds.lock().unwrap().push(starts);
+            Ok(())
+        },
+    )
+    .unwrap();
+    let rounds = rounds.into_inner().unwrap();
+    let all = |s: &Vec<Option<Start>>| s.iter().all(Option::is_some);
+    let pending = rounds
+        .iter()
+        .position(|s| {
+            all(s)
+                && s.iter().flatten().any(|x| x.train.pending.is_some())
+                && s.iter().flatten().all(|x| x.train.stats.images >= 1)
+        })
+        .expect("a round with a retry pending");
+    let later = (pending + 1..rounds.len())
+        .find(|&q| all(&rounds[q]))
+        .expect("a later round with every network training");
+    let at = |q: usize, c: usize| rounds[q][c].clone().expect("training");
+    let mixed = vec![at(pending, 0), at(later, 1), at(later, 2)];
+    assert_eq!(batches(&cfgs, &mixed), vec![vec![0], vec![1, 2]]);
+    let whole: Vec<Start> = (0..3).map(|c| at(pending, c)).collect();
+    for starts in [whole, mixed] {
+        let resumed = run_from(&cfgs, starts, &tr, &te, &sizes, &cpu, &|_, _| Ok(())).unwrap();
+        for (k, (a, b)) in resumed.iter().zip(&straight).enumerate() {
+            assert_eq!(a.stats, b.stats, "network {k}: training");
+            assert!(a.weights == b.weights, "network {k}: weights differ");
+            assert!(a.theta_mv == b.theta_mv, "network {k}: theta differs");
+            assert_eq!(
+                a.tested.test_counts, b.tested.test_counts,
+                "network {k}: test"
+            );
+        }
+    }
 }

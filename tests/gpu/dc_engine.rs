@@ -448,7 +448,7 @@ pub fn a_batch_on_the_gpu_equals_its_networks_alone_on_the_cpu() {
         let gpu = EngineChoice::Gpu(common::gpu_ctx(), GpuEngineOptions::default());
         let mut batch = DcEngine::build_batch(&specs, &gpu).unwrap();
         let mut states = vec![TrainState::new(0); 3];
-        train_batch(&mut batch, &cfgs, &tr, 5, &mut states, |_, _, _, _| Ok(())).unwrap();
+        train_batch(&mut batch, &cfgs, &tr, 5, &mut states, |_, _, _| Ok(())).unwrap();
         let retries: Vec<u64> = states.iter().map(|s| s.stats.retries).collect();
         assert!(
             retries.iter().all(|&r| r > 0),

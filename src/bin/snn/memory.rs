@@ -5,8 +5,8 @@
 use anyhow::{bail, Result};
 use snn_wgpu::experiments::diehl_cook::config::DcConfig;
 
-/// Networks per CPU thread a `--networks` run may train: they run a thread's worth at a time,
-/// so more than this many rounds is a run better split up.
+/// Networks per CPU thread a `--networks` run may train: on the CPU a batch's copies take
+/// turns on the threads, so more than this many per thread is a run better split up.
 pub(crate) const NETWORKS_PER_THREAD: usize = 64;
 
 /// Bytes of memory available to this process, where the OS says (`MemAvailable` on Linux).
@@ -18,9 +18,12 @@ pub(crate) fn available_bytes() -> Option<u64> {
 }
 
 /// Host memory one network of `cfg` needs: its 784 x n_exc input weights (f32) three times
-/// over (the initial draw, the working copy, and a checkpoint's or the saved run's copy).
+/// over (the initial draw, the working copy, and a checkpoint's or the saved run's copy),
+/// and with input delays about 24 bytes more per synapse (the delays as drawn, and the CPU
+/// engine's plan of a batch copy: delays, their groups by pre neuron and delay).
 pub(crate) fn network_bytes(cfg: &DcConfig) -> u64 {
-    3 * 784 * 4 * u64::from(cfg.n_exc)
+    let per_synapse = 3 * 4 + if cfg.input_delay_max_ms > 0.0 { 24 } else { 0 };
+    per_synapse * 784 * u64::from(cfg.n_exc)
 }
 
 fn gib(bytes: u64) -> String {
@@ -51,8 +54,7 @@ pub(crate) fn check_networks(cfgs: &[DcConfig]) -> Result<()> {
     if k > max {
         bail!(
             "--networks {k}: at most {max} on this machine's {threads} CPU thread(s) \
-             ({NETWORKS_PER_THREAD} per thread; they train {threads} at a time, on either \
-             backend); split the run into several"
+             ({NETWORKS_PER_THREAD} per thread, on either backend); split the run into several"
         );
     }
     let need: u64 = cfgs.iter().map(network_bytes).sum();

@@ -1,8 +1,10 @@
 //! `snn train --networks K` / `--sweep FILE`: K independent networks in one run, each saved
-//! as a single run in `RUN_DIR/net{k}/`, and their ensemble vote. Each network runs on its
-//! own engine, CPU or GPU, one per rayon worker (`experiments::diehl_cook::multi::run_from`),
-//! through the protocol of a single run. Each network checkpoints into `RUN_DIR/net{k}/checkpoint.npz`, `RUN_DIR/networks.json` holds
-//! the networks, plan and backend, and `snn train --resume RUN_DIR` continues them all.
+//! as a single run in `RUN_DIR/net{k}/`, and their ensemble vote. Networks that differ in
+//! their seed only train as the copies of one engine, CPU or GPU, in lockstep
+//! (`experiments::diehl_cook::multi::run_from`), each with the bits of its single run. Each
+//! network checkpoints into `RUN_DIR/net{k}/checkpoint.npz` (the networks of one engine at
+//! the same round), `RUN_DIR/networks.json` holds the networks, plan and backend, and
+//! `snn train --resume RUN_DIR` continues them all.
 
 use super::rundir::RunDir;
 use super::train::{Policy, RunArgs};
@@ -17,7 +19,9 @@ use snn_wgpu::experiments::diehl_cook::engine::DcEngine;
 use snn_wgpu::experiments::diehl_cook::io::{
     receptive_fields_png, remove_stale_temp_files, save_network, write_atomic,
 };
-use snn_wgpu::experiments::diehl_cook::multi::{ensemble, run_from, NetworkRun, Sizes, Start};
+use snn_wgpu::experiments::diehl_cook::multi::{
+    ensemble, run_from, NetworkRun, Round, Sizes, Start,
+};
 use snn_wgpu::experiments::diehl_cook::sweep::{network_configs, parse_sweep};
 use snn_wgpu::experiments::diehl_cook::train::{runaway_advice, theta_diagnosis};
 use std::io::Write;
@@ -47,9 +51,9 @@ struct Manifest {
 /// The many-network flags of `snn train`.
 #[derive(clap::Args)]
 pub(crate) struct MultiArgs {
-    /// Train K independent networks in one run, seeds --seed, --seed + 1, …, each on its
-    /// own engine, as many at a time as there are threads. Each is saved in RUN_DIR/net{k}/ as a
-    /// single run; the JSON line adds their ensemble vote.
+    /// Train K independent networks in one run, seeds --seed, --seed + 1, …, as the copies
+    /// of one engine (each with the bits of its single run). Each is saved in RUN_DIR/net{k}/
+    /// as a single run; the JSON line adds their ensemble vote.
     #[arg(long)]
     networks: Option<usize>,
     /// A parameter sweep: a TOML file with one `[[network]]` table of config overrides per
@@ -303,29 +307,40 @@ fn go(
     pb.set_position(done.load(Ordering::Relaxed) as u64);
     pb.reset_eta();
     let t0 = Instant::now();
-    let on_image = |_| pb.set_position(done.fetch_add(1, Ordering::Relaxed) as u64 + 1);
     let last_ck = Mutex::new(vec![Instant::now(); k]);
-    // After each training image of network i: progress, and its checkpoint when due.
-    let after = |i: usize,
-                 st: &snn_wgpu::experiments::diehl_cook::train::TrainState,
-                 b: &mut DcEngine,
-                 seconds: f64|
-     -> snn_wgpu::Result<()> {
-        on_image(i);
-        let images = st.stats.images;
-        let last = images == plan.n_train * cfgs[i].epochs as usize;
-        let since = last_ck.lock().map_or(0.0, |t| t[i].elapsed().as_secs_f64());
-        if policy.enabled() && (last || policy.due(images, since)) {
-            let c = Checkpoint {
+    // After each round of a batch: progress, and when due (by the batch's first network
+    // still training, or a network's last image) a checkpoint of every network of the batch
+    // still training, all at this round.
+    let after = |r: &Round<'_>, b: &mut DcEngine| -> snn_wgpu::Result<()> {
+        for _ in r.done {
+            pb.set_position(done.fetch_add(1, Ordering::Relaxed) as u64 + 1);
+        }
+        if !policy.enabled() {
+            return Ok(());
+        }
+        let lead = r.training.iter().position(|&t| t);
+        let since = |i: usize| last_ck.lock().map_or(0.0, |t| t[i].elapsed().as_secs_f64());
+        let due = r.done.iter().any(|(c, p)| {
+            p.images_done == p.images_total
+                || (Some(*c) == lead && policy.due(p.images_done, since(r.networks[*c])))
+        });
+        if !due {
+            return Ok(());
+        }
+        for (c, &i) in r.networks.iter().enumerate() {
+            if !r.training[c] {
+                continue;
+            }
+            let ck = Checkpoint {
                 trained_on: backend.clone(),
                 config: cfgs[i].clone(),
                 plan: plan.clone(),
-                train: st.clone(),
-                train_seconds: seconds,
-                snapshot: b.snapshot()?,
+                train: r.states[c].clone(),
+                train_seconds: r.seconds[c],
+                snapshot: b.snapshot_of(c)?,
                 crate_version: env!("CARGO_PKG_VERSION").into(),
             };
-            save_checkpoint(&run_dir.join(format!("net{i}")), &c)?;
+            save_checkpoint(&run_dir.join(format!("net{i}")), &ck)?;
             if let Ok(mut t) = last_ck.lock() {
                 t[i] = Instant::now();
             }

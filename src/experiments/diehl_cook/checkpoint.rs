@@ -94,6 +94,10 @@ struct Meta {
     /// Silent images in a row before the next; absent as `skipped_images`.
     #[serde(default)]
     silent_run: usize,
+    /// The next try's retry and intensity within its image (a network of a batch); absent
+    /// at an image's first try and in checkpoints written before batches.
+    #[serde(default)]
+    pending: Option<(u32, f32)>,
     train_seconds: f64,
     class_counts: Option<[u32; N_CLASSES]>,
     state_arrays: Vec<String>,
@@ -148,6 +152,7 @@ pub fn save_checkpoint(dir: &Path, ck: &Checkpoint) -> Result<()> {
         runaway_at: t.stats.runaway_at,
         skipped_images: t.stats.skipped_images,
         silent_run: t.silent_run,
+        pending: t.pending.map(|r| (r.retry, r.intensity)),
         train_seconds: ck.train_seconds,
         class_counts: t.assignments.as_ref().map(|a| a.class_counts),
         state_arrays: ck.snapshot.arrays.iter().map(|(k, _)| k.clone()).collect(),
@@ -328,6 +333,9 @@ pub fn load_checkpoint(dir: &Path) -> Result<Checkpoint> {
             assignments,
             hits: hits.iter().map(|&h| h != 0).collect::<VecDeque<bool>>(),
             silent_run: meta.silent_run,
+            pending: meta
+                .pending
+                .map(|(retry, intensity)| super::train::Retry { retry, intensity }),
         },
         train_seconds: meta.train_seconds,
         snapshot,
@@ -403,6 +411,11 @@ mod tests {
             assignments: Some(assign_labels(counts.view(), &labels).unwrap()),
             hits: [true, false, true].into_iter().collect(),
             silent_run: 2,
+            // A network of a batch, checkpointed before its third try of an image.
+            pending: Some(crate::experiments::diehl_cook::train::Retry {
+                retry: 2,
+                intensity: 4.0,
+            }),
         };
         Checkpoint {
             trained_on: "cpu".into(),

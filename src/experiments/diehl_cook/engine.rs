@@ -26,7 +26,9 @@ use super::model::{network_batch, EXC, INPUT, INPUT_EXC};
 use crate::backend::{EngineChoice, Simulator, Snapshot, Trial};
 use crate::cpu::engine::EngineOptions;
 use crate::error::{Result, SnnError};
-use crate::experiments::diehl_cook::spec::{check_input_rates, check_loaded, presentation_seed};
+use crate::experiments::diehl_cook::spec::{
+    check_input_rates, check_loaded, input_delays, presentation_seed,
+};
 use crate::experiments::diehl_cook::{CompetitiveSpec, PresentOptions, RestMode};
 use crate::gpu::{GpuContext, GpuEngineOptions};
 use crate::model::net::state::{NetworkState, SNAPSHOT_KIND};
@@ -60,10 +62,10 @@ pub struct DcEngine {
 }
 
 impl DcEngine {
-    /// Builds the network of `spec` ([`network`]) at its initial state on the CPU engine.
+    /// Builds the network of `spec` ([`network`](super::model::network)) at its initial state on the CPU engine.
     ///
     /// # Errors
-    /// [`network`]'s errors.
+    /// [`network`](super::model::network)'s errors.
     pub fn new(spec: &CompetitiveSpec) -> Result<Self> {
         Self::with_options(spec, &EngineOptions::default())
     }
@@ -71,7 +73,7 @@ impl DcEngine {
     /// [`Self::new`] on a CPU engine run as `opts` says (the same bits, speed only).
     ///
     /// # Errors
-    /// [`network`]'s errors; `Engine::set_simd`'s.
+    /// [`network`](super::model::network)'s errors; `Engine::set_simd`'s.
     pub fn with_options(spec: &CompetitiveSpec, opts: &EngineOptions) -> Result<Self> {
         Self::build(spec, &EngineChoice::Cpu(*opts))
     }
@@ -79,7 +81,7 @@ impl DcEngine {
     /// The network of `spec` on the engine `choice` names (`EngineChoice::simulator`).
     ///
     /// # Errors
-    /// [`network`]'s errors; on the GPU, [`SnnError::InvalidParam`] naming `n_exc` and its
+    /// [`network`](super::model::network)'s errors; on the GPU, [`SnnError::InvalidParam`] naming `n_exc` and its
     /// largest value on this device when the input weights do not fit one storage binding
     /// (checked before anything is built); `EngineChoice::simulator`'s (device limits,
     /// shader errors, a SIMD level this CPU lacks).
@@ -95,6 +97,14 @@ impl DcEngine {
     /// As [`Self::build`]; `network_batch`'s for specs that differ in more than the seed.
     pub fn build_batch(specs: &[CompetitiveSpec], choice: &EngineChoice) -> Result<Self> {
         let net = network_batch(specs)?;
+        let slots = input_ring_slots(&specs[0]);
+        if let Some(k) = specs.iter().position(|s| input_ring_slots(s) != slots) {
+            return Err(SnnError::invalid(
+                format!("network {k} (seed {})", specs[k].seed),
+                format!("{} input delay slots", input_ring_slots(&specs[k])),
+                format!("network 0's {slots} (the longest delay drawn must agree in a batch)"),
+            ));
+        }
         if let EngineChoice::Gpu(ctx, _) = choice {
             check_binding(ctx, &specs[0])?;
         }
@@ -117,7 +127,7 @@ impl DcEngine {
         Self::build(spec, &EngineChoice::Gpu(ctx, opts))
     }
 
-    /// The protocol of `spec` on `engine`, which runs [`network`]`(spec)` at its initial
+    /// The protocol of `spec` on `engine`, which runs [`network`](super::model::network)`(spec)` at its initial
     /// state.
     fn on(spec: &CompetitiveSpec, engine: Box<dyn Simulator>) -> Self {
         DcEngine {
@@ -169,7 +179,7 @@ impl DcEngine {
     }
 
     /// The first weight that is not finite, as [`SnnError::NonFinite`] (neuron = flat index
-    /// `j·n + i`; in a batch, the population names the copy).
+    /// `j·n + i`; in a batch, the population names the copy, as the engines do).
     fn check_weights(&self) -> Result<()> {
         for c in 0..self.copies() {
             let Some(i) = self.engine.first_non_finite_weight(INPUT_EXC, c)? else {
@@ -178,7 +188,7 @@ impl DcEngine {
             return Err(SnnError::NonFinite {
                 population: match self.copies() {
                     1 => "input".into(),
-                    _ => format!("input of network {c} (seed {})", self.seeds[c]),
+                    _ => format!("input (copy {c})"),
                 },
                 variable: "w".into(),
                 neuron: i,
@@ -190,9 +200,10 @@ impl DcEngine {
 
     /// The state of a snapshot of the first CPU engine (kind `cpu`, written up to c595672),
     /// in the engine's terms: the same clock, so the delay rings keep their slots.
-    fn state_from_first_cpu(&self, s: &Snapshot) -> Result<NetworkState> {
+    /// `st` is the state of one network (this engine's, or one copy's alone), whose shape
+    /// the result takes.
+    fn state_from_first_cpu(&self, s: &Snapshot, mut st: NetworkState) -> Result<NetworkState> {
         let (n, n_in) = (self.n, self.n_in);
-        let mut st = self.engine.network_state()?;
         let copy = &mut st.copies[0];
         let bits = |name: &str| -> Result<Vec<u32>> {
             let v = s.u32s(name, Some(n))?;
@@ -526,10 +537,23 @@ impl DcEngine {
     /// [`SnnError::InvalidParam`] for a snapshot of another kind or network size; the state
     /// is then left as it was.
     pub fn restore(&mut self, s: &Snapshot) -> Result<()> {
-        let st = if s.backend == "cpu" {
-            self.state_from_first_cpu(s)?
+        let st = self.state_of(s, self.engine.network_state()?)?;
+        self.engine.set_network_state(&st)
+    }
+
+    /// The state `s` holds, shaped as `like` (see [`Self::restore`]).
+    fn state_of(&self, s: &Snapshot, like: NetworkState) -> Result<NetworkState> {
+        if s.backend == "cpu" {
+            if like.copies.len() != 1 {
+                return Err(SnnError::Unsupported(
+                    "a snapshot of the first CPU engine holds one network: restore it into \
+                     its copy (`restore_copies`)"
+                        .into(),
+                ));
+            }
+            self.state_from_first_cpu(s, like)
         } else if s.backend.starts_with("gpu") {
-            return Err(SnnError::invalid(
+            Err(SnnError::invalid(
                 "snapshot backend",
                 &s.backend,
                 format!(
@@ -538,10 +562,78 @@ impl DcEngine {
                      the build that wrote it, or train again",
                     s.backend
                 ),
-            ));
+            ))
         } else {
-            NetworkState::from_snapshot(s, &self.engine.network_state()?)?
-        };
+            NetworkState::from_snapshot(s, &like)
+        }
+    }
+
+    /// The state of copy `copy` alone, as a snapshot of its network alone (what
+    /// [`Self::snapshot`] of `Self::build(&specs[copy])` at this point would give).
+    ///
+    /// # Errors
+    /// A copy out of range; device errors while reading back.
+    pub fn snapshot_of(&mut self, copy: usize) -> Result<Snapshot> {
+        self.copy_seed(copy)?;
+        let mut st = self.engine.network_state()?;
+        let c = st.copies.swap_remove(copy);
+        Ok(NetworkState {
+            step: st.step,
+            copies: vec![c],
+        }
+        .to_snapshot())
+    }
+
+    /// Replaces every copy's state with `snapshots[copy]`, each a snapshot of its network
+    /// alone (from [`Self::snapshot_of`] or [`Self::snapshot`] of a single network, either
+    /// engine, or of the first CPU engine), all taken at the same step.
+    ///
+    /// # Errors
+    /// As [`Self::restore`], naming the copy; [`SnnError::InvalidParam`] for another number
+    /// of snapshots or snapshots of different steps. The state is then left as it was.
+    pub fn restore_copies(&mut self, snapshots: &[Snapshot]) -> Result<()> {
+        if snapshots.len() != self.copies() {
+            return Err(SnnError::invalid(
+                "snapshots",
+                snapshots.len(),
+                format!("one per network ({})", self.copies()),
+            ));
+        }
+        let mut st = self.engine.network_state()?;
+        let mut step = None;
+        for (c, s) in snapshots.iter().enumerate() {
+            let like = NetworkState {
+                step: st.step,
+                copies: vec![st.copies[c].clone()],
+            };
+            let one = self.state_of(s, like).map_err(|e| match e {
+                SnnError::InvalidParam {
+                    field,
+                    value,
+                    expected,
+                } => SnnError::InvalidParam {
+                    field: format!("network {c}: {field}"),
+                    value,
+                    expected,
+                },
+                e => e,
+            })?;
+            if *step.get_or_insert(one.step) != one.step {
+                return Err(SnnError::invalid(
+                    format!("network {c}: snapshot step"),
+                    one.step,
+                    format!("the step of network 0's ({})", step.unwrap_or(0)),
+                ));
+            }
+            st.copies[c] = one.copies.into_iter().next().expect("one copy");
+        }
+        st.step = step.unwrap_or(st.step);
         self.engine.set_network_state(&st)
     }
+}
+
+/// The ring slots of `spec`'s input delays (1 without delays): networks of one batch must
+/// agree on it, so that each copy's state is that of its network alone.
+pub fn input_ring_slots(spec: &CompetitiveSpec) -> u32 {
+    input_delays(spec).map_or(1, |(_, slots)| slots)
 }

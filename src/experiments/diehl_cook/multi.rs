@@ -1,12 +1,13 @@
 //! Many Diehl & Cook networks in one run (`snn train --networks K`): each network trained,
 //! labelled and tested exactly as a single run with its config, and the ensemble vote.
 //!
-//! Data flow: one [`DcConfig`] per network ([`super::sweep::network_configs`]) → [`run_one`]
-//! per network (the protocol of `train::train`, then [`label_and_test`] with the
-//! presentation key carried on, as `snn train` does) → [`ensemble`] over the networks'
-//! test responses. [`run`] runs the networks in parallel with rayon, one [`DcEngine`] per
-//! network, on the CPU or the GPU engine ([`EngineChoice`]): one network and K take the same
-//! path.
+//! Data flow: one [`DcConfig`] per network ([`super::sweep::network_configs`]) → batches of
+//! networks that differ in their seed only and start at the same try ([`batches`]) → per
+//! batch, one [`DcEngine`] whose copies are its networks (`DcEngine::build_batch`), trained
+//! in lockstep (`train::train_batch`), then [`label_and_test_of`] per network with its
+//! presentation key carried on, as `snn train` does → [`ensemble`] over the networks' test
+//! responses. The batches run in parallel with rayon, on the CPU or the GPU engine
+//! ([`EngineChoice`]); a single run is a batch of one, through the same `train_batch`.
 
 use super::config::DcConfig;
 use super::evaluate::{
@@ -14,11 +15,13 @@ use super::evaluate::{
     Confusion, Evaluation, N_CLASSES,
 };
 use super::io::SavedNetwork;
-use super::train::{respond_frozen, train_from, TrainState, TrainStats};
+use super::train::{
+    respond_frozen_of, same_but_seed, train_batch, TrainProgress, TrainState, TrainStats,
+};
 use crate::backend::{EngineChoice, Snapshot};
 use crate::data::mnist::Dataset;
 use crate::error::{Result, SnnError};
-use crate::experiments::diehl_cook::engine::DcEngine;
+use crate::experiments::diehl_cook::engine::{input_ring_slots, DcEngine};
 use ndarray::Array2;
 use rayon::prelude::*;
 use std::time::Instant;
@@ -82,6 +85,24 @@ impl Pass {
 pub fn label_and_test(
     b: &mut DcEngine,
     cfg: &DcConfig,
+    train: (&Dataset, usize),
+    test: (&Dataset, usize),
+    batch: usize,
+    key: &mut u32,
+    progress: impl FnMut(Pass, usize, usize),
+) -> Result<Tested> {
+    label_and_test_of(b, 0, cfg, train, test, batch, key, progress)
+}
+
+/// [`label_and_test`] of network `copy` of a batch (`cfg` its config, `key` its key).
+///
+/// # Errors
+/// As [`label_and_test`]; a copy out of range.
+#[allow(clippy::too_many_arguments)]
+pub fn label_and_test_of(
+    b: &mut DcEngine,
+    copy: usize,
+    cfg: &DcConfig,
     (train_set, n_label): (&Dataset, usize),
     (test_set, n_test): (&Dataset, usize),
     batch: usize,
@@ -90,12 +111,12 @@ pub fn label_and_test(
 ) -> Result<Tested> {
     let t0 = Instant::now();
     let n_label = n_label.min(train_set.len());
-    let counts = respond_frozen(b, cfg, train_set, n_label, batch, key, |d| {
+    let counts = respond_frozen_of(b, copy, cfg, train_set, n_label, batch, key, |d| {
         progress(Pass::Label, d, n_label)
     })?;
     let assignments = assign_labels(counts.view(), &train_set.labels[..n_label])?;
     let n_test = n_test.min(test_set.len());
-    let test_counts = respond_frozen(b, cfg, test_set, n_test, batch, key, |d| {
+    let test_counts = respond_frozen_of(b, copy, cfg, test_set, n_test, batch, key, |d| {
         progress(Pass::Test, d, n_test)
     })?;
     let eval = evaluate(test_counts.view(), &test_set.labels[..n_test], &assignments)?;
@@ -150,77 +171,6 @@ impl NetworkRun {
     }
 }
 
-/// Trains, labels and tests one network on `b` (built from `cfg`) exactly as `snn train`
-/// does: keys from 0 through training, then labelling, then test. `on_image` is called
-/// after every training image.
-///
-/// # Errors
-/// [`SnnError::NoResponse`], backend errors.
-pub fn run_one(
-    b: &mut DcEngine,
-    cfg: &DcConfig,
-    train_set: &Dataset,
-    test_set: &Dataset,
-    sizes: &Sizes,
-    on_image: impl Fn(),
-) -> Result<NetworkRun> {
-    run_one_from(
-        b,
-        cfg,
-        Start::fresh(),
-        (train_set, test_set),
-        sizes,
-        |_, _, _| {
-            on_image();
-            Ok(())
-        },
-    )
-}
-
-/// [`run_one`] from `start` (its snapshot, if any, restored into `b` first), with `after`
-/// called after every training image with the loop state, `b` and the training seconds so
-/// far (checkpoints).
-///
-/// # Errors
-/// As [`run_one`]; restore errors; errors from `after`.
-pub fn run_one_from(
-    b: &mut DcEngine,
-    cfg: &DcConfig,
-    start: Start,
-    (train_set, test_set): (&Dataset, &Dataset),
-    sizes: &Sizes,
-    mut after: impl FnMut(&TrainState, &mut DcEngine, f64) -> Result<()>,
-) -> Result<NetworkRun> {
-    if let Some(s) = &start.snapshot {
-        b.restore(s)?;
-    }
-    let mut state = start.train;
-    let t0 = Instant::now();
-    let before = start.train_seconds;
-    train_from(b, cfg, train_set, sizes.n_train, &mut state, |_, st, b| {
-        after(st, b, before + t0.elapsed().as_secs_f64())
-    })?;
-    let train_seconds = before + t0.elapsed().as_secs_f64();
-    let mut key = state.key;
-    let tested = label_and_test(
-        b,
-        cfg,
-        (train_set, sizes.n_label),
-        (test_set, sizes.n_test),
-        sizes.batch,
-        &mut key,
-        |_, _, _| {},
-    )?;
-    Ok(NetworkRun {
-        config: cfg.clone(),
-        stats: state.stats,
-        train_seconds,
-        weights: b.weights()?,
-        theta_mv: b.theta()?,
-        tested,
-    })
-}
-
 /// Where a network of [`run_from`] starts: from scratch ([`Start::fresh`]), or from a
 /// checkpoint's training state, backend snapshot and training time so far.
 #[derive(Debug, Clone, Default)]
@@ -240,18 +190,31 @@ impl Start {
     }
 }
 
-/// Called after every training image of network `k` of [`run_from`] with its loop state,
-/// its backend (to snapshot) and its training seconds so far (checkpoints); an error stops
-/// that network.
-pub type AfterImage<'a> = dyn Fn(usize, &TrainState, &mut DcEngine, f64) -> Result<()> + Sync + 'a;
+/// What [`run_from`] passes on after each round of a batch in which networks finished an
+/// image (progress and checkpoints): every copy of the batch is then at the same step.
+pub struct Round<'a> {
+    /// The run's index of each copy of the batch (`networks[c]` is copy `c`).
+    pub networks: &'a [usize],
+    /// The copies that finished an image this round, with their progress.
+    pub done: &'a [(usize, TrainProgress)],
+    /// Every copy's training state.
+    pub states: &'a [TrainState],
+    /// Whether each copy was still training at the start of this round (a copy that
+    /// finished before it has gone on running, and its state is no longer its own).
+    pub training: &'a [bool],
+    /// Each copy's training seconds so far.
+    pub seconds: &'a [f64],
+}
 
-/// [`run_one`] for every config, each network on its own engine of kind `engines`, the
-/// networks in parallel (rayon; their frozen batches share the same pool). `on_image(k)` is
-/// called after each training image of network `k`. The results are in config order and do
-/// not depend on the thread count.
+/// Called by [`run_from`] after each [`Round`], with the batch (to snapshot a copy:
+/// `DcEngine::snapshot_of`); an error stops the run.
+pub type AfterRound<'a> = dyn Fn(&Round<'_>, &mut DcEngine) -> Result<()> + Sync + 'a;
+
+/// [`run_from`] with every network fresh, calling `on_image(k)` after each training image
+/// of network `k`.
 ///
 /// # Errors
-/// The first network's error, in config order.
+/// As [`run_from`].
 pub fn run(
     cfgs: &[DcConfig],
     train_set: &Dataset,
@@ -268,21 +231,50 @@ pub fn run(
         test_set,
         sizes,
         engines,
-        &|k, _, _, _| {
-            on_image(k);
+        &|r, _| {
+            r.done.iter().for_each(|(c, _)| on_image(r.networks[*c]));
             Ok(())
         },
     )
 }
 
-/// [`run`] with network `k` starting at `starts[k]` (a fresh network, or a checkpoint
-/// restored, written by either engine: it then continues bit for bit) and `after` called
-/// after each of its training images (progress and checkpoints).
+/// The batches of [`run_from`]: networks whose configs differ in their seed only, whose
+/// input delays take as many ring slots, and which start at the same try (the same
+/// presentations so far: images, retries and the pending retry), in run order; each
+/// batch's networks ascending.
+pub fn batches(cfgs: &[DcConfig], starts: &[Start]) -> Vec<Vec<usize>> {
+    let tries = |s: &Start| {
+        let t = &s.train;
+        t.stats.images as u64 + t.stats.retries + t.pending.map_or(0, |r| r.retry as u64)
+    };
+    let mut out: Vec<Vec<usize>> = vec![];
+    for k in 0..cfgs.len() {
+        let fits = |b: &Vec<usize>| {
+            let j = b[0];
+            same_but_seed(&cfgs[j], &cfgs[k])
+                && input_ring_slots(&cfgs[j].to_spec()) == input_ring_slots(&cfgs[k].to_spec())
+                && tries(&starts[j]) == tries(&starts[k])
+        };
+        match out.iter_mut().find(|b| fits(b)) {
+            Some(b) => b.push(k),
+            None => out.push(vec![k]),
+        }
+    }
+    out
+}
+
+/// Trains, labels and tests every network exactly as `snn train` does alone with its config
+/// (keys from 0, or from its start, through training, labelling and test), network `k`
+/// starting at `starts[k]` (a fresh network, or a checkpoint restored, written by either
+/// engine: it then continues bit for bit). The networks run in [`batches`], each one engine
+/// of kind `engines` whose copies train in lockstep (`train::train_batch`; on the GPU, as
+/// many per engine as one storage binding holds), the batches in parallel (rayon; their
+/// frozen batches share the same pool); `after` follows every round. The results are in config order and do not depend on the thread count.
 ///
 /// # Errors
 /// [`SnnError::InvalidParam`] if `starts` and `cfgs` differ in length; a snapshot that does
-/// not fit its config; the first network's error, in config order (a
-/// [`SnnError::NonFinite`] names the network and its seed with the population).
+/// not fit its config; the first batch's error, in config order (an error names the network
+/// and its seed where it is one network's).
 pub fn run_from(
     cfgs: &[DcConfig],
     starts: Vec<Start>,
@@ -290,7 +282,7 @@ pub fn run_from(
     test_set: &Dataset,
     sizes: &Sizes,
     engines: &EngineChoice,
-    after: &AfterImage<'_>,
+    after: &AfterRound<'_>,
 ) -> Result<Vec<NetworkRun>> {
     if starts.len() != cfgs.len() {
         return Err(SnnError::invalid(
@@ -299,40 +291,164 @@ pub fn run_from(
             format!("one per network ({})", cfgs.len()),
         ));
     }
-    cfgs.par_iter()
-        .zip(starts)
-        .enumerate()
-        .map(|(k, (cfg, start))| {
-            let mut b = DcEngine::build(&cfg.to_spec(), engines)?;
-            run_one_from(
-                &mut b,
-                cfg,
-                start,
+    let groups = fitting(batches(cfgs, &starts), cfgs, engines);
+    let runs: Vec<Vec<NetworkRun>> = groups
+        .par_iter()
+        .map(|nets| {
+            let cfgs: Vec<DcConfig> = nets.iter().map(|&k| cfgs[k].clone()).collect();
+            let starts: Vec<&Start> = nets.iter().map(|&k| &starts[k]).collect();
+            run_batch(
+                nets,
+                &cfgs,
+                &starts,
                 (train_set, test_set),
                 sizes,
-                |st, b, t| after(k, st, b, t),
+                engines,
+                after,
             )
-            .map_err(|e| name_network(e, k, cfg.seed))
         })
-        .collect::<Vec<_>>()
+        .collect::<Result<_>>()?;
+    let mut out: Vec<Option<NetworkRun>> = vec![None; cfgs.len()];
+    for (nets, rs) in groups.iter().zip(runs) {
+        for (&k, r) in nets.iter().zip(rs) {
+            out[k] = Some(r);
+        }
+    }
+    Ok(out.into_iter().flatten().collect())
+}
+
+/// `groups` cut so that each batch's arrays of one word per synapse and network (input
+/// weights, delays) fit one storage binding of the GPU engine `engines` builds, with room
+/// for the tables the networks share (no limit on the CPU engine).
+fn fitting(groups: Vec<Vec<usize>>, cfgs: &[DcConfig], engines: &EngineChoice) -> Vec<Vec<usize>> {
+    let EngineChoice::Gpu(ctx, _) = engines else {
+        return groups;
+    };
+    let max = ctx.limits.max_storage_buffer_binding_size;
+    groups
         .into_iter()
+        .flat_map(|g| {
+            let spec = cfgs[g[0]].to_spec();
+            let bytes = 4 * u64::from(spec.n_input) * u64::from(spec.n_exc);
+            let per = (max / bytes.max(1)).saturating_sub(4).max(1) as usize;
+            g.chunks(per).map(<[usize]>::to_vec).collect::<Vec<_>>()
+        })
         .collect()
 }
 
-/// `e` with the network it happened in named, where the error names a population.
-fn name_network(e: SnnError, k: usize, seed: u32) -> SnnError {
+/// One batch of [`run_from`]: networks `nets` of the run, with their configs and starts.
+fn run_batch(
+    nets: &[usize],
+    cfgs: &[DcConfig],
+    starts: &[&Start],
+    (train_set, test_set): (&Dataset, &Dataset),
+    sizes: &Sizes,
+    engines: &EngineChoice,
+    after: &AfterRound<'_>,
+) -> Result<Vec<NetworkRun>> {
+    let name = |e: SnnError| name_network(e, nets, cfgs);
+    let specs: Vec<_> = cfgs.iter().map(DcConfig::to_spec).collect();
+    let mut b = DcEngine::build_batch(&specs, engines).map_err(name)?;
+    let snapshots: Option<Vec<_>> = starts.iter().map(|s| s.snapshot.clone()).collect();
+    match (snapshots, starts.iter().any(|s| s.snapshot.is_some())) {
+        (Some(s), _) => b.restore_copies(&s).map_err(name)?,
+        (None, false) => {}
+        (None, true) => {
+            return Err(SnnError::invalid(
+                format!("networks {nets:?}"),
+                "some with a checkpoint, some without",
+                "one batch of networks all fresh or all from checkpoints",
+            ))
+        }
+    }
+    let mut states: Vec<TrainState> = starts.iter().map(|s| s.train.clone()).collect();
+    let before: Vec<f64> = starts.iter().map(|s| s.train_seconds).collect();
+    let total = |c: &DcConfig| sizes.n_train.min(train_set.len()) * c.epochs as usize;
+    let mut training: Vec<bool> = states
+        .iter()
+        .zip(cfgs)
+        .map(|(st, c)| st.stats.images < total(c))
+        .collect();
+    let t0 = Instant::now();
+    train_batch(
+        &mut b,
+        cfgs,
+        train_set,
+        sizes.n_train,
+        &mut states,
+        |done, states, b| {
+            let seconds: Vec<f64> = before
+                .iter()
+                .map(|s| s + t0.elapsed().as_secs_f64())
+                .collect();
+            let round = Round {
+                networks: nets,
+                done,
+                states,
+                training: &training,
+                seconds: &seconds,
+            };
+            after(&round, b)?;
+            for (c, st) in states.iter().enumerate() {
+                training[c] = st.stats.images < total(&cfgs[c]);
+            }
+            Ok(())
+        },
+    )
+    .map_err(name)?;
+    let elapsed = t0.elapsed().as_secs_f64();
+    let mut out = vec![];
+    for (c, cfg) in cfgs.iter().enumerate() {
+        let mut key = states[c].key;
+        let tested = label_and_test_of(
+            &mut b,
+            c,
+            cfg,
+            (train_set, sizes.n_label),
+            (test_set, sizes.n_test),
+            sizes.batch,
+            &mut key,
+            |_, _, _| {},
+        )
+        .map_err(name)?;
+        out.push(NetworkRun {
+            config: cfg.clone(),
+            stats: states[c].stats.clone(),
+            train_seconds: before[c] + elapsed,
+            weights: b.weights_of(c)?,
+            theta_mv: b.theta_of(c)?,
+            tested,
+        });
+    }
+    Ok(out)
+}
+
+/// `e` with the network it happened in named (of batch `nets`, with configs `cfgs`), where
+/// the error names a population.
+fn name_network(e: SnnError, nets: &[usize], cfgs: &[DcConfig]) -> SnnError {
     match e {
         SnnError::NonFinite {
             population,
             variable,
             neuron,
             step,
-        } => SnnError::NonFinite {
-            population: format!("{population} (network {k}, seed {seed})"),
-            variable,
-            neuron,
-            step,
-        },
+        } => {
+            // The engine names a copy of a batch `pop (copy c)`.
+            let (pop, c) = match population.rsplit_once(" (copy ") {
+                Some((pop, c)) => (
+                    pop.to_string(),
+                    c.trim_end_matches(')').parse().unwrap_or(0),
+                ),
+                None => (population, 0),
+            };
+            let c: usize = c.min(nets.len() - 1);
+            SnnError::NonFinite {
+                population: format!("{pop} (network {}, seed {})", nets[c], cfgs[c].seed),
+                variable,
+                neuron,
+                step,
+            }
+        }
         e => e,
     }
 }

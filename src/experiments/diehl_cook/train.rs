@@ -253,7 +253,7 @@ pub fn skip_advice(cfg: &DcConfig, image: usize, diagnosis: &str) -> String {
     )
 }
 
-/// Where a training run stands between two images: besides the backend's own state
+/// Where a training run stands between two tries: besides the backend's own state
 /// ([`DcEngine::snapshot`]), all a checkpoint needs to continue bit for bit.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct TrainState {
@@ -271,6 +271,9 @@ pub struct TrainState {
     /// Silent images in a row just before the next one (skipped; [`RUNNING_WINDOW`] of
     /// them stop training).
     pub silent_run: usize,
+    /// The next try where it is a retry within the current image (a network of a batch
+    /// checkpointed between two rounds); `None` at an image's first try.
+    pub pending: Option<Retry>,
 }
 
 impl TrainState {
@@ -323,8 +326,8 @@ pub fn train_from(
 ) -> Result<()> {
     let cfgs = std::slice::from_ref(cfg);
     let states = std::slice::from_mut(state);
-    train_batch(b, cfgs, data, n_train, states, |_, p, st, b| {
-        after(p, st, b)
+    train_batch(b, cfgs, data, n_train, states, |done, states, b| {
+        done.iter().try_for_each(|(_, p)| after(p, &states[0], b))
     })
 }
 
@@ -332,9 +335,12 @@ pub fn train_from(
 /// network is a batch of one): each round presents every network that has not finished
 /// its next try ([`Retry`]), so that network `k`'s `p`-th try starts at the step it does
 /// when it runs alone, with its own images, retries, key and running window: the bits of
-/// its run alone. `cfgs[k]` and `states[k]` are network `k`'s; `after(k, …)` follows each
-/// of its images. A network that finishes before the others keeps the weights and θ it
-/// finished with (set back into the batch at the end).
+/// its run alone. `cfgs[k]` and `states[k]` are network `k`'s. After each round in which
+/// networks finished an image, `after(done, states, b)` gets those networks with their
+/// progress (`(k, progress)`, ascending), every network's state (between two tries, a
+/// retry pending where [`TrainState::pending`] says so) and the batch (to checkpoint; every
+/// copy is then at the same step). A network that finishes before the others keeps the
+/// weights and θ it finished with (set back into the batch at the end).
 ///
 /// # Errors
 /// As [`train`], for the first network (in batch order) that meets one;
@@ -345,7 +351,7 @@ pub fn train_batch(
     data: &Dataset,
     n_train: usize,
     states: &mut [TrainState],
-    mut after: impl FnMut(usize, &TrainProgress, &TrainState, &mut DcEngine) -> Result<()>,
+    mut after: impl FnMut(&[(usize, TrainProgress)], &[TrainState], &mut DcEngine) -> Result<()>,
 ) -> Result<()> {
     let k_nets = b.copies();
     if cfgs.len() != k_nets || states.len() != k_nets {
@@ -364,10 +370,20 @@ pub fn train_batch(
     }
     let n_train = n_train.min(data.len());
     let totals: Vec<usize> = cfgs.iter().map(|c| n_train * c.epochs as usize).collect();
-    let mut tries: Vec<Retry> = cfgs.iter().map(Retry::new).collect();
-    // The weights and θ of networks that finished before the last round.
+    let mut tries: Vec<Retry> = cfgs
+        .iter()
+        .zip(states.iter())
+        .map(|(c, st)| st.pending.unwrap_or_else(|| Retry::new(c)))
+        .collect();
+    // The weights and θ of networks that finished before the last round (or before the
+    // first: a batch resumed with some networks done).
     let mut finished: Vec<Option<(Vec<f32>, Vec<f32>)>> = vec![None; k_nets];
     let running = |states: &[TrainState], k: usize| states[k].stats.images < totals[k];
+    if (0..k_nets).any(|k| running(states, k)) {
+        for k in (0..k_nets).filter(|&k| !running(states, k)) {
+            finished[k] = Some((b.weights_of(k)?, b.theta_of(k)?));
+        }
+    }
     while (0..k_nets).any(|k| running(states, k)) {
         let rates: Vec<Option<Vec<f32>>> = (0..k_nets)
             .map(|k| {
@@ -389,6 +405,7 @@ pub fn train_batch(
             .collect();
         let counts = b.present_batch(&inputs, &learning(&cfgs[0], true, 0))?;
         let mut done_now = vec![];
+        let mut imaged = vec![];
         for (k, counts) in counts.into_iter().enumerate() {
             if rates[k].is_none() {
                 continue;
@@ -398,7 +415,10 @@ pub fn train_batch(
             let image = st.stats.images;
             let idx = image % n_train.max(1);
             match tries[k].judge(cfg, &counts) {
-                Outcome::Again => continue,
+                Outcome::Again => {
+                    st.pending = Some(tries[k]);
+                    continue;
+                }
                 Outcome::Done(retries) => {
                     st.silent_run = 0;
                     record_image(st, counts, retries, data.label(idx))?;
@@ -406,12 +426,16 @@ pub fn train_batch(
                 Outcome::GaveUp => {
                     st.silent_run += 1;
                     if st.silent_run >= RUNNING_WINDOW {
+                        let mut diagnosis = silence_diagnosis_of(b, k, cfg);
+                        if k_nets > 1 {
+                            diagnosis = format!("(the network of seed {}) {diagnosis}", cfg.seed);
+                        }
                         return Err(SnnError::SilentWindow {
                             images: st.silent_run,
                             last: image + 1,
                             min_spikes: cfg.min_spikes,
                             retries: cfg.max_retries,
-                            diagnosis: silence_diagnosis_of(b, k, cfg),
+                            diagnosis,
                         });
                     }
                     st.stats.retries += u64::from(cfg.max_retries);
@@ -420,6 +444,7 @@ pub fn train_batch(
                 }
             }
             tries[k] = Retry::new(cfg);
+            states[k].pending = None;
             let st = &states[k];
             let progress = TrainProgress {
                 images_done: st.stats.images,
@@ -429,10 +454,13 @@ pub fn train_batch(
                 running_accuracy: (!st.hits.is_empty()).then(|| running_accuracy(&st.hits)),
                 runaway_at: st.stats.runaway_at,
             };
-            after(k, &progress, st, b)?;
+            imaged.push((k, progress));
             if !running(states, k) {
                 done_now.push(k);
             }
+        }
+        if !imaged.is_empty() {
+            after(&imaged, states, b)?;
         }
         // The others go on (normalisation and θ decay would change these networks).
         if (0..k_nets).any(|k| running(states, k)) {
