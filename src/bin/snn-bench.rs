@@ -472,7 +472,9 @@ fn bench_train(
 }
 
 /// `snn train --networks K`'s training throughput: per round, one learning presentation to
-/// each of K networks (seeds 0..K), all at once; images/s = K / median round time.
+/// each of K networks (seeds 0..K), all at once; images/s = K / median round time. Rows
+/// `train_multi` (an engine per network, on rayon workers) and `train_batch` (one engine
+/// whose copies are the networks, as `snn train --networks K` runs them).
 fn bench_train_multi(
     t: &Target,
     cfg: &DcConfig,
@@ -480,41 +482,62 @@ fn bench_train_multi(
     a: &Args,
 ) -> Result<()> {
     use rayon::prelude::*;
+    let opts = PresentOptions {
+        steps_on: cfg.steps_on(),
+        steps_rest: cfg.steps_rest(),
+        rest: RestMode::Simulate,
+        learn: true,
+        key: 0,
+    };
+    let seeds = |k: usize| {
+        (0..k as u32).map(|seed| DcConfig {
+            seed,
+            ..cfg.clone()
+        })
+    };
     for k in parse_list("--networks", &a.networks)? {
         let k = k.max(1);
-        let mut nets = (0..k as u32)
-            .map(|s| {
-                let c = DcConfig {
-                    seed: s,
-                    ..cfg.clone()
-                };
-                make(t, &c)
-            })
-            .collect::<Result<Vec<_>>>()?;
         let reps = if (cfg.n_exc >= 1600 || t.ctx.is_some()) && a.quick {
             2
         } else {
             a.reps
         };
-        let (mut times, mut device) = (vec![], vec![]);
+        // Round r's images, one per network.
+        let rates = |r: usize| -> Vec<Vec<f32>> {
+            (0..k)
+                .map(|n| {
+                    DcConfig::rates(
+                        images.image((r * k + n) % images.len()),
+                        cfg.intensity_start,
+                    )
+                })
+                .collect()
+        };
+        let row = |bench: &str, times: Vec<f64>, device: Vec<f64>| {
+            let split = DeviceSplit::of(&times, &device, cfg.steps_on() + cfg.steps_rest());
+            let med = median(times);
+            stdout::line(serde_json::json!({
+                "bench": bench, "preset": cfg.preset, "backend": t.name, "adapter": t.adapter, "workgroup_size": t.workgroup_size,
+                "n": cfg.n_exc, "networks": k, "dt_ms": cfg.dt_ms, "steps": cfg.steps_on() + cfg.steps_rest(),
+                "input_delays": cfg.input_delay_max_ms > 0.0, "warmup": a.warmup, "reps": reps,
+                "median_s_per_round": med, "images_per_s": k as f64 / med,
+                "median_device_s_per_round": split.as_ref().map(|s| s.device_s),
+            }));
+        };
+        let mut nets = seeds(k).map(|c| make(t, &c)).collect::<Result<Vec<_>>>()?;
         // Summed over the networks' engines (their passes may overlap on the device).
         let device_total = |nets: &[DcEngine]| -> Option<f64> {
             nets.iter().map(|b| b.engine().device_seconds()).sum()
         };
+        let (mut times, mut device) = (vec![], vec![]);
         for r in 0..a.warmup + reps {
-            let opts = PresentOptions {
-                steps_on: cfg.steps_on(),
-                steps_rest: cfg.steps_rest(),
-                rest: RestMode::Simulate,
-                learn: true,
-                key: r as u32,
-            };
-            let rates: Vec<Vec<f32>> = (0..k)
-                .map(|n| {
-                    let img = images.image((r * k + n) % images.len());
-                    DcConfig::rates(img, cfg.intensity_start)
-                })
-                .collect();
+            let (rates, opts) = (
+                rates(r),
+                PresentOptions {
+                    key: r as u32,
+                    ..opts
+                },
+            );
             let (t0, d0) = (Instant::now(), device_total(&nets));
             nets.par_iter_mut()
                 .zip(&rates)
@@ -524,42 +547,13 @@ fn bench_train_multi(
                 device.extend(device_total(&nets).zip(d0).map(|(d1, d0)| d1 - d0));
             }
         }
-        let split = DeviceSplit::of(&times, &device, cfg.steps_on() + cfg.steps_rest());
-        let med = median(times);
-        stdout::line(serde_json::json!({
-            "bench": "train_multi", "preset": cfg.preset, "backend": t.name, "adapter": t.adapter, "workgroup_size": t.workgroup_size,
-            "n": cfg.n_exc, "networks": k, "dt_ms": cfg.dt_ms, "steps": cfg.steps_on() + cfg.steps_rest(),
-            "input_delays": cfg.input_delay_max_ms > 0.0, "warmup": a.warmup, "reps": reps,
-            "median_s_per_round": med, "images_per_s": k as f64 / med,
-            "median_device_s_per_round": split.as_ref().map(|s| s.device_s),
-        }));
-        // The same networks as the copies of one engine, one presentation to each per round.
+        row("train_multi", times, device);
         drop(nets);
-        let specs: Vec<_> = (0..k as u32)
-            .map(|s| {
-                DcConfig {
-                    seed: s,
-                    ..cfg.clone()
-                }
-                .to_spec()
-            })
-            .collect();
+        let specs: Vec<_> = seeds(k).map(|c| c.to_spec()).collect();
         let mut batch = DcEngine::build_batch(&specs, &t.choice)?;
         let (mut times, mut device) = (vec![], vec![]);
         for r in 0..a.warmup + reps {
-            let opts = PresentOptions {
-                steps_on: cfg.steps_on(),
-                steps_rest: cfg.steps_rest(),
-                rest: RestMode::Simulate,
-                learn: true,
-                key: 0,
-            };
-            let rates: Vec<Vec<f32>> = (0..k)
-                .map(|n| {
-                    let img = images.image((r * k + n) % images.len());
-                    DcConfig::rates(img, cfg.intensity_start)
-                })
-                .collect();
+            let rates = rates(r);
             let inputs: Vec<Option<Input<'_>>> = rates
                 .iter()
                 .map(|x| {
@@ -577,15 +571,7 @@ fn bench_train_multi(
                 device.extend(d1.zip(d0).map(|(d1, d0)| d1 - d0));
             }
         }
-        let split = DeviceSplit::of(&times, &device, cfg.steps_on() + cfg.steps_rest());
-        let med = median(times);
-        stdout::line(serde_json::json!({
-            "bench": "train_batch", "preset": cfg.preset, "backend": t.name, "adapter": t.adapter, "workgroup_size": t.workgroup_size,
-            "n": cfg.n_exc, "networks": k, "dt_ms": cfg.dt_ms, "steps": cfg.steps_on() + cfg.steps_rest(),
-            "input_delays": cfg.input_delay_max_ms > 0.0, "warmup": a.warmup, "reps": reps,
-            "median_s_per_round": med, "images_per_s": k as f64 / med,
-            "median_device_s_per_round": split.as_ref().map(|s| s.device_s),
-        }));
+        row("train_batch", times, device);
     }
     Ok(())
 }

@@ -113,6 +113,24 @@ fn each_network_equals_its_single_run() {
     assert_eq!(e.majority.total(), 15);
 }
 
+/// The first `n` training images, the 4th and 5th blank (skipped after their retries), and
+/// three seeds of a small dc100 (12 neurons, 2 retries): networks whose retries differ.
+fn three_seeds_and_blank_images(n: usize) -> (snn_wgpu::data::mnist::Dataset, Vec<DcConfig>) {
+    let mut data = embedded(Split::Train).unwrap().take(n);
+    let px = data.rows * data.cols;
+    data.images[3 * px..5 * px].fill(0);
+    let mut cfg = base();
+    (cfg.n_exc, cfg.max_retries) = (12, 2);
+    let cfgs = [3, 4, 5]
+        .into_iter()
+        .map(|seed| DcConfig {
+            seed,
+            ..cfg.clone()
+        })
+        .collect();
+    (data, cfgs)
+}
+
 /// Networks that differ in their seed only train as the copies of one engine
 /// (`DcEngine::build_batch`, `train_batch`), one try of each per round: each gives the bits
 /// of its run alone (weights, θ, key, images, retries, skipped images, running window, and
@@ -120,18 +138,7 @@ fn each_network_equals_its_single_run() {
 /// different rounds, and two blank images are skipped after their retries.
 #[test]
 fn a_batch_trains_each_network_as_it_trains_alone() {
-    let mut data = embedded(Split::Train).unwrap().take(10);
-    let px = data.rows * data.cols;
-    data.images[3 * px..5 * px].fill(0);
-    let mut cfg = base();
-    (cfg.n_exc, cfg.max_retries) = (12, 2);
-    let cfgs: Vec<DcConfig> = [3, 4, 5]
-        .into_iter()
-        .map(|seed| DcConfig {
-            seed,
-            ..cfg.clone()
-        })
-        .collect();
+    let (data, cfgs) = three_seeds_and_blank_images(10);
     let specs: Vec<_> = cfgs.iter().map(DcConfig::to_spec).collect();
     let cpu = EngineChoice::Cpu(EngineOptions::default());
     let mut batch = DcEngine::build_batch(&specs, &cpu).unwrap();
@@ -188,23 +195,8 @@ fn a_batch_trains_each_network_as_it_trains_alone() {
 /// different rounds, which run as separate batches.
 #[test]
 fn a_batch_resumes_from_any_round_bit_for_bit() {
-    let (tr, te) = (
-        embedded(Split::Train).unwrap(),
-        embedded(Split::Test).unwrap(),
-    );
-    // Two blank images, skipped after their retries.
-    let mut tr = tr.take(12);
-    let px = tr.rows * tr.cols;
-    tr.images[3 * px..5 * px].fill(0);
-    let mut cfg = base();
-    (cfg.n_exc, cfg.max_retries) = (12, 2);
-    let cfgs: Vec<DcConfig> = [3, 4, 5]
-        .into_iter()
-        .map(|seed| DcConfig {
-            seed,
-            ..cfg.clone()
-        })
-        .collect();
+    let te = embedded(Split::Test).unwrap();
+    let (tr, cfgs) = three_seeds_and_blank_images(12);
     let sizes = Sizes {
         n_train: 10,
         n_label: 12,

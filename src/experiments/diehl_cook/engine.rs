@@ -606,18 +606,9 @@ impl DcEngine {
                 step: st.step,
                 copies: vec![st.copies[c].clone()],
             };
-            let one = self.state_of(s, like).map_err(|e| match e {
-                SnnError::InvalidParam {
-                    field,
-                    value,
-                    expected,
-                } => SnnError::InvalidParam {
-                    field: format!("network {c}: {field}"),
-                    value,
-                    expected,
-                },
-                e => e,
-            })?;
+            let one = self
+                .state_of(s, like)
+                .map_err(|e| e.in_field(&format!("network {c}")))?;
             if *step.get_or_insert(one.step) != one.step {
                 return Err(SnnError::invalid(
                     format!("network {c}: snapshot step"),

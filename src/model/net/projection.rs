@@ -347,6 +347,17 @@ impl Projection {
                 Some(_) => Ok(()),
             }
         };
+        let one_per_copy = |field: &str, arrays: usize| -> Result<()> {
+            match arrays == copies {
+                true => Ok(()),
+                false => Err(invalid(
+                    el,
+                    field,
+                    &format!("{arrays} arrays"),
+                    &format!("one per copy ({copies})"),
+                )),
+            }
+        };
         match &self.weights {
             Weights::Constant(w) if !in_bounds(*w) => {
                 return Err(invalid(el, "weights.constant", w, &bounds));
@@ -376,14 +387,7 @@ impl Projection {
                 }
             }
             Weights::PerCopy(arrays) => {
-                if arrays.len() != copies {
-                    return Err(invalid(
-                        el,
-                        "weights.per_copy",
-                        &format!("{} arrays", arrays.len()),
-                        &format!("one per copy ({copies})"),
-                    ));
-                }
+                one_per_copy("weights.per_copy", arrays.len())?;
                 for (c, a) in arrays.iter().enumerate() {
                     array_len(&format!("weights.per_copy[{c}]"), a.len())?;
                     if let Some((k, w)) = a.iter().enumerate().find(|(_, &w)| !in_bounds(w)) {
@@ -432,14 +436,7 @@ impl Projection {
                 }
             }
             Delay::PerCopy(arrays) => {
-                if arrays.len() != copies {
-                    return Err(invalid(
-                        el,
-                        "delay.per_copy",
-                        &format!("{} arrays", arrays.len()),
-                        &format!("one per copy ({copies})"),
-                    ));
-                }
+                one_per_copy("delay.per_copy", arrays.len())?;
                 for (c, a) in arrays.iter().enumerate() {
                     array_len(&format!("delay.per_copy[{c}]"), a.len())?;
                     for (k, &ms) in a.iter().enumerate() {
