@@ -12,7 +12,7 @@ use snn_wgpu::data::mnist::{embedded, Split};
 use snn_wgpu::experiments::diehl_cook::config::DcConfig;
 use snn_wgpu::experiments::diehl_cook::engine::DcEngine;
 use snn_wgpu::experiments::diehl_cook::evaluate::assign_labels;
-use snn_wgpu::experiments::diehl_cook::multi::{batches, ensemble, run, run_from, Sizes, Start};
+use snn_wgpu::experiments::diehl_cook::multi::{batches, ensemble, run, Sizes, Start};
 use snn_wgpu::experiments::diehl_cook::sweep::{network_configs, parse_sweep};
 use snn_wgpu::experiments::diehl_cook::train::{
     respond_frozen, respond_frozen_of, train, train_batch, train_from, TrainState,
@@ -189,47 +189,43 @@ fn a_batch_trains_each_network_as_it_trains_alone() {
     assert!(e.to_string().contains("network 2 (seed 5)"), "{e}");
 }
 
-/// A run of three networks of one experiment (one batch) stopped at any round continues bit
-/// for bit from each network's state and snapshot of that round (`snapshot_of`,
-/// `restore_copies`), a retry pending within an image included; and from states of
-/// different rounds, which run as separate batches.
+/// A batch of three networks (`train_batch`) stopped at any round continues bit for bit
+/// from each network's state and snapshot of that round (`snapshot_of`, `restore_copies`),
+/// a retry pending within an image included; and from states of different rounds, which
+/// `multi::batches` puts in separate batches.
 #[test]
 fn a_batch_resumes_from_any_round_bit_for_bit() {
-    let te = embedded(Split::Test).unwrap();
     let (tr, cfgs) = three_seeds_and_blank_images(12);
-    let sizes = Sizes {
-        n_train: 10,
-        n_label: 12,
-        n_test: 8,
-        batch: 4,
-    };
+    let specs: Vec<_> = cfgs.iter().map(DcConfig::to_spec).collect();
     let cpu = EngineChoice::Cpu(EngineOptions::default());
-    let straight = run(&cfgs, &tr, &te, &sizes, &cpu, &|_| {}).unwrap();
-    // Every round's starts of the networks still training, as `snn train` checkpoints them.
-    let rounds = std::sync::Mutex::new(vec![]);
-    run_from(
+    // Every round's starts of the networks still training then, as `snn train` checkpoints.
+    let mut straight = DcEngine::build_batch(&specs, &cpu).unwrap();
+    let mut done_states = vec![TrainState::new(0); 3];
+    let mut rounds: Vec<Vec<Option<Start>>> = vec![];
+    train_batch(
+        &mut straight,
         &cfgs,
-        vec![Start::fresh(); 3],
         &tr,
-        &te,
-        &sizes,
-        &cpu,
-        &|r, b| {
-            let starts = (0..3)
-                .map(|c| {
-                    Ok(r.training[c].then_some(Start {
-                        train: r.states[c].clone(),
+        10,
+        &mut done_states,
+        |done, states, b| {
+            let mut starts = vec![];
+            for (c, st) in states.iter().enumerate() {
+                let training = st.stats.images < 10 || done.iter().any(|(d, _)| *d == c);
+                starts.push(match training {
+                    true => Some(Start {
+                        train: st.clone(),
                         snapshot: Some(b.snapshot_of(c)?),
                         train_seconds: 0.0,
-                    }))
-                })
-                .collect::<snn_wgpu::Result<Vec<_>>>()?;
-            rounds.lock().unwrap().push(starts);
+                    }),
+                    false => None,
+                });
+            }
+            rounds.push(starts);
             Ok(())
         },
     )
     .unwrap();
-    let rounds = rounds.into_inner().unwrap();
     let all = |s: &Vec<Option<Start>>| s.iter().all(Option::is_some);
     let pending = rounds
         .iter()
@@ -246,16 +242,31 @@ fn a_batch_resumes_from_any_round_bit_for_bit() {
     let mixed = vec![at(pending, 0), at(later, 1), at(later, 2)];
     assert_eq!(batches(&cfgs, &mixed), vec![vec![0], vec![1, 2]]);
     let whole: Vec<Start> = (0..3).map(|c| at(pending, c)).collect();
-    for starts in [whole, mixed] {
-        let resumed = run_from(&cfgs, starts, &tr, &te, &sizes, &cpu, &|_, _| Ok(())).unwrap();
-        for (k, (a, b)) in resumed.iter().zip(&straight).enumerate() {
-            assert_eq!(a.stats, b.stats, "network {k}: training");
-            assert!(a.weights == b.weights, "network {k}: weights differ");
-            assert!(a.theta_mv == b.theta_mv, "network {k}: theta differs");
-            assert_eq!(
-                a.tested.test_counts, b.tested.test_counts,
-                "network {k}: test"
-            );
+    assert_eq!(batches(&cfgs, &whole), vec![vec![0, 1, 2]]);
+    let bits = |v: Vec<f32>| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+    for (starts, groups) in [
+        (whole, vec![vec![0, 1, 2]]),
+        (mixed, vec![vec![0], vec![1, 2]]),
+    ] {
+        for nets in groups {
+            let specs: Vec<_> = nets.iter().map(|&k| specs[k].clone()).collect();
+            let cfgs: Vec<_> = nets.iter().map(|&k| cfgs[k].clone()).collect();
+            let snaps: Vec<_> = nets
+                .iter()
+                .map(|&k| starts[k].snapshot.clone().unwrap())
+                .collect();
+            let mut states: Vec<_> = nets.iter().map(|&k| starts[k].train.clone()).collect();
+            let mut b = DcEngine::build_batch(&specs, &cpu).unwrap();
+            b.restore_copies(&snaps).unwrap();
+            train_batch(&mut b, &cfgs, &tr, 10, &mut states, |_, _, _| Ok(())).unwrap();
+            for (c, &k) in nets.iter().enumerate() {
+                assert_eq!(states[c], done_states[k], "network {k}: training");
+                let same_w =
+                    bits(b.weights_of(c).unwrap()) == bits(straight.weights_of(k).unwrap());
+                assert!(same_w, "network {k}: weights differ");
+                let same_t = bits(b.theta_of(c).unwrap()) == bits(straight.theta_of(k).unwrap());
+                assert!(same_t, "network {k}: theta differs");
+            }
         }
     }
 }

@@ -2,12 +2,13 @@
 //! labelled and tested exactly as a single run with its config, and the ensemble vote.
 //!
 //! Data flow: one [`DcConfig`] per network ([`super::sweep::network_configs`]) → batches of
-//! networks that differ in their seed only and start at the same try ([`batches`]) → per
+//! networks that differ in their seed only and start at the same try ([`batches`]; on the
+//! GPU engine, where one dispatch steps them all; on the CPU each network alone) → per
 //! batch, one [`DcEngine`] whose copies are its networks (`DcEngine::build_batch`), trained
 //! in lockstep (`train::train_batch`), then [`label_and_test_of`] per network with its
 //! presentation key carried on, as `snn train` does → [`ensemble`] over the networks' test
-//! responses. The batches run in parallel with rayon, on the CPU or the GPU engine
-//! ([`EngineChoice`]); a single run is a batch of one, through the same `train_batch`.
+//! responses. The batches run in parallel with rayon ([`EngineChoice`]); a single run is a
+//! batch of one, through the same `train_batch`.
 
 use super::config::DcConfig;
 use super::evaluate::{
@@ -266,10 +267,11 @@ pub fn batches(cfgs: &[DcConfig], starts: &[Start]) -> Vec<Vec<usize>> {
 /// Trains, labels and tests every network exactly as `snn train` does alone with its config
 /// (keys from 0, or from its start, through training, labelling and test), network `k`
 /// starting at `starts[k]` (a fresh network, or a checkpoint restored, written by either
-/// engine: it then continues bit for bit). The networks run in [`batches`], each one engine
-/// of kind `engines` whose copies train in lockstep (`train::train_batch`; on the GPU, as
-/// many per engine as one storage binding holds), the batches in parallel (rayon; their
-/// frozen batches share the same pool); `after` follows every round. The results are in config order and do not depend on the thread count.
+/// engine: it then continues bit for bit). On the GPU the networks run in [`batches`], each
+/// one engine whose copies train in lockstep (`train::train_batch`; as many per engine as
+/// one storage binding holds); on the CPU each network is a batch of one. The batches run
+/// in parallel (rayon; their frozen batches share the same pool); `after` follows every
+/// round. The results are in config order and do not depend on the thread count.
 ///
 /// # Errors
 /// [`SnnError::InvalidParam`] if `starts` and `cfgs` differ in length; a snapshot that does
@@ -317,12 +319,15 @@ pub fn run_from(
     Ok(out.into_iter().flatten().collect())
 }
 
-/// `groups` cut so that each batch's arrays of one word per synapse and network (input
-/// weights, delays) fit one storage binding of the GPU engine `engines` builds, with room
-/// for the tables the networks share (no limit on the CPU engine).
+/// `groups` cut to the engine `engines` builds. The CPU engine gains nothing from copies in
+/// lockstep (it runs them a thread each, as it runs networks of their own, and waits for the
+/// slowest at every round): there each network is a batch of its own. On the GPU, whose
+/// every dispatch steps all copies, a batch holds as many networks as one storage binding
+/// takes of their arrays of one word per synapse (input weights, delays), with room for the
+/// tables they share.
 fn fitting(groups: Vec<Vec<usize>>, cfgs: &[DcConfig], engines: &EngineChoice) -> Vec<Vec<usize>> {
     let EngineChoice::Gpu(ctx, _) = engines else {
-        return groups;
+        return groups.into_iter().flatten().map(|k| vec![k]).collect();
     };
     let max = ctx.limits.max_storage_buffer_binding_size;
     groups
