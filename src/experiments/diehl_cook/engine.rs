@@ -62,7 +62,8 @@ pub struct DcEngine {
 }
 
 impl DcEngine {
-    /// Builds the network of `spec` ([`network`](super::model::network)) at its initial state on the CPU engine.
+    /// Builds the network of `spec` ([`network`](super::model::network)) at its initial
+    /// state on the CPU engine.
     ///
     /// # Errors
     /// [`network`](super::model::network)'s errors.
@@ -81,10 +82,10 @@ impl DcEngine {
     /// The network of `spec` on the engine `choice` names (`EngineChoice::simulator`).
     ///
     /// # Errors
-    /// [`network`](super::model::network)'s errors; on the GPU, [`SnnError::InvalidParam`] naming `n_exc` and its
-    /// largest value on this device when the input weights do not fit one storage binding
-    /// (checked before anything is built); `EngineChoice::simulator`'s (device limits,
-    /// shader errors, a SIMD level this CPU lacks).
+    /// [`network`](super::model::network)'s errors; on the GPU, [`SnnError::InvalidParam`]
+    /// naming `n_exc` and its largest value on this device when the input weights do not fit
+    /// one storage binding (checked before anything is built); `EngineChoice::simulator`'s
+    /// (device limits, shader errors, a SIMD level this CPU lacks).
     pub fn build(spec: &CompetitiveSpec, choice: &EngineChoice) -> Result<Self> {
         Self::build_batch(std::slice::from_ref(spec), choice)
     }
@@ -127,8 +128,8 @@ impl DcEngine {
         Self::build(spec, &EngineChoice::Gpu(ctx, opts))
     }
 
-    /// The protocol of `spec` on `engine`, which runs [`network`](super::model::network)`(spec)` at its initial
-    /// state.
+    /// The protocol of `spec` on `engine`, which runs
+    /// [`network`](super::model::network)`(spec)` at its initial state.
     fn on(spec: &CompetitiveSpec, engine: Box<dyn Simulator>) -> Self {
         DcEngine {
             engine,
