@@ -60,6 +60,20 @@ pub enum EngineSchedule {
     Fused,
 }
 
+/// What has been read back of one projection's weights (every copy) since they last
+/// changed: the weights themselves, and whether the device check found them all finite.
+#[derive(Default)]
+struct ReadWeights {
+    all: OnceLock<Vec<f32>>,
+    finite: OnceLock<bool>,
+}
+
+impl ReadWeights {
+    fn clear(&mut self) {
+        *self = ReadWeights::default();
+    }
+}
+
 /// Launch choices of the general GPU engine (speed only, never results).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct GpuEngineOptions {
@@ -189,8 +203,8 @@ pub struct GpuEngine {
     records: Vec<Vec<Recording>>,
     /// The neuron float state as of the end of the last run.
     fstate: Vec<f32>,
-    /// Each projection's weights, all copies, read back on demand until the next change.
-    weights: Vec<OnceLock<Vec<f32>>>,
+    /// What has been read back of each projection's weights since they last changed.
+    weights: Vec<ReadWeights>,
     opts: GpuEngineOptions,
     /// The copies that run: all of them, or the trials of a chunk (`protocol`).
     active: u32,
@@ -500,7 +514,9 @@ impl GpuEngine {
         let timer = opts.device_timing.then(|| PassTimer::new(&ctx)).flatten();
         Ok(GpuEngine {
             fstate: layout.fstate.clone(),
-            weights: (0..layout.projs.len()).map(|_| OnceLock::new()).collect(),
+            weights: (0..layout.projs.len())
+                .map(|_| ReadWeights::default())
+                .collect(),
             ctx,
             net: net.clone(),
             layout,
@@ -626,9 +642,7 @@ impl GpuEngine {
             t += n;
             self.clock = t;
         }
-        for w in &mut self.weights {
-            w.take();
-        }
+        self.weights.iter_mut().for_each(ReadWeights::clear);
         let fstate = match fstate {
             Some(f) => f,
             None => {
@@ -950,7 +964,7 @@ impl GpuEngine {
         self.check_copy(copy)?;
         let p = &self.layout.projs[q];
         let n = p.n_syn() as usize;
-        if self.weights[q].get().is_none() {
+        if self.weights[q].all.get().is_none() {
             let all = match p.kind {
                 ProjKind::TotalMinusSelf(w) => vec![w; n * self.layout.batch as usize],
                 _ => {
@@ -965,9 +979,9 @@ impl GpuEngine {
                     bytemuck::cast_slice(&b).to_vec()
                 }
             };
-            let _ = self.weights[q].set(all);
+            let _ = self.weights[q].all.set(all);
         }
-        let all = self.weights[q].get().map(Vec::as_slice).unwrap_or(&[]);
+        let all = self.weights[q].all.get().map(Vec::as_slice).unwrap_or(&[]);
         Ok(&all[copy * n..(copy + 1) * n])
     }
 
@@ -1004,7 +1018,7 @@ impl GpuEngine {
                 .queue
                 .write_buffer(&self.buffers.ustate, at, bytemuck::cast_slice(&loose));
         }
-        self.weights[q].take();
+        self.weights[q].clear();
         Ok(())
     }
 
@@ -1021,7 +1035,10 @@ impl GpuEngine {
             // One constant weight, finite (validated).
             return Ok(None);
         };
-        if self.weights[q].get().is_none() {
+        // The check covers every copy: once it has found them all finite, the answer stands
+        // for each copy until the weights change.
+        let read = &self.weights[q];
+        if read.all.get().is_none() && read.finite.get() != Some(&true) {
             let flag = (self.layout.ctl + 2 * self.layout.batch) as u64 * 4;
             let b = &self.buffers;
             self.ctx
@@ -1044,9 +1061,12 @@ impl GpuEngine {
             }
             self.ctx.queue.submit([enc.finish()]);
             let got = read_back_range(&self.ctx, &b.ustate, flag, 4, "engine.check")?;
-            if bytemuck::cast_slice::<u8, u32>(&got).first() == Some(&0) {
-                return Ok(None);
-            }
+            let _ = read
+                .finite
+                .set(bytemuck::cast_slice::<u8, u32>(&got).first() == Some(&0));
+        }
+        if read.finite.get() == Some(&true) {
+            return Ok(None);
         }
         let w = self.weights(projection, copy)?;
         Ok(w.iter().position(|v| !v.is_finite()))
@@ -1101,7 +1121,7 @@ impl GpuEngine {
             cp.dispatch_workgroups(pass.groups, self.layout.batch, 1);
         }
         self.ctx.queue.submit([enc.finish()]);
-        self.weights[q].take();
+        self.weights[q].clear();
         Ok(())
     }
 

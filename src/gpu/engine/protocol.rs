@@ -738,9 +738,7 @@ impl GpuEngine {
         }
         // The spikes in flight are in the history, not in the queues.
         self.check_the_delay_windows();
-        for w in &mut self.weights {
-            w.take();
-        }
+        self.weights.iter_mut().for_each(super::ReadWeights::clear);
         Ok(())
     }
 }
