@@ -223,20 +223,43 @@ pub fn eval_backend_labels_and_tests_elsewhere_with_the_same_result() {
         let _ = std::fs::remove_dir_all(&run);
     }
     assert_eq!(results[0], results[1]);
-    // K networks label and test on --backend: the flag is refused there.
+    // K networks too: network 0 (seed 4) of two trained on the CPU and labelled and tested
+    // on the GPU is the run above.
+    let run = tmp("evalb-k2");
     let out = snn()
         .args([
             "train",
             "--networks",
             "2",
+            "--train-samples",
+            "30",
+            "--label-samples",
+            "60",
+            "--test-samples",
+            "40",
+            "--quiet",
+            "--seed",
+            "4",
+            "--backend",
+            "cpu",
             "--eval-backend",
             "gpu",
-            "--quiet",
+            "--out",
         ])
+        .arg(&run)
         .output()
         .unwrap();
-    assert!(!out.status.success());
-    assert!(String::from_utf8_lossy(&out.stderr).contains("--eval-backend with --networks"));
+    let j = json_ok(&out);
+    let net0 = &j["networks"][0];
+    assert_eq!(net0["eval_backend"], "gpu", "{j}");
+    assert_eq!(
+        (
+            net0["accuracy_all_activity"].clone(),
+            net0["accuracy_proportion"].clone()
+        ),
+        results[0]
+    );
+    let _ = std::fs::remove_dir_all(&run);
 }
 
 /// `--refractory` picks the excitatory refractoriness, and the run's config.json records it:

@@ -11,10 +11,10 @@
 mod engine;
 mod fetch;
 mod memory;
-mod multi;
 mod plot;
 mod progress;
 mod rundir;
+mod session;
 mod stdout;
 mod train;
 
@@ -180,7 +180,7 @@ enum Command {
         #[arg(long)]
         out: Option<PathBuf>,
         #[command(flatten)]
-        multi: multi::MultiArgs,
+        multi: train::MultiArgs,
         #[command(flatten)]
         checkpoint: train::RunArgs,
         #[command(flatten)]
@@ -495,22 +495,6 @@ fn run() -> Result<()> {
                 {
                     bail!("--refractory/--lockout-ms/--input-delay-ms/--rest/--step with --resume: the experiment comes from the checkpoint; drop them");
                 }
-                if multi::is_multi_run(dir) {
-                    if config.is_some()
-                        || given("preset")
-                        || given("seed")
-                        || epochs.is_some()
-                        || train_samples.is_some()
-                    {
-                        bail!("--config/--preset/--seed/--epochs/--train-samples with --resume of a many-network run: its networks come from {}; drop them", dir.join(multi::MANIFEST_FILE).display());
-                    }
-                    return multi::resume(
-                        dir,
-                        given("backend").then_some(common.backend),
-                        &checkpoint,
-                        &common,
-                    );
-                }
                 return train::resume(dir, &asked, &checkpoint, &common);
             }
             // No --preset, --config or --data: the first run, dc400-short on the embedded
@@ -566,15 +550,7 @@ fn run() -> Result<()> {
             cfg.validate()?;
             memory::check_network(&cfg)?;
             print_warnings(&cfg, !common.chatty());
-            if multi.requested() {
-                if checkpoint.eval_backend.is_some() {
-                    bail!(
-                        "--eval-backend with --networks/--sweep: K networks label and test on --backend; drop --eval-backend"
-                    );
-                }
-                return multi::train(&cfg, &multi, train_samples, out, &checkpoint, &common);
-            }
-            train::run(cfg, train_samples, out, &checkpoint, &common)?;
+            train::start(cfg, &multi, train_samples, out, &checkpoint, &common)?;
         }
         Command::Evaluate { run, common } => {
             let saved = load_network(&run)?;

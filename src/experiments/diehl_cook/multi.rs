@@ -1,14 +1,15 @@
-//! Many Diehl & Cook networks in one run (`snn train --networks K`): each network trained,
-//! labelled and tested exactly as a single run with its config, and the ensemble vote.
+//! One or many Diehl & Cook networks in one run (`snn train`, `--networks K`): each network
+//! trained, labelled and tested exactly as a run of its own with its config, and the
+//! ensemble vote; a single run is the run of one network.
 //!
 //! Data flow: one [`DcConfig`] per network ([`super::sweep::network_configs`]) → batches of
 //! networks that differ in their seed only and start at the same try ([`batches`]; on the
 //! GPU engine, where one dispatch steps them all; on the CPU each network alone) → per
 //! batch, one [`DcEngine`] whose copies are its networks (`DcEngine::build_batch`), trained
-//! in lockstep (`train::train_batch`), then [`label_and_test_of`] per network with its
-//! presentation key carried on, as `snn train` does → [`ensemble`] over the networks' test
-//! responses. The batches run in parallel with rayon ([`EngineChoice`]); a single run is a
-//! batch of one, through the same `train_batch`.
+//! in lockstep (`train::train_batch`) → every network labelled, then tested, with its
+//! presentation key carried on (on the engine that trained it, or loaded into one of
+//! [`Engines::eval`]) → [`ensemble`] over the networks' test responses. The batches run in
+//! parallel with rayon ([`EngineChoice`]).
 
 use super::config::DcConfig;
 use super::evaluate::{
@@ -111,16 +112,20 @@ pub fn label_and_test_of(
     mut progress: impl FnMut(Pass, usize, usize),
 ) -> Result<Tested> {
     let t0 = Instant::now();
-    let n_label = n_label.min(train_set.len());
-    let counts = respond_frozen_of(b, copy, cfg, train_set, n_label, batch, key, |d| {
-        progress(Pass::Label, d, n_label)
-    })?;
-    let assignments = assign_labels(counts.view(), &train_set.labels[..n_label])?;
-    let n_test = n_test.min(test_set.len());
-    let test_counts = respond_frozen_of(b, copy, cfg, test_set, n_test, batch, key, |d| {
-        progress(Pass::Test, d, n_test)
-    })?;
-    let eval = evaluate(test_counts.view(), &test_set.labels[..n_test], &assignments)?;
+    let (assignments, n_label) =
+        label_of(b, copy, cfg, (train_set, n_label), batch, key, |d, n| {
+            progress(Pass::Label, d, n)
+        })?;
+    let (test_counts, eval, n_test) = test_of(
+        b,
+        copy,
+        cfg,
+        (test_set, n_test),
+        &assignments,
+        batch,
+        key,
+        |d, n| progress(Pass::Test, d, n),
+    )?;
     Ok(Tested {
         assignments,
         test_counts,
@@ -129,6 +134,48 @@ pub fn label_and_test_of(
         test_images: n_test,
         seconds: t0.elapsed().as_secs_f64(),
     })
+}
+
+/// The labelling pass of network `copy`: its labels from its responses to the first
+/// `n_label` images of `train_set` (capped to its size, returned with them).
+fn label_of(
+    b: &mut DcEngine,
+    copy: usize,
+    cfg: &DcConfig,
+    (train_set, n_label): (&Dataset, usize),
+    batch: usize,
+    key: &mut u32,
+    mut progress: impl FnMut(usize, usize),
+) -> Result<(Assignments, usize)> {
+    let n_label = n_label.min(train_set.len());
+    let counts = respond_frozen_of(b, copy, cfg, train_set, n_label, batch, key, |d| {
+        progress(d, n_label)
+    })?;
+    Ok((
+        assign_labels(counts.view(), &train_set.labels[..n_label])?,
+        n_label,
+    ))
+}
+
+/// The test pass of network `copy`: its counts on the first `n_test` images of `test_set`
+/// (capped to its size, returned with them) and the votes of `assignments` on them.
+#[allow(clippy::too_many_arguments)]
+fn test_of(
+    b: &mut DcEngine,
+    copy: usize,
+    cfg: &DcConfig,
+    (test_set, n_test): (&Dataset, usize),
+    assignments: &Assignments,
+    batch: usize,
+    key: &mut u32,
+    mut progress: impl FnMut(usize, usize),
+) -> Result<(Array2<u32>, Evaluation, usize)> {
+    let n_test = n_test.min(test_set.len());
+    let counts = respond_frozen_of(b, copy, cfg, test_set, n_test, batch, key, |d| {
+        progress(d, n_test)
+    })?;
+    let eval = evaluate(counts.view(), &test_set.labels[..n_test], assignments)?;
+    Ok((counts, eval, n_test))
 }
 
 /// One trained and tested network.
@@ -211,6 +258,28 @@ pub struct Round<'a> {
 /// `DcEngine::snapshot_of`); an error stops the run.
 pub type AfterRound<'a> = dyn Fn(&Round<'_>, &mut DcEngine) -> Result<()> + Sync + 'a;
 
+/// Called by [`run_from`] after each frozen batch of a network's labelling or test pass:
+/// `(network, pass, images done, images of the pass)`.
+pub type AfterBatch<'a> = dyn Fn(usize, Pass, usize, usize) + Sync + 'a;
+
+/// The engines of [`run_from`].
+#[derive(Clone, Copy)]
+pub struct Engines<'a> {
+    /// The engine that trains.
+    pub train: &'a EngineChoice,
+    /// The engine that labels and tests, each network loaded into one of its own (its
+    /// frozen batches start from the rest state, as the trained engine's do, so the counts
+    /// are the same); None: the engine that trained.
+    pub eval: Option<&'a EngineChoice>,
+}
+
+impl<'a> Engines<'a> {
+    /// `train` for every pass.
+    pub fn one(train: &'a EngineChoice) -> Self {
+        Engines { train, eval: None }
+    }
+}
+
 /// [`run_from`] with every network fresh, calling `on_image(k)` after each training image
 /// of network `k`.
 ///
@@ -228,14 +297,14 @@ pub fn run(
     run_from(
         cfgs,
         starts,
-        train_set,
-        test_set,
+        (train_set, test_set),
         sizes,
-        engines,
+        Engines::one(engines),
         &|r, _| {
             r.done.iter().for_each(|(c, _)| on_image(r.networks[*c]));
             Ok(())
         },
+        &|_, _, _, _| {},
     )
 }
 
@@ -267,11 +336,15 @@ pub fn batches(cfgs: &[DcConfig], starts: &[Start]) -> Vec<Vec<usize>> {
 /// Trains, labels and tests every network exactly as `snn train` does alone with its config
 /// (keys from 0, or from its start, through training, labelling and test), network `k`
 /// starting at `starts[k]` (a fresh network, or a checkpoint restored, written by either
-/// engine: it then continues bit for bit). On the GPU the networks run in [`batches`], each
-/// one engine whose copies train in lockstep (`train::train_batch`; as many per engine as
-/// one storage binding holds); on the CPU each network is a batch of one. The batches run
-/// in parallel (rayon; their frozen batches share the same pool); `after` follows every
-/// round. The results are in config order and do not depend on the thread count.
+/// engine: it then continues bit for bit). A single run is the call with one network.
+///
+/// Three phases, each over every network: training, then labelling, then test. On the GPU
+/// the networks train in [`batches`], each one engine whose copies train in lockstep
+/// (`train::train_batch`; as many per engine as one storage binding holds); on the CPU each
+/// network is a batch of one. The batches run in parallel (rayon; their frozen batches
+/// share the same pool); `after` follows every training round, `on_batch` every frozen
+/// batch. Labelling and test run on `engines.eval` where given. The results are in config
+/// order and do not depend on the thread count.
 ///
 /// # Errors
 /// [`SnnError::InvalidParam`] if `starts` and `cfgs` differ in length; a snapshot that does
@@ -280,11 +353,11 @@ pub fn batches(cfgs: &[DcConfig], starts: &[Start]) -> Vec<Vec<usize>> {
 pub fn run_from(
     cfgs: &[DcConfig],
     starts: Vec<Start>,
-    train_set: &Dataset,
-    test_set: &Dataset,
+    (train_set, test_set): (&Dataset, &Dataset),
     sizes: &Sizes,
-    engines: &EngineChoice,
+    engines: Engines<'_>,
     after: &AfterRound<'_>,
+    on_batch: &AfterBatch<'_>,
 ) -> Result<Vec<NetworkRun>> {
     if starts.len() != cfgs.len() {
         return Err(SnnError::invalid(
@@ -293,24 +366,25 @@ pub fn run_from(
             format!("one per network ({})", cfgs.len()),
         ));
     }
-    let groups = fitting(batches(cfgs, &starts), cfgs, engines);
-    let runs: Vec<Vec<NetworkRun>> = groups
+    let groups = fitting(batches(cfgs, &starts), cfgs, engines.train);
+    let mut trained: Vec<Trained> = groups
         .par_iter()
         .map(|nets| {
             let cfgs: Vec<DcConfig> = nets.iter().map(|&k| cfgs[k].clone()).collect();
             let starts: Vec<&Start> = nets.iter().map(|&k| &starts[k]).collect();
-            run_batch(
-                nets,
-                &cfgs,
-                &starts,
-                (train_set, test_set),
-                sizes,
-                engines,
-                after,
-            )
+            Trained::new(nets, cfgs, &starts, train_set, sizes, engines, after)
         })
         .collect::<Result<_>>()?;
+    let assignments: Vec<Vec<(Assignments, f64)>> = trained
+        .par_iter_mut()
+        .map(|t| t.label(train_set, sizes, on_batch))
+        .collect::<Result<_>>()?;
     let mut out: Vec<Option<NetworkRun>> = vec![None; cfgs.len()];
+    let runs: Vec<Vec<NetworkRun>> = trained
+        .par_iter_mut()
+        .zip(assignments)
+        .map(|(t, a)| t.test(a, (train_set, test_set), sizes, on_batch))
+        .collect::<Result<_>>()?;
     for (nets, rs) in groups.iter().zip(runs) {
         for (&k, r) in nets.iter().zip(rs) {
             out[k] = Some(r);
@@ -341,91 +415,185 @@ fn fitting(groups: Vec<Vec<usize>>, cfgs: &[DcConfig], engines: &EngineChoice) -
         .collect()
 }
 
-/// One batch of [`run_from`]: networks `nets` of the run, with their configs and starts.
-fn run_batch(
-    nets: &[usize],
-    cfgs: &[DcConfig],
-    starts: &[&Start],
-    (train_set, test_set): (&Dataset, &Dataset),
-    sizes: &Sizes,
-    engines: &EngineChoice,
-    after: &AfterRound<'_>,
-) -> Result<Vec<NetworkRun>> {
-    let name = |e: SnnError| name_network(e, nets, cfgs);
-    let specs: Vec<_> = cfgs.iter().map(DcConfig::to_spec).collect();
-    let mut b = DcEngine::build_batch(&specs, engines).map_err(name)?;
-    let snapshots: Option<Vec<_>> = starts.iter().map(|s| s.snapshot.clone()).collect();
-    match (snapshots, starts.iter().any(|s| s.snapshot.is_some())) {
-        (Some(s), _) => b.restore_copies(&s).map_err(name)?,
-        (None, false) => {}
-        (None, true) => {
-            return Err(SnnError::invalid(
-                format!("networks {nets:?}"),
-                "some with a checkpoint, some without",
-                "one batch of networks all fresh or all from checkpoints",
-            ))
-        }
-    }
-    let mut states: Vec<TrainState> = starts.iter().map(|s| s.train.clone()).collect();
-    let before: Vec<f64> = starts.iter().map(|s| s.train_seconds).collect();
-    let total = |c: &DcConfig| sizes.n_train.min(train_set.len()) * c.epochs as usize;
-    let mut training: Vec<bool> = states
-        .iter()
-        .zip(cfgs)
-        .map(|(st, c)| st.stats.images < total(c))
-        .collect();
-    let t0 = Instant::now();
-    train_batch(
-        &mut b,
-        cfgs,
-        train_set,
-        sizes.n_train,
-        &mut states,
-        |done, states, b| {
-            let seconds: Vec<f64> = before
-                .iter()
-                .map(|s| s + t0.elapsed().as_secs_f64())
-                .collect();
-            let round = Round {
-                networks: nets,
-                done,
-                states,
-                training: &training,
-                seconds: &seconds,
-            };
-            after(&round, b)?;
-            for (c, st) in states.iter().enumerate() {
-                training[c] = st.stats.images < total(&cfgs[c]);
+/// One batch of [`run_from`] after training: networks `nets` of the run, the engine that
+/// trained them as its copies, and what labelling and test carry on from.
+struct Trained {
+    nets: Vec<usize>,
+    cfgs: Vec<DcConfig>,
+    /// The engine whose copies the networks are.
+    engine: DcEngine,
+    /// One engine per network, its weights and θ loaded, that labels and tests it (empty:
+    /// `engine` does).
+    eval: Vec<DcEngine>,
+    /// Each network's training state; its key goes on through labelling and test.
+    states: Vec<TrainState>,
+    /// Each network's training seconds, earlier starts included.
+    train_seconds: Vec<f64>,
+}
+
+impl Trained {
+    /// Trains networks `nets` (configs `cfgs`) from `starts` as the copies of one engine.
+    fn new(
+        nets: &[usize],
+        cfgs: Vec<DcConfig>,
+        starts: &[&Start],
+        train_set: &Dataset,
+        sizes: &Sizes,
+        engines: Engines<'_>,
+        after: &AfterRound<'_>,
+    ) -> Result<Self> {
+        let name = |e: SnnError| name_network(e, nets, &cfgs);
+        let specs: Vec<_> = cfgs.iter().map(DcConfig::to_spec).collect();
+        let mut b = DcEngine::build_batch(&specs, engines.train).map_err(name)?;
+        let snapshots: Option<Vec<_>> = starts.iter().map(|s| s.snapshot.clone()).collect();
+        match (snapshots, starts.iter().any(|s| s.snapshot.is_some())) {
+            (Some(s), _) => b.restore_copies(&s).map_err(name)?,
+            (None, false) => {}
+            (None, true) => {
+                return Err(SnnError::invalid(
+                    format!("networks {nets:?}"),
+                    "some with a checkpoint, some without",
+                    "one batch of networks all fresh or all from checkpoints",
+                ))
             }
-            Ok(())
-        },
-    )
-    .map_err(name)?;
-    let elapsed = t0.elapsed().as_secs_f64();
-    let mut out = vec![];
-    for (c, cfg) in cfgs.iter().enumerate() {
-        let mut key = states[c].key;
-        let tested = label_and_test_of(
+        }
+        let mut states: Vec<TrainState> = starts.iter().map(|s| s.train.clone()).collect();
+        let before: Vec<f64> = starts.iter().map(|s| s.train_seconds).collect();
+        let total = |c: &DcConfig| sizes.n_train.min(train_set.len()) * c.epochs as usize;
+        let mut training: Vec<bool> = states
+            .iter()
+            .zip(&cfgs)
+            .map(|(st, c)| st.stats.images < total(c))
+            .collect();
+        let t0 = Instant::now();
+        train_batch(
             &mut b,
-            c,
-            cfg,
-            (train_set, sizes.n_label),
-            (test_set, sizes.n_test),
-            sizes.batch,
-            &mut key,
-            |_, _, _| {},
+            &cfgs,
+            train_set,
+            sizes.n_train,
+            &mut states,
+            |done, states, b| {
+                let seconds: Vec<f64> = before
+                    .iter()
+                    .map(|s| s + t0.elapsed().as_secs_f64())
+                    .collect();
+                let round = Round {
+                    networks: nets,
+                    done,
+                    states,
+                    training: &training,
+                    seconds: &seconds,
+                };
+                after(&round, b)?;
+                for (c, st) in states.iter().enumerate() {
+                    training[c] = st.stats.images < total(&cfgs[c]);
+                }
+                Ok(())
+            },
         )
         .map_err(name)?;
-        out.push(NetworkRun {
-            config: cfg.clone(),
-            stats: states[c].stats.clone(),
-            train_seconds: before[c] + elapsed,
-            weights: b.weights_of(c)?,
-            theta_mv: b.theta_of(c)?,
-            tested,
-        });
+        let elapsed = t0.elapsed().as_secs_f64();
+        let mut eval = vec![];
+        if let Some(choice) = engines.eval {
+            for (c, spec) in specs.iter().enumerate() {
+                let mut e = DcEngine::build(spec, choice).map_err(name)?;
+                e.load(&b.weights_of(c)?, &b.theta_of(c)?).map_err(name)?;
+                eval.push(e);
+            }
+        }
+        Ok(Trained {
+            nets: nets.to_vec(),
+            cfgs,
+            engine: b,
+            eval,
+            states,
+            train_seconds: before.iter().map(|s| s + elapsed).collect(),
+        })
     }
-    Ok(out)
+
+    /// The engine that labels and tests network `c` of the batch, and its copy there.
+    fn frozen(&mut self, c: usize) -> (&mut DcEngine, usize) {
+        match self.eval.get_mut(c) {
+            Some(e) => (e, 0),
+            None => (&mut self.engine, c),
+        }
+    }
+
+    /// Each network's labels and the seconds they took.
+    fn label(
+        &mut self,
+        train_set: &Dataset,
+        sizes: &Sizes,
+        on_batch: &AfterBatch<'_>,
+    ) -> Result<Vec<(Assignments, f64)>> {
+        (0..self.nets.len())
+            .map(|c| {
+                let t0 = Instant::now();
+                let (k, cfg) = (self.nets[c], self.cfgs[c].clone());
+                let mut key = self.states[c].key;
+                let (b, copy) = self.frozen(c);
+                let (a, _) = label_of(
+                    b,
+                    copy,
+                    &cfg,
+                    (train_set, sizes.n_label),
+                    sizes.batch,
+                    &mut key,
+                    |d, n| on_batch(k, Pass::Label, d, n),
+                )
+                .map_err(|e| name_network(e, &self.nets, &self.cfgs))?;
+                self.states[c].key = key;
+                Ok((a, t0.elapsed().as_secs_f64()))
+            })
+            .collect()
+    }
+
+    /// Each network's test, with the labels of [`Trained::label`], as its [`NetworkRun`].
+    fn test(
+        &mut self,
+        labels: Vec<(Assignments, f64)>,
+        (train_set, test_set): (&Dataset, &Dataset),
+        sizes: &Sizes,
+        on_batch: &AfterBatch<'_>,
+    ) -> Result<Vec<NetworkRun>> {
+        labels
+            .into_iter()
+            .enumerate()
+            .map(|(c, (assignments, label_seconds))| {
+                let t0 = Instant::now();
+                let (k, cfg) = (self.nets[c], self.cfgs[c].clone());
+                let mut key = self.states[c].key;
+                let (b, copy) = self.frozen(c);
+                let (test_counts, eval, n_test) = test_of(
+                    b,
+                    copy,
+                    &cfg,
+                    (test_set, sizes.n_test),
+                    &assignments,
+                    sizes.batch,
+                    &mut key,
+                    |d, n| on_batch(k, Pass::Test, d, n),
+                )
+                .map_err(|e| name_network(e, &self.nets, &self.cfgs))?;
+                self.states[c].key = key;
+                Ok(NetworkRun {
+                    stats: self.states[c].stats.clone(),
+                    train_seconds: self.train_seconds[c],
+                    weights: self.engine.weights_of(c)?,
+                    theta_mv: self.engine.theta_of(c)?,
+                    tested: Tested {
+                        assignments,
+                        test_counts,
+                        eval,
+                        label_images: sizes.n_label.min(train_set.len()),
+                        test_images: n_test,
+                        seconds: label_seconds + t0.elapsed().as_secs_f64(),
+                    },
+                    config: cfg,
+                })
+            })
+            .collect()
+    }
 }
 
 /// `e` with the network it happened in named (of batch `nets`, with configs `cfgs`), where
