@@ -36,11 +36,12 @@ fn main() -> snn_wgpu::Result<()> {
             .ok_or_else(|| SnnError::invalid(name, args[i..].join(" "), "a count >= 1")),
     };
     let reps = arg("--reps", 5)? as usize;
+    let ctx = Arc::new(GpuContext::new(&GpuOptions::default())?);
+    let wg = arg("--workgroup-size", ctx.default_workgroup_size())?;
     let opts = GpuEngineOptions {
-        workgroup_size: arg("--workgroup-size", 64)?,
+        workgroup_size: Some(wg),
         ..GpuEngineOptions::default()
     };
-    let ctx = Arc::new(GpuContext::new(&GpuOptions::default())?);
     let data = embedded(Split::Train)?;
     for preset in ["dc100", "dc400"] {
         let cfg = DcConfig::preset(preset)?;
@@ -97,7 +98,7 @@ fn main() -> snn_wgpu::Result<()> {
         println!(
             "{{\"preset\":\"{preset}\",\"adapter\":\"{}\",\"workgroup_size\":{},\"schedule\":\"{:?}\",\"steps_per_dispatch\":{},\"reps\":{reps},\"median_ms\":{{{}}}}}",
             ctx.adapter_description(),
-            opts.workgroup_size,
+            wg,
             e.schedule(),
             e.steps_per_dispatch(),
             calls.join(",")

@@ -223,7 +223,10 @@ fn main() -> Result<()> {
                 targets.push(Target {
                     name: "gpu",
                     adapter: ctx.adapter_description(),
-                    workgroup_size: Some(opts.workgroup_size),
+                    workgroup_size: Some(
+                        opts.workgroup_size
+                            .unwrap_or_else(|| ctx.default_workgroup_size()),
+                    ),
                     ctx: Some(ctx.clone()),
                     choice: EngineChoice::Gpu(ctx, opts),
                 });

@@ -175,6 +175,21 @@ impl GpuContext {
         self.info.device_type == wgpu::DeviceType::Cpu
     }
 
+    /// The engine's workgroup size where [`crate::gpu::engine::GpuEngineOptions`] leaves it
+    /// to the adapter: 32 invocations on a software adapter, where they measured faster than
+    /// 64 for Diehl & Cook training (one network 7 % for dc400 and 17 % for dc100; four as the
+    /// copies of one engine 4 % and 13 %) and frozen evaluation (dc100 batches of 64 30 %,
+    /// the rest alike; RESULTS.md, "The workgroup size by adapter"), and
+    /// [`crate::gpu::engine::DEFAULT_WORKGROUP_SIZE`] (64) on hardware, which has not been
+    /// measured for it yet.
+    pub fn default_workgroup_size(&self) -> u32 {
+        if self.is_software() {
+            32
+        } else {
+            crate::gpu::engine::DEFAULT_WORKGROUP_SIZE
+        }
+    }
+
     /// Checks that `needed` fits under the limit `available`.
     ///
     /// # Errors

@@ -315,8 +315,11 @@ fn run_connectivity_under(name: &str, delivery: Delivery, opts: GpuEngineOptions
 /// dispatch; counting the passes made allows more, many dispatches per submission and a
 /// shorter last one (runs of 150, 1 and 149 steps), and it still gives the CPU's bits.
 pub fn fused_chunks_under_a_low_loop_budget_agree() {
+    // The budgets are sized for 64 invocations (a smaller workgroup makes each one pass
+    // more often per step).
     let opts = GpuEngineOptions {
         loop_budget: Some(5_000),
+        workgroup_size: Some(64),
         ..GpuEngineOptions::default()
     };
     let (_, conn) = connectivities(40).swap_remove(0);
@@ -354,7 +357,7 @@ pub fn fused_chunks_under_a_low_loop_budget_agree() {
 /// strides 3 items per invocation), and both give the CPU's bits on llvmpipe.
 pub fn several_workgroups_agree() {
     let opts = GpuEngineOptions {
-        workgroup_size: 16,
+        workgroup_size: Some(16),
         ..GpuEngineOptions::default()
     };
     for (name, _) in connectivities(48) {
@@ -618,7 +621,7 @@ pub fn neurons_in_registers_and_in_memory_agree() {
         },
     );
     let opts = GpuEngineOptions {
-        workgroup_size: 16,
+        workgroup_size: Some(16),
         ..GpuEngineOptions::default()
     };
     for net in [base, monitored] {

@@ -53,7 +53,7 @@ pub fn device_limits_are_named() {
     let ctx = common::gpu_ctx();
     let net = Network::new(0.5).neurons("pop", 4, NeuronModel::integrate_and_fire(1.0, 0.0));
     let opts = GpuEngineOptions {
-        workgroup_size: 1 << 16,
+        workgroup_size: Some(1 << 16),
         ..Default::default()
     };
     let err = GpuEngine::with_options(ctx, &net, opts)

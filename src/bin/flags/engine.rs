@@ -19,7 +19,8 @@ pub struct EngineArgs {
     /// Keep only GPU adapters whose name contains this (case-insensitive).
     #[arg(long, global = true, env = "WGPU_ADAPTER_NAME")]
     pub adapter_name: Option<String>,
-    /// Invocations per workgroup of the GPU engine: a power of two up to 1024 (default 64).
+    /// Invocations per workgroup of the GPU engine: a power of two up to 1024 (default 32 on
+    /// a software adapter such as llvmpipe, 64 elsewhere).
     #[arg(long, global = true, env = "SNN_WORKGROUP_SIZE", value_parser = workgroup_size)]
     pub workgroup_size: Option<u32>,
     /// The CPU step's compiled copy: baseline, avx2, avx512 (default: the best this processor
@@ -52,7 +53,7 @@ impl EngineArgs {
     pub fn gpu_engine(&self) -> GpuEngineOptions {
         let d = GpuEngineOptions::default();
         GpuEngineOptions {
-            workgroup_size: self.workgroup_size.unwrap_or(d.workgroup_size),
+            workgroup_size: self.workgroup_size.or(d.workgroup_size),
             ..d
         }
     }

@@ -77,8 +77,9 @@ impl ReadWeights {
 /// Launch choices of the general GPU engine (speed only, never results).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct GpuEngineOptions {
-    /// Invocations per workgroup (the `WG` override).
-    pub workgroup_size: u32,
+    /// Invocations per workgroup (the `WG` override); `None`: the adapter's default,
+    /// [`GpuContext::default_workgroup_size`].
+    pub workgroup_size: Option<u32>,
     /// Steps recorded into one submission (and rows of the recording buffers).
     pub steps_per_submit: u32,
     /// The schedule; [`EngineSchedule::Auto`] by default.
@@ -105,13 +106,17 @@ pub struct GpuEngineOptions {
     pub device_timing: bool,
 }
 
+/// The workgroup size of a hardware adapter's engine, and of the modules composed without
+/// one ([`compose_module_for`]).
+pub const DEFAULT_WORKGROUP_SIZE: u32 = 64;
+
 /// The default [`GpuEngineOptions::arrival_queue`].
 pub const DEFAULT_ARRIVAL_QUEUE: u32 = 32;
 
 impl Default for GpuEngineOptions {
     fn default() -> Self {
         GpuEngineOptions {
-            workgroup_size: 64,
+            workgroup_size: None,
             steps_per_submit: 256,
             schedule: EngineSchedule::Auto,
             loop_budget: None,
@@ -168,7 +173,7 @@ pub fn compose_module_for(net: &Network, schedule: EngineSchedule) -> Result<Com
                 steps_per_dispatch: 1,
                 last_start: Some(LOOP_ITERATION_BUDGET - 1),
             };
-            fused::module(&program, &plan, GpuEngineOptions::default().workgroup_size)
+            fused::module(&program, &plan, DEFAULT_WORKGROUP_SIZE)
         }
         EngineSchedule::Auto | EngineSchedule::Passes => program.module,
     })
@@ -238,7 +243,9 @@ impl GpuEngine {
         opts: GpuEngineOptions,
     ) -> Result<Self> {
         net.validate()?;
-        let wg = opts.workgroup_size;
+        let wg = opts
+            .workgroup_size
+            .unwrap_or_else(|| ctx.default_workgroup_size());
         if wg == 0 || !wg.is_power_of_two() {
             return Err(SnnError::invalid(
                 "workgroup_size",
