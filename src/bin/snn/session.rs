@@ -228,6 +228,13 @@ pub(crate) fn go(
         }
         Ok(())
     };
+    // Training ends before the first frozen batch: its report too.
+    let trained = std::sync::atomic::AtomicBool::new(false);
+    let end_training = || {
+        if !trained.swap(true, std::sync::atomic::Ordering::Relaxed) {
+            pb.finish();
+        }
+    };
     // One report per pass, over every network's images.
     let passes = Mutex::new(PassReport {
         shown: None,
@@ -236,6 +243,7 @@ pub(crate) fn go(
     let on_batch = |i: usize, pass: Pass, d: usize, n: usize| {
         let mut g = passes.lock().unwrap_or_else(|e| e.into_inner());
         let PassReport { shown, done } = &mut *g;
+        end_training();
         if shown.as_ref().is_none_or(|(p, _)| *p != pass) {
             if let Some((_, pb)) = shown.take() {
                 pb.finish();
@@ -283,7 +291,7 @@ pub(crate) fn go(
         &on_batch,
     )
     .with_context(stopped)?;
-    pb.finish();
+    end_training();
     if let Some((_, pb)) = passes.into_inner().unwrap_or_else(|e| e.into_inner()).shown {
         pb.finish();
     }
@@ -324,8 +332,6 @@ pub(crate) fn go(
             "run_dir": dir.display().to_string(),
         });
         save_run(&dir, r, &line)?;
-        // The presentation of the plots is replayed on the engine that tested.
-        super::plot::after_train(&dir, test_set, plot_engine, !common.chatty());
         if layout == Layout::Many {
             if let Some(m) = line.as_object_mut() {
                 m.remove("learning_curve");
@@ -334,20 +340,16 @@ pub(crate) fn go(
         lines.push(line);
     }
 
-    match layout {
+    let line = match layout {
         Layout::Single => {
-            let r = &runs[0];
             if common.chatty() {
-                eprintln!("{}", r.tested.eval.all_activity.to_text());
+                eprintln!("{}", runs[0].tested.eval.all_activity.to_text());
                 eprintln!(
                     "saved {} (network.npz, config.json, receptive_fields.png, results.json)",
                     run_dir.display()
                 );
-                if plan.data_dir.is_none() {
-                    eprintln!("{}", first_run_note(r, plan.n_train));
-                }
             }
-            super::stdout::line(lines.swap_remove(0));
+            lines.swap_remove(0)
         }
         Layout::Many => {
             let labels = &test_set.labels[..sizes.n_test];
@@ -385,9 +387,22 @@ pub(crate) fn go(
             full["ensemble_confusion_proportion"] = serde_json::json!(ens.proportion.matrix);
             full["ensemble_confusion_majority"] = serde_json::json!(ens.majority.matrix);
             write_json(&run_dir.join("results.json"), &full)?;
-            super::stdout::line(line);
+            line
         }
+    };
+    // The presentation of the plots is replayed on the engine that tested.
+    for i in 0..k {
+        super::plot::after_train(
+            &layout.dir(&run_dir, i),
+            test_set,
+            plot_engine,
+            !common.chatty(),
+        );
     }
+    if common.chatty() && layout == Layout::Single && plan.data_dir.is_none() {
+        eprintln!("{}", first_run_note(&runs[0], plan.n_train));
+    }
+    super::stdout::line(line);
     Ok(())
 }
 
