@@ -181,18 +181,16 @@ pub fn a_config_files_seed_stands_unless_seed_is_given() {
 }
 
 /// `--eval-backend gpu` after CPU training: the same assignments' accuracy as labelling and
-/// testing on the CPU (frozen batches agree across backends), and the JSON says which ran.
+/// testing on the CPU (frozen batches agree across backends), and the JSON says which ran;
+/// for one network and for K.
 pub fn eval_backend_labels_and_tests_elsewhere_with_the_same_result() {
-    let mut results = vec![];
-    for eval in ["cpu", "gpu"] {
-        let run = tmp(&format!("evalb-{eval}"));
+    // A small run of seed 4 trained on the CPU, labelled and tested on `eval`, with `more`
+    // flags: its JSON line.
+    let train = |eval: &str, more: &[&str]| {
+        let run = tmp(&format!("evalb-{eval}-{}", more.len()));
         let out = snn()
+            .args(["train", "--train-samples", "30", "--label-samples", "60"])
             .args([
-                "train",
-                "--train-samples",
-                "30",
-                "--label-samples",
-                "60",
                 "--test-samples",
                 "40",
                 "--quiet",
@@ -200,14 +198,25 @@ pub fn eval_backend_labels_and_tests_elsewhere_with_the_same_result() {
                 "4",
                 "--backend",
                 "cpu",
-                "--eval-backend",
-                eval,
-                "--out",
             ])
+            .args(["--eval-backend", eval])
+            .args(more)
+            .arg("--out")
             .arg(&run)
             .output()
             .unwrap();
-        let j = json_ok(&out);
+        let _ = std::fs::remove_dir_all(&run);
+        json_ok(&out)
+    };
+    let accuracies = |j: &serde_json::Value| {
+        (
+            j["accuracy_all_activity"].clone(),
+            j["accuracy_proportion"].clone(),
+        )
+    };
+    let mut results = vec![];
+    for eval in ["cpu", "gpu"] {
+        let j = train(eval, &[]);
         assert!(
             j["backend"].as_str().unwrap().starts_with("cpu"),
             "trained on the CPU: {j}"
@@ -216,50 +225,15 @@ pub fn eval_backend_labels_and_tests_elsewhere_with_the_same_result() {
             j["eval_backend"].as_str().unwrap().starts_with(eval),
             "labelled on {eval}: {j}"
         );
-        results.push((
-            j["accuracy_all_activity"].clone(),
-            j["accuracy_proportion"].clone(),
-        ));
-        let _ = std::fs::remove_dir_all(&run);
+        results.push(accuracies(&j));
     }
     assert_eq!(results[0], results[1]);
     // K networks too: network 0 (seed 4) of two trained on the CPU and labelled and tested
     // on the GPU is the run above.
-    let run = tmp("evalb-k2");
-    let out = snn()
-        .args([
-            "train",
-            "--networks",
-            "2",
-            "--train-samples",
-            "30",
-            "--label-samples",
-            "60",
-            "--test-samples",
-            "40",
-            "--quiet",
-            "--seed",
-            "4",
-            "--backend",
-            "cpu",
-            "--eval-backend",
-            "gpu",
-            "--out",
-        ])
-        .arg(&run)
-        .output()
-        .unwrap();
-    let j = json_ok(&out);
+    let j = train("gpu", &["--networks", "2"]);
     let net0 = &j["networks"][0];
     assert_eq!(net0["eval_backend"], "gpu", "{j}");
-    assert_eq!(
-        (
-            net0["accuracy_all_activity"].clone(),
-            net0["accuracy_proportion"].clone()
-        ),
-        results[0]
-    );
-    let _ = std::fs::remove_dir_all(&run);
+    assert_eq!(accuracies(net0), results[0]);
 }
 
 /// `--refractory` picks the excitatory refractoriness, and the run's config.json records it:

@@ -12,7 +12,9 @@ use snn_wgpu::data::mnist::{embedded, Split};
 use snn_wgpu::experiments::diehl_cook::config::DcConfig;
 use snn_wgpu::experiments::diehl_cook::engine::DcEngine;
 use snn_wgpu::experiments::diehl_cook::evaluate::assign_labels;
-use snn_wgpu::experiments::diehl_cook::multi::{batches, ensemble, run, Sizes, Start};
+use snn_wgpu::experiments::diehl_cook::multi::{
+    batches, ensemble, run, run_from, Engines, Sizes, Start,
+};
 use snn_wgpu::experiments::diehl_cook::sweep::{network_configs, parse_sweep};
 use snn_wgpu::experiments::diehl_cook::train::{
     respond_frozen, respond_frozen_of, train, train_batch, train_from, TrainState,
@@ -115,6 +117,57 @@ fn each_network_equals_its_single_run() {
 
 /// The first `n` training images, the 4th and 5th blank (skipped after their retries), and
 /// three seeds of a small dc100 (12 neurons, 2 retries): networks whose retries differ.
+/// Labelling and test run on the engine `Engines::eval` names, each network loaded into one
+/// of its own: a CPU engine split into chunks of 16 neurons gives the counts of the engine
+/// that trained, and one that cannot be built stops the run (so it is built and used).
+#[test]
+fn labelling_and_test_run_on_the_eval_engine() {
+    let (tr, te) = (
+        embedded(Split::Train).unwrap(),
+        embedded(Split::Test).unwrap(),
+    );
+    let cfgs = network_configs(&base(), Some(2), None).unwrap();
+    let sizes = Sizes {
+        n_train: 4,
+        n_label: 10,
+        n_test: 8,
+        batch: 4,
+    };
+    let cpu = EngineChoice::Cpu(EngineOptions::default());
+    let eval = |eval: &EngineChoice| {
+        run_from(
+            &cfgs,
+            vec![Start::fresh(); 2],
+            (&tr, &te),
+            &sizes,
+            Engines {
+                train: &cpu,
+                eval: Some(eval),
+            },
+            &|_, _| Ok(()),
+            &|_, _, _, _| {},
+        )
+    };
+    let alone = run(&cfgs, &tr, &te, &sizes, &cpu, &|_| {}).unwrap();
+    let chunked = EngineChoice::Cpu(EngineOptions {
+        chunk_neurons: 16,
+        split_min_neurons: 0,
+        ..EngineOptions::default()
+    });
+    for (a, b) in eval(&chunked).unwrap().iter().zip(&alone) {
+        assert_eq!(a.tested.test_counts, b.tested.test_counts);
+        assert_eq!(a.tested.assignments, b.tested.assignments);
+        assert_eq!(a.tested.eval, b.tested.eval);
+        assert_eq!((&a.weights, &a.theta_mv), (&b.weights, &b.theta_mv));
+    }
+    let bad = EngineChoice::Cpu(EngineOptions {
+        chunk_neurons: 8,
+        ..EngineOptions::default()
+    });
+    let e = eval(&bad).unwrap_err().to_string();
+    assert!(e.contains("chunk_neurons"), "{e}");
+}
+
 fn three_seeds_and_blank_images(n: usize) -> (snn_wgpu::data::mnist::Dataset, Vec<DcConfig>) {
     let mut data = embedded(Split::Train).unwrap().take(n);
     let px = data.rows * data.cols;
