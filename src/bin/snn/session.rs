@@ -57,11 +57,11 @@ struct Follow {
     skipped: u64,
 }
 
-/// The report of the labelling or test pass under way: its progress, and each network's
-/// images done in it.
+/// The report of labelling and test: the one shown (of one pass, or of both passes of every
+/// network: `None`), and each network's images done in each pass.
 struct PassReport {
-    shown: Option<(Pass, Progress)>,
-    done: Vec<usize>,
+    shown: Option<(Option<Pass>, Progress)>,
+    done: Vec<[usize; 2]>,
 }
 
 /// Trains, labels, tests and saves the networks of `job`, then prints the JSON line.
@@ -235,25 +235,34 @@ pub(crate) fn go(
             pb.finish();
         }
     };
-    // One report per pass, over every network's images.
+    // One network: a report per pass. Several, whose passes run side by side: one report
+    // over all their images.
     let passes = Mutex::new(PassReport {
         shown: None,
-        done: vec![0; k],
+        done: vec![[0; 2]; k],
     });
     let on_batch = |i: usize, pass: Pass, d: usize, n: usize| {
         let mut g = passes.lock().unwrap_or_else(|e| e.into_inner());
         let PassReport { shown, done } = &mut *g;
         end_training();
-        if shown.as_ref().is_none_or(|(p, _)| *p != pass) {
+        let report = (k == 1).then_some(pass);
+        if shown.as_ref().is_none_or(|(r, _)| *r != report) {
             if let Some((_, pb)) = shown.take() {
                 pb.finish();
             }
-            *shown = Some((pass, bar(n * k, common.quiet, pass.name())));
-            done.iter_mut().for_each(|x| *x = 0);
+            let (total, name) = match report {
+                Some(p) => (n, p.name()),
+                None => (k * (sizes.n_label + sizes.n_test), "label+test"),
+            };
+            *shown = Some((report, bar(total, common.quiet, name)));
         }
-        done[i] = d;
-        if let Some((_, pb)) = shown {
-            pb.set_position(done.iter().sum::<usize>() as u64);
+        done[i][pass as usize] = d;
+        if let Some((r, pb)) = shown {
+            let at = match r {
+                Some(p) => done[i][*p as usize],
+                None => done.iter().flatten().sum(),
+            };
+            pb.set_position(at as u64);
         }
     };
     let stopped = || {

@@ -6,8 +6,8 @@
 //! networks that differ in their seed only and start at the same try ([`batches`]; on the
 //! GPU engine, where one dispatch steps them all; on the CPU each network alone) → per
 //! batch, one [`DcEngine`] whose copies are its networks (`DcEngine::build_batch`), trained
-//! in lockstep (`train::train_batch`) → every network labelled, then tested, with its
-//! presentation key carried on (on the engine that trained it, or loaded into one of
+//! in lockstep (`train::train_batch`) → once every batch has trained, each network labelled,
+//! then tested, with its presentation key carried on (on the engine that trained it, or loaded into one of
 //! [`Engines::eval`]) → [`ensemble`] over the networks' test responses. The batches run in
 //! parallel with rayon ([`EngineChoice`]).
 
@@ -112,20 +112,16 @@ pub fn label_and_test_of(
     mut progress: impl FnMut(Pass, usize, usize),
 ) -> Result<Tested> {
     let t0 = Instant::now();
-    let (assignments, n_label) =
-        label_of(b, copy, cfg, (train_set, n_label), batch, key, |d, n| {
-            progress(Pass::Label, d, n)
-        })?;
-    let (test_counts, eval, n_test) = test_of(
-        b,
-        copy,
-        cfg,
-        (test_set, n_test),
-        &assignments,
-        batch,
-        key,
-        |d, n| progress(Pass::Test, d, n),
-    )?;
+    let n_label = n_label.min(train_set.len());
+    let counts = respond_frozen_of(b, copy, cfg, train_set, n_label, batch, key, |d| {
+        progress(Pass::Label, d, n_label)
+    })?;
+    let assignments = assign_labels(counts.view(), &train_set.labels[..n_label])?;
+    let n_test = n_test.min(test_set.len());
+    let test_counts = respond_frozen_of(b, copy, cfg, test_set, n_test, batch, key, |d| {
+        progress(Pass::Test, d, n_test)
+    })?;
+    let eval = evaluate(test_counts.view(), &test_set.labels[..n_test], &assignments)?;
     Ok(Tested {
         assignments,
         test_counts,
@@ -134,48 +130,6 @@ pub fn label_and_test_of(
         test_images: n_test,
         seconds: t0.elapsed().as_secs_f64(),
     })
-}
-
-/// The labelling pass of network `copy`: its labels from its responses to the first
-/// `n_label` images of `train_set` (capped to its size, returned with them).
-fn label_of(
-    b: &mut DcEngine,
-    copy: usize,
-    cfg: &DcConfig,
-    (train_set, n_label): (&Dataset, usize),
-    batch: usize,
-    key: &mut u32,
-    mut progress: impl FnMut(usize, usize),
-) -> Result<(Assignments, usize)> {
-    let n_label = n_label.min(train_set.len());
-    let counts = respond_frozen_of(b, copy, cfg, train_set, n_label, batch, key, |d| {
-        progress(d, n_label)
-    })?;
-    Ok((
-        assign_labels(counts.view(), &train_set.labels[..n_label])?,
-        n_label,
-    ))
-}
-
-/// The test pass of network `copy`: its counts on the first `n_test` images of `test_set`
-/// (capped to its size, returned with them) and the votes of `assignments` on them.
-#[allow(clippy::too_many_arguments)]
-fn test_of(
-    b: &mut DcEngine,
-    copy: usize,
-    cfg: &DcConfig,
-    (test_set, n_test): (&Dataset, usize),
-    assignments: &Assignments,
-    batch: usize,
-    key: &mut u32,
-    mut progress: impl FnMut(usize, usize),
-) -> Result<(Array2<u32>, Evaluation, usize)> {
-    let n_test = n_test.min(test_set.len());
-    let counts = respond_frozen_of(b, copy, cfg, test_set, n_test, batch, key, |d| {
-        progress(d, n_test)
-    })?;
-    let eval = evaluate(counts.view(), &test_set.labels[..n_test], assignments)?;
-    Ok((counts, eval, n_test))
 }
 
 /// One trained and tested network.
@@ -259,7 +213,8 @@ pub struct Round<'a> {
 pub type AfterRound<'a> = dyn Fn(&Round<'_>, &mut DcEngine) -> Result<()> + Sync + 'a;
 
 /// Called by [`run_from`] after each frozen batch of a network's labelling or test pass:
-/// `(network, pass, images done, images of the pass)`.
+/// `(network, pass, images done, images of the pass)`. A network labels, then tests; the
+/// batches of networks run in parallel.
 pub type AfterBatch<'a> = dyn Fn(usize, Pass, usize, usize) + Sync + 'a;
 
 /// The engines of [`run_from`].
@@ -338,7 +293,7 @@ pub fn batches(cfgs: &[DcConfig], starts: &[Start]) -> Vec<Vec<usize>> {
 /// starting at `starts[k]` (a fresh network, or a checkpoint restored, written by either
 /// engine: it then continues bit for bit). A single run is the call with one network.
 ///
-/// Three phases, each over every network: training, then labelling, then test. On the GPU
+/// Two phases, each over every network: training, then labelling and test. On the GPU
 /// the networks train in [`batches`], each one engine whose copies train in lockstep
 /// (`train::train_batch`; as many per engine as one storage binding holds); on the CPU each
 /// network is a batch of one. The batches run in parallel (rayon; their frozen batches
@@ -375,15 +330,10 @@ pub fn run_from(
             Trained::new(nets, cfgs, &starts, train_set, sizes, engines, after)
         })
         .collect::<Result<_>>()?;
-    let assignments: Vec<Vec<(Assignments, f64)>> = trained
-        .par_iter_mut()
-        .map(|t| t.label(train_set, sizes, on_batch))
-        .collect::<Result<_>>()?;
     let mut out: Vec<Option<NetworkRun>> = vec![None; cfgs.len()];
     let runs: Vec<Vec<NetworkRun>> = trained
         .par_iter_mut()
-        .zip(assignments)
-        .map(|(t, a)| t.test(a, (train_set, test_set), sizes, on_batch))
+        .map(|t| t.tested((train_set, test_set), sizes, on_batch))
         .collect::<Result<_>>()?;
     for (nets, rs) in groups.iter().zip(runs) {
         for (&k, r) in nets.iter().zip(rs) {
@@ -519,76 +469,37 @@ impl Trained {
         }
     }
 
-    /// Each network's labels and the seconds they took.
-    fn label(
+    /// Each network's labelling and test ([`label_and_test_of`]), one network after the
+    /// other (a GPU engine whose copies have delays of their own builds its trials' engine
+    /// for each copy it serves), as its [`NetworkRun`].
+    fn tested(
         &mut self,
-        train_set: &Dataset,
-        sizes: &Sizes,
-        on_batch: &AfterBatch<'_>,
-    ) -> Result<Vec<(Assignments, f64)>> {
-        (0..self.nets.len())
-            .map(|c| {
-                let t0 = Instant::now();
-                let (k, cfg) = (self.nets[c], self.cfgs[c].clone());
-                let mut key = self.states[c].key;
-                let (b, copy) = self.frozen(c);
-                let (a, _) = label_of(
-                    b,
-                    copy,
-                    &cfg,
-                    (train_set, sizes.n_label),
-                    sizes.batch,
-                    &mut key,
-                    |d, n| on_batch(k, Pass::Label, d, n),
-                )
-                .map_err(|e| name_network(e, &self.nets, &self.cfgs))?;
-                self.states[c].key = key;
-                Ok((a, t0.elapsed().as_secs_f64()))
-            })
-            .collect()
-    }
-
-    /// Each network's test, with the labels of [`Trained::label`], as its [`NetworkRun`].
-    fn test(
-        &mut self,
-        labels: Vec<(Assignments, f64)>,
         (train_set, test_set): (&Dataset, &Dataset),
         sizes: &Sizes,
         on_batch: &AfterBatch<'_>,
     ) -> Result<Vec<NetworkRun>> {
-        labels
-            .into_iter()
-            .enumerate()
-            .map(|(c, (assignments, label_seconds))| {
-                let t0 = Instant::now();
+        (0..self.nets.len())
+            .map(|c| {
                 let (k, cfg) = (self.nets[c], self.cfgs[c].clone());
                 let mut key = self.states[c].key;
                 let (b, copy) = self.frozen(c);
-                let (test_counts, eval, n_test) = test_of(
+                let tested = label_and_test_of(
                     b,
                     copy,
                     &cfg,
+                    (train_set, sizes.n_label),
                     (test_set, sizes.n_test),
-                    &assignments,
                     sizes.batch,
                     &mut key,
-                    |d, n| on_batch(k, Pass::Test, d, n),
+                    |pass, d, n| on_batch(k, pass, d, n),
                 )
                 .map_err(|e| name_network(e, &self.nets, &self.cfgs))?;
-                self.states[c].key = key;
                 Ok(NetworkRun {
                     stats: self.states[c].stats.clone(),
                     train_seconds: self.train_seconds[c],
                     weights: self.engine.weights_of(c)?,
                     theta_mv: self.engine.theta_of(c)?,
-                    tested: Tested {
-                        assignments,
-                        test_counts,
-                        eval,
-                        label_images: sizes.n_label.min(train_set.len()),
-                        test_images: n_test,
-                        seconds: label_seconds + t0.elapsed().as_secs_f64(),
-                    },
+                    tested,
                     config: cfg,
                 })
             })
