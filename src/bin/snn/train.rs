@@ -64,9 +64,9 @@ impl RunArgs {
 /// The many-network flags of `snn train`.
 #[derive(clap::Args)]
 pub(crate) struct MultiArgs {
-    /// Train K independent networks in one run, seeds --seed, --seed + 1, …, as the copies
-    /// of one engine (each with the bits of its single run). Each is saved in RUN_DIR/net{k}/
-    /// as a single run; the JSON line adds their ensemble vote.
+    /// Train K independent networks in one run, seeds --seed, --seed + 1, … (on the GPU as
+    /// the copies of one engine), each with the bits of its single run. Each is saved in
+    /// RUN_DIR/net{k}/ as a single run; the JSON line adds their ensemble vote.
     #[arg(long)]
     networks: Option<usize>,
     /// A parameter sweep: a TOML file with one `[[network]]` table of config overrides per
