@@ -6,10 +6,10 @@
 //! networks that differ in their seed only and start at the same try ([`batches`]; on the
 //! GPU engine, where one dispatch steps them all; on the CPU each network alone) → per
 //! batch, one [`DcEngine`] whose copies are its networks (`DcEngine::build_batch`), trained
-//! in lockstep (`train::train_batch`) → once every batch has trained, each network labelled,
-//! then tested, with its presentation key carried on (on the engine that trained it, or loaded into one of
-//! [`Engines::eval`]) → [`ensemble`] over the networks' test responses. The batches run in
-//! parallel with rayon ([`EngineChoice`]).
+//! in lockstep (`train::train_batch`) → once every batch has trained, each network
+//! labelled, then tested, with its presentation key carried on (on the engine that trained
+//! it, or loaded into one of [`Engines::eval`]) → [`ensemble`] over the networks' test
+//! responses. The batches run in parallel with rayon ([`EngineChoice`]).
 
 use super::config::DcConfig;
 use super::evaluate::{
