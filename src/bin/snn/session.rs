@@ -170,41 +170,45 @@ pub(crate) fn go(
     let after = |r: &Round<'_>, b: &mut DcEngine| -> snn_wgpu::Result<()> {
         let n = r.done.len();
         pb.set_position(done.fetch_add(n, std::sync::atomic::Ordering::Relaxed) as u64 + n as u64);
-        let mut f = follow.lock().unwrap_or_else(|e| e.into_inner());
-        for (c, p) in r.done {
-            let i = r.networks[*c];
-            let cfg = &cfgs[i];
-            let st = &r.states[*c];
-            if let Some(image) = p.runaway_at.filter(|_| !f[i].warned_runaway) {
-                f[i].warned_runaway = true;
-                pb.warn(&format!("{}{}", net_name(i), runaway_advice(cfg, image)));
+        // The report's state is held for the warnings and the decision only: the batches
+        // running beside this one go on while its checkpoints are written.
+        let due = {
+            let mut f = follow.lock().unwrap_or_else(|e| e.into_inner());
+            for (c, p) in r.done {
+                let i = r.networks[*c];
+                let cfg = &cfgs[i];
+                let st = &r.states[*c];
+                if let Some(image) = p.runaway_at.filter(|_| !f[i].warned_runaway) {
+                    f[i].warned_runaway = true;
+                    pb.warn(&format!("{}{}", net_name(i), runaway_advice(cfg, image)));
+                }
+                if p.skipped_images == f[i].skipped_at_start + 1 && st.silent_run == 1 {
+                    // This process's first skipped image of the network: once.
+                    let why = silence_diagnosis_of(b, *c, cfg);
+                    pb.warn(&format!(
+                        "{}{}",
+                        net_name(i),
+                        skip_advice(cfg, p.images_done, &why)
+                    ));
+                }
+                f[i].accuracy = p.running_accuracy.or(f[i].accuracy);
+                f[i].retries = p.retries;
+                f[i].skipped = p.skipped_images;
             }
-            if p.skipped_images == f[i].skipped_at_start + 1 && st.silent_run == 1 {
-                // This process's first skipped image of the network: once.
-                let why = silence_diagnosis_of(b, *c, cfg);
-                pb.warn(&format!(
-                    "{}{}",
-                    net_name(i),
-                    skip_advice(cfg, p.images_done, &why)
-                ));
+            if let Some(msg) = running_message(&f) {
+                pb.set_message(msg);
             }
-            f[i].accuracy = p.running_accuracy.or(f[i].accuracy);
-            f[i].retries = p.retries;
-            f[i].skipped = p.skipped_images;
-        }
-        if let Some(msg) = running_message(&f) {
-            pb.set_message(msg);
-        }
-        let lead = r.training.iter().position(|&t| t);
-        let due = policy.enabled()
-            && r.done.iter().any(|(c, p)| {
-                p.images_done == p.images_total
-                    || (Some(*c) == lead
-                        && policy.due(
-                            p.images_done,
-                            f[r.networks[*c]].last_checkpoint.elapsed().as_secs_f64(),
-                        ))
-            });
+            let lead = r.training.iter().position(|&t| t);
+            policy.enabled()
+                && r.done.iter().any(|(c, p)| {
+                    p.images_done == p.images_total
+                        || (Some(*c) == lead
+                            && policy.due(
+                                p.images_done,
+                                f[r.networks[*c]].last_checkpoint.elapsed().as_secs_f64(),
+                            ))
+                })
+        };
         if due {
             for (c, &i) in r.networks.iter().enumerate() {
                 if !r.training[c] {
@@ -220,6 +224,7 @@ pub(crate) fn go(
                     crate_version: env!("CARGO_PKG_VERSION").into(),
                 };
                 save_checkpoint(&layout.dir(&run_dir, i), &ck)?;
+                let mut f = follow.lock().unwrap_or_else(|e| e.into_inner());
                 f[i].last_checkpoint = Instant::now();
             }
         }
