@@ -10,11 +10,11 @@
 #[path = "../flags/engine.rs"]
 mod engine;
 mod fetch;
+mod job;
 mod memory;
 mod plot;
 mod progress;
 mod rundir;
-mod session;
 mod stdout;
 mod train;
 

@@ -1,14 +1,14 @@
 //! `snn train`: how a run starts or resumes, for one network or K (`--networks`, `--sweep`).
 //! Either way the run is a list of networks with their starts, trained, labelled and tested
-//! by `session::go` (library: `experiments::diehl_cook::{multi, checkpoint, io}`).
+//! by `job::go` (library: `experiments::diehl_cook::{multi, checkpoint, io}`).
 //!
 //! A run of one network lives in RUN_DIR itself (`checkpoint.npz`, `network.npz`, …); a run
 //! of K keeps network k in `RUN_DIR/net{k}/` as a run of one, and `RUN_DIR/networks.json`
 //! lists the networks, plan and backend, so that `--resume` continues them all (those killed
 //! before their first checkpoint from the start).
 
+use super::job::{self, Job};
 use super::rundir::RunDir;
-use super::session::{self, Job};
 use super::{load_data, BackendArg, Common};
 use anyhow::{bail, Context, Result};
 use snn_wgpu::data::mnist::Dataset;
@@ -216,7 +216,7 @@ pub(crate) fn start(
     let n_train = super::train_images(train_samples, train_set.len())?;
     let plan = plan(n_train, common, data_desc, &train_set);
     let starts = vec![Start::fresh(); cfgs.len()];
-    let job = Job {
+    let started = Job {
         base,
         cfgs,
         starts,
@@ -226,7 +226,7 @@ pub(crate) fn start(
         backend: common.backend,
         eval_backend: ck.eval_backend,
     };
-    session::go(job, (&train_set, &test_set), &Policy::from(ck), common)
+    job::go(started, (&train_set, &test_set), &Policy::from(ck), common)
 }
 
 /// The plan of a fresh run on the first `n_train` images of `train_set` (described as
@@ -424,7 +424,7 @@ pub(crate) fn resume(dir: &Path, asked: &Asked, ck: &RunArgs, common: &Common) -
         json: common.json,
         validation: plan.validation,
     };
-    let job = Job {
+    let started = Job {
         base: cfgs[0].clone(),
         cfgs,
         starts,
@@ -434,5 +434,5 @@ pub(crate) fn resume(dir: &Path, asked: &Asked, ck: &RunArgs, common: &Common) -
         backend,
         eval_backend: ck.eval_backend,
     };
-    session::go(job, (&train_set, &test_set), &Policy::from(ck), &common)
+    job::go(started, (&train_set, &test_set), &Policy::from(ck), &common)
 }

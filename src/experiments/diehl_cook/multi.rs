@@ -327,13 +327,13 @@ pub fn run_from(
         .map(|nets| {
             let cfgs: Vec<DcConfig> = nets.iter().map(|&k| cfgs[k].clone()).collect();
             let starts: Vec<&Start> = nets.iter().map(|&k| &starts[k]).collect();
-            Trained::new(nets, cfgs, &starts, train_set, sizes, engines, after)
+            Trained::new(nets, cfgs, &starts, train_set, sizes, engines.train, after)
         })
         .collect::<Result<_>>()?;
     let mut out: Vec<Option<NetworkRun>> = vec![None; cfgs.len()];
     let runs: Vec<Vec<NetworkRun>> = trained
         .par_iter_mut()
-        .map(|t| t.tested((train_set, test_set), sizes, on_batch))
+        .map(|t| t.tested((train_set, test_set), sizes, engines.eval, on_batch))
         .collect::<Result<_>>()?;
     for (nets, rs) in groups.iter().zip(runs) {
         for (&k, r) in nets.iter().zip(rs) {
@@ -372,9 +372,6 @@ struct Trained {
     cfgs: Vec<DcConfig>,
     /// The engine whose copies the networks are.
     engine: DcEngine,
-    /// One engine per network, its weights and θ loaded, that labels and tests it (empty:
-    /// `engine` does).
-    eval: Vec<DcEngine>,
     /// Each network's training state; its key goes on through labelling and test.
     states: Vec<TrainState>,
     /// Each network's training seconds, earlier starts included.
@@ -389,12 +386,12 @@ impl Trained {
         starts: &[&Start],
         train_set: &Dataset,
         sizes: &Sizes,
-        engines: Engines<'_>,
+        engine: &EngineChoice,
         after: &AfterRound<'_>,
     ) -> Result<Self> {
         let name = |e: SnnError| name_network(e, nets, &cfgs);
         let specs: Vec<_> = cfgs.iter().map(DcConfig::to_spec).collect();
-        let mut b = DcEngine::build_batch(&specs, engines.train).map_err(name)?;
+        let mut b = DcEngine::build_batch(&specs, engine).map_err(name)?;
         let snapshots: Option<Vec<_>> = starts.iter().map(|s| s.snapshot.clone()).collect();
         match (snapshots, starts.iter().any(|s| s.snapshot.is_some())) {
             (Some(s), _) => b.restore_copies(&s).map_err(name)?,
@@ -443,67 +440,64 @@ impl Trained {
         )
         .map_err(name)?;
         let elapsed = t0.elapsed().as_secs_f64();
-        let mut eval = vec![];
-        if let Some(choice) = engines.eval {
-            for (c, spec) in specs.iter().enumerate() {
-                let mut e = DcEngine::build(spec, choice).map_err(name)?;
-                e.load(&b.weights_of(c)?, &b.theta_of(c)?).map_err(name)?;
-                eval.push(e);
-            }
-        }
         Ok(Trained {
             nets: nets.to_vec(),
             cfgs,
             engine: b,
-            eval,
             states,
             train_seconds: before.iter().map(|s| s + elapsed).collect(),
         })
     }
 
-    /// The engine that labels and tests network `c` of the batch, and its copy there.
-    fn frozen(&mut self, c: usize) -> (&mut DcEngine, usize) {
-        match self.eval.get_mut(c) {
-            Some(e) => (e, 0),
-            None => (&mut self.engine, c),
-        }
-    }
-
     /// Each network's labelling and test ([`label_and_test_of`]), one network after the
     /// other (a GPU engine whose copies have delays of their own builds its trials' engine
-    /// for each copy it serves), as its [`NetworkRun`].
+    /// for each copy it serves), on the engine that trained it or, with `eval`, loaded into
+    /// one of that kind, built for it alone; as its [`NetworkRun`].
     fn tested(
         &mut self,
         (train_set, test_set): (&Dataset, &Dataset),
         sizes: &Sizes,
+        eval: Option<&EngineChoice>,
         on_batch: &AfterBatch<'_>,
     ) -> Result<Vec<NetworkRun>> {
-        (0..self.nets.len())
-            .map(|c| {
-                let (k, cfg) = (self.nets[c], self.cfgs[c].clone());
-                let mut key = self.states[c].key;
-                let (b, copy) = self.frozen(c);
-                let tested = label_and_test_of(
-                    b,
-                    copy,
-                    &cfg,
-                    (train_set, sizes.n_label),
-                    (test_set, sizes.n_test),
-                    sizes.batch,
-                    &mut key,
-                    |pass, d, n| on_batch(k, pass, d, n),
-                )
-                .map_err(|e| name_network(e, &self.nets, &self.cfgs))?;
-                Ok(NetworkRun {
-                    stats: self.states[c].stats.clone(),
-                    train_seconds: self.train_seconds[c],
-                    weights: self.engine.weights_of(c)?,
-                    theta_mv: self.engine.theta_of(c)?,
-                    tested,
-                    config: cfg,
-                })
-            })
-            .collect()
+        let name = |e: SnnError| name_network(e, &self.nets, &self.cfgs);
+        let mut out = vec![];
+        for (c, cfg) in self.cfgs.iter().enumerate() {
+            let (weights, theta_mv) = (self.engine.weights_of(c)?, self.engine.theta_of(c)?);
+            let mut own = match eval {
+                Some(choice) => {
+                    let mut e = DcEngine::build(&cfg.to_spec(), choice).map_err(name)?;
+                    e.load(&weights, &theta_mv).map_err(name)?;
+                    Some(e)
+                }
+                None => None,
+            };
+            let (b, copy) = match own.as_mut() {
+                Some(e) => (e, 0),
+                None => (&mut self.engine, c),
+            };
+            let k = self.nets[c];
+            let tested = label_and_test_of(
+                b,
+                copy,
+                cfg,
+                (train_set, sizes.n_label),
+                (test_set, sizes.n_test),
+                sizes.batch,
+                &mut self.states[c].key,
+                |pass, d, n| on_batch(k, pass, d, n),
+            )
+            .map_err(name)?;
+            out.push(NetworkRun {
+                config: cfg.clone(),
+                stats: self.states[c].stats.clone(),
+                train_seconds: self.train_seconds[c],
+                weights,
+                theta_mv,
+                tested,
+            });
+        }
+        Ok(out)
     }
 }
 
