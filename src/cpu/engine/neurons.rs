@@ -233,10 +233,10 @@ impl NeuronChunk<'_> {
         // θ changes only when adapting: otherwise the loop leaves it unwritten.
         let adapting = learn && !d.theta_frozen;
         match kind {
-            NeuronKind::If => self.vector_stages(list, d, adapting, |s, i| {
+            NeuronKind::If => self.vector_stages::<false>(list, d, adapting, |s, i, d| {
                 clamp_refractory(&s, if_charge(s, x[2][i], d), d)
             }),
-            NeuronKind::Lif(_) => self.vector_stages(list, d, adapting, |s, i| {
+            NeuronKind::Lif(_) => self.vector_stages::<false>(list, d, adapting, |s, i, d| {
                 clamp_refractory(&s, lif_charge(s, x[2][i], d), d)
             }),
             NeuronKind::CondLif(_) => self.synaptic_stages::<true>(list, d, x, fed, adapting),
@@ -289,7 +289,8 @@ impl NeuronChunk<'_> {
         [x_ge, x_gi, x_v]: [&[f32]; 3],
         adapt: bool,
     ) {
-        self.vector_stages(list, d, adapt, |mut s, i| {
+        // Only a conductance LIF reads `clamp_v`.
+        self.vector_stages::<COND>(list, d, adapt, |mut s, i, d| {
             s.gi += input::<GI>(x_gi, i);
             let mut o = match COND {
                 true => cond_lif_charge(s, x_ge[i], d),
@@ -301,18 +302,36 @@ impl NeuronChunk<'_> {
     }
 
     /// The stages of a model without custom variables, in a loop specialised to `adapt`
-    /// (learning with a θ that adapts; θ is written only then).
+    /// (learning with a θ that adapts; θ is written only then), to the reset (hard or
+    /// soft) and, where the charge reads it (`CLAMPS`), to the clamp of `v` to the reversal
+    /// potentials: switches the loop would otherwise test (or blend both ways) per neuron.
     #[inline(always)]
-    fn vector_stages(
+    fn vector_stages<const CLAMPS: bool>(
         &mut self,
         list: &mut Vec<u32>,
         d: &DerivedNeuron,
         adapt: bool,
-        charge: impl Fn(NeuronState, usize) -> NeuronState + Copy,
+        charge: impl Fn(NeuronState, usize, &DerivedNeuron) -> NeuronState + Copy,
     ) {
-        match adapt {
-            true => self.vector_loop::<true>(list, d, charge),
-            false => self.vector_loop::<false>(list, d, charge),
+        match (adapt, d.reset_soft) {
+            (false, false) => self.clamp_stages::<CLAMPS, false, false>(list, d, charge),
+            (false, true) => self.clamp_stages::<CLAMPS, false, true>(list, d, charge),
+            (true, false) => self.clamp_stages::<CLAMPS, true, false>(list, d, charge),
+            (true, true) => self.clamp_stages::<CLAMPS, true, true>(list, d, charge),
+        }
+    }
+
+    /// [`Self::vector_stages`] specialised to `d.clamp_v` where the charge reads it.
+    #[inline(always)]
+    fn clamp_stages<const CLAMPS: bool, const ADAPT: bool, const SOFT: bool>(
+        &mut self,
+        list: &mut Vec<u32>,
+        d: &DerivedNeuron,
+        charge: impl Fn(NeuronState, usize, &DerivedNeuron) -> NeuronState,
+    ) {
+        match CLAMPS && d.clamp_v {
+            true => self.vector_loop::<ADAPT, SOFT, true>(list, d, charge),
+            false => self.vector_loop::<ADAPT, SOFT, false>(list, d, charge),
         }
     }
 
@@ -321,12 +340,20 @@ impl NeuronChunk<'_> {
     /// steps have no spike), so the loop vectorises.
     #[inline(always)]
     #[allow(clippy::needless_range_loop)] // Neuron i indexes several parallel arrays.
-    fn vector_loop<const ADAPT: bool>(
+    fn vector_loop<const ADAPT: bool, const SOFT: bool, const CLAMP: bool>(
         &mut self,
         list: &mut Vec<u32>,
         d: &DerivedNeuron,
-        charge: impl Fn(NeuronState, usize) -> NeuronState,
+        charge: impl Fn(NeuronState, usize, &DerivedNeuron) -> NeuronState,
     ) {
+        // The switches as constants of this copy of the loop (a local struct: the compiler
+        // folds its fields' reads).
+        let d = &DerivedNeuron {
+            reset_soft: SOFT,
+            clamp_v: CLAMP,
+            theta_frozen: !ADAPT && d.theta_frozen,
+            ..*d
+        };
         let n = self.len();
         let (v, th, rf) = (
             &mut self.v[..n],
@@ -345,7 +372,7 @@ impl NeuronChunk<'_> {
                 gi: gi[i],
                 custom: [0.0; MAX_CUSTOM_VARS],
             };
-            let o = charge(s, i);
+            let o = charge(s, i, d);
             let spike = fire(o, d);
             let o = reset(o, spike, d);
             if ADAPT {
