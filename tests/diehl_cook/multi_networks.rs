@@ -13,7 +13,7 @@ use snn_wgpu::experiments::diehl_cook::config::DcConfig;
 use snn_wgpu::experiments::diehl_cook::engine::DcEngine;
 use snn_wgpu::experiments::diehl_cook::evaluate::assign_labels;
 use snn_wgpu::experiments::diehl_cook::multi::{
-    batches, ensemble, run, run_from, Engines, Sizes, Start,
+    batches, ensemble, label_and_test, run, run_from, Engines, Sizes, Start,
 };
 use snn_wgpu::experiments::diehl_cook::sweep::{network_configs, parse_sweep};
 use snn_wgpu::experiments::diehl_cook::train::{
@@ -196,6 +196,29 @@ fn a_batch_trains_each_network_as_it_trains_alone() {
     let cpu = EngineChoice::Cpu(EngineOptions::default());
     let mut batch = DcEngine::build_batch(&specs, &cpu).unwrap();
     assert!(batch.weights().is_err(), "a batch names the copy");
+    // So do labelling and test: the forms without a copy refuse a batch, naming the call.
+    let mut key = 0;
+    let e = respond_frozen(&mut batch, &cfgs[0], &data, 2, 2, &mut key, |_| {}).unwrap_err();
+    assert!(
+        e.to_string().contains("respond_frozen on a batch of 3"),
+        "{e}"
+    );
+    let Err(e) = label_and_test(
+        &mut batch,
+        &cfgs[0],
+        (&data, 2),
+        (&data, 2),
+        2,
+        &mut key,
+        |_, _, _| {},
+    ) else {
+        panic!("label_and_test on a batch ran");
+    };
+    assert!(
+        e.to_string().contains("label_and_test on a batch of 3"),
+        "{e}"
+    );
+    assert_eq!(key, 0, "nothing ran");
     let mut states = vec![TrainState::new(0); 3];
     let mut reports = vec![vec![]; 3];
     train_batch(&mut batch, &cfgs, &data, 10, &mut states, |done, _, _| {

@@ -155,7 +155,7 @@ impl DcEngine {
     }
 
     /// Fails unless this holds one network (the methods that do not name a copy).
-    fn single(&self, what: &str) -> Result<()> {
+    pub(crate) fn single(&self, what: &str) -> Result<()> {
         match self.seeds.len() {
             1 => Ok(()),
             k => Err(SnnError::Unsupported(format!(

@@ -83,7 +83,8 @@ impl Pass {
 /// `progress(pass, done, total)` follows each pass.
 ///
 /// # Errors
-/// [`SnnError::NoResponse`], backend errors, shape errors from `evaluate`.
+/// [`SnnError::NoResponse`], backend errors, shape errors from `evaluate`;
+/// [`SnnError::Unsupported`] on a batch of networks (name the network: [`label_and_test_of`]).
 pub fn label_and_test(
     b: &mut DcEngine,
     cfg: &DcConfig,
@@ -93,6 +94,7 @@ pub fn label_and_test(
     key: &mut u32,
     progress: impl FnMut(Pass, usize, usize),
 ) -> Result<Tested> {
+    b.single("label_and_test")?;
     label_and_test_of(b, 0, cfg, train, test, batch, key, progress)
 }
 

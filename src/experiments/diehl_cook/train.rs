@@ -544,7 +544,8 @@ fn running_accuracy(hits: &VecDeque<bool>) -> f64 {
 /// silent image never stops labelling or test. `on_batch(done)` reports progress.
 ///
 /// # Errors
-/// Backend errors.
+/// Backend errors; [`SnnError::Unsupported`] on a batch of networks (name the network:
+/// [`respond_frozen_of`]).
 pub fn respond_frozen(
     b: &mut DcEngine,
     cfg: &DcConfig,
@@ -554,6 +555,7 @@ pub fn respond_frozen(
     key: &mut u32,
     on_batch: impl FnMut(usize),
 ) -> Result<Array2<u32>> {
+    b.single("respond_frozen")?;
     respond_frozen_of(b, 0, cfg, data, n, batch, key, on_batch)
 }
 
