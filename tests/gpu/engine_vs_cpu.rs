@@ -13,7 +13,7 @@
 //! weights, normalisation).
 
 use crate::common::{assert_close, gpu_ctx};
-use snn_wgpu::backend::Simulator;
+use snn_wgpu::backend::{Simulator, Trial};
 use snn_wgpu::cpu::engine::Engine;
 use snn_wgpu::gpu::engine::{compose_module, compose_module_for};
 use snn_wgpu::gpu::{EngineSchedule, GpuEngine, GpuEngineOptions};
@@ -959,6 +959,50 @@ pub fn copies_with_delays_of_their_own_agree() {
             }
         }
     }
+}
+
+/// Copies with weights of their own (`Weights::PerCopy`) and shared delays: frozen trials
+/// from one copy, then the other, then the first again (the GPU's trials share one engine
+/// while the delays are shared, each chunk taking its copy's learnt weights), give the CPU's
+/// counts, and the two copies' trials differ.
+pub fn trials_of_copies_with_weights_of_their_own_agree() {
+    let mut net = plastic_network(StdpRule::Pair, Connectivity::AllToAll, Delivery::AtEmission);
+    let n_syn = 60 * 24;
+    let p = net.projections.iter_mut().find(|p| p.name == "in_exc");
+    p.expect("in_exc").weights = Weights::PerCopy(
+        (0..2)
+            .map(|c| {
+                (0..n_syn)
+                    .map(|k| ((k * (7 + 4 * c)) % 13) as f32 * 0.03)
+                    .collect()
+            })
+            .collect(),
+    );
+    let rates: Vec<Vec<f32>> = (0..3).map(|k| vec![60.0 + 20.0 * k as f32; 60]).collect();
+    let trials: Vec<Trial<'_>> = rates
+        .iter()
+        .enumerate()
+        .map(|(k, r)| Trial {
+            rates_hz: r,
+            key: 40 + k as u32,
+        })
+        .collect();
+    let body = |e: &mut dyn Simulator| {
+        e.run(200).expect("run");
+        [1, 0, 1]
+            .map(|c| e.run_trials(c, "in", &trials, 150, "exc").expect("trials"))
+            .to_vec()
+    };
+    let mut cpu = Engine::new(&net).expect("cpu engine");
+    let want = body(&mut cpu);
+    assert_ne!(want[0], want[1], "the copies' trials should differ");
+    assert_eq!(want[0], want[2], "trials leave the engine as it was");
+    assert!(
+        want[1].iter().flatten().sum::<u32>() > 0,
+        "the trials are silent"
+    );
+    let mut gpu = GpuEngine::new(gpu_ctx(), &net).expect("gpu engine");
+    assert_eq!(body(&mut gpu), want, "trial counts, copies 1, 0, 1");
 }
 
 /// With buckets a depression of +0 is skipped unless the post neuron's column may hold a

@@ -44,6 +44,7 @@ fn main() -> std::process::ExitCode {
             Gpu bucketed_arrivals_without_a_spike_list_agree,
             Gpu loose_columns_are_clamped_alike,
             Gpu copies_with_delays_of_their_own_agree,
+            Gpu trials_of_copies_with_weights_of_their_own_agree,
             Gpu device_timing_times_the_step_passes,
             Gpu unchunked_fused_run_shows_the_loop_cap,
             Gpu a_weight_that_is_not_finite_is_found_alike,

@@ -277,9 +277,10 @@ impl GpuEngine {
         }
         let cap = self.trials_per_chunk();
         let want = (trials.len() as u64).min(cap) as u32;
-        // Copies with arrays of their own (delays: the trial engine's tables) need an
-        // engine of their own; otherwise one serves every copy.
-        let owner = if self.net.has_per_copy_arrays() {
+        // Copies with delays of their own (the trial engine's tables) need an engine of
+        // their own; otherwise one serves every copy (weights, θ and Poisson tables are
+        // copied in from the copy at every chunk).
+        let owner = if self.net.has_per_copy_delays() {
             copy
         } else {
             0

@@ -216,12 +216,13 @@ impl Network {
         self.seeds.len()
     }
 
-    /// Whether some projection gives each copy weights or delays of its own
-    /// ([`Weights::PerCopy`], [`Delay::PerCopy`]).
-    pub fn has_per_copy_arrays(&self) -> bool {
-        self.projections.iter().any(|p| {
-            matches!(p.weights, Weights::PerCopy(_)) || matches!(p.delay, Delay::PerCopy(_))
-        })
+    /// Whether some projection gives each copy delays of its own ([`Delay::PerCopy`]):
+    /// copies that differ in their connectivity tables, not only in their state and
+    /// weights.
+    pub fn has_per_copy_delays(&self) -> bool {
+        self.projections
+            .iter()
+            .any(|p| matches!(p.delay, Delay::PerCopy(_)))
     }
 
     /// This network with `n` copies of copy `copy` (its seed, and its own weight and delay
