@@ -1,8 +1,9 @@
 //! Shared test helpers: the GPU context (fail under CI=true, skip elsewhere), the GPU-against-CPU
-//! tolerance, a constant drive for one population, the `snn` command line, temporary
-//! directories and synthetic MNIST (IDX) files.
+//! tolerance, a constant drive for one population, frozen trials, the `snn` command line,
+//! temporary directories and synthetic MNIST (IDX) files.
 #![allow(dead_code)]
 
+use snn_wgpu::backend::Trial;
 use snn_wgpu::gpu::{GpuContext, GpuOptions};
 use snn_wgpu::model::net::{Connectivity, Network, PopulationKind, Projection};
 use snn_wgpu::model::{NeuronKind, Target};
@@ -148,6 +149,15 @@ pub fn with_drive(
 }
 
 // ---- the `snn` command line ----
+
+/// One frozen trial per rate vector, trial `k` keyed `first_key + k`.
+pub fn trials(rates: &[Vec<f32>], first_key: u32) -> Vec<Trial<'_>> {
+    rates
+        .iter()
+        .zip(first_key..)
+        .map(|(r, key)| Trial { rates_hz: r, key })
+        .collect()
+}
 
 /// The `snn` binary of this build.
 pub fn snn() -> std::process::Command {

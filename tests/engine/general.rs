@@ -1,5 +1,6 @@
 //! The general CPU engine (`cpu::engine`) on small networks with known answers.
 
+use crate::common;
 use snn_wgpu::cpu::engine::{Engine, EngineOptions, Recording, Trial};
 use snn_wgpu::model::net::{
     Connectivity, Delay, Delivery, MonitorKind, Network, PopulationKind, Projection, Weights,
@@ -524,14 +525,7 @@ fn trials_count_as_the_copy_itself_from_rest() {
     e.run(50).expect("run");
     let before = e.network_state();
     let rates: Vec<Vec<f32>> = (0..3).map(|k| vec![20.0 + 10.0 * k as f32; 50]).collect();
-    let trials: Vec<_> = rates
-        .iter()
-        .enumerate()
-        .map(|(k, r)| Trial {
-            rates_hz: r,
-            key: 100 + k as u32,
-        })
-        .collect();
+    let trials = common::trials(&rates, 100);
     let counts = e.run_trials(0, "in", &trials, 200, "out").expect("trials");
     assert_eq!(e.network_state(), before, "the engine is left as it was");
     assert!(counts.iter().all(|c| c.iter().sum::<u32>() > 0));
@@ -929,14 +923,7 @@ fn chunked_run(
             true => {
                 let rates: Vec<Vec<f32>> =
                     (0..3).map(|k| vec![30.0 + 20.0 * k as f32; 50]).collect();
-                let trials: Vec<_> = rates
-                    .iter()
-                    .enumerate()
-                    .map(|(k, r)| Trial {
-                        rates_hz: r,
-                        key: 7 + k as u32,
-                    })
-                    .collect();
+                let trials = common::trials(&rates, 7);
                 e.run_trials(0, "in", &trials, 60, &net.populations[1].name)
                     .expect("trials")
             }

@@ -183,14 +183,7 @@ pub fn protocol_calls_agree() {
         out.push(e.run_counting(30, "inh").unwrap());
         e.rest(0).unwrap();
         let state_after_rest = e.network_state().unwrap();
-        let trials: Vec<Trial<'_>> = rates
-            .iter()
-            .enumerate()
-            .map(|(k, r)| Trial {
-                rates_hz: r,
-                key: 1000 + k as u32,
-            })
-            .collect();
+        let trials = common::trials(&rates, 1000);
         out.push(e.run_trials(1, INPUT, &trials[..2], 250, EXC).unwrap());
         out.push(e.run_trials(1, INPUT, &trials, 250, EXC).unwrap());
         // Trials leave the engine as it was.

@@ -12,8 +12,8 @@
 //! K = 2 or 3 copies throughout; and the calls between runs (learning off, new rates, new
 //! weights, normalisation).
 
-use crate::common::{assert_close, gpu_ctx};
-use snn_wgpu::backend::{Simulator, Trial};
+use crate::common::{self, assert_close, gpu_ctx};
+use snn_wgpu::backend::Simulator;
 use snn_wgpu::cpu::engine::Engine;
 use snn_wgpu::gpu::engine::{compose_module, compose_module_for};
 use snn_wgpu::gpu::{EngineSchedule, GpuEngine, GpuEngineOptions};
@@ -979,14 +979,7 @@ pub fn trials_of_copies_with_weights_of_their_own_agree() {
             .collect(),
     );
     let rates: Vec<Vec<f32>> = (0..3).map(|k| vec![60.0 + 20.0 * k as f32; 60]).collect();
-    let trials: Vec<Trial<'_>> = rates
-        .iter()
-        .enumerate()
-        .map(|(k, r)| Trial {
-            rates_hz: r,
-            key: 40 + k as u32,
-        })
-        .collect();
+    let trials = common::trials(&rates, 40);
     let body = |e: &mut dyn Simulator| {
         e.run(200).expect("run");
         [1, 0, 1]
