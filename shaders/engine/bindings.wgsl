@@ -12,6 +12,12 @@ struct StepInfo {
     learn: u32,
     // Target column sum of a `normalize_*` dispatch.
     norm_target: f32,
+    // 0, or on a quiet step 1 + the index of the Poisson source that is silent at it (as if
+    // its rates were 0); no spike is counted on a quiet step.
+    quiet: u32,
+    _pad0: u32,
+    _pad1: u32,
+    _pad2: u32,
 }
 
 const NONE: u32 = 0xffffffffu;

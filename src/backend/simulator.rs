@@ -15,6 +15,29 @@ pub struct Trial<'a> {
     pub key: u32,
 }
 
+/// One presentation of an input to every copy ([`Simulator::present`]): the input on
+/// for `steps_on` steps, counted, then a rest. What a training loop repeats per image, as
+/// one call, which an engine on a device runs with one wait for the device.
+#[derive(Debug, Clone, Copy)]
+pub struct Presentation<'a> {
+    /// The Poisson source that carries the input.
+    pub source: &'a str,
+    /// One per copy: the source's rates (Hz) and its stream's key, the stream starting at
+    /// the step of the call ([`Simulator::set_poisson_stream`]).
+    pub inputs: &'a [Trial<'a>],
+    /// Steps with the input on.
+    pub steps_on: u32,
+    /// The population whose spikes are counted over the steps on.
+    pub counted: &'a str,
+    /// The rest: `Some(steps)` more steps with the source's rates at 0 (which they stay
+    /// at), or `None`: every copy put at rest ([`Simulator::rest`]).
+    pub rest_steps: Option<u32>,
+    /// A projection whose weights are checked after the steps: where this is set,
+    /// [`Simulator::first_non_finite_weight`] answers from that check until the weights
+    /// change (on a device, without reading the weights back).
+    pub check_weights: Option<&'a str>,
+}
+
 /// A general network engine: K copies of one [`Network`], stepped together. Every method
 /// means the same on every backend; a seed gives the same spikes on all of them (see
 /// `docs/architecture.md` for where floats may differ on a GPU that is not llvmpipe).
@@ -105,6 +128,19 @@ pub trait Simulator: Send {
     /// As [`Self::run`]; an unknown population.
     fn run_counting(&mut self, steps: u32, population: &str) -> Result<Vec<Vec<u32>>>;
 
+    /// Presents `p`'s inputs and returns the spike counts of `p.counted` over the steps
+    /// on, `[copy][neuron]`: the same as setting each copy's rates and stream
+    /// ([`Self::set_rates`], [`Self::set_poisson_stream`] from the clock), then
+    /// [`Self::run_counting`] for `p.steps_on` steps, then the rest (the rates set to 0 and
+    /// [`Self::run`], or [`Self::rest`] for every copy), which is how the default does it.
+    ///
+    /// # Errors
+    /// [`crate::SnnError::InvalidParam`] unless there is one input per copy; as the calls
+    /// it stands for.
+    fn present(&mut self, p: &Presentation<'_>) -> Result<Vec<Vec<u32>>> {
+        present_call_by_call(self, p)
+    }
+
     /// Puts `copy` at rest: every neuron at its model's rest state, θ kept; no spike in
     /// flight (spike lists, delay rings, spike history and last arrivals cleared) and every
     /// STDP trace at 0. The clock keeps running.
@@ -166,6 +202,12 @@ pub trait Simulator: Send {
     fn device_seconds(&self) -> Option<f64> {
         None
     }
+
+    /// How many times the host has waited for the device on this engine's behalf since it
+    /// was built (read-backs); None on an engine without a device (the CPU engine).
+    fn device_waits(&self) -> Option<u64> {
+        None
+    }
 }
 
 /// What an engine's `network_state` returns: the state, or the state or an error.
@@ -186,6 +228,48 @@ impl IntoStateResult for Result<NetworkState> {
 }
 
 /// The index of the first value of `w` that is NaN or infinite, if any.
+/// [`Simulator::present`] as the calls it stands for.
+///
+/// # Errors
+/// As [`Simulator::present`].
+pub(crate) fn present_call_by_call<S: Simulator + ?Sized>(
+    s: &mut S,
+    p: &Presentation<'_>,
+) -> Result<Vec<Vec<u32>>> {
+    check_inputs(s.network(), p)?;
+    let origin = s.step_count();
+    for (c, x) in p.inputs.iter().enumerate() {
+        s.set_rates(p.source, c, x.rates_hz)?;
+        s.set_poisson_stream(p.source, c, x.key, origin)?;
+    }
+    let counts = s.run_counting(p.steps_on, p.counted)?;
+    match p.rest_steps {
+        Some(steps) => {
+            for (c, x) in p.inputs.iter().enumerate() {
+                s.set_rates(p.source, c, &vec![0.0; x.rates_hz.len()])?;
+            }
+            s.run(steps)?;
+        }
+        None => (0..p.inputs.len()).try_for_each(|c| s.rest(c))?,
+    }
+    Ok(counts)
+}
+
+/// One input per copy of `net`.
+///
+/// # Errors
+/// [`crate::SnnError::InvalidParam`] naming `inputs`.
+pub(crate) fn check_inputs(net: &Network, p: &Presentation<'_>) -> Result<()> {
+    if p.inputs.len() != net.batch() {
+        return Err(crate::SnnError::invalid(
+            "inputs",
+            p.inputs.len(),
+            format!("one per copy ({})", net.batch()),
+        ));
+    }
+    Ok(())
+}
+
 pub(crate) fn first_non_finite(w: &[f32]) -> Option<usize> {
     // A test without early exit vectorises; the position is looked for only once something
     // is found.
@@ -198,11 +282,19 @@ pub(crate) fn first_non_finite(w: &[f32]) -> Option<usize> {
 /// Implements [`Simulator`] for an engine type whose inherent methods have the trait's names
 /// (`weights` returning a slice, `network_state` the state or a result of it), with the
 /// provided methods listed after the description (`first_non_finite_weight`) taken from
-/// the engine's inherent methods too, and after a `;` `device_seconds` where the engine
-/// times its passes.
+/// the engine's inherent methods too, after a `;` `device_seconds, device_waits` where the
+/// engine runs on a device, and after a `=>` `present` where the engine has its own.
 macro_rules! impl_simulator {
-    ($t:ty, $describe:expr $(, $own:ident)* $(; $timed:ident)?) => {
+    ($t:ty, $describe:expr $(, $own:ident)* $(; $timed:ident, $waits:ident)? $(=> $present:ident)?) => {
         impl $crate::backend::Simulator for $t {
+            $(
+                fn $present(
+                    &mut self,
+                    p: &$crate::backend::Presentation<'_>,
+                ) -> $crate::error::Result<Vec<Vec<u32>>> {
+                    <$t>::$present(self, p)
+                }
+            )?
             $(
                 fn $own(&self, p: &str, c: usize) -> $crate::error::Result<Option<usize>> {
                     <$t>::$own(self, p, c)
@@ -211,6 +303,9 @@ macro_rules! impl_simulator {
             $(
                 fn $timed(&self) -> Option<f64> {
                     <$t>::$timed(self)
+                }
+                fn $waits(&self) -> Option<u64> {
+                    Some(<$t>::$waits(self))
                 }
             )?
             fn describe(&self) -> String {

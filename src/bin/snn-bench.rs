@@ -437,6 +437,7 @@ fn bench_train(
     let mut times = vec![];
     let mut device = vec![];
     let mut expected_input_spikes = 0.0f64;
+    let mut waits = None;
     for k in 0..a.warmup + reps {
         let img = images.image(k % images.len());
         let rates = DcConfig::rates(img, cfg.intensity_start);
@@ -447,6 +448,9 @@ fn bench_train(
             learn: true,
             key: k as u32,
         };
+        if k == a.warmup {
+            waits = b.engine().device_waits();
+        }
         let (t0, d0) = (Instant::now(), b.engine().device_seconds());
         b.present(&rates, &opts)?;
         if k >= a.warmup {
@@ -462,6 +466,12 @@ fn bench_train(
     let split = DeviceSplit::of(&times, &device, steps_on + steps_rest);
     let med = median(times);
     let events = expected_input_spikes / reps as f64 * cfg.n_exc as f64;
+    // Read-backs per image: the host's waits for the device.
+    let waits = b
+        .engine()
+        .device_waits()
+        .zip(waits)
+        .map(|(w1, w0)| (w1 - w0) as f64 / reps as f64);
     stdout::line(serde_json::json!({
         "bench": "train", "preset": cfg.preset, "backend": t.name, "adapter": t.adapter, "workgroup_size": t.workgroup_size, "n": cfg.n_exc,
         "dt_ms": cfg.dt_ms, "steps": steps_on + steps_rest, "input_delays": cfg.input_delay_max_ms > 0.0,
@@ -470,6 +480,7 @@ fn bench_train(
         "median_device_s_per_image": split.as_ref().map(|s| s.device_s),
         "device_us_per_step": split.as_ref().map(|s| s.device_us_per_step),
         "median_other_s_per_image": split.as_ref().map(|s| s.other_s),
+        "device_waits_per_image": waits,
     }));
     Ok(())
 }

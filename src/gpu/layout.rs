@@ -66,8 +66,12 @@ pub struct StepInfo {
     pub learn: u32,
     /// Target column sum of a normalisation pass.
     pub norm_target: f32,
+    /// 0, or on a quiet step 1 + the index of the Poisson source that is silent at it (as
+    /// if its rates were 0); no spike is counted on a quiet step.
+    pub quiet: u32,
+    pub _pad: [u32; 3],
 }
-const _: () = assert!(std::mem::size_of::<StepInfo>() == 16);
+const _: () = assert!(std::mem::size_of::<StepInfo>() == 32);
 
 /// A mirrored struct's WGSL name, Rust size and (field, offset) pairs.
 pub type StructLayout = (&'static str, usize, Vec<(&'static str, usize)>);
@@ -102,6 +106,7 @@ pub fn mirrored_layouts() -> Vec<StructLayout> {
                 ("row", offset_of!(StepInfo, row)),
                 ("learn", offset_of!(StepInfo, learn)),
                 ("norm_target", offset_of!(StepInfo, norm_target)),
+                ("quiet", offset_of!(StepInfo, quiet)),
             ],
         ),
     ]

@@ -4,20 +4,6 @@
 use super::context::GpuContext;
 use crate::error::{Result, SnnError};
 
-/// The `size` bytes of `buf` from byte `offset` (both multiples of 4), through a mappable
-/// buffer (one wait).
-pub(crate) fn read_back_range(
-    ctx: &GpuContext,
-    buf: &wgpu::Buffer,
-    offset: u64,
-    size: u64,
-    label: &str,
-) -> Result<Vec<u8>> {
-    Ok(read_back_ranges(ctx, &[(buf, offset, size)], label)?
-        .pop()
-        .unwrap_or_default())
-}
-
 /// The bytes of several `(buffer, offset, size)` ranges (multiples of 4), in one staging
 /// buffer and one wait.
 pub(crate) fn read_back_ranges(

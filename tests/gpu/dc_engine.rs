@@ -10,20 +10,20 @@
 //! `network_state`) on two copies, through `dyn Simulator`.
 
 use crate::common::{self, assert_close};
-use snn_wgpu::backend::{EngineChoice, Simulator, Trial};
+use snn_wgpu::backend::{EngineChoice, Presentation, Simulator, Trial};
 use snn_wgpu::cpu::engine::Engine;
 use snn_wgpu::cpu::engine::EngineOptions;
 use snn_wgpu::data::mnist::{embedded, Split};
 use snn_wgpu::experiments::diehl_cook::config::DcConfig;
 use snn_wgpu::experiments::diehl_cook::engine::DcEngine;
-use snn_wgpu::experiments::diehl_cook::model::{network, EXC, INPUT};
+use snn_wgpu::experiments::diehl_cook::model::{network, EXC, INPUT, INPUT_EXC};
 use snn_wgpu::experiments::diehl_cook::multi::{run, Sizes};
 use snn_wgpu::experiments::diehl_cook::record::present_recorded;
 use snn_wgpu::experiments::diehl_cook::train::{
     respond_frozen, respond_frozen_of, train, train_batch, train_from, TrainState,
 };
 use snn_wgpu::experiments::diehl_cook::{PresentOptions, RestMode};
-use snn_wgpu::gpu::{GpuEngine, GpuEngineOptions};
+use snn_wgpu::gpu::{EngineSchedule, GpuEngine, GpuEngineOptions};
 use snn_wgpu::model::net::{Connectivity, Network, Projection};
 use snn_wgpu::model::{NeuronModel, Target};
 use snn_wgpu::SnnError;
@@ -239,6 +239,89 @@ pub fn protocol_calls_agree() {
             "state after swapping"
         );
     }
+}
+
+/// `present` on two copies of the D&C network equals the calls it stands for (the CPU's
+/// default, call by call) under both GPU schedules: a rest simulated with the input at 0
+/// (which it stays at: a run after it draws no input spike), a rest by reset (the rates
+/// stay on), and a rest of no steps; the counts and the whole state after each, bit for
+/// bit on a software adapter. Under the fused schedule a presentation waits for the device
+/// once, and its weight check answers `first_non_finite_weight` without another wait. One
+/// input per copy, or an error naming `inputs`, alike.
+pub fn a_presentation_equals_its_calls() {
+    let ctx = common::gpu_ctx();
+    let spec = cfg(RestMode::Simulate).to_spec();
+    let net = network(&spec).unwrap().with_seeds(vec![7, 8]);
+    let data = embedded(Split::Train).unwrap();
+    let rates: Vec<Vec<f32>> = (0..2)
+        .map(|i| DcConfig::rates(data.image(i), 4.0))
+        .collect();
+    let inputs = [
+        Trial {
+            rates_hz: &rates[0],
+            key: 5,
+        },
+        Trial {
+            rates_hz: &rates[1],
+            key: 6,
+        },
+    ];
+    let p = |rest_steps, inputs| Presentation {
+        source: INPUT,
+        inputs,
+        steps_on: 200,
+        counted: EXC,
+        rest_steps,
+        check_weights: Some(INPUT_EXC),
+    };
+    let run = |e: &mut dyn Simulator| {
+        let (mut out, mut states) = (vec![], vec![]);
+        for rest in [Some(120), None, Some(0)] {
+            out.push(e.present(&p(rest, &inputs)).unwrap());
+            states.push(e.network_state().unwrap());
+            out.push(e.run_counting(30, INPUT).unwrap());
+            out.push(e.run_counting(30, EXC).unwrap());
+        }
+        let bad = e.present(&p(Some(10), &inputs[..1])).unwrap_err();
+        (out, states, bad.to_string())
+    };
+    let mut cpu = Engine::new(&net).unwrap();
+    let want = run(&mut cpu);
+    assert!(
+        want.0[0].iter().flatten().sum::<u32>() > 0,
+        "input drove spikes"
+    );
+    assert!(
+        want.0[1].iter().flatten().all(|&c| c == 0),
+        "the input stays at 0 after a simulated rest"
+    );
+    assert!(
+        want.0[4].iter().flatten().sum::<u32>() > 0,
+        "the input stays on after a rest by reset"
+    );
+    assert!(want.2.contains("inputs"), "{}", want.2);
+    for schedule in [EngineSchedule::Fused, EngineSchedule::Passes] {
+        let opts = GpuEngineOptions {
+            schedule,
+            ..GpuEngineOptions::default()
+        };
+        let mut gpu = GpuEngine::with_options(ctx.clone(), &net, opts).unwrap();
+        let got = run(&mut gpu);
+        let differ = got.0.iter().zip(&want.0).position(|(g, w)| g != w);
+        assert_eq!(differ, None, "{schedule:?}: the counts of call k differ");
+        assert_eq!(got.2, want.2, "{schedule:?}: the refusal");
+        if exact() {
+            let differ = got.1.iter().zip(&want.1).position(|(g, w)| g != w);
+            assert_eq!(differ, None, "{schedule:?}: the state after call k differs");
+        }
+    }
+    let mut gpu = GpuEngine::new(ctx, &net).unwrap();
+    assert_eq!(gpu.schedule(), EngineSchedule::Fused);
+    let w0 = gpu.device_waits();
+    Simulator::present(&mut gpu, &p(Some(120), &inputs)).unwrap();
+    assert_eq!(gpu.device_waits() - w0, 1, "waits of one presentation");
+    assert_eq!(gpu.first_non_finite_weight(INPUT_EXC, 1).unwrap(), None);
+    assert_eq!(gpu.device_waits() - w0, 1, "waits of its weight check");
 }
 
 /// A trial whose neuron variable turns NaN is named alike on both engines, as the first bad

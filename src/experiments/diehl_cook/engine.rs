@@ -23,7 +23,7 @@
 //! steps and each copy's input stream is keyed by its own seed and key.
 
 use super::model::{network_batch, EXC, INPUT, INPUT_EXC};
-use crate::backend::{EngineChoice, Simulator, Snapshot, Trial};
+use crate::backend::{EngineChoice, Presentation, Simulator, Snapshot, Trial};
 use crate::cpu::engine::EngineOptions;
 use crate::error::{Result, SnnError};
 use crate::experiments::diehl_cook::spec::{
@@ -375,22 +375,28 @@ impl DcEngine {
         if let Some(target) = self.norm_target.filter(|_| opts.learn) {
             e.normalize_columns(INPUT_EXC, target)?;
         }
-        let origin = e.step_count();
-        for (c, x) in inputs.iter().enumerate() {
-            let (rates, key) = x.map_or((&self.silence[..], 0), |x| (x.rates_hz, x.key));
-            e.set_rates(INPUT, c, rates)?;
-            e.set_poisson_stream(INPUT, c, presentation_seed(self.seeds[c], key), origin)?;
-        }
-        let counts = e.run_counting(opts.steps_on, EXC)?;
-        match opts.rest {
-            RestMode::Simulate => {
-                for c in 0..self.seeds.len() {
-                    e.set_rates(INPUT, c, &self.silence)?;
+        let trials: Vec<Trial<'_>> = inputs
+            .iter()
+            .enumerate()
+            .map(|(c, x)| {
+                let (rates_hz, key) = x.map_or((&self.silence[..], 0), |x| (x.rates_hz, x.key));
+                Trial {
+                    rates_hz,
+                    key: presentation_seed(self.seeds[c], key),
                 }
-                e.run(opts.steps_rest)?;
-            }
-            RestMode::Reset => (0..self.seeds.len()).try_for_each(|c| e.rest(c))?,
-        }
+            })
+            .collect();
+        let counts = e.present(&Presentation {
+            source: INPUT,
+            inputs: &trials,
+            steps_on: opts.steps_on,
+            counted: EXC,
+            rest_steps: match opts.rest {
+                RestMode::Simulate => Some(opts.steps_rest),
+                RestMode::Reset => None,
+            },
+            check_weights: Some(INPUT_EXC),
+        })?;
         if opts.learn {
             for c in 0..self.seeds.len() {
                 let mut theta = e.state(EXC, "theta", c)?;

@@ -62,9 +62,11 @@
 //! dispatch continues from where the last one stopped without the host. The host issues as
 //! many dispatches as the last run's steps per dispatch suggest, plus one (a dispatch that
 //! finds its copy done returns at once), reads the progress back with what it reads anyway
-//! (recordings; the neuron state at the end of a run), and issues more only if a copy is
-//! behind. Without recordings a whole run is one submission. Without a budget (a real GPU)
-//! one dispatch runs a whole submission.
+//! (recordings; at the end of a run the neuron state, counts and the weight check's word),
+//! and issues more only if a copy is behind. Without recordings a whole run is one
+//! submission (a training presentation's steps on and its quiet rest among them, then its
+//! weight check: one wait). Without a budget (a real GPU) one dispatch runs a whole
+//! submission.
 //!
 //! **Spike summaries and lists.** Dense and sparse projections find the spikes of a lag
 //! through their pre population's `summarize_<p>` pass (a phase between the sources and
@@ -91,8 +93,13 @@ pub(crate) struct FusedChunk {
     pub row0: u32,
     pub steps: u32,
     pub learn: u32,
+    /// Steps `quiet_from ..` of the chunk are quiet (`StepInfo::quiet`): source
+    /// `quiet_source` (1 + its index) silent, nothing counted.
+    pub quiet_from: u32,
+    pub quiet_source: u32,
+    pub _pad: [u32; 2],
 }
-const _: () = assert!(std::mem::size_of::<FusedChunk>() == 16);
+const _: () = assert!(std::mem::size_of::<FusedChunk>() == 32);
 
 /// How a network runs fused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -246,7 +253,7 @@ pub(crate) fn module(program: &Program, plan: &FusedPlan, wg: u32) -> ComposedMo
     let _ = writeln!(
         g,
         "        loop_passes = loop_passes + {}u;\n        \
-         step = StepInfo(chunk.t0 + s, chunk.row0 + s, chunk.learn, 0.0);",
+         step = StepInfo(chunk.t0 + s, chunk.row0 + s, chunk.learn, 0.0, select(0u, chunk.quiet_source, s >= chunk.quiet_from), 0u, 0u, 0u);",
         1 + window_checks * plan.last_start.is_some() as u32
     );
     let mut phase = None;

@@ -37,13 +37,14 @@ mod protocol;
 
 use super::context::{GpuContext, LOOP_ITERATION_BUDGET};
 use super::layout::StepInfo;
-use super::readback::{read_back_range, read_back_ranges};
+use super::readback::read_back_ranges;
 use super::shaders::ComposedModule;
 use super::timer::PassTimer;
 use crate::error::{Result, SnnError};
 use crate::model::net::{poisson_thresholds, Network, Recording, MAX_DELAY_STEPS};
 use layout::{Layout, MonitorRegions, PopRegions, ProjKind, NEVER};
 use program::{PassSpec, Program, FILED_COUNTS_BINDING, TABLE_PART_BINDING};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::sync::OnceLock;
 
@@ -72,6 +73,34 @@ impl ReadWeights {
     fn clear(&mut self) {
         *self = ReadWeights::default();
     }
+}
+
+/// Quiet steps of a run (`StepInfo::quiet`): from step `from` on, Poisson source
+/// `source − 1` is silent and nothing is counted.
+#[derive(Debug, Clone, Copy, Default)]
+struct Quiet {
+    from: Option<u32>,
+    source: u32,
+}
+
+impl Quiet {
+    /// `StepInfo::quiet` at step `t`.
+    fn at(&self, t: u32) -> u32 {
+        match self.from {
+            Some(from) if t >= from => self.source,
+            _ => 0,
+        }
+    }
+}
+
+/// What a run does besides its steps ([`GpuEngine::run_ending`]): quiet steps, a weight
+/// check after its last step, and regions of `ustate` `(entry, length)` read back with its
+/// state.
+#[derive(Debug, Default)]
+struct RunEnd {
+    quiet: Quiet,
+    check: Option<usize>,
+    reads: Vec<(u64, u64)>,
 }
 
 /// Launch choices of the general GPU engine (speed only, never results).
@@ -218,6 +247,8 @@ pub struct GpuEngine {
     trials: Option<(usize, Box<GpuEngine>)>,
     /// Times the step passes (`GpuEngineOptions::device_timing`).
     timer: Option<PassTimer>,
+    /// Read-backs so far ([`Self::device_waits`]).
+    waits: AtomicU64,
 }
 
 impl GpuEngine {
@@ -551,6 +582,7 @@ impl GpuEngine {
             active: k,
             trials: None,
             timer,
+            waits: AtomicU64::new(0),
         })
     }
 
@@ -569,6 +601,29 @@ impl GpuEngine {
         self.timer
             .as_ref()
             .map(|t| t.seconds() + trials.unwrap_or(0.0))
+    }
+
+    /// How many times the host has waited for the device on this engine's behalf since it
+    /// was built (each read-back is one wait; [`Self::run_trials`]' included): a training
+    /// presentation ([`Self::present`]) under the fused schedule without recordings costs
+    /// one.
+    pub fn device_waits(&self) -> u64 {
+        let trials = self.trials.as_ref().map_or(0, |(_, e)| e.device_waits());
+        self.waits.load(Ordering::Relaxed) + trials
+    }
+
+    /// `ranges` of device buffers, read back in one wait ([`Self::device_waits`]).
+    fn read_back(&self, ranges: &[(&wgpu::Buffer, u64, u64)], label: &str) -> Result<Vec<Vec<u8>>> {
+        self.waits.fetch_add(1, Ordering::Relaxed);
+        read_back_ranges(&self.ctx, ranges, label)
+    }
+
+    /// [`Self::read_back`] of one range.
+    fn read_back_one(&self, buf: &wgpu::Buffer, at: u64, len: u64, label: &str) -> Result<Vec<u8>> {
+        Ok(self
+            .read_back(&[(buf, at, len)], label)?
+            .pop()
+            .unwrap_or_default())
     }
 
     /// The compute passes [`Self::device_seconds`] has timed (submissions of steps).
@@ -626,6 +681,14 @@ impl GpuEngine {
     /// [`SnnError::NonFinite`] if a neuron variable became NaN or infinite;
     /// [`SnnError::Gpu`] if the device fails.
     pub fn run(&mut self, steps: u32) -> Result<()> {
+        self.run_ending(steps, &RunEnd::default()).map(drop)
+    }
+
+    /// [`Self::run`] with `end`'s quiet steps, weight check and read-backs: what a run
+    /// reads at its end (the neuron state, and under the fused schedule the progress) and
+    /// `end.reads` come back together, so the run costs one wait on the device where its
+    /// steps take one submission. Returns `end.reads`' bytes.
+    fn run_ending(&mut self, steps: u32, end: &RunEnd) -> Result<Vec<Vec<u8>>> {
         let t0 = self.clock;
         let last = NEVER - 1 - MAX_DELAY_STEPS;
         let Some(t1) = t0.checked_add(steps).filter(|&t| t <= last) else {
@@ -642,23 +705,32 @@ impl GpuEngine {
             _ => self.layout.rows,
         };
         let mut t = t0;
-        let mut fstate = None;
+        let mut got = None;
         while t < t1 {
             let n = span.min(t1 - t);
-            fstate = self.run_submission(t, n, t + n == t1)?;
+            let tail = (t + n == t1).then_some(end);
+            got = self.run_submission(t, n, end.quiet, tail)?;
             t += n;
             self.clock = t;
         }
         self.weights.iter_mut().for_each(ReadWeights::clear);
-        let fstate = match fstate {
-            Some(f) => f,
+        let mut got = match got {
+            Some(g) => g,
             None => {
-                let f = &self.buffers.fstate;
-                let len = self.layout.fstate.len() as u64 * 4;
-                read_back_range(&self.ctx, f, 0, len, "engine.fstate")?
+                // The passes schedule (or no step): the check, then the state and the reads.
+                self.submit_check(end.check, None);
+                let ranges = self.end_ranges(end);
+                self.read_back(&ranges, "engine.fstate")?
             }
         };
-        self.fstate = bytemuck::cast_slice(&fstate).to_vec();
+        if let Some(q) = end.check {
+            let flag = got.pop().unwrap_or_default();
+            let _ = self.weights[q]
+                .finite
+                .set(bytemuck::cast_slice::<u8, u32>(&flag).first() == Some(&0));
+        }
+        let reads = got.split_off(1);
+        self.fstate = bytemuck::cast_slice(&got[0]).to_vec();
         let k = self.layout.batch;
         self.check_finite(|name, b| {
             if k == 1 {
@@ -666,29 +738,94 @@ impl GpuEngine {
             } else {
                 format!("{name} (copy {b})")
             }
-        })
+        })?;
+        Ok(reads)
+    }
+
+    /// What a run reads at its end: the neuron state, `end.reads` and the check's flag.
+    fn end_ranges(&self, end: &RunEnd) -> Vec<(&wgpu::Buffer, u64, u64)> {
+        let b = &self.buffers;
+        let mut ranges = vec![(&b.fstate, 0, self.layout.fstate.len() as u64 * 4)];
+        ranges.extend(
+            end.reads
+                .iter()
+                .map(|&(at, len)| (&b.ustate, at * 4, len * 4)),
+        );
+        if end.check.is_some() {
+            ranges.push((&b.ustate, self.check_flag(), 4));
+        }
+        ranges
+    }
+
+    /// The byte offset of the weight check's flag in `ustate`.
+    fn check_flag(&self) -> u64 {
+        (self.layout.ctl + 2 * self.layout.batch) as u64 * 4
+    }
+
+    /// Encodes projection `q`'s weight check (`check_<q>`, which sets the flag where a
+    /// weight is not finite) after the flag is cleared, into `enc`, or into a submission of
+    /// its own without one.
+    fn submit_check(&self, q: Option<usize>, enc: Option<&mut wgpu::CommandEncoder>) {
+        let Some(pass) = q.and_then(|q| self.check[q].as_ref()) else {
+            return;
+        };
+        self.ctx.queue.write_buffer(
+            &self.buffers.ustate,
+            self.check_flag(),
+            bytemuck::bytes_of(&0u32),
+        );
+        let mut own = None;
+        let enc = match enc {
+            Some(e) => e,
+            None => own.insert(self.ctx.device.create_command_encoder(
+                &wgpu::CommandEncoderDescriptor {
+                    label: Some("engine.check"),
+                },
+            )),
+        };
+        {
+            let mut cp = enc.begin_compute_pass(&wgpu::ComputePassDescriptor {
+                label: Some("engine.check"),
+                timestamp_writes: None,
+            });
+            cp.set_bind_group(0, &self.bind_group, &[0]);
+            cp.set_pipeline(&pass.pipeline);
+            cp.dispatch_workgroups(pass.groups, self.layout.batch, 1);
+        }
+        if let Some(e) = own {
+            self.ctx.queue.submit([e.finish()]);
+        }
     }
 
     /// Steps `t .. t + n` in one compute pass and one submission (the fused schedule: as
     /// many more as its copies need to reach step `t + n`), then the recordings; with
-    /// `last` under the fused schedule, the neuron state too (read with its progress).
-    fn run_submission(&mut self, t: u32, n: u32, last: bool) -> Result<Option<Vec<u8>>> {
+    /// `end` (the run's last submission) under the fused schedule, what the run reads at
+    /// its end too (`end_ranges`, read with the progress).
+    fn run_submission(
+        &mut self,
+        t: u32,
+        n: u32,
+        quiet: Quiet,
+        end: Option<&RunEnd>,
+    ) -> Result<Option<Vec<Vec<u8>>>> {
         if self.fused.is_some() {
-            return self.run_fused(t, n, last);
+            return self.run_fused(t, n, quiet, end);
         }
         let stride = self.step_stride as usize;
         let learn = self.learning as u32;
         // One uniform per step, `stride` bytes apart.
         let mut infos = vec![0u8; n as usize * stride];
         for r in 0..n {
-            let u: [u8; 16] = bytemuck::cast(StepInfo {
+            let u: [u8; 32] = bytemuck::cast(StepInfo {
                 t: t + r,
                 row: r,
                 learn,
                 norm_target: 0.0,
+                quiet: quiet.at(t + r),
+                _pad: [0; 3],
             });
             let at = r as usize * stride;
-            infos[at..at + 16].copy_from_slice(&u);
+            infos[at..at + 32].copy_from_slice(&u);
         }
         self.ctx.queue.write_buffer(&self.buffers.step, 0, &infos);
         let mut enc = self
@@ -719,7 +856,7 @@ impl GpuEngine {
         self.ctx.queue.submit([enc.finish()]);
         let mut ranges = self.record_ranges(n);
         ranges.extend(self.timer.as_ref().map(PassTimer::range));
-        let mut got = read_back_ranges(&self.ctx, &ranges, "engine.records")?;
+        let mut got = self.read_back(&ranges, "engine.records")?;
         if let Some(timer) = &mut self.timer {
             timer.add(&got.pop().unwrap_or_default());
         }
@@ -765,15 +902,28 @@ impl GpuEngine {
 
     /// The fused schedule's submission of steps `t .. t + n`: every copy's progress set to
     /// 0, then dispatches (as many as the last run's steps per dispatch suggest, plus one),
-    /// each continuing each copy from its progress; the progress is read back with the
-    /// recordings (and with `last`, the neuron state), and more dispatches follow only if
-    /// a copy has not reached `t + n`.
-    fn run_fused(&mut self, t: u32, n: u32, last: bool) -> Result<Option<Vec<u8>>> {
+    /// each continuing each copy from its progress, and with `end` the weight check; the
+    /// progress is read back with the recordings (and with `end`, what the run reads at its
+    /// end), and more dispatches follow only if a copy has not reached `t + n`.
+    fn run_fused(
+        &mut self,
+        t: u32,
+        n: u32,
+        quiet: Quiet,
+        end: Option<&RunEnd>,
+    ) -> Result<Option<Vec<Vec<u8>>>> {
+        let (quiet_from, quiet_source) = match quiet.from {
+            Some(from) => (from.saturating_sub(t), quiet.source),
+            None => (u32::MAX, 0),
+        };
         let chunk = fused::FusedChunk {
             t0: t,
             row0: 0,
             steps: n,
             learn: self.learning as u32,
+            quiet_from,
+            quiet_source,
+            _pad: [0; 2],
         };
         let q = &self.ctx.queue;
         q.write_buffer(&self.buffers.step, 0, bytemuck::bytes_of(&chunk));
@@ -812,15 +962,18 @@ impl GpuEngine {
             if let Some(timer) = &self.timer {
                 timer.resolve(&mut enc);
             }
+            if let Some(e) = end {
+                self.submit_check(e.check, Some(&mut enc));
+            }
             self.ctx.queue.submit([enc.finish()]);
             let mut ranges = vec![(&self.buffers.ustate, ctl, 2 * k as u64 * 4)];
             ranges.extend(self.record_ranges(n));
-            if last {
-                let len = self.layout.fstate.len() as u64 * 4;
-                ranges.push((&self.buffers.fstate, 0, len));
+            let records = ranges.len() - 1;
+            if let Some(e) = end {
+                ranges.extend(self.end_ranges(e));
             }
             ranges.extend(self.timer.as_ref().map(PassTimer::range));
-            let mut got = read_back_ranges(&self.ctx, &ranges, "engine.fused")?;
+            let mut got = self.read_back(&ranges, "engine.fused")?;
             if let Some(timer) = &mut self.timer {
                 timer.add(&got.pop().unwrap_or_default());
             }
@@ -844,10 +997,10 @@ impl GpuEngine {
             if let Some(f) = &mut self.fused {
                 f.steps_per_dispatch = n as f64 / used.max(1) as f64;
             }
-            let fstate = last.then(|| got.pop().unwrap_or_default());
+            let at_end = got.split_off(1 + records);
             got.remove(0);
             self.decode_records(t, n, &got);
-            return Ok(fstate);
+            return Ok(end.map(|_| at_end));
         }
     }
 
@@ -976,8 +1129,7 @@ impl GpuEngine {
                 ProjKind::TotalMinusSelf(w) => vec![w; n * self.layout.batch as usize],
                 _ => {
                     let len = n as u64 * self.layout.batch as u64;
-                    let b = read_back_range(
-                        &self.ctx,
+                    let b = self.read_back_one(
                         &self.buffers.wsyn,
                         p.w as u64 * 4,
                         len * 4,
@@ -1038,36 +1190,17 @@ impl GpuEngine {
     pub fn first_non_finite_weight(&self, projection: &str, copy: usize) -> Result<Option<usize>> {
         let q = self.projection_index(projection)?;
         self.check_copy(copy)?;
-        let Some(pass) = &self.check[q] else {
+        if self.check[q].is_none() {
             // One constant weight, finite (validated).
             return Ok(None);
-        };
+        }
         // The check covers every copy: once it has found them all finite, the answer stands
         // for each copy until the weights change.
         let read = &self.weights[q];
         if read.all.get().is_none() && read.finite.get() != Some(&true) {
-            let flag = (self.layout.ctl + 2 * self.layout.batch) as u64 * 4;
-            let b = &self.buffers;
-            self.ctx
-                .queue
-                .write_buffer(&b.ustate, flag, bytemuck::bytes_of(&0u32));
-            let mut enc = self
-                .ctx
-                .device
-                .create_command_encoder(&wgpu::CommandEncoderDescriptor {
-                    label: Some("engine.check"),
-                });
-            {
-                let mut cp = enc.begin_compute_pass(&wgpu::ComputePassDescriptor {
-                    label: Some("engine.check"),
-                    timestamp_writes: None,
-                });
-                cp.set_bind_group(0, &self.bind_group, &[0]);
-                cp.set_pipeline(&pass.pipeline);
-                cp.dispatch_workgroups(pass.groups, self.layout.batch, 1);
-            }
-            self.ctx.queue.submit([enc.finish()]);
-            let got = read_back_range(&self.ctx, &b.ustate, flag, 4, "engine.check")?;
+            self.submit_check(Some(q), None);
+            let flag = self.check_flag();
+            let got = self.read_back_one(&self.buffers.ustate, flag, 4, "engine.check")?;
             let _ = read
                 .finite
                 .set(bytemuck::cast_slice::<u8, u32>(&got).first() == Some(&0));
@@ -1108,6 +1241,8 @@ impl GpuEngine {
             row: 0,
             learn: 0,
             norm_target: target_sum,
+            quiet: 0,
+            _pad: [0; 3],
         };
         self.ctx
             .queue
@@ -1221,5 +1356,5 @@ crate::backend::impl_simulator!(
     GpuEngine,
     |e| format!("gpu:{}", e.ctx.adapter_description()),
     first_non_finite_weight;
-    device_seconds
+    device_seconds, device_waits => present
 );

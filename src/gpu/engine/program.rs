@@ -425,19 +425,22 @@ pub(crate) fn compose(l: &Layout) -> Program {
                     g,
                     "fn {name}_stream(b: u32) -> vec2<u32> {{\n    return vec2<u32>(step.t - tab({o} + b), tab({k} + b));\n}}\n\
                      fn {name}_next(st: vec2<u32>, ni: u32, b: u32) -> bool {{\n    \
+                     if (step.quiet == {quiet}u) {{\n        return false;\n    }}\n    \
                      let spike = poisson_spike(st.x, st.y, {thr} + b * {n}, ni);\n    \
-                     if (spike) {{\n        ustate[{count} + b * {n} + ni] = ustate[{count} + b * {n} + ni] + 1u;\n    }}\n    \
+                     if (spike && step.quiet == 0u) {{\n        ustate[{count} + b * {n} + ni] = ustate[{count} + b * {n} + ni] + 1u;\n    }}\n    \
                      return spike;\n}}",
                     o = u(*origins),
                     k = u(*keys),
                     thr = u(*thr),
                     n = u(n),
                     count = u(pop.count),
+                    quiet = pi + 1,
                 );
                 head(&mut g, &name);
                 let _ = writeln!(
                     g,
-                    "    let st = {name}_stream(b);\n    let word = poisson_word(st.x, st.y, {} + b * {}, {}, w);\n    emit_word(bits_{pi}(), step.t, b, w, word);\n    count_word({} + b * {} + w * 32u, word);\n}}",
+                    "    var word = 0u;\n    if (step.quiet != {}u) {{\n        let st = {name}_stream(b);\n        word = poisson_word(st.x, st.y, {} + b * {}, {}, w);\n    }}\n    emit_word(bits_{pi}(), step.t, b, w, word);\n    if (step.quiet == 0u) {{\n        count_word({} + b * {} + w * 32u, word);\n    }}\n}}",
+                    pi + 1,
                     u(*thr),
                     u(n),
                     u(n),
@@ -460,7 +463,7 @@ pub(crate) fn compose(l: &Layout) -> Program {
                 head(&mut g, &name);
                 let _ = writeln!(
                     g,
-                    "    let word = spike_times_word({}, {}, step.t, w);\n    emit_word(bits_{pi}(), step.t, b, w, word);\n    count_word({} + b * {} + w * 32u, word);\n}}",
+                    "    let word = spike_times_word({}, {}, step.t, w);\n    emit_word(bits_{pi}(), step.t, b, w, word);\n    if (step.quiet == 0u) {{\n        count_word({} + b * {} + w * 32u, word);\n    }}\n}}",
                     u(*base),
                     u(*count),
                     u(pop.count),
@@ -547,7 +550,7 @@ pub(crate) fn compose(l: &Layout) -> Program {
                     g,
                     "fn {name}_load(i: u32) -> NeuronState {{\n    return NeuronState({load});\n}}\n\
                      fn {name}_store(i: u32, o: NeuronState) {{\n{store}}}\n\
-                     fn {name}_next(state: NeuronState, i: u32) -> Fired {{\n    let p = params_{pi}();\n    var s = state;\n{charge}    let spike = fire(o0, p);\n    var o = reset(o0, spike, p);\n    if (step.learn != 0u) {{\n        o = adapt(o, spike, p);\n    }}\n    if (spike) {{\n        ustate[{count} + i] = ustate[{count} + i] + 1u;\n    }}\n    return Fired(o, spike);\n}}\n",
+                     fn {name}_next(state: NeuronState, i: u32) -> Fired {{\n    let p = params_{pi}();\n    var s = state;\n{charge}    let spike = fire(o0, p);\n    var o = reset(o0, spike, p);\n    if (step.learn != 0u) {{\n        o = adapt(o, spike, p);\n    }}\n    if (spike && step.quiet == 0u) {{\n        ustate[{count} + i] = ustate[{count} + i] + 1u;\n    }}\n    return Fired(o, spike);\n}}\n",
                     count = u(pop.count),
                     load = load.join(", "),
                     store = store.replace("        ", "    "),

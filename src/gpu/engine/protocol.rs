@@ -11,10 +11,10 @@
 //! trial on the device, then each trial is put at rest and given its rates and stream.
 
 use super::layout::{PopRegions, ProjKind, NEVER};
-use super::{GpuEngine, GpuEngineOptions};
-use crate::backend::Trial;
+use super::{GpuEngine, GpuEngineOptions, Quiet, RunEnd};
+use crate::backend::simulator::check_inputs;
+use crate::backend::{Presentation, Trial};
 use crate::error::{Result, SnnError};
-use crate::gpu::readback::read_back_range;
 use crate::model::net::state::{CopyState, NetworkState, PopulationState, ProjectionState};
 use crate::model::net::{check_rates, invalid, poisson_thresholds, PopulationKind};
 use crate::model::NeuronKind;
@@ -83,7 +83,7 @@ impl GpuEngine {
     }
 
     fn read_all(&self, buf: &wgpu::Buffer, len: u64, label: &str) -> Result<Vec<u32>> {
-        let b = read_back_range(&self.ctx, buf, 0, len * 4, label)?;
+        let b = self.read_back_one(buf, 0, len * 4, label)?;
         Ok(bytemuck::cast_slice(&b).to_vec())
     }
 
@@ -98,30 +98,77 @@ impl GpuEngine {
     }
 
     /// [`Self::run`], returning the number of spikes of every neuron of `population` over
-    /// these steps, `[copy][neuron]`; as `cpu::engine::Engine::run_counting`.
+    /// these steps, `[copy][neuron]`; as `cpu::engine::Engine::run_counting`. The counts
+    /// come back with the run's state (one wait where the run takes one submission).
     ///
     /// # Errors
     /// As [`Self::run`]; [`SnnError::UnknownName`] for an unknown population.
     pub fn run_counting(&mut self, steps: u32, population: &str) -> Result<Vec<Vec<u32>>> {
         let p = self.net.population_index(population)?;
+        self.count_over(steps, p, RunEnd::default())
+    }
+
+    /// `end`'s run of `steps` steps, counting population `p`'s spikes (on the steps that
+    /// are not quiet), `[copy][neuron]`.
+    fn count_over(&mut self, steps: u32, p: usize, mut end: RunEnd) -> Result<Vec<Vec<u32>>> {
         let (k, n) = (
             self.layout.batch as usize,
             self.layout.pops[p].size as usize,
         );
         let at = self.layout.pops[p].count as u64;
         self.write_u32s(&self.buffers.ustate, at, &vec![0; k * n]);
-        self.run(steps)?;
-        let b = read_back_range(
-            &self.ctx,
-            &self.buffers.ustate,
-            at * 4,
-            (k * n) as u64 * 4,
-            "engine.counts",
-        )?;
-        let counts: &[u32] = bytemuck::cast_slice(&b);
-        Ok((0..k)
-            .map(|c| counts[c * n..(c + 1) * n].to_vec())
+        end.reads = vec![(at, (k * n) as u64)];
+        let got = self.run_ending(steps, &end)?;
+        let counts: &[u32] = bytemuck::cast_slice(&got[0]);
+        Ok(counts
+            .chunks(n.max(1))
+            .take(k)
+            .map(<[u32]>::to_vec)
             .collect())
+    }
+
+    /// [`Simulator::present`]: the rates, streams and cleared counts written, then the
+    /// steps on and the rest as one run whose rest steps are quiet (the source silent,
+    /// nothing counted: the same spikes as rates at 0), the weight check after its last
+    /// step, and the counts read back with its state; one wait on the device where the run
+    /// takes one submission (the fused schedule without recordings). With `rest_steps:
+    /// None`, the copies are put at rest after the steps on.
+    ///
+    /// # Errors
+    /// As [`Simulator::present`].
+    pub fn present(&mut self, p: &Presentation<'_>) -> Result<Vec<Vec<u32>>> {
+        check_inputs(&self.net, p)?;
+        let source = self.poisson_index(p.source)?;
+        let counted = self.net.population_index(p.counted)?;
+        let check = p
+            .check_weights
+            .map(|q| self.projection_index(q))
+            .transpose()?;
+        // Past the clock's end, the run refuses the steps.
+        let steps = p.steps_on.saturating_add(p.rest_steps.unwrap_or(0));
+        let origin = self.clock;
+        for (c, x) in p.inputs.iter().enumerate() {
+            self.set_rates(p.source, c, x.rates_hz)?;
+            self.set_poisson_stream(p.source, c, x.key, origin)?;
+        }
+        let end = RunEnd {
+            quiet: Quiet {
+                from: p.rest_steps.map(|_| origin.saturating_add(p.steps_on)),
+                source: source as u32 + 1,
+            },
+            check,
+            reads: vec![],
+        };
+        let counts = self.count_over(steps, counted, end)?;
+        match p.rest_steps {
+            Some(_) => {
+                for (c, x) in p.inputs.iter().enumerate() {
+                    self.set_rates(p.source, c, &vec![0.0; x.rates_hz.len()])?;
+                }
+            }
+            None => self.rest_copies(0, p.inputs.len()),
+        }
+        Ok(counts)
     }
 
     /// Puts copy `copy` at rest, as `cpu::engine::Engine::rest`: every neuron at its rest
@@ -470,7 +517,7 @@ impl GpuEngine {
             streams: self.streams(|at| {
                 let (buf, at) = self.table_at(at as u64);
                 let n = l.batch as u64 * 4;
-                let bytes = read_back_range(&self.ctx, buf, at * 4, n, "engine.tables")?;
+                let bytes = self.read_back_one(buf, at * 4, n, "engine.tables")?;
                 Ok(bytemuck::cast_slice(&bytes).to_vec())
             })?,
         };
