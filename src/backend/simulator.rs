@@ -15,11 +15,23 @@ pub struct Trial<'a> {
     pub key: u32,
 }
 
+/// The host's waits for a device ([`Simulator::device_waits`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct DeviceWaits {
+    /// How many (read-backs).
+    pub count: u64,
+    /// Seconds spent in them.
+    pub seconds: f64,
+}
+
 /// One presentation of an input to every copy ([`Simulator::present`]): the input on
 /// for `steps_on` steps, counted, then a rest. What a training loop repeats per image, as
 /// one call, which an engine on a device runs with one wait for the device.
 #[derive(Debug, Clone, Copy)]
 pub struct Presentation<'a> {
+    /// A projection whose columns are normalised before the steps, and their target sum
+    /// ([`Simulator::normalize_columns`]).
+    pub normalize: Option<(&'a str, f32)>,
     /// The Poisson source that carries the input.
     pub source: &'a str,
     /// One per copy: the source's rates (Hz) and its stream's key, the stream starting at
@@ -129,7 +141,8 @@ pub trait Simulator: Send {
     fn run_counting(&mut self, steps: u32, population: &str) -> Result<Vec<Vec<u32>>>;
 
     /// Presents `p`'s inputs and returns the spike counts of `p.counted` over the steps
-    /// on, `[copy][neuron]`: the same as setting each copy's rates and stream
+    /// on, `[copy][neuron]`: the same as the normalisation where `p` asks for one
+    /// ([`Self::normalize_columns`]), setting each copy's rates and stream
     /// ([`Self::set_rates`], [`Self::set_poisson_stream`] from the clock), then
     /// [`Self::run_counting`] for `p.steps_on` steps, then the rest (the rates set to 0 and
     /// [`Self::run`], or [`Self::rest`] for every copy), which is how the default does it.
@@ -204,8 +217,9 @@ pub trait Simulator: Send {
     }
 
     /// How many times the host has waited for the device on this engine's behalf since it
-    /// was built (read-backs); None on an engine without a device (the CPU engine).
-    fn device_waits(&self) -> Option<u64> {
+    /// was built (read-backs), and for how long; None on an engine without a device (the
+    /// CPU engine).
+    fn device_waits(&self) -> Option<DeviceWaits> {
         None
     }
 }
@@ -237,6 +251,9 @@ pub(crate) fn present_call_by_call<S: Simulator + ?Sized>(
     p: &Presentation<'_>,
 ) -> Result<Vec<Vec<u32>>> {
     check_inputs(s.network(), p)?;
+    if let Some((projection, target)) = p.normalize {
+        s.normalize_columns(projection, target)?;
+    }
     let origin = s.step_count();
     for (c, x) in p.inputs.iter().enumerate() {
         s.set_rates(p.source, c, x.rates_hz)?;
@@ -304,7 +321,7 @@ macro_rules! impl_simulator {
                 fn $timed(&self) -> Option<f64> {
                     <$t>::$timed(self)
                 }
-                fn $waits(&self) -> Option<u64> {
+                fn $waits(&self) -> Option<$crate::backend::DeviceWaits> {
                     Some(<$t>::$waits(self))
                 }
             )?

@@ -37,7 +37,9 @@
 //! summed over the networks, `_per_batch`; `device_us_per_step`), and of the rest
 //! (`median_other_s_per_image`, `_per_batch`): the host's work, submissions, waits and
 //! readbacks, plus the short normalisation and weight-check passes. They are null where the
-//! adapter has no timestamp queries.
+//! adapter has no timestamp queries. The GPU `train` row also gives the host's waits for the
+//! device per image (`device_waits_per_image`, read-backs) and the median time of an image
+//! outside them (`median_host_us_per_image`: the host's own work, submissions included).
 
 #[path = "snn/stdout.rs"]
 mod stdout;
@@ -437,7 +439,8 @@ fn bench_train(
     let mut times = vec![];
     let mut device = vec![];
     let mut expected_input_spikes = 0.0f64;
-    let mut waits = None;
+    // Per repetition: the waits for the device (count) and the time outside them.
+    let (mut waits, mut host) = (vec![], vec![]);
     for k in 0..a.warmup + reps {
         let img = images.image(k % images.len());
         let rates = DcConfig::rates(img, cfg.intensity_start);
@@ -448,13 +451,16 @@ fn bench_train(
             learn: true,
             key: k as u32,
         };
-        if k == a.warmup {
-            waits = b.engine().device_waits();
-        }
+        let w0 = b.engine().device_waits();
         let (t0, d0) = (Instant::now(), b.engine().device_seconds());
         b.present(&rates, &opts)?;
         if k >= a.warmup {
-            times.push(t0.elapsed().as_secs_f64());
+            let wall = t0.elapsed().as_secs_f64();
+            times.push(wall);
+            if let (Some(w1), Some(w0)) = (b.engine().device_waits(), w0) {
+                waits.push((w1.count - w0.count) as f64);
+                host.push(wall - (w1.seconds - w0.seconds));
+            }
             device.extend(b.engine().device_seconds().zip(d0).map(|(d1, d0)| d1 - d0));
             expected_input_spikes += rates
                 .iter()
@@ -466,12 +472,7 @@ fn bench_train(
     let split = DeviceSplit::of(&times, &device, steps_on + steps_rest);
     let med = median(times);
     let events = expected_input_spikes / reps as f64 * cfg.n_exc as f64;
-    // Read-backs per image: the host's waits for the device.
-    let waits = b
-        .engine()
-        .device_waits()
-        .zip(waits)
-        .map(|(w1, w0)| (w1 - w0) as f64 / reps as f64);
+    let some_median = |v: Vec<f64>| (!v.is_empty()).then(|| median(v));
     stdout::line(serde_json::json!({
         "bench": "train", "preset": cfg.preset, "backend": t.name, "adapter": t.adapter, "workgroup_size": t.workgroup_size, "n": cfg.n_exc,
         "dt_ms": cfg.dt_ms, "steps": steps_on + steps_rest, "input_delays": cfg.input_delay_max_ms > 0.0,
@@ -480,7 +481,8 @@ fn bench_train(
         "median_device_s_per_image": split.as_ref().map(|s| s.device_s),
         "device_us_per_step": split.as_ref().map(|s| s.device_us_per_step),
         "median_other_s_per_image": split.as_ref().map(|s| s.other_s),
-        "device_waits_per_image": waits,
+        "device_waits_per_image": some_median(waits),
+        "median_host_us_per_image": some_median(host).map(|s| s * 1e6),
     }));
     Ok(())
 }

@@ -5,14 +5,19 @@ use super::context::GpuContext;
 use crate::error::{Result, SnnError};
 
 /// The bytes of several `(buffer, offset, size)` ranges (multiples of 4), in one staging
-/// buffer and one wait.
+/// buffer and one wait; the copies are appended to `enc` where given (after the work it
+/// holds, in one submission).
 pub(crate) fn read_back_ranges(
     ctx: &GpuContext,
+    enc: Option<wgpu::CommandEncoder>,
     ranges: &[(&wgpu::Buffer, u64, u64)],
     label: &str,
 ) -> Result<Vec<Vec<u8>>> {
     let size: u64 = ranges.iter().map(|r| r.2).sum();
     if size == 0 {
+        if let Some(e) = enc {
+            ctx.queue.submit([e.finish()]);
+        }
         return Ok(ranges.iter().map(|_| vec![]).collect());
     }
     let staging = ctx.device.create_buffer(&wgpu::BufferDescriptor {
@@ -21,9 +26,10 @@ pub(crate) fn read_back_ranges(
         usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
         mapped_at_creation: false,
     });
-    let mut enc = ctx
-        .device
-        .create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some(label) });
+    let mut enc = enc.unwrap_or_else(|| {
+        ctx.device
+            .create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some(label) })
+    });
     let mut at = 0;
     for &(buf, offset, len) in ranges {
         if len > 0 {

@@ -372,9 +372,6 @@ impl DcEngine {
         let decay = self.theta_decay(opts.steps_on + opts.steps_rest);
         let e = self.engine.as_mut();
         e.set_learning(opts.learn);
-        if let Some(target) = self.norm_target.filter(|_| opts.learn) {
-            e.normalize_columns(INPUT_EXC, target)?;
-        }
         let trials: Vec<Trial<'_>> = inputs
             .iter()
             .enumerate()
@@ -387,6 +384,10 @@ impl DcEngine {
             })
             .collect();
         let counts = e.present(&Presentation {
+            normalize: self
+                .norm_target
+                .filter(|_| opts.learn)
+                .map(|target| (INPUT_EXC, target)),
             source: INPUT,
             inputs: &trials,
             steps_on: opts.steps_on,

@@ -40,6 +40,7 @@ use super::layout::StepInfo;
 use super::readback::read_back_ranges;
 use super::shaders::ComposedModule;
 use super::timer::PassTimer;
+use crate::backend::DeviceWaits;
 use crate::error::{Result, SnnError};
 use crate::model::net::{poisson_thresholds, Network, Recording, MAX_DELAY_STEPS};
 use layout::{Layout, MonitorRegions, PopRegions, ProjKind, NEVER};
@@ -93,11 +94,12 @@ impl Quiet {
     }
 }
 
-/// What a run does besides its steps ([`GpuEngine::run_ending`]): quiet steps, a weight
-/// check after its last step, and regions of `ustate` `(entry, length)` read back with its
-/// state.
+/// What a run does besides its steps ([`GpuEngine::run_ending`]): a normalisation before its
+/// first step (projection, target sum), quiet steps, a weight check after its last step, and
+/// regions of `ustate` `(entry, length)` read back with its state.
 #[derive(Debug, Default)]
 struct RunEnd {
+    normalize: Option<(usize, f32)>,
     quiet: Quiet,
     check: Option<usize>,
     reads: Vec<(u64, u64)>,
@@ -247,8 +249,8 @@ pub struct GpuEngine {
     trials: Option<(usize, Box<GpuEngine>)>,
     /// Times the step passes (`GpuEngineOptions::device_timing`).
     timer: Option<PassTimer>,
-    /// Read-backs so far ([`Self::device_waits`]).
-    waits: AtomicU64,
+    /// Read-backs so far, and nanoseconds spent in them ([`Self::device_waits`]).
+    waits: [AtomicU64; 2],
 }
 
 impl GpuEngine {
@@ -399,7 +401,8 @@ impl GpuEngine {
         let rec_vals = make("engine.rec_vals", &[], rows * layout.rec_vals_per_row)?;
         let step = dev.create_buffer(&wgpu::BufferDescriptor {
             label: Some("engine.step"),
-            size: rows * step_stride,
+            // One slot per step of a submission, and one for normalisation.
+            size: (rows + 1) * step_stride,
             usage: wgpu::BufferUsages::UNIFORM | wgpu::BufferUsages::COPY_DST,
             mapped_at_creation: false,
         });
@@ -582,7 +585,7 @@ impl GpuEngine {
             active: k,
             trials: None,
             timer,
-            waits: AtomicU64::new(0),
+            waits: Default::default(),
         })
     }
 
@@ -604,18 +607,40 @@ impl GpuEngine {
     }
 
     /// How many times the host has waited for the device on this engine's behalf since it
-    /// was built (each read-back is one wait; [`Self::run_trials`]' included): a training
-    /// presentation ([`Self::present`]) under the fused schedule without recordings costs
-    /// one.
-    pub fn device_waits(&self) -> u64 {
-        let trials = self.trials.as_ref().map_or(0, |(_, e)| e.device_waits());
-        self.waits.load(Ordering::Relaxed) + trials
+    /// was built, and for how long (each read-back is one wait, from its copy's submission
+    /// to the bytes on the host; [`Self::run_trials`]' included): a training presentation
+    /// ([`Self::present`]) under the fused schedule without recordings costs one. The time
+    /// of a call minus its waits is the host's own work.
+    pub fn device_waits(&self) -> DeviceWaits {
+        let trials = self.trials.as_ref().map(|(_, e)| e.device_waits());
+        let [count, nanos] = &self.waits;
+        DeviceWaits {
+            count: count.load(Ordering::Relaxed) + trials.map_or(0, |t| t.count),
+            seconds: nanos.load(Ordering::Relaxed) as f64 * 1e-9
+                + trials.map_or(0.0, |t| t.seconds),
+        }
     }
 
     /// `ranges` of device buffers, read back in one wait ([`Self::device_waits`]).
     fn read_back(&self, ranges: &[(&wgpu::Buffer, u64, u64)], label: &str) -> Result<Vec<Vec<u8>>> {
-        self.waits.fetch_add(1, Ordering::Relaxed);
-        read_back_ranges(&self.ctx, ranges, label)
+        self.read_back_after(None, ranges, label)
+    }
+
+    /// [`Self::read_back`] after the work `enc` holds, in its submission.
+    fn read_back_after(
+        &self,
+        enc: Option<wgpu::CommandEncoder>,
+        ranges: &[(&wgpu::Buffer, u64, u64)],
+        label: &str,
+    ) -> Result<Vec<Vec<u8>>> {
+        let t0 = std::time::Instant::now();
+        let got = read_back_ranges(&self.ctx, enc, ranges, label);
+        if ranges.iter().any(|r| r.2 > 0) {
+            let [count, nanos] = &self.waits;
+            count.fetch_add(1, Ordering::Relaxed);
+            nanos.fetch_add(t0.elapsed().as_nanos() as u64, Ordering::Relaxed);
+        }
+        got
     }
 
     /// [`Self::read_back`] of one range.
@@ -706,10 +731,11 @@ impl GpuEngine {
         };
         let mut t = t0;
         let mut got = None;
+        let mut begin = end.normalize;
         while t < t1 {
             let n = span.min(t1 - t);
             let tail = (t + n == t1).then_some(end);
-            got = self.run_submission(t, n, end.quiet, tail)?;
+            got = self.run_submission(t, n, end.quiet, begin.take(), tail)?;
             t += n;
             self.clock = t;
         }
@@ -718,9 +744,13 @@ impl GpuEngine {
             Some(g) => g,
             None => {
                 // The passes schedule (or no step): the check, then the state and the reads.
-                self.submit_check(end.check, None);
+                let mut enc = self.encoder("engine.end");
+                if let Some((q, target)) = begin {
+                    self.encode_normalize(&mut enc, q, target);
+                }
+                self.encode_check(end.check, &mut enc);
                 let ranges = self.end_ranges(end);
-                self.read_back(&ranges, "engine.fstate")?
+                self.read_back_after(Some(enc), &ranges, "engine.fstate")?
             }
         };
         if let Some(q) = end.check {
@@ -762,10 +792,16 @@ impl GpuEngine {
         (self.layout.ctl + 2 * self.layout.batch) as u64 * 4
     }
 
+    /// A command encoder labelled `label`.
+    fn encoder(&self, label: &str) -> wgpu::CommandEncoder {
+        self.ctx
+            .device
+            .create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some(label) })
+    }
+
     /// Encodes projection `q`'s weight check (`check_<q>`, which sets the flag where a
-    /// weight is not finite) after the flag is cleared, into `enc`, or into a submission of
-    /// its own without one.
-    fn submit_check(&self, q: Option<usize>, enc: Option<&mut wgpu::CommandEncoder>) {
+    /// weight is not finite) into `enc`, the flag cleared before the submission.
+    fn encode_check(&self, q: Option<usize>, enc: &mut wgpu::CommandEncoder) {
         let Some(pass) = q.and_then(|q| self.check[q].as_ref()) else {
             return;
         };
@@ -774,42 +810,34 @@ impl GpuEngine {
             self.check_flag(),
             bytemuck::bytes_of(&0u32),
         );
-        let mut own = None;
-        let enc = match enc {
-            Some(e) => e,
-            None => own.insert(self.ctx.device.create_command_encoder(
-                &wgpu::CommandEncoderDescriptor {
-                    label: Some("engine.check"),
-                },
-            )),
-        };
-        {
-            let mut cp = enc.begin_compute_pass(&wgpu::ComputePassDescriptor {
-                label: Some("engine.check"),
-                timestamp_writes: None,
-            });
-            cp.set_bind_group(0, &self.bind_group, &[0]);
-            cp.set_pipeline(&pass.pipeline);
-            cp.dispatch_workgroups(pass.groups, self.layout.batch, 1);
-        }
-        if let Some(e) = own {
-            self.ctx.queue.submit([e.finish()]);
-        }
+        let mut cp = enc.begin_compute_pass(&wgpu::ComputePassDescriptor {
+            label: Some("engine.check"),
+            timestamp_writes: None,
+        });
+        cp.set_bind_group(0, &self.bind_group, &[0]);
+        cp.set_pipeline(&pass.pipeline);
+        cp.dispatch_workgroups(pass.groups, self.layout.batch, 1);
     }
 
     /// Steps `t .. t + n` in one compute pass and one submission (the fused schedule: as
-    /// many more as its copies need to reach step `t + n`), then the recordings; with
-    /// `end` (the run's last submission) under the fused schedule, what the run reads at
-    /// its end too (`end_ranges`, read with the progress).
+    /// many more as its copies need to reach step `t + n`), after the normalisation `begin`
+    /// where given, then the recordings; with `end` (the run's last submission) under the
+    /// fused schedule, what the run reads at its end too (`end_ranges`, read with the
+    /// progress).
     fn run_submission(
         &mut self,
         t: u32,
         n: u32,
         quiet: Quiet,
+        begin: Option<(usize, f32)>,
         end: Option<&RunEnd>,
     ) -> Result<Option<Vec<Vec<u8>>>> {
+        let mut enc = self.encoder("engine.steps");
+        if let Some((q, target)) = begin {
+            self.encode_normalize(&mut enc, q, target);
+        }
         if self.fused.is_some() {
-            return self.run_fused(t, n, quiet, end);
+            return self.run_fused(enc, t, n, quiet, end);
         }
         let stride = self.step_stride as usize;
         let learn = self.learning as u32;
@@ -828,12 +856,6 @@ impl GpuEngine {
             infos[at..at + 32].copy_from_slice(&u);
         }
         self.ctx.queue.write_buffer(&self.buffers.step, 0, &infos);
-        let mut enc = self
-            .ctx
-            .device
-            .create_command_encoder(&wgpu::CommandEncoderDescriptor {
-                label: Some("engine.steps"),
-            });
         {
             let mut pass = enc.begin_compute_pass(&wgpu::ComputePassDescriptor {
                 label: Some("engine.steps"),
@@ -853,10 +875,9 @@ impl GpuEngine {
         if let Some(timer) = &self.timer {
             timer.resolve(&mut enc);
         }
-        self.ctx.queue.submit([enc.finish()]);
         let mut ranges = self.record_ranges(n);
         ranges.extend(self.timer.as_ref().map(PassTimer::range));
-        let mut got = self.read_back(&ranges, "engine.records")?;
+        let mut got = self.read_back_after(Some(enc), &ranges, "engine.records")?;
         if let Some(timer) = &mut self.timer {
             timer.add(&got.pop().unwrap_or_default());
         }
@@ -907,6 +928,7 @@ impl GpuEngine {
     /// end), and more dispatches follow only if a copy has not reached `t + n`.
     fn run_fused(
         &mut self,
+        enc: wgpu::CommandEncoder,
         t: u32,
         n: u32,
         quiet: Quiet,
@@ -936,18 +958,14 @@ impl GpuEngine {
         );
         let mut done = 0u32;
         let mut issued = 0u64;
+        let mut first = Some(enc);
         loop {
             let Some(f) = &self.fused else {
                 unreachable!("run_fused runs the fused schedule")
             };
             let dispatches = ((n - done) as f64 / f.steps_per_dispatch.max(1.0)).ceil() as u64 + 1;
             issued += dispatches;
-            let mut enc = self
-                .ctx
-                .device
-                .create_command_encoder(&wgpu::CommandEncoderDescriptor {
-                    label: Some("engine.fused"),
-                });
+            let mut enc = first.take().unwrap_or_else(|| self.encoder("engine.fused"));
             {
                 let mut pass = enc.begin_compute_pass(&wgpu::ComputePassDescriptor {
                     label: Some("engine.fused"),
@@ -963,9 +981,8 @@ impl GpuEngine {
                 timer.resolve(&mut enc);
             }
             if let Some(e) = end {
-                self.submit_check(e.check, Some(&mut enc));
+                self.encode_check(e.check, &mut enc);
             }
-            self.ctx.queue.submit([enc.finish()]);
             let mut ranges = vec![(&self.buffers.ustate, ctl, 2 * k as u64 * 4)];
             ranges.extend(self.record_ranges(n));
             let records = ranges.len() - 1;
@@ -973,7 +990,7 @@ impl GpuEngine {
                 ranges.extend(self.end_ranges(e));
             }
             ranges.extend(self.timer.as_ref().map(PassTimer::range));
-            let mut got = self.read_back(&ranges, "engine.fused")?;
+            let mut got = self.read_back_after(Some(enc), &ranges, "engine.fused")?;
             if let Some(timer) = &mut self.timer {
                 timer.add(&got.pop().unwrap_or_default());
             }
@@ -1198,12 +1215,14 @@ impl GpuEngine {
         // for each copy until the weights change.
         let read = &self.weights[q];
         if read.all.get().is_none() && read.finite.get() != Some(&true) {
-            self.submit_check(Some(q), None);
-            let flag = self.check_flag();
-            let got = self.read_back_one(&self.buffers.ustate, flag, 4, "engine.check")?;
+            let mut enc = self.encoder("engine.check");
+            self.encode_check(Some(q), &mut enc);
+            let flag = [(&self.buffers.ustate, self.check_flag(), 4)];
+            let got = self.read_back_after(Some(enc), &flag, "engine.check")?;
+            let got = got.first().map_or(&[][..], |g| &g[..]);
             let _ = read
                 .finite
-                .set(bytemuck::cast_slice::<u8, u32>(&got).first() == Some(&0));
+                .set(bytemuck::cast_slice::<u8, u32>(got).first() == Some(&0));
         }
         if read.finite.get() == Some(&true) {
             return Ok(None);
@@ -1229,12 +1248,35 @@ impl GpuEngine {
     /// [`SnnError::UnknownName`]; [`SnnError::InvalidParam`] for a target that is not finite
     /// and > 0; [`SnnError::Unsupported`] for an all-but-self projection of one weight.
     pub fn normalize_columns(&mut self, projection: &str, target_sum: f32) -> Result<()> {
+        let q = self.normalize_index(projection, target_sum)?;
+        let mut enc = self
+            .ctx
+            .device
+            .create_command_encoder(&wgpu::CommandEncoderDescriptor {
+                label: Some("engine.normalize"),
+            });
+        self.encode_normalize(&mut enc, q, target_sum);
+        self.ctx.queue.submit([enc.finish()]);
+        Ok(())
+    }
+
+    /// The projection [`Self::normalize_columns`] normalises, checked.
+    pub(crate) fn normalize_index(&self, projection: &str, target_sum: f32) -> Result<usize> {
         let q = self.net.normalize_target(projection, target_sum)?;
-        let Some(pass) = &self.normalize[q] else {
-            return Err(SnnError::Unsupported(format!(
+        match &self.normalize[q] {
+            Some(_) => Ok(q),
+            None => Err(SnnError::Unsupported(format!(
                 "projection `{projection}`: all-but-self with one constant weight cannot be \
                  normalised; declare it with array weights"
-            )));
+            ))),
+        }
+    }
+
+    /// Encodes projection `q`'s normalisation to `target_sum` into `enc` (its uniform in the
+    /// step buffer's last slot, which no step uses).
+    fn encode_normalize(&mut self, enc: &mut wgpu::CommandEncoder, q: usize, target_sum: f32) {
+        let Some(pass) = &self.normalize[q] else {
+            return;
         };
         let info = StepInfo {
             t: self.clock,
@@ -1244,27 +1286,20 @@ impl GpuEngine {
             quiet: 0,
             _pad: [0; 3],
         };
+        let slot = self.layout.rows as u64 * self.step_stride;
         self.ctx
             .queue
-            .write_buffer(&self.buffers.step, 0, bytemuck::bytes_of(&info));
-        let mut enc = self
-            .ctx
-            .device
-            .create_command_encoder(&wgpu::CommandEncoderDescriptor {
-                label: Some("engine.normalize"),
-            });
+            .write_buffer(&self.buffers.step, slot, bytemuck::bytes_of(&info));
         {
             let mut cp = enc.begin_compute_pass(&wgpu::ComputePassDescriptor {
                 label: Some("engine.normalize"),
                 timestamp_writes: None,
             });
-            cp.set_bind_group(0, &self.bind_group, &[0]);
+            cp.set_bind_group(0, &self.bind_group, &[slot as u32]);
             cp.set_pipeline(&pass.pipeline);
             cp.dispatch_workgroups(pass.groups, self.layout.batch, 1);
         }
-        self.ctx.queue.submit([enc.finish()]);
         self.weights[q].clear();
-        Ok(())
     }
 
     /// The values of state variable `variable` of every neuron of `population` in `copy`,

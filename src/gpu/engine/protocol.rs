@@ -127,12 +127,13 @@ impl GpuEngine {
             .collect())
     }
 
-    /// [`Simulator::present`]: the rates, streams and cleared counts written, then the
-    /// steps on and the rest as one run whose rest steps are quiet (the source silent,
-    /// nothing counted: the same spikes as rates at 0), the weight check after its last
-    /// step, and the counts read back with its state; one wait on the device where the run
-    /// takes one submission (the fused schedule without recordings). With `rest_steps:
-    /// None`, the copies are put at rest after the steps on.
+    /// [`Simulator::present`]: the rates, streams and cleared counts written, then in one
+    /// submission the normalisation, the steps on and the rest as one run whose rest steps
+    /// are quiet (the source silent, nothing counted: the same spikes as rates at 0), the
+    /// weight check, and the copy of the counts, the state and the check's word for the
+    /// host: one wait on the device where the run takes one submission (the fused schedule
+    /// without recordings). With `rest_steps: None`, the copies are put at rest after the
+    /// steps on.
     ///
     /// # Errors
     /// As [`Simulator::present`].
@@ -144,6 +145,10 @@ impl GpuEngine {
             .check_weights
             .map(|q| self.projection_index(q))
             .transpose()?;
+        let normalize = match p.normalize {
+            Some((q, target)) => Some((self.normalize_index(q, target)?, target)),
+            None => None,
+        };
         // Past the clock's end, the run refuses the steps.
         let steps = p.steps_on.saturating_add(p.rest_steps.unwrap_or(0));
         let origin = self.clock;
@@ -152,6 +157,7 @@ impl GpuEngine {
             self.set_poisson_stream(p.source, c, x.key, origin)?;
         }
         let end = RunEnd {
+            normalize,
             quiet: Quiet {
                 from: p.rest_steps.map(|_| origin.saturating_add(p.steps_on)),
                 source: source as u32 + 1,
