@@ -64,8 +64,8 @@
 //! finds its copy done returns at once), reads the progress back with what it reads anyway
 //! (recordings; at the end of a run the neuron state, counts and the weight check's word),
 //! and issues more only if a copy is behind. Without recordings a whole run is one
-//! submission (a training presentation's steps on and its quiet rest among them, then its
-//! weight check: one wait). Without a budget (a real GPU) one dispatch runs a whole
+//! submission (a training presentation's normalisation, then its steps on and its quiet rest,
+//! then its weight check and the copies for the host: one wait). Without a budget (a real GPU) one dispatch runs a whole
 //! submission.
 //!
 //! **Spike summaries and lists.** Dense and sparse projections find the spikes of a lag
