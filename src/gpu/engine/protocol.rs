@@ -151,11 +151,20 @@ impl GpuEngine {
         };
         // Past the clock's end, the run refuses the steps.
         let steps = p.steps_on.saturating_add(p.rest_steps.unwrap_or(0));
-        let origin = self.clock;
-        for (c, x) in p.inputs.iter().enumerate() {
-            self.set_rates(p.source, c, x.rates_hz)?;
-            self.set_poisson_stream(p.source, c, x.key, origin)?;
+        // Every copy's thresholds, keys and origins, one write each.
+        let mut thresholds = vec![];
+        for x in p.inputs {
+            self.net.rates_target(p.source, x.rates_hz)?;
+            thresholds.extend(poisson_thresholds(x.rates_hz, self.net.dt_ms));
         }
+        let PopRegions::Poisson { thr, keys, origins } = self.layout.pops[source].regions else {
+            unreachable!("a Poisson population has Poisson regions")
+        };
+        let origin = self.clock;
+        self.write_tables(thr as u64, &thresholds);
+        let stream_keys: Vec<u32> = p.inputs.iter().map(|x| x.key).collect();
+        self.write_tables(keys as u64, &stream_keys);
+        self.write_tables(origins as u64, &vec![origin; p.inputs.len()]);
         let end = RunEnd {
             normalize,
             quiet: Quiet {
@@ -167,11 +176,8 @@ impl GpuEngine {
         };
         let counts = self.count_over(steps, counted, end)?;
         match p.rest_steps {
-            Some(_) => {
-                for (c, x) in p.inputs.iter().enumerate() {
-                    self.set_rates(p.source, c, &vec![0.0; x.rates_hz.len()])?;
-                }
-            }
+            // Rates 0: thresholds 0.
+            Some(_) => self.write_tables(thr as u64, &vec![0; thresholds.len()]),
             None => self.rest_copies(0, p.inputs.len()),
         }
         Ok(counts)
