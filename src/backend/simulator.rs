@@ -154,6 +154,32 @@ pub trait Simulator: Send {
         present_call_by_call(self, p)
     }
 
+    /// Multiplies state variable `variable` of every neuron of `population` in every copy
+    /// by `factor` (one f32 product each, e.g. an exact decay over a rest): the same as
+    /// [`Self::state`], the products and [`Self::set_state`] for each copy, which is how
+    /// the default does it.
+    ///
+    /// # Errors
+    /// As [`Self::set_state`]: a product that is not finite, refused before any copy
+    /// changes.
+    fn scale_state(&mut self, population: &str, variable: &str, factor: f32) -> Result<()> {
+        let products = (0..self.network().batch())
+            .map(|c| {
+                let mut v = self.state(population, variable, c)?;
+                v.iter_mut().for_each(|x| *x *= factor);
+                Ok(v)
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let bad = products
+            .iter()
+            .position(|v| v.iter().any(|x| !x.is_finite()));
+        let order = bad.into_iter().chain(0..products.len());
+        for c in order {
+            self.set_state(population, variable, c, &products[c])?;
+        }
+        Ok(())
+    }
+
     /// Puts `copy` at rest: every neuron at its model's rest state, θ kept; no spike in
     /// flight (spike lists, delay rings, spike history and last arrivals cleared) and every
     /// STDP trace at 0. The clock keeps running.
@@ -300,9 +326,10 @@ pub(crate) fn first_non_finite(w: &[f32]) -> Option<usize> {
 /// (`weights` returning a slice, `network_state` the state or a result of it), with the
 /// provided methods listed after the description (`first_non_finite_weight`) taken from
 /// the engine's inherent methods too, after a `;` `device_seconds, device_waits` where the
-/// engine runs on a device, and after a `=>` `present` where the engine has its own.
+/// engine runs on a device, and after a `=>` `present, scale_state` where the engine has its
+/// own.
 macro_rules! impl_simulator {
-    ($t:ty, $describe:expr $(, $own:ident)* $(; $timed:ident, $waits:ident)? $(=> $present:ident)?) => {
+    ($t:ty, $describe:expr $(, $own:ident)* $(; $timed:ident, $waits:ident)? $(=> $present:ident, $scale:ident)?) => {
         impl $crate::backend::Simulator for $t {
             $(
                 fn $present(
@@ -310,6 +337,9 @@ macro_rules! impl_simulator {
                     p: &$crate::backend::Presentation<'_>,
                 ) -> $crate::error::Result<Vec<Vec<u32>>> {
                     <$t>::$present(self, p)
+                }
+                fn $scale(&mut self, p: &str, v: &str, f: f32) -> $crate::error::Result<()> {
+                    <$t>::$scale(self, p, v, f)
                 }
             )?
             $(

@@ -247,7 +247,8 @@ pub fn protocol_calls_agree() {
 /// stay on), and a rest of no steps; the counts and the whole state after each, bit for
 /// bit on a software adapter. Under the fused schedule a presentation waits for the device
 /// once, and its weight check answers `first_non_finite_weight` without another wait. One
-/// input per copy, or an error naming `inputs`, alike.
+/// input per copy, or an error naming `inputs`, alike. `scale_state` (θ's decay) against
+/// its calls too, and a product past f32 refused alike with nothing changed.
 pub fn a_presentation_equals_its_calls() {
     let ctx = common::gpu_ctx();
     let spec = cfg(RestMode::Simulate).to_spec();
@@ -283,8 +284,15 @@ pub fn a_presentation_equals_its_calls() {
             out.push(e.run_counting(30, INPUT).unwrap());
             out.push(e.run_counting(30, EXC).unwrap());
         }
+        // θ decays alike; a decay past f32 is refused alike, nothing changed.
+        e.scale_state(EXC, "theta", 0.75).unwrap();
+        states.push(e.network_state().unwrap());
+        e.run(5).unwrap();
+        states.push(e.network_state().unwrap());
+        let huge = e.scale_state(EXC, "theta", f32::INFINITY).unwrap_err();
+        states.push(e.network_state().unwrap());
         let bad = e.present(&p(Some(10), &inputs[..1])).unwrap_err();
-        (out, states, bad.to_string())
+        (out, states, format!("{bad} / {huge}"))
     };
     let mut cpu = Engine::new(&net).unwrap();
     let want = run(&mut cpu);

@@ -399,11 +399,7 @@ impl DcEngine {
             check_weights: Some(INPUT_EXC),
         })?;
         if opts.learn {
-            for c in 0..self.seeds.len() {
-                let mut theta = e.state(EXC, "theta", c)?;
-                theta.iter_mut().for_each(|t| *t *= decay);
-                e.set_state(EXC, "theta", c, &theta)?;
-            }
+            e.scale_state(EXC, "theta", decay)?;
         }
         self.check_weights()?;
         Ok(counts)

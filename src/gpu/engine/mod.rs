@@ -1349,6 +1349,36 @@ impl GpuEngine {
         Ok(())
     }
 
+    /// Multiplies state variable `variable` of every neuron of `population` in every copy
+    /// by `factor`, as `Simulator::scale_state`: the products of the state read back at
+    /// the end of the last run, written in one write.
+    ///
+    /// # Errors
+    /// As [`Self::set_state`].
+    pub fn scale_state(&mut self, population: &str, variable: &str, factor: f32) -> Result<()> {
+        let (p, _, var) = self.net.state_target(population, variable)?;
+        let PopRegions::Neurons { vars, .. } = &self.layout.pops[p].regions else {
+            unreachable!("a neuron population has neuron regions")
+        };
+        let n = self.net.populations[p].size as usize;
+        let at = vars[var].1 as usize;
+        let k = self.layout.batch as usize;
+        let v: Vec<f32> = self.fstate[at..at + k * n]
+            .iter()
+            .map(|x| x * factor)
+            .collect();
+        for c in v.chunks(n.max(1)) {
+            self.net.set_state_target(population, variable, c)?;
+        }
+        self.fstate[at..at + k * n].copy_from_slice(&v);
+        self.ctx.queue.write_buffer(
+            &self.buffers.fstate,
+            at as u64 * 4,
+            bytemuck::cast_slice(&v),
+        );
+        Ok(())
+    }
+
     /// What monitor `monitor` has recorded in `copy` since construction.
     ///
     /// # Errors
@@ -1391,5 +1421,5 @@ crate::backend::impl_simulator!(
     GpuEngine,
     |e| format!("gpu:{}", e.ctx.adapter_description()),
     first_non_finite_weight;
-    device_seconds, device_waits => present
+    device_seconds, device_waits => present, scale_state
 );
