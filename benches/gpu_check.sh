@@ -20,7 +20,9 @@
 # Where the adapter takes timestamp queries, the GPU rows of train, multi and eval also give
 # the step passes' device time (median_device_s_per_image, device_us_per_step, ...) and the
 # rest of the wall time (median_other_s_per_image: host work, waits, readbacks, and the short
-# normalisation and weight-check passes); see src/bin/snn-bench.rs.
+# normalisation and weight-check passes); the train and train_batch rows also the host's
+# waits for the device (device_waits_per_image, _per_round) and its time outside them
+# (median_host_us_per_image, _per_round); see src/bin/snn-bench.rs.
 # The adapter is chosen as for `snn`: SNN_WGPU_BACKEND, WGPU_ADAPTER_NAME (README).
 set -u
 BIN=${BIN:-target/release}

@@ -39,7 +39,9 @@
 //! readbacks, plus the short normalisation and weight-check passes. They are null where the
 //! adapter has no timestamp queries. The GPU `train` row also gives the host's waits for the
 //! device per image (`device_waits_per_image`, read-backs) and the median time of an image
-//! outside them (`median_host_us_per_image`: the host's own work, submissions included).
+//! outside them (`median_host_us_per_image`: the host's own work, submissions included), and
+//! the `train_batch` row the same per round (`device_waits_per_round`,
+//! `median_host_us_per_round`).
 
 #[path = "snn/stdout.rs"]
 mod stdout;
@@ -529,15 +531,20 @@ fn bench_train_multi(
                 })
                 .collect()
         };
-        let row = |bench: &str, times: Vec<f64>, device: Vec<f64>| {
+        // `waits`: per round, the host's waits for the device and the time outside them.
+        let row = |bench: &str, times: Vec<f64>, device: Vec<f64>, waits: Vec<(f64, f64)>| {
             let split = DeviceSplit::of(&times, &device, cfg.steps_on() + cfg.steps_rest());
             let med = median(times);
+            let some_median = |v: Vec<f64>| (!v.is_empty()).then(|| median(v));
+            let (count, host): (Vec<f64>, Vec<f64>) = waits.into_iter().unzip();
             stdout::line(serde_json::json!({
                 "bench": bench, "preset": cfg.preset, "backend": t.name, "adapter": t.adapter, "workgroup_size": t.workgroup_size,
                 "n": cfg.n_exc, "networks": k, "dt_ms": cfg.dt_ms, "steps": cfg.steps_on() + cfg.steps_rest(),
                 "input_delays": cfg.input_delay_max_ms > 0.0, "warmup": a.warmup, "reps": reps,
                 "median_s_per_round": med, "images_per_s": k as f64 / med,
                 "median_device_s_per_round": split.as_ref().map(|s| s.device_s),
+                "device_waits_per_round": some_median(count),
+                "median_host_us_per_round": some_median(host).map(|s| s * 1e6),
             }));
         };
         let mut nets = seeds(k).map(|c| make(t, &c)).collect::<Result<Vec<_>>>()?;
@@ -563,11 +570,11 @@ fn bench_train_multi(
                 device.extend(device_total(&nets).zip(d0).map(|(d1, d0)| d1 - d0));
             }
         }
-        row("train_multi", times, device);
+        row("train_multi", times, device, vec![]);
         drop(nets);
         let specs: Vec<_> = seeds(k).map(|c| c.to_spec()).collect();
         let mut batch = DcEngine::build_batch(&specs, &t.choice)?;
-        let (mut times, mut device) = (vec![], vec![]);
+        let (mut times, mut device, mut waits) = (vec![], vec![], vec![]);
         for r in 0..a.warmup + reps {
             let rates = rates(r);
             let inputs: Vec<Option<Input<'_>>> = rates
@@ -579,15 +586,23 @@ fn bench_train_multi(
                     })
                 })
                 .collect();
+            let w0 = batch.engine().device_waits();
             let (t0, d0) = (Instant::now(), batch.engine().device_seconds());
             batch.present_batch(&inputs, &opts)?;
             if r >= a.warmup {
-                times.push(t0.elapsed().as_secs_f64());
+                let wall = t0.elapsed().as_secs_f64();
+                times.push(wall);
                 let d1 = batch.engine().device_seconds();
                 device.extend(d1.zip(d0).map(|(d1, d0)| d1 - d0));
+                if let (Some(w1), Some(w0)) = (batch.engine().device_waits(), w0) {
+                    waits.push((
+                        (w1.count - w0.count) as f64,
+                        wall - (w1.seconds - w0.seconds),
+                    ));
+                }
             }
         }
-        row("train_batch", times, device);
+        row("train_batch", times, device, waits);
     }
     Ok(())
 }
