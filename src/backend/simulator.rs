@@ -170,12 +170,15 @@ pub trait Simulator: Send {
                 Ok(v)
             })
             .collect::<Result<Vec<_>>>()?;
-        let bad = products
+        // A product that is not finite is refused (by `set_state`) before any copy changes.
+        if let Some(c) = products
             .iter()
-            .position(|v| v.iter().any(|x| !x.is_finite()));
-        let order = bad.into_iter().chain(0..products.len());
-        for c in order {
-            self.set_state(population, variable, c, &products[c])?;
+            .position(|v| v.iter().any(|x| !x.is_finite()))
+        {
+            return self.set_state(population, variable, c, &products[c]);
+        }
+        for (c, v) in products.iter().enumerate() {
+            self.set_state(population, variable, c, v)?;
         }
         Ok(())
     }
@@ -267,7 +270,6 @@ impl IntoStateResult for Result<NetworkState> {
     }
 }
 
-/// The index of the first value of `w` that is NaN or infinite, if any.
 /// [`Simulator::present`] as the calls it stands for.
 ///
 /// # Errors
@@ -313,6 +315,7 @@ pub(crate) fn check_inputs(net: &Network, p: &Presentation<'_>) -> Result<()> {
     Ok(())
 }
 
+/// The index of the first value of `w` that is NaN or infinite, if any.
 pub(crate) fn first_non_finite(w: &[f32]) -> Option<usize> {
     // A test without early exit vectorises; the position is looked for only once something
     // is found.

@@ -120,10 +120,8 @@ impl GpuEngine {
         end.reads = vec![(at, (k * n) as u64)];
         let got = self.run_ending(steps, &end)?;
         let counts: &[u32] = bytemuck::cast_slice(&got[0]);
-        Ok(counts
-            .chunks(n.max(1))
-            .take(k)
-            .map(<[u32]>::to_vec)
+        Ok((0..k)
+            .map(|c| counts[c * n..(c + 1) * n].to_vec())
             .collect())
     }
 
