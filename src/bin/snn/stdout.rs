@@ -14,7 +14,7 @@ pub(crate) fn line(text: impl std::fmt::Display) {
     write(format_args!("{text}\n"));
 }
 
-/// Writes `text` as it is (no newline) to stdout; failures as in [`line`].
+/// Writes `text` as it is (no newline) to stdout; failures as in [`line()`].
 pub(crate) fn write(args: std::fmt::Arguments<'_>) {
     if CLOSED.load(Ordering::Relaxed) {
         return;

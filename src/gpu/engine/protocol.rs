@@ -125,7 +125,7 @@ impl GpuEngine {
             .collect())
     }
 
-    /// [`Simulator::present`]: the rates, streams and cleared counts written, then in one
+    /// [`Simulator::present`](crate::backend::Simulator::present): the rates, streams and cleared counts written, then in one
     /// submission the normalisation, the steps on and the rest as one run whose rest steps
     /// are quiet (the source silent, nothing counted: the same spikes as rates at 0), the
     /// weight check, and the copy of the counts, the state and the check's word for the
@@ -134,7 +134,7 @@ impl GpuEngine {
     /// steps on.
     ///
     /// # Errors
-    /// As [`Simulator::present`].
+    /// As [`Simulator::present`](crate::backend::Simulator::present).
     pub fn present(&mut self, p: &Presentation<'_>) -> Result<Vec<Vec<u32>>> {
         check_inputs(&self.net, p)?;
         let source = self.poisson_index(p.source)?;
