@@ -49,7 +49,7 @@ mod stdout;
 use anyhow::{bail, Result};
 use clap::Parser;
 use indicatif::{ProgressBar, ProgressStyle};
-use snn_wgpu::backend::{EngineChoice, Simulator};
+use snn_wgpu::backend::{DeviceWaits, EngineChoice, Simulator};
 use snn_wgpu::cpu::engine::Engine;
 use snn_wgpu::data::mnist::{embedded, Split};
 use snn_wgpu::experiments::benchmarks;
@@ -157,6 +157,34 @@ impl DeviceSplit {
             other_s: median(wall.iter().zip(device).map(|(w, d)| w - d).collect()),
             device_us_per_step: device_s * 1e6 / f64::from(steps.max(1)),
         })
+    }
+}
+
+/// One call's waits for the device and its time outside them (a GPU row's host share).
+struct Waited {
+    count: f64,
+    host_s: f64,
+}
+
+impl Waited {
+    /// The waits of `e` since `w0` and the time of a call of `wall` seconds outside them;
+    /// None on an engine without a device.
+    fn since(e: &dyn Simulator, w0: Option<DeviceWaits>, wall: f64) -> Option<Waited> {
+        let (w1, w0) = (e.device_waits()?, w0?);
+        Some(Waited {
+            count: (w1.count - w0.count) as f64,
+            host_s: wall - (w1.seconds - w0.seconds),
+        })
+    }
+
+    /// The median waits per call and host microseconds per call; None without calls.
+    fn medians(calls: Vec<Waited>) -> (Option<f64>, Option<f64>) {
+        if calls.is_empty() {
+            return (None, None);
+        }
+        let (count, host): (Vec<f64>, Vec<f64>) =
+            calls.into_iter().map(|w| (w.count, w.host_s)).unzip();
+        (Some(median(count)), Some(median(host) * 1e6))
     }
 }
 
@@ -441,8 +469,8 @@ fn bench_train(
     let mut times = vec![];
     let mut device = vec![];
     let mut expected_input_spikes = 0.0f64;
-    // Per repetition: the waits for the device (count) and the time outside them.
-    let (mut waits, mut host) = (vec![], vec![]);
+    // Per repetition: the waits for the device and the time outside them.
+    let mut waits = vec![];
     for k in 0..a.warmup + reps {
         let img = images.image(k % images.len());
         let rates = DcConfig::rates(img, cfg.intensity_start);
@@ -459,10 +487,7 @@ fn bench_train(
         if k >= a.warmup {
             let wall = t0.elapsed().as_secs_f64();
             times.push(wall);
-            if let (Some(w1), Some(w0)) = (b.engine().device_waits(), w0) {
-                waits.push((w1.count - w0.count) as f64);
-                host.push(wall - (w1.seconds - w0.seconds));
-            }
+            waits.extend(Waited::since(b.engine(), w0, wall));
             device.extend(b.engine().device_seconds().zip(d0).map(|(d1, d0)| d1 - d0));
             expected_input_spikes += rates
                 .iter()
@@ -474,7 +499,7 @@ fn bench_train(
     let split = DeviceSplit::of(&times, &device, steps_on + steps_rest);
     let med = median(times);
     let events = expected_input_spikes / reps as f64 * cfg.n_exc as f64;
-    let some_median = |v: Vec<f64>| (!v.is_empty()).then(|| median(v));
+    let (waits, host) = Waited::medians(waits);
     stdout::line(serde_json::json!({
         "bench": "train", "preset": cfg.preset, "backend": t.name, "adapter": t.adapter, "workgroup_size": t.workgroup_size, "n": cfg.n_exc,
         "dt_ms": cfg.dt_ms, "steps": steps_on + steps_rest, "input_delays": cfg.input_delay_max_ms > 0.0,
@@ -483,8 +508,8 @@ fn bench_train(
         "median_device_s_per_image": split.as_ref().map(|s| s.device_s),
         "device_us_per_step": split.as_ref().map(|s| s.device_us_per_step),
         "median_other_s_per_image": split.as_ref().map(|s| s.other_s),
-        "device_waits_per_image": some_median(waits),
-        "median_host_us_per_image": some_median(host).map(|s| s * 1e6),
+        "device_waits_per_image": waits,
+        "median_host_us_per_image": host,
     }));
     Ok(())
 }
@@ -532,19 +557,18 @@ fn bench_train_multi(
                 .collect()
         };
         // `waits`: per round, the host's waits for the device and the time outside them.
-        let row = |bench: &str, times: Vec<f64>, device: Vec<f64>, waits: Vec<(f64, f64)>| {
+        let row = |bench: &str, times: Vec<f64>, device: Vec<f64>, waits: Vec<Waited>| {
             let split = DeviceSplit::of(&times, &device, cfg.steps_on() + cfg.steps_rest());
             let med = median(times);
-            let some_median = |v: Vec<f64>| (!v.is_empty()).then(|| median(v));
-            let (count, host): (Vec<f64>, Vec<f64>) = waits.into_iter().unzip();
+            let (count, host) = Waited::medians(waits);
             stdout::line(serde_json::json!({
                 "bench": bench, "preset": cfg.preset, "backend": t.name, "adapter": t.adapter, "workgroup_size": t.workgroup_size,
                 "n": cfg.n_exc, "networks": k, "dt_ms": cfg.dt_ms, "steps": cfg.steps_on() + cfg.steps_rest(),
                 "input_delays": cfg.input_delay_max_ms > 0.0, "warmup": a.warmup, "reps": reps,
                 "median_s_per_round": med, "images_per_s": k as f64 / med,
                 "median_device_s_per_round": split.as_ref().map(|s| s.device_s),
-                "device_waits_per_round": some_median(count),
-                "median_host_us_per_round": some_median(host).map(|s| s * 1e6),
+                "device_waits_per_round": count,
+                "median_host_us_per_round": host,
             }));
         };
         let mut nets = seeds(k).map(|c| make(t, &c)).collect::<Result<Vec<_>>>()?;
@@ -594,12 +618,7 @@ fn bench_train_multi(
                 times.push(wall);
                 let d1 = batch.engine().device_seconds();
                 device.extend(d1.zip(d0).map(|(d1, d0)| d1 - d0));
-                if let (Some(w1), Some(w0)) = (batch.engine().device_waits(), w0) {
-                    waits.push((
-                        (w1.count - w0.count) as f64,
-                        wall - (w1.seconds - w0.seconds),
-                    ));
-                }
+                waits.extend(Waited::since(batch.engine(), w0, wall));
             }
         }
         row("train_batch", times, device, waits);

@@ -94,11 +94,11 @@ impl Quiet {
     }
 }
 
-/// What a run does besides its steps ([`GpuEngine::run_ending`]): a normalisation before its
+/// What a run does besides its steps ([`GpuEngine::run_planned`]): a normalisation before its
 /// first step (projection, target sum), quiet steps, a weight check after its last step, and
-/// regions of `ustate` `(entry, length)` read back with its state.
+/// regions of `ustate` `(entry, length)` read back with its state at its end.
 #[derive(Debug, Default)]
-struct RunEnd {
+struct RunPlan {
     normalize: Option<(usize, f32)>,
     quiet: Quiet,
     check: Option<usize>,
@@ -706,14 +706,14 @@ impl GpuEngine {
     /// [`SnnError::NonFinite`] if a neuron variable became NaN or infinite;
     /// [`SnnError::Gpu`] if the device fails.
     pub fn run(&mut self, steps: u32) -> Result<()> {
-        self.run_ending(steps, &RunEnd::default()).map(drop)
+        self.run_planned(steps, &RunPlan::default()).map(drop)
     }
 
-    /// [`Self::run`] with `end`'s quiet steps, weight check and read-backs: what a run
+    /// [`Self::run`] with `plan`'s normalisation, quiet steps, weight check and read-backs: what a run
     /// reads at its end (the neuron state, and under the fused schedule the progress) and
-    /// `end.reads` come back together, so the run costs one wait on the device where its
-    /// steps take one submission. Returns `end.reads`' bytes.
-    fn run_ending(&mut self, steps: u32, end: &RunEnd) -> Result<Vec<Vec<u8>>> {
+    /// `plan.reads` come back together, so the run costs one wait on the device where its
+    /// steps take one submission. Returns `plan.reads`' bytes.
+    fn run_planned(&mut self, steps: u32, plan: &RunPlan) -> Result<Vec<Vec<u8>>> {
         let t0 = self.clock;
         let last = NEVER - 1 - MAX_DELAY_STEPS;
         let Some(t1) = t0.checked_add(steps).filter(|&t| t <= last) else {
@@ -731,11 +731,11 @@ impl GpuEngine {
         };
         let mut t = t0;
         let mut got = None;
-        let mut begin = end.normalize;
+        let mut begin = plan.normalize;
         while t < t1 {
             let n = span.min(t1 - t);
-            let tail = (t + n == t1).then_some(end);
-            got = self.run_submission(t, n, end.quiet, begin.take(), tail)?;
+            let tail = (t + n == t1).then_some(plan);
+            got = self.run_submission(t, n, plan.quiet, begin.take(), tail)?;
             t += n;
             self.clock = t;
         }
@@ -748,12 +748,12 @@ impl GpuEngine {
                 if let Some((q, target)) = begin {
                     self.encode_normalize(&mut enc, q, target);
                 }
-                self.encode_check(end.check, &mut enc);
-                let ranges = self.end_ranges(end);
+                self.encode_check(plan.check, &mut enc);
+                let ranges = self.end_ranges(plan);
                 self.read_back_after(Some(enc), &ranges, "engine.fstate")?
             }
         };
-        if let Some(q) = end.check {
+        if let Some(q) = plan.check {
             let flag = got.pop().unwrap_or_default();
             let _ = self.weights[q]
                 .finite
@@ -773,7 +773,7 @@ impl GpuEngine {
     }
 
     /// What a run reads at its end: the neuron state, `end.reads` and the check's flag.
-    fn end_ranges(&self, end: &RunEnd) -> Vec<(&wgpu::Buffer, u64, u64)> {
+    fn end_ranges(&self, end: &RunPlan) -> Vec<(&wgpu::Buffer, u64, u64)> {
         let b = &self.buffers;
         let mut ranges = vec![(&b.fstate, 0, self.layout.fstate.len() as u64 * 4)];
         ranges.extend(
@@ -830,7 +830,7 @@ impl GpuEngine {
         n: u32,
         quiet: Quiet,
         begin: Option<(usize, f32)>,
-        end: Option<&RunEnd>,
+        end: Option<&RunPlan>,
     ) -> Result<Option<Vec<Vec<u8>>>> {
         let mut enc = self.encoder("engine.steps");
         if let Some((q, target)) = begin {
@@ -932,7 +932,7 @@ impl GpuEngine {
         t: u32,
         n: u32,
         quiet: Quiet,
-        end: Option<&RunEnd>,
+        end: Option<&RunPlan>,
     ) -> Result<Option<Vec<Vec<u8>>>> {
         let (quiet_from, quiet_source) = match quiet.from {
             Some(from) => (from.saturating_sub(t), quiet.source),

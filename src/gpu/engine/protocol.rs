@@ -11,7 +11,7 @@
 //! trial on the device, then each trial is put at rest and given its rates and stream.
 
 use super::layout::{PopRegions, ProjKind, NEVER};
-use super::{GpuEngine, GpuEngineOptions, Quiet, RunEnd};
+use super::{GpuEngine, GpuEngineOptions, Quiet, RunPlan};
 use crate::backend::simulator::check_inputs;
 use crate::backend::{Presentation, Trial};
 use crate::error::{Result, SnnError};
@@ -97,6 +97,25 @@ impl GpuEngine {
         Ok(p)
     }
 
+    /// Sets Poisson source `src` of copies `0 .. inputs.len()` to the rates and stream keys
+    /// of `inputs` (checked by the caller), the streams from step `origin`: thresholds, keys
+    /// and origins one write each. Returns the thresholds' first entry in the tables.
+    fn set_inputs(&self, src: usize, inputs: &[Trial<'_>], origin: u32) -> u64 {
+        let PopRegions::Poisson { thr, keys, origins } = self.layout.pops[src].regions else {
+            unreachable!("a Poisson population has Poisson regions")
+        };
+        let n = self.layout.pops[src].size as usize;
+        let mut thresholds = Vec::with_capacity(inputs.len() * n);
+        for x in inputs {
+            thresholds.extend(poisson_thresholds(x.rates_hz, self.net.dt_ms));
+        }
+        self.write_tables(thr as u64, &thresholds);
+        let stream_keys: Vec<u32> = inputs.iter().map(|x| x.key).collect();
+        self.write_tables(keys as u64, &stream_keys);
+        self.write_tables(origins as u64, &vec![origin; inputs.len()]);
+        thr as u64
+    }
+
     /// [`Self::run`], returning the number of spikes of every neuron of `population` over
     /// these steps, `[copy][neuron]`; as `cpu::engine::Engine::run_counting`. The counts
     /// come back with the run's state (one wait where the run takes one submission).
@@ -105,20 +124,20 @@ impl GpuEngine {
     /// As [`Self::run`]; [`SnnError::UnknownName`] for an unknown population.
     pub fn run_counting(&mut self, steps: u32, population: &str) -> Result<Vec<Vec<u32>>> {
         let p = self.net.population_index(population)?;
-        self.count_over(steps, p, RunEnd::default())
+        self.count_over(steps, p, RunPlan::default())
     }
 
-    /// `end`'s run of `steps` steps, counting population `p`'s spikes (on the steps that
+    /// `plan`'s run of `steps` steps, counting population `p`'s spikes (on the steps that
     /// are not quiet), `[copy][neuron]`.
-    fn count_over(&mut self, steps: u32, p: usize, mut end: RunEnd) -> Result<Vec<Vec<u32>>> {
+    fn count_over(&mut self, steps: u32, p: usize, mut plan: RunPlan) -> Result<Vec<Vec<u32>>> {
         let (k, n) = (
             self.layout.batch as usize,
             self.layout.pops[p].size as usize,
         );
         let at = self.layout.pops[p].count as u64;
         self.write_u32s(&self.buffers.ustate, at, &vec![0; k * n]);
-        end.reads = vec![(at, (k * n) as u64)];
-        let got = self.run_ending(steps, &end)?;
+        plan.reads = vec![(at, (k * n) as u64)];
+        let got = self.run_planned(steps, &plan)?;
         let counts: &[u32] = bytemuck::cast_slice(&got[0]);
         Ok((0..k)
             .map(|c| counts[c * n..(c + 1) * n].to_vec())
@@ -149,21 +168,13 @@ impl GpuEngine {
         };
         // Past the clock's end, the run refuses the steps.
         let steps = p.steps_on.saturating_add(p.rest_steps.unwrap_or(0));
-        // Every copy's thresholds, keys and origins, one write each.
-        let mut thresholds = vec![];
         for x in p.inputs {
             self.net.rates_target(p.source, x.rates_hz)?;
-            thresholds.extend(poisson_thresholds(x.rates_hz, self.net.dt_ms));
         }
-        let PopRegions::Poisson { thr, keys, origins } = self.layout.pops[source].regions else {
-            unreachable!("a Poisson population has Poisson regions")
-        };
         let origin = self.clock;
-        self.write_tables(thr as u64, &thresholds);
-        let stream_keys: Vec<u32> = p.inputs.iter().map(|x| x.key).collect();
-        self.write_tables(keys as u64, &stream_keys);
-        self.write_tables(origins as u64, &vec![origin; p.inputs.len()]);
-        let end = RunEnd {
+        let thr = self.set_inputs(source, p.inputs, origin);
+        let thr_len = p.inputs.len() * self.net.populations[source].size as usize;
+        let plan = RunPlan {
             normalize,
             quiet: Quiet {
                 from: p.rest_steps.map(|_| origin.saturating_add(p.steps_on)),
@@ -172,10 +183,10 @@ impl GpuEngine {
             check,
             reads: vec![],
         };
-        let counts = self.count_over(steps, counted, end)?;
+        let counts = self.count_over(steps, counted, plan)?;
         match p.rest_steps {
             // Rates 0: thresholds 0.
-            Some(_) => self.write_tables(thr as u64, &vec![0; thresholds.len()]),
+            Some(_) => self.write_tables(thr, &vec![0; thr_len]),
             None => self.rest_copies(0, p.inputs.len()),
         }
         Ok(counts)
@@ -406,7 +417,6 @@ impl GpuEngine {
         population: &str,
     ) -> Result<Vec<Vec<u32>>> {
         let (k, c) = (e.layout.batch as u64, copy as u64);
-        let dt = self.net.dt_ms;
         let mut out = Vec::with_capacity(trials.len());
         for (chunk, batch) in trials.chunks(k as usize).enumerate() {
             let m = batch.len() as u64;
@@ -465,18 +475,7 @@ impl GpuEngine {
                 }
             }
             self.ctx.queue.submit([enc.finish()]);
-            let PopRegions::Poisson { thr, keys, origins } = e.layout.pops[src].regions else {
-                unreachable!("a Poisson population has Poisson regions")
-            };
-            let n = e.layout.pops[src].size as u64;
-            let mut thresholds = Vec::with_capacity((m * n) as usize);
-            for tr in batch {
-                thresholds.extend(poisson_thresholds(tr.rates_hz, dt));
-            }
-            e.write_tables(thr as u64, &thresholds);
-            let stream_keys: Vec<u32> = batch.iter().map(|tr| tr.key).collect();
-            e.write_tables(keys as u64, &stream_keys);
-            e.write_tables(origins as u64, &vec![self.clock; m as usize]);
+            e.set_inputs(src, batch, self.clock);
             e.rest_copies(0, m as usize);
             e.clock = self.clock;
             e.learning = false;
