@@ -48,6 +48,10 @@ pub struct Presentation<'a> {
     /// [`Simulator::first_non_finite_weight`] answers from that check until the weights
     /// change (on a device, without reading the weights back).
     pub check_weights: Option<&'a str>,
+    /// `(population, variable, factor)`: a state variable multiplied by a factor in
+    /// `[0, 1]` at the end, after the rest ([`Simulator::scale_state`]): a decay over the
+    /// presentation, as θ's between two images.
+    pub decay: Option<(&'a str, &'a str, f32)>,
 }
 
 /// A general network engine: K copies of one [`Network`], stepped together. Every method
@@ -297,13 +301,17 @@ pub(crate) fn present_call_by_call<S: Simulator + ?Sized>(
         }
         None => (0..p.inputs.len()).try_for_each(|c| s.rest(c))?,
     }
+    if let Some((population, variable, factor)) = p.decay {
+        s.scale_state(population, variable, factor)?;
+    }
     Ok(counts)
 }
 
-/// One input per copy of `net`.
+/// One input per copy of `net`, and a decay of a state variable by a factor in `[0, 1]`.
 ///
 /// # Errors
-/// [`crate::SnnError::InvalidParam`] naming `inputs`.
+/// [`crate::SnnError::InvalidParam`] naming `inputs` or `decay`;
+/// [`crate::SnnError::UnknownName`] for the decay's population or variable.
 pub(crate) fn check_inputs(net: &Network, p: &Presentation<'_>) -> Result<()> {
     if p.inputs.len() != net.batch() {
         return Err(crate::SnnError::invalid(
@@ -311,6 +319,16 @@ pub(crate) fn check_inputs(net: &Network, p: &Presentation<'_>) -> Result<()> {
             p.inputs.len(),
             format!("one per copy ({})", net.batch()),
         ));
+    }
+    if let Some((population, variable, factor)) = p.decay {
+        net.state_target(population, variable)?;
+        if !(0.0..=1.0).contains(&factor) {
+            return Err(crate::SnnError::invalid(
+                "decay",
+                factor,
+                "a factor in [0, 1]",
+            ));
+        }
     }
     Ok(())
 }

@@ -3,68 +3,85 @@
 
 use super::context::GpuContext;
 use crate::error::{Result, SnnError};
+use std::sync::Mutex;
 
-/// The bytes of several `(buffer, offset, size)` ranges (multiples of 4), in one staging
-/// buffer and one wait; the copies are appended to `enc` where given (after the work it
-/// holds, in one submission).
-pub(crate) fn read_back_ranges(
-    ctx: &GpuContext,
-    enc: Option<wgpu::CommandEncoder>,
-    ranges: &[(&wgpu::Buffer, u64, u64)],
-    label: &str,
-) -> Result<Vec<Vec<u8>>> {
-    let size: u64 = ranges.iter().map(|r| r.2).sum();
-    if size == 0 {
-        if let Some(e) = enc {
-            ctx.queue.submit([e.finish()]);
+/// A mappable staging buffer kept between read-backs (grown to the largest one so far), so
+/// that a read-back creates no buffer.
+#[derive(Debug, Default)]
+pub(crate) struct Staging(Mutex<Option<wgpu::Buffer>>);
+
+impl Staging {
+    /// The bytes of several `(buffer, offset, size)` ranges (multiples of 4), in one
+    /// staging buffer and one wait; the copies are appended to `enc` where given (after the
+    /// work it holds, in one submission).
+    pub(crate) fn read(
+        &self,
+        ctx: &GpuContext,
+        enc: Option<wgpu::CommandEncoder>,
+        ranges: &[(&wgpu::Buffer, u64, u64)],
+        label: &str,
+    ) -> Result<Vec<Vec<u8>>> {
+        let size: u64 = ranges.iter().map(|r| r.2).sum();
+        if size == 0 {
+            if let Some(e) = enc {
+                ctx.queue.submit([e.finish()]);
+            }
+            return Ok(ranges.iter().map(|_| vec![]).collect());
         }
-        return Ok(ranges.iter().map(|_| vec![]).collect());
-    }
-    let staging = ctx.device.create_buffer(&wgpu::BufferDescriptor {
-        label: Some(&format!("{label}.staging")),
-        size,
-        usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
-        mapped_at_creation: false,
-    });
-    let mut enc = enc.unwrap_or_else(|| {
+        // A read-back that failed may have left its buffer mapped: the next one makes its own.
+        let kept = self.0.lock().ok().and_then(|mut s| s.take());
+        let staging = match kept {
+            Some(b) if b.size() >= size => b,
+            _ => ctx.device.create_buffer(&wgpu::BufferDescriptor {
+                label: Some("engine.staging"),
+                size: size.next_power_of_two(),
+                usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
+                mapped_at_creation: false,
+            }),
+        };
+        let mut enc = enc.unwrap_or_else(|| {
+            ctx.device
+                .create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some(label) })
+        });
+        let mut at = 0;
+        for &(buf, offset, len) in ranges {
+            if len > 0 {
+                enc.copy_buffer_to_buffer(buf, offset, &staging, at, len);
+            }
+            at += len;
+        }
+        ctx.queue.submit([enc.finish()]);
+        let gpu_err = |e: &dyn std::fmt::Display| SnnError::Gpu {
+            label: label.into(),
+            message: e.to_string(),
+        };
+        let slice = staging.slice(..size);
+        let (tx, rx) = std::sync::mpsc::channel();
+        slice.map_async(wgpu::MapMode::Read, move |r| {
+            let _ = tx.send(r);
+        });
         ctx.device
-            .create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some(label) })
-    });
-    let mut at = 0;
-    for &(buf, offset, len) in ranges {
-        if len > 0 {
-            enc.copy_buffer_to_buffer(buf, offset, &staging, at, len);
+            .poll(wgpu::PollType::wait_indefinitely())
+            .map_err(|e| gpu_err(&e))?;
+        rx.recv()
+            .map_err(|e| gpu_err(&e))?
+            .map_err(|e| gpu_err(&e))?;
+        let parts = {
+            let bytes = slice.get_mapped_range().map_err(|e| gpu_err(&e))?;
+            let mut at = 0;
+            ranges
+                .iter()
+                .map(|r| {
+                    let part = bytes[at as usize..(at + r.2) as usize].to_vec();
+                    at += r.2;
+                    part
+                })
+                .collect()
+        };
+        staging.unmap();
+        if let Ok(mut s) = self.0.lock() {
+            *s = Some(staging);
         }
-        at += len;
+        Ok(parts)
     }
-    ctx.queue.submit([enc.finish()]);
-    let gpu_err = |e: &dyn std::fmt::Display| SnnError::Gpu {
-        label: label.into(),
-        message: e.to_string(),
-    };
-    let (tx, rx) = std::sync::mpsc::channel();
-    staging.slice(..).map_async(wgpu::MapMode::Read, move |r| {
-        let _ = tx.send(r);
-    });
-    ctx.device
-        .poll(wgpu::PollType::wait_indefinitely())
-        .map_err(|e| gpu_err(&e))?;
-    rx.recv()
-        .map_err(|e| gpu_err(&e))?
-        .map_err(|e| gpu_err(&e))?;
-    let bytes = staging
-        .slice(..)
-        .get_mapped_range()
-        .map_err(|e| gpu_err(&e))?
-        .to_vec();
-    staging.unmap();
-    let mut at = 0;
-    Ok(ranges
-        .iter()
-        .map(|r| {
-            let part = bytes[at as usize..(at + r.2) as usize].to_vec();
-            at += r.2;
-            part
-        })
-        .collect())
 }

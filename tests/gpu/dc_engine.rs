@@ -19,6 +19,9 @@ use snn_wgpu::experiments::diehl_cook::engine::DcEngine;
 use snn_wgpu::experiments::diehl_cook::model::{network, EXC, INPUT, INPUT_EXC};
 use snn_wgpu::experiments::diehl_cook::multi::{run, Sizes};
 use snn_wgpu::experiments::diehl_cook::record::present_recorded;
+
+/// A loop budget (loop passes per dispatch) one worst-case step of the test network long.
+const LOW_BUDGET: u64 = 4_000;
 use snn_wgpu::experiments::diehl_cook::train::{
     respond_frozen, respond_frozen_of, train, train_batch, train_from, TrainState,
 };
@@ -244,18 +247,26 @@ pub fn protocol_calls_agree() {
 /// `present` on two copies of the D&C network equals the calls it stands for (the CPU's
 /// default, call by call) under both GPU schedules: a rest simulated with the input at 0
 /// (which it stays at: a run after it draws no input spike), a rest by reset (the rates
-/// stay on), and a rest of no steps; the counts and the whole state after each, bit for
-/// bit on a software adapter. Under the fused schedule a presentation waits for the device
-/// once, and its weight check answers `first_non_finite_weight` without another wait. One
-/// input per copy, or an error naming `inputs`, alike. `scale_state` (θ's decay) against
-/// its calls too, and a product past f32 refused alike with nothing changed.
+/// stay on), and a rest of no steps, each ending with θ's decay; the counts and the whole
+/// state after each, bit for bit on a software adapter. Under the fused schedule a
+/// presentation waits for the device once, and its weight check answers
+/// `first_non_finite_weight` without another wait. One input per copy, or an error naming
+/// `inputs`, and a decay in `[0, 1]`, or an error naming `decay`, alike. `scale_state`
+/// against its calls too, and a product past f32 refused alike with nothing changed. Fused
+/// again under a loop budget so low that the last presentation, which follows quiet steps
+/// (few loop passes per step, so few dispatches expected), needs a second submission during
+/// its steps on: the source's thresholds, silenced at the end of the first, are written
+/// back, and θ decays once in copy 0 (a dim input: it reaches its last step in the first)
+/// as in copy 1.
 pub fn a_presentation_equals_its_calls() {
     let ctx = common::gpu_ctx();
     let spec = cfg(RestMode::Simulate).to_spec();
     let net = network(&spec).unwrap().with_seeds(vec![7, 8]);
     let data = embedded(Split::Train).unwrap();
-    let rates: Vec<Vec<f32>> = (0..2)
-        .map(|i| DcConfig::rates(data.image(i), 4.0))
+    // Copy 0 dim: it runs more steps per dispatch than copy 1.
+    let rates: Vec<Vec<f32>> = [(0, 0.5), (1, 4.0)]
+        .iter()
+        .map(|&(i, intensity)| DcConfig::rates(data.image(i), intensity))
         .collect();
     let inputs = [
         Trial {
@@ -275,11 +286,15 @@ pub fn a_presentation_equals_its_calls() {
         counted: EXC,
         rest_steps,
         check_weights: Some(INPUT_EXC),
+        decay: Some((EXC, "theta", 0.875)),
     };
+    // Also the waits of the last presentation, which follows quiet steps.
     let run = |e: &mut dyn Simulator| {
-        let (mut out, mut states) = (vec![], vec![]);
-        for rest in [Some(120), None, Some(0)] {
+        let (mut out, mut states, mut last) = (vec![], vec![], 0);
+        for rest in [Some(120), None, Some(0), Some(0)] {
+            let w0 = e.device_waits().map_or(0, |w| w.count);
             out.push(e.present(&p(rest, &inputs)).unwrap());
+            last = e.device_waits().map_or(0, |w| w.count) - w0;
             states.push(e.network_state().unwrap());
             out.push(e.run_counting(30, INPUT).unwrap());
             out.push(e.run_counting(30, EXC).unwrap());
@@ -292,7 +307,13 @@ pub fn a_presentation_equals_its_calls() {
         let huge = e.scale_state(EXC, "theta", f32::INFINITY).unwrap_err();
         states.push(e.network_state().unwrap());
         let bad = e.present(&p(Some(10), &inputs[..1])).unwrap_err();
-        (out, states, format!("{bad} / {huge}"))
+        let no_decay = Presentation {
+            decay: Some((EXC, "theta", 1.5)),
+            ..p(Some(10), &inputs)
+        };
+        let growth = e.present(&no_decay).unwrap_err();
+        states.push(e.network_state().unwrap());
+        (out, states, format!("{bad} / {huge} / {growth}"), last)
     };
     let mut cpu = Engine::new(&net).unwrap();
     let want = run(&mut cpu);
@@ -309,13 +330,23 @@ pub fn a_presentation_equals_its_calls() {
         "the input stays on after a rest by reset"
     );
     assert!(want.2.contains("inputs"), "{}", want.2);
-    for schedule in [EngineSchedule::Fused, EngineSchedule::Passes] {
+    assert!(want.2.contains("decay"), "{}", want.2);
+    for (schedule, loop_budget) in [
+        (EngineSchedule::Fused, None),
+        (EngineSchedule::Passes, None),
+        (EngineSchedule::Fused, Some(LOW_BUDGET)),
+    ] {
         let opts = GpuEngineOptions {
             schedule,
+            loop_budget,
             ..GpuEngineOptions::default()
         };
         let mut gpu = GpuEngine::with_options(ctx.clone(), &net, opts).unwrap();
         let got = run(&mut gpu);
+        if loop_budget.is_some() {
+            assert!(got.3 > 1, "the last presentation took {} submission", got.3);
+        }
+        let schedule = (schedule, loop_budget);
         let differ = got.0.iter().zip(&want.0).position(|(g, w)| g != w);
         assert_eq!(differ, None, "{schedule:?}: the counts of call k differ");
         assert_eq!(got.2, want.2, "{schedule:?}: the refusal");

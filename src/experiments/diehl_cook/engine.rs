@@ -397,10 +397,9 @@ impl DcEngine {
                 RestMode::Reset => None,
             },
             check_weights: Some(INPUT_EXC),
+            // θ's exact decay over the presentation, while learning.
+            decay: opts.learn.then_some((EXC, "theta", decay)),
         })?;
-        if opts.learn {
-            e.scale_state(EXC, "theta", decay)?;
-        }
         self.check_weights()?;
         Ok(counts)
     }

@@ -852,8 +852,9 @@ impl Layout {
             });
         }
         // The fused schedule's progress: per copy, the steps of the submission done, then
-        // the dispatches that ran at least one; then the flag of a weight that is not finite.
-        let ctl = us.take(2 * k + 1);
+        // the dispatches that ran at least one; then the flag of a weight that is not finite;
+        // then per copy whether a run's state decay is done (`scale_state`, `program`).
+        let ctl = us.take(3 * k + 1);
         ustate.resize(us.0 as usize, 0);
         let slot_table = tb.take(slot_entries.len() as u64);
         tables.extend(slot_entries);

@@ -37,7 +37,7 @@ mod protocol;
 
 use super::context::{GpuContext, LOOP_ITERATION_BUDGET};
 use super::layout::StepInfo;
-use super::readback::read_back_ranges;
+use super::readback::Staging;
 use super::shaders::ComposedModule;
 use super::timer::PassTimer;
 use crate::backend::DeviceWaits;
@@ -94,15 +94,40 @@ impl Quiet {
     }
 }
 
-/// What a run does besides its steps ([`GpuEngine::run_planned`]): a normalisation before its
-/// first step (projection, target sum), quiet steps, a weight check after its last step, and
-/// regions of `ustate` `(entry, length)` read back with its state at its end.
+/// What a run does besides its steps ([`GpuEngine::run_planned`]): regions of `ustate`
+/// `(entry, length)` set to 0 and a normalisation (projection, target sum) before its first
+/// step, quiet steps, a weight check and a source silenced after its last step, and regions
+/// of `ustate` read back with its state at its end. All of it is encoded with the steps, so
+/// a run costs no write of its own.
 #[derive(Debug, Default)]
 struct RunPlan {
+    zero: Vec<(u64, u64)>,
     normalize: Option<(usize, f32)>,
     quiet: Quiet,
     check: Option<usize>,
+    silence: Option<Silence>,
+    decay: Option<Decay>,
     reads: Vec<(u64, u64)>,
+}
+
+/// A state variable of every copy multiplied by a factor after a run (`scale_state` in the
+/// generated module: once per copy, even where the run takes more than one submission).
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Decay {
+    /// The variable's region in `fstate` (`[copy][neuron]`), and its neurons.
+    at: u32,
+    n: u32,
+    factor: f32,
+}
+
+/// Poisson thresholds set to 0 after a run (rates 0: the source silent from then on), and
+/// what they were, written back where a fused submission ends before the run's last step
+/// and another follows.
+#[derive(Debug)]
+struct Silence {
+    /// The thresholds' first entry in the tables.
+    at: u64,
+    thresholds: Vec<u32>,
 }
 
 /// Launch choices of the general GPU engine (speed only, never results).
@@ -251,6 +276,16 @@ pub struct GpuEngine {
     timer: Option<PassTimer>,
     /// Read-backs so far, and nanoseconds spent in them ([`Self::device_waits`]).
     waits: [AtomicU64; 2],
+    /// The target sum in the normalisation's `StepInfo` (written when it changes).
+    norm_target: Option<f32>,
+    /// `scale_state` and `scale_mark`.
+    decay_passes: [wgpu::ComputePipeline; 2],
+    /// Invocations per workgroup.
+    wg: u32,
+    /// The decay and the progress it waits for in their `StepInfo` (written when they change).
+    decay_info: Option<(Decay, u32)>,
+    /// The read-backs' staging buffer.
+    staging: Staging,
 }
 
 impl GpuEngine {
@@ -401,8 +436,8 @@ impl GpuEngine {
         let rec_vals = make("engine.rec_vals", &[], rows * layout.rec_vals_per_row)?;
         let step = dev.create_buffer(&wgpu::BufferDescriptor {
             label: Some("engine.step"),
-            // One slot per step of a submission, and one for normalisation.
-            size: (rows + 1) * step_stride,
+            // One slot per step of a submission, one for normalisation, one for a decay.
+            size: (rows + 2) * step_stride,
             usage: wgpu::BufferUsages::UNIFORM | wgpu::BufferUsages::COPY_DST,
             mapped_at_creation: false,
         });
@@ -536,6 +571,10 @@ impl GpuEngine {
             .iter()
             .map(|s| s.as_ref().map(pass).transpose())
             .collect::<Result<Vec<_>>>()?;
+        let decay_pass = |entry: &str| {
+            ctx.compute_pipeline(&composed.label, &pipeline_layout, &module, entry, wg)
+        };
+        let decay_passes = [decay_pass("scale_state")?, decay_pass("scale_mark")?];
         let records = (0..k)
             .map(|_| {
                 layout
@@ -586,6 +625,11 @@ impl GpuEngine {
             trials: None,
             timer,
             waits: Default::default(),
+            norm_target: None,
+            decay_passes,
+            wg,
+            decay_info: None,
+            staging: Staging::default(),
         })
     }
 
@@ -634,7 +678,7 @@ impl GpuEngine {
         label: &str,
     ) -> Result<Vec<Vec<u8>>> {
         let t0 = std::time::Instant::now();
-        let got = read_back_ranges(&self.ctx, enc, ranges, label);
+        let got = self.staging.read(&self.ctx, enc, ranges, label);
         if ranges.iter().any(|r| r.2 > 0) {
             let [count, nanos] = &self.waits;
             count.fetch_add(1, Ordering::Relaxed);
@@ -731,7 +775,7 @@ impl GpuEngine {
         };
         let mut t = t0;
         let mut got = None;
-        let mut begin = plan.normalize;
+        let mut begin = Some(plan);
         while t < t1 {
             let n = span.min(t1 - t);
             let tail = (t + n == t1).then_some(plan);
@@ -745,10 +789,10 @@ impl GpuEngine {
             None => {
                 // The passes schedule (or no step): the check, then the state and the reads.
                 let mut enc = self.encoder("engine.end");
-                if let Some((q, target)) = begin {
-                    self.encode_normalize(&mut enc, q, target);
+                if let Some(b) = begin {
+                    self.encode_begin(&mut enc, b);
                 }
-                self.encode_check(plan.check, &mut enc);
+                self.encode_end(plan, 0, &mut enc);
                 let ranges = self.end_ranges(plan);
                 self.read_back_after(Some(enc), &ranges, "engine.fstate")?
             }
@@ -799,17 +843,80 @@ impl GpuEngine {
             .create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some(label) })
     }
 
+    /// Encodes what `plan` does before a run's first step into `enc`: its regions of
+    /// `ustate` set to 0, then its normalisation.
+    fn encode_begin(&mut self, enc: &mut wgpu::CommandEncoder, plan: &RunPlan) {
+        for &(at, len) in &plan.zero {
+            enc.clear_buffer(&self.buffers.ustate, at * 4, Some(len * 4));
+        }
+        if plan.decay.is_some() {
+            // No copy's decay done (`scale_mark`).
+            let k = self.layout.batch as u64;
+            let marks = self.layout.ctl as u64 + 2 * k + 1;
+            enc.clear_buffer(&self.buffers.ustate, marks * 4, Some(k * 4));
+        }
+        if let Some((q, target)) = plan.normalize {
+            self.encode_normalize(enc, q, target);
+        }
+    }
+
+    /// Encodes what `plan` does after a run's last step into `enc`: its source silenced,
+    /// then in one compute pass its weight check and its decay, the decay of each copy whose
+    /// fused progress has reached `need` (0: every copy, the passes schedule).
+    fn encode_end(&mut self, plan: &RunPlan, need: u32, enc: &mut wgpu::CommandEncoder) {
+        if let Some(s) = &plan.silence {
+            let (buf, at) = self.table_at(s.at);
+            enc.clear_buffer(buf, at * 4, Some(s.thresholds.len() as u64 * 4));
+        }
+        let slot = (self.layout.rows + 1) as u64 * self.step_stride;
+        if let Some(d) = plan.decay {
+            if self.decay_info != Some((d, need)) {
+                let info = StepInfo {
+                    t: d.at,
+                    row: d.n,
+                    learn: need,
+                    norm_target: d.factor,
+                    quiet: 0,
+                    _pad: [0; 3],
+                };
+                self.ctx
+                    .queue
+                    .write_buffer(&self.buffers.step, slot, bytemuck::bytes_of(&info));
+                self.decay_info = Some((d, need));
+            }
+        }
+        let check = plan.check.and_then(|q| self.check[q].as_ref());
+        if check.is_none() && plan.decay.is_none() {
+            return;
+        }
+        if check.is_some() {
+            enc.clear_buffer(&self.buffers.ustate, self.check_flag(), Some(4));
+        }
+        let mut cp = enc.begin_compute_pass(&wgpu::ComputePassDescriptor {
+            label: Some("engine.end"),
+            timestamp_writes: None,
+        });
+        if let Some(pass) = check {
+            cp.set_bind_group(0, &self.bind_group, &[0]);
+            cp.set_pipeline(&pass.pipeline);
+            cp.dispatch_workgroups(pass.groups, self.layout.batch, 1);
+        }
+        if let Some(d) = plan.decay {
+            cp.set_bind_group(0, &self.bind_group, &[slot as u32]);
+            cp.set_pipeline(&self.decay_passes[0]);
+            cp.dispatch_workgroups(d.n.div_ceil(self.wg), self.active, 1);
+            cp.set_pipeline(&self.decay_passes[1]);
+            cp.dispatch_workgroups(1, self.active, 1);
+        }
+    }
+
     /// Encodes projection `q`'s weight check (`check_<q>`, which sets the flag where a
-    /// weight is not finite) into `enc`, the flag cleared before the submission.
-    fn encode_check(&self, q: Option<usize>, enc: &mut wgpu::CommandEncoder) {
-        let Some(pass) = q.and_then(|q| self.check[q].as_ref()) else {
+    /// weight is not finite) into `enc`, the flag cleared before it.
+    fn encode_check(&self, q: usize, enc: &mut wgpu::CommandEncoder) {
+        let Some(pass) = self.check[q].as_ref() else {
             return;
         };
-        self.ctx.queue.write_buffer(
-            &self.buffers.ustate,
-            self.check_flag(),
-            bytemuck::bytes_of(&0u32),
-        );
+        enc.clear_buffer(&self.buffers.ustate, self.check_flag(), Some(4));
         let mut cp = enc.begin_compute_pass(&wgpu::ComputePassDescriptor {
             label: Some("engine.check"),
             timestamp_writes: None,
@@ -829,12 +936,12 @@ impl GpuEngine {
         t: u32,
         n: u32,
         quiet: Quiet,
-        begin: Option<(usize, f32)>,
+        begin: Option<&RunPlan>,
         end: Option<&RunPlan>,
     ) -> Result<Option<Vec<Vec<u8>>>> {
         let mut enc = self.encoder("engine.steps");
-        if let Some((q, target)) = begin {
-            self.encode_normalize(&mut enc, q, target);
+        if let Some(b) = begin {
+            self.encode_begin(&mut enc, b);
         }
         if self.fused.is_some() {
             return self.run_fused(enc, t, n, quiet, end);
@@ -951,11 +1058,8 @@ impl GpuEngine {
         q.write_buffer(&self.buffers.step, 0, bytemuck::bytes_of(&chunk));
         let (k, active) = (self.layout.batch as usize, self.active as usize);
         let ctl = self.layout.ctl as u64 * 4;
-        q.write_buffer(
-            &self.buffers.ustate,
-            ctl,
-            bytemuck::cast_slice(&vec![0u32; 2 * k]),
-        );
+        let mut enc = enc;
+        enc.clear_buffer(&self.buffers.ustate, ctl, Some(2 * k as u64 * 4));
         let mut done = 0u32;
         let mut issued = 0u64;
         let mut first = Some(enc);
@@ -981,7 +1085,7 @@ impl GpuEngine {
                 timer.resolve(&mut enc);
             }
             if let Some(e) = end {
-                self.encode_check(e.check, &mut enc);
+                self.encode_end(e, n, &mut enc);
             }
             let mut ranges = vec![(&self.buffers.ustate, ctl, 2 * k as u64 * 4)];
             ranges.extend(self.record_ranges(n));
@@ -998,6 +1102,10 @@ impl GpuEngine {
             done = words[..active].iter().copied().min().unwrap_or(n);
             let used = words[k..k + active].iter().copied().max().unwrap_or(1);
             if done < n {
+                // The source goes on drawing where the run goes on.
+                if let Some(s) = end.and_then(|e| e.silence.as_ref()) {
+                    self.write_tables(s.at, &s.thresholds);
+                }
                 if issued > n as u64 + 1 {
                     return Err(SnnError::Gpu {
                         label: "engine.fused".into(),
@@ -1068,6 +1176,10 @@ impl GpuEngine {
     /// The first NaN or infinite neuron variable of the running copies, as
     /// [`SnnError::NonFinite`] with the population named by `name(population, copy)`.
     fn check_finite(&self, name: impl Fn(&str, usize) -> String) -> Result<()> {
+        // Every value finite (what a run leaves but for a blow-up): nothing to look for.
+        if crate::backend::simulator::first_non_finite(&self.fstate).is_none() {
+            return Ok(());
+        }
         let k = self.active as usize;
         for b in 0..k {
             for (p, pop) in self.layout.pops.iter().enumerate() {
@@ -1216,7 +1328,7 @@ impl GpuEngine {
         let read = &self.weights[q];
         if read.all.get().is_none() && read.finite.get() != Some(&true) {
             let mut enc = self.encoder("engine.check");
-            self.encode_check(Some(q), &mut enc);
+            self.encode_check(q, &mut enc);
             let flag = [(&self.buffers.ustate, self.check_flag(), 4)];
             let got = self.read_back_after(Some(enc), &flag, "engine.check")?;
             let got = got.first().map_or(&[][..], |g| &g[..]);
@@ -1278,18 +1390,22 @@ impl GpuEngine {
         let Some(pass) = &self.normalize[q] else {
             return;
         };
-        let info = StepInfo {
-            t: self.clock,
-            row: 0,
-            learn: 0,
-            norm_target: target_sum,
-            quiet: 0,
-            _pad: [0; 3],
-        };
         let slot = self.layout.rows as u64 * self.step_stride;
-        self.ctx
-            .queue
-            .write_buffer(&self.buffers.step, slot, bytemuck::bytes_of(&info));
+        // `normalize_column` reads the target sum alone.
+        if self.norm_target.map(f32::to_bits) != Some(target_sum.to_bits()) {
+            let info = StepInfo {
+                t: 0,
+                row: 0,
+                learn: 0,
+                norm_target: target_sum,
+                quiet: 0,
+                _pad: [0; 3],
+            };
+            self.ctx
+                .queue
+                .write_buffer(&self.buffers.step, slot, bytemuck::bytes_of(&info));
+            self.norm_target = Some(target_sum);
+        }
         {
             let mut cp = enc.begin_compute_pass(&wgpu::ComputePassDescriptor {
                 label: Some("engine.normalize"),

@@ -746,6 +746,24 @@ pub(crate) fn compose(l: &Layout) -> Program {
         step.push(PassSpec::new(name, "item", Phase::After, l.n_slots, 0));
     }
     step.extend(potentiate);
+    // A state variable of every copy scaled once at the end of a run, in two dispatches:
+    // `scale_state` scales copy `b` where its run has reached its last step (fused progress
+    // `step.learn`; 0 under the passes) and the last `scale_mark` did not mark it done, then
+    // `scale_mark` marks the copies that the run has left done. Where a fused submission
+    // stops before the run's end and another follows, both run again: the copies that were
+    // done are not scaled twice. `step`: `t` the variable's region, `row` its neurons,
+    // `norm_target` the factor.
+    let (progress, marks) = (u(l.ctl), u(l.ctl + 2 * l.batch + 1));
+    let _ = writeln!(
+        g,
+        "@compute @workgroup_size(WG)\nfn scale_state(@builtin(global_invocation_id) gid: vec3<u32>) {{\n    \
+         let b = gid.y;\n    \
+         if (gid.x >= step.row || ustate[{progress} + b] < step.learn || ustate[{marks} + b] != 0u) {{\n        return;\n    }}\n    \
+         let i = step.t + b * step.row + gid.x;\n    \
+         fstate[i] = fstate[i] * step.norm_target;\n}}\n\
+         @compute @workgroup_size(WG)\nfn scale_mark(@builtin(global_invocation_id) gid: vec3<u32>) {{\n    \
+         if (gid.x == 0u && ustate[{progress} + gid.y] >= step.learn) {{\n        ustate[{marks} + gid.y] = 1u;\n    }}\n}}"
+    );
     Program {
         module: engine_module(&g),
         generated: g,

@@ -59,7 +59,7 @@ impl GpuEngine {
 
     /// The binding of the tables that holds the region starting at entry `at`, and `at`'s
     /// offset in it.
-    fn table_at(&self, at: u64) -> (&wgpu::Buffer, u64) {
+    pub(super) fn table_at(&self, at: u64) -> (&wgpu::Buffer, u64) {
         let (part, at) = self.layout.table_part(at, 0);
         (&self.buffers.tables[part], at)
     }
@@ -99,21 +99,36 @@ impl GpuEngine {
 
     /// Sets Poisson source `src` of copies `0 .. inputs.len()` to the rates and stream keys
     /// of `inputs` (checked by the caller), the streams from step `origin`: thresholds, keys
-    /// and origins one write each. Returns the thresholds' first entry in the tables.
-    fn set_inputs(&self, src: usize, inputs: &[Trial<'_>], origin: u32) -> u64 {
+    /// and origins in one write where they follow each other in one binding (every copy's),
+    /// else one write each. Returns the thresholds' first entry in the tables and the
+    /// thresholds.
+    fn set_inputs(&self, src: usize, inputs: &[Trial<'_>], origin: u32) -> (u64, Vec<u32>) {
         let PopRegions::Poisson { thr, keys, origins } = self.layout.pops[src].regions else {
             unreachable!("a Poisson population has Poisson regions")
         };
         let n = self.layout.pops[src].size as usize;
-        let mut thresholds = Vec::with_capacity(inputs.len() * n);
+        let m = inputs.len();
+        let mut words = Vec::with_capacity(m * (n + 2));
         for x in inputs {
-            thresholds.extend(poisson_thresholds(x.rates_hz, self.net.dt_ms));
+            words.extend(poisson_thresholds(x.rates_hz, self.net.dt_ms));
         }
-        self.write_tables(thr as u64, &thresholds);
-        let stream_keys: Vec<u32> = inputs.iter().map(|x| x.key).collect();
-        self.write_tables(keys as u64, &stream_keys);
-        self.write_tables(origins as u64, &vec![origin; inputs.len()]);
-        thr as u64
+        words.extend(inputs.iter().map(|x| x.key));
+        words.extend(std::iter::repeat_n(origin, m));
+        let (thr, keys, origins) = (thr as u64, keys as u64, origins as u64);
+        let k = self.layout.batch as u64;
+        let whole = m as u64 == k
+            && keys == thr + k * n as u64
+            && origins == keys + k
+            && self.layout.table_part(thr, 0).0 == self.layout.table_part(origins, 0).0;
+        if whole {
+            self.write_tables(thr, &words);
+        } else {
+            self.write_tables(thr, &words[..m * n]);
+            self.write_tables(keys, &words[m * n..m * (n + 1)]);
+            self.write_tables(origins, &words[m * (n + 1)..]);
+        }
+        words.truncate(m * n);
+        (thr, words)
     }
 
     /// [`Self::run`], returning the number of spikes of every neuron of `population` over
@@ -135,7 +150,7 @@ impl GpuEngine {
             self.layout.pops[p].size as usize,
         );
         let at = self.layout.pops[p].count as u64;
-        self.write_u32s(&self.buffers.ustate, at, &vec![0; k * n]);
+        plan.zero.push((at, (k * n) as u64));
         plan.reads = vec![(at, (k * n) as u64)];
         let got = self.run_planned(steps, &plan)?;
         let counts: &[u32] = bytemuck::cast_slice(&got[0]);
@@ -144,13 +159,14 @@ impl GpuEngine {
             .collect())
     }
 
-    /// [`Simulator::present`](crate::backend::Simulator::present): the rates, streams and cleared counts written, then in one
-    /// submission the normalisation, the steps on and the rest as one run whose rest steps
-    /// are quiet (the source silent, nothing counted: the same spikes as rates at 0), the
-    /// weight check, and the copy of the counts, the state and the check's word for the
-    /// host: one wait on the device where the run takes one submission (the fused schedule
-    /// without recordings). With `rest_steps: None`, the copies are put at rest after the
-    /// steps on.
+    /// [`Simulator::present`](crate::backend::Simulator::present): the rates and streams
+    /// written, then in one submission the counts cleared, the normalisation, the steps on
+    /// and the rest as one run whose rest steps are quiet (the source silent, nothing
+    /// counted: the same spikes as rates at 0), the source's thresholds set to 0, the
+    /// weight check, the decay, and the copy of the counts, the state and the check's word
+    /// for the host: one wait on the device where the run takes one submission (the fused
+    /// schedule without recordings). With `rest_steps: None`, the copies are put at rest
+    /// after the steps on (and the thresholds kept).
     ///
     /// # Errors
     /// As [`Simulator::present`](crate::backend::Simulator::present).
@@ -166,15 +182,32 @@ impl GpuEngine {
             Some((q, target)) => Some((self.normalize_index(q, target)?, target)),
             None => None,
         };
+        let decay = match p.decay {
+            Some((population, variable, factor)) => {
+                let (q, _, var) = self.net.state_target(population, variable)?;
+                let PopRegions::Neurons { vars, .. } = &self.layout.pops[q].regions else {
+                    unreachable!("a neuron population has neuron regions")
+                };
+                Some(super::Decay {
+                    at: vars[var].1,
+                    n: self.layout.pops[q].size,
+                    factor,
+                })
+            }
+            None => None,
+        };
         // Past the clock's end, the run refuses the steps.
         let steps = p.steps_on.saturating_add(p.rest_steps.unwrap_or(0));
         for x in p.inputs {
             self.net.rates_target(p.source, x.rates_hz)?;
         }
         let origin = self.clock;
-        let thr = self.set_inputs(source, p.inputs, origin);
-        let thr_len = p.inputs.len() * self.net.populations[source].size as usize;
+        let (at, thresholds) = self.set_inputs(source, p.inputs, origin);
         let plan = RunPlan {
+            zero: vec![],
+            // Rates 0 after the run (thresholds 0).
+            silence: p.rest_steps.map(|_| super::Silence { at, thresholds }),
+            decay,
             normalize,
             quiet: Quiet {
                 from: p.rest_steps.map(|_| origin.saturating_add(p.steps_on)),
@@ -184,10 +217,8 @@ impl GpuEngine {
             reads: vec![],
         };
         let counts = self.count_over(steps, counted, plan)?;
-        match p.rest_steps {
-            // Rates 0: thresholds 0.
-            Some(_) => self.write_tables(thr, &vec![0; thr_len]),
-            None => self.rest_copies(0, p.inputs.len()),
+        if p.rest_steps.is_none() {
+            self.rest_copies(0, p.inputs.len());
         }
         Ok(counts)
     }
