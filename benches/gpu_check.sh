@@ -11,6 +11,8 @@
 #             4k to 64k on the CPU beside it
 #   train     Diehl & Cook dc400 and dc6400 training, one network, GPU and CPU; dc400 again
 #             at workgroup sizes 32, 128, 256 and 1024 (the default is 64)
+#   overhead  what a dc400 and a dc6400 training presentation cost besides their steps
+#             (presentations of 3 steps: wall, host time outside the one wait)
 #   multi     training of K networks on the GPU, each on its own engine (train_multi rows)
 #             and as the copies of one engine (train_batch rows): dc400 at K = 8 and 128,
 #             dc6400 at K = 8
@@ -61,6 +63,8 @@ for wg in 32 128 256 1024; do
   step train "$BENCH" --backend gpu --presets dc400 --rows train --reps 10 --warmup 2 --quiet \
     --workgroup-size "$wg"
 done
+step overhead "$BENCH" --backend gpu --presets dc400,dc6400 --rows overhead --reps 20 \
+  --warmup 5 --quiet
 step multi "$BENCH" --backend gpu --presets dc400 --rows train_multi --networks 8,128 \
   --reps 3 --warmup 1 --quiet
 step multi "$BENCH" --backend gpu --presets dc6400 --rows train_multi --networks 8 \

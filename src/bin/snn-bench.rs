@@ -17,6 +17,11 @@
 //!   (`DcEngine::build_batch`, `present_batch`: how `snn train --networks K` trains), the
 //!   same rounds;
 //! - `eval`: frozen batches (labelling/test) of several sizes: images/s;
+//! - `overhead` (not in the default rows): what a training presentation costs besides its
+//!   steps, from `50 · --reps` learning presentations of 2 steps on and 1 of rest
+//!   (normalisation, STDP, weight check, θ's decay as in `train`): the median wall time of one
+//!   (`median_us_per_presentation`), and on the GPU the median time outside its waits for the
+//!   device (`median_host_us_per_presentation`) and its waits (`device_waits_per_presentation`);
 //! - `neuron_steps`: one population on the general engine (conductance LIF + θ, each neuron
 //!   driven one-to-one by its own Poisson source: `experiments::benchmarks::driven_population`)
 //!   at N = 400 and 6400: neuron-steps/s;
@@ -95,7 +100,8 @@ struct Args {
     /// No progress bar and no notes on stderr (the JSON lines on stdout stay).
     #[arg(long)]
     quiet: bool,
-    /// Measurements to run, comma-separated: train, train_multi, eval, neuron_steps.
+    /// Measurements to run, comma-separated: train, train_multi, eval, neuron_steps, and
+    /// the non-default overhead and coba.
     #[arg(long, default_value = "train,train_multi,eval,neuron_steps")]
     rows: String,
     /// Batch sizes of the `eval` rows, comma-separated [default: 1,16,64,256; with --quick
@@ -271,7 +277,14 @@ fn main() -> Result<()> {
     if targets.is_empty() {
         bail!("--backend: no backend to time");
     }
-    const ROWS: [&str; 5] = ["train", "train_multi", "eval", "neuron_steps", "coba"];
+    const ROWS: [&str; 6] = [
+        "train",
+        "train_multi",
+        "eval",
+        "neuron_steps",
+        "coba",
+        "overhead",
+    ];
     let rows: Vec<&str> = a.rows.split(',').map(str::trim).collect();
     if let Some(bad) = rows.iter().find(|r| !ROWS.contains(r)) {
         bail!(
@@ -327,6 +340,10 @@ fn main() -> Result<()> {
             if row("eval") {
                 step(format!("eval {preset} {}", t.name));
                 bench_eval(t, &cfg, &images, &a)?;
+            }
+            if row("overhead") {
+                step(format!("overhead {preset} {}", t.name));
+                bench_overhead(t, &cfg, &images, &a)?;
             }
             pb.inc(1);
         }
@@ -510,6 +527,47 @@ fn bench_train(
         "median_other_s_per_image": split.as_ref().map(|s| s.other_s),
         "device_waits_per_image": waits,
         "median_host_us_per_image": host,
+    }));
+    Ok(())
+}
+
+/// What a training presentation costs besides its steps: `50 · reps` learning presentations
+/// of 2 steps on and 1 of rest after `warmup` of them; the median wall time of one, and on an
+/// engine with a device the median of its time outside the waits and of its waits.
+fn bench_overhead(
+    t: &Target,
+    cfg: &DcConfig,
+    images: &snn_wgpu::data::mnist::Dataset,
+    a: &Args,
+) -> Result<()> {
+    let mut b = make(t, cfg)?;
+    let n = 50 * a.reps;
+    let (mut times, mut waits) = (vec![], vec![]);
+    for k in 0..a.warmup + n {
+        let rates = DcConfig::rates(images.image(k % images.len()), cfg.intensity_start);
+        let opts = PresentOptions {
+            steps_on: 2,
+            steps_rest: 1,
+            rest: RestMode::Simulate,
+            learn: true,
+            key: k as u32,
+        };
+        let w0 = b.engine().device_waits();
+        let t0 = Instant::now();
+        b.present(&rates, &opts)?;
+        if k >= a.warmup {
+            let wall = t0.elapsed().as_secs_f64();
+            times.push(wall);
+            waits.extend(Waited::since(b.engine(), w0, wall));
+        }
+    }
+    let (count, host) = Waited::medians(waits);
+    stdout::line(serde_json::json!({
+        "bench": "overhead", "preset": cfg.preset, "backend": t.name, "adapter": t.adapter, "workgroup_size": t.workgroup_size,
+        "n": cfg.n_exc, "steps": 3, "warmup": a.warmup, "presentations": n,
+        "median_us_per_presentation": median(times) * 1e6,
+        "device_waits_per_presentation": count,
+        "median_host_us_per_presentation": host,
     }));
     Ok(())
 }

@@ -1,7 +1,7 @@
 //! The `snn` program end to end, in one test binary: training and evaluating on the embedded
 //! subset (`train`, `evaluate`), K networks and sweeps (`multi`), what it prints (`output`),
 //! crash-safe resume (`resume`), pictures (`plots`) and clear errors for every bad input
-//! (`bad_input`). Its own harness (`common/harness.rs`, libtest-mimic) shows a GPU case as
+//! (`bad_input`); and `snn-bench`'s rows (`bench`). Its own harness (`common/harness.rs`, libtest-mimic) shows a GPU case as
 //! ignored when there is no adapter and fails it when one is required (`CI=true`).
 
 #[path = "../common/mod.rs"]
@@ -10,6 +10,7 @@ mod common;
 mod harness;
 
 mod bad_input;
+mod bench;
 mod evaluate;
 mod multi;
 mod output;
@@ -30,6 +31,9 @@ fn main() -> std::process::ExitCode {
         ],
         evaluate: [
             Cpu evaluate_labels_on_the_training_split,
+        ],
+        bench: [
+            Mixed the_overhead_row_times_presentations,
         ],
         multi: [
             Cpu two_networks_report_each_and_the_ensemble_and_save_single_runs,
