@@ -470,6 +470,44 @@ fn bench_coba(t: &Target, n: u32, a: &Args) -> Result<()> {
     Ok(())
 }
 
+/// One learning presentation of the Diehl & Cook protocol, timed.
+struct Timed {
+    wall_s: f64,
+    /// Its waits for the device and its time outside them (an engine with a device).
+    waited: Option<Waited>,
+    /// Device time of its step passes (where the adapter takes timestamp queries).
+    device_s: Option<f64>,
+}
+
+/// Presents image `k` (of `images`, cycled; key `k`) to `b` as a training presentation of
+/// `steps_on` steps and `steps_rest` of simulated rest, timed; also returns its rates.
+fn present_timed(
+    b: &mut DcEngine,
+    cfg: &DcConfig,
+    images: &snn_wgpu::data::mnist::Dataset,
+    k: usize,
+    (steps_on, steps_rest): (u32, u32),
+) -> Result<(Timed, Vec<f32>)> {
+    let rates = DcConfig::rates(images.image(k % images.len()), cfg.intensity_start);
+    let opts = PresentOptions {
+        steps_on,
+        steps_rest,
+        rest: RestMode::Simulate,
+        learn: true,
+        key: k as u32,
+    };
+    let w0 = b.engine().device_waits();
+    let (t0, d0) = (Instant::now(), b.engine().device_seconds());
+    b.present(&rates, &opts)?;
+    let wall_s = t0.elapsed().as_secs_f64();
+    let timed = Timed {
+        wall_s,
+        waited: Waited::since(b.engine(), w0, wall_s),
+        device_s: b.engine().device_seconds().zip(d0).map(|(d1, d0)| d1 - d0),
+    };
+    Ok((timed, rates))
+}
+
 fn bench_train(
     t: &Target,
     cfg: &DcConfig,
@@ -489,23 +527,11 @@ fn bench_train(
     // Per repetition: the waits for the device and the time outside them.
     let mut waits = vec![];
     for k in 0..a.warmup + reps {
-        let img = images.image(k % images.len());
-        let rates = DcConfig::rates(img, cfg.intensity_start);
-        let opts = PresentOptions {
-            steps_on,
-            steps_rest,
-            rest: RestMode::Simulate,
-            learn: true,
-            key: k as u32,
-        };
-        let w0 = b.engine().device_waits();
-        let (t0, d0) = (Instant::now(), b.engine().device_seconds());
-        b.present(&rates, &opts)?;
+        let (timed, rates) = present_timed(&mut b, cfg, images, k, (steps_on, steps_rest))?;
         if k >= a.warmup {
-            let wall = t0.elapsed().as_secs_f64();
-            times.push(wall);
-            waits.extend(Waited::since(b.engine(), w0, wall));
-            device.extend(b.engine().device_seconds().zip(d0).map(|(d1, d0)| d1 - d0));
+            times.push(timed.wall_s);
+            waits.extend(timed.waited);
+            device.extend(timed.device_s);
             expected_input_spikes += rates
                 .iter()
                 .map(|r| *r as f64 * cfg.dt_ms as f64 / 1000.0)
@@ -544,21 +570,10 @@ fn bench_overhead(
     let n = 50 * a.reps;
     let (mut times, mut waits) = (vec![], vec![]);
     for k in 0..a.warmup + n {
-        let rates = DcConfig::rates(images.image(k % images.len()), cfg.intensity_start);
-        let opts = PresentOptions {
-            steps_on: 2,
-            steps_rest: 1,
-            rest: RestMode::Simulate,
-            learn: true,
-            key: k as u32,
-        };
-        let w0 = b.engine().device_waits();
-        let t0 = Instant::now();
-        b.present(&rates, &opts)?;
+        let (timed, _) = present_timed(&mut b, cfg, images, k, (2, 1))?;
         if k >= a.warmup {
-            let wall = t0.elapsed().as_secs_f64();
-            times.push(wall);
-            waits.extend(Waited::since(b.engine(), w0, wall));
+            times.push(timed.wall_s);
+            waits.extend(timed.waited);
         }
     }
     let (count, host) = Waited::medians(waits);
