@@ -96,9 +96,9 @@ impl Quiet {
 
 /// What a run does besides its steps ([`GpuEngine::run_planned`]): regions of `ustate`
 /// `(entry, length)` set to 0 and a normalisation (projection, target sum) before its first
-/// step, quiet steps, a weight check and a source silenced after its last step, and regions
-/// of `ustate` read back with its state at its end. All of it is encoded with the steps, so
-/// a run costs no write of its own.
+/// step, quiet steps, a source silenced, a weight check and a decay after its last step, and
+/// regions of `ustate` read back with its state at its end. All of it is encoded with the
+/// steps: a run writes no buffer for it but the uniforms of a new target sum or decay.
 #[derive(Debug, Default)]
 struct RunPlan {
     zero: Vec<(u64, u64)>,
@@ -787,7 +787,7 @@ impl GpuEngine {
         let mut got = match got {
             Some(g) => g,
             None => {
-                // The passes schedule (or no step): the check, then the state and the reads.
+                // The passes schedule (or no step): the run's end, then the state and the reads.
                 let mut enc = self.encoder("engine.end");
                 if let Some(b) = begin {
                     self.encode_begin(&mut enc, b);
