@@ -34,7 +34,7 @@ fn post_spiked(p: Proj, i: u32, b: u32) -> bool {
 fn potentiate_synapse(p: Proj, i: u32, b: u32, r: u32, post2_before: f32) {
     let k = incoming(p, i, r);
     let at = p.w_base + b * p.n_syn + k;
-    wsyn[at] = on_post(wsyn[at], pre_trace(p, b, k, step.t), post2_before, p.stdp);
+    store_weight(at, on_post(wsyn[at], pre_trace(p, b, k, step.t), post2_before, p.stdp));
 }
 
 // The post traces of a post neuron that spiked: post1 = post2 = 1, or with all-to-all
@@ -120,7 +120,7 @@ fn normalize_column(p: Proj, i: u32, b: u32) {
         for (var r = 0u; r < n; r = r + 1u) {
             let k = wb + incoming(p, i, r);
             let w = wsyn[k] * f;
-            wsyn[k] = w;
+            store_weight(k, w);
             loose = loose || w < p.stdp.w_min || w > p.stdp.w_max;
         }
     }
@@ -129,9 +129,9 @@ fn normalize_column(p: Proj, i: u32, b: u32) {
     }
 }
 
-// Sets ustate[flag] to 1 if a weight reaching post i of copy b is NaN or infinite (all ones
+// Raises p's weight flag if a weight reaching post i of copy b is NaN or infinite (all ones
 // in the exponent bits).
-fn check_column(p: Proj, i: u32, b: u32, flag: u32) {
+fn check_column(p: Proj, i: u32, b: u32) {
     let wb = p.w_base + b * p.n_syn;
     let n = in_degree(p, i);
     var bad = false;
@@ -140,6 +140,6 @@ fn check_column(p: Proj, i: u32, b: u32, flag: u32) {
         bad = bad || (bits & 0x7f800000u) == 0x7f800000u;
     }
     if (bad) {
-        ustate[flag] = 1u;
+        ustate[p.weight_flag] = 1u;
     }
 }

@@ -106,6 +106,30 @@ struct Proj {
     queue_counts: u32,
     queue_entries: u32,
     queue_overflow: u32,
+    // The entry in ustate of its weight flag: 1 once a weight of it written on the device,
+    // or checked, is NaN or infinite (`store_weight`, `check_column`).
+    weight_flag: u32,
+}
+
+// Whether a weight this invocation has stored since its last `flush_weight_flag` is NaN or
+// infinite: a register, so that a store costs no conditional write to memory.
+var<private> weight_bad: bool;
+
+// Stores w as weight `at` (an index into wsyn), noting whether it is NaN or infinite (all
+// ones in the exponent bits): a run's writes tell whether the weights it leaves are finite
+// without a pass over them.
+fn store_weight(at: u32, w: f32) {
+    wsyn[at] = w;
+    weight_bad = weight_bad || (bitcast<u32>(w) & 0x7f800000u) == 0x7f800000u;
+}
+
+// Raises p's weight flag where this invocation has stored a weight that is not finite
+// (called by the entry points after the items of a projection that writes weights, and by
+// the fused schedule at the end of a dispatch for each plastic projection).
+fn flush_weight_flag(p: Proj) {
+    if (weight_bad) {
+        ustate[p.weight_flag] = 1u;
+    }
 }
 
 // The entry of synapse k's last arrival in copy b (offset from last_base and
@@ -453,7 +477,7 @@ fn depression_is_noop(p: Proj, b: u32, i: u32, post1: f32) -> bool {
 // without buckets, its arrival is recorded (with all-to-all pairing, its trace adds 1).
 fn depress(p: Proj, b: u32, k: u32, post1: f32) {
     let w = p.w_base + b * p.n_syn + k;
-    wsyn[w] = on_pre(wsyn[w], post1, p.stdp);
+    store_weight(w, on_pre(wsyn[w], post1, p.stdp));
     if (p.buckets == 0u) {
         record_arrival(p, arrival_entry(p, b, k), step.t);
     }

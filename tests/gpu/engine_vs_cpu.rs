@@ -13,7 +13,7 @@
 //! weights, normalisation).
 
 use crate::common::{self, assert_close, gpu_ctx};
-use snn_wgpu::backend::Simulator;
+use snn_wgpu::backend::{Presentation, Simulator, Trial};
 use snn_wgpu::cpu::engine::Engine;
 use snn_wgpu::gpu::engine::{compose_module, compose_module_for};
 use snn_wgpu::gpu::{EngineSchedule, GpuEngine, GpuEngineOptions};
@@ -451,7 +451,11 @@ pub fn pushed_projections_agree() {
 
 /// A weight that is not finite is found alike: the GPU engine flags it on the device and
 /// reads the weights back only then. Columns of one denormal weight normalised to 1 get
-/// `1 / 1e-45 = inf` as their factor: the denormal becomes inf and every zero NaN.
+/// `1 / 1e-45 = inf` as their factor: the denormal becomes inf and every zero NaN. The same
+/// within presentations: one that starts from weights not known finite checks them all
+/// (and finds the NaN already there); after one whose check found them finite, the GPU
+/// engine checks the next by the flag its writes raise (`store_weight`), with no pass over
+/// the weights, and the normalisation that makes them NaN raises it.
 pub fn a_weight_that_is_not_finite_is_found_alike() {
     let (n_in, n) = (40, 3);
     let net = Network::new(DT_MS)
@@ -465,6 +469,30 @@ pub fn a_weight_that_is_not_finite_is_found_alike() {
             Connectivity::AllToAll,
             0.01,
         ));
+    // Synapse order is pre-major: synapse j·n + i; the denormals sit at row 5.
+    let w: Vec<f32> = (0..n_in * n)
+        .map(|k| if k / n == 5 { 1e-45 } else { 0.0 })
+        .collect();
+    let rates = vec![50.0; n_in as usize];
+    let inputs = [Trial {
+        rates_hz: &rates,
+        key: 3,
+    }];
+    // A presentation of no steps: its normalisation (to 1) and its check.
+    let present = |e: &mut dyn Simulator, normalize: bool| {
+        e.present(&Presentation {
+            normalize: normalize.then_some(("p", 1.0)),
+            source: "in",
+            inputs: &inputs,
+            steps_on: 0,
+            counted: "m",
+            rest_steps: Some(0),
+            check_weights: Some("p"),
+            decay: None,
+        })
+        .expect("present");
+        e.first_non_finite_weight("p", 0).expect("check")
+    };
     let mut cpu = Engine::new(&net).expect("cpu");
     let mut gpu = GpuEngine::new(gpu_ctx(), &net).expect("gpu");
     let engines: [&mut dyn Simulator; 2] = [&mut cpu, &mut gpu];
@@ -472,17 +500,19 @@ pub fn a_weight_that_is_not_finite_is_found_alike() {
     for e in engines {
         e.run(20).expect("run");
         let before = e.first_non_finite_weight("p", 0).expect("check");
-        // Synapse order is pre-major: synapse j·n + i; the denormals sit at row 5.
-        let w: Vec<f32> = (0..n_in * n)
-            .map(|k| if k / n == 5 { 1e-45 } else { 0.0 })
-            .collect();
         e.set_weights("p", 0, &w).expect("weights");
         let still = e.first_non_finite_weight("p", 0).expect("check");
         e.normalize_columns("p", 1.0).expect("normalise");
         let after = e.first_non_finite_weight("p", 0).expect("check");
-        found.push((before, still, after));
+        // Weights not finite at its start: a presentation checks them.
+        let kept = present(e, false);
+        e.set_weights("p", 0, &w).expect("weights");
+        let checked = present(e, false);
+        let by_writes = present(e, true);
+        found.push((before, still, after, kept, checked, by_writes));
     }
-    assert_eq!(found[0], (None, None, Some(0)), "cpu");
+    let want = (None, None, Some(0), Some(0), None, Some(0));
+    assert_eq!(found[0], want, "cpu");
     assert_eq!(found[1], found[0], "gpu");
 }
 

@@ -62,7 +62,7 @@
 //! dispatch continues from where the last one stopped without the host. The host issues as
 //! many dispatches as the last run's steps per dispatch suggest, plus one (a dispatch that
 //! finds its copy done returns at once), reads the progress back with what it reads anyway
-//! (recordings; at the end of a run the neuron state, counts and the weight check's word),
+//! (recordings; at the end of a run the neuron state, counts and the weight flag),
 //! and issues more only if a copy is behind. Without recordings a whole run is one
 //! submission (a training presentation's normalisation, then its steps on and its quiet rest,
 //! then its weight check and the copies for the host: one wait). Without a budget (a real GPU) one dispatch runs a whole
@@ -409,6 +409,10 @@ pub(crate) fn module(program: &Program, plan: &FusedPlan, wg: u32) -> ComposedMo
     g.push_str("        storageBarrier();\n        s = s + 1u;\n");
     g.push_str("    }\n");
     g.push_str(&store_all);
+    // The weights this invocation stored (`store_weight`), flagged once per dispatch.
+    for q in &program.plastic {
+        let _ = writeln!(g, "    flush_weight_flag(proj_{q}());");
+    }
     let _ = writeln!(
         g,
         "    \

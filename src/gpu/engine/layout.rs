@@ -424,6 +424,17 @@ impl Layout {
         self.table_parts = parts.into_iter().map(|p| p as u32).collect();
     }
 
+    /// The `ustate` entry of projection `q`'s weight flag: 1 where a weight of it written
+    /// on the device (STDP, normalisation) or checked (`check_<q>`) is NaN or infinite.
+    pub fn weight_flag(&self, q: usize) -> u32 {
+        self.ctl + 3 * self.batch + q as u32
+    }
+
+    /// The `ustate` entry of copy 0's mark of a decay done (`scale_mark`), `batch` of them.
+    pub fn decay_marks(&self) -> u32 {
+        self.ctl + 2 * self.batch
+    }
+
     /// The part of `tables` that holds `[at, at + n)` (within one region), and the offset of
     /// `at` in it.
     pub fn table_part(&self, at: u64, n: u64) -> (usize, u64) {
@@ -852,9 +863,10 @@ impl Layout {
             });
         }
         // The fused schedule's progress: per copy, the steps of the submission done, then
-        // the dispatches that ran at least one; then the flag of a weight that is not finite;
-        // then per copy whether a run's state decay is done (`scale_state`, `program`).
-        let ctl = us.take(3 * k + 1);
+        // the dispatches that ran at least one; then per copy whether a run's state decay is
+        // done (`scale_state`, `program`); then per projection the flag of a weight that is
+        // not finite (`Layout::weight_flag`).
+        let ctl = us.take(3 * k + projs.len() as u64);
         ustate.resize(us.0 as usize, 0);
         let slot_table = tb.take(slot_entries.len() as u64);
         tables.extend(slot_entries);

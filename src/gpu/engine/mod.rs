@@ -105,6 +105,9 @@ struct RunPlan {
     normalize: Option<(usize, f32)>,
     quiet: Quiet,
     check: Option<usize>,
+    /// The checked projection's weights were finite at the start: its weight flag, raised
+    /// by the writes of the run (`store_weight`), answers without a check pass.
+    check_by_writes: bool,
     silence: Option<Silence>,
     decay: Option<Decay>,
     reads: Vec<(u64, u64)>,
@@ -278,8 +281,10 @@ pub struct GpuEngine {
     waits: [AtomicU64; 2],
     /// The target sum in the normalisation's `StepInfo` (written when it changes).
     norm_target: Option<f32>,
-    /// `scale_state` and `scale_mark`.
-    decay_passes: [wgpu::ComputePipeline; 2],
+    /// `scale_state` and `scale_mark`, built on first use (most engines never decay).
+    decay_passes: Option<[wgpu::ComputePipeline; 2]>,
+    /// The module's label, the module and the pipeline layout (to build passes later).
+    module: (String, wgpu::ShaderModule, wgpu::PipelineLayout),
     /// Invocations per workgroup.
     wg: u32,
     /// The decay and the progress it waits for in their `StepInfo` (written when they change).
@@ -571,10 +576,6 @@ impl GpuEngine {
             .iter()
             .map(|s| s.as_ref().map(pass).transpose())
             .collect::<Result<Vec<_>>>()?;
-        let decay_pass = |entry: &str| {
-            ctx.compute_pipeline(&composed.label, &pipeline_layout, &module, entry, wg)
-        };
-        let decay_passes = [decay_pass("scale_state")?, decay_pass("scale_mark")?];
         let records = (0..k)
             .map(|_| {
                 layout
@@ -626,7 +627,8 @@ impl GpuEngine {
             timer,
             waits: Default::default(),
             norm_target: None,
-            decay_passes,
+            decay_passes: None,
+            module: (composed.label, module, pipeline_layout),
             wg,
             decay_info: None,
             staging: Staging::default(),
@@ -792,7 +794,7 @@ impl GpuEngine {
                 if let Some(b) = begin {
                     self.encode_begin(&mut enc, b);
                 }
-                self.encode_end(plan, 0, &mut enc);
+                self.encode_end(plan, 0, &mut enc)?;
                 let ranges = self.end_ranges(plan);
                 self.read_back_after(Some(enc), &ranges, "engine.fstate")?
             }
@@ -825,15 +827,15 @@ impl GpuEngine {
                 .iter()
                 .map(|&(at, len)| (&b.ustate, at * 4, len * 4)),
         );
-        if end.check.is_some() {
-            ranges.push((&b.ustate, self.check_flag(), 4));
+        if let Some(q) = end.check {
+            ranges.push((&b.ustate, self.check_flag(q), 4));
         }
         ranges
     }
 
-    /// The byte offset of the weight check's flag in `ustate`.
-    fn check_flag(&self) -> u64 {
-        (self.layout.ctl + 2 * self.layout.batch) as u64 * 4
+    /// The byte offset of projection `q`'s weight flag in `ustate`.
+    fn check_flag(&self, q: usize) -> u64 {
+        self.layout.weight_flag(q) as u64 * 4
     }
 
     /// A command encoder labelled `label`.
@@ -851,9 +853,11 @@ impl GpuEngine {
         }
         if plan.decay.is_some() {
             // No copy's decay done (`scale_mark`).
-            let k = self.layout.batch as u64;
-            let marks = self.layout.ctl as u64 + 2 * k + 1;
+            let (marks, k) = (self.layout.decay_marks() as u64, self.layout.batch as u64);
             enc.clear_buffer(&self.buffers.ustate, marks * 4, Some(k * 4));
+        }
+        if let Some(q) = plan.check.filter(|_| plan.check_by_writes) {
+            enc.clear_buffer(&self.buffers.ustate, self.check_flag(q), Some(4));
         }
         if let Some((q, target)) = plan.normalize {
             self.encode_normalize(enc, q, target);
@@ -861,15 +865,29 @@ impl GpuEngine {
     }
 
     /// Encodes what `plan` does after a run's last step into `enc`: its source silenced,
-    /// then in one compute pass its weight check and its decay, the decay of each copy whose
-    /// fused progress has reached `need` (0: every copy, the passes schedule).
-    fn encode_end(&mut self, plan: &RunPlan, need: u32, enc: &mut wgpu::CommandEncoder) {
+    /// then in one compute pass its weight check (unless the run's writes answer it) and its
+    /// decay, the decay of each copy whose fused progress has reached `need` (0: every copy,
+    /// the passes schedule).
+    fn encode_end(
+        &mut self,
+        plan: &RunPlan,
+        need: u32,
+        enc: &mut wgpu::CommandEncoder,
+    ) -> Result<()> {
         if let Some(s) = &plan.silence {
             let (buf, at) = self.table_at(s.at);
             enc.clear_buffer(buf, at * 4, Some(s.thresholds.len() as u64 * 4));
         }
         let slot = (self.layout.rows + 1) as u64 * self.step_stride;
         if let Some(d) = plan.decay {
+            if self.decay_passes.is_none() {
+                let (label, module, layout) = &self.module;
+                let pass = |entry: &str| {
+                    self.ctx
+                        .compute_pipeline(label, layout, module, entry, self.wg)
+                };
+                self.decay_passes = Some([pass("scale_state")?, pass("scale_mark")?]);
+            }
             if self.decay_info != Some((d, need)) {
                 let info = StepInfo {
                     t: d.at,
@@ -885,29 +903,33 @@ impl GpuEngine {
                 self.decay_info = Some((d, need));
             }
         }
-        let check = plan.check.and_then(|q| self.check[q].as_ref());
+        let check = plan
+            .check
+            .filter(|_| !plan.check_by_writes)
+            .and_then(|q| Some((q, self.check[q].as_ref()?)));
         if check.is_none() && plan.decay.is_none() {
-            return;
+            return Ok(());
         }
-        if check.is_some() {
-            enc.clear_buffer(&self.buffers.ustate, self.check_flag(), Some(4));
+        if let Some((q, _)) = check {
+            enc.clear_buffer(&self.buffers.ustate, self.check_flag(q), Some(4));
         }
         let mut cp = enc.begin_compute_pass(&wgpu::ComputePassDescriptor {
             label: Some("engine.end"),
             timestamp_writes: None,
         });
-        if let Some(pass) = check {
+        if let Some((_, pass)) = check {
             cp.set_bind_group(0, &self.bind_group, &[0]);
             cp.set_pipeline(&pass.pipeline);
             cp.dispatch_workgroups(pass.groups, self.layout.batch, 1);
         }
-        if let Some(d) = plan.decay {
+        if let (Some(d), Some([scale, mark])) = (plan.decay, &self.decay_passes) {
             cp.set_bind_group(0, &self.bind_group, &[slot as u32]);
-            cp.set_pipeline(&self.decay_passes[0]);
+            cp.set_pipeline(scale);
             cp.dispatch_workgroups(d.n.div_ceil(self.wg), self.active, 1);
-            cp.set_pipeline(&self.decay_passes[1]);
+            cp.set_pipeline(mark);
             cp.dispatch_workgroups(1, self.active, 1);
         }
+        Ok(())
     }
 
     /// Encodes projection `q`'s weight check (`check_<q>`, which sets the flag where a
@@ -916,7 +938,7 @@ impl GpuEngine {
         let Some(pass) = self.check[q].as_ref() else {
             return;
         };
-        enc.clear_buffer(&self.buffers.ustate, self.check_flag(), Some(4));
+        enc.clear_buffer(&self.buffers.ustate, self.check_flag(q), Some(4));
         let mut cp = enc.begin_compute_pass(&wgpu::ComputePassDescriptor {
             label: Some("engine.check"),
             timestamp_writes: None,
@@ -1085,7 +1107,7 @@ impl GpuEngine {
                 timer.resolve(&mut enc);
             }
             if let Some(e) = end {
-                self.encode_end(e, n, &mut enc);
+                self.encode_end(e, n, &mut enc)?;
             }
             let mut ranges = vec![(&self.buffers.ustate, ctl, 2 * k as u64 * 4)];
             ranges.extend(self.record_ranges(n));
@@ -1329,7 +1351,7 @@ impl GpuEngine {
         if read.all.get().is_none() && read.finite.get() != Some(&true) {
             let mut enc = self.encoder("engine.check");
             self.encode_check(q, &mut enc);
-            let flag = [(&self.buffers.ustate, self.check_flag(), 4)];
+            let flag = [(&self.buffers.ustate, self.check_flag(q), 4)];
             let got = self.read_back_after(Some(enc), &flag, "engine.check")?;
             let got = got.first().map_or(&[][..], |g| &g[..]);
             let _ = read

@@ -21,7 +21,8 @@
 //! | `monitor_state` | state monitor slot, copy | records a variable |
 //! | `potentiate_<q>` | post neuron, copy | potentiation at a post spike |
 //! | `normalize_<q>` | post neuron, copy | column normalisation (not per step) |
-//! | `check_<q>` | post neuron, copy | flags a weight that is not finite (not per step) |
+//! | `check_<q>` | post neuron, copy | flags a weight that is not finite (not per step; a run that starts from finite weights is checked by the flag its weight stores raise, `store_weight`) |
+//! | `scale_state`, `scale_mark` | neuron, copy; copy | a state variable of every copy times a factor, once per run (a presentation's decay) |
 
 use super::layout::{Layout, PopBits, PopRegions, ProjKind, ProjLayout, FILED_MAX};
 use crate::gpu::layout::NeuronParams;
@@ -139,6 +140,8 @@ pub(crate) struct Program {
     /// The fused schedule's progress words in `ustate` (`Layout::ctl`) and the copies.
     pub ctl: u32,
     pub batch: u32,
+    /// The projections with STDP (whose weights the steps write).
+    pub plastic: Vec<usize>,
     /// The projections with arrival queues: their index and longest delay + 1.
     pub queues: Vec<(usize, u32)>,
 }
@@ -185,7 +188,7 @@ fn neuron_params(p: &NeuronParams) -> String {
     .join(", ")
 }
 
-fn proj_literal(l: &Layout, p: &ProjLayout) -> String {
+fn proj_literal(l: &Layout, q: usize, p: &ProjLayout) -> String {
     let f = |x: f32| f32_lit(x);
     let (plastic, traces, last, pre_at_last, table, table_len, d1, d2, stdp) = match &p.stdp {
         None => (
@@ -280,6 +283,7 @@ fn proj_literal(l: &Layout, p: &ProjLayout) -> String {
         u(p.queue.map_or(0, |q| q.counts)),
         u(p.queue.map_or(0, |q| q.entries)),
         u(p.queue.map_or(0, |q| q.overflow)),
+        u(l.weight_flag(q)),
     ];
     format!("Proj({})", fields.join(", "))
 }
@@ -612,20 +616,28 @@ pub(crate) fn compose(l: &Layout) -> Program {
         let _ = writeln!(
             g,
             "fn proj_{q}() -> Proj {{\n    return {};\n}}",
-            proj_literal(l, p)
+            proj_literal(l, q, p)
         );
         let n_post = p.syn.n_post;
         let (prop_passes, fused_passes, in_passes) = loop_passes(l, p);
+        // Entry points whose items store weights raise the flag where one is not finite
+        // (`flush_weight_flag`); the fused schedule does it at the end of a dispatch.
+        let plastic = p.stdp.is_some();
         let entry = |g: &mut String,
                      name: String,
                      call: &str,
                      phase: Phase,
                      learn_only: bool,
                      passes: u64,
-                     fused_passes: u64| {
+                     fused_passes: u64,
+                     writes: bool| {
+            let flush = match writes {
+                true => format!("\n    flush_weight_flag(proj_{q}());"),
+                false => String::new(),
+            };
             let _ = writeln!(
                 g,
-                "fn {name}_item(i: u32, b: u32) {{\n    {call}(proj_{q}(), i, b);\n}}\n@compute @workgroup_size(WG)\nfn {name}(@builtin(global_invocation_id) gid: vec3<u32>) {{\n    if (gid.x >= {}) {{\n        return;\n    }}\n    {name}_item(gid.x, gid.y);\n}}",
+                "fn {name}_item(i: u32, b: u32) {{\n    {call}(proj_{q}(), i, b);\n}}\n@compute @workgroup_size(WG)\nfn {name}(@builtin(global_invocation_id) gid: vec3<u32>) {{\n    if (gid.x >= {}) {{\n        return;\n    }}\n    {name}_item(gid.x, gid.y);{flush}\n}}",
                 u(n_post)
             );
             PassSpec {
@@ -653,6 +665,7 @@ pub(crate) fn compose(l: &Layout) -> Program {
             false,
             prop_passes,
             fused_passes,
+            plastic,
         ));
         if p.stdp.as_ref().is_some_and(|s| s.buckets) {
             // The buckets' arrivals, ARRIVE_SHARES invocations per copy.
@@ -687,6 +700,7 @@ pub(crate) fn compose(l: &Layout) -> Program {
                     true,
                     in_passes,
                     in_passes,
+                    true,
                 )
             });
             let _ = writeln!(
@@ -704,25 +718,20 @@ pub(crate) fn compose(l: &Layout) -> Program {
                 false,
                 2 * in_passes,
                 2 * in_passes,
+                true,
             )),
         });
-        if !matches!(p.kind, ProjKind::TotalMinusSelf(_)) {
-            let _ = writeln!(
-                g,
-                "fn check_column_{q}(p: Proj, i: u32, b: u32) {{\n    check_column(p, i, b, {});\n}}",
-                u(l.ctl + 2 * l.batch)
-            );
-        }
         check.push(match p.kind {
             ProjKind::TotalMinusSelf(_) => None,
             _ => Some(entry(
                 &mut g,
                 format!("check_{q}"),
-                &format!("check_column_{q}"),
+                "check_column",
                 Phase::Between,
                 false,
                 in_passes,
                 in_passes,
+                false,
             )),
         });
     }
@@ -753,7 +762,7 @@ pub(crate) fn compose(l: &Layout) -> Program {
     // stops before the run's end and another follows, both run again: the copies that were
     // done are not scaled twice. `step`: `t` the variable's region, `row` its neurons,
     // `norm_target` the factor.
-    let (progress, marks) = (u(l.ctl), u(l.ctl + 2 * l.batch + 1));
+    let (progress, marks) = (u(l.ctl), u(l.decay_marks()));
     let _ = writeln!(
         g,
         "@compute @workgroup_size(WG)\nfn scale_state(@builtin(global_invocation_id) gid: vec3<u32>) {{\n    \
@@ -771,6 +780,9 @@ pub(crate) fn compose(l: &Layout) -> Program {
         normalize,
         check,
         ctl: l.ctl,
+        plastic: (0..l.projs.len())
+            .filter(|&q| l.projs[q].stdp.is_some())
+            .collect(),
         batch: l.batch,
         queues,
     }

@@ -205,6 +205,7 @@ impl GpuEngine {
         let (at, thresholds) = self.set_inputs(source, p.inputs, origin);
         let plan = RunPlan {
             zero: vec![],
+            check_by_writes: check.is_some_and(|q| self.weights[q].finite.get() == Some(&true)),
             // Rates 0 after the run (thresholds 0).
             silence: p.rest_steps.map(|_| super::Silence { at, thresholds }),
             decay,
