@@ -111,8 +111,8 @@ struct Proj {
     weight_flag: u32,
 }
 
-// Whether a weight this invocation has stored since its last `flush_weight_flag` is NaN or
-// infinite: a register, so that a store costs no conditional write to memory.
+// Whether a weight this invocation has stored is NaN or infinite: a register, so that a
+// store costs no conditional write to memory.
 var<private> weight_bad: bool;
 
 // Stores w as weight `at` (an index into wsyn), noting whether it is NaN or infinite (all

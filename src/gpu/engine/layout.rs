@@ -387,7 +387,8 @@ pub(crate) struct Layout {
     /// Words of `filed_counts` (atomic; 0: no pushed projection).
     pub counts_len: u64,
     /// The fused schedule's progress words in `ustate`: `[copy]` steps of the submission
-    /// done, then `[copy]` dispatches that ran a step; then the flag of `check_<q>`.
+    /// done, then `[copy]` dispatches that ran a step; then `[copy]` marks of a decay done
+    /// ([`Self::decay_marks`]); then `[projection]` weight flags ([`Self::weight_flag`]).
     pub ctl: u32,
     /// `rec_bits` words per row (all copies), `rec_vals` values per row.
     pub rec_bits_per_row: u64,
