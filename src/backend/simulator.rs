@@ -347,10 +347,9 @@ pub(crate) fn first_non_finite(w: &[f32]) -> Option<usize> {
 /// (`weights` returning a slice, `network_state` the state or a result of it), with the
 /// provided methods listed after the description (`first_non_finite_weight`) taken from
 /// the engine's inherent methods too, after a `;` `device_seconds, device_waits` where the
-/// engine runs on a device, and after a `=>` `present, scale_state` where the engine has its
-/// own.
+/// engine runs on a device, and after a `=>` `present` where the engine has its own.
 macro_rules! impl_simulator {
-    ($t:ty, $describe:expr $(, $own:ident)* $(; $timed:ident, $waits:ident)? $(=> $present:ident, $scale:ident)?) => {
+    ($t:ty, $describe:expr $(, $own:ident)* $(; $timed:ident, $waits:ident)? $(=> $present:ident)?) => {
         impl $crate::backend::Simulator for $t {
             $(
                 fn $present(
@@ -358,9 +357,6 @@ macro_rules! impl_simulator {
                     p: &$crate::backend::Presentation<'_>,
                 ) -> $crate::error::Result<Vec<Vec<u32>>> {
                     <$t>::$present(self, p)
-                }
-                fn $scale(&mut self, p: &str, v: &str, f: f32) -> $crate::error::Result<()> {
-                    <$t>::$scale(self, p, v, f)
                 }
             )?
             $(

@@ -64,9 +64,11 @@
 //! finds its copy done returns at once), reads the progress back with what it reads anyway
 //! (recordings; at the end of a run the neuron state, counts and the weight flag),
 //! and issues more only if a copy is behind. Without recordings a whole run is one
-//! submission (a training presentation's normalisation, then its steps on and its quiet rest,
-//! then its weight check and the copies for the host: one wait). Without a budget (a real GPU) one dispatch runs a whole
-//! submission.
+//! submission (a training presentation's normalisation, then its steps on and its quiet
+//! rest, then its decay, its weight check where its writes do not answer it, and the copies
+//! for the host: one wait). Without a budget (a real GPU) one dispatch runs a whole
+//! submission. Each dispatch raises the flag of every plastic projection where one of its
+//! invocations stored a weight that is not finite (`flush_weight_flag`).
 //!
 //! **Spike summaries and lists.** Dense and sparse projections find the spikes of a lag
 //! through their pre population's `summarize_<p>` pass (a phase between the sources and

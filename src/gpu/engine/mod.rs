@@ -918,9 +918,7 @@ impl GpuEngine {
             timestamp_writes: None,
         });
         if let Some((_, pass)) = check {
-            cp.set_bind_group(0, &self.bind_group, &[0]);
-            cp.set_pipeline(&pass.pipeline);
-            cp.dispatch_workgroups(pass.groups, self.layout.batch, 1);
+            self.dispatch_check(&mut cp, pass);
         }
         if let (Some(d), Some([scale, mark])) = (plan.decay, &self.decay_passes) {
             cp.set_bind_group(0, &self.bind_group, &[slot as u32]);
@@ -932,7 +930,7 @@ impl GpuEngine {
         Ok(())
     }
 
-    /// Encodes projection `q`'s weight check (`check_<q>`, which sets the flag where a
+    /// Encodes projection `q`'s weight check (`check_<q>`, which raises its flag where a
     /// weight is not finite) into `enc`, the flag cleared before it.
     fn encode_check(&self, q: usize, enc: &mut wgpu::CommandEncoder) {
         let Some(pass) = self.check[q].as_ref() else {
@@ -943,6 +941,11 @@ impl GpuEngine {
             label: Some("engine.check"),
             timestamp_writes: None,
         });
+        self.dispatch_check(&mut cp, pass);
+    }
+
+    /// Dispatches the weight check `pass` (`check_<q>`) over every copy in `cp`.
+    fn dispatch_check(&self, cp: &mut wgpu::ComputePass<'_>, pass: &Pass) {
         cp.set_bind_group(0, &self.bind_group, &[0]);
         cp.set_pipeline(&pass.pipeline);
         cp.dispatch_workgroups(pass.groups, self.layout.batch, 1);
@@ -1383,12 +1386,7 @@ impl GpuEngine {
     /// and > 0; [`SnnError::Unsupported`] for an all-but-self projection of one weight.
     pub fn normalize_columns(&mut self, projection: &str, target_sum: f32) -> Result<()> {
         let q = self.normalize_index(projection, target_sum)?;
-        let mut enc = self
-            .ctx
-            .device
-            .create_command_encoder(&wgpu::CommandEncoderDescriptor {
-                label: Some("engine.normalize"),
-            });
+        let mut enc = self.encoder("engine.normalize");
         self.encode_normalize(&mut enc, q, target_sum);
         self.ctx.queue.submit([enc.finish()]);
         Ok(())
@@ -1449,12 +1447,18 @@ impl GpuEngine {
     pub fn state(&self, population: &str, variable: &str, copy: usize) -> Result<Vec<f32>> {
         let (p, _, var) = self.net.state_target(population, variable)?;
         self.check_copy(copy)?;
+        let (at, n) = self.state_region(p, var);
+        let at = at + copy * n;
+        Ok(self.fstate[at..at + n].to_vec())
+    }
+
+    /// Where variable `var` of neuron population `p` lies in `fstate`: its first entry
+    /// (copy 0's) and its neurons per copy (`[copy][neuron]`).
+    fn state_region(&self, p: usize, var: usize) -> (usize, usize) {
         let PopRegions::Neurons { vars, .. } = &self.layout.pops[p].regions else {
             unreachable!("a neuron population has neuron regions")
         };
-        let n = self.net.populations[p].size as usize;
-        let at = vars[var].1 as usize + copy * n;
-        Ok(self.fstate[at..at + n].to_vec())
+        (vars[var].1 as usize, self.layout.pops[p].size as usize)
     }
 
     /// Sets state variable `variable` of every neuron of `population` in `copy` (one value
@@ -1471,48 +1475,14 @@ impl GpuEngine {
         values: &[f32],
     ) -> Result<()> {
         let (p, _, var) = self.net.set_state_target(population, variable, values)?;
-        let pop = &self.net.populations[p];
         self.check_copy(copy)?;
-        let PopRegions::Neurons { vars, .. } = &self.layout.pops[p].regions else {
-            unreachable!("a neuron population has neuron regions")
-        };
-        let n = pop.size as usize;
-        let at = vars[var].1 as usize + copy * n;
+        let (at, n) = self.state_region(p, var);
+        let at = at + copy * n;
         self.fstate[at..at + n].copy_from_slice(values);
         self.ctx.queue.write_buffer(
             &self.buffers.fstate,
             at as u64 * 4,
             bytemuck::cast_slice(values),
-        );
-        Ok(())
-    }
-
-    /// Multiplies state variable `variable` of every neuron of `population` in every copy
-    /// by `factor`, as `Simulator::scale_state`: the products of the state read back at
-    /// the end of the last run, written in one write.
-    ///
-    /// # Errors
-    /// As [`Self::set_state`].
-    pub fn scale_state(&mut self, population: &str, variable: &str, factor: f32) -> Result<()> {
-        let (p, _, var) = self.net.state_target(population, variable)?;
-        let PopRegions::Neurons { vars, .. } = &self.layout.pops[p].regions else {
-            unreachable!("a neuron population has neuron regions")
-        };
-        let n = self.net.populations[p].size as usize;
-        let at = vars[var].1 as usize;
-        let k = self.layout.batch as usize;
-        let v: Vec<f32> = self.fstate[at..at + k * n]
-            .iter()
-            .map(|x| x * factor)
-            .collect();
-        for c in v.chunks(n.max(1)) {
-            self.net.set_state_target(population, variable, c)?;
-        }
-        self.fstate[at..at + k * n].copy_from_slice(&v);
-        self.ctx.queue.write_buffer(
-            &self.buffers.fstate,
-            at as u64 * 4,
-            bytemuck::cast_slice(&v),
         );
         Ok(())
     }
@@ -1559,5 +1529,5 @@ crate::backend::impl_simulator!(
     GpuEngine,
     |e| format!("gpu:{}", e.ctx.adapter_description()),
     first_non_finite_weight;
-    device_seconds, device_waits => present, scale_state
+    device_seconds, device_waits => present
 );

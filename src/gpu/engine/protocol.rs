@@ -185,12 +185,10 @@ impl GpuEngine {
         let decay = match p.decay {
             Some((population, variable, factor)) => {
                 let (q, _, var) = self.net.state_target(population, variable)?;
-                let PopRegions::Neurons { vars, .. } = &self.layout.pops[q].regions else {
-                    unreachable!("a neuron population has neuron regions")
-                };
+                let (at, n) = self.state_region(q, var);
                 Some(super::Decay {
-                    at: vars[var].1,
-                    n: self.layout.pops[q].size,
+                    at: at as u32,
+                    n: n as u32,
                     factor,
                 })
             }
