@@ -1,6 +1,6 @@
-// plasticity.wgsl: potentiation at a post spike and column normalisation, one invocation
-// per post neuron and copy (it owns the synapses that reach it). CPU twins: step 5 of
-// cpu::engine and Engine::normalize_columns.
+// plasticity.wgsl: potentiation at a post spike, one invocation per post neuron and copy (it
+// owns the synapses that reach it), and column normalisation, one per block of a column's
+// synapses. CPU twins: step 5 of cpu::engine and Engine::normalize_columns.
 
 // The synapse number `r` among those reaching post i (ascending pre).
 fn incoming(p: Proj, i: u32, r: u32) -> u32 {
@@ -99,33 +99,63 @@ fn potentiate_traces(p: Proj, i: u32, b: u32) {
     }
 }
 
-// Scales the weights reaching post i so they sum to step.norm_target (sums in synapse
-// order; a sum of 0 leaves them).
-fn normalize_column(p: Proj, i: u32, b: u32) {
+// Normalisation, in two passes of one invocation per block of NORM_BLOCK synapses of a
+// post neuron (`x = block · n_post + i`): `normalize_sum` sums the block (in synapse
+// order, from 0) into `fwork[sums + (b · blocks + block) · n_post + i]`; `normalize_scale`
+// adds post i's block sums in order from 0 (`NORM_BLOCK` in src/model/net/mod.rs: the CPU
+// engine's order) and, where the sum is > 0, scales its block so that the column sums to
+// step.norm_target.
+fn normalize_sum(p: Proj, x: u32, b: u32, sums: u32, blocks: u32) {
+    let i = x % p.n_post;
+    let blk = x / p.n_post;
     let wb = p.w_base + b * p.n_syn;
     let n = in_degree(p, i);
+    let hi = min(n, (blk + 1u) * NORM_BLOCK);
     var s = 0.0;
-    // Whether the column holds a weight below w_min or above w_max afterwards (a NaN is
-    // not, as in the CPU's depression queue): its loose flag (`depression_is_noop`,
-    // propagate.wgsl).
-    var loose = false;
-    for (var r = 0u; r < n; r = r + 1u) {
-        let w = wsyn[wb + incoming(p, i, r)];
-        s = s + w;
-        loose = loose || w < p.stdp.w_min || w > p.stdp.w_max;
+    for (var r = blk * NORM_BLOCK; r < hi; r = r + 1u) {
+        s = s + wsyn[wb + incoming(p, i, r)];
     }
+    fwork[sums + (b * blocks + blk) * p.n_post + i] = s;
+    // The column's loose flag: raised by the blocks of `normalize_scale` that hold a weight
+    // below w_min or above w_max afterwards (a NaN is not, as in the CPU's depression
+    // queue; `depression_is_noop`, propagate.wgsl).
+    if (blk == 0u && p.loose_base != NONE) {
+        ustate[p.loose_base + b * p.n_post + i] = 0u;
+    }
+}
+
+fn normalize_scale(p: Proj, x: u32, b: u32, sums: u32, blocks: u32) {
+    let i = x % p.n_post;
+    let blk = x / p.n_post;
+    let n = in_degree(p, i);
+    let lo = blk * NORM_BLOCK;
+    if (lo >= n) {
+        return;
+    }
+    let at = sums + b * blocks * p.n_post + i;
+    var s = 0.0;
+    for (var c = 0u; c * NORM_BLOCK < n; c = c + 1u) {
+        s = s + fwork[at + c * p.n_post];
+    }
+    let wb = p.w_base + b * p.n_syn;
+    let hi = min(n, lo + NORM_BLOCK);
+    var loose = false;
     if (s > 0.0) {
         let f = step.norm_target / s;
-        loose = false;
-        for (var r = 0u; r < n; r = r + 1u) {
+        for (var r = lo; r < hi; r = r + 1u) {
             let k = wb + incoming(p, i, r);
             let w = wsyn[k] * f;
             store_weight(k, w);
             loose = loose || w < p.stdp.w_min || w > p.stdp.w_max;
         }
+    } else {
+        for (var r = lo; r < hi; r = r + 1u) {
+            let w = wsyn[wb + incoming(p, i, r)];
+            loose = loose || w < p.stdp.w_min || w > p.stdp.w_max;
+        }
     }
-    if (p.loose_base != NONE) {
-        ustate[p.loose_base + b * p.n_post + i] = select(0u, 1u, loose);
+    if (loose && p.loose_base != NONE) {
+        ustate[p.loose_base + b * p.n_post + i] = 1u;
     }
 }
 

@@ -51,7 +51,7 @@ fn main() -> std::process::ExitCode {
             Gpu gpu_crash_then_resume_is_bit_identical,
             Gpu a_run_moves_between_the_backends,
             Cpu a_resume_that_contradicts_the_checkpoint_is_refused,
-            Cpu a_checkpoint_of_the_first_cpu_engine_resumes_bit_for_bit,
+            Cpu a_checkpoint_of_the_first_cpu_engine_resumes_with_its_spikes,
         ],
         plots: [
             Cpu recorded_presentation_has_the_counts_of_a_frozen_batch,

@@ -293,19 +293,22 @@ fn fnv(words: impl IntoIterator<Item = u32>) -> u64 {
 type RunPrint = (u32, u64, u64, u64, u64);
 
 /// The prints of the first CPU engine (`DcEngine`, commit c595672 and until it was
-/// replaced) for rest simulated and rest reset.
+/// replaced) for rest simulated and rest reset, the weights' print as that engine gives it
+/// with normalisation summed in blocks of `NORM_BLOCK` synapses (the first engine summed
+/// each column in one running sum: weights `0x2382_4c47_8d02_eb87` and
+/// `0x19a5_0d1e_fb77_da47`; its keys, retries, θ and counts are those below).
 const FIRST_ENGINE: [RunPrint; 2] = [
     (
         12,
         0,
-        0x2382_4c47_8d02_eb87,
+        0x24d5_a52b_93cd_28b9,
         0xf929_519e_8bb3_cc6f,
         0x5e11_6ccf_d066_78b1,
     ),
     (
         12,
         0,
-        0x19a5_0d1e_fb77_da47,
+        0xc191_4f9d_c270_b6d2,
         0xfb3e_ceb5_90b2_1ed0,
         0x73d9_23a0_d729_e672,
     ),
@@ -315,7 +318,8 @@ const FIRST_ENGINE: [RunPrint; 2] = [
 /// CPU engine: a dc100 network with input delays and learning, trained on the subset's first
 /// images (retry rule included), then a frozen labelling pass in batches of 4, with the rest
 /// simulated and reset. The keys, retries and the fingerprints of the weights, θ and every
-/// per-image count equal that engine's (recorded above), with the engine's depression queue
+/// per-image count equal that engine's (recorded above; the weights' as it sums in blocks),
+/// with the engine's depression queue
 /// and best SIMD copy, with neither, and with the step split into chunks of post neurons
 /// run on 3 threads. A snapshot restored into a fresh `DcEngine`
 /// continues as the original does.

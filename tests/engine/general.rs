@@ -4,6 +4,7 @@ use crate::common;
 use snn_wgpu::cpu::engine::{Engine, EngineOptions, Recording, Trial};
 use snn_wgpu::model::net::{
     Connectivity, Delay, Delivery, MonitorKind, Network, PopulationKind, Projection, Weights,
+    NORM_BLOCK,
 };
 use snn_wgpu::model::{
     CustomModel, LifParams, NeuronModel, ResetMode, StdpParams, StdpRule, Target,
@@ -438,6 +439,60 @@ fn normalisation_sets_each_incoming_sum() {
         for s in sums {
             assert!((s - 3.0).abs() < 1e-4, "copy {b}: column sum {s}");
         }
+    }
+}
+
+/// Normalisation sums each column in blocks of `NORM_BLOCK` synapses in synapse order, then
+/// the blocks' sums in order (`NORM_BLOCK`'s doc), for all-to-all and for columns of
+/// varying length (fixed probability), and so differs from one running sum where the
+/// weights span decades.
+#[test]
+fn normalisation_sums_in_blocks() {
+    let n_in = 300u32;
+    for conn in [
+        Connectivity::AllToAll,
+        Connectivity::FixedProbability { p: 0.6, seed: 5 },
+    ] {
+        let net = Network::new(1.0)
+            .poisson("in", n_in, 10.0)
+            .neurons("out", 40, if_model(1.0))
+            .project(
+                Projection::new("w", "in", "out", Target::MEMBRANE_EXC, conn.clone(), 0.0)
+                    .with_weights(Weights::Constant(0.0), 0.0, 1.0),
+            );
+        let mut e = Engine::new(&net).expect("valid");
+        let pairs = e.synapses("w").expect("synapses");
+        let w: Vec<f32> = (0..pairs.len() as u32)
+            .map(|k| 10f32.powf(-4.0 * (k.wrapping_mul(2_654_435_761) >> 8) as f32 / 16_777_216.0))
+            .collect();
+        e.set_weights("w", 0, &w).expect("weights");
+        e.normalize_columns("w", 7.0).expect("normalise");
+        // The definition, synapse by synapse in synapse order (by ascending pre).
+        let (mut blocked, mut block, mut seen, mut running) =
+            ([0f32; 40], [0f32; 40], [0usize; 40], [0f32; 40]);
+        for (&(_, i), &x) in pairs.iter().zip(&w) {
+            let i = i as usize;
+            block[i] += x;
+            running[i] += x;
+            seen[i] += 1;
+            if seen[i] % NORM_BLOCK == 0 {
+                blocked[i] += block[i];
+                block[i] = 0.0;
+            }
+        }
+        for i in 0..40 {
+            if seen[i] % NORM_BLOCK != 0 {
+                blocked[i] += block[i];
+            }
+        }
+        assert!(seen.iter().all(|&m| m > 2 * NORM_BLOCK), "{conn:?}: three blocks or more");
+        let scaled = |sums: &[f32; 40]| -> Vec<f32> {
+            let f: Vec<f32> = sums.iter().map(|&s| 7.0 / s).collect();
+            pairs.iter().zip(&w).map(|(&(_, i), &x)| x * f[i as usize]).collect()
+        };
+        let got = e.weights("w", 0).expect("w");
+        assert_eq!(got, &scaled(&blocked)[..], "{conn:?}");
+        assert_ne!(got, &scaled(&running)[..], "{conn:?}: one running sum gives the same");
     }
 }
 

@@ -42,25 +42,12 @@ fn every_composed_module_validates() {
                 "propagate_2",
                 "potentiate_0",
                 "potentiate_1",
-                "normalize_0",
+                "normalize_sum_0",
+                "normalize_scale_0",
                 "monitor_state",
             ]
         } else if m.label == "engine.fused" {
-            &["fused", "normalize_0"]
-        } else if m.label == "network.wta" {
-            &[
-                "present",
-                "ws_input",
-                "ws_neurons",
-                "ws_collect",
-                "ws_stdp_pre",
-                "ws_stdp_post",
-                "ws_tick",
-                "normalize",
-                "end_presentation",
-                "finish_presentation",
-                "reset_state",
-            ]
+            &["fused", "normalize_sum_0", "normalize_scale_0"]
         } else {
             // `engine.<model>`: a Poisson source driving one population.
             &["source_0", "neurons_1", "propagate_0"]

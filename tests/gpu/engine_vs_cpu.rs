@@ -19,7 +19,7 @@ use snn_wgpu::gpu::engine::{compose_module, compose_module_for};
 use snn_wgpu::gpu::{EngineSchedule, GpuEngine, GpuEngineOptions};
 use snn_wgpu::model::net::{
     Connectivity, Delay, Delivery, MonitorKind, Network, PopulationKind, Projection, Recording,
-    Weights,
+    Weights, NORM_BLOCK,
 };
 use snn_wgpu::model::{CondLifParams, NeuronKind, NeuronModel, StdpParams, StdpRule, Target};
 use snn_wgpu::Result;
@@ -1080,6 +1080,76 @@ pub fn loose_columns_are_clamped_alike() {
                 "{before} → {after} weights past w_max"
             );
             e.run(100).expect("run");
+        });
+    }
+}
+
+/// Normalisation sums a column in blocks of `NORM_BLOCK` synapses (the GPU's blocks in
+/// parallel, then the blocks' sums in order): over 150 inputs (blocks of 64, 64 and 22; under
+/// fixed probability columns of about 105 synapses, their blocks ending at other inputs)
+/// with weights over three decades, both engines give the same weights, bit for bit on
+/// llvmpipe. All-to-all, with weights that end above `w_max` in the last block of each
+/// column only: the column is loose (`loose_columns_are_clamped_alike`) on both, its
+/// arrivals clamp those weights.
+pub fn normalisation_in_blocks_agrees() {
+    let n_in = 150;
+    assert!(n_in > 2 * NORM_BLOCK as u32, "three blocks");
+    for conn in [
+        Connectivity::AllToAll,
+        Connectivity::FixedProbability { p: 0.7, seed: 3 },
+    ] {
+        let dense = conn == Connectivity::AllToAll;
+        let mut net = plastic_network_inputs(
+            StdpRule::Pair,
+            conn,
+            Delivery::AtEmission,
+            input_delays(),
+            n_in,
+            120.0,
+        );
+        let p = net.projections.iter_mut().find(|p| p.name == "in_exc");
+        p.and_then(|p| p.stdp.as_mut()).expect("in_exc").nu_pre = 0.0;
+        // No excitatory spike, so no potentiation clamps a column: only arrivals do.
+        let exc = net.populations.iter_mut().find(|p| p.name == "exc");
+        match exc.map(|p| &mut p.kind) {
+            Some(PopulationKind::Neurons(m)) => {
+                m.theta.as_mut().expect("theta").theta_init_mv = 1.0e4;
+            }
+            _ => panic!("exc"),
+        }
+        let n_post = 24;
+        on_all(&net, |e| {
+            for c in 0..2 {
+                let n_syn = e.weights("in_exc", c).expect("w").len();
+                let w: Vec<f32> = (0..n_syn)
+                    .map(|k| match dense {
+                        // Synapse k = j·n_post + i: the last block's inputs weigh most.
+                        true if k / n_post >= 2 * NORM_BLOCK => 0.45,
+                        true => 1e-3,
+                        false => {
+                            let x = (k as u32 + 7 * c as u32).wrapping_mul(2_654_435_761) >> 8;
+                            0.5 * 10f32.powf(-3.0 * x as f32 / (1u32 << 24) as f32)
+                        }
+                    })
+                    .collect();
+                e.set_weights("in_exc", c, &w).expect("set weights");
+            }
+            e.normalize_columns("in_exc", 30.0).expect("normalize");
+            if dense {
+                let past = |e: &dyn Simulator| {
+                    let w = e.weights("in_exc", 0).expect("w");
+                    let past: Vec<usize> = (0..w.len()).filter(|&k| w[k] > 0.5).collect();
+                    assert!(past.iter().all(|k| k / n_post >= 2 * NORM_BLOCK));
+                    past.len()
+                };
+                let before = past(e);
+                assert_eq!(before, 22 * n_post, "the last block past w_max");
+                e.run(60).expect("run");
+                let after = past(e);
+                assert!(after < before, "{before} → {after} weights past w_max");
+            } else {
+                e.run(20).expect("run");
+            }
         });
     }
 }

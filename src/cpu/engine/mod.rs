@@ -103,7 +103,7 @@ use crate::model::net::state::{
 pub use crate::model::net::Recording;
 use crate::model::net::{
     check_rates, invalid, Connectivity, Delivery, MonitorKind, Network, PopulationKind, Weights,
-    STREAM_KEY,
+    NORM_BLOCK, STREAM_KEY,
 };
 use crate::model::stdp::decay_table;
 use crate::model::stdp::DerivedStdp;
@@ -951,9 +951,9 @@ impl Engine {
     }
 
     /// Scales the weights reaching each post neuron of `projection`, in every copy, so that
-    /// they sum to `target_sum` (a post neuron whose sum is 0 is left alone). Sums and
-    /// scaling run in synapse order, by ascending pre in f32, as the GPU engine does;
-    /// the bounds are not applied (as in Diehl & Cook).
+    /// they sum to `target_sum` (a post neuron whose sum is 0 is left alone). The sums run
+    /// in f32 in blocks of [`NORM_BLOCK`] synapses, in synapse order (by ascending pre), as
+    /// the GPU engine sums; the bounds are not applied (as in Diehl & Cook).
     ///
     /// # Errors
     /// [`SnnError::UnknownName`]; [`SnnError::InvalidParam`] for a target that is not finite
@@ -977,23 +977,45 @@ impl Engine {
             c.queues_fresh = false;
             let w = Shared::new(&mut c.projs[q].w);
             // Chunk by chunk of post neurons; each column sums in synapse order, i.e. by
-            // ascending pre, and all-to-all does it row by row (synapse `j·n + i`), which
-            // vectorises.
+            // ascending pre, in blocks of NORM_BLOCK synapses (`block` holds the open
+            // block's sum, `seen` the synapses met), and all-to-all does it row by row
+            // (synapse `j·n + i`), which vectorises.
             let scale = |c: usize| {
                 let ch = plans.chunk_of(c, n_post);
                 let mut sums = vec![0f32; ch.hi - ch.lo];
+                let mut block = vec![0f32; ch.hi - ch.lo];
+                let add = |sums: &mut [f32], block: &mut [f32]| {
+                    sums.iter_mut().zip(&mut *block).for_each(|(s, b)| {
+                        *s += *b;
+                        *b = 0.0;
+                    });
+                };
                 // SAFETY (every access to `w`): a synapse onto a post neuron of this chunk,
                 // which no other chunk touches.
-                for j in 0..n_pre {
-                    match dense {
-                        true => {
-                            let row = unsafe { w.slice(j * n_post + ch.lo..j * n_post + ch.hi) };
-                            sums.iter_mut().zip(&*row).for_each(|(s, &x)| *s += x);
+                if dense {
+                    for j in 0..n_pre {
+                        let row = unsafe { w.slice(j * n_post + ch.lo..j * n_post + ch.hi) };
+                        block.iter_mut().zip(&*row).for_each(|(s, &x)| *s += x);
+                        if (j + 1) % NORM_BLOCK == 0 || j + 1 == n_pre {
+                            add(&mut sums, &mut block);
                         }
-                        false => {
-                            for k in plan.row_in(j, ch) {
-                                sums[post[k] as usize - ch.lo] += unsafe { w.get(k) };
+                    }
+                } else {
+                    let mut seen = vec![0usize; ch.hi - ch.lo];
+                    for j in 0..n_pre {
+                        for k in plan.row_in(j, ch) {
+                            let i = post[k] as usize - ch.lo;
+                            block[i] += unsafe { w.get(k) };
+                            seen[i] += 1;
+                            if seen[i] % NORM_BLOCK == 0 {
+                                sums[i] += block[i];
+                                block[i] = 0.0;
                             }
+                        }
+                    }
+                    for (i, &m) in seen.iter().enumerate() {
+                        if m % NORM_BLOCK != 0 {
+                            sums[i] += block[i];
                         }
                     }
                 }

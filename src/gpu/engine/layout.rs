@@ -9,7 +9,7 @@
 //! | `ustate` | refractory counters and spike counts `[copy][neuron]`; last arrival step of each plastic synapse, or of each pre neuron and delay (buckets), `[copy][entry]`; synapses filed with each post neuron of a pushed projection in a step `[copy][post][FILED_MAX]` |
 //! | `bits` | spike history bitsets of each population `[slot][copy][word]` (a neuron population keeps one slot more than its longest outgoing delay needs: its spikes of step `t` are stored as emitted at `t + 1`, and the network state still holds the oldest step a projection's history does) |
 //! | `wsyn` | weights `[copy][synapse]` |
-//! | `fwork` | inputs `[target][copy][neuron]`; delay rings `[slot][copy][post]`; post1, post2 `[copy][post]`; pre trace at each last arrival `[copy][entry]` (all-to-all pairing) |
+//! | `fwork` | inputs `[target][copy][neuron]`; delay rings `[slot][copy][post]`; post1, post2 `[copy][post]`; pre trace at each last arrival `[copy][entry]` (all-to-all pairing); the normalisation's block sums `[copy][block][post]` (one region, the largest projection's) |
 //! | `tables` | CSR rows and columns, synapses by post, delays, Poisson thresholds `[copy][neuron]`, stream keys and origin steps `[copy]`, spike times, pre-trace tables, state monitor slots |
 //! | `rec_bits`, `rec_vals` | recordings of the steps of one submission `[row][copy][…]` |
 //! | `filed_counts` (atomic; only with pushed projections) | synapses filed with each post neuron in a step `[copy][post]`, back to 0 once summed |
@@ -18,7 +18,7 @@ use crate::error::{Result, SnnError};
 use crate::model::net::projection::{DelaySteps, Synapses};
 use crate::model::net::{
     copy_key, poisson_thresholds, Connectivity, Delivery, MonitorKind, Network, PopulationKind,
-    Projection, Weights,
+    Projection, Weights, NORM_BLOCK,
 };
 use crate::model::stdp::decay_table;
 use crate::model::stdp::{DerivedStdp, StdpParams, StdpRule};
@@ -384,6 +384,9 @@ pub(crate) struct Layout {
     pub table_parts: Vec<u32>,
     pub bits_len: u64,
     pub fwork_len: u64,
+    /// The normalisation's block sums `[copy][block][post]` in `fwork`, one region that
+    /// every projection's normalisation uses in turn ([`Self::norm_blocks`]).
+    pub norm_sums: u32,
     /// Words of `filed_counts` (atomic; 0: no pushed projection).
     pub counts_len: u64,
     /// The fused schedule's progress words in `ustate`: `[copy]` steps of the submission
@@ -429,6 +432,12 @@ impl Layout {
     /// on the device (STDP, normalisation) or checked (`check_<q>`) is NaN or infinite.
     pub fn weight_flag(&self, q: usize) -> u32 {
         self.ctl + 3 * self.batch + q as u32
+    }
+
+    /// The blocks of [`NORM_BLOCK`] synapses of projection `q`'s longest column (at least
+    /// one): the invocations per post neuron and copy of its normalisation's two passes.
+    pub fn norm_blocks(&self, q: usize) -> u32 {
+        self.projs[q].in_max.div_ceil(NORM_BLOCK as u32).max(1)
     }
 
     /// The `ustate` entry of copy 0's mark of a decay done (`scale_mark`), `batch` of them.
@@ -868,6 +877,13 @@ impl Layout {
         // done (`scale_state`, `program`); then per projection the flag of a weight that is
         // not finite (`Layout::weight_flag`).
         let ctl = us.take(3 * k + projs.len() as u64);
+        let norm_len = projs
+            .iter()
+            .filter(|p| !matches!(p.kind, ProjKind::TotalMinusSelf(_)))
+            .map(|p| p.in_max.div_ceil(NORM_BLOCK as u32).max(1) as u64 * p.syn.n_post as u64)
+            .max()
+            .unwrap_or(0);
+        let norm_sums = fw.take(k * norm_len);
         ustate.resize(us.0 as usize, 0);
         let slot_table = tb.take(slot_entries.len() as u64);
         tables.extend(slot_entries);
@@ -897,6 +913,7 @@ impl Layout {
             table_parts: vec![0],
             bits_len: bits.0,
             fwork_len: fw.0,
+            norm_sums,
             counts_len: counts.0,
             ctl,
             rec_bits_per_row: rec_words,

@@ -192,6 +192,15 @@ struct Pass {
     learn_only: bool,
 }
 
+/// A projection's normalisation: its two entry points (`normalize_sum_<q>`,
+/// `normalize_scale_<q>`), their workgroups per copy, and their pipelines, built on first
+/// use (most networks never normalise).
+struct Normalize {
+    entries: [String; 2],
+    groups: u32,
+    pipelines: Option<[wgpu::ComputePipeline; 2]>,
+}
+
 struct Buffers {
     step: wgpu::Buffer,
     fstate: wgpu::Buffer,
@@ -256,7 +265,7 @@ pub struct GpuEngine {
     /// The passes of a step (empty under the fused schedule).
     step: Vec<Pass>,
     fused: Option<FusedRun>,
-    normalize: Vec<Option<Pass>>,
+    normalize: Vec<Option<Normalize>>,
     /// `check_<q>` per projection: flags a weight that is not finite.
     check: Vec<Option<Pass>>,
     /// Bytes between two steps' `StepInfo` (the uniform offset alignment).
@@ -364,7 +373,8 @@ impl GpuEngine {
         if let Some(budget) = budget {
             // llvmpipe silently ends loops past its cap; refuse rather than run wrong.
             let step_passes = program.step.iter().filter(|_| fused_plan.is_none());
-            let between = program.normalize.iter().chain(&program.check).flatten();
+            let normalize = program.normalize.iter().flatten().flatten();
+            let between = normalize.chain(program.check.iter().flatten());
             let passes = step_passes.chain(between);
             if let Some(p) = passes.max_by_key(|p| p.max_loop_passes) {
                 ctx.check_limit(
@@ -569,8 +579,22 @@ impl GpuEngine {
             .map(pass)
             .collect::<Result<Vec<_>>>()?;
         let normalize = norm_specs
-            .iter()
-            .map(|s| s.as_ref().map(pass).transpose())
+            .into_iter()
+            .map(|s| {
+                s.map(|[sum, scale]| -> Result<Normalize> {
+                    ctx.check_limit(
+                        "max_compute_workgroups_per_dimension",
+                        sum.invocations.div_ceil(wg) as u64,
+                        ctx.limits.max_compute_workgroups_per_dimension as u64,
+                    )?;
+                    Ok(Normalize {
+                        groups: sum.invocations.div_ceil(wg),
+                        entries: [sum.entry, scale.entry],
+                        pipelines: None,
+                    })
+                })
+                .transpose()
+            })
             .collect::<Result<Vec<_>>>()?;
         let check = check_specs
             .iter()
@@ -792,7 +816,7 @@ impl GpuEngine {
                 // The passes schedule (or no step): the run's end, then the state and the reads.
                 let mut enc = self.encoder("engine.end");
                 if let Some(b) = begin {
-                    self.encode_begin(&mut enc, b);
+                    self.encode_begin(&mut enc, b)?;
                 }
                 self.encode_end(plan, 0, &mut enc)?;
                 let ranges = self.end_ranges(plan);
@@ -847,7 +871,7 @@ impl GpuEngine {
 
     /// Encodes what `plan` does before a run's first step into `enc`: its regions of
     /// `ustate` set to 0, then its normalisation.
-    fn encode_begin(&mut self, enc: &mut wgpu::CommandEncoder, plan: &RunPlan) {
+    fn encode_begin(&mut self, enc: &mut wgpu::CommandEncoder, plan: &RunPlan) -> Result<()> {
         for &(at, len) in &plan.zero {
             enc.clear_buffer(&self.buffers.ustate, at * 4, Some(len * 4));
         }
@@ -860,8 +884,9 @@ impl GpuEngine {
             enc.clear_buffer(&self.buffers.ustate, self.check_flag(q), Some(4));
         }
         if let Some((q, target)) = plan.normalize {
-            self.encode_normalize(enc, q, target);
+            self.encode_normalize(enc, q, target)?;
         }
+        Ok(())
     }
 
     /// Encodes what `plan` does after a run's last step into `enc`: its source silenced,
@@ -966,7 +991,7 @@ impl GpuEngine {
     ) -> Result<Option<Vec<Vec<u8>>>> {
         let mut enc = self.encoder("engine.steps");
         if let Some(b) = begin {
-            self.encode_begin(&mut enc, b);
+            self.encode_begin(&mut enc, b)?;
         }
         if self.fused.is_some() {
             return self.run_fused(enc, t, n, quiet, end);
@@ -1387,7 +1412,7 @@ impl GpuEngine {
     pub fn normalize_columns(&mut self, projection: &str, target_sum: f32) -> Result<()> {
         let q = self.normalize_index(projection, target_sum)?;
         let mut enc = self.encoder("engine.normalize");
-        self.encode_normalize(&mut enc, q, target_sum);
+        self.encode_normalize(&mut enc, q, target_sum)?;
         self.ctx.queue.submit([enc.finish()]);
         Ok(())
     }
@@ -1405,13 +1430,29 @@ impl GpuEngine {
     }
 
     /// Encodes projection `q`'s normalisation to `target_sum` into `enc` (its uniform in the
-    /// step buffer's last slot, which no step uses).
-    fn encode_normalize(&mut self, enc: &mut wgpu::CommandEncoder, q: usize, target_sum: f32) {
-        let Some(pass) = &self.normalize[q] else {
-            return;
+    /// step buffer's last slot, which no step uses): the blocks' sums, then the scaling.
+    ///
+    /// # Errors
+    /// Shader errors while building its pipelines (on first use).
+    fn encode_normalize(
+        &mut self,
+        enc: &mut wgpu::CommandEncoder,
+        q: usize,
+        target_sum: f32,
+    ) -> Result<()> {
+        let Some(norm) = &mut self.normalize[q] else {
+            return Ok(());
         };
+        if norm.pipelines.is_none() {
+            let (label, module, layout) = &self.module;
+            let pass = |entry: &str| {
+                self.ctx
+                    .compute_pipeline(label, layout, module, entry, self.wg)
+            };
+            norm.pipelines = Some([pass(&norm.entries[0])?, pass(&norm.entries[1])?]);
+        }
         let slot = self.layout.rows as u64 * self.step_stride;
-        // `normalize_column` reads the target sum alone.
+        // `normalize_scale` reads the target sum alone.
         if self.norm_target.map(f32::to_bits) != Some(target_sum.to_bits()) {
             let info = StepInfo {
                 t: 0,
@@ -1432,10 +1473,22 @@ impl GpuEngine {
                 timestamp_writes: None,
             });
             cp.set_bind_group(0, &self.bind_group, &[slot as u32]);
-            cp.set_pipeline(&pass.pipeline);
-            cp.dispatch_workgroups(pass.groups, self.layout.batch, 1);
+            if let Some(Normalize {
+                pipelines: Some(pipelines),
+                groups,
+                ..
+            }) = &self.normalize[q]
+            {
+                // One pass, two dispatches: wgpu orders a pass's dispatches that share a
+                // storage buffer (a barrier between them).
+                for p in pipelines {
+                    cp.set_pipeline(p);
+                    cp.dispatch_workgroups(*groups, self.layout.batch, 1);
+                }
+            }
         }
         self.weights[q].clear();
+        Ok(())
     }
 
     /// The values of state variable `variable` of every neuron of `population` in `copy`,

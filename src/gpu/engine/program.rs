@@ -20,13 +20,14 @@
 //! | `neurons_<p>` | word of 32 neurons, copy | charge, fire, reset, adapt; spike word |
 //! | `monitor_state` | state monitor slot, copy | records a variable |
 //! | `potentiate_<q>` | post neuron, copy | potentiation at a post spike |
-//! | `normalize_<q>` | post neuron, copy | column normalisation (not per step) |
+//! | `normalize_sum_<q>`, `normalize_scale_<q>` | block of `NORM_BLOCK` synapses of a post neuron, copy | column normalisation: the blocks' sums, then the scaling (not per step) |
 //! | `check_<q>` | post neuron, copy | flags a weight that is not finite (not per step; a run that starts from finite weights is checked by the flag its weight stores raise, `store_weight`) |
 //! | `scale_state`, `scale_mark` | neuron, copy; copy | a state variable of every copy times a factor, once per run (a presentation's decay) |
 
 use super::layout::{Layout, PopBits, PopRegions, ProjKind, ProjLayout, FILED_MAX};
 use crate::gpu::layout::NeuronParams;
 use crate::gpu::shaders::{engine_module, f32_lit, ComposedModule};
+use crate::model::net::NORM_BLOCK;
 use crate::model::stdp::StdpRule;
 use crate::model::NeuronKind;
 use std::fmt::Write;
@@ -132,8 +133,9 @@ pub(crate) struct Program {
     /// The generated part of the module (what the fused schedule's module shares).
     pub generated: String,
     pub step: Vec<PassSpec>,
-    /// `normalize_<q>` per projection (`None` for total minus self).
-    pub normalize: Vec<Option<PassSpec>>,
+    /// `normalize_sum_<q>` and `normalize_scale_<q>` per projection (`None` for total
+    /// minus self).
+    pub normalize: Vec<Option<[PassSpec; 2]>>,
     /// `check_<q>` per projection (`None` for total minus self): flags a weight that is
     /// not finite.
     pub check: Vec<Option<PassSpec>>,
@@ -390,7 +392,7 @@ pub(crate) fn compose(l: &Layout) -> Program {
     let _ = writeln!(
         g,
         "const FILED_MAX: u32 = {FILED_MAX}u;\nconst SORT_PASSES: u32 = {SORT_PASSES}u;\n\
-         const ARRIVE_SHARES: u32 = {ARRIVE_SHARES}u;"
+         const ARRIVE_SHARES: u32 = {ARRIVE_SHARES}u;\nconst NORM_BLOCK: u32 = {NORM_BLOCK}u;"
     );
     g.push_str("struct NeuronState {\n    v: f32,\n    theta: f32,\n    refrac: u32,\n    ge: f32,\n    gi: f32,\n");
     for v in &l.custom_vars {
@@ -710,16 +712,31 @@ pub(crate) fn compose(l: &Layout) -> Program {
         }
         normalize.push(match p.kind {
             ProjKind::TotalMinusSelf(_) => None,
-            _ => Some(entry(
-                &mut g,
-                format!("normalize_{q}"),
-                "normalize_column",
-                Phase::Between,
-                false,
-                2 * in_passes,
-                2 * in_passes,
-                true,
-            )),
+            _ => {
+                // One invocation per block of NORM_BLOCK synapses of each post neuron.
+                let blocks = l.norm_blocks(q);
+                let invocations = blocks * n_post;
+                let block = NORM_BLOCK as u64;
+                let pass = |g: &mut String, what: &str, passes: u64, writes: bool| {
+                    let name = format!("normalize_{what}_{q}");
+                    let flush = match writes {
+                        true => format!("\n    flush_weight_flag(proj_{q}());"),
+                        false => String::new(),
+                    };
+                    let _ = writeln!(
+                        g,
+                        "fn {name}_item(x: u32, b: u32) {{\n    normalize_{what}(proj_{q}(), x, b, {}, {});\n}}\n@compute @workgroup_size(WG)\nfn {name}(@builtin(global_invocation_id) gid: vec3<u32>) {{\n    if (gid.x >= {}) {{\n        return;\n    }}\n    {name}_item(gid.x, gid.y);{flush}\n}}",
+                        u(l.norm_sums),
+                        u(blocks),
+                        u(invocations)
+                    );
+                    PassSpec::new(name, "item", Phase::Between, invocations, passes)
+                };
+                Some([
+                    pass(&mut g, "sum", block + 1, false),
+                    pass(&mut g, "scale", blocks as u64 + 2 * block + 2, true),
+                ])
+            }
         });
         check.push(match p.kind {
             ProjKind::TotalMinusSelf(_) => None,

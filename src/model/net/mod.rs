@@ -38,6 +38,13 @@ pub use projection::{Connectivity, Delay, Delivery, Projection, Weights};
 use crate::error::{Result, SnnError};
 use crate::model::NeuronModel;
 
+/// Normalisation's order of summation: a post neuron's incoming weights (in synapse order,
+/// i.e. by ascending pre neuron) are summed in blocks of `NORM_BLOCK` from 0, and the
+/// blocks' sums added in order from 0: `((0 + s₀) + s₁) + …` with `s_b` the sum of synapses
+/// `b·NORM_BLOCK ..`. Both engines sum so (a column of at most `NORM_BLOCK` synapses is
+/// one plain sum), so the GPU can sum a column's blocks in parallel and give the CPU's bits.
+pub const NORM_BLOCK: usize = 64;
+
 /// Stream of the per-copy keys: `key(seed, x) = rng_u32(seed, STREAM_KEY, x)`.
 pub const STREAM_KEY: u32 = 0x6B45_5900;
 /// Stream of initial weight draws (normal weights use it and `STREAM_WEIGHT + 1`).
@@ -270,7 +277,8 @@ impl Network {
             })
     }
 
-    /// Checks an engine's `normalize_columns(projection, target_sum)`: a known projection and
+    /// Checks an engine's `normalize_columns(projection, target_sum)` ([`NORM_BLOCK`] gives
+    /// the order of its sums): a known projection and
     /// a target sum that is finite and > 0. Returns the projection's index.
     ///
     /// # Errors
