@@ -32,30 +32,47 @@ fn summarize(p: PopBits, e: u32, b: u32, s: u32) {
     let sc = (e % p.slots) * p.batch + b;
     let w0 = p.base + sc * p.words + s * 32u;
     let m = min(32u, p.words - s * 32u);
-    let list = p.list + sc * (p.words * 32u + 1u);
     var mask = 0u;
     var n = 0u;
     loop_passes = loop_passes + m + 1u;
     for (var l = 0u; l < m; l = l + 1u) {
-        var word = bits[w0 + l];
+        let word = bits[w0 + l];
         if (word != 0u) {
             mask = mask | (1u << l);
         }
         if (p.list != NONE) {
+            list_word(p, e, b, s * 32u + l, word, n);
+            n = n + countOneBits(word);
             loop_passes = loop_passes + countOneBits(word) + 1u;
-            loop {
-                if (word == 0u) {
-                    break;
-                }
-                bits[list + 1u + n] = (s * 32u + l) * 32u + firstTrailingBit(word);
-                n = n + 1u;
-                word = word & (word - 1u);
-            }
         }
     }
+    store_summary(p, e, b, s, mask, n);
+}
+
+// Writes the spikes of word w of copy b, emitted at step e, into its spike list from entry
+// `at` (the spikes of the words before it): `countOneBits(word) + 1` loop passes, which the
+// caller counts (`summarize`; the fused schedule lists the words of a population in
+// registers as it emits them, `fused.rs`).
+fn list_word(p: PopBits, e: u32, b: u32, w: u32, word: u32, at: u32) {
+    let list = p.list + ((e % p.slots) * p.batch + b) * (p.words * 32u + 1u);
+    var x = word;
+    var n = at;
+    loop {
+        if (x == 0u) {
+            break;
+        }
+        bits[list + 1u + n] = w * 32u + firstTrailingBit(x);
+        n = n + 1u;
+        x = x & (x - 1u);
+    }
+}
+
+// Stores summary word s of copy b for step e (`mask`), and with a spike list its length `n`.
+fn store_summary(p: PopBits, e: u32, b: u32, s: u32, mask: u32, n: u32) {
+    let sc = (e % p.slots) * p.batch + b;
     bits[p.sum + sc * p.sum_words + s] = mask;
     if (p.list != NONE) {
-        bits[list] = n;
+        bits[p.list + sc * (p.words * 32u + 1u)] = n;
     }
 }
 

@@ -262,7 +262,11 @@ pub fn a_checkpoint_of_the_first_cpu_engine_resumes_with_its_spikes() {
     // The first engine's network, as a run directory.
     let first = tmp("first-cpu-network");
     std::fs::create_dir_all(&first).unwrap();
-    std::fs::copy(fixture.join("network_uninterrupted.npz"), first.join("network.npz")).unwrap();
+    std::fs::copy(
+        fixture.join("network_uninterrupted.npz"),
+        first.join("network.npz"),
+    )
+    .unwrap();
     std::fs::copy(dir.join("config.json"), first.join("config.json")).unwrap();
     let (got, want) = (load_network(&dir).unwrap(), load_network(&first).unwrap());
     let ulps = got
@@ -272,7 +276,10 @@ pub fn a_checkpoint_of_the_first_cpu_engine_resumes_with_its_spikes() {
         .map(|(a, b)| (a.to_bits() as i64 - b.to_bits() as i64).unsigned_abs())
         .max();
     // θ carries every spike of the run: bit for bit.
-    assert_eq!(got.theta_mv, want.theta_mv, "θ differs from the first engine's");
+    assert_eq!(
+        got.theta_mv, want.theta_mv,
+        "θ differs from the first engine's"
+    );
     assert_eq!(got.assignments, want.assignments);
     assert!(
         ulps.is_some_and(|u| u <= 32),

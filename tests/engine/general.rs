@@ -485,14 +485,25 @@ fn normalisation_sums_in_blocks() {
                 blocked[i] += block[i];
             }
         }
-        assert!(seen.iter().all(|&m| m > 2 * NORM_BLOCK), "{conn:?}: three blocks or more");
+        assert!(
+            seen.iter().all(|&m| m > 2 * NORM_BLOCK),
+            "{conn:?}: three blocks or more"
+        );
         let scaled = |sums: &[f32; 40]| -> Vec<f32> {
             let f: Vec<f32> = sums.iter().map(|&s| 7.0 / s).collect();
-            pairs.iter().zip(&w).map(|(&(_, i), &x)| x * f[i as usize]).collect()
+            pairs
+                .iter()
+                .zip(&w)
+                .map(|(&(_, i), &x)| x * f[i as usize])
+                .collect()
         };
         let got = e.weights("w", 0).expect("w");
         assert_eq!(got, &scaled(&blocked)[..], "{conn:?}");
-        assert_ne!(got, &scaled(&running)[..], "{conn:?}: one running sum gives the same");
+        assert_ne!(
+            got,
+            &scaled(&running)[..],
+            "{conn:?}: one running sum gives the same"
+        );
     }
 }
 

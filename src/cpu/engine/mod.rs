@@ -996,7 +996,7 @@ impl Engine {
                     for j in 0..n_pre {
                         let row = unsafe { w.slice(j * n_post + ch.lo..j * n_post + ch.hi) };
                         block.iter_mut().zip(&*row).for_each(|(s, &x)| *s += x);
-                        if (j + 1) % NORM_BLOCK == 0 || j + 1 == n_pre {
+                        if (j + 1).is_multiple_of(NORM_BLOCK) || j + 1 == n_pre {
                             add(&mut sums, &mut block);
                         }
                     }
@@ -1007,14 +1007,14 @@ impl Engine {
                             let i = post[k] as usize - ch.lo;
                             block[i] += unsafe { w.get(k) };
                             seen[i] += 1;
-                            if seen[i] % NORM_BLOCK == 0 {
+                            if seen[i].is_multiple_of(NORM_BLOCK) {
                                 sums[i] += block[i];
                                 block[i] = 0.0;
                             }
                         }
                     }
                     for (i, &m) in seen.iter().enumerate() {
-                        if m % NORM_BLOCK != 0 {
+                        if !m.is_multiple_of(NORM_BLOCK) {
                             sums[i] += block[i];
                         }
                     }

@@ -75,9 +75,18 @@
 //! propagation, under both schedules): one bit per spike word that is not zero, and for a
 //! population of at most 1,024 neurons the list of its spikes, ascending (the order the
 //! words give), so propagation at arrival visits each lag's spikes only (with 10 ms input
-//! delays, 21 lags of 25 words each per post neuron before).
+//! delays, 21 lags of 25 words each per post neuron before). One invocation builds a list
+//! there, a walk of dependent loads and stores. A population in registers with a list is
+//! listed instead as its words are emitted, from the workgroup words its neurons set: each
+//! invocation lists its word at the count of the words before it (`list_word`, which
+//! `summarize` calls word by word too) and invocation 0 stores the summary and the length
+//! (`store_summary`); its `summarize_<p>` pass is dropped from the fused step. The words of
+//! a step are one half of `fused_spikes_<p>` (by the step's parity), so that they can be read
+//! by every invocation while the emission clears the other half for the next step: no
+//! barrier is added. The lists are the same words, so the bits are the same; the listing's
+//! loop passes are counted at their worst case (`list_passes`).
 
-use super::program::{NeuronPass, Phase, Program};
+use super::program::{NeuronPass, PassSpec, Phase, Program};
 use crate::gpu::shaders::{engine_fused_module, ComposedModule};
 use bytemuck::{Pod, Zeroable};
 use std::fmt::Write;
@@ -120,7 +129,14 @@ pub(crate) struct FusedPlan {
 /// passes per dispatch), or why the network does not fit.
 pub(crate) fn plan(program: &Program, wg: u32, budget: Option<u64>) -> Result<FusedPlan, String> {
     let mut per_step = 1u64;
+    let listed = listed_at_emission(program, wg);
+    for np in &listed {
+        per_step += list_passes(np.words, wg);
+    }
     for p in &program.step {
+        if lists_at_emission(p, &listed) {
+            continue;
+        }
         let c = p.invocations.div_ceil(wg);
         if c > MAX_ITEMS_PER_INVOCATION {
             return Err(format!(
@@ -172,6 +188,46 @@ pub(crate) fn plan(program: &Program, wg: u32, budget: Option<u64>) -> Result<Fu
     })
 }
 
+/// The populations whose state stays in registers under the fused schedule at `wg`
+/// invocations: one neuron per invocation, invocation `l` owning neurons `l + u · WG` (a
+/// Poisson source draws them so), with the number of them per invocation.
+fn in_registers(program: &Program, wg: u32) -> Vec<(NeuronPass, u32)> {
+    program
+        .step
+        .iter()
+        .filter_map(|p| p.neurons)
+        .map(|np| (np, np.n.div_ceil(wg)))
+        .filter(|&(_, c)| c <= MAX_ITEMS_PER_INVOCATION)
+        .collect()
+}
+
+/// The populations in registers with a summary pass and a spike list: the fused schedule
+/// lists their spikes as it emits their words, from workgroup memory and every invocation
+/// a share of the words, and drops their `summarize_<p>` pass (which one invocation runs).
+fn listed_at_emission(program: &Program, wg: u32) -> Vec<NeuronPass> {
+    let summarized: Vec<usize> = program.step.iter().filter_map(|p| p.summarizes).collect();
+    in_registers(program, wg)
+        .into_iter()
+        .map(|(np, _)| np)
+        .filter(|np| summarized.contains(&np.pop))
+        .collect()
+}
+
+/// Whether `p` is the summary pass of a population in `listed`, which the fused step drops.
+fn lists_at_emission(p: &PassSpec, listed: &[NeuronPass]) -> bool {
+    p.summarizes
+        .is_some_and(|pi| listed.iter().any(|np| np.pop == pi))
+}
+
+/// The loop passes one invocation counts for listing a population of `words` spike words
+/// as it emits them, besides the emission's own: per word it lists, the count of the words
+/// before it (fewer than `words` trips) and its bits (at most 32), each with its exit; then
+/// invocation 0's summary over the words, counted by all.
+fn list_passes(words: u32, wg: u32) -> u64 {
+    let words = words as u64;
+    words.div_ceil(wg as u64) * (words + 33) + words + 1
+}
+
 /// The fused module of `program` under `plan`: its generated part and the entry point
 /// `fused`, which continues copy `workgroup_id.x`'s submission of `chunk.steps` steps from
 /// the step its progress word (`ustate[ctl + copy]`) holds, runs steps while the loop passes
@@ -199,20 +255,15 @@ pub(crate) fn module(program: &Program, plan: &FusedPlan, wg: u32) -> ComposedMo
     // `ns_<p>_<u>`, loaded here and stored after the last step (every step where state
     // monitors read it); Poisson sources, one neuron per invocation as well. Their spike
     // words gather in workgroup memory.
-    let in_registers: Vec<(NeuronPass, u32)> = program
-        .step
-        .iter()
-        .filter_map(|p| p.neurons)
-        .map(|np| (np, np.n.div_ceil(wg)))
-        .filter(|&(_, c)| c <= MAX_ITEMS_PER_INVOCATION)
-        .collect();
+    let in_registers = in_registers(program, wg);
+    let listed = listed_at_emission(program, wg);
     let mut store_all = String::new();
     for &(np, c) in &in_registers {
         let (pi, n) = (np.pop, np.n);
         let _ = writeln!(
             head,
             "var<workgroup> fused_spikes_{pi}: array<atomic<u32>, {}u>;",
-            np.words
+            2 * np.words
         );
         for u in 0..c {
             let _ = writeln!(g, "    let ni_{pi}_{u} = lid.x + {u}u * WG;");
@@ -260,8 +311,8 @@ pub(crate) fn module(program: &Program, plan: &FusedPlan, wg: u32) -> ComposedMo
     );
     let mut phase = None;
     let mut traces = String::new();
-    // The spike words of the populations in registers, emitted once every neuron of the
-    // phase has set its bit.
+    // The spike words of the populations in registers, emitted (and listed, where listed at
+    // emission) once every neuron of the phase has set its bit.
     let mut emits = String::new();
     // Potentiation goes only on a step in which one of its post populations spiked, where
     // every such population is in registers: invocation 0 reads their words after the
@@ -289,8 +340,8 @@ pub(crate) fn module(program: &Program, plan: &FusedPlan, wg: u32) -> ComposedMo
             let _ = writeln!(
                 fired,
                 "            for (var w = 0u; w < {}u; w = w + 1u) {{\n                \
-                 any = any | atomicLoad(&fused_spikes_{}[w]);\n            }}",
-                np.words, np.pop
+                 any = any | atomicLoad(&fused_spikes_{}[(s & 1u) * {}u + w]);\n            }}",
+                np.words, np.pop, np.words
             );
         }
         // Invocation 0's loops, counted by every invocation (its SIMD group makes them).
@@ -316,6 +367,9 @@ pub(crate) fn module(program: &Program, plan: &FusedPlan, wg: u32) -> ComposedMo
     let monitored = program.step.iter().any(|p| p.phase == Phase::After);
     for p in &program.step {
         debug_assert!(p.phase != Phase::Between);
+        if lists_at_emission(p, &listed) {
+            continue;
+        }
         // Shared potentiation reads the state monitors' phase's data only: one phase.
         let key = match p.phase {
             Phase::Potentiation => Phase::After,
@@ -338,7 +392,7 @@ pub(crate) fn module(program: &Program, plan: &FusedPlan, wg: u32) -> ComposedMo
                 let _ = writeln!(
                     g,
                     "        if (ni_{pi}_{u} < {n}u && source_{pi}_next(st_{pi}, ni_{pi}_{u}, b)) {{\n            \
-                     atomicOr(&fused_spikes_{pi}[ni_{pi}_{u} >> 5u], 1u << (ni_{pi}_{u} & 31u));\n        }}"
+                     atomicOr(&fused_spikes_{pi}[(s & 1u) * {words}u + (ni_{pi}_{u} >> 5u)], 1u << (ni_{pi}_{u} & 31u));\n        }}"
                 );
             }
             for u in (0..c).filter(|_| !np.poisson) {
@@ -353,16 +407,52 @@ pub(crate) fn module(program: &Program, plan: &FusedPlan, wg: u32) -> ComposedMo
                      let f = neurons_{pi}_next(ns_{pi}_{u}, i);\n            \
                      ns_{pi}_{u} = f.s;\n{store}            \
                      if (f.spike) {{\n                \
-                     atomicOr(&fused_spikes_{pi}[ni_{pi}_{u} >> 5u], 1u << (ni_{pi}_{u} & 31u));\n            }}\n        }}"
+                     atomicOr(&fused_spikes_{pi}[(s & 1u) * {words}u + (ni_{pi}_{u} >> 5u)], 1u << (ni_{pi}_{u} & 31u));\n            }}\n        }}"
                 );
             }
+            let next = u32::from(!np.poisson);
+            // The words of this step are one half of `fused_spikes_<p>` (by the step's
+            // parity), read here; the other half, read at the last step's emission, is
+            // cleared for the next (barriers lie between either use and this).
+            let list = match listed.contains(&np) {
+                // Each invocation lists its word at the count of the words before it (what
+                // `summarize` lists, word by word); invocation 0 stores the summary and the
+                // length. Counted at their worst case (`list_passes`).
+                true => format!(
+                    "\n            var at = 0u;\n            \
+                     for (var m = 0u; m < w; m = m + 1u) {{\n                \
+                     at = at + countOneBits(atomicLoad(&fused_spikes_{pi}[h + m]));\n            }}\n            \
+                     list_word(bits_{pi}(), step.t + {next}u, b, w, word, at);\n            \
+                     loop_passes = loop_passes + {}u;",
+                    words + 33
+                ),
+                false => String::new(),
+            };
+            let summary = match listed.contains(&np) {
+                true => format!(
+                    "\n        if (lid.x == 0u) {{\n            \
+                     var mask = 0u;\n            \
+                     var n = 0u;\n            \
+                     for (var m = 0u; m < {words}u; m = m + 1u) {{\n                \
+                     let word = atomicLoad(&fused_spikes_{pi}[h + m]);\n                \
+                     mask = mask | select(0u, 1u << m, word != 0u);\n                \
+                     n = n + countOneBits(word);\n            }}\n            \
+                     store_summary(bits_{pi}(), step.t + {next}u, b, 0u, mask, n);\n        }}\n        \
+                     loop_passes = loop_passes + {}u;",
+                    words + 1
+                ),
+                false => String::new(),
+            };
             let _ = writeln!(
                 emits,
-                "        for (var w = lid.x; w < {words}u; w = w + WG) {{\n            \
-                 emit_word(bits_{pi}(), step.t + {next}u, b, w, atomicExchange(&fused_spikes_{pi}[w], 0u));\n            \
+                "        {{\n        \
+                 let h = (s & 1u) * {words}u;\n        \
+                 for (var w = lid.x; w < {words}u; w = w + WG) {{\n            \
+                 let word = atomicLoad(&fused_spikes_{pi}[h + w]);\n            \
+                 atomicStore(&fused_spikes_{pi}[{words}u - h + w], 0u);\n            \
+                 emit_word(bits_{pi}(), step.t + {next}u, b, w, word);{list}\n            \
                  loop_passes = loop_passes + 1u;\n        }}\n        \
-                 loop_passes = loop_passes + 1u;",
-                next = u32::from(!np.poisson)
+                 loop_passes = loop_passes + 1u;{summary}\n        }}"
             );
             continue;
         }

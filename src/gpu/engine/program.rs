@@ -13,7 +13,7 @@
 //! | entry point | one invocation per | does |
 //! |---|---|---|
 //! | `source_<p>` | word of 32 neurons, copy | Poisson draws or given spike times of step t |
-//! | `summarize_<p>` | 32 words, copy | which spike words of step t are not zero; the spike list |
+//! | `summarize_<p>` | 32 words, copy | which spike words of step t are not zero; the spike list (under the fused schedule a population in registers is listed as it is emitted instead, `fused.rs`) |
 //! | `push_<q>` | pre spike word, copy | files the arriving spikes' synapses with their post neurons (pushed projections) |
 //! | `propagate_<q>` | post neuron, copy | trace decay, input (`propagate.wgsl`), depression |
 //! | `arrive_<q>` | share of the spikes, copy | the last arrivals of a projection with buckets (learning) |
@@ -57,6 +57,9 @@ pub(crate) struct PassSpec {
     /// A potentiation pass: its post population (the fused schedule skips the pass on a
     /// step in which that population did not spike).
     pub post: Option<usize>,
+    /// A summary pass of a population with a spike list: the population (the fused
+    /// schedule lists a population in registers as it emits its words, and drops the pass).
+    pub summarizes: Option<usize>,
 }
 
 impl PassSpec {
@@ -79,6 +82,7 @@ impl PassSpec {
             fused_loop_passes: None,
             neurons: None,
             post: None,
+            summarizes: None,
         }
     }
 }
@@ -607,7 +611,10 @@ pub(crate) fn compose(l: &Layout) -> Program {
         // The words, and with a list each word's spikes.
         let passes = 33 + pop.bits.list.map_or(0, |_| 32 + pop.size as u64);
         let words = pop.bits.sum_words;
-        step.push(PassSpec::new(name, "item", Phase::Summaries, words, passes));
+        step.push(PassSpec {
+            summarizes: pop.bits.list.map(|_| pi),
+            ..PassSpec::new(name, "item", Phase::Summaries, words, passes)
+        });
     }
     let mut potentiate = vec![];
     let mut pushes = vec![];
