@@ -159,13 +159,16 @@ fn normalize_scale(p: Proj, x: u32, b: u32, sums: u32, blocks: u32) {
     }
 }
 
-// Raises p's weight flag if a weight reaching post i of copy b is NaN or infinite (all ones
-// in the exponent bits).
-fn check_column(p: Proj, i: u32, b: u32) {
+// Raises p's weight flag if a weight of block `x / n_post` of the synapses reaching post
+// `x % n_post` of copy b (`normalize_sum`'s blocks) is NaN or infinite (all ones in the
+// exponent bits).
+fn check_block(p: Proj, x: u32, b: u32) {
+    let i = x % p.n_post;
+    let blk = x / p.n_post;
     let wb = p.w_base + b * p.n_syn;
-    let n = in_degree(p, i);
+    let hi = min(in_degree(p, i), (blk + 1u) * NORM_BLOCK);
     var bad = false;
-    for (var r = 0u; r < n; r = r + 1u) {
+    for (var r = blk * NORM_BLOCK; r < hi; r = r + 1u) {
         let bits = bitcast<u32>(wsyn[wb + incoming(p, i, r)]);
         bad = bad || (bits & 0x7f800000u) == 0x7f800000u;
     }

@@ -1154,6 +1154,42 @@ pub fn normalisation_in_blocks_agrees() {
     }
 }
 
+/// A column of 40,000 synapses normalises and is checked on llvmpipe as on the CPU: by
+/// blocks of `NORM_BLOCK`, no invocation comes near llvmpipe's loop cap (one invocation per
+/// column made 80,000 loop passes to normalise it, and the engine refused the network).
+pub fn a_long_column_normalises_alike() {
+    let n_in = 40_000;
+    let net = Network::new(DT_MS)
+        .poisson("in", n_in, 5.0)
+        .neurons("m", 2, NeuronModel::integrate_and_fire(1.0, 0.0))
+        .project(
+            Projection::new(
+                "p",
+                "in",
+                "m",
+                Target::MEMBRANE_EXC,
+                Connectivity::AllToAll,
+                0.0,
+            )
+            .with_weights(
+                Weights::Uniform {
+                    low: 0.0,
+                    high: 1e-3,
+                },
+                0.0,
+                1.0,
+            ),
+        )
+        .monitor("m", "m", MonitorKind::Spikes { neurons: None });
+    // The passes schedule (1,250 input words do not fit one workgroup).
+    let body = |e: &mut dyn Simulator| {
+        e.normalize_columns("p", 2.0).expect("normalize");
+        assert_eq!(e.first_non_finite_weight("p", 0).expect("check"), None);
+        e.run(20).expect("run");
+    };
+    on_both_to(&net, body, true, None);
+}
+
 /// A plastic all-to-all projection with one delay for every synapse (none, and 1.5 ms),
 /// where the CPU depresses the arriving rows and records their arrivals as vectors.
 pub fn uniform_delay_stdp_dense_agrees() {

@@ -45,6 +45,7 @@ fn main() -> std::process::ExitCode {
             Gpu bucketed_arrivals_without_a_spike_list_agree,
             Gpu loose_columns_are_clamped_alike,
             Gpu normalisation_in_blocks_agrees,
+            Gpu a_long_column_normalises_alike,
             Gpu copies_with_delays_of_their_own_agree,
             Gpu trials_of_copies_with_weights_of_their_own_agree,
             Gpu device_timing_times_the_step_passes,

@@ -21,7 +21,7 @@
 //! | `monitor_state` | state monitor slot, copy | records a variable |
 //! | `potentiate_<q>` | post neuron, copy | potentiation at a post spike |
 //! | `normalize_sum_<q>`, `normalize_scale_<q>` | block of `NORM_BLOCK` synapses of a post neuron, copy | column normalisation: the blocks' sums, then the scaling (not per step) |
-//! | `check_<q>` | post neuron, copy | flags a weight that is not finite (not per step; a run that starts from finite weights is checked by the flag its weight stores raise, `store_weight`) |
+//! | `check_<q>` | block of `NORM_BLOCK` synapses of a post neuron, copy | flags a weight that is not finite (not per step; a run that starts from finite weights is checked by the flag its weight stores raise, `store_weight`) |
 //! | `scale_state`, `scale_mark` | neuron, copy; copy | a state variable of every copy times a factor, once per run (a presentation's decay) |
 
 use super::layout::{Layout, PopBits, PopRegions, ProjKind, ProjLayout, FILED_MAX};
@@ -717,47 +717,54 @@ pub(crate) fn compose(l: &Layout) -> Program {
                 "fn potentiate_{q}_shared(l: u32, b: u32) {{\n    potentiate_shared(proj_{q}(), l, b);\n}}\nfn potentiate_{q}_traces(i: u32, b: u32) {{\n    potentiate_traces(proj_{q}(), i, b);\n}}"
             );
         }
-        normalize.push(match p.kind {
-            ProjKind::TotalMinusSelf(_) => None,
-            _ => {
-                // One invocation per block of NORM_BLOCK synapses of each post neuron.
-                let blocks = l.norm_blocks(q);
-                let invocations = blocks * n_post;
-                let block = NORM_BLOCK as u64;
-                let pass = |g: &mut String, what: &str, passes: u64, writes: bool| {
-                    let name = format!("normalize_{what}_{q}");
-                    let flush = match writes {
-                        true => format!("\n    flush_weight_flag(proj_{q}());"),
-                        false => String::new(),
-                    };
-                    let _ = writeln!(
-                        g,
-                        "fn {name}_item(x: u32, b: u32) {{\n    normalize_{what}(proj_{q}(), x, b, {}, {});\n}}\n@compute @workgroup_size(WG)\nfn {name}(@builtin(global_invocation_id) gid: vec3<u32>) {{\n    if (gid.x >= {}) {{\n        return;\n    }}\n    {name}_item(gid.x, gid.y);{flush}\n}}",
-                        u(l.norm_sums),
-                        u(blocks),
-                        u(invocations)
-                    );
-                    PassSpec::new(name, "item", Phase::Between, invocations, passes)
-                };
-                Some([
-                    pass(&mut g, "sum", block + 1, false),
-                    pass(&mut g, "scale", blocks as u64 + 2 * block + 2, true),
-                ])
+        // Normalisation and the weight check: one invocation per block of NORM_BLOCK
+        // synapses of each post neuron and copy (`x = block · n_post + i`), which calls
+        // `call(proj_q(), x, b{args})`.
+        let blocks = l.norm_blocks(q);
+        let invocations = blocks * n_post;
+        let block = NORM_BLOCK as u64;
+        let by_block = |g: &mut String, name: String, call: &str, args: &str, writes: bool| {
+            let flush = match writes {
+                true => format!("\n    flush_weight_flag(proj_{q}());"),
+                false => String::new(),
+            };
+            let _ = writeln!(
+                g,
+                "fn {name}_item(x: u32, b: u32) {{\n    {call}(proj_{q}(), x, b{args});\n}}\n@compute @workgroup_size(WG)\nfn {name}(@builtin(global_invocation_id) gid: vec3<u32>) {{\n    if (gid.x >= {}) {{\n        return;\n    }}\n    {name}_item(gid.x, gid.y);{flush}\n}}",
+                u(invocations)
+            );
+            name
+        };
+        let sums = format!(", {}, {}", u(l.norm_sums), u(blocks));
+        let spec = |name, passes| PassSpec::new(name, "item", Phase::Between, invocations, passes);
+        match p.kind {
+            ProjKind::TotalMinusSelf(_) => {
+                normalize.push(None);
+                check.push(None);
             }
-        });
-        check.push(match p.kind {
-            ProjKind::TotalMinusSelf(_) => None,
-            _ => Some(entry(
-                &mut g,
-                format!("check_{q}"),
-                "check_column",
-                Phase::Between,
-                false,
-                in_passes,
-                in_passes,
-                false,
-            )),
-        });
+            _ => {
+                let sum = by_block(
+                    &mut g,
+                    format!("normalize_sum_{q}"),
+                    "normalize_sum",
+                    &sums,
+                    false,
+                );
+                let scale = by_block(
+                    &mut g,
+                    format!("normalize_scale_{q}"),
+                    "normalize_scale",
+                    &sums,
+                    true,
+                );
+                normalize.push(Some([
+                    spec(sum, block + 1),
+                    spec(scale, blocks as u64 + 2 * block + 2),
+                ]));
+                let name = by_block(&mut g, format!("check_{q}"), "check_block", "", false);
+                check.push(Some(spec(name, block + 1)));
+            }
+        }
     }
     // The pushes go after the summaries, before every projection's propagation.
     let first_propagation = step
