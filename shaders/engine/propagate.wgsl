@@ -107,7 +107,7 @@ struct Proj {
     queue_entries: u32,
     queue_overflow: u32,
     // The entry in ustate of its weight flag: 1 once a weight of it written on the device,
-    // or checked, is NaN or infinite (`store_weight`, `check_column`).
+    // or checked, is NaN or infinite (`store_weight`, `check_block`).
     weight_flag: u32,
 }
 
