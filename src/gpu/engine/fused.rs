@@ -25,7 +25,9 @@
 //! barrier and, while learning, the workgroup learns whether any of them spiked
 //! (`workgroupUniformLoad`);
 //! a step in which none did skips the shared potentiation, its barrier and the post traces,
-//! which would change nothing (most steps of a winner-take-all layer).
+//! which would change nothing (most steps of a winner-take-all layer), and, where no state
+//! monitor reads in the potentiation's phase, the storage barrier before it (so does every
+//! frozen step).
 //!
 //! **Fit rule.** A network fits when no pass has more than [`MAX_ITEMS_PER_INVOCATION`]
 //! items (spike words of a source or population, post neurons of a projection, state
@@ -377,7 +379,13 @@ pub(crate) fn module(program: &Program, plan: &FusedPlan, wg: u32) -> ComposedMo
         };
         if phase.is_some_and(|ph| ph != key) {
             flush(&mut g, &mut emits, phase == Some(Phase::Neurons));
-            g.push_str("        storageBarrier();\n");
+            // Potentiation alone after the neurons goes only on a step in which they
+            // fired (`fired`, uniform): so does the barrier before it.
+            let only_potentiation = p.phase == Phase::Potentiation && !monitored;
+            g.push_str(match only_potentiation && fired_pops.is_some() {
+                true => "        if (fired != 0u) {\n            storageBarrier();\n        }\n",
+                false => "        storageBarrier();\n",
+            });
         }
         phase = Some(key);
         if let Some(&(np, c)) = p
