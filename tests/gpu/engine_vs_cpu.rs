@@ -1028,6 +1028,24 @@ pub fn trials_of_copies_with_weights_of_their_own_agree() {
     assert_eq!(body(&mut gpu), want, "trial counts, copies 1, 0, 1");
 }
 
+/// [`plastic_network_inputs`] (pair rule, input delays, `n_in` inputs at 120 Hz) where only
+/// arrivals change `in_exc`'s weights: ν_pre = 0 makes every depression +0, and the
+/// excitatory neurons are kept silent, so that no potentiation clamps a column.
+fn arrivals_only(conn: Connectivity, delivery: Delivery, n_in: u32) -> Network {
+    let mut net =
+        plastic_network_inputs(StdpRule::Pair, conn, delivery, input_delays(), n_in, 120.0);
+    let p = net.projections.iter_mut().find(|p| p.name == "in_exc");
+    p.and_then(|p| p.stdp.as_mut()).expect("in_exc").nu_pre = 0.0;
+    let exc = net.populations.iter_mut().find(|p| p.name == "exc");
+    match exc.map(|p| &mut p.kind) {
+        Some(PopulationKind::Neurons(m)) => {
+            m.theta.as_mut().expect("theta").theta_init_mv = 1.0e4;
+        }
+        _ => panic!("exc"),
+    }
+    net
+}
+
 /// With buckets a depression of +0 is skipped unless the post neuron's column may hold a
 /// weight outside `[w_min, w_max]` ("loose", after a normalisation past `w_max`): there every
 /// arrival still clamps its weight. ν_pre = 0 makes every depression +0, so loose columns
@@ -1041,24 +1059,7 @@ pub fn loose_columns_are_clamped_alike() {
         (Delivery::AtArrival, false),
         (Delivery::AtEmission, true),
     ] {
-        let mut net = plastic_network_inputs(
-            StdpRule::Pair,
-            Connectivity::AllToAll,
-            delivery,
-            input_delays(),
-            60,
-            120.0,
-        );
-        let p = net.projections.iter_mut().find(|p| p.name == "in_exc");
-        p.and_then(|p| p.stdp.as_mut()).expect("in_exc").nu_pre = 0.0;
-        // No excitatory spike, so no potentiation clamps a column: only arrivals do.
-        let exc = net.populations.iter_mut().find(|p| p.name == "exc");
-        match exc.map(|p| &mut p.kind) {
-            Some(PopulationKind::Neurons(m)) => {
-                m.theta.as_mut().expect("theta").theta_init_mv = 1.0e4;
-            }
-            _ => panic!("exc"),
-        }
+        let net = arrivals_only(Connectivity::AllToAll, delivery, 60);
         on_all(&net, |e| {
             e.run(50).expect("run");
             // Column sums of 40 over 60 inputs: most weights past w_max = 0.5.
@@ -1099,24 +1100,7 @@ pub fn normalisation_in_blocks_agrees() {
         Connectivity::FixedProbability { p: 0.7, seed: 3 },
     ] {
         let dense = conn == Connectivity::AllToAll;
-        let mut net = plastic_network_inputs(
-            StdpRule::Pair,
-            conn,
-            Delivery::AtEmission,
-            input_delays(),
-            n_in,
-            120.0,
-        );
-        let p = net.projections.iter_mut().find(|p| p.name == "in_exc");
-        p.and_then(|p| p.stdp.as_mut()).expect("in_exc").nu_pre = 0.0;
-        // No excitatory spike, so no potentiation clamps a column: only arrivals do.
-        let exc = net.populations.iter_mut().find(|p| p.name == "exc");
-        match exc.map(|p| &mut p.kind) {
-            Some(PopulationKind::Neurons(m)) => {
-                m.theta.as_mut().expect("theta").theta_init_mv = 1.0e4;
-            }
-            _ => panic!("exc"),
-        }
+        let net = arrivals_only(conn, Delivery::AtEmission, n_in);
         let n_post = 24;
         on_all(&net, |e| {
             for c in 0..2 {

@@ -555,12 +555,18 @@ impl GpuEngine {
             check: check_specs,
             ..
         } = program;
-        let pass = |spec: &PassSpec| -> Result<Pass> {
+        // The workgroups per copy of a pass, within the device's limit.
+        let groups = |spec: &PassSpec| -> Result<u32> {
+            let groups = spec.invocations.div_ceil(wg);
             ctx.check_limit(
                 "max_compute_workgroups_per_dimension",
-                spec.invocations.div_ceil(wg) as u64,
+                groups as u64,
                 ctx.limits.max_compute_workgroups_per_dimension as u64,
             )?;
+            Ok(groups)
+        };
+        let pass = |spec: &PassSpec| -> Result<Pass> {
+            let groups = groups(spec)?;
             Ok(Pass {
                 pipeline: ctx.compute_pipeline(
                     &composed.label,
@@ -569,7 +575,7 @@ impl GpuEngine {
                     &spec.entry,
                     wg,
                 )?,
-                groups: spec.invocations.div_ceil(wg),
+                groups,
                 learn_only: spec.learn_only,
             })
         };
@@ -582,13 +588,8 @@ impl GpuEngine {
             .into_iter()
             .map(|s| {
                 s.map(|[sum, scale]| -> Result<Normalize> {
-                    ctx.check_limit(
-                        "max_compute_workgroups_per_dimension",
-                        sum.invocations.div_ceil(wg) as u64,
-                        ctx.limits.max_compute_workgroups_per_dimension as u64,
-                    )?;
                     Ok(Normalize {
-                        groups: sum.invocations.div_ceil(wg),
+                        groups: groups(&sum)?,
                         entries: [sum.entry, scale.entry],
                         pipelines: None,
                     })
