@@ -437,7 +437,7 @@ impl Layout {
     /// The blocks of [`NORM_BLOCK`] synapses of projection `q`'s longest column (at least
     /// one): the invocations per post neuron and copy of its normalisation's two passes.
     pub fn norm_blocks(&self, q: usize) -> u32 {
-        self.projs[q].in_max.div_ceil(NORM_BLOCK as u32).max(1)
+        norm_blocks(self.projs[q].in_max)
     }
 
     /// The `ustate` entry of copy 0's mark of a decay done (`scale_mark`), `batch` of them.
@@ -478,6 +478,11 @@ fn channel(t: Target) -> (usize, bool) {
         Target::Gi => (1, false),
         Target::Membrane { sign } => (2, sign == Sign::Inhibitory),
     }
+}
+
+/// The blocks of [`NORM_BLOCK`] synapses of a column of `in_max` (at least one).
+fn norm_blocks(in_max: u32) -> u32 {
+    in_max.div_ceil(NORM_BLOCK as u32).max(1)
 }
 
 /// The most synapses of `syn` reaching one post neuron (0 without synapses).
@@ -880,7 +885,7 @@ impl Layout {
         let norm_len = projs
             .iter()
             .filter(|p| !matches!(p.kind, ProjKind::TotalMinusSelf(_)))
-            .map(|p| p.in_max.div_ceil(NORM_BLOCK as u32).max(1) as u64 * p.syn.n_post as u64)
+            .map(|p| norm_blocks(p.in_max) as u64 * p.syn.n_post as u64)
             .max()
             .unwrap_or(0);
         let norm_sums = fw.take(k * norm_len);
