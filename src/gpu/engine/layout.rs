@@ -435,7 +435,8 @@ impl Layout {
     }
 
     /// The blocks of [`NORM_BLOCK`] synapses of projection `q`'s longest column (at least
-    /// one): the invocations per post neuron and copy of its normalisation's two passes.
+    /// one): the invocations per post neuron and copy of its normalisation's two passes and
+    /// of its weight check.
     pub fn norm_blocks(&self, q: usize) -> u32 {
         norm_blocks(self.projs[q].in_max)
     }

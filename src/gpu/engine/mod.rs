@@ -863,6 +863,17 @@ impl GpuEngine {
         self.layout.weight_flag(q) as u64 * 4
     }
 
+    /// The pipeline of entry point `entry` of the engine's module, for the passes built on
+    /// first use (normalisation, a presentation's decay).
+    ///
+    /// # Errors
+    /// Shader errors.
+    fn pipeline(&self, entry: &str) -> Result<wgpu::ComputePipeline> {
+        let (label, module, layout) = &self.module;
+        self.ctx
+            .compute_pipeline(label, layout, module, entry, self.wg)
+    }
+
     /// A command encoder labelled `label`.
     fn encoder(&self, label: &str) -> wgpu::CommandEncoder {
         self.ctx
@@ -907,12 +918,8 @@ impl GpuEngine {
         let slot = (self.layout.rows + 1) as u64 * self.step_stride;
         if let Some(d) = plan.decay {
             if self.decay_passes.is_none() {
-                let (label, module, layout) = &self.module;
-                let pass = |entry: &str| {
-                    self.ctx
-                        .compute_pipeline(label, layout, module, entry, self.wg)
-                };
-                self.decay_passes = Some([pass("scale_state")?, pass("scale_mark")?]);
+                let passes = [self.pipeline("scale_state")?, self.pipeline("scale_mark")?];
+                self.decay_passes = Some(passes);
             }
             if self.decay_info != Some((d, need)) {
                 let info = StepInfo {
@@ -1441,16 +1448,17 @@ impl GpuEngine {
         q: usize,
         target_sum: f32,
     ) -> Result<()> {
-        let Some(norm) = &mut self.normalize[q] else {
+        let Some(norm) = &self.normalize[q] else {
             return Ok(());
         };
         if norm.pipelines.is_none() {
-            let (label, module, layout) = &self.module;
-            let pass = |entry: &str| {
-                self.ctx
-                    .compute_pipeline(label, layout, module, entry, self.wg)
-            };
-            norm.pipelines = Some([pass(&norm.entries[0])?, pass(&norm.entries[1])?]);
+            let built = [
+                self.pipeline(&norm.entries[0])?,
+                self.pipeline(&norm.entries[1])?,
+            ];
+            if let Some(norm) = &mut self.normalize[q] {
+                norm.pipelines = Some(built);
+            }
         }
         let slot = self.layout.rows as u64 * self.step_stride;
         // `normalize_scale` reads the target sum alone.

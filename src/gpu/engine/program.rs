@@ -759,7 +759,7 @@ pub(crate) fn compose(l: &Layout) -> Program {
                 );
                 normalize.push(Some([
                     spec(sum, block + 1),
-                    spec(scale, blocks as u64 + 2 * block + 2),
+                    spec(scale, blocks as u64 + block + 2),
                 ]));
                 let name = by_block(&mut g, format!("check_{q}"), "check_block", "", false);
                 check.push(Some(spec(name, block + 1)));
