@@ -12,7 +12,11 @@
 #   train     Diehl & Cook dc400 and dc6400 training, one network, GPU and CPU; dc400 again
 #             at workgroup sizes 32, 128, 256 and 1024 (the default is 64)
 #   overhead  what a dc400 and a dc6400 training presentation cost besides their steps
-#             (presentations of 3 steps: wall, host time outside the one wait)
+#             (presentations of 3 steps: wall, host time outside the one wait), and the same
+#             presentations in series of 16 in one submission beside one at a time
+#             (overhead_series rows)
+#   series    dc400 training through `snn train`'s loop, series of 16 presentations in one
+#             submission beside one at a time (train_series rows)
 #   multi     training of K networks on the GPU, each on its own engine (train_multi rows)
 #             and as the copies of one engine (train_batch rows): dc400 at K = 8 and 128,
 #             dc6400 at K = 8
@@ -65,6 +69,10 @@ for wg in 32 128 256 1024; do
 done
 step overhead "$BENCH" --backend gpu --presets dc400,dc6400 --rows overhead --reps 20 \
   --warmup 5 --quiet
+step overhead "$BENCH" --backend gpu --presets dc400,dc6400 --rows overhead_series --reps 4 \
+  --warmup 2 --quiet
+step series "$BENCH" --backend gpu --presets dc400 --rows train_series --series-images 32 \
+  --reps 3 --warmup 1 --quiet
 step multi "$BENCH" --backend gpu --presets dc400 --rows train_multi --networks 8,128 \
   --reps 3 --warmup 1 --quiet
 step multi "$BENCH" --backend gpu --presets dc6400 --rows train_multi --networks 8 \

@@ -15,7 +15,8 @@ struct StepInfo {
     // 0, or on a quiet step 1 + the index of the Poisson source that is silent at it (as if
     // its rates were 0); no spike is counted on a quiet step.
     quiet: u32,
-    _pad0: u32,
+    // A pass's own parameter: the steps of a series' round (`round_judge`).
+    aux: u32,
     _pad1: u32,
     _pad2: u32,
 }

@@ -54,6 +54,21 @@ pub struct Presentation<'a> {
     pub decay: Option<(&'a str, &'a str, f32)>,
 }
 
+impl Presentation<'_> {
+    /// Whether `self` and `other` differ in their inputs only (a series that runs on a
+    /// device in one submission, [`Simulator::present_series`]).
+    pub fn differs_in_inputs_only(&self, other: &Presentation<'_>) -> bool {
+        self.normalize == other.normalize
+            && self.source == other.source
+            && self.steps_on == other.steps_on
+            && self.counted == other.counted
+            && self.rest_steps == other.rest_steps
+            && self.check_weights == other.check_weights
+            && self.decay == other.decay
+            && self.inputs.len() == other.inputs.len()
+    }
+}
+
 /// A general network engine: K copies of one [`Network`], stepped together. Every method
 /// means the same on every backend; a seed gives the same spikes on all of them (see
 /// `docs/architecture.md` for where floats may differ on a GPU that is not llvmpipe).
@@ -156,6 +171,31 @@ pub trait Simulator: Send {
     /// it stands for.
     fn present(&mut self, p: &Presentation<'_>) -> Result<Vec<Vec<u32>>> {
         present_call_by_call(self, p)
+    }
+
+    /// Presents `ps` in order, each as [`Self::present`], and stops after the first in which
+    /// a copy's counted population spiked fewer times over the steps on than that copy's
+    /// least count (`least[copy]`; 0 never stops), or whose weight check found a weight that
+    /// is not finite (which the caller's check then names). Returns the counts of the
+    /// presentations that ran, `[presentation][copy][neuron]`: all of `ps` unless one
+    /// stopped the series, which is then the last. A series the caller lays out as long as
+    /// [`Self::series_len`] runs in one go. The default presents them one at a time.
+    ///
+    /// # Errors
+    /// As [`Self::present`]; [`crate::SnnError::InvalidParam`] unless there is one least
+    /// count per copy.
+    fn present_series(
+        &mut self,
+        ps: &[Presentation<'_>],
+        least: &[u32],
+    ) -> Result<Vec<Vec<Vec<u32>>>> {
+        present_one_by_one(self, ps, least)
+    }
+
+    /// The most presentations of a series ([`Self::present_series`]) that run in one go
+    /// (one submission and one wait on a device): 1 where they run one at a time.
+    fn series_len(&self) -> usize {
+        1
     }
 
     /// Multiplies state variable `variable` of every neuron of `population` in every copy
@@ -307,6 +347,65 @@ pub(crate) fn present_call_by_call<S: Simulator + ?Sized>(
     Ok(counts)
 }
 
+/// [`Simulator::present_series`] one presentation at a time, judged on the host.
+///
+/// # Errors
+/// As [`Simulator::present_series`].
+pub(crate) fn present_one_by_one<S: Simulator + ?Sized>(
+    s: &mut S,
+    ps: &[Presentation<'_>],
+    least: &[u32],
+) -> Result<Vec<Vec<Vec<u32>>>> {
+    check_least(s.network(), least)?;
+    let mut out = Vec::with_capacity(ps.len());
+    for (i, p) in ps.iter().enumerate() {
+        let counts = s.present(p)?;
+        let low = below_least(&counts, least);
+        out.push(counts);
+        // The last presentation's weights are the caller's to check.
+        if low || (i + 1 < ps.len() && weights_not_finite(s, p)?) {
+            break;
+        }
+    }
+    Ok(out)
+}
+
+/// Whether a weight of the projection `p` checks is not finite, in any copy.
+fn weights_not_finite<S: Simulator + ?Sized>(s: &S, p: &Presentation<'_>) -> Result<bool> {
+    let Some(q) = p.check_weights else {
+        return Ok(false);
+    };
+    for c in 0..s.network().batch() {
+        if s.first_non_finite_weight(q, c)?.is_some() {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
+/// Whether a copy's counts (`[copy][neuron]`) sum to less than its least count.
+pub(crate) fn below_least(counts: &[Vec<u32>], least: &[u32]) -> bool {
+    counts
+        .iter()
+        .zip(least)
+        .any(|(c, &l)| c.iter().map(|&x| u64::from(x)).sum::<u64>() < u64::from(l))
+}
+
+/// One least count per copy of `net`.
+///
+/// # Errors
+/// [`crate::SnnError::InvalidParam`] naming `least`.
+pub(crate) fn check_least(net: &Network, least: &[u32]) -> Result<()> {
+    if least.len() != net.batch() {
+        return Err(crate::SnnError::invalid(
+            "least",
+            least.len(),
+            format!("one least count per copy ({})", net.batch()),
+        ));
+    }
+    Ok(())
+}
+
 /// One input per copy of `net`, and a decay of a state variable by a factor in `[0, 1]`.
 ///
 /// # Errors
@@ -347,9 +446,11 @@ pub(crate) fn first_non_finite(w: &[f32]) -> Option<usize> {
 /// (`weights` returning a slice, `network_state` the state or a result of it), with the
 /// provided methods listed after the description (`first_non_finite_weight`) taken from
 /// the engine's inherent methods too, after a `;` `device_seconds, device_waits` where the
-/// engine runs on a device, and after a `=>` `present` where the engine has its own.
+/// engine runs on a device, and after a `=>` `present, present_series, series_len` where
+/// the engine has its own.
 macro_rules! impl_simulator {
-    ($t:ty, $describe:expr $(, $own:ident)* $(; $timed:ident, $waits:ident)? $(=> $present:ident)?) => {
+    ($t:ty, $describe:expr $(, $own:ident)* $(; $timed:ident, $waits:ident)?
+     $(=> $present:ident, $series:ident, $series_len:ident)?) => {
         impl $crate::backend::Simulator for $t {
             $(
                 fn $present(
@@ -357,6 +458,16 @@ macro_rules! impl_simulator {
                     p: &$crate::backend::Presentation<'_>,
                 ) -> $crate::error::Result<Vec<Vec<u32>>> {
                     <$t>::$present(self, p)
+                }
+                fn $series(
+                    &mut self,
+                    ps: &[$crate::backend::Presentation<'_>],
+                    least: &[u32],
+                ) -> $crate::error::Result<Vec<Vec<Vec<u32>>>> {
+                    <$t>::$series(self, ps, least)
+                }
+                fn $series_len(&self) -> usize {
+                    <$t>::$series_len(self)
                 }
             )?
             $(

@@ -17,6 +17,17 @@
 //!   (`DcEngine::build_batch`, `present_batch`: how `snn train --networks K` trains), the
 //!   same rounds;
 //! - `eval`: frozen batches (labelling/test) of several sizes: images/s;
+//! - `train_series` (not in the default rows): `snn train`'s own loop (`train::train_from`,
+//!   the retry rule) over `--series-images` images per repetition: seconds per image and the
+//!   waits for the device per image; on the GPU beside the same images presented one at a
+//!   time (`presentations_per_submission` 1, judged on the host) in alternated repetitions,
+//!   with the ratio of the medians (`series_over_one_at_a_time`). Without device timing
+//!   (which takes a submission per presentation);
+//! - `overhead_series` (GPU, not in the default rows): the presentations of `overhead` in
+//!   series of `presentations_per_submission` (`DcEngine::present_rounds`, one submission
+//!   each) beside the same series presented one at a time, alternated, without device
+//!   timing: the median wall time per presentation of each, the waits per presentation and
+//!   the ratio (`series_over_one_at_a_time`);
 //! - `overhead` (not in the default rows): what a training presentation costs besides its
 //!   steps, from `50 · --reps` learning presentations of 2 steps on and 1 of rest
 //!   (normalisation, STDP, weight check, θ's decay as in `train`): the median wall time of one
@@ -101,7 +112,7 @@ struct Args {
     #[arg(long)]
     quiet: bool,
     /// Measurements to run, comma-separated: train, train_multi, eval, neuron_steps, and
-    /// the non-default overhead and coba.
+    /// the non-default overhead, overhead_series, train_series and coba.
     #[arg(long, default_value = "train,train_multi,eval,neuron_steps")]
     rows: String,
     /// Batch sizes of the `eval` rows, comma-separated [default: 1,16,64,256; with --quick
@@ -111,6 +122,9 @@ struct Args {
     /// Network sizes of the `coba` rows, comma-separated.
     #[arg(long, default_value = "4000,16000,64000,256000")]
     coba_n: String,
+    /// Training images per repetition of the `train_series` rows.
+    #[arg(long, default_value_t = 32)]
+    series_images: usize,
     /// Simulated seconds of each timed `coba` segment.
     #[arg(long, default_value_t = 0.2)]
     coba_seconds: f64,
@@ -277,13 +291,15 @@ fn main() -> Result<()> {
     if targets.is_empty() {
         bail!("--backend: no backend to time");
     }
-    const ROWS: [&str; 6] = [
+    const ROWS: [&str; 8] = [
         "train",
         "train_multi",
         "eval",
         "neuron_steps",
         "coba",
         "overhead",
+        "train_series",
+        "overhead_series",
     ];
     let rows: Vec<&str> = a.rows.split(',').map(str::trim).collect();
     if let Some(bad) = rows.iter().find(|r| !ROWS.contains(r)) {
@@ -340,6 +356,14 @@ fn main() -> Result<()> {
             if row("eval") {
                 step(format!("eval {preset} {}", t.name));
                 bench_eval(t, &cfg, &images, &a)?;
+            }
+            if row("train_series") {
+                step(format!("train_series {preset} {}", t.name));
+                bench_train_series(t, &cfg, &images, &a)?;
+            }
+            if row("overhead_series") {
+                step(format!("overhead_series {preset} {}", t.name));
+                bench_overhead_series(t, &cfg, &images, &a)?;
             }
             if row("overhead") {
                 step(format!("overhead {preset} {}", t.name));
@@ -554,6 +578,147 @@ fn bench_train(
         "device_waits_per_image": waits,
         "median_host_us_per_image": host,
     }));
+    Ok(())
+}
+
+/// `snn train`'s loop over `--series-images` images per repetition (`train_from`, a
+/// continuing run): on the GPU with series of presentations in one submission and one at a
+/// time (alternated repetitions of two engines trained on the same images), on the CPU one
+/// at a time; the median seconds per image and waits per image, and on the GPU the ratio.
+fn bench_train_series(
+    t: &Target,
+    cfg: &DcConfig,
+    images: &snn_wgpu::data::mnist::Dataset,
+    a: &Args,
+) -> Result<()> {
+    use snn_wgpu::experiments::diehl_cook::train::{train_from, TrainState};
+    let choices: Vec<(u32, EngineChoice)> = match &t.choice {
+        EngineChoice::Gpu(ctx, opts) => {
+            let with = |per| GpuEngineOptions {
+                device_timing: false,
+                presentations_per_submission: per,
+                ..*opts
+            };
+            let per = opts.presentations_per_submission;
+            vec![
+                (per, EngineChoice::Gpu(ctx.clone(), with(per))),
+                (1, EngineChoice::Gpu(ctx.clone(), with(1))),
+            ]
+        }
+        cpu => vec![(1, cpu.clone())],
+    };
+    let n = a.series_images.max(1);
+    let mut runs = vec![];
+    for (per, choice) in &choices {
+        let b = DcEngine::build(&cfg.to_spec(), choice)?;
+        runs.push((*per, b, TrainState::new(0), vec![], vec![]));
+    }
+    for rep in 0..a.warmup + a.reps {
+        for (_, b, state, times, waits) in &mut runs {
+            let w0 = b.engine().device_waits();
+            let t0 = Instant::now();
+            train_from(b, cfg, images, (rep + 1) * n, state, |_, _, _| Ok(()))?;
+            let s = t0.elapsed().as_secs_f64() / n as f64;
+            if rep >= a.warmup {
+                times.push(s);
+                let w1 = b.engine().device_waits();
+                if let (Some(w0), Some(w1)) = (w0, w1) {
+                    waits.push((w1.count - w0.count) as f64 / n as f64);
+                }
+            }
+        }
+    }
+    let one = runs.iter().find(|r| r.0 == 1).map(|r| median(r.3.clone()));
+    for (per, _, state, times, waits) in runs {
+        let med = median(times);
+        stdout::line(serde_json::json!({
+            "bench": "train_series", "preset": cfg.preset, "backend": t.name, "adapter": t.adapter,
+            "workgroup_size": t.workgroup_size, "n": cfg.n_exc, "presentations_per_submission": per,
+            "images_per_rep": n, "warmup": a.warmup, "reps": a.reps, "retries": state.stats.retries,
+            "median_s_per_image": med, "images_per_s": 1.0 / med,
+            "device_waits_per_image": (!waits.is_empty()).then(|| median(waits)),
+            "series_over_one_at_a_time": one.filter(|_| per != 1).map(|o| med / o),
+        }));
+    }
+    Ok(())
+}
+
+/// `overhead`'s presentations (2 steps on, 1 of rest) in series of the GPU engine's
+/// `presentations_per_submission`, on an engine that runs each series in one submission and
+/// on one that presents them one at a time, alternated: per repetition one series each (50
+/// series per `--reps`).
+fn bench_overhead_series(
+    t: &Target,
+    cfg: &DcConfig,
+    images: &snn_wgpu::data::mnist::Dataset,
+    a: &Args,
+) -> Result<()> {
+    let EngineChoice::Gpu(ctx, opts) = &t.choice else {
+        return Ok(());
+    };
+    let per = opts.presentations_per_submission.max(1);
+    let mut runs = vec![];
+    for p in [per, 1] {
+        let choice = EngineChoice::Gpu(
+            ctx.clone(),
+            GpuEngineOptions {
+                device_timing: false,
+                presentations_per_submission: p,
+                ..*opts
+            },
+        );
+        runs.push((p, DcEngine::build(&cfg.to_spec(), &choice)?, vec![], vec![]));
+    }
+    let opts = PresentOptions {
+        steps_on: 2,
+        steps_rest: 1,
+        rest: RestMode::Simulate,
+        learn: true,
+        key: 0,
+    };
+    let n = 50 * a.reps;
+    for rep in 0..a.warmup + n {
+        let rates: Vec<Vec<f32>> = (0..per as usize)
+            .map(|r| {
+                let k = (rep * per as usize + r) % images.len();
+                DcConfig::rates(images.image(k), cfg.intensity_start)
+            })
+            .collect();
+        let rounds: Vec<Vec<Option<Input<'_>>>> = rates
+            .iter()
+            .enumerate()
+            .map(|(r, x)| {
+                vec![Some(Input {
+                    rates_hz: x,
+                    key: (rep * per as usize + r) as u32,
+                })]
+            })
+            .collect();
+        for (_, b, times, waits) in &mut runs {
+            let w0 = b.engine().device_waits();
+            let t0 = Instant::now();
+            b.present_rounds(&rounds, &opts, &[0])?;
+            let s = t0.elapsed().as_secs_f64() / per as f64;
+            if rep >= a.warmup {
+                times.push(s);
+                if let (Some(w0), Some(w1)) = (w0, b.engine().device_waits()) {
+                    waits.push((w1.count - w0.count) as f64 / per as f64);
+                }
+            }
+        }
+    }
+    let one = median(runs[1].2.clone());
+    for (p, _, times, waits) in runs {
+        let med = median(times);
+        stdout::line(serde_json::json!({
+            "bench": "overhead_series", "preset": cfg.preset, "backend": t.name, "adapter": t.adapter,
+            "workgroup_size": t.workgroup_size, "n": cfg.n_exc, "steps": 3,
+            "presentations_per_submission": p, "warmup": a.warmup, "series": n,
+            "median_us_per_presentation": med * 1e6,
+            "device_waits_per_presentation": median(waits),
+            "series_over_one_at_a_time": (p != 1).then(|| med / one),
+        }));
+    }
     Ok(())
 }
 

@@ -69,7 +69,9 @@ pub struct StepInfo {
     /// 0, or on a quiet step 1 + the index of the Poisson source that is silent at it (as
     /// if its rates were 0); no spike is counted on a quiet step.
     pub quiet: u32,
-    pub _pad: [u32; 3],
+    /// A pass's own parameter: the steps of a series' round (`round_judge`).
+    pub aux: u32,
+    pub _pad: [u32; 2],
 }
 const _: () = assert!(std::mem::size_of::<StepInfo>() == 32);
 

@@ -11,4 +11,7 @@ pub mod shaders;
 mod timer;
 
 pub use context::{GpuContext, GpuOptions, LOOP_ITERATION_BUDGET};
-pub use engine::{EngineSchedule, GpuEngine, GpuEngineOptions, DEFAULT_ARRIVAL_QUEUE};
+pub use engine::{
+    EngineSchedule, GpuEngine, GpuEngineOptions, DEFAULT_ARRIVAL_QUEUE,
+    DEFAULT_PRESENTATIONS_PER_SUBMISSION,
+};

@@ -143,6 +143,7 @@ fn labelling_and_test_run_on_the_eval_engine() {
             Engines {
                 train: &cpu,
                 eval: Some(eval),
+                series_every: 0,
             },
             &|_, _| Ok(()),
             &|_, _, _, _| {},
@@ -221,11 +222,19 @@ fn a_batch_trains_each_network_as_it_trains_alone() {
     assert_eq!(key, 0, "nothing ran");
     let mut states = vec![TrainState::new(0); 3];
     let mut reports = vec![vec![]; 3];
-    train_batch(&mut batch, &cfgs, &data, 10, &mut states, |done, _, _| {
-        done.iter()
-            .for_each(|(k, p)| reports[*k].push(p.images_done));
-        Ok(())
-    })
+    train_batch(
+        &mut batch,
+        &cfgs,
+        &data,
+        10,
+        &mut states,
+        0,
+        |done, _, _| {
+            done.iter()
+                .for_each(|(k, p)| reports[*k].push(p.images_done));
+            Ok(())
+        },
+    )
     .unwrap();
     let retries: Vec<u64> = states.iter().map(|s| s.stats.retries).collect();
     assert!(
@@ -284,6 +293,7 @@ fn a_batch_resumes_from_any_round_bit_for_bit() {
         &tr,
         10,
         &mut done_states,
+        0,
         |done, states, b| {
             let mut starts = vec![];
             for (c, st) in states.iter().enumerate() {
@@ -334,7 +344,7 @@ fn a_batch_resumes_from_any_round_bit_for_bit() {
             let mut states: Vec<_> = nets.iter().map(|&k| starts[k].train.clone()).collect();
             let mut b = DcEngine::build_batch(&specs, &cpu).unwrap();
             b.restore_copies(&snaps).unwrap();
-            train_batch(&mut b, &cfgs, &tr, 10, &mut states, |_, _, _| Ok(())).unwrap();
+            train_batch(&mut b, &cfgs, &tr, 10, &mut states, 0, |_, _, _| Ok(())).unwrap();
             for (c, &k) in nets.iter().enumerate() {
                 assert_eq!(states[c], done_states[k], "network {k}: training");
                 let same_w =

@@ -375,6 +375,130 @@ pub fn a_presentation_equals_its_calls() {
     );
 }
 
+/// A series of presentations (`Simulator::present_series`) on the GPU engine against the
+/// same series presented one at a time on the CPU engine: the rounds that ran, their
+/// counts, the clock and (bit for bit on a software adapter) the whole state after each
+/// series, under the fused schedule with a series in one submission, in submissions of two,
+/// with a loop budget so low that rounds stall and go on from the host, and under the
+/// passes (after quiet steps, from which the fused schedule expects more steps per
+/// dispatch than the rounds run under the low budget). The first series stops after its
+/// third round, in which copy 1's input is silent
+/// (its least count is 1; copy 0's, 0, never stops it); the second runs whole; a run
+/// follows each. A series in one submission costs one wait on the device.
+pub fn a_series_equals_its_presentations() {
+    let ctx = common::gpu_ctx();
+    let spec = cfg(RestMode::Simulate).to_spec();
+    let net = network(&spec).unwrap().with_seeds(vec![7, 8]);
+    let data = embedded(Split::Train).unwrap();
+    let rates: Vec<Vec<f32>> = (0..6)
+        .map(|i| DcConfig::rates(data.image(i), 8.0))
+        .collect();
+    let silent = vec![0.0; rates[0].len()];
+    // `rounds[r]`: (copy 0's image, copy 1's image; None: silence).
+    let series: [&[(usize, Option<usize>)]; 2] = [
+        &[
+            (0, Some(1)),
+            (2, Some(3)),
+            (4, None),
+            (5, Some(0)),
+            (1, Some(2)),
+        ],
+        &[(3, Some(4)), (5, Some(5)), (0, Some(1))],
+    ];
+    let least = [0, 1];
+    let run = |e: &mut dyn Simulator| {
+        let (mut out, mut states, mut waits) = (vec![], vec![], vec![]);
+        // Quiet steps first: the fused schedule then expects more steps per dispatch than
+        // the loud rounds run under the low budget.
+        e.run(300).unwrap();
+        let mut key = 0;
+        for rounds in series {
+            let trials: Vec<Vec<Trial<'_>>> = rounds
+                .iter()
+                .map(|&(a, b)| {
+                    key += 2;
+                    vec![
+                        Trial {
+                            rates_hz: &rates[a],
+                            key,
+                        },
+                        Trial {
+                            rates_hz: b.map_or(&silent[..], |b| &rates[b]),
+                            key: key + 1,
+                        },
+                    ]
+                })
+                .collect();
+            let ps: Vec<Presentation<'_>> = trials
+                .iter()
+                .map(|inputs| Presentation {
+                    normalize: Some((INPUT_EXC, 78.0)),
+                    source: INPUT,
+                    inputs,
+                    steps_on: 150,
+                    counted: EXC,
+                    rest_steps: Some(60),
+                    check_weights: Some(INPUT_EXC),
+                    decay: Some((EXC, "theta", 0.875)),
+                })
+                .collect();
+            let w0 = e.device_waits().map_or(0, |w| w.count);
+            out.push(e.present_series(&ps, &least).unwrap());
+            waits.push(e.device_waits().map_or(0, |w| w.count) - w0);
+            states.push((e.step_count(), e.network_state().unwrap()));
+            e.run(7).unwrap();
+            states.push((e.step_count(), e.network_state().unwrap()));
+        }
+        (out, states, waits)
+    };
+    let mut cpu = Engine::new(&net).unwrap();
+    let want = run(&mut cpu);
+    assert_eq!(
+        want.0.iter().map(Vec::len).collect::<Vec<_>>(),
+        [3, 3],
+        "rounds run"
+    );
+    let drew = |s: &[Vec<Vec<u32>>], c: usize| s.iter().all(|r| r[c].iter().sum::<u32>() > 0);
+    assert!(
+        drew(&want.0[0][..2], 1) && drew(&want.0[1], 1),
+        "copy 1 drew spikes"
+    );
+    let fused = |budget, per| GpuEngineOptions {
+        schedule: EngineSchedule::Fused,
+        loop_budget: budget,
+        presentations_per_submission: per,
+        ..GpuEngineOptions::default()
+    };
+    let passes = GpuEngineOptions {
+        schedule: EngineSchedule::Passes,
+        ..GpuEngineOptions::default()
+    };
+    for (what, opts) in [
+        ("fused", fused(None, 16)),
+        ("fused, two per submission", fused(None, 2)),
+        ("fused, stalling", fused(Some(LOW_BUDGET), 16)),
+        ("passes", passes),
+    ] {
+        let mut gpu = GpuEngine::with_options(ctx.clone(), &net, opts).unwrap();
+        let got = run(&mut gpu);
+        assert_eq!(got.0, want.0, "{what}: the counts of the rounds run");
+        let clocks = |s: &[(u32, _)]| s.iter().map(|x| x.0).collect::<Vec<_>>();
+        assert_eq!(clocks(&got.1), clocks(&want.1), "{what}: the clock");
+        if exact() {
+            let differ = got.1.iter().zip(&want.1).position(|(g, w)| g.1 != w.1);
+            assert_eq!(
+                differ, None,
+                "{what}: the state after series or run k differs"
+            );
+        }
+        match what {
+            "fused" => assert_eq!(got.2, [1, 1], "{what}: waits of each series"),
+            "fused, stalling" => assert!(got.2[0] > 1, "{what}: no round stalled"),
+            _ => {}
+        }
+    }
+}
+
 /// A trial whose neuron variable turns NaN is named alike on both engines, as the first bad
 /// trial in trial order: an excitatory and an inhibitory membrane projection of the same huge
 /// weight from one source give `inf − inf` once two inputs spike in one step.
@@ -596,7 +720,7 @@ pub fn a_batch_on_the_gpu_equals_its_networks_alone_on_the_cpu() {
         let gpu = EngineChoice::Gpu(common::gpu_ctx(), GpuEngineOptions::default());
         let mut batch = DcEngine::build_batch(&specs, &gpu).unwrap();
         let mut states = vec![TrainState::new(0); 3];
-        train_batch(&mut batch, &cfgs, &tr, 5, &mut states, |_, _, _| Ok(())).unwrap();
+        train_batch(&mut batch, &cfgs, &tr, 5, &mut states, 0, |_, _, _| Ok(())).unwrap();
         let retries: Vec<u64> = states.iter().map(|s| s.stats.retries).collect();
         assert!(
             retries.iter().all(|&r| r > 0),

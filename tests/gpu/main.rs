@@ -26,6 +26,7 @@ fn main() -> std::process::ExitCode {
             Gpu dc_learning_on_the_gpu_engine_agrees_with_reset_rest,
             Gpu protocol_calls_agree,
             Gpu a_presentation_equals_its_calls,
+            Gpu a_series_equals_its_presentations,
             Gpu a_bad_trial_is_named_alike,
             Gpu dc400_learning_with_delays_agrees,
             Gpu reversal_clamp_agrees_and_acts,

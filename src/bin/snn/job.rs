@@ -300,6 +300,7 @@ pub(crate) fn go(
         Engines {
             train: &engines,
             eval: eval.as_ref().map(|(e, _)| e),
+            series_every: policy.every_images(),
         },
         &after,
         &on_batch,

@@ -118,6 +118,12 @@ impl Policy {
         }
     }
 
+    /// The images between two checkpoints where they are counted in images (0: by time,
+    /// or none): where a series of training presentations ends.
+    pub(crate) fn every_images(&self) -> usize {
+        self.every_images.unwrap_or(0)
+    }
+
     pub(crate) fn enabled(&self) -> bool {
         self.every_images != Some(0)
     }

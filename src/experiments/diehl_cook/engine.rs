@@ -359,49 +359,88 @@ impl DcEngine {
         inputs: &[Option<Input<'_>>],
         opts: &PresentOptions,
     ) -> Result<Vec<Vec<u32>>> {
-        if inputs.len() != self.copies() {
-            return Err(SnnError::invalid(
-                "inputs",
-                inputs.len(),
-                format!("one per network ({})", self.copies()),
-            ));
-        }
-        for x in inputs.iter().flatten() {
-            self.check_rates(x.rates_hz)?;
+        let none = vec![0; inputs.len()];
+        let mut rounds = self.present_rounds(&[inputs.to_vec()], opts, &none)?;
+        Ok(rounds.swap_remove(0))
+    }
+
+    /// [`Self::present_batch`] round after round (`rounds[r][k]`: copy `k`'s input in round
+    /// `r`), as one series ([`Simulator::present_series`]; as many rounds as
+    /// [`Self::series_len`] run in one go): it stops after the first round in which copy
+    /// `k` drew fewer than `least[k]` excitatory spikes over the steps on, or in which an
+    /// input weight became NaN or infinite (an error). Returns each round's counts, up to
+    /// the one that stopped the series.
+    ///
+    /// # Errors
+    /// As [`Self::present`]; [`SnnError::InvalidParam`] unless every round has one input
+    /// per copy and there is one least count per copy.
+    pub fn present_rounds(
+        &mut self,
+        rounds: &[Vec<Option<Input<'_>>>],
+        opts: &PresentOptions,
+        least: &[u32],
+    ) -> Result<Vec<Vec<Vec<u32>>>> {
+        for inputs in rounds {
+            if inputs.len() != self.copies() {
+                return Err(SnnError::invalid(
+                    "inputs",
+                    inputs.len(),
+                    format!("one per network ({})", self.copies()),
+                ));
+            }
+            for x in inputs.iter().flatten() {
+                self.check_rates(x.rates_hz)?;
+            }
         }
         let decay = self.theta_decay(opts.steps_on + opts.steps_rest);
-        let e = self.engine.as_mut();
-        e.set_learning(opts.learn);
-        let trials: Vec<Trial<'_>> = inputs
+        let trials: Vec<Vec<Trial<'_>>> = rounds
             .iter()
-            .enumerate()
-            .map(|(c, x)| {
-                let (rates_hz, key) = x.map_or((&self.silence[..], 0), |x| (x.rates_hz, x.key));
-                Trial {
-                    rates_hz,
-                    key: presentation_seed(self.seeds[c], key),
-                }
+            .map(|inputs| {
+                inputs
+                    .iter()
+                    .enumerate()
+                    .map(|(c, x)| {
+                        let (rates_hz, key) =
+                            x.map_or((&self.silence[..], 0), |x| (x.rates_hz, x.key));
+                        Trial {
+                            rates_hz,
+                            key: presentation_seed(self.seeds[c], key),
+                        }
+                    })
+                    .collect()
             })
             .collect();
-        let counts = e.present(&Presentation {
-            normalize: self
-                .norm_target
-                .filter(|_| opts.learn)
-                .map(|target| (INPUT_EXC, target)),
-            source: INPUT,
-            inputs: &trials,
-            steps_on: opts.steps_on,
-            counted: EXC,
-            rest_steps: match opts.rest {
-                RestMode::Simulate => Some(opts.steps_rest),
-                RestMode::Reset => None,
-            },
-            check_weights: Some(INPUT_EXC),
-            // θ's exact decay over the presentation, while learning.
-            decay: opts.learn.then_some((EXC, "theta", decay)),
-        })?;
+        let presentations: Vec<Presentation<'_>> = trials
+            .iter()
+            .map(|inputs| Presentation {
+                normalize: self
+                    .norm_target
+                    .filter(|_| opts.learn)
+                    .map(|target| (INPUT_EXC, target)),
+                source: INPUT,
+                inputs,
+                steps_on: opts.steps_on,
+                counted: EXC,
+                rest_steps: match opts.rest {
+                    RestMode::Simulate => Some(opts.steps_rest),
+                    RestMode::Reset => None,
+                },
+                check_weights: Some(INPUT_EXC),
+                // θ's exact decay over the presentation, while learning.
+                decay: opts.learn.then_some((EXC, "theta", decay)),
+            })
+            .collect();
+        let e = self.engine.as_mut();
+        e.set_learning(opts.learn);
+        let counts = e.present_series(&presentations, least)?;
         self.check_weights()?;
         Ok(counts)
+    }
+
+    /// The most rounds of [`Self::present_rounds`] that run in one go (one wait on a
+    /// device): 1 where they run one at a time.
+    pub fn series_len(&self) -> usize {
+        self.engine.series_len()
     }
 
     /// Presents many inputs to frozen copies of the network (no learning, θ fixed), each

@@ -228,12 +228,20 @@ pub struct Engines<'a> {
     /// frozen batches start from the rest state, as the trained engine's do, so the counts
     /// are the same); None: the engine that trained.
     pub eval: Option<&'a EngineChoice>,
+    /// Training images between two points where a series of presentations ends
+    /// ([`train_batch`]'s `series_every`; 0: anywhere): where checkpoints taken every so
+    /// many images fall.
+    pub series_every: usize,
 }
 
 impl<'a> Engines<'a> {
-    /// `train` for every pass.
+    /// `train` for every pass, its series ending anywhere.
     pub fn one(train: &'a EngineChoice) -> Self {
-        Engines { train, eval: None }
+        Engines {
+            train,
+            eval: None,
+            series_every: 0,
+        }
     }
 }
 
@@ -329,7 +337,7 @@ pub fn run_from(
         .map(|nets| {
             let cfgs: Vec<DcConfig> = nets.iter().map(|&k| cfgs[k].clone()).collect();
             let starts: Vec<&Start> = nets.iter().map(|&k| &starts[k]).collect();
-            Trained::new(nets, cfgs, &starts, train_set, sizes, engines.train, after)
+            Trained::new(nets, cfgs, &starts, (train_set, sizes), engines, after)
         })
         .collect::<Result<_>>()?;
     let mut out: Vec<Option<NetworkRun>> = vec![None; cfgs.len()];
@@ -386,11 +394,11 @@ impl Trained {
         nets: &[usize],
         cfgs: Vec<DcConfig>,
         starts: &[&Start],
-        train_set: &Dataset,
-        sizes: &Sizes,
-        engine: &EngineChoice,
+        (train_set, sizes): (&Dataset, &Sizes),
+        engines: Engines<'_>,
         after: &AfterRound<'_>,
     ) -> Result<Self> {
+        let engine = engines.train;
         let name = |e: SnnError| name_network(e, nets, &cfgs);
         let specs: Vec<_> = cfgs.iter().map(DcConfig::to_spec).collect();
         let mut b = DcEngine::build_batch(&specs, engine).map_err(name)?;
@@ -421,6 +429,7 @@ impl Trained {
             train_set,
             sizes.n_train,
             &mut states,
+            engines.series_every,
             |done, states, b| {
                 let seconds: Vec<f64> = before
                     .iter()

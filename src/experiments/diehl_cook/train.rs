@@ -302,8 +302,10 @@ pub fn train(
     mut on_image: impl FnMut(&TrainProgress),
 ) -> Result<TrainStats> {
     let mut state = TrainState::new(*key);
-    train_from(b, cfg, data, n_train, &mut state, |p, _, _| {
-        on_image(p);
+    let cfgs = std::slice::from_ref(cfg);
+    let states = std::slice::from_mut(&mut state);
+    train_batch(b, cfgs, data, n_train, states, 0, |done, _, _| {
+        done.iter().for_each(|(_, p)| on_image(p));
         Ok(())
     })?;
     *key = state.key;
@@ -311,7 +313,9 @@ pub fn train(
 }
 
 /// [`train`] from where `state` stands (a fresh [`TrainState`] or one read from a checkpoint
-/// together with the backend's snapshot). After every image, `after` gets the progress, the
+/// together with the backend's snapshot). After every series of presentations that
+/// finished an image ([`train_batch`]; one image at a time where the engine presents one at
+/// a time, [`DcEngine::series_len`]), `after` gets the progress after its last image, the
 /// state and the backend (to write a checkpoint); an error from it stops training.
 ///
 /// # Errors
@@ -326,21 +330,35 @@ pub fn train_from(
 ) -> Result<()> {
     let cfgs = std::slice::from_ref(cfg);
     let states = std::slice::from_mut(state);
-    train_batch(b, cfgs, data, n_train, states, |done, states, b| {
-        done.iter().try_for_each(|(_, p)| after(p, &states[0], b))
-    })
+    train_batch(
+        b,
+        cfgs,
+        data,
+        n_train,
+        states,
+        0,
+        |done, states, b| match done.last() {
+            Some((_, p)) => after(p, &states[0], b),
+            None => Ok(()),
+        },
+    )
 }
 
 /// [`train_from`] for every network of a batch at once (`DcEngine::build_batch`; one
 /// network is a batch of one): each round presents every network that has not finished
 /// its next try ([`Retry`]), so that network `k`'s `p`-th try starts at the step it does
 /// when it runs alone, with its own images, retries, key and running window: the bits of
-/// its run alone. `cfgs[k]` and `states[k]` are network `k`'s. After each round in which
-/// networks finished an image, `after(done, states, b)` gets those networks with their
-/// progress (`(k, progress)`, ascending), every network's state (between two tries, a
-/// retry pending where [`TrainState::pending`] says so) and the batch (to checkpoint; every
-/// copy is then at the same step). A network that finishes before the others keeps the
-/// weights and θ it finished with (set back into the batch at the end).
+/// its run alone. `cfgs[k]` and `states[k]` are network `k`'s. Rounds run in series
+/// ([`DcEngine::present_rounds`], up to [`DcEngine::series_len`] rounds in one wait on a
+/// device): a series stops after a round in which a network drew too few spikes, and ends
+/// before a network's images reach a multiple of `series_every` (0: anywhere), so that
+/// checkpoints every so many images fall there. The bits are those of one round at a
+/// time. After each series in which networks finished images, `after(done, states, b)`
+/// gets each image's network and progress (`(k, progress)`, in the order they finished),
+/// every network's state (between two tries, a retry pending where
+/// [`TrainState::pending`] says so) and the batch (to checkpoint; every copy is then at
+/// the same step). A network that finishes before the others keeps the weights and θ it
+/// finished with (set back into the batch at the end).
 ///
 /// # Errors
 /// As [`train`], for the first network (in batch order) that meets one;
@@ -351,6 +369,7 @@ pub fn train_batch(
     data: &Dataset,
     n_train: usize,
     states: &mut [TrainState],
+    series_every: usize,
     mut after: impl FnMut(&[(usize, TrainProgress)], &[TrainState], &mut DcEngine) -> Result<()>,
 ) -> Result<()> {
     let k_nets = b.copies();
@@ -385,78 +404,120 @@ pub fn train_batch(
         }
     }
     while (0..k_nets).any(|k| running(states, k)) {
-        let rates: Vec<Option<Vec<f32>>> = (0..k_nets)
-            .map(|k| {
-                running(states, k).then(|| {
-                    let idx = states[k].stats.images % n_train.max(1);
-                    cfgs[k].input_rates(data.image(idx), tries[k].intensity)
-                })
+        // A series of rounds: in round 0 every running network's next try, in round r > 0
+        // the first try of its r-th image after that (what it presents next if every try
+        // before draws enough spikes). The series stops after a round in which a network
+        // drew too few (its retry comes first in the next series), and ends before a
+        // network runs out of images or passes a multiple of `series_every`.
+        let left = |k: usize| {
+            let images = states[k].stats.images;
+            let to_mark = match series_every {
+                0 => usize::MAX,
+                e => e - images % e,
+            };
+            (totals[k] - images).min(to_mark)
+        };
+        let len = (0..k_nets)
+            .filter(|&k| running(states, k))
+            .map(left)
+            .min()
+            .unwrap_or(1)
+            .clamp(1, b.series_len().max(1));
+        let rates: Vec<Vec<Option<Vec<f32>>>> = (0..len)
+            .map(|r| {
+                (0..k_nets)
+                    .map(|k| {
+                        running(states, k).then(|| {
+                            let idx = (states[k].stats.images + r) % n_train.max(1);
+                            let intensity = match r {
+                                0 => tries[k].intensity,
+                                _ => cfgs[k].intensity_start,
+                            };
+                            cfgs[k].input_rates(data.image(idx), intensity)
+                        })
+                    })
+                    .collect()
             })
             .collect();
-        let inputs: Vec<Option<Input<'_>>> = rates
+        let inputs: Vec<Vec<Option<Input<'_>>>> = rates
             .iter()
-            .zip(states.iter())
-            .map(|(r, st)| {
-                r.as_ref().map(|r| Input {
-                    rates_hz: r,
-                    key: st.key,
-                })
+            .enumerate()
+            .map(|(r, round)| {
+                round
+                    .iter()
+                    .zip(states.iter())
+                    .map(|(x, st)| {
+                        x.as_ref().map(|x| Input {
+                            rates_hz: x,
+                            key: st.key.wrapping_add(r as u32),
+                        })
+                    })
+                    .collect()
             })
             .collect();
-        let counts = b.present_batch(&inputs, &learning(&cfgs[0], true, 0))?;
+        let least: Vec<u32> = (0..k_nets)
+            .map(|k| match running(states, k) {
+                true => cfgs[k].min_spikes,
+                false => 0,
+            })
+            .collect();
+        let series = b.present_rounds(&inputs, &learning(&cfgs[0], true, 0), &least)?;
         let mut done_now = vec![];
         let mut imaged = vec![];
-        for (k, counts) in counts.into_iter().enumerate() {
-            if rates[k].is_none() {
-                continue;
-            }
-            let (cfg, st) = (&cfgs[k], &mut states[k]);
-            st.key = st.key.wrapping_add(1);
-            let image = st.stats.images;
-            let idx = image % n_train.max(1);
-            match tries[k].judge(cfg, &counts) {
-                Outcome::Again => {
-                    st.pending = Some(tries[k]);
+        for (r, round) in series.into_iter().enumerate() {
+            for (k, counts) in round.into_iter().enumerate() {
+                if rates[r][k].is_none() {
                     continue;
                 }
-                Outcome::Done(retries) => {
-                    st.silent_run = 0;
-                    record_image(st, counts, retries, data.label(idx))?;
-                }
-                Outcome::GaveUp => {
-                    st.silent_run += 1;
-                    if st.silent_run >= RUNNING_WINDOW {
-                        let mut diagnosis = silence_diagnosis_of(b, k, cfg);
-                        if k_nets > 1 {
-                            diagnosis = format!("(the network of seed {}) {diagnosis}", cfg.seed);
-                        }
-                        return Err(SnnError::SilentWindow {
-                            images: st.silent_run,
-                            last: image + 1,
-                            min_spikes: cfg.min_spikes,
-                            retries: cfg.max_retries,
-                            diagnosis,
-                        });
+                let (cfg, st) = (&cfgs[k], &mut states[k]);
+                st.key = st.key.wrapping_add(1);
+                let image = st.stats.images;
+                let idx = image % n_train.max(1);
+                match tries[k].judge(cfg, &counts) {
+                    Outcome::Again => {
+                        st.pending = Some(tries[k]);
+                        continue;
                     }
-                    st.stats.retries += u64::from(cfg.max_retries);
-                    st.stats.skipped_images += 1;
-                    st.stats.images = image + 1;
+                    Outcome::Done(retries) => {
+                        st.silent_run = 0;
+                        record_image(st, counts, retries, data.label(idx))?;
+                    }
+                    Outcome::GaveUp => {
+                        st.silent_run += 1;
+                        if st.silent_run >= RUNNING_WINDOW {
+                            let mut diagnosis = silence_diagnosis_of(b, k, cfg);
+                            if k_nets > 1 {
+                                diagnosis =
+                                    format!("(the network of seed {}) {diagnosis}", cfg.seed);
+                            }
+                            return Err(SnnError::SilentWindow {
+                                images: st.silent_run,
+                                last: image + 1,
+                                min_spikes: cfg.min_spikes,
+                                retries: cfg.max_retries,
+                                diagnosis,
+                            });
+                        }
+                        st.stats.retries += u64::from(cfg.max_retries);
+                        st.stats.skipped_images += 1;
+                        st.stats.images = image + 1;
+                    }
                 }
-            }
-            tries[k] = Retry::new(cfg);
-            states[k].pending = None;
-            let st = &states[k];
-            let progress = TrainProgress {
-                images_done: st.stats.images,
-                images_total: totals[k],
-                retries: st.stats.retries,
-                skipped_images: st.stats.skipped_images,
-                running_accuracy: (!st.hits.is_empty()).then(|| running_accuracy(&st.hits)),
-                runaway_at: st.stats.runaway_at,
-            };
-            imaged.push((k, progress));
-            if !running(states, k) {
-                done_now.push(k);
+                tries[k] = Retry::new(cfg);
+                states[k].pending = None;
+                let st = &states[k];
+                let progress = TrainProgress {
+                    images_done: st.stats.images,
+                    images_total: totals[k],
+                    retries: st.stats.retries,
+                    skipped_images: st.stats.skipped_images,
+                    running_accuracy: (!st.hits.is_empty()).then(|| running_accuracy(&st.hits)),
+                    runaway_at: st.stats.runaway_at,
+                };
+                imaged.push((k, progress));
+                if !running(states, k) {
+                    done_now.push(k);
+                }
             }
         }
         if !imaged.is_empty() {

@@ -233,8 +233,9 @@ fn list_passes(words: u32, wg: u32) -> u64 {
 /// The fused module of `program` under `plan`: its generated part and the entry point
 /// `fused`, which continues copy `workgroup_id.x`'s submission of `chunk.steps` steps from
 /// the step its progress word (`ustate[ctl + copy]`) holds, runs steps while the loop passes
-/// counted so far and one more step's worst case fit the budget, and stores the step it
-/// reached and one more dispatch that ran a step (`ustate[ctl + K + copy]`).
+/// counted so far and one more step's worst case fit the budget, and where it ran a step
+/// stores the step it reached and one more dispatch that ran a step
+/// (`ustate[ctl + K + copy]`). It runs no step once a series is stopped (`program.stop`).
 pub(crate) fn module(program: &Program, plan: &FusedPlan, wg: u32) -> ComposedModule {
     let mut head = program.generated.clone();
     let mut g = String::new();
@@ -247,11 +248,12 @@ pub(crate) fn module(program: &Program, plan: &FusedPlan, wg: u32) -> ComposedMo
          @compute @workgroup_size(WG)\n\
          fn fused(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>) {{\n    \
          let b = wid.x;\n    \
-         if (lid.x == 0u) {{\n        fused_word = ustate[{ctl}u + b];\n    }}\n    \
+         if (lid.x == 0u) {{\n        fused_word = select(ustate[{ctl}u + b], chunk.steps, ustate[{stop}u] != 0u);\n    }}\n    \
          let s0 = workgroupUniformLoad(&fused_word);\n    \
          var s = s0;\n    \
          loop_passes = 1u;",
-        ctl = program.ctl
+        ctl = program.ctl,
+        stop = program.stop
     );
     // Populations whose state stays in registers: neuron lid + u · WG of the copy in
     // `ns_<p>_<u>`, loaded here and stored after the last step (every step where state
@@ -516,10 +518,9 @@ pub(crate) fn module(program: &Program, plan: &FusedPlan, wg: u32) -> ComposedMo
     let _ = writeln!(
         g,
         "    \
-         if (lid.x == 0u) {{\n        \
+         if (lid.x == 0u && s > s0) {{\n        \
          ustate[{ctl}u + b] = s;\n        \
-         if (s > s0) {{\n            \
-         ustate[{done}u + b] = ustate[{done}u + b] + 1u;\n        }}\n    }}\n}}",
+         ustate[{done}u + b] = ustate[{done}u + b] + 1u;\n    }}\n}}",
         ctl = program.ctl,
         done = program.ctl + program.batch
     );

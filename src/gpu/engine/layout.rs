@@ -27,6 +27,10 @@ use crate::model::{DerivedNeuron, NeuronKind, NeuronModel, Sign, Target};
 /// Never-arrived marker of a synapse's last arrival (`NONE` in WGSL).
 pub(crate) const NEVER: u32 = u32::MAX;
 
+/// The bit of a series' stop word ([`Layout::series_stop`]) that says the round's steps
+/// did not all run in the submission's dispatches (the host runs the rest).
+pub(crate) const SERIES_STALLED: u32 = 1 << 31;
+
 /// How a projection's spikes reach its post population (`DENSE` … in `propagate.wgsl`).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub(crate) enum ProjKind {
@@ -391,7 +395,9 @@ pub(crate) struct Layout {
     pub counts_len: u64,
     /// The fused schedule's progress words in `ustate`: `[copy]` steps of the submission
     /// done, then `[copy]` dispatches that ran a step; then `[copy]` marks of a decay done
-    /// ([`Self::decay_marks`]); then `[projection]` weight flags ([`Self::weight_flag`]).
+    /// ([`Self::decay_marks`]); then `[projection]` weight flags ([`Self::weight_flag`]);
+    /// then a series' stop word ([`Self::series_stop`]) and `[copy]` least counts
+    /// ([`Self::series_min`]).
     pub ctl: u32,
     /// `rec_bits` words per row (all copies), `rec_vals` values per row.
     pub rec_bits_per_row: u64,
@@ -444,6 +450,19 @@ impl Layout {
     /// The `ustate` entry of copy 0's mark of a decay done (`scale_mark`), `batch` of them.
     pub fn decay_marks(&self) -> u32 {
         self.ctl + 2 * self.batch
+    }
+
+    /// The `ustate` entry of a series' stop word (`protocol::present_series`): 0 while the
+    /// series goes on, else 1 + the round whose judge stopped it, with [`SERIES_STALLED`]
+    /// where a copy had not run all of that round's steps.
+    pub fn series_stop(&self) -> u32 {
+        self.weight_flag(self.projs.len())
+    }
+
+    /// The `ustate` entry of copy 0's least count in a series (`batch` of them): a round in
+    /// which a copy's counted population spiked fewer times over the steps on stops it.
+    pub fn series_min(&self) -> u32 {
+        self.series_stop() + 1
     }
 
     /// The part of `tables` that holds `[at, at + n)` (within one region), and the offset of
@@ -881,8 +900,9 @@ impl Layout {
         // The fused schedule's progress: per copy, the steps of the submission done, then
         // the dispatches that ran at least one; then per copy whether a run's state decay is
         // done (`scale_state`, `program`); then per projection the flag of a weight that is
-        // not finite (`Layout::weight_flag`).
-        let ctl = us.take(3 * k + projs.len() as u64);
+        // not finite (`Layout::weight_flag`); then a series' stop word and per copy its least
+        // count (`Layout::series_stop`).
+        let ctl = us.take(3 * k + projs.len() as u64 + 1 + k);
         let norm_len = projs
             .iter()
             .filter(|p| !matches!(p.kind, ProjKind::TotalMinusSelf(_)))

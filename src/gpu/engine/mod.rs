@@ -34,6 +34,7 @@ pub(crate) mod fused;
 pub(crate) mod layout;
 pub(crate) mod program;
 mod protocol;
+mod series;
 
 use super::context::{GpuContext, LOOP_ITERATION_BUDGET};
 use super::layout::StepInfo;
@@ -163,7 +164,14 @@ pub struct GpuEngineOptions {
     /// adapter has them ([`GpuEngine::device_seconds`]); off by default (it costs a resolve
     /// and 16 bytes of readback per submission).
     pub device_timing: bool,
+    /// The most presentations of a series ([`GpuEngine::present_series`]) that run in one
+    /// submission, judged on the device (1: one at a time, judged on the host). A
+    /// submission's rounds cost a uniform slot and their inputs in a staging buffer each.
+    pub presentations_per_submission: u32,
 }
+
+/// The default [`GpuEngineOptions::presentations_per_submission`].
+pub const DEFAULT_PRESENTATIONS_PER_SUBMISSION: u32 = 16;
 
 /// The workgroup size of a hardware adapter's engine, and of the modules composed without
 /// one ([`compose_module_for`]).
@@ -182,6 +190,7 @@ impl Default for GpuEngineOptions {
             arrival_queue: DEFAULT_ARRIVAL_QUEUE,
             table_binding_bytes: None,
             device_timing: false,
+            presentations_per_submission: DEFAULT_PRESENTATIONS_PER_SUBMISSION,
         }
     }
 }
@@ -300,6 +309,8 @@ pub struct GpuEngine {
     decay_info: Option<(Decay, u32)>,
     /// The read-backs' staging buffer.
     staging: Staging,
+    /// A series' pipelines and staging buffer, built on first use (`series`).
+    series: Option<series::SeriesPasses>,
 }
 
 impl GpuEngine {
@@ -451,8 +462,9 @@ impl GpuEngine {
         let rec_vals = make("engine.rec_vals", &[], rows * layout.rec_vals_per_row)?;
         let step = dev.create_buffer(&wgpu::BufferDescriptor {
             label: Some("engine.step"),
-            // One slot per step of a submission, one for normalisation, one for a decay.
-            size: (rows + 2) * step_stride,
+            // One slot per step of a submission, one for normalisation, one for a decay,
+            // then two per round of a series (`series`).
+            size: (rows + 2 + 2 * opts.presentations_per_submission.max(1) as u64) * step_stride,
             usage: wgpu::BufferUsages::UNIFORM | wgpu::BufferUsages::COPY_DST,
             mapped_at_creation: false,
         });
@@ -657,6 +669,7 @@ impl GpuEngine {
             wg,
             decay_info: None,
             staging: Staging::default(),
+            series: None,
         })
     }
 
@@ -810,8 +823,7 @@ impl GpuEngine {
             t += n;
             self.clock = t;
         }
-        self.weights.iter_mut().for_each(ReadWeights::clear);
-        let mut got = match got {
+        let got = match got {
             Some(g) => g,
             None => {
                 // The passes schedule (or no step): the run's end, then the state and the reads.
@@ -824,6 +836,17 @@ impl GpuEngine {
                 self.read_back_after(Some(enc), &ranges, "engine.fstate")?
             }
         };
+        self.finish_run(got, plan)
+    }
+
+    /// The end of `plan`'s run, from what its last submission read (`end_ranges`): what was
+    /// read of the weights forgotten, the check's answer and the neuron state kept (and
+    /// checked). Returns `plan.reads`' bytes.
+    ///
+    /// # Errors
+    /// [`SnnError::NonFinite`] for a neuron variable that is not finite.
+    fn finish_run(&mut self, mut got: Vec<Vec<u8>>, plan: &RunPlan) -> Result<Vec<Vec<u8>>> {
+        self.weights.iter_mut().for_each(ReadWeights::clear);
         if let Some(q) = plan.check {
             let flag = got.pop().unwrap_or_default();
             let _ = self.weights[q]
@@ -831,7 +854,16 @@ impl GpuEngine {
                 .set(bytemuck::cast_slice::<u8, u32>(&flag).first() == Some(&0));
         }
         let reads = got.split_off(1);
-        self.fstate = bytemuck::cast_slice(&got[0]).to_vec();
+        self.keep_state(&got[0])?;
+        Ok(reads)
+    }
+
+    /// Keeps `bytes` as the neuron state of the last run.
+    ///
+    /// # Errors
+    /// [`SnnError::NonFinite`] for a variable that is not finite, naming the copy.
+    fn keep_state(&mut self, bytes: &[u8]) -> Result<()> {
+        self.fstate = bytemuck::cast_slice(bytes).to_vec();
         let k = self.layout.batch;
         self.check_finite(|name, b| {
             if k == 1 {
@@ -839,8 +871,7 @@ impl GpuEngine {
             } else {
                 format!("{name} (copy {b})")
             }
-        })?;
-        Ok(reads)
+        })
     }
 
     /// What a run reads at its end: the neuron state, `end.reads` and the check's flag.
@@ -928,7 +959,8 @@ impl GpuEngine {
                     learn: need,
                     norm_target: d.factor,
                     quiet: 0,
-                    _pad: [0; 3],
+                    aux: 0,
+                    _pad: [0; 2],
                 };
                 self.ctx
                     .queue
@@ -1002,7 +1034,7 @@ impl GpuEngine {
             self.encode_begin(&mut enc, b)?;
         }
         if self.fused.is_some() {
-            return self.run_fused(enc, t, n, quiet, end);
+            return self.run_fused(enc, t, n, quiet, end, true);
         }
         let stride = self.step_stride as usize;
         let learn = self.learning as u32;
@@ -1015,7 +1047,8 @@ impl GpuEngine {
                 learn,
                 norm_target: 0.0,
                 quiet: quiet.at(t + r),
-                _pad: [0; 3],
+                aux: 0,
+                _pad: [0; 2],
             });
             let at = r as usize * stride;
             infos[at..at + 32].copy_from_slice(&u);
@@ -1087,7 +1120,8 @@ impl GpuEngine {
     }
 
     /// The fused schedule's submission of steps `t .. t + n`: every copy's progress set to
-    /// 0, then dispatches (as many as the last run's steps per dispatch suggest, plus one),
+    /// 0 where the run is `fresh` (else it goes on from where the device's progress says),
+    /// then dispatches (as many as the last run's steps per dispatch suggest, plus one),
     /// each continuing each copy from its progress, and with `end` the weight check; the
     /// progress is read back with the recordings (and with `end`, what the run reads at its
     /// end), and more dispatches follow only if a copy has not reached `t + n`.
@@ -1098,6 +1132,7 @@ impl GpuEngine {
         n: u32,
         quiet: Quiet,
         end: Option<&RunPlan>,
+        fresh: bool,
     ) -> Result<Option<Vec<Vec<u8>>>> {
         let (quiet_from, quiet_source) = match quiet.from {
             Some(from) => (from.saturating_sub(t), quiet.source),
@@ -1117,7 +1152,9 @@ impl GpuEngine {
         let (k, active) = (self.layout.batch as usize, self.active as usize);
         let ctl = self.layout.ctl as u64 * 4;
         let mut enc = enc;
-        enc.clear_buffer(&self.buffers.ustate, ctl, Some(2 * k as u64 * 4));
+        if fresh {
+            enc.clear_buffer(&self.buffers.ustate, ctl, Some(2 * k as u64 * 4));
+        }
         let mut done = 0u32;
         let mut issued = 0u64;
         let mut first = Some(enc);
@@ -1469,7 +1506,8 @@ impl GpuEngine {
                 learn: 0,
                 norm_target: target_sum,
                 quiet: 0,
-                _pad: [0; 3],
+                aux: 0,
+                _pad: [0; 2],
             };
             self.ctx
                 .queue
@@ -1591,5 +1629,5 @@ crate::backend::impl_simulator!(
     GpuEngine,
     |e| format!("gpu:{}", e.ctx.adapter_description()),
     first_non_finite_weight;
-    device_seconds, device_waits => present
+    device_seconds, device_waits => present, present_series, series_len
 );

@@ -24,7 +24,7 @@
 //! | `check_<q>` | block of `NORM_BLOCK` synapses of a post neuron, copy | flags a weight that is not finite (not per step; a run that starts from finite weights is checked by the flag its weight stores raise, `store_weight`) |
 //! | `scale_state`, `scale_mark` | neuron, copy; copy | a state variable of every copy times a factor, once per run (a presentation's decay) |
 
-use super::layout::{Layout, PopBits, PopRegions, ProjKind, ProjLayout, FILED_MAX};
+use super::layout::{Layout, PopBits, PopRegions, ProjKind, ProjLayout, FILED_MAX, SERIES_STALLED};
 use crate::gpu::layout::NeuronParams;
 use crate::gpu::shaders::{engine_module, f32_lit, ComposedModule};
 use crate::model::net::NORM_BLOCK;
@@ -145,6 +145,8 @@ pub(crate) struct Program {
     pub check: Vec<Option<PassSpec>>,
     /// The fused schedule's progress words in `ustate` (`Layout::ctl`) and the copies.
     pub ctl: u32,
+    /// A series' stop word in `ustate` (`Layout::series_stop`).
+    pub stop: u32,
     pub batch: u32,
     /// The projections with STDP (whose weights the steps write).
     pub plastic: Vec<usize>,
@@ -723,6 +725,8 @@ pub(crate) fn compose(l: &Layout) -> Program {
         let blocks = l.norm_blocks(q);
         let invocations = blocks * n_post;
         let block = NORM_BLOCK as u64;
+        // A series stopped (`round_judge`) leaves the weights as they are.
+        let stop = u(l.series_stop());
         let by_block = |g: &mut String, name: String, call: &str, args: &str, writes: bool| {
             let flush = match writes {
                 true => format!("\n    flush_weight_flag(proj_{q}());"),
@@ -730,7 +734,7 @@ pub(crate) fn compose(l: &Layout) -> Program {
             };
             let _ = writeln!(
                 g,
-                "fn {name}_item(x: u32, b: u32) {{\n    {call}(proj_{q}(), x, b{args});\n}}\n@compute @workgroup_size(WG)\nfn {name}(@builtin(global_invocation_id) gid: vec3<u32>) {{\n    if (gid.x >= {}) {{\n        return;\n    }}\n    {name}_item(gid.x, gid.y);{flush}\n}}",
+                "fn {name}_item(x: u32, b: u32) {{\n    {call}(proj_{q}(), x, b{args});\n}}\n@compute @workgroup_size(WG)\nfn {name}(@builtin(global_invocation_id) gid: vec3<u32>) {{\n    if (gid.x >= {} || ustate[{stop}] != 0u) {{\n        return;\n    }}\n    {name}_item(gid.x, gid.y);{flush}\n}}",
                 u(invocations)
             );
             name
@@ -804,6 +808,43 @@ pub(crate) fn compose(l: &Layout) -> Program {
          @compute @workgroup_size(WG)\nfn scale_mark(@builtin(global_invocation_id) gid: vec3<u32>) {{\n    \
          if (gid.x == 0u && ustate[{progress} + gid.y] >= step.learn) {{\n        ustate[{marks} + gid.y] = 1u;\n    }}\n}}"
     );
+    // A series of presentations in one submission (`protocol::present_series`): before each
+    // round `round_begin` clears the counts of its counted population (`step.t`, `step.row`
+    // neurons per copy), the fused progress, the dispatches and the decay marks, and the
+    // weight flag `step.quiet` (NONE: none); after it `round_judge` (one workgroup) stops
+    // the series, writing 1 + the round (`step.learn`) to the stop word, where a copy spiked
+    // fewer times than its least count, where the flag is raised, or where a copy's
+    // progress is short of the round's `step.aux` steps (with SERIES_STALLED). Once the
+    // series is stopped, both do nothing, nor do the normalisation, the weight check and the
+    // fused steps, and the decay finds its copies marked.
+    let (stop, least, k) = (u(l.series_stop()), u(l.series_min()), u(l.batch));
+    let _ = writeln!(
+        g,
+        "@compute @workgroup_size(WG)\nfn round_begin(@builtin(global_invocation_id) gid: vec3<u32>) {{\n    \
+         let x = gid.x;\n    \
+         if (ustate[{stop}] != 0u) {{\n        return;\n    }}\n    \
+         if (x < {k} * step.row) {{\n        ustate[step.t + x] = 0u;\n    }}\n    \
+         if (x < 3u * {k}) {{\n        ustate[{progress} + x] = 0u;\n    }}\n    \
+         if (x == 0u && step.quiet != NONE) {{\n        ustate[step.quiet] = 0u;\n    }}\n}}\n\
+         var<workgroup> judge_stop: u32;\n\
+         var<workgroup> judge_why: atomic<u32>;\n\
+         @compute @workgroup_size(WG)\nfn round_judge(@builtin(local_invocation_id) lid: vec3<u32>) {{\n    \
+         if (lid.x == 0u) {{\n        judge_stop = ustate[{stop}];\n    }}\n    \
+         if (workgroupUniformLoad(&judge_stop) != 0u) {{\n        return;\n    }}\n    \
+         var why = 0u;\n    \
+         for (var b = lid.x; b < {k}; b = b + WG) {{\n        \
+         var n = 0u;\n        \
+         for (var i = 0u; i < step.row; i = i + 1u) {{\n            \
+         n = n + ustate[step.t + b * step.row + i];\n        }}\n        \
+         why = why | select(0u, 1u, n < ustate[{least} + b]) | select(0u, 2u, ustate[{progress} + b] < step.aux);\n    }}\n    \
+         atomicOr(&judge_why, why);\n    \
+         workgroupBarrier();\n    \
+         if (lid.x == 0u) {{\n        \
+         why = atomicLoad(&judge_why);\n        \
+         if (step.quiet != NONE && ustate[step.quiet] != 0u) {{\n            why = why | 1u;\n        }}\n        \
+         if (why != 0u) {{\n            ustate[{stop}] = step.learn | select(0u, {stalled}, (why & 2u) != 0u);\n        }}\n    }}\n}}",
+        stalled = u(SERIES_STALLED),
+    );
     Program {
         module: engine_module(&g),
         generated: g,
@@ -811,6 +852,7 @@ pub(crate) fn compose(l: &Layout) -> Program {
         normalize,
         check,
         ctl: l.ctl,
+        stop: l.series_stop(),
         plastic: (0..l.projs.len())
             .filter(|&q| l.projs[q].stdp.is_some())
             .collect(),

@@ -22,6 +22,20 @@ use crate::model::NeuronKind;
 /// The most trials one chunk runs as copies (a bound on the trial engine's size).
 const MAX_TRIALS_PER_CHUNK: u64 = 1024;
 
+/// What a presentation does besides its inputs ([`GpuEngine::prepare`]).
+pub(super) struct Prepared {
+    /// The Poisson source and the counted population.
+    pub source: usize,
+    pub counted: usize,
+    /// The projection whose weights are checked.
+    pub check: Option<usize>,
+    /// The projection normalised first, and its target sum.
+    pub normalize: Option<(usize, f32)>,
+    pub decay: Option<super::Decay>,
+    /// Steps on and at rest.
+    pub steps: u32,
+}
+
 /// Every buffer's contents, as `network_state` decodes them.
 struct Contents {
     fstate: Vec<f32>,
@@ -35,7 +49,7 @@ struct Contents {
 }
 
 impl GpuEngine {
-    fn write_u32s(&self, buf: &wgpu::Buffer, at: u64, v: &[u32]) {
+    pub(super) fn write_u32s(&self, buf: &wgpu::Buffer, at: u64, v: &[u32]) {
         if !v.is_empty() {
             self.ctx
                 .queue
@@ -98,11 +112,29 @@ impl GpuEngine {
     }
 
     /// Sets Poisson source `src` of copies `0 .. inputs.len()` to the rates and stream keys
-    /// of `inputs` (checked by the caller), the streams from step `origin`: thresholds, keys
-    /// and origins in one write where they follow each other in one binding (every copy's),
-    /// else one write each. Returns the thresholds' first entry in the tables and the
+    /// of `inputs` (checked by the caller), the streams from step `origin`
+    /// ([`Self::input_writes`]). Returns the thresholds' first entry in the tables and the
     /// thresholds.
     fn set_inputs(&self, src: usize, inputs: &[Trial<'_>], origin: u32) -> (u64, Vec<u32>) {
+        let mut writes = self.input_writes(src, inputs, origin);
+        for (at, words) in &writes {
+            self.write_tables(*at, words);
+        }
+        let (thr, mut words) = writes.swap_remove(0);
+        words.truncate(inputs.len() * self.layout.pops[src].size as usize);
+        (thr, words)
+    }
+
+    /// What sets Poisson source `src` of copies `0 .. inputs.len()` to the rates and keys of
+    /// `inputs`, the streams from step `origin`: `(first entry in the tables, words)`, the
+    /// thresholds, keys and origins in one write where they follow each other in one
+    /// binding (every copy's), else one each, the thresholds first.
+    pub(super) fn input_writes(
+        &self,
+        src: usize,
+        inputs: &[Trial<'_>],
+        origin: u32,
+    ) -> Vec<(u64, Vec<u32>)> {
         let PopRegions::Poisson { thr, keys, origins } = self.layout.pops[src].regions else {
             unreachable!("a Poisson population has Poisson regions")
         };
@@ -121,14 +153,11 @@ impl GpuEngine {
             && origins == keys + k
             && self.layout.table_part(thr, 0).0 == self.layout.table_part(origins, 0).0;
         if whole {
-            self.write_tables(thr, &words);
-        } else {
-            self.write_tables(thr, &words[..m * n]);
-            self.write_tables(keys, &words[m * n..m * (n + 1)]);
-            self.write_tables(origins, &words[m * (n + 1)..]);
+            return vec![(thr, words)];
         }
-        words.truncate(m * n);
-        (thr, words)
+        let origin_words = words.split_off(m * (n + 1));
+        let key_words = words.split_off(m * n);
+        vec![(thr, words), (keys, key_words), (origins, origin_words)]
     }
 
     /// [`Self::run`], returning the number of spikes of every neuron of `population` over
@@ -159,6 +188,32 @@ impl GpuEngine {
             .collect())
     }
 
+    /// The rest of `plan`'s run of `steps` steps from the clock, whose first submission
+    /// stopped short on the device (a series' stalled round, `series`): its progress, counts
+    /// and decay marks there kept. Returns population `p`'s counts over the whole run.
+    pub(super) fn go_on_with(
+        &mut self,
+        steps: u32,
+        p: usize,
+        mut plan: RunPlan,
+    ) -> Result<Vec<Vec<u32>>> {
+        let (k, n) = (
+            self.layout.batch as usize,
+            self.layout.pops[p].size as usize,
+        );
+        plan.reads = vec![(self.layout.pops[p].count as u64, (k * n) as u64)];
+        let enc = self.encoder("engine.fused");
+        let t0 = self.clock;
+        let got = self.run_fused(enc, t0, steps, plan.quiet, Some(&plan), false)?;
+        self.clock = t0 + steps;
+        let Some(got) = got else {
+            unreachable!("a fused run with an end reads what the end reads")
+        };
+        let got = self.finish_run(got, &plan)?;
+        let counts: &[u32] = bytemuck::cast_slice(&got[0]);
+        Ok(counts.chunks(n).map(<[u32]>::to_vec).collect())
+    }
+
     /// [`Simulator::present`](crate::backend::Simulator::present): the rates and streams
     /// written, then in one submission the counts cleared, the normalisation, the steps on
     /// and the rest as one run whose rest steps are quiet (the source silent, nothing
@@ -171,6 +226,22 @@ impl GpuEngine {
     /// # Errors
     /// As [`Simulator::present`](crate::backend::Simulator::present).
     pub fn present(&mut self, p: &Presentation<'_>) -> Result<Vec<Vec<u32>>> {
+        let pr = self.prepare(p)?;
+        let origin = self.clock;
+        let (at, thresholds) = self.set_inputs(pr.source, p.inputs, origin);
+        let plan = self.presentation_plan(&pr, p, origin, at, thresholds);
+        let counts = self.count_over(pr.steps, pr.counted, plan)?;
+        if p.rest_steps.is_none() {
+            self.rest_copies(0, p.inputs.len());
+        }
+        Ok(counts)
+    }
+
+    /// `p` checked, and what it does besides its inputs.
+    ///
+    /// # Errors
+    /// As [`Self::present`].
+    pub(super) fn prepare(&self, p: &Presentation<'_>) -> Result<Prepared> {
         check_inputs(&self.net, p)?;
         let source = self.poisson_index(p.source)?;
         let counted = self.net.population_index(p.counted)?;
@@ -194,32 +265,47 @@ impl GpuEngine {
             }
             None => None,
         };
-        // Past the clock's end, the run refuses the steps.
-        let steps = p.steps_on.saturating_add(p.rest_steps.unwrap_or(0));
         for x in p.inputs {
             self.net.rates_target(p.source, x.rates_hz)?;
         }
-        let origin = self.clock;
-        let (at, thresholds) = self.set_inputs(source, p.inputs, origin);
-        let plan = RunPlan {
+        Ok(Prepared {
+            source,
+            counted,
+            check,
+            normalize,
+            decay,
+            // Past the clock's end, the run refuses the steps.
+            steps: p.steps_on.saturating_add(p.rest_steps.unwrap_or(0)),
+        })
+    }
+
+    /// The run of presentation `p` (prepared as `pr`) from step `origin`, its source's
+    /// thresholds (`thresholds`, from entry `at` of the tables) silenced after it where it
+    /// rests by steps.
+    pub(super) fn presentation_plan(
+        &self,
+        pr: &Prepared,
+        p: &Presentation<'_>,
+        origin: u32,
+        at: u64,
+        thresholds: Vec<u32>,
+    ) -> RunPlan {
+        RunPlan {
             zero: vec![],
-            check_by_writes: check.is_some_and(|q| self.weights[q].finite.get() == Some(&true)),
+            check_by_writes: pr
+                .check
+                .is_some_and(|q| self.weights[q].finite.get() == Some(&true)),
             // Rates 0 after the run (thresholds 0).
             silence: p.rest_steps.map(|_| super::Silence { at, thresholds }),
-            decay,
-            normalize,
+            decay: pr.decay,
+            normalize: pr.normalize,
             quiet: Quiet {
                 from: p.rest_steps.map(|_| origin.saturating_add(p.steps_on)),
-                source: source as u32 + 1,
+                source: pr.source as u32 + 1,
             },
-            check,
+            check: pr.check,
             reads: vec![],
-        };
-        let counts = self.count_over(steps, counted, plan)?;
-        if p.rest_steps.is_none() {
-            self.rest_copies(0, p.inputs.len());
         }
-        Ok(counts)
     }
 
     /// Puts copy `copy` at rest, as `cpu::engine::Engine::rest`: every neuron at its rest

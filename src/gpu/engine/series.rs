@@ -1,0 +1,347 @@
+//! A series of presentations in one submission ([`GpuEngine::present_series`]): under the
+//! fused schedule, presentations that differ in their inputs only run back to back on the
+//! device, each judged there, so that a training run waits on the device once per series
+//! instead of once per presentation.
+//!
+//! Round `r` of a series (its `r`-th presentation) is, in one command encoder: its inputs
+//! copied into the tables from a staging buffer (every round's uploaded at once);
+//! `round_begin`, which clears the counts, the fused progress, the decay marks and the
+//! weight flag; the normalisation; the fused dispatches of its steps; the end of a run
+//! (the source silenced, the weight check where the writes do not answer it, the decay);
+//! `round_judge`; and the copies of its counts and weight flag to the staging buffer. A
+//! judge that finds a copy below its least count or the weight flag raised writes its round
+//! to the stop word (`Layout::series_stop`), and from then on every kernel of the series
+//! does nothing (`program`); the host sets back the keys and origins that the later rounds'
+//! copies wrote. Where a round's steps did not all run in the dispatches issued for it
+//! (llvmpipe's loop budget), its judge stops the series as stalled, and the host goes on
+//! with that round as a presentation's run goes on, then with the next series. The counts
+//! of every round, their flags, the stop word and the neuron state come back in one read.
+
+use super::fused::FusedChunk;
+use super::layout::{NEVER, SERIES_STALLED};
+use super::{GpuEngine, ReadWeights};
+use crate::backend::simulator::{below_least, check_least};
+use crate::backend::Presentation;
+use crate::error::Result;
+use crate::gpu::layout::StepInfo;
+use crate::model::net::MAX_DELAY_STEPS;
+
+/// The pipelines of a series and its staging buffer, built on first use.
+pub(super) struct SeriesPasses {
+    begin: wgpu::ComputePipeline,
+    judge: wgpu::ComputePipeline,
+    /// Every round's inputs, then per round its counts and weight flag, then the stop word
+    /// and the last round's fused progress (u32 words).
+    buf: wgpu::Buffer,
+    words: u64,
+}
+
+impl GpuEngine {
+    /// [`Simulator::present_series`](crate::backend::Simulator::present_series): up to
+    /// [`GpuEngineOptions::presentations_per_submission`](super::GpuEngineOptions) of
+    /// `ps` that differ from the first in their inputs only (with rest steps, under the
+    /// fused schedule, without recordings or device timing) run in one submission, judged
+    /// on the device (see the module's doc); any other presentation runs as
+    /// [`Self::present`], judged on the host.
+    ///
+    /// # Errors
+    /// As [`Self::present`]; [`crate::SnnError::InvalidParam`] unless there is one least
+    /// count per copy.
+    pub fn present_series(
+        &mut self,
+        ps: &[Presentation<'_>],
+        least: &[u32],
+    ) -> Result<Vec<Vec<Vec<u32>>>> {
+        check_least(&self.net, least)?;
+        let mut out = Vec::with_capacity(ps.len());
+        while out.len() < ps.len() {
+            let rest = &ps[out.len()..];
+            let (counts, stopped) = match self.series_fit(rest) {
+                0 | 1 => {
+                    let c = self.present(&rest[0])?;
+                    let stopped =
+                        below_least(&c, least) || (rest.len() > 1 && self.flag_raised(&rest[0]));
+                    (vec![c], stopped)
+                }
+                m => self.present_submission(&rest[..m], least)?,
+            };
+            out.extend(counts);
+            if stopped {
+                break;
+            }
+        }
+        Ok(out)
+    }
+
+    /// The most presentations [`Self::present_series`] runs in one submission: 1 where
+    /// it presents one at a time.
+    pub fn series_len(&self) -> usize {
+        let recorded = self.layout.rec_bits_per_row + self.layout.rec_vals_per_row > 0;
+        match self.fused.is_some() && !recorded && self.timer.is_none() {
+            true => self.opts.presentations_per_submission.max(1) as usize,
+            false => 1,
+        }
+    }
+
+    /// How many presentations from the first of `rest` run in one submission.
+    fn series_fit(&self, rest: &[Presentation<'_>]) -> usize {
+        let p0 = &rest[0];
+        let steps = p0.steps_on.saturating_add(p0.rest_steps.unwrap_or(0)) as u64;
+        if p0.rest_steps.is_none() || steps == 0 {
+            return 1;
+        }
+        // The rounds the clock still holds (past it, a presentation refuses the steps).
+        let room = (NEVER - 1 - MAX_DELAY_STEPS).saturating_sub(self.clock) as u64 / steps;
+        rest.iter()
+            .take(self.series_len().min(room as usize))
+            .take_while(|p| p.differs_in_inputs_only(p0))
+            .count()
+    }
+
+    /// Whether the weight check of `p`'s last run found a weight that is not finite.
+    fn flag_raised(&self, p: &Presentation<'_>) -> bool {
+        p.check_weights
+            .and_then(|q| self.projection_index(q).ok())
+            .is_some_and(|q| self.weights[q].finite.get() == Some(&false))
+    }
+
+    /// The series' pipelines and a staging buffer of at least `words` u32 words, taken out
+    /// of the engine for a submission (put back after it; built again after an error).
+    fn take_series(&mut self, words: u64) -> Result<SeriesPasses> {
+        let (begin, judge) = match self.series.take() {
+            Some(s) if s.words >= words => return Ok(s),
+            Some(s) => (s.begin, s.judge),
+            None => (self.pipeline("round_begin")?, self.pipeline("round_judge")?),
+        };
+        let words = words.next_power_of_two();
+        let buf = self.ctx.device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some("engine.series"),
+            size: words * 4,
+            usage: wgpu::BufferUsages::COPY_SRC | wgpu::BufferUsages::COPY_DST,
+            mapped_at_creation: false,
+        });
+        Ok(SeriesPasses {
+            begin,
+            judge,
+            buf,
+            words,
+        })
+    }
+
+    /// The presentations `ps` (at least two, [`Self::series_fit`]) in one submission.
+    /// Returns the counts of the presentations that ran and whether the last one stopped
+    /// the series.
+    fn present_submission(
+        &mut self,
+        ps: &[Presentation<'_>],
+        least: &[u32],
+    ) -> Result<(Vec<Vec<Vec<u32>>>, bool)> {
+        let m = ps.len();
+        let pr = self.prepare(&ps[0])?;
+        for p in &ps[1..] {
+            self.prepare(p)?;
+        }
+        let (k, n, n_in) = (
+            self.layout.batch as usize,
+            self.layout.pops[pr.counted].size as usize,
+            self.layout.pops[pr.source].size as usize,
+        );
+        let (t0, steps) = (self.clock, pr.steps);
+        let writes: Vec<Vec<(u64, Vec<u32>)>> = ps
+            .iter()
+            .enumerate()
+            .map(|(r, p)| self.input_writes(pr.source, p.inputs, t0 + r as u32 * steps))
+            .collect();
+        let per_round: u64 = writes[0].iter().map(|(_, w)| w.len() as u64).sum();
+        let count_words = (k * n) as u64;
+        // Per round its counts and its weight flag.
+        let (results, per_result) = (per_round * m as u64, count_words + 1);
+        let stop_at = results + per_result * m as u64;
+        let series = self.take_series(stop_at + 1 + 2 * k as u64)?;
+        // Before any run changes them: whether the first round's writes answer the check.
+        let by_writes = pr
+            .check
+            .is_some_and(|q| self.weights[q].finite.get() == Some(&true));
+
+        let staged: Vec<u32> = writes
+            .iter()
+            .flat_map(|w| w.iter().flat_map(|(_, words)| words.iter().copied()))
+            .collect();
+        let q = &self.ctx.queue;
+        q.write_buffer(&series.buf, 0, bytemuck::cast_slice(&staged));
+        let stop = self.layout.series_stop() as u64;
+        let mut words = vec![0u32];
+        words.extend_from_slice(least);
+        self.write_u32s(&self.buffers.ustate, stop, &words);
+        // Per round: its fused chunk, then its `StepInfo` for `round_begin` and `round_judge`.
+        let stride = self.step_stride;
+        let base = (self.layout.rows as u64 + 2) * stride;
+        let counts_at = self.layout.pops[pr.counted].count;
+        let flag = pr.check.map_or(NEVER, |q| self.layout.weight_flag(q));
+        let mut uniforms = vec![0u8; 2 * m * stride as usize];
+        for r in 0..m {
+            let chunk = FusedChunk {
+                t0: t0 + r as u32 * steps,
+                row0: 0,
+                steps,
+                learn: self.learning as u32,
+                quiet_from: ps[0].steps_on,
+                quiet_source: pr.source as u32 + 1,
+                _pad: [0; 2],
+            };
+            let info = StepInfo {
+                t: counts_at,
+                row: n as u32,
+                learn: r as u32 + 1,
+                norm_target: 0.0,
+                quiet: flag,
+                aux: steps,
+                _pad: [0; 2],
+            };
+            let at = 2 * r * stride as usize;
+            uniforms[at..at + 32].copy_from_slice(bytemuck::bytes_of(&chunk));
+            let at = at + stride as usize;
+            uniforms[at..at + 32].copy_from_slice(bytemuck::bytes_of(&info));
+        }
+        q.write_buffer(&self.buffers.step, base, &uniforms);
+
+        let dispatches = match &self.fused {
+            Some(f) => (steps as f64 / f.steps_per_dispatch.max(1.0)).ceil() as u64 + 1,
+            None => unreachable!("a series runs fused"),
+        };
+        let mut enc = self.encoder("engine.series");
+        for (r, (p, w)) in ps.iter().zip(&writes).enumerate() {
+            let mut off = per_round * r as u64;
+            for (at, words) in w {
+                let (buf, at) = self.table_at(*at);
+                let len = words.len() as u64 * 4;
+                enc.copy_buffer_to_buffer(&series.buf, off * 4, buf, at * 4, len);
+                off += words.len() as u64;
+            }
+            let info = (base + (2 * r as u64 + 1) * stride) as u32;
+            {
+                let mut cp = enc.begin_compute_pass(&wgpu::ComputePassDescriptor {
+                    label: Some("engine.round_begin"),
+                    timestamp_writes: None,
+                });
+                cp.set_bind_group(0, &self.bind_group, &[info]);
+                cp.set_pipeline(&series.begin);
+                let items = count_words.max(3 * k as u64) as u32;
+                cp.dispatch_workgroups(items.div_ceil(self.wg), 1, 1);
+            }
+            if let Some((q, target)) = pr.normalize {
+                self.encode_normalize(&mut enc, q, target)?;
+            }
+            {
+                let Some(f) = &self.fused else {
+                    unreachable!("a series runs fused")
+                };
+                let mut cp = enc.begin_compute_pass(&wgpu::ComputePassDescriptor {
+                    label: Some("engine.fused"),
+                    timestamp_writes: None,
+                });
+                cp.set_bind_group(
+                    0,
+                    &self.bind_group,
+                    &[(base + 2 * r as u64 * stride) as u32],
+                );
+                cp.set_pipeline(&f.pipeline);
+                for _ in 0..dispatches {
+                    cp.dispatch_workgroups(self.active, 1, 1);
+                }
+            }
+            let thresholds = w[0].1[..k * n_in].to_vec();
+            let mut plan =
+                self.presentation_plan(&pr, p, t0 + r as u32 * steps, w[0].0, thresholds);
+            plan.check_by_writes = r > 0 || by_writes;
+            self.encode_end(&plan, steps, &mut enc)?;
+            {
+                let mut cp = enc.begin_compute_pass(&wgpu::ComputePassDescriptor {
+                    label: Some("engine.round_judge"),
+                    timestamp_writes: None,
+                });
+                cp.set_bind_group(0, &self.bind_group, &[info]);
+                cp.set_pipeline(&series.judge);
+                cp.dispatch_workgroups(1, 1, 1);
+            }
+            let at = (results + per_result * r as u64) * 4;
+            let ustate = &self.buffers.ustate;
+            enc.copy_buffer_to_buffer(
+                ustate,
+                counts_at as u64 * 4,
+                &series.buf,
+                at,
+                count_words * 4,
+            );
+            if flag != NEVER {
+                let to = at + count_words * 4;
+                enc.copy_buffer_to_buffer(ustate, flag as u64 * 4, &series.buf, to, 4);
+            }
+        }
+        let ustate = &self.buffers.ustate;
+        enc.copy_buffer_to_buffer(ustate, stop * 4, &series.buf, stop_at * 4, 4);
+        let ctl = self.layout.ctl as u64 * 4;
+        let progress = 2 * k as u64 * 4;
+        enc.copy_buffer_to_buffer(ustate, ctl, &series.buf, (stop_at + 1) * 4, progress);
+        let ranges = [
+            (&self.buffers.fstate, 0, self.layout.fstate.len() as u64 * 4),
+            (
+                &series.buf,
+                results * 4,
+                (stop_at - results + 1) * 4 + progress,
+            ),
+        ];
+        let got = self.read_back_after(Some(enc), &ranges, "engine.series");
+        self.series = Some(series);
+        let got = got?;
+        // The runs that follow find no series stopped.
+        self.write_u32s(&self.buffers.ustate, stop, &[0]);
+        self.weights.iter_mut().for_each(ReadWeights::clear);
+
+        let res: &[u32] = bytemuck::cast_slice(&got[1]);
+        let word = res[(stop_at - results) as usize];
+        let ran = match word & !SERIES_STALLED {
+            0 => m,
+            r => r as usize,
+        };
+        let stalled = word & SERIES_STALLED != 0;
+        let result = |r: usize| &res[r * per_result as usize..][..per_result as usize];
+        let mut counts: Vec<Vec<Vec<u32>>> = (0..ran)
+            .map(|r| result(r)[..k * n].chunks(n).map(<[u32]>::to_vec).collect())
+            .collect();
+        let last = ran - 1;
+        if ran < m || stalled {
+            // The tables as round `last` left them: its inputs (silenced after its run).
+            for (at, words) in &writes[last] {
+                self.write_tables(*at, words);
+            }
+        }
+        if stalled {
+            let origin = t0 + last as u32 * steps;
+            self.clock = origin;
+            let (at, thresholds) = (writes[last][0].0, writes[last][0].1[..k * n_in].to_vec());
+            let mut plan = self.presentation_plan(&pr, &ps[last], origin, at, thresholds);
+            plan.check_by_writes = last > 0 || by_writes;
+            counts[last] = self.go_on_with(steps, pr.counted, plan)?;
+            let stopped = below_least(&counts[last], least) || self.flag_raised(&ps[last]);
+            return Ok((counts, stopped));
+        }
+        if ran < m {
+            self.write_tables(writes[last][0].0, &vec![0; k * n_in]);
+        }
+        self.clock = t0 + ran as u32 * steps;
+        if let Some(q) = pr.check {
+            let _ = self.weights[q].finite.set(result(last)[k * n] == 0);
+        }
+        if let Some(f) = &mut self.fused {
+            let used = res[(stop_at - results) as usize + 1 + k..][..k]
+                .iter()
+                .copied()
+                .max()
+                .unwrap_or(1);
+            f.steps_per_dispatch = steps as f64 / used.max(1) as f64;
+        }
+        self.keep_state(&got[0])?;
+        Ok((counts, word != 0))
+    }
+}
