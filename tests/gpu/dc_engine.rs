@@ -381,8 +381,9 @@ pub fn a_presentation_equals_its_calls() {
 /// series, under the fused schedule with a series in one submission, in submissions of two,
 /// with a loop budget so low that rounds stall and go on from the host, and under the
 /// passes (after quiet steps, from which the fused schedule expects more steps per
-/// dispatch than the rounds run under the low budget). The first series stops after its
-/// third round, in which copy 1's input is silent
+/// dispatch than the bright rounds run under the low budget: the first stalls in its steps
+/// on, where a later round's steps would draw other input spikes). The first series stops
+/// after its third round, in which copy 1's input is silent
 /// (its least count is 1; copy 0's, 0, never stops it); the second runs whole; a run
 /// follows each. A series in one submission costs one wait on the device.
 pub fn a_series_equals_its_presentations() {
@@ -391,7 +392,7 @@ pub fn a_series_equals_its_presentations() {
     let net = network(&spec).unwrap().with_seeds(vec![7, 8]);
     let data = embedded(Split::Train).unwrap();
     let rates: Vec<Vec<f32>> = (0..6)
-        .map(|i| DcConfig::rates(data.image(i), 8.0))
+        .map(|i| DcConfig::rates(data.image(i), 16.0))
         .collect();
     let silent = vec![0.0; rates[0].len()];
     // `rounds[r]`: (copy 0's image, copy 1's image; None: silence).
