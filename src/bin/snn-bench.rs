@@ -19,13 +19,14 @@
 //! - `eval`: frozen batches (labelling/test) of several sizes: images/s;
 //! - `train_series` (not in the default rows): `snn train`'s own loop (`train::train_from`,
 //!   the retry rule) over `--series-images` images per repetition: seconds per image and the
-//!   waits for the device per image; on the GPU beside the same images presented one at a
-//!   time (`presentations_per_submission` 1, judged on the host) in alternated repetitions,
+//!   waits for the device per image; on the GPU, series of `--presentations-per-submission`
+//!   (16 where not given, llvmpipe too) beside the same images presented one at a time
+//!   (judged on the host) in alternated repetitions,
 //!   with the ratio of the medians (`series_over_one_at_a_time`). Without device timing
 //!   (which takes a submission per presentation);
 //! - `overhead_series` (GPU, not in the default rows): the presentations of `overhead` in
-//!   series of `presentations_per_submission` (`DcEngine::present_rounds`, one submission
-//!   each) beside the same series presented one at a time, alternated, without device
+//!   series of `--presentations-per-submission` (16 where not given; `DcEngine::present_rounds`,
+//!   one submission each) beside the same series presented one at a time, alternated, without device
 //!   timing: the median wall time per presentation of each, the waits per presentation and
 //!   the ratio (`series_over_one_at_a_time`);
 //! - `overhead` (not in the default rows): what a training presentation costs besides its
@@ -72,7 +73,9 @@ use snn_wgpu::experiments::benchmarks;
 use snn_wgpu::experiments::diehl_cook::config::DcConfig;
 use snn_wgpu::experiments::diehl_cook::engine::{DcEngine, Input};
 use snn_wgpu::experiments::diehl_cook::{PresentOptions, RestMode};
-use snn_wgpu::gpu::{GpuContext, GpuEngine, GpuEngineOptions};
+use snn_wgpu::gpu::{
+    GpuContext, GpuEngine, GpuEngineOptions, DEFAULT_PRESENTATIONS_PER_SUBMISSION,
+};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -596,10 +599,12 @@ fn bench_train_series(
         EngineChoice::Gpu(ctx, opts) => {
             let with = |per| GpuEngineOptions {
                 device_timing: false,
-                presentations_per_submission: per,
+                presentations_per_submission: Some(per),
                 ..*opts
             };
-            let per = opts.presentations_per_submission;
+            let per = opts
+                .presentations_per_submission
+                .unwrap_or(DEFAULT_PRESENTATIONS_PER_SUBMISSION);
             vec![
                 (per, EngineChoice::Gpu(ctx.clone(), with(per))),
                 (1, EngineChoice::Gpu(ctx.clone(), with(1))),
@@ -656,14 +661,17 @@ fn bench_overhead_series(
     let EngineChoice::Gpu(ctx, opts) = &t.choice else {
         return Ok(());
     };
-    let per = opts.presentations_per_submission.max(1);
+    let per = opts
+        .presentations_per_submission
+        .unwrap_or(DEFAULT_PRESENTATIONS_PER_SUBMISSION)
+        .max(1);
     let mut runs = vec![];
     for p in [per, 1] {
         let choice = EngineChoice::Gpu(
             ctx.clone(),
             GpuEngineOptions {
                 device_timing: false,
-                presentations_per_submission: p,
+                presentations_per_submission: Some(p),
                 ..*opts
             },
         );

@@ -96,6 +96,11 @@ fn train_args_sized(
     ])
     .arg("--out")
     .arg(dir);
+    if backend == "gpu" {
+        // Series of presentations in one submission (llvmpipe's default is one at a time;
+        // the resumed runs take the default): series end on the checkpoint multiples.
+        cmd.args(["--presentations-per-submission", "16"]);
+    }
 }
 
 fn kill_resume_kill_resume(backend: &str, samples: &str, every: &str, kill_at: [usize; 2]) {

@@ -467,7 +467,7 @@ pub fn a_series_equals_its_presentations() {
     let fused = |budget, per| GpuEngineOptions {
         schedule: EngineSchedule::Fused,
         loop_budget: budget,
-        presentations_per_submission: per,
+        presentations_per_submission: Some(per),
         ..GpuEngineOptions::default()
     };
     let passes = GpuEngineOptions {
@@ -705,8 +705,9 @@ pub fn networks_on_the_gpu_equal_the_cpu_runs() {
 }
 
 /// Networks that differ in their seed only, as the copies of one GPU engine trained in
-/// lockstep (`train_batch`; with the retry rule running, so that they finish at different
-/// rounds), under both rest modes: each network's training state, frozen responses, and
+/// lockstep (`train_batch`, in series of up to 16 rounds in one submission; with the retry
+/// rule running, so that they finish at different rounds and stop series), under both rest
+/// modes: each network's training state, frozen responses, and
 /// weights and θ (bit for bit on a software adapter) are those of its run alone on the CPU.
 pub fn a_batch_on_the_gpu_equals_its_networks_alone_on_the_cpu() {
     let tr = embedded(Split::Train).unwrap().take(5);
@@ -718,7 +719,12 @@ pub fn a_batch_on_the_gpu_equals_its_networks_alone_on_the_cpu() {
             })
             .collect();
         let specs: Vec<_> = cfgs.iter().map(DcConfig::to_spec).collect();
-        let gpu = EngineChoice::Gpu(common::gpu_ctx(), GpuEngineOptions::default());
+        // Rounds in series of up to 16 (llvmpipe's default is one at a time).
+        let opts = GpuEngineOptions {
+            presentations_per_submission: Some(16),
+            ..GpuEngineOptions::default()
+        };
+        let gpu = EngineChoice::Gpu(common::gpu_ctx(), opts);
         let mut batch = DcEngine::build_batch(&specs, &gpu).unwrap();
         let mut states = vec![TrainState::new(0); 3];
         train_batch(&mut batch, &cfgs, &tr, 5, &mut states, 0, |_, _, _| Ok(())).unwrap();

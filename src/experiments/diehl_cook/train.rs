@@ -403,6 +403,10 @@ pub fn train_batch(
             finished[k] = Some((b.weights_of(k)?, b.theta_of(k)?));
         }
     }
+    // Rounds presented and series that a short try stopped: a series is about as long as
+    // the rounds between two stops so far (with a prior of one stop per longest series), so
+    // that a batch of many networks, whose rounds stop often, issues few rounds past a stop.
+    let (mut ran, mut stops) = (0usize, 0usize);
     while (0..k_nets).any(|k| running(states, k)) {
         // A series of rounds: in round 0 every running network's next try, in round r > 0
         // the first try of its r-th image after that (what it presents next if every try
@@ -422,6 +426,7 @@ pub fn train_batch(
             .map(left)
             .min()
             .unwrap_or(1)
+            .min((ran + b.series_len()) / (stops + 1))
             .clamp(1, b.series_len().max(1));
         let rates: Vec<Vec<Option<Vec<f32>>>> = (0..len)
             .map(|r| {
@@ -462,6 +467,8 @@ pub fn train_batch(
             })
             .collect();
         let series = b.present_rounds(&inputs, &learning(&cfgs[0], true, 0), &least)?;
+        ran += series.len();
+        let mut stopped = false;
         let mut done_now = vec![];
         let mut imaged = vec![];
         for (r, round) in series.into_iter().enumerate() {
@@ -473,7 +480,9 @@ pub fn train_batch(
                 st.key = st.key.wrapping_add(1);
                 let image = st.stats.images;
                 let idx = image % n_train.max(1);
-                match tries[k].judge(cfg, &counts) {
+                let outcome = tries[k].judge(cfg, &counts);
+                stopped |= !matches!(outcome, Outcome::Done(_));
+                match outcome {
                     Outcome::Again => {
                         st.pending = Some(tries[k]);
                         continue;
@@ -520,6 +529,7 @@ pub fn train_batch(
                 }
             }
         }
+        stops += usize::from(stopped);
         if !imaged.is_empty() {
             after(&imaged, states, b)?;
         }

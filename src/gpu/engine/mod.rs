@@ -166,11 +166,17 @@ pub struct GpuEngineOptions {
     pub device_timing: bool,
     /// The most presentations of a series ([`GpuEngine::present_series`]) that run in one
     /// submission, judged on the device (1: one at a time, judged on the host). A
-    /// submission's rounds cost a uniform slot and their inputs in a staging buffer each.
-    pub presentations_per_submission: u32,
+    /// submission's rounds cost a uniform slot and their inputs in a staging buffer each,
+    /// and the rounds after one that stops the series are still issued (their kernels do
+    /// nothing). `None`: [`DEFAULT_PRESENTATIONS_PER_SUBMISSION`] without a loop budget, 1
+    /// under one (llvmpipe), where a presentation is many dispatches, which a round issued
+    /// after the stop would cost as well, and a wait for the device costs little more than
+    /// the work it waits for.
+    pub presentations_per_submission: Option<u32>,
 }
 
-/// The default [`GpuEngineOptions::presentations_per_submission`].
+/// The most presentations of a series in one submission where no loop budget applies
+/// ([`GpuEngineOptions::presentations_per_submission`]).
 pub const DEFAULT_PRESENTATIONS_PER_SUBMISSION: u32 = 16;
 
 /// The workgroup size of a hardware adapter's engine, and of the modules composed without
@@ -190,7 +196,7 @@ impl Default for GpuEngineOptions {
             arrival_queue: DEFAULT_ARRIVAL_QUEUE,
             table_binding_bytes: None,
             device_timing: false,
-            presentations_per_submission: DEFAULT_PRESENTATIONS_PER_SUBMISSION,
+            presentations_per_submission: None,
         }
     }
 }
@@ -311,6 +317,9 @@ pub struct GpuEngine {
     staging: Staging,
     /// A series' pipelines and staging buffer, built on first use (`series`).
     series: Option<series::SeriesPasses>,
+    /// The most presentations of a series in one submission
+    /// (`GpuEngineOptions::presentations_per_submission`).
+    series_max: u32,
 }
 
 impl GpuEngine {
@@ -361,6 +370,11 @@ impl GpuEngine {
         let budget = opts
             .loop_budget
             .or(ctx.is_software().then_some(LOOP_ITERATION_BUDGET as u64));
+        let series_max = match (opts.presentations_per_submission, budget) {
+            (Some(n), _) => n.max(1),
+            (None, Some(_)) => 1,
+            (None, None) => DEFAULT_PRESENTATIONS_PER_SUBMISSION,
+        };
         let mut layout = Layout::new(net, opts.steps_per_submit, opts.arrival_queue)?;
         let max_binding = ctx.limits.max_storage_buffer_binding_size;
         let table_binding = opts
@@ -464,7 +478,7 @@ impl GpuEngine {
             label: Some("engine.step"),
             // One slot per step of a submission, one for normalisation, one for a decay,
             // then two per round of a series (`series`).
-            size: (rows + 2 + 2 * opts.presentations_per_submission.max(1) as u64) * step_stride,
+            size: (rows + 2 + 2 * series_max as u64) * step_stride,
             usage: wgpu::BufferUsages::UNIFORM | wgpu::BufferUsages::COPY_DST,
             mapped_at_creation: false,
         });
@@ -670,6 +684,7 @@ impl GpuEngine {
             decay_info: None,
             staging: Staging::default(),
             series: None,
+            series_max,
         })
     }
 

@@ -38,7 +38,8 @@ pub(super) struct SeriesPasses {
 
 impl GpuEngine {
     /// [`Simulator::present_series`](crate::backend::Simulator::present_series): up to
-    /// [`GpuEngineOptions::presentations_per_submission`](super::GpuEngineOptions) of
+    /// [`GpuEngineOptions::presentations_per_submission`](super::GpuEngineOptions) (16 by
+    /// default, 1 under a loop budget) of
     /// `ps` that differ from the first in their inputs only (with rest steps, under the
     /// fused schedule, without recordings or device timing) run in one submission, judged
     /// on the device (see the module's doc); any other presentation runs as
@@ -78,7 +79,7 @@ impl GpuEngine {
     pub fn series_len(&self) -> usize {
         let recorded = self.layout.rec_bits_per_row + self.layout.rec_vals_per_row > 0;
         match self.fused.is_some() && !recorded && self.timer.is_none() {
-            true => self.opts.presentations_per_submission.max(1) as usize,
+            true => self.series_max as usize,
             false => 1,
         }
     }
