@@ -102,7 +102,7 @@ impl GpuEngine {
     }
 
     /// The index of Poisson source `population`.
-    fn poisson_index(&self, population: &str) -> Result<usize> {
+    pub(super) fn poisson_index(&self, population: &str) -> Result<usize> {
         let p = self.net.population_index(population)?;
         if !matches!(self.net.populations[p].kind, PopulationKind::Poisson { .. }) {
             let el = format!("population `{population}`");

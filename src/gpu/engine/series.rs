@@ -26,6 +26,10 @@ use crate::error::Result;
 use crate::gpu::layout::StepInfo;
 use crate::model::net::MAX_DELAY_STEPS;
 
+/// The most bytes of a series' staging buffer (every round's inputs and counts): a
+/// submission holds fewer rounds where they would need more.
+const MAX_STAGING_BYTES: u64 = 64 << 20;
+
 /// The pipelines of a series and its staging buffer, built on first use.
 pub(super) struct SeriesPasses {
     begin: wgpu::ComputePipeline,
@@ -91,10 +95,21 @@ impl GpuEngine {
         if p0.rest_steps.is_none() || steps == 0 {
             return 1;
         }
-        // The rounds the clock still holds (past it, a presentation refuses the steps).
+        // The rounds the clock still holds (past it, a presentation refuses the steps), and
+        // whose inputs and counts fit the staging buffer's bound.
         let room = (NEVER - 1 - MAX_DELAY_STEPS).saturating_sub(self.clock) as u64 / steps;
+        let (Ok(src), Ok(counted)) = (
+            self.poisson_index(p0.source),
+            self.net.population_index(p0.counted),
+        ) else {
+            return 1;
+        };
+        let k = self.layout.batch as u64;
+        let pops = &self.layout.pops;
+        let per_round = k * (pops[src].size as u64 + 2 + pops[counted].size as u64) + 1;
+        let staged = (MAX_STAGING_BYTES / 4 / per_round).max(1);
         rest.iter()
-            .take(self.series_len().min(room as usize))
+            .take(self.series_len().min(room.min(staged) as usize))
             .take_while(|p| p.differs_in_inputs_only(p0))
             .count()
     }
