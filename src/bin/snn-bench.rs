@@ -584,6 +584,35 @@ fn bench_train(
     Ok(())
 }
 
+/// The engines of the series rows, each with its presentations per submission: on the GPU
+/// one with series of `--presentations-per-submission` (16 where not given) and one that
+/// presents one at a time, both without device timing (which takes a submission per
+/// presentation); on the CPU, which presents one at a time, its engine.
+fn series_engines(t: &Target, cfg: &DcConfig) -> Result<Vec<(u32, DcEngine)>> {
+    let choices = match &t.choice {
+        EngineChoice::Gpu(ctx, opts) => {
+            let per = opts
+                .presentations_per_submission
+                .unwrap_or(DEFAULT_PRESENTATIONS_PER_SUBMISSION)
+                .max(1);
+            let with = |per| {
+                let opts = GpuEngineOptions {
+                    device_timing: false,
+                    presentations_per_submission: Some(per),
+                    ..*opts
+                };
+                (per, EngineChoice::Gpu(ctx.clone(), opts))
+            };
+            vec![with(per), with(1)]
+        }
+        cpu => vec![(1, cpu.clone())],
+    };
+    choices
+        .into_iter()
+        .map(|(per, choice)| Ok((per, DcEngine::build(&cfg.to_spec(), &choice)?)))
+        .collect()
+}
+
 /// `snn train`'s loop over `--series-images` images per repetition (`train_from`, a
 /// continuing run): on the GPU with series of presentations in one submission and one at a
 /// time (alternated repetitions of two engines trained on the same images), on the CPU one
@@ -595,29 +624,11 @@ fn bench_train_series(
     a: &Args,
 ) -> Result<()> {
     use snn_wgpu::experiments::diehl_cook::train::{train_from, TrainState};
-    let choices: Vec<(u32, EngineChoice)> = match &t.choice {
-        EngineChoice::Gpu(ctx, opts) => {
-            let with = |per| GpuEngineOptions {
-                device_timing: false,
-                presentations_per_submission: Some(per),
-                ..*opts
-            };
-            let per = opts
-                .presentations_per_submission
-                .unwrap_or(DEFAULT_PRESENTATIONS_PER_SUBMISSION);
-            vec![
-                (per, EngineChoice::Gpu(ctx.clone(), with(per))),
-                (1, EngineChoice::Gpu(ctx.clone(), with(1))),
-            ]
-        }
-        cpu => vec![(1, cpu.clone())],
-    };
     let n = a.series_images.max(1);
-    let mut runs = vec![];
-    for (per, choice) in &choices {
-        let b = DcEngine::build(&cfg.to_spec(), choice)?;
-        runs.push((*per, b, TrainState::new(0), vec![], vec![]));
-    }
+    let mut runs: Vec<_> = series_engines(t, cfg)?
+        .into_iter()
+        .map(|(per, b)| (per, b, TrainState::new(0), vec![], vec![]))
+        .collect();
     for rep in 0..a.warmup + a.reps {
         for (_, b, state, times, waits) in &mut runs {
             let w0 = b.engine().device_waits();
@@ -658,25 +669,14 @@ fn bench_overhead_series(
     images: &snn_wgpu::data::mnist::Dataset,
     a: &Args,
 ) -> Result<()> {
-    let EngineChoice::Gpu(ctx, opts) = &t.choice else {
+    if t.ctx.is_none() {
         return Ok(());
-    };
-    let per = opts
-        .presentations_per_submission
-        .unwrap_or(DEFAULT_PRESENTATIONS_PER_SUBMISSION)
-        .max(1);
-    let mut runs = vec![];
-    for p in [per, 1] {
-        let choice = EngineChoice::Gpu(
-            ctx.clone(),
-            GpuEngineOptions {
-                device_timing: false,
-                presentations_per_submission: Some(p),
-                ..*opts
-            },
-        );
-        runs.push((p, DcEngine::build(&cfg.to_spec(), &choice)?, vec![], vec![]));
     }
+    let mut runs: Vec<_> = series_engines(t, cfg)?
+        .into_iter()
+        .map(|(per, b)| (per, b, vec![], vec![]))
+        .collect();
+    let per = runs[0].0;
     let opts = PresentOptions {
         steps_on: 2,
         steps_rest: 1,
