@@ -1160,3 +1160,64 @@ fn chunks_on_any_thread_count_give_the_bits_of_the_whole_step() {
         Err(SnnError::InvalidParam { ref field, .. }) if field == "chunk_neurons"
     ));
 }
+
+/// `Simulator::present_series` on the CPU engine: presentations one at a time, stopping after
+/// the first in which a copy drew fewer counted spikes than its least count (copy 1's
+/// third, its input silent; copy 0's least of 0 never stops it), the bits of presenting
+/// them one by one; a series that never stops runs whole; one least count per copy.
+#[test]
+fn a_series_stops_after_the_first_short_presentation() {
+    use snn_wgpu::backend::{Presentation, Simulator};
+    let net = batch_net(vec![1, 2]);
+    let (on, off) = (vec![40.0f32; 50], vec![0.0f32; 50]);
+    let trials: Vec<Vec<Trial<'_>>> = (0..4u32)
+        .map(|r| {
+            let copy1 = if r == 2 { &off } else { &on };
+            vec![
+                Trial {
+                    rates_hz: &on,
+                    key: 2 * r,
+                },
+                Trial {
+                    rates_hz: copy1,
+                    key: 2 * r + 1,
+                },
+            ]
+        })
+        .collect();
+    let ps: Vec<Presentation<'_>> = trials
+        .iter()
+        .map(|inputs| Presentation {
+            normalize: Some(("w", 4.0)),
+            source: "in",
+            inputs,
+            steps_on: 100,
+            counted: "out",
+            rest_steps: Some(40),
+            check_weights: Some("w"),
+            decay: None,
+        })
+        .collect();
+    let mut e = Engine::new(&net).expect("valid");
+    let got = e.present_series(&ps, &[0, 1]).expect("series");
+    assert_eq!(
+        got.len(),
+        3,
+        "the series stops after the silent presentation"
+    );
+    assert!(got[..2].iter().all(|c| c[1].iter().sum::<u32>() > 0));
+    assert_eq!(got[2][1].iter().sum::<u32>(), 0);
+    let mut one = Engine::new(&net).expect("valid");
+    let want: Vec<_> = ps[..3]
+        .iter()
+        .map(|p| one.present(p).expect("present"))
+        .collect();
+    assert_eq!(got, want);
+    assert_eq!(e.network_state(), one.network_state());
+    let all = e.present_series(&ps, &[0, 0]).expect("series");
+    assert_eq!(all.len(), 4, "least counts of 0 never stop a series");
+    assert!(matches!(
+        e.present_series(&ps, &[1]),
+        Err(SnnError::InvalidParam { ref field, .. }) if field == "least"
+    ));
+}
