@@ -1149,19 +1149,7 @@ impl GpuEngine {
         end: Option<&RunPlan>,
         fresh: bool,
     ) -> Result<Option<Vec<Vec<u8>>>> {
-        let (quiet_from, quiet_source) = match quiet.from {
-            Some(from) => (from.saturating_sub(t), quiet.source),
-            None => (u32::MAX, 0),
-        };
-        let chunk = fused::FusedChunk {
-            t0: t,
-            row0: 0,
-            steps: n,
-            learn: self.learning as u32,
-            quiet_from,
-            quiet_source,
-            _pad: [0; 2],
-        };
+        let chunk = self.fused_chunk(t, n, quiet);
         let q = &self.ctx.queue;
         q.write_buffer(&self.buffers.step, 0, bytemuck::bytes_of(&chunk));
         let (k, active) = (self.layout.batch as usize, self.active as usize);
@@ -1174,23 +1162,10 @@ impl GpuEngine {
         let mut issued = 0u64;
         let mut first = Some(enc);
         loop {
-            let Some(f) = &self.fused else {
-                unreachable!("run_fused runs the fused schedule")
-            };
-            let dispatches = ((n - done) as f64 / f.steps_per_dispatch.max(1.0)).ceil() as u64 + 1;
+            let dispatches = self.fused_dispatches(n - done);
             issued += dispatches;
             let mut enc = first.take().unwrap_or_else(|| self.encoder("engine.fused"));
-            {
-                let mut pass = enc.begin_compute_pass(&wgpu::ComputePassDescriptor {
-                    label: Some("engine.fused"),
-                    timestamp_writes: self.timer.as_ref().map(PassTimer::writes),
-                });
-                pass.set_bind_group(0, &self.bind_group, &[0]);
-                pass.set_pipeline(&f.pipeline);
-                for _ in 0..dispatches {
-                    pass.dispatch_workgroups(self.active, 1, 1);
-                }
-            }
+            self.encode_fused(&mut enc, 0, dispatches);
             if let Some(timer) = &self.timer {
                 timer.resolve(&mut enc);
             }
@@ -1210,7 +1185,6 @@ impl GpuEngine {
             }
             let words: &[u32] = bytemuck::cast_slice(&got[0]);
             done = words[..active].iter().copied().min().unwrap_or(n);
-            let used = words[k..k + active].iter().copied().max().unwrap_or(1);
             if done < n {
                 // The source goes on drawing where the run goes on.
                 if let Some(s) = end.and_then(|e| e.silence.as_ref()) {
@@ -1229,13 +1203,61 @@ impl GpuEngine {
                 }
                 continue;
             }
-            if let Some(f) = &mut self.fused {
-                f.steps_per_dispatch = n as f64 / used.max(1) as f64;
-            }
+            self.keep_dispatch_rate(n, &words[k..k + active]);
             let at_end = got.split_off(1 + records);
             got.remove(0);
             self.decode_records(t, n, &got);
             return Ok(end.map(|_| at_end));
+        }
+    }
+
+    /// The fused chunk of steps `t .. t + n`, quiet from `quiet.from`.
+    fn fused_chunk(&self, t: u32, n: u32, quiet: Quiet) -> fused::FusedChunk {
+        let (quiet_from, quiet_source) = match quiet.from {
+            Some(from) => (from.saturating_sub(t), quiet.source),
+            None => (u32::MAX, 0),
+        };
+        fused::FusedChunk {
+            t0: t,
+            row0: 0,
+            steps: n,
+            learn: self.learning as u32,
+            quiet_from,
+            quiet_source,
+            _pad: [0; 2],
+        }
+    }
+
+    /// The fused dispatches that run `steps` steps at the last run's steps per dispatch, and
+    /// one more (a dispatch that finds its copy done returns at once).
+    fn fused_dispatches(&self, steps: u32) -> u64 {
+        let per = self.fused.as_ref().map_or(1.0, |f| f.steps_per_dispatch);
+        (steps as f64 / per.max(1.0)).ceil() as u64 + 1
+    }
+
+    /// Encodes `dispatches` fused dispatches of the chunk at byte `offset` of the step buffer
+    /// into `enc`, in one compute pass, timed where the engine times its passes.
+    fn encode_fused(&self, enc: &mut wgpu::CommandEncoder, offset: u32, dispatches: u64) {
+        let Some(f) = &self.fused else {
+            unreachable!("the fused dispatches run the fused schedule")
+        };
+        let mut pass = enc.begin_compute_pass(&wgpu::ComputePassDescriptor {
+            label: Some("engine.fused"),
+            timestamp_writes: self.timer.as_ref().map(PassTimer::writes),
+        });
+        pass.set_bind_group(0, &self.bind_group, &[offset]);
+        pass.set_pipeline(&f.pipeline);
+        for _ in 0..dispatches {
+            pass.dispatch_workgroups(self.active, 1, 1);
+        }
+    }
+
+    /// Keeps the steps per dispatch of a fused run of `steps` steps, from each copy's
+    /// dispatches that ran a step (`used`): the next run's estimate.
+    fn keep_dispatch_rate(&mut self, steps: u32, used: &[u32]) {
+        let used = used.iter().copied().max().unwrap_or(1).max(1);
+        if let Some(f) = &mut self.fused {
+            f.steps_per_dispatch = steps as f64 / used as f64;
         }
     }
 

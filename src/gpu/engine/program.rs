@@ -158,6 +158,28 @@ fn u(x: u32) -> String {
     format!("{x}u")
 }
 
+/// Writes entry point `name`, one invocation per item `x < bound` and copy `b = gid.y`, and
+/// its item `{name}_item(x, b)` (which the fused schedule calls), whose body is `item`: the
+/// entry returns at once where `guard` holds (a WGSL condition), and with `flush` raises
+/// projection `flush`'s weight flag after its item (`flush_weight_flag`).
+fn write_entry(
+    g: &mut String,
+    name: &str,
+    item: &str,
+    bound: &str,
+    guard: Option<&str>,
+    flush: Option<usize>,
+) {
+    let guard = guard.map_or(String::new(), |c| format!(" || {c}"));
+    let flush = flush.map_or(String::new(), |q| {
+        format!("\n    flush_weight_flag(proj_{q}());")
+    });
+    let _ = writeln!(
+        g,
+        "fn {name}_item(x: u32, b: u32) {{\n    {item};\n}}\n@compute @workgroup_size(WG)\nfn {name}(@builtin(global_invocation_id) gid: vec3<u32>) {{\n    if (gid.x >= {bound}{guard}) {{\n        return;\n    }}\n    {name}_item(gid.x, gid.y);{flush}\n}}"
+    );
+}
+
 fn pop_bits(b: &PopBits, batch: u32) -> String {
     format!(
         "PopBits({}, {}, {}, {}, {}, {}, {}, {})",
@@ -605,11 +627,8 @@ pub(crate) fn compose(l: &Layout) -> Program {
     }
     for (pi, pop) in l.pops.iter().enumerate().filter(|(pi, _)| scanned[*pi]) {
         let name = format!("summarize_{pi}");
-        let _ = writeln!(
-            g,
-            "fn {name}_item(s: u32, b: u32) {{\n    summarize(bits_{pi}(), step.t, b, s);\n}}\n@compute @workgroup_size(WG)\nfn {name}(@builtin(global_invocation_id) gid: vec3<u32>) {{\n    if (gid.x >= {}) {{\n        return;\n    }}\n    {name}_item(gid.x, gid.y);\n}}",
-            u(pop.bits.sum_words)
-        );
+        let item = format!("summarize(bits_{pi}(), step.t, b, x)");
+        write_entry(&mut g, &name, &item, &u(pop.bits.sum_words), None, None);
         // The words, and with a list each word's spikes.
         let passes = 33 + pop.bits.list.map_or(0, |_| 32 + pop.size as u64);
         let words = pop.bits.sum_words;
@@ -642,15 +661,8 @@ pub(crate) fn compose(l: &Layout) -> Program {
                      passes: u64,
                      fused_passes: u64,
                      writes: bool| {
-            let flush = match writes {
-                true => format!("\n    flush_weight_flag(proj_{q}());"),
-                false => String::new(),
-            };
-            let _ = writeln!(
-                g,
-                "fn {name}_item(i: u32, b: u32) {{\n    {call}(proj_{q}(), i, b);\n}}\n@compute @workgroup_size(WG)\nfn {name}(@builtin(global_invocation_id) gid: vec3<u32>) {{\n    if (gid.x >= {}) {{\n        return;\n    }}\n    {name}_item(gid.x, gid.y);{flush}\n}}",
-                u(n_post)
-            );
+            let item = format!("{call}(proj_{q}(), x, b)");
+            write_entry(g, &name, &item, &u(n_post), None, writes.then_some(q));
             PassSpec {
                 learn_only,
                 fused_loop_passes: (fused_passes != passes).then_some(fused_passes),
@@ -660,11 +672,8 @@ pub(crate) fn compose(l: &Layout) -> Program {
         if p.kind == ProjKind::Push {
             let name = format!("push_{q}");
             let words = l.pops[p.pre].bits.words;
-            let _ = writeln!(
-                g,
-                "fn {name}_item(w: u32, b: u32) {{\n    push_word(proj_{q}(), w, b);\n}}\n@compute @workgroup_size(WG)\nfn {name}(@builtin(global_invocation_id) gid: vec3<u32>) {{\n    if (gid.x >= {}) {{\n        return;\n    }}\n    {name}_item(gid.x, gid.y);\n}}",
-                u(words)
-            );
+            let item = format!("push_word(proj_{q}(), x, b)");
+            write_entry(&mut g, &name, &item, &u(words), None, None);
             let passes = 33 + 32 * (p.syn.longest_row() as u64 + 1);
             pushes.push(PassSpec::new(name, "item", Phase::Push, words, passes));
         }
@@ -682,10 +691,8 @@ pub(crate) fn compose(l: &Layout) -> Program {
             // The buckets' arrivals, ARRIVE_SHARES invocations per copy.
             let name = format!("arrive_{q}");
             let words = l.pops[p.pre].bits.words as u64;
-            let _ = writeln!(
-                g,
-                "fn {name}_item(x: u32, b: u32) {{\n    arrive_buckets(proj_{q}(), x, b);\n}}\n@compute @workgroup_size(WG)\nfn {name}(@builtin(global_invocation_id) gid: vec3<u32>) {{\n    if (gid.x >= ARRIVE_SHARES) {{\n        return;\n    }}\n    {name}_item(gid.x, gid.y);\n}}"
-            );
+            let item = format!("arrive_buckets(proj_{q}(), x, b)");
+            write_entry(&mut g, &name, &item, "ARRIVE_SHARES", None, None);
             // Per lag: a share of the list (every pre neuron spiking), or of the words.
             let per_lag = match l.pops[p.pre].bits.list {
                 Some(_) => (p.syn.n_pre as u64).div_ceil(ARRIVE_SHARES as u64) + 1,
@@ -726,17 +733,11 @@ pub(crate) fn compose(l: &Layout) -> Program {
         let invocations = blocks * n_post;
         let block = NORM_BLOCK as u64;
         // A series stopped (`round_judge`) leaves the weights as they are.
-        let stop = u(l.series_stop());
+        let stopped = format!("ustate[{}] != 0u", u(l.series_stop()));
         let by_block = |g: &mut String, name: String, call: &str, args: &str, writes: bool| {
-            let flush = match writes {
-                true => format!("\n    flush_weight_flag(proj_{q}());"),
-                false => String::new(),
-            };
-            let _ = writeln!(
-                g,
-                "fn {name}_item(x: u32, b: u32) {{\n    {call}(proj_{q}(), x, b{args});\n}}\n@compute @workgroup_size(WG)\nfn {name}(@builtin(global_invocation_id) gid: vec3<u32>) {{\n    if (gid.x >= {} || ustate[{stop}] != 0u) {{\n        return;\n    }}\n    {name}_item(gid.x, gid.y);{flush}\n}}",
-                u(invocations)
-            );
+            let item = format!("{call}(proj_{q}(), x, b{args})");
+            let flush = writes.then_some(q);
+            write_entry(g, &name, &item, &u(invocations), Some(&stopped), flush);
             name
         };
         let sums = format!(", {}, {}", u(l.norm_sums), u(blocks));
@@ -778,15 +779,14 @@ pub(crate) fn compose(l: &Layout) -> Program {
     step.splice(first_propagation..first_propagation, pushes);
     step.extend(neuron_passes);
     if l.n_slots > 0 {
-        let _ = writeln!(
-            g,
-            "fn monitor_state_item(g: u32, b: u32) {{\n    record_state({}, {}, {}, g, b);\n}}\n@compute @workgroup_size(WG)\nfn monitor_state(@builtin(global_invocation_id) gid: vec3<u32>) {{\n    if (gid.x >= {}) {{\n        return;\n    }}\n    monitor_state_item(gid.x, gid.y);\n}}",
+        let name = "monitor_state".to_string();
+        let item = format!(
+            "record_state({}, {}, {}, x, b)",
             u(l.slot_table),
             u(l.n_slots),
-            u(l.batch),
-            u(l.n_slots)
+            u(l.batch)
         );
-        let name = "monitor_state".to_string();
+        write_entry(&mut g, &name, &item, &u(l.n_slots), None, None);
         step.push(PassSpec::new(name, "item", Phase::After, l.n_slots, 0));
     }
     step.extend(potentiate);

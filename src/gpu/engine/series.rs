@@ -17,9 +17,8 @@
 //! with that round as a presentation's run goes on, then with the next series. The counts
 //! of every round, their flags, the stop word and the neuron state come back in one read.
 
-use super::fused::FusedChunk;
 use super::layout::{NEVER, SERIES_STALLED};
-use super::{GpuEngine, ReadWeights};
+use super::{GpuEngine, Quiet, ReadWeights};
 use crate::backend::simulator::{below_least, check_least};
 use crate::backend::Presentation;
 use crate::error::Result;
@@ -196,15 +195,12 @@ impl GpuEngine {
         let flag = pr.check.map_or(NEVER, |q| self.layout.weight_flag(q));
         let mut uniforms = vec![0u8; 2 * m * stride as usize];
         for r in 0..m {
-            let chunk = FusedChunk {
-                t0: t0 + r as u32 * steps,
-                row0: 0,
-                steps,
-                learn: self.learning as u32,
-                quiet_from: ps[0].steps_on,
-                quiet_source: pr.source as u32 + 1,
-                _pad: [0; 2],
+            let t = t0 + r as u32 * steps;
+            let quiet = Quiet {
+                from: Some(t + ps[0].steps_on),
+                source: pr.source as u32 + 1,
             };
+            let chunk = self.fused_chunk(t, steps, quiet);
             let info = StepInfo {
                 t: counts_at,
                 row: n as u32,
@@ -221,10 +217,7 @@ impl GpuEngine {
         }
         q.write_buffer(&self.buffers.step, base, &uniforms);
 
-        let dispatches = match &self.fused {
-            Some(f) => (steps as f64 / f.steps_per_dispatch.max(1.0)).ceil() as u64 + 1,
-            None => unreachable!("a series runs fused"),
-        };
+        let dispatches = self.fused_dispatches(steps);
         let mut enc = self.encoder("engine.series");
         for (r, (p, w)) in ps.iter().zip(&writes).enumerate() {
             let mut off = per_round * r as u64;
@@ -248,24 +241,8 @@ impl GpuEngine {
             if let Some((q, target)) = pr.normalize {
                 self.encode_normalize(&mut enc, q, target)?;
             }
-            {
-                let Some(f) = &self.fused else {
-                    unreachable!("a series runs fused")
-                };
-                let mut cp = enc.begin_compute_pass(&wgpu::ComputePassDescriptor {
-                    label: Some("engine.fused"),
-                    timestamp_writes: None,
-                });
-                cp.set_bind_group(
-                    0,
-                    &self.bind_group,
-                    &[(base + 2 * r as u64 * stride) as u32],
-                );
-                cp.set_pipeline(&f.pipeline);
-                for _ in 0..dispatches {
-                    cp.dispatch_workgroups(self.active, 1, 1);
-                }
-            }
+            let chunk = (base + 2 * r as u64 * stride) as u32;
+            self.encode_fused(&mut enc, chunk, dispatches);
             let thresholds = w[0].1[..k * n_in].to_vec();
             let mut plan =
                 self.presentation_plan(&pr, p, t0 + r as u32 * steps, w[0].0, thresholds);
@@ -349,14 +326,7 @@ impl GpuEngine {
         if let Some(q) = pr.check {
             let _ = self.weights[q].finite.set(result(last)[k * n] == 0);
         }
-        if let Some(f) = &mut self.fused {
-            let used = res[(stop_at - results) as usize + 1 + k..][..k]
-                .iter()
-                .copied()
-                .max()
-                .unwrap_or(1);
-            f.steps_per_dispatch = steps as f64 / used.max(1) as f64;
-        }
+        self.keep_dispatch_rate(steps, &res[(stop_at - results) as usize + 1 + k..][..k]);
         self.keep_state(&got[0])?;
         Ok((counts, word != 0))
     }
