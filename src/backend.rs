@@ -13,7 +13,7 @@ mod choice;
 pub(crate) mod simulator;
 pub use choice::EngineChoice;
 pub(crate) use simulator::impl_simulator;
-pub use simulator::{DeviceWaits, Presentation, Simulator, Trial};
+pub use simulator::{DeviceWaits, Presentation, Series, SeriesRun, Shown, Simulator, Trial};
 
 /// The whole dynamic state of a network (weights, θ, potentials, conductances, traces, delay
 /// lines, clocks), as named arrays of raw 32-bit words (f32 by their bits, so a round trip is

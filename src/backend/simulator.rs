@@ -173,23 +173,21 @@ pub trait Simulator: Send {
         present_call_by_call(self, p)
     }
 
-    /// Presents `ps` in order, each as [`Self::present`], and stops after the first in which
-    /// a copy's counted population spiked fewer times over the steps on than that copy's
-    /// least count (`least[copy]`; 0 never stops), or whose weight check found a weight that
-    /// is not finite (which the caller's check then names). Returns the counts of the
-    /// presentations that ran, `[presentation][copy][neuron]`: all of `ps` unless one
-    /// stopped the series, which is then the last. A series the caller lays out as long as
-    /// [`Self::series_len`] runs in one go. The default presents them one at a time.
+    /// Presents a series ([`Series`]): round by round, each copy shows its next
+    /// presentation, or the retry of its last one where that drew too few spikes (the
+    /// rule of [`Series`]), each round as [`Self::present`]. Stops after a round in which
+    /// a copy drew too few spikes and may not retry, or whose weight check found a weight
+    /// that is not finite (which the caller's check then names). Returns what each round
+    /// ran: all of `series.presentations`' rounds unless one stopped the series, which is
+    /// then the last. A series the caller lays out as long as [`Self::series_len`] runs in
+    /// one go. The default presents one round at a time, judged on the host.
     ///
     /// # Errors
     /// As [`Self::present`]; [`crate::SnnError::InvalidParam`] unless there is one least
-    /// count per copy.
-    fn present_series(
-        &mut self,
-        ps: &[Presentation<'_>],
-        least: &[u32],
-    ) -> Result<Vec<Vec<Vec<u32>>>> {
-        present_one_by_one(self, ps, least)
+    /// count per copy and no retries or one list of them per presentation, each with one
+    /// entry per copy.
+    fn present_series(&mut self, series: &Series<'_>) -> Result<SeriesRun> {
+        present_one_by_one(self, series)
     }
 
     /// The most presentations of a series ([`Self::present_series`]) that run in one go
@@ -347,27 +345,182 @@ pub(crate) fn present_call_by_call<S: Simulator + ?Sized>(
     Ok(counts)
 }
 
-/// [`Simulator::present_series`] one presentation at a time, judged on the host.
+/// [`Simulator::present_series`] one round at a time, judged on the host.
 ///
 /// # Errors
 /// As [`Simulator::present_series`].
 pub(crate) fn present_one_by_one<S: Simulator + ?Sized>(
     s: &mut S,
-    ps: &[Presentation<'_>],
-    least: &[u32],
-) -> Result<Vec<Vec<Vec<u32>>>> {
-    check_least(s.network(), least)?;
-    let mut out = Vec::with_capacity(ps.len());
-    for (i, p) in ps.iter().enumerate() {
-        let counts = s.present(p)?;
-        let low = below_least(&counts, least);
-        out.push(counts);
+    series: &Series<'_>,
+) -> Result<SeriesRun> {
+    check_series(s.network(), series)?;
+    let ps = series.presentations;
+    let mut cursors = vec![Cursor::default(); series.least.len()];
+    let mut run = SeriesRun::default();
+    for (r, p) in ps.iter().enumerate() {
+        let shown: Vec<Shown> = cursors.iter().map(|c| c.shown(r)).collect();
+        let inputs = series.inputs(r, &shown);
+        let counts = s.present(&Presentation {
+            inputs: &inputs,
+            ..*p
+        })?;
+        let go_on = judge_round(&mut cursors, &shown, &counts, series);
+        run.counts.push(counts);
+        run.shown.push(shown);
         // The last presentation's weights are the caller's to check.
-        if low || (i + 1 < ps.len() && weights_not_finite(s, p)?) {
+        if !go_on || (r + 1 < ps.len() && weights_not_finite(s, p)?) {
             break;
         }
     }
-    Ok(out)
+    Ok(run)
+}
+
+/// A series of presentations ([`Simulator::present_series`]), each copy on its own course:
+/// in round `r` a copy shows presentation `r`, unless it retried in this series. Where
+/// a copy draws fewer spikes of the counted population over the steps on than its least
+/// count at the first showing of presentation `i`, and `retries[i][copy]` holds rates, it
+/// shows those rates in the next round (the retry), and presentation `i + 1` one round
+/// later than planned, and so on: its last presentation does not run in this series. One
+/// retry per copy and series: a copy short on its retry, on a presentation after it, or
+/// on one without a retry stops the series after that round. Each round is presented with
+/// the settings and each copy's key of `presentations[round]`, whatever rates the copy
+/// shows in it (a key counts rounds, as a training run's presentation counter does).
+#[derive(Debug, Clone, Copy)]
+pub struct Series<'a> {
+    /// The presentations, one per round.
+    pub presentations: &'a [Presentation<'a>],
+    /// `retries[i][copy]`: the rates (Hz) of the retry of presentation `i` by `copy`, or
+    /// `None`; empty: no retry at all.
+    pub retries: &'a [Vec<Option<&'a [f32]>>],
+    /// Each copy's least count (0: never short).
+    pub least: &'a [u32],
+}
+
+impl Series<'_> {
+    /// Each copy's input in round `r` where the copies show `shown`: its rates, and its key
+    /// of that round.
+    pub(crate) fn inputs(&self, r: usize, shown: &[Shown]) -> Vec<Trial<'_>> {
+        shown
+            .iter()
+            .enumerate()
+            .map(|(c, &sh)| Trial {
+                rates_hz: self.rates(sh, c),
+                key: self.presentations[r].inputs[c].key,
+            })
+            .collect()
+    }
+
+    /// The rates copy `copy` shows where it shows `sh`.
+    pub(crate) fn rates(&self, sh: Shown, copy: usize) -> &[f32] {
+        match sh.retry {
+            true => self
+                .retry_of(sh.presentation, copy)
+                .unwrap_or(self.presentations[sh.presentation].inputs[copy].rates_hz),
+            false => self.presentations[sh.presentation].inputs[copy].rates_hz,
+        }
+    }
+
+    /// The retry of presentation `i` by `copy`, where it has one.
+    pub(crate) fn retry_of(&self, i: usize, copy: usize) -> Option<&[f32]> {
+        self.retries.get(i).and_then(|r| r[copy])
+    }
+}
+
+/// What a copy showed in a round of a series.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Shown {
+    /// The presentation (its index in [`Series::presentations`]).
+    pub presentation: usize,
+    /// Whether it showed the presentation's retry.
+    pub retry: bool,
+}
+
+/// What a series ran ([`Simulator::present_series`]), round by round.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct SeriesRun {
+    /// The counts of each round, `[round][copy][neuron]`.
+    pub counts: Vec<Vec<Vec<u32>>>,
+    /// What each copy showed in each round, `[round][copy]`.
+    pub shown: Vec<Vec<Shown>>,
+}
+
+/// Where a copy stands in a series: whether it has retried (its presentations run a round
+/// late), and whether it shows a retry in the next round. A device's `round_judge` follows
+/// the same rule.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct Cursor {
+    pub(crate) late: bool,
+    pub(crate) retry_next: bool,
+}
+
+impl Cursor {
+    /// What the copy shows in round `r`.
+    pub(crate) fn shown(&self, r: usize) -> Shown {
+        Shown {
+            presentation: r - usize::from(self.late),
+            retry: self.retry_next,
+        }
+    }
+
+    /// The input set a device draws the copy's rates from in its next round: 0 its
+    /// presentation of that round, 1 the one before (late), 2 that one's retry.
+    pub(crate) fn set(&self) -> u32 {
+        match (self.retry_next, self.late) {
+            (true, _) => 2,
+            (false, true) => 1,
+            (false, false) => 0,
+        }
+    }
+}
+
+/// Judges a round of `series` in which the copies showed `shown` and drew `counts`,
+/// moving their cursors on; false where the series stops after it.
+pub(crate) fn judge_round(
+    cursors: &mut [Cursor],
+    shown: &[Shown],
+    counts: &[Vec<u32>],
+    series: &Series<'_>,
+) -> bool {
+    let mut go_on = true;
+    for (c, cur) in cursors.iter_mut().enumerate() {
+        let n: u64 = counts[c].iter().map(|&x| u64::from(x)).sum();
+        if n >= u64::from(series.least[c]) {
+            cur.retry_next = false;
+        } else if !cur.late && series.retry_of(shown[c].presentation, c).is_some() {
+            *cur = Cursor {
+                late: true,
+                retry_next: true,
+            };
+        } else {
+            go_on = false;
+        }
+    }
+    go_on
+}
+
+/// One least count per copy, and no retries or one list per presentation with one entry
+/// per copy.
+///
+/// # Errors
+/// [`crate::SnnError::InvalidParam`] naming `least` or `retries`.
+pub(crate) fn check_series(net: &Network, series: &Series<'_>) -> Result<()> {
+    check_least(net, series.least)?;
+    let ps = series.presentations.len();
+    if !series.retries.is_empty() && series.retries.len() != ps {
+        return Err(crate::SnnError::invalid(
+            "retries",
+            format!("{} lists", series.retries.len()),
+            format!("none, or one list per presentation ({ps})"),
+        ));
+    }
+    if let Some(i) = series.retries.iter().position(|r| r.len() != net.batch()) {
+        return Err(crate::SnnError::invalid(
+            format!("retries[{i}]"),
+            series.retries[i].len(),
+            format!("one entry per copy ({})", net.batch()),
+        ));
+    }
+    Ok(())
 }
 
 /// Whether a weight of the projection `p` checks is not finite, in any copy.
@@ -381,14 +534,6 @@ fn weights_not_finite<S: Simulator + ?Sized>(s: &S, p: &Presentation<'_>) -> Res
         }
     }
     Ok(false)
-}
-
-/// Whether a copy's counts (`[copy][neuron]`) sum to less than its least count.
-pub(crate) fn below_least(counts: &[Vec<u32>], least: &[u32]) -> bool {
-    counts
-        .iter()
-        .zip(least)
-        .any(|(c, &l)| c.iter().map(|&x| u64::from(x)).sum::<u64>() < u64::from(l))
 }
 
 /// One least count per copy of `net`.
@@ -461,10 +606,9 @@ macro_rules! impl_simulator {
                 }
                 fn $series(
                     &mut self,
-                    ps: &[$crate::backend::Presentation<'_>],
-                    least: &[u32],
-                ) -> $crate::error::Result<Vec<Vec<Vec<u32>>>> {
-                    <$t>::$series(self, ps, least)
+                    series: &$crate::backend::Series<'_>,
+                ) -> $crate::error::Result<$crate::backend::SeriesRun> {
+                    <$t>::$series(self, series)
                 }
                 fn $series_len(&self) -> usize {
                     <$t>::$series_len(self)

@@ -705,7 +705,7 @@ fn bench_overhead_series(
         for (_, b, times, waits) in &mut runs {
             let w0 = b.engine().device_waits();
             let t0 = Instant::now();
-            b.present_rounds(&rounds, &opts, &[0])?;
+            b.present_rounds(&rounds, &[], &opts, &[0])?;
             let s = t0.elapsed().as_secs_f64() / per as f64;
             if rep >= a.warmup {
                 times.push(s);

@@ -1161,16 +1161,20 @@ fn chunks_on_any_thread_count_give_the_bits_of_the_whole_step() {
     ));
 }
 
-/// `Simulator::present_series` on the CPU engine: presentations one at a time, stopping after
-/// the first in which a copy drew fewer counted spikes than its least count (copy 1's
-/// third, its input silent; copy 0's least of 0 never stops it), the bits of presenting
-/// them one by one; a series that never stops runs whole; one least count per copy.
+/// `Simulator::present_series` on the CPU engine, round by round, against presenting each
+/// round by hand: without retries the series stops after the first presentation in which
+/// a copy drew fewer counted spikes than its least count (copy 1's third, its input
+/// silent; copy 0's least of 0 never stops it); with a retry of that presentation, copy 1
+/// shows the retry in the next round (with that round's key) and its later presentations
+/// one round late, and the series runs whole; a retry that is short too stops it; least
+/// counts of 0 never stop a series; one least count per copy and one list of retries per
+/// presentation.
 #[test]
-fn a_series_stops_after_the_first_short_presentation() {
-    use snn_wgpu::backend::{Presentation, Simulator};
+fn a_series_retries_a_short_presentation_and_goes_on() {
+    use snn_wgpu::backend::{Presentation, Series, Shown, Simulator};
     let net = batch_net(vec![1, 2]);
     let (on, off) = (vec![40.0f32; 50], vec![0.0f32; 50]);
-    let trials: Vec<Vec<Trial<'_>>> = (0..4u32)
+    let trials: Vec<Vec<Trial<'_>>> = (0..5u32)
         .map(|r| {
             let copy1 = if r == 2 { &off } else { &on };
             vec![
@@ -1185,9 +1189,8 @@ fn a_series_stops_after_the_first_short_presentation() {
             ]
         })
         .collect();
-    let ps: Vec<Presentation<'_>> = trials
-        .iter()
-        .map(|inputs| Presentation {
+    fn with<'a>(inputs: &'a [Trial<'a>]) -> Presentation<'a> {
+        Presentation {
             normalize: Some(("w", 4.0)),
             source: "in",
             inputs,
@@ -1196,28 +1199,106 @@ fn a_series_stops_after_the_first_short_presentation() {
             rest_steps: Some(40),
             check_weights: Some("w"),
             decay: None,
-        })
-        .collect();
+        }
+    }
+    let ps: Vec<Presentation<'_>> = trials.iter().map(|t| with(t)).collect();
+    let planned = |r: usize| {
+        vec![
+            Shown {
+                presentation: r,
+                retry: false
+            };
+            2
+        ]
+    };
+    // The rounds presented by hand, each copy's inputs given.
+    let by_hand = |rounds: &[Vec<Trial<'_>>]| {
+        let mut one = Engine::new(&net).expect("valid");
+        let counts: Vec<_> = rounds
+            .iter()
+            .map(|inputs| one.present(&with(inputs)).expect("present"))
+            .collect();
+        (counts, one.network_state())
+    };
+
     let mut e = Engine::new(&net).expect("valid");
-    let got = e.present_series(&ps, &[0, 1]).expect("series");
+    let series = |retries, least| Series {
+        presentations: &ps,
+        retries,
+        least,
+    };
+    let got = e.present_series(&series(&[], &[0, 1])).expect("series");
     assert_eq!(
-        got.len(),
+        got.counts.len(),
         3,
         "the series stops after the silent presentation"
     );
-    assert!(got[..2].iter().all(|c| c[1].iter().sum::<u32>() > 0));
-    assert_eq!(got[2][1].iter().sum::<u32>(), 0);
-    let mut one = Engine::new(&net).expect("valid");
-    let want: Vec<_> = ps[..3]
-        .iter()
-        .map(|p| one.present(p).expect("present"))
+    assert_eq!(got.shown, (0..3).map(planned).collect::<Vec<_>>());
+    assert!(got.counts[..2].iter().all(|c| c[1].iter().sum::<u32>() > 0));
+    assert_eq!(got.counts[2][1].iter().sum::<u32>(), 0);
+    let (want, state) = by_hand(&trials[..3]);
+    assert_eq!(got.counts, want);
+    assert_eq!(e.network_state(), state);
+
+    let retry: Vec<Vec<Option<&[f32]>>> = (0..5)
+        .map(|r| vec![None, (r == 2).then_some(&on[..])])
         .collect();
-    assert_eq!(got, want);
-    assert_eq!(e.network_state(), one.network_state());
-    let all = e.present_series(&ps, &[0, 0]).expect("series");
-    assert_eq!(all.len(), 4, "least counts of 0 never stop a series");
+    let mut e = Engine::new(&net).expect("valid");
+    let got = e.present_series(&series(&retry, &[0, 1])).expect("series");
+    assert_eq!(
+        got.counts.len(),
+        5,
+        "the retry drew spikes: the series runs whole"
+    );
+    let late = |r: usize, retry: bool| Shown {
+        presentation: r - 1,
+        retry,
+    };
+    assert_eq!(got.shown[..3], (0..3).map(planned).collect::<Vec<_>>()[..]);
+    assert_eq!(got.shown[3], [planned(3)[0], late(3, true)]);
+    assert_eq!(got.shown[4], [planned(4)[0], late(4, false)]);
+    let mut rounds = trials[..3].to_vec();
+    rounds.push(vec![
+        trials[3][0],
+        Trial {
+            rates_hz: &on,
+            key: trials[3][1].key,
+        },
+    ]);
+    rounds.push(vec![
+        trials[4][0],
+        Trial {
+            rates_hz: trials[3][1].rates_hz,
+            key: trials[4][1].key,
+        },
+    ]);
+    let (want, state) = by_hand(&rounds);
+    assert!(want[3][1].iter().sum::<u32>() > 0);
+    assert_eq!(got.counts, want);
+    assert_eq!(e.network_state(), state);
+
+    let silent_retry: Vec<Vec<Option<&[f32]>>> = (0..5)
+        .map(|r| vec![None, (r == 2).then_some(&off[..])])
+        .collect();
+    let mut e = Engine::new(&net).expect("valid");
+    let got = e
+        .present_series(&series(&silent_retry, &[0, 1]))
+        .expect("series");
+    assert_eq!(
+        got.counts.len(),
+        4,
+        "a retry short too stops the series after it"
+    );
+    assert_eq!(got.shown[3][1], late(3, true));
+
+    let all = e.present_series(&series(&[], &[0, 0])).expect("series");
+    assert_eq!(all.counts.len(), 5, "least counts of 0 never stop a series");
     assert!(matches!(
-        e.present_series(&ps, &[1]),
+        e.present_series(&series(&[], &[1])),
         Err(SnnError::InvalidParam { ref field, .. }) if field == "least"
+    ));
+    assert!(matches!(
+        e.present_series(&series(&retry[..4], &[0, 1])),
+        Err(SnnError::InvalidParam { ref field, .. }) if field == "retries"
     ));
 }

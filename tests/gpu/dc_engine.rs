@@ -10,7 +10,7 @@
 //! `network_state`) on two copies, through `dyn Simulator`.
 
 use crate::common::{self, assert_close};
-use snn_wgpu::backend::{EngineChoice, Presentation, Simulator, Trial};
+use snn_wgpu::backend::{EngineChoice, Presentation, Series, Shown, Simulator, Trial};
 use snn_wgpu::cpu::engine::Engine;
 use snn_wgpu::cpu::engine::EngineOptions;
 use snn_wgpu::data::mnist::{embedded, Split};
@@ -376,16 +376,21 @@ pub fn a_presentation_equals_its_calls() {
 }
 
 /// A series of presentations (`Simulator::present_series`) on the GPU engine against the
-/// same series presented one at a time on the CPU engine: the rounds that ran, their
-/// counts, the clock and (bit for bit on a software adapter) the whole state after each
-/// series, under the fused schedule with a series in one submission, in submissions of two,
-/// with a loop budget so low that rounds stall and go on from the host, and under the
-/// passes (after quiet steps, from which the fused schedule expects more steps per
-/// dispatch than the bright rounds run under the low budget: the first stalls in its steps
-/// on, where a later round's steps would draw other input spikes). The first series stops
-/// after its third round, in which copy 1's input is silent
-/// (its least count is 1; copy 0's, 0, never stops it); the second runs whole; a run
-/// follows each. A series in one submission costs one wait on the device.
+/// same series presented one at a time on the CPU engine: the rounds that ran, what each
+/// copy showed, their counts, the clock and (bit for bit on a software adapter) the whole
+/// state after each series, under the fused schedule with a series in one submission, in
+/// submissions of three (a retry that opens the next submission), with a loop budget so
+/// low that rounds stall and go on from the host, and under the passes (after quiet
+/// steps, from which the fused schedule expects more steps per dispatch than the bright
+/// rounds run under the low budget: the first round stalls in its steps on, with copy 1
+/// short of its least count so far, where a judge that moved it to its retry would change
+/// the input the round goes on with). Copy 0's least count is 0 and never stops a series.
+/// The first series runs whole (copy 1's retry of its short second round falls past its
+/// end); the second retries copy 1's silent third round in its fourth, and shows copy 1's
+/// fourth input in its fifth; the third runs whole; the fourth retries copy 1's silent
+/// first round in its second; the fifth stops after its second round, silent without a
+/// retry; the sixth after its second, a silent retry of a silent first. A run follows
+/// each. A series in one submission costs one wait on the device.
 pub fn a_series_equals_its_presentations() {
     let ctx = common::gpu_ctx();
     let spec = cfg(RestMode::Simulate).to_spec();
@@ -395,25 +400,43 @@ pub fn a_series_equals_its_presentations() {
         .map(|i| DcConfig::rates(data.image(i), 16.0))
         .collect();
     let silent = vec![0.0; rates[0].len()];
-    // `rounds[r]`: (copy 0's image, copy 1's image; None: silence).
-    let series: [&[(usize, Option<usize>)]; 2] = [
-        &[
-            (0, Some(1)),
-            (2, Some(3)),
-            (4, None),
-            (5, Some(0)),
-            (1, Some(2)),
-        ],
-        &[(3, Some(4)), (5, Some(5)), (0, Some(1))],
+    let image = |x: Option<usize>| x.map_or(&silent[..], |i| &rates[i][..]);
+    // `rounds[r]`: (copy 0's image, copy 1's image; None: silence), copy 1's retries
+    // (round, image; None: silence) and its least count.
+    type Rounds<'a> = (
+        &'a [(usize, Option<usize>)],
+        &'a [(usize, Option<usize>)],
+        u32,
+    );
+    let series: [Rounds<'_>; 6] = [
+        (
+            &[(0, Some(1)), (2, Some(3))],
+            &[(0, Some(4)), (1, Some(5))],
+            28,
+        ),
+        (
+            &[
+                (0, Some(1)),
+                (2, Some(3)),
+                (4, None),
+                (5, Some(0)),
+                (1, Some(2)),
+            ],
+            &[(0, Some(3)), (2, Some(4)), (3, Some(5))],
+            1,
+        ),
+        (&[(3, Some(4)), (5, Some(5)), (0, Some(1))], &[], 1),
+        (&[(2, None), (3, Some(4)), (1, Some(2))], &[(0, Some(5))], 1),
+        (&[(4, Some(5)), (1, None), (2, Some(3))], &[(0, Some(1))], 1),
+        (&[(2, None), (3, Some(4)), (1, Some(2))], &[(0, None)], 5),
     ];
-    let least = [0, 1];
     let run = |e: &mut dyn Simulator| {
         let (mut out, mut states, mut waits) = (vec![], vec![], vec![]);
         // Quiet steps first: the fused schedule then expects more steps per dispatch than
         // the loud rounds run under the low budget.
         e.run(300).unwrap();
         let mut key = 0;
-        for rounds in series {
+        for (rounds, retried, least) in series {
             let trials: Vec<Vec<Trial<'_>>> = rounds
                 .iter()
                 .map(|&(a, b)| {
@@ -424,7 +447,7 @@ pub fn a_series_equals_its_presentations() {
                             key,
                         },
                         Trial {
-                            rates_hz: b.map_or(&silent[..], |b| &rates[b]),
+                            rates_hz: image(b),
                             key: key + 1,
                         },
                     ]
@@ -443,8 +466,21 @@ pub fn a_series_equals_its_presentations() {
                     decay: Some((EXC, "theta", 0.875)),
                 })
                 .collect();
+            let retries: Vec<Vec<Option<&[f32]>>> = (0..rounds.len())
+                .map(|r| {
+                    let x = retried.iter().find(|x| x.0 == r);
+                    vec![None, x.map(|x| image(x.1))]
+                })
+                .collect();
             let w0 = e.device_waits().map_or(0, |w| w.count);
-            out.push(e.present_series(&ps, &least).unwrap());
+            out.push(
+                e.present_series(&Series {
+                    presentations: &ps,
+                    retries: &retries,
+                    least: &[0, least],
+                })
+                .unwrap(),
+            );
             waits.push(e.device_waits().map_or(0, |w| w.count) - w0);
             states.push((e.step_count(), e.network_state().unwrap()));
             e.run(7).unwrap();
@@ -455,13 +491,21 @@ pub fn a_series_equals_its_presentations() {
     let mut cpu = Engine::new(&net).unwrap();
     let want = run(&mut cpu);
     assert_eq!(
-        want.0.iter().map(Vec::len).collect::<Vec<_>>(),
-        [3, 3],
+        want.0.iter().map(|s| s.counts.len()).collect::<Vec<_>>(),
+        [2, 5, 3, 3, 2, 2],
         "rounds run"
     );
+    let shown = |p: usize, retry: bool| Shown {
+        presentation: p,
+        retry,
+    };
+    assert_eq!(want.0[1].shown[3][1], shown(2, true), "copy 1 retries");
+    assert_eq!(want.0[1].shown[4], [shown(4, false), shown(3, false)]);
+    assert_eq!(want.0[3].shown[1][1], shown(0, true), "copy 1 retries");
     let drew = |s: &[Vec<Vec<u32>>], c: usize| s.iter().all(|r| r[c].iter().sum::<u32>() > 0);
+    let second = &want.0[1].counts;
     assert!(
-        drew(&want.0[0][..2], 1) && drew(&want.0[1], 1),
+        drew(&second[..2], 1) && drew(&second[3..], 1) && drew(&want.0[2].counts, 1),
         "copy 1 drew spikes"
     );
     let fused = |budget, per| GpuEngineOptions {
@@ -476,13 +520,16 @@ pub fn a_series_equals_its_presentations() {
     };
     for (what, opts) in [
         ("fused", fused(None, 16)),
-        ("fused, two per submission", fused(None, 2)),
+        ("fused, three per submission", fused(None, 3)),
         ("fused, stalling", fused(Some(LOW_BUDGET), 16)),
         ("passes", passes),
     ] {
         let mut gpu = GpuEngine::with_options(ctx.clone(), &net, opts).unwrap();
         let got = run(&mut gpu);
-        assert_eq!(got.0, want.0, "{what}: the counts of the rounds run");
+        assert_eq!(
+            got.0, want.0,
+            "{what}: the counts of the rounds run, and what they showed"
+        );
         let clocks = |s: &[(u32, _)]| s.iter().map(|x| x.0).collect::<Vec<_>>();
         assert_eq!(clocks(&got.1), clocks(&want.1), "{what}: the clock");
         if exact() {
@@ -493,7 +540,7 @@ pub fn a_series_equals_its_presentations() {
             );
         }
         match what {
-            "fused" => assert_eq!(got.2, [1, 1], "{what}: waits of each series"),
+            "fused" => assert_eq!(got.2, [1; 6], "{what}: waits of each series"),
             "fused, stalling" => assert!(got.2[0] > 1, "{what}: no round stalled"),
             _ => {}
         }

@@ -23,7 +23,7 @@
 //! steps and each copy's input stream is keyed by its own seed and key.
 
 use super::model::{network_batch, EXC, INPUT, INPUT_EXC};
-use crate::backend::{EngineChoice, Presentation, Simulator, Snapshot, Trial};
+use crate::backend::{EngineChoice, Presentation, Series, SeriesRun, Simulator, Snapshot, Trial};
 use crate::cpu::engine::EngineOptions;
 use crate::error::{Result, SnnError};
 use crate::experiments::diehl_cook::spec::{
@@ -360,26 +360,29 @@ impl DcEngine {
         opts: &PresentOptions,
     ) -> Result<Vec<Vec<u32>>> {
         let none = vec![0; inputs.len()];
-        let mut rounds = self.present_rounds(&[inputs.to_vec()], opts, &none)?;
-        Ok(rounds.swap_remove(0))
+        let mut run = self.present_rounds(&[inputs.to_vec()], &[], opts, &none)?;
+        Ok(run.counts.swap_remove(0))
     }
 
-    /// [`Self::present_batch`] round after round (`rounds[r][k]`: copy `k`'s input in round
-    /// `r`), as one series ([`Simulator::present_series`]; as many rounds as
-    /// [`Self::series_len`] run in one go): it stops after the first round in which copy
-    /// `k` drew fewer than `least[k]` excitatory spikes over the steps on, or in which an
-    /// input weight became NaN or infinite (an error). Returns each round's counts, up to
-    /// the one that stopped the series.
+    /// [`Self::present_batch`] round after round (`rounds[r][k]`: copy `k`'s input planned
+    /// for round `r`), as one series ([`Series`]; as many rounds as [`Self::series_len`]
+    /// run in one go): where copy `k` draws fewer than `least[k]` excitatory spikes over
+    /// the steps on, it shows the retry `retries[r][k]` (rates, Hz; `retries` may be empty)
+    /// in the next round, keyed by that round's key, and its later inputs one round late;
+    /// the series stops after a round in which a copy was short without a retry (or short
+    /// again), or in which an input weight became NaN or infinite (an error). Returns each
+    /// round's counts and what each copy showed, up to the round that stopped the series.
     ///
     /// # Errors
     /// As [`Self::present`]; [`SnnError::InvalidParam`] unless every round has one input
-    /// per copy and there is one least count per copy.
+    /// per copy, there is one least count per copy and no retries or one list per round.
     pub fn present_rounds(
         &mut self,
         rounds: &[Vec<Option<Input<'_>>>],
+        retries: &[Vec<Option<&[f32]>>],
         opts: &PresentOptions,
         least: &[u32],
-    ) -> Result<Vec<Vec<Vec<u32>>>> {
+    ) -> Result<SeriesRun> {
         for inputs in rounds {
             if inputs.len() != self.copies() {
                 return Err(SnnError::invalid(
@@ -391,6 +394,9 @@ impl DcEngine {
             for x in inputs.iter().flatten() {
                 self.check_rates(x.rates_hz)?;
             }
+        }
+        for x in retries.iter().flatten().flatten() {
+            self.check_rates(x)?;
         }
         let decay = self.theta_decay(opts.steps_on + opts.steps_rest);
         let trials: Vec<Vec<Trial<'_>>> = rounds
@@ -432,9 +438,13 @@ impl DcEngine {
             .collect();
         let e = self.engine.as_mut();
         e.set_learning(opts.learn);
-        let counts = e.present_series(&presentations, least)?;
+        let run = e.present_series(&Series {
+            presentations: &presentations,
+            retries,
+            least,
+        })?;
         self.check_weights()?;
-        Ok(counts)
+        Ok(run)
     }
 
     /// The most rounds of [`Self::present_rounds`] that run in one go (one wait on a

@@ -350,10 +350,12 @@ pub fn train_from(
 /// when it runs alone, with its own images, retries, key and running window: the bits of
 /// its run alone. `cfgs[k]` and `states[k]` are network `k`'s. Rounds run in series
 /// ([`DcEngine::present_rounds`], up to [`DcEngine::series_len`] rounds in one wait on a
-/// device): a series stops after a round in which a network drew too few spikes, and ends
-/// before a network's images reach a multiple of `series_every` (0: anywhere), so that
-/// checkpoints every so many images fall there. The bits are those of one round at a
-/// time. After each series in which networks finished images, `after(done, states, b)`
+/// device): a network whose try draws too few spikes shows its retry in the next round of
+/// the series and its later images one round late (one retry per network and series: a
+/// second short try stops the series after its round, and its retry comes first in the
+/// next), and a series ends before a network's images reach a multiple of `series_every`
+/// (0: anywhere), so that checkpoints every so many images fall there. The bits are those
+/// of one round at a time. After each series in which networks finished images, `after(done, states, b)`
 /// gets each image's network and progress (`(k, progress)`, in the order they finished),
 /// every network's state (between two tries, a retry pending where
 /// [`TrainState::pending`] says so) and the batch (to checkpoint; every copy is then at
@@ -403,16 +405,19 @@ pub fn train_batch(
             finished[k] = Some((b.weights_of(k)?, b.theta_of(k)?));
         }
     }
-    // Rounds presented and series that a short try stopped: a series is about as long as
-    // the rounds between two stops so far (with a prior of one stop per longest series), so
-    // that a batch of many networks, whose rounds stop often, issues few rounds past a stop.
+    // Rounds presented and series that stopped early: a series is about as long as the
+    // rounds between two stops so far (with a prior of one stop per longest series), so
+    // that a batch of many networks, whose rounds stop more often, issues few rounds past a
+    // stop.
     let (mut ran, mut stops) = (0usize, 0usize);
     while (0..k_nets).any(|k| running(states, k)) {
         // A series of rounds: in round 0 every running network's next try, in round r > 0
         // the first try of its r-th image after that (what it presents next if every try
-        // before draws enough spikes). The series stops after a round in which a network
-        // drew too few (its retry comes first in the next series), and ends before a
-        // network runs out of images or passes a multiple of `series_every`.
+        // before draws enough spikes), each with its retry. A network short on a try shows
+        // the retry next and its later tries a round late; the series stops after a round
+        // in which a network was short without a retry or short again (its retry comes
+        // first in the next series), and ends before a network runs out of images or
+        // passes a multiple of `series_every`.
         let left = |k: usize| {
             let images = states[k].stats.images;
             let to_mark = match series_every {
@@ -428,21 +433,44 @@ pub fn train_batch(
             .unwrap_or(1)
             .min((ran + b.series_len()) / (stops + 1))
             .clamp(1, b.series_len().max(1));
+        // Each running network's planned try of round r, and its retry (where the rule
+        // allows one more), which it shows in the next round where the try draws too few.
+        let planned = |k: usize, r: usize| -> Option<(usize, Retry)> {
+            running(states, k).then(|| {
+                let idx = (states[k].stats.images + r) % n_train.max(1);
+                let retry = match r {
+                    0 => tries[k],
+                    _ => Retry::new(&cfgs[k]),
+                };
+                (idx, retry)
+            })
+        };
         let rates: Vec<Vec<Option<Vec<f32>>>> = (0..len)
             .map(|r| {
                 (0..k_nets)
                     .map(|k| {
-                        running(states, k).then(|| {
-                            let idx = (states[k].stats.images + r) % n_train.max(1);
-                            let intensity = match r {
-                                0 => tries[k].intensity,
-                                _ => cfgs[k].intensity_start,
-                            };
+                        planned(k, r)
+                            .map(|(idx, t)| cfgs[k].input_rates(data.image(idx), t.intensity))
+                    })
+                    .collect()
+            })
+            .collect();
+        let retry_rates: Vec<Vec<Option<Vec<f32>>>> = (0..len)
+            .map(|r| {
+                (0..k_nets)
+                    .map(|k| {
+                        let (idx, t) = planned(k, r)?;
+                        (t.retry < cfgs[k].max_retries).then(|| {
+                            let intensity = t.intensity + cfgs[k].intensity_step;
                             cfgs[k].input_rates(data.image(idx), intensity)
                         })
                     })
                     .collect()
             })
+            .collect();
+        let retries: Vec<Vec<Option<&[f32]>>> = retry_rates
+            .iter()
+            .map(|round| round.iter().map(|x| x.as_deref()).collect())
             .collect();
         let inputs: Vec<Vec<Option<Input<'_>>>> = rates
             .iter()
@@ -466,12 +494,12 @@ pub fn train_batch(
                 false => 0,
             })
             .collect();
-        let series = b.present_rounds(&inputs, &learning(&cfgs[0], true, 0), &least)?;
-        ran += series.len();
-        let mut stopped = false;
+        let series = b.present_rounds(&inputs, &retries, &learning(&cfgs[0], true, 0), &least)?;
+        ran += series.counts.len();
+        let stopped = series.counts.len() < len;
         let mut done_now = vec![];
         let mut imaged = vec![];
-        for (r, round) in series.into_iter().enumerate() {
+        for (r, round) in series.counts.into_iter().enumerate() {
             for (k, counts) in round.into_iter().enumerate() {
                 if rates[r][k].is_none() {
                     continue;
@@ -480,9 +508,7 @@ pub fn train_batch(
                 st.key = st.key.wrapping_add(1);
                 let image = st.stats.images;
                 let idx = image % n_train.max(1);
-                let outcome = tries[k].judge(cfg, &counts);
-                stopped |= !matches!(outcome, Outcome::Done(_));
-                match outcome {
+                match tries[k].judge(cfg, &counts) {
                     Outcome::Again => {
                         st.pending = Some(tries[k]);
                         continue;

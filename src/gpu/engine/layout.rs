@@ -146,6 +146,12 @@ pub(crate) enum PopRegions {
         thr: u32,
         keys: u32,
         origins: u32,
+        /// Where the engine runs series with retries ([`Layout::new`]'s `alt_inputs`), two
+        /// more sets of thresholds `[set][copy][neuron]` in `tables` (a series' late input
+        /// and its retry), and per copy in `ustate` the set it draws from (0: `thr`, 1 or 2:
+        /// `alt`'s first or second); `NEVER` where it does not.
+        alt: u32,
+        set: u32,
     },
     SpikeTimes {
         /// `count` steps, then `count` neurons, in `tables`.
@@ -465,6 +471,24 @@ impl Layout {
         self.series_stop() + 1
     }
 
+    /// The `ustate` entry of copy 0's mark of a late copy in a series (`batch` of them): 1
+    /// once it has retried (`backend::simulator::Cursor`).
+    pub fn series_late(&self) -> u32 {
+        self.series_min() + self.batch
+    }
+
+    /// The `ustate` entry of copy 0's retry flag in a series' round (`batch` of them): 1
+    /// where the round's planned input has a retry.
+    pub fn series_retry(&self) -> u32 {
+        self.series_late() + self.batch
+    }
+
+    /// The `ustate` entry that holds where the series' source keeps its copies' input sets
+    /// (`PopRegions::Poisson::set`).
+    pub fn series_sets(&self) -> u32 {
+        self.series_retry() + self.batch
+    }
+
     /// The part of `tables` that holds `[at, at + n)` (within one region), and the offset of
     /// `at` in it.
     pub fn table_part(&self, at: u64, n: u64) -> (usize, u64) {
@@ -539,7 +563,7 @@ impl Layout {
     /// # Errors
     /// [`SnnError::Unsupported`] for custom models whose variable names clash with `ge`,
     /// `gi` or another model's parameters, and for state monitors of sources.
-    pub fn new(net: &Network, rows: u32, queue_cap: u32) -> Result<Self> {
+    pub fn new(net: &Network, rows: u32, queue_cap: u32, alt_inputs: bool) -> Result<Self> {
         let batch = net.batch() as u32;
         let k = batch as u64;
         let dt = net.dt_ms;
@@ -662,7 +686,23 @@ impl Layout {
                     }
                     tables.extend(net.seeds.iter().map(|&s| copy_key(s, pi)));
                     tables.extend(std::iter::repeat_n(0, k as usize));
-                    PopRegions::Poisson { thr, keys, origins }
+                    let (alt, set) = match alt_inputs {
+                        true => {
+                            let alt = tb.take(2 * k * n);
+                            tables.resize(tables.len() + 2 * (k * n) as usize, 0);
+                            let set = us.take(k);
+                            ustate.resize(us.0 as usize, 0);
+                            (alt, set)
+                        }
+                        false => (NEVER, NEVER),
+                    };
+                    PopRegions::Poisson {
+                        thr,
+                        keys,
+                        origins,
+                        alt,
+                        set,
+                    }
                 }
                 PopulationKind::SpikeTimes { spikes } => {
                     let mut pairs: Vec<(u32, u32)> = spikes
@@ -900,9 +940,10 @@ impl Layout {
         // The fused schedule's progress: per copy, the steps of the submission done, then
         // the dispatches that ran at least one; then per copy whether a run's state decay is
         // done (`scale_state`, `program`); then per projection the flag of a weight that is
-        // not finite (`Layout::weight_flag`); then a series' stop word and per copy its least
-        // count (`Layout::series_stop`).
-        let ctl = us.take(3 * k + projs.len() as u64 + 1 + k);
+        // not finite (`Layout::weight_flag`); then a series' stop word, per copy its least
+        // count, whether it is late and whether its round's input has a retry, and the
+        // `ustate` entry of the series' source's input sets (`Layout::series_stop`).
+        let ctl = us.take(3 * k + projs.len() as u64 + 1 + 3 * k + 1);
         let norm_len = projs
             .iter()
             .filter(|p| !matches!(p.kind, ProjKind::TotalMinusSelf(_)))

@@ -247,7 +247,7 @@ pub fn compose_module(net: &Network) -> Result<ComposedModule> {
 /// As [`compose_module`].
 pub fn compose_module_for(net: &Network, schedule: EngineSchedule) -> Result<ComposedModule> {
     net.validate()?;
-    let program = program::compose(&Layout::new(net, 1, DEFAULT_ARRIVAL_QUEUE)?);
+    let program = program::compose(&Layout::new(net, 1, DEFAULT_ARRIVAL_QUEUE, true)?);
     Ok(match schedule {
         EngineSchedule::Fused => {
             // The module as under a budget (its budget check included).
@@ -375,7 +375,13 @@ impl GpuEngine {
             (None, Some(_)) => 1,
             (None, None) => DEFAULT_PRESENTATIONS_PER_SUBMISSION,
         };
-        let mut layout = Layout::new(net, opts.steps_per_submit, opts.arrival_queue)?;
+        // A series may show a copy's late input or its retry (two more sets of thresholds).
+        let mut layout = Layout::new(
+            net,
+            opts.steps_per_submit,
+            opts.arrival_queue,
+            series_max > 1,
+        )?;
         let max_binding = ctx.limits.max_storage_buffer_binding_size;
         let table_binding = opts
             .table_binding_bytes

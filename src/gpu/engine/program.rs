@@ -24,7 +24,9 @@
 //! | `check_<q>` | block of `NORM_BLOCK` synapses of a post neuron, copy | flags a weight that is not finite (not per step; a run that starts from finite weights is checked by the flag its weight stores raise, `store_weight`) |
 //! | `scale_state`, `scale_mark` | neuron, copy; copy | a state variable of every copy times a factor, once per run (a presentation's decay) |
 
-use super::layout::{Layout, PopBits, PopRegions, ProjKind, ProjLayout, FILED_MAX, SERIES_STALLED};
+use super::layout::{
+    Layout, PopBits, PopRegions, ProjKind, ProjLayout, FILED_MAX, NEVER, SERIES_STALLED,
+};
 use crate::gpu::layout::NeuronParams;
 use crate::gpu::shaders::{engine_module, f32_lit, ComposedModule};
 use crate::model::net::NORM_BLOCK;
@@ -450,22 +452,43 @@ pub(crate) fn compose(l: &Layout) -> Program {
             );
         };
         match &pop.regions {
-            PopRegions::Poisson { thr, keys, origins } => {
+            PopRegions::Poisson {
+                thr,
+                keys,
+                origins,
+                alt,
+                set,
+            } => {
                 let name = format!("source_{pi}");
-                // `_stream(b)`: copy b's stream step and key; `_next(stream, neuron, b)`:
-                // whether one neuron spikes (it counts the spike), what the fused schedule
-                // calls one neuron per invocation; `_word`: the passes' item, 32 neurons.
+                // Copy b's thresholds: its set in a series with retries (`alt`), else `thr`.
+                let base = match *alt {
+                    NEVER => format!("{} + b * {}", u(*thr), u(n)),
+                    _ => format!(
+                        "select({thr} + b * {n}, {alt} + ((s - 1u) * {k} + b) * {n}, s != 0u)",
+                        thr = u(*thr),
+                        alt = u(*alt),
+                        k = u(l.batch),
+                        n = u(n)
+                    ),
+                };
+                let set_of = match *set {
+                    NEVER => String::new(),
+                    _ => format!("let s = ustate[{} + b];\n    ", u(*set)),
+                };
+                // `_stream(b)`: copy b's stream step, key and first threshold; `_next(stream,
+                // neuron, b)`: whether one neuron spikes (it counts the spike), what the fused
+                // schedule calls one neuron per invocation; `_word`: the passes' item, 32
+                // neurons.
                 let _ = writeln!(
                     g,
-                    "fn {name}_stream(b: u32) -> vec2<u32> {{\n    return vec2<u32>(step.t - tab({o} + b), tab({k} + b));\n}}\n\
-                     fn {name}_next(st: vec2<u32>, ni: u32, b: u32) -> bool {{\n    \
+                    "fn {name}_stream(b: u32) -> vec3<u32> {{\n    {set_of}return vec3<u32>(step.t - tab({o} + b), tab({k} + b), {base});\n}}\n\
+                     fn {name}_next(st: vec3<u32>, ni: u32, b: u32) -> bool {{\n    \
                      if (step.quiet == {quiet}u) {{\n        return false;\n    }}\n    \
-                     let spike = poisson_spike(st.x, st.y, {thr} + b * {n}, ni);\n    \
+                     let spike = poisson_spike(st.x, st.y, st.z, ni);\n    \
                      if (spike && step.quiet == 0u) {{\n        ustate[{count} + b * {n} + ni] = ustate[{count} + b * {n} + ni] + 1u;\n    }}\n    \
                      return spike;\n}}",
                     o = u(*origins),
                     k = u(*keys),
-                    thr = u(*thr),
                     n = u(n),
                     count = u(pop.count),
                     quiet = pi + 1,
@@ -473,10 +496,8 @@ pub(crate) fn compose(l: &Layout) -> Program {
                 head(&mut g, &name);
                 let _ = writeln!(
                     g,
-                    "    var word = 0u;\n    if (step.quiet != {}u) {{\n        let st = {name}_stream(b);\n        word = poisson_word(st.x, st.y, {} + b * {}, {}, w);\n    }}\n    emit_word(bits_{pi}(), step.t, b, w, word);\n    if (step.quiet == 0u) {{\n        count_word({} + b * {} + w * 32u, word);\n    }}\n}}",
+                    "    var word = 0u;\n    if (step.quiet != {}u) {{\n        let st = {name}_stream(b);\n        word = poisson_word(st.x, st.y, st.z, {}, w);\n    }}\n    emit_word(bits_{pi}(), step.t, b, w, word);\n    if (step.quiet == 0u) {{\n        count_word({} + b * {} + w * 32u, word);\n    }}\n}}",
                     pi + 1,
-                    u(*thr),
-                    u(n),
                     u(n),
                     u(pop.count),
                     u(n)
@@ -811,13 +832,17 @@ pub(crate) fn compose(l: &Layout) -> Program {
     // A series of presentations in one submission (`protocol::present_series`): before each
     // round `round_begin` clears the counts of its counted population (`step.t`, `step.row`
     // neurons per copy), the fused progress, the dispatches and the decay marks, and the
-    // weight flag `step.quiet` (NONE: none); after it `round_judge` (one workgroup) stops
-    // the series, writing 1 + the round (`step.learn`) to the stop word, where a copy spiked
-    // fewer times than its least count, where the flag is raised, or where a copy's
-    // progress is short of the round's `step.aux` steps (with SERIES_STALLED). Once the
-    // series is stopped, both do nothing, nor do the normalisation, the weight check and the
-    // fused steps, and the decay finds its copies marked.
+    // weight flag `step.quiet` (NONE: none); after it `round_judge` (one workgroup) judges
+    // each copy by the rule of `backend::simulator::Cursor`: a copy short of its least
+    // count shows its retry next where it is not late and its round's input has one (it is
+    // late from then on, and draws from input set 2, else from set 1 where late or set 0),
+    // and otherwise stops the series, writing 1 + the round (`step.learn`) to the stop
+    // word, as does a raised weight flag or a copy's progress short of the round's
+    // `step.aux` steps (with SERIES_STALLED: the copy's set and mark stay those of the
+    // round, which the host goes on with). Once the series is stopped, both do nothing, nor do the normalisation, the
+    // weight check and the fused steps, and the decay finds its copies marked.
     let (stop, least, k) = (u(l.series_stop()), u(l.series_min()), u(l.batch));
+    let (late, retry, sets) = (u(l.series_late()), u(l.series_retry()), u(l.series_sets()));
     let _ = writeln!(
         g,
         "@compute @workgroup_size(WG)\nfn round_begin(@builtin(global_invocation_id) gid: vec3<u32>) {{\n    \
@@ -832,11 +857,17 @@ pub(crate) fn compose(l: &Layout) -> Program {
          if (lid.x == 0u) {{\n        judge_stop = ustate[{stop}];\n    }}\n    \
          if (workgroupUniformLoad(&judge_stop) != 0u) {{\n        return;\n    }}\n    \
          var why = 0u;\n    \
+         let sets = ustate[{sets}];\n    \
          for (var b = lid.x; b < {k}; b = b + WG) {{\n        \
          var n = 0u;\n        \
          for (var i = 0u; i < step.row; i = i + 1u) {{\n            \
          n = n + ustate[step.t + b * step.row + i];\n        }}\n        \
-         why = why | select(0u, 1u, n < ustate[{least} + b]) | select(0u, 2u, ustate[{progress} + b] < step.aux);\n    }}\n    \
+         let short = n < ustate[{least} + b];\n        \
+         let late = ustate[{late} + b] != 0u;\n        \
+         let retry = short && !late && ustate[{retry} + b] != 0u;\n        \
+         let done = ustate[{progress} + b] >= step.aux;\n        \
+         why = why | select(0u, 1u, short && !retry) | select(0u, 2u, !done);\n        \
+         if (done && retry) {{\n            ustate[{late} + b] = 1u;\n            ustate[sets + b] = 2u;\n        }} else if (done && !short) {{\n            ustate[sets + b] = select(0u, 1u, late);\n        }}\n    }}\n    \
          atomicOr(&judge_why, why);\n    \
          workgroupBarrier();\n    \
          if (lid.x == 0u) {{\n        \

@@ -135,7 +135,10 @@ impl GpuEngine {
         inputs: &[Trial<'_>],
         origin: u32,
     ) -> Vec<(u64, Vec<u32>)> {
-        let PopRegions::Poisson { thr, keys, origins } = self.layout.pops[src].regions else {
+        let PopRegions::Poisson {
+            thr, keys, origins, ..
+        } = self.layout.pops[src].regions
+        else {
             unreachable!("a Poisson population has Poisson regions")
         };
         let n = self.layout.pops[src].size as usize;
@@ -569,11 +572,13 @@ impl GpuEngine {
                             thr: ta,
                             keys: ka,
                             origins: oa,
+                            ..
                         },
                         PopRegions::Poisson {
                             thr: tb,
                             keys: kb,
                             origins: ob,
+                            ..
                         },
                     ) if pi != src => {
                         let mut tables = |a: u32, b: u32, n| {

@@ -1,29 +1,37 @@
 //! A series of presentations in one submission ([`GpuEngine::present_series`]): under the
 //! fused schedule, presentations that differ in their inputs only run back to back on the
-//! device, each judged there, so that a training run waits on the device once per series
-//! instead of once per presentation.
+//! device, each judged there and retried there (`backend::Series`), so that a training run
+//! waits on the device once per series instead of once per presentation.
 //!
-//! Round `r` of a series (its `r`-th presentation) is, in one command encoder: its inputs
-//! copied into the tables from a staging buffer (every round's uploaded at once);
-//! `round_begin`, which clears the counts, the fused progress, the decay marks and the
-//! weight flag; the normalisation; the fused dispatches of its steps; the end of a run
-//! (the source silenced, the weight check where the writes do not answer it, the decay);
-//! `round_judge`; and the copies of its counts and weight flag to the staging buffer. A
-//! judge that finds a copy below its least count or the weight flag raised writes its round
-//! to the stop word (`Layout::series_stop`), and from then on every kernel of the series
-//! does nothing (`program`); the host sets back the keys and origins that the later rounds'
-//! copies wrote. Where a round's steps did not all run in the dispatches issued for it
-//! (llvmpipe's loop budget), its judge stops the series as stalled, and the host goes on
-//! with that round as a presentation's run goes on, then with the next series. The counts
-//! of every round, their flags, the stop word and the neuron state come back in one read.
+//! Round `r` of a series is, in one command encoder: its inputs copied into the tables from
+//! a staging buffer (every round's uploaded at once): presentation `r`'s thresholds, keys
+//! and origins, and the source's two more input sets (`PopRegions::Poisson::alt`): the
+//! thresholds of presentation `r − 1`, which a copy that has retried shows now, and of its
+//! retry, with each copy's flag of whether presentation `r` has a retry; `round_begin`,
+//! which clears the counts, the fused progress, the decay marks and the weight flag; the
+//! normalisation; the fused dispatches of its steps, each copy's source drawing from the
+//! set its word in `ustate` names; the end of a run (the source silenced, the weight check
+//! where the writes do not answer it, the decay); `round_judge`; and the copies of its
+//! counts and weight flag to the staging buffer. The judge follows
+//! `backend::simulator::Cursor`'s rule: a copy below its least count that may retry is
+//! marked late and draws from the retry's set next round, from the late set after that;
+//! one that may not, or a raised weight flag, writes the round to the stop word
+//! (`Layout::series_stop`), and from then on every kernel of the series does nothing
+//! (`program`); the host sets back the inputs that the later rounds' copies wrote. Where a
+//! round's steps did not all run in the dispatches issued for it (llvmpipe's loop budget),
+//! its judge stops the series as stalled, leaving the sets of the copies behind as they
+//! were, and the host goes on with that round as a presentation's run goes on, then with
+//! the next submission, the copies where the host's cursors stand. The counts of every
+//! round, their flags, the stop word and the neuron state come back in one read; the host
+//! follows the rule over the counts to tell what each copy showed.
 
-use super::layout::{NEVER, SERIES_STALLED};
+use super::layout::{PopRegions, NEVER, SERIES_STALLED};
 use super::{GpuEngine, Quiet, ReadWeights};
-use crate::backend::simulator::{below_least, check_least};
-use crate::backend::Presentation;
+use crate::backend::simulator::{check_series, judge_round, Cursor};
+use crate::backend::{Presentation, Series, SeriesRun, Shown};
 use crate::error::Result;
 use crate::gpu::layout::StepInfo;
-use crate::model::net::MAX_DELAY_STEPS;
+use crate::model::net::{poisson_thresholds, MAX_DELAY_STEPS};
 
 /// The most bytes of a series' staging buffer (every round's inputs and counts): a
 /// submission holds fewer rounds where they would need more.
@@ -42,39 +50,42 @@ pub(super) struct SeriesPasses {
 impl GpuEngine {
     /// [`Simulator::present_series`](crate::backend::Simulator::present_series): up to
     /// [`GpuEngineOptions::presentations_per_submission`](super::GpuEngineOptions) (16 by
-    /// default, 1 under a loop budget) of
-    /// `ps` that differ from the first in their inputs only (with rest steps, under the
-    /// fused schedule, without recordings or device timing) run in one submission, judged
-    /// on the device (see the module's doc); any other presentation runs as
-    /// [`Self::present`], judged on the host.
+    /// default, 1 under a loop budget) rounds whose presentations differ from the first in
+    /// their inputs only (with rest steps, under the fused schedule, without recordings or
+    /// device timing) run in one submission, judged on the device, retries included (see
+    /// the module's doc); any other round runs as [`Self::present`], judged on the host.
     ///
     /// # Errors
-    /// As [`Self::present`]; [`crate::SnnError::InvalidParam`] unless there is one least
-    /// count per copy.
-    pub fn present_series(
-        &mut self,
-        ps: &[Presentation<'_>],
-        least: &[u32],
-    ) -> Result<Vec<Vec<Vec<u32>>>> {
-        check_least(&self.net, least)?;
-        let mut out = Vec::with_capacity(ps.len());
-        while out.len() < ps.len() {
-            let rest = &ps[out.len()..];
-            let (counts, stopped) = match self.series_fit(rest) {
+    /// As [`Self::present`]; [`crate::SnnError::InvalidParam`] as
+    /// [`Simulator::present_series`](crate::backend::Simulator::present_series).
+    pub fn present_series(&mut self, series: &Series<'_>) -> Result<SeriesRun> {
+        check_series(&self.net, series)?;
+        let ps = series.presentations;
+        let mut cursors = vec![Cursor::default(); self.layout.batch as usize];
+        let mut run = SeriesRun::default();
+        while run.counts.len() < ps.len() {
+            let r = run.counts.len();
+            let go_on = match self.series_fit(&ps[r..]) {
                 0 | 1 => {
-                    let c = self.present(&rest[0])?;
-                    let stopped =
-                        below_least(&c, least) || (rest.len() > 1 && self.flag_raised(&rest[0]));
-                    (vec![c], stopped)
+                    let shown: Vec<Shown> = cursors.iter().map(|c| c.shown(r)).collect();
+                    let inputs = series.inputs(r, &shown);
+                    let c = self.present(&Presentation {
+                        inputs: &inputs,
+                        ..ps[r]
+                    })?;
+                    let go_on = judge_round(&mut cursors, &shown, &c, series)
+                        && !(r + 1 < ps.len() && self.flag_raised(&ps[r]));
+                    run.counts.push(c);
+                    run.shown.push(shown);
+                    go_on
                 }
-                m => self.present_submission(&rest[..m], least)?,
+                m => self.present_submission(series, r, m, &mut cursors, &mut run)?,
             };
-            out.extend(counts);
-            if stopped {
+            if !go_on {
                 break;
             }
         }
-        Ok(out)
+        Ok(run)
     }
 
     /// The most presentations [`Self::present_series`] runs in one submission: 1 where
@@ -105,7 +116,8 @@ impl GpuEngine {
         };
         let k = self.layout.batch as u64;
         let pops = &self.layout.pops;
-        let per_round = k * (pops[src].size as u64 + 2 + pops[counted].size as u64) + 1;
+        // Three sets of thresholds, keys, origins and retry flags; counts and a flag.
+        let per_round = k * (3 * pops[src].size as u64 + 3 + pops[counted].size as u64) + 1;
         let staged = (MAX_STAGING_BYTES / 4 / per_round).max(1);
         rest.iter()
             .take(self.series_len().min(room.min(staged) as usize))
@@ -143,36 +155,80 @@ impl GpuEngine {
         })
     }
 
-    /// The presentations `ps` (at least two, [`Self::series_fit`]) in one submission.
-    /// Returns the counts of the presentations that ran and whether the last one stopped
-    /// the series.
+    /// Rounds `r0 .. r0 + m` of `series` (at least two, [`Self::series_fit`]) in one
+    /// submission, the copies starting where `cursors` stand (moved on as the rounds ran).
+    /// Pushes the rounds that ran onto `run`; returns whether the series goes on.
     fn present_submission(
         &mut self,
-        ps: &[Presentation<'_>],
-        least: &[u32],
-    ) -> Result<(Vec<Vec<Vec<u32>>>, bool)> {
-        let m = ps.len();
+        series: &Series<'_>,
+        r0: usize,
+        m: usize,
+        cursors: &mut [Cursor],
+        run: &mut SeriesRun,
+    ) -> Result<bool> {
+        let all = series.presentations;
+        let ps = &all[r0..r0 + m];
         let pr = self.prepare(&ps[0])?;
         for p in &ps[1..] {
             self.prepare(p)?;
+        }
+        for x in series.retries[r0.min(series.retries.len())..]
+            .iter()
+            .take(m)
+            .flatten()
+            .flatten()
+        {
+            self.net.rates_target(ps[0].source, x)?;
         }
         let (k, n, n_in) = (
             self.layout.batch as usize,
             self.layout.pops[pr.counted].size as usize,
             self.layout.pops[pr.source].size as usize,
         );
+        let PopRegions::Poisson { alt, set, .. } = self.layout.pops[pr.source].regions else {
+            unreachable!("a series' source is a Poisson population")
+        };
+        debug_assert!(alt != NEVER, "an engine that runs series has input sets");
         let (t0, steps) = (self.clock, pr.steps);
+        // Per round: its planned inputs, keys and origins (input set 0) ...
         let writes: Vec<Vec<(u64, Vec<u32>)>> = ps
             .iter()
             .enumerate()
             .map(|(r, p)| self.input_writes(pr.source, p.inputs, t0 + r as u32 * steps))
             .collect();
-        let per_round: u64 = writes[0].iter().map(|(_, w)| w.len() as u64).sum();
+        // ... the inputs before them, which a late copy shows (set 1), and their retries
+        // (set 2), `[set][copy][neuron]`, then per copy whether its planned input has a
+        // retry.
+        let dt = self.net.dt_ms;
+        let alts: Vec<Vec<u32>> = (0..m)
+            .map(|r| {
+                let i = r0 + r;
+                let mut words = match (r, i) {
+                    (_, 0) => vec![0; k * n_in],
+                    (0, _) => all[i - 1]
+                        .inputs
+                        .iter()
+                        .flat_map(|x| poisson_thresholds(x.rates_hz, dt))
+                        .collect(),
+                    _ => writes[r - 1][0].1[..k * n_in].to_vec(),
+                };
+                for c in 0..k {
+                    match i.checked_sub(1).and_then(|j| series.retry_of(j, c)) {
+                        Some(x) => words.extend(poisson_thresholds(x, dt)),
+                        None => words.resize(words.len() + n_in, 0),
+                    }
+                }
+                words.extend((0..k).map(|c| u32::from(series.retry_of(i, c).is_some())));
+                words
+            })
+            .collect();
+        let set0: u64 = writes[0].iter().map(|(_, w)| w.len() as u64).sum();
+        let per_round = set0 + alts[0].len() as u64;
         let count_words = (k * n) as u64;
         // Per round its counts and its weight flag.
         let (results, per_result) = (per_round * m as u64, count_words + 1);
         let stop_at = results + per_result * m as u64;
-        let series = self.take_series(stop_at + 1 + 2 * k as u64)?;
+        let staging = self.take_series(stop_at + 1 + 2 * k as u64)?;
         // Before any run changes them: whether the first round's writes answer the check.
         let by_writes = pr
             .check
@@ -180,14 +236,27 @@ impl GpuEngine {
 
         let staged: Vec<u32> = writes
             .iter()
-            .flat_map(|w| w.iter().flat_map(|(_, words)| words.iter().copied()))
+            .zip(&alts)
+            .flat_map(|(w, a)| {
+                w.iter()
+                    .flat_map(|(_, words)| words.iter().copied())
+                    .chain(a.iter().copied())
+            })
             .collect();
         let q = &self.ctx.queue;
-        q.write_buffer(&series.buf, 0, bytemuck::cast_slice(&staged));
+        q.write_buffer(&staging.buf, 0, bytemuck::cast_slice(&staged));
         let stop = self.layout.series_stop() as u64;
         let mut words = vec![0u32];
-        words.extend_from_slice(least);
+        words.extend_from_slice(series.least);
+        words.extend(cursors.iter().map(|c| u32::from(c.late)));
         self.write_u32s(&self.buffers.ustate, stop, &words);
+        self.write_u32s(
+            &self.buffers.ustate,
+            self.layout.series_sets() as u64,
+            &[set],
+        );
+        let sets: Vec<u32> = cursors.iter().map(Cursor::set).collect();
+        self.write_u32s(&self.buffers.ustate, set as u64, &sets);
         // Per round: its fused chunk, then its `StepInfo` for `round_begin` and `round_judge`.
         let stride = self.step_stride;
         let base = (self.layout.rows as u64 + 2) * stride;
@@ -218,15 +287,22 @@ impl GpuEngine {
         q.write_buffer(&self.buffers.step, base, &uniforms);
 
         let dispatches = self.fused_dispatches(steps);
+        let alt_sets = 2 * (k * n_in) as u64;
+        let retry_at = self.layout.series_retry() as u64;
         let mut enc = self.encoder("engine.series");
         for (r, (p, w)) in ps.iter().zip(&writes).enumerate() {
             let mut off = per_round * r as u64;
             for (at, words) in w {
                 let (buf, at) = self.table_at(*at);
                 let len = words.len() as u64 * 4;
-                enc.copy_buffer_to_buffer(&series.buf, off * 4, buf, at * 4, len);
+                enc.copy_buffer_to_buffer(&staging.buf, off * 4, buf, at * 4, len);
                 off += words.len() as u64;
             }
+            let (buf, at) = self.table_at(alt as u64);
+            enc.copy_buffer_to_buffer(&staging.buf, off * 4, buf, at * 4, alt_sets * 4);
+            off += alt_sets;
+            let ustate = &self.buffers.ustate;
+            enc.copy_buffer_to_buffer(&staging.buf, off * 4, ustate, retry_at * 4, k as u64 * 4);
             let info = (base + (2 * r as u64 + 1) * stride) as u32;
             {
                 let mut cp = enc.begin_compute_pass(&wgpu::ComputePassDescriptor {
@@ -234,7 +310,7 @@ impl GpuEngine {
                     timestamp_writes: None,
                 });
                 cp.set_bind_group(0, &self.bind_group, &[info]);
-                cp.set_pipeline(&series.begin);
+                cp.set_pipeline(&staging.begin);
                 let items = count_words.max(3 * k as u64) as u32;
                 cp.dispatch_workgroups(items.div_ceil(self.wg), 1, 1);
             }
@@ -254,7 +330,7 @@ impl GpuEngine {
                     timestamp_writes: None,
                 });
                 cp.set_bind_group(0, &self.bind_group, &[info]);
-                cp.set_pipeline(&series.judge);
+                cp.set_pipeline(&staging.judge);
                 cp.dispatch_workgroups(1, 1, 1);
             }
             let at = (results + per_result * r as u64) * 4;
@@ -262,32 +338,33 @@ impl GpuEngine {
             enc.copy_buffer_to_buffer(
                 ustate,
                 counts_at as u64 * 4,
-                &series.buf,
+                &staging.buf,
                 at,
                 count_words * 4,
             );
             if flag != NEVER {
                 let to = at + count_words * 4;
-                enc.copy_buffer_to_buffer(ustate, flag as u64 * 4, &series.buf, to, 4);
+                enc.copy_buffer_to_buffer(ustate, flag as u64 * 4, &staging.buf, to, 4);
             }
         }
         let ustate = &self.buffers.ustate;
-        enc.copy_buffer_to_buffer(ustate, stop * 4, &series.buf, stop_at * 4, 4);
+        enc.copy_buffer_to_buffer(ustate, stop * 4, &staging.buf, stop_at * 4, 4);
         let ctl = self.layout.ctl as u64 * 4;
         let progress = 2 * k as u64 * 4;
-        enc.copy_buffer_to_buffer(ustate, ctl, &series.buf, (stop_at + 1) * 4, progress);
+        enc.copy_buffer_to_buffer(ustate, ctl, &staging.buf, (stop_at + 1) * 4, progress);
         let ranges = [
             (&self.buffers.fstate, 0, self.layout.fstate.len() as u64 * 4),
             (
-                &series.buf,
+                &staging.buf,
                 results * 4,
                 (stop_at - results + 1) * 4 + progress,
             ),
         ];
         let got = self.read_back_after(Some(enc), &ranges, "engine.series");
-        self.series = Some(series);
+        self.series = Some(staging);
         let got = got?;
-        // The runs that follow find no series stopped.
+        // The runs that follow find no series stopped, and (after a stalled round's rest)
+        // draw from input set 0.
         self.write_u32s(&self.buffers.ustate, stop, &[0]);
         self.weights.iter_mut().for_each(ReadWeights::clear);
 
@@ -303,22 +380,49 @@ impl GpuEngine {
             .map(|r| result(r)[..k * n].chunks(n).map(<[u32]>::to_vec).collect())
             .collect();
         let last = ran - 1;
+        // What each copy showed: the device's rule, followed on the host.
+        let mut shown = Vec::with_capacity(ran);
+        let mut before_last = cursors.to_vec();
+        for (r, c) in counts.iter().enumerate() {
+            shown.push(cursors.iter().map(|x| x.shown(r0 + r)).collect::<Vec<_>>());
+            if r == last {
+                before_last = cursors.to_vec();
+                if stalled {
+                    break;
+                }
+            }
+            let go_on = judge_round(cursors, &shown[r], c, series);
+            debug_assert!(
+                go_on || r == last,
+                "the device stopped where the rule stops"
+            );
+        }
         if ran < m || stalled {
             // The tables as round `last` left them: its inputs (silenced after its run).
             for (at, words) in &writes[last] {
                 self.write_tables(*at, words);
             }
+            self.write_tables(alt as u64, &alts[last][..alt_sets as usize]);
         }
         if stalled {
             let origin = t0 + last as u32 * steps;
             self.clock = origin;
+            // The copies behind go on drawing from their sets of round `last` (which their
+            // judge left as they were).
             let (at, thresholds) = (writes[last][0].0, writes[last][0].1[..k * n_in].to_vec());
             let mut plan = self.presentation_plan(&pr, &ps[last], origin, at, thresholds);
             plan.check_by_writes = last > 0 || by_writes;
-            counts[last] = self.go_on_with(steps, pr.counted, plan)?;
-            let stopped = below_least(&counts[last], least) || self.flag_raised(&ps[last]);
-            return Ok((counts, stopped));
+            let went = self.go_on_with(steps, pr.counted, plan);
+            self.write_u32s(&self.buffers.ustate, set as u64, &vec![0; k]);
+            counts[last] = went?;
+            cursors.copy_from_slice(&before_last);
+            let go_on = judge_round(cursors, &shown[last], &counts[last], series)
+                && !self.flag_raised(&ps[last]);
+            run.counts.extend(counts);
+            run.shown.extend(shown);
+            return Ok(go_on);
         }
+        self.write_u32s(&self.buffers.ustate, set as u64, &vec![0; k]);
         if ran < m {
             self.write_tables(writes[last][0].0, &vec![0; k * n_in]);
         }
@@ -328,6 +432,8 @@ impl GpuEngine {
         }
         self.keep_dispatch_rate(steps, &res[(stop_at - results) as usize + 1 + k..][..k]);
         self.keep_state(&got[0])?;
-        Ok((counts, word != 0))
+        run.counts.extend(counts);
+        run.shown.extend(shown);
+        Ok(word == 0)
     }
 }
