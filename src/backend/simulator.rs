@@ -498,13 +498,18 @@ pub(crate) fn judge_round(
     go_on
 }
 
-/// One least count per copy, and no retries or one list per presentation with one entry
-/// per copy.
+/// One least count per copy, one input per copy in every presentation, and no retries or
+/// one list per presentation with one entry per copy, each a rate per neuron of the source
+/// in range.
 ///
 /// # Errors
-/// [`crate::SnnError::InvalidParam`] naming `least` or `retries`.
+/// [`crate::SnnError::InvalidParam`] naming `least`, `inputs` or `retries`; as
+/// [`Simulator::set_rates`] for a retry's rates.
 pub(crate) fn check_series(net: &Network, series: &Series<'_>) -> Result<()> {
     check_least(net, series.least)?;
+    for p in series.presentations {
+        check_inputs(net, p)?;
+    }
     let ps = series.presentations.len();
     if !series.retries.is_empty() && series.retries.len() != ps {
         return Err(crate::SnnError::invalid(
@@ -519,6 +524,11 @@ pub(crate) fn check_series(net: &Network, series: &Series<'_>) -> Result<()> {
             series.retries[i].len(),
             format!("one entry per copy ({})", net.batch()),
         ));
+    }
+    for (p, retries) in series.presentations.iter().zip(series.retries) {
+        for x in retries.iter().flatten() {
+            net.rates_target(p.source, x)?;
+        }
     }
     Ok(())
 }

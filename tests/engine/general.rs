@@ -1167,8 +1167,8 @@ fn chunks_on_any_thread_count_give_the_bits_of_the_whole_step() {
 /// silent; copy 0's least of 0 never stops it); with a retry of that presentation, copy 1
 /// shows the retry in the next round (with that round's key) and its later presentations
 /// one round late, and the series runs whole; a retry that is short too stops it; least
-/// counts of 0 never stop a series; one least count per copy and one list of retries per
-/// presentation.
+/// counts of 0 never stop a series; one least count per copy, one list of retries per
+/// presentation, and retry rates in range, checked before any round runs.
 #[test]
 fn a_series_retries_a_short_presentation_and_goes_on() {
     use snn_wgpu::backend::{Presentation, Series, Shown, Simulator};
@@ -1301,4 +1301,13 @@ fn a_series_retries_a_short_presentation_and_goes_on() {
         e.present_series(&series(&retry[..4], &[0, 1])),
         Err(SnnError::InvalidParam { ref field, .. }) if field == "retries"
     ));
+    // A retry's rates are checked before any round runs, as the source's own.
+    let negative = [-1.0f32; 50];
+    let bad: Vec<Vec<Option<&[f32]>>> = (0..5)
+        .map(|r| vec![None, (r == 4).then_some(&negative[..])])
+        .collect();
+    let before = e.step_count();
+    let err = e.present_series(&series(&bad, &[0, 1])).unwrap_err();
+    assert!(err.to_string().contains("rates_hz[0]"), "{err}");
+    assert_eq!(e.step_count(), before, "no round ran");
 }

@@ -23,9 +23,9 @@ pub struct EngineArgs {
     /// a software adapter such as llvmpipe, 64 elsewhere).
     #[arg(long, global = true, env = "SNN_WORKGROUP_SIZE", value_parser = workgroup_size)]
     pub workgroup_size: Option<u32>,
-    /// Training presentations the GPU engine runs in one submission, judged on the device
-    /// (default 16, and 1 on a software adapter such as llvmpipe; 1: one at a time, judged
-    /// on the host).
+    /// Training presentations the GPU engine runs in one submission, judged and retried on
+    /// the device (default 16, and 1 on a software adapter such as llvmpipe; 1: one at a
+    /// time, judged on the host).
     #[arg(long, global = true, env = "SNN_PRESENTATIONS_PER_SUBMISSION", value_parser = clap::value_parser!(u32).range(1..=1024))]
     pub presentations_per_submission: Option<u32>,
     /// The CPU step's compiled copy: baseline, avx2, avx512 (default: the best this processor

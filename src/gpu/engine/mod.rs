@@ -165,10 +165,11 @@ pub struct GpuEngineOptions {
     /// and 16 bytes of readback per submission).
     pub device_timing: bool,
     /// The most presentations of a series ([`GpuEngine::present_series`]) that run in one
-    /// submission, judged on the device (1: one at a time, judged on the host). A
-    /// submission's rounds cost a uniform slot and their inputs in a staging buffer each,
-    /// and the rounds after one that stops the series are still issued (their kernels do
-    /// nothing). `None`: [`DEFAULT_PRESENTATIONS_PER_SUBMISSION`] without a loop budget, 1
+    /// submission, judged and retried on the device (1: one at a time, judged on the host).
+    /// A submission's rounds cost a uniform slot and their inputs in a staging buffer each,
+    /// the rounds after one that stops the series are still issued (their kernels do
+    /// nothing), and above 1 every Poisson source keeps two more sets of thresholds (the
+    /// input a late copy shows and its retry). `None`: [`DEFAULT_PRESENTATIONS_PER_SUBMISSION`] without a loop budget, 1
     /// under one (llvmpipe), where a presentation is many dispatches, which a round issued
     /// after the stop would cost as well, and a wait for the device costs little more than
     /// the work it waits for.

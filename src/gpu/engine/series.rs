@@ -172,14 +172,6 @@ impl GpuEngine {
         for p in &ps[1..] {
             self.prepare(p)?;
         }
-        for x in series.retries[r0.min(series.retries.len())..]
-            .iter()
-            .take(m)
-            .flatten()
-            .flatten()
-        {
-            self.net.rates_target(ps[0].source, x)?;
-        }
         let (k, n, n_in) = (
             self.layout.batch as usize,
             self.layout.pops[pr.counted].size as usize,
