@@ -386,8 +386,9 @@ pub fn a_presentation_equals_its_calls() {
 /// short of its least count so far, where a judge that moved it to its retry would change
 /// the input the round goes on with). Copy 0's least count is 0 and never stops a series.
 /// The first series runs whole (copy 1's retry of its short second round falls past its
-/// end); the second retries copy 1's silent third round in its fourth, and shows copy 1's
-/// fourth input in its fifth; the third runs whole; the fourth retries copy 1's silent
+/// end); the second retries copy 1's silent third round in its fourth, brighter (under the
+/// low budget that round stalls in its steps on, and copy 1 goes on with its retry's
+/// input), and shows copy 1's fourth input in its fifth; the third runs whole; the fourth retries copy 1's silent
 /// first round in its second; the fifth stops after its second round, silent without a
 /// retry; the sixth after its second, a silent retry of a silent first. A run follows
 /// each. A series in one submission costs one wait on the device.
@@ -396,9 +397,11 @@ pub fn a_series_equals_its_presentations() {
     let spec = cfg(RestMode::Simulate).to_spec();
     let net = network(&spec).unwrap().with_seeds(vec![7, 8]);
     let data = embedded(Split::Train).unwrap();
-    let rates: Vec<Vec<f32>> = (0..6)
+    // Images 0 to 5 at intensity 16, then (6) image 4 brighter, at 28.
+    let mut rates: Vec<Vec<f32>> = (0..6)
         .map(|i| DcConfig::rates(data.image(i), 16.0))
         .collect();
+    rates.push(DcConfig::rates(data.image(4), 28.0));
     let silent = vec![0.0; rates[0].len()];
     let image = |x: Option<usize>| x.map_or(&silent[..], |i| &rates[i][..]);
     // `rounds[r]`: (copy 0's image, copy 1's image; None: silence), copy 1's retries
@@ -422,7 +425,7 @@ pub fn a_series_equals_its_presentations() {
                 (5, Some(0)),
                 (1, Some(2)),
             ],
-            &[(0, Some(3)), (2, Some(4)), (3, Some(5))],
+            &[(0, Some(3)), (2, Some(6)), (3, Some(5))],
             1,
         ),
         (&[(3, Some(4)), (5, Some(5)), (0, Some(1))], &[], 1),
