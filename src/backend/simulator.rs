@@ -354,25 +354,41 @@ pub(crate) fn present_one_by_one<S: Simulator + ?Sized>(
     series: &Series<'_>,
 ) -> Result<SeriesRun> {
     check_series(s.network(), series)?;
-    let ps = series.presentations;
     let mut cursors = vec![Cursor::default(); series.least.len()];
     let mut run = SeriesRun::default();
-    for (r, p) in ps.iter().enumerate() {
-        let shown: Vec<Shown> = cursors.iter().map(|c| c.shown(r)).collect();
-        let inputs = series.inputs(r, &shown);
-        let counts = s.present(&Presentation {
-            inputs: &inputs,
-            ..*p
-        })?;
-        let go_on = judge_round(&mut cursors, &shown, &counts, series);
-        run.counts.push(counts);
-        run.shown.push(shown);
-        // The last presentation's weights are the caller's to check.
-        if !go_on || (r + 1 < ps.len() && weights_not_finite(s, p)?) {
+    for r in 0..series.presentations.len() {
+        if !present_round(s, series, r, &mut cursors, &mut run)? {
             break;
         }
     }
     Ok(run)
+}
+
+/// Round `r` of `series` (checked) as [`Simulator::present`], the copies where `cursors`
+/// stand, judged on the host: pushes the round onto `run` and moves the cursors on.
+/// Returns whether the series goes on.
+///
+/// # Errors
+/// As [`Simulator::present`].
+pub(crate) fn present_round<S: Simulator + ?Sized>(
+    s: &mut S,
+    series: &Series<'_>,
+    r: usize,
+    cursors: &mut [Cursor],
+    run: &mut SeriesRun,
+) -> Result<bool> {
+    let p = &series.presentations[r];
+    let shown: Vec<Shown> = cursors.iter().map(|c| c.shown(r)).collect();
+    let inputs = series.inputs(r, &shown);
+    let counts = s.present(&Presentation {
+        inputs: &inputs,
+        ..*p
+    })?;
+    let go_on = judge_round(cursors, &shown, &counts, series);
+    run.counts.push(counts);
+    run.shown.push(shown);
+    // The last presentation's weights are the caller's to check.
+    Ok(go_on && !(r + 1 < series.presentations.len() && weights_not_finite(s, p)?))
 }
 
 /// A series of presentations ([`Simulator::present_series`]), each copy on its own course:

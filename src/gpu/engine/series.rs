@@ -27,8 +27,8 @@
 
 use super::layout::{PopRegions, NEVER, SERIES_STALLED};
 use super::{GpuEngine, Quiet, ReadWeights};
-use crate::backend::simulator::{check_series, judge_round, Cursor};
-use crate::backend::{Presentation, Series, SeriesRun, Shown};
+use crate::backend::simulator::{check_series, judge_round, present_round, Cursor};
+use crate::backend::{Presentation, Series, SeriesRun};
 use crate::error::Result;
 use crate::gpu::layout::StepInfo;
 use crate::model::net::{poisson_thresholds, MAX_DELAY_STEPS};
@@ -66,19 +66,7 @@ impl GpuEngine {
         while run.counts.len() < ps.len() {
             let r = run.counts.len();
             let go_on = match self.series_fit(&ps[r..]) {
-                0 | 1 => {
-                    let shown: Vec<Shown> = cursors.iter().map(|c| c.shown(r)).collect();
-                    let inputs = series.inputs(r, &shown);
-                    let c = self.present(&Presentation {
-                        inputs: &inputs,
-                        ..ps[r]
-                    })?;
-                    let go_on = judge_round(&mut cursors, &shown, &c, series)
-                        && !(r + 1 < ps.len() && self.flag_raised(&ps[r]));
-                    run.counts.push(c);
-                    run.shown.push(shown);
-                    go_on
-                }
+                0 | 1 => present_round(self, series, r, &mut cursors, &mut run)?,
                 m => self.present_submission(series, r, m, &mut cursors, &mut run)?,
             };
             if !go_on {
