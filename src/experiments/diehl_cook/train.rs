@@ -434,7 +434,8 @@ pub fn train_batch(
             .min((ran + b.series_len()) / (stops + 1))
             .clamp(1, b.series_len().max(1));
         // Each running network's planned try of round r, and its retry (where the rule
-        // allows one more), which it shows in the next round where the try draws too few.
+        // allows one more), which it shows in the next round where the try draws too few:
+        // none for the last round, whose retry would fall past the series' end.
         let planned = |k: usize, r: usize| -> Option<(usize, Retry)> {
             running(states, k).then(|| {
                 let idx = (states[k].stats.images + r) % n_train.max(1);
@@ -460,7 +461,7 @@ pub fn train_batch(
                 (0..k_nets)
                     .map(|k| {
                         let (idx, t) = planned(k, r)?;
-                        (t.retry < cfgs[k].max_retries).then(|| {
+                        (r + 1 < len && t.retry < cfgs[k].max_retries).then(|| {
                             let intensity = t.intensity + cfgs[k].intensity_step;
                             cfgs[k].input_rates(data.image(idx), intensity)
                         })

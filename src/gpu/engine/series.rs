@@ -361,15 +361,12 @@ impl GpuEngine {
             .collect();
         let last = ran - 1;
         // What each copy showed: the device's rule, followed on the host.
+        // A stalled round is judged once it has gone on, its copies where they stood.
         let mut shown = Vec::with_capacity(ran);
-        let mut before_last = cursors.to_vec();
         for (r, c) in counts.iter().enumerate() {
             shown.push(cursors.iter().map(|x| x.shown(r0 + r)).collect::<Vec<_>>());
-            if r == last {
-                before_last = cursors.to_vec();
-                if stalled {
-                    break;
-                }
+            if r == last && stalled {
+                break;
             }
             let go_on = judge_round(cursors, &shown[r], c, series);
             debug_assert!(
@@ -382,20 +379,19 @@ impl GpuEngine {
             for (at, words) in &writes[last] {
                 self.write_tables(*at, words);
             }
-            self.write_tables(alt as u64, &alts[last][..alt_sets as usize]);
         }
         if stalled {
             let origin = t0 + last as u32 * steps;
             self.clock = origin;
             // The copies behind go on drawing from their sets of round `last` (which their
-            // judge left as they were).
+            // judge left as they were), as round `last` left them.
+            self.write_tables(alt as u64, &alts[last][..alt_sets as usize]);
             let (at, thresholds) = (writes[last][0].0, writes[last][0].1[..k * n_in].to_vec());
             let mut plan = self.presentation_plan(&pr, &ps[last], origin, at, thresholds);
             plan.check_by_writes = last > 0 || by_writes;
             let went = self.go_on_with(steps, pr.counted, plan);
             self.write_u32s(&self.buffers.ustate, set as u64, &vec![0; k]);
             counts[last] = went?;
-            cursors.copy_from_slice(&before_last);
             let go_on = judge_round(cursors, &shown[last], &counts[last], series)
                 && !self.flag_raised(&ps[last]);
             run.counts.extend(counts);
