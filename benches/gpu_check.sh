@@ -10,7 +10,10 @@
 #   coba      COBA (Brette et al. 2007) from 4k to 1M neurons on the general GPU engine, and
 #             4k to 64k on the CPU beside it
 #   train     Diehl & Cook dc400 and dc6400 training, one network, GPU and CPU; dc400 again
-#             at workgroup sizes 32, 128, 256 and 1024 (the default is 64)
+#             at workgroup sizes 64, 128, 256 and 1024 and dc6400 at 1024 (the default on
+#             hardware is 512 for both: GpuContext::default_workgroup_size), and dc6400
+#             under the passes schedule (a dispatch per pass, many workgroups) beside the
+#             fused one (the rows' "engine" names the schedule and the workgroup size)
 #   overhead  what a dc400 and a dc6400 training presentation cost besides their steps
 #             (presentations of 3 steps: wall, host time outside the one wait), and the same
 #             presentations in series of 16 in one submission beside one at a time
@@ -63,10 +66,14 @@ step coba "$BENCH" --backend cpu --rows coba --coba-n 4000,16000,64000 --coba-se
   --reps 3 --quiet
 step train "$BENCH" --backend gpu --presets dc400,dc6400 --rows train --reps 10 --warmup 2 --quiet
 step train "$BENCH" --backend cpu --presets dc400,dc6400 --rows train --reps 5 --warmup 1 --quiet
-for wg in 32 128 256 1024; do
+for wg in 64 128 256 1024; do
   step train "$BENCH" --backend gpu --presets dc400 --rows train --reps 10 --warmup 2 --quiet \
     --workgroup-size "$wg"
 done
+step train "$BENCH" --backend gpu --presets dc6400 --rows train --reps 5 --warmup 1 --quiet \
+  --workgroup-size 1024
+step train "$BENCH" --backend gpu --presets dc6400 --rows train --reps 5 --warmup 1 --quiet \
+  --gpu-schedule passes
 step overhead "$BENCH" --backend gpu --presets dc400,dc6400 --rows overhead --reps 20 \
   --warmup 5 --quiet
 step overhead "$BENCH" --backend gpu --presets dc400,dc6400 --rows overhead_series --reps 4 \

@@ -72,6 +72,7 @@ use snn_wgpu::data::mnist::{embedded, Split};
 use snn_wgpu::experiments::benchmarks;
 use snn_wgpu::experiments::diehl_cook::config::DcConfig;
 use snn_wgpu::experiments::diehl_cook::engine::{DcEngine, Input};
+use snn_wgpu::experiments::diehl_cook::model::network;
 use snn_wgpu::experiments::diehl_cook::{PresentOptions, RestMode};
 use snn_wgpu::gpu::{
     GpuContext, GpuEngine, GpuEngineOptions, DEFAULT_PRESENTATIONS_PER_SUBMISSION,
@@ -214,11 +215,24 @@ impl Waited {
 struct Target {
     name: &'static str,
     adapter: String,
-    /// The GPU engine's workgroup size (GPU rows), `None` on the CPU.
-    workgroup_size: Option<u32>,
+    /// The GPU engine's workgroup size where `--workgroup-size` forces one.
+    forced_workgroup_size: Option<u32>,
     ctx: Option<Arc<GpuContext>>,
     /// The engine and its options.
     choice: EngineChoice,
+}
+
+impl Target {
+    /// The GPU engine's workgroup size for `cfg`'s network (GPU rows), `None` on the CPU.
+    fn workgroup_size(&self, cfg: &DcConfig) -> Result<Option<u32>> {
+        let Some(ctx) = &self.ctx else {
+            return Ok(None);
+        };
+        Ok(Some(match self.forced_workgroup_size {
+            Some(wg) => wg,
+            None => ctx.default_workgroup_size(&network(&cfg.to_spec())?),
+        }))
+    }
 }
 
 fn make(t: &Target, cfg: &DcConfig) -> Result<DcEngine> {
@@ -260,7 +274,7 @@ fn main() -> Result<()> {
                     .unwrap_or_else(snn_wgpu::cpu::simd::SimdLevel::best)
                     .name()
             ),
-            workgroup_size: None,
+            forced_workgroup_size: None,
             ctx: None,
             choice: EngineChoice::Cpu(cpu_opts),
         });
@@ -278,10 +292,7 @@ fn main() -> Result<()> {
                 targets.push(Target {
                     name: "gpu",
                     adapter: ctx.adapter_description(),
-                    workgroup_size: Some(
-                        opts.workgroup_size
-                            .unwrap_or_else(|| ctx.default_workgroup_size()),
-                    ),
+                    forced_workgroup_size: opts.workgroup_size,
                     ctx: Some(ctx.clone()),
                     choice: EngineChoice::Gpu(ctx, opts),
                 });
@@ -571,7 +582,7 @@ fn bench_train(
     let events = expected_input_spikes / reps as f64 * cfg.n_exc as f64;
     let (waits, host) = Waited::medians(waits);
     stdout::line(serde_json::json!({
-        "bench": "train", "preset": cfg.preset, "backend": t.name, "adapter": t.adapter, "workgroup_size": t.workgroup_size, "n": cfg.n_exc,
+        "bench": "train", "preset": cfg.preset, "backend": t.name, "adapter": t.adapter, "workgroup_size": t.workgroup_size(cfg)?, "engine": b.describe(), "n": cfg.n_exc,
         "dt_ms": cfg.dt_ms, "steps": steps_on + steps_rest, "input_delays": cfg.input_delay_max_ms > 0.0,
         "warmup": a.warmup, "reps": reps, "median_s_per_image": med, "images_per_s": 1.0 / med,
         "synaptic_events_per_s": events / med,
@@ -649,7 +660,7 @@ fn bench_train_series(
         let med = median(times);
         stdout::line(serde_json::json!({
             "bench": "train_series", "preset": cfg.preset, "backend": t.name, "adapter": t.adapter,
-            "workgroup_size": t.workgroup_size, "n": cfg.n_exc, "presentations_per_submission": per,
+            "workgroup_size": t.workgroup_size(cfg)?, "n": cfg.n_exc, "presentations_per_submission": per,
             "images_per_rep": n, "warmup": a.warmup, "reps": a.reps, "retries": state.stats.retries,
             "median_s_per_image": med, "images_per_s": 1.0 / med,
             "device_waits_per_image": (!waits.is_empty()).then(|| median(waits)),
@@ -720,7 +731,7 @@ fn bench_overhead_series(
         let med = median(times);
         stdout::line(serde_json::json!({
             "bench": "overhead_series", "preset": cfg.preset, "backend": t.name, "adapter": t.adapter,
-            "workgroup_size": t.workgroup_size, "n": cfg.n_exc, "steps": 3,
+            "workgroup_size": t.workgroup_size(cfg)?, "n": cfg.n_exc, "steps": 3,
             "presentations_per_submission": p, "warmup": a.warmup, "series": n,
             "median_us_per_presentation": med * 1e6,
             "device_waits_per_presentation": median(waits),
@@ -751,7 +762,7 @@ fn bench_overhead(
     }
     let (count, host) = Waited::medians(waits);
     stdout::line(serde_json::json!({
-        "bench": "overhead", "preset": cfg.preset, "backend": t.name, "adapter": t.adapter, "workgroup_size": t.workgroup_size,
+        "bench": "overhead", "preset": cfg.preset, "backend": t.name, "adapter": t.adapter, "workgroup_size": t.workgroup_size(cfg)?,
         "n": cfg.n_exc, "steps": 3, "warmup": a.warmup, "presentations": n,
         "median_us_per_presentation": median(times) * 1e6,
         "device_waits_per_presentation": count,
@@ -802,13 +813,14 @@ fn bench_train_multi(
                 })
                 .collect()
         };
+        let wg = t.workgroup_size(cfg)?;
         // `waits`: per round, the host's waits for the device and the time outside them.
         let row = |bench: &str, times: Vec<f64>, device: Vec<f64>, waits: Vec<Waited>| {
             let split = DeviceSplit::of(&times, &device, cfg.steps_on() + cfg.steps_rest());
             let med = median(times);
             let (count, host) = Waited::medians(waits);
             stdout::line(serde_json::json!({
-                "bench": bench, "preset": cfg.preset, "backend": t.name, "adapter": t.adapter, "workgroup_size": t.workgroup_size,
+                "bench": bench, "preset": cfg.preset, "backend": t.name, "adapter": t.adapter, "workgroup_size": wg,
                 "n": cfg.n_exc, "networks": k, "dt_ms": cfg.dt_ms, "steps": cfg.steps_on() + cfg.steps_rest(),
                 "input_delays": cfg.input_delay_max_ms > 0.0, "warmup": a.warmup, "reps": reps,
                 "median_s_per_round": med, "images_per_s": k as f64 / med,
@@ -913,7 +925,7 @@ fn bench_eval(
         let split = DeviceSplit::of(&times, &device, cfg.steps_on());
         let med = median(times);
         stdout::line(serde_json::json!({
-            "bench": "eval", "preset": cfg.preset, "backend": t.name, "adapter": t.adapter, "workgroup_size": t.workgroup_size, "n": cfg.n_exc,
+            "bench": "eval", "preset": cfg.preset, "backend": t.name, "adapter": t.adapter, "workgroup_size": t.workgroup_size(cfg)?, "n": cfg.n_exc,
             "dt_ms": cfg.dt_ms, "steps": cfg.steps_on(), "batch": batch, "warmup": 1, "reps": reps,
             "median_s_per_batch": med, "images_per_s": batch as f64 / med,
             "median_device_s_per_batch": split.as_ref().map(|s| s.device_s),

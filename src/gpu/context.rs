@@ -6,6 +6,7 @@
 //! options.
 
 use crate::error::{Result, SnnError};
+use crate::model::net::Network;
 use std::future::Future;
 
 /// llvmpipe silently ends every loop once a SIMD group of invocations has passed 65,535 loop
@@ -14,6 +15,35 @@ use std::future::Future;
 /// refuses, on a software adapter, a network with a pass that could make more loop passes
 /// than this.
 pub const LOOP_ITERATION_BUDGET: u32 = 60_000;
+
+/// The most invocations per workgroup that the engine takes by default on hardware
+/// ([`hardware_workgroup_size`]).
+pub const MAX_DEFAULT_WORKGROUP_SIZE: u32 = 512;
+
+/// The engine's default workgroup size on hardware for a network whose largest population
+/// (sources included) has `largest` neurons, on an adapter that takes at most `limit`
+/// invocations per workgroup: `largest` rounded up to a power of two, at least
+/// [`crate::gpu::engine::DEFAULT_WORKGROUP_SIZE`] (64) and at most
+/// [`MAX_DEFAULT_WORKGROUP_SIZE`] (512) and `limit` (rounded down to a power of two). One
+/// invocation per neuron where the largest population fits (Diehl & Cook's 784 inputs take
+/// 512: two draws per invocation and step, and one neuron per invocation up to dc400); a
+/// larger one strides 2 to 16 neurons per invocation (dc6400: 13), within the fused
+/// schedule's limit of 16. The first, Diehl & Cook-only GPU kernels, one workgroup per
+/// network as here, trained dc400 on an NVIDIA H200 at 150 ms per image at 64 invocations,
+/// 49 at 256, 30 at 512 and 31 at 1024 (RESULTS.md, "On a real GPU"); the general engine has
+/// not been timed on hardware at any size yet (`benches/gpu_check.sh` does).
+pub fn hardware_workgroup_size(largest: u32, limit: u32) -> u32 {
+    let floor_pow2 = |x: u32| match x {
+        0 => 1,
+        x => 1u32 << (31 - x.leading_zeros()),
+    };
+    let cap = MAX_DEFAULT_WORKGROUP_SIZE.min(floor_pow2(limit));
+    let wanted = largest
+        .max(1)
+        .checked_next_power_of_two()
+        .unwrap_or(1 << 31);
+    wanted.clamp(crate::gpu::engine::DEFAULT_WORKGROUP_SIZE.min(cap), cap)
+}
 
 /// How to choose the adapter.
 #[derive(Debug, Clone, Default)]
@@ -175,19 +205,24 @@ impl GpuContext {
         self.info.device_type == wgpu::DeviceType::Cpu
     }
 
-    /// The engine's workgroup size where [`crate::gpu::engine::GpuEngineOptions`] leaves it
-    /// to the adapter: 32 invocations on a software adapter, where they measured faster than
-    /// 64 for Diehl & Cook training (one network 7 % for dc400 and 17 % for dc100; four as the
-    /// copies of one engine 4 % and 13 %) and frozen evaluation (dc100 batches of 64 30 %,
-    /// the rest alike; RESULTS.md, "The workgroup size by adapter"), and
-    /// [`crate::gpu::engine::DEFAULT_WORKGROUP_SIZE`] (64) on hardware, which has not been
-    /// measured for it yet.
-    pub fn default_workgroup_size(&self) -> u32 {
+    /// The engine's workgroup size for `net` where [`crate::gpu::engine::GpuEngineOptions`]
+    /// leaves it to the adapter. On a software adapter 32 invocations, where they measured
+    /// faster than 64 for Diehl & Cook training (one network 7 % for dc400 and 17 % for dc100;
+    /// four as the copies of one engine 4 % and 13 %) and frozen evaluation (dc100 batches of
+    /// 64 30 %, the rest alike; RESULTS.md, "The workgroup size by adapter"): llvmpipe runs a
+    /// workgroup on one thread, and every invocation more is a lane more to step through at
+    /// each barrier. On hardware, [`hardware_workgroup_size`] of the largest population: a copy
+    /// is one workgroup, so its invocations are all the parallelism a step of one network gets.
+    pub fn default_workgroup_size(&self, net: &Network) -> u32 {
         if self.is_software() {
-            32
-        } else {
-            crate::gpu::engine::DEFAULT_WORKGROUP_SIZE
+            return 32;
         }
+        let largest = net.populations.iter().map(|p| p.size).max().unwrap_or(1);
+        let limit = self
+            .limits
+            .max_compute_invocations_per_workgroup
+            .min(self.limits.max_compute_workgroup_size_x);
+        hardware_workgroup_size(largest, limit)
     }
 
     /// Checks that `needed` fits under the limit `available`.
@@ -272,6 +307,35 @@ impl GpuContext {
                 message: e.to_string(),
             }),
             None => Ok(out),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::hardware_workgroup_size;
+
+    #[test]
+    fn the_hardware_workgroup_follows_the_largest_population() {
+        // (largest population, the adapter's limit) → invocations.
+        for (largest, limit, wg) in [
+            (1, 1024, 64),
+            (64, 1024, 64),
+            (65, 1024, 128),
+            (400, 1024, 512),
+            (784, 1024, 512),
+            (6400, 1024, 512),
+            (u32::MAX, 1024, 512),
+            (400, 256, 256),
+            (400, 300, 256),
+            (100, 256, 128),
+            (10, 32, 32),
+        ] {
+            assert_eq!(
+                hardware_workgroup_size(largest, limit),
+                wg,
+                "largest {largest}, limit {limit}"
+            );
         }
     }
 }

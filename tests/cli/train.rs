@@ -181,8 +181,8 @@ pub fn a_config_files_seed_stands_unless_seed_is_given() {
 }
 
 /// `--eval-backend gpu` after CPU training: the same assignments' accuracy as labelling and
-/// testing on the CPU (frozen batches agree across backends), and the JSON says which ran;
-/// for one network and for K.
+/// testing on the CPU (frozen batches agree across backends), under either GPU schedule
+/// (`--gpu-schedule`), and the JSON says which ran; for one network and for K.
 pub fn eval_backend_labels_and_tests_elsewhere_with_the_same_result() {
     // A small run of seed 4 trained on the CPU, labelled and tested on `eval`, with `more`
     // flags: its JSON line.
@@ -228,6 +228,26 @@ pub fn eval_backend_labels_and_tests_elsewhere_with_the_same_result() {
         results.push(accuracies(&j));
     }
     assert_eq!(results[0], results[1]);
+    // The schedule is the GPU engine's choice of speed, never of results (`--gpu-schedule`):
+    // the passes give the same accuracies, and a fused schedule that the network does not
+    // fit (784 inputs at one invocation per workgroup) is refused, saying why.
+    let passes = train("gpu", &["--gpu-schedule", "passes"]);
+    assert_eq!(accuracies(&passes), results[0]);
+    let run = tmp("evalb-fused");
+    let out = snn()
+        .args(["train", "--train-samples", "4", "--label-samples", "4"])
+        .args(["--test-samples", "4", "--quiet", "--backend", "gpu"])
+        .args(["--gpu-schedule", "fused", "--workgroup-size", "1", "--out"])
+        .arg(&run)
+        .output()
+        .unwrap();
+    let _ = std::fs::remove_dir_all(&run);
+    let e = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{e}");
+    assert!(
+        e.contains("fused schedule") && e.contains("use the passes schedule"),
+        "{e}"
+    );
     // K networks too: network 0 (seed 4) of two trained on the CPU and labelled and tested
     // on the GPU is the run above.
     let j = train("gpu", &["--networks", "2"]);

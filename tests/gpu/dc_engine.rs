@@ -650,13 +650,15 @@ fn presentations_agree_with(
 }
 
 /// dc400 as the preset has it (400 neurons, input delays up to 10 ms, 350 + 150 ms at
-/// dt = 0.5 ms) learning over 3 presentations, fused at the adapter's workgroup size and at
+/// dt = 0.5 ms) learning over 3 presentations, fused at the adapter's workgroup size, at
 /// 64 invocations, where the 784 inputs are drawn in registers too and listed as their 25
-/// words are emitted (`fused.rs`, "Spike summaries and lists").
+/// words are emitted (`fused.rs`, "Spike summaries and lists"), and at 512, the default on
+/// hardware (`GpuContext::default_workgroup_size`), where each neuron has an invocation of
+/// its own and most invocations have no spike word to emit.
 pub fn dc400_learning_with_delays_agrees() {
     let c = DcConfig::preset("dc400").unwrap();
     assert!(c.input_delay_max_ms > 0.0 && c.n_exc == 400);
-    for workgroup_size in [None, Some(64)] {
+    for workgroup_size in [None, Some(64), Some(512)] {
         let opts = GpuEngineOptions {
             schedule: EngineSchedule::Fused,
             workgroup_size,

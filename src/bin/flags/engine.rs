@@ -5,7 +5,7 @@
 
 use snn_wgpu::cpu::engine::EngineOptions;
 use snn_wgpu::cpu::simd::SimdLevel;
-use snn_wgpu::gpu::{GpuEngineOptions, GpuOptions};
+use snn_wgpu::gpu::{EngineSchedule, GpuEngineOptions, GpuOptions};
 
 /// Flags (each also read from the environment variable it names). None changes results.
 #[derive(clap::Args, Debug, Clone, Default)]
@@ -20,9 +20,15 @@ pub struct EngineArgs {
     #[arg(long, global = true, env = "WGPU_ADAPTER_NAME")]
     pub adapter_name: Option<String>,
     /// Invocations per workgroup of the GPU engine: a power of two up to 1024 (default 32 on
-    /// a software adapter such as llvmpipe, 64 elsewhere).
+    /// a software adapter such as llvmpipe; on hardware the network's largest population
+    /// rounded up to a power of two, from 64 to 512).
     #[arg(long, global = true, env = "SNN_WORKGROUP_SIZE", value_parser = workgroup_size)]
     pub workgroup_size: Option<u32>,
+    /// How the GPU engine lays a step out: `auto` (fused where the network fits one
+    /// workgroup per copy, else passes; the default), `fused` (an error where it does not
+    /// fit) or `passes` (a dispatch per pass of a step); speed only, never results.
+    #[arg(long, global = true, env = "SNN_GPU_SCHEDULE", value_parser = schedule)]
+    pub gpu_schedule: Option<EngineSchedule>,
     /// Training presentations the GPU engine runs in one submission, judged and retried on
     /// the device (default 16, and 1 on a software adapter such as llvmpipe; 1: one at a
     /// time, judged on the host).
@@ -59,6 +65,7 @@ impl EngineArgs {
         let d = GpuEngineOptions::default();
         GpuEngineOptions {
             workgroup_size: self.workgroup_size.or(d.workgroup_size),
+            schedule: self.gpu_schedule.unwrap_or(d.schedule),
             presentations_per_submission: self
                 .presentations_per_submission
                 .or(d.presentations_per_submission),
@@ -114,6 +121,17 @@ fn workgroup_size(s: &str) -> Result<u32, String> {
         Ok(v) if v.is_power_of_two() && v <= 1024 => Ok(v),
         _ => Err(format!(
             "SNN_WORKGROUP_SIZE / --workgroup-size: {s:?} is not a power of two from 1 to 1024"
+        )),
+    }
+}
+
+fn schedule(s: &str) -> Result<EngineSchedule, String> {
+    match s.trim() {
+        "auto" => Ok(EngineSchedule::Auto),
+        "fused" => Ok(EngineSchedule::Fused),
+        "passes" => Ok(EngineSchedule::Passes),
+        _ => Err(format!(
+            "SNN_GPU_SCHEDULE / --gpu-schedule: {s:?} is not auto, fused or passes"
         )),
     }
 }

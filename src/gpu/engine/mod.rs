@@ -180,8 +180,9 @@ pub struct GpuEngineOptions {
 /// ([`GpuEngineOptions::presentations_per_submission`]).
 pub const DEFAULT_PRESENTATIONS_PER_SUBMISSION: u32 = 16;
 
-/// The workgroup size of a hardware adapter's engine, and of the modules composed without
-/// one ([`compose_module_for`]).
+/// The least workgroup size that a hardware adapter's engine takes by default
+/// ([`crate::gpu::context::hardware_workgroup_size`]), and the size of the modules composed
+/// without an adapter ([`compose_module_for`]).
 pub const DEFAULT_WORKGROUP_SIZE: u32 = 64;
 
 /// The default [`GpuEngineOptions::arrival_queue`].
@@ -348,7 +349,7 @@ impl GpuEngine {
         net.validate()?;
         let wg = opts
             .workgroup_size
-            .unwrap_or_else(|| ctx.default_workgroup_size());
+            .unwrap_or_else(|| ctx.default_workgroup_size(net));
         if wg == 0 || !wg.is_power_of_two() {
             return Err(SnnError::invalid(
                 "workgroup_size",
@@ -772,6 +773,12 @@ impl GpuEngine {
             Some(_) => EngineSchedule::Fused,
             None => EngineSchedule::Passes,
         }
+    }
+
+    /// Invocations per workgroup ([`GpuEngineOptions::workgroup_size`], or the adapter's
+    /// default for this network).
+    pub fn workgroup_size(&self) -> u32 {
+        self.wg
     }
 
     /// Steps one dispatch runs: 1 under the passes (a dispatch per pass of a step); under
@@ -1671,7 +1678,15 @@ impl GpuEngine {
 
 crate::backend::impl_simulator!(
     GpuEngine,
-    |e| format!("gpu:{}", e.ctx.adapter_description()),
+    |e| format!(
+        "gpu:{}, {} schedule, {} invocations per workgroup",
+        e.ctx.adapter_description(),
+        match e.schedule() {
+            EngineSchedule::Fused => "fused",
+            _ => "passes",
+        },
+        e.wg
+    ),
     first_non_finite_weight;
     device_seconds, device_waits => present, present_series, series_len
 );

@@ -59,6 +59,7 @@ pub fn bad_kernel_tuning_variables_name_the_variable_and_what_it_takes() {
         ),
         ("SNN_CPU_SIMD", "bogus", "baseline, avx2, avx512"),
         ("SNN_CPU_DEPRESSION_QUEUE", "maybe", "1 or 0"),
+        ("SNN_GPU_SCHEDULE", "fast", "auto, fused or passes"),
     ];
     for (k, (var, bad, expected)) in cases.into_iter().enumerate() {
         let mut c = snn(&["train", "--backend", "gpu"]);
