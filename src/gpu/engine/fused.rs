@@ -2,7 +2,8 @@
 //! workgroup per copy (K copies, K workgroups), and each invocation loops over its share of
 //! every pass of a step, with a storage barrier between the phases of a step (sources,
 //! spike summaries, pushes, propagation, neurons, then state monitors and potentiation:
-//! `program::Phase`) and at its end. It calls the very functions the passes schedule
+//! `program::Phase`; none between propagation and neurons in registers, below) and at its
+//! end. It calls the very functions the passes schedule
 //! dispatches (`PassSpec::item`) in the same order, each item done by one invocation as
 //! under the passes, so every float sum and every random number is the same, bit for bit. Potentiation alone is split
 //! differently: the workgroup shares each spiking post neuron's synapses (a post neuron's
@@ -21,13 +22,22 @@
 //! invocation through memory, as under the passes.
 //!
 //! **Potentiation on spiking steps only.** Where the post population of every plastic
-//! projection is in registers, invocation 0 reads their spike words after the neurons'
-//! barrier and, while learning, the workgroup learns whether any of them spiked
-//! (`workgroupUniformLoad`);
-//! a step in which none did skips the shared potentiation, its barrier and the post traces,
-//! which would change nothing (most steps of a winner-take-all layer), and, where no state
-//! monitor reads in the potentiation's phase, the storage barrier before it (so does every
-//! frozen step).
+//! projection is in registers, each of their spikes also raises the step's flag (a
+//! workgroup atomic, one per step parity), and while learning the neurons' barrier is the
+//! `workgroupUniformLoad` of that flag, which tells the whole workgroup whether any of them
+//! spiked; a step in which none did skips the shared potentiation, its barrier and the post
+//! traces, which would change nothing (most steps of a winner-take-all layer), and, where no
+//! state monitor reads in the potentiation's phase, the storage barrier before it (so does
+//! every frozen step).
+//!
+//! **No barrier between propagation and the neurons.** Each neuron stage in registers runs
+//! at invocation `l` for neuron `l + u · WG`, where the propagation items of its incoming
+//! projections ran (item `x` at invocation `x mod WG` writes the input of post neuron `x`),
+//! so a step reads no other invocation's propagation before its neurons' barrier
+//! (`neurons_read_their_own`). A non-spiking learning step of Diehl & Cook has five
+//! barriers, two of them storage barriers: after the input draws (workgroup), after their
+//! emission (storage), the neurons' flag load (its two workgroup barriers), the step's end
+//! (storage).
 //!
 //! **Fit rule.** A network fits when no pass has more than [`MAX_ITEMS_PER_INVOCATION`]
 //! items (spike words of a source or population, post neurons of a projection, state
@@ -41,8 +51,7 @@
 //! `1 + Σ_pass (c + 1 + c · m)`, with `c = ⌈items / WG⌉` the items of the pass this
 //! invocation handles and `m` the most loop passes of one item (`PassSpec::max_loop_passes`,
 //! every pre neuron spiking; for shared potentiation, every post neuron spiking:
-//! `2w + 1 + n + n · (⌈(m − 1) / WG⌉ + 1)` for `n` post neurons in `w` words, and `w + 1`
-//! for the check whether they spiked): the static
+//! `2w + 1 + n + n · (⌈(m − 1) / WG⌉ + 1)` for `n` post neurons in `w` words): the static
 //! worst case of one step ([`FusedPlan::passes_per_step`]), which must fit the budget.
 //! A dispatch does not stop at that worst case: each invocation counts the loop passes it
 //! makes (`loop_passes`, `shaders/engine/propagate.wgsl`): propagation and shared
@@ -157,8 +166,6 @@ pub(crate) fn plan(program: &Program, wg: u32, budget: Option<u64>) -> Result<Fu
             let words = n_post.div_ceil(32);
             let share = p.max_loop_passes.saturating_sub(1).div_ceil(wg) + 1;
             per_step += words + 1 + n_post + words + n_post * share;
-            // The check whether its post population spiked (`module`).
-            per_step += words + 1;
         } else {
             per_step += c * p.fused_loop_passes.unwrap_or(p.max_loop_passes);
         }
@@ -213,6 +220,25 @@ fn listed_at_emission(program: &Program, wg: u32) -> Vec<NeuronPass> {
         .map(|(np, _)| np)
         .filter(|np| summarized.contains(&np.pop))
         .collect()
+}
+
+/// Whether the neuron stages of a step read what the propagation phase wrote only where
+/// their own invocation wrote it: every neuron stage runs in registers (neuron `l + u · WG`
+/// at invocation `l`), every pass of the propagation phase is `neuron_private` (item `x`,
+/// at invocation `x mod WG`, writes the input of post neuron `x` alone, or nothing a neuron
+/// stage reads). Then the step needs no storage barrier between the two phases: an
+/// invocation's own writes precede its reads. The rest of what propagation wrote is read
+/// after the storage barriers that follow (potentiation's, the step's end), and the
+/// neurons' emission writes the spike slot of step t + 1, which no propagation of step t
+/// reads (a population's ring has one slot more than its longest delay).
+fn neurons_read_their_own(program: &Program, in_registers: &[(NeuronPass, u32)]) -> bool {
+    program.step.iter().all(|p| match p.phase {
+        Phase::Propagation => p.neuron_private,
+        Phase::Neurons => p
+            .neurons
+            .is_some_and(|np| !np.poisson && in_registers.iter().any(|(r, _)| *r == np)),
+        _ => true,
+    })
 }
 
 /// Whether `p` is the summary pass of a population in `listed`, which the fused step drops.
@@ -319,8 +345,8 @@ pub(crate) fn module(program: &Program, plan: &FusedPlan, wg: u32) -> ComposedMo
     // emission) once every neuron of the phase has set its bit.
     let mut emits = String::new();
     // Potentiation goes only on a step in which one of its post populations spiked, where
-    // every such population is in registers: invocation 0 reads their words after the
-    // neurons' barrier, and `fused_fired` makes the answer uniform before they are emitted.
+    // every such population is in registers: each spike of theirs raises the step's flag in
+    // `fused_fired` as well, which the neurons' barrier reads (`workgroupUniformLoad`).
     let fired_pops: Option<Vec<NeuronPass>> = program
         .step
         .iter()
@@ -333,42 +359,33 @@ pub(crate) fn module(program: &Program, plan: &FusedPlan, wg: u32) -> ComposedMo
         })
         .collect::<Option<Vec<_>>>()
         .filter(|v| !v.is_empty());
-    let mut fired = String::new();
-    if let Some(pops) = &fired_pops {
-        head.push_str("var<workgroup> fused_fired: u32;\n");
-        // Only while learning (potentiation's condition), a uniform branch.
-        fired.push_str(
-            "        var fired = 0u;\n        if (chunk.learn != 0u) {\n        if (lid.x == 0u) {\n            var any = 0u;\n",
-        );
-        for np in pops {
-            let _ = writeln!(
-                fired,
-                "            for (var w = 0u; w < {}u; w = w + 1u) {{\n                \
-                 any = any | atomicLoad(&fused_spikes_{}[(s & 1u) * {}u + w]);\n            }}",
-                np.words, np.pop, np.words
-            );
-        }
-        // Invocation 0's loops, counted by every invocation (its SIMD group makes them).
-        let passes: u32 = pops.iter().map(|np| np.words + 1).sum();
-        let _ = writeln!(
-            fired,
-            "            fused_fired = any;\n        }}\n        \
-             loop_passes = loop_passes + {passes}u;\n        \
-             fired = workgroupUniformLoad(&fused_fired);\n        }}"
-        );
+    // The neurons' barrier: with `fired_pops`, while learning (potentiation's condition, a
+    // uniform branch), the load that makes `fused_fired` uniform, whose barrier it is.
+    let mut barrier = "        workgroupBarrier();\n".to_string();
+    if fired_pops.is_some() {
+        head.push_str("var<workgroup> fused_fired: array<atomic<u32>, 2>;\n");
+        // The flag of the next step, cleared here: this step's barrier lies between it and
+        // its last reading (the step before) and the next step's spikes.
+        barrier = "        var fired = 0u;\n        \
+                   if (chunk.learn != 0u) {\n            \
+                   fired = workgroupUniformLoad(&fused_fired[s & 1u]);\n        \
+                   } else {\n            workgroupBarrier();\n        }\n        \
+                   if (lid.x == 0u) {\n            atomicStore(&fused_fired[(s + 1u) & 1u], 0u);\n        }\n"
+            .to_string();
     }
     // `neurons`: the phase flushed is the neurons' (not the sources').
     let flush = |g: &mut String, emits: &mut String, neurons: bool| {
         if !emits.is_empty() {
-            g.push_str("        workgroupBarrier();\n");
-            if neurons {
-                g.push_str(&fired);
-            }
+            g.push_str(match neurons {
+                true => &barrier,
+                false => "        workgroupBarrier();\n",
+            });
             g.push_str(emits);
             emits.clear();
         }
     };
     let monitored = program.step.iter().any(|p| p.phase == Phase::After);
+    let private = neurons_read_their_own(program, &in_registers);
     for p in &program.step {
         debug_assert!(p.phase != Phase::Between);
         if lists_at_emission(p, &listed) {
@@ -386,6 +403,8 @@ pub(crate) fn module(program: &Program, plan: &FusedPlan, wg: u32) -> ComposedMo
             let only_potentiation = p.phase == Phase::Potentiation && !monitored;
             g.push_str(match only_potentiation && fired_pops.is_some() {
                 true => "        if (fired != 0u) {\n            storageBarrier();\n        }\n",
+                // Each neuron reads what its own invocation's propagation wrote.
+                false if private && p.phase == Phase::Neurons => "",
                 false => "        storageBarrier();\n",
             });
         }
@@ -405,6 +424,11 @@ pub(crate) fn module(program: &Program, plan: &FusedPlan, wg: u32) -> ComposedMo
                      atomicOr(&fused_spikes_{pi}[(s & 1u) * {words}u + (ni_{pi}_{u} >> 5u)], 1u << (ni_{pi}_{u} & 31u));\n        }}"
                 );
             }
+            // A spike of a plastic projection's post population raises the step's flag.
+            let raise = match fired_pops.as_ref().is_some_and(|f| f.contains(&np)) {
+                true => "\n                atomicOr(&fused_fired[s & 1u], 1u);",
+                false => "",
+            };
             for u in (0..c).filter(|_| !np.poisson) {
                 let store = match monitored {
                     true => format!("            neurons_{pi}_store(i, f.s);\n"),
@@ -417,7 +441,7 @@ pub(crate) fn module(program: &Program, plan: &FusedPlan, wg: u32) -> ComposedMo
                      let f = neurons_{pi}_next(ns_{pi}_{u}, i);\n            \
                      ns_{pi}_{u} = f.s;\n{store}            \
                      if (f.spike) {{\n                \
-                     atomicOr(&fused_spikes_{pi}[(s & 1u) * {words}u + (ni_{pi}_{u} >> 5u)], 1u << (ni_{pi}_{u} & 31u));\n            }}\n        }}"
+                     atomicOr(&fused_spikes_{pi}[(s & 1u) * {words}u + (ni_{pi}_{u} >> 5u)], 1u << (ni_{pi}_{u} & 31u));{raise}\n            }}\n        }}"
                 );
             }
             let next = u32::from(!np.poisson);

@@ -62,6 +62,13 @@ pub(crate) struct PassSpec {
     /// A summary pass of a population with a spike list: the population (the fused
     /// schedule lists a population in registers as it emits its words, and drops the pass).
     pub summarizes: Option<usize>,
+    /// A pass of the propagation phase whose writes the neuron stages read, if at all, only
+    /// at the item's own index: propagation (item `x` writes the input of post neuron `x`,
+    /// besides the post's own traces, ring, queues and weight column), the buckets' arrivals
+    /// (nothing a neuron stage reads). Where every pass of that phase is so and every neuron
+    /// stage runs in registers at its neuron's own invocation, the fused schedule needs no
+    /// storage barrier between propagation and the neurons (`fused.rs`).
+    pub neuron_private: bool,
 }
 
 impl PassSpec {
@@ -85,6 +92,7 @@ impl PassSpec {
             neurons: None,
             post: None,
             summarizes: None,
+            neuron_private: false,
         }
     }
 }
@@ -698,16 +706,19 @@ pub(crate) fn compose(l: &Layout) -> Program {
             let passes = 33 + 32 * (p.syn.longest_row() as u64 + 1);
             pushes.push(PassSpec::new(name, "item", Phase::Push, words, passes));
         }
-        step.push(entry(
-            &mut g,
-            format!("propagate_{q}"),
-            "propagate",
-            Phase::Propagation,
-            false,
-            prop_passes,
-            fused_passes,
-            plastic,
-        ));
+        step.push(PassSpec {
+            neuron_private: true,
+            ..entry(
+                &mut g,
+                format!("propagate_{q}"),
+                "propagate",
+                Phase::Propagation,
+                false,
+                prop_passes,
+                fused_passes,
+                plastic,
+            )
+        });
         if p.stdp.as_ref().is_some_and(|s| s.buckets) {
             // The buckets' arrivals, ARRIVE_SHARES invocations per copy.
             let name = format!("arrive_{q}");
@@ -722,6 +733,7 @@ pub(crate) fn compose(l: &Layout) -> Program {
             let passes = p.slots as u64 + 1 + p.slots as u64 * per_lag;
             step.push(PassSpec {
                 learn_only: true,
+                neuron_private: true,
                 ..PassSpec::new(name, "item", Phase::Propagation, ARRIVE_SHARES, passes)
             });
         }
