@@ -11,7 +11,8 @@
 #             4k to 64k on the CPU beside it
 #   train     Diehl & Cook dc400 and dc6400 training, one network, GPU and CPU; dc400 again
 #             at workgroup sizes 64, 128, 256 and 1024 and dc6400 at 1024 (the default on
-#             hardware is 512 for both: GpuContext::default_workgroup_size), and dc6400
+#             hardware is 512 for both, which run fused: GpuEngineOptions::workgroup_size),
+#             and dc6400
 #             under the passes schedule (a dispatch per pass, many workgroups) beside the
 #             fused one (the rows' "engine" names the schedule and the workgroup size)
 #   overhead  what a dc400 and a dc6400 training presentation cost besides their steps

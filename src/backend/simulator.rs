@@ -293,6 +293,12 @@ pub trait Simulator: Send {
     fn device_waits(&self) -> Option<DeviceWaits> {
         None
     }
+
+    /// Invocations per workgroup of an engine on a device (what its options or its
+    /// adapter's default chose); None on the CPU engine.
+    fn workgroup_size(&self) -> Option<u32> {
+        None
+    }
 }
 
 /// What an engine's `network_state` returns: the state, or the state or an error.
@@ -616,11 +622,11 @@ pub(crate) fn first_non_finite(w: &[f32]) -> Option<usize> {
 /// Implements [`Simulator`] for an engine type whose inherent methods have the trait's names
 /// (`weights` returning a slice, `network_state` the state or a result of it), with the
 /// provided methods listed after the description (`first_non_finite_weight`) taken from
-/// the engine's inherent methods too, after a `;` `device_seconds, device_waits` where the
-/// engine runs on a device, and after a `=>` `present, present_series, series_len` where
+/// the engine's inherent methods too, after a `;` `device_seconds, device_waits,
+/// workgroup_size` where the engine runs on a device, and after a `=>` `present, present_series, series_len` where
 /// the engine has its own.
 macro_rules! impl_simulator {
-    ($t:ty, $describe:expr $(, $own:ident)* $(; $timed:ident, $waits:ident)?
+    ($t:ty, $describe:expr $(, $own:ident)* $(; $timed:ident, $waits:ident, $wg:ident)?
      $(=> $present:ident, $series:ident, $series_len:ident)?) => {
         impl $crate::backend::Simulator for $t {
             $(
@@ -651,6 +657,9 @@ macro_rules! impl_simulator {
                 }
                 fn $waits(&self) -> Option<$crate::backend::DeviceWaits> {
                     Some(<$t>::$waits(self))
+                }
+                fn $wg(&self) -> Option<u32> {
+                    Some(<$t>::$wg(self))
                 }
             )?
             fn describe(&self) -> String {

@@ -72,7 +72,6 @@ use snn_wgpu::data::mnist::{embedded, Split};
 use snn_wgpu::experiments::benchmarks;
 use snn_wgpu::experiments::diehl_cook::config::DcConfig;
 use snn_wgpu::experiments::diehl_cook::engine::{DcEngine, Input};
-use snn_wgpu::experiments::diehl_cook::model::network;
 use snn_wgpu::experiments::diehl_cook::{PresentOptions, RestMode};
 use snn_wgpu::gpu::{
     GpuContext, GpuEngine, GpuEngineOptions, DEFAULT_PRESENTATIONS_PER_SUBMISSION,
@@ -215,24 +214,9 @@ impl Waited {
 struct Target {
     name: &'static str,
     adapter: String,
-    /// The GPU engine's workgroup size where `--workgroup-size` forces one.
-    forced_workgroup_size: Option<u32>,
     ctx: Option<Arc<GpuContext>>,
     /// The engine and its options.
     choice: EngineChoice,
-}
-
-impl Target {
-    /// The GPU engine's workgroup size for `cfg`'s network (GPU rows), `None` on the CPU.
-    fn workgroup_size(&self, cfg: &DcConfig) -> Result<Option<u32>> {
-        let Some(ctx) = &self.ctx else {
-            return Ok(None);
-        };
-        Ok(Some(match self.forced_workgroup_size {
-            Some(wg) => wg,
-            None => ctx.default_workgroup_size(&network(&cfg.to_spec())?),
-        }))
-    }
 }
 
 fn make(t: &Target, cfg: &DcConfig) -> Result<DcEngine> {
@@ -274,7 +258,6 @@ fn main() -> Result<()> {
                     .unwrap_or_else(snn_wgpu::cpu::simd::SimdLevel::best)
                     .name()
             ),
-            forced_workgroup_size: None,
             ctx: None,
             choice: EngineChoice::Cpu(cpu_opts),
         });
@@ -292,7 +275,6 @@ fn main() -> Result<()> {
                 targets.push(Target {
                     name: "gpu",
                     adapter: ctx.adapter_description(),
-                    forced_workgroup_size: opts.workgroup_size,
                     ctx: Some(ctx.clone()),
                     choice: EngineChoice::Gpu(ctx, opts),
                 });
@@ -582,7 +564,7 @@ fn bench_train(
     let events = expected_input_spikes / reps as f64 * cfg.n_exc as f64;
     let (waits, host) = Waited::medians(waits);
     stdout::line(serde_json::json!({
-        "bench": "train", "preset": cfg.preset, "backend": t.name, "adapter": t.adapter, "workgroup_size": t.workgroup_size(cfg)?, "engine": b.describe(), "n": cfg.n_exc,
+        "bench": "train", "preset": cfg.preset, "backend": t.name, "adapter": t.adapter, "workgroup_size": b.engine().workgroup_size(), "engine": b.describe(), "n": cfg.n_exc,
         "dt_ms": cfg.dt_ms, "steps": steps_on + steps_rest, "input_delays": cfg.input_delay_max_ms > 0.0,
         "warmup": a.warmup, "reps": reps, "median_s_per_image": med, "images_per_s": 1.0 / med,
         "synaptic_events_per_s": events / med,
@@ -656,11 +638,11 @@ fn bench_train_series(
         }
     }
     let one = runs.iter().find(|r| r.0 == 1).map(|r| median(r.3.clone()));
-    for (per, _, state, times, waits) in runs {
+    for (per, b, state, times, waits) in runs {
         let med = median(times);
         stdout::line(serde_json::json!({
             "bench": "train_series", "preset": cfg.preset, "backend": t.name, "adapter": t.adapter,
-            "workgroup_size": t.workgroup_size(cfg)?, "n": cfg.n_exc, "presentations_per_submission": per,
+            "workgroup_size": b.engine().workgroup_size(), "n": cfg.n_exc, "presentations_per_submission": per,
             "images_per_rep": n, "warmup": a.warmup, "reps": a.reps, "retries": state.stats.retries,
             "median_s_per_image": med, "images_per_s": 1.0 / med,
             "device_waits_per_image": (!waits.is_empty()).then(|| median(waits)),
@@ -727,11 +709,11 @@ fn bench_overhead_series(
         }
     }
     let one = median(runs[1].2.clone());
-    for (p, _, times, waits) in runs {
+    for (p, b, times, waits) in runs {
         let med = median(times);
         stdout::line(serde_json::json!({
             "bench": "overhead_series", "preset": cfg.preset, "backend": t.name, "adapter": t.adapter,
-            "workgroup_size": t.workgroup_size(cfg)?, "n": cfg.n_exc, "steps": 3,
+            "workgroup_size": b.engine().workgroup_size(), "n": cfg.n_exc, "steps": 3,
             "presentations_per_submission": p, "warmup": a.warmup, "series": n,
             "median_us_per_presentation": med * 1e6,
             "device_waits_per_presentation": median(waits),
@@ -762,7 +744,7 @@ fn bench_overhead(
     }
     let (count, host) = Waited::medians(waits);
     stdout::line(serde_json::json!({
-        "bench": "overhead", "preset": cfg.preset, "backend": t.name, "adapter": t.adapter, "workgroup_size": t.workgroup_size(cfg)?,
+        "bench": "overhead", "preset": cfg.preset, "backend": t.name, "adapter": t.adapter, "workgroup_size": b.engine().workgroup_size(),
         "n": cfg.n_exc, "steps": 3, "warmup": a.warmup, "presentations": n,
         "median_us_per_presentation": median(times) * 1e6,
         "device_waits_per_presentation": count,
@@ -813,7 +795,8 @@ fn bench_train_multi(
                 })
                 .collect()
         };
-        let wg = t.workgroup_size(cfg)?;
+        let mut nets = seeds(k).map(|c| make(t, &c)).collect::<Result<Vec<_>>>()?;
+        let wg = nets[0].engine().workgroup_size();
         // `waits`: per round, the host's waits for the device and the time outside them.
         let row = |bench: &str, times: Vec<f64>, device: Vec<f64>, waits: Vec<Waited>| {
             let split = DeviceSplit::of(&times, &device, cfg.steps_on() + cfg.steps_rest());
@@ -829,7 +812,6 @@ fn bench_train_multi(
                 "median_host_us_per_round": host,
             }));
         };
-        let mut nets = seeds(k).map(|c| make(t, &c)).collect::<Result<Vec<_>>>()?;
         // Summed over the networks' engines (their passes may overlap on the device).
         let device_total = |nets: &[DcEngine]| -> Option<f64> {
             nets.iter().map(|b| b.engine().device_seconds()).sum()
@@ -925,7 +907,7 @@ fn bench_eval(
         let split = DeviceSplit::of(&times, &device, cfg.steps_on());
         let med = median(times);
         stdout::line(serde_json::json!({
-            "bench": "eval", "preset": cfg.preset, "backend": t.name, "adapter": t.adapter, "workgroup_size": t.workgroup_size(cfg)?, "n": cfg.n_exc,
+            "bench": "eval", "preset": cfg.preset, "backend": t.name, "adapter": t.adapter, "workgroup_size": b.engine().workgroup_size(), "n": cfg.n_exc,
             "dt_ms": cfg.dt_ms, "steps": cfg.steps_on(), "batch": batch, "warmup": 1, "reps": reps,
             "median_s_per_batch": med, "images_per_s": batch as f64 / med,
             "median_device_s_per_batch": split.as_ref().map(|s| s.device_s),

@@ -211,8 +211,11 @@ impl GpuContext {
     /// four as the copies of one engine 4 % and 13 %) and frozen evaluation (dc100 batches of
     /// 64 30 %, the rest alike; RESULTS.md, "The workgroup size by adapter"): llvmpipe runs a
     /// workgroup on one thread, and every invocation more is a lane more to step through at
-    /// each barrier. On hardware, [`hardware_workgroup_size`] of the largest population: a copy
-    /// is one workgroup, so its invocations are all the parallelism a step of one network gets.
+    /// each barrier. On hardware, [`hardware_workgroup_size`] of the largest population: under
+    /// the fused schedule a copy is one workgroup, so its invocations are all the parallelism
+    /// a step of one network gets (the engine takes it where the network runs fused at it,
+    /// and [`crate::gpu::engine::DEFAULT_WORKGROUP_SIZE`] under the passes:
+    /// [`crate::gpu::engine::GpuEngineOptions::workgroup_size`]).
     pub fn default_workgroup_size(&self, net: &Network) -> u32 {
         if self.is_software() {
             return 32;

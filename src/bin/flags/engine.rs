@@ -20,8 +20,8 @@ pub struct EngineArgs {
     #[arg(long, global = true, env = "WGPU_ADAPTER_NAME")]
     pub adapter_name: Option<String>,
     /// Invocations per workgroup of the GPU engine: a power of two up to 1024 (default 32 on
-    /// a software adapter such as llvmpipe; on hardware the network's largest population
-    /// rounded up to a power of two, from 64 to 512).
+    /// a software adapter such as llvmpipe; on hardware, where the network runs fused at it,
+    /// its largest population rounded up to a power of two, from 64 to 512, else 64).
     #[arg(long, global = true, env = "SNN_WORKGROUP_SIZE", value_parser = workgroup_size)]
     pub workgroup_size: Option<u32>,
     /// How the GPU engine lays a step out: `auto` (fused where the network fits one

@@ -137,8 +137,10 @@ struct Silence {
 /// Launch choices of the general GPU engine (speed only, never results).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct GpuEngineOptions {
-    /// Invocations per workgroup (the `WG` override); `None`: the adapter's default,
-    /// [`GpuContext::default_workgroup_size`].
+    /// Invocations per workgroup (the `WG` override); `None`: on a software adapter 32, on
+    /// hardware [`GpuContext::default_workgroup_size`] where the network runs fused at it
+    /// (a copy's workgroup is then all the parallelism of its step), else
+    /// [`DEFAULT_WORKGROUP_SIZE`] (the passes spread over many workgroups).
     pub workgroup_size: Option<u32>,
     /// Steps recorded into one submission (and rows of the recording buffers).
     pub steps_per_submit: u32,
@@ -180,9 +182,9 @@ pub struct GpuEngineOptions {
 /// ([`GpuEngineOptions::presentations_per_submission`]).
 pub const DEFAULT_PRESENTATIONS_PER_SUBMISSION: u32 = 16;
 
-/// The least workgroup size that a hardware adapter's engine takes by default
-/// ([`crate::gpu::context::hardware_workgroup_size`]), and the size of the modules composed
-/// without an adapter ([`compose_module_for`]).
+/// The workgroup size of a hardware adapter's engine under the passes schedule, the least it
+/// takes by default under the fused one ([`crate::gpu::context::hardware_workgroup_size`]),
+/// and the size of the modules composed without an adapter ([`compose_module_for`]).
 pub const DEFAULT_WORKGROUP_SIZE: u32 = 64;
 
 /// The default [`GpuEngineOptions::arrival_queue`].
@@ -262,6 +264,25 @@ pub fn compose_module_for(net: &Network, schedule: EngineSchedule) -> Result<Com
         }
         EngineSchedule::Auto | EngineSchedule::Passes => program.module,
     })
+}
+
+/// The workgroup size of an engine whose options leave it open, given the adapter's size for
+/// the network (`sized`, [`GpuContext::default_workgroup_size`]) and whether the network
+/// runs fused at a size: `sized` on a software adapter, and on hardware where the schedule
+/// is fused at it (a fused copy's workgroup is all the parallelism of its step); else
+/// [`DEFAULT_WORKGROUP_SIZE`], for the passes, which spread a pass over many workgroups
+/// (more multiprocessors at 64 invocations each).
+fn default_workgroup_size(
+    software: bool,
+    sized: u32,
+    schedule: EngineSchedule,
+    fits_fused: impl Fn(u32) -> bool,
+) -> u32 {
+    let fused = schedule != EngineSchedule::Passes && fits_fused(sized);
+    match software || fused {
+        true => sized,
+        false => DEFAULT_WORKGROUP_SIZE,
+    }
 }
 
 /// The fused schedule's pipeline and chunking.
@@ -347,21 +368,20 @@ impl GpuEngine {
         opts: GpuEngineOptions,
     ) -> Result<Self> {
         net.validate()?;
-        let wg = opts
-            .workgroup_size
-            .unwrap_or_else(|| ctx.default_workgroup_size(net));
-        if wg == 0 || !wg.is_power_of_two() {
-            return Err(SnnError::invalid(
-                "workgroup_size",
-                wg,
-                "a power of two >= 1",
-            ));
+        if let Some(wg) = opts.workgroup_size {
+            if wg == 0 || !wg.is_power_of_two() {
+                return Err(SnnError::invalid(
+                    "workgroup_size",
+                    wg,
+                    "a power of two >= 1",
+                ));
+            }
+            ctx.check_limit(
+                "max_compute_invocations_per_workgroup",
+                wg as u64,
+                ctx.limits.max_compute_invocations_per_workgroup as u64,
+            )?;
         }
-        ctx.check_limit(
-            "max_compute_invocations_per_workgroup",
-            wg as u64,
-            ctx.limits.max_compute_invocations_per_workgroup as u64,
-        )?;
         if opts.steps_per_submit == 0 {
             return Err(SnnError::invalid(
                 "steps_per_submit",
@@ -395,6 +415,14 @@ impl GpuEngine {
         )?;
         layout.split_tables(table_binding / 4);
         let program = program::compose(&layout);
+        let wg = opts.workgroup_size.unwrap_or_else(|| {
+            default_workgroup_size(
+                ctx.is_software(),
+                ctx.default_workgroup_size(net),
+                opts.schedule,
+                |wg| fused::plan(&program, wg, budget).is_ok(),
+            )
+        });
         let fused_plan = match opts.schedule {
             EngineSchedule::Passes => None,
             EngineSchedule::Auto => fused::plan(&program, wg, budget).ok(),
@@ -1688,5 +1716,32 @@ crate::backend::impl_simulator!(
         e.wg
     ),
     first_non_finite_weight;
-    device_seconds, device_waits => present, present_series, series_len
+    device_seconds, device_waits, workgroup_size => present, present_series, series_len
 );
+
+#[cfg(test)]
+mod tests {
+    use super::{default_workgroup_size, EngineSchedule, DEFAULT_WORKGROUP_SIZE};
+
+    #[test]
+    fn hardware_sizes_the_workgroup_only_where_the_network_runs_fused() {
+        let fits_up_to = |n: u32| move |wg: u32| wg <= n;
+        for schedule in [EngineSchedule::Auto, EngineSchedule::Fused] {
+            assert_eq!(
+                default_workgroup_size(false, 512, schedule, fits_up_to(512)),
+                512
+            );
+            let passes = default_workgroup_size(false, 512, schedule, fits_up_to(256));
+            assert_eq!(passes, DEFAULT_WORKGROUP_SIZE);
+        }
+        let passes = default_workgroup_size(false, 512, EngineSchedule::Passes, fits_up_to(512));
+        assert_eq!(passes, DEFAULT_WORKGROUP_SIZE);
+        // A software adapter takes its own size under either schedule.
+        for schedule in [EngineSchedule::Auto, EngineSchedule::Passes] {
+            assert_eq!(
+                default_workgroup_size(true, 32, schedule, fits_up_to(0)),
+                32
+            );
+        }
+    }
+}
