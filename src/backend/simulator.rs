@@ -623,8 +623,8 @@ pub(crate) fn first_non_finite(w: &[f32]) -> Option<usize> {
 /// (`weights` returning a slice, `network_state` the state or a result of it), with the
 /// provided methods listed after the description (`first_non_finite_weight`) taken from
 /// the engine's inherent methods too, after a `;` `device_seconds, device_waits,
-/// workgroup_size` where the engine runs on a device, and after a `=>` `present, present_series, series_len` where
-/// the engine has its own.
+/// workgroup_size` where the engine runs on a device, and after a `=>` `present,
+/// present_series, series_len` where the engine has its own.
 macro_rules! impl_simulator {
     ($t:ty, $describe:expr $(, $own:ident)* $(; $timed:ident, $waits:ident, $wg:ident)?
      $(=> $present:ident, $series:ident, $series_len:ident)?) => {
