@@ -249,11 +249,11 @@ fn lists_at_emission(p: &PassSpec, listed: &[NeuronPass]) -> bool {
 
 /// The loop passes one invocation counts for listing a population of `words` spike words
 /// as it emits them, besides the emission's own: per word it lists, the count of the words
-/// before it (fewer than `words` trips) and its bits (at most 32), each with its exit; then
-/// invocation 0's summary over the words, counted by all.
+/// before it (a loop over all `words`, which adds those before it) and its bits (at most
+/// 32), each with its exit; then invocation 0's summary over the words, counted by all.
 fn list_passes(words: u32, wg: u32) -> u64 {
     let words = words as u64;
-    words.div_ceil(wg as u64) * (words + 33) + words + 1
+    words.div_ceil(wg as u64) * (words + 34) + words + 1
 }
 
 /// The fused module of `program` under `plan`: its generated part and the entry point
@@ -451,14 +451,17 @@ pub(crate) fn module(program: &Program, plan: &FusedPlan, wg: u32) -> ComposedMo
             let list = match listed.contains(&np) {
                 // Each invocation lists its word at the count of the words before it (what
                 // `summarize` lists, word by word); invocation 0 stores the summary and the
-                // length. Counted at their worst case (`list_passes`).
+                // length. Counted at their worst case (`list_passes`). The count runs over
+                // every word, the same trips and addresses in every invocation (a loop that a
+                // compiler may unroll, its loads independent and uniform), adding those
+                // before its own.
                 true => format!(
                     "\n            var at = 0u;\n            \
-                     for (var m = 0u; m < w; m = m + 1u) {{\n                \
-                     at = at + countOneBits(atomicLoad(&fused_spikes_{pi}[h + m]));\n            }}\n            \
+                     for (var m = 0u; m < {words}u; m = m + 1u) {{\n                \
+                     at = at + select(0u, countOneBits(atomicLoad(&fused_spikes_{pi}[h + m])), m < w);\n            }}\n            \
                      list_word(bits_{pi}(), step.t + {next}u, b, w, word, at);\n            \
                      loop_passes = loop_passes + {}u;",
-                    words + 33
+                    words + 34
                 ),
                 false => String::new(),
             };
