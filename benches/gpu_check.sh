@@ -4,8 +4,14 @@
 #   cargo build --release --bin snn-bench --example coba --example gpu_step_floor   # once
 #   BIN=target/release benches/gpu_check.sh > gpu_check.jsonl
 #
+# With GPU_TESTS naming the GPU test binary (`cargo test --release --test gpu --no-run`
+# prints its path), it runs that first.
+#
 # It builds nothing. Every step has its own time limit (seconds, `STEP_S`, default 240); a step
 # that fails or runs out of time prints {"step": …, "rc": …} and the script goes on. Steps:
+#   tests     the GPU tests on this adapter (where GPU_TESTS is set): {"step":"tests", "rc",
+#             "passed", "failed", "failures": [names]}; the figures of a build that fails
+#             them are not results
 #   adapter   the adapter the GPU engine picks (COBA N = 4000 for 0.1 s, CPU and GPU spikes)
 #   coba      COBA (Brette et al. 2007) from 4k to 1M neurons on the general GPU engine, and
 #             4k to 64k on the CPU beside it
@@ -59,6 +65,16 @@ step() {
   fi
 }
 
+if [ -n "${GPU_TESTS:-}" ]; then
+  out=$(timeout --kill-after=10 "$STEP_S" "$GPU_TESTS" 2>&1)
+  rc=$?
+  counts=$(printf '%s\n' "$out" |
+    sed -n 's/^test result: [A-Za-z]*\. \([0-9]*\) passed; \([0-9]*\) failed.*/\1 \2/p' | tail -1)
+  failures=$(printf '%s\n' "$out" |
+    sed -n 's/^test \([A-Za-z0-9_:]*\) *\.\.\. FAILED$/"\1"/p' | paste -sd, -)
+  set -- $counts
+  echo "{\"step\":\"tests\",\"rc\":$rc,\"passed\":${1:-null},\"failed\":${2:-null},\"failures\":[$failures]}"
+fi
 step adapter "$COBA" --n 4000 --seconds 0.1 --backend gpu
 step adapter "$COBA" --n 4000 --seconds 0.1 --backend cpu
 step coba "$BENCH" --backend gpu --rows coba --coba-n 4000,16000,64000,256000,1000000 \
