@@ -669,6 +669,48 @@ pub fn dc400_learning_with_delays_agrees() {
     }
 }
 
+/// A real GPU runs the fused module without a loop budget (no count checked at a step's
+/// start, nor the barriers of that check), a whole submission in one dispatch. llvmpipe runs
+/// that module right while a dispatch stays under its loop cap: a small Diehl & Cook network
+/// with input delays (arrival queues, buckets), learning over 40 presentations of 6 steps on
+/// and 3 of rest at high rates, so that its neurons spike and potentiate, on the GPU
+/// engine without a budget at the software default and at 512 invocations (the hardware
+/// default), equals the CPU engine bit for bit.
+pub fn dc_learning_without_a_loop_budget_agrees() {
+    let mut c = DcConfig::preset("dc100").unwrap();
+    c.n_exc = 24;
+    c.seed = 5;
+    c.input_delay_max_ms = 10.0;
+    let spec = c.to_spec();
+    let data = embedded(Split::Train).unwrap();
+    for workgroup_size in [None, Some(512)] {
+        let opts = GpuEngineOptions {
+            loop_budget: Some(u64::MAX),
+            schedule: EngineSchedule::Fused,
+            workgroup_size,
+            ..GpuEngineOptions::default()
+        };
+        let mut cpu = DcEngine::new(&spec).unwrap();
+        let mut gpu = DcEngine::on_gpu(common::gpu_ctx(), &spec, opts).unwrap();
+        let mut fired = 0;
+        for k in 0..40 {
+            let opts = PresentOptions {
+                steps_on: 6,
+                steps_rest: 3,
+                rest: RestMode::Simulate,
+                learn: true,
+                key: k,
+            };
+            let rates = DcConfig::rates(data.image(k as usize), 32.0);
+            let a = cpu.present(&rates, &opts).unwrap();
+            assert_eq!(gpu.present(&rates, &opts).unwrap(), a, "presentation {k}");
+            fired += a.iter().sum::<u32>();
+        }
+        assert!(fired > 20, "{fired} spikes: too few to potentiate");
+        same_network(&mut cpu, &mut gpu, "without a loop budget");
+    }
+}
+
 /// `clamp_v_to_reversal` in a network whose inhibition is strong enough (w_inh_exc = 400:
 /// one inhibitory spike gives gi·dt/τ_m = 2) that Euler steps overshoot E_inh: the engines
 /// agree, and the clamp acts (the same network without it spikes otherwise).

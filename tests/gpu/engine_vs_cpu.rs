@@ -352,6 +352,36 @@ pub fn fused_chunks_under_a_low_loop_budget_agree() {
     run_connectivity_under("all_to_all", Delivery::AtArrival, opts, 40);
 }
 
+/// The fused module as a real GPU runs it, without a loop budget (no count checked at a
+/// step's start, nor the barriers of that check), in runs of 3 steps, one dispatch each,
+/// which stay under llvmpipe's loop cap: every connectivity under both deliveries, with
+/// state monitors, gives the CPU's bits.
+pub fn fused_without_a_loop_budget_agrees() {
+    let opts = GpuEngineOptions {
+        loop_budget: Some(u64::MAX),
+        ..GpuEngineOptions::default()
+    };
+    for (name, conn) in connectivities(40) {
+        for delivery in [Delivery::AtArrival, Delivery::AtEmission] {
+            let net = connectivity_network(&conn, delivery, 40);
+            let counts = on_both_to(
+                &net,
+                |e| {
+                    for _ in 0..50 {
+                        e.run(3).expect("run");
+                    }
+                },
+                true,
+                Some(opts),
+            );
+            assert!(
+                counts.iter().all(|(_, n)| *n > 0),
+                "{name} {delivery:?}: {counts:?}"
+            );
+        }
+    }
+}
+
 /// Every connectivity under both deliveries at 48 neurons per population with 16
 /// invocations per workgroup: the passes dispatch 3 workgroups per pass (the fused schedule
 /// strides 3 items per invocation), and both give the CPU's bits on llvmpipe.

@@ -29,6 +29,7 @@ fn main() -> std::process::ExitCode {
             Gpu a_series_equals_its_presentations,
             Gpu a_bad_trial_is_named_alike,
             Gpu dc400_learning_with_delays_agrees,
+            Gpu dc_learning_without_a_loop_budget_agrees,
             Gpu reversal_clamp_agrees_and_acts,
             Gpu networks_on_the_gpu_equal_the_cpu_runs,
             Gpu a_batch_on_the_gpu_equals_its_networks_alone_on_the_cpu,
@@ -37,6 +38,7 @@ fn main() -> std::process::ExitCode {
         engine_vs_cpu: [
             Gpu all_to_all_at_emission_agrees,
             Gpu fused_chunks_under_a_low_loop_budget_agree,
+            Gpu fused_without_a_loop_budget_agrees,
             Gpu arrival_queues_agree_at_every_capacity,
             Gpu an_overflowed_step_past_the_loop_budget_is_an_error,
             Gpu pushed_projections_agree,
