@@ -355,12 +355,77 @@ pub fn fused_chunks_under_a_low_loop_budget_agree() {
 /// The fused module as a real GPU runs it, without a loop budget (no count checked at a
 /// step's start, nor the barriers of that check), in runs of 3 steps, one dispatch each,
 /// which stay under llvmpipe's loop cap: every connectivity under both deliveries, with
-/// state monitors, gives the CPU's bits.
+/// state monitors, COBA at N = 400, and a network without sources whose 400 tonic neurons
+/// drive 40 more give the CPU's bits. Without sources a step keeps its barrier at the end:
+/// there the next step's propagation opens it, reading the spike list of the 400 that
+/// invocations 0 to 12 wrote as they emitted its 13 words just before (dropping that
+/// barrier fails this test).
 pub fn fused_without_a_loop_budget_agrees() {
     let opts = GpuEngineOptions {
         loop_budget: Some(u64::MAX),
         ..GpuEngineOptions::default()
     };
+    let bench = snn_wgpu::experiments::benchmarks::coba(400, 1).expect("coba");
+    let counts = on_both_to(
+        &bench.network,
+        |e| {
+            for (pop, var, values) in &bench.initial {
+                e.set_state(pop, var, 0, values).expect("initial state");
+            }
+            for _ in 0..100 {
+                e.run(3).expect("run");
+            }
+        },
+        true,
+        Some(opts),
+    );
+    assert_active(&counts, 20);
+    let tonic = NeuronModel::lif(
+        snn_wgpu::model::LifParams {
+            tau_m_ms: 10.0,
+            v_rest_mv: -55.0,
+        },
+        -60.0,
+    )
+    .with_refractory_ms(1.0);
+    let net = Network::new(DT_MS)
+        .neurons("big", 400, tonic)
+        .neurons("post", 40, lif_model())
+        .project(
+            Projection::new(
+                "big_post",
+                "big",
+                "post",
+                Target::MEMBRANE_EXC,
+                Connectivity::AllToAll,
+                0.05,
+            )
+            .with_weights(
+                Weights::Uniform {
+                    low: 0.0,
+                    high: 0.05,
+                },
+                0.0,
+                0.05,
+            ),
+        )
+        .monitor("big", "big", MonitorKind::Spikes { neurons: None })
+        .monitor("post", "post", MonitorKind::Spikes { neurons: None });
+    let v0: Vec<f32> = (0..400)
+        .map(|i| -65.0 + (i * 37 % 400) as f32 / 80.0)
+        .collect();
+    let counts = on_both_to(
+        &net,
+        |e| {
+            e.set_state("big", "v", 0, &v0).expect("initial state");
+            for _ in 0..60 {
+                e.run(3).expect("run");
+            }
+        },
+        true,
+        Some(opts),
+    );
+    assert_active(&counts, 20);
     for (name, conn) in connectivities(40) {
         for delivery in [Delivery::AtArrival, Delivery::AtEmission] {
             let net = connectivity_network(&conn, delivery, 40);

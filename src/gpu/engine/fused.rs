@@ -3,7 +3,7 @@
 //! every pass of a step, with a storage barrier between the phases of a step (sources,
 //! spike summaries, pushes, propagation, neurons, then state monitors and potentiation:
 //! `program::Phase`; none between propagation and neurons in registers, below) and at its
-//! end. It calls the very functions the passes schedule
+//! end (none where the sources open the step, below). It calls the very functions the passes schedule
 //! dispatches (`PassSpec::item`) in the same order, each item done by one invocation as
 //! under the passes, so every float sum and every random number is the same, bit for bit. Potentiation alone is split
 //! differently: the workgroup shares each spiking post neuron's synapses (a post neuron's
@@ -34,10 +34,17 @@
 //! at invocation `l` for neuron `l + u · WG`, where the propagation items of its incoming
 //! projections ran (item `x` at invocation `x mod WG` writes the input of post neuron `x`),
 //! so a step reads no other invocation's propagation before its neurons' barrier
-//! (`neurons_read_their_own`). A non-spiking learning step of Diehl & Cook has five
-//! barriers, two of them storage barriers: after the input draws (workgroup), after their
-//! emission (storage), the neurons' flag load (its two workgroup barriers), the step's end
-//! (storage).
+//! (`neurons_read_their_own`).
+//!
+//! **No barrier at a step's end** where the step opens with its sources and a storage
+//! barrier follows them (`sources_open_the_step`): what a step writes for another
+//! invocation's next step is read after that barrier, and a population's ring has one slot
+//! more than its longest delay, so the sources of step t + 1 write no slot that step t read.
+//! Under a loop budget the check at a step's start takes a storage barrier before it reads
+//! the arrival queues' overflow marks. Without a budget (hardware), a non-spiking learning
+//! step of Diehl & Cook has four barriers, one of them a storage barrier: after the input
+//! draws (workgroup), after their emission (storage), and the neurons' flag load (its two
+//! workgroup barriers).
 //!
 //! **Fit rule.** A network fits when no pass has more than [`MAX_ITEMS_PER_INVOCATION`]
 //! items (spike words of a source or population, post neurons of a projection, state
@@ -241,6 +248,23 @@ fn neurons_read_their_own(program: &Program, in_registers: &[(NeuronPass, u32)])
     })
 }
 
+/// Whether a step opens with its sources and a storage barrier follows them (there is
+/// propagation): then a step needs no barrier at its end. What a step writes that another
+/// invocation reads in the next is read after that barrier (the spike words, summaries and
+/// lists of step t + 1, the weights and traces of potentiation, the buckets' arrivals), and
+/// what the sources write before it (a source's words of the next step, where it draws
+/// through memory; its own counts) no step before reads: a population's ring has one slot
+/// more than its longest delay (`Layout`), so the slot of step t + 1 is not among the slots
+/// t − max ..= t that propagation read at step t. Under a loop budget the check at a step's
+/// start reads the overflow marks of the arrival queues after a storage barrier.
+fn sources_open_the_step(program: &Program) -> bool {
+    program
+        .step
+        .first()
+        .is_some_and(|p| p.phase == Phase::Sources)
+        && program.step.iter().any(|p| p.phase == Phase::Propagation)
+}
+
 /// Whether `p` is the summary pass of a population in `listed`, which the fused step drops.
 fn lists_at_emission(p: &PassSpec, listed: &[NeuronPass]) -> bool {
     p.summarizes
@@ -312,11 +336,21 @@ pub(crate) fn module(program: &Program, plan: &FusedPlan, wg: u32) -> ComposedMo
         }
     }
     g.push_str("    loop {\n        if (s >= chunk.steps) {\n            break;\n        }\n");
+    let end_barrier = !sources_open_the_step(program);
     if let Some(last) = plan.last_start {
         // The most passes any invocation has counted, made uniform: the step goes only if
         // its worst case (with the check of the delay window where arrival queues of its
-        // slot overflowed, known from the spikes so far) still fits the budget.
-        g.push_str("        var extra = 0u;\n");
+        // slot overflowed, known from the spikes so far) still fits the budget. Without the
+        // barrier at the end of a step, the overflow marks of the steps before are read
+        // after a storage barrier here.
+        let _ = writeln!(
+            g,
+            "        atomicMax(&fused_passes, loop_passes);\n{}        workgroupBarrier();\n        var extra = 0u;",
+            match end_barrier {
+                true => "",
+                false => "        storageBarrier();\n",
+            }
+        );
         for &(q, _) in &program.queues {
             let _ = writeln!(
                 g,
@@ -325,9 +359,7 @@ pub(crate) fn module(program: &Program, plan: &FusedPlan, wg: u32) -> ComposedMo
         }
         let _ = writeln!(
             g,
-            "        atomicMax(&fused_passes, loop_passes);\n        \
-             workgroupBarrier();\n        \
-             if (lid.x == 0u) {{\n            \
+            "        if (lid.x == 0u) {{\n            \
              fused_word = select(0u, 1u, atomicLoad(&fused_passes) + extra <= {last}u);\n        }}\n        \
              if (workgroupUniformLoad(&fused_word) == 0u) {{\n            break;\n        }}"
         );
@@ -535,7 +567,10 @@ pub(crate) fn module(program: &Program, plan: &FusedPlan, wg: u32) -> ComposedMo
         g.push_str(&traces);
         g.push_str(close);
     }
-    g.push_str("        storageBarrier();\n        s = s + 1u;\n");
+    if end_barrier {
+        g.push_str("        storageBarrier();\n");
+    }
+    g.push_str("        s = s + 1u;\n");
     g.push_str("    }\n");
     g.push_str(&store_all);
     // The weights this invocation stored (`store_weight`), flagged once per dispatch.

@@ -604,10 +604,12 @@ impl Layout {
                 scanned[*pre] = true;
             }
         }
-        for (s, pop) in slots_of_pop.iter_mut().zip(&net.populations) {
-            if pop.is_neurons() {
-                *s += 1;
-            }
+        // One slot more than the longest delay: a step writes the slot of one step past the
+        // oldest it reads (neurons emit step t + 1 while propagation reads t − max ..= t;
+        // under the fused schedule, the sources of step t + 1 may emit before the last
+        // reads of step t are ordered by a barrier: `fused::sources_open_the_step`).
+        for s in slots_of_pop.iter_mut() {
+            *s += 1;
         }
         let recorded: Vec<bool> = (0..net.populations.len())
             .map(|p| {
