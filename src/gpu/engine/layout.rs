@@ -7,7 +7,7 @@
 //! |---|---|
 //! | `fstate` | each neuron population's float variables `[copy][neuron]` (v, θ, then ge, gi or custom) |
 //! | `ustate` | refractory counters and spike counts `[copy][neuron]`; last arrival step of each plastic synapse, or of each pre neuron and delay (buckets), `[copy][entry]`; synapses filed with each post neuron of a pushed projection in a step `[copy][post][FILED_MAX]` |
-//! | `bits` | spike history bitsets of each population `[slot][copy][word]` (a neuron population keeps one slot more than its longest outgoing delay needs: its spikes of step `t` are stored as emitted at `t + 1`, and the network state still holds the oldest step a projection's history does) |
+//! | `bits` | spike history bitsets of each population `[slot][copy][word]` (each population keeps one slot more than its longest outgoing delay needs: a neuron population's spikes of step `t` are stored as emitted at `t + 1`, and the network state still holds the oldest step a projection's history does; under the fused schedule a source's words of step `t + 1` may be written before the last reads of step `t` are ordered by a barrier) |
 //! | `wsyn` | weights `[copy][synapse]` |
 //! | `fwork` | inputs `[target][copy][neuron]`; delay rings `[slot][copy][post]`; post1, post2 `[copy][post]`; pre trace at each last arrival `[copy][entry]` (all-to-all pairing); the normalisation's block sums `[copy][block][post]` (one region, the largest projection's) |
 //! | `tables` | CSR rows and columns, synapses by post, delays, Poisson thresholds `[copy][neuron]`, stream keys and origin steps `[copy]`, spike times, pre-trace tables, state monitor slots |
