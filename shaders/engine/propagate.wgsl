@@ -49,6 +49,9 @@ struct Proj {
     // CSR row offsets (n_pre + 1) and post of each synapse, in `tables`.
     row_base: u32,
     col_base: u32,
+    // The most loop passes that `synapse_of` counts for one spike: SPARSE, a binary search
+    // in the longest row (⌊log2 (longest + 1)⌋ + 2); 0 for the others.
+    search_passes: u32,
     // Synapses of each post (n_post + 1 offsets, then synapse indices), in `tables`.
     in_base: u32,
     in_syn_base: u32,
@@ -378,7 +381,8 @@ fn overflow_passes(p: Proj, b: u32, t: u32) -> u32 {
     }
     var n = 1u;
     for (var lag = 1u; lag < p.slots; lag = lag + 1u) {
-        n = n + 2u + bits[pre_list(p, t + p.pre.slots - lag, b)];
+        // Each spike: a pass of the list's loop and its synapse's search.
+        n = n + 2u + bits[pre_list(p, t + p.pre.slots - lag, b)] * (1u + p.search_passes);
     }
     return n;
 }

@@ -12,8 +12,13 @@ pub(crate) struct Staging(Mutex<Option<wgpu::Buffer>>);
 
 impl Staging {
     /// The bytes of several `(buffer, offset, size)` ranges (multiples of 4), in one
-    /// staging buffer and one wait; the copies are appended to `enc` where given (after the
-    /// work it holds, in one submission).
+    /// staging buffer and one wait (more where together they pass the adapter's
+    /// `max_buffer_size`); the copies are appended to `enc` where given (after the work it
+    /// holds, in one submission).
+    ///
+    /// # Errors
+    /// [`SnnError::LimitExceeded`] for one range past `max_buffer_size`; [`SnnError::Gpu`]
+    /// if the staging buffer cannot be made or the device fails.
     pub(crate) fn read(
         &self,
         ctx: &GpuContext,
@@ -28,16 +33,35 @@ impl Staging {
             }
             return Ok(ranges.iter().map(|_| vec![]).collect());
         }
+        let max = ctx.limits.max_buffer_size;
+        if size > max {
+            // The ranges that fit one staging buffer, then the rest.
+            let mut n = 0;
+            let mut fit = 0;
+            while n < ranges.len() && fit + ranges[n].2 <= max {
+                fit += ranges[n].2;
+                n += 1;
+            }
+            if n == 0 {
+                ctx.check_limit("max_buffer_size (one read-back)", ranges[0].2, max)?;
+            }
+            let n = n.max(1);
+            let mut parts = self.read(ctx, enc, &ranges[..n], label)?;
+            parts.extend(self.read(ctx, None, &ranges[n..], label)?);
+            return Ok(parts);
+        }
         // A read-back that failed may have left its buffer mapped: the next one makes its own.
         let kept = self.0.lock().ok().and_then(|mut s| s.take());
         let staging = match kept {
             Some(b) if b.size() >= size => b,
-            _ => ctx.device.create_buffer(&wgpu::BufferDescriptor {
-                label: Some("engine.staging"),
-                size: size.next_power_of_two(),
-                usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
-                mapped_at_creation: false,
-            }),
+            _ => ctx.scoped("engine.staging", || {
+                ctx.device.create_buffer(&wgpu::BufferDescriptor {
+                    label: Some("engine.staging"),
+                    size: size.next_power_of_two().min(max),
+                    usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
+                    mapped_at_creation: false,
+                })
+            })?,
         };
         let mut enc = enc.unwrap_or_else(|| {
             ctx.device

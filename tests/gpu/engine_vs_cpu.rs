@@ -1404,6 +1404,36 @@ pub fn arrival_queues_agree_at_every_capacity() {
     }
 }
 
+/// Where a sparse projection's arrival queues overflow, the step's check of the delay window
+/// searches each spike's row for its post neuron, and under the fused schedule the kernel
+/// counts those searches too in the step's worst case before it starts it: a dispatch of
+/// such steps stops before llvmpipe's loop cap. A burst of about 40 input spikes per step
+/// over a 10 ms delay window with queues of one synapse, under a budget of 65,000 loop
+/// passes: counted without the searches, a dispatch's last step ran past the cap (65,535)
+/// and lost loop passes.
+pub fn overflowed_sparse_arrivals_count_their_searches() {
+    let net = plastic_network_inputs(
+        StdpRule::PairAllToAll,
+        Connectivity::FixedProbability { p: 0.5, seed: 6 },
+        Delivery::AtEmission,
+        Delay::Range {
+            min_ms: 0.0,
+            max_ms: 10.0,
+            seed: 3,
+        },
+        200,
+        400.0,
+    );
+    // A budget just under the cap, so that a step counted short runs past the cap.
+    let opts = GpuEngineOptions {
+        arrival_queue: 1,
+        loop_budget: Some(65_000),
+        ..GpuEngineOptions::default()
+    };
+    let counts = on_both_to(&net, |e| e.run(200).expect("run"), true, Some(opts));
+    assert_active(&counts, 10);
+}
+
 /// Under the fused schedule a step whose slot's arrival queues overflowed also checks the
 /// delay window, and the kernel adds that check's loop passes to the step's worst case
 /// before it starts it. Under a budget that leaves room for the worst case without the

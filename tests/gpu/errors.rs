@@ -2,10 +2,10 @@
 
 use crate::common;
 
-use snn_wgpu::backend::Simulator;
+use snn_wgpu::backend::{Simulator, Trial};
 use snn_wgpu::cpu::engine::Engine;
-use snn_wgpu::gpu::{GpuContext, GpuEngine, GpuEngineOptions, GpuOptions};
-use snn_wgpu::model::net::{MonitorKind, Network};
+use snn_wgpu::gpu::{EngineSchedule, GpuContext, GpuEngine, GpuEngineOptions, GpuOptions};
+use snn_wgpu::model::net::{Connectivity, MonitorKind, Network, Projection};
 use snn_wgpu::model::*;
 use snn_wgpu::SnnError;
 
@@ -166,4 +166,178 @@ pub fn non_finite_state_is_reported_with_population_variable_and_step() {
             sim.describe()
         );
     }
+}
+
+/// A read-back whose ranges pass the adapter's `max_buffer_size` together goes through
+/// several staging buffers with the same bytes: a fused run of two copies that records
+/// 64 membrane potentials each, at a limit (2 KiB) that the recordings of a submission fill
+/// alone, so that the neuron state read with them takes a second buffer. Past the limit
+/// alone, a read-back (all copies' weights) and the steps' uniforms
+/// (`steps_per_submit`) are errors that name it.
+pub fn read_backs_past_the_buffer_limit_are_split() {
+    let lif = NeuronModel::lif(
+        LifParams {
+            tau_m_ms: 10.0,
+            v_rest_mv: -65.0,
+        },
+        -60.0,
+    );
+    let net = Network::new(0.5)
+        .with_seeds(vec![1, 2])
+        .poisson("in", 32, 80.0)
+        .neurons("pop", 64, lif)
+        .project(Projection::new(
+            "w",
+            "in",
+            "pop",
+            Target::Membrane {
+                sign: Sign::Excitatory,
+            },
+            Connectivity::AllToAll,
+            2.0,
+        ))
+        .monitor("spikes", "pop", MonitorKind::Spikes { neurons: None })
+        .monitor(
+            "v",
+            "pop",
+            MonitorKind::State {
+                variable: "v".into(),
+                neurons: (0..64).collect(),
+            },
+        );
+    let opts = GpuEngineOptions {
+        schedule: EngineSchedule::Fused,
+        steps_per_submit: 4,
+        ..Default::default()
+    };
+    let run = |ctx: std::sync::Arc<GpuContext>| {
+        let mut e = GpuEngine::with_options(ctx, &net, opts).expect("engine");
+        e.run(40).expect("run");
+        let seen: Vec<_> = (0..2)
+            .flat_map(|c| {
+                [
+                    format!("{:?}", e.recording("spikes", c).expect("spikes")),
+                    format!("{:?}", e.recording("v", c).expect("v")),
+                    format!("{:?}", e.state("pop", "v", c).expect("state")),
+                ]
+            })
+            .collect();
+        (seen, e)
+    };
+    let (whole, _) = run(common::gpu_ctx());
+    let mut small = GpuContext::new(&common::gpu_options()).expect("context");
+    small.limits.max_buffer_size = 2048;
+    let small = std::sync::Arc::new(small);
+    let (split, e) = run(small.clone());
+    assert!(
+        whole[0].len() > 100,
+        "too few spikes to compare: {}",
+        whole[0]
+    );
+    assert_eq!(split, whole);
+    // All copies' weights (2 × 32 × 64 × 4 bytes) in one range: past the limit.
+    let err = e.weights("w", 0).expect_err("one range past the limit");
+    let msg = err.to_string();
+    assert!(
+        matches!(err, SnnError::LimitExceeded { .. }) && msg.contains("max_buffer_size"),
+        "{msg}"
+    );
+    let long = GpuEngineOptions {
+        steps_per_submit: 64,
+        ..opts
+    };
+    let err = GpuEngine::with_options(small, &net, long)
+        .err()
+        .expect("uniforms past the limit");
+    let msg = err.to_string();
+    assert!(
+        msg.contains("max_buffer_size") && msg.contains("steps_per_submit"),
+        "{msg}"
+    );
+}
+
+/// The fused schedule keeps two steps' spike words of each population in registers in
+/// workgroup memory: where the adapter's `max_compute_workgroup_storage_size` is too small
+/// for them, the default schedule runs the passes instead and a forced fused schedule is an
+/// error that names the limit.
+pub fn fused_schedule_needs_the_workgroup_memory() {
+    let net = Network::new(0.5).poisson("in", 64, 50.0).neurons(
+        "pop",
+        400,
+        NeuronModel::integrate_and_fire(1.0, 0.0),
+    );
+    let mut small = GpuContext::new(&common::gpu_options()).expect("context");
+    let fits = GpuEngine::new(common::gpu_ctx(), &net).expect("engine");
+    assert_eq!(fits.schedule(), EngineSchedule::Fused);
+    small.limits.max_compute_workgroup_storage_size = 64;
+    let small = std::sync::Arc::new(small);
+    let e = GpuEngine::new(small.clone(), &net).expect("engine");
+    assert_eq!(e.schedule(), EngineSchedule::Passes);
+    let fused = GpuEngineOptions {
+        schedule: EngineSchedule::Fused,
+        ..Default::default()
+    };
+    let err = GpuEngine::with_options(small, &net, fused)
+        .err()
+        .expect("fused past the workgroup memory");
+    let msg = err.to_string();
+    assert!(
+        msg.contains("max_compute_workgroup_storage_size") && msg.contains("passes schedule"),
+        "{msg}"
+    );
+}
+
+/// Frozen trials run as the copies of an engine, in chunks that fit the adapter's storage
+/// bindings, recordings included: a network that records 64 membrane potentials at each of
+/// the 256 steps of a submission (64 KiB per copy) runs 8 trials under a binding limit of
+/// 160 KiB in chunks of two, with the counts of an engine without the limit.
+pub fn trials_run_in_chunks_that_fit_the_recordings() {
+    let lif = NeuronModel::lif(
+        LifParams {
+            tau_m_ms: 10.0,
+            v_rest_mv: -65.0,
+        },
+        -60.0,
+    );
+    let net = Network::new(0.5)
+        .poisson("in", 32, 0.0)
+        .neurons("pop", 64, lif)
+        .project(Projection::new(
+            "w",
+            "in",
+            "pop",
+            Target::Membrane {
+                sign: Sign::Excitatory,
+            },
+            Connectivity::AllToAll,
+            2.0,
+        ))
+        .monitor(
+            "v",
+            "pop",
+            MonitorKind::State {
+                variable: "v".into(),
+                neurons: (0..64).collect(),
+            },
+        );
+    let rates: Vec<Vec<f32>> = (0..8).map(|t| vec![20.0 + 10.0 * t as f32; 32]).collect();
+    let trials: Vec<Trial<'_>> = rates
+        .iter()
+        .enumerate()
+        .map(|(t, r)| Trial {
+            rates_hz: r,
+            key: 7 + t as u32,
+        })
+        .collect();
+    let counts = |ctx| {
+        let mut e = GpuEngine::new(ctx, &net).expect("engine");
+        e.run_trials(0, "in", &trials, 60, "pop").expect("trials")
+    };
+    let whole = counts(common::gpu_ctx());
+    let mut small = GpuContext::new(&common::gpu_options()).expect("context");
+    small.limits.max_storage_buffer_binding_size = 160 << 10;
+    let split = counts(std::sync::Arc::new(small));
+    let spikes: u32 = whole.iter().flatten().sum();
+    assert!(spikes > 100, "too few spikes to compare: {spikes}");
+    assert_eq!(split, whole);
 }

@@ -87,19 +87,20 @@ impl GpuEngine {
         )?;
         layout.split_tables(table_binding / 4);
         let program = program::compose(&layout);
+        let wg_bytes = ctx.limits.max_compute_workgroup_storage_size;
         let wg = opts.workgroup_size.unwrap_or_else(|| {
             default_workgroup_size(
                 ctx.is_software(),
                 ctx.default_workgroup_size(net),
                 opts.schedule,
-                |wg| fused::plan(&program, wg, budget).is_ok(),
+                |wg| fused::plan(&program, wg, budget, wg_bytes).is_ok(),
             )
         });
         let fused_plan = match opts.schedule {
             EngineSchedule::Passes => None,
-            EngineSchedule::Auto => fused::plan(&program, wg, budget).ok(),
+            EngineSchedule::Auto => fused::plan(&program, wg, budget, wg_bytes).ok(),
             EngineSchedule::Fused => Some(
-                fused::plan(&program, wg, budget)
+                fused::plan(&program, wg, budget, wg_bytes)
                     .map_err(|why| SnnError::Unsupported(format!("fused schedule: {why}")))?,
             ),
         };
@@ -134,12 +135,15 @@ impl GpuEngine {
         let make = |label: &str, bytes: &[u8], len: u64| -> Result<wgpu::Buffer> {
             let size = (len * 4).max(16);
             ctx.check_limit("max_storage_buffer_binding_size", size, max_binding)?;
-            let buf = dev.create_buffer(&wgpu::BufferDescriptor {
-                label: Some(label),
-                size,
-                usage: storage,
-                mapped_at_creation: false,
-            });
+            // Out of device memory is an error, not a panic.
+            let buf = ctx.scoped(label, || {
+                dev.create_buffer(&wgpu::BufferDescriptor {
+                    label: Some(label),
+                    size,
+                    usage: storage,
+                    mapped_at_creation: false,
+                })
+            })?;
             if !bytes.is_empty() {
                 ctx.queue.write_buffer(&buf, 0, bytes);
             }
@@ -182,14 +186,22 @@ impl GpuEngine {
             .transpose()?;
         let rec_bits = make("engine.rec_bits", &[], rows * layout.rec_bits_per_row)?;
         let rec_vals = make("engine.rec_vals", &[], rows * layout.rec_vals_per_row)?;
-        let step = dev.create_buffer(&wgpu::BufferDescriptor {
-            label: Some("engine.step"),
-            // One slot per step of a submission, one for normalisation, one for a decay,
-            // then two per round of a series (`series`).
-            size: (rows + 2 + 2 * series_max as u64) * step_stride,
-            usage: wgpu::BufferUsages::UNIFORM | wgpu::BufferUsages::COPY_DST,
-            mapped_at_creation: false,
-        });
+        // One slot per step of a submission, one for normalisation, one for a decay, then two
+        // per round of a series (`series`).
+        let step_bytes = (rows + 2 + 2 * series_max as u64) * step_stride;
+        ctx.check_limit(
+            "max_buffer_size (a uniform slot per step of a submission: steps_per_submit)",
+            step_bytes,
+            ctx.limits.max_buffer_size,
+        )?;
+        let step = ctx.scoped("engine.step", || {
+            dev.create_buffer(&wgpu::BufferDescriptor {
+                label: Some("engine.step"),
+                size: step_bytes,
+                usage: wgpu::BufferUsages::UNIFORM | wgpu::BufferUsages::COPY_DST,
+                mapped_at_creation: false,
+            })
+        })?;
 
         let module = ctx.shader_module(&program.module.label, &program.module.source)?;
         let entry =

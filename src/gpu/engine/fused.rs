@@ -71,7 +71,8 @@
 //! queues (`layout::ArrivalQueue`) counts its queue's capacity in the static worst case;
 //! where the queues of the step's slot overflowed (known before the step), the kernel adds
 //! the check of the delay window that replaces them, counted from the spike lists of its
-//! lags (`overflow_passes`, `propagate.wgsl`). A step that cannot fit even a fresh
+//! lags, each spike with the search of its row where the projection is sparse
+//! (`overflow_passes`, `propagate.wgsl`). A step that cannot fit even a fresh
 //! dispatch leaves its copy behind, and the run is an error that says why.
 //!
 //! **Progress on the device.** A submission of `n` steps is one uniform (`FusedChunk`) and
@@ -145,7 +146,20 @@ pub(crate) struct FusedPlan {
 
 /// The plan for `program` at `wg` invocations per workgroup under a loop budget (loop
 /// passes per dispatch), or why the network does not fit.
-pub(crate) fn plan(program: &Program, wg: u32, budget: Option<u64>) -> Result<FusedPlan, String> {
+pub(crate) fn plan(
+    program: &Program,
+    wg: u32,
+    budget: Option<u64>,
+    workgroup_bytes: u32,
+) -> Result<FusedPlan, String> {
+    let bytes = workgroup_memory(program, wg);
+    if bytes > workgroup_bytes as u64 {
+        return Err(format!(
+            "its workgroup memory at {wg} invocations per workgroup ({bytes} bytes, mostly the \
+             spike words of the populations in registers) passes the adapter's \
+             max_compute_workgroup_storage_size ({workgroup_bytes}); use the passes schedule"
+        ));
+    }
     let mut per_step = 1u64;
     let listed = listed_at_emission(program, wg);
     for np in &listed {
@@ -202,6 +216,18 @@ pub(crate) fn plan(program: &Program, wg: u32, budget: Option<u64>) -> Result<Fu
         steps_per_dispatch,
         last_start: budget.map(|b| (b - per_step) as u32),
     })
+}
+
+/// The bytes of workgroup memory of the fused entry point at `wg` invocations (what
+/// [`module`] declares for it): the progress word and the loop counter, two steps' spike
+/// words of each population in registers, and an upper bound of 8 bytes for the flag of
+/// spiking steps.
+fn workgroup_memory(program: &Program, wg: u32) -> u64 {
+    let words: u64 = in_registers(program, wg)
+        .iter()
+        .map(|(np, _)| 2 * np.words as u64)
+        .sum();
+    8 + 4 * words + 8
 }
 
 /// The populations whose state stays in registers under the fused schedule at `wg`

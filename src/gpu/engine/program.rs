@@ -292,6 +292,7 @@ fn proj_literal(l: &Layout, q: usize, p: &ProjLayout) -> String {
         u(p.w),
         u(p.rows),
         u(p.cols),
+        u(search_passes(p) as u32),
         u(p.in_rows),
         u(p.in_syn),
         u(p.in_pre),
@@ -328,6 +329,15 @@ fn proj_literal(l: &Layout, q: usize, p: &ProjLayout) -> String {
     format!("Proj({})", fields.join(", "))
 }
 
+/// The most loop passes that `synapse_of` (`propagate.wgsl`) counts for one spike of `p`:
+/// for a sparse projection a binary search in its longest row, else none.
+fn search_passes(p: &ProjLayout) -> u64 {
+    match p.kind {
+        ProjKind::Sparse => (p.syn.longest_row() as u64 + 1).ilog2() as u64 + 2,
+        _ => 0,
+    }
+}
+
 /// The most loop passes of one invocation of projection `p`'s propagation pass (and the
 /// same under the fused schedule, without an overflowed queue's check of the delay window)
 /// and of a pass over the synapses of one post neuron (potentiation; normalisation makes
@@ -336,11 +346,7 @@ fn loop_passes(l: &Layout, p: &ProjLayout) -> (u64, u64, u64) {
     let words = l.pops[p.pre].bits.words as u64;
     let sum_words = l.pops[p.pre].bits.sum_words as u64;
     let n_pre = p.syn.n_pre as u64;
-    let longest_row = p.syn.longest_row() as u64;
-    let search = match p.kind {
-        ProjKind::Sparse => (longest_row + 1).ilog2() as u64 + 2,
-        _ => 0,
-    };
+    let search = search_passes(p);
     // The summary loop, the candidate-word loop of each summary word, the bit loop of each
     // word, the search of each spike.
     let walk = 2 * sum_words + 1 + 2 * words + n_pre * (1 + search);

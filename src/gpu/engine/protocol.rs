@@ -506,15 +506,19 @@ impl GpuEngine {
     }
 
     /// How many trials one chunk can run as copies: what the largest buffer and the
-    /// dispatch allow (the trials' engine has no arrival queues: it does not learn).
+    /// dispatch allow (the trials' engine has no arrival queues: it does not learn; it
+    /// keeps the monitors, whose recordings take a row per step of a submission).
     fn trials_per_chunk(&self) -> u64 {
         let l = &self.layout;
+        let rows = l.rows as u64;
         let per_copy = [
             l.fstate.len() as u64,
             l.ustate.len() as u64 - l.queue_words(),
             l.bits_len,
             l.wsyn.len() as u64,
             l.fwork_len,
+            rows * l.rec_bits_per_row,
+            rows * l.rec_vals_per_row,
         ]
         .into_iter()
         .max()

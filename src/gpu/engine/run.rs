@@ -273,6 +273,11 @@ impl GpuEngine {
         }
         let slot = (self.layout.rows + 1) as u64 * self.step_stride;
         if let Some(d) = plan.decay {
+            self.ctx.check_limit(
+                "max_compute_workgroups_per_dimension (a population's decay)",
+                d.n.div_ceil(self.wg) as u64,
+                self.ctx.limits.max_compute_workgroups_per_dimension as u64,
+            )?;
             if self.decay_passes.is_none() {
                 let passes = [self.pipeline("scale_state")?, self.pipeline("scale_mark")?];
                 self.decay_passes = Some(passes);

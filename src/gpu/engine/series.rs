@@ -284,6 +284,12 @@ impl GpuEngine {
             let ustate = &self.buffers.ustate;
             enc.copy_buffer_to_buffer(&staging.buf, off * 4, ustate, retry_at * 4, k as u64 * 4);
             let info = (base + (2 * r as u64 + 1) * stride) as u32;
+            let items = count_words.max(3 * k as u64) as u32;
+            self.ctx.check_limit(
+                "max_compute_workgroups_per_dimension (a round's start)",
+                items.div_ceil(self.wg) as u64,
+                self.ctx.limits.max_compute_workgroups_per_dimension as u64,
+            )?;
             {
                 let mut cp = enc.begin_compute_pass(&wgpu::ComputePassDescriptor {
                     label: Some("engine.round_begin"),
@@ -291,7 +297,6 @@ impl GpuEngine {
                 });
                 cp.set_bind_group(0, &self.bind_group, &[info]);
                 cp.set_pipeline(&staging.begin);
-                let items = count_words.max(3 * k as u64) as u32;
                 cp.dispatch_workgroups(items.div_ceil(self.wg), 1, 1);
             }
             if let Some((q, target)) = pr.normalize {
