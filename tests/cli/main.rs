@@ -52,6 +52,7 @@ fn main() -> std::process::ExitCode {
             Gpu a_run_moves_between_the_backends,
             Cpu a_resume_that_contradicts_the_checkpoint_is_refused,
             Cpu a_checkpoint_of_the_first_cpu_engine_resumes_with_its_spikes,
+            Cpu overwrite_replaces_the_whole_run,
         ],
         plots: [
             Cpu recorded_presentation_has_the_counts_of_a_frozen_batch,
@@ -84,7 +85,6 @@ fn main() -> std::process::ExitCode {
         ],
         bad_input::gpu: [
             Gpu a_layer_too_large_for_the_gpu_names_the_limit_and_the_ways_out,
-            Gpu cli_a_layer_too_large_for_the_gpu,
             Cpu bad_kernel_tuning_variables_name_the_variable_and_what_it_takes,
             Cpu no_adapter_says_what_to_install_and_how_to_go_on,
             Cpu cli_no_adapter,
@@ -104,6 +104,7 @@ fn main() -> std::process::ExitCode {
             Cpu seeds_that_would_wrap_are_refused,
             Cpu more_training_images_than_the_set_holds_are_refused,
             Cpu a_cpu_network_larger_than_memory_is_refused_before_allocating,
+            Cpu a_layer_past_what_a_checkpoint_holds_is_refused,
             Cpu a_checkpoint_that_counts_past_the_run_is_refused_on_resume,
         ],
         bad_input::state: [

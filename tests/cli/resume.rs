@@ -103,16 +103,28 @@ fn train_args_sized(
     }
 }
 
-fn kill_resume_kill_resume(backend: &str, samples: &str, every: &str, kill_at: [usize; 2]) {
+/// Trains `samples` images straight, then crashed at `kill_at[0]`, resumed and crashed at
+/// `kill_at[1]`, resumed to the end: the same network and results. With `batch`, the first
+/// runs label and test in frozen batches of that size and the resumes are not told it (a
+/// resume takes the run's batch size, which decides the keys of retried images).
+fn kill_resume_kill_resume(
+    backend: &str,
+    samples: &str,
+    every: &str,
+    kill_at: [usize; 2],
+    batch: Option<&str>,
+) {
+    let batch: Vec<&str> = batch.map_or(vec![], |b| vec!["--batch", b]);
     let straight = tmp(&format!("{backend}-straight"));
     let mut cmd = snn();
     train_args(&mut cmd, backend, samples, &straight);
-    let want = run_ok(cmd.args(["--checkpoint-every", "0"]));
+    let want = run_ok(cmd.args(["--checkpoint-every", "0"]).args(&batch));
 
     let dir = tmp(&format!("{backend}-killed"));
     let mut cmd = snn();
     train_args(&mut cmd, backend, samples, &dir);
-    cmd.args(["--checkpoint-every", every])
+    cmd.args(&batch)
+        .args(["--checkpoint-every", every])
         .stdout(Stdio::null())
         .stderr(Stdio::null());
     let at1 = crash_at(&mut cmd, &dir, kill_at[0]);
@@ -155,11 +167,12 @@ fn kill_resume_kill_resume(backend: &str, samples: &str, every: &str, kill_at: [
 pub fn cpu_crash_then_resume_is_bit_identical() {
     // 1200 images: the running-accuracy window (1000) fills, so the checkpoint carries
     // assignments and hits; the second kill comes after it.
-    kill_resume_kill_resume("cpu", "1200", "100", [300, 1000]);
+    // In frozen batches of 7 (the default is 256).
+    kill_resume_kill_resume("cpu", "1200", "100", [300, 1000], Some("7"));
 }
 
 pub fn gpu_crash_then_resume_is_bit_identical() {
-    kill_resume_kill_resume("gpu", "24", "6", [6, 12]);
+    kill_resume_kill_resume("gpu", "24", "6", [6, 12], None);
 }
 
 /// A run started on the GPU, crashed, resumed on the CPU, crashed again and finished on the
@@ -292,4 +305,82 @@ pub fn a_checkpoint_of_the_first_cpu_engine_resumes_with_its_spikes() {
     );
     std::fs::remove_dir_all(&dir).unwrap();
     std::fs::remove_dir_all(&first).unwrap();
+}
+
+/// `--overwrite` replaces the whole run: a run of two networks overwritten by one network
+/// that crashes before its first checkpoint leaves nothing that a resume would take for the
+/// old run (its manifest, its networks' directories, its results). A directory holding a
+/// file that a run writes (a user's `config.json`) is not trained into without
+/// `--overwrite`, and the file stays as it was. A manifest that lists no network is an
+/// error that says so.
+pub fn overwrite_replaces_the_whole_run() {
+    let dir = tmp("overwrite");
+    let mut cmd = snn();
+    train_args_sized(&mut cmd, "cpu", "10", ("10", "5"), &dir);
+    run_ok(cmd.args(["--networks", "2"]));
+    assert!(dir.join("networks.json").is_file() && dir.join("net1").is_dir());
+    // The manifest, emptied, in a run of its own.
+    let empty = tmp("empty-manifest");
+    std::fs::create_dir_all(&empty).unwrap();
+    let text = std::fs::read_to_string(dir.join("networks.json")).unwrap();
+    let mut m: serde_json::Value = serde_json::from_str(&text).unwrap();
+    m["networks"] = serde_json::json!([]);
+    std::fs::write(empty.join("networks.json"), m.to_string()).unwrap();
+    let out = snn()
+        .args(["train", "--quiet", "--resume"])
+        .arg(&empty)
+        .output()
+        .unwrap();
+    let e = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success() && e.contains("lists no network") && !e.contains("panicked"),
+        "{e}"
+    );
+    // One network over the two, crashing before its first checkpoint.
+    let mut cmd = snn();
+    train_args_sized(&mut cmd, "cpu", "10", ("10", "5"), &dir);
+    cmd.args([
+        "--overwrite",
+        "--checkpoint-every",
+        "100",
+        "--stop-after-images",
+        "5",
+    ]);
+    assert!(!cmd.status().unwrap().success(), "the run did not crash");
+    for f in [
+        "networks.json",
+        "net0",
+        "net1",
+        CHECKPOINT_FILE,
+        "results.json",
+    ] {
+        assert!(!dir.join(f).exists(), "{f} outlived --overwrite");
+    }
+    let out = snn()
+        .args(["train", "--quiet", "--resume"])
+        .arg(&dir)
+        .output()
+        .unwrap();
+    let e = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success() && e.contains("no usable checkpoint"),
+        "{e}"
+    );
+    // A user's file where a run writes one.
+    let user = tmp("user-files");
+    std::fs::create_dir_all(&user).unwrap();
+    std::fs::write(user.join("config.json"), "{\"mine\": true}").unwrap();
+    let mut cmd = snn();
+    train_args_sized(&mut cmd, "cpu", "10", ("10", "5"), &user);
+    let out = cmd.output().unwrap();
+    let e = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success() && e.contains("config.json") && e.contains("--overwrite"),
+        "{e}"
+    );
+    let kept = std::fs::read_to_string(user.join("config.json")).unwrap();
+    assert_eq!(kept, "{\"mine\": true}");
+    for d in [dir, empty, user] {
+        let _ = std::fs::remove_dir_all(d);
+    }
 }

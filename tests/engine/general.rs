@@ -744,6 +744,32 @@ fn validate_names_the_element_and_the_field() {
         "projection `ee`",
         "connectivity.p",
     );
+    // Past 32-bit synapse indices: 70,000 neurons all-but-self (4.9 · 10^9 synapses), and
+    // 100,000 × 100,000 at p = 0.5; neither is drawn to be refused.
+    let big = Network::new(1.0)
+        .poisson("in", 100_000, 1.0)
+        .neurons("out", 100_000, if_model(1.0))
+        .neurons("lat", 70_000, if_model(1.0));
+    for (pre, post, c) in [
+        ("lat", "lat", Connectivity::AllButSelf),
+        (
+            "in",
+            "out",
+            Connectivity::FixedProbability { p: 0.5, seed: 1 },
+        ),
+    ] {
+        let net = big.clone().project(Projection::new(
+            "ee",
+            pre,
+            post,
+            Target::MEMBRANE_EXC,
+            c,
+            0.5,
+        ));
+        expect_invalid(&net, "projection `ee`", "connectivity");
+        let msg = net.validate().expect_err("refused").to_string();
+        assert!(msg.contains("32-bit"), "{msg}");
+    }
     let err = base()
         .project(p(Connectivity::FixedProbability { p: 1.5, seed: 0 }))
         .validate()

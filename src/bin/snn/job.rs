@@ -92,7 +92,7 @@ pub(crate) fn go(
             .test_samples
             .unwrap_or(test_set.len())
             .min(test_set.len()),
-        batch: common.batch,
+        batch: common.batch(),
     };
     let resumed: Vec<Option<usize>> = starts
         .iter()
@@ -401,7 +401,7 @@ pub(crate) fn go(
             full["ensemble_confusion_all_activity"] = serde_json::json!(ens.all_activity.matrix);
             full["ensemble_confusion_proportion"] = serde_json::json!(ens.proportion.matrix);
             full["ensemble_confusion_majority"] = serde_json::json!(ens.majority.matrix);
-            write_json(&run_dir.join("results.json"), &full)?;
+            write_json(&run_dir.join(super::train::RESULTS_FILE), &full)?;
             line
         }
     };
@@ -480,7 +480,7 @@ fn save_run(dir: &Path, r: &NetworkRun, line: &serde_json::Value) -> Result<()> 
     full["confusion_proportion"] = serde_json::json!(r.tested.eval.proportion.matrix);
     full["neurons_per_class"] = serde_json::json!(r.tested.assignments.neurons_per_class());
     full["config"] = serde_json::to_value(&r.config)?;
-    write_json(&dir.join("results.json"), &full)
+    write_json(&dir.join(super::train::RESULTS_FILE), &full)
 }
 
 fn write_json(path: &Path, v: &serde_json::Value) -> Result<()> {

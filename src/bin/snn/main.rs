@@ -91,6 +91,9 @@ enum RefractoryArg {
     Brian2Ports,
 }
 
+/// Images per frozen batch in labelling and test unless `--batch` says.
+const DEFAULT_BATCH: usize = 256;
+
 #[derive(clap::Args)]
 struct Common {
     /// Directory with the four MNIST IDX files (raw or .gz). Without it, the subset embedded in
@@ -107,9 +110,11 @@ struct Common {
     /// Simulation backend.
     #[arg(long, value_enum, default_value = "cpu")]
     backend: BackendArg,
-    /// Images per frozen batch in labelling and test (parallel).
-    #[arg(long, default_value_t = 256, value_parser = at_least_one, allow_negative_numbers = true)]
-    batch: usize,
+    /// Images per frozen batch in labelling and test (parallel; default 256). The retries
+    /// of a batch's silent images take the keys after the batch's, so the counts repeat for
+    /// the same batch size: a resume takes the run's unless it is given again.
+    #[arg(long, value_parser = at_least_one, allow_negative_numbers = true)]
+    batch: Option<usize>,
     /// No progress bars or tables; only the final JSON line. (Without it, progress is a bar
     /// on a terminal, and a plain line on stderr every minute and at the end of each phase
     /// where stderr is not one: a log file, a batch job.)
@@ -127,6 +132,11 @@ struct Common {
 }
 
 impl Common {
+    /// Images per frozen batch (`--batch`, default [`DEFAULT_BATCH`]).
+    fn batch(&self) -> usize {
+        self.batch.unwrap_or(DEFAULT_BATCH)
+    }
+
     /// Whether to print human-readable text (tables, notes) on stderr.
     fn chatty(&self) -> bool {
         !self.quiet && !self.json
@@ -347,7 +357,7 @@ fn label_and_test(
         cfg,
         (train_set, n_label),
         (test_set, n_test),
-        common.batch,
+        common.batch(),
         key,
         |pass, done, total| {
             if shown.as_ref().is_none_or(|(p, _)| *p != pass) {

@@ -20,10 +20,15 @@ pub(crate) fn available_bytes() -> Option<u64> {
 /// Host memory one network of `cfg` needs: its 784 x n_exc input weights (f32) three times
 /// over (the initial draw, the working copy, and a checkpoint's or the saved run's copy),
 /// and with input delays about 24 bytes more per synapse (the delays as drawn, and the CPU
-/// engine's plan of a batch copy: delays, their groups by pre neuron and delay).
+/// engine's plan of a batch copy: delays, their groups by pre neuron and delay), and the
+/// lateral inhibition's n_exc·(n_exc − 1) synapses.
 pub(crate) fn network_bytes(cfg: &DcConfig) -> u64 {
     let per_synapse = 3 * 4 + if cfg.input_delay_max_ms > 0.0 { 24 } else { 0 };
-    per_synapse * 784 * u64::from(cfg.n_exc)
+    let n = u64::from(cfg.n_exc);
+    // The lateral inhibition's n·(n − 1) synapses as the engines plan them (pairs, a post
+    // list and a weight each) and a checkpoint's copy of their weights.
+    let lateral = 20 * n * n.saturating_sub(1);
+    per_synapse * 784 * n + lateral
 }
 
 fn gib(bytes: u64) -> String {
@@ -45,10 +50,9 @@ pub(crate) fn check_network(cfg: &DcConfig) -> Result<()> {
     Ok(())
 }
 
-/// Refuses a `--networks`/`--sweep` run that does not fit in memory, or has more than
-/// [`NETWORKS_PER_THREAD`] networks per thread.
-pub(crate) fn check_networks(cfgs: &[DcConfig]) -> Result<()> {
-    let k = cfgs.len();
+/// Refuses a run of `k` networks, more than [`NETWORKS_PER_THREAD`] per thread (checked
+/// before their configs are made).
+pub(crate) fn check_network_count(k: usize) -> Result<()> {
     let threads = rayon::current_num_threads();
     let max = NETWORKS_PER_THREAD * threads;
     if k > max {
@@ -57,6 +61,14 @@ pub(crate) fn check_networks(cfgs: &[DcConfig]) -> Result<()> {
              ({NETWORKS_PER_THREAD} per thread, on either backend); split the run into several"
         );
     }
+    Ok(())
+}
+
+/// Refuses a `--networks`/`--sweep` run that does not fit in memory, or has more than
+/// [`NETWORKS_PER_THREAD`] networks per thread.
+pub(crate) fn check_networks(cfgs: &[DcConfig]) -> Result<()> {
+    let k = cfgs.len();
+    check_network_count(k)?;
     let need: u64 = cfgs.iter().map(network_bytes).sum();
     if let Some(have) = available_bytes().filter(|&h| need > h) {
         let each = network_bytes(&cfgs[0]).max(1);

@@ -16,7 +16,7 @@ use snn_wgpu::experiments::diehl_cook::checkpoint::{
     check_same, fingerprint, load_checkpoint, RunPlan, CHECKPOINT_FILE,
 };
 use snn_wgpu::experiments::diehl_cook::config::DcConfig;
-use snn_wgpu::experiments::diehl_cook::io::{remove_stale_temp_files, NETWORK_FILE};
+use snn_wgpu::experiments::diehl_cook::io::{remove_stale_temp_files, CONFIG_FILE, NETWORK_FILE};
 use snn_wgpu::experiments::diehl_cook::multi::Start;
 use snn_wgpu::experiments::diehl_cook::sweep::{network_configs, parse_sweep};
 use std::path::{Path, PathBuf};
@@ -193,6 +193,9 @@ pub(crate) fn start(
                 )
             }
         };
+        if let Some(k) = multi.networks {
+            super::memory::check_network_count(k)?;
+        }
         let cfgs = network_configs(&base, multi.networks, sweep.as_deref())?;
         super::memory::check_networks(&cfgs)?;
         (cfgs, Layout::Many)
@@ -203,7 +206,8 @@ pub(crate) fn start(
     // Claimed (locked) before the data is read: a second run into the same directory, or
     // one that cannot be written, fails before any work.
     let _claimed = RunDir::claim(&run_dir)?;
-    if let Some(what) = held_run(&run_dir).filter(|_| !ck.overwrite) {
+    let held = held_run(&run_dir);
+    if let Some(what) = held.as_ref().filter(|_| !ck.overwrite) {
         let resume = if resumable(&run_dir) {
             format!(
                 "resume it with `snn train --resume {}`, ",
@@ -213,14 +217,18 @@ pub(crate) fn start(
             String::new()
         };
         bail!(
-            "{} already holds a run ({what}): {resume}pick another --out, or pass --overwrite \
-             to replace it",
+            "{} already holds a run or files one writes ({what}): {resume}pick another \
+             --out, or pass --overwrite to replace them",
             run_dir.display()
         );
     }
     let (train_set, test_set, data_desc) = load_data(common.data.as_deref(), common.validation)?;
     let n_train = super::train_images(train_samples, train_set.len())?;
     let plan = plan(n_train, common, data_desc, &train_set);
+    if held.is_some() {
+        // `--overwrite`, the data read: the old run goes, so that no resume finds it.
+        clear_run(&run_dir)?;
+    }
     let starts = vec![Start::fresh(); cfgs.len()];
     let started = Job {
         base,
@@ -242,7 +250,7 @@ fn plan(n_train: usize, common: &Common, data_desc: String, train_set: &Dataset)
         n_train,
         label_samples: common.label_samples,
         test_samples: common.test_samples,
-        batch: common.batch,
+        batch: common.batch(),
         data: data_desc,
         data_dir: common.data.clone(),
         data_fingerprint: fingerprint(train_set, n_train),
@@ -250,13 +258,54 @@ fn plan(n_train: usize, common: &Common, data_desc: String, train_set: &Dataset)
     }
 }
 
-/// The files that show `d` holds a run, if it does.
+/// What a run leaves in its directory (besides pictures): a training run into a directory
+/// that holds one of them needs `--overwrite`.
+const RUN_FILES: [&str; 6] = [
+    CHECKPOINT_FILE,
+    NETWORK_FILE,
+    MANIFEST_FILE,
+    "net0",
+    CONFIG_FILE,
+    RESULTS_FILE,
+];
+
+/// The results of a run (`job`).
+pub(crate) const RESULTS_FILE: &str = "results.json";
+
+/// The files of [`RUN_FILES`] that `d` holds, if any.
 fn held_run(d: &Path) -> Option<String> {
-    let found: Vec<&str> = [CHECKPOINT_FILE, NETWORK_FILE, MANIFEST_FILE, "net0"]
+    let found: Vec<&str> = RUN_FILES
         .into_iter()
         .filter(|f| d.join(f).exists())
         .collect();
     (!found.is_empty()).then(|| found.join(", "))
+}
+
+/// Removes the run that `--overwrite` replaces in `d`: the files and network directories
+/// (`net<k>`) a resume or an evaluation would read, so that none of them outlives it.
+fn clear_run(d: &Path) -> Result<()> {
+    for f in [
+        CHECKPOINT_FILE,
+        MANIFEST_FILE,
+        NETWORK_FILE,
+        CONFIG_FILE,
+        RESULTS_FILE,
+    ] {
+        let path = d.join(f);
+        if path.exists() {
+            std::fs::remove_file(&path)
+                .with_context(|| format!("--overwrite: removing {}", path.display()))?;
+        }
+    }
+    for k in 0.. {
+        let net = d.join(format!("net{k}"));
+        if !net.is_dir() {
+            break;
+        }
+        std::fs::remove_dir_all(&net)
+            .with_context(|| format!("--overwrite: removing {}", net.display()))?;
+    }
+    Ok(())
 }
 
 /// Whether `snn train --resume` can continue the run in `d`.
@@ -314,6 +363,16 @@ pub(crate) fn resume(dir: &Path, asked: &Asked, ck: &RunArgs, common: &Common) -
                     dir.display()
                 )
             })?;
+            if m.networks.is_empty() {
+                bail!(
+                    "{}: lists no network (damaged?); start the run again",
+                    path.display()
+                );
+            }
+            for (k, c) in m.networks.iter().enumerate() {
+                c.validate()
+                    .with_context(|| format!("{}: network {k} (damaged?)", path.display()))?;
+            }
             (m.networks, m.plan, m.backend, m.crate_version)
         }
         Layout::Single => {
@@ -413,8 +472,8 @@ pub(crate) fn resume(dir: &Path, asked: &Asked, ck: &RunArgs, common: &Common) -
         }
     }
     // The state suits either engine: the run continues where it was asked to, else where
-    // it trained. Labelling and test sizes come from the checkpoint unless given again;
-    // the batch size does not change results.
+    // it trained. Labelling and test sizes, and the batch size (which decides the keys of
+    // retried images), come from the checkpoint unless given again.
     let backend = asked.backend.unwrap_or(if trained_on == "gpu" {
         BackendArg::Gpu
     } else {
@@ -425,7 +484,7 @@ pub(crate) fn resume(dir: &Path, asked: &Asked, ck: &RunArgs, common: &Common) -
         label_samples: common.label_samples.or(plan.label_samples),
         test_samples: common.test_samples.or(plan.test_samples),
         backend,
-        batch: common.batch,
+        batch: common.batch.or(Some(plan.batch)),
         quiet: common.quiet,
         json: common.json,
         validation: plan.validation,

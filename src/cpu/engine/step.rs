@@ -320,6 +320,9 @@ impl Plans {
                 let mut views = self.chunk_views(c);
                 let base = views.as_mut_ptr();
                 team.start(base as *mut u8, t, learn);
+                // Dropped before `views`: the members are done with them even where the
+                // caller's chunk panics.
+                let _finish = team.finish_on_drop();
                 // SAFETY: chunk 0 is the caller's; the members touch views 1.. only. The
                 // caller runs inside the team's scope (a closure, compiled without the
                 // copy's target features), so it enters the compiled copy as a member does.

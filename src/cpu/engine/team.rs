@@ -93,6 +93,24 @@ impl Team {
     pub(crate) fn stop_on_drop(&self) -> Stop<'_> {
         Stop(self)
     }
+
+    /// Waits, when the guard drops, for every member to finish the current step: taken
+    /// after [`Self::start`] and dropped before the step's views, it keeps them alive for
+    /// the members also where the caller's own chunk panics (a member may still be reading
+    /// them as the caller unwinds).
+    pub(crate) fn finish_on_drop(&self) -> Finish<'_> {
+        Finish(self)
+    }
+}
+
+/// Waits for a team's members to finish their step when dropped ([`Team::finish_on_drop`]).
+pub(crate) struct Finish<'a>(&'a Team);
+
+impl Drop for Finish<'_> {
+    fn drop(&mut self) {
+        let team = self.0;
+        wait_until(|| (team.done.load(Ordering::Acquire) == team.members).then_some(()));
+    }
 }
 
 /// Ends a team's loops when dropped ([`Team::stop_on_drop`]).
@@ -170,6 +188,52 @@ mod tests {
     fn every_member_runs_every_step() {
         let steps = 1000u64;
         assert_eq!(run(3, steps as u32, None), vec![steps * (steps + 1) / 2; 4]);
+    }
+
+    /// Where the caller's own chunk panics, its step's data outlive the members' use of
+    /// them: a member still at work when the caller unwinds finishes before they go.
+    #[test]
+    fn a_callers_panic_waits_for_the_members_step() {
+        let dropped = AtomicBool::new(false);
+        let late = AtomicBool::new(false);
+        /// The step's data: marks `dropped` when it goes.
+        struct Views<'a>(&'a AtomicBool);
+        impl Drop for Views<'_> {
+            fn drop(&mut self) {
+                self.0.store(true, Ordering::Release);
+            }
+        }
+        let started = AtomicUsize::new(0);
+        let team = Team::new(2);
+        let work = |_: usize, _: *mut u8, _: u32, _: bool| {
+            started.fetch_add(1, Ordering::AcqRel);
+            std::thread::sleep(std::time::Duration::from_millis(50));
+            if dropped.load(Ordering::Acquire) {
+                late.store(true, Ordering::Release);
+            }
+        };
+        let (team, work) = (&team, &work);
+        let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            std::thread::scope(|s| {
+                for k in 1..=2 {
+                    s.spawn(move || team.serve(k, work));
+                }
+                let _stop = team.stop_on_drop();
+                let _views = Views(&dropped);
+                team.start(std::ptr::null_mut(), 0, false);
+                let _finish = team.finish_on_drop();
+                // The caller's chunk fails while the members are at work.
+                wait_until(|| (started.load(Ordering::Acquire) == 2).then_some(()));
+                // Unwinding at once (no panic hook, whose report may outlast the step).
+                std::panic::resume_unwind(Box::new("the caller's chunk fails"));
+            })
+        }));
+        assert!(r.is_err());
+        assert!(dropped.load(Ordering::Acquire));
+        assert!(
+            !late.load(Ordering::Acquire),
+            "a member outlived the step's data"
+        );
     }
 
     #[test]

@@ -120,6 +120,12 @@ pub enum Refractory {
     Brian2Ports,
 }
 
+/// The most excitatory neurons of a run: a checkpoint holds the lateral inhibition's
+/// n·(n − 1) weights in one array of at most 1 GiB (`io::MAX_ARRAY_BYTES`).
+pub const MAX_N_EXC: u32 = 16_384;
+const _: () =
+    assert!(4 * (MAX_N_EXC as u64) * (MAX_N_EXC as u64 - 1) <= super::io::MAX_ARRAY_BYTES);
+
 impl DcConfig {
     /// Sets `refractory_exc_ms` and `lockout_exc_ms` to `r`'s (the Brian 1 lockout from this
     /// config's `dt_ms`).
@@ -243,6 +249,20 @@ impl DcConfig {
                 "n_exc",
                 0,
                 "at least 1 excitatory neuron",
+            ));
+        }
+        // A checkpoint keeps the lateral inhibition's n·(n − 1) weights (f32) in one array,
+        // which a resume reads only up to `MAX_ARRAY_BYTES`.
+        let lateral_bytes = 4 * u64::from(self.n_exc) * u64::from(self.n_exc - 1);
+        if lateral_bytes > super::io::MAX_ARRAY_BYTES {
+            return Err(SnnError::invalid(
+                "n_exc",
+                self.n_exc,
+                format!(
+                    "at most {MAX_N_EXC} excitatory neurons (a checkpoint holds the lateral \
+                     inhibition's n·(n − 1) weights in an array of at most 1 GiB; the paper's \
+                     largest network has 6,400)"
+                ),
             ));
         }
         pos("dt_ms", self.dt_ms)?;

@@ -376,7 +376,7 @@ pub fn load_network(dir: &Path) -> Result<SavedNetwork> {
 }
 
 /// Largest array [`load_network`] reads, in bytes of data (784 × 6400 f32 weights are 20 MB).
-const MAX_ARRAY_BYTES: u64 = 1 << 30;
+pub(crate) const MAX_ARRAY_BYTES: u64 = 1 << 30;
 /// Largest `.npy` header [`load_network`] reads (numpy writes about 128 bytes).
 const MAX_NPY_HEADER: u64 = 1 << 16;
 

@@ -311,6 +311,22 @@ impl Projection {
             }
             _ => {}
         }
+        // Synapse indices are 32-bit in both engines (row offsets, per-synapse arrays).
+        let most = match &self.connectivity {
+            // The expected count, with room for the draws' spread.
+            Connectivity::FixedProbability { p, .. } => {
+                (p * n_pre as f64 * n_post as f64 * 1.01 + 10_000.0) as u64
+            }
+            _ => self.deterministic_count(n_pre, n_post).unwrap_or(0) as u64,
+        };
+        if most > u32::MAX as u64 {
+            return Err(invalid(
+                el,
+                "connectivity",
+                &format!("{:?} from {n_pre} to {n_post} neurons (about {most} synapses)", self.connectivity),
+                "at most 4,294,967,295 synapses per projection (synapse indices are 32-bit): split it into several projections",
+            ));
+        }
         if !(self.w_min >= 0.0 && self.w_min.is_finite()) {
             return Err(invalid(
                 el,

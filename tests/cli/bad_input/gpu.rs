@@ -27,21 +27,6 @@ pub fn a_layer_too_large_for_the_gpu_names_the_limit_and_the_ways_out() {
     );
 }
 
-pub fn cli_a_layer_too_large_for_the_gpu() {
-    let t = TempDir::new("large");
-    let n = too_many(&crate::common::gpu_ctx());
-    let cfg = preset_toml(&t, "huge.toml", |s| {
-        s.replace("n_exc = 100", &format!("n_exc = {n}"))
-    });
-    let mut c = snn(&["train", "--backend", "gpu", "--config"]);
-    c.arg(&cfg).args(TINY).arg("--out").arg(t.path("run"));
-    let e = fails(c);
-    has_all(
-        &e,
-        &["n_exc", &format!("{n}"), "--backend cpu", "smaller network"],
-    );
-}
-
 pub fn bad_kernel_tuning_variables_name_the_variable_and_what_it_takes() {
     // Refused while the arguments are parsed, before any adapter is looked for.
     let t = TempDir::new("wg");

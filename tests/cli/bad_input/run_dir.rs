@@ -57,13 +57,14 @@ pub fn too_many_networks_are_refused_before_anything_is_written() {
     let mut c = snn(&[
         "train",
         "--networks",
-        "1000000",
+        "100000000",
         "--out",
         run.to_str().unwrap(),
     ]);
     c.args(TINY);
+    // Refused before the networks' configs are made (10^8 of them do not fit in memory).
     let err = fails(c);
-    has_all(&err, &["--networks 1000000", "at most"]);
+    has_all(&err, &["--networks 100000000", "at most"]);
     assert!(!run.exists(), "written: {:?}", t.entries("run"));
 }
 
@@ -82,20 +83,45 @@ pub fn more_training_images_than_the_set_holds_are_refused() {
     has_all(&err, &["--train-samples 100000", "only 10000 images"]);
 }
 
+/// Networks of the largest layer a run takes (16,384 excitatory neurons, whose lateral
+/// inhibition has n·(n − 1) synapses), as many as no machine holds: refused before
+/// anything is allocated or written.
 pub fn a_cpu_network_larger_than_memory_is_refused_before_allocating() {
     let t = TempDir::new("huge");
     let cfg = preset_toml(&t, "huge.toml", |s| {
-        s.replace("n_exc = 100", "n_exc = 10000000000").replacen(
-            "n_exc = 10000000000",
-            "n_exc = 4000000000",
-            1,
-        )
+        s.replace("n_exc = 100", "n_exc = 16384")
     });
-    let mut c = snn(&["train", "--config", cfg.to_str().unwrap()]);
+    let mut c = snn(&[
+        "train",
+        "--networks",
+        "64",
+        "--config",
+        cfg.to_str().unwrap(),
+    ]);
     c.args(TINY).arg("--out").arg(t.path("run"));
     let e = fails(c);
-    has_all(&e, &["n_exc = 4000000000", "of memory", "smaller n_exc"]);
+    has_all(
+        &e,
+        &["--networks 64", "of memory", "16384 excitatory neurons"],
+    );
     assert!(!t.path("run").exists());
+}
+
+/// A layer larger than a checkpoint holds (the lateral inhibition's n·(n − 1) weights in
+/// one array of at most 1 GiB) is refused before training, not after hours of it, when the
+/// run could not resume; so is one whose synapses pass 32-bit indices.
+pub fn a_layer_past_what_a_checkpoint_holds_is_refused() {
+    let t = TempDir::new("layer");
+    for n in ["16385", "4000000000"] {
+        let cfg = preset_toml(&t, &format!("n{n}.toml"), |s| {
+            s.replace("n_exc = 100", &format!("n_exc = {n}"))
+        });
+        let mut c = snn(&["train", "--config", cfg.to_str().unwrap()]);
+        c.args(TINY).arg("--out").arg(t.path("run"));
+        let e = fails(c);
+        has_all(&e, &["n_exc", n, "at most 16384", "checkpoint"]);
+        assert!(!t.path("run").exists());
+    }
 }
 
 pub fn a_checkpoint_that_counts_past_the_run_is_refused_on_resume() {
