@@ -5,34 +5,43 @@
 #   BIN=target/release benches/gpu_check.sh > gpu_check.jsonl
 #
 # With GPU_TESTS naming the GPU test binary (`cargo test --release --test gpu --no-run`
-# prints its path), it runs that first.
+# prints its path), it runs that first, with a GPU required (SNN_REQUIRE_GPU=1: a test that
+# finds no adapter fails instead of being ignored).
 #
-# It builds nothing. Every step has its own time limit (seconds, `STEP_S`, default 240); a step
-# that fails or runs out of time prints {"step": …, "rc": …} and the script goes on. Steps:
+# It builds nothing. Steps run most important first. Each has its own time limit (seconds,
+# `STEP_S`, default 60; the tests `TESTS_S`, default 180), and no step starts once
+# `DEADLINE_S` seconds (default 540) have passed since the script began: it prints
+# {"step": …, "skipped": "deadline"} instead. A step that fails or runs out of time prints
+# {"step": …, "rc": …, "timed_out": …} and the script goes on. Each step's stderr, and the
+# tests' whole output, go to the folder `LOGS` (default gpu_check_logs). On a software
+# adapter (llvmpipe) it stops after the adapter step unless ALLOW_SOFTWARE=1: its figures
+# would not be a GPU's, and each step would run to its time limit. Steps:
 #   tests     the GPU tests on this adapter (where GPU_TESTS is set): {"step":"tests", "rc",
-#             "passed", "failed", "failures": [names]}; the figures of a build that fails
-#             them are not results
-#   adapter   the adapter the GPU engine picks (COBA N = 4000 for 0.1 s, CPU and GPU spikes)
-#   coba      COBA (Brette et al. 2007) from 4k to 1M neurons on the general GPU engine, and
-#             4k to 64k on the CPU beside it
-#   train     Diehl & Cook dc400 and dc6400 training, one network, GPU and CPU; dc400 again
-#             at workgroup sizes 64, 128, 256 and 1024 and dc6400 at 1024 (the default on
+#             "passed", "failed", "ignored", "failures": [names]}; the figures of a build
+#             that fails them are not results
+#   adapter   the adapter the GPU engine picks (COBA N = 4000 for 0.1 s, CPU and GPU spikes;
+#             "software_adapter" says whether it is a CPU's)
+#   train     Diehl & Cook dc400 and dc6400 training, one network, GPU; dc400 again at
+#             workgroup sizes 64, 128, 256 and 1024 and dc6400 at 1024 (the default on
 #             hardware is 512 for both, which run fused: GpuEngineOptions::workgroup_size),
-#             and dc6400
-#             under the passes schedule (a dispatch per pass, many workgroups) beside the
-#             fused one (the rows' "engine" names the schedule and the workgroup size)
+#             and dc6400 under the passes schedule (a dispatch per pass, many workgroups)
+#             beside the fused one (the rows' "engine" names the schedule and the workgroup
+#             size)
+#   multi     training of K networks on the GPU, each on its own engine (train_multi rows)
+#             and as the copies of one engine (train_batch rows): dc400 at K = 8 and 128,
+#             dc6400 at K = 8
+#   eval      frozen evaluation, batches of 1, 64 and 1024 images
 #   overhead  what a dc400 and a dc6400 training presentation cost besides their steps
 #             (presentations of 3 steps: wall, host time outside the one wait), and the same
 #             presentations in series of 16 in one submission beside one at a time
 #             (overhead_series rows)
 #   series    dc400 training through `snn train`'s loop, series of 16 presentations in one
 #             submission beside one at a time (train_series rows)
-#   multi     training of K networks on the GPU, each on its own engine (train_multi rows)
-#             and as the copies of one engine (train_batch rows): dc400 at K = 8 and 128,
-#             dc6400 at K = 8
-#   eval      frozen evaluation, batches of 1, 64 and 1024 images
 #   floor     the floor of one synchronised step (examples/gpu_step_floor: barriers, a
 #             dispatch per step, workgroup sizes 1 to 1024), when that example is built
+#   coba      COBA (Brette et al. 2007) from 4k to 1M neurons on the general GPU engine (a
+#             size the adapter refuses prints a row with "skipped" and the reason)
+#   cpu       the same dc400 and dc6400 training and COBA up to 64k on the CPU beside it
 # Where the adapter takes timestamp queries, the GPU rows of train, multi and eval also give
 # the step passes' device time (median_device_s_per_image, device_us_per_step, ...) and the
 # rest of the wall time (median_other_s_per_image: host work, waits, readbacks, and the short
@@ -42,7 +51,10 @@
 # The adapter is chosen as for `snn`: SNN_WGPU_BACKEND, WGPU_ADAPTER_NAME (README).
 set -u
 BIN=${BIN:-target/release}
-STEP_S=${STEP_S:-240}
+STEP_S=${STEP_S:-60}
+TESTS_S=${TESTS_S:-180}
+DEADLINE_S=${DEADLINE_S:-540}
+LOGS=${LOGS:-gpu_check_logs}
 BENCH="$BIN/snn-bench"
 COBA="$BIN/examples/coba"
 [ -x "$COBA" ] || COBA="$BIN/coba"
@@ -54,35 +66,56 @@ for b in "$BENCH" "$COBA"; do
     exit 2
   fi
 done
+mkdir -p "$LOGS" || exit 2
+BEGAN=$SECONDS
+N=0
 
+# step NAME COMMAND...: runs COMMAND under the step limit, its stderr to the logs; a failure
+# or a timeout prints a line that says so; past the deadline it prints that it was skipped.
 step() {
   local name=$1
   shift
-  timeout --kill-after=10 "$STEP_S" "$@"
+  N=$((N + 1))
+  if [ $((SECONDS - BEGAN)) -ge "$DEADLINE_S" ]; then
+    echo "{\"step\":\"$name\",\"skipped\":\"deadline\"}"
+    return
+  fi
+  timeout --kill-after=10 "$STEP_S" "$@" 2>"$LOGS/$(printf %02d $N)-$name.err"
   local rc=$?
   if [ "$rc" -ne 0 ]; then
-    echo "{\"step\":\"$name\",\"rc\":$rc,\"timed_out\":$([ "$rc" -eq 124 ] && echo true || echo false)}"
+    local out=false
+    { [ "$rc" -eq 124 ] || [ "$rc" -eq 137 ]; } && out=true
+    echo "{\"step\":\"$name\",\"rc\":$rc,\"timed_out\":$out}"
   fi
 }
 
 if [ -n "${GPU_TESTS:-}" ]; then
-  out=$(timeout --kill-after=10 "$STEP_S" "$GPU_TESTS" 2>&1)
+  SNN_REQUIRE_GPU=1 timeout --kill-after=10 "$TESTS_S" "$GPU_TESTS" >"$LOGS/tests.log" 2>&1
   rc=$?
-  counts=$(printf '%s\n' "$out" |
-    sed -n 's/^test result: [A-Za-z]*\. \([0-9]*\) passed; \([0-9]*\) failed.*/\1 \2/p' | tail -1)
-  failures=$(printf '%s\n' "$out" |
-    sed -n 's/^test \([A-Za-z0-9_:]*\) *\.\.\. FAILED$/"\1"/p' | paste -sd, -)
+  counts=$(sed -n \
+    's/^test result: [A-Za-z]*\. \([0-9]*\) passed; \([0-9]*\) failed; \([0-9]*\) ignored.*/\1 \2 \3/p' \
+    "$LOGS/tests.log" | tail -1)
+  failures=$(sed -n 's/^test \([A-Za-z0-9_:]*\) *\.\.\. FAILED$/"\1"/p' "$LOGS/tests.log" |
+    paste -sd, -)
   set -- $counts
-  echo "{\"step\":\"tests\",\"rc\":$rc,\"passed\":${1:-null},\"failed\":${2:-null},\"failures\":[$failures]}"
+  echo "{\"step\":\"tests\",\"rc\":$rc,\"passed\":${1:-null},\"failed\":${2:-null},\"ignored\":${3:-null},\"failures\":[$failures]}"
 fi
-step adapter "$COBA" --n 4000 --seconds 0.1 --backend gpu
+N=$((N + 1))
+adapter=$(timeout --kill-after=10 "$STEP_S" "$COBA" --n 4000 --seconds 0.1 --backend gpu \
+  2>"$LOGS/01-adapter.err")
+rc=$?
+[ -n "$adapter" ] && echo "$adapter"
+[ "$rc" -ne 0 ] && echo "{\"step\":\"adapter\",\"rc\":$rc,\"timed_out\":$([ "$rc" -eq 124 ] || [ "$rc" -eq 137 ] && echo true || echo false)}"
 step adapter "$COBA" --n 4000 --seconds 0.1 --backend cpu
-step coba "$BENCH" --backend gpu --rows coba --coba-n 4000,16000,64000,256000,1000000 \
-  --coba-seconds 0.1 --reps 3 --quiet
-step coba "$BENCH" --backend cpu --rows coba --coba-n 4000,16000,64000 --coba-seconds 0.1 \
-  --reps 3 --quiet
+case "$adapter" in
+  *'"software_adapter":true'*)
+    if [ "${ALLOW_SOFTWARE:-0}" != 1 ]; then
+      echo "{\"step\":\"stop\",\"reason\":\"a software adapter: set ALLOW_SOFTWARE=1 to time it anyway, or pick the GPU with WGPU_ADAPTER_NAME\"}"
+      exit 0
+    fi
+    ;;
+esac
 step train "$BENCH" --backend gpu --presets dc400,dc6400 --rows train --reps 10 --warmup 2 --quiet
-step train "$BENCH" --backend cpu --presets dc400,dc6400 --rows train --reps 5 --warmup 1 --quiet
 for wg in 64 128 256 1024; do
   step train "$BENCH" --backend gpu --presets dc400 --rows train --reps 10 --warmup 2 --quiet \
     --workgroup-size "$wg"
@@ -91,17 +124,17 @@ step train "$BENCH" --backend gpu --presets dc6400 --rows train --reps 5 --warmu
   --workgroup-size 1024
 step train "$BENCH" --backend gpu --presets dc6400 --rows train --reps 5 --warmup 1 --quiet \
   --gpu-schedule passes
-step overhead "$BENCH" --backend gpu --presets dc400,dc6400 --rows overhead --reps 20 \
-  --warmup 5 --quiet
-step overhead "$BENCH" --backend gpu --presets dc400,dc6400 --rows overhead_series --reps 4 \
-  --warmup 2 --quiet
-step series "$BENCH" --backend gpu --presets dc400 --rows train_series --series-images 32 \
-  --reps 3 --warmup 1 --quiet
 step multi "$BENCH" --backend gpu --presets dc400 --rows train_multi --networks 8,128 \
   --reps 3 --warmup 1 --quiet
 step multi "$BENCH" --backend gpu --presets dc6400 --rows train_multi --networks 8 \
   --reps 3 --warmup 1 --quiet
 step eval "$BENCH" --backend gpu --presets dc400,dc6400 --rows eval --eval-batches 1,64,1024 \
+  --reps 3 --warmup 1 --quiet
+step overhead "$BENCH" --backend gpu --presets dc400,dc6400 --rows overhead --reps 8 \
+  --warmup 2 --quiet
+step overhead "$BENCH" --backend gpu --presets dc400,dc6400 --rows overhead_series --reps 4 \
+  --warmup 2 --quiet
+step series "$BENCH" --backend gpu --presets dc400 --rows train_series --series-images 32 \
   --reps 3 --warmup 1 --quiet
 if [ -x "$FLOOR" ]; then
   step floor "$FLOOR" 400
@@ -109,4 +142,9 @@ if [ -x "$FLOOR" ]; then
 else
   echo "{\"step\":\"floor\",\"skipped\":\"no executable $FLOOR\"}"
 fi
+step coba "$BENCH" --backend gpu --rows coba --coba-n 4000,16000,64000,256000,1000000 \
+  --coba-seconds 0.1 --reps 3 --quiet
+step cpu "$BENCH" --backend cpu --presets dc400,dc6400 --rows train --reps 5 --warmup 1 --quiet
+step cpu "$BENCH" --backend cpu --rows coba --coba-n 4000,16000,64000 --coba-seconds 0.1 \
+  --reps 3 --quiet
 exit 0

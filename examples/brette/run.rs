@@ -33,6 +33,7 @@ pub fn main(name: &str, build: fn(u32, u32) -> snn_wgpu::Result<Benchmark>) -> R
     let flag = || format!("--backend {}", a.backend.name());
     let ctx = a.backend.context(&a.engine.gpu()).with_context(flag)?;
     let adapter = ctx.as_ref().map(|c| c.adapter_description());
+    let software = ctx.as_ref().map(|c| c.is_software());
     let mut e = bench.start(ctx).with_context(flag)?;
     let (t0, c0) = (std::time::Instant::now(), cpu_time::ProcessTime::now());
     e.run(steps)?;
@@ -41,6 +42,7 @@ pub fn main(name: &str, build: fn(u32, u32) -> snn_wgpu::Result<Benchmark>) -> R
     println!(
         "{}",
         serde_json::json!({
+            "bench": name,
             "n": a.n,
             "synapses": bench.synapses(),
             "sim_s": sim_seconds(steps),
@@ -51,6 +53,7 @@ pub fn main(name: &str, build: fn(u32, u32) -> snn_wgpu::Result<Benchmark>) -> R
             "cv_isi": s.cv_isi,
             "backend": a.backend.name(),
             "adapter": adapter,
+            "software_adapter": software,
         })
     );
     Ok(())

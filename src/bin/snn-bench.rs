@@ -51,12 +51,15 @@
 //! On the GPU, where the adapter takes timestamp queries, the `train`, `train_multi` and
 //! `eval` rows also split the wall time (`GpuEngineOptions::device_timing`): the median
 //! device time of the passes that run the steps (`median_device_s_per_image`, `_per_round`
-//! summed over the networks, `_per_batch`; `device_us_per_step`), and of the rest
+//! summed over the networks, `_per_batch`; `device_us_per_step`, over every step of a
+//! presentation, its quiet rest included: a training image's 1,000 at dt = 0.5 ms, a frozen
+//! image's 700), and of the rest
 //! (`median_other_s_per_image`, `_per_batch`): the host's work, submissions, waits and
 //! readbacks, plus the short normalisation and weight-check passes. They are null where the
 //! adapter has no timestamp queries. The GPU `train` row also gives the host's waits for the
-//! device per image (`device_waits_per_image`, read-backs) and the median time of an image
-//! outside them (`median_host_us_per_image`: the host's own work, submissions included), and
+//! device per image (`device_waits_per_image`, read-backs, each from the end of its
+//! submission to the bytes on the host) and the median time of an image outside them
+//! (`median_host_us_per_image`: the host's own work, encoding and submissions included), and
 //! the `train_batch` row the same per round (`device_waits_per_round`,
 //! `median_host_us_per_round`).
 
@@ -431,9 +434,11 @@ fn bench_coba(t: &Target, n: u32, a: &Args) -> Result<()> {
     let mut e = match bench.start(t.ctx.clone()) {
         Ok(e) => e,
         Err(err) => {
-            if !a.quiet {
-                eprintln!("coba N={n} {}: skipped: {err}", t.name);
-            }
+            // A row that says why, also under --quiet: a refused size is a result too.
+            stdout::line(serde_json::json!({
+                "bench": "coba", "backend": t.name, "adapter": t.adapter, "n": n,
+                "skipped": err.to_string(),
+            }));
             return Ok(());
         }
     };
@@ -796,9 +801,9 @@ fn bench_train_multi(
                 .collect()
         };
         let mut nets = seeds(k).map(|c| make(t, &c)).collect::<Result<Vec<_>>>()?;
-        let wg = nets[0].engine().workgroup_size();
-        // `waits`: per round, the host's waits for the device and the time outside them.
-        let row = |bench: &str, times: Vec<f64>, device: Vec<f64>, waits: Vec<Waited>| {
+        // `wg`: the workgroup size of the engine that ran the row; `waits`: per round, the
+        // host's waits for the device and the time outside them.
+        let row = |bench: &str, wg, times: Vec<f64>, device: Vec<f64>, waits: Vec<Waited>| {
             let split = DeviceSplit::of(&times, &device, cfg.steps_on() + cfg.steps_rest());
             let med = median(times);
             let (count, host) = Waited::medians(waits);
@@ -834,7 +839,8 @@ fn bench_train_multi(
                 device.extend(device_total(&nets).zip(d0).map(|(d1, d0)| d1 - d0));
             }
         }
-        row("train_multi", times, device, vec![]);
+        let wg = nets[0].engine().workgroup_size();
+        row("train_multi", wg, times, device, vec![]);
         drop(nets);
         let specs: Vec<_> = seeds(k).map(|c| c.to_spec()).collect();
         let mut batch = DcEngine::build_batch(&specs, &t.choice)?;
@@ -861,7 +867,13 @@ fn bench_train_multi(
                 waits.extend(Waited::since(batch.engine(), w0, wall));
             }
         }
-        row("train_batch", times, device, waits);
+        row(
+            "train_batch",
+            batch.engine().workgroup_size(),
+            times,
+            device,
+            waits,
+        );
     }
     Ok(())
 }

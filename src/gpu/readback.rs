@@ -3,6 +3,7 @@
 
 use super::context::GpuContext;
 use crate::error::{Result, SnnError};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 
 /// A mappable staging buffer kept between read-backs (grown to the largest one so far), so
@@ -14,7 +15,8 @@ impl Staging {
     /// The bytes of several `(buffer, offset, size)` ranges (multiples of 4), in one
     /// staging buffer and one wait (more where together they pass the adapter's
     /// `max_buffer_size`); the copies are appended to `enc` where given (after the work it
-    /// holds, in one submission).
+    /// holds, in one submission). Adds the nanoseconds spent waiting for the device (from
+    /// the submission to the bytes mapped) to `waited_ns`.
     ///
     /// # Errors
     /// [`SnnError::LimitExceeded`] for one range past `max_buffer_size`; [`SnnError::Gpu`]
@@ -25,6 +27,7 @@ impl Staging {
         enc: Option<wgpu::CommandEncoder>,
         ranges: &[(&wgpu::Buffer, u64, u64)],
         label: &str,
+        waited_ns: &AtomicU64,
     ) -> Result<Vec<Vec<u8>>> {
         let size: u64 = ranges.iter().map(|r| r.2).sum();
         if size == 0 {
@@ -46,8 +49,8 @@ impl Staging {
                 ctx.check_limit("max_buffer_size (one read-back)", ranges[0].2, max)?;
             }
             let n = n.max(1);
-            let mut parts = self.read(ctx, enc, &ranges[..n], label)?;
-            parts.extend(self.read(ctx, None, &ranges[n..], label)?);
+            let mut parts = self.read(ctx, enc, &ranges[..n], label, waited_ns)?;
+            parts.extend(self.read(ctx, None, &ranges[n..], label, waited_ns)?);
             return Ok(parts);
         }
         // A read-back that failed may have left its buffer mapped: the next one makes its own.
@@ -75,6 +78,9 @@ impl Staging {
             at += len;
         }
         ctx.queue.submit([enc.finish()]);
+        // The wait: from the submission to the bytes mapped (the encoding and the submission
+        // are the host's own work).
+        let t0 = std::time::Instant::now();
         let gpu_err = |e: &dyn std::fmt::Display| SnnError::Gpu {
             label: label.into(),
             message: e.to_string(),
@@ -90,6 +96,7 @@ impl Staging {
         rx.recv()
             .map_err(|e| gpu_err(&e))?
             .map_err(|e| gpu_err(&e))?;
+        waited_ns.fetch_add(t0.elapsed().as_nanos() as u64, Ordering::Relaxed);
         let parts = {
             let bytes = slice.get_mapped_range().map_err(|e| gpu_err(&e))?;
             let mut at = 0;

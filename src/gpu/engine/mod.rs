@@ -295,8 +295,9 @@ impl GpuEngine {
     }
 
     /// How many times the host has waited for the device on this engine's behalf since it
-    /// was built, and for how long (each read-back is one wait, from its copy's submission
-    /// to the bytes on the host; [`Self::run_trials`]' included): a training presentation
+    /// was built, and for how long (each read-back is one wait, from the end of its
+    /// submission to the bytes on the host: encoding and submitting are the host's own work;
+    /// [`Self::run_trials`]' included): a training presentation
     /// ([`Self::present`]) under the fused schedule without recordings costs one. The time
     /// of a call minus its waits is the host's own work.
     pub fn device_waits(&self) -> DeviceWaits {

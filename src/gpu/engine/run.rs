@@ -86,12 +86,10 @@ impl GpuEngine {
         ranges: &[(&wgpu::Buffer, u64, u64)],
         label: &str,
     ) -> Result<Vec<Vec<u8>>> {
-        let t0 = std::time::Instant::now();
-        let got = self.staging.read(&self.ctx, enc, ranges, label);
+        let [count, nanos] = &self.waits;
+        let got = self.staging.read(&self.ctx, enc, ranges, label, nanos);
         if ranges.iter().any(|r| r.2 > 0) {
-            let [count, nanos] = &self.waits;
             count.fetch_add(1, Ordering::Relaxed);
-            nanos.fetch_add(t0.elapsed().as_nanos() as u64, Ordering::Relaxed);
         }
         got
     }
