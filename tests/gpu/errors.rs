@@ -175,36 +175,11 @@ pub fn non_finite_state_is_reported_with_population_variable_and_step() {
 /// alone, a read-back (all copies' weights) and the steps' uniforms
 /// (`steps_per_submit`) are errors that name it.
 pub fn read_backs_past_the_buffer_limit_are_split() {
-    let lif = NeuronModel::lif(
-        LifParams {
-            tau_m_ms: 10.0,
-            v_rest_mv: -65.0,
-        },
-        -60.0,
+    let net = recorded_lif(80.0).with_seeds(vec![1, 2]).monitor(
+        "spikes",
+        "pop",
+        MonitorKind::Spikes { neurons: None },
     );
-    let net = Network::new(0.5)
-        .with_seeds(vec![1, 2])
-        .poisson("in", 32, 80.0)
-        .neurons("pop", 64, lif)
-        .project(Projection::new(
-            "w",
-            "in",
-            "pop",
-            Target::Membrane {
-                sign: Sign::Excitatory,
-            },
-            Connectivity::AllToAll,
-            2.0,
-        ))
-        .monitor("spikes", "pop", MonitorKind::Spikes { neurons: None })
-        .monitor(
-            "v",
-            "pop",
-            MonitorKind::State {
-                variable: "v".into(),
-                neurons: (0..64).collect(),
-            },
-        );
     let opts = GpuEngineOptions {
         schedule: EngineSchedule::Fused,
         steps_per_submit: 4,
@@ -225,9 +200,7 @@ pub fn read_backs_past_the_buffer_limit_are_split() {
         (seen, e)
     };
     let (whole, _) = run(common::gpu_ctx());
-    let mut small = GpuContext::new(&common::gpu_options()).expect("context");
-    small.limits.max_buffer_size = 2048;
-    let small = std::sync::Arc::new(small);
+    let small = limited(|l| l.max_buffer_size = 2048);
     let (split, e) = run(small.clone());
     assert!(
         whole[0].len() > 100,
@@ -266,11 +239,9 @@ pub fn fused_schedule_needs_the_workgroup_memory() {
         400,
         NeuronModel::integrate_and_fire(1.0, 0.0),
     );
-    let mut small = GpuContext::new(&common::gpu_options()).expect("context");
     let fits = GpuEngine::new(common::gpu_ctx(), &net).expect("engine");
     assert_eq!(fits.schedule(), EngineSchedule::Fused);
-    small.limits.max_compute_workgroup_storage_size = 64;
-    let small = std::sync::Arc::new(small);
+    let small = limited(|l| l.max_compute_workgroup_storage_size = 64);
     let e = GpuEngine::new(small.clone(), &net).expect("engine");
     assert_eq!(e.schedule(), EngineSchedule::Passes);
     let fused = GpuEngineOptions {
@@ -292,6 +263,38 @@ pub fn fused_schedule_needs_the_workgroup_memory() {
 /// the 256 steps of a submission (64 KiB per copy) runs 8 trials under a binding limit of
 /// 160 KiB in chunks of two, with the counts of an engine without the limit.
 pub fn trials_run_in_chunks_that_fit_the_recordings() {
+    let net = recorded_lif(0.0);
+    let rates: Vec<Vec<f32>> = (0..8).map(|t| vec![20.0 + 10.0 * t as f32; 32]).collect();
+    let trials: Vec<Trial<'_>> = rates
+        .iter()
+        .enumerate()
+        .map(|(t, r)| Trial {
+            rates_hz: r,
+            key: 7 + t as u32,
+        })
+        .collect();
+    let counts = |ctx| {
+        let mut e = GpuEngine::new(ctx, &net).expect("engine");
+        e.run_trials(0, "in", &trials, 60, "pop").expect("trials")
+    };
+    let whole = counts(common::gpu_ctx());
+    let split = counts(limited(|l| l.max_storage_buffer_binding_size = 160 << 10));
+    let spikes: u32 = whole.iter().flatten().sum();
+    assert!(spikes > 100, "too few spikes to compare: {spikes}");
+    assert_eq!(split, whole);
+}
+
+/// A context on the tests' adapter whose limits `lower` lowers (the engine checks against
+/// them; the device keeps its own).
+fn limited(lower: impl FnOnce(&mut wgpu::Limits)) -> std::sync::Arc<GpuContext> {
+    let mut ctx = GpuContext::new(&common::gpu_options()).expect("context");
+    lower(&mut ctx.limits);
+    std::sync::Arc::new(ctx)
+}
+
+/// 32 Poisson inputs at `rate_hz` onto 64 LIF neurons, all to all, whose membrane
+/// potentials a state monitor `v` records at every step.
+fn recorded_lif(rate_hz: f32) -> Network {
     let lif = NeuronModel::lif(
         LifParams {
             tau_m_ms: 10.0,
@@ -299,8 +302,8 @@ pub fn trials_run_in_chunks_that_fit_the_recordings() {
         },
         -60.0,
     );
-    let net = Network::new(0.5)
-        .poisson("in", 32, 0.0)
+    Network::new(0.5)
+        .poisson("in", 32, rate_hz)
         .neurons("pop", 64, lif)
         .project(Projection::new(
             "w",
@@ -319,25 +322,5 @@ pub fn trials_run_in_chunks_that_fit_the_recordings() {
                 variable: "v".into(),
                 neurons: (0..64).collect(),
             },
-        );
-    let rates: Vec<Vec<f32>> = (0..8).map(|t| vec![20.0 + 10.0 * t as f32; 32]).collect();
-    let trials: Vec<Trial<'_>> = rates
-        .iter()
-        .enumerate()
-        .map(|(t, r)| Trial {
-            rates_hz: r,
-            key: 7 + t as u32,
-        })
-        .collect();
-    let counts = |ctx| {
-        let mut e = GpuEngine::new(ctx, &net).expect("engine");
-        e.run_trials(0, "in", &trials, 60, "pop").expect("trials")
-    };
-    let whole = counts(common::gpu_ctx());
-    let mut small = GpuContext::new(&common::gpu_options()).expect("context");
-    small.limits.max_storage_buffer_binding_size = 160 << 10;
-    let split = counts(std::sync::Arc::new(small));
-    let spikes: u32 = whole.iter().flatten().sum();
-    assert!(spikes > 100, "too few spikes to compare: {spikes}");
-    assert_eq!(split, whole);
+        )
 }

@@ -231,6 +231,23 @@ impl GpuEngine {
             .create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some(label) })
     }
 
+    /// Writes the `StepInfo` at byte `slot` of the step buffer that a pass between runs
+    /// reads (normalisation, decay): `t`, `row`, `learn` and `norm_target`, nothing quiet.
+    fn write_info(&self, slot: u64, [t, row, learn]: [u32; 3], norm_target: f32) {
+        let info = StepInfo {
+            t,
+            row,
+            learn,
+            norm_target,
+            quiet: 0,
+            aux: 0,
+            _pad: [0; 2],
+        };
+        self.ctx
+            .queue
+            .write_buffer(&self.buffers.step, slot, bytemuck::bytes_of(&info));
+    }
+
     /// Encodes what `plan` does before a run's first step into `enc`: its regions of
     /// `ustate` set to 0, then its normalisation.
     pub(super) fn encode_begin(
@@ -281,18 +298,8 @@ impl GpuEngine {
                 self.decay_passes = Some(passes);
             }
             if self.decay_info != Some((d, need)) {
-                let info = StepInfo {
-                    t: d.at,
-                    row: d.n,
-                    learn: need,
-                    norm_target: d.factor,
-                    quiet: 0,
-                    aux: 0,
-                    _pad: [0; 2],
-                };
-                self.ctx
-                    .queue
-                    .write_buffer(&self.buffers.step, slot, bytemuck::bytes_of(&info));
+                // `scale_state` reads the region, the neurons, the progress and the factor.
+                self.write_info(slot, [d.at, d.n, need], d.factor);
                 self.decay_info = Some((d, need));
             }
         }
@@ -685,18 +692,7 @@ impl GpuEngine {
         let slot = self.layout.rows as u64 * self.step_stride;
         // `normalize_scale` reads the target sum alone.
         if self.norm_target.map(f32::to_bits) != Some(target_sum.to_bits()) {
-            let info = StepInfo {
-                t: 0,
-                row: 0,
-                learn: 0,
-                norm_target: target_sum,
-                quiet: 0,
-                aux: 0,
-                _pad: [0; 2],
-            };
-            self.ctx
-                .queue
-                .write_buffer(&self.buffers.step, slot, bytemuck::bytes_of(&info));
+            self.write_info(slot, [0; 3], target_sum);
             self.norm_target = Some(target_sum);
         }
         {
