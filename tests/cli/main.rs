@@ -102,6 +102,7 @@ fn main() -> std::process::ExitCode {
             Cpu a_data_error_leaves_no_empty_run_directory,
             Cpu too_many_networks_are_refused_before_anything_is_written,
             Cpu seeds_that_would_wrap_are_refused,
+            Cpu a_run_past_the_step_clock_is_refused_before_training,
             Cpu more_training_images_than_the_set_holds_are_refused,
             Cpu a_cpu_network_larger_than_memory_is_refused_before_allocating,
             Cpu a_layer_past_what_a_checkpoint_holds_is_refused,

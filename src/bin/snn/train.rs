@@ -18,7 +18,9 @@ use snn_wgpu::experiments::diehl_cook::checkpoint::{
 use snn_wgpu::experiments::diehl_cook::config::DcConfig;
 use snn_wgpu::experiments::diehl_cook::io::{remove_stale_temp_files, CONFIG_FILE, NETWORK_FILE};
 use snn_wgpu::experiments::diehl_cook::multi::Start;
+use snn_wgpu::experiments::diehl_cook::spec::RestMode;
 use snn_wgpu::experiments::diehl_cook::sweep::{network_configs, parse_sweep};
+use snn_wgpu::model::net::MAX_CLOCK_STEP;
 use std::path::{Path, PathBuf};
 
 /// Default checkpoint interval when `--checkpoint-every` is not given (s of training).
@@ -224,6 +226,7 @@ pub(crate) fn start(
     }
     let (train_set, test_set, data_desc) = load_data(common.data.as_deref(), common.validation)?;
     let n_train = super::train_images(train_samples, train_set.len())?;
+    check_clock(&cfgs, n_train)?;
     let plan = plan(n_train, common, data_desc, &train_set);
     if held.is_some() {
         // `--overwrite`, the data read: the old run goes, so that no resume finds it.
@@ -241,6 +244,37 @@ pub(crate) fn start(
         eval_backend: ck.eval_backend,
     };
     job::go(started, (&train_set, &test_set), &Policy::from(ck), common)
+}
+
+/// Refuses a run whose training would take the step clock past its last step
+/// ([`MAX_CLOCK_STEP`]): every image's presentation steps (its rest's too where the rest is
+/// simulated) over every epoch, with room for one retry in every four images, so that a run
+/// that cannot finish fails before its hours of training, not at their end.
+fn check_clock(cfgs: &[DcConfig], n_train: usize) -> Result<()> {
+    for c in cfgs {
+        let rest = match c.rest {
+            RestMode::Simulate => u64::from(c.steps_rest()),
+            RestMode::Reset => 0,
+        };
+        let per_image = u64::from(c.steps_on()) + rest;
+        let steps = per_image * n_train as u64 * u64::from(c.epochs);
+        let with_retries = steps + steps / 4;
+        if with_retries > u64::from(MAX_CLOCK_STEP) {
+            bail!(
+                "{} epoch(s) of {n_train} images at {per_image} steps each ({} ms of dt = {} \
+                 ms) take {steps} steps, and with retries more, past the step clock's last \
+                 step {MAX_CLOCK_STEP}: fewer epochs or images, or a larger dt_ms",
+                c.epochs,
+                c.present_ms
+                    + match c.rest {
+                        RestMode::Simulate => c.rest_ms,
+                        RestMode::Reset => 0.0,
+                    },
+                c.dt_ms
+            );
+        }
+    }
+    Ok(())
 }
 
 /// The plan of a fresh run on the first `n_train` images of `train_set` (described as
@@ -400,6 +434,7 @@ pub(crate) fn resume(dir: &Path, asked: &Asked, ck: &RunArgs, common: &Common) -
         check_same("--epochs", asked.epochs, c.epochs)?;
     }
     check_same("--train-samples", asked.train_samples, plan.n_train)?;
+    check_clock(&cfgs, plan.n_train)?;
     if common.validation && !plan.validation {
         bail!(
             "--validation with --resume: the run in {} tests on the test set; drop --validation",

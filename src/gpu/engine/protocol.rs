@@ -622,7 +622,7 @@ impl GpuEngine {
     /// The clock after `steps` more steps from `t0`, which stays below [`NEVER`] with room
     /// for the longest delay.
     pub(super) fn end_step(&self, t0: u32, steps: u32) -> Result<u32> {
-        let last = NEVER - 1 - crate::model::net::MAX_DELAY_STEPS;
+        let last = crate::model::net::MAX_CLOCK_STEP;
         t0.checked_add(steps).filter(|&t| t <= last).ok_or_else(|| {
             SnnError::invalid(
                 "steps",

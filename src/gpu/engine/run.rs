@@ -4,12 +4,12 @@
 //! and after its last (normalisation, weight check, decay, a source silenced), the
 //! read-backs and the decoding of the recordings.
 
-use super::layout::{MonitorRegions, PopRegions, NEVER};
+use super::layout::{MonitorRegions, PopRegions};
 use super::{fused, GpuEngine, Normalize, Pass, ReadWeights};
 use crate::error::{Result, SnnError};
 use crate::gpu::layout::StepInfo;
 use crate::gpu::timer::PassTimer;
-use crate::model::net::{Recording, MAX_DELAY_STEPS};
+use crate::model::net::Recording;
 use std::sync::atomic::Ordering;
 
 /// Quiet steps of a run (`StepInfo::quiet`): from step `from` on, Poisson source
@@ -114,7 +114,7 @@ impl GpuEngine {
     /// steps take one submission. Returns `plan.reads`' bytes.
     pub(super) fn run_planned(&mut self, steps: u32, plan: &RunPlan) -> Result<Vec<Vec<u8>>> {
         let t0 = self.clock;
-        let last = NEVER - 1 - MAX_DELAY_STEPS;
+        let last = crate::model::net::MAX_CLOCK_STEP;
         let Some(t1) = t0.checked_add(steps).filter(|&t| t <= last) else {
             return Err(SnnError::invalid(
                 "steps",

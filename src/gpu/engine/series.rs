@@ -31,7 +31,7 @@ use crate::backend::simulator::{check_series, judge_round, present_round, Cursor
 use crate::backend::{Presentation, Series, SeriesRun};
 use crate::error::Result;
 use crate::gpu::layout::StepInfo;
-use crate::model::net::{poisson_thresholds, MAX_DELAY_STEPS};
+use crate::model::net::poisson_thresholds;
 
 /// The most bytes of a series' staging buffer (every round's inputs and counts): a
 /// submission holds fewer rounds where they would need more.
@@ -95,7 +95,7 @@ impl GpuEngine {
         }
         // The rounds the clock still holds (past it, a presentation refuses the steps), and
         // whose inputs and counts fit the staging buffer's bound.
-        let room = (NEVER - 1 - MAX_DELAY_STEPS).saturating_sub(self.clock) as u64 / steps;
+        let room = crate::model::net::MAX_CLOCK_STEP.saturating_sub(self.clock) as u64 / steps;
         let (Ok(src), Ok(counted)) = (
             self.poisson_index(p0.source),
             self.net.population_index(p0.counted),

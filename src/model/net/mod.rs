@@ -53,6 +53,9 @@ pub const STREAM_WEIGHT: u32 = 0x5EED_0000;
 pub const STREAM_DELAY: u32 = 0xDE1A_0000;
 /// Longest delay in steps (the ring has `max delay + 1` slots per projection).
 pub const MAX_DELAY_STEPS: u32 = 4096;
+/// The last step a run's clock may reach (both engines): steps count in 32 bits, and an
+/// arrival `t + d` and the never-arrived marker `u32::MAX` stay above it.
+pub const MAX_CLOCK_STEP: u32 = u32::MAX - 1 - MAX_DELAY_STEPS;
 
 /// What a population is: neurons that integrate input, or a source of spikes.
 #[derive(Debug, Clone)]

@@ -68,6 +68,28 @@ pub fn too_many_networks_are_refused_before_anything_is_written() {
     assert!(!run.exists(), "written: {:?}", t.entries("run"));
 }
 
+/// A run whose training would pass the step clock (32 bits) is refused before it starts, not
+/// after its hours of training: 100 s presentations (200,000 steps of 0.5 ms) of 10,000
+/// images over 3 epochs.
+pub fn a_run_past_the_step_clock_is_refused_before_training() {
+    let t = TempDir::new("clock");
+    let cfg = preset_toml(&t, "long.toml", |s| {
+        s.replace("present_ms = 350.0", "present_ms = 100000.0")
+    });
+    assert!(
+        std::fs::read_to_string(&cfg)
+            .unwrap()
+            .contains("present_ms = 100000.0"),
+        "the preset's present_ms was not replaced"
+    );
+    let mut c = snn(&["train", "--config", cfg.to_str().unwrap(), "--quiet"]);
+    c.args(["--train-samples", "10000", "--epochs", "3"]);
+    c.arg("--out").arg(t.path("run"));
+    let e = fails(c);
+    has_all(&e, &["10000 images", "step clock", "fewer epochs"]);
+    assert!(!t.path("run").join("checkpoint.npz").exists());
+}
+
 pub fn seeds_that_would_wrap_are_refused() {
     let mut c = snn(&["train", "--seed", "4294967295", "--networks", "2"]);
     c.args(TINY);
