@@ -173,7 +173,8 @@ pub enum SnnError {
     },
     /// Another process holds the lock of a directory this operation writes.
     #[error(
-        "{path}: another `{what}` (process {pid}) is writing into this directory. Wait for it          to finish, or delete this lock file if no such process is running"
+        "{path}: another `{what}` (process {pid}) is writing into this directory. Wait for it \
+         to finish, or delete this lock file if no such process is running"
     )]
     Locked {
         /// The lock file.

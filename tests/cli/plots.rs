@@ -237,6 +237,39 @@ pub fn missing_results_skip_their_pictures_with_a_note() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// Run files edited by hand: a results.json that claims 10^12 epochs draws its learning
+/// curve without epoch marks (it drew one per epoch, for hours), and a config.json that does
+/// not validate draws no presentation and says why (it simulated a presentation of 10^9 ms).
+pub fn edited_run_files_draw_what_they_can() {
+    let dir = tmp("edited");
+    let mut r = full_results();
+    r["epochs"] = serde_json::json!(1e12);
+    synthetic_run(&dir, Some(r));
+    let path = dir.join("config.json");
+    let mut cfg: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    cfg["present_ms"] = serde_json::json!(1e9);
+    std::fs::write(&path, cfg.to_string()).unwrap();
+    let test = mnist::embedded(Split::Test).unwrap();
+    let opts = PlotOptions {
+        image: Some(PlotImage {
+            pixels: test.image(0).to_vec(),
+            label: Some(test.label(0)),
+            index: 0,
+        }),
+        neurons: None,
+    };
+    let out = dir.join("pictures");
+    let report = plot_run(&dir, &out, &opts, &EngineChoice::default()).unwrap();
+    assert!(report.written.contains(&out.join(LEARNING_CURVE_FILE)));
+    assert!(
+        report.skipped.iter().any(|s| s.contains("present_ms")),
+        "{:?}",
+        report.skipped
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 pub fn a_missing_run_or_network_is_an_error_naming_it() {
     let dir = tmp("missing");
     let err = plot_on_cpu(&dir, &dir).unwrap_err();

@@ -384,3 +384,36 @@ pub fn overwrite_replaces_the_whole_run() {
         let _ = std::fs::remove_dir_all(d);
     }
 }
+
+/// A resumed run reports the rate of its own session: under `--json` its first progress line
+/// counted the images trained before the crash as done in no time (a rate of about 10^9 per
+/// second and an ETA of a blink).
+pub fn a_resumed_run_reports_its_own_rate() {
+    let dir = tmp("rate");
+    let mut cmd = snn();
+    train_args_sized(&mut cmd, "cpu", "400", ("10", "5"), &dir);
+    cmd.args(["--checkpoint-every", "100"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    crash_at(&mut cmd, &dir, 300);
+    let out = snn()
+        .args(["train", "--json", "--resume"])
+        .arg(&dir)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    let rates: Vec<f64> = text
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|v| v["event"] == "progress" && v["phase"] == "train")
+        .filter_map(|v| v["per_second"].as_f64())
+        .collect();
+    assert!(!rates.is_empty(), "no training progress line: {text}");
+    assert!(rates.iter().all(|&r| r < 1e5), "{rates:?}");
+    let _ = std::fs::remove_dir_all(&dir);
+}

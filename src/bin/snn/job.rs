@@ -162,8 +162,7 @@ pub(crate) fn go(
     );
     let done_at_start: usize = starts.iter().map(|s| s.train.stats.images).sum();
     let done = std::sync::atomic::AtomicUsize::new(done_at_start);
-    pb.set_position(done_at_start as u64);
-    pb.reset_eta();
+    pb.resume_at(done_at_start as u64);
     // After each round of a batch: progress and warnings, and when due (by the batch's
     // first network still training, or a network's last image) a checkpoint of every
     // network of the batch still training, all at this round.

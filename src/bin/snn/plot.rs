@@ -42,7 +42,7 @@ pub struct PlotArgs {
 
 fn test_set(data: Option<&Path>) -> Result<Dataset> {
     Ok(match data {
-        Some(d) => mnist::load_split(d, Split::Test)
+        Some(d) => mnist::load_mnist(d, Split::Test)
             .with_context(|| format!("loading the MNIST test set from {}", d.display()))?,
         None => mnist::embedded(Split::Test)?,
     })

@@ -34,6 +34,9 @@ pub(crate) struct ReportState {
     last: Option<Instant>,
     /// `done` of the last line written.
     last_done: Option<u64>,
+    /// Where the rate counts from: the position and time a resumed job started at
+    /// ([`Progress::resume_at`]); none: 0 at the report's start.
+    base: Option<(u64, Instant)>,
 }
 
 /// A progress report: a terminal bar, JSON lines on stdout (`json`) or plain lines on
@@ -66,6 +69,7 @@ impl Progress {
                     message: String::new(),
                     last: None,
                     last_done: None,
+                    base: None,
                 }),
                 json: json(),
             };
@@ -121,10 +125,21 @@ impl Progress {
         }
     }
 
-    /// Restarts the rate and ETA estimate (after a resume jumped the position).
-    pub(crate) fn reset_eta(&self) {
-        if let Progress::Bar(pb) = self {
-            pb.reset_eta();
+    /// Puts a resumed job at `done` without a report, the rate and ETA counted from here
+    /// (the items done before the resume took no time of this process).
+    pub(crate) fn resume_at(&self, done: u64) {
+        match self {
+            Progress::Bar(pb) => {
+                pb.set_position(done);
+                pb.reset_eta();
+            }
+            Progress::Report { state, .. } => {
+                if let Ok(mut s) = state.lock() {
+                    s.done = done;
+                    s.base = Some((done, Instant::now()));
+                }
+            }
+            Progress::Hidden => {}
         }
     }
 
@@ -157,8 +172,9 @@ impl Progress {
         }
         s.last = Some(Instant::now());
         s.last_done = Some(s.done);
-        let secs = start.elapsed().as_secs_f64();
-        let rate = s.done as f64 / secs.max(1e-9);
+        let (from, since) = s.base.unwrap_or((0, *start));
+        let secs = since.elapsed().as_secs_f64();
+        let rate = s.done.saturating_sub(from) as f64 / secs.max(1e-9);
         let eta = (rate > 0.0).then(|| (*total - s.done.min(*total)) as f64 / rate);
         if !*json {
             let left = match eta {

@@ -110,7 +110,9 @@ fn write_err(path: &Path) -> impl FnOnce(std::io::Error) -> SnnError {
 /// [`SnnError::Io`] naming `dir` (or the probe file in it) and what to do.
 pub fn check_writable_dir(dir: &Path) -> Result<()> {
     fs::create_dir_all(dir).map_err(write_err(dir))?;
-    let probe = dir.join(".snn-write-probe");
+    // One probe per process: two runs started at once into the same directory must not
+    // remove each other's (the second then learns from the directory's lock that it is taken).
+    let probe = dir.join(format!(".snn-write-probe.{}", std::process::id()));
     write_atomic(&probe, |w| {
         w.write_all(b"probe\n").map_err(write_err(&probe))
     })?;

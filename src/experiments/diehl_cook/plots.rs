@@ -249,8 +249,11 @@ pub fn plot_run(
     engine: &EngineChoice,
 ) -> Result<PlotReport> {
     let saved = load_network(run_dir)?;
-    let parsed = DcConfig::from_run_json(&saved.config_json);
-    let cfg_error = parsed.as_ref().err().map(|e| e.to_string());
+    // A config that does not validate (edited by hand, damaged) draws no presentation.
+    let parsed = DcConfig::from_run_json(&saved.config_json)
+        .map_err(|e| e.to_string())
+        .and_then(|c| c.validate().map(|()| c).map_err(|e| e.to_string()));
+    let cfg_error = parsed.as_ref().err().cloned();
     let cfg = parsed.ok();
     let results = read_results(run_dir)?;
     std::fs::create_dir_all(out_dir).map_err(|source| SnnError::Io {

@@ -130,6 +130,15 @@ pub fn cli_bad_mnist_folders_fail_with_the_file_named() {
     c.arg(&t.0);
     let e = fails(c);
     has_all(&e, &["train-images-idx3-ubyte.gz", "14x14", "28x28"]);
+    // `snn plot --data` takes MNIST only too, before it draws anything.
+    let out = t.path("pictures");
+    let mut c = snn(&["plot", "--quiet", "--run", "/nonexistent-run", "--out"]);
+    c.arg(&out).arg("--data").arg(&t.0);
+    has_all(&fails(c), &["t10k-images-idx3-ubyte.gz", "14x14", "28x28"]);
+    assert!(
+        !out.exists(),
+        "pictures drawn from images that are not MNIST"
+    );
 
     let t = mnist_dir("cli-gz", 3, 28, 28);
     let good = std::fs::read(t.path("t10k-images-idx3-ubyte.gz")).unwrap();

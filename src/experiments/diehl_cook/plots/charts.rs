@@ -233,6 +233,9 @@ pub fn confusion_png(path: &Path, panels: &[ConfusionPanel], title: &str) -> Res
 
 // ---- learning curve --------------------------------------------------------------------
 
+/// The most epochs whose boundaries the learning curve marks (more would cover the chart).
+const MAX_EPOCH_MARKS: f64 = 100.0;
+
 /// Running accuracy (%) against training images seen, from `(images seen, accuracy in
 /// [0, 1])` points, with the epoch boundaries of `epochs = (training images in all, epochs)`
 /// and the final test accuracies as horizontal lines. An empty curve draws a note saying why
@@ -271,7 +274,12 @@ pub fn learning_curve_png(
             .x_label_formatter(&|v| format!("{v:.0}"))
             .y_label_formatter(&|v| format!("{v:.0}"))
             .draw()?;
-        if let Some((total, n)) = epochs.filter(|&(t, n)| t > 0.0 && n >= 1.0) {
+        // Whole epochs, each of one image at least and few enough to tell apart (an edited
+        // results.json may say anything).
+        let marked = |&(t, n): &(f64, f64)| {
+            t > 0.0 && n >= 1.0 && n.fract() == 0.0 && n <= t.min(MAX_EPOCH_MARKS)
+        };
+        if let Some((total, n)) = epochs.filter(marked) {
             let grey = RGBColor(110, 110, 110);
             for k in 0..n as u32 {
                 let x = k as f64 * total / n;
