@@ -114,6 +114,7 @@ fn kill_resume_kill_resume(
     kill_at: [usize; 2],
     batch: Option<&str>,
 ) {
+    let want_batch: u64 = batch.map_or(256, |b| b.parse().unwrap());
     let batch: Vec<&str> = batch.map_or(vec![], |b| vec!["--batch", b]);
     let straight = tmp(&format!("{backend}-straight"));
     let mut cmd = snn();
@@ -143,6 +144,11 @@ fn kill_resume_kill_resume(
 
     let got = run_ok(snn().args(["train", "--quiet", "--resume"]).arg(&dir));
     assert_eq!(got["resumed_from_image"], serde_json::json!(at2));
+    assert_eq!(
+        got["batch"],
+        serde_json::json!(want_batch),
+        "the run's batch size"
+    );
     same_network(&straight, &dir);
     for k in [
         "accuracy_all_activity",

@@ -333,6 +333,7 @@ pub(crate) fn go(
             "runaway_at_image": r.stats.runaway_at,
             "label_images": r.tested.label_images,
             "test_images": r.tested.test_images,
+            "batch": sizes.batch,
             "accuracy_all_activity": r.tested.eval.all_activity.accuracy(),
             "accuracy_proportion": r.tested.eval.proportion.accuracy(),
             "train_seconds": r.train_seconds,
@@ -386,6 +387,7 @@ pub(crate) fn go(
                 "train_images": train_images,
                 "label_images": sizes.n_label,
                 "test_images": sizes.n_test,
+                "batch": sizes.batch,
                 "networks": lines,
                 "ensemble": "all_activity/proportion: argmax of the per-class vote scores summed over networks; majority: most networks' all-activity votes; ties to the lowest class",
                 "ensemble_accuracy_all_activity": ens.all_activity.accuracy(),
@@ -400,7 +402,10 @@ pub(crate) fn go(
             full["ensemble_confusion_all_activity"] = serde_json::json!(ens.all_activity.matrix);
             full["ensemble_confusion_proportion"] = serde_json::json!(ens.proportion.matrix);
             full["ensemble_confusion_majority"] = serde_json::json!(ens.majority.matrix);
-            write_json(&run_dir.join(super::train::RESULTS_FILE), &full)?;
+            write_json(
+                &run_dir.join(snn_wgpu::experiments::diehl_cook::io::RESULTS_FILE),
+                &full,
+            )?;
             line
         }
     };
@@ -479,7 +484,10 @@ fn save_run(dir: &Path, r: &NetworkRun, line: &serde_json::Value) -> Result<()> 
     full["confusion_proportion"] = serde_json::json!(r.tested.eval.proportion.matrix);
     full["neurons_per_class"] = serde_json::json!(r.tested.assignments.neurons_per_class());
     full["config"] = serde_json::to_value(&r.config)?;
-    write_json(&dir.join(super::train::RESULTS_FILE), &full)
+    write_json(
+        &dir.join(snn_wgpu::experiments::diehl_cook::io::RESULTS_FILE),
+        &full,
+    )
 }
 
 fn write_json(path: &Path, v: &serde_json::Value) -> Result<()> {

@@ -614,6 +614,7 @@ fn run() -> Result<()> {
                 "data": data_desc,
                 "label_images": tested.label_images,
                 "test_images": tested.test_images,
+                "batch": common.batch(),
                 "accuracy_all_activity": tested.eval.all_activity.accuracy(),
                 "accuracy_proportion": tested.eval.proportion.accuracy(),
                 "label_test_seconds": tested.seconds,

@@ -16,7 +16,9 @@ use snn_wgpu::experiments::diehl_cook::checkpoint::{
     check_same, fingerprint, load_checkpoint, RunPlan, CHECKPOINT_FILE,
 };
 use snn_wgpu::experiments::diehl_cook::config::DcConfig;
-use snn_wgpu::experiments::diehl_cook::io::{remove_stale_temp_files, CONFIG_FILE, NETWORK_FILE};
+use snn_wgpu::experiments::diehl_cook::io::{
+    remove_stale_temp_files, CONFIG_FILE, NETWORK_FILE, RESULTS_FILE,
+};
 use snn_wgpu::experiments::diehl_cook::multi::Start;
 use snn_wgpu::experiments::diehl_cook::spec::RestMode;
 use snn_wgpu::experiments::diehl_cook::sweep::{network_configs, parse_sweep};
@@ -302,9 +304,6 @@ const RUN_FILES: [&str; 6] = [
     CONFIG_FILE,
     RESULTS_FILE,
 ];
-
-/// The results of a run (`job`).
-pub(crate) const RESULTS_FILE: &str = "results.json";
 
 /// The files of [`RUN_FILES`] that `d` holds, if any.
 fn held_run(d: &Path) -> Option<String> {

@@ -21,6 +21,8 @@ use crate::error::{Result, SnnError};
 pub const NETWORK_FILE: &str = "network.npz";
 /// File name of the configuration in a run directory.
 pub const CONFIG_FILE: &str = "config.json";
+/// File name of a run's results (accuracies, confusion, learning curve) in its directory.
+pub const RESULTS_FILE: &str = "results.json";
 
 /// What a run directory holds.
 #[derive(Debug, Clone, PartialEq)]

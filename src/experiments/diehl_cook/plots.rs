@@ -191,7 +191,7 @@ pub struct RunResults {
 /// # Errors
 /// The file exists but cannot be read or is not JSON.
 pub fn read_results(dir: &Path) -> Result<Option<RunResults>> {
-    let path = dir.join("results.json");
+    let path = dir.join(super::io::RESULTS_FILE);
     let text = match std::fs::read_to_string(&path) {
         Ok(t) => t,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
