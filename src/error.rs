@@ -174,7 +174,7 @@ pub enum SnnError {
     /// Another process holds the lock of a directory this operation writes.
     #[error(
         "{path}: another `{what}` (process {pid}) is writing into this directory. Wait for it \
-         to finish, or delete this lock file if no such process is running"
+         to finish (its lock ends with its process)"
     )]
     Locked {
         /// The lock file.

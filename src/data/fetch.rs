@@ -43,64 +43,84 @@ pub const MNIST_FILES: [(&str, &str); 4] = [
 /// Suffix of a download in progress, next to its final name.
 pub const PART_SUFFIX: &str = ".part";
 
-/// The lock file that keeps two fetches out of one directory; it holds the fetching
-/// process's id and is removed when the fetch ends, however it ends.
+/// The lock file that keeps two fetches out of one directory: an exclusive lock on it
+/// (`fs4`, released by the system when its process ends, however it ends), the holder's
+/// process id in it for the message of a fetch it keeps out; removed when the fetch ends.
 pub const LOCK_FILE: &str = ".fetch-mnist.lock";
 
 /// The directory's lock, held while a fetch runs.
 struct DirLock {
     path: PathBuf,
+    file: File,
 }
 
 impl DirLock {
-    /// Creates the lock file, or fails with [`SnnError::Locked`] naming the holder. A lock
-    /// whose process no longer exists (a killed fetch; checked where `/proc` exists) is
-    /// taken over.
+    /// Locks the lock file (creating it), or fails with [`SnnError::Locked`] naming the
+    /// holder. A lock file that no process holds (one left by a killed fetch) is taken.
     fn take(dir: &Path) -> Result<DirLock> {
+        use fs4::{FileExt, TryLockError};
         let path = dir.join(LOCK_FILE);
-        let mut stale_removed = false;
         loop {
-            match OpenOptions::new().write(true).create_new(true).open(&path) {
-                Ok(mut f) => {
-                    writeln!(f, "{}", std::process::id()).map_err(io_err(&path))?;
-                    return Ok(DirLock { path });
-                }
-                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+            let mut file = OpenOptions::new()
+                .create(true)
+                .truncate(false)
+                .read(true)
+                .write(true)
+                .open(&path)
+                .map_err(io_err(&path))?;
+            match FileExt::try_lock(&file) {
+                Ok(()) => {}
+                Err(TryLockError::WouldBlock) => {
                     let holder = fs::read_to_string(&path).unwrap_or_default();
-                    let holder = holder.trim().to_string();
-                    let gone = holder.parse::<u32>().is_ok_and(|pid| !process_alive(pid));
-                    if gone && !stale_removed {
-                        stale_removed = true;
-                        let _ = fs::remove_file(&path);
-                        continue;
-                    }
+                    let holder = holder.trim();
                     return Err(SnnError::Locked {
                         path,
                         what: "snn fetch-mnist",
                         pid: if holder.is_empty() {
                             "unknown".into()
                         } else {
-                            holder
+                            holder.into()
                         },
                     });
                 }
-                Err(e) => return Err(io_err(&path)(e)),
+                Err(TryLockError::Error(e)) => return Err(io_err(&path)(e)),
             }
+            // A holder that ended between our open and our lock removed the file it held: the
+            // path now names another file (or none), whose lock is the one that counts.
+            if !same_file(&file, &path) {
+                continue;
+            }
+            file.set_len(0).map_err(io_err(&path))?;
+            writeln!(file, "{}", std::process::id()).map_err(io_err(&path))?;
+            return Ok(DirLock { path, file });
         }
     }
 }
 
 impl Drop for DirLock {
     fn drop(&mut self) {
+        // Removed while still locked: a fetch that opened it since finds it gone once it
+        // gets the lock, and starts again on the path's new file.
         let _ = fs::remove_file(&self.path);
+        let _ = fs4::FileExt::unlock(&self.file);
     }
 }
 
-/// Whether process `pid` exists: where `/proc` is mounted, whether `/proc/PID` is; elsewhere
-/// it is assumed to (the lock then has to be deleted by hand).
-fn process_alive(pid: u32) -> bool {
-    let proc = Path::new("/proc");
-    !proc.join("self").exists() || proc.join(pid.to_string()).exists()
+/// Whether the open `file` is the one `path` names now.
+#[cfg(unix)]
+fn same_file(file: &File, path: &Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    match (file.metadata(), fs::metadata(path)) {
+        (Ok(a), Ok(b)) => (a.dev(), a.ino()) == (b.dev(), b.ino()),
+        _ => false,
+    }
+}
+
+/// Whether the open `file` is the one `path` names now (elsewhere than Unix: whether a file
+/// is there).
+#[cfg(not(unix))]
+fn same_file(_file: &File, path: &Path) -> bool {
+    path.exists()
 }
 
 /// One file to fetch: its name (on the mirror and on disk) and the expected SHA-256.

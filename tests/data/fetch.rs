@@ -635,8 +635,10 @@ fn a_running_fetch_locks_its_directory_and_a_dead_ones_lock_is_taken_over() {
     let tmp = TempDir::new("lock");
     let opts = options(vec![server.url()], specs(&files));
     let lock = tmp.0.join(LOCK_FILE);
-    // A live holder (this test process): refused, naming the lock and the process; nothing
-    // is downloaded and the lock stays.
+    // A live holder (this test process, its lock taken as a fetch takes it): refused, naming
+    // the lock and the process; nothing is downloaded and the lock stays.
+    let held = std::fs::File::create(&lock).unwrap();
+    fs4::FileExt::try_lock(&held).unwrap();
     std::fs::write(&lock, format!("{}\n", std::process::id())).unwrap();
     let (r, _) = run(&tmp.0, &opts);
     let err = r.unwrap_err();
@@ -646,20 +648,19 @@ fn a_running_fetch_locks_its_directory_and_a_dead_ones_lock_is_taken_over() {
         LOCK_FILE,
         "snn fetch-mnist",
         &std::process::id().to_string(),
-        "delete this lock file",
+        "Wait for it",
     ] {
         assert!(text.contains(needle), "`{needle}` missing from: {text}");
     }
     assert!(server.seen().is_empty());
     assert_eq!(tmp.entries(""), vec![LOCK_FILE.to_string()]);
-    // A holder that no longer exists (above Linux's largest pid): taken over, and the lock
-    // is gone once the fetch ends.
-    if Path::new("/proc/self").exists() {
-        std::fs::write(&lock, "4294967290\n").unwrap();
-        let fetched = run(&tmp.0, &opts).0.unwrap();
-        assert_eq!(fetched.len(), 4);
-        assert_eq!(tmp.entries(""), sorted_names(&files), "no lock file left");
-    }
+    // A lock file that no process holds (a killed fetch's, its process id in it): taken,
+    // and gone once the fetch ends.
+    drop(held);
+    std::fs::write(&lock, "4294967290\n").unwrap();
+    let fetched = run(&tmp.0, &opts).0.unwrap();
+    assert_eq!(fetched.len(), 4);
+    assert_eq!(tmp.entries(""), sorted_names(&files), "no lock file left");
     // A fetch that fails (no mirror answers) releases the lock too.
     let dead = options(
         vec![format!("http://127.0.0.1:{}/", closed_port())],
