@@ -730,14 +730,26 @@ fn bench_overhead_series(
 
 /// What a training presentation costs besides its steps: `50 · reps` learning presentations
 /// of 2 steps on and 1 of rest after `warmup` of them; the median wall time of one, and on an
-/// engine with a device the median of its time outside the waits and of its waits.
+/// engine with a device the median of its time outside the waits and of its waits. The GPU
+/// engine runs without device timing here, as under the `overhead_series` rows (timing adds a
+/// resolve and its read-back to every presentation).
 fn bench_overhead(
     t: &Target,
     cfg: &DcConfig,
     images: &snn_wgpu::data::mnist::Dataset,
     a: &Args,
 ) -> Result<()> {
-    let mut b = make(t, cfg)?;
+    let choice = match &t.choice {
+        EngineChoice::Gpu(ctx, opts) => EngineChoice::Gpu(
+            ctx.clone(),
+            GpuEngineOptions {
+                device_timing: false,
+                ..*opts
+            },
+        ),
+        other => other.clone(),
+    };
+    let mut b = DcEngine::build(&cfg.to_spec(), &choice)?;
     let n = 50 * a.reps;
     let (mut times, mut waits) = (vec![], vec![]);
     for k in 0..a.warmup + n {
