@@ -582,25 +582,34 @@ fn bench_train(
     Ok(())
 }
 
+/// `choice` without device timing (which adds a resolve and its read-back to every
+/// submission) and, where given, with `per` presentations per submission; the CPU's as it is.
+fn untimed(choice: &EngineChoice, per: Option<u32>) -> EngineChoice {
+    match choice {
+        EngineChoice::Gpu(ctx, opts) => EngineChoice::Gpu(
+            ctx.clone(),
+            GpuEngineOptions {
+                device_timing: false,
+                presentations_per_submission: per.or(opts.presentations_per_submission),
+                ..*opts
+            },
+        ),
+        cpu => cpu.clone(),
+    }
+}
+
 /// The engines of the series rows, each with its presentations per submission: on the GPU
 /// one with series of `--presentations-per-submission` (16 where not given) and one that
 /// presents one at a time, both without device timing (which takes a submission per
 /// presentation); on the CPU, which presents one at a time, its engine.
 fn series_engines(t: &Target, cfg: &DcConfig) -> Result<Vec<(u32, DcEngine)>> {
     let choices = match &t.choice {
-        EngineChoice::Gpu(ctx, opts) => {
+        EngineChoice::Gpu(_, opts) => {
             let per = opts
                 .presentations_per_submission
                 .unwrap_or(DEFAULT_PRESENTATIONS_PER_SUBMISSION)
                 .max(1);
-            let with = |per| {
-                let opts = GpuEngineOptions {
-                    device_timing: false,
-                    presentations_per_submission: Some(per),
-                    ..*opts
-                };
-                (per, EngineChoice::Gpu(ctx.clone(), opts))
-            };
+            let with = |per| (per, untimed(&t.choice, Some(per)));
             vec![with(per), with(1)]
         }
         cpu => vec![(1, cpu.clone())],
@@ -739,17 +748,7 @@ fn bench_overhead(
     images: &snn_wgpu::data::mnist::Dataset,
     a: &Args,
 ) -> Result<()> {
-    let choice = match &t.choice {
-        EngineChoice::Gpu(ctx, opts) => EngineChoice::Gpu(
-            ctx.clone(),
-            GpuEngineOptions {
-                device_timing: false,
-                ..*opts
-            },
-        ),
-        other => other.clone(),
-    };
-    let mut b = DcEngine::build(&cfg.to_spec(), &choice)?;
+    let mut b = DcEngine::build(&cfg.to_spec(), &untimed(&t.choice, None))?;
     let n = 50 * a.reps;
     let (mut times, mut waits) = (vec![], vec![]);
     for k in 0..a.warmup + n {

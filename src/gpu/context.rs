@@ -244,6 +244,22 @@ impl GpuContext {
         Ok(())
     }
 
+    /// The workgroups of `wg` invocations that cover `items` items in one dimension of a
+    /// dispatch.
+    ///
+    /// # Errors
+    /// [`SnnError::LimitExceeded`] past `max_compute_workgroups_per_dimension`, named with
+    /// `what` (the dispatch).
+    pub(crate) fn workgroups(&self, what: &'static str, items: u64, wg: u32) -> Result<u32> {
+        let groups = items.div_ceil(u64::from(wg.max(1)));
+        self.check_limit(
+            what,
+            groups,
+            u64::from(self.limits.max_compute_workgroups_per_dimension),
+        )?;
+        Ok(groups as u32)
+    }
+
     /// Compiles WGSL `source` into a module labelled `label`.
     ///
     /// # Errors

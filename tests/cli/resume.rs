@@ -5,7 +5,7 @@
 //! between the backends. Also: a resume that contradicts the checkpoint is refused with the
 //! reason.
 
-use crate::common::{snn, tmp};
+use crate::common::{json_ok, snn, tmp};
 
 use snn_wgpu::experiments::diehl_cook::checkpoint::{load_checkpoint, CHECKPOINT_FILE};
 use snn_wgpu::experiments::diehl_cook::io::load_network;
@@ -13,15 +13,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 
 fn run_ok(cmd: &mut Command) -> serde_json::Value {
-    let out = cmd.output().unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let text = String::from_utf8_lossy(&out.stdout);
-    let line = text.lines().rev().find(|l| l.starts_with('{')).unwrap();
-    serde_json::from_str(line).unwrap()
+    json_ok(&cmd.output().unwrap())
 }
 
 fn temp_file_in(dir: &Path) -> bool {
@@ -391,7 +383,7 @@ pub fn overwrite_replaces_the_whole_run() {
     }
 }
 
-/// A resumed run reports the rate of its own session: under `--json` its first progress line
+/// A resumed run reports its rate from the resume on: under `--json` its first progress line
 /// counted the images trained before the crash as done in no time (a rate of about 10^9 per
 /// second and an ETA of a blink).
 pub fn a_resumed_run_reports_its_own_rate() {
@@ -407,11 +399,7 @@ pub fn a_resumed_run_reports_its_own_rate() {
         .arg(&dir)
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    json_ok(&out);
     let text = String::from_utf8_lossy(&out.stdout);
     let rates: Vec<f64> = text
         .lines()

@@ -254,11 +254,11 @@ pub(crate) fn start(
 /// that cannot finish fails before its hours of training, not at their end.
 fn check_clock(cfgs: &[DcConfig], n_train: usize) -> Result<()> {
     for c in cfgs {
-        let rest = match c.rest {
-            RestMode::Simulate => u64::from(c.steps_rest()),
-            RestMode::Reset => 0,
+        let (rest_steps, rest_ms) = match c.rest {
+            RestMode::Simulate => (u64::from(c.steps_rest()), c.rest_ms),
+            RestMode::Reset => (0, 0.0),
         };
-        let per_image = u64::from(c.steps_on()) + rest;
+        let per_image = u64::from(c.steps_on()) + rest_steps;
         let steps = per_image * n_train as u64 * u64::from(c.epochs);
         let with_retries = steps + steps / 4;
         if with_retries > u64::from(MAX_CLOCK_STEP) {
@@ -267,11 +267,7 @@ fn check_clock(cfgs: &[DcConfig], n_train: usize) -> Result<()> {
                  ms) take {steps} steps, and with retries more, past the step clock's last \
                  step {MAX_CLOCK_STEP}: fewer epochs or images, or a larger dt_ms",
                 c.epochs,
-                c.present_ms
-                    + match c.rest {
-                        RestMode::Simulate => c.rest_ms,
-                        RestMode::Reset => 0.0,
-                    },
+                c.present_ms + rest_ms,
                 c.dt_ms
             );
         }

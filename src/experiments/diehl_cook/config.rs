@@ -251,10 +251,7 @@ impl DcConfig {
                 "at least 1 excitatory neuron",
             ));
         }
-        // A checkpoint keeps the lateral inhibition's n·(n − 1) weights (f32) in one array,
-        // which a resume reads only up to `MAX_ARRAY_BYTES`.
-        let lateral_bytes = 4 * u64::from(self.n_exc) * u64::from(self.n_exc - 1);
-        if lateral_bytes > super::io::MAX_ARRAY_BYTES {
+        if self.n_exc > MAX_N_EXC {
             return Err(SnnError::invalid(
                 "n_exc",
                 self.n_exc,

@@ -303,13 +303,11 @@ impl GpuEngine {
         } = program;
         // The workgroups per copy of a pass, within the device's limit.
         let groups = |spec: &PassSpec| -> Result<u32> {
-            let groups = spec.invocations.div_ceil(wg);
-            ctx.check_limit(
+            ctx.workgroups(
                 "max_compute_workgroups_per_dimension",
-                groups as u64,
-                ctx.limits.max_compute_workgroups_per_dimension as u64,
-            )?;
-            Ok(groups)
+                spec.invocations.into(),
+                wg,
+            )
         };
         let pass = |spec: &PassSpec| -> Result<Pass> {
             let groups = groups(spec)?;

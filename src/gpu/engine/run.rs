@@ -287,11 +287,12 @@ impl GpuEngine {
             enc.clear_buffer(buf, at * 4, Some(s.thresholds.len() as u64 * 4));
         }
         let slot = (self.layout.rows + 1) as u64 * self.step_stride;
+        let mut decay_groups = 0;
         if let Some(d) = plan.decay {
-            self.ctx.check_limit(
+            decay_groups = self.ctx.workgroups(
                 "max_compute_workgroups_per_dimension (a population's decay)",
-                d.n.div_ceil(self.wg) as u64,
-                self.ctx.limits.max_compute_workgroups_per_dimension as u64,
+                d.n.into(),
+                self.wg,
             )?;
             if self.decay_passes.is_none() {
                 let passes = [self.pipeline("scale_state")?, self.pipeline("scale_mark")?];
@@ -320,10 +321,10 @@ impl GpuEngine {
         if let Some((_, pass)) = check {
             self.dispatch_check(&mut cp, pass);
         }
-        if let (Some(d), Some([scale, mark])) = (plan.decay, &self.decay_passes) {
+        if let (Some(_), Some([scale, mark])) = (plan.decay, &self.decay_passes) {
             cp.set_bind_group(0, &self.bind_group, &[slot as u32]);
             cp.set_pipeline(scale);
-            cp.dispatch_workgroups(d.n.div_ceil(self.wg), self.active, 1);
+            cp.dispatch_workgroups(decay_groups, self.active, 1);
             cp.set_pipeline(mark);
             cp.dispatch_workgroups(1, self.active, 1);
         }

@@ -205,6 +205,12 @@ impl GpuEngine {
         let set0: u64 = writes[0].iter().map(|(_, w)| w.len() as u64).sum();
         let per_round = set0 + alts[0].len() as u64;
         let count_words = (k * n) as u64;
+        // `round_begin` clears the round's counts and every copy's progress.
+        let begin_groups = self.ctx.workgroups(
+            "max_compute_workgroups_per_dimension (a round's start)",
+            count_words.max(3 * k as u64),
+            self.wg,
+        )?;
         // Per round its counts and its weight flag.
         let (results, per_result) = (per_round * m as u64, count_words + 1);
         let stop_at = results + per_result * m as u64;
@@ -284,12 +290,6 @@ impl GpuEngine {
             let ustate = &self.buffers.ustate;
             enc.copy_buffer_to_buffer(&staging.buf, off * 4, ustate, retry_at * 4, k as u64 * 4);
             let info = (base + (2 * r as u64 + 1) * stride) as u32;
-            let items = count_words.max(3 * k as u64) as u32;
-            self.ctx.check_limit(
-                "max_compute_workgroups_per_dimension (a round's start)",
-                items.div_ceil(self.wg) as u64,
-                self.ctx.limits.max_compute_workgroups_per_dimension as u64,
-            )?;
             {
                 let mut cp = enc.begin_compute_pass(&wgpu::ComputePassDescriptor {
                     label: Some("engine.round_begin"),
@@ -297,7 +297,7 @@ impl GpuEngine {
                 });
                 cp.set_bind_group(0, &self.bind_group, &[info]);
                 cp.set_pipeline(&staging.begin);
-                cp.dispatch_workgroups(items.div_ceil(self.wg), 1, 1);
+                cp.dispatch_workgroups(begin_groups, 1, 1);
             }
             if let Some((q, target)) = pr.normalize {
                 self.encode_normalize(&mut enc, q, target)?;
