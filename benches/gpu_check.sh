@@ -25,8 +25,9 @@
 #             workgroup sizes 64, 128, 256 and 1024 and dc6400 at 1024 (the default on
 #             hardware is 512 for both, which run fused: GpuEngineOptions::workgroup_size),
 #             and dc6400 under the passes schedule (a dispatch per pass, many workgroups)
-#             beside the fused one (the rows' "engine" names the schedule and the workgroup
-#             size)
+#             beside the fused one, and dc400 and dc6400 without subgroup operations (on
+#             by default on hardware that has them: GpuEngineOptions::subgroups); the rows'
+#             "engine" names the schedule, the workgroup size and ", subgroups" where used
 #   multi     training of K networks on the GPU, each on its own engine (train_multi rows)
 #             and as the copies of one engine (train_batch rows): dc400 at K = 8 and 128,
 #             dc6400 at K = 8
@@ -124,6 +125,8 @@ step train "$BENCH" --backend gpu --presets dc6400 --rows train --reps 5 --warmu
   --workgroup-size 1024
 step train "$BENCH" --backend gpu --presets dc6400 --rows train --reps 5 --warmup 1 --quiet \
   --gpu-schedule passes
+step train "$BENCH" --backend gpu --presets dc400,dc6400 --rows train --reps 10 --warmup 2 --quiet \
+  --gpu-subgroups 0
 step multi "$BENCH" --backend gpu --presets dc400 --rows train_multi --networks 8,128 \
   --reps 3 --warmup 1 --quiet
 step multi "$BENCH" --backend gpu --presets dc6400 --rows train_multi --networks 8 \

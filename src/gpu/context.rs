@@ -166,8 +166,10 @@ impl GpuContext {
         let limits = adapter.limits();
         let (device, queue) = block_on(adapter.request_device(&wgpu::DeviceDescriptor {
             label: Some("snn-wgpu"),
-            // Timestamp queries where the adapter has them (`GpuEngineOptions::device_timing`).
-            required_features: adapter.features() & wgpu::Features::TIMESTAMP_QUERY,
+            // Timestamp queries (`GpuEngineOptions::device_timing`) and subgroup operations
+            // (`GpuEngineOptions::subgroups`) where the adapter has them.
+            required_features: adapter.features()
+                & (wgpu::Features::TIMESTAMP_QUERY | wgpu::Features::SUBGROUP),
             required_limits: limits.clone(),
             experimental_features: wgpu::ExperimentalFeatures::disabled(),
             memory_hints: wgpu::MemoryHints::Performance,
@@ -189,6 +191,13 @@ impl GpuContext {
     /// `"<adapter name> (<backend>)"`, as printed in logs and JSON lines.
     pub fn adapter_description(&self) -> String {
         format!("{} ({:?})", self.info.name, self.info.backend)
+    }
+
+    /// Whether the device runs subgroup operations (`wgpu::Features::SUBGROUP`, requested
+    /// where the adapter has it), whatever its lane count: llvmpipe's subgroups have 8 lanes
+    /// on a 256-bit build, NVIDIA's 32, AMD's 32 or 64.
+    pub fn has_subgroups(&self) -> bool {
+        self.device.features().contains(wgpu::Features::SUBGROUP)
     }
 
     /// Whether the device takes timestamp queries (`wgpu::Features::TIMESTAMP_QUERY`), which

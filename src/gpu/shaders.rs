@@ -172,8 +172,9 @@ fn model_example(model: NeuronModel) -> ComposedModule {
 
 /// The general engine's module for a network with a pass of every kind: Poisson and
 /// spike-time sources, IF, LIF and conductance LIF populations, plastic dense and sparse
-/// projections with delays, all-but-self, monitors; under both schedules.
-fn engine_example() -> [ComposedModule; 2] {
+/// projections with delays, all-but-self, monitors; under both schedules, the fused one
+/// with and without subgroup operations.
+fn engine_example() -> [ComposedModule; 3] {
     use crate::model::net::{Connectivity, Delay, Delivery, MonitorKind, Network, Projection};
     use crate::model::{NeuronModel, StdpParams, Target};
     let sparse = Connectivity::FixedProbability { p: 0.5, seed: 1 };
@@ -215,13 +216,14 @@ fn engine_example() -> [ComposedModule; 2] {
             },
         )
         .monitor("s", "lif", MonitorKind::Spikes { neurons: None });
-    let compose = |s| match crate::gpu::engine::compose_module_for(&net, s) {
+    let compose = |s, subgroups| match crate::gpu::engine::compose_with(&net, s, subgroups) {
         Ok(m) => m,
         Err(e) => unreachable!("the example network is valid: {e}"),
     };
     [
-        compose(crate::gpu::engine::EngineSchedule::Passes),
-        compose(crate::gpu::engine::EngineSchedule::Fused),
+        compose(crate::gpu::engine::EngineSchedule::Passes, false),
+        compose(crate::gpu::engine::EngineSchedule::Fused, false),
+        compose(crate::gpu::engine::EngineSchedule::Fused, true),
     ]
 }
 

@@ -636,6 +636,7 @@ fn presentations_agree_with(
     let data = embedded(Split::Train).unwrap();
     let mut cpu = DcEngine::new(&spec).unwrap();
     let mut gpu = DcEngine::on_gpu(ctx, &spec, opts).unwrap();
+    assert_subgroups(&gpu, opts, what);
 
     let mut total = 0;
     for k in 0..images {
@@ -649,19 +650,35 @@ fn presentations_agree_with(
     total
 }
 
+/// Where `opts` asks for subgroup operations, the fused kernel uses them (the suite's
+/// llvmpipe has them: 8 lanes).
+fn assert_subgroups(gpu: &DcEngine, opts: GpuEngineOptions, what: &str) {
+    if opts.subgroups == Some(true) {
+        let d = gpu.describe();
+        assert!(d.ends_with(", subgroups"), "{what}: {d}");
+    }
+}
+
 /// dc400 as the preset has it (400 neurons, input delays up to 10 ms, 350 + 150 ms at
 /// dt = 0.5 ms) learning over 3 presentations, fused at the adapter's workgroup size, at
 /// 64 invocations, where the 784 inputs are drawn in registers too and listed as their 25
 /// words are emitted (`fused.rs`, "Spike summaries and lists"), and at 512, the default on
 /// hardware (`GpuContext::default_workgroup_size`), where each neuron has an invocation of
-/// its own and most invocations have no spike word to emit.
+/// its own and most invocations have no spike word to emit; at 64 and 512 with subgroup
+/// operations too (the hardware default), which set a subgroup's spikes at once.
 pub fn dc400_learning_with_delays_agrees() {
     let c = DcConfig::preset("dc400").unwrap();
     assert!(c.input_delay_max_ms > 0.0 && c.n_exc == 400);
-    for workgroup_size in [None, Some(64), Some(512)] {
+    for (workgroup_size, subgroups) in [
+        (None, None),
+        (Some(64), Some(true)),
+        (Some(512), Some(false)),
+        (Some(512), Some(true)),
+    ] {
         let opts = GpuEngineOptions {
             schedule: EngineSchedule::Fused,
             workgroup_size,
+            subgroups,
             ..GpuEngineOptions::default()
         };
         let total = presentations_agree_with(&c, 3, 2.0, "dc400", opts);
@@ -675,7 +692,7 @@ pub fn dc400_learning_with_delays_agrees() {
 /// with input delays (arrival queues, buckets), learning over 40 presentations of 6 steps on
 /// and 3 of rest at high rates, so that its neurons spike and potentiate, on the GPU
 /// engine without a budget at the software default and at 512 invocations (the hardware
-/// default), equals the CPU engine bit for bit.
+/// default), with and without subgroup operations, equals the CPU engine bit for bit.
 pub fn dc_learning_without_a_loop_budget_agrees() {
     let mut c = DcConfig::preset("dc100").unwrap();
     c.n_exc = 24;
@@ -683,15 +700,22 @@ pub fn dc_learning_without_a_loop_budget_agrees() {
     c.input_delay_max_ms = 10.0;
     let spec = c.to_spec();
     let data = embedded(Split::Train).unwrap();
-    for workgroup_size in [None, Some(512)] {
+    for (workgroup_size, subgroups) in [
+        (None, Some(false)),
+        (None, Some(true)),
+        (Some(512), Some(false)),
+        (Some(512), Some(true)),
+    ] {
         let opts = GpuEngineOptions {
             loop_budget: Some(u64::MAX),
             schedule: EngineSchedule::Fused,
             workgroup_size,
+            subgroups,
             ..GpuEngineOptions::default()
         };
         let mut cpu = DcEngine::new(&spec).unwrap();
         let mut gpu = DcEngine::on_gpu(common::gpu_ctx(), &spec, opts).unwrap();
+        assert_subgroups(&gpu, opts, "without a loop budget");
         let mut fired = 0;
         for k in 0..40 {
             let opts = PresentOptions {

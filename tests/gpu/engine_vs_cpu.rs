@@ -106,6 +106,17 @@ pub(crate) fn on_both_to(
         Err(e) => panic!("fused refused for another reason: {e}"),
     }
     for mut gpu in engines {
+        // Subgroup operations where asked (the suite's llvmpipe has them), by default on
+        // hardware that has them.
+        let subgroups = opts
+            .subgroups
+            .unwrap_or(ctx.has_subgroups() && !ctx.is_software());
+        assert_eq!(
+            gpu.uses_subgroups(),
+            subgroups && gpu.schedule() == EngineSchedule::Fused,
+            "{}",
+            gpu.describe()
+        );
         body(&mut gpu);
         let b = observe(net, &gpu);
         compare(&a, &b, exact, &format!("{:?}: ", gpu.schedule()));
@@ -356,16 +367,57 @@ pub fn fused_chunks_under_a_low_loop_budget_agree() {
 /// step's start, nor the barriers of that check), in runs of 3 steps, one dispatch each,
 /// which stay under llvmpipe's loop cap: every connectivity under both deliveries, with
 /// state monitors, COBA at N = 400, and a network without sources whose 400 tonic neurons
-/// drive 40 more give the CPU's bits. Without sources a step keeps its barrier at the end:
+/// drive 40 more give the CPU's bits, the first two with and without subgroup operations,
+/// the connectivities with them. Without sources a step keeps its barrier at the end:
 /// there the next step's propagation opens it, reading the spike list of the 400 that
 /// invocations 0 to 12 wrote as they emitted its 13 words just before (dropping that
 /// barrier fails this test).
 pub fn fused_without_a_loop_budget_agrees() {
-    let opts = GpuEngineOptions {
+    let no_budget = GpuEngineOptions {
         loop_budget: Some(u64::MAX),
         ..GpuEngineOptions::default()
     };
     let bench = snn_wgpu::experiments::benchmarks::coba(400, 1).expect("coba");
+    // With and without subgroup operations: COBA's and the tonic network's steps have many
+    // spikes in a word, which a subgroup sets at once.
+    for subgroups in [Some(false), Some(true)] {
+        let opts = GpuEngineOptions {
+            subgroups,
+            ..no_budget
+        };
+        fused_without_a_loop_budget_on(&bench, opts);
+    }
+    let opts = GpuEngineOptions {
+        subgroups: Some(true),
+        ..no_budget
+    };
+    for (name, conn) in connectivities(40) {
+        for delivery in [Delivery::AtArrival, Delivery::AtEmission] {
+            let net = connectivity_network(&conn, delivery, 40);
+            let counts = on_both_to(
+                &net,
+                |e| {
+                    for _ in 0..50 {
+                        e.run(3).expect("run");
+                    }
+                },
+                true,
+                Some(opts),
+            );
+            assert!(
+                counts.iter().all(|(_, n)| *n > 0),
+                "{name} {delivery:?}: {counts:?}"
+            );
+        }
+    }
+}
+
+/// COBA at N = 400 and the tonic network of [`fused_without_a_loop_budget_agrees`] under
+/// `opts`.
+fn fused_without_a_loop_budget_on(
+    bench: &snn_wgpu::experiments::benchmarks::Benchmark,
+    opts: GpuEngineOptions,
+) {
     let counts = on_both_to(
         &bench.network,
         |e| {
@@ -426,25 +478,6 @@ pub fn fused_without_a_loop_budget_agrees() {
         Some(opts),
     );
     assert_active(&counts, 20);
-    for (name, conn) in connectivities(40) {
-        for delivery in [Delivery::AtArrival, Delivery::AtEmission] {
-            let net = connectivity_network(&conn, delivery, 40);
-            let counts = on_both_to(
-                &net,
-                |e| {
-                    for _ in 0..50 {
-                        e.run(3).expect("run");
-                    }
-                },
-                true,
-                Some(opts),
-            );
-            assert!(
-                counts.iter().all(|(_, n)| *n > 0),
-                "{name} {delivery:?}: {counts:?}"
-            );
-        }
-    }
 }
 
 /// Every connectivity under both deliveries at 48 neurons per population with 16

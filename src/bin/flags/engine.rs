@@ -34,6 +34,11 @@ pub struct EngineArgs {
     /// time, judged on the host).
     #[arg(long, global = true, env = "SNN_PRESENTATIONS_PER_SUBMISSION", value_parser = clap::value_parser!(u32).range(1..=1024))]
     pub presentations_per_submission: Option<u32>,
+    /// 1/0: the GPU engine's fused schedule uses subgroup operations (default: on a
+    /// hardware adapter that has them, off on a software one; 1 where the adapter lacks
+    /// them is an error); speed only, never results.
+    #[arg(long, global = true, env = "SNN_GPU_SUBGROUPS", value_parser = switch("SNN_GPU_SUBGROUPS"))]
+    pub gpu_subgroups: Option<bool>,
     /// The CPU step's compiled copy: baseline, avx2, avx512 (default: the best this processor
     /// runs).
     #[arg(long, global = true, env = "SNN_CPU_SIMD", value_parser = simd)]
@@ -69,6 +74,7 @@ impl EngineArgs {
             presentations_per_submission: self
                 .presentations_per_submission
                 .or(d.presentations_per_submission),
+            subgroups: self.gpu_subgroups.or(d.subgroups),
             ..d
         }
     }

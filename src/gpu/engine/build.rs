@@ -54,6 +54,18 @@ impl GpuEngine {
                 ctx.limits.max_compute_invocations_per_workgroup as u64,
             )?;
         }
+        let subgroups = match opts.subgroups {
+            None => ctx.has_subgroups() && !ctx.is_software(),
+            Some(false) => false,
+            Some(true) if ctx.has_subgroups() => true,
+            Some(true) => {
+                return Err(SnnError::Unsupported(format!(
+                    "subgroups: {} has no subgroup operations (wgpu::Features::SUBGROUP); \
+                     leave GpuEngineOptions::subgroups unset or false",
+                    ctx.adapter_description()
+                )))
+            }
+        };
         if opts.steps_per_submit == 0 {
             return Err(SnnError::invalid(
                 "steps_per_submit",
@@ -279,7 +291,7 @@ impl GpuEngine {
         })?;
         let fused = match fused_plan {
             Some(plan) => {
-                let m = fused::module(&program, &plan, wg);
+                let m = fused::module(&program, &plan, wg, subgroups);
                 let module = ctx.shader_module(&m.label, &m.source)?;
                 Some(FusedRun {
                     pipeline: ctx.compute_pipeline(
@@ -290,6 +302,7 @@ impl GpuEngine {
                         wg,
                     )?,
                     steps_per_dispatch: plan.steps_per_dispatch as f64,
+                    subgroups,
                 })
             }
             None => None,

@@ -46,6 +46,15 @@
 //! draws (workgroup), after their emission (storage), and the neurons' flag load (its two
 //! workgroup barriers).
 //!
+//! **Subgroups.** On a device with subgroup operations (`wgpu::Features::SUBGROUP`), where
+//! [`super::GpuEngineOptions::subgroups`] allows them (by default on hardware, not on a
+//! software adapter), the lanes of a subgroup set their spikes of a step together: where
+//! one of them spiked and all their neurons lie in one spike word, one lane sets the
+//! subgroup's bits with one workgroup `atomicOr` and raises the step's flag once
+//! (`set_spikes`); else each spike sets its own bit, as without subgroups. No lane count is
+//! assumed. The words are the same ORs, so the bits are the same. On llvmpipe (8 lanes)
+//! the subgroup operations cost more than the atomics they save (RESULTS.md, "Subgroups").
+//!
 //! **Fit rule.** A network fits when no pass has more than [`MAX_ITEMS_PER_INVOCATION`]
 //! items (spike words of a source or population, post neurons of a projection, state
 //! monitor slots) per invocation, i.e. `⌈items / WG⌉ ≤ 16` (1,024 neurons per population at
@@ -297,6 +306,29 @@ fn lists_at_emission(p: &PassSpec, listed: &[NeuronPass]) -> bool {
         .is_some_and(|pi| listed.iter().any(|np| np.pop == pi))
 }
 
+/// The function that sets a subgroup's spikes of a step in population `pi`'s workgroup
+/// words (`fused_spikes_<pi>`, the half from word `h`), for a kernel with subgroup
+/// operations. Each lane gives `bit`, 0 or its neuron's bit in word `w`. Where some lane
+/// spiked and every lane's neuron lies in one word (a subgroup's lanes are consecutive
+/// invocations on the adapters seen, and then one word holds them all wherever the lanes
+/// are at most 32: llvmpipe's 8, NVIDIA's 32), one lane sets the word's bits with one
+/// `atomicOr`; otherwise (64 lanes, or lanes in another order) each spike sets its own bit,
+/// as without subgroups. Returns whether a lane spiked, the same in every lane; called by
+/// all the lanes of a subgroup together (uniform control flow).
+fn set_spikes(pi: usize) -> String {
+    format!(
+        "fn set_spikes_{pi}(h: u32, w: u32, bit: u32) -> bool {{\n    \
+         if (!subgroupAny(bit != 0u)) {{\n        return false;\n    }}\n    \
+         let first = subgroupBroadcastFirst(w);\n    \
+         if (subgroupAll(w == first)) {{\n        \
+         let word = subgroupOr(bit);\n        \
+         if (fused_elect()) {{\n            atomicOr(&fused_spikes_{pi}[h + first], word);\n        }}\n    \
+         }} else if (bit != 0u) {{\n        \
+         atomicOr(&fused_spikes_{pi}[h + w], bit);\n    }}\n    \
+         return true;\n}}\n"
+    )
+}
+
 /// The loop passes one invocation counts for listing a population of `words` spike words
 /// as it emits them, besides the emission's own: per word it lists, the count of the words
 /// before it (a loop over all `words`, which adds those before it) and its bits (at most
@@ -312,7 +344,14 @@ fn list_passes(words: u32, wg: u32) -> u64 {
 /// counted so far and one more step's worst case fit the budget, and where it ran a step
 /// stores the step it reached and one more dispatch that ran a step
 /// (`ustate[ctl + K + copy]`). It runs no step once a series is stopped (`program.stop`).
-pub(crate) fn module(program: &Program, plan: &FusedPlan, wg: u32) -> ComposedModule {
+/// With `subgroups` (a device with `wgpu::Features::SUBGROUP`), a subgroup's spikes and its
+/// raising of the step's flag reach workgroup memory once (`set_spikes`).
+pub(crate) fn module(
+    program: &Program,
+    plan: &FusedPlan,
+    wg: u32,
+    subgroups: bool,
+) -> ComposedModule {
     let mut head = program.generated.clone();
     let mut g = String::new();
     let _ = writeln!(
@@ -322,15 +361,32 @@ pub(crate) fn module(program: &Program, plan: &FusedPlan, wg: u32) -> ComposedMo
          var<workgroup> fused_word: u32;\n\
          var<workgroup> fused_passes: atomic<u32>;\n\
          @compute @workgroup_size(WG)\n\
-         fn fused(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>) {{\n    \
+         fn fused(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>{}) {{\n{}    \
          let b = wid.x;\n    \
          if (lid.x == 0u) {{\n        fused_word = select(ustate[{ctl}u + b], chunk.steps, ustate[{stop}u] != 0u);\n    }}\n    \
          let s0 = workgroupUniformLoad(&fused_word);\n    \
          var s = s0;\n    \
          loop_passes = 1u;",
+        match subgroups {
+            true => ", @builtin(subgroup_invocation_id) lane: u32",
+            false => "",
+        },
+        match subgroups {
+            true => "    fused_lane = lane;\n",
+            false => "",
+        },
         ctl = program.ctl,
         stop = program.stop
     );
+    if subgroups {
+        // No `subgroupElect` in this WGSL: the lowest active lane, as it would elect.
+        head.push_str(
+            "var<private> fused_lane: u32;\n\
+             // Whether this is the subgroup's lowest active lane.\n\
+             fn fused_elect() -> bool {\n    \
+             return subgroupBroadcastFirst(fused_lane) == fused_lane;\n}\n",
+        );
+    }
     // Populations whose state stays in registers: neuron lid + u · WG of the copy in
     // `ns_<p>_<u>`, loaded here and stored after the last step (every step where state
     // monitors read it); Poisson sources, one neuron per invocation as well. Their spike
@@ -345,6 +401,9 @@ pub(crate) fn module(program: &Program, plan: &FusedPlan, wg: u32) -> ComposedMo
             "var<workgroup> fused_spikes_{pi}: array<atomic<u32>, {}u>;",
             2 * np.words
         );
+        if subgroups {
+            head.push_str(&set_spikes(pi));
+        }
         for u in 0..c {
             let _ = writeln!(g, "    let ni_{pi}_{u} = lid.x + {u}u * WG;");
             if np.poisson {
@@ -475,32 +534,61 @@ pub(crate) fn module(program: &Program, plan: &FusedPlan, wg: u32) -> ComposedMo
             if np.poisson {
                 let _ = writeln!(g, "        let st_{pi} = source_{pi}_stream(b);");
             }
-            for u in (0..c).filter(|_| np.poisson) {
-                let _ = writeln!(
-                    g,
-                    "        if (ni_{pi}_{u} < {n}u && source_{pi}_next(st_{pi}, ni_{pi}_{u}, b)) {{\n            \
-                     atomicOr(&fused_spikes_{pi}[(s & 1u) * {words}u + (ni_{pi}_{u} >> 5u)], 1u << (ni_{pi}_{u} & 31u));\n        }}"
-                );
-            }
             // A spike of a plastic projection's post population raises the step's flag.
-            let raise = match fired_pops.as_ref().is_some_and(|f| f.contains(&np)) {
-                true => "\n                atomicOr(&fused_fired[s & 1u], 1u);",
-                false => "",
-            };
-            for u in (0..c).filter(|_| !np.poisson) {
-                let store = match monitored {
-                    true => format!("            neurons_{pi}_store(i, f.s);\n"),
-                    false => String::new(),
+            let raises = fired_pops.as_ref().is_some_and(|f| f.contains(&np));
+            for u in 0..c {
+                let ni = format!("ni_{pi}_{u}");
+                // The invocation's spike: whether it is, and what sets it in the step's
+                // words (one atomic per spike, or `set_spikes` once per subgroup).
+                let (fires, next) = match np.poisson {
+                    true => (
+                        format!("{ni} < {n}u && source_{pi}_next(st_{pi}, {ni}, b)"),
+                        String::new(),
+                    ),
+                    false => (
+                        "f.spike".to_string(),
+                        format!(
+                            "let i = b * {n}u + {ni};\n            \
+                             let f = neurons_{pi}_next(ns_{pi}_{u}, i);\n            \
+                             ns_{pi}_{u} = f.s;\n{}            ",
+                            match monitored {
+                                true => format!("neurons_{pi}_store(i, f.s);\n            "),
+                                false => String::new(),
+                            }
+                        ),
+                    ),
                 };
-                let _ = writeln!(
-                    g,
-                    "        if (ni_{pi}_{u} < {n}u) {{\n            \
-                     let i = b * {n}u + ni_{pi}_{u};\n            \
-                     let f = neurons_{pi}_next(ns_{pi}_{u}, i);\n            \
-                     ns_{pi}_{u} = f.s;\n{store}            \
-                     if (f.spike) {{\n                \
-                     atomicOr(&fused_spikes_{pi}[(s & 1u) * {words}u + (ni_{pi}_{u} >> 5u)], 1u << (ni_{pi}_{u} & 31u));{raise}\n            }}\n        }}"
-                );
+                // Sources draw inside their condition; neurons step where they exist.
+                let (open, close) = match np.poisson {
+                    true => (String::new(), ""),
+                    false => (format!("if ({ni} < {n}u) {{\n            "), "\n        }"),
+                };
+                let open = open.as_str();
+                let _ = match subgroups {
+                    true => writeln!(
+                        g,
+                        "        {{\n        \
+                         var bit = 0u;\n        \
+                         {open}{next}if ({fires}) {{\n            bit = 1u << ({ni} & 31u);\n        }}{close}\n        \
+                         {}\n        }}",
+                        match raises {
+                            true => format!(
+                                "if (set_spikes_{pi}((s & 1u) * {words}u, {ni} >> 5u, bit) && fused_elect()) {{\n            \
+                                 atomicOr(&fused_fired[s & 1u], 1u);\n        }}"
+                            ),
+                            false => format!("_ = set_spikes_{pi}((s & 1u) * {words}u, {ni} >> 5u, bit);"),
+                        }
+                    ),
+                    false => writeln!(
+                        g,
+                        "        {open}{next}if ({fires}) {{\n            \
+                         atomicOr(&fused_spikes_{pi}[(s & 1u) * {words}u + ({ni} >> 5u)], 1u << ({ni} & 31u));{}\n        }}{close}",
+                        match raises {
+                            true => "\n            atomicOr(&fused_fired[s & 1u], 1u);",
+                            false => "",
+                        }
+                    ),
+                };
             }
             let next = u32::from(!np.poisson);
             // The words of this step are one half of `fused_spikes_<p>` (by the step's
@@ -613,5 +701,9 @@ pub(crate) fn module(program: &Program, plan: &FusedPlan, wg: u32) -> ComposedMo
         done = program.ctl + program.batch
     );
     head.push_str(&g);
-    engine_fused_module(&head)
+    let mut m = engine_fused_module(&head);
+    if subgroups {
+        m.label.push_str(".subgroups");
+    }
+    m
 }

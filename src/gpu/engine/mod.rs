@@ -126,6 +126,14 @@ pub struct GpuEngineOptions {
     /// after the stop would cost as well, and a wait for the device costs little more than
     /// the work it waits for.
     pub presentations_per_submission: Option<u32>,
+    /// Subgroup operations in the fused schedule (`wgpu::Features::SUBGROUP`,
+    /// [`GpuContext::has_subgroups`]): a subgroup's spikes of a step set their spike word
+    /// with one workgroup `atomicOr` and raise the step's flag once, instead of one atomic
+    /// per spike, where its lanes' neurons share a word (else per spike, as without). Same
+    /// bits either way (an OR does not depend on its order). `None`: on a hardware device
+    /// that has them, not on a software adapter (on llvmpipe they cost more than the atomics
+    /// they save: RESULTS.md); `Some(true)` where the device lacks them is an error.
+    pub subgroups: Option<bool>,
 }
 
 /// The most presentations of a series in one submission where no loop budget applies
@@ -151,6 +159,7 @@ impl Default for GpuEngineOptions {
             table_binding_bytes: None,
             device_timing: false,
             presentations_per_submission: None,
+            subgroups: None,
         }
     }
 }
@@ -200,6 +209,16 @@ pub fn compose_module(net: &Network) -> Result<ComposedModule> {
 /// # Errors
 /// As [`compose_module`].
 pub fn compose_module_for(net: &Network, schedule: EngineSchedule) -> Result<ComposedModule> {
+    compose_with(net, schedule, false)
+}
+
+/// [`compose_module_for`], the fused module with subgroup operations where `subgroups`
+/// (labelled `engine.fused.subgroups`).
+pub(crate) fn compose_with(
+    net: &Network,
+    schedule: EngineSchedule,
+    subgroups: bool,
+) -> Result<ComposedModule> {
     net.validate()?;
     let program = program::compose(&Layout::new(net, 1, DEFAULT_ARRIVAL_QUEUE, true)?);
     Ok(match schedule {
@@ -210,7 +229,7 @@ pub fn compose_module_for(net: &Network, schedule: EngineSchedule) -> Result<Com
                 steps_per_dispatch: 1,
                 last_start: Some(LOOP_ITERATION_BUDGET - 1),
             };
-            fused::module(&program, &plan, DEFAULT_WORKGROUP_SIZE)
+            fused::module(&program, &plan, DEFAULT_WORKGROUP_SIZE, subgroups)
         }
         EngineSchedule::Auto | EngineSchedule::Passes => program.module,
     })
@@ -222,6 +241,8 @@ struct FusedRun {
     /// Steps one dispatch ran in the last run (the fewest of its copies): how many
     /// dispatches the host issues next.
     steps_per_dispatch: f64,
+    /// The kernel uses subgroup operations (`GpuEngineOptions::subgroups`).
+    subgroups: bool,
 }
 
 /// The general GPU engine: a validated [`Network`] on a device, and its K copies.
@@ -325,6 +346,12 @@ impl GpuEngine {
             Some(_) => EngineSchedule::Fused,
             None => EngineSchedule::Passes,
         }
+    }
+
+    /// Whether the fused schedule's kernel uses subgroup operations
+    /// ([`GpuEngineOptions::subgroups`] on a device with them).
+    pub fn uses_subgroups(&self) -> bool {
+        self.fused.as_ref().is_some_and(|f| f.subgroups)
     }
 
     /// Invocations per workgroup ([`GpuEngineOptions::workgroup_size`], or the adapter's
@@ -634,13 +661,17 @@ impl GpuEngine {
 crate::backend::impl_simulator!(
     GpuEngine,
     |e| format!(
-        "gpu:{}, {} schedule, {} invocations per workgroup",
+        "gpu:{}, {} schedule, {} invocations per workgroup{}",
         e.ctx.adapter_description(),
         match e.schedule() {
             EngineSchedule::Fused => "fused",
             _ => "passes",
         },
-        e.wg
+        e.wg,
+        match e.uses_subgroups() {
+            true => ", subgroups",
+            false => "",
+        }
     ),
     first_non_finite_weight;
     device_seconds, device_waits, workgroup_size => present, present_series, series_len
