@@ -284,6 +284,56 @@ pub fn trials_run_in_chunks_that_fit_the_recordings() {
     assert_eq!(split, whole);
 }
 
+/// Frozen trials' chunks count the tables that grow with the copies: 4,096 Poisson inputs
+/// reach 8 LIF neurons through 5 % of their synapses, on an engine that keeps a series'
+/// inputs (`presentations_per_submission` above 1, the default on hardware), whose two more
+/// sets of thresholds per copy lie in one region of `tables` (32 KiB a copy), more than any
+/// buffer's share of a copy (its spike counts, 17 KiB, are the largest); under a binding
+/// limit of 40 KiB, 8 trials run one at a time (two copies' sets would pass it), with the
+/// counts of an engine without the limit.
+pub fn trials_run_in_chunks_that_fit_the_input_tables() {
+    let lif = NeuronModel::lif(
+        LifParams {
+            tau_m_ms: 10.0,
+            v_rest_mv: -65.0,
+        },
+        -60.0,
+    );
+    let net = Network::new(0.5)
+        .poisson("in", 4096, 0.0)
+        .neurons("pop", 8, lif)
+        .project(Projection::new(
+            "w",
+            "in",
+            "pop",
+            Target::MEMBRANE_EXC,
+            Connectivity::FixedProbability { p: 0.05, seed: 3 },
+            1.5,
+        ));
+    let rates: Vec<Vec<f32>> = (0..8).map(|t| vec![5.0 + 5.0 * t as f32; 4096]).collect();
+    let trials: Vec<Trial<'_>> = rates
+        .iter()
+        .enumerate()
+        .map(|(t, r)| Trial {
+            rates_hz: r,
+            key: 3 + t as u32,
+        })
+        .collect();
+    let counts = |ctx| {
+        let opts = GpuEngineOptions {
+            presentations_per_submission: Some(16),
+            ..GpuEngineOptions::default()
+        };
+        let mut e = GpuEngine::with_options(ctx, &net, opts).expect("engine");
+        e.run_trials(0, "in", &trials, 40, "pop").expect("trials")
+    };
+    let whole = counts(common::gpu_ctx());
+    let split = counts(limited(|l| l.max_storage_buffer_binding_size = 40 << 10));
+    let spikes: u32 = whole.iter().flatten().sum();
+    assert!(spikes > 20, "too few spikes to compare: {spikes}");
+    assert_eq!(split, whole);
+}
+
 /// A context on the tests' adapter whose limits `lower` lowers (the engine checks against
 /// them; the device keeps its own).
 fn limited(lower: impl FnOnce(&mut wgpu::Limits)) -> std::sync::Arc<GpuContext> {

@@ -131,6 +131,7 @@ fn main() -> std::process::ExitCode {
             Gpu read_backs_past_the_buffer_limit_are_split,
             Gpu fused_schedule_needs_the_workgroup_memory,
             Gpu trials_run_in_chunks_that_fit_the_recordings,
+            Gpu trials_run_in_chunks_that_fit_the_input_tables,
             Cpu impossible_parameters_name_the_field,
             Mixed non_finite_state_is_reported_with_population_variable_and_step,
         ],

@@ -419,6 +419,19 @@ impl Layout {
             .unwrap_or(0)
     }
 
+    /// The words one copy adds to the largest region of `tables` that grows with the
+    /// copies: a Poisson source's thresholds (three sets of them where it keeps a series'
+    /// inputs: its region of two sets is the larger) or a projection's delays of its own.
+    pub fn largest_table_region_per_copy(&self) -> u64 {
+        let sources = self.pops.iter().map(|p| match p.regions {
+            PopRegions::Poisson { alt, .. } if alt != NEVER => 2 * p.size as u64,
+            PopRegions::Poisson { .. } => p.size as u64,
+            _ => 0,
+        });
+        let delays = self.projs.iter().map(|p| p.delay_stride as u64);
+        sources.chain(delays).max().unwrap_or(0)
+    }
+
     fn table_region_bounds(&self) -> impl Iterator<Item = (u64, u64)> + '_ {
         let ends = self.table_regions.iter().skip(1).copied();
         let ends = ends.chain(std::iter::once(self.tables.len() as u64));

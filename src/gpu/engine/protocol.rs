@@ -505,13 +505,15 @@ impl GpuEngine {
         }
     }
 
-    /// How many trials one chunk can run as copies: what the largest buffer and the
-    /// dispatch allow (the trials' engine has no arrival queues: it does not learn; it
-    /// keeps the monitors, whose recordings take a row per step of a submission).
+    /// How many trials one chunk can run as copies: what the largest buffer, the largest
+    /// region of the tables that grows with the copies (Poisson thresholds, delays of their
+    /// own) and the dispatch allow (the trials' engine has no arrival queues: it does not
+    /// learn; it keeps the monitors, whose recordings take a row per step of a submission).
     fn trials_per_chunk(&self) -> u64 {
         let l = &self.layout;
         let rows = l.rows as u64;
         let per_copy = [
+            l.largest_table_region_per_copy() * l.batch as u64,
             l.fstate.len() as u64,
             l.ustate.len() as u64 - l.queue_words(),
             l.bits_len,
