@@ -316,6 +316,20 @@ pub fn a_presentation_equals_its_calls() {
         };
         let growth = e.present(&no_decay).unwrap_err();
         states.push(e.network_state().unwrap());
+        // A variable that the rest by reset sets, decayed at the presentation's end: its
+        // rest value decayed (the rest comes before the decay).
+        let v_decay = Presentation {
+            decay: Some((EXC, "v", 0.5)),
+            ..p(None, &inputs)
+        };
+        out.push(e.present(&v_decay).unwrap());
+        states.push(e.network_state().unwrap());
+        let v = e.state(EXC, "v", 1).unwrap();
+        let v_rest = match &spec.exc.kind {
+            snn_wgpu::model::NeuronKind::CondLif(p) => p.v_rest_mv,
+            other => panic!("Diehl & Cook's excitatory neurons are conductance LIF: {other:?}"),
+        };
+        assert!(v.iter().all(|&x| x == v_rest * 0.5), "v after a decayed rest: {v:?}");
         (out, states, format!("{bad} / {huge} / {growth}"), last)
     };
     let mut cpu = Engine::new(&net).unwrap();

@@ -235,7 +235,9 @@ impl GpuEngine {
         let plan = self.presentation_plan(&pr, p, origin, at, thresholds);
         let counts = self.count_over(pr.steps, pr.counted, plan)?;
         if p.rest_steps.is_none() {
-            self.rest_copies(0, p.inputs.len());
+            // The decay came at the end of the run, before this rest: a variable that the
+            // rest sets takes its rest value decayed, as the rest and then the decay give.
+            self.rest_copies(0, p.inputs.len(), pr.decay);
         }
         Ok(counts)
     }
@@ -322,12 +324,13 @@ impl GpuEngine {
     /// [`SnnError::InvalidParam`] for a bad copy.
     pub fn rest(&mut self, copy: usize) -> Result<()> {
         self.check_copy(copy)?;
-        self.rest_copies(copy, 1);
+        self.rest_copies(copy, 1, None);
         Ok(())
     }
 
-    /// Puts copies `b0 .. b0 + m` at rest (see [`Self::rest`]).
-    fn rest_copies(&mut self, b0: usize, m: usize) {
+    /// Puts copies `b0 .. b0 + m` at rest (see [`Self::rest`]), a variable that `decay`
+    /// scales at its rest value times the factor.
+    fn rest_copies(&mut self, b0: usize, m: usize, decay: Option<super::Decay>) {
         let k = self.layout.batch as u64;
         let (b0, m) = (b0 as u64, m as u64);
         for pop in &self.layout.pops {
@@ -349,6 +352,10 @@ impl GpuEngine {
                 // Variable 1 is θ, which is kept.
                 for (var, (_, region)) in vars.iter().enumerate().filter(|(v, _)| *v != 1) {
                     let x = if var == 0 { v_rest } else { init[var] };
+                    let x = match decay {
+                        Some(d) if d.at == *region => x * d.factor,
+                        _ => x,
+                    };
                     let from = (*region as u64 + b0 * n) as usize;
                     let to = from + (m * n) as usize;
                     self.fstate[from..to].fill(x);
@@ -603,7 +610,7 @@ impl GpuEngine {
             }
             self.ctx.queue.submit([enc.finish()]);
             e.set_inputs(src, batch, self.clock);
-            e.rest_copies(0, m as usize);
+            e.rest_copies(0, m as usize, None);
             e.clock = self.clock;
             e.learning = false;
             e.active = m as u32;
