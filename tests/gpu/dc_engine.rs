@@ -329,7 +329,10 @@ pub fn a_presentation_equals_its_calls() {
             snn_wgpu::model::NeuronKind::CondLif(p) => p.v_rest_mv,
             other => panic!("Diehl & Cook's excitatory neurons are conductance LIF: {other:?}"),
         };
-        assert!(v.iter().all(|&x| x == v_rest * 0.5), "v after a decayed rest: {v:?}");
+        assert!(
+            v.iter().all(|&x| x == v_rest * 0.5),
+            "v after a decayed rest: {v:?}"
+        );
         (out, states, format!("{bad} / {huge} / {growth}"), last)
     };
     let mut cpu = Engine::new(&net).unwrap();

@@ -345,6 +345,17 @@ pub fn fused_chunks_under_a_low_loop_budget_agree() {
         (2..=8).contains(&s),
         "{s} steps per dispatch at the worst case"
     );
+    // A run shorter than a dispatch's reach keeps the worst case's estimate; without a
+    // budget one dispatch runs every step of a submission, after a short run too.
+    e.run(1).expect("run");
+    assert_eq!(e.steps_per_dispatch(), s, "after a run of one step");
+    let unbudgeted = GpuEngineOptions {
+        loop_budget: Some(u64::MAX),
+        ..fused
+    };
+    let mut one = GpuEngine::with_options(gpu_ctx(), &net, unbudgeted).expect("fused");
+    one.run(1).expect("run");
+    assert_eq!(one.steps_per_dispatch(), u32::MAX, "without a budget");
     e.run(200).expect("run");
     let counted = e.steps_per_dispatch();
     assert!(

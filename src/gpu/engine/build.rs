@@ -302,6 +302,7 @@ impl GpuEngine {
                         wg,
                     )?,
                     steps_per_dispatch: plan.steps_per_dispatch as f64,
+                    least_steps_per_dispatch: plan.steps_per_dispatch as f64,
                     subgroups,
                 })
             }

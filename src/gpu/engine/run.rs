@@ -579,11 +579,13 @@ impl GpuEngine {
     }
 
     /// Keeps the steps per dispatch of a fused run of `steps` steps, from each copy's
-    /// dispatches that ran a step (`used`): the next run's estimate.
+    /// dispatches that ran a step (`used`): the next run's estimate, never below what every
+    /// dispatch runs at its worst case (a run of one step in one dispatch would otherwise
+    /// have the next run of n steps issue n + 1 dispatches where one does them all).
     pub(super) fn keep_dispatch_rate(&mut self, steps: u32, used: &[u32]) {
         let used = used.iter().copied().max().unwrap_or(1).max(1);
         if let Some(f) = &mut self.fused {
-            f.steps_per_dispatch = steps as f64 / used as f64;
+            f.steps_per_dispatch = (steps as f64 / used as f64).max(f.least_steps_per_dispatch);
         }
     }
 
