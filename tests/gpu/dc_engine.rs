@@ -392,6 +392,101 @@ pub fn a_presentation_equals_its_calls() {
     );
 }
 
+/// A series whose first presentation draws from another source than the rest, with up to
+/// 4 presentations per submission: the second, whose input sets (what a late copy shows)
+/// would hold the first's inputs, of the other source's size, runs as the host presents
+/// it, then the last two in one submission. The GPU's counts, what each copy showed and
+/// (bit for bit on a software adapter) the state equal the CPU's; the second to fourth ran
+/// in one submission before, its last round's inputs read from the wrong place.
+pub fn a_series_after_another_source_agrees() {
+    let lif = NeuronModel::integrate_and_fire(1.0, 0.0);
+    let net = Network::new(0.5)
+        .poisson("a", 8, 0.0)
+        .poisson("b", 40, 0.0)
+        .neurons("pop", 6, lif)
+        .project(Projection::new(
+            "a_pop",
+            "a",
+            "pop",
+            Target::MEMBRANE_EXC,
+            Connectivity::AllToAll,
+            0.3,
+        ))
+        .project(Projection::new(
+            "b_pop",
+            "b",
+            "pop",
+            Target::MEMBRANE_EXC,
+            Connectivity::AllToAll,
+            0.2,
+        ))
+        .with_seeds(vec![4, 5]);
+    // `rates[r][copy]`: presentation 0 on "a", the others on "b".
+    let rates: Vec<Vec<Vec<f32>>> = (0..4usize)
+        .map(|r| {
+            let n = if r == 0 { 8 } else { 40 };
+            (0..2usize)
+                .map(|c| {
+                    (0..n)
+                        .map(|i| 20.0 + 15.0 * ((r * 7 + c * 3 + i) % 9) as f32)
+                        .collect()
+                })
+                .collect()
+        })
+        .collect();
+    let inputs: Vec<Vec<Trial<'_>>> = rates
+        .iter()
+        .enumerate()
+        .map(|(r, copies)| {
+            copies
+                .iter()
+                .enumerate()
+                .map(|(c, x)| Trial {
+                    rates_hz: x,
+                    key: 10 * r as u32 + c as u32,
+                })
+                .collect()
+        })
+        .collect();
+    let ps: Vec<Presentation<'_>> = inputs
+        .iter()
+        .enumerate()
+        .map(|(r, inputs)| Presentation {
+            normalize: None,
+            source: if r == 0 { "a" } else { "b" },
+            inputs,
+            steps_on: 30,
+            counted: "pop",
+            rest_steps: Some(10),
+            check_weights: None,
+            decay: None,
+        })
+        .collect();
+    let series = Series {
+        presentations: &ps,
+        retries: &[],
+        least: &[0, 0],
+    };
+    let mut cpu = Engine::new(&net).unwrap();
+    let want = cpu.present_series(&series).unwrap();
+    assert_eq!(want.counts.len(), 4);
+    assert!(
+        want.counts[3].iter().flatten().sum::<u32>() > 0,
+        "the last round spiked"
+    );
+    let opts = GpuEngineOptions {
+        schedule: EngineSchedule::Fused,
+        presentations_per_submission: Some(4),
+        ..GpuEngineOptions::default()
+    };
+    let mut gpu = GpuEngine::with_options(common::gpu_ctx(), &net, opts).unwrap();
+    let got = gpu.present_series(&series).unwrap();
+    assert_eq!(got, want);
+    if exact() {
+        assert_eq!(gpu.network_state().unwrap(), cpu.network_state());
+    }
+}
+
 /// A series of presentations (`Simulator::present_series`) on the GPU engine against the
 /// same series presented one at a time on the CPU engine: the rounds that ran, what each
 /// copy showed, their counts, the clock and (bit for bit on a software adapter) the whole

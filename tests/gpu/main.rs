@@ -27,6 +27,7 @@ fn main() -> std::process::ExitCode {
             Gpu protocol_calls_agree,
             Gpu a_presentation_equals_its_calls,
             Gpu a_series_equals_its_presentations,
+            Gpu a_series_after_another_source_agrees,
             Gpu a_bad_trial_is_named_alike,
             Gpu dc400_learning_with_delays_agrees,
             Gpu dc_learning_without_a_loop_budget_agrees,

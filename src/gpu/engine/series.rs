@@ -65,7 +65,13 @@ impl GpuEngine {
         let mut run = SeriesRun::default();
         while run.counts.len() < ps.len() {
             let r = run.counts.len();
-            let go_on = match self.series_fit(&ps[r..]) {
+            // A submission's first round keeps the presentation before it as the input a
+            // late copy shows: of its own source only (else as the host presents it).
+            let fit = match r > 0 && ps[r - 1].source != ps[r].source {
+                true => 1,
+                false => self.series_fit(&ps[r..]),
+            };
+            let go_on = match fit {
                 0 | 1 => present_round(self, series, r, &mut cursors, &mut run)?,
                 m => self.present_submission(series, r, m, &mut cursors, &mut run)?,
             };
