@@ -248,6 +248,14 @@ pub fn a_resume_that_contradicts_the_checkpoint_is_refused() {
     assert!(e.contains("--seed") && e.contains('7'), "{e}");
     let e = err(&["--data", "/nonexistent-mnist"]);
     assert!(e.contains("/nonexistent-mnist"), "{e}");
+    // A resume goes on where the run is: --out and --overwrite are refused, the run kept.
+    let before = std::fs::read(dir.join(CHECKPOINT_FILE)).unwrap();
+    let elsewhere = tmp("contradict-out");
+    let e = err(&["--out", elsewhere.to_str().unwrap()]);
+    assert!(e.contains("--out") && !elsewhere.exists(), "{e}");
+    let e = err(&["--overwrite"]);
+    assert!(e.contains("--overwrite"), "{e}");
+    assert_eq!(std::fs::read(dir.join(CHECKPOINT_FILE)).unwrap(), before);
     // Training afresh into a directory that holds a run is refused too.
     let mut cmd = snn();
     train_args(&mut cmd, "cpu", "20", &dir);
@@ -333,6 +341,20 @@ pub fn overwrite_replaces_the_whole_run() {
     assert!(
         !out.status.success() && e.contains("lists no network") && !e.contains("panicked"),
         "{e}"
+    );
+    // An --overwrite that fails before the new run writes anything (here at the CPU
+    // engine's options) leaves the old run as it was.
+    let mut cmd = snn();
+    train_args_sized(&mut cmd, "cpu", "10", ("10", "5"), &dir);
+    let out = cmd
+        .args(["--overwrite", "--cpu-chunk-neurons", "17"])
+        .output()
+        .unwrap();
+    let e = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && e.contains("17"), "{e}");
+    assert!(
+        dir.join("networks.json").is_file() && dir.join("net1").join(CHECKPOINT_FILE).is_file(),
+        "a failed --overwrite removed the old run: {e}"
     );
     // One network over the two, crashing before its first checkpoint.
     let mut cmd = snn();

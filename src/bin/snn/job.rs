@@ -39,6 +39,10 @@ pub(crate) struct Job {
     pub backend: BackendArg,
     /// The engine that labels and tests (None: `backend`).
     pub eval_backend: Option<BackendArg>,
+    /// `--overwrite` of a run in `run_dir`: the old run's files go once the engines have
+    /// taken the first network, before this run writes anything (a run that fails before
+    /// leaves them).
+    pub replaces: bool,
 }
 
 /// What the progress report keeps of one network while the run trains.
@@ -80,6 +84,7 @@ pub(crate) fn go(
         layout,
         backend,
         eval_backend,
+        replaces,
     } = job;
     let k = cfgs.len();
     let sizes = Sizes {
@@ -100,6 +105,16 @@ pub(crate) fn go(
         .collect();
     let (engines, adapter) = super::engine_choice(backend)?;
     let eval = eval_backend.map(super::engine_choice).transpose()?;
+    if replaces {
+        // The engines take the first network (its options and the device's limits) before
+        // the old run goes, so that no resume finds it: a run that cannot start leaves it.
+        let spec = cfgs[0].to_spec();
+        DcEngine::build(&spec, &engines)?;
+        if let Some((e, _)) = &eval {
+            DcEngine::build(&spec, e)?;
+        }
+        super::train::clear_run(&run_dir)?;
+    }
     let kind = engines.kind().to_string();
     let net_name = |i: usize| match layout {
         Layout::Single => String::new(),

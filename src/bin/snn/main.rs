@@ -505,10 +505,25 @@ fn run() -> Result<()> {
                 {
                     bail!("--refractory/--lockout-ms/--input-delay-ms/--rest/--step with --resume: the experiment comes from the checkpoint; drop them");
                 }
+                if let Some(out) = &out {
+                    bail!(
+                        "--out {} with --resume: the run goes on in {}, where it is; drop --out",
+                        out.display(),
+                        dir.display()
+                    );
+                }
+                if checkpoint.overwrite {
+                    bail!(
+                        "--overwrite with --resume: a resume goes on with the run in {}; drop \
+                         --overwrite (or start a new run with --out {} --overwrite)",
+                        dir.display(),
+                        dir.display()
+                    );
+                }
                 return train::resume(dir, &asked, &checkpoint, &common);
             }
             // No --preset, --config or --data: the first run, dc400-short on the embedded
-            // subset, labels from FIRST_RUN_LABEL_IMAGES (54 s on two idle cores); the
+            // subset, labels from FIRST_RUN_LABEL_IMAGES (under a minute on two cores); the
             // paper's presets are for the full 60,000 (`--data`).
             let first_run = preset.is_none() && config.is_none() && common.data.is_none();
             let mut common = common;

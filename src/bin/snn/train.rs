@@ -230,10 +230,6 @@ pub(crate) fn start(
     let n_train = super::train_images(train_samples, train_set.len())?;
     check_clock(&cfgs, n_train)?;
     let plan = plan(n_train, common, data_desc, &train_set);
-    if held.is_some() {
-        // `--overwrite`, the data read: the old run goes, so that no resume finds it.
-        clear_run(&run_dir)?;
-    }
     let starts = vec![Start::fresh(); cfgs.len()];
     let started = Job {
         base,
@@ -244,6 +240,9 @@ pub(crate) fn start(
         layout,
         backend: common.backend,
         eval_backend: ck.eval_backend,
+        // `--overwrite` of a run: it goes once the data is read and the engines take the
+        // network.
+        replaces: held.is_some(),
     };
     job::go(started, (&train_set, &test_set), &Policy::from(ck), common)
 }
@@ -312,7 +311,7 @@ fn held_run(d: &Path) -> Option<String> {
 
 /// Removes the run that `--overwrite` replaces in `d`: the files and network directories
 /// (`net<k>`) a resume or an evaluation would read, so that none of them outlives it.
-fn clear_run(d: &Path) -> Result<()> {
+pub(crate) fn clear_run(d: &Path) -> Result<()> {
     for f in [
         CHECKPOINT_FILE,
         MANIFEST_FILE,
@@ -528,6 +527,7 @@ pub(crate) fn resume(dir: &Path, asked: &Asked, ck: &RunArgs, common: &Common) -
         layout,
         backend,
         eval_backend: ck.eval_backend,
+        replaces: false,
     };
     job::go(started, (&train_set, &test_set), &Policy::from(ck), &common)
 }
