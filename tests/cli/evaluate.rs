@@ -24,7 +24,7 @@ fn subset_file(name: &str) -> Vec<u8> {
 }
 
 /// The subset, unpacked into `dir`, with the training labels shifted by `shift` (mod 10).
-fn write_subset(dir: &Path, shift: u8) {
+pub(crate) fn write_subset(dir: &Path, shift: u8) {
     std::fs::create_dir_all(dir).unwrap();
     for name in [
         "train-images-idx3-ubyte",

@@ -268,6 +268,52 @@ pub fn a_resume_that_contradicts_the_checkpoint_is_refused() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// A resume with `--data` goes on only where the images it labels and tests on are the
+/// run's: the embedded subset's files in a directory of their own resume a run started on
+/// the subset; the same files with the test labels shifted are refused, naming the images,
+/// before any training (the training images alone were compared before, and the run tested
+/// on the other test set).
+pub fn a_resume_on_other_test_images_is_refused() {
+    let dir = tmp("resume-other-test");
+    let run = dir.join("run");
+    let mut cmd = snn();
+    train_args_sized(&mut cmd, "cpu", "20", ("20", "20"), &run);
+    let out = cmd
+        .args(["--checkpoint-every", "10", "--stop-after-images", "10"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success(), "the run did not stop");
+    let (same, other) = (dir.join("same"), dir.join("other"));
+    crate::evaluate::write_subset(&same, 0);
+    crate::evaluate::write_subset(&other, 0);
+    let labels = other.join("t10k-labels-idx1-ubyte");
+    let mut bytes = std::fs::read(&labels).unwrap();
+    for l in &mut bytes[8..] {
+        *l = (*l + 1) % 10;
+    }
+    std::fs::write(&labels, bytes).unwrap();
+    let resume = |data: &Path| {
+        snn()
+            .args(["train", "--quiet", "--resume"])
+            .arg(&run)
+            .arg("--data")
+            .arg(data)
+            .output()
+            .unwrap()
+    };
+    let before = std::fs::read(run.join(CHECKPOINT_FILE)).unwrap();
+    let out = resume(&other);
+    let e = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success() && e.contains("labelling or test images"),
+        "{e}"
+    );
+    assert_eq!(std::fs::read(run.join(CHECKPOINT_FILE)).unwrap(), before);
+    let j = json_ok(&resume(&same));
+    assert_eq!(j["resumed_from_image"], 10, "{j}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 /// A checkpoint written by the first CPU engine (commit c595672, snapshot kind `cpu`, at
 /// image 20 of 60; `tests/fixtures/first_cpu_checkpoint`) resumes on the general engine and
 /// saves the network that an uninterrupted run of that commit saved: θ and the labels bit for

@@ -43,6 +43,7 @@ fn sample() -> &'static (Checkpoint, Vec<u8>) {
                 data_dir: None,
                 data_fingerprint: "x".into(),
                 validation: false,
+                eval_fingerprint: None,
             },
             config,
             train,

@@ -13,7 +13,7 @@ use super::{load_data, BackendArg, Common};
 use anyhow::{bail, Context, Result};
 use snn_wgpu::data::mnist::Dataset;
 use snn_wgpu::experiments::diehl_cook::checkpoint::{
-    check_same, fingerprint, load_checkpoint, RunPlan, CHECKPOINT_FILE,
+    check_same, eval_fingerprint, fingerprint, load_checkpoint, RunPlan, CHECKPOINT_FILE,
 };
 use snn_wgpu::experiments::diehl_cook::config::DcConfig;
 use snn_wgpu::experiments::diehl_cook::io::{
@@ -229,7 +229,7 @@ pub(crate) fn start(
     let (train_set, test_set, data_desc) = load_data(common.data.as_deref(), common.validation)?;
     let n_train = super::train_images(train_samples, train_set.len())?;
     check_clock(&cfgs, n_train)?;
-    let plan = plan(n_train, common, data_desc, &train_set);
+    let plan = plan(n_train, common, data_desc, (&train_set, &test_set));
     let starts = vec![Start::fresh(); cfgs.len()];
     let started = Job {
         base,
@@ -275,8 +275,13 @@ fn check_clock(cfgs: &[DcConfig], n_train: usize) -> Result<()> {
 }
 
 /// The plan of a fresh run on the first `n_train` images of `train_set` (described as
-/// `data_desc`), with the sizes and data directory of `common`.
-fn plan(n_train: usize, common: &Common, data_desc: String, train_set: &Dataset) -> RunPlan {
+/// `data_desc`), tested on `test_set`, with the sizes and data directory of `common`.
+fn plan(
+    n_train: usize,
+    common: &Common,
+    data_desc: String,
+    (train_set, test_set): (&Dataset, &Dataset),
+) -> RunPlan {
     RunPlan {
         n_train,
         label_samples: common.label_samples,
@@ -286,6 +291,13 @@ fn plan(n_train: usize, common: &Common, data_desc: String, train_set: &Dataset)
         data_dir: common.data.clone(),
         data_fingerprint: fingerprint(train_set, n_train),
         validation: common.validation,
+        eval_fingerprint: Some(eval_fingerprint(
+            train_set,
+            test_set,
+            n_train,
+            common.label_samples,
+            common.test_samples,
+        )),
     }
 }
 
@@ -447,6 +459,23 @@ pub(crate) fn resume(dir: &Path, asked: &Asked, ck: &RunArgs, common: &Common) -
             data_desc,
             print
         );
+    }
+    if let Some(want) = &plan.eval_fingerprint {
+        let print = eval_fingerprint(
+            &train_set,
+            &test_set,
+            plan.n_train,
+            plan.label_samples,
+            plan.test_samples,
+        );
+        if &print != want {
+            bail!(
+                "the labelling or test images differ from the run's ({}: {want}; now {}: \
+                 {print}): resume with --data pointing at the same MNIST files",
+                plan.data,
+                data_desc
+            );
+        }
     }
     let mut starts = vec![];
     for (k, cfg) in cfgs.iter().enumerate() {

@@ -51,6 +51,10 @@ pub struct RunPlan {
     /// (`snn train --validation`); absent from runs before the option (false).
     #[serde(default)]
     pub validation: bool,
+    /// [`eval_fingerprint`] of the labelling and test images, so that a resume that would
+    /// label or test on other images is refused; absent from runs before it was kept.
+    #[serde(default)]
+    pub eval_fingerprint: Option<String>,
 }
 
 /// A training run stopped between two images.
@@ -104,6 +108,23 @@ struct Meta {
     /// Absent from checkpoints written before it: the engine is then the snapshot's kind.
     #[serde(default)]
     trained_on: Option<String>,
+}
+
+/// The [`fingerprint`]s of the images a run labels (the first `label_samples` of `train`,
+/// all of the first `n_train` where None) and tests on (the first `test_samples` of `test`,
+/// all where None).
+pub fn eval_fingerprint(
+    train: &Dataset,
+    test: &Dataset,
+    n_train: usize,
+    label_samples: Option<usize>,
+    test_samples: Option<usize>,
+) -> String {
+    format!(
+        "label {}, test {}",
+        fingerprint(train, label_samples.unwrap_or(n_train)),
+        fingerprint(test, test_samples.unwrap_or(test.len()))
+    )
 }
 
 /// FNV-1a over the first `n` training images and labels: equal data, equal print.
@@ -428,6 +449,7 @@ mod tests {
                 data_dir: None,
                 data_fingerprint: "fnv1a64:0:0x0".into(),
                 validation: false,
+                eval_fingerprint: None,
             },
             config,
             train,
