@@ -52,6 +52,7 @@ fn main() -> std::process::ExitCode {
             Gpu a_run_moves_between_the_backends,
             Cpu a_resume_that_contradicts_the_checkpoint_is_refused,
             Cpu a_resume_on_other_test_images_is_refused,
+            Cpu a_resume_past_this_machine_is_refused,
             Cpu a_checkpoint_of_the_first_cpu_engine_resumes_with_its_spikes,
             Cpu overwrite_replaces_the_whole_run,
             Cpu a_resumed_run_reports_its_own_rate,

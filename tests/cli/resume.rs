@@ -314,6 +314,34 @@ pub fn a_resume_on_other_test_images_is_refused() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// A resume is checked as a fresh run is: a run of two networks whose manifest now lists 65,
+/// resumed on one thread (64 networks per thread), is refused naming `--networks` and the
+/// run, before any network trains (it trained all 65 before).
+pub fn a_resume_past_this_machine_is_refused() {
+    let dir = tmp("resume-past-machine");
+    let mut cmd = snn();
+    train_args_sized(&mut cmd, "cpu", "10", ("10", "5"), &dir);
+    run_ok(cmd.args(["--networks", "2"]));
+    let path = dir.join("networks.json");
+    let text = std::fs::read_to_string(&path).unwrap();
+    let mut m: serde_json::Value = serde_json::from_str(&text).unwrap();
+    m["networks"] = serde_json::Value::Array(vec![m["networks"][0].clone(); 65]);
+    std::fs::write(&path, m.to_string()).unwrap();
+    let out = snn()
+        .env("RAYON_NUM_THREADS", "1")
+        .args(["train", "--quiet", "--resume"])
+        .arg(&dir)
+        .output()
+        .unwrap();
+    let e = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success() && e.contains("--networks 65") && e.contains("cannot resume"),
+        "{e}"
+    );
+    assert!(!dir.join("net2").exists(), "a network trained");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 /// A checkpoint written by the first CPU engine (commit c595672, snapshot kind `cpu`, at
 /// image 20 of 60; `tests/fixtures/first_cpu_checkpoint`) resumes on the general engine and
 /// saves the network that an uninterrupted run of that commit saved: θ and the labels bit for

@@ -441,6 +441,12 @@ pub(crate) fn resume(dir: &Path, asked: &Asked, ck: &RunArgs, common: &Common) -
     }
     check_same("--train-samples", asked.train_samples, plan.n_train)?;
     check_clock(&cfgs, plan.n_train)?;
+    // As a fresh run is checked: this machine may be smaller than the one that started it.
+    match layout {
+        Layout::Many => super::memory::check_networks(&cfgs),
+        Layout::Single => super::memory::check_network(&cfgs[0]),
+    }
+    .with_context(|| format!("cannot resume {} on this machine", dir.display()))?;
     if common.validation && !plan.validation {
         bail!(
             "--validation with --resume: the run in {} tests on the test set; drop --validation",
