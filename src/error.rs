@@ -115,7 +115,7 @@ pub enum SnnError {
         "training images {first} to {last}, {images} in a row, all drew fewer than \
          {min_spikes} excitatory spikes after {retries} retries each: the network is silent, \
          and training stops. {diagnosis}",
-        first = last + 1 - images
+        first = (last + 1).saturating_sub(*images)
     )]
     SilentWindow {
         /// Silent images in a row.

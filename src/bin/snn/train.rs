@@ -417,13 +417,18 @@ pub(crate) fn resume(dir: &Path, asked: &Asked, ck: &RunArgs, common: &Common) -
         }
         Layout::Single => {
             removed = remove_stale_temp_files(dir).len();
-            let c = load_checkpoint(dir).with_context(|| {
-                format!(
-                    "cannot resume {}: no usable checkpoint (a run killed before its first \
-                     checkpoint has to start again)",
-                    dir.display()
-                )
-            })?;
+            let c =
+                load_checkpoint(dir).with_context(|| match dir.join(CHECKPOINT_FILE).exists() {
+                    true => format!(
+                        "cannot resume {}: its checkpoint is unusable",
+                        dir.display()
+                    ),
+                    false => format!(
+                        "cannot resume {}: no usable checkpoint (a run killed before its first \
+                         checkpoint has to start again: `snn train` with --overwrite)",
+                        dir.display()
+                    ),
+                })?;
             let out = (
                 vec![c.config.clone()],
                 c.plan.clone(),

@@ -222,7 +222,10 @@ pub fn load_checkpoint(dir: &Path) -> Result<Checkpoint> {
     let corrupt = |what: String| {
         data_err(
             &path,
-            format!("{what}; the checkpoint is damaged: start the run again without --resume"),
+            format!(
+                "{what}; the checkpoint is damaged: start the run again (`snn train` with \
+                 --overwrite, or into another --out)"
+            ),
         )
     };
     let mut npz = zip::ZipArchive::new(BufReader::new(file))
@@ -318,6 +321,31 @@ pub fn load_checkpoint(dir: &Path) -> Result<Checkpoint> {
             "`meta`: {} images trained of a run of {} ({} per epoch x {} epochs)",
             meta.images, total, meta.plan.n_train, meta.config.epochs
         )));
+    }
+    // The training loop's own state, as the loop leaves it between two images.
+    let window_rows = window.nrows().max(labels.len()).max(hits.len());
+    if window_rows > super::train::RUNNING_WINDOW {
+        return Err(corrupt(format!(
+            "`window`, `labels` or `hits`: {window_rows} rows, past the running window of {}",
+            super::train::RUNNING_WINDOW
+        )));
+    }
+    if meta.silent_run >= super::train::RUNNING_WINDOW || meta.silent_run > meta.images {
+        return Err(corrupt(format!(
+            "`meta`: {} silent images in a row, of {} trained (the run stops at {})",
+            meta.silent_run,
+            meta.images,
+            super::train::RUNNING_WINDOW
+        )));
+    }
+    if let Some((retry, intensity)) = meta.pending {
+        if retry > meta.config.max_retries || !(intensity.is_finite() && intensity > 0.0) {
+            return Err(corrupt(format!(
+                "`meta`: a pending retry {retry} at intensity {intensity} (max_retries {}; \
+                 an intensity is finite and above 0)",
+                meta.config.max_retries
+            )));
+        }
     }
     let trained_on = meta.trained_on.clone().unwrap_or_else(|| {
         if meta.backend.starts_with("gpu") {

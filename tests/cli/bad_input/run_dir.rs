@@ -154,6 +154,7 @@ pub fn a_checkpoint_that_counts_past_the_run_is_refused_on_resume() {
     c.args(TINY).arg("--out").arg(&run);
     succeeds(c);
     let mut ck = load_checkpoint(&run).unwrap();
+    let whole = ck.clone();
     ck.train.stats.images = 1_000_000_000;
     save_checkpoint(&run, &ck).unwrap();
     let e = fails(snn(&[
@@ -169,4 +170,41 @@ pub fn a_checkpoint_that_counts_past_the_run_is_refused_on_resume() {
             "1000000000 images trained of a run of 4 (2 per epoch x 2 epochs)",
         ],
     );
+    // The training loop's state past what the loop leaves: a silent run longer than the
+    // images trained (its message counted images from before the first), a pending retry
+    // at an intensity no retry reaches; the advice is to start again, not to resume.
+    let mut ck = whole;
+    ck.train.silent_run = 5000;
+    save_checkpoint(&run, &ck).unwrap();
+    let resume = || {
+        fails(snn(&[
+            "train",
+            "--resume",
+            run.to_str().unwrap(),
+            "--quiet",
+        ]))
+    };
+    has_all(
+        &resume(),
+        &[
+            "checkpoint.npz",
+            "5000 silent images in a row, of 4 trained",
+        ],
+    );
+    ck.train.silent_run = 0;
+    ck.train.pending = Some(snn_wgpu::experiments::diehl_cook::train::Retry {
+        retry: 1,
+        intensity: -5.0,
+    });
+    save_checkpoint(&run, &ck).unwrap();
+    let e = resume();
+    has_all(
+        &e,
+        &[
+            "checkpoint.npz",
+            "pending retry 1 at intensity -5",
+            "--overwrite",
+        ],
+    );
+    assert!(!e.contains("no usable checkpoint (a run killed"), "{e}");
 }
