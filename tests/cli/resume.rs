@@ -272,7 +272,8 @@ pub fn a_resume_that_contradicts_the_checkpoint_is_refused() {
 /// run's: the embedded subset's files in a directory of their own resume a run started on
 /// the subset; the same files with the test labels shifted are refused, naming the images,
 /// before any training (the training images alone were compared before, and the run tested
-/// on the other test set).
+/// on the other test set). A run started with a relative `--data` resumes from another
+/// working directory (its data directory is kept absolute).
 pub fn a_resume_on_other_test_images_is_refused() {
     let dir = tmp("resume-other-test");
     let run = dir.join("run");
@@ -310,6 +311,30 @@ pub fn a_resume_on_other_test_images_is_refused() {
     );
     assert_eq!(std::fs::read(run.join(CHECKPOINT_FILE)).unwrap(), before);
     let j = json_ok(&resume(&same));
+    assert_eq!(j["resumed_from_image"], 10, "{j}");
+    // A run started with a relative --data resumes from another working directory.
+    let mut cmd = snn();
+    train_args_sized(&mut cmd, "cpu", "20", ("20", "20"), Path::new("run2"));
+    let out = cmd
+        .current_dir(&dir)
+        .args([
+            "--data",
+            "same",
+            "--checkpoint-every",
+            "10",
+            "--stop-after-images",
+            "10",
+        ])
+        .output()
+        .unwrap();
+    assert!(!out.status.success(), "the run did not stop");
+    let out = snn()
+        .current_dir("/")
+        .args(["train", "--quiet", "--resume"])
+        .arg(dir.join("run2"))
+        .output()
+        .unwrap();
+    let j = json_ok(&out);
     assert_eq!(j["resumed_from_image"], 10, "{j}");
     let _ = std::fs::remove_dir_all(&dir);
 }

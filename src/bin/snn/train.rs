@@ -288,7 +288,11 @@ fn plan(
         test_samples: common.test_samples,
         batch: common.batch(),
         data: data_desc,
-        data_dir: common.data.clone(),
+        // Absolute: a resume from another working directory finds it.
+        data_dir: common
+            .data
+            .as_ref()
+            .map(|d| std::path::absolute(d).unwrap_or_else(|_| d.clone())),
         data_fingerprint: fingerprint(train_set, n_train),
         validation: common.validation,
         eval_fingerprint: Some(eval_fingerprint(
@@ -459,7 +463,15 @@ pub(crate) fn resume(dir: &Path, asked: &Asked, ck: &RunArgs, common: &Common) -
         );
     }
     let data_dir = common.data.clone().or(plan.data_dir.clone());
-    let (train_set, test_set, data_desc) = load_data(data_dir.as_deref(), plan.validation)?;
+    let (train_set, test_set, data_desc) = load_data(data_dir.as_deref(), plan.validation)
+        .with_context(|| match (&common.data, &plan.data_dir) {
+            (None, Some(d)) => format!(
+                "the run's data directory {} (as its checkpoint records it): pass --data \
+                 where the same MNIST files are now",
+                d.display()
+            ),
+            _ => "reading the data of the resumed run".to_string(),
+        })?;
     let print = fingerprint(&train_set, plan.n_train);
     if print != plan.data_fingerprint {
         bail!(
