@@ -98,6 +98,17 @@ pub fn two_networks_report_each_and_the_ensemble_and_save_single_runs() {
         .output()
         .unwrap();
     assert_eq!(json_line(&out)["test_images"], 10);
+    // The run's own directory is not one network: `snn evaluate` names where they are.
+    let out = snn()
+        .args(["evaluate", "--quiet", "--run"])
+        .arg(&run)
+        .output()
+        .unwrap();
+    let e = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success() && e.contains("several networks") && e.contains("net0"),
+        "{e}"
+    );
     let _ = std::fs::remove_dir_all(&run);
     let _ = std::fs::remove_dir_all(&single);
 }

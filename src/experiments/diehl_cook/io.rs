@@ -293,10 +293,18 @@ pub fn load_network(dir: &Path) -> Result<SavedNetwork> {
     }
     let npz_path = dir.join(NETWORK_FILE);
     if !npz_path.is_file() {
-        return Err(data_err(
-            &npz_path,
-            "no saved network in this run directory (is it a directory written by `snn train`?)",
-        ));
+        // A run of several networks keeps each in `net<k>`.
+        let message = match dir.join("net0").join(NETWORK_FILE).is_file() {
+            true => format!(
+                "no saved network here: this run trained several networks, each in its own \
+                 directory: name one of them ({})",
+                dir.join("net0").display()
+            ),
+            false => "no saved network in this run directory (is it a directory written by \
+                      `snn train`?)"
+                .to_string(),
+        };
+        return Err(data_err(&npz_path, message));
     }
     let file = File::open(&npz_path).map_err(io_err(&npz_path))?;
     let mut npz = zip::ZipArchive::new(BufReader::new(file))
