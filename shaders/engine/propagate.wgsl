@@ -127,11 +127,13 @@ fn store_weight(at: u32, w: f32) {
 }
 
 // Raises p's weight flag where this invocation has stored a weight that is not finite
-// (called by the entry points after the items of a projection that writes weights, and by
-// the fused schedule at the end of a dispatch for each plastic projection).
+// since the last flush (called by the entry points after the items of a projection that
+// writes weights, and by the fused schedule after them in each step, so that a projection's
+// flag tells of its own weights only).
 fn flush_weight_flag(p: Proj) {
     if (weight_bad) {
         ustate[p.weight_flag] = 1u;
+        weight_bad = false;
     }
 }
 

@@ -201,10 +201,11 @@ impl GpuEngine {
         // One slot per step of a submission, one for normalisation, one for a decay, then two
         // per round of a series (`series`).
         let step_bytes = (rows + 2 + 2 * series_max as u64) * step_stride;
+        // The slots are bound at 32-bit dynamic offsets.
         ctx.check_limit(
             "max_buffer_size (a uniform slot per step of a submission: steps_per_submit)",
             step_bytes,
-            ctx.limits.max_buffer_size,
+            ctx.limits.max_buffer_size.min(u64::from(u32::MAX)),
         )?;
         let step = ctx.scoped("engine.step", || {
             dev.create_buffer(&wgpu::BufferDescriptor {
@@ -302,7 +303,6 @@ impl GpuEngine {
                         wg,
                     )?,
                     steps_per_dispatch: plan.steps_per_dispatch as f64,
-                    least_steps_per_dispatch: plan.steps_per_dispatch as f64,
                     subgroups,
                 })
             }

@@ -95,8 +95,9 @@
 //! submission (a training presentation's normalisation, then its steps on and its quiet
 //! rest, then its decay, its weight check where its writes do not answer it, and the copies
 //! for the host: one wait). Without a budget (a real GPU) one dispatch runs a whole
-//! submission. Each dispatch raises the flag of every plastic projection where one of its
-//! invocations stored a weight that is not finite (`flush_weight_flag`).
+//! submission. After the items of a step that store a projection's weights (its
+//! propagation's depressions, its potentiation), each invocation raises that projection's
+//! flag where it stored one that is not finite (`flush_weight_flag`).
 //!
 //! **Spike summaries and lists.** Dense and sparse projections find the spikes of a lag
 //! through their pre population's `summarize_<p>` pass (a phase between the sources and
@@ -327,6 +328,15 @@ fn set_spikes(pi: usize) -> String {
          atomicOr(&fused_spikes_{pi}[h + w], bit);\n    }}\n    \
          return true;\n}}\n"
     )
+}
+
+/// What follows the items of pass `p` where they store a projection's weights: that
+/// projection's flag raised where one of them is not finite (`flush_weight_flag`), so that
+/// each projection's flag tells of its own weights.
+fn flush_weights(p: &PassSpec) -> String {
+    p.flush.map_or(String::new(), |q| {
+        format!("\n        flush_weight_flag(proj_{q}());")
+    })
 }
 
 /// The loop passes one invocation counts for listing a population of `words` spike words
@@ -647,8 +657,9 @@ pub(crate) fn module(
                 false => ("", "", ""),
             };
             format!(
-                "{open}{pad}        for (var x = lid.x; x < {n}u; x = x + WG) {{\n{pad}            {item}(x, b);\n{pad}            loop_passes = loop_passes + {}u;\n{pad}        }}\n{pad}        loop_passes = loop_passes + 1u;\n{close}",
+                "{open}{pad}        for (var x = lid.x; x < {n}u; x = x + WG) {{\n{pad}            {item}(x, b);\n{pad}            loop_passes = loop_passes + {}u;\n{pad}        }}\n{pad}        loop_passes = loop_passes + 1u;{}\n{close}",
                 passes + 1,
+                flush_weights(p),
                 n = p.invocations
             )
         };
@@ -659,8 +670,9 @@ pub(crate) fn module(
             };
             let _ = writeln!(
                 g,
-                "        if (chunk.learn != 0u{fired}) {{\n            {}_shared(lid.x, b);\n        }}",
-                p.entry
+                "        if (chunk.learn != 0u{fired}) {{\n            {}_shared(lid.x, b);{}\n        }}",
+                p.entry,
+                flush_weights(p)
             );
             traces.push_str(&strided(&format!("{}_traces", p.entry), 0));
         } else if matches!(p.phase, Phase::Propagation | Phase::Summaries) {
@@ -687,10 +699,6 @@ pub(crate) fn module(
     g.push_str("        s = s + 1u;\n");
     g.push_str("    }\n");
     g.push_str(&store_all);
-    // The weights this invocation stored (`store_weight`), flagged once per dispatch.
-    for q in &program.plastic {
-        let _ = writeln!(g, "    flush_weight_flag(proj_{q}());");
-    }
     let _ = writeln!(
         g,
         "    \

@@ -973,7 +973,13 @@ impl Layout {
         // The rec regions were numbered per row; a population's region is rows long.
         for p in &mut pops {
             if let Some(r) = &mut p.bits.rec {
-                *r *= rows;
+                *r = r.checked_mul(rows).ok_or_else(|| {
+                    SnnError::invalid(
+                        "steps_per_submit",
+                        rows,
+                        "fewer steps per submission: its spike recordings pass 2^32 words",
+                    )
+                })?;
             }
         }
         debug_assert_eq!(tables.len() as u64, tb.len);

@@ -238,13 +238,10 @@ pub(crate) fn compose_with(
 /// The fused schedule's pipeline and chunking.
 struct FusedRun {
     pipeline: wgpu::ComputePipeline,
-    /// Steps one dispatch ran in the last run (the fewest of its copies), at least
-    /// `least_steps_per_dispatch`: how many dispatches the host issues next.
+    /// Steps one dispatch ran in the last run that took more than one (the fewest of its
+    /// copies), or before any the plan's worst case: how many dispatches the host issues
+    /// next.
     steps_per_dispatch: f64,
-    /// The steps every dispatch runs at their worst case (`FusedPlan::steps_per_dispatch`;
-    /// all of a submission without a loop budget): a run shorter than a dispatch's reach
-    /// says nothing about it.
-    least_steps_per_dispatch: f64,
     /// The kernel uses subgroup operations (`GpuEngineOptions::subgroups`).
     subgroups: bool,
 }
@@ -366,9 +363,9 @@ impl GpuEngine {
 
     /// Steps one dispatch runs: 1 under the passes (a dispatch per pass of a step); under
     /// the fused schedule, as many as the loop passes it counts leave within the loop budget
-    /// (all of a submission without one): what the last run made, the fewest of its copies
-    /// rounded down, and at least (and before any run) the number that every step's worst
-    /// case allows.
+    /// (all of a submission without one): what the last run of more than one dispatch made,
+    /// the fewest of its copies rounded down, or before any the number that every step's
+    /// worst case allows.
     pub fn steps_per_dispatch(&self) -> u32 {
         match &self.fused {
             Some(f) => f.steps_per_dispatch.min(u32::MAX as f64) as u32,

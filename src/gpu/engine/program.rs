@@ -69,6 +69,10 @@ pub(crate) struct PassSpec {
     /// stage runs in registers at its neuron's own invocation, the fused schedule needs no
     /// storage barrier between propagation and the neurons (`fused.rs`).
     pub neuron_private: bool,
+    /// The projection whose weights its items store (depression in its propagation,
+    /// potentiation): its weight flag is raised after them where one is not finite
+    /// (`flush_weight_flag`).
+    pub flush: Option<usize>,
 }
 
 impl PassSpec {
@@ -93,6 +97,7 @@ impl PassSpec {
             post: None,
             summarizes: None,
             neuron_private: false,
+            flush: None,
         }
     }
 }
@@ -158,8 +163,6 @@ pub(crate) struct Program {
     /// A series' stop word in `ustate` (`Layout::series_stop`).
     pub stop: u32,
     pub batch: u32,
-    /// The projections with STDP (whose weights the steps write).
-    pub plastic: Vec<usize>,
     /// The projections with arrival queues: their index and longest delay + 1.
     pub queues: Vec<(usize, u32)>,
 }
@@ -686,7 +689,7 @@ pub(crate) fn compose(l: &Layout) -> Program {
         let n_post = p.syn.n_post;
         let (prop_passes, fused_passes, in_passes) = loop_passes(l, p);
         // Entry points whose items store weights raise the flag where one is not finite
-        // (`flush_weight_flag`); the fused schedule does it at the end of a dispatch.
+        // (`flush_weight_flag`); the fused schedule after them in each step.
         let plastic = p.stdp.is_some();
         let entry = |g: &mut String,
                      name: String,
@@ -701,6 +704,7 @@ pub(crate) fn compose(l: &Layout) -> Program {
             PassSpec {
                 learn_only,
                 fused_loop_passes: (fused_passes != passes).then_some(fused_passes),
+                flush: writes.then_some(q),
                 ..PassSpec::new(name, "item", phase, n_post, passes)
             }
         };
@@ -902,9 +906,6 @@ pub(crate) fn compose(l: &Layout) -> Program {
         check,
         ctl: l.ctl,
         stop: l.series_stop(),
-        plastic: (0..l.projs.len())
-            .filter(|&q| l.projs[q].stdp.is_some())
-            .collect(),
         batch: l.batch,
         queues,
     }

@@ -579,13 +579,16 @@ impl GpuEngine {
     }
 
     /// Keeps the steps per dispatch of a fused run of `steps` steps, from each copy's
-    /// dispatches that ran a step (`used`): the next run's estimate, never below what every
-    /// dispatch runs at its worst case (a run of one step in one dispatch would otherwise
+    /// dispatches that ran a step (`used`): the next run's estimate. A run that one dispatch
+    /// did says only that a dispatch reaches its steps (a run of one step would otherwise
     /// have the next run of n steps issue n + 1 dispatches where one does them all).
     pub(super) fn keep_dispatch_rate(&mut self, steps: u32, used: &[u32]) {
         let used = used.iter().copied().max().unwrap_or(1).max(1);
         if let Some(f) = &mut self.fused {
-            f.steps_per_dispatch = (steps as f64 / used as f64).max(f.least_steps_per_dispatch);
+            f.steps_per_dispatch = match used {
+                1 => f.steps_per_dispatch.max(steps as f64),
+                _ => steps as f64 / used as f64,
+            };
         }
     }
 
@@ -647,18 +650,17 @@ impl GpuEngine {
                     continue;
                 };
                 let n = pop.size as usize;
-                let checked: Vec<&(String, u32)> = vars
-                    .iter()
-                    .filter(|(v, _)| ["v", "theta", "ge", "gi"].contains(&v.as_str()))
-                    .collect();
-                for i in 0..n {
-                    let bad = checked
-                        .iter()
-                        .find(|(_, at)| !self.fstate[*at as usize + b * n + i].is_finite());
-                    if let Some((var, _)) = bad {
+                // In the CPU engine's order (`cpu::engine::neurons::NeuronArrays::first_nonfinite`): variable by
+                // variable, v, θ, ge, gi, each over the neurons.
+                for var in ["v", "theta", "ge", "gi"] {
+                    let Some((_, at)) = vars.iter().find(|(v, _)| v == var) else {
+                        continue;
+                    };
+                    let at = *at as usize + b * n;
+                    if let Some(i) = self.fstate[at..at + n].iter().position(|x| !x.is_finite()) {
                         return Err(SnnError::NonFinite {
                             population: name(&self.net.populations[p].name, b),
-                            variable: var.clone(),
+                            variable: var.into(),
                             neuron: i,
                             step: self.clock as u64,
                         });
