@@ -119,7 +119,10 @@ pub trait Simulator: Send {
         Ok(first_non_finite(&self.weights(projection, copy)?))
     }
 
-    /// Scales each post neuron's incoming weights of `projection` to sum to `target_sum`.
+    /// Scales each post neuron's incoming weights of `projection` to sum to `target_sum`;
+    /// a column that sums to 0 stays as it is, and one that sums to so little that the
+    /// factor is not finite takes weights that are not finite, which
+    /// [`Self::first_non_finite_weight`] finds (as a training run's weight check does).
     ///
     /// # Errors
     /// An unknown projection, a bad target, a projection whose weights cannot change.
@@ -326,7 +329,17 @@ pub(crate) fn present_call_by_call<S: Simulator + ?Sized>(
     s: &mut S,
     p: &Presentation<'_>,
 ) -> Result<Vec<Vec<u32>>> {
+    // Everything checked before the first change (the normalisation checks its own).
     check_inputs(s.network(), p)?;
+    let total = u64::from(p.steps_on) + u64::from(p.rest_steps.unwrap_or(0));
+    let room = u64::from(crate::model::net::MAX_CLOCK_STEP.saturating_sub(s.step_count()));
+    if total > room {
+        return Err(crate::SnnError::invalid(
+            "steps",
+            total,
+            format!("at most {room} more steps (u32 clock)"),
+        ));
+    }
     if let Some((projection, target)) = p.normalize {
         s.normalize_columns(projection, target)?;
     }
@@ -583,11 +596,14 @@ pub(crate) fn check_least(net: &Network, least: &[u32]) -> Result<()> {
     Ok(())
 }
 
-/// One input per copy of `net`, and a decay of a state variable by a factor in `[0, 1]`.
+/// One input per copy of `net`, each with rates of the source in range, a counted
+/// population and a checked projection that exist, and a decay of a state variable by a
+/// factor in `[0, 1]`.
 ///
 /// # Errors
-/// [`crate::SnnError::InvalidParam`] naming `inputs` or `decay`;
-/// [`crate::SnnError::UnknownName`] for the decay's population or variable.
+/// [`crate::SnnError::InvalidParam`] naming `inputs` or `decay`, as
+/// [`Simulator::set_rates`] for a copy's rates; [`crate::SnnError::UnknownName`] for the
+/// counted population, the checked projection, or the decay's population or variable.
 pub(crate) fn check_inputs(net: &Network, p: &Presentation<'_>) -> Result<()> {
     if p.inputs.len() != net.batch() {
         return Err(crate::SnnError::invalid(
@@ -595,6 +611,13 @@ pub(crate) fn check_inputs(net: &Network, p: &Presentation<'_>) -> Result<()> {
             p.inputs.len(),
             format!("one per copy ({})", net.batch()),
         ));
+    }
+    net.population_index(p.counted)?;
+    if let Some(q) = p.check_weights {
+        net.projection_index(q)?;
+    }
+    for x in p.inputs {
+        net.rates_target(p.source, x.rates_hz)?;
     }
     if let Some((population, variable, factor)) = p.decay {
         net.state_target(population, variable)?;

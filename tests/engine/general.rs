@@ -1337,3 +1337,150 @@ fn a_series_retries_a_short_presentation_and_goes_on() {
     assert!(err.to_string().contains("rates_hz[0]"), "{err}");
     assert_eq!(e.step_count(), before, "no round ran");
 }
+
+/// A state the engine gives back is one it takes, and the states it refuses are the ones
+/// it could not continue alike: an all-but-self projection of one constant weight but
+/// per-synapse delays keeps a weight per synapse (its state was refused once one changed);
+/// a last arrival at a step not yet run, a spike list out of order or with a repeat (its
+/// spike would arrive twice), and variables in another order are refused, naming them.
+#[test]
+fn a_state_is_taken_as_given_and_refused_where_it_cannot_be_continued() {
+    let lat = Projection::new(
+        "lat",
+        "a",
+        "b",
+        Target::MEMBRANE_EXC,
+        Connectivity::AllButSelf,
+        0.5,
+    )
+    .with_weights(Weights::Constant(0.5), 0.0, 1.0)
+    .with_delay(Delay::Array(vec![1.0; 12]), Delivery::AtEmission);
+    let net = Network::new(1.0)
+        .poisson("a", 4, 100.0)
+        .neurons("b", 4, if_model(1.0))
+        .project(lat);
+    let mut e = Engine::new(&net).unwrap();
+    let mut w = e.weights("lat", 0).unwrap().to_vec();
+    w[0] = 0.25;
+    e.set_weights("lat", 0, &w).unwrap();
+    e.run(5).unwrap();
+    let st = e.network_state();
+    e.set_network_state(&st).expect("its own state");
+
+    let plastic = Network::new(1.0)
+        .poisson("in", 3, 800.0)
+        .neurons("out", 2, if_model(0.5))
+        .project(
+            Projection::new(
+                "p",
+                "in",
+                "out",
+                Target::MEMBRANE_EXC,
+                Connectivity::AllToAll,
+                0.3,
+            )
+            .with_stdp(StdpParams {
+                rule: StdpRule::PairAllToAll,
+                ..StdpParams::diehl_cook()
+            }),
+        );
+    let mut e = Engine::new(&plastic).unwrap();
+    e.set_learning(true);
+    e.run(10).unwrap();
+    let st = e.network_state();
+    e.set_network_state(&st).expect("its own state");
+    let mut refused = |edit: &dyn Fn(&mut snn_wgpu::model::net::state::NetworkState),
+                       want: &str| {
+        let mut bad = st.clone();
+        edit(&mut bad);
+        let err = e.set_network_state(&bad).unwrap_err().to_string();
+        assert!(err.contains(want), "{want}: {err}");
+    };
+    refused(
+        &|s| {
+            let a = &mut s.copies[0].projections[0].last_arrival_step;
+            let k = a.iter().position(|&x| x != u32::MAX).expect("an arrival");
+            a[k] = s.step;
+        },
+        "last_arrival_step[",
+    );
+    refused(
+        &|s| s.copies[0].projections[0].history[0] = vec![1, 0],
+        "ascending",
+    );
+    refused(
+        &|s| s.copies[0].projections[0].history[0] = vec![1, 1],
+        "ascending",
+    );
+    refused(
+        &|s| s.copies[0].populations[1].variables.swap(0, 1),
+        "variables",
+    );
+}
+
+/// A presentation refused for any of its settings changes nothing, on the engine that
+/// runs it call by call (the weights were normalised, and a presentation past the clock ran
+/// its steps on, before the refusal).
+#[test]
+fn a_refused_presentation_changes_nothing() {
+    use snn_wgpu::backend::{Presentation, Simulator};
+    let net = Network::new(0.5)
+        .poisson("in", 2, 50.0)
+        .neurons("out", 1, if_model(1.0))
+        .project(
+            Projection::new(
+                "p",
+                "in",
+                "out",
+                Target::MEMBRANE_EXC,
+                Connectivity::AllToAll,
+                0.4,
+            )
+            .with_stdp(StdpParams::diehl_cook()),
+        );
+    let mut e = Engine::new(&net).unwrap();
+    e.run(3).unwrap();
+    let before = e.network_state();
+    let rates = [30.0, 40.0];
+    let inputs = [Trial {
+        rates_hz: &rates,
+        key: 1,
+    }];
+    let ok = Presentation {
+        normalize: Some(("p", 0.5)),
+        source: "in",
+        inputs: &inputs,
+        steps_on: 10,
+        counted: "out",
+        rest_steps: Some(5),
+        check_weights: None,
+        decay: None,
+    };
+    let bad_rates = [30.0];
+    let short = [Trial {
+        rates_hz: &bad_rates,
+        key: 1,
+    }];
+    for bad in [
+        Presentation {
+            counted: "nobody",
+            ..ok
+        },
+        Presentation {
+            check_weights: Some("nope"),
+            ..ok
+        },
+        Presentation {
+            inputs: &short,
+            ..ok
+        },
+        Presentation {
+            steps_on: u32::MAX - 10,
+            ..ok
+        },
+    ] {
+        assert!(Simulator::present(&mut e, &bad).is_err(), "{bad:?}");
+        assert_eq!(e.network_state(), before, "{bad:?}");
+    }
+    Simulator::present(&mut e, &ok).unwrap();
+}

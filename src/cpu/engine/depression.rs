@@ -110,7 +110,9 @@ impl DepressionQueue {
         let cover = self.covered[i - self.lo];
         for a in 0..ages {
             let e = e_last - a;
-            if cover != NEVER && e.wrapping_sub(cover) as i32 <= 0 {
+            // The clock never wraps: steps compare as they are (a signed difference
+            // dropped the arrivals of a neuron idle for 2^31 steps).
+            if cover != NEVER && e <= cover {
                 break;
             }
             for &j in &hist[(e % s) as usize] {

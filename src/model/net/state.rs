@@ -222,6 +222,16 @@ impl NetworkState {
                 if p.name != pl.name || p.variables.len() != pl.variables.len() {
                     return Err(SnnError::invalid(&at, &p.name, "the same network's state"));
                 }
+                // The variables are written by position: their names and order must agree.
+                for ((var, _), (want, _)) in p.variables.iter().zip(&pl.variables) {
+                    if var != want {
+                        return Err(SnnError::invalid(
+                            format!("{at}.variables"),
+                            var,
+                            format!("the model's variables in its order (here `{want}`)"),
+                        ));
+                    }
+                }
                 for ((var, v), (_, vl)) in p.variables.iter().zip(&pl.variables) {
                     check_values(&format!("{at}.{var}"), v, vl.len())?;
                 }
@@ -244,9 +254,19 @@ impl NetworkState {
                     return Err(SnnError::invalid(&at, &q.name, "the same network's state"));
                 }
                 check_values(&format!("{at}.weights"), &q.weights, ql.weights.len())?;
-                if let (Connectivity::AllButSelf, Weights::Constant(w), None) =
-                    (&proj.connectivity, &proj.weights, proj.stdp)
-                {
+                // One constant weight where the engines keep none per synapse (a uniform
+                // delay: the total minus self; with per-synapse delays it is sparse).
+                if let (
+                    Connectivity::AllButSelf,
+                    Weights::Constant(w),
+                    None,
+                    DelaySteps::Uniform(_),
+                ) = (
+                    &proj.connectivity,
+                    &proj.weights,
+                    proj.stdp,
+                    syn.delays(copy),
+                ) {
                     if let Some(k) = q.weights.iter().position(|x| x != w) {
                         return Err(SnnError::invalid(
                             format!("{at}.weights[{k}]"),
@@ -272,6 +292,22 @@ impl NetworkState {
                     q.last_arrival_step.len(),
                     ql.last_arrival_step.len(),
                 )?;
+                // An arrival at a step that has run (`u32::MAX`: none yet).
+                if let Some(k) = q
+                    .last_arrival_step
+                    .iter()
+                    .position(|&a| a != u32::MAX && a >= self.step)
+                {
+                    return Err(SnnError::invalid(
+                        format!("{at}.last_arrival_step[{k}]"),
+                        q.last_arrival_step[k],
+                        format!(
+                            "a step before the state's step {} (or {}: no arrival yet)",
+                            self.step,
+                            u32::MAX
+                        ),
+                    ));
+                }
                 if let (DelaySteps::PerSynapse(d), false) =
                     (syn.delays(copy), q.last_arrival_step.is_empty())
                 {
@@ -327,12 +363,21 @@ fn check_values(what: &str, v: &[f32], want: usize) -> Result<()> {
     }
 }
 
+/// A spike list: neuron indices below `size`, ascending, each once (as the engines list
+/// spikes; a repeated one would be delivered twice).
 fn check_indices(what: &str, v: &[u32], size: u32) -> Result<()> {
-    match v.iter().find(|&&i| i >= size) {
-        Some(i) => Err(SnnError::invalid(
+    if let Some(i) = v.iter().find(|&&i| i >= size) {
+        return Err(SnnError::invalid(
             what,
             i,
             format!("neuron indices below the population size {size}"),
+        ));
+    }
+    match v.windows(2).position(|w| w[0] >= w[1]) {
+        Some(k) => Err(SnnError::invalid(
+            format!("{what}[{}]", k + 1),
+            v[k + 1],
+            format!("neuron indices ascending, each once (after {})", v[k]),
         )),
         None => Ok(()),
     }
