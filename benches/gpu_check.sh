@@ -4,20 +4,23 @@
 #   cargo build --release --bin snn-bench --example coba --example gpu_step_floor   # once
 #   BIN=target/release benches/gpu_check.sh > gpu_check.jsonl
 #
-# With GPU_TESTS naming the GPU test binary (`cargo test --release --test gpu --no-run`
-# prints its path), it runs that first, with a GPU required (SNN_REQUIRE_GPU=1: a test that
-# finds no adapter fails instead of being ignored).
-#
-# It builds nothing. Steps run most important first. Each has its own time limit (seconds,
-# `STEP_S`, default 60; the tests `TESTS_S`, default 180), and no step starts once
-# `DEADLINE_S` seconds (default 540) have passed since the script began: it prints
-# {"step": …, "skipped": "deadline"} instead. A step that fails or runs out of time prints
-# {"step": …, "rc": …, "timed_out": …} and the script goes on. Each step's stderr, and the
-# tests' whole output, go to the folder `LOGS` (default gpu_check_logs). On a software
-# adapter (llvmpipe) it stops after the adapter step unless ALLOW_SOFTWARE=1: its figures
-# would not be a GPU's, and each step would run to its time limit. Steps:
+# It builds nothing. It first runs COBA on the GPU adapter the engine picks and stops there
+# ({"step":"stop","reason":…}) where there is none, or where it is a software one (llvmpipe)
+# unless ALLOW_SOFTWARE=1: its figures would not be a GPU's, and each step would run to its
+# time limit. With GPU_TESTS naming the GPU test binary by its path (`cargo test --release
+# --test gpu --no-run` prints it), it then runs the GPU tests on that adapter, with a GPU
+# required (SNN_REQUIRE_GPU=1: a test that finds no adapter fails instead of being ignored).
+# Steps run most important first. Each has its own time limit (seconds, `STEP_S`, default
+# 60; the tests `TESTS_S`, default 180), cut to what is left of `DEADLINE_S` (default 540,
+# counted from the script's start, so that the whole run ends by then): a step with under
+# 5 s left prints {"step": …, "n": …, "args": …, "skipped": "deadline"} instead. A step that
+# fails or runs out of time prints {"step", "n", "args", "rc", "timed_out", "limit_s", "log",
+# "last": its log's error line} and the script goes on; the last line is {"step":"end",
+# "elapsed_s": …}. Each step's stderr, and the tests' whole output, go to the folder `LOGS`
+# (default gpu_check_logs). Steps:
 #   tests     the GPU tests on this adapter (where GPU_TESTS is set): {"step":"tests", "rc",
-#             "passed", "failed", "ignored", "failures": [names]}; the figures of a build
+#             "limit_s", "passed", "failed", "ignored", "ok_lines" (the tests that passed,
+#             also when the run timed out), "failures": [names]}; the figures of a build
 #             that fails them are not results
 #   adapter   the adapter the GPU engine picks (COBA N = 4000 for 0.1 s, CPU and GPU spikes;
 #             "software_adapter" says whether it is a CPU's)
@@ -61,9 +64,13 @@ COBA="$BIN/examples/coba"
 [ -x "$COBA" ] || COBA="$BIN/coba"
 FLOOR="$BIN/examples/gpu_step_floor"
 [ -x "$FLOOR" ] || FLOOR="$BIN/gpu_step_floor"
+# A JSON string of its argument (quotes and backslashes escaped, control characters dropped).
+json_str() {
+  printf '"%s"' "$(printf '%s' "$1" | tr -d '\000-\037' | sed 's/\\/\\\\/g; s/"/\\"/g')"
+}
 for b in "$BENCH" "$COBA"; do
   if [ ! -x "$b" ]; then
-    echo "gpu_check: no executable $b; build it (see the header) or set BIN" >&2
+    echo "{\"step\":\"stop\",\"reason\":$(json_str "no executable $b: build it (see the header) or set BIN")}"
     exit 2
   fi
 done
@@ -71,43 +78,54 @@ mkdir -p "$LOGS" || exit 2
 BEGAN=$SECONDS
 N=0
 
-# step NAME COMMAND...: runs COMMAND under the step limit, its stderr to the logs; a failure
-# or a timeout prints a line that says so; past the deadline it prints that it was skipped.
+# What a log says went wrong: its first `Error` line (the programs' report), else its last.
+why() {
+  grep -m 1 '^Error' "$1" 2>/dev/null || tail -n 1 "$1" 2>/dev/null
+}
+
+# The seconds a step may take: its own limit, or what is left before the deadline.
+limit() {
+  local left=$((DEADLINE_S - (SECONDS - BEGAN)))
+  [ "$left" -lt "$1" ] && echo "$left" || echo "$1"
+}
+
+# step NAME COMMAND...: runs COMMAND under the step limit (cut to what is left before the
+# deadline), its stderr to the logs; a failure or a timeout prints a line that names the
+# step, its arguments, its log and the log's last line; with under 5 s left it prints that
+# it was skipped.
 step() {
   local name=$1
   shift
   N=$((N + 1))
-  if [ $((SECONDS - BEGAN)) -ge "$DEADLINE_S" ]; then
-    echo "{\"step\":\"$name\",\"skipped\":\"deadline\"}"
+  local log
+  log="$LOGS/$(printf %02d $N)-$name.err"
+  local t
+  t=$(limit "$STEP_S")
+  local what="\"step\":\"$name\",\"n\":$N,\"args\":$(json_str "$*")"
+  if [ "$t" -lt 5 ]; then
+    echo "{$what,\"skipped\":\"deadline\"}"
     return
   fi
-  timeout --kill-after=10 "$STEP_S" "$@" 2>"$LOGS/$(printf %02d $N)-$name.err"
+  timeout --kill-after=5 "$t" "$@" 2>"$log"
   local rc=$?
   if [ "$rc" -ne 0 ]; then
     local out=false
     { [ "$rc" -eq 124 ] || [ "$rc" -eq 137 ]; } && out=true
-    echo "{\"step\":\"$name\",\"rc\":$rc,\"timed_out\":$out}"
+    echo "{$what,\"rc\":$rc,\"timed_out\":$out,\"limit_s\":$t,\"log\":$(json_str "$log"),\"last\":$(json_str "$(why "$log")")}"
   fi
 }
 
-if [ -n "${GPU_TESTS:-}" ]; then
-  SNN_REQUIRE_GPU=1 timeout --kill-after=10 "$TESTS_S" "$GPU_TESTS" >"$LOGS/tests.log" 2>&1
-  rc=$?
-  counts=$(sed -n \
-    's/^test result: [A-Za-z]*\. \([0-9]*\) passed; \([0-9]*\) failed; \([0-9]*\) ignored.*/\1 \2 \3/p' \
-    "$LOGS/tests.log" | tail -1)
-  failures=$(sed -n 's/^test \([A-Za-z0-9_:]*\) *\.\.\. FAILED$/"\1"/p' "$LOGS/tests.log" |
-    paste -sd, -)
-  set -- $counts
-  echo "{\"step\":\"tests\",\"rc\":$rc,\"passed\":${1:-null},\"failed\":${2:-null},\"ignored\":${3:-null},\"failures\":[$failures]}"
-fi
+# The adapter first: without a GPU adapter, or on a software one (unless ALLOW_SOFTWARE=1),
+# nothing else is worth the device's time.
 N=$((N + 1))
-adapter=$(timeout --kill-after=10 "$STEP_S" "$COBA" --n 4000 --seconds 0.1 --backend gpu \
+adapter=$(timeout --kill-after=5 "$(limit "$STEP_S")" "$COBA" --n 4000 --seconds 0.1 --backend gpu \
   2>"$LOGS/01-adapter.err")
 rc=$?
 [ -n "$adapter" ] && echo "$adapter"
-[ "$rc" -ne 0 ] && echo "{\"step\":\"adapter\",\"rc\":$rc,\"timed_out\":$([ "$rc" -eq 124 ] || [ "$rc" -eq 137 ] && echo true || echo false)}"
-step adapter "$COBA" --n 4000 --seconds 0.1 --backend cpu
+if [ "$rc" -ne 0 ] || [ -z "$adapter" ]; then
+  echo "{\"step\":\"stop\",\"reason\":\"no GPU adapter ran COBA\",\"rc\":$rc,\"log\":$(json_str "$LOGS/01-adapter.err"),\"last\":$(json_str "$(why "$LOGS/01-adapter.err")")}"
+  exit 0
+fi
 case "$adapter" in
   *'"software_adapter":true'*)
     if [ "${ALLOW_SOFTWARE:-0}" != 1 ]; then
@@ -116,6 +134,25 @@ case "$adapter" in
     fi
     ;;
 esac
+# The GPU tests on that adapter: their counts (on a timeout, the tests that passed so far).
+if [ -z "${GPU_TESTS:-}" ]; then
+  echo "{\"step\":\"tests\",\"skipped\":\"GPU_TESTS unset\"}"
+elif [ ! -x "$GPU_TESTS" ]; then
+  echo "{\"step\":\"tests\",\"skipped\":$(json_str "no executable GPU_TESTS=$GPU_TESTS (give its path)")}"
+else
+  t=$(limit "$TESTS_S")
+  SNN_REQUIRE_GPU=1 timeout --kill-after=5 "$t" "$GPU_TESTS" >"$LOGS/tests.log" 2>&1
+  rc=$?
+  counts=$(sed -n \
+    's/^test result: [A-Za-z]*\. \([0-9]*\) passed; \([0-9]*\) failed; \([0-9]*\) ignored.*/\1 \2 \3/p' \
+    "$LOGS/tests.log" | tail -1)
+  failures=$(sed -n 's/^test \([A-Za-z0-9_:]*\) *\.\.\. FAILED$/"\1"/p' "$LOGS/tests.log" |
+    paste -sd, -)
+  ok=$(grep -c '\.\.\. ok$' "$LOGS/tests.log")
+  set -- $counts
+  echo "{\"step\":\"tests\",\"rc\":$rc,\"limit_s\":$t,\"passed\":${1:-null},\"failed\":${2:-null},\"ignored\":${3:-null},\"ok_lines\":$ok,\"failures\":[$failures]}"
+fi
+step adapter "$COBA" --n 4000 --seconds 0.1 --backend cpu
 step train "$BENCH" --backend gpu --presets dc400,dc6400 --rows train --reps 10 --warmup 2 --quiet
 for wg in 64 128 256 1024; do
   step train "$BENCH" --backend gpu --presets dc400 --rows train --reps 10 --warmup 2 --quiet \
@@ -150,4 +187,5 @@ step coba "$BENCH" --backend gpu --rows coba --coba-n 4000,16000,64000,256000,10
 step cpu "$BENCH" --backend cpu --presets dc400,dc6400 --rows train --reps 5 --warmup 1 --quiet
 step cpu "$BENCH" --backend cpu --rows coba --coba-n 4000,16000,64000 --coba-seconds 0.1 \
   --reps 3 --quiet
+echo "{\"step\":\"end\",\"elapsed_s\":$((SECONDS - BEGAN))}"
 exit 0

@@ -29,8 +29,8 @@
 //!
 //! `cargo run --release --example gpu_step_floor [N]` (N neurons, default 400; the adapter is
 //! chosen as for `snn`, e.g. `SNN_WGPU_BACKEND=vulkan`) prints one JSON line per variant and
-//! workgroup size: `us_per_step` is the median over 7 submits of submit + wait, divided by the
-//! steps it ran. The step count keeps every loop under llvmpipe's 65,535-pass cap.
+//! workgroup size: `us_per_step` is the median over 7 submits of submit + wait (not the
+//! encoding before them), divided by the steps it ran. The step count keeps every loop under llvmpipe's 65,535-pass cap.
 
 #[path = "../src/bin/flags/engine.rs"]
 mod engine;
@@ -212,9 +212,9 @@ impl Kernel {
         self.steps_per_dispatch * self.dispatches
     }
 
-    /// Seconds of one submit (all dispatches in one pass of one encoder) and its wait.
+    /// Seconds of one submit (all dispatches in one pass of one encoder) and its wait; the
+    /// encoding, the host's recording of the dispatches, is not counted.
     fn time_submit(&self, ctx: &GpuContext) -> anyhow::Result<f64> {
-        let t0 = Instant::now();
         let mut enc = ctx.device.create_command_encoder(&Default::default());
         {
             let mut pass = enc.begin_compute_pass(&Default::default());
@@ -224,7 +224,9 @@ impl Kernel {
                 pass.dispatch_workgroups(1, 1, 1);
             }
         }
-        ctx.queue.submit([enc.finish()]);
+        let commands = enc.finish();
+        let t0 = Instant::now();
+        ctx.queue.submit([commands]);
         ctx.device.poll(wgpu::PollType::wait_indefinitely())?;
         Ok(t0.elapsed().as_secs_f64())
     }

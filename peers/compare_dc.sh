@@ -97,6 +97,7 @@ for p in presets:
         sp = f"{statistics.median(spikes):.1f}" if spikes else "–"
         r1 = f"{med[i] / med['ours']:.1f}×" if "ours" in med else "–"
         r2 = f"{med[i] / med['ours_1thread']:.1f}×" if "ours_1thread" in med else "–"
-        print(f"| {p} | {i} | {imgs} | {len(rs)} | {med[i]:.4f} | {r1} | {r2} | {sp} |")
+        clock = " (CPU time of its loop)" if rs[0].get("s_per_image_clock") == "cpu" else ""
+        print(f"| {p} | {i}{clock} | {imgs} | {len(rs)} | {med[i]:.4f} | {r1} | {r2} | {sp} |")
 EOF
 echo "JSON lines: $LOG" >&2

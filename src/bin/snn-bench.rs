@@ -657,6 +657,9 @@ fn bench_train_series(
         stdout::line(serde_json::json!({
             "bench": "train_series", "preset": cfg.preset, "backend": t.name, "adapter": t.adapter,
             "workgroup_size": b.engine().workgroup_size(), "n": cfg.n_exc, "presentations_per_submission": per,
+            // What ran: the presentations one submission holds on this engine (1 where it
+            // presents one at a time whatever was asked: the passes schedule, recordings).
+            "series_len": b.engine().series_len(), "engine": b.describe(),
             "images_per_rep": n, "warmup": a.warmup, "reps": a.reps, "retries": state.stats.retries,
             "median_s_per_image": med, "images_per_s": 1.0 / med,
             "device_waits_per_image": (!waits.is_empty()).then(|| median(waits)),
@@ -728,7 +731,8 @@ fn bench_overhead_series(
         stdout::line(serde_json::json!({
             "bench": "overhead_series", "preset": cfg.preset, "backend": t.name, "adapter": t.adapter,
             "workgroup_size": b.engine().workgroup_size(), "n": cfg.n_exc, "steps": 3,
-            "presentations_per_submission": p, "warmup": a.warmup, "series": n,
+            "presentations_per_submission": p, "series_len": b.engine().series_len(),
+            "engine": b.describe(), "warmup": a.warmup, "series": n,
             "median_us_per_presentation": med * 1e6,
             "device_waits_per_presentation": median(waits),
             "series_over_one_at_a_time": (p != 1).then(|| med / one),
