@@ -650,8 +650,9 @@ impl GpuEngine {
                     continue;
                 };
                 let n = pop.size as usize;
-                // In the CPU engine's order (`cpu::engine::neurons::NeuronArrays::first_nonfinite`): variable by
-                // variable, v, θ, ge, gi, each over the neurons.
+                // In the CPU engine's order (`NeuronArrays::first_nonfinite` in
+                // cpu/engine/neurons.rs): variable by variable, v, θ, ge, gi, each over the
+                // neurons.
                 for var in ["v", "theta", "ge", "gi"] {
                     let Some((_, at)) = vars.iter().find(|(v, _)| v == var) else {
                         continue;
