@@ -596,7 +596,7 @@ mod tests {
         fs::write(d.0.join(CHECKPOINT_FILE), b"PK\x03\x04 not really").unwrap();
         let err = load_checkpoint(&d.0).unwrap_err().to_string();
         assert!(
-            err.contains("not a readable npz") && err.contains("without --resume"),
+            err.contains("not a readable npz") && err.contains("--overwrite"),
             "{err}"
         );
 
