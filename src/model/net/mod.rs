@@ -236,8 +236,9 @@ impl Network {
     }
 
     /// This network with `n` copies of copy `copy` (its seed, and its own weight and delay
-    /// arrays where it has them): what a frozen trial of that copy runs.
-    pub fn copies_of(&self, copy: usize, n: usize) -> Network {
+    /// arrays where it has them): what a frozen trial of that copy runs. `copy` is one the
+    /// engines have checked (crate-only: a bad index would panic).
+    pub(crate) fn copies_of(&self, copy: usize, n: usize) -> Network {
         let mut net = self.clone().with_seeds(vec![self.seeds[copy]; n]);
         for p in &mut net.projections {
             if let Weights::PerCopy(a) = &mut p.weights {
@@ -314,8 +315,9 @@ impl Network {
     }
 
     /// The population rate (Hz) per step from the spike counts per step of monitor `monitor`
-    /// (an index from [`Self::monitor_index`]): `count / (n · dt)`.
-    pub fn rate_hz_of(&self, monitor: usize, counts: &[u32]) -> Vec<f32> {
+    /// (an index from [`Self::monitor_index`]; crate-only: a bad index would panic):
+    /// `count / (n · dt)`.
+    pub(crate) fn rate_hz_of(&self, monitor: usize, counts: &[u32]) -> Vec<f32> {
         let p = self
             .population_index(&self.monitors[monitor].population)
             .unwrap_or(0);
