@@ -331,15 +331,8 @@ pub(crate) fn present_call_by_call<S: Simulator + ?Sized>(
 ) -> Result<Vec<Vec<u32>>> {
     // Everything checked before the first change (the normalisation checks its own).
     check_inputs(s.network(), p)?;
-    let total = u64::from(p.steps_on) + u64::from(p.rest_steps.unwrap_or(0));
-    let room = u64::from(crate::model::net::MAX_CLOCK_STEP.saturating_sub(s.step_count()));
-    if total > room {
-        return Err(crate::SnnError::invalid(
-            "steps",
-            total,
-            format!("at most {room} more steps (u32 clock)"),
-        ));
-    }
+    let steps = u64::from(p.steps_on) + u64::from(p.rest_steps.unwrap_or(0));
+    crate::model::net::clock_after(s.step_count(), steps)?;
     if let Some((projection, target)) = p.normalize {
         s.normalize_columns(projection, target)?;
     }

@@ -305,36 +305,31 @@ fn plan(
     }
 }
 
-/// What a run leaves in its directory (besides pictures): a training run into a directory
-/// that holds one of them needs `--overwrite`.
-const RUN_FILES: [&str; 6] = [
+/// What a run leaves in its directory besides pictures and its networks' directories
+/// (`net<k>`): a training run into a directory that holds one of them needs `--overwrite`.
+const RUN_FILES: [&str; 5] = [
     CHECKPOINT_FILE,
     NETWORK_FILE,
     MANIFEST_FILE,
-    "net0",
     CONFIG_FILE,
     RESULTS_FILE,
 ];
 
-/// The files of [`RUN_FILES`] that `d` holds, if any.
+/// The files of [`RUN_FILES`] that `d` holds, and `net0`, if any.
 fn held_run(d: &Path) -> Option<String> {
     let found: Vec<&str> = RUN_FILES
         .into_iter()
+        .chain(["net0"])
         .filter(|f| d.join(f).exists())
         .collect();
     (!found.is_empty()).then(|| found.join(", "))
 }
 
-/// Removes the run that `--overwrite` replaces in `d`: the files and network directories
-/// (`net<k>`) a resume or an evaluation would read, so that none of them outlives it.
+/// Removes the run that `--overwrite` replaces in `d`: its [`RUN_FILES`] and network
+/// directories (`net<k>`), which a resume or an evaluation would read, so that none of them
+/// outlives it.
 pub(crate) fn clear_run(d: &Path) -> Result<()> {
-    for f in [
-        CHECKPOINT_FILE,
-        MANIFEST_FILE,
-        NETWORK_FILE,
-        CONFIG_FILE,
-        RESULTS_FILE,
-    ] {
+    for f in RUN_FILES {
         let path = d.join(f);
         if path.exists() {
             std::fs::remove_file(&path)

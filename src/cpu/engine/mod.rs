@@ -436,7 +436,7 @@ impl Engine {
 
     fn run_inner(&mut self, steps: u32, count: Option<usize>) -> Result<Vec<Vec<u32>>> {
         let t0 = self.clock;
-        let t1 = end_step(t0, steps)?;
+        let t1 = crate::model::net::clock_after(t0, steps.into())?;
         let (plans, learn) = (&self.plans, self.learning);
         // Chunks in parallel only while copies leave threads idle.
         let par = self.copies.len() < rayon::current_num_threads();
@@ -522,7 +522,7 @@ impl Engine {
             .map(|tr| check_rates(&el, tr.rates_hz, size, dt).map(|_| thresholds(tr.rates_hz, dt)))
             .collect::<Result<Vec<_>>>()?;
         let t0 = self.clock;
-        let t1 = end_step(t0, steps)?;
+        let t1 = crate::model::net::clock_after(t0, steps.into())?;
         let mut fresh = base.clone();
         self.plans.rest(&mut fresh);
         fresh.records.iter_mut().for_each(clear_recording);
@@ -936,19 +936,6 @@ fn clear_recording(r: &mut Recording) {
         Recording::State { values, .. } => values.clear(),
         Recording::Rate(v) => v.clear(),
     }
-}
-
-/// The clock after `steps` more steps from `t0`, which stays below [`NEVER`] with room for
-/// the longest delay (`t + d` in a ring).
-fn end_step(t0: u32, steps: u32) -> Result<u32> {
-    let last = crate::model::net::MAX_CLOCK_STEP;
-    t0.checked_add(steps).filter(|&t| t <= last).ok_or_else(|| {
-        SnnError::invalid(
-            "steps",
-            steps,
-            format!("at most {} more steps (u32 clock)", last.saturating_sub(t0)),
-        )
-    })
 }
 
 /// A per-arrival-entry array (`Plan::arrival_index`) as one value per synapse; empty stays

@@ -14,7 +14,7 @@ use crate::encode::rng::rng_u32;
 use crate::error::{Result, SnnError};
 use crate::model::net::projection::{DelaySteps, Synapses};
 use crate::model::net::{
-    Connectivity, Delivery, MonitorKind, Network, PopulationKind, Recording, Weights, STREAM_KEY,
+    Connectivity, Delivery, MonitorKind, Network, PopulationKind, Recording, STREAM_KEY,
 };
 use crate::model::stdp::{decay_table, StdpConsts};
 use crate::model::{NeuronKind, Sign, StdpRule, Target};
@@ -96,14 +96,10 @@ impl Plans {
             let post = net.population_index(&p.post)?;
             let (n_pre, n_post) = (net.populations[pre].size, net.populations[post].size);
             let syn = p.synapses(n_pre, n_post, dt);
-            let strategy = match (&p.connectivity, &p.weights, syn.delays(0)) {
-                (Connectivity::AllToAll, ..) => Strategy::Dense,
-                (Connectivity::OneToOne, ..) => Strategy::OneToOne,
-                (Connectivity::AllButSelf, Weights::Constant(w), DelaySteps::Uniform(_))
-                    if p.stdp.is_none() =>
-                {
-                    Strategy::TotalMinusSelf { w: *w }
-                }
+            let strategy = match (&p.connectivity, p.total_minus_self_weight(&syn)) {
+                (_, Some(w)) => Strategy::TotalMinusSelf { w },
+                (Connectivity::AllToAll, _) => Strategy::Dense,
+                (Connectivity::OneToOne, _) => Strategy::OneToOne,
                 _ => Strategy::Sparse,
             };
             let stdp = p.stdp.map(|s| {

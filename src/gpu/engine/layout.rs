@@ -18,7 +18,7 @@ use crate::error::{Result, SnnError};
 use crate::model::net::projection::{DelaySteps, Synapses};
 use crate::model::net::{
     copy_key, poisson_thresholds, Connectivity, Delivery, MonitorKind, Network, PopulationKind,
-    Projection, Weights, NORM_BLOCK,
+    Projection, NORM_BLOCK,
 };
 use crate::model::stdp::decay_table;
 use crate::model::stdp::{DerivedStdp, StdpParams, StdpRule};
@@ -557,13 +557,13 @@ fn max_in_degree(syn: &Synapses) -> u32 {
 fn kind_of(p: &Projection, syn: &Synapses) -> ProjKind {
     let plastic = p.stdp.is_some();
     let at_emission = p.delivery == Delivery::AtEmission;
-    match (&p.connectivity, &p.weights, syn.delays(0)) {
-        (Connectivity::AllToAll, ..) => ProjKind::Dense,
-        (Connectivity::OneToOne, ..) => ProjKind::OneToOne,
-        (Connectivity::AllButSelf, Weights::Constant(w), DelaySteps::Uniform(_)) if !plastic => {
-            ProjKind::TotalMinusSelf(*w)
-        }
-        (_, _, DelaySteps::Uniform(d)) if !plastic && (!at_emission || *d == 0) => ProjKind::Push,
+    if let Some(w) = p.total_minus_self_weight(syn) {
+        return ProjKind::TotalMinusSelf(w);
+    }
+    match (&p.connectivity, syn.delays(0)) {
+        (Connectivity::AllToAll, _) => ProjKind::Dense,
+        (Connectivity::OneToOne, _) => ProjKind::OneToOne,
+        (_, DelaySteps::Uniform(d)) if !plastic && (!at_emission || *d == 0) => ProjKind::Push,
         _ => ProjKind::Sparse,
     }
 }

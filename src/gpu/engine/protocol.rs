@@ -465,7 +465,7 @@ impl GpuEngine {
             check_rates(&el, tr.rates_hz, size, dt)?;
         }
         let t0 = self.clock;
-        self.end_step(t0, steps)?;
+        crate::model::net::clock_after(t0, steps.into())?;
         if trials.is_empty() {
             return Ok(vec![]);
         }
@@ -626,19 +626,6 @@ impl GpuEngine {
             out.extend(counts?.into_iter().take(m as usize));
         }
         Ok(out)
-    }
-
-    /// The clock after `steps` more steps from `t0`, which stays below [`NEVER`] with room
-    /// for the longest delay.
-    pub(super) fn end_step(&self, t0: u32, steps: u32) -> Result<u32> {
-        let last = crate::model::net::MAX_CLOCK_STEP;
-        t0.checked_add(steps).filter(|&t| t <= last).ok_or_else(|| {
-            SnnError::invalid(
-                "steps",
-                steps,
-                format!("at most {} more steps (u32 clock)", last.saturating_sub(t0)),
-            )
-        })
     }
 
     /// The whole dynamic state of every copy, as plain data (see `model::net::state`),

@@ -114,14 +114,7 @@ impl GpuEngine {
     /// steps take one submission. Returns `plan.reads`' bytes.
     pub(super) fn run_planned(&mut self, steps: u32, plan: &RunPlan) -> Result<Vec<Vec<u8>>> {
         let t0 = self.clock;
-        let last = crate::model::net::MAX_CLOCK_STEP;
-        let Some(t1) = t0.checked_add(steps).filter(|&t| t <= last) else {
-            return Err(SnnError::invalid(
-                "steps",
-                steps,
-                format!("at most {} more steps (u32 clock)", last - t0),
-            ));
-        };
+        let t1 = crate::model::net::clock_after(t0, steps.into())?;
         // Without recordings the fused schedule runs the whole run as one submission.
         let recorded = self.layout.rec_bits_per_row + self.layout.rec_vals_per_row > 0;
         let span = match (&self.fused, recorded) {

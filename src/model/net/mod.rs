@@ -57,6 +57,25 @@ pub const MAX_DELAY_STEPS: u32 = 4096;
 /// arrival `t + d` and the never-arrived marker `u32::MAX` stay above it.
 pub const MAX_CLOCK_STEP: u32 = u32::MAX - 1 - MAX_DELAY_STEPS;
 
+/// The clock after `steps` more steps from step `t0` (both engines' runs, and a
+/// presentation before it changes anything).
+///
+/// # Errors
+/// [`SnnError::InvalidParam`] naming `steps` past [`MAX_CLOCK_STEP`].
+pub(crate) fn clock_after(t0: u32, steps: u64) -> Result<u32> {
+    match u64::from(t0).checked_add(steps) {
+        Some(t) if t <= u64::from(MAX_CLOCK_STEP) => Ok(t as u32),
+        _ => Err(SnnError::invalid(
+            "steps",
+            steps,
+            format!(
+                "at most {} more steps (u32 clock)",
+                MAX_CLOCK_STEP.saturating_sub(t0)
+            ),
+        )),
+    }
+}
+
 /// What a population is: neurons that integrate input, or a source of spikes.
 #[derive(Debug, Clone)]
 pub enum PopulationKind {

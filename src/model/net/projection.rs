@@ -468,6 +468,22 @@ impl Projection {
         Ok(())
     }
 
+    /// The one weight of every synapse where the engines keep none per synapse: an
+    /// all-but-self projection of a constant weight, without STDP, whose synapses `syn`
+    /// share one delay (a post neuron's input is then the weight times its pre
+    /// population's spikes but its own: the CPU's `Strategy::TotalMinusSelf`, the GPU's
+    /// `ProjKind::TotalMinusSelf`); None where each synapse has its weight.
+    pub fn total_minus_self_weight(&self, syn: &Synapses) -> Option<f32> {
+        match (&self.connectivity, &self.weights, syn.delays(0)) {
+            (Connectivity::AllButSelf, Weights::Constant(w), DelaySteps::Uniform(_))
+                if self.stdp.is_none() =>
+            {
+                Some(*w)
+            }
+            _ => None,
+        }
+    }
+
     /// The synapses made concrete for `n_pre → n_post` at `dt_ms`: the structure, shared by
     /// the copies, and the delays (one set per copy with [`Delay::PerCopy`]). The projection
     /// must be valid.

@@ -7,7 +7,7 @@
 //! engine's clock, so ring slots are `step mod slots`.
 
 use super::projection::{DelaySteps, Synapses};
-use super::{Connectivity, Network, Weights, MAX_DELAY_STEPS};
+use super::{Network, MAX_DELAY_STEPS};
 use crate::backend::Snapshot;
 use crate::error::{Result, SnnError};
 
@@ -254,20 +254,9 @@ impl NetworkState {
                     return Err(SnnError::invalid(&at, &q.name, "the same network's state"));
                 }
                 check_values(&format!("{at}.weights"), &q.weights, ql.weights.len())?;
-                // One constant weight where the engines keep none per synapse (a uniform
-                // delay: the total minus self; with per-synapse delays it is sparse).
-                if let (
-                    Connectivity::AllButSelf,
-                    Weights::Constant(w),
-                    None,
-                    DelaySteps::Uniform(_),
-                ) = (
-                    &proj.connectivity,
-                    &proj.weights,
-                    proj.stdp,
-                    syn.delays(copy),
-                ) {
-                    if let Some(k) = q.weights.iter().position(|x| x != w) {
+                // One constant weight where the engines keep none per synapse.
+                if let Some(w) = proj.total_minus_self_weight(syn) {
+                    if let Some(k) = q.weights.iter().position(|&x| x != w) {
                         return Err(SnnError::invalid(
                             format!("{at}.weights[{k}]"),
                             q.weights[k],
